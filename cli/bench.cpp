@@ -1,0 +1,90 @@
+// `cnnlens bench`: median time per image of forward passes and input gradients on random
+// inputs, after a warm-up. Built natively and with Emscripten, so one program measures both.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "cli/cli.h"
+#include "core/base/rng.h"
+#include "core/graph/executor.h"
+#include "core/import/model.h"
+
+namespace cnnlens::cli {
+namespace {
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+template <typename F>
+std::vector<double> time_runs(int warmup, int runs, F&& f) {
+    for (int i = 0; i < warmup; ++i) f();
+    std::vector<double> ms;
+    for (int i = 0; i < runs; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        f();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return ms;
+}
+
+}  // namespace
+
+int cmd_bench(const Args& a) {
+    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup"}); !u.empty()) return fail("bench: unknown option " + u);
+    const std::string path = a.get("model", "models/fer2013-mini-xception");
+    const int batch = a.get_int("batch", 1), threads = a.get_int("threads", 1);
+    if (batch < 1 || batch > 4096) return fail("bench: --batch must be 1..4096, got " + a.get("batch"));
+    if (threads != 1) return fail("bench: --threads " + std::to_string(threads) + " is not supported yet (this build runs one thread)");
+    const int runs = a.get_int("runs", batch >= 64 ? 5 : 15), warmup = a.get_int("warmup", 2);
+    auto model = load_model(path);
+    if (!model) return fail(model.status().message());
+    const KernelSet* ks = select_kernel_set(a.get("kernels"));
+    if (!ks) return fail("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
+
+    const InputSpec& in = model->spec.input;
+    Rng rng(42);
+    Tensor x(Shape{batch, in.height, in.width, in.channels});
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi);
+    Executor ex(model->graph, *ks);
+    bool ok = true;
+    const auto fwd = time_runs(warmup, runs, [&] { ok &= ex.forward(x).is_ok(); });
+    if (!ok) return fail("bench: forward failed");
+    const int logits = model->logits, input = model->graph.input();
+    std::vector<Tensor> grads;
+    std::vector<Seed> seeds(1);
+    const auto grad = time_runs(warmup, runs, [&] {
+        ok &= ex.forward(x).is_ok();
+        seeds[0] = Seed{logits, seed_class(ex.value(logits).shape(), 3)};
+        ok &= ex.backward(seeds, {&input, 1}, ReluRule::kStandard, grads).is_ok();
+    });
+    if (!ok) return fail("bench: gradient failed");
+    const double f = median(fwd) / batch, g = median(grad) / batch;
+    const double mflop = [&] {
+        double s = 0;
+        for (const Node& n : model->graph.nodes())
+            if (const auto* c = std::get_if<ConvAttrs>(&n.attrs)) {
+                const Shape& w = model->graph.node(n.inputs[1]).shape;
+                s += 2.0 * n.shape[1] * n.shape[2] * n.shape[3] * w[0] * w[1] * w[2];
+            }
+        return s / 1e6;
+    }();
+#ifdef __EMSCRIPTEN__
+    const char* platform = "wasm";
+#else
+    const char* platform = "native";
+#endif
+    if (a.has("json")) {
+        std::printf("{\"platform\":\"%s\",\"kernels\":%s,\"threads\":%d,\"batch\":%d,\"runs\":%d,\"forward_ms_per_image\":%.4f,"
+                    "\"gradient_ms_per_image\":%.4f,\"forward_gflops\":%.2f,\"mflop_per_image\":%.2f}\n",
+                    platform, json_quote(ks->name).c_str(), threads, batch, runs, f, g, mflop / f / 1e3 * 1e3 / 1e3, mflop);
+    } else {
+        std::printf("%s kernels=%s threads=%d batch=%d runs=%d\n  forward   %9.3f ms/image  (%.1f GFLOP/s)\n  gradient  %9.3f ms/image  (%.2fx forward)\n",
+                    platform, std::string(ks->name).c_str(), threads, batch, runs, f, mflop / f / 1e3 * 1e3 / 1e3, g, g / f);
+    }
+    return 0;
+}
+
+}  // namespace cnnlens::cli

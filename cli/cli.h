@@ -1,0 +1,36 @@
+// The `cnnlens` command line: shared argument handling for the subcommands.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cnnlens::cli {
+
+// Flags (--name value / --name=value / --switch) and positional arguments of one subcommand.
+class Args {
+public:
+    Args(int argc, char** argv, int first, std::vector<std::string> switches);
+    bool has(std::string_view flag) const;
+    std::string get(std::string_view flag, const std::string& def = "") const;
+    int get_int(std::string_view flag, int def) const;
+    const std::vector<std::string>& positional() const { return positional_; }
+    // Flags given but not in `known`: reported as usage errors.
+    std::string unknown(const std::vector<std::string>& known) const;
+    const std::string& error() const { return error_; }
+
+private:
+    std::vector<std::pair<std::string, std::string>> flags_;
+    std::vector<std::string> positional_;
+    std::string error_;
+};
+
+int cmd_predict(const Args& a);
+int cmd_model_info(const Args& a);
+int cmd_bench(const Args& a);
+
+// Prints "cnnlens: <message>" to stderr and returns the exit code 1.
+int fail(const std::string& message);
+// JSON string literal for s.
+std::string json_quote(std::string_view s);
+
+}  // namespace cnnlens::cli

@@ -1,0 +1,101 @@
+// cnnlens command line: a thin client of core. `cnnlens help` lists the subcommands.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "cli/cli.h"
+
+namespace cnnlens::cli {
+
+Args::Args(int argc, char** argv, int first, std::vector<std::string> switches) {
+    for (int i = first; i < argc; ++i) {
+        std::string s = argv[i];
+        if (s.rfind("--", 0) == 0 && s.size() > 2) {
+            std::string name = s.substr(2), value;
+            const size_t eq = name.find('=');
+            if (eq != std::string::npos) {
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            } else if (std::find(switches.begin(), switches.end(), name) == switches.end()) {
+                if (i + 1 >= argc) { error_ = "--" + name + " needs a value"; return; }
+                value = argv[++i];
+            }
+            flags_.push_back({name, value});
+        } else {
+            positional_.push_back(s);
+        }
+    }
+}
+
+bool Args::has(std::string_view f) const {
+    for (auto& [k, v] : flags_) if (k == f) return true;
+    return false;
+}
+
+std::string Args::get(std::string_view f, const std::string& def) const {
+    for (auto& [k, v] : flags_) if (k == f) return v;
+    return def;
+}
+
+int Args::get_int(std::string_view f, int def) const {
+    const std::string v = get(f);
+    if (v.empty()) return def;
+    char* end = nullptr;
+    const long n = std::strtol(v.c_str(), &end, 10);
+    return (end && *end == 0) ? static_cast<int>(n) : def;
+}
+
+std::string Args::unknown(const std::vector<std::string>& known) const {
+    for (auto& [k, v] : flags_)
+        if (std::find(known.begin(), known.end(), k) == known.end()) return "--" + k;
+    return {};
+}
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "cnnlens: %s\n", message.c_str());
+    return 1;
+}
+
+std::string json_quote(std::string_view s) {
+    std::string o = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') { o += '\\'; o += c; }
+        else if (static_cast<unsigned char>(c) < 0x20) { char b[8]; std::snprintf(b, sizeof b, "\\u%04x", c); o += b; }
+        else o += c;
+    }
+    return o + "\"";
+}
+
+}  // namespace cnnlens::cli
+
+namespace {
+const char* kUsage =
+    "usage: cnnlens <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  predict --model DIR [--kernels SET] [--json] IMAGE...\n"
+    "        classify each image (PNG, JPEG, BMP, GIF, TGA): probabilities and the top class\n"
+    "  model-info DIR\n"
+    "        layers with their output shapes and parameter counts\n"
+    "  bench [--model DIR] [--kernels SET] [--threads N] [--batch N] [--runs N] [--json]\n"
+    "        median time of forward passes and input gradients per image\n"
+    "\n"
+    "Kernel sets: --kernels or the CNNLENS_KERNELS environment variable; default: the best compiled.\n";
+}
+
+int main(int argc, char** argv) {
+    using namespace cnnlens::cli;
+    if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const std::string cmd = argv[1];
+    Args args(argc, argv, 2, {"json", "help"});
+    if (!args.error().empty()) return fail(args.error());
+    if (cmd == "predict") return cmd_predict(args);
+    if (cmd == "model-info") return cmd_model_info(args);
+    if (cmd == "bench") return cmd_bench(args);
+    std::fprintf(stderr, "cnnlens: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+    return 2;
+}

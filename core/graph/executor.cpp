@@ -1,0 +1,154 @@
+#include "core/graph/executor.h"
+
+#include <algorithm>
+
+namespace cnnlens {
+
+Executor::Executor(const Graph& graph, const KernelSet& kernels)
+    : graph_(graph), kernels_(kernels), values_(static_cast<size_t>(graph.size())), states_(static_cast<size_t>(graph.size())),
+      grads_(static_cast<size_t>(graph.size())) {}
+
+void Executor::invalidate() {
+    for (OpState& s : states_) s = OpState();
+}
+
+const Tensor& Executor::value(int i) const {
+    const Node& n = graph_.node(i);
+    return n.op == OpType::kConst ? n.value : values_[static_cast<size_t>(i)];
+}
+
+Status Executor::forward(const Tensor& input) {
+    const Node& in = graph_.node(graph_.input());
+    const Shape& x = input.shape();
+    bool ok = x.rank() == in.shape.rank() && x[0] >= 1;
+    for (int d = 1; ok && d < x.rank(); ++d) ok = x[d] == in.shape[d];
+    if (!ok) return invalid_argument("input batch " + x.str() + " does not match the model input '" + in.name + "' " + in.shape.str());
+    batch_ = static_cast<int>(x[0]);
+    Tensor& v0 = values_[static_cast<size_t>(graph_.input())];
+    v0.reset(x);
+    std::copy(input.data(), input.data() + input.size(), v0.data());
+
+    std::vector<Shape> shapes;
+    std::vector<const Tensor*> ins;
+    std::vector<bool> is_const_vec;
+    for (int i = 0; i < graph_.size(); ++i) {
+        const Node& n = graph_.node(i);
+        if (n.op == OpType::kInput || n.op == OpType::kConst) continue;
+        shapes.clear(); ins.clear(); is_const_vec.clear();
+        for (int k : n.inputs) {
+            ins.push_back(&value(k));
+            shapes.push_back(value(k).shape());
+            is_const_vec.push_back(graph_.node(k).op == OpType::kConst);
+        }
+        Shape out_shape;
+        CNNLENS_RETURN_IF_ERROR(infer_node_shape(graph_, i, shapes, out_shape));
+        Tensor& out = values_[static_cast<size_t>(i)];
+        out.reset(out_shape);
+        std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
+        for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
+        OpContext ctx{n.name, n.attrs, ins, {is_const.get(), is_const_vec.size()}, kernels_, states_[static_cast<size_t>(i)]};
+        op_def(n.op).forward(ctx, out);
+    }
+    return Status::ok();
+}
+
+Status Executor::backward(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::vector<Tensor>& grads) {
+    if (batch_ == 0) return invalid_argument("backward called before forward");
+    const int n_nodes = graph_.size();
+    // A node needs a gradient when it lies on a path from a wanted node to a seed.
+    std::vector<char> from_wanted(static_cast<size_t>(n_nodes), 0), to_seed(static_cast<size_t>(n_nodes), 0);
+    for (int w : wanted) {
+        if (w < 0 || w >= n_nodes) return invalid_argument("gradient requested for node index " + std::to_string(w) + " which does not exist");
+        if (graph_.node(w).op == OpType::kConst) return invalid_argument("gradient requested for constant '" + graph_.node(w).name + "'");
+        from_wanted[static_cast<size_t>(w)] = 1;
+    }
+    for (int i = 0; i < n_nodes; ++i)
+        for (int k : graph_.node(i).inputs)
+            if (from_wanted[static_cast<size_t>(k)]) from_wanted[static_cast<size_t>(i)] = 1;
+    for (const Seed& s : seeds) {
+        if (s.node < 0 || s.node >= n_nodes) return invalid_argument("seed on node index " + std::to_string(s.node) + " which does not exist");
+        if (s.grad.shape() != value(s.node).shape())
+            return invalid_argument("seed for '" + graph_.node(s.node).name + "' has shape " + s.grad.shape().str() + ", the node's output is " + value(s.node).shape().str());
+        to_seed[static_cast<size_t>(s.node)] = 1;
+    }
+    for (int i = n_nodes - 1; i >= 0; --i)
+        if (to_seed[static_cast<size_t>(i)])
+            for (int k : graph_.node(i).inputs) to_seed[static_cast<size_t>(k)] = 1;
+
+    std::vector<char> has_grad(static_cast<size_t>(n_nodes), 0);
+    for (const Seed& s : seeds) {
+        Tensor& g = grads_[static_cast<size_t>(s.node)];
+        if (!has_grad[static_cast<size_t>(s.node)]) {
+            g.reset(s.grad.shape());
+            std::copy(s.grad.data(), s.grad.data() + s.grad.size(), g.data());
+            has_grad[static_cast<size_t>(s.node)] = 1;
+        } else {
+            for (int64_t j = 0; j < g.size(); ++j) g[j] += s.grad[j];
+        }
+    }
+
+    std::vector<const Tensor*> ins;
+    std::vector<Tensor*> gin;
+    for (int i = n_nodes - 1; i >= 0; --i) {
+        const Node& n = graph_.node(i);
+        if (!has_grad[static_cast<size_t>(i)] || n.inputs.empty()) continue;
+        ins.clear(); gin.clear();
+        const size_t m = n.inputs.size();
+        std::unique_ptr<bool[]> accumulate(new bool[m]), is_const(new bool[m]);
+        bool any = false;
+        for (size_t k = 0; k < m; ++k) {
+            const int in = n.inputs[k];
+            ins.push_back(&value(in));
+            is_const[k] = graph_.node(in).op == OpType::kConst;
+            const bool need = !is_const[k] && from_wanted[static_cast<size_t>(in)] && to_seed[static_cast<size_t>(in)];
+            // The same input twice (x + x): the second use must accumulate onto the first.
+            bool repeated = false;
+            for (size_t j = 0; j < k; ++j) repeated |= n.inputs[j] == in;
+            Tensor* g = nullptr;
+            if (need) {
+                g = &grads_[static_cast<size_t>(in)];
+                if (!has_grad[static_cast<size_t>(in)]) g->reset(value(in).shape());
+                any = true;
+            }
+            accumulate[k] = need && (has_grad[static_cast<size_t>(in)] || repeated);
+            gin.push_back(g);
+            if (need) has_grad[static_cast<size_t>(in)] = 1;
+        }
+        if (!any) continue;
+        OpContext ctx{n.name, n.attrs, ins, {is_const.get(), m}, kernels_, states_[static_cast<size_t>(i)]};
+        op_def(n.op).vjp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m}, rule);
+    }
+
+    grads.resize(wanted.size());
+    for (size_t k = 0; k < wanted.size(); ++k) {
+        const int w = wanted[k];
+        grads[k].reset(value(w).shape());
+        if (has_grad[static_cast<size_t>(w)]) std::copy(grads_[static_cast<size_t>(w)].data(), grads_[static_cast<size_t>(w)].data() + grads[k].size(), grads[k].data());
+        else grads[k].zero();
+    }
+    return Status::ok();
+}
+
+Tensor seed_class(const Shape& shape, int c) {
+    Tensor t(shape, 0.f);
+    const int64_t classes = shape.dim(-1);
+    for (int64_t r = 0; r < shape.elements() / classes; ++r) t[r * classes + c] = 1.f;
+    return t;
+}
+
+Tensor seed_contrast(const Shape& shape, int a, int b) {
+    Tensor t(shape, 0.f);
+    const int64_t classes = shape.dim(-1);
+    for (int64_t r = 0; r < shape.elements() / classes; ++r) { t[r * classes + a] += 1.f; t[r * classes + b] -= 1.f; }
+    return t;
+}
+
+Tensor seed_channel_mean(const Shape& shape, int k) {
+    Tensor t(shape, 0.f);
+    const int64_t c = shape.dim(-1), pixels = shape.elements() / (shape[0] * c);
+    const float w = 1.f / static_cast<float>(pixels);
+    for (int64_t i = k; i < t.size(); i += c) t[i] = w;
+    return t;
+}
+
+}  // namespace cnnlens

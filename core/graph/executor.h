@@ -1,0 +1,57 @@
+// Runs a validated Graph on a batch with one kernel set. The forward pass keeps every node's
+// output (the tape); a backward sweep from any seed — a gradient placed on one or more nodes —
+// returns the gradient with respect to the input and to any requested activation.
+//
+// Not thread-safe: one Executor per thread. It borrows the Graph, which must outlive it.
+#pragma once
+#include <span>
+#include <vector>
+
+#include "core/graph/graph.h"
+
+namespace cnnlens {
+
+// A gradient placed on a node's output: grad has the node's batch shape.
+struct Seed {
+    int node = -1;
+    Tensor grad;
+};
+
+class Executor {
+public:
+    Executor(const Graph& graph, const KernelSet& kernels);
+
+    // Runs every node on `input` ([N, ...] matching the graph's input shape).
+    Status forward(const Tensor& input);
+    // Output of node i from the last forward (for Const nodes, the constant).
+    const Tensor& value(int node) const;
+    int batch() const { return batch_; }
+
+    // Backpropagates the sum of seeds, using `rule` for ReLU-family ops. On success grads[k]
+    // holds d(seed)/d(wanted[k]) with the shape of wanted[k]'s value (zeros if no path).
+    Status backward(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::vector<Tensor>& grads);
+
+    const Graph& graph() const { return graph_; }
+    const KernelSet& kernels() const { return kernels_; }
+
+    // Forgets prepared kernels (call after changing Const values in the graph).
+    void invalidate();
+
+private:
+    const Graph& graph_;
+    const KernelSet& kernels_;
+    std::vector<Tensor> values_;
+    std::vector<OpState> states_;
+    std::vector<Tensor> grads_;
+    int batch_ = 0;
+};
+
+// Seeds for the common targets. `shape` is the target node's batch shape [N, classes].
+// One-hot on class c for every image (the gradient of the sum of per-image scores).
+Tensor seed_class(const Shape& shape, int c);
+// +1 on class a, -1 on class b: the gradient of score_a - score_b (a contrastive target).
+Tensor seed_contrast(const Shape& shape, int a, int b);
+// Mean activation of channel k of an NHWC activation: 1/(H*W) on channel k.
+Tensor seed_channel_mean(const Shape& shape, int k);
+
+}  // namespace cnnlens

@@ -1,0 +1,97 @@
+#include "core/graph/graph.h"
+
+namespace cnnlens {
+
+int Graph::add_input(std::string name, const Shape& shape) {
+    Node n;
+    n.name = std::move(name);
+    n.op = OpType::kInput;
+    n.shape = shape;
+    input_ = static_cast<int>(nodes_.size());
+    by_name_[n.name] = input_;
+    nodes_.push_back(std::move(n));
+    return input_;
+}
+
+int Graph::add_const(std::string name, Tensor value) {
+    Node n;
+    n.name = std::move(name);
+    n.op = OpType::kConst;
+    n.shape = value.shape();
+    n.value = std::move(value);
+    const int i = static_cast<int>(nodes_.size());
+    by_name_[n.name] = i;
+    nodes_.push_back(std::move(n));
+    return i;
+}
+
+int Graph::add_node(std::string name, OpType op, OpAttrs attrs, std::vector<int> inputs) {
+    const int i = static_cast<int>(nodes_.size());
+    for (int in : inputs) CNNLENS_ASSERT(in >= 0 && in < i);
+    Node n;
+    n.name = std::move(name);
+    n.op = op;
+    n.attrs = std::move(attrs);
+    n.inputs = std::move(inputs);
+    by_name_[n.name] = i;
+    nodes_.push_back(std::move(n));
+    return i;
+}
+
+int Graph::find(std::string_view name) const {
+    auto it = by_name_.find(std::string(name));
+    return it == by_name_.end() ? -1 : it->second;
+}
+
+Status infer_node_shape(const Graph& g, int i, std::span<const Shape> in, Shape& out) {
+    const Node& n = g.node(i);
+    return op_def(n.op).infer_shape(n.name, n.attrs, in, out);
+}
+
+Status Graph::validate() {
+    if (input_ < 0) return invalid_argument("graph has no input node");
+    if (output_ < 0 || output_ >= size()) return invalid_argument("graph has no output node");
+    int inputs = 0;
+    for (int i = 0; i < size(); ++i) {
+        Node& n = nodes_[static_cast<size_t>(i)];
+        if (n.op == OpType::kInput) {
+            if (++inputs > 1) return unsupported("node '" + n.name + "': models with more than one input are not supported");
+            if (n.shape.rank() < 2) return invalid_argument("input '" + n.name + "': shape " + n.shape.str() + " has no batch axis");
+            for (int d = 1; d < n.shape.rank(); ++d)
+                if (n.shape[d] <= 0 || n.shape[d] > (1 << 16))
+                    return invalid_argument("input '" + n.name + "': dimension " + std::to_string(d) + " is " + std::to_string(n.shape[d]) + " (expected 1.." + std::to_string(1 << 16) + ")");
+            n.shape[0] = -1;
+            continue;
+        }
+        if (n.op == OpType::kConst) continue;
+        for (int in : n.inputs)
+            if (in < 0 || in >= i) return invalid_argument("node '" + n.name + "': input index " + std::to_string(in) + " breaks topological order");
+        // Weights of kernel-backed ops must be constants (they are packed once).
+        if (n.op == OpType::kConv2D || n.op == OpType::kMatMul || n.op == OpType::kBatchNorm || n.op == OpType::kPrelu)
+            for (size_t k = 1; k < n.inputs.size(); ++k)
+                if (node(n.inputs[k]).op != OpType::kConst)
+                    return unsupported(std::string(op_name(n.op)) + " node '" + n.name + "': input " + std::to_string(k) + " ('" + node(n.inputs[k]).name + "') must be a constant");
+        std::vector<Shape> shapes;
+        for (int in : n.inputs) {
+            Shape s = node(in).shape;
+            if (node(in).op == OpType::kInput) s[0] = 1;
+            shapes.push_back(s);
+        }
+        if (n.inputs.empty()) return invalid_argument(std::string(op_name(n.op)) + " node '" + n.name + "' has no inputs");
+        CNNLENS_RETURN_IF_ERROR(infer_node_shape(*this, i, shapes, n.shape));
+        const int64_t elements = n.shape.elements();
+        if (elements <= 0 || elements > (int64_t{1} << 28))
+            return invalid_argument(std::string(op_name(n.op)) + " node '" + n.name + "': output shape " + n.shape.str() + " is out of range");
+    }
+    if (inputs == 0) return invalid_argument("graph has no input node");
+    return Status::ok();
+}
+
+int64_t Graph::parameter_count(int i) const {
+    int64_t count = 0;
+    for (int in : node(i).inputs)
+        if (node(in).op == OpType::kConst) count += node(in).value.size();
+    return count;
+}
+
+}  // namespace cnnlens

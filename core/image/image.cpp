@@ -1,0 +1,151 @@
+// Image decoding (stb_image from Debian's libstb), cropping, resampling, model input.
+#include "core/image/image.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#define STBI_NO_STDIO
+#define STBI_FAILURE_USERMSG
+#include <stb_image.h>
+
+namespace cnnlens {
+
+Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name) {
+    const std::string who = "image '" + std::string(name) + "'";
+    if (bytes.empty()) return invalid_argument(who + ": the file is empty");
+    if (bytes.size() > (size_t{1} << 31)) return out_of_range(who + ": the file is larger than 2 GiB");
+    int w = 0, h = 0, c = 0;
+    const int len = static_cast<int>(bytes.size());
+    if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &c))
+        return corrupt(who + ": not a decodable image (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown format") + ")");
+    if (w <= 0 || h <= 0 || w > kMaxImageSide || h > kMaxImageSide || int64_t{w} * h > kMaxImagePixels)
+        return out_of_range(who + ": " + std::to_string(w) + "x" + std::to_string(h) + " pixels exceeds the limit of " +
+                            std::to_string(kMaxImageSide) + " per side and " + std::to_string(kMaxImagePixels / 1000000) + " megapixels");
+    const int want = (c == 1 || c == 2) ? 1 : 3;
+    int dw = 0, dh = 0, dc = 0;
+    stbi_uc* p = stbi_load_from_memory(bytes.data(), len, &dw, &dh, &dc, want);
+    if (!p) return corrupt(who + ": decoding failed (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown") + ")");
+    Image img;
+    img.width = dw; img.height = dh; img.channels = want;
+    img.pixels.assign(p, p + static_cast<size_t>(dw) * dh * want);
+    stbi_image_free(p);
+    return img;
+}
+
+Expected<Image> load_image(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return not_found("cannot open image '" + path + "'");
+    std::vector<uint8_t> bytes;
+    uint8_t buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+    std::fclose(f);
+    return decode_image(bytes, path);
+}
+
+Expected<Image> crop_image(const Image& img, int x, int y, int w, int h) {
+    const int x0 = std::max(x, 0), y0 = std::max(y, 0);
+    const int x1 = std::min(x + w, img.width), y1 = std::min(y + h, img.height);
+    if (x1 <= x0 || y1 <= y0)
+        return invalid_argument("crop " + std::to_string(w) + "x" + std::to_string(h) + " at (" + std::to_string(x) + "," + std::to_string(y) +
+                                ") lies outside the " + std::to_string(img.width) + "x" + std::to_string(img.height) + " image");
+    Image out;
+    out.width = x1 - x0; out.height = y1 - y0; out.channels = img.channels;
+    out.pixels.resize(static_cast<size_t>(out.width) * out.height * out.channels);
+    for (int r = 0; r < out.height; ++r)
+        std::copy_n(&img.pixels[(static_cast<size_t>(y0 + r) * img.width + x0) * img.channels], static_cast<size_t>(out.width) * img.channels,
+                    &out.pixels[static_cast<size_t>(r) * out.width * out.channels]);
+    return out;
+}
+
+namespace {
+
+struct Tap { int index; float weight; };
+
+// For each of `dst` output positions, the source taps along one axis.
+std::vector<std::vector<Tap>> axis_taps(int src, int dst) {
+    std::vector<std::vector<Tap>> taps(static_cast<size_t>(dst));
+    const double scale = static_cast<double>(src) / dst;
+    for (int i = 0; i < dst; ++i) {
+        auto& t = taps[static_cast<size_t>(i)];
+        if (scale >= 1.0) {  // area: coverage of [i*scale, (i+1)*scale)
+            const double a = i * scale, b = (i + 1) * scale;
+            for (int s = static_cast<int>(std::floor(a)); s < std::min(static_cast<int>(std::ceil(b)), src); ++s) {
+                const double cover = std::min<double>(b, s + 1) - std::max<double>(a, s);
+                if (cover > 1e-12) t.push_back({s, static_cast<float>(cover / scale)});
+            }
+        } else {  // bilinear, pixel centres at +0.5
+            const double x = std::clamp((i + 0.5) * scale - 0.5, 0.0, static_cast<double>(src - 1));
+            const int s0 = static_cast<int>(std::floor(x));
+            const int s1 = std::min(s0 + 1, src - 1);
+            const float f = static_cast<float>(x - s0);
+            t.push_back({s0, 1.f - f});
+            if (s1 != s0 && f > 0.f) t.push_back({s1, f});
+        }
+    }
+    return taps;
+}
+
+}  // namespace
+
+void resample(const float* src, int sw, int sh, int c, float* dst, int dw, int dh) {
+    const auto tx = axis_taps(sw, dw), ty = axis_taps(sh, dh);
+    std::vector<float> rows(static_cast<size_t>(sh) * dw * c);  // horizontal pass
+    for (int y = 0; y < sh; ++y)
+        for (int x = 0; x < dw; ++x)
+            for (int k = 0; k < c; ++k) {
+                double acc = 0.0;
+                for (const Tap& t : tx[static_cast<size_t>(x)]) acc += t.weight * src[(static_cast<size_t>(y) * sw + t.index) * c + k];
+                rows[(static_cast<size_t>(y) * dw + x) * c + k] = static_cast<float>(acc);
+            }
+    for (int y = 0; y < dh; ++y)
+        for (int x = 0; x < dw; ++x)
+            for (int k = 0; k < c; ++k) {
+                double acc = 0.0;
+                for (const Tap& t : ty[static_cast<size_t>(y)]) acc += t.weight * rows[(static_cast<size_t>(t.index) * dw + x) * c + k];
+                dst[(static_cast<size_t>(y) * dw + x) * c + k] = static_cast<float>(acc);
+            }
+}
+
+Tensor image_to_input(const Image& img, const InputSpec& spec) {
+    CNNLENS_ASSERT(spec.channels == 1 || spec.channels == 3);
+    const int c = spec.channels;
+    std::vector<float> src(static_cast<size_t>(img.width) * img.height * c);
+    for (size_t p = 0; p < static_cast<size_t>(img.width) * img.height; ++p) {
+        const uint8_t* px = &img.pixels[p * img.channels];
+        if (c == 1) {
+            src[p] = img.channels == 1 ? px[0] : static_cast<float>(0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]);
+        } else {
+            for (int k = 0; k < 3; ++k) src[p * 3 + k] = img.channels == 1 ? px[0] : px[k];
+        }
+    }
+    Tensor out(Shape{1, spec.height, spec.width, c});
+    resample(src.data(), img.width, img.height, c, out.data(), spec.width, spec.height);
+    for (int64_t i = 0; i < out.size(); ++i) {
+        const int k = static_cast<int>(i % c);
+        if (!spec.mean.empty()) {
+            const size_t j = spec.mean.size() == 1 ? 0 : static_cast<size_t>(k);
+            out[i] = (out[i] / 255.f - spec.mean[j]) / spec.std[j];
+        } else {
+            out[i] = spec.range_lo + (spec.range_hi - spec.range_lo) * (out[i] / 255.f);
+        }
+    }
+    return out;
+}
+
+Tensor stack_batch(std::span<const Tensor> rows) {
+    CNNLENS_ASSERT(!rows.empty());
+    Shape s = rows[0].shape();
+    s[0] = static_cast<int64_t>(rows.size());
+    Tensor out(s);
+    int64_t off = 0;
+    for (const Tensor& r : rows) {
+        CNNLENS_ASSERT(r.size() == rows[0].size());
+        std::copy(r.data(), r.data() + r.size(), out.data() + off);
+        off += r.size();
+    }
+    return out;
+}
+
+}  // namespace cnnlens

@@ -1,0 +1,52 @@
+// Images in and out of the engine: decoding (stb_image: PNG, JPEG, BMP, GIF, TGA, PSD, PNM),
+// 8-bit interleaved pixels, cropping and resampling, and conversion to a model's input tensor.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/tensor/tensor.h"
+
+namespace cnnlens {
+
+// 8-bit pixels, row-major, interleaved; channels is 1 (gray), 3 (RGB) or 4 (RGBA).
+struct Image {
+    int width = 0, height = 0, channels = 0;
+    std::vector<uint8_t> pixels;
+    bool empty() const { return pixels.empty(); }
+};
+
+// Limits checked from the header before any pixel is decoded.
+constexpr int64_t kMaxImagePixels = 100'000'000;
+constexpr int kMaxImageSide = 32768;
+
+// Decodes an image file held in memory. `name` is used in error messages. The result has 1
+// channel for gray files and 3 otherwise (alpha dropped).
+Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name);
+Expected<Image> load_image(const std::string& path);
+
+// Axis-aligned crop (clamped to the image). Fails on an empty intersection.
+Expected<Image> crop_image(const Image& img, int x, int y, int w, int h);
+
+// How an image becomes a model's input: size, channels and value mapping.
+struct InputSpec {
+    int height = 0, width = 0, channels = 0;  // channels: 1 (gray) or 3 (RGB)
+    float range_lo = 0.f, range_hi = 1.f;     // pixel 0..255 -> lo..hi, when mean/std are empty
+    std::vector<float> mean, std;             // per channel (or one for all), on pixel/255
+};
+
+// Resamples interleaved float pixels. Downscaling on an axis uses exact area averaging (each
+// output pixel is the coverage-weighted mean of the source pixels under it); upscaling uses
+// bilinear interpolation with pixel centres at +0.5.
+void resample(const float* src, int sw, int sh, int channels, float* dst, int dw, int dh);
+
+// The image as one input row [1, H, W, C]: converted to gray (0.299 R + 0.587 G + 0.114 B) or
+// RGB, resampled to the spec's size, values mapped by the spec.
+Tensor image_to_input(const Image& img, const InputSpec& spec);
+// Writes `count` images' tensors ([1,H,W,C] each) into one batch [count,H,W,C].
+Tensor stack_batch(std::span<const Tensor> rows);
+
+}  // namespace cnnlens

@@ -1,0 +1,211 @@
+// Model loading: the spec JSON beside the model, format sniffing, and resolving which nodes
+// hold logits and probabilities.
+#include "core/import/model.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "core/import/tfjs/tfjs_graph.h"
+
+namespace cnnlens {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kFer2013Classes[] = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+
+std::string dirname_of(const std::string& path) {
+    const size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+std::string basename_of(const std::string& path) {
+    const size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+Expected<Model> load_impl(const FileSource& files, const std::string& main) {
+    auto bytes = files(main);
+    if (!bytes) return bytes.status();
+    const std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+    json probe = json::parse(text.begin(), text.end(), nullptr, false);
+    if (probe.is_discarded() || !probe.is_object()) return corrupt(main + ": not valid JSON");
+
+    ModelSpec spec;
+    std::string model_file = main;
+    std::string model_text;
+    if (!probe.contains("modelTopology")) {  // a cnnlens.json spec
+        auto s = parse_model_spec(text);
+        if (!s) return Status(s.status().code(), main + ": " + s.status().message());
+        spec = std::move(*s);
+        model_file = spec.model_file;
+        auto mb = files(model_file);
+        if (!mb) return mb.status();
+        model_text.assign(reinterpret_cast<const char*>(mb->data()), mb->size());
+    } else {
+        spec.model_file = main;
+        model_text.assign(text);
+    }
+    if (spec.format != "tfjs-graph") return unsupported(main + ": model format '" + spec.format + "' is not supported (tfjs-graph)");
+    auto g = import_tfjs_graph(model_text, files, model_file);
+    if (!g) return g.status();
+    Model m;
+    m.graph = std::move(*g);
+    m.spec = std::move(spec);
+    if (m.spec.name.empty()) m.spec.name = model_file;
+    CNNLENS_RETURN_IF_ERROR(complete_model(m));
+    return m;
+}
+
+}  // namespace
+
+Expected<std::vector<uint8_t>> read_file_bytes(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return not_found("cannot open '" + path + "'");
+    std::vector<uint8_t> out;
+    uint8_t buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
+    const bool err = std::ferror(f);
+    std::fclose(f);
+    if (err) return corrupt("error while reading '" + path + "'");
+    return out;
+}
+
+FileSource directory_source(const std::string& dir) {
+    return [dir](const std::string& name) -> Expected<std::vector<uint8_t>> {
+        if (name.find("..") != std::string::npos || (!name.empty() && name[0] == '/'))
+            return invalid_argument("model file name '" + name + "' leaves the model's folder");
+        return read_file_bytes(dir + "/" + name);
+    };
+}
+
+Expected<ModelSpec> parse_model_spec(std::string_view text) {
+    json j = json::parse(text.begin(), text.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return corrupt("model spec is not a JSON object");
+    ModelSpec s;
+    auto str = [&](const char* k, std::string& out) -> Status {
+        if (!j.contains(k)) return Status::ok();
+        if (!j[k].is_string()) return invalid_argument(std::string("field '") + k + "' must be a string, got " + j[k].dump());
+        out = j[k].get<std::string>();
+        return Status::ok();
+    };
+    CNNLENS_RETURN_IF_ERROR(str("name", s.name));
+    CNNLENS_RETURN_IF_ERROR(str("format", s.format));
+    CNNLENS_RETURN_IF_ERROR(str("model", s.model_file));
+    CNNLENS_RETURN_IF_ERROR(str("logits", s.logits_node));
+    if (s.model_file.empty()) return invalid_argument("field 'model' (the model file) is missing");
+    if (j.contains("input")) {
+        const json& in = j["input"];
+        if (!in.is_object()) return invalid_argument("field 'input' must be an object");
+        auto dim = [&](const char* k, int& out, int hi) -> Status {
+            if (!in.contains(k)) return Status::ok();
+            if (!in[k].is_number_integer() || in[k].get<int64_t>() < 1 || in[k].get<int64_t>() > hi)
+                return invalid_argument(std::string("input.") + k + " must be an integer in 1.." + std::to_string(hi) + ", got " + in[k].dump());
+            out = in[k].get<int>();
+            return Status::ok();
+        };
+        CNNLENS_RETURN_IF_ERROR(dim("height", s.input.height, 4096));
+        CNNLENS_RETURN_IF_ERROR(dim("width", s.input.width, 4096));
+        CNNLENS_RETURN_IF_ERROR(dim("channels", s.input.channels, 3));
+        if (s.input.channels == 2) return invalid_argument("input.channels must be 1 or 3, got 2");
+        if (in.contains("range")) {
+            const json& r = in["range"];
+            if (!r.is_array() || r.size() != 2 || !r[0].is_number() || !r[1].is_number())
+                return invalid_argument("input.range must be [lo, hi], got " + r.dump());
+            s.input.range_lo = r[0].get<float>();
+            s.input.range_hi = r[1].get<float>();
+        }
+        for (auto [key, vec] : {std::pair{"mean", &s.input.mean}, std::pair{"std", &s.input.std}}) {
+            if (!in.contains(key)) continue;
+            const json& v = in[key];
+            if (!v.is_array()) return invalid_argument(std::string("input.") + key + " must be a list of numbers");
+            for (const json& e : v) {
+                if (!e.is_number()) return invalid_argument(std::string("input.") + key + " must be a list of numbers, got " + v.dump());
+                vec->push_back(e.get<float>());
+            }
+        }
+        for (float sd : s.input.std)
+            if (!(sd > 0.f)) return invalid_argument("input.std values must be positive, got " + std::to_string(sd));
+        if (s.input.mean.size() != s.input.std.size()) return invalid_argument("input.mean and input.std must have the same length");
+    }
+    if (j.contains("classes")) {
+        if (!j["classes"].is_array()) return invalid_argument("field 'classes' must be a list of names");
+        for (const json& c : j["classes"]) {
+            if (!c.is_string()) return invalid_argument("field 'classes' must be a list of names, found " + c.dump());
+            s.classes.push_back(c.get<std::string>());
+        }
+    }
+    return s;
+}
+
+Status complete_model(Model& m) {
+    Graph& g = m.graph;
+    const Node& in = g.node(g.input());
+    if (in.shape.rank() != 4) return unsupported("model input '" + in.name + "' has shape " + in.shape.str() + "; an NHWC image input [N,H,W,C] is required");
+    InputSpec& is = m.spec.input;
+    const int h = static_cast<int>(in.shape[1]), w = static_cast<int>(in.shape[2]), c = static_cast<int>(in.shape[3]);
+    if (is.height == 0) is.height = h;
+    if (is.width == 0) is.width = w;
+    if (is.channels == 0) is.channels = c;
+    if (is.height != h || is.width != w || is.channels != c)
+        return invalid_argument("the spec says input " + std::to_string(is.height) + "x" + std::to_string(is.width) + "x" + std::to_string(is.channels) +
+                                " but the model's input '" + in.name + "' is " + in.shape.str());
+    if (c != 1 && c != 3) return unsupported("model input '" + in.name + "' has " + std::to_string(c) + " channels (1 or 3 supported)");
+    if (!is.mean.empty() && static_cast<int>(is.mean.size()) != c && is.mean.size() != 1)
+        return invalid_argument("input.mean has " + std::to_string(is.mean.size()) + " values for " + std::to_string(c) + " channels");
+
+    // Logits: named in the spec, or the input of a final Softmax (through Identity nodes).
+    int out = g.output();
+    while (g.node(out).op == OpType::kIdentity && !g.node(out).inputs.empty()) out = g.node(out).inputs[0];
+    if (!m.spec.logits_node.empty()) {
+        m.logits = g.find(m.spec.logits_node);
+        if (m.logits < 0) return not_found("spec names logits node '" + m.spec.logits_node + "', which is not in the model");
+    } else if (g.node(out).op == OpType::kSoftmax) {
+        m.logits = g.node(out).inputs[0];
+    } else {
+        m.logits = out;
+    }
+    m.probs = g.node(out).op == OpType::kSoftmax ? out : -1;
+    const Shape& ls = g.node(m.logits).shape;
+    if (ls.rank() != 2) return unsupported("the logits node '" + g.node(m.logits).name + "' has shape " + ls.str() + "; expected [N, classes]");
+    const int classes = static_cast<int>(ls[1]);
+    if (m.spec.classes.empty()) {
+        if (classes == 7) m.spec.classes.assign(std::begin(kFer2013Classes), std::end(kFer2013Classes));
+        else for (int k = 0; k < classes; ++k) m.spec.classes.push_back("class " + std::to_string(k));
+    }
+    if (static_cast<int>(m.spec.classes.size()) != classes)
+        return invalid_argument("the spec lists " + std::to_string(m.spec.classes.size()) + " classes but the model has " + std::to_string(classes) + " outputs");
+    return Status::ok();
+}
+
+Expected<Model> load_model_from(const FileSource& files, const std::string& main) {
+    try {
+        return load_impl(files, main);
+    } catch (const std::exception& e) {  // nlohmann::json type errors on malformed files
+        return corrupt(main + ": malformed model file (" + e.what() + ")");
+    }
+}
+
+Expected<Model> load_model(const std::string& path) {
+    std::string dir = path, main = "cnnlens.json";
+    if (path.size() > 5 && path.substr(path.size() - 5) == ".json") {
+        dir = dirname_of(path);
+        main = basename_of(path);
+    } else {
+        while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    }
+    return load_model_from(directory_source(dir), main);
+}
+
+std::string display_name(std::string_view name) {
+    std::string s(name);
+    const std::string p1 = "StatefulPartitionedCall/";
+    if (s.rfind(p1, 0) == 0) s = s.substr(p1.size());
+    if (s.rfind("model", 0) == 0) {
+        const size_t slash = s.find('/');
+        if (slash != std::string::npos && slash + 1 < s.size()) s = s.substr(slash + 1);
+    }
+    return s;
+}
+
+}  // namespace cnnlens

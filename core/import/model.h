@@ -1,0 +1,66 @@
+// load_model(): a classifier ready to run — its Graph, how images become its input, and the
+// names of its classes. The description lives in a small JSON beside the model
+// ("cnnlens.json"), which the same code reads for bundled and for user models:
+//
+//   { "format": "tfjs-graph", "model": "emotion.json",
+//     "input": { "height": 64, "width": 64, "channels": 1, "range": [0, 1] },
+//     "classes": ["angry", ...], "logits": "<node name>" }
+//
+// "range": [lo, hi] maps pixel 0..255 linearly onto lo..hi; alternatively "mean"/"std" lists
+// (per channel, applied to pixel/255). "logits" names the pre-softmax node; when absent and the
+// output is a Softmax, its input is used.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/graph/graph.h"
+#include "core/image/image.h"
+
+namespace cnnlens {
+
+struct ModelSpec {
+    std::string name;
+    std::string format = "tfjs-graph";
+    std::string model_file;
+    InputSpec input;
+    std::vector<std::string> classes;
+    std::string logits_node;
+};
+
+struct Model {
+    Graph graph;
+    ModelSpec spec;
+    int logits = -1;  // node with pre-softmax scores [N, classes]
+    int probs = -1;   // node with probabilities, or -1 when the model ends in logits
+    int num_classes() const { return static_cast<int>(spec.classes.size()); }
+};
+
+// Returns the bytes of a model file by name (relative to the model's folder). Native code
+// reads the file system; the browser serves dropped files from memory.
+using FileSource = std::function<Expected<std::vector<uint8_t>>(const std::string& name)>;
+
+// Reads a file into memory; the error names the path.
+Expected<std::vector<uint8_t>> read_file_bytes(const std::string& path);
+FileSource directory_source(const std::string& dir);
+
+// `path` is a folder holding cnnlens.json, or a cnnlens.json, or a TF.js model.json (then the
+// spec is inferred from the graph's input shape and output size).
+Expected<Model> load_model(const std::string& path);
+// The same from any file source; `main` is "cnnlens.json" or a model.json name.
+Expected<Model> load_model_from(const FileSource& files, const std::string& main);
+
+// Parses a spec JSON (errors name the field and value).
+Expected<ModelSpec> parse_model_spec(std::string_view json_text);
+// Fills missing spec fields from the graph (input size/channels, class count; 7 classes
+// are FER2013's) and resolves the logits/probability nodes.
+Status complete_model(Model& m);
+
+// Node names as users see them: TensorFlow's wrapper prefixes ("StatefulPartitionedCall/",
+// "model_1/") removed.
+std::string display_name(std::string_view node_name);
+
+}  // namespace cnnlens

@@ -1,0 +1,117 @@
+// Kernel sets: the few hot loops of the engine (convolution, pooling, dense layers), behind
+// one interface so that ops never branch on a backend. A set is chosen once per session
+// (select_kernel_set) and every set is complete: `reference` is the oracle, `simd` is our own
+// 128-bit SIMD code (SSE/AVX natively, wasm SIMD128 in the browser), `xnnpack` uses Debian's
+// libXNNPACK (native only).
+//
+// Kernels are prepared once per graph node (weights packed, operators created) and then run
+// on any batch size. Every buffer is NHWC float32. Backward entries compute input gradients
+// only: the engine never needs weight gradients.
+#pragma once
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cnnlens {
+
+// Element-wise activations that may be fused into a convolution or dense layer.
+enum class Activation { kNone, kRelu, kRelu6, kElu, kLeakyRelu, kSigmoid, kTanh };
+std::string_view activation_name(Activation a);
+// Applies `a` in place to n values (alpha is LeakyRelu's negative slope).
+void apply_activation(Activation a, float alpha, float* data, int64_t n);
+
+// A 2-D convolution, possibly grouped (groups == in_c and out_c == in_c * m is depthwise).
+// Weights: [kernel_h][kernel_w][in_c / groups][out_c] (TensorFlow's HWIO; for depthwise the
+// flattening of TF's [kh][kw][C][m], so output channel c*m+j reads input channel c).
+// Output element (y, x) reads input (y*stride_h - pad_top + ky*dilation_h, ...).
+struct ConvDesc {
+    int in_h = 0, in_w = 0, in_c = 0;
+    int out_h = 0, out_w = 0, out_c = 0;
+    int kernel_h = 1, kernel_w = 1;
+    int stride_h = 1, stride_w = 1;
+    int dilation_h = 1, dilation_w = 1;
+    int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+    int groups = 1;
+    Activation activation = Activation::kNone;
+    float alpha = 0.f;  // LeakyRelu slope
+
+    bool is_depthwise() const { return groups > 1 && groups == in_c; }
+    int64_t flops_per_image() const {
+        return 2LL * out_h * out_w * out_c * kernel_h * kernel_w * (in_c / groups);
+    }
+};
+
+class ConvKernel {
+public:
+    virtual ~ConvKernel() = default;
+    // out[batch, out_h, out_w, out_c] = activation(conv(in) + bias).
+    virtual void forward(const float* in, float* out, int batch) = 0;
+    // grad_in (+)= conv_transpose(grad_pre): grad_pre is the gradient with respect to the
+    // convolution's output BEFORE the activation (the op applies the activation's derivative).
+    // accumulate == false overwrites grad_in.
+    virtual void backward_input(const float* grad_pre, float* grad_in, int batch, bool accumulate) = 0;
+};
+
+enum class PoolKind { kMax, kAvg };
+
+// 2-D pooling over each channel. Average pooling divides by the number of in-bounds
+// elements (TensorFlow's SAME convention: padding is not counted).
+struct PoolDesc {
+    PoolKind kind = PoolKind::kMax;
+    int in_h = 0, in_w = 0, channels = 0;
+    int out_h = 0, out_w = 0;
+    int kernel_h = 1, kernel_w = 1;
+    int stride_h = 1, stride_w = 1;
+    int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+};
+
+class PoolKernel {
+public:
+    virtual ~PoolKernel() = default;
+    virtual void forward(const float* in, float* out, int batch) = 0;
+    // grad_in (+)= pool^T(grad_out). Max pooling routes each output's gradient to the first
+    // maximal input of its window in row-major scan order; `in` is the forward input.
+    virtual void backward_input(const float* in, const float* grad_out, float* grad_in, int batch,
+                                bool accumulate) = 0;
+};
+
+// out[batch, out_features] = activation(in[batch, in_features] x weights + bias),
+// weights [in_features][out_features].
+struct DenseDesc {
+    int in_features = 0, out_features = 0;
+    Activation activation = Activation::kNone;
+    float alpha = 0.f;
+};
+
+class DenseKernel {
+public:
+    virtual ~DenseKernel() = default;
+    virtual void forward(const float* in, float* out, int batch) = 0;
+    // grad_in (+)= grad_pre x weights^T (grad_pre: gradient before the activation).
+    virtual void backward_input(const float* grad_pre, float* grad_in, int batch, bool accumulate) = 0;
+};
+
+// One complete kernel set. Factories copy (or pack) the weights they are given; the caller may
+// free its copies afterwards. bias may be null (no bias).
+struct KernelSet {
+    std::string_view name;
+    std::unique_ptr<ConvKernel> (*make_conv)(const ConvDesc&, const float* weights, const float* bias);
+    std::unique_ptr<PoolKernel> (*make_pool)(const PoolDesc&);
+    std::unique_ptr<DenseKernel> (*make_dense)(const DenseDesc&, const float* weights, const float* bias);
+};
+
+// Every set compiled into this build, best first ("xnnpack", "simd", "reference").
+std::span<const KernelSet* const> compiled_kernel_sets();
+// The set named `name`, or null.
+const KernelSet* find_kernel_set(std::string_view name);
+// The session's choice: `requested` if non-empty, else the CNNLENS_KERNELS environment
+// variable, else the best compiled set. Null when the requested name is not compiled in.
+const KernelSet* select_kernel_set(std::string_view requested = {});
+// "xnnpack, simd, reference"
+std::string kernel_set_names();
+
+const KernelSet& reference_kernels();
+
+}  // namespace cnnlens

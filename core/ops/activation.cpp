@@ -1,0 +1,105 @@
+// Element-wise activations as standalone ops: Relu, Relu6, Elu, LeakyRelu, Prelu, Sigmoid, Tanh.
+// Relu and Relu6 honour the ReluRule (standard / guided / deconvnet) in their VJP.
+#include <cmath>
+
+#include "core/ops/op.h"
+
+namespace cnnlens {
+namespace {
+
+Status infer_unary(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
+    if (in.size() != 1) return invalid_argument("node '" + std::string(node) + "': expects 1 input, got " + std::to_string(in.size()));
+    out = in[0];
+    return Status::ok();
+}
+
+float alpha_of(const OpAttrs& a) {
+    if (auto* l = std::get_if<LeakyReluAttrs>(&a)) return l->alpha;
+    if (auto* e = std::get_if<EluAttrs>(&a)) return e->alpha;
+    return 0.f;
+}
+
+template <Activation kAct>
+void forward(OpContext& c, Tensor& out) {
+    const Tensor& x = *c.inputs[0];
+    const float alpha = alpha_of(c.attrs);
+    std::copy(x.data(), x.data() + x.size(), out.data());
+    if constexpr (kAct == Activation::kElu) {
+        for (int64_t i = 0; i < out.size(); ++i) { float& v = out[i]; v = v > 0.f ? v : alpha * std::expm1(v); }
+    } else {
+        apply_activation(kAct, alpha, out.data(), out.size());
+    }
+}
+
+template <Activation kAct>
+void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule rule) {
+    if (!gin[0]) return;
+    const Tensor& x = *c.inputs[0];
+    const float alpha = alpha_of(c.attrs);
+    float* d = gin[0]->data();
+    const int64_t n = g.size();
+    auto put = [&](int64_t i, float v) { d[i] = acc[0] ? d[i] + v : v; };
+    if constexpr (kAct == Activation::kRelu || kAct == Activation::kRelu6) {
+        const float hi = kAct == Activation::kRelu6 ? 6.f : INFINITY;
+        for (int64_t i = 0; i < n; ++i) {
+            const bool px = x[i] > 0.f && x[i] < hi, pg = g[i] > 0.f;
+            const bool pass = rule == ReluRule::kStandard ? px : rule == ReluRule::kGuided ? (px && pg) : pg;
+            put(i, pass ? g[i] : 0.f);
+        }
+    } else if constexpr (kAct == Activation::kLeakyRelu) {
+        for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0.f ? g[i] : alpha * g[i]);
+    } else if constexpr (kAct == Activation::kElu) {
+        for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0.f ? g[i] : g[i] * alpha * std::exp(x[i]));
+    } else if constexpr (kAct == Activation::kSigmoid) {
+        for (int64_t i = 0; i < n; ++i) put(i, g[i] * out[i] * (1.f - out[i]));
+    } else {
+        for (int64_t i = 0; i < n; ++i) put(i, g[i] * (1.f - out[i] * out[i]));
+    }
+}
+
+// Prelu: y = x > 0 ? x : alpha * x, alpha (Const) broadcast over the trailing axes.
+Status infer_prelu(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
+    const std::string who = "Prelu node '" + std::string(node) + "'";
+    if (in.size() != 2) return invalid_argument(who + ": expects 2 inputs, got " + std::to_string(in.size()));
+    const int64_t na = in[1].elements();
+    if (na != 1 && na != in[0].dim(-1) && na * in[0][0] != in[0].elements())
+        return invalid_argument(who + ": alpha " + in[1].str() + " does not fit input " + in[0].str());
+    out = in[0];
+    return Status::ok();
+}
+
+float prelu_alpha(const Tensor& x, const Tensor& alpha, int64_t i) {
+    const int64_t na = alpha.size();
+    if (na == 1) return alpha[0];
+    if (na == x.shape().dim(-1)) return alpha[i % na];
+    return alpha[i % na];  // per-element alpha over one image
+}
+
+void forward_prelu(OpContext& c, Tensor& out) {
+    const Tensor& x = *c.inputs[0];
+    const Tensor& a = *c.inputs[1];
+    for (int64_t i = 0; i < x.size(); ++i) out[i] = x[i] > 0.f ? x[i] : prelu_alpha(x, a, i) * x[i];
+}
+
+void vjp_prelu(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+    if (!gin[0]) return;
+    const Tensor& x = *c.inputs[0];
+    const Tensor& a = *c.inputs[1];
+    float* d = gin[0]->data();
+    for (int64_t i = 0; i < x.size(); ++i) {
+        const float v = x[i] > 0.f ? g[i] : prelu_alpha(x, a, i) * g[i];
+        d[i] = acc[0] ? d[i] + v : v;
+    }
+}
+
+}  // namespace
+
+extern const OpDef kReluDef{"Relu", infer_unary, forward<Activation::kRelu>, vjp<Activation::kRelu>};
+extern const OpDef kRelu6Def{"Relu6", infer_unary, forward<Activation::kRelu6>, vjp<Activation::kRelu6>};
+extern const OpDef kEluDef{"Elu", infer_unary, forward<Activation::kElu>, vjp<Activation::kElu>};
+extern const OpDef kLeakyReluDef{"LeakyRelu", infer_unary, forward<Activation::kLeakyRelu>, vjp<Activation::kLeakyRelu>};
+extern const OpDef kSigmoidDef{"Sigmoid", infer_unary, forward<Activation::kSigmoid>, vjp<Activation::kSigmoid>};
+extern const OpDef kTanhDef{"Tanh", infer_unary, forward<Activation::kTanh>, vjp<Activation::kTanh>};
+extern const OpDef kPreluDef{"Prelu", infer_prelu, forward_prelu, vjp_prelu};
+
+}  // namespace cnnlens

@@ -1,0 +1,117 @@
+// Add, Sub, Mul, Div: element-wise with NumPy broadcasting. VJPs reduce over broadcast axes.
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "core/ops/op.h"
+
+namespace cnnlens {
+namespace {
+
+enum class Bin { kAdd, kSub, kMul, kDiv };
+constexpr std::string_view kNames[] = {"Add", "Sub", "Mul", "Div"};
+
+bool broadcast(const Shape& a, const Shape& b, Shape& out) {
+    const int r = std::max(a.rank(), b.rank());
+    out = Shape();
+    for (int i = 0; i < r; ++i) {
+        const int ia = a.rank() - r + i, ib = b.rank() - r + i;
+        const int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+        if (da != db && da != 1 && db != 1) return false;
+        out.push_back(da == 1 ? db : da);
+    }
+    return true;
+}
+
+// Strides of `s` aligned to `out`'s rank, 0 on broadcast axes.
+std::array<int64_t, kMaxRank> strides_for(const Shape& s, const Shape& out) {
+    std::array<int64_t, kMaxRank> st{};
+    int64_t stride = 1;
+    for (int i = out.rank() - 1; i >= 0; --i) {
+        const int is = s.rank() - out.rank() + i;
+        const int64_t d = is >= 0 ? s[is] : 1;
+        st[i] = d == 1 ? 0 : stride;
+        stride *= d;
+    }
+    return st;
+}
+
+// Calls f(out_index, a_index, b_index) for every output element.
+template <typename F>
+void for_each(const Shape& out, const std::array<int64_t, kMaxRank>& sa, const std::array<int64_t, kMaxRank>& sb, F&& f) {
+    const int r = out.rank();
+    std::array<int64_t, kMaxRank> idx{};
+    int64_t ia = 0, ib = 0;
+    const int64_t n = out.elements();
+    for (int64_t o = 0; o < n; ++o) {
+        f(o, ia, ib);
+        for (int d = r - 1; d >= 0; --d) {
+            ia += sa[d]; ib += sb[d];
+            if (++idx[d] < out[d]) break;
+            ia -= sa[d] * out[d]; ib -= sb[d] * out[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+template <Bin kOp>
+Status infer(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
+    const std::string who = std::string(kNames[static_cast<int>(kOp)]) + " node '" + std::string(node) + "'";
+    if (in.size() != 2) return invalid_argument(who + ": expects 2 inputs, got " + std::to_string(in.size()));
+    if (!broadcast(in[0], in[1], out)) return invalid_argument(who + ": shapes " + in[0].str() + " and " + in[1].str() + " do not broadcast");
+    return Status::ok();
+}
+
+template <Bin kOp>
+float apply(float a, float b) {
+    if constexpr (kOp == Bin::kAdd) return a + b;
+    if constexpr (kOp == Bin::kSub) return a - b;
+    if constexpr (kOp == Bin::kMul) return a * b;
+    return a / b;
+}
+
+template <Bin kOp>
+void forward(OpContext& c, Tensor& out) {
+    const Tensor& a = *c.inputs[0];
+    const Tensor& b = *c.inputs[1];
+    float* o = out.data();
+    const float *pa = a.data(), *pb = b.data();
+    if (a.shape() == out.shape() && b.shape() == out.shape()) {
+        for (int64_t i = 0; i < out.size(); ++i) o[i] = apply<kOp>(pa[i], pb[i]);
+        return;
+    }
+    for_each(out.shape(), strides_for(a.shape(), out.shape()), strides_for(b.shape(), out.shape()),
+             [&](int64_t i, int64_t ia, int64_t ib) { o[i] = apply<kOp>(pa[ia], pb[ib]); });
+}
+
+template <Bin kOp>
+void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+    const Tensor& a = *c.inputs[0];
+    const Tensor& b = *c.inputs[1];
+    const Shape& os = g.shape();
+    const auto sa = strides_for(a.shape(), os), sb = strides_for(b.shape(), os);
+    const float *pa = a.data(), *pb = b.data(), *pg = g.data();
+    for (int k = 0; k < 2; ++k) {
+        Tensor* dst = gin[k];
+        if (!dst) continue;
+        if (!acc[k]) dst->zero();
+        float* pd = dst->data();
+        for_each(os, sa, sb, [&](int64_t i, int64_t ia, int64_t ib) {
+            float d;
+            if constexpr (kOp == Bin::kAdd) d = pg[i];
+            else if constexpr (kOp == Bin::kSub) d = k == 0 ? pg[i] : -pg[i];
+            else if constexpr (kOp == Bin::kMul) d = pg[i] * (k == 0 ? pb[ib] : pa[ia]);
+            else d = k == 0 ? pg[i] / pb[ib] : -pg[i] * pa[ia] / (pb[ib] * pb[ib]);
+            pd[k == 0 ? ia : ib] += d;
+        });
+    }
+}
+
+}  // namespace
+
+extern const OpDef kAddDef{"Add", infer<Bin::kAdd>, forward<Bin::kAdd>, vjp<Bin::kAdd>};
+extern const OpDef kSubDef{"Sub", infer<Bin::kSub>, forward<Bin::kSub>, vjp<Bin::kSub>};
+extern const OpDef kMulDef{"Mul", infer<Bin::kMul>, forward<Bin::kMul>, vjp<Bin::kMul>};
+extern const OpDef kDivDef{"Div", infer<Bin::kDiv>, forward<Bin::kDiv>, vjp<Bin::kDiv>};
+
+}  // namespace cnnlens

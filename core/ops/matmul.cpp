@@ -1,0 +1,46 @@
+// MatMul: a fully connected layer, a [N,K] x b [K,M] (+ bias, + activation), with b constant.
+#include "core/ops/op.h"
+
+namespace cnnlens {
+namespace {
+
+Status infer(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
+    const std::string who = "MatMul node '" + std::string(node) + "'";
+    if (in.size() < 2 || in.size() > 3) return invalid_argument(who + ": expects 2 or 3 inputs, got " + std::to_string(in.size()));
+    if (in[0].rank() != 2 || in[1].rank() != 2) return invalid_argument(who + ": operands must be matrices, got " + in[0].str() + " and " + in[1].str());
+    if (in[0][1] != in[1][0]) return invalid_argument(who + ": inner dimensions differ: " + in[0].str() + " x " + in[1].str());
+    if (in.size() == 3 && (in[2].rank() != 1 || in[2][0] != in[1][1]))
+        return invalid_argument(who + ": bias shape " + in[2].str() + " does not match " + std::to_string(in[1][1]) + " outputs");
+    out = Shape{in[0][0], in[1][1]};
+    return Status::ok();
+}
+
+DenseKernel& prepared(OpContext& c) {
+    if (!c.state.dense) {
+        const auto& a = std::get<MatMulAttrs>(c.attrs);
+        const Tensor& w = *c.inputs[1];
+        DenseDesc d{static_cast<int>(w.shape()[0]), static_cast<int>(w.shape()[1]), a.activation, a.alpha};
+        c.state.dense = c.kernels.make_dense(d, w.data(), c.inputs.size() > 2 ? c.inputs[2]->data() : nullptr);
+    }
+    return *c.state.dense;
+}
+
+void forward(OpContext& c, Tensor& out) { prepared(c).forward(c.inputs[0]->data(), out.data(), static_cast<int>(out.shape()[0])); }
+
+void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule rule) {
+    if (!gin[0]) return;
+    const auto& a = std::get<MatMulAttrs>(c.attrs);
+    const float* gp = g.data();
+    if (a.activation != Activation::kNone) {
+        c.state.scratch.reset(g.shape());
+        activation_backward(a.activation, a.alpha, rule, out.data(), g.data(), c.state.scratch.data(), g.size());
+        gp = c.state.scratch.data();
+    }
+    prepared(c).backward_input(gp, gin[0]->data(), static_cast<int>(g.shape()[0]), acc[0]);
+}
+
+}  // namespace
+
+extern const OpDef kMatMulDef{"MatMul", infer, forward, vjp};
+
+}  // namespace cnnlens

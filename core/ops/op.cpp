@@ -1,0 +1,81 @@
+// The op registry (driven by op_list.inc) and helpers shared by op implementations.
+#include "core/ops/op.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace cnnlens {
+
+#define X(name) extern const OpDef k##name##Def;
+#include "core/ops/op_list.inc"
+#undef X
+
+namespace {
+const OpDef* const kDefs[] = {
+#define X(name) &k##name##Def,
+#include "core/ops/op_list.inc"
+#undef X
+};
+}  // namespace
+
+const OpDef& op_def(OpType t) { return *kDefs[static_cast<int>(t)]; }
+std::string_view op_name(OpType t) { return op_def(t).name; }
+
+bool op_from_name(std::string_view name, OpType& out) {
+    for (int i = 0; i < kOpCount; ++i)
+        if (kDefs[i]->name == name) { out = static_cast<OpType>(i); return true; }
+    return false;
+}
+
+bool resolve_padding(PaddingMode mode, int in, int kernel, int stride, int dilation, int eb, int ea, int& out,
+                     int& before, int& after) {
+    const int span = (kernel - 1) * dilation + 1;
+    if (stride < 1 || kernel < 1 || dilation < 1 || in < 1) return false;
+    switch (mode) {
+        case PaddingMode::kValid:
+            before = after = 0;
+            out = in >= span ? (in - span) / stride + 1 : 0;
+            break;
+        case PaddingMode::kSame: {
+            out = (in + stride - 1) / stride;
+            const int total = std::max((out - 1) * stride + span - in, 0);
+            before = total / 2;
+            after = total - before;
+            break;
+        }
+        case PaddingMode::kExplicit:
+            before = eb; after = ea;
+            if (eb < 0 || ea < 0) return false;
+            out = in + eb + ea >= span ? (in + eb + ea - span) / stride + 1 : 0;
+            break;
+    }
+    return out >= 1;
+}
+
+void activation_backward(Activation a, float alpha, ReluRule rule, const float* y, const float* g, float* gp,
+                         int64_t n) {
+    switch (a) {
+        case Activation::kNone: std::copy(g, g + n, gp); return;
+        case Activation::kRelu:
+        case Activation::kRelu6: {
+            const float hi = a == Activation::kRelu6 ? 6.f : INFINITY;
+            for (int64_t i = 0; i < n; ++i) {
+                const bool pass_x = y[i] > 0.f && y[i] < hi, pass_g = g[i] > 0.f;
+                const bool pass = rule == ReluRule::kStandard ? pass_x : rule == ReluRule::kGuided ? (pass_x && pass_g) : pass_g;
+                gp[i] = pass ? g[i] : 0.f;
+            }
+            return;
+        }
+        case Activation::kElu: for (int64_t i = 0; i < n; ++i) gp[i] = y[i] > 0.f ? g[i] : g[i] * (y[i] + 1.f); return;
+        case Activation::kLeakyRelu: for (int64_t i = 0; i < n; ++i) gp[i] = y[i] > 0.f ? g[i] : g[i] * alpha; return;
+        case Activation::kSigmoid: for (int64_t i = 0; i < n; ++i) gp[i] = g[i] * y[i] * (1.f - y[i]); return;
+        case Activation::kTanh: for (int64_t i = 0; i < n; ++i) gp[i] = g[i] * (1.f - y[i] * y[i]); return;
+    }
+}
+
+void store_or_add(float* dst, const float* src, int64_t n, bool accumulate) {
+    if (accumulate) for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+    else std::copy(src, src + n, dst);
+}
+
+}  // namespace cnnlens

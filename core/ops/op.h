@@ -1,0 +1,144 @@
+// Operators of the engine's graph IR: their typed attributes and the OpDef contract.
+//
+// Every op has, in one file: shape inference, a forward pass and a hand-written
+// vector-Jacobian product (VJP) for its non-constant inputs. We need gradients with respect
+// to the input image and to activations, never with respect to weights.
+//
+// Tensors are float32; images and activations are NHWC with the batch as dimension 0.
+// Constants (weights) carry no batch dimension.
+#pragma once
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/kernels/kernels.h"
+#include "core/tensor/tensor.h"
+
+namespace cnnlens {
+
+enum class OpType {
+#define X(name) k##name,
+#include "core/ops/op_list.inc"
+#undef X
+};
+constexpr int kOpCount = 0
+#define X(name) +1
+#include "core/ops/op_list.inc"
+#undef X
+    ;
+
+std::string_view op_name(OpType t);
+// The OpType named `name` ("Conv2D"), if any.
+bool op_from_name(std::string_view name, OpType& out);
+
+// How ReLU-family ops (Relu, Relu6 and fused ReLUs) pass gradients backwards.
+//   kStandard:  g * [x > 0]                        (the true gradient)
+//   kGuided:    g * [x > 0] * [g > 0]              (Springenberg et al., Guided Backprop)
+//   kDeconvnet: g * [g > 0]                        (Zeiler & Fergus)
+enum class ReluRule { kStandard, kGuided, kDeconvnet };
+
+// Explicit padding, or TensorFlow's SAME / VALID rules resolved at shape inference.
+enum class PaddingMode { kExplicit, kSame, kValid };
+
+struct NoAttrs {};
+
+// Conv2D inputs: x [N,H,W,Cin], weights [KH,KW,Cin/groups,Cout] (Const), optional bias
+// [Cout] (Const). groups == Cin makes it a depthwise convolution.
+struct ConvAttrs {
+    int stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+    PaddingMode padding = PaddingMode::kValid;
+    int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;  // kExplicit only
+    int groups = 1;
+    Activation activation = Activation::kNone;
+    float alpha = 0.f;
+};
+
+struct PoolAttrs {
+    int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
+    PaddingMode padding = PaddingMode::kValid;
+    int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+};
+
+// MatMul inputs: a [N,K], b [K,M] (Const; transposes are applied at import), optional bias [M].
+struct MatMulAttrs {
+    Activation activation = Activation::kNone;
+    float alpha = 0.f;
+};
+
+struct LeakyReluAttrs { float alpha = 0.2f; };
+struct EluAttrs { float alpha = 1.f; };
+
+// Mean over `axes` (normalized, ascending). The batch axis may not be reduced.
+struct ReduceAttrs {
+    std::vector<int> axes;
+    bool keep_dims = false;
+};
+
+// Reshape target; -1 in position 0 stands for the batch, -1 elsewhere is inferred.
+struct ReshapeAttrs { std::vector<int64_t> shape; };
+struct SqueezeAttrs { std::vector<int> axes; };  // empty: every size-1 axis except the batch
+struct ExpandDimsAttrs { int axis = 0; };
+struct ConcatAttrs { int axis = -1; };
+// Constant padding, per dimension (before, after); paddings.size() == rank.
+struct PadAttrs { std::vector<std::pair<int64_t, int64_t>> paddings; float value = 0.f; };
+// BatchNorm inputs: x, scale [C], shift [C] (Const): y = x * scale + shift over the last axis.
+struct SoftmaxAttrs { int axis = -1; };
+
+using OpAttrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, MatMulAttrs, LeakyReluAttrs, EluAttrs, ReduceAttrs,
+                             ReshapeAttrs, SqueezeAttrs, ExpandDimsAttrs, ConcatAttrs, PadAttrs, SoftmaxAttrs>;
+
+// Per-node state an op keeps between calls: prepared kernels and scratch buffers.
+struct OpState {
+    std::unique_ptr<ConvKernel> conv;
+    std::unique_ptr<PoolKernel> pool;
+    std::unique_ptr<DenseKernel> dense;
+    Tensor scratch;
+    Shape prepared_for;  // input shape (batch 1) the kernels were prepared for
+};
+
+// Everything an op sees when it runs. inputs[i] is the forward value of input i (for Const
+// inputs, the constant). node_name is used in error messages.
+struct OpContext {
+    std::string_view node_name;
+    const OpAttrs& attrs;
+    std::span<const Tensor* const> inputs;
+    std::span<const bool> input_is_const;
+    const KernelSet& kernels;
+    OpState& state;
+};
+
+struct OpDef {
+    std::string_view name;
+    // Output shape from the input shapes; fails with a message naming the node and the value.
+    Status (*infer_shape)(std::string_view node_name, const OpAttrs&, std::span<const Shape> inputs, Shape& out);
+    // Computes out (already shaped by infer_shape).
+    void (*forward)(OpContext&, Tensor& out);
+    // grad_in[i] += J_i^T grad_out for every i with grad_in[i] != nullptr (never for Const
+    // inputs); accumulate[i] == false means grad_in[i] holds garbage and must be overwritten.
+    // `out` is the kept forward result.
+    void (*vjp)(OpContext&, const Tensor& out, const Tensor& grad_out, std::span<Tensor* const> grad_in,
+                std::span<const bool> accumulate, ReluRule rule);
+};
+
+const OpDef& op_def(OpType t);
+
+// --- Helpers shared by op implementations -------------------------------------------------
+
+// SAME/VALID/explicit padding along one axis: output size and the (before, after) pads.
+// Returns false when the window does not fit (output would be < 1).
+bool resolve_padding(PaddingMode mode, int in, int kernel, int stride, int dilation, int explicit_before,
+                     int explicit_after, int& out, int& before, int& after);
+
+// grad_pre = grad_out * activation'(out) with the ReLU rule, for activations whose derivative
+// can be computed from their output. Writes n values.
+void activation_backward(Activation a, float alpha, ReluRule rule, const float* out, const float* grad_out,
+                         float* grad_pre, int64_t n);
+
+// dst = src (accumulate false) or dst += src.
+void store_or_add(float* dst, const float* src, int64_t n, bool accumulate);
+
+}  // namespace cnnlens

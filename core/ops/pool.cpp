@@ -1,0 +1,56 @@
+// MaxPool and AvgPool over the spatial axes of NHWC tensors, on the session's kernel set.
+#include "core/ops/op.h"
+
+namespace cnnlens {
+namespace {
+
+template <PoolKind kKind>
+Status infer(std::string_view node, const OpAttrs& attrs, std::span<const Shape> in, Shape& out) {
+    const auto& a = std::get<PoolAttrs>(attrs);
+    const std::string who = std::string(kKind == PoolKind::kMax ? "MaxPool" : "AvgPool") + " node '" + std::string(node) + "'";
+    if (in.size() != 1) return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
+    if (in[0].rank() != 4) return invalid_argument(who + ": input must be NHWC (rank 4), got " + in[0].str());
+    int oh, ow, b, e;
+    if (!resolve_padding(a.padding, static_cast<int>(in[0][1]), a.kernel_h, a.stride_h, 1, a.pad_top, a.pad_bottom, oh, b, e) ||
+        !resolve_padding(a.padding, static_cast<int>(in[0][2]), a.kernel_w, a.stride_w, 1, a.pad_left, a.pad_right, ow, b, e))
+        return invalid_argument(who + ": window " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w) + " stride " +
+                                std::to_string(a.stride_h) + " does not fit input " + in[0].str());
+    out = Shape{in[0][0], oh, ow, in[0][3]};
+    return Status::ok();
+}
+
+template <PoolKind kKind>
+PoolKernel& prepared(OpContext& c) {
+    const Shape& x = c.inputs[0]->shape();
+    const Shape per_image{1, x[1], x[2], x[3]};
+    if (!c.state.pool || c.state.prepared_for != per_image) {
+        const auto& a = std::get<PoolAttrs>(c.attrs);
+        PoolDesc d;
+        d.kind = kKind;
+        d.in_h = static_cast<int>(x[1]); d.in_w = static_cast<int>(x[2]); d.channels = static_cast<int>(x[3]);
+        d.kernel_h = a.kernel_h; d.kernel_w = a.kernel_w; d.stride_h = a.stride_h; d.stride_w = a.stride_w;
+        resolve_padding(a.padding, d.in_h, a.kernel_h, a.stride_h, 1, a.pad_top, a.pad_bottom, d.out_h, d.pad_top, d.pad_bottom);
+        resolve_padding(a.padding, d.in_w, a.kernel_w, a.stride_w, 1, a.pad_left, a.pad_right, d.out_w, d.pad_left, d.pad_right);
+        c.state.pool = c.kernels.make_pool(d);
+        c.state.prepared_for = per_image;
+    }
+    return *c.state.pool;
+}
+
+template <PoolKind kKind>
+void forward(OpContext& c, Tensor& out) {
+    prepared<kKind>(c).forward(c.inputs[0]->data(), out.data(), static_cast<int>(out.shape()[0]));
+}
+
+template <PoolKind kKind>
+void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+    if (!gin[0]) return;
+    prepared<kKind>(c).backward_input(c.inputs[0]->data(), g.data(), gin[0]->data(), static_cast<int>(g.shape()[0]), acc[0]);
+}
+
+}  // namespace
+
+extern const OpDef kMaxPoolDef{"MaxPool", infer<PoolKind::kMax>, forward<PoolKind::kMax>, vjp<PoolKind::kMax>};
+extern const OpDef kAvgPoolDef{"AvgPool", infer<PoolKind::kAvg>, forward<PoolKind::kAvg>, vjp<PoolKind::kAvg>};
+
+}  // namespace cnnlens

@@ -1,0 +1,200 @@
+// Every compiled kernel set against `reference` on random shapes: odd sizes, strides 1 and 2,
+// SAME- and VALID-style padding, dilation, grouped/depthwise, batch > 1, every activation.
+#include "core/kernels/kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tests/test_util.h"
+
+namespace cnnlens {
+namespace {
+
+using test::random_tensor;
+using test::max_abs_diff;
+using test::rel_l2;
+
+int out_size(int in, int k, int s, int d, int pad_total) { return (in + pad_total - ((k - 1) * d + 1)) / s + 1; }
+
+std::vector<ConvDesc> conv_cases() {
+    std::vector<ConvDesc> v;
+    struct C { int h, w, ci, co, k, s, dil, groups, pad; Activation a; };
+    const C cs[] = {
+        {9, 7, 3, 5, 3, 1, 1, 1, 1, Activation::kNone},
+        {11, 13, 4, 8, 3, 2, 1, 1, 0, Activation::kRelu},
+        {8, 8, 16, 16, 3, 1, 1, 16, 1, Activation::kNone},      // depthwise
+        {9, 9, 8, 16, 3, 2, 1, 8, 1, Activation::kRelu6},       // depthwise multiplier 2
+        {7, 5, 6, 9, 1, 1, 1, 1, 0, Activation::kElu},          // 1x1
+        {10, 10, 32, 17, 1, 2, 1, 1, 0, Activation::kLeakyRelu},// strided 1x1
+        {12, 9, 6, 4, 5, 1, 2, 2, 2, Activation::kSigmoid},     // dilated, grouped
+        {6, 6, 1, 32, 3, 2, 1, 1, 1, Activation::kTanh},        // one input channel
+        {16, 16, 64, 64, 3, 1, 1, 1, 1, Activation::kRelu},     // larger, exercises blocking
+        {15, 15, 128, 128, 3, 1, 1, 128, 1, Activation::kNone}, // large depthwise
+        {13, 13, 128, 256, 1, 1, 1, 1, 0, Activation::kRelu},   // large 1x1
+    };
+    for (const C& c : cs) {
+        ConvDesc d;
+        d.in_h = c.h; d.in_w = c.w; d.in_c = c.ci; d.out_c = c.co;
+        d.kernel_h = d.kernel_w = c.k; d.stride_h = d.stride_w = c.s; d.dilation_h = d.dilation_w = c.dil;
+        d.groups = c.groups; d.pad_top = d.pad_left = c.pad; d.pad_bottom = d.pad_right = c.pad + (c.s == 2 ? 1 : 0);
+        d.out_h = out_size(c.h, c.k, c.s, c.dil, d.pad_top + d.pad_bottom);
+        d.out_w = out_size(c.w, c.k, c.s, c.dil, d.pad_left + d.pad_right);
+        d.activation = c.a; d.alpha = 0.2f;
+        v.push_back(d);
+    }
+    // The FER net's own shapes and cases that reach the simd set's K-blocking, channel tails,
+    // padded 1x1 kernels and asymmetric pads. Fields: in h, w, c; out c; kernel h, w; stride h, w;
+    // dilation h, w; pads top, left, bottom, right; groups.
+    struct E { int h, w, ci, co, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups; Activation a; };
+    const E es[] = {
+        {64, 64, 1, 32, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 1, Activation::kRelu},            // first conv, VALID
+        {15, 15, 64, 128, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, Activation::kNone},          // 1x1 s2 shortcut
+        {8, 8, 256, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kNone},             // final conv, long K
+        {3, 4, 600, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, Activation::kRelu},            // K split inside a tap
+        {5, 6, 8, 12, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kRelu},              // padded 1x1
+        {9, 11, 5, 6, 3, 2, 2, 1, 1, 1, 0, 2, 1, 0, 1, Activation::kLeakyRelu},         // asymmetric
+        {10, 9, 5, 15, 5, 3, 2, 1, 2, 1, 3, 1, 2, 1, 5, Activation::kRelu},             // depthwise m=3, dilated
+        {7, 7, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 37, Activation::kRelu6},           // depthwise channel tail
+        {6, 6, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, Activation::kNone},              // grouped, 3 ch per group
+    };
+    for (const E& e : es) {
+        ConvDesc d;
+        d.in_h = e.h; d.in_w = e.w; d.in_c = e.ci; d.out_c = e.co; d.kernel_h = e.kh; d.kernel_w = e.kw;
+        d.stride_h = e.sh; d.stride_w = e.sw; d.dilation_h = e.dh; d.dilation_w = e.dw;
+        d.pad_top = e.pt; d.pad_left = e.pl; d.pad_bottom = e.pb; d.pad_right = e.pr; d.groups = e.groups;
+        d.out_h = out_size(e.h, e.kh, e.sh, e.dh, e.pt + e.pb);
+        d.out_w = out_size(e.w, e.kw, e.sw, e.dw, e.pl + e.pr);
+        d.activation = e.a; d.alpha = 0.2f;
+        v.push_back(d);
+    }
+    return v;
+}
+
+class KernelSetTest : public ::testing::TestWithParam<const KernelSet*> {};
+
+TEST_P(KernelSetTest, ConvMatchesReference) {
+    const KernelSet& ks = *GetParam();
+    Rng rng(7);
+    for (const ConvDesc& d : conv_cases()) {
+        SCOPED_TRACE(testing::Message() << "conv " << d.in_h << "x" << d.in_w << "x" << d.in_c << " -> " << d.out_c
+                                        << " k" << d.kernel_h << " s" << d.stride_h << " g" << d.groups);
+        for (int batch : {1, 3}) {
+            Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
+            Tensor b = random_tensor({d.out_c}, rng);
+            Tensor x = random_tensor({batch, d.in_h, d.in_w, d.in_c}, rng);
+            auto ref = reference_kernels().make_conv(d, w.data(), b.data());
+            auto got = ks.make_conv(d, w.data(), b.data());
+            Tensor yr({batch, d.out_h, d.out_w, d.out_c}), yg({batch, d.out_h, d.out_w, d.out_c});
+            ref->forward(x.data(), yr.data(), batch);
+            got->forward(x.data(), yg.data(), batch);
+            EXPECT_LT(rel_l2(yg.data(), yr.data(), yr.size()), 1e-5);
+
+            Tensor g = random_tensor(yr.shape(), rng);
+            Tensor gr(x.shape()), gg(x.shape(), 0.5f), gacc(x.shape(), 0.5f);
+            ref->backward_input(g.data(), gr.data(), batch, false);
+            got->backward_input(g.data(), gg.data(), batch, false);
+            EXPECT_LT(rel_l2(gg.data(), gr.data(), gr.size()), 1e-5);
+            got->backward_input(g.data(), gacc.data(), batch, true);
+            for (int64_t i = 0; i < gr.size(); ++i) gr[i] += 0.5f;
+            EXPECT_LT(rel_l2(gacc.data(), gr.data(), gr.size()), 1e-5);
+        }
+    }
+}
+
+TEST_P(KernelSetTest, PoolMatchesReference) {
+    const KernelSet& ks = *GetParam();
+    Rng rng(11);
+    struct P { PoolKind kind; int h, w, c, k, s, pad; };
+    const P ps[] = {{PoolKind::kMax, 31, 31, 128, 3, 2, 1}, {PoolKind::kMax, 9, 7, 5, 2, 2, 0},
+                    {PoolKind::kAvg, 9, 7, 5, 3, 1, 1}, {PoolKind::kAvg, 8, 8, 16, 2, 2, 0},
+                    {PoolKind::kMax, 16, 16, 3, 3, 1, 1}};
+    for (const P& p : ps) {
+        PoolDesc d;
+        d.kind = p.kind; d.in_h = p.h; d.in_w = p.w; d.channels = p.c; d.kernel_h = d.kernel_w = p.k;
+        d.stride_h = d.stride_w = p.s; d.pad_top = d.pad_left = p.pad; d.pad_bottom = d.pad_right = p.pad;
+        d.out_h = out_size(p.h, p.k, p.s, 1, 2 * p.pad); d.out_w = out_size(p.w, p.k, p.s, 1, 2 * p.pad);
+        SCOPED_TRACE(testing::Message() << (p.kind == PoolKind::kMax ? "max" : "avg") << " " << p.h << "x" << p.w << "x" << p.c);
+        for (int batch : {1, 2}) {
+            Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);  // continuous: no ties
+            auto ref = reference_kernels().make_pool(d);
+            auto got = ks.make_pool(d);
+            Tensor yr({batch, d.out_h, d.out_w, d.channels}), yg(yr.shape());
+            ref->forward(x.data(), yr.data(), batch);
+            got->forward(x.data(), yg.data(), batch);
+            EXPECT_LT(rel_l2(yg.data(), yr.data(), yr.size()), 1e-6);
+            Tensor g = random_tensor(yr.shape(), rng);
+            Tensor gr(x.shape()), gg(x.shape(), 3.f);
+            ref->backward_input(x.data(), g.data(), gr.data(), batch, false);
+            got->backward_input(x.data(), g.data(), gg.data(), batch, false);
+            EXPECT_LT(rel_l2(gg.data(), gr.data(), gr.size()), 1e-6);
+            got->backward_input(x.data(), g.data(), gg.data(), batch, true);
+            for (int64_t i = 0; i < gr.size(); ++i) gr[i] *= 2.f;
+            EXPECT_LT(rel_l2(gg.data(), gr.data(), gr.size()), 1e-6);
+        }
+    }
+}
+
+// Inputs drawn from a few values so windows hold ties: the gradient must go to the first
+// maximal element in row-major order, exactly as `reference` routes it.
+TEST_P(KernelSetTest, MaxPoolBreaksTiesLikeReference) {
+    const KernelSet& ks = *GetParam();
+    Rng rng(17);
+    for (int channels : {3, 20}) {
+        PoolDesc d;
+        d.kind = PoolKind::kMax; d.in_h = 9; d.in_w = 8; d.channels = channels; d.kernel_h = d.kernel_w = 3;
+        d.stride_h = d.stride_w = 2; d.pad_top = d.pad_left = 0; d.pad_bottom = d.pad_right = 1;
+        d.out_h = out_size(9, 3, 2, 1, 1); d.out_w = out_size(8, 3, 2, 1, 1);
+        const int batch = 2;
+        Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);
+        for (int64_t i = 0; i < x.size(); ++i) x[i] = std::floor(x[i] * 1.5f);
+        auto ref = reference_kernels().make_pool(d);
+        auto got = ks.make_pool(d);
+        Tensor g = random_tensor({batch, d.out_h, d.out_w, d.channels}, rng);
+        Tensor gr(x.shape()), gg(x.shape(), 1.f), gacc(x.shape(), 1.f);
+        ref->backward_input(x.data(), g.data(), gr.data(), batch, false);
+        got->backward_input(x.data(), g.data(), gg.data(), batch, false);
+        EXPECT_EQ(max_abs_diff(gg.data(), gr.data(), gr.size()), 0.0);
+        got->backward_input(x.data(), g.data(), gacc.data(), batch, true);
+        for (int64_t i = 0; i < gr.size(); ++i) gr[i] += 1.f;
+        EXPECT_LT(max_abs_diff(gacc.data(), gr.data(), gr.size()), 1e-6);
+    }
+}
+
+TEST_P(KernelSetTest, DenseMatchesReference) {
+    const KernelSet& ks = *GetParam();
+    Rng rng(13);
+    for (auto [K, M, act] : {std::tuple{7, 3, Activation::kNone}, std::tuple{256, 7, Activation::kRelu},
+                             std::tuple{1000, 33, Activation::kTanh}}) {
+        DenseDesc d{K, M, act, 0.1f};
+        for (int batch : {1, 5}) {
+            Tensor w = random_tensor({K, M}, rng), b = random_tensor({M}, rng), x = random_tensor({batch, K}, rng);
+            auto ref = reference_kernels().make_dense(d, w.data(), b.data());
+            auto got = ks.make_dense(d, w.data(), b.data());
+            Tensor yr({batch, M}), yg({batch, M});
+            ref->forward(x.data(), yr.data(), batch);
+            got->forward(x.data(), yg.data(), batch);
+            EXPECT_LT(rel_l2(yg.data(), yr.data(), yr.size()), 1e-5);
+            Tensor g = random_tensor(yr.shape(), rng), gr(x.shape()), gg(x.shape());
+            ref->backward_input(g.data(), gr.data(), batch, false);
+            got->backward_input(g.data(), gg.data(), batch, false);
+            EXPECT_LT(rel_l2(gg.data(), gr.data(), gr.size()), 1e-5);
+            got->backward_input(g.data(), gg.data(), batch, true);
+            for (int64_t i = 0; i < gr.size(); ++i) gr[i] *= 2.f;
+            EXPECT_LT(rel_l2(gg.data(), gr.data(), gr.size()), 1e-5);
+        }
+    }
+}
+
+TEST(KernelSets, ReferenceIsAlwaysCompiledAndSelectable) {
+    EXPECT_NE(find_kernel_set("reference"), nullptr);
+    EXPECT_EQ(select_kernel_set("reference"), &reference_kernels());
+    EXPECT_EQ(select_kernel_set("no-such-set"), nullptr);
+    EXPECT_EQ(compiled_kernel_sets().back(), &reference_kernels());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllSets, KernelSetTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
+                         [](const testing::TestParamInfo<const KernelSet*>& i) { return std::string(i.param->name); });
+
+}  // namespace
+}  // namespace cnnlens

@@ -1,0 +1,22 @@
+// Helpers shared by the tests: fixture paths, seeded random tensors, error norms.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/base/rng.h"
+#include "core/tensor/tensor.h"
+
+namespace cnnlens::test {
+
+// Path of a file in the source tree ("models/fer2013-mini-xception").
+std::string source_path(const std::string& relative);
+std::vector<unsigned char> read_file(const std::string& path);
+std::vector<float> read_f32(const std::string& path);
+
+// Uniform values in [lo, hi).
+Tensor random_tensor(const Shape& shape, Rng& rng, float lo = -1.f, float hi = 1.f);
+// ||a - b||_2 / max(||b||_2, tiny)
+double rel_l2(const float* a, const float* b, int64_t n);
+double max_abs_diff(const float* a, const float* b, int64_t n);
+
+}  // namespace cnnlens::test
