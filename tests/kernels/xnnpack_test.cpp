@@ -15,7 +15,9 @@ namespace {
 using test::random_tensor;
 using test::rel_l2;
 
-int out_size(int in, int k, int s, int d, int pad_total) { return (in + pad_total - ((k - 1) * d + 1)) / s + 1; }
+int out_size(int in, int k, int s, int d, int pad_total) {
+    return (in + pad_total - ((k - 1) * d + 1)) / s + 1;
+}
 
 const KernelSet& xnn() {
     const KernelSet* k = find_kernel_set("xnnpack");
@@ -25,9 +27,15 @@ const KernelSet& xnn() {
 
 ConvDesc conv(int h, int c, int out_c, int k, int s, int dil, int groups, int pad_lo, int pad_hi) {
     ConvDesc d;
-    d.in_h = d.in_w = h; d.in_c = c; d.out_c = out_c; d.groups = groups;
-    d.kernel_h = d.kernel_w = k; d.stride_h = d.stride_w = s; d.dilation_h = d.dilation_w = dil;
-    d.pad_top = d.pad_left = pad_lo; d.pad_bottom = d.pad_right = pad_hi;
+    d.in_h = d.in_w = h;
+    d.in_c = c;
+    d.out_c = out_c;
+    d.groups = groups;
+    d.kernel_h = d.kernel_w = k;
+    d.stride_h = d.stride_w = s;
+    d.dilation_h = d.dilation_w = dil;
+    d.pad_top = d.pad_left = pad_lo;
+    d.pad_bottom = d.pad_right = pad_hi;
     d.out_h = d.out_w = out_size(h, k, s, dil, pad_lo + pad_hi);
     return d;
 }
@@ -35,14 +43,16 @@ ConvDesc conv(int h, int c, int out_c, int k, int s, int dil, int groups, int pa
 // Forward, backward and accumulating backward of one kernel against reference.
 void expect_conv_matches(const ConvDesc& d, int batch, Rng& rng) {
     Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
-    Tensor b = random_tensor({d.out_c}, rng), x = random_tensor({batch, d.in_h, d.in_w, d.in_c}, rng);
+    Tensor b = random_tensor({d.out_c}, rng),
+           x = random_tensor({batch, d.in_h, d.in_w, d.in_c}, rng);
     auto ref = reference_kernels().make_conv(d, w.data(), b.data());
     auto got = xnn().make_conv(d, w.data(), b.data());
     Tensor yr({batch, d.out_h, d.out_w, d.out_c}), yg(yr.shape());
     ref->forward(x.data(), yr.data(), batch);
     got->forward(x.data(), yg.data(), batch);
     EXPECT_LT(rel_l2(yg.data(), yr.data(), yr.size()), 1e-5);
-    Tensor g = random_tensor(yr.shape(), rng), gr(x.shape()), gg(x.shape(), 0.5f), gacc(x.shape(), 0.5f);
+    Tensor g = random_tensor(yr.shape(), rng), gr(x.shape()), gg(x.shape(), 0.5f),
+           gacc(x.shape(), 0.5f);
     ref->backward_input(g.data(), gr.data(), batch, false);
     got->backward_input(g.data(), gg.data(), batch, false);
     EXPECT_LT(rel_l2(gg.data(), gr.data(), gr.size()), 1e-5);
@@ -65,9 +75,9 @@ TEST(Xnnpack, DepthwiseBackwardRoutes) {
 
 TEST(Xnnpack, RegularConvEdgeCases) {
     Rng rng(22);
-    expect_conv_matches(conv(10, 8, 12, 1, 3, 1, 1, 0, 0), 2, rng);   // stride larger than the kernel
-    expect_conv_matches(conv(12, 6, 10, 4, 3, 1, 1, 1, 2), 2, rng);   // even kernel, adjustment 2
-    expect_conv_matches(conv(9, 12, 6, 3, 2, 2, 3, 2, 2), 2, rng);    // grouped, dilated, strided
+    expect_conv_matches(conv(10, 8, 12, 1, 3, 1, 1, 0, 0), 2, rng);  // stride beyond the kernel
+    expect_conv_matches(conv(12, 6, 10, 4, 3, 1, 1, 1, 2), 2, rng);  // even kernel, adjustment 2
+    expect_conv_matches(conv(9, 12, 6, 3, 2, 2, 3, 2, 2), 2, rng);   // grouped, dilated, strided
 }
 
 // Operators are set up per (batch, buffers, thread pool): each change must redo the setup, and
@@ -76,11 +86,15 @@ TEST(Xnnpack, ReuseAcrossBatchesBuffersAndThreads) {
     Rng rng(23);
     const ConvDesc cd = conv(9, 8, 16, 3, 2, 1, 1, 1, 1), dd = conv(9, 8, 8, 3, 1, 1, 8, 1, 1);
     const DenseDesc fd{648, 7, Activation::kTanh, 0.f};  // reads a whole 9x9x8 image as features
-    Tensor cw = random_tensor({3, 3, 8, 16}, rng), dw = random_tensor({3, 3, 1, 8}, rng), fw = random_tensor({648, 7}, rng);
+    Tensor cw = random_tensor({3, 3, 8, 16}, rng), dw = random_tensor({3, 3, 1, 8}, rng),
+           fw = random_tensor({648, 7}, rng);
     std::unique_ptr<ConvKernel> convs[2][2] = {
-        {reference_kernels().make_conv(cd, cw.data(), nullptr), xnn().make_conv(cd, cw.data(), nullptr)},
-        {reference_kernels().make_conv(dd, dw.data(), nullptr), xnn().make_conv(dd, dw.data(), nullptr)}};
-    auto fc_r = reference_kernels().make_dense(fd, fw.data(), nullptr), fc_x = xnn().make_dense(fd, fw.data(), nullptr);
+        {reference_kernels().make_conv(cd, cw.data(), nullptr),
+         xnn().make_conv(cd, cw.data(), nullptr)},
+        {reference_kernels().make_conv(dd, dw.data(), nullptr),
+         xnn().make_conv(dd, dw.data(), nullptr)}};
+    auto fc_r = reference_kernels().make_dense(fd, fw.data(), nullptr),
+         fc_x = xnn().make_dense(fd, fw.data(), nullptr);
     Tensor ins[2] = {Tensor({3, 9, 9, 8}), Tensor({1, 9, 9, 8})};
     Tensor outs[2] = {Tensor({3, 9, 9, 16}), Tensor({1, 9, 9, 16})};
     Tensor grads[2] = {Tensor({3, 9, 9, 8}), Tensor({1, 9, 9, 8})};
@@ -97,7 +111,8 @@ TEST(Xnnpack, ReuseAcrossBatchesBuffersAndThreads) {
             auto& c = convs[j];
             c[0]->forward(in.data(), want.data(), batch);
             c[1]->forward(in.data(), out.data(), batch);
-            EXPECT_LT(rel_l2(out.data(), want.data(), int64_t{batch} * d.out_h * d.out_w * d.out_c), 1e-5);
+            EXPECT_LT(rel_l2(out.data(), want.data(), int64_t{batch} * d.out_h * d.out_w * d.out_c),
+                      1e-5);
             c[0]->backward_input(out.data(), want.data(), batch, false);
             c[1]->backward_input(out.data(), grad.data(), batch, false);
             EXPECT_LT(rel_l2(grad.data(), want.data(), in.size()), 1e-5);
@@ -116,8 +131,13 @@ TEST(Xnnpack, ReuseAcrossBatchesBuffersAndThreads) {
 
 PoolDesc pool(PoolKind kind, int h, int c, int k, int s, int pad_lo, int pad_hi) {
     PoolDesc d;
-    d.kind = kind; d.in_h = d.in_w = h; d.channels = c; d.kernel_h = d.kernel_w = k; d.stride_h = d.stride_w = s;
-    d.pad_top = d.pad_left = pad_lo; d.pad_bottom = d.pad_right = pad_hi;
+    d.kind = kind;
+    d.in_h = d.in_w = h;
+    d.channels = c;
+    d.kernel_h = d.kernel_w = k;
+    d.stride_h = d.stride_w = s;
+    d.pad_top = d.pad_left = pad_lo;
+    d.pad_bottom = d.pad_right = pad_hi;
     d.out_h = d.out_w = out_size(h, k, s, 1, pad_lo + pad_hi);
     return d;
 }

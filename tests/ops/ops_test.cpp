@@ -1,0 +1,202 @@
+// Every op's VJP against central finite differences, and every op x kernel set against the
+// reference set. The case table is checked against op_list.inc so a new op without a test
+// fails loudly. Inputs are kept away from ReLU kinks and max-pool ties.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+
+#include "core/graph/executor.h"
+#include "tests/test_util.h"
+
+namespace cnnlens {
+namespace {
+
+using test::random_tensor;
+
+// A one-op graph: input x of shape in_shape, extra constant inputs, the op under test.
+struct OpCase {
+    std::string label;
+    OpType op;
+    OpAttrs attrs;
+    Shape in_shape;               // batch included
+    std::vector<Shape> consts;    // shapes of constant inputs after x
+    bool x_twice = false;         // feed x as the second input too (binary ops)
+    float lo = -1.f, hi = 1.f;    // input range
+    bool spaced = false;          // distinct values >= 0.02 apart (max pool)
+    bool avoid_zero = false;      // |x| >= 0.05 (ReLU kinks)
+    float const_lo = -1.f, const_hi = 1.f;
+};
+
+ConvAttrs conv(int s, PaddingMode p, int groups, Activation a, int dil = 1) {
+    ConvAttrs c;
+    c.stride_h = c.stride_w = s; c.padding = p; c.groups = groups; c.activation = a; c.alpha = 0.1f; c.dilation_h = c.dilation_w = dil;
+    return c;
+}
+PoolAttrs pool(int k, int s, PaddingMode p) {
+    PoolAttrs a;
+    a.kernel_h = a.kernel_w = k; a.stride_h = a.stride_w = s; a.padding = p;
+    return a;
+}
+
+std::vector<OpCase> cases() {
+    std::vector<OpCase> v;
+    v.push_back({"identity", OpType::kIdentity, NoAttrs{}, {2, 3, 4, 2}, {}});
+    v.push_back({"conv_same_s1", OpType::kConv2D, conv(1, PaddingMode::kSame, 1, Activation::kNone), {2, 7, 6, 3}, {{3, 3, 3, 4}, {4}}});
+    v.push_back({"conv_valid_s2_tanh", OpType::kConv2D, conv(2, PaddingMode::kValid, 1, Activation::kTanh), {2, 9, 8, 2}, {{3, 3, 2, 5}, {5}}});
+    v.push_back({"conv_same_s2_elu", OpType::kConv2D, conv(2, PaddingMode::kSame, 1, Activation::kElu), {1, 8, 7, 3}, {{3, 3, 3, 2}}});
+    v.push_back({"conv_dilated_sigmoid", OpType::kConv2D, conv(1, PaddingMode::kSame, 1, Activation::kSigmoid, 2), {1, 7, 7, 2}, {{3, 3, 2, 3}, {3}}});
+    v.push_back({"depthwise_same", OpType::kConv2D, conv(1, PaddingMode::kSame, 4, Activation::kNone), {2, 6, 5, 4}, {{3, 3, 1, 4}, {4}}});
+    v.push_back({"depthwise_mult2_s2", OpType::kConv2D, conv(2, PaddingMode::kSame, 3, Activation::kElu), {1, 7, 7, 3}, {{3, 3, 1, 6}}});
+    v.push_back({"conv_relu6", OpType::kConv2D, conv(1, PaddingMode::kValid, 1, Activation::kRelu6), {1, 5, 5, 2}, {{1, 1, 2, 3}, {3}}, false, -1.f, 1.f});
+    v.push_back({"maxpool_same", OpType::kMaxPool, pool(3, 2, PaddingMode::kSame), {2, 7, 7, 3}, {}, false, -1, 1, true});
+    v.push_back({"maxpool_valid", OpType::kMaxPool, pool(2, 2, PaddingMode::kValid), {1, 6, 5, 2}, {}, false, -1, 1, true});
+    v.push_back({"avgpool_same", OpType::kAvgPool, pool(3, 2, PaddingMode::kSame), {2, 7, 6, 3}, {}});
+    v.push_back({"matmul", OpType::kMatMul, MatMulAttrs{}, {3, 5}, {{5, 4}, {4}}});
+    v.push_back({"matmul_tanh", OpType::kMatMul, MatMulAttrs{Activation::kTanh, 0.f}, {2, 6}, {{6, 3}}});
+    v.push_back({"add_same", OpType::kAdd, NoAttrs{}, {2, 3, 3, 2}, {}, true});
+    v.push_back({"add_bias", OpType::kAdd, NoAttrs{}, {2, 3, 3, 4}, {{4}}});
+    v.push_back({"sub_bcast", OpType::kSub, NoAttrs{}, {2, 3, 4, 2}, {{3, 1, 2}}});
+    v.push_back({"mul_bcast", OpType::kMul, NoAttrs{}, {2, 3, 3, 2}, {{1, 3, 2}}});
+    v.push_back({"mul_self", OpType::kMul, NoAttrs{}, {2, 2, 3, 2}, {}, true});
+    v.push_back({"div", OpType::kDiv, NoAttrs{}, {2, 3, 3, 2}, {{2}}, false, -1, 1, false, false, 0.5f, 2.f});
+    v.push_back({"relu", OpType::kRelu, NoAttrs{}, {2, 4, 4, 3}, {}, false, -1, 1, false, true});
+    v.push_back({"relu6", OpType::kRelu6, NoAttrs{}, {2, 4, 4, 3}, {}, false, -2, 8, false, true});
+    v.push_back({"elu", OpType::kElu, EluAttrs{1.f}, {2, 4, 4, 3}, {}, false, -2, 2, false, true});
+    v.push_back({"leaky_relu", OpType::kLeakyRelu, LeakyReluAttrs{0.2f}, {2, 4, 4, 3}, {}, false, -1, 1, false, true});
+    v.push_back({"prelu", OpType::kPrelu, NoAttrs{}, {2, 4, 4, 3}, {{3}}, false, -1, 1, false, true});
+    v.push_back({"sigmoid", OpType::kSigmoid, NoAttrs{}, {2, 4, 3}, {}, false, -3, 3});
+    v.push_back({"tanh", OpType::kTanh, NoAttrs{}, {2, 4, 3}, {}, false, -2, 2});
+    v.push_back({"mean_hw", OpType::kMean, ReduceAttrs{{1, 2}, false}, {2, 5, 4, 3}, {}});
+    v.push_back({"mean_keep", OpType::kMean, ReduceAttrs{{2}, true}, {2, 5, 4, 3}, {}});
+    v.push_back({"reshape", OpType::kReshape, ReshapeAttrs{{-1, 12}}, {2, 2, 3, 2}, {}});
+    v.push_back({"squeeze", OpType::kSqueeze, SqueezeAttrs{{1, 2}}, {2, 1, 1, 5}, {}});
+    v.push_back({"expand_dims", OpType::kExpandDims, ExpandDimsAttrs{1}, {2, 5}, {}});
+    v.push_back({"concat_self", OpType::kConcat, ConcatAttrs{3}, {2, 3, 3, 2}, {}, true});
+    v.push_back({"pad", OpType::kPad, PadAttrs{{{0, 0}, {1, 2}, {0, 1}, {0, 0}}, 0.5f}, {2, 3, 3, 2}, {}});
+    v.push_back({"softmax", OpType::kSoftmax, SoftmaxAttrs{-1}, {3, 7}, {}, false, -3, 3});
+    v.push_back({"batch_norm", OpType::kBatchNorm, NoAttrs{}, {2, 3, 3, 4}, {{4}, {4}}});
+    return v;
+}
+
+// Builds the graph for a case; constants are drawn from rng.
+Graph build(const OpCase& c, Rng& rng) {
+    Graph g;
+    Shape in = c.in_shape;
+    in[0] = -1;
+    const int x = g.add_input("x", in);
+    std::vector<int> ins{x};
+    if (c.x_twice) ins.push_back(x);
+    int k = 0;
+    for (const Shape& s : c.consts) {
+        // Concat's second operand: a batched constant is not allowed, so feed x's batch through
+        // a second path is not possible; constants of rank 4 with batch dim are fine for Concat.
+        ins.push_back(g.add_const("c" + std::to_string(k++), random_tensor(s, rng, c.const_lo, c.const_hi)));
+    }
+    const int y = g.add_node("op", c.op, c.attrs, ins);
+    g.set_output(y);
+    return g;
+}
+
+Tensor make_input(const OpCase& c, Rng& rng) {
+    Tensor x = random_tensor(c.in_shape, rng, c.lo, c.hi);
+    if (c.avoid_zero)
+        for (int64_t i = 0; i < x.size(); ++i) if (std::fabs(x[i]) < 0.05f) x[i] = x[i] < 0 ? -0.05f - rng.uniform() * 0.5f : 0.05f + rng.uniform() * 0.5f;
+    if (c.op == OpType::kRelu6)
+        for (int64_t i = 0; i < x.size(); ++i) if (std::fabs(x[i] - 6.f) < 0.05f) x[i] = 5.5f;
+    if (c.spaced) {  // a shuffled grid: all values distinct and 0.02 apart
+        std::vector<int> perm(static_cast<size_t>(x.size()));
+        for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int>(i);
+        for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[rng.below(static_cast<uint32_t>(i))]);
+        for (int64_t i = 0; i < x.size(); ++i) x[i] = -1.f + 0.02f * static_cast<float>(perm[static_cast<size_t>(i)]);
+    }
+    return x;
+}
+
+double weighted_sum(const Tensor& y, const Tensor& r) {
+    double s = 0;
+    for (int64_t i = 0; i < y.size(); ++i) s += static_cast<double>(y[i]) * r[i];
+    return s;
+}
+
+TEST(Ops, EveryOpHasACase) {
+    std::map<OpType, int> seen;
+    for (const OpCase& c : cases()) seen[c.op]++;
+    for (int i = 0; i < kOpCount; ++i) {
+        const OpType t = static_cast<OpType>(i);
+        if (t == OpType::kInput || t == OpType::kConst) continue;
+        EXPECT_GT(seen[t], 0) << "no test case for op " << op_name(t);
+    }
+}
+
+TEST(Ops, VjpMatchesFiniteDifferences) {
+    for (const OpCase& c : cases()) {
+        SCOPED_TRACE(c.label);
+        Rng rng(1234);
+        Graph g = build(c, rng);
+        ASSERT_TRUE(g.validate().is_ok()) << g.validate().message();
+        Executor ex(g, reference_kernels());
+        Tensor x = make_input(c, rng);
+        ASSERT_TRUE(ex.forward(x).is_ok());
+        Tensor r = random_tensor(ex.value(g.output()).shape(), rng);
+        std::vector<Seed> seeds;
+        seeds.push_back({g.output(), r.clone()});
+        std::vector<Tensor> grads;
+        const int in = g.input();
+        ASSERT_TRUE(ex.backward(seeds, {&in, 1}, ReluRule::kStandard, grads).is_ok());
+        // Central differences on every element (the cases are small).
+        const float eps = c.spaced ? 2e-3f : 1e-3f;
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < x.size(); ++i) {
+            Tensor xp = x.clone(), xm = x.clone();
+            xp[i] += eps; xm[i] -= eps;
+            ASSERT_TRUE(ex.forward(xp).is_ok());
+            const double fp = weighted_sum(ex.value(g.output()), r);
+            ASSERT_TRUE(ex.forward(xm).is_ok());
+            const double fm = weighted_sum(ex.value(g.output()), r);
+            const double fd = (fp - fm) / (2.0 * eps);
+            num += (fd - grads[0][i]) * (fd - grads[0][i]);
+            den += fd * fd;
+        }
+        EXPECT_LT(std::sqrt(num / std::max(den, 1e-20)), 2e-3) << "relative L2 error of the input gradient";
+    }
+}
+
+TEST(Ops, EveryKernelSetMatchesReference) {
+    for (const KernelSet* ks : compiled_kernel_sets()) {
+        for (const OpCase& c : cases()) {
+            SCOPED_TRACE(std::string(ks->name) + " " + c.label);
+            Rng rng(99);
+            Graph g = build(c, rng);
+            ASSERT_TRUE(g.validate().is_ok());
+            Executor ref(g, reference_kernels()), got(g, *ks);
+            Tensor x = make_input(c, rng);
+            ASSERT_TRUE(ref.forward(x).is_ok());
+            ASSERT_TRUE(got.forward(x).is_ok());
+            const Tensor& yr = ref.value(g.output());
+            EXPECT_LT(test::rel_l2(got.value(g.output()).data(), yr.data(), yr.size()), 1e-5);
+            std::vector<Seed> seeds;
+            seeds.push_back({g.output(), random_tensor(yr.shape(), rng)});
+            std::vector<Tensor> gr, gg;
+            const int in = g.input();
+            ASSERT_TRUE(ref.backward(seeds, {&in, 1}, ReluRule::kStandard, gr).is_ok());
+            ASSERT_TRUE(got.backward(seeds, {&in, 1}, ReluRule::kStandard, gg).is_ok());
+            EXPECT_LT(test::rel_l2(gg[0].data(), gr[0].data(), gr[0].size()), 1e-5);
+        }
+    }
+}
+
+TEST(Ops, ShapeErrorsNameTheNodeAndValue) {
+    Graph g;
+    const int x = g.add_input("image", Shape{-1, 8, 8, 3});
+    Rng rng(1);
+    const int w = g.add_const("w", random_tensor({3, 3, 4, 8}, rng));
+    g.set_output(g.add_node("conv_bad", OpType::kConv2D, ConvAttrs{}, {x, w}));
+    const Status s = g.validate();
+    ASSERT_FALSE(s.is_ok());
+    EXPECT_NE(s.message().find("conv_bad"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("3 channels"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace cnnlens
