@@ -11,10 +11,54 @@
 
 namespace cnnlens {
 
+namespace {
+
+uint32_t be32(const uint8_t* p) { return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]; }
+uint32_t le16(const uint8_t* p) { return p[0] | (uint32_t{p[1]} << 8); }
+
+// Width and height from the file header, read by us because stb_image refuses to report the
+// size of images too large for it, and users deserve to hear the size. False if unknown.
+bool header_size(std::span<const uint8_t> b, int64_t& w, int64_t& h) {
+    const size_t n = b.size();
+    if (n >= 24 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') {
+        w = be32(&b[16]); h = be32(&b[20]);
+        return true;
+    }
+    if (n >= 10 && b[0] == 'G' && b[1] == 'I' && b[2] == 'F') { w = le16(&b[6]); h = le16(&b[8]); return true; }
+    if (n >= 26 && b[0] == 'B' && b[1] == 'M') {
+        w = static_cast<int32_t>(b[18] | (b[19] << 8) | (b[20] << 16) | (uint32_t{b[21]} << 24));
+        h = static_cast<int32_t>(b[22] | (b[23] << 8) | (b[24] << 16) | (uint32_t{b[25]} << 24));
+        if (h < 0) h = -h;
+        return true;
+    }
+    if (n >= 4 && b[0] == 0xFF && b[1] == 0xD8) {  // JPEG: walk the segments up to a start-of-frame
+        size_t i = 2;
+        while (i + 9 < n) {
+            if (b[i] != 0xFF) return false;
+            const uint8_t m = b[i + 1];
+            const size_t len = (size_t{b[i + 2]} << 8) | b[i + 3];
+            if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+                h = (int64_t{b[i + 5]} << 8) | b[i + 6];
+                w = (int64_t{b[i + 7]} << 8) | b[i + 8];
+                return true;
+            }
+            if (len < 2) return false;
+            i += 2 + len;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
 Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name) {
     const std::string who = "image '" + std::string(name) + "'";
     if (bytes.empty()) return invalid_argument(who + ": the file is empty");
     if (bytes.size() > (size_t{1} << 31)) return out_of_range(who + ": the file is larger than 2 GiB");
+    int64_t hw = 0, hh = 0;
+    if (header_size(bytes, hw, hh) && (hw <= 0 || hh <= 0 || hw > kMaxImageSide || hh > kMaxImageSide || hw * hh > kMaxImagePixels))
+        return out_of_range(who + ": " + std::to_string(hw) + "x" + std::to_string(hh) + " pixels exceeds the limit of " +
+                            std::to_string(kMaxImageSide) + " per side and " + std::to_string(kMaxImagePixels / 1000000) + " megapixels");
     int w = 0, h = 0, c = 0;
     const int len = static_cast<int>(bytes.size());
     if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &c))

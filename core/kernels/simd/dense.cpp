@@ -1,0 +1,34 @@
+// Fully connected layers of the simd set: forward and input gradient are both GEMMs with weights
+// packed once (the backward one transposed).
+#include "core/kernels/simd/gemm.h"
+#include "core/kernels/simd/simd.h"
+
+namespace cnnlens::simd {
+namespace {
+
+class Dense final : public DenseKernel {
+public:
+    Dense(const DenseDesc& d, const float* w, const float* bias) : d_(d) {
+        pack_b(w, d.in_features, d.out_features, d.out_features, 1, bias, fwd_);
+        pack_b(w, d.out_features, d.in_features, 1, d.out_features, nullptr, bwd_);
+    }
+    void forward(const float* in, float* out, int batch) override {
+        gemm_strided(fwd_, batch, in, d_.in_features, out, d_.out_features, false, d_.activation, d_.alpha, tables_);
+    }
+    void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
+        gemm_strided(bwd_, batch, gp, d_.out_features, gin, d_.in_features, accumulate, Activation::kNone, 0.f, tables_);
+    }
+
+private:
+    DenseDesc d_;
+    PackedB fwd_, bwd_;
+    RowTables tables_;
+};
+
+}  // namespace
+
+std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* weights, const float* bias) {
+    return std::make_unique<Dense>(d, weights, bias);
+}
+
+}  // namespace cnnlens::simd

@@ -1,0 +1,154 @@
+// Depthwise convolution in NHWC, vectorised across channels. Forward and backward are the same
+// gather, "dst pixel = sum over its taps of src pixel * w[tap]", over different tap lists: the
+// forward lists the input pixels an output reads, the backward the outputs that read an input.
+// A channel multiplier m > 1 runs on an input expanded to out_c channels (c -> c*m + j).
+#include <algorithm>
+#include <cstring>
+
+#include "core/base/assert.h"
+#include "core/kernels/simd/simd.h"
+
+namespace cnnlens::simd {
+namespace {
+
+// One image: dst[y][x][:] = init + sum over (ky, sy) in ys[y], (kx, sx) in xs[x] of
+// src[sy][sx][:] * w[ky * kw + kx][:], init = bias, zero, or dst itself (load_dst).
+struct Gather {
+    const AxisTaps* ys;
+    const AxisTaps* xs;
+    int dst_h, dst_w, src_w, channels, kw;
+    const float* w;     // [taps][channels]
+    const float* bias;  // [channels] or null
+    bool load_dst;
+    Activation act;
+    float alpha;
+};
+
+void gather(const Gather& p, const float* src, float* dst, std::vector<const float*>& sp,
+            std::vector<const float*>& wp) {
+    using V = Vec;
+    using T = V::T;
+    constexpr int L = V::kLanes;
+    const int C = p.channels;
+    const bool vec_act = is_vector_activation(p.act, p.alpha);
+    for (int y = 0; y < p.dst_h; ++y)
+        for (int x = 0; x < p.dst_w; ++x) {
+            int n = 0;
+            for (int i = p.ys->begin(y); i < p.ys->end(y); ++i)
+                for (int j = p.xs->begin(x); j < p.xs->end(x); ++j) {
+                    sp[n] = src + (static_cast<int64_t>(p.ys->at[i]) * p.src_w + p.xs->at[j]) * C;
+                    wp[n] = p.w + static_cast<int64_t>(p.ys->k[i] * p.kw + p.xs->k[j]) * C;
+                    ++n;
+                }
+            float* o = dst + (static_cast<int64_t>(y) * p.dst_w + x) * C;
+            auto init = [&](int c) {
+                return p.load_dst ? V::load(o + c) : p.bias ? V::load(p.bias + c) : V::zero();
+            };
+            int c = 0;
+            for (; c + 4 * L <= C; c += 4 * L) {
+                T a0 = init(c), a1 = init(c + L), a2 = init(c + 2 * L), a3 = init(c + 3 * L);
+                for (int t = 0; t < n; ++t) {
+                    const float* s = sp[t] + c;
+                    const float* w = wp[t] + c;
+                    a0 = V::fma(V::load(s), V::load(w), a0);
+                    a1 = V::fma(V::load(s + L), V::load(w + L), a1);
+                    a2 = V::fma(V::load(s + 2 * L), V::load(w + 2 * L), a2);
+                    a3 = V::fma(V::load(s + 3 * L), V::load(w + 3 * L), a3);
+                }
+                if (vec_act) {
+                    a0 = activate(p.act, p.alpha, a0), a1 = activate(p.act, p.alpha, a1);
+                    a2 = activate(p.act, p.alpha, a2), a3 = activate(p.act, p.alpha, a3);
+                }
+                V::store(o + c, a0), V::store(o + c + L, a1), V::store(o + c + 2 * L, a2), V::store(o + c + 3 * L, a3);
+            }
+            for (; c + L <= C; c += L) {
+                T a = init(c);
+                for (int t = 0; t < n; ++t) a = V::fma(V::load(sp[t] + c), V::load(wp[t] + c), a);
+                V::store(o + c, vec_act ? activate(p.act, p.alpha, a) : a);
+            }
+            const int tail = c;
+            for (; c < C; ++c) {
+                float a = p.load_dst ? o[c] : p.bias ? p.bias[c] : 0.f;
+                for (int t = 0; t < n; ++t) a += sp[t][c] * wp[t][c];
+                o[c] = a;
+            }
+            if (!vec_act) apply_activation(p.act, p.alpha, o, C);
+            else if (tail < C) apply_activation(p.act, p.alpha, o + tail, C - tail);
+        }
+}
+
+class DepthwiseConv final : public ConvKernel {
+public:
+    DepthwiseConv(const ConvDesc& d, const float* w, const float* bias) : d_(d), m_(d.out_c / d.in_c) {
+        const int taps = d.kernel_h * d.kernel_w;
+        w_.assign(w, w + static_cast<size_t>(taps) * d.out_c);
+        if (bias) bias_.assign(bias, bias + d.out_c);
+        fy_ = AxisTaps::fwd(d.out_h, d.in_h, d.kernel_h, d.stride_h, d.dilation_h, d.pad_top);
+        fx_ = AxisTaps::fwd(d.out_w, d.in_w, d.kernel_w, d.stride_w, d.dilation_w, d.pad_left);
+        by_ = AxisTaps::bwd(d.out_h, d.in_h, d.kernel_h, d.stride_h, d.dilation_h, d.pad_top);
+        bx_ = AxisTaps::bwd(d.out_w, d.in_w, d.kernel_w, d.stride_w, d.dilation_w, d.pad_left);
+        sp_.resize(taps);
+        wp_.resize(taps);
+        if (m_ > 1) expanded_.resize(static_cast<size_t>(d.in_h) * d.in_w * d.out_c);
+    }
+
+    void forward(const float* in, float* out, int batch) override {
+        const ConvDesc& d = d_;
+        Gather p{&fy_, &fx_, d.out_h, d.out_w, d.in_w, d.out_c, d.kernel_w, w_.data(),
+                 bias_.empty() ? nullptr : bias_.data(), false, d.activation, d.alpha};
+        const int64_t in_image = static_cast<int64_t>(d.in_h) * d.in_w * d.in_c;
+        const int64_t out_image = static_cast<int64_t>(d.out_h) * d.out_w * d.out_c;
+        for (int n = 0; n < batch; ++n) {
+            const float* src = in + n * in_image;
+            if (m_ > 1) {
+                const int64_t pixels = static_cast<int64_t>(d.in_h) * d.in_w;
+                for (int64_t q = 0; q < pixels; ++q)
+                    for (int c = 0; c < d.in_c; ++c)
+                        std::fill_n(expanded_.data() + q * d.out_c + c * m_, m_, src[q * d.in_c + c]);
+                src = expanded_.data();
+            }
+            gather(p, src, out + n * out_image, sp_, wp_);
+        }
+    }
+
+    void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
+        const ConvDesc& d = d_;
+        const int64_t in_image = static_cast<int64_t>(d.in_h) * d.in_w * d.in_c;
+        const int64_t out_image = static_cast<int64_t>(d.out_h) * d.out_w * d.out_c;
+        for (int n = 0; n < batch; ++n) {
+            float* dst = gin + n * in_image;
+            Gather p{&by_, &bx_, d.in_h, d.in_w, d.out_w, d.out_c, d.kernel_w, w_.data(), nullptr,
+                     accumulate && m_ == 1, Activation::kNone, 0.f};
+            if (m_ == 1) {
+                gather(p, gp + n * out_image, dst, sp_, wp_);
+                continue;
+            }
+            gather(p, gp + n * out_image, expanded_.data(), sp_, wp_);
+            const int64_t pixels = static_cast<int64_t>(d.in_h) * d.in_w;
+            for (int64_t q = 0; q < pixels; ++q)
+                for (int c = 0; c < d.in_c; ++c) {
+                    const float* e = expanded_.data() + q * d.out_c + c * m_;
+                    float s = 0.f;
+                    for (int j = 0; j < m_; ++j) s += e[j];
+                    float& g = dst[q * d.in_c + c];
+                    g = accumulate ? g + s : s;
+                }
+        }
+    }
+
+private:
+    ConvDesc d_;
+    int m_;
+    std::vector<float> w_, bias_, expanded_;
+    AxisTaps fy_, fx_, by_, bx_;
+    std::vector<const float*> sp_, wp_;
+};
+
+}  // namespace
+
+std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights, const float* bias) {
+    CNNLENS_ASSERT(d.groups == d.in_c && d.out_c % d.in_c == 0);
+    return std::make_unique<DepthwiseConv>(d, weights, bias);
+}
+
+}  // namespace cnnlens::simd

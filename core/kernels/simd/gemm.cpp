@@ -1,0 +1,233 @@
+// The simd set's GEMM: weight packing, the kMR x kNR register-tile microkernel and the driver
+// that blocks K for L1 and walks panels and row blocks.
+#include "core/kernels/simd/gemm.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "core/base/assert.h"
+#include "core/kernels/simd/simd.h"
+
+#if defined(__clang__)
+#define CNNLENS_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define CNNLENS_UNROLL _Pragma("GCC unroll 16")
+#else
+#define CNNLENS_UNROLL
+#endif
+
+namespace cnnlens::simd {
+namespace {
+
+// A K-block's B panel (rows x kNR floats) should stay in L1 while the row blocks stream past.
+constexpr int kPanelBytes = 16 * 1024;
+constexpr int kPanelRows = kPanelBytes / (kNR * static_cast<int>(sizeof(float)));
+constexpr int64_t kRowBlockBytes = 128 * 1024;
+#ifndef ROWS_OUTER
+#define ROWS_OUTER 0
+#endif
+constexpr int64_t kRowsOuterBytes = ROWS_OUTER;
+
+struct Micro {
+    int taps, kc;
+    const float* const* a;  // taps x kMR row pointers
+    int a_off;
+    const float* b;         // taps * kc rows of kNR
+    float* const* c;
+    int c_off, nr;
+    const float* bias;      // kNR values or null
+    bool load_c, finish;    // finish: last K-block, apply the activation
+    Activation act;
+    float alpha;
+};
+
+template <int MR>
+void micro(const Micro& p) {
+    using V = Vec;
+    using T = V::T;
+    constexpr int L = V::kLanes;
+    T lo[MR], hi[MR];
+    if (p.load_c) {
+        CNNLENS_UNROLL
+        for (int r = 0; r < MR; ++r) {
+            const float* c = p.c[r] + p.c_off;
+            if (p.nr == kNR) {
+                lo[r] = V::load(c);
+                hi[r] = V::load(c + L);
+            } else {
+                float tmp[kNR] = {};
+                std::memcpy(tmp, c, sizeof(float) * p.nr);
+                lo[r] = V::load(tmp);
+                hi[r] = V::load(tmp + L);
+            }
+        }
+    } else {
+        const T b0 = p.bias ? V::load(p.bias) : V::zero();
+        const T b1 = p.bias ? V::load(p.bias + L) : V::zero();
+        CNNLENS_UNROLL
+        for (int r = 0; r < MR; ++r) { lo[r] = b0; hi[r] = b1; }
+    }
+
+    const float* b = p.b;
+    for (int t = 0; t < p.taps; ++t) {
+        const float* a[MR];
+        CNNLENS_UNROLL
+        for (int r = 0; r < MR; ++r) a[r] = p.a[t * kMR + r] + p.a_off;
+        for (int k = 0; k < p.kc; ++k) {
+            const T b0 = V::load(b), b1 = V::load(b + L);
+            b += kNR;
+            CNNLENS_UNROLL
+            for (int r = 0; r < MR; ++r) {
+                const T x = V::load_splat(a[r] + k);
+                lo[r] = V::fma(x, b0, lo[r]);
+                hi[r] = V::fma(x, b1, hi[r]);
+            }
+        }
+    }
+
+    const bool vec_act = is_vector_activation(p.act, p.alpha);
+    if (p.finish && vec_act && p.act != Activation::kNone) {
+        CNNLENS_UNROLL
+        for (int r = 0; r < MR; ++r) {
+            lo[r] = activate(p.act, p.alpha, lo[r]);
+            hi[r] = activate(p.act, p.alpha, hi[r]);
+        }
+    }
+    CNNLENS_UNROLL
+    for (int r = 0; r < MR; ++r) {
+        float* c = p.c[r] + p.c_off;
+        if (p.nr == kNR) {
+            V::store(c, lo[r]);
+            V::store(c + L, hi[r]);
+        } else {
+            float tmp[kNR];
+            V::store(tmp, lo[r]);
+            V::store(tmp + L, hi[r]);
+            std::memcpy(c, tmp, sizeof(float) * p.nr);
+        }
+        if (p.finish && !vec_act) apply_activation(p.act, p.alpha, c, p.nr);
+    }
+}
+
+using MicroFn = void (*)(const Micro&);
+
+template <int... I>
+constexpr auto micro_table(std::integer_sequence<int, I...>) {
+    return std::array<MicroFn, sizeof...(I)>{&micro<I + 1>...};
+}
+constexpr auto kMicro = micro_table(std::make_integer_sequence<int, kMR>{});
+
+// K is cut into blocks whose B rows fit the panel budget: whole taps when a tap fits, else
+// channel chunks of one tap. Block i covers taps [t0, t0 + nt), channels [c0, c0 + kc).
+struct KBlock {
+    int t0, nt, c0, kc;
+};
+
+struct KPlan {
+    int taps, kc, taps_per, chunk, chunks, count;
+    KPlan(int taps_, int kc_) : taps(taps_), kc(kc_) {
+        if (static_cast<int64_t>(taps) * kc <= kPanelRows || kc == 0) {
+            taps_per = std::max(taps, 1), chunk = kc, chunks = 1;
+        } else if (kc <= kPanelRows) {
+            const int blocks = (taps + kPanelRows / kc - 1) / (kPanelRows / kc);
+            taps_per = (taps + blocks - 1) / blocks, chunk = kc, chunks = 1;
+        } else {
+            const int n = (kc + kPanelRows - 1) / kPanelRows;
+            taps_per = 1, chunk = (kc + n - 1) / n, chunks = (kc + chunk - 1) / chunk;
+        }
+        count = (taps + taps_per - 1) / taps_per * chunks;
+    }
+    KBlock at(int i) const {
+        const int t0 = i / chunks * taps_per, c0 = i % chunks * chunk;
+        return {t0, std::min(taps_per, taps - t0), c0, std::min(chunk, kc - c0)};
+    }
+};
+
+}  // namespace
+
+void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stride, const float* bias,
+            PackedB& out) {
+    out.k = k;
+    out.n = n;
+    const int panels = out.panels();
+    out.data.assign(static_cast<size_t>(panels) * k * kNR, 0.f);
+    for (int j = 0; j < panels; ++j) {
+        float* dst = out.data.data() + static_cast<int64_t>(j) * k * kNR;
+        for (int i = 0; i < k; ++i)
+            for (int q = 0; q < kNR && j * kNR + q < n; ++q)
+                dst[static_cast<int64_t>(i) * kNR + q] = src[i * row_stride + (j * kNR + q) * col_stride];
+    }
+    out.bias.clear();
+    if (bias) {
+        out.bias.assign(static_cast<size_t>(panels) * kNR, 0.f);
+        std::copy(bias, bias + n, out.bias.begin());
+    }
+}
+
+void gemm(const GemmCall& g) {
+    const PackedB& b = *g.b;
+    CNNLENS_ASSERT(static_cast<int64_t>(g.taps) * g.kc == b.k);
+    if (g.rows <= 0 || b.n <= 0) return;
+    const KPlan plan(g.taps, g.kc);
+    for (int kb = 0; kb < plan.count; ++kb) {
+        const KBlock blk = plan.at(kb);
+        const bool first = kb == 0, last = kb == plan.count - 1;
+        Micro p;
+        p.taps = blk.nt;
+        p.kc = blk.kc;
+        p.a_off = g.a_off + blk.c0;
+        p.load_c = g.load_c || !first;
+        p.finish = last;
+        p.act = g.act;
+        p.alpha = g.alpha;
+        auto run = [&](int j, int r0) {
+            p.b = b.panel(j) + (static_cast<int64_t>(blk.t0) * g.kc + blk.c0) * kNR;
+            p.c_off = g.c_off + j * kNR;
+            p.nr = std::min(kNR, b.n - j * kNR);
+            p.bias = first && !g.load_c && !b.bias.empty() ? b.bias.data() + j * kNR : nullptr;
+            p.a = g.a + static_cast<int64_t>(r0 / kMR) * g.taps * kMR + blk.t0 * kMR;
+            p.c = g.c + r0;
+            kMicro[std::min(kMR, g.rows - r0) - 1](p);
+        };
+        const int64_t block_b_bytes = static_cast<int64_t>(blk.nt) * blk.kc * b.panels() * kNR * sizeof(float);
+        if (block_b_bytes <= kRowsOuterBytes) {
+            for (int r0 = 0; r0 < g.rows; r0 += kMR)
+                for (int j = 0; j < b.panels(); ++j) run(j, r0);
+        } else {
+            for (int j = 0; j < b.panels(); ++j)
+                for (int r0 = 0; r0 < g.rows; r0 += kMR) run(j, r0);
+        }
+    }
+}
+
+int gemm_rows_per_call(int64_t k) {
+    const int64_t rows = kRowBlockBytes / (std::max<int64_t>(k, 1) * static_cast<int64_t>(sizeof(float)));
+    return static_cast<int>(std::clamp<int64_t>(rows / kMR * kMR, kMR, 1024 / kMR * kMR));
+}
+
+void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,
+                  bool load_c, Activation act, float alpha, RowTables& tables) {
+    const int step = gemm_rows_per_call(b.k);
+    tables.reserve(std::min(step, rows), 1);
+    for (int r0 = 0; r0 < rows; r0 += step) {
+        const int n = std::min(step, rows - r0);
+        for (int r = 0; r < n; ++r) {
+            tables.a_at(r, 0, 1) = a + (r0 + r) * lda;
+            tables.c[r] = c + (r0 + r) * ldc;
+        }
+        GemmCall call;
+        call.b = &b;
+        call.rows = n;
+        call.kc = b.k;
+        call.a = tables.a.data();
+        call.c = tables.c.data();
+        call.load_c = load_c;
+        call.act = act;
+        call.alpha = alpha;
+        gemm(call);
+    }
+}
+
+}  // namespace cnnlens::simd

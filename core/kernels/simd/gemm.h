@@ -1,0 +1,75 @@
+// The simd set's GEMM: C = bias + A·B or C += A·B, B packed once into column panels, A given
+// as row pointers so a convolution can point rows at input pixels instead of copying them
+// (an indirect GEMM: no im2col buffer on the forward pass).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/kernels/kernels.h"
+#include "core/kernels/simd/vec.h"
+
+namespace cnnlens::simd {
+
+// Register tile of the microkernel: kMR rows x kNR columns (two vectors per row).
+// 6 x 16 with AVX2 (12 ymm accumulators of 16); 128-bit: 6 x 8 (12 of 16 xmm registers
+// natively; V8 also keeps the 6 x 8 tile in registers, measured faster than 4 x 8 and 5 x 8).
+inline constexpr int kNR = 2 * Vec::kLanes;
+#ifdef CNNLENS_SIMD_MR
+inline constexpr int kMR = CNNLENS_SIMD_MR;
+#else
+inline constexpr int kMR = 6;
+#endif
+
+// B[k][n] packed into panels of kNR columns; panel j holds k rows of kNR floats, columns past
+// n are zero. bias (if any) is padded to the same width.
+struct PackedB {
+    int k = 0, n = 0;
+    std::vector<float> data;
+    std::vector<float> bias;  // empty: no bias
+    int panels() const { return (n + kNR - 1) / kNR; }
+    const float* panel(int j) const { return data.data() + static_cast<int64_t>(j) * k * kNR; }
+};
+
+// Packs B[i][j] = src[i * row_stride + j * col_stride] (swap the strides to pack a transpose).
+// bias may be null.
+void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stride, const float* bias,
+            PackedB& out);
+
+// One GEMM over `rows` rows (C has b->n columns). Row r's K = taps * kc values are `taps`
+// segments of kc floats; segment t of row r starts at
+//     a[(r / kMR) * taps * kMR + t * kMR + r % kMR] + a_off
+// (pointers grouped per kMR-row block, so the microkernel reads its own contiguously; see
+// RowTables). The output row r is c[r] + c_off.
+struct GemmCall {
+    const PackedB* b = nullptr;
+    int rows = 0, taps = 1, kc = 0;
+    const float* const* a = nullptr;
+    int a_off = 0;
+    float* const* c = nullptr;
+    int c_off = 0;
+    bool load_c = false;  // C += A·B (bias ignored) instead of C = bias + A·B
+    Activation act = Activation::kNone;
+    float alpha = 0.f;
+};
+void gemm(const GemmCall& call);
+
+// Row-pointer tables for GemmCall, kept in kernel objects so calls do not allocate.
+struct RowTables {
+    std::vector<const float*> a;
+    std::vector<float*> c;
+    void reserve(int rows, int taps) {
+        const size_t blocks = static_cast<size_t>((rows + kMR - 1) / kMR);
+        if (a.size() < blocks * taps * kMR) a.resize(blocks * taps * kMR);
+        if (c.size() < static_cast<size_t>(rows)) c.resize(rows);
+    }
+    const float*& a_at(int r, int t, int taps) { return a[static_cast<size_t>(r / kMR) * taps * kMR + t * kMR + r % kMR]; }
+};
+
+// Rows per GEMM call so the A rows of one call (rows x k floats) stay in L2.
+int gemm_rows_per_call(int64_t k);
+
+// C[r] = bias + A[r]·B (or C[r] += A[r]·B) for rows of a plain strided matrix.
+void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,
+                  bool load_c, Activation act, float alpha, RowTables& tables);
+
+}  // namespace cnnlens::simd

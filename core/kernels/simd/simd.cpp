@@ -1,0 +1,56 @@
+// The `simd` kernel set: picks the depthwise or the GEMM convolution once per node, and the
+// helpers the kernel files share.
+#include "core/kernels/simd/simd.h"
+
+namespace cnnlens {
+namespace simd {
+
+AxisTaps AxisTaps::fwd(int out, int in, int kernel, int stride, int dilation, int pad) {
+    AxisTaps a;
+    a.start.push_back(0);
+    for (int o = 0; o < out; ++o) {
+        for (int k = 0; k < kernel; ++k) {
+            const int i = o * stride - pad + k * dilation;
+            if (i >= 0 && i < in) a.k.push_back(k), a.at.push_back(i);
+        }
+        a.start.push_back(static_cast<int>(a.k.size()));
+    }
+    return a;
+}
+
+AxisTaps AxisTaps::bwd(int out, int in, int kernel, int stride, int dilation, int pad) {
+    AxisTaps a;
+    a.start.push_back(0);
+    for (int i = 0; i < in; ++i) {
+        for (int k = 0; k < kernel; ++k) {
+            const int t = i + pad - k * dilation;
+            if (t >= 0 && t % stride == 0 && t / stride < out) a.k.push_back(k), a.at.push_back(t / stride);
+        }
+        a.start.push_back(static_cast<int>(a.k.size()));
+    }
+    return a;
+}
+
+void add_to(float* dst, const float* src, int64_t n) {
+    constexpr int L = Vec::kLanes;
+    int64_t i = 0;
+    for (; i + L <= n; i += L) Vec::store(dst + i, Vec::add(Vec::load(dst + i), Vec::load(src + i)));
+    for (; i < n; ++i) dst[i] += src[i];
+}
+
+namespace {
+
+std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* weights, const float* bias) {
+    if (d.is_depthwise()) return make_depthwise_conv(d, weights, bias);
+    return make_gemm_conv(d, weights, bias);
+}
+
+}  // namespace
+}  // namespace simd
+
+const KernelSet& simd_kernels() {
+    static const KernelSet set{"simd", simd::make_conv, simd::make_pool, simd::make_dense};
+    return set;
+}
+
+}  // namespace cnnlens

@@ -1,0 +1,66 @@
+// The `simd` kernel set: our own 128-bit SIMD kernels (wasm SIMD128 in the browser, SSE/AVX2
+// natively), written once over core/kernels/simd/vec.h. We write them ourselves because XNNPACK
+// cannot be built for WebAssembly here, and the browser is where the engine runs.
+//
+// Internal header shared by the files of this folder; everything outside uses simd_kernels().
+// What each file does:
+//   gemm.cpp       packed-weight GEMM with row-pointer (indirect) A: the workhorse
+//   conv.cpp       convolutions with groups == 1 and grouped ones that are not depthwise:
+//                  forward as an indirect GEMM (no im2col), backward as GEMM + col2im
+//                  (or straight into grad_in for 1x1 kernels)
+//   depthwise.cpp  depthwise convolution (any kernel, stride, dilation, multiplier) in NHWC,
+//                  vectorised across channels, forward and backward as gathers
+//   pool.cpp       max and average pooling, vectorised across channels
+//   dense.cpp      fully connected layers (GEMM)
+//   simd.cpp       the KernelSet and the choice between conv.cpp and depthwise.cpp
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "core/kernels/kernels.h"
+#include "core/kernels/simd/vec.h"
+
+namespace cnnlens {
+
+const KernelSet& simd_kernels();
+
+namespace simd {
+
+std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias);
+std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights, const float* bias);
+std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d);
+std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* weights, const float* bias);
+
+// Activations the kernels apply on vectors in their store; the others (Elu, Sigmoid, Tanh,
+// LeakyRelu with a slope outside [0, 1]) go through apply_activation() after the store.
+inline bool is_vector_activation(Activation a, float alpha) {
+    return a == Activation::kNone || a == Activation::kRelu || a == Activation::kRelu6 ||
+           (a == Activation::kLeakyRelu && alpha >= 0.f && alpha <= 1.f);
+}
+inline Vec::T activate(Activation a, float alpha, Vec::T x) {
+    switch (a) {
+        case Activation::kRelu: return Vec::max(x, Vec::zero());
+        case Activation::kRelu6: return Vec::min(Vec::max(x, Vec::zero()), Vec::splat(6.f));
+        case Activation::kLeakyRelu: return Vec::max(x, Vec::mul(x, Vec::splat(alpha)));
+        default: return x;
+    }
+}
+
+// For every output coordinate o (along one axis), the kernel taps k that land inside the input
+// and the input coordinate i they read: the pairs (k, i) of row o are items[start[o]..start[o+1]).
+// fwd:  i = o * stride - pad + k * dilation.  bwd (the transpose): for every input coordinate i,
+// the pairs (k, o) with o * stride - pad + k * dilation == i.
+struct AxisTaps {
+    std::vector<int> start;
+    std::vector<int> k, at;
+    static AxisTaps fwd(int out, int in, int kernel, int stride, int dilation, int pad);
+    static AxisTaps bwd(int out, int in, int kernel, int stride, int dilation, int pad);
+    int begin(int o) const { return start[o]; }
+    int end(int o) const { return start[o + 1]; }
+};
+
+// dst[i] += src[i] for n floats.
+void add_to(float* dst, const float* src, int64_t n);
+
+}  // namespace simd
+}  // namespace cnnlens

@@ -1,0 +1,120 @@
+// The tiny vector abstraction the simd kernels are written over: one struct per instruction set
+// (wasm SIMD128, SSE, AVX2+FMA, portable scalar) with the same static functions, and `Vec`, the
+// widest one this build can use. Kernels are written once against `Vec`.
+//
+// Lanes are float32. Loads and stores are unaligned. Semantics every backend keeps exactly:
+//   fma(a, b, c) = a * b + c   (fused natively with FMA; mul then add in wasm, which has no
+//                               relaxed SIMD in Emscripten 3.1.6, and in plain SSE)
+//   max(a, b)    = a < b ? b : a   (std::max's rule, so max-pooling agrees with `reference`
+//   min(a, b)    = b < a ? b : a    bit for bit; wasm's pmax/pmin, x86's maxps/minps)
+//   gt(a, b)     = all-ones lanes where a > b;  select(m, a, b) = m ? a : b per lane.
+//
+// 128-bit is the portable baseline: wasm always uses F32x4. Native x86 builds (CMake adds
+// -mavx2 -mfma to this folder) use F32x8; define CNNLENS_SIMD_FORCE_128 to test the 128-bit
+// kernels natively, CNNLENS_SIMD_SCALAR to test the portable scalar fallback.
+#pragma once
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#elif defined(__SSE2__) && !defined(CNNLENS_SIMD_SCALAR)
+#include <immintrin.h>
+#endif
+
+namespace cnnlens::simd {
+
+#if defined(__wasm_simd128__)
+
+struct F32x4 {
+    using T = v128_t;
+    static constexpr int kLanes = 4;
+    static T load(const float* p) { return wasm_v128_load(p); }
+    static void store(float* p, T v) { wasm_v128_store(p, v); }
+    static T splat(float x) { return wasm_f32x4_splat(x); }
+    static T load_splat(const float* p) { return wasm_v128_load32_splat(p); }
+    static T zero() { return wasm_f32x4_const_splat(0.f); }
+    static T add(T a, T b) { return wasm_f32x4_add(a, b); }
+    static T mul(T a, T b) { return wasm_f32x4_mul(a, b); }
+    static T fma(T a, T b, T c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+    static T max(T a, T b) { return wasm_f32x4_pmax(a, b); }
+    static T min(T a, T b) { return wasm_f32x4_pmin(a, b); }
+    static T gt(T a, T b) { return wasm_f32x4_gt(a, b); }
+    static T select(T m, T a, T b) { return wasm_v128_bitselect(a, b, m); }
+};
+
+#elif defined(__SSE2__) && !defined(CNNLENS_SIMD_SCALAR)
+
+struct F32x4 {
+    using T = __m128;
+    static constexpr int kLanes = 4;
+    static T load(const float* p) { return _mm_loadu_ps(p); }
+    static void store(float* p, T v) { _mm_storeu_ps(p, v); }
+    static T splat(float x) { return _mm_set1_ps(x); }
+    static T load_splat(const float* p) { return _mm_set1_ps(*p); }
+    static T zero() { return _mm_setzero_ps(); }
+    static T add(T a, T b) { return _mm_add_ps(a, b); }
+    static T mul(T a, T b) { return _mm_mul_ps(a, b); }
+#if defined(__FMA__)
+    static T fma(T a, T b, T c) { return _mm_fmadd_ps(a, b, c); }
+#else
+    static T fma(T a, T b, T c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+#endif
+    // maxps(x, y) = x > y ? x : y, so the operands are swapped to get a < b ? b : a.
+    static T max(T a, T b) { return _mm_max_ps(b, a); }
+    static T min(T a, T b) { return _mm_min_ps(b, a); }
+    static T gt(T a, T b) { return _mm_cmpgt_ps(a, b); }
+    static T select(T m, T a, T b) { return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b)); }
+};
+
+#else
+
+struct F32x4 {
+    struct T { float v[4]; };
+    static constexpr int kLanes = 4;
+    static T load(const float* p) { return {{p[0], p[1], p[2], p[3]}}; }
+    static void store(float* p, T a) { for (int i = 0; i < 4; ++i) p[i] = a.v[i]; }
+    static T splat(float x) { return {{x, x, x, x}}; }
+    static T load_splat(const float* p) { return splat(*p); }
+    static T zero() { return splat(0.f); }
+    static T add(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] += b.v[i]; return a; }
+    static T mul(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] *= b.v[i]; return a; }
+    static T fma(T a, T b, T c) { return add(mul(a, b), c); }
+    static T max(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = a.v[i] < b.v[i] ? b.v[i] : a.v[i]; return a; }
+    static T min(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = b.v[i] < a.v[i] ? b.v[i] : a.v[i]; return a; }
+    static T gt(T a, T b) {
+        T m;
+        for (int i = 0; i < 4; ++i) m.v[i] = a.v[i] > b.v[i] ? 1.f : 0.f;
+        return m;
+    }
+    static T select(T m, T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = m.v[i] != 0.f ? a.v[i] : b.v[i]; return a; }
+};
+
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(CNNLENS_SIMD_SCALAR)
+
+struct F32x8 {
+    using T = __m256;
+    static constexpr int kLanes = 8;
+    static T load(const float* p) { return _mm256_loadu_ps(p); }
+    static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+    static T splat(float x) { return _mm256_set1_ps(x); }
+    static T load_splat(const float* p) { return _mm256_broadcast_ss(p); }
+    static T zero() { return _mm256_setzero_ps(); }
+    static T add(T a, T b) { return _mm256_add_ps(a, b); }
+    static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+    static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+    static T max(T a, T b) { return _mm256_max_ps(b, a); }
+    static T min(T a, T b) { return _mm256_min_ps(b, a); }
+    static T gt(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+    static T select(T m, T a, T b) { return _mm256_blendv_ps(b, a, m); }
+};
+
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(CNNLENS_SIMD_SCALAR) && !defined(CNNLENS_SIMD_FORCE_128)
+using Vec = F32x8;
+#else
+using Vec = F32x4;
+#endif
+
+}  // namespace cnnlens::simd

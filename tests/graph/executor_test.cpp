@@ -1,0 +1,143 @@
+// Executor: backward from seeds on any node to the input and to intermediate activations,
+// fan-out accumulation, ReLU rules, batch independence, and errors.
+#include "core/graph/executor.h"
+
+#include <gtest/gtest.h>
+
+#include "core/import/model.h"
+#include "tests/test_util.h"
+
+namespace cnnlens {
+namespace {
+
+// y = relu(x) + x * c: x fans out to two consumers.
+struct FanOut {
+    Graph g;
+    int x, relu, mul, add;
+    FanOut() {
+        x = g.add_input("x", Shape{-1, 4});
+        Tensor c(Shape{4});
+        for (int i = 0; i < 4; ++i) c[i] = 0.5f * (i + 1);
+        const int ci = g.add_const("c", std::move(c));
+        relu = g.add_node("relu", OpType::kRelu, NoAttrs{}, {x});
+        mul = g.add_node("mul", OpType::kMul, NoAttrs{}, {x, ci});
+        add = g.add_node("add", OpType::kAdd, NoAttrs{}, {relu, mul});
+        g.set_output(add);
+        EXPECT_TRUE(g.validate().is_ok());
+    }
+};
+
+TEST(Executor, FanOutAccumulates) {
+    FanOut f;
+    Executor ex(f.g, reference_kernels());
+    Tensor x(Shape{1, 4});
+    x[0] = -1; x[1] = 2; x[2] = -3; x[3] = 4;
+    ASSERT_TRUE(ex.forward(x).is_ok());
+    std::vector<Seed> seeds;
+    seeds.push_back({f.add, Tensor(Shape{1, 4}, 1.f)});
+    std::vector<Tensor> g;
+    const int want[] = {f.x, f.relu};
+    ASSERT_TRUE(ex.backward(seeds, want, ReluRule::kStandard, g).is_ok());
+    const float expect_x[] = {0.5f, 2.f, 1.5f, 3.f};  // [x>0] + c
+    for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(g[0][i], expect_x[i]);
+    for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(g[1][i], 1.f);  // d add / d relu
+}
+
+TEST(Executor, ReluRules) {
+    Graph g;
+    const int x = g.add_input("x", Shape{-1, 4});
+    const int r = g.add_node("relu", OpType::kRelu, NoAttrs{}, {x});
+    g.set_output(r);
+    ASSERT_TRUE(g.validate().is_ok());
+    Executor ex(g, reference_kernels());
+    Tensor in(Shape{1, 4});
+    in[0] = 1; in[1] = 1; in[2] = -1; in[3] = -1;
+    ASSERT_TRUE(ex.forward(in).is_ok());
+    Tensor seed(Shape{1, 4});
+    seed[0] = 2; seed[1] = -2; seed[2] = 2; seed[3] = -2;
+    std::vector<Seed> seeds;
+    seeds.push_back({r, std::move(seed)});
+    std::vector<Tensor> out;
+    auto grad = [&](ReluRule rule) {
+        EXPECT_TRUE(ex.backward(seeds, {&x, 1}, rule, out).is_ok());
+        return std::vector<float>(out[0].data(), out[0].data() + 4);
+    };
+    EXPECT_EQ(grad(ReluRule::kStandard), (std::vector<float>{2, -2, 0, 0}));
+    EXPECT_EQ(grad(ReluRule::kGuided), (std::vector<float>{2, 0, 0, 0}));
+    EXPECT_EQ(grad(ReluRule::kDeconvnet), (std::vector<float>{2, 0, 2, 0}));
+}
+
+TEST(Executor, SeedsOnActivationsAndChannelMean) {
+    auto m = load_model(test::source_path("models/fer2013-mini-xception"));
+    ASSERT_TRUE(m) << m.status().message();
+    Executor ex(m->graph, reference_kernels());
+    Rng rng(3);
+    Tensor x = test::random_tensor({2, 64, 64, 1}, rng, 0.f, 1.f);
+    ASSERT_TRUE(ex.forward(x).is_ok());
+    // Gradient of the mean activation of channel 5 of a mid layer, w.r.t. the input and the
+    // layer's own input activation, checked against a finite difference along a direction.
+    const int layer = m->graph.find("StatefulPartitionedCall/model_1/block2_sepconv2_act/Relu");
+    ASSERT_GE(layer, 0);
+    std::vector<Seed> seeds;
+    seeds.push_back({layer, seed_channel_mean(ex.value(layer).shape(), 5)});
+    std::vector<Tensor> g;
+    const int input = m->graph.input();
+    const int want[] = {input, layer};
+    ASSERT_TRUE(ex.backward(seeds, want, ReluRule::kStandard, g).is_ok());
+    EXPECT_EQ(g[1].shape(), ex.value(layer).shape());
+    Tensor v = test::random_tensor(x.shape(), rng);
+    auto objective = [&](const Tensor& in) {
+        EXPECT_TRUE(ex.forward(in).is_ok());
+        const Tensor& a = ex.value(layer);
+        double s = 0;
+        for (int64_t i = 5; i < a.size(); i += a.shape()[3]) s += a[i];
+        return s / (a.shape()[1] * a.shape()[2]);
+    };
+    const float eps = 1e-4f;  // small: fewer ReLU kinks and max-pool switches crossed
+    Tensor xp = x.clone(), xm = x.clone();
+    for (int64_t i = 0; i < x.size(); ++i) { xp[i] += eps * v[i]; xm[i] -= eps * v[i]; }
+    const double fd = (objective(xp) - objective(xm)) / (2 * eps);
+    double dot = 0;
+    for (int64_t i = 0; i < x.size(); ++i) dot += double(g[0][i]) * v[i];
+    EXPECT_NEAR(dot, fd, 1e-2 * std::fabs(fd) + 1e-5);
+}
+
+TEST(Executor, BatchImagesAreIndependent) {
+    auto m = load_model(test::source_path("models/fer2013-mini-xception"));
+    ASSERT_TRUE(m);
+    Executor ex(m->graph, reference_kernels());
+    Rng rng(9);
+    Tensor x = test::random_tensor({3, 64, 64, 1}, rng, 0.f, 1.f);
+    ASSERT_TRUE(ex.forward(x).is_ok());
+    std::vector<Seed> seeds;
+    seeds.push_back({m->logits, seed_contrast(ex.value(m->logits).shape(), 3, 0)});
+    std::vector<Tensor> gb;
+    const int input = m->graph.input();
+    ASSERT_TRUE(ex.backward(seeds, {&input, 1}, ReluRule::kStandard, gb).is_ok());
+    for (int k = 0; k < 3; ++k) {
+        Tensor one(Shape{1, 64, 64, 1});
+        std::copy(x.data() + k * 4096, x.data() + (k + 1) * 4096, one.data());
+        ASSERT_TRUE(ex.forward(one).is_ok());
+        std::vector<Seed> s1;
+        s1.push_back({m->logits, seed_contrast(ex.value(m->logits).shape(), 3, 0)});
+        std::vector<Tensor> g1;
+        ASSERT_TRUE(ex.backward(s1, {&input, 1}, ReluRule::kStandard, g1).is_ok());
+        EXPECT_LT(test::rel_l2(gb[0].data() + k * 4096, g1[0].data(), 4096), 1e-6);
+    }
+}
+
+TEST(Executor, ErrorsAreValues) {
+    FanOut f;
+    Executor ex(f.g, reference_kernels());
+    std::vector<Tensor> g;
+    std::vector<Seed> seeds;
+    seeds.push_back({f.add, Tensor(Shape{1, 4}, 1.f)});
+    EXPECT_FALSE(ex.backward(seeds, {&f.x, 1}, ReluRule::kStandard, g).is_ok());  // before forward
+    EXPECT_NE(ex.forward(Tensor(Shape{1, 5})).message().find("[1,5]"), std::string::npos);
+    ASSERT_TRUE(ex.forward(Tensor(Shape{2, 4}, 1.f)).is_ok());
+    const Status s = ex.backward(seeds, {&f.x, 1}, ReluRule::kStandard, g);  // seed for batch 1
+    EXPECT_NE(s.message().find("'add'"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace cnnlens
