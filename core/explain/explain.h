@@ -1,0 +1,114 @@
+// Explanation methods: one verb, explain(image, target, params, ctx) -> Explanation.
+//
+// Every method reaches the model only through ModelProbe (probe.h). Methods are listed once
+// in method_list.inc, which drives the registry, the CLI's --method names, the app's menus and
+// the generic tests. Parameters are named numbers with defaults and ranges (ParamDef), so a UI
+// can build widgets and a JSON export can record every value, seed included.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/explain/probe.h"
+
+namespace cnnlens {
+
+// One parameter of a method. Choices (if any) are the labels of values 0, 1, 2, ...
+struct ParamDef {
+    std::string_view name;
+    double def = 0, min = 0, max = 1;
+    std::string_view help;
+    std::vector<std::string_view> choices;
+    bool integer = false;
+};
+
+// Parameter values by name; missing names take their defaults.
+class Params {
+public:
+    Params() = default;
+    Params& set(std::string_view name, double v) { values_[std::string(name)] = v; return *this; }
+    bool has(std::string_view name) const { return values_.count(std::string(name)) > 0; }
+    double get(std::string_view name, double def) const {
+        auto it = values_.find(std::string(name));
+        return it == values_.end() ? def : it->second;
+    }
+    const std::map<std::string, double>& values() const { return values_; }
+
+private:
+    std::map<std::string, double> values_;
+};
+
+// Progress, cancellation, seed and partial results for long methods.
+struct ExplainContext {
+    explicit ExplainContext(ModelProbe& p) : probe(p) {}
+    ModelProbe& probe;
+    uint64_t seed = 1;
+    // Called with the fraction done (0..1); return false to cancel (the method then returns a
+    // kCancelled error whose message says how far it got).
+    std::function<bool(float)> progress;
+    // Methods that refine an estimate (LIME) report intermediate results here.
+    std::function<void(const struct Explanation&)> partial;
+    bool report(float fraction) const { return !progress || progress(fraction); }
+};
+
+struct Explanation {
+    std::string method;
+    Target target;
+    int height = 0, width = 0;
+    // The map to show, [H, W] in input pixels. Signed methods keep the sign (signed_map).
+    Tensor map;
+    bool signed_map = false;
+    // Per-pixel, per-channel attribution [H, W, C] when the method has one (gradients).
+    Tensor attribution;
+    // Extra maps a method may return by name ("mean", "mean_of_squares", "variance" for
+    // SmoothGrad; "cam" at layer resolution for Grad-CAM).
+    std::map<std::string, Tensor> extras;
+    // Scalars worth reporting (IG completeness error, LIME R^2, class score, ...).
+    std::map<std::string, double> stats;
+    // Every parameter value used, defaults included, and the seed.
+    std::map<std::string, double> params;
+    // Superpixel methods: segment id per pixel [H*W] and one weight per segment.
+    std::vector<int> segments;
+    std::vector<float> segment_weights;
+    std::string layer;  // layer name for layer-based methods
+};
+
+class ExplanationMethod {
+public:
+    virtual ~ExplanationMethod() = default;
+    virtual std::string_view name() const = 0;    // "saliency": CLI name and registry key
+    virtual std::string_view title() const = 0;   // "Vanilla gradient"
+    virtual std::span<const ParamDef> params() const = 0;
+    // image: one input row [1, H, W, C] in model input space (already preprocessed).
+    virtual Expected<Explanation> explain(const Tensor& image, const Target& target, const Params& params,
+                                          ExplainContext& ctx) const = 0;
+};
+
+// Every method, in menu order.
+std::span<const ExplanationMethod* const> all_methods();
+const ExplanationMethod* find_method(std::string_view name);
+// "saliency, smoothgrad, ..."
+std::string method_names();
+
+// Records every ParamDef of `m` with its value in `e.params` (and ctx.seed as "seed").
+void record_params(const ExplanationMethod& m, const Params& p, const ExplainContext& ctx, Explanation& e);
+
+// --- Helpers shared by methods --------------------------------------------------------------
+
+// Runs the probe for gradients of `target` w.r.t. the input for a batch.
+Expected<ProbeResult> input_gradients(ModelProbe& probe, const Tensor& batch, const Target& target,
+                                      ReluRule rule = ReluRule::kStandard);
+// |g| summed over channels: [1,H,W,C] -> [H,W] (PAIR's VisualizeImageGrayscale reduction).
+Tensor abs_sum_channels(const Tensor& g);
+// g summed over channels (signed): [1,H,W,C] -> [H,W].
+Tensor sum_channels(const Tensor& g);
+// Bilinear resize of a [h, w] map to [H, W] (pixel centres at +0.5).
+Tensor resize_map(const Tensor& map, int height, int width);
+// Gaussian blur of an NHWC image row with standard deviation sigma (pixels).
+Tensor gaussian_blur(const Tensor& image, float sigma);
+
+}  // namespace cnnlens

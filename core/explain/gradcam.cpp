@@ -1,0 +1,121 @@
+// Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ (Chattopadhay et al. 2018) and Guided Grad-CAM
+// on any layer with a spatial output. Default layer: the last convolution whose output is
+// larger than 1x1 (as pytorch-grad-cam and TF.js's example pick the last conv). The CAM is
+// ReLU'd at layer resolution (extras "cam") and upsampled bilinearly to the input size;
+// normalisation is left to display.
+#include <algorithm>
+#include <cmath>
+
+#include "core/explain/method_util.h"
+
+namespace cnnlens {
+namespace {
+
+enum class Variant { kGradCam, kPlusPlus, kGuided };
+
+Expected<int> pick_layer(ModelProbe& probe, double requested) {
+    const std::vector<LayerInfo> layers = probe.layers();
+    if (requested >= 0) {
+        for (const LayerInfo& l : layers)
+            if (l.node == static_cast<int>(requested)) {
+                if (!l.spatial()) return invalid_argument("layer '" + l.name + "' has shape " + l.shape.str() + "; Grad-CAM needs a spatial layer [N,H,W,C]");
+                return l.node;
+            }
+        return invalid_argument("layer index " + std::to_string(static_cast<int>(requested)) + " is not a layer of the model");
+    }
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it)
+        if ((it->op == "Conv2D" || it->op == "DepthwiseConv") && it->spatial() && it->shape[1] * it->shape[2] > 1) return it->node;
+    return not_found("the model has no convolution with a spatial output larger than 1x1; choose a layer");
+}
+
+template <Variant kVariant>
+Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+    const auto& fm = static_cast<const FnMethod&>(m);
+    auto layer = pick_layer(ctx.probe, fm.param(p, "layer"));
+    if (!layer) return layer.status();
+    ProbeRequest r;
+    r.target = t;
+    r.layers = {*layer};
+    r.input_gradient = kVariant == Variant::kGuided;
+    r.relu_rule = kVariant == Variant::kGuided ? ReluRule::kGuided : ReluRule::kStandard;
+    auto res = ctx.probe.run(x, r);
+    if (!res) return res.status();
+    // The guided pass changes ReLU gradients everywhere, including down to the layer; the CAM
+    // itself must use true gradients, so Guided Grad-CAM asks twice.
+    ProbeResult plain;
+    if (kVariant == Variant::kGuided) {
+        ProbeRequest r2 = r;
+        r2.input_gradient = false;
+        r2.relu_rule = ReluRule::kStandard;
+        auto res2 = ctx.probe.run(x, r2);
+        if (!res2) return res2.status();
+        plain = std::move(*res2);
+    }
+    const ProbeResult& src = kVariant == Variant::kGuided ? plain : *res;
+    const Tensor& A = src.activations[0];
+    const Tensor& G = src.activation_grads[0];
+    const int64_t h = A.shape()[1], w = A.shape()[2], k = A.shape()[3], hw = h * w;
+    std::vector<double> weight(static_cast<size_t>(k), 0.0);
+    for (int64_t c = 0; c < k; ++c) {
+        if (kVariant == Variant::kPlusPlus) {
+            double sum_a = 0;
+            for (int64_t i = 0; i < hw; ++i) sum_a += A[i * k + c];
+            for (int64_t i = 0; i < hw; ++i) {
+                const double g = G[i * k + c], g2 = g * g, g3 = g2 * g;
+                const double denom = 2 * g2 + sum_a * g3 + 1e-7;
+                const double alpha = g != 0 ? g2 / denom : 0.0;
+                weight[static_cast<size_t>(c)] += alpha * std::max(g, 0.0);
+            }
+        } else {
+            for (int64_t i = 0; i < hw; ++i) weight[static_cast<size_t>(c)] += G[i * k + c];
+            weight[static_cast<size_t>(c)] /= static_cast<double>(hw);
+        }
+    }
+    Tensor small(Shape{h, w});
+    for (int64_t i = 0; i < hw; ++i) {
+        double s = 0;
+        for (int64_t c = 0; c < k; ++c) s += weight[static_cast<size_t>(c)] * A[i * k + c];
+        small[i] = static_cast<float>(std::max(s, 0.0));
+    }
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]);
+    Explanation e;
+    e.map = resize_map(small, H, W);
+    e.extras["cam"] = std::move(small);
+    for (const LayerInfo& l : ctx.probe.layers())
+        if (l.node == *layer) e.layer = l.name;
+    e.stats["layer_node"] = *layer;
+    e.stats["score"] = target_score(*res, 0, t);
+    if (kVariant == Variant::kGuided) {
+        const int64_t c = x.shape()[3];
+        Tensor a(Shape{H, W, c});
+        for (int64_t i = 0; i < static_cast<int64_t>(H) * W; ++i)
+            for (int64_t ch = 0; ch < c; ++ch) a[i * c + ch] = res->input_grad[i * c + ch] * e.map[i];
+        Tensor row = a.clone();
+        row.reshape(x.shape());
+        e.extras["cam_upsampled"] = std::move(e.map);
+        e.map = sum_channels(row);
+        e.signed_map = true;
+        e.attribution = std::move(a);
+    }
+    ctx.report(1.f);
+    return e;
+}
+
+const std::vector<ParamDef> kParams = {{"layer", -1, -1, 1e9, "layer node (-1: the last convolution larger than 1x1)", {}, true}};
+
+}  // namespace
+
+const ExplanationMethod& method_GradCam() {
+    static const FnMethod m("gradcam", "Grad-CAM", kParams, cam<Variant::kGradCam>);
+    return m;
+}
+const ExplanationMethod& method_GradCamPlusPlus() {
+    static const FnMethod m("gradcampp", "Grad-CAM++", kParams, cam<Variant::kPlusPlus>);
+    return m;
+}
+const ExplanationMethod& method_GuidedGradCam() {
+    static const FnMethod m("guided_gradcam", "Guided Grad-CAM", kParams, cam<Variant::kGuided>);
+    return m;
+}
+
+}  // namespace cnnlens

@@ -1,0 +1,139 @@
+#include "core/explain/probe.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace cnnlens {
+
+Tensor softmax_rows(const Tensor& logits) {
+    Tensor p(logits.shape());
+    const int64_t c = logits.shape().dim(-1), rows = logits.size() / c;
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* x = logits.data() + r * c;
+        const float m = *std::max_element(x, x + c);
+        double s = 0;
+        for (int64_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(x[j]) - m);
+        for (int64_t j = 0; j < c; ++j) p[r * c + j] = static_cast<float>(std::exp(static_cast<double>(x[j]) - m) / s);
+    }
+    return p;
+}
+
+std::vector<int> argmax_rows(const Tensor& t) {
+    const int64_t c = t.shape().dim(-1), rows = t.size() / c;
+    std::vector<int> out(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) out[static_cast<size_t>(r)] = static_cast<int>(std::max_element(t.data() + r * c, t.data() + (r + 1) * c) - (t.data() + r * c));
+    return out;
+}
+
+GraphProbe::GraphProbe(const Model& model, const KernelSet& kernels, int max_batch)
+    : model_(model), executor_(model.graph, kernels), max_batch_(std::max(1, max_batch)) {}
+
+std::vector<LayerInfo> GraphProbe::layers() const {
+    std::vector<LayerInfo> v;
+    const Graph& g = model_.graph;
+    for (int i = 0; i < g.size(); ++i) {
+        const Node& n = g.node(i);
+        if (n.op == OpType::kConst || n.op == OpType::kIdentity) continue;
+        LayerInfo l;
+        l.node = i;
+        l.name = display_name(n.name);
+        l.op = std::string(op_name(n.op));
+        if (const auto* c = std::get_if<ConvAttrs>(&n.attrs); c && c->groups > 1) l.op = "DepthwiseConv";
+        l.shape = n.shape;
+        if (n.op == OpType::kInput) l.shape[0] = 1;
+        v.push_back(std::move(l));
+    }
+    return v;
+}
+
+Status GraphProbe::run_chunk(const Tensor& x, const ProbeRequest& r, ProbeResult& out, int64_t first) {
+    Executor& ex = executor_;
+    CNNLENS_RETURN_IF_ERROR(ex.forward(x));
+    const int64_t n = x.shape()[0];
+    const int classes = model_.num_classes();
+    const Tensor& lg = ex.value(model_.logits);
+    Tensor probs = model_.probs >= 0 ? ex.value(model_.probs).clone() : softmax_rows(lg);
+    std::copy(lg.data(), lg.data() + n * classes, out.logits.data() + first * classes);
+    std::copy(probs.data(), probs.data() + n * classes, out.probs.data() + first * classes);
+
+    const bool objective = r.target.has_value() || r.channel.has_value();
+    std::vector<Seed> seeds;
+    if (r.target) {
+        const Target& t = *r.target;
+        Tensor s(lg.shape(), 0.f);
+        for (int64_t i = 0; i < n; ++i) {
+            float* row = s.data() + i * classes;
+            const float* p = probs.data() + i * classes;
+            for (int side = 0; side < 2; ++side) {
+                const int c = side == 0 ? t.cls : t.contrast;
+                if (c < 0) continue;
+                const float sign = side == 0 ? 1.f : -1.f;
+                if (t.score == Target::Score::kLogit) {
+                    row[c] += sign;
+                } else {  // d p_c / d logits = p_c (e_c - p)
+                    for (int j = 0; j < classes; ++j) row[j] += sign * p[c] * ((j == c ? 1.f : 0.f) - p[j]);
+                }
+            }
+        }
+        seeds.push_back({model_.logits, std::move(s)});
+    }
+    if (r.channel) seeds.push_back({r.channel->layer, seed_channel_mean(ex.value(r.channel->layer).shape(), r.channel->channel)});
+
+    auto copy_into = [&](Tensor& dst, const Tensor& src) {
+        if (dst.empty()) {
+            Shape s = src.shape();
+            s[0] = out.logits.shape()[0];
+            dst.reset(s);
+        }
+        std::copy(src.data(), src.data() + src.size(), dst.data() + first * (src.size() / n));
+    };
+    for (size_t k = 0; k < r.layers.size(); ++k) copy_into(out.activations[k], ex.value(r.layers[k]));
+    if (!objective) return Status::ok();
+    std::vector<int> wanted;
+    if (r.input_gradient) wanted.push_back(model_.graph.input());
+    for (int l : r.layers) wanted.push_back(l);
+    std::vector<Tensor> grads;
+    CNNLENS_RETURN_IF_ERROR(ex.backward(seeds, wanted, r.relu_rule, grads));
+    size_t k = 0;
+    if (r.input_gradient) copy_into(out.input_grad, grads[k++]);
+    for (size_t l = 0; l < r.layers.size(); ++l) copy_into(out.activation_grads[l], grads[k++]);
+    return Status::ok();
+}
+
+Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r) {
+    const int64_t n = batch.shape()[0];
+    const int classes = model_.num_classes();
+    if (r.target) {
+        if (r.target->cls < 0 || r.target->cls >= classes || r.target->contrast >= classes)
+            return invalid_argument("target class " + std::to_string(r.target->cls) + (r.target->contrast >= 0 ? " vs " + std::to_string(r.target->contrast) : "") +
+                                    " is out of range (the model has " + std::to_string(classes) + " classes)");
+    }
+    if (r.channel) {
+        const int l = r.channel->layer;
+        if (l < 0 || l >= model_.graph.size() || model_.graph.node(l).shape.rank() < 2)
+            return invalid_argument("layer index " + std::to_string(l) + " is not a layer of the model");
+        const int64_t chans = model_.graph.node(l).shape.dim(-1);
+        if (r.channel->channel < 0 || r.channel->channel >= chans)
+            return invalid_argument("channel " + std::to_string(r.channel->channel) + " of layer '" + display_name(model_.graph.node(l).name) + "' does not exist (it has " + std::to_string(chans) + ")");
+    }
+    for (int l : r.layers)
+        if (l < 0 || l >= model_.graph.size() || model_.graph.node(l).op == OpType::kConst)
+            return invalid_argument("layer index " + std::to_string(l) + " is not a layer of the model");
+    ProbeResult out;
+    out.logits.reset(Shape{n, classes});
+    out.probs.reset(Shape{n, classes});
+    out.activations.resize(r.layers.size());
+    if (r.target || r.channel) out.activation_grads.resize(r.layers.size());
+    for (int64_t first = 0; first < n; first += max_batch_) {
+        const int64_t m = std::min<int64_t>(max_batch_, n - first);
+        Shape s = batch.shape();
+        s[0] = m;
+        Tensor chunk(s);
+        const int64_t per = batch.size() / n;
+        std::copy(batch.data() + first * per, batch.data() + (first + m) * per, chunk.data());
+        CNNLENS_RETURN_IF_ERROR(run_chunk(chunk, r, out, first));
+    }
+    return out;
+}
+
+}  // namespace cnnlens

@@ -1,0 +1,95 @@
+// ModelProbe: the only door from an explanation method to the model. A method asks for a
+// batch's class scores, the gradient of a target with respect to the input, and activations
+// (and their gradients) of named layers; it never touches the graph. GraphProbe serves real
+// models through the engine; tests use closed-form probes.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/graph/executor.h"
+#include "core/image/image.h"
+#include "core/import/model.h"
+
+namespace cnnlens {
+
+// The scalar an explanation is about, for every image of a batch.
+struct Target {
+    enum class Score { kLogit, kProbability };
+    int cls = 0;
+    int contrast = -1;  // >= 0: explain score(cls) - score(contrast)
+    Score score = Score::kLogit;
+};
+
+// What to compute for a batch.
+struct ProbeRequest {
+    // Gradient of the target (summed over the batch; images are independent) w.r.t. the input.
+    std::optional<Target> target;
+    // Alternatively (or in addition), gradient of the mean activation of one channel of one
+    // layer — the objective of filter visualization.
+    struct Channel { int layer = -1; int channel = 0; };
+    std::optional<Channel> channel;
+    bool input_gradient = false;       // return d(objective)/d(input)
+    std::vector<int> layers;           // activations to return (and their gradients if any objective)
+    ReluRule relu_rule = ReluRule::kStandard;
+};
+
+struct ProbeResult {
+    Tensor logits;   // [N, classes]
+    Tensor probs;    // [N, classes]
+    Tensor input_grad;                   // [N, H, W, C] when requested
+    std::vector<Tensor> activations;     // per requested layer
+    std::vector<Tensor> activation_grads;// per requested layer, when an objective is set
+};
+
+// A layer users can pick: name as shown, node index, output shape for batch 1.
+struct LayerInfo {
+    int node = -1;
+    std::string name;   // display name
+    std::string op;     // "Conv2D", "DepthwiseConv", "MaxPool", ...
+    Shape shape;        // [1, H, W, C] or [1, C]
+    bool spatial() const { return shape.rank() == 4; }
+};
+
+class ModelProbe {
+public:
+    virtual ~ModelProbe() = default;
+    virtual Expected<ProbeResult> run(const Tensor& batch, const ProbeRequest& request) = 0;
+    virtual const InputSpec& input_spec() const = 0;
+    virtual int num_classes() const = 0;
+    virtual const std::vector<std::string>& class_names() const = 0;
+    // Layers whose activations may be requested (empty for closed-form probes).
+    virtual std::vector<LayerInfo> layers() const { return {}; }
+    // Largest batch run at once; larger batches are split by the probe.
+    virtual int max_batch() const { return 64; }
+};
+
+// The engine behind a ModelProbe: a loaded Model on one kernel set. Batches larger than
+// max_batch are run in chunks so memory stays bounded.
+class GraphProbe final : public ModelProbe {
+public:
+    GraphProbe(const Model& model, const KernelSet& kernels, int max_batch = 64);
+    Expected<ProbeResult> run(const Tensor& batch, const ProbeRequest& request) override;
+    const InputSpec& input_spec() const override { return model_.spec.input; }
+    int num_classes() const override { return model_.num_classes(); }
+    const std::vector<std::string>& class_names() const override { return model_.spec.classes; }
+    std::vector<LayerInfo> layers() const override;
+    int max_batch() const override { return max_batch_; }
+    const Model& model() const { return model_; }
+    Executor& executor() { return executor_; }
+
+private:
+    Status run_chunk(const Tensor& batch, const ProbeRequest& r, ProbeResult& out, int64_t first);
+    const Model& model_;
+    Executor executor_;
+    int max_batch_;
+};
+
+// Softmax of each row of logits [N, C].
+Tensor softmax_rows(const Tensor& logits);
+// argmax per row.
+std::vector<int> argmax_rows(const Tensor& t);
+
+}  // namespace cnnlens

@@ -1,0 +1,199 @@
+// Axioms of the gradient methods on closed-form probes, and behaviour every method shares on
+// the real model: determinism for a seed, cancellation with partial progress, bad parameters.
+#include <gtest/gtest.h>
+
+#include "core/explain/explain.h"
+#include "tests/explain/analytic_probe.h"
+
+namespace cnnlens {
+namespace {
+
+Tensor image(int h, int w, uint64_t seed) {
+    Rng rng(seed);
+    return test::random_tensor({1, h, w, 1}, rng, 0.f, 1.f);
+}
+
+TEST(Methods, RegistryHasTheIssueMethods) {
+    for (const char* n : {"saliency", "gradient_x_input", "smoothgrad", "ig", "guided", "gradcam", "gradcampp", "guided_gradcam", "occlusion"})
+        EXPECT_NE(find_method(n), nullptr) << n;
+}
+
+TEST(Methods, SaliencyIsTheGradient) {
+    test::AnalyticProbe probe(6, 5, 3, 1);
+    ExplainContext ctx(probe);
+    Tensor x = image(6, 5, 2);
+    auto e = find_method("saliency")->explain(x, Target{1}, Params(), ctx);
+    ASSERT_TRUE(e) << e.status().message();
+    for (int j = 0; j < 30; ++j) {
+        EXPECT_FLOAT_EQ(e->attribution[j], probe.weights()[30 + j]);
+        EXPECT_FLOAT_EQ(e->map[j], std::fabs(probe.weights()[30 + j]));
+    }
+    // Contrastive target: gradient of logit 1 minus logit 2.
+    auto c = find_method("saliency")->explain(x, Target{1, 2}, Params(), ctx);
+    ASSERT_TRUE(c);
+    for (int j = 0; j < 30; ++j) EXPECT_NEAR(c->attribution[j], probe.weights()[30 + j] - probe.weights()[60 + j], 1e-6);
+}
+
+TEST(Methods, SmoothGradOfALinearModelIsItsGradient) {
+    test::AnalyticProbe probe(8, 8, 4, 3);
+    ExplainContext ctx(probe);
+    Tensor x = image(8, 8, 4);
+    auto e = find_method("smoothgrad")->explain(x, Target{2}, Params().set("samples", 20), ctx);
+    ASSERT_TRUE(e) << e.status().message();
+    for (int j = 0; j < 64; ++j) EXPECT_NEAR(e->attribution[j], probe.weights()[2 * 64 + j], 1e-5);
+    // Variance of a constant gradient is zero; mean of squares is its square.
+    for (int j = 0; j < 64; ++j) {
+        EXPECT_NEAR(e->extras["variance"][j], 0.f, 1e-6);
+        EXPECT_NEAR(e->extras["mean_of_squares"][j], probe.weights()[2 * 64 + j] * probe.weights()[2 * 64 + j], 1e-5);
+    }
+    EXPECT_EQ(probe.calls, 1) << "20 noisy copies fit one batch";
+}
+
+TEST(Methods, IntegratedGradientsCompleteness) {
+    // Linear: exact for any step count. Quadratic: the midpoint rule is exact for linear
+    // gradients along the path as well, so completeness holds to rounding for both.
+    for (float q : {0.f, 0.7f}) {
+        test::AnalyticProbe probe(7, 7, 3, 5, q);
+        ExplainContext ctx(probe);
+        Tensor x = image(7, 7, 6);
+        for (int baseline : {0, 1, 2}) {
+            auto e = find_method("ig")->explain(x, Target{0}, Params().set("steps", 16).set("baseline", baseline), ctx);
+            ASSERT_TRUE(e) << e.status().message();
+            EXPECT_LT(e->stats["completeness_relative_error"], 1e-4) << "q=" << q << " baseline=" << baseline;
+        }
+    }
+}
+
+TEST(Methods, OcclusionOfALinearModel) {
+    // For a linear model the drop of an occluded window (fill 0) is sum_w W_j x_j: each pixel's
+    // mean over the windows covering it is known in closed form for window 1.
+    test::AnalyticProbe probe(5, 6, 2, 7);
+    ExplainContext ctx(probe);
+    Tensor x = image(5, 6, 8);
+    auto e = find_method("occlusion")->explain(x, Target{1}, Params().set("window", 1).set("stride", 1), ctx);
+    ASSERT_TRUE(e) << e.status().message();
+    for (int j = 0; j < 30; ++j) EXPECT_NEAR(e->map[j], probe.weights()[30 + j] * x[j], 1e-5);
+}
+
+TEST(Methods, BadParametersAreNamed) {
+    test::AnalyticProbe probe(4, 4, 2, 1);
+    ExplainContext ctx(probe);
+    auto e = find_method("smoothgrad")->explain(image(4, 4, 1), Target{0}, Params().set("samples", 0), ctx);
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.status().message().find("samples"), std::string::npos);
+    auto o = find_method("occlusion")->explain(image(4, 4, 1), Target{0}, Params().set("window", 9), ctx);
+    ASSERT_FALSE(o);
+    EXPECT_NE(o.status().message().find("window"), std::string::npos);
+}
+
+// --- On the real model ------------------------------------------------------------------------
+
+struct RealModel {
+    Model model;
+    std::unique_ptr<GraphProbe> probe;
+    Tensor face;
+    RealModel() {
+        auto m = load_model(test::source_path("models/fer2013-mini-xception"));
+        EXPECT_TRUE(m) << m.status().message();
+        model = std::move(*m);
+        probe = std::make_unique<GraphProbe>(model, *select_kernel_set());
+        auto img = load_image(test::source_path("tests/data/astronaut_face.png"));
+        face = image_to_input(*img, model.spec.input);
+    }
+};
+
+RealModel& real() {
+    static RealModel r;
+    return r;
+}
+
+TEST(MethodsOnModel, EveryMethodRunsAndIsDeterministic) {
+    for (const ExplanationMethod* m : all_methods()) {
+        SCOPED_TRACE(std::string(m->name()));
+        Params p;
+        if (m->name() == "smoothgrad") p.set("samples", 8);
+        if (m->name() == "ig") p.set("steps", 8);
+        if (m->name() == "lime") p.set("samples", 150);
+        if (m->name() == "occlusion") p.set("stride", 8);
+        ExplainContext ctx(*real().probe);
+        ctx.seed = 7;
+        auto a = m->explain(real().face, Target{3}, p, ctx);
+        ASSERT_TRUE(a) << a.status().message();
+        auto b = m->explain(real().face, Target{3}, p, ctx);
+        ASSERT_TRUE(b);
+        ASSERT_EQ(a->map.shape(), (Shape{64, 64}));
+        for (int64_t i = 0; i < a->map.size(); ++i) ASSERT_EQ(a->map[i], b->map[i]);
+        float mx = 0;
+        for (int64_t i = 0; i < a->map.size(); ++i) mx = std::max(mx, std::fabs(a->map[i]));
+        EXPECT_GT(mx, 0.f) << "all-zero map";
+        EXPECT_EQ(a->params["seed"], 7);
+    }
+}
+
+TEST(MethodsOnModel, LongMethodsCancelWithPartialProgress) {
+    for (const char* name : {"smoothgrad", "ig", "occlusion", "lime"}) {
+        const ExplanationMethod* m = find_method(name);
+        if (!m) continue;
+        SCOPED_TRACE(name);
+        ExplainContext ctx(*real().probe);
+        int calls = 0;
+        float last = 0;
+        ctx.progress = [&](float f) { last = f; return ++calls < 2; };
+        Params p;
+        p.set("batch", 10);
+        auto e = m->explain(real().face, Target{3}, p, ctx);
+        ASSERT_FALSE(e);
+        EXPECT_EQ(e.status().code(), ErrorCode::kCancelled) << e.status().message();
+        EXPECT_GT(last, 0.f);
+        EXPECT_LT(last, 1.f);
+        EXPECT_NE(e.status().message().find(" of "), std::string::npos) << e.status().message();
+    }
+}
+
+TEST(MethodsOnModel, IntegratedGradientsCompletenessOnTheModel) {
+    ExplainContext ctx(*real().probe);
+    auto e = find_method("ig")->explain(real().face, Target{3}, Params().set("steps", 200), ctx);
+    ASSERT_TRUE(e);
+    // Piecewise-linear network: the Riemann sum converges; 200 steps are within a few percent.
+    EXPECT_LT(e->stats["completeness_relative_error"], 0.05) << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
+}
+
+TEST(MethodsOnModel, GradCamWeightsAreSpatialMeansOfLayerGradients) {
+    GraphProbe& probe = *real().probe;
+    ExplainContext ctx(probe);
+    const int layer = probe.model().graph.find("StatefulPartitionedCall/model_1/block3_sepconv2_bn/FusedBatchNormV3");
+    ASSERT_GE(layer, 0);
+    auto e = find_method("gradcam")->explain(real().face, Target{3}, Params().set("layer", layer), ctx);
+    ASSERT_TRUE(e) << e.status().message();
+    ProbeRequest r;
+    r.target = Target{3};
+    r.layers = {layer};
+    auto res = probe.run(real().face, r);
+    ASSERT_TRUE(res);
+    const Tensor& A = res->activations[0];
+    const Tensor& G = res->activation_grads[0];
+    const int64_t hw = A.shape()[1] * A.shape()[2], k = A.shape()[3];
+    const Tensor& cam = e->extras["cam"];
+    ASSERT_EQ(cam.size(), hw);
+    for (int64_t i = 0; i < hw; ++i) {
+        double s = 0;
+        for (int64_t c = 0; c < k; ++c) {
+            double w = 0;
+            for (int64_t j = 0; j < hw; ++j) w += G[j * k + c];
+            s += w / hw * A[i * k + c];
+        }
+        EXPECT_NEAR(cam[i], std::max(s, 0.0), 1e-4 * (1 + std::fabs(s)));
+    }
+    EXPECT_EQ(e->layer, "block3_sepconv2_bn/FusedBatchNormV3");
+}
+
+TEST(MethodsOnModel, GradCamDefaultLayerIsTheLastConvLargerThan1x1) {
+    ExplainContext ctx(*real().probe);
+    auto e = find_method("gradcam")->explain(real().face, Target{3}, Params(), ctx);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->layer, "conv2d_5/BiasAdd");
+    EXPECT_EQ(e->extras["cam"].shape(), (Shape{8, 8}));
+}
+
+}  // namespace
+}  // namespace cnnlens
