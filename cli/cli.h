@@ -24,7 +24,21 @@ private:
     std::string error_;
 };
 
+// A progress bar on stderr when it is a terminal; silent otherwise.
+class Progress {
+public:
+    explicit Progress(std::string label);
+    ~Progress();
+    bool operator()(float fraction);  // always continues
+    void done();
+
+private:
+    std::string label_;
+    bool tty_ = false, shown_ = false;
+};
+
 int cmd_predict(const Args& a);
+int cmd_explain(const Args& a);
 int cmd_model_info(const Args& a);
 int cmd_bench(const Args& a);
 

@@ -76,6 +76,10 @@ const char* kUsage =
     "commands:\n"
     "  predict --model DIR [--kernels SET] [--json] IMAGE...\n"
     "        classify each image (PNG, JPEG, BMP, GIF, TGA): probabilities and the top class\n"
+    "  explain --model DIR --method saliency|smoothgrad|ig|gradcam|guided|occlusion|lime|...\n"
+    "          [--class C] [--contrast C] [--score logit|probability] [--out DIR] [--seed N]\n"
+    "          [--<parameter> VALUE ...] IMAGE...\n"
+    "        explanation overlay (PNG), raw map (.npy) and parameters (JSON) into --out\n"
     "  model-info DIR\n"
     "        layers with their output shapes and parameter counts\n"
     "  bench [--model DIR] [--kernels SET] [--threads N] [--batch N] [--runs N] [--json]\n"
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
     if (!args.error().empty()) return fail(args.error());
     if (cmd == "predict") return cmd_predict(args);
     if (cmd == "model-info") return cmd_model_info(args);
+    if (cmd == "explain") return cmd_explain(args);
     if (cmd == "bench") return cmd_bench(args);
     std::fprintf(stderr, "cnnlens: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;

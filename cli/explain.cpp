@@ -1,0 +1,185 @@
+// `cnnlens explain`: one explanation per image into a folder — PNG overlay, raw float map as
+// .npy, and a JSON of parameters, seed and results.
+#include <cstdio>
+#include <filesystem>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/explain/explain.h"
+#include "core/image/render.h"
+
+namespace cnnlens::cli {
+
+Progress::Progress(std::string label) : label_(std::move(label)), tty_(isatty(2)) {}
+Progress::~Progress() { done(); }
+
+bool Progress::operator()(float f) {
+    if (!tty_) return true;
+    const int width = 30, filled = static_cast<int>(f * width + 0.5f);
+    std::fprintf(stderr, "\r%-28s [%.*s%*s] %3d%%", label_.c_str(), filled, "==============================", width - filled, "", static_cast<int>(f * 100 + 0.5f));
+    std::fflush(stderr);
+    shown_ = true;
+    return true;
+}
+
+void Progress::done() {
+    if (shown_) std::fprintf(stderr, "\r%*s\r", 70, "");
+    shown_ = false;
+}
+
+std::string stem_of(const std::string& path) { return std::filesystem::path(path).stem().string(); }
+
+Expected<int> class_index(const std::vector<std::string>& names, const std::string& s) {
+    for (size_t i = 0; i < names.size(); ++i)
+        if (names[i] == s) return static_cast<int>(i);
+    char* end = nullptr;
+    const long v = std::strtol(s.c_str(), &end, 10);
+    if (!s.empty() && end && *end == 0 && v >= 0 && v < static_cast<long>(names.size())) return static_cast<int>(v);
+    std::string list;
+    for (size_t i = 0; i < names.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " " + names[i];
+    return invalid_argument("class '" + s + "' is not a class of the model (" + list + ")");
+}
+
+Expected<Params> method_params(const ExplanationMethod& m, const Args& a, const GraphProbe& probe) {
+    Params p;
+    for (const ParamDef& d : m.params()) {
+        const std::string key(d.name);
+        if (!a.has(key)) continue;
+        const std::string v = a.get(key);
+        bool found = false;
+        for (size_t i = 0; i < d.choices.size(); ++i)
+            if (d.choices[i] == v) { p.set(key, static_cast<double>(i)); found = true; }
+        if (!found && key == "layer") {  // layers by name
+            for (const LayerInfo& l : probe.layers())
+                if (l.name == v || probe.model().graph.node(l.node).name == v) { p.set(key, l.node); found = true; }
+        }
+        if (!found) {
+            char* end = nullptr;
+            const double x = std::strtod(v.c_str(), &end);
+            if (v.empty() || !end || *end != 0) {
+                std::string choices;
+                for (auto c : d.choices) choices += (choices.empty() ? "" : ", ") + std::string(c);
+                return invalid_argument("--" + key + " " + v + ": expected a number" + (choices.empty() ? "" : " or one of " + choices) +
+                                        (key == "layer" ? " or a layer name (see cnnlens model-info)" : ""));
+            }
+            p.set(key, x);
+        }
+    }
+    return p;
+}
+
+std::string explanation_json(const Explanation& e, const std::string& image, const std::vector<std::string>& classes, const std::string& kernels) {
+    std::string s = "{\n  \"method\": " + json_quote(e.method) + ",\n  \"image\": " + json_quote(image) + ",\n  \"target\": {\"class\": " +
+                    std::to_string(e.target.cls) + ", \"class_name\": " + json_quote(classes[static_cast<size_t>(e.target.cls)]);
+    if (e.target.contrast >= 0) s += ", \"contrast\": " + std::to_string(e.target.contrast) + ", \"contrast_name\": " + json_quote(classes[static_cast<size_t>(e.target.contrast)]);
+    s += ", \"score\": " + json_quote(e.target.score == Target::Score::kLogit ? "logit" : "probability") + "},\n";
+    if (!e.layer.empty()) s += "  \"layer\": " + json_quote(e.layer) + ",\n";
+    s += "  \"kernels\": " + json_quote(kernels) + ",\n  \"width\": " + std::to_string(e.width) + ", \"height\": " + std::to_string(e.height) + ",\n";
+    s += "  \"signed_map\": " + std::string(e.signed_map ? "true" : "false") + ",\n  \"params\": {";
+    bool first = true;
+    char buf[64];
+    for (auto& [k, v] : e.params) { std::snprintf(buf, sizeof buf, "%.10g", v); s += (first ? "" : ", ") + json_quote(k) + ": " + buf; first = false; }
+    s += "},\n  \"stats\": {";
+    first = true;
+    for (auto& [k, v] : e.stats) { std::snprintf(buf, sizeof buf, "%.10g", v); s += (first ? "" : ", ") + json_quote(k) + ": " + buf; first = false; }
+    s += "}\n}\n";
+    return s;
+}
+
+Status write_text(const std::string& path, const std::string& text) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) return not_found("cannot write '" + path + "'");
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    std::fclose(f);
+    return ok ? Status::ok() : corrupt("error while writing '" + path + "'");
+}
+
+Image display_image(const Tensor& input, const InputSpec& spec) {
+    Image img;
+    img.width = static_cast<int>(input.shape()[2]);
+    img.height = static_cast<int>(input.shape()[1]);
+    img.channels = static_cast<int>(input.shape()[3]);
+    img.pixels.resize(static_cast<size_t>(input.size()));
+    for (int64_t i = 0; i < input.size(); ++i) {
+        float v;
+        if (spec.mean.empty()) v = (input[i] - spec.range_lo) / (spec.range_hi - spec.range_lo);
+        else { const size_t j = spec.mean.size() == 1 ? 0 : static_cast<size_t>(i % img.channels); v = input[i] * spec.std[j] + spec.mean[j]; }
+        img.pixels[static_cast<size_t>(i)] = static_cast<uint8_t>(std::clamp(v, 0.f, 1.f) * 255.f + 0.5f);
+    }
+    return img;
+}
+
+Image explanation_picture(const Explanation& e, const Image& face, int scale, Colormap cmap_override, bool has_override) {
+    const MapNorm norm = e.signed_map ? MapNorm::kSignedPercentile99 : (e.method == "gradcam" || e.method == "gradcampp" ? MapNorm::kMinMax : MapNorm::kPercentile99);
+    const Colormap cmap = has_override ? cmap_override : e.signed_map ? Colormap::kRdBuR : Colormap::kInferno;
+    NormalizedMap nm = normalize_map(e.map, norm);
+    Image base = upscale_nearest(face, scale);
+    Image over = overlay(base, nm.map, cmap, 0.6f);
+    if (!e.segments.empty()) draw_boundaries(over, e.segments, e.width, e.height, {255, 255, 0});
+    Image bar = colorbar(cmap, nm.lo, nm.hi, 70, over.height, true);
+    GridOptions g;
+    g.columns = 3;
+    g.captions = {"input", e.method, "scale"};
+    return grid({to_rgba(base), over, bar}, g);
+}
+
+int cmd_explain(const Args& a) {
+    if (!a.has("model")) return fail("explain: --model DIR is required");
+    if (!a.has("method")) return fail("explain: --method is required (" + method_names() + ")");
+    const ExplanationMethod* m = find_method(a.get("method"));
+    if (!m) return fail("explain: unknown method '" + a.get("method") + "' (available: " + method_names() + ")");
+    std::vector<std::string> known = {"model", "method", "class", "contrast", "score", "out", "kernels", "seed", "colormap", "scale", "json"};
+    for (const ParamDef& d : m->params()) known.emplace_back(d.name);
+    if (auto u = a.unknown(known); !u.empty()) return fail("explain: unknown option " + u + " for method " + std::string(m->name()));
+    if (a.positional().empty()) return fail("explain: no image given");
+    auto model = load_model(a.get("model"));
+    if (!model) return fail(model.status().message());
+    const KernelSet* ks = select_kernel_set(a.get("kernels"));
+    if (!ks) return fail("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
+    GraphProbe probe(*model, *ks);
+    auto params = method_params(*m, a, probe);
+    if (!params) return fail("explain: " + params.status().message());
+    Colormap cmap = Colormap::kInferno;
+    if (a.has("colormap")) {
+        auto c = colormap_from_name(a.get("colormap"));
+        if (!c) return fail(c.status().message());
+        cmap = *c;
+    }
+    const std::string out = a.get("out", "cnnlens-out");
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    if (ec) return fail("cannot create output folder '" + out + "': " + ec.message());
+    int failures = 0;
+    for (const std::string& path : a.positional()) {
+        auto img = load_image(path);
+        if (!img) { std::fprintf(stderr, "cnnlens: %s\n", img.status().message().c_str()); ++failures; continue; }
+        Tensor x = image_to_input(*img, model->spec.input);
+        auto pred = probe.run(x, ProbeRequest{});
+        if (!pred) return fail(pred.status().message());
+        Target t;
+        t.cls = argmax_rows(pred->probs)[0];
+        if (a.has("class")) { auto c = class_index(model->spec.classes, a.get("class")); if (!c) return fail(c.status().message()); t.cls = *c; }
+        if (a.has("contrast")) { auto c = class_index(model->spec.classes, a.get("contrast")); if (!c) return fail(c.status().message()); t.contrast = *c; }
+        const std::string score = a.get("score", m->name() == "lime" ? "probability" : "logit");
+        if (score != "logit" && score != "probability") return fail("--score must be logit or probability, got '" + score + "'");
+        t.score = score == "logit" ? Target::Score::kLogit : Target::Score::kProbability;
+        ExplainContext ctx(probe);
+        ctx.seed = static_cast<uint64_t>(a.get_int("seed", 1));
+        Progress bar(std::string(m->name()) + " " + stem_of(path));
+        ctx.progress = [&](float f) { return bar(f); };
+        auto e = m->explain(x, t, *params, ctx);
+        bar.done();
+        if (!e) { std::fprintf(stderr, "cnnlens: %s: %s\n", path.c_str(), e.status().message().c_str()); ++failures; continue; }
+        const std::string base = out + "/" + stem_of(path) + "_" + std::string(m->name());
+        Status s = write_png(base + ".png", explanation_picture(*e, display_image(x, model->spec.input), 4, cmap, a.has("colormap")));
+        if (s) s = write_npy(base + ".npy", e->map);
+        if (s) s = write_text(base + ".json", explanation_json(*e, path, model->spec.classes, std::string(ks->name)));
+        if (!s) return fail(s.message());
+        std::printf("%s: %s for class %s%s -> %s.{png,npy,json}\n", path.c_str(), std::string(m->title()).c_str(),
+                    model->spec.classes[static_cast<size_t>(t.cls)].c_str(),
+                    t.contrast >= 0 ? (" vs " + model->spec.classes[static_cast<size_t>(t.contrast)]).c_str() : "", base.c_str());
+    }
+    return failures ? 1 : 0;
+}
+
+}  // namespace cnnlens::cli
