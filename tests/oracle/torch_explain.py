@@ -1,0 +1,294 @@
+"""Independent float64 PyTorch port of the emotion TF.js graph (built by walking emotion.json), checked against
+the TF.js oracle, then used to write reference explanations (saliency, guided backprop, IG, Grad-CAM) to tests/data/torch/.
+Run from the repo root with Debian's python3 (torch, numpy): /usr/bin/python3 tests/oracle/torch_explain.py"""
+import base64
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MODEL_DIR = 'models/fer2013-mini-xception'
+INPUTS = 'tests/data/oracle/inputs.f32'
+INPUTS_META = 'tests/data/oracle/inputs.json'
+ORACLE_DIR = 'build/oracle'  # written by tests/oracle/tfjs_oracle.mjs --out build/oracle
+OUT_DIR = 'tests/data/torch'
+LOGITS = 'StatefulPartitionedCall/model_1/global_average_pooling2d_1/Mean'
+PREFIX = 'StatefulPartitionedCall/model_1/'
+CAM_LAYERS = [PREFIX + 'block3_sepconv2_bn/FusedBatchNormV3', PREFIX + 'conv2d_5/BiasAdd']
+CASES = [0, 1, 2]
+HAPPY, SAD, ANGRY = 3, 4, 0
+IG_STEPS = 50
+DT = torch.float64
+
+torch.set_grad_enabled(True)
+
+
+# --- The graph ----------------------------------------------------------------------------------
+
+def b64(attr):
+    return base64.b64decode(attr['s']).decode()
+
+
+def load_weights(model_json, model_dir):
+    """Manifest entries concatenated in order in the weight files -> {name: numpy array}."""
+    out = {}
+    for group in model_json['weightsManifest']:
+        blob = b''.join(open(os.path.join(model_dir, p), 'rb').read() for p in group['paths'])
+        off = 0
+        for w in group['weights']:
+            dt = {'float32': '<f4', 'int32': '<i4'}[w['dtype']]
+            n = int(np.prod(w['shape'])) if w['shape'] else 1
+            out[w['name']] = np.frombuffer(blob, dt, n, off).reshape(w['shape'])
+            off += 4 * n
+        assert off == len(blob), f'{len(blob) - off} weight bytes left over'
+    return out
+
+
+def same_pads(size, k, s):
+    """TF SAME: (before, after), the odd pixel going after (bottom/right)."""
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+class GuidedRelu(torch.autograd.Function):
+    """ReLU whose backward is g * [x > 0] * [g > 0] (Springenberg et al.)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x > 0).to(g.dtype) * (g > 0).to(g.dtype)
+
+
+class GraphPort:
+    """Walks the TF.js graph in topological order; tensors are kept NCHW, float64."""
+
+    def __init__(self, model_dir):
+        self.json = json.load(open(os.path.join(model_dir, 'emotion.json')))
+        raw = load_weights(self.json, model_dir)
+        self.consts = {k: torch.from_numpy(v.astype(np.float64 if v.dtype.kind == 'f' else np.int64)) for k, v in raw.items()}
+        self.nodes = {n['name']: n for n in self.json['modelTopology']['node']}
+        self.order = self._topo_order()
+
+    @staticmethod
+    def _inputs(node):
+        return [i.split(':')[0] for i in node.get('input', []) if not i.startswith('^')]
+
+    def _topo_order(self):
+        order, state = [], {}
+
+        def visit(name):
+            if state.get(name) == 2:
+                return
+            assert state.get(name) != 1, f'cycle at {name}'
+            state[name] = 1
+            for i in self._inputs(self.nodes[name]):
+                visit(i)
+            state[name] = 2
+            order.append(name)
+
+        for name in self.nodes:
+            visit(name)
+        return order
+
+    def _conv(self, node, x, w, depthwise):
+        a = node['attr']
+        strides = [int(s) for s in a['strides']['list']['i']]
+        dil = [int(d) for d in a.get('dilations', {'list': {'i': ['1'] * 4}})['list']['i']]
+        assert b64(a.get('data_format', {'s': base64.b64encode(b'NHWC').decode()})) == 'NHWC'
+        assert dil == [1, 1, 1, 1], 'dilated convolutions are not ported'
+        kh, kw, cin, m = w.shape
+        pad = b64(a['padding'])
+        if pad == 'SAME':
+            (pt, pb), (pl, pr) = same_pads(x.shape[2], kh, strides[1]), same_pads(x.shape[3], kw, strides[2])
+            x = F.pad(x, (pl, pr, pt, pb))
+        else:
+            assert pad == 'VALID', pad
+        if depthwise:  # TF [kh, kw, C, m] -> torch [C*m, 1, kh, kw]; output channel c*m + j reads input c
+            wt = w.permute(2, 3, 0, 1).reshape(cin * m, 1, kh, kw)
+            return F.conv2d(x, wt, stride=strides[1:3], groups=cin)
+        return F.conv2d(x, w.permute(3, 2, 0, 1), stride=strides[1:3])  # HWIO -> OIHW
+
+    def forward(self, x_nhwc, guided=False):
+        """x_nhwc: [N, 64, 64, 1] float64. Returns {node name: tensor} (spatial ones NCHW)."""
+        relu = GuidedRelu.apply if guided else torch.relu
+        v = {}
+        for name in self.order:
+            node = self.nodes[name]
+            op = node['op']
+            ins = [v[i] if i in v else self.consts.get(i) for i in self._inputs(node)]
+            if op == 'Const':
+                continue
+            if op == 'Placeholder':
+                v[name] = x_nhwc.permute(0, 3, 1, 2)
+            elif op == '_FusedConv2D':
+                fused = [base64.b64decode(s).decode() for s in node['attr']['fused_ops']['list']['s']]
+                assert fused in (['BiasAdd'], ['BiasAdd', 'Relu']), fused
+                y = self._conv(node, ins[0], ins[1], False) + ins[2].view(1, -1, 1, 1)
+                v[name] = relu(y) if 'Relu' in fused else y
+            elif op == 'DepthwiseConv2dNative':
+                v[name] = self._conv(node, ins[0], ins[1], True)
+            elif op == 'MaxPool':
+                a = node['attr']
+                k = [int(s) for s in a['ksize']['list']['i']]
+                s = [int(t) for t in a['strides']['list']['i']]
+                x = ins[0]
+                if b64(a['padding']) == 'SAME':  # padded cells never win
+                    (pt, pb), (pl, pr) = same_pads(x.shape[2], k[1], s[1]), same_pads(x.shape[3], k[2], s[2])
+                    x = F.pad(x, (pl, pr, pt, pb), value=float('-inf'))
+                v[name] = F.max_pool2d(x, k[1:3], s[1:3])
+            elif op == 'AddV2':
+                v[name] = ins[0] + ins[1]
+            elif op == 'Relu':
+                v[name] = relu(ins[0])
+            elif op == 'Mean':
+                axes = sorted(int(t) for t in ins[1].flatten())
+                assert axes == [1, 2] and not node['attr'].get('keep_dims', {}).get('b', False), axes
+                v[name] = ins[0].mean(dim=(2, 3))  # NHWC axes 1,2 = NCHW axes 2,3
+            elif op == 'Softmax':
+                v[name] = torch.softmax(ins[0], dim=-1)
+            elif op == 'Identity':
+                v[name] = ins[0]
+            else:
+                raise NotImplementedError(op)
+        return v
+
+
+# --- Methods ------------------------------------------------------------------------------------
+
+def score(logits, cls, contrast):
+    s = logits[:, cls]
+    return s - logits[:, contrast] if contrast is not None else s
+
+
+def input_grad(port, x, cls, contrast=None, guided=False):
+    """d score / d x for each image of the batch x [N,64,64,1] (images are independent)."""
+    x = x.clone().requires_grad_(True)
+    out = port.forward(x, guided)
+    (g,) = torch.autograd.grad(score(out[LOGITS], cls, contrast).sum(), x)
+    return g, out
+
+
+def integrated_gradients(port, x, cls, steps):
+    """Black baseline, midpoint rule alpha_k = (k + 0.5) / steps. x: [1,64,64,1]."""
+    alphas = (torch.arange(steps, dtype=DT) + 0.5) / steps
+    g, _ = input_grad(port, alphas.view(-1, 1, 1, 1) * x, cls)
+    attr = x[0] * g.mean(dim=0)
+    with torch.no_grad():
+        l = port.forward(torch.cat([x, torch.zeros_like(x)]))[LOGITS][:, cls]
+    return attr, float(attr.sum()), float(l[0] - l[1])
+
+
+def grad_cam(port, x, cls, layer):
+    """cam [h,w] = relu(sum_k mean_ij(dS/dA_k) A_k) and its bilinear (align_corners=False) upsampling."""
+    out = port.forward(x.clone().requires_grad_(True))  # the weights are constants: give autograd a leaf
+    A = out[layer]
+    (G,) = torch.autograd.grad(out[LOGITS][:, cls].sum(), A)
+    w = G.mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((w * A).sum(dim=1, keepdim=True)).detach()  # [1,1,h,w]
+    up = F.interpolate(cam, size=tuple(x.shape[1:3]), mode='bilinear', align_corners=False)
+    return cam[0, 0], up[0, 0]
+
+
+# --- Main ---------------------------------------------------------------------------------------
+
+def read_f32(path, shape):
+    a = np.fromfile(path, '<f4')
+    assert a.size == int(np.prod(shape)), f'{path}: {a.size} floats, expected {shape}'
+    return a.reshape(shape)
+
+
+def rel_l2(a, b):
+    return float(np.linalg.norm((a - b).ravel()) / max(np.linalg.norm(b.ravel()), 1e-30))
+
+
+def main():
+    if not os.path.exists(os.path.join(MODEL_DIR, 'emotion.json')):
+        sys.exit('run from the repository root')
+    port = GraphPort(MODEL_DIR)
+    meta = json.load(open(INPUTS_META))
+    n, h, w, c = meta['count'], meta['height'], meta['width'], meta['channels']
+    inputs = read_f32(INPUTS, (n, h, w, c))
+    X = torch.from_numpy(inputs.astype(np.float64))
+
+    # 1. Verification against TF.js (float32 cpu backend).
+    g_all, out = input_grad(port, X, HAPPY)
+    probs = out['Identity'].detach().numpy()
+    logits = out[LOGITS].detach().numpy()
+    tf_probs = read_f32(os.path.join(ORACLE_DIR, 'probs.f32'), (n, 7))
+    tf_logits = read_f32(os.path.join(ORACLE_DIR, 'logits.f32'), (n, 7))
+    tf_grad = read_f32(os.path.join(ORACLE_DIR, 'grad_logit3.f32'), (n, h, w, c))
+    d_probs = float(np.abs(probs - tf_probs).max())
+    d_logits = float(np.abs(logits - tf_logits).max())
+    g_np = g_all.numpy()
+    grad_rel = [rel_l2(g_np[i], tf_grad[i]) for i in range(n)]
+    print(f'verification vs TF.js: probs max |diff| {d_probs:.3e}, logits max |diff| {d_logits:.3e}, '
+          f'dlogit3/dx rel L2 per case max {max(grad_rel):.3e} (max |diff| {np.abs(g_np - tf_grad).max():.3e})')
+    if d_probs > 1e-5:
+        sys.exit(f'FAIL: probabilities differ from TF.js by {d_probs:.3e} > 1e-5')
+    if max(grad_rel) > 1e-4:
+        sys.exit(f'FAIL: gradients differ from TF.js (rel L2 {max(grad_rel):.3e})')
+
+    # 2. Fixtures.
+    os.makedirs(OUT_DIR, exist_ok=True)
+    files = []
+
+    def write(name, arr, **desc):
+        a = np.ascontiguousarray(arr.detach().numpy() if torch.is_tensor(arr) else arr, dtype='<f4')
+        a.tofile(os.path.join(OUT_DIR, name))
+        files.append({'name': name, **desc, 'shape': list(a.shape)})
+        return a
+
+    summary = []
+    for case in CASES:
+        x = X[case:case + 1]
+        cname = meta['cases'][case]['name']
+        base = dict(case=case, case_name=cname)
+        for cls, contrast in [(HAPPY, None), (ANGRY, None), (HAPPY, SAD)]:
+            g, _ = input_grad(port, x, cls, contrast)
+            tag = f'c{cls}' + (f'm{contrast}' if contrast is not None else '')
+            write(f'case{case}_saliency_{tag}.f32', g[0], method='saliency', **{'class': cls}, contrast=contrast, **base)
+        g, _ = input_grad(port, x, HAPPY, guided=True)
+        a = write(f'case{case}_guided_c3.f32', g[0], method='guided', **{'class': HAPPY}, contrast=None, **base)
+        frac_pos = float((a > 0).mean())
+        attr, s, delta = integrated_gradients(port, x, HAPPY, IG_STEPS)
+        write(f'case{case}_ig_c3.f32', attr, method='ig', **{'class': HAPPY}, contrast=None, steps=IG_STEPS, baseline='black',
+              alphas='(k + 0.5) / steps', sum_attributions=s, score_delta=delta, **base)
+        cams = []
+        for layer in CAM_LAYERS:
+            short = layer[len(PREFIX):]
+            stem = short.split('/')[0]
+            cam, up = grad_cam(port, x, HAPPY, layer)
+            ldesc = dict(method='gradcam', **{'class': HAPPY}, contrast=None, layer=layer, **base)
+            write(f'case{case}_gradcam_{stem}_c3_cam.f32', cam, map='cam', **ldesc)
+            write(f'case{case}_gradcam_{stem}_c3_up.f32', up, map='upsampled', upsample="F.interpolate bilinear align_corners=False", **ldesc)
+            cams.append(f'{stem} {tuple(cam.shape)} max {float(cam.max()):.4g} zero {float((cam == 0).double().mean()):.0%}')
+        summary.append(f'case {case} ({cname}): logits {np.array2string(logits[case], precision=3)}; guided >0 {frac_pos:.0%}; '
+                       f'IG sum {s:.6f} vs delta {delta:.6f} (rel err {abs(s - delta) / abs(delta):.2%}); ' + '; '.join(cams))
+
+    fixtures = {
+        'generated_by': 'tests/oracle/torch_explain.py (PyTorch %s, float64, values stored as float32 LE)' % torch.__version__,
+        'model': MODEL_DIR, 'inputs': INPUTS, 'layout': 'maps [H,W,C] (attribution) or [h,w] (CAM), row-major',
+        'target_score': 'logit (node %s)' % LOGITS,
+        'classes': ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'],
+        'relu_rule_guided': 'g * [x > 0] * [g > 0], every ReLU incl. fused into convolutions',
+        'verification_vs_tfjs': {'probs_max_abs_diff': d_probs, 'logits_max_abs_diff': d_logits,
+                                 'grad_logit3_rel_l2_per_case': grad_rel},
+        'files': files,
+    }
+    json.dump(fixtures, open(os.path.join(OUT_DIR, 'fixtures.json'), 'w'), indent=1)
+    total = sum(os.path.getsize(os.path.join(OUT_DIR, f['name'])) for f in files)
+    print('\n'.join(summary))
+    print(f'{len(files)} files, {total / 1024:.0f} KiB -> {OUT_DIR}/ (+ fixtures.json)')
+
+
+if __name__ == '__main__':
+    main()
