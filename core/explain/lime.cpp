@@ -1,0 +1,338 @@
+// LIME for images (Ribeiro, Singh & Guestrin, "Why Should I Trust You?", KDD 2016) as the lime
+// package's lime_image + lime_base compute it: superpixels, Bernoulli(0.5) on/off samples (row 0
+// all on), cosine-distance kernel sqrt(exp(-d^2/w^2)), weighted sklearn-style Ridge, weighted R^2.
+//
+// The label column is target_score(): the target's logit or probability as Target::score says
+// (contrast subtracted). The lime package explains probabilities, so the CLI and the app pass
+// Target::Score::kProbability for lime. Outputs: `segments` and `segment_weights` (the ridge
+// coefficients), `map` [H,W] = each pixel's segment weight (signed), stats r2 (weighted, as
+// sklearn's score), intercept, local_pred (surrogate at row 0), score (model at row 0),
+// segments, samples; extras positive_mask / negative_mask [H,W] 0/1 (get_image_and_mask with
+// positive_only / negative_only: the first top_k segments by |weight| beyond +-min_weight) and
+// boundaries [H,W] 0/1. With ctx.partial set, a fit on the samples so far is reported after
+// each batch once max(2 * segments, 100) samples exist (the final result is only returned).
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/base/rng.h"
+#include "core/explain/method_util.h"
+#include "core/image/superpixels.h"
+
+namespace cnnlens {
+namespace {
+
+// Running weighted moments of (z, y) for a ridge fit with an unpenalised intercept, solved as
+// sklearn does: centre by the weighted means, then (Zc' W Zc + alpha I) beta = Zc' W yc.
+class WeightedRidge {
+public:
+    explicit WeightedRidge(int m)
+        : m_(m),
+          sz_(static_cast<size_t>(m), 0.0),
+          szz_(static_cast<size_t>(m) * m, 0.0),
+          szy_(static_cast<size_t>(m), 0.0) {}
+
+    void add(const uint8_t* z, double y, double w) {
+        on_.clear();
+        for (int j = 0; j < m_; ++j)
+            if (z[j]) on_.push_back(j);
+        sw_ += w;
+        sy_ += w * y;
+        for (int j : on_) {
+            sz_[static_cast<size_t>(j)] += w;
+            szy_[static_cast<size_t>(j)] += w * y;
+            for (int k : on_) szz_[static_cast<size_t>(j) * m_ + k] += w;
+        }
+    }
+
+    struct Fit {
+        std::vector<double> coef;
+        double intercept = 0;
+    };
+
+    Fit solve(double alpha) const {
+        const size_t m = static_cast<size_t>(m_);
+        std::vector<double> mz(m), a(m * m), b(m);
+        const double my = sy_ / sw_;
+        for (size_t j = 0; j < m; ++j) mz[j] = sz_[j] / sw_;
+        for (size_t j = 0; j < m; ++j) {
+            b[j] = szy_[j] - sw_ * mz[j] * my;
+            for (size_t k = 0; k <= j; ++k) a[j * m + k] = szz_[j * m + k] - sw_ * mz[j] * mz[k];
+            a[j * m + j] += alpha;
+        }
+        // Cholesky, lower triangle in place. A zero pivot (alpha = 0 and a column that never
+        // varied) gets coefficient 0 instead of a division by zero.
+        std::vector<bool> dead(m, false);
+        for (size_t j = 0; j < m; ++j) {
+            const double scale = 1e-12 * (1.0 + std::fabs(a[j * m + j]));
+            for (size_t k = 0; k < j; ++k) a[j * m + j] -= a[j * m + k] * a[j * m + k];
+            if (a[j * m + j] <= scale) {
+                dead[j] = true;
+                for (size_t k = 0; k <= j; ++k) a[j * m + k] = 0;
+                for (size_t i = j + 1; i < m; ++i) a[i * m + j] = 0;
+                continue;
+            }
+            const double d = std::sqrt(a[j * m + j]);
+            a[j * m + j] = d;
+            for (size_t i = j + 1; i < m; ++i) {
+                double s = a[i * m + j];
+                for (size_t k = 0; k < j; ++k) s -= a[i * m + k] * a[j * m + k];
+                a[i * m + j] = s / d;
+            }
+        }
+        Fit f;
+        f.coef.assign(m, 0.0);
+        std::vector<double> t(m, 0.0);
+        for (size_t j = 0; j < m; ++j) {
+            if (dead[j]) continue;
+            double s = b[j];
+            for (size_t k = 0; k < j; ++k) s -= a[j * m + k] * t[k];
+            t[j] = s / a[j * m + j];
+        }
+        for (size_t j = m; j-- > 0;) {
+            if (dead[j]) continue;
+            double s = t[j];
+            for (size_t i = j + 1; i < m; ++i) s -= a[i * m + j] * f.coef[i];
+            f.coef[j] = s / a[j * m + j];
+        }
+        f.intercept = my;
+        for (size_t j = 0; j < m; ++j) f.intercept -= mz[j] * f.coef[j];
+        return f;
+    }
+
+private:
+    int m_;
+    double sw_ = 0, sy_ = 0;
+    std::vector<double> sz_, szz_, szy_;
+    std::vector<int> on_;
+};
+
+// sklearn's r2_score(y, prediction, sample_weight=w).
+double weighted_r2(const WeightedRidge::Fit& f, const std::vector<uint8_t>& z,
+                   const std::vector<double>& y, const std::vector<double>& w, size_t rows) {
+    const size_t m = f.coef.size();
+    double sw = 0, my = 0;
+    for (size_t i = 0; i < rows; ++i) {
+        sw += w[i];
+        my += w[i] * y[i];
+    }
+    my /= sw;
+    double sse = 0, sst = 0;
+    for (size_t i = 0; i < rows; ++i) {
+        double pred = f.intercept;
+        for (size_t j = 0; j < m; ++j)
+            if (z[i * m + j]) pred += f.coef[j];
+        sse += w[i] * (y[i] - pred) * (y[i] - pred);
+        sst += w[i] * (y[i] - my) * (y[i] - my);
+    }
+    if (sst == 0) return sse == 0 ? 1.0 : 0.0;
+    return 1.0 - sse / sst;
+}
+
+// Model input back to pixel intensities in [0, 1], which the segmenters expect.
+Tensor to_pixels(const Tensor& x, const InputSpec& spec) {
+    Tensor out = x.clone();
+    const int64_t c = x.shape().dim(-1);
+    for (int64_t i = 0; i < out.size(); ++i) {
+        const size_t k = static_cast<size_t>(i % c);
+        if (spec.mean.empty()) {
+            const float range = spec.range_hi - spec.range_lo;
+            out[i] = range != 0 ? (out[i] - spec.range_lo) / range : out[i];
+        } else {
+            const size_t j = spec.mean.size() == 1 ? 0 : k;
+            out[i] = out[i] * spec.std[j] + spec.mean[j];
+        }
+        out[i] = std::clamp(out[i], 0.f, 1.f);
+    }
+    return out;
+}
+
+Explanation make_explanation(const Segmentation& seg, const WeightedRidge::Fit& fit, double r2,
+                             double score, int64_t samples, int top_k, double min_weight) {
+    const int h = seg.height, w = seg.width;
+    const size_t n = static_cast<size_t>(h) * w, m = fit.coef.size();
+    Explanation e;
+    e.segments = seg.labels;
+    e.segment_weights.resize(m);
+    for (size_t j = 0; j < m; ++j) e.segment_weights[j] = static_cast<float>(fit.coef[j]);
+    e.map.reset(Shape{h, w});
+    for (size_t i = 0; i < n; ++i)
+        e.map[static_cast<int64_t>(i)] = e.segment_weights[static_cast<size_t>(seg.labels[i])];
+    e.signed_map = true;
+
+    std::vector<int> order(m);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        return std::fabs(fit.coef[static_cast<size_t>(a)]) >
+               std::fabs(fit.coef[static_cast<size_t>(b)]);
+    });
+    std::vector<uint8_t> positive(m, 0), negative(m, 0);
+    int np = 0, nn = 0;
+    for (int j : order) {
+        const double c = fit.coef[static_cast<size_t>(j)];
+        if (c > 0 && c > min_weight && np < top_k) {
+            positive[static_cast<size_t>(j)] = 1;
+            ++np;
+        }
+        if (c < 0 && -c > min_weight && nn < top_k) {
+            negative[static_cast<size_t>(j)] = 1;
+            ++nn;
+        }
+    }
+    const std::vector<uint8_t> edges = segment_boundaries(seg.labels, h, w);
+    Tensor pm(Shape{h, w}), nm(Shape{h, w}), bm(Shape{h, w});
+    for (size_t i = 0; i < n; ++i) {
+        const size_t s = static_cast<size_t>(seg.labels[i]);
+        pm[static_cast<int64_t>(i)] = positive[s];
+        nm[static_cast<int64_t>(i)] = negative[s];
+        bm[static_cast<int64_t>(i)] = edges[i];
+    }
+    e.extras["positive_mask"] = std::move(pm);
+    e.extras["negative_mask"] = std::move(nm);
+    e.extras["boundaries"] = std::move(bm);
+
+    double local = fit.intercept;
+    for (double c : fit.coef) local += c;
+    e.stats["r2"] = r2;
+    e.stats["intercept"] = fit.intercept;
+    e.stats["local_pred"] = local;
+    e.stats["score"] = score;
+    e.stats["segments"] = static_cast<double>(m);
+    e.stats["samples"] = static_cast<double>(samples);
+    return e;
+}
+
+Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, const Target& t,
+                           const Params& p, ExplainContext& ctx) {
+    const auto& fm = static_cast<const FnMethod&>(method);
+    auto ip = [&](const char* name) { return static_cast<int>(std::lround(fm.param(p, name))); };
+    const int classes = ctx.probe.num_classes();
+    if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
+        return invalid_argument("lime: target class " + std::to_string(t.cls) +
+                                (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
+                                " is outside the model's " + std::to_string(classes) + " classes");
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]),
+              C = static_cast<int>(x.shape()[3]);
+    const Tensor pixels = to_pixels(x, ctx.probe.input_spec());
+
+    Expected<Segmentation> seg = Status(ErrorCode::kInternal, "lime: no segmentation");
+    if (ip("segmentation") == 0) {
+        SlicParams sp;
+        sp.n_segments = ip("n_segments");
+        sp.compactness = fm.param(p, "compactness");
+        sp.sigma = fm.param(p, "sigma");
+        seg = slic(pixels, sp);
+    } else {
+        QuickshiftParams qp;
+        qp.kernel_size = fm.param(p, "kernel_size");
+        qp.max_dist = fm.param(p, "max_dist");
+        qp.ratio = fm.param(p, "ratio");
+        qp.seed = ctx.seed;
+        seg = quickshift(pixels, qp);
+    }
+    if (!seg) return seg.status();
+    const int m = seg->count;
+    const size_t hw = static_cast<size_t>(H) * W;
+
+    // Hidden segments take black (LIME's hide_color=0) or their own mean (hide_color=None).
+    std::vector<float> fill(static_cast<size_t>(m) * C);
+    if (ip("hide") == 0) {
+        const std::vector<float> black = black_value(ctx.probe.input_spec());
+        for (int s = 0; s < m; ++s)
+            for (int ch = 0; ch < C; ++ch)
+                fill[static_cast<size_t>(s) * C + ch] = black[static_cast<size_t>(ch)];
+    } else {
+        std::vector<double> sum(fill.size(), 0.0), count(static_cast<size_t>(m), 0.0);
+        for (size_t i = 0; i < hw; ++i) {
+            const size_t s = static_cast<size_t>(seg->labels[i]);
+            count[s] += 1;
+            for (int ch = 0; ch < C; ++ch) sum[s * C + ch] += x[static_cast<int64_t>(i * C + ch)];
+        }
+        for (size_t k = 0; k < fill.size(); ++k)
+            fill[k] = static_cast<float>(sum[k] / count[k / C]);
+    }
+
+    const int64_t total = ip("samples");
+    const int batch = ip("batch");
+    Rng rng(ctx.seed);
+    std::vector<uint8_t> z(static_cast<size_t>(total) * m, 1);
+    for (size_t k = static_cast<size_t>(m); k < z.size(); ++k)
+        z[k] = static_cast<uint8_t>(rng.next_u32() >> 31);
+
+    const double kw = fm.param(p, "kernel_width"), alpha = fm.param(p, "ridge_alpha"),
+                 min_weight = fm.param(p, "min_weight");
+    const int top_k = ip("top_k");
+    std::vector<double> y(static_cast<size_t>(total)), w(static_cast<size_t>(total));
+    WeightedRidge ridge(m);
+    const int64_t partial_from = std::max<int64_t>(2 * static_cast<int64_t>(m), 100);
+    ProbeRequest plain;
+    for (int64_t first = 0; first < total;) {
+        const int64_t n = std::min<int64_t>(batch, total - first);
+        Tensor b = repeat_image(x, n);
+        for (int64_t r = 0; r < n; ++r) {
+            const uint8_t* zr = &z[static_cast<size_t>(first + r) * m];
+            float* dst = b.data() + r * static_cast<int64_t>(hw) * C;
+            for (size_t i = 0; i < hw; ++i) {
+                const size_t s = static_cast<size_t>(seg->labels[i]);
+                if (zr[s]) continue;
+                for (int ch = 0; ch < C; ++ch) dst[i * C + ch] = fill[s * C + ch];
+            }
+        }
+        auto res = ctx.probe.run(b, plain);
+        if (!res) return res.status();
+        for (int64_t r = 0; r < n; ++r) {
+            const size_t i = static_cast<size_t>(first + r);
+            const uint8_t* zr = &z[i * m];
+            const int on = std::accumulate(zr, zr + m, 0);
+            const double d = on == 0 ? 1.0 : 1.0 - std::sqrt(static_cast<double>(on) / m);
+            y[i] = target_score(*res, r, t);
+            w[i] = std::sqrt(std::exp(-d * d / (kw * kw)));
+            ridge.add(zr, y[i], w[i]);
+        }
+        first += n;
+        if (!ctx.report(static_cast<float>(first) / static_cast<float>(total)))
+            return cancelled("lime cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(total) + " samples");
+        if (ctx.partial && first < total && first >= partial_from) {
+            const WeightedRidge::Fit f = ridge.solve(alpha);
+            Explanation e =
+                make_explanation(*seg, f, weighted_r2(f, z, y, w, static_cast<size_t>(first)), y[0],
+                                 first, top_k, min_weight);
+            e.method = std::string(method.name());
+            e.target = t;
+            e.height = H;
+            e.width = W;
+            record_params(method, p, ctx, e);
+            ctx.partial(e);
+        }
+    }
+    const WeightedRidge::Fit f = ridge.solve(alpha);
+    return make_explanation(*seg, f, weighted_r2(f, z, y, w, static_cast<size_t>(total)), y[0],
+                            total, top_k, min_weight);
+}
+
+}  // namespace
+
+const ExplanationMethod& method_Lime() {
+    // clang-format off
+    static const FnMethod m("lime", "LIME", {
+        {"segmentation", 0, 0, 1, "superpixels: SLIC (LIME's face notebook) or quickshift (lime_image's default)", {"slic", "quickshift"}, true},
+        {"n_segments", 100, 1, 4096, "SLIC seeds; fragments merge, so fewer segments result (52 on a 64x64 face)", {}, true},
+        {"compactness", 1, 0.01, 1000, "SLIC: weight of position against L* (0..100); 1 follows intensity, 10 is near-square", {}, false},
+        {"sigma", 1, 0, 10, "SLIC pre-smoothing in pixels", {}, false},
+        {"kernel_size", 4, 1, 32, "quickshift density kernel in pixels (LIME 4; 1 suits a 64x64 face)", {}, false},
+        {"max_dist", 200, 0, 10000, "quickshift: longest link within a segment", {}, false},
+        {"ratio", 0.2, 0, 1, "quickshift: weight of colour against position", {}, false},
+        {"hide", 0, 0, 1, "hidden segments become black (hide_color=0) or their mean (hide_color=None)", {"zero", "segment mean"}, true},
+        {"samples", 1000, 10, 100000, "perturbed images; the first is the image itself", {}, true},
+        {"batch", 100, 1, 4096, "images per engine call", {}, true},
+        {"kernel_width", 0.25, 0.01, 100, "proximity weight sqrt(exp(-d^2/w^2)) of cosine distance d to the image", {}, false},
+        {"ridge_alpha", 1, 0, 1e6, "ridge penalty (intercept not penalised)", {}, false},
+        {"top_k", 5, 1, 4096, "segments in positive_mask and negative_mask", {}, true},
+        {"min_weight", 0.01, 0, 1e6, "masks keep segments whose |weight| exceeds this", {}, false},
+    }, lime);
+    // clang-format on
+    return m;
+}
+
+}  // namespace cnnlens
