@@ -33,7 +33,9 @@ std::vector<double> time_runs(int warmup, int runs, F&& f) {
 }  // namespace
 
 int cmd_bench(const Args& a) {
-    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup"}); !u.empty()) return fail("bench: unknown option " + u);
+    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only"}); !u.empty()) return fail("bench: unknown option " + u);
+    const std::string only = a.get("only", "both");
+    if (only != "both" && only != "forward" && only != "gradient") return fail("bench: --only must be forward, gradient or both, got '" + only + "'");
     const std::string path = a.get("model", "models/fer2013-mini-xception");
     const int batch = a.get_int("batch", 1), threads = a.get_int("threads", 1);
     if (batch < 1 || batch > 4096) return fail("bench: --batch must be 1..4096, got " + a.get("batch"));
@@ -50,18 +52,24 @@ int cmd_bench(const Args& a) {
     for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi);
     Executor ex(model->graph, *ks);
     bool ok = true;
-    const auto fwd = time_runs(warmup, runs, [&] { ok &= ex.forward(x).is_ok(); });
+    std::vector<double> fwd{0.0}, grad{0.0};
+    if (only != "gradient") fwd = time_runs(warmup, runs, [&] { ok &= ex.forward(x).is_ok(); });
     if (!ok) return fail("bench: forward failed");
     const int logits = model->logits, input = model->graph.input();
     std::vector<Tensor> grads;
     std::vector<Seed> seeds(1);
-    const auto grad = time_runs(warmup, runs, [&] {
+    if (only != "forward") grad = time_runs(warmup, runs, [&] {
         ok &= ex.forward(x).is_ok();
         seeds[0] = Seed{logits, seed_class(ex.value(logits).shape(), 3)};
         ok &= ex.backward(seeds, {&input, 1}, ReluRule::kStandard, grads).is_ok();
     });
     if (!ok) return fail("bench: gradient failed");
     const double f = median(fwd) / batch, g = median(grad) / batch;
+    auto range = [&](const std::vector<double>& v) {
+        char b[96];
+        std::snprintf(b, sizeof b, "[%.4f,%.4f]", *std::min_element(v.begin(), v.end()) / batch, *std::max_element(v.begin(), v.end()) / batch);
+        return std::string(b);
+    };
     const double mflop = [&] {
         double s = 0;
         for (const Node& n : model->graph.nodes())
@@ -78,11 +86,11 @@ int cmd_bench(const Args& a) {
 #endif
     if (a.has("json")) {
         std::printf("{\"platform\":\"%s\",\"kernels\":%s,\"threads\":%d,\"batch\":%d,\"runs\":%d,\"forward_ms_per_image\":%.4f,"
-                    "\"gradient_ms_per_image\":%.4f,\"forward_gflops\":%.2f,\"mflop_per_image\":%.2f}\n",
-                    platform, json_quote(ks->name).c_str(), threads, batch, runs, f, g, mflop / f / 1e3 * 1e3 / 1e3, mflop);
+                    "\"gradient_ms_per_image\":%.4f,\"forward_ms_range\":%s,\"gradient_ms_range\":%s,\"forward_gflops\":%.2f,\"mflop_per_image\":%.2f}\n",
+                    platform, json_quote(ks->name).c_str(), threads, batch, runs, f, g, range(fwd).c_str(), range(grad).c_str(), f > 0 ? mflop / f : 0.0, mflop);
     } else {
         std::printf("%s kernels=%s threads=%d batch=%d runs=%d\n  forward   %9.3f ms/image  (%.1f GFLOP/s)\n  gradient  %9.3f ms/image  (%.2fx forward)\n",
-                    platform, std::string(ks->name).c_str(), threads, batch, runs, f, mflop / f / 1e3 * 1e3 / 1e3, g, g / f);
+                    platform, std::string(ks->name).c_str(), threads, batch, runs, f, f > 0 ? mflop / f : 0.0, g, f > 0 ? g / f : 0.0);
     }
     return 0;
 }
