@@ -4,6 +4,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/status.h"
+
 namespace cnnlens::cli {
 
 // Flags (--name value / --name=value / --switch) and positional arguments of one subcommand.
@@ -37,7 +39,11 @@ private:
     bool tty_ = false, shown_ = false;
 };
 
+// Shared by subcommands (defined in explain.cpp).
+Status write_text(const std::string& path, const std::string& text);
+
 int cmd_predict(const Args& a);
+int cmd_confusion(const Args& a);
 int cmd_explain(const Args& a);
 int cmd_model_info(const Args& a);
 int cmd_bench(const Args& a);

@@ -80,6 +80,8 @@ const char* kUsage =
     "          [--class C] [--contrast C] [--score logit|probability] [--out DIR] [--seed N]\n"
     "          [--<parameter> VALUE ...] IMAGE...\n"
     "        explanation overlay (PNG), raw map (.npy) and parameters (JSON) into --out\n"
+    "  confusion --model DIR --data FILE.csv|DIR [--usage PublicTest] [--json] [--out DIR]\n"
+    "        confusion matrix over a labeled set (FER2013 CSV, label,feature CSV, folder per class)\n"
     "  model-info DIR\n"
     "        layers with their output shapes and parameter counts\n"
     "  bench [--model DIR] [--kernels SET] [--threads N] [--batch N] [--runs N] [--json]\n"
@@ -95,11 +97,12 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     const std::string cmd = argv[1];
-    Args args(argc, argv, 2, {"json", "help"});
+    Args args(argc, argv, 2, {"json", "help", "lenient"});
     if (!args.error().empty()) return fail(args.error());
     if (cmd == "predict") return cmd_predict(args);
     if (cmd == "model-info") return cmd_model_info(args);
     if (cmd == "explain") return cmd_explain(args);
+    if (cmd == "confusion") return cmd_confusion(args);
     if (cmd == "bench") return cmd_bench(args);
     std::fprintf(stderr, "cnnlens: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
