@@ -5,6 +5,9 @@
 #include <vector>
 
 #include "core/base/status.h"
+#include "core/eval/confusion.h"
+#include "core/explain/probe.h"
+#include "core/image/image.h"
 
 namespace cnnlens::cli {
 
@@ -42,7 +45,16 @@ private:
 // Shared by subcommands (defined in explain.cpp).
 Status write_text(const std::string& path, const std::string& text);
 
+std::string stem_of(const std::string& path);
+// The model input row as a picture (inverse of the value mapping).
+Image display_image(const Tensor& input, const InputSpec& spec);
+Image confusion_picture(const ConfusionMatrix& cm, bool normalized);
+Expected<ConfusionMatrix> run_confusion(GraphProbe& probe, const Dataset& data);
+
 int cmd_predict(const Args& a);
+int cmd_filters(const Args& a);
+int cmd_featuremaps(const Args& a);
+int cmd_report(const Args& a);
 int cmd_confusion(const Args& a);
 int cmd_explain(const Args& a);
 int cmd_model_info(const Args& a);

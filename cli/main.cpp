@@ -82,6 +82,13 @@ const char* kUsage =
     "        explanation overlay (PNG), raw map (.npy) and parameters (JSON) into --out\n"
     "  confusion --model DIR --data FILE.csv|DIR [--usage PublicTest] [--json] [--out DIR]\n"
     "        confusion matrix over a labeled set (FER2013 CSV, label,feature CSV, folder per class)\n"
+    "  filters --model DIR [--layer NAME] [--steps N] [--parameterization fourier|pixel] [--out DIR]\n"
+    "        a picture per filter of a layer, by gradient ascent on its mean activation\n"
+    "  featuremaps --model DIR [--layer NAME] [--scale map|layer|global] [--out DIR] IMAGE\n"
+    "        the feature maps of a layer for an image\n"
+    "  report --model DIR --data FILE.csv|DIR [--out DIR]\n"
+    "        the four-part report as PNG grids and index.html: saliency + mask per class, filters and\n"
+    "        feature maps, LIME per class with the confusion matrix, SmoothGrad per class\n"
     "  model-info DIR\n"
     "        layers with their output shapes and parameter counts\n"
     "  bench [--model DIR] [--kernels SET] [--threads N] [--batch N] [--runs N] [--json]\n"
@@ -103,6 +110,9 @@ int main(int argc, char** argv) {
     if (cmd == "model-info") return cmd_model_info(args);
     if (cmd == "explain") return cmd_explain(args);
     if (cmd == "confusion") return cmd_confusion(args);
+    if (cmd == "filters") return cmd_filters(args);
+    if (cmd == "featuremaps") return cmd_featuremaps(args);
+    if (cmd == "report") return cmd_report(args);
     if (cmd == "bench") return cmd_bench(args);
     std::fprintf(stderr, "cnnlens: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
