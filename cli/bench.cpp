@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/base/rng.h"
+#include "core/explain/explain.h"
 #include "core/graph/executor.h"
 #include "core/import/model.h"
 
@@ -30,10 +31,57 @@ std::vector<double> time_runs(int warmup, int runs, F&& f) {
     return ms;
 }
 
+// `bench --method NAME`: median time of whole explanations of a real face (the astronaut test
+// image when present, else a random input), default parameters unless --samples is given.
+int bench_method(const Args& a) {
+    const ExplanationMethod* m = find_method(a.get("method"));
+    if (!m) return fail("bench: unknown method '" + a.get("method") + "' (available: " + method_names() + ")");
+    auto model = load_model(a.get("model", "models/fer2013-mini-xception"));
+    if (!model) return fail(model.status().message());
+    const KernelSet* ks = select_kernel_set(a.get("kernels"));
+    if (!ks) return fail("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
+    GraphProbe probe(*model, *ks);
+    const InputSpec& in = model->spec.input;
+    Tensor x(Shape{1, in.height, in.width, in.channels});
+    if (auto img = load_image("tests/data/astronaut_face.png")) x = image_to_input(*img, in);
+    else { Rng rng(42); for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi); }
+    Params p;
+    if (a.has("samples")) p.set(m->name() == "ig" ? "steps" : "samples", a.get_int("samples", 50));
+    Target t{3};
+    if (m->name() == "lime") t.score = Target::Score::kProbability;
+    double first_partial_ms = -1;
+    bool ok = true;
+    const auto runs = time_runs(a.get_int("warmup", 1), a.get_int("runs", 5), [&] {
+        ExplainContext ctx(probe);
+        const auto t0 = std::chrono::steady_clock::now();
+        first_partial_ms = -1;
+        ctx.partial = [&](const Explanation&) {
+            if (first_partial_ms < 0) first_partial_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        };
+        ok &= m->explain(x, t, p, ctx).has_value();
+    });
+    if (!ok) return fail("bench: " + std::string(m->name()) + " failed");
+#ifdef __EMSCRIPTEN__
+    const char* platform = "wasm";
+#else
+    const char* platform = "native";
+#endif
+    const double med = median(runs);
+    if (a.has("json"))
+        std::printf("{\"platform\":\"%s\",\"kernels\":%s,\"method\":%s,\"runs\":%d,\"ms\":%.3f,\"ms_min\":%.3f,\"ms_max\":%.3f,\"first_partial_ms\":%.3f}\n", platform,
+                    json_quote(ks->name).c_str(), json_quote(m->name()).c_str(), static_cast<int>(runs.size()), med,
+                    *std::min_element(runs.begin(), runs.end()), *std::max_element(runs.begin(), runs.end()), first_partial_ms);
+    else
+        std::printf("%s kernels=%s %s: %.1f ms (median of %zu)%s\n", platform, std::string(ks->name).c_str(), std::string(m->name()).c_str(), med, runs.size(),
+                    first_partial_ms >= 0 ? (", first partial result after " + std::to_string(static_cast<int>(first_partial_ms)) + " ms").c_str() : "");
+    return 0;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& a) {
-    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only"}); !u.empty()) return fail("bench: unknown option " + u);
+    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only", "method", "samples"}); !u.empty()) return fail("bench: unknown option " + u);
+    if (a.has("method")) return bench_method(a);
     const std::string only = a.get("only", "both");
     if (only != "both" && only != "forward" && only != "gradient") return fail("bench: --only must be forward, gradient or both, got '" + only + "'");
     const std::string path = a.get("model", "models/fer2013-mini-xception");

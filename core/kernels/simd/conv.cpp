@@ -1,8 +1,6 @@
-// Convolutions that are GEMMs (groups == 1, and grouped ones that are not depthwise): the
-// forward pass is an indirect GEMM whose rows point at input pixels, one pointer per kernel tap
-// (padding points at zeros), so no im2col copy is made; the backward pass multiplies grad_pre
-// by the transposed weights into a column buffer and scatters it back (col2im), except for
-// 1x1 kernels, whose rows map one-to-one onto input pixels and are written in place.
+// Convolutions that are GEMMs (groups == 1, or grouped but not depthwise). Forward: indirect GEMM
+// over pointers to input pixels per tap (padding points at zeros), no im2col. Backward: GEMM with
+// the transposed weights, then col2im; 1x1 kernels write grad_in in place.
 #include <algorithm>
 #include <cstring>
 
@@ -77,9 +75,10 @@ public:
 
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
+        // A 1x1 kernel's output rows map to distinct input pixels, so the GEMM writes grad_in
+        // itself; when that map is onto (identity_1x1_) it may even overwrite without zeroing.
         const bool in_place = taps_ == 1;
-        const bool covers_all = identity_1x1_;
-        if (!accumulate && !covers_all) std::memset(gin, 0, sizeof(float) * batch * in_image_);
+        if (!accumulate && !identity_1x1_) std::memset(gin, 0, sizeof(float) * batch * in_image_);
         const int64_t col_width = static_cast<int64_t>(taps_) * cpg_;
         const int step = in_place ? gemm_rows_per_call(opg_)
                                   : std::max(kMR, static_cast<int>(std::min<int64_t>(
@@ -107,7 +106,7 @@ public:
                 call.a_off = g * opg_;
                 call.c = tables_.c.data();
                 call.c_off = in_place ? g * cpg_ : 0;
-                call.load_c = in_place && (accumulate || !covers_all);
+                call.load_c = in_place && (accumulate || !identity_1x1_);
                 gemm(call);
                 if (!in_place) col2im(gin, r0, n, g);
             }

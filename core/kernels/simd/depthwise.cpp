@@ -1,7 +1,6 @@
-// Depthwise convolution in NHWC, vectorised across channels. Forward and backward are the same
-// gather, "dst pixel = sum over its taps of src pixel * w[tap]", over different tap lists: the
-// forward lists the input pixels an output reads, the backward the outputs that read an input.
-// A channel multiplier m > 1 runs on an input expanded to out_c channels (c -> c*m + j).
+// Depthwise convolution in NHWC, vectorised across channels. Forward and backward are one gather
+// ("dst pixel = sum over taps of src pixel * w[tap]") over different tap lists; a multiplier
+// m > 1 runs on an input expanded to out_c channels (c -> c*m + j).
 #include <algorithm>
 #include <cstring>
 

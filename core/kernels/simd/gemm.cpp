@@ -25,10 +25,6 @@ namespace {
 constexpr int kPanelBytes = 16 * 1024;
 constexpr int kPanelRows = kPanelBytes / (kNR * static_cast<int>(sizeof(float)));
 constexpr int64_t kRowBlockBytes = 128 * 1024;
-#ifndef ROWS_OUTER
-#define ROWS_OUTER 0
-#endif
-constexpr int64_t kRowsOuterBytes = ROWS_OUTER;
 
 struct Micro {
     int taps, kc;
@@ -173,31 +169,26 @@ void gemm(const GemmCall& g) {
     const KPlan plan(g.taps, g.kc);
     for (int kb = 0; kb < plan.count; ++kb) {
         const KBlock blk = plan.at(kb);
-        const bool first = kb == 0, last = kb == plan.count - 1;
+        const bool first = kb == 0;
         Micro p;
         p.taps = blk.nt;
         p.kc = blk.kc;
         p.a_off = g.a_off + blk.c0;
         p.load_c = g.load_c || !first;
-        p.finish = last;
+        p.finish = kb == plan.count - 1;
         p.act = g.act;
         p.alpha = g.alpha;
-        auto run = [&](int j, int r0) {
+        // The panel (in L1) stays while the row blocks of this call (in L2) stream past it.
+        for (int j = 0; j < b.panels(); ++j) {
             p.b = b.panel(j) + (static_cast<int64_t>(blk.t0) * g.kc + blk.c0) * kNR;
             p.c_off = g.c_off + j * kNR;
             p.nr = std::min(kNR, b.n - j * kNR);
             p.bias = first && !g.load_c && !b.bias.empty() ? b.bias.data() + j * kNR : nullptr;
-            p.a = g.a + static_cast<int64_t>(r0 / kMR) * g.taps * kMR + blk.t0 * kMR;
-            p.c = g.c + r0;
-            kMicro[std::min(kMR, g.rows - r0) - 1](p);
-        };
-        const int64_t block_b_bytes = static_cast<int64_t>(blk.nt) * blk.kc * b.panels() * kNR * sizeof(float);
-        if (block_b_bytes <= kRowsOuterBytes) {
-            for (int r0 = 0; r0 < g.rows; r0 += kMR)
-                for (int j = 0; j < b.panels(); ++j) run(j, r0);
-        } else {
-            for (int j = 0; j < b.panels(); ++j)
-                for (int r0 = 0; r0 < g.rows; r0 += kMR) run(j, r0);
+            for (int r0 = 0; r0 < g.rows; r0 += kMR) {
+                p.a = g.a + static_cast<int64_t>(r0 / kMR) * g.taps * kMR + blk.t0 * kMR;
+                p.c = g.c + r0;
+                kMicro[std::min(kMR, g.rows - r0) - 1](p);
+            }
         }
     }
 }

@@ -10,14 +10,15 @@
 
 namespace cnnlens::simd {
 
-// Register tile of the microkernel: kMR rows x kNR columns (two vectors per row).
-// 6 x 16 with AVX2 (12 ymm accumulators of 16); 128-bit: 6 x 8 (12 of 16 xmm registers
-// natively; V8 also keeps the 6 x 8 tile in registers, measured faster than 4 x 8 and 5 x 8).
+// Register tile of the microkernel: kMR rows x kNR columns of accumulators (two vectors per
+// row). AVX2: 6 x 16, 12 of the 16 ymm registers. 128-bit: 4 x 8; V8 allocates 15 xmm
+// registers and needs a temporary per mul+add, and 4 x 8 measured a few per cent faster than
+// 6 x 8 under node (CNNLENS_SIMD_MR overrides, for such experiments).
 inline constexpr int kNR = 2 * Vec::kLanes;
 #ifdef CNNLENS_SIMD_MR
 inline constexpr int kMR = CNNLENS_SIMD_MR;
 #else
-inline constexpr int kMR = 6;
+inline constexpr int kMR = Vec::kLanes == 8 ? 6 : 4;
 #endif
 
 // B[k][n] packed into panels of kNR columns; panel j holds k rows of kNR floats, columns past

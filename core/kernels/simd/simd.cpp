@@ -31,13 +31,6 @@ AxisTaps AxisTaps::bwd(int out, int in, int kernel, int stride, int dilation, in
     return a;
 }
 
-void add_to(float* dst, const float* src, int64_t n) {
-    constexpr int L = Vec::kLanes;
-    int64_t i = 0;
-    for (; i + L <= n; i += L) Vec::store(dst + i, Vec::add(Vec::load(dst + i), Vec::load(src + i)));
-    for (; i < n; ++i) dst[i] += src[i];
-}
-
 namespace {
 
 std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* weights, const float* bias) {

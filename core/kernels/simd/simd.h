@@ -60,7 +60,12 @@ struct AxisTaps {
 };
 
 // dst[i] += src[i] for n floats.
-void add_to(float* dst, const float* src, int64_t n);
+inline void add_to(float* dst, const float* src, int64_t n) {
+    constexpr int L = Vec::kLanes;
+    int64_t i = 0;
+    for (; i + L <= n; i += L) Vec::store(dst + i, Vec::add(Vec::load(dst + i), Vec::load(src + i)));
+    for (; i < n; ++i) dst[i] += src[i];
+}
 
 }  // namespace simd
 }  // namespace cnnlens
