@@ -1,0 +1,249 @@
+// The explanation panel: method, its parameters (widgets built from ParamDef), target, display
+// settings, the overlay on the face and its legend.
+#include <imgui.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "core/image/render.h"
+#include "wasm/app/ui.h"
+
+namespace cnnlens::app {
+
+constexpr int kOverlayScale = 4;  // the 64x64 model input is shown at 4x
+
+static Colormap shown_colormap(const AppState& s, const Explanation& e) {
+    if (s.colormap >= 0) return kColormaps[static_cast<size_t>(s.colormap)].colormap;
+    return e.signed_map ? Colormap::kRdBuR : Colormap::kInferno;
+}
+
+static MapNorm shown_norm(const Explanation& e) {
+    if (e.signed_map) return MapNorm::kSignedPercentile99;
+    if (e.method == "gradcam" || e.method == "gradcampp") return MapNorm::kMinMax;
+    return MapNorm::kPercentile99;
+}
+
+ExplainRequest current_request(const AppState& state, const Session& session) {
+    ExplainRequest r;
+    r.method = state.method;
+    auto it = state.params.find(state.method);
+    if (it != state.params.end()) r.params = it->second;
+    const Face* f = session.selected_face();
+    r.target.cls = state.target_class >= 0 ? state.target_class : (f ? f->top : 0);
+    r.target.contrast = state.contrast_class;
+    const bool prob = state.score < 0 ? state.method == "lime" : state.score == 1;
+    r.target.score = prob ? Target::Score::kProbability : Target::Score::kLogit;
+    r.seed = static_cast<uint64_t>(state.seed);
+    return r;
+}
+
+// One widget per ParamDef; returns true when a value changed.
+static bool param_widget(const ParamDef& d, Params& p, const Session& session) {
+    const std::string name(d.name);
+    double v = p.get(name, d.def);
+    bool changed = false;
+    if (name == "layer") {
+        std::vector<LayerInfo> layers;
+        for (const LayerInfo& l : const_cast<Session&>(session).probe().layers())
+            if (l.spatial()) layers.push_back(l);
+        std::string current = "auto (last conv larger than 1x1)";
+        for (const LayerInfo& l : layers)
+            if (l.node == static_cast<int>(v)) current = l.name + " " + l.shape.str();
+        if (ImGui::BeginCombo(name.c_str(), current.c_str())) {
+            if (ImGui::Selectable("auto (last conv larger than 1x1)", v < 0)) { v = -1; changed = true; }
+            for (const LayerInfo& l : layers) {
+                const std::string label = l.name + " " + l.shape.str();
+                if (ImGui::Selectable(label.c_str(), l.node == static_cast<int>(v))) { v = l.node; changed = true; }
+            }
+            ImGui::EndCombo();
+        }
+    } else if (!d.choices.empty()) {
+        int i = static_cast<int>(v);
+        const std::string preview(d.choices[static_cast<size_t>(std::clamp(i, 0, static_cast<int>(d.choices.size()) - 1))]);
+        if (ImGui::BeginCombo(name.c_str(), preview.c_str())) {
+            for (size_t c = 0; c < d.choices.size(); ++c)
+                if (ImGui::Selectable(std::string(d.choices[c]).c_str(), static_cast<int>(c) == i)) { v = static_cast<double>(c); changed = true; }
+            ImGui::EndCombo();
+        }
+    } else {
+        // Wide ranges get a logarithmic slider, capped where the UI stops being useful.
+        const double hi = std::min(d.max, std::max(d.def * 20.0, d.min + 1.0));
+        const bool log = d.min >= 0 && hi > 100 * std::max(d.min, 1e-3);
+        const ImGuiSliderFlags flags = log ? ImGuiSliderFlags_Logarithmic : 0;
+        if (d.integer) {
+            int i = static_cast<int>(v);
+            changed = ImGui::SliderInt(name.c_str(), &i, static_cast<int>(d.min), static_cast<int>(hi), "%d", flags);
+            v = i;
+        } else {
+            float f = static_cast<float>(v);
+            changed = ImGui::SliderFloat(name.c_str(), &f, static_cast<float>(d.min), static_cast<float>(hi), "%.3g", flags);
+            v = f;
+        }
+    }
+    if (!d.help.empty() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", std::string(d.help).c_str());
+    if (changed) p.set(name, v);
+    return changed;
+}
+
+static void draw_method_settings(AppState& state, Session& session) {
+    const ExplanationMethod* m = find_method(state.method);
+    if (!m) m = all_methods()[0], state.method = std::string(m->name());
+    if (ImGui::BeginCombo("method", std::string(m->title()).c_str())) {
+        for (const ExplanationMethod* x : all_methods()) {
+            const std::string label = std::string(x->title()) + (is_cheap_method(x->name()) ? "" : "  (slow)");
+            if (ImGui::Selectable(label.c_str(), x == m)) state.method = std::string(x->name());
+        }
+        ImGui::EndCombo();
+    }
+    Params& p = state.params[state.method];
+    for (const ParamDef& d : m->params()) param_widget(d, p, session);
+    if (!m->params().empty() && ImGui::SmallButton("Defaults")) p = Params{};
+
+    const auto& names = session.class_names();
+    const Face* f = session.selected_face();
+    const std::string predicted = "predicted (" + names[static_cast<size_t>(f ? f->top : 0)] + ")";
+    if (ImGui::BeginCombo("target", state.target_class < 0 ? predicted.c_str() : names[static_cast<size_t>(state.target_class)].c_str())) {
+        if (ImGui::Selectable(predicted.c_str(), state.target_class < 0)) state.target_class = -1;
+        for (int c = 0; c < static_cast<int>(names.size()); ++c)
+            if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.target_class == c)) state.target_class = c;
+        ImGui::EndCombo();
+    }
+    if (ImGui::BeginCombo("contrast", state.contrast_class < 0 ? "none" : ("minus " + names[static_cast<size_t>(state.contrast_class)]).c_str())) {
+        if (ImGui::Selectable("none", state.contrast_class < 0)) state.contrast_class = -1;
+        for (int c = 0; c < static_cast<int>(names.size()); ++c)
+            if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.contrast_class == c)) state.contrast_class = c;
+        ImGui::EndCombo();
+    }
+    ImGui::RadioButton("auto", &state.score, -1);
+    ImGui::SameLine();
+    ImGui::RadioButton("logit", &state.score, 0);
+    ImGui::SameLine();
+    ImGui::RadioButton("probability", &state.score, 1);
+    ImGui::SameLine();
+    ImGui::TextDisabled("(score explained; auto: probability for LIME)");
+    ImGui::InputInt("seed", &state.seed);
+}
+
+static void draw_display_settings(AppState& state) {
+    const std::string pv = state.colormap < 0 ? "auto" : std::string(kColormaps[static_cast<size_t>(state.colormap)].name);
+    if (ImGui::BeginCombo("colormap", pv.c_str())) {
+        if (ImGui::Selectable("auto", state.colormap < 0)) state.colormap = -1;
+        for (int i = 0; i < static_cast<int>(kColormaps.size()); ++i)
+            if (ImGui::Selectable(std::string(kColormaps[static_cast<size_t>(i)].name).c_str(), state.colormap == i)) state.colormap = i;
+        ImGui::EndCombo();
+    }
+    ImGui::SliderFloat("opacity", &state.opacity, 0.f, 1.f, "%.2f");
+    ImGui::SliderFloat("mask: keep top %", &state.mask_percent, 0.f, 100.f, state.mask_percent <= 0 ? "off" : "%.0f %%");
+    ImGui::Checkbox("superpixel edges", &state.show_boundaries);
+}
+
+// Composes the overlay picture on the CPU when the explanation or a display setting changed.
+static void update_overlay(const AppState& state, Session& session, UiCache& cache) {
+    const Explanation* e = session.explanation();
+    const Face* f = session.selected_face();
+    if (!e || !f) return;
+    const int64_t key = (static_cast<int64_t>(session.explanation_version()) << 32) ^
+                        (static_cast<int64_t>(state.colormap + 1) << 24) ^ (static_cast<int64_t>(state.opacity * 1000) << 10) ^
+                        static_cast<int64_t>(state.mask_percent * 10) ^ (state.show_boundaries ? 1 << 30 : 0);
+    if (key == cache.overlay_key) return;
+    const Colormap cmap = shown_colormap(state, *e);
+    NormalizedMap nm = normalize_map(e->map, shown_norm(*e));
+    Image base = upscale_nearest(f->input_picture, kOverlayScale);
+    Image pic = overlay(base, nm.map, cmap, state.opacity);
+    if (state.mask_percent > 0) pic = apply_mask(pic, mask_top_percent(e->map, state.mask_percent));
+    if (!e->segments.empty() && state.show_boundaries) draw_boundaries(pic, e->segments, e->width, e->height, {255, 255, 0});
+    cache.overlay.upload(pic, key, false);
+    if (cache.face.version != session.explanation_version()) cache.face.upload(base, session.explanation_version(), false);
+    cache.overlay_key = key;
+    ShownMap& s = cache.shown;
+    s.method = e->method;
+    s.version = session.explanation_version();
+    s.width = e->width;
+    s.height = e->height;
+    s.values.assign(e->map.data(), e->map.data() + e->map.size());
+    s.lo = nm.lo;
+    s.hi = nm.hi;
+    for (size_t i = 0; i < kColormaps.size(); ++i)
+        if (kColormaps[i].colormap == cmap) s.colormap = static_cast<int>(i);
+}
+
+static void draw_legend(const ShownMap& s, float height) {
+    const Colormap cmap = kColormaps[static_cast<size_t>(s.colormap)].colormap;
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const ImVec2 p = ImGui::GetCursorScreenPos();
+    const float w = 18.f;
+    const int steps = 64;
+    for (int i = 0; i < steps; ++i) {  // top = hi
+        const float t0 = 1.f - static_cast<float>(i) / steps, t1 = 1.f - static_cast<float>(i + 1) / steps;
+        const Rgba a = colormap_rgba(cmap, t0), b = colormap_rgba(cmap, t1);
+        const float y0 = p.y + height * i / steps, y1 = p.y + height * (i + 1) / steps;
+        dl->AddRectFilledMultiColor(ImVec2(p.x, y0), ImVec2(p.x + w, y1), IM_COL32(a[0], a[1], a[2], 255), IM_COL32(a[0], a[1], a[2], 255),
+                                    IM_COL32(b[0], b[1], b[2], 255), IM_COL32(b[0], b[1], b[2], 255));
+    }
+    char buf[32];
+    const float th = ImGui::GetTextLineHeight();
+    for (int k = 0; k <= 4; ++k) {
+        const float t = 1.f - k / 4.f;
+        std::snprintf(buf, sizeof buf, "%.3g", s.lo + (s.hi - s.lo) * t);
+        const float y = std::clamp(p.y + height * k / 4.f - th * 0.5f, p.y, p.y + height - th);
+        dl->AddLine(ImVec2(p.x + w, p.y + height * k / 4.f), ImVec2(p.x + w + 4, p.y + height * k / 4.f), IM_COL32(220, 220, 220, 255));
+        dl->AddText(ImVec2(p.x + w + 6, y), IM_COL32(220, 220, 220, 255), buf);
+    }
+    ImGui::Dummy(ImVec2(w + 70, height));
+}
+
+// The result first (face, overlay, legend), then the settings, so long parameter lists never
+// push the picture out of view.
+void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
+    const Face* f = session.selected_face();
+    if (!f) {
+        ImGui::TextWrapped("Explanations appear here once a face is found.");
+        return;
+    }
+    const ExplainRequest r = current_request(state, session);
+    const bool cheap = is_cheap_method(r.method);
+    const JobStatus& job = session.job();
+    if (ImGui::Button("Explain") || state.run_requested || (cheap && state.live)) session.request(r);
+    state.run_requested = false;
+    ImGui::SameLine();
+    if (job.pending || job.running) {
+        ImGui::ProgressBar(job.progress, ImVec2(160, 0), job.running ? nullptr : "running...");
+        ImGui::SameLine();
+        if (ImGui::Button("Cancel")) session.cancel();
+    } else if (cheap) {
+        ImGui::Checkbox("recompute live", &state.live);
+    }
+    update_overlay(state, session, cache);
+    const Explanation* e = session.explanation();
+    if (!e) {
+        ImGui::TextWrapped(cheap ? "Computing..." : "Press Explain to run this method (it takes a few seconds).");
+    } else {
+        const auto& names = session.class_names();
+        ImGui::Text("%s for %s%s%s", std::string(find_method(e->method)->title()).c_str(), names[static_cast<size_t>(e->target.cls)].c_str(),
+                    e->target.contrast >= 0 ? " minus " : "", e->target.contrast >= 0 ? names[static_cast<size_t>(e->target.contrast)].c_str() : "");
+        if (!(session.explained() == r)) {
+            ImGui::SameLine();
+            ImGui::TextDisabled("(settings changed: press Explain)");
+        }
+        const float side = std::min(ImGui::GetContentRegionAvail().x * 0.4f, 64.f * kOverlayScale);
+        ImGui::Image(cache.face.imgui_id(), ImVec2(side, side));
+        ImGui::SameLine();
+        ImGui::Image(cache.overlay.imgui_id(), ImVec2(side, side));
+        ImGui::SameLine();
+        draw_legend(cache.shown, side);
+        std::string line;
+        char buf[64];
+        for (const auto& [k, v] : e->stats) {
+            std::snprintf(buf, sizeof buf, "%s%s: %.4g", line.empty() ? "" : "   ", k.c_str(), v);
+            line += buf;
+        }
+        if (!e->layer.empty()) line += "   layer: " + e->layer;
+        ImGui::TextWrapped("%s", line.c_str());
+    }
+    ImGui::Separator();
+    if (ImGui::CollapsingHeader("Method", ImGuiTreeNodeFlags_DefaultOpen)) draw_method_settings(state, session);
+    if (ImGui::CollapsingHeader("Display", ImGuiTreeNodeFlags_DefaultOpen)) draw_display_settings(state);
+}
+
+}  // namespace cnnlens::app

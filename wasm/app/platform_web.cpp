@@ -1,0 +1,218 @@
+// The browser platform: GLFW emulation + WebGL2 via Emscripten, the main loop, the file bridge
+// (drop, picker, paste and example all end in cnnlens_open_file) and the test hook's C side.
+// The loader (web/loader.js) writes the bundled models into MEMFS before calling main().
+#include <GLES3/gl3.h>
+#include <GLFW/glfw3.h>
+#include <emscripten.h>
+#include <emscripten/html5.h>
+#include <imgui.h>
+#include <imgui_impl_glfw.h>
+#include <imgui_impl_opengl3.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/base/log.h"
+#include "wasm/app/platform.h"
+#include "wasm/app/ui.h"
+
+using namespace cnnlens;
+using namespace cnnlens::app;
+
+EM_JS(void, js_open_file_dialog, (), { cnnlensPlatform.openFileDialog(); });
+EM_JS(void, js_open_example, (const char* path), { cnnlensPlatform.openExample(UTF8ToString(path)); });
+EM_JS(void, js_set_cursor, (int shape), { cnnlensPlatform.setCursor(shape); });
+EM_JS(double, js_device_pixel_ratio, (), { return window.devicePixelRatio || 1; });
+
+namespace cnnlens::app {
+void platform_open_file_dialog() { js_open_file_dialog(); }
+void platform_open_example(std::string_view path) { js_open_example(std::string(path).c_str()); }
+}  // namespace cnnlens::app
+
+namespace {
+
+// Globals: emscripten_set_main_loop unwinds main(), so nothing may live on its stack.
+struct App {
+    GLFWwindow* window = nullptr;
+    AppState state;
+    Session session;
+    UiCache cache;
+    int frames = 0;
+    int job_frame = -1;  // the frame that showed a pending job; it runs after the next one
+    float dpr = 1.f;
+    struct PendingFile { std::vector<uint8_t> bytes; std::string name; };
+    std::vector<PendingFile> files;
+    std::string faces_json, test_string;
+};
+App* g = nullptr;
+
+void set_error(const std::string& message) {
+    std::fprintf(stderr, "cnnlens: %s\n", message.c_str());
+    g->state.error = message;
+}
+
+void open_pending_files() {
+    for (App::PendingFile& f : g->files) {
+        Status s = g->session.open_photo(f.bytes, f.name);
+        if (!s) set_error(s.message());  // core errors name the file
+        else g->state.error.clear();
+    }
+    g->files.clear();
+}
+
+void run_pending_job() {
+    const JobStatus& job = g->session.job();
+    if (!job.pending) return;
+    if (g->job_frame < 0) { g->job_frame = g->frames; return; }  // let one frame show "starting"
+    if (g->frames <= g->job_frame) return;
+    g->job_frame = -1;
+    Status s = g->session.run_pending();
+    if (!s && s.code() != ErrorCode::kCancelled) set_error(g->state.method + ": " + s.message());
+}
+
+void fit_canvas() {
+    double css_w = 0, css_h = 0;
+    emscripten_get_element_css_size("#canvas", &css_w, &css_h);
+    const float dpr = static_cast<float>(js_device_pixel_ratio());
+    const int w = static_cast<int>(std::lround(css_w * dpr)), h = static_cast<int>(std::lround(css_h * dpr));
+    int cw = 0, ch = 0;
+    glfwGetWindowSize(g->window, &cw, &ch);
+    if (w > 0 && h > 0 && (w != cw || h != ch)) glfwSetWindowSize(g->window, w, h);
+}
+
+void frame() {
+    fit_canvas();
+    open_pending_files();
+    glfwPollEvents();
+    ImGui_ImplOpenGL3_NewFrame();
+    ImGui_ImplGlfw_NewFrame();
+    ImGui::NewFrame();
+    draw_app(g->state, g->session, g->cache);
+    ImGui::Render();
+    int w = 0, h = 0;
+    glfwGetFramebufferSize(g->window, &w, &h);
+    glViewport(0, 0, w, h);
+    glClearColor(0.08f, 0.08f, 0.1f, 1.f);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    js_set_cursor(ImGui::GetMouseCursor());
+    ++g->frames;
+    run_pending_job();
+}
+
+void json_escape(std::string& out, const std::string& s) {
+    out += '"';
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\', out += c;
+        else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
+        else out += c;
+    }
+    out += '"';
+}
+
+}  // namespace
+
+extern "C" {
+
+// The file bridge: JS copies a file into wasm memory (malloc) and hands it over; C++ frees it.
+EMSCRIPTEN_KEEPALIVE void cnnlens_open_file(uint8_t* data, int size, const char* name) {
+    g->files.push_back({std::vector<uint8_t>(data, data + size), name});
+    std::free(data);
+}
+
+// --- Test hook (web/loader.js wraps these as window.cnnlensTest) ------------------------------
+
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_frames() { return g ? g->frames : 0; }
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_ready() { return g && g->session.ready() && g->frames > 1; }
+// 1 while a photo is waiting to be opened or an explanation is pending or running.
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_busy() {
+    return !g->files.empty() || g->session.job().pending || g->session.job().running ||
+           (g->session.explanation() && g->cache.shown.version != g->session.explanation_version());
+}
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_version() { return g->session.photo_version(); }
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_error() { return g->state.error.c_str(); }
+
+// [{"box":[x,y,w,h],"score":s,"probs":[...7],"top":"happy","wholePhoto":false}, ...]
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_faces() {
+    std::string& s = g->faces_json;
+    s = "[";
+    char buf[64];
+    for (const Face& f : g->session.faces()) {
+        if (s.size() > 1) s += ',';
+        std::snprintf(buf, sizeof buf, "{\"box\":[%.3f,%.3f,%.3f,%.3f],", f.box.x, f.box.y, f.box.width, f.box.height);
+        s += buf;
+        std::snprintf(buf, sizeof buf, "\"score\":%.6g,\"probs\":[", f.box.score);
+        s += buf;
+        for (size_t i = 0; i < f.probs.size(); ++i) {
+            std::snprintf(buf, sizeof buf, "%s%.9g", i ? "," : "", f.probs[i]);
+            s += buf;
+        }
+        s += "],\"top\":";
+        json_escape(s, g->session.class_names()[static_cast<size_t>(f.top)]);
+        s += f.whole_photo ? ",\"wholePhoto\":true}" : ",\"wholePhoto\":false}";
+    }
+    s += "]";
+    return s.c_str();
+}
+
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_map_method() { return g->cache.shown.method.c_str(); }
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_map_width() { return g->cache.shown.width; }
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_map_height() { return g->cache.shown.height; }
+EMSCRIPTEN_KEEPALIVE const float* cnnlens_test_map_values() { return g->cache.shown.values.data(); }
+
+// Selects the method (default parameters, predicted class) and asks for a run, as the panel's
+// Explain button does. Returns 0 for an unknown method.
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_explain(const char* method) {
+    if (!find_method(method)) return 0;
+    g->state.method = method;
+    g->state.params.erase(method);
+    g->state.target_class = -1;
+    g->state.contrast_class = -1;
+    g->state.score = -1;
+    g->state.seed = 1;
+    g->state.run_requested = true;
+    return 1;
+}
+
+// The selected face's crop as PNG (so a test can run the native CLI on exactly that crop).
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_face_png_size() {
+    const Face* f = g->session.selected_face();
+    if (!f) return 0;
+    std::vector<uint8_t> png = encode_png(f->crop);
+    g->test_string.assign(png.begin(), png.end());
+    return static_cast<int>(g->test_string.size());
+}
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_face_png_data() { return g->test_string.data(); }
+
+}  // extern "C"
+
+int main() {
+    g = new App();
+    if (!glfwInit()) { std::fprintf(stderr, "cnnlens: glfwInit failed\n"); return 1; }
+    glfwWindowHint(GLFW_CLIENT_API, GLFW_OPENGL_ES_API);
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+    g->window = glfwCreateWindow(1280, 800, "cnnlens", nullptr, nullptr);
+    if (!g->window) { std::fprintf(stderr, "cnnlens: WebGL2 is not available\n"); return 1; }
+    glfwMakeContextCurrent(g->window);
+    IMGUI_CHECKVERSION();
+    ImGui::CreateContext();
+    ImGuiIO& io = ImGui::GetIO();
+    io.IniFilename = nullptr;
+    g->dpr = static_cast<float>(js_device_pixel_ratio());
+    ImGui::StyleColorsDark();
+    ImFontConfig font;
+    font.SizePixels = std::round(13.f * g->dpr);
+    io.Fonts->AddFontDefault(&font);
+    ImGui::GetStyle().ScaleAllSizes(g->dpr);
+    ImGui_ImplGlfw_InitForOpenGL(g->window, true);
+    ImGui_ImplOpenGL3_Init("#version 300 es");
+
+    Status s = g->session.load_models(directory_source("/models/fer2013-mini-xception"), directory_source("/models/blazeface"));
+    if (!s) set_error("loading the bundled models failed: " + s.message());
+    emscripten_set_main_loop(frame, 0, 1);
+    return 0;
+}

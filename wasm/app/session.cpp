@@ -1,0 +1,164 @@
+// Session: models, photo, faces, predictions and the explanation job (see session.h).
+#include "wasm/app/session.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/kernels/kernels.h"
+
+namespace cnnlens::app {
+
+bool ExplainRequest::operator==(const ExplainRequest& o) const {
+    return method == o.method && params.values() == o.params.values() && target.cls == o.target.cls &&
+           target.contrast == o.target.contrast && target.score == o.target.score && seed == o.seed;
+}
+
+bool looks_like_face_crop(const Image& img) {
+    const int lo = std::min(img.width, img.height), hi = std::max(img.width, img.height);
+    return hi <= 512 && lo * 4 >= hi * 3;
+}
+
+bool is_cheap_method(std::string_view m) {
+    return m == "saliency" || m == "gradient_x_input" || m == "guided" || m == "gradcam" ||
+           m == "gradcampp" || m == "guided_gradcam";
+}
+
+Session::Session() = default;
+Session::~Session() = default;
+
+std::string_view Session::kernels_name() const { return kernels_ ? kernels_->name : std::string_view("none"); }
+
+Status Session::load_models(const FileSource& classifier, const FileSource& detector) {
+    kernels_ = select_kernel_set();
+    auto m = load_model_from(classifier, "cnnlens.json");
+    if (!m) return m.status();
+    auto d = FaceDetector::load_from(detector, *kernels_);
+    if (!d) return d.status();
+    model_ = std::make_unique<Model>(std::move(*m));
+    probe_ = std::make_unique<GraphProbe>(*model_, *kernels_);
+    detector_ = std::make_unique<FaceDetector>(std::move(*d));
+    return Status::ok();
+}
+
+static Image downscale_to(const Image& img, int max_side) {
+    const int side = std::max(img.width, img.height);
+    if (side <= max_side) return img;
+    const double s = static_cast<double>(max_side) / side;
+    Image out;
+    out.width = std::max(1, static_cast<int>(std::lround(img.width * s)));
+    out.height = std::max(1, static_cast<int>(std::lround(img.height * s)));
+    out.channels = img.channels;
+    std::vector<float> src(img.pixels.begin(), img.pixels.end());
+    std::vector<float> dst(static_cast<size_t>(out.width) * out.height * out.channels);
+    resample(src.data(), img.width, img.height, img.channels, dst.data(), out.width, out.height);
+    out.pixels.resize(dst.size());
+    for (size_t i = 0; i < dst.size(); ++i) out.pixels[i] = static_cast<uint8_t>(std::clamp(dst[i] + 0.5f, 0.f, 255.f));
+    return out;
+}
+
+// The classifier's input back as 8-bit pixels (inverse of the spec's value mapping).
+static Image input_picture(const Tensor& input, const InputSpec& spec) {
+    Image img;
+    img.height = static_cast<int>(input.shape()[1]);
+    img.width = static_cast<int>(input.shape()[2]);
+    img.channels = static_cast<int>(input.shape()[3]);
+    img.pixels.resize(static_cast<size_t>(input.size()));
+    for (int64_t i = 0; i < input.size(); ++i) {
+        float v;
+        if (spec.mean.empty()) {
+            v = (input[i] - spec.range_lo) / (spec.range_hi - spec.range_lo);
+        } else {
+            const size_t c = spec.mean.size() == 1 ? 0 : static_cast<size_t>(i % img.channels);
+            v = input[i] * spec.std[c] + spec.mean[c];
+        }
+        img.pixels[static_cast<size_t>(i)] = static_cast<uint8_t>(std::clamp(v, 0.f, 1.f) * 255.f + 0.5f);
+    }
+    return img;
+}
+
+Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name) {
+    if (!ready()) return invalid_argument("the models are not loaded yet");
+    auto img = decode_image(bytes, name);
+    if (!img) return img.status();
+    auto boxes = detector_->detect(*img);
+    if (!boxes) return boxes.status();
+    std::vector<Face> faces;
+    for (const FaceBox& b : *boxes) {
+        Face f;
+        f.box = b;
+        f.crop = face_crop(*img, b);
+        faces.push_back(std::move(f));
+    }
+    if (faces.empty() && looks_like_face_crop(*img)) {
+        Face f;
+        f.whole_photo = true;
+        f.box = FaceBox{0, 0, static_cast<float>(img->width), static_cast<float>(img->height), 1.f, {}};
+        f.crop = *img;
+        faces.push_back(std::move(f));
+    }
+    for (Face& f : faces) {
+        f.input = image_to_input(f.crop, model_->spec.input);
+        auto r = probe_->run(f.input, ProbeRequest{});
+        if (!r) return r.status();
+        f.probs.assign(r->probs.data(), r->probs.data() + r->probs.size());
+        f.top = argmax_rows(r->probs)[0];
+        f.input_picture = input_picture(f.input, model_->spec.input);
+    }
+    preview_ = downscale_to(*img, kMaxDisplaySide);
+    photo_ = std::move(*img);
+    photo_name_ = std::string(name);
+    faces_ = std::move(faces);
+    ++photo_version_;
+    selected_ = faces_.empty() ? -1 : 0;
+    explanation_.reset();
+    pending_.reset();
+    ++explanation_version_;
+    return Status::ok();
+}
+
+void Session::select(int face) {
+    if (face < 0 || face >= static_cast<int>(faces_.size()) || face == selected_) return;
+    selected_ = face;
+    explanation_.reset();
+    pending_.reset();
+    ++explanation_version_;
+}
+
+const Face* Session::selected_face() const {
+    return selected_ >= 0 && selected_ < static_cast<int>(faces_.size()) ? &faces_[static_cast<size_t>(selected_)] : nullptr;
+}
+
+void Session::request(const ExplainRequest& r) {
+    if (job_.running) return;
+    if (!pending_ && explanation_ && r == explained_) return;  // already shown
+    pending_ = r;
+    job_.pending = true;
+}
+
+Status Session::run_pending(const std::function<bool(float)>& on_progress) {
+    if (!pending_ || job_.running) return Status::ok();
+    const ExplainRequest r = *pending_;
+    pending_.reset();
+    job_ = JobStatus{};
+    const Face* f = selected_face();
+    if (!f) return invalid_argument("no face is selected");
+    const ExplanationMethod* m = find_method(r.method);
+    if (!m) return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() + ")");
+    job_.running = true;
+    ExplainContext ctx(*probe_);
+    ctx.seed = r.seed;
+    ctx.progress = [&](float p) {
+        job_.progress = p;
+        if (on_progress && !on_progress(p)) job_.cancel_requested = true;
+        return !job_.cancel_requested;
+    };
+    auto e = m->explain(f->input, r.target, r.params, ctx);
+    job_ = JobStatus{};
+    if (!e) return e.status();
+    explanation_ = std::move(*e);
+    explained_ = r;
+    ++explanation_version_;
+    return Status::ok();
+}
+
+}  // namespace cnnlens::app

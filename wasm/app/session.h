@@ -1,0 +1,117 @@
+// Session: everything the app knows that is not a UI choice — the two models, the current
+// photo, its faces with their predictions, and the explanation shown — and the job that
+// computes it. Never includes imgui.h or GL, so it also compiles natively for unit tests.
+// Results carry version numbers; the UI re-uploads a texture only when a version changes.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/explain/explain.h"
+#include "core/face/face.h"
+#include "core/import/model.h"
+
+namespace cnnlens::app {
+
+// One face of the photo: where it is, what the classifier sees and what it says.
+struct Face {
+    FaceBox box;             // in photo pixels; the whole photo when `whole_photo`
+    bool whole_photo = false;  // no face was detected and the photo itself looks like a face crop
+    Image crop;              // face_crop() of the photo (8-bit, the photo's channels)
+    Tensor input;            // the classifier's input row [1, H, W, C]
+    Image input_picture;     // `input` back as 8-bit pixels, what overlays are drawn on
+    std::vector<float> probs;  // one per class
+    int top = 0;             // argmax of probs
+};
+
+// What to explain: a method by name, its parameter values, the target and the seed.
+struct ExplainRequest {
+    std::string method;
+    Params params;
+    Target target;
+    uint64_t seed = 1;
+    bool operator==(const ExplainRequest& o) const;
+};
+
+// The state of the current explanation job. Single-threaded builds run a job inside one
+// frame (after the frame that shows "running"), with progress callbacks that can cancel.
+struct JobStatus {
+    bool pending = false;  // requested, not yet started
+    bool running = false;
+    float progress = 0.f;
+    bool cancel_requested = false;
+};
+
+class Session {
+public:
+    Session();
+    ~Session();
+
+    // Loads the classifier (a folder with cnnlens.json) and the detector (blazeface.json +
+    // .bin) from file sources. Errors name the file.
+    Status load_models(const FileSource& classifier, const FileSource& detector);
+    bool ready() const { return model_ != nullptr && detector_ != nullptr; }
+    const Model& model() const { return *model_; }
+    const std::vector<std::string>& class_names() const { return model_->spec.classes; }
+    GraphProbe& probe() { return *probe_; }
+    std::string_view kernels_name() const;
+
+    // Decodes a photo, finds its faces and classifies each. On error nothing changes (the
+    // previous photo and its results stay) and the Status says what was wrong with the file.
+    Status open_photo(std::span<const uint8_t> bytes, std::string_view name);
+    const Image& photo() const { return photo_; }
+    // The photo downscaled so its longest side is at most kMaxDisplaySide (for the texture).
+    const Image& photo_preview() const { return preview_; }
+    const std::string& photo_name() const { return photo_name_; }
+    int photo_version() const { return photo_version_; }
+    const std::vector<Face>& faces() const { return faces_; }
+    int selected() const { return selected_; }
+    void select(int face);
+    const Face* selected_face() const;
+
+    // Explanations. request() remembers what to compute; run_pending() computes it (blocking,
+    // with progress and cancel through ExplainContext); the result replaces the previous one.
+    void request(const ExplainRequest& r);
+    const JobStatus& job() const { return job_; }
+    void cancel() { job_.cancel_requested = true; }
+    // Runs the pending job if any; `on_progress` is called from inside the job (return false
+    // to cancel). Returns the error of a failed job (cancelled jobs return kCancelled).
+    Status run_pending(const std::function<bool(float)>& on_progress = {});
+    const Explanation* explanation() const { return explanation_ ? &*explanation_ : nullptr; }
+    const ExplainRequest& explained() const { return explained_; }
+    int explanation_version() const { return explanation_version_; }
+
+    static constexpr int kMaxDisplaySide = 2048;
+
+private:
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<GraphProbe> probe_;
+    std::unique_ptr<FaceDetector> detector_;
+    const KernelSet* kernels_ = nullptr;
+
+    Image photo_, preview_;
+    std::string photo_name_;
+    int photo_version_ = 0;
+    std::vector<Face> faces_;
+    int selected_ = -1;
+
+    std::optional<ExplainRequest> pending_;
+    ExplainRequest explained_;
+    JobStatus job_;
+    std::optional<Explanation> explanation_;
+    int explanation_version_ = 0;
+};
+
+// True when a photo without detections should be taken as one face: small and near-square,
+// as FER crops and cropped selfies are.
+bool looks_like_face_crop(const Image& img);
+
+// Methods cheap enough to recompute while a slider moves (one or a few backward passes).
+bool is_cheap_method(std::string_view method);
+
+}  // namespace cnnlens::app
