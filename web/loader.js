@@ -28,11 +28,17 @@ async function fetchBytes(url) {
 }
 
 // Hands a file's bytes to the app, which decodes it in its next frame (errors show in the UI).
-async function openFile(blob, name) {
-  const bytes = new Uint8Array(await blob.arrayBuffer());
-  const p = app._malloc(Math.max(1, bytes.length));
-  app.HEAPU8.set(bytes, p);  // HEAPU8 read after malloc: memory growth replaces the view
-  app.ccall('cnnlens_open_file', null, ['number', 'number', 'string'], [p, bytes.length, name || 'photo']);
+async function openFile(blob, name) { return openFiles([[blob, name]]); }
+
+// Files dropped or picked together ([blob, name] pairs) reach the app in the same frame, so
+// a model.json and its .bin shards are loaded as one model (the app routes them by extension).
+async function openFiles(list) {
+  const all = await Promise.all(list.map(async ([blob, name]) => [new Uint8Array(await blob.arrayBuffer()), name]));
+  for (const [bytes, name] of all) {
+    const p = app._malloc(Math.max(1, bytes.length));
+    app.HEAPU8.set(bytes, p);  // HEAPU8 read after malloc: memory growth replaces the view
+    app.ccall('cnnlens_open_file', null, ['number', 'number', 'string'], [p, bytes.length, name || 'photo']);
+  }
 }
 
 const kCursors = ['default', 'text', 'move', 'ns-resize', 'ew-resize', 'nesw-resize', 'nwse-resize',
@@ -44,18 +50,46 @@ window.cnnlensPlatform = {
     fetch(path).then((r) => r.blob()).then((b) => openFile(b, path.split('/').pop()))
       .catch((e) => console.error(`cnnlens: ${path}: ${e.message}`));
   },
+  // A download of bytes the app made (exports); `bytes` is a copy, never a view of wasm memory.
+  download(name, mime, bytes) {
+    const url = URL.createObjectURL(new Blob([bytes], { type: mime }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    a.hidden = true;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  },
   setCursor(shape) {
     const c = shape < 0 ? 'none' : kCursors[shape] || 'default';
     if (canvas.style.cursor !== c) canvas.style.cursor = c;
   },
 };
 
+// Emscripten's GLFW listens for keys on window (capture) and calls preventDefault on Backspace
+// and Tab. Keys aimed at another element of the page (an input, a button of an embedding page)
+// are kept from it; keys for the app keep the browser from acting on the app's shortcuts
+// (Ctrl+O open, Ctrl+S save page, Ctrl+Shift+E). Must run before the app's glfwInit.
+function installKeyGuard() {
+  const forApp = (e) => e.target === canvas || e.target === document.body || e.target === document.documentElement;
+  const shortcut = (e) => (e.ctrlKey || e.metaKey) && !e.altKey &&
+    (['o', 's'].includes(e.key.toLowerCase()) || (e.shiftKey && e.key.toLowerCase() === 'e'));
+  for (const type of ['keydown', 'keypress']) {
+    window.addEventListener(type, (e) => {
+      if (!forApp(e)) e.stopImmediatePropagation();
+      else if (type === 'keydown' && shortcut(e)) e.preventDefault();
+    }, true);
+  }
+}
+
 function installFileBridge() {
   document.addEventListener('dragover', (e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; });
   document.addEventListener('drop', (e) => {
     e.preventDefault();
-    const f = e.dataTransfer && e.dataTransfer.files[0];
-    if (f) openFile(f, f.name);
+    const files = e.dataTransfer ? [...e.dataTransfer.files] : [];
+    if (files.length) openFiles(files.map((f) => [f, f.name]));
   });
   document.addEventListener('paste', (e) => {
     const item = [...(e.clipboardData ? e.clipboardData.items : [])].find((i) => i.type.startsWith('image/'));
@@ -63,8 +97,8 @@ function installFileBridge() {
     if (f) { e.preventDefault(); openFile(f, f.name || 'pasted image'); }
   });
   fileInput.addEventListener('change', () => {
-    const f = fileInput.files[0];
-    if (f) openFile(f, f.name);
+    const files = [...fileInput.files];
+    if (files.length) openFiles(files.map((f) => [f, f.name]));
   });
   canvas.addEventListener('mousedown', () => canvas.focus());
 }
@@ -92,6 +126,7 @@ async function boot() {
   });
   for (const dir of Object.keys(kModels)) app.FS.mkdirTree(dir);
   for (const [path, bytes] of files) app.FS.writeFile(path, bytes);
+  installKeyGuard();
   installFileBridge();
   app.callMain([]);
   await untilFrame(() => app._cnnlens_test_ready());
@@ -132,6 +167,25 @@ window.cnnlensTest = {
     await this.idle();
     return this.lastMap();
   },
+  // The extra panels (wasm/app/panels_test.cpp): panels(command) runs one command and returns
+  // its JSON answer; the helpers below name the common ones.
+  panels: (command) => JSON.parse(app.UTF8ToString(app.ccall('cnnlens_test_panels', 'number', ['string'], [command]))),
+  // [{node, name, op, shape}] of the layer browser.
+  layers() { return this.panels('layers'); },
+  // {loaded, running, done, total, matrix: ConfusionMatrix::to_json() or null}.
+  confusion() { return this.panels('confusion'); },
+  // {mapsLayer, maps: {channels, height, width, ...}, filterLayer, filterTarget, filters: [...]}.
+  inside() { return this.panels('inside'); },
+  // Resolves when the extra panels have no job left (filters, confusion, class grid, second map).
+  panelsIdle() { return untilFrame(() => !this.panels('state').busy); },
+  // The explanation job: {pending, running, progress (0..1), partial, version}.
+  job: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_job())),
+  // Starts a method as explain() does, without waiting for it.
+  start(method) {
+    if (!app.ccall('cnnlens_test_explain', 'number', ['string'], [method])) throw new Error(`unknown method ${method}`);
+  },
+  // Cancels the running job (as Esc and the Cancel button do).
+  cancel: () => app._cnnlens_test_cancel(),
   // PNG bytes of the selected face's crop (what the classifier and the methods see).
   faceCropPng() {
     const n = app._cnnlens_test_face_png_size();

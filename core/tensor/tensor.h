@@ -36,7 +36,8 @@ public:
     void zero() { if (size()) std::memset(data(), 0, sizeof(float) * size()); }
 
     const Shape& shape() const { return shape_; }
-    int64_t size() const { return shape_.elements(); }
+    // Element count; 0 for a default-constructed tensor (which has no buffer).
+    int64_t size() const { return data_ ? shape_.elements() : 0; }
     bool empty() const { return size() == 0 || !data_; }
     float* data() { return data_.get(); }
     const float* data() const { return data_.get(); }

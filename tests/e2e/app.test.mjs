@@ -180,6 +180,120 @@ test('a pasted image (Ctrl+V) opens like a dropped one', async () => {
   assert.equal(await page.evaluate(() => window.cnnlensTest.error()), '', 'a successful open clears the error');
 });
 
+// --- Long jobs, export, shortcuts, HiDPI ------------------------------------------------------
+
+const job = () => page.evaluate(() => window.cnnlensTest.job());
+const frames = () => page.evaluate(() => window.cnnlensTest.frames());
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('during LIME the page keeps drawing, LIME fills in, and Esc cancels it', async () => {
+  await page.evaluate(() => window.cnnlensTest.start('lime'));
+  await page.waitForFunction(() => window.cnnlensTest.job().running);
+  const f0 = await frames(), p0 = (await job()).progress, t0 = Date.now();
+  await sleep(1000);
+  const f1 = await frames(), j1 = await job(), fps = (f1 - f0) / ((Date.now() - t0) / 1000);
+  console.log(`# ${fps.toFixed(1)} frames/s while LIME runs; progress ${p0.toFixed(3)} -> ${j1.progress.toFixed(3)}`);
+  assert.ok(j1.running, 'LIME finished within a second: the test cannot see it run');
+  assert.ok(fps >= 10, `only ${fps.toFixed(1)} frames/s during LIME`);
+  assert.ok(j1.progress > p0, 'the progress bar did not move');
+  await page.waitForFunction(() => window.cnnlensTest.job().partial, null, { timeout: 20000 });
+  const partial = await page.evaluate(() => window.cnnlensTest.lastMap());
+  assert.equal(partial.method, 'lime');
+  assert.ok(partial.values.some((v) => v !== 0), 'the partial LIME map is empty');
+  await screenshot('06-lime-partial');
+  await page.focus('#canvas');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !window.cnnlensTest.job().running, null, { timeout: 5000 });
+  const j2 = await job();
+  assert.ok(j2.progress < 1 && j2.partial, `after Esc: ${JSON.stringify(j2)}`);
+  assert.equal(await page.evaluate(() => window.cnnlensTest.error()), '', 'a cancel is not an error');
+  await screenshot('07-lime-cancelled');
+});
+
+test('the Cancel hook stops occlusion; the app stays usable', async () => {
+  await page.evaluate(() => window.cnnlensTest.start('occlusion'));
+  await page.waitForFunction(() => window.cnnlensTest.job().running);
+  await sleep(300);
+  await page.evaluate(() => window.cnnlensTest.cancel());
+  await page.waitForFunction(() => !window.cnnlensTest.job().running, null, { timeout: 5000 });
+  assert.equal(await page.evaluate(() => window.cnnlensTest.error()), '');
+  await compareWithCli('saliency', 1e-3);
+});
+
+// Reads the width and height from a PNG's IHDR after checking the signature.
+function pngSize(bytes) {
+  assert.deepEqual([...bytes.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'not a PNG');
+  assert.equal(bytes.toString('latin1', 12, 16), 'IHDR');
+  return [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+}
+
+async function downloadWith(keys) {
+  await page.focus('#canvas');
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }), page.keyboard.press(keys)]);
+  const file = path.join(artifacts, download.suggestedFilename());
+  await download.saveAs(file);
+  return { name: download.suggestedFilename(), bytes: fs.readFileSync(file) };
+}
+
+test('Ctrl+S downloads the view as PNG and Ctrl+Shift+E a JSON with the seed', async () => {
+  await page.evaluate(() => window.cnnlensTest.explain('gradcam'));
+  const png = await downloadWith('Control+s');
+  assert.match(png.name, /^pasted_gradcam\.png$/);
+  const [w, h] = pngSize(png.bytes);
+  assert.ok(w >= 2 * 256 + 70 && h >= 256, `view PNG ${w}x${h}`);  // face, overlay, colour bar
+  const json = await downloadWith('Control+Shift+E');
+  assert.match(json.name, /^pasted_gradcam\.json$/);
+  const doc = JSON.parse(json.bytes.toString('utf8'));
+  assert.equal(doc.result.method, 'gradcam');
+  assert.equal(doc.result.seed, 1);
+  assert.equal(doc.result.params.seed, 1);
+  assert.equal(doc.face.top, 'happy');
+  assert.equal(doc.result.target.class_name, 'happy');
+  assert.equal(doc.photo.name, 'pasted.jpg');
+  assert.ok(Number.isFinite(doc.result.legend.hi));
+});
+
+test('digit keys switch the method; keys typed into a page input stay there', async () => {
+  await page.focus('#canvas');
+  await page.keyboard.press('1');  // saliency, recomputed live
+  await page.waitForFunction(() => window.cnnlensTest.idle().then(() => window.cnnlensTest.lastMap().method === 'saliency'));
+  await page.keyboard.press('6');  // gradcam
+  await page.waitForFunction(() => window.cnnlensTest.idle().then(() => window.cnnlensTest.lastMap().method === 'gradcam'));
+  await page.evaluate(() => {
+    const input = document.createElement('input');
+    input.id = 'probe-input';
+    input.style.cssText = 'position:fixed;top:0;left:0;z-index:9';
+    document.body.appendChild(input);
+  });
+  await page.focus('#probe-input');
+  await page.keyboard.type('ab1');
+  await page.keyboard.press('Backspace');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.getElementById('probe-input').value), 'ab');
+  await sleep(100);
+  assert.equal(await page.evaluate(() => window.cnnlensTest.lastMap().method), 'gradcam', '"1" typed into the input switched the method');
+  await page.evaluate(() => document.getElementById('probe-input').remove());
+});
+
+test('HiDPI: the canvas backing store is CSS size x devicePixelRatio', async () => {
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 }, deviceScaleFactor: 2,
+    serviceWorkers: 'block' });
+  const hidpi = await context.newPage();
+  try {
+    await hidpi.goto(`${origin}/`);
+    await hidpi.waitForFunction(() => window.cnnlensTest && window.cnnlensTest.ready.then(() => true), null, { timeout: 60000 });
+    const s = await hidpi.evaluate(() => {
+      const c = document.getElementById('canvas');
+      return { w: c.width, h: c.height, cw: c.clientWidth, ch: c.clientHeight, dpr: devicePixelRatio };
+    });
+    assert.equal(s.dpr, 2);
+    assert.deepEqual([s.w, s.h], [s.cw * 2, s.ch * 2], JSON.stringify(s));
+    await hidpi.screenshot({ path: path.join(artifacts, '08-hidpi.png') });
+  } finally {
+    await context.close();
+  }
+});
+
 test('no request leaves the local server and the page logged no errors', () => {
   assert.deepEqual(outside, []);
   assert.deepEqual(pageErrors, []);

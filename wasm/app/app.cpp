@@ -30,12 +30,39 @@ static void draw_toolbar(AppState& state, Session& session) {
     (void)session;
 }
 
+// The right side: one tab per view. A tab asked for by a result (a dropped set, a face picked
+// in a gallery, an Explain request) is brought forward once.
+static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
+    std::string& focus = cache.work.focus;
+    if (state.run_requested) focus = "explain";
+    struct Tab { const char* label; const char* id; void (*draw)(AppState&, Session&, UiCache&); };
+    static constexpr Tab kTabs[] = {
+        {"Explain", "explain", draw_explain_panel},         {"All classes", "grid", draw_class_grid_panel},
+        {"Two methods", "compare", draw_compare_panel},     {"Inside the network", "layers", draw_layers_panel},
+        {"Confusion matrix", "confusion", draw_confusion_panel}, {"Model", "model", draw_model_panel},
+    };
+    if (!ImGui::BeginTabBar("views")) return;
+    for (const Tab& t : kTabs) {
+        const ImGuiTabItemFlags flags = focus == t.id ? ImGuiTabItemFlags_SetSelected : 0;
+        if (ImGui::BeginTabItem(t.label, nullptr, flags)) {
+            cache.work.tab = t.id;
+            t.draw(state, session, cache);
+            ImGui::EndTabItem();
+        }
+    }
+    focus.clear();
+    ImGui::EndTabBar();
+}
+
 void draw_app(AppState& state, Session& session, UiCache& cache) {
     const ImGuiIO& io = ImGui::GetIO();
     ImGui::SetNextWindowPos(ImVec2(0, 0));
     ImGui::SetNextWindowSize(io.DisplaySize);
     ImGui::Begin("cnnlens", nullptr, ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
-                                         ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings);
+                                         ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
+                                         ImGuiWindowFlags_MenuBar);
+    draw_menu_bar(state, session, cache);
+    handle_shortcuts(state, session, cache);
     ImGui::Text("cnnlens: why does the network think this face is ...?");
     draw_toolbar(state, session);
     ImGui::Separator();
@@ -52,8 +79,14 @@ void draw_app(AppState& state, Session& session, UiCache& cache) {
     ImGui::EndChild();
     ImGui::SameLine();
     ImGui::BeginChild("right", ImVec2(0, 0), true);
-    draw_explain_panel(state, session, cache);
+    draw_tabs(state, session, cache);
     ImGui::EndChild();
+    // The extra panels' jobs advance one step per frame; never while an explanation job owns
+    // the probe (it may be suspended mid-run between frames).
+    if (!session.busy()) {
+        Status s = step_panels(session, cache.work);
+        if (!s && s.code() != ErrorCode::kCancelled) state.error = s.message();
+    }
     ImGui::End();
 }
 

@@ -21,8 +21,21 @@ struct AppState {
     float opacity = 0.6f;                     // overlay alpha
     float mask_percent = 0.f;                 // > 0: keep only the top percent of the map
     bool show_boundaries = true;              // LIME superpixel edges
+    bool show_overlay = true;                 // false: the plain face where the overlay is (Space)
     std::string error;                        // shown until dismissed
     bool run_requested = false;               // "Explain" pressed (needed for long methods)
+
+    // The extra panels.
+    bool grid_shared_scale = true;            // one colour scale for the seven class maps
+    std::string second_method = "gradcam";    // shown side by side with `method`
+    int layer = -1;                           // layer browser: node shown (-1: none yet)
+    int map_scale = 1;                        // feature maps: 0 per map, 1 per layer, 2 global
+    int filter_count = 8;                     // filter pictures wanted for the layer
+    Params filter_params{Params().set("steps", 32)};  // ascent_param_defs() names; 32 steps keep frames short
+    int filter_channel = -1;                  // the filter shown enlarged
+    bool confusion_normalized = false;        // row-normalized instead of counts
+    int confusion_truth = -1, confusion_pred = -1;  // the cell whose faces are listed
+    float input_lo = 0.f, input_hi = 1.f;     // own model: value range asked for
 };
 
 }  // namespace cnnlens::app

@@ -7,22 +7,16 @@
 #include <cstdio>
 
 #include "core/image/render.h"
+#include "wasm/app/export.h"
 #include "wasm/app/ui.h"
 
 namespace cnnlens::app {
 
 constexpr int kOverlayScale = 4;  // the 64x64 model input is shown at 4x
 
-static Colormap shown_colormap(const AppState& s, const Explanation& e) {
-    if (s.colormap >= 0) return kColormaps[static_cast<size_t>(s.colormap)].colormap;
-    return e.signed_map ? Colormap::kRdBuR : Colormap::kInferno;
-}
+Colormap shown_colormap(const AppState& s, const Explanation& e) { return view_colormap(s, e); }
 
-static MapNorm shown_norm(const Explanation& e) {
-    if (e.signed_map) return MapNorm::kSignedPercentile99;
-    if (e.method == "gradcam" || e.method == "gradcampp") return MapNorm::kMinMax;
-    return MapNorm::kPercentile99;
-}
+MapNorm shown_norm(const Explanation& e) { return view_norm(e); }
 
 ExplainRequest current_request(const AppState& state, const Session& session) {
     ExplainRequest r;
@@ -38,8 +32,7 @@ ExplainRequest current_request(const AppState& state, const Session& session) {
     return r;
 }
 
-// One widget per ParamDef; returns true when a value changed.
-static bool param_widget(const ParamDef& d, Params& p, const Session& session) {
+bool param_widget(const ParamDef& d, Params& p, const Session& session) {
     const std::string name(d.name);
     double v = p.get(name, d.def);
     bool changed = false;
@@ -149,12 +142,9 @@ static void update_overlay(const AppState& state, Session& session, UiCache& cac
     if (key == cache.overlay_key) return;
     const Colormap cmap = shown_colormap(state, *e);
     NormalizedMap nm = normalize_map(e->map, shown_norm(*e));
-    Image base = upscale_nearest(f->input_picture, kOverlayScale);
-    Image pic = overlay(base, nm.map, cmap, state.opacity);
-    if (state.mask_percent > 0) pic = apply_mask(pic, mask_top_percent(e->map, state.mask_percent));
-    if (!e->segments.empty() && state.show_boundaries) draw_boundaries(pic, e->segments, e->width, e->height, {255, 255, 0});
-    cache.overlay.upload(pic, key, false);
-    if (cache.face.version != session.explanation_version()) cache.face.upload(base, session.explanation_version(), false);
+    cache.overlay.upload(view_overlay(state, *f, *e, kOverlayScale), key, false);
+    if (cache.face.version != session.explanation_version())
+        cache.face.upload(upscale_nearest(f->input_picture, kOverlayScale), session.explanation_version(), false);
     cache.overlay_key = key;
     ShownMap& s = cache.shown;
     s.method = e->method;
@@ -168,7 +158,7 @@ static void update_overlay(const AppState& state, Session& session, UiCache& cac
         if (kColormaps[i].colormap == cmap) s.colormap = static_cast<int>(i);
 }
 
-static void draw_legend(const ShownMap& s, float height) {
+void draw_legend(const ShownMap& s, float height) {
     const Colormap cmap = kColormaps[static_cast<size_t>(s.colormap)].colormap;
     ImDrawList* dl = ImGui::GetWindowDrawList();
     const ImVec2 p = ImGui::GetCursorScreenPos();
@@ -222,14 +212,17 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
         const auto& names = session.class_names();
         ImGui::Text("%s for %s%s%s", std::string(find_method(e->method)->title()).c_str(), names[static_cast<size_t>(e->target.cls)].c_str(),
                     e->target.contrast >= 0 ? " minus " : "", e->target.contrast >= 0 ? names[static_cast<size_t>(e->target.contrast)].c_str() : "");
-        if (!(session.explained() == r)) {
+        if (session.explanation_partial()) {
+            ImGui::SameLine();
+            ImGui::TextDisabled(job.running ? "(partial: filling in)" : "(partial: stopped early; press Explain to finish)");
+        } else if (!(session.explained() == r)) {
             ImGui::SameLine();
             ImGui::TextDisabled("(settings changed: press Explain)");
         }
         const float side = std::min(ImGui::GetContentRegionAvail().x * 0.4f, 64.f * kOverlayScale);
         ImGui::Image(cache.face.imgui_id(), ImVec2(side, side));
         ImGui::SameLine();
-        ImGui::Image(cache.overlay.imgui_id(), ImVec2(side, side));
+        ImGui::Image(state.show_overlay ? cache.overlay.imgui_id() : cache.face.imgui_id(), ImVec2(side, side));
         ImGui::SameLine();
         draw_legend(cache.shown, side);
         std::string line;

@@ -1,6 +1,8 @@
 // The few things the app asks of its platform (browser or native): opening files, fetching the
 // bundled example. One implementation per platform, chosen by CMake (platform_web.cpp).
 #pragma once
+#include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace cnnlens::app {
@@ -9,5 +11,7 @@ namespace cnnlens::app {
 void platform_open_file_dialog();
 // Fetches a bundled example photo by its site-relative path; it arrives like a dropped file.
 void platform_open_example(std::string_view path);
+// Offers `bytes` to the user as a file download called `name` (MIME type `mime`).
+void platform_download(std::string_view name, std::string_view mime, std::span<const uint8_t> bytes);
 
 }  // namespace cnnlens::app

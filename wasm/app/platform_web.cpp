@@ -26,10 +26,20 @@ EM_JS(void, js_open_file_dialog, (), { cnnlensPlatform.openFileDialog(); });
 EM_JS(void, js_open_example, (const char* path), { cnnlensPlatform.openExample(UTF8ToString(path)); });
 EM_JS(void, js_set_cursor, (int shape), { cnnlensPlatform.setCursor(shape); });
 EM_JS(double, js_device_pixel_ratio, (), { return window.devicePixelRatio || 1; });
+// slice(): a copy, so the Blob never holds a view of wasm memory.
+EM_JS(void, js_download, (const char* name, const char* mime, const uint8_t* data, int size), {
+    cnnlensPlatform.download(UTF8ToString(name), UTF8ToString(mime), HEAPU8.slice(data, data + size));
+});
+// Starts cnnlens_run_job from its own browser task: the job yields with emscripten_sleep
+// (Asyncify), which must unwind to JS with no frame() on the stack.
+EM_JS(void, js_start_job, (), { setTimeout(function() { Module['_cnnlens_run_job'](); }, 0); });
 
 namespace cnnlens::app {
 void platform_open_file_dialog() { js_open_file_dialog(); }
 void platform_open_example(std::string_view path) { js_open_example(std::string(path).c_str()); }
+void platform_download(std::string_view name, std::string_view mime, std::span<const uint8_t> bytes) {
+    js_download(std::string(name).c_str(), std::string(mime).c_str(), bytes.data(), static_cast<int>(bytes.size()));
+}
 }  // namespace cnnlens::app
 
 namespace {
@@ -41,7 +51,7 @@ struct App {
     Session session;
     UiCache cache;
     int frames = 0;
-    int job_frame = -1;  // the frame that showed a pending job; it runs after the next one
+    bool job_scheduled = false;  // cnnlens_run_job is queued or running (maybe suspended)
     float dpr = 1.f;
     struct PendingFile { std::vector<uint8_t> bytes; std::string name; };
     std::vector<PendingFile> files;
@@ -55,22 +65,28 @@ void set_error(const std::string& message) {
 }
 
 void open_pending_files() {
-    for (App::PendingFile& f : g->files) {
-        Status s = g->session.open_photo(f.bytes, f.name);
-        if (!s) set_error(s.message());  // core errors name the file
-        else g->state.error.clear();
-    }
+    if (g->files.empty()) return;
+    if (g->session.busy()) { g->session.cancel(); return; }  // a new photo wins; open once stopped
+    // Photos, labeled .csv sets and model files, routed by extension (session_panels.h).
+    std::vector<DroppedFile> files;
+    for (App::PendingFile& f : g->files) files.push_back({std::move(f.bytes), std::move(f.name)});
     g->files.clear();
+    Status s = open_files(g->session, g->cache.work, files);
+    if (!s) set_error(s.message());  // core errors name the file
+    else g->state.error.clear();
 }
 
-void run_pending_job() {
-    const JobStatus& job = g->session.job();
-    if (!job.pending) return;
-    if (g->job_frame < 0) { g->job_frame = g->frames; return; }  // let one frame show "starting"
-    if (g->frames <= g->job_frame) return;
-    g->job_frame = -1;
-    Status s = g->session.run_pending();
-    if (!s && s.code() != ErrorCode::kCancelled) set_error(g->state.method + ": " + s.message());
+// Long jobs in the single-threaded build: the job runs in its own task and, from inside its
+// progress callback, sleeps (Asyncify unwinds it to the browser) whenever it has run for
+// kJobSliceMs, so the animation-frame loop keeps drawing the progress bar and Cancel works.
+constexpr double kJobSliceMs = 25;
+// Progress comes once per engine batch; 8 forward passes (a few backward) take ~kJobSliceMs.
+constexpr int kJobBatch = 8;
+
+void schedule_pending_job() {
+    if (!g->session.job().pending || g->job_scheduled) return;
+    g->job_scheduled = true;
+    js_start_job();
 }
 
 void fit_canvas() {
@@ -100,7 +116,19 @@ void frame() {
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     js_set_cursor(ImGui::GetMouseCursor());
     ++g->frames;
-    run_pending_job();
+    schedule_pending_job();
+}
+
+// While a job runs, frames are capped at 1000 / kBusyFrameMs per second: the job and the
+// frames share one thread, and a frame costs far more than 1 ms under software WebGL.
+constexpr double kBusyFrameMs = 50;
+
+EM_BOOL animation_frame(double now, void*) {
+    static double last = 0;
+    if (g->session.busy() && now - last < kBusyFrameMs) return EM_TRUE;
+    last = now;
+    frame();
+    return EM_TRUE;
 }
 
 void json_escape(std::string& out, const std::string& s) {
@@ -123,16 +151,42 @@ EMSCRIPTEN_KEEPALIVE void cnnlens_open_file(uint8_t* data, int size, const char*
     std::free(data);
 }
 
+// The pending explanation job, run in slices (see schedule_pending_job). Errors go to the banner.
+EMSCRIPTEN_KEEPALIVE void cnnlens_run_job() {
+    double slice_start = emscripten_get_now();
+    Status s = g->session.run_pending([&](float) {
+        if (emscripten_get_now() - slice_start >= kJobSliceMs) {
+            emscripten_sleep(0);
+            slice_start = emscripten_get_now();
+        }
+        return true;
+    });
+    g->job_scheduled = false;
+    if (!s && s.code() != ErrorCode::kCancelled) set_error(g->state.method + ": " + s.message());
+}
+
 // --- Test hook (web/loader.js wraps these as window.cnnlensTest) ------------------------------
 
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_frames() { return g ? g->frames : 0; }
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_ready() { return g && g->session.ready() && g->frames > 1; }
 // 1 while a photo is waiting to be opened or an explanation is pending or running.
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_busy() {
-    return !g->files.empty() || g->session.job().pending || g->session.job().running ||
+    return !g->files.empty() || g->session.job().pending || g->session.job().running || g->job_scheduled ||
            (g->session.explanation() && g->cache.shown.version != g->session.explanation_version());
 }
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_version() { return g->session.photo_version(); }
+// The explanation job: {"pending":b,"running":b,"progress":f,"partial":b,"version":n}.
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_job() {
+    const JobStatus& j = g->session.job();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "{\"pending\":%s,\"running\":%s,\"progress\":%.4f,\"partial\":%s,\"version\":%d}",
+                  j.pending ? "true" : "false", j.running ? "true" : "false", j.progress,
+                  g->session.explanation_partial() ? "true" : "false", g->session.explanation_version());
+    g->test_string = buf;
+    return g->test_string.c_str();
+}
+// Cancels the running job, as Esc and the Cancel button do.
+EMSCRIPTEN_KEEPALIVE void cnnlens_test_cancel() { g->session.cancel(); }
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_error() { return g->state.error.c_str(); }
 
 // [{"box":[x,y,w,h],"score":s,"probs":[...7],"top":"happy","wholePhoto":false}, ...]
@@ -187,6 +241,13 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_face_png_size() {
 }
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_face_png_data() { return g->test_string.data(); }
 
+// The extra panels' test commands (panels_test.cpp); answers JSON.
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_panels(const char* command) {
+    static std::string answer;
+    answer = panels_test_command(g->state, g->session, g->cache, command);
+    return answer.c_str();
+}
+
 }  // extern "C"
 
 int main() {
@@ -211,8 +272,12 @@ int main() {
     ImGui_ImplGlfw_InitForOpenGL(g->window, true);
     ImGui_ImplOpenGL3_Init("#version 300 es");
 
+    g->session.set_job_batch(kJobBatch);
     Status s = g->session.load_models(directory_source("/models/fer2013-mini-xception"), directory_source("/models/blazeface"));
     if (!s) set_error("loading the bundled models failed: " + s.message());
-    emscripten_set_main_loop(frame, 0, 1);
+    // Not emscripten_set_main_loop: Asyncify pauses that loop while any sleep is in flight,
+    // and a sleeping job must not stop the frames.
+    emscripten_request_animation_frame_loop(animation_frame, nullptr);
+    emscripten_exit_with_live_runtime();
     return 0;
 }

@@ -57,7 +57,7 @@ static Image downscale_to(const Image& img, int max_side) {
 }
 
 // The classifier's input back as 8-bit pixels (inverse of the spec's value mapping).
-static Image input_picture(const Tensor& input, const InputSpec& spec) {
+Image input_picture(const Tensor& input, const InputSpec& spec) {
     Image img;
     img.height = static_cast<int>(input.shape()[1]);
     img.width = static_cast<int>(input.shape()[2]);
@@ -78,6 +78,7 @@ static Image input_picture(const Tensor& input, const InputSpec& spec) {
 
 Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name) {
     if (!ready()) return invalid_argument("the models are not loaded yet");
+    if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
     auto img = decode_image(bytes, name);
     if (!img) return img.status();
     auto boxes = detector_->detect(*img);
@@ -111,15 +112,17 @@ Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name
     ++photo_version_;
     selected_ = faces_.empty() ? -1 : 0;
     explanation_.reset();
+    explanation_partial_ = false;
     pending_.reset();
     ++explanation_version_;
     return Status::ok();
 }
 
 void Session::select(int face) {
-    if (face < 0 || face >= static_cast<int>(faces_.size()) || face == selected_) return;
+    if (busy() || face < 0 || face >= static_cast<int>(faces_.size()) || face == selected_) return;
     selected_ = face;
     explanation_.reset();
+    explanation_partial_ = false;
     pending_.reset();
     ++explanation_version_;
 }
@@ -130,16 +133,39 @@ const Face* Session::selected_face() const {
 
 void Session::request(const ExplainRequest& r) {
     if (job_.running) return;
-    if (!pending_ && explanation_ && r == explained_) return;  // already shown
+    if (!pending_ && explanation_ && !explanation_partial_ && r == explained_) return;  // already shown
     pending_ = r;
     job_.pending = true;
+}
+
+// Tensors are move-only; a partial result is owned by the method, so the session keeps a copy.
+// (A default Tensor has rank 0, size() 1 and no data, so empty ones are not clone()d.)
+static Explanation clone_explanation(const Explanation& e) {
+    const auto copy = [](const Tensor& t) { return t.empty() ? Tensor() : t.clone(); };
+    Explanation c;
+    c.method = e.method;
+    c.target = e.target;
+    c.height = e.height;
+    c.width = e.width;
+    c.map = copy(e.map);
+    c.signed_map = e.signed_map;
+    c.attribution = copy(e.attribution);
+    for (const auto& [k, v] : e.extras) c.extras.emplace(k, copy(v));
+    c.stats = e.stats;
+    c.params = e.params;
+    c.segments = e.segments;
+    c.segment_weights = e.segment_weights;
+    c.layer = e.layer;
+    return c;
 }
 
 Status Session::run_pending(const std::function<bool(float)>& on_progress) {
     if (!pending_ || job_.running) return Status::ok();
     const ExplainRequest r = *pending_;
     pending_.reset();
+    const bool dropped = job_.cancel_requested;
     job_ = JobStatus{};
+    if (dropped) return cancelled(r.method + " cancelled before it started");
     const Face* f = selected_face();
     if (!f) return invalid_argument("no face is selected");
     const ExplanationMethod* m = find_method(r.method);
@@ -152,10 +178,21 @@ Status Session::run_pending(const std::function<bool(float)>& on_progress) {
         if (on_progress && !on_progress(p)) job_.cancel_requested = true;
         return !job_.cancel_requested;
     };
-    auto e = m->explain(f->input, r.target, r.params, ctx);
+    ctx.partial = [&](const Explanation& partial) {
+        explanation_ = clone_explanation(partial);
+        explanation_partial_ = true;
+        explained_ = r;
+        ++explanation_version_;
+    };
+    Params params = r.params;
+    if (job_batch_ > 0 && !params.has("batch"))
+        for (const ParamDef& d : m->params())
+            if (d.name == "batch") params.set("batch", job_batch_);
+    auto e = m->explain(f->input, r.target, params, ctx);
     job_ = JobStatus{};
-    if (!e) return e.status();
+    if (!e) return e.status();  // a partial result stays shown, still marked partial
     explanation_ = std::move(*e);
+    explanation_partial_ = false;
     explained_ = r;
     ++explanation_version_;
     return Status::ok();

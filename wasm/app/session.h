@@ -74,17 +74,37 @@ public:
     void select(int face);
     const Face* selected_face() const;
 
+    // A user's model and faces from a labeled set (session_model.cpp). install_model replaces
+    // the classifier (refused while a job runs); the faces are classified again and the
+    // explanation is dropped. model_version() counts installs. open_face opens an 8-bit face
+    // crop as a photo that is one face, without detection.
+    Status install_model(Model&& m);
+    int model_version() const { return model_version_; }
+    Status open_face(const Image& face, std::string_view name);
+
     // Explanations. request() remembers what to compute; run_pending() computes it (blocking,
     // with progress and cancel through ExplainContext); the result replaces the previous one.
     void request(const ExplainRequest& r);
     const JobStatus& job() const { return job_; }
-    void cancel() { job_.cancel_requested = true; }
+    // Stops the running job at its next progress report, or drops a pending one; no-op when idle.
+    void cancel() { if (job_.pending || job_.running) job_.cancel_requested = true; }
     // Runs the pending job if any; `on_progress` is called from inside the job (return false
     // to cancel). Returns the error of a failed job (cancelled jobs return kCancelled).
     Status run_pending(const std::function<bool(float)>& on_progress = {});
     const Explanation* explanation() const { return explanation_ ? &*explanation_ : nullptr; }
     const ExplainRequest& explained() const { return explained_; }
     int explanation_version() const { return explanation_version_; }
+    // True while explanation() is an intermediate result (LIME on the samples so far) of the
+    // running job, or what a cancelled job had reached; requesting the same settings reruns it.
+    bool explanation_partial() const { return explanation_partial_; }
+    // True while a job runs. run_pending() may yield to the browser from inside its progress
+    // callback (single-threaded build), so frames keep drawing meanwhile: while busy, the photo,
+    // the selected face and the probe belong to the job (open_photo and select are refused).
+    bool busy() const { return job_.running; }
+    // The batch a job uses for methods with a "batch" parameter the request leaves unset
+    // (0: the method's default). Progress (and so the browser's frames) comes once per batch,
+    // so the single-threaded app asks for small ones; results do not depend on it.
+    void set_job_batch(int n) { job_batch_ = n; }
 
     static constexpr int kMaxDisplaySide = 2048;
 
@@ -99,13 +119,19 @@ private:
     int photo_version_ = 0;
     std::vector<Face> faces_;
     int selected_ = -1;
+    int model_version_ = 0;
 
     std::optional<ExplainRequest> pending_;
     ExplainRequest explained_;
     JobStatus job_;
     std::optional<Explanation> explanation_;
     int explanation_version_ = 0;
+    bool explanation_partial_ = false;
+    int job_batch_ = 0;
 };
+
+// The classifier's input row [1, H, W, C] back as 8-bit pixels (inverse of the spec's mapping).
+Image input_picture(const Tensor& input, const InputSpec& spec);
 
 // True when a photo without detections should be taken as one face: small and near-square,
 // as FER crops and cropped selfies are.

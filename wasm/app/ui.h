@@ -6,6 +6,7 @@
 
 #include "wasm/app/app_state.h"
 #include "wasm/app/session.h"
+#include "wasm/app/session_panels.h"
 #include "wasm/app/texture.h"
 
 namespace cnnlens::app {
@@ -20,19 +21,66 @@ struct ShownMap {
     int version = -1;           // Session::explanation_version() it was made from
 };
 
+// Pictures of the extra panels; each remembers the key of what it shows.
+struct PanelTextures {
+    Texture grid;                    // the seven class overlays side by side
+    Texture side_main, side_second;  // two methods over the face
+    Texture maps;                    // the selected layer's feature maps, one tile per channel
+    Texture filters;                 // filter pictures, one tile per channel
+    Texture big_filter, big_activation;
+    Texture gallery;                 // thumbnails of a confusion cell's faces
+    int64_t grid_key = -1, side_key = -1, maps_key = -1, filters_key = -1, big_key = -1, gallery_key = -1;
+    float grid_lo = 0, grid_hi = 1, side_lo[2] = {0, 0}, side_hi[2] = {1, 1};
+    int grid_colormap = 0, side_colormap[2] = {0, 0};
+};
+
 // GPU-side and derived pictures the panels keep between frames.
 struct UiCache {
     Texture photo, face, overlay;
     ShownMap shown;
     int64_t overlay_key = -1;  // hash of (explanation version, display settings)
+    PanelWork work;      // the extra panels' jobs and results (session_panels.h)
+    PanelTextures panels;
 };
 
 void draw_app(AppState& state, Session& session, UiCache& cache);
+// The menu bar (File: open and exports; Help: the shortcuts) and the keyboard shortcuts that
+// trigger the same commands (commands.cpp). Call inside a window with ImGuiWindowFlags_MenuBar.
+void draw_menu_bar(AppState& state, Session& session, UiCache& cache);
+void handle_shortcuts(AppState& state, Session& session, UiCache& cache);
 void draw_photo_panel(AppState& state, Session& session, UiCache& cache);
 void draw_prediction_panel(AppState& state, Session& session);
 void draw_explain_panel(AppState& state, Session& session, UiCache& cache);
 
 // The request the explain panel's current settings describe (for the selected face).
 ExplainRequest current_request(const AppState& state, const Session& session);
+
+// Shared by the explain panel and the extra panels (panel_explain.cpp).
+Colormap shown_colormap(const AppState& state, const Explanation& e);
+MapNorm shown_norm(const Explanation& e);
+// A vertical colour bar with five value labels, `height` pixels tall, at the cursor.
+void draw_legend(const ShownMap& s, float height);
+// One widget per ParamDef; returns true when a value changed.
+bool param_widget(const ParamDef& d, Params& p, const Session& session);
+
+// The extra panels, one file each; they request work from cache.work, which
+// step_panels() (session_panels.h) advances once per frame.
+void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache);   // panel_grid.cpp
+void draw_compare_panel(AppState& state, Session& session, UiCache& cache);      // panel_grid.cpp
+void draw_layers_panel(AppState& state, Session& session, UiCache& cache);       // panel_layers.cpp
+void draw_confusion_panel(AppState& state, Session& session, UiCache& cache);    // panel_confusion.cpp
+void draw_model_panel(AppState& state, Session& session, UiCache& cache);        // panel_model.cpp
+// The face with a map over it, as the explain panel shows it (4x, the state's colormap and
+// opacity); `nm` receives the normalised map and its legend range.
+Image overlay_picture(const AppState& state, const Face& face, const Explanation& e, NormalizedMap* nm = nullptr);
+// Tile k of a texture made by grid(tiles, columns, {}, 0) from equal tiles of tile_w x tile_h,
+// drawn at w x h; returns true when clicked.
+bool atlas_tile(const Texture& t, int k, int columns, int tile_w, int tile_h, float w, float h);
+
+// The extra panels' side of the test hook (panels_test.cpp): runs one command and answers JSON.
+// Commands: "state", "tab NAME", "layers", "layer NODE", "filters COUNT STEPS", "inside",
+// "channel K", "grid", "confusion", "cell TRUTH PRED", "open TRUTH PRED INDEX", "install LO HI".
+// Unknown commands answer {"error": ...}.
+std::string panels_test_command(AppState& state, Session& session, UiCache& cache, std::string_view command);
 
 }  // namespace cnnlens::app

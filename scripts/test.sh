@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# The one test command. Installs what is missing (setup.sh), builds the native-release,
+# native-asan and wasm presets, writes the TF.js oracle once into build/oracle, runs every
+# preset's ctest suite with CNNLENS_ORACLE_DIR set, smoke-tests the CLI natively and under node,
+# then runs the browser app's end-to-end tests in headless Chromium. Prints each stage's time
+# and, as its last line, "N passed, M failed" where N and M count ctest tests, CLI checks and e2e
+# tests (a stage that cannot run, e.g. a broken build, counts as one failure). Exits non-zero on
+# any failure. Works unattended in a fresh clone (CI=true, no stdin).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+jobs=$(nproc)
+presets=(native-release native-asan wasm)
+model=models/fer2013-mini-xception
+face=tests/data/astronaut_face.png
+exec </dev/null
+mkdir -p build
+
+passed=0
+failed=0
+skipped=0
+summary=()
+t_start=$EPOCHREALTIME
+
+elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+# CPU seconds (user + system) of all finished child processes so far: on a shared machine,
+# CPU time / cores estimates the wall time on idle cores.
+children_cpu() {
+    times >build/.times  # not in a pipe: a subshell would report its own (empty) children
+    tail -n 1 build/.times | awk '{ for (i = 1; i <= 2; ++i) { split($i, t, "m"); s += t[1] * 60 + t[2] }
+                                   printf "%.1f", s }'
+}
+
+# stage NAME COMMAND...: runs COMMAND with a banner and records its time and result.
+stage() {
+    local name=$1 t0=$EPOCHREALTIME cpu0 status
+    cpu0=$(children_cpu)
+    shift
+    echo
+    echo "==> $name"
+    "$@"
+    status=$?
+    local secs cpu result=ok
+    secs=$(elapsed_since "$t0")
+    cpu=$(awk -v a="$cpu0" -v b="$(children_cpu)" 'BEGIN { printf "%.1f", b - a }')
+    ((status == 0)) || result="FAILED (exit $status)"
+    summary+=("$(printf '%-22s %8s s %8s s  %s' "$name" "$secs" "$cpu" "$result")")
+    echo "<== $name: $result, ${secs} s (CPU ${cpu} s)"
+    return "$status"
+}
+
+finish() {
+    echo
+    echo "==> summary: $(elapsed_since "$t_start") s in all, CPU $(children_cpu) s, $jobs cores"
+    printf '  %-22s %10s %10s\n' stage wall CPU
+    printf '  %s\n' "${summary[@]}"
+    ((skipped)) && echo "  ($skipped tests skipped, not counted)"
+    echo "$passed passed, $failed failed"
+    if ((failed)); then exit 1; fi
+    exit 0
+}
+
+build_preset() {
+    cmake --preset "$1" && cmake --build --preset "$1" -j "$jobs"
+}
+
+oracle_is_fresh() {
+    [[ -f build/oracle/oracle.json ]] || return 1
+    [[ -z "$(find "$model" tests/data/oracle tests/oracle/tfjs_oracle.mjs package-lock.json \
+             -newer build/oracle/oracle.json -print -quit)" ]]
+}
+
+make_oracle() {
+    if oracle_is_fresh; then
+        echo "build/oracle/oracle.json is newer than the model, the inputs and the oracle script"
+        return 0
+    fi
+    rm -rf build/oracle.tmp &&
+        node tests/oracle/tfjs_oracle.mjs --out build/oracle.tmp &&
+        rm -rf build/oracle && mv build/oracle.tmp build/oracle
+}
+
+# junit_count FILE ATTR: a count attribute of the <testsuite> element of ctest's JUnit file.
+junit_count() {
+    local n
+    n=$(sed -n '/<testsuite/,/>/p' "$1" | tr '\n\t' '  ' | grep -m1 -o '<testsuite [^>]*' |
+        grep -o " $2=\"[0-9]*\"" | grep -o '[0-9][0-9]*')
+    echo "${n:-0}"
+}
+
+# ctest_preset PRESET: runs the suite and adds its tests to the totals (read from JUnit output).
+ctest_preset() {
+    local junit=$root/build/$1/ctest-junit.xml status
+    rm -f "$junit"
+    CNNLENS_ORACLE_DIR=$root/build/oracle ctest --preset "$1" -j "$jobs" --output-junit "$junit"
+    status=$?
+    local tests=0 failures=0 skips=0
+    if [[ -f "$junit" ]]; then
+        tests=$(junit_count "$junit" tests)
+        failures=$(junit_count "$junit" failures)
+        skips=$(junit_count "$junit" skipped)
+    fi
+    # A run that fails without a failing test (crash in discovery, no tests) still fails once.
+    if ((status != 0 && failures == 0)); then failures=1; fi
+    passed=$((passed + tests - failures - skips))
+    failed=$((failed + failures))
+    skipped=$((skipped + skips))
+    echo "$1: $((tests - failures - skips)) passed, $failures failed, $skips skipped"
+    return "$status"
+}
+
+# e2e: the browser app in headless Chromium (tests/e2e/*.test.mjs, node:test), compared with the
+# native CLI; adds its tests to the totals (read from the TAP summary).
+e2e() {
+    local status out=build/e2e-tap.txt
+    node --test --test-reporter=tap tests/e2e/ 2>&1 | tee "$out"
+    status=${PIPESTATUS[0]}
+    local pass fail skip
+    pass=$(grep -m1 -o '^# pass [0-9]*' "$out" | grep -o '[0-9]*$')
+    fail=$(grep -m1 -o '^# fail [0-9]*' "$out" | grep -o '[0-9]*$')
+    skip=$(grep -m1 -o '^# skipped [0-9]*' "$out" | grep -o '[0-9]*$')
+    pass=${pass:-0} fail=${fail:-0} skip=${skip:-0}
+    if ((status != 0 && fail == 0)); then fail=1; fi
+    passed=$((passed + pass))
+    failed=$((failed + fail))
+    skipped=$((skipped + skip))
+    echo "e2e: $pass passed, $fail failed, $skip skipped"
+    return "$status"
+}
+
+# check NAME WANT PATTERN COMMAND...: WANT is "ok" (exit 0) or "error" (exit 1..125, not a
+# crash); the combined output must match the extended regex PATTERN and show no sanitizer report.
+check() {
+    local name=$1 want=$2 pattern=$3 out status
+    shift 3
+    out=$("$@" 2>&1)
+    status=$?
+    local verdict=ok
+    if [[ $want == ok ]] && ((status != 0)); then verdict="exit $status, wanted 0"; fi
+    if [[ $want == error ]] && ((status == 0 || status > 125)); then
+        verdict="exit $status, wanted an error exit"
+    fi
+    if [[ $verdict == ok ]] && ! grep -Eq -- "$pattern" <<<"$out"; then verdict="no line matches /$pattern/"; fi
+    if [[ $verdict == ok ]] && grep -q 'Sanitizer' <<<"$out"; then verdict="sanitizer report"; fi
+    if [[ $verdict == ok ]]; then
+        passed=$((passed + 1))
+        echo "  ok      $name"
+        return 0
+    fi
+    failed=$((failed + 1))
+    echo "  FAILED  $name: $verdict; output:"
+    sed 's/^/          /' <<<"$out" | head -40
+    return 1
+}
+
+smoke() {
+    local corrupt=build/smoke/corrupt.png status=0
+    mkdir -p build/smoke
+    head -c 200 "$face" >"$corrupt"  # a PNG cut short: signature and header, no image data
+    local -A cli=(
+        [native-release]="build/native-release/cli/cnnlens"
+        [native-asan]="build/native-asan/cli/cnnlens"
+        [wasm]="node --no-experimental-fetch build/wasm/cli/cnnlens.js"
+    )
+    local p
+    for p in "${presets[@]}"; do
+        if [[ " ${built[*]} " != *" $p "* ]]; then
+            echo "  skip    $p: not built"
+            continue
+        fi
+        # shellcheck disable=SC2086  # the wasm entry is a command with arguments
+        check "$p predict says happy" ok "^$face: happy" \
+            ${cli[$p]} predict --model "$model" "$face" || status=1
+        check "$p model-info" ok "^classes .*happy" ${cli[$p]} model-info "$model" || status=1
+        check "$p corrupt image is an error" error "^cnnlens: .*corrupt\.png" \
+            ${cli[$p]} predict --model "$model" "$corrupt" || status=1
+    done
+    return "$status"
+}
+
+if ! stage "setup" bash scripts/setup.sh; then
+    failed=$((failed + 1))
+    finish
+fi
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+built=()
+for p in "${presets[@]}"; do
+    if stage "build $p" build_preset "$p"; then built+=("$p"); else failed=$((failed + 1)); fi
+done
+
+stage "oracle (TF.js)" make_oracle || failed=$((failed + 1))
+
+for p in "${built[@]}"; do
+    stage "ctest $p" ctest_preset "$p"
+done
+
+stage "CLI smoke" smoke
+
+if [[ " ${built[*]} " == *" wasm "* && " ${built[*]} " == *" native-release "* ]] &&
+    compgen -G 'tests/e2e/*.test.mjs' >/dev/null; then
+    stage "e2e (chromium)" e2e
+fi
+
+finish

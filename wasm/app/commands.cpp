@@ -1,0 +1,131 @@
+// The app's commands in one place: the menu bar (File, Help) and their keyboard shortcuts —
+// open, export the view / a map / the JSON / the seven-class grid, switch method, toggle the
+// overlay, cancel. Downloads go through platform_download().
+#include <imgui.h>
+
+#include <string>
+
+#include "wasm/app/export.h"
+#include "wasm/app/platform.h"
+#include "wasm/app/ui.h"
+
+namespace cnnlens::app {
+
+namespace {
+
+// The platform layer (GLFW) reports letter and digit keys by their ASCII codes.
+constexpr int kKeyE = 'E', kKeyO = 'O', kKeyS = 'S';
+
+void download_png(std::string_view name, const Image& img) {
+    const std::vector<uint8_t> png = encode_png(img);
+    platform_download(name, "image/png", png);
+}
+
+void export_view(AppState& state, const Session& session) {
+    const Image pic = view_picture(state, session);
+    if (pic.empty()) { state.error = "Export: there is no explanation to save yet"; return; }
+    download_png(export_name(session, session.explanation()->method, ".png"), pic);
+}
+
+void export_json(const AppState& state, const Session& session) {
+    const std::string json = view_json(state, session);
+    const std::string method = session.explanation() ? session.explanation()->method : "";
+    platform_download(export_name(session, method, ".json"), "application/json",
+                      {reinterpret_cast<const uint8_t*>(json.data()), json.size()});
+}
+
+// "map" is the explanation's map; other names are its extras (SmoothGrad's variance, ...).
+void export_map(AppState& state, const Session& session, const std::string& which) {
+    const Explanation* e = session.explanation();
+    if (!e) return;
+    const Tensor* t = which == "map" ? &e->map : nullptr;
+    if (auto it = e->extras.find(which); it != e->extras.end()) t = &it->second;
+    if (!t || t->shape().rank() != 2) { state.error = "Export: map '" + which + "' is not a 2-D map"; return; }
+    const MapNorm norm = which == "map" ? view_norm(*e) : MapNorm::kPercentile99;
+    download_png(export_name(session, e->method + (which == "map" ? "" : "_" + which), ".png"),
+                 map_picture(*t, norm, view_colormap(state, *e)));
+}
+
+// The seven-class grid (panel_grid.cpp's maps) as one picture, one captioned tile per class.
+bool class_grid_ready(const Session& session, const UiCache& cache) {
+    const ClassGrid& g = cache.work.grid;
+    return session.selected_face() && !g.maps.empty() && g.maps.size() == session.class_names().size() &&
+           g.key == face_key(session);
+}
+
+void export_class_grid(AppState& state, const Session& session, const UiCache& cache) {
+    if (!class_grid_ready(session, cache)) { state.error = "Export: open the All classes tab and let its grid finish first"; return; }
+    std::vector<Image> tiles;
+    for (const Explanation& e : cache.work.grid.maps) tiles.push_back(to_rgba(overlay_picture(state, *session.selected_face(), e)));
+    GridOptions o;
+    o.columns = static_cast<int>(tiles.size());
+    o.captions = session.class_names();
+    download_png(export_name(session, cache.work.grid.maps[0].method + "_classes", ".png"), grid(tiles, o));
+}
+
+void switch_method(AppState& state, int index) {
+    const auto methods = all_methods();
+    if (index >= 0 && index < static_cast<int>(methods.size())) state.method = std::string(methods[static_cast<size_t>(index)]->name());
+}
+
+}  // namespace
+
+void handle_shortcuts(AppState& state, Session& session, UiCache& cache) {
+    const ImGuiIO& io = ImGui::GetIO();
+    const bool ctrl = io.KeyCtrl || io.KeySuper;
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false)) session.cancel();
+    if (ctrl && ImGui::IsKeyPressed(kKeyO, false)) platform_open_file_dialog();
+    if (ctrl && !io.KeyShift && ImGui::IsKeyPressed(kKeyS, false)) export_view(state, session);
+    if (ctrl && io.KeyShift && ImGui::IsKeyPressed(kKeyE, false)) export_json(state, session);
+    if (io.WantTextInput || ctrl || io.KeyAlt) return;  // digits and Space belong to a text field
+    for (int k = 0; k < 10; ++k)
+        if (ImGui::IsKeyPressed('0' + k, false)) switch_method(state, k == 0 ? 9 : k - 1);
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space), false)) state.show_overlay = !state.show_overlay;
+    (void)cache;
+}
+
+void draw_menu_bar(AppState& state, Session& session, UiCache& cache) {
+    if (!ImGui::BeginMenuBar()) return;
+    if (ImGui::BeginMenu("File")) {
+        if (ImGui::MenuItem("Open photo...", "Ctrl+O")) platform_open_file_dialog();
+        if (ImGui::MenuItem("Try an example")) platform_open_example("examples/astronaut.jpg");
+        ImGui::Separator();
+        const Explanation* e = session.explanation();
+        if (ImGui::MenuItem("Export view as PNG", "Ctrl+S", false, e != nullptr)) export_view(state, session);
+        if (ImGui::BeginMenu("Export a map as PNG", e != nullptr)) {
+            if (ImGui::MenuItem("map")) export_map(state, session, "map");
+            for (const auto& [name, t] : e->extras)
+                if (t.shape().rank() == 2 && ImGui::MenuItem(name.c_str())) export_map(state, session, name);
+            ImGui::EndMenu();
+        }
+        if (ImGui::MenuItem("Export the seven-class grid as PNG", nullptr, false, class_grid_ready(session, cache)))
+            export_class_grid(state, session, cache);
+        if (ImGui::MenuItem("Export settings and results as JSON", "Ctrl+Shift+E")) export_json(state, session);
+        ImGui::EndMenu();
+    }
+    if (ImGui::BeginMenu("Help")) {
+        ImGui::TextDisabled("Keyboard shortcuts");
+        ImGui::Separator();
+        static constexpr const char* kShortcuts[][2] = {
+            {"Ctrl+O", "open a photo"},          {"Ctrl+V", "paste a photo"},
+            {"1 .. 9, 0", "switch method"},      {"Space", "overlay on / off"},
+            {"Esc", "cancel the running job"},   {"Ctrl+S", "export the view as PNG"},
+            {"Ctrl+Shift+E", "export settings and results as JSON"},
+        };
+        for (const auto& s : kShortcuts) {
+            ImGui::TextUnformatted(s[0]);
+            ImGui::SameLine(ImGui::CalcTextSize("Ctrl+Shift+E").x + ImGui::GetStyle().ItemSpacing.x * 3);
+            ImGui::TextUnformatted(s[1]);
+        }
+        ImGui::Separator();
+        const auto methods = all_methods();
+        for (size_t i = 0; i < methods.size() && i < 10; ++i)
+            ImGui::Text("%d  %s", static_cast<int>((i + 1) % 10), std::string(methods[i]->title()).c_str());
+        ImGui::Separator();
+        ImGui::TextDisabled("Photos never leave this page; kernels: %s", std::string(session.kernels_name()).c_str());
+        ImGui::EndMenu();
+    }
+    ImGui::EndMenuBar();
+}
+
+}  // namespace cnnlens::app

@@ -1,0 +1,180 @@
+// Export pictures and JSON (see export.h).
+#include "wasm/app/export.h"
+
+#include <cctype>
+#include <cstdio>
+
+namespace cnnlens::app {
+
+Colormap view_colormap(const AppState& s, const Explanation& e) {
+    if (s.colormap >= 0 && s.colormap < static_cast<int>(kColormaps.size()))
+        return kColormaps[static_cast<size_t>(s.colormap)].colormap;
+    return e.signed_map ? Colormap::kRdBuR : Colormap::kInferno;
+}
+
+MapNorm view_norm(const Explanation& e) {
+    if (e.signed_map) return MapNorm::kSignedPercentile99;
+    if (e.method == "gradcam" || e.method == "gradcampp") return MapNorm::kMinMax;
+    return MapNorm::kPercentile99;
+}
+
+Image view_overlay(const AppState& state, const Face& face, const Explanation& e, int scale) {
+    const NormalizedMap nm = normalize_map(e.map, view_norm(e));
+    Image pic = overlay(upscale_nearest(face.input_picture, scale), nm.map, view_colormap(state, e), state.opacity);
+    if (state.mask_percent > 0) pic = apply_mask(pic, mask_top_percent(e.map, state.mask_percent));
+    if (!e.segments.empty() && state.show_boundaries) draw_boundaries(pic, e.segments, e.width, e.height, {255, 255, 0});
+    return pic;
+}
+
+static std::string title_of(const Explanation& e, const Session& session) {
+    const auto& names = session.class_names();
+    const ExplanationMethod* m = find_method(e.method);
+    std::string t = (m ? std::string(m->title()) : e.method) + " for " + names[static_cast<size_t>(e.target.cls)];
+    if (e.target.contrast >= 0) t += " minus " + names[static_cast<size_t>(e.target.contrast)];
+    return t + " - " + session.photo_name();
+}
+
+Image view_picture(const AppState& state, const Session& session, int scale) {
+    const Explanation* e = session.explanation();
+    const Face* f = session.selected_face();
+    if (!e || !f) return {};
+    const Image base = to_rgba(upscale_nearest(f->input_picture, scale));
+    const NormalizedMap nm = normalize_map(e->map, view_norm(*e));
+    const Image bar = colorbar(view_colormap(state, *e), nm.lo, nm.hi, 70, base.height, true);
+    const Image row = grid({base, to_rgba(view_overlay(state, *f, *e, scale)), to_rgba(bar)}, 3);
+    return grid({label_image(title_of(*e, session) + (session.explanation_partial() ? " (partial)" : "")), row}, 1);
+}
+
+Image map_picture(const Tensor& map, MapNorm norm, Colormap cmap, int scale) {
+    const NormalizedMap nm = normalize_map(map, norm);
+    const Image pic = to_rgba(upscale_nearest(colorize(nm.map, cmap), scale));
+    return grid({pic, to_rgba(colorbar(cmap, nm.lo, nm.hi, 70, pic.height, true))}, 2);
+}
+
+namespace {
+
+void quote(std::string& out, std::string_view s) {
+    out += '"';
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\', out += c;
+        else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
+        else out += c;
+    }
+    out += '"';
+}
+
+void number(std::string& out, double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    out += buf;
+}
+
+void numbers(std::string& out, const std::map<std::string, double>& m) {
+    out += '{';
+    bool first = true;
+    for (const auto& [k, v] : m) {
+        if (!first) out += ", ";
+        first = false;
+        quote(out, k);
+        out += ": ";
+        number(out, v);
+    }
+    out += '}';
+}
+
+void target(std::string& out, const Target& t, const std::vector<std::string>& names) {
+    out += "{\"class\": " + std::to_string(t.cls) + ", \"class_name\": ";
+    quote(out, names[static_cast<size_t>(t.cls)]);
+    if (t.contrast >= 0) {
+        out += ", \"contrast\": " + std::to_string(t.contrast) + ", \"contrast_name\": ";
+        quote(out, names[static_cast<size_t>(t.contrast)]);
+    }
+    out += ", \"score\": ";
+    quote(out, t.score == Target::Score::kLogit ? "logit" : "probability");
+    out += '}';
+}
+
+}  // namespace
+
+std::string view_json(const AppState& state, const Session& session) {
+    const auto& names = session.class_names();
+    std::string s = "{\n  \"tool\": \"cnnlens\",\n  \"photo\": {\"name\": ";
+    quote(s, session.photo_name());
+    s += ", \"width\": " + std::to_string(session.photo().width) + ", \"height\": " + std::to_string(session.photo().height) + "},\n";
+    s += "  \"kernels\": ";
+    quote(s, session.kernels_name());
+    s += ",\n  \"face\": ";
+    if (const Face* f = session.selected_face()) {
+        s += "{\"index\": " + std::to_string(session.selected()) + ", \"box\": [";
+        number(s, f->box.x), s += ", ", number(s, f->box.y), s += ", ", number(s, f->box.width), s += ", ", number(s, f->box.height);
+        s += "], \"whole_photo\": ";
+        s += f->whole_photo ? "true" : "false";
+        s += ", \"top\": ";
+        quote(s, names[static_cast<size_t>(f->top)]);
+        s += ", \"probs\": {";
+        for (size_t c = 0; c < f->probs.size(); ++c) {
+            if (c) s += ", ";
+            quote(s, names[c]);
+            s += ": ";
+            number(s, f->probs[c]);
+        }
+        s += "}}";
+    } else {
+        s += "null";
+    }
+    s += ",\n  \"result\": ";
+    if (const Explanation* e = session.explanation()) {
+        const ExplainRequest& r = session.explained();
+        s += "{\n    \"method\": ";
+        quote(s, e->method);
+        s += ",\n    \"seed\": " + std::to_string(r.seed) + ",\n    \"target\": ";
+        target(s, e->target, names);
+        s += ",\n    \"params\": ";
+        numbers(s, e->params);  // every parameter with its default filled in, and the seed
+        s += ",\n    \"width\": " + std::to_string(e->width) + ", \"height\": " + std::to_string(e->height);
+        s += ", \"signed_map\": ";
+        s += e->signed_map ? "true" : "false";
+        s += ", \"partial\": ";
+        s += session.explanation_partial() ? "true" : "false";
+        if (!e->layer.empty()) {
+            s += ", \"layer\": ";
+            quote(s, e->layer);
+        }
+        if (!e->segments.empty()) s += ", \"segments\": " + std::to_string(e->segment_weights.size());
+        s += ",\n    \"stats\": ";
+        numbers(s, e->stats);
+        const NormalizedMap nm = normalize_map(e->map, view_norm(*e));
+        s += ",\n    \"legend\": {\"norm\": ";
+        quote(s, map_norm_name(view_norm(*e)));
+        s += ", \"lo\": ", number(s, nm.lo), s += ", \"hi\": ", number(s, nm.hi);
+        s += "},\n    \"extras\": [";
+        bool first = true;
+        for (const auto& [k, v] : e->extras) {
+            if (!first) s += ", ";
+            first = false;
+            quote(s, k);
+        }
+        s += "]\n  }";
+    } else {
+        s += "null";
+    }
+    s += ",\n  \"display\": {\"colormap\": ";
+    quote(s, state.colormap < 0 ? std::string_view("auto") : kColormaps[static_cast<size_t>(state.colormap)].name);
+    s += ", \"opacity\": ", number(s, state.opacity), s += ", \"mask_percent\": ", number(s, state.mask_percent);
+    s += ", \"superpixel_edges\": ";
+    s += state.show_boundaries ? "true" : "false";
+    s += "}\n}\n";
+    return s;
+}
+
+std::string export_name(const Session& session, std::string_view method, std::string_view suffix) {
+    std::string stem = session.photo_name();
+    if (const size_t slash = stem.find_last_of("/\\"); slash != std::string::npos) stem = stem.substr(slash + 1);
+    if (const size_t dot = stem.rfind('.'); dot != std::string::npos && dot > 0) stem.resize(dot);
+    std::string name = (stem.empty() ? "cnnlens" : stem) + (method.empty() ? "" : "_" + std::string(method)) + std::string(suffix);
+    for (char& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
+    return name;
+}
+
+}  // namespace cnnlens::app

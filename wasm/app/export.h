@@ -1,0 +1,42 @@
+// Export: what the app writes for download — the current view (face, overlay, colour bar) or
+// any single map as PNG, and a JSON of every parameter, the seed and a summary of the result.
+// Pure functions of (AppState, Session): no ImGui, no GL, so they are unit-tested natively.
+// The panels draw the overlay with view_overlay() too, so a saved view is what was on screen.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "core/image/render.h"
+#include "wasm/app/app_state.h"
+#include "wasm/app/session.h"
+
+namespace cnnlens::app {
+
+// The colormap and normalisation the view uses for `e`: the chosen colormap, or auto
+// (RdBu_r for signed maps, inferno otherwise); signed maps keep the sign, Grad-CAMs use min-max.
+Colormap view_colormap(const AppState& state, const Explanation& e);
+MapNorm view_norm(const Explanation& e);
+
+// The overlay as shown: the face's input picture upscaled `scale` times, the normalised map
+// coloured on top at state.opacity, then the mask (mask_percent > 0) and superpixel edges.
+Image view_overlay(const AppState& state, const Face& face, const Explanation& e, int scale);
+
+// The whole view in one RGB picture: a title line ("LIME for happy - astronaut.jpg"), then the
+// face, its overlay and a colour bar with values. Empty when there is no explanation.
+Image view_picture(const AppState& state, const Session& session, int scale = 4);
+
+// One map on its own through `cmap` after `norm`, upscaled `scale` times, with a colour bar
+// (for "any map": the explanation's map or one of its extras).
+Image map_picture(const Tensor& map, MapNorm norm, Colormap cmap, int scale = 4);
+
+// JSON (one object, pretty-printed) with the photo (name, size), the selected face (box,
+// probabilities, top class), the request (method, every parameter, seed, target), the result
+// (size, signed, stats, layer, LIME R^2 and segment count, partial or not), the display
+// settings and the kernel set. Also usable without an explanation (then "result" is null).
+std::string view_json(const AppState& state, const Session& session);
+
+// A download name: the photo's stem, the method and `suffix` ("astronaut_lime.png"); only
+// [A-Za-z0-9._-] survive.
+std::string export_name(const Session& session, std::string_view method, std::string_view suffix);
+
+}  // namespace cnnlens::app

@@ -1,0 +1,68 @@
+// Own model: what the current classifier is, how to drop a TF.js graph model instead, and the
+// dialog that asks for the input value range when the dropped files do not say it.
+#include <imgui.h>
+
+#include <cstdio>
+
+#include "wasm/app/ui.h"
+
+namespace cnnlens::app {
+
+static void draw_input_dialog(AppState& state, Session& session, UiCache& cache) {
+    ModelFiles& mf = cache.work.model;
+    if (!mf.pending) return;
+    if (!ImGui::IsPopupOpen("Model input")) ImGui::OpenPopup("Model input");
+    if (!ImGui::BeginPopupModal("Model input", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
+    const InputSpec& in = mf.pending->spec.input;
+    ImGui::Text("%s loaded: %d classes.", mf.pending_source.c_str(), mf.pending->num_classes());
+    ImGui::TextWrapped("The files do not say how pixels become the model's input. Size and channels come from the "
+                       "model's input shape; pick the value range it was trained with.");
+    ImGui::Text("input: %d x %d pixels, %d channel%s (%s)", in.height, in.width, in.channels, in.channels == 1 ? "" : "s",
+                in.channels == 1 ? "gray" : "RGB");
+    struct Preset { const char* label; float lo, hi; };
+    static constexpr Preset kPresets[] = {{"[0, 1]  (pixel / 255)", 0, 1}, {"[-1, 1]", -1, 1}, {"[0, 255]  (raw pixels)", 0, 255}};
+    for (const Preset& p : kPresets)
+        if (ImGui::RadioButton(p.label, state.input_lo == p.lo && state.input_hi == p.hi)) state.input_lo = p.lo, state.input_hi = p.hi;
+    ImGui::SetNextItemWidth(200);
+    ImGui::InputFloat("lo (pixel 0)", &state.input_lo);
+    ImGui::SetNextItemWidth(200);
+    ImGui::InputFloat("hi (pixel 255)", &state.input_hi);
+    if (ImGui::Button("Use this model")) {
+        InputSpec spec = in;
+        spec.range_lo = state.input_lo;
+        spec.range_hi = state.input_hi;
+        spec.mean.clear();
+        spec.std.clear();
+        Status s = install_pending(session, cache.work, spec);
+        if (!s) state.error = "own model: " + s.message();
+        else state.error.clear(), state.target_class = -1, state.contrast_class = -1;
+        ImGui::CloseCurrentPopup();
+    }
+    ImGui::SameLine();
+    if (ImGui::Button("Cancel")) {
+        mf.pending.reset();
+        ImGui::CloseCurrentPopup();
+    }
+    ImGui::EndPopup();
+}
+
+void draw_model_panel(AppState& state, Session& session, UiCache& cache) {
+    const Model& m = session.model();
+    const InputSpec& in = m.spec.input;
+    ImGui::Text("Classifier: %s", m.spec.name.c_str());
+    ImGui::Text("input %d x %d x %d, ", in.height, in.width, in.channels);
+    ImGui::SameLine(0, 0);
+    if (in.mean.empty()) ImGui::Text("pixel 0..255 -> %.3g..%.3g", in.range_lo, in.range_hi);
+    else ImGui::TextUnformatted("mean/std normalised");
+    std::string classes;
+    for (const std::string& c : m.spec.classes) classes += (classes.empty() ? "" : ", ") + c;
+    ImGui::TextWrapped("%d classes: %s", m.num_classes(), classes.c_str());
+    ImGui::Separator();
+    ImGui::TextWrapped("Use your own model: drop its TF.js graph model files together (model.json and every .bin "
+                       "shard it lists), optionally with a cnnlens.json that describes the input, and a classes.txt "
+                       "(one class name per line) or a .json list of names. The model runs in this page; the "
+                       "previous model stays in use if the files cannot be loaded.");
+    draw_input_dialog(state, session, cache);
+}
+
+}  // namespace cnnlens::app

@@ -1,0 +1,146 @@
+// The extra panels' side of the test hook: small commands that do what a click would and
+// answer JSON (web/loader.js wraps them in window.cnnlensTest; see wasm/README.md).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "wasm/app/ui.h"
+
+namespace cnnlens::app {
+
+static std::string quoted(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\', out += c;
+        else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
+        else out += c;
+    }
+    return out + "\"";
+}
+
+static std::string shape_json(const Shape& s) {
+    std::string out = "[";
+    for (int i = 0; i < s.rank(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+static std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+static std::string inside_json(const LayerBrowser& lb) {
+    std::string s = "{\"mapsLayer\":" + std::to_string(lb.maps ? lb.maps_node : -1);
+    if (lb.maps) {
+        s += ",\"maps\":{\"channels\":" + std::to_string(lb.maps->channels) + ",\"height\":" + std::to_string(lb.maps->height) +
+             ",\"width\":" + std::to_string(lb.maps->width) + ",\"layerMin\":" + number(lb.maps->layer_min) +
+             ",\"layerMax\":" + number(lb.maps->layer_max) + "}";
+    }
+    s += ",\"filterLayer\":" + std::to_string(lb.filter_layer) + ",\"filterTarget\":" + std::to_string(lb.filter_target) +
+         ",\"filters\":[";
+    for (size_t i = 0; i < lb.filters.size(); ++i) {
+        const FilterPicture& p = lb.filters[i];
+        s += (i ? "," : "") + std::string("{\"channel\":") + std::to_string(p.channel) + ",\"start\":" + number(p.start_activation) +
+             ",\"final\":" + number(p.final_activation) + ",\"shape\":" + shape_json(p.image.shape()) + "}";
+    }
+    return s + "]}";
+}
+
+std::string panels_test_command(AppState& state, Session& session, UiCache& cache, std::string_view command) {
+    std::istringstream in{std::string(command)};
+    std::string verb;
+    in >> verb;
+    PanelWork& w = cache.work;
+    if (verb == "state") {
+        const bool busy = w.layers.filtering() || w.confusion.running() || w.side.pending.has_value() ||
+                          (session.selected_face() && w.grid.key == face_key(session) && !w.grid.complete(session));
+        return "{\"tab\":" + quoted(w.tab) + ",\"busy\":" + (busy ? "true" : "false") + ",\"modelVersion\":" +
+               std::to_string(session.model_version()) + ",\"modelName\":" + quoted(session.model().spec.name) +
+               ",\"modelPending\":" + (w.model.pending ? "true" : "false") + "}";
+    }
+    if (verb == "tab") {
+        in >> w.focus;
+        return "{}";
+    }
+    if (verb == "layers") {
+        w.layers.sync(session);
+        std::string s = "[";
+        for (const LayerInfo& l : w.layers.layers)
+            s += (s.size() > 1 ? "," : "") + std::string("{\"node\":") + std::to_string(l.node) + ",\"name\":" + quoted(l.name) +
+                 ",\"op\":" + quoted(l.op) + ",\"shape\":" + shape_json(l.shape) + "}";
+        return s + "]";
+    }
+    if (verb == "layer") {
+        in >> state.layer;
+        state.filter_channel = -1;
+        w.focus = "layers";
+        return "{}";
+    }
+    if (verb == "filters") {  // as the Compute button does, with COUNT channels of STEPS steps
+        int count = 1, steps = 64;
+        in >> count >> steps;
+        state.filter_count = count;
+        state.filter_params.set("steps", steps);
+        AscentParams p = ascent_params_from(state.filter_params);
+        p.seed = static_cast<uint64_t>(state.seed);
+        w.layers.sync(session);
+        w.layers.want_filters(state.layer, p, count);
+        w.focus = "layers";
+        return "{}";
+    }
+    if (verb == "channel") {  // as clicking a filter picture or feature map
+        in >> state.filter_channel;
+        return "{}";
+    }
+    if (verb == "install") {  // the own-model dialog's "Use this model" with range [LO, HI]
+        if (!w.model.pending) return "{\"error\":\"no model is waiting for its input range\"}";
+        InputSpec spec = w.model.pending->spec.input;
+        in >> spec.range_lo >> spec.range_hi;
+        spec.mean.clear();
+        spec.std.clear();
+        Status s = install_pending(session, w, spec);
+        if (!s) return "{\"error\":" + quoted(s.message()) + "}";
+        state.target_class = state.contrast_class = -1;
+        return "{}";
+    }
+    if (verb == "inside") return inside_json(w.layers);
+    if (verb == "grid") {
+        std::string s = "{\"method\":" + quoted(w.grid.request.method) + ",\"done\":" + std::to_string(w.grid.maps.size()) + ",\"maxAbs\":[";
+        for (size_t i = 0; i < w.grid.maps.size(); ++i) {
+            float m = 0;
+            for (float v : w.grid.maps[i].map.span()) m = std::max(m, std::abs(v));
+            s += (i ? "," : "") + number(m);
+        }
+        return s + "]}";
+    }
+    if (verb == "confusion") {
+        const ConfusionRun& c = w.confusion;
+        std::string s = "{\"loaded\":" + std::string(c.data ? "true" : "false") + ",\"running\":" + (c.running() ? "true" : "false") +
+                        ",\"done\":" + std::to_string(c.next) + ",\"total\":" + std::to_string(c.data ? c.data->size() : 0);
+        return s + ",\"matrix\":" + (c.matrix ? c.matrix->to_json() : "null") + "}";
+    }
+    if (verb == "cell" || verb == "open") {
+        int t = -1, p = -1, i = 0;
+        in >> t >> p >> i;
+        state.confusion_truth = t;
+        state.confusion_pred = p;
+        const ConfusionRun& c = w.confusion;
+        if (verb == "cell") {
+            w.focus = "confusion";
+            return "{}";
+        }
+        if (!c.matrix || t < 0 || p < 0 || t >= c.matrix->num_classes || p >= c.matrix->num_classes ||
+            i < 0 || i >= static_cast<int>(c.matrix->cell(t, p).size()))
+            return "{\"error\":\"no such face in the confusion matrix\"}";
+        const LabeledImage& it = c.data->items[static_cast<size_t>(c.matrix->cell(t, p)[static_cast<size_t>(i)])];
+        Status s = session.open_face(it.image, c.data->source + " " + it.id);
+        if (!s) return "{\"error\":" + quoted(s.message()) + "}";
+        w.focus = "explain";
+        return "{\"opened\":" + quoted(it.id) + "}";
+    }
+    return "{\"error\":" + quoted("unknown test command '" + verb + "'") + "}";
+}
+
+}  // namespace cnnlens::app

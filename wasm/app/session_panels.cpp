@@ -1,0 +1,365 @@
+// The extra panels' work in frame-sized steps (see session_panels.h).
+#include "wasm/app/session_panels.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace cnnlens::app {
+
+FaceKey face_key(const Session& s) { return {s.photo_version(), s.selected(), s.model_version()}; }
+
+Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r) {
+    const Face* f = s.selected_face();
+    if (!f) return invalid_argument("no face is selected");
+    const ExplanationMethod* m = find_method(r.method);
+    if (!m) return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() + ")");
+    ExplainContext ctx(s.probe());
+    ctx.seed = r.seed;
+    auto e = m->explain(f->input, r.target, r.params, ctx);
+    if (!e) return Status(e.status().code(), r.method + ": " + e.status().message());
+    return e;
+}
+
+// --- ClassGrid ---------------------------------------------------------------------------------
+
+static bool same_but_class(ExplainRequest a, ExplainRequest b) {
+    a.target.cls = b.target.cls = 0;
+    return a == b;
+}
+
+void ClassGrid::want(const Session& s, const ExplainRequest& r) {
+    if (key == face_key(s) && same_but_class(request, r)) return;
+    request = r;
+    key = face_key(s);
+    maps.clear();
+    ++version;
+}
+
+bool ClassGrid::complete(const Session& s) const {
+    return key == face_key(s) && static_cast<int>(maps.size()) >= static_cast<int>(s.class_names().size());
+}
+
+Status ClassGrid::step(Session& s) {
+    if (key != face_key(s) || complete(s) || !s.selected_face()) return Status::ok();
+    request.target.cls = static_cast<int>(maps.size());
+    auto e = explain_selected(s, request);
+    if (!e) {
+        maps.clear();
+        key = {};  // not retried until asked again
+        return e.status();
+    }
+    maps.push_back(std::move(*e));
+    ++version;
+    return Status::ok();
+}
+
+// --- SideMap -----------------------------------------------------------------------------------
+
+bool SideMap::stale(const Session& s, const ExplainRequest& r) const {
+    return !map || key != face_key(s) || !(request == r);
+}
+
+void SideMap::want(const Session& s, const ExplainRequest& r, bool run) {
+    if (!stale(s, r) || (pending && *pending == r)) return;
+    if (run || is_cheap_method(r.method)) pending = r;
+}
+
+Status SideMap::step(Session& s) {
+    if (!pending) return Status::ok();
+    const ExplainRequest r = *pending;
+    pending.reset();
+    auto e = explain_selected(s, r);
+    if (!e) return e.status();
+    map = std::move(*e);
+    request = r;
+    key = face_key(s);
+    ++version;
+    return Status::ok();
+}
+
+// --- LayerBrowser ------------------------------------------------------------------------------
+
+void LayerBrowser::sync(const Session& s) {
+    if (model_version == s.model_version()) return;
+    model_version = s.model_version();
+    layers = const_cast<Session&>(s).probe().layers();
+    maps.reset();
+    global.reset();
+    maps_key = {};
+    maps_layer = maps_node = -1;
+    filters.clear();
+    filter_layer = -1;
+    filter_target = 0;
+    ++maps_version;
+    ++filters_version;
+}
+
+const LayerInfo* LayerBrowser::find(int node) const {
+    for (const LayerInfo& l : layers)
+        if (l.node == node) return &l;
+    return nullptr;
+}
+
+void LayerBrowser::want_filters(int layer, const AscentParams& params, int count) {
+    const bool same = layer == filter_layer && filter_model_version == model_version &&
+                      ascent_params_to(params).values() == ascent_params_to(filter_params).values() &&
+                      params.seed == filter_params.seed;
+    if (!same) {
+        filters.clear();
+        filter_layer = layer;
+        filter_params = params;
+        filter_model_version = model_version;
+        ++filters_version;
+    }
+    filter_target = count;
+}
+
+Status LayerBrowser::step(Session& s) {
+    sync(s);
+    const Face* f = s.selected_face();
+    if (f && maps_layer >= 0 && (maps_key != face_key(s) || maps_node != maps_layer)) {
+        if (!find(maps_layer)) {
+            maps_layer = -1;
+            return Status::ok();
+        }
+        if (maps_key != face_key(s) || !global) {
+            auto g = global_activation_range(s.probe(), f->input);
+            if (!g) return g.status();
+            global = *g;
+        }
+        maps_key = face_key(s);
+        maps_node = maps_layer;
+        auto m = feature_maps(s.probe(), f->input, maps_layer);
+        ++maps_version;
+        if (!m) {
+            maps.reset();
+            maps_layer = -1;
+            return m.status();
+        }
+        maps = std::move(*m);
+        return Status::ok();
+    }
+    if (filtering() && filter_layer >= 0) {
+        auto p = visualize_filter(s.probe(), filter_layer, static_cast<int>(filters.size()), filter_params);
+        if (!p) {
+            stop_filters();
+            return p.status();
+        }
+        filters.push_back(std::move(*p));
+        ++filters_version;
+    }
+    return Status::ok();
+}
+
+// --- ConfusionRun ------------------------------------------------------------------------------
+
+Status ConfusionRun::open(const Session& s, std::string_view text, std::string_view name) {
+    DatasetOptions o;
+    o.class_names = s.class_names();
+    auto d = parse_csv_dataset(text, name, o);
+    if (!d) return d.status();
+    if (d->items.empty()) return invalid_argument(std::string(name) + ": no labeled faces in the file");
+    data = std::move(*d);
+    model_version = s.model_version();
+    next = 0;
+    predictions.clear();
+    probs.clear();
+    matrix.reset();
+    stopped = false;
+    ++version;
+    return Status::ok();
+}
+
+float ConfusionRun::progress() const {
+    return data && !data->items.empty() ? static_cast<float>(next) / static_cast<float>(data->items.size()) : 0.f;
+}
+
+Status ConfusionRun::step(Session& s) {
+    if (!data) return Status::ok();
+    if (model_version != s.model_version()) {  // a new model: evaluate again, if its classes fit
+        if (data->class_names.size() != s.class_names().size()) {
+            data.reset();
+            matrix.reset();
+            ++version;
+            return invalid_argument("the labeled set was read for " + std::to_string(s.class_names().size()) +
+                                    "-class models; drop it again for this model");
+        }
+        data->class_names = s.class_names();
+        model_version = s.model_version();
+        next = 0;
+        predictions.clear();
+        probs.clear();
+        matrix.reset();
+        ++version;
+    }
+    if (!running()) return Status::ok();
+    Dataset slice;
+    slice.source = data->source;
+    slice.format = data->format;
+    slice.class_names = data->class_names;
+    const size_t end = std::min(data->items.size(), next + kBatch);
+    slice.items.assign(data->items.begin() + static_cast<std::ptrdiff_t>(next),
+                       data->items.begin() + static_cast<std::ptrdiff_t>(end));
+    auto m = evaluate(s.probe(), slice, kBatch);
+    if (!m) {
+        stopped = true;
+        return m.status();
+    }
+    predictions.insert(predictions.end(), m->predictions.begin(), m->predictions.end());
+    probs.insert(probs.end(), m->probs.begin(), m->probs.end());
+    next = end;
+    if (next == data->items.size()) {
+        std::vector<int> labels;
+        for (const LabeledImage& it : data->items) labels.push_back(it.label);
+        matrix = make_confusion_matrix(labels, predictions, data->class_names, probs);
+    }
+    ++version;
+    return Status::ok();
+}
+
+// --- Files ---------------------------------------------------------------------------------------
+
+static std::string lower_extension(std::string_view name) {
+    const size_t dot = name.rfind('.');
+    std::string ext(dot == std::string_view::npos ? std::string_view() : name.substr(dot + 1));
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ext;
+}
+
+FileKind file_kind(std::string_view name) {
+    const std::string ext = lower_extension(name);
+    if (ext == "csv") return FileKind::kDataset;
+    if (ext == "json" || ext == "bin" || ext == "txt") return FileKind::kModel;
+    return FileKind::kPhoto;
+}
+
+static std::string_view as_text(const std::vector<uint8_t>& b) {
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files) {
+    Status first;
+    auto keep = [&](Status st) {
+        if (!st && first) first = std::move(st);
+    };
+    bool model = false;
+    for (DroppedFile& f : files) {
+        switch (file_kind(f.name)) {
+            case FileKind::kPhoto:
+                keep(s.open_photo(f.bytes, f.name));
+                if (s.photo_name() == f.name) w.focus = "explain";
+                break;
+            case FileKind::kDataset: {
+                Status st = w.confusion.open(s, as_text(f.bytes), f.name);
+                if (st) w.focus = "confusion";
+                keep(std::move(st));
+                break;
+            }
+            case FileKind::kModel:
+                if (!model) w.model.files.clear();  // a drop holds one model's files
+                model = true;
+                w.model.files[f.name] = std::move(f.bytes);
+                break;
+        }
+    }
+    if (model) keep(load_model_files(s, w));
+    return first;
+}
+
+// Class names from a .txt (one per line) or a .json list of strings.
+static Expected<std::vector<std::string>> read_class_names(const std::string& name, std::string_view text) {
+    std::vector<std::string> out;
+    if (lower_extension(name) == "txt") {
+        size_t i = 0;
+        while (i <= text.size()) {
+            size_t e = text.find('\n', i);
+            if (e == std::string_view::npos) e = text.size();
+            std::string line(text.substr(i, e - i));
+            while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+            if (!line.empty()) out.push_back(line);
+            i = e + 1;
+        }
+        return out;
+    }
+    auto spec = parse_model_spec("{\"classes\": " + std::string(text) + "}");
+    if (!spec) return invalid_argument(name + ": class names must be a JSON list of strings");
+    return spec->classes;
+}
+
+Status load_model_files(Session& s, PanelWork& w) {
+    auto& files = w.model.files;
+    FileSource source = [&files](const std::string& name) -> Expected<std::vector<uint8_t>> {
+        auto it = files.find(name);
+        if (it == files.end()) {
+            std::string have;
+            for (const auto& [n, b] : files) have += (have.empty() ? "" : ", ") + n;
+            return not_found("'" + name + "' is missing: drop it together with the others (dropped: " + have + ")");
+        }
+        return it->second;
+    };
+    std::string main, classes_file;
+    int shards = 0;
+    for (const auto& [name, bytes] : files) {
+        const std::string_view text = as_text(bytes);
+        if (name == "cnnlens.json") main = name;
+        else if (lower_extension(name) == "bin") ++shards;
+        else if (lower_extension(name) == "json" && text.find("\"modelTopology\"") != std::string_view::npos) {
+            if (main.empty()) main = name;
+        } else {
+            classes_file = name;
+        }
+    }
+    if (main.empty())
+        return invalid_argument("no TF.js model.json among the dropped files: drop model.json together with its .bin files");
+    auto m = load_model_from(source, main);
+    if (!m) return m.status();
+    if (!classes_file.empty()) {
+        auto names = read_class_names(classes_file, as_text(files[classes_file]));
+        if (!names) return names.status();
+        if (static_cast<int>(names->size()) != m->num_classes())
+            return invalid_argument(classes_file + " lists " + std::to_string(names->size()) + " class names but the model has " +
+                                    std::to_string(m->num_classes()) + " outputs");
+        m->spec.classes = std::move(*names);
+    }
+    w.model.pending_source = main + " + " + std::to_string(shards) + " shard" + (shards == 1 ? "" : "s");
+    if (main == "cnnlens.json") {
+        w.model.pending.reset();
+        CNNLENS_RETURN_IF_ERROR(s.install_model(std::move(*m)));
+        w.focus = "explain";
+        return Status::ok();
+    }
+    w.model.pending = std::move(*m);  // the input dialog confirms the value range
+    w.focus = "model";
+    return Status::ok();
+}
+
+Status install_pending(Session& s, PanelWork& w, const InputSpec& input) {
+    if (!w.model.pending) return invalid_argument("no model is waiting to be installed");
+    Model& m = *w.model.pending;
+    const InputSpec& g = m.spec.input;
+    if (input.height != g.height || input.width != g.width || input.channels != g.channels)
+        return invalid_argument("the model's input is " + std::to_string(g.height) + "x" + std::to_string(g.width) + "x" +
+                                std::to_string(g.channels) + ", not " + std::to_string(input.height) + "x" +
+                                std::to_string(input.width) + "x" + std::to_string(input.channels));
+    if (!(input.range_hi > input.range_lo)) return invalid_argument("the input range must have hi > lo");
+    m.spec.input = input;
+    Status st = s.install_model(std::move(m));
+    w.model.pending.reset();
+    if (st) w.focus = "explain";
+    return st;
+}
+
+Status step_panels(Session& s, PanelWork& w) {
+    if (!s.ready()) return Status::ok();
+    Status first;
+    auto keep = [&](Status st) {
+        if (!st && first) first = std::move(st);
+    };
+    keep(w.grid.step(s));
+    keep(w.side.step(s));
+    keep(w.layers.step(s));
+    keep(w.confusion.step(s));
+    return first;
+}
+
+}  // namespace cnnlens::app

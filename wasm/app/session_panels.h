@@ -1,0 +1,160 @@
+// The work behind the extra panels, none of it UI: the seven-class grid, a second method side
+// by side, the layer browser (feature maps and filter pictures), the confusion matrix of a
+// dropped labeled set, and the files of a user's own model. Long work is cut into steps of
+// bounded size (one map, one filter picture, one batch of faces) that the app runs one per
+// frame, so the page keeps drawing and every job shows its progress and can be stopped.
+// Like Session, this never includes imgui.h or GL and compiles natively.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/eval/confusion.h"
+#include "core/eval/dataset.h"
+#include "core/explain/filters.h"
+#include "wasm/app/session.h"
+
+namespace cnnlens::app {
+
+// What face-dependent results were computed for; any change makes them stale.
+struct FaceKey {
+    int photo_version = -1, face = -1, model_version = -1;
+    bool operator==(const FaceKey&) const = default;
+};
+FaceKey face_key(const Session& s);
+
+// Runs `r` on the selected face now (blocking). Errors name the method.
+Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r);
+
+// One map per class of a cheap method for the selected face: the request with target.cls set
+// to each class in turn (the contrast and score stay). Filled one class per step().
+struct ClassGrid {
+    ExplainRequest request;         // target.cls of the last map computed
+    FaceKey key;
+    std::vector<Explanation> maps;  // in class order; maps.size() classes are done
+    int version = 0;                // bumps with every map added or reset
+    // Asks for the grid of (r, selected face); restarts when that differs from what is held.
+    void want(const Session& s, const ExplainRequest& r);
+    bool complete(const Session& s) const;
+    Status step(Session& s);  // computes the next class's map; ok when there is nothing to do
+};
+
+// A second method shown next to the main explanation. Cheap methods follow every change;
+// slow ones run when `run` is passed to want() (the Compare button).
+struct SideMap {
+    std::optional<ExplainRequest> pending;
+    ExplainRequest request;  // of `map`
+    FaceKey key;
+    std::optional<Explanation> map;
+    int version = 0;
+    void want(const Session& s, const ExplainRequest& r, bool run);
+    bool stale(const Session& s, const ExplainRequest& r) const;
+    Status step(Session& s);
+};
+
+// The layer browser: the model's layers, the feature maps of one layer for the selected face
+// (and the global activation range for the shared scale), and filter pictures by gradient
+// ascent for one layer, one channel per step().
+struct LayerBrowser {
+    int model_version = -1;
+    std::vector<LayerInfo> layers;  // every layer with its batch-1 output shape
+
+    int maps_layer = -1;  // node wanted
+    int maps_node = -1;   // node `maps` holds (-1 after an error)
+    FaceKey maps_key;
+    std::optional<FeatureMaps> maps;
+    std::optional<ValueRange> global;  // over every spatial layer, for maps_key's face
+    int maps_version = 0;
+
+    int filter_layer = -1;  // node whose channels `filters` shows
+    int filter_model_version = -1;
+    AscentParams filter_params;
+    std::vector<FilterPicture> filters;  // channels 0, 1, ... in order
+    int filter_target = 0;               // channels wanted; filters.size() < it while running
+    int filters_version = 0;
+
+    // Refreshes `layers` when the model changed (and drops pictures of the old model).
+    void sync(const Session& s);
+    // Asks for the feature maps of node `layer` for the selected face (computed by step()).
+    void want_maps(int layer) { maps_layer = layer; }
+    // Starts (or extends) filter pictures for channels [0, count) of node `layer`; different
+    // layer or params start over.
+    void want_filters(int layer, const AscentParams& params, int count);
+    void stop_filters() { filter_target = static_cast<int>(filters.size()); }
+    bool filtering() const { return static_cast<int>(filters.size()) < filter_target; }
+    const LayerInfo* find(int node) const;
+    // Feature maps first (one forward pass), else the next filter picture.
+    Status step(Session& s);
+};
+
+// The confusion matrix of a labeled set (FER2013 CSV or the course's label,feature CSV),
+// evaluated kBatch faces per step().
+struct ConfusionRun {
+    static constexpr int kBatch = 32;
+    std::optional<Dataset> data;
+    int model_version = -1;  // the model `labels`/`predictions` come from
+    size_t next = 0;         // items evaluated so far
+    std::vector<int> predictions;
+    std::vector<float> probs;  // [next, classes]
+    std::optional<ConfusionMatrix> matrix;  // when every item is done
+    int version = 0;
+    bool stopped = false;
+
+    // Parses a dropped CSV for the current model's classes. On error nothing changes.
+    Status open(const Session& s, std::string_view text, std::string_view name);
+    bool running() const { return data && !matrix && !stopped; }
+    float progress() const;
+    void stop() { stopped = true; }
+    void resume() { stopped = false; }
+    Status step(Session& s);
+};
+
+// A user's TF.js graph model dropped as files: model.json with its .bin shards, optionally a
+// cnnlens.json spec and class names (a .txt with one name per line, or a .json list). When
+// neither a spec nor the model says its input range, the model waits in `pending` for the user
+// to confirm the input (the UI's dialog), then install_pending() puts it in the session.
+struct ModelFiles {
+    std::map<std::string, std::vector<uint8_t>> files;  // by name, as dropped
+    std::optional<Model> pending;
+    std::string pending_source;  // "model.json + 2 shards"
+};
+
+// A file handed over by the platform (drop, picker, paste, example).
+struct DroppedFile {
+    std::vector<uint8_t> bytes;
+    std::string name;
+};
+
+enum class FileKind { kPhoto, kDataset, kModel };
+// By extension: .csv is a labeled set; .json, .bin and .txt belong to a model; others photos.
+FileKind file_kind(std::string_view name);
+
+// Everything the extra panels keep between frames.
+struct PanelWork {
+    ClassGrid grid;
+    SideMap side;
+    LayerBrowser layers;
+    ConfusionRun confusion;
+    ModelFiles model;
+    int model_version_seen = -1;
+    // What happened last that the UI should show (tab to bring forward: "explain",
+    // "confusion", "model"; empty when nothing).
+    std::string focus;
+    std::string tab;  // the tab drawn last frame (the UI's, for the test hook)
+};
+
+// Opens files dropped together: photos (the last one wins), a labeled CSV, or the files of a
+// model. Returns the first error (naming the file); what was open before stays usable.
+Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files);
+// Loads a model from w.model.files; it is installed at once when its input is described
+// (cnnlens.json), else kept in w.model.pending for the input dialog.
+Status load_model_files(Session& s, PanelWork& w);
+// Installs w.model.pending with `input` (size and channels must be the graph's).
+Status install_pending(Session& s, PanelWork& w, const InputSpec& input);
+// Runs at most one step of each job that has work. Returns the first error.
+Status step_panels(Session& s, PanelWork& w);
+
+}  // namespace cnnlens::app
