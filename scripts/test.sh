@@ -178,6 +178,40 @@ smoke() {
     return "$status"
 }
 
+# explain / report on the native-release CLI: every method writes its three files, the report
+# writes its pictures and index.html.
+explanations() {
+    [[ " ${built[*]} " == *" native-release "* ]] || { echo "  skip: native-release not built"; return 0; }
+    local b=build/native-release/cli/cnnlens out=build/smoke/explain status=0 m
+    rm -rf "$out" build/smoke/report
+    for m in saliency gradient_x_input smoothgrad ig guided gradcam gradcampp guided_gradcam occlusion lime; do
+        check "explain $m" ok "happy -> .*_$m\.\{png,npy,json\}" \
+            "$b" explain --model "$model" --method "$m" --out "$out" "$face" || status=1
+        check "explain $m files" ok "json" ls "$out/astronaut_face_$m.png" "$out/astronaut_face_$m.npy" "$out/astronaut_face_$m.json" || status=1
+    done
+    check "explain bad method is an error" error "unknown method 'nope'" "$b" explain --model "$model" --method nope "$face" || status=1
+    check "confusion on the FER2013 CSV" ok "overall accuracy" "$b" confusion --model "$model" --data tests/data/eval/fer2013_20.csv || status=1
+    check "report" ok "report -> build/smoke/report/index.html" \
+        "$b" report --model "$model" --data tests/data/eval/fer2013_20.csv --out build/smoke/report \
+        --lime-samples 300 --smoothgrad-samples 20 --steps 32 || status=1
+    return "$status"
+}
+
+# The browser app end to end in headless Chromium (node's test runner; its counts are added).
+e2e() {
+    local log=build/e2e.log status
+    CNNLENS_SITE=$root/build/wasm/site CNNLENS_CLI=$root/build/native-release/cli/cnnlens \
+        node --test tests/e2e/ 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    local p f
+    p=$(grep -E '^# pass [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
+    f=$(grep -E '^# fail [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+    if ((status != 0 && ${f:-0} == 0)); then failed=$((failed + 1)); fi
+    return "$status"
+}
+
 if ! stage "setup" bash scripts/setup.sh; then
     failed=$((failed + 1))
     finish
