@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command. Installs what is missing (setup.sh), builds the native-release,
 # native-asan and wasm presets, writes the TF.js oracle once into build/oracle, runs every
-# preset's ctest suite with CNNLENS_ORACLE_DIR set, smoke-tests the CLI natively and under node,
-# then runs the browser app's end-to-end tests in headless Chromium. Prints each stage's time
+# preset's ctest suite with CNNLENS_ORACLE_DIR set, smoke-tests the CLI natively and under node
+# (predict, model-info, a corrupt image; explain, confusion and report natively), then runs the
+# browser app's end-to-end tests in headless Chromium. Prints each stage's time (wall and CPU)
 # and, as its last line, "N passed, M failed" where N and M count ctest tests, CLI checks and e2e
 # tests (a stage that cannot run, e.g. a broken build, counts as one failure). Exits non-zero on
 # any failure. Works unattended in a fresh clone (CI=true, no stdin).
@@ -23,18 +24,19 @@ summary=()
 t_start=$EPOCHREALTIME
 
 elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-# CPU seconds (user + system) of all finished child processes so far: on a shared machine,
-# CPU time / cores estimates the wall time on idle cores.
-children_cpu() {
-    times >build/.times  # not in a pipe: a subshell would report its own (empty) children
-    tail -n 1 build/.times | awk '{ for (i = 1; i <= 2; ++i) { split($i, t, "m"); s += t[1] * 60 + t[2] }
-                                   printf "%.1f", s }'
+# read_cpu: sets cpu_now to the CPU seconds (user + system) of all finished child processes;
+# on a shared machine, CPU time / cores estimates the wall time on idle cores.
+read_cpu() {
+    times >build/.times  # in this shell: a subshell would report its own (empty) children
+    cpu_now=$(tail -n 1 build/.times | awk '{ for (i = 1; i <= 2; ++i) { split($i, t, "m"); s += t[1] * 60 + t[2] }
+                                             printf "%.1f", s }')
 }
 
 # stage NAME COMMAND...: runs COMMAND with a banner and records its time and result.
 stage() {
     local name=$1 t0=$EPOCHREALTIME cpu0 status
-    cpu0=$(children_cpu)
+    read_cpu
+    cpu0=$cpu_now
     shift
     echo
     echo "==> $name"
@@ -42,7 +44,8 @@ stage() {
     status=$?
     local secs cpu result=ok
     secs=$(elapsed_since "$t0")
-    cpu=$(awk -v a="$cpu0" -v b="$(children_cpu)" 'BEGIN { printf "%.1f", b - a }')
+    read_cpu
+    cpu=$(awk -v a="$cpu0" -v b="$cpu_now" 'BEGIN { printf "%.1f", b - a }')
     ((status == 0)) || result="FAILED (exit $status)"
     summary+=("$(printf '%-22s %8s s %8s s  %s' "$name" "$secs" "$cpu" "$result")")
     echo "<== $name: $result, ${secs} s (CPU ${cpu} s)"
@@ -51,7 +54,8 @@ stage() {
 
 finish() {
     echo
-    echo "==> summary: $(elapsed_since "$t_start") s in all, CPU $(children_cpu) s, $jobs cores"
+    read_cpu
+    echo "==> summary: $(elapsed_since "$t_start") s in all, CPU $cpu_now s, $jobs cores"
     printf '  %-22s %10s %10s\n' stage wall CPU
     printf '  %s\n' "${summary[@]}"
     ((skipped)) && echo "  ($skipped tests skipped, not counted)"
@@ -106,25 +110,6 @@ ctest_preset() {
     failed=$((failed + failures))
     skipped=$((skipped + skips))
     echo "$1: $((tests - failures - skips)) passed, $failures failed, $skips skipped"
-    return "$status"
-}
-
-# e2e: the browser app in headless Chromium (tests/e2e/*.test.mjs, node:test), compared with the
-# native CLI; adds its tests to the totals (read from the TAP summary).
-e2e() {
-    local status out=build/e2e-tap.txt
-    node --test --test-reporter=tap tests/e2e/ 2>&1 | tee "$out"
-    status=${PIPESTATUS[0]}
-    local pass fail skip
-    pass=$(grep -m1 -o '^# pass [0-9]*' "$out" | grep -o '[0-9]*$')
-    fail=$(grep -m1 -o '^# fail [0-9]*' "$out" | grep -o '[0-9]*$')
-    skip=$(grep -m1 -o '^# skipped [0-9]*' "$out" | grep -o '[0-9]*$')
-    pass=${pass:-0} fail=${fail:-0} skip=${skip:-0}
-    if ((status != 0 && fail == 0)); then fail=1; fi
-    passed=$((passed + pass))
-    failed=$((failed + fail))
-    skipped=$((skipped + skip))
-    echo "e2e: $pass passed, $fail failed, $skip skipped"
     return "$status"
 }
 
@@ -197,18 +182,23 @@ explanations() {
     return "$status"
 }
 
-# The browser app end to end in headless Chromium (node's test runner; its counts are added).
+# e2e: the browser app in headless Chromium (tests/e2e/*.test.mjs, node's test runner), compared
+# with the native CLI; its test counts (TAP summary) are added to the totals.
 e2e() {
     local log=build/e2e.log status
     CNNLENS_SITE=$root/build/wasm/site CNNLENS_CLI=$root/build/native-release/cli/cnnlens \
-        node --test tests/e2e/ 2>&1 | tee "$log"
+        node --test --test-reporter=tap tests/e2e/ 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
-    local p f
+    local p f s
     p=$(grep -E '^# pass [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
     f=$(grep -E '^# fail [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
-    passed=$((passed + ${p:-0}))
-    failed=$((failed + ${f:-0}))
-    if ((status != 0 && ${f:-0} == 0)); then failed=$((failed + 1)); fi
+    s=$(grep -E '^# skipped [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
+    p=${p:-0} f=${f:-0} s=${s:-0}
+    if ((status != 0 && f == 0)); then f=1; fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+    echo "e2e: $p passed, $f failed, $s skipped"
     return "$status"
 }
 
@@ -231,6 +221,7 @@ for p in "${built[@]}"; do
 done
 
 stage "CLI smoke" smoke
+stage "CLI explanations" explanations
 
 if [[ " ${built[*]} " == *" wasm "* && " ${built[*]} " == *" native-release "* ]] &&
     compgen -G 'tests/e2e/*.test.mjs' >/dev/null; then
