@@ -342,7 +342,9 @@ TEST(TfjsOps, BinaryWithBroadcastConstant) {
         {"Sub", [](double a, double b) { return a - b; }},   {"Mul", [](double a, double b) { return a * b; }},
         {"RealDiv", [](double a, double b) { return a / b; }}, {"BiasAdd", [](double a, double b) { return a + b; }},
     };
-    for (const auto& [op, f] : ops) {
+    for (const auto& entry : ops) {
+        const std::string& op = entry.first;
+        const auto& f = entry.second;  // not a structured binding: clang 14 cannot capture those
         SCOPED_TRACE(op);
         Model m(in);
         m.constant("c", {3}, c);
@@ -364,7 +366,9 @@ TEST(TfjsOps, Activations) {
         {"Sigmoid", [](double v, size_t) { return sigmoid(v); }},
         {"Tanh", [](double v, size_t) { return std::tanh(v); }},
     };
-    for (const auto& [op, f] : ops) {
+    for (const auto& entry : ops) {
+        const std::string& op = entry.first;
+        const auto& f = entry.second;  // not a structured binding: clang 14 cannot capture those
         SCOPED_TRACE(op);
         Model m(in);
         if (op == "Prelu") {
