@@ -201,9 +201,11 @@ test('during LIME the page keeps drawing, LIME fills in, and Esc cancels it', as
   assert.equal(partial.method, 'lime');
   assert.ok(partial.values.some((v) => v !== 0), 'the partial LIME map is empty');
   await screenshot('06-lime-partial');
-  await page.focus('#canvas');
+  // A click gives the canvas keyboard focus for sure (page.focus alone was not always enough
+  // in headless Chromium); a loaded CI machine may need more than one slice to see the key.
+  await page.click('#canvas', { position: { x: 5, y: 5 } });
   await page.keyboard.press('Escape');
-  await page.waitForFunction(() => !window.cnnlensTest.job().running, null, { timeout: 5000 });
+  await page.waitForFunction(() => !window.cnnlensTest.job().running, null, { timeout: 20000 });
   const j2 = await job();
   assert.ok(j2.progress < 1 && j2.partial, `after Esc: ${JSON.stringify(j2)}`);
   assert.equal(await page.evaluate(() => window.cnnlensTest.error()), '', 'a cancel is not an error');
