@@ -22,7 +22,7 @@ main_job() {
     "$cnnlens" model-info "$model"
     echo
     echo "cnnlens: serving the web app from build/wasm/site on http://127.0.0.1:${PORT:-8080}/ (Ctrl+C stops)"
-    node tests/e2e/serve.mjs build/wasm/site --port "${PORT:-8080}"
+    exec node tests/e2e/serve.mjs build/wasm/site --port "${PORT:-8080}"  # signals go to the server
 }
 
 bash scripts/setup.sh
