@@ -180,9 +180,11 @@ window.cnnlensTest = {
   panelsIdle() { return untilFrame(() => !this.panels('state').busy); },
   // The explanation job: {pending, running, progress (0..1), partial, version}.
   job: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_job())),
-  // Starts a method as explain() does, without waiting for it.
-  start(method) {
+  // Starts a method as explain() does, without waiting for it; params overrides its defaults.
+  start(method, params = {}) {
     if (!app.ccall('cnnlens_test_explain', 'number', ['string'], [method])) throw new Error(`unknown method ${method}`);
+    for (const [k, v] of Object.entries(params))
+      app.ccall('cnnlens_test_param', null, ['string', 'string', 'number'], [method, k, v]);
   },
   // Cancels the running job (as Esc and the Cancel button do).
   cancel: () => app._cnnlens_test_cancel(),

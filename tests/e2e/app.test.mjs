@@ -185,10 +185,21 @@ test('a pasted image (Ctrl+V) opens like a dropped one', async () => {
 const job = () => page.evaluate(() => window.cnnlensTest.job());
 const frames = () => page.evaluate(() => window.cnnlensTest.frames());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Polls the job state from node until pred(job) holds; on a timeout the error shows the state.
+async function untilJob(pred, what, timeoutMs = 30000) {
+  const t0 = Date.now();
+  for (;;) {
+    const j = await job();
+    if (pred(j)) return j;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not seen within ${timeoutMs} ms: ${JSON.stringify(j)}`);
+    await sleep(50);
+  }
+}
 
 test('during LIME the page keeps drawing, LIME fills in, and Esc cancels it', async () => {
-  await page.evaluate(() => window.cnnlensTest.start('lime'));
-  await page.waitForFunction(() => window.cnnlensTest.job().running);
+  // 5000 samples: long enough that a loaded machine cannot finish it before Esc arrives.
+  await page.evaluate(() => window.cnnlensTest.start('lime', { samples: 5000 }));
+  await untilJob((j) => j.running, 'LIME running');
   const f0 = await frames(), p0 = (await job()).progress, t0 = Date.now();
   await sleep(1000);
   const f1 = await frames(), j1 = await job(), fps = (f1 - f0) / ((Date.now() - t0) / 1000);
@@ -196,7 +207,7 @@ test('during LIME the page keeps drawing, LIME fills in, and Esc cancels it', as
   assert.ok(j1.running, 'LIME finished within a second: the test cannot see it run');
   assert.ok(fps >= 10, `only ${fps.toFixed(1)} frames/s during LIME`);
   assert.ok(j1.progress > p0, 'the progress bar did not move');
-  await page.waitForFunction(() => window.cnnlensTest.job().partial, null, { timeout: 20000 });
+  await untilJob((j) => j.partial, 'a partial LIME result');
   const partial = await page.evaluate(() => window.cnnlensTest.lastMap());
   assert.equal(partial.method, 'lime');
   assert.ok(partial.values.some((v) => v !== 0), 'the partial LIME map is empty');
@@ -205,8 +216,7 @@ test('during LIME the page keeps drawing, LIME fills in, and Esc cancels it', as
   // in headless Chromium); a loaded CI machine may need more than one slice to see the key.
   await page.click('#canvas', { position: { x: 5, y: 5 } });
   await page.keyboard.press('Escape');
-  await page.waitForFunction(() => !window.cnnlensTest.job().running, null, { timeout: 20000 });
-  const j2 = await job();
+  const j2 = await untilJob((j) => !j.running, 'the end of LIME after Esc');
   assert.ok(j2.progress < 1 && j2.partial, `after Esc: ${JSON.stringify(j2)}`);
   assert.equal(await page.evaluate(() => window.cnnlensTest.error()), '', 'a cancel is not an error');
   await screenshot('07-lime-cancelled');

@@ -230,6 +230,10 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_explain(const char* method) {
     g->state.run_requested = true;
     return 1;
 }
+// Sets one parameter of a method (after cnnlens_test_explain, before the next frame runs it).
+EMSCRIPTEN_KEEPALIVE void cnnlens_test_param(const char* method, const char* name, double value) {
+    g->state.params[method].set(name, value);
+}
 
 // The selected face's crop as PNG (so a test can run the native CLI on exactly that crop).
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_face_png_size() {
