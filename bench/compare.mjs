@@ -1,7 +1,7 @@
 // The core-engine benchmark: our kernel sets (native, and simd compiled to wasm) against TF.js's
 // wasm backend on the bundled FER2013 model; prints one table of ms per image with ratios to TF.js.
 // Usage (from the repo root, after bench/run.sh built the CLI): node bench/compare.mjs [--rounds N]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
+import { describeMachine, loadTfjsModel, parseArgs, stats } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_DIR = 'models/fer2013-mini-xception';
@@ -16,7 +17,7 @@ const MODEL_JSON = path.join(MODEL_DIR, 'emotion.json');
 const LOGITS = 'StatefulPartitionedCall/model_1/global_average_pooling2d_1/Mean';
 const TARGET_CLASS = 3;  // cli/bench.cpp seeds the backward pass with this logit too
 
-const args = parseArgs(process.argv.slice(2), {
+const args = parseArgs('compare.mjs', process.argv.slice(2), {
   rounds: 5, native: 'build/bench-native/cli/cnnlens', wasm: 'build/bench-wasm/cli/cnnlens.js', out: 'bench/out',
 });
 const ROUNDS = Number(args.rounds);
@@ -50,7 +51,7 @@ const TARGETS = [
 ];
 
 const started = Date.now();
-const machine = describeMachine();
+const machine = describeMachine(ROOT);
 const samples = {};  // samples[config][cell] = [ms per image, ...]
 const notes = {};    // notes[config][cell] = why the cell holds no number
 const cellsOf = (c) => CELLS.filter((cell) => !c.cells || c.cells.includes(cell.id));
@@ -143,13 +144,7 @@ async function setUpTfjs() {
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   if (!simd) throw new Error('TF.js: this node has no wasm SIMD; the comparison needs the SIMD binary');
 
-  const json = JSON.parse(fs.readFileSync(path.join(ROOT, MODEL_JSON), 'utf8'));
-  const bytes = Buffer.concat(json.weightsManifest.flatMap((g) =>
-    g.paths.map((p) => fs.readFileSync(path.join(ROOT, MODEL_DIR, p)))));
-  const model = await tf.loadGraphModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-    weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-  }));
+  const model = await loadTfjsModel(path.join(ROOT, MODEL_DIR), 'emotion.json');
   const inputName = model.inputs[0].name;
   const inputs = {};
   for (const cell of cellsOf(CONFIGS.find((c) => c.id === TFJS))) {
@@ -190,11 +185,6 @@ function tfjsRound(config) {
 // ---- summary and rendering ----
 
 function summarize() {
-  const stats = (v) => {
-    if (!v.length) return null;
-    const s = [...v].sort((a, b) => a - b), n = s.length;
-    return { median: n % 2 ? s[n >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2, min: s[0], max: s[n - 1], n };
-  };
   const table = CONFIGS.map((c) => ({
     config: c.id, title: c.title,
     cells: Object.fromEntries(CELLS.map((cell) => {
@@ -273,33 +263,6 @@ function renderMarkdown(res) {
 }
 
 // ---- small helpers ----
-
-function describeMachine() {
-  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
-  const git = (...a) => { try { return execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { return '?'; } };
-  return {
-    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? '?',
-    cores: os.availableParallelism?.() ?? os.cpus().length,
-    mem_gib: (os.totalmem() / 2 ** 30).toFixed(0),
-    node: process.version, os: `${os.type()} ${os.release()}`,
-    flags: ['avx2', 'avx512f', 'fma'].filter((f) => new RegExp(`^flags\\s*:.*\\b${f}\\b`, 'm').test(cpuinfo)),
-    load_before: os.loadavg().map((l) => l.toFixed(2)).join(' '), load_after: null,
-    commit: `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? ' (with uncommitted changes)' : ''}`,
-    date: new Date().toISOString(),
-  };
-}
-
-function parseArgs(argv, defaults) {
-  const out = { ...defaults };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in defaults) || argv[i + 1] === undefined) {
-      throw new Error(`compare.mjs: unknown or incomplete option '${argv[i]}' (options: ${Object.keys(defaults).map((k) => '--' + k).join(' ')})`);
-    }
-    out[key] = argv[i + 1];
-  }
-  return out;
-}
 
 function log(msg) {
   process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "core/base/rng.h"
 #include "core/explain/explain.h"
+#include "core/explain/filters.h"
 #include "core/graph/executor.h"
 #include "core/import/model.h"
 
@@ -33,9 +34,13 @@ std::vector<double> time_runs(int warmup, int runs, F&& f) {
 
 // `bench --method NAME`: median time of whole explanations of a real face (the astronaut test
 // image when present, else a random input), default parameters unless --samples is given.
+// `--method filter` times a filter picture instead: 100 Adam steps (pixel parameterization, no
+// jitter or blur, learning rate 0.05) ascending the logit of class 3, i.e. through the whole net,
+// as bench/torch_methods.py does with PyTorch.
 int bench_method(const Args& a) {
-    const ExplanationMethod* m = find_method(a.get("method"));
-    if (!m) return fail("bench: unknown method '" + a.get("method") + "' (available: " + method_names() + ")");
+    const bool filter = a.get("method") == "filter";
+    const ExplanationMethod* m = filter ? nullptr : find_method(a.get("method"));
+    if (!m && !filter) return fail("bench: unknown method '" + a.get("method") + "' (available: filter, " + method_names() + ")");
     auto model = load_model(a.get("model", "models/fer2013-mini-xception"));
     if (!model) return fail(model.status().message());
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
@@ -45,10 +50,15 @@ int bench_method(const Args& a) {
     Tensor x(Shape{1, in.height, in.width, in.channels});
     if (auto img = load_image("tests/data/astronaut_face.png")) x = image_to_input(*img, in);
     else { Rng rng(42); for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi); }
+    const std::string name = filter ? "filter" : std::string(m->name());
     Params p;
-    if (a.has("samples")) p.set(m->name() == "ig" ? "steps" : "samples", a.get_int("samples", 50));
+    if (a.has("samples")) p.set(name == "ig" ? "steps" : "samples", a.get_int("samples", 50));
     Target t{3};
-    if (m->name() == "lime") t.score = Target::Score::kProbability;
+    if (name == "lime") t.score = Target::Score::kProbability;
+    AscentParams ascent;
+    ascent.parameterization = Parameterization::kPixel;
+    ascent.steps = a.get_int("samples", 100);
+    ascent.jitter = 0;
     double first_partial_ms = -1;
     bool ok = true;
     const auto runs = time_runs(a.get_int("warmup", 1), a.get_int("runs", 5), [&] {
@@ -58,9 +68,10 @@ int bench_method(const Args& a) {
         ctx.partial = [&](const Explanation&) {
             if (first_partial_ms < 0) first_partial_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         };
-        ok &= m->explain(x, t, p, ctx).has_value();
+        if (filter) ok &= visualize_filter(probe, model->logits, 3, ascent).has_value();
+        else ok &= m->explain(x, t, p, ctx).has_value();
     });
-    if (!ok) return fail("bench: " + std::string(m->name()) + " failed");
+    if (!ok) return fail("bench: " + name + " failed");
 #ifdef __EMSCRIPTEN__
     const char* platform = "wasm";
 #else
@@ -69,10 +80,10 @@ int bench_method(const Args& a) {
     const double med = median(runs);
     if (a.has("json"))
         std::printf("{\"platform\":\"%s\",\"kernels\":%s,\"method\":%s,\"runs\":%d,\"ms\":%.3f,\"ms_min\":%.3f,\"ms_max\":%.3f,\"first_partial_ms\":%.3f}\n", platform,
-                    json_quote(ks->name).c_str(), json_quote(m->name()).c_str(), static_cast<int>(runs.size()), med,
+                    json_quote(ks->name).c_str(), json_quote(name).c_str(), static_cast<int>(runs.size()), med,
                     *std::min_element(runs.begin(), runs.end()), *std::max_element(runs.begin(), runs.end()), first_partial_ms);
     else
-        std::printf("%s kernels=%s %s: %.1f ms (median of %zu)%s\n", platform, std::string(ks->name).c_str(), std::string(m->name()).c_str(), med, runs.size(),
+        std::printf("%s kernels=%s %s: %.1f ms (median of %zu)%s\n", platform, std::string(ks->name).c_str(), name.c_str(), med, runs.size(),
                     first_partial_ms >= 0 ? (", first partial result after " + std::to_string(static_cast<int>(first_partial_ms)) + " ms").c_str() : "");
     return 0;
 }

@@ -10,7 +10,8 @@
 // segments, samples; extras positive_mask / negative_mask [H,W] 0/1 (get_image_and_mask with
 // positive_only / negative_only: the first top_k segments by |weight| beyond +-min_weight) and
 // boundaries [H,W] 0/1. With ctx.partial set, a fit on the samples so far is reported after
-// each batch once max(2 * segments, 100) samples exist (the final result is only returned).
+// each batch once max(segments + 1, 50) samples exist; the first batch is cut short to get there
+// by about a twentieth of the samples (the final result is only returned).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -264,10 +265,14 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
     const int top_k = ip("top_k");
     std::vector<double> y(static_cast<size_t>(total)), w(static_cast<size_t>(total));
     WeightedRidge ridge(m);
-    const int64_t partial_from = std::max<int64_t>(2 * static_cast<int64_t>(m), 100);
+    // The ridge (alpha > 0) is well posed from m + 1 samples on; the first batch is cut to reach
+    // that point early, so a progressive view has its first estimate after about a twentieth of
+    // the samples. Batch boundaries do not change any sample's score.
+    const int64_t partial_from = std::max<int64_t>(static_cast<int64_t>(m) + 1, 50);
+    const int64_t first_batch = ctx.partial ? std::min<int64_t>(batch, std::max<int64_t>(partial_from, total / 20)) : batch;
     ProbeRequest plain;
     for (int64_t first = 0; first < total;) {
-        const int64_t n = std::min<int64_t>(batch, total - first);
+        const int64_t n = std::min<int64_t>(first == 0 ? first_batch : batch, total - first);
         Tensor b = repeat_image(x, n);
         for (int64_t r = 0; r < n; ++r) {
             const uint8_t* zr = &z[static_cast<size_t>(first + r) * m];

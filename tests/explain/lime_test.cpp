@@ -243,11 +243,14 @@ TEST(Lime, ReportsProgressiveFits) {
     };
     auto e = find_method("lime")->explain(L.x, kClass0, Params(), ctx);
     ASSERT_TRUE(e);
-    // Fits start once max(2 * segments, 100) samples exist; the last one is the returned result.
+    // The first batch is cut to max(segments + 1, 50, 1000 / 20) samples and gives the first fit
+    // (at most a tenth of the way); then one fit per batch of 100; the last one is the result.
+    const int first = std::max({L.seg.count + 1, 50});
+    ASSERT_LE(first, 100);
     std::vector<double> expected;
-    for (int n = 100; n < 1000; n += 100)
-        if (n >= std::max(2 * L.seg.count, 100)) expected.push_back(n);
+    for (int n = first; n < 1000; n += 100) expected.push_back(n);
     EXPECT_EQ(samples, expected);
+    EXPECT_LE(samples.front(), 100);
     // Partial fits do not disturb the result.
     ExplainContext quiet(probe);
     auto q = find_method("lime")->explain(L.x, kClass0, Params(), quiet);

@@ -81,12 +81,8 @@ void draw_app(AppState& state, Session& session, UiCache& cache) {
     ImGui::BeginChild("right", ImVec2(0, 0), true);
     draw_tabs(state, session, cache);
     ImGui::EndChild();
-    // The extra panels' jobs advance one step per frame; never while an explanation job owns
-    // the probe (it may be suspended mid-run between frames).
-    if (!session.busy()) {
-        Status s = step_panels(session, cache.work);
-        if (!s && s.code() != ErrorCode::kCancelled) state.error = s.message();
-    }
+    // The extra panels' work runs in the platform's job task, in slices between frames
+    // (platform_web.cpp), never while an explanation job owns the probe.
     ImGui::End();
 }
 

@@ -54,8 +54,7 @@ std::string panels_test_command(AppState& state, Session& session, UiCache& cach
     in >> verb;
     PanelWork& w = cache.work;
     if (verb == "state") {
-        const bool busy = w.layers.filtering() || w.confusion.running() || w.side.pending.has_value() ||
-                          (session.selected_face() && w.grid.key == face_key(session) && !w.grid.complete(session));
+        const bool busy = panels_busy(session, w);
         return "{\"tab\":" + quoted(w.tab) + ",\"busy\":" + (busy ? "true" : "false") + ",\"modelVersion\":" +
                std::to_string(session.model_version()) + ",\"modelName\":" + quoted(session.model().spec.name) +
                ",\"modelPending\":" + (w.model.pending ? "true" : "false") + "}";

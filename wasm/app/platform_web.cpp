@@ -83,8 +83,11 @@ constexpr double kJobSliceMs = 25;
 // Progress comes once per engine batch; 8 forward passes (a few backward) take ~kJobSliceMs.
 constexpr int kJobBatch = 8;
 
+// The job task runs the pending explanation, else one step of the extra panels' work (a class
+// map, a second method, a filter picture, a batch of the confusion set), both sliced alike.
 void schedule_pending_job() {
-    if (!g->session.job().pending || g->job_scheduled) return;
+    if (g->job_scheduled || g->session.busy()) return;
+    if (!g->session.job().pending && !panels_busy(g->session, g->cache.work)) return;
     g->job_scheduled = true;
     js_start_job();
 }
@@ -151,18 +154,31 @@ EMSCRIPTEN_KEEPALIVE void cnnlens_open_file(uint8_t* data, int size, const char*
     std::free(data);
 }
 
-// The pending explanation job, run in slices (see schedule_pending_job). Errors go to the banner.
+// The job task (see schedule_pending_job), run in slices. Errors go to the banner.
 EMSCRIPTEN_KEEPALIVE void cnnlens_run_job() {
     double slice_start = emscripten_get_now();
-    Status s = g->session.run_pending([&](float) {
+    const auto slice = [&] {
         if (emscripten_get_now() - slice_start >= kJobSliceMs) {
             emscripten_sleep(0);
             slice_start = emscripten_get_now();
         }
-        return true;
+    };
+    if (g->session.job().pending) {
+        Status s = g->session.run_pending([&](float) { slice(); return true; });
+        g->job_scheduled = false;
+        if (!s && s.code() != ErrorCode::kCancelled) set_error(g->state.method + ": " + s.message());
+        return;
+    }
+    // A panel step gives way (is cancelled, and redone later) to an explanation, a photo or a
+    // model arriving; meanwhile the session counts as busy, so nothing changes under it.
+    g->session.set_background_work(true);
+    Status s = step_panels(g->session, g->cache.work, [&](float) {
+        slice();
+        return !g->session.job().pending && g->files.empty();
     });
+    g->session.set_background_work(false);
     g->job_scheduled = false;
-    if (!s && s.code() != ErrorCode::kCancelled) set_error(g->state.method + ": " + s.message());
+    if (!s && s.code() != ErrorCode::kCancelled) set_error(s.message());
 }
 
 // --- Test hook (web/loader.js wraps these as window.cnnlensTest) ------------------------------

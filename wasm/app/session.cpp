@@ -119,7 +119,9 @@ Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name
 }
 
 void Session::select(int face) {
-    if (busy() || face < 0 || face >= static_cast<int>(faces_.size()) || face == selected_) return;
+    // Background panel work may run meanwhile: it holds on to the faces (not the selection) and
+    // drops results of a face no longer selected.
+    if (job_.running || face < 0 || face >= static_cast<int>(faces_.size()) || face == selected_) return;
     selected_ = face;
     explanation_.reset();
     explanation_partial_ = false;

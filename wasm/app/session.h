@@ -100,7 +100,9 @@ public:
     // True while a job runs. run_pending() may yield to the browser from inside its progress
     // callback (single-threaded build), so frames keep drawing meanwhile: while busy, the photo,
     // the selected face and the probe belong to the job (open_photo and select are refused).
-    bool busy() const { return job_.running; }
+    // A panel step (session_panels.h) that yields to the browser marks the session busy too.
+    bool busy() const { return job_.running || background_; }
+    void set_background_work(bool on) { background_ = on; }
     // The batch a job uses for methods with a "batch" parameter the request leaves unset
     // (0: the method's default). Progress (and so the browser's frames) comes once per batch,
     // so the single-threaded app asks for small ones; results do not depend on it.
@@ -128,6 +130,7 @@ private:
     int explanation_version_ = 0;
     bool explanation_partial_ = false;
     int job_batch_ = 0;
+    bool background_ = false;
 };
 
 // The classifier's input row [1, H, W, C] back as 8-bit pixels (inverse of the spec's mapping).

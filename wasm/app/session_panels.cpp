@@ -8,13 +8,14 @@ namespace cnnlens::app {
 
 FaceKey face_key(const Session& s) { return {s.photo_version(), s.selected(), s.model_version()}; }
 
-Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r) {
+Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r, const ProgressFn& yield) {
     const Face* f = s.selected_face();
     if (!f) return invalid_argument("no face is selected");
     const ExplanationMethod* m = find_method(r.method);
     if (!m) return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() + ")");
     ExplainContext ctx(s.probe());
     ctx.seed = r.seed;
+    ctx.progress = yield;
     auto e = m->explain(f->input, r.target, r.params, ctx);
     if (!e) return Status(e.status().code(), r.method + ": " + e.status().message());
     return e;
@@ -39,10 +40,13 @@ bool ClassGrid::complete(const Session& s) const {
     return key == face_key(s) && static_cast<int>(maps.size()) >= static_cast<int>(s.class_names().size());
 }
 
-Status ClassGrid::step(Session& s) {
+Status ClassGrid::step(Session& s, const ProgressFn& yield) {
     if (key != face_key(s) || complete(s) || !s.selected_face()) return Status::ok();
     request.target.cls = static_cast<int>(maps.size());
-    auto e = explain_selected(s, request);
+    const int v0 = version;
+    auto e = explain_selected(s, request, yield);
+    if (version != v0 || key != face_key(s)) return Status::ok();  // asked for something else meanwhile
+    if (!e && e.status().code() == ErrorCode::kCancelled) return Status::ok();  // redone next time
     if (!e) {
         maps.clear();
         key = {};  // not retried until asked again
@@ -64,11 +68,17 @@ void SideMap::want(const Session& s, const ExplainRequest& r, bool run) {
     if (run || is_cheap_method(r.method)) pending = r;
 }
 
-Status SideMap::step(Session& s) {
+Status SideMap::step(Session& s, const ProgressFn& yield) {
     if (!pending) return Status::ok();
     const ExplainRequest r = *pending;
+    const FaceKey k0 = face_key(s);
     pending.reset();
-    auto e = explain_selected(s, r);
+    auto e = explain_selected(s, r, yield);
+    if (pending) return Status::ok();  // a newer request came meanwhile
+    if (face_key(s) != k0 || (!e && e.status().code() == ErrorCode::kCancelled)) {
+        pending = r;  // redone next time, for the face selected then
+        return Status::ok();
+    }
     if (!e) return e.status();
     map = std::move(*e);
     request = r;
@@ -88,6 +98,7 @@ void LayerBrowser::sync(const Session& s) {
     maps_key = {};
     maps_layer = maps_node = -1;
     filters.clear();
+    ++filters_generation;
     filter_layer = -1;
     filter_target = 0;
     ++maps_version;
@@ -106,6 +117,7 @@ void LayerBrowser::want_filters(int layer, const AscentParams& params, int count
                       params.seed == filter_params.seed;
     if (!same) {
         filters.clear();
+        ++filters_generation;
         filter_layer = layer;
         filter_params = params;
         filter_model_version = model_version;
@@ -114,7 +126,7 @@ void LayerBrowser::want_filters(int layer, const AscentParams& params, int count
     filter_target = count;
 }
 
-Status LayerBrowser::step(Session& s) {
+Status LayerBrowser::step(Session& s, const ProgressFn& yield) {
     sync(s);
     const Face* f = s.selected_face();
     if (f && maps_layer >= 0 && (maps_key != face_key(s) || maps_node != maps_layer)) {
@@ -140,7 +152,11 @@ Status LayerBrowser::step(Session& s) {
         return Status::ok();
     }
     if (filtering() && filter_layer >= 0) {
-        auto p = visualize_filter(s.probe(), filter_layer, static_cast<int>(filters.size()), filter_params);
+        const int gen = filters_generation;
+        const size_t n = filters.size();
+        auto p = visualize_filter(s.probe(), filter_layer, static_cast<int>(n), filter_params, yield);
+        if (gen != filters_generation || filters.size() != n || !filtering()) return Status::ok();  // changed meanwhile
+        if (!p && p.status().code() == ErrorCode::kCancelled) return Status::ok();  // redone next time
         if (!p) {
             stop_filters();
             return p.status();
@@ -349,17 +365,25 @@ Status install_pending(Session& s, PanelWork& w, const InputSpec& input) {
     return st;
 }
 
-Status step_panels(Session& s, PanelWork& w) {
+Status step_panels(Session& s, PanelWork& w, const ProgressFn& yield) {
     if (!s.ready()) return Status::ok();
     Status first;
     auto keep = [&](Status st) {
         if (!st && first) first = std::move(st);
     };
-    keep(w.grid.step(s));
-    keep(w.side.step(s));
-    keep(w.layers.step(s));
+    keep(w.grid.step(s, yield));
+    keep(w.side.step(s, yield));
+    keep(w.layers.step(s, yield));
     keep(w.confusion.step(s));
     return first;
+}
+
+bool panels_busy(const Session& s, const PanelWork& w) {
+    if (!s.ready()) return false;
+    const bool maps_wanted = s.selected_face() && w.layers.maps_layer >= 0 &&
+                             (w.layers.maps_key != face_key(s) || w.layers.maps_node != w.layers.maps_layer);
+    return maps_wanted || w.layers.filtering() || w.confusion.running() || w.side.pending.has_value() ||
+           (s.selected_face() && w.grid.key == face_key(s) && !w.grid.complete(s));
 }
 
 }  // namespace cnnlens::app

@@ -27,7 +27,7 @@ struct FaceKey {
 FaceKey face_key(const Session& s);
 
 // Runs `r` on the selected face now (blocking). Errors name the method.
-Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r);
+Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r, const ProgressFn& yield = {});
 
 // One map per class of a cheap method for the selected face: the request with target.cls set
 // to each class in turn (the contrast and score stay). Filled one class per step().
@@ -39,7 +39,7 @@ struct ClassGrid {
     // Asks for the grid of (r, selected face); restarts when that differs from what is held.
     void want(const Session& s, const ExplainRequest& r);
     bool complete(const Session& s) const;
-    Status step(Session& s);  // computes the next class's map; ok when there is nothing to do
+    Status step(Session& s, const ProgressFn& yield = {});  // the next class's map; ok when nothing is to do
 };
 
 // A second method shown next to the main explanation. Cheap methods follow every change;
@@ -52,7 +52,7 @@ struct SideMap {
     int version = 0;
     void want(const Session& s, const ExplainRequest& r, bool run);
     bool stale(const Session& s, const ExplainRequest& r) const;
-    Status step(Session& s);
+    Status step(Session& s, const ProgressFn& yield = {});
 };
 
 // The layer browser: the model's layers, the feature maps of one layer for the selected face
@@ -75,6 +75,7 @@ struct LayerBrowser {
     std::vector<FilterPicture> filters;  // channels 0, 1, ... in order
     int filter_target = 0;               // channels wanted; filters.size() < it while running
     int filters_version = 0;
+    int filters_generation = 0;          // bumps when `filters` starts over
 
     // Refreshes `layers` when the model changed (and drops pictures of the old model).
     void sync(const Session& s);
@@ -87,7 +88,7 @@ struct LayerBrowser {
     bool filtering() const { return static_cast<int>(filters.size()) < filter_target; }
     const LayerInfo* find(int node) const;
     // Feature maps first (one forward pass), else the next filter picture.
-    Status step(Session& s);
+    Status step(Session& s, const ProgressFn& yield = {});
 };
 
 // The confusion matrix of a labeled set (FER2013 CSV or the course's label,feature CSV),
@@ -155,6 +156,13 @@ Status load_model_files(Session& s, PanelWork& w);
 // Installs w.model.pending with `input` (size and channels must be the graph's).
 Status install_pending(Session& s, PanelWork& w, const InputSpec& input);
 // Runs at most one step of each job that has work. Returns the first error.
-Status step_panels(Session& s, PanelWork& w);
+// Advances every panel by one step. `yield`, when set, is called from inside long steps (a class
+// map, a second method, a filter picture) with their progress; it may hand the thread to the
+// browser (the web platform runs this as a sliced job), and returning false cancels the step,
+// which is then redone later. While a step is away the UI may change what the panels want: a
+// result that no longer fits (another face, layer or request) is dropped.
+Status step_panels(Session& s, PanelWork& w, const ProgressFn& yield = {});
+// True while some panel has work left (what step_panels would do).
+bool panels_busy(const Session& s, const PanelWork& w);
 
 }  // namespace cnnlens::app
