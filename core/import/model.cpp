@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/import/tfjs/tfjs_graph.h"
+#include "core/import/tfjs/tfjs_layers.h"
 
 namespace cnnlens {
 namespace {
@@ -45,8 +46,13 @@ Expected<Model> load_impl(const FileSource& files, const std::string& main) {
         spec.model_file = main;
         model_text.assign(text);
     }
-    if (spec.format != "tfjs-graph") return unsupported(main + ": model format '" + spec.format + "' is not supported (tfjs-graph)");
-    auto g = import_tfjs_graph(model_text, files, model_file);
+    // The model file says what it is: a Keras layers model is recognised whatever the spec says.
+    const bool layers = is_tfjs_layers_model(model_text);
+    if (layers) spec.format = "tfjs-layers";
+    else if (spec.format == "tfjs-layers") return invalid_argument(main + ": format 'tfjs-layers' but " + model_file + " is not a TF.js layers model");
+    if (spec.format != "tfjs-graph" && spec.format != "tfjs-layers")
+        return unsupported(main + ": model format '" + spec.format + "' is not supported (tfjs-graph, tfjs-layers)");
+    auto g = layers ? import_tfjs_layers(model_text, files, model_file) : import_tfjs_graph(model_text, files, model_file);
     if (!g) return g.status();
     Model m;
     m.graph = std::move(*g);
