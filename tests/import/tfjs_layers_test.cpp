@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "core/graph/executor.h"
@@ -170,6 +171,10 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, KerasReference, ::testing::ValuesIn(all_cases
     return std::string(i.param.model) + "_" + std::string(i.param.kernels->name);
 });
 
+json functional(const json& layers, const std::string& input, const std::string& output, int out_call = 0);
+json input_layer(const std::string& name, const json& shape);
+json keras_layer(const std::string& cls, const std::string& name, json config, const std::vector<std::string>& inputs);
+
 // --- The model description and format detection ----------------------------------------------------
 
 TEST(TfjsLayers, SpecIsInferredFromTheInputLayer) {
@@ -188,6 +193,30 @@ TEST(TfjsLayers, SpecIsInferredFromTheInputLayer) {
     EXPECT_EQ(rgb->spec.classes[2], "class 2");
     // Sequential without an InputLayer: Keras names the input after the first layer.
     EXPECT_EQ(rgb->graph.node(rgb->graph.input()).name, "rescaling_input");
+}
+
+TEST(TfjsLayers, FolderWithoutSpecLoadsModelJson) {
+    auto m = load_model(model_dir("functional_mix"));
+    ASSERT_TRUE(m) << m.status().message();
+    EXPECT_EQ(m->graph.node(m->probs).name, "predictions");
+    EXPECT_EQ(m->graph.node(m->logits).name, "dense");
+}
+
+// Rescaling(1/255) as the first layer means the model takes raw pixels: range [0, 255].
+TEST(TfjsLayers, RescalingBy255MeansRawPixels) {
+    for (auto [scale, offset, hi] : {std::tuple{1.0 / 255, 0.0, 255.f}, std::tuple{1.0 / 127.5, -1.0, 255.f}, std::tuple{2.0, -1.0, 1.f}}) {
+        SCOPED_TRACE(scale);
+        json layers = json::array({input_layer("x", {nullptr, 4, 4, 1}),
+                                   keras_layer("Rescaling", "rescaling", {{"scale", scale}, {"offset", offset}}, {"x"}),
+                                   keras_layer("GlobalAveragePooling2D", "gap", json::object(), {"rescaling"})});
+        Files f;
+        const std::string text = functional(layers, "x", "gap").dump();
+        f.m["model.json"].assign(text.begin(), text.end());
+        auto m = load_model_from(f.source(), "model.json");
+        ASSERT_TRUE(m) << m.status().message();
+        EXPECT_EQ(m->spec.input.range_lo, 0.f);
+        EXPECT_EQ(m->spec.input.range_hi, hi);
+    }
 }
 
 TEST(TfjsLayers, SidecarSpecPointsAtALayersModel) {
@@ -239,7 +268,7 @@ TEST(TfjsLayers, NodeNamesKeepKerasLayerNames) {
 
 // --- Closed-form models -------------------------------------------------------------------------------
 
-json functional(const json& layers, const std::string& input, const std::string& output, int out_call = 0) {
+json functional(const json& layers, const std::string& input, const std::string& output, int out_call) {
     json config = {{"name", "m"}, {"layers", layers}};
     config["input_layers"] = json::array({json::array({input, 0, 0})});
     config["output_layers"] = json::array({json::array({output, out_call, 0})});
