@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -386,6 +387,34 @@ TEST(TfjsLayers, SharedLayerCalledTwice) {
     ASSERT_EQ(y1.size(), y2.size());
     EXPECT_LT(test::max_abs_diff(y1.data(), y2.data(), static_cast<int64_t>(y1.size())), 1e-6);
     EXPECT_GT(test::max_abs_diff(y1.data(), x.data(), static_cast<int64_t>(y1.size())), 0.01);
+}
+
+// The shared manifest reader dequantizes layers-model weights too (uint8 with scale and min).
+TEST(TfjsLayers, QuantizedWeights) {
+    Fixture f = fixture("fer_sequential");
+    auto plain = import(f.model, f.files);
+    ASSERT_TRUE(plain) << plain.status().message();
+    const std::vector<uint8_t> bin = f.files.m["group1-shard1of1.bin"];
+    std::vector<uint8_t> q;
+    size_t off = 0;
+    for (json& w : f.model["weightsManifest"][0]["weights"]) {
+        size_t n = 1;
+        for (const json& d : w["shape"]) n *= d.get<size_t>();
+        std::vector<float> v(n);
+        std::memcpy(v.data(), bin.data() + off, n * 4);
+        off += n * 4;
+        const float lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
+        const float scale = hi > lo ? (hi - lo) / 255.f : 1.f;
+        for (float x : v) q.push_back(static_cast<uint8_t>(std::lround((x - lo) / scale)));
+        w["quantization"] = {{"dtype", "uint8"}, {"scale", scale}, {"min", lo}};
+    }
+    f.files.m["group1-shard1of1.bin"] = q;
+    auto quantized = import(f.model, f.files);
+    ASSERT_TRUE(quantized) << quantized.status().message();
+    const Tensor x = hashed_inputs(1, 48, 48, 1);
+    const std::vector<float> a = run(*plain, x), b = run(*quantized, x);
+    EXPECT_LT(test::max_abs_diff(a.data(), b.data(), 7), 0.05);
+    EXPECT_GT(test::max_abs_diff(a.data(), b.data(), 7), 0.0) << "quantization had no effect?";
 }
 
 // --- Malformed files ----------------------------------------------------------------------------------
