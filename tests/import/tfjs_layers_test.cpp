@@ -448,6 +448,9 @@ TEST(TfjsLayers, UnsupportedLayersAreListedAtOnce) {
     layer(f.model, "conv2d")["config"]["activation"] = "gelu";
     expect_error(import(f.model, f.files), {"unsupported layer classes: Lambda (layers add, elu), UpSampling2D (layer conv2d_2)",
                                             "unsupported activations: gelu (layer conv2d)"});
+    f = fixture("fer_sequential");
+    layer(f.model, "conv2d_1")["class_name"] = "Functional";
+    expect_error(import(f.model, f.files), {"Functional (layer conv2d_1)", "a model nested as a layer is not supported"});
 }
 
 TEST(TfjsLayers, ChannelsFirstIsRejected) {

@@ -67,8 +67,6 @@ std::vector<std::string> name_parts(const std::string& name) {
     return parts;
 }
 
-std::string dims_str(const json& shape) { return shape.dump(); }
-
 class LayersImporter {
 public:
     LayersImporter(const FileSource& files, std::string json_name) : files_(files), json_name_(std::move(json_name)) {}
@@ -122,11 +120,11 @@ private:
         if (!cfg.contains(key)) return model_error("input '" + l.name + "' has no batch_input_shape");
         const json& s = cfg[key];
         if (!s.is_array() || s.size() < 2 || static_cast<int>(s.size()) > kMaxRank)
-            return model_error("input '" + l.name + "' has batch_input_shape " + dims_str(s) + "; expected [null, H, W, C]");
+            return model_error("input '" + l.name + "' has batch_input_shape " + s.dump() + "; expected [null, H, W, C]");
         l.input_shape = Shape{-1};
         for (size_t d = 1; d < s.size(); ++d) {
             if (!s[d].is_number_integer() || s[d].get<int64_t>() < 1 || s[d].get<int64_t>() > (1 << 16))
-                return unsupported(json_name_ + ": input '" + l.name + "' has batch_input_shape " + dims_str(s) +
+                return unsupported(json_name_ + ": input '" + l.name + "' has batch_input_shape " + s.dump() +
                                    "; every dimension but the batch must be a fixed size (save the model with a fixed input size)");
             l.input_shape.push_back(s[d].get<int64_t>());
         }
@@ -290,6 +288,8 @@ private:
             }
         };
         group("unsupported layer classes:", classes);
+        for (const char* nested : {"Sequential", "Functional", "Model"})
+            if (classes.count(nested)) { msg += " (a model nested as a layer is not supported)"; break; }
         group("unsupported activations:", activations);
         if (!channels_first.empty())
             msg += (msg.empty() ? "" : "; ") + std::string("data_format 'channels_first' is not supported (channels_last only): layer") +
