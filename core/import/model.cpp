@@ -2,10 +2,12 @@
 // hold logits and probabilities.
 #include "core/import/model.h"
 
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "core/import/tfjs/tfjs_graph.h"
+#include "core/import/tfjs/tfjs_layers.h"
 
 namespace cnnlens {
 namespace {
@@ -21,6 +23,25 @@ std::string dirname_of(const std::string& path) {
 std::string basename_of(const std::string& path) {
     const size_t slash = path.find_last_of('/');
     return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A model whose first op multiplies the input by 1/255 or 2/255 (Keras' Rescaling(1./255) or
+// Rescaling(1./127.5, offset=-1)) expects raw pixel values: range [0, 255].
+void infer_pixel_range(Model& m) {
+    const Graph& g = m.graph;
+    int consumer = -1, uses = 0;
+    for (int i = 0; i < g.size(); ++i)
+        for (int in : g.node(i).inputs)
+            if (in == g.input()) { consumer = i; ++uses; }
+    if (uses != 1 || g.node(consumer).op != OpType::kMul || g.node(consumer).inputs.size() != 2) return;
+    const Node& k = g.node(g.node(consumer).inputs[1]);
+    if (k.op != OpType::kConst || k.value.size() < 1) return;
+    for (int64_t i = 0; i < k.value.size(); ++i) {
+        const float s = k.value[i] * 255.f;
+        if (std::abs(s - 1.f) > 1e-3f && std::abs(s - 2.f) > 1e-3f) return;
+    }
+    m.spec.input.range_lo = 0.f;
+    m.spec.input.range_hi = 255.f;
 }
 
 Expected<Model> load_impl(const FileSource& files, const std::string& main) {
@@ -45,13 +66,19 @@ Expected<Model> load_impl(const FileSource& files, const std::string& main) {
         spec.model_file = main;
         model_text.assign(text);
     }
-    if (spec.format != "tfjs-graph") return unsupported(main + ": model format '" + spec.format + "' is not supported (tfjs-graph)");
-    auto g = import_tfjs_graph(model_text, files, model_file);
+    // The model file says what it is: a Keras layers model is recognised whatever the spec says.
+    const bool layers = is_tfjs_layers_model(model_text);
+    if (layers) spec.format = "tfjs-layers";
+    else if (spec.format == "tfjs-layers") return invalid_argument(main + ": format 'tfjs-layers' but " + model_file + " is not a TF.js layers model");
+    if (spec.format != "tfjs-graph" && spec.format != "tfjs-layers")
+        return unsupported(main + ": model format '" + spec.format + "' is not supported (tfjs-graph, tfjs-layers)");
+    auto g = layers ? import_tfjs_layers(model_text, files, model_file) : import_tfjs_graph(model_text, files, model_file);
     if (!g) return g.status();
     Model m;
     m.graph = std::move(*g);
     m.spec = std::move(spec);
     if (m.spec.name.empty()) m.spec.name = model_file;
+    if (model_file == main) infer_pixel_range(m);
     CNNLENS_RETURN_IF_ERROR(complete_model(m));
     return m;
 }
@@ -193,6 +220,13 @@ Expected<Model> load_model(const std::string& path) {
         main = basename_of(path);
     } else {
         while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+        // A folder without a spec: the converter's model.json, described by inference.
+        auto exists = [](const std::string& p) {
+            FILE* f = std::fopen(p.c_str(), "rb");
+            if (f) std::fclose(f);
+            return f != nullptr;
+        };
+        if (!exists(dir + "/cnnlens.json") && exists(dir + "/model.json")) main = "model.json";
     }
     return load_model_from(directory_source(dir), main);
 }

@@ -6,6 +6,8 @@
 //     "input": { "height": 64, "width": 64, "channels": 1, "range": [0, 1] },
 //     "classes": ["angry", ...], "logits": "<node name>" }
 //
+// "format" is "tfjs-graph" (a TF.js graph model) or "tfjs-layers" (a Keras model converted to
+// the TF.js layers format); a layers model.json is recognised by its content either way.
 // "range": [lo, hi] maps pixel 0..255 linearly onto lo..hi; alternatively "mean"/"std" lists
 // (per channel, applied to pixel/255). "logits" names the pre-softmax node; when absent and the
 // output is a Softmax, its input is used.
@@ -47,8 +49,8 @@ using FileSource = std::function<Expected<std::vector<uint8_t>>(const std::strin
 Expected<std::vector<uint8_t>> read_file_bytes(const std::string& path);
 FileSource directory_source(const std::string& dir);
 
-// `path` is a folder holding cnnlens.json, or a cnnlens.json, or a TF.js model.json (then the
-// spec is inferred from the graph's input shape and output size).
+// `path` is a folder holding cnnlens.json, or a cnnlens.json, or a TF.js model.json, graph or
+// layers format (then the spec is inferred from the graph's input shape and output size).
 Expected<Model> load_model(const std::string& path);
 // The same from any file source; `main` is "cnnlens.json" or a model.json name.
 Expected<Model> load_model_from(const FileSource& files, const std::string& main);

@@ -1,6 +1,8 @@
 // TF.js graph-model import: one small mapping function per TensorFlow op.
 #include "core/import/tfjs/tfjs_graph.h"
 
+#include "core/import/tfjs/tfjs_weights.h"
+
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -31,15 +33,6 @@ std::string base64_decode(std::string_view in) {
         if (bits >= 8) { bits -= 8; out.push_back(static_cast<char>((buf >> bits) & 0xff)); }
     }
     return out;
-}
-
-float half_to_float(uint16_t h) {
-    const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    float v;
-    if (exp == 0) v = std::ldexp(static_cast<float>(man), -24);
-    else if (exp == 31) v = man ? NAN : INFINITY;
-    else v = std::ldexp(static_cast<float>(man | 0x400), static_cast<int>(exp) - 25);
-    return sign ? -v : v;
 }
 
 // A TF node's attributes, read leniently (TF.js writes ints as strings).
@@ -99,7 +92,9 @@ public:
             return corrupt(json_name_ + ": no modelTopology.node list (is this a TF.js graph model?)");
         if (!root.contains("weightsManifest") || !root["weightsManifest"].is_array())
             return corrupt(json_name_ + ": no weightsManifest");
-        CNNLENS_RETURN_IF_ERROR(read_weights(root["weightsManifest"]));
+        auto w = read_tfjs_weights(root["weightsManifest"], files_, json_name_);
+        if (!w) return w.status();
+        weights_ = std::move(*w);
         CNNLENS_RETURN_IF_ERROR(read_nodes(root["modelTopology"]["node"]));
         CNNLENS_RETURN_IF_ERROR(check_ops());
         std::vector<int> order;
@@ -111,75 +106,7 @@ public:
     }
 
 private:
-    struct Weight { Tensor value; std::vector<int64_t> ints; bool is_int = false; };
-
-    // --- weights -------------------------------------------------------------------------
-    Status read_weights(const json& manifest) {
-        for (const json& group : manifest) {
-            if (!group.contains("paths") || !group.contains("weights")) return corrupt(json_name_ + ": weightsManifest group without paths/weights");
-            std::vector<uint8_t> bytes;
-            for (const json& p : group["paths"]) {
-                if (!p.is_string()) return corrupt(json_name_ + ": weight path is not a string");
-                auto shard = files_(p.get<std::string>());
-                if (!shard) return not_found(json_name_ + ": weight shard '" + p.get<std::string>() + "' cannot be read: " + shard.status().message());
-                bytes.insert(bytes.end(), shard->begin(), shard->end());
-            }
-            size_t offset = 0;
-            for (const json& w : group["weights"]) {
-                const std::string name = w.value("name", "");
-                const std::string dtype = w.value("dtype", "float32");
-                Shape shape;
-                int64_t count = 1;
-                if (!w.contains("shape") || !w["shape"].is_array() || w["shape"].size() > kMaxRank)
-                    return corrupt(json_name_ + ": weight '" + name + "' has no valid shape");
-                for (const json& d : w["shape"]) {
-                    const int64_t v = d.is_number_integer() ? d.get<int64_t>() : -1;
-                    if (v < 0 || v > (int64_t{1} << 30)) return corrupt(json_name_ + ": weight '" + name + "' has dimension " + d.dump());
-                    shape.push_back(v);
-                    count *= v;
-                    if (count > (int64_t{1} << 28)) return out_of_range(json_name_ + ": weight '" + name + "' has too many elements " + std::to_string(count));
-                }
-                std::string qdtype;
-                float scale = 1.f, min = 0.f;
-                if (w.contains("quantization")) {
-                    const json& q = w["quantization"];
-                    qdtype = q.value("dtype", "");
-                    scale = q.value("scale", 1.f);
-                    min = q.value("min", 0.f);
-                    if (qdtype != "uint8" && qdtype != "uint16" && qdtype != "float16")
-                        return unsupported(json_name_ + ": weight '" + name + "' uses quantization dtype '" + qdtype + "'");
-                }
-                const std::string stored = qdtype.empty() ? dtype : qdtype;
-                size_t elem = stored == "uint8" || stored == "bool" ? 1 : stored == "uint16" || stored == "float16" ? 2 : 4;
-                if (stored != "float32" && stored != "int32" && stored != "uint8" && stored != "uint16" && stored != "float16" && stored != "bool")
-                    return unsupported(json_name_ + ": weight '" + name + "' has dtype '" + stored + "'");
-                const size_t need = static_cast<size_t>(count) * elem;
-                if (offset + need > bytes.size())
-                    return corrupt(json_name_ + ": weight shards hold " + std::to_string(bytes.size()) + " bytes but the manifest needs at least " +
-                                   std::to_string(offset + need) + " (at weight '" + name + "')");
-                const uint8_t* p = bytes.data() + offset;
-                Weight wt;
-                wt.value.reset(shape);
-                wt.is_int = dtype == "int32" || dtype == "bool";
-                for (int64_t k = 0; k < count; ++k) {
-                    float v;
-                    if (stored == "float32") std::memcpy(&v, p + 4 * k, 4);
-                    else if (stored == "int32") { int32_t iv; std::memcpy(&iv, p + 4 * k, 4); v = static_cast<float>(iv); wt.ints.push_back(iv); }
-                    else if (stored == "uint8" || stored == "bool") v = qdtype.empty() ? p[k] : p[k] * scale + min;
-                    else if (stored == "uint16") { uint16_t u; std::memcpy(&u, p + 2 * k, 2); v = u * scale + min; }
-                    else { uint16_t u; std::memcpy(&u, p + 2 * k, 2); v = half_to_float(u); }
-                    if (!std::isfinite(v)) return corrupt(json_name_ + ": weight '" + name + "' holds a non-finite value at element " + std::to_string(k));
-                    wt.value[k] = v;
-                    if (wt.is_int && stored != "int32") wt.ints.push_back(static_cast<int64_t>(v));
-                }
-                offset += need;
-                weights_[name] = std::move(wt);
-            }
-            if (offset != bytes.size())
-                return corrupt(json_name_ + ": weight shards hold " + std::to_string(bytes.size()) + " bytes but the manifest describes " + std::to_string(offset));
-        }
-        return Status::ok();
-    }
+    using Weight = TfjsWeight;
 
     // --- topology ------------------------------------------------------------------------
     static std::string strip(const std::string& in) {
