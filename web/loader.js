@@ -27,6 +27,27 @@ async function fetchBytes(url) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
+// Calls the app's export `name` with these arguments, strings passed as C strings, and returns its
+// result. (Emscripten 3.1.6's ccall returns a Promise instead of the value whenever a sliced job
+// is asleep in Asyncify, which is most of the time during long work; exports called directly
+// return their value.)
+function call(name, ...args) {
+  const held = [];
+  const c = args.map((a) => {
+    if (typeof a !== 'string') return a;
+    const b = new TextEncoder().encode(a + '\0');
+    const p = app._malloc(b.length);
+    app.HEAPU8.set(b, p);
+    held.push(p);
+    return p;
+  });
+  try {
+    return app['_' + name](...c);
+  } finally {
+    held.forEach((p) => app._free(p));
+  }
+}
+
 // Hands a file's bytes to the app, which decodes it in its next frame (errors show in the UI).
 async function openFile(blob, name) { return openFiles([[blob, name]]); }
 
@@ -37,7 +58,7 @@ async function openFiles(list) {
   for (const [bytes, name] of all) {
     const p = app._malloc(Math.max(1, bytes.length));
     app.HEAPU8.set(bytes, p);  // HEAPU8 read after malloc: memory growth replaces the view
-    app.ccall('cnnlens_open_file', null, ['number', 'number', 'string'], [p, bytes.length, name || 'photo']);
+    call('cnnlens_open_file', p, bytes.length, name || 'photo');
   }
 }
 
@@ -161,7 +182,7 @@ window.cnnlensTest = {
   idle: () => untilFrame(() => !app._cnnlens_test_busy()),
   // Runs a method with its defaults on the selected face, as the Explain button does.
   async explain(method) {
-    if (!app.ccall('cnnlens_test_explain', 'number', ['string'], [method])) throw new Error(`unknown method ${method}`);
+    if (!call('cnnlens_test_explain', method)) throw new Error(`unknown method ${method}`);
     const f0 = app._cnnlens_test_frames();
     await untilFrame(() => app._cnnlens_test_frames() > f0 + 1);
     await this.idle();
@@ -169,7 +190,7 @@ window.cnnlensTest = {
   },
   // The extra panels (wasm/app/panels_test.cpp): panels(command) runs one command and returns
   // its JSON answer; the helpers below name the common ones.
-  panels: (command) => JSON.parse(app.UTF8ToString(app.ccall('cnnlens_test_panels', 'number', ['string'], [command]))),
+  panels: (command) => JSON.parse(app.UTF8ToString(call('cnnlens_test_panels', command))),
   // [{node, name, op, shape}] of the layer browser.
   layers() { return this.panels('layers'); },
   // {loaded, running, done, total, matrix: ConfusionMatrix::to_json() or null}.
@@ -182,9 +203,9 @@ window.cnnlensTest = {
   job: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_job())),
   // Starts a method as explain() does, without waiting for it; params overrides its defaults.
   start(method, params = {}) {
-    if (!app.ccall('cnnlens_test_explain', 'number', ['string'], [method])) throw new Error(`unknown method ${method}`);
+    if (!call('cnnlens_test_explain', method)) throw new Error(`unknown method ${method}`);
     for (const [k, v] of Object.entries(params))
-      app.ccall('cnnlens_test_param', null, ['string', 'string', 'number'], [method, k, v]);
+      call('cnnlens_test_param', method, k, v);
   },
   // Cancels the running job (as Esc and the Cancel button do).
   cancel: () => app._cnnlens_test_cancel(),

@@ -121,15 +121,16 @@ test('layer browser: layers with shapes, feature maps and filter pictures', asyn
 
   const t0 = Date.now();
   await panels('filters 3 32');
-  // The page keeps drawing while the pictures fill in (one per frame).
+  // The page keeps drawing while the pictures fill in (the ascent runs in slices between frames).
   const f0 = await hook(() => window.cnnlensTest.frames());
   await panelsIdle();
   const f1 = await hook(() => window.cnnlensTest.frames());
-  console.log(`# 3 filter pictures (32 steps) in ${Date.now() - t0} ms, ${f1 - f0} frames`);
+  const secs = (Date.now() - t0) / 1000;
+  console.log(`# 3 filter pictures (32 steps) in ${(secs * 1000).toFixed(0)} ms, ${f1 - f0} frames`);
   inside = await hook(() => window.cnnlensTest.inside());
   assert.equal(inside.filterLayer, conv.node);
   assert.equal(inside.filters.length, 3);
-  assert.ok(f1 - f0 >= 3, 'at least one frame per filter picture');
+  assert.ok((f1 - f0) / secs >= 5, `only ${((f1 - f0) / secs).toFixed(1)} frames/s while filter pictures ran`);
   for (const f of inside.filters) {
     assert.deepEqual(f.shape, [64, 64, 1]);
     assert.ok(f.final > f.start, `channel ${f.channel}: ascent raised the activation ${f.start} -> ${f.final}`);
