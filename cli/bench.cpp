@@ -91,7 +91,7 @@ int bench_method(const Args& a) {
 }  // namespace
 
 int cmd_bench(const Args& a) {
-    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only", "method", "samples"}); !u.empty()) return fail("bench: unknown option " + u);
+    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only", "method", "samples", "profile"}); !u.empty()) return fail("bench: unknown option " + u);
     if (a.has("method")) return bench_method(a);
     const std::string only = a.get("only", "both");
     if (only != "both" && only != "forward" && only != "gradient") return fail("bench: --only must be forward, gradient or both, got '" + only + "'");
@@ -114,6 +114,19 @@ int cmd_bench(const Args& a) {
     std::vector<double> fwd{0.0}, grad{0.0};
     if (only != "gradient") fwd = time_runs(warmup, runs, [&] { ok &= ex.forward(x).is_ok(); });
     if (!ok) return fail("bench: forward failed");
+    if (a.has("profile")) {  // per node: ms per image of one more forward pass, slowest first
+        std::vector<double> ms;
+        ex.set_profile(&ms);
+        ok &= ex.forward(x).is_ok();
+        ex.set_profile(nullptr);
+        std::vector<int> order;
+        for (int i = 0; i < static_cast<int>(ms.size()); ++i) if (ms[static_cast<size_t>(i)] > 0) order.push_back(i);
+        std::sort(order.begin(), order.end(), [&](int p, int q) { return ms[static_cast<size_t>(p)] > ms[static_cast<size_t>(q)]; });
+        for (int i : order) {
+            const Node& n = model->graph.node(i);
+            std::printf("  %8.4f ms/image  %-12s %-18s %s\n", ms[static_cast<size_t>(i)] / batch, std::string(op_name(n.op)).c_str(), n.shape.str().c_str(), n.name.c_str());
+        }
+    }
     const int logits = model->logits, input = model->graph.input();
     std::vector<Tensor> grads;
     std::vector<Seed> seeds(1);

@@ -1,5 +1,7 @@
 #include "core/graph/executor.h"
 
+#include <chrono>
+
 #include <algorithm>
 
 namespace cnnlens {
@@ -47,7 +49,12 @@ Status Executor::forward(const Tensor& input) {
         std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
         for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
         OpContext ctx{n.name, n.attrs, ins, {is_const.get(), is_const_vec.size()}, kernels_, states_[static_cast<size_t>(i)]};
+        const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         op_def(n.op).forward(ctx, out);
+        if (profile_) {
+            profile_->resize(static_cast<size_t>(graph_.size()), 0.0);
+            (*profile_)[static_cast<size_t>(i)] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        }
     }
     return Status::ok();
 }

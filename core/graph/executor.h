@@ -37,6 +37,9 @@ public:
     // Forgets prepared kernels (call after changing Const values in the graph).
     void invalidate();
 
+    // When set, forward() adds each node's wall time in ms to (*ms)[node] (sized by forward).
+    void set_profile(std::vector<double>* ms) { profile_ = ms; }
+
 private:
     const Graph& graph_;
     const KernelSet& kernels_;
@@ -44,6 +47,7 @@ private:
     std::vector<OpState> states_;
     std::vector<Tensor> grads_;
     int batch_ = 0;
+    std::vector<double>* profile_ = nullptr;
 };
 
 // Seeds for the common targets. `shape` is the target node's batch shape [N, classes].

@@ -7,6 +7,7 @@
 #include "core/image/render.h"
 #include "tests/test_util.h"
 #include "wasm/app/export.h"
+#include "wasm/app/session_panels.h"
 
 namespace cnnlens::app {
 namespace {
@@ -161,6 +162,41 @@ TEST_F(SessionTest, TheViewOverlayFollowsTheDisplaySettings) {
     EXPECT_EQ(same.pixels, plain.pixels);  // opacity 0: the face itself
     state.opacity = 1;
     EXPECT_NE(to_rgba(view_overlay(state, f, *s.explanation(), 4)).pixels, plain.pixels);
+}
+
+}  // namespace
+}  // namespace cnnlens::app
+
+namespace cnnlens::app {
+namespace {
+
+// An own model dropped without a spec waits for the input dialog; mean/std normalisation is
+// accepted (one value or one per channel), a std of 0 is refused and the model stays pending.
+TEST_F(SessionTest, OwnModelTakesMeanStdFromTheDialog) {
+    PanelWork w;
+    std::vector<DroppedFile> files;
+    for (const char* name : {"emotion.json", "emotion.bin"})
+        files.push_back({test::read_file(test::source_path(std::string("models/fer2013-mini-xception/") + name)), name});
+    ASSERT_TRUE(open_files(s, w, files));
+    ASSERT_TRUE(w.model.pending.has_value());
+    InputSpec in = w.model.pending->spec.input;
+    in.mean = {0.5f};
+    in.std = {0.f};
+    Status st = install_pending(s, w, in);
+    EXPECT_FALSE(st);
+    EXPECT_NE(st.message().find("std must be > 0"), std::string::npos) << st.message();
+    in.mean = {0.5f, 0.5f};
+    in.std = {0.5f, 0.5f};
+    st = install_pending(s, w, in);
+    EXPECT_NE(st.message().find("one per channel (1)"), std::string::npos) << st.message();
+    ASSERT_TRUE(w.model.pending.has_value());
+    const int v0 = s.model_version();
+    in.mean = {0.5f};
+    in.std = {0.5f};
+    ASSERT_TRUE(install_pending(s, w, in));
+    EXPECT_GT(s.model_version(), v0);
+    EXPECT_EQ(s.model().spec.input.mean, std::vector<float>{0.5f});
+    EXPECT_EQ(s.model().spec.input.std, std::vector<float>{0.5f});
 }
 
 }  // namespace

@@ -36,6 +36,9 @@ struct AppState {
     bool confusion_normalized = false;        // row-normalized instead of counts
     int confusion_truth = -1, confusion_pred = -1;  // the cell whose faces are listed
     float input_lo = 0.f, input_hi = 1.f;     // own model: value range asked for
+    // The own-model dialog's mean/std normalisation ((pixel / 255 - mean) / std), when chosen.
+    bool input_use_mean_std = false;
+    float input_mean[3] = {0.485f, 0.456f, 0.406f}, input_std[3] = {0.229f, 0.224f, 0.225f};
 };
 
 }  // namespace cnnlens::app

@@ -2,6 +2,7 @@
 // dialog that asks for the input value range when the dropped files do not say it.
 #include <imgui.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "wasm/app/ui.h"
@@ -16,23 +17,50 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
     const InputSpec& in = mf.pending->spec.input;
     ImGui::Text("%s loaded: %d classes.", mf.pending_source.c_str(), mf.pending->num_classes());
     ImGui::TextWrapped("The files do not say how pixels become the model's input. Size and channels come from the "
-                       "model's input shape; pick the value range it was trained with.");
+                       "model's input shape; pick the value range or the mean/std normalisation it was trained with.");
     ImGui::Text("input: %d x %d pixels, %d channel%s (%s)", in.height, in.width, in.channels, in.channels == 1 ? "" : "s",
                 in.channels == 1 ? "gray" : "RGB");
     struct Preset { const char* label; float lo, hi; };
     static constexpr Preset kPresets[] = {{"[0, 1]  (pixel / 255)", 0, 1}, {"[-1, 1]", -1, 1}, {"[0, 255]  (raw pixels)", 0, 255}};
     for (const Preset& p : kPresets)
-        if (ImGui::RadioButton(p.label, state.input_lo == p.lo && state.input_hi == p.hi)) state.input_lo = p.lo, state.input_hi = p.hi;
-    ImGui::SetNextItemWidth(200);
-    ImGui::InputFloat("lo (pixel 0)", &state.input_lo);
-    ImGui::SetNextItemWidth(200);
-    ImGui::InputFloat("hi (pixel 255)", &state.input_hi);
-    if (ImGui::Button("Use this model")) {
+        if (ImGui::RadioButton(p.label, !state.input_use_mean_std && state.input_lo == p.lo && state.input_hi == p.hi))
+            state.input_lo = p.lo, state.input_hi = p.hi, state.input_use_mean_std = false;
+    if (ImGui::RadioButton("mean / std  ((pixel / 255 - mean) / std)", state.input_use_mean_std)) state.input_use_mean_std = true;
+    const int nc = in.channels == 3 ? 3 : 1;
+    if (state.input_use_mean_std) {
+        ImGui::Indent();
+        if (nc == 3 && ImGui::SmallButton("ImageNet (torchvision)")) {
+            const float m[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+            std::copy(m, m + 3, state.input_mean), std::copy(sd, sd + 3, state.input_std);
+        }
+        if (nc == 3) ImGui::SameLine();
+        if (ImGui::SmallButton("0.5 / 0.5")) std::fill_n(state.input_mean, 3, 0.5f), std::fill_n(state.input_std, 3, 0.5f);
+        ImGui::SetNextItemWidth(240);
+        if (nc == 3) ImGui::InputFloat3("mean (R, G, B)", state.input_mean, "%.4f");
+        else ImGui::InputFloat("mean", &state.input_mean[0], 0, 0, "%.4f");
+        ImGui::SetNextItemWidth(240);
+        if (nc == 3) ImGui::InputFloat3("std (R, G, B)", state.input_std, "%.4f");
+        else ImGui::InputFloat("std", &state.input_std[0], 0, 0, "%.4f");
+        ImGui::Unindent();
+    } else {
+        ImGui::SetNextItemWidth(200);
+        ImGui::InputFloat("lo (pixel 0)", &state.input_lo);
+        ImGui::SetNextItemWidth(200);
+        ImGui::InputFloat("hi (pixel 255)", &state.input_hi);
+    }
+    bool std_ok = true;
+    for (int c = 0; c < nc; ++c) std_ok &= state.input_std[c] > 0.f;
+    if (state.input_use_mean_std && !std_ok) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "every std must be > 0");
+    if (ImGui::Button("Use this model") && (std_ok || !state.input_use_mean_std)) {
         InputSpec spec = in;
         spec.range_lo = state.input_lo;
         spec.range_hi = state.input_hi;
         spec.mean.clear();
         spec.std.clear();
+        if (state.input_use_mean_std) {
+            spec.mean.assign(state.input_mean, state.input_mean + nc);
+            spec.std.assign(state.input_std, state.input_std + nc);
+        }
         Status s = install_pending(session, cache.work, spec);
         if (!s) state.error = "own model: " + s.message();
         else state.error.clear(), state.target_class = -1, state.contrast_class = -1;

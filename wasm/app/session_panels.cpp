@@ -357,7 +357,12 @@ Status install_pending(Session& s, PanelWork& w, const InputSpec& input) {
         return invalid_argument("the model's input is " + std::to_string(g.height) + "x" + std::to_string(g.width) + "x" +
                                 std::to_string(g.channels) + ", not " + std::to_string(input.height) + "x" +
                                 std::to_string(input.width) + "x" + std::to_string(input.channels));
-    if (!(input.range_hi > input.range_lo)) return invalid_argument("the input range must have hi > lo");
+    if (input.mean.empty() && !(input.range_hi > input.range_lo)) return invalid_argument("the input range must have hi > lo");
+    if (input.mean.size() != input.std.size() || (!input.mean.empty() && input.mean.size() != 1 &&
+                                                  input.mean.size() != static_cast<size_t>(input.channels)))
+        return invalid_argument("mean and std need one value, or one per channel (" + std::to_string(input.channels) + ")");
+    for (float v : input.std)
+        if (!(v > 0.f)) return invalid_argument("every std must be > 0, got " + std::to_string(v));
     m.spec.input = input;
     Status st = s.install_model(std::move(m));
     w.model.pending.reset();
