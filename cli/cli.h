@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/json_text.h"
 #include "core/base/status.h"
 #include "core/eval/confusion.h"
 #include "core/explain/probe.h"
@@ -62,7 +63,5 @@ int cmd_bench(const Args& a);
 
 // Prints "cnnlens: <message>" to stderr and returns the exit code 1.
 int fail(const std::string& message);
-// JSON string literal for s.
-std::string json_quote(std::string_view s);
 
 }  // namespace cnnlens::cli

@@ -57,16 +57,6 @@ int fail(const std::string& message) {
     return 1;
 }
 
-std::string json_quote(std::string_view s) {
-    std::string o = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') { o += '\\'; o += c; }
-        else if (static_cast<unsigned char>(c) < 0x20) { char b[8]; std::snprintf(b, sizeof b, "\\u%04x", c); o += b; }
-        else o += c;
-    }
-    return o + "\"";
-}
-
 }  // namespace cnnlens::cli
 
 namespace {

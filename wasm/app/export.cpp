@@ -1,6 +1,8 @@
 // Export pictures and JSON (see export.h).
 #include "wasm/app/export.h"
 
+#include "core/base/json_text.h"
+
 #include <cctype>
 #include <cstdio>
 
@@ -53,15 +55,7 @@ Image map_picture(const Tensor& map, MapNorm norm, Colormap cmap, int scale) {
 
 namespace {
 
-void quote(std::string& out, std::string_view s) {
-    out += '"';
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\', out += c;
-        else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-        else out += c;
-    }
-    out += '"';
-}
+void quote(std::string& out, std::string_view s) { out += json_quote(s); }
 
 void number(std::string& out, double v) {
     char buf[32];

@@ -5,19 +5,12 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/base/json_text.h"
 #include "wasm/app/ui.h"
 
 namespace cnnlens::app {
 
-static std::string quoted(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\', out += c;
-        else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-        else out += c;
-    }
-    return out + "\"";
-}
+static std::string quoted(std::string_view s) { return json_quote(s); }
 
 static std::string shape_json(const Shape& s) {
     std::string out = "[";

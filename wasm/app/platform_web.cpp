@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/json_text.h"
 #include "core/base/log.h"
 #include "wasm/app/platform.h"
 #include "wasm/app/ui.h"
@@ -134,15 +135,6 @@ EM_BOOL animation_frame(double now, void*) {
     return EM_TRUE;
 }
 
-void json_escape(std::string& out, const std::string& s) {
-    out += '"';
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\', out += c;
-        else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-        else out += c;
-    }
-    out += '"';
-}
 
 }  // namespace
 
@@ -221,7 +213,7 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_faces() {
             s += buf;
         }
         s += "],\"top\":";
-        json_escape(s, g->session.class_names()[static_cast<size_t>(f.top)]);
+        s += json_quote(g->session.class_names()[static_cast<size_t>(f.top)]);
         s += f.whole_photo ? ",\"wholePhoto\":true}" : ",\"wholePhoto\":false}";
     }
     s += "]";
