@@ -81,7 +81,7 @@ int cmd_predict(const Args& a) {
 
 int cmd_model_info(const Args& a) {
     if (auto u = a.unknown({"json"}); !u.empty()) return fail("model-info: unknown option " + u);
-    if (a.positional().size() != 1) return fail("model-info: give exactly one model (folder or model.json)");
+    if (a.positional().size() != 1) return fail("model-info: give exactly one model (folder, model.json or .onnx)");
     auto model = load_model(a.positional()[0]);
     if (!model) return fail(model.status().message());
     const Graph& g = model->graph;

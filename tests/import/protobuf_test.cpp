@@ -90,8 +90,8 @@ TEST(Protobuf, RepeatedFieldsPackedAndUnpacked) {
     std::vector<float> floats;
     while (r.more()) {
         ASSERT_TRUE(r.next(f).is_ok());
-        if (f.number == 1) ASSERT_TRUE(read_repeated_ints(r, f, "ints", ints, 100).is_ok());
-        if (f.number == 2) ASSERT_TRUE(read_repeated_floats(r, f, "floats", floats, 100).is_ok());
+        const Status s = f.number == 1 ? read_repeated_ints(r, f, "ints", ints, 100) : read_repeated_floats(r, f, "floats", floats, 100);
+        ASSERT_TRUE(s.is_ok()) << s.message();
     }
     EXPECT_EQ(ints, (std::vector<int64_t>{5, 1, 200, 70000}));
     EXPECT_EQ(floats, (std::vector<float>{0.5f, -3.f}));

@@ -34,13 +34,17 @@ std::string dtype_name(int t) {
 
 std::string dims_str(const std::vector<int64_t>& d) {
     std::string s = "[";
-    for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + (d[i] == kBatch ? std::string("N") : std::to_string(d[i]));
+    for (size_t i = 0; i < d.size(); ++i) {
+        if (i) s += ',';
+        s += d[i] == kBatch ? std::string("N") : std::to_string(d[i]);
+    }
     return s + "]";
 }
 
 int64_t product(const std::vector<int64_t>& d, size_t from = 0, size_t to = std::string::npos) {
+    const auto end = d.begin() + static_cast<std::ptrdiff_t>(std::min(to, d.size()));
     int64_t p = 1;
-    for (size_t i = from; i < std::min(to, d.size()); ++i) p *= d[i];
+    for (auto it = d.begin() + static_cast<std::ptrdiff_t>(std::min(from, d.size())); it < end; ++it) p *= *it;
     return p;
 }
 
