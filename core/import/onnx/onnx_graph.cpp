@@ -23,6 +23,9 @@ using pb::WireType;
 // ONNX TensorProto.DataType values we read.
 enum DataType : int { kFloat = 1, kUint8 = 2, kInt8 = 3, kUint16 = 4, kInt16 = 5, kInt32 = 6, kInt64 = 7, kString = 8, kBool = 9, kFloat16 = 10, kDouble = 11 };
 
+// Largest tensor evaluated at import (shape arithmetic and small constant subgraphs).
+constexpr double kFoldLimit = 1 << 24;
+
 // The batch size inside constant-folded shape arithmetic: unknown until run time.
 constexpr int64_t kBatch = std::numeric_limits<int64_t>::min() + 7;
 
@@ -524,6 +527,8 @@ private:
             if (onnx[d] < 1 || onnx[d] > (1 << 16))
                 return unsupported(file_ + ": input '" + in->name + "' has " + (in->params[d].empty() ? "dimension " + std::to_string(in->dims[d]) : "symbolic dimension '" + in->params[d] + "'") +
                                    " at axis " + std::to_string(d) + "; cnnlens needs a fixed image size (export with a fixed height and width)");
+        if (product(onnx) > (int64_t{1} << 26))
+            return out_of_range(file_ + ": input '" + in->name + "' " + dims_str(in->dims) + " is too large for an image");
         Shape s;
         s.push_back(-1);
         if (onnx.size() == 4) { s.push_back(onnx[2]); s.push_back(onnx[3]); s.push_back(onnx[1]); }
@@ -881,7 +886,9 @@ private:
                 return fail(n, "target dimension " + std::to_string(v) + " is negative");
             }
             if (runtime && k == 0 && v != 1 && infer_at != 0) return unsup(n, "the target shape's first dimension " + std::to_string(v) + " is not the batch");
+            if (v > (int64_t{1} << 31)) return fail(n, "target dimension " + std::to_string(v) + " is out of range");
             known *= v;
+            if (known > (int64_t{1} << 40)) return fail(n, "the target shape " + dims_str(t.is_int ? t.i : std::vector<int64_t>{}) + " is too large");
             out.push_back(v);
         }
         const int64_t total = product(d);
@@ -918,6 +925,8 @@ private:
             std::vector<int64_t> od(x.dims.begin(), x.dims.begin() + axis);
             od.insert(od.end(), idx.dims.begin(), idx.dims.end());
             od.insert(od.end(), x.dims.begin() + axis + 1, x.dims.end());
+            if (static_cast<double>(product(x.dims)) / std::max<int64_t>(1, x.dims[static_cast<size_t>(axis)]) * static_cast<double>(idx.count()) > kFoldLimit)
+                return out_of_range(file_ + ": " + n.label() + ": the result is too large to evaluate at import");
             out = like(x, od);
             const int64_t outer = product(x.dims, 0, static_cast<size_t>(axis)), inner = product(x.dims, static_cast<size_t>(axis) + 1), dim = x.dims[static_cast<size_t>(axis)];
             int64_t k = 0;
@@ -984,7 +993,9 @@ private:
                 if (d < 0 || d > (1 << 24)) return fail(n, "dimension " + std::to_string(d) + " is out of range");
                 out.dims.push_back(d);
             }
-            if (out.count() > (1 << 24)) return out_of_range(file_ + ": " + n.label() + ": " + dims_str(out.dims) + " is too large to evaluate at import");
+            double total = 1;
+            for (int64_t d : out.dims) total *= static_cast<double>(d);
+            if (total > kFoldLimit || out.dims.size() > 16) return out_of_range(file_ + ": " + n.label() + ": " + dims_str(out.dims) + " is too large to evaluate at import");
             ConstValue fill;
             fill.f = {0.f};
             if (const Attr* a = n.attr("value"); a && a->has_t && a->t.count() == 1) fill = a->t;
@@ -1014,6 +1025,9 @@ private:
             if (ad[d] != bd[d] && ad[d] != 1 && bd[d] != 1) return fail(n, "shapes " + dims_str(a.dims) + " and " + dims_str(b.dims) + " do not broadcast");
             out.dims.push_back(ad[d] == 1 ? bd[d] : ad[d]);
         }
+        double total = 1;
+        for (int64_t d : out.dims) total *= static_cast<double>(d);
+        if (total > kFoldLimit) return out_of_range(file_ + ": " + n.label() + ": the result " + dims_str(out.dims) + " is too large to evaluate at import");
         out.is_int = a.is_int && b.is_int;
         const auto as = strides_of(ad), bs = strides_of(bd);
         for_each_index(out.dims, [&](const std::vector<int64_t>& idx) {
@@ -1061,6 +1075,7 @@ private:
             if (a < 0 || a >= r) return fail(n, "axis " + std::to_string(axes[k]) + " is out of range for " + dims_str(x.dims));
             const int64_t dim = x.dims[static_cast<size_t>(a)], s = steps[k];
             if (s == 0) return fail(n, "step 0");
+            if (dim == 0) { od[static_cast<size_t>(a)] = 0; continue; }
             auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { if (v < 0) v += dim; return std::clamp(v, lo, hi); };
             int64_t b, e;
             if (s > 0) { b = clampi(starts[k], 0, dim); e = clampi(ends[k], 0, dim); }
