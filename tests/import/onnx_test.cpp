@@ -447,6 +447,28 @@ TEST(Onnx, ConvTransposeAndGlobalMaxPoolAndMatMul) {
     }
 }
 
+TEST(Onnx, ReduceMeanOverSpaceAndChannels) {
+    // mean over (H, W) without keepdims -> [N, C]; then over C with keepdims -> [N, 1]
+    auto bytes = model({node("ReduceMean", {"x"}, {"m"}, {attr_ints("axes", {2, 3}), attr_i("keepdims", 0)}),
+                        node("ReduceMean", {"m"}, {"y"}, {attr_ints("axes", {-1}), attr_i("keepdims", 1)})},
+                       {}, {-1, 3, 2, 4}, 13);
+    auto g = import(bytes);
+    ASSERT_TRUE(g) << g.status().message();
+    Rng rng(8);
+    Tensor x = test::random_tensor({2, 2, 4, 3}, rng);
+    Tensor y = run(*g, x);
+    ASSERT_EQ(y.shape(), (Shape{2, 1}));
+    for (int n = 0; n < 2; ++n) {
+        double s = 0;
+        for (int k = 0; k < 24; ++k) s += x[n * 24 + k];
+        EXPECT_NEAR(y[n], s / 24, 1e-6);
+    }
+    auto mixed = model({node("ReduceMean", {"x"}, {"y"}, {attr_ints("axes", {3}), attr_i("keepdims", 0)})}, {}, {-1, 3, 2, 4}, 13);
+    auto m = import(mixed);
+    ASSERT_FALSE(m);
+    EXPECT_NE(m.status().message().find("ReduceMean node 'y': axes [3] without keepdims are not supported for [1,3,2,4]"), std::string::npos) << m.status().message();
+}
+
 // --- Malformed files -----------------------------------------------------------------------
 
 void expect_error(const Expected<Graph>& g, ErrorCode code, const std::string& text) {

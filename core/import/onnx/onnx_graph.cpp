@@ -490,6 +490,7 @@ private:
             "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Sigmoid", "Tanh",
             "Clip", "HardSigmoid", "HardSwish", "Softmax", "LogSoftmax", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
             "BatchNormalization", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Pad", "Dropout", "Identity", "Constant",
+            "ReduceMean",
             // evaluated at import when their inputs are constants (shape arithmetic)
             "Shape", "Gather", "Cast", "Slice", "ConstantOfShape"};
         std::map<std::string, std::vector<std::string>> bad;
@@ -765,6 +766,7 @@ private:
         if (op == "Softmax" || op == "LogSoftmax") return softmax(n);
         if (op == "MaxPool" || op == "AveragePool") return pool(n);
         if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return global_pool(n);
+        if (op == "ReduceMean") return reduce_mean(n);
         if (op == "Flatten") return flatten(n);
         if (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze") return reshape_like(n);
         if (op == "Transpose") return transpose_op(n);
@@ -1462,6 +1464,44 @@ private:
             id = add(n.name, OpType::kMaxPool, p, {(*x)->node});
         }
         if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    // ReduceMean (x.mean((2, 3)) in PyTorch): axes from the attribute, or the input from opset 18.
+    Status reduce_mean(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        const std::vector<int64_t>& d = (*x)->onnx;
+        const int64_t r = static_cast<int64_t>(d.size());
+        auto axes = axes_of(n, 1, r);
+        if (!axes) return axes.status();
+        if (axes->empty()) return unsup(n, "reducing over every axis (the batch included) is not supported");
+        const bool keep = n.i("keepdims", 1) != 0;
+        const std::vector<int> l = layout(d.size());
+        ReduceAttrs ra;
+        ra.keep_dims = keep;
+        for (int64_t a : *axes) ra.axes.push_back(static_cast<int>(std::find(l.begin(), l.end(), static_cast<int>(a)) - l.begin()));
+        std::sort(ra.axes.begin(), ra.axes.end());
+        // Without keepdims the remaining axes must keep ONNX order in the engine: a rank-4 input
+        // may lose its channel axis or both spatial axes, not one of each.
+        if (!keep && r == 4) {
+            const bool c_kept = std::find(axes->begin(), axes->end(), 1) == axes->end();
+            const int spatial_kept = (std::find(axes->begin(), axes->end(), 2) == axes->end()) + (std::find(axes->begin(), axes->end(), 3) == axes->end());
+            if (c_kept && spatial_kept > 0) return unsup(n, "axes " + dims_str(*axes) + " without keepdims are not supported for " + dims_str(d));
+        }
+        auto id = add(n.name, OpType::kMean, ra, {*xn});
+        if (!id) return id.status();
+        if (!keep && r == 4) {
+            Value v;
+            v.node = *id;
+            for (int64_t k = 0; k < r; ++k)
+                if (std::find(axes->begin(), axes->end(), k) == axes->end()) v.onnx.push_back(d[static_cast<size_t>(k)]);
+            v.onnx[0] = 1;
+            values_[n.outputs[0]] = std::move(v);
+            return Status::ok();
+        }
         return define(n, *id);
     }
 
