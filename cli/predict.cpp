@@ -81,7 +81,7 @@ int cmd_predict(const Args& a) {
 
 int cmd_model_info(const Args& a) {
     if (auto u = a.unknown({"json"}); !u.empty()) return fail("model-info: unknown option " + u);
-    if (a.positional().size() != 1) return fail("model-info: give exactly one model (folder or model.json)");
+    if (a.positional().size() != 1) return fail("model-info: give exactly one model (folder, model.json or .onnx)");
     auto model = load_model(a.positional()[0]);
     if (!model) return fail(model.status().message());
     const Graph& g = model->graph;
@@ -89,6 +89,8 @@ int cmd_model_info(const Args& a) {
     std::printf("model   %s\ninput   %dx%dx%d, values %s\nclasses", model->spec.name.c_str(), in.height, in.width, in.channels,
                 in.mean.empty() ? ("[" + std::to_string(in.range_lo) + ", " + std::to_string(in.range_hi) + "]").c_str() : "mean/std");
     for (const std::string& c : model->spec.classes) std::printf(" %s", c.c_str());
+    if (model->spec.inferred)
+        std::printf("\nnote    input range and class names were guessed; describe the model in a cnnlens.json (or <name>.cnnlens.json beside an .onnx)");
     std::printf("\n\n%-4s %-50s %-18s %-16s %10s\n", "#", "layer", "op", "output", "params");
     int64_t total = 0;
     int row = 0;

@@ -159,6 +159,8 @@ smoke() {
         check "$p model-info" ok "^classes .*happy" ${cli[$p]} model-info "$model" || status=1
         check "$p corrupt image is an error" error "^cnnlens: .*corrupt\.png" \
             ${cli[$p]} predict --model "$model" "$corrupt" || status=1
+        check "$p predict with an ONNX model" ok "^$face: [a-z]+ \(" \
+            ${cli[$p]} predict --model tests/data/onnx/vgg48.opset17.onnx "$face" || status=1
     done
     return "$status"
 }
@@ -174,6 +176,8 @@ explanations() {
             "$b" explain --model "$model" --method "$m" --out "$out" "$face" || status=1
         check "explain $m files" ok "json" ls "$out/astronaut_face_$m.png" "$out/astronaut_face_$m.npy" "$out/astronaut_face_$m.json" || status=1
     done
+    check "explain gradcam on an ONNX model" ok "-> .*_gradcam\.\{png,npy,json\}" \
+        "$b" explain --model tests/data/onnx/resnet48.opset17.onnx --method gradcam --out "$out/onnx" "$face" || status=1
     check "explain bad method is an error" error "unknown method 'nope'" "$b" explain --model "$model" --method nope "$face" || status=1
     check "confusion on the FER2013 CSV" ok "overall accuracy" "$b" confusion --model "$model" --data tests/data/eval/fer2013_20.csv || status=1
     check "report" ok "report -> build/smoke/report/index.html" \

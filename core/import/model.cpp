@@ -2,10 +2,12 @@
 // hold logits and probabilities.
 #include "core/import/model.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "core/import/onnx/onnx_graph.h"
 #include "core/import/tfjs/tfjs_graph.h"
 #include "core/import/tfjs/tfjs_layers.h"
 
@@ -44,9 +46,67 @@ void infer_pixel_range(Model& m) {
     m.spec.input.range_hi = 255.f;
 }
 
+bool ends_with_onnx(const std::string& name) {
+    if (name.size() < 5) return false;
+    std::string ext = name.substr(name.size() - 5);
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ext == ".onnx";
+}
+
+Expected<Model> finish(Graph graph, ModelSpec spec, const std::string& model_file) {
+    Model m;
+    m.graph = std::move(graph);
+    m.spec = std::move(spec);
+    if (m.spec.name.empty()) m.spec.name = basename_of(model_file);
+    CNNLENS_RETURN_IF_ERROR(complete_model(m));
+    return m;
+}
+
+Expected<Model> load_onnx(const FileSource& files, const std::string& onnx_name, ModelSpec spec) {
+    auto bytes = files(onnx_name);
+    if (!bytes) return bytes.status();
+    auto g = import_onnx(*bytes, onnx_name);
+    if (!g) return g.status();
+    return finish(std::move(*g), std::move(spec), onnx_name);
+}
+
+// An .onnx named directly: its description is "<stem>.cnnlens.json" or a cnnlens.json naming it.
+Expected<Model> load_onnx_with_sidecar(const FileSource& files, const std::string& main) {
+    const std::string stem = main.substr(0, main.size() - 5);
+    for (const std::string& sidecar : {stem + ".cnnlens.json", std::string("cnnlens.json")}) {
+        auto text = files(sidecar);
+        if (!text) continue;
+        json j = json::parse(text->begin(), text->end(), nullptr, false);
+        if (j.is_discarded() || !j.is_object()) return corrupt(sidecar + ": not valid JSON");
+        if (!j.contains("model")) {
+            if (sidecar == "cnnlens.json") continue;
+            j["model"] = basename_of(main);
+        } else if (!j["model"].is_string() || basename_of(j["model"].get<std::string>()) != basename_of(main)) {
+            if (sidecar == "cnnlens.json") continue;  // describes another model in the folder
+        }
+        auto s = parse_model_spec(j.dump());
+        if (!s) return Status(s.status().code(), sidecar + ": " + s.status().message());
+        if (s->format != "onnx") return invalid_argument(sidecar + ": format is '" + s->format + "' but " + main + " is an ONNX model");
+        return load_onnx(files, main, std::move(*s));
+    }
+    ModelSpec spec;
+    spec.format = "onnx";
+    spec.model_file = main;
+    spec.inferred = true;
+    return load_onnx(files, main, std::move(spec));
+}
+
 Expected<Model> load_impl(const FileSource& files, const std::string& main) {
+    if (ends_with_onnx(main)) return load_onnx_with_sidecar(files, main);
     auto bytes = files(main);
     if (!bytes) return bytes.status();
+    if (!bytes->empty() && (*bytes)[0] != '{' && looks_like_onnx(*bytes)) {  // an ONNX file without the extension
+        ModelSpec spec;
+        spec.format = "onnx";
+        spec.model_file = main;
+        spec.inferred = true;
+        return load_onnx(files, main, std::move(spec));
+    }
     const std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
     json probe = json::parse(text.begin(), text.end(), nullptr, false);
     if (probe.is_discarded() || !probe.is_object()) return corrupt(main + ": not valid JSON");
@@ -58,12 +118,17 @@ Expected<Model> load_impl(const FileSource& files, const std::string& main) {
         auto s = parse_model_spec(text);
         if (!s) return Status(s.status().code(), main + ": " + s.status().message());
         spec = std::move(*s);
+        if (spec.format == "onnx") {
+            const std::string onnx_file = spec.model_file;
+            return load_onnx(files, onnx_file, std::move(spec));
+        }
         model_file = spec.model_file;
         auto mb = files(model_file);
         if (!mb) return mb.status();
         model_text.assign(reinterpret_cast<const char*>(mb->data()), mb->size());
     } else {
         spec.model_file = main;
+        spec.inferred = true;
         model_text.assign(text);
     }
     // The model file says what it is: a Keras layers model is recognised whatever the spec says.
@@ -71,7 +136,7 @@ Expected<Model> load_impl(const FileSource& files, const std::string& main) {
     if (layers) spec.format = "tfjs-layers";
     else if (spec.format == "tfjs-layers") return invalid_argument(main + ": format 'tfjs-layers' but " + model_file + " is not a TF.js layers model");
     if (spec.format != "tfjs-graph" && spec.format != "tfjs-layers")
-        return unsupported(main + ": model format '" + spec.format + "' is not supported (tfjs-graph, tfjs-layers)");
+        return unsupported(main + ": model format '" + spec.format + "' is not supported (tfjs-graph, tfjs-layers, onnx)");
     auto g = layers ? import_tfjs_layers(model_text, files, model_file) : import_tfjs_graph(model_text, files, model_file);
     if (!g) return g.status();
     Model m;
@@ -121,6 +186,7 @@ Expected<ModelSpec> parse_model_spec(std::string_view text) {
     CNNLENS_RETURN_IF_ERROR(str("model", s.model_file));
     CNNLENS_RETURN_IF_ERROR(str("logits", s.logits_node));
     if (s.model_file.empty()) return invalid_argument("field 'model' (the model file) is missing");
+    if (!j.contains("format") && ends_with_onnx(s.model_file)) s.format = "onnx";
     if (j.contains("input")) {
         const json& in = j["input"];
         if (!in.is_object()) return invalid_argument("field 'input' must be an object");
@@ -187,7 +253,7 @@ Status complete_model(Model& m) {
     if (!m.spec.logits_node.empty()) {
         m.logits = g.find(m.spec.logits_node);
         if (m.logits < 0) return not_found("spec names logits node '" + m.spec.logits_node + "', which is not in the model");
-    } else if (g.node(out).op == OpType::kSoftmax) {
+    } else if (g.node(out).op == OpType::kSoftmax || g.node(out).op == OpType::kLogSoftmax) {
         m.logits = g.node(out).inputs[0];
     } else {
         m.logits = out;
@@ -215,7 +281,7 @@ Expected<Model> load_model_from(const FileSource& files, const std::string& main
 
 Expected<Model> load_model(const std::string& path) {
     std::string dir = path, main = "cnnlens.json";
-    if (path.size() > 5 && path.substr(path.size() - 5) == ".json") {
+    if ((path.size() > 5 && path.substr(path.size() - 5) == ".json") || ends_with_onnx(path)) {
         dir = dirname_of(path);
         main = basename_of(path);
     } else {

@@ -10,7 +10,14 @@
 // the TF.js layers format); a layers model.json is recognised by its content either way.
 // "range": [lo, hi] maps pixel 0..255 linearly onto lo..hi; alternatively "mean"/"std" lists
 // (per channel, applied to pixel/255). "logits" names the pre-softmax node; when absent and the
-// output is a Softmax, its input is used.
+// output is a Softmax (or LogSoftmax), its input is used.
+//
+// ONNX models: "format": "onnx" (the default when "model" ends in .onnx). A path to a .onnx
+// file is loaded with the description found beside it, "<name>.cnnlens.json" first, then a
+// cnnlens.json whose "model" is that file; the "model" field may be left out of the former.
+// Without a description the spec is inferred from the graph (size and channels from the input,
+// 7 outputs are FER2013's classes, range [0, 1]) and marked `inferred` so a UI can ask the user
+// to confirm it.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -31,6 +38,7 @@ struct ModelSpec {
     InputSpec input;
     std::vector<std::string> classes;
     std::string logits_node;
+    bool inferred = false;  // no description file: input range and class names were guessed
 };
 
 struct Model {
@@ -49,10 +57,11 @@ using FileSource = std::function<Expected<std::vector<uint8_t>>(const std::strin
 Expected<std::vector<uint8_t>> read_file_bytes(const std::string& path);
 FileSource directory_source(const std::string& dir);
 
-// `path` is a folder holding cnnlens.json, or a cnnlens.json, or a TF.js model.json, graph or
-// layers format (then the spec is inferred from the graph's input shape and output size).
+// `path` is a folder holding cnnlens.json (or, without one, a model.json), a cnnlens.json, a
+// TF.js model.json (graph or layers format) or an .onnx file (for the last two, without a
+// description the spec is inferred from the graph's input shape and output size).
 Expected<Model> load_model(const std::string& path);
-// The same from any file source; `main` is "cnnlens.json" or a model.json name.
+// The same from any file source; `main` is "cnnlens.json", a model.json or a .onnx name.
 Expected<Model> load_model_from(const FileSource& files, const std::string& main);
 
 // Parses a spec JSON (errors name the field and value).

@@ -1,5 +1,7 @@
-// Element-wise activations as standalone ops: Relu, Relu6, Elu, LeakyRelu, Prelu, Sigmoid, Tanh.
-// Relu and Relu6 honour the ReluRule (standard / guided / deconvnet) in their VJP.
+// Element-wise activations as standalone ops: Relu, Relu6, Elu, LeakyRelu, Prelu, Sigmoid, Tanh,
+// Selu, Clip, HardSigmoid, HardSwish. Relu and Relu6 honour the ReluRule (standard / guided /
+// deconvnet) in their VJP; the others always pass the true gradient.
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops/op.h"
@@ -92,8 +94,59 @@ void vjp_prelu(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* c
     }
 }
 
+// Selu, Clip, HardSigmoid, HardSwish: y = f(x), dx = g * f'(x), with f' read off x.
+template <OpType kOp>
+float pointwise(const OpAttrs& attrs, float x, float& slope) {
+    if constexpr (kOp == OpType::kSelu) {
+        const auto& a = std::get<SeluAttrs>(attrs);
+        if (x > 0.f) { slope = a.gamma; return a.gamma * x; }
+        const float e = std::exp(x);
+        slope = a.gamma * a.alpha * e;
+        return a.gamma * a.alpha * (e - 1.f);
+    } else if constexpr (kOp == OpType::kClip) {
+        const auto& a = std::get<ClipAttrs>(attrs);
+        slope = x > a.lo && x < a.hi ? 1.f : 0.f;
+        return std::min(std::max(x, a.lo), a.hi);
+    } else {
+        const auto& a = std::get<HardSigmoidAttrs>(attrs);
+        const float t = a.alpha * x + a.beta;
+        const bool inside = t > 0.f && t < 1.f;
+        const float hs = std::min(std::max(t, 0.f), 1.f);
+        if constexpr (kOp == OpType::kHardSigmoid) {
+            slope = inside ? a.alpha : 0.f;
+            return hs;
+        } else {  // HardSwish: x * hs(x)
+            slope = hs + (inside ? x * a.alpha : 0.f);
+            return x * hs;
+        }
+    }
+}
+
+template <OpType kOp>
+void forward_pointwise(OpContext& c, Tensor& out) {
+    const Tensor& x = *c.inputs[0];
+    float slope;
+    for (int64_t i = 0; i < x.size(); ++i) out[i] = pointwise<kOp>(c.attrs, x[i], slope);
+}
+
+template <OpType kOp>
+void vjp_pointwise(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+    if (!gin[0]) return;
+    const Tensor& x = *c.inputs[0];
+    float* d = gin[0]->data();
+    float slope;
+    for (int64_t i = 0; i < x.size(); ++i) {
+        pointwise<kOp>(c.attrs, x[i], slope);
+        d[i] = acc[0] ? d[i] + g[i] * slope : g[i] * slope;
+    }
+}
+
 }  // namespace
 
+extern const OpDef kSeluDef{"Selu", infer_unary, forward_pointwise<OpType::kSelu>, vjp_pointwise<OpType::kSelu>};
+extern const OpDef kClipDef{"Clip", infer_unary, forward_pointwise<OpType::kClip>, vjp_pointwise<OpType::kClip>};
+extern const OpDef kHardSigmoidDef{"HardSigmoid", infer_unary, forward_pointwise<OpType::kHardSigmoid>, vjp_pointwise<OpType::kHardSigmoid>};
+extern const OpDef kHardSwishDef{"HardSwish", infer_unary, forward_pointwise<OpType::kHardSwish>, vjp_pointwise<OpType::kHardSwish>};
 extern const OpDef kReluDef{"Relu", infer_unary, forward<Activation::kRelu>, vjp<Activation::kRelu>};
 extern const OpDef kRelu6Def{"Relu6", infer_unary, forward<Activation::kRelu6>, vjp<Activation::kRelu6>};
 extern const OpDef kEluDef{"Elu", infer_unary, forward<Activation::kElu>, vjp<Activation::kElu>};

@@ -7,6 +7,7 @@
 // Tensors are float32; images and activations are NHWC with the batch as dimension 0.
 // Constants (weights) carry no batch dimension.
 #pragma once
+#include <cmath>
 #include <memory>
 #include <span>
 #include <string>
@@ -57,6 +58,17 @@ struct ConvAttrs {
     float alpha = 0.f;
 };
 
+// ConvTranspose inputs: x [N,H,W,Cin], weights [KH,KW,Cout/groups,Cin] (Const; the layout of the
+// Conv2D whose input-gradient this op is, so every kernel set's conv runs it), optional bias
+// [Cout]. Output size: (in - 1) * stride - pad_begin - pad_end + (k - 1) * dilation + 1 +
+// output_padding, per spatial axis (ONNX's ConvTranspose).
+struct ConvTransposeAttrs {
+    int stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+    int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+    int output_padding_h = 0, output_padding_w = 0;
+    int groups = 1;
+};
+
 struct PoolAttrs {
     int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
     PaddingMode padding = PaddingMode::kValid;
@@ -71,6 +83,14 @@ struct MatMulAttrs {
 
 struct LeakyReluAttrs { float alpha = 0.2f; };
 struct EluAttrs { float alpha = 1.f; };
+// Selu: gamma * (x > 0 ? x : alpha * (exp(x) - 1)).
+struct SeluAttrs { float alpha = 1.67326319217681884765625f; float gamma = 1.05070102214813232421875f; };
+// Clip: min(max(x, lo), hi).
+struct ClipAttrs { float lo = -INFINITY; float hi = INFINITY; };
+// HardSigmoid: max(0, min(1, alpha * x + beta)); HardSwish is x * HardSigmoid(x) with 1/6, 1/2.
+struct HardSigmoidAttrs { float alpha = 0.2f; float beta = 0.5f; };
+// Transpose: output axis i is input axis perm[i]; perm[0] must be 0 (the batch stays first).
+struct TransposeAttrs { std::vector<int> perm; };
 
 // Mean over `axes` (normalized, ascending). The batch axis may not be reduced.
 struct ReduceAttrs {
@@ -89,7 +109,8 @@ struct PadAttrs { std::vector<std::pair<int64_t, int64_t>> paddings; float value
 struct SoftmaxAttrs { int axis = -1; };
 
 using OpAttrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, MatMulAttrs, LeakyReluAttrs, EluAttrs, ReduceAttrs,
-                             ReshapeAttrs, SqueezeAttrs, ExpandDimsAttrs, ConcatAttrs, PadAttrs, SoftmaxAttrs>;
+                             ReshapeAttrs, SqueezeAttrs, ExpandDimsAttrs, ConcatAttrs, PadAttrs, SoftmaxAttrs,
+                             ConvTransposeAttrs, SeluAttrs, ClipAttrs, HardSigmoidAttrs, TransposeAttrs>;
 
 // Per-node state an op keeps between calls: prepared kernels and scratch buffers.
 struct OpState {

@@ -1,4 +1,4 @@
-// Softmax over the last axis, computed stably (max subtracted).
+// Softmax and LogSoftmax over the last axis, computed stably (max subtracted).
 #include <algorithm>
 #include <cmath>
 
@@ -7,8 +7,9 @@
 namespace cnnlens {
 namespace {
 
+template <bool kLog>
 Status infer(std::string_view node, const OpAttrs& attrs, std::span<const Shape> in, Shape& out) {
-    const std::string who = "Softmax node '" + std::string(node) + "'";
+    const std::string who = std::string(kLog ? "LogSoftmax" : "Softmax") + " node '" + std::string(node) + "'";
     if (in.size() != 1) return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
     const int axis = std::get<SoftmaxAttrs>(attrs).axis;
     if (axis != -1 && axis != in[0].rank() - 1) return unsupported(who + ": softmax over axis " + std::to_string(axis) + " of " + in[0].str() + " (only the last axis)");
@@ -46,8 +47,40 @@ void vjp(OpContext&, const Tensor& y, const Tensor& g, std::span<Tensor* const> 
     }
 }
 
+// y = x - max - log(sum exp(x - max))
+void forward_log(OpContext& c, Tensor& out) {
+    const Tensor& x = *c.inputs[0];
+    const int64_t n = x.shape().dim(-1), rows = x.size() / n;
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* xi = x.data() + r * n;
+        float* o = out.data() + r * n;
+        const float m = *std::max_element(xi, xi + n);
+        double sum = 0.0;
+        for (int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(xi[j]) - m);
+        const double lse = m + std::log(sum);
+        for (int64_t j = 0; j < n; ++j) o[j] = static_cast<float>(xi[j] - lse);
+    }
+}
+
+// dx_j = g_j - softmax_j * sum_k g_k, with softmax_j = exp(y_j)
+void vjp_log(OpContext&, const Tensor& y, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+    if (!gin[0]) return;
+    const int64_t n = y.shape().dim(-1), rows = y.size() / n;
+    float* d = gin[0]->data();
+    for (int64_t r = 0; r < rows; ++r) {
+        const float *yr = y.data() + r * n, *gr = g.data() + r * n;
+        double sum = 0.0;
+        for (int64_t j = 0; j < n; ++j) sum += gr[j];
+        for (int64_t j = 0; j < n; ++j) {
+            const float v = static_cast<float>(gr[j] - std::exp(static_cast<double>(yr[j])) * sum);
+            d[r * n + j] = acc[0] ? d[r * n + j] + v : v;
+        }
+    }
+}
+
 }  // namespace
 
-extern const OpDef kSoftmaxDef{"Softmax", infer, forward, vjp};
+extern const OpDef kSoftmaxDef{"Softmax", infer<false>, forward, vjp};
+extern const OpDef kLogSoftmaxDef{"LogSoftmax", infer<true>, forward_log, vjp_log};
 
 }  // namespace cnnlens

@@ -164,6 +164,31 @@ TEST_F(SessionTest, TheViewOverlayFollowsTheDisplaySettings) {
     EXPECT_NE(to_rgba(view_overlay(state, f, *s.explanation(), 4)).pixels, plain.pixels);
 }
 
+TEST_F(SessionTest, ADroppedOnnxWaitsForItsInputRangeUnlessDescribed) {
+    PanelWork w;
+    std::vector<DroppedFile> drop(1);
+    drop[0].name = "vgg48.onnx";
+    drop[0].bytes = test::read_file(test::source_path("tests/data/onnx/vgg48.opset17.onnx"));
+    ASSERT_TRUE(open_files(s, w, drop));
+    ASSERT_TRUE(w.model.pending.has_value());
+    EXPECT_TRUE(w.model.pending->spec.inferred);
+    EXPECT_EQ(w.model.pending_source, "vgg48.onnx");
+    EXPECT_EQ(w.model.pending->spec.input.height, 48);
+    ASSERT_TRUE(install_pending(s, w, w.model.pending->spec.input));
+    EXPECT_EQ(s.model().spec.format, "onnx");
+
+    std::vector<DroppedFile> described(2);
+    described[0].name = "net.onnx";
+    described[0].bytes = test::read_file(test::source_path("tests/data/onnx/dwsep48.opset11.onnx"));
+    described[1].name = "net.cnnlens.json";
+    const std::string spec = R"({"name": "dwsep", "input": {"range": [-1, 1]}})";
+    described[1].bytes.assign(spec.begin(), spec.end());
+    ASSERT_TRUE(open_files(s, w, described));
+    EXPECT_FALSE(w.model.pending.has_value());
+    EXPECT_EQ(s.model().spec.name, "dwsep");
+    EXPECT_EQ(s.model().spec.input.range_lo, -1.f);
+}
+
 }  // namespace
 }  // namespace cnnlens::app
 

@@ -39,6 +39,14 @@ PoolAttrs pool(int k, int s, PaddingMode p) {
     return a;
 }
 
+ConvTransposeAttrs convt(int s, int dil, int pad, int output_padding, int groups) {
+    ConvTransposeAttrs c;
+    c.stride_h = c.stride_w = s; c.dilation_h = c.dilation_w = dil;
+    c.pad_top = c.pad_left = c.pad_bottom = pad; c.pad_right = pad + (pad > 0 ? 1 : 0);
+    c.output_padding_h = c.output_padding_w = output_padding; c.groups = groups;
+    return c;
+}
+
 std::vector<OpCase> cases() {
     std::vector<OpCase> v;
     v.push_back({"identity", OpType::kIdentity, NoAttrs{}, {2, 3, 4, 2}, {}});
@@ -75,6 +83,16 @@ std::vector<OpCase> cases() {
     v.push_back({"concat_self", OpType::kConcat, ConcatAttrs{3}, {2, 3, 3, 2}, {}, true});
     v.push_back({"pad", OpType::kPad, PadAttrs{{{0, 0}, {1, 2}, {0, 1}, {0, 0}}, 0.5f}, {2, 3, 3, 2}, {}});
     v.push_back({"softmax", OpType::kSoftmax, SoftmaxAttrs{-1}, {3, 7}, {}, false, -3, 3});
+    v.push_back({"conv_transpose_s2", OpType::kConvTranspose, convt(2, 1, 0, 0, 1), {2, 4, 3, 4}, {{2, 2, 3, 4}, {3}}});
+    v.push_back({"conv_transpose_pad_outpad_groups", OpType::kConvTranspose, convt(2, 1, 1, 1, 2), {1, 4, 3, 4}, {{3, 3, 3, 4}, {6}}});
+    v.push_back({"conv_transpose_depthwise_dilated", OpType::kConvTranspose, convt(1, 2, 1, 0, 4), {2, 4, 4, 4}, {{3, 3, 1, 4}}});
+    v.push_back({"selu", OpType::kSelu, SeluAttrs{}, {2, 4, 4, 3}, {}, false, -2, 2, false, true});
+    v.push_back({"clip", OpType::kClip, ClipAttrs{-0.55f, 0.65f}, {2, 4, 4, 3}, {}});
+    v.push_back({"hard_sigmoid", OpType::kHardSigmoid, HardSigmoidAttrs{0.2f, 0.5f}, {2, 4, 4, 3}, {}, false, -3, 3});
+    v.push_back({"hard_swish", OpType::kHardSwish, HardSigmoidAttrs{1.f / 6, 0.5f}, {2, 4, 4, 3}, {}, false, -4, 4});
+    v.push_back({"log_softmax", OpType::kLogSoftmax, SoftmaxAttrs{-1}, {3, 7}, {}, false, -3, 3});
+    v.push_back({"transpose_nhwc_nchw", OpType::kTranspose, TransposeAttrs{{0, 3, 1, 2}}, {2, 3, 4, 5}, {}});
+    v.push_back({"transpose_rank3", OpType::kTranspose, TransposeAttrs{{0, 2, 1}}, {2, 3, 4}, {}});
     v.push_back({"batch_norm", OpType::kBatchNorm, NoAttrs{}, {2, 3, 3, 4}, {{4}, {4}}});
     return v;
 }

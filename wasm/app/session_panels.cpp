@@ -245,7 +245,7 @@ static std::string lower_extension(std::string_view name) {
 FileKind file_kind(std::string_view name) {
     const std::string ext = lower_extension(name);
     if (ext == "csv") return FileKind::kDataset;
-    if (ext == "json" || ext == "bin" || ext == "txt") return FileKind::kModel;
+    if (ext == "json" || ext == "bin" || ext == "txt" || ext == "onnx") return FileKind::kModel;
     return FileKind::kPhoto;
 }
 
@@ -319,14 +319,18 @@ Status load_model_files(Session& s, PanelWork& w) {
         const std::string_view text = as_text(bytes);
         if (name == "cnnlens.json") main = name;
         else if (lower_extension(name) == "bin") ++shards;
-        else if (lower_extension(name) == "json" && text.find("\"modelTopology\"") != std::string_view::npos) {
+        else if (lower_extension(name) == "onnx") {
+            if (main != "cnnlens.json") main = name;
+        } else if (name.size() > 13 && name.compare(name.size() - 13, 13, ".cnnlens.json") == 0) {
+            continue;  // an ONNX model's description, read by load_model_from
+        } else if (lower_extension(name) == "json" && text.find("\"modelTopology\"") != std::string_view::npos) {
             if (main.empty()) main = name;
         } else {
             classes_file = name;
         }
     }
     if (main.empty())
-        return invalid_argument("no TF.js model.json among the dropped files: drop model.json together with its .bin files");
+        return invalid_argument("no model among the dropped files: drop an .onnx file, or a TF.js model.json together with its .bin files");
     auto m = load_model_from(source, main);
     if (!m) return m.status();
     if (!classes_file.empty()) {
@@ -337,8 +341,8 @@ Status load_model_files(Session& s, PanelWork& w) {
                                     std::to_string(m->num_classes()) + " outputs");
         m->spec.classes = std::move(*names);
     }
-    w.model.pending_source = main + " + " + std::to_string(shards) + " shard" + (shards == 1 ? "" : "s");
-    if (main == "cnnlens.json") {
+    w.model.pending_source = lower_extension(main) == "onnx" ? main : main + " + " + std::to_string(shards) + " shard" + (shards == 1 ? "" : "s");
+    if (!m->spec.inferred) {  // described by cnnlens.json or <name>.cnnlens.json: nothing to confirm
         w.model.pending.reset();
         CNNLENS_RETURN_IF_ERROR(s.install_model(std::move(*m)));
         w.focus = "explain";

@@ -120,7 +120,7 @@ struct ConfusionRun {
 struct ModelFiles {
     std::map<std::string, std::vector<uint8_t>> files;  // by name, as dropped
     std::optional<Model> pending;
-    std::string pending_source;  // "model.json + 2 shards"
+    std::string pending_source;  // "model.json + 2 shards" or "net.onnx"
 };
 
 // A file handed over by the platform (drop, picker, paste, example).
@@ -130,7 +130,7 @@ struct DroppedFile {
 };
 
 enum class FileKind { kPhoto, kDataset, kModel };
-// By extension: .csv is a labeled set; .json, .bin and .txt belong to a model; others photos.
+// By extension: .csv is a labeled set; .onnx, .json, .bin and .txt belong to a model; others photos.
 FileKind file_kind(std::string_view name);
 
 // Everything the extra panels keep between frames.
@@ -151,7 +151,8 @@ struct PanelWork {
 // model. Returns the first error (naming the file); what was open before stays usable.
 Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files);
 // Loads a model from w.model.files; it is installed at once when its input is described
-// (cnnlens.json), else kept in w.model.pending for the input dialog.
+// (cnnlens.json, or <name>.cnnlens.json beside an .onnx), else kept in w.model.pending for the
+// input dialog.
 Status load_model_files(Session& s, PanelWork& w);
 // Installs w.model.pending with `input` (size and channels must be the graph's).
 Status install_pending(Session& s, PanelWork& w, const InputSpec& input);

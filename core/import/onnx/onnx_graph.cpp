@@ -1,0 +1,1694 @@
+// ONNX import: parse ModelProto with the wire reader, fold constant subgraphs, then one small
+// mapping function per ONNX op. Layout rules are described in onnx_graph.h.
+#include "core/import/onnx/onnx_graph.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "core/import/onnx/protobuf.h"
+
+namespace cnnlens {
+namespace {
+
+using pb::PbField;
+using pb::PbReader;
+using pb::WireType;
+
+// ONNX TensorProto.DataType values we read.
+enum DataType : int { kFloat = 1, kUint8 = 2, kInt8 = 3, kUint16 = 4, kInt16 = 5, kInt32 = 6, kInt64 = 7, kString = 8, kBool = 9, kFloat16 = 10, kDouble = 11 };
+
+// Largest tensor evaluated at import (shape arithmetic and small constant subgraphs).
+constexpr double kFoldLimit = 1 << 24;
+
+// The batch size inside constant-folded shape arithmetic: unknown until run time.
+constexpr int64_t kBatch = std::numeric_limits<int64_t>::min() + 7;
+
+std::string dtype_name(int t) {
+    static const char* names[] = {"undefined", "float32", "uint8", "int8", "uint16", "int16", "int32", "int64", "string", "bool", "float16", "float64",
+                                  "uint32", "uint64", "complex64", "complex128", "bfloat16"};
+    return t >= 0 && t <= 16 ? names[t] : "type " + std::to_string(t);
+}
+
+std::string dims_str(const std::vector<int64_t>& d) {
+    std::string s = "[";
+    for (size_t i = 0; i < d.size(); ++i) {
+        if (i) s += ',';
+        s += d[i] == kBatch ? std::string("N") : std::to_string(d[i]);
+    }
+    return s + "]";
+}
+
+int64_t product(const std::vector<int64_t>& d, size_t from = 0, size_t to = std::string::npos) {
+    const auto end = d.begin() + static_cast<std::ptrdiff_t>(std::min(to, d.size()));
+    int64_t p = 1;
+    for (auto it = d.begin() + static_cast<std::ptrdiff_t>(std::min(from, d.size())); it < end; ++it) p *= *it;
+    return p;
+}
+
+float half_to_float(uint16_t h) {
+    const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    float v;
+    if (exp == 0) v = std::ldexp(static_cast<float>(man), -24);
+    else if (exp == 31) v = man ? NAN : INFINITY;
+    else v = std::ldexp(static_cast<float>(man | 0x400), static_cast<int>(exp) - 25);
+    return sign ? -v : v;
+}
+
+// A constant tensor in ONNX layout: float values or integers (shape arithmetic, indices).
+struct ConstValue {
+    std::vector<int64_t> dims;
+    bool is_int = false;
+    std::vector<float> f;
+    std::vector<int64_t> i;
+    int64_t count() const { return product(dims); }
+    double at(int64_t k) const { return is_int ? static_cast<double>(i[static_cast<size_t>(k)]) : f[static_cast<size_t>(k)]; }
+};
+
+struct Attr {
+    std::string name;
+    int64_t type = 0;
+    float f = 0.f;
+    int64_t i = 0;
+    std::string s;
+    std::vector<float> floats;
+    std::vector<int64_t> ints;
+    bool has_t = false;
+    ConstValue t;
+};
+
+struct OnnxNode {
+    std::string name, op, domain;
+    std::vector<std::string> inputs, outputs;
+    std::vector<Attr> attrs;
+    std::string label() const { return op + " node '" + name + "'"; }
+    const Attr* attr(std::string_view n) const {
+        for (const Attr& a : attrs) if (a.name == n) return &a;
+        return nullptr;
+    }
+    int64_t i(std::string_view n, int64_t def) const { const Attr* a = attr(n); return a ? a->i : def; }
+    float f(std::string_view n, float def) const { const Attr* a = attr(n); return a ? a->f : def; }
+    std::string s(std::string_view n, const std::string& def = "") const { const Attr* a = attr(n); return a ? a->s : def; }
+    std::vector<int64_t> ints(std::string_view n) const { const Attr* a = attr(n); return a ? a->ints : std::vector<int64_t>{}; }
+};
+
+struct ValueInfo {
+    std::string name;
+    int64_t elem_type = 0;
+    std::vector<int64_t> dims;        // -1 where symbolic or unknown
+    std::vector<std::string> params;  // the symbolic names
+    bool has_shape = false;
+};
+
+struct OnnxModel {
+    int64_t ir_version = 0, opset = 0;
+    std::string producer;
+    std::vector<OnnxNode> nodes;
+    std::map<std::string, ConstValue> initializers;
+    std::vector<ValueInfo> inputs, outputs;
+};
+
+// --- Parsing -------------------------------------------------------------------------------
+
+class Parser {
+public:
+    Parser(const std::string& file, const OnnxLimits& limits) : file_(file), limits_(limits) {}
+
+    Status model(std::span<const uint8_t> bytes, OnnxModel& m) {
+        PbReader r(bytes, file_ + ": ModelProto");
+        PbField f;
+        bool has_graph = false;
+        while (r.more()) {
+            CNNLENS_RETURN_IF_ERROR(r.next(f));
+            switch (f.number) {
+                case 1: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "ir_version", m.ir_version)); break;
+                case 2: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "producer_name", m.producer)); break;
+                case 7: {
+                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "graph"));
+                    PbReader g = r.sub(f, file_ + ": GraphProto");
+                    CNNLENS_RETURN_IF_ERROR(graph(g, m));
+                    has_graph = true;
+                    break;
+                }
+                case 8: {
+                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "opset_import"));
+                    PbReader o = r.sub(f, file_ + ": OperatorSetIdProto");
+                    std::string domain;
+                    int64_t version = 0;
+                    PbField g;
+                    while (o.more()) {
+                        CNNLENS_RETURN_IF_ERROR(o.next(g));
+                        if (g.number == 1) CNNLENS_RETURN_IF_ERROR(pb::read_string(o, g, "domain", domain));
+                        if (g.number == 2) CNNLENS_RETURN_IF_ERROR(pb::read_int(o, g, "version", version));
+                    }
+                    if (domain.empty() || domain == "ai.onnx") m.opset = version;
+                    break;
+                }
+                default: break;  // doc_string, metadata, functions, training info: not needed
+            }
+        }
+        if (!has_graph) return corrupt(file_ + ": ModelProto has no graph (is this an ONNX model?)");
+        return Status::ok();
+    }
+
+private:
+    Status graph(PbReader& r, OnnxModel& m) {
+        PbField f;
+        int64_t total = 0;
+        while (r.more()) {
+            CNNLENS_RETURN_IF_ERROR(r.next(f));
+            switch (f.number) {
+                case 1: {
+                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "node"));
+                    if (static_cast<int>(m.nodes.size()) >= limits_.max_nodes)
+                        return out_of_range(file_ + ": the graph has more than " + std::to_string(limits_.max_nodes) + " nodes");
+                    PbReader n = r.sub(f, file_ + ": NodeProto #" + std::to_string(m.nodes.size()));
+                    OnnxNode node;
+                    CNNLENS_RETURN_IF_ERROR(parse_node(n, node));
+                    m.nodes.push_back(std::move(node));
+                    break;
+                }
+                case 5: {
+                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "initializer"));
+                    PbReader t = r.sub(f, file_ + ": initializer #" + std::to_string(m.initializers.size()));
+                    ConstValue v;
+                    std::string name;
+                    CNNLENS_RETURN_IF_ERROR(tensor(t, v, name, "initializer"));
+                    total += v.count();
+                    if (total > limits_.max_total_elements)
+                        return out_of_range(file_ + ": the initializers hold more than " + std::to_string(limits_.max_total_elements) + " values");
+                    m.initializers[name] = std::move(v);
+                    break;
+                }
+                case 11:
+                case 12: {
+                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, f.number == 11 ? "input" : "output"));
+                    PbReader v = r.sub(f, file_ + ": ValueInfoProto");
+                    ValueInfo vi;
+                    CNNLENS_RETURN_IF_ERROR(value_info(v, vi));
+                    (f.number == 11 ? m.inputs : m.outputs).push_back(std::move(vi));
+                    break;
+                }
+                case 15: return unsupported(file_ + ": sparse initializers are not supported");
+                default: break;
+            }
+        }
+        return Status::ok();
+    }
+
+    Status parse_node(PbReader& r, OnnxNode& n) {
+        PbField f;
+        while (r.more()) {
+            CNNLENS_RETURN_IF_ERROR(r.next(f));
+            std::string s;
+            switch (f.number) {
+                case 1: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "input", s)); n.inputs.push_back(s); break;
+                case 2: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "output", s)); n.outputs.push_back(s); break;
+                case 3: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "name", n.name)); break;
+                case 4: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "op_type", n.op)); break;
+                case 7: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "domain", n.domain)); break;
+                case 5: {
+                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "attribute"));
+                    PbReader a = r.sub(f, r.what() + " attribute");
+                    Attr at;
+                    CNNLENS_RETURN_IF_ERROR(attribute(a, at));
+                    n.attrs.push_back(std::move(at));
+                    break;
+                }
+                default: break;
+            }
+        }
+        if (n.op.empty()) return corrupt(r.what() + " has no op_type");
+        if (n.outputs.empty()) return corrupt(r.what() + " ('" + n.name + "', " + n.op + ") has no outputs");
+        if (n.name.empty()) n.name = n.outputs[0];
+        return Status::ok();
+    }
+
+    Status attribute(PbReader& r, Attr& a) {
+        PbField f;
+        while (r.more()) {
+            CNNLENS_RETURN_IF_ERROR(r.next(f));
+            switch (f.number) {
+                case 1: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "name", a.name)); break;
+                case 20: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "type", a.type)); break;
+                case 2: CNNLENS_RETURN_IF_ERROR(pb::read_float(r, f, "f", a.f)); break;
+                case 3: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "i", a.i)); break;
+                case 4: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "s", a.s)); break;
+                case 5: {
+                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "t"));
+                    PbReader t = r.sub(f, r.what() + " tensor");
+                    std::string ignored;
+                    CNNLENS_RETURN_IF_ERROR(tensor(t, a.t, ignored, "constant"));
+                    a.has_t = true;
+                    break;
+                }
+                case 7: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_floats(r, f, "floats", a.floats, 1 << 20)); break;
+                case 8: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_ints(r, f, "ints", a.ints, 1 << 20)); break;
+                default: break;  // graphs, strings, tensors: only used by ops we do not support
+            }
+        }
+        return Status::ok();
+    }
+
+    Status value_info(PbReader& r, ValueInfo& v) {
+        PbField f;
+        while (r.more()) {
+            CNNLENS_RETURN_IF_ERROR(r.next(f));
+            if (f.number == 1) CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "name", v.name));
+            if (f.number != 2) continue;
+            CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "type"));
+            PbReader t = r.sub(f, r.what() + " type");
+            PbField g;
+            while (t.more()) {
+                CNNLENS_RETURN_IF_ERROR(t.next(g));
+                if (g.number != 1) continue;  // sequence/map/optional types are left undescribed
+                CNNLENS_RETURN_IF_ERROR(t.expect(g, WireType::kLengthDelimited, "tensor_type"));
+                PbReader tt = t.sub(g, t.what());
+                PbField h;
+                while (tt.more()) {
+                    CNNLENS_RETURN_IF_ERROR(tt.next(h));
+                    if (h.number == 1) CNNLENS_RETURN_IF_ERROR(pb::read_int(tt, h, "elem_type", v.elem_type));
+                    if (h.number != 2) continue;
+                    CNNLENS_RETURN_IF_ERROR(tt.expect(h, WireType::kLengthDelimited, "shape"));
+                    v.has_shape = true;
+                    PbReader sh = tt.sub(h, tt.what() + " shape");
+                    PbField d;
+                    while (sh.more()) {
+                        CNNLENS_RETURN_IF_ERROR(sh.next(d));
+                        if (d.number != 1) continue;
+                        CNNLENS_RETURN_IF_ERROR(sh.expect(d, WireType::kLengthDelimited, "dim"));
+                        if (v.dims.size() >= 16) return unsupported(r.what() + " '" + v.name + "' has more than 16 dimensions");
+                        PbReader dr = sh.sub(d, sh.what() + " dim");
+                        int64_t value = -1;
+                        std::string param;
+                        PbField e;
+                        while (dr.more()) {
+                            CNNLENS_RETURN_IF_ERROR(dr.next(e));
+                            if (e.number == 1) CNNLENS_RETURN_IF_ERROR(pb::read_int(dr, e, "dim_value", value));
+                            if (e.number == 2) CNNLENS_RETURN_IF_ERROR(pb::read_string(dr, e, "dim_param", param));
+                        }
+                        v.dims.push_back(value);
+                        v.params.push_back(param);
+                    }
+                }
+            }
+        }
+        return Status::ok();
+    }
+
+    // TensorProto -> ConstValue, checking sizes against dims and data type.
+    Status tensor(PbReader& r, ConstValue& v, std::string& name, const char* kind) {
+        PbField f;
+        int64_t dtype = 0, location = 0;
+        bool has_raw = false, external = false;
+        std::span<const uint8_t> raw;
+        std::vector<float> floats;
+        std::vector<int64_t> ints;
+        std::vector<double> doubles;
+        std::string ext_location;
+        const size_t cap = static_cast<size_t>(limits_.max_tensor_elements);
+        while (r.more()) {
+            CNNLENS_RETURN_IF_ERROR(r.next(f));
+            switch (f.number) {
+                case 1: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_ints(r, f, "dims", v.dims, 16)); break;
+                case 2: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "data_type", dtype)); break;
+                case 3: return unsupported(r.what() + ": segmented tensors are not supported");
+                case 4: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_floats(r, f, "float_data", floats, cap)); break;
+                case 5: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_ints(r, f, "int32_data", ints, cap)); break;
+                case 7: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_ints(r, f, "int64_data", ints, cap)); break;
+                case 8: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "name", name)); break;
+                case 9: CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "raw_data")); raw = f.bytes; has_raw = true; break;
+                case 10: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_doubles(r, f, "double_data", doubles, cap)); break;
+                case 13: {  // external_data: key/value pairs; remember the location for the message
+                    external = true;
+                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "external_data"));
+                    PbReader kv = r.sub(f, r.what() + " external_data");
+                    PbField g;
+                    std::string key, value;
+                    while (kv.more()) {
+                        CNNLENS_RETURN_IF_ERROR(kv.next(g));
+                        if (g.number == 1) CNNLENS_RETURN_IF_ERROR(pb::read_string(kv, g, "key", key));
+                        if (g.number == 2) CNNLENS_RETURN_IF_ERROR(pb::read_string(kv, g, "value", value));
+                    }
+                    if (key == "location") ext_location = value;
+                    break;
+                }
+                case 14: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "data_location", location)); break;
+                default: break;
+            }
+        }
+        const std::string who = std::string(kind) + " '" + name + "'";
+        if (external || location == 1)
+            return unsupported(file_ + ": " + who + " keeps its data in an external file" + (ext_location.empty() ? "" : " ('" + ext_location + "')") +
+                               "; save the model as one file (onnx.save_model(model, path, save_as_external_data=False))");
+        int64_t count = 1;
+        for (int64_t d : v.dims) {
+            if (d < 0) return corrupt(file_ + ": " + who + " has dimension " + std::to_string(d) + " in " + dims_str(v.dims));
+            if (d > 0 && count > limits_.max_tensor_elements / d)
+                return out_of_range(file_ + ": " + who + " " + dims_str(v.dims) + " has more than " + std::to_string(limits_.max_tensor_elements) + " elements");
+            count *= d;
+        }
+        size_t elem = 0;
+        switch (dtype) {
+            case kFloat: case kInt32: elem = 4; break;
+            case kInt64: case kDouble: elem = 8; break;
+            case kFloat16: case kInt16: case kUint16: elem = 2; break;
+            case kInt8: case kUint8: case kBool: elem = 1; break;
+            default: return unsupported(file_ + ": " + who + " has data type " + dtype_name(static_cast<int>(dtype)) + " (float32/16/64 and integers are supported)");
+        }
+        const size_t n = static_cast<size_t>(count);
+        v.is_int = dtype != kFloat && dtype != kDouble && dtype != kFloat16;
+        if (has_raw) {
+            if (raw.size() != n * elem)
+                return corrupt(file_ + ": " + who + " (" + dtype_name(static_cast<int>(dtype)) + " " + dims_str(v.dims) + ") has " + std::to_string(raw.size()) +
+                               " bytes of raw_data, expected " + std::to_string(n * elem));
+            const uint8_t* p = raw.data();
+            if (v.is_int) v.i.resize(n); else v.f.resize(n);
+            for (size_t k = 0; k < n; ++k) {
+                switch (dtype) {
+                    case kFloat: std::memcpy(&v.f[k], p + 4 * k, 4); break;
+                    case kDouble: { double d; std::memcpy(&d, p + 8 * k, 8); v.f[k] = static_cast<float>(d); break; }
+                    case kFloat16: { uint16_t h; std::memcpy(&h, p + 2 * k, 2); v.f[k] = half_to_float(h); break; }
+                    case kInt64: std::memcpy(&v.i[k], p + 8 * k, 8); break;
+                    case kInt32: { int32_t x; std::memcpy(&x, p + 4 * k, 4); v.i[k] = x; break; }
+                    case kInt16: { int16_t x; std::memcpy(&x, p + 2 * k, 2); v.i[k] = x; break; }
+                    case kUint16: { uint16_t x; std::memcpy(&x, p + 2 * k, 2); v.i[k] = x; break; }
+                    case kInt8: v.i[k] = static_cast<int8_t>(p[k]); break;
+                    default: v.i[k] = p[k]; break;
+                }
+            }
+        } else {
+            const char* field = dtype == kFloat ? "float_data" : dtype == kDouble ? "double_data" : dtype == kInt64 ? "int64_data" : "int32_data";
+            const size_t have = dtype == kFloat ? floats.size() : dtype == kDouble ? doubles.size() : ints.size();
+            if (have != n)
+                return corrupt(file_ + ": " + who + " (" + dtype_name(static_cast<int>(dtype)) + " " + dims_str(v.dims) + ") has " + std::to_string(have) + " values in " +
+                               field + ", expected " + std::to_string(n));
+            if (dtype == kFloat) v.f = std::move(floats);
+            else if (dtype == kDouble) for (double d : doubles) v.f.push_back(static_cast<float>(d));
+            else if (dtype == kFloat16) for (int64_t h : ints) v.f.push_back(half_to_float(static_cast<uint16_t>(h)));
+            else v.i = std::move(ints);
+        }
+        for (size_t k = 0; k < v.f.size(); ++k)
+            if (!std::isfinite(v.f[k]))
+                return corrupt(file_ + ": " + who + " holds " + (std::isnan(v.f[k]) ? "NaN" : "an infinite value") + " at element " + std::to_string(k) + " of " +
+                               dims_str(v.dims));
+        return Status::ok();
+    }
+
+    const std::string& file_;
+    const OnnxLimits& limits_;
+};
+
+// --- Constant folding helpers (ONNX layout, small tensors) ---------------------------------
+
+std::vector<int64_t> strides_of(const std::vector<int64_t>& d) {
+    std::vector<int64_t> s(d.size(), 1);
+    for (int k = static_cast<int>(d.size()) - 2; k >= 0; --k) s[static_cast<size_t>(k)] = s[static_cast<size_t>(k) + 1] * d[static_cast<size_t>(k) + 1];
+    return s;
+}
+
+// Calls f(index vector) for every element in row-major order.
+void for_each_index(const std::vector<int64_t>& dims, const std::function<void(const std::vector<int64_t>&)>& f) {
+    const int64_t n = product(dims);
+    std::vector<int64_t> idx(dims.size(), 0);
+    for (int64_t k = 0; k < n; ++k) {
+        f(idx);
+        for (int d = static_cast<int>(dims.size()) - 1; d >= 0; --d) {
+            if (++idx[static_cast<size_t>(d)] < dims[static_cast<size_t>(d)]) break;
+            idx[static_cast<size_t>(d)] = 0;
+        }
+    }
+}
+
+ConstValue like(const ConstValue& src, std::vector<int64_t> dims) {
+    ConstValue v;
+    v.dims = std::move(dims);
+    v.is_int = src.is_int;
+    if (v.is_int) v.i.resize(static_cast<size_t>(v.count())); else v.f.resize(static_cast<size_t>(v.count()));
+    return v;
+}
+
+void copy_elem(ConstValue& dst, int64_t di, const ConstValue& src, int64_t si) {
+    if (dst.is_int) dst.i[static_cast<size_t>(di)] = src.i[static_cast<size_t>(si)];
+    else dst.f[static_cast<size_t>(di)] = src.f[static_cast<size_t>(si)];
+}
+
+// --- The importer --------------------------------------------------------------------------
+
+// A tensor of the ONNX graph: a constant, or a node of the engine graph. Runtime tensors of
+// rank 4 are NHWC in the engine; `onnx` is the ONNX shape (dimension 0 is the batch, held as
+// 1). hwc_flat marks a [N, C*H*W] tensor whose engine memory is in (h, w, c) order.
+struct Value {
+    bool is_const = false;
+    ConstValue c;
+    int node = -1;
+    std::vector<int64_t> onnx;
+    bool hwc_flat = false;
+    int64_t fc = 0, fh = 0, fw = 0;
+};
+
+class Importer {
+public:
+    Importer(const std::string& file, OnnxModel& m) : file_(file), m_(m) {}
+
+    Expected<Graph> run() {
+        if (m_.opset == 0) return unsupported(file_ + ": the model imports no version of the default ONNX domain");
+        if (m_.opset < 9 || m_.opset > 18)
+            return unsupported(file_ + ": the model uses ONNX opset " + std::to_string(m_.opset) + "; cnnlens reads opsets 9 to 18 (re-export with torch.onnx.export(..., opset_version=17))");
+        CNNLENS_RETURN_IF_ERROR(check_ops());
+        CNNLENS_RETURN_IF_ERROR(add_input());
+        for (const OnnxNode& n : m_.nodes)
+            for (const std::string& i : n.inputs) if (!i.empty()) ++consumers_[i];
+        for (const ValueInfo& o : m_.outputs) ++consumers_[o.name];
+        for (size_t k = 0; k < m_.nodes.size(); ++k) {
+            const OnnxNode& n = m_.nodes[k];
+            for (const std::string& i : n.inputs)
+                if (!i.empty() && !values_.count(i) && !m_.initializers.count(i))
+                    return invalid_argument(file_ + ": " + n.label() + " reads '" + i + "', which no earlier node produces (the graph is not in topological order or is incomplete)");
+            CNNLENS_RETURN_IF_ERROR(convert(n));
+        }
+        if (m_.outputs.empty()) return invalid_argument(file_ + ": the graph has no outputs");
+        auto out = runtime_value(m_.outputs[0].name, "graph output");
+        if (!out) return out.status();
+        auto plain_out = plain(**out, m_.outputs[0].name);
+        if (!plain_out) return plain_out.status();
+        g_.set_output(*plain_out);
+        Graph compact = compact_graph();
+        CNNLENS_RETURN_IF_ERROR(compact.validate());
+        return compact;
+    }
+
+private:
+    // --- checks and inputs -----------------------------------------------------------------
+    Status check_ops() {
+        static const std::set<std::string> known = {
+            "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Sigmoid", "Tanh",
+            "Clip", "HardSigmoid", "HardSwish", "Softmax", "LogSoftmax", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+            "BatchNormalization", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Pad", "Dropout", "Identity", "Constant",
+            "ReduceMean",
+            // evaluated at import when their inputs are constants (shape arithmetic)
+            "Shape", "Gather", "Cast", "Slice", "ConstantOfShape"};
+        std::map<std::string, std::vector<std::string>> bad;
+        for (const OnnxNode& n : m_.nodes) {
+            const bool std_domain = n.domain.empty() || n.domain == "ai.onnx";
+            if (!std_domain || !known.count(n.op)) bad[std_domain ? n.op : n.domain + ":" + n.op].push_back(n.name);
+        }
+        if (bad.empty()) return Status::ok();
+        std::string msg = file_ + ": unsupported ops: ";
+        bool first = true;
+        for (auto& [op, names] : bad) {
+            msg += (first ? "" : "; ") + op + " (" + std::to_string(names.size()) + " node" + (names.size() > 1 ? "s" : "") + ": ";
+            first = false;
+            for (size_t k = 0; k < names.size() && k < 5; ++k) msg += (k ? ", " : "") + names[k];
+            if (names.size() > 5) msg += ", ...";
+            msg += ")";
+        }
+        return unsupported(msg);
+    }
+
+    Status add_input() {
+        const ValueInfo* in = nullptr;
+        for (const ValueInfo& v : m_.inputs) {
+            if (m_.initializers.count(v.name)) continue;  // older exporters list initializers as inputs
+            if (in) return unsupported(file_ + ": the model has more than one input ('" + in->name + "', '" + v.name + "')");
+            in = &v;
+        }
+        if (!in) return invalid_argument(file_ + ": the graph has no input");
+        if (in->elem_type != kFloat) return unsupported(file_ + ": input '" + in->name + "' has type " + dtype_name(static_cast<int>(in->elem_type)) + "; a float32 image is required");
+        if (!in->has_shape || (in->dims.size() != 4 && in->dims.size() != 2))
+            return unsupported(file_ + ": input '" + in->name + "' has shape " + dims_str(in->dims) + "; an NCHW image [N,C,H,W] is required");
+        std::vector<int64_t> onnx = in->dims;
+        onnx[0] = 1;
+        for (size_t d = 1; d < onnx.size(); ++d)
+            if (onnx[d] < 1 || onnx[d] > (1 << 16))
+                return unsupported(file_ + ": input '" + in->name + "' has " + (in->params[d].empty() ? "dimension " + std::to_string(in->dims[d]) : "symbolic dimension '" + in->params[d] + "'") +
+                                   " at axis " + std::to_string(d) + "; cnnlens needs a fixed image size (export with a fixed height and width)");
+        if (product(onnx) > (int64_t{1} << 26))
+            return out_of_range(file_ + ": input '" + in->name + "' " + dims_str(in->dims) + " is too large for an image");
+        Shape s;
+        s.push_back(-1);
+        if (onnx.size() == 4) { s.push_back(onnx[2]); s.push_back(onnx[3]); s.push_back(onnx[1]); }
+        else s.push_back(onnx[1]);
+        Value v;
+        v.node = g_.add_input(in->name, s);
+        v.onnx = onnx;
+        values_[in->name] = std::move(v);
+        return Status::ok();
+    }
+
+    // --- engine graph helpers --------------------------------------------------------------
+    std::string unique(const std::string& base) {
+        std::string n = base;
+        for (int k = 2; g_.find(n) >= 0; ++k) n = base + "#" + std::to_string(k);
+        return n;
+    }
+
+    Shape shape_of(int node) const {
+        Shape s = g_.node(node).shape;
+        if (s.rank() > 0 && g_.node(node).op == OpType::kInput) s[0] = 1;
+        return s;
+    }
+
+    // Adds a node and infers its shape now, so errors point at the ONNX node being converted.
+    Expected<int> add(const std::string& name, OpType op, OpAttrs attrs, std::vector<int> inputs) {
+        std::vector<Shape> shapes;
+        for (int i : inputs) shapes.push_back(shape_of(i));
+        Shape out;
+        CNNLENS_RETURN_IF_ERROR(op_def(op).infer_shape(name, attrs, shapes, out));
+        if (out.elements() > (int64_t{1} << 28)) return out_of_range(std::string(op_name(op)) + " node '" + name + "': output " + out.str() + " is too large");
+        const int id = g_.add_node(unique(name), op, std::move(attrs), std::move(inputs));
+        g_.node(id).shape = out;
+        return id;
+    }
+
+    int add_const(const std::string& name, Tensor t) { return g_.add_const(unique(name), std::move(t)); }
+
+    static std::vector<int64_t> onnx_shape(const Shape& s) {
+        std::vector<int64_t> d(s.begin(), s.end());
+        if (d.size() == 4) d = {d[0], d[3], d[1], d[2]};
+        return d;
+    }
+
+    Status define(const OnnxNode& n, int node, size_t output = 0) {
+        Value v;
+        v.node = node;
+        v.onnx = onnx_shape(shape_of(node));
+        values_[n.outputs[output]] = std::move(v);
+        return Status::ok();
+    }
+
+    Status fail(const OnnxNode& n, const std::string& what) const { return invalid_argument(file_ + ": " + n.label() + ": " + what); }
+    Status unsup(const OnnxNode& n, const std::string& what) const { return unsupported(file_ + ": " + n.label() + ": " + what); }
+
+    // Input k of n: a constant or runtime value (null for a missing optional input).
+    const Value* in(const OnnxNode& n, size_t k) {
+        if (k >= n.inputs.size() || n.inputs[k].empty()) return nullptr;
+        auto it = values_.find(n.inputs[k]);
+        if (it != values_.end()) return &it->second;
+        auto init = m_.initializers.find(n.inputs[k]);
+        if (init == m_.initializers.end()) return nullptr;
+        Value v;
+        v.is_const = true;
+        v.c = init->second;
+        return &(values_[n.inputs[k]] = std::move(v));
+    }
+
+    Expected<const Value*> runtime_input(const OnnxNode& n, size_t k) {
+        const Value* v = in(n, k);
+        if (!v) return fail(n, "input " + std::to_string(k) + " is missing");
+        if (v->is_const) return unsup(n, "input " + std::to_string(k) + " ('" + n.inputs[k] + "') is a constant; this op is supported on computed tensors only");
+        return v;
+    }
+
+    Expected<const ConstValue*> const_input(const OnnxNode& n, size_t k, const char* what) {
+        const Value* v = in(n, k);
+        if (!v) return fail(n, std::string(what) + " (input " + std::to_string(k) + ") is missing");
+        if (!v->is_const) return unsup(n, std::string(what) + " (input " + std::to_string(k) + ", '" + n.inputs[k] + "') must be a constant");
+        return &v->c;
+    }
+
+    Expected<const Value*> runtime_value(const std::string& name, const char* what) {
+        auto it = values_.find(name);
+        if (it == values_.end()) return invalid_argument(file_ + ": " + what + " '" + name + "' is not produced by any node");
+        if (it->second.is_const) return unsupported(file_ + ": " + what + " '" + name + "' is a constant");
+        return &it->second;
+    }
+
+    static Tensor to_tensor(const ConstValue& c, const Shape& s) {
+        Tensor t(s);
+        for (int64_t k = 0; k < t.size(); ++k) t[k] = static_cast<float>(c.at(k));
+        return t;
+    }
+
+    // Permutes data of ONNX shape `dims` by perm (out axis i = in axis perm[i]).
+    static ConstValue permute(const ConstValue& c, const std::vector<int>& perm) {
+        std::vector<int64_t> od;
+        for (int p : perm) od.push_back(c.dims[static_cast<size_t>(p)]);
+        ConstValue o = like(c, od);
+        const auto is = strides_of(c.dims);
+        int64_t k = 0;
+        for_each_index(od, [&](const std::vector<int64_t>& idx) {
+            int64_t src = 0;
+            for (size_t d = 0; d < perm.size(); ++d) src += idx[d] * is[static_cast<size_t>(perm[d])];
+            copy_elem(o, k++, c, src);
+        });
+        return o;
+    }
+
+    // A constant broadcast against a runtime tensor of ONNX rank r, in the engine's layout.
+    Expected<Tensor> const_for(const OnnxNode& n, const ConstValue& c, size_t r) {
+        if (c.dims.size() > r) return unsup(n, "constant " + dims_str(c.dims) + " has a higher rank than the tensor it combines with");
+        ConstValue a = c;
+        while (a.dims.size() < r) a.dims.insert(a.dims.begin(), 1);
+        if (r == 4 && (a.dims[1] != 1 || a.dims[2] * a.dims[3] != 1)) a = permute(a, {0, 2, 3, 1});
+        else if (r == 4) a.dims = {a.dims[0], a.dims[2], a.dims[3], a.dims[1]};
+        // Leading 1s need not be kept: the engine broadcasts from the right.
+        std::vector<int64_t> d = a.dims;
+        while (d.size() > 1 && d[0] == 1) d.erase(d.begin());
+        return to_tensor(a, Shape::from(d.begin(), d.end()));
+    }
+
+    // The engine node holding v with ONNX memory order (materialises an hwc_flat tensor).
+    Expected<int> plain(const Value& v, const std::string& name) {
+        if (!v.hwc_flat) return v.node;
+        auto it = materialized_.find(v.node);
+        if (it != materialized_.end()) return it->second;
+        auto r = add(name + "/nhwc", OpType::kReshape, ReshapeAttrs{{-1, v.fh, v.fw, v.fc}}, {v.node});
+        if (!r) return r;
+        auto t = add(name + "/nchw", OpType::kTranspose, TransposeAttrs{{0, 3, 1, 2}}, {*r});
+        if (!t) return t;
+        auto f = add(name + "/flat", OpType::kReshape, ReshapeAttrs{{-1, v.fc * v.fh * v.fw}}, {*t});
+        if (!f) return f;
+        materialized_[v.node] = *f;
+        return *f;
+    }
+
+    // A Transpose of engine node x; consecutive transposes are composed (identity ones vanish).
+    Expected<int> transpose(const std::string& name, int x, std::vector<int> perm) {
+        const Node& xn = g_.node(x);
+        if (xn.op == OpType::kTranspose) {
+            const auto& inner = std::get<TransposeAttrs>(xn.attrs).perm;
+            std::vector<int> composed;
+            for (int p : perm) composed.push_back(inner[static_cast<size_t>(p)]);
+            perm = composed;
+            x = xn.inputs[0];
+        }
+        bool identity = true;
+        for (size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == static_cast<int>(i);
+        if (identity) return x;
+        return add(name, OpType::kTranspose, TransposeAttrs{perm}, {x});
+    }
+
+    // Makes `v` (runtime) take the ONNX shape `target` (batch first): Reshape, Flatten, Squeeze,
+    // Unsqueeze. Transposes are inserted only where NHWC and NCHW memory orders differ.
+    Status reshape_to(const OnnxNode& n, const Value& v, std::vector<int64_t> target) {
+        const std::vector<int64_t>& src = v.onnx;
+        if (product(target) != product(src) || target.empty() || target[0] != 1)
+            return unsup(n, "reshaping " + dims_str(src) + " into " + dims_str(target) + " mixes the batch axis with others");
+        if (target.size() > static_cast<size_t>(kMaxRank)) return unsup(n, "rank " + std::to_string(target.size()) + " is not supported");
+        auto same_order = [](const std::vector<int64_t>& d) { return d.size() != 4 || d[1] == 1 || d[2] * d[3] == 1; };
+        Value out;
+        out.onnx = target;
+        // NHWC rank 4 -> [N, C*H*W]: keep the engine order, let Gemm/MatMul permute their weights.
+        if (src.size() == 4 && !same_order(src) && target.size() == 2) {
+            auto r = add(n.name, OpType::kReshape, ReshapeAttrs{{-1, target[1]}}, {v.node});
+            if (!r) return r.status();
+            out.node = *r;
+            out.hwc_flat = true;
+            out.fc = src[1]; out.fh = src[2]; out.fw = src[3];
+            values_[n.outputs[0]] = std::move(out);
+            return Status::ok();
+        }
+        auto x = plain(v, n.name);
+        if (!x) return x.status();
+        int node = *x;
+        if (src.size() == 4 && !same_order(src)) {
+            auto t = transpose(n.name + "/nchw", node, {0, 3, 1, 2});
+            if (!t) return t.status();
+            node = *t;
+        }
+        std::vector<int64_t> eng = target;
+        if (target.size() == 4) eng = same_order(target) ? std::vector<int64_t>{1, target[2], target[3], target[1]} : target;
+        eng[0] = -1;
+        auto r = add(target.size() == 4 && !same_order(target) ? n.name + "/reshape" : n.name, OpType::kReshape, ReshapeAttrs{eng}, {node});
+        if (!r) return r.status();
+        node = *r;
+        if (target.size() == 4 && !same_order(target)) {
+            auto t = transpose(n.name, node, {0, 2, 3, 1});
+            if (!t) return t.status();
+            node = *t;
+        }
+        out.node = node;
+        values_[n.outputs[0]] = std::move(out);
+        return Status::ok();
+    }
+
+    // --- conversion ------------------------------------------------------------------------
+    Status convert(const OnnxNode& n) {
+        for (size_t k = 1; k < n.outputs.size(); ++k)
+            if (!n.outputs[k].empty() && consumers_[n.outputs[k]] > 0)
+                return unsup(n, "output " + std::to_string(k) + " ('" + n.outputs[k] + "') is used; only the first output is supported");
+        bool all_const = true;
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const Value* v = in(n, k);
+            if (v && !v->is_const) all_const = false;
+        }
+        if (n.op == "Constant") return constant(n);
+        if (n.op == "Shape") return shape(n);
+        if (all_const && !n.inputs.empty()) return fold(n);
+        const std::string& op = n.op;
+        if (op == "Identity" || op == "Dropout") {
+            auto x = runtime_input(n, 0);
+            if (!x) return x.status();
+            values_[n.outputs[0]] = **x;
+            return Status::ok();
+        }
+        if (op == "Conv") return conv(n);
+        if (op == "ConvTranspose") return conv_transpose(n);
+        if (op == "Gemm" || op == "MatMul") return gemm(n);
+        if (op == "BatchNormalization") return batch_norm(n);
+        if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return binary(n);
+        if (op == "Relu") return unary(n, OpType::kRelu, NoAttrs{});
+        if (op == "LeakyRelu") return unary(n, OpType::kLeakyRelu, LeakyReluAttrs{n.f("alpha", 0.01f)});
+        if (op == "Elu") return unary(n, OpType::kElu, EluAttrs{n.f("alpha", 1.f)});
+        if (op == "Selu") return unary(n, OpType::kSelu, SeluAttrs{n.f("alpha", SeluAttrs{}.alpha), n.f("gamma", SeluAttrs{}.gamma)});
+        if (op == "Sigmoid") return unary(n, OpType::kSigmoid, NoAttrs{});
+        if (op == "Tanh") return unary(n, OpType::kTanh, NoAttrs{});
+        if (op == "HardSigmoid") return unary(n, OpType::kHardSigmoid, HardSigmoidAttrs{n.f("alpha", 0.2f), n.f("beta", 0.5f)});
+        if (op == "HardSwish") return unary(n, OpType::kHardSwish, HardSigmoidAttrs{1.f / 6.f, 0.5f});
+        if (op == "Clip") return clip(n);
+        if (op == "PRelu") return prelu(n);
+        if (op == "Softmax" || op == "LogSoftmax") return softmax(n);
+        if (op == "MaxPool" || op == "AveragePool") return pool(n);
+        if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return global_pool(n);
+        if (op == "ReduceMean") return reduce_mean(n);
+        if (op == "Flatten") return flatten(n);
+        if (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze") return reshape_like(n);
+        if (op == "Transpose") return transpose_op(n);
+        if (op == "Concat") return concat(n);
+        if (op == "Pad") return pad(n);
+        return unsup(n, "is only supported on constant inputs (it is evaluated at import), but input '" + (n.inputs.empty() ? std::string() : n.inputs[0]) +
+                            "' is computed from the image");
+    }
+
+    Status constant(const OnnxNode& n) {
+        Value v;
+        v.is_const = true;
+        if (const Attr* a = n.attr("value"); a && a->has_t) v.c = a->t;
+        else if (const Attr* a = n.attr("value_float")) { v.c.f = {a->f}; }
+        else if (const Attr* a = n.attr("value_floats")) { v.c.f = a->floats; v.c.dims = {static_cast<int64_t>(a->floats.size())}; }
+        else if (const Attr* a = n.attr("value_int")) { v.c.is_int = true; v.c.i = {a->i}; }
+        else if (const Attr* a = n.attr("value_ints")) { v.c.is_int = true; v.c.i = a->ints; v.c.dims = {static_cast<int64_t>(a->ints.size())}; }
+        else return unsup(n, "only value, value_float(s) and value_int(s) constants are supported");
+        values_[n.outputs[0]] = std::move(v);
+        return Status::ok();
+    }
+
+    Status shape(const OnnxNode& n) {
+        const Value* x = in(n, 0);
+        if (!x) return fail(n, "input 0 is missing");
+        ConstValue c;
+        c.is_int = true;
+        c.i = x->is_const ? x->c.dims : x->onnx;
+        if (!x->is_const && !c.i.empty()) c.i[0] = kBatch;
+        const int64_t r = static_cast<int64_t>(c.i.size());
+        int64_t start = n.i("start", 0), end = n.i("end", r);
+        if (start < 0) start += r;
+        if (end < 0) end += r;
+        start = std::clamp<int64_t>(start, 0, r);
+        end = std::clamp<int64_t>(end, start, r);
+        c.i = std::vector<int64_t>(c.i.begin() + start, c.i.begin() + end);
+        c.dims = {static_cast<int64_t>(c.i.size())};
+        Value v;
+        v.is_const = true;
+        v.c = std::move(c);
+        values_[n.outputs[0]] = std::move(v);
+        return Status::ok();
+    }
+
+    // Axes from the attribute (older opsets) or the second input (newer).
+    Expected<std::vector<int64_t>> axes_of(const OnnxNode& n, size_t input, int64_t rank) {
+        std::vector<int64_t> axes = n.ints("axes");
+        if (const Value* a = in(n, input)) {
+            if (!a->is_const) return unsup(n, "axes must be a constant");
+            axes.clear();
+            for (int64_t k = 0; k < a->c.count(); ++k) axes.push_back(static_cast<int64_t>(a->c.at(k)));
+        }
+        for (int64_t& a : axes) {
+            if (a < -rank || a >= rank) return fail(n, "axis " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
+            if (a < 0) a += rank;
+        }
+        std::sort(axes.begin(), axes.end());
+        return axes;
+    }
+
+    static bool has_batch(const ConstValue& c) {
+        return c.is_int && std::find(c.i.begin(), c.i.end(), kBatch) != c.i.end();
+    }
+
+    // Target shape of Reshape/Squeeze/Unsqueeze/Flatten for input dims `d`.
+    Expected<std::vector<int64_t>> reshaped_dims(const OnnxNode& n, const std::vector<int64_t>& d, bool runtime) {
+        const int64_t rank = static_cast<int64_t>(d.size());
+        std::vector<int64_t> out;
+        if (n.op == "Flatten") {
+            int64_t axis = n.i("axis", 1);
+            if (axis < 0) axis += rank;
+            if (axis < 0 || axis > rank) return fail(n, "axis " + std::to_string(n.i("axis", 1)) + " is out of range for rank " + std::to_string(rank));
+            return std::vector<int64_t>{product(d, 0, static_cast<size_t>(axis)), product(d, static_cast<size_t>(axis))};
+        }
+        if (n.op == "Squeeze") {
+            auto axes = axes_of(n, 1, rank);
+            if (!axes) return axes.status();
+            for (int64_t k = 0; k < rank; ++k) {
+                const bool listed = std::find(axes->begin(), axes->end(), k) != axes->end();
+                if (listed && d[static_cast<size_t>(k)] != 1) return fail(n, "axis " + std::to_string(k) + " of " + dims_str(d) + " is not 1");
+                if (listed && k == 0 && runtime) return unsup(n, "squeezing the batch axis is not supported");
+                const bool drop = axes->empty() ? d[static_cast<size_t>(k)] == 1 && !(k == 0 && runtime) : listed;
+                if (!drop) out.push_back(d[static_cast<size_t>(k)]);
+            }
+            return out;
+        }
+        if (n.op == "Unsqueeze") {
+            auto axes = axes_of(n, 1, rank + static_cast<int64_t>(std::max(n.ints("axes").size(), in(n, 1) ? static_cast<size_t>(in(n, 1)->c.count()) : size_t{0})));
+            if (!axes) return axes.status();
+            out = d;
+            for (int64_t a : *axes) {
+                if (a > static_cast<int64_t>(out.size())) return fail(n, "axis " + std::to_string(a) + " is out of range");
+                out.insert(out.begin() + a, 1);
+            }
+            if (runtime && !axes->empty() && (*axes)[0] == 0) return unsup(n, "inserting an axis before the batch is not supported");
+            return out;
+        }
+        // Reshape: 0 copies the input dimension (unless allowzero), -1 is inferred.
+        auto s = const_input(n, 1, "shape");
+        if (!s) return s.status();
+        const ConstValue& t = **s;
+        int infer_at = -1;
+        int64_t known = 1;
+        for (int64_t k = 0; k < t.count(); ++k) {
+            int64_t v = t.is_int ? t.i[static_cast<size_t>(k)] : static_cast<int64_t>(t.at(k));
+            if (v == kBatch) {
+                if (k != 0 || !runtime) return unsup(n, "the target shape " + dims_str(t.i) + " uses the batch size away from the first axis");
+                v = 1;
+            }
+            if (v == 0 && n.i("allowzero", 0) == 0) {
+                if (k >= rank) return fail(n, "target dimension " + std::to_string(k) + " copies an input axis that does not exist");
+                v = d[static_cast<size_t>(k)];
+            }
+            if (v == -1) {
+                if (infer_at >= 0) return fail(n, "more than one -1 in the target shape");
+                infer_at = static_cast<int>(k);
+                v = 1;
+            } else if (v < 0) {
+                return fail(n, "target dimension " + std::to_string(v) + " is negative");
+            }
+            if (runtime && k == 0 && v != 1 && infer_at != 0) return unsup(n, "the target shape's first dimension " + std::to_string(v) + " is not the batch");
+            if (v > (int64_t{1} << 31)) return fail(n, "target dimension " + std::to_string(v) + " is out of range");
+            known *= v;
+            if (known > (int64_t{1} << 40)) return fail(n, "the target shape " + dims_str(t.is_int ? t.i : std::vector<int64_t>{}) + " is too large");
+            out.push_back(v);
+        }
+        const int64_t total = product(d);
+        if (infer_at >= 0) {
+            if (runtime && infer_at == 0) return unsup(n, "the target shape infers the batch axis");
+            if (known == 0 || total % known) return fail(n, "cannot reshape " + dims_str(d) + " into " + dims_str(out));
+            out[static_cast<size_t>(infer_at)] = total / known;
+        }
+        if (product(out) != total) return fail(n, "cannot reshape " + dims_str(d) + " (" + std::to_string(total) + " elements) into " + dims_str(out));
+        return out;
+    }
+
+    // Evaluates a node whose inputs are all constants.
+    Status fold(const OnnxNode& n) {
+        const std::string& op = n.op;
+        const ConstValue& x = in(n, 0)->c;
+        ConstValue out;
+        if (op == "Identity" || op == "Dropout") {
+            out = x;
+        } else if (op == "Cast") {
+            const int64_t to = n.i("to", kFloat);
+            out.dims = x.dims;
+            out.is_int = to != kFloat && to != kDouble && to != kFloat16;
+            if (out.is_int && has_batch(x)) out.i = x.i;
+            else if (out.is_int) for (int64_t k = 0; k < x.count(); ++k) out.i.push_back(static_cast<int64_t>(x.at(k)));
+            else if (has_batch(x)) return unsup(n, "casts the batch size to a float");
+            else for (int64_t k = 0; k < x.count(); ++k) out.f.push_back(static_cast<float>(x.at(k)));
+        } else if (op == "Gather") {
+            const ConstValue& idx = in(n, 1)->c;
+            const int64_t r = static_cast<int64_t>(x.dims.size());
+            int64_t axis = n.i("axis", 0);
+            if (axis < 0) axis += r;
+            if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(n.i("axis", 0)) + " is out of range for " + dims_str(x.dims));
+            std::vector<int64_t> od(x.dims.begin(), x.dims.begin() + axis);
+            od.insert(od.end(), idx.dims.begin(), idx.dims.end());
+            od.insert(od.end(), x.dims.begin() + axis + 1, x.dims.end());
+            if (static_cast<double>(product(x.dims)) / std::max<int64_t>(1, x.dims[static_cast<size_t>(axis)]) * static_cast<double>(idx.count()) > kFoldLimit)
+                return out_of_range(file_ + ": " + n.label() + ": the result is too large to evaluate at import");
+            out = like(x, od);
+            const int64_t outer = product(x.dims, 0, static_cast<size_t>(axis)), inner = product(x.dims, static_cast<size_t>(axis) + 1), dim = x.dims[static_cast<size_t>(axis)];
+            int64_t k = 0;
+            for (int64_t o = 0; o < outer; ++o)
+                for (int64_t j = 0; j < idx.count(); ++j) {
+                    int64_t s = static_cast<int64_t>(idx.at(j));
+                    if (s < 0) s += dim;
+                    if (s < 0 || s >= dim) return fail(n, "index " + std::to_string(static_cast<int64_t>(idx.at(j))) + " is out of range for " + dims_str(x.dims));
+                    for (int64_t i = 0; i < inner; ++i) copy_elem(out, k++, x, (o * dim + s) * inner + i);
+                }
+        } else if (op == "Unsqueeze" || op == "Squeeze" || op == "Reshape" || op == "Flatten") {
+            auto d = reshaped_dims(n, x.dims, false);
+            if (!d) return d.status();
+            out = x;
+            out.dims = *d;
+        } else if (op == "Concat") {
+            const int64_t r = static_cast<int64_t>(x.dims.size());
+            int64_t axis = n.i("axis", 0);
+            if (axis < 0) axis += r;
+            if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(n.i("axis", 0)) + " is out of range for " + dims_str(x.dims));
+            std::vector<const ConstValue*> parts;
+            std::vector<int64_t> od = x.dims;
+            od[static_cast<size_t>(axis)] = 0;
+            bool any_int = false;
+            for (size_t k = 0; k < n.inputs.size(); ++k) {
+                const Value* v = in(n, k);
+                if (!v) continue;
+                if (v->c.dims.size() != x.dims.size()) return fail(n, "inputs " + dims_str(x.dims) + " and " + dims_str(v->c.dims) + " differ in rank");
+                for (size_t d = 0; d < od.size(); ++d)
+                    if (static_cast<int64_t>(d) != axis && v->c.dims[d] != x.dims[d]) return fail(n, "inputs " + dims_str(x.dims) + " and " + dims_str(v->c.dims) + " do not fit");
+                od[static_cast<size_t>(axis)] += v->c.dims[static_cast<size_t>(axis)];
+                any_int |= v->c.is_int;
+                parts.push_back(&v->c);
+            }
+            out.dims = od;
+            out.is_int = any_int;
+            const int64_t outer = product(od, 0, static_cast<size_t>(axis)), inner = product(od, static_cast<size_t>(axis) + 1);
+            for (int64_t o = 0; o < outer; ++o)
+                for (const ConstValue* p : parts) {
+                    const int64_t row = p->dims[static_cast<size_t>(axis)] * inner;
+                    for (int64_t j = 0; j < row; ++j) {
+                        const int64_t s = o * row + j;
+                        if (any_int) out.i.push_back(p->is_int ? p->i[static_cast<size_t>(s)] : static_cast<int64_t>(p->f[static_cast<size_t>(s)]));
+                        else out.f.push_back(p->f[static_cast<size_t>(s)]);
+                    }
+                }
+        } else if (op == "Transpose") {
+            std::vector<int> perm;
+            for (int64_t p : n.ints("perm")) perm.push_back(static_cast<int>(p));
+            if (perm.empty()) for (int k = static_cast<int>(x.dims.size()) - 1; k >= 0; --k) perm.push_back(k);
+            if (perm.size() != x.dims.size()) return fail(n, "perm has " + std::to_string(perm.size()) + " axes for " + dims_str(x.dims));
+            std::vector<bool> seen(perm.size(), false);
+            for (int p : perm) {
+                if (p < 0 || p >= static_cast<int>(perm.size()) || seen[static_cast<size_t>(p)]) return fail(n, "perm is not a permutation");
+                seen[static_cast<size_t>(p)] = true;
+            }
+            out = permute(x, perm);
+        } else if (op == "Slice") {
+            CNNLENS_RETURN_IF_ERROR(slice(n, x, out));
+        } else if (op == "ConstantOfShape") {
+            if (has_batch(x)) return unsup(n, "the shape depends on the batch size");
+            for (int64_t k = 0; k < x.count(); ++k) {
+                const int64_t d = static_cast<int64_t>(x.at(k));
+                if (d < 0 || d > (1 << 24)) return fail(n, "dimension " + std::to_string(d) + " is out of range");
+                out.dims.push_back(d);
+            }
+            double total = 1;
+            for (int64_t d : out.dims) total *= static_cast<double>(d);
+            if (total > kFoldLimit || out.dims.size() > 16) return out_of_range(file_ + ": " + n.label() + ": " + dims_str(out.dims) + " is too large to evaluate at import");
+            ConstValue fill;
+            fill.f = {0.f};
+            if (const Attr* a = n.attr("value"); a && a->has_t && a->t.count() == 1) fill = a->t;
+            out.is_int = fill.is_int;
+            if (out.is_int) out.i.assign(static_cast<size_t>(out.count()), fill.i[0]);
+            else out.f.assign(static_cast<size_t>(out.count()), fill.f[0]);
+        } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+            CNNLENS_RETURN_IF_ERROR(fold_binary(n, x, in(n, 1)->c, out));
+        } else {
+            return unsup(n, "cannot be evaluated at import (all its inputs are constants)");
+        }
+        Value v;
+        v.is_const = true;
+        v.c = std::move(out);
+        values_[n.outputs[0]] = std::move(v);
+        return Status::ok();
+    }
+
+    Status fold_binary(const OnnxNode& n, const ConstValue& a, const ConstValue& b, ConstValue& out) {
+        if (has_batch(a) || has_batch(b)) return unsup(n, "arithmetic on the batch size is not supported");
+        const size_t r = std::max(a.dims.size(), b.dims.size());
+        std::vector<int64_t> ad(r - a.dims.size(), 1), bd(r - b.dims.size(), 1);
+        ad.insert(ad.end(), a.dims.begin(), a.dims.end());
+        bd.insert(bd.end(), b.dims.begin(), b.dims.end());
+        out.dims.clear();
+        for (size_t d = 0; d < r; ++d) {
+            if (ad[d] != bd[d] && ad[d] != 1 && bd[d] != 1) return fail(n, "shapes " + dims_str(a.dims) + " and " + dims_str(b.dims) + " do not broadcast");
+            out.dims.push_back(ad[d] == 1 ? bd[d] : ad[d]);
+        }
+        double total = 1;
+        for (int64_t d : out.dims) total *= static_cast<double>(d);
+        if (total > kFoldLimit) return out_of_range(file_ + ": " + n.label() + ": the result " + dims_str(out.dims) + " is too large to evaluate at import");
+        out.is_int = a.is_int && b.is_int;
+        const auto as = strides_of(ad), bs = strides_of(bd);
+        for_each_index(out.dims, [&](const std::vector<int64_t>& idx) {
+            int64_t ia = 0, ib = 0;
+            for (size_t d = 0; d < r; ++d) {
+                if (ad[d] != 1) ia += idx[d] * as[d];
+                if (bd[d] != 1) ib += idx[d] * bs[d];
+            }
+            if (out.is_int) {
+                const int64_t x = a.i[static_cast<size_t>(ia)], y = b.i[static_cast<size_t>(ib)];
+                out.i.push_back(n.op == "Add" ? x + y : n.op == "Sub" ? x - y : n.op == "Mul" ? x * y : (y ? x / y : 0));
+            } else {
+                const double x = a.at(ia), y = b.at(ib);
+                out.f.push_back(static_cast<float>(n.op == "Add" ? x + y : n.op == "Sub" ? x - y : n.op == "Mul" ? x * y : x / y));
+            }
+        });
+        return Status::ok();
+    }
+
+    Status slice(const OnnxNode& n, const ConstValue& x, ConstValue& out) {
+        const int64_t r = static_cast<int64_t>(x.dims.size());
+        std::vector<int64_t> starts, ends, axes, steps;
+        auto ints_of = [&](size_t k, std::vector<int64_t>& v) -> Status {
+            const Value* c = in(n, k);
+            if (!c) return Status::ok();
+            for (int64_t j = 0; j < c->c.count(); ++j) v.push_back(c->c.is_int ? c->c.i[static_cast<size_t>(j)] : static_cast<int64_t>(c->c.at(j)));
+            return Status::ok();
+        };
+        if (m_.opset < 10) {
+            starts = n.ints("starts"); ends = n.ints("ends"); axes = n.ints("axes");
+        } else {
+            CNNLENS_RETURN_IF_ERROR(ints_of(1, starts));
+            CNNLENS_RETURN_IF_ERROR(ints_of(2, ends));
+            CNNLENS_RETURN_IF_ERROR(ints_of(3, axes));
+            CNNLENS_RETURN_IF_ERROR(ints_of(4, steps));
+        }
+        if (axes.empty()) for (int64_t k = 0; k < static_cast<int64_t>(starts.size()); ++k) axes.push_back(k);
+        if (steps.empty()) steps.assign(starts.size(), 1);
+        if (starts.size() != ends.size() || axes.size() != starts.size() || steps.size() != starts.size())
+            return fail(n, "starts, ends, axes and steps differ in length");
+        std::vector<int64_t> begin(static_cast<size_t>(r), 0), step(static_cast<size_t>(r), 1), od = x.dims;
+        for (size_t k = 0; k < axes.size(); ++k) {
+            int64_t a = axes[k];
+            if (a < 0) a += r;
+            if (a < 0 || a >= r) return fail(n, "axis " + std::to_string(axes[k]) + " is out of range for " + dims_str(x.dims));
+            const int64_t dim = x.dims[static_cast<size_t>(a)], s = steps[k];
+            if (s == 0) return fail(n, "step 0");
+            if (dim == 0) { od[static_cast<size_t>(a)] = 0; continue; }
+            auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { if (v < 0) v += dim; return std::clamp(v, lo, hi); };
+            int64_t b, e;
+            if (s > 0) { b = clampi(starts[k], 0, dim); e = clampi(ends[k], 0, dim); }
+            else { b = clampi(starts[k], 0, dim - 1); e = ends[k] < -dim ? -1 : clampi(ends[k], -1, dim - 1); }
+            const int64_t len = s > 0 ? std::max<int64_t>(0, (e - b + s - 1) / s) : std::max<int64_t>(0, (b - e - s - 1) / -s);
+            begin[static_cast<size_t>(a)] = b;
+            step[static_cast<size_t>(a)] = s;
+            od[static_cast<size_t>(a)] = len;
+        }
+        out = like(x, od);
+        const auto xs = strides_of(x.dims);
+        int64_t k = 0;
+        for_each_index(od, [&](const std::vector<int64_t>& idx) {
+            int64_t src = 0;
+            for (size_t d = 0; d < od.size(); ++d) src += (begin[d] + idx[d] * step[d]) * xs[d];
+            copy_elem(out, k++, x, src);
+        });
+        return Status::ok();
+    }
+
+    // Explicit (begin, end) pads per spatial axis from pads / auto_pad.
+    Status spatial_pads(const OnnxNode& n, const int64_t in_hw[2], const int64_t k[2], const int64_t s[2], const int64_t d[2], int64_t pads[4]) {
+        const std::string ap = n.s("auto_pad", "NOTSET");
+        std::vector<int64_t> p = n.ints("pads");
+        if (ap == "NOTSET") {
+            if (p.empty()) p.assign(4, 0);
+            if (p.size() != 4) return unsup(n, "pads has " + std::to_string(p.size()) + " values; only 2-D ops (4 pads) are supported");
+            for (int64_t v : p) if (v < 0 || v > 4096) return fail(n, "pad " + std::to_string(v) + " is out of range");
+            pads[0] = p[0]; pads[1] = p[1]; pads[2] = p[2]; pads[3] = p[3];  // top, left, bottom, right
+        } else if (ap == "VALID") {
+            std::fill(pads, pads + 4, 0);
+        } else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+            for (int a = 0; a < 2; ++a) {
+                const int64_t out = (in_hw[a] + s[a] - 1) / s[a];
+                const int64_t total = std::max<int64_t>((out - 1) * s[a] + (k[a] - 1) * d[a] + 1 - in_hw[a], 0);
+                const int64_t small = total / 2, big = total - small;
+                pads[a] = ap == "SAME_UPPER" ? small : big;
+                pads[a + 2] = ap == "SAME_UPPER" ? big : small;
+            }
+        } else {
+            return unsup(n, "auto_pad '" + ap + "' is not supported");
+        }
+        return Status::ok();
+    }
+
+    Status pair_attr(const OnnxNode& n, const char* name, int64_t def, int64_t out[2], int64_t hi) {
+        std::vector<int64_t> v = n.ints(name);
+        if (v.empty()) v = {def, def};
+        if (v.size() != 2) return unsup(n, std::string(name) + " has " + std::to_string(v.size()) + " values; only 2-D ops are supported");
+        for (int a = 0; a < 2; ++a) {
+            if (v[static_cast<size_t>(a)] < 1 || v[static_cast<size_t>(a)] > hi) return fail(n, std::string(name) + " " + dims_str(v) + " is out of range");
+            out[a] = v[static_cast<size_t>(a)];
+        }
+        return Status::ok();
+    }
+
+    Status conv(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto w = const_input(n, 1, "the weights");
+        if (!w) return w.status();
+        const ConstValue& wc = **w;
+        if ((*x)->onnx.size() != 4 || wc.dims.size() != 4) return unsup(n, "only 2-D convolutions of NCHW tensors are supported (input " + dims_str((*x)->onnx) + ", weights " + dims_str(wc.dims) + ")");
+        const int64_t O = wc.dims[0], I = wc.dims[1], KH = wc.dims[2], KW = wc.dims[3];
+        const int64_t group = n.i("group", 1);
+        if (group < 1 || O % group || I * group != (*x)->onnx[1])
+            return fail(n, "weights " + dims_str(wc.dims) + " with group " + std::to_string(group) + " do not fit input " + dims_str((*x)->onnx));
+        const std::vector<int64_t> ks = n.ints("kernel_shape");
+        if (!ks.empty() && (ks.size() != 2 || ks[0] != KH || ks[1] != KW)) return fail(n, "kernel_shape " + dims_str(ks) + " differs from the weights " + dims_str(wc.dims));
+        int64_t s[2], d[2], pads[4];
+        const int64_t k[2] = {KH, KW}, hw[2] = {(*x)->onnx[2], (*x)->onnx[3]};
+        CNNLENS_RETURN_IF_ERROR(pair_attr(n, "strides", 1, s, 4096));
+        CNNLENS_RETURN_IF_ERROR(pair_attr(n, "dilations", 1, d, 4096));
+        CNNLENS_RETURN_IF_ERROR(spatial_pads(n, hw, k, s, d, pads));
+        ConvAttrs c;
+        c.stride_h = static_cast<int>(s[0]); c.stride_w = static_cast<int>(s[1]);
+        c.dilation_h = static_cast<int>(d[0]); c.dilation_w = static_cast<int>(d[1]);
+        c.padding = PaddingMode::kExplicit;
+        c.pad_top = static_cast<int>(pads[0]); c.pad_left = static_cast<int>(pads[1]); c.pad_bottom = static_cast<int>(pads[2]); c.pad_right = static_cast<int>(pads[3]);
+        c.groups = static_cast<int>(group);
+        Tensor wt(Shape{KH, KW, I, O});  // [O,I,KH,KW] -> [KH,KW,I,O]
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t i = 0; i < I; ++i)
+                for (int64_t y = 0; y < KH; ++y)
+                    for (int64_t xx = 0; xx < KW; ++xx) wt[((y * KW + xx) * I + i) * O + o] = static_cast<float>(wc.at(((o * I + i) * KH + y) * KW + xx));
+        // A bias is always present so a following BatchNormalization can be folded into it.
+        Tensor bias(Shape{O}, 0.f);
+        if (const Value* b = in(n, 2)) {
+            if (!b->is_const || b->c.count() != O) return fail(n, "the bias must be a constant of " + std::to_string(O) + " values");
+            for (int64_t o = 0; o < O; ++o) bias[o] = static_cast<float>(b->c.at(o));
+        }
+        const int wi = add_const(n.name + "/weights", std::move(wt)), bi = add_const(n.name + "/bias", std::move(bias));
+        auto id = add(n.name, OpType::kConv2D, c, {(*x)->node, wi, bi});
+        if (!id) return id.status();
+        conv_of_[n.outputs[0]] = *id;
+        return define(n, *id);
+    }
+
+    Status conv_transpose(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto w = const_input(n, 1, "the weights");
+        if (!w) return w.status();
+        const ConstValue& wc = **w;
+        if ((*x)->onnx.size() != 4 || wc.dims.size() != 4) return unsup(n, "only 2-D transposed convolutions are supported (weights " + dims_str(wc.dims) + ")");
+        const int64_t I = wc.dims[0], Og = wc.dims[1], KH = wc.dims[2], KW = wc.dims[3];
+        const int64_t group = n.i("group", 1);
+        if (group < 1 || I != (*x)->onnx[1] || I % group) return fail(n, "weights " + dims_str(wc.dims) + " with group " + std::to_string(group) + " do not fit input " + dims_str((*x)->onnx));
+        int64_t s[2], d[2];
+        CNNLENS_RETURN_IF_ERROR(pair_attr(n, "strides", 1, s, 4096));
+        CNNLENS_RETURN_IF_ERROR(pair_attr(n, "dilations", 1, d, 4096));
+        std::vector<int64_t> op = n.ints("output_padding");
+        if (op.empty()) op = {0, 0};
+        if (op.size() != 2) return unsup(n, "output_padding must have 2 values");
+        std::vector<int64_t> pads = n.ints("pads");
+        if (pads.empty()) pads.assign(4, 0);
+        const std::string ap = n.s("auto_pad", "NOTSET");
+        const std::vector<int64_t> out_shape = n.ints("output_shape");
+        const int64_t k[2] = {KH, KW}, hw[2] = {(*x)->onnx[2], (*x)->onnx[3]};
+        if (!out_shape.empty() || ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+            for (int a = 0; a < 2; ++a) {
+                const int64_t want = !out_shape.empty() ? out_shape[out_shape.size() - 2 + static_cast<size_t>(a)] : hw[a] * s[a];
+                const int64_t total = s[a] * (hw[a] - 1) + op[static_cast<size_t>(a)] + (k[a] - 1) * d[a] + 1 - want;
+                if (total < 0) return unsup(n, "output_shape needs negative padding");
+                const bool upper = ap == "SAME_UPPER";
+                pads[static_cast<size_t>(a)] = upper ? total / 2 : total - total / 2;
+                pads[static_cast<size_t>(a) + 2] = upper ? total - total / 2 : total / 2;
+            }
+        } else if (ap == "VALID") {
+            pads.assign(4, 0);
+        }
+        if (pads.size() != 4) return unsup(n, "pads must have 4 values");
+        ConvTransposeAttrs c;
+        c.stride_h = static_cast<int>(s[0]); c.stride_w = static_cast<int>(s[1]);
+        c.dilation_h = static_cast<int>(d[0]); c.dilation_w = static_cast<int>(d[1]);
+        c.pad_top = static_cast<int>(pads[0]); c.pad_left = static_cast<int>(pads[1]); c.pad_bottom = static_cast<int>(pads[2]); c.pad_right = static_cast<int>(pads[3]);
+        c.output_padding_h = static_cast<int>(op[0]); c.output_padding_w = static_cast<int>(op[1]);
+        c.groups = static_cast<int>(group);
+        Tensor wt(Shape{KH, KW, Og, I});  // [I,O/g,KH,KW] -> [KH,KW,O/g,I]
+        for (int64_t i = 0; i < I; ++i)
+            for (int64_t o = 0; o < Og; ++o)
+                for (int64_t y = 0; y < KH; ++y)
+                    for (int64_t xx = 0; xx < KW; ++xx) wt[((y * KW + xx) * Og + o) * I + i] = static_cast<float>(wc.at(((i * Og + o) * KH + y) * KW + xx));
+        std::vector<int> ins{(*x)->node, add_const(n.name + "/weights", std::move(wt))};
+        if (const Value* b = in(n, 2)) {
+            if (!b->is_const || b->c.count() != Og * group) return fail(n, "the bias must be a constant of " + std::to_string(Og * group) + " values");
+            ins.push_back(add_const(n.name + "/bias", to_tensor(b->c, Shape{Og * group})));
+        }
+        auto id = add(n.name, OpType::kConvTranspose, c, ins);
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    Status gemm(const OnnxNode& n) {
+        const bool is_gemm = n.op == "Gemm";
+        auto a = runtime_input(n, 0);
+        if (!a) return a.status();
+        auto b = const_input(n, 1, "the weights");
+        if (!b) return b.status();
+        const Value& av = **a;
+        const ConstValue& bc = **b;
+        if (av.onnx.size() != 2) return unsup(n, "the first operand " + dims_str(av.onnx) + " must be a matrix [N, K]");
+        if (bc.dims.size() != 2) return unsup(n, "the weights " + dims_str(bc.dims) + " must be a matrix");
+        if (is_gemm && n.i("transA", 0)) return unsup(n, "transA = 1 on a computed tensor is not supported");
+        const bool tb = is_gemm && n.i("transB", 0);
+        const float alpha = is_gemm ? n.f("alpha", 1.f) : 1.f, beta = is_gemm ? n.f("beta", 1.f) : 1.f;
+        const int64_t K = tb ? bc.dims[1] : bc.dims[0], M = tb ? bc.dims[0] : bc.dims[1];
+        if (K != av.onnx[1]) return fail(n, "inner dimensions differ: " + dims_str(av.onnx) + " x " + dims_str(bc.dims) + (tb ? " (transposed)" : ""));
+        Tensor w(Shape{K, M});
+        for (int64_t k = 0; k < K; ++k) {
+            // Row k of the engine's weights multiplies engine feature k; for an hwc_flat input that
+            // is feature (c, h, w) of PyTorch's C-major flatten.
+            int64_t src = k;
+            if (av.hwc_flat) {
+                const int64_t c = k % av.fc, hw = k / av.fc;
+                src = c * av.fh * av.fw + hw;
+            }
+            for (int64_t m = 0; m < M; ++m) w[k * M + m] = alpha * static_cast<float>(bc.at(tb ? m * K + src : src * M + m));
+        }
+        std::vector<int> ins{av.node, add_const(n.name + "/weights", std::move(w))};
+        if (const Value* c = is_gemm ? in(n, 2) : nullptr) {
+            if (!c->is_const) return unsup(n, "the bias C must be a constant");
+            const int64_t cn = c->c.count();
+            if (cn != M && cn != 1) return unsup(n, "the bias C " + dims_str(c->c.dims) + " must have 1 or " + std::to_string(M) + " values");
+            Tensor bias(Shape{M});
+            for (int64_t m = 0; m < M; ++m) bias[m] = beta * static_cast<float>(c->c.at(cn == 1 ? 0 : m));
+            ins.push_back(add_const(n.name + "/bias", std::move(bias)));
+        }
+        auto id = add(n.name, OpType::kMatMul, MatMulAttrs{}, ins);
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    Status batch_norm(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        if (n.i("training_mode", 0)) return unsup(n, "training_mode = 1 is not supported (export the model in eval mode)");
+        const ConstValue* p[4];
+        const char* what[4] = {"scale", "bias", "mean", "var"};
+        for (size_t k = 0; k < 4; ++k) {
+            auto c = const_input(n, k + 1, what[k]);
+            if (!c) return c.status();
+            p[k] = *c;
+        }
+        const Value& xv = **x;
+        if (xv.onnx.size() < 2 || (xv.onnx.size() != 4 && xv.onnx.size() != 2)) return unsup(n, "input " + dims_str(xv.onnx) + " is not [N,C,H,W] or [N,C]");
+        const int64_t C = xv.onnx[1];
+        for (size_t k = 0; k < 4; ++k)
+            if (p[k]->count() != C) return fail(n, std::string(what[k]) + " has " + std::to_string(p[k]->count()) + " values for " + std::to_string(C) + " channels");
+        const float eps = n.f("epsilon", 1e-5f);
+        Tensor scale(Shape{C}), shift(Shape{C});
+        for (int64_t c = 0; c < C; ++c) {
+            const double v = p[3]->at(c) + eps;
+            if (!(v > 0)) return fail(n, "variance + epsilon is " + std::to_string(v) + " for channel " + std::to_string(c));
+            scale[c] = static_cast<float>(p[0]->at(c) / std::sqrt(v));
+            shift[c] = static_cast<float>(p[1]->at(c) - p[2]->at(c) * p[0]->at(c) / std::sqrt(v));
+        }
+        // Fold into the Conv that produced x when nothing else reads the Conv's output.
+        auto conv = conv_of_.find(n.inputs[0]);
+        if (conv != conv_of_.end() && consumers_[n.inputs[0]] == 1 && !xv.hwc_flat) {
+            const Node& cn = g_.node(conv->second);
+            Tensor& w = g_.node(cn.inputs[1]).value;
+            Tensor& b = g_.node(cn.inputs[2]).value;
+            for (int64_t i = 0; i < w.size(); ++i) w[i] *= scale[i % C];
+            for (int64_t c = 0; c < C; ++c) b[c] = b[c] * scale[c] + shift[c];
+            values_[n.outputs[0]] = xv;
+            return Status::ok();
+        }
+        auto xn = plain(xv, n.name);
+        if (!xn) return xn.status();
+        const int si = add_const(n.name + "/scale", std::move(scale)), bi = add_const(n.name + "/shift", std::move(shift));
+        auto id = add(n.name, OpType::kBatchNorm, NoAttrs{}, {*xn, si, bi});
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    Status binary(const OnnxNode& n) {
+        const OpType op = n.op == "Add" ? OpType::kAdd : n.op == "Sub" ? OpType::kSub : n.op == "Mul" ? OpType::kMul : OpType::kDiv;
+        const Value* a = in(n, 0);
+        const Value* b = in(n, 1);
+        if (!a || !b) return fail(n, "needs two inputs");
+        std::vector<int> ins;
+        const Value* rt = a->is_const ? b : a;
+        for (const Value* v : {a, b}) {
+            if (v->is_const) {
+                auto t = const_for(n, v->c, rt->onnx.size());
+                if (!t) return t.status();
+                ins.push_back(add_const(n.name + "/const", std::move(*t)));
+            } else {
+                if (v->onnx.size() != rt->onnx.size()) return unsup(n, "computed operands " + dims_str(a->onnx) + " and " + dims_str(b->onnx) + " differ in rank");
+                auto p = plain(*v, n.name);
+                if (!p) return p.status();
+                ins.push_back(*p);
+            }
+        }
+        auto id = add(n.name, op, NoAttrs{}, ins);
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    // Element-wise ops keep the layout of their input (including hwc_flat).
+    Status unary(const OnnxNode& n, OpType op, OpAttrs attrs) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto id = add(n.name, op, std::move(attrs), {(*x)->node});
+        if (!id) return id.status();
+        Value v = **x;
+        v.node = *id;
+        values_[n.outputs[0]] = std::move(v);
+        return Status::ok();
+    }
+
+    Status clip(const OnnxNode& n) {
+        float lo = -INFINITY, hi = INFINITY;
+        if (m_.opset < 11) {
+            lo = n.f("min", lo);
+            hi = n.f("max", hi);
+        } else {
+            for (size_t k = 1; k <= 2; ++k)
+                if (const Value* v = in(n, k)) {
+                    if (!v->is_const || v->c.count() != 1) return unsup(n, std::string(k == 1 ? "min" : "max") + " must be a constant scalar");
+                    (k == 1 ? lo : hi) = static_cast<float>(v->c.at(0));
+                }
+        }
+        // Clip(0, 6) and Clip(0, inf) are ReLU6 and ReLU: they then follow the ReLU rule of
+        // guided backprop and deconvnet like the ReLUs of Keras models.
+        if (lo == 0.f && hi == 6.f) return unary(n, OpType::kRelu6, NoAttrs{});
+        if (lo == 0.f && hi == INFINITY) return unary(n, OpType::kRelu, NoAttrs{});
+        return unary(n, OpType::kClip, ClipAttrs{lo, hi});
+    }
+
+    Status prelu(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto s = const_input(n, 1, "slope");
+        if (!s) return s.status();
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        auto t = const_for(n, **s, (*x)->onnx.size());
+        if (!t) return t.status();
+        t->reshape(Shape{t->size()});
+        auto id = add(n.name, OpType::kPrelu, NoAttrs{}, {*xn, add_const(n.name + "/slope", std::move(*t))});
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    Status softmax(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        const std::vector<int64_t>& d = (*x)->onnx;
+        const int64_t r = static_cast<int64_t>(d.size());
+        int64_t axis = n.i("axis", m_.opset < 13 ? 1 : -1);
+        if (axis < 0) axis += r;
+        if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(n.i("axis", 0)) + " is out of range for " + dims_str(d));
+        // Before opset 13 the op works on the input flattened to 2-D at `axis`; either way it
+        // must come down to the engine's last axis.
+        const int64_t engine_axis = r == 4 ? std::vector<int64_t>{0, 3, 1, 2}[static_cast<size_t>(axis)] : axis;
+        bool ok = engine_axis == r - 1;
+        if (m_.opset < 13) ok = ok && product(d, static_cast<size_t>(axis) + 1) == 1;
+        if (!ok) return unsup(n, "softmax over axis " + std::to_string(axis) + " of " + dims_str(d) + " (only over the class axis)");
+        auto id = add(n.name, n.op == "Softmax" ? OpType::kSoftmax : OpType::kLogSoftmax, SoftmaxAttrs{-1}, {*xn});
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    Status pool(const OnnxNode& n) {
+        const bool is_max = n.op == "MaxPool";
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        if ((*x)->onnx.size() != 4) return unsup(n, "only 2-D pooling of NCHW tensors is supported (input " + dims_str((*x)->onnx) + ")");
+        int64_t k[2], s[2], d[2], pads[4];
+        const std::vector<int64_t> ks = n.ints("kernel_shape");
+        if (ks.size() != 2) return unsup(n, "kernel_shape " + dims_str(ks) + " is not 2-D");
+        CNNLENS_RETURN_IF_ERROR(pair_attr(n, "kernel_shape", 1, k, 4096));
+        CNNLENS_RETURN_IF_ERROR(pair_attr(n, "strides", 1, s, 4096));
+        CNNLENS_RETURN_IF_ERROR(pair_attr(n, "dilations", 1, d, 4096));
+        if (d[0] != 1 || d[1] != 1) return unsup(n, "dilated pooling is not supported");
+        const int64_t hw[2] = {(*x)->onnx[2], (*x)->onnx[3]};
+        CNNLENS_RETURN_IF_ERROR(spatial_pads(n, hw, k, s, d, pads));
+        int node = (*x)->node;
+        // count_include_pad: pad with zeros first, then average over in-bounds elements only;
+        // this equals PyTorch's divisor, which counts explicit padding but not ceil_mode's.
+        if (!is_max && n.i("count_include_pad", 0) && (pads[0] || pads[1] || pads[2] || pads[3])) {
+            auto p = add(n.name + "/pad", OpType::kPad, PadAttrs{{{0, 0}, {pads[0], pads[2]}, {pads[1], pads[3]}, {0, 0}}, 0.f}, {node});
+            if (!p) return p.status();
+            node = *p;
+            std::fill(pads, pads + 4, 0);
+        }
+        const Shape ps = shape_of(node);
+        const int64_t in_hw[2] = {ps[1], ps[2]};
+        if (n.i("ceil_mode", 0)) {
+            // Output size rounds up, but the last window must start inside the input or the
+            // leading padding (PyTorch and ONNX agree); the extra end padding is never counted.
+            for (int a = 0; a < 2; ++a) {
+                const int64_t span = in_hw[a] + pads[a] + pads[a + 2] - k[a];
+                if (span < 0) continue;
+                int64_t out = (span + s[a] - 1) / s[a] + 1;
+                if ((out - 1) * s[a] >= in_hw[a] + pads[a]) --out;
+                pads[a + 2] += std::max<int64_t>(0, (out - 1) * s[a] + k[a] - (in_hw[a] + pads[a] + pads[a + 2]));
+            }
+        }
+        PoolAttrs p;
+        p.kernel_h = static_cast<int>(k[0]); p.kernel_w = static_cast<int>(k[1]);
+        p.stride_h = static_cast<int>(s[0]); p.stride_w = static_cast<int>(s[1]);
+        p.padding = PaddingMode::kExplicit;
+        p.pad_top = static_cast<int>(pads[0]); p.pad_left = static_cast<int>(pads[1]); p.pad_bottom = static_cast<int>(pads[2]); p.pad_right = static_cast<int>(pads[3]);
+        auto id = add(n.name, is_max ? OpType::kMaxPool : OpType::kAvgPool, p, {node});
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    Status global_pool(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        if ((*x)->onnx.size() != 4) return unsup(n, "only NCHW inputs are supported (input " + dims_str((*x)->onnx) + ")");
+        Expected<int> id = 0;
+        if (n.op == "GlobalAveragePool") {
+            id = add(n.name, OpType::kMean, ReduceAttrs{{1, 2}, true}, {(*x)->node});
+        } else {
+            PoolAttrs p;  // a max pool whose window is the whole image runs on the kernel sets
+            p.kernel_h = static_cast<int>((*x)->onnx[2]); p.kernel_w = static_cast<int>((*x)->onnx[3]);
+            id = add(n.name, OpType::kMaxPool, p, {(*x)->node});
+        }
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    // ReduceMean (x.mean((2, 3)) in PyTorch): axes from the attribute, or the input from opset 18.
+    Status reduce_mean(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        const std::vector<int64_t>& d = (*x)->onnx;
+        const int64_t r = static_cast<int64_t>(d.size());
+        auto axes = axes_of(n, 1, r);
+        if (!axes) return axes.status();
+        if (axes->empty()) return unsup(n, "reducing over every axis (the batch included) is not supported");
+        const bool keep = n.i("keepdims", 1) != 0;
+        const std::vector<int> l = layout(d.size());
+        ReduceAttrs ra;
+        ra.keep_dims = keep;
+        for (int64_t a : *axes) ra.axes.push_back(static_cast<int>(std::find(l.begin(), l.end(), static_cast<int>(a)) - l.begin()));
+        std::sort(ra.axes.begin(), ra.axes.end());
+        // Without keepdims the remaining axes must keep ONNX order in the engine: a rank-4 input
+        // may lose its channel axis or both spatial axes, not one of each.
+        if (!keep && r == 4) {
+            const bool c_kept = std::find(axes->begin(), axes->end(), 1) == axes->end();
+            const int spatial_kept = (std::find(axes->begin(), axes->end(), 2) == axes->end()) + (std::find(axes->begin(), axes->end(), 3) == axes->end());
+            if (c_kept && spatial_kept > 0) return unsup(n, "axes " + dims_str(*axes) + " without keepdims are not supported for " + dims_str(d));
+        }
+        auto id = add(n.name, OpType::kMean, ra, {*xn});
+        if (!id) return id.status();
+        if (!keep && r == 4) {
+            Value v;
+            v.node = *id;
+            for (int64_t k = 0; k < r; ++k)
+                if (std::find(axes->begin(), axes->end(), k) == axes->end()) v.onnx.push_back(d[static_cast<size_t>(k)]);
+            v.onnx[0] = 1;
+            values_[n.outputs[0]] = std::move(v);
+            return Status::ok();
+        }
+        return define(n, *id);
+    }
+
+    Status flatten(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto d = reshaped_dims(n, (*x)->onnx, true);
+        if (!d) return d.status();
+        return reshape_to(n, **x, *d);
+    }
+
+    Status reshape_like(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto d = reshaped_dims(n, (*x)->onnx, true);
+        if (!d) return d.status();
+        if (*d == (*x)->onnx) {
+            values_[n.outputs[0]] = **x;
+            return Status::ok();
+        }
+        return reshape_to(n, **x, *d);
+    }
+
+    static std::vector<int> layout(size_t rank) {
+        if (rank == 4) return {0, 2, 3, 1};  // engine axis i holds ONNX axis layout[i]
+        std::vector<int> l(rank);
+        for (size_t i = 0; i < rank; ++i) l[i] = static_cast<int>(i);
+        return l;
+    }
+
+    Status transpose_op(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        const size_t r = (*x)->onnx.size();
+        std::vector<int64_t> p = n.ints("perm");
+        if (p.empty()) for (size_t k = r; k-- > 0;) p.push_back(static_cast<int64_t>(k));
+        if (p.size() != r) return fail(n, "perm has " + std::to_string(p.size()) + " axes for " + dims_str((*x)->onnx));
+        std::vector<bool> seen(r, false);
+        for (int64_t v : p) {
+            if (v < 0 || v >= static_cast<int64_t>(r) || seen[static_cast<size_t>(v)]) return fail(n, "perm " + dims_str(p) + " is not a permutation");
+            seen[static_cast<size_t>(v)] = true;
+        }
+        if (p[0] != 0) return unsup(n, "moving the batch axis is not supported (perm " + dims_str(p) + ")");
+        const std::vector<int> lin = layout(r), lout = layout(r);
+        std::vector<int> lin_inv(r);
+        for (size_t i = 0; i < r; ++i) lin_inv[static_cast<size_t>(lin[i])] = static_cast<int>(i);
+        std::vector<int> q(r);
+        for (size_t i = 0; i < r; ++i) q[i] = lin_inv[static_cast<size_t>(p[static_cast<size_t>(lout[i])])];
+        auto id = transpose(n.name, *xn, q);
+        if (!id) return id.status();
+        if (*id == *xn) {  // no-op in the engine's layout
+            Value v = **x;
+            v.node = *xn;
+            v.hwc_flat = false;
+            for (size_t i = 0; i < r; ++i) v.onnx[i] = (*x)->onnx[static_cast<size_t>(p[i])];
+            values_[n.outputs[0]] = std::move(v);
+            return Status::ok();
+        }
+        return define(n, *id);
+    }
+
+    Status concat(const OnnxNode& n) {
+        std::vector<int> ins;
+        size_t r = 0;
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const Value* v = in(n, k);
+            if (!v) continue;
+            if (v->is_const) return unsup(n, "concatenating a constant ('" + n.inputs[k] + "') with computed tensors is not supported");
+            if (r && v->onnx.size() != r) return fail(n, "inputs differ in rank");
+            r = v->onnx.size();
+            auto p = plain(*v, n.name);
+            if (!p) return p.status();
+            ins.push_back(*p);
+        }
+        if (ins.empty()) return fail(n, "has no inputs");
+        int64_t axis = n.i("axis", 1);
+        if (axis < 0) axis += static_cast<int64_t>(r);
+        if (axis < 0 || axis >= static_cast<int64_t>(r)) return fail(n, "axis " + std::to_string(n.i("axis", 1)) + " is out of range for rank " + std::to_string(r));
+        const std::vector<int> l = layout(r);
+        const int eaxis = static_cast<int>(std::find(l.begin(), l.end(), static_cast<int>(axis)) - l.begin());
+        if (ins.size() == 1) return define(n, ins[0]);
+        auto id = add(n.name, OpType::kConcat, ConcatAttrs{eaxis}, ins);
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    Status pad(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        const std::string mode = n.s("mode", "constant");
+        if (mode != "constant") return unsup(n, "mode '" + mode + "' is not supported (constant only)");
+        const size_t r = (*x)->onnx.size();
+        std::vector<int64_t> pads;
+        float value = 0.f;
+        if (m_.opset < 11) {
+            pads = n.ints("pads");
+            value = n.f("value", 0.f);
+        } else {
+            auto p = const_input(n, 1, "pads");
+            if (!p) return p.status();
+            for (int64_t k = 0; k < (*p)->count(); ++k) pads.push_back(static_cast<int64_t>((*p)->at(k)));
+            if (const Value* v = in(n, 2)) {
+                if (!v->is_const || v->c.count() != 1) return unsup(n, "constant_value must be a constant scalar");
+                value = static_cast<float>(v->c.at(0));
+            }
+            if (const Value* a = in(n, 3)) {  // opset 18: pads for the listed axes only
+                if (!a->is_const) return unsup(n, "axes must be a constant");
+                std::vector<int64_t> full(2 * r, 0);
+                const int64_t na = a->c.count();
+                if (static_cast<int64_t>(pads.size()) != 2 * na) return fail(n, "pads has " + std::to_string(pads.size()) + " values for " + std::to_string(na) + " axes");
+                for (int64_t k = 0; k < na; ++k) {
+                    int64_t ax = static_cast<int64_t>(a->c.at(k));
+                    if (ax < 0) ax += static_cast<int64_t>(r);
+                    if (ax < 0 || ax >= static_cast<int64_t>(r)) return fail(n, "axis " + std::to_string(ax) + " is out of range");
+                    full[static_cast<size_t>(ax)] = pads[static_cast<size_t>(k)];
+                    full[static_cast<size_t>(ax) + r] = pads[static_cast<size_t>(k + na)];
+                }
+                pads = full;
+            }
+        }
+        if (pads.size() != 2 * r) return fail(n, "pads has " + std::to_string(pads.size()) + " values for rank " + std::to_string(r));
+        for (int64_t v : pads) if (v < 0) return unsup(n, "negative pads (cropping) are not supported: " + dims_str(pads));
+        PadAttrs pa;
+        pa.value = value;
+        for (int ax : layout(r)) pa.paddings.push_back({pads[static_cast<size_t>(ax)], pads[static_cast<size_t>(ax) + r]});
+        auto id = add(n.name, OpType::kPad, pa, {*xn});
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    // Keeps the nodes the output depends on (dead constants from folding, unused transposes).
+    Graph compact_graph() {
+        std::vector<char> live(static_cast<size_t>(g_.size()), 0);
+        live[static_cast<size_t>(g_.output())] = 1;
+        live[static_cast<size_t>(g_.input())] = 1;
+        for (int i = g_.size() - 1; i >= 0; --i)
+            if (live[static_cast<size_t>(i)])
+                for (int k : g_.node(i).inputs) live[static_cast<size_t>(k)] = 1;
+        Graph out;
+        std::vector<int> remap(static_cast<size_t>(g_.size()), -1);
+        for (int i = 0; i < g_.size(); ++i) {
+            if (!live[static_cast<size_t>(i)]) continue;
+            Node& n = g_.node(i);
+            int id;
+            if (n.op == OpType::kInput) id = out.add_input(n.name, n.shape);
+            else if (n.op == OpType::kConst) id = out.add_const(n.name, std::move(n.value));
+            else {
+                std::vector<int> ins;
+                for (int k : n.inputs) ins.push_back(remap[static_cast<size_t>(k)]);
+                id = out.add_node(n.name, n.op, n.attrs, ins);
+            }
+            remap[static_cast<size_t>(i)] = id;
+        }
+        out.set_output(remap[static_cast<size_t>(g_.output())]);
+        return out;
+    }
+
+    const std::string& file_;
+    OnnxModel& m_;
+    Graph g_;
+    std::unordered_map<std::string, Value> values_;
+    std::unordered_map<std::string, int> consumers_;
+    std::unordered_map<std::string, int> conv_of_;
+    std::unordered_map<int, int> materialized_;
+};
+
+}  // namespace
+
+bool looks_like_onnx(std::span<const uint8_t> bytes) {
+    if (bytes.empty()) return false;
+    const uint8_t tag = bytes[0];
+    return tag == 0x08 || tag == 0x12 || tag == 0x3a || tag == 0x42;  // fields 1, 2, 7, 8
+}
+
+Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& name, const OnnxLimits& limits) {
+    if (bytes.size() > limits.max_bytes)
+        return out_of_range(name + ": the file has " + std::to_string(bytes.size()) + " bytes; the limit is " + std::to_string(limits.max_bytes));
+    if (bytes.empty()) return corrupt(name + ": the file is empty");
+    OnnxModel m;
+    Parser p(name, limits);
+    CNNLENS_RETURN_IF_ERROR(p.model(bytes, m));
+    Importer imp(name, m);
+    return imp.run();
+}
+
+}  // namespace cnnlens

@@ -1,0 +1,596 @@
+// ONNX import against PyTorch: every fixture model of tests/data/onnx (written by
+// tests/oracle/make_onnx_fixtures.py) at every opset, on every compiled kernel set. Outputs must
+// match PyTorch's to 1e-5 absolute, scaled by max |output| when that exceeds 1
+// (|ours - torch| <= 1e-5 * max(1, max |torch|)); input gradients of the chosen output element
+// to 1e-4 relative (L2, per image). Hand-built models cover ops and attributes PyTorch does not
+// emit; malformed files must give precise errors, never crashes.
+#include "core/import/onnx/onnx_graph.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/graph/executor.h"
+#include "core/import/model.h"
+#include "tests/test_util.h"
+
+namespace cnnlens {
+namespace {
+
+using json = nlohmann::json;
+
+// --- A minimal protobuf/ONNX writer for hand-built models ----------------------------------
+
+struct Pb {
+    std::vector<uint8_t> b;
+    Pb& varint(uint64_t v) {
+        do { uint8_t x = v & 0x7f; v >>= 7; if (v) x |= 0x80; b.push_back(x); } while (v);
+        return *this;
+    }
+    Pb& tag(uint32_t f, int w) { return varint((uint64_t{f} << 3) | static_cast<uint64_t>(w)); }
+    Pb& i(uint32_t f, int64_t v) { return tag(f, 0).varint(static_cast<uint64_t>(v)); }
+    Pb& f32(uint32_t f, float v) { tag(f, 5); uint8_t x[4]; std::memcpy(x, &v, 4); b.insert(b.end(), x, x + 4); return *this; }
+    Pb& bytes(uint32_t f, const std::vector<uint8_t>& v) { tag(f, 2).varint(v.size()); b.insert(b.end(), v.begin(), v.end()); return *this; }
+    Pb& str(uint32_t f, const std::string& s) { return bytes(f, std::vector<uint8_t>(s.begin(), s.end())); }
+    Pb& msg(uint32_t f, const Pb& m) { return bytes(f, m.b); }
+};
+
+Pb tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& values) {
+    Pb t;
+    for (int64_t d : dims) t.i(1, d);
+    t.i(2, 1).str(8, name);
+    std::vector<uint8_t> raw(values.size() * 4);
+    if (!values.empty()) std::memcpy(raw.data(), values.data(), raw.size());
+    t.bytes(9, raw);
+    return t;
+}
+
+Pb int_tensor(const std::string& name, const std::vector<int64_t>& values) {
+    Pb t;
+    t.i(1, static_cast<int64_t>(values.size())).i(2, 7).str(8, name);
+    for (int64_t v : values) t.i(7, v);
+    return t;
+}
+
+Pb int_scalar(const std::string& name, int64_t v) { return Pb().i(2, 7).str(8, name).i(7, v); }
+
+Pb attr_i(const std::string& n, int64_t v) { return Pb().str(1, n).i(20, 2).i(3, v); }
+Pb attr_f(const std::string& n, float v) { return Pb().str(1, n).i(20, 1).f32(2, v); }
+Pb attr_s(const std::string& n, const std::string& v) { return Pb().str(1, n).i(20, 3).str(4, v); }
+Pb attr_ints(const std::string& n, const std::vector<int64_t>& v) {
+    Pb a;
+    a.str(1, n).i(20, 7);
+    for (int64_t x : v) a.i(8, x);
+    return a;
+}
+Pb attr_t(const std::string& n, const Pb& t) { return Pb().str(1, n).i(20, 4).msg(5, t); }
+
+Pb node(const std::string& op, const std::vector<std::string>& ins, const std::vector<std::string>& outs, const std::vector<Pb>& attrs = {},
+        const std::string& name = "") {
+    Pb n;
+    for (const auto& s : ins) n.str(1, s);
+    for (const auto& s : outs) n.str(2, s);
+    n.str(3, name.empty() ? outs[0] : name).str(4, op);
+    for (const Pb& a : attrs) n.msg(5, a);
+    return n;
+}
+
+Pb value_info(const std::string& name, const std::vector<int64_t>& dims) {
+    Pb shape;
+    for (int64_t d : dims) shape.msg(1, d < 0 ? Pb().str(2, "N") : Pb().i(1, d));
+    Pb tt;
+    tt.i(1, 1).msg(2, shape);
+    return Pb().str(1, name).msg(2, Pb().msg(1, tt));
+}
+
+std::vector<uint8_t> model(const std::vector<Pb>& nodes, const std::vector<Pb>& inits, const std::vector<int64_t>& in_dims, int64_t opset = 13,
+                           const std::string& out = "y") {
+    Pb g;
+    for (const Pb& n : nodes) g.msg(1, n);
+    g.str(2, "test");
+    for (const Pb& t : inits) g.msg(5, t);
+    g.msg(11, value_info("x", in_dims));
+    g.msg(12, value_info(out, {}));
+    Pb m;
+    m.i(1, 8).str(2, "test").msg(7, g).msg(8, Pb().str(1, "").i(2, opset));
+    return m.b;
+}
+
+Expected<Graph> import(const std::vector<uint8_t>& bytes, const OnnxLimits& limits = {}) { return import_onnx(bytes, "m.onnx", limits); }
+
+Tensor run(Graph& g, const Tensor& x, const KernelSet& ks = reference_kernels()) {
+    Executor ex(g, ks);
+    EXPECT_TRUE(ex.forward(x).is_ok());
+    return ex.value(g.output()).clone();
+}
+
+int count_ops(const Graph& g, OpType op) {
+    int n = 0;
+    for (const Node& node : g.nodes()) n += node.op == op;
+    return n;
+}
+
+// --- The PyTorch fixtures ------------------------------------------------------------------
+
+struct Fixture {
+    std::string name;
+    int h = 0, w = 0, c = 0, classes = 0, count = 0;
+    std::vector<int> targets, opsets;
+    std::string output;
+};
+
+std::vector<Fixture> fixtures() {
+    const auto bytes = test::read_file(test::source_path("tests/data/onnx/index.json"));
+    std::vector<Fixture> out;
+    json j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    if (j.is_discarded()) return out;
+    for (const json& m : j["models"]) {
+        Fixture f;
+        f.name = m["name"];
+        f.h = m["input"][0]; f.w = m["input"][1]; f.c = m["input"][2];
+        f.classes = m["classes"]; f.count = m["inputs"];
+        f.targets = m["targets"].get<std::vector<int>>();
+        f.opsets = m["opsets"].get<std::vector<int>>();
+        f.output = m["output"];
+        out.push_back(f);
+    }
+    return out;
+}
+
+std::string fixture_path(const std::string& file) { return test::source_path("tests/data/onnx/" + file); }
+
+class OnnxFixtureTest : public ::testing::TestWithParam<const KernelSet*> {};
+
+TEST_P(OnnxFixtureTest, MatchesPyTorch) {
+    const std::vector<Fixture> all = fixtures();
+    ASSERT_GE(all.size(), 5u) << "tests/data/onnx/index.json is missing; run /usr/bin/python3 tests/oracle/make_onnx_fixtures.py";
+    int checked = 0;
+    for (const Fixture& f : all) {
+        const auto u8 = test::read_file(fixture_path(f.name + ".inputs.u8"));
+        const auto ref = test::read_f32(fixture_path(f.name + ".outputs.f32"));
+        const auto grad = test::read_f32(fixture_path(f.name + ".grads.f32"));
+        const int64_t pixels = int64_t{f.h} * f.w * f.c;
+        ASSERT_EQ(static_cast<int64_t>(u8.size()), f.count * pixels) << f.name;
+        ASSERT_EQ(ref.size(), static_cast<size_t>(f.count * f.classes)) << f.name;
+        ASSERT_EQ(static_cast<int64_t>(grad.size()), f.count * pixels) << f.name;
+        Tensor x(Shape{f.count, f.h, f.w, f.c});
+        for (int64_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(u8[static_cast<size_t>(i)]) / 255.f;
+        double scale = 1.0;
+        for (float v : ref) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+        for (int opset : f.opsets) {
+            const std::string file = f.name + ".opset" + std::to_string(opset) + ".onnx";
+            SCOPED_TRACE(file);
+            auto m = load_model(fixture_path(file));
+            ASSERT_TRUE(m) << m.status().message();
+            EXPECT_EQ(m->spec.format, "onnx");
+            Executor ex(m->graph, *GetParam());
+            // Batched and one image at a time.
+            for (int b : {f.count, 1}) {
+                for (int first = 0; first < f.count; first += b) {
+                    Tensor xb(Shape{b, f.h, f.w, f.c});
+                    std::copy(x.data() + first * pixels, x.data() + (first + b) * pixels, xb.data());
+                    ASSERT_TRUE(ex.forward(xb).is_ok());
+                    const Tensor& y = ex.value(m->graph.output());
+                    ASSERT_EQ(y.shape(), (Shape{b, f.classes}));
+                    EXPECT_LE(test::max_abs_diff(y.data(), ref.data() + first * f.classes, b * f.classes), 1e-5 * scale) << "batch " << b << " first " << first;
+                    Tensor seed(y.shape(), 0.f);
+                    for (int k = 0; k < b; ++k) seed[k * f.classes + f.targets[static_cast<size_t>(first + k)]] = 1.f;
+                    std::vector<Seed> seeds;
+                    seeds.push_back({m->graph.output(), std::move(seed)});
+                    std::vector<Tensor> g;
+                    const int input = m->graph.input();
+                    ASSERT_TRUE(ex.backward(seeds, {&input, 1}, ReluRule::kStandard, g).is_ok());
+                    for (int k = 0; k < b; ++k)
+                        EXPECT_LT(test::rel_l2(g[0].data() + k * pixels, grad.data() + (first + k) * pixels, pixels), 1e-4) << "gradient, image " << first + k;
+                }
+            }
+            ++checked;
+        }
+    }
+    EXPECT_GE(checked, 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllSets, OnnxFixtureTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
+                         [](const testing::TestParamInfo<const KernelSet*>& i) { return std::string(i.param->name); });
+
+TEST(Onnx, BatchNormIsFoldedAndFlattenNeedsNoTranspose) {
+    auto vgg = import(test::read_file(fixture_path("vgg48.opset17.onnx")));
+    ASSERT_TRUE(vgg) << vgg.status().message();
+    EXPECT_EQ(count_ops(*vgg, OpType::kBatchNorm), 0) << "every BatchNormalization follows a Conv with no other consumer";
+    EXPECT_EQ(count_ops(*vgg, OpType::kConv2D), 4);
+    EXPECT_EQ(count_ops(*vgg, OpType::kTranspose), 0) << "the Gemm after Flatten takes permuted weights instead";
+    // act48: one BN reads a Conv that has a second consumer, one follows an Elu: both kept.
+    auto act = import(test::read_file(fixture_path("act48.opset11.onnx")));
+    ASSERT_TRUE(act) << act.status().message();
+    EXPECT_EQ(count_ops(*act, OpType::kBatchNorm), 2);
+    EXPECT_EQ(count_ops(*act, OpType::kLogSoftmax), 1);
+    EXPECT_EQ(count_ops(*act, OpType::kSelu), 1);
+    // resnet48: x.view(x.size(0), -1) after the global pool is a single Reshape.
+    auto res = import(test::read_file(fixture_path("resnet48.opset11.onnx")));
+    ASSERT_TRUE(res) << res.status().message();
+    EXPECT_EQ(count_ops(*res, OpType::kReshape), 1);
+    EXPECT_EQ(count_ops(*res, OpType::kTranspose), 0);
+}
+
+TEST(Onnx, LoadModelInfersTheSpecOrReadsTheSidecar) {
+    auto m = load_model(fixture_path("vgg48.opset11.onnx"));
+    ASSERT_TRUE(m) << m.status().message();
+    EXPECT_TRUE(m->spec.inferred);
+    EXPECT_EQ(m->spec.input.height, 48);
+    EXPECT_EQ(m->spec.input.channels, 1);
+    EXPECT_EQ(m->spec.input.range_lo, 0.f);
+    EXPECT_EQ(m->spec.input.range_hi, 1.f);
+    ASSERT_EQ(m->num_classes(), 7);
+    EXPECT_EQ(m->spec.classes[3], "happy");
+
+    std::map<std::string, std::vector<uint8_t>> files;
+    files["net.onnx"] = test::read_file(fixture_path("act48.opset17.onnx"));
+    const std::string sidecar = R"({"input": {"range": [-1, 1]}, "classes": ["a","b","c","d","e","f","g"], "name": "mine"})";
+    files["net.cnnlens.json"] = std::vector<uint8_t>(sidecar.begin(), sidecar.end());
+    FileSource src = [&files](const std::string& n) -> Expected<std::vector<uint8_t>> {
+        auto it = files.find(n);
+        if (it == files.end()) return not_found("no file '" + n + "'");
+        return it->second;
+    };
+    auto s = load_model_from(src, "net.onnx");
+    ASSERT_TRUE(s) << s.status().message();
+    EXPECT_FALSE(s->spec.inferred);
+    EXPECT_EQ(s->spec.name, "mine");
+    EXPECT_EQ(s->spec.input.range_lo, -1.f);
+    EXPECT_EQ(s->spec.classes[6], "g");
+    // LogSoftmax output: its input holds the logits.
+    EXPECT_EQ(s->graph.node(s->logits).op, OpType::kMatMul);
+
+    // A cnnlens.json naming the .onnx (format inferred from the extension).
+    files.erase("net.cnnlens.json");
+    const std::string spec = R"({"model": "net.onnx", "classes": ["a","b","c","d","e","f","g"]})";
+    files["cnnlens.json"] = std::vector<uint8_t>(spec.begin(), spec.end());
+    auto c = load_model_from(src, "cnnlens.json");
+    ASSERT_TRUE(c) << c.status().message();
+    EXPECT_EQ(c->spec.format, "onnx");
+    EXPECT_FALSE(c->spec.inferred);
+    auto d = load_model_from(src, "net.onnx");  // the same description found from the .onnx
+    ASSERT_TRUE(d) << d.status().message();
+    EXPECT_EQ(d->spec.classes[0], "a");
+
+    // rgb64 ends in Softmax: probabilities and logits both resolved.
+    auto r = load_model(fixture_path("rgb64.opset17.onnx"));
+    ASSERT_TRUE(r) << r.status().message();
+    EXPECT_GE(r->probs, 0);
+    EXPECT_EQ(r->spec.input.channels, 3);
+    EXPECT_EQ(r->spec.classes[0], "angry");  // 7 outputs: FER2013 names, to be confirmed by the user
+    EXPECT_TRUE(r->spec.inferred);
+}
+
+// --- Hand-built models ---------------------------------------------------------------------
+
+std::vector<float> iota(size_t n, float scale, float offset) {
+    std::vector<float> v(n);
+    for (size_t k = 0; k < n; ++k) v[k] = offset + scale * static_cast<float>((k * 7919) % 23) / 23.f;
+    return v;
+}
+
+TEST(Onnx, GemmAttributesAndElementwiseOps) {
+    // y = Selu(HardSigmoid(Clip(Identity(Dropout(Gemm(x, B, C; alpha 0.5, beta 2, transB))))))
+    const std::vector<float> B = iota(12, 2.f, -1.f), C = {0.25f};
+    auto bytes = model({node("Gemm", {"x", "B", "C"}, {"g"}, {attr_f("alpha", 0.5f), attr_f("beta", 2.f), attr_i("transB", 1)}),
+                        node("Dropout", {"g"}, {"d"}), node("Identity", {"d"}, {"i"}),
+                        node("Clip", {"i"}, {"c"}, {attr_f("min", -0.4f), attr_f("max", 0.9f)}),
+                        node("HardSigmoid", {"c"}, {"h"}, {attr_f("alpha", 0.3f), attr_f("beta", 0.4f)}), node("Selu", {"h"}, {"y"})},
+                       {tensor("B", {3, 4}, B), tensor("C", {}, C)}, {-1, 4}, 9);
+    auto g = import(bytes);
+    ASSERT_TRUE(g) << g.status().message();
+    Rng rng(3);
+    Tensor x = test::random_tensor({2, 4}, rng);
+    for (const KernelSet* ks : compiled_kernel_sets()) {
+        Tensor y = run(*g, x, *ks);
+        ASSERT_EQ(y.shape(), (Shape{2, 3}));
+        for (int n = 0; n < 2; ++n)
+            for (int m = 0; m < 3; ++m) {
+                double v = 2.0 * 0.25;
+                for (int k = 0; k < 4; ++k) v += 0.5 * x[n * 4 + k] * B[static_cast<size_t>(m * 4 + k)];
+                v = std::min(std::max(v, -0.4), 0.9);
+                v = std::min(std::max(0.3 * v + 0.4, 0.0), 1.0);
+                v = 1.0507009873554805 * (v > 0 ? v : 1.6732632423543772 * (std::exp(v) - 1));
+                EXPECT_NEAR(y[n * 3 + m], v, 1e-5) << ks->name;
+            }
+    }
+}
+
+// Direct NCHW convolution for checking Conv attributes.
+std::vector<float> conv_nchw(const std::vector<float>& x, int C, int H, int W, const std::vector<float>& w, int O, int KH, int KW, int s, int d, int pt,
+                             int pl, int OH, int OW, int groups) {
+    std::vector<float> y(static_cast<size_t>(O * OH * OW), 0.f);
+    const int cg = C / groups, og = O / groups;
+    for (int o = 0; o < O; ++o)
+        for (int oy = 0; oy < OH; ++oy)
+            for (int ox = 0; ox < OW; ++ox) {
+                double acc = 0;
+                for (int i = 0; i < cg; ++i)
+                    for (int ky = 0; ky < KH; ++ky)
+                        for (int kx = 0; kx < KW; ++kx) {
+                            const int iy = oy * s - pt + ky * d, ix = ox * s - pl + kx * d;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                            const int c = (o / og) * cg + i;
+                            acc += x[static_cast<size_t>((c * H + iy) * W + ix)] * w[static_cast<size_t>(((o * cg + i) * KH + ky) * KW + kx)];
+                        }
+                y[static_cast<size_t>((o * OH + oy) * OW + ox)] = static_cast<float>(acc);
+            }
+    return y;
+}
+
+TEST(Onnx, ConvAutoPadGroupsAndDilations) {
+    struct Case { std::string auto_pad; int s, d, groups, oh, ow, pt, pl; };
+    // Input 1x4x7x6, kernel 3x3, stride 2: total padding 2 (H) and 1 (W); SAME_LOWER puts the odd one first.
+    const std::vector<Case> cases = {{"SAME_UPPER", 2, 1, 1, 4, 3, 1, 0}, {"SAME_LOWER", 2, 1, 2, 4, 3, 1, 1}, {"VALID", 1, 2, 4, 3, 2, 0, 0}};
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.auto_pad);
+        const int O = 4, I = 4 / c.groups;
+        const std::vector<float> w = iota(static_cast<size_t>(O * I * 9), 1.f, -0.5f);
+        auto bytes = model({node("Conv", {"x", "w"}, {"y"}, {attr_s("auto_pad", c.auto_pad), attr_ints("strides", {c.s, c.s}), attr_ints("dilations", {c.d, c.d}),
+                                                         attr_i("group", c.groups)})},
+                           {tensor("w", {O, I, 3, 3}, w)}, {1, 4, 7, 6});
+        auto g = import(bytes);
+        ASSERT_TRUE(g) << g.status().message();
+        Rng rng(9);
+        std::vector<float> xn(4 * 7 * 6);
+        for (float& v : xn) v = rng.uniform(-1.f, 1.f);
+        Tensor x(Shape{1, 7, 6, 4});  // NHWC copy
+        for (int ch = 0; ch < 4; ++ch)
+            for (int yy = 0; yy < 7; ++yy)
+                for (int xx = 0; xx < 6; ++xx) x[(yy * 6 + xx) * 4 + ch] = xn[static_cast<size_t>((ch * 7 + yy) * 6 + xx)];
+        const auto ref = conv_nchw(xn, 4, 7, 6, w, O, 3, 3, c.s, c.d, c.pt, c.pl, c.oh, c.ow, c.groups);
+        for (const KernelSet* ks : compiled_kernel_sets()) {
+            Tensor y = run(*g, x, *ks);
+            ASSERT_EQ(y.shape(), (Shape{1, c.oh, c.ow, O})) << ks->name;
+            for (int o = 0; o < O; ++o)
+                for (int yy = 0; yy < c.oh; ++yy)
+                    for (int xx = 0; xx < c.ow; ++xx)
+                        EXPECT_NEAR(y[(yy * c.ow + xx) * O + o], ref[static_cast<size_t>((o * c.oh + yy) * c.ow + xx)], 1e-5) << ks->name;
+        }
+    }
+}
+
+TEST(Onnx, ConstantsTransposeConcatAndPadAttributes) {
+    // NCHW: Concat(x, Transpose(x, H<->W)) on channels, then Pad (opset 9 attributes) with 0.5,
+    // then Mul by a Constant [C,1,1]. The engine holds the [1,2,4,5] result as NHWC [1,4,5,2].
+    Pb k = tensor("kv", {2, 1, 1}, {2.f, -1.f});
+    auto bytes = model({node("Transpose", {"x"}, {"t"}, {attr_ints("perm", {0, 1, 3, 2})}), node("Concat", {"x", "t"}, {"c"}, {attr_i("axis", 1)}),
+                        node("Pad", {"c"}, {"p"}, {attr_ints("pads", {0, 0, 1, 0, 0, 0, 0, 2}), attr_f("value", 0.5f)}), node("Constant", {}, {"k"}, {attr_t("value", k)}),
+                        node("Mul", {"p", "k"}, {"y"})},
+                       {}, {1, 1, 3, 3}, 9);
+    auto g = import(bytes);
+    ASSERT_TRUE(g) << g.status().message();
+    Tensor x(Shape{1, 3, 3, 1});
+    for (int i = 0; i < 9; ++i) x[i] = static_cast<float>(i);
+    Tensor y = run(*g, x);
+    // y: [1, 2, 4 (H+1), 5 (W+2)]: channel 0 = 2*x, channel 1 = -x^T, padding 0.5*k.
+    ASSERT_EQ(y.shape(), (Shape{1, 4, 5, 2}));
+    for (int h = 0; h < 4; ++h)
+        for (int w = 0; w < 5; ++w)
+            for (int c = 0; c < 2; ++c) {
+                float v = 0.5f;
+                if (h >= 1 && w < 3) v = c == 0 ? x[(h - 1) * 3 + w] : x[w * 3 + (h - 1)];
+                EXPECT_EQ(y[(h * 5 + w) * 2 + c], v * (c == 0 ? 2.f : -1.f)) << h << "," << w << "," << c;
+            }
+}
+
+TEST(Onnx, ShapeArithmeticIsFoldedWithASymbolicBatch) {
+    // y = Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) then Flatten of a Squeeze.
+    auto bytes = model({node("Shape", {"x"}, {"s"}), node("Constant", {}, {"zero"}, {attr_t("value", int_scalar("z", 0))}),
+                        node("Gather", {"s", "zero"}, {"b"}, {attr_i("axis", 0)}), node("Unsqueeze", {"b"}, {"bu"}, {attr_ints("axes", {0})}),
+                        node("Concat", {"bu", "minus1"}, {"shape"}, {attr_i("axis", 0)}), node("Cast", {"shape"}, {"shape64"}, {attr_i("to", 7)}),
+                        node("Reshape", {"x", "shape64"}, {"y"})},
+                       {int_tensor("minus1", {-1})}, {-1, 2, 3, 4}, 11);
+    auto g = import(bytes);
+    ASSERT_TRUE(g) << g.status().message();
+    Rng rng(1);
+    Tensor x = test::random_tensor({3, 3, 4, 2}, rng);  // NHWC of NCHW [3,2,3,4]
+    Tensor y = run(*g, x);
+    ASSERT_EQ(y.shape(), (Shape{3, 24}));
+    for (int n = 0; n < 3; ++n)
+        for (int c = 0; c < 2; ++c)
+            for (int h = 0; h < 3; ++h)
+                for (int w = 0; w < 4; ++w) EXPECT_EQ(y[n * 24 + (c * 3 + h) * 4 + w], x[((n * 3 + h) * 4 + w) * 2 + c]);
+    // The batch size may not enter arithmetic.
+    auto bad = model({node("Shape", {"x"}, {"s"}), node("Mul", {"s", "two"}, {"s2"}), node("Reshape", {"x", "s2"}, {"y"})}, {int_tensor("two", {2})}, {-1, 2, 3, 4}, 11);
+    auto b = import(bad);
+    ASSERT_FALSE(b);
+    EXPECT_NE(b.status().message().find("Mul node 's2': arithmetic on the batch size is not supported"), std::string::npos) << b.status().message();
+}
+
+TEST(Onnx, ConvTransposeAndGlobalMaxPoolAndMatMul) {
+    // ConvTranspose (stride 2, pads 1, output_padding 1, group 2) -> GlobalMaxPool -> Flatten -> MatMul
+    const std::vector<float> w = iota(4 * 3 * 3 * 3, 1.f, -0.5f), m = iota(6 * 2, 1.f, -0.3f);
+    auto bytes = model({node("ConvTranspose", {"x", "w", "b"}, {"ct"}, {attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1}), attr_ints("output_padding", {1, 1}),
+                                                                     attr_i("group", 2)}),
+                        node("GlobalMaxPool", {"ct"}, {"gp"}), node("Flatten", {"gp"}, {"f"}), node("MatMul", {"f", "m"}, {"y"})},
+                       {tensor("w", {4, 3, 3, 3}, w), tensor("b", {6}, {0.1f, 0.2f, 0.3f, -0.1f, -0.2f, -0.3f}), tensor("m", {6, 2}, m)}, {1, 4, 3, 3});
+    auto g = import(bytes);
+    ASSERT_TRUE(g) << g.status().message();
+    EXPECT_EQ(count_ops(*g, OpType::kConvTranspose), 1);
+    const int ct = g->find("ct");
+    ASSERT_GE(ct, 0);
+    EXPECT_EQ(g->node(ct).shape, (Shape{1, 6, 6, 6}));  // (3-1)*2 - 2 + 3 + 1
+    Rng rng(4);
+    Tensor x = test::random_tensor({1, 3, 3, 4}, rng);
+    // Direct transposed convolution in NCHW terms.
+    std::vector<double> ref(6 * 6 * 6, 0.0);
+    for (int o = 0; o < 6; ++o) for (int k = 0; k < 36; ++k) ref[static_cast<size_t>(o * 36 + k)] = std::vector<float>{0.1f, 0.2f, 0.3f, -0.1f, -0.2f, -0.3f}[static_cast<size_t>(o)];
+    for (int ci = 0; ci < 4; ++ci)
+        for (int iy = 0; iy < 3; ++iy)
+            for (int ix = 0; ix < 3; ++ix)
+                for (int j = 0; j < 3; ++j)
+                    for (int ky = 0; ky < 3; ++ky)
+                        for (int kx = 0; kx < 3; ++kx) {
+                            const int oy = iy * 2 - 1 + ky, ox = ix * 2 - 1 + kx, o = (ci / 2) * 3 + j;
+                            if (oy < 0 || oy >= 6 || ox < 0 || ox >= 6) continue;
+                            ref[static_cast<size_t>((o * 6 + oy) * 6 + ox)] += x[(iy * 3 + ix) * 4 + ci] * w[static_cast<size_t>(((ci * 3 + j) * 3 + ky) * 3 + kx)];
+                        }
+    std::vector<double> pooled(6, -1e30);
+    for (int o = 0; o < 6; ++o) for (int k = 0; k < 36; ++k) pooled[static_cast<size_t>(o)] = std::max(pooled[static_cast<size_t>(o)], ref[static_cast<size_t>(o * 36 + k)]);
+    for (const KernelSet* ks : compiled_kernel_sets()) {
+        Executor ex(*g, *ks);
+        ASSERT_TRUE(ex.forward(x).is_ok());
+        const Tensor& ctv = ex.value(ct);
+        for (int o = 0; o < 6; ++o)
+            for (int k = 0; k < 36; ++k) EXPECT_NEAR(ctv[k * 6 + o], ref[static_cast<size_t>(o * 36 + k)], 1e-5) << ks->name;
+        const Tensor& y = ex.value(g->output());
+        for (int c = 0; c < 2; ++c) {
+            double v = 0;
+            for (int o = 0; o < 6; ++o) v += pooled[static_cast<size_t>(o)] * m[static_cast<size_t>(o * 2 + c)];
+            EXPECT_NEAR(y[c], v, 1e-5) << ks->name;
+        }
+    }
+}
+
+TEST(Onnx, ReduceMeanOverSpaceAndChannels) {
+    // mean over (H, W) without keepdims -> [N, C]; then over C with keepdims -> [N, 1]
+    auto bytes = model({node("ReduceMean", {"x"}, {"m"}, {attr_ints("axes", {2, 3}), attr_i("keepdims", 0)}),
+                        node("ReduceMean", {"m"}, {"y"}, {attr_ints("axes", {-1}), attr_i("keepdims", 1)})},
+                       {}, {-1, 3, 2, 4}, 13);
+    auto g = import(bytes);
+    ASSERT_TRUE(g) << g.status().message();
+    Rng rng(8);
+    Tensor x = test::random_tensor({2, 2, 4, 3}, rng);
+    Tensor y = run(*g, x);
+    ASSERT_EQ(y.shape(), (Shape{2, 1}));
+    for (int n = 0; n < 2; ++n) {
+        double s = 0;
+        for (int k = 0; k < 24; ++k) s += x[n * 24 + k];
+        EXPECT_NEAR(y[n], s / 24, 1e-6);
+    }
+    auto mixed = model({node("ReduceMean", {"x"}, {"y"}, {attr_ints("axes", {3}), attr_i("keepdims", 0)})}, {}, {-1, 3, 2, 4}, 13);
+    auto m = import(mixed);
+    ASSERT_FALSE(m);
+    EXPECT_NE(m.status().message().find("ReduceMean node 'y': axes [3] without keepdims are not supported for [1,3,2,4]"), std::string::npos) << m.status().message();
+}
+
+// --- Malformed files -----------------------------------------------------------------------
+
+void expect_error(const Expected<Graph>& g, ErrorCode code, const std::string& text) {
+    ASSERT_FALSE(g) << "expected an error containing: " << text;
+    EXPECT_EQ(g.status().code(), code) << g.status().message();
+    EXPECT_NE(g.status().message().find(text), std::string::npos) << g.status().message();
+}
+
+std::vector<uint8_t> tiny_relu() { return model({node("Relu", {"x"}, {"y"})}, {}, {1, 1, 2, 2}); }
+
+TEST(OnnxErrors, TruncatedFilesNeverCrash) {
+    const auto bytes = test::read_file(fixture_path("resnet48.opset17.onnx"));
+    ASSERT_GT(bytes.size(), 1000u);
+    int errors = 0;
+    for (size_t n = 0; n < bytes.size(); n += 1 + n / 40) {
+        auto g = import(std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n)));
+        if (!g) ++errors;
+        else EXPECT_TRUE(false) << "a truncated file of " << n << " bytes imported";
+    }
+    EXPECT_GT(errors, 100);
+    expect_error(import(std::vector<uint8_t>(bytes.begin(), bytes.begin() + 100)), ErrorCode::kCorrupt, "m.onnx: ");
+}
+
+TEST(OnnxErrors, FlippedBytesNeverCrash) {
+    const auto bytes = test::read_file(fixture_path("act48.opset11.onnx"));
+    Rng rng(77);
+    for (int trial = 0; trial < 300; ++trial) {
+        std::vector<uint8_t> b = bytes;
+        for (int k = 0; k < 3; ++k) b[rng.below(static_cast<uint32_t>(b.size()))] ^= static_cast<uint8_t>(1u << rng.below(8));
+        auto g = import(b);
+        if (g) {  // a surviving model must still run
+            Tensor x(Shape{1, 48, 48, 1}, 0.5f);
+            Executor ex(*g, reference_kernels());
+            (void)ex.forward(x);
+        }
+    }
+}
+
+TEST(OnnxErrors, WrongWireType) {
+    Pb m;
+    m.i(1, 8).i(7, 5);  // graph as a varint
+    expect_error(import(m.b), ErrorCode::kCorrupt, "ModelProto: field 7 (graph) has wire type varint, expected length-delimited (at byte 2)");
+    Pb n;  // a node whose op_type is a fixed32
+    n.str(1, "x").str(2, "y").f32(4, 1.f);
+    Pb g;
+    g.msg(1, n);
+    Pb m2;
+    m2.msg(7, g).msg(8, Pb().i(2, 13));
+    expect_error(import(m2.b), ErrorCode::kCorrupt, "NodeProto #0: field 4 (op_type) has wire type fixed32");
+}
+
+TEST(OnnxErrors, InitializerWithTheWrongByteCount) {
+    Pb t;
+    t.i(1, 2).i(1, 3).i(2, 1).str(8, "conv.weight").bytes(9, std::vector<uint8_t>(20, 0));
+    auto bytes = model({node("Relu", {"x"}, {"y"})}, {t}, {1, 1, 2, 2});
+    expect_error(import(bytes), ErrorCode::kCorrupt, "initializer 'conv.weight' (float32 [2,3]) has 20 bytes of raw_data, expected 24");
+    Pb u;
+    u.i(1, 4).i(2, 1).str(8, "b");
+    u.tag(4, 2).varint(8);
+    for (int k = 0; k < 8; ++k) u.b.push_back(0);
+    expect_error(import(model({node("Relu", {"x"}, {"y"})}, {u}, {1, 1, 2, 2})), ErrorCode::kCorrupt, "initializer 'b' (float32 [4]) has 2 values in float_data, expected 4");
+}
+
+TEST(OnnxErrors, ExternalData) {
+    Pb t;
+    t.i(1, 4).i(2, 1).str(8, "fc.weight").i(14, 1).msg(13, Pb().str(1, "location").str(2, "weights.bin"));
+    expect_error(import(model({node("Relu", {"x"}, {"y"})}, {t}, {1, 1, 2, 2})), ErrorCode::kUnsupported,
+                 "initializer 'fc.weight' keeps its data in an external file ('weights.bin')");
+}
+
+TEST(OnnxErrors, UnsupportedOpsAreListedAtOnce) {
+    auto bytes = model({node("Relu", {"x"}, {"a"}), node("Foo", {"a"}, {"b"}, {}, "foo_1"), node("LSTM", {"b"}, {"c"}, {}, "rnn"),
+                        node("Foo", {"c"}, {"d"}, {}, "foo_2"), node("Attention", {"d"}, {"y"}, {}, "attn")},
+                       {}, {1, 1, 2, 2});
+    // The custom-domain op is listed with its domain.
+    auto g = import(bytes);
+    expect_error(g, ErrorCode::kUnsupported, "m.onnx: unsupported ops: Attention (1 node: attn); Foo (2 nodes: foo_1, foo_2); LSTM (1 node: rnn)");
+    Pb n = node("FusedConv", {"x"}, {"y"}, {}, "fc");
+    n.str(7, "com.microsoft");
+    expect_error(import(model({n}, {}, {1, 1, 2, 2})), ErrorCode::kUnsupported, "com.microsoft:FusedConv (1 node: fc)");
+    // Ops evaluated at import fail by name when fed from the image.
+    expect_error(import(model({node("Slice", {"x", "s", "e"}, {"y"})}, {int_tensor("s", {0}), int_tensor("e", {1})}, {1, 1, 2, 2})), ErrorCode::kUnsupported,
+                 "Slice node 'y': is only supported on constant inputs");
+}
+
+TEST(OnnxErrors, NanWeights) {
+    auto bytes = model({node("Conv", {"x", "w"}, {"y"})}, {tensor("w", {1, 1, 1, 2}, {1.f, NAN})}, {1, 1, 2, 2});
+    expect_error(import(bytes), ErrorCode::kCorrupt, "initializer 'w' holds NaN at element 1 of [1,1,1,2]");
+    auto inf = model({node("Conv", {"x", "w"}, {"y"})}, {tensor("w", {2}, {INFINITY, 1.f})}, {1, 1, 2, 2});
+    expect_error(import(inf), ErrorCode::kCorrupt, "holds an infinite value at element 0");
+}
+
+TEST(OnnxErrors, Limits) {
+    const auto bytes = test::read_file(fixture_path("vgg48.opset11.onnx"));
+    OnnxLimits small;
+    small.max_bytes = 1000;
+    expect_error(import(bytes, small), ErrorCode::kOutOfRange, "m.onnx: the file has " + std::to_string(bytes.size()) + " bytes; the limit is 1000");
+    OnnxLimits few;
+    few.max_nodes = 3;
+    expect_error(import(bytes, few), ErrorCode::kOutOfRange, "the graph has more than 3 nodes");
+    OnnxLimits tiny;
+    tiny.max_tensor_elements = 100;
+    expect_error(import(bytes, tiny), ErrorCode::kOutOfRange, "has more than 100 elements");
+    Pb huge;  // 2^40 elements declared
+    huge.i(1, 1 << 20).i(1, 1 << 20).i(2, 1).str(8, "big");
+    expect_error(import(model({node("Relu", {"x"}, {"y"})}, {huge}, {1, 1, 2, 2})), ErrorCode::kOutOfRange, "initializer 'big' [1048576,1048576] has more than");
+}
+
+TEST(OnnxErrors, StructuralProblems) {
+    expect_error(import({}), ErrorCode::kCorrupt, "m.onnx: the file is empty");
+    expect_error(import(model({node("Relu", {"x"}, {"y"})}, {}, {1, 1, 2, 2}, 7)), ErrorCode::kUnsupported, "opset 7; cnnlens reads opsets 9 to 18");
+    expect_error(import(model({node("Relu", {"nope"}, {"y"})}, {}, {1, 1, 2, 2})), ErrorCode::kInvalidArgument, "Relu node 'y' reads 'nope', which no earlier node produces");
+    expect_error(import(model({node("Relu", {"x"}, {"y"})}, {}, {1, 1, -1, 2})), ErrorCode::kUnsupported, "symbolic dimension 'N' at axis 2");
+    expect_error(import(model({node("Conv", {"x", "w"}, {"y"})}, {tensor("w", {2, 3, 1, 1}, iota(6, 1.f, 0.f))}, {1, 1, 2, 2})), ErrorCode::kInvalidArgument,
+                 "Conv node 'y': weights [2,3,1,1] with group 1 do not fit input [1,1,2,2]");
+    expect_error(import(model({node("Pad", {"x", "p"}, {"y"}, {attr_s("mode", "reflect")})}, {int_tensor("p", {0, 0, 1, 1, 0, 0, 1, 1})}, {1, 1, 2, 2})),
+                 ErrorCode::kUnsupported, "Pad node 'y': mode 'reflect' is not supported");
+    Pb m;
+    m.i(1, 8);
+    expect_error(import(m.b), ErrorCode::kCorrupt, "ModelProto has no graph");
+    ASSERT_TRUE(import(tiny_relu())) << import(tiny_relu()).status().message();
+}
+
+}  // namespace
+}  // namespace cnnlens
