@@ -306,6 +306,34 @@ test('HiDPI: the canvas backing store is CSS size x devicePixelRatio', async () 
   }
 });
 
+test('a canvas exactly the size of the screen stays in the page (no fullscreen request)', async () => {
+  // The canvas's CSS size at this viewport, then a screen of exactly that size.
+  const css = await page.evaluate(() => {
+    const c = document.getElementById('canvas');
+    return { w: c.clientWidth, h: c.clientHeight };
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, screen: { width: css.w, height: css.h },
+    deviceScaleFactor: 1, serviceWorkers: 'block' });
+  const p = await context.newPage();
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(e.message));
+  p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  try {
+    await p.goto(`${origin}/`);
+    await p.waitForFunction(() => window.cnnlensTest && window.cnnlensTest.ready.then(() => true), null, { timeout: 60000 });
+    const s = await p.evaluate(() => {
+      const c = document.getElementById('canvas');
+      return { w: c.width, h: c.height, sw: screen.width, sh: screen.height, fullscreen: document.fullscreenElement !== null };
+    });
+    assert.deepEqual([s.sw, s.sh], [css.w, css.h], 'the emulated screen has the canvas size');
+    assert.deepEqual([s.w, s.h], [css.w, css.h], JSON.stringify(s));
+    assert.equal(s.fullscreen, false);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('no request leaves the local server and the page logged no errors', () => {
   assert.deepEqual(outside, []);
   assert.deepEqual(pageErrors, []);

@@ -33,6 +33,10 @@ EM_JS(void, js_download, (const char* name, const char* mime, const uint8_t* dat
 });
 // Starts cnnlens_run_job from its own browser task: the job yields with emscripten_sleep
 // (Asyncify), which must unwind to JS with no frame() on the stack.
+// Resizes the canvas backing store through Emscripten's Browser helper, which tells the GLFW
+// emulation (window and framebuffer size callbacks). glfwSetWindowSize would request fullscreen
+// (and pointer lock) whenever the size equals the screen's, e.g. a maximised window.
+EM_JS(void, js_set_canvas_size, (int w, int h), { Browser.setCanvasSize(w, h); });
 EM_JS(void, js_start_job, (), { setTimeout(function() { Module['_cnnlens_run_job'](); }, 0); });
 
 namespace cnnlens::app {
@@ -100,7 +104,7 @@ void fit_canvas() {
     const int w = static_cast<int>(std::lround(css_w * dpr)), h = static_cast<int>(std::lround(css_h * dpr));
     int cw = 0, ch = 0;
     glfwGetWindowSize(g->window, &cw, &ch);
-    if (w > 0 && h > 0 && (w != cw || h != ch)) glfwSetWindowSize(g->window, w, h);
+    if (w > 0 && h > 0 && (w != cw || h != ch)) js_set_canvas_size(w, h);
 }
 
 void frame() {
