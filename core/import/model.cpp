@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "core/base/limits.h"
+
 #include "core/import/tfjs/tfjs_graph.h"
 
 namespace cnnlens {
@@ -18,13 +20,24 @@ std::string dirname_of(const std::string& path) {
     const size_t slash = path.find_last_of('/');
     return slash == std::string::npos ? "." : path.substr(0, slash);
 }
+Status too_big(const std::string& name) {
+    return out_of_range("model file '" + name + "' is larger than " + std::to_string(limits::kMaxModelFileBytes >> 20) + " MiB (the limit)");
+}
+
+// A file of the model through `files`, refused when over limits::kMaxModelFileBytes.
+Expected<std::vector<uint8_t>> read_model_file(const FileSource& files, const std::string& name) {
+    auto b = files(name);
+    if (b && static_cast<int64_t>(b->size()) > limits::kMaxModelFileBytes) return too_big(name);
+    return b;
+}
+
 std::string basename_of(const std::string& path) {
     const size_t slash = path.find_last_of('/');
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 Expected<Model> load_impl(const FileSource& files, const std::string& main) {
-    auto bytes = files(main);
+    auto bytes = read_model_file(files, main);
     if (!bytes) return bytes.status();
     const std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
     json probe = json::parse(text.begin(), text.end(), nullptr, false);
@@ -38,7 +51,7 @@ Expected<Model> load_impl(const FileSource& files, const std::string& main) {
         if (!s) return Status(s.status().code(), main + ": " + s.status().message());
         spec = std::move(*s);
         model_file = spec.model_file;
-        auto mb = files(model_file);
+        auto mb = read_model_file(files, model_file);
         if (!mb) return mb.status();
         model_text.assign(reinterpret_cast<const char*>(mb->data()), mb->size());
     } else {
@@ -64,7 +77,13 @@ Expected<std::vector<uint8_t>> read_file_bytes(const std::string& path) {
     std::vector<uint8_t> out;
     uint8_t buf[1 << 16];
     size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+        out.insert(out.end(), buf, buf + n);
+        if (static_cast<int64_t>(out.size()) > limits::kMaxModelFileBytes) {
+            std::fclose(f);
+            return too_big(path);
+        }
+    }
     const bool err = std::ferror(f);
     std::fclose(f);
     if (err) return corrupt("error while reading '" + path + "'");

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/base/limits.h"
+
 namespace cnnlens {
 namespace {
 
@@ -122,6 +124,10 @@ private:
                 if (!p.is_string()) return corrupt(json_name_ + ": weight path is not a string");
                 auto shard = files_(p.get<std::string>());
                 if (!shard) return not_found(json_name_ + ": weight shard '" + p.get<std::string>() + "' cannot be read: " + shard.status().message());
+                total_weight_bytes_ += static_cast<int64_t>(shard->size());
+                if (total_weight_bytes_ > limits::kMaxWeightBytes)
+                    return out_of_range(json_name_ + ": the weight shards hold more than " + std::to_string(limits::kMaxWeightBytes >> 20) +
+                                        " MiB (the limit), reached at shard '" + p.get<std::string>() + "'");
                 bytes.insert(bytes.end(), shard->begin(), shard->end());
             }
             size_t offset = 0;
@@ -134,10 +140,12 @@ private:
                     return corrupt(json_name_ + ": weight '" + name + "' has no valid shape");
                 for (const json& d : w["shape"]) {
                     const int64_t v = d.is_number_integer() ? d.get<int64_t>() : -1;
-                    if (v < 0 || v > (int64_t{1} << 30)) return corrupt(json_name_ + ": weight '" + name + "' has dimension " + d.dump());
+                    if (v < 0 || v > limits::kMaxWeightDim) return corrupt(json_name_ + ": weight '" + name + "' has dimension " + d.dump());
                     shape.push_back(v);
                     count *= v;
-                    if (count > (int64_t{1} << 28)) return out_of_range(json_name_ + ": weight '" + name + "' has too many elements " + std::to_string(count));
+                    if (count > limits::kMaxTensorElements)
+                        return out_of_range(json_name_ + ": weight '" + name + "' of shape " + shape.str() + " has more than " +
+                                            std::to_string(limits::kMaxTensorElements) + " elements (the limit)");
                 }
                 std::string qdtype;
                 float scale = 1.f, min = 0.f;
@@ -190,6 +198,8 @@ private:
     }
 
     Status read_nodes(const json& nodes) {
+        if (static_cast<int64_t>(nodes.size()) > limits::kMaxNodes)
+            return out_of_range(json_name_ + ": the graph has " + std::to_string(nodes.size()) + " nodes, over the limit of " + std::to_string(limits::kMaxNodes));
         for (const json& n : nodes) {
             if (!n.is_object() || !n.contains("name") || !n.contains("op")) return corrupt(json_name_ + ": a node without name or op");
             TfNode t;
@@ -479,7 +489,10 @@ private:
             Shape s;
             const json* sh = a.get("shape");
             if (sh && sh->contains("shape") && (*sh)["shape"].contains("dim"))
-                for (const json& d : (*sh)["shape"]["dim"]) s.push_back(Attrs::to_int(d.value("size", json("-1"))));
+                for (const json& d : (*sh)["shape"]["dim"]) {
+                    if (s.rank() == kMaxRank) return fail(t, "has more than " + std::to_string(kMaxRank) + " dimensions");
+                    s.push_back(Attrs::to_int(d.value("size", json("-1"))));
+                }
             if (s.rank() == 0) return fail(t, "has no shape");
             const int id = g_.add_input(t.name, s);
             ranks_[id] = s.rank();
@@ -630,6 +643,7 @@ private:
     std::map<std::string, int> index_;
     std::map<std::string, int> made_;
     std::map<int, int> ranks_;
+    int64_t total_weight_bytes_ = 0;
     Graph g_;
 };
 
