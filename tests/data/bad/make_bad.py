@@ -164,7 +164,7 @@ def catalogue():
     if os.path.isdir(BAD):
         for e in os.listdir(BAD):
             p = os.path.join(BAD, e)
-            if e in ('make_bad.py',):
+            if e in ('make_bad.py', 'fuzz'):  # fuzz/: inputs the fuzzers found, kept as they were
                 continue
             shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
     items = []
@@ -195,7 +195,7 @@ def catalogue():
     add('model_without_weights/model.json', 'model', "weight shard 'weights.bin' cannot be read",
         'a model.json whose weight shard is missing')
     write_model(f'{BAD}/short_shard', model, shard[:-6])
-    add('short_shard/model.json', 'model', 'weight shards hold 74 bytes but the manifest needs at least 80',
+    add('short_shard/model.json', 'model', 'weight shards hold 78 bytes but the manifest needs at least 84',
         'a weight shard 6 bytes short')
     nan = bytearray(shard)
     nan[0:4] = struct.pack('<f', math.nan)
@@ -237,9 +237,9 @@ def catalogue():
     add('not_json/model.json', 'model', 'not valid JSON', 'a model.json cut in the middle')
 
     write(f'{BAD}/wrong_pixel_count.csv', csv_rows(['3,' + pixels(2304) + ',PublicTest', '4,' + pixels(2000) + ',PublicTest']))
-    add('wrong_pixel_count.csv', 'csv', 'wrong_pixel_count.csv line 3 (row 2): 2000 pixels', 'a row with 2000 pixels after one with 2304')
+    add('wrong_pixel_count.csv', 'csv', 'wrong_pixel_count.csv line 3 (row 2): 2000 pixel values; expected 2304 (48x48, as in row 1)', 'a row with 2000 pixels after one with 2304')
     write(f'{BAD}/not_square.csv', csv_rows(['3,' + pixels(10) + ',PublicTest']))
-    add('not_square.csv', 'csv', '10 pixels', 'a row whose pixel count is not a square')
+    add('not_square.csv', 'csv', 'line 2 (row 1): 10 pixel values do not form a square image', 'a row whose pixel count is not a square')
     write(f'{BAD}/label_out_of_range.csv', csv_rows(['3,' + pixels(16), '9,' + pixels(16)], header='label,feature'))
     add('label_out_of_range.csv', 'csv', 'label 9 is out of range', 'a label 9 for 7 classes')
     write(f'{BAD}/negative_label.csv', csv_rows(['-1,' + pixels(16)], header='label,feature'))
@@ -248,6 +248,14 @@ def catalogue():
     add('pixel_out_of_range.csv', 'csv', 'pixel 16 is 300', 'a pixel value 300')
     write(f'{BAD}/empty.csv', b'')
     add('empty.csv', 'csv', 'empty.csv is empty', 'an empty CSV')
+
+    # Found by scripts/fuzz.sh (each crashed or overflowed inside Debian's stb_image before the fix).
+    add('fuzz/jpeg_huffman_413_codes.jpg', 'image', 'JPEG Huffman table 1 at byte 206 declares 413 codes (at most 256)',
+        'fuzzer: a DHT table with 413 codes (stb_image wrote past its 257-entry size list)')
+    add('fuzz/jpeg_huffman_ff_ff_d8.jpg', 'image', 'JPEG Huffman table 0 at byte 216 declares 1376 codes (at most 256)',
+        'fuzzer: the same behind a start marker with a doubled 0xFF')
+    add('fuzz/pnm_width_overflow.ppm', 'image', 'pixels (a side of zero or less)',
+        'fuzzer: a PPM width of 13 digits (int overflow in stb_image\'s header parser)')
 
     with open(os.path.join(BAD, 'catalogue.json'), 'w') as f:
         f.write('[\n' + ',\n'.join('  ' + json.dumps(i) for i in items) + '\n]\n')
