@@ -101,9 +101,9 @@ std::string jpeg_huffman_problem(std::span<const uint8_t> b) {
         if (m != 0xC4) { i += len; continue; }
         size_t pos = i + 2;
         int64_t left = static_cast<int64_t>(len) - 2;
-        for (int table = 0; left > 0 && pos + 17 <= n; ++table) {
-            size_t codes = 0;
-            for (size_t k = 1; k <= 16; ++k) codes += b[pos + k];
+        for (int table = 0; left > 0 && pos < n; ++table) {
+            size_t codes = 0;  // stb_image reads bytes past the end as 0
+            for (size_t k = 1; k <= 16 && pos + k < n; ++k) codes += b[pos + k];
             if (codes > 256)
                 return "JPEG Huffman table " + std::to_string(table) + " at byte " + std::to_string(pos) + " declares " + std::to_string(codes) +
                        " codes (at most 256)";
@@ -127,7 +127,7 @@ Status check_size(const std::string& who, int64_t w, int64_t h) {
 
 }  // namespace
 
-Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name) {
+Expected<ImageInfo> probe_image(std::span<const uint8_t> bytes, std::string_view name) {
     const std::string who = "image '" + std::string(name) + "'";
     if (bytes.empty()) return invalid_argument(who + ": the file is empty");
     if (static_cast<uint64_t>(bytes.size()) > static_cast<uint64_t>(limits::kMaxImageFileBytes))
@@ -138,15 +138,21 @@ Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view na
     if (const std::string p = jpeg_huffman_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
     if (int64_t maxval = 0; pnm_header(bytes, hw, hh, maxval) && (maxval < 1 || maxval > 65535))
         return corrupt(who + ": PNM maximum value " + std::to_string(maxval) + " is not in 1..65535");
-    int w = 0, h = 0, c = 0;
-    const int len = static_cast<int>(bytes.size());
-    if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &c))
+    ImageInfo info;
+    if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height, &info.channels))
         return corrupt(who + ": not a decodable image (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown format") + ")");
-    CNNLENS_RETURN_IF_ERROR(check_size(who, w, h));
-    const int want = (c == 1 || c == 2) ? 1 : 3;
+    CNNLENS_RETURN_IF_ERROR(check_size(who, info.width, info.height));
+    return info;
+}
+
+Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name) {
+    auto info = probe_image(bytes, name);
+    if (!info) return info.status();
+    const int want = (info->channels == 1 || info->channels == 2) ? 1 : 3;
     int dw = 0, dh = 0, dc = 0;
-    stbi_uc* p = stbi_load_from_memory(bytes.data(), len, &dw, &dh, &dc, want);
-    if (!p) return corrupt(who + ": decoding failed (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown") + ")");
+    stbi_uc* p = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &dw, &dh, &dc, want);
+    if (!p)
+        return corrupt("image '" + std::string(name) + "': decoding failed (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown") + ")");
     Image img;
     img.width = dw; img.height = dh; img.channels = want;
     img.pixels.assign(p, p + static_cast<size_t>(dw) * dh * want);

@@ -254,6 +254,8 @@ def catalogue():
         'fuzzer: a DHT table with 413 codes (stb_image wrote past its 257-entry size list)')
     add('fuzz/jpeg_huffman_ff_ff_d8.jpg', 'image', 'JPEG Huffman table 0 at byte 216 declares 1376 codes (at most 256)',
         'fuzzer: the same behind a start marker with a doubled 0xFF')
+    add('fuzz/jpeg_huffman_table_cut_by_eof.jpg', 'image', 'JPEG Huffman table 2 at byte 387 declares 985 codes (at most 256)',
+        'fuzzer: a DHT table whose code counts run past the end of the file (stb_image reads them as 0)')
     add('fuzz/pnm_width_overflow.ppm', 'image', 'pixels (a side of zero or less)',
         'fuzzer: a PPM width of 13 digits (int overflow in stb_image\'s header parser)')
 
