@@ -47,11 +47,9 @@ TEST(BadInputs, EveryCatalogueEntryFailsWithItsMessage) {
         const Status st = open_bad(kind, test::source_path(kBad + file));
         ASSERT_FALSE(st.is_ok()) << "opened without an error";
         EXPECT_NE(st.message().find(expect), std::string::npos) << "message: " << st.message() << "\nexpected to contain: " << expect;
-        // Images and CSVs are named in their message; model errors name the file or the node.
-        if (kind != "model") {
-            const std::string base = file.substr(file.find_last_of('/') + 1);
-            EXPECT_NE(st.message().find(base), std::string::npos) << "message does not name the file: " << st.message();
-        }
+        // Every message names the file (a model's: its model.json), whatever else it names.
+        const std::string base = file.substr(file.find_last_of('/') + 1);
+        EXPECT_NE(st.message().find(base), std::string::npos) << "message does not name the file: " << st.message();
     }
     EXPECT_GE(kinds["image"], 8);
     EXPECT_GE(kinds["model"], 10);

@@ -651,7 +651,10 @@ private:
 
 Expected<Graph> import_tfjs_graph(std::string_view json_text, const FileSource& files, const std::string& json_name) {
     Importer imp(files, json_name);
-    return imp.run(json_text);
+    auto g = imp.run(json_text);
+    // Every error names the file; node-level ones (conversion, validation) are prefixed here.
+    if (!g && g.status().message().rfind(json_name + ":", 0) != 0) return Status(g.status().code(), json_name + ": " + g.status().message());
+    return g;
 }
 
 }  // namespace cnnlens

@@ -216,10 +216,10 @@ def catalogue():
     add('cycle/model.json', 'model', 'the graph has a cycle through node', 'a graph with a cycle')
     zero, _ = tiny_model(input_shape=(-1, 0, 4, 1))
     write_model(f'{BAD}/zero_dim', zero, shard)
-    add('zero_dim/model.json', 'model', "input 'input': dimension 1 is 0 (expected 1..65536)", 'an input of height 0')
+    add('zero_dim/model.json', 'model', "model.json: input 'input': dimension 1 is 0 (expected 1..65536)", 'an input of height 0')
     neg, _ = tiny_model(input_shape=(-1, 4, -3, 1))
     write_model(f'{BAD}/negative_dim', neg, shard)
-    add('negative_dim/model.json', 'model', "input 'input': dimension 2 is -3 (expected 1..65536)", 'an input of width -3')
+    add('negative_dim/model.json', 'model', "model.json: input 'input': dimension 2 is -3 (expected 1..65536)", 'an input of width -3')
     negw, _ = tiny_model()
     negw['weightsManifest'][0]['weights'][1]['shape'] = [-2]
     write_model(f'{BAD}/negative_weight_dim', negw, shard)
