@@ -115,6 +115,25 @@ std::string jpeg_huffman_problem(std::span<const uint8_t> b) {
     return "";
 }
 
+// Debian's stb_image copies a PNG's first IDAT chunk into a buffer it has not allocated yet
+// when that chunk is empty (memcpy to a null pointer: undefined behaviour). Such a file holds
+// no image data where it should start; we refuse it. Chunks are walked by their lengths, as
+// stb_image reads them.
+std::string png_chunk_problem(std::span<const uint8_t> b) {
+    const size_t n = b.size();
+    if (n < 8 || b[0] != 0x89 || b[1] != 'P' || b[2] != 'N' || b[3] != 'G') return "";
+    size_t i = 8;
+    while (i + 8 <= n) {
+        const uint64_t len = be32(&b[i]);
+        const bool idat = b[i + 4] == 'I' && b[i + 5] == 'D' && b[i + 6] == 'A' && b[i + 7] == 'T';
+        if (idat && len == 0) return "PNG chunk IDAT at byte " + std::to_string(i) + " is empty (the image data must start with data)";
+        if (idat && len > 0) return "";  // from here on stb_image has its buffer
+        if (b[i + 4] == 'I' && b[i + 5] == 'E' && b[i + 6] == 'N' && b[i + 7] == 'D') return "";
+        i += 12 + len;
+    }
+    return "";
+}
+
 // The header's size against the limits of core/base/limits.h.
 Status check_size(const std::string& who, int64_t w, int64_t h) {
     const std::string size = std::to_string(w) + "x" + std::to_string(h);
@@ -136,6 +155,7 @@ Expected<ImageInfo> probe_image(std::span<const uint8_t> bytes, std::string_view
     int64_t hw = 0, hh = 0;
     if (header_size(bytes, hw, hh)) CNNLENS_RETURN_IF_ERROR(check_size(who, hw, hh));
     if (const std::string p = jpeg_huffman_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
+    if (const std::string p = png_chunk_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
     if (int64_t maxval = 0; pnm_header(bytes, hw, hh, maxval) && (maxval < 1 || maxval > 65535))
         return corrupt(who + ": PNM maximum value " + std::to_string(maxval) + " is not in 1..65535");
     ImageInfo info;

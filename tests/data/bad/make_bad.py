@@ -256,6 +256,8 @@ def catalogue():
         'fuzzer: the same behind a start marker with a doubled 0xFF')
     add('fuzz/jpeg_huffman_table_cut_by_eof.jpg', 'image', 'JPEG Huffman table 2 at byte 387 declares 985 codes (at most 256)',
         'fuzzer: a DHT table whose code counts run past the end of the file (stb_image reads them as 0)')
+    add('fuzz/png_empty_first_idat.png', 'image', 'PNG chunk IDAT at byte 33 is empty',
+        'fuzzer: an empty first IDAT chunk (stb_image copied it to a null pointer)')
     add('fuzz/pnm_width_overflow.ppm', 'image', 'pixels (a side of zero or less)',
         'fuzzer: a PPM width of 13 digits (int overflow in stb_image\'s header parser)')
 
