@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Debian packages, grouped by what needs them.
 deb_packages=(
     build-essential g++ cmake ninja-build           # native builds
-    clang-14 libclang-rt-14-dev                     # native-asan preset (later: fuzzers)
+    clang-14 libclang-rt-14-dev                     # native-asan and fuzz presets
     libgtest-dev googletest                         # tests: native library, sources for wasm
     emscripten node-acorn                           # wasm preset (emcc's optimizer needs acorn)
     libxnnpack-dev libpthreadpool-dev               # xnnpack kernel set (native)

@@ -5,8 +5,10 @@
 # (predict, model-info, a corrupt image; explain, confusion and report natively), then runs the
 # browser app's end-to-end tests in headless Chromium. Prints each stage's time (wall and CPU)
 # and, as its last line, "N passed, M failed" where N and M count ctest tests, CLI checks and e2e
-# tests (a stage that cannot run, e.g. a broken build, counts as one failure). Exits non-zero on
-# any failure. Works unattended in a fresh clone (CI=true, no stdin).
+# tests (a stage that cannot run, e.g. a broken build, counts as one failure). Also runs every
+# bad input of tests/data/bad/catalogue.json through the CLIs and each libFuzzer target for 60 s
+# (scripts/fuzz.sh; CNNLENS_FUZZ_SECONDS overrides). Exits non-zero on any failure. Works
+# unattended in a fresh clone (CI=true, no stdin).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -16,6 +18,10 @@ model=models/fer2013-mini-xception
 face=tests/data/astronaut_face.png
 exec </dev/null
 mkdir -p build
+# LeakSanitizer (part of ASan on Linux) for every native-asan program this script runs; the
+# native-asan ctest preset sets the same, and a canary test checks that it is in effect.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 passed=0
 failed=0
@@ -113,9 +119,12 @@ ctest_preset() {
     return "$status"
 }
 
-# check NAME WANT PATTERN COMMAND...: WANT is "ok" (exit 0) or "error" (exit 1..125, not a
-# crash); the combined output must match the extended regex PATTERN and show no sanitizer report.
+# check [-F] NAME WANT PATTERN COMMAND...: WANT is "ok" (exit 0) or "error" (exit 1..125, not a
+# crash); the combined output must match the extended regex PATTERN (with -F: contain the text
+# PATTERN) and show no sanitizer report.
 check() {
+    local grep_mode=-E
+    if [[ $1 == -F ]]; then grep_mode=-F; shift; fi
     local name=$1 want=$2 pattern=$3 out status
     shift 3
     out=$("$@" 2>&1)
@@ -125,7 +134,7 @@ check() {
     if [[ $want == error ]] && ((status == 0 || status > 125)); then
         verdict="exit $status, wanted an error exit"
     fi
-    if [[ $verdict == ok ]] && ! grep -Eq -- "$pattern" <<<"$out"; then verdict="no line matches /$pattern/"; fi
+    if [[ $verdict == ok ]] && ! grep "$grep_mode" -q -- "$pattern" <<<"$out"; then verdict="no line matches '$pattern'"; fi
     if [[ $verdict == ok ]] && grep -q 'Sanitizer' <<<"$out"; then verdict="sanitizer report"; fi
     if [[ $verdict == ok ]]; then
         passed=$((passed + 1))
@@ -165,6 +174,38 @@ smoke() {
     return "$status"
 }
 
+# bad inputs: every file of tests/data/bad/catalogue.json through each built CLI (images with
+# predict, models with model-info, CSVs with confusion): an error exit, the catalogued message,
+# no sanitizer report (the native-asan CLI runs with LeakSanitizer on).
+bad_inputs() {
+    local status=0 p file kind expect
+    local -A cli=(
+        [native-release]="build/native-release/cli/cnnlens"
+        [native-asan]="build/native-asan/cli/cnnlens"
+        [wasm]="node --no-experimental-fetch build/wasm/cli/cnnlens.js"
+    )
+    local entries
+    entries=$(python3 -c 'import json, sys
+for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e["expect"]]))' tests/data/bad/catalogue.json) || return 1
+    for p in "${presets[@]}"; do
+        if [[ " ${built[*]} " != *" $p "* ]]; then
+            echo "  skip    $p: not built"
+            continue
+        fi
+        while IFS=$'\t' read -r file kind expect; do
+            local f=tests/data/bad/$file cmd
+            case $kind in
+                image) cmd=(predict --model "$model" "$f") ;;
+                model) cmd=(model-info "$f") ;;
+                csv) cmd=(confusion --model "$model" --data "$f") ;;
+            esac
+            # shellcheck disable=SC2086  # the wasm entry is a command with arguments
+            check -F "$p $file" error "$expect" ${cli[$p]} "${cmd[@]}" || status=1
+        done <<<"$entries"
+    done
+    return "$status"
+}
+
 # explain / report on the native-release CLI: every method writes its three files, the report
 # writes its pictures and index.html.
 explanations() {
@@ -183,6 +224,21 @@ explanations() {
     check "report" ok "report -> build/smoke/report/index.html" \
         "$b" report --model "$model" --data tests/data/eval/fer2013_20.csv --out build/smoke/report \
         --lime-samples 300 --smoothgrad-samples 20 --steps 32 || status=1
+    return "$status"
+}
+
+# fuzz: every libFuzzer target (fuzz/) for CNNLENS_FUZZ_SECONDS (default 60) s, two at a time,
+# from the committed seeds plus what earlier runs found; each target counts as one test.
+fuzz() {
+    local log=build/fuzz.log status
+    bash scripts/fuzz.sh "${CNNLENS_FUZZ_SECONDS:-60}" 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    local ok bad
+    ok=$(grep -cE '^  [a-z_0-9]+ .* executions .* ok$' "$log")
+    bad=$(grep -cE '^  [a-z_0-9]+ .* FAILED' "$log")
+    if ((status != 0 && bad == 0)); then bad=1; fi  # the build failed
+    passed=$((passed + ok))
+    failed=$((failed + bad))
     return "$status"
 }
 
@@ -225,7 +281,9 @@ for p in "${built[@]}"; do
 done
 
 stage "CLI smoke" smoke
+stage "CLI bad inputs" bad_inputs
 stage "CLI explanations" explanations
+stage "fuzz" fuzz
 
 if [[ " ${built[*]} " == *" wasm "* && " ${built[*]} " == *" native-release "* ]] &&
     compgen -G 'tests/e2e/*.test.mjs' >/dev/null; then

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/limits.h"
 #include "core/base/status.h"
 #include "core/image/image.h"
 
@@ -55,9 +56,10 @@ struct DatasetOptions {
     // true: bad rows are left out and listed in Dataset::skipped; fails only if none is left.
     bool lenient = false;
     int max_errors = 20;
-    int64_t max_items = 200'000;                 // data rows of a CSV, image files of a folder tree
-    int64_t max_line_bytes = 1 << 20;            // one CSV line, newline excluded
-    int64_t max_total_bytes = int64_t{1} << 30;  // decoded pixels of all items
+    // Defaults from core/base/limits.h.
+    int64_t max_items = limits::kMaxCsvRows;              // data rows of a CSV, image files of a folder tree
+    int64_t max_line_bytes = limits::kMaxCsvLineBytes;    // one CSV line, newline excluded
+    int64_t max_total_bytes = limits::kMaxDatasetBytes;   // decoded pixels of all items
 };
 
 // CSV of 8-bit gray faces, one per line: a label and a field of space-separated pixel values

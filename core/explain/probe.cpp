@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/base/limits.h"
+
 namespace cnnlens {
 
 Tensor softmax_rows(const Tensor& logits) {
@@ -25,8 +27,14 @@ std::vector<int> argmax_rows(const Tensor& t) {
     return out;
 }
 
+int batch_that_fits(const Graph& g, int max_batch) {
+    const int64_t per_image = g.tape_bytes_per_image();
+    const int64_t fits = per_image > 0 ? limits::kMaxActivationBytes / per_image : max_batch;
+    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(max_batch, fits)));
+}
+
 GraphProbe::GraphProbe(const Model& model, const KernelSet& kernels, int max_batch)
-    : model_(model), executor_(model.graph, kernels), max_batch_(std::max(1, max_batch)) {}
+    : model_(model), executor_(model.graph, kernels), max_batch_(batch_that_fits(model.graph, max_batch)) {}
 
 std::vector<LayerInfo> GraphProbe::layers() const {
     std::vector<LayerInfo> v;

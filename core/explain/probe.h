@@ -66,8 +66,12 @@ public:
     virtual int max_batch() const { return 64; }
 };
 
+// The largest batch of at most `max_batch` whose activations and gradients fit in
+// limits::kMaxActivationBytes (at least 1; the graph must be validated).
+int batch_that_fits(const Graph& g, int max_batch);
+
 // The engine behind a ModelProbe: a loaded Model on one kernel set. Batches larger than
-// max_batch are run in chunks so memory stays bounded.
+// max_batch (capped by batch_that_fits) are run in chunks so memory stays bounded.
 class GraphProbe final : public ModelProbe {
 public:
     GraphProbe(const Model& model, const KernelSet& kernels, int max_batch = 64);

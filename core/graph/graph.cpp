@@ -1,6 +1,17 @@
 #include "core/graph/graph.h"
 
+#include <algorithm>
+
+#include "core/base/limits.h"
+
 namespace cnnlens {
+namespace {
+
+// Bytes the executor holds per image for `elements` floats of activations: the forward tape
+// and, during a backward sweep, one gradient of the same size per node.
+int64_t tape_bytes(int64_t elements) { return elements * 2 * static_cast<int64_t>(sizeof(float)); }
+
+}  // namespace
 
 int Graph::add_input(std::string name, const Shape& shape) {
     Node n;
@@ -51,16 +62,25 @@ Status infer_node_shape(const Graph& g, int i, std::span<const Shape> in, Shape&
 Status Graph::validate() {
     if (input_ < 0) return invalid_argument("graph has no input node");
     if (output_ < 0 || output_ >= size()) return invalid_argument("graph has no output node");
+    if (size() > limits::kMaxNodes)
+        return out_of_range("the graph has " + std::to_string(size()) + " nodes, over the limit of " + std::to_string(limits::kMaxNodes));
     int inputs = 0;
+    int64_t tape = 0;  // elements of every non-constant node's output for one image
     for (int i = 0; i < size(); ++i) {
         Node& n = nodes_[static_cast<size_t>(i)];
         if (n.op == OpType::kInput) {
             if (++inputs > 1) return unsupported("node '" + n.name + "': models with more than one input are not supported");
             if (n.shape.rank() < 2) return invalid_argument("input '" + n.name + "': shape " + n.shape.str() + " has no batch axis");
             for (int d = 1; d < n.shape.rank(); ++d)
-                if (n.shape[d] <= 0 || n.shape[d] > (1 << 16))
-                    return invalid_argument("input '" + n.name + "': dimension " + std::to_string(d) + " is " + std::to_string(n.shape[d]) + " (expected 1.." + std::to_string(1 << 16) + ")");
+                if (n.shape[d] <= 0 || n.shape[d] > limits::kMaxInputDim)
+                    return invalid_argument("input '" + n.name + "': dimension " + std::to_string(d) + " is " + std::to_string(n.shape[d]) + " (expected 1.." + std::to_string(limits::kMaxInputDim) + ")");
             n.shape[0] = -1;
+            int64_t per_image = 1;  // dims are <= kMaxInputDim, so the clamped product cannot overflow
+            for (int d = 1; d < n.shape.rank(); ++d) per_image = std::min(per_image * n.shape[d], limits::kMaxTensorElements + 1);
+            if (per_image > limits::kMaxTensorElements)
+                return out_of_range("input '" + n.name + "': shape " + n.shape.str() + " has more than " + std::to_string(limits::kMaxTensorElements) +
+                                    " elements per image (the limit)");
+            tape += per_image;
             continue;
         }
         if (n.op == OpType::kConst) continue;
@@ -79,11 +99,22 @@ Status Graph::validate() {
         }
         if (n.inputs.empty()) return invalid_argument(std::string(op_name(n.op)) + " node '" + n.name + "' has no inputs");
         CNNLENS_RETURN_IF_ERROR(infer_node_shape(*this, i, shapes, n.shape));
-        const int64_t elements = n.shape.elements();
-        if (elements <= 0 || elements > (int64_t{1} << 28))
-            return invalid_argument(std::string(op_name(n.op)) + " node '" + n.name + "': output shape " + n.shape.str() + " is out of range");
+        int64_t elements = 1;  // clamped product: no overflow whatever the dims
+        for (int64_t d : n.shape) {
+            if (d <= 0)
+                return invalid_argument(std::string(op_name(n.op)) + " node '" + n.name + "': output shape " + n.shape.str() + " has a dimension of " + std::to_string(d));
+            elements = std::min(elements, limits::kMaxTensorElements + 1) * std::min(d, limits::kMaxTensorElements + 1);
+        }
+        if (elements > limits::kMaxTensorElements)
+            return out_of_range(std::string(op_name(n.op)) + " node '" + n.name + "': output shape " + n.shape.str() + " has more than " +
+                                std::to_string(limits::kMaxTensorElements) + " elements (the limit)");
+        tape += elements;
+        if (tape_bytes(tape) > limits::kMaxActivationBytes)
+            return out_of_range("the model needs more than " + std::to_string(limits::kMaxActivationBytes >> 20) +
+                                " MiB of activations and gradients for one image (limit reached at node '" + n.name + "')");
     }
     if (inputs == 0) return invalid_argument("graph has no input node");
+    tape_bytes_per_image_ = tape_bytes(tape);
     return Status::ok();
 }
 

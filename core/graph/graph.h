@@ -49,6 +49,10 @@ public:
     // an output) and infers every node's shape for batch 1. Errors name the node and value.
     Status validate();
 
+    // Bytes the executor keeps per image of a batch (activations and their gradients), known
+    // after validate(); validate() fails when one image exceeds limits::kMaxActivationBytes.
+    int64_t tape_bytes_per_image() const { return tape_bytes_per_image_; }
+
     // Number of float parameters held in Const nodes that feed `node`.
     int64_t parameter_count(int node) const;
 
@@ -56,6 +60,7 @@ private:
     std::vector<Node> nodes_;
     std::unordered_map<std::string, int> by_name_;
     int input_ = -1, output_ = -1;
+    int64_t tape_bytes_per_image_ = 0;
 };
 
 // Shape inference for one node given its input shapes.

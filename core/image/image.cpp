@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #define STBI_NO_STDIO
 #define STBI_FAILURE_USERMSG
@@ -15,6 +16,35 @@ namespace {
 
 uint32_t be32(const uint8_t* p) { return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]; }
 uint32_t le16(const uint8_t* p) { return p[0] | (uint32_t{p[1]} << 8); }
+
+// Binary PGM/PPM header ("P5"/"P6", width, height, maximum value), parsed as stb_image does but
+// with values capped instead of overflowing an int (Debian's stb_image multiplies without a
+// check). False if the bytes are not a binary PNM.
+bool pnm_header(std::span<const uint8_t> b, int64_t& w, int64_t& h, int64_t& maxval) {
+    const size_t n = b.size();
+    if (n < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return false;
+    size_t i = 2;
+    auto space = [](uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+    auto skip = [&] {
+        for (;;) {
+            while (i < n && space(b[i])) ++i;
+            if (i >= n || b[i] != '#') return;
+            while (i < n && b[i] != '\n' && b[i] != '\r') ++i;
+        }
+    };
+    auto number = [&] {
+        int64_t v = 0;
+        for (; i < n && b[i] >= '0' && b[i] <= '9'; ++i) v = std::min<int64_t>(v * 10 + (b[i] - '0'), int64_t{1} << 40);
+        return v;
+    };
+    skip();
+    w = number();
+    skip();
+    h = number();
+    skip();
+    maxval = number();
+    return true;
+}
 
 // Width and height from the file header, read by us because stb_image refuses to report the
 // size of images too large for it, and users deserve to hear the size. False if unknown.
@@ -31,6 +61,7 @@ bool header_size(std::span<const uint8_t> b, int64_t& w, int64_t& h) {
         if (h < 0) h = -h;
         return true;
     }
+    if (int64_t maxval = 0; pnm_header(b, w, h, maxval)) return true;
     if (n >= 4 && b[0] == 0xFF && b[1] == 0xD8) {  // JPEG: walk the segments up to a start-of-frame
         size_t i = 2;
         while (i + 9 < n) {
@@ -49,27 +80,99 @@ bool header_size(std::span<const uint8_t> b, int64_t& w, int64_t& h) {
     return false;
 }
 
+// Debian's stb_image (2022-09) trusts the code counts of a JPEG Huffman table (DHT) and writes
+// past its 257-entry size list when they add up to more than 256 (fixed upstream in 2.28). We
+// walk the markers as stb_image does (re-syncing on 0xFF, skipping segments by their length,
+// reading each DHT's tables back to back) and refuse such a table before stb_image sees it.
+std::string jpeg_huffman_problem(std::span<const uint8_t> b) {
+    const size_t n = b.size();
+    size_t i = 0;  // start of image: 0xFF, any further 0xFF, 0xD8
+    while (i < n && b[i] == 0xFF) ++i;
+    if (i == 0 || i >= n || b[i] != 0xD8) return "";
+    ++i;
+    while (i < n) {
+        if (b[i] != 0xFF) { ++i; continue; }
+        while (i < n && b[i] == 0xFF) ++i;
+        if (i >= n) break;
+        const uint8_t m = b[i++];
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD9)) continue;  // stuffing, TEM, RSTn, SOI, EOI: no length
+        if (i + 2 > n) break;
+        const size_t len = (size_t{b[i]} << 8) | b[i + 1];
+        if (m != 0xC4) { i += len; continue; }
+        size_t pos = i + 2;
+        int64_t left = static_cast<int64_t>(len) - 2;
+        for (int table = 0; left > 0 && pos < n; ++table) {
+            size_t codes = 0;  // stb_image reads bytes past the end as 0
+            for (size_t k = 1; k <= 16 && pos + k < n; ++k) codes += b[pos + k];
+            if (codes > 256)
+                return "JPEG Huffman table " + std::to_string(table) + " at byte " + std::to_string(pos) + " declares " + std::to_string(codes) +
+                       " codes (at most 256)";
+            left -= static_cast<int64_t>(17 + codes);
+            pos += 17 + codes;
+        }
+        i = pos;
+    }
+    return "";
+}
+
+// Debian's stb_image copies a PNG's first IDAT chunk into a buffer it has not allocated yet
+// when that chunk is empty (memcpy to a null pointer: undefined behaviour). Such a file holds
+// no image data where it should start; we refuse it. Chunks are walked by their lengths, as
+// stb_image reads them.
+std::string png_chunk_problem(std::span<const uint8_t> b) {
+    const size_t n = b.size();
+    if (n < 8 || b[0] != 0x89 || b[1] != 'P' || b[2] != 'N' || b[3] != 'G') return "";
+    size_t i = 8;
+    while (i + 8 <= n) {
+        const uint64_t len = be32(&b[i]);
+        const bool idat = b[i + 4] == 'I' && b[i + 5] == 'D' && b[i + 6] == 'A' && b[i + 7] == 'T';
+        if (idat && len == 0) return "PNG chunk IDAT at byte " + std::to_string(i) + " is empty (the image data must start with data)";
+        if (idat && len > 0) return "";  // from here on stb_image has its buffer
+        if (b[i + 4] == 'I' && b[i + 5] == 'E' && b[i + 6] == 'N' && b[i + 7] == 'D') return "";
+        i += 12 + len;
+    }
+    return "";
+}
+
+// The header's size against the limits of core/base/limits.h.
+Status check_size(const std::string& who, int64_t w, int64_t h) {
+    const std::string size = std::to_string(w) + "x" + std::to_string(h);
+    if (w <= 0 || h <= 0) return corrupt(who + ": the header declares " + size + " pixels (a side of zero or less)");
+    if (w > limits::kMaxImageSide || h > limits::kMaxImageSide || w * h > limits::kMaxImagePixels)
+        return out_of_range(who + ": " + size + " pixels exceeds the limit of " + std::to_string(limits::kMaxImageSide) + " per side and " +
+                            std::to_string(limits::kMaxImagePixels / 1000000) + " megapixels");
+    return Status::ok();
+}
+
 }  // namespace
 
-Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name) {
+Expected<ImageInfo> probe_image(std::span<const uint8_t> bytes, std::string_view name) {
     const std::string who = "image '" + std::string(name) + "'";
     if (bytes.empty()) return invalid_argument(who + ": the file is empty");
-    if (bytes.size() > (size_t{1} << 31)) return out_of_range(who + ": the file is larger than 2 GiB");
+    if (static_cast<uint64_t>(bytes.size()) > static_cast<uint64_t>(limits::kMaxImageFileBytes))
+        return out_of_range(who + ": the file has " + std::to_string(bytes.size()) + " bytes, over the limit of " +
+                            std::to_string(limits::kMaxImageFileBytes >> 20) + " MiB");
     int64_t hw = 0, hh = 0;
-    if (header_size(bytes, hw, hh) && (hw <= 0 || hh <= 0 || hw > kMaxImageSide || hh > kMaxImageSide || hw * hh > kMaxImagePixels))
-        return out_of_range(who + ": " + std::to_string(hw) + "x" + std::to_string(hh) + " pixels exceeds the limit of " +
-                            std::to_string(kMaxImageSide) + " per side and " + std::to_string(kMaxImagePixels / 1000000) + " megapixels");
-    int w = 0, h = 0, c = 0;
-    const int len = static_cast<int>(bytes.size());
-    if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &c))
+    if (header_size(bytes, hw, hh)) CNNLENS_RETURN_IF_ERROR(check_size(who, hw, hh));
+    if (const std::string p = jpeg_huffman_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
+    if (const std::string p = png_chunk_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
+    if (int64_t maxval = 0; pnm_header(bytes, hw, hh, maxval) && (maxval < 1 || maxval > 65535))
+        return corrupt(who + ": PNM maximum value " + std::to_string(maxval) + " is not in 1..65535");
+    ImageInfo info;
+    if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height, &info.channels))
         return corrupt(who + ": not a decodable image (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown format") + ")");
-    if (w <= 0 || h <= 0 || w > kMaxImageSide || h > kMaxImageSide || int64_t{w} * h > kMaxImagePixels)
-        return out_of_range(who + ": " + std::to_string(w) + "x" + std::to_string(h) + " pixels exceeds the limit of " +
-                            std::to_string(kMaxImageSide) + " per side and " + std::to_string(kMaxImagePixels / 1000000) + " megapixels");
-    const int want = (c == 1 || c == 2) ? 1 : 3;
+    CNNLENS_RETURN_IF_ERROR(check_size(who, info.width, info.height));
+    return info;
+}
+
+Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name) {
+    auto info = probe_image(bytes, name);
+    if (!info) return info.status();
+    const int want = (info->channels == 1 || info->channels == 2) ? 1 : 3;
     int dw = 0, dh = 0, dc = 0;
-    stbi_uc* p = stbi_load_from_memory(bytes.data(), len, &dw, &dh, &dc, want);
-    if (!p) return corrupt(who + ": decoding failed (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown") + ")");
+    stbi_uc* p = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &dw, &dh, &dc, want);
+    if (!p)
+        return corrupt("image '" + std::string(name) + "': decoding failed (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown") + ")");
     Image img;
     img.width = dw; img.height = dh; img.channels = want;
     img.pixels.assign(p, p + static_cast<size_t>(dw) * dh * want);

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/limits.h"
 #include "core/base/status.h"
 #include "core/tensor/tensor.h"
 
@@ -19,12 +20,16 @@ struct Image {
     bool empty() const { return pixels.empty(); }
 };
 
-// Limits checked from the header before any pixel is decoded.
-constexpr int64_t kMaxImagePixels = 100'000'000;
-constexpr int kMaxImageSide = 32768;
+// What the file's header says, after every check decode_image makes before decoding (size
+// limits, headers that would overflow stb_image); channels as stored (1..4).
+struct ImageInfo {
+    int width = 0, height = 0, channels = 0;
+};
+Expected<ImageInfo> probe_image(std::span<const uint8_t> bytes, std::string_view name);
 
 // Decodes an image file held in memory. `name` is used in error messages. The result has 1
-// channel for gray files and 3 otherwise (alpha dropped).
+// channel for gray files and 3 otherwise (alpha dropped). Sizes over limits::kMaxImageSide,
+// limits::kMaxImagePixels (core/base/limits.h) are refused from the header, before decoding.
 Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name);
 Expected<Image> load_image(const std::string& path);
 

@@ -1,6 +1,14 @@
 // The one translation unit that compiles stb_image and stb_image_write (Debian's libstb
-// ships headers; the implementation is instantiated here).
+// ships headers; the implementation is instantiated here). Only the formats decode_image
+// promises are compiled: HDR and Softimage PIC readers are left out (less code facing strangers).
 #define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
+#define STBI_ONLY_TGA
+#define STBI_ONLY_PSD
+#define STBI_ONLY_PNM
 #define STBI_NO_STDIO
 #define STBI_FAILURE_USERMSG
 #include <stb_image.h>

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "core/base/limits.h"
 #include "core/import/onnx/onnx_graph.h"
 #include "core/import/tfjs/tfjs_graph.h"
 #include "core/import/tfjs/tfjs_layers.h"
@@ -22,6 +23,17 @@ std::string dirname_of(const std::string& path) {
     const size_t slash = path.find_last_of('/');
     return slash == std::string::npos ? "." : path.substr(0, slash);
 }
+Status too_big(const std::string& name) {
+    return out_of_range("model file '" + name + "' is larger than " + std::to_string(limits::kMaxModelFileBytes >> 20) + " MiB (the limit)");
+}
+
+// A file of the model through `files`, refused when over limits::kMaxModelFileBytes.
+Expected<std::vector<uint8_t>> read_model_file(const FileSource& files, const std::string& name) {
+    auto b = files(name);
+    if (b && static_cast<int64_t>(b->size()) > limits::kMaxModelFileBytes) return too_big(name);
+    return b;
+}
+
 std::string basename_of(const std::string& path) {
     const size_t slash = path.find_last_of('/');
     return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -63,7 +75,7 @@ Expected<Model> finish(Graph graph, ModelSpec spec, const std::string& model_fil
 }
 
 Expected<Model> load_onnx(const FileSource& files, const std::string& onnx_name, ModelSpec spec) {
-    auto bytes = files(onnx_name);
+    auto bytes = read_model_file(files, onnx_name);
     if (!bytes) return bytes.status();
     auto g = import_onnx(*bytes, onnx_name);
     if (!g) return g.status();
@@ -98,7 +110,7 @@ Expected<Model> load_onnx_with_sidecar(const FileSource& files, const std::strin
 
 Expected<Model> load_impl(const FileSource& files, const std::string& main) {
     if (ends_with_onnx(main)) return load_onnx_with_sidecar(files, main);
-    auto bytes = files(main);
+    auto bytes = read_model_file(files, main);
     if (!bytes) return bytes.status();
     if (!bytes->empty() && (*bytes)[0] != '{' && looks_like_onnx(*bytes)) {  // an ONNX file without the extension
         ModelSpec spec;
@@ -123,7 +135,7 @@ Expected<Model> load_impl(const FileSource& files, const std::string& main) {
             return load_onnx(files, onnx_file, std::move(spec));
         }
         model_file = spec.model_file;
-        auto mb = files(model_file);
+        auto mb = read_model_file(files, model_file);
         if (!mb) return mb.status();
         model_text.assign(reinterpret_cast<const char*>(mb->data()), mb->size());
     } else {
@@ -156,7 +168,13 @@ Expected<std::vector<uint8_t>> read_file_bytes(const std::string& path) {
     std::vector<uint8_t> out;
     uint8_t buf[1 << 16];
     size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+        out.insert(out.end(), buf, buf + n);
+        if (static_cast<int64_t>(out.size()) > limits::kMaxModelFileBytes) {
+            std::fclose(f);
+            return too_big(path);
+        }
+    }
     const bool err = std::ferror(f);
     std::fclose(f);
     if (err) return corrupt("error while reading '" + path + "'");

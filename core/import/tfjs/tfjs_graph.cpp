@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/base/limits.h"
+
 namespace cnnlens {
 namespace {
 
@@ -117,6 +119,8 @@ private:
     }
 
     Status read_nodes(const json& nodes) {
+        if (static_cast<int64_t>(nodes.size()) > limits::kMaxNodes)
+            return out_of_range(json_name_ + ": the graph has " + std::to_string(nodes.size()) + " nodes, over the limit of " + std::to_string(limits::kMaxNodes));
         for (const json& n : nodes) {
             if (!n.is_object() || !n.contains("name") || !n.contains("op")) return corrupt(json_name_ + ": a node without name or op");
             TfNode t;
@@ -406,7 +410,10 @@ private:
             Shape s;
             const json* sh = a.get("shape");
             if (sh && sh->contains("shape") && (*sh)["shape"].contains("dim"))
-                for (const json& d : (*sh)["shape"]["dim"]) s.push_back(Attrs::to_int(d.value("size", json("-1"))));
+                for (const json& d : (*sh)["shape"]["dim"]) {
+                    if (s.rank() == kMaxRank) return fail(t, "has more than " + std::to_string(kMaxRank) + " dimensions");
+                    s.push_back(Attrs::to_int(d.value("size", json("-1"))));
+                }
             if (s.rank() == 0) return fail(t, "has no shape");
             const int id = g_.add_input(t.name, s);
             ranks_[id] = s.rank();
@@ -564,7 +571,10 @@ private:
 
 Expected<Graph> import_tfjs_graph(std::string_view json_text, const FileSource& files, const std::string& json_name) {
     Importer imp(files, json_name);
-    return imp.run(json_text);
+    auto g = imp.run(json_text);
+    // Every error names the file; node-level ones (conversion, validation) are prefixed here.
+    if (!g && g.status().message().rfind(json_name + ":", 0) != 0) return Status(g.status().code(), json_name + ": " + g.status().message());
+    return g;
 }
 
 }  // namespace cnnlens

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/base/limits.h"
+
 namespace cnnlens {
 namespace {
 
@@ -24,6 +26,7 @@ float half_to_float(uint16_t h) {
 Expected<std::map<std::string, TfjsWeight>> read_tfjs_weights(const json& manifest, const FileSource& files,
                                                               const std::string& json_name) {
     std::map<std::string, TfjsWeight> weights;
+    int64_t total_bytes = 0;
     if (!manifest.is_array()) return corrupt(json_name + ": weightsManifest is not a list");
     for (const json& group : manifest) {
         if (!group.is_object() || !group.contains("paths") || !group["paths"].is_array() || !group.contains("weights") || !group["weights"].is_array()) return corrupt(json_name + ": weightsManifest group without paths/weights");
@@ -34,6 +37,10 @@ Expected<std::map<std::string, TfjsWeight>> read_tfjs_weights(const json& manife
             shards += (shards.empty() ? "'" : ", '") + p.get<std::string>() + "'";
             auto shard = files(p.get<std::string>());
             if (!shard) return not_found(json_name + ": weight shard '" + p.get<std::string>() + "' cannot be read: " + shard.status().message());
+            total_bytes += static_cast<int64_t>(shard->size());
+            if (total_bytes > limits::kMaxWeightBytes)
+                return out_of_range(json_name + ": the weight shards hold more than " + std::to_string(limits::kMaxWeightBytes >> 20) +
+                                    " MiB (the limit), reached at shard '" + p.get<std::string>() + "'");
             bytes.insert(bytes.end(), shard->begin(), shard->end());
         }
         size_t offset = 0;
@@ -46,10 +53,12 @@ Expected<std::map<std::string, TfjsWeight>> read_tfjs_weights(const json& manife
                 return corrupt(json_name + ": weight '" + name + "' has no valid shape");
             for (const json& d : w["shape"]) {
                 const int64_t v = d.is_number_integer() ? d.get<int64_t>() : -1;
-                if (v < 0 || v > (int64_t{1} << 30)) return corrupt(json_name + ": weight '" + name + "' has dimension " + d.dump());
+                if (v < 0 || v > limits::kMaxWeightDim) return corrupt(json_name + ": weight '" + name + "' has dimension " + d.dump());
                 shape.push_back(v);
                 count *= v;
-                if (count > (int64_t{1} << 28)) return out_of_range(json_name + ": weight '" + name + "' has too many elements " + std::to_string(count));
+                if (count > limits::kMaxTensorElements)
+                    return out_of_range(json_name + ": weight '" + name + "' of shape " + shape.str() + " has more than " +
+                                        std::to_string(limits::kMaxTensorElements) + " elements (the limit)");
             }
             std::string qdtype;
             float scale = 1.f, min = 0.f;

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Writes the catalogue of bad inputs (tests/data/bad/) and the fuzz seed corpora
+(fuzz/corpus/<target>/) from a few tiny well-formed files built here, so every bad file is one
+visible change away from a good one. Run from anywhere: python3 tests/data/bad/make_bad.py.
+Needs only the standard library (and a C compiler for the JPEG seeds, written with Debian's
+stb_image_write). The outputs are committed; the catalogue's expected messages live in
+catalogue.json, which this script also writes."""
+import base64
+import json
+import math
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import zlib
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+BAD = os.path.join(ROOT, 'tests/data/bad')
+CORPUS = os.path.join(ROOT, 'fuzz/corpus')
+
+
+# --- images ---------------------------------------------------------------------------------
+def png(width, height, color_type, rows):
+    """A PNG from raw scanlines (filter byte included)."""
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+    ihdr = struct.pack('>IIBBBBB', width, height, 8, color_type, 0, 0, 0)
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b'')
+
+
+def gradient_png(width, height, channels, color_type):
+    rows = b''
+    for y in range(height):
+        rows += bytes([y % 5])  # filters 0..4 (none, sub, up, average, paeth)
+        rows += bytes((x * 31 + y * 17 + c * 7) % 256 for x in range(width) for c in range(channels))
+    return png(width, height, color_type, rows)
+
+
+def bmp(width, height):
+    row = bytes((x * 40 + y * 9 + c * 60) % 256 for y in range(1) for x in range(width) for c in range(3))
+    row += b'\0' * ((4 - len(row) % 4) % 4)
+    pixels = row * height
+    header = struct.pack('<2sIHHI', b'BM', 54 + len(pixels), 0, 0, 54)
+    info = struct.pack('<IiiHHIIiiII', 40, width, height, 1, 24, 0, len(pixels), 2835, 2835, 0, 0)
+    return header + info + pixels
+
+
+def gif_1x1():
+    return base64.b64decode('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==')
+
+
+def pgm(width, height):
+    return b'P5 %d %d 255\n' % (width, height) + bytes((i * 13) % 256 for i in range(width * height))
+
+
+def tga(width, height):
+    header = struct.pack('<BBBHHBHHHHBB', 0, 0, 2, 0, 0, 0, 0, 0, width, height, 24, 0)
+    return header + bytes((i * 7) % 256 for i in range(width * height * 3))
+
+
+def stb_jpegs(out_dir):
+    """Small JPEGs written by stb_image_write (gray and colour); skipped without a compiler."""
+    src = r'''
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb/stb_image_write.h>
+int main(int argc, char** argv) {
+    unsigned char px[16 * 16 * 3];
+    for (int i = 0; i < 16 * 16 * 3; ++i) px[i] = (unsigned char)(i * 37 + (i / 48) * 11);
+    stbi_write_jpg(argv[1], 16, 16, 3, px, 60);
+    stbi_write_jpg(argv[2], 16, 12, 1, px, 90);
+    return 0;
+}'''
+    cc = shutil.which('cc') or shutil.which('gcc') or shutil.which('clang-14')
+    if not cc:
+        print('no C compiler: JPEG seeds not written')
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        c = os.path.join(tmp, 'w.c')
+        open(c, 'w').write(src)
+        exe = os.path.join(tmp, 'w')
+        subprocess.run([cc, '-O1', c, '-o', exe, '-lm'], check=True)
+        subprocess.run([exe, os.path.join(out_dir, 'rgb16.jpg'), os.path.join(out_dir, 'gray16x12.jpg')], check=True)
+
+
+# --- a tiny TF.js graph model ---------------------------------------------------------------
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def ints(*v):
+    return {'list': {'i': [str(x) for x in v]}}
+
+
+def tiny_model(input_shape=(-1, 4, 4, 1), extra_nodes=(), dtype='float32', quantize=None):
+    """Placeholder -> Conv2D(2x2, 2 filters)+BiasAdd+Relu -> Mean(H,W) -> MatMul(2x3)+BiasAdd
+    -> Softmax. Returns (model.json dict, shard bytes)."""
+    weights = [
+        ('conv/filter', [2, 2, 1, 2], [0.5, -0.25, 0.125, 0.75, -0.5, 0.25, 1.0, -1.0]),
+        ('conv/bias', [2], [0.1, -0.1]),
+        ('mean/axes', [2], [1, 2]),
+        ('dense/weights', [2, 3], [1.0, -1.0, 0.5, 0.25, 0.5, -0.75]),
+        ('dense/bias', [3], [0.0, 0.1, -0.1]),
+    ]
+    manifest, shard = [], b''
+    for name, shape, values in weights:
+        entry = {'name': name, 'shape': shape, 'dtype': 'int32' if name == 'mean/axes' else dtype}
+        if name == 'mean/axes':
+            shard += struct.pack('<%di' % len(values), *values)
+        elif quantize == 'uint8':
+            lo, hi = min(values), max(values)
+            scale = (hi - lo) / 255 or 1.0
+            entry['quantization'] = {'dtype': 'uint8', 'scale': scale, 'min': lo}
+            shard += bytes(round((v - lo) / scale) for v in values)
+        else:
+            shard += struct.pack('<%df' % len(values), *values)
+        manifest.append(entry)
+    nodes = [
+        {'name': 'input', 'op': 'Placeholder',
+         'attr': {'shape': {'shape': {'dim': [{'size': str(d)} for d in input_shape]}}, 'dtype': {'type': 'DT_FLOAT'}}},
+        {'name': 'conv/filter', 'op': 'Const'}, {'name': 'conv/bias', 'op': 'Const'},
+        {'name': 'mean/axes', 'op': 'Const'}, {'name': 'dense/weights', 'op': 'Const'},
+        {'name': 'dense/bias', 'op': 'Const'},
+        {'name': 'conv/Relu', 'op': '_FusedConv2D', 'input': ['input', 'conv/filter', 'conv/bias'],
+         'attr': {'fused_ops': {'list': {'s': [b64('BiasAdd'), b64('Relu')]}}, 'padding': {'s': b64('VALID')},
+                  'strides': ints(1, 1, 1, 1), 'dilations': ints(1, 1, 1, 1), 'data_format': {'s': b64('NHWC')},
+                  'num_args': {'i': '1'}}},
+        {'name': 'pool/Mean', 'op': 'Mean', 'input': ['conv/Relu', 'mean/axes'], 'attr': {'keep_dims': {'b': False}}},
+        {'name': 'dense/BiasAdd', 'op': '_FusedMatMul', 'input': ['pool/Mean', 'dense/weights', 'dense/bias'],
+         'attr': {'fused_ops': {'list': {'s': [b64('BiasAdd')]}}, 'transpose_a': {'b': False}, 'transpose_b': {'b': False}}},
+        {'name': 'probs/Softmax', 'op': 'Softmax', 'input': ['dense/BiasAdd']},
+        {'name': 'Identity', 'op': 'Identity', 'input': ['probs/Softmax']},
+    ]
+    nodes += list(extra_nodes)
+    model = {'format': 'graph-model', 'generatedBy': 'tests/data/bad/make_bad.py',
+             'userDefinedMetadata': {'signature': {'outputs': {'Identity:0': {'name': 'Identity:0'}}}},
+             'modelTopology': {'node': nodes},
+             'weightsManifest': [{'paths': ['weights.bin'], 'weights': manifest}]}
+    return model, shard
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'wb') as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def write_model(folder, model, shard, with_shard=True):
+    write(os.path.join(folder, 'model.json'), json.dumps(model, indent=1))
+    if with_shard:
+        write(os.path.join(folder, 'weights.bin'), shard)
+
+
+def csv_rows(rows, header='emotion,pixels,Usage'):
+    return (header + '\n' if header else '') + ''.join(r + '\n' for r in rows)
+
+
+def pixels(n, start=0):
+    return ' '.join(str((start + i * 29) % 256) for i in range(n))
+
+
+# --- the catalogue --------------------------------------------------------------------------
+def catalogue():
+    if os.path.isdir(BAD):
+        for e in os.listdir(BAD):
+            p = os.path.join(BAD, e)
+            if e in ('make_bad.py', 'fuzz'):  # fuzz/: inputs the fuzzers found, kept as they were
+                continue
+            shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+    items = []
+
+    def add(file, kind, expect, what):
+        items.append({'file': file, 'kind': kind, 'expect': expect, 'what': what})
+
+    face = open(os.path.join(ROOT, 'tests/data/astronaut_face.png'), 'rb').read()
+    photo = open(os.path.join(ROOT, 'tests/data/astronaut.jpg'), 'rb').read()
+    write(f'{BAD}/empty.png', b'')
+    add('empty.png', 'image', 'the file is empty', 'an empty file')
+    write(f'{BAD}/truncated.png', face[:200])
+    add('truncated.png', 'image', 'decoding failed (Corrupt PNG)', 'a PNG cut after 200 bytes (header, no pixel data)')
+    write(f'{BAD}/truncated.jpg', photo[:4000])
+    add('truncated.jpg', 'image', 'decoding failed (Corrupt JPEG)', 'a JPEG cut after 4000 bytes')
+    write(f'{BAD}/huge.png', png(100000, 100000, 0, b'\0' * 101))
+    add('huge.png', 'image', '100000x100000 pixels exceeds the limit of 32768 per side and 100 megapixels',
+        'a PNG declaring 100000x100000 pixels (refused from the header, before decoding)')
+    write(f'{BAD}/wide.bmp', bmp(40000, 1)[:54])
+    add('wide.bmp', 'image', '40000x1 pixels exceeds the limit', 'a BMP header declaring 40000x1 pixels')
+    write(f'{BAD}/zero_width.png', png(0, 16, 0, b''))
+    add('zero_width.png', 'image', 'declares 0x16 pixels (a side of zero or less)', 'a PNG declaring a width of 0')
+    write(f'{BAD}/text.png', 'This is a text file with a .png name.\n')
+    add('text.png', 'image', 'not a decodable image', 'a text file named .png')
+
+    model, shard = tiny_model()
+    write_model(f'{BAD}/model_without_weights', model, shard, with_shard=False)
+    add('model_without_weights/model.json', 'model', "weight shard 'weights.bin' cannot be read",
+        'a model.json whose weight shard is missing')
+    write_model(f'{BAD}/short_shard', model, shard[:-6])
+    add('short_shard/model.json', 'model', "weight shards 'weights.bin' hold 78 bytes but the manifest needs at least 84",
+        'a weight shard 6 bytes short')
+    nan = bytearray(shard)
+    nan[0:4] = struct.pack('<f', math.nan)
+    write_model(f'{BAD}/nan_weights', model, bytes(nan))
+    add('nan_weights/model.json', 'model', "weight 'conv/filter' holds a non-finite value at element 0", 'a NaN weight')
+    inf = bytearray(shard)
+    inf[12:16] = struct.pack('<f', math.inf)
+    write_model(f'{BAD}/inf_weights', model, bytes(inf))
+    add('inf_weights/model.json', 'model', "weight 'conv/filter' holds a non-finite value at element 3", 'an infinite weight')
+    unknown, _ = tiny_model(extra_nodes=[{'name': 'fancy', 'op': 'FancyOp', 'input': ['probs/Softmax']}])
+    write_model(f'{BAD}/unknown_op', unknown, shard)
+    add('unknown_op/model.json', 'model', 'unsupported ops: FancyOp (1 node: fancy)', 'an op cnnlens does not know')
+    cycle, _ = tiny_model()
+    for n in cycle['modelTopology']['node']:
+        if n['name'] == 'conv/Relu':
+            n['input'][0] = 'Identity'
+    write_model(f'{BAD}/cycle', cycle, shard)
+    add('cycle/model.json', 'model', 'the graph has a cycle through node', 'a graph with a cycle')
+    zero, _ = tiny_model(input_shape=(-1, 0, 4, 1))
+    write_model(f'{BAD}/zero_dim', zero, shard)
+    add('zero_dim/model.json', 'model', "model.json: input 'input': dimension 1 is 0 (expected 1..65536)", 'an input of height 0')
+    neg, _ = tiny_model(input_shape=(-1, 4, -3, 1))
+    write_model(f'{BAD}/negative_dim', neg, shard)
+    add('negative_dim/model.json', 'model', "model.json: input 'input': dimension 2 is -3 (expected 1..65536)", 'an input of width -3')
+    negw, _ = tiny_model()
+    negw['weightsManifest'][0]['weights'][1]['shape'] = [-2]
+    write_model(f'{BAD}/negative_weight_dim', negw, shard)
+    add('negative_weight_dim/model.json', 'model', "weight 'conv/bias' has dimension -2", 'a weight of shape [-2]')
+    big_w, _ = tiny_model()
+    big_w['weightsManifest'][0]['weights'][0]['shape'] = [65536, 65536, 1, 2]
+    write_model(f'{BAD}/huge_weight', big_w, shard)
+    add('huge_weight/model.json', 'model', 'has more than 268435456 elements (the limit)',
+        'a weight declaring 65536x65536x1x2 elements')
+    big_act, _ = tiny_model(input_shape=(-1, 8192, 8192, 1))
+    write_model(f'{BAD}/huge_activations', big_act, shard)
+    add('huge_activations/model.json', 'model', 'MiB of activations and gradients for one image',
+        'an 8192x8192 input whose layers need more than 1 GiB per image')
+    write(f'{BAD}/not_json/model.json', '{"format": "graph-model", "modelTopology": [1, 2,')
+    add('not_json/model.json', 'model', 'not valid JSON', 'a model.json cut in the middle')
+
+    write(f'{BAD}/wrong_pixel_count.csv', csv_rows(['3,' + pixels(2304) + ',PublicTest', '4,' + pixels(2000) + ',PublicTest']))
+    add('wrong_pixel_count.csv', 'csv', 'wrong_pixel_count.csv line 3 (row 2): 2000 pixel values; expected 2304 (48x48, as in row 1)', 'a row with 2000 pixels after one with 2304')
+    write(f'{BAD}/not_square.csv', csv_rows(['3,' + pixels(10) + ',PublicTest']))
+    add('not_square.csv', 'csv', 'line 2 (row 1): 10 pixel values do not form a square image', 'a row whose pixel count is not a square')
+    write(f'{BAD}/label_out_of_range.csv', csv_rows(['3,' + pixels(16), '9,' + pixels(16)], header='label,feature'))
+    add('label_out_of_range.csv', 'csv', 'label 9 is out of range', 'a label 9 for 7 classes')
+    write(f'{BAD}/negative_label.csv', csv_rows(['-1,' + pixels(16)], header='label,feature'))
+    add('negative_label.csv', 'csv', 'label -1 is out of range', 'a label -1')
+    write(f'{BAD}/pixel_out_of_range.csv', csv_rows(['2,' + pixels(15) + ' 300'], header='label,feature'))
+    add('pixel_out_of_range.csv', 'csv', 'pixel 16 is 300', 'a pixel value 300')
+    write(f'{BAD}/empty.csv', b'')
+    add('empty.csv', 'csv', 'empty.csv is empty', 'an empty CSV')
+
+    # Found by scripts/fuzz.sh (each crashed or overflowed inside Debian's stb_image before the fix).
+    add('fuzz/jpeg_huffman_413_codes.jpg', 'image', 'JPEG Huffman table 1 at byte 206 declares 413 codes (at most 256)',
+        'fuzzer: a DHT table with 413 codes (stb_image wrote past its 257-entry size list)')
+    add('fuzz/jpeg_huffman_ff_ff_d8.jpg', 'image', 'JPEG Huffman table 0 at byte 216 declares 1376 codes (at most 256)',
+        'fuzzer: the same behind a start marker with a doubled 0xFF')
+    add('fuzz/jpeg_huffman_table_cut_by_eof.jpg', 'image', 'JPEG Huffman table 2 at byte 387 declares 985 codes (at most 256)',
+        'fuzzer: a DHT table whose code counts run past the end of the file (stb_image reads them as 0)')
+    add('fuzz/png_empty_first_idat.png', 'image', 'PNG chunk IDAT at byte 33 is empty',
+        'fuzzer: an empty first IDAT chunk (stb_image copied it to a null pointer)')
+    add('fuzz/pnm_width_overflow.ppm', 'image', 'pixels (a side of zero or less)',
+        'fuzzer: a PPM width of 13 digits (int overflow in stb_image\'s header parser)')
+
+    with open(os.path.join(BAD, 'catalogue.json'), 'w') as f:
+        f.write('[\n' + ',\n'.join('  ' + json.dumps(i) for i in items) + '\n]\n')
+    print(f'{len(items)} bad inputs in {BAD}')
+
+
+# --- fuzz seed corpora ----------------------------------------------------------------------
+def corpora():
+    image = os.path.join(CORPUS, 'image')
+    csv = os.path.join(CORPUS, 'csv')
+    tfjs = os.path.join(CORPUS, 'tfjs_graph')
+    for d in (image, csv, tfjs):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+    write(f'{image}/gray8x8.png', gradient_png(8, 8, 1, 0))
+    write(f'{image}/rgb8x6.png', gradient_png(8, 6, 3, 2))
+    write(f'{image}/rgba5x4.png', gradient_png(5, 4, 4, 6))
+    write(f'{image}/graya3x3.png', gradient_png(3, 3, 2, 4))
+    write(f'{image}/rgb4x3.bmp', bmp(4, 3))
+    write(f'{image}/1x1.gif', gif_1x1())
+    write(f'{image}/gray5x4.pgm', pgm(5, 4))
+    write(f'{image}/rgb3x2.tga', tga(3, 2))
+    stb_jpegs(image)
+
+    # The first byte picks the reader's options (see fuzz/csv_fuzz.cpp).
+    write(f'{csv}/fer2013.csv', b'\x00' + csv_rows(['3,' + pixels(16) + ',PublicTest', '0,' + pixels(16, 5) + ',Training',
+                                                     '6,' + pixels(16, 9) + ',PrivateTest']).encode())
+    write(f'{csv}/fer2013_lenient_usage.csv', b'\x03' + csv_rows(['"3","' + pixels(9) + '","PublicTest"',
+                                                                   '9,' + pixels(9) + ',PublicTest']).encode())
+    write(f'{csv}/course.csv', b'\x04' + csv_rows(['1,' + pixels(4), '2,' + pixels(4, 3)], header='label,feature').encode())
+    write(f'{csv}/no_header_crlf.csv', b'\x01\xef\xbb\xbf' + ('0,' + pixels(4) + '\r\n1,' + pixels(4, 1) + '\r\n').encode())
+
+    model, shard = tiny_model()
+    write(f'{tfjs}/tiny.model', json.dumps(model).encode() + b'\0' + shard)
+    q, qshard = tiny_model(quantize='uint8')
+    write(f'{tfjs}/tiny_uint8.model', json.dumps(q).encode() + b'\0' + qshard)
+    more, _ = tiny_model(extra_nodes=[
+        {'name': 'pool', 'op': 'MaxPool', 'input': ['conv/Relu'],
+         'attr': {'ksize': ints(1, 2, 2, 1), 'strides': ints(1, 1, 1, 1), 'padding': {'s': b64('SAME')}}},
+        {'name': 'act', 'op': 'Sigmoid', 'input': ['pool']},
+        {'name': 'sum', 'op': 'AddV2', 'input': ['act', 'conv/Relu']},
+    ])
+    write(f'{tfjs}/tiny_more_ops.model', json.dumps(more).encode() + b'\0' + shard)
+    print(f'seed corpora in {CORPUS}')
+
+
+if __name__ == '__main__':
+    catalogue()
+    corpora()
