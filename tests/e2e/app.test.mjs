@@ -100,6 +100,12 @@ after(async () => {
   server?.close();
 });
 
+test('app.wasm is under its 3 MB budget (before compression)', () => {
+  const bytes = fs.statSync(path.join(site, 'app.wasm')).size;
+  console.log(`# app.wasm ${(bytes / 1e6).toFixed(3)} MB`);
+  assert.ok(bytes < 3e6, `app.wasm is ${bytes} bytes`);
+});
+
 test('headless Chromium has WebGL2', async () => {
   await page.goto('about:blank');
   const renderer = await page.evaluate(() => {

@@ -1075,8 +1075,11 @@ private:
             int64_t a = axes[k];
             if (a < 0) a += r;
             if (a < 0 || a >= r) return fail(n, "axis " + std::to_string(axes[k]) + " is out of range for " + dims_str(x.dims));
-            const int64_t dim = x.dims[static_cast<size_t>(a)], s = steps[k];
-            if (s == 0) return fail(n, "step 0");
+            const int64_t dim = x.dims[static_cast<size_t>(a)];
+            if (steps[k] == 0) return fail(n, "step 0");
+            // A step longer than the axis takes at most one element either way; clamping it keeps
+            // the arithmetic below in range for any int64 (fuzzer regression).
+            const int64_t s = dim == 0 ? steps[k] : std::clamp<int64_t>(steps[k], -dim, dim);
             if (dim == 0) { od[static_cast<size_t>(a)] = 0; continue; }
             auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { if (v < 0) v += dim; return std::clamp(v, lo, hi); };
             int64_t b, e;

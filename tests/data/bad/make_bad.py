@@ -260,6 +260,8 @@ def catalogue():
         'fuzzer: an empty first IDAT chunk (stb_image copied it to a null pointer)')
     add('fuzz/pnm_width_overflow.ppm', 'image', 'pixels (a side of zero or less)',
         'fuzzer: a PPM width of 13 digits (int overflow in stb_image\'s header parser)')
+    add('fuzz/onnx_slice_step_overflow.onnx', 'model', "Pad node '/Pad': pads has 2 values for rank 4",
+        'fuzzer: a Slice step near -2^63 (signed overflow in the slice length; the step is now clamped to the axis)')
 
     with open(os.path.join(BAD, 'catalogue.json'), 'w') as f:
         f.write('[\n' + ',\n'.join('  ' + json.dumps(i) for i in items) + '\n]\n')
