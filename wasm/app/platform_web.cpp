@@ -37,6 +37,12 @@ EM_JS(void, js_download, (const char* name, const char* mime, const uint8_t* dat
 // emulation (window and framebuffer size callbacks). glfwSetWindowSize would request fullscreen
 // (and pointer lock) whenever the size equals the screen's, e.g. a maximised window.
 EM_JS(void, js_set_canvas_size, (int w, int h), { Browser.setCanvasSize(w, h); });
+// True when keys typed now belong to the app (the canvas or nothing in particular has focus),
+// not to a text field of the page.
+EM_JS(int, js_keys_are_ours, (), {
+    const a = document.activeElement;
+    return !a || a === document.body || a === Module['canvas'] ? 1 : 0;
+});
 EM_JS(void, js_start_job, (), { setTimeout(function() { Module['_cnnlens_run_job'](); }, 0); });
 
 namespace cnnlens::app {
@@ -130,6 +136,14 @@ void frame() {
 // While a job runs, frames are capped at 1000 / kBusyFrameMs per second: the job and the
 // frames share one thread, and a frame costs far more than 1 ms under software WebGL.
 constexpr double kBusyFrameMs = 50;
+
+// Esc cancels the running job as soon as the key goes down. Dear ImGui 1.80 samples key state
+// once per frame, and while a job runs frames are 50 ms apart: a quick tap (down and up between
+// two frames) would be missed there. Not consumed, so the GLFW layer still sees the key.
+EM_BOOL on_keydown(int, const EmscriptenKeyboardEvent* e, void*) {
+    if (std::strcmp(e->key, "Escape") == 0 && js_keys_are_ours()) g->session.cancel();
+    return EM_FALSE;
+}
 
 EM_BOOL animation_frame(double now, void*) {
     static double last = 0;
@@ -293,6 +307,7 @@ int main() {
     if (!s) set_error("loading the bundled models failed: " + s.message());
     // Not emscripten_set_main_loop: Asyncify pauses that loop while any sleep is in flight,
     // and a sleeping job must not stop the frames.
+    emscripten_set_keydown_callback(EMSCRIPTEN_EVENT_TARGET_WINDOW, nullptr, EM_FALSE, on_keydown);
     emscripten_request_animation_frame_loop(animation_frame, nullptr);
     emscripten_exit_with_live_runtime();
     return 0;
