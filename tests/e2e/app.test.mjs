@@ -9,14 +9,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { artifacts, cli, dropOnCanvas, launchChromium, root, site, waitReady } from './harness.mjs';
 import { serve } from './serve.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const site = path.resolve(root, process.env.CNNLENS_SITE || 'build/wasm/site');
-const cli = path.resolve(root, process.env.CNNLENS_CLI || 'build/native-release/cli/cnnlens');
-const artifacts = path.join(root, 'build/e2e-artifacts');
 const model = path.join(root, 'models/fer2013-mini-xception');
 
 let server, browser, page, origin;
@@ -36,13 +31,7 @@ function readNpy(file) {
 }
 
 async function dropFile(bytes, name, type) {
-  await page.evaluate(([data, name, type]) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([new Uint8Array(data)], name, { type }));
-    const c = document.getElementById('canvas');
-    c.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    c.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, [Array.from(bytes), name, type]);
+  await dropOnCanvas(page, [[bytes, name, type]]);
   await page.waitForFunction(() => window.cnnlensTest.idle().then(() => true));
 }
 
@@ -77,12 +66,7 @@ before(async () => {
   fs.mkdirSync(artifacts, { recursive: true });
   server = await serve(site);
   origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   // Service workers are blocked so every request of the page is visible to the context.
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1,
     serviceWorkers: 'block' });
@@ -120,7 +104,7 @@ test('headless Chromium has WebGL2', async () => {
 test('the page loads both models and becomes ready', async () => {
   const t0 = Date.now();
   await page.goto(`${origin}/`);
-  await page.waitForFunction(() => window.cnnlensTest && window.cnnlensTest.ready.then(() => true), null, { timeout: 60000 });
+  await waitReady(page);
   console.log(`# page ready in ${Date.now() - t0} ms`);
   assert.equal(await page.evaluate(() => window.cnnlensTest.error()), '');
   await screenshot('01-ready');
@@ -299,7 +283,7 @@ test('HiDPI: the canvas backing store is CSS size x devicePixelRatio', async () 
   const hidpi = await context.newPage();
   try {
     await hidpi.goto(`${origin}/`);
-    await hidpi.waitForFunction(() => window.cnnlensTest && window.cnnlensTest.ready.then(() => true), null, { timeout: 60000 });
+    await waitReady(hidpi);
     const s = await hidpi.evaluate(() => {
       const c = document.getElementById('canvas');
       return { w: c.width, h: c.height, cw: c.clientWidth, ch: c.clientHeight, dpr: devicePixelRatio };
@@ -326,7 +310,7 @@ test('a canvas exactly the size of the screen stays in the page (no fullscreen r
   p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   try {
     await p.goto(`${origin}/`);
-    await p.waitForFunction(() => window.cnnlensTest && window.cnnlensTest.ready.then(() => true), null, { timeout: 60000 });
+    await waitReady(p);
     const s = await p.evaluate(() => {
       const c = document.getElementById('canvas');
       return { w: c.width, h: c.height, sw: screen.width, sh: screen.height, fullscreen: document.fullscreenElement !== null };

@@ -10,28 +10,18 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { artifacts, dropOnCanvas, launchChromium, root, site, waitReady } from './harness.mjs';
 import { serve } from './serve.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const site = path.resolve(root, process.env.CNNLENS_SITE || 'build/wasm/site');
 const bad = path.join(root, 'tests/data/bad');
 const catalogue = JSON.parse(fs.readFileSync(path.join(bad, 'catalogue.json'), 'utf8'));
-const artifacts = path.join(root, 'build/e2e-artifacts');
 
 let server, browser, context, page, origin;
 const requests = [];   // every request the context saw: {url, worker}
 const pageErrors = [];
 
 async function dropFiles(files) {
-  await page.evaluate((list) => {
-    const dt = new DataTransfer();
-    for (const [data, name, type] of list) dt.items.add(new File([new Uint8Array(data)], name, { type }));
-    const c = document.getElementById('canvas');
-    c.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    c.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, files.map(([bytes, name, type]) => [Array.from(bytes), name, type]));
+  await dropOnCanvas(page, files);
   await page.waitForFunction(() => window.cnnlensTest.idle().then(() => true));
 }
 
@@ -44,9 +34,6 @@ function filesOf(entry) {
   return fs.readdirSync(dir).sort().map((n) => [fs.readFileSync(path.join(dir, n)), n, '']);
 }
 
-async function waitReady() {
-  await page.waitForFunction(() => window.cnnlensTest && window.cnnlensTest.ready.then(() => true), null, { timeout: 90000 });
-}
 
 function outside() {
   return requests.filter((r) => !r.url.startsWith(origin + '/') && !r.url.startsWith('data:') && !r.url.startsWith('blob:'));
@@ -57,12 +44,7 @@ before(async () => {
   fs.mkdirSync(artifacts, { recursive: true });
   server = await serve(site);
   origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1,
     serviceWorkers: 'allow' });
   // Page requests and (Chromium) the service worker's own fetches both arrive here.
@@ -79,7 +61,7 @@ after(async () => {
 
 test('the Content-Security-Policy admits no third-party origin, and the app runs under it', async () => {
   await page.goto(`${origin}/`);
-  await waitReady();
+  await waitReady(page, 90000);
   const csp = await page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.content || '');
   assert.ok(csp, 'index.html has no Content-Security-Policy meta tag');
   const directives = Object.fromEntries(csp.split(';').map((d) => d.trim()).filter(Boolean)
@@ -134,7 +116,7 @@ test('the service worker takes over; no request, from the page or the worker, le
   assert.ok(controlled, 'the service worker did not activate');
   const before = requests.length;
   await page.reload();
-  await waitReady();
+  await waitReady(page, 90000);
   assert.ok(await page.evaluate(() => !!navigator.serviceWorker.controller), 'the reloaded page is not served by the worker');
   const reload = requests.slice(before);
   const fromWorker = reload.filter((r) => r.worker);

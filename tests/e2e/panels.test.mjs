@@ -8,14 +8,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { artifacts, cli, dropOnCanvas, launchChromium, root, site, waitReady } from './harness.mjs';
 import { serve } from './serve.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const site = path.resolve(root, process.env.CNNLENS_SITE || 'build/wasm/site');
-const cli = path.resolve(root, process.env.CNNLENS_CLI || 'build/native-release/cli/cnnlens');
-const artifacts = path.join(root, 'build/e2e-artifacts');
 const model = path.join(root, 'models/fer2013-mini-xception');
 const courseCsv = path.join(root, 'tests/data/eval/course_10.csv');
 
@@ -25,13 +20,7 @@ const pageErrors = [];
 
 // Drops files together (one DataTransfer), as a user dragging a selection onto the page.
 async function dropFiles(files) {
-  await page.evaluate((list) => {
-    const dt = new DataTransfer();
-    for (const [data, name, type] of list) dt.items.add(new File([new Uint8Array(data)], name, { type }));
-    const c = document.getElementById('canvas');
-    c.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    c.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, files.map(([bytes, name, type]) => [Array.from(bytes), name, type || 'application/octet-stream']));
+  await dropOnCanvas(page, files);
   await frames(3);
   await page.waitForFunction(() => window.cnnlensTest.idle().then(() => true));
 }
@@ -58,12 +47,7 @@ before(async () => {
   fs.mkdirSync(artifacts, { recursive: true });
   server = await serve(site);
   origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   // 1280x800 as app.test.mjs: a canvas exactly the screen size makes Emscripten's GLFW request
   // fullscreen (and pointer lock) on every resize, which the page logs as errors.
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1,
@@ -76,7 +60,7 @@ before(async () => {
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
   await page.goto(`${origin}/`);
-  await page.waitForFunction(() => window.cnnlensTest && window.cnnlensTest.ready.then(() => true), null, { timeout: 60000 });
+  await waitReady(page);
   await dropFiles([[fs.readFileSync(path.join(root, 'tests/data/astronaut.jpg')), 'astronaut.jpg', 'image/jpeg']]);
   const faces = await hook(() => window.cnnlensTest.faces());
   assert.equal(faces.length, 1);

@@ -9,6 +9,7 @@
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -113,6 +114,8 @@ void fit_canvas() {
     if (w > 0 && h > 0 && (w != cw || h != ch)) js_set_canvas_size(w, h);
 }
 
+void release_held_keys();  // below, with the key callback
+
 void frame() {
     fit_canvas();
     open_pending_files();
@@ -129,6 +132,7 @@ void frame() {
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     js_set_cursor(ImGui::GetMouseCursor());
+    release_held_keys();
     ++g->frames;
     schedule_pending_job();
 }
@@ -143,6 +147,30 @@ constexpr double kBusyFrameMs = 50;
 EM_BOOL on_keydown(int, const EmscriptenKeyboardEvent* e, void*) {
     if (std::strcmp(e->key, "Escape") == 0 && js_keys_are_ours()) g->session.cancel();
     return EM_FALSE;
+}
+
+// Dear ImGui 1.80 reads key state once per frame, so a key pressed and released between two
+// frames (a quick tap, or any shortcut while a job slows frames to 20 per second) would never
+// be seen down. Releases of keys pressed since the last frame are held back until that frame
+// has been drawn.
+std::vector<int> keys_pressed_since_frame;
+struct KeyEvent { int key, scancode, action, mods; };
+std::vector<KeyEvent> held_releases;
+
+void on_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
+    if (action == GLFW_PRESS) keys_pressed_since_frame.push_back(key);
+    if (action == GLFW_RELEASE &&
+        std::find(keys_pressed_since_frame.begin(), keys_pressed_since_frame.end(), key) != keys_pressed_since_frame.end()) {
+        held_releases.push_back({key, scancode, action, mods});
+        return;
+    }
+    ImGui_ImplGlfw_KeyCallback(window, key, scancode, action, mods);
+}
+
+void release_held_keys() {
+    keys_pressed_since_frame.clear();
+    for (const KeyEvent& e : held_releases) ImGui_ImplGlfw_KeyCallback(g->window, e.key, e.scancode, e.action, e.mods);
+    held_releases.clear();
 }
 
 EM_BOOL animation_frame(double now, void*) {
@@ -300,6 +328,7 @@ int main() {
     io.Fonts->AddFontDefault(&font);
     ImGui::GetStyle().ScaleAllSizes(g->dpr);
     ImGui_ImplGlfw_InitForOpenGL(g->window, true);
+    glfwSetKeyCallback(g->window, on_key);  // in place of the backend's, which on_key calls
     ImGui_ImplOpenGL3_Init("#version 300 es");
 
     g->session.set_job_batch(kJobBatch);
