@@ -9,14 +9,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { artifacts, cli, dropOnCanvas, launchChromium, root, site, waitReady } from './harness.mjs';
+import { artifacts, cli, dropOnCanvas, launchChromium, openPage, root, site, waitReady } from './harness.mjs';
 import { serve } from './serve.mjs';
 
 const model = path.join(root, 'models/fer2013-mini-xception');
 
 let server, browser, page, origin;
-const outside = [];     // requests that left the local server
-const pageErrors = [];
+let outside = [];  // requests that left the local server
+let pageErrors = [];
 
 // Reads a little-endian float32 .npy (as core/image/render.cpp writes it).
 function readNpy(file) {
@@ -67,16 +67,7 @@ before(async () => {
   server = await serve(site);
   origin = `http://127.0.0.1:${server.address().port}`;
   browser = await launchChromium();
-  // Service workers are blocked so every request of the page is visible to the context.
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1,
-    serviceWorkers: 'block' });
-  context.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin + '/') && !u.startsWith('data:') && !u.startsWith('blob:')) outside.push(u);
-  });
-  page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  ({ page, outside, pageErrors } = await openPage(browser, origin));
 });
 
 after(async () => {

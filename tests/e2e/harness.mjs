@@ -35,3 +35,20 @@ export function dropOnCanvas(page, files) {
     c.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, files.map(([bytes, name, type]) => [Array.from(bytes), name, type || 'application/octet-stream']));
 }
+
+// A 1280x800 page (a canvas exactly the screen size makes Emscripten's GLFW request fullscreen)
+// with service workers blocked, so every request of the page is visible to the context.
+// `outside` collects requests to any origin but `origin`, `pageErrors` the page's errors.
+export async function openPage(browser, origin) {
+  const outside = [], pageErrors = [];
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1,
+    serviceWorkers: 'block' });
+  context.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin + '/') && !u.startsWith('data:') && !u.startsWith('blob:')) outside.push(u);
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  return { page, outside, pageErrors };
+}

@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { artifacts, cli, dropOnCanvas, launchChromium, root, site, waitReady } from './harness.mjs';
+import { artifacts, cli, dropOnCanvas, launchChromium, openPage, root, site, waitReady } from './harness.mjs';
 import { serve } from './serve.mjs';
 
 const model = path.join(root, 'models/fer2013-mini-xception');
 const courseCsv = path.join(root, 'tests/data/eval/course_10.csv');
 
 let server, browser, page, origin;
-const outside = [];
-const pageErrors = [];
+let outside = [];  // requests that left the local server
+let pageErrors = [];
 
 // Drops files together (one DataTransfer), as a user dragging a selection onto the page.
 async function dropFiles(files) {
@@ -48,17 +48,7 @@ before(async () => {
   server = await serve(site);
   origin = `http://127.0.0.1:${server.address().port}`;
   browser = await launchChromium();
-  // 1280x800 as app.test.mjs: a canvas exactly the screen size makes Emscripten's GLFW request
-  // fullscreen (and pointer lock) on every resize, which the page logs as errors.
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1,
-    serviceWorkers: 'block' });
-  context.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin + '/') && !u.startsWith('data:') && !u.startsWith('blob:')) outside.push(u);
-  });
-  page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  ({ page, outside, pageErrors } = await openPage(browser, origin));
   await page.goto(`${origin}/`);
   await waitReady(page);
   await dropFiles([[fs.readFileSync(path.join(root, 'tests/data/astronaut.jpg')), 'astronaut.jpg', 'image/jpeg']]);

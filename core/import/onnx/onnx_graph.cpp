@@ -11,6 +11,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "core/base/half.h"
 #include "core/import/onnx/protobuf.h"
 
 namespace cnnlens {
@@ -49,15 +50,6 @@ int64_t product(const std::vector<int64_t>& d, size_t from = 0, size_t to = std:
     int64_t p = 1;
     for (auto it = d.begin() + static_cast<std::ptrdiff_t>(std::min(from, d.size())); it < end; ++it) p *= *it;
     return p;
-}
-
-float half_to_float(uint16_t h) {
-    const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    float v;
-    if (exp == 0) v = std::ldexp(static_cast<float>(man), -24);
-    else if (exp == 31) v = man ? NAN : INFINITY;
-    else v = std::ldexp(static_cast<float>(man | 0x400), static_cast<int>(exp) - 25);
-    return sign ? -v : v;
 }
 
 // A constant tensor in ONNX layout: float values or integers (shape arithmetic, indices).

@@ -5,21 +5,13 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/base/half.h"
 #include "core/base/limits.h"
 
 namespace cnnlens {
 namespace {
 
 using json = nlohmann::json;
-
-float half_to_float(uint16_t h) {
-    const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    float v;
-    if (exp == 0) v = std::ldexp(static_cast<float>(man), -24);
-    else if (exp == 31) v = man ? NAN : INFINITY;
-    else v = std::ldexp(static_cast<float>(man | 0x400), static_cast<int>(exp) - 25);
-    return sign ? -v : v;
-}
 
 }  // namespace
 
