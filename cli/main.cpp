@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "cli/cli.h"
 
@@ -48,7 +49,7 @@ int Args::get_int(std::string_view f, int def) const {
 
 std::string Args::unknown(const std::vector<std::string>& known) const {
     for (auto& [k, v] : flags_)
-        if (std::find(known.begin(), known.end(), k) == known.end()) return "--" + k;
+        if (k != "threads" && std::find(known.begin(), known.end(), k) == known.end()) return "--" + k;
     return {};
 }
 
@@ -84,7 +85,8 @@ const char* kUsage =
     "  bench [--model DIR] [--kernels SET] [--threads N] [--batch N] [--runs N] [--json]\n"
     "        median time of forward passes and input gradients per image\n"
     "\n"
-    "Kernel sets: --kernels or the CNNLENS_KERNELS environment variable; default: the best compiled.\n";
+    "Kernel sets: --kernels or the CNNLENS_KERNELS environment variable; default: the best compiled.\n"
+    "Threads: --threads N (any command) or CNNLENS_THREADS; default: every core up to 8, 1 for bench.\n";
 }
 
 int main(int argc, char** argv) {
@@ -96,6 +98,22 @@ int main(int argc, char** argv) {
     const std::string cmd = argv[1];
     Args args(argc, argv, 2, {"json", "help", "lenient"});
     if (!args.error().empty()) return fail(args.error());
+    // Threads for the kernels: --threads N, else CNNLENS_THREADS, else every core (up to 8) for
+    // the work commands and 1 for bench, whose figures are per thread count.
+    {
+        std::string t = args.get("threads");
+        if (t.empty() && std::getenv("CNNLENS_THREADS")) t = std::getenv("CNNLENS_THREADS");
+        int n = cmd == "bench" ? 1 : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+        if (!t.empty()) {
+            char* end = nullptr;
+            const long v = std::strtol(t.c_str(), &end, 10);
+            if (!end || *end != 0 || v < 1 || v > 64) return fail("--threads must be 1..64, got '" + t + "'");
+            n = static_cast<int>(v);
+        }
+        cnnlens::set_kernel_threads(n);
+        if (cnnlens::kernel_threads() != n && !t.empty())
+            std::fprintf(stderr, "cnnlens: this build runs %d thread%s (asked for %d)\n", cnnlens::kernel_threads(), cnnlens::kernel_threads() == 1 ? "" : "s", n);
+    }
     if (cmd == "predict") return cmd_predict(args);
     if (cmd == "model-info") return cmd_model_info(args);
     if (cmd == "explain") return cmd_explain(args);

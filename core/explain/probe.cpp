@@ -33,8 +33,15 @@ int batch_that_fits(const Graph& g, int max_batch) {
     return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(max_batch, fits)));
 }
 
+int cache_chunk(const Graph& g, int max_batch) {
+    constexpr int64_t kChunkBytes = 512 * 1024;
+    const int64_t peak = std::max<int64_t>(g.peak_node_bytes_per_image(), 1);
+    return static_cast<int>(std::clamp<int64_t>(kChunkBytes / peak, 1, std::max(max_batch, 1)));
+}
+
 GraphProbe::GraphProbe(const Model& model, const KernelSet& kernels, int max_batch)
-    : model_(model), executor_(model.graph, kernels), max_batch_(batch_that_fits(model.graph, max_batch)) {}
+    : model_(model), executor_(model.graph, kernels), max_batch_(batch_that_fits(model.graph, max_batch)),
+      chunk_(cache_chunk(model.graph, max_batch_)) {}
 
 std::vector<LayerInfo> GraphProbe::layers() const {
     std::vector<LayerInfo> v;
@@ -132,11 +139,13 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
     out.probs.reset(Shape{n, classes});
     out.activations.resize(r.layers.size());
     if (r.target || r.channel) out.activation_grads.resize(r.layers.size());
-    for (int64_t first = 0; first < n; first += max_batch_) {
-        const int64_t m = std::min<int64_t>(max_batch_, n - first);
+    const int step = chunk_;
+    Tensor chunk;
+    for (int64_t first = 0; first < n; first += step) {
+        const int64_t m = std::min<int64_t>(step, n - first);
         Shape s = batch.shape();
         s[0] = m;
-        Tensor chunk(s);
+        chunk.reset(s);  // keeps its buffer from chunk to chunk
         const int64_t per = batch.size() / n;
         std::copy(batch.data() + first * per, batch.data() + (first + m) * per, chunk.data());
         CNNLENS_RETURN_IF_ERROR(run_chunk(chunk, r, out, first));

@@ -70,8 +70,15 @@ public:
 // limits::kMaxActivationBytes (at least 1; the graph must be validated).
 int batch_that_fits(const Graph& g, int max_batch);
 
-// The engine behind a ModelProbe: a loaded Model on one kernel set. Batches larger than
-// max_batch (capped by batch_that_fits) are run in chunks so memory stays bounded.
+// Images per engine call: small enough that one node's output for the whole chunk (the working
+// set of a layer) stays in a 512 KiB cache. Measured on the default model: batch 1 runs
+// 13-17 % faster per image than batch 64 in wasm and natively, forward and gradient alike (the
+// 29x29x128 activations of one image already fill 430 KB); a model with small layers gets
+// larger chunks.
+int cache_chunk(const Graph& g, int max_batch);
+
+// The engine behind a ModelProbe: a loaded Model on one kernel set. Batches are run in
+// cache_chunk() pieces (at most max_batch, capped by batch_that_fits, so memory stays bounded).
 class GraphProbe final : public ModelProbe {
 public:
     GraphProbe(const Model& model, const KernelSet& kernels, int max_batch = 64);
@@ -89,6 +96,7 @@ private:
     const Model& model_;
     Executor executor_;
     int max_batch_;
+    int chunk_;
 };
 
 // Softmax of each row of logits [N, C].

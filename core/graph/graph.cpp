@@ -66,6 +66,7 @@ Status Graph::validate() {
         return out_of_range("the graph has " + std::to_string(size()) + " nodes, over the limit of " + std::to_string(limits::kMaxNodes));
     int inputs = 0;
     int64_t tape = 0;  // elements of every non-constant node's output for one image
+    int64_t peak = 0;  // elements of the largest one
     for (int i = 0; i < size(); ++i) {
         Node& n = nodes_[static_cast<size_t>(i)];
         if (n.op == OpType::kInput) {
@@ -81,6 +82,7 @@ Status Graph::validate() {
                 return out_of_range("input '" + n.name + "': shape " + n.shape.str() + " has more than " + std::to_string(limits::kMaxTensorElements) +
                                     " elements per image (the limit)");
             tape += per_image;
+            peak = std::max(peak, per_image);
             continue;
         }
         if (n.op == OpType::kConst) continue;
@@ -109,12 +111,14 @@ Status Graph::validate() {
             return out_of_range(std::string(op_name(n.op)) + " node '" + n.name + "': output shape " + n.shape.str() + " has more than " +
                                 std::to_string(limits::kMaxTensorElements) + " elements (the limit)");
         tape += elements;
+        peak = std::max(peak, elements);
         if (tape_bytes(tape) > limits::kMaxActivationBytes)
             return out_of_range("the model needs more than " + std::to_string(limits::kMaxActivationBytes >> 20) +
                                 " MiB of activations and gradients for one image (limit reached at node '" + n.name + "')");
     }
     if (inputs == 0) return invalid_argument("graph has no input node");
     tape_bytes_per_image_ = tape_bytes(tape);
+    peak_node_bytes_per_image_ = peak * static_cast<int64_t>(sizeof(float));
     return Status::ok();
 }
 

@@ -52,6 +52,8 @@ public:
     // Bytes the executor keeps per image of a batch (activations and their gradients), known
     // after validate(); validate() fails when one image exceeds limits::kMaxActivationBytes.
     int64_t tape_bytes_per_image() const { return tape_bytes_per_image_; }
+    // Bytes of the largest single node output for one image (known after validate()).
+    int64_t peak_node_bytes_per_image() const { return peak_node_bytes_per_image_; }
 
     // Number of float parameters held in Const nodes that feed `node`.
     int64_t parameter_count(int node) const;
@@ -61,6 +63,7 @@ private:
     std::unordered_map<std::string, int> by_name_;
     int input_ = -1, output_ = -1;
     int64_t tape_bytes_per_image_ = 0;
+    int64_t peak_node_bytes_per_image_ = 0;
 };
 
 // Shape inference for one node given its input shapes.

@@ -6,6 +6,11 @@
 #include <cstdlib>
 #include <vector>
 
+#include "core/base/thread_pool.h"
+#ifdef CNNLENS_HAVE_XNNPACK
+#include "core/kernels/xnnpack/xnnpack.h"
+#endif
+
 namespace cnnlens {
 
 #ifdef CNNLENS_HAVE_XNNPACK
@@ -82,5 +87,14 @@ std::string kernel_set_names() {
     }
     return s;
 }
+
+void set_kernel_threads(int n) {
+    set_pool_threads(n);
+#ifdef CNNLENS_HAVE_XNNPACK
+    if (pool_threads() != xnnpack_threads()) set_xnnpack_threads(pool_threads());
+#endif
+}
+
+int kernel_threads() { return pool_threads(); }
 
 }  // namespace cnnlens

@@ -114,4 +114,11 @@ std::string kernel_set_names();
 
 const KernelSet& reference_kernels();
 
+// Threads every kernel set may use for one kernel call, the caller included: sizes the shared
+// pool of core/base/thread_pool.h (the simd set) and the xnnpack set's pthreadpool. 1 by
+// default; clamped to what the build has (1 in the single-threaded wasm build). Results do not
+// depend on it. Call only while no kernel runs.
+void set_kernel_threads(int n);
+int kernel_threads();
+
 }  // namespace cnnlens

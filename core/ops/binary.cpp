@@ -74,10 +74,11 @@ template <Bin kOp>
 void forward(OpContext& c, Tensor& out) {
     const Tensor& a = *c.inputs[0];
     const Tensor& b = *c.inputs[1];
-    float* o = out.data();
-    const float *pa = a.data(), *pb = b.data();
-    if (a.shape() == out.shape() && b.shape() == out.shape()) {
-        for (int64_t i = 0; i < out.size(); ++i) o[i] = apply<kOp>(pa[i], pb[i]);
+    float* __restrict o = out.data();
+    const float *__restrict pa = a.data(), *__restrict pb = b.data();
+    const int64_t n = out.size();
+    if (a.shape() == out.shape() && b.shape() == out.shape()) {  // the common case: a vectorised loop
+        for (int64_t i = 0; i < n; ++i) o[i] = apply<kOp>(pa[i], pb[i]);
         return;
     }
     for_each(out.shape(), strides_for(a.shape(), out.shape()), strides_for(b.shape(), out.shape()),

@@ -186,6 +186,52 @@ TEST_P(KernelSetTest, DenseMatchesReference) {
     }
 }
 
+// Kernels split their loops across the pool's threads; every element must come out the same,
+// bit for bit, whatever the thread count (ranges are disjoint and summation order is fixed).
+TEST_P(KernelSetTest, ResultsDoNotDependOnThreads) {
+    const KernelSet& ks = *GetParam();
+    struct Out { std::vector<float> y, g; };
+    auto run_all = [&](int threads) {
+        set_kernel_threads(threads);
+        Rng rng(29);
+        std::vector<Out> outs;
+        for (const ConvDesc& d : conv_cases())
+            for (int batch : {1, 4}) {
+                Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
+                Tensor b = random_tensor({d.out_c}, rng);
+                Tensor x = random_tensor({batch, d.in_h, d.in_w, d.in_c}, rng);
+                auto k = ks.make_conv(d, w.data(), b.data());
+                Tensor y({batch, d.out_h, d.out_w, d.out_c});
+                k->forward(x.data(), y.data(), batch);
+                Tensor g = random_tensor(y.shape(), rng), gx(x.shape());
+                k->backward_input(g.data(), gx.data(), batch, false);
+                outs.push_back({{y.data(), y.data() + y.size()}, {gx.data(), gx.data() + gx.size()}});
+            }
+        PoolDesc p;
+        p.kind = PoolKind::kMax; p.in_h = p.in_w = 29; p.channels = 24; p.kernel_h = p.kernel_w = 3;
+        p.stride_h = p.stride_w = 2; p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1; p.out_h = p.out_w = 15;
+        for (int batch : {1, 3}) {
+            Tensor x = random_tensor({batch, 29, 29, 24}, rng), y({batch, 15, 15, 24}), gx(x.shape());
+            auto k = ks.make_pool(p);
+            k->forward(x.data(), y.data(), batch);
+            Tensor g = random_tensor(y.shape(), rng);
+            k->backward_input(x.data(), g.data(), gx.data(), batch, false);
+            outs.push_back({{y.data(), y.data() + y.size()}, {gx.data(), gx.data() + gx.size()}});
+        }
+        set_kernel_threads(1);
+        return outs;
+    };
+    const std::vector<Out> one = run_all(1);
+    for (int threads : {2, 3}) {
+        const std::vector<Out> many = run_all(threads);
+        ASSERT_EQ(many.size(), one.size());
+        for (size_t i = 0; i < one.size(); ++i) {
+            EXPECT_EQ(many[i].y, one[i].y) << "case " << i << ", " << threads << " threads (forward)";
+            EXPECT_EQ(many[i].g, one[i].g) << "case " << i << ", " << threads << " threads (backward)";
+        }
+    }
+}
+
 TEST(KernelSets, ReferenceIsAlwaysCompiledAndSelectable) {
     EXPECT_NE(find_kernel_set("reference"), nullptr);
     EXPECT_EQ(select_kernel_set("reference"), &reference_kernels());

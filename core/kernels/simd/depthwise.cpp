@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/base/assert.h"
+#include "core/base/thread_pool.h"
 #include "core/kernels/simd/simd.h"
 
 namespace cnnlens::simd {
@@ -23,14 +24,14 @@ struct Gather {
     float alpha;
 };
 
-void gather(const Gather& p, const float* src, float* dst, std::vector<const float*>& sp,
-            std::vector<const float*>& wp) {
+// Rows [y0, y1) of one image; sp and wp hold one pointer per tap (scratch).
+void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const float** sp, const float** wp) {
     using V = Vec;
     using T = V::T;
     constexpr int L = V::kLanes;
     const int C = p.channels;
     const bool vec_act = is_vector_activation(p.act, p.alpha);
-    for (int y = 0; y < p.dst_h; ++y)
+    for (int y = y0; y < y1; ++y)
         for (int x = 0; x < p.dst_w; ++x) {
             int n = 0;
             for (int i = p.ys->begin(y); i < p.ys->end(y); ++i)
@@ -86,8 +87,6 @@ public:
         fx_ = AxisTaps::fwd(d.out_w, d.in_w, d.kernel_w, d.stride_w, d.dilation_w, d.pad_left);
         by_ = AxisTaps::bwd(d.out_h, d.in_h, d.kernel_h, d.stride_h, d.dilation_h, d.pad_top);
         bx_ = AxisTaps::bwd(d.out_w, d.in_w, d.kernel_w, d.stride_w, d.dilation_w, d.pad_left);
-        sp_.resize(taps);
-        wp_.resize(taps);
         if (m_ > 1) expanded_.resize(static_cast<size_t>(d.in_h) * d.in_w * d.out_c);
     }
 
@@ -97,16 +96,20 @@ public:
                  bias_.empty() ? nullptr : bias_.data(), false, d.activation, d.alpha};
         const int64_t in_image = static_cast<int64_t>(d.in_h) * d.in_w * d.in_c;
         const int64_t out_image = static_cast<int64_t>(d.out_h) * d.out_w * d.out_c;
+        if (m_ == 1) {  // output rows of all images are independent: split them across threads
+            run_rows(batch, d.out_h, [&](int n, int y0, int y1, const float** sp, const float** wp) {
+                gather(p, in + n * in_image, out + n * out_image, y0, y1, sp, wp);
+            });
+            return;
+        }
+        scratch();
         for (int n = 0; n < batch; ++n) {
             const float* src = in + n * in_image;
-            if (m_ > 1) {
-                const int64_t pixels = static_cast<int64_t>(d.in_h) * d.in_w;
-                for (int64_t q = 0; q < pixels; ++q)
-                    for (int c = 0; c < d.in_c; ++c)
-                        std::fill_n(expanded_.data() + q * d.out_c + c * m_, m_, src[q * d.in_c + c]);
-                src = expanded_.data();
-            }
-            gather(p, src, out + n * out_image, sp_, wp_);
+            const int64_t pixels = static_cast<int64_t>(d.in_h) * d.in_w;
+            for (int64_t q = 0; q < pixels; ++q)
+                for (int c = 0; c < d.in_c; ++c)
+                    std::fill_n(expanded_.data() + q * d.out_c + c * m_, m_, src[q * d.in_c + c]);
+            gather(p, expanded_.data(), out + n * out_image, 0, d.out_h, sp_.data(), wp_.data());
         }
     }
 
@@ -114,15 +117,18 @@ public:
         const ConvDesc& d = d_;
         const int64_t in_image = static_cast<int64_t>(d.in_h) * d.in_w * d.in_c;
         const int64_t out_image = static_cast<int64_t>(d.out_h) * d.out_w * d.out_c;
+        Gather p{&by_, &bx_, d.in_h, d.in_w, d.out_w, d.out_c, d.kernel_w, w_.data(), nullptr,
+                 accumulate && m_ == 1, Activation::kNone, 0.f};
+        if (m_ == 1) {  // the transpose is a gather too: input rows are independent
+            run_rows(batch, d.in_h, [&](int n, int y0, int y1, const float** sp, const float** wp) {
+                gather(p, gp + n * out_image, gin + n * in_image, y0, y1, sp, wp);
+            });
+            return;
+        }
+        scratch();
         for (int n = 0; n < batch; ++n) {
             float* dst = gin + n * in_image;
-            Gather p{&by_, &bx_, d.in_h, d.in_w, d.out_w, d.out_c, d.kernel_w, w_.data(), nullptr,
-                     accumulate && m_ == 1, Activation::kNone, 0.f};
-            if (m_ == 1) {
-                gather(p, gp + n * out_image, dst, sp_, wp_);
-                continue;
-            }
-            gather(p, gp + n * out_image, expanded_.data(), sp_, wp_);
+            gather(p, gp + n * out_image, expanded_.data(), 0, d.in_h, sp_.data(), wp_.data());
             const int64_t pixels = static_cast<int64_t>(d.in_h) * d.in_w;
             for (int64_t q = 0; q < pixels; ++q)
                 for (int c = 0; c < d.in_c; ++c) {
@@ -136,6 +142,30 @@ public:
     }
 
 private:
+    // Per-thread tap pointers: taps entries for each pool thread.
+    void scratch() {
+        const size_t need = static_cast<size_t>(pool_threads()) * static_cast<size_t>(d_.kernel_h * d_.kernel_w);
+        if (sp_.size() < need) sp_.resize(need), wp_.resize(need);
+    }
+
+    // Calls f(image, y0, y1, sp, wp) over the rows [0, rows) of `batch` images, in bands split
+    // across the pool's threads.
+    template <typename F>
+    void run_rows(int batch, int rows, F&& f) {
+        scratch();
+        const int taps = d_.kernel_h * d_.kernel_w;
+        const int band = std::max(1, rows / std::max(1, 4 * pool_threads() / std::max(batch, 1)));
+        const int bands = (rows + band - 1) / band;
+        parallel_for(static_cast<int64_t>(batch) * bands, 1, [&](int64_t i0, int64_t i1, int t) {
+            const float** sp = sp_.data() + static_cast<int64_t>(t) * taps;
+            const float** wp = wp_.data() + static_cast<int64_t>(t) * taps;
+            for (int64_t i = i0; i < i1; ++i) {
+                const int n = static_cast<int>(i / bands), y0 = static_cast<int>(i % bands) * band;
+                f(n, y0, std::min(rows, y0 + band), sp, wp);
+            }
+        });
+    }
+
     ConvDesc d_;
     int m_;
     std::vector<float> w_, bias_, expanded_;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/base/assert.h"
+#include "core/base/thread_pool.h"
 #include "core/kernels/simd/simd.h"
 
 #if defined(__clang__)
@@ -196,6 +197,13 @@ void gemm(const GemmCall& g) {
 int gemm_rows_per_call(int64_t k) {
     const int64_t rows = kRowBlockBytes / (std::max<int64_t>(k, 1) * static_cast<int64_t>(sizeof(float)));
     return static_cast<int>(std::clamp<int64_t>(rows / kMR * kMR, kMR, 1024 / kMR * kMR));
+}
+
+int rows_per_chunk(int64_t rows, int step) {
+    const int threads = pool_threads();
+    if (threads <= 1) return step;
+    const int64_t share = (rows + threads - 1) / threads;
+    return static_cast<int>(std::clamp<int64_t>((share + kMR - 1) / kMR * kMR, kMR, step));
 }
 
 void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,

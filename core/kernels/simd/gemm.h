@@ -68,6 +68,9 @@ struct RowTables {
 
 // Rows per GEMM call so the A rows of one call (rows x k floats) stay in L2.
 int gemm_rows_per_call(int64_t k);
+// `step` (rows per call), made small enough that `rows` split into at least one call per pool
+// thread (a multiple of kMR).
+int rows_per_chunk(int64_t rows, int step);
 
 // C[r] = bias + A[r]·B (or C[r] += A[r]·B) for rows of a plain strided matrix.
 void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,

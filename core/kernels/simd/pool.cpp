@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/base/assert.h"
+#include "core/base/thread_pool.h"
 #include "core/kernels/simd/simd.h"
 
 namespace cnnlens::simd {
@@ -15,7 +16,6 @@ public:
     explicit Pool(const PoolDesc& d) : d_(d) {
         ys_ = AxisTaps::fwd(d.out_h, d.in_h, d.kernel_h, d.stride_h, 1, d.pad_top);
         xs_ = AxisTaps::fwd(d.out_w, d.in_w, d.kernel_w, d.stride_w, 1, d.pad_left);
-        window_.resize(static_cast<size_t>(d.kernel_h) * d.kernel_w);
     }
 
     void forward(const float* in, float* out, int batch) override {
@@ -24,18 +24,22 @@ public:
         const int C = d_.channels;
         const bool is_max = d_.kind == PoolKind::kMax;
         const float lowest = -std::numeric_limits<float>::infinity();
-        for (int n = 0; n < batch; ++n) {
-            const float* image = in + n * in_image();
-            for (int oy = 0; oy < d_.out_h; ++oy)
+        scratch();
+        // Output rows are independent: split (image, row) pairs across the pool's threads.
+        parallel_for(static_cast<int64_t>(batch) * d_.out_h, 4, [&](int64_t i0, int64_t i1, int thread) {
+            int64_t* win = windows_.data() + static_cast<int64_t>(thread) * d_.kernel_h * d_.kernel_w;
+            for (int64_t i = i0; i < i1; ++i) {
+                const int n = static_cast<int>(i / d_.out_h), oy = static_cast<int>(i % d_.out_h);
+                const float* image = in + n * in_image();
                 for (int ox = 0; ox < d_.out_w; ++ox) {
-                    const int count = window(oy, ox);
+                    const int count = window(oy, ox, win);
                     float* o = out + ((static_cast<int64_t>(n) * d_.out_h + oy) * d_.out_w + ox) * C;
                     const float scale = count ? 1.f / count : 0.f;
                     int c = 0;
                     for (; c + 2 * L <= C; c += 2 * L) {
                         V::T a0 = is_max ? V::splat(lowest) : V::zero(), a1 = a0;
                         for (int i = 0; i < count; ++i) {
-                            const float* s = image + window_[i] + c;
+                            const float* s = image + win[i] + c;
                             a0 = is_max ? V::max(a0, V::load(s)) : V::add(a0, V::load(s));
                             a1 = is_max ? V::max(a1, V::load(s + L)) : V::add(a1, V::load(s + L));
                         }
@@ -46,13 +50,14 @@ public:
                     for (; c < C; ++c) {
                         float a = is_max ? lowest : 0.f;
                         for (int i = 0; i < count; ++i) {
-                            const float v = image[window_[i] + c];
+                            const float v = image[win[i] + c];
                             a = is_max ? (a < v ? v : a) : a + v;
                         }
                         o[c] = is_max ? a : a * scale;
                     }
                 }
-        }
+            }
+        });
     }
 
     void backward_input(const float* in, const float* gout, float* gin, int batch, bool accumulate) override {
@@ -60,68 +65,78 @@ public:
         constexpr int L = V::kLanes;
         const int C = d_.channels;
         if (!accumulate) std::memset(gin, 0, sizeof(float) * batch * in_image());
-        for (int n = 0; n < batch; ++n) {
-            const float* image = in + n * in_image();
-            float* grad = gin + n * in_image();
-            for (int oy = 0; oy < d_.out_h; ++oy)
-                for (int ox = 0; ox < d_.out_w; ++ox) {
-                    const int count = window(oy, ox);
-                    const float* g = gout + ((static_cast<int64_t>(n) * d_.out_h + oy) * d_.out_w + ox) * C;
-                    if (count == 0) continue;
-                    if (d_.kind == PoolKind::kAvg) {
-                        const float scale = 1.f / count;
+        scratch();
+        // Windows of neighbouring rows overlap, so the backward splits the batch by images only.
+        parallel_for(batch, 1, [&](int64_t n0, int64_t n1, int thread) {
+            int64_t* win = windows_.data() + static_cast<int64_t>(thread) * d_.kernel_h * d_.kernel_w;
+            for (int64_t n = n0; n < n1; ++n) {
+                const float* image = in + n * in_image();
+                float* grad = gin + n * in_image();
+                for (int oy = 0; oy < d_.out_h; ++oy)
+                    for (int ox = 0; ox < d_.out_w; ++ox) {
+                        const int count = window(oy, ox, win);
+                        const float* g = gout + ((static_cast<int64_t>(n) * d_.out_h + oy) * d_.out_w + ox) * C;
+                        if (count == 0) continue;
+                        if (d_.kind == PoolKind::kAvg) {
+                            const float scale = 1.f / count;
+                            int c = 0;
+                            for (; c + L <= C; c += L) {
+                                const V::T v = V::mul(V::load(g + c), V::splat(scale));
+                                for (int i = 0; i < count; ++i) {
+                                    float* d = grad + win[i] + c;
+                                    V::store(d, V::add(V::load(d), v));
+                                }
+                            }
+                            for (; c < C; ++c)
+                                for (int i = 0; i < count; ++i) grad[win[i] + c] += g[c] * scale;
+                            continue;
+                        }
                         int c = 0;
                         for (; c + L <= C; c += L) {
-                            const V::T v = V::mul(V::load(g + c), V::splat(scale));
-                            for (int i = 0; i < count; ++i) {
-                                float* d = grad + window_[i] + c;
-                                V::store(d, V::add(V::load(d), v));
+                            V::T best = V::load(image + win[0] + c), at = V::zero();
+                            for (int i = 1; i < count; ++i) {
+                                const V::T v = V::load(image + win[i] + c);
+                                const V::T m = V::gt(v, best);
+                                best = V::select(m, v, best);
+                                at = V::select(m, V::splat(static_cast<float>(i)), at);
                             }
+                            float index[L];
+                            V::store(index, at);
+                            for (int l = 0; l < L; ++l) grad[win[static_cast<int>(index[l])] + c + l] += g[c + l];
                         }
-                        for (; c < C; ++c)
-                            for (int i = 0; i < count; ++i) grad[window_[i] + c] += g[c] * scale;
-                        continue;
-                    }
-                    int c = 0;
-                    for (; c + L <= C; c += L) {
-                        V::T best = V::load(image + window_[0] + c), at = V::zero();
-                        for (int i = 1; i < count; ++i) {
-                            const V::T v = V::load(image + window_[i] + c);
-                            const V::T m = V::gt(v, best);
-                            best = V::select(m, v, best);
-                            at = V::select(m, V::splat(static_cast<float>(i)), at);
+                        for (; c < C; ++c) {
+                            int at = 0;
+                            float best = image[win[0] + c];
+                            for (int i = 1; i < count; ++i)
+                                if (image[win[i] + c] > best) best = image[win[i] + c], at = i;
+                            grad[win[at] + c] += g[c];
                         }
-                        float index[L];
-                        V::store(index, at);
-                        for (int l = 0; l < L; ++l) grad[window_[static_cast<int>(index[l])] + c + l] += g[c + l];
                     }
-                    for (; c < C; ++c) {
-                        int at = 0;
-                        float best = image[window_[0] + c];
-                        for (int i = 1; i < count; ++i)
-                            if (image[window_[i] + c] > best) best = image[window_[i] + c], at = i;
-                        grad[window_[at] + c] += g[c];
-                    }
-                }
-        }
+            }
+        });
     }
 
 private:
     int64_t in_image() const { return static_cast<int64_t>(d_.in_h) * d_.in_w * d_.channels; }
 
-    // Fills window_ with the float offsets (within one image) of the in-bounds inputs of output
+    void scratch() {
+        const size_t need = static_cast<size_t>(pool_threads()) * d_.kernel_h * d_.kernel_w;
+        if (windows_.size() < need) windows_.resize(need);
+    }
+
+    // Fills `offsets` with the float offsets (within one image) of the in-bounds inputs of output
     // (oy, ox) in row-major order; returns their count.
-    int window(int oy, int ox) {
+    int window(int oy, int ox, int64_t* offsets) const {
         int count = 0;
         for (int i = ys_.begin(oy); i < ys_.end(oy); ++i)
             for (int j = xs_.begin(ox); j < xs_.end(ox); ++j)
-                window_[count++] = (static_cast<int64_t>(ys_.at[i]) * d_.in_w + xs_.at[j]) * d_.channels;
+                offsets[count++] = (static_cast<int64_t>(ys_.at[i]) * d_.in_w + xs_.at[j]) * d_.channels;
         return count;
     }
 
     PoolDesc d_;
     AxisTaps ys_, xs_;
-    std::vector<int64_t> window_;
+    std::vector<int64_t> windows_;  // per thread: kernel_h * kernel_w offsets
 };
 
 }  // namespace

@@ -532,4 +532,9 @@ void set_xnnpack_threads(int threads) {
     ++rt.generation;
 }
 
+int xnnpack_threads() {
+    const Runtime& rt = runtime();
+    return rt.ok ? static_cast<int>(pthreadpool_get_threads_count(rt.pool)) : 1;
+}
+
 }  // namespace cnnlens

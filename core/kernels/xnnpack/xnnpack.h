@@ -8,5 +8,6 @@ namespace cnnlens {
 // pthreadpool the set shares; kernels notice and redo their setup on their next call. Not
 // thread-safe: call it only while no xnnpack kernel is running.
 void set_xnnpack_threads(int threads);
+int xnnpack_threads();
 
 }  // namespace cnnlens

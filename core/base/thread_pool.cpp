@@ -1,0 +1,160 @@
+#include "core/base/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "core/base/assert.h"
+
+#if !defined(__EMSCRIPTEN__) || defined(__EMSCRIPTEN_PTHREADS__)
+#define CNNLENS_POOL_HAS_THREADS 1
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+#endif
+
+namespace cnnlens {
+
+#ifndef CNNLENS_POOL_HAS_THREADS
+
+void set_pool_threads(int) {}
+int pool_threads() { return 1; }
+int max_pool_threads() { return 1; }
+void detail::parallel_for(int64_t n, int64_t, RangeFn fn, void* ctx) {
+    if (n > 0) fn(ctx, 0, n, 0);
+}
+
+#else
+
+namespace {
+
+// Spins before sleeping: a forward pass is a few dozen parallel loops of 10-500 us each, and a
+// condition variable's wake-up (tens of microseconds) would eat the gain. Workers that find no
+// work for this many polls go to sleep.
+constexpr int kSpinPolls = 1 << 14;
+
+inline void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+thread_local bool t_inside = false;  // this thread is running a range of the pool
+
+class Pool {
+public:
+    ~Pool() { resize(1); }
+
+    int threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+    void resize(int n) {
+        {
+            std::lock_guard<std::mutex> l(m_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        for (std::thread& t : workers_) t.join();
+        workers_.clear();
+        stop_ = false;
+        // Workers start from the current generation (read here, not in the new thread: a loop
+        // may be published before a new thread gets to run).
+        const uint64_t now = generation_.load(std::memory_order_acquire);
+        for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, now] { work(i, now); });
+    }
+
+    void run(int64_t n, int64_t grain, detail::RangeFn fn, void* ctx) {
+        const int64_t most = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
+        if (workers_.empty() || most < 2 || t_inside || !use_.try_lock()) {
+            fn(ctx, 0, n, 0);
+            return;
+        }
+        const int64_t pieces = std::min<int64_t>(threads(), most);
+        fn_ = fn;
+        ctx_ = ctx;
+        n_ = n;
+        per_ = (n + pieces - 1) / pieces;
+        pieces_ = (n + per_ - 1) / per_;
+        next_.store(0, std::memory_order_relaxed);
+        remaining_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+        {
+            std::lock_guard<std::mutex> l(m_);
+            generation_.fetch_add(1, std::memory_order_release);
+        }
+        wake_.notify_all();
+        t_inside = true;
+        take_pieces(0);
+        t_inside = false;
+        for (int i = 0; remaining_.load(std::memory_order_acquire) != 0; ++i) {
+            if (i < kSpinPolls / 16) { relax(); continue; }
+            if (i < kSpinPolls) { std::this_thread::yield(); continue; }
+            std::unique_lock<std::mutex> l(m_);
+            done_.wait(l, [&] { return remaining_.load(std::memory_order_acquire) == 0; });
+        }
+        use_.unlock();
+    }
+
+private:
+    void take_pieces(int thread) {
+        for (int64_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < pieces_;)
+            fn_(ctx_, i * per_, std::min(n_, (i + 1) * per_), thread);
+    }
+
+    void work(int thread, uint64_t seen) {
+        t_inside = true;
+        for (;;) {
+            int polls = 0;
+            while (generation_.load(std::memory_order_acquire) == seen && polls < kSpinPolls && !stop_.load(std::memory_order_relaxed)) {
+                // Pause first; then yield, so a machine with more runnable threads than cores
+                // still gets to run the thread that has the work.
+                if (++polls < kSpinPolls / 16) relax();
+                else std::this_thread::yield();
+            }
+            if (generation_.load(std::memory_order_acquire) == seen) {
+                std::unique_lock<std::mutex> l(m_);
+                wake_.wait(l, [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
+                if (stop_) return;
+            }
+            seen = generation_.load(std::memory_order_acquire);
+            take_pieces(thread);
+            if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                std::lock_guard<std::mutex> l(m_);
+                done_.notify_one();
+            }
+        }
+    }
+
+    std::vector<std::thread> workers_;
+    std::mutex use_;  // one parallel_for at a time; others run inline
+    std::mutex m_;
+    std::condition_variable wake_, done_;
+    std::atomic<bool> stop_{false};
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<int> remaining_{0};
+    std::atomic<int64_t> next_{0};
+    detail::RangeFn fn_ = nullptr;
+    void* ctx_ = nullptr;
+    int64_t n_ = 0, per_ = 1, pieces_ = 0;
+};
+
+Pool& pool() {
+    static Pool p;
+    return p;
+}
+
+}  // namespace
+
+void set_pool_threads(int n) {
+    n = std::clamp(n, 1, max_pool_threads());
+    if (n != pool().threads()) pool().resize(n);
+}
+int pool_threads() { return pool().threads(); }
+int max_pool_threads() { return 64; }
+
+void detail::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
+    if (n <= 0) return;
+    pool().run(n, grain, fn, ctx);
+}
+
+#endif
+
+}  // namespace cnnlens
