@@ -17,6 +17,7 @@ namespace cnnlens {
 
 #ifndef CNNLENS_POOL_HAS_THREADS
 
+bool in_parallel_region() { return false; }
 void set_pool_threads(int) {}
 int pool_threads() { return 1; }
 int max_pool_threads() { return 1; }
@@ -142,6 +143,8 @@ Pool& pool() {
 }
 
 }  // namespace
+
+bool in_parallel_region() { return t_inside; }
 
 void set_pool_threads(int n) {
     n = std::clamp(n, 1, max_pool_threads());

@@ -22,6 +22,10 @@ int pool_threads();
 // 1 in builds without threads, else 64.
 int max_pool_threads();
 
+// True on a thread that is running a range of a parallel_for (nested loops run inline there;
+// code with its own thread pool should not start it either).
+bool in_parallel_region();
+
 namespace detail {
 using RangeFn = void (*)(void* ctx, int64_t begin, int64_t end, int thread);
 void parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/base/limits.h"
+#include "core/base/thread_pool.h"
 
 namespace cnnlens {
 
@@ -40,8 +41,10 @@ int cache_chunk(const Graph& g, int max_batch) {
 }
 
 GraphProbe::GraphProbe(const Model& model, const KernelSet& kernels, int max_batch)
-    : model_(model), executor_(model.graph, kernels), max_batch_(batch_that_fits(model.graph, max_batch)),
-      chunk_(cache_chunk(model.graph, max_batch_)) {}
+    : model_(model), kernels_(kernels), max_batch_(batch_that_fits(model.graph, max_batch)),
+      chunk_(cache_chunk(model.graph, max_batch_)) {
+    executors_.push_back(std::make_unique<Executor>(model.graph, kernels));
+}
 
 std::vector<LayerInfo> GraphProbe::layers() const {
     std::vector<LayerInfo> v;
@@ -61,8 +64,7 @@ std::vector<LayerInfo> GraphProbe::layers() const {
     return v;
 }
 
-Status GraphProbe::run_chunk(const Tensor& x, const ProbeRequest& r, ProbeResult& out, int64_t first) {
-    Executor& ex = executor_;
+Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& r, ProbeResult& out, int64_t first) {
     CNNLENS_RETURN_IF_ERROR(ex.forward(x));
     const int64_t n = x.shape()[0];
     const int classes = model_.num_classes();
@@ -139,17 +141,28 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
     out.probs.reset(Shape{n, classes});
     out.activations.resize(r.layers.size());
     if (r.target || r.channel) out.activation_grads.resize(r.layers.size());
-    const int step = chunk_;
-    Tensor chunk;
-    for (int64_t first = 0; first < n; first += step) {
-        const int64_t m = std::min<int64_t>(step, n - first);
+    const int64_t step = chunk_, pieces = (n + step - 1) / step;
+    const int64_t per = batch.size() / n;
+    const size_t threads = static_cast<size_t>(pool_threads());
+    while (executors_.size() < threads) executors_.push_back(std::make_unique<Executor>(model_.graph, kernels_));
+    if (chunks_.size() < threads) chunks_.resize(threads);
+    auto piece = [&](int64_t i, int thread) -> Status {
+        const int64_t first = i * step, m = std::min<int64_t>(step, n - first);
         Shape s = batch.shape();
         s[0] = m;
-        chunk.reset(s);  // keeps its buffer from chunk to chunk
-        const int64_t per = batch.size() / n;
+        Tensor& chunk = chunks_[static_cast<size_t>(thread)];
+        chunk.reset(s);  // keeps its buffer from piece to piece
         std::copy(batch.data() + first * per, batch.data() + (first + m) * per, chunk.data());
-        CNNLENS_RETURN_IF_ERROR(run_chunk(chunk, r, out, first));
-    }
+        return run_chunk(*executors_[static_cast<size_t>(thread)], chunk, r, out, first);
+    };
+    // The first piece runs alone: it sizes the outputs, which the others then fill in place.
+    CNNLENS_RETURN_IF_ERROR(piece(0, 0));
+    std::vector<Status> failed(threads, Status::ok());
+    parallel_for(pieces - 1, 1, [&](int64_t i0, int64_t i1, int thread) {
+        for (int64_t i = i0 + 1; i < i1 + 1 && failed[static_cast<size_t>(thread)].is_ok(); ++i)
+            failed[static_cast<size_t>(thread)] = piece(i, thread);
+    });
+    for (const Status& f : failed) CNNLENS_RETURN_IF_ERROR(f);
     return out;
 }
 

@@ -79,6 +79,9 @@ int cache_chunk(const Graph& g, int max_batch);
 
 // The engine behind a ModelProbe: a loaded Model on one kernel set. Batches are run in
 // cache_chunk() pieces (at most max_batch, capped by batch_that_fits, so memory stays bounded).
+// With more than one kernel thread (set_kernel_threads) the pieces of a batch run at the same
+// time, one Executor per thread; a batch of one piece splits its kernels' loops instead.
+// Results are the same either way.
 class GraphProbe final : public ModelProbe {
 public:
     GraphProbe(const Model& model, const KernelSet& kernels, int max_batch = 64);
@@ -89,12 +92,13 @@ public:
     std::vector<LayerInfo> layers() const override;
     int max_batch() const override { return max_batch_; }
     const Model& model() const { return model_; }
-    Executor& executor() { return executor_; }
 
 private:
-    Status run_chunk(const Tensor& batch, const ProbeRequest& r, ProbeResult& out, int64_t first);
+    Status run_chunk(Executor& ex, const Tensor& batch, const ProbeRequest& r, ProbeResult& out, int64_t first);
     const Model& model_;
-    Executor executor_;
+    const KernelSet& kernels_;
+    std::vector<std::unique_ptr<Executor>> executors_;  // [0] always; more for pool threads
+    std::vector<Tensor> chunks_;                        // per thread: the piece being run
     int max_batch_;
     int chunk_;
 };

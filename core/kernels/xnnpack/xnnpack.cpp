@@ -17,6 +17,7 @@
 
 #include "core/base/assert.h"
 #include "core/base/log.h"
+#include "core/base/thread_pool.h"
 #include "core/kernels/kernels.h"
 
 namespace cnnlens {
@@ -45,7 +46,9 @@ Runtime& runtime() {
     return r;
 }
 
-pthreadpool_t pool() { return runtime().pool; }
+// Inside a loop of our own pool (one thread per batch piece) operators run on the calling
+// thread alone.
+pthreadpool_t pool() { return in_parallel_region() ? nullptr : runtime().pool; }
 
 void check(xnn_status s, const char* what) {
     if (s == xnn_status_success) return;
