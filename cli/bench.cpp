@@ -108,33 +108,48 @@ int cmd_bench(const Args& a) {
     Rng rng(42);
     Tensor x(Shape{batch, in.height, in.width, in.channels});
     for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi);
-    Executor ex(model->graph, *ks);
+    // Timed through GraphProbe, the engine's door for every method: batches run in cache-sized
+    // pieces, in parallel across threads. --profile times a plain Executor on the whole batch.
+    GraphProbe probe(*model, *ks);
+    ProbeRequest scores, gradient;
+    gradient.target = Target{3};
+    gradient.input_gradient = true;
     bool ok = true;
     std::vector<double> fwd{0.0}, grad{0.0};
-    if (only != "gradient") fwd = time_runs(warmup, runs, [&] { ok &= ex.forward(x).is_ok(); });
+    if (only != "gradient") fwd = time_runs(warmup, runs, [&] { ok &= probe.run(x, scores).has_value(); });
     if (!ok) return fail("bench: forward failed");
-    if (a.has("profile")) {  // per node: mean ms per image over `runs` more forward passes, slowest first
-        std::vector<double> ms;
+    if (only != "forward") grad = time_runs(warmup, runs, [&] { ok &= probe.run(x, gradient).has_value(); });
+    if (a.has("profile")) {  // per node: mean ms per image of forward and VJP over `runs` passes, slowest first
+        Executor ex(model->graph, *ks);
+        std::vector<double> ms, back;
+        ok &= ex.forward(x).is_ok();
         ex.set_profile(&ms);
-        for (int r = 0; r < runs; ++r) ok &= ex.forward(x).is_ok();
-        ex.set_profile(nullptr);
-        for (double& v : ms) v /= runs;
+        ex.set_backward_profile(&back);
+        const int logits = model->logits, input = model->graph.input();
+        std::vector<Tensor> grads;
+        for (int r = 0; r < runs && ok; ++r) {
+            ok &= ex.forward(x).is_ok();
+            const Seed seed{logits, seed_class(ex.value(logits).shape(), 3)};
+            ok &= ex.backward({&seed, 1}, {&input, 1}, ReluRule::kStandard, grads).is_ok();
+        }
+        ms.resize(static_cast<size_t>(model->graph.size()), 0.0);
+        back.resize(ms.size(), 0.0);
         std::vector<int> order;
-        for (int i = 0; i < static_cast<int>(ms.size()); ++i) if (ms[static_cast<size_t>(i)] > 0) order.push_back(i);
-        std::sort(order.begin(), order.end(), [&](int p, int q) { return ms[static_cast<size_t>(p)] > ms[static_cast<size_t>(q)]; });
+        double total_f = 0, total_b = 0;
+        for (int i = 0; i < static_cast<int>(ms.size()); ++i) {
+            const size_t k = static_cast<size_t>(i);
+            ms[k] /= runs * batch, back[k] /= runs * batch;
+            total_f += ms[k], total_b += back[k];
+            if (ms[k] > 0 || back[k] > 0) order.push_back(i);
+        }
+        std::sort(order.begin(), order.end(), [&](int p, int q) { return ms[static_cast<size_t>(p)] + back[static_cast<size_t>(p)] > ms[static_cast<size_t>(q)] + back[static_cast<size_t>(q)]; });
+        std::printf("  forward ms/image  vjp ms/image  op           shape              node\n");
         for (int i : order) {
             const Node& n = model->graph.node(i);
-            std::printf("  %8.4f ms/image  %-12s %-18s %s\n", ms[static_cast<size_t>(i)] / batch, std::string(op_name(n.op)).c_str(), n.shape.str().c_str(), n.name.c_str());
+            std::printf("  %15.4f  %12.4f  %-12s %-18s %s\n", ms[static_cast<size_t>(i)], back[static_cast<size_t>(i)], std::string(op_name(n.op)).c_str(), n.shape.str().c_str(), n.name.c_str());
         }
+        std::printf("  %15.4f  %12.4f  total (one Executor, batch %d)\n", total_f, total_b, batch);
     }
-    const int logits = model->logits, input = model->graph.input();
-    std::vector<Tensor> grads;
-    std::vector<Seed> seeds(1);
-    if (only != "forward") grad = time_runs(warmup, runs, [&] {
-        ok &= ex.forward(x).is_ok();
-        seeds[0] = Seed{logits, seed_class(ex.value(logits).shape(), 3)};
-        ok &= ex.backward(seeds, {&input, 1}, ReluRule::kStandard, grads).is_ok();
-    });
     if (!ok) return fail("bench: gradient failed");
     const double f = median(fwd) / batch, g = median(grad) / batch;
     auto range = [&](const std::vector<double>& v) {

@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     const std::string cmd = argv[1];
-    Args args(argc, argv, 2, {"json", "help", "lenient"});
+    Args args(argc, argv, 2, {"json", "help", "lenient", "profile"});
     if (!args.error().empty()) return fail(args.error());
     // Threads for the kernels: --threads N, else CNNLENS_THREADS, else every core (up to 8) for
     // the work commands and 1 for bench, whose figures are per thread count.

@@ -123,7 +123,12 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
         }
         if (!any) continue;
         OpContext ctx{n.name, n.attrs, ins, {is_const.get(), m}, kernels_, states_[static_cast<size_t>(i)]};
+        const auto t0 = backward_profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         op_def(n.op).vjp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m}, rule);
+        if (backward_profile_) {
+            backward_profile_->resize(static_cast<size_t>(graph_.size()), 0.0);
+            (*backward_profile_)[static_cast<size_t>(i)] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        }
     }
 
     grads.resize(wanted.size());

@@ -39,6 +39,8 @@ public:
 
     // When set, forward() adds each node's wall time in ms to (*ms)[node] (sized by forward).
     void set_profile(std::vector<double>* ms) { profile_ = ms; }
+    // The same for backward(): each node's VJP time.
+    void set_backward_profile(std::vector<double>* ms) { backward_profile_ = ms; }
 
 private:
     const Graph& graph_;
@@ -48,6 +50,7 @@ private:
     std::vector<Tensor> grads_;
     int batch_ = 0;
     std::vector<double>* profile_ = nullptr;
+    std::vector<double>* backward_profile_ = nullptr;
 };
 
 // Seeds for the common targets. `shape` is the target node's batch shape [N, classes].

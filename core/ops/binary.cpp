@@ -92,9 +92,27 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
     const Shape& os = g.shape();
     const auto sa = strides_for(a.shape(), os), sb = strides_for(b.shape(), os);
     const float *pa = a.data(), *pb = b.data(), *pg = g.data();
+    const bool same = a.shape() == os && b.shape() == os;
     for (int k = 0; k < 2; ++k) {
         Tensor* dst = gin[k];
         if (!dst) continue;
+        if (same) {  // no broadcast (a residual connection): one vectorised pass
+            float* __restrict pd = dst->data();
+            const float* __restrict gg = pg;
+            const float* __restrict other = k == 0 ? pb : pa;
+            const float* __restrict self = k == 0 ? pa : pb;
+            const int64_t n = g.size();
+            const bool add = acc[k];
+            for (int64_t i = 0; i < n; ++i) {
+                float d;
+                if constexpr (kOp == Bin::kAdd) d = gg[i];
+                else if constexpr (kOp == Bin::kSub) d = k == 0 ? gg[i] : -gg[i];
+                else if constexpr (kOp == Bin::kMul) d = gg[i] * other[i];
+                else d = k == 0 ? gg[i] / other[i] : -gg[i] * other[i] / (self[i] * self[i]);
+                pd[i] = add ? pd[i] + d : d;
+            }
+            continue;
+        }
         if (!acc[k]) dst->zero();
         float* pd = dst->data();
         for_each(os, sa, sb, [&](int64_t i, int64_t ia, int64_t ib) {

@@ -21,6 +21,11 @@
 #include "core/kernels/kernels.h"
 
 namespace cnnlens {
+
+#ifdef CNNLENS_HAVE_SIMD
+const KernelSet& simd_kernels();
+#endif
+
 namespace {
 
 struct Runtime {
@@ -367,62 +372,12 @@ public:
         check(xnn_run_operator(fwd_.get(), pool()), "xnn_run_operator (pooling)");
     }
 
-    // XNNPACK's argmax pooling has no stride (windows tile the input), so both gradients are
-    // loops here, vectorised over channels.
+    // XNNPACK's argmax pooling has no stride (windows tile the input), so the gradient comes
+    // from the simd set's pooling (vectorised over channels, same tie rule), or from
+    // `reference` in builds without it.
     void backward_input(const float* in, const float* gout, float* gin, int batch,
                         bool accumulate) override {
-        const PoolDesc& d = d_;
-        const int C = d.channels;
-        const int64_t image_in = int64_t{d.in_h} * d.in_w * C,
-                      image_out = int64_t{d.out_h} * d.out_w * C;
-        if (!accumulate && batch > 0)
-            std::memset(gin, 0, sizeof(float) * static_cast<size_t>(batch * image_in));
-        best_.resize(C);
-        best_at_.resize(C);
-        float* best = best_.data();
-        int32_t* best_at = best_at_.data();
-        for (int n = 0; n < batch; ++n) {
-            const float* x = in + n * image_in;
-            float* gx = gin + n * image_in;
-            for (int oy = 0; oy < d.out_h; ++oy) {
-                const int y0 = std::max(0, oy * d.stride_h - d.pad_top);
-                const int y1 = std::min(d.in_h, oy * d.stride_h - d.pad_top + d.kernel_h);
-                for (int ox = 0; ox < d.out_w; ++ox) {
-                    const int x0 = std::max(0, ox * d.stride_w - d.pad_left);
-                    const int x1 = std::min(d.in_w, ox * d.stride_w - d.pad_left + d.kernel_w);
-                    if (y0 >= y1 || x0 >= x1) continue;
-                    const float* g = gout + n * image_out + (int64_t{oy} * d.out_w + ox) * C;
-                    if (d.kind == PoolKind::kMax) {
-                        // The first maximum in row-major order: start at the window's first
-                        // pixel and replace only on '>'.
-                        const int32_t first = y0 * d.in_w + x0;
-                        for (int c = 0; c < C; ++c) {
-                            best[c] = x[int64_t{first} * C + c];
-                            best_at[c] = first;
-                        }
-                        for (int iy = y0; iy < y1; ++iy)
-                            for (int ix = x0; ix < x1; ++ix) {
-                                const int32_t at = iy * d.in_w + ix;
-                                const float* p = x + int64_t{at} * C;
-                                for (int c = 0; c < C; ++c)
-                                    if (p[c] > best[c]) {
-                                        best[c] = p[c];
-                                        best_at[c] = at;
-                                    }
-                            }
-                        for (int c = 0; c < C; ++c) gx[int64_t{best_at[c]} * C + c] += g[c];
-                    } else {
-                        const float count = static_cast<float>((y1 - y0) * (x1 - x0));
-                        for (int c = 0; c < C; ++c) best[c] = g[c] / count;
-                        for (int iy = y0; iy < y1; ++iy)
-                            for (int ix = x0; ix < x1; ++ix) {
-                                float* p = gx + (int64_t{iy} * d.in_w + ix) * C;
-                                for (int c = 0; c < C; ++c) p[c] += best[c];
-                            }
-                    }
-                }
-            }
-        }
+        bwd_->backward_input(in, gout, gin, batch, accumulate);
     }
 
 private:
@@ -430,8 +385,15 @@ private:
     Op fwd_;
     std::unique_ptr<PoolKernel> fwd_fallback_;
     SetupCache setup_;
-    std::vector<float> best_;  // per channel: running maximum (max) or share of the gradient (avg)
-    std::vector<int32_t> best_at_;
+    std::unique_ptr<PoolKernel> bwd_ = backward_pool(d_);
+
+    static std::unique_ptr<PoolKernel> backward_pool(const PoolDesc& d) {
+#ifdef CNNLENS_HAVE_SIMD
+        return simd_kernels().make_pool(d);
+#else
+        return reference_kernels().make_pool(d);
+#endif
+    }
 };
 
 std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d) {
