@@ -10,6 +10,9 @@
 #include "core/explain/filters.h"
 #include "core/graph/executor.h"
 #include "core/import/model.h"
+#ifdef CNNLENS_HAVE_SIMD
+#include "core/kernels/simd/roofline.h"
+#endif
 
 namespace cnnlens::cli {
 namespace {
@@ -91,8 +94,18 @@ int bench_method(const Args& a) {
 }  // namespace
 
 int cmd_bench(const Args& a) {
-    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only", "method", "samples", "profile"}); !u.empty()) return fail("bench: unknown option " + u);
+    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only", "method", "samples", "profile", "roofline"}); !u.empty()) return fail("bench: unknown option " + u);
     if (a.has("method")) return bench_method(a);
+#ifdef CNNLENS_HAVE_SIMD
+    if (a.has("roofline")) {  // the peak the kernels are measured against
+        const Roofline r = measure_roofline(a.get_int("runs", 400));
+        if (a.has("json"))
+            std::printf("{\"isa\":%s,\"lanes\":%d,\"peak_gflops\":%.2f}\n", json_quote(r.isa).c_str(), r.lanes, r.gflops);
+        else
+            std::printf("roofline %s (%d lanes): %.1f GFLOP/s per core (multiply-add in a GEMM inner loop, operands in L1)\n", r.isa, r.lanes, r.gflops);
+        return 0;
+    }
+#endif
     const std::string only = a.get("only", "both");
     if (only != "both" && only != "forward" && only != "gradient") return fail("bench: --only must be forward, gradient or both, got '" + only + "'");
     const std::string path = a.get("model", "models/fer2013-mini-xception");
@@ -143,11 +156,24 @@ int cmd_bench(const Args& a) {
             if (ms[k] > 0 || back[k] > 0) order.push_back(i);
         }
         std::sort(order.begin(), order.end(), [&](int p, int q) { return ms[static_cast<size_t>(p)] + back[static_cast<size_t>(p)] > ms[static_cast<size_t>(q)] + back[static_cast<size_t>(q)]; });
-        std::printf("  forward ms/image  vjp ms/image  op           shape              node\n");
+#ifdef CNNLENS_HAVE_SIMD
+        const double peak = measure_roofline(300).gflops;
+#else
+        const double peak = 0;
+#endif
+        std::printf("  forward ms/image  GFLOP/s  %% of peak  vjp ms/image  op           shape              node\n");
         for (int i : order) {
             const Node& n = model->graph.node(i);
-            std::printf("  %15.4f  %12.4f  %-12s %-18s %s\n", ms[static_cast<size_t>(i)], back[static_cast<size_t>(i)], std::string(op_name(n.op)).c_str(), n.shape.str().c_str(), n.name.c_str());
+            double gflops = 0;
+            if (const auto* c = std::get_if<ConvAttrs>(&n.attrs); c && ms[static_cast<size_t>(i)] > 0) {
+                const Shape& w = model->graph.node(n.inputs[1]).shape;
+                gflops = 2.0 * n.shape[1] * n.shape[2] * n.shape[3] * w[0] * w[1] * w[2] / (ms[static_cast<size_t>(i)] * 1e6);
+            }
+            char eff[32] = "";
+            if (gflops > 0) std::snprintf(eff, sizeof eff, "%7.1f  %8.0f%%", gflops, peak > 0 ? 100.0 * gflops / peak : 0.0);
+            std::printf("  %15.4f  %-18s  %12.4f  %-12s %-18s %s\n", ms[static_cast<size_t>(i)], eff, back[static_cast<size_t>(i)], std::string(op_name(n.op)).c_str(), n.shape.str().c_str(), n.name.c_str());
         }
+        if (peak > 0) std::printf("  peak: %.1f GFLOP/s per core (bench --roofline)\n", peak);
         std::printf("  %15.4f  %12.4f  total (one Executor, batch %d)\n", total_f, total_b, batch);
     }
     if (!ok) return fail("bench: gradient failed");

@@ -82,8 +82,10 @@ const char* kUsage =
     "        feature maps, LIME per class with the confusion matrix, SmoothGrad per class\n"
     "  model-info DIR\n"
     "        layers with their output shapes and parameter counts\n"
-    "  bench [--model DIR] [--kernels SET] [--threads N] [--batch N] [--runs N] [--json]\n"
-    "        median time of forward passes and input gradients per image\n"
+    "  bench [--model DIR] [--kernels SET] [--threads N] [--batch N] [--runs N] [--json] [--profile]\n"
+    "        median time of forward passes and input gradients per image (--profile: per layer)\n"
+    "  bench --method NAME|filter [--samples N]   whole explanations of a face\n"
+    "  bench --roofline    the multiply-add peak of one core with the simd set's vectors\n"
     "\n"
     "Kernel sets: --kernels or the CNNLENS_KERNELS environment variable; default: the best compiled.\n"
     "Threads: --threads N (any command) or CNNLENS_THREADS; default: every core up to 8, 1 for bench.\n";
@@ -96,7 +98,7 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     const std::string cmd = argv[1];
-    Args args(argc, argv, 2, {"json", "help", "lenient", "profile"});
+    Args args(argc, argv, 2, {"json", "help", "lenient", "profile", "roofline"});
     if (!args.error().empty()) return fail(args.error());
     // Threads for the kernels: --threads N, else CNNLENS_THREADS, else every core (up to 8) for
     // the work commands and 1 for bench, whose figures are per thread count.
