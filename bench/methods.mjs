@@ -4,7 +4,8 @@
 // Debian's python3-torch), all on one thread, interleaved in rounds so that machine load hits all
 // alike. Writes bench/out/methods.{md,json}.
 //
-// The work, identical on every side: saliency = one input gradient of logit 3; SmoothGrad = 50
+// The work, identical on every side: forward = the class scores of the face; saliency = one
+// input gradient of logit 3; SmoothGrad = 50
 // noisy copies in one batch; IG = 50 steps in one batch; LIME = 1000 perturbed images in batches
 // of 100, read back, and a weighted ridge fit; filter = 100 Adam steps (lr 0.05) on the pixels
 // ascending logit 3 through the whole net.
@@ -19,7 +20,9 @@
 //
 // Usage (after bench/run.sh or the test command built the CLIs):
 //   node bench/methods.mjs [--rounds 3] [--native build/native-release/cli/cnnlens]
-//     [--wasm build/wasm/cli/cnnlens.js] [--torch-threads 1] [--methods saliency,lime,...] [--out bench/out]
+//     [--wasm build/wasm/cli/cnnlens.js] [--threads 1,2] [--methods saliency,lime,...] [--out bench/out]
+// --threads: thread counts for our native CLI and for PyTorch (the wasm CLI under node and
+// TF.js run one thread); each count gets its own rows and targets.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,24 +37,28 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_DIR = 'models/fer2013-mini-xception';
 const LOGITS = 'StatefulPartitionedCall/model_1/global_average_pooling2d_1/Mean';
 const CLS = 3;
-const ALL_METHODS = ['saliency', 'smoothgrad', 'ig', 'lime', 'filter'];
+const ALL_METHODS = ['forward', 'saliency', 'smoothgrad', 'ig', 'lime', 'filter'];
 const args = parseArgs('methods.mjs', process.argv.slice(2), {
   rounds: 3, native: 'build/native-release/cli/cnnlens', wasm: 'build/wasm/cli/cnnlens.js',
-  'torch-threads': '1', out: 'bench/out', methods: ALL_METHODS.join(','),
+  threads: '1', out: 'bench/out', methods: ALL_METHODS.join(','),
 });
+const THREADS = String(args.threads).split(',');
+const plural = (t) => `${t} thread${t === '1' ? '' : 's'}`;
 const METHODS = String(args.methods).split(',');
 for (const m of METHODS) if (!ALL_METHODS.includes(m)) throw new Error(`methods.mjs: unknown method '${m}' (${ALL_METHODS.join(', ')})`);
 const started = Date.now();
 const log = (m) => process.stderr.write(`[methods ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
 
 const CONFIGS = [
-  { id: 'native-xnnpack', title: 'ours, native, xnnpack', cli: 'native', kernels: 'xnnpack' },
-  { id: 'native-simd', title: 'ours, native, simd', cli: 'native', kernels: 'simd' },
-  { id: 'wasm-simd', title: 'ours, wasm SIMD128 (node)', cli: 'wasm', kernels: 'simd' },
-  { id: 'tfjs', title: 'TF.js 4.22 wasm (XNNPACK, SIMD), node' },
-  ...String(args['torch-threads']).split(',').flatMap((t) => [
-    { id: `torch-frozen-${t}`, title: `PyTorch 1.13, TorchScript frozen, ${t} thread${t === '1' ? '' : 's'}`, torch: { threads: t, variant: 'frozen' } },
-    { id: `torch-eager-${t}`, title: `PyTorch 1.13, eager, ${t} thread${t === '1' ? '' : 's'}`, torch: { threads: t, variant: 'eager' } },
+  ...THREADS.flatMap((t) => [
+    { id: `native-xnnpack-${t}`, title: `ours, native, xnnpack, ${plural(t)}`, cli: 'native', kernels: 'xnnpack', threads: t },
+    { id: `native-simd-${t}`, title: `ours, native, simd, ${plural(t)}`, cli: 'native', kernels: 'simd', threads: t },
+  ]),
+  { id: 'wasm-simd', title: 'ours, wasm SIMD128 (node), 1 thread', cli: 'wasm', kernels: 'simd', threads: '1' },
+  { id: 'tfjs', title: 'TF.js 4.22 wasm (XNNPACK, SIMD), node, 1 thread' },
+  ...THREADS.flatMap((t) => [
+    { id: `torch-frozen-${t}`, title: `PyTorch 1.13, TorchScript frozen, ${plural(t)}`, torch: { threads: t, variant: 'frozen' } },
+    { id: `torch-eager-${t}`, title: `PyTorch 1.13, eager, ${plural(t)}`, torch: { threads: t, variant: 'eager' } },
   ]),
 ];
 const samples = Object.fromEntries(CONFIGS.map((c) => [c.id, Object.fromEntries(METHODS.map((m) => [m, []]))]));
@@ -90,7 +97,7 @@ function cliRound(c) {
   for (const m of METHODS) {
     const cmd = c.cli === 'wasm' ? ['node', ['--no-experimental-fetch', bin]] : [bin, []];
     const p = spawnSync(cmd[0], [...cmd[1], 'bench', '--model', MODEL_DIR, '--method', m, '--kernels', c.kernels,
-      '--runs', '3', '--warmup', '1', '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
+      '--threads', c.threads, '--runs', '3', '--warmup', '1', '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
     if (p.status !== 0) { notes[c.id][m] = `error: ${(p.stderr || '').trim().split('\n').pop()}`; continue; }
     const res = JSON.parse(p.stdout.trim().split('\n').pop());
     samples[c.id][m].push(res.ms);
@@ -191,6 +198,7 @@ async function setUpTfjs() {
 
   const x = tf.tensor4d(face, [1, 64, 64, 1]);
   const work = {
+    forward: () => tf.tidy(() => logits(x).dataSync()),
     saliency: () => tf.tidy(() => gradOf(x).abs().dataSync()),
     smoothgrad: () => tf.tidy(() => {
       const noisy = x.add(tf.randomNormal([50, 64, 64, 1], 0, 0.15, 'float32', 1));
@@ -290,14 +298,21 @@ function summarize() {
   }));
   const med = (id, m) => table.find((r) => r.config === id)?.cells[m]?.median;
   const ratio = (a, b, m) => (med(a, m) && med(b, m) ? med(a, m) / med(b, m) : null);
-  const torchBest = (m) => {
-    const ids = CONFIGS.filter((c) => c.torch?.threads === '1').map((c) => c.id);
+  const torchBest = (m, t = '1') => {
+    const ids = CONFIGS.filter((c) => c.torch?.threads === t).map((c) => c.id);
     return ids.map((id) => med(id, m)).filter(Boolean).reduce((a, b) => Math.min(a, b), Infinity);
   };
   const firstEstimate = table.find((r) => r.config === 'wasm-simd')?.lime_first_estimate?.median ?? null;
+  const names = { saliency: 'input gradient (saliency)', smoothgrad: 'SmoothGrad-50', ig: 'IG-50', lime: 'LIME-1000' };
   const targets = [
-    { method: 'lime', text: 'native LIME-1000 (xnnpack, 1 thread) at least 2x faster than LIME with PyTorch (best variant, 1 thread)',
-      value: med('native-xnnpack', 'lime') / torchBest('lime'), max: 0.5 },
+    ...THREADS.map((t) => ({ method: 'forward', text: `native forward of one face (xnnpack, ${plural(t)}) at most 1.0x PyTorch (best variant, ${plural(t)})`,
+      value: med(`native-xnnpack-${t}`, 'forward') / torchBest('forward', t), max: 1.0 })),
+    { method: 'forward', text: 'wasm forward of one face at most 0.8x TF.js-wasm', value: ratio('wasm-simd', 'tfjs', 'forward'), max: 0.8 },
+    { method: 'lime', text: 'wasm LIME-1000 at most 1.3x the time of 1000 forward passes', value: METHODS.includes('forward') ? med('wasm-simd', 'lime') / (1000 * med('wasm-simd', 'forward')) : null, max: 1.3 },
+    { method: 'saliency', text: 'wasm input gradient at most 2.5x the forward pass', value: METHODS.includes('forward') ? med('wasm-simd', 'saliency') / med('wasm-simd', 'forward') : null, max: 2.5 },
+    ...THREADS.flatMap((t) => ['saliency', 'smoothgrad', 'ig', 'lime'].map((m) => ({
+      method: m, text: `native ${names[m]} (xnnpack, ${plural(t)}) at most 0.5x PyTorch (best variant, ${plural(t)})`,
+      value: med(`native-xnnpack-${t}`, m) / torchBest(m, t), max: 0.5 }))),
     { method: 'lime', text: 'wasm LIME-1000 at most 0.8x TF.js-wasm', value: ratio('wasm-simd', 'tfjs', 'lime'), max: 0.8 },
     { method: 'lime', text: 'wasm LIME-1000: first progressive estimate within a tenth of the time', value: firstEstimate, max: 0.1 },
     { method: 'smoothgrad', text: 'wasm SmoothGrad-50 at most 0.25x TF.js-wasm (with added gradient kernels)', value: ratio('wasm-simd', 'tfjs', 'smoothgrad'), max: 0.25 },

@@ -122,7 +122,13 @@ def filter_ascent(model, face, steps=100, lr=0.05):
     return x.detach()
 
 
+def forward(model, face):
+    with torch.no_grad():
+        return model(face)
+
+
 METHODS = {
+    'forward': forward,
     'saliency': saliency,
     'smoothgrad': smoothgrad,
     'ig': ig,

@@ -37,13 +37,14 @@ std::vector<double> time_runs(int warmup, int runs, F&& f) {
 
 // `bench --method NAME`: median time of whole explanations of a real face (the astronaut test
 // image when present, else a random input), default parameters unless --samples is given.
+// `--method forward` times one forward pass of that face (the class scores).
 // `--method filter` times a filter picture instead: 100 Adam steps (pixel parameterization, no
 // jitter or blur, learning rate 0.05) ascending the logit of class 3, i.e. through the whole net,
 // as bench/torch_methods.py does with PyTorch.
 int bench_method(const Args& a) {
-    const bool filter = a.get("method") == "filter";
-    const ExplanationMethod* m = filter ? nullptr : find_method(a.get("method"));
-    if (!m && !filter) return fail("bench: unknown method '" + a.get("method") + "' (available: filter, " + method_names() + ")");
+    const bool filter = a.get("method") == "filter", forward = a.get("method") == "forward";
+    const ExplanationMethod* m = filter || forward ? nullptr : find_method(a.get("method"));
+    if (!m && !filter && !forward) return fail("bench: unknown method '" + a.get("method") + "' (available: forward, filter, " + method_names() + ")");
     auto model = load_model(a.get("model", "models/fer2013-mini-xception"));
     if (!model) return fail(model.status().message());
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
@@ -53,7 +54,7 @@ int bench_method(const Args& a) {
     Tensor x(Shape{1, in.height, in.width, in.channels});
     if (auto img = load_image("tests/data/astronaut_face.png")) x = image_to_input(*img, in);
     else { Rng rng(42); for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi); }
-    const std::string name = filter ? "filter" : std::string(m->name());
+    const std::string name = filter ? "filter" : forward ? "forward" : std::string(m->name());
     Params p;
     if (a.has("samples")) p.set(name == "ig" ? "steps" : "samples", a.get_int("samples", 50));
     Target t{3};
@@ -71,7 +72,8 @@ int bench_method(const Args& a) {
         ctx.partial = [&](const Explanation&) {
             if (first_partial_ms < 0) first_partial_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         };
-        if (filter) ok &= visualize_filter(probe, model->logits, 3, ascent).has_value();
+        if (forward) ok &= probe.run(x, ProbeRequest{}).has_value();
+        else if (filter) ok &= visualize_filter(probe, model->logits, 3, ascent).has_value();
         else ok &= m->explain(x, t, p, ctx).has_value();
     });
     if (!ok) return fail("bench: " + name + " failed");

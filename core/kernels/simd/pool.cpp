@@ -92,17 +92,25 @@ public:
                             continue;
                         }
                         int c = 0;
+                        // The window's maximum first, then one pass that hands each lane's
+                        // gradient to the first tap equal to it (tap 0 also takes it when the
+                        // maximum is NaN, as the scalar rule does), all in vectors.
                         for (; c + L <= C; c += L) {
-                            V::T best = V::load(image + win[0] + c), at = V::zero();
+                            const V::T first = V::load(image + win[0] + c);
+                            V::T best = first;
                             for (int i = 1; i < count; ++i) {
                                 const V::T v = V::load(image + win[i] + c);
-                                const V::T m = V::gt(v, best);
-                                best = V::select(m, v, best);
-                                at = V::select(m, V::splat(static_cast<float>(i)), at);
+                                best = V::select(V::gt(v, best), v, best);
                             }
-                            float index[L];
-                            V::store(index, at);
-                            for (int l = 0; l < L; ++l) grad[win[static_cast<int>(index[l])] + c + l] += g[c + l];
+                            const V::T zero = V::zero();
+                            V::T rest = V::load(g + c);
+                            for (int i = 0; i < count; ++i) {
+                                const V::T hit = i == 0 ? V::select(V::gt(best, first), zero, V::eq(zero, zero))
+                                                        : V::eq(V::load(image + win[i] + c), best);
+                                float* d = grad + win[i] + c;
+                                V::store(d, V::add(V::load(d), V::select(hit, rest, zero)));
+                                rest = V::select(hit, zero, rest);
+                            }
                         }
                         for (; c < C; ++c) {
                             int at = 0;

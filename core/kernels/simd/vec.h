@@ -7,7 +7,8 @@
 //                               relaxed SIMD in Emscripten 3.1.6, and in plain SSE)
 //   max(a, b)    = a < b ? b : a   (std::max's rule, so max-pooling agrees with `reference`
 //   min(a, b)    = b < a ? b : a    bit for bit; wasm's pmax/pmin, x86's maxps/minps)
-//   gt(a, b)     = all-ones lanes where a > b;  select(m, a, b) = m ? a : b per lane.
+//   gt(a, b)     = all-ones lanes where a > b;  eq(a, b) where a == b (false for NaN);
+//   select(m, a, b) = m ? a : b per lane.
 //
 // 128-bit is the portable baseline: wasm always uses F32x4. Native x86 builds (CMake adds
 // -mavx2 -mfma to this folder) use F32x8; define CNNLENS_SIMD_FORCE_128 to test the 128-bit
@@ -38,6 +39,7 @@ struct F32x4 {
     static T max(T a, T b) { return wasm_f32x4_pmax(a, b); }
     static T min(T a, T b) { return wasm_f32x4_pmin(a, b); }
     static T gt(T a, T b) { return wasm_f32x4_gt(a, b); }
+    static T eq(T a, T b) { return wasm_f32x4_eq(a, b); }
     static T select(T m, T a, T b) { return wasm_v128_bitselect(a, b, m); }
 };
 
@@ -62,6 +64,7 @@ struct F32x4 {
     static T max(T a, T b) { return _mm_max_ps(b, a); }
     static T min(T a, T b) { return _mm_min_ps(b, a); }
     static T gt(T a, T b) { return _mm_cmpgt_ps(a, b); }
+    static T eq(T a, T b) { return _mm_cmpeq_ps(a, b); }
     static T select(T m, T a, T b) { return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b)); }
 };
 
@@ -85,6 +88,11 @@ struct F32x4 {
         for (int i = 0; i < 4; ++i) m.v[i] = a.v[i] > b.v[i] ? 1.f : 0.f;
         return m;
     }
+    static T eq(T a, T b) {
+        T m;
+        for (int i = 0; i < 4; ++i) m.v[i] = a.v[i] == b.v[i] ? 1.f : 0.f;
+        return m;
+    }
     static T select(T m, T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = m.v[i] != 0.f ? a.v[i] : b.v[i]; return a; }
 };
 
@@ -106,6 +114,7 @@ struct F32x8 {
     static T max(T a, T b) { return _mm256_max_ps(b, a); }
     static T min(T a, T b) { return _mm256_min_ps(b, a); }
     static T gt(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+    static T eq(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
     static T select(T m, T a, T b) { return _mm256_blendv_ps(b, a, m); }
 };
 

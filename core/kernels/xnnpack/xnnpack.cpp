@@ -197,6 +197,8 @@ enum class ConvBackward {
     kDeconvolution,     // XNNPACK's transposed convolution (regular and grouped convolutions)
     kFlippedDepthwise,  // stride-1 depthwise, multiplier 1: XNNPACK depthwise conv, kernel flipped
     kDepthwiseLoop,     // other depthwise: depthwise_backward()
+    kSimd,              // strided 1x1 kernels: the simd set's GEMM writes the strided pixels
+                        // directly, about twice as fast as XNNPACK's deconvolution there
     kReference,         // shapes XNNPACK rejects
 };
 
@@ -218,7 +220,7 @@ public:
 
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         if (batch <= 0) return;
-        if (route_ == ConvBackward::kReference)
+        if (route_ == ConvBackward::kReference || route_ == ConvBackward::kSimd)
             return ref_->backward_input(gp, gin, batch, accumulate);
         if (route_ == ConvBackward::kDepthwiseLoop)
             return depthwise_backward(d_, dw_weights_.data(), gp, gin, batch, accumulate, taps_);
@@ -258,7 +260,7 @@ private:
     ConvBackward route_ = ConvBackward::kReference;
     std::vector<float> dw_weights_;  // kDepthwiseLoop: our layout
     std::vector<int64_t> taps_;
-    std::unique_ptr<ConvKernel> ref_;  // kReference
+    std::unique_ptr<ConvKernel> ref_;  // kReference, kSimd
     SetupCache fwd_setup_, bwd_setup_;
     std::vector<float> scratch_;  // backward with accumulate
 };
@@ -319,6 +321,13 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
         return k;
     }
 
+#ifdef CNNLENS_HAVE_SIMD
+    if (kk == 1 && d.groups == 1 && (d.stride_h > 1 || d.stride_w > 1)) {
+        k->ref_ = simd_kernels().make_conv(d, w, b);
+        k->route_ = ConvBackward::kSimd;
+        return k;
+    }
+#endif
     // Otherwise the transposed convolution with the same kernel, stride, dilation and padding,
     // whose input channels are our outputs: [g][ci][k][co], no spatial flip.
     const int adj_h = adjustment_h(d), adj_w = adjustment_w(d);
