@@ -42,7 +42,7 @@ if (!fs.existsSync(path.join(SITE, 'app.wasm'))) throw new Error(`browser.mjs: n
 
 // Per cell and round: `warmup` passes, then `samples` timed single passes, on both sides.
 const CELLS = [
-  { id: 'fwd1', batch: 1, title: 'forward b1', warmup: 3, samples: 5 },
+  { id: 'fwd1', batch: 1, title: 'forward b1', warmup: 3, samples: 10 },
   { id: 'fwd64', batch: 64, title: 'forward b64', warmup: 1, samples: 3 },
 ];
 const TARGET_MAX = 0.8;
@@ -106,14 +106,16 @@ async function visit(config) {
   try {
     const seen = config.side === 'ours' ? await visitOurs(page, origin, config) : await visitTfjs(page, origin, config);
     facts[config.id].push(seen);
-    if (seen.isolated !== config.isolate) {
-      throw new Error(`page is ${seen.isolated ? '' : 'not '}cross-origin isolated, expected the opposite`);
-    }
     if (outside.length) throw new Error(`the page requested another origin: ${outside[0]}`);
   } finally {
     pageErrors[config.id].push(...errors.slice(0, 3));
     await page.context().close();
   }
+}
+
+// Checked before any sample is taken: the rows are defined by their page's isolation.
+function expectIsolation(config, isolated) {
+  if (isolated !== config.isolate) throw new Error(`page is ${isolated ? '' : 'not '}cross-origin isolated, expected the opposite`);
 }
 
 // Our engine through the app's test hook (wasm/README.md): benchForward(batch, runs, threads)
@@ -127,6 +129,7 @@ async function visitOurs(page, origin, config) {
       : performance.getEntriesByType('resource').some((e) => new URL(e.name).pathname.endsWith('/app-mt.js')) ? 'app-mt.js' : 'app.js',
     hook: typeof window.cnnlensTest.benchForward === 'function',
   }));
+  expectIsolation(config, seen.isolated);
   if (!seen.hook) {
     notes[config.id] = 'hook missing';
     log(`${config.id}: window.cnnlensTest.benchForward is missing on this site; our rows stay empty`);
@@ -153,6 +156,7 @@ async function visitTfjs(page, origin, config) {
   await page.goto(`${origin}/${TFJS_PAGE}?threads=${config.threads}`);
   await page.waitForFunction(() => window.tfjsBench, null, { timeout: 60000 });
   const info = await page.evaluate(() => window.tfjsBench.ready);
+  expectIsolation(config, info.crossOriginIsolated);
   if (!info.simd) throw new Error('TF.js: this Chromium has no wasm SIMD; the comparison needs the SIMD binary');
   for (const cell of CELLS) {
     await page.evaluate(([b, n]) => window.tfjsBench.forward(b, n), [cell.batch, cell.warmup]);
