@@ -21,6 +21,7 @@ bool in_parallel_region() { return false; }
 void set_pool_threads(int) {}
 int pool_threads() { return 1; }
 int max_pool_threads() { return 1; }
+void limit_pool_threads(int) {}
 void detail::parallel_for(int64_t n, int64_t, RangeFn fn, void* ctx) {
     if (n > 0) fn(ctx, 0, n, 0);
 }
@@ -151,7 +152,9 @@ void set_pool_threads(int n) {
     if (n != pool().threads()) pool().resize(n);
 }
 int pool_threads() { return pool().threads(); }
-int max_pool_threads() { return 64; }
+std::atomic<int> g_max_threads{64};
+int max_pool_threads() { return g_max_threads.load(); }
+void limit_pool_threads(int max) { g_max_threads = std::clamp(max, 1, 64); }
 
 void detail::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
     if (n <= 0) return;

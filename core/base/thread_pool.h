@@ -19,8 +19,12 @@ namespace cnnlens {
 // Must not be called while a parallel_for runs. Clamped to [1, max_pool_threads()].
 void set_pool_threads(int n);
 int pool_threads();
-// 1 in builds without threads, else 64.
+// 1 in builds without threads, else 64 or what limit_pool_threads() set.
 int max_pool_threads();
+// Caps max_pool_threads() (at least 1). The browser's threaded build calls it with the workers
+// it prewarmed: a thread started later would wait for the main thread to return to the event
+// loop, while the main thread waits for it.
+void limit_pool_threads(int max);
 
 // True on a thread that is running a range of a parallel_for (nested loops run inline there;
 // code with its own thread pool should not start it either).

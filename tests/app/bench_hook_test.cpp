@@ -1,0 +1,39 @@
+// wasm/app/bench_hook.cpp natively: the page's forward benchmark returns a time and the thread
+// count it ran, restores the previous count, and refuses bad arguments with a message.
+#include "wasm/app/bench_hook.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/kernels/kernels.h"
+#include "tests/test_util.h"
+#include "wasm/app/session.h"
+
+namespace cnnlens::app {
+namespace {
+
+TEST(BenchHook, TimesForwardPassesAndRestoresThreads) {
+    Session s;
+    EXPECT_NE(bench_forward_json(s, 1, 1, 1).find("\"error\":\"no model is loaded\""), std::string::npos);
+    ASSERT_TRUE(s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
+                              directory_source(test::source_path("models/blazeface"))));
+    const int before = kernel_threads();
+    for (int threads : {1, 2}) {
+        const auto j = nlohmann::json::parse(bench_forward_json(s, 3, 2, threads));
+        ASSERT_FALSE(j.contains("error")) << j.dump();
+        EXPECT_GT(j["ms_per_image"].get<double>(), 0.0);
+        EXPECT_EQ(j["batch"], 3);
+        EXPECT_EQ(j["runs"], 2);
+        EXPECT_GE(j["threads"].get<int>(), 1);
+        EXPECT_LE(j["threads"].get<int>(), threads);
+        EXPECT_EQ(j["kernels"], std::string(s.kernels_name()));
+        EXPECT_EQ(kernel_threads(), before);
+    }
+    EXPECT_NE(bench_forward_json(s, 0, 1, 1).find("batch must be 1..256, got 0"), std::string::npos);
+    EXPECT_NE(bench_forward_json(s, 1, 0, 1).find("runs must be 1..1000, got 0"), std::string::npos);
+    EXPECT_NE(bench_forward_json(s, 1, 1, 99).find("threads must be 1..64, got 99"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cnnlens::app
