@@ -114,6 +114,7 @@ Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name
     explanation_.reset();
     explanation_partial_ = false;
     pending_.reset();
+    job_.pending = false;
     ++explanation_version_;
     return Status::ok();
 }
@@ -126,6 +127,7 @@ void Session::select(int face) {
     explanation_.reset();
     explanation_partial_ = false;
     pending_.reset();
+    job_.pending = false;
     ++explanation_version_;
 }
 
@@ -162,6 +164,7 @@ static Explanation clone_explanation(const Explanation& e) {
 }
 
 Status Session::run_pending(const std::function<bool(float)>& on_progress) {
+    std::unique_lock lock(state_mutex_);
     if (!pending_ || job_.running) return Status::ok();
     const ExplainRequest r = *pending_;
     pending_.reset();
@@ -173,30 +176,46 @@ Status Session::run_pending(const std::function<bool(float)>& on_progress) {
     const ExplanationMethod* m = find_method(r.method);
     if (!m) return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() + ")");
     job_.running = true;
-    ExplainContext ctx(*probe_);
-    ctx.seed = r.seed;
-    ctx.progress = [&](float p) {
-        job_.progress = p;
-        if (on_progress && !on_progress(p)) job_.cancel_requested = true;
-        return !job_.cancel_requested;
-    };
-    ctx.partial = [&](const Explanation& partial) {
-        explanation_ = clone_explanation(partial);
-        explanation_partial_ = true;
-        explained_ = r;
-        ++explanation_version_;
-    };
     Params params = r.params;
     if (job_batch_ > 0 && !params.has("batch"))
         for (const ParamDef& d : m->params())
             if (d.name == "batch") params.set("batch", job_batch_);
+    lock.unlock();
+
+    // From here on the job computes without the lock and publishes under it.
+    ExplainContext ctx(*probe_);
+    ctx.seed = r.seed;
+    ctx.progress = [&](float p) {
+        lock.lock();
+        job_.progress = p;
+        lock.unlock();
+        const bool go_on = !on_progress || on_progress(p);  // may yield to the browser
+        lock.lock();
+        if (!go_on) job_.cancel_requested = true;
+        const bool cancel = job_.cancel_requested;
+        lock.unlock();
+        return !cancel;
+    };
+    ctx.partial = [&](const Explanation& partial) {
+        std::optional<Explanation> shown = clone_explanation(partial);
+        lock.lock();
+        explanation_.swap(shown);  // `shown` now holds the previous one, freed outside the lock
+        explanation_partial_ = true;
+        explained_ = r;
+        ++explanation_version_;
+        lock.unlock();
+    };
     auto e = m->explain(f->input, r.target, params, ctx);
+    std::optional<Explanation> previous;
+    lock.lock();
     job_ = JobStatus{};
     if (!e) return e.status();  // a partial result stays shown, still marked partial
+    explanation_.swap(previous);
     explanation_ = std::move(*e);
     explanation_partial_ = false;
     explained_ = r;
     ++explanation_version_;
+    lock.unlock();  // before `previous` is freed
     return Status::ok();
 }
 

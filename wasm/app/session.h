@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -38,8 +39,8 @@ struct ExplainRequest {
     bool operator==(const ExplainRequest& o) const;
 };
 
-// The state of the current explanation job. Single-threaded builds run a job inside one
-// frame (after the frame that shows "running"), with progress callbacks that can cancel.
+// The state of the current explanation job: set by run_pending() (under the state lock), read
+// by the UI to draw the progress bar and Cancel.
 struct JobStatus {
     bool pending = false;  // requested, not yet started
     bool running = false;
@@ -47,10 +48,28 @@ struct JobStatus {
     bool cancel_requested = false;
 };
 
+// Threads. The threaded web app runs jobs (run_pending(), and step_panels() of
+// session_panels.h) on a job thread while the UI thread draws frames; the single-threaded one
+// runs them in slices on the UI thread (the job yields from inside its progress callback). Both
+// follow one rule around the state lock (state_mutex()):
+//  - Whoever is not the job (the UI thread, a test's polling thread) holds the lock while it
+//    calls anything on the Session or on the PanelWork (the web app holds it for a whole frame
+//    and for each test-hook call). The public members below do not lock themselves.
+//  - run_pending() and step_panels() take the lock themselves: to read what to compute and to
+//    publish progress, partial and final results, never while computing, and never while they
+//    call their progress callback. Cancel is read under it.
+//  - While busy(), what a job reads without the lock does not change: the faces (and so the
+//    selected face's input), the model and the probe (open_photo, open_face and install_model
+//    refuse; select() is refused while an explanation runs, and panel steps check afterwards
+//    that their face is still the selected one).
 class Session {
 public:
     Session();
     ~Session();
+
+    // The state lock (see above). Not recursive: never call run_pending() or step_panels()
+    // while holding it.
+    std::mutex& state_mutex() const { return state_mutex_; }
 
     // Loads the classifier (a folder with cnnlens.json) and the detector (blazeface.json +
     // .bin) from file sources. Errors name the file.
@@ -83,13 +102,15 @@ public:
     Status open_face(const Image& face, std::string_view name);
 
     // Explanations. request() remembers what to compute; run_pending() computes it (blocking,
-    // with progress and cancel through ExplainContext); the result replaces the previous one.
+    // with progress and cancel through ExplainContext; takes the state lock only to start and to
+    // publish); the result replaces the previous one.
     void request(const ExplainRequest& r);
     const JobStatus& job() const { return job_; }
     // Stops the running job at its next progress report, or drops a pending one; no-op when idle.
     void cancel() { if (job_.pending || job_.running) job_.cancel_requested = true; }
-    // Runs the pending job if any; `on_progress` is called from inside the job (return false
-    // to cancel). Returns the error of a failed job (cancelled jobs return kCancelled).
+    // Runs the pending job if any; `on_progress` is called from inside the job, without the
+    // state lock (return false to cancel). Returns the error of a failed job (cancelled jobs
+    // return kCancelled).
     Status run_pending(const std::function<bool(float)>& on_progress = {});
     const Explanation* explanation() const { return explanation_ ? &*explanation_ : nullptr; }
     const ExplainRequest& explained() const { return explained_; }
@@ -97,20 +118,21 @@ public:
     // True while explanation() is an intermediate result (LIME on the samples so far) of the
     // running job, or what a cancelled job had reached; requesting the same settings reruns it.
     bool explanation_partial() const { return explanation_partial_; }
-    // True while a job runs. run_pending() may yield to the browser from inside its progress
-    // callback (single-threaded build), so frames keep drawing meanwhile: while busy, the photo,
-    // the selected face and the probe belong to the job (open_photo and select are refused).
-    // A panel step (session_panels.h) that yields to the browser marks the session busy too.
+    // True while a job runs. Frames keep drawing meanwhile (the job runs on its own thread, or
+    // yields to the browser from inside its progress callback): while busy, the photo, the
+    // selected face and the probe belong to the job (open_photo and select are refused).
+    // The platform marks the session busy while it runs a panel step (session_panels.h) too.
     bool busy() const { return job_.running || background_; }
     void set_background_work(bool on) { background_ = on; }
     // The batch a job uses for methods with a "batch" parameter the request leaves unset
-    // (0: the method's default). Progress (and so the browser's frames) comes once per batch,
-    // so the single-threaded app asks for small ones; results do not depend on it.
+    // (0: the method's default). Progress, and so Cancel (and the single-threaded browser's
+    // frames), comes once per batch, so the app asks for small ones; results do not depend on it.
     void set_job_batch(int n) { job_batch_ = n; }
 
     static constexpr int kMaxDisplaySide = 2048;
 
 private:
+    mutable std::mutex state_mutex_;
     std::unique_ptr<Model> model_;
     std::unique_ptr<GraphProbe> probe_;
     std::unique_ptr<FaceDetector> detector_;

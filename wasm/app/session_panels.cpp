@@ -3,14 +3,21 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
 
 namespace cnnlens::app {
+
+// Steps run on the job thread in the threaded app: each takes the state lock to read what to do
+// and to publish, and releases it while computing (see Session).
+using StateLock = std::unique_lock<std::mutex>;
 
 FaceKey face_key(const Session& s) { return {s.photo_version(), s.selected(), s.model_version()}; }
 
 Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r, const ProgressFn& yield) {
+    StateLock lock(s.state_mutex());
     const Face* f = s.selected_face();
     if (!f) return invalid_argument("no face is selected");
+    lock.unlock();
     const ExplanationMethod* m = find_method(r.method);
     if (!m) return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() + ")");
     ExplainContext ctx(s.probe());
@@ -41,10 +48,14 @@ bool ClassGrid::complete(const Session& s) const {
 }
 
 Status ClassGrid::step(Session& s, const ProgressFn& yield) {
+    StateLock lock(s.state_mutex());
     if (key != face_key(s) || complete(s) || !s.selected_face()) return Status::ok();
     request.target.cls = static_cast<int>(maps.size());
+    const ExplainRequest r = request;
     const int v0 = version;
-    auto e = explain_selected(s, request, yield);
+    lock.unlock();
+    auto e = explain_selected(s, r, yield);
+    lock.lock();
     if (version != v0 || key != face_key(s)) return Status::ok();  // asked for something else meanwhile
     if (!e && e.status().code() == ErrorCode::kCancelled) return Status::ok();  // redone next time
     if (!e) {
@@ -69,11 +80,14 @@ void SideMap::want(const Session& s, const ExplainRequest& r, bool run) {
 }
 
 Status SideMap::step(Session& s, const ProgressFn& yield) {
+    StateLock lock(s.state_mutex());
     if (!pending) return Status::ok();
     const ExplainRequest r = *pending;
     const FaceKey k0 = face_key(s);
     pending.reset();
+    lock.unlock();
     auto e = explain_selected(s, r, yield);
+    lock.lock();
     if (pending) return Status::ok();  // a newer request came meanwhile
     if (face_key(s) != k0 || (!e && e.status().code() == ErrorCode::kCancelled)) {
         pending = r;  // redone next time, for the face selected then
@@ -127,6 +141,7 @@ void LayerBrowser::want_filters(int layer, const AscentParams& params, int count
 }
 
 Status LayerBrowser::step(Session& s, const ProgressFn& yield) {
+    StateLock lock(s.state_mutex());
     sync(s);
     const Face* f = s.selected_face();
     if (f && maps_layer >= 0 && (maps_key != face_key(s) || maps_node != maps_layer)) {
@@ -134,14 +149,22 @@ Status LayerBrowser::step(Session& s, const ProgressFn& yield) {
             maps_layer = -1;
             return Status::ok();
         }
-        if (maps_key != face_key(s) || !global) {
-            auto g = global_activation_range(s.probe(), f->input);
-            if (!g) return g.status();
-            global = *g;
+        const FaceKey key = face_key(s);
+        const int layer = maps_layer;
+        const bool need_global = maps_key != key || !global;
+        lock.unlock();
+        std::optional<ValueRange> g;
+        if (need_global) {
+            auto r = global_activation_range(s.probe(), f->input);
+            if (!r) return r.status();
+            g = *r;
         }
-        maps_key = face_key(s);
-        maps_node = maps_layer;
-        auto m = feature_maps(s.probe(), f->input, maps_layer);
+        auto m = feature_maps(s.probe(), f->input, layer);
+        lock.lock();
+        if (face_key(s) != key || maps_layer != layer) return Status::ok();  // changed meanwhile: redone
+        if (g) global = *g;
+        maps_key = key;
+        maps_node = layer;
         ++maps_version;
         if (!m) {
             maps.reset();
@@ -154,7 +177,11 @@ Status LayerBrowser::step(Session& s, const ProgressFn& yield) {
     if (filtering() && filter_layer >= 0) {
         const int gen = filters_generation;
         const size_t n = filters.size();
-        auto p = visualize_filter(s.probe(), filter_layer, static_cast<int>(n), filter_params, yield);
+        const int layer = filter_layer;
+        const AscentParams params = filter_params;
+        lock.unlock();
+        auto p = visualize_filter(s.probe(), layer, static_cast<int>(n), params, yield);
+        lock.lock();
         if (gen != filters_generation || filters.size() != n || !filtering()) return Status::ok();  // changed meanwhile
         if (!p && p.status().code() == ErrorCode::kCancelled) return Status::ok();  // redone next time
         if (!p) {
@@ -191,6 +218,7 @@ float ConfusionRun::progress() const {
 }
 
 Status ConfusionRun::step(Session& s) {
+    StateLock lock(s.state_mutex());
     if (!data) return Status::ok();
     if (model_version != s.model_version()) {  // a new model: evaluate again, if its classes fit
         if (data->class_names.size() != s.class_names().size()) {
@@ -216,7 +244,11 @@ Status ConfusionRun::step(Session& s) {
     const size_t end = std::min(data->items.size(), next + kBatch);
     slice.items.assign(data->items.begin() + static_cast<std::ptrdiff_t>(next),
                        data->items.begin() + static_cast<std::ptrdiff_t>(end));
+    const int v0 = version;
+    lock.unlock();
     auto m = evaluate(s.probe(), slice, kBatch);
+    lock.lock();
+    if (version != v0 || next + slice.items.size() != end) return Status::ok();  // started over meanwhile
     if (!m) {
         stopped = true;
         return m.status();
@@ -375,7 +407,7 @@ Status install_pending(Session& s, PanelWork& w, const InputSpec& input) {
 }
 
 Status step_panels(Session& s, PanelWork& w, const ProgressFn& yield) {
-    if (!s.ready()) return Status::ok();
+    if (StateLock lock(s.state_mutex()); !s.ready()) return Status::ok();
     Status first;
     auto keep = [&](Status st) {
         if (!st && first) first = std::move(st);

@@ -4,6 +4,10 @@
 // bounded size (one map, one filter picture, one batch of faces) that the app runs one per
 // frame, so the page keeps drawing and every job shows its progress and can be stopped.
 // Like Session, this never includes imgui.h or GL and compiles natively.
+// Threads: a PanelWork is guarded by its Session's state lock, under the rule Session describes
+// (session.h): the UI holds the lock while it reads or changes a PanelWork; step_panels() and
+// the step() functions take it themselves, to read what to do and to publish, never while they
+// compute or call `yield`.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -26,7 +30,8 @@ struct FaceKey {
 };
 FaceKey face_key(const Session& s);
 
-// Runs `r` on the selected face now (blocking). Errors name the method.
+// Runs `r` on the selected face now (blocking; the state lock is taken to find the face, not
+// while computing). Errors name the method.
 Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r, const ProgressFn& yield = {});
 
 // One map per class of a cheap method for the selected face: the request with target.cls set
@@ -156,12 +161,13 @@ Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files);
 Status load_model_files(Session& s, PanelWork& w);
 // Installs w.model.pending with `input` (size and channels must be the graph's).
 Status install_pending(Session& s, PanelWork& w, const InputSpec& input);
-// Runs at most one step of each job that has work. Returns the first error.
-// Advances every panel by one step. `yield`, when set, is called from inside long steps (a class
-// map, a second method, a filter picture) with their progress; it may hand the thread to the
-// browser (the web platform runs this as a sliced job), and returning false cancels the step,
-// which is then redone later. While a step is away the UI may change what the panels want: a
-// result that no longer fits (another face, layer or request) is dropped.
+// Advances every panel by one step (at most one step of each job that has work). Returns the
+// first error. `yield`, when set, is called from inside long steps (a class map, a second
+// method, a filter picture) with their progress; it may hand the thread to the browser (the
+// single-threaded web app runs this as a sliced job), and returning false cancels the step,
+// which is then redone later. While a step computes (on the job thread, or while it is away)
+// the UI may change what the panels want: a result that no longer fits (another face, layer or
+// request) is dropped.
 Status step_panels(Session& s, PanelWork& w, const ProgressFn& yield = {});
 // True while some panel has work left (what step_panels would do).
 bool panels_busy(const Session& s, const PanelWork& w);
