@@ -1,6 +1,8 @@
-// The browser platform: GLFW emulation + WebGL2 via Emscripten, the main loop, the file bridge
-// (drop, picker, paste and example all end in cnnlens_open_file) and the test hook's C side.
-// The loader (web/loader.js) writes the bundled models into MEMFS before calling main().
+// The browser platform: GLFW emulation + WebGL2 via Emscripten, the main loop, the job runner
+// (sliced with Asyncify in the single-threaded app, a pthread in the threaded one: see "Jobs"),
+// the file bridge (drop, picker, paste and example all end in cnnlens_open_file) and the test
+// hook's C side. The loader (web/loader.js) writes the bundled models into MEMFS before calling
+// main().
 #include <GLES3/gl3.h>
 #include <GLFW/glfw3.h>
 #include <emscripten.h>
@@ -13,8 +15,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
+#if defined(__EMSCRIPTEN_PTHREADS__)
+#include <pthread.h>
+
+#include <condition_variable>
+#endif
 
 #include "core/base/json_text.h"
 #include "core/base/log.h"
@@ -32,19 +40,20 @@ EM_JS(double, js_device_pixel_ratio, (), { return window.devicePixelRatio || 1; 
 EM_JS(void, js_download, (const char* name, const char* mime, const uint8_t* data, int size), {
     cnnlensPlatform.download(UTF8ToString(name), UTF8ToString(mime), HEAPU8.slice(data, data + size));
 });
-// Starts cnnlens_run_job from its own browser task: the job yields with emscripten_sleep
-// (Asyncify), which must unwind to JS with no frame() on the stack.
 // Resizes the canvas backing store through Emscripten's Browser helper, which tells the GLFW
 // emulation (window and framebuffer size callbacks). glfwSetWindowSize would request fullscreen
 // (and pointer lock) whenever the size equals the screen's, e.g. a maximised window.
 EM_JS(void, js_set_canvas_size, (int w, int h), { Browser.setCanvasSize(w, h); });
+#if !defined(__EMSCRIPTEN_PTHREADS__)
+// Queues the single-threaded app's job task (cnnlens_run_job) as a browser task of its own.
+EM_JS(void, js_start_job, (), { setTimeout(function() { Module['_cnnlens_run_job'](); }, 0); });
+#endif
 // True when keys typed now belong to the app (the canvas or nothing in particular has focus),
 // not to a text field of the page.
 EM_JS(int, js_keys_are_ours, (), {
     const a = document.activeElement;
     return !a || a === document.body || a === Module['canvas'] ? 1 : 0;
 });
-EM_JS(void, js_start_job, (), { setTimeout(function() { Module['_cnnlens_run_job'](); }, 0); });
 
 namespace cnnlens::app {
 void platform_open_file_dialog() { js_open_file_dialog(); }
@@ -63,13 +72,19 @@ struct App {
     Session session;
     UiCache cache;
     int frames = 0;
-    bool job_scheduled = false;  // cnnlens_run_job is queued or running (maybe suspended)
+    bool job_scheduled = false;  // a job is queued or running (sliced: maybe suspended)
     float dpr = 1.f;
     struct PendingFile { std::vector<uint8_t> bytes; std::string name; };
     std::vector<PendingFile> files;
-    std::string faces_json, test_string;
+    std::string faces_json, test_string, error_copy;
 };
 App* g = nullptr;
+
+// The state lock (Session::state_mutex(), which also guards g): this thread holds it for a frame
+// and for every call from JS; the job takes it only to start, to publish and to finish. In the
+// single-threaded app it is never contended (a sliced job never holds it while asleep).
+using StateLock = std::unique_lock<std::mutex>;
+StateLock lock_state() { return StateLock(g->session.state_mutex()); }
 
 void set_error(const std::string& message) {
     std::fprintf(stderr, "cnnlens: %s\n", message.c_str());
@@ -88,21 +103,101 @@ void open_pending_files() {
     else g->state.error.clear();
 }
 
-// Long jobs in the single-threaded build: the job runs in its own task and, from inside its
-// progress callback, sleeps (Asyncify unwinds it to the browser) whenever it has run for
-// kJobSliceMs, so the animation-frame loop keeps drawing the progress bar and Cancel works.
+// --- Jobs -------------------------------------------------------------------------------------
+// A job runs the pending explanation, else one step of the extra panels' work (a class map, a
+// second method, a filter picture, a batch of the confusion set). frame() asks for one with
+// schedule_pending_job() (holding the state lock) when there is work and none is in flight.
+// A panel step gives way (is cancelled, and redone later) to an explanation, a photo or a model
+// arriving; meanwhile the session counts as busy, so nothing changes under it.
+
+bool work_waiting() {
+    return !g->session.busy() && (g->session.job().pending || panels_busy(g->session, g->cache.work));
+}
+
+// Runs one job; `progress` is called from inside it, without the state lock. Errors go to the banner.
+template <class Progress>
+void run_job(const Progress& progress) {
+    StateLock lock = lock_state();
+    const bool explanation = g->session.job().pending;
+    if (!explanation) g->session.set_background_work(true);
+    lock.unlock();
+    Status s;
+    if (explanation) {
+        s = g->session.run_pending([&](float) { progress(); return true; });
+    } else {
+        s = step_panels(g->session, g->cache.work, [&](float) {
+            progress();
+            const StateLock l = lock_state();
+            return !g->session.job().pending && g->files.empty();
+        });
+    }
+    lock.lock();
+    g->session.set_background_work(false);
+    g->job_scheduled = false;
+    if (!s && s.code() != ErrorCode::kCancelled) set_error(explanation ? g->state.method + ": " + s.message() : s.message());
+}
+
+#if defined(__EMSCRIPTEN_PTHREADS__)
+// Threaded app: one job thread runs the jobs while this thread draws frames at full rate.
+constexpr bool kSlicedJobs = false;
+// Progress (and so Cancel) comes once per engine batch; LIME's default of 100 would take ~0.5 s.
+constexpr int kJobBatch = 25;
+std::condition_variable job_wanted;  // with the state lock: g->job_scheduled turned true
+
+void* job_thread(void*) {
+    for (;;) {
+        {
+            StateLock lock = lock_state();
+            job_wanted.wait(lock, [] { return g->job_scheduled; });
+        }
+        run_job([] {});
+    }
+    return nullptr;
+}
+
+void schedule_pending_job() {
+    if (g->job_scheduled || !work_waiting()) return;
+    g->job_scheduled = true;
+    job_wanted.notify_one();
+}
+
+// The kernels' own threads (intra-op parallel loops) would be started here, once core has a
+// thread pool: set_thread_count(std::min(hardware concurrency, 4)), with -sPTHREAD_POOL_SIZE
+// (wasm/app/CMakeLists.txt) raised to 1 + that count so every thread starts at once.
+void start_kernel_threads() {}
+
+void start_jobs() {
+    start_kernel_threads();
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 8 << 20);  // what the single-threaded app's jobs run on
+    pthread_t thread;
+    if (pthread_create(&thread, &attr, job_thread, nullptr) != 0) {
+        set_error("the job thread could not be started: reload the page");
+    } else {
+        pthread_detach(thread);
+    }
+    pthread_attr_destroy(&attr);
+}
+#else
+// Single-threaded app: the job runs in its own browser task (cnnlens_run_job, queued with
+// setTimeout) and, from inside its progress callback, sleeps (Asyncify unwinds it to the
+// browser) whenever it has run for kJobSliceMs, so the animation-frame loop keeps drawing the
+// progress bar and Cancel works. The sleep must unwind to JS with no frame() on the stack,
+// hence the task of its own.
+constexpr bool kSlicedJobs = true;
 constexpr double kJobSliceMs = 25;
 // Progress comes once per engine batch; 8 forward passes (a few backward) take ~kJobSliceMs.
 constexpr int kJobBatch = 8;
 
-// The job task runs the pending explanation, else one step of the extra panels' work (a class
-// map, a second method, a filter picture, a batch of the confusion set), both sliced alike.
 void schedule_pending_job() {
-    if (g->job_scheduled || g->session.busy()) return;
-    if (!g->session.job().pending && !panels_busy(g->session, g->cache.work)) return;
+    if (g->job_scheduled || !work_waiting()) return;
     g->job_scheduled = true;
     js_start_job();
 }
+
+void start_jobs() {}
+#endif
 
 void fit_canvas() {
     double css_w = 0, css_h = 0;
@@ -118,12 +213,16 @@ void release_held_keys();  // below, with the key callback
 
 void frame() {
     fit_canvas();
+    StateLock lock = lock_state();
     open_pending_files();
     glfwPollEvents();
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
     draw_app(g->state, g->session, g->cache);
+    ++g->frames;
+    schedule_pending_job();
+    lock.unlock();  // the draw lists hold what is drawn; a job may publish while they render
     ImGui::Render();
     int w = 0, h = 0;
     glfwGetFramebufferSize(g->window, &w, &h);
@@ -133,19 +232,21 @@ void frame() {
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     js_set_cursor(ImGui::GetMouseCursor());
     release_held_keys();
-    ++g->frames;
-    schedule_pending_job();
 }
 
-// While a job runs, frames are capped at 1000 / kBusyFrameMs per second: the job and the
-// frames share one thread, and a frame costs far more than 1 ms under software WebGL.
+// In the single-threaded app, frames are capped at 1000 / kBusyFrameMs per second while a job
+// runs: the job and the frames share one thread, and a frame costs far more than 1 ms under
+// software WebGL. The threaded app draws every animation frame.
 constexpr double kBusyFrameMs = 50;
 
 // Esc cancels the running job as soon as the key goes down. Dear ImGui 1.80 samples key state
 // once per frame, and while a job runs frames are 50 ms apart: a quick tap (down and up between
 // two frames) would be missed there. Not consumed, so the GLFW layer still sees the key.
 EM_BOOL on_keydown(int, const EmscriptenKeyboardEvent* e, void*) {
-    if (std::strcmp(e->key, "Escape") == 0 && js_keys_are_ours()) g->session.cancel();
+    if (std::strcmp(e->key, "Escape") == 0 && js_keys_are_ours()) {
+        const StateLock lock = lock_state();
+        g->session.cancel();
+    }
     return EM_FALSE;
 }
 
@@ -175,7 +276,10 @@ void release_held_keys() {
 
 EM_BOOL animation_frame(double now, void*) {
     static double last = 0;
-    if (g->session.busy() && now - last < kBusyFrameMs) return EM_TRUE;
+    if (kSlicedJobs && now - last < kBusyFrameMs) {
+        const StateLock lock = lock_state();
+        if (g->session.busy()) return EM_TRUE;
+    }
     last = now;
     frame();
     return EM_TRUE;
@@ -188,49 +292,49 @@ extern "C" {
 
 // The file bridge: JS copies a file into wasm memory (malloc) and hands it over; C++ frees it.
 EMSCRIPTEN_KEEPALIVE void cnnlens_open_file(uint8_t* data, int size, const char* name) {
+    const StateLock lock = lock_state();
     g->files.push_back({std::vector<uint8_t>(data, data + size), name});
     std::free(data);
 }
 
-// The job task (see schedule_pending_job), run in slices. Errors go to the banner.
+#if !defined(__EMSCRIPTEN_PTHREADS__)
+// The single-threaded app's job task (see schedule_pending_job), run in slices.
 EMSCRIPTEN_KEEPALIVE void cnnlens_run_job() {
     double slice_start = emscripten_get_now();
-    const auto slice = [&] {
+    run_job([&] {
         if (emscripten_get_now() - slice_start >= kJobSliceMs) {
             emscripten_sleep(0);
             slice_start = emscripten_get_now();
         }
-    };
-    if (g->session.job().pending) {
-        Status s = g->session.run_pending([&](float) { slice(); return true; });
-        g->job_scheduled = false;
-        if (!s && s.code() != ErrorCode::kCancelled) set_error(g->state.method + ": " + s.message());
-        return;
-    }
-    // A panel step gives way (is cancelled, and redone later) to an explanation, a photo or a
-    // model arriving; meanwhile the session counts as busy, so nothing changes under it.
-    g->session.set_background_work(true);
-    Status s = step_panels(g->session, g->cache.work, [&](float) {
-        slice();
-        return !g->session.job().pending && g->files.empty();
     });
-    g->session.set_background_work(false);
-    g->job_scheduled = false;
-    if (!s && s.code() != ErrorCode::kCancelled) set_error(s.message());
 }
+#endif
 
 // --- Test hook (web/loader.js wraps these as window.cnnlensTest) ------------------------------
+// Each call holds the state lock, as a frame does. Strings returned point into buffers only
+// this thread writes (g->test_string, g->faces_json, g->error_copy).
 
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_frames() { return g ? g->frames : 0; }
-EMSCRIPTEN_KEEPALIVE int cnnlens_test_ready() { return g && g->session.ready() && g->frames > 1; }
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_ready() {
+    if (!g) return 0;
+    const StateLock lock = lock_state();
+    return g->session.ready() && g->frames > 1;
+}
+// 1 in the threaded app (jobs on a pthread), 0 in the single-threaded one (Asyncify slices).
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_threads() { return kSlicedJobs ? 0 : 1; }
 // 1 while a photo is waiting to be opened or an explanation is pending or running.
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_busy() {
+    const StateLock lock = lock_state();
     return !g->files.empty() || g->session.job().pending || g->session.job().running || g->job_scheduled ||
            (g->session.explanation() && g->cache.shown.version != g->session.explanation_version());
 }
-EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_version() { return g->session.photo_version(); }
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_version() {
+    const StateLock lock = lock_state();
+    return g->session.photo_version();
+}
 // The explanation job: {"pending":b,"running":b,"progress":f,"partial":b,"version":n}.
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_job() {
+    const StateLock lock = lock_state();
     const JobStatus& j = g->session.job();
     char buf[160];
     std::snprintf(buf, sizeof buf, "{\"pending\":%s,\"running\":%s,\"progress\":%.4f,\"partial\":%s,\"version\":%d}",
@@ -240,11 +344,19 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_job() {
     return g->test_string.c_str();
 }
 // Cancels the running job, as Esc and the Cancel button do.
-EMSCRIPTEN_KEEPALIVE void cnnlens_test_cancel() { g->session.cancel(); }
-EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_error() { return g->state.error.c_str(); }
+EMSCRIPTEN_KEEPALIVE void cnnlens_test_cancel() {
+    const StateLock lock = lock_state();
+    g->session.cancel();
+}
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_error() {
+    const StateLock lock = lock_state();
+    g->error_copy = g->state.error;  // the job thread may set a new error once the lock is gone
+    return g->error_copy.c_str();
+}
 
 // [{"box":[x,y,w,h],"score":s,"probs":[...7],"top":"happy","wholePhoto":false}, ...]
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_faces() {
+    const StateLock lock = lock_state();
     std::string& s = g->faces_json;
     s = "[";
     char buf[64];
@@ -266,6 +378,7 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_faces() {
     return s.c_str();
 }
 
+// The map last shown (g->cache.shown is only written by frames, on this thread).
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_map_method() { return g->cache.shown.method.c_str(); }
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_map_width() { return g->cache.shown.width; }
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_map_height() { return g->cache.shown.height; }
@@ -275,6 +388,7 @@ EMSCRIPTEN_KEEPALIVE const float* cnnlens_test_map_values() { return g->cache.sh
 // Explain button does. Returns 0 for an unknown method.
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_explain(const char* method) {
     if (!find_method(method)) return 0;
+    const StateLock lock = lock_state();
     g->state.method = method;
     g->state.params.erase(method);
     g->state.target_class = -1;
@@ -286,11 +400,13 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_explain(const char* method) {
 }
 // Sets one parameter of a method (after cnnlens_test_explain, before the next frame runs it).
 EMSCRIPTEN_KEEPALIVE void cnnlens_test_param(const char* method, const char* name, double value) {
+    const StateLock lock = lock_state();
     g->state.params[method].set(name, value);
 }
 
 // The selected face's crop as PNG (so a test can run the native CLI on exactly that crop).
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_face_png_size() {
+    const StateLock lock = lock_state();
     const Face* f = g->session.selected_face();
     if (!f) return 0;
     std::vector<uint8_t> png = encode_png(f->crop);
@@ -301,9 +417,9 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_face_png_data() { return g->test_s
 
 // The extra panels' test commands (panels_test.cpp); answers JSON.
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_panels(const char* command) {
-    static std::string answer;
-    answer = panels_test_command(g->state, g->session, g->cache, command);
-    return answer.c_str();
+    const StateLock lock = lock_state();
+    g->test_string = panels_test_command(g->state, g->session, g->cache, command);
+    return g->test_string.c_str();
 }
 
 }  // extern "C"
@@ -334,6 +450,7 @@ int main() {
     g->session.set_job_batch(kJobBatch);
     Status s = g->session.load_models(directory_source("/models/fer2013-mini-xception"), directory_source("/models/blazeface"));
     if (!s) set_error("loading the bundled models failed: " + s.message());
+    start_jobs();
     // Not emscripten_set_main_loop: Asyncify pauses that loop while any sleep is in flight,
     // and a sleeping job must not stop the frames.
     emscripten_set_keydown_callback(EMSCRIPTEN_EVENT_TARGET_WINDOW, nullptr, EM_FALSE, on_keydown);
