@@ -1,9 +1,13 @@
-// Loads cnnlens: checks WebGL2, picks the build (threaded only when the page is cross-origin
-// isolated and a threaded build exists), fetches the bundled models into the wasm file system,
-// starts the app, and bridges files (drop anywhere, picker, Ctrl+V paste, examples) into it.
+// Loads cnnlens: checks WebGL2, picks the build (the threaded one only when the page is
+// cross-origin isolated, else the single-threaded one; see chooseBuild), fetches the bundled
+// models into the wasm file system, starts the app, and bridges files (drop anywhere, picker,
+// Ctrl+V paste, examples) into it. On hosts that send no COOP/COEP headers, the service worker
+// (sw.js) adds them and the loader reloads the page once to get isolation (isolateWithWorker).
 // Also defines window.cnnlensTest, the documented test hook (see wasm/README.md).
 
-const kBuilds = { single: './app.js', threaded: null };  // threaded: app-mt.js once built
+// The single-threaded app runs long jobs in slices between frames (Asyncify); the threaded one
+// (pthreads: app-mt.js, app-mt.wasm, app-mt.worker.js) runs them on a worker thread.
+const kBuilds = { single: './app.js', threaded: './app-mt.js' };
 const kModels = {
   '/models/fer2013-mini-xception': ['cnnlens.json', 'emotion.json', 'emotion.bin'],
   '/models/blazeface': ['blazeface.json', 'blazeface.bin'],
@@ -16,9 +20,39 @@ let app = null;
 
 function showStatus(text) { statusEl.textContent = text; statusEl.hidden = !text; }
 
+// Threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages.
 function chooseBuild() {
-  if (self.crossOriginIsolated && kBuilds.threaded) return kBuilds.threaded;
+  if (self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function') return kBuilds.threaded;
   return kBuilds.single;
+}
+
+// Cross-origin isolation on hosts that cannot set headers: our service worker adds COOP/COEP to
+// every response it serves, but a page is isolated only when its own navigation went through
+// the worker. So on a first visit (no worker controls the page yet) the loader registers it,
+// waits until it takes control, and reloads once; sessionStorage remembers the reload for this
+// tab, so a browser that does not isolate even then is not reloaded again. Returns true when a
+// reload is under way. Without a service worker (private modes, insecure origins) or when the
+// worker takes too long (it first caches the site), the single-threaded app starts instead.
+const kReloadedKey = 'cnnlens-reloaded-for-isolation';
+const kWorkerWaitMs = 10000;
+
+async function isolateWithWorker() {
+  if (self.crossOriginIsolated || !('serviceWorker' in navigator) || !self.isSecureContext ||
+      location.protocol === 'file:') return false;
+  if (navigator.serviceWorker.controller || sessionStorage.getItem(kReloadedKey)) return false;
+  try {
+    showStatus('Loading cnnlens... (setting up threads and the offline cache)');
+    const controlled = new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve));
+    await navigator.serviceWorker.register('sw.js');
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), kWorkerWaitMs));
+    if (await Promise.race([controlled, timeout]) === 'timeout') return false;
+  } catch (e) {
+    console.warn(`cnnlens: no service worker: ${e.message}`);
+    return false;
+  }
+  sessionStorage.setItem(kReloadedKey, '1');
+  location.reload();
+  return true;
 }
 
 async function fetchBytes(url) {
@@ -131,20 +165,29 @@ function untilFrame(pred) {
   });
 }
 
+// Instantiates a build; the threaded one falls back to the single-threaded one if it cannot
+// start (e.g. its fixed 1 GB of shared memory is refused).
+async function startBuild(build) {
+  const options = { canvas, print: (t) => console.log(t), printErr: (t) => console.warn(t) };
+  try {
+    return await (await import(build)).default(options);
+  } catch (e) {
+    if (build === kBuilds.single) throw e;
+    console.warn(`cnnlens: the threaded build did not start (${e.message}); running single-threaded`);
+    return (await import(kBuilds.single)).default(options);
+  }
+}
+
 async function boot() {
   const gl = document.createElement('canvas').getContext('webgl2');
   if (!gl) throw new Error('This browser has no WebGL2, which cnnlens needs to draw its interface.');
-  const build = chooseBuild();
-  const [factory, files] = await Promise.all([
-    import(build),
+  if (await isolateWithWorker()) return new Promise(() => {});  // the page reloads
+  const [started, files] = await Promise.all([
+    startBuild(chooseBuild()),
     Promise.all(Object.entries(kModels).flatMap(([dir, names]) =>
       names.map(async (n) => [`${dir}/${n}`, await fetchBytes(`.${dir}/${n}`)]))),
   ]);
-  app = await factory.default({
-    canvas,
-    print: (t) => console.log(t),
-    printErr: (t) => console.warn(t),
-  });
+  app = started;
   for (const dir of Object.keys(kModels)) app.FS.mkdirTree(dir);
   for (const [path, bytes] of files) app.FS.writeFile(path, bytes);
   installKeyGuard();
@@ -167,6 +210,9 @@ const ready = boot().catch((e) => {
 // lastMap(): {method, width, height, values: Float32Array} of the map last shown, or null.
 window.cnnlensTest = {
   ready,
+  // The build that runs: 'mt' (threaded: jobs on a worker thread) or 'st' (single-threaded:
+  // jobs in slices between frames); null until the app has started. Asked of the app itself.
+  get build() { return app ? (app._cnnlens_test_threads() ? 'mt' : 'st') : null; },
   faces: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_faces())),
   lastMap() {
     const w = app._cnnlens_test_map_width(), h = app._cnnlens_test_map_height();
