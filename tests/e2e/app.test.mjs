@@ -98,6 +98,8 @@ test('the page loads both models and becomes ready', async () => {
   await waitReady(page);
   console.log(`# page ready in ${Date.now() - t0} ms`);
   assert.equal(await page.evaluate(() => window.cnnlensTest.error()), '');
+  // Not cross-origin isolated (no COOP/COEP, service worker blocked): the single-threaded build.
+  assert.equal(await page.evaluate(() => window.cnnlensTest.build), 'st');
   await screenshot('01-ready');
 });
 

@@ -5,6 +5,8 @@
 //     (wasm compilation, blob: downloads, data: icons), and it blocks a third-party fetch;
 //   - with the service worker allowed (app.test.mjs blocks it), the worker takes over the page
 //     and neither the page nor the worker sends a request to any origin but the page's own.
+// The page loads the worker first and reloads once it controls the page (cross-origin isolation
+// for hosts without headers, loader.js), so these tests run the threaded build.
 // Environment: CNNLENS_SITE (default build/wasm/site), CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -121,7 +123,9 @@ test('the service worker takes over; no request, from the page or the worker, le
   const reload = requests.slice(before);
   const fromWorker = reload.filter((r) => r.worker);
   console.log(`# reload: ${reload.length} requests, ${fromWorker.length} made by the service worker`);
-  assert.ok(fromWorker.some((r) => r.url.endsWith('/app.wasm')), 'the worker did not fetch app.wasm (its requests are not observed)');
+  // The worker's headers make the page cross-origin isolated, so the threaded build runs.
+  assert.equal(await page.evaluate(() => window.cnnlensTest.build), 'mt');
+  assert.ok(fromWorker.some((r) => r.url.endsWith('/app-mt.wasm')), 'the worker did not fetch app-mt.wasm (its requests are not observed)');
   assert.deepEqual(outside(), []);
   assert.deepEqual(pageErrors, []);
 });
