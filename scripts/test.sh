@@ -3,12 +3,13 @@
 # native-asan and wasm presets, writes the TF.js oracle once into build/oracle, runs every
 # preset's ctest suite with CNNLENS_ORACLE_DIR set, smoke-tests the CLI natively and under node
 # (predict, model-info, a corrupt image; explain, confusion and report natively), then runs the
-# browser app's end-to-end tests in headless Chromium. Prints each stage's time (wall and CPU)
-# and, as its last line, "N passed, M failed" where N and M count ctest tests, CLI checks and e2e
-# tests (a stage that cannot run, e.g. a broken build, counts as one failure). Also runs every
-# bad input of tests/data/bad/catalogue.json through the CLIs and each libFuzzer target for 60 s
-# (scripts/fuzz.sh; CNNLENS_FUZZ_SECONDS overrides). Exits non-zero on any failure. Works
-# unattended in a fresh clone (CI=true, no stdin).
+# browser app's end-to-end tests in headless Chromium (the wasm preset builds both apps, the
+# single-threaded and the threaded one, and the tests run each). Prints each stage's time (wall
+# and CPU) and, as its last line, "N passed, M failed" where N and M count ctest tests, CLI
+# checks and e2e tests (a stage that cannot run, e.g. a broken build, counts as one failure).
+# Also runs every bad input of tests/data/bad/catalogue.json through the CLIs and each libFuzzer
+# target for 60 s (scripts/fuzz.sh; CNNLENS_FUZZ_SECONDS overrides). Exits non-zero on any
+# failure. Works unattended in a fresh clone (CI=true, no stdin).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -243,7 +244,8 @@ fuzz() {
 }
 
 # e2e: the browser app in headless Chromium (tests/e2e/*.test.mjs, node's test runner), compared
-# with the native CLI; its test counts (TAP summary) are added to the totals.
+# with the native CLI, both builds (threads.test.mjs serves the site with and without COOP/COEP);
+# its test counts (TAP summary) are added to the totals.
 e2e() {
     local log=build/e2e.log status
     CNNLENS_SITE=$root/build/wasm/site CNNLENS_CLI=$root/build/native-release/cli/cnnlens \
