@@ -28,11 +28,12 @@ function chooseBuild() {
 
 // Cross-origin isolation on hosts that cannot set headers: our service worker adds COOP/COEP to
 // every response it serves, but a page is isolated only when its own navigation went through
-// the worker. So on a first visit (no worker controls the page yet) the loader registers it,
-// waits until it takes control, and reloads once; sessionStorage remembers the reload for this
-// tab, so a browser that does not isolate even then is not reloaded again. Returns true when a
-// reload is under way. Without a service worker (private modes, insecure origins) or when the
-// worker takes too long (it first caches the site), the single-threaded app starts instead.
+// the worker. So on a visit no worker controls yet (the first one, or a hard reload) the loader
+// registers it, waits until it controls the page, and reloads once; sessionStorage remembers
+// the reload for this tab, so a browser that does not isolate even then is not reloaded again.
+// Returns true when a reload is under way. Without service workers (private modes, insecure
+// origins), when the worker fails, or when it takes too long (it first caches the site), the
+// single-threaded app starts instead and the next visit is isolated.
 const kReloadedKey = 'cnnlens-reloaded-for-isolation';
 const kWorkerWaitMs = 10000;
 
@@ -41,11 +42,21 @@ async function isolateWithWorker() {
       location.protocol === 'file:') return false;
   if (navigator.serviceWorker.controller || sessionStorage.getItem(kReloadedKey)) return false;
   try {
-    showStatus('Loading cnnlens... (setting up threads and the offline cache)');
-    const controlled = new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve));
-    await navigator.serviceWorker.register('sw.js');
-    const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), kWorkerWaitMs));
-    if (await Promise.race([controlled, timeout]) === 'timeout') return false;
+    const controlled = new Promise((resolve) =>
+      navigator.serviceWorker.addEventListener('controllerchange', () => resolve('controlled')));
+    const reg = await navigator.serviceWorker.register('sw.js');
+    if (!reg) return false;  // (a test browser that blocks service workers)
+    const coming = reg.installing || reg.waiting;
+    if (coming) {  // a new worker: it takes control once it has cached the site (sw.js)
+      showStatus('Loading cnnlens... (setting up threads and the offline cache)');
+      const failed = new Promise((resolve) => coming.addEventListener('statechange', () => {
+        if (coming.state === 'redundant') resolve('failed');
+      }));
+      const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), kWorkerWaitMs));
+      if (await Promise.race([controlled, failed, timeout]) !== 'controlled') return false;
+    } else if (!reg.active) {
+      return false;
+    }  // else the worker is active already and this navigation bypassed it (a hard reload)
   } catch (e) {
     console.warn(`cnnlens: no service worker: ${e.message}`);
     return false;
