@@ -49,7 +49,11 @@ fi
 
 # npm packages (the TF.js oracle). `npm ci` only when node_modules is older than the lockfile.
 # .npmrc sets omit-lockfile-registry-resolved, so the lockfile holds no registry addresses.
-if [[ -f package-lock.json ]]; then
+# A node_modules that is a symlink (a git worktree sharing another checkout's packages) is left
+# alone: npm ci would empty the other checkout's folder before replacing the link.
+if [[ -L node_modules ]]; then
+    echo "setup: node_modules links to $(readlink node_modules); npm ci is left to that checkout"
+elif [[ -f package-lock.json ]]; then
     if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json
           || package.json -nt node_modules/.package-lock.json ]]; then
         echo "setup: npm ci"
