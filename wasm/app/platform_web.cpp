@@ -111,10 +111,12 @@ void open_pending_files() {
 // arriving; meanwhile the session counts as busy, so nothing changes under it.
 
 bool work_waiting() {
-    return !g->session.busy() && (g->session.job().pending || panels_busy(g->session, g->cache.work));
+    const Session& s = g->session;
+    return !s.busy() && (s.job().pending || panels_busy(s, g->cache.work));
 }
 
-// Runs one job; `progress` is called from inside it, without the state lock. Errors go to the banner.
+// Runs one job; `progress` is called from inside it, without the state lock. Errors go to the
+// banner.
 template <class Progress>
 void run_job(const Progress& progress) {
     StateLock lock = lock_state();
@@ -134,7 +136,8 @@ void run_job(const Progress& progress) {
     lock.lock();
     g->session.set_background_work(false);
     g->job_scheduled = false;
-    if (!s && s.code() != ErrorCode::kCancelled) set_error(explanation ? g->state.method + ": " + s.message() : s.message());
+    if (!s && s.code() != ErrorCode::kCancelled)
+        set_error(explanation ? g->state.method + ": " + s.message() : s.message());
 }
 
 #if defined(__EMSCRIPTEN_PTHREADS__)

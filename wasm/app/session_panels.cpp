@@ -161,7 +161,7 @@ Status LayerBrowser::step(Session& s, const ProgressFn& yield) {
         }
         auto m = feature_maps(s.probe(), f->input, layer);
         lock.lock();
-        if (face_key(s) != key || maps_layer != layer) return Status::ok();  // changed meanwhile: redone
+        if (face_key(s) != key || maps_layer != layer) return Status::ok();  // changed: redone
         if (g) global = *g;
         maps_key = key;
         maps_node = layer;
@@ -248,7 +248,7 @@ Status ConfusionRun::step(Session& s) {
     lock.unlock();
     auto m = evaluate(s.probe(), slice, kBatch);
     lock.lock();
-    if (version != v0 || next + slice.items.size() != end) return Status::ok();  // started over meanwhile
+    if (version != v0 || next + slice.items.size() != end) return Status::ok();  // started over
     if (!m) {
         stopped = true;
         return m.status();
