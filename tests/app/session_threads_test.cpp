@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 #include <thread>
@@ -73,7 +74,14 @@ TEST_F(SessionThreadsTest, LimeOnAJobThreadPublishesProgressAndPartialFitsAndIsC
     int polls = 0, partials_seen = 0, last_version = -1;
     bool cancelled = false;
     {
-        JobThread job([&] { st = s.run_pending(); });
+        // The callback runs without the lock; a short sleep per batch gives the polling thread
+        // its turns even on a loaded machine.
+        JobThread job([&] {
+            st = s.run_pending([](float) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                return true;
+            });
+        });
         while (!job.done()) {
             {
                 StateLock lock(s.state_mutex());
