@@ -224,6 +224,9 @@ window.cnnlensTest = {
   // The build that runs: 'mt' (threaded: jobs on a worker thread) or 'st' (single-threaded:
   // jobs in slices between frames); null until the app has started. Asked of the app itself.
   get build() { return app ? (app._cnnlens_test_threads() ? 'mt' : 'st') : null; },
+  // Threads the kernels split their loops over, the job thread included: min(cores - 1, 4) in
+  // the threaded build (a core stays with the page), 1 in the single-threaded one.
+  get kernelThreads() { return app ? app._cnnlens_test_kernel_threads() : null; },
   faces: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_faces())),
   lastMap() {
     const w = app._cnnlens_test_map_width(), h = app._cnnlens_test_map_height();

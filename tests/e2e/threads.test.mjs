@@ -21,10 +21,12 @@ let browser, isolatedServer, plainServer;
 let mt, st;  // {page, outside, pageErrors, origin} of each build, and what the tests measured
 
 // Opens the app from `server`, drops the astronaut photo and waits until it is classified.
-async function openApp(server, name) {
+// `cores`: the navigator.hardwareConcurrency the page sees (default: the machine's).
+async function openApp(server, name, cores = 0) {
   const origin = `http://127.0.0.1:${server.address().port}`;
   const opened = await openPage(browser, origin);
   const { page } = opened;
+  if (cores) await page.addInitScript((n) => Object.defineProperty(navigator, 'hardwareConcurrency', { get: () => n }), cores);
   await page.goto(`${origin}/`);
   await waitReady(page);
   await dropOnCanvas(page, [[astronaut, 'astronaut.jpg', 'image/jpeg']]);
@@ -115,6 +117,10 @@ test('with COOP/COEP the page is isolated and runs the threaded build; LIME keep
   const { page } = mt;
   assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
   assert.equal(await page.evaluate(() => window.cnnlensTest.build), 'mt');
+  const { cores, kernelThreads } = await page.evaluate(() =>
+    ({ cores: navigator.hardwareConcurrency, kernelThreads: window.cnnlensTest.kernelThreads }));
+  assert.equal(kernelThreads, Math.min(Math.max(cores - 1, 1), 4), `${cores} cores`);
+  mt.kernelThreads = kernelThreads;
   mt.faces = await page.evaluate(() => window.cnnlensTest.faces());
   assert.equal(mt.faces.length, 1, JSON.stringify(mt.faces));
   assert.equal(mt.faces[0].top, 'happy');
@@ -159,11 +165,29 @@ test('the threaded build keeps the extra panels working (class grid, feature map
   await page.context().close();
 });
 
+// The kernel pool with more threads than this machine may have: the page is told it has 4 cores,
+// so the job thread and two workers split the kernels' loops; LIME's map stays the same.
+test('with 4 cores reported, the kernels run on 3 threads and LIME gives the same map', async () => {
+  const four = await openApp(isolatedServer, 'mt-4-cores', 4);
+  try {
+    assert.equal(await four.page.evaluate(() => window.cnnlensTest.build), 'mt');
+    assert.equal(await four.page.evaluate(() => window.cnnlensTest.kernelThreads), 3);
+    const t0 = Date.now();
+    const map = await limeMap(four.page);
+    console.log(`# LIME-1000 on 3 kernel threads: ${Date.now() - t0} ms (${mt.limeMs} ms on ${mt.kernelThreads})`);
+    assert.deepEqual(map.values, mt.map.values);
+    assert.deepEqual(four.pageErrors, []);
+  } finally {
+    await four.page.context().close();
+  }
+});
+
 test('without the headers the single-threaded build runs the same LIME', async () => {
   st = await openApp(plainServer, 'st');
   const { page } = st;
   assert.equal(await page.evaluate(() => self.crossOriginIsolated), false);
   assert.equal(await page.evaluate(() => window.cnnlensTest.build), 'st');
+  assert.equal(await page.evaluate(() => window.cnnlensTest.kernelThreads), 1);
   const faces = await page.evaluate(() => window.cnnlensTest.faces());
   assert.deepEqual(faces.map((f) => f.top), mt.faces.map((f) => f.top));
   for (let i = 0; i < 7; ++i) assert.ok(Math.abs(faces[0].probs[i] - mt.faces[0].probs[i]) < 1e-6, `probability ${i}`);

@@ -22,10 +22,12 @@
 #include <pthread.h>
 
 #include <condition_variable>
+#include <thread>
 #endif
 
 #include "core/base/json_text.h"
 #include "core/base/log.h"
+#include "core/kernels/kernels.h"
 #include "wasm/app/platform.h"
 #include "wasm/app/ui.h"
 
@@ -165,10 +167,18 @@ void schedule_pending_job() {
     job_wanted.notify_one();
 }
 
-// The kernels' own threads (intra-op parallel loops) would be started here, once core has a
-// thread pool: set_thread_count(std::min(hardware concurrency, 4)), with -sPTHREAD_POOL_SIZE
-// (wasm/app/CMakeLists.txt) raised to 1 + that count so every thread starts at once.
-void start_kernel_threads() {}
+// The kernels' thread pool (core/base/thread_pool.h): the job thread, which calls the kernels,
+// plus workers; one core is left to this thread, which draws (and to software WebGL where there
+// is no GPU), so frames keep their rate while a job runs. The same count, as a JS expression,
+// sizes the prewarmed pthread pool (kPoolSize in wasm/app/CMakeLists.txt): the job thread and
+// the n - 1 workers must start without waiting for this thread to return to the browser, which
+// a kernel loop run from here (opening a photo) would otherwise wait for forever.
+int kernel_thread_count() {
+    const int cores = static_cast<int>(std::thread::hardware_concurrency());  // navigator's
+    return std::clamp(cores - 1, 1, 4);
+}
+
+void start_kernel_threads() { set_kernel_threads(kernel_thread_count()); }
 
 void start_jobs() {
     start_kernel_threads();
@@ -326,6 +336,8 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_ready() {
 }
 // 1 in the threaded app (jobs on a pthread), 0 in the single-threaded one (Asyncify slices).
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_threads() { return kSlicedJobs ? 0 : 1; }
+// Threads the kernels split their loops over (the job thread included; 1 when sliced).
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_kernel_threads() { return kernel_threads(); }
 // 1 while a photo is waiting to be opened or an explanation is pending or running.
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_busy() {
     const StateLock lock = lock_state();
