@@ -227,6 +227,12 @@ window.cnnlensTest = {
   // Threads the kernels split their loops over, the job thread included: min(cores - 1, 4) in
   // the threaded build (a core stays with the page), 1 in the single-threaded one.
   get kernelThreads() { return app ? app._cnnlens_test_kernel_threads() : null; },
+  // The forward-pass benchmark (bench/browser.mjs; wasm/app/bench_hook.h): `runs` passes of a
+  // seeded batch with `threads` kernel threads (clamped to what the build has) ->
+  // {ms_per_image (median pass), batch, runs, threads (used), kernels} or {error}.
+  benchForward(batch, runs, threads) {
+    return JSON.parse(app.UTF8ToString(app._cnnlens_test_bench_forward(batch, runs, threads)));
+  },
   faces: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_faces())),
   lastMap() {
     const w = app._cnnlens_test_map_width(), h = app._cnnlens_test_map_height();

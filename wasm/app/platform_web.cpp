@@ -27,7 +27,9 @@
 
 #include "core/base/json_text.h"
 #include "core/base/log.h"
+#include "core/base/thread_pool.h"
 #include "core/kernels/kernels.h"
+#include "wasm/app/bench_hook.h"
 #include "wasm/app/platform.h"
 #include "wasm/app/ui.h"
 
@@ -167,18 +169,23 @@ void schedule_pending_job() {
     job_wanted.notify_one();
 }
 
-// The kernels' thread pool (core/base/thread_pool.h): the job thread, which calls the kernels,
-// plus workers; one core is left to this thread, which draws (and to software WebGL where there
-// is no GPU), so frames keep their rate while a job runs. The same count, as a JS expression,
-// sizes the prewarmed pthread pool (kPoolSize in wasm/app/CMakeLists.txt): the job thread and
-// the n - 1 workers must start without waiting for this thread to return to the browser, which
-// a kernel loop run from here (opening a photo) would otherwise wait for forever.
-int kernel_thread_count() {
-    const int cores = static_cast<int>(std::thread::hardware_concurrency());  // navigator's
-    return std::clamp(cores - 1, 1, 4);
-}
+// The kernels' thread pool (core/base/thread_pool.h). Jobs run the kernels on the job thread
+// plus min(cores - 1, 4) - 1 workers: one core is left to this thread, which draws (and to
+// software WebGL where there is no GPU), so frames keep their rate while a job runs.
+int cores() { return static_cast<int>(std::thread::hardware_concurrency()); }  // navigator's
+int kernel_thread_count() { return std::clamp(cores() - 1, 1, 4); }
+// Pthreads the browser prewarms, min(cores, 4): kPoolSize in wasm/app/CMakeLists.txt is this in
+// JS. Every thread must come from them: a worker started later would only run once this thread
+// returned to the browser, and a kernel loop run from here (opening a photo, the forward
+// benchmark) would wait for it forever. So the pool never grows past them: the job thread
+// takes one, and a loop's caller plus its workers use at most all of them (the benchmark on
+// this thread may use every core, with the job thread idle).
+int prewarmed_threads() { return std::clamp(cores(), 1, 4); }
 
-void start_kernel_threads() { set_kernel_threads(kernel_thread_count()); }
+void start_kernel_threads() {
+    limit_pool_threads(prewarmed_threads());
+    set_kernel_threads(kernel_thread_count());
+}
 
 void start_jobs() {
     start_kernel_threads();
@@ -338,6 +345,12 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_ready() {
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_threads() { return kSlicedJobs ? 0 : 1; }
 // Threads the kernels split their loops over (the job thread included; 1 when sliced).
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_kernel_threads() { return kernel_threads(); }
+// The forward-pass benchmark (bench_hook.h), on this thread; answers JSON.
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_bench_forward(int batch, int runs, int threads) {
+    const StateLock lock = lock_state();
+    g->test_string = bench_forward_json(g->session, batch, runs, threads);
+    return g->test_string.c_str();
+}
 // 1 while a photo is waiting to be opened or an explanation is pending or running.
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_busy() {
     const StateLock lock = lock_state();
