@@ -60,6 +60,14 @@ struct ConstValue {
     std::vector<int64_t> i;
     int64_t count() const { return product(dims); }
     double at(int64_t k) const { return is_int ? static_cast<double>(i[static_cast<size_t>(k)]) : f[static_cast<size_t>(k)]; }
+    // Element k as an integer: float values are clamped to +-2^40 (NaN: 0) first, so a hostile
+    // float never overflows the conversion, and sums of a few such values stay in range; the
+    // shape checks then reject them with the value named.
+    int64_t int_at(int64_t k) const {
+        if (is_int) return i[static_cast<size_t>(k)];
+        const double v = f[static_cast<size_t>(k)], lim = static_cast<double>(int64_t{1} << 40);
+        return v != v ? 0 : static_cast<int64_t>(std::clamp(v, -lim, lim));
+    }
 };
 
 struct Attr {
@@ -471,7 +479,7 @@ public:
         if (!plain_out) return plain_out.status();
         g_.set_output(*plain_out);
         Graph compact = compact_graph();
-        CNNLENS_RETURN_IF_ERROR(compact.validate());
+        if (Status v = compact.validate(); !v) return Status(v.code(), file_ + ": " + v.message());
         return compact;
     }
 
@@ -551,8 +559,8 @@ private:
         std::vector<Shape> shapes;
         for (int i : inputs) shapes.push_back(shape_of(i));
         Shape out;
-        CNNLENS_RETURN_IF_ERROR(op_def(op).infer_shape(name, attrs, shapes, out));
-        if (out.elements() > (int64_t{1} << 28)) return out_of_range(std::string(op_name(op)) + " node '" + name + "': output " + out.str() + " is too large");
+        if (Status st = op_def(op).infer_shape(name, attrs, shapes, out); !st) return Status(st.code(), file_ + ": " + st.message());
+        if (out.elements() > (int64_t{1} << 28)) return out_of_range(file_ + ": " + std::string(op_name(op)) + " node '" + name + "': output " + out.str() + " is too large");
         const int id = g_.add_node(unique(name), op, std::move(attrs), std::move(inputs));
         g_.node(id).shape = out;
         return id;
@@ -809,7 +817,7 @@ private:
         if (const Value* a = in(n, input)) {
             if (!a->is_const) return unsup(n, "axes must be a constant");
             axes.clear();
-            for (int64_t k = 0; k < a->c.count(); ++k) axes.push_back(static_cast<int64_t>(a->c.at(k)));
+            for (int64_t k = 0; k < a->c.count(); ++k) axes.push_back(a->c.int_at(k));
         }
         for (int64_t& a : axes) {
             if (a < -rank || a >= rank) return fail(n, "axis " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
@@ -863,7 +871,7 @@ private:
         int infer_at = -1;
         int64_t known = 1;
         for (int64_t k = 0; k < t.count(); ++k) {
-            int64_t v = t.is_int ? t.i[static_cast<size_t>(k)] : static_cast<int64_t>(t.at(k));
+            int64_t v = t.int_at(k);
             if (v == kBatch) {
                 if (k != 0 || !runtime) return unsup(n, "the target shape " + dims_str(t.i) + " uses the batch size away from the first axis");
                 v = 1;
@@ -907,7 +915,7 @@ private:
             out.dims = x.dims;
             out.is_int = to != kFloat && to != kDouble && to != kFloat16;
             if (out.is_int && has_batch(x)) out.i = x.i;
-            else if (out.is_int) for (int64_t k = 0; k < x.count(); ++k) out.i.push_back(static_cast<int64_t>(x.at(k)));
+            else if (out.is_int) for (int64_t k = 0; k < x.count(); ++k) out.i.push_back(x.int_at(k));
             else if (has_batch(x)) return unsup(n, "casts the batch size to a float");
             else for (int64_t k = 0; k < x.count(); ++k) out.f.push_back(static_cast<float>(x.at(k)));
         } else if (op == "Gather") {
@@ -926,9 +934,9 @@ private:
             int64_t k = 0;
             for (int64_t o = 0; o < outer; ++o)
                 for (int64_t j = 0; j < idx.count(); ++j) {
-                    int64_t s = static_cast<int64_t>(idx.at(j));
+                    int64_t s = idx.int_at(j);
                     if (s < 0) s += dim;
-                    if (s < 0 || s >= dim) return fail(n, "index " + std::to_string(static_cast<int64_t>(idx.at(j))) + " is out of range for " + dims_str(x.dims));
+                    if (s < 0 || s >= dim) return fail(n, "index " + std::to_string(idx.int_at(j)) + " is out of range for " + dims_str(x.dims));
                     for (int64_t i = 0; i < inner; ++i) copy_elem(out, k++, x, (o * dim + s) * inner + i);
                 }
         } else if (op == "Unsqueeze" || op == "Squeeze" || op == "Reshape" || op == "Flatten") {
@@ -983,7 +991,7 @@ private:
         } else if (op == "ConstantOfShape") {
             if (has_batch(x)) return unsup(n, "the shape depends on the batch size");
             for (int64_t k = 0; k < x.count(); ++k) {
-                const int64_t d = static_cast<int64_t>(x.at(k));
+                const int64_t d = x.int_at(k);
                 if (d < 0 || d > (1 << 24)) return fail(n, "dimension " + std::to_string(d) + " is out of range");
                 out.dims.push_back(d);
             }
@@ -1047,7 +1055,7 @@ private:
         auto ints_of = [&](size_t k, std::vector<int64_t>& v) -> Status {
             const Value* c = in(n, k);
             if (!c) return Status::ok();
-            for (int64_t j = 0; j < c->c.count(); ++j) v.push_back(c->c.is_int ? c->c.i[static_cast<size_t>(j)] : static_cast<int64_t>(c->c.at(j)));
+            for (int64_t j = 0; j < c->c.count(); ++j) v.push_back(c->c.int_at(j));
             return Status::ok();
         };
         if (m_.opset < 10) {
@@ -1601,7 +1609,7 @@ private:
         } else {
             auto p = const_input(n, 1, "pads");
             if (!p) return p.status();
-            for (int64_t k = 0; k < (*p)->count(); ++k) pads.push_back(static_cast<int64_t>((*p)->at(k)));
+            for (int64_t k = 0; k < (*p)->count(); ++k) pads.push_back((*p)->int_at(k));
             if (const Value* v = in(n, 2)) {
                 if (!v->is_const || v->c.count() != 1) return unsup(n, "constant_value must be a constant scalar");
                 value = static_cast<float>(v->c.at(0));
@@ -1612,7 +1620,7 @@ private:
                 const int64_t na = a->c.count();
                 if (static_cast<int64_t>(pads.size()) != 2 * na) return fail(n, "pads has " + std::to_string(pads.size()) + " values for " + std::to_string(na) + " axes");
                 for (int64_t k = 0; k < na; ++k) {
-                    int64_t ax = static_cast<int64_t>(a->c.at(k));
+                    int64_t ax = a->c.int_at(k);
                     if (ax < 0) ax += static_cast<int64_t>(r);
                     if (ax < 0 || ax >= static_cast<int64_t>(r)) return fail(n, "axis " + std::to_string(ax) + " is out of range");
                     full[static_cast<size_t>(ax)] = pads[static_cast<size_t>(k)];

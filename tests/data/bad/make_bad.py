@@ -262,6 +262,8 @@ def catalogue():
         'fuzzer: a PPM width of 13 digits (int overflow in stb_image\'s header parser)')
     add('fuzz/onnx_slice_step_overflow.onnx', 'model', "Pad node '/Pad': pads has 2 values for rank 4",
         'fuzzer: a Slice step near -2^63 (signed overflow in the slice length; the step is now clamped to the axis)')
+    add('fuzz/onnx_pad_float_overflow.onnx', 'model', "Pad node '/pool1/Pad': padding (1,9223372036854775780) on axis 1 not supported",
+        'fuzzer: float pads far outside int64 (the float-to-int conversion overflowed; floats are now clamped to +-2^40 first)')
 
     with open(os.path.join(BAD, 'catalogue.json'), 'w') as f:
         f.write('[\n' + ',\n'.join('  ' + json.dumps(i) for i in items) + '\n]\n')
