@@ -27,7 +27,7 @@ public:
         scratch();
         // Output rows are independent: split (image, row) pairs across the pool's threads.
         parallel_for(static_cast<int64_t>(batch) * d_.out_h, 4, [&](int64_t i0, int64_t i1, int thread) {
-            int64_t* win = windows_.data() + static_cast<int64_t>(thread) * d_.kernel_h * d_.kernel_w;
+            int64_t* win = windows_.data() + thread * stride();
             for (int64_t i = i0; i < i1; ++i) {
                 const int n = static_cast<int>(i / d_.out_h), oy = static_cast<int>(i % d_.out_h);
                 const float* image = in + n * in_image();
@@ -68,7 +68,7 @@ public:
         scratch();
         // Windows of neighbouring rows overlap, so the backward splits the batch by images only.
         parallel_for(batch, 1, [&](int64_t n0, int64_t n1, int thread) {
-            int64_t* win = windows_.data() + static_cast<int64_t>(thread) * d_.kernel_h * d_.kernel_w;
+            int64_t* win = windows_.data() + thread * stride();
             for (int64_t n = n0; n < n1; ++n) {
                 const float* image = in + n * in_image();
                 float* grad = gin + n * in_image();
@@ -127,8 +127,11 @@ public:
 private:
     int64_t in_image() const { return static_cast<int64_t>(d_.in_h) * d_.in_w * d_.channels; }
 
+    // Per-thread window offsets, `stride()` apart: a 128-byte gap keeps threads off each other's
+    // cache lines.
+    int64_t stride() const { return static_cast<int64_t>(d_.kernel_h) * d_.kernel_w + 16; }
     void scratch() {
-        const size_t need = static_cast<size_t>(pool_threads()) * d_.kernel_h * d_.kernel_w;
+        const size_t need = static_cast<size_t>(pool_threads()) * static_cast<size_t>(stride());
         if (windows_.size() < need) windows_.resize(need);
     }
 
