@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium, openPage, waitReady } from '../tests/e2e/harness.mjs';
 import { serve } from '../tests/e2e/serve.mjs';
-import { describeMachine, parseArgs, stats } from './common.mjs';
+import { describeMachine, parseArgs, stats, writeResults } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_JSON = 'models/fer2013-mini-xception/emotion.json';
@@ -92,10 +92,7 @@ machine.load_after = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const result = summarize();
 const markdown = renderMarkdown(result);
 const outDir = path.resolve(ROOT, args.out);
-fs.mkdirSync(outDir, { recursive: true });
-fs.writeFileSync(path.join(outDir, 'browser.md'), markdown);
-fs.writeFileSync(path.join(outDir, 'browser.json'), JSON.stringify(result, null, 1) + '\n');
-process.stdout.write('\n' + markdown);
+writeResults(outDir, 'browser', result, markdown);
 log(`wrote ${path.relative(ROOT, outDir)}/browser.md and browser.json`);
 
 // ---- one visit: open the page, warm up, take this round's samples, close ----

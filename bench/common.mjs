@@ -1,4 +1,5 @@
-// Shared by the benchmarks (compare.mjs, methods.mjs): machine description, options, TF.js model loading.
+// Shared by the benchmarks (compare, methods, browser, page): machine description, options, TF.js
+// model loading, writing results.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -49,3 +50,11 @@ export function parseArgs(tool, argv, defaults) {
   return out;
 }
 
+// Writes <dir>/<name>.json (and <name>.md when markdown is given) and prints the markdown.
+export function writeResults(dir, name, result, markdown) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(result, null, 1) + '\n');
+  if (markdown == null) return;
+  fs.writeFileSync(path.join(dir, `${name}.md`), markdown);
+  process.stdout.write('\n' + markdown);
+}

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
-import { describeMachine, loadTfjsModel, parseArgs, stats } from './common.mjs';
+import { describeMachine, loadTfjsModel, parseArgs, stats, writeResults } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_DIR = 'models/fer2013-mini-xception';
@@ -90,10 +90,7 @@ machine.load_after = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const result = summarize();
 const markdown = renderMarkdown(result);
 const outDir = path.resolve(ROOT, args.out);
-fs.mkdirSync(outDir, { recursive: true });
-fs.writeFileSync(path.join(outDir, 'latest.md'), markdown);
-fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(result, null, 1) + '\n');
-process.stdout.write('\n' + markdown);
+writeResults(outDir, 'latest', result, markdown);
 log(`wrote ${path.relative(ROOT, outDir)}/latest.md and latest.json`);
 
 // ---- our engine, through `cnnlens bench` ----

@@ -31,7 +31,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
-import { describeMachine, loadTfjsModel, parseArgs, stats } from './common.mjs';
+import { describeMachine, loadTfjsModel, parseArgs, stats, writeResults } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_DIR = 'models/fer2013-mini-xception';
@@ -83,11 +83,7 @@ for (let r = 0; r < Number(args.rounds); ++r) {
 machine.load_after = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 const result = summarize();
-const md = render(result);
-fs.mkdirSync(path.resolve(ROOT, args.out), { recursive: true });
-fs.writeFileSync(path.resolve(ROOT, args.out, 'methods.md'), md);
-fs.writeFileSync(path.resolve(ROOT, args.out, 'methods.json'), JSON.stringify(result, null, 1) + '\n');
-process.stdout.write('\n' + md);
+writeResults(path.resolve(ROOT, args.out), 'methods', result, render(result));
 
 // ---- ours: one `cnnlens bench --method M --json` process per sample (median of its 3 runs) ----
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { serve } from '../tests/e2e/serve.mjs';
-import { describeMachine, parseArgs, stats } from './common.mjs';
+import { describeMachine, parseArgs, stats, writeResults } from './common.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = parseArgs('page.mjs', process.argv.slice(2), { site: 'build/wasm/site', runs: 5, out: 'bench/out' });
@@ -49,7 +49,6 @@ try {
 }
 const wasmBytes = fs.statSync(path.join(site, 'app.wasm')).size;
 const result = { machine: describeMachine(ROOT), runs: Number(args.runs), wasm_bytes: wasmBytes, ready_ms: stats(ready), open_photo_ms: stats(open) };
-fs.mkdirSync(path.resolve(ROOT, args.out), { recursive: true });
-fs.writeFileSync(path.resolve(ROOT, args.out, 'page.json'), JSON.stringify(result, null, 1) + '\n');
+writeResults(path.resolve(ROOT, args.out), 'page', result);
 const f = (s) => `${s.median.toFixed(0)} ms [${s.min.toFixed(0)}–${s.max.toFixed(0)}]`;
 console.log(`app.wasm ${(wasmBytes / 1e6).toFixed(2)} MB; page ready ${f(result.ready_ms)}; astronaut photo opened (detect + classify) ${f(result.open_photo_ms)}; ${args.runs} cold loads`);

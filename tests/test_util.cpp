@@ -1,13 +1,26 @@
 #include "tests/test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <cstdio>
 
+#include "core/import/model.h"
+
 namespace cnnlens::test {
 
 std::string source_path(const std::string& relative) { return std::string(CNNLENS_SOURCE_DIR) + "/" + relative; }
+
+const Model& default_model() {
+    static const Model m = [] {
+        auto r = load_model(source_path("models/fer2013-mini-xception"));
+        EXPECT_TRUE(r.has_value()) << r.status().message();
+        return r ? std::move(r).value() : Model();
+    }();
+    return m;
+}
 
 std::vector<unsigned char> read_file(const std::string& path) {
     std::vector<unsigned char> bytes;

@@ -6,10 +6,15 @@
 #include "core/base/rng.h"
 #include "core/tensor/tensor.h"
 
+namespace cnnlens { struct Model; }
+
 namespace cnnlens::test {
 
 // Path of a file in the source tree ("models/fer2013-mini-xception").
 std::string source_path(const std::string& relative);
+// The bundled FER2013 model (models/fer2013-mini-xception), loaded once per test binary; a load
+// failure is reported as a test failure and leaves an empty model.
+const Model& default_model();
 std::vector<unsigned char> read_file(const std::string& path);
 std::vector<float> read_f32(const std::string& path);
 

@@ -219,14 +219,7 @@ TEST(FilterVisualization, LinearUnitGetsItsSignPattern) {
 
 // --- On the bundled model --------------------------------------------------------------------
 
-const Model& fer_model() {
-    static const Model m = [] {
-        auto r = load_model(test::source_path("models/fer2013-mini-xception"));
-        EXPECT_TRUE(r.has_value()) << r.status().message();
-        return std::move(r).value();
-    }();
-    return m;
-}
+const Model& fer_model() { return test::default_model(); }
 
 int layer_node(const GraphProbe& probe, const std::string& name) {
     for (const LayerInfo& l : probe.layers())

@@ -12,14 +12,7 @@
 namespace cnnlens {
 namespace {
 
-const Model& fer() {
-    static const Model m = [] {
-        auto r = load_model(test::source_path("models/fer2013-mini-xception"));
-        EXPECT_TRUE(r.has_value()) << r.status().message();
-        return std::move(r).value();
-    }();
-    return m;
-}
+const Model& fer() { return test::default_model(); }
 
 Tensor random_batch(int n, uint64_t seed) {
     const InputSpec& in = fer().spec.input;

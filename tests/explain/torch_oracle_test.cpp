@@ -40,14 +40,7 @@ const json& fixtures() {
     return j;
 }
 
-const Model& model() {
-    static const Model m = [] {
-        auto r = load_model(test::source_path("models/fer2013-mini-xception"));
-        EXPECT_TRUE(r) << r.status().message();
-        return r ? std::move(*r) : Model();
-    }();
-    return m;
-}
+const Model& model() { return test::default_model(); }
 
 Tensor input_row(int index) {
     static const std::vector<float> all = test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
