@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
+#include "core/base/assert.h"
 #include "core/base/limits.h"
 #include "core/base/thread_pool.h"
+#include "core/kernels/kernels.h"
 
 namespace cnnlens {
 
@@ -97,11 +100,16 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
     if (r.channel) seeds.push_back({r.channel->layer, seed_channel_mean(ex.value(r.channel->layer).shape(), r.channel->channel)});
 
     auto copy_into = [&](Tensor& dst, const Tensor& src) {
-        if (dst.empty()) {
-            Shape s = src.shape();
-            s[0] = out.logits.shape()[0];
-            dst.reset(s);
+        {
+            // Whichever piece finishes first sizes the output; the others fill it in place.
+            std::lock_guard<std::mutex> l(sizing_);
+            if (dst.empty()) {
+                Shape s = src.shape();
+                s[0] = out.logits.shape()[0];
+                dst.reset(s);
+            }
         }
+        CNNLENS_ASSERT(dst.size() == out.logits.shape()[0] * (src.size() / n));
         std::copy(src.data(), src.data() + src.size(), dst.data() + first * (src.size() / n));
     };
     for (size_t k = 0; k < r.layers.size(); ++k) copy_into(out.activations[k], ex.value(r.layers[k]));
@@ -155,11 +163,12 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
         std::copy(batch.data() + first * per, batch.data() + (first + m) * per, chunk.data());
         return run_chunk(*executors_[static_cast<size_t>(thread)], chunk, r, out, first);
     };
-    // The first piece runs alone: it sizes the outputs, which the others then fill in place.
-    CNNLENS_RETURN_IF_ERROR(piece(0, 0));
+    // Several pieces run one per thread, each thread's kernels single-threaded (kernel sets see
+    // in_parallel_region()); a single piece splits its kernels across the threads instead.
+    if (pieces > 1 && threads > 1) park_kernel_threads();
     std::vector<Status> failed(threads, Status::ok());
-    parallel_for(pieces - 1, 1, [&](int64_t i0, int64_t i1, int thread) {
-        for (int64_t i = i0 + 1; i < i1 + 1 && failed[static_cast<size_t>(thread)].is_ok(); ++i)
+    parallel_for(pieces, 1, [&](int64_t i0, int64_t i1, int thread) {
+        for (int64_t i = i0; i < i1 && failed[static_cast<size_t>(thread)].is_ok(); ++i)
             failed[static_cast<size_t>(thread)] = piece(i, thread);
     });
     for (const Status& f : failed) CNNLENS_RETURN_IF_ERROR(f);

@@ -4,6 +4,7 @@
 // models through the engine; tests use closed-form probes.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,6 +100,7 @@ private:
     const KernelSet& kernels_;
     std::vector<std::unique_ptr<Executor>> executors_;  // [0] always; more for pool threads
     std::vector<Tensor> chunks_;                        // per thread: the piece being run
+    std::mutex sizing_;                                 // pieces size the outputs under it
     int max_batch_;
     int chunk_;
 };

@@ -97,4 +97,10 @@ void set_kernel_threads(int n) {
 
 int kernel_threads() { return pool_threads(); }
 
+void park_kernel_threads() {
+#ifdef CNNLENS_HAVE_XNNPACK
+    park_xnnpack_threads();
+#endif
+}
+
 }  // namespace cnnlens

@@ -506,6 +506,16 @@ void set_xnnpack_threads(int threads) {
     ++rt.generation;
 }
 
+void park_xnnpack_threads() {
+    const Runtime& rt = runtime();
+    if (!rt.ok || in_parallel_region()) return;
+    const size_t n = pthreadpool_get_threads_count(rt.pool);
+    if (n < 2) return;
+    // pthreadpool runs ranges below 2 inline, so the empty task spans every thread; the flag
+    // makes the workers wait in the kernel once it is done.
+    pthreadpool_parallelize_1d(rt.pool, [](void*, size_t) {}, nullptr, n, PTHREADPOOL_FLAG_YIELD_WORKERS);
+}
+
 int xnnpack_threads() {
     const Runtime& rt = runtime();
     return rt.ok ? static_cast<int>(pthreadpool_get_threads_count(rt.pool)) : 1;

@@ -9,5 +9,7 @@ namespace cnnlens {
 // thread-safe: call it only while no xnnpack kernel is running.
 void set_xnnpack_threads(int threads);
 int xnnpack_threads();
+// Puts the pthreadpool's workers to sleep now instead of after their spin-wait.
+void park_xnnpack_threads();
 
 }  // namespace cnnlens
