@@ -22,7 +22,7 @@ void set_pool_threads(int) {}
 int pool_threads() { return 1; }
 int max_pool_threads() { return 1; }
 void limit_pool_threads(int) {}
-void detail::parallel_for(int64_t n, int64_t, RangeFn fn, void* ctx) {
+void detail::parallel_for(int64_t n, int64_t, RangeFn fn, void* ctx, bool) {
     if (n > 0) fn(ctx, 0, n, 0);
 }
 
@@ -64,13 +64,14 @@ public:
         for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, now] { work(i, now); });
     }
 
-    void run(int64_t n, int64_t grain, detail::RangeFn fn, void* ctx) {
-        const int64_t most = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
+    void run(int64_t n, int64_t grain, detail::RangeFn fn, void* ctx, bool dynamic) {
+        grain = std::max<int64_t>(grain, 1);
+        const int64_t most = std::max<int64_t>(1, n / grain);
         if (workers_.empty() || most < 2 || t_inside || !use_.try_lock()) {
             fn(ctx, 0, n, 0);
             return;
         }
-        const int64_t pieces = std::min<int64_t>(threads(), most);
+        const int64_t pieces = dynamic ? (n + grain - 1) / grain : std::min<int64_t>(threads(), most);
         fn_ = fn;
         ctx_ = ctx;
         n_ = n;
@@ -156,9 +157,9 @@ std::atomic<int> g_max_threads{64};
 int max_pool_threads() { return g_max_threads.load(); }
 void limit_pool_threads(int max) { g_max_threads = std::clamp(max, 1, 64); }
 
-void detail::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
+void detail::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx, bool dynamic) {
     if (n <= 0) return;
-    pool().run(n, grain, fn, ctx);
+    pool().run(n, grain, fn, ctx, dynamic);
 }
 
 #endif

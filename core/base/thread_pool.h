@@ -32,7 +32,8 @@ bool in_parallel_region();
 
 namespace detail {
 using RangeFn = void (*)(void* ctx, int64_t begin, int64_t end, int thread);
-void parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx);
+// dynamic: ranges of `grain` items handed out one at a time; else one range per thread.
+void parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx, bool dynamic = false);
 }  // namespace detail
 
 // Calls f(begin, end, thread) on disjoint ranges covering [0, n), each at least `grain` items
@@ -45,6 +46,15 @@ template <typename F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
     auto call = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<std::remove_reference_t<F>*>(ctx))(b, e, t); };
     detail::parallel_for(n, grain, call, const_cast<void*>(static_cast<const void*>(&f)));
+}
+
+// As parallel_for, but the ranges are `grain` items each and threads take the next one as they
+// finish: for items that take long (a whole image through the network), where one thread held
+// up by the system would otherwise leave the others waiting at the end of a static split.
+template <typename F>
+void parallel_for_dynamic(int64_t n, int64_t grain, F&& f) {
+    auto call = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<std::remove_reference_t<F>*>(ctx))(b, e, t); };
+    detail::parallel_for(n, grain, call, const_cast<void*>(static_cast<const void*>(&f)), true);
 }
 
 }  // namespace cnnlens

@@ -167,7 +167,7 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
     // in_parallel_region()); a single piece splits its kernels across the threads instead.
     if (pieces > 1 && threads > 1) park_kernel_threads();
     std::vector<Status> failed(threads, Status::ok());
-    parallel_for(pieces, 1, [&](int64_t i0, int64_t i1, int thread) {
+    parallel_for_dynamic(pieces, 1, [&](int64_t i0, int64_t i1, int thread) {
         for (int64_t i = i0; i < i1 && failed[static_cast<size_t>(thread)].is_ok(); ++i)
             failed[static_cast<size_t>(thread)] = piece(i, thread);
     });

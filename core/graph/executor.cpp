@@ -82,10 +82,15 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
         if (to_seed[static_cast<size_t>(i)])
             for (int k : graph_.node(i).inputs) to_seed[static_cast<size_t>(k)] = 1;
 
-    std::vector<char> has_grad(static_cast<size_t>(n_nodes), 0);
+    std::vector<char> has_grad(static_cast<size_t>(n_nodes), 0), is_wanted(static_cast<size_t>(n_nodes), 0);
+    for (int w : wanted) is_wanted[static_cast<size_t>(w)] = 1;
+    // Every gradient buffer of the last call is free again.
+    for (Tensor& g : grads_)
+        if (g.capacity() > 0) spare_grads_.push_back(std::move(g)), g = Tensor();
     for (const Seed& s : seeds) {
         Tensor& g = grads_[static_cast<size_t>(s.node)];
         if (!has_grad[static_cast<size_t>(s.node)]) {
+            take_spare(g, s.grad.shape().elements());
             g.reset(s.grad.shape());
             std::copy(s.grad.data(), s.grad.data() + s.grad.size(), g.data());
             has_grad[static_cast<size_t>(s.node)] = 1;
@@ -114,7 +119,10 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
             Tensor* g = nullptr;
             if (need) {
                 g = &grads_[static_cast<size_t>(in)];
-                if (!has_grad[static_cast<size_t>(in)]) g->reset(value(in).shape());
+                if (!has_grad[static_cast<size_t>(in)]) {
+                    take_spare(*g, value(in).shape().elements());
+                    g->reset(value(in).shape());
+                }
                 any = true;
             }
             accumulate[k] = need && (has_grad[static_cast<size_t>(in)] || repeated);
@@ -123,11 +131,18 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
         }
         if (!any) continue;
         OpContext ctx{n.name, n.attrs, ins, {is_const.get(), m}, kernels_, states_[static_cast<size_t>(i)]};
+        if (!is_wanted[static_cast<size_t>(i)]) ctx.spent_grad = grads_[static_cast<size_t>(i)].data();
         const auto t0 = backward_profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         op_def(n.op).vjp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m}, rule);
         if (backward_profile_) {
             backward_profile_->resize(static_cast<size_t>(graph_.size()), 0.0);
             (*backward_profile_)[static_cast<size_t>(i)] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        }
+        // Node i's gradient is spent (its inputs' gradients are written): recycle its buffer.
+        if (!is_wanted[static_cast<size_t>(i)]) {
+            spare_grads_.push_back(std::move(grads_[static_cast<size_t>(i)]));
+            grads_[static_cast<size_t>(i)] = Tensor();
+            has_grad[static_cast<size_t>(i)] = 0;
         }
     }
 
@@ -139,6 +154,22 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
         else grads[k].zero();
     }
     return Status::ok();
+}
+
+void Executor::take_spare(Tensor& into, int64_t elements) {
+    // Best fit: the smallest spare buffer that holds `elements`, else the largest (reset grows it).
+    size_t best = spare_grads_.size();
+    for (size_t k = 0; k < spare_grads_.size(); ++k) {
+        const int64_t cap = spare_grads_[k].capacity();
+        if (best == spare_grads_.size()) { best = k; continue; }
+        const int64_t have = spare_grads_[best].capacity();
+        const bool fits = cap >= elements, best_fits = have >= elements;
+        if ((fits && (!best_fits || cap < have)) || (!fits && !best_fits && cap > have)) best = k;
+    }
+    if (best == spare_grads_.size()) return;
+    into = std::move(spare_grads_[best]);
+    spare_grads_[best] = std::move(spare_grads_.back());
+    spare_grads_.pop_back();
 }
 
 Tensor seed_class(const Shape& shape, int c) {

@@ -43,11 +43,17 @@ public:
     void set_backward_profile(std::vector<double>* ms) { backward_profile_ = ms; }
 
 private:
+    void take_spare(Tensor& into, int64_t elements);
+
     const Graph& graph_;
     const KernelSet& kernels_;
     std::vector<Tensor> values_;
     std::vector<OpState> states_;
     std::vector<Tensor> grads_;
+    // Memory plan of the backward sweep: a node's gradient buffer goes back here once its VJP
+    // has run (unless it was asked for), and the next node to need one takes the smallest that
+    // fits, so the sweep touches a few cache-warm buffers instead of one per node.
+    std::vector<Tensor> spare_grads_;
     int batch_ = 0;
     std::vector<double>* profile_ = nullptr;
     std::vector<double>* backward_profile_ = nullptr;

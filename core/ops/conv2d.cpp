@@ -62,9 +62,14 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
     const auto& a = std::get<ConvAttrs>(c.attrs);
     const float* grad_pre = g.data();
     if (a.activation != Activation::kNone) {
-        c.state.scratch.reset(g.shape());
-        activation_backward(a.activation, a.alpha, rule, out.data(), g.data(), c.state.scratch.data(), g.size());
-        grad_pre = c.state.scratch.data();
+        // In place when the executor allows it: one buffer less in cache on the backward sweep.
+        float* dst = c.spent_grad;
+        if (!dst) {
+            c.state.scratch.reset(g.shape());
+            dst = c.state.scratch.data();
+        }
+        activation_backward(a.activation, a.alpha, rule, out.data(), g.data(), dst, g.size());
+        grad_pre = dst;
     }
     prepared(c).backward_input(grad_pre, gin[0]->data(), static_cast<int>(g.shape()[0]), acc[0]);
 }

@@ -130,6 +130,9 @@ struct OpContext {
     std::span<const bool> input_is_const;
     const KernelSet& kernels;
     OpState& state;
+    // In a VJP: the output gradient's own buffer when nothing reads it after this VJP, so the
+    // op may overwrite it (e.g. apply its activation's derivative in place); else null.
+    float* spent_grad = nullptr;
 };
 
 struct OpDef {

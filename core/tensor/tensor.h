@@ -39,6 +39,8 @@ public:
     // Element count; 0 for a default-constructed tensor (which has no buffer).
     int64_t size() const { return data_ ? shape_.elements() : 0; }
     bool empty() const { return size() == 0 || !data_; }
+    // Elements the buffer holds without reallocating (0 when there is none).
+    int64_t capacity() const { return data_ ? capacity_ : 0; }
     float* data() { return data_.get(); }
     const float* data() const { return data_.get(); }
     std::span<float> span() { return {data(), static_cast<size_t>(size())}; }

@@ -34,6 +34,44 @@ TEST(ThreadPool, RangesCoverEveryItemOnce) {
     }
 }
 
+TEST(ThreadPool, DynamicRangesAreGrainSizedAndCoverEveryItemOnce) {
+    for (int threads : {1, 2, 3}) {
+        Threads t(threads);
+        for (int64_t n : {0, 1, 2, 7, 50, 1001}) {
+            for (int64_t grain : {1, 4}) {
+                std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                std::atomic<int> too_long{0};
+                parallel_for_dynamic(n, grain, [&](int64_t b, int64_t e, int) {
+                    // A range longer than the grain only when everything ran inline.
+                    if (e - b > grain && !(b == 0 && e == n)) ++too_long;
+                    for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
+                });
+                for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n " << n << " item " << i;
+                EXPECT_EQ(too_long.load(), 0);
+            }
+        }
+    }
+}
+
+TEST(ThreadPool, DynamicRangesGoToWhicheverThreadIsFree) {
+    Threads t(2);
+    if (max_pool_threads() == 1) GTEST_SKIP() << "this build has no threads";
+    // Range 0 holds its thread until every other range has run: with a static split of two
+    // halves the other thread could not take ranges from the first half, and this would hang
+    // (bounded here, then fail).
+    std::atomic<int> done{0};
+    std::atomic<bool> waited_out{false};
+    parallel_for_dynamic(8, 1, [&](int64_t b, int64_t e, int) {
+        if (b == 0) {
+            int64_t i = 0;
+            for (; i < 2000000000 && done.load() < 7; ++i) {}
+            if (done.load() < 7) waited_out = true;
+        }
+        done += static_cast<int>(e - b) - (b == 0 ? 1 : 0);
+    });
+    EXPECT_FALSE(waited_out.load());
+}
+
 TEST(ThreadPool, UsesWorkersWhenBuiltWithThreads) {
     Threads t(2);
     if (max_pool_threads() == 1) {
