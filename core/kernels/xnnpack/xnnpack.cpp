@@ -199,7 +199,9 @@ enum class ConvBackward {
                         // kernel flipped and input and output channels swapped
     kDepthwiseLoop,     // other depthwise: depthwise_backward()
     kSimd,              // strided 1x1 kernels: the simd set's GEMM writes the strided pixels
-                        // directly, about twice as fast as XNNPACK's deconvolution there
+                        // directly, about twice as fast as XNNPACK's deconvolution there; and
+                        // strided layers with 1-3 input channels (GEMM + col2im, 0.05 -> 0.04 ms
+                        // on the grey input layer)
     kReference,         // shapes XNNPACK rejects
 };
 
