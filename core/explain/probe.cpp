@@ -68,7 +68,15 @@ std::vector<LayerInfo> GraphProbe::layers() const {
 }
 
 Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& r, ProbeResult& out, int64_t first) {
-    CNNLENS_RETURN_IF_ERROR(ex.forward(x));
+    const bool objective = r.target.has_value() || r.channel.has_value();
+    if (objective) {
+        CNNLENS_RETURN_IF_ERROR(ex.forward(x));
+    } else {  // forward only: keep just what is read below, recycle the rest as the pass goes
+        std::vector<int> keep(r.layers.begin(), r.layers.end());
+        keep.push_back(model_.logits);
+        if (model_.probs >= 0) keep.push_back(model_.probs);
+        CNNLENS_RETURN_IF_ERROR(ex.forward(x, keep));
+    }
     const int64_t n = x.shape()[0];
     const int classes = model_.num_classes();
     const Tensor& lg = ex.value(model_.logits);
@@ -76,7 +84,6 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
     std::copy(lg.data(), lg.data() + n * classes, out.logits.data() + first * classes);
     std::copy(probs.data(), probs.data() + n * classes, out.probs.data() + first * classes);
 
-    const bool objective = r.target.has_value() || r.channel.has_value();
     std::vector<Seed> seeds;
     if (r.target) {
         const Target& t = *r.target;

@@ -8,7 +8,10 @@ namespace cnnlens {
 
 Executor::Executor(const Graph& graph, const KernelSet& kernels)
     : graph_(graph), kernels_(kernels), values_(static_cast<size_t>(graph.size())), states_(static_cast<size_t>(graph.size())),
-      grads_(static_cast<size_t>(graph.size())) {}
+      grads_(static_cast<size_t>(graph.size())), last_use_(static_cast<size_t>(graph.size()), -1) {
+    for (int i = 0; i < graph.size(); ++i)
+        for (int k : graph.node(i).inputs) last_use_[static_cast<size_t>(k)] = std::max(last_use_[static_cast<size_t>(k)], i);
+}
 
 void Executor::invalidate() {
     for (OpState& s : states_) s = OpState();
@@ -19,14 +22,32 @@ const Tensor& Executor::value(int i) const {
     return n.op == OpType::kConst ? n.value : values_[static_cast<size_t>(i)];
 }
 
-Status Executor::forward(const Tensor& input) {
+Status Executor::forward(const Tensor& input) { return run_forward(input, nullptr); }
+
+Status Executor::forward(const Tensor& input, std::span<const int> keep) {
+    std::vector<char> kept(static_cast<size_t>(graph_.size()), 0);
+    for (int k : keep) {
+        if (k < 0 || k >= graph_.size()) return invalid_argument("forward: node index " + std::to_string(k) + " to keep does not exist");
+        kept[static_cast<size_t>(k)] = 1;
+    }
+    return run_forward(input, &kept);
+}
+
+Status Executor::run_forward(const Tensor& input, const std::vector<char>* keep) {
     const Node& in = graph_.node(graph_.input());
     const Shape& x = input.shape();
     bool ok = x.rank() == in.shape.rank() && x[0] >= 1;
     for (int d = 1; ok && d < x.rank(); ++d) ok = x[d] == in.shape[d];
     if (!ok) return invalid_argument("input batch " + x.str() + " does not match the model input '" + in.name + "' " + in.shape.str());
-    batch_ = static_cast<int>(x[0]);
+    batch_ = 0;  // until this pass completes
+    tape_complete_ = keep == nullptr;
+    // A planned pass starts from every buffer spare; a full one keeps each node's own buffer
+    // (kernels cache set-ups by buffer address) and fills only empty slots from the spares.
+    if (keep)
+        for (Tensor& v : values_)
+            if (v.capacity() > 0) spare_values_.push_back(std::move(v)), v = Tensor();
     Tensor& v0 = values_[static_cast<size_t>(graph_.input())];
+    if (v0.capacity() == 0) take_spare(spare_values_, v0, x.elements());
     v0.reset(x);
     std::copy(input.data(), input.data() + input.size(), v0.data());
 
@@ -45,6 +66,7 @@ Status Executor::forward(const Tensor& input) {
         Shape out_shape;
         CNNLENS_RETURN_IF_ERROR(infer_node_shape(graph_, i, shapes, out_shape));
         Tensor& out = values_[static_cast<size_t>(i)];
+        if (out.capacity() == 0) take_spare(spare_values_, out, out_shape.elements());
         out.reset(out_shape);
         std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
         for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
@@ -55,12 +77,20 @@ Status Executor::forward(const Tensor& input) {
             profile_->resize(static_cast<size_t>(graph_.size()), 0.0);
             (*profile_)[static_cast<size_t>(i)] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         }
+        if (keep)  // inputs read for the last time go back to the spares
+            for (int k : n.inputs) {
+                const size_t kk = static_cast<size_t>(k);
+                if (last_use_[kk] == i && !(*keep)[kk] && graph_.node(k).op != OpType::kConst && values_[kk].capacity() > 0)
+                    spare_values_.push_back(std::move(values_[kk])), values_[kk] = Tensor();
+            }
     }
+    batch_ = static_cast<int>(x[0]);
     return Status::ok();
 }
 
 Status Executor::backward(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::vector<Tensor>& grads) {
     if (batch_ == 0) return invalid_argument("backward called before forward");
+    if (!tape_complete_) return invalid_argument("backward needs a full forward pass (the last one kept only some values)");
     const int n_nodes = graph_.size();
     // A node needs a gradient when it lies on a path from a wanted node to a seed.
     std::vector<char> from_wanted(static_cast<size_t>(n_nodes), 0), to_seed(static_cast<size_t>(n_nodes), 0);
@@ -90,7 +120,7 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
     for (const Seed& s : seeds) {
         Tensor& g = grads_[static_cast<size_t>(s.node)];
         if (!has_grad[static_cast<size_t>(s.node)]) {
-            take_spare(g, s.grad.shape().elements());
+            take_spare(spare_grads_, g, s.grad.shape().elements());
             g.reset(s.grad.shape());
             std::copy(s.grad.data(), s.grad.data() + s.grad.size(), g.data());
             has_grad[static_cast<size_t>(s.node)] = 1;
@@ -120,7 +150,7 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
             if (need) {
                 g = &grads_[static_cast<size_t>(in)];
                 if (!has_grad[static_cast<size_t>(in)]) {
-                    take_spare(*g, value(in).shape().elements());
+                    take_spare(spare_grads_, *g, value(in).shape().elements());
                     g->reset(value(in).shape());
                 }
                 any = true;
@@ -156,20 +186,20 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
     return Status::ok();
 }
 
-void Executor::take_spare(Tensor& into, int64_t elements) {
+void Executor::take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements) {
     // Best fit: the smallest spare buffer that holds `elements`, else the largest (reset grows it).
-    size_t best = spare_grads_.size();
-    for (size_t k = 0; k < spare_grads_.size(); ++k) {
-        const int64_t cap = spare_grads_[k].capacity();
-        if (best == spare_grads_.size()) { best = k; continue; }
-        const int64_t have = spare_grads_[best].capacity();
+    size_t best = spare.size();
+    for (size_t k = 0; k < spare.size(); ++k) {
+        const int64_t cap = spare[k].capacity();
+        if (best == spare.size()) { best = k; continue; }
+        const int64_t have = spare[best].capacity();
         const bool fits = cap >= elements, best_fits = have >= elements;
         if ((fits && (!best_fits || cap < have)) || (!fits && !best_fits && cap > have)) best = k;
     }
-    if (best == spare_grads_.size()) return;
-    into = std::move(spare_grads_[best]);
-    spare_grads_[best] = std::move(spare_grads_.back());
-    spare_grads_.pop_back();
+    if (best == spare.size()) return;
+    into = std::move(spare[best]);
+    spare[best] = std::move(spare.back());
+    spare.pop_back();
 }
 
 Tensor seed_class(const Shape& shape, int c) {

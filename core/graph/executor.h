@@ -23,6 +23,11 @@ public:
 
     // Runs every node on `input` ([N, ...] matching the graph's input shape).
     Status forward(const Tensor& input);
+    // The same, for forward-only work (LIME, occlusion, evaluation): only the nodes in `keep`
+    // keep their values; every other buffer goes back to a spare list after its last reader
+    // ran and is reused by later nodes, so the pass works in a few cache-warm buffers. value()
+    // is then valid for `keep` only, and backward() refuses to run until a full forward().
+    Status forward(const Tensor& input, std::span<const int> keep);
     // Output of node i from the last forward (for Const nodes, the constant).
     const Tensor& value(int node) const;
     int batch() const { return batch_; }
@@ -43,7 +48,8 @@ public:
     void set_backward_profile(std::vector<double>* ms) { backward_profile_ = ms; }
 
 private:
-    void take_spare(Tensor& into, int64_t elements);
+    static void take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements);
+    Status run_forward(const Tensor& input, const std::vector<char>* keep);
 
     const Graph& graph_;
     const KernelSet& kernels_;
@@ -54,6 +60,10 @@ private:
     // has run (unless it was asked for), and the next node to need one takes the smallest that
     // fits, so the sweep touches a few cache-warm buffers instead of one per node.
     std::vector<Tensor> spare_grads_;
+    // The forward memory plan's spare list, and per node the index of its last reader.
+    std::vector<Tensor> spare_values_;
+    std::vector<int> last_use_;
+    bool tape_complete_ = false;  // the last forward kept every value
     int batch_ = 0;
     std::vector<double>* profile_ = nullptr;
     std::vector<double>* backward_profile_ = nullptr;

@@ -126,6 +126,78 @@ TEST(Executor, BatchImagesAreIndependent) {
     }
 }
 
+// The forward memory plan: a pass that keeps only some values gives exactly the full pass's
+// values there, recycles the rest (value() empty), and backward() refuses until a full pass.
+TEST(Executor, PlannedForwardKeepsOnlyWhatIsAsked) {
+    const Model& m = test::default_model();
+    for (const KernelSet* ks : compiled_kernel_sets()) {
+        SCOPED_TRACE(std::string(ks->name));
+        Executor full(m.graph, *ks), planned(m.graph, *ks);
+        Rng rng(4);
+        Tensor x = test::random_tensor({2, 64, 64, 1}, rng, 0.f, 1.f);
+        int mid = -1;  // a convolution in the middle of the net
+        for (int i = 0; i < m.graph.size(); ++i)
+            if (m.graph.node(i).op == OpType::kConv2D && i > m.graph.size() / 2 && mid < 0) mid = i;
+        ASSERT_GE(mid, 0);
+        ASSERT_TRUE(full.forward(x).is_ok());
+        const int keep[] = {m.logits, mid};
+        for (int round = 0; round < 2; ++round) {  // the second pass runs on recycled buffers
+            ASSERT_TRUE(planned.forward(x, keep).is_ok());
+            for (int k : keep) {
+                ASSERT_EQ(planned.value(k).shape(), full.value(k).shape());
+                EXPECT_EQ(test::max_abs_diff(planned.value(k).data(), full.value(k).data(), planned.value(k).size()), 0.0);
+            }
+        }
+        int recycled = 0;
+        for (int i = 0; i < m.graph.size(); ++i)
+            recycled += m.graph.node(i).op != OpType::kConst && planned.value(i).empty();
+        EXPECT_GT(recycled, m.graph.size() / 4);
+        std::vector<Seed> seeds;
+        seeds.push_back({m.logits, seed_class(planned.value(m.logits).shape(), 3)});
+        const int input = m.graph.input();
+        std::vector<Tensor> g;
+        const Status s = planned.backward(seeds, {&input, 1}, ReluRule::kStandard, g);
+        EXPECT_FALSE(s.is_ok());
+        EXPECT_NE(s.message().find("full forward"), std::string::npos) << s.message();
+        ASSERT_TRUE(planned.forward(x).is_ok());  // a full pass after a planned one
+        EXPECT_TRUE(planned.backward(seeds, {&input, 1}, ReluRule::kStandard, g).is_ok());
+        EXPECT_EQ(test::max_abs_diff(planned.value(mid).data(), full.value(mid).data(), planned.value(mid).size()), 0.0);
+    }
+}
+
+// The backward memory plan recycles spent gradient buffers and applies fused activations'
+// derivatives in place; neither may touch a gradient that was asked for. The gradient with
+// respect to a fused Conv+ReLU output is the one BEFORE the ReLU's derivative, so it is
+// non-zero at some pixels where the output is 0.
+TEST(Executor, RequestedGradientsSurviveTheMemoryPlan) {
+    const Model& m = test::default_model();
+    int fused = -1;
+    for (int i = 0; i < m.graph.size() && fused < 0; ++i)
+        if (const auto* c = std::get_if<ConvAttrs>(&m.graph.node(i).attrs); c && c->activation == Activation::kRelu && c->groups == 1) fused = i;
+    ASSERT_GE(fused, 0);
+    for (const KernelSet* ks : compiled_kernel_sets()) {
+        SCOPED_TRACE(std::string(ks->name));
+        Executor ex(m.graph, *ks);
+        Rng rng(5);
+        Tensor x = test::random_tensor({1, 64, 64, 1}, rng, 0.f, 1.f);
+        ASSERT_TRUE(ex.forward(x).is_ok());
+        std::vector<Seed> seeds;
+        seeds.push_back({m.logits, seed_class(ex.value(m.logits).shape(), 3)});
+        const int input = m.graph.input();
+        const int both[] = {input, fused};
+        std::vector<Tensor> g1, g2, g3;
+        ASSERT_TRUE(ex.backward(seeds, both, ReluRule::kStandard, g1).is_ok());
+        ASSERT_TRUE(ex.backward(seeds, {&input, 1}, ReluRule::kStandard, g2).is_ok());
+        ASSERT_TRUE(ex.backward(seeds, both, ReluRule::kStandard, g3).is_ok());
+        EXPECT_EQ(test::max_abs_diff(g1[0].data(), g2[0].data(), g1[0].size()), 0.0);  // same input gradient either way
+        EXPECT_EQ(test::max_abs_diff(g1[1].data(), g3[1].data(), g1[1].size()), 0.0);  // and after buffers were recycled
+        const Tensor& y = ex.value(fused);
+        int dead_with_gradient = 0;
+        for (int64_t i = 0; i < y.size(); ++i) dead_with_gradient += y[i] == 0.f && g1[1][i] != 0.f;
+        EXPECT_GT(dead_with_gradient, 0);
+    }
+}
+
 TEST(Executor, ErrorsAreValues) {
     FanOut f;
     Executor ex(f.g, reference_kernels());
