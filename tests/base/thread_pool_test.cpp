@@ -72,6 +72,28 @@ TEST(ThreadPool, DynamicRangesGoToWhicheverThreadIsFree) {
     EXPECT_FALSE(waited_out.load());
 }
 
+// Many short loops in a row: workers wake late, sleep through loops, or arrive while the next
+// loop is being published. Each loop must still run every item exactly once, on its own data.
+TEST(ThreadPool, ManyShortLoopsWithLateWorkers) {
+    for (int threads : {2, 3}) {
+        Threads t(threads);
+        std::vector<int> data(64);
+        for (int loop = 0; loop < 20000; ++loop) {
+            const int64_t n = 2 + loop % 7;
+            std::atomic<int64_t> sum{0};
+            parallel_for_dynamic(n, 1, [&](int64_t b, int64_t e, int) {
+                for (int64_t i = b; i < e; ++i) sum += loop + i;
+            });
+            ASSERT_EQ(sum.load(), n * loop + n * (n - 1) / 2) << "loop " << loop;
+            parallel_for(64, 8, [&](int64_t b, int64_t e, int) {
+                for (int64_t i = b; i < e; ++i) data[static_cast<size_t>(i)] = loop;
+            });
+            ASSERT_EQ(data[63], loop);
+            ASSERT_EQ(data[0], loop);
+        }
+    }
+}
+
 TEST(ThreadPool, UsesWorkersWhenBuiltWithThreads) {
     Threads t(2);
     if (max_pool_threads() == 1) {
