@@ -71,6 +71,7 @@ Status Executor::run_forward(const Tensor& input, const std::vector<char>* keep)
         std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
         for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
         OpContext ctx{n.name, n.attrs, ins, {is_const.get(), is_const_vec.size()}, kernels_, states_[static_cast<size_t>(i)]};
+        ctx.tape = keep == nullptr;
         const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         op_def(n.op).forward(ctx, out);
         if (profile_) {

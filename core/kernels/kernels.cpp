@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
+#include "core/base/assert.h"
 #include "core/base/thread_pool.h"
 #ifdef CNNLENS_HAVE_XNNPACK
 #include "core/kernels/xnnpack/xnnpack.h"
@@ -86,6 +88,55 @@ std::string kernel_set_names() {
         s += k->name;
     }
     return s;
+}
+
+void PoolKernel::forward_argmax(const float* in, float* out, int32_t* argmax, int batch) {
+    const PoolDesc& d = desc_;
+    CNNLENS_ASSERT(d.kind == PoolKind::kMax);
+    forward(in, out, batch);
+    // The backward rule: the first input of the window in row-major order that no later one
+    // exceeds (the first in-bounds one when the maximum is NaN).
+    const int64_t in_image = int64_t{d.in_h} * d.in_w * d.channels;
+    for (int n = 0; n < batch; ++n)
+        for (int oy = 0; oy < d.out_h; ++oy)
+            for (int ox = 0; ox < d.out_w; ++ox) {
+                int32_t* arg = argmax + ((int64_t{n} * d.out_h + oy) * d.out_w + ox) * d.channels;
+                const float* image = in + n * in_image;
+                for (int c = 0; c < d.channels; ++c) {
+                    int32_t at = -1;
+                    float best = 0.f;
+                    for (int ky = 0; ky < d.kernel_h; ++ky)
+                        for (int kx = 0; kx < d.kernel_w; ++kx) {
+                            const int iy = oy * d.stride_h - d.pad_top + ky, ix = ox * d.stride_w - d.pad_left + kx;
+                            if (iy < 0 || iy >= d.in_h || ix < 0 || ix >= d.in_w) continue;
+                            const float v = image[(int64_t{iy} * d.in_w + ix) * d.channels + c];
+                            if (at < 0 || v > best) best = v, at = ky * d.kernel_w + kx;
+                        }
+                    arg[c] = at;
+                }
+            }
+}
+
+void PoolKernel::backward_argmax(const int32_t* argmax, const float* gout, float* gin, int batch, bool accumulate) {
+    const PoolDesc& d = desc_;
+    const int C = d.channels, kk = d.kernel_h * d.kernel_w;
+    const int64_t in_image = int64_t{d.in_h} * d.in_w * C;
+    if (!accumulate) std::memset(gin, 0, sizeof(float) * static_cast<size_t>(batch * in_image));
+    std::vector<int64_t> offset(static_cast<size_t>(kk));  // per window position: input pixel, or -1
+    for (int n = 0; n < batch; ++n)
+        for (int oy = 0; oy < d.out_h; ++oy)
+            for (int ox = 0; ox < d.out_w; ++ox) {
+                for (int k = 0; k < kk; ++k) {
+                    const int iy = oy * d.stride_h - d.pad_top + k / d.kernel_w, ix = ox * d.stride_w - d.pad_left + k % d.kernel_w;
+                    const bool inside = iy >= 0 && iy < d.in_h && ix >= 0 && ix < d.in_w;
+                    offset[static_cast<size_t>(k)] = inside ? n * in_image + (int64_t{iy} * d.in_w + ix) * C : -1;
+                }
+                const int64_t o = ((int64_t{n} * d.out_h + oy) * d.out_w + ox) * C;
+                for (int c = 0; c < C; ++c) {
+                    const int32_t k = argmax[o + c];
+                    if (k >= 0 && k < kk && offset[static_cast<size_t>(k)] >= 0) gin[offset[static_cast<size_t>(k)] + c] += gout[o + c];
+                }
+            }
 }
 
 void set_kernel_threads(int n) {

@@ -75,6 +75,23 @@ public:
     // maximal input of its window in row-major scan order; `in` is the forward input.
     virtual void backward_input(const float* in, const float* grad_out, float* grad_in, int batch,
                                 bool accumulate) = 0;
+
+    // Max pooling only: forward() that also stores, per output element, where in its window
+    // (ky * kernel_w + kx, -1 for a window wholly in the padding) the input element lies that
+    // backward_input() would route its gradient to, so the backward pass becomes one scatter
+    // (backward_argmax). The default runs forward() and then the scalar search; sets override
+    // it with a fused loop.
+    virtual void forward_argmax(const float* in, float* out, int32_t* argmax, int batch);
+    // grad_in (+)= grad_out routed through argmax from forward_argmax() on the same input.
+    virtual void backward_argmax(const int32_t* argmax, const float* grad_out, float* grad_in, int batch,
+                                 bool accumulate);
+    const PoolDesc& desc() const { return desc_; }
+
+protected:
+    explicit PoolKernel(const PoolDesc& d) : desc_(d) {}
+
+private:
+    PoolDesc desc_;
 };
 
 // out[batch, out_features] = activation(in[batch, in_features] x weights + bias),

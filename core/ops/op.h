@@ -119,6 +119,9 @@ struct OpState {
     std::unique_ptr<DenseKernel> dense;
     Tensor scratch;
     Shape prepared_for;  // input shape (batch 1) the kernels were prepared for
+    // MaxPool: where each output's gradient goes, recorded by the last forward when `tape`.
+    std::vector<int32_t> argmax;
+    bool argmax_valid = false;
 };
 
 // Everything an op sees when it runs. inputs[i] is the forward value of input i (for Const
@@ -133,6 +136,9 @@ struct OpContext {
     // In a VJP: the output gradient's own buffer when nothing reads it after this VJP, so the
     // op may overwrite it (e.g. apply its activation's derivative in place); else null.
     float* spent_grad = nullptr;
+    // In a forward pass: a backward pass may follow (the executor keeps the whole tape), so ops
+    // may record what their VJP needs (MaxPool's argmax).
+    bool tape = false;
 };
 
 struct OpDef {

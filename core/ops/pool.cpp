@@ -1,4 +1,7 @@
 // MaxPool and AvgPool over the spatial axes of NHWC tensors, on the session's kernel set.
+#include <algorithm>
+#include <climits>
+
 #include "core/ops/op.h"
 
 namespace cnnlens {
@@ -39,13 +42,28 @@ PoolKernel& prepared(OpContext& c) {
 
 template <PoolKind kKind>
 void forward(OpContext& c, Tensor& out) {
-    prepared<kKind>(c).forward(c.inputs[0]->data(), out.data(), static_cast<int>(out.shape()[0]));
+    PoolKernel& k = prepared<kKind>(c);
+    const int batch = static_cast<int>(out.shape()[0]);
+    // Max pooling on a pass that a backward may follow records its argmax, making the VJP one
+    // scatter instead of a second search of every window (offsets are int32 within an image).
+    const int64_t in_image = c.inputs[0]->size() / std::max(batch, 1);
+    c.state.argmax_valid = kKind == PoolKind::kMax && c.tape && in_image <= INT32_MAX;
+    if (c.state.argmax_valid) {
+        c.state.argmax.resize(static_cast<size_t>(out.size()));
+        k.forward_argmax(c.inputs[0]->data(), out.data(), c.state.argmax.data(), batch);
+    } else {
+        k.forward(c.inputs[0]->data(), out.data(), batch);
+    }
 }
 
 template <PoolKind kKind>
 void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
     if (!gin[0]) return;
-    prepared<kKind>(c).backward_input(c.inputs[0]->data(), g.data(), gin[0]->data(), static_cast<int>(g.shape()[0]), acc[0]);
+    PoolKernel& k = prepared<kKind>(c);
+    const int batch = static_cast<int>(g.shape()[0]);
+    if (c.state.argmax_valid && static_cast<int64_t>(c.state.argmax.size()) == g.size())
+        return k.backward_argmax(c.state.argmax.data(), g.data(), gin[0]->data(), batch, acc[0]);
+    k.backward_input(c.inputs[0]->data(), g.data(), gin[0]->data(), batch, acc[0]);
 }
 
 }  // namespace

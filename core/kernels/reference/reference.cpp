@@ -80,7 +80,7 @@ private:
 
 class RefPool final : public PoolKernel {
 public:
-    explicit RefPool(const PoolDesc& d) : d_(d) {}
+    explicit RefPool(const PoolDesc& d) : PoolKernel(d), d_(d) {}
 
     void forward(const float* in, float* out, int batch) override {
         const PoolDesc& d = d_;

@@ -13,7 +13,7 @@ namespace {
 
 class Pool final : public PoolKernel {
 public:
-    explicit Pool(const PoolDesc& d) : d_(d) {
+    explicit Pool(const PoolDesc& d) : PoolKernel(d), d_(d) {
         ys_ = AxisTaps::fwd(d.out_h, d.in_h, d.kernel_h, d.stride_h, 1, d.pad_top);
         xs_ = AxisTaps::fwd(d.out_w, d.in_w, d.kernel_w, d.stride_w, 1, d.pad_left);
     }
@@ -54,6 +54,67 @@ public:
                             a = is_max ? (a < v ? v : a) : a + v;
                         }
                         o[c] = is_max ? a : a * scale;
+                    }
+                }
+            }
+        });
+    }
+
+    // The forward loop with a second tracker per lane: the output is the same max as forward()
+    // computes (same operations, same order); the argmax follows backward_input()'s rule (start
+    // at the first in-bounds tap, move on strictly greater) as the window position, carried in
+    // a float vector and stored converted (exact: positions are small integers).
+    void forward_argmax(const float* in, float* out, int32_t* argmax, int batch) override {
+        using V = Vec;
+        constexpr int L = V::kLanes;
+        CNNLENS_ASSERT(d_.kind == PoolKind::kMax);
+        const int C = d_.channels;
+        const float lowest = -std::numeric_limits<float>::infinity();
+        scratch();
+        parallel_for(static_cast<int64_t>(batch) * d_.out_h, 4, [&](int64_t i0, int64_t i1, int thread) {
+            int64_t* win = windows_.data() + thread * stride();
+            float kpos[64];
+            for (int64_t i = i0; i < i1; ++i) {
+                const int n = static_cast<int>(i / d_.out_h), oy = static_cast<int>(i % d_.out_h);
+                const float* image = in + n * in_image();
+                for (int ox = 0; ox < d_.out_w; ++ox) {
+                    const int count = window(oy, ox, win);
+                    const int64_t o = ((static_cast<int64_t>(n) * d_.out_h + oy) * d_.out_w + ox) * C;
+                    if (count == 0) {
+                        for (int c = 0; c < C; ++c) out[o + c] = lowest, argmax[o + c] = -1;
+                        continue;
+                    }
+                    const bool small = count <= 64;
+                    if (small) {
+                        int t = 0;
+                        for (int a = ys_.begin(oy); a < ys_.end(oy); ++a)
+                            for (int b = xs_.begin(ox); b < xs_.end(ox); ++b) kpos[t++] = static_cast<float>(ys_.k[a] * d_.kernel_w + xs_.k[b]);
+                    }
+                    int c = 0;
+                    for (; small && c + L <= C; c += L) {
+                        V::T best = V::load(image + win[0] + c), pos = V::splat(kpos[0]);
+                        V::T mx = V::max(V::splat(lowest), best);
+                        for (int t = 1; t < count; ++t) {
+                            const V::T v = V::load(image + win[t] + c);
+                            mx = V::max(mx, v);
+                            const V::T m = V::gt(v, best);
+                            best = V::select(m, v, best);
+                            pos = V::select(m, V::splat(kpos[t]), pos);
+                        }
+                        V::store(out + o + c, mx);
+                        V::store_i32(argmax + o + c, pos);
+                    }
+                    for (; c < C; ++c) {
+                        float mx = lowest, best = 0.f;
+                        int at = -1, t = 0;
+                        for (int a = ys_.begin(oy); a < ys_.end(oy); ++a)
+                            for (int b = xs_.begin(ox); b < xs_.end(ox); ++b, ++t) {
+                                const float v = image[win[t] + c];
+                                mx = mx < v ? v : mx;
+                                if (at < 0 || v > best) best = v, at = ys_.k[a] * d_.kernel_w + xs_.k[b];
+                            }
+                        out[o + c] = mx;
+                        argmax[o + c] = at;
                     }
                 }
             }

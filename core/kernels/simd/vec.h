@@ -8,12 +8,14 @@
 //   max(a, b)    = a < b ? b : a   (std::max's rule, so max-pooling agrees with `reference`
 //   min(a, b)    = b < a ? b : a    bit for bit; wasm's pmax/pmin, x86's maxps/minps)
 //   gt(a, b)     = all-ones lanes where a > b;  eq(a, b) where a == b (false for NaN);
-//   select(m, a, b) = m ? a : b per lane.
+//   select(m, a, b) = m ? a : b per lane; store_i32(p, v) stores v truncated to int32.
 //
 // 128-bit is the portable baseline: wasm always uses F32x4. Native x86 builds (CMake adds
 // -mavx2 -mfma to this folder) use F32x8; define CNNLENS_SIMD_FORCE_128 to test the 128-bit
 // kernels natively, CNNLENS_SIMD_SCALAR to test the portable scalar fallback.
 #pragma once
+
+#include <cstdint>
 
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
@@ -41,6 +43,7 @@ struct F32x4 {
     static T gt(T a, T b) { return wasm_f32x4_gt(a, b); }
     static T eq(T a, T b) { return wasm_f32x4_eq(a, b); }
     static T select(T m, T a, T b) { return wasm_v128_bitselect(a, b, m); }
+    static void store_i32(int32_t* p, T v) { wasm_v128_store(p, wasm_i32x4_trunc_sat_f32x4(v)); }
 };
 
 #elif defined(__SSE2__) && !defined(CNNLENS_SIMD_SCALAR)
@@ -66,6 +69,7 @@ struct F32x4 {
     static T gt(T a, T b) { return _mm_cmpgt_ps(a, b); }
     static T eq(T a, T b) { return _mm_cmpeq_ps(a, b); }
     static T select(T m, T a, T b) { return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b)); }
+    static void store_i32(int32_t* p, T v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_cvttps_epi32(v)); }
 };
 
 #else
@@ -94,6 +98,7 @@ struct F32x4 {
         return m;
     }
     static T select(T m, T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = m.v[i] != 0.f ? a.v[i] : b.v[i]; return a; }
+    static void store_i32(int32_t* p, T v) { for (int i = 0; i < 4; ++i) p[i] = static_cast<int32_t>(v.v[i]); }
 };
 
 #endif
@@ -116,6 +121,7 @@ struct F32x8 {
     static T gt(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
     static T eq(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
     static T select(T m, T a, T b) { return _mm256_blendv_ps(b, a, m); }
+    static void store_i32(int32_t* p, T v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvttps_epi32(v)); }
 };
 
 #endif

@@ -390,7 +390,7 @@ std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* w, const f
 class XnnPool final : public PoolKernel {
 public:
     XnnPool(const PoolDesc& d, Op fwd, std::unique_ptr<PoolKernel> fwd_fallback)
-        : d_(d), fwd_(std::move(fwd)), fwd_fallback_(std::move(fwd_fallback)) {}
+        : PoolKernel(d), d_(d), fwd_(std::move(fwd)), fwd_fallback_(std::move(fwd_fallback)) {}
 
     void forward(const float* in, float* out, int batch) override {
         if (batch <= 0) return;
@@ -412,6 +412,11 @@ public:
     void backward_input(const float* in, const float* gout, float* gin, int batch,
                         bool accumulate) override {
         bwd_->backward_input(in, gout, gin, batch, accumulate);
+    }
+    // XNNPACK's pooling has no argmax output (its argmax pooling needs windows that tile the
+    // input): the simd set's fused loop, about as fast as XNNPACK's max pooling alone.
+    void forward_argmax(const float* in, float* out, int32_t* argmax, int batch) override {
+        bwd_->forward_argmax(in, out, argmax, batch);
     }
 
 private:
