@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/base/rng.h"
+#include "core/base/thread_pool.h"
 #include "core/explain/method_util.h"
 
 namespace cnnlens {
@@ -46,14 +47,19 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
     for (int first = 0; first < steps;) {
         const int count = std::min(batch, steps - first);
         Tensor path = repeat_image(x, count);
-        for (int k = 0; k < count; ++k) {
-            const float a = (first + k + 0.5f) / steps;
-            for (int64_t i = 0; i < per; ++i) path[k * per + i] = x0[i] + a * (x[i] - x0[i]);
-        }
+        parallel_for(count, 1, [&](int64_t k0, int64_t k1, int) {
+            for (int64_t k = k0; k < k1; ++k) {
+                const float a = (first + static_cast<float>(k) + 0.5f) / steps;
+                for (int64_t i = 0; i < per; ++i) path[k * per + i] = x0[i] + a * (x[i] - x0[i]);
+            }
+        });
         auto r = input_gradients(ctx.probe, path, t);
         if (!r) return r.status();
-        for (int k = 0; k < count; ++k)
-            for (int64_t i = 0; i < per; ++i) acc[static_cast<size_t>(i)] += r->input_grad[k * per + i];
+        // Per pixel in step order, pixels split across the pool's threads.
+        parallel_for(per, 1024, [&](int64_t i0, int64_t i1, int) {
+            for (int k = 0; k < count; ++k)
+                for (int64_t i = i0; i < i1; ++i) acc[static_cast<size_t>(i)] += r->input_grad[k * per + i];
+        });
         first += count;
         if (!ctx.report(static_cast<float>(first) / steps))
             return cancelled("integrated gradients cancelled after " + std::to_string(first) + " of " + std::to_string(steps) + " steps");

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/base/rng.h"
+#include "core/base/thread_pool.h"
 #include "core/explain/method_util.h"
 
 namespace cnnlens {
@@ -23,25 +24,38 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
     float lo = *std::min_element(x.data(), x.data() + x.size()), hi = *std::max_element(x.data(), x.data() + x.size());
     if (hi <= lo) { lo = ctx.probe.input_spec().range_lo; hi = ctx.probe.input_spec().range_hi; }
     const float sigma = static_cast<float>(fm.param(p, "noise")) * (hi - lo);
-    Rng rng(ctx.seed);
     const int64_t per = x.size();
     std::vector<double> sum(static_cast<size_t>(per), 0.0), sumsq(static_cast<size_t>(per), 0.0);
-    auto add = [&](const float* a) {
-        for (int64_t i = 0; i < per; ++i) { sum[static_cast<size_t>(i)] += a[i]; sumsq[static_cast<size_t>(i)] += double(a[i]) * a[i]; }
+    // Sums over the copies in copy order per pixel, pixels split across the pool's threads.
+    auto add = [&](const float* a, int copies) {
+        parallel_for(per, 1024, [&](int64_t i0, int64_t i1, int) {
+            for (int k = 0; k < copies; ++k)
+                for (int64_t i = i0; i < i1; ++i) {
+                    const double v = a[k * per + i];
+                    sum[static_cast<size_t>(i)] += v;
+                    sumsq[static_cast<size_t>(i)] += v * v;
+                }
+        });
     };
     const bool batched = base <= 2;
     for (int first = 0; first < n;) {
         const int count = batched ? std::min(batch, n - first) : 1;
+        // Copy k's noise comes from its own stream of the seed, so copies are drawn in parallel
+        // and the result depends on neither the thread count nor the batch size.
         Tensor noisy = repeat_image(x, count);
-        for (int64_t i = 0; i < noisy.size(); ++i) noisy[i] += sigma * rng.normal();
+        parallel_for(count, 1, [&](int64_t k0, int64_t k1, int) {
+            for (int64_t k = k0; k < k1; ++k) {
+                Rng rng(ctx.seed, static_cast<uint64_t>(first + k));
+                float* img = noisy.data() + k * per;
+                for (int64_t i = 0; i < per; ++i) img[i] += sigma * rng.normal();
+            }
+        });
         if (batched) {
             auto r = input_gradients(ctx.probe, noisy, t, base == 2 ? ReluRule::kGuided : ReluRule::kStandard);
             if (!r) return r.status();
-            for (int k = 0; k < count; ++k) {
-                float* g = r->input_grad.data() + k * per;
-                if (base == 1) for (int64_t i = 0; i < per; ++i) g[i] *= noisy[k * per + i];
-                add(g);
-            }
+            if (base == 1)
+                for (int64_t i = 0; i < noisy.size(); ++i) r->input_grad[i] *= noisy[i];
+            add(r->input_grad.data(), count);
         } else {
             const ExplanationMethod* bm = find_method(kBases[base]);
             if (!bm) return not_found("smoothgrad: base method '" + std::string(kBases[base]) + "' is not available");
@@ -50,7 +64,7 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
             auto e = bm->explain(noisy, t, Params(), inner);
             if (!e) return e.status();
             if (e->attribution.size() != per) return unsupported("smoothgrad: base method '" + std::string(bm->name()) + "' has no per-pixel attribution");
-            add(e->attribution.data());
+            add(e->attribution.data(), 1);
         }
         first += count;
         if (!ctx.report(static_cast<float>(first) / n))
