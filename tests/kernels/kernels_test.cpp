@@ -59,6 +59,10 @@ std::vector<ConvDesc> conv_cases() {
         {10, 9, 5, 15, 5, 3, 2, 1, 2, 1, 3, 1, 2, 1, 5, Activation::kRelu},             // depthwise m=3, dilated
         {7, 7, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 37, Activation::kRelu6},           // depthwise channel tail
         {6, 6, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, Activation::kNone},              // grouped, 3 ch per group
+        // Winograd F(2x2, 3x3) in the simd set: the FER net's block1_conv2 (VALID, odd output:
+        // half tiles at the edges), and asymmetric pads with ReLU6 over several tile blocks.
+        {31, 31, 32, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, Activation::kRelu},
+        {33, 30, 16, 24, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1, 1, Activation::kRelu6},
     };
     for (const E& e : es) {
         ConvDesc d;

@@ -2,6 +2,9 @@
 // helpers the kernel files share.
 #include "core/kernels/simd/simd.h"
 
+#include <cstdlib>
+#include <string_view>
+
 namespace cnnlens {
 namespace simd {
 
@@ -35,6 +38,12 @@ namespace {
 
 std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* weights, const float* bias) {
     if (d.is_depthwise()) return make_depthwise_conv(d, weights, bias);
+    // CNNLENS_WINOGRAD=0 turns Winograd off (for side-by-side timing).
+    static const bool winograd = [] {
+        const char* e = std::getenv("CNNLENS_WINOGRAD");
+        return !(e && std::string_view(e) == "0");
+    }();
+    if (winograd && winograd_applies(d)) return make_winograd_conv(d, weights, bias);
     return make_gemm_conv(d, weights, bias);
 }
 

@@ -28,6 +28,10 @@ namespace simd {
 
 std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias);
 std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights, const float* bias);
+// 3x3 stride-1 dense convolutions with channels in whole vectors (at least 16 in) and a ReLU or
+// no activation: Winograd F(2x2, 3x3) forward (winograd.cpp).
+bool winograd_applies(const ConvDesc& d);
+std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights, const float* bias);
 std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d);
 std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* weights, const float* bias);
 

@@ -36,6 +36,7 @@ struct F32x4 {
     static T load_splat(const float* p) { return wasm_v128_load32_splat(p); }
     static T zero() { return wasm_f32x4_const_splat(0.f); }
     static T add(T a, T b) { return wasm_f32x4_add(a, b); }
+    static T sub(T a, T b) { return wasm_f32x4_sub(a, b); }
     static T mul(T a, T b) { return wasm_f32x4_mul(a, b); }
     static T fma(T a, T b, T c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
     static T max(T a, T b) { return wasm_f32x4_pmax(a, b); }
@@ -57,6 +58,7 @@ struct F32x4 {
     static T load_splat(const float* p) { return _mm_set1_ps(*p); }
     static T zero() { return _mm_setzero_ps(); }
     static T add(T a, T b) { return _mm_add_ps(a, b); }
+    static T sub(T a, T b) { return _mm_sub_ps(a, b); }
     static T mul(T a, T b) { return _mm_mul_ps(a, b); }
 #if defined(__FMA__)
     static T fma(T a, T b, T c) { return _mm_fmadd_ps(a, b, c); }
@@ -83,6 +85,7 @@ struct F32x4 {
     static T load_splat(const float* p) { return splat(*p); }
     static T zero() { return splat(0.f); }
     static T add(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] += b.v[i]; return a; }
+    static T sub(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] -= b.v[i]; return a; }
     static T mul(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] *= b.v[i]; return a; }
     static T fma(T a, T b, T c) { return add(mul(a, b), c); }
     static T max(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = a.v[i] < b.v[i] ? b.v[i] : a.v[i]; return a; }
@@ -114,6 +117,7 @@ struct F32x8 {
     static T load_splat(const float* p) { return _mm256_broadcast_ss(p); }
     static T zero() { return _mm256_setzero_ps(); }
     static T add(T a, T b) { return _mm256_add_ps(a, b); }
+    static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
     static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
     static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
     static T max(T a, T b) { return _mm256_max_ps(b, a); }

@@ -1,0 +1,225 @@
+// 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016):
+// each 2x2 output tile comes from a 4x4 input tile through 16 element-wise products in a
+// transformed space, so the multiply-adds are 16/36 of the direct convolution's. Written here
+// because the wasm build has no XNNPACK; the products are 16 GEMMs (one per transformed
+// position, tiles x in_c times in_c x out_c) on the simd set's own GEMM, between vectorised
+// input and output transforms. Tiles go in blocks small enough that a block's transformed
+// input and products stay in L2. The backward pass is a stride-1 3x3 convolution too (the
+// kernel flipped, input and output channels swapped, padding 2 - pad), so it runs the same way
+// when its shape qualifies, else it is the GEMM convolution's.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/base/assert.h"
+#include "core/base/thread_pool.h"
+#include "core/kernels/simd/gemm.h"
+#include "core/kernels/simd/simd.h"
+
+namespace cnnlens::simd {
+namespace {
+
+constexpr int kPositions = 16;  // 4x4 transformed positions
+
+class WinogradConv final : public ConvKernel {
+public:
+    WinogradConv(const ConvDesc& d, const float* w, const float* bias, bool with_backward = true) : d_(d) {
+        ConvDesc bd;
+        std::vector<float> bw;
+        if (with_backward && transposed(d, w, bd, bw)) backward_ = std::make_unique<WinogradConv>(bd, bw.data(), nullptr, false);
+        else if (with_backward) gemm_conv_ = make_gemm_conv(d, w, bias);
+        const int ci_n = d.in_c, co_n = d.out_c;
+        // U = G g G^T per (ci, co), with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+        std::vector<float> u(static_cast<size_t>(kPositions) * ci_n * co_n);
+        for (int ci = 0; ci < ci_n; ++ci)
+            for (int co = 0; co < co_n; ++co) {
+                double g[3][3], gg[4][3];
+                for (int ky = 0; ky < 3; ++ky)
+                    for (int kx = 0; kx < 3; ++kx) g[ky][kx] = w[((static_cast<int64_t>(ky) * 3 + kx) * ci_n + ci) * co_n + co];
+                for (int kx = 0; kx < 3; ++kx) {
+                    gg[0][kx] = g[0][kx];
+                    gg[1][kx] = 0.5 * (g[0][kx] + g[1][kx] + g[2][kx]);
+                    gg[2][kx] = 0.5 * (g[0][kx] - g[1][kx] + g[2][kx]);
+                    gg[3][kx] = g[2][kx];
+                }
+                for (int i = 0; i < 4; ++i) {
+                    const double a = gg[i][0], b = gg[i][1], c = gg[i][2];
+                    const double row[4] = {a, 0.5 * (a + b + c), 0.5 * (a - b + c), c};
+                    for (int j = 0; j < 4; ++j)
+                        u[((static_cast<size_t>(i) * 4 + j) * ci_n + ci) * co_n + co] = static_cast<float>(row[j]);
+                }
+            }
+        u_.resize(kPositions);
+        for (int p = 0; p < kPositions; ++p)
+            pack_b(u.data() + static_cast<size_t>(p) * ci_n * co_n, ci_n, co_n, co_n, 1, nullptr, u_[static_cast<size_t>(p)]);
+        bias_.assign(static_cast<size_t>(co_n), 0.f);
+        if (bias) std::copy(bias, bias + co_n, bias_.begin());
+        tiles_h_ = (d.out_h + 1) / 2;
+        tiles_w_ = (d.out_w + 1) / 2;
+        // Tiles per block: the block's transformed input (16 x tiles x in_c) and products
+        // (16 x tiles x out_c) within about 256 KB, a whole number of GEMM row blocks.
+        const int64_t per_tile = int64_t{kPositions} * (ci_n + co_n);
+        block_ = static_cast<int>(std::clamp<int64_t>((64 * 1024) / per_tile, kMR, 256) / kMR * kMR);
+    }
+
+    void forward(const float* in, float* out, int batch) override {
+        const int64_t tiles = int64_t{batch} * tiles_h_ * tiles_w_;
+        const int64_t blocks = (tiles + block_ - 1) / block_;
+        const size_t threads = static_cast<size_t>(pool_threads());
+        if (scratch_.size() < threads) scratch_.resize(threads);
+        for (Scratch& s : scratch_) {
+            s.v.resize(static_cast<size_t>(kPositions) * block_ * d_.in_c);
+            s.m.resize(static_cast<size_t>(kPositions) * block_ * d_.out_c);
+        }
+        parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int thread) {
+            Scratch& s = scratch_[static_cast<size_t>(thread)];
+            for (int64_t b = b0; b < b1; ++b) {
+                const int64_t first = b * block_;
+                const int count = static_cast<int>(std::min<int64_t>(block_, tiles - first));
+                for (int t = 0; t < count; ++t) input_tile(in, first + t, s.v.data(), t);
+                for (int p = 0; p < kPositions; ++p)
+                    gemm_strided(u_[static_cast<size_t>(p)], count, s.v.data() + static_cast<int64_t>(p) * block_ * d_.in_c, d_.in_c,
+                                 s.m.data() + static_cast<int64_t>(p) * block_ * d_.out_c, d_.out_c, false, Activation::kNone, 0.f, s.tables);
+                for (int t = 0; t < count; ++t) output_tile(s.m.data(), t, first + t, out);
+            }
+        });
+    }
+
+    void backward_input(const float* grad_pre, float* grad_in, int batch, bool accumulate) override {
+        if (!backward_) return gemm_conv_->backward_input(grad_pre, grad_in, batch, accumulate);
+        if (!accumulate) return backward_->forward(grad_pre, grad_in, batch);
+        const int64_t n = int64_t{batch} * d_.in_h * d_.in_w * d_.in_c;
+        if (static_cast<int64_t>(sum_.size()) < n) sum_.resize(static_cast<size_t>(n));
+        backward_->forward(grad_pre, sum_.data(), batch);
+        add_to(grad_in, sum_.data(), n);
+    }
+
+    // The backward convolution's description and weights, or false when it does not qualify.
+    static bool transposed(const ConvDesc& d, const float* w, ConvDesc& bd, std::vector<float>& bw) {
+        if (d.pad_top > 2 || d.pad_bottom > 2 || d.pad_left > 2 || d.pad_right > 2) return false;
+        bd = ConvDesc();
+        bd.in_h = d.out_h; bd.in_w = d.out_w; bd.in_c = d.out_c;
+        bd.out_h = d.in_h; bd.out_w = d.in_w; bd.out_c = d.in_c;
+        bd.kernel_h = bd.kernel_w = 3;
+        bd.pad_top = 2 - d.pad_top; bd.pad_bottom = 2 - d.pad_bottom;
+        bd.pad_left = 2 - d.pad_left; bd.pad_right = 2 - d.pad_right;
+        // The forward's floor may drop input rows past the last window; then the shapes do not
+        // invert and the GEMM path handles it.
+        if (bd.in_h + bd.pad_top + bd.pad_bottom - 2 != bd.out_h || bd.in_w + bd.pad_left + bd.pad_right - 2 != bd.out_w) return false;
+        if (!winograd_applies(bd)) return false;
+        bw.resize(static_cast<size_t>(9) * d.in_c * d.out_c);
+        for (int k = 0; k < 9; ++k)
+            for (int ci = 0; ci < d.in_c; ++ci)
+                for (int co = 0; co < d.out_c; ++co)
+                    bw[(static_cast<size_t>(k) * d.out_c + co) * d.in_c + ci] = w[(static_cast<size_t>(8 - k) * d.in_c + ci) * d.out_c + co];
+        return true;
+    }
+
+private:
+    struct Scratch {
+        std::vector<float> v, m;
+        RowTables tables;
+    };
+
+    // V = B^T d B for tile `tile` (d: its 4x4 input pixels, zero outside the image), with
+    // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; position p goes to row t of matrix p.
+    void input_tile(const float* in, int64_t tile, float* v, int t) const {
+        using V = Vec;
+        constexpr int L = V::kLanes;
+        const int per_image = tiles_h_ * tiles_w_;
+        const int n = static_cast<int>(tile / per_image), r = static_cast<int>(tile % per_image);
+        const int y0 = (r / tiles_w_) * 2 - d_.pad_top, x0 = (r % tiles_w_) * 2 - d_.pad_left;
+        const float* image = in + static_cast<int64_t>(n) * d_.in_h * d_.in_w * d_.in_c;
+        const float* px[4][4];
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) {
+                const int y = y0 + i, x = x0 + j;
+                px[i][j] = y >= 0 && y < d_.in_h && x >= 0 && x < d_.in_w ? image + (static_cast<int64_t>(y) * d_.in_w + x) * d_.in_c : nullptr;
+            }
+        const int64_t stride = static_cast<int64_t>(block_) * d_.in_c;
+        float* dst = v + static_cast<int64_t>(t) * d_.in_c;
+        for (int c = 0; c < d_.in_c; c += L) {
+            V::T x[4][4], tr[4][4];
+            for (int i = 0; i < 4; ++i)
+                for (int j = 0; j < 4; ++j) x[i][j] = px[i][j] ? V::load(px[i][j] + c) : V::zero();
+            for (int j = 0; j < 4; ++j) {
+                tr[0][j] = V::sub(x[0][j], x[2][j]);
+                tr[1][j] = V::add(x[1][j], x[2][j]);
+                tr[2][j] = V::sub(x[2][j], x[1][j]);
+                tr[3][j] = V::sub(x[1][j], x[3][j]);
+            }
+            for (int i = 0; i < 4; ++i) {
+                float* row = dst + static_cast<int64_t>(i) * 4 * stride + c;
+                V::store(row, V::sub(tr[i][0], tr[i][2]));
+                V::store(row + stride, V::add(tr[i][1], tr[i][2]));
+                V::store(row + 2 * stride, V::sub(tr[i][2], tr[i][1]));
+                V::store(row + 3 * stride, V::sub(tr[i][1], tr[i][3]));
+            }
+        }
+    }
+
+    // Y = A^T M A + bias, A^T = [1 1 1 0; 0 1 -1 -1], then the activation; rows and columns past
+    // the output's edge are dropped.
+    void output_tile(const float* m, int t, int64_t tile, float* out) const {
+        using V = Vec;
+        constexpr int L = V::kLanes;
+        const int per_image = tiles_h_ * tiles_w_;
+        const int n = static_cast<int>(tile / per_image), r = static_cast<int>(tile % per_image);
+        const int oy = (r / tiles_w_) * 2, ox = (r % tiles_w_) * 2;
+        const int64_t stride = static_cast<int64_t>(block_) * d_.out_c;
+        const float* src = m + static_cast<int64_t>(t) * d_.out_c;
+        float* image = out + static_cast<int64_t>(n) * d_.out_h * d_.out_w * d_.out_c;
+        const bool y1 = oy + 1 < d_.out_h, x1 = ox + 1 < d_.out_w;
+        const bool relu = d_.activation == Activation::kRelu || d_.activation == Activation::kRelu6;
+        const V::T zero = V::zero(), six = V::splat(6.f);
+        for (int c = 0; c < d_.out_c; c += L) {
+            V::T s[4][2];
+            for (int i = 0; i < 4; ++i) {
+                const float* row = src + static_cast<int64_t>(i) * 4 * stride + c;
+                const V::T m0 = V::load(row), m1 = V::load(row + stride), m2 = V::load(row + 2 * stride), m3 = V::load(row + 3 * stride);
+                s[i][0] = V::add(V::add(m0, m1), m2);
+                s[i][1] = V::sub(V::sub(m1, m2), m3);
+            }
+            const V::T b = V::load(bias_.data() + c);
+            V::T y[2][2];
+            for (int j = 0; j < 2; ++j) {
+                y[0][j] = V::add(V::add(V::add(s[0][j], s[1][j]), s[2][j]), b);
+                y[1][j] = V::add(V::sub(V::sub(s[1][j], s[2][j]), s[3][j]), b);
+            }
+            for (int i = 0; i < 2; ++i)
+                for (int j = 0; j < 2; ++j) {
+                    if ((i && !y1) || (j && !x1)) continue;
+                    V::T v = y[i][j];
+                    if (relu) v = V::max(v, zero);
+                    if (d_.activation == Activation::kRelu6) v = V::min(v, six);
+                    V::store(image + ((static_cast<int64_t>(oy) + i) * d_.out_w + ox + j) * d_.out_c + c, v);
+                }
+        }
+    }
+
+    ConvDesc d_;
+    std::unique_ptr<ConvKernel> gemm_conv_;     // the backward pass when backward_ does not apply
+    std::unique_ptr<WinogradConv> backward_;     // the backward pass as a Winograd convolution
+    std::vector<float> sum_;                     // backward with accumulate
+    std::vector<PackedB> u_;                 // per position: transformed weights [in_c][out_c]
+    std::vector<float> bias_;
+    int tiles_h_ = 0, tiles_w_ = 0, block_ = 0;
+    std::vector<Scratch> scratch_;  // per thread
+};
+
+}  // namespace
+
+bool winograd_applies(const ConvDesc& d) {
+    constexpr int L = Vec::kLanes;
+    const bool act = d.activation == Activation::kNone || d.activation == Activation::kRelu || d.activation == Activation::kRelu6;
+    return d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 && d.dilation_h == 1 && d.dilation_w == 1 &&
+           d.groups == 1 && d.in_c >= 16 && d.in_c % L == 0 && d.out_c % L == 0 && act;
+}
+
+std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights, const float* bias) {
+    CNNLENS_ASSERT(winograd_applies(d));
+    return std::make_unique<WinogradConv>(d, weights, bias);
+}
+
+}  // namespace cnnlens::simd
