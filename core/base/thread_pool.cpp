@@ -7,6 +7,7 @@
 
 #if !defined(__EMSCRIPTEN__) || defined(__EMSCRIPTEN_PTHREADS__)
 #define CNNLENS_POOL_HAS_THREADS 1
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -34,6 +35,9 @@ namespace {
 // condition variable's wake-up (tens of microseconds) would eat the gain. Workers that find no
 // work for this many polls go to sleep.
 constexpr int kSpinPolls = 1 << 14;
+#ifdef __EMSCRIPTEN__
+constexpr std::chrono::microseconds kBrowserSpin{20000};
+#endif
 
 inline void relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -95,9 +99,16 @@ public:
         // busy machine, or a browser worker slow to wake) finds nothing left to claim later and
         // holds nobody up. Waiting for every worker to check in instead made single passes on
         // 2 threads in Chromium take 20-30 ms now and then instead of 2.5.
+#ifdef __EMSCRIPTEN__
+        const auto spin_until = std::chrono::steady_clock::now() + kBrowserSpin;
+#endif
         for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+#ifdef __EMSCRIPTEN__
+            if ((i & 1023) != 0 || std::chrono::steady_clock::now() < spin_until) continue;
+#else
             if (i < kSpinPolls / 16) { relax(); continue; }
             if (i < kSpinPolls) { std::this_thread::yield(); continue; }
+#endif
             std::unique_lock<std::mutex> l(m_);
             done_.wait(l, [&] { return pending_.load(std::memory_order_acquire) == 0; });
         }
@@ -135,12 +146,22 @@ private:
         t_inside = true;
         for (;;) {
             int polls = 0;
+#ifdef __EMSCRIPTEN__
+            // In the browser a poll is one atomic load (no pause instruction, and yield does
+            // nothing), so a count of polls lasts microseconds: gaps between the loops of one
+            // forward pass outlast it and every loop paid a worker's wake-up, which Chromium
+            // takes its time over. Spin for a span of time instead.
+            const auto spin_until = std::chrono::steady_clock::now() + kBrowserSpin;
+            while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed) &&
+                   ((++polls & 1023) != 0 || std::chrono::steady_clock::now() < spin_until)) {}
+#else
             while (generation_.load(std::memory_order_acquire) == seen && polls < kSpinPolls && !stop_.load(std::memory_order_relaxed)) {
                 // Pause first; then yield, so a machine with more runnable threads than cores
                 // still gets to run the thread that has the work.
                 if (++polls < kSpinPolls / 16) relax();
                 else std::this_thread::yield();
             }
+#endif
             if (generation_.load(std::memory_order_acquire) == seen) {
                 std::unique_lock<std::mutex> l(m_);
                 wake_.wait(l, [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });

@@ -11,6 +11,16 @@
 
 namespace cnnlens::app {
 
+namespace {
+int app_threads = 0;  // the app's kernel thread count while a benchmark's is in force, else 0
+}  // namespace
+
+void end_bench_threads() {
+    if (app_threads == 0) return;
+    set_kernel_threads(app_threads);
+    app_threads = 0;
+}
+
 std::string bench_forward_json(Session& s, int batch, int runs, int threads) {
     auto error = [](const std::string& m) { return "{\"error\":" + json_quote(m) + "}"; };
     if (!s.ready()) return error("no model is loaded");
@@ -22,8 +32,8 @@ std::string bench_forward_json(Session& s, int batch, int runs, int threads) {
     Tensor x(Shape{batch, in.height, in.width, in.channels});
     Rng rng(42);
     for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi);
-    const int before = kernel_threads();
-    set_kernel_threads(threads);
+    if (app_threads == 0) app_threads = kernel_threads();
+    if (kernel_threads() != threads) set_kernel_threads(threads);
     const int used = kernel_threads();
     std::vector<double> ms;
     bool ok = true;
@@ -32,13 +42,19 @@ std::string bench_forward_json(Session& s, int batch, int runs, int threads) {
         ok = s.probe().run(x, ProbeRequest{}).has_value();
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
-    set_kernel_threads(before);
     if (!ok) return error("the forward pass failed");
+    std::string passes = "[";
+    for (size_t i = 0; i < ms.size(); ++i) {
+        char v[32];
+        std::snprintf(v, sizeof v, "%s%.4f", i ? "," : "", ms[i] / batch);
+        passes += v;
+    }
+    passes += "]";
     std::sort(ms.begin(), ms.end());
     const double median = ms[ms.size() / 2] / batch;
     char buf[96];
     std::snprintf(buf, sizeof buf, "{\"ms_per_image\":%.4f,\"batch\":%d,\"runs\":%d,\"threads\":%d,\"kernels\":", median, batch, runs, used);
-    return buf + json_quote(s.kernels_name()) + "}";
+    return buf + json_quote(s.kernels_name()) + ",\"passes\":" + passes + "}";
 }
 
 }  // namespace cnnlens::app

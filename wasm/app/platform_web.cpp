@@ -165,6 +165,7 @@ void* job_thread(void*) {
 
 void schedule_pending_job() {
     if (g->job_scheduled || !work_waiting()) return;
+    end_bench_threads();
     g->job_scheduled = true;
     job_wanted.notify_one();
 }
@@ -213,6 +214,7 @@ constexpr int kJobBatch = 8;
 
 void schedule_pending_job() {
     if (g->job_scheduled || !work_waiting()) return;
+    end_bench_threads();
     g->job_scheduled = true;
     js_start_job();
 }
