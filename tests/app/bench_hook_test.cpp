@@ -13,6 +13,8 @@
 namespace cnnlens::app {
 namespace {
 
+// The hook's thread count stays from call to call (no pool resize per sample) until
+// end_bench_threads() puts the app's back.
 TEST(BenchHook, TimesForwardPassesAndRestoresThreads) {
     Session s;
     EXPECT_NE(bench_forward_json(s, 1, 1, 1).find("\"error\":\"no model is loaded\""), std::string::npos);
@@ -28,8 +30,15 @@ TEST(BenchHook, TimesForwardPassesAndRestoresThreads) {
         EXPECT_GE(j["threads"].get<int>(), 1);
         EXPECT_LE(j["threads"].get<int>(), threads);
         EXPECT_EQ(j["kernels"], std::string(s.kernels_name()));
-        EXPECT_EQ(kernel_threads(), before);
+        ASSERT_TRUE(j["passes"].is_array());
+        EXPECT_EQ(j["passes"].size(), 2u);
+        for (const auto& p : j["passes"]) EXPECT_GT(p.get<double>(), 0.0);
+        EXPECT_EQ(kernel_threads(), j["threads"].get<int>());
     }
+    end_bench_threads();
+    EXPECT_EQ(kernel_threads(), before);
+    end_bench_threads();  // nothing left to restore
+    EXPECT_EQ(kernel_threads(), before);
     EXPECT_NE(bench_forward_json(s, 0, 1, 1).find("batch must be 1..256, got 0"), std::string::npos);
     EXPECT_NE(bench_forward_json(s, 1, 0, 1).find("runs must be 1..1000, got 0"), std::string::npos);
     EXPECT_NE(bench_forward_json(s, 1, 1, 99).find("threads must be 1..64, got 99"), std::string::npos);

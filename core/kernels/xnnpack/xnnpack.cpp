@@ -198,10 +198,11 @@ enum class ConvBackward {
     kFlipped,           // stride 1: XNNPACK convolution (depthwise too, multiplier 1) with the
                         // kernel flipped and input and output channels swapped
     kDepthwiseLoop,     // other depthwise: depthwise_backward()
-    kSimd,              // strided 1x1 kernels: the simd set's GEMM writes the strided pixels
-                        // directly, about twice as fast as XNNPACK's deconvolution there; and
-                        // strided layers with 1-3 input channels (GEMM + col2im, 0.05 -> 0.04 ms
-                        // on the grey input layer)
+    kStrided1x1,        // strided 1x1 kernels: an XNNPACK 1x1 convolution (the weights
+                        // transposed) into a compact buffer, then scattered to the strided
+                        // pixels; XNNPACK's own deconvolution was four times slower there
+    kSimd,              // strided layers with 1-3 input channels: the simd set's GEMM + col2im
+                        // (0.05 -> 0.04 ms on the grey input layer)
     kReference,         // shapes XNNPACK rejects
 };
 
@@ -225,6 +226,7 @@ public:
         if (batch <= 0) return;
         if (route_ == ConvBackward::kReference || route_ == ConvBackward::kSimd)
             return ref_->backward_input(gp, gin, batch, accumulate);
+        if (route_ == ConvBackward::kStrided1x1) return strided_1x1_backward(gp, gin, batch, accumulate);
         if (route_ == ConvBackward::kDepthwiseLoop)
             return depthwise_backward(d_, dw_weights_.data(), gp, gin, batch, accumulate, taps_);
         const int64_t n = int64_t{batch} * d_.in_h * d_.in_w * d_.in_c;
@@ -243,6 +245,31 @@ public:
     }
 
 private:
+    // grad_in is zero except at the pixels the kernel read, (y * stride - pad_top, ...), which
+    // get the 1x1 product grad_pre x weights^T computed densely over the output grid.
+    void strided_1x1_backward(const float* gp, float* gin, int batch, bool accumulate) {
+        const int64_t pixels = int64_t{batch} * d_.out_h * d_.out_w;
+        float* dense = scratch(compact_, pixels * d_.in_c);
+        if (bwd_setup_.needs_setup(batch, gp, dense))
+            check(xnn_setup_convolution2d_nhwc_f32(bwd_.get(), batch, d_.out_h, d_.out_w, gp, dense, pool()),
+                  "xnn_setup_convolution2d_nhwc_f32 (strided 1x1 backward)");
+        check(xnn_run_operator(bwd_.get(), pool()), "xnn_run_operator (strided 1x1 backward)");
+        if (!accumulate) std::memset(gin, 0, sizeof(float) * static_cast<size_t>(batch) * d_.in_h * d_.in_w * d_.in_c);
+        const int C = d_.in_c;
+        for (int n = 0; n < batch; ++n)
+            for (int oy = 0; oy < d_.out_h; ++oy) {
+                const int iy = oy * d_.stride_h - d_.pad_top;
+                if (iy < 0 || iy >= d_.in_h) continue;
+                for (int ox = 0; ox < d_.out_w; ++ox) {
+                    const int ix = ox * d_.stride_w - d_.pad_left;
+                    if (ix < 0 || ix >= d_.in_w) continue;
+                    const float* src = dense + ((int64_t{n} * d_.out_h + oy) * d_.out_w + ox) * C;
+                    float* dst = gin + ((int64_t{n} * d_.in_h + iy) * d_.in_w + ix) * C;
+                    for (int c = 0; c < C; ++c) dst[c] += src[c];
+                }
+            }
+    }
+
     XnnConv(const ConvDesc& d, Op fwd)
         : d_(d), fwd_(std::move(fwd)), post_(fused_clamp(d.activation).post) {}
 
@@ -266,6 +293,7 @@ private:
     std::unique_ptr<ConvKernel> ref_;  // kReference, kSimd
     SetupCache fwd_setup_, bwd_setup_;
     std::vector<float> scratch_;  // backward with accumulate
+    std::vector<float> compact_;  // kStrided1x1: the product on the output grid
 };
 
 std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, const float* b) {
@@ -346,8 +374,19 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
             return k;
         }
     }
+    if (kk == 1 && d.groups == 1 && (d.stride_h > 1 || d.stride_w > 1) && d.dilation_h == 1 && d.dilation_w == 1) {
+        // Ours are [ci][co]; as a 1x1 convolution from co to ci channels XNNPACK wants
+        // [ci][co] too (output channels major), i.e. our weights unchanged.
+        s = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, d.out_c, d.in_c, d.out_c, d.in_c, w,
+                                              nullptr, -inf, inf, 0, &bwd);
+        if (s == xnn_status_success) {
+            k->bwd_.reset(bwd);
+            k->route_ = ConvBackward::kStrided1x1;
+            return k;
+        }
+    }
 #ifdef CNNLENS_HAVE_SIMD
-    if (d.groups == 1 && ((kk == 1 && (d.stride_h > 1 || d.stride_w > 1)) || (kk > 1 && cpg < 4))) {
+    if (d.groups == 1 && kk > 1 && cpg < 4) {
         k->ref_ = simd_kernels().make_conv(d, w, b);
         k->route_ = ConvBackward::kSimd;
         return k;
