@@ -91,6 +91,30 @@ public:
                             for (int b = xs_.begin(ox); b < xs_.end(ox); ++b) kpos[t++] = static_cast<float>(ys_.k[a] * d_.kernel_w + xs_.k[b]);
                     }
                     int c = 0;
+                    // Four channel vectors at a time: each lane's compare-and-select chain runs
+                    // through every tap, and four independent chains hide its latency.
+                    for (; small && c + 4 * L <= C; c += 4 * L) {
+                        V::T best[4], pos[4], mx[4];
+                        for (int u = 0; u < 4; ++u) {
+                            best[u] = V::load(image + win[0] + c + u * L);
+                            pos[u] = V::splat(kpos[0]);
+                            mx[u] = V::max(V::splat(lowest), best[u]);
+                        }
+                        for (int t = 1; t < count; ++t) {
+                            const V::T k = V::splat(kpos[t]);
+                            for (int u = 0; u < 4; ++u) {
+                                const V::T v = V::load(image + win[t] + c + u * L);
+                                mx[u] = V::max(mx[u], v);
+                                const V::T m = V::gt(v, best[u]);
+                                best[u] = V::select(m, v, best[u]);
+                                pos[u] = V::select(m, k, pos[u]);
+                            }
+                        }
+                        for (int u = 0; u < 4; ++u) {
+                            V::store(out + o + c + u * L, mx[u]);
+                            V::store_i32(argmax + o + c + u * L, pos[u]);
+                        }
+                    }
                     for (; small && c + L <= C; c += L) {
                         V::T best = V::load(image + win[0] + c), pos = V::splat(kpos[0]);
                         V::T mx = V::max(V::splat(lowest), best);
