@@ -60,17 +60,7 @@ void forward(OpContext& c, Tensor& out) {
 void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule rule) {
     if (!gin[0]) return;
     const auto& a = std::get<ConvAttrs>(c.attrs);
-    const float* grad_pre = g.data();
-    if (a.activation != Activation::kNone) {
-        // In place when the executor allows it: one buffer less in cache on the backward sweep.
-        float* dst = c.spent_grad;
-        if (!dst) {
-            c.state.scratch.reset(g.shape());
-            dst = c.state.scratch.data();
-        }
-        activation_backward(a.activation, a.alpha, rule, out.data(), g.data(), dst, g.size());
-        grad_pre = dst;
-    }
+    const float* grad_pre = fused_activation_grad(c, a.activation, a.alpha, rule, out, g);
     prepared(c).backward_input(grad_pre, gin[0]->data(), static_cast<int>(g.shape()[0]), acc[0]);
 }
 

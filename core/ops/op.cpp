@@ -84,6 +84,18 @@ void activation_backward(Activation a, float alpha, ReluRule rule, const float* 
     }
 }
 
+const float* fused_activation_grad(OpContext& c, Activation a, float alpha, ReluRule rule, const Tensor& out, const Tensor& g) {
+    if (a == Activation::kNone) return g.data();
+    // In place when allowed: one buffer less in cache on the backward sweep.
+    float* dst = c.spent_grad;
+    if (!dst) {
+        c.state.scratch.reset(g.shape());
+        dst = c.state.scratch.data();
+    }
+    activation_backward(a, alpha, rule, out.data(), g.data(), dst, g.size());
+    return dst;
+}
+
 void store_or_add(float* dst, const float* src, int64_t n, bool accumulate) {
     if (accumulate) for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
     else std::copy(src, src + n, dst);

@@ -167,6 +167,10 @@ bool resolve_padding(PaddingMode mode, int in, int kernel, int stride, int dilat
 // can be computed from their output. Writes n values.
 void activation_backward(Activation a, float alpha, ReluRule rule, const float* out, const float* grad_out,
                          float* grad_pre, int64_t n);
+// The gradient before a fused activation (a Conv2D's or MatMul's), from the gradient `g` of the
+// op's output `out`: `g` itself when there is no activation, else the derivative applied in
+// place when the executor allows it (c.spent_grad), or into the op's scratch.
+const float* fused_activation_grad(OpContext& c, Activation a, float alpha, ReluRule rule, const Tensor& out, const Tensor& g);
 
 // dst = src (accumulate false) or dst += src.
 void store_or_add(float* dst, const float* src, int64_t n, bool accumulate);

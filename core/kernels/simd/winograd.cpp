@@ -87,7 +87,10 @@ public:
     }
 
     void backward_input(const float* grad_pre, float* grad_in, int batch, bool accumulate) override {
-        if (!backward_) return gemm_conv_->backward_input(grad_pre, grad_in, batch, accumulate);
+        if (!backward_) {
+            CNNLENS_ASSERT(gemm_conv_);  // only the inner backward convolution has neither
+            return gemm_conv_->backward_input(grad_pre, grad_in, batch, accumulate);
+        }
         if (!accumulate) return backward_->forward(grad_pre, grad_in, batch);
         const int64_t n = int64_t{batch} * d_.in_h * d_.in_w * d_.in_c;
         if (static_cast<int64_t>(sum_.size()) < n) sum_.resize(static_cast<size_t>(n));

@@ -326,6 +326,17 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
     }
     std::unique_ptr<XnnConv> k(new XnnConv(d, Op(fwd)));
     xnn_operator_t bwd = nullptr;
+    // The backward operators' weights, [g][ci][k][co]: our outputs become their inputs; `flip`
+    // reverses the kernel in both axes (k -> kk - 1 - k).
+    auto pack_backward = [&](bool flip) {
+        packed.resize(static_cast<size_t>(kk) * cpg * d.out_c);
+        for (int g = 0; g < d.groups; ++g)
+            for (int ci = 0; ci < cpg; ++ci)
+                for (int t = 0; t < kk; ++t)
+                    for (int co = 0; co < opg; ++co)
+                        packed[((static_cast<size_t>(g) * cpg + ci) * kk + t) * opg + co] =
+                            w[(static_cast<size_t>(flip ? kk - 1 - t : t) * cpg + ci) * d.out_c + g * opg + co];
+    };
 
     // Stride-1 depthwise backward is a depthwise convolution of grad_pre with the kernel
     // flipped in both axes and padding (kernel-1)*dilation - pad on each side.
@@ -357,13 +368,7 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
     // slower on the 3x3 layer of the default model.
     if (d.stride_h == 1 && d.stride_w == 1 && d.pad_top <= ph && d.pad_bottom <= ph &&
         d.pad_left <= pw && d.pad_right <= pw) {
-        packed.resize(static_cast<size_t>(kk) * cpg * d.out_c);
-        for (int g = 0; g < d.groups; ++g)
-            for (int ci = 0; ci < cpg; ++ci)
-                for (int k = 0; k < kk; ++k)
-                    for (int co = 0; co < opg; ++co)
-                        packed[((static_cast<size_t>(g) * cpg + ci) * kk + k) * opg + co] =
-                            w[(static_cast<size_t>(kk - 1 - k) * cpg + ci) * d.out_c + g * opg + co];
+        pack_backward(true);
         s = xnn_create_convolution2d_nhwc_f32(
             ph - d.pad_top, pw - d.pad_right, ph - d.pad_bottom, pw - d.pad_left, d.kernel_h,
             d.kernel_w, 1, 1, d.dilation_h, d.dilation_w, d.groups, opg, cpg, d.out_c, d.in_c,
@@ -397,13 +402,7 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
     const int adj_h = adjustment_h(d), adj_w = adjustment_w(d);
     s = xnn_status_unsupported_parameter;
     if (adj_h >= 0 && adj_h < d.stride_h && adj_w >= 0 && adj_w < d.stride_w) {
-        packed.resize(static_cast<size_t>(kk) * cpg * d.out_c);
-        for (int g = 0; g < d.groups; ++g)
-            for (int ci = 0; ci < cpg; ++ci)
-                for (int k = 0; k < kk; ++k)
-                    for (int co = 0; co < opg; ++co)
-                        packed[((static_cast<size_t>(g) * cpg + ci) * kk + k) * opg + co] =
-                            w[(static_cast<size_t>(k) * cpg + ci) * d.out_c + g * opg + co];
+        pack_backward(false);
         s = xnn_create_deconvolution2d_nhwc_f32(
             d.pad_top, d.pad_right, d.pad_bottom, d.pad_left, d.kernel_h, d.kernel_w, d.stride_h,
             d.stride_w, d.dilation_h, d.dilation_w, d.groups, opg, cpg, d.out_c, d.in_c,
