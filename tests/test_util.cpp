@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "core/import/model.h"
+#include "core/kernels/kernels.h"
 
 namespace cnnlens::test {
 
@@ -20,6 +21,12 @@ const Model& default_model() {
         return r ? std::move(r).value() : Model();
     }();
     return m;
+}
+
+std::string kernel_test_name(const KernelSet& k) {
+    std::string s(k.name);
+    std::replace(s.begin(), s.end(), '-', '_');
+    return s;
 }
 
 std::vector<unsigned char> read_file(const std::string& path) {

@@ -6,7 +6,7 @@
 #include "core/base/rng.h"
 #include "core/tensor/tensor.h"
 
-namespace cnnlens { struct Model; }
+namespace cnnlens { struct Model; struct KernelSet; }
 
 namespace cnnlens::test {
 
@@ -15,6 +15,8 @@ std::string source_path(const std::string& relative);
 // The bundled FER2013 model (models/fer2013-mini-xception), loaded once per test binary; a load
 // failure is reported as a test failure and leaves an empty model.
 const Model& default_model();
+// A kernel set's name as a GoogleTest parameter name ("simd-avx2" -> "simd_avx2").
+std::string kernel_test_name(const KernelSet& k);
 std::vector<unsigned char> read_file(const std::string& path);
 std::vector<float> read_f32(const std::string& path);
 

@@ -20,6 +20,7 @@ const KernelSet& xnnpack_kernels();
 #endif
 #ifdef CNNLENS_HAVE_SIMD
 const KernelSet& simd_kernels();
+const KernelSet* simd_fallback_kernels();
 #endif
 
 std::string_view activation_name(Activation a) {
@@ -55,6 +56,7 @@ std::vector<const KernelSet*> build_list() {
 #endif
 #ifdef CNNLENS_HAVE_SIMD
     v.push_back(&simd_kernels());
+    if (const KernelSet* k = simd_fallback_kernels()) v.push_back(k);
 #endif
     v.push_back(&reference_kernels());
     return v;

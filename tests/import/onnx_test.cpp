@@ -194,7 +194,7 @@ TEST_P(OnnxFixtureTest, MatchesPyTorch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSets, OnnxFixtureTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
-                         [](const testing::TestParamInfo<const KernelSet*>& i) { return std::string(i.param->name); });
+                         [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
 
 TEST(Onnx, BatchNormIsFoldedAndFlattenNeedsNoTranspose) {
     auto vgg = import(test::read_file(fixture_path("vgg48.opset17.onnx")));

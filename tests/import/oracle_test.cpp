@@ -97,7 +97,7 @@ TEST_P(OracleTest, AstronautFaceIsHappyThroughTheImagePipeline) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSets, OracleTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
-                         [](const testing::TestParamInfo<const KernelSet*>& i) { return std::string(i.param->name); });
+                         [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
 
 }  // namespace
 }  // namespace cnnlens

@@ -169,7 +169,7 @@ std::vector<Case> all_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, KerasReference, ::testing::ValuesIn(all_cases()), [](const testing::TestParamInfo<Case>& i) {
-    return std::string(i.param.model) + "_" + std::string(i.param.kernels->name);
+    return std::string(i.param.model) + "_" + test::kernel_test_name(*i.param.kernels);
 });
 
 json functional(const json& layers, const std::string& input, const std::string& output, int out_call = 0);

@@ -285,7 +285,7 @@ TEST(KernelSets, ReferenceIsAlwaysCompiledAndSelectable) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSets, KernelSetTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
-                         [](const testing::TestParamInfo<const KernelSet*>& i) { return std::string(i.param->name); });
+                         [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
 
 }  // namespace
 }  // namespace cnnlens

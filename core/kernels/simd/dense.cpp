@@ -3,7 +3,7 @@
 #include "core/kernels/simd/gemm.h"
 #include "core/kernels/simd/simd.h"
 
-namespace cnnlens::simd {
+namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 namespace {
 
 class Dense final : public DenseKernel {

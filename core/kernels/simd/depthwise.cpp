@@ -8,7 +8,7 @@
 #include "core/base/thread_pool.h"
 #include "core/kernels/simd/simd.h"
 
-namespace cnnlens::simd {
+namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 namespace {
 
 // One image: dst[y][x][:] = init + sum over (ky, sy) in ys[y], (kx, sx) in xs[x] of

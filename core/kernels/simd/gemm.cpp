@@ -19,7 +19,7 @@
 #define CNNLENS_UNROLL
 #endif
 
-namespace cnnlens::simd {
+namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 namespace {
 
 // A K-block's B panel (rows x kNR floats) should stay in L1 while the row blocks stream past.

@@ -8,7 +8,7 @@
 #include "core/kernels/kernels.h"
 #include "core/kernels/simd/vec.h"
 
-namespace cnnlens::simd {
+namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 
 // Register tile of the microkernel: kMR rows x kNR columns of accumulators (two vectors per
 // row). AVX2: 6 x 16, 12 of the 16 ymm registers. 128-bit: 4 x 8; V8 allocates 15 xmm
@@ -18,7 +18,7 @@ inline constexpr int kNR = 2 * Vec::kLanes;
 #ifdef CNNLENS_SIMD_MR
 inline constexpr int kMR = CNNLENS_SIMD_MR;
 #else
-inline constexpr int kMR = Vec::kLanes == 8 ? 6 : 4;
+inline constexpr int kMR = Vec::kLanes == 16 ? 8 : Vec::kLanes == 8 ? 6 : 4;
 #endif
 
 // B[k][n] packed into panels of kNR columns; panel j holds k rows of kNR floats, columns past

@@ -8,7 +8,7 @@
 #include "core/base/thread_pool.h"
 #include "core/kernels/simd/simd.h"
 
-namespace cnnlens::simd {
+namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 namespace {
 
 class Pool final : public PoolKernel {

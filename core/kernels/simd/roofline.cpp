@@ -5,17 +5,17 @@
 
 #include "core/kernels/simd/vec.h"
 
-namespace cnnlens {
+namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 namespace {
 
-using V = simd::Vec;
+using V = Vec;
 
 // The inner loop of a GEMM microkernel with everything in L1: per k, one splat load of A per
 // row and two vector loads of B, then kRows x 2 multiply-adds into accumulators. This is the
 // shape every GEMM-based kernel of the simd set runs, so it is the ceiling they can reach
 // (a loop of register-only multiply-adds is higher natively, where FMA has no loads to wait
 // for; in wasm V8 compiles this shape at about the register-only rate).
-constexpr int kRows = V::kLanes == 8 ? 6 : 4;
+constexpr int kRows = V::kLanes == 16 ? 8 : V::kLanes == 8 ? 6 : 4;
 constexpr int kDepth = 256;  // A: 4 KiB, B: 8-16 KiB
 
 // Not inlined: V8 replaces a function by its optimised code between calls, so the timed loop
@@ -51,11 +51,13 @@ __attribute__((noinline)) double run(long repeats, const float* a, const float* 
 
 }  // namespace
 
-Roofline measure_roofline(double ms) {
+Roofline measure_target_roofline(double ms) {
     Roofline r;
     r.lanes = V::kLanes;
 #if defined(__wasm_simd128__)
     r.isa = "wasm-simd128";
+#elif defined(__AVX512F__) && !defined(CNNLENS_SIMD_FORCE_128) && !defined(CNNLENS_SIMD_SCALAR)
+    r.isa = "avx512";
 #elif defined(__AVX2__) && defined(__FMA__) && !defined(CNNLENS_SIMD_FORCE_128) && !defined(CNNLENS_SIMD_SCALAR)
     r.isa = "avx2-fma";
 #elif defined(__SSE2__) && !defined(CNNLENS_SIMD_SCALAR)
@@ -88,4 +90,24 @@ Roofline measure_roofline(double ms) {
     return r;
 }
 
+}  // namespace cnnlens::simd::CNNLENS_SIMD_TARGET
+
+#ifdef CNNLENS_SIMD_BASE_TARGET
+namespace cnnlens {
+
+bool simd_uses_avx512();
+#ifdef CNNLENS_HAVE_SIMD_AVX512
+namespace simd::avx512 {
+Roofline measure_target_roofline(double ms);
+}
+#endif
+
+Roofline measure_roofline(double ms) {
+#ifdef CNNLENS_HAVE_SIMD_AVX512
+    if (simd_uses_avx512()) return simd::avx512::measure_target_roofline(ms);
+#endif
+    return simd::base::measure_target_roofline(ms);
+}
+
 }  // namespace cnnlens
+#endif

@@ -1,5 +1,6 @@
 // The roofline probe: the float32 multiply-add throughput one core reaches with the simd set's
-// vector type (wasm SIMD128 mul + add in the browser, AVX2 FMA natively) in a GEMM microkernel's
+// vector type (wasm SIMD128 mul + add in the browser, AVX2 or AVX-512 FMA natively, whichever
+// the simd set runs) in a GEMM microkernel's
 // inner loop with its operands in L1. Kernel efficiency is reported as a fraction of this figure.
 #pragma once
 
@@ -8,7 +9,7 @@ namespace cnnlens {
 struct Roofline {
     double gflops = 0;    // 2 flops per lane per multiply-add
     int lanes = 0;        // floats per vector
-    const char* isa = ""; // "wasm-simd128", "avx2-fma", "sse", "scalar"
+    const char* isa = ""; // "wasm-simd128", "avx512", "avx2-fma", "sse", "scalar"
 };
 
 // Runs the probe for about `ms` milliseconds (best of a few rounds).

@@ -5,8 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-namespace cnnlens {
-namespace simd {
+namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 
 AxisTaps AxisTaps::fwd(int out, int in, int kernel, int stride, int dilation, int pad) {
     AxisTaps a;
@@ -38,21 +37,77 @@ namespace {
 
 std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* weights, const float* bias) {
     if (d.is_depthwise()) return make_depthwise_conv(d, weights, bias);
-    // CNNLENS_WINOGRAD=0 turns Winograd off (for side-by-side timing).
-    static const bool winograd = [] {
-        const char* e = std::getenv("CNNLENS_WINOGRAD");
-        return !(e && std::string_view(e) == "0");
-    }();
-    if (winograd && winograd_applies(d)) return make_winograd_conv(d, weights, bias);
+    if (winograd_enabled() && winograd_applies(d)) return make_winograd_conv(d, weights, bias);
     return make_gemm_conv(d, weights, bias);
 }
 
 }  // namespace
-}  // namespace simd
 
-const KernelSet& simd_kernels() {
-    static const KernelSet set{"simd", simd::make_conv, simd::make_pool, simd::make_dense};
+const KernelSet& kernel_set() {
+    static const KernelSet set{"simd", make_conv, make_pool, make_dense};
     return set;
 }
 
+}  // namespace cnnlens::simd::CNNLENS_SIMD_TARGET
+
+#ifdef CNNLENS_SIMD_BASE_TARGET
+// The dispatch between targets, compiled once (with the base target).
+namespace cnnlens {
+
+bool winograd_enabled() {
+    static const bool on = [] {
+        const char* e = std::getenv("CNNLENS_WINOGRAD");
+        return !(e && std::string_view(e) == "0");
+    }();
+    return on;
+}
+
+#ifdef CNNLENS_HAVE_SIMD_AVX512
+namespace simd::avx512 {
+const KernelSet& kernel_set();
+bool winograd_applies(const ConvDesc& d);
+}
+
+// True when the CPU runs the avx512 copy and CNNLENS_SIMD does not ask for the base one
+// (CNNLENS_SIMD=avx2, for side-by-side timing).
+bool simd_uses_avx512() {
+    static const bool use = [] {
+        const char* e = std::getenv("CNNLENS_SIMD");
+        if (e && std::string_view(e) == "avx2") return false;
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    }();
+    return use;
+}
+#else
+bool simd_uses_avx512() { return false; }
+#endif
+
+const KernelSet& simd_kernels() {
+#ifdef CNNLENS_HAVE_SIMD_AVX512
+    if (simd_uses_avx512()) return simd::avx512::kernel_set();
+#endif
+    return simd::base::kernel_set();
+}
+
+bool simd_winograd_avx512(const ConvDesc& d) {
+#ifdef CNNLENS_HAVE_SIMD_AVX512
+    return simd_uses_avx512() && winograd_enabled() && simd::avx512::winograd_applies(d);
+#else
+    (void)d;
+    return false;
+#endif
+}
+
+const KernelSet* simd_fallback_kernels() {
+    if (!simd_uses_avx512()) return nullptr;
+    static const KernelSet set = [] {
+        KernelSet s = simd::base::kernel_set();
+        s.name = "simd-avx2";
+        return s;
+    }();
+    return &set;
+}
+
 }  // namespace cnnlens
+#endif

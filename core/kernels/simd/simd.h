@@ -22,9 +22,22 @@
 
 namespace cnnlens {
 
+// The simd set of the widest target the CPU runs (see vec.h); simd_fallback_kernels() is the
+// base target's set under the name "simd-avx2" when simd_kernels() is another one (so tests and
+// benchmarks reach both), else null.
 const KernelSet& simd_kernels();
+const KernelSet* simd_fallback_kernels();
+// False when CNNLENS_WINOGRAD=0 (for side-by-side timing): no Winograd convolutions.
+bool winograd_enabled();
+// True when the simd set runs `d` as a Winograd convolution with AVX-512. That beats XNNPACK's
+// direct convolution on such layers (fewer multiply-adds at the same vector width), so the
+// xnnpack set hands these layers to the simd set.
+bool simd_winograd_avx512(const ConvDesc& d);
 
-namespace simd {
+namespace simd::inline CNNLENS_SIMD_TARGET {
+
+// This target's kernel set, named "simd".
+const KernelSet& kernel_set();
 
 std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias);
 std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights, const float* bias);
@@ -71,5 +84,5 @@ inline void add_to(float* dst, const float* src, int64_t n) {
     for (; i < n; ++i) dst[i] += src[i];
 }
 
-}  // namespace simd
+}  // namespace simd::CNNLENS_SIMD_TARGET
 }  // namespace cnnlens

@@ -13,7 +13,19 @@
 // 128-bit is the portable baseline: wasm always uses F32x4. Native x86 builds (CMake adds
 // -mavx2 -mfma to this folder) use F32x8; define CNNLENS_SIMD_FORCE_128 to test the 128-bit
 // kernels natively, CNNLENS_SIMD_SCALAR to test the portable scalar fallback.
+//
+// Targets: on x86-64 CMake compiles this folder a second time with AVX-512 flags and
+// CNNLENS_SIMD_TARGET=avx512 (F32x16), and the simd set picks that copy at run time when the CPU
+// has AVX-512 (simd.cpp). Everything of the folder lives in the inline namespace
+// cnnlens::simd::CNNLENS_SIMD_TARGET so the two copies never share a symbol; the first build's
+// target is `base`. CMake also makes every symbol of the second copy local except its entry
+// points, so no inline function compiled with AVX-512 can stand in for the base copy's.
 #pragma once
+
+#ifndef CNNLENS_SIMD_TARGET
+#define CNNLENS_SIMD_TARGET base
+#define CNNLENS_SIMD_BASE_TARGET 1
+#endif
 
 #include <cstdint>
 
@@ -23,7 +35,7 @@
 #include <immintrin.h>
 #endif
 
-namespace cnnlens::simd {
+namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 
 #if defined(__wasm_simd128__)
 
@@ -130,10 +142,38 @@ struct F32x8 {
 
 #endif
 
-#if defined(__AVX2__) && defined(__FMA__) && !defined(CNNLENS_SIMD_SCALAR) && !defined(CNNLENS_SIMD_FORCE_128)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && !defined(CNNLENS_SIMD_SCALAR)
+
+// AVX-512: comparisons give a lane mask (k register); gt/eq turn it into all-ones lanes so
+// masks stay vectors like everywhere else, and select turns it back (both are one instruction).
+struct F32x16 {
+    using T = __m512;
+    static constexpr int kLanes = 16;
+    static T load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+    static T splat(float x) { return _mm512_set1_ps(x); }
+    static T load_splat(const float* p) { return _mm512_set1_ps(*p); }
+    static T zero() { return _mm512_setzero_ps(); }
+    static T add(T a, T b) { return _mm512_add_ps(a, b); }
+    static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+    static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+    static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+    static T max(T a, T b) { return _mm512_max_ps(b, a); }
+    static T min(T a, T b) { return _mm512_min_ps(b, a); }
+    static T gt(T a, T b) { return _mm512_castsi512_ps(_mm512_movm_epi32(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ))); }
+    static T eq(T a, T b) { return _mm512_castsi512_ps(_mm512_movm_epi32(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ))); }
+    static T select(T m, T a, T b) { return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(m)), b, a); }
+    static void store_i32(int32_t* p, T v) { _mm512_storeu_si512(p, _mm512_cvttps_epi32(v)); }
+};
+
+#endif
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && !defined(CNNLENS_SIMD_SCALAR) && !defined(CNNLENS_SIMD_FORCE_128)
+using Vec = F32x16;
+#elif defined(__AVX2__) && defined(__FMA__) && !defined(CNNLENS_SIMD_SCALAR) && !defined(CNNLENS_SIMD_FORCE_128)
 using Vec = F32x8;
 #else
 using Vec = F32x4;
 #endif
 
-}  // namespace cnnlens::simd
+}  // namespace cnnlens::simd::CNNLENS_SIMD_TARGET

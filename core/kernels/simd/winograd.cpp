@@ -17,7 +17,7 @@
 #include "core/kernels/simd/gemm.h"
 #include "core/kernels/simd/simd.h"
 
-namespace cnnlens::simd {
+namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 namespace {
 
 constexpr int kPositions = 16;  // 4x4 transformed positions

@@ -24,6 +24,7 @@ namespace cnnlens {
 
 #ifdef CNNLENS_HAVE_SIMD
 const KernelSet& simd_kernels();
+bool simd_winograd_avx512(const ConvDesc& d);  // core/kernels/simd/simd.h
 #endif
 
 namespace {
@@ -421,6 +422,12 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
 
 std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* w, const float* b) {
     CNNLENS_ASSERT(d.groups >= 1 && d.in_c % d.groups == 0 && d.out_c % d.groups == 0);
+#ifdef CNNLENS_HAVE_SIMD
+    // 3x3 stride-1 layers: the simd set's Winograd F(2x2, 3x3) at 16 lanes beats XNNPACK's
+    // direct convolution forward and backward (default model, 29x29x64 layer, one thread:
+    // 0.15 vs 0.20 ms forward, 0.17 vs 0.23 ms VJP).
+    if (simd_winograd_avx512(d)) return simd_kernels().make_conv(d, w, b);
+#endif
     if (!runtime().ok) return reference_kernels().make_conv(d, w, b);
     return XnnConv::make(d, w, b);
 }
