@@ -58,6 +58,8 @@ std::vector<ConvDesc> conv_cases() {
         {9, 11, 5, 6, 3, 2, 2, 1, 1, 1, 0, 2, 1, 0, 1, Activation::kLeakyRelu},         // asymmetric
         {10, 9, 5, 15, 5, 3, 2, 1, 2, 1, 3, 1, 2, 1, 5, Activation::kRelu},             // depthwise m=3, dilated
         {7, 7, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 37, Activation::kRelu6},           // depthwise channel tail
+        {11, 9, 83, 83, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 83, Activation::kElu},            // depthwise pixel pairs, 4L+L+3 channels (16 lanes), odd width
+        {12, 13, 70, 70, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 70, Activation::kLeakyRelu},     // depthwise pixel pairs at stride 2
         {6, 6, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, Activation::kNone},              // grouped, 3 ch per group
         // Winograd F(2x2, 3x3) in the simd set: the FER net's block1_conv2 (VALID, odd output:
         // half tiles at the edges), and asymmetric pads with ReLU6 over several tile blocks.

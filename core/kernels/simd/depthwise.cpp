@@ -31,22 +31,77 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
     constexpr int L = V::kLanes;
     const int C = p.channels;
     const bool vec_act = is_vector_activation(p.act, p.alpha);
-    for (int y = y0; y < y1; ++y)
+    for (int y = y0; y < y1; ++y) {
+        int n = 0;
         for (int x = 0; x < p.dst_w; ++x) {
-            int n = 0;
-            for (int i = p.ys->begin(y); i < p.ys->end(y); ++i)
-                for (int j = p.xs->begin(x); j < p.xs->end(x); ++j) {
-                    sp[n] = src + (static_cast<int64_t>(p.ys->at[i]) * p.src_w + p.xs->at[j]) * C;
-                    wp[n] = p.w + static_cast<int64_t>(p.ys->k[i] * p.kw + p.xs->k[j]) * C;
-                    ++n;
-                }
+            if (x > 0 && p.xs->shifted[x]) {  // same taps as x - 1, moved along the row
+                const int64_t d = static_cast<int64_t>(p.xs->step[x]) * C;
+                for (int t = 0; t < n; ++t) sp[t] += d;
+            } else {
+                n = 0;
+                for (int i = p.ys->begin(y); i < p.ys->end(y); ++i)
+                    for (int j = p.xs->begin(x); j < p.xs->end(x); ++j) {
+                        sp[n] = src + (static_cast<int64_t>(p.ys->at[i]) * p.src_w + p.xs->at[j]) * C;
+                        wp[n] = p.w + static_cast<int64_t>(p.ys->k[i] * p.kw + p.xs->k[j]) * C;
+                        ++n;
+                    }
+            }
             float* o = dst + (static_cast<int64_t>(y) * p.dst_w + x) * C;
-            auto init = [&](int c) {
-                return p.load_dst ? V::load(o + c) : p.bias ? V::load(p.bias + c) : V::zero();
+            auto init = [&](const float* at, int c) {
+                return p.load_dst ? V::load(at + c) : p.bias ? V::load(p.bias + c) : V::zero();
+            };
+            // Channels [c, C) of the pixel at `at`, whose taps read sp[t] + off.
+            auto rest = [&](float* at, int64_t off, int c) {
+                for (; c + L <= C; c += L) {
+                    T a = init(at, c);
+                    for (int t = 0; t < n; ++t) a = V::fma(V::load(sp[t] + off + c), V::load(wp[t] + c), a);
+                    V::store(at + c, vec_act ? activate(p.act, p.alpha, a) : a);
+                }
+                const int tail = c;
+                for (; c < C; ++c) {
+                    float a = p.load_dst ? at[c] : p.bias ? p.bias[c] : 0.f;
+                    for (int t = 0; t < n; ++t) a += sp[t][off + c] * wp[t][c];
+                    at[c] = a;
+                }
+                if (!vec_act) apply_activation(p.act, p.alpha, at, C);
+                else if (tail < C) apply_activation(p.act, p.alpha, at + tail, C - tail);
             };
             int c = 0;
+            if (x + 1 < p.dst_w && p.xs->shifted[x + 1]) {
+                // Two pixels with the same taps at once: each weight vector loaded serves both,
+                // and eight accumulator chains hide the multiply-add latency.
+                const int64_t d = static_cast<int64_t>(p.xs->step[x + 1]) * C;
+                float* o2 = o + C;
+                for (; c + 4 * L <= C; c += 4 * L) {
+                    T a0 = init(o, c), a1 = init(o, c + L), a2 = init(o, c + 2 * L), a3 = init(o, c + 3 * L);
+                    T b0 = init(o2, c), b1 = init(o2, c + L), b2 = init(o2, c + 2 * L), b3 = init(o2, c + 3 * L);
+                    for (int t = 0; t < n; ++t) {
+                        const float* s0 = sp[t] + c;
+                        const float* s1 = s0 + d;
+                        const float* w = wp[t] + c;
+                        const T w0 = V::load(w), w1 = V::load(w + L), w2 = V::load(w + 2 * L), w3 = V::load(w + 3 * L);
+                        a0 = V::fma(V::load(s0), w0, a0), b0 = V::fma(V::load(s1), w0, b0);
+                        a1 = V::fma(V::load(s0 + L), w1, a1), b1 = V::fma(V::load(s1 + L), w1, b1);
+                        a2 = V::fma(V::load(s0 + 2 * L), w2, a2), b2 = V::fma(V::load(s1 + 2 * L), w2, b2);
+                        a3 = V::fma(V::load(s0 + 3 * L), w3, a3), b3 = V::fma(V::load(s1 + 3 * L), w3, b3);
+                    }
+                    if (vec_act) {
+                        a0 = activate(p.act, p.alpha, a0), a1 = activate(p.act, p.alpha, a1);
+                        a2 = activate(p.act, p.alpha, a2), a3 = activate(p.act, p.alpha, a3);
+                        b0 = activate(p.act, p.alpha, b0), b1 = activate(p.act, p.alpha, b1);
+                        b2 = activate(p.act, p.alpha, b2), b3 = activate(p.act, p.alpha, b3);
+                    }
+                    V::store(o + c, a0), V::store(o + c + L, a1), V::store(o + c + 2 * L, a2), V::store(o + c + 3 * L, a3);
+                    V::store(o2 + c, b0), V::store(o2 + c + L, b1), V::store(o2 + c + 2 * L, b2), V::store(o2 + c + 3 * L, b3);
+                }
+                rest(o, 0, c);
+                rest(o2, d, c);
+                for (int t = 0; t < n; ++t) sp[t] += d;  // now pixel x + 1's taps
+                ++x;
+                continue;
+            }
             for (; c + 4 * L <= C; c += 4 * L) {
-                T a0 = init(c), a1 = init(c + L), a2 = init(c + 2 * L), a3 = init(c + 3 * L);
+                T a0 = init(o, c), a1 = init(o, c + L), a2 = init(o, c + 2 * L), a3 = init(o, c + 3 * L);
                 for (int t = 0; t < n; ++t) {
                     const float* s = sp[t] + c;
                     const float* w = wp[t] + c;
@@ -61,20 +116,9 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
                 }
                 V::store(o + c, a0), V::store(o + c + L, a1), V::store(o + c + 2 * L, a2), V::store(o + c + 3 * L, a3);
             }
-            for (; c + L <= C; c += L) {
-                T a = init(c);
-                for (int t = 0; t < n; ++t) a = V::fma(V::load(sp[t] + c), V::load(wp[t] + c), a);
-                V::store(o + c, vec_act ? activate(p.act, p.alpha, a) : a);
-            }
-            const int tail = c;
-            for (; c < C; ++c) {
-                float a = p.load_dst ? o[c] : p.bias ? p.bias[c] : 0.f;
-                for (int t = 0; t < n; ++t) a += sp[t][c] * wp[t][c];
-                o[c] = a;
-            }
-            if (!vec_act) apply_activation(p.act, p.alpha, o, C);
-            else if (tail < C) apply_activation(p.act, p.alpha, o + tail, C - tail);
+            rest(o, 0, c);
         }
+    }
 }
 
 class DepthwiseConv final : public ConvKernel {

@@ -2,6 +2,7 @@
 // helpers the kernel files share.
 #include "core/kernels/simd/simd.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
@@ -17,7 +18,24 @@ AxisTaps AxisTaps::fwd(int out, int in, int kernel, int stride, int dilation, in
         }
         a.start.push_back(static_cast<int>(a.k.size()));
     }
+    a.find_shifts();
     return a;
+}
+
+void AxisTaps::find_shifts() {
+    const int rows = static_cast<int>(start.size()) - 1;
+    shifted.assign(static_cast<size_t>(std::max(rows, 0)), 0);
+    step.assign(static_cast<size_t>(std::max(rows, 0)), 0);
+    for (int o = 1; o < rows; ++o) {
+        const int n = end(o) - begin(o);
+        if (n == 0 || n != end(o - 1) - begin(o - 1)) continue;
+        const int d = at[begin(o)] - at[begin(o - 1)];
+        bool same = true;
+        for (int i = 0; i < n && same; ++i)
+            same = k[begin(o) + i] == k[begin(o - 1) + i] && at[begin(o) + i] - at[begin(o - 1) + i] == d;
+        shifted[o] = same;
+        step[o] = d;
+    }
 }
 
 AxisTaps AxisTaps::bwd(int out, int in, int kernel, int stride, int dilation, int pad) {
@@ -30,6 +48,7 @@ AxisTaps AxisTaps::bwd(int out, int in, int kernel, int stride, int dilation, in
         }
         a.start.push_back(static_cast<int>(a.k.size()));
     }
+    a.find_shifts();
     return a;
 }
 
@@ -90,9 +109,12 @@ const KernelSet& simd_kernels() {
     return simd::base::kernel_set();
 }
 
-bool simd_winograd_avx512(const ConvDesc& d) {
+bool simd_avx512_beats_xnnpack(const ConvDesc& d) {
 #ifdef CNNLENS_HAVE_SIMD_AVX512
-    return simd_uses_avx512() && winograd_enabled() && simd::avx512::winograd_applies(d);
+    if (!simd_uses_avx512()) return false;
+    if (winograd_enabled() && simd::avx512::winograd_applies(d)) return true;
+    // 1x1 kernels with whole 8x32 tiles: a plain GEMM (strided ones gather their rows).
+    return d.groups == 1 && d.kernel_h == 1 && d.kernel_w == 1 && d.in_c >= 16 && d.out_c % 32 == 0;
 #else
     (void)d;
     return false;

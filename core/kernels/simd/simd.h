@@ -29,10 +29,10 @@ const KernelSet& simd_kernels();
 const KernelSet* simd_fallback_kernels();
 // False when CNNLENS_WINOGRAD=0 (for side-by-side timing): no Winograd convolutions.
 bool winograd_enabled();
-// True when the simd set runs `d` as a Winograd convolution with AVX-512. That beats XNNPACK's
-// direct convolution on such layers (fewer multiply-adds at the same vector width), so the
-// xnnpack set hands these layers to the simd set.
-bool simd_winograd_avx512(const ConvDesc& d);
+// True when the simd set runs `d` with AVX-512 faster than XNNPACK does, forward and backward,
+// so the xnnpack set hands the layer over: Winograd 3x3 layers (fewer multiply-adds at the same
+// vector width) and 1x1 layers with whole 8x32 tiles (10-15 % faster on the default model's).
+bool simd_avx512_beats_xnnpack(const ConvDesc& d);
 
 namespace simd::inline CNNLENS_SIMD_TARGET {
 
@@ -67,13 +67,20 @@ inline Vec::T activate(Activation a, float alpha, Vec::T x) {
 // and the input coordinate i they read: the pairs (k, i) of row o are items[start[o]..start[o+1]).
 // fwd:  i = o * stride - pad + k * dilation.  bwd (the transpose): for every input coordinate i,
 // the pairs (k, o) with o * stride - pad + k * dilation == i.
+// shifted[o] is true when row o has the same taps k as row o - 1, each reading step[o] further
+// on (so pointers built for o - 1 move on by one addition instead of being rebuilt).
 struct AxisTaps {
     std::vector<int> start;
     std::vector<int> k, at;
+    std::vector<char> shifted;
+    std::vector<int> step;
     static AxisTaps fwd(int out, int in, int kernel, int stride, int dilation, int pad);
     static AxisTaps bwd(int out, int in, int kernel, int stride, int dilation, int pad);
     int begin(int o) const { return start[o]; }
     int end(int o) const { return start[o + 1]; }
+
+private:
+    void find_shifts();
 };
 
 // dst[i] += src[i] for n floats.

@@ -7,6 +7,7 @@
 #include <xnnpack.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +25,7 @@ namespace cnnlens {
 
 #ifdef CNNLENS_HAVE_SIMD
 const KernelSet& simd_kernels();
-bool simd_winograd_avx512(const ConvDesc& d);  // core/kernels/simd/simd.h
+bool simd_avx512_beats_xnnpack(const ConvDesc& d);  // core/kernels/simd/simd.h
 #endif
 
 namespace {
@@ -52,9 +53,26 @@ Runtime& runtime() {
     return r;
 }
 
+// Set once XNNPACK's workers are parked (see ours_next), cleared whenever an operator may wake
+// them again.
+std::atomic<bool> g_workers_parked{false};
+
 // Inside a loop of our own pool (one thread per batch piece) operators run on the calling
 // thread alone.
-pthreadpool_t pool() { return in_parallel_region() ? nullptr : runtime().pool; }
+pthreadpool_t pool() {
+    if (in_parallel_region()) return nullptr;
+    g_workers_parked.store(false, std::memory_order_relaxed);
+    return runtime().pool;
+}
+
+// Called before a kernel of ours (simd or reference set, on our thread pool) runs for this set.
+// XNNPACK's workers spin for a while after each operator and would hold the cores our pool's
+// workers need (2 threads, batch 1: a 0.62 ms forward pass took 0.90 ms), so they are parked,
+// once per run of our kernels.
+void ours_next() {
+    if (pool_threads() > 1 && !in_parallel_region() && !g_workers_parked.exchange(true, std::memory_order_relaxed))
+        park_xnnpack_threads();
+}
 
 void check(xnn_status s, const char* what) {
     if (s == xnn_status_success) return;
@@ -225,11 +243,15 @@ public:
 
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         if (batch <= 0) return;
-        if (route_ == ConvBackward::kReference || route_ == ConvBackward::kSimd)
+        if (route_ == ConvBackward::kReference || route_ == ConvBackward::kSimd) {
+            ours_next();
             return ref_->backward_input(gp, gin, batch, accumulate);
+        }
         if (route_ == ConvBackward::kStrided1x1) return strided_1x1_backward(gp, gin, batch, accumulate);
-        if (route_ == ConvBackward::kDepthwiseLoop)
+        if (route_ == ConvBackward::kDepthwiseLoop) {
+            ours_next();
             return depthwise_backward(d_, dw_weights_.data(), gp, gin, batch, accumulate, taps_);
+        }
         const int64_t n = int64_t{batch} * d_.in_h * d_.in_w * d_.in_c;
         float* dst = accumulate ? scratch(scratch_, n) : gin;
         if (bwd_setup_.needs_setup(batch, gp, dst)) {
@@ -420,13 +442,31 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
     return k;
 }
 
+// A layer this set hands to a kernel of ours.
+class OursConv final : public ConvKernel {
+public:
+    explicit OursConv(std::unique_ptr<ConvKernel> k) : k_(std::move(k)) {}
+    void forward(const float* in, float* out, int batch) override {
+        ours_next();
+        k_->forward(in, out, batch);
+    }
+    void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
+        ours_next();
+        k_->backward_input(gp, gin, batch, accumulate);
+    }
+
+private:
+    std::unique_ptr<ConvKernel> k_;
+};
+
 std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* w, const float* b) {
     CNNLENS_ASSERT(d.groups >= 1 && d.in_c % d.groups == 0 && d.out_c % d.groups == 0);
 #ifdef CNNLENS_HAVE_SIMD
-    // 3x3 stride-1 layers: the simd set's Winograd F(2x2, 3x3) at 16 lanes beats XNNPACK's
-    // direct convolution forward and backward (default model, 29x29x64 layer, one thread:
-    // 0.15 vs 0.20 ms forward, 0.17 vs 0.23 ms VJP).
-    if (simd_winograd_avx512(d)) return simd_kernels().make_conv(d, w, b);
+    // Layers where our AVX-512 kernels beat XNNPACK's (side by side on the default model, one
+    // thread, forward / VJP in ms): the 29x29x64 3x3 layer as Winograd 0.141 / 0.167 vs 0.146 /
+    // 0.181; its 1x1 layers 0.170 / 0.169 vs 0.195 / 0.197 (largest) down to 0.027 / 0.030 vs
+    // 0.036 / 0.037 (smallest). XNNPACK keeps the depthwise layers and narrow outputs.
+    if (simd_avx512_beats_xnnpack(d)) return std::make_unique<OursConv>(simd_kernels().make_conv(d, w, b));
 #endif
     if (!runtime().ok) return reference_kernels().make_conv(d, w, b);
     return XnnConv::make(d, w, b);
@@ -456,11 +496,13 @@ public:
     // `reference` in builds without it.
     void backward_input(const float* in, const float* gout, float* gin, int batch,
                         bool accumulate) override {
+        ours_next();
         bwd_->backward_input(in, gout, gin, batch, accumulate);
     }
     // XNNPACK's pooling has no argmax output (its argmax pooling needs windows that tile the
     // input): the simd set's fused loop, about as fast as XNNPACK's max pooling alone.
     void forward_argmax(const float* in, float* out, int32_t* argmax, int batch) override {
+        ours_next();
         bwd_->forward_argmax(in, out, argmax, batch);
     }
 
