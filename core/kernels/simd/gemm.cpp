@@ -1,5 +1,5 @@
-// The simd set's GEMM: weight packing, the kMR x kNR register-tile microkernel and the driver
-// that blocks K for L1 and walks panels and row blocks.
+// The simd set's GEMM: weight packing, the kMR x kNR register-tile microkernels (kMR x one
+// vector for narrow B) and the driver that blocks K for L1 and walks panels and row blocks.
 #include "core/kernels/simd/gemm.h"
 
 #include <algorithm>
@@ -31,40 +31,45 @@ struct Micro {
     int taps, kc;
     const float* const* a;  // taps x kMR row pointers
     int a_off;
-    const float* b;         // taps * kc rows of kNR
+    const float* b;         // taps * kc rows of one panel's width
     float* const* c;
     int c_off, nr;
-    const float* bias;      // kNR values or null
+    const float* bias;      // one panel's width of values, or null
     bool load_c, finish;    // finish: last K-block, apply the activation
     Activation act;
     float alpha;
 };
 
-template <int MR>
+// MR rows x NV vectors of C.
+template <int MR, int NV>
 void micro(const Micro& p) {
     using V = Vec;
     using T = V::T;
     constexpr int L = V::kLanes;
-    T lo[MR], hi[MR];
+    constexpr int W = NV * L;
+    T acc[MR][NV];
     if (p.load_c) {
         CNNLENS_UNROLL
         for (int r = 0; r < MR; ++r) {
             const float* c = p.c[r] + p.c_off;
-            if (p.nr == kNR) {
-                lo[r] = V::load(c);
-                hi[r] = V::load(c + L);
+            if (p.nr == W) {
+                CNNLENS_UNROLL
+                for (int v = 0; v < NV; ++v) acc[r][v] = V::load(c + v * L);
             } else {
-                float tmp[kNR] = {};
+                float tmp[W] = {};
                 std::memcpy(tmp, c, sizeof(float) * p.nr);
-                lo[r] = V::load(tmp);
-                hi[r] = V::load(tmp + L);
+                CNNLENS_UNROLL
+                for (int v = 0; v < NV; ++v) acc[r][v] = V::load(tmp + v * L);
             }
         }
     } else {
-        const T b0 = p.bias ? V::load(p.bias) : V::zero();
-        const T b1 = p.bias ? V::load(p.bias + L) : V::zero();
+        T b[NV];
         CNNLENS_UNROLL
-        for (int r = 0; r < MR; ++r) { lo[r] = b0; hi[r] = b1; }
+        for (int v = 0; v < NV; ++v) b[v] = p.bias ? V::load(p.bias + v * L) : V::zero();
+        CNNLENS_UNROLL
+        for (int r = 0; r < MR; ++r)
+            CNNLENS_UNROLL
+            for (int v = 0; v < NV; ++v) acc[r][v] = b[v];
     }
 
     const float* b = p.b;
@@ -73,13 +78,15 @@ void micro(const Micro& p) {
         CNNLENS_UNROLL
         for (int r = 0; r < MR; ++r) a[r] = p.a[t * kMR + r] + p.a_off;
         for (int k = 0; k < p.kc; ++k) {
-            const T b0 = V::load(b), b1 = V::load(b + L);
-            b += kNR;
+            T bv[NV];
+            CNNLENS_UNROLL
+            for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * L);
+            b += W;
             CNNLENS_UNROLL
             for (int r = 0; r < MR; ++r) {
                 const T x = V::load_splat(a[r] + k);
-                lo[r] = V::fma(x, b0, lo[r]);
-                hi[r] = V::fma(x, b1, hi[r]);
+                CNNLENS_UNROLL
+                for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(x, bv[v], acc[r][v]);
             }
         }
     }
@@ -87,21 +94,20 @@ void micro(const Micro& p) {
     const bool vec_act = is_vector_activation(p.act, p.alpha);
     if (p.finish && vec_act && p.act != Activation::kNone) {
         CNNLENS_UNROLL
-        for (int r = 0; r < MR; ++r) {
-            lo[r] = activate(p.act, p.alpha, lo[r]);
-            hi[r] = activate(p.act, p.alpha, hi[r]);
-        }
+        for (int r = 0; r < MR; ++r)
+            CNNLENS_UNROLL
+            for (int v = 0; v < NV; ++v) acc[r][v] = activate(p.act, p.alpha, acc[r][v]);
     }
     CNNLENS_UNROLL
     for (int r = 0; r < MR; ++r) {
         float* c = p.c[r] + p.c_off;
-        if (p.nr == kNR) {
-            V::store(c, lo[r]);
-            V::store(c + L, hi[r]);
+        if (p.nr == W) {
+            CNNLENS_UNROLL
+            for (int v = 0; v < NV; ++v) V::store(c + v * L, acc[r][v]);
         } else {
-            float tmp[kNR];
-            V::store(tmp, lo[r]);
-            V::store(tmp + L, hi[r]);
+            float tmp[W];
+            CNNLENS_UNROLL
+            for (int v = 0; v < NV; ++v) V::store(tmp + v * L, acc[r][v]);
             std::memcpy(c, tmp, sizeof(float) * p.nr);
         }
         if (p.finish && !vec_act) apply_activation(p.act, p.alpha, c, p.nr);
@@ -110,11 +116,14 @@ void micro(const Micro& p) {
 
 using MicroFn = void (*)(const Micro&);
 
-template <int... I>
-constexpr auto micro_table(std::integer_sequence<int, I...>) {
-    return std::array<MicroFn, sizeof...(I)>{&micro<I + 1>...};
+// kMicro[nv - 1][mr - 1]: the microkernel for mr rows and nv vectors.
+template <int NV, int... I>
+constexpr auto micro_row(std::integer_sequence<int, I...>) {
+    return std::array<MicroFn, sizeof...(I)>{&micro<I + 1, NV>...};
 }
-constexpr auto kMicro = micro_table(std::make_integer_sequence<int, kMR>{});
+constexpr std::array<std::array<MicroFn, kMR>, 2> kMicro = {
+    micro_row<1>(std::make_integer_sequence<int, kMR>{}), micro_row<2>(std::make_integer_sequence<int, kMR>{})};
+static_assert(kNR == 2 * Vec::kLanes);
 
 // K is cut into blocks whose B rows fit the panel budget: whole taps when a tap fits, else
 // channel chunks of one tap. Block i covers taps [t0, t0 + nt), channels [c0, c0 + kc).
@@ -148,17 +157,18 @@ void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stri
             PackedB& out) {
     out.k = k;
     out.n = n;
-    const int panels = out.panels();
-    out.data.assign(static_cast<size_t>(panels) * k * kNR, 0.f);
+    out.width = n <= Vec::kLanes ? Vec::kLanes : kNR;
+    const int panels = out.panels(), w = out.width;
+    out.data.assign(static_cast<size_t>(panels) * k * w, 0.f);
     for (int j = 0; j < panels; ++j) {
-        float* dst = out.data.data() + static_cast<int64_t>(j) * k * kNR;
+        float* dst = out.data.data() + static_cast<int64_t>(j) * k * w;
         for (int i = 0; i < k; ++i)
-            for (int q = 0; q < kNR && j * kNR + q < n; ++q)
-                dst[static_cast<int64_t>(i) * kNR + q] = src[i * row_stride + (j * kNR + q) * col_stride];
+            for (int q = 0; q < w && j * w + q < n; ++q)
+                dst[static_cast<int64_t>(i) * w + q] = src[i * row_stride + (j * w + q) * col_stride];
     }
     out.bias.clear();
     if (bias) {
-        out.bias.assign(static_cast<size_t>(panels) * kNR, 0.f);
+        out.bias.assign(static_cast<size_t>(panels) * w, 0.f);
         std::copy(bias, bias + n, out.bias.begin());
     }
 }
@@ -168,6 +178,7 @@ void gemm(const GemmCall& g) {
     CNNLENS_ASSERT(static_cast<int64_t>(g.taps) * g.kc == b.k);
     if (g.rows <= 0 || b.n <= 0) return;
     const KPlan plan(g.taps, g.kc);
+    const auto& micro_fn = kMicro[b.width / Vec::kLanes - 1];
     for (int kb = 0; kb < plan.count; ++kb) {
         const KBlock blk = plan.at(kb);
         const bool first = kb == 0;
@@ -181,14 +192,14 @@ void gemm(const GemmCall& g) {
         p.alpha = g.alpha;
         // The panel (in L1) stays while the row blocks of this call (in L2) stream past it.
         for (int j = 0; j < b.panels(); ++j) {
-            p.b = b.panel(j) + (static_cast<int64_t>(blk.t0) * g.kc + blk.c0) * kNR;
-            p.c_off = g.c_off + j * kNR;
-            p.nr = std::min(kNR, b.n - j * kNR);
-            p.bias = first && !g.load_c && !b.bias.empty() ? b.bias.data() + j * kNR : nullptr;
+            p.b = b.panel(j) + (static_cast<int64_t>(blk.t0) * g.kc + blk.c0) * b.width;
+            p.c_off = g.c_off + j * b.width;
+            p.nr = std::min(b.width, b.n - j * b.width);
+            p.bias = first && !g.load_c && !b.bias.empty() ? b.bias.data() + j * b.width : nullptr;
             for (int r0 = 0; r0 < g.rows; r0 += kMR) {
                 p.a = g.a + static_cast<int64_t>(r0 / kMR) * g.taps * kMR + blk.t0 * kMR;
                 p.c = g.c + r0;
-                kMicro[std::min(kMR, g.rows - r0) - 1](p);
+                micro_fn[std::min(kMR, g.rows - r0) - 1](p);
             }
         }
     }

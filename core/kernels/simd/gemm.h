@@ -21,14 +21,16 @@ inline constexpr int kMR = CNNLENS_SIMD_MR;
 inline constexpr int kMR = Vec::kLanes == 16 ? 8 : Vec::kLanes == 8 ? 6 : 4;
 #endif
 
-// B[k][n] packed into panels of kNR columns; panel j holds k rows of kNR floats, columns past
-// n are zero. bias (if any) is padded to the same width.
+// B[k][n] packed into panels of `width` columns; panel j holds k rows of `width` floats,
+// columns past n are zero. bias (if any) is padded to the same width. The width is kNR (two
+// vectors), or one vector when n fits in one: a narrow layer (7 classes) then wastes half as
+// many multiply-adds on padding.
 struct PackedB {
-    int k = 0, n = 0;
+    int k = 0, n = 0, width = kNR;
     std::vector<float> data;
     std::vector<float> bias;  // empty: no bias
-    int panels() const { return (n + kNR - 1) / kNR; }
-    const float* panel(int j) const { return data.data() + static_cast<int64_t>(j) * k * kNR; }
+    int panels() const { return (n + width - 1) / width; }
+    const float* panel(int j) const { return data.data() + static_cast<int64_t>(j) * k * width; }
 };
 
 // Packs B[i][j] = src[i * row_stride + j * col_stride] (swap the strides to pack a transpose).

@@ -22,6 +22,28 @@ AxisTaps AxisTaps::fwd(int out, int in, int kernel, int stride, int dilation, in
     return a;
 }
 
+bool flipped_transpose(const ConvDesc& d, const float* w, ConvDesc& bd, std::vector<float>& bw) {
+    const int ph = (d.kernel_h - 1) * d.dilation_h, pw = (d.kernel_w - 1) * d.dilation_w;
+    if (d.stride_h != 1 || d.stride_w != 1 || d.groups != 1 || d.pad_top > ph || d.pad_bottom > ph ||
+        d.pad_left > pw || d.pad_right > pw)
+        return false;
+    bd = ConvDesc();
+    bd.in_h = d.out_h; bd.in_w = d.out_w; bd.in_c = d.out_c;
+    bd.out_h = d.in_h; bd.out_w = d.in_w; bd.out_c = d.in_c;
+    bd.kernel_h = d.kernel_h; bd.kernel_w = d.kernel_w;
+    bd.dilation_h = d.dilation_h; bd.dilation_w = d.dilation_w;
+    bd.pad_top = ph - d.pad_top; bd.pad_bottom = ph - d.pad_bottom;
+    bd.pad_left = pw - d.pad_left; bd.pad_right = pw - d.pad_right;
+    if (bd.in_h + bd.pad_top + bd.pad_bottom - ph != bd.out_h || bd.in_w + bd.pad_left + bd.pad_right - pw != bd.out_w) return false;
+    const int taps = d.kernel_h * d.kernel_w;
+    bw.resize(static_cast<size_t>(taps) * d.in_c * d.out_c);
+    for (int k = 0; k < taps; ++k)
+        for (int ci = 0; ci < d.in_c; ++ci)
+            for (int co = 0; co < d.out_c; ++co)
+                bw[(static_cast<size_t>(k) * d.out_c + co) * d.in_c + ci] = w[(static_cast<size_t>(taps - 1 - k) * d.in_c + ci) * d.out_c + co];
+    return true;
+}
+
 void AxisTaps::find_shifts() {
     const int rows = static_cast<int>(start.size()) - 1;
     shifted.assign(static_cast<size_t>(std::max(rows, 0)), 0);

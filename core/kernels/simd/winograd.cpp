@@ -27,7 +27,7 @@ public:
     WinogradConv(const ConvDesc& d, const float* w, const float* bias, bool with_backward = true) : d_(d) {
         ConvDesc bd;
         std::vector<float> bw;
-        if (with_backward && transposed(d, w, bd, bw)) backward_ = std::make_unique<WinogradConv>(bd, bw.data(), nullptr, false);
+        if (with_backward && flipped_transpose(d, w, bd, bw) && winograd_applies(bd)) backward_ = std::make_unique<WinogradConv>(bd, bw.data(), nullptr, false);
         else if (with_backward) gemm_conv_ = make_gemm_conv(d, w, bias);
         const int ci_n = d.in_c, co_n = d.out_c;
         // U = G g G^T per (ci, co), with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
@@ -99,26 +99,6 @@ public:
     }
 
     // The backward convolution's description and weights, or false when it does not qualify.
-    static bool transposed(const ConvDesc& d, const float* w, ConvDesc& bd, std::vector<float>& bw) {
-        if (d.pad_top > 2 || d.pad_bottom > 2 || d.pad_left > 2 || d.pad_right > 2) return false;
-        bd = ConvDesc();
-        bd.in_h = d.out_h; bd.in_w = d.out_w; bd.in_c = d.out_c;
-        bd.out_h = d.in_h; bd.out_w = d.in_w; bd.out_c = d.in_c;
-        bd.kernel_h = bd.kernel_w = 3;
-        bd.pad_top = 2 - d.pad_top; bd.pad_bottom = 2 - d.pad_bottom;
-        bd.pad_left = 2 - d.pad_left; bd.pad_right = 2 - d.pad_right;
-        // The forward's floor may drop input rows past the last window; then the shapes do not
-        // invert and the GEMM path handles it.
-        if (bd.in_h + bd.pad_top + bd.pad_bottom - 2 != bd.out_h || bd.in_w + bd.pad_left + bd.pad_right - 2 != bd.out_w) return false;
-        if (!winograd_applies(bd)) return false;
-        bw.resize(static_cast<size_t>(9) * d.in_c * d.out_c);
-        for (int k = 0; k < 9; ++k)
-            for (int ci = 0; ci < d.in_c; ++ci)
-                for (int co = 0; co < d.out_c; ++co)
-                    bw[(static_cast<size_t>(k) * d.out_c + co) * d.in_c + ci] = w[(static_cast<size_t>(8 - k) * d.in_c + ci) * d.out_c + co];
-        return true;
-    }
-
 private:
     struct Scratch {
         std::vector<float> v, m;
