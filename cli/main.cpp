@@ -88,6 +88,8 @@ const char* kUsage =
     "  bench --roofline    the multiply-add peak of one core with the simd set's vectors\n"
     "\n"
     "Kernel sets: --kernels or the CNNLENS_KERNELS environment variable; default: the best compiled.\n"
+    "  On x86-64 the simd set runs its AVX-512 copy when the CPU has one; simd-avx2 (or\n"
+    "  CNNLENS_SIMD=avx2) is the AVX2 copy.\n"
     "Threads: --threads N (any command) or CNNLENS_THREADS; default: every core up to 8, 1 for bench.\n";
 }
 
