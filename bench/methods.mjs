@@ -85,7 +85,14 @@ machine.load_after = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const result = summarize();
 writeResults(path.resolve(ROOT, args.out), 'methods', result, render(result));
 
-// ---- ours: one `cnnlens bench --method M --json` process per sample (median of its 3 runs) ----
+// ---- ours: one `cnnlens bench --method M --json` process per sample (median of its runs) ----
+
+// Runs per sample: a forward pass or one gradient takes milliseconds, so it gets 30 runs after
+// 10 warm-up runs (3 after 1 left V8's baseline code and cold caches in the wasm forward: 9 ms
+// instead of 3.5); the explanations take 50-5000 ms and get 3 after 1. The same on every side.
+const QUICK = new Set(['forward', 'saliency']);
+const runsFor = (m) => (QUICK.has(m) ? 30 : 3);
+const warmupFor = (m) => (QUICK.has(m) ? 10 : 1);
 
 function cliRound(c) {
   const bin = path.resolve(ROOT, args[c.cli]);
@@ -93,7 +100,7 @@ function cliRound(c) {
   for (const m of METHODS) {
     const cmd = c.cli === 'wasm' ? ['node', ['--no-experimental-fetch', bin]] : [bin, []];
     const p = spawnSync(cmd[0], [...cmd[1], 'bench', '--model', MODEL_DIR, '--method', m, '--kernels', c.kernels,
-      '--threads', c.threads, '--runs', '3', '--warmup', '1', '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
+      '--threads', c.threads, '--runs', String(runsFor(m)), '--warmup', String(warmupFor(m)), '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
     if (p.status !== 0) { notes[c.id][m] = `error: ${(p.stderr || '').trim().split('\n').pop()}`; continue; }
     const res = JSON.parse(p.stdout.trim().split('\n').pop());
     samples[c.id][m].push(res.ms);
@@ -104,7 +111,7 @@ function cliRound(c) {
 // ---- PyTorch: bench/torch_methods.py prints one JSON line per method and variant ----
 
 function torchRound(threads) {
-  const p = spawnSync('/usr/bin/python3', ['bench/torch_methods.py', '--threads', threads, '--runs', '3',
+  const p = spawnSync('/usr/bin/python3', ['bench/torch_methods.py', '--threads', threads, '--runs', '3', '--quick-runs', String(runsFor('forward')),
     '--methods', METHODS.join(',')], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
   const ids = CONFIGS.filter((c) => c.torch?.threads === threads);
   if (p.status !== 0) {
@@ -274,7 +281,8 @@ function ridge(z, y, n, m) {
 function tfjsRound() {
   for (const m of METHODS) {
     const runs = [];
-    for (let i = 0; i < 3; ++i) {
+    for (let i = 0; i < warmupFor(m) - 1; ++i) tfjs.work[m]();  // one warm-up ran at set-up
+    for (let i = 0; i < runsFor(m); ++i) {
       const t0 = performance.now();
       tfjs.work[m]();
       runs.push(performance.now() - t0);

@@ -15,7 +15,7 @@ would write them:
               kernel sqrt(exp(-d^2 / 0.25^2)), weighted ridge (alpha 1) on the probability
   filter      100 Adam steps (lr 0.05) on the pixels, ascending logit 3 through the whole net
 Prints one JSON object per line: {"method", "threads", "variant", "ms", "ms_min", "ms_max", "runs"}.
-Usage: /usr/bin/python3 bench/torch_methods.py [--threads N] [--runs N] [--methods a,b,...]"""
+Usage: /usr/bin/python3 bench/torch_methods.py [--threads N] [--runs N] [--quick-runs N] [--methods a,b,...]"""
 import argparse
 import json
 import os
@@ -153,6 +153,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--runs', type=int, default=5)
+    ap.add_argument('--quick-runs', type=int, default=30, help='runs of forward and saliency')
     ap.add_argument('--methods', default=','.join(METHODS))
     args = ap.parse_args()
     if not os.path.exists(FACE):
@@ -167,8 +168,9 @@ def main():
         fn = METHODS[name]
         for variant, model in models.items():
             slow = name in ('lime_b10', 'filter') or variant == 'eager' and name == 'lime'
-            runs = max(1, args.runs // 2) if slow else args.runs
-            ms = timed(lambda: fn(model, face), runs, 1)
+            quick = name in ('forward', 'saliency')  # milliseconds: more runs after more warm-up
+            runs = args.quick_runs if quick else max(1, args.runs // 2) if slow else args.runs
+            ms = timed(lambda: fn(model, face), runs, 10 if quick else 1)
             print(json.dumps({'method': name, 'threads': args.threads, 'variant': variant,
                               'ms': float(np.median(ms)), 'ms_min': min(ms), 'ms_max': max(ms), 'runs': runs}),
                   flush=True)

@@ -119,8 +119,8 @@ struct KernelSet {
     std::unique_ptr<DenseKernel> (*make_dense)(const DenseDesc&, const float* weights, const float* bias);
 };
 
-// Every set compiled into this build, best first ("xnnpack", "simd", "reference"; on a CPU
-// with AVX-512 also "simd-avx2", the simd set's AVX2 copy, after "simd").
+// Every set compiled into this build, best first: "xnnpack", "simd", "reference"; on a CPU
+// with AVX-512 "simd" (its AVX-512 copy), "xnnpack", "simd-avx2" (the AVX2 copy), "reference".
 std::span<const KernelSet* const> compiled_kernel_sets();
 // The set named `name`, or null.
 const KernelSet* find_kernel_set(std::string_view name);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/base/thread_pool.h"
+
 namespace cnnlens {
 
 #define X(name) extern const OpDef k##name##Def;
@@ -52,8 +54,14 @@ bool resolve_padding(PaddingMode mode, int in, int kernel, int stride, int dilat
     return out >= 1;
 }
 
-void activation_backward(Activation a, float alpha, ReluRule rule, const float* y, const float* g, float* gp,
-                         int64_t n) {
+namespace {
+
+// Element-wise passes over at least this many floats are split across the kernel threads (each
+// element is computed the same way whichever thread runs it).
+constexpr int64_t kElementwiseGrain = 1 << 14;
+
+void activation_backward_range(Activation a, float alpha, ReluRule rule, const float* y, const float* g, float* gp,
+                               int64_t n) {
     switch (a) {
         case Activation::kNone: std::copy(g, g + n, gp); return;
         case Activation::kRelu:
@@ -84,6 +92,15 @@ void activation_backward(Activation a, float alpha, ReluRule rule, const float* 
     }
 }
 
+}  // namespace
+
+void activation_backward(Activation a, float alpha, ReluRule rule, const float* y, const float* g, float* gp,
+                         int64_t n) {
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e, int) {
+        activation_backward_range(a, alpha, rule, y + b, g + b, gp + b, e - b);
+    });
+}
+
 const float* fused_activation_grad(OpContext& c, Activation a, float alpha, ReluRule rule, const Tensor& out, const Tensor& g) {
     if (a == Activation::kNone) return g.data();
     // In place when allowed: one buffer less in cache on the backward sweep.
@@ -97,8 +114,10 @@ const float* fused_activation_grad(OpContext& c, Activation a, float alpha, Relu
 }
 
 void store_or_add(float* dst, const float* src, int64_t n, bool accumulate) {
-    if (accumulate) for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
-    else std::copy(src, src + n, dst);
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e, int) {
+        if (accumulate) for (int64_t i = b; i < e; ++i) dst[i] += src[i];
+        else std::copy(src + b, src + e, dst + b);
+    });
 }
 
 }  // namespace cnnlens

@@ -286,6 +286,27 @@ TEST(KernelSets, ReferenceIsAlwaysCompiledAndSelectable) {
     EXPECT_EQ(compiled_kernel_sets().back(), &reference_kernels());
 }
 
+// On a CPU with AVX-512 the simd set runs its AVX-512 copy, listed first (the best), and the AVX2
+// copy stays reachable as "simd-avx2"; elsewhere neither changes the order.
+TEST(KernelSets, SimdCopiesAreListedByWhatTheCpuRuns) {
+#ifdef CNNLENS_HAVE_SIMD
+    const KernelSet* simd = find_kernel_set("simd");
+    ASSERT_NE(simd, nullptr);
+    if (const KernelSet* avx2 = find_kernel_set("simd-avx2")) {
+        EXPECT_EQ(compiled_kernel_sets().front(), simd);
+        EXPECT_NE(avx2->make_conv, simd->make_conv);
+    } else {
+#ifdef CNNLENS_HAVE_XNNPACK
+        EXPECT_EQ(compiled_kernel_sets().front()->name, "xnnpack");
+#else
+        EXPECT_EQ(compiled_kernel_sets().front(), simd);
+#endif
+    }
+#else
+    EXPECT_EQ(find_kernel_set("simd-avx2"), nullptr);
+#endif
+}
+
 INSTANTIATE_TEST_SUITE_P(AllSets, KernelSetTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
                          [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
 
