@@ -46,6 +46,13 @@ const THREADS = String(args.threads).split(',');
 const plural = (t) => `${t} thread${t === '1' ? '' : 's'}`;
 const METHODS = String(args.methods).split(',');
 for (const m of METHODS) if (!ALL_METHODS.includes(m)) throw new Error(`methods.mjs: unknown method '${m}' (${ALL_METHODS.join(', ')})`);
+// Runs per sample: a forward pass or one gradient takes milliseconds, so it gets 30 runs after
+// 10 warm-up runs (3 after 1 left V8's baseline code and cold caches in the wasm forward: 9 ms
+// instead of 3.5); the explanations take 50-5000 ms and get 3 after 1. The same on every side.
+const QUICK = new Set(['forward', 'saliency']);
+const runsFor = (m) => (QUICK.has(m) ? 30 : 3);
+const warmupFor = (m) => (QUICK.has(m) ? 10 : 1);
+
 const started = Date.now();
 const log = (m) => process.stderr.write(`[methods ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
 
@@ -86,13 +93,6 @@ const result = summarize();
 writeResults(path.resolve(ROOT, args.out), 'methods', result, render(result));
 
 // ---- ours: one `cnnlens bench --method M --json` process per sample (median of its runs) ----
-
-// Runs per sample: a forward pass or one gradient takes milliseconds, so it gets 30 runs after
-// 10 warm-up runs (3 after 1 left V8's baseline code and cold caches in the wasm forward: 9 ms
-// instead of 3.5); the explanations take 50-5000 ms and get 3 after 1. The same on every side.
-const QUICK = new Set(['forward', 'saliency']);
-const runsFor = (m) => (QUICK.has(m) ? 30 : 3);
-const warmupFor = (m) => (QUICK.has(m) ? 10 : 1);
 
 function cliRound(c) {
   const bin = path.resolve(ROOT, args[c.cli]);
