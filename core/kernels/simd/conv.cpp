@@ -191,10 +191,10 @@ private:
     std::vector<PackedB> fwd_, bwd_;  // per group: [taps*cpg][opg] and its transpose
     std::vector<int64_t> offsets_;    // [out pixel][tap]: float offset of the input pixel, -1 = padding
     std::vector<float> zeros_, junk_;
-    std::vector<std::vector<float>> cols_;  // per thread: im2col rows (forward) or GEMM output before col2im
+    std::vector<AlignedFloats> cols_;  // per thread: im2col rows (forward) or GEMM output before col2im
     std::vector<RowTables> tables_;          // per thread
     std::unique_ptr<GemmConv> flipped_;      // the backward pass, when it is a stride-1 convolution
-    std::vector<float> sum_;                 // flipped_ with accumulate
+    AlignedFloats sum_;                      // flipped_ with accumulate
 };
 
 }  // namespace

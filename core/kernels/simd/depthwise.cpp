@@ -215,7 +215,7 @@ private:
 
     ConvDesc d_;
     int m_;
-    std::vector<float> w_, bias_, expanded_;
+    AlignedFloats w_, bias_, expanded_;
     AxisTaps fy_, fx_, by_, bx_;
     std::vector<const float*> sp_, wp_;
 };

@@ -27,8 +27,8 @@ inline constexpr int kMR = Vec::kLanes == 16 ? 8 : Vec::kLanes == 8 ? 6 : 4;
 // many multiply-adds on padding.
 struct PackedB {
     int k = 0, n = 0, width = kNR;
-    std::vector<float> data;
-    std::vector<float> bias;  // empty: no bias
+    AlignedFloats data;
+    AlignedFloats bias;  // empty: no bias
     int panels() const { return (n + width - 1) / width; }
     const float* panel(int j) const { return data.data() + static_cast<int64_t>(j) * k * width; }
 };

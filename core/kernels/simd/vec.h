@@ -22,6 +22,10 @@
 // points, so no inline function compiled with AVX-512 can stand in for the base copy's.
 #pragma once
 
+#include <cstddef>
+#include <new>
+#include <vector>
+
 #ifndef CNNLENS_SIMD_TARGET
 #define CNNLENS_SIMD_TARGET base
 #define CNNLENS_SIMD_BASE_TARGET 1
@@ -36,6 +40,22 @@
 #endif
 
 namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
+
+// Buffers the kernels stream vectors through (packed weights, scratch): 64-byte aligned, so a
+// 16-lane load or store stays within one cache line (malloc aligns to 16 bytes; with packed
+// weights so placed every multiply-add step of the AVX-512 GEMM loaded across two lines).
+template <typename T>
+struct CacheLineAllocator {
+    using value_type = T;
+    CacheLineAllocator() = default;
+    template <typename U>
+    CacheLineAllocator(const CacheLineAllocator<U>&) {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+    void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{64}); }
+    template <typename U>
+    bool operator==(const CacheLineAllocator<U>&) const { return true; }
+};
+using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
 
 #if defined(__wasm_simd128__)
 

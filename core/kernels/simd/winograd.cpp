@@ -107,7 +107,7 @@ public:
     // The backward convolution's description and weights, or false when it does not qualify.
 private:
     struct Scratch {
-        std::vector<float> v, m;
+        AlignedFloats v, m;
         RowTables tables;
     };
 
@@ -190,9 +190,9 @@ private:
     ConvDesc d_;
     std::unique_ptr<ConvKernel> gemm_conv_;     // the backward pass when backward_ does not apply
     std::unique_ptr<WinogradConv> backward_;     // the backward pass as a Winograd convolution
-    std::vector<float> sum_;                     // backward with accumulate
+    AlignedFloats sum_;                          // backward with accumulate
     std::vector<PackedB> u_;                 // per position: transformed weights [in_c][out_c]
-    std::vector<float> bias_;
+    AlignedFloats bias_;
     int tiles_h_ = 0, tiles_w_ = 0, block_ = 0;
     std::vector<Scratch> scratch_;  // per thread
 };
