@@ -202,6 +202,10 @@ TEST_P(KernelSetTest, MaxPoolArgmaxMatchesTheSearch) {
         k->backward_input(x.data(), g.data(), gs.data(), batch, false);
         k->backward_argmax(arg.data(), g.data(), ga.data(), batch, false);
         EXPECT_EQ(max_abs_diff(ga.data(), gs.data(), gs.size()), 0.0);
+        // ... and the same bits as the plain scatter (the default, which `reference` keeps).
+        Tensor gref(x.shape(), 3.f);
+        reference_kernels().make_pool(d)->backward_argmax(arg.data(), g.data(), gref.data(), batch, false);
+        EXPECT_EQ(std::memcmp(ga.data(), gref.data(), sizeof(float) * ga.size()), 0);
         k->backward_argmax(arg.data(), g.data(), gacc.data(), batch, true);
         for (int64_t i = 0; i < gs.size(); ++i) gs[i] += 0.5f;
         EXPECT_LT(max_abs_diff(gacc.data(), gs.data(), gs.size()), 1e-6);

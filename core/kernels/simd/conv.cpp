@@ -178,6 +178,12 @@ private:
             float* image = gin + row / pixels_ * in_image_ + g * cpg_;
             const int64_t* off = offsets_.data() + row % pixels_ * taps_;
             const float* col = cols + static_cast<int64_t>(r) * taps_ * cpg_;
+            if (cpg_ < Vec::kLanes) {  // a grey or RGB first layer: a few floats per tap
+                for (int t = 0; t < taps_; ++t)
+                    if (off[t] >= 0)
+                        for (int c = 0; c < cpg_; ++c) image[off[t] + c] += col[t * cpg_ + c];
+                continue;
+            }
             for (int t = 0; t < taps_; ++t)
                 if (off[t] >= 0) add_to(image + off[t], col + t * cpg_, cpg_);
         }

@@ -3,6 +3,7 @@
 // compare-and-select on vectors, then routes the gradient lane by lane.
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "core/base/assert.h"
 #include "core/base/thread_pool.h"
@@ -16,6 +17,8 @@ public:
     explicit Pool(const PoolDesc& d) : PoolKernel(d), d_(d) {
         ys_ = AxisTaps::fwd(d.out_h, d.in_h, d.kernel_h, d.stride_h, 1, d.pad_top);
         xs_ = AxisTaps::fwd(d.out_w, d.in_w, d.kernel_w, d.stride_w, 1, d.pad_left);
+        by_ = AxisTaps::bwd(d.out_h, d.in_h, d.kernel_h, d.stride_h, 1, d.pad_top);
+        bx_ = AxisTaps::bwd(d.out_w, d.in_w, d.kernel_w, d.stride_w, 1, d.pad_left);
     }
 
     void forward(const float* in, float* out, int batch) override {
@@ -145,6 +148,53 @@ public:
         });
     }
 
+    // Each input element gathers the gradients of the windows whose argmax it is, visiting them
+    // in increasing output order: the additions of the scatter in kernels.cpp in the same order,
+    // so the results match it bit for bit, with no zeroing pass and no write conflicts between
+    // threads (they take input rows).
+    void backward_argmax(const int32_t* argmax, const float* gout, float* gin, int batch, bool accumulate) override {
+        using V = Vec;
+        constexpr int L = V::kLanes;
+        const int C = d_.channels, window_cap = d_.kernel_h * d_.kernel_w;
+        parallel_for(static_cast<int64_t>(batch) * d_.in_h, 4, [&](int64_t i0, int64_t i1, int) {
+            int64_t small_at[64];
+            float small_k[64];
+            std::vector<int64_t> large_at(window_cap > 64 ? static_cast<size_t>(window_cap) : 0);
+            std::vector<float> large_k(large_at.size());
+            int64_t* at = window_cap > 64 ? large_at.data() : small_at;  // output offsets
+            float* kpos = window_cap > 64 ? large_k.data() : small_k;   // window positions
+            for (int64_t i = i0; i < i1; ++i) {
+                const int n = static_cast<int>(i / d_.in_h), iy = static_cast<int>(i % d_.in_h);
+                for (int ix = 0; ix < d_.in_w; ++ix) {
+                    // AxisTaps::bwd lists taps with growing k, i.e. shrinking output index.
+                    int count = 0;
+                    for (int a = by_.end(iy) - 1; a >= by_.begin(iy); --a)
+                        for (int b = bx_.end(ix) - 1; b >= bx_.begin(ix); --b) {
+                            at[count] = ((static_cast<int64_t>(n) * d_.out_h + by_.at[a]) * d_.out_w + bx_.at[b]) * C;
+                            kpos[count] = static_cast<float>(by_.k[a] * d_.kernel_w + bx_.k[b]);
+                            ++count;
+                        }
+                    float* d = gin + ((static_cast<int64_t>(n) * d_.in_h + iy) * d_.in_w + ix) * C;
+                    int c = 0;
+                    for (; c + L <= C; c += L) {
+                        V::T acc = accumulate ? V::load(d + c) : V::zero();
+                        for (int w = 0; w < count; ++w) {
+                            const V::T hit = V::eq(V::load_i32(argmax + at[w] + c), V::splat(kpos[w]));
+                            acc = V::select(hit, V::add(acc, V::load(gout + at[w] + c)), acc);
+                        }
+                        V::store(d + c, acc);
+                    }
+                    for (; c < C; ++c) {
+                        float acc = accumulate ? d[c] : 0.f;
+                        for (int w = 0; w < count; ++w)
+                            if (static_cast<float>(argmax[at[w] + c]) == kpos[w]) acc += gout[at[w] + c];
+                        d[c] = acc;
+                    }
+                }
+            }
+        });
+    }
+
     void backward_input(const float* in, const float* gout, float* gin, int batch, bool accumulate) override {
         using V = Vec;
         constexpr int L = V::kLanes;
@@ -231,7 +281,7 @@ private:
     }
 
     PoolDesc d_;
-    AxisTaps ys_, xs_;
+    AxisTaps ys_, xs_, by_, bx_;
     std::vector<int64_t> windows_;  // per thread: kernel_h * kernel_w offsets
 };
 

@@ -8,7 +8,8 @@
 //   max(a, b)    = a < b ? b : a   (std::max's rule, so max-pooling agrees with `reference`
 //   min(a, b)    = b < a ? b : a    bit for bit; wasm's pmax/pmin, x86's maxps/minps)
 //   gt(a, b)     = all-ones lanes where a > b;  eq(a, b) where a == b (false for NaN);
-//   select(m, a, b) = m ? a : b per lane; store_i32(p, v) stores v truncated to int32.
+//   select(m, a, b) = m ? a : b per lane; store_i32(p, v) stores v truncated to int32;
+//   load_i32(p) loads int32 lanes converted to float.
 //
 // 128-bit is the portable baseline: wasm always uses F32x4. Native x86 builds (CMake adds
 // -mavx2 -mfma to this folder) use F32x8; define CNNLENS_SIMD_FORCE_128 to test the 128-bit
@@ -77,6 +78,7 @@ struct F32x4 {
     static T eq(T a, T b) { return wasm_f32x4_eq(a, b); }
     static T select(T m, T a, T b) { return wasm_v128_bitselect(a, b, m); }
     static void store_i32(int32_t* p, T v) { wasm_v128_store(p, wasm_i32x4_trunc_sat_f32x4(v)); }
+    static T load_i32(const int32_t* p) { return wasm_f32x4_convert_i32x4(wasm_v128_load(p)); }
 };
 
 #elif defined(__SSE2__) && !defined(CNNLENS_SIMD_SCALAR)
@@ -104,6 +106,7 @@ struct F32x4 {
     static T eq(T a, T b) { return _mm_cmpeq_ps(a, b); }
     static T select(T m, T a, T b) { return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b)); }
     static void store_i32(int32_t* p, T v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_cvttps_epi32(v)); }
+    static T load_i32(const int32_t* p) { return _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 };
 
 #else
@@ -134,6 +137,7 @@ struct F32x4 {
     }
     static T select(T m, T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = m.v[i] != 0.f ? a.v[i] : b.v[i]; return a; }
     static void store_i32(int32_t* p, T v) { for (int i = 0; i < 4; ++i) p[i] = static_cast<int32_t>(v.v[i]); }
+    static T load_i32(const int32_t* p) { return {{static_cast<float>(p[0]), static_cast<float>(p[1]), static_cast<float>(p[2]), static_cast<float>(p[3])}}; }
 };
 
 #endif
@@ -158,6 +162,7 @@ struct F32x8 {
     static T eq(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
     static T select(T m, T a, T b) { return _mm256_blendv_ps(b, a, m); }
     static void store_i32(int32_t* p, T v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvttps_epi32(v)); }
+    static T load_i32(const int32_t* p) { return _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
 };
 
 #endif
@@ -184,6 +189,7 @@ struct F32x16 {
     static T eq(T a, T b) { return _mm512_castsi512_ps(_mm512_movm_epi32(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ))); }
     static T select(T m, T a, T b) { return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(m)), b, a); }
     static void store_i32(int32_t* p, T v) { _mm512_storeu_si512(p, _mm512_cvttps_epi32(v)); }
+    static T load_i32(const int32_t* p) { return _mm512_cvtepi32_ps(_mm512_loadu_si512(p)); }
 };
 
 #endif

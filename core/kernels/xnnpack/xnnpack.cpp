@@ -505,6 +505,10 @@ public:
         ours_next();
         bwd_->forward_argmax(in, out, argmax, batch);
     }
+    void backward_argmax(const int32_t* argmax, const float* gout, float* gin, int batch, bool accumulate) override {
+        ours_next();
+        bwd_->backward_argmax(argmax, gout, gin, batch, accumulate);
+    }
 
 private:
     PoolDesc d_;
