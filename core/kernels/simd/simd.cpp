@@ -1,5 +1,6 @@
-// The `simd` kernel set: picks the depthwise or the GEMM convolution once per node, and the
-// helpers the kernel files share.
+// The `simd` kernel set: picks the depthwise, Winograd or GEMM convolution once per node, and
+// the helpers the kernel files share; compiled once per target (see vec.h). The base target's
+// copy also holds the dispatch: which target the CPU runs, and what the xnnpack set hands over.
 #include "core/kernels/simd/simd.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// The `simd` kernel set: our own 128-bit SIMD kernels (wasm SIMD128 in the browser, SSE/AVX2
+// The `simd` kernel set: our own SIMD kernels (wasm SIMD128 in the browser, AVX2 and AVX-512
 // natively), written once over core/kernels/simd/vec.h. We write them ourselves because XNNPACK
 // cannot be built for WebAssembly here, and the browser is where the engine runs.
 //
