@@ -129,32 +129,23 @@ void PoolKernel::forward_argmax(const float* in, float* out, int32_t* argmax, in
 void PoolKernel::backward_argmax(const int32_t* argmax, const float* gout, float* gin, int batch, bool accumulate) {
     const PoolDesc& d = desc_;
     const int C = d.channels, kk = d.kernel_h * d.kernel_w;
-    const int64_t in_image = int64_t{d.in_h} * d.in_w * C, in_pixels = int64_t{batch} * d.in_h * d.in_w;
-    // Windows overlap, so the threads split the channels: every input element then receives its
-    // gradients in the same order (by output pixel) whatever the thread count.
-    constexpr int kChannelBlock = 32;
-    parallel_for((C + kChannelBlock - 1) / kChannelBlock, 1, [&](int64_t b0, int64_t b1, int) {
-        const int c0 = static_cast<int>(b0) * kChannelBlock, c1 = std::min(C, static_cast<int>(b1) * kChannelBlock);
-        if (!accumulate)
-            for (int64_t q = 0; q < in_pixels; ++q) std::memset(gin + q * C + c0, 0, sizeof(float) * static_cast<size_t>(c1 - c0));
-        int64_t small[64];
-        std::vector<int64_t> large(kk > 64 ? static_cast<size_t>(kk) : 0);
-        int64_t* offset = kk > 64 ? large.data() : small;  // per window position: input pixel, or -1
-        for (int n = 0; n < batch; ++n)
-            for (int oy = 0; oy < d.out_h; ++oy)
-                for (int ox = 0; ox < d.out_w; ++ox) {
-                    for (int k = 0; k < kk; ++k) {
-                        const int iy = oy * d.stride_h - d.pad_top + k / d.kernel_w, ix = ox * d.stride_w - d.pad_left + k % d.kernel_w;
-                        const bool inside = iy >= 0 && iy < d.in_h && ix >= 0 && ix < d.in_w;
-                        offset[k] = inside ? n * in_image + (int64_t{iy} * d.in_w + ix) * C : -1;
-                    }
-                    const int64_t o = ((int64_t{n} * d.out_h + oy) * d.out_w + ox) * C;
-                    for (int c = c0; c < c1; ++c) {
-                        const int32_t k = argmax[o + c];
-                        if (k >= 0 && k < kk && offset[k] >= 0) gin[offset[k] + c] += gout[o + c];
-                    }
+    const int64_t in_image = int64_t{d.in_h} * d.in_w * C;
+    if (!accumulate) std::memset(gin, 0, sizeof(float) * static_cast<size_t>(batch * in_image));
+    std::vector<int64_t> offset(static_cast<size_t>(kk));  // per window position: input pixel, or -1
+    for (int n = 0; n < batch; ++n)
+        for (int oy = 0; oy < d.out_h; ++oy)
+            for (int ox = 0; ox < d.out_w; ++ox) {
+                for (int k = 0; k < kk; ++k) {
+                    const int iy = oy * d.stride_h - d.pad_top + k / d.kernel_w, ix = ox * d.stride_w - d.pad_left + k % d.kernel_w;
+                    const bool inside = iy >= 0 && iy < d.in_h && ix >= 0 && ix < d.in_w;
+                    offset[static_cast<size_t>(k)] = inside ? n * in_image + (int64_t{iy} * d.in_w + ix) * C : -1;
                 }
-    });
+                const int64_t o = ((int64_t{n} * d.out_h + oy) * d.out_w + ox) * C;
+                for (int c = 0; c < C; ++c) {
+                    const int32_t k = argmax[o + c];
+                    if (k >= 0 && k < kk && offset[static_cast<size_t>(k)] >= 0) gin[offset[static_cast<size_t>(k)] + c] += gout[o + c];
+                }
+            }
 }
 
 void set_kernel_threads(int n) {

@@ -45,6 +45,13 @@ bool flipped_transpose(const ConvDesc& d, const float* w, ConvDesc& bd, std::vec
     return true;
 }
 
+void forward_into(ConvKernel& k, const float* in, float* out, int batch, int64_t n, bool accumulate, AlignedFloats& sum) {
+    if (!accumulate) return k.forward(in, out, batch);
+    if (static_cast<int64_t>(sum.size()) < n) sum.resize(static_cast<size_t>(n));
+    k.forward(in, sum.data(), batch);
+    add_to(out, sum.data(), n);
+}
+
 void AxisTaps::find_shifts() {
     const int rows = static_cast<int>(start.size()) - 1;
     shifted.assign(static_cast<size_t>(std::max(rows, 0)), 0);

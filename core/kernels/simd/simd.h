@@ -90,6 +90,10 @@ private:
     void find_shifts();
 };
 
+// Runs k's forward pass from `in` into `out` (n floats), or adds it to `out` through `sum`
+// (scratch) when accumulating: the backward passes that are flipped convolutions use it.
+void forward_into(ConvKernel& k, const float* in, float* out, int batch, int64_t n, bool accumulate, AlignedFloats& sum);
+
 // dst[i] += src[i] for n floats.
 inline void add_to(float* dst, const float* src, int64_t n) {
     constexpr int L = Vec::kLanes;

@@ -97,14 +97,9 @@ public:
             CNNLENS_ASSERT(gemm_conv_);  // only the inner backward convolution has neither
             return gemm_conv_->backward_input(grad_pre, grad_in, batch, accumulate);
         }
-        if (!accumulate) return backward_->forward(grad_pre, grad_in, batch);
-        const int64_t n = int64_t{batch} * d_.in_h * d_.in_w * d_.in_c;
-        if (static_cast<int64_t>(sum_.size()) < n) sum_.resize(static_cast<size_t>(n));
-        backward_->forward(grad_pre, sum_.data(), batch);
-        add_to(grad_in, sum_.data(), n);
+        forward_into(*backward_, grad_pre, grad_in, batch, int64_t{batch} * d_.in_h * d_.in_w * d_.in_c, accumulate, sum_);
     }
 
-    // The backward convolution's description and weights, or false when it does not qualify.
 private:
     struct Scratch {
         AlignedFloats v, m;
