@@ -48,6 +48,12 @@ public:
     virtual ~ConvKernel() = default;
     // out[batch, out_h, out_w, out_c] = activation(conv(in) + bias).
     virtual void forward(const float* in, float* out, int batch) = 0;
+    // The same, for a pass a backward pass may follow (the executor's tape). Its rounding must
+    // not depend on the output position: identical input windows give identical outputs, so
+    // that ties a later max pool sees in exact arithmetic stay ties and the gradient goes where
+    // PyTorch's float64 gradient sends it. Fast paths that round by position (Winograd's
+    // tiles) run their GEMM equivalent here.
+    virtual void forward_tape(const float* in, float* out, int batch) { forward(in, out, batch); }
     // grad_in (+)= conv_transpose(grad_pre): grad_pre is the gradient with respect to the
     // convolution's output BEFORE the activation (the op applies the activation's derivative).
     // accumulate == false overwrites grad_in.

@@ -54,7 +54,9 @@ ConvKernel& prepared(OpContext& c) {
 }
 
 void forward(OpContext& c, Tensor& out) {
-    prepared(c).forward(c.inputs[0]->data(), out.data(), static_cast<int>(out.shape()[0]));
+    ConvKernel& k = prepared(c);
+    if (c.tape) k.forward_tape(c.inputs[0]->data(), out.data(), static_cast<int>(out.shape()[0]));
+    else k.forward(c.inputs[0]->data(), out.data(), static_cast<int>(out.shape()[0]));
 }
 
 void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule rule) {

@@ -237,6 +237,78 @@ TEST_P(KernelSetTest, DenseMatchesReference) {
     }
 }
 
+// A pass a backward may follow rounds alike at every output position: on an input that
+// repeats every 3 pixels, outputs whose windows hold the same values are bit-identical, so
+// the ties a max pool sees in exact arithmetic stay ties. (Winograd's 2x2 tiles round by
+// position, and 3 is odd: equal windows fall on different places in their tiles.)
+TEST_P(KernelSetTest, TapeForwardRoundsAlikeEverywhere) {
+    const KernelSet& ks = *GetParam();
+    Rng rng(31);
+    for (const ConvDesc& d : conv_cases()) {
+        SCOPED_TRACE(testing::Message() << "conv " << d.in_h << "x" << d.in_w << "x" << d.in_c << " -> " << d.out_c
+                                        << " k" << d.kernel_h << " s" << d.stride_h << " g" << d.groups);
+        Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
+        Tensor b = random_tensor({d.out_c}, rng);
+        Tensor tile = random_tensor({3, 3, d.in_c}, rng);
+        Tensor x({1, d.in_h, d.in_w, d.in_c});
+        for (int y = 0; y < d.in_h; ++y)
+            for (int xx = 0; xx < d.in_w; ++xx)
+                for (int c = 0; c < d.in_c; ++c) x[(static_cast<int64_t>(y) * d.in_w + xx) * d.in_c + c] = tile[((y % 3) * 3 + xx % 3) * d.in_c + c];
+        auto k = ks.make_conv(d, w.data(), b.data());
+        Tensor y({1, d.out_h, d.out_w, d.out_c});
+        k->forward_tape(x.data(), y.data(), 1);
+        const auto inside = [](int o, int s, int pad, int kernel, int dil, int in) {
+            return o * s - pad >= 0 && o * s - pad + (kernel - 1) * dil < in;
+        };
+        const float* first[3][3] = {};
+        int compared = 0, mismatches = 0;
+        for (int oy = 0; oy < d.out_h; ++oy)
+            for (int ox = 0; ox < d.out_w; ++ox) {
+                if (!inside(oy, d.stride_h, d.pad_top, d.kernel_h, d.dilation_h, d.in_h) ||
+                    !inside(ox, d.stride_w, d.pad_left, d.kernel_w, d.dilation_w, d.in_w))
+                    continue;
+                const float* o = y.data() + (static_cast<int64_t>(oy) * d.out_w + ox) * d.out_c;
+                // Windows starting at input rows that agree mod 3 hold the same values.
+                const float*& f = first[(oy * d.stride_h - d.pad_top) % 3][(ox * d.stride_w - d.pad_left) % 3];
+                if (!f) { f = o; continue; }
+                ++compared;
+                mismatches += std::memcmp(o, f, sizeof(float) * d.out_c) != 0;
+            }
+        EXPECT_EQ(mismatches, 0) << "of " << compared;
+    }
+}
+
+// Long dot products (ResNet-50's 1x1 layers over 1024-2048 channels, its 3x3 layers over 512,
+// ResNeXt's grouped 3x3) on the tape stay within a few float roundings of the exact sums: the
+// simd set sums each K-block apart and then adds the blocks, which keeps the error near that
+// of a K-block's length. A float sum along the whole K was 3-4x further off, enough to flip
+// ReLU decisions deep in a 50-layer net and move the saliency map by 1e-2.
+TEST_P(KernelSetTest, LongDotProductsStayAccurate) {
+    const KernelSet& ks = *GetParam();
+    struct C { int hw, ci, co, k, s, groups; };
+    const C cs[] = {{7, 2048, 512, 1, 1, 1}, {14, 1024, 2048, 1, 2, 1}, {7, 512, 512, 3, 1, 1}, {14, 512, 512, 3, 2, 32}, {7, 4096, 64, 1, 1, 1}};
+    Rng rng(37);
+    for (const C& c : cs) {
+        ConvDesc d;
+        d.in_h = d.in_w = c.hw; d.in_c = c.ci; d.out_c = c.co; d.kernel_h = d.kernel_w = c.k; d.stride_h = d.stride_w = c.s;
+        d.groups = c.groups; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = c.k / 2;
+        d.out_h = d.out_w = out_size(c.hw, c.k, c.s, 1, 2 * (c.k / 2));
+        SCOPED_TRACE(testing::Message() << "conv " << c.hw << "x" << c.hw << "x" << c.ci << " -> " << c.co << " k" << c.k << " s" << c.s << " g" << c.groups);
+        Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
+        Tensor x = random_tensor({1, d.in_h, d.in_w, d.in_c}, rng, 0.f, 1.f);  // post-ReLU activations
+        auto ref = reference_kernels().make_conv(d, w.data(), nullptr);
+        auto got = ks.make_conv(d, w.data(), nullptr);
+        Tensor yr({1, d.out_h, d.out_w, d.out_c}), yg(yr.shape());
+        ref->forward(x.data(), yr.data(), 1);
+        got->forward_tape(x.data(), yg.data(), 1);
+        // Error in units of the float rounding of a typical output (|y| ~ sqrt(K) / 2 here).
+        const double k = static_cast<double>(c.k) * c.k * c.ci / c.groups;
+        const double unit = std::sqrt(k) * 0.5 * 0x1p-24;
+        const double err = max_abs_diff(yg.data(), yr.data(), yr.size()) / unit;
+        EXPECT_LT(err, 40.0);
+    }
+}
+
 // Kernels split their loops across the pool's threads; every element must come out the same,
 // bit for bit, whatever the thread count (ranges are disjoint and summation order is fixed).
 TEST_P(KernelSetTest, ResultsDoNotDependOnThreads) {

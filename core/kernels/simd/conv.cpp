@@ -16,16 +16,17 @@ namespace {
 
 class GemmConv final : public ConvKernel {
 public:
-    GemmConv(const ConvDesc& d, const float* w, const float* bias, bool with_flipped = true)
+    // with_backward false: forward only (no transposed or flipped weights are packed).
+    GemmConv(const ConvDesc& d, const float* w, const float* bias, bool with_flipped = true, bool with_backward = true)
         : d_(d), taps_(d.kernel_h * d.kernel_w), cpg_(d.in_c / d.groups), opg_(d.out_c / d.groups),
-          pixels_(d.out_h * d.out_w) {
+          pixels_(d.out_h * d.out_w), has_backward_(with_backward) {
         // Stride-1 kernels larger than 1x1: the backward pass as the flipped convolution (an
         // indirect GEMM with K = taps * out_c) instead of a GEMM with K = out_c and col2im. With
         // few outputs (the 7-class 3x3 head of the default model) that K is tiny and the GEMM
         // spends its time loading and storing C: 0.041 -> 0.015 ms there.
         ConvDesc bd;
         std::vector<float> bw;
-        if (with_flipped && taps_ > 1 && flipped_transpose(d, w, bd, bw))
+        if (with_backward && with_flipped && taps_ > 1 && flipped_transpose(d, w, bd, bw))
             flipped_ = std::make_unique<GemmConv>(bd, bw.data(), nullptr, false);
         // Weights [tap][ic][out_c]: group g is the K x opg block at column g * opg.
         const int k = taps_ * cpg_;
@@ -34,7 +35,7 @@ public:
         for (int g = 0; g < d.groups; ++g) {
             const float* wg = w + g * opg_;
             pack_b(wg, k, opg_, d.out_c, 1, bias ? bias + g * opg_ : nullptr, fwd_[g]);
-            pack_b(wg, opg_, k, 1, d.out_c, nullptr, bwd_[g]);
+            if (with_backward) pack_b(wg, opg_, k, 1, d.out_c, nullptr, bwd_[g]);
         }
         offsets_.resize(static_cast<size_t>(pixels_) * taps_);
         for (int oy = 0; oy < d.out_h; ++oy)
@@ -100,6 +101,7 @@ public:
     }
 
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
+        CNNLENS_ASSERT(has_backward_);
         if (flipped_) return forward_into(*flipped_, gp, gin, batch, static_cast<int64_t>(batch) * in_image_, accumulate, sum_);
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
         // A 1x1 kernel's output rows map to distinct input pixels, so the GEMM writes grad_in
@@ -184,6 +186,7 @@ private:
 
     ConvDesc d_;
     int taps_, cpg_, opg_, pixels_;
+    bool has_backward_;
     int64_t in_image_ = 0;
     bool identity_1x1_ = false;
     bool im2col_ = false;
@@ -198,9 +201,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias) {
+std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias, bool with_backward) {
     CNNLENS_ASSERT(d.groups >= 1 && d.in_c % d.groups == 0 && d.out_c % d.groups == 0);
-    return std::make_unique<GemmConv>(d, weights, bias);
+    return std::make_unique<GemmConv>(d, weights, bias, true, with_backward);
 }
 
 }  // namespace cnnlens::simd

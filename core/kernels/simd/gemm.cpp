@@ -47,22 +47,10 @@ void micro(const Micro& p) {
     using T = V::T;
     constexpr int L = V::kLanes;
     constexpr int W = NV * L;
+    // Each call sums its K-block from zero (or the bias) and adds C afterwards: blocked
+    // summation, whose rounding error grows with the block length instead of the whole K.
     T acc[MR][NV];
-    if (p.load_c) {
-        CNNLENS_UNROLL
-        for (int r = 0; r < MR; ++r) {
-            const float* c = p.c[r] + p.c_off;
-            if (p.nr == W) {
-                CNNLENS_UNROLL
-                for (int v = 0; v < NV; ++v) acc[r][v] = V::load(c + v * L);
-            } else {
-                float tmp[W] = {};
-                std::memcpy(tmp, c, sizeof(float) * p.nr);
-                CNNLENS_UNROLL
-                for (int v = 0; v < NV; ++v) acc[r][v] = V::load(tmp + v * L);
-            }
-        }
-    } else {
+    {
         T b[NV];
         CNNLENS_UNROLL
         for (int v = 0; v < NV; ++v) b[v] = p.bias ? V::load(p.bias + v * L) : V::zero();
@@ -87,6 +75,22 @@ void micro(const Micro& p) {
                 const T x = V::load_splat(a[r] + k);
                 CNNLENS_UNROLL
                 for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(x, bv[v], acc[r][v]);
+            }
+        }
+    }
+
+    if (p.load_c) {
+        CNNLENS_UNROLL
+        for (int r = 0; r < MR; ++r) {
+            const float* c = p.c[r] + p.c_off;
+            if (p.nr == W) {
+                CNNLENS_UNROLL
+                for (int v = 0; v < NV; ++v) acc[r][v] = V::add(acc[r][v], V::load(c + v * L));
+            } else {
+                float tmp[W] = {};
+                std::memcpy(tmp, c, sizeof(float) * p.nr);
+                CNNLENS_UNROLL
+                for (int v = 0; v < NV; ++v) acc[r][v] = V::add(acc[r][v], V::load(tmp + v * L));
             }
         }
     }

@@ -39,7 +39,8 @@ namespace simd::inline CNNLENS_SIMD_TARGET {
 // This target's kernel set, named "simd".
 const KernelSet& kernel_set();
 
-std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias);
+// with_backward false: a forward-only kernel (backward_input must not be called).
+std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias, bool with_backward = true);
 std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights, const float* bias);
 // 3x3 stride-1 dense convolutions with channels in whole vectors (at least 16 in) and a ReLU or
 // no activation: Winograd F(2x2, 3x3) forward (winograd.cpp).

@@ -28,7 +28,9 @@ public:
         ConvDesc bd;
         std::vector<float> bw;
         if (with_backward && flipped_transpose(d, w, bd, bw) && winograd_applies(bd)) backward_ = std::make_unique<WinogradConv>(bd, bw.data(), nullptr, false);
-        else if (with_backward) gemm_conv_ = make_gemm_conv(d, w, bias);
+        // The tape's forward (and the backward when it is no Winograd convolution) as a GEMM:
+        // Winograd's rounding depends on the output's place in its 2x2 tile.
+        if (with_backward) gemm_conv_ = make_gemm_conv(d, w, bias, !backward_);
         const int ci_n = d.in_c, co_n = d.out_c;
         // U = G g G^T per (ci, co), with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
         std::vector<float> u(static_cast<size_t>(kPositions) * ci_n * co_n);
@@ -90,6 +92,11 @@ public:
                 for (int t = 0; t < count; ++t) output_tile(s.m.data(), t, first + t, out);
             }
         });
+    }
+
+    void forward_tape(const float* in, float* out, int batch) override {
+        if (!gemm_conv_) return forward(in, out, batch);  // the inner backward convolution
+        gemm_conv_->forward_tape(in, out, batch);
     }
 
     void backward_input(const float* grad_pre, float* grad_in, int batch, bool accumulate) override {
@@ -183,7 +190,7 @@ private:
     }
 
     ConvDesc d_;
-    std::unique_ptr<ConvKernel> gemm_conv_;     // the backward pass when backward_ does not apply
+    std::unique_ptr<ConvKernel> gemm_conv_;     // forward_tape, and the backward pass when backward_ does not apply
     std::unique_ptr<WinogradConv> backward_;     // the backward pass as a Winograd convolution
     AlignedFloats sum_;                          // backward with accumulate
     std::vector<PackedB> u_;                 // per position: transformed weights [in_c][out_c]
