@@ -18,6 +18,8 @@ public:
     Args(int argc, char** argv, int first, std::vector<std::string> switches);
     bool has(std::string_view flag) const;
     std::string get(std::string_view flag, const std::string& def = "") const;
+    // Every value of a flag given more than once (--input a=x.pb --input b=y.pb), in order.
+    std::vector<std::string> get_all(std::string_view flag) const;
     int get_int(std::string_view flag, int def) const;
     const std::vector<std::string>& positional() const { return positional_; }
     // Flags given but not in `known`: reported as usage errors.
@@ -60,6 +62,7 @@ int cmd_confusion(const Args& a);
 int cmd_explain(const Args& a);
 int cmd_model_info(const Args& a);
 int cmd_bench(const Args& a);
+int cmd_run(const Args& a);
 
 // Prints "cnnlens: <message>" to stderr and returns the exit code 1.
 int fail(const std::string& message);

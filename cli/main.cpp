@@ -39,6 +39,12 @@ std::string Args::get(std::string_view f, const std::string& def) const {
     return def;
 }
 
+std::vector<std::string> Args::get_all(std::string_view f) const {
+    std::vector<std::string> out;
+    for (auto& [k, v] : flags_) if (k == f) out.push_back(v);
+    return out;
+}
+
 int Args::get_int(std::string_view f, int def) const {
     const std::string v = get(f);
     if (v.empty()) return def;
@@ -80,6 +86,12 @@ const char* kUsage =
     "  report --model DIR --data FILE.csv|DIR [--out DIR]\n"
     "        the four-part report as PNG grids and index.html: saliency + mask per class, filters and\n"
     "        feature maps, LIME per class with the confusion matrix, SmoothGrad per class\n"
+    "  run --model M.onnx --input NAME=FILE ... [--output-dir DIR] [--format pb|npy] [--kernels SET]\n"
+    "        run an ONNX model on tensors instead of an image: inputs and outputs are ONNX TensorProto\n"
+    "        (.pb) or NumPy (.npy, float32) files in ONNX layout (NCHW), any rank from 2 to 6, as many as\n"
+    "        the model has; outputs go to DIR/<output name>.<format> (default: the inputs' format) and\n"
+    "        their shapes and value ranges are printed. Non-float32 inputs (int64 shapes or axes) are\n"
+    "        read as constants; so are float32 inputs that an op needs constant (weights)\n"
     "  model-info DIR\n"
     "        layers with their output shapes and parameter counts\n"
     "  bench [--model DIR] [--kernels SET] [--threads N] [--batch N] [--runs N] [--json] [--profile]\n"
@@ -126,6 +138,7 @@ int main(int argc, char** argv) {
     if (cmd == "featuremaps") return cmd_featuremaps(args);
     if (cmd == "report") return cmd_report(args);
     if (cmd == "bench") return cmd_bench(args);
+    if (cmd == "run") return cmd_run(args);
     std::fprintf(stderr, "cnnlens: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
 }

@@ -17,6 +17,7 @@ deb_packages=(
     libimgui-dev                                    # the web app's ImGui backends
     python3-numpy python3-skimage                   # tests/oracle/make_inputs.py
     python3-torch python3-onnx                      # ONNX fixtures
+    libonnx-testdata                                # ONNX's backend node tests (conformance)
     chromium                                        # browser tests
 )
 # The machine's node is kept whatever its origin; Debian's is installed only when there is none.

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The one test command. Installs what is missing (setup.sh), builds the native-release,
 # native-asan and wasm presets, writes the TF.js oracle once into build/oracle, runs every
-# preset's ctest suite with CNNLENS_ORACLE_DIR set, smoke-tests the CLI natively and under node
-# (predict, model-info, a corrupt image; explain, confusion and report natively), then runs the
-# browser app's end-to-end tests in headless Chromium (the wasm preset builds both apps, the
-# single-threaded and the threaded one, and the tests run each). Prints each stage's time (wall
-# and CPU) and, as its last line, "N passed, M failed" where N and M count ctest tests, CLI
+# preset's ctest suite with CNNLENS_ORACLE_DIR and CNNLENS_ONNX_NODE_DIR (ONNX's node tests)
+# set, smoke-tests the CLI natively and under node (predict, model-info, a corrupt image, run on
+# an ONNX node test; explain, confusion and report natively), then runs the browser app's
+# end-to-end tests in headless Chromium (the wasm preset builds both apps, the single-threaded
+# and the threaded one, and the tests run each). Prints each stage's time (wall and CPU) and, as
+# its last line, "N passed, M failed" where N and M count ctest tests, CLI
 # checks and e2e tests (a stage that cannot run, e.g. a broken build, counts as one failure).
 # Also runs every bad input of tests/data/bad/catalogue.json through the CLIs and each libFuzzer
 # target for 60 s (scripts/fuzz.sh; CNNLENS_FUZZ_SECONDS overrides). Exits non-zero on any
@@ -16,6 +17,8 @@ root=$PWD
 jobs=$(nproc)
 presets=(native-release native-asan wasm)
 model=models/fer2013-mini-xception
+# ONNX's backend node tests (Debian's libonnx-testdata), run by OnnxConformance.NodeTests.
+onnx_node_dir=/usr/share/libonnx-testdata/data/node
 face=tests/data/astronaut_face.png
 exec </dev/null
 mkdir -p build
@@ -103,7 +106,8 @@ junit_count() {
 ctest_preset() {
     local junit=$root/build/$1/ctest-junit.xml status
     rm -f "$junit"
-    CNNLENS_ORACLE_DIR=$root/build/oracle ctest --preset "$1" -j "$jobs" --output-junit "$junit"
+    CNNLENS_ORACLE_DIR=$root/build/oracle CNNLENS_ONNX_NODE_DIR=$onnx_node_dir \
+        ctest --preset "$1" -j "$jobs" --output-junit "$junit"
     status=$?
     local tests=0 failures=0 skips=0
     if [[ -f "$junit" ]]; then
@@ -171,6 +175,11 @@ smoke() {
             ${cli[$p]} predict --model "$model" "$corrupt" || status=1
         check "$p predict with an ONNX model" ok "^$face: [a-z]+ \(" \
             ${cli[$p]} predict --model tests/data/onnx/vgg48.opset17.onnx "$face" || status=1
+        local conv=$onnx_node_dir/test_conv_with_strides_padding
+        # shellcheck disable=SC2086
+        check "$p run an ONNX node test" ok "^y \[1,1,4,3\] min 12 max 198 -> " \
+            ${cli[$p]} run --model "$conv/model.onnx" --input "x=$conv/test_data_set_0/input_0.pb" \
+            --input "W=$conv/test_data_set_0/input_1.pb" --output-dir "build/smoke/run-$p" || status=1
     done
     return "$status"
 }

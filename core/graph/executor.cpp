@@ -22,7 +22,9 @@ const Tensor& Executor::value(int i) const {
     return n.op == OpType::kConst ? n.value : values_[static_cast<size_t>(i)];
 }
 
-Status Executor::forward(const Tensor& input) { return run_forward(input, nullptr); }
+Status Executor::forward(const Tensor& input) { return run_forward({&input, 1}, nullptr); }
+
+Status Executor::forward(std::span<const Tensor> inputs) { return run_forward(inputs, nullptr); }
 
 Status Executor::forward(const Tensor& input, std::span<const int> keep) {
     std::vector<char> kept(static_cast<size_t>(graph_.size()), 0);
@@ -30,15 +32,20 @@ Status Executor::forward(const Tensor& input, std::span<const int> keep) {
         if (k < 0 || k >= graph_.size()) return invalid_argument("forward: node index " + std::to_string(k) + " to keep does not exist");
         kept[static_cast<size_t>(k)] = 1;
     }
-    return run_forward(input, &kept);
+    return run_forward({&input, 1}, &kept);
 }
 
-Status Executor::run_forward(const Tensor& input, const std::vector<char>* keep) {
-    const Node& in = graph_.node(graph_.input());
-    const Shape& x = input.shape();
-    bool ok = x.rank() == in.shape.rank() && x[0] >= 1;
-    for (int d = 1; ok && d < x.rank(); ++d) ok = x[d] == in.shape[d];
-    if (!ok) return invalid_argument("input batch " + x.str() + " does not match the model input '" + in.name + "' " + in.shape.str());
+Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<char>* keep) {
+    const std::vector<int>& graph_inputs = graph_.inputs();
+    if (inputs.size() != graph_inputs.size())
+        return invalid_argument("the model has " + std::to_string(graph_inputs.size()) + " inputs, " + std::to_string(inputs.size()) + " tensors were given");
+    for (size_t k = 0; k < inputs.size(); ++k) {
+        const Node& in = graph_.node(graph_inputs[k]);
+        const Shape& x = inputs[k].shape();
+        bool ok = x.rank() == in.shape.rank() && x[0] >= 1;
+        for (int d = 1; ok && d < x.rank(); ++d) ok = x[d] == in.shape[d];
+        if (!ok) return invalid_argument("input batch " + x.str() + " does not match the model input '" + in.name + "' " + in.shape.str());
+    }
     batch_ = 0;  // until this pass completes
     tape_complete_ = keep == nullptr;
     // A planned pass starts from every buffer spare; a full one keeps each node's own buffer
@@ -46,10 +53,12 @@ Status Executor::run_forward(const Tensor& input, const std::vector<char>* keep)
     if (keep)
         for (Tensor& v : values_)
             if (v.capacity() > 0) spare_values_.push_back(std::move(v)), v = Tensor();
-    Tensor& v0 = values_[static_cast<size_t>(graph_.input())];
-    if (v0.capacity() == 0) take_spare(spare_values_, v0, x.elements());
-    v0.reset(x);
-    std::copy(input.data(), input.data() + input.size(), v0.data());
+    for (size_t k = 0; k < inputs.size(); ++k) {
+        Tensor& v = values_[static_cast<size_t>(graph_inputs[k])];
+        if (v.capacity() == 0) take_spare(spare_values_, v, inputs[k].size());
+        v.reset(inputs[k].shape());
+        std::copy(inputs[k].data(), inputs[k].data() + inputs[k].size(), v.data());
+    }
 
     std::vector<Shape> shapes;
     std::vector<const Tensor*> ins;
@@ -85,7 +94,7 @@ Status Executor::run_forward(const Tensor& input, const std::vector<char>* keep)
                     spare_values_.push_back(std::move(values_[kk])), values_[kk] = Tensor();
             }
     }
-    batch_ = static_cast<int>(x[0]);
+    batch_ = static_cast<int>(inputs[0].shape()[0]);
     return Status::ok();
 }
 

@@ -21,8 +21,13 @@ class Executor {
 public:
     Executor(const Graph& graph, const KernelSet& kernels);
 
-    // Runs every node on `input` ([N, ...] matching the graph's input shape).
+    // Runs every node on `input` ([N, ...] matching the graph's input shape); the graph must
+    // have one input.
     Status forward(const Tensor& input);
+    // The same with one tensor per graph input, in the order of Graph::inputs(). Each is
+    // [N_k, ...] matching its input's shape; the batch sizes may differ where the ops broadcast.
+    // batch() is then the first input's.
+    Status forward(std::span<const Tensor> inputs);
     // The same, for forward-only work (LIME, occlusion, evaluation): only the nodes in `keep`
     // keep their values; every other buffer goes back to a spare list after its last reader
     // ran and is reused by later nodes, so the pass works in a few cache-warm buffers. value()
@@ -49,7 +54,7 @@ public:
 
 private:
     static void take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements);
-    Status run_forward(const Tensor& input, const std::vector<char>* keep);
+    Status run_forward(std::span<const Tensor> inputs, const std::vector<char>* keep);
 
     const Graph& graph_;
     const KernelSet& kernels_;

@@ -18,10 +18,11 @@ int Graph::add_input(std::string name, const Shape& shape) {
     n.name = std::move(name);
     n.op = OpType::kInput;
     n.shape = shape;
-    input_ = static_cast<int>(nodes_.size());
-    by_name_[n.name] = input_;
+    const int i = static_cast<int>(nodes_.size());
+    inputs_.push_back(i);
+    by_name_[n.name] = i;
     nodes_.push_back(std::move(n));
-    return input_;
+    return i;
 }
 
 int Graph::add_const(std::string name, Tensor value) {
@@ -60,17 +61,17 @@ Status infer_node_shape(const Graph& g, int i, std::span<const Shape> in, Shape&
 }
 
 Status Graph::validate() {
-    if (input_ < 0) return invalid_argument("graph has no input node");
-    if (output_ < 0 || output_ >= size()) return invalid_argument("graph has no output node");
+    if (inputs_.empty()) return invalid_argument("graph has no input node");
+    if (outputs_.empty()) return invalid_argument("graph has no output node");
+    for (int o : outputs_)
+        if (o < 0 || o >= size()) return invalid_argument("graph output index " + std::to_string(o) + " does not exist");
     if (size() > limits::kMaxNodes)
         return out_of_range("the graph has " + std::to_string(size()) + " nodes, over the limit of " + std::to_string(limits::kMaxNodes));
-    int inputs = 0;
     int64_t tape = 0;  // elements of every non-constant node's output for one image
     int64_t peak = 0;  // elements of the largest one
     for (int i = 0; i < size(); ++i) {
         Node& n = nodes_[static_cast<size_t>(i)];
         if (n.op == OpType::kInput) {
-            if (++inputs > 1) return unsupported("node '" + n.name + "': models with more than one input are not supported");
             if (n.shape.rank() < 2) return invalid_argument("input '" + n.name + "': shape " + n.shape.str() + " has no batch axis");
             for (int d = 1; d < n.shape.rank(); ++d)
                 if (n.shape[d] <= 0 || n.shape[d] > limits::kMaxInputDim)
@@ -116,7 +117,6 @@ Status Graph::validate() {
             return out_of_range("the model needs more than " + std::to_string(limits::kMaxActivationBytes >> 20) +
                                 " MiB of activations and gradients for one image (limit reached at node '" + n.name + "')");
     }
-    if (inputs == 0) return invalid_argument("graph has no input node");
     tape_bytes_per_image_ = tape_bytes(tape);
     peak_node_bytes_per_image_ = peak * static_cast<int64_t>(sizeof(float));
     return Status::ok();

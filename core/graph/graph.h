@@ -1,6 +1,8 @@
 // The graph IR: single-output nodes in topological order (every input index is smaller than
 // the node's own), typed attributes, constants held in Const nodes. Node names are kept from
-// the source model so users can pick "layer conv2d_2, filter 17".
+// the source model so users can pick "layer conv2d_2, filter 17". A graph has one or more Input
+// nodes and one or more outputs; image models have one of each, and input()/output() name the
+// first so their callers need not know about the others.
 #pragma once
 #include <string>
 #include <string_view>
@@ -30,14 +32,24 @@ public:
     Graph(Graph&&) = default;
     Graph& operator=(Graph&&) = default;
 
-    // Each returns the new node's index. Inputs must already exist.
+    // Each returns the new node's index. Inputs must already exist. Input nodes are the graph's
+    // inputs in the order they are added.
     int add_input(std::string name, const Shape& shape);
     int add_const(std::string name, Tensor value);
     int add_node(std::string name, OpType op, OpAttrs attrs, std::vector<int> inputs);
-    void set_output(int node) { output_ = node; }
+    // Makes `node` the only output.
+    void set_output(int node) { outputs_ = {node}; output_names_ = {std::string()}; }
+    // Appends an output; `name` is the source model's name for it (empty: the node's name). One
+    // node may be several outputs.
+    void add_output(int node, std::string name = {}) { outputs_.push_back(node); output_names_.push_back(std::move(name)); }
 
-    int input() const { return input_; }
-    int output() const { return output_; }
+    // The first input and the first output (-1 when there is none).
+    int input() const { return inputs_.empty() ? -1 : inputs_[0]; }
+    int output() const { return outputs_.empty() ? -1 : outputs_[0]; }
+    const std::vector<int>& inputs() const { return inputs_; }
+    const std::vector<int>& outputs() const { return outputs_; }
+    // Name of output k: the name given to add_output(), else its node's name.
+    const std::string& output_name(size_t k) const { return output_names_[k].empty() ? node(outputs_[k]).name : output_names_[k]; }
     const std::vector<Node>& nodes() const { return nodes_; }
     Node& node(int i) { return nodes_[static_cast<size_t>(i)]; }
     const Node& node(int i) const { return nodes_[static_cast<size_t>(i)]; }
@@ -45,7 +57,7 @@ public:
     // Index of the node named `name`, or -1.
     int find(std::string_view name) const;
 
-    // Checks structure (one Input, topological order, constant weights where ops need them,
+    // Checks structure (at least one Input, topological order, constant weights where ops need them,
     // an output) and infers every node's shape for batch 1. Errors name the node and value.
     Status validate();
 
@@ -61,7 +73,8 @@ public:
 private:
     std::vector<Node> nodes_;
     std::unordered_map<std::string, int> by_name_;
-    int input_ = -1, output_ = -1;
+    std::vector<int> inputs_, outputs_;
+    std::vector<std::string> output_names_;
     int64_t tape_bytes_per_image_ = 0;
     int64_t peak_node_bytes_per_image_ = 0;
 };

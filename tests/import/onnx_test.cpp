@@ -592,5 +592,149 @@ TEST(OnnxErrors, StructuralProblems) {
     ASSERT_TRUE(import(tiny_relu())) << import(tiny_relu()).status().message();
 }
 
+// --- Several inputs and outputs, inputs given as values (`cnnlens run`, the node tests) -------
+
+// A graph with inputs `ins` (float32, fixed dims) and float32 outputs `outs`.
+std::vector<uint8_t> graph_model(const std::vector<Pb>& nodes, const std::vector<std::pair<std::string, std::vector<int64_t>>>& ins,
+                                 const std::vector<std::string>& outs, int64_t in_type = 1) {
+    Pb g;
+    for (const Pb& n : nodes) g.msg(1, n);
+    g.str(2, "test");
+    for (const auto& [name, dims] : ins) {
+        Pb vi = value_info(name, dims);
+        if (in_type != 1 && name == ins.back().first) {  // the last input gets in_type
+            Pb shape;
+            for (int64_t d : dims) shape.msg(1, Pb().i(1, d));
+            Pb tt;
+            tt.i(1, in_type).msg(2, shape);
+            vi = Pb().str(1, name).msg(2, Pb().msg(1, tt));
+        }
+        g.msg(11, vi);
+    }
+    for (const std::string& o : outs) g.msg(12, value_info(o, {}));
+    Pb m;
+    m.i(1, 8).str(2, "test").msg(7, g).msg(8, Pb().str(1, "").i(2, 13));
+    return m.b;
+}
+
+std::vector<float> ramp(size_t n) {
+    std::vector<float> v(n);
+    for (size_t k = 0; k < n; ++k) v[k] = static_cast<float>(k);
+    return v;
+}
+
+void expect_error(const Status& s, ErrorCode code, const std::string& text) {
+    ASSERT_FALSE(s) << "expected an error containing: " << text;
+    EXPECT_EQ(s.code(), code) << s.message();
+    EXPECT_NE(s.message().find(text), std::string::npos) << s.message();
+}
+
+void expect_error(const Expected<OnnxTensor>& t, ErrorCode code, const std::string& text) {
+    ASSERT_FALSE(t) << "expected an error containing: " << text;
+    expect_error(t.status(), code, text);
+}
+
+OnnxTensor given_tensor(const std::string& name, std::vector<int64_t> dims, std::vector<float> f) {
+    OnnxTensor t;
+    t.name = name;
+    t.dims = std::move(dims);
+    t.f = std::move(f);
+    return t;
+}
+
+TEST(OnnxInputsOutputs, TwoInputsTwoOutputsWithGradients) {
+    const auto bytes = graph_model({node("Add", {"a", "b"}, {"s"}), node("Relu", {"a"}, {"r"})}, {{"a", {2, 3}}, {"b", {2, 3}}}, {"s", "r"});
+    auto g = import(bytes);
+    ASSERT_TRUE(g) << g.status().message();
+    ASSERT_EQ(g->inputs().size(), 2u);
+    ASSERT_EQ(g->outputs().size(), 2u);
+    EXPECT_EQ(g->node(g->inputs()[1]).name, "b");
+    EXPECT_EQ(g->output_name(0), "s");
+    EXPECT_EQ(g->output_name(1), "r");
+    std::vector<Tensor> in;
+    in.emplace_back(Shape{2, 3});
+    in.emplace_back(Shape{2, 3});
+    for (int64_t i = 0; i < 6; ++i) in[0][i] = static_cast<float>(i) - 2.5f, in[1][i] = 10.f * static_cast<float>(i);
+    Executor ex(*g, reference_kernels());
+    ASSERT_TRUE(ex.forward(std::span<const Tensor>(in)));
+    for (int64_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(ex.value(g->outputs()[0])[i], in[0][i] + in[1][i]);
+        EXPECT_EQ(ex.value(g->outputs()[1])[i], std::max(0.f, in[0][i]));
+    }
+    // d(sum s + sum r)/da = 1 + [a > 0], d/db = 1
+    std::vector<Seed> seeds;
+    seeds.push_back({g->outputs()[0], Tensor(Shape{2, 3}, 1.f)});
+    seeds.push_back({g->outputs()[1], Tensor(Shape{2, 3}, 1.f)});
+    std::vector<Tensor> grads;
+    ASSERT_TRUE(ex.backward(seeds, g->inputs(), ReluRule::kStandard, grads));
+    for (int64_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(grads[0][i], in[0][i] > 0 ? 2.f : 1.f);
+        EXPECT_EQ(grads[1][i], 1.f);
+    }
+    expect_error(ex.forward(std::span<const Tensor>(in.data(), 1)), ErrorCode::kInvalidArgument, "the model has 2 inputs, 1 tensors were given");
+}
+
+TEST(OnnxInputsOutputs, GivenValuesServeAsConstants) {
+    // An int64 shape input becomes a constant; a float input in a weight position is bound to its
+    // value and left out of the graph's inputs.
+    const auto reshape = graph_model({node("Reshape", {"x", "shape"}, {"y"})}, {{"x", {2, 3, 4}}, {"shape", {2}}}, {"y"}, 7);
+    expect_error(import(reshape), ErrorCode::kUnsupported, "input 'shape' has type int64; the engine holds float32 only");
+    OnnxTensor shape;
+    shape.name = "shape";
+    shape.dtype = kOnnxInt64;
+    shape.dims = {2};
+    shape.i = {0, 12};  // 0 copies the batch
+    std::vector<OnnxTensor> given{shape};
+    auto g = import_onnx(reshape, "m.onnx", {}, given);
+    ASSERT_TRUE(g) << g.status().message();
+    ASSERT_EQ(g->inputs().size(), 1u);
+    EXPECT_EQ(g->node(g->output()).shape, (Shape{1, 12}));
+
+    const auto conv = graph_model({node("Conv", {"x", "w"}, {"y"})}, {{"x", {1, 2, 3, 3}}, {"w", {1, 2, 1, 1}}}, {"y"});
+    expect_error(import(conv), ErrorCode::kUnsupported, "the weights (input 1, 'w') must be a constant");
+    given = {given_tensor("w", {1, 2, 1, 1}, {2.f, -1.f})};
+    auto c = import_onnx(conv, "m.onnx", {}, given);
+    ASSERT_TRUE(c) << c.status().message();
+    ASSERT_EQ(c->inputs().size(), 1u);
+    OnnxTensor x = given_tensor("x", {1, 2, 3, 3}, ramp(18));
+    Executor ex(*c, reference_kernels());
+    ASSERT_TRUE(ex.forward(onnx_to_engine(x)));
+    const OnnxTensor y = engine_to_onnx(ex.value(c->output()), "y");
+    ASSERT_EQ(y.dims, (std::vector<int64_t>{1, 1, 3, 3}));
+    for (int64_t i = 0; i < 9; ++i) EXPECT_EQ(y.f[static_cast<size_t>(i)], 2.f * x.f[static_cast<size_t>(i)] - x.f[static_cast<size_t>(9 + i)]);
+
+    const auto rank1 = graph_model({node("Relu", {"v"}, {"y"})}, {{"v", {5}}}, {"y"});
+    expect_error(import(rank1), ErrorCode::kUnsupported, "input 'v' has shape [5]; the engine needs a batch axis");
+}
+
+TEST(OnnxTensorFiles, RoundTripAndErrors) {
+    const std::vector<float> v = iota(24, -3.f, 0.5f);
+    const std::vector<uint8_t> pb = encode_tensor_proto("out", {2, 3, 4}, v);
+    auto t = read_tensor_proto(pb, "out.pb");
+    ASSERT_TRUE(t) << t.status().message();
+    EXPECT_EQ(t->name, "out");
+    EXPECT_EQ(t->dims, (std::vector<int64_t>{2, 3, 4}));
+    EXPECT_EQ(t->f, v);
+    // NCHW <-> NHWC at the boundary.
+    OnnxTensor x = given_tensor("x", {2, 3, 2, 2}, ramp(24));
+    Tensor e = onnx_to_engine(x);
+    EXPECT_EQ(e.shape(), (Shape{2, 2, 2, 3}));
+    EXPECT_EQ(e[1], 4.f);  // n0 h0 w0 c1 = NCHW element 4
+    EXPECT_EQ(engine_to_onnx(e, "x").f, x.f);
+
+    std::vector<uint8_t> cut(pb.begin(), pb.end() - 5);
+    expect_error(read_tensor_proto(cut, "cut.pb"), ErrorCode::kCorrupt, "cut.pb: TensorProto");
+    Pb wrong;  // 6 elements declared, 2 stored
+    wrong.i(1, 2).i(1, 3).i(2, 1).str(8, "w").f32(4, 1.f).f32(4, 2.f);
+    expect_error(read_tensor_proto(wrong.b, "w.pb"), ErrorCode::kCorrupt, "w.pb: tensor 'w' (float32 [2,3]) has 2 values in float_data, expected 6");
+    Pb neg;
+    neg.i(1, -4).i(2, 1).str(8, "n");
+    expect_error(read_tensor_proto(neg.b, "n.pb"), ErrorCode::kCorrupt, "n.pb: tensor 'n' has dimension -4 in [-4]");
+    Pb str;
+    str.i(1, 1).i(2, 8).str(8, "s");
+    expect_error(read_tensor_proto(str.b, "s.pb"), ErrorCode::kUnsupported, "s.pb: tensor 's' has data type string");
+    expect_error(read_tensor_proto({}, "e.pb"), ErrorCode::kCorrupt, "e.pb: the file is empty");
+}
+
 }  // namespace
 }  // namespace cnnlens

@@ -11,8 +11,8 @@
 #include <set>
 #include <unordered_map>
 
-#include "core/base/half.h"
 #include "core/import/onnx/protobuf.h"
+#include "core/import/onnx/tensor_proto.h"
 
 namespace cnnlens {
 namespace {
@@ -30,11 +30,7 @@ constexpr double kFoldLimit = 1 << 24;
 // The batch size inside constant-folded shape arithmetic: unknown until run time.
 constexpr int64_t kBatch = std::numeric_limits<int64_t>::min() + 7;
 
-std::string dtype_name(int t) {
-    static const char* names[] = {"undefined", "float32", "uint8", "int8", "uint16", "int16", "int32", "int64", "string", "bool", "float16", "float64",
-                                  "uint32", "uint64", "complex64", "complex128", "bfloat16"};
-    return t >= 0 && t <= 16 ? names[t] : "type " + std::to_string(t);
-}
+std::string dtype_name(int t) { return onnx_dtype_name(t); }
 
 std::string dims_str(const std::vector<int64_t>& d) {
     std::string s = "[";
@@ -69,6 +65,15 @@ struct ConstValue {
         return v != v ? 0 : static_cast<int64_t>(std::clamp(v, -lim, lim));
     }
 };
+
+ConstValue const_value(OnnxTensor t) {
+    ConstValue v;
+    v.dims = std::move(t.dims);
+    v.is_int = t.is_int();
+    v.f = std::move(t.f);
+    v.i = std::move(t.i);
+    return v;
+}
 
 struct Attr {
     std::string name;
@@ -301,101 +306,15 @@ private:
         return Status::ok();
     }
 
-    // TensorProto -> ConstValue, checking sizes against dims and data type.
+    // TensorProto -> ConstValue; weights must be finite.
     Status tensor(PbReader& r, ConstValue& v, std::string& name, const char* kind) {
-        PbField f;
-        int64_t dtype = 0, location = 0;
-        bool has_raw = false, external = false;
-        std::span<const uint8_t> raw;
-        std::vector<float> floats;
-        std::vector<int64_t> ints;
-        std::vector<double> doubles;
-        std::string ext_location;
-        const size_t cap = static_cast<size_t>(limits_.max_tensor_elements);
-        while (r.more()) {
-            CNNLENS_RETURN_IF_ERROR(r.next(f));
-            switch (f.number) {
-                case 1: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_ints(r, f, "dims", v.dims, 16)); break;
-                case 2: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "data_type", dtype)); break;
-                case 3: return unsupported(r.what() + ": segmented tensors are not supported");
-                case 4: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_floats(r, f, "float_data", floats, cap)); break;
-                case 5: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_ints(r, f, "int32_data", ints, cap)); break;
-                case 7: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_ints(r, f, "int64_data", ints, cap)); break;
-                case 8: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "name", name)); break;
-                case 9: CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "raw_data")); raw = f.bytes; has_raw = true; break;
-                case 10: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_doubles(r, f, "double_data", doubles, cap)); break;
-                case 13: {  // external_data: key/value pairs; remember the location for the message
-                    external = true;
-                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "external_data"));
-                    PbReader kv = r.sub(f, r.what() + " external_data");
-                    PbField g;
-                    std::string key, value;
-                    while (kv.more()) {
-                        CNNLENS_RETURN_IF_ERROR(kv.next(g));
-                        if (g.number == 1) CNNLENS_RETURN_IF_ERROR(pb::read_string(kv, g, "key", key));
-                        if (g.number == 2) CNNLENS_RETURN_IF_ERROR(pb::read_string(kv, g, "value", value));
-                    }
-                    if (key == "location") ext_location = value;
-                    break;
-                }
-                case 14: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "data_location", location)); break;
-                default: break;
-            }
-        }
-        const std::string who = std::string(kind) + " '" + name + "'";
-        if (external || location == 1)
-            return unsupported(file_ + ": " + who + " keeps its data in an external file" + (ext_location.empty() ? "" : " ('" + ext_location + "')") +
-                               "; save the model as one file (onnx.save_model(model, path, save_as_external_data=False))");
-        int64_t count = 1;
-        for (int64_t d : v.dims) {
-            if (d < 0) return corrupt(file_ + ": " + who + " has dimension " + std::to_string(d) + " in " + dims_str(v.dims));
-            if (d > 0 && count > limits_.max_tensor_elements / d)
-                return out_of_range(file_ + ": " + who + " " + dims_str(v.dims) + " has more than " + std::to_string(limits_.max_tensor_elements) + " elements");
-            count *= d;
-        }
-        size_t elem = 0;
-        switch (dtype) {
-            case kFloat: case kInt32: elem = 4; break;
-            case kInt64: case kDouble: elem = 8; break;
-            case kFloat16: case kInt16: case kUint16: elem = 2; break;
-            case kInt8: case kUint8: case kBool: elem = 1; break;
-            default: return unsupported(file_ + ": " + who + " has data type " + dtype_name(static_cast<int>(dtype)) + " (float32/16/64 and integers are supported)");
-        }
-        const size_t n = static_cast<size_t>(count);
-        v.is_int = dtype != kFloat && dtype != kDouble && dtype != kFloat16;
-        if (has_raw) {
-            if (raw.size() != n * elem)
-                return corrupt(file_ + ": " + who + " (" + dtype_name(static_cast<int>(dtype)) + " " + dims_str(v.dims) + ") has " + std::to_string(raw.size()) +
-                               " bytes of raw_data, expected " + std::to_string(n * elem));
-            const uint8_t* p = raw.data();
-            if (v.is_int) v.i.resize(n); else v.f.resize(n);
-            for (size_t k = 0; k < n; ++k) {
-                switch (dtype) {
-                    case kFloat: std::memcpy(&v.f[k], p + 4 * k, 4); break;
-                    case kDouble: { double d; std::memcpy(&d, p + 8 * k, 8); v.f[k] = static_cast<float>(d); break; }
-                    case kFloat16: { uint16_t h; std::memcpy(&h, p + 2 * k, 2); v.f[k] = half_to_float(h); break; }
-                    case kInt64: std::memcpy(&v.i[k], p + 8 * k, 8); break;
-                    case kInt32: { int32_t x; std::memcpy(&x, p + 4 * k, 4); v.i[k] = x; break; }
-                    case kInt16: { int16_t x; std::memcpy(&x, p + 2 * k, 2); v.i[k] = x; break; }
-                    case kUint16: { uint16_t x; std::memcpy(&x, p + 2 * k, 2); v.i[k] = x; break; }
-                    case kInt8: v.i[k] = static_cast<int8_t>(p[k]); break;
-                    default: v.i[k] = p[k]; break;
-                }
-            }
-        } else {
-            const char* field = dtype == kFloat ? "float_data" : dtype == kDouble ? "double_data" : dtype == kInt64 ? "int64_data" : "int32_data";
-            const size_t have = dtype == kFloat ? floats.size() : dtype == kDouble ? doubles.size() : ints.size();
-            if (have != n)
-                return corrupt(file_ + ": " + who + " (" + dtype_name(static_cast<int>(dtype)) + " " + dims_str(v.dims) + ") has " + std::to_string(have) + " values in " +
-                               field + ", expected " + std::to_string(n));
-            if (dtype == kFloat) v.f = std::move(floats);
-            else if (dtype == kDouble) for (double d : doubles) v.f.push_back(static_cast<float>(d));
-            else if (dtype == kFloat16) for (int64_t h : ints) v.f.push_back(half_to_float(static_cast<uint16_t>(h)));
-            else v.i = std::move(ints);
-        }
+        OnnxTensor t;
+        CNNLENS_RETURN_IF_ERROR(parse_tensor_proto(r, file_, kind, limits_.max_tensor_elements, t));
+        name = t.name;
+        v = const_value(std::move(t));
         for (size_t k = 0; k < v.f.size(); ++k)
             if (!std::isfinite(v.f[k]))
-                return corrupt(file_ + ": " + who + " holds " + (std::isnan(v.f[k]) ? "NaN" : "an infinite value") + " at element " + std::to_string(k) + " of " +
+                return corrupt(file_ + ": " + kind + " '" + name + "' holds " + (std::isnan(v.f[k]) ? "NaN" : "an infinite value") + " at element " + std::to_string(k) + " of " +
                                dims_str(v.dims));
         return Status::ok();
     }
@@ -454,14 +373,16 @@ struct Value {
 
 class Importer {
 public:
-    Importer(const std::string& file, OnnxModel& m) : file_(file), m_(m) {}
+    Importer(const std::string& file, OnnxModel& m, std::span<const OnnxTensor> given) : file_(file), m_(m) {
+        for (const OnnxTensor& t : given) given_[t.name] = &t;
+    }
 
     Expected<Graph> run() {
         if (m_.opset == 0) return unsupported(file_ + ": the model imports no version of the default ONNX domain");
         if (m_.opset < 9 || m_.opset > 18)
             return unsupported(file_ + ": the model uses ONNX opset " + std::to_string(m_.opset) + "; cnnlens reads opsets 9 to 18 (re-export with torch.onnx.export(..., opset_version=17))");
         CNNLENS_RETURN_IF_ERROR(check_ops());
-        CNNLENS_RETURN_IF_ERROR(add_input());
+        CNNLENS_RETURN_IF_ERROR(add_inputs());
         for (const OnnxNode& n : m_.nodes)
             for (const std::string& i : n.inputs) if (!i.empty()) ++consumers_[i];
         for (const ValueInfo& o : m_.outputs) ++consumers_[o.name];
@@ -473,11 +394,15 @@ public:
             CNNLENS_RETURN_IF_ERROR(convert(n));
         }
         if (m_.outputs.empty()) return invalid_argument(file_ + ": the graph has no outputs");
-        auto out = runtime_value(m_.outputs[0].name, "graph output");
-        if (!out) return out.status();
-        auto plain_out = plain(**out, m_.outputs[0].name);
-        if (!plain_out) return plain_out.status();
-        g_.set_output(*plain_out);
+        for (const ValueInfo& o : m_.outputs) {
+            if (o.elem_type != 0 && o.elem_type != kFloat)
+                return unsupported(file_ + ": output '" + o.name + "' has type " + dtype_name(static_cast<int>(o.elem_type)) + "; the engine computes float32 only");
+            auto out = runtime_value(o.name, "graph output");
+            if (!out) return out.status();
+            auto plain_out = plain(**out, o.name);
+            if (!plain_out) return plain_out.status();
+            g_.add_output(*plain_out, o.name);
+        }
         Graph compact = compact_graph();
         if (Status v = compact.validate(); !v) return Status(v.code(), file_ + ": " + v.message());
         return compact;
@@ -511,33 +436,55 @@ private:
         return unsupported(msg);
     }
 
-    Status add_input() {
-        const ValueInfo* in = nullptr;
-        for (const ValueInfo& v : m_.inputs) {
-            if (m_.initializers.count(v.name)) continue;  // older exporters list initializers as inputs
-            if (in) return unsupported(file_ + ": the model has more than one input ('" + in->name + "', '" + v.name + "')");
-            in = &v;
+    // Every graph input that is not an initializer. One the engine cannot hold at run time (not
+    // float32, or without a batch axis) becomes a constant when its value is given.
+    Status add_inputs() {
+        std::string bound;  // inputs read as constants, for the message when no runtime input is left
+        for (const ValueInfo& in : m_.inputs) {
+            if (m_.initializers.count(in.name)) continue;  // older exporters list initializers as inputs
+            auto given = given_.find(in.name);
+            const OnnxTensor* known = given == given_.end() ? nullptr : given->second;
+            if (known && (known->dtype != kFloat || known->dims.size() < 2)) {
+                bound += (bound.empty() ? "'" : ", '") + in.name + "' (" + dtype_name(known->dtype) + " " + dims_str(known->dims) + ")";
+                Value v;
+                v.is_const = true;
+                v.c = const_value(*known);
+                values_[in.name] = std::move(v);
+                continue;
+            }
+            if (in.elem_type != kFloat)
+                return unsupported(file_ + ": input '" + in.name + "' has type " + dtype_name(static_cast<int>(in.elem_type)) +
+                                   "; the engine holds float32 only (an input of another type is read as a constant when its value is given)");
+            std::vector<int64_t> onnx = in.dims;
+            if (known) {
+                if (in.has_shape && in.dims.size() != known->dims.size())
+                    return invalid_argument(file_ + ": input '" + in.name + "' has shape " + dims_str(in.dims) + ", the value given for it " + dims_str(known->dims));
+                onnx = known->dims;
+            }
+            if ((!in.has_shape && !known) || onnx.size() < 2 || onnx.size() > static_cast<size_t>(kMaxRank))
+                return unsupported(file_ + ": input '" + in.name + "' has shape " + dims_str(onnx) + "; the engine needs a batch axis and at most " +
+                                   std::to_string(kMaxRank) + " axes (an NCHW image is [N,C,H,W])");
+            onnx[0] = 1;
+            for (size_t d = 1; d < onnx.size(); ++d)
+                if (onnx[d] < 1 || onnx[d] > (1 << 16))
+                    return unsupported(file_ + ": input '" + in.name + "' has " + (d >= in.params.size() || in.params[d].empty() ? "dimension " + std::to_string(onnx[d]) : "symbolic dimension '" + in.params[d] + "'") +
+                                       " at axis " + std::to_string(d) + "; cnnlens needs a fixed image size (export with a fixed height and width)");
+            if (product(onnx) > (int64_t{1} << 26))
+                return out_of_range(file_ + ": input '" + in.name + "' " + dims_str(in.dims) + " is too large for an image");
+            std::vector<int64_t> engine = onnx;
+            if (onnx.size() == 4) engine = {onnx[0], onnx[2], onnx[3], onnx[1]};
+            engine[0] = -1;
+            Value v;
+            v.node = g_.add_input(in.name, Shape::from(engine.begin(), engine.end()));
+            v.onnx = onnx;
+            values_[in.name] = std::move(v);
+            if (known) known_[in.name].c = const_value(*known), known_[in.name].is_const = true;
         }
-        if (!in) return invalid_argument(file_ + ": the graph has no input");
-        if (in->elem_type != kFloat) return unsupported(file_ + ": input '" + in->name + "' has type " + dtype_name(static_cast<int>(in->elem_type)) + "; a float32 image is required");
-        if (!in->has_shape || (in->dims.size() != 4 && in->dims.size() != 2))
-            return unsupported(file_ + ": input '" + in->name + "' has shape " + dims_str(in->dims) + "; an NCHW image [N,C,H,W] is required");
-        std::vector<int64_t> onnx = in->dims;
-        onnx[0] = 1;
-        for (size_t d = 1; d < onnx.size(); ++d)
-            if (onnx[d] < 1 || onnx[d] > (1 << 16))
-                return unsupported(file_ + ": input '" + in->name + "' has " + (in->params[d].empty() ? "dimension " + std::to_string(in->dims[d]) : "symbolic dimension '" + in->params[d] + "'") +
-                                   " at axis " + std::to_string(d) + "; cnnlens needs a fixed image size (export with a fixed height and width)");
-        if (product(onnx) > (int64_t{1} << 26))
-            return out_of_range(file_ + ": input '" + in->name + "' " + dims_str(in->dims) + " is too large for an image");
-        Shape s;
-        s.push_back(-1);
-        if (onnx.size() == 4) { s.push_back(onnx[2]); s.push_back(onnx[3]); s.push_back(onnx[1]); }
-        else s.push_back(onnx[1]);
-        Value v;
-        v.node = g_.add_input(in->name, s);
-        v.onnx = onnx;
-        values_[in->name] = std::move(v);
+        if (g_.inputs().empty()) {
+            if (bound.empty()) return invalid_argument(file_ + ": the graph has no input");
+            return unsupported(file_ + ": nothing is computed at run time: the given inputs " + bound +
+                               " were read as constants (the engine holds float32 tensors of rank 2 to " + std::to_string(kMaxRank) + ")");
+        }
         return Status::ok();
     }
 
@@ -598,6 +545,17 @@ private:
         return &(values_[n.inputs[k]] = std::move(v));
     }
 
+    // Input k of n where a constant is wanted: a runtime graph input whose value was given
+    // counts as that constant.
+    const Value* param(const OnnxNode& n, size_t k) {
+        const Value* v = in(n, k);
+        if (v && !v->is_const) {
+            auto it = known_.find(n.inputs[k]);
+            if (it != known_.end()) return &it->second;
+        }
+        return v;
+    }
+
     Expected<const Value*> runtime_input(const OnnxNode& n, size_t k) {
         const Value* v = in(n, k);
         if (!v) return fail(n, "input " + std::to_string(k) + " is missing");
@@ -606,7 +564,7 @@ private:
     }
 
     Expected<const ConstValue*> const_input(const OnnxNode& n, size_t k, const char* what) {
-        const Value* v = in(n, k);
+        const Value* v = param(n, k);
         if (!v) return fail(n, std::string(what) + " (input " + std::to_string(k) + ") is missing");
         if (!v->is_const) return unsup(n, std::string(what) + " (input " + std::to_string(k) + ", '" + n.inputs[k] + "') must be a constant");
         return &v->c;
@@ -743,6 +701,10 @@ private:
         if (all_const && !n.inputs.empty()) return fold(n);
         const std::string& op = n.op;
         if (op == "Identity" || op == "Dropout") {
+            // Dropout is the identity at inference only (opset 12 takes the mode as input 2).
+            const Value* mode = op == "Dropout" ? in(n, 2) : nullptr;
+            if (mode && (!mode->is_const || mode->c.count() != 1 || mode->c.at(0) != 0))
+                return unsup(n, "training_mode = 1 (or computed) is not supported (export the model in eval mode)");
             auto x = runtime_input(n, 0);
             if (!x) return x.status();
             values_[n.outputs[0]] = **x;
@@ -814,7 +776,7 @@ private:
     // Axes from the attribute (older opsets) or the second input (newer).
     Expected<std::vector<int64_t>> axes_of(const OnnxNode& n, size_t input, int64_t rank) {
         std::vector<int64_t> axes = n.ints("axes");
-        if (const Value* a = in(n, input)) {
+        if (const Value* a = param(n, input)) {
             if (!a->is_const) return unsup(n, "axes must be a constant");
             axes.clear();
             for (int64_t k = 0; k < a->c.count(); ++k) axes.push_back(a->c.int_at(k));
@@ -839,6 +801,7 @@ private:
             int64_t axis = n.i("axis", 1);
             if (axis < 0) axis += rank;
             if (axis < 0 || axis > rank) return fail(n, "axis " + std::to_string(n.i("axis", 1)) + " is out of range for rank " + std::to_string(rank));
+            if (axis == 0 && runtime) return unsup(n, "flattening the batch axis into the features (axis 0) is not supported");
             return std::vector<int64_t>{product(d, 0, static_cast<size_t>(axis)), product(d, static_cast<size_t>(axis))};
         }
         if (n.op == "Squeeze") {
@@ -1168,7 +1131,7 @@ private:
                     for (int64_t xx = 0; xx < KW; ++xx) wt[((y * KW + xx) * I + i) * O + o] = static_cast<float>(wc.at(((o * I + i) * KH + y) * KW + xx));
         // A bias is always present so a following BatchNormalization can be folded into it.
         Tensor bias(Shape{O}, 0.f);
-        if (const Value* b = in(n, 2)) {
+        if (const Value* b = param(n, 2)) {
             if (!b->is_const || b->c.count() != O) return fail(n, "the bias must be a constant of " + std::to_string(O) + " values");
             for (int64_t o = 0; o < O; ++o) bias[o] = static_cast<float>(b->c.at(o));
         }
@@ -1225,7 +1188,7 @@ private:
                 for (int64_t y = 0; y < KH; ++y)
                     for (int64_t xx = 0; xx < KW; ++xx) wt[((y * KW + xx) * Og + o) * I + i] = static_cast<float>(wc.at(((i * Og + o) * KH + y) * KW + xx));
         std::vector<int> ins{(*x)->node, add_const(n.name + "/weights", std::move(wt))};
-        if (const Value* b = in(n, 2)) {
+        if (const Value* b = param(n, 2)) {
             if (!b->is_const || b->c.count() != Og * group) return fail(n, "the bias must be a constant of " + std::to_string(Og * group) + " values");
             ins.push_back(add_const(n.name + "/bias", to_tensor(b->c, Shape{Og * group})));
         }
@@ -1261,7 +1224,7 @@ private:
             for (int64_t m = 0; m < M; ++m) w[k * M + m] = alpha * static_cast<float>(bc.at(tb ? m * K + src : src * M + m));
         }
         std::vector<int> ins{av.node, add_const(n.name + "/weights", std::move(w))};
-        if (const Value* c = is_gemm ? in(n, 2) : nullptr) {
+        if (const Value* c = is_gemm ? param(n, 2) : nullptr) {
             if (!c->is_const) return unsup(n, "the bias C must be a constant");
             const int64_t cn = c->c.count();
             if (cn != M && cn != 1) return unsup(n, "the bias C " + dims_str(c->c.dims) + " must have 1 or " + std::to_string(M) + " values");
@@ -1322,6 +1285,9 @@ private:
         const Value* a = in(n, 0);
         const Value* b = in(n, 1);
         if (!a || !b) return fail(n, "needs two inputs");
+        // A computed operand of lower rank whose value is known broadcasts as a constant.
+        if (!a->is_const && !b->is_const && a->onnx.size() != b->onnx.size())
+            (a->onnx.size() < b->onnx.size() ? a : b) = param(n, a->onnx.size() < b->onnx.size() ? 0 : 1);
         std::vector<int> ins;
         const Value* rt = a->is_const ? b : a;
         for (const Value* v : {a, b}) {
@@ -1360,7 +1326,7 @@ private:
             hi = n.f("max", hi);
         } else {
             for (size_t k = 1; k <= 2; ++k)
-                if (const Value* v = in(n, k)) {
+                if (const Value* v = param(n, k)) {
                     if (!v->is_const || v->c.count() != 1) return unsup(n, std::string(k == 1 ? "min" : "max") + " must be a constant scalar");
                     (k == 1 ? lo : hi) = static_cast<float>(v->c.at(0));
                 }
@@ -1610,11 +1576,11 @@ private:
             auto p = const_input(n, 1, "pads");
             if (!p) return p.status();
             for (int64_t k = 0; k < (*p)->count(); ++k) pads.push_back((*p)->int_at(k));
-            if (const Value* v = in(n, 2)) {
+            if (const Value* v = param(n, 2)) {
                 if (!v->is_const || v->c.count() != 1) return unsup(n, "constant_value must be a constant scalar");
                 value = static_cast<float>(v->c.at(0));
             }
-            if (const Value* a = in(n, 3)) {  // opset 18: pads for the listed axes only
+            if (const Value* a = param(n, 3)) {  // opset 18: pads for the listed axes only
                 if (!a->is_const) return unsup(n, "axes must be a constant");
                 std::vector<int64_t> full(2 * r, 0);
                 const int64_t na = a->c.count();
@@ -1642,8 +1608,7 @@ private:
     // Keeps the nodes the output depends on (dead constants from folding, unused transposes).
     Graph compact_graph() {
         std::vector<char> live(static_cast<size_t>(g_.size()), 0);
-        live[static_cast<size_t>(g_.output())] = 1;
-        live[static_cast<size_t>(g_.input())] = 1;
+        for (int o : g_.outputs()) live[static_cast<size_t>(o)] = 1;
         for (int i = g_.size() - 1; i >= 0; --i)
             if (live[static_cast<size_t>(i)])
                 for (int k : g_.node(i).inputs) live[static_cast<size_t>(k)] = 1;
@@ -1662,7 +1627,7 @@ private:
             }
             remap[static_cast<size_t>(i)] = id;
         }
-        out.set_output(remap[static_cast<size_t>(g_.output())]);
+        for (size_t k = 0; k < g_.outputs().size(); ++k) out.add_output(remap[static_cast<size_t>(g_.outputs()[k])], g_.output_name(k));
         return out;
     }
 
@@ -1673,9 +1638,46 @@ private:
     std::unordered_map<std::string, int> consumers_;
     std::unordered_map<std::string, int> conv_of_;
     std::unordered_map<int, int> materialized_;
+    std::map<std::string, const OnnxTensor*> given_;
+    std::unordered_map<std::string, Value> known_;  // given values of runtime inputs, as constants
 };
 
 }  // namespace
+
+Tensor onnx_to_engine(const OnnxTensor& t) {
+    std::vector<int64_t> d = t.dims;
+    if (d.size() == 4) d = {d[0], d[2], d[3], d[1]};
+    Tensor out(Shape::from(d.begin(), d.end()));
+    const int64_t n = t.count();
+    for (int64_t k = 0; k < n; ++k) {
+        int64_t src = k;
+        if (t.dims.size() == 4) {  // k walks NHWC; src is the same element in NCHW
+            const int64_t c = k % d[3], w = k / d[3] % d[2], h = k / (d[3] * d[2]) % d[1], b = k / (d[3] * d[2] * d[1]);
+            src = ((b * d[3] + c) * d[1] + h) * d[2] + w;
+        }
+        out[k] = t.is_int() ? static_cast<float>(t.i[static_cast<size_t>(src)]) : t.f[static_cast<size_t>(src)];
+    }
+    return out;
+}
+
+OnnxTensor engine_to_onnx(const Tensor& t, std::string name) {
+    OnnxTensor o;
+    o.name = std::move(name);
+    const Shape& s = t.shape();
+    o.dims.assign(s.begin(), s.end());
+    o.f.resize(static_cast<size_t>(t.size()));
+    if (s.rank() != 4) {
+        std::copy(t.data(), t.data() + t.size(), o.f.begin());
+        return o;
+    }
+    o.dims = {s[0], s[3], s[1], s[2]};
+    const int64_t H = s[1], W = s[2], C = s[3];
+    for (int64_t k = 0; k < t.size(); ++k) {
+        const int64_t c = k % C, w = k / C % W, h = k / (C * W) % H, b = k / (C * W * H);
+        o.f[static_cast<size_t>(((b * C + c) * H + h) * W + w)] = t[k];
+    }
+    return o;
+}
 
 bool looks_like_onnx(std::span<const uint8_t> bytes) {
     if (bytes.empty()) return false;
@@ -1683,14 +1685,14 @@ bool looks_like_onnx(std::span<const uint8_t> bytes) {
     return tag == 0x08 || tag == 0x12 || tag == 0x3a || tag == 0x42;  // fields 1, 2, 7, 8
 }
 
-Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& name, const OnnxLimits& limits) {
+Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& name, const OnnxLimits& limits, std::span<const OnnxTensor> given) {
     if (bytes.size() > limits.max_bytes)
         return out_of_range(name + ": the file has " + std::to_string(bytes.size()) + " bytes; the limit is " + std::to_string(limits.max_bytes));
     if (bytes.empty()) return corrupt(name + ": the file is empty");
     OnnxModel m;
     Parser p(name, limits);
     CNNLENS_RETURN_IF_ERROR(p.model(bytes, m));
-    Importer imp(name, m);
+    Importer imp(name, m, given);
     return imp.run();
 }
 

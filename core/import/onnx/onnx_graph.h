@@ -21,6 +21,7 @@
 
 #include "core/base/status.h"
 #include "core/graph/graph.h"
+#include "core/import/onnx/tensor_proto.h"
 
 namespace cnnlens {
 
@@ -32,7 +33,24 @@ struct OnnxLimits {
 };
 
 // `name` is used in error messages (the file name).
-Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& name, const OnnxLimits& limits = {});
+//
+// Every graph input becomes an Input node (rank 2 to 6, dimension 0 the batch; rank 4 is NCHW
+// and held NHWC) and every graph output an output of the Graph, in the model's order. `given`
+// holds values for inputs, by name, in ONNX layout (`cnnlens run`, ONNX's backend tests): an
+// input the engine cannot hold at run time (not float32, or rank below 2) becomes a constant of
+// its given value (int64 shapes, axes, pads); a float32 input stays a runtime input, but its
+// value also serves where an op needs a constant (a Conv's weights, a MatMul's second operand, a
+// PRelu's slope, a lower-rank operand that broadcasts), and an input used only that way is left
+// out of the Graph's inputs. A symbolic input dimension takes the given value's size.
+Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& name, const OnnxLimits& limits = {},
+                            std::span<const OnnxTensor> given = {});
+
+// The layout rule of the import at a graph's boundary: a rank-4 runtime tensor is NCHW in ONNX
+// and NHWC in the engine; every other rank is the same in both. `t` must be float32 (integer
+// values are converted).
+Tensor onnx_to_engine(const OnnxTensor& t);
+// An engine tensor (an output) in ONNX layout, as a float32 OnnxTensor named `name`.
+OnnxTensor engine_to_onnx(const Tensor& t, std::string name);
 
 // True when the bytes look like an ONNX ModelProto (a protobuf whose first field is
 // ir_version, producer_name, opset_import or graph).
