@@ -120,7 +120,7 @@ int cmd_predict(const Args& a) {
             // Few classes: listed in class order, as the model defines them; many: best first.
             std::vector<int> rows = best;
             if (shown == nc) std::sort(rows.begin(), rows.end());
-            for (int k : rows) std::printf("  %-10s %8.4f%%\n", model->spec.classes[static_cast<size_t>(k)].c_str(), 100.0 * p[static_cast<size_t>(k)]);
+            for (int k : rows) std::printf("  %-*s %8.4f%%\n", shown == nc ? 10 : 28, model->spec.classes[static_cast<size_t>(k)].c_str(), 100.0 * p[static_cast<size_t>(k)]);
             if (shown < nc) std::printf("  (top %d of %d classes)\n", shown, nc);
         }
     }

@@ -171,6 +171,15 @@ smoke() {
             ${cli[$p]} predict --model "$model" "$corrupt" || status=1
         check "$p predict with an ONNX model" ok "^$face: [a-z]+ \(" \
             ${cli[$p]} predict --model tests/data/onnx/vgg48.opset17.onnx "$face" || status=1
+        # A 1000-class model: ImageNet's names, the top 5 (text and JSON), MACs in model-info.
+        check "$p predict top 5 of a 1000-class model" ok "\(top 5 of 1000 classes\)" \
+            ${cli[$p]} predict --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
+        check "$p predict --json top_k" ok '"top_k":\[\{"index":[0-9]+,"class":"[^"]+","probability":[^}]+\}(,\{[^}]+\}){4}\]' \
+            ${cli[$p]} predict --json --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
+        check "$p model-info MACs" ok "^237376 multiply-adds per image" \
+            ${cli[$p]} model-info tests/data/onnx/imagenet_tiny.onnx || status=1
+        check "$p model-info guesses the ImageNet preset" ok "values mean/std \(imagenet preset\)" \
+            ${cli[$p]} model-info tests/data/onnx/imagenet_tiny.onnx || status=1
     done
     return "$status"
 }

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "core/graph/macs.h"
+#include "tests/test_util.h"
+
 namespace cnnlens {
 namespace {
 
@@ -110,6 +113,21 @@ TEST(PhotoToInput, CentersTheCropWithTheInputsAspect) {
     const Tensor t = photo_to_input(img, in);
     ASSERT_EQ(t.shape(), (Shape{1, 2, 2, 1}));
     for (int64_t i = 0; i < t.size(); ++i) EXPECT_FLOAT_EQ(t[i], 1.f);
+}
+
+// A real ONNX file without a description (tests/oracle/make_imagenet_tiny.py: conv 3->8 on
+// 32x32, global average pooling, linear 8->1000): ImageNet names, preset and the image task are
+// guessed, and its multiply-adds match a hand count.
+TEST(ModelSpec, AGuessedImagenetOnnxModel) {
+    auto m = load_model(test::source_path("tests/data/onnx/imagenet_tiny.onnx"));
+    ASSERT_TRUE(m) << m.status().message();
+    EXPECT_TRUE(m->spec.inferred);
+    EXPECT_EQ(m->spec.classes[0], "tench");
+    EXPECT_EQ(m->spec.preset, "imagenet");
+    EXPECT_EQ(m->spec.task, ModelTask::kImage);
+    const MacTotals t = graph_macs(m->graph);
+    EXPECT_EQ(t.conv_matmul, 32 * 32 * (3 * 3 * 3 * 8) + 8 * 1000);
+    EXPECT_EQ(t.total, t.conv_matmul + 32 * 32 * 8);  // + the global pooling's adds
 }
 
 }  // namespace
