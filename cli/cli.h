@@ -1,5 +1,6 @@
 // The `cnnlens` command line: shared argument handling for the subcommands.
 #pragma once
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "core/eval/confusion.h"
 #include "core/explain/probe.h"
 #include "core/image/image.h"
+#include "core/import/model.h"
 
 namespace cnnlens::cli {
 
@@ -53,6 +55,15 @@ std::string stem_of(const std::string& path);
 Image display_image(const Tensor& input, const InputSpec& spec);
 Image confusion_picture(const ConfusionMatrix& cm, bool normalized);
 Expected<ConfusionMatrix> run_confusion(GraphProbe& probe, const Dataset& data);
+
+// load_model() plus the --preset NAME and --task face|image overrides (defined in predict.cpp).
+Expected<Model> load_model_for(const Args& a, const std::string& path);
+// An image as the model's input: the whole image center-cropped to the input's aspect for an
+// image model (photo_to_input), the image resampled whole for a face model (the image is taken
+// to be a face crop already).
+Tensor model_input(const Model& m, const Image& img);
+// Indices of the k largest values, largest first (ties: lower index first).
+std::vector<int> top_classes(std::span<const float> p, int k);
 
 int cmd_predict(const Args& a);
 int cmd_filters(const Args& a);

@@ -37,6 +37,7 @@ Expected<int> class_index(const std::vector<std::string>& names, const std::stri
     if (!s.empty() && end && *end == 0 && v >= 0 && v < static_cast<long>(names.size())) return static_cast<int>(v);
     std::string list;
     for (size_t i = 0; i < names.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " " + names[i];
+    if (names.size() > 10) list = "an index 0.." + std::to_string(names.size() - 1) + " or a name: see cnnlens model-info";
     return invalid_argument("class '" + s + "' is not a class of the model (" + list + ")");
 }
 
@@ -128,11 +129,11 @@ int cmd_explain(const Args& a) {
     if (!a.has("method")) return fail("explain: --method is required (" + method_names() + ")");
     const ExplanationMethod* m = find_method(a.get("method"));
     if (!m) return fail("explain: unknown method '" + a.get("method") + "' (available: " + method_names() + ")");
-    std::vector<std::string> known = {"model", "method", "class", "contrast", "score", "out", "kernels", "seed", "colormap", "scale", "json"};
+    std::vector<std::string> known = {"model", "method", "class", "contrast", "score", "out", "kernels", "seed", "colormap", "scale", "json", "preset", "task"};
     for (const ParamDef& d : m->params()) known.emplace_back(d.name);
     if (auto u = a.unknown(known); !u.empty()) return fail("explain: unknown option " + u + " for method " + std::string(m->name()));
     if (a.positional().empty()) return fail("explain: no image given");
-    auto model = load_model(a.get("model"));
+    auto model = load_model_for(a, a.get("model"));
     if (!model) return fail(model.status().message());
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
     if (!ks) return fail("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
@@ -153,7 +154,7 @@ int cmd_explain(const Args& a) {
     for (const std::string& path : a.positional()) {
         auto img = load_image(path);
         if (!img) { std::fprintf(stderr, "cnnlens: %s\n", img.status().message().c_str()); ++failures; continue; }
-        Tensor x = image_to_input(*img, model->spec.input);
+        Tensor x = model_input(*model, *img);
         auto pred = probe.run(x, ProbeRequest{});
         if (!pred) return fail(pred.status().message());
         Target t;

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/graph/executor.h"
+#include "core/graph/macs.h"
 #include "core/import/model.h"
 
 namespace cnnlens::cli {
@@ -35,20 +36,59 @@ const KernelSet* kernels_or_fail(const Args& a) {
     return k;
 }
 
+// Beyond this many classes predict and model-info list the best kTopClasses, not all.
+constexpr int kListAllClasses = 10;
+constexpr int kTopClasses = 5;
+
 }  // namespace
 
+Expected<Model> load_model_for(const Args& a, const std::string& path) {
+    auto model = load_model(path);
+    if (!model) return model;
+    if (a.has("preset")) {
+        const std::string p = a.get("preset");
+        if (model->spec.input.channels != 3) return invalid_argument("--preset " + p + ": the model's input has " + std::to_string(model->spec.input.channels) + " channel, the preset is for RGB");
+        if (Status s = apply_input_preset(model->spec.input, p); !s) return Status(s.code(), "--preset: " + s.message());
+        model->spec.preset = p;
+    }
+    if (a.has("task")) {
+        const std::string t = a.get("task");
+        if (t != "face" && t != "image") return invalid_argument("--task must be face or image, got '" + t + "'");
+        model->spec.task = t == "face" ? ModelTask::kFace : ModelTask::kImage;
+    }
+    return model;
+}
+
+Tensor model_input(const Model& m, const Image& img) {
+    return m.spec.task == ModelTask::kImage ? photo_to_input(img, m.spec.input) : image_to_input(img, m.spec.input);
+}
+
+std::vector<int> top_classes(std::span<const float> p, int k) {
+    std::vector<int> idx(p.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int>(i);
+    k = std::min<int>(k, static_cast<int>(idx.size()));
+    // Ties keep the lower index first, so the list is deterministic.
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+    idx.resize(static_cast<size_t>(k));
+    return idx;
+}
+
 int cmd_predict(const Args& a) {
-    if (auto u = a.unknown({"model", "kernels", "json"}); !u.empty()) return fail("predict: unknown option " + u);
+    if (auto u = a.unknown({"model", "kernels", "json", "preset", "task", "top"}); !u.empty()) return fail("predict: unknown option " + u);
     if (!a.has("model")) return fail("predict: --model DIR is required");
     if (a.positional().empty()) return fail("predict: no image given");
-    auto model = load_model(a.get("model"));
+    auto model = load_model_for(a, a.get("model"));
     if (!model) return fail(model.status().message());
     const KernelSet* ks = kernels_or_fail(a);
     if (!ks) return 1;
     Executor ex(model->graph, *ks);
     const bool json = a.has("json");
+    const int nc = model->num_classes();
+    // Every class when there are few (the 7 emotions); else the best kTopClasses (or --top N).
+    const int shown = a.has("top") ? std::clamp(a.get_int("top", kTopClasses), 1, nc) : nc > kListAllClasses ? std::min(kTopClasses, nc) : nc;
     int failures = 0;
-    if (json) std::printf("{\"model\":%s,\"kernels\":%s,\"classes\":[", json_quote(model->spec.name).c_str(), json_quote(ks->name).c_str());
+    if (json) std::printf("{\"model\":%s,\"kernels\":%s,\"task\":%s,\"classes\":[", json_quote(model->spec.name).c_str(), json_quote(ks->name).c_str(),
+                          json_quote(std::string(task_name(model->spec.task))).c_str());
     if (json) for (size_t k = 0; k < model->spec.classes.size(); ++k) std::printf("%s%s", k ? "," : "", json_quote(model->spec.classes[k]).c_str());
     if (json) std::printf("],\"images\":[");
     bool first = true;
@@ -60,38 +100,63 @@ int cmd_predict(const Args& a) {
             if (json) { std::printf("%s{\"image\":%s,\"error\":%s}", first ? "" : ",", json_quote(path).c_str(), json_quote(img.status().message()).c_str()); first = false; }
             continue;
         }
-        Tensor x = image_to_input(*img, model->spec.input);
+        Tensor x = model_input(*model, *img);
         if (Status s = ex.forward(x); !s) return fail(s.message());
         const std::vector<float> p = probabilities(*model, ex);
-        const int top = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
+        const std::vector<int> best = top_classes(p, shown);
+        const int top = best[0];
         if (json) {
-            std::printf("%s{\"image\":%s,\"top\":%s,\"top_index\":%d,\"probabilities\":[", first ? "" : ",", json_quote(path).c_str(),
+            std::printf("%s{\"image\":%s,\"top\":%s,\"top_index\":%d,\"top_k\":[", first ? "" : ",", json_quote(path).c_str(),
                         json_quote(model->spec.classes[static_cast<size_t>(top)]).c_str(), top);
+            for (size_t r = 0; r < best.size(); ++r)
+                std::printf("%s{\"index\":%d,\"class\":%s,\"probability\":%.8g}", r ? "," : "", best[r],
+                            json_quote(model->spec.classes[static_cast<size_t>(best[r])]).c_str(), p[static_cast<size_t>(best[r])]);
+            std::printf("],\"probabilities\":[");
             for (size_t k = 0; k < p.size(); ++k) std::printf("%s%.8g", k ? "," : "", p[k]);
             std::printf("]}");
             first = false;
         } else {
             std::printf("%s: %s (%.1f%%)\n", path.c_str(), model->spec.classes[static_cast<size_t>(top)].c_str(), 100.0 * p[static_cast<size_t>(top)]);
-            for (size_t k = 0; k < p.size(); ++k) std::printf("  %-10s %8.4f%%\n", model->spec.classes[k].c_str(), 100.0 * p[k]);
+            // Few classes: listed in class order, as the model defines them; many: best first.
+            std::vector<int> rows = best;
+            if (shown == nc) std::sort(rows.begin(), rows.end());
+            for (int k : rows) std::printf("  %-*s %8.4f%%\n", shown == nc ? 10 : 28, model->spec.classes[static_cast<size_t>(k)].c_str(), 100.0 * p[static_cast<size_t>(k)]);
+            if (shown < nc) std::printf("  (top %d of %d classes)\n", shown, nc);
         }
     }
     if (json) std::printf("]}\n");
     return failures ? 1 : 0;
 }
 
+// "1.81 G", "36.9 M", "5.2 k", "12": MACs at a glance.
+static std::string si(int64_t v) {
+    char buf[32];
+    if (v >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.3g G", static_cast<double>(v) / 1e9);
+    else if (v >= 1'000'000) std::snprintf(buf, sizeof buf, "%.3g M", static_cast<double>(v) / 1e6);
+    else if (v >= 1'000) std::snprintf(buf, sizeof buf, "%.3g k", static_cast<double>(v) / 1e3);
+    else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+    return buf;
+}
+
 int cmd_model_info(const Args& a) {
-    if (auto u = a.unknown({"json"}); !u.empty()) return fail("model-info: unknown option " + u);
+    if (auto u = a.unknown({"json", "preset", "task"}); !u.empty()) return fail("model-info: unknown option " + u);
     if (a.positional().size() != 1) return fail("model-info: give exactly one model (folder, model.json or .onnx)");
-    auto model = load_model(a.positional()[0]);
+    auto model = load_model_for(a, a.positional()[0]);
     if (!model) return fail(model.status().message());
     const Graph& g = model->graph;
     const InputSpec& in = model->spec.input;
-    std::printf("model   %s\ninput   %dx%dx%d, values %s\nclasses", model->spec.name.c_str(), in.height, in.width, in.channels,
-                in.mean.empty() ? ("[" + std::to_string(in.range_lo) + ", " + std::to_string(in.range_hi) + "]").c_str() : "mean/std");
-    for (const std::string& c : model->spec.classes) std::printf(" %s", c.c_str());
+    std::string values = "[" + std::to_string(in.range_lo) + ", " + std::to_string(in.range_hi) + "]";
+    if (!in.mean.empty()) values = model->spec.preset.empty() ? "mean/std" : "mean/std (" + model->spec.preset + " preset)";
+    std::printf("model   %s\ninput   %dx%dx%d, values %s\ntask    %s (%s)\nclasses", model->spec.name.c_str(), in.height, in.width, in.channels,
+                values.c_str(), std::string(task_name(model->spec.task)).c_str(),
+                model->spec.task == ModelTask::kFace ? "a detected face, cropped" : "the whole photo, center-cropped to the input's aspect");
+    const int nc = model->num_classes();
+    const int listed = nc > kListAllClasses ? kTopClasses : nc;
+    for (int k = 0; k < listed; ++k) std::printf(" %s%s", model->spec.classes[static_cast<size_t>(k)].c_str(), nc > listed && k + 1 < listed ? "," : "");
+    if (listed < nc) std::printf(" ... (%d classes)", nc);
     if (model->spec.inferred)
-        std::printf("\nnote    input range and class names were guessed; describe the model in a cnnlens.json (or <name>.cnnlens.json beside an .onnx)");
-    std::printf("\n\n%-4s %-50s %-18s %-16s %10s\n", "#", "layer", "op", "output", "params");
+        std::printf("\nnote    input values, class names and task were guessed; describe the model in a cnnlens.json (or <name>.cnnlens.json beside an .onnx)");
+    std::printf("\n\n%-4s %-50s %-18s %-16s %10s %10s\n", "#", "layer", "op", "output", "params", "MACs");
     int64_t total = 0;
     int row = 0;
     for (int i = 0; i < g.size(); ++i) {
@@ -107,9 +172,14 @@ int cmd_model_info(const Args& a) {
         std::string shape = n.shape.str();
         if (n.shape.rank() > 0) shape = "[N" + shape.substr(shape.find(','));
         if (n.shape.rank() == 1) shape = "[N]";
-        std::printf("%-4d %-50s %-18s %-16s %10lld\n", row++, display_name(n.name).c_str(), op.c_str(), shape.c_str(), static_cast<long long>(params));
+        std::printf("%-4d %-50s %-18s %-16s %10lld %10lld\n", row++, display_name(n.name).c_str(), op.c_str(), shape.c_str(), static_cast<long long>(params),
+                    static_cast<long long>(node_macs(g, i)));
     }
+    const MacTotals macs = graph_macs(g);
     std::printf("\n%d layers, %lld parameters; logits at '%s'\n", row, static_cast<long long>(total), display_name(g.node(model->logits).name).c_str());
+    std::printf("%lld multiply-adds per image (%sMAC; convolutions and matmuls %sMAC, the figure torchvision's tables call GFLOPS)\n",
+                static_cast<long long>(macs.total), si(macs.total).c_str(), si(macs.conv_matmul).c_str());
+    std::printf("MACs: one multiply-add = 1; pooling counts one per window tap, batch norm one per element, activations and adds 0\n");
     return 0;
 }
 

@@ -18,7 +18,12 @@ const canvas = document.getElementById('canvas');
 const fileInput = document.getElementById('file-input');
 let app = null;
 
-function showStatus(text) { statusEl.textContent = text; statusEl.hidden = !text; }
+// The status line: full-page while the app starts; a banner (over the app) for file progress.
+function showStatus(text, banner = false) {
+  statusEl.textContent = text;
+  statusEl.hidden = !text;
+  statusEl.classList.toggle('banner', banner);
+}
 
 // Threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages.
 function chooseBuild() {
@@ -96,14 +101,56 @@ function call(name, ...args) {
 // Hands a file's bytes to the app, which decodes it in its next frame (errors show in the UI).
 async function openFile(blob, name) { return openFiles([[blob, name]]); }
 
+// Files at least this large show their reading progress (a model of 15-100 MB takes seconds).
+const kProgressBytes = 4 << 20;
+const mb = (n) => (n / 1e6).toFixed(1);
+
 // Files dropped or picked together ([blob, name] pairs) reach the app in the same frame, so
 // a model.json and its .bin shards are loaded as one model (the app routes them by extension).
+// The app first gives a buffer for each file (cnnlens_file_buffer: it refuses, with a message
+// naming the sizes, a file its memory cannot hold, before anything is allocated); each file is
+// streamed into its buffer, so a large model is never held twice and the page shows how far
+// reading has come while frames go on; then the files are marked complete and opened.
 async function openFiles(list) {
-  const all = await Promise.all(list.map(async ([blob, name]) => [new Uint8Array(await blob.arrayBuffer()), name]));
-  for (const [bytes, name] of all) {
-    const p = app._malloc(Math.max(1, bytes.length));
-    app.HEAPU8.set(bytes, p);  // HEAPU8 read after malloc: memory growth replaces the view
-    call('cnnlens_open_file', p, bytes.length, name || 'photo');
+  const buffers = [];
+  for (const [blob, name] of list) {
+    const p = call('cnnlens_file_buffer', blob.size, name || 'photo');
+    if (!p) {  // refused: the app shows why; the files of this drop are dropped together
+      for (const [, q] of buffers) app._cnnlens_file_complete(q, 1);
+      return;
+    }
+    buffers.push([blob, p]);
+  }
+  const total = list.reduce((n, [blob]) => n + blob.size, 0);
+  const names = list.map(([, name]) => name).join(', ');
+  const big = total >= kProgressBytes;
+  let read = 0;
+  try {
+    for (const [blob, p] of buffers) {
+      const reader = blob.stream().getReader();
+      for (let off = 0; ;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        app.HEAPU8.set(value, p + off);  // HEAPU8 read each time: memory growth replaces the view
+        off += value.length;
+        read += value.length;
+        if (big) showStatus(`Reading ${names}: ${mb(read)} of ${mb(total)} MB`, true);
+      }
+    }
+  } catch (e) {
+    for (const [, p] of buffers) app._cnnlens_file_complete(p, 1);
+    showStatus('');
+    console.error(`cnnlens: ${names}: ${e.message}`);
+    return;
+  }
+  if (big) {  // painted before the frame that builds the model (that frame blocks the page)
+    showStatus(`Loading ${names} (${mb(total)} MB)...`, true);
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  }
+  for (const [, p] of buffers) app._cnnlens_file_complete(p, 0);
+  if (big) {
+    await untilFrame(() => !app._cnnlens_files_waiting());
+    showStatus('');
   }
 }
 
@@ -242,6 +289,10 @@ window.cnnlensTest = {
       values: app.HEAPF32.slice(p, p + w * h) };
   },
   error: () => app.UTF8ToString(app._cnnlens_test_error()),
+  // Bytes the page can still allocate (free heap plus what memory may grow by).
+  memoryAvailable: () => app._cnnlens_memory_available(),
+  // True while dropped files are being read or wait for the next frame to be opened.
+  filesWaiting: () => !!app._cnnlens_files_waiting(),
   frames: () => app._cnnlens_test_frames(),
   photoVersion: () => app._cnnlens_test_photo_version(),
   // Resolves when nothing is pending: no photo waiting, no job running, overlay drawn.

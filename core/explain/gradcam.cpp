@@ -1,6 +1,8 @@
 // Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ (Chattopadhay et al. 2018) and Guided Grad-CAM
-// on any layer with a spatial output. Default layer: the last convolution whose output is
-// larger than 1x1 (as pytorch-grad-cam and TF.js's example pick the last conv). The CAM is
+// on any layer with a spatial output. Default layer: the last layer whose output is spatial and
+// larger than 1x1, i.e. the one global pooling reads (pytorch-grad-cam's advice: ResNet's
+// layer4[-1], the block's output after its residual Add and ReLU, not the last conv inside the
+// block; VGG's features[-1]; for a plain conv stack, the last conv). The CAM is
 // ReLU'd at layer resolution (extras "cam") and upsampled bilinearly to the input size;
 // normalisation is left to display.
 #include <algorithm>
@@ -24,8 +26,8 @@ Expected<int> pick_layer(ModelProbe& probe, double requested) {
         return invalid_argument("layer index " + std::to_string(static_cast<int>(requested)) + " is not a layer of the model");
     }
     for (auto it = layers.rbegin(); it != layers.rend(); ++it)
-        if ((it->op == "Conv2D" || it->op == "DepthwiseConv") && it->spatial() && it->shape[1] * it->shape[2] > 1) return it->node;
-    return not_found("the model has no convolution with a spatial output larger than 1x1; choose a layer");
+        if (it->op != "Input" && it->spatial() && it->shape[1] * it->shape[2] > 1) return it->node;
+    return not_found("the model has no layer with a spatial output larger than 1x1; choose a layer");
 }
 
 template <Variant kVariant>
@@ -101,7 +103,7 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
     return e;
 }
 
-const std::vector<ParamDef> kParams = {{"layer", -1, -1, 1e9, "layer node (-1: the last convolution larger than 1x1)", {}, true}};
+const std::vector<ParamDef> kParams = {{"layer", -1, -1, 1e9, "layer node (-1: the last layer larger than 1x1, before global pooling)", {}, true}};
 
 }  // namespace
 

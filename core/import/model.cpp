@@ -2,11 +2,13 @@
 // hold logits and probabilities.
 #include "core/import/model.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "core/base/assert.h"
 #include "core/base/limits.h"
 #include "core/import/onnx/onnx_graph.h"
 #include "core/import/tfjs/tfjs_graph.h"
@@ -18,6 +20,10 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* kFer2013Classes[] = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+constexpr const char* kImagenetClasses[] = {
+#include "core/import/imagenet_classes.inc"
+};
+static_assert(std::size(kImagenetClasses) == 1000);
 
 std::string dirname_of(const std::string& path) {
     const size_t slash = path.find_last_of('/');
@@ -239,6 +245,17 @@ Expected<ModelSpec> parse_model_spec(std::string_view text) {
             if (!(sd > 0.f)) return invalid_argument("input.std values must be positive, got " + std::to_string(sd));
         if (s.input.mean.size() != s.input.std.size()) return invalid_argument("input.mean and input.std must have the same length");
     }
+    std::string task;
+    CNNLENS_RETURN_IF_ERROR(str("task", task));
+    if (task == "face") s.task = ModelTask::kFace;
+    else if (task == "image") s.task = ModelTask::kImage;
+    else if (!task.empty()) return invalid_argument("field 'task' must be \"face\" or \"image\", got \"" + task + "\"");
+    CNNLENS_RETURN_IF_ERROR(str("preset", s.preset));
+    if (!s.preset.empty()) {
+        InputSpec preset;
+        if (Status st = apply_input_preset(preset, s.preset); !st) return Status(st.code(), "field 'preset': " + st.message());
+        if (s.input.mean.empty()) s.input.mean = preset.mean, s.input.std = preset.std;
+    }
     if (j.contains("classes")) {
         if (!j["classes"].is_array()) return invalid_argument("field 'classes' must be a list of names");
         for (const json& c : j["classes"]) {
@@ -282,11 +299,68 @@ Status complete_model(Model& m) {
     const int classes = static_cast<int>(ls[1]);
     if (m.spec.classes.empty()) {
         if (classes == 7) m.spec.classes.assign(std::begin(kFer2013Classes), std::end(kFer2013Classes));
+        else if (classes == 1000) m.spec.classes.assign(std::begin(kImagenetClasses), std::end(kImagenetClasses));
         else for (int k = 0; k < classes; ++k) m.spec.classes.push_back("class " + std::to_string(k));
     }
     if (static_cast<int>(m.spec.classes.size()) != classes)
         return invalid_argument("the spec lists " + std::to_string(m.spec.classes.size()) + " classes but the model has " + std::to_string(classes) + " outputs");
+    // A guessed 1000-class RGB model is almost surely an ImageNet classifier, and those nearly
+    // all normalise as torchvision does; still only a guess, which `inferred` marks.
+    if (m.spec.inferred && classes == 1000 && c == 3 && is.mean.empty() && is.range_lo == 0.f && is.range_hi == 1.f) {
+        CNNLENS_RETURN_IF_ERROR(apply_input_preset(is, "imagenet"));
+        m.spec.preset = "imagenet";
+    }
+    if (m.spec.task == ModelTask::kAuto) m.spec.task = infer_task(is, classes);
     return Status::ok();
+}
+
+ModelTask infer_task(const InputSpec& in, int classes) {
+    const bool fer_size = in.height >= 48 && in.height <= 64 && in.width >= 48 && in.width <= 64;
+    return classes == 7 && in.channels == 1 && fer_size ? ModelTask::kFace : ModelTask::kImage;
+}
+
+std::string_view task_name(ModelTask t) {
+    switch (t) {
+        case ModelTask::kFace: return "face";
+        case ModelTask::kImage: return "image";
+        case ModelTask::kAuto: break;
+    }
+    return "auto";
+}
+
+Status apply_input_preset(InputSpec& in, std::string_view preset) {
+    if (preset == "imagenet") {
+        in.mean = {0.485f, 0.456f, 0.406f};
+        in.std = {0.229f, 0.224f, 0.225f};
+        return Status::ok();
+    }
+    std::string known;
+    for (std::string_view k : kInputPresets) known += (known.empty() ? "" : ", ") + std::string(k);
+    return invalid_argument("unknown input preset '" + std::string(preset) + "' (known: " + known + ")");
+}
+
+std::span<const char* const> imagenet_class_names() { return kImagenetClasses; }
+
+void center_crop_box(int pw, int ph, int width, int height, int& x, int& y, int& w, int& h) {
+    // Compared as integers (pw * height vs ph * width) so a photo of exactly the aspect is whole.
+    if (static_cast<int64_t>(pw) * height > static_cast<int64_t>(ph) * width) {
+        h = ph;
+        w = std::clamp(static_cast<int>(std::lround(static_cast<double>(ph) * width / height)), 1, pw);
+    } else {
+        w = pw;
+        h = std::clamp(static_cast<int>(std::lround(static_cast<double>(pw) * height / width)), 1, ph);
+    }
+    x = (pw - w) / 2;
+    y = (ph - h) / 2;
+}
+
+Tensor photo_to_input(const Image& photo, const InputSpec& in) {
+    int x, y, w, h;
+    center_crop_box(photo.width, photo.height, in.width, in.height, x, y, w, h);
+    if (w == photo.width && h == photo.height) return image_to_input(photo, in);
+    auto crop = crop_image(photo, x, y, w, h);
+    CNNLENS_ASSERT(crop.has_value());
+    return image_to_input(*crop, in);
 }
 
 Expected<Model> load_model_from(const FileSource& files, const std::string& main) {

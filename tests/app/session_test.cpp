@@ -226,3 +226,126 @@ TEST_F(SessionTest, OwnModelTakesMeanStdFromTheDialog) {
 
 }  // namespace
 }  // namespace cnnlens::app
+
+namespace cnnlens::app {
+namespace {
+
+std::vector<DroppedFile> onnx_drop(const char* fixture, const char* name) {
+    std::vector<DroppedFile> drop(1);
+    drop[0].name = name;
+    drop[0].bytes = test::read_file(test::source_path(std::string("tests/data/onnx/") + fixture));
+    return drop;
+}
+
+// An RGB 64-pixel model (rgb64: 7 classes but RGB, so not a FER face model) is an image model:
+// it sees the photo's center crop, exactly what photo_to_input (the CLI's input) gives; switched
+// to the face task it sees the detected face.
+TEST_F(SessionTest, AnImageModelSeesTheWholePhotosCenterCrop) {
+    PanelWork w;
+    auto drop = onnx_drop("rgb64.opset17.onnx", "rgb64.onnx");
+    ASSERT_TRUE(open_files(s, w, drop));
+    ASSERT_TRUE(w.model.pending.has_value());
+    EXPECT_EQ(w.model.pending->spec.task, ModelTask::kImage);
+    ASSERT_TRUE(install_pending(s, w, w.model.pending->spec.input));
+    ASSERT_EQ(s.faces().size(), 1u);
+    const Face& f = s.faces()[0];
+    EXPECT_TRUE(f.whole_photo);
+    const Image& p = s.photo();
+    const int side = std::min(p.width, p.height);
+    EXPECT_EQ(static_cast<int>(f.box.width), side);
+    EXPECT_EQ(static_cast<int>(f.box.x), (p.width - side) / 2);
+    const Tensor cli_input = photo_to_input(p, s.model().spec.input);
+    ASSERT_EQ(f.input.shape(), cli_input.shape());
+    for (int64_t i = 0; i < f.input.size(); ++i) ASSERT_EQ(f.input[i], cli_input[i]) << i;
+
+    const int v0 = s.photo_version();
+    ASSERT_TRUE(s.set_task(ModelTask::kFace));
+    EXPECT_EQ(s.model().spec.task, ModelTask::kFace);
+    ASSERT_EQ(s.faces().size(), 1u);
+    EXPECT_FALSE(s.faces()[0].whole_photo);  // the detector's face
+    EXPECT_GT(s.photo_version(), v0);
+    ASSERT_TRUE(s.set_task(ModelTask::kImage));
+    EXPECT_TRUE(s.faces()[0].whole_photo);
+}
+
+// A 1000-class model: ImageNet's names, and the class grid shows the 8 most probable classes
+// of the face, best first, instead of all 1000.
+TEST_F(SessionTest, TheClassGridOfAManyClassModelShowsItsTopClasses) {
+    Model m;
+    const int x = m.graph.add_input("x", Shape{-1, 32, 32, 3});
+    const int gap = m.graph.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {x});
+    Tensor b(Shape{3, 1000});
+    for (int64_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 7919) % 1000) / 1000.f;
+    m.graph.set_output(m.graph.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {gap, m.graph.add_const("b", std::move(b))}));
+    ASSERT_TRUE(m.graph.validate());
+    m.spec.inferred = true;
+    ASSERT_TRUE(complete_model(m));
+    ASSERT_TRUE(s.install_model(std::move(m)));
+    EXPECT_EQ(s.class_names()[0], "tench");
+    ASSERT_EQ(s.faces().size(), 1u);
+    EXPECT_TRUE(s.faces()[0].whole_photo);  // an image model: no detector
+    PanelWork w;
+    ExplainRequest r = request("saliency");
+    w.grid.want(s, r);
+    ASSERT_EQ(w.grid.classes.size(), static_cast<size_t>(ClassGrid::kTopClasses));
+    const auto& probs = s.faces()[0].probs;
+    EXPECT_EQ(w.grid.classes[0], s.faces()[0].top);
+    for (size_t k = 1; k < w.grid.classes.size(); ++k)
+        EXPECT_GE(probs[static_cast<size_t>(w.grid.classes[k - 1])], probs[static_cast<size_t>(w.grid.classes[k])]);
+    int worst_shown = w.grid.classes.back(), above = 0;
+    for (float p : probs) above += p > probs[static_cast<size_t>(worst_shown)];
+    EXPECT_EQ(above, ClassGrid::kTopClasses - 1);
+    ASSERT_TRUE(w.grid.step(s));
+    ASSERT_EQ(w.grid.maps.size(), 1u);
+    EXPECT_EQ(w.grid.maps[0].target.cls, w.grid.classes[0]);
+    while (!w.grid.complete(s)) ASSERT_TRUE(w.grid.step(s));
+    EXPECT_EQ(w.grid.maps.size(), static_cast<size_t>(ClassGrid::kTopClasses));
+}
+
+TEST(ModelMemory, ChecksNeedAgainstWhatThePageCanGet) {
+    EXPECT_TRUE(check_memory("m.onnx", 100, "x", -1));  // unknown: no limit
+    EXPECT_TRUE(check_memory("m.onnx", 100, "x", 100));
+    const Status st = check_memory("m.onnx", 45'000'000, "its weights", 20'000'000);
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.message(), "m.onnx needs 45.0 MB (its weights) but the page can get only 20.0 MB more memory; the current model stays");
+    Graph g;
+    const int x = g.add_input("x", Shape{-1, 4, 4, 2});
+    g.set_output(g.add_node("fc", OpType::kMatMul, MatMulAttrs{},
+                            {g.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {x}), g.add_const("b", Tensor(Shape{2, 3}, 0.f))}));
+    ASSERT_TRUE(g.validate());
+    const ModelMemory mm = model_memory(g, 4);
+    EXPECT_EQ(mm.weights, 6 * 4);
+    EXPECT_EQ(mm.tape, g.tape_bytes_per_image());
+    EXPECT_EQ(mm.total(), mm.weights + 4 * mm.tape);
+}
+
+// A model that cannot fit in the page's memory is refused with the sizes; the model in use stays.
+TEST_F(SessionTest, AModelTooLargeForThePageIsRefusedAndThePreviousStays) {
+    PanelWork w;
+    const std::string before = s.model().spec.name;
+    const int v0 = s.model_version();
+    auto drop = onnx_drop("resnet48.opset17.onnx", "resnet48.onnx");
+    const int64_t file = static_cast<int64_t>(drop[0].bytes.size());
+    w.model.memory_available = [file] { return file / 2; };  // less than its weights
+    Status st = open_files(s, w, drop);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.message().find("resnet48.onnx needs " + megabytes(file)), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("the current model stays"), std::string::npos) << st.message();
+    EXPECT_FALSE(w.model.pending.has_value());
+    EXPECT_EQ(s.model().spec.name, before);
+    EXPECT_EQ(s.model_version(), v0);
+    // Room for the weights but not for one image's activations and gradients.
+    drop = onnx_drop("resnet48.opset17.onnx", "resnet48.onnx");
+    w.model.memory_available = [file] { return file + 1; };
+    st = open_files(s, w, drop);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.message().find("activations and gradients of one image"), std::string::npos) << st.message();
+    EXPECT_FALSE(w.model.pending.has_value());
+    w.model.memory_available = {};
+    drop = onnx_drop("resnet48.opset17.onnx", "resnet48.onnx");
+    EXPECT_TRUE(open_files(s, w, drop));
+    EXPECT_TRUE(w.model.pending.has_value());
+}
+
+}  // namespace
+}  // namespace cnnlens::app

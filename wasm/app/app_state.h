@@ -39,6 +39,7 @@ struct AppState {
     // The own-model dialog's mean/std normalisation ((pixel / 255 - mean) / std), when chosen.
     bool input_use_mean_std = false;
     float input_mean[3] = {0.485f, 0.456f, 0.406f}, input_std[3] = {0.229f, 0.224f, 0.225f};
+    int input_task = 0;                       // own-model dialog: 0 face (detector), 1 whole image
 };
 
 }  // namespace cnnlens::app

@@ -12,7 +12,6 @@
 
 namespace cnnlens::app {
 
-constexpr int kOverlayScale = 4;  // the 64x64 model input is shown at 4x
 
 Colormap shown_colormap(const AppState& s, const Explanation& e) { return view_colormap(s, e); }
 
@@ -142,9 +141,9 @@ static void update_overlay(const AppState& state, Session& session, UiCache& cac
     if (key == cache.overlay_key) return;
     const Colormap cmap = shown_colormap(state, *e);
     NormalizedMap nm = normalize_map(e->map, shown_norm(*e));
-    cache.overlay.upload(view_overlay(state, *f, *e, kOverlayScale), key, false);
+    cache.overlay.upload(view_overlay(state, *f, *e, display_scale(*f)), key, false);
     if (cache.face.version != session.explanation_version())
-        cache.face.upload(upscale_nearest(f->input_picture, kOverlayScale), session.explanation_version(), false);
+        cache.face.upload(upscale_nearest(f->input_picture, display_scale(*f)), session.explanation_version(), false);
     cache.overlay_key = key;
     ShownMap& s = cache.shown;
     s.method = e->method;
@@ -219,7 +218,7 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
             ImGui::SameLine();
             ImGui::TextDisabled("(settings changed: press Explain)");
         }
-        const float side = std::min(ImGui::GetContentRegionAvail().x * 0.4f, 64.f * kOverlayScale);
+        const float side = std::min(ImGui::GetContentRegionAvail().x * 0.4f, static_cast<float>(f->input_picture.width * display_scale(*f)));
         ImGui::Image(cache.face.imgui_id(), ImVec2(side, side));
         ImGui::SameLine();
         ImGui::Image(state.show_overlay ? cache.overlay.imgui_id() : cache.face.imgui_id(), ImVec2(side, side));

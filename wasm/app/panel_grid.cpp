@@ -1,5 +1,5 @@
-// The seven-class grid (one map per emotion for the selected face with the current cheap
-// method) and two methods side by side over the face, each with its legend.
+// The class grid (one map per class for the selected face with the current cheap method;
+// a model with many classes shows its most probable ones) and two methods side by side over the face, each with its legend.
 #include <imgui.h>
 
 #include <algorithm>
@@ -10,11 +10,9 @@
 
 namespace cnnlens::app {
 
-constexpr int kScale = 4;  // faces are shown at 4x, as in the explain panel
-
 Image overlay_picture(const AppState& state, const Face& face, const Explanation& e, NormalizedMap* nm) {
     NormalizedMap n = normalize_map(e.map, shown_norm(e));
-    Image pic = overlay(upscale_nearest(face.input_picture, kScale), n.map, shown_colormap(state, e), state.opacity);
+    Image pic = overlay(upscale_nearest(face.input_picture, display_scale(face)), n.map, shown_colormap(state, e), state.opacity);
     if (nm) *nm = std::move(n);
     return pic;
 }
@@ -53,7 +51,7 @@ static void update_grid_texture(const AppState& state, const Face& face, const C
         t.grid_hi = shared.hi;
     }
     const Colormap cmap = shown_colormap(state, e0);
-    const Image base = upscale_nearest(face.input_picture, kScale);
+    const Image base = upscale_nearest(face.input_picture, display_scale(face));
     std::vector<Image> tiles;
     for (size_t k = 0; k < g.maps.size(); ++k) {
         Tensor m;
@@ -86,8 +84,9 @@ void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache) {
     ClassGrid& g = cache.work.grid;
     g.want(session, r);
     const auto& names = session.class_names();
-    const int classes = static_cast<int>(names.size());
-    ImGui::Text("%s for every class%s%s", std::string(m->title()).c_str(), r.target.contrast >= 0 ? ", minus " : "",
+    const int classes = static_cast<int>(g.classes.size());
+    const bool all = classes == static_cast<int>(names.size());
+    ImGui::Text(all ? "%s for every class%s%s" : "%s for the most probable classes%s%s", std::string(m->title()).c_str(), r.target.contrast >= 0 ? ", minus " : "",
                 r.target.contrast >= 0 ? names[static_cast<size_t>(r.target.contrast)].c_str() : "");
     ImGui::SameLine();
     ImGui::Checkbox("shared scale", &state.grid_shared_scale);
@@ -101,13 +100,15 @@ void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache) {
     if (g.maps.empty()) return;
     const float avail = ImGui::GetContentRegionAvail().x - 100.f;
     const int columns = std::clamp(static_cast<int>(avail / 150.f), 1, 4);
-    const float side = std::min(avail / columns - 2 * ImGui::GetStyle().ItemSpacing.x, 64.f * kScale);
-    const int tile = 64 * kScale;
+    const int tile_w = f->input_picture.width * display_scale(*f), tile_h = f->input_picture.height * display_scale(*f);
+    const float side = std::min(avail / columns - 2 * ImGui::GetStyle().ItemSpacing.x, static_cast<float>(tile_w));
+    const float side_h = side * static_cast<float>(tile_h) / static_cast<float>(tile_w);
     ImGui::BeginGroup();
-    for (int c = 0; c < static_cast<int>(g.maps.size()); ++c) {
-        if (c % columns) ImGui::SameLine();
+    for (int k = 0; k < static_cast<int>(g.maps.size()); ++k) {
+        const int c = g.classes[static_cast<size_t>(k)];
+        if (k % columns) ImGui::SameLine();
         ImGui::BeginGroup();
-        if (atlas_tile(cache.panels.grid, c, 7, tile, tile, side, side)) {
+        if (atlas_tile(cache.panels.grid, k, 7, tile_w, tile_h, side, side_h)) {
             state.target_class = c == f->top ? -1 : c;  // explain this class in the Explain tab
             cache.work.focus = "explain";
         }
@@ -117,7 +118,7 @@ void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache) {
         ImGui::Text("%s %.1f %%", names[static_cast<size_t>(c)].c_str(), 100.f * f->probs[static_cast<size_t>(c)]);
         if (top) ImGui::PopStyleColor();
         if (!state.grid_shared_scale) {
-            const NormalizedMap nm = normalize_map(g.maps[static_cast<size_t>(c)].map, shown_norm(g.maps[static_cast<size_t>(c)]));
+            const NormalizedMap nm = normalize_map(g.maps[static_cast<size_t>(k)].map, shown_norm(g.maps[static_cast<size_t>(k)]));
             ImGui::TextDisabled("%.3g .. %.3g", nm.lo, nm.hi);
         }
         ImGui::EndGroup();
@@ -187,7 +188,7 @@ void draw_compare_panel(AppState& state, Session& session, UiCache& cache) {
         }
         t.side_key = key;
     }
-    const float side_px = std::min((ImGui::GetContentRegionAvail().x - 2 * 110.f) / 2, 64.f * kScale);
+    const float side_px = std::min((ImGui::GetContentRegionAvail().x - 2 * 110.f) / 2, static_cast<float>(f->input_picture.width * display_scale(*f)));
     const Explanation* es[2] = {e1, e2};
     const Texture* tex[2] = {&t.side_main, &t.side_second};
     for (int i = 0; i < 2; ++i) {

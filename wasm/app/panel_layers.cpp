@@ -161,7 +161,7 @@ static void draw_enlarged(const AppState& state, const Session& session, UiCache
         if (has_map && f) {
             const FeatureMaps& fm = *lb.maps;
             const ValueRange r = map_range(fm, k, MapScale::kPerMap);
-            t.big_activation.upload(overlay(upscale_nearest(f->input_picture, 4), scaled_map(fm, k, r), kMapColormap, 0.7f), key, false);
+            t.big_activation.upload(overlay(upscale_nearest(f->input_picture, display_scale(*f)), scaled_map(fm, k, r), kMapColormap, 0.7f), key, false);
         }
         t.big_key = key;
     }

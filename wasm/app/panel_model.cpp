@@ -12,12 +12,22 @@ namespace cnnlens::app {
 static void draw_input_dialog(AppState& state, Session& session, UiCache& cache) {
     ModelFiles& mf = cache.work.model;
     if (!mf.pending) return;
-    if (!ImGui::IsPopupOpen("Model input")) ImGui::OpenPopup("Model input");
+    if (!ImGui::IsPopupOpen("Model input")) {
+        // The dialog starts from the model's guess: the ImageNet preset for a 1000-class RGB
+        // model, else its range; the task inferred from its classes and input.
+        ImGui::OpenPopup("Model input");
+        const InputSpec& guess = mf.pending->spec.input;
+        state.input_use_mean_std = !guess.mean.empty();
+        for (size_t c = 0; c < guess.mean.size() && c < 3; ++c) state.input_mean[c] = guess.mean[c], state.input_std[c] = guess.std[c];
+        if (guess.mean.empty()) state.input_lo = guess.range_lo, state.input_hi = guess.range_hi;
+        state.input_task = mf.pending->spec.task == ModelTask::kFace ? 0 : 1;
+    }
     if (!ImGui::BeginPopupModal("Model input", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
     const InputSpec& in = mf.pending->spec.input;
     ImGui::Text("%s loaded: %d classes.", mf.pending_source.c_str(), mf.pending->num_classes());
     ImGui::TextWrapped("The files do not say how pixels become the model's input. Size and channels come from the "
-                       "model's input shape; pick the value range or the mean/std normalisation it was trained with.");
+                       "model's input shape; pick the value range or the mean/std normalisation it was trained with "
+                       "(proposed: a guess from its input and class count).");
     ImGui::Text("input: %d x %d pixels, %d channel%s (%s)", in.height, in.width, in.channels, in.channels == 1 ? "" : "s",
                 in.channels == 1 ? "gray" : "RGB");
     struct Preset { const char* label; float lo, hi; };
@@ -30,8 +40,9 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
     if (state.input_use_mean_std) {
         ImGui::Indent();
         if (nc == 3 && ImGui::SmallButton("ImageNet (torchvision)")) {
-            const float m[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
-            std::copy(m, m + 3, state.input_mean), std::copy(sd, sd + 3, state.input_std);
+            InputSpec preset;
+            (void)apply_input_preset(preset, "imagenet");  // a known preset: cannot fail
+            std::copy(preset.mean.begin(), preset.mean.end(), state.input_mean), std::copy(preset.std.begin(), preset.std.end(), state.input_std);
         }
         if (nc == 3) ImGui::SameLine();
         if (ImGui::SmallButton("0.5 / 0.5")) std::fill_n(state.input_mean, 3, 0.5f), std::fill_n(state.input_std, 3, 0.5f);
@@ -48,6 +59,11 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
         ImGui::SetNextItemWidth(200);
         ImGui::InputFloat("hi (pixel 255)", &state.input_hi);
     }
+    ImGui::TextUnformatted("The model looks at:");
+    ImGui::SameLine();
+    ImGui::RadioButton("a face (detected, cropped)", &state.input_task, 0);
+    ImGui::SameLine();
+    ImGui::RadioButton("the whole photo", &state.input_task, 1);
     bool std_ok = true;
     for (int c = 0; c < nc; ++c) std_ok &= state.input_std[c] > 0.f;
     if (state.input_use_mean_std && !std_ok) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "every std must be > 0");
@@ -61,7 +77,7 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
             spec.mean.assign(state.input_mean, state.input_mean + nc);
             spec.std.assign(state.input_std, state.input_std + nc);
         }
-        Status s = install_pending(session, cache.work, spec);
+        Status s = install_pending(session, cache.work, spec, state.input_task == 0 ? ModelTask::kFace : ModelTask::kImage);
         if (!s) state.error = "own model: " + s.message();
         else state.error.clear(), state.target_class = -1, state.contrast_class = -1;
         ImGui::CloseCurrentPopup();
@@ -81,15 +97,30 @@ void draw_model_panel(AppState& state, Session& session, UiCache& cache) {
     ImGui::Text("input %d x %d x %d, ", in.height, in.width, in.channels);
     ImGui::SameLine(0, 0);
     if (in.mean.empty()) ImGui::Text("pixel 0..255 -> %.3g..%.3g", in.range_lo, in.range_hi);
+    else if (!m.spec.preset.empty()) ImGui::Text("mean/std normalised (%s preset)", m.spec.preset.c_str());
     else ImGui::TextUnformatted("mean/std normalised");
     std::string classes;
-    for (const std::string& c : m.spec.classes) classes += (classes.empty() ? "" : ", ") + c;
+    const size_t listed = std::min<size_t>(m.spec.classes.size(), 20);
+    for (size_t k = 0; k < listed; ++k) classes += (classes.empty() ? "" : ", ") + m.spec.classes[k];
+    if (listed < m.spec.classes.size()) classes += ", ...";
     ImGui::TextWrapped("%d classes: %s", m.num_classes(), classes.c_str());
+    int task = m.spec.task == ModelTask::kFace ? 0 : 1;
+    ImGui::TextUnformatted("Looks at:");
+    ImGui::SameLine();
+    bool changed = ImGui::RadioButton("a face (detected, cropped)", &task, 0);
+    ImGui::SameLine();
+    changed |= ImGui::RadioButton("the whole photo (center crop)", &task, 1);
+    if (changed) {
+        Status s = session.set_task(task == 0 ? ModelTask::kFace : ModelTask::kImage);
+        if (!s) state.error = "model: " + s.message();
+    }
     ImGui::Separator();
-    ImGui::TextWrapped("Use your own model: drop its TF.js graph model files together (model.json and every .bin "
-                       "shard it lists), optionally with a cnnlens.json that describes the input, and a classes.txt "
-                       "(one class name per line) or a .json list of names. The model runs in this page; the "
-                       "previous model stays in use if the files cannot be loaded.");
+    ImGui::TextWrapped("Use your own model: drop an .onnx file (e.g. a torchvision classifier exported with "
+                       "torch.onnx.export), or a TF.js graph model's files together (model.json and every .bin shard "
+                       "it lists); optionally with a cnnlens.json (or <name>.cnnlens.json) that describes the input, "
+                       "and a classes.txt (one class name per line) or a .json list of names. A model with 1000 "
+                       "outputs gets ImageNet's class names. The model runs in this page; the previous model stays "
+                       "in use if the files cannot be loaded or do not fit in the page's memory.");
     draw_input_dialog(state, session, cache);
 }
 

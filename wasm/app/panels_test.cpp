@@ -50,7 +50,9 @@ std::string panels_test_command(AppState& state, Session& session, UiCache& cach
         const bool busy = panels_busy(session, w);
         return "{\"tab\":" + quoted(w.tab) + ",\"busy\":" + (busy ? "true" : "false") + ",\"modelVersion\":" +
                std::to_string(session.model_version()) + ",\"modelName\":" + quoted(session.model().spec.name) +
-               ",\"modelPending\":" + (w.model.pending ? "true" : "false") + "}";
+               ",\"modelPending\":" + (w.model.pending ? "true" : "false") + ",\"task\":" +
+               quoted(std::string(task_name(session.model().spec.task))) + ",\"classes\":" + std::to_string(session.class_names().size()) +
+               ",\"pendingPreset\":" + quoted(w.model.pending ? w.model.pending->spec.preset : std::string()) + "}";
     }
     if (verb == "tab") {
         in >> w.focus;
@@ -97,9 +99,26 @@ std::string panels_test_command(AppState& state, Session& session, UiCache& cach
         state.target_class = state.contrast_class = -1;
         return "{}";
     }
+    if (verb == "confirm") {  // the own-model dialog's "Use this model" with what it proposes (the guessed input)
+        if (!w.model.pending) return "{\"error\":\"no model is waiting for its input range\"}";
+        Status s = install_pending(session, w, w.model.pending->spec.input);
+        if (!s) return "{\"error\":" + quoted(s.message()) + "}";
+        state.target_class = state.contrast_class = -1;
+        return "{}";
+    }
+    if (verb == "task") {  // the model panel's "looks at" switch: face or image
+        std::string t;
+        in >> t;
+        if (t != "face" && t != "image") return "{\"error\":\"task must be face or image\"}";
+        Status s = session.set_task(t == "face" ? ModelTask::kFace : ModelTask::kImage);
+        if (!s) return "{\"error\":" + quoted(s.message()) + "}";
+        return "{}";
+    }
     if (verb == "inside") return inside_json(w.layers);
     if (verb == "grid") {
-        std::string s = "{\"method\":" + quoted(w.grid.request.method) + ",\"done\":" + std::to_string(w.grid.maps.size()) + ",\"maxAbs\":[";
+        std::string s = "{\"method\":" + quoted(w.grid.request.method) + ",\"done\":" + std::to_string(w.grid.maps.size()) + ",\"classes\":[";
+        for (size_t i = 0; i < w.grid.classes.size(); ++i) s += (i ? "," : "") + std::to_string(w.grid.classes[i]);
+        s += "],\"maxAbs\":[";
         for (size_t i = 0; i < w.grid.maps.size(); ++i) {
             float m = 0;
             for (float v : w.grid.maps[i].map.span()) m = std::max(m, std::abs(v));

@@ -1,12 +1,15 @@
 // The browser platform: GLFW emulation + WebGL2 via Emscripten, the main loop, the job runner
 // (sliced with Asyncify in the single-threaded app, a pthread in the threaded one: see "Jobs"),
-// the file bridge (drop, picker, paste and example all end in cnnlens_open_file) and the test
+// the file bridge (drop, picker, paste and example all end in cnnlens_file_buffer) and the test
 // hook's C side. The loader (web/loader.js) writes the bundled models into MEMFS before calling
 // main().
 #include <GLES3/gl3.h>
 #include <GLFW/glfw3.h>
 #include <emscripten.h>
+#include <emscripten/heap.h>
 #include <emscripten/html5.h>
+#include <malloc.h>
+#include <unistd.h>
 #include <imgui.h>
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
@@ -78,7 +81,9 @@ struct App {
     int frames = 0;
     bool job_scheduled = false;  // a job is queued or running (sliced: maybe suspended)
     float dpr = 1.f;
-    struct PendingFile { std::vector<uint8_t> bytes; std::string name; };
+    // A file on its way in: JS writes it into `bytes` piece by piece (frames go on meanwhile);
+    // files are opened once every one of them is complete.
+    struct PendingFile { std::vector<uint8_t> bytes; std::string name; bool complete = true; };
     std::vector<PendingFile> files;
     std::string faces_json, test_string, error_copy;
 };
@@ -95,8 +100,18 @@ void set_error(const std::string& message) {
     g->state.error = message;
 }
 
+// Bytes the page can still allocate: what malloc holds free plus what memory may grow by
+// (the threaded build's memory is fixed: emscripten_get_heap_max() is its size).
+int64_t memory_available() {
+    const struct mallinfo mi = mallinfo();
+    const int64_t top = static_cast<int64_t>(reinterpret_cast<uintptr_t>(sbrk(0)));
+    return static_cast<int64_t>(emscripten_get_heap_max()) - top + static_cast<int64_t>(mi.fordblks);
+}
+
 void open_pending_files() {
     if (g->files.empty()) return;
+    for (const App::PendingFile& f : g->files)
+        if (!f.complete) return;
     if (g->session.busy()) { g->session.cancel(); return; }  // a new photo wins; open once stopped
     // Photos, labeled .csv sets and model files, routed by extension (session_panels.h).
     std::vector<DroppedFile> files;
@@ -313,11 +328,47 @@ EM_BOOL animation_frame(double now, void*) {
 
 extern "C" {
 
-// The file bridge: JS copies a file into wasm memory (malloc) and hands it over; C++ frees it.
-EMSCRIPTEN_KEEPALIVE void cnnlens_open_file(uint8_t* data, int size, const char* name) {
+// The file bridge: JS asks for a buffer of the file's size (cnnlens_file_buffer), writes the
+// file into it as it reads it, and marks it complete (cnnlens_file_complete); the next frame
+// opens the files once all are complete. A file the page's memory cannot hold is refused here,
+// before anything is allocated (0 is returned and the error banner names the sizes).
+EMSCRIPTEN_KEEPALIVE uint8_t* cnnlens_file_buffer(double size, const char* name) {
     const StateLock lock = lock_state();
-    g->files.push_back({std::vector<uint8_t>(data, data + size), name});
-    std::free(data);
+    const int64_t n = static_cast<int64_t>(size), available = memory_available();
+    // Headroom: a file is decoded into something at least as large (pixels, weights).
+    Status s = check_memory(name, 2 * n, "the file, " + megabytes(n) + ", and what it is read into", available);
+    if (s && n > static_cast<int64_t>(INT32_MAX)) s = out_of_range(std::string(name) + " is larger than 2 GB");
+    if (!s) {
+        set_error(s.message());
+        return nullptr;
+    }
+    try {
+        g->files.push_back({std::vector<uint8_t>(static_cast<size_t>(n)), name, false});
+    } catch (const std::bad_alloc&) {
+        set_error(std::string(name) + ": the page could not allocate " + megabytes(n) + " for it");
+        return nullptr;
+    }
+    return g->files.back().bytes.data();
+}
+// Marks the file whose buffer is `data` complete, or (abandon = 1) drops it.
+EMSCRIPTEN_KEEPALIVE void cnnlens_file_complete(uint8_t* data, int abandon) {
+    const StateLock lock = lock_state();
+    for (size_t i = 0; i < g->files.size(); ++i) {
+        if (g->files[i].bytes.data() != data) continue;
+        if (abandon) g->files.erase(g->files.begin() + static_cast<std::ptrdiff_t>(i));
+        else g->files[i].complete = true;
+        return;
+    }
+}
+// 1 while dropped files wait to be opened (being read, or opened in the next frame).
+EMSCRIPTEN_KEEPALIVE int cnnlens_files_waiting() {
+    const StateLock lock = lock_state();
+    return g->files.empty() ? 0 : 1;
+}
+// Bytes the page can still allocate (for the test hook and the loader's messages).
+EMSCRIPTEN_KEEPALIVE double cnnlens_memory_available() {
+    const StateLock lock = lock_state();
+    return static_cast<double>(memory_available());
 }
 
 #if !defined(__EMSCRIPTEN_PTHREADS__)
@@ -479,6 +530,7 @@ int main() {
     ImGui_ImplOpenGL3_Init("#version 300 es");
 
     g->session.set_job_batch(kJobBatch);
+    g->cache.work.model.memory_available = memory_available;
     Status s = g->session.load_models(directory_source("/models/fer2013-mini-xception"), directory_source("/models/blazeface"));
     if (!s) set_error("loading the bundled models failed: " + s.message());
     start_jobs();

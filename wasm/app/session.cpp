@@ -18,6 +18,11 @@ bool looks_like_face_crop(const Image& img) {
     return hi <= 512 && lo * 4 >= hi * 3;
 }
 
+int display_scale(const Face& f) {
+    const int side = std::max(f.input_picture.width, f.input_picture.height);
+    return side <= 64 ? 4 : std::max(1, 256 / std::max(side, 1));
+}
+
 bool is_cheap_method(std::string_view m) {
     return m == "saliency" || m == "gradient_x_input" || m == "guided" || m == "gradcam" ||
            m == "gradcampp" || m == "guided_gradcam";
@@ -76,46 +81,69 @@ Image input_picture(const Tensor& input, const InputSpec& spec) {
     return img;
 }
 
-Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name) {
-    if (!ready()) return invalid_argument("the models are not loaded yet");
-    if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
-    auto img = decode_image(bytes, name);
-    if (!img) return img.status();
-    auto boxes = detector_->detect(*img);
-    if (!boxes) return boxes.status();
+Expected<std::vector<Face>> Session::find_faces(const Image& img, const Model& model, GraphProbe& probe) {
     std::vector<Face> faces;
-    for (const FaceBox& b : *boxes) {
-        Face f;
-        f.box = b;
-        f.crop = face_crop(*img, b);
-        faces.push_back(std::move(f));
-    }
-    if (faces.empty() && looks_like_face_crop(*img)) {
+    if (model.spec.task == ModelTask::kImage) {
+        int x, y, w, h;
+        const InputSpec& in = model.spec.input;
+        center_crop_box(img.width, img.height, in.width, in.height, x, y, w, h);
+        auto crop = crop_image(img, x, y, w, h);
+        if (!crop) return crop.status();
         Face f;
         f.whole_photo = true;
-        f.box = FaceBox{0, 0, static_cast<float>(img->width), static_cast<float>(img->height), 1.f, {}};
-        f.crop = *img;
+        f.box = FaceBox{static_cast<float>(x), static_cast<float>(y), static_cast<float>(w), static_cast<float>(h), 1.f, {}};
+        f.crop = std::move(*crop);
         faces.push_back(std::move(f));
+    } else {
+        auto boxes = detector_->detect(img);
+        if (!boxes) return boxes.status();
+        for (const FaceBox& b : *boxes) {
+            Face f;
+            f.box = b;
+            f.crop = face_crop(img, b);
+            faces.push_back(std::move(f));
+        }
+        if (faces.empty() && looks_like_face_crop(img)) {
+            Face f;
+            f.whole_photo = true;
+            f.box = FaceBox{0, 0, static_cast<float>(img.width), static_cast<float>(img.height), 1.f, {}};
+            f.crop = img;
+            faces.push_back(std::move(f));
+        }
     }
     for (Face& f : faces) {
-        f.input = image_to_input(f.crop, model_->spec.input);
-        auto r = probe_->run(f.input, ProbeRequest{});
+        f.input = image_to_input(f.crop, model.spec.input);
+        auto r = probe.run(f.input, ProbeRequest{});
         if (!r) return r.status();
         f.probs.assign(r->probs.data(), r->probs.data() + r->probs.size());
         f.top = argmax_rows(r->probs)[0];
-        f.input_picture = input_picture(f.input, model_->spec.input);
+        f.input_picture = input_picture(f.input, model.spec.input);
     }
-    preview_ = downscale_to(*img, kMaxDisplaySide);
-    photo_ = std::move(*img);
-    photo_name_ = std::string(name);
-    faces_ = std::move(faces);
-    ++photo_version_;
-    selected_ = faces_.empty() ? -1 : 0;
+    return faces;
+}
+
+void Session::drop_explanation() {
     explanation_.reset();
     explanation_partial_ = false;
     pending_.reset();
     job_.pending = false;
     ++explanation_version_;
+}
+
+Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name) {
+    if (!ready()) return invalid_argument("the models are not loaded yet");
+    if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
+    auto img = decode_image(bytes, name);
+    if (!img) return img.status();
+    auto faces = find_faces(*img, *model_, *probe_);
+    if (!faces) return faces.status();
+    preview_ = downscale_to(*img, kMaxDisplaySide);
+    photo_ = std::move(*img);
+    photo_name_ = std::string(name);
+    faces_ = std::move(*faces);
+    ++photo_version_;
+    selected_ = faces_.empty() ? -1 : 0;
+    drop_explanation();
     return Status::ok();
 }
 

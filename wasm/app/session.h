@@ -19,11 +19,13 @@
 
 namespace cnnlens::app {
 
-// One face of the photo: where it is, what the classifier sees and what it says.
+// One face of the photo: where it is, what the classifier sees and what it says. An image model
+// (ModelTask::kImage) sees the whole photo: its one Face is the photo's center crop with the
+// input's aspect (photo_to_input's region), found without the detector.
 struct Face {
-    FaceBox box;             // in photo pixels; the whole photo when `whole_photo`
-    bool whole_photo = false;  // no face was detected and the photo itself looks like a face crop
-    Image crop;              // face_crop() of the photo (8-bit, the photo's channels)
+    FaceBox box;             // in photo pixels; the whole photo (or its center crop) when `whole_photo`
+    bool whole_photo = false;  // not a detected face: an image model's view, or a photo that looks like a face crop
+    Image crop;              // face_crop() of the photo, or the center crop (8-bit, the photo's channels)
     Tensor input;            // the classifier's input row [1, H, W, C]
     Image input_picture;     // `input` back as 8-bit pixels, what overlays are drawn on
     std::vector<float> probs;  // one per class
@@ -99,6 +101,9 @@ public:
     // crop as a photo that is one face, without detection.
     Status install_model(Model&& m);
     int model_version() const { return model_version_; }
+    // Switches what the model looks at (a detected face or the whole photo); the photo's faces
+    // are found and classified again. Refused while a job runs.
+    Status set_task(ModelTask task);
     Status open_face(const Image& face, std::string_view name);
 
     // Explanations. request() remembers what to compute; run_pending() computes it (blocking,
@@ -132,6 +137,10 @@ public:
     static constexpr int kMaxDisplaySide = 2048;
 
 private:
+    // The faces of `img` as `model` sees them (detected faces, or the whole photo), classified.
+    Expected<std::vector<Face>> find_faces(const Image& img, const Model& model, GraphProbe& probe);
+    void drop_explanation();
+
     mutable std::mutex state_mutex_;
     std::unique_ptr<Model> model_;
     std::unique_ptr<GraphProbe> probe_;
@@ -157,6 +166,10 @@ private:
 
 // The classifier's input row [1, H, W, C] back as 8-bit pixels (inverse of the spec's mapping).
 Image input_picture(const Tensor& input, const InputSpec& spec);
+
+// How many times the input picture is enlarged on screen: 4 for the small inputs of face models
+// (up to 64 pixels a side), else about 256 pixels a side, at least 1 (a 224-pixel input: 1).
+int display_scale(const Face& f);
 
 // True when a photo without detections should be taken as one face: small and near-square,
 // as FER crops and cropped selfies are.

@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <mutex>
+
+#include "core/base/thread_pool.h"
 
 namespace cnnlens::app {
 
@@ -40,17 +43,29 @@ void ClassGrid::want(const Session& s, const ExplainRequest& r) {
     request = r;
     key = face_key(s);
     maps.clear();
+    classes.clear();
+    const int n = static_cast<int>(s.class_names().size());
+    const Face* f = s.selected_face();
+    if (n <= kAllClassesUpTo || !f) {
+        for (int c = 0; c < n; ++c) classes.push_back(c);
+    } else {
+        for (int c = 0; c < n; ++c) classes.push_back(c);
+        const auto& p = f->probs;
+        std::partial_sort(classes.begin(), classes.begin() + kTopClasses, classes.end(),
+                          [&](int a, int b) { return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)] || (p[static_cast<size_t>(a)] == p[static_cast<size_t>(b)] && a < b); });
+        classes.resize(kTopClasses);
+    }
     ++version;
 }
 
 bool ClassGrid::complete(const Session& s) const {
-    return key == face_key(s) && static_cast<int>(maps.size()) >= static_cast<int>(s.class_names().size());
+    return key == face_key(s) && maps.size() >= classes.size();
 }
 
 Status ClassGrid::step(Session& s, const ProgressFn& yield) {
     StateLock lock(s.state_mutex());
     if (key != face_key(s) || complete(s) || !s.selected_face()) return Status::ok();
-    request.target.cls = static_cast<int>(maps.size());
+    request.target.cls = classes[maps.size()];
     const ExplainRequest r = request;
     const int v0 = version;
     lock.unlock();
@@ -267,6 +282,27 @@ Status ConfusionRun::step(Session& s) {
 
 // --- Files ---------------------------------------------------------------------------------------
 
+ModelMemory model_memory(const Graph& g, int threads) {
+    ModelMemory m;
+    for (const Node& n : g.nodes())
+        if (n.op == OpType::kConst) m.weights += n.value.size() * static_cast<int64_t>(sizeof(float));
+    m.tape = g.tape_bytes_per_image();
+    m.threads = std::max(threads, 1);
+    return m;
+}
+
+std::string megabytes(int64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+    return buf;
+}
+
+Status check_memory(std::string_view what, int64_t need, std::string_view detail, int64_t available) {
+    if (available < 0 || need <= available) return Status::ok();
+    return out_of_range(std::string(what) + " needs " + megabytes(need) + " (" + std::string(detail) + ") but the page can get only " +
+                        megabytes(available) + " more memory; the current model stays");
+}
+
 static std::string lower_extension(std::string_view name) {
     const size_t dot = name.rfind('.');
     std::string ext(dot == std::string_view::npos ? std::string_view() : name.substr(dot + 1));
@@ -343,9 +379,12 @@ Status load_model_files(Session& s, PanelWork& w) {
             for (const auto& [n, b] : files) have += (have.empty() ? "" : ", ") + n;
             return not_found("'" + name + "' is missing: drop it together with the others (dropped: " + have + ")");
         }
+        // Weight files are read once: handed over, not copied, so a large model is not held twice.
+        const std::string ext = lower_extension(name);
+        if (ext == "onnx" || ext == "bin") return std::move(it->second);
         return it->second;
     };
-    std::string main, classes_file;
+    std::string main, classes_file, class_text;
     int shards = 0;
     for (const auto& [name, bytes] : files) {
         const std::string_view text = as_text(bytes);
@@ -359,14 +398,27 @@ Status load_model_files(Session& s, PanelWork& w) {
             if (main.empty()) main = name;
         } else {
             classes_file = name;
+            class_text.assign(text);
         }
     }
     if (main.empty())
         return invalid_argument("no model among the dropped files: drop an .onnx file, or a TF.js model.json together with its .bin files");
+    const auto available = [&]() -> int64_t { return w.model.memory_available ? w.model.memory_available() : -1; };
+    // Before the weights are built: they take about as much as the files that hold them (float32).
+    int64_t file_bytes = 0;
+    for (const auto& [name, bytes] : files) file_bytes += static_cast<int64_t>(bytes.size());
+    CNNLENS_RETURN_IF_ERROR(check_memory(main, file_bytes, "its weights, about the size of its files", available()));
     auto m = load_model_from(source, main);
     if (!m) return m.status();
+    files.clear();  // the weights are built: the files' bytes go before the tape is counted
+    const ModelMemory need = model_memory(m->graph, pool_threads());
+    CNNLENS_RETURN_IF_ERROR(check_memory(main, need.tape * need.threads,
+                                         "activations and gradients of one image: " + megabytes(need.tape) + " for each of " +
+                                             std::to_string(need.threads) + " thread" + (need.threads == 1 ? "" : "s") +
+                                             ", besides its weights' " + megabytes(need.weights),
+                                         available()));
     if (!classes_file.empty()) {
-        auto names = read_class_names(classes_file, as_text(files[classes_file]));
+        auto names = read_class_names(classes_file, class_text);
         if (!names) return names.status();
         if (static_cast<int>(names->size()) != m->num_classes())
             return invalid_argument(classes_file + " lists " + std::to_string(names->size()) + " class names but the model has " +
@@ -385,7 +437,7 @@ Status load_model_files(Session& s, PanelWork& w) {
     return Status::ok();
 }
 
-Status install_pending(Session& s, PanelWork& w, const InputSpec& input) {
+Status install_pending(Session& s, PanelWork& w, const InputSpec& input, ModelTask task) {
     if (!w.model.pending) return invalid_argument("no model is waiting to be installed");
     Model& m = *w.model.pending;
     const InputSpec& g = m.spec.input;
@@ -400,6 +452,7 @@ Status install_pending(Session& s, PanelWork& w, const InputSpec& input) {
     for (float v : input.std)
         if (!(v > 0.f)) return invalid_argument("every std must be > 0, got " + std::to_string(v));
     m.spec.input = input;
+    if (task != ModelTask::kAuto) m.spec.task = task;
     Status st = s.install_model(std::move(m));
     w.model.pending.reset();
     if (st) w.focus = "explain";

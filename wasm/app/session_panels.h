@@ -10,6 +10,7 @@
 // compute or call `yield`.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -35,11 +36,16 @@ FaceKey face_key(const Session& s);
 Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r, const ProgressFn& yield = {});
 
 // One map per class of a cheap method for the selected face: the request with target.cls set
-// to each class in turn (the contrast and score stay). Filled one class per step().
+// to each class in turn (the contrast and score stay). Filled one class per step(). A model
+// with up to kAllClassesUpTo classes shows every class; one with more (ImageNet's 1000) shows
+// the face's kTopClasses most probable, best first.
 struct ClassGrid {
+    static constexpr int kAllClassesUpTo = 10;
+    static constexpr int kTopClasses = 8;
     ExplainRequest request;         // target.cls of the last map computed
     FaceKey key;
-    std::vector<Explanation> maps;  // in class order; maps.size() classes are done
+    std::vector<int> classes;       // the classes shown, in order
+    std::vector<Explanation> maps;  // maps[k] is for classes[k]; maps.size() are done
     int version = 0;                // bumps with every map added or reset
     // Asks for the grid of (r, selected face); restarts when that differs from what is held.
     void want(const Session& s, const ExplainRequest& r);
@@ -118,6 +124,23 @@ struct ConfusionRun {
     Status step(Session& s);
 };
 
+// Memory a model needs in the page: its weights, and the tape (activations and gradients) of
+// one image for each thread that runs passes (each keeps its own executor). Compared with
+// what the page can still allocate before the model is read, so a model too large fails with
+// a sentence naming the sizes instead of an out-of-memory abort.
+struct ModelMemory {
+    int64_t weights = 0;  // bytes of the Const nodes
+    int64_t tape = 0;     // Graph::tape_bytes_per_image()
+    int threads = 1;
+    int64_t total() const { return weights + tape * threads; }
+};
+ModelMemory model_memory(const Graph& g, int threads);
+// An error naming `what`, `need` (with `detail`: what it is made of) and `available` when
+// need > available; ok otherwise, and always when available < 0 (unknown: no limit).
+Status check_memory(std::string_view what, int64_t need, std::string_view detail, int64_t available);
+// "45.2 MB"
+std::string megabytes(int64_t bytes);
+
 // A user's TF.js graph model dropped as files: model.json with its .bin shards, optionally a
 // cnnlens.json spec and class names (a .txt with one name per line, or a .json list). When
 // neither a spec nor the model says its input range, the model waits in `pending` for the user
@@ -126,6 +149,9 @@ struct ModelFiles {
     std::map<std::string, std::vector<uint8_t>> files;  // by name, as dropped
     std::optional<Model> pending;
     std::string pending_source;  // "model.json + 2 shards" or "net.onnx"
+    // Bytes the page can still allocate (the platform's; unset natively: no limit). Checked
+    // before the weights are built and before the model is installed.
+    std::function<int64_t()> memory_available;
 };
 
 // A file handed over by the platform (drop, picker, paste, example).
@@ -159,8 +185,9 @@ Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files);
 // (cnnlens.json, or <name>.cnnlens.json beside an .onnx), else kept in w.model.pending for the
 // input dialog.
 Status load_model_files(Session& s, PanelWork& w);
-// Installs w.model.pending with `input` (size and channels must be the graph's).
-Status install_pending(Session& s, PanelWork& w, const InputSpec& input);
+// Installs w.model.pending with `input` (size and channels must be the graph's) and `task`
+// (kAuto: the one the model was given or inferred).
+Status install_pending(Session& s, PanelWork& w, const InputSpec& input, ModelTask task = ModelTask::kAuto);
 // Advances every panel by one step (at most one step of each job that has work). Returns the
 // first error. `yield`, when set, is called from inside long steps (a class map, a second
 // method, a filter picture) with their progress; it may hand the thread to the browser (the
