@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -196,6 +197,57 @@ TEST_P(OnnxFixtureTest, MatchesPyTorch) {
 INSTANTIATE_TEST_SUITE_P(AllSets, OnnxFixtureTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
                          [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
 
+// Opt-in (the models are large): whole torchvision classifiers written by
+// tests/oracle/torchvision_models.py into $CNNLENS_TORCHVISION_DIR, on every kernel set:
+// probabilities to 1e-5 of PyTorch's float64 ones, and the input gradient of the top logit to
+// 1e-3 of max |gradient| (the error printed is max |ours - f64| / max |f64|).
+TEST(OnnxTorchvision, MatchesPyTorchFloat64) {
+    const char* dir = std::getenv("CNNLENS_TORCHVISION_DIR");
+    if (!dir) GTEST_SKIP() << "CNNLENS_TORCHVISION_DIR is not set";
+    const std::string base = std::string(dir) + "/";
+    const auto bytes = test::read_file(base + "index.json");
+    json index = json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    ASSERT_FALSE(index.is_discarded()) << base << "index.json";
+    for (const json& c : index) {
+        const std::string name = c["name"];
+        const int size = c["size"], classes = c["classes"], top = c["top"];
+        SCOPED_TRACE(name);
+        const auto xin = test::read_f32(base + name + ".input.f32");
+        const auto probs = test::read_f32(base + name + ".probs.f32");
+        const auto grad = test::read_f32(base + name + ".grad.f32");
+        auto m = import_onnx(test::read_file(base + name + ".onnx"), name + ".onnx");
+        ASSERT_TRUE(m) << m.status().message();
+        Tensor x(Shape{1, size, size, 3});
+        ASSERT_EQ(xin.size(), static_cast<size_t>(x.size()));
+        std::copy(xin.begin(), xin.end(), x.data());
+        for (const KernelSet* ks : compiled_kernel_sets()) {
+            Executor ex(*m, *ks);
+            ASSERT_TRUE(ex.forward(x).is_ok());
+            const Tensor& y = ex.value(m->output());
+            ASSERT_EQ(y.size(), classes);
+            double mx = y[0], sum = 0, perr = 0;
+            for (int k = 0; k < classes; ++k) mx = std::max(mx, static_cast<double>(y[k]));
+            for (int k = 0; k < classes; ++k) sum += std::exp(y[k] - mx);
+            for (int k = 0; k < classes; ++k) perr = std::max(perr, std::fabs(std::exp(y[k] - mx) / sum - probs[static_cast<size_t>(k)]));
+            Tensor seed(y.shape(), 0.f);
+            seed[top] = 1.f;
+            std::vector<Seed> seeds;
+            seeds.push_back({m->output(), std::move(seed)});
+            std::vector<Tensor> g;
+            const int input = m->input();
+            ASSERT_TRUE(ex.backward(seeds, {&input, 1}, ReluRule::kStandard, g).is_ok());
+            double gmax = 0, gerr = 0;
+            for (int64_t i = 0; i < x.size(); ++i) {
+                gmax = std::max(gmax, std::fabs(static_cast<double>(grad[static_cast<size_t>(i)])));
+                gerr = std::max(gerr, std::fabs(static_cast<double>(g[0][i]) - grad[static_cast<size_t>(i)]));
+            }
+            std::printf("%-36s %-10s max |p - p64| %.2e   gradient max rel error %.2e\n", name.c_str(), std::string(ks->name).c_str(), perr, gerr / gmax);
+            EXPECT_LE(perr, 1e-5) << ks->name;
+            EXPECT_LE(gerr / gmax, 1e-3) << ks->name;
+        }
+    }
+}
+
 TEST(Onnx, BatchNormIsFoldedAndFlattenNeedsNoTranspose) {
     auto vgg = import(test::read_file(fixture_path("vgg48.opset17.onnx")));
     ASSERT_TRUE(vgg) << vgg.status().message();
@@ -213,6 +265,26 @@ TEST(Onnx, BatchNormIsFoldedAndFlattenNeedsNoTranspose) {
     ASSERT_TRUE(res) << res.status().message();
     EXPECT_EQ(count_ops(*res, OpType::kReshape), 1);
     EXPECT_EQ(count_ops(*res, OpType::kTranspose), 0);
+}
+
+TEST(Onnx, PermutesAreRelabelledAndAShuffleIsOneTranspose) {
+    // ConvNeXt's NCHW<->NHWC permutes around its Linear layers and LayerNorms move no data.
+    for (int opset : {11, 17}) {
+        auto cn = import(test::read_file(fixture_path("convnext32.opset" + std::to_string(opset) + ".onnx")));
+        ASSERT_TRUE(cn) << cn.status().message();
+        EXPECT_EQ(count_ops(*cn, OpType::kTranspose), 0) << opset;
+        EXPECT_EQ(count_ops(*cn, OpType::kLayerNorm), opset >= 17 ? 5 : 0) << opset;
+        EXPECT_EQ(count_ops(*cn, OpType::kSqrt), opset >= 17 ? 0 : 5) << opset;
+        EXPECT_EQ(count_ops(*cn, OpType::kErf), 2) << opset;
+        EXPECT_EQ(count_ops(*cn, OpType::kMatMul), 5) << opset;
+    }
+    // ShuffleNet: each channel shuffle is one rank-5 Transpose; each chunk(2) two Slices.
+    auto sh = import(test::read_file(fixture_path("shuffle32.opset13.onnx")));
+    ASSERT_TRUE(sh) << sh.status().message();
+    EXPECT_EQ(count_ops(*sh, OpType::kTranspose), 3);
+    EXPECT_EQ(count_ops(*sh, OpType::kSlice), 4);
+    EXPECT_EQ(count_ops(*sh, OpType::kResize), 3);
+    EXPECT_EQ(count_ops(*sh, OpType::kPad), 2);
 }
 
 TEST(Onnx, LoadModelInfersTheSpecOrReadsTheSidecar) {
