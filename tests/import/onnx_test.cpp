@@ -675,5 +675,31 @@ TEST(OnnxErrors, StructuralProblems) {
     ASSERT_TRUE(import(tiny_relu())) << import(tiny_relu()).status().message();
 }
 
+TEST(Onnx, SplitOfAComputedTensorAtEveryOpset) {
+    // Split channels [2, 4] and swap the halves: sizes as an attribute (opset 11), as an input
+    // (13), and equal parts from num_outputs (18, [3, 3]).
+    for (int opset : {11, 13, 18}) {
+        SCOPED_TRACE(opset);
+        std::vector<Pb> attrs{attr_i("axis", 1)};
+        std::vector<std::string> ins{"x"};
+        std::vector<Pb> inits;
+        if (opset == 11) attrs.push_back(attr_ints("split", {2, 4}));
+        if (opset == 13) { ins.push_back("s"); inits.push_back(int_tensor("s", {2, 4})); }
+        if (opset == 18) attrs.push_back(attr_i("num_outputs", 2));
+        auto g = import(model({node("Split", ins, {"a", "b"}, attrs), node("Concat", {"b", "a"}, {"y"}, {attr_i("axis", 1)})}, inits, {-1, 6, 2, 3}, opset));
+        ASSERT_TRUE(g) << g.status().message();
+        EXPECT_EQ(count_ops(*g, OpType::kSlice), 2);
+        Rng rng(5);
+        Tensor x = test::random_tensor({2, 2, 3, 6}, rng);
+        Tensor y = run(*g, x);
+        ASSERT_EQ(y.shape(), x.shape());
+        const int first = opset == 18 ? 3 : 2;
+        for (int64_t p = 0; p < 12; ++p)
+            for (int c = 0; c < 6; ++c) EXPECT_EQ(y[p * 6 + c], x[p * 6 + (c + first) % 6]);
+    }
+    expect_error(import(model({node("Split", {"x"}, {"a", "b"}, {attr_i("axis", 1), attr_ints("split", {2, 5})}), node("Add", {"a", "b"}, {"y"})}, {}, {1, 6, 2, 3}, 11)),
+                 ErrorCode::kInvalidArgument, "Split node 'a': split sizes [2,5] do not fit axis 1 of [1,6,2,3]");
+}
+
 }  // namespace
 }  // namespace cnnlens

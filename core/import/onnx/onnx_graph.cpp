@@ -1855,7 +1855,7 @@ private:
             values_[n.outputs[output]] = *src;
             return Status::ok();
         }
-        auto id = add(n.outputs[output].empty() ? n.name : n.name + (output ? "#" + std::to_string(output) : std::string()), OpType::kSlice, sa, {src->node});
+        auto id = add(output ? n.name + "/" + std::to_string(output) : n.name, OpType::kSlice, sa, {src->node});
         if (!id) return id.status();
         const Shape es = shape_of(*id);
         const std::vector<int> lay = layout_of(*src);
@@ -1945,7 +1945,7 @@ private:
         const size_t scales_at = upsample || m_.opset < 11 ? 1 : 2;
         const Value* sc = in(n, scales_at);
         const Value* sz = scales_at == 2 ? in(n, 3) : nullptr;
-        std::vector<float> scales = upsample && m_.opset < 9 ? n.attr("scales") ? n.attr("scales")->floats : std::vector<float>{} : std::vector<float>{};
+        std::vector<float> scales;
         if (sc && sc->is_const && sc->c.count() > 0) {
             for (int64_t k = 0; k < sc->c.count(); ++k) scales.push_back(static_cast<float>(sc->c.at(k)));
         } else if (sc && !sc->is_const) {
