@@ -1,4 +1,5 @@
-// MatMul: a fully connected layer, a [N,K] x b [K,M] (+ bias, + activation), with b constant.
+// MatMul: a fully connected layer, a [N,...,K] x b [K,M] (+ bias, + activation), with b constant;
+// the leading axes of a are rows (a Linear applied to an NHWC tensor, as in ConvNeXt).
 #include "core/ops/op.h"
 
 namespace cnnlens {
@@ -7,11 +8,12 @@ namespace {
 Status infer(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
     const std::string who = "MatMul node '" + std::string(node) + "'";
     if (in.size() < 2 || in.size() > 3) return invalid_argument(who + ": expects 2 or 3 inputs, got " + std::to_string(in.size()));
-    if (in[0].rank() != 2 || in[1].rank() != 2) return invalid_argument(who + ": operands must be matrices, got " + in[0].str() + " and " + in[1].str());
-    if (in[0][1] != in[1][0]) return invalid_argument(who + ": inner dimensions differ: " + in[0].str() + " x " + in[1].str());
+    if (in[0].rank() < 2 || in[1].rank() != 2) return invalid_argument(who + ": operands must be [N,...,K] and [K,M], got " + in[0].str() + " and " + in[1].str());
+    if (in[0].dim(-1) != in[1][0]) return invalid_argument(who + ": inner dimensions differ: " + in[0].str() + " x " + in[1].str());
     if (in.size() == 3 && (in[2].rank() != 1 || in[2][0] != in[1][1]))
         return invalid_argument(who + ": bias shape " + in[2].str() + " does not match " + std::to_string(in[1][1]) + " outputs");
-    out = Shape{in[0][0], in[1][1]};
+    out = in[0];
+    out[out.rank() - 1] = in[1][1];
     return Status::ok();
 }
 
@@ -25,13 +27,15 @@ DenseKernel& prepared(OpContext& c) {
     return *c.state.dense;
 }
 
-void forward(OpContext& c, Tensor& out) { prepared(c).forward(c.inputs[0]->data(), out.data(), static_cast<int>(out.shape()[0])); }
+int rows(const Tensor& t) { return static_cast<int>(t.size() / t.shape().dim(-1)); }
+
+void forward(OpContext& c, Tensor& out) { prepared(c).forward(c.inputs[0]->data(), out.data(), rows(out)); }
 
 void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule rule) {
     if (!gin[0]) return;
     const auto& a = std::get<MatMulAttrs>(c.attrs);
     const float* gp = fused_activation_grad(c, a.activation, a.alpha, rule, out, g);
-    prepared(c).backward_input(gp, gin[0]->data(), static_cast<int>(g.shape()[0]), acc[0]);
+    prepared(c).backward_input(gp, gin[0]->data(), rows(g), acc[0]);
 }
 
 }  // namespace

@@ -75,7 +75,8 @@ struct PoolAttrs {
     int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
 };
 
-// MatMul inputs: a [N,K], b [K,M] (Const; transposes are applied at import), optional bias [M].
+// MatMul inputs: a [N,...,K], b [K,M] (Const; transposes are applied at import), optional bias
+// [M]; the output is a with its last axis replaced by M (every leading index is one row).
 struct MatMulAttrs {
     Activation activation = Activation::kNone;
     float alpha = 0.f;
@@ -103,14 +104,53 @@ struct ReshapeAttrs { std::vector<int64_t> shape; };
 struct SqueezeAttrs { std::vector<int> axes; };  // empty: every size-1 axis except the batch
 struct ExpandDimsAttrs { int axis = 0; };
 struct ConcatAttrs { int axis = -1; };
-// Constant padding, per dimension (before, after); paddings.size() == rank.
-struct PadAttrs { std::vector<std::pair<int64_t, int64_t>> paddings; float value = 0.f; };
+// Padding per dimension (before, after); paddings.size() == rank. kConstant fills with `value`;
+// kReflect mirrors without repeating the edge (ONNX/PyTorch 'reflect': pad < size); kEdge repeats
+// the edge element.
+enum class PadMode { kConstant, kReflect, kEdge };
+struct PadAttrs {
+    std::vector<std::pair<int64_t, int64_t>> paddings;
+    float value = 0.f;
+    PadMode mode = PadMode::kConstant;
+};
+// Slice: per listed axis, elements start, start + step, ... before end (ONNX Slice semantics:
+// negative starts/ends count from the end, then clamp). The batch axis may not be sliced.
+struct SliceAttrs {
+    std::vector<int> axes;
+    std::vector<int64_t> starts, ends, steps;
+};
+// Pow with a constant exponent: y = x^exponent (x > 0 unless the exponent is an integer).
+struct PowAttrs { float exponent = 2.f; };
+// LayerNorm inputs: x, scale, bias (Const, the shape of the normalized trailing axes):
+// y = (x - mean) / sqrt(var + epsilon) * scale + bias over the last `axes` axes.
+struct LayerNormAttrs {
+    int axes = 1;
+    float epsilon = 1e-5f;
+};
+// Resize of an NHWC tensor to out_h x out_w (ONNX Resize / Upsample on the spatial axes).
+// Source coordinate of output pixel x (scale = out / in, per axis):
+//   kHalfPixel:        (x + 0.5) / scale - 0.5
+//   kPytorchHalfPixel: same, but 0 when the output has length 1
+//   kAlignCorners:     x * (in - 1) / (out - 1)   (0 when out == 1)
+//   kAsymmetric:       x / scale
+// kNearest rounds it per nearest_mode; kLinear interpolates bilinearly (clamped to the edge).
+enum class ResizeMode { kNearest, kLinear };
+enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric };
+enum class NearestRound { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+struct ResizeAttrs {
+    ResizeMode mode = ResizeMode::kNearest;
+    ResizeCoord coord = ResizeCoord::kHalfPixel;
+    NearestRound nearest = NearestRound::kRoundPreferFloor;
+    int out_h = 1, out_w = 1;
+    float scale_h = 0.f, scale_w = 0.f;  // when > 0, used instead of out / in (ONNX 'scales')
+};
 // BatchNorm inputs: x, scale [C], shift [C] (Const): y = x * scale + shift over the last axis.
 struct SoftmaxAttrs { int axis = -1; };
 
 using OpAttrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, MatMulAttrs, LeakyReluAttrs, EluAttrs, ReduceAttrs,
                              ReshapeAttrs, SqueezeAttrs, ExpandDimsAttrs, ConcatAttrs, PadAttrs, SoftmaxAttrs,
-                             ConvTransposeAttrs, SeluAttrs, ClipAttrs, HardSigmoidAttrs, TransposeAttrs>;
+                             ConvTransposeAttrs, SeluAttrs, ClipAttrs, HardSigmoidAttrs, TransposeAttrs, SliceAttrs,
+                             PowAttrs, LayerNormAttrs, ResizeAttrs>;
 
 // Per-node state an op keeps between calls: prepared kernels and scratch buffers.
 struct OpState {

@@ -94,6 +94,35 @@ std::vector<OpCase> cases() {
     v.push_back({"transpose_nhwc_nchw", OpType::kTranspose, TransposeAttrs{{0, 3, 1, 2}}, {2, 3, 4, 5}, {}});
     v.push_back({"transpose_rank3", OpType::kTranspose, TransposeAttrs{{0, 2, 1}}, {2, 3, 4}, {}});
     v.push_back({"batch_norm", OpType::kBatchNorm, NoAttrs{}, {2, 3, 3, 4}, {{4}, {4}}});
+    v.push_back({"matmul_rank4_rows", OpType::kMatMul, MatMulAttrs{}, {2, 3, 4, 5}, {{5, 6}, {6}}});
+    v.push_back({"matmul_rank3", OpType::kMatMul, MatMulAttrs{}, {2, 3, 5}, {{5, 2}}});
+    v.push_back({"erf", OpType::kErf, NoAttrs{}, {2, 4, 3}, {}, false, -2.5f, 2.5f});
+    v.push_back({"sqrt", OpType::kSqrt, NoAttrs{}, {2, 4, 3}, {}, false, 0.2f, 3.f});
+    v.push_back({"exp", OpType::kExp, NoAttrs{}, {2, 4, 3}, {}, false, -2.f, 2.f});
+    v.push_back({"log", OpType::kLog, NoAttrs{}, {2, 4, 3}, {}, false, 0.2f, 3.f});
+    v.push_back({"neg", OpType::kNeg, NoAttrs{}, {2, 4, 3}, {}});
+    v.push_back({"pow_square", OpType::kPow, PowAttrs{2.f}, {2, 4, 3}, {}});
+    v.push_back({"pow_fraction", OpType::kPow, PowAttrs{1.5f}, {2, 4, 3}, {}, false, 0.2f, 2.f});
+    v.push_back({"layer_norm_last", OpType::kLayerNorm, LayerNormAttrs{1, 1e-5f}, {2, 3, 4, 6}, {{6}, {6}}});
+    v.push_back({"layer_norm_two_axes", OpType::kLayerNorm, LayerNormAttrs{2, 1e-3f}, {2, 3, 4, 5}, {{4, 5}, {4, 5}}});
+    v.push_back({"slice_channel_half", OpType::kSlice, SliceAttrs{{3}, {4}, {8}, {1}}, {2, 3, 3, 8}, {}});
+    v.push_back({"slice_strided_two_axes", OpType::kSlice, SliceAttrs{{1, 2}, {1, -1}, {6, -6}, {2, -2}}, {2, 7, 6, 3}, {}});
+    v.push_back({"slice_rank5", OpType::kSlice, SliceAttrs{{4}, {0}, {2}, {1}}, {2, 3, 2, 2, 4}, {}});
+    v.push_back({"transpose_rank5_shuffle", OpType::kTranspose, TransposeAttrs{{0, 1, 2, 4, 3}}, {2, 3, 2, 2, 4}, {}});
+    v.push_back({"pad_reflect", OpType::kPad, PadAttrs{{{0, 0}, {2, 1}, {1, 3}, {0, 0}}, 0.f, PadMode::kReflect}, {2, 4, 5, 2}, {}});
+    v.push_back({"pad_edge", OpType::kPad, PadAttrs{{{0, 0}, {1, 2}, {3, 0}, {0, 0}}, 0.f, PadMode::kEdge}, {2, 3, 4, 2}, {}});
+    auto resize = [](ResizeMode m, ResizeCoord c, int oh, int ow) {
+        ResizeAttrs a;
+        a.mode = m; a.coord = c; a.out_h = oh; a.out_w = ow;
+        a.nearest = m == ResizeMode::kNearest && c == ResizeCoord::kAsymmetric ? NearestRound::kFloor : NearestRound::kRoundPreferFloor;
+        return a;
+    };
+    v.push_back({"resize_nearest_x2", OpType::kResize, resize(ResizeMode::kNearest, ResizeCoord::kAsymmetric, 8, 6), {2, 4, 3, 2}, {}});
+    v.push_back({"resize_nearest_half_pixel_down", OpType::kResize, resize(ResizeMode::kNearest, ResizeCoord::kHalfPixel, 3, 2), {2, 7, 5, 2}, {}});
+    v.push_back({"resize_bilinear_half_pixel", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kHalfPixel, 7, 9), {2, 4, 3, 2}, {}});
+    v.push_back({"resize_bilinear_pytorch_down", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kPytorchHalfPixel, 3, 1), {1, 7, 5, 3}, {}});
+    v.push_back({"resize_bilinear_align_corners", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kAlignCorners, 7, 5), {2, 4, 3, 2}, {}});
+    v.push_back({"resize_bilinear_asymmetric", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kAsymmetric, 6, 7), {1, 3, 4, 2}, {}});
     return v;
 }
 

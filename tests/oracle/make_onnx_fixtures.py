@@ -176,6 +176,65 @@ class Rgb64(nn.Module):
         return F.softmax(torch.matmul(x, self.w) + self.b, dim=1)
 
 
+class Convnext32(nn.Module):
+    """ConvNeXt in miniature, from torchvision's own blocks (3-channel 32x32): LayerNorm2d
+    (permute, layer_norm over channels, permute back), CNBlock (7x7 depthwise conv, NHWC Linear
+    layers on a 4-D tensor, exact GELU via Erf, layer scale [C,1,1]), a LayerNorm2d + 2x2 conv
+    downsample, then pool, LayerNorm2d, Flatten, Linear. Opset 17 exports LayerNormalization;
+    earlier opsets decompose it into ReduceMean/Sub/Pow/Sqrt/Div."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.convnext import CNBlock, LayerNorm2d
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 4, 4), LayerNorm2d(8))
+        self.b1 = CNBlock(8, 1.0, 0.0)
+        self.down = nn.Sequential(LayerNorm2d(8), nn.Conv2d(8, 12, 2, 2))
+        self.b2 = CNBlock(12, 1.0, 0.0)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), LayerNorm2d(12), nn.Flatten(1), nn.Linear(12, 7))
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, nn.LayerNorm):
+                    m.weight.uniform_(0.6, 1.4)
+                    m.bias.uniform_(-0.2, 0.2)
+                if isinstance(m, CNBlock):
+                    m.layer_scale.uniform_(0.5, 1.5)
+
+    def forward(self, x):
+        return self.head(self.b2(self.down(self.b1(self.stem(x)))))
+
+
+class Shuffle32(nn.Module):
+    """ShuffleNetV2 in miniature, from torchvision's InvertedResidual (3-channel 32x32): a
+    stride-2 unit, two stride-1 units (x.chunk(2, dim=1): Split or Slice of a computed tensor),
+    channel_shuffle (Reshape to rank 5, Transpose, Reshape back), x.mean([2, 3]), Linear. Then
+    the ops of other user models: reflect and edge padding, nearest and bilinear Upsample."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.shufflenetv2 import InvertedResidual
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), bn(8), nn.ReLU())
+        self.units = nn.Sequential(InvertedResidual(8, 16, 2), InvertedResidual(16, 16, 1), InvertedResidual(16, 16, 1))
+        for m in self.units.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                with torch.no_grad():
+                    m.running_mean.uniform_(-0.3, 0.3)
+                    m.running_var.uniform_(0.5, 1.5)
+                    m.weight.uniform_(0.6, 1.4)
+                    m.bias.uniform_(-0.2, 0.2)
+        self.up = nn.Conv2d(16, 8, 3)
+        self.fc = nn.Linear(8, 7)
+
+    def forward(self, x):
+        x = self.units(self.stem(x))                                     # 16 x 8 x 8
+        x = F.pad(x, (2, 1, 1, 2), mode='reflect')
+        x = F.interpolate(x, scale_factor=2, mode='nearest')
+        x = F.interpolate(x, size=(13, 15), mode='bilinear', align_corners=False)
+        x = F.pad(x, (1, 0, 0, 1), mode='replicate')
+        x = F.interpolate(x, size=(9, 11), mode='bilinear', align_corners=True)
+        x = self.up(x)
+        return self.fc(x.mean([2, 3]))
+
+
 MODELS = [
     # name, class, (C, H, W), dynamic batch, BatchNormalization kept in the ONNX, output kind
     ('vgg48', Vgg48, (1, 48, 48), False, True, 'logits'),
@@ -183,7 +242,12 @@ MODELS = [
     ('dwsep48', Dwsep48, (1, 48, 48), True, True, 'logits'),
     ('act48', Act48, (1, 48, 48), False, False, 'log_probabilities'),
     ('rgb64', Rgb64, (3, 64, 64), True, False, 'probabilities'),
+    ('convnext32', Convnext32, (3, 32, 32), True, False, 'logits'),
+    ('shuffle32', Shuffle32, (3, 32, 32), False, False, 'logits'),
 ]
+# Opsets per model: the newer models also at 13, where PyTorch's exports differ most
+# (LayerNorm decomposed, Split with its sizes as an input).
+OPSETS_OF = {'convnext32': [11, 13, 17], 'shuffle32': [11, 13, 17]}
 
 
 def images(seed, n, c, h, w):
@@ -222,7 +286,7 @@ def main():
         torch.manual_seed(1000 + k)
         model = cls().eval()
         ops = {}
-        for opset in OPSETS:
+        for opset in OPSETS_OF.get(name, OPSETS):
             data, ops[opset] = export(model, shape, dynamic, keep_bn, opset)
             with open(f'{OUT}/{name}.opset{opset}.onnx', 'wb') as f:
                 f.write(data)
@@ -245,7 +309,7 @@ def main():
         y32 = model(torch.from_numpy(x32)).detach().numpy()
         assert np.abs(y32 - y.detach().numpy()).max() < 1e-4 * max(1.0, np.abs(y32).max())
         index['models'].append({'name': name, 'input': [h, w, c], 'classes': int(y.shape[1]), 'inputs': N_INPUTS,
-                                'targets': targets, 'output': kind, 'dynamic_batch': dynamic, 'opsets': OPSETS,
+                                'targets': targets, 'output': kind, 'dynamic_batch': dynamic, 'opsets': OPSETS_OF.get(name, OPSETS),
                                 'onnx_ops': {str(o): v for o, v in ops.items()}})
         print(name, {o: len(v) for o, v in ops.items()}, 'ops; max |output|', float(np.abs(y32).max()))
     with open(f'{OUT}/index.json', 'w') as f:

@@ -362,6 +362,10 @@ void copy_elem(ConstValue& dst, int64_t di, const ConstValue& src, int64_t si) {
 // A tensor of the ONNX graph: a constant, or a node of the engine graph. Runtime tensors of
 // rank 4 are NHWC in the engine; `onnx` is the ONNX shape (dimension 0 is the batch, held as
 // 1). hwc_flat marks a [N, C*H*W] tensor whose engine memory is in (h, w, c) order.
+// `layout`, when set, overrides the default axis order: engine axis i holds ONNX axis
+// layout[i]. ONNX Transposes only relabel it and Reshapes follow it, so PyTorch's NCHW<->NHWC
+// permutes (ConvNeXt) and channel shuffles (ShuffleNet) cost at most one engine Transpose;
+// consumers that need the default order call plain().
 struct Value {
     bool is_const = false;
     ConstValue c;
@@ -369,6 +373,7 @@ struct Value {
     std::vector<int64_t> onnx;
     bool hwc_flat = false;
     int64_t fc = 0, fh = 0, fw = 0;
+    std::vector<int> layout;
 };
 
 class Importer {
@@ -415,7 +420,7 @@ private:
             "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Sigmoid", "Tanh",
             "Clip", "HardSigmoid", "HardSwish", "Softmax", "LogSoftmax", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
             "BatchNormalization", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Pad", "Dropout", "Identity", "Constant",
-            "ReduceMean",
+            "ReduceMean", "Erf", "Sqrt", "Exp", "Log", "Neg", "Pow", "LayerNormalization", "Split", "Resize", "Upsample",
             // evaluated at import when their inputs are constants (shape arithmetic)
             "Shape", "Gather", "Cast", "Slice", "ConstantOfShape"};
         std::map<std::string, std::vector<std::string>> bad;
@@ -598,22 +603,24 @@ private:
         return o;
     }
 
-    // A constant broadcast against a runtime tensor of ONNX rank r, in the engine's layout.
-    Expected<Tensor> const_for(const OnnxNode& n, const ConstValue& c, size_t r) {
+    // A constant broadcast against a runtime tensor of ONNX rank r, in the engine layout `lay`
+    // (default: the rank's).
+    Expected<Tensor> const_for(const OnnxNode& n, const ConstValue& c, size_t r, std::vector<int> lay = {}) {
         if (c.dims.size() > r) return unsup(n, "constant " + dims_str(c.dims) + " has a higher rank than the tensor it combines with");
         ConstValue a = c;
         while (a.dims.size() < r) a.dims.insert(a.dims.begin(), 1);
-        if (r == 4 && (a.dims[1] != 1 || a.dims[2] * a.dims[3] != 1)) a = permute(a, {0, 2, 3, 1});
-        else if (r == 4) a.dims = {a.dims[0], a.dims[2], a.dims[3], a.dims[1]};
+        if (lay.empty()) lay = layout(r);
+        a = permute(a, lay);
         // Leading 1s need not be kept: the engine broadcasts from the right.
         std::vector<int64_t> d = a.dims;
         while (d.size() > 1 && d[0] == 1) d.erase(d.begin());
         return to_tensor(a, Shape::from(d.begin(), d.end()));
     }
 
-    // The engine node holding v with ONNX memory order (materialises an hwc_flat tensor).
+    // The engine node holding v in the default layout (materialises an hwc_flat tensor or a
+    // relabelled layout).
     Expected<int> plain(const Value& v, const std::string& name) {
-        if (!v.hwc_flat) return v.node;
+        if (!v.hwc_flat) return with_layout(v, layout(v.onnx.size()), name);
         auto it = materialized_.find(v.node);
         if (it != materialized_.end()) return it->second;
         auto r = add(name + "/nhwc", OpType::kReshape, ReshapeAttrs{{-1, v.fh, v.fw, v.fc}}, {v.node});
@@ -624,6 +631,33 @@ private:
         if (!f) return f;
         materialized_[v.node] = *f;
         return *f;
+    }
+
+    std::vector<int> layout_of(const Value& v) const { return v.layout.empty() ? layout(v.onnx.size()) : v.layout; }
+
+    // The engine node holding v (not hwc_flat) with engine axis i = ONNX axis want[i]: a
+    // Transpose when v's layout differs, made once per (node, layout).
+    Expected<int> with_layout(const Value& v, const std::vector<int>& want, const std::string& name) {
+        const std::vector<int> cur = layout_of(v);
+        if (cur == want) return v.node;
+        auto key = std::make_pair(v.node, want);
+        if (auto it = relaid_.find(key); it != relaid_.end()) return it->second;
+        std::vector<int> pos(cur.size()), q;
+        for (size_t i = 0; i < cur.size(); ++i) pos[static_cast<size_t>(cur[i])] = static_cast<int>(i);
+        for (int a : want) q.push_back(pos[static_cast<size_t>(a)]);
+        auto t = transpose(name + "/layout", v.node, q);
+        if (!t) return t;
+        relaid_[key] = *t;
+        return *t;
+    }
+
+    // Records output `output` of n as engine node `node` holding ONNX shape `onnx` in `lay`.
+    void define_as(const OnnxNode& n, int node, std::vector<int64_t> onnx, std::vector<int> lay, size_t output = 0) {
+        Value v;
+        v.node = node;
+        if (lay != layout(onnx.size())) v.layout = std::move(lay);
+        v.onnx = std::move(onnx);
+        values_[n.outputs[output]] = std::move(v);
     }
 
     // A Transpose of engine node x; consecutive transposes are composed (identity ones vanish).
@@ -653,7 +687,7 @@ private:
         Value out;
         out.onnx = target;
         // NHWC rank 4 -> [N, C*H*W]: keep the engine order, let Gemm/MatMul permute their weights.
-        if (src.size() == 4 && !same_order(src) && target.size() == 2) {
+        if (src.size() == 4 && v.layout.empty() && !same_order(src) && target.size() == 2) {
             auto r = add(n.name, OpType::kReshape, ReshapeAttrs{{-1, target[1]}}, {v.node});
             if (!r) return r.status();
             out.node = *r;
@@ -662,33 +696,77 @@ private:
             values_[n.outputs[0]] = std::move(out);
             return Status::ok();
         }
-        auto x = plain(v, n.name);
-        if (!x) return x.status();
-        int node = *x;
-        if (src.size() == 4 && !same_order(src)) {
-            auto t = transpose(n.name + "/nchw", node, {0, 3, 1, 2});
+        // Axes of size > 1 group into blocks that a reshape splits or merges (the batch stays
+        // first). Each block's source axes must be adjacent and in ONNX order in the engine:
+        // one Transpose arranges that when they are not; the target axes then take the
+        // blocks' engine order, so NHWC stays NHWC and a channel split stays a split.
+        Value sv = v;
+        if (v.hwc_flat) {
+            auto p = plain(v, n.name);
+            if (!p) return p.status();
+            sv = Value();
+            sv.node = *p;
+            sv.onnx = src;
+        }
+        std::vector<int> cur = layout_of(sv), pos(src.size());
+        for (size_t i = 0; i < cur.size(); ++i) pos[static_cast<size_t>(cur[i])] = static_cast<int>(i);
+        std::vector<int> sa, ta;
+        for (size_t k = 1; k < src.size(); ++k) if (src[k] != 1) sa.push_back(static_cast<int>(k));
+        for (size_t k = 1; k < target.size(); ++k) if (target[k] != 1) ta.push_back(static_cast<int>(k));
+        struct Block { std::vector<int> s, t; int first = 0; };
+        std::vector<Block> blocks;
+        for (size_t i = 0, j = 0; i < sa.size() || j < ta.size();) {
+            Block b;
+            int64_t ps = 1, pt = 1;
+            do {
+                if ((ps <= pt || j >= ta.size()) && i < sa.size()) { ps *= src[static_cast<size_t>(sa[i])]; b.s.push_back(sa[i++]); }
+                else if (j < ta.size()) { pt *= target[static_cast<size_t>(ta[j])]; b.t.push_back(ta[j++]); }
+                else break;
+            } while (ps != pt);
+            if (b.s.empty() || b.t.empty() || ps != pt) return fail(n, "cannot reshape " + dims_str(src) + " into " + dims_str(target));
+            b.first = pos[static_cast<size_t>(b.s[0])];
+            for (int a : b.s) b.first = std::min(b.first, pos[static_cast<size_t>(a)]);
+            blocks.push_back(std::move(b));
+        }
+        std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) { return a.first < b.first; });
+        std::vector<int> want_s{0}, got_s{0}, order_t;
+        for (int a : cur) if (a != 0 && src[static_cast<size_t>(a)] != 1) got_s.push_back(a);
+        for (const Block& b : blocks) {
+            want_s.insert(want_s.end(), b.s.begin(), b.s.end());
+            order_t.insert(order_t.end(), b.t.begin(), b.t.end());
+        }
+        int node = sv.node;
+        if (want_s != got_s) {
+            for (size_t k = 1; k < src.size(); ++k) if (src[k] == 1) want_s.push_back(static_cast<int>(k));
+            auto t = with_layout(sv, want_s, n.name);
             if (!t) return t.status();
             node = *t;
         }
-        std::vector<int64_t> eng = target;
-        if (target.size() == 4) eng = same_order(target) ? std::vector<int64_t>{1, target[2], target[3], target[1]} : target;
+        // The target's default layout when its axes of size > 1 come in the blocks' order.
+        std::vector<int> lay = layout(target.size()), lay_big;
+        for (int a : lay) if (a != 0 && target[static_cast<size_t>(a)] != 1) lay_big.push_back(a);
+        if (lay_big != order_t) {
+            lay = {0};
+            lay.insert(lay.end(), order_t.begin(), order_t.end());
+            for (size_t k = 1; k < target.size(); ++k) if (target[k] == 1) lay.push_back(static_cast<int>(k));
+        }
+        std::vector<int64_t> eng;
+        for (int a : lay) eng.push_back(target[static_cast<size_t>(a)]);
         eng[0] = -1;
-        auto r = add(target.size() == 4 && !same_order(target) ? n.name + "/reshape" : n.name, OpType::kReshape, ReshapeAttrs{eng}, {node});
-        if (!r) return r.status();
-        node = *r;
-        if (target.size() == 4 && !same_order(target)) {
-            auto t = transpose(n.name, node, {0, 2, 3, 1});
-            if (!t) return t.status();
-            node = *t;
+        Shape have = shape_of(node);
+        have[0] = -1;
+        if (have != Shape::from(eng.begin(), eng.end())) {
+            auto r = add(n.name, OpType::kReshape, ReshapeAttrs{eng}, {node});
+            if (!r) return r.status();
+            node = *r;
         }
-        out.node = node;
-        values_[n.outputs[0]] = std::move(out);
+        define_as(n, node, target, lay);
         return Status::ok();
     }
 
     // --- conversion ------------------------------------------------------------------------
     Status convert(const OnnxNode& n) {
-        for (size_t k = 1; k < n.outputs.size(); ++k)
+        for (size_t k = 1; k < n.outputs.size() && n.op != "Split"; ++k)
             if (!n.outputs[k].empty() && consumers_[n.outputs[k]] > 0)
                 return unsup(n, "output " + std::to_string(k) + " ('" + n.outputs[k] + "') is used; only the first output is supported");
         bool all_const = true;
@@ -712,6 +790,7 @@ private:
         }
         if (op == "Conv") return conv(n);
         if (op == "ConvTranspose") return conv_transpose(n);
+        if (op == "MatMul" && in(n, 0) && in(n, 0)->onnx.size() > 2) return matmul_rows(n);
         if (op == "Gemm" || op == "MatMul") return gemm(n);
         if (op == "BatchNormalization") return batch_norm(n);
         if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return binary(n);
@@ -732,6 +811,16 @@ private:
         if (op == "Flatten") return flatten(n);
         if (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze") return reshape_like(n);
         if (op == "Transpose") return transpose_op(n);
+        if (op == "Erf") return unary(n, OpType::kErf, NoAttrs{});
+        if (op == "Sqrt") return unary(n, OpType::kSqrt, NoAttrs{});
+        if (op == "Exp") return unary(n, OpType::kExp, NoAttrs{});
+        if (op == "Log") return unary(n, OpType::kLog, NoAttrs{});
+        if (op == "Neg") return unary(n, OpType::kNeg, NoAttrs{});
+        if (op == "Pow") return pow(n);
+        if (op == "LayerNormalization") return layer_norm(n);
+        if (op == "Slice") return slice_op(n);
+        if (op == "Split") return split(n);
+        if (op == "Resize" || op == "Upsample") return resize(n);
         if (op == "Concat") return concat(n);
         if (op == "Pad") return pad(n);
         return unsup(n, "is only supported on constant inputs (it is evaluated at import), but input '" + (n.inputs.empty() ? std::string() : n.inputs[0]) +
@@ -1136,7 +1225,9 @@ private:
             for (int64_t o = 0; o < O; ++o) bias[o] = static_cast<float>(b->c.at(o));
         }
         const int wi = add_const(n.name + "/weights", std::move(wt)), bi = add_const(n.name + "/bias", std::move(bias));
-        auto id = add(n.name, OpType::kConv2D, c, {(*x)->node, wi, bi});
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        auto id = add(n.name, OpType::kConv2D, c, {*xn, wi, bi});
         if (!id) return id.status();
         conv_of_[n.outputs[0]] = *id;
         return define(n, *id);
@@ -1187,7 +1278,9 @@ private:
             for (int64_t o = 0; o < Og; ++o)
                 for (int64_t y = 0; y < KH; ++y)
                     for (int64_t xx = 0; xx < KW; ++xx) wt[((y * KW + xx) * Og + o) * I + i] = static_cast<float>(wc.at(((i * Og + o) * KH + y) * KW + xx));
-        std::vector<int> ins{(*x)->node, add_const(n.name + "/weights", std::move(wt))};
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        std::vector<int> ins{*xn, add_const(n.name + "/weights", std::move(wt))};
         if (const Value* b = param(n, 2)) {
             if (!b->is_const || b->c.count() != Og * group) return fail(n, "the bias must be a constant of " + std::to_string(Og * group) + " values");
             ins.push_back(add_const(n.name + "/bias", to_tensor(b->c, Shape{Og * group})));
@@ -1280,6 +1373,7 @@ private:
         return define(n, *id);
     }
 
+    // Operands meet in the layout of the first computed one; the result keeps it.
     Status binary(const OnnxNode& n) {
         const OpType op = n.op == "Add" ? OpType::kAdd : n.op == "Sub" ? OpType::kSub : n.op == "Mul" ? OpType::kMul : OpType::kDiv;
         const Value* a = in(n, 0);
@@ -1290,21 +1384,31 @@ private:
             (a->onnx.size() < b->onnx.size() ? a : b) = param(n, a->onnx.size() < b->onnx.size() ? 0 : 1);
         std::vector<int> ins;
         const Value* rt = a->is_const ? b : a;
+        const size_t r = rt->onnx.size();
+        const std::vector<int> lay = rt->hwc_flat ? layout(r) : layout_of(*rt);
+        std::vector<int64_t> onnx = rt->onnx;
         for (const Value* v : {a, b}) {
+            const std::vector<int64_t>& d = v->is_const ? v->c.dims : v->onnx;
+            if (d.size() > r) return unsup(n, "operand " + dims_str(d) + " has a higher rank than " + dims_str(rt->onnx));
+            for (size_t k = 0; k < d.size(); ++k) {
+                int64_t& o = onnx[r - d.size() + k];
+                if (o == 1) o = d[k];
+            }
             if (v->is_const) {
-                auto t = const_for(n, v->c, rt->onnx.size());
+                auto t = const_for(n, v->c, r, lay);
                 if (!t) return t.status();
                 ins.push_back(add_const(n.name + "/const", std::move(*t)));
             } else {
-                if (v->onnx.size() != rt->onnx.size()) return unsup(n, "computed operands " + dims_str(a->onnx) + " and " + dims_str(b->onnx) + " differ in rank");
-                auto p = plain(*v, n.name);
+                if (v->onnx.size() != r) return unsup(n, "computed operands " + dims_str(a->onnx) + " and " + dims_str(b->onnx) + " differ in rank");
+                auto p = v->hwc_flat ? plain(*v, n.name) : with_layout(*v, lay, n.name);
                 if (!p) return p.status();
                 ins.push_back(*p);
             }
         }
         auto id = add(n.name, op, NoAttrs{}, ins);
         if (!id) return id.status();
-        return define(n, *id);
+        define_as(n, *id, onnx, lay);
+        return Status::ok();
     }
 
     // Element-wise ops keep the layout of their input (including hwc_flat).
@@ -1388,7 +1492,9 @@ private:
         if (d[0] != 1 || d[1] != 1) return unsup(n, "dilated pooling is not supported");
         const int64_t hw[2] = {(*x)->onnx[2], (*x)->onnx[3]};
         CNNLENS_RETURN_IF_ERROR(spatial_pads(n, hw, k, s, d, pads));
-        int node = (*x)->node;
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        int node = *xn;
         // count_include_pad: pad with zeros first, then average over in-bounds elements only;
         // this equals PyTorch's divisor, which counts explicit padding but not ceil_mode's.
         if (!is_max && n.i("count_include_pad", 0) && (pads[0] || pads[1] || pads[2] || pads[3])) {
@@ -1424,54 +1530,51 @@ private:
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
         if ((*x)->onnx.size() != 4) return unsup(n, "only NCHW inputs are supported (input " + dims_str((*x)->onnx) + ")");
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
         Expected<int> id = 0;
         if (n.op == "GlobalAveragePool") {
-            id = add(n.name, OpType::kMean, ReduceAttrs{{1, 2}, true}, {(*x)->node});
+            id = add(n.name, OpType::kMean, ReduceAttrs{{1, 2}, true}, {*xn});
         } else {
             PoolAttrs p;  // a max pool whose window is the whole image runs on the kernel sets
             p.kernel_h = static_cast<int>((*x)->onnx[2]); p.kernel_w = static_cast<int>((*x)->onnx[3]);
-            id = add(n.name, OpType::kMaxPool, p, {(*x)->node});
+            id = add(n.name, OpType::kMaxPool, p, {*xn});
         }
         if (!id) return id.status();
         return define(n, *id);
     }
 
-    // ReduceMean (x.mean((2, 3)) in PyTorch): axes from the attribute, or the input from opset 18.
+    // ReduceMean (x.mean((2, 3)) in PyTorch; LayerNorm's decomposition): axes from the
+    // attribute, or the input from opset 18. The result keeps the input's axis order.
     Status reduce_mean(const OnnxNode& n) {
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
-        auto xn = plain(**x, n.name);
+        Expected<int> xn = (*x)->hwc_flat ? plain(**x, n.name) : Expected<int>((*x)->node);
         if (!xn) return xn.status();
         const std::vector<int64_t>& d = (*x)->onnx;
         const int64_t r = static_cast<int64_t>(d.size());
         auto axes = axes_of(n, 1, r);
         if (!axes) return axes.status();
         if (axes->empty()) return unsup(n, "reducing over every axis (the batch included) is not supported");
+        if ((*axes)[0] == 0) return unsup(n, "reducing over the batch axis is not supported");
         const bool keep = n.i("keepdims", 1) != 0;
-        const std::vector<int> l = layout(d.size());
+        const std::vector<int> l = (*x)->hwc_flat ? layout(d.size()) : layout_of(**x);
         ReduceAttrs ra;
         ra.keep_dims = keep;
         for (int64_t a : *axes) ra.axes.push_back(static_cast<int>(std::find(l.begin(), l.end(), static_cast<int>(a)) - l.begin()));
         std::sort(ra.axes.begin(), ra.axes.end());
-        // Without keepdims the remaining axes must keep ONNX order in the engine: a rank-4 input
-        // may lose its channel axis or both spatial axes, not one of each.
-        if (!keep && r == 4) {
-            const bool c_kept = std::find(axes->begin(), axes->end(), 1) == axes->end();
-            const int spatial_kept = (std::find(axes->begin(), axes->end(), 2) == axes->end()) + (std::find(axes->begin(), axes->end(), 3) == axes->end());
-            if (c_kept && spatial_kept > 0) return unsup(n, "axes " + dims_str(*axes) + " without keepdims are not supported for " + dims_str(d));
-        }
         auto id = add(n.name, OpType::kMean, ra, {*xn});
         if (!id) return id.status();
-        if (!keep && r == 4) {
-            Value v;
-            v.node = *id;
-            for (int64_t k = 0; k < r; ++k)
-                if (std::find(axes->begin(), axes->end(), k) == axes->end()) v.onnx.push_back(d[static_cast<size_t>(k)]);
-            v.onnx[0] = 1;
-            values_[n.outputs[0]] = std::move(v);
-            return Status::ok();
+        auto reduced = [&](int64_t k) { return std::find(axes->begin(), axes->end(), k) != axes->end(); };
+        std::vector<int64_t> onnx;
+        std::vector<int> lay, renum(d.size(), 0);
+        for (int64_t k = 0, kept = 0; k < r; ++k) {
+            renum[static_cast<size_t>(k)] = static_cast<int>(keep ? k : kept);
+            if (keep || !reduced(k)) { onnx.push_back(reduced(k) ? 1 : d[static_cast<size_t>(k)]); ++kept; }
         }
-        return define(n, *id);
+        for (int a : l) if (keep || !reduced(a)) lay.push_back(renum[static_cast<size_t>(a)]);
+        define_as(n, *id, onnx, lay);
+        return Status::ok();
     }
 
     Status flatten(const OnnxNode& n) {
@@ -1504,7 +1607,7 @@ private:
     Status transpose_op(const OnnxNode& n) {
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
-        auto xn = plain(**x, n.name);
+        Expected<int> xn = (*x)->hwc_flat ? plain(**x, n.name) : Expected<int>((*x)->node);
         if (!xn) return xn.status();
         const size_t r = (*x)->onnx.size();
         std::vector<int64_t> p = n.ints("perm");
@@ -1516,22 +1619,15 @@ private:
             seen[static_cast<size_t>(v)] = true;
         }
         if (p[0] != 0) return unsup(n, "moving the batch axis is not supported (perm " + dims_str(p) + ")");
-        const std::vector<int> lin = layout(r), lout = layout(r);
-        std::vector<int> lin_inv(r);
-        for (size_t i = 0; i < r; ++i) lin_inv[static_cast<size_t>(lin[i])] = static_cast<int>(i);
-        std::vector<int> q(r);
-        for (size_t i = 0; i < r; ++i) q[i] = lin_inv[static_cast<size_t>(p[static_cast<size_t>(lout[i])])];
-        auto id = transpose(n.name, *xn, q);
-        if (!id) return id.status();
-        if (*id == *xn) {  // no-op in the engine's layout
-            Value v = **x;
-            v.node = *xn;
-            v.hwc_flat = false;
-            for (size_t i = 0; i < r; ++i) v.onnx[i] = (*x)->onnx[static_cast<size_t>(p[i])];
-            values_[n.outputs[0]] = std::move(v);
-            return Status::ok();
-        }
-        return define(n, *id);
+        // No data moves: engine axis i held input axis lin[i], which is output axis pinv[lin[i]].
+        std::vector<int> pinv(r), lin = layout_of(**x), lout;
+        if ((*x)->hwc_flat) lin = layout(r);
+        for (size_t j = 0; j < r; ++j) pinv[static_cast<size_t>(p[j])] = static_cast<int>(j);
+        for (int a : lin) lout.push_back(pinv[static_cast<size_t>(a)]);
+        std::vector<int64_t> onnx;
+        for (size_t j = 0; j < r; ++j) onnx.push_back((*x)->onnx[static_cast<size_t>(p[j])]);
+        define_as(n, *xn, onnx, lout);
+        return Status::ok();
     }
 
     Status concat(const OnnxNode& n) {
@@ -1565,7 +1661,7 @@ private:
         auto xn = plain(**x, n.name);
         if (!xn) return xn.status();
         const std::string mode = n.s("mode", "constant");
-        if (mode != "constant") return unsup(n, "mode '" + mode + "' is not supported (constant only)");
+        if (mode != "constant" && mode != "reflect" && mode != "edge") return unsup(n, "mode '" + mode + "' is not supported (constant, reflect, edge)");
         const size_t r = (*x)->onnx.size();
         std::vector<int64_t> pads;
         float value = 0.f;
@@ -1599,8 +1695,254 @@ private:
         for (int64_t v : pads) if (v < 0) return unsup(n, "negative pads (cropping) are not supported: " + dims_str(pads));
         PadAttrs pa;
         pa.value = value;
+        pa.mode = mode == "reflect" ? PadMode::kReflect : mode == "edge" ? PadMode::kEdge : PadMode::kConstant;
         for (int ax : layout(r)) pa.paddings.push_back({pads[static_cast<size_t>(ax)], pads[static_cast<size_t>(ax) + r]});
         auto id = add(n.name, OpType::kPad, pa, {*xn});
+        if (!id) return id.status();
+        return define(n, *id);
+    }
+
+    // --- ops of ConvNeXt, ShuffleNet and other torchvision models -----------------------------
+
+    // ONNX axis k of v as an engine axis.
+    int engine_axis(const Value& v, int64_t k) const {
+        const std::vector<int> l = layout_of(v);
+        return static_cast<int>(std::find(l.begin(), l.end(), static_cast<int>(k)) - l.begin());
+    }
+
+    // A layout of rank r that keeps v's order for the leading axes and puts ONNX axes
+    // from..r-1 last, in order (what MatMul and LayerNorm over trailing axes need).
+    std::vector<int> trailing_layout(const Value& v, int64_t from) const {
+        std::vector<int> l;
+        for (int a : layout_of(v)) if (a < from) l.push_back(a);
+        for (int64_t a = from; a < static_cast<int64_t>(v.onnx.size()); ++a) l.push_back(static_cast<int>(a));
+        return l;
+    }
+
+    Status pow(const OnnxNode& n) {
+        auto e = const_input(n, 1, "the exponent");
+        if (!e) return e.status();
+        if ((*e)->count() != 1) return unsup(n, "the exponent " + dims_str((*e)->dims) + " must be a scalar");
+        return unary(n, OpType::kPow, PowAttrs{static_cast<float>((*e)->at(0))});
+    }
+
+    // MatMul of a [N,...,K] tensor by a constant [K,M] (a Linear on a channels-last tensor):
+    // one engine MatMul over the last axis, in a layout where the contracted axis is last.
+    Status matmul_rows(const OnnxNode& n) {
+        auto a = runtime_input(n, 0);
+        if (!a) return a.status();
+        auto b = const_input(n, 1, "the weights");
+        if (!b) return b.status();
+        const Value& av = **a;
+        const ConstValue& bc = **b;
+        const int64_t r = static_cast<int64_t>(av.onnx.size());
+        if (bc.dims.size() != 2) return unsup(n, "the second operand " + dims_str(bc.dims) + " must be a constant matrix");
+        if (bc.dims[0] != av.onnx.back()) return fail(n, "inner dimensions differ: " + dims_str(av.onnx) + " x " + dims_str(bc.dims));
+        const std::vector<int> lay = trailing_layout(av, r - 1);
+        auto x = with_layout(av, lay, n.name);
+        if (!x) return x.status();
+        auto id = add(n.name, OpType::kMatMul, MatMulAttrs{}, {*x, add_const(n.name + "/weights", to_tensor(bc, Shape{bc.dims[0], bc.dims[1]}))});
+        if (!id) return id.status();
+        std::vector<int64_t> onnx = av.onnx;
+        onnx.back() = bc.dims[1];
+        define_as(n, *id, onnx, lay);
+        return Status::ok();
+    }
+
+    // LayerNormalization (opset 17): normalizes ONNX axes axis..r-1 of x.
+    Status layer_norm(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        const Value& xv = **x;
+        const int64_t r = static_cast<int64_t>(xv.onnx.size());
+        int64_t axis = n.i("axis", -1);
+        if (axis < 0) axis += r;
+        if (axis < 1 || axis >= r) return unsup(n, "axis " + std::to_string(n.i("axis", -1)) + " of " + dims_str(xv.onnx) + " (the batch axis may not be normalized)");
+        if (n.i("stash_type", 1) != 1) return unsup(n, "stash_type " + std::to_string(n.i("stash_type", 1)) + " (float32 only)");
+        const int64_t row = product(xv.onnx, static_cast<size_t>(axis));
+        Tensor p[2] = {Tensor(Shape{row}, 1.f), Tensor(Shape{row}, 0.f)};
+        for (size_t k = 0; k < 2; ++k) {
+            const Value* c = in(n, k + 1);
+            if (!c) {
+                if (k == 0) return fail(n, "the scale (input 1) is missing");
+                continue;
+            }
+            if (!c->is_const) return unsup(n, std::string(k == 0 ? "the scale" : "the bias") + " must be a constant");
+            const int64_t cnt = c->c.count();
+            if (cnt != row && cnt != 1) return unsup(n, std::string(k == 0 ? "the scale " : "the bias ") + dims_str(c->c.dims) + " must have 1 or " + std::to_string(row) + " values");
+            for (int64_t j = 0; j < row; ++j) p[k][j] = static_cast<float>(c->c.at(cnt == 1 ? 0 : j));
+        }
+        const std::vector<int> lay = xv.hwc_flat ? layout(static_cast<size_t>(r)) : trailing_layout(xv, axis);
+        auto xn = xv.hwc_flat ? plain(xv, n.name) : with_layout(xv, lay, n.name);
+        if (!xn) return xn.status();
+        const int si = add_const(n.name + "/scale", std::move(p[0])), bi = add_const(n.name + "/bias", std::move(p[1]));
+        auto id = add(n.name, OpType::kLayerNorm, LayerNormAttrs{static_cast<int>(r - axis), n.f("epsilon", 1e-5f)}, {*xn, si, bi});
+        if (!id) return id.status();
+        define_as(n, *id, xv.onnx, lay);
+        return Status::ok();
+    }
+
+    // One engine Slice of v along ONNX axes (starts/ends/steps per axis); the result keeps v's layout.
+    Status slice_of(const OnnxNode& n, const Value& v, std::vector<int64_t> axes, const std::vector<int64_t>& starts, const std::vector<int64_t>& ends,
+                    std::vector<int64_t> steps, size_t output) {
+        const int64_t r = static_cast<int64_t>(v.onnx.size());
+        if (axes.empty()) for (int64_t k = 0; k < static_cast<int64_t>(starts.size()); ++k) axes.push_back(k);
+        if (steps.empty()) steps.assign(starts.size(), 1);
+        if (starts.size() != ends.size() || axes.size() != starts.size() || steps.size() != starts.size()) return fail(n, "starts, ends, axes and steps differ in length");
+        const Value* src = &v;
+        Value flat;
+        if (v.hwc_flat) {
+            auto p = plain(v, n.name);
+            if (!p) return p.status();
+            flat.node = *p;
+            flat.onnx = v.onnx;
+            src = &flat;
+        }
+        SliceAttrs sa;
+        std::vector<int64_t> onnx = v.onnx;
+        for (size_t k = 0; k < axes.size(); ++k) {
+            int64_t a = axes[k];
+            if (a < 0) a += r;
+            if (a < 0 || a >= r) return fail(n, "axis " + std::to_string(axes[k]) + " is out of range for " + dims_str(v.onnx));
+            const int64_t dim = v.onnx[static_cast<size_t>(a)], s = steps[k];
+            if (s == 0) return fail(n, "step 0 on axis " + std::to_string(a));
+            // Whole-axis slices (PyTorch's x[:, :, ...]) are left out; the batch axis may only be kept whole.
+            const int64_t b = starts[k] < -dim ? 0 : starts[k] < 0 ? starts[k] + dim : std::min(starts[k], dim);
+            const int64_t e = ends[k] < -dim ? 0 : ends[k] < 0 ? ends[k] + dim : std::min(ends[k], dim);
+            if (s == 1 && b == 0 && e == dim) continue;
+            if (a == 0) return unsup(n, "slicing the batch axis is not supported");
+            const int64_t big = int64_t{1} << 40;
+            sa.axes.push_back(engine_axis(*src, a));
+            sa.starts.push_back(std::clamp(starts[k], -big, big));
+            sa.ends.push_back(std::clamp(ends[k], -big, big));
+            sa.steps.push_back(std::clamp(s, -big, big));
+        }
+        if (sa.axes.empty()) {
+            values_[n.outputs[output]] = *src;
+            return Status::ok();
+        }
+        auto id = add(output ? n.name + "/" + std::to_string(output) : n.name, OpType::kSlice, sa, {src->node});
+        if (!id) return id.status();
+        const Shape es = shape_of(*id);
+        const std::vector<int> lay = layout_of(*src);
+        for (size_t i = 1; i < lay.size(); ++i) onnx[static_cast<size_t>(lay[i])] = es[static_cast<int>(i)];
+        define_as(n, *id, onnx, lay, output);
+        return Status::ok();
+    }
+
+    Status slice_op(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        std::vector<int64_t> v[4];
+        if (m_.opset < 10) {
+            v[0] = n.ints("starts"); v[1] = n.ints("ends"); v[2] = n.ints("axes");
+        } else {
+            for (size_t k = 0; k < 4; ++k) {
+                const Value* c = in(n, k + 1);
+                if (!c) continue;
+                if (!c->is_const) return unsup(n, "input " + std::to_string(k + 1) + " ('" + n.inputs[k + 1] + "') must be a constant");
+                if (has_batch(c->c)) return unsup(n, "slice bounds that depend on the batch size are not supported");
+                for (int64_t j = 0; j < c->c.count(); ++j) v[k].push_back(c->c.int_at(j));
+            }
+        }
+        return slice_of(n, **x, v[2], v[0], v[1], v[3], 0);
+    }
+
+    // Split: one Slice per output (torch.chunk / split along an axis).
+    Status split(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        const int64_t r = static_cast<int64_t>((*x)->onnx.size());
+        int64_t axis = n.i("axis", 0);
+        if (axis < 0) axis += r;
+        if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(n.i("axis", 0)) + " is out of range for " + dims_str((*x)->onnx));
+        const int64_t dim = (*x)->onnx[static_cast<size_t>(axis)];
+        std::vector<int64_t> sizes = n.ints("split");
+        if (const Value* c = in(n, 1)) {
+            if (!c->is_const) return unsup(n, "split sizes must be a constant");
+            sizes.clear();
+            for (int64_t j = 0; j < c->c.count(); ++j) sizes.push_back(c->c.int_at(j));
+        }
+        const int64_t parts = static_cast<int64_t>(n.outputs.size());
+        if (sizes.empty()) {  // equal parts; from opset 18 the last may be smaller
+            const int64_t each = (dim + parts - 1) / parts;
+            for (int64_t k = 0; k < parts; ++k) sizes.push_back(std::min(each, dim - k * each));
+        }
+        if (static_cast<int64_t>(sizes.size()) != parts) return fail(n, std::to_string(sizes.size()) + " split sizes for " + std::to_string(parts) + " outputs");
+        int64_t at = 0;
+        for (size_t k = 0; k < sizes.size(); ++k) {
+            if (sizes[k] < 1 || at + sizes[k] > dim) return fail(n, "split sizes " + dims_str(sizes) + " do not fit axis " + std::to_string(axis) + " of " + dims_str((*x)->onnx));
+            if (!n.outputs[k].empty() && consumers_[n.outputs[k]] > 0)
+                CNNLENS_RETURN_IF_ERROR(slice_of(n, **x, {axis}, {at}, {at + sizes[k]}, {1}, k));
+            at += sizes[k];
+        }
+        if (at != dim) return fail(n, "split sizes " + dims_str(sizes) + " sum to " + std::to_string(at) + ", not " + std::to_string(dim));
+        return Status::ok();
+    }
+
+    // Resize (opset 10+) and Upsample (opset 9): spatial axes of an NCHW tensor; scales or
+    // sizes must be constants.
+    Status resize(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        const std::vector<int64_t>& d = (*x)->onnx;
+        if (d.size() != 4) return unsup(n, "only NCHW inputs are supported (input " + dims_str(d) + ")");
+        const bool upsample = n.op == "Upsample";
+        const std::string mode = n.s("mode", "nearest");
+        ResizeAttrs ra;
+        if (mode == "nearest") ra.mode = ResizeMode::kNearest;
+        else if (mode == "linear" || mode == "bilinear") ra.mode = ResizeMode::kLinear;
+        else return unsup(n, "mode '" + mode + "' is not supported (nearest, linear)");
+        const std::string coord = upsample || m_.opset < 11 ? "asymmetric" : n.s("coordinate_transformation_mode", "half_pixel");
+        if (coord == "half_pixel") ra.coord = ResizeCoord::kHalfPixel;
+        else if (coord == "pytorch_half_pixel") ra.coord = ResizeCoord::kPytorchHalfPixel;
+        else if (coord == "align_corners") ra.coord = ResizeCoord::kAlignCorners;
+        else if (coord == "asymmetric") ra.coord = ResizeCoord::kAsymmetric;
+        else return unsup(n, "coordinate_transformation_mode '" + coord + "' is not supported");
+        const std::string nm = upsample || m_.opset < 11 ? "floor" : n.s("nearest_mode", "round_prefer_floor");
+        if (nm == "round_prefer_floor") ra.nearest = NearestRound::kRoundPreferFloor;
+        else if (nm == "round_prefer_ceil") ra.nearest = NearestRound::kRoundPreferCeil;
+        else if (nm == "floor") ra.nearest = NearestRound::kFloor;
+        else if (nm == "ceil") ra.nearest = NearestRound::kCeil;
+        else return unsup(n, "nearest_mode '" + nm + "' is not supported");
+        if (n.attr("axes")) return unsup(n, "the axes attribute is not supported");
+        if (n.s("keep_aspect_ratio_policy", "stretch") != "stretch") return unsup(n, "keep_aspect_ratio_policy '" + n.s("keep_aspect_ratio_policy") + "' is not supported");
+        // Inputs: Upsample and opset 10 (x, scales); from opset 11 (x, roi, scales, sizes).
+        const size_t scales_at = upsample || m_.opset < 11 ? 1 : 2;
+        const Value* sc = in(n, scales_at);
+        const Value* sz = scales_at == 2 ? in(n, 3) : nullptr;
+        std::vector<float> scales;
+        if (sc && sc->is_const && sc->c.count() > 0) {
+            for (int64_t k = 0; k < sc->c.count(); ++k) scales.push_back(static_cast<float>(sc->c.at(k)));
+        } else if (sc && !sc->is_const) {
+            return unsup(n, "scales must be a constant");
+        }
+        int64_t oh, ow;
+        if (!scales.empty()) {
+            if (scales.size() != 4) return fail(n, "scales has " + std::to_string(scales.size()) + " values for " + dims_str(d));
+            if (scales[0] != 1.f || scales[1] != 1.f) return unsup(n, "only the spatial axes may be resized (scales " + std::to_string(scales[0]) + ", " + std::to_string(scales[1]) + ")");
+            if (!(scales[2] > 0.f && scales[3] > 0.f && scales[2] < 4096.f && scales[3] < 4096.f)) return fail(n, "scales must be positive");
+            oh = static_cast<int64_t>(std::floor(d[2] * static_cast<double>(scales[2])));
+            ow = static_cast<int64_t>(std::floor(d[3] * static_cast<double>(scales[3])));
+            ra.scale_h = scales[2];
+            ra.scale_w = scales[3];
+        } else if (sz) {
+            // sizes[0] may be the batch size (PyTorch reads it with Shape); only H and W may change.
+            if (!sz->is_const) return unsup(n, "sizes must be a constant");
+            if (sz->c.count() != 4) return fail(n, "sizes has " + std::to_string(sz->c.count()) + " values for " + dims_str(d));
+            if (sz->c.int_at(1) != d[1] || (sz->c.int_at(0) != kBatch && sz->c.int_at(0) != 1))
+                return unsup(n, "only the spatial axes may be resized (sizes " + dims_str(sz->c.is_int ? sz->c.i : std::vector<int64_t>{}) + ")");
+            oh = sz->c.int_at(2);
+            ow = sz->c.int_at(3);
+        } else {
+            return fail(n, "has neither scales nor sizes");
+        }
+        if (oh < 1 || ow < 1 || oh > (1 << 15) || ow > (1 << 15)) return fail(n, "output size " + std::to_string(oh) + "x" + std::to_string(ow) + " is out of range");
+        ra.out_h = static_cast<int>(oh);
+        ra.out_w = static_cast<int>(ow);
+        auto xn = plain(**x, n.name);
+        if (!xn) return xn.status();
+        auto id = add(n.name, OpType::kResize, ra, {*xn});
         if (!id) return id.status();
         return define(n, *id);
     }
@@ -1640,6 +1982,7 @@ private:
     std::unordered_map<int, int> materialized_;
     std::map<std::string, const OnnxTensor*> given_;
     std::unordered_map<std::string, Value> known_;  // given values of runtime inputs, as constants
+    std::map<std::pair<int, std::vector<int>>, int> relaid_;
 };
 
 }  // namespace
