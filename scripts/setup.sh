@@ -17,6 +17,7 @@ deb_packages=(
     libimgui-dev                                    # the web app's ImGui backends
     python3-numpy python3-skimage                   # tests/oracle/make_inputs.py
     python3-torch python3-onnx                      # ONNX fixtures
+    python3-torchvision                             # torchvision fixtures (tests/oracle/torchvision_fixtures.py)
     chromium                                        # browser tests
 )
 # The machine's node is kept whatever its origin; Debian's is installed only when there is none.
