@@ -18,6 +18,7 @@ deb_packages=(
     python3-numpy python3-skimage                   # tests/oracle/make_inputs.py
     python3-torch python3-onnx                      # ONNX fixtures
     libonnx-testdata                                # ONNX's backend node tests (conformance)
+    python3-torchvision                             # torchvision fixtures (tests/oracle/torchvision_fixtures.py)
     chromium                                        # browser tests
 )
 # The machine's node is kept whatever its origin; Debian's is installed only when there is none.

@@ -2,11 +2,13 @@
 # The one test command. Installs what is missing (setup.sh), builds the native-release,
 # native-asan and wasm presets, writes the TF.js oracle once into build/oracle, runs every
 # preset's ctest suite with CNNLENS_ORACLE_DIR and CNNLENS_ONNX_NODE_DIR (ONNX's node tests)
-# set, smoke-tests the CLI natively and under node (predict, model-info, a corrupt image, run on
-# an ONNX node test; explain, confusion and report natively), then runs the browser app's
-# end-to-end tests in headless Chromium (the wasm preset builds both apps, the single-threaded
-# and the threaded one, and the tests run each). Prints each stage's time (wall and CPU) and, as
-# its last line, "N passed, M failed" where N and M count ctest tests, CLI
+# set, generates the torchvision classifiers' CI subset once into build/torchvision (a smaller
+# one for native-asan) and passes it as CNNLENS_TORCHVISION_DIR, smoke-tests the CLI natively
+# and under node (predict, model-info, a corrupt image, run on an ONNX node test; explain,
+# confusion and report natively), then runs the browser app's end-to-end tests in headless
+# Chromium (the wasm preset builds both apps, the single-threaded and the threaded one, and the
+# tests run each). Prints each stage's time (wall and CPU) and, as its last line, "N passed, M
+# failed" where N and M count ctest tests, CLI
 # checks and e2e tests (a stage that cannot run, e.g. a broken build, counts as one failure).
 # Also runs every bad input of tests/data/bad/catalogue.json through the CLIs and each libFuzzer
 # target for 60 s (scripts/fuzz.sh; CNNLENS_FUZZ_SECONDS overrides). Exits non-zero on any
@@ -94,6 +96,29 @@ make_oracle() {
         rm -rf build/oracle && mv build/oracle.tmp build/oracle
 }
 
+# The torchvision classifiers' CI subset (every architecture small, one opset each; 11, 13 and
+# 17 all covered) with PyTorch's answers, for tests/import/torchvision_test.cpp; native-asan gets
+# two small ones. Regenerated only when the generator changes. Debian's python3 has torch.
+torchvision_is_fresh() {
+    [[ -f $1/index.json && ! tests/oracle/torchvision_fixtures.py -nt $1/index.json ]]
+}
+
+make_torchvision() {
+    local dir args status=0
+    for dir in build/torchvision build/torchvision-asan; do
+        if torchvision_is_fresh "$dir"; then
+            echo "$dir/index.json is newer than tests/oracle/torchvision_fixtures.py"
+            continue
+        fi
+        args=(--plan ci)
+        [[ $dir == *asan ]] && args+=(--models squeezenet1_1_s64,mobilenet_v3_small_s64)
+        rm -rf "$dir.tmp" &&
+            /usr/bin/python3 tests/oracle/torchvision_fixtures.py --out "$dir.tmp" "${args[@]}" 2>&1 | grep -v -i warning &&
+            [[ -f $dir.tmp/index.json ]] && rm -rf "$dir" && mv "$dir.tmp" "$dir" || status=1
+    done
+    return "$status"
+}
+
 # junit_count FILE ATTR: a count attribute of the <testsuite> element of ctest's JUnit file.
 junit_count() {
     local n
@@ -106,7 +131,9 @@ junit_count() {
 ctest_preset() {
     local junit=$root/build/$1/ctest-junit.xml status
     rm -f "$junit"
-    CNNLENS_ORACLE_DIR=$root/build/oracle CNNLENS_ONNX_NODE_DIR=$onnx_node_dir \
+    local torchvision=$root/build/torchvision
+    [[ $1 == native-asan ]] && torchvision=$root/build/torchvision-asan
+    CNNLENS_ORACLE_DIR=$root/build/oracle CNNLENS_ONNX_NODE_DIR=$onnx_node_dir CNNLENS_TORCHVISION_DIR=$torchvision \
         ctest --preset "$1" -j "$jobs" --output-junit "$junit"
     status=$?
     local tests=0 failures=0 skips=0
@@ -302,6 +329,7 @@ for p in "${presets[@]}"; do
 done
 
 stage "oracle (TF.js)" make_oracle || failed=$((failed + 1))
+stage "oracle (torchvision)" make_torchvision || failed=$((failed + 1))
 
 for p in "${built[@]}"; do
     stage "ctest $p" ctest_preset "$p"

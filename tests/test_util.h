@@ -20,6 +20,15 @@ std::string kernel_test_name(const KernelSet& k);
 std::vector<unsigned char> read_file(const std::string& path);
 std::vector<float> read_f32(const std::string& path);
 
+// A NumPy .npy file of little-endian float32 or float64 ('<f4', '<f8'), C order, widened to
+// double. On a missing file or another format, `error` says why and values is empty.
+struct NpyArray {
+    std::vector<int64_t> shape;
+    std::vector<double> values;
+    std::string error;
+};
+NpyArray read_npy(const std::string& path);
+
 // Uniform values in [lo, hi).
 Tensor random_tensor(const Shape& shape, Rng& rng, float lo = -1.f, float hi = 1.f);
 // ||a - b||_2 / max(||b||_2, tiny)
