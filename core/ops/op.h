@@ -131,7 +131,8 @@ struct LayerNormAttrs {
 // Source coordinate of output pixel x (scale = out / in, per axis):
 //   kHalfPixel:        (x + 0.5) / scale - 0.5
 //   kPytorchHalfPixel: same, but 0 when the output has length 1
-//   kAlignCorners:     x * (in - 1) / (out - 1)   (0 when out == 1)
+//   kAlignCorners:     x * (in - 1) / (out - 1)   (0 when out == 1; out is in * scale when
+//                      a scale is given, as ONNX measures it)
 //   kAsymmetric:       x / scale
 // kNearest rounds it per nearest_mode; kLinear interpolates bilinearly (clamped to the edge).
 enum class ResizeMode { kNearest, kLinear };

@@ -30,12 +30,15 @@ struct Taps {
 Taps taps(const ResizeAttrs& a, int in, int out, float given_scale) {
     Taps t;
     const double scale = given_scale > 0.f ? given_scale : static_cast<double>(out) / in;
+    // ONNX measures the resized axis as in * scale when scales are given, before flooring it
+    // to the output size (test_resize_downsample_scales_linear_align_corners).
+    const double out_len = in * scale;
     for (int i = 0; i < out; ++i) {
         double x;
         switch (a.coord) {
             case ResizeCoord::kHalfPixel: x = (i + 0.5) / scale - 0.5; break;
-            case ResizeCoord::kPytorchHalfPixel: x = out > 1 ? (i + 0.5) / scale - 0.5 : 0.0; break;
-            case ResizeCoord::kAlignCorners: x = out > 1 ? static_cast<double>(i) * (in - 1) / (out - 1) : 0.0; break;
+            case ResizeCoord::kPytorchHalfPixel: x = out_len > 1 ? (i + 0.5) / scale - 0.5 : 0.0; break;
+            case ResizeCoord::kAlignCorners: x = out_len > 1 ? static_cast<double>(i) * (in - 1) / (out_len - 1) : 0.0; break;
             default: x = i / scale; break;
         }
         if (a.mode == ResizeMode::kNearest) {

@@ -34,10 +34,6 @@ using json = nlohmann::json;
 constexpr double kProbTol = 1e-5;
 constexpr double kGradTol = 1e-4;
 
-// Architectures whose ONNX graphs use ops the importer does not have yet (LayerNormalization
-// over channels, channel shuffle's 5-D Reshape/Transpose): their refusal is printed, not failed.
-// Once one imports it is checked like every other; then it should leave this list.
-const std::set<std::string> kKnownRefused = {"convnext_tiny", "shufflenet_v2_x1_0", "shufflenet_v2_x0_5"};
 
 std::string fixture_dir() {
     const char* e = std::getenv("CNNLENS_TORCHVISION_DIR");
@@ -98,7 +94,7 @@ TEST_P(TorchvisionTest, MatchesPyTorch) {
     const bool time_warm = std::getenv("CNNLENS_TORCHVISION_TIME") != nullptr;
 
     for (const json& e : index["fixtures"]) {
-        const std::string name = e["name"].get<std::string>(), arch = e["arch"].get<std::string>();
+        const std::string name = e["name"].get<std::string>();
         const test::NpyArray input = test::read_npy(dir + "/" + e["input"].get<std::string>());
         const test::NpyArray probs = test::read_npy(dir + "/" + e["probs"].get<std::string>());
         const test::NpyArray grad = test::read_npy(dir + "/" + e["grad"].get<std::string>());
@@ -121,7 +117,7 @@ TEST_P(TorchvisionTest, MatchesPyTorch) {
             if (!model) {
                 std::printf("[torchvision] %s opset %s %s refused: %s\n", name.c_str(), opset.c_str(), std::string(set.name).c_str(),
                             model.status().message().c_str());
-                if (!kKnownRefused.count(arch)) ADD_FAILURE() << model.status().message();
+                ADD_FAILURE() << model.status().message();
                 continue;
             }
             const Tensor x = nhwc_from_nchw(input);
@@ -154,8 +150,6 @@ TEST_P(TorchvisionTest, MatchesPyTorch) {
                                      << over << " of " << g[0].size() << " elements (PyTorch float32: " << torch_grad_err << ")";
             std::printf("[torchvision] %s opset %s %s imports dp %.2e %.0e grad %.2e %.0e torch_f32 %.2e ms %.1f\n",
                         name.c_str(), opset.c_str(), std::string(set.name).c_str(), dp, prob_tol, err, grad_tol, torch_grad_err, ms);
-            if (kKnownRefused.count(arch))
-                std::printf("[torchvision] %s now imports: take '%s' off kKnownRefused\n", name.c_str(), arch.c_str());
         }
     }
 }

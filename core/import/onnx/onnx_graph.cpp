@@ -1806,11 +1806,15 @@ private:
             if (a < 0 || a >= r) return fail(n, "axis " + std::to_string(axes[k]) + " is out of range for " + dims_str(v.onnx));
             const int64_t dim = v.onnx[static_cast<size_t>(a)], s = steps[k];
             if (s == 0) return fail(n, "step 0 on axis " + std::to_string(a));
-            // Whole-axis slices (PyTorch's x[:, :, ...]) are left out; the batch axis may only be kept whole.
+            // Whole-axis slices (PyTorch's x[:, :, ...]) are left out; the batch axis may only be
+            // kept whole, which its size (unknown until run time) says only for PyTorch's ':'.
+            if (a == 0) {
+                if (s == 1 && starts[k] == 0 && ends[k] >= std::numeric_limits<int32_t>::max()) continue;
+                return unsup(n, "slicing the batch axis is not supported (starts " + std::to_string(starts[k]) + ", ends " + std::to_string(ends[k]) + ")");
+            }
             const int64_t b = starts[k] < -dim ? 0 : starts[k] < 0 ? starts[k] + dim : std::min(starts[k], dim);
             const int64_t e = ends[k] < -dim ? 0 : ends[k] < 0 ? ends[k] + dim : std::min(ends[k], dim);
             if (s == 1 && b == 0 && e == dim) continue;
-            if (a == 0) return unsup(n, "slicing the batch axis is not supported");
             const int64_t big = int64_t{1} << 40;
             sa.axes.push_back(engine_axis(*src, a));
             sa.starts.push_back(std::clamp(starts[k], -big, big));
