@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { artifacts, cli, dropOnCanvas, launchChromium, openPage, root, site, waitReady } from './harness.mjs';
+import { artifacts, cli, dropOnCanvas, launchChromium, openPage, readNpy, root, site, waitReady } from './harness.mjs';
 import { serve } from './serve.mjs';
 
 const model = path.join(root, 'models/fer2013-mini-xception');
@@ -17,18 +17,6 @@ const model = path.join(root, 'models/fer2013-mini-xception');
 let server, browser, page, origin;
 let outside = [];  // requests that left the local server
 let pageErrors = [];
-
-// Reads a little-endian float32 .npy (as core/image/render.cpp writes it).
-function readNpy(file) {
-  const b = fs.readFileSync(file);
-  assert.equal(b.toString('latin1', 1, 6), 'NUMPY', `${file} is not a .npy file`);
-  const headerLen = b.readUInt16LE(8);
-  const header = b.toString('latin1', 10, 10 + headerLen);
-  assert.match(header, /'descr': '<f4'/);
-  const shape = header.match(/'shape': \(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
-  const data = b.subarray(10 + headerLen);
-  return { shape, values: new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)) };
-}
 
 async function dropFile(bytes, name, type) {
   await dropOnCanvas(page, [[bytes, name, type]]);

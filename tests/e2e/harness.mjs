@@ -1,7 +1,10 @@
 // What every browser test file shares: paths, launching Debian's Chromium headless, waiting for
-// the app, and dropping files onto the canvas as a user dragging them onto the page.
+// the app, dropping files onto the canvas as a user dragging them onto the page, and reading the
+// .npy maps the CLI writes.
 // Environment: CNNLENS_SITE (default build/wasm/site), CNNLENS_CLI (default
 // build/native-release/cli/cnnlens), CHROMIUM (default /usr/bin/chromium).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -51,4 +54,16 @@ export async function openPage(browser, origin) {
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
   return { page, outside, pageErrors };
+}
+
+// Reads a little-endian float32 .npy (as core/image/render.cpp writes it).
+export function readNpy(file) {
+  const b = fs.readFileSync(file);
+  assert.equal(b.toString('latin1', 1, 6), 'NUMPY', `${file} is not a .npy file`);
+  const headerLen = b.readUInt16LE(8);
+  const header = b.toString('latin1', 10, 10 + headerLen);
+  assert.match(header, /'descr': '<f4'/);
+  const shape = header.match(/'shape': \(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
+  const data = b.subarray(10 + headerLen);
+  return { shape, values: new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)) };
 }

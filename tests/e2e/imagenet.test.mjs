@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { artifacts, cli, launchChromium, openPage, root, site, waitReady } from './harness.mjs';
+import { artifacts, cli, launchChromium, openPage, readNpy, root, site, waitReady } from './harness.mjs';
 import { serve } from './serve.mjs';
 
 const modelFile = path.join(root, 'build/e2e-models/resnet18.onnx');
@@ -23,17 +23,6 @@ let browser;
 const servers = [];
 const cliTop5 = {};
 let cliSaliency;
-
-// Reads a little-endian float32 .npy (as core/image/render.cpp writes it).
-function readNpy(file) {
-  const b = fs.readFileSync(file);
-  const headerLen = b.readUInt16LE(8);
-  const header = b.toString('latin1', 10, 10 + headerLen);
-  assert.match(header, /'descr': '<f4'/);
-  const shape = header.match(/'shape': \(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
-  const data = b.subarray(10 + headerLen);
-  return { shape, values: new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)) };
-}
 
 before(async () => {
   assert.ok(fs.existsSync(path.join(site, 'app.wasm')), `no built site in ${site}: build the wasm preset first`);

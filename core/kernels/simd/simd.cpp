@@ -115,6 +115,7 @@ bool winograd_enabled() {
 namespace simd::avx512 {
 const KernelSet& kernel_set();
 bool winograd_applies(const ConvDesc& d);
+std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias, bool with_backward);
 }
 
 // True when the CPU runs the avx512 copy and CNNLENS_SIMD does not ask for the base one
@@ -149,6 +150,13 @@ bool simd_avx512_beats_xnnpack(const ConvDesc& d) {
     (void)d;
     return false;
 #endif
+}
+
+std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights, const float* bias) {
+#ifdef CNNLENS_HAVE_SIMD_AVX512
+    if (simd_uses_avx512()) return simd::avx512::make_gemm_conv(d, weights, bias, false);
+#endif
+    return simd::base::make_gemm_conv(d, weights, bias, false);
 }
 
 const KernelSet* simd_fallback_kernels() {

@@ -33,6 +33,9 @@ bool winograd_enabled();
 // so the xnnpack set hands the layer over: Winograd 3x3 layers (fewer multiply-adds at the same
 // vector width) and 1x1 layers with whole 8x32 tiles (10-15 % faster on the default model's).
 bool simd_avx512_beats_xnnpack(const ConvDesc& d);
+// A forward-only GEMM convolution of simd_kernels()'s target: the xnnpack set's tape pass for
+// layers whose dot products are long (see XnnConv::forward_tape).
+std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights, const float* bias);
 
 namespace simd::inline CNNLENS_SIMD_TARGET {
 

@@ -27,9 +27,14 @@ namespace cnnlens {
 #ifdef CNNLENS_HAVE_SIMD
 const KernelSet& simd_kernels();
 bool simd_avx512_beats_xnnpack(const ConvDesc& d);  // core/kernels/simd/simd.h
+std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights, const float* bias);
 #endif
 
 namespace {
+
+// Dot products at least this long (taps x input channels per group) run on the simd GEMM in a
+// tape pass (XnnConv::forward_tape).
+constexpr int kLongDot = 256;
 
 struct Runtime {
     bool ok = false;
@@ -242,6 +247,15 @@ public:
                              int64_t{batch} * d_.out_h * d_.out_w * d_.out_c);
     }
 
+    // XNNPACK sums a dot product in one float chain; over long K that is 3-6x further from the
+    // exact sum than the simd GEMM's blocked sum, enough to flip ReLU decisions deep in a
+    // ResNet and move its saliency map, so the tape runs that GEMM for such layers.
+    void forward_tape(const float* in, float* out, int batch) override {
+        if (!tape_) return forward(in, out, batch);
+        ours_next();
+        tape_->forward(in, out, batch);
+    }
+
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         if (batch <= 0) return;
         if (route_ == ConvBackward::kReference || route_ == ConvBackward::kSimd) {
@@ -315,6 +329,7 @@ private:
     std::vector<float> dw_weights_;  // kDepthwiseLoop: our layout
     std::vector<int64_t> taps_;
     std::unique_ptr<ConvKernel> ref_;  // kReference, kSimd
+    std::unique_ptr<ConvKernel> tape_;  // forward_tape's kernel for long dot products, or null
     SetupCache fwd_setup_, bwd_setup_;
     std::vector<float> scratch_;  // backward with accumulate
     std::vector<float> compact_;  // kStrided1x1: the product on the output grid
@@ -349,6 +364,9 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
         return reference_kernels().make_conv(d, w, b);
     }
     std::unique_ptr<XnnConv> k(new XnnConv(d, Op(fwd)));
+#ifdef CNNLENS_HAVE_SIMD
+    if (!dw && kk * cpg >= kLongDot) k->tape_ = simd_gemm_forward_conv(d, w, b);
+#endif
     xnn_operator_t bwd = nullptr;
     // The backward operators' weights, [g][ci][k][co]: our outputs become their inputs; `flip`
     // reverses the kernel in both axes (k -> kk - 1 - k).
