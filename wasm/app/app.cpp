@@ -31,7 +31,8 @@ static void draw_toolbar(AppState& state, Session& session) {
 }
 
 // The right side: one tab per view. A tab asked for by a result (a dropped set, a face picked
-// in a gallery, an Explain request) is brought forward once.
+// in a gallery, an Explain request) is brought forward once. ImGui selects it in the next frame,
+// so the request stands until that tab is drawn (the test hook's idle waits for it).
 static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
     std::string& focus = cache.work.focus;
     if (state.run_requested) focus = "explain";
@@ -46,11 +47,12 @@ static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
         const ImGuiTabItemFlags flags = focus == t.id ? ImGuiTabItemFlags_SetSelected : 0;
         if (ImGui::BeginTabItem(t.label, nullptr, flags)) {
             cache.work.tab = t.id;
+            if (focus == t.id) focus.clear();
             t.draw(state, session, cache);
             ImGui::EndTabItem();
         }
     }
-    focus.clear();
+    if (std::none_of(std::begin(kTabs), std::end(kTabs), [&](const Tab& t) { return focus == t.id; })) focus.clear();
     ImGui::EndTabBar();
 }
 

@@ -343,7 +343,12 @@ EMSCRIPTEN_KEEPALIVE uint8_t* cnnlens_file_buffer(double size, const char* name)
         return nullptr;
     }
     try {
-        g->files.push_back({std::vector<uint8_t>(static_cast<size_t>(n)), name, false});
+        // The buffer's address names the file to JS (nullptr means refused), so an empty file
+        // still gets one: reserve(1) allocates, the size stays 0 and the file reports "empty".
+        std::vector<uint8_t> bytes;
+        bytes.reserve(static_cast<size_t>(std::max<int64_t>(n, 1)));
+        bytes.resize(static_cast<size_t>(n));
+        g->files.push_back({std::move(bytes), name, false});
     } catch (const std::bad_alloc&) {
         set_error(std::string(name) + ": the page could not allocate " + megabytes(n) + " for it");
         return nullptr;
@@ -404,10 +409,11 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_bench_forward(int batch, int runs,
     g->test_string = bench_forward_json(g->session, batch, runs, threads);
     return g->test_string.c_str();
 }
-// 1 while a photo is waiting to be opened or an explanation is pending or running.
+// 1 while a photo is waiting to be opened, an explanation is pending or running, or a tab asked
+// for is not drawn yet.
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_busy() {
     const StateLock lock = lock_state();
-    return !g->files.empty() || g->session.job().pending || g->session.job().running || g->job_scheduled ||
+    return !g->files.empty() || !g->cache.work.focus.empty() || g->session.job().pending || g->session.job().running || g->job_scheduled ||
            (g->session.explanation() && g->cache.shown.version != g->session.explanation_version());
 }
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_version() {
