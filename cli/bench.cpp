@@ -188,7 +188,7 @@ int cmd_bench(const Args& a) {
     const double mflop = [&] {
         double s = 0;
         for (const Node& n : model->graph.nodes())
-            if (const auto* c = std::get_if<ConvAttrs>(&n.attrs)) {
+            if (std::holds_alternative<ConvAttrs>(n.attrs)) {
                 const Shape& w = model->graph.node(n.inputs[1]).shape;
                 s += 2.0 * n.shape[1] * n.shape[2] * n.shape[3] * w[0] * w[1] * w[2];
             }

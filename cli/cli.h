@@ -54,7 +54,8 @@ std::string stem_of(const std::string& path);
 // The model input row as a picture (inverse of the value mapping).
 Image display_image(const Tensor& input, const InputSpec& spec);
 Image confusion_picture(const ConfusionMatrix& cm, bool normalized);
-Expected<ConfusionMatrix> run_confusion(GraphProbe& probe, const Dataset& data);
+// Image models (task image) see each item center-cropped to the input's aspect, as predict does.
+Expected<ConfusionMatrix> run_confusion(GraphProbe& probe, const Dataset& data, bool center_crop);
 
 // load_model() plus the --preset NAME and --task face|image overrides (defined in predict.cpp).
 Expected<Model> load_model_for(const Args& a, const std::string& path);

@@ -59,17 +59,17 @@ void print_confusion(const ConfusionMatrix& cm) {
     std::printf("\noverall accuracy %.2f%% on %lld items\n", 100.0 * cm.accuracy(), static_cast<long long>(cm.total()));
 }
 
-Expected<ConfusionMatrix> run_confusion(GraphProbe& probe, const Dataset& data) {
+Expected<ConfusionMatrix> run_confusion(GraphProbe& probe, const Dataset& data, bool center_crop) {
     Progress bar("confusion " + std::to_string(data.size()) + " items");
-    auto cm = evaluate(probe, data, 0, [&](float f) { return bar(f); });
+    auto cm = evaluate(probe, data, 0, [&](float f) { return bar(f); }, center_crop);
     bar.done();
     return cm;
 }
 
 int cmd_confusion(const Args& a) {
-    if (auto u = a.unknown({"model", "data", "kernels", "usage", "json", "out", "lenient"}); !u.empty()) return fail("confusion: unknown option " + u);
+    if (auto u = a.unknown({"model", "data", "kernels", "usage", "json", "out", "lenient", "preset", "task"}); !u.empty()) return fail("confusion: unknown option " + u);
     if (!a.has("model") || !a.has("data")) return fail("confusion: --model DIR and --data FILE.csv|DIR are required");
-    auto model = load_model(a.get("model"));
+    auto model = load_model_for(a, a.get("model"));
     if (!model) return fail(model.status().message());
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
     if (!ks) return fail("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
@@ -81,7 +81,7 @@ int cmd_confusion(const Args& a) {
     if (!data) return fail(data.status().message());
     for (const SkippedItem& s : data->skipped) std::fprintf(stderr, "cnnlens: skipped %s: %s\n", s.where.c_str(), s.reason.c_str());
     GraphProbe probe(*model, *ks);
-    auto cm = run_confusion(probe, *data);
+    auto cm = run_confusion(probe, *data, model->spec.task == ModelTask::kImage);
     if (!cm) return fail(cm.status().message());
     if (a.has("json")) std::printf("%s\n", cm->to_json().c_str());
     else {

@@ -101,7 +101,7 @@ const char* kUsage =
     "  bench --roofline    the multiply-add peak of one core with the simd set's vectors\n"
     "\n"
     "Models: --preset imagenet (torchvision's mean/std) and --task face|image override the model's\n"
-    "  description (predict, explain, model-info). An image model sees the whole image, its center\n"
+    "  description (every command that loads a model). An image model sees the whole image, its center\n"
     "  cropped to the input's aspect and resampled; a face model's image is resampled whole.\n"
     "Kernel sets: --kernels or the CNNLENS_KERNELS environment variable; default: the best compiled.\n"
     "  On x86-64 the simd set runs its AVX-512 copy when the CPU has one; simd-avx2 (or\n"

@@ -117,7 +117,7 @@ struct Loaded {
 
 Expected<Loaded> load(const Args& a) {
     if (!a.has("model")) return invalid_argument("--model DIR is required");
-    auto m = load_model(a.get("model"));
+    auto m = load_model_for(a, a.get("model"));
     if (!m) return m.status();
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
     if (!ks) return invalid_argument("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
@@ -132,7 +132,7 @@ std::vector<std::string> with_ascent(std::vector<std::string> v) {
 }  // namespace
 
 int cmd_filters(const Args& a) {
-    if (auto u = a.unknown(with_ascent({"model", "kernels", "layer", "out", "seed", "max-channels"})); !u.empty()) return fail("filters: unknown option " + u);
+    if (auto u = a.unknown(with_ascent({"model", "kernels", "layer", "out", "seed", "max-channels", "preset", "task"})); !u.empty()) return fail("filters: unknown option " + u);
     auto l = load(a);
     if (!l) return fail("filters: " + l.status().message());
     GraphProbe probe(l->model, *l->kernels);
@@ -149,7 +149,7 @@ int cmd_filters(const Args& a) {
 }
 
 int cmd_featuremaps(const Args& a) {
-    if (auto u = a.unknown({"model", "kernels", "layer", "out", "scale", "max-channels"}); !u.empty()) return fail("featuremaps: unknown option " + u);
+    if (auto u = a.unknown({"model", "kernels", "layer", "out", "scale", "max-channels", "preset", "task"}); !u.empty()) return fail("featuremaps: unknown option " + u);
     if (a.positional().size() != 1) return fail("featuremaps: give one image");
     auto l = load(a);
     if (!l) return fail("featuremaps: " + l.status().message());
@@ -161,7 +161,7 @@ int cmd_featuremaps(const Args& a) {
     const MapScale scale = sc == "map" ? MapScale::kPerMap : sc == "layer" ? MapScale::kPerLayer : MapScale::kGlobal;
     auto img = load_image(a.positional()[0]);
     if (!img) return fail(img.status().message());
-    auto g = featuremaps_grid(probe, image_to_input(*img, l->model.spec.input), layer, scale, a.get_int("max-channels", 1 << 20));
+    auto g = featuremaps_grid(probe, model_input(l->model, *img), layer, scale, a.get_int("max-channels", 1 << 20));
     if (!g) return fail(g.status().message());
     const std::string out = a.get("out", "cnnlens-out");
     std::filesystem::create_directories(out);
@@ -172,7 +172,7 @@ int cmd_featuremaps(const Args& a) {
 }
 
 int cmd_report(const Args& a) {
-    if (auto u = a.unknown(with_ascent({"model", "kernels", "data", "out", "usage", "layer", "seed", "lime-samples", "smoothgrad-samples", "lenient"})); !u.empty())
+    if (auto u = a.unknown(with_ascent({"model", "kernels", "data", "out", "usage", "layer", "seed", "lime-samples", "smoothgrad-samples", "lenient", "preset", "task"})); !u.empty())
         return fail("report: unknown option " + u);
     if (!a.has("data")) return fail("report: --data FILE.csv|DIR is required");
     auto l = load(a);
@@ -192,7 +192,7 @@ int cmd_report(const Args& a) {
     const uint64_t seed = static_cast<uint64_t>(a.get_int("seed", 1));
 
     // Part 3b first: the confusion matrix tells which image of each class is classified right.
-    auto cm = run_confusion(probe, *data);
+    auto cm = run_confusion(probe, *data, model.spec.task == ModelTask::kImage);
     if (!cm) return fail(cm.status().message());
     const int n = model.num_classes();
     std::vector<int> pick(static_cast<size_t>(n), -1);
@@ -217,7 +217,7 @@ int cmd_report(const Args& a) {
         const int item = pick[static_cast<size_t>(c)];
         if (item < 0) continue;
         const LabeledImage& li = data->items[static_cast<size_t>(item)];
-        Tensor x = image_to_input(li.image, model.spec.input);
+        Tensor x = model_input(model, li.image);
         const Image face = upscale_nearest(display_image(x, model.spec.input), kScale);
         const std::string pred = model.spec.classes[static_cast<size_t>(cm->predictions[static_cast<size_t>(item)])];
         const std::string row = model.spec.classes[static_cast<size_t>(c)] + "\n(" + li.id + ", pred " + pred + ")";
@@ -268,7 +268,7 @@ int cmd_report(const Args& a) {
     auto filters = filters_grid(probe, layer, ascent_from_args(a), 64);
     if (!filters) return fail(filters.status().message());
     const int first = pick[0] >= 0 ? pick[0] : 0;
-    auto fmaps = featuremaps_grid(probe, image_to_input(data->items[static_cast<size_t>(first)].image, model.spec.input), layer, MapScale::kPerMap, 64);
+    auto fmaps = featuremaps_grid(probe, model_input(model, data->items[static_cast<size_t>(first)].image), layer, MapScale::kPerMap, 64);
     if (!fmaps) return fail(fmaps.status().message());
 
     struct Out { const char* file; const Image* img; };

@@ -1,6 +1,8 @@
 // Confusion matrix: counting, per-class rates, evaluation through a probe, JSON export.
 #include "core/eval/confusion.h"
 
+#include "core/import/model.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -116,7 +118,7 @@ ConfusionMatrix make_confusion_matrix(const std::vector<int>& labels,
 }
 
 Expected<ConfusionMatrix> evaluate(ModelProbe& probe, const Dataset& data, int batch,
-                                   const std::function<bool(float)>& progress) {
+                                   const std::function<bool(float)>& progress, bool center_crop) {
     const int classes = probe.num_classes();
     if (static_cast<int>(data.class_names.size()) != classes)
         return invalid_argument("the dataset " + data.source + " has " +
@@ -144,7 +146,8 @@ Expected<ConfusionMatrix> evaluate(ModelProbe& probe, const Dataset& data, int b
         const int64_t m = std::min(step, n - first);
         rows.clear();
         for (int64_t i = first; i < first + m; ++i)
-            rows.push_back(image_to_input(data.items[static_cast<size_t>(i)].image, spec));
+            rows.push_back(center_crop ? photo_to_input(data.items[static_cast<size_t>(i)].image, spec)
+                                       : image_to_input(data.items[static_cast<size_t>(i)].image, spec));
         Expected<ProbeResult> r = probe.run(stack_batch(rows), ProbeRequest{});
         if (!r) return r.status();
         const std::vector<int> am = argmax_rows(r->probs);

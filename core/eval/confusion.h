@@ -55,12 +55,14 @@ ConfusionMatrix make_confusion_matrix(const std::vector<int>& labels,
                                       const std::vector<std::string>& class_names,
                                       std::vector<float> probs = {});
 
-// Runs the probe over every item (image_to_input with probe.input_spec(), then batches of
-// `batch` images, or probe.max_batch() when batch <= 0) and counts argmax predictions.
+// Runs the probe over every item (image_to_input with probe.input_spec(), or photo_to_input's
+// center crop when `center_crop` (an image model: a photo of another aspect is not stretched),
+// then batches of `batch` images, or probe.max_batch() when batch <= 0) and counts argmax
+// predictions.
 // Deterministic. The dataset's classes must be the model's (same count); a label out of range
 // is an error naming the item. `progress` gets the fraction done after each batch; returning
 // false cancels (kCancelled, saying how many items were done).
 Expected<ConfusionMatrix> evaluate(ModelProbe& probe, const Dataset& data, int batch = 0,
-                                   const std::function<bool(float)>& progress = {});
+                                   const std::function<bool(float)>& progress = {}, bool center_crop = false);
 
 }  // namespace cnnlens

@@ -161,6 +161,28 @@ TEST(Confusion, CancelAndErrors) {
     EXPECT_FALSE(evaluate(probe, empty));
 }
 
+// An image model sees a photo of another aspect center-cropped (photo_to_input), as predict
+// does: a 24x12 image whose middle 12x12 is class 5's brightness and whose sides are class 0's
+// is class 5 when cropped, and the mean of both (class 2 or 3) when stretched.
+TEST(Confusion, ImageModelsSeeTheCenterCrop) {
+    Image wide;
+    wide.width = 24, wide.height = 12, wide.channels = 1;
+    wide.pixels.assign(24 * 12, static_cast<uint8_t>(kValue[0]));
+    for (int y = 0; y < 12; ++y)
+        for (int x = 6; x < 18; ++x) wide.pixels[static_cast<size_t>(y * 24 + x)] = static_cast<uint8_t>(kValue[5]);
+    Dataset d;
+    d.source = "wide";
+    d.class_names.assign(fer2013_class_names().begin(), fer2013_class_names().end());
+    d.items.push_back({5, "wide", wide});
+    BrightnessProbe probe;
+    auto cropped = evaluate(probe, d, 0, {}, true);
+    ASSERT_TRUE(cropped) << cropped.status().message();
+    EXPECT_EQ(cropped->predictions[0], 5);
+    auto stretched = evaluate(probe, d);
+    ASSERT_TRUE(stretched) << stretched.status().message();
+    EXPECT_NE(stretched->predictions[0], 5);
+}
+
 TEST(Confusion, JsonExport) {
     BrightnessProbe probe;
     auto m = evaluate(probe, brightness_set());

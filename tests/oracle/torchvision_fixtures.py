@@ -108,19 +108,57 @@ def nontrivial_batchnorm(model, gen):
                     m.bias.copy_(torch.empty(c).uniform_(-0.2, 0.2, generator=gen))
 
 
-def build(arch, kwargs, edit, seed):
+def calibrated_batchnorm(model, x, gen):
+    """BatchNorm statistics measured on the photo (a batch of it, flipped and with noise), then
+    random affine parameters, as training leaves a network: every BatchNorm output is near unit
+    scale, so activations neither blow up nor vanish with depth. torchvision's random init alone
+    leaves the large nets so ill-conditioned at 224 px (activations up to 1e13) that PyTorch's
+    own float32 gradient is 14-54 % off its float64 one, and a gradient check there has no
+    teeth."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    noise = torch.empty(x.shape).normal_(0.0, 0.25, generator=gen)
+    batch = torch.cat([x, x.flip(3), x + noise, (x + noise).flip(2)])
+    model.eval()  # dropout and stochastic depth stay off: only BatchNorm measures the batch
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the calibration pass
+        m.train()
+    with torch.no_grad():
+        model(batch)
+    model.eval()
+    for m in bns:
+        m.momentum = 0.1
+        if m.affine:
+            c = m.num_features
+            with torch.no_grad():
+                m.weight.copy_(torch.empty(c).uniform_(0.6, 1.4, generator=gen))
+                m.bias.copy_(torch.empty(c).uniform_(-0.2, 0.2, generator=gen))
+
+
+def build(arch, kwargs, edit, seed, bn='random', x=None):
     torch.manual_seed(seed)
     model = getattr(torchvision.models, arch)(weights=None, **{**BASE_KWARGS.get(arch, {}), **kwargs})
     if edit is not None:
         model = edit[0](model)
     gen = torch.Generator().manual_seed(seed + 1)
-    nontrivial_batchnorm(model, gen)
+    if bn == 'calibrated':
+        calibrated_batchnorm(model, x, gen)
+    else:
+        nontrivial_batchnorm(model, gen)
     return model.eval()
 
 
-def astronaut(size):
+def astronaut(size, dither):
     img = skdata.astronaut().astype(np.float64) / 255.0  # 512 x 512 x 3
     img = sktransform.resize(img, (size, size), order=1, anti_aliasing=True)
+    if dither:
+        # Sensor-like noise of one grey level: the photo's flat regions (its black border, the
+        # saturated suit) otherwise give windows that are equal in exact arithmetic, whose max
+        # pool and ReLU decisions every float32 engine takes by rounding noise. The gradient
+        # there is a subgradient of no single value, and no check could tell right from wrong.
+        img = img + np.random.default_rng(size).uniform(-1.0, 1.0, img.shape) / 255.0
     img = (img - MEAN) / STD
     return img.transpose(2, 0, 1)[None].astype(np.float32)  # NCHW
 
@@ -137,12 +175,12 @@ def export(model, x, path, opset):
                       dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}}, do_constant_folding=True)
 
 
-def make(out, name, arch, kwargs, edit, size, opsets, seed):
+def make(out, name, arch, kwargs, edit, size, opsets, seed, bn, dither):
     t0 = time.time()
     entry = {'name': name, 'arch': arch, 'kwargs': kwargs, 'variant': edit[1] if edit else '', 'size': size,
-             'seed': seed}
-    model = build(arch, kwargs, edit, seed)
-    x32 = torch.from_numpy(astronaut(size))
+             'seed': seed, 'batchnorm': bn, 'dither': dither}
+    x32 = torch.from_numpy(astronaut(size, dither))
+    model = build(arch, kwargs, edit, seed, bn, x32)
     with torch.no_grad():
         logits32 = model(x32)
     cls = int(logits32[0].argmax())
@@ -191,7 +229,18 @@ def main():
     ap.add_argument('--size', type=int, default=0, help='full plan: input size for every model (default: '
                                                          '224, inception_v3 299)')
     ap.add_argument('--seed', type=int, default=13)
+    ap.add_argument('--batchnorm', choices=['calibrated', 'random'], default=None,
+                    help='BatchNorm statistics measured on the input (a trained net\'s conditioning; default '
+                         'of the full plan) or drawn at random (uniform mean -0.3..0.3, var 0.5..1.5; default of '
+                         'the ci plan, whose 1x1..2x2 late feature maps give degenerate measured variances)')
+    ap.add_argument('--dither', type=int, choices=[0, 1], default=None,
+                    help='add one grey level of uniform noise to the photo (see astronaut(); default: 1 for '
+                         'the full plan, 0 for the ci plan)')
     a = ap.parse_args()
+    if a.batchnorm is None:
+        a.batchnorm = 'calibrated' if a.plan == 'full' else 'random'
+    if a.dither is None:
+        a.dither = 1 if a.plan == 'full' else 0
     os.makedirs(a.out, exist_ok=True)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     wanted = None if a.models == 'all' else set(a.models.split(','))
@@ -203,7 +252,7 @@ def main():
     plan = [p for p in plan if wanted is None or p[0] in wanted or p[1] in wanted]
     if not plan:
         sys.exit('torchvision_fixtures.py: no architecture of the %s plan matches --models %s' % (a.plan, a.models))
-    entries = [make(a.out, *p, a.seed) for p in plan]
+    entries = [make(a.out, *p, a.seed, a.batchnorm, a.dither) for p in plan]
     with open(os.path.join(a.out, 'index.json'), 'w') as f:
         json.dump({'torch': torch.__version__, 'torchvision': torchvision.__version__, 'plan': a.plan,
                    'fixtures': entries}, f, indent=1)

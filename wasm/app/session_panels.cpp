@@ -261,7 +261,7 @@ Status ConfusionRun::step(Session& s) {
                        data->items.begin() + static_cast<std::ptrdiff_t>(end));
     const int v0 = version;
     lock.unlock();
-    auto m = evaluate(s.probe(), slice, kBatch);
+    auto m = evaluate(s.probe(), slice, kBatch, {}, s.model().spec.task == ModelTask::kImage);
     lock.lock();
     if (version != v0 || next + slice.items.size() != end) return Status::ok();  // started over
     if (!m) {
