@@ -52,7 +52,8 @@ public:
     // not depend on the output position: identical input windows give identical outputs, so
     // that ties a later max pool sees in exact arithmetic stay ties and the gradient goes where
     // PyTorch's float64 gradient sends it. Fast paths that round by position (Winograd's
-    // tiles) run their GEMM equivalent here.
+    // tiles) run their GEMM equivalent here. The simd set also sums in double here: a ReLU
+    // within float32 rounding of 0 (a few in a 224x224 ResNet) otherwise decides by noise.
     virtual void forward_tape(const float* in, float* out, int batch) { forward(in, out, batch); }
     // grad_in (+)= conv_transpose(grad_pre): grad_pre is the gradient with respect to the
     // convolution's output BEFORE the activation (the op applies the activation's derivative).
@@ -112,6 +113,8 @@ class DenseKernel {
 public:
     virtual ~DenseKernel() = default;
     virtual void forward(const float* in, float* out, int batch) = 0;
+    // The same, for a pass a backward pass may follow (see ConvKernel::forward_tape).
+    virtual void forward_tape(const float* in, float* out, int batch) { forward(in, out, batch); }
     // grad_in (+)= grad_pre x weights^T (grad_pre: gradient before the activation).
     virtual void backward_input(const float* grad_pre, float* grad_in, int batch, bool accumulate) = 0;
 };

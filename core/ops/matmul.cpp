@@ -29,7 +29,10 @@ DenseKernel& prepared(OpContext& c) {
 
 int rows(const Tensor& t) { return static_cast<int>(t.size() / t.shape().dim(-1)); }
 
-void forward(OpContext& c, Tensor& out) { prepared(c).forward(c.inputs[0]->data(), out.data(), rows(out)); }
+void forward(OpContext& c, Tensor& out) {
+    if (c.tape) prepared(c).forward_tape(c.inputs[0]->data(), out.data(), rows(out));
+    else prepared(c).forward(c.inputs[0]->data(), out.data(), rows(out));
+}
 
 void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule rule) {
     if (!gin[0]) return;

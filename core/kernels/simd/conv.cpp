@@ -59,7 +59,10 @@ public:
         im2col_ = d.groups == 1 && taps_ > 1 && cpg_ < 4;
     }
 
-    void forward(const float* in, float* out, int batch) override {
+    void forward(const float* in, float* out, int batch) override { run_forward(in, out, batch, false); }
+    void forward_tape(const float* in, float* out, int batch) override { run_forward(in, out, batch, true); }
+
+    void run_forward(const float* in, float* out, int batch, bool exact) {
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
         const int k = taps_ * cpg_;
         const int step = rows_per_chunk(rows, gemm_rows_per_call(k));
@@ -94,6 +97,7 @@ public:
                     call.c_off = g * opg_;
                     call.act = d_.activation;
                     call.alpha = d_.alpha;
+                    call.exact = exact;
                     gemm(call);
                 }
             }

@@ -15,6 +15,9 @@ public:
     void forward(const float* in, float* out, int batch) override {
         gemm_strided(fwd_, batch, in, d_.in_features, out, d_.out_features, false, d_.activation, d_.alpha, tables_);
     }
+    void forward_tape(const float* in, float* out, int batch) override {
+        gemm_strided(fwd_, batch, in, d_.in_features, out, d_.out_features, false, d_.activation, d_.alpha, tables_, true);
+    }
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         gemm_strided(bwd_, batch, gp, d_.out_features, gin, d_.in_features, accumulate, Activation::kNone, 0.f, tables_);
     }

@@ -122,6 +122,67 @@ void micro(const Micro& p) {
     }
 }
 
+// Rows per exact microkernel call: a row's accumulators are 2 * NV double vectors, so 4 rows
+// take 16 of AVX-512's 32 registers and 2 rows 8 of AVX2's 16.
+constexpr int kExactMR = std::min(kMR, Vec::kLanes == 16 ? 4 : 2);
+// Doubles per register, and the vector types of the exact path (GCC/clang vector extensions:
+// the same code gives zmm, ymm or f64x2 on each target).
+constexpr int kDL = Vec::kLanes / 2;
+typedef double VecD __attribute__((vector_size(kDL * sizeof(double))));
+typedef float VecH __attribute__((vector_size(kDL * sizeof(float))));
+
+inline VecD load_widened(const float* p) {
+    VecH h;
+    std::memcpy(&h, p, sizeof h);
+    return __builtin_convertvector(h, VecD);
+}
+
+// The exact microkernel: MR rows x W = NV * kLanes columns summed in double over the whole K
+// (no K-blocks: one rounding per output), bias first; load_c adds C in double too. A product
+// of two floats is exact in double, so with or without FMA each term is added exactly once.
+template <int MR, int NV>
+void micro_exact(const Micro& p) {
+    constexpr int W = NV * Vec::kLanes;
+    constexpr int RD = W / kDL;  // double vectors per row
+    VecD acc[MR][RD];
+    for (int q = 0; q < RD; ++q) {
+        const VecD b0 = p.bias ? load_widened(p.bias + q * kDL) : VecD{};
+        for (int r = 0; r < MR; ++r) acc[r][q] = b0;
+    }
+    const float* b = p.b;
+    for (int t = 0; t < p.taps; ++t) {
+        const float* a[MR];
+        CNNLENS_UNROLL
+        for (int r = 0; r < MR; ++r) a[r] = p.a[t * kMR + r] + p.a_off;
+        for (int k = 0; k < p.kc; ++k) {
+            VecD bd[RD];
+            CNNLENS_UNROLL
+            for (int q = 0; q < RD; ++q) bd[q] = load_widened(b + q * kDL);
+            b += W;
+            CNNLENS_UNROLL
+            for (int r = 0; r < MR; ++r) {
+                const VecD x = VecD{} + static_cast<double>(a[r][k]);
+                CNNLENS_UNROLL
+                for (int q = 0; q < RD; ++q) acc[r][q] += x * bd[q];
+            }
+        }
+    }
+    for (int r = 0; r < MR; ++r) {
+        float* c = p.c[r] + p.c_off;
+        float tmp[W] = {};
+        if (p.load_c) {
+            std::memcpy(tmp, c, sizeof(float) * p.nr);
+            for (int q = 0; q < RD; ++q) acc[r][q] += load_widened(tmp + q * kDL);
+        }
+        for (int q = 0; q < RD; ++q) {
+            const VecH h = __builtin_convertvector(acc[r][q], VecH);
+            std::memcpy(tmp + q * kDL, &h, sizeof h);
+        }
+        std::memcpy(c, tmp, sizeof(float) * p.nr);
+        apply_activation(p.act, p.alpha, c, p.nr);
+    }
+}
+
 using MicroFn = void (*)(const Micro&);
 
 // kMicro[nv - 1][mr - 1]: the microkernel for mr rows and nv vectors.
@@ -131,6 +192,12 @@ constexpr auto micro_row(std::integer_sequence<int, I...>) {
 }
 constexpr std::array<std::array<MicroFn, kMR>, 2> kMicro = {
     micro_row<1>(std::make_integer_sequence<int, kMR>{}), micro_row<2>(std::make_integer_sequence<int, kMR>{})};
+template <int NV, int... I>
+constexpr auto micro_exact_row(std::integer_sequence<int, I...>) {
+    return std::array<MicroFn, sizeof...(I)>{&micro_exact<I + 1, NV>...};
+}
+constexpr std::array<std::array<MicroFn, kMR>, 2> kMicroExact = {
+    micro_exact_row<1>(std::make_integer_sequence<int, kMR>{}), micro_exact_row<2>(std::make_integer_sequence<int, kMR>{})};
 static_assert(kNR == 2 * Vec::kLanes);
 
 // K is cut into blocks whose B rows fit the panel budget: whole taps when a tap fits, else
@@ -185,6 +252,31 @@ void gemm(const GemmCall& g) {
     const PackedB& b = *g.b;
     CNNLENS_ASSERT(static_cast<int64_t>(g.taps) * g.kc == b.k);
     if (g.rows <= 0 || b.n <= 0) return;
+    if (g.exact) {
+        const auto& exact_fn = kMicroExact[b.width / Vec::kLanes - 1];
+        Micro p;
+        p.taps = g.taps;
+        p.kc = g.kc;
+        p.a_off = g.a_off;
+        p.load_c = g.load_c;
+        p.finish = true;
+        p.act = g.act;
+        p.alpha = g.alpha;
+        for (int j = 0; j < b.panels(); ++j) {
+            p.b = b.panel(j);
+            p.c_off = g.c_off + j * b.width;
+            p.nr = std::min(b.width, b.n - j * b.width);
+            p.bias = !g.load_c && !b.bias.empty() ? b.bias.data() + j * b.width : nullptr;
+            // Sub-blocks of kExactMR rows of a kMR block (whose row pointers stay grouped as
+            // gemm expects): a row's W doubles take 2 * NV registers.
+            for (int r0 = 0; r0 < g.rows; r0 += kExactMR) {
+                p.a = g.a + static_cast<int64_t>(r0 / kMR) * g.taps * kMR + r0 % kMR;
+                p.c = g.c + r0;
+                exact_fn[std::min({kExactMR, g.rows - r0, kMR - r0 % kMR}) - 1](p);
+            }
+        }
+        return;
+    }
     const KPlan plan(g.taps, g.kc);
     const auto& micro_fn = kMicro[b.width / Vec::kLanes - 1];
     for (int kb = 0; kb < plan.count; ++kb) {
@@ -226,7 +318,7 @@ int rows_per_chunk(int64_t rows, int step) {
 }
 
 void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,
-                  bool load_c, Activation act, float alpha, RowTables& tables) {
+                  bool load_c, Activation act, float alpha, RowTables& tables, bool exact) {
     const int step = gemm_rows_per_call(b.k);
     tables.reserve(std::min(step, rows), 1);
     for (int r0 = 0; r0 < rows; r0 += step) {
@@ -244,6 +336,7 @@ void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float
         call.load_c = load_c;
         call.act = act;
         call.alpha = alpha;
+        call.exact = exact;
         gemm(call);
     }
 }

@@ -53,6 +53,10 @@ struct GemmCall {
     bool load_c = false;  // C += A·B (bias ignored) instead of C = bias + A·B
     Activation act = Activation::kNone;
     float alpha = 0.f;
+    // Sum each dot product (bias included) in double and round it once, as the reference set
+    // does: the tape pass, where a ReLU or max-pool decision taken on rounding noise moves the
+    // gradient. About half the float path's speed.
+    bool exact = false;
 };
 void gemm(const GemmCall& call);
 
@@ -76,6 +80,6 @@ int rows_per_chunk(int64_t rows, int step);
 
 // C[r] = bias + A[r]·B (or C[r] += A[r]·B) for rows of a plain strided matrix.
 void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,
-                  bool load_c, Activation act, float alpha, RowTables& tables);
+                  bool load_c, Activation act, float alpha, RowTables& tables, bool exact = false);
 
 }  // namespace cnnlens::simd

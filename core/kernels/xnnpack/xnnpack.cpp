@@ -32,9 +32,6 @@ std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const floa
 
 namespace {
 
-// Dot products at least this long (taps x input channels per group) run on the simd GEMM in a
-// tape pass (XnnConv::forward_tape).
-constexpr int kLongDot = 256;
 
 struct Runtime {
     bool ok = false;
@@ -247,13 +244,13 @@ public:
                              int64_t{batch} * d_.out_h * d_.out_w * d_.out_c);
     }
 
-    // XNNPACK sums a dot product in one float chain; over long K that is 3-6x further from the
-    // exact sum than the simd GEMM's blocked sum, enough to flip ReLU decisions deep in a
-    // ResNet and move its saliency map, so the tape runs that GEMM for such layers.
+    // XNNPACK sums a dot product in one float chain; on the tape its rounding would flip ReLU
+    // decisions deep in a ResNet and move its saliency map, so the tape runs the simd set's
+    // exact GEMM (double sums, see ConvKernel::forward_tape).
     void forward_tape(const float* in, float* out, int batch) override {
         if (!tape_) return forward(in, out, batch);
         ours_next();
-        tape_->forward(in, out, batch);
+        tape_->forward_tape(in, out, batch);
     }
 
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
@@ -365,7 +362,7 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
     }
     std::unique_ptr<XnnConv> k(new XnnConv(d, Op(fwd)));
 #ifdef CNNLENS_HAVE_SIMD
-    if (!dw && kk * cpg >= kLongDot) k->tape_ = simd_gemm_forward_conv(d, w, b);
+    if (!dw) k->tape_ = simd_gemm_forward_conv(d, w, b);
 #endif
     xnn_operator_t bwd = nullptr;
     // The backward operators' weights, [g][ci][k][co]: our outputs become their inputs; `flip`
