@@ -248,7 +248,10 @@ def main():
         plan = [(n, arch, kw, ed, s, [op]) for n, arch, kw, ed, s, op in CI_PLAN]
     else:
         opsets = [int(o) for o in a.opsets.split(',')]
-        plan = [(arch, arch, {}, None, a.size or FULL_SIZE.get(arch, 224), opsets) for arch in ARCHS]
+        # Any torchvision classifier can be asked for by name, beyond the list the check walks.
+        extra = sorted(wanted - set(ARCHS)) if wanted else []
+        plan = [(arch, arch, {}, None, a.size or FULL_SIZE.get(arch, 224), opsets) for arch in ARCHS + extra
+                if arch in ARCHS or callable(getattr(torchvision.models, arch, None))]
     plan = [p for p in plan if wanted is None or p[0] in wanted or p[1] in wanted]
     if not plan:
         sys.exit('torchvision_fixtures.py: no architecture of the %s plan matches --models %s' % (a.plan, a.models))
