@@ -357,6 +357,31 @@ void copy_elem(ConstValue& dst, int64_t di, const ConstValue& src, int64_t si) {
     else dst.f[static_cast<size_t>(di)] = src.f[static_cast<size_t>(si)];
 }
 
+// c broadcast (numpy rules) to `dims`, which it must fit.
+ConstValue expand(const ConstValue& c, const std::vector<int64_t>& dims) {
+    std::vector<int64_t> cd(dims.size() - c.dims.size(), 1);
+    cd.insert(cd.end(), c.dims.begin(), c.dims.end());
+    const std::vector<int64_t> cs = strides_of(cd);
+    ConstValue o = like(c, dims);
+    int64_t k = 0;
+    for_each_index(dims, [&](const std::vector<int64_t>& idx) {
+        int64_t src = 0;
+        for (size_t d = 0; d < dims.size(); ++d) if (cd[d] != 1) src += idx[d] * cs[d];
+        copy_elem(o, k++, c, src);
+    });
+    return o;
+}
+
+// Whether c broadcasts (numpy rules) to `dims` without growing it.
+bool broadcasts_to(const std::vector<int64_t>& c, const std::vector<int64_t>& dims) {
+    if (c.size() > dims.size()) return false;
+    for (size_t k = 0; k < c.size(); ++k) {
+        const int64_t a = c[c.size() - 1 - k], b = dims[dims.size() - 1 - k];
+        if (a != 1 && a != b) return false;
+    }
+    return true;
+}
+
 // --- The importer --------------------------------------------------------------------------
 
 // A tensor of the ONNX graph: a constant, or a node of the engine graph. Runtime tensors of
@@ -384,8 +409,8 @@ public:
 
     Expected<Graph> run() {
         if (m_.opset == 0) return unsupported(file_ + ": the model imports no version of the default ONNX domain");
-        if (m_.opset < 9 || m_.opset > 18)
-            return unsupported(file_ + ": the model uses ONNX opset " + std::to_string(m_.opset) + "; cnnlens reads opsets 9 to 18 (re-export with torch.onnx.export(..., opset_version=17))");
+        if (m_.opset < 1 || m_.opset > 18)
+            return unsupported(file_ + ": the model uses ONNX opset " + std::to_string(m_.opset) + "; cnnlens reads opsets 1 to 18 (re-export with torch.onnx.export(..., opset_version=17))");
         CNNLENS_RETURN_IF_ERROR(check_ops());
         CNNLENS_RETURN_IF_ERROR(add_inputs());
         for (const OnnxNode& n : m_.nodes)
@@ -774,6 +799,7 @@ private:
             const Value* v = in(n, k);
             if (v && !v->is_const) all_const = false;
         }
+        CNNLENS_RETURN_IF_ERROR(legacy_forms(n));
         if (n.op == "Constant") return constant(n);
         if (n.op == "Shape") return shape(n);
         if (all_const && !n.inputs.empty()) return fold(n);
@@ -797,7 +823,10 @@ private:
         if (op == "Relu") return unary(n, OpType::kRelu, NoAttrs{});
         if (op == "LeakyRelu") return unary(n, OpType::kLeakyRelu, LeakyReluAttrs{n.f("alpha", 0.01f)});
         if (op == "Elu") return unary(n, OpType::kElu, EluAttrs{n.f("alpha", 1.f)});
-        if (op == "Selu") return unary(n, OpType::kSelu, SeluAttrs{n.f("alpha", SeluAttrs{}.alpha), n.f("gamma", SeluAttrs{}.gamma)});
+        if (op == "Selu") {
+            const SeluAttrs def = m_.opset < 6 ? SeluAttrs{1.6732f, 1.0507f} : SeluAttrs{};  // Selu-1's rounded defaults
+            return unary(n, OpType::kSelu, SeluAttrs{n.f("alpha", def.alpha), n.f("gamma", def.gamma)});
+        }
         if (op == "Sigmoid") return unary(n, OpType::kSigmoid, NoAttrs{});
         if (op == "Tanh") return unary(n, OpType::kTanh, NoAttrs{});
         if (op == "HardSigmoid") return unary(n, OpType::kHardSigmoid, HardSigmoidAttrs{n.f("alpha", 0.2f), n.f("beta", 0.5f)});
@@ -825,6 +854,22 @@ private:
         if (op == "Pad") return pad(n);
         return unsup(n, "is only supported on constant inputs (it is evaluated at import), but input '" + (n.inputs.empty() ? std::string() : n.inputs[0]) +
                             "' is computed from the image");
+    }
+
+    // Forms of ops before opset 9 whose meaning differs from the versions the mappings follow
+    // (ONNX's Changelog); the ops' other forms in opsets 1 to 8 read as in opset 9. Legacy
+    // forms that are easy to map (arithmetic's broadcast axis, PRelu's per-channel slope,
+    // Reshape's shape attribute, Upsample's scales attributes, Pad's paddings, Cast's type name,
+    // Selu's defaults) are mapped where the op is. consumed_inputs is ignored: ONNX calls it a
+    // "legacy optimization attribute" and its version converter drops it.
+    Status legacy_forms(const OnnxNode& n) {
+        if (m_.opset >= 9) return Status::ok();
+        const std::string& op = n.op;
+        if ((op == "BatchNormalization" || op == "Dropout") && m_.opset < 7 && n.i("is_test", 0) == 0)
+            return unsup(n, "is_test = 0 (training mode in opset " + std::to_string(m_.opset) + ") is not supported (export the model in eval mode)");
+        if (op == "BatchNormalization" && n.i("spatial", 1) == 0)
+            return unsup(n, "spatial = 0 (statistics per activation, before opset 9) is not supported");
+        return Status::ok();
     }
 
     Status constant(const OnnxNode& n) {
@@ -916,8 +961,13 @@ private:
             if (runtime && !axes->empty() && (*axes)[0] == 0) return unsup(n, "inserting an axis before the batch is not supported");
             return out;
         }
-        // Reshape: 0 copies the input dimension (unless allowzero), -1 is inferred.
-        auto s = const_input(n, 1, "shape");
+        // Reshape: 0 copies the input dimension (unless allowzero), -1 is inferred. Before opset
+        // 5 the shape is an attribute.
+        ConstValue attr_shape;
+        attr_shape.is_int = true;
+        attr_shape.i = n.ints("shape");
+        attr_shape.dims = {static_cast<int64_t>(attr_shape.i.size())};
+        auto s = m_.opset < 5 ? Expected<const ConstValue*>(&attr_shape) : const_input(n, 1, "shape");
         if (!s) return s.status();
         const ConstValue& t = **s;
         int infer_at = -1;
@@ -955,6 +1005,13 @@ private:
         return out;
     }
 
+    // Cast's `to`: a DataType value, or before opset 6 its name ("FLOAT").
+    static int64_t cast_target(const OnnxNode& n) {
+        const Attr* a = n.attr("to");
+        if (!a || a->s.empty()) return a ? a->i : int64_t{kFloat};
+        return a->s == "FLOAT" || a->s == "DOUBLE" || a->s == "FLOAT16" ? kFloat : kInt64;
+    }
+
     // Evaluates a node whose inputs are all constants.
     Status fold(const OnnxNode& n) {
         const std::string& op = n.op;
@@ -963,7 +1020,7 @@ private:
         if (op == "Identity" || op == "Dropout") {
             out = x;
         } else if (op == "Cast") {
-            const int64_t to = n.i("to", kFloat);
+            const int64_t to = cast_target(n);
             out.dims = x.dims;
             out.is_int = to != kFloat && to != kDouble && to != kFloat16;
             if (out.is_int && has_batch(x)) out.i = x.i;
@@ -998,9 +1055,10 @@ private:
             out.dims = *d;
         } else if (op == "Concat") {
             const int64_t r = static_cast<int64_t>(x.dims.size());
-            int64_t axis = n.i("axis", 0);
+            const int64_t given = n.i("axis", m_.opset < 4 ? 1 : 0);  // required from opset 4; Concat-1's default is 1
+            int64_t axis = given;
             if (axis < 0) axis += r;
-            if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(n.i("axis", 0)) + " is out of range for " + dims_str(x.dims));
+            if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(given) + " is out of range for " + dims_str(x.dims));
             std::vector<const ConstValue*> parts;
             std::vector<int64_t> od = x.dims;
             od[static_cast<size_t>(axis)] = 0;
@@ -1259,6 +1317,10 @@ private:
                 const int64_t want = !out_shape.empty() ? out_shape[out_shape.size() - 2 + static_cast<size_t>(a)] : hw[a] * s[a];
                 const int64_t total = s[a] * (hw[a] - 1) + op[static_cast<size_t>(a)] + (k[a] - 1) * d[a] + 1 - want;
                 if (total < 0) return unsup(n, "output_shape needs negative padding");
+                // ConvTranspose-1's formula and its auto_pad text put an odd pixel at opposite ends.
+                if (total % 2 && m_.opset < 11)
+                    return unsup(n, "the total padding " + std::to_string(total) + " of axis " + std::to_string(a + 2) +
+                                        " is odd, and ConvTranspose before opset 11 defines its split inconsistently (re-export at opset 11 or later)");
                 const bool upper = ap == "SAME_UPPER";
                 pads[static_cast<size_t>(a)] = upper ? total / 2 : total - total / 2;
                 pads[static_cast<size_t>(a) + 2] = upper ? total - total / 2 : total / 2;
@@ -1379,6 +1441,26 @@ private:
         const Value* a = in(n, 0);
         const Value* b = in(n, 1);
         if (!a || !b) return fail(n, "needs two inputs");
+        // Before opset 7, broadcast = 1 aligns B with A from `axis` on (at the end without it);
+        // numpy's right alignment means the same once B gets trailing 1s.
+        Value aligned;
+        if (m_.opset < 7 && n.i("broadcast", 0) != 0 && n.attr("axis")) {
+            const std::vector<int64_t>& ad = a->is_const ? a->c.dims : a->onnx;
+            const std::vector<int64_t>& bd = b->is_const ? b->c.dims : b->onnx;
+            const int64_t ra = static_cast<int64_t>(ad.size()), rb = static_cast<int64_t>(bd.size());
+            int64_t axis = n.i("axis", 0);
+            if (axis < 0) axis += ra;
+            if (axis < 0 || axis + rb > ra) return fail(n, "broadcast axis " + std::to_string(n.i("axis", 0)) + " does not fit " + dims_str(bd) + " into " + dims_str(ad));
+            if (axis + rb < ra) {
+                const Value* bc = param(n, 1);
+                if (!bc->is_const)
+                    return unsup(n, "broadcast = 1 with axis = " + std::to_string(axis) + " aligns the computed operand '" + n.inputs[1] + "' " + dims_str(bd) + " inside " + dims_str(ad) +
+                                        " (before opset 7); only a constant operand can be aligned that way");
+                aligned = *bc;
+                aligned.c.dims.insert(aligned.c.dims.end(), static_cast<size_t>(ra - axis - rb), 1);
+                b = &aligned;
+            }
+        }
         // A computed operand of lower rank whose value is known broadcasts as a constant.
         if (!a->is_const && !b->is_const && a->onnx.size() != b->onnx.size())
             (a->onnx.size() < b->onnx.size() ? a : b) = param(n, a->onnx.size() < b->onnx.size() ? 0 : 1);
@@ -1442,15 +1524,39 @@ private:
         return unary(n, OpType::kClip, ClipAttrs{lo, hi});
     }
 
+    // The slope broadcasts to x (numpy rules from opset 7; before, C values are per channel). One
+    // of 1 value or along the engine's last axis stays as it is; any other is expanded to one
+    // image.
     Status prelu(const OnnxNode& n) {
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
         auto s = const_input(n, 1, "slope");
         if (!s) return s.status();
+        const std::vector<int64_t>& d = (*x)->onnx;
+        ConstValue slope = **s;
+        if (m_.opset < 7 && slope.count() > 1) {
+            if (d.size() < 2 || slope.count() != d[1])
+                return unsup(n, "slope " + dims_str(slope.dims) + " has neither 1 value nor one per channel of " + dims_str(d) + " (PRelu before opset 7)");
+            slope.dims.assign(d.size() - 1, 1);
+            slope.dims[0] = d[1];
+        }
+        if (!broadcasts_to(slope.dims, d)) {
+            std::vector<int64_t> full = d;
+            full[0] = slope.dims.size() == d.size() ? slope.dims[0] : 1;
+            if (broadcasts_to(slope.dims, full)) return unsup(n, "slope " + dims_str(slope.dims) + " varies along the batch axis of " + dims_str(d));
+            return fail(n, "slope " + dims_str(slope.dims) + " does not broadcast to " + dims_str(d));
+        }
         auto xn = plain(**x, n.name);
         if (!xn) return xn.status();
-        auto t = const_for(n, **s, (*x)->onnx.size());
+        auto t = const_for(n, slope, d.size());
         if (!t) return t.status();
+        const int64_t last = shape_of(*xn).dim(-1);
+        if (t->size() > 1 && !(t->shape().rank() == 1 && t->size() == last)) {
+            std::vector<int64_t> image = d;
+            image[0] = 1;
+            t = const_for(n, expand(slope, image), d.size());
+            if (!t) return t.status();
+        }
         t->reshape(Shape{t->size()});
         auto id = add(n.name, OpType::kPrelu, NoAttrs{}, {*xn, add_const(n.name + "/slope", std::move(*t))});
         if (!id) return id.status();
@@ -1666,7 +1772,7 @@ private:
         std::vector<int64_t> pads;
         float value = 0.f;
         if (m_.opset < 11) {
-            pads = n.ints("pads");
+            pads = n.ints(m_.opset < 2 ? "paddings" : "pads");
             value = n.f("value", 0.f);
         } else {
             auto p = const_input(n, 1, "pads");
@@ -1920,6 +2026,10 @@ private:
             for (int64_t k = 0; k < sc->c.count(); ++k) scales.push_back(static_cast<float>(sc->c.at(k)));
         } else if (sc && !sc->is_const) {
             return unsup(n, "scales must be a constant");
+        }
+        if (upsample && m_.opset < 9) {  // Upsample-7's scales, Upsample-1's height_scale and width_scale
+            if (const Attr* a = n.attr("scales")) scales = a->floats;
+            else scales = {1.f, 1.f, n.f("height_scale", 1.f), n.f("width_scale", 1.f)};
         }
         int64_t oh, ow;
         if (!scales.empty()) {
