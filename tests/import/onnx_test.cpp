@@ -878,5 +878,38 @@ TEST(Onnx, PreluSlopeBroadcastsOverAnyAxisButTheBatch) {
                  "PRelu node 'y': slope [4] does not broadcast to [1,2,2,3]");
 }
 
+TEST(OnnxInputsOutputs, LayerNormalizationMeanAndInvStdDevHaveGradients) {
+    // x [N,2,3] normalized over its last two axes; Mean and InvStdDev are [N,1,1].
+    const auto bytes = graph_model({node("LayerNormalization", {"x", "w"}, {"y", "mean", "inv"}, {attr_i("axis", 1), attr_f("epsilon", 0.25f)})}, {{"x", {2, 2, 3}}, {"w", {2, 3}}}, {"y", "mean", "inv"});
+    std::vector<OnnxTensor> given{given_tensor("w", {2, 3}, {1.f, 2.f, 3.f, 4.f, 5.f, 6.f})};
+    auto g = import_onnx(bytes, "m.onnx", {}, given);
+    ASSERT_TRUE(g) << g.status().message();
+    ASSERT_EQ(g->outputs().size(), 3u);
+    Rng rng(23);
+    std::vector<Tensor> in;
+    in.push_back(test::random_tensor({2, 2, 3}, rng));
+    Executor ex(*g, reference_kernels());
+    ASSERT_TRUE(ex.forward(std::span<const Tensor>(in)));
+    EXPECT_EQ(ex.value(g->outputs()[1]).shape(), (Shape{2, 1, 1}));
+    std::vector<double> mean(2), inv(2);
+    for (int n = 0; n < 2; ++n) {
+        double s = 0, v = 0;
+        for (int k = 0; k < 6; ++k) s += in[0][n * 6 + k];
+        mean[static_cast<size_t>(n)] = s / 6;
+        for (int k = 0; k < 6; ++k) v += std::pow(in[0][n * 6 + k] - s / 6, 2);
+        inv[static_cast<size_t>(n)] = 1 / std::sqrt(v / 6 + 0.25);
+        EXPECT_NEAR(ex.value(g->outputs()[1])[n], mean[static_cast<size_t>(n)], 1e-6);
+        EXPECT_NEAR(ex.value(g->outputs()[2])[n], inv[static_cast<size_t>(n)], 1e-6);
+    }
+    // d inv / d x_k = -inv^3 (x_k - mean) / 6
+    std::vector<Seed> seeds;
+    seeds.push_back({g->outputs()[2], Tensor(Shape{2, 1, 1}, 1.f)});
+    std::vector<Tensor> grads;
+    ASSERT_TRUE(ex.backward(seeds, g->inputs(), ReluRule::kStandard, grads));
+    for (int n = 0; n < 2; ++n)
+        for (int k = 0; k < 6; ++k)
+            EXPECT_NEAR(grads[0][n * 6 + k], -std::pow(inv[static_cast<size_t>(n)], 3) * (in[0][n * 6 + k] - mean[static_cast<size_t>(n)]) / 6, 1e-5);
+}
+
 }  // namespace
 }  // namespace cnnlens

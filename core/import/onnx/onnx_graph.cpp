@@ -790,10 +790,18 @@ private:
     }
 
     // --- conversion ------------------------------------------------------------------------
+    bool used(const OnnxNode& n, size_t k) { return k < n.outputs.size() && !n.outputs[k].empty() && consumers_[n.outputs[k]] > 0; }
+
     Status convert(const OnnxNode& n) {
-        for (size_t k = 1; k < n.outputs.size() && n.op != "Split"; ++k)
-            if (!n.outputs[k].empty() && consumers_[n.outputs[k]] > 0)
-                return unsup(n, "output " + std::to_string(k) + " ('" + n.outputs[k] + "') is used; only the first output is supported");
+        for (size_t k = 1; k < n.outputs.size() && n.op != "Split" && n.op != "LayerNormalization"; ++k) {
+            if (!used(n, k)) continue;
+            const std::string which = "output " + std::to_string(k) + " ('" + n.outputs[k] + "') is used";
+            if (n.op == "Dropout") return unsup(n, which + ": the mask is a bool tensor, and the engine holds float32 tensors only");
+            if (n.op == "MaxPool") return unsup(n, which + ": the indices are an int64 tensor, and the engine holds float32 tensors only");
+            if (n.op == "BatchNormalization")
+                return unsup(n, which + ": the running statistics are updated in training mode only, whose batch statistics reduce over the batch axis");
+            return unsup(n, which + "; only the first output is supported");
+        }
         bool all_const = true;
         for (size_t k = 0; k < n.inputs.size(); ++k) {
             const Value* v = in(n, k);
@@ -1868,7 +1876,7 @@ private:
         const int64_t row = product(xv.onnx, static_cast<size_t>(axis));
         Tensor p[2] = {Tensor(Shape{row}, 1.f), Tensor(Shape{row}, 0.f)};
         for (size_t k = 0; k < 2; ++k) {
-            const Value* c = in(n, k + 1);
+            const Value* c = param(n, k + 1);
             if (!c) {
                 if (k == 0) return fail(n, "the scale (input 1) is missing");
                 continue;
@@ -1882,9 +1890,31 @@ private:
         auto xn = xv.hwc_flat ? plain(xv, n.name) : with_layout(xv, lay, n.name);
         if (!xn) return xn.status();
         const int si = add_const(n.name + "/scale", std::move(p[0])), bi = add_const(n.name + "/bias", std::move(p[1]));
-        auto id = add(n.name, OpType::kLayerNorm, LayerNormAttrs{static_cast<int>(r - axis), n.f("epsilon", 1e-5f)}, {*xn, si, bi});
+        const float eps = n.f("epsilon", 1e-5f);
+        auto id = add(n.name, OpType::kLayerNorm, LayerNormAttrs{static_cast<int>(r - axis), eps}, {*xn, si, bi});
         if (!id) return id.status();
         define_as(n, *id, xv.onnx, lay);
+        if (!used(n, 1) && !used(n, 2)) return Status::ok();
+        // Mean and InvStdDev (outputs 1 and 2, the normalized axes kept as 1s) from engine ops,
+        // so that gradients flow through them too: 1 / sqrt(mean((x - mean)^2) + epsilon).
+        ReduceAttrs over{{}, true};
+        std::vector<int64_t> stat = xv.onnx;
+        for (int64_t k = axis; k < r; ++k) over.axes.push_back(static_cast<int>(k)), stat[static_cast<size_t>(k)] = 1;
+        auto mean = add(n.name + "/mean", OpType::kMean, over, {*xn});
+        if (!mean) return mean.status();
+        if (used(n, 1)) define_as(n, *mean, stat, lay, 1);
+        if (!used(n, 2)) return Status::ok();
+        auto centered = add(n.name + "/centered", OpType::kSub, NoAttrs{}, {*xn, *mean});
+        if (!centered) return centered.status();
+        auto squared = add(n.name + "/squared", OpType::kMul, NoAttrs{}, {*centered, *centered});
+        if (!squared) return squared.status();
+        auto var = add(n.name + "/var", OpType::kMean, over, {*squared});
+        if (!var) return var.status();
+        auto shifted = add(n.name + "/var_eps", OpType::kAdd, NoAttrs{}, {*var, add_const(n.name + "/epsilon", Tensor(Shape{1}, eps))});
+        if (!shifted) return shifted.status();
+        auto inv = add(n.name + "/inv_std", OpType::kPow, PowAttrs{-0.5f}, {*shifted});
+        if (!inv) return inv.status();
+        define_as(n, *inv, stat, lay, 2);
         return Status::ok();
     }
 
