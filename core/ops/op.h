@@ -134,9 +134,13 @@ struct LayerNormAttrs {
 //   kAlignCorners:     x * (in - 1) / (out - 1)   (0 when out == 1; out is in * scale when
 //                      a scale is given, as ONNX measures it)
 //   kAsymmetric:       x / scale
-// kNearest rounds it per nearest_mode; kLinear interpolates bilinearly (clamped to the edge).
-enum class ResizeMode { kNearest, kLinear };
-enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric };
+//   kTfHalfPixelForNn: (x + 0.5) / scale
+// kNearest rounds it per nearest_mode; kLinear interpolates bilinearly (clamped to the edge);
+// kCubic weights the 4 nearest inputs per axis with Keys' cubic of parameter cubic_a (inputs
+// beyond the edge repeat it, or with exclude_outside get weight 0 and the rest is
+// renormalized), as ONNX's reference does.
+enum class ResizeMode { kNearest, kLinear, kCubic };
+enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
 enum class NearestRound { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 struct ResizeAttrs {
     ResizeMode mode = ResizeMode::kNearest;
@@ -144,6 +148,8 @@ struct ResizeAttrs {
     NearestRound nearest = NearestRound::kRoundPreferFloor;
     int out_h = 1, out_w = 1;
     float scale_h = 0.f, scale_w = 0.f;  // when > 0, used instead of out / in (ONNX 'scales')
+    float cubic_a = -0.75f;
+    bool exclude_outside = false;
 };
 // BatchNorm inputs: x, scale [C], shift [C] (Const): y = x * scale + shift over the last axis.
 struct SoftmaxAttrs { int axis = -1; };

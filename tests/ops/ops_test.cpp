@@ -123,6 +123,15 @@ std::vector<OpCase> cases() {
     v.push_back({"resize_bilinear_pytorch_down", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kPytorchHalfPixel, 3, 1), {1, 7, 5, 3}, {}});
     v.push_back({"resize_bilinear_align_corners", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kAlignCorners, 7, 5), {2, 4, 3, 2}, {}});
     v.push_back({"resize_bilinear_asymmetric", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kAsymmetric, 6, 7), {1, 3, 4, 2}, {}});
+    v.push_back({"resize_nearest_tf_half_pixel_for_nn", OpType::kResize, resize(ResizeMode::kNearest, ResizeCoord::kTfHalfPixelForNn, 3, 2), {2, 5, 4, 2}, {}});
+    v.push_back({"resize_cubic_half_pixel_up", OpType::kResize, resize(ResizeMode::kCubic, ResizeCoord::kHalfPixel, 9, 7), {2, 4, 3, 2}, {}});
+    v.push_back({"resize_cubic_align_corners_down", OpType::kResize, resize(ResizeMode::kCubic, ResizeCoord::kAlignCorners, 3, 4), {1, 7, 6, 3}, {}});
+    v.push_back({"resize_cubic_pytorch_half_pixel", OpType::kResize, resize(ResizeMode::kCubic, ResizeCoord::kPytorchHalfPixel, 5, 1), {1, 3, 4, 2}, {}});
+    ResizeAttrs excl = resize(ResizeMode::kCubic, ResizeCoord::kAsymmetric, 7, 3);
+    excl.cubic_a = -0.5f;
+    excl.exclude_outside = true;
+    excl.scale_h = 1.75f;  // a given scale, not out / in
+    v.push_back({"resize_cubic_exclude_outside_scaled", OpType::kResize, excl, {2, 4, 5, 2}, {}});
     return v;
 }
 
