@@ -69,10 +69,12 @@ struct ConvTransposeAttrs {
     int groups = 1;
 };
 
+// Window element (ky, kx) of output (y, x) reads input (y * stride_h - pad_top + ky * dilation_h, ...).
 struct PoolAttrs {
     int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
     PaddingMode padding = PaddingMode::kValid;
     int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+    int dilation_h = 1, dilation_w = 1;
 };
 
 // MatMul inputs: a [N,...,K], b [K,M] (Const; transposes are applied at import), optional bias

@@ -59,6 +59,9 @@ std::vector<OpCase> cases() {
     v.push_back({"conv_relu6", OpType::kConv2D, conv(1, PaddingMode::kValid, 1, Activation::kRelu6), {1, 5, 5, 2}, {{1, 1, 2, 3}, {3}}, false, -1.f, 1.f});
     v.push_back({"maxpool_same", OpType::kMaxPool, pool(3, 2, PaddingMode::kSame), {2, 7, 7, 3}, {}, false, -1, 1, true});
     v.push_back({"maxpool_valid", OpType::kMaxPool, pool(2, 2, PaddingMode::kValid), {1, 6, 5, 2}, {}, false, -1, 1, true});
+    PoolAttrs dilated = pool(3, 1, PaddingMode::kExplicit);
+    dilated.dilation_h = 2; dilated.dilation_w = 3; dilated.pad_top = dilated.pad_left = 1; dilated.pad_bottom = 2;
+    v.push_back({"maxpool_dilated", OpType::kMaxPool, dilated, {2, 7, 8, 3}, {}, false, -1, 1, true});
     v.push_back({"avgpool_same", OpType::kAvgPool, pool(3, 2, PaddingMode::kSame), {2, 7, 6, 3}, {}});
     v.push_back({"matmul", OpType::kMatMul, MatMulAttrs{}, {3, 5}, {{5, 4}, {4}}});
     v.push_back({"matmul_tanh", OpType::kMatMul, MatMulAttrs{Activation::kTanh, 0.f}, {2, 6}, {{6, 3}}});

@@ -357,6 +357,19 @@ void copy_elem(ConstValue& dst, int64_t di, const ConstValue& src, int64_t si) {
     else dst.f[static_cast<size_t>(di)] = src.f[static_cast<size_t>(si)];
 }
 
+// ONNX Slice of one axis of dim > 0 elements: the first index taken and the count (negative
+// starts and ends count from the end, then clamp). A step longer than the axis takes at most one
+// element either way; clamping it keeps the arithmetic in range for any int64 (fuzzer
+// regression).
+std::pair<int64_t, int64_t> slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
+    const int64_t s = std::clamp<int64_t>(step, -dim, dim);
+    auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { if (v < 0) v += dim; return std::clamp(v, lo, hi); };
+    int64_t b, e;
+    if (s > 0) { b = clampi(start, 0, dim); e = clampi(end, 0, dim); }
+    else { b = clampi(start, 0, dim - 1); e = end < -dim ? -1 : clampi(end, -1, dim - 1); }
+    return {b, s > 0 ? std::max<int64_t>(0, (e - b + s - 1) / s) : std::max<int64_t>(0, (b - e - s - 1) / -s)};
+}
+
 // c broadcast (numpy rules) to `dims`, which it must fit.
 ConstValue expand(const ConstValue& c, const std::vector<int64_t>& dims) {
     std::vector<int64_t> cd(dims.size() - c.dims.size(), 1);
@@ -1195,17 +1208,10 @@ private:
             if (a < 0 || a >= r) return fail(n, "axis " + std::to_string(axes[k]) + " is out of range for " + dims_str(x.dims));
             const int64_t dim = x.dims[static_cast<size_t>(a)];
             if (steps[k] == 0) return fail(n, "step 0");
-            // A step longer than the axis takes at most one element either way; clamping it keeps
-            // the arithmetic below in range for any int64 (fuzzer regression).
-            const int64_t s = dim == 0 ? steps[k] : std::clamp<int64_t>(steps[k], -dim, dim);
             if (dim == 0) { od[static_cast<size_t>(a)] = 0; continue; }
-            auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { if (v < 0) v += dim; return std::clamp(v, lo, hi); };
-            int64_t b, e;
-            if (s > 0) { b = clampi(starts[k], 0, dim); e = clampi(ends[k], 0, dim); }
-            else { b = clampi(starts[k], 0, dim - 1); e = ends[k] < -dim ? -1 : clampi(ends[k], -1, dim - 1); }
-            const int64_t len = s > 0 ? std::max<int64_t>(0, (e - b + s - 1) / s) : std::max<int64_t>(0, (b - e - s - 1) / -s);
+            const auto [b, len] = slice_range(dim, starts[k], ends[k], steps[k]);
             begin[static_cast<size_t>(a)] = b;
-            step[static_cast<size_t>(a)] = s;
+            step[static_cast<size_t>(a)] = std::clamp<int64_t>(steps[k], -dim, dim);
             od[static_cast<size_t>(a)] = len;
         }
         out = like(x, od);
@@ -1603,7 +1609,7 @@ private:
         CNNLENS_RETURN_IF_ERROR(pair_attr(n, "kernel_shape", 1, k, 4096));
         CNNLENS_RETURN_IF_ERROR(pair_attr(n, "strides", 1, s, 4096));
         CNNLENS_RETURN_IF_ERROR(pair_attr(n, "dilations", 1, d, 4096));
-        if (d[0] != 1 || d[1] != 1) return unsup(n, "dilated pooling is not supported");
+        if (!is_max && (d[0] != 1 || d[1] != 1)) return unsup(n, "dilated average pooling is not supported");
         const int64_t hw[2] = {(*x)->onnx[2], (*x)->onnx[3]};
         CNNLENS_RETURN_IF_ERROR(spatial_pads(n, hw, k, s, d, pads));
         auto xn = plain(**x, n.name);
@@ -1623,11 +1629,12 @@ private:
             // Output size rounds up, but the last window must start inside the input or the
             // leading padding (PyTorch and ONNX agree); the extra end padding is never counted.
             for (int a = 0; a < 2; ++a) {
-                const int64_t span = in_hw[a] + pads[a] + pads[a + 2] - k[a];
+                const int64_t window = (k[a] - 1) * d[a] + 1;
+                const int64_t span = in_hw[a] + pads[a] + pads[a + 2] - window;
                 if (span < 0) continue;
                 int64_t out = (span + s[a] - 1) / s[a] + 1;
                 if ((out - 1) * s[a] >= in_hw[a] + pads[a]) --out;
-                pads[a + 2] += std::max<int64_t>(0, (out - 1) * s[a] + k[a] - (in_hw[a] + pads[a] + pads[a + 2]));
+                pads[a + 2] += std::max<int64_t>(0, (out - 1) * s[a] + window - (in_hw[a] + pads[a] + pads[a + 2]));
             }
         }
         PoolAttrs p;
@@ -1635,6 +1642,7 @@ private:
         p.stride_h = static_cast<int>(s[0]); p.stride_w = static_cast<int>(s[1]);
         p.padding = PaddingMode::kExplicit;
         p.pad_top = static_cast<int>(pads[0]); p.pad_left = static_cast<int>(pads[1]); p.pad_bottom = static_cast<int>(pads[2]); p.pad_right = static_cast<int>(pads[3]);
+        p.dilation_h = static_cast<int>(d[0]); p.dilation_w = static_cast<int>(d[1]);
         auto id = add(n.name, is_max ? OpType::kMaxPool : OpType::kAvgPool, p, {node});
         if (!id) return id.status();
         return define(n, *id);
@@ -1951,6 +1959,9 @@ private:
             const int64_t b = starts[k] < -dim ? 0 : starts[k] < 0 ? starts[k] + dim : std::min(starts[k], dim);
             const int64_t e = ends[k] < -dim ? 0 : ends[k] < 0 ? ends[k] + dim : std::min(ends[k], dim);
             if (s == 1 && b == 0 && e == dim) continue;
+            if (slice_range(dim, starts[k], ends[k], s).second == 0)
+                return unsup(n, "axis " + std::to_string(a) + " of " + dims_str(v.onnx) + " keeps no element (starts " + std::to_string(starts[k]) + ", ends " + std::to_string(ends[k]) +
+                                    ", steps " + std::to_string(s) + "); the engine holds no empty tensors");
             const int64_t big = int64_t{1} << 40;
             sa.axes.push_back(engine_axis(*src, a));
             sa.starts.push_back(std::clamp(starts[k], -big, big));
