@@ -116,7 +116,7 @@ void PoolKernel::forward_argmax(const float* in, float* out, int32_t* argmax, in
                     float best = 0.f;
                     for (int ky = 0; ky < d.kernel_h; ++ky)
                         for (int kx = 0; kx < d.kernel_w; ++kx) {
-                            const int iy = oy * d.stride_h - d.pad_top + ky, ix = ox * d.stride_w - d.pad_left + kx;
+                            const int iy = oy * d.stride_h - d.pad_top + ky * d.dilation_h, ix = ox * d.stride_w - d.pad_left + kx * d.dilation_w;
                             if (iy < 0 || iy >= d.in_h || ix < 0 || ix >= d.in_w) continue;
                             const float v = image[(int64_t{iy} * d.in_w + ix) * d.channels + c];
                             if (at < 0 || v > best) best = v, at = ky * d.kernel_w + kx;
@@ -136,7 +136,7 @@ void PoolKernel::backward_argmax(const int32_t* argmax, const float* gout, float
         for (int oy = 0; oy < d.out_h; ++oy)
             for (int ox = 0; ox < d.out_w; ++ox) {
                 for (int k = 0; k < kk; ++k) {
-                    const int iy = oy * d.stride_h - d.pad_top + k / d.kernel_w, ix = ox * d.stride_w - d.pad_left + k % d.kernel_w;
+                    const int iy = oy * d.stride_h - d.pad_top + k / d.kernel_w * d.dilation_h, ix = ox * d.stride_w - d.pad_left + k % d.kernel_w * d.dilation_w;
                     const bool inside = iy >= 0 && iy < d.in_h && ix >= 0 && ix < d.in_w;
                     offset[static_cast<size_t>(k)] = inside ? n * in_image + (int64_t{iy} * d.in_w + ix) * C : -1;
                 }

@@ -64,7 +64,9 @@ public:
 enum class PoolKind { kMax, kAvg };
 
 // 2-D pooling over each channel. Average pooling divides by the number of in-bounds
-// elements (TensorFlow's SAME convention: padding is not counted).
+// elements (TensorFlow's SAME convention: padding is not counted). Window element (ky, kx) of
+// output (y, x) reads input (y*stride_h - pad_top + ky*dilation_h, ...); sets that have no
+// dilated pooling of their own use the reference set's.
 struct PoolDesc {
     PoolKind kind = PoolKind::kMax;
     int in_h = 0, in_w = 0, channels = 0;
@@ -72,6 +74,9 @@ struct PoolDesc {
     int kernel_h = 1, kernel_w = 1;
     int stride_h = 1, stride_w = 1;
     int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+    int dilation_h = 1, dilation_w = 1;
+
+    bool is_dilated() const { return dilation_h != 1 || dilation_w != 1; }
 };
 
 class PoolKernel {

@@ -69,10 +69,12 @@ struct ConvTransposeAttrs {
     int groups = 1;
 };
 
+// Window element (ky, kx) of output (y, x) reads input (y * stride_h - pad_top + ky * dilation_h, ...).
 struct PoolAttrs {
     int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
     PaddingMode padding = PaddingMode::kValid;
     int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+    int dilation_h = 1, dilation_w = 1;
 };
 
 // MatMul inputs: a [N,...,K], b [K,M] (Const; transposes are applied at import), optional bias
@@ -134,9 +136,13 @@ struct LayerNormAttrs {
 //   kAlignCorners:     x * (in - 1) / (out - 1)   (0 when out == 1; out is in * scale when
 //                      a scale is given, as ONNX measures it)
 //   kAsymmetric:       x / scale
-// kNearest rounds it per nearest_mode; kLinear interpolates bilinearly (clamped to the edge).
-enum class ResizeMode { kNearest, kLinear };
-enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric };
+//   kTfHalfPixelForNn: (x + 0.5) / scale
+// kNearest rounds it per nearest_mode; kLinear interpolates bilinearly (clamped to the edge);
+// kCubic weights the 4 nearest inputs per axis with Keys' cubic of parameter cubic_a (inputs
+// beyond the edge repeat it, or with exclude_outside get weight 0 and the rest is
+// renormalized), as ONNX's reference does.
+enum class ResizeMode { kNearest, kLinear, kCubic };
+enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
 enum class NearestRound { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 struct ResizeAttrs {
     ResizeMode mode = ResizeMode::kNearest;
@@ -144,6 +150,8 @@ struct ResizeAttrs {
     NearestRound nearest = NearestRound::kRoundPreferFloor;
     int out_h = 1, out_w = 1;
     float scale_h = 0.f, scale_w = 0.f;  // when > 0, used instead of out / in (ONNX 'scales')
+    float cubic_a = -0.75f;
+    bool exclude_outside = false;
 };
 // BatchNorm inputs: x, scale [C], shift [C] (Const): y = x * scale + shift over the last axis.
 struct SoftmaxAttrs { int axis = -1; };

@@ -14,8 +14,9 @@ Status infer(std::string_view node, const OpAttrs& attrs, std::span<const Shape>
     if (in.size() != 1) return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
     if (in[0].rank() != 4) return invalid_argument(who + ": input must be NHWC (rank 4), got " + in[0].str());
     int oh, ow, b, e;
-    if (!resolve_padding(a.padding, static_cast<int>(in[0][1]), a.kernel_h, a.stride_h, 1, a.pad_top, a.pad_bottom, oh, b, e) ||
-        !resolve_padding(a.padding, static_cast<int>(in[0][2]), a.kernel_w, a.stride_w, 1, a.pad_left, a.pad_right, ow, b, e))
+    if (a.dilation_h < 1 || a.dilation_w < 1) return invalid_argument(who + ": dilation " + std::to_string(a.dilation_h) + "x" + std::to_string(a.dilation_w) + " is not positive");
+    if (!resolve_padding(a.padding, static_cast<int>(in[0][1]), a.kernel_h, a.stride_h, a.dilation_h, a.pad_top, a.pad_bottom, oh, b, e) ||
+        !resolve_padding(a.padding, static_cast<int>(in[0][2]), a.kernel_w, a.stride_w, a.dilation_w, a.pad_left, a.pad_right, ow, b, e))
         return invalid_argument(who + ": window " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w) + " stride " +
                                 std::to_string(a.stride_h) + " does not fit input " + in[0].str());
     out = Shape{in[0][0], oh, ow, in[0][3]};
@@ -32,8 +33,9 @@ PoolKernel& prepared(OpContext& c) {
         d.kind = kKind;
         d.in_h = static_cast<int>(x[1]); d.in_w = static_cast<int>(x[2]); d.channels = static_cast<int>(x[3]);
         d.kernel_h = a.kernel_h; d.kernel_w = a.kernel_w; d.stride_h = a.stride_h; d.stride_w = a.stride_w;
-        resolve_padding(a.padding, d.in_h, a.kernel_h, a.stride_h, 1, a.pad_top, a.pad_bottom, d.out_h, d.pad_top, d.pad_bottom);
-        resolve_padding(a.padding, d.in_w, a.kernel_w, a.stride_w, 1, a.pad_left, a.pad_right, d.out_w, d.pad_left, d.pad_right);
+        d.dilation_h = a.dilation_h; d.dilation_w = a.dilation_w;
+        resolve_padding(a.padding, d.in_h, a.kernel_h, a.stride_h, a.dilation_h, a.pad_top, a.pad_bottom, d.out_h, d.pad_top, d.pad_bottom);
+        resolve_padding(a.padding, d.in_w, a.kernel_w, a.stride_w, a.dilation_w, a.pad_left, a.pad_right, d.out_w, d.pad_left, d.pad_right);
         c.state.pool = c.kernels.make_pool(d);
         c.state.prepared_for = per_image;
     }

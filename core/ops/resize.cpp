@@ -1,7 +1,9 @@
-// Resize: nearest or bilinear resampling of the spatial axes of an NHWC tensor, with ONNX's
-// coordinate transformation modes (PyTorch's interpolate exports all of them). Each output
-// pixel reads at most 2x2 input pixels, so the VJP scatters with the forward's weights.
+// Resize: nearest, bilinear or bicubic resampling of the spatial axes of an NHWC tensor, with
+// ONNX's coordinate transformation modes (PyTorch's interpolate exports all of them). Each output
+// pixel is a weighted sum of at most 4x4 input pixels, so the VJP scatters with the forward's
+// weights.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -21,24 +23,39 @@ Status infer(std::string_view node, const OpAttrs& attrs, std::span<const Shape>
     return Status::ok();
 }
 
-// Along one axis: output i reads input lo[i] with weight 1 - w[i] and hi[i] with weight w[i].
+// Along one axis: output i reads input idx[i * count + t] with weight w[i * count + t], t < count.
 struct Taps {
-    std::vector<int> lo, hi;
+    int count = 1;
+    std::vector<int> idx;
     std::vector<float> w;
 };
 
+// Keys' cubic convolution weights of inputs floor - 1 .. floor + 2 for a point `t` in (0, 1]
+// past `floor` (ONNX's reference cubic_coeffs).
+std::array<double, 4> cubic_weights(double t, double A) {
+    const double u = 1 - t;
+    return {((A * (t + 1) - 5 * A) * (t + 1) + 8 * A) * (t + 1) - 4 * A, ((A + 2) * t - (A + 3)) * t * t + 1,
+            ((A + 2) * u - (A + 3)) * u * u + 1, ((A * (u + 1) - 5 * A) * (u + 1) + 8 * A) * (u + 1) - 4 * A};
+}
+
 Taps taps(const ResizeAttrs& a, int in, int out, float given_scale) {
     Taps t;
+    t.count = a.mode == ResizeMode::kNearest ? 1 : a.mode == ResizeMode::kLinear ? 2 : 4;
     const double scale = given_scale > 0.f ? given_scale : static_cast<double>(out) / in;
     // ONNX measures the resized axis as in * scale when scales are given, before flooring it
     // to the output size (test_resize_downsample_scales_linear_align_corners).
     const double out_len = in * scale;
+    auto tap = [&](int k, double w) {
+        t.idx.push_back(std::clamp(k, 0, in - 1));
+        t.w.push_back(static_cast<float>(w));
+    };
     for (int i = 0; i < out; ++i) {
         double x;
         switch (a.coord) {
             case ResizeCoord::kHalfPixel: x = (i + 0.5) / scale - 0.5; break;
             case ResizeCoord::kPytorchHalfPixel: x = out_len > 1 ? (i + 0.5) / scale - 0.5 : 0.0; break;
             case ResizeCoord::kAlignCorners: x = out_len > 1 ? static_cast<double>(i) * (in - 1) / (out_len - 1) : 0.0; break;
+            case ResizeCoord::kTfHalfPixelForNn: x = (i + 0.5) / scale; break;
             default: x = i / scale; break;
         }
         if (a.mode == ResizeMode::kNearest) {
@@ -49,18 +66,32 @@ Taps taps(const ResizeAttrs& a, int in, int out, float given_scale) {
                 case NearestRound::kRoundPreferCeil: r = std::floor(x + 0.5); break;
                 default: r = x == std::floor(x) + 0.5 ? std::floor(x) : std::round(x); break;
             }
-            const int k = static_cast<int>(std::clamp(r, 0.0, static_cast<double>(in - 1)));
-            t.lo.push_back(k); t.hi.push_back(k); t.w.push_back(0.f);
-        } else {
+            tap(static_cast<int>(std::clamp(r, 0.0, static_cast<double>(in - 1))), 1.0);
+        } else if (a.mode == ResizeMode::kLinear) {
             x = std::clamp(x, 0.0, static_cast<double>(in - 1));
             const int k = static_cast<int>(std::floor(x));
-            t.lo.push_back(k); t.hi.push_back(std::min(k + 1, in - 1)); t.w.push_back(static_cast<float>(x - k));
+            tap(k, 1.0 - (x - k));
+            tap(k + 1, x - k);
+        } else {
+            // x lies in [-0.5, in - 0.5], so the taps stay within 2 of the edge, which ONNX's
+            // reference repeats; an integer x is the end (t = 1) of the cell before it.
+            x = std::clamp(x, -1.0, static_cast<double>(in));
+            int f = static_cast<int>(std::floor(x));
+            double r = x - f;
+            if (r == 0.0) --f, r = 1.0;
+            std::array<double, 4> w = cubic_weights(r, a.cubic_a);
+            double sum = 0;
+            for (int k = 0; k < 4; ++k) {
+                if (a.exclude_outside && (f - 1 + k < 0 || f - 1 + k >= in)) w[static_cast<size_t>(k)] = 0.0;
+                sum += w[static_cast<size_t>(k)];
+            }
+            for (int k = 0; k < 4; ++k) tap(f - 1 + k, a.exclude_outside ? w[static_cast<size_t>(k)] / sum : w[static_cast<size_t>(k)]);
         }
     }
     return t;
 }
 
-// Calls f(out_pixel, in_pixel, weight) for the (up to 4) taps of every output pixel.
+// Calls f(out_pixel, in_pixel, weight) for every tap of nonzero weight of every output pixel.
 template <typename F>
 void map_resize(const ResizeAttrs& a, const Shape& in, F&& f) {
     const int H = static_cast<int>(in[1]), W = static_cast<int>(in[2]);
@@ -68,14 +99,16 @@ void map_resize(const ResizeAttrs& a, const Shape& in, F&& f) {
     for (int64_t n = 0; n < in[0]; ++n)
         for (int y = 0; y < a.out_h; ++y)
             for (int x = 0; x < a.out_w; ++x) {
-                const int64_t o = (n * a.out_h + y) * a.out_w + x, row = n * H;
-                const float wy = ty.w[static_cast<size_t>(y)], wx = tx.w[static_cast<size_t>(x)];
-                const int64_t y0 = row + ty.lo[static_cast<size_t>(y)], y1 = row + ty.hi[static_cast<size_t>(y)];
-                const int x0 = tx.lo[static_cast<size_t>(x)], x1 = tx.hi[static_cast<size_t>(x)];
-                f(o, y0 * W + x0, (1.f - wy) * (1.f - wx));
-                if (wx != 0.f) f(o, y0 * W + x1, (1.f - wy) * wx);
-                if (wy != 0.f) f(o, y1 * W + x0, wy * (1.f - wx));
-                if (wy != 0.f && wx != 0.f) f(o, y1 * W + x1, wy * wx);
+                const int64_t o = (n * a.out_h + y) * a.out_w + x;
+                for (int i = 0; i < ty.count; ++i) {
+                    const size_t iy = static_cast<size_t>(y * ty.count + i);
+                    if (ty.w[iy] == 0.f) continue;
+                    const int64_t row = (n * H + ty.idx[iy]) * W;
+                    for (int j = 0; j < tx.count; ++j) {
+                        const size_t ix = static_cast<size_t>(x * tx.count + j);
+                        if (tx.w[ix] != 0.f) f(o, row + tx.idx[ix], ty.w[iy] * tx.w[ix]);
+                    }
+                }
             }
 }
 

@@ -609,7 +609,7 @@ TEST(OnnxErrors, Limits) {
 
 TEST(OnnxErrors, StructuralProblems) {
     expect_error(import({}), ErrorCode::kCorrupt, "m.onnx: the file is empty");
-    expect_error(import(model({node("Relu", {"x"}, {"y"})}, {}, {1, 1, 2, 2}, 7)), ErrorCode::kUnsupported, "opset 7; cnnlens reads opsets 9 to 18");
+    expect_error(import(model({node("Relu", {"x"}, {"y"})}, {}, {1, 1, 2, 2}, 19)), ErrorCode::kUnsupported, "opset 19; cnnlens reads opsets 1 to 18");
     expect_error(import(model({node("Relu", {"nope"}, {"y"})}, {}, {1, 1, 2, 2})), ErrorCode::kInvalidArgument, "Relu node 'y' reads 'nope', which no earlier node produces");
     expect_error(import(model({node("Relu", {"x"}, {"y"})}, {}, {1, 1, -1, 2})), ErrorCode::kUnsupported, "symbolic dimension 'N' at axis 2");
     expect_error(import(model({node("Conv", {"x", "w"}, {"y"})}, {tensor("w", {2, 3, 1, 1}, iota(6, 1.f, 0.f))}, {1, 1, 2, 2})), ErrorCode::kInvalidArgument,
@@ -792,6 +792,123 @@ TEST(Onnx, SplitOfAComputedTensorAtEveryOpset) {
     }
     expect_error(import(model({node("Split", {"x"}, {"a", "b"}, {attr_i("axis", 1), attr_ints("split", {2, 5})}), node("Add", {"a", "b"}, {"y"})}, {}, {1, 6, 2, 3}, 11)),
                  ErrorCode::kInvalidArgument, "Split node 'a': split sizes [2,5] do not fit axis 1 of [1,6,2,3]");
+}
+
+// NCHW element (c, h, w) of a batch-1 NHWC engine tensor of H x W x C.
+float nchw_at(const Tensor& t, int c, int h, int w) { return t[(h * t.shape()[2] + w) * t.shape()[3] + c]; }
+
+TEST(Onnx, OpsetsBeforeNineReadAsNineOrAreRefusedByName) {
+    Rng rng(21);
+    Tensor x = test::random_tensor({1, 2, 3, 2}, rng);  // NCHW [1,2,2,3]
+    const std::vector<float> b = {0.5f, -2.f}, slope = {0.1f, 0.3f};
+    // Opset 6: Add with broadcast = 1 and axis = 1 adds per channel; PRelu's slope of C values
+    // is per channel; Upsample-1 reads height_scale and width_scale.
+    auto g = import(model({node("Add", {"x", "b"}, {"a"}, {attr_i("broadcast", 1), attr_i("axis", 1)}), node("PRelu", {"a", "s"}, {"p"}, {attr_ints("consumed_inputs", {0})}),
+                           node("Upsample", {"p"}, {"y"}, {attr_f("height_scale", 2.f), attr_f("width_scale", 1.f)})},
+                          {tensor("b", {2}, b), tensor("s", {2}, slope)}, {1, 2, 2, 3}, 6));
+    ASSERT_TRUE(g) << g.status().message();
+    Tensor y = run(*g, x);
+    ASSERT_EQ(y.shape(), (Shape{1, 4, 3, 2}));
+    for (int c = 0; c < 2; ++c)
+        for (int h = 0; h < 4; ++h)
+            for (int w = 0; w < 3; ++w) {
+                const float a = nchw_at(x, c, h / 2, w) + b[static_cast<size_t>(c)];
+                EXPECT_FLOAT_EQ(nchw_at(y, c, h, w), a > 0 ? a : slope[static_cast<size_t>(c)] * a) << c << h << w;
+            }
+    // Opset 8: Upsample-7's scales attribute. Opset 4: Reshape's shape attribute. Opset 1: Pad's paddings.
+    auto up = import(model({node("Upsample", {"x"}, {"y"}, {attr_f("unused", 0.f), Pb().str(1, "scales").i(20, 6).f32(7, 1.f).f32(7, 1.f).f32(7, 1.f).f32(7, 2.f)})}, {}, {1, 2, 2, 3}, 8));
+    ASSERT_TRUE(up) << up.status().message();
+    Tensor yu = run(*up, x);
+    ASSERT_EQ(yu.shape(), (Shape{1, 2, 6, 2}));
+    EXPECT_EQ(nchw_at(yu, 1, 1, 5), nchw_at(x, 1, 1, 2));
+    auto rs = import(model({node("Reshape", {"x"}, {"r"}, {attr_ints("shape", {0, -1})}), node("Pad", {"r"}, {"y"}, {attr_ints("paddings", {0, 1, 0, 2}), attr_f("value", 9.f)})}, {},
+                           {1, 2, 2, 3}, 1));
+    ASSERT_TRUE(rs) << rs.status().message();
+    Tensor yr = run(*rs, x);
+    ASSERT_EQ(yr.shape(), (Shape{1, 15}));
+    EXPECT_EQ(yr[0], 9.f);
+    EXPECT_EQ(yr[1 + 4], nchw_at(x, 0, 1, 1));
+    EXPECT_EQ(yr[14], 9.f);
+    // Opset 5: Cast-1 names its type ("FLOAT": 7 / 2 is 3.5), Selu-1 has its own defaults.
+    Pb seven = Pb().i(2, 7).str(8, "seven").i(7, 7), two = Pb().i(2, 7).str(8, "two").i(7, 2);
+    auto cs = import(model({node("Cast", {"seven"}, {"f"}, {attr_s("to", "FLOAT")}), node("Div", {"f", "two"}, {"h"}), node("Mul", {"x", "h"}, {"m"}, {attr_i("broadcast", 1)}),
+                            node("Selu", {"m"}, {"y"})},
+                           {seven, two}, {1, 2, 2, 3}, 5));
+    ASSERT_TRUE(cs) << cs.status().message();
+    Tensor yc = run(*cs, x);
+    for (int64_t i = 0; i < x.size(); ++i) {
+        const double v = 3.5 * x[i];
+        EXPECT_NEAR(yc[i], 1.0507 * (v > 0 ? v : 1.6732 * (std::exp(v) - 1)), 1e-5);
+    }
+    // Forms that differ are refused, naming the node and the attribute.
+    const std::vector<Pb> bn_params = {tensor("sc", {2}, {1.f, 1.f}), tensor("bi", {2}, {0.f, 0.f}), tensor("mu", {2}, {0.f, 0.f}), tensor("va", {2}, {1.f, 1.f})};
+    expect_error(import(model({node("BatchNormalization", {"x", "sc", "bi", "mu", "va"}, {"y"})}, bn_params, {1, 2, 2, 3}, 6)), ErrorCode::kUnsupported,
+                 "BatchNormalization node 'y': is_test = 0 (training mode in opset 6) is not supported");
+    expect_error(import(model({node("Dropout", {"x"}, {"y"}, {attr_i("is_test", 0)})}, {}, {1, 2, 2, 3}, 6)), ErrorCode::kUnsupported, "Dropout node 'y': is_test = 0");
+    ASSERT_TRUE(import(model({node("Dropout", {"x"}, {"y"}, {attr_i("is_test", 1)})}, {}, {1, 2, 2, 3}, 6)));
+    expect_error(import(model({node("BatchNormalization", {"x", "sc", "bi", "mu", "va"}, {"y"}, {attr_i("spatial", 0)})}, bn_params, {1, 2, 2, 3}, 8)), ErrorCode::kUnsupported,
+                 "BatchNormalization node 'y': spatial = 0 (statistics per activation, before opset 9) is not supported");
+    expect_error(import(model({node("ReduceMean", {"x"}, {"r"}, {attr_ints("axes", {2, 3}), attr_i("keepdims", 0)}),
+                               node("Add", {"x", "r"}, {"y"}, {attr_i("broadcast", 1), attr_i("axis", 0)})},
+                              {}, {1, 2, 2, 3}, 6)),
+                 ErrorCode::kUnsupported, "Add node 'y': broadcast = 1 with axis = 0 aligns the computed operand 'r' [1,2] inside [1,2,2,3]");
+    expect_error(import(model({node("PRelu", {"x", "s"}, {"y"})}, {tensor("s", {3}, {0.1f, 0.2f, 0.3f})}, {1, 2, 2, 3}, 6)), ErrorCode::kUnsupported,
+                 "PRelu node 'y': slope [3] has neither 1 value nor one per channel of [1,2,2,3]");
+    expect_error(import(model({node("ConvTranspose", {"x", "w"}, {"y"}, {attr_ints("strides", {2, 2}), attr_ints("output_shape", {4, 5})})}, {tensor("w", {2, 1, 2, 2}, iota(8, 1.f, 0.f))},
+                              {1, 2, 2, 3}, 8)),
+                 ErrorCode::kUnsupported, "ConvTranspose node 'y': the total padding 1 of axis 3 is odd");
+}
+
+TEST(Onnx, PreluSlopeBroadcastsOverAnyAxisButTheBatch) {
+    Rng rng(22);
+    Tensor x = test::random_tensor({1, 2, 3, 2}, rng);  // NCHW [1,2,2,3]
+    const std::vector<float> slope = {0.1f, 0.7f};      // [2,1]: per row h
+    auto g = import(model({node("PRelu", {"x", "s"}, {"y"})}, {tensor("s", {2, 1}, slope)}, {-1, 2, 2, 3}, 16));
+    ASSERT_TRUE(g) << g.status().message();
+    Tensor y = run(*g, x);
+    for (int c = 0; c < 2; ++c)
+        for (int h = 0; h < 2; ++h)
+            for (int w = 0; w < 3; ++w) {
+                const float v = nchw_at(x, c, h, w);
+                EXPECT_FLOAT_EQ(nchw_at(y, c, h, w), v > 0 ? v : slope[static_cast<size_t>(h)] * v);
+            }
+    expect_error(import(model({node("PRelu", {"x", "s"}, {"y"})}, {tensor("s", {2, 1, 1, 1}, slope)}, {-1, 2, 2, 3}, 16)), ErrorCode::kUnsupported,
+                 "PRelu node 'y': slope [2,1,1,1] varies along the batch axis of [1,2,2,3]");
+    expect_error(import(model({node("PRelu", {"x", "s"}, {"y"})}, {tensor("s", {4}, iota(4, 1.f, 0.f))}, {-1, 2, 2, 3}, 16)), ErrorCode::kInvalidArgument,
+                 "PRelu node 'y': slope [4] does not broadcast to [1,2,2,3]");
+}
+
+TEST(OnnxInputsOutputs, LayerNormalizationMeanAndInvStdDevHaveGradients) {
+    // x [N,2,3] normalized over its last two axes; Mean and InvStdDev are [N,1,1].
+    const auto bytes = graph_model({node("LayerNormalization", {"x", "w"}, {"y", "mean", "inv"}, {attr_i("axis", 1), attr_f("epsilon", 0.25f)})}, {{"x", {2, 2, 3}}, {"w", {2, 3}}}, {"y", "mean", "inv"});
+    std::vector<OnnxTensor> given{given_tensor("w", {2, 3}, {1.f, 2.f, 3.f, 4.f, 5.f, 6.f})};
+    auto g = import_onnx(bytes, "m.onnx", {}, given);
+    ASSERT_TRUE(g) << g.status().message();
+    ASSERT_EQ(g->outputs().size(), 3u);
+    Rng rng(23);
+    std::vector<Tensor> in;
+    in.push_back(test::random_tensor({2, 2, 3}, rng));
+    Executor ex(*g, reference_kernels());
+    ASSERT_TRUE(ex.forward(std::span<const Tensor>(in)));
+    EXPECT_EQ(ex.value(g->outputs()[1]).shape(), (Shape{2, 1, 1}));
+    std::vector<double> mean(2), inv(2);
+    for (int n = 0; n < 2; ++n) {
+        double s = 0, v = 0;
+        for (int k = 0; k < 6; ++k) s += in[0][n * 6 + k];
+        mean[static_cast<size_t>(n)] = s / 6;
+        for (int k = 0; k < 6; ++k) v += std::pow(in[0][n * 6 + k] - s / 6, 2);
+        inv[static_cast<size_t>(n)] = 1 / std::sqrt(v / 6 + 0.25);
+        EXPECT_NEAR(ex.value(g->outputs()[1])[n], mean[static_cast<size_t>(n)], 1e-6);
+        EXPECT_NEAR(ex.value(g->outputs()[2])[n], inv[static_cast<size_t>(n)], 1e-6);
+    }
+    // d inv / d x_k = -inv^3 (x_k - mean) / 6
+    std::vector<Seed> seeds;
+    seeds.push_back({g->outputs()[2], Tensor(Shape{2, 1, 1}, 1.f)});
+    std::vector<Tensor> grads;
+    ASSERT_TRUE(ex.backward(seeds, g->inputs(), ReluRule::kStandard, grads));
+    for (int n = 0; n < 2; ++n)
+        for (int k = 0; k < 6; ++k)
+            EXPECT_NEAR(grads[0][n * 6 + k], -std::pow(inv[static_cast<size_t>(n)], 3) * (in[0][n * 6 + k] - mean[static_cast<size_t>(n)]) / 6, 1e-5);
 }
 
 }  // namespace

@@ -119,15 +119,17 @@ TEST_P(KernelSetTest, ConvMatchesReference) {
 TEST_P(KernelSetTest, PoolMatchesReference) {
     const KernelSet& ks = *GetParam();
     Rng rng(11);
-    struct P { PoolKind kind; int h, w, c, k, s, pad; };
+    struct P { PoolKind kind; int h, w, c, k, s, pad, dil = 1; };
     const P ps[] = {{PoolKind::kMax, 31, 31, 128, 3, 2, 1}, {PoolKind::kMax, 9, 7, 5, 2, 2, 0},
                     {PoolKind::kAvg, 9, 7, 5, 3, 1, 1}, {PoolKind::kAvg, 8, 8, 16, 2, 2, 0},
-                    {PoolKind::kMax, 16, 16, 3, 3, 1, 1}};
+                    {PoolKind::kMax, 16, 16, 3, 3, 1, 1}, {PoolKind::kMax, 11, 9, 6, 3, 1, 2, 2},
+                    {PoolKind::kAvg, 10, 10, 4, 2, 2, 1, 3}};
     for (const P& p : ps) {
         PoolDesc d;
         d.kind = p.kind; d.in_h = p.h; d.in_w = p.w; d.channels = p.c; d.kernel_h = d.kernel_w = p.k;
         d.stride_h = d.stride_w = p.s; d.pad_top = d.pad_left = p.pad; d.pad_bottom = d.pad_right = p.pad;
-        d.out_h = out_size(p.h, p.k, p.s, 1, 2 * p.pad); d.out_w = out_size(p.w, p.k, p.s, 1, 2 * p.pad);
+        d.dilation_h = d.dilation_w = p.dil;
+        d.out_h = out_size(p.h, p.k, p.s, p.dil, 2 * p.pad); d.out_w = out_size(p.w, p.k, p.s, p.dil, 2 * p.pad);
         SCOPED_TRACE(testing::Message() << (p.kind == PoolKind::kMax ? "max" : "avg") << " " << p.h << "x" << p.w << "x" << p.c);
         for (int batch : {1, 2}) {
             Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);  // continuous: no ties
@@ -181,13 +183,14 @@ TEST_P(KernelSetTest, MaxPoolBreaksTiesLikeReference) {
 TEST_P(KernelSetTest, MaxPoolArgmaxMatchesTheSearch) {
     const KernelSet& ks = *GetParam();
     Rng rng(23);
-    struct P { int h, w, c, k, s, pt, pb; };
-    const P ps[] = {{29, 29, 128, 3, 2, 1, 1}, {9, 8, 20, 3, 2, 0, 1}, {5, 5, 3, 2, 2, 0, 0}, {4, 4, 11, 3, 3, 0, 4}};
+    struct P { int h, w, c, k, s, pt, pb, dil = 1; };
+    const P ps[] = {{29, 29, 128, 3, 2, 1, 1}, {9, 8, 20, 3, 2, 0, 1}, {5, 5, 3, 2, 2, 0, 0}, {4, 4, 11, 3, 3, 0, 4}, {9, 9, 5, 3, 1, 2, 1, 2}};
     for (const P& p : ps) {
         PoolDesc d;
         d.kind = PoolKind::kMax; d.in_h = p.h; d.in_w = p.w; d.channels = p.c; d.kernel_h = d.kernel_w = p.k;
         d.stride_h = d.stride_w = p.s; d.pad_top = d.pad_left = p.pt; d.pad_bottom = d.pad_right = p.pb;
-        d.out_h = out_size(p.h, p.k, p.s, 1, p.pt + p.pb); d.out_w = out_size(p.w, p.k, p.s, 1, p.pt + p.pb);
+        d.dilation_h = d.dilation_w = p.dil;
+        d.out_h = out_size(p.h, p.k, p.s, p.dil, p.pt + p.pb); d.out_w = out_size(p.w, p.k, p.s, p.dil, p.pt + p.pb);
         SCOPED_TRACE(testing::Message() << p.h << "x" << p.w << "x" << p.c << " k" << p.k << " s" << p.s);
         const int batch = 2;
         Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);

@@ -59,6 +59,9 @@ std::vector<OpCase> cases() {
     v.push_back({"conv_relu6", OpType::kConv2D, conv(1, PaddingMode::kValid, 1, Activation::kRelu6), {1, 5, 5, 2}, {{1, 1, 2, 3}, {3}}, false, -1.f, 1.f});
     v.push_back({"maxpool_same", OpType::kMaxPool, pool(3, 2, PaddingMode::kSame), {2, 7, 7, 3}, {}, false, -1, 1, true});
     v.push_back({"maxpool_valid", OpType::kMaxPool, pool(2, 2, PaddingMode::kValid), {1, 6, 5, 2}, {}, false, -1, 1, true});
+    PoolAttrs dilated = pool(3, 1, PaddingMode::kExplicit);
+    dilated.dilation_h = 2; dilated.dilation_w = 3; dilated.pad_top = dilated.pad_left = 1; dilated.pad_bottom = 2;
+    v.push_back({"maxpool_dilated", OpType::kMaxPool, dilated, {2, 7, 8, 3}, {}, false, -1, 1, true});
     v.push_back({"avgpool_same", OpType::kAvgPool, pool(3, 2, PaddingMode::kSame), {2, 7, 6, 3}, {}});
     v.push_back({"matmul", OpType::kMatMul, MatMulAttrs{}, {3, 5}, {{5, 4}, {4}}});
     v.push_back({"matmul_tanh", OpType::kMatMul, MatMulAttrs{Activation::kTanh, 0.f}, {2, 6}, {{6, 3}}});
@@ -123,6 +126,15 @@ std::vector<OpCase> cases() {
     v.push_back({"resize_bilinear_pytorch_down", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kPytorchHalfPixel, 3, 1), {1, 7, 5, 3}, {}});
     v.push_back({"resize_bilinear_align_corners", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kAlignCorners, 7, 5), {2, 4, 3, 2}, {}});
     v.push_back({"resize_bilinear_asymmetric", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kAsymmetric, 6, 7), {1, 3, 4, 2}, {}});
+    v.push_back({"resize_nearest_tf_half_pixel_for_nn", OpType::kResize, resize(ResizeMode::kNearest, ResizeCoord::kTfHalfPixelForNn, 3, 2), {2, 5, 4, 2}, {}});
+    v.push_back({"resize_cubic_half_pixel_up", OpType::kResize, resize(ResizeMode::kCubic, ResizeCoord::kHalfPixel, 9, 7), {2, 4, 3, 2}, {}});
+    v.push_back({"resize_cubic_align_corners_down", OpType::kResize, resize(ResizeMode::kCubic, ResizeCoord::kAlignCorners, 3, 4), {1, 7, 6, 3}, {}});
+    v.push_back({"resize_cubic_pytorch_half_pixel", OpType::kResize, resize(ResizeMode::kCubic, ResizeCoord::kPytorchHalfPixel, 5, 1), {1, 3, 4, 2}, {}});
+    ResizeAttrs excl = resize(ResizeMode::kCubic, ResizeCoord::kAsymmetric, 7, 3);
+    excl.cubic_a = -0.5f;
+    excl.exclude_outside = true;
+    excl.scale_h = 1.75f;  // a given scale, not out / in
+    v.push_back({"resize_cubic_exclude_outside_scaled", OpType::kResize, excl, {2, 4, 5, 2}, {}});
     return v;
 }
 

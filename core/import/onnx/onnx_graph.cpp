@@ -357,6 +357,44 @@ void copy_elem(ConstValue& dst, int64_t di, const ConstValue& src, int64_t si) {
     else dst.f[static_cast<size_t>(di)] = src.f[static_cast<size_t>(si)];
 }
 
+// ONNX Slice of one axis of dim > 0 elements: the first index taken and the count (negative
+// starts and ends count from the end, then clamp). A step longer than the axis takes at most one
+// element either way; clamping it keeps the arithmetic in range for any int64 (fuzzer
+// regression).
+std::pair<int64_t, int64_t> slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
+    const int64_t s = std::clamp<int64_t>(step, -dim, dim);
+    auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { if (v < 0) v += dim; return std::clamp(v, lo, hi); };
+    int64_t b, e;
+    if (s > 0) { b = clampi(start, 0, dim); e = clampi(end, 0, dim); }
+    else { b = clampi(start, 0, dim - 1); e = end < -dim ? -1 : clampi(end, -1, dim - 1); }
+    return {b, s > 0 ? std::max<int64_t>(0, (e - b + s - 1) / s) : std::max<int64_t>(0, (b - e - s - 1) / -s)};
+}
+
+// c broadcast (numpy rules) to `dims`, which it must fit.
+ConstValue expand(const ConstValue& c, const std::vector<int64_t>& dims) {
+    std::vector<int64_t> cd(dims.size() - c.dims.size(), 1);
+    cd.insert(cd.end(), c.dims.begin(), c.dims.end());
+    const std::vector<int64_t> cs = strides_of(cd);
+    ConstValue o = like(c, dims);
+    int64_t k = 0;
+    for_each_index(dims, [&](const std::vector<int64_t>& idx) {
+        int64_t src = 0;
+        for (size_t d = 0; d < dims.size(); ++d) if (cd[d] != 1) src += idx[d] * cs[d];
+        copy_elem(o, k++, c, src);
+    });
+    return o;
+}
+
+// Whether c broadcasts (numpy rules) to `dims` without growing it.
+bool broadcasts_to(const std::vector<int64_t>& c, const std::vector<int64_t>& dims) {
+    if (c.size() > dims.size()) return false;
+    for (size_t k = 0; k < c.size(); ++k) {
+        const int64_t a = c[c.size() - 1 - k], b = dims[dims.size() - 1 - k];
+        if (a != 1 && a != b) return false;
+    }
+    return true;
+}
+
 // --- The importer --------------------------------------------------------------------------
 
 // A tensor of the ONNX graph: a constant, or a node of the engine graph. Runtime tensors of
@@ -384,8 +422,8 @@ public:
 
     Expected<Graph> run() {
         if (m_.opset == 0) return unsupported(file_ + ": the model imports no version of the default ONNX domain");
-        if (m_.opset < 9 || m_.opset > 18)
-            return unsupported(file_ + ": the model uses ONNX opset " + std::to_string(m_.opset) + "; cnnlens reads opsets 9 to 18 (re-export with torch.onnx.export(..., opset_version=17))");
+        if (m_.opset < 1 || m_.opset > 18)
+            return unsupported(file_ + ": the model uses ONNX opset " + std::to_string(m_.opset) + "; cnnlens reads opsets 1 to 18 (re-export with torch.onnx.export(..., opset_version=17))");
         CNNLENS_RETURN_IF_ERROR(check_ops());
         CNNLENS_RETURN_IF_ERROR(add_inputs());
         for (const OnnxNode& n : m_.nodes)
@@ -765,15 +803,24 @@ private:
     }
 
     // --- conversion ------------------------------------------------------------------------
+    bool used(const OnnxNode& n, size_t k) { return k < n.outputs.size() && !n.outputs[k].empty() && consumers_[n.outputs[k]] > 0; }
+
     Status convert(const OnnxNode& n) {
-        for (size_t k = 1; k < n.outputs.size() && n.op != "Split"; ++k)
-            if (!n.outputs[k].empty() && consumers_[n.outputs[k]] > 0)
-                return unsup(n, "output " + std::to_string(k) + " ('" + n.outputs[k] + "') is used; only the first output is supported");
+        for (size_t k = 1; k < n.outputs.size() && n.op != "Split" && n.op != "LayerNormalization"; ++k) {
+            if (!used(n, k)) continue;
+            const std::string which = "output " + std::to_string(k) + " ('" + n.outputs[k] + "') is used";
+            if (n.op == "Dropout") return unsup(n, which + ": the mask is a bool tensor, and the engine holds float32 tensors only");
+            if (n.op == "MaxPool") return unsup(n, which + ": the indices are an int64 tensor, and the engine holds float32 tensors only");
+            if (n.op == "BatchNormalization")
+                return unsup(n, which + ": the running statistics are updated in training mode only, whose batch statistics reduce over the batch axis");
+            return unsup(n, which + "; only the first output is supported");
+        }
         bool all_const = true;
         for (size_t k = 0; k < n.inputs.size(); ++k) {
             const Value* v = in(n, k);
             if (v && !v->is_const) all_const = false;
         }
+        CNNLENS_RETURN_IF_ERROR(legacy_forms(n));
         if (n.op == "Constant") return constant(n);
         if (n.op == "Shape") return shape(n);
         if (all_const && !n.inputs.empty()) return fold(n);
@@ -797,7 +844,10 @@ private:
         if (op == "Relu") return unary(n, OpType::kRelu, NoAttrs{});
         if (op == "LeakyRelu") return unary(n, OpType::kLeakyRelu, LeakyReluAttrs{n.f("alpha", 0.01f)});
         if (op == "Elu") return unary(n, OpType::kElu, EluAttrs{n.f("alpha", 1.f)});
-        if (op == "Selu") return unary(n, OpType::kSelu, SeluAttrs{n.f("alpha", SeluAttrs{}.alpha), n.f("gamma", SeluAttrs{}.gamma)});
+        if (op == "Selu") {
+            const SeluAttrs def = m_.opset < 6 ? SeluAttrs{1.6732f, 1.0507f} : SeluAttrs{};  // Selu-1's rounded defaults
+            return unary(n, OpType::kSelu, SeluAttrs{n.f("alpha", def.alpha), n.f("gamma", def.gamma)});
+        }
         if (op == "Sigmoid") return unary(n, OpType::kSigmoid, NoAttrs{});
         if (op == "Tanh") return unary(n, OpType::kTanh, NoAttrs{});
         if (op == "HardSigmoid") return unary(n, OpType::kHardSigmoid, HardSigmoidAttrs{n.f("alpha", 0.2f), n.f("beta", 0.5f)});
@@ -825,6 +875,22 @@ private:
         if (op == "Pad") return pad(n);
         return unsup(n, "is only supported on constant inputs (it is evaluated at import), but input '" + (n.inputs.empty() ? std::string() : n.inputs[0]) +
                             "' is computed from the image");
+    }
+
+    // Forms of ops before opset 9 whose meaning differs from the versions the mappings follow
+    // (ONNX's Changelog); the ops' other forms in opsets 1 to 8 read as in opset 9. Legacy
+    // forms that are easy to map (arithmetic's broadcast axis, PRelu's per-channel slope,
+    // Reshape's shape attribute, Upsample's scales attributes, Pad's paddings, Cast's type name,
+    // Selu's defaults) are mapped where the op is. consumed_inputs is ignored: ONNX calls it a
+    // "legacy optimization attribute" and its version converter drops it.
+    Status legacy_forms(const OnnxNode& n) {
+        if (m_.opset >= 9) return Status::ok();
+        const std::string& op = n.op;
+        if ((op == "BatchNormalization" || op == "Dropout") && m_.opset < 7 && n.i("is_test", 0) == 0)
+            return unsup(n, "is_test = 0 (training mode in opset " + std::to_string(m_.opset) + ") is not supported (export the model in eval mode)");
+        if (op == "BatchNormalization" && n.i("spatial", 1) == 0)
+            return unsup(n, "spatial = 0 (statistics per activation, before opset 9) is not supported");
+        return Status::ok();
     }
 
     Status constant(const OnnxNode& n) {
@@ -916,8 +982,13 @@ private:
             if (runtime && !axes->empty() && (*axes)[0] == 0) return unsup(n, "inserting an axis before the batch is not supported");
             return out;
         }
-        // Reshape: 0 copies the input dimension (unless allowzero), -1 is inferred.
-        auto s = const_input(n, 1, "shape");
+        // Reshape: 0 copies the input dimension (unless allowzero), -1 is inferred. Before opset
+        // 5 the shape is an attribute.
+        ConstValue attr_shape;
+        attr_shape.is_int = true;
+        attr_shape.i = n.ints("shape");
+        attr_shape.dims = {static_cast<int64_t>(attr_shape.i.size())};
+        auto s = m_.opset < 5 ? Expected<const ConstValue*>(&attr_shape) : const_input(n, 1, "shape");
         if (!s) return s.status();
         const ConstValue& t = **s;
         int infer_at = -1;
@@ -955,6 +1026,13 @@ private:
         return out;
     }
 
+    // Cast's `to`: a DataType value, or before opset 6 its name ("FLOAT").
+    static int64_t cast_target(const OnnxNode& n) {
+        const Attr* a = n.attr("to");
+        if (!a || a->s.empty()) return a ? a->i : int64_t{kFloat};
+        return a->s == "FLOAT" || a->s == "DOUBLE" || a->s == "FLOAT16" ? kFloat : kInt64;
+    }
+
     // Evaluates a node whose inputs are all constants.
     Status fold(const OnnxNode& n) {
         const std::string& op = n.op;
@@ -963,7 +1041,7 @@ private:
         if (op == "Identity" || op == "Dropout") {
             out = x;
         } else if (op == "Cast") {
-            const int64_t to = n.i("to", kFloat);
+            const int64_t to = cast_target(n);
             out.dims = x.dims;
             out.is_int = to != kFloat && to != kDouble && to != kFloat16;
             if (out.is_int && has_batch(x)) out.i = x.i;
@@ -998,9 +1076,10 @@ private:
             out.dims = *d;
         } else if (op == "Concat") {
             const int64_t r = static_cast<int64_t>(x.dims.size());
-            int64_t axis = n.i("axis", 0);
+            const int64_t given = n.i("axis", m_.opset < 4 ? 1 : 0);  // required from opset 4; Concat-1's default is 1
+            int64_t axis = given;
             if (axis < 0) axis += r;
-            if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(n.i("axis", 0)) + " is out of range for " + dims_str(x.dims));
+            if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(given) + " is out of range for " + dims_str(x.dims));
             std::vector<const ConstValue*> parts;
             std::vector<int64_t> od = x.dims;
             od[static_cast<size_t>(axis)] = 0;
@@ -1129,17 +1208,10 @@ private:
             if (a < 0 || a >= r) return fail(n, "axis " + std::to_string(axes[k]) + " is out of range for " + dims_str(x.dims));
             const int64_t dim = x.dims[static_cast<size_t>(a)];
             if (steps[k] == 0) return fail(n, "step 0");
-            // A step longer than the axis takes at most one element either way; clamping it keeps
-            // the arithmetic below in range for any int64 (fuzzer regression).
-            const int64_t s = dim == 0 ? steps[k] : std::clamp<int64_t>(steps[k], -dim, dim);
             if (dim == 0) { od[static_cast<size_t>(a)] = 0; continue; }
-            auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { if (v < 0) v += dim; return std::clamp(v, lo, hi); };
-            int64_t b, e;
-            if (s > 0) { b = clampi(starts[k], 0, dim); e = clampi(ends[k], 0, dim); }
-            else { b = clampi(starts[k], 0, dim - 1); e = ends[k] < -dim ? -1 : clampi(ends[k], -1, dim - 1); }
-            const int64_t len = s > 0 ? std::max<int64_t>(0, (e - b + s - 1) / s) : std::max<int64_t>(0, (b - e - s - 1) / -s);
+            const auto [b, len] = slice_range(dim, starts[k], ends[k], steps[k]);
             begin[static_cast<size_t>(a)] = b;
-            step[static_cast<size_t>(a)] = s;
+            step[static_cast<size_t>(a)] = std::clamp<int64_t>(steps[k], -dim, dim);
             od[static_cast<size_t>(a)] = len;
         }
         out = like(x, od);
@@ -1259,6 +1331,10 @@ private:
                 const int64_t want = !out_shape.empty() ? out_shape[out_shape.size() - 2 + static_cast<size_t>(a)] : hw[a] * s[a];
                 const int64_t total = s[a] * (hw[a] - 1) + op[static_cast<size_t>(a)] + (k[a] - 1) * d[a] + 1 - want;
                 if (total < 0) return unsup(n, "output_shape needs negative padding");
+                // ConvTranspose-1's formula and its auto_pad text put an odd pixel at opposite ends.
+                if (total % 2 && m_.opset < 11)
+                    return unsup(n, "the total padding " + std::to_string(total) + " of axis " + std::to_string(a + 2) +
+                                        " is odd, and ConvTranspose before opset 11 defines its split inconsistently (re-export at opset 11 or later)");
                 const bool upper = ap == "SAME_UPPER";
                 pads[static_cast<size_t>(a)] = upper ? total / 2 : total - total / 2;
                 pads[static_cast<size_t>(a) + 2] = upper ? total - total / 2 : total / 2;
@@ -1379,6 +1455,26 @@ private:
         const Value* a = in(n, 0);
         const Value* b = in(n, 1);
         if (!a || !b) return fail(n, "needs two inputs");
+        // Before opset 7, broadcast = 1 aligns B with A from `axis` on (at the end without it);
+        // numpy's right alignment means the same once B gets trailing 1s.
+        Value aligned;
+        if (m_.opset < 7 && n.i("broadcast", 0) != 0 && n.attr("axis")) {
+            const std::vector<int64_t>& ad = a->is_const ? a->c.dims : a->onnx;
+            const std::vector<int64_t>& bd = b->is_const ? b->c.dims : b->onnx;
+            const int64_t ra = static_cast<int64_t>(ad.size()), rb = static_cast<int64_t>(bd.size());
+            int64_t axis = n.i("axis", 0);
+            if (axis < 0) axis += ra;
+            if (axis < 0 || axis + rb > ra) return fail(n, "broadcast axis " + std::to_string(n.i("axis", 0)) + " does not fit " + dims_str(bd) + " into " + dims_str(ad));
+            if (axis + rb < ra) {
+                const Value* bc = param(n, 1);
+                if (!bc->is_const)
+                    return unsup(n, "broadcast = 1 with axis = " + std::to_string(axis) + " aligns the computed operand '" + n.inputs[1] + "' " + dims_str(bd) + " inside " + dims_str(ad) +
+                                        " (before opset 7); only a constant operand can be aligned that way");
+                aligned = *bc;
+                aligned.c.dims.insert(aligned.c.dims.end(), static_cast<size_t>(ra - axis - rb), 1);
+                b = &aligned;
+            }
+        }
         // A computed operand of lower rank whose value is known broadcasts as a constant.
         if (!a->is_const && !b->is_const && a->onnx.size() != b->onnx.size())
             (a->onnx.size() < b->onnx.size() ? a : b) = param(n, a->onnx.size() < b->onnx.size() ? 0 : 1);
@@ -1442,15 +1538,39 @@ private:
         return unary(n, OpType::kClip, ClipAttrs{lo, hi});
     }
 
+    // The slope broadcasts to x (numpy rules from opset 7; before, C values are per channel). One
+    // of 1 value or along the engine's last axis stays as it is; any other is expanded to one
+    // image.
     Status prelu(const OnnxNode& n) {
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
         auto s = const_input(n, 1, "slope");
         if (!s) return s.status();
+        const std::vector<int64_t>& d = (*x)->onnx;
+        ConstValue slope = **s;
+        if (m_.opset < 7 && slope.count() > 1) {
+            if (d.size() < 2 || slope.count() != d[1])
+                return unsup(n, "slope " + dims_str(slope.dims) + " has neither 1 value nor one per channel of " + dims_str(d) + " (PRelu before opset 7)");
+            slope.dims.assign(d.size() - 1, 1);
+            slope.dims[0] = d[1];
+        }
+        if (!broadcasts_to(slope.dims, d)) {
+            std::vector<int64_t> full = d;
+            full[0] = slope.dims.size() == d.size() ? slope.dims[0] : 1;
+            if (broadcasts_to(slope.dims, full)) return unsup(n, "slope " + dims_str(slope.dims) + " varies along the batch axis of " + dims_str(d));
+            return fail(n, "slope " + dims_str(slope.dims) + " does not broadcast to " + dims_str(d));
+        }
         auto xn = plain(**x, n.name);
         if (!xn) return xn.status();
-        auto t = const_for(n, **s, (*x)->onnx.size());
+        auto t = const_for(n, slope, d.size());
         if (!t) return t.status();
+        const int64_t last = shape_of(*xn).dim(-1);
+        if (t->size() > 1 && !(t->shape().rank() == 1 && t->size() == last)) {
+            std::vector<int64_t> image = d;
+            image[0] = 1;
+            t = const_for(n, expand(slope, image), d.size());
+            if (!t) return t.status();
+        }
         t->reshape(Shape{t->size()});
         auto id = add(n.name, OpType::kPrelu, NoAttrs{}, {*xn, add_const(n.name + "/slope", std::move(*t))});
         if (!id) return id.status();
@@ -1489,7 +1609,7 @@ private:
         CNNLENS_RETURN_IF_ERROR(pair_attr(n, "kernel_shape", 1, k, 4096));
         CNNLENS_RETURN_IF_ERROR(pair_attr(n, "strides", 1, s, 4096));
         CNNLENS_RETURN_IF_ERROR(pair_attr(n, "dilations", 1, d, 4096));
-        if (d[0] != 1 || d[1] != 1) return unsup(n, "dilated pooling is not supported");
+        if (!is_max && (d[0] != 1 || d[1] != 1)) return unsup(n, "dilated average pooling is not supported");
         const int64_t hw[2] = {(*x)->onnx[2], (*x)->onnx[3]};
         CNNLENS_RETURN_IF_ERROR(spatial_pads(n, hw, k, s, d, pads));
         auto xn = plain(**x, n.name);
@@ -1509,11 +1629,12 @@ private:
             // Output size rounds up, but the last window must start inside the input or the
             // leading padding (PyTorch and ONNX agree); the extra end padding is never counted.
             for (int a = 0; a < 2; ++a) {
-                const int64_t span = in_hw[a] + pads[a] + pads[a + 2] - k[a];
+                const int64_t window = (k[a] - 1) * d[a] + 1;
+                const int64_t span = in_hw[a] + pads[a] + pads[a + 2] - window;
                 if (span < 0) continue;
                 int64_t out = (span + s[a] - 1) / s[a] + 1;
                 if ((out - 1) * s[a] >= in_hw[a] + pads[a]) --out;
-                pads[a + 2] += std::max<int64_t>(0, (out - 1) * s[a] + k[a] - (in_hw[a] + pads[a] + pads[a + 2]));
+                pads[a + 2] += std::max<int64_t>(0, (out - 1) * s[a] + window - (in_hw[a] + pads[a] + pads[a + 2]));
             }
         }
         PoolAttrs p;
@@ -1521,6 +1642,7 @@ private:
         p.stride_h = static_cast<int>(s[0]); p.stride_w = static_cast<int>(s[1]);
         p.padding = PaddingMode::kExplicit;
         p.pad_top = static_cast<int>(pads[0]); p.pad_left = static_cast<int>(pads[1]); p.pad_bottom = static_cast<int>(pads[2]); p.pad_right = static_cast<int>(pads[3]);
+        p.dilation_h = static_cast<int>(d[0]); p.dilation_w = static_cast<int>(d[1]);
         auto id = add(n.name, is_max ? OpType::kMaxPool : OpType::kAvgPool, p, {node});
         if (!id) return id.status();
         return define(n, *id);
@@ -1666,7 +1788,7 @@ private:
         std::vector<int64_t> pads;
         float value = 0.f;
         if (m_.opset < 11) {
-            pads = n.ints("pads");
+            pads = n.ints(m_.opset < 2 ? "paddings" : "pads");
             value = n.f("value", 0.f);
         } else {
             auto p = const_input(n, 1, "pads");
@@ -1762,7 +1884,7 @@ private:
         const int64_t row = product(xv.onnx, static_cast<size_t>(axis));
         Tensor p[2] = {Tensor(Shape{row}, 1.f), Tensor(Shape{row}, 0.f)};
         for (size_t k = 0; k < 2; ++k) {
-            const Value* c = in(n, k + 1);
+            const Value* c = param(n, k + 1);
             if (!c) {
                 if (k == 0) return fail(n, "the scale (input 1) is missing");
                 continue;
@@ -1776,9 +1898,31 @@ private:
         auto xn = xv.hwc_flat ? plain(xv, n.name) : with_layout(xv, lay, n.name);
         if (!xn) return xn.status();
         const int si = add_const(n.name + "/scale", std::move(p[0])), bi = add_const(n.name + "/bias", std::move(p[1]));
-        auto id = add(n.name, OpType::kLayerNorm, LayerNormAttrs{static_cast<int>(r - axis), n.f("epsilon", 1e-5f)}, {*xn, si, bi});
+        const float eps = n.f("epsilon", 1e-5f);
+        auto id = add(n.name, OpType::kLayerNorm, LayerNormAttrs{static_cast<int>(r - axis), eps}, {*xn, si, bi});
         if (!id) return id.status();
         define_as(n, *id, xv.onnx, lay);
+        if (!used(n, 1) && !used(n, 2)) return Status::ok();
+        // Mean and InvStdDev (outputs 1 and 2, the normalized axes kept as 1s) from engine ops,
+        // so that gradients flow through them too: 1 / sqrt(mean((x - mean)^2) + epsilon).
+        ReduceAttrs over{{}, true};
+        std::vector<int64_t> stat = xv.onnx;
+        for (int64_t k = axis; k < r; ++k) over.axes.push_back(static_cast<int>(k)), stat[static_cast<size_t>(k)] = 1;
+        auto mean = add(n.name + "/mean", OpType::kMean, over, {*xn});
+        if (!mean) return mean.status();
+        if (used(n, 1)) define_as(n, *mean, stat, lay, 1);
+        if (!used(n, 2)) return Status::ok();
+        auto centered = add(n.name + "/centered", OpType::kSub, NoAttrs{}, {*xn, *mean});
+        if (!centered) return centered.status();
+        auto squared = add(n.name + "/squared", OpType::kMul, NoAttrs{}, {*centered, *centered});
+        if (!squared) return squared.status();
+        auto var = add(n.name + "/var", OpType::kMean, over, {*squared});
+        if (!var) return var.status();
+        auto shifted = add(n.name + "/var_eps", OpType::kAdd, NoAttrs{}, {*var, add_const(n.name + "/epsilon", Tensor(Shape{1}, eps))});
+        if (!shifted) return shifted.status();
+        auto inv = add(n.name + "/inv_std", OpType::kPow, PowAttrs{-0.5f}, {*shifted});
+        if (!inv) return inv.status();
+        define_as(n, *inv, stat, lay, 2);
         return Status::ok();
     }
 
@@ -1815,6 +1959,9 @@ private:
             const int64_t b = starts[k] < -dim ? 0 : starts[k] < 0 ? starts[k] + dim : std::min(starts[k], dim);
             const int64_t e = ends[k] < -dim ? 0 : ends[k] < 0 ? ends[k] + dim : std::min(ends[k], dim);
             if (s == 1 && b == 0 && e == dim) continue;
+            if (slice_range(dim, starts[k], ends[k], s).second == 0)
+                return unsup(n, "axis " + std::to_string(a) + " of " + dims_str(v.onnx) + " keeps no element (starts " + std::to_string(starts[k]) + ", ends " + std::to_string(ends[k]) +
+                                    ", steps " + std::to_string(s) + "); the engine holds no empty tensors");
             const int64_t big = int64_t{1} << 40;
             sa.axes.push_back(engine_axis(*src, a));
             sa.starts.push_back(std::clamp(starts[k], -big, big));
@@ -1896,12 +2043,18 @@ private:
         ResizeAttrs ra;
         if (mode == "nearest") ra.mode = ResizeMode::kNearest;
         else if (mode == "linear" || mode == "bilinear") ra.mode = ResizeMode::kLinear;
-        else return unsup(n, "mode '" + mode + "' is not supported (nearest, linear)");
+        else if (mode == "cubic") ra.mode = ResizeMode::kCubic;
+        else return unsup(n, "mode '" + mode + "' is not supported (nearest, linear, cubic)");
+        ra.cubic_a = n.f("cubic_coeff_a", -0.75f);
+        ra.exclude_outside = n.i("exclude_outside", 0) != 0;
+        if (!std::isfinite(ra.cubic_a)) return fail(n, "cubic_coeff_a is not finite");
+        if (n.i("antialias", 0)) return unsup(n, "antialias = 1 is not supported");
         const std::string coord = upsample || m_.opset < 11 ? "asymmetric" : n.s("coordinate_transformation_mode", "half_pixel");
         if (coord == "half_pixel") ra.coord = ResizeCoord::kHalfPixel;
         else if (coord == "pytorch_half_pixel") ra.coord = ResizeCoord::kPytorchHalfPixel;
         else if (coord == "align_corners") ra.coord = ResizeCoord::kAlignCorners;
         else if (coord == "asymmetric") ra.coord = ResizeCoord::kAsymmetric;
+        else if (coord == "tf_half_pixel_for_nn") ra.coord = ResizeCoord::kTfHalfPixelForNn;
         else return unsup(n, "coordinate_transformation_mode '" + coord + "' is not supported");
         const std::string nm = upsample || m_.opset < 11 ? "floor" : n.s("nearest_mode", "round_prefer_floor");
         if (nm == "round_prefer_floor") ra.nearest = NearestRound::kRoundPreferFloor;
@@ -1920,6 +2073,10 @@ private:
             for (int64_t k = 0; k < sc->c.count(); ++k) scales.push_back(static_cast<float>(sc->c.at(k)));
         } else if (sc && !sc->is_const) {
             return unsup(n, "scales must be a constant");
+        }
+        if (upsample && m_.opset < 9) {  // Upsample-7's scales, Upsample-1's height_scale and width_scale
+            if (const Attr* a = n.attr("scales")) scales = a->floats;
+            else scales = {1.f, 1.f, n.f("height_scale", 1.f), n.f("width_scale", 1.f)};
         }
         int64_t oh, ow;
         if (!scales.empty()) {

@@ -1,4 +1,4 @@
-// Import of ONNX models (ModelProto, opsets 9 to 18) into the engine's Graph.
+// Import of ONNX models (ModelProto, opsets 1 to 18; before 9 the forms whose meaning later changed are refused) into the engine's Graph.
 //
 // The file is read with our own bounds-checked protobuf reader (protobuf.h). NCHW models are
 // converted to the engine's NHWC once, at import: every rank-4 runtime tensor is kept NHWC,

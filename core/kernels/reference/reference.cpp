@@ -131,10 +131,10 @@ private:
     template <typename F>
     void for_window(int oy, int ox, F&& f) const {
         for (int ky = 0; ky < d_.kernel_h; ++ky) {
-            const int iy = oy * d_.stride_h - d_.pad_top + ky;
+            const int iy = oy * d_.stride_h - d_.pad_top + ky * d_.dilation_h;
             if (iy < 0 || iy >= d_.in_h) continue;
             for (int kx = 0; kx < d_.kernel_w; ++kx) {
-                const int ix = ox * d_.stride_w - d_.pad_left + kx;
+                const int ix = ox * d_.stride_w - d_.pad_left + kx * d_.dilation_w;
                 if (ix < 0 || ix >= d_.in_w) continue;
                 f(iy, ix);
             }

@@ -287,6 +287,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d) { return std::make_unique<Pool>(d); }
+std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d) {
+    if (d.is_dilated()) return reference_kernels().make_pool(d);
+    return std::make_unique<Pool>(d);
+}
 
 }  // namespace cnnlens::simd

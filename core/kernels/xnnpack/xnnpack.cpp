@@ -552,11 +552,12 @@ std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d) {
     xnn_operator_t op = nullptr;
     // XNNPACK rejects 1x1 windows (they are a strided copy); the reference forward serves them.
     xnn_status s = xnn_status_unsupported_parameter;
+    if (d.kind == PoolKind::kAvg && d.is_dilated()) return reference_kernels().make_pool(d);
     if (d.kernel_h * d.kernel_w > 1) {
         s = d.kind == PoolKind::kMax
                 ? xnn_create_max_pooling2d_nhwc_f32(d.pad_top, d.pad_right, d.pad_bottom,
                                                     d.pad_left, d.kernel_h, d.kernel_w, d.stride_h,
-                                                    d.stride_w, 1, 1, d.channels, d.channels,
+                                                    d.stride_w, d.dilation_h, d.dilation_w, d.channels, d.channels,
                                                     d.channels, -inf, inf, 0, &op)
                 : xnn_create_average_pooling2d_nhwc_f32(d.pad_top, d.pad_right, d.pad_bottom,
                                                         d.pad_left, d.kernel_h, d.kernel_w,
