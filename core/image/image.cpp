@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <initializer_list>
 #include <string>
 
@@ -185,7 +186,7 @@ const codecs::Codec codecs::kStb{stb_header, stb_decode};
 namespace {
 
 bool starts_with(std::span<const uint8_t> b, size_t at, std::string_view s) {
-    return at + s.size() <= b.size() && std::equal(s.begin(), s.end(), b.begin() + static_cast<ptrdiff_t>(at));
+    return at + s.size() <= b.size() && std::memcmp(b.data() + at, s.data(), s.size()) == 0;
 }
 
 // The brands of an ISO base media file's leading 'ftyp' box (HEIF, AVIF, MP4 and kin): the
