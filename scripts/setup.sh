@@ -14,6 +14,8 @@ deb_packages=(
     emscripten node-acorn                           # wasm preset (emcc's optimizer needs acorn)
     libxnnpack-dev libpthreadpool-dev               # xnnpack kernel set (native)
     nlohmann-json3-dev libstb-dev                   # model import, image decoding
+    libwebp-dev libavif-dev                         # WebP and AVIF photos (native builds)
+    libjpeg-turbo-progs python3-pil                 # tests/data/photos/make_photos.py (jpegtran, PIL)
     libimgui-dev                                    # the web app's ImGui backends
     python3-numpy python3-skimage                   # tests/oracle/make_inputs.py
     python3-torch python3-onnx                      # ONNX fixtures

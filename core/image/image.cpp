@@ -1,14 +1,20 @@
-// Image decoding (stb_image from Debian's libstb), cropping, resampling, model input.
+// Image decoding (format sniffing, stb_image from Debian's libstb and the decoders of codecs.h,
+// EXIF orientation), cropping, resampling, model input.
 #include "core/image/image.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <initializer_list>
 #include <string>
 
 #define STBI_NO_STDIO
 #define STBI_FAILURE_USERMSG
 #include <stb_image.h>
+
+#include "core/image/codecs.h"
+#include "core/image/orientation.h"
 
 namespace cnnlens {
 
@@ -118,11 +124,12 @@ std::string jpeg_huffman_problem(std::span<const uint8_t> b) {
 // Debian's stb_image copies a PNG's first IDAT chunk into a buffer it has not allocated yet
 // when that chunk is empty (memcpy to a null pointer: undefined behaviour). Such a file holds
 // no image data where it should start; we refuse it. Chunks are walked by their lengths, as
-// stb_image reads them.
+// stb_image reads them. The position is 64-bit: on wasm32 a length near 2^32 would wrap a size_t
+// back to where it was (an endless loop).
 std::string png_chunk_problem(std::span<const uint8_t> b) {
-    const size_t n = b.size();
+    const uint64_t n = b.size();
     if (n < 8 || b[0] != 0x89 || b[1] != 'P' || b[2] != 'N' || b[3] != 'G') return "";
-    size_t i = 8;
+    uint64_t i = 8;
     while (i + 8 <= n) {
         const uint64_t len = be32(&b[i]);
         const bool idat = b[i + 4] == 'I' && b[i + 5] == 'D' && b[i + 6] == 'A' && b[i + 7] == 'T';
@@ -144,6 +151,136 @@ Status check_size(const std::string& who, int64_t w, int64_t h) {
     return Status::ok();
 }
 
+std::string stb_reason(const char* fallback) { return stbi_failure_reason() ? stbi_failure_reason() : fallback; }
+
+// stb_image, behind the header checks above (our size read first: stb_image will not report
+// the size of an image too large for it).
+Expected<codecs::Header> stb_header(std::span<const uint8_t> bytes, const std::string& who) {
+    int64_t hw = 0, hh = 0;
+    if (header_size(bytes, hw, hh)) CNNLENS_RETURN_IF_ERROR(check_size(who, hw, hh));
+    if (const std::string p = jpeg_huffman_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
+    if (const std::string p = png_chunk_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
+    if (int64_t maxval = 0; pnm_header(bytes, hw, hh, maxval) && (maxval < 1 || maxval > 65535))
+        return corrupt(who + ": PNM maximum value " + std::to_string(maxval) + " is not in 1..65535");
+    int w = 0, h = 0, c = 0;
+    if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c))
+        return corrupt(who + ": not a decodable image (" + stb_reason("unknown format") + ")");
+    return codecs::Header{w, h, c, exif_orientation(bytes)};
+}
+
+Expected<Image> stb_decode(std::span<const uint8_t> bytes, const std::string& who, int channels) {
+    int w = 0, h = 0, c = 0;
+    stbi_uc* p = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c, channels);
+    if (!p) return corrupt(who + ": decoding failed (" + stb_reason("unknown") + ")");
+    Image img;
+    img.width = w; img.height = h; img.channels = channels;
+    img.pixels.assign(p, p + static_cast<size_t>(w) * h * channels);
+    stbi_image_free(p);
+    return img;
+}
+
+}  // namespace
+
+const codecs::Codec codecs::kStb{stb_header, stb_decode};
+
+namespace {
+
+bool starts_with(std::span<const uint8_t> b, size_t at, std::string_view s) {
+    return at + s.size() <= b.size() && std::memcmp(b.data() + at, s.data(), s.size()) == 0;
+}
+
+// The brands of an ISO base media file's leading 'ftyp' box (HEIF, AVIF, MP4 and kin): the
+// major brand, then the compatible ones up to the box's end.
+bool has_brand(std::span<const uint8_t> b, std::initializer_list<std::string_view> brands) {
+    if (!starts_with(b, 4, "ftyp") || b.size() < 12) return false;
+    const uint64_t end = std::min<uint64_t>(be32(&b[0]), b.size());
+    for (uint64_t at = 8; at + 4 <= std::max<uint64_t>(end, 12); at += at == 8 ? 8 : 4)
+        for (std::string_view brand : brands)
+            if (starts_with(b, static_cast<size_t>(at), brand)) return true;
+    return false;
+}
+
+bool is_png(std::span<const uint8_t> b) { return starts_with(b, 0, "\x89PNG\r\n\x1a\n"); }
+bool is_jpeg(std::span<const uint8_t> b) {  // stb_image, like libjpeg, takes any number of 0xFF before D8
+    size_t i = 0;
+    while (i < b.size() && b[i] == 0xFF) ++i;
+    return i > 0 && i < b.size() && b[i] == 0xD8;
+}
+bool is_gif(std::span<const uint8_t> b) { return starts_with(b, 0, "GIF87a") || starts_with(b, 0, "GIF89a"); }
+bool is_bmp(std::span<const uint8_t> b) { return starts_with(b, 0, "BM"); }
+bool is_psd(std::span<const uint8_t> b) { return starts_with(b, 0, "8BPS"); }
+bool is_pnm(std::span<const uint8_t> b) { return starts_with(b, 0, "P5") || starts_with(b, 0, "P6"); }
+bool is_webp(std::span<const uint8_t> b) { return starts_with(b, 0, "RIFF") && starts_with(b, 8, "WEBP"); }
+bool is_avif(std::span<const uint8_t> b) { return has_brand(b, {"avif", "avis"}); }
+bool is_heic(std::span<const uint8_t> b) { return has_brand(b, {"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1"}); }
+bool is_cr3(std::span<const uint8_t> b) { return has_brand(b, {"crx "}); }
+bool is_tiff(std::span<const uint8_t> b) {
+    return starts_with(b, 0, {"II*\0", 4}) || starts_with(b, 0, {"MM\0*", 4}) || starts_with(b, 0, {"II+\0", 4}) || starts_with(b, 0, {"MM\0+", 4});
+}
+bool is_jpeg_xl(std::span<const uint8_t> b) { return starts_with(b, 0, "\xFF\x0A") || starts_with(b, 0, {"\0\0\0\x0CJXL \r\n\x87\n", 12}); }
+bool is_jpeg_2000(std::span<const uint8_t> b) { return starts_with(b, 0, "\xFF\x4F\xFF\x51") || starts_with(b, 0, {"\0\0\0\x0CjP  \r\n\x87\n", 12}); }
+bool is_openexr(std::span<const uint8_t> b) { return starts_with(b, 0, "\x76\x2F\x31\x01"); }
+bool is_radiance_hdr(std::span<const uint8_t> b) { return starts_with(b, 0, "#?RADIANCE") || starts_with(b, 0, "#?RGBE"); }
+bool is_qoi(std::span<const uint8_t> b) { return starts_with(b, 0, "qoif"); }
+
+// Every image format recognised by its first bytes, decodable or not: one entry per format,
+// read by probe_image for the decoder and by messages for the name. A null codec means no
+// decoder in this build; `elsewhere` that other builds have one (WebP and AVIF natively; in
+// the browser the page decodes them). AVIF is matched before HEIC (AVIF files also list HEIF's
+// generic brand mif1); JPEG XL's codestream (0xFF 0x0A) is not a JPEG (0xFF 0xD8).
+struct Format {
+    std::string_view name;
+    bool (*matches)(std::span<const uint8_t>);
+    const codecs::Codec* codec;
+    bool elsewhere = false;
+};
+
+constexpr bool kNotHere = true, kNowhere = false;
+
+const Format kFormats[] = {
+    {"PNG", is_png, &codecs::kStb, {}},
+    {"JPEG XL", is_jpeg_xl, nullptr, kNowhere},
+    {"JPEG", is_jpeg, &codecs::kStb, {}},
+    {"GIF", is_gif, &codecs::kStb, {}},
+    {"BMP", is_bmp, &codecs::kStb, {}},
+    {"PSD", is_psd, &codecs::kStb, {}},
+    {"PNM", is_pnm, &codecs::kStb, {}},
+#if CNNLENS_HAVE_WEBP
+    {"WebP", is_webp, &codecs::kWebp, {}},
+#else
+    {"WebP", is_webp, nullptr, kNotHere},
+#endif
+#if CNNLENS_HAVE_AVIF
+    {"AVIF", is_avif, &codecs::kAvif, {}},
+#else
+    {"AVIF", is_avif, nullptr, kNotHere},
+#endif
+    {"HEIC/HEIF", is_heic, nullptr, kNowhere},
+    {"Canon raw (CR3)", is_cr3, nullptr, kNowhere},
+    {"TIFF (or a camera raw file built on TIFF)", is_tiff, nullptr, kNowhere},
+    {"JPEG 2000", is_jpeg_2000, nullptr, kNowhere},
+    {"OpenEXR", is_openexr, nullptr, kNowhere},
+    {"Radiance HDR", is_radiance_hdr, nullptr, kNowhere},
+    {"QOI", is_qoi, nullptr, kNowhere},
+};
+
+// Formats without a signature of their own, tried by stb_image when nothing above matches.
+constexpr std::string_view kUnsignedFormats = "TGA";
+
+const Format* format_of(std::span<const uint8_t> bytes) {
+    for (const Format& f : kFormats)
+        if (f.matches(bytes)) return &f;
+    return nullptr;
+}
+
+// "PNG, JPEG, GIF, BMP, PSD, PNM, WebP, AVIF and TGA": what this build decodes.
+std::string decodable_formats() {
+    std::string list;
+    for (const Format& f : kFormats)
+        if (f.codec) list += (list.empty() ? "" : ", ") + std::string(f.name);
+    return list + " and " + std::string(kUnsignedFormats);
+}
+
 }  // namespace
 
 Expected<ImageInfo> probe_image(std::span<const uint8_t> bytes, std::string_view name) {
@@ -152,32 +289,42 @@ Expected<ImageInfo> probe_image(std::span<const uint8_t> bytes, std::string_view
     if (static_cast<uint64_t>(bytes.size()) > static_cast<uint64_t>(limits::kMaxImageFileBytes))
         return out_of_range(who + ": the file has " + std::to_string(bytes.size()) + " bytes, over the limit of " +
                             std::to_string(limits::kMaxImageFileBytes >> 20) + " MiB");
-    int64_t hw = 0, hh = 0;
-    if (header_size(bytes, hw, hh)) CNNLENS_RETURN_IF_ERROR(check_size(who, hw, hh));
-    if (const std::string p = jpeg_huffman_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
-    if (const std::string p = png_chunk_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
-    if (int64_t maxval = 0; pnm_header(bytes, hw, hh, maxval) && (maxval < 1 || maxval > 65535))
-        return corrupt(who + ": PNM maximum value " + std::to_string(maxval) + " is not in 1..65535");
+    const Format* f = format_of(bytes);
+    if (f && !f->codec) {
+        const std::string name(f->name);
+        return unsupported(who + ": " + name +
+                           (f->elsewhere ? " is not decodable here: this build has no " + name + " decoder (in the web app the browser decodes it)"
+                                         : " is not a format cnnlens decodes") +
+                           "; this build reads " + decodable_formats() + " (convert the image to one of them)");
+    }
+    auto h = (f ? *f->codec : codecs::kStb).header(bytes, who);
+    if (!h) return h.status();
+    CNNLENS_RETURN_IF_ERROR(check_size(who, h->width, h->height));
     ImageInfo info;
-    if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height, &info.channels))
-        return corrupt(who + ": not a decodable image (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown format") + ")");
-    CNNLENS_RETURN_IF_ERROR(check_size(who, info.width, info.height));
+    const bool swap = orientation_swaps_sides(h->orientation);
+    info.width = static_cast<int>(swap ? h->height : h->width);
+    info.height = static_cast<int>(swap ? h->width : h->height);
+    info.channels = h->channels;
+    info.orientation = h->orientation;
+    info.format = f ? f->name : kUnsignedFormats;
     return info;
 }
 
 Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name) {
     auto info = probe_image(bytes, name);
     if (!info) return info.status();
-    const int want = (info->channels == 1 || info->channels == 2) ? 1 : 3;
-    int dw = 0, dh = 0, dc = 0;
-    stbi_uc* p = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &dw, &dh, &dc, want);
-    if (!p)
-        return corrupt("image '" + std::string(name) + "': decoding failed (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown") + ")");
-    Image img;
-    img.width = dw; img.height = dh; img.channels = want;
-    img.pixels.assign(p, p + static_cast<size_t>(dw) * dh * want);
-    stbi_image_free(p);
-    return img;
+    const std::string who = "image '" + std::string(name) + "'";
+    const Format* f = format_of(bytes);
+    const int channels = (info->channels == 1 || info->channels == 2) ? 1 : 3;
+    auto img = (f ? *f->codec : codecs::kStb).decode(bytes, who, channels);
+    if (!img) return img;
+    const bool swap = orientation_swaps_sides(info->orientation);
+    if ((swap ? img->height : img->width) != info->width || (swap ? img->width : img->height) != info->height)
+        return corrupt(who + ": the " + std::string(info->format) + " data holds " + std::to_string(img->width) + "x" + std::to_string(img->height) +
+                       " pixels but the header declares " + std::to_string(swap ? info->height : info->width) + "x" +
+                       std::to_string(swap ? info->width : info->height));
+    if (info->orientation == 1) return img;
+    return orient_image(*img, info->orientation);
 }
 
 Expected<Image> load_image(const std::string& path) {

@@ -1,5 +1,7 @@
-// Images in and out of the engine: decoding (stb_image: PNG, JPEG, BMP, GIF, TGA, PSD, PNM),
-// 8-bit interleaved pixels, cropping and resampling, and conversion to a model's input tensor.
+// Images in and out of the engine: decoding (stb_image: PNG, JPEG, BMP, GIF, TGA, PSD, PNM;
+// natively also WebP and AVIF through Debian's libwebp and libavif), turned upright by the EXIF
+// orientation, 8-bit interleaved pixels, cropping and resampling, and conversion to a model's
+// input tensor.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -21,15 +23,23 @@ struct Image {
 };
 
 // What the file's header says, after every check decode_image makes before decoding (size
-// limits, headers that would overflow stb_image); channels as stored (1..4).
+// limits, headers that would overflow stb_image). width and height are the upright photo's
+// (swapped from the stored ones for orientations 5..8); channels as stored (1..4); orientation
+// is the EXIF value decode_image applies (1..8, 1 = as stored; see orientation.h); format names
+// the container ("JPEG", "PNG", "WebP", ...).
 struct ImageInfo {
     int width = 0, height = 0, channels = 0;
+    int orientation = 1;
+    std::string_view format;
 };
 Expected<ImageInfo> probe_image(std::span<const uint8_t> bytes, std::string_view name);
 
-// Decodes an image file held in memory. `name` is used in error messages. The result has 1
-// channel for gray files and 3 otherwise (alpha dropped). Sizes over limits::kMaxImageSide,
-// limits::kMaxImagePixels (core/base/limits.h) are refused from the header, before decoding.
+// Decodes an image file held in memory, upright: a JPEG's or PNG's EXIF orientation (and an
+// AVIF's rotation and mirror) is applied to the pixels. `name` is used in error messages. The
+// result has 1 channel for gray files and 3 otherwise (alpha dropped). Sizes over
+// limits::kMaxImageSide, limits::kMaxImagePixels (core/base/limits.h) are refused from the
+// header, before decoding. A format recognised but not decodable in this build (HEIC, TIFF,
+// JPEG XL, ...; WebP and AVIF in the browser build) is an error naming the format.
 Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view name);
 Expected<Image> load_image(const std::string& path);
 

@@ -30,6 +30,16 @@ Status open_bad(const std::string& kind, const std::string& path) {
     return invalid_argument("unknown kind '" + kind + "' in the catalogue");
 }
 
+bool decodable_here(const std::string& format) {
+#if CNNLENS_HAVE_WEBP
+    if (format == "WebP") return true;
+#endif
+#if CNNLENS_HAVE_AVIF
+    if (format == "AVIF") return true;
+#endif
+    return false;
+}
+
 json catalogue() {
     const auto bytes = test::read_file(test::source_path(kBad + "catalogue.json"));
     return json::parse(bytes.begin(), bytes.end(), nullptr, false);
@@ -41,7 +51,10 @@ TEST(BadInputs, EveryCatalogueEntryFailsWithItsMessage) {
     ASSERT_GE(cat.size(), 25u);
     std::map<std::string, int> kinds;
     for (const json& e : cat) {
-        const std::string file = e.at("file"), kind = e.at("kind"), expect = e.at("expect");
+        const std::string file = e.at("file"), kind = e.at("kind");
+        // A format only native builds decode ("needs"): elsewhere the error names the format.
+        const std::string needs = e.value("needs", "");
+        const std::string expect = needs.empty() || decodable_here(needs) ? std::string(e.at("expect")) : needs + " is not decodable here";
         SCOPED_TRACE(file + " (" + e.value("what", "") + ")");
         ++kinds[kind];
         const Status st = open_bad(kind, test::source_path(kBad + file));

@@ -1,4 +1,5 @@
-// Image decoding, limits checked from the header, cropping, and exact area resampling.
+// Image decoding (every format, named errors for the ones not decoded here), limits checked
+// from the header, cropping, and exact area resampling.
 #include "core/image/image.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,18 @@
 
 namespace cnnlens {
 namespace {
+
+// Native builds decode WebP and AVIF when CMake found libwebp and libavif (codecs.h).
+#ifdef CNNLENS_HAVE_WEBP
+constexpr bool kHaveWebp = true;
+#else
+constexpr bool kHaveWebp = false;
+#endif
+#ifdef CNNLENS_HAVE_AVIF
+constexpr bool kHaveAvif = true;
+#else
+constexpr bool kHaveAvif = false;
+#endif
 
 TEST(Image, DecodesPng) {
     auto img = load_image(test::source_path("tests/data/astronaut_face.png"));
@@ -81,6 +94,98 @@ TEST(Image, InputSpecMapsValues) {
     Tensor y = image_to_input(img, rgb);
     EXPECT_NEAR(y[0], 2.f, 1e-5);
     EXPECT_NEAR(y[3], -2.f, 1e-5);
+}
+
+double mean_abs_diff(const Image& a, const Image& b) {
+    double sum = 0;
+    for (size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(a.pixels[i] - b.pixels[i]);
+    return sum / static_cast<double>(a.pixels.size());
+}
+
+Expected<Image> decode_bytes(std::string_view bytes, std::string_view name) {
+    return decode_image({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, name);
+}
+
+// The astronaut photo saved as WebP and AVIF (tests/data/photos/make_photos.py) decodes natively
+// to the JPEG's pixels within the codecs' loss; the browser build names the format instead.
+TEST(Image, WebPAndAvifPhotos) {
+    auto jpeg = load_image(test::source_path("tests/data/astronaut.jpg"));
+    ASSERT_TRUE(jpeg);
+    for (const char* format : {"WebP", "AVIF"}) {
+        const std::string ext = format == std::string("WebP") ? "webp" : "avif";
+        const auto bytes = test::read_file(test::source_path("tests/data/photos/astronaut." + ext));
+        auto img = decode_image(bytes, "astronaut." + ext);
+        const bool here = ext == "webp" ? kHaveWebp : kHaveAvif;
+        if (!here) {
+            ASSERT_FALSE(img);
+            EXPECT_EQ(img.status().message().find("image 'astronaut." + ext + "': " + format + " is not decodable here"), 0u) << img.status().message();
+            EXPECT_EQ(img.status().code(), ErrorCode::kUnsupported);
+            continue;
+        }
+        ASSERT_TRUE(img) << img.status().message();
+        EXPECT_EQ(img->width, 512);
+        EXPECT_EQ(img->height, 512);
+        EXPECT_EQ(img->channels, 3);
+        const double d = mean_abs_diff(*img, *jpeg);
+        EXPECT_LT(d, 4.0) << format << " differs from the JPEG by " << d << " levels on average";
+        auto info = probe_image(bytes, "x");
+        ASSERT_TRUE(info);
+        EXPECT_EQ(info->format, format);
+    }
+}
+
+TEST(Image, AnimatedWebPGivesItsFirstFrame) {
+    if (!kHaveWebp) GTEST_SKIP() << "no WebP decoder in this build (WebPAndAvifPhotos checks its error)";
+    auto img = load_image(test::source_path("fuzz/corpus/image/anim_red_blue8x6.webp"));  // red, then blue
+    ASSERT_TRUE(img) << img.status().message();
+    EXPECT_EQ(img->width, 8);
+    EXPECT_EQ(img->height, 6);
+    for (size_t p = 0; p < 8 * 6; ++p) {
+        EXPECT_EQ(img->pixels[p * 3], 255);
+        EXPECT_EQ(img->pixels[p * 3 + 2], 0);
+    }
+    auto lossless = load_image(test::source_path("fuzz/corpus/image/rgba8x8_lossless.webp"));
+    ASSERT_TRUE(lossless) << lossless.status().message();
+    EXPECT_EQ(lossless->channels, 3) << "alpha is dropped, as for PNG";
+}
+
+// Formats nothing here decodes are recognised by their first bytes and named.
+TEST(Image, UndecodableFormatsAreNamed) {
+    const std::pair<std::string_view, std::string_view> files[] = {
+        {std::string_view("\0\0\0\x18" "ftypheic\0\0\0\0mif1heic", 24), "HEIC/HEIF is not a format cnnlens decodes"},
+        {std::string_view("\0\0\0\x14" "ftypmif1\0\0\0\0heix", 20), "HEIC/HEIF is not a format"},
+        {std::string_view("\0\0\0\x18" "ftypcrx \0\0\0\0crx isom", 24), "Canon raw (CR3) is not a format"},
+        {std::string_view("MM\0*\0\0\0\x08\0\0", 10), "TIFF (or a camera raw file built on TIFF) is not a format"},
+        {std::string_view("II*\0\x08\0\0\0\0\0", 10), "TIFF (or a camera raw file built on TIFF) is not a format"},
+        {std::string_view("\xFF\x0A\xFA\x1F", 4), "JPEG XL is not a format"},
+        {std::string_view("\0\0\0\x0CJXL \r\n\x87\n\0\0", 14), "JPEG XL is not a format"},
+        {std::string_view("\0\0\0\x0CjP  \r\n\x87\n\0\0", 14), "JPEG 2000 is not a format"},
+        {std::string_view("\x76\x2F\x31\x01\x02\0\0\0", 8), "OpenEXR is not a format"},
+        {"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n", "Radiance HDR is not a format"},
+        {std::string_view("qoif\0\0\0\x10\0\0\0\x10\x03\x00", 14), "QOI is not a format"},
+    };
+    for (auto [bytes, expect] : files) {
+        auto r = decode_bytes(bytes, "photo.x");
+        ASSERT_FALSE(r) << expect;
+        EXPECT_EQ(r.status().code(), ErrorCode::kUnsupported) << r.status().message();
+        EXPECT_EQ(r.status().message().find("image 'photo.x': " + std::string(expect)), 0u) << r.status().message();
+        EXPECT_NE(r.status().message().find("this build reads PNG, JPEG, GIF, BMP, PSD, PNM"), std::string::npos) << r.status().message();
+    }
+    // An AVIF's brands come before HEIF's generic mif1: the file is AVIF, not HEIC.
+    auto avif = decode_bytes(std::string_view("\0\0\0\x1C" "ftypavif\0\0\0\0avifmif1miaf", 28), "a.avif");
+    ASSERT_FALSE(avif);
+    EXPECT_EQ(avif.status().message().find("HEIC"), std::string::npos) << avif.status().message();
+    EXPECT_NE(avif.status().message().find("AVIF"), std::string::npos) << avif.status().message();
+}
+
+// Every size and offset a header declares is checked in 64 bits: a PNG chunk length near 2^32
+// once wrapped wasm32's 32-bit position back to where it was, and the check never ended.
+TEST(Image, ChunkLengthsNearTwoToThe32AreErrors) {
+    std::string png("\x89PNG\r\n\x1a\n\xFF\xFF\xFF\xF4IHDR\0\0\0\x01\0\0\0\x01", 24);  // 1x1 pixels
+    png += std::string(40, '\0');
+    auto r = decode_bytes(png, "wrap.png");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.status().message().find("wrap.png"), std::string::npos);
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 """Writes the catalogue of bad inputs (tests/data/bad/) and the fuzz seed corpora
 (fuzz/corpus/<target>/) from a few tiny well-formed files built here, so every bad file is one
 visible change away from a good one. Run from anywhere: python3 tests/data/bad/make_bad.py.
-Needs only the standard library (and a C compiler for the JPEG seeds, written with Debian's
-stb_image_write). The outputs are committed; the catalogue's expected messages live in
-catalogue.json, which this script also writes."""
+Needs only the standard library (and a C compiler for the JPEG, WebP and AVIF seeds, written with
+Debian's stb_image_write, libwebp and libavif). The outputs are committed; the catalogue's
+expected messages live in catalogue.json, which this script also writes. An entry with "needs"
+names a format only native builds decode: where it is missing (the wasm build) the message is
+"<needs> is not decodable here" instead."""
 import base64
 import json
 import math
@@ -81,6 +83,138 @@ int main(int argc, char** argv) {
         exe = os.path.join(tmp, 'w')
         subprocess.run([cc, '-O1', c, '-o', exe, '-lm'], check=True)
         subprocess.run([exe, os.path.join(out_dir, 'rgb16.jpg'), os.path.join(out_dir, 'gray16x12.jpg')], check=True)
+
+
+CODEC_SEEDS = r'''
+#include <avif/avif.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <webp/encode.h>
+#include <webp/mux.h>
+static void save(const char* dir, const char* name, const uint8_t* data, size_t size) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE* f = fopen(path, "wb");
+    fwrite(data, 1, size, f);
+    fclose(f);
+}
+/* A 2-frame lossless animation, 8x6: the first frame red, the second blue. */
+static int animation(const char* dir) {
+    WebPAnimEncoderOptions opts;
+    WebPConfig config;
+    WebPPicture pic;
+    if (!WebPAnimEncoderOptionsInit(&opts) || !WebPConfigInit(&config) || !WebPPictureInit(&pic)) return 1;
+    config.lossless = 1;
+    WebPAnimEncoder* enc = WebPAnimEncoderNew(8, 6, &opts);
+    uint8_t px[8 * 6 * 4];
+    for (int frame = 0; frame < 2; ++frame) {
+        for (int i = 0; i < 8 * 6; ++i) {
+            px[i * 4] = frame ? 0 : 255; px[i * 4 + 1] = 0; px[i * 4 + 2] = frame ? 255 : 0; px[i * 4 + 3] = 255;
+        }
+        pic.width = 8; pic.height = 6; pic.use_argb = 1;
+        if (!WebPPictureImportRGBA(&pic, px, 8 * 4) || !WebPAnimEncoderAdd(enc, &pic, frame * 100, &config)) return 2;
+        WebPPictureFree(&pic);
+    }
+    WebPData out;
+    WebPDataInit(&out);
+    if (!WebPAnimEncoderAdd(enc, NULL, 200, NULL) || !WebPAnimEncoderAssemble(enc, &out)) return 3;
+    save(dir, "anim_red_blue8x6.webp", out.bytes, out.size);
+    WebPDataClear(&out);
+    WebPAnimEncoderDelete(enc);
+    return 0;
+}
+static int avif(const char* dir, const uint8_t* rgb, int w, int h) {
+    avifImage* img = avifImageCreate(w, h, 8, AVIF_PIXEL_FORMAT_YUV420);
+    avifRGBImage r;
+    avifRGBImageSetDefaults(&r, img);
+    r.format = AVIF_RGB_FORMAT_RGB;
+    r.pixels = (uint8_t*)rgb;
+    r.rowBytes = w * 3;
+    if (avifImageRGBToYUV(img, &r) != AVIF_RESULT_OK) return 1;
+    avifEncoder* enc = avifEncoderCreate();
+    enc->speed = 10;
+    avifRWData out = AVIF_DATA_EMPTY;
+    if (avifEncoderWrite(enc, img, &out) != AVIF_RESULT_OK) return 2;
+    save(dir, "rgb16x12.avif", out.data, out.size);
+    avifRWDataFree(&out);
+    avifEncoderDestroy(enc);
+    avifImageDestroy(img);
+    return 0;
+}
+int main(int argc, char** argv) {
+    uint8_t px[16 * 12 * 4];
+    for (int i = 0; i < 16 * 12 * 4; ++i) px[i] = (uint8_t)(i * 37 + (i / 64) * 11);
+    uint8_t* out = NULL;
+    size_t n = WebPEncodeRGB(px, 16, 12, 16 * 3, 75, &out);
+    if (!n) return 1;
+    save(argv[1], "rgb16x12.webp", out, n);
+    WebPFree(out);
+    n = WebPEncodeLosslessRGBA(px, 8, 8, 8 * 4, &out);
+    if (!n) return 1;
+    save(argv[1], "rgba8x8_lossless.webp", out, n);
+    WebPFree(out);
+    return animation(argv[1]) || avif(argv[1], px, 16, 12);
+}'''
+
+
+def codec_seeds(out_dir):
+    """WebP (lossy, lossless with alpha, animated) and AVIF seeds written by Debian's libwebp and
+    libavif; skipped without a compiler or their -dev packages."""
+    cc = shutil.which('cc') or shutil.which('gcc') or shutil.which('clang-14')
+    with tempfile.TemporaryDirectory() as tmp:
+        c = os.path.join(tmp, 'codecs.c')
+        open(c, 'w').write(CODEC_SEEDS)
+        exe = os.path.join(tmp, 'codecs')
+        if not cc or subprocess.run([cc, '-O1', c, '-o', exe, '-lwebpmux', '-lwebp', '-lavif']).returncode != 0:
+            print('no C compiler, libwebp-dev or libavif-dev: WebP and AVIF seeds not written')
+            return
+        subprocess.run([exe, out_dir], check=True)
+
+
+def tiff_orientation(orientation, big_endian, ifd_offset=8, count=None, kind=3):
+    """A TIFF header and IFD0 with Make and Orientation, as EXIF holds it; the fields a
+    malformed file gets wrong are parameters."""
+    e = '>' if big_endian else '<'
+    entries = [(0x010F, 2, 4, b'cnn\0'), (0x0112, kind, 1, struct.pack(e + 'HH', orientation, 0))]
+    b = (b'MM\0*' if big_endian else b'II*\0') + struct.pack(e + 'I', ifd_offset)
+    b += struct.pack(e + 'H', len(entries) if count is None else count)
+    for tag, k, n, value in entries:
+        b += struct.pack(e + 'HHI', tag, k, n) + value
+    return b + struct.pack(e + 'I', 0)
+
+
+def with_app1(jpeg, payload, length=None):
+    """The JPEG with an APP1 segment right after its start marker; `length` overrides the
+    segment's declared length."""
+    n = len(payload) + 2 if length is None else length
+    return jpeg[:2] + b'\xff\xe1' + struct.pack('>H', n) + payload + jpeg[2:]
+
+
+def png_chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+
+def with_exif_chunk(png_bytes, tiff):
+    """A PNG with an eXIf chunk after IHDR (8-byte signature, 25-byte IHDR chunk)."""
+    return png_bytes[:33] + png_chunk(b'eXIf', tiff) + png_bytes[33:]
+
+
+def exif_seeds(out_dir):
+    """JPEGs and a PNG whose EXIF orientation turns them, well-formed and with each kind of
+    damage the parser bounds (offsets past the end, counts past the end, cut segments, wrong
+    types); the broken ones decode as stored."""
+    rgb = open(os.path.join(out_dir, 'rgb16.jpg'), 'rb').read() if os.path.exists(os.path.join(out_dir, 'rgb16.jpg')) else None
+    if rgb is None:
+        return
+    exif = b'Exif\0\0'
+    write(f'{out_dir}/exif6_be.jpg', with_app1(rgb, exif + tiff_orientation(6, True)))
+    write(f'{out_dir}/exif8_le.jpg', with_app1(rgb, exif + tiff_orientation(8, False)))
+    write(f'{out_dir}/exif_ifd_past_end.jpg', with_app1(rgb, exif + tiff_orientation(3, True, ifd_offset=0xFFFFFFF0)))
+    write(f'{out_dir}/exif_count_past_end.jpg', with_app1(rgb, exif + tiff_orientation(5, False, count=0xFFFF)))
+    write(f'{out_dir}/exif_long_type.jpg', with_app1(rgb, exif + tiff_orientation(6, True, kind=4)))
+    write(f'{out_dir}/exif_app1_cut.jpg', with_app1(rgb, exif + tiff_orientation(7, False)[:20], length=60))
+    write(f'{out_dir}/exif5_be.png', with_exif_chunk(gradient_png(6, 4, 3, 2), tiff_orientation(5, True)))
 
 
 # --- a tiny TF.js graph model ---------------------------------------------------------------
@@ -169,8 +303,8 @@ def catalogue():
             shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
     items = []
 
-    def add(file, kind, expect, what):
-        items.append({'file': file, 'kind': kind, 'expect': expect, 'what': what})
+    def add(file, kind, expect, what, needs=None):
+        items.append({'file': file, 'kind': kind, 'expect': expect, 'what': what, **({'needs': needs} if needs else {})})
 
     face = open(os.path.join(ROOT, 'tests/data/astronaut_face.png'), 'rb').read()
     photo = open(os.path.join(ROOT, 'tests/data/astronaut.jpg'), 'rb').read()
@@ -189,6 +323,27 @@ def catalogue():
     add('zero_width.png', 'image', 'declares 0x16 pixels (a side of zero or less)', 'a PNG declaring a width of 0')
     write(f'{BAD}/text.png', 'This is a text file with a .png name.\n')
     add('text.png', 'image', 'not a decodable image', 'a text file named .png')
+
+    # Formats recognised by their first bytes: WebP and AVIF decode natively (in the browser the
+    # page decodes them), the others nowhere, and the error names the format.
+    webp = open(os.path.join(ROOT, 'tests/data/photos/astronaut.webp'), 'rb').read()
+    write(f'{BAD}/truncated.webp', webp[:3000])
+    add('truncated.webp', 'image', 'WebP decoding failed (the compressed data is corrupt or cut short)',
+        'a WebP cut after 3000 bytes', needs='WebP')
+    vp8l = bytes([0x2F]) + struct.pack('<I', (16383) | (16383 << 14))  # 16384x16384, no alpha, version 0
+    write(f'{BAD}/huge.webp', b'RIFF' + struct.pack('<I', 4 + 8 + 6) + b'WEBP' + b'VP8L' + struct.pack('<I', 6) + vp8l + b'\0')
+    add('huge.webp', 'image', '16384x16384 pixels exceeds the limit of 32768 per side and 100 megapixels',
+        'a lossless WebP header declaring 16384x16384 pixels (refused from the header, before decoding)', needs='WebP')
+    avif = open(os.path.join(ROOT, 'tests/data/photos/astronaut.avif'), 'rb').read()
+    write(f'{BAD}/truncated.avif', avif[:2000])
+    add('truncated.avif', 'image', 'not a readable AVIF file (libavif: BMFF parsing failed)',
+        'an AVIF cut after 2000 bytes (its image data is declared past the end)', needs='AVIF')
+    write(f'{BAD}/photo.heic', struct.pack('>I', 24) + b'ftypheic' + struct.pack('>I', 0) + b'mif1heic' + b'\0' * 64)
+    add('photo.heic', 'image', 'HEIC/HEIF is not a format cnnlens decodes', 'the start of an iPhone HEIC photo')
+    write(f'{BAD}/scan.tif', b'II*\0' + struct.pack('<IH', 8, 0) + b'\0' * 32)
+    add('scan.tif', 'image', 'TIFF (or a camera raw file built on TIFF) is not a format cnnlens decodes', 'a TIFF header')
+    write(f'{BAD}/photo.jxl', b'\xff\x0a' + b'\xfa\x1f' + b'\0' * 32)
+    add('photo.jxl', 'image', 'JPEG XL is not a format cnnlens decodes', 'the start of a JPEG XL codestream')
 
     model, shard = tiny_model()
     write_model(f'{BAD}/model_without_weights', model, shard, with_shard=False)
@@ -287,6 +442,8 @@ def corpora():
     write(f'{image}/gray5x4.pgm', pgm(5, 4))
     write(f'{image}/rgb3x2.tga', tga(3, 2))
     stb_jpegs(image)
+    codec_seeds(image)
+    exif_seeds(image)
 
     # The first byte picks the reader's options (see fuzz/csv_fuzz.cpp).
     write(f'{csv}/fer2013.csv', b'\x00' + csv_rows(['3,' + pixels(16) + ',PublicTest', '0,' + pixels(16, 5) + ',Training',
