@@ -180,7 +180,7 @@ Expected<FaceSource> face_source_from_name(std::string_view name) {
     return invalid_argument("faces '" + std::string(name) + "' is not one of auto, detect, whole");
 }
 
-static FoundFace whole_photo_face(const Image& img) {
+FoundFace whole_photo_face(const Image& img) {
     FoundFace f;
     f.whole_photo = true;
     f.box = FaceBox{0, 0, static_cast<float>(img.width), static_cast<float>(img.height), 1.f, {}};

@@ -108,6 +108,8 @@ struct FoundFace {
     Image crop;        // crop_frame(photo, frame): the photo itself when whole_photo
 };
 
+// The whole photo as one face (FaceSource::kWhole): box and frame are the photo's rectangle.
+FoundFace whole_photo_face(const Image& img);
 // The faces of `img`, strongest first, each cropped (see FaceSource and CropOptions).
 Expected<std::vector<FoundFace>> find_faces(FaceDetector& detector, const Image& img, const FindFacesOptions& options = {});
 

@@ -37,8 +37,10 @@ struct PanelTextures {
 // GPU-side and derived pictures the panels keep between frames.
 struct UiCache {
     Texture photo, face, overlay;
+    Texture photo_map;         // the map laid over the photo through the face's frame
     ShownMap shown;
     int64_t overlay_key = -1;  // hash of (explanation version, display settings)
+    int64_t photo_map_key = -1;
     PanelWork work;      // the extra panels' jobs and results (session_panels.h)
     PanelTextures panels;
 };
