@@ -1,5 +1,6 @@
 // The `cnnlens` command line: shared argument handling for the subcommands.
 #pragma once
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -9,6 +10,7 @@
 #include "core/base/status.h"
 #include "core/eval/confusion.h"
 #include "core/explain/probe.h"
+#include "core/face/face.h"
 #include "core/image/image.h"
 #include "core/import/model.h"
 
@@ -60,9 +62,34 @@ Expected<ConfusionMatrix> run_confusion(GraphProbe& probe, const Dataset& data, 
 // load_model() plus the --preset NAME and --task face|image overrides (defined in predict.cpp).
 Expected<Model> load_model_for(const Args& a, const std::string& path);
 // An image as the model's input: the whole image center-cropped to the input's aspect for an
-// image model (photo_to_input), the image resampled whole for a face model (the image is taken
-// to be a face crop already).
+// image model (photo_to_input), the image resampled whole for a face model (a face crop: see
+// FaceFinder for photos).
 Tensor model_input(const Model& m, const Image& img);
+// The faces a face model (ModelTask::kFace) is shown in an image: --faces auto|detect|whole
+// (find_faces' FaceSource; auto: a face crop is taken whole, a photo by its detected faces),
+// --align on|off (turn crops so the eyes are level; on by default) and --detector DIR (the
+// BlazeFace folder; default: blazeface beside the model's folder, else models/blazeface from
+// the current folder). The detector is loaded when an image first needs it.
+class FaceFinder {
+public:
+    static const std::vector<std::string>& option_names();  // faces, align, detector
+    static Expected<FaceFinder> from_args(const Args& a, const std::string& model_path, const KernelSet& kernels);
+    Expected<std::vector<FoundFace>> find(const Image& img);
+    bool align() const { return options_.crop.align; }
+
+private:
+    FindFacesOptions options_;
+    std::vector<std::string> detector_dirs_;  // tried in order
+    const KernelSet* kernels_ = nullptr;
+    std::unique_ptr<FaceDetector> detector_;
+};
+// JSON of where a found face is: "box":[x,y,w,h],"score":s,"crop":{"center":[x,y],"width":w,
+// "height":h,"angle_degrees":a,"aligned":b} (fields for the caller's object; `aligned` says
+// whether --align was on: tilts under CropOptions::min_angle_degrees stay at angle 0).
+std::string found_face_json_fields(const FoundFace& f, bool align);
+// "at (172, 74) 106x106, turned 4.9 deg" (or ", upright").
+std::string found_face_text(const FoundFace& f);
+
 // Indices of the k largest values, largest first (ties: lower index first).
 std::vector<int> top_classes(std::span<const float> p, int k);
 

@@ -69,8 +69,12 @@ Expected<Params> method_params(const ExplanationMethod& m, const Args& a, const 
     return p;
 }
 
-std::string explanation_json(const Explanation& e, const std::string& image, const std::vector<std::string>& classes, const std::string& kernels) {
-    std::string s = "{\n  \"method\": " + json_quote(e.method) + ",\n  \"image\": " + json_quote(image) + ",\n  \"target\": {\"class\": " +
+// `face`: JSON fields of the face explained (found_face_json_fields), empty for a whole image.
+std::string explanation_json(const Explanation& e, const std::string& image, const std::string& face, const std::vector<std::string>& classes,
+                             const std::string& kernels) {
+    std::string s = "{\n  \"method\": " + json_quote(e.method) + ",\n  \"image\": " + json_quote(image) + ",\n";
+    if (!face.empty()) s += "  \"face\": {" + face + "},\n";
+    s += "  \"target\": {\"class\": " +
                     std::to_string(e.target.cls) + ", \"class_name\": " + json_quote(classes[static_cast<size_t>(e.target.cls)]);
     if (e.target.contrast >= 0) s += ", \"contrast\": " + std::to_string(e.target.contrast) + ", \"contrast_name\": " + json_quote(classes[static_cast<size_t>(e.target.contrast)]);
     s += ", \"score\": " + json_quote(e.target.score == Target::Score::kLogit ? "logit" : "probability") + "},\n";
@@ -110,10 +114,18 @@ Image display_image(const Tensor& input, const InputSpec& spec) {
     return img;
 }
 
+// How the CLI shows a map: signed maps keep the sign, Grad-CAMs min-max, others PAIR's p99; the
+// colormap asked for, or RdBu_r for signed maps and inferno otherwise.
+static MapNorm shown_norm(const Explanation& e) {
+    return e.signed_map ? MapNorm::kSignedPercentile99 : (e.method == "gradcam" || e.method == "gradcampp" ? MapNorm::kMinMax : MapNorm::kPercentile99);
+}
+static Colormap shown_colormap(const Explanation& e, Colormap cmap_override, bool has_override) {
+    return has_override ? cmap_override : e.signed_map ? Colormap::kRdBuR : Colormap::kInferno;
+}
+
 Image explanation_picture(const Explanation& e, const Image& face, int scale, Colormap cmap_override, bool has_override) {
-    const MapNorm norm = e.signed_map ? MapNorm::kSignedPercentile99 : (e.method == "gradcam" || e.method == "gradcampp" ? MapNorm::kMinMax : MapNorm::kPercentile99);
-    const Colormap cmap = has_override ? cmap_override : e.signed_map ? Colormap::kRdBuR : Colormap::kInferno;
-    NormalizedMap nm = normalize_map(e.map, norm);
+    const Colormap cmap = shown_colormap(e, cmap_override, has_override);
+    NormalizedMap nm = normalize_map(e.map, shown_norm(e));
     Image base = upscale_nearest(face, scale);
     Image over = overlay(base, nm.map, cmap, 0.6f);
     if (!e.segments.empty()) draw_boundaries(over, e.segments, e.width, e.height, {255, 255, 0});
@@ -129,7 +141,8 @@ int cmd_explain(const Args& a) {
     if (!a.has("method")) return fail("explain: --method is required (" + method_names() + ")");
     const ExplanationMethod* m = find_method(a.get("method"));
     if (!m) return fail("explain: unknown method '" + a.get("method") + "' (available: " + method_names() + ")");
-    std::vector<std::string> known = {"model", "method", "class", "contrast", "score", "out", "kernels", "seed", "colormap", "scale", "json", "preset", "task"};
+    std::vector<std::string> known = {"model", "method", "class", "contrast", "score", "out", "kernels", "seed", "colormap", "scale", "json", "preset", "task", "face"};
+    known.insert(known.end(), FaceFinder::option_names().begin(), FaceFinder::option_names().end());
     for (const ParamDef& d : m->params()) known.emplace_back(d.name);
     if (auto u = a.unknown(known); !u.empty()) return fail("explain: unknown option " + u + " for method " + std::string(m->name()));
     if (a.positional().empty()) return fail("explain: no image given");
@@ -140,6 +153,10 @@ int cmd_explain(const Args& a) {
     GraphProbe probe(*model, *ks);
     auto params = method_params(*m, a, probe);
     if (!params) return fail("explain: " + params.status().message());
+    auto finder = FaceFinder::from_args(a, a.get("model"), *ks);
+    if (!finder) return fail("explain: " + finder.status().message());
+    const int only_face = a.get_int("face", 0);
+    if (a.has("face") && only_face < 1) return fail("explain: --face must be a face number from 1, got '" + a.get("face") + "'");
     Colormap cmap = Colormap::kInferno;
     if (a.has("colormap")) {
         auto c = colormap_from_name(a.get("colormap"));
@@ -154,31 +171,59 @@ int cmd_explain(const Args& a) {
     for (const std::string& path : a.positional()) {
         auto img = load_image(path);
         if (!img) { std::fprintf(stderr, "cnnlens: %s\n", img.status().message().c_str()); ++failures; continue; }
-        Tensor x = model_input(*model, *img);
-        auto pred = probe.run(x, ProbeRequest{});
-        if (!pred) return fail(pred.status().message());
-        Target t;
-        t.cls = argmax_rows(pred->probs)[0];
-        if (a.has("class")) { auto c = class_index(model->spec.classes, a.get("class")); if (!c) return fail(c.status().message()); t.cls = *c; }
-        if (a.has("contrast")) { auto c = class_index(model->spec.classes, a.get("contrast")); if (!c) return fail(c.status().message()); t.contrast = *c; }
-        const std::string score = a.get("score", m->name() == "lime" ? "probability" : "logit");
-        if (score != "logit" && score != "probability") return fail("--score must be logit or probability, got '" + score + "'");
-        t.score = score == "logit" ? Target::Score::kLogit : Target::Score::kProbability;
-        ExplainContext ctx(probe);
-        ctx.seed = static_cast<uint64_t>(a.get_int("seed", 1));
-        Progress bar(std::string(m->name()) + " " + stem_of(path));
-        ctx.progress = [&](float f) { return bar(f); };
-        auto e = m->explain(x, t, *params, ctx);
-        bar.done();
-        if (!e) { std::fprintf(stderr, "cnnlens: %s: %s\n", path.c_str(), e.status().message().c_str()); ++failures; continue; }
-        const std::string base = out + "/" + stem_of(path) + "_" + std::string(m->name());
-        Status s = write_png(base + ".png", explanation_picture(*e, display_image(x, model->spec.input), 4, cmap, a.has("colormap")));
-        if (s) s = write_npy(base + ".npy", e->map);
-        if (s) s = write_text(base + ".json", explanation_json(*e, path, model->spec.classes, std::string(ks->name)));
-        if (!s) return fail(s.message());
-        std::printf("%s: %s for class %s%s -> %s.{png,npy,json}\n", path.c_str(), std::string(m->title()).c_str(),
-                    model->spec.classes[static_cast<size_t>(t.cls)].c_str(),
-                    t.contrast >= 0 ? (" vs " + model->spec.classes[static_cast<size_t>(t.contrast)]).c_str() : "", base.c_str());
+        // A face model explains each face found (or the image, taken as a face crop); an image
+        // model the whole photo.
+        std::vector<FoundFace> faces;
+        if (model->spec.task == ModelTask::kFace) {
+            auto f = finder->find(*img);
+            if (!f) { std::fprintf(stderr, "cnnlens: %s: %s\n", path.c_str(), f.status().message().c_str()); ++failures; continue; }
+            faces = std::move(*f);
+            if (faces.empty()) { std::fprintf(stderr, "cnnlens: %s: no face found (--faces whole explains the whole image)\n", path.c_str()); ++failures; continue; }
+            if (only_face > static_cast<int>(faces.size())) {
+                std::fprintf(stderr, "cnnlens: %s: --face %d, but %zu face%s found\n", path.c_str(), only_face, faces.size(), faces.size() == 1 ? " was" : "s were");
+                ++failures;
+                continue;
+            }
+        } else {
+            faces.push_back(whole_photo_face(*img));
+        }
+        for (size_t k = 0; k < faces.size(); ++k) {
+            if (only_face > 0 && static_cast<int>(k) + 1 != only_face) continue;
+            const FoundFace& face = faces[k];
+            Tensor x = model->spec.task == ModelTask::kFace ? image_to_input(face.crop, model->spec.input) : model_input(*model, *img);
+            auto pred = probe.run(x, ProbeRequest{});
+            if (!pred) return fail(pred.status().message());
+            Target t;
+            t.cls = argmax_rows(pred->probs)[0];
+            if (a.has("class")) { auto c = class_index(model->spec.classes, a.get("class")); if (!c) return fail(c.status().message()); t.cls = *c; }
+            if (a.has("contrast")) { auto c = class_index(model->spec.classes, a.get("contrast")); if (!c) return fail(c.status().message()); t.contrast = *c; }
+            const std::string score = a.get("score", m->name() == "lime" ? "probability" : "logit");
+            if (score != "logit" && score != "probability") return fail("--score must be logit or probability, got '" + score + "'");
+            t.score = score == "logit" ? Target::Score::kLogit : Target::Score::kProbability;
+            const std::string face_tag = face.whole_photo ? "" : "_face" + std::to_string(k + 1);
+            ExplainContext ctx(probe);
+            ctx.seed = static_cast<uint64_t>(a.get_int("seed", 1));
+            Progress bar(std::string(m->name()) + " " + stem_of(path) + face_tag);
+            ctx.progress = [&](float f) { return bar(f); };
+            auto e = m->explain(x, t, *params, ctx);
+            bar.done();
+            if (!e) { std::fprintf(stderr, "cnnlens: %s: %s\n", path.c_str(), e.status().message().c_str()); ++failures; continue; }
+            const std::string base = out + "/" + stem_of(path) + face_tag + "_" + std::string(m->name());
+            Status s = write_png(base + ".png", explanation_picture(*e, display_image(x, model->spec.input), 4, cmap, a.has("colormap")));
+            if (s) s = write_npy(base + ".npy", e->map);
+            const std::string face_json = face.whole_photo ? "" : "\"index\": " + std::to_string(k + 1) + ", " + found_face_json_fields(face, finder->align());
+            if (s) s = write_text(base + ".json", explanation_json(*e, path, face_json, model->spec.classes, std::string(ks->name)));
+            // A detected face's map drawn back on the photo, through the (turned) crop.
+            if (s && !face.whole_photo) {
+                s = write_png(base + "_photo.png", overlay_in_frame(*img, normalize_map(e->map, shown_norm(*e)).map, face.frame,
+                                                                     shown_colormap(*e, cmap, a.has("colormap")), 0.6f));
+            }
+            if (!s) return fail(s.message());
+            std::printf("%s%s: %s for class %s%s -> %s.{png,npy,json}%s\n", path.c_str(), face.whole_photo ? "" : (" face " + std::to_string(k + 1)).c_str(),
+                        std::string(m->title()).c_str(), model->spec.classes[static_cast<size_t>(t.cls)].c_str(),
+                        t.contrast >= 0 ? (" vs " + model->spec.classes[static_cast<size_t>(t.contrast)]).c_str() : "", base.c_str(),
+                        face.whole_photo ? "" : (" and " + base + "_photo.png").c_str());
+        }
     }
     return failures ? 1 : 0;
 }

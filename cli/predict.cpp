@@ -73,15 +73,56 @@ std::vector<int> top_classes(std::span<const float> p, int k) {
     return idx;
 }
 
+namespace {
+
+// One row of probabilities as predict prints it: the top class and the list (every class when
+// there are few, in class order; else the best `shown`, best first), indented by `indent`.
+void print_probabilities(const Model& m, std::span<const float> p, int shown, const std::string& head, const std::string& indent) {
+    const int nc = m.num_classes();
+    const std::vector<int> best = top_classes(p, shown);
+    std::printf("%s: %s (%.1f%%)\n", head.c_str(), m.spec.classes[static_cast<size_t>(best[0])].c_str(), 100.0 * p[static_cast<size_t>(best[0])]);
+    std::vector<int> rows = best;
+    if (shown == nc) std::sort(rows.begin(), rows.end());
+    for (int k : rows)
+        std::printf("%s  %-*s %8.4f%%\n", indent.c_str(), shown == nc ? 10 : 28, m.spec.classes[static_cast<size_t>(k)].c_str(), 100.0 * p[static_cast<size_t>(k)]);
+    if (shown < nc) std::printf("%s  (top %d of %d classes)\n", indent.c_str(), shown, nc);
+}
+
+// "top", "top_index", "top_k" and "probabilities" of one row, as JSON fields.
+std::string probabilities_json_fields(const Model& m, std::span<const float> p, int shown) {
+    const std::vector<int> best = top_classes(p, shown);
+    char buf[64];
+    std::string s = "\"top\":" + json_quote(m.spec.classes[static_cast<size_t>(best[0])]) + ",\"top_index\":" + std::to_string(best[0]) + ",\"top_k\":[";
+    for (size_t r = 0; r < best.size(); ++r) {
+        std::snprintf(buf, sizeof buf, "%.8g", p[static_cast<size_t>(best[r])]);
+        s += std::string(r ? "," : "") + "{\"index\":" + std::to_string(best[r]) + ",\"class\":" + json_quote(m.spec.classes[static_cast<size_t>(best[r])]) +
+             ",\"probability\":" + buf + "}";
+    }
+    s += "],\"probabilities\":[";
+    for (size_t k = 0; k < p.size(); ++k) {
+        std::snprintf(buf, sizeof buf, "%s%.8g", k ? "," : "", p[k]);
+        s += buf;
+    }
+    return s + "]";
+}
+
+}  // namespace
+
 int cmd_predict(const Args& a) {
-    if (auto u = a.unknown({"model", "kernels", "json", "preset", "task", "top"}); !u.empty()) return fail("predict: unknown option " + u);
+    std::vector<std::string> known = {"model", "kernels", "json", "preset", "task", "top"};
+    known.insert(known.end(), FaceFinder::option_names().begin(), FaceFinder::option_names().end());
+    if (auto u = a.unknown(known); !u.empty()) return fail("predict: unknown option " + u);
     if (!a.has("model")) return fail("predict: --model DIR is required");
     if (a.positional().empty()) return fail("predict: no image given");
     auto model = load_model_for(a, a.get("model"));
     if (!model) return fail(model.status().message());
     const KernelSet* ks = kernels_or_fail(a);
     if (!ks) return 1;
+    const bool faces_model = model->spec.task == ModelTask::kFace;
+    auto finder = FaceFinder::from_args(a, a.get("model"), *ks);
+    if (!finder) return fail("predict: " + finder.status().message());
     Executor ex(model->graph, *ks);
+    GraphProbe probe(*model, *ks);
     const bool json = a.has("json");
     const int nc = model->num_classes();
     // Every class when there are few (the 7 emotions); else the best kTopClasses (or --top N).
@@ -92,36 +133,56 @@ int cmd_predict(const Args& a) {
     if (json) for (size_t k = 0; k < model->spec.classes.size(); ++k) std::printf("%s%s", k ? "," : "", json_quote(model->spec.classes[k]).c_str());
     if (json) std::printf("],\"images\":[");
     bool first = true;
+    const auto image_error = [&](const std::string& path, const Status& st) {
+        ++failures;
+        std::fprintf(stderr, "cnnlens: %s\n", st.message().c_str());
+        if (json) { std::printf("%s{\"image\":%s,\"error\":%s}", first ? "" : ",", json_quote(path).c_str(), json_quote(st.message()).c_str()); first = false; }
+    };
     for (const std::string& path : a.positional()) {
         auto img = load_image(path);
-        if (!img) {
-            ++failures;
-            std::fprintf(stderr, "cnnlens: %s\n", img.status().message().c_str());
-            if (json) { std::printf("%s{\"image\":%s,\"error\":%s}", first ? "" : ",", json_quote(path).c_str(), json_quote(img.status().message()).c_str()); first = false; }
+        if (!img) { image_error(path, img.status()); continue; }
+        std::vector<FoundFace> faces;
+        if (faces_model) {
+            auto f = finder->find(*img);
+            if (!f) { image_error(path, Status(f.status().code(), path + ": " + f.status().message())); continue; }
+            faces = std::move(*f);
+        }
+        if (!faces_model || (faces.size() == 1 && faces[0].whole_photo)) {
+            // The image is the model's view: a face crop, or an image model's whole photo.
+            Tensor x = faces_model ? image_to_input(faces[0].crop, model->spec.input) : model_input(*model, *img);
+            if (Status s = ex.forward(x); !s) return fail(s.message());
+            const std::vector<float> p = probabilities(*model, ex);
+            if (json) {
+                std::printf("%s{\"image\":%s,%s}", first ? "" : ",", json_quote(path).c_str(), probabilities_json_fields(*model, p, shown).c_str());
+                first = false;
+            } else {
+                print_probabilities(*model, p, shown, path, "");
+            }
             continue;
         }
-        Tensor x = model_input(*model, *img);
-        if (Status s = ex.forward(x); !s) return fail(s.message());
-        const std::vector<float> p = probabilities(*model, ex);
-        const std::vector<int> best = top_classes(p, shown);
-        const int top = best[0];
+        // Detected faces: all classified in one batch (the probe splits it where memory asks).
+        std::vector<float> probs;
+        if (!faces.empty()) {
+            std::vector<Tensor> rows;
+            for (const FoundFace& f : faces) rows.push_back(image_to_input(f.crop, model->spec.input));
+            auto r = probe.run(stack_batch(rows), ProbeRequest{});
+            if (!r) return fail(r.status().message());
+            probs.assign(r->probs.data(), r->probs.data() + r->probs.size());
+        }
         if (json) {
-            std::printf("%s{\"image\":%s,\"top\":%s,\"top_index\":%d,\"top_k\":[", first ? "" : ",", json_quote(path).c_str(),
-                        json_quote(model->spec.classes[static_cast<size_t>(top)]).c_str(), top);
-            for (size_t r = 0; r < best.size(); ++r)
-                std::printf("%s{\"index\":%d,\"class\":%s,\"probability\":%.8g}", r ? "," : "", best[r],
-                            json_quote(model->spec.classes[static_cast<size_t>(best[r])]).c_str(), p[static_cast<size_t>(best[r])]);
-            std::printf("],\"probabilities\":[");
-            for (size_t k = 0; k < p.size(); ++k) std::printf("%s%.8g", k ? "," : "", p[k]);
+            std::printf("%s{\"image\":%s,\"faces\":[", first ? "" : ",", json_quote(path).c_str());
+            for (size_t i = 0; i < faces.size(); ++i)
+                std::printf("%s{\"index\":%zu,%s,%s}", i ? "," : "", i + 1, found_face_json_fields(faces[i], finder->align()).c_str(),
+                            probabilities_json_fields(*model, std::span<const float>(probs).subspan(i * nc, nc), shown).c_str());
             std::printf("]}");
             first = false;
+        } else if (faces.empty()) {
+            std::printf("%s: no face found (--faces whole classifies the whole image)\n", path.c_str());
         } else {
-            std::printf("%s: %s (%.1f%%)\n", path.c_str(), model->spec.classes[static_cast<size_t>(top)].c_str(), 100.0 * p[static_cast<size_t>(top)]);
-            // Few classes: listed in class order, as the model defines them; many: best first.
-            std::vector<int> rows = best;
-            if (shown == nc) std::sort(rows.begin(), rows.end());
-            for (int k : rows) std::printf("  %-*s %8.4f%%\n", shown == nc ? 10 : 28, model->spec.classes[static_cast<size_t>(k)].c_str(), 100.0 * p[static_cast<size_t>(k)]);
-            if (shown < nc) std::printf("  (top %d of %d classes)\n", shown, nc);
+            std::printf("%s: %zu face%s\n", path.c_str(), faces.size(), faces.size() == 1 ? "" : "s");
+            for (size_t i = 0; i < faces.size(); ++i)
+                print_probabilities(*model, std::span<const float>(probs).subspan(i * nc, nc), shown,
+                                    "  face " + std::to_string(i + 1) + " " + found_face_text(faces[i]), "  ");
         }
     }
     if (json) std::printf("]}\n");

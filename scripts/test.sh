@@ -211,6 +211,11 @@ smoke() {
         check "$p predict says happy" ok "^$face: happy" \
             ${cli[$p]} predict --model "$model" "$face" || status=1
         check "$p model-info" ok "^classes .*happy" ${cli[$p]} model-info "$model" || status=1
+        # A photo: its face found, cropped (aligned) and classified; the JSON states the crop.
+        check "$p predict lists a photo's faces" ok "^  face 1 at \([0-9]+, [0-9]+\) [0-9]+x[0-9]+, upright: happy" \
+            ${cli[$p]} predict --model "$model" tests/data/astronaut.jpg || status=1
+        check "$p predict --json gives each face's crop" ok '"faces":\[\{"index":1,"box":\[[^]]+\],"score":[^,]+,"crop":\{"center":\[[^]]+\],"width":[^,]+,"height":[^,]+,"angle_degrees":0,"aligned":false\}' \
+            ${cli[$p]} predict --json --align off --model "$model" tests/data/astronaut.jpg || status=1
         check "$p corrupt image is an error" error "^cnnlens: .*corrupt\.png" \
             ${cli[$p]} predict --model "$model" "$corrupt" || status=1
         check "$p predict with an ONNX model" ok "^$face: [a-z]+ \(" \
@@ -295,6 +300,9 @@ explanations() {
             "$b" explain --model "$model" --method "$m" --out "$out" "$face" || status=1
         check "explain $m files" ok "json" ls "$out/astronaut_face_$m.png" "$out/astronaut_face_$m.npy" "$out/astronaut_face_$m.json" || status=1
     done
+    check "explain a photo's face, drawn back on the photo" ok "astronaut\.jpg face 1: .* and .*astronaut_face1_gradcam_photo\.png" \
+        "$b" explain --model "$model" --method gradcam --out "$out" tests/data/astronaut.jpg || status=1
+    check "explain a photo's face files" ok "photo" ls "$out/astronaut_face1_gradcam.json" "$out/astronaut_face1_gradcam_photo.png" || status=1
     check "explain gradcam on an ONNX model" ok "-> .*_gradcam\.\{png,npy,json\}" \
         "$b" explain --model tests/data/onnx/resnet48.opset17.onnx --method gradcam --out "$out/onnx" "$face" || status=1
     check "explain bad method is an error" error "unknown method 'nope'" "$b" explain --model "$model" --method nope "$face" || status=1

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <cstdio>
 
+#include "core/eval/dataset.h"
 #include "core/import/model.h"
 #include "core/kernels/kernels.h"
 
@@ -118,6 +119,51 @@ double max_abs_diff(const float* a, const float* b, int64_t n) {
     double m = 0;
     for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
     return m;
+}
+
+Image rotate_image(const Image& img, double degrees, double cx, double cy) {
+    Image out = img;
+    const double a = degrees * 3.14159265358979323846 / 180, c = std::cos(a), s = std::sin(a);
+    const int ch = img.channels;
+    const auto px = [&](int x, int y, int k) {
+        x = std::clamp(x, 0, img.width - 1), y = std::clamp(y, 0, img.height - 1);
+        return static_cast<double>(img.pixels[(static_cast<size_t>(y) * img.width + x) * ch + k]);
+    };
+    for (int y = 0; y < img.height; ++y)
+        for (int x = 0; x < img.width; ++x) {
+            const double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+            const double sx = c * dx + s * dy + cx - 0.5, sy = -s * dx + c * dy + cy - 0.5;
+            const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
+            const double fx = sx - x0, fy = sy - y0;
+            for (int k = 0; k < ch; ++k) {
+                const double v = (1 - fy) * ((1 - fx) * px(x0, y0, k) + fx * px(x0 + 1, y0, k)) +
+                                 fy * ((1 - fx) * px(x0, y0 + 1, k) + fx * px(x0 + 1, y0 + 1, k));
+                out.pixels[(static_cast<size_t>(y) * img.width + x) * ch + k] = static_cast<uint8_t>(std::lround(v));
+            }
+        }
+    return out;
+}
+
+Image group_photo() {
+    constexpr int kFactor = 3, kTile = 48 * kFactor, kGap = 48, kColumns = 5;
+    auto data = read_csv_dataset(source_path("tests/data/eval/fer2013_20.csv"));
+    EXPECT_TRUE(data.has_value()) << data.status().message();
+    if (!data) return {};
+    const int n = static_cast<int>(data->items.size()), rows = (n + kColumns - 1) / kColumns;
+    Image g;
+    g.width = kColumns * (kTile + kGap) + kGap;
+    g.height = rows * (kTile + kGap) + kGap;
+    g.channels = 1;
+    g.pixels.assign(static_cast<size_t>(g.width) * g.height, 128);
+    for (int i = 0; i < n; ++i) {
+        const Image& face = data->items[static_cast<size_t>(i)].image;
+        const int ox = kGap + (i % kColumns) * (kTile + kGap), oy = kGap + (i / kColumns) * (kTile + kGap);
+        for (int y = 0; y < kTile; ++y)
+            for (int x = 0; x < kTile; ++x)
+                g.pixels[static_cast<size_t>(oy + y) * g.width + ox + x] =
+                    face.pixels[static_cast<size_t>(y / kFactor) * face.width + x / kFactor];
+    }
+    return g;
 }
 
 }  // namespace cnnlens::test

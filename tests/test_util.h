@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/base/rng.h"
+#include "core/image/image.h"
 #include "core/tensor/tensor.h"
 
 namespace cnnlens { struct Model; struct KernelSet; }
@@ -34,5 +35,16 @@ Tensor random_tensor(const Shape& shape, Rng& rng, float lo = -1.f, float hi = 1
 // ||a - b||_2 / max(||b||_2, tiny)
 double rel_l2(const float* a, const float* b, int64_t n);
 double max_abs_diff(const float* a, const float* b, int64_t n);
+
+// `img` turned by `degrees` about (cx, cy), clockwise on screen (image y points down): the pixel
+// at p shows the source at R(-degrees)(p - c) + c, sampled bilinearly (centres at +0.5, edges
+// repeated). Written apart from core/image's crop code so the two check each other.
+Image rotate_image(const Image& img, double degrees, double cx, double cy);
+
+// A group photo: the 20 faces of tests/data/eval/fer2013_20.csv (48x48 gray; the astronaut,
+// then 19 of scikit-image's LFW subset) enlarged 3x by repeating pixels, in 5 columns and 4
+// rows of 144-pixel tiles 48 pixels apart on mid gray (1008 x 816, 1 channel). The browser test
+// (tests/e2e/faces.test.mjs) draws the same picture.
+Image group_photo();
 
 }  // namespace cnnlens::test

@@ -1,12 +1,15 @@
 // Face detection with BlazeFace (the TF.js graph model of the npm package @vladmandic/human,
 // run by our own engine), anchor decoding and non-maximum suppression, and the square crop a
-// classifier sees. Works on any photo size: large photos are downscaled for detection only.
+// classifier sees, turned so the eyes are level. Works on any photo size: large photos are
+// downscaled for detection only.
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/base/status.h"
 #include "core/graph/executor.h"
+#include "core/image/crop_frame.h"
 #include "core/image/image.h"
 #include "core/import/model.h"
 
@@ -21,7 +24,7 @@ struct FaceBox {
 struct DetectOptions {
     float min_score = 0.5f;      // human's default is 0.2; 0.5 avoids most false faces on photos
     float iou_threshold = 0.3f;  // NMS overlap above which the weaker box is dropped
-    int max_faces = 20;
+    int max_faces = 64;          // a class photo holds more than 20
 };
 
 class FaceDetector {
@@ -44,12 +47,71 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// The square crop around a face a FER classifier expects: the detector's box (eyebrows to
-// chin) enlarged by `scale` about its centre and made square; may extend past the image
-// (the outside is filled with the nearest edge pixels).
-Image face_crop(const Image& img, const FaceBox& face, float scale = 1.25f);
-// The square region face_crop uses, in image pixels.
+// How a face is cut out for a classifier.
+struct CropOptions {
+    // The detector's box (eyebrows to chin) enlarged by this about its centre and made square.
+    float scale = 1.25f;
+    // Turn the square so the eyes are level, as FER2013's faces are (its crops are roughly
+    // eye-aligned). Needs the detector's eye keypoints; without them the crop stays upright.
+    bool align = true;
+    // Tilts below this many degrees are left unturned: BlazeFace's eye points wobble by a degree
+    // or two on an upright face, and an upright crop copies whole pixels where a turned one
+    // resamples (blurring slightly), so upright faces give exactly the unaligned crop.
+    float min_angle_degrees = 3.f;
+};
+
+// The angle of the line from the right eye to the left eye (keypoints 0 and 1: the subject's
+// right eye is on the photo's left), in radians: 0 for level eyes, positive when the left eye
+// (on the photo's right) is lower. 0 without keypoints or for points that are not finite.
+float eye_angle(const FaceBox& face);
+
+// The square a classifier sees of a face, in photo pixels, centred on the detector's box.
+// Upright: side max(width, height) * scale. Turned by eye_angle (when aligning and the tilt
+// reaches min_angle_degrees): BlazeFace's box shrinks as a head tilts (on the test faces about
+// 2.3 eye distances wide upright, 2.0 at 30 degrees) while the eye distance does not, so the
+// side is scale * max(box side, 2.3 eye distances).
+CropFrame face_crop_frame(const FaceBox& face, const CropOptions& options = {});
+// crop_frame(img, face_crop_frame(face, options)): may extend past the photo (the outside is
+// filled with the nearest edge pixels).
+Image face_crop(const Image& img, const FaceBox& face, const CropOptions& options = {});
+// The upright square face_crop_frame starts from, as its top-left corner and side.
 void face_crop_box(const FaceBox& face, float scale, float& x, float& y, float& side);
+
+// True when a photo may be a face crop by its shape: at most 512 pixels a side and near-square
+// (aspect at most 4:3), as FER crops and cropped selfies are.
+bool looks_like_face_crop(const Image& img);
+
+// Which faces of a photo a face classifier is shown.
+enum class FaceSource {
+    // The detector's faces, except that a photo shaped like a face crop (looks_like_face_crop)
+    // is taken whole when its strongest face's crop spans at least 3/4 of its longer side (it
+    // is a face crop already: a FER image, a crop the app exported) or when no face is found.
+    kAuto,
+    kDetect,  // the detector's faces only (none for a photo without faces)
+    kWhole,   // the whole photo is one face crop
+};
+// "auto", "detect", "whole" (the CLI's --faces values).
+std::string_view face_source_name(FaceSource source);
+Expected<FaceSource> face_source_from_name(std::string_view name);
+
+struct FindFacesOptions {
+    FaceSource source = FaceSource::kAuto;
+    DetectOptions detect;
+    CropOptions crop;
+};
+
+// One face of a photo as a classifier sees it.
+struct FoundFace {
+    FaceBox box;       // the detector's box and keypoints; the whole photo when whole_photo
+    CropFrame frame;   // the region the classifier sees, in photo pixels
+    bool whole_photo = false;
+    Image crop;        // crop_frame(photo, frame): the photo itself when whole_photo
+};
+
+// The whole photo as one face (FaceSource::kWhole): box and frame are the photo's rectangle.
+FoundFace whole_photo_face(const Image& img);
+// The faces of `img`, strongest first, each cropped (see FaceSource and CropOptions).
+Expected<std::vector<FoundFace>> find_faces(FaceDetector& detector, const Image& img, const FindFacesOptions& options = {});
 
 // Intersection over union of two boxes.
 float box_iou(const FaceBox& a, const FaceBox& b);

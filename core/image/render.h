@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/base/status.h"
+#include "core/image/crop_frame.h"
 #include "core/image/image.h"
 #include "core/tensor/tensor.h"
 
@@ -111,6 +112,13 @@ Image colorize(const Tensor& normalised, Colormap cmap);
 // (bilinear up, area-averaged down). alpha 0.5 is Grad-CAM's image_weight 0.5 and Captum's
 // blended_heat_map; alpha 0 returns the base.
 Image overlay(const Image& base, const Tensor& normalised, Colormap cmap, float alpha = 0.5f);
+// The normalised map drawn back on the photo through `frame` (crop_frame.h), the region of the
+// photo the map was computed on: the map spans the whole frame, map[0, 0] at its top-left
+// corner, so a map of a turned face crop lands turned on the photo. Each photo pixel whose centre
+// lies inside the frame becomes (1-alpha)*photo + alpha*colormap(map sampled bilinearly at its
+// crop position); the rest of the photo is unchanged. Returns RGBA at the photo's size.
+Image overlay_in_frame(const Image& photo, const Tensor& normalised, const CropFrame& frame, Colormap cmap,
+                       float alpha = 0.5f);
 // Superpixel edges: `labels` holds label_w x label_h segment ids (row-major) and is sampled
 // nearest-neighbour onto the image, so an upscaled image gets 1-pixel lines. A pixel is drawn
 // when its segment differs from its right or lower neighbour's. Gray images become RGBA first.

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <set>
+
 #include "core/image/render.h"
 #include "tests/test_util.h"
 #include "wasm/app/export.h"
@@ -149,6 +152,84 @@ TEST_F(SessionTest, ExportsTheViewAsPngAndJson) {
     EXPECT_EQ(export_name(s, "gradcam", ".png"), "astronaut_gradcam.png");
     const Image map = map_picture(s.explanation()->map, MapNorm::kMinMax, Colormap::kInferno, 2);
     EXPECT_EQ(map.height >= 128, true);
+}
+
+// A turned face: the crop is aligned by default, the JSON states its angle, the photo export
+// draws the map back through the turned frame; switched off, the crop is upright and the faces
+// are classified again without a new detection.
+TEST_F(SessionTest, AlignmentTurnsTheCropAndCanBeSwitchedOff) {
+    const Image turned = test::rotate_image(s.photo(), 25, 228, 128);
+    ASSERT_TRUE(s.open_photo(encode_png(turned), "turned.png"));
+    ASSERT_EQ(s.faces().size(), 1u);
+    EXPECT_TRUE(s.align_faces());
+    struct { FaceBox box; CropFrame frame; std::vector<float> probs; } aligned{s.faces()[0].box, s.faces()[0].frame, s.faces()[0].probs};
+    EXPECT_NEAR(aligned.frame.angle_degrees(), 25, 6);
+    EXPECT_EQ(s.faces()[0].crop.width, static_cast<int>(std::lround(aligned.frame.width)));
+    s.request(request("gradcam"));
+    ASSERT_TRUE(s.run_pending());
+    AppState state;
+    const std::string json = view_json(state, s);
+    EXPECT_NE(json.find("\"angle_degrees\": " + std::to_string(aligned.frame.angle_degrees()).substr(0, 4)), std::string::npos) << json;
+    EXPECT_NE(json.find("\"aligned\": true"), std::string::npos) << json;
+    // The photo export: the map inside the turned square, the photo elsewhere.
+    const Image pic = view_photo_overlay(state, s);
+    ASSERT_EQ(pic.width, turned.width);
+    int inside = 0, inside_changed = 0, outside_changed = 0;
+    for (int y = 0; y < pic.height; ++y)
+        for (int x = 0; x < pic.width; ++x) {
+            const PointF c = aligned.frame.to_crop({x + 0.5f, y + 0.5f});
+            const bool in = c.x >= 0 && c.y >= 0 && c.x < aligned.frame.width && c.y < aligned.frame.height;
+            const size_t i = static_cast<size_t>(y) * turned.width + x;
+            bool changed = false;
+            for (int k = 0; k < 3; ++k) changed |= pic.pixels[i * 4 + k] != turned.pixels[i * 3 + k];
+            inside += in;
+            (in ? inside_changed : outside_changed) += changed;
+        }
+    EXPECT_GT(inside_changed, inside * 9 / 10);
+    EXPECT_EQ(outside_changed, 0);
+    const Image map_rgba = view_map_rgba(state, *s.explanation());
+    EXPECT_EQ(map_rgba.width, s.explanation()->width);
+    EXPECT_EQ(map_rgba.pixels[3], static_cast<uint8_t>(state.opacity * 255 + 0.5f));
+
+    const int v0 = s.photo_version();
+    ASSERT_TRUE(s.set_align_faces(false));
+    EXPECT_FALSE(s.align_faces());
+    EXPECT_GT(s.photo_version(), v0);
+    EXPECT_EQ(s.explanation(), nullptr);
+    ASSERT_EQ(s.faces().size(), 1u);
+    const Face& upright = s.faces()[0];
+    EXPECT_TRUE(upright.frame.upright());
+    EXPECT_EQ(upright.box.x, aligned.box.x) << "the same detection";
+    EXPECT_NE(upright.probs, aligned.probs);
+    EXPECT_NE(view_json(state, s).find("\"aligned\": false"), std::string::npos);
+    ASSERT_TRUE(s.set_align_faces(true));
+    EXPECT_EQ(s.faces()[0].probs, aligned.probs);
+}
+
+// A group photo of 20 faces: every face the detector finds is listed and classified in one
+// batch, each as it would be alone; stepping through them wraps around.
+TEST_F(SessionTest, AGroupPhotoClassifiesEveryFaceInOneBatch) {
+    ASSERT_TRUE(s.open_photo(encode_png(test::group_photo()), "group.png"));
+    const auto& faces = s.faces();
+    ASSERT_GE(faces.size(), 10u);
+    GraphProbe alone(s.model(), *select_kernel_set());
+    std::set<int> tops;
+    for (const Face& f : faces) {
+        auto r = alone.run(image_to_input(f.crop, s.model().spec.input), ProbeRequest{});
+        ASSERT_TRUE(r);
+        ASSERT_EQ(f.probs.size(), 7u);
+        EXPECT_LT(test::max_abs_diff(f.probs.data(), r->probs.data(), 7), 1e-5);
+        EXPECT_EQ(f.top, argmax_rows(r->probs)[0]);
+        tops.insert(f.top);
+    }
+    EXPECT_GE(tops.size(), 3u) << "different people, different predictions";
+    EXPECT_EQ(s.selected(), 0);
+    s.select_step(4);
+    EXPECT_EQ(s.selected(), 4);
+    s.select_step(-5);
+    EXPECT_EQ(s.selected(), static_cast<int>(faces.size()) - 1);
+    s.select_step(1);
+    EXPECT_EQ(s.selected(), 0);
 }
 
 TEST_F(SessionTest, TheViewOverlayFollowsTheDisplaySettings) {

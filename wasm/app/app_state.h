@@ -22,6 +22,7 @@ struct AppState {
     float mask_percent = 0.f;                 // > 0: keep only the top percent of the map
     bool show_boundaries = true;              // LIME superpixel edges
     bool show_overlay = true;                 // false: the plain face where the overlay is (Space)
+    bool map_on_photo = true;                 // the selected face's map drawn back on the photo too
     std::string error;                        // shown until dismissed
     bool run_requested = false;               // "Explain" pressed (needed for long methods)
 

@@ -27,6 +27,13 @@ void export_view(AppState& state, const Session& session) {
     download_png(export_name(session, session.explanation()->method, ".png"), pic);
 }
 
+// The photo with the selected face's map drawn back through its (possibly turned) frame.
+void export_photo_overlay(AppState& state, const Session& session) {
+    const Image pic = view_photo_overlay(state, session);
+    if (pic.empty()) { state.error = "Export: there is no explanation to save yet"; return; }
+    download_png(export_name(session, session.explanation()->method, "_photo.png"), pic);
+}
+
 void export_json(const AppState& state, const Session& session) {
     const std::string json = view_json(state, session);
     const std::string method = session.explanation() ? session.explanation()->method : "";
@@ -80,6 +87,8 @@ void handle_shortcuts(AppState& state, Session& session, UiCache& cache) {
     for (int k = 0; k < 10; ++k)
         if (ImGui::IsKeyPressed('0' + k, false)) switch_method(state, k == 0 ? 9 : k - 1);
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space), false)) state.show_overlay = !state.show_overlay;
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) session.select_step(-1);
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow))) session.select_step(1);
     (void)cache;
 }
 
@@ -97,6 +106,7 @@ void draw_menu_bar(AppState& state, Session& session, UiCache& cache) {
                 if (t.shape().rank() == 2 && ImGui::MenuItem(name.c_str())) export_map(state, session, name);
             ImGui::EndMenu();
         }
+        if (ImGui::MenuItem("Export the photo with the map as PNG", nullptr, false, e != nullptr)) export_photo_overlay(state, session);
         if (ImGui::MenuItem("Export the seven-class grid as PNG", nullptr, false, class_grid_ready(session, cache)))
             export_class_grid(state, session, cache);
         if (ImGui::MenuItem("Export settings and results as JSON", "Ctrl+Shift+E")) export_json(state, session);
@@ -108,6 +118,7 @@ void draw_menu_bar(AppState& state, Session& session, UiCache& cache) {
         static constexpr const char* kShortcuts[][2] = {
             {"Ctrl+O", "open a photo"},          {"Ctrl+V", "paste a photo"},
             {"1 .. 9, 0", "switch method"},      {"Space", "overlay on / off"},
+            {"Left / Right", "previous / next face"},
             {"Esc", "cancel the running job"},   {"Ctrl+S", "export the view as PNG"},
             {"Ctrl+Shift+E", "export settings and results as JSON"},
         };

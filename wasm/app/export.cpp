@@ -3,6 +3,7 @@
 
 #include "core/base/json_text.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
@@ -26,6 +27,27 @@ Image view_overlay(const AppState& state, const Face& face, const Explanation& e
     if (state.mask_percent > 0) pic = apply_mask(pic, mask_top_percent(e.map, state.mask_percent));
     if (!e.segments.empty() && state.show_boundaries) draw_boundaries(pic, e.segments, e.width, e.height, {255, 255, 0});
     return pic;
+}
+
+Image view_map_rgba(const AppState& state, const Explanation& e) {
+    const NormalizedMap nm = normalize_map(e.map, view_norm(e));
+    Image pic = colorize(nm.map, view_colormap(state, e));
+    const uint8_t alpha = static_cast<uint8_t>(std::clamp(state.opacity, 0.f, 1.f) * 255.f + 0.5f);
+    Tensor mask;
+    if (state.mask_percent > 0) mask = mask_top_percent(e.map, state.mask_percent);
+    for (size_t p = 0; p < pic.pixels.size() / 4; ++p)
+        pic.pixels[p * 4 + 3] = state.mask_percent > 0 && mask[static_cast<int64_t>(p)] < 0.5f ? 0 : alpha;
+    return pic;
+}
+
+Image view_photo_overlay(const AppState& state, const Session& session) {
+    const Explanation* e = session.explanation();
+    const Face* f = session.selected_face();
+    if (!e || !f) return {};
+    const Image& preview = session.photo_preview();
+    const float k = static_cast<float>(preview.width) / static_cast<float>(std::max(session.photo().width, 1));
+    const NormalizedMap nm = normalize_map(e->map, view_norm(*e));
+    return overlay_in_frame(preview, nm.map, f->frame.scaled(k), view_colormap(state, *e), state.opacity);
 }
 
 static std::string title_of(const Explanation& e, const Session& session) {
@@ -103,6 +125,13 @@ std::string view_json(const AppState& state, const Session& session) {
         number(s, f->box.x), s += ", ", number(s, f->box.y), s += ", ", number(s, f->box.width), s += ", ", number(s, f->box.height);
         s += "], \"whole_photo\": ";
         s += f->whole_photo ? "true" : "false";
+        s += ", \"crop\": {\"center\": [";
+        number(s, f->frame.cx), s += ", ", number(s, f->frame.cy);
+        s += "], \"width\": ", number(s, f->frame.width), s += ", \"height\": ", number(s, f->frame.height);
+        s += ", \"angle_degrees\": ", number(s, f->frame.angle_degrees());
+        s += ", \"aligned\": ";
+        s += session.align_faces() && !f->whole_photo ? "true" : "false";
+        s += "}";
         s += ", \"top\": ";
         quote(s, names[static_cast<size_t>(f->top)]);
         s += ", \"probs\": {";

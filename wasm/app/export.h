@@ -21,6 +21,14 @@ MapNorm view_norm(const Explanation& e);
 // coloured on top at state.opacity, then the mask (mask_percent > 0) and superpixel edges.
 Image view_overlay(const AppState& state, const Face& face, const Explanation& e, int scale);
 
+// The map as the photo panel lays it over the photo, through the face's frame: the normalised
+// map coloured at the map's size, alpha state.opacity (0 where the mask hides the map).
+Image view_map_rgba(const AppState& state, const Explanation& e);
+// The photo (its preview, at most Session::kMaxDisplaySide pixels a side) with the selected
+// face's whole map drawn back through its frame (turned with an aligned crop) at state.opacity;
+// empty when there is no explanation.
+Image view_photo_overlay(const AppState& state, const Session& session);
+
 // The whole view in one RGB picture: a title line ("LIME for happy - astronaut.jpg"), then the
 // face, its overlay and a colour bar with values. Empty when there is no explanation.
 Image view_picture(const AppState& state, const Session& session, int scale = 4);
@@ -29,7 +37,8 @@ Image view_picture(const AppState& state, const Session& session, int scale = 4)
 // (for "any map": the explanation's map or one of its extras).
 Image map_picture(const Tensor& map, MapNorm norm, Colormap cmap, int scale = 4);
 
-// JSON (one object, pretty-printed) with the photo (name, size), the selected face (box,
+// JSON (one object, pretty-printed) with the photo (name, size), the selected face (box, the
+// region the classifier saw: centre, size, angle in degrees and whether crops are aligned;
 // probabilities, top class), the request (method, every parameter, seed, target), the result
 // (size, signed, stats, layer, LIME R^2 and segment count, partial or not), the display
 // settings and the kernel set. Also usable without an explanation (then "result" is null).

@@ -114,6 +114,18 @@ std::string panels_test_command(AppState& state, Session& session, UiCache& cach
         if (!s) return "{\"error\":" + quoted(s.message()) + "}";
         return "{}";
     }
+    if (verb == "selection") {  // the selected face, the face count and the alignment switch
+        return "{\"selected\":" + std::to_string(session.selected()) + ",\"faces\":" + std::to_string(session.faces().size()) +
+               ",\"align\":" + (session.align_faces() ? "true" : "false") + "}";
+    }
+    if (verb == "align") {  // the photo panel's "Align faces" checkbox
+        std::string v;
+        in >> v;
+        if (v != "on" && v != "off") return "{\"error\":\"align must be on or off\"}";
+        Status s = session.set_align_faces(v == "on");
+        if (!s) return "{\"error\":" + quoted(s.message()) + "}";
+        return "{}";
+    }
     if (verb == "inside") return inside_json(w.layers);
     if (verb == "grid") {
         std::string s = "{\"method\":" + quoted(w.grid.request.method) + ",\"done\":" + std::to_string(w.grid.maps.size()) + ",\"classes\":[";

@@ -442,7 +442,7 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_error() {
     return g->error_copy.c_str();
 }
 
-// [{"box":[x,y,w,h],"score":s,"probs":[...7],"top":"happy","wholePhoto":false}, ...]
+// [{"box":[x,y,w,h],"score":s,"angle":degrees,"probs":[...7],"top":"happy","wholePhoto":false}, ...]
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_faces() {
     const StateLock lock = lock_state();
     std::string& s = g->faces_json;
@@ -452,7 +452,7 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_faces() {
         if (s.size() > 1) s += ',';
         std::snprintf(buf, sizeof buf, "{\"box\":[%.3f,%.3f,%.3f,%.3f],", f.box.x, f.box.y, f.box.width, f.box.height);
         s += buf;
-        std::snprintf(buf, sizeof buf, "\"score\":%.6g,\"probs\":[", f.box.score);
+        std::snprintf(buf, sizeof buf, "\"score\":%.6g,\"angle\":%.4g,\"probs\":[", f.box.score, f.frame.angle_degrees());
         s += buf;
         for (size_t i = 0; i < f.probs.size(); ++i) {
             std::snprintf(buf, sizeof buf, "%s%.9g", i ? "," : "", f.probs[i]);

@@ -13,11 +13,6 @@ bool ExplainRequest::operator==(const ExplainRequest& o) const {
            target.contrast == o.target.contrast && target.score == o.target.score && seed == o.seed;
 }
 
-bool looks_like_face_crop(const Image& img) {
-    const int lo = std::min(img.width, img.height), hi = std::max(img.width, img.height);
-    return hi <= 512 && lo * 4 >= hi * 3;
-}
-
 int display_scale(const Face& f) {
     const int side = std::max(f.input_picture.width, f.input_picture.height);
     return side <= 64 ? 4 : std::max(1, 256 / std::max(side, 1));
@@ -92,34 +87,71 @@ Expected<std::vector<Face>> Session::find_faces(const Image& img, const Model& m
         Face f;
         f.whole_photo = true;
         f.box = FaceBox{static_cast<float>(x), static_cast<float>(y), static_cast<float>(w), static_cast<float>(h), 1.f, {}};
+        f.frame = CropFrame{x + w / 2.f, y + h / 2.f, static_cast<float>(w), static_cast<float>(h), 0.f};
         f.crop = std::move(*crop);
         faces.push_back(std::move(f));
     } else {
-        auto boxes = detector_->detect(img);
-        if (!boxes) return boxes.status();
-        for (const FaceBox& b : *boxes) {
+        FindFacesOptions o;
+        o.crop = crop_options_;
+        auto found = cnnlens::find_faces(*detector_, img, o);
+        if (!found) return found.status();
+        for (FoundFace& ff : *found) {
             Face f;
-            f.box = b;
-            f.crop = face_crop(img, b);
-            faces.push_back(std::move(f));
-        }
-        if (faces.empty() && looks_like_face_crop(img)) {
-            Face f;
-            f.whole_photo = true;
-            f.box = FaceBox{0, 0, static_cast<float>(img.width), static_cast<float>(img.height), 1.f, {}};
-            f.crop = img;
+            f.box = std::move(ff.box);
+            f.frame = ff.frame;
+            f.whole_photo = ff.whole_photo;
+            f.crop = std::move(ff.crop);
             faces.push_back(std::move(f));
         }
     }
-    for (Face& f : faces) {
-        f.input = image_to_input(f.crop, model.spec.input);
-        auto r = probe.run(f.input, ProbeRequest{});
-        if (!r) return r.status();
-        f.probs.assign(r->probs.data(), r->probs.data() + r->probs.size());
-        f.top = argmax_rows(r->probs)[0];
-        f.input_picture = input_picture(f.input, model.spec.input);
-    }
+    CNNLENS_RETURN_IF_ERROR(classify(faces, model, probe));
     return faces;
+}
+
+Status Session::classify(std::vector<Face>& faces, const Model& model, GraphProbe& probe) {
+    if (faces.empty()) return Status::ok();
+    std::vector<Tensor> rows;
+    for (const Face& f : faces) rows.push_back(image_to_input(f.crop, model.spec.input));
+    // One batch for all faces (the probe splits it where memory asks).
+    auto r = probe.run(stack_batch(rows), ProbeRequest{});
+    if (!r) return r.status();
+    const int64_t classes = r->probs.shape().dim(-1);
+    const std::vector<int> top = argmax_rows(r->probs);
+    for (size_t i = 0; i < faces.size(); ++i) {
+        const float* p = r->probs.data() + static_cast<int64_t>(i) * classes;
+        faces[i].probs.assign(p, p + classes);
+        faces[i].top = top[i];
+        faces[i].input = std::move(rows[i]);
+        faces[i].input_picture = input_picture(faces[i].input, model.spec.input);
+    }
+    return Status::ok();
+}
+
+Status Session::set_align_faces(bool on) {
+    if (busy()) return invalid_argument("an explanation is running; cancel it before switching face alignment");
+    if (on == crop_options_.align) return Status::ok();
+    CropOptions o = crop_options_;
+    o.align = on;
+    std::vector<Face> faces;
+    for (const Face& old : faces_) {
+        Face f;
+        f.box = old.box;
+        f.whole_photo = old.whole_photo;
+        f.frame = old.frame;
+        if (f.whole_photo) {
+            f.crop = old.crop;
+        } else {
+            f.frame = face_crop_frame(f.box, o);
+            f.crop = crop_frame(photo_, f.frame);
+        }
+        faces.push_back(std::move(f));
+    }
+    CNNLENS_RETURN_IF_ERROR(classify(faces, *model_, *probe_));
+    crop_options_ = o;
+    faces_ = std::move(faces);
+    ++photo_version_;  // what the panels key their results on: the faces' pixels changed
+    drop_explanation();
+    return Status::ok();
 }
 
 void Session::drop_explanation() {
@@ -157,6 +189,12 @@ void Session::select(int face) {
     pending_.reset();
     job_.pending = false;
     ++explanation_version_;
+}
+
+void Session::select_step(int step) {
+    const int n = static_cast<int>(faces_.size());
+    if (n == 0) return;
+    select(((selected_ + step) % n + n) % n);
 }
 
 const Face* Session::selected_face() const {

@@ -24,8 +24,9 @@ namespace cnnlens::app {
 // input's aspect (photo_to_input's region), found without the detector.
 struct Face {
     FaceBox box;             // in photo pixels; the whole photo (or its center crop) when `whole_photo`
+    CropFrame frame;         // the region `crop` shows, in photo pixels: turned when aligned
     bool whole_photo = false;  // not a detected face: an image model's view, or a photo that looks like a face crop
-    Image crop;              // face_crop() of the photo, or the center crop (8-bit, the photo's channels)
+    Image crop;              // crop_frame(photo, frame): the face (eyes level when aligned), or the center crop (8-bit, the photo's channels)
     Tensor input;            // the classifier's input row [1, H, W, C]
     Image input_picture;     // `input` back as 8-bit pixels, what overlays are drawn on
     std::vector<float> probs;  // one per class
@@ -93,7 +94,15 @@ public:
     const std::vector<Face>& faces() const { return faces_; }
     int selected() const { return selected_; }
     void select(int face);
+    // Selects the face `step` places after the selected one (negative: before), wrapping around.
+    void select_step(int step);
     const Face* selected_face() const;
+
+    // Whether face crops are turned so the eyes are level (CropOptions::align; on by default).
+    // Switching crops and classifies the faces again (no new detection) and drops the
+    // explanation; refused while a job runs.
+    bool align_faces() const { return crop_options_.align; }
+    Status set_align_faces(bool on);
 
     // A user's model and faces from a labeled set (session_model.cpp). install_model replaces
     // the classifier (refused while a job runs); the faces are classified again and the
@@ -139,6 +148,8 @@ public:
 private:
     // The faces of `img` as `model` sees them (detected faces, or the whole photo), classified.
     Expected<std::vector<Face>> find_faces(const Image& img, const Model& model, GraphProbe& probe);
+    // Fills each face's input, probabilities and input picture, classifying all in one batch.
+    static Status classify(std::vector<Face>& faces, const Model& model, GraphProbe& probe);
     void drop_explanation();
 
     mutable std::mutex state_mutex_;
@@ -153,6 +164,7 @@ private:
     std::vector<Face> faces_;
     int selected_ = -1;
     int model_version_ = 0;
+    CropOptions crop_options_;
 
     std::optional<ExplainRequest> pending_;
     ExplainRequest explained_;
@@ -170,10 +182,6 @@ Image input_picture(const Tensor& input, const InputSpec& spec);
 // How many times the input picture is enlarged on screen: 4 for the small inputs of face models
 // (up to 64 pixels a side), else about 256 pixels a side, at least 1 (a 224-pixel input: 1).
 int display_scale(const Face& f);
-
-// True when a photo without detections should be taken as one face: small and near-square,
-// as FER crops and cropped selfies are.
-bool looks_like_face_crop(const Image& img);
 
 // Methods cheap enough to recompute while a slider moves (one or a few backward passes).
 bool is_cheap_method(std::string_view method);

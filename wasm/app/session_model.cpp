@@ -57,6 +57,7 @@ Status Session::open_face(const Image& face, std::string_view name) {
     Face f;
     f.whole_photo = true;
     f.box = FaceBox{0, 0, static_cast<float>(face.width), static_cast<float>(face.height), 1.f, {}};
+    f.frame = CropFrame{face.width / 2.f, face.height / 2.f, static_cast<float>(face.width), static_cast<float>(face.height), 0.f};
     f.crop = face;
     f.input = image_to_input(f.crop, model_->spec.input);
     auto r = probe_->run(f.input, ProbeRequest{});

@@ -37,8 +37,10 @@ struct PanelTextures {
 // GPU-side and derived pictures the panels keep between frames.
 struct UiCache {
     Texture photo, face, overlay;
+    Texture photo_map;         // the map laid over the photo through the face's frame
     ShownMap shown;
     int64_t overlay_key = -1;  // hash of (explanation version, display settings)
+    int64_t photo_map_key = -1;
     PanelWork work;      // the extra panels' jobs and results (session_panels.h)
     PanelTextures panels;
 };
@@ -80,7 +82,8 @@ bool atlas_tile(const Texture& t, int k, int columns, int tile_w, int tile_h, fl
 // The extra panels' side of the test hook (panels_test.cpp): runs one command and answers JSON.
 // Commands: "state", "tab NAME", "layers", "layer NODE", "filters COUNT STEPS", "inside",
 // "channel K", "grid", "confusion", "cell TRUTH PRED", "open TRUTH PRED INDEX", "install LO HI",
-// "confirm" (install the waiting model with the input it proposes), "task face|image".
+// "confirm" (install the waiting model with the input it proposes), "task face|image",
+// "selection" (selected face, face count, alignment), "align on|off".
 // Unknown commands answer {"error": ...}.
 std::string panels_test_command(AppState& state, Session& session, UiCache& cache, std::string_view command);
 
