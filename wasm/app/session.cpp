@@ -2,8 +2,11 @@
 #include "wasm/app/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
+#include "core/base/limits.h"
+#include "core/base/thread_pool.h"
 #include "core/kernels/kernels.h"
 
 namespace cnnlens::app {
@@ -45,7 +48,78 @@ Status Session::load_models(const FileSource& classifier, const FileSource& dete
     return Status::ok();
 }
 
-static Image downscale_to(const Image& img, int max_side) {
+Status check_photo_size(std::string_view name, int64_t w, int64_t h) {
+    const std::string who = "image '" + std::string(name) + "'", size = std::to_string(w) + "x" + std::to_string(h);
+    if (w <= 0 || h <= 0) return corrupt(who + ": " + size + " pixels (a side of zero or less)");
+    if (w > limits::kMaxImageSide || h > limits::kMaxImageSide || w * h > limits::kMaxImagePixels)
+        return out_of_range(who + ": " + size + " pixels exceeds the limit of " + std::to_string(limits::kMaxImageSide) + " per side and " +
+                            std::to_string(limits::kMaxImagePixels / 1000000) + " megapixels");
+    return Status::ok();
+}
+
+namespace {
+
+// The source pixels each output position averages along one axis, with their coverage
+// weights: resample()'s area rule (core/image), flattened. Output i covers [i*scale, (i+1)*scale).
+struct AreaTaps {
+    std::vector<int> first, count;  // per output position: first source index, taps
+    std::vector<int> offset;        // per output position: where its weights start in `weight`
+    std::vector<float> weight;
+};
+
+AreaTaps area_taps(int src, int dst) {
+    AreaTaps t;
+    const double scale = static_cast<double>(src) / dst;
+    for (int i = 0; i < dst; ++i) {
+        const double a = i * scale, b = (i + 1) * scale;
+        t.first.push_back(-1);
+        t.count.push_back(0);
+        t.offset.push_back(static_cast<int>(t.weight.size()));
+        for (int s = static_cast<int>(std::floor(a)); s < std::min(static_cast<int>(std::ceil(b)), src); ++s) {
+            const double cover = std::min<double>(b, s + 1) - std::max<double>(a, s);
+            if (cover <= 1e-12) continue;
+            if (t.first.back() < 0) t.first.back() = s;
+            t.weight.push_back(static_cast<float>(cover / scale));
+            t.count.back() = s - t.first.back() + 1;
+        }
+    }
+    return t;
+}
+
+// Output rows [y0, y1) of the downscale: each output row sums its source rows' horizontal
+// passes, so only one source row at a time is held as floats.
+template <int C>
+void downscale_rows(const Image& img, Image& out, const AreaTaps& tx, const AreaTaps& ty, int64_t y0, int64_t y1) {
+    const int dw = out.width;
+    std::vector<float> row(static_cast<size_t>(dw) * C), acc(static_cast<size_t>(dw) * C);
+    for (int64_t y = y0; y < y1; ++y) {
+        std::fill(acc.begin(), acc.end(), 0.f);
+        for (int j = 0; j < ty.count[static_cast<size_t>(y)]; ++j) {
+            const int sy = ty.first[static_cast<size_t>(y)] + j;
+            const float wy = ty.weight[static_cast<size_t>(ty.offset[static_cast<size_t>(y)] + j)];
+            const uint8_t* src = &img.pixels[static_cast<size_t>(sy) * img.width * C];
+            for (int x = 0; x < dw; ++x) {
+                const uint8_t* p = src + static_cast<size_t>(tx.first[static_cast<size_t>(x)]) * C;
+                const float* w = &tx.weight[static_cast<size_t>(tx.offset[static_cast<size_t>(x)])];
+                float sum[C] = {};
+                for (int i = 0; i < tx.count[static_cast<size_t>(x)]; ++i)
+                    for (int k = 0; k < C; ++k) sum[k] += w[i] * p[i * C + k];
+                for (int k = 0; k < C; ++k) row[static_cast<size_t>(x) * C + k] = sum[k];
+            }
+            for (size_t i = 0; i < acc.size(); ++i) acc[i] += wy * row[i];
+        }
+        uint8_t* dst = &out.pixels[static_cast<size_t>(y) * dw * C];
+        for (size_t i = 0; i < acc.size(); ++i) dst[i] = static_cast<uint8_t>(std::clamp(acc[i] + 0.5f, 0.f, 255.f));
+    }
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+Image downscale_to(const Image& img, int max_side) {
     const int side = std::max(img.width, img.height);
     if (side <= max_side) return img;
     const double s = static_cast<double>(max_side) / side;
@@ -53,11 +127,15 @@ static Image downscale_to(const Image& img, int max_side) {
     out.width = std::max(1, static_cast<int>(std::lround(img.width * s)));
     out.height = std::max(1, static_cast<int>(std::lround(img.height * s)));
     out.channels = img.channels;
-    std::vector<float> src(img.pixels.begin(), img.pixels.end());
-    std::vector<float> dst(static_cast<size_t>(out.width) * out.height * out.channels);
-    resample(src.data(), img.width, img.height, img.channels, dst.data(), out.width, out.height);
-    out.pixels.resize(dst.size());
-    for (size_t i = 0; i < dst.size(); ++i) out.pixels[i] = static_cast<uint8_t>(std::clamp(dst[i] + 0.5f, 0.f, 255.f));
+    out.pixels.resize(static_cast<size_t>(out.width) * out.height * out.channels);
+    const AreaTaps tx = area_taps(img.width, out.width), ty = area_taps(img.height, out.height);
+    parallel_for(out.height, 16, [&](int64_t y0, int64_t y1, int) {
+        switch (img.channels) {
+            case 1: downscale_rows<1>(img, out, tx, ty, y0, y1); break;
+            case 3: downscale_rows<3>(img, out, tx, ty, y0, y1); break;
+            default: downscale_rows<4>(img, out, tx, ty, y0, y1); break;
+        }
+    });
     return out;
 }
 
@@ -81,26 +159,36 @@ Image input_picture(const Tensor& input, const InputSpec& spec) {
     return img;
 }
 
-Expected<std::vector<Face>> Session::find_faces(const Image& img, const Model& model, GraphProbe& probe) {
+Expected<std::vector<Face>> Session::find_faces(const Image& img, const Image& small, const Model& model, GraphProbe& probe,
+                                                StageTimes* times) {
+    auto t0 = std::chrono::steady_clock::now();
+    // `small` to `img` coordinates, per axis (the preview's sides are rounded separately).
+    const float sx = static_cast<float>(img.width) / static_cast<float>(small.width);
+    const float sy = static_cast<float>(img.height) / static_cast<float>(small.height);
     std::vector<Face> faces;
     if (model.spec.task == ModelTask::kImage) {
         int x, y, w, h;
         const InputSpec& in = model.spec.input;
-        center_crop_box(img.width, img.height, in.width, in.height, x, y, w, h);
-        auto crop = crop_image(img, x, y, w, h);
+        center_crop_box(small.width, small.height, in.width, in.height, x, y, w, h);
+        auto crop = crop_image(small, x, y, w, h);
         if (!crop) return crop.status();
         Face f;
         f.whole_photo = true;
-        f.box = FaceBox{static_cast<float>(x), static_cast<float>(y), static_cast<float>(w), static_cast<float>(h), 1.f, {}};
+        f.box = FaceBox{x * sx, y * sy, w * sx, h * sy, 1.f, {}};
         f.crop = std::move(*crop);
         faces.push_back(std::move(f));
     } else {
-        auto boxes = detector_->detect(img);
+        auto boxes = detector_->detect(small);
         if (!boxes) return boxes.status();
-        for (const FaceBox& b : *boxes) {
+        if (times) times->emplace_back("detect", ms_since(t0));
+        t0 = std::chrono::steady_clock::now();
+        for (FaceBox& b : *boxes) {
+            b.x *= sx, b.y *= sy, b.width *= sx, b.height *= sy;
+            for (auto& [kx, ky] : b.keypoints) kx *= sx, ky *= sy;
             Face f;
             f.box = b;
             f.crop = face_crop(img, b);
+            if (std::max(f.crop.width, f.crop.height) > kMaxCropSide) f.crop = downscale_to(f.crop, kMaxCropSide);
             faces.push_back(std::move(f));
         }
         if (faces.empty() && looks_like_face_crop(img)) {
@@ -119,6 +207,7 @@ Expected<std::vector<Face>> Session::find_faces(const Image& img, const Model& m
         f.top = argmax_rows(r->probs)[0];
         f.input_picture = input_picture(f.input, model.spec.input);
     }
+    if (times) times->emplace_back("classify", ms_since(t0));
     return faces;
 }
 
@@ -133,14 +222,43 @@ void Session::drop_explanation() {
 Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name) {
     if (!ready()) return invalid_argument("the models are not loaded yet");
     if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
+    const auto t0 = std::chrono::steady_clock::now();
     auto img = decode_image(bytes, name);
     if (!img) return img.status();
-    auto faces = find_faces(*img, *model_, *probe_);
+    const double decode_ms = ms_since(t0);
+    CNNLENS_RETURN_IF_ERROR(open_pixels(std::move(*img), name));
+    photo_timings_.insert(photo_timings_.begin(), {"decode", decode_ms});
+    return Status::ok();
+}
+
+Status Session::open_pixels(Image img, std::string_view name) {
+    if (!ready()) return invalid_argument("the models are not loaded yet");
+    if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
+    CNNLENS_RETURN_IF_ERROR(check_photo_size(name, img.width, img.height));
+    const int c = img.channels;
+    if ((c != 1 && c != 3 && c != 4) || img.pixels.size() != static_cast<size_t>(img.width) * img.height * c)
+        return invalid_argument("image '" + std::string(name) + "': " + std::to_string(img.pixels.size()) + " bytes are not " +
+                                std::to_string(img.width) + "x" + std::to_string(img.height) + " pixels of 1, 3 or 4 channels");
+    StageTimes times;
+    auto t0 = std::chrono::steady_clock::now();
+    if (c == 4) {  // in place: the photo's bytes are never held twice
+        const size_t n = static_cast<size_t>(img.width) * img.height;
+        uint8_t* p = img.pixels.data();
+        for (size_t i = 0; i < n; ++i) p[3 * i] = p[4 * i], p[3 * i + 1] = p[4 * i + 1], p[3 * i + 2] = p[4 * i + 2];
+        img.pixels.resize(3 * n);
+        img.channels = 3;
+        times.emplace_back("rgb", ms_since(t0));
+        t0 = std::chrono::steady_clock::now();
+    }
+    Image small = downscale_to(img, kMaxDisplaySide);
+    times.emplace_back("preview", ms_since(t0));
+    auto faces = find_faces(img, small, *model_, *probe_, &times);
     if (!faces) return faces.status();
-    preview_ = downscale_to(*img, kMaxDisplaySide);
-    photo_ = std::move(*img);
+    preview_ = std::move(small);
+    photo_ = std::move(img);
     photo_name_ = std::string(name);
     faces_ = std::move(*faces);
+    photo_timings_ = std::move(times);
     ++photo_version_;
     selected_ = faces_.empty() ? -1 : 0;
     drop_explanation();

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/explain/explain.h"
@@ -82,12 +83,24 @@ public:
     GraphProbe& probe() { return *probe_; }
     std::string_view kernels_name() const;
 
-    // Decodes a photo, finds its faces and classifies each. On error nothing changes (the
-    // previous photo and its results stay) and the Status says what was wrong with the file.
+    // Decodes a photo (decode_image), then opens its pixels as open_pixels does. On error
+    // nothing changes (the previous photo and its results stay) and the Status says what was
+    // wrong with the file.
     Status open_photo(std::span<const uint8_t> bytes, std::string_view name);
+    // Opens a photo given as 8-bit pixels, upright: what the page hands over when the browser
+    // decoded the file (web/loader.js). `img` has 1 (gray), 3 (RGB) or 4 channels (RGBA: alpha is
+    // dropped in place, as decode_image drops it). The photo is downscaled once, to the preview,
+    // and faces are detected on the preview; crops are cut from the full-resolution pixels.
+    // Refused, with nothing changed, when its size is over the limits (check_photo_size).
+    Status open_pixels(Image img, std::string_view name);
     const Image& photo() const { return photo_; }
-    // The photo downscaled so its longest side is at most kMaxDisplaySide (for the texture).
+    // The photo downscaled so its longest side is at most kMaxDisplaySide (for the texture, and
+    // what the detector looks at); the photo itself when it is no larger.
     const Image& photo_preview() const { return preview_; }
+    // Milliseconds the last open_photo / open_pixels spent per stage, in order ("decode",
+    // "rgb", "preview", "detect", "classify"; a stage that did not run is absent).
+    using StageTimes = std::vector<std::pair<std::string, double>>;
+    const StageTimes& photo_timings() const { return photo_timings_; }
     const std::string& photo_name() const { return photo_name_; }
     int photo_version() const { return photo_version_; }
     const std::vector<Face>& faces() const { return faces_; }
@@ -135,10 +148,18 @@ public:
     void set_job_batch(int n) { job_batch_ = n; }
 
     static constexpr int kMaxDisplaySide = 2048;
+    // A crop (a face, or an image model's center crop) is cut at full resolution but kept at most
+    // this many pixels a side (area-downscaled beyond): a model input is far smaller, and a face
+    // filling a 48-megapixel photo would otherwise be converted to floats whole.
+    static constexpr int kMaxCropSide = 2048;
 
 private:
     // The faces of `img` as `model` sees them (detected faces, or the whole photo), classified.
-    Expected<std::vector<Face>> find_faces(const Image& img, const Model& model, GraphProbe& probe);
+    // `small` is `img` downscaled (the preview, or `img` itself): the detector and an image
+    // model's center crop look at it; face crops come from `img`.
+    // Adds the ms of "detect" and "classify" to `times` when given.
+    Expected<std::vector<Face>> find_faces(const Image& img, const Image& small, const Model& model, GraphProbe& probe,
+                                           StageTimes* times = nullptr);
     void drop_explanation();
 
     mutable std::mutex state_mutex_;
@@ -149,6 +170,7 @@ private:
 
     Image photo_, preview_;
     std::string photo_name_;
+    StageTimes photo_timings_;
     int photo_version_ = 0;
     std::vector<Face> faces_;
     int selected_ = -1;
@@ -174,6 +196,17 @@ int display_scale(const Face& f);
 // True when a photo without detections should be taken as one face: small and near-square,
 // as FER crops and cropped selfies are.
 bool looks_like_face_crop(const Image& img);
+
+// The photo size limits of core/base/limits.h (side, megapixels) for pixels that come without
+// a file header (the page's browser decoder); the message names the photo, its size and the
+// limit, as decode_image's does. Checked before the pixels are allocated.
+Status check_photo_size(std::string_view name, int64_t width, int64_t height);
+
+// `img` area-averaged (resample's rule for downscaling) so its longest side is at most
+// `max_side`, 8-bit in and out, row by row (no float copy of the whole image); `img` itself
+// when it is no larger. Rows are split over the kernel thread pool; the result does not depend
+// on the thread count.
+Image downscale_to(const Image& img, int max_side);
 
 // Methods cheap enough to recompute while a slider moves (one or a few backward passes).
 bool is_cheap_method(std::string_view method);
