@@ -89,8 +89,9 @@ public:
     Status open_photo(std::span<const uint8_t> bytes, std::string_view name);
     // Opens a photo given as 8-bit pixels, upright: what the page hands over when the browser
     // decoded the file (web/loader.js). `img` has 1 (gray), 3 (RGB) or 4 channels (RGBA: alpha is
-    // dropped in place, as decode_image drops it). The photo is downscaled once, to the preview,
-    // and faces are detected on the preview; crops are cut from the full-resolution pixels.
+    // dropped in place, as decode_image drops it). A photo larger than the preview is downscaled
+    // once, to the preview, on which faces are detected; their crops are cut from the full
+    // photo (see find_faces).
     // Refused, with nothing changed, when its size is over the limits (check_photo_size).
     Status open_pixels(Image img, std::string_view name);
     const Image& photo() const { return photo_; }
@@ -148,15 +149,18 @@ public:
     void set_job_batch(int n) { job_batch_ = n; }
 
     static constexpr int kMaxDisplaySide = 2048;
-    // A crop (a face, or an image model's center crop) is cut at full resolution but kept at most
-    // this many pixels a side (area-downscaled beyond): a model input is far smaller, and a face
-    // filling a 48-megapixel photo would otherwise be converted to floats whole.
-    static constexpr int kMaxCropSide = 2048;
+    // A photo larger than the preview: faces are detected on the preview downscaled to this
+    // side (the detector's input is 256), and each face crop, cut from the full photo, is
+    // area-downscaled to at most kMaxCropSide a side (the classifier's input is far smaller; a
+    // face filling a 48-megapixel photo would otherwise be converted to floats whole).
+    static constexpr int kDetectSide = 512;
+    static constexpr int kMaxCropSide = 512;
 
 private:
     // The faces of `img` as `model` sees them (detected faces, or the whole photo), classified.
-    // `small` is `img` downscaled (the preview, or `img` itself): the detector and an image
-    // model's center crop look at it; face crops come from `img`.
+    // `small` is `img` downscaled (the preview), or a copy when `img` is no larger: then `img` is
+    // seen as the CLI sees a photo; else the detector looks at `small` (downscaled further to
+    // kDetectSide), an image model's center crop is cut from it, and face crops from `img`.
     // Adds the ms of "detect" and "classify" to `times` when given.
     Expected<std::vector<Face>> find_faces(const Image& img, const Image& small, const Model& model, GraphProbe& probe,
                                            StageTimes* times = nullptr);
