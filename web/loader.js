@@ -9,6 +9,8 @@
 
 // The single-threaded app runs long jobs in slices between frames (Asyncify); the threaded one
 // (pthreads: app-mt.js, app-mt.wasm, app-mt.worker.js) runs them on a worker thread.
+import { kSniffBytes, sniffPhoto } from './photo-format.js';
+
 const kBuilds = { single: './app.js', threaded: './app-mt.js' };
 const kModels = {
   '/models/fer2013-mini-xception': ['cnnlens.json', 'emotion.json', 'emotion.bin'],
@@ -115,50 +117,6 @@ const mb = (n) => (n / 1e6).toFixed(1);
 // goes to the engine when the engine reads its format (or its format is unknown), so that the
 // engine's message names the problem; otherwise the message names the format.
 const kBrowserFromPixels = 1 << 20;
-// Formats recognised by their first bytes: [name, test, engine reads it]. AVIF before HEIC
-// (AVIF files also list HEIF's generic brand mif1).
-const ascii = (b, at, text) => [...text].every((ch, i) => b[at + i] === ch.charCodeAt(0));
-const ftypBrands = (b) => {  // an ISO media file's major and compatible brands ('ftyp' box)
-  if (b.length < 16 || !ascii(b, 4, 'ftyp')) return [];
-  const end = Math.min(b.length, ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0);
-  const brands = [];
-  for (let at = 8; at + 4 <= end; at += at === 8 ? 8 : 4) brands.push(String.fromCharCode(...b.subarray(at, at + 4)));
-  return brands;
-};
-const kFormats = [
-  ['PNG', (b) => ascii(b, 0, '\x89PNG\r\n\x1a\n'), true],
-  ['JPEG XL', (b) => (b[0] === 0xFF && b[1] === 0x0A) || ascii(b, 4, 'JXL '), false],
-  ['JPEG', (b) => b[0] === 0xFF && b[1] === 0xD8, true],
-  ['GIF', (b) => ascii(b, 0, 'GIF8'), true],
-  ['BMP', (b) => ascii(b, 0, 'BM'), true],
-  ['PSD', (b) => ascii(b, 0, '8BPS'), true],
-  ['PNM', (b) => b[0] === 0x50 && b[1] >= 0x31 && b[1] <= 0x36, true],
-  ['WebP', (b) => ascii(b, 0, 'RIFF') && ascii(b, 8, 'WEBP'), false],
-  ['AVIF', (b) => ftypBrands(b).some((x) => x === 'avif' || x === 'avis'), false],
-  ['HEIC', (b) => ftypBrands(b).some((x) => ['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1'].includes(x)), false],
-  ['TIFF', (b) => ascii(b, 0, 'II*\0') || ascii(b, 0, 'MM\0*') || ascii(b, 0, 'II+\0') || ascii(b, 0, 'MM\0+'), false],
-  ['JPEG 2000', (b) => (b[0] === 0xFF && b[1] === 0x4F && b[2] === 0xFF && b[3] === 0x51) || ascii(b, 4, 'jP  '), false],
-  ['OpenEXR', (b) => b[0] === 0x76 && b[1] === 0x2F && b[2] === 0x31 && b[3] === 0x01, false],
-  ['QOI', (b) => ascii(b, 0, 'qoif'), false],
-];
-
-// A JPEG's or PNG's size from its header ([width, height]), or null. JPEG: the first
-// start-of-frame segment among the first bytes given (segments are walked by their lengths).
-function headerSize(format, b) {
-  const be16 = (i) => (b[i] << 8) | b[i + 1];
-  if (format === 'PNG') return b.length >= 24 && ascii(b, 12, 'IHDR') ? [be16(16) * 65536 + be16(18), be16(20) * 65536 + be16(22)] : null;
-  if (format !== 'JPEG') return null;
-  for (let i = 2; i + 9 < b.length;) {
-    if (b[i] !== 0xFF) return null;
-    const m = b[i + 1];
-    if (m === 0xFF) { ++i; continue; }  // fill byte
-    if (m === 0xD8 || m === 0x01 || (m >= 0xD0 && m <= 0xD7)) { i += 2; continue; }  // no length
-    if (m >= 0xC0 && m <= 0xCF && m !== 0xC4 && m !== 0xC8 && m !== 0xCC) return [be16(i + 7), be16(i + 5)];
-    if (m === 0xDA || m === 0xD9) return null;  // scan data or the end before any frame
-    i += 2 + be16(i + 2);
-  }
-  return null;
-}
 
 // How the page opens photos: 'auto' (above), or always by the 'engine' or the 'browser' (the
 // test hook's setPhotoDecoder, for the benchmark and tests).
@@ -166,8 +124,7 @@ let photoDecoder = 'auto';
 
 // {format (null when unknown), engine: the engine reads it, browser: try the browser first}.
 async function routePhoto(blob) {
-  const b = new Uint8Array(await blob.slice(0, 1 << 18).arrayBuffer());
-  const [format, , engine] = kFormats.find(([, test]) => test(b)) || [null, null, true];
+  const { format, engine, size } = sniffPhoto(new Uint8Array(await blob.slice(0, kSniffBytes).arrayBuffer()));
   let browser;
   if (photoDecoder !== 'auto') {
     browser = photoDecoder === 'browser';
@@ -176,7 +133,6 @@ async function routePhoto(blob) {
   } else {
     // Unknown formats (TGA has no signature) are tried by the browser first; a size over the
     // limits goes to the engine, which refuses it from the header with its message.
-    const size = format ? headerSize(format, b) : null;
     browser = !format || (!!size && size[0] * size[1] >= kBrowserFromPixels && !!app._cnnlens_photo_size_ok(size[0], size[1]));
   }
   return { format, engine, browser };
