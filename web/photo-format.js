@@ -1,12 +1,10 @@
-// What a photo file is, from its first bytes: the format (by its signature) and, for JPEG and
-// PNG, the size its header declares. The loader (loader.js) decides from it who decodes the
-// photo, the engine or the browser, and names the format when neither can. Bytes from strangers:
-// every read is bounds-checked (a read past the end gives undefined, which matches nothing) and
-// JPEG segments are walked forward only; tests/e2e/photo_format.test.mjs feeds it mutated files.
+// What a photo file is, from its first bytes (its signature). The loader (loader.js) decides
+// from it who decodes the photo, the engine or the browser, and names the format when neither
+// can. Bytes from strangers: a read past the end gives undefined, which matches nothing;
+// tests/e2e/photo_format.test.mjs feeds it mutated files.
 
-// How many leading bytes sniffPhoto needs to find a JPEG's frame header behind its EXIF and
-// colour-profile segments in practice (each at most 64 KB).
-export const kSniffBytes = 1 << 18;
+// Leading bytes sniffPhoto looks at: signatures, and an ISO media file's 'ftyp' box of brands.
+export const kSniffBytes = 4096;
 
 const ascii = (b, at, text) => [...text].every((ch, i) => b[at + i] === ch.charCodeAt(0));
 
@@ -38,26 +36,9 @@ const kFormats = [
   ['QOI', (b) => ascii(b, 0, 'qoif'), false],
 ];
 
-// [width, height] from a JPEG's first start-of-frame segment or a PNG's IHDR, or null.
-function headerSize(format, b) {
-  const be16 = (i) => (b[i] << 8) | b[i + 1];
-  if (format === 'PNG') return b.length >= 24 && ascii(b, 12, 'IHDR') ? [be16(16) * 65536 + be16(18), be16(20) * 65536 + be16(22)] : null;
-  if (format !== 'JPEG') return null;
-  for (let i = 2; i + 9 < b.length;) {
-    if (b[i] !== 0xFF) return null;
-    const m = b[i + 1];
-    if (m === 0xFF) { ++i; continue; }  // a fill byte
-    if (m === 0xD8 || m === 0x01 || (m >= 0xD0 && m <= 0xD7)) { i += 2; continue; }  // no length
-    if (m >= 0xC0 && m <= 0xCF && m !== 0xC4 && m !== 0xC8 && m !== 0xCC) return [be16(i + 7), be16(i + 5)];
-    if (m === 0xDA || m === 0xD9) return null;  // scan data, or the end, before any frame
-    i += 2 + be16(i + 2);
-  }
-  return null;
-}
-
-// {format: 'JPEG', 'WebP', ... or null when no signature matches, engine: the engine reads it
-// (true for unknown formats: TGA has no signature), size: [width, height] or null}.
+// {format: 'JPEG', 'WebP', ... or null when no signature matches, engine: the engine may read it
+// (true for unknown formats: TGA has no signature)}.
 export function sniffPhoto(bytes) {
   const [format, , engine] = kFormats.find(([, test]) => test(bytes)) || [null, null, true];
-  return { format, engine, size: format ? headerSize(format, bytes) : null };
+  return { format, engine };
 }

@@ -1,7 +1,7 @@
-// web/photo-format.js under node (no browser): the formats the page names and the sizes it reads
-// from JPEG and PNG headers, then the sniffer fed files it was not written for (every bad input of
-// the catalogue, and seeded mutations and truncations of real headers): it must never throw and
-// every size it gives must be two whole numbers.
+// web/photo-format.js under node (no browser): the formats the page tells apart by their first
+// bytes, then the sniffer fed files it was not written for (every bad input of the catalogue, and
+// seeded mutations and truncations of real headers): it must never throw, and what it names must
+// be one of its formats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,40 +19,26 @@ const ftyp = (...brands) => bytes(be32(8 + 4 * (brands.length + 1)), 'ftyp', bra
 
 test('formats are named by their first bytes', () => {
   const cases = [
-    [fs.readFileSync(path.join(root, 'tests/data/astronaut.jpg')), 'JPEG', true, [512, 512]],
-    [fs.readFileSync(path.join(root, 'tests/data/astronaut_face.png')), 'PNG', true, null],
-    [bytes('RIFF', be32(100), 'WEBPVP8 '), 'WebP', false, null],
-    [ftyp('avif', 'mif1', 'miaf'), 'AVIF', false, null],
-    [ftyp('mif1', 'avif'), 'AVIF', false, null],
-    [ftyp('heic', 'mif1'), 'HEIC', false, null],
-    [bytes('II*', [0], be32(8)), 'TIFF', false, null],
-    [bytes('MM', [0], '*'), 'TIFF', false, null],
-    [bytes([0xFF, 0x0A, 0x10]), 'JPEG XL', false, null],
-    [bytes(be32(12), 'JXL ', [13, 10, 0x87, 10]), 'JPEG XL', false, null],
-    [bytes(be32(12), 'jP  ', [13, 10, 0x87, 10]), 'JPEG 2000', false, null],
-    [bytes('GIF89a'), 'GIF', true, null],
-    [bytes('qoif'), 'QOI', false, null],
-    [bytes('this is not an image'), null, true, null],
-    [bytes(), null, true, null],
+    [fs.readFileSync(path.join(root, 'tests/data/astronaut.jpg')), 'JPEG', true],
+    [fs.readFileSync(path.join(root, 'tests/data/astronaut_face.png')), 'PNG', true],
+    [bytes('RIFF', be32(100), 'WEBPVP8 '), 'WebP', false],
+    [ftyp('avif', 'mif1', 'miaf'), 'AVIF', false],
+    [ftyp('mif1', 'avif'), 'AVIF', false],
+    [ftyp('heic', 'mif1'), 'HEIC', false],
+    [bytes('II*', [0], be32(8)), 'TIFF', false],
+    [bytes('MM', [0], '*'), 'TIFF', false],
+    [bytes([0xFF, 0x0A, 0x10]), 'JPEG XL', false],
+    [bytes(be32(12), 'JXL ', [13, 10, 0x87, 10]), 'JPEG XL', false],
+    [bytes(be32(12), 'jP  ', [13, 10, 0x87, 10]), 'JPEG 2000', false],
+    [bytes('GIF89a'), 'GIF', true],
+    [bytes('qoif'), 'QOI', false],
+    [bytes('this is not an image'), null, true],
+    [bytes(), null, true],
   ];
-  for (const [b, format, engine, size] of cases) {
-    const got = sniffPhoto(b);
-    assert.equal(got.format, format, `${format}: ${JSON.stringify(got)}`);
-    assert.equal(got.engine, engine, format);
-    if (size) assert.deepEqual(got.size, size, format);
-  }
-  const face = sniffPhoto(fs.readFileSync(path.join(root, 'tests/data/astronaut_face.png')));
-  assert.ok(face.size && face.size[0] > 0 && face.size[1] > 0, JSON.stringify(face));
+  for (const [b, format, engine] of cases) assert.deepEqual(sniffPhoto(b), { format, engine }, format);
 });
 
-test('a JPEG\'s frame header is found behind fill bytes, restart markers and a large EXIF segment', () => {
-  const jpeg = fs.readFileSync(path.join(root, 'tests/data/astronaut.jpg'));
-  const app1 = bytes([0xFF, 0xE1, 0xFF, 0xF0], new Array(0xFFEE).fill(7));
-  const padded = bytes(jpeg.subarray(0, 2), [0xFF, 0xFF], app1, [0xFF, 0xD0], jpeg.subarray(2));
-  assert.deepEqual(sniffPhoto(padded).size, [512, 512]);
-  assert.ok(padded.length < kSniffBytes);
-  assert.equal(sniffPhoto(padded.subarray(0, 0x10000)).size, null);  // cut before the frame
-});
+const kNames = ['PNG', 'JPEG XL', 'JPEG', 'GIF', 'BMP', 'PSD', 'PNM', 'WebP', 'AVIF', 'HEIC', 'TIFF', 'JPEG 2000', 'OpenEXR', 'QOI'];
 
 // A small seeded generator (mulberry32), so a failure repeats.
 function rng(seed) {
@@ -67,8 +53,8 @@ function rng(seed) {
 function check(b, what) {
   let got;
   assert.doesNotThrow(() => { got = sniffPhoto(b); }, what);
-  assert.ok(got.size === null || (got.size.length === 2 && got.size.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)),
-    `${what}: size ${got.size}`);
+  assert.ok(got.format === null || kNames.includes(got.format), `${what}: ${got.format}`);
+  assert.equal(typeof got.engine, 'boolean', what);
 }
 
 test('bad inputs and mutated headers never throw', () => {

@@ -87,6 +87,7 @@ struct App {
     struct PendingFile { std::vector<uint8_t> bytes; std::string name; bool complete = true; int width = 0, height = 0; };
     std::vector<PendingFile> files;
     std::string faces_json, test_string, error_copy;
+    double photo_frame_ms = 0;  // draw_app in the frame that first showed the current photo
 };
 App* g = nullptr;
 
@@ -253,12 +254,15 @@ void release_held_keys();  // below, with the key callback
 void frame() {
     fit_canvas();
     StateLock lock = lock_state();
+    const int photo = g->session.photo_version();
     open_pending_files();
     glfwPollEvents();
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
+    const double t0 = emscripten_get_now();
     draw_app(g->state, g->session, g->cache);
+    if (g->session.photo_version() != photo) g->photo_frame_ms = emscripten_get_now() - t0;  // with the photo's texture upload
     ++g->frames;
     schedule_pending_job();
     lock.unlock();  // the draw lists hold what is drawn; a job may publish while they render
@@ -400,11 +404,6 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_files_waiting() {
 }
 // 1 when a dropped file of this name is opened as a photo (file_kind: by its extension).
 EMSCRIPTEN_KEEPALIVE int cnnlens_file_is_photo(const char* name) { return file_kind(name) == FileKind::kPhoto ? 1 : 0; }
-// 1 when a photo of this size is within the limits (the loader hands a JPEG or PNG over that
-// only when it is: the engine refuses larger ones from their header, with its own message).
-EMSCRIPTEN_KEEPALIVE int cnnlens_photo_size_ok(double width, double height) {
-    return check_photo_size("", static_cast<int64_t>(width), static_cast<int64_t>(height)) ? 1 : 0;
-}
 // Shows `message` in the error banner (a photo the browser could not decode); nothing else changes.
 EMSCRIPTEN_KEEPALIVE void cnnlens_report_error(const char* message) {
     const StateLock lock = lock_state();
@@ -470,7 +469,9 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_photo() {
     g->test_string = "{\"name\":" + json_quote(s.photo_name()) + buf;
     return g->test_string.c_str();
 }
-// What the last photo's opening took, ms per stage: {"decode":m,"rgb":m,"preview":m,...}.
+// What the last photo's opening took, ms per stage: {"decode":m,"rgb":m,"preview":m,...,
+// "frame":m} (frame: drawing the interface in the frame that first showed it, the photo's
+// texture upload included).
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_photo_timings() {
     const StateLock lock = lock_state();
     std::string& s = g->test_string;
@@ -478,9 +479,10 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_photo_timings() {
     char buf[32];
     for (const auto& [stage, ms] : g->session.photo_timings()) {
         std::snprintf(buf, sizeof buf, "%.3f", ms);
-        s += (s.size() > 1 ? "," : "") + json_quote(stage) + ":" + buf;
+        s += json_quote(stage) + ":" + buf + ",";
     }
-    s += "}";
+    std::snprintf(buf, sizeof buf, "%.3f", g->photo_frame_ms);
+    s += "\"frame\":" + std::string(buf) + "}";
     return s.c_str();
 }
 // The explanation job: {"pending":b,"running":b,"progress":f,"partial":b,"version":n}.
