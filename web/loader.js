@@ -3,10 +3,14 @@
 // models into the wasm file system, starts the app, and bridges files (drop anywhere, picker,
 // Ctrl+V paste, examples) into it. On hosts that send no COOP/COEP headers, the service worker
 // (sw.js) adds them and the loader reloads the page once to get isolation (isolateWithWorker).
-// Also defines window.cnnlensTest, the documented test hook (see wasm/README.md).
+// Photos the engine cannot read, and large JPEGs and PNGs, are decoded by the browser in a worker
+// (decode-worker.js) and handed over as pixels (see routePhoto). Also defines
+// window.cnnlensTest, the documented test hook (see wasm/README.md).
 
 // The single-threaded app runs long jobs in slices between frames (Asyncify); the threaded one
 // (pthreads: app-mt.js, app-mt.wasm, app-mt.worker.js) runs them on a worker thread.
+import { kSniffBytes, sniffPhoto } from './photo-format.js';
+
 const kBuilds = { single: './app.js', threaded: './app-mt.js' };
 const kModels = {
   '/models/fer2013-mini-xception': ['cnnlens.json', 'emotion.json', 'emotion.bin'],
@@ -105,49 +109,141 @@ async function openFile(blob, name) { return openFiles([[blob, name]]); }
 const kProgressBytes = 4 << 20;
 const mb = (n) => (n / 1e6).toFixed(1);
 
+// --- Photos: which decoder -----------------------------------------------------------------
+// The engine decodes the formats it reads (JPEG, PNG, GIF, BMP, PSD, TGA, PNM: stb_image in wasm,
+// the same pixels as the native CLI) at every size: measured in the page, it reaches a large
+// JPEG's faces 2.7x (12 MP) to 4x (48 MP) sooner than the browser's decoder, whose decode alone
+// took longer than stb_image's, before its pixels were read out through a canvas
+// (bench/photos.mjs; README "Photos in the page"). The browser decodes the formats the engine
+// cannot (WebP, AVIF; HEIC where it can) and tries those of unknown format first. A photo the
+// browser cannot decode goes to the engine when the engine may read it, so that the engine's
+// message names the problem; otherwise the message names the format.
+
+// How the page opens photos: 'auto' (above), or always by the 'engine' or the 'browser' (the
+// test hook's setPhotoDecoder, for the benchmark and tests).
+let photoDecoder = 'auto';
+
+// {format (null when unknown), engine: the engine may read it, browser: try the browser first}.
+function routePhoto(head) {
+  const { format, engine } = sniffPhoto(head.subarray(0, kSniffBytes));
+  const browser = photoDecoder === 'auto' ? !format || !engine : photoDecoder === 'browser';
+  return { format, engine, browser };
+}
+
+// The decode worker (created on first use) and its pending answers by photo id.
+let decoder = null, nextPhotoId = 1;
+const decoderWaiting = new Map();
+function decoderRequest(id, message, transfer) {
+  if (!decoder) {
+    decoder = new Worker('decode-worker.js');
+    decoder.onmessage = ({ data }) => {
+      const resolve = decoderWaiting.get(data.id);
+      decoderWaiting.delete(data.id);
+      if (resolve) resolve(data);
+    };
+  }
+  return new Promise((resolve) => {
+    decoderWaiting.set(id, resolve);
+    decoder.postMessage(message, transfer || []);
+  });
+}
+
+// What the page measured of the last photo it opened, ms per stage (cnnlensTest.photoTimings).
+let photoTimings = {};
+// Drops (or picks, pastes) being read or decoded here, before the app has all their buffers.
+let filesInFlight = 0;
+
 // Files dropped or picked together ([blob, name] pairs) reach the app in the same frame, so
 // a model.json and its .bin shards are loaded as one model (the app routes them by extension).
-// The app first gives a buffer for each file (cnnlens_file_buffer: it refuses, with a message
-// naming the sizes, a file its memory cannot hold, before anything is allocated); each file is
-// streamed into its buffer, so a large model is never held twice and the page shows how far
-// reading has come while frames go on; then the files are marked complete and opened.
+// Photos the browser decodes are decoded first; one it cannot decode is reported (or, when the
+// engine may read it, handed over as a file) and the others go on. The app then gives a buffer
+// for each file, or for each decoded photo's pixels (cnnlens_file_buffer, cnnlens_pixels_buffer:
+// it refuses, with a message naming the sizes, what its memory or the photo limits cannot hold,
+// before anything is allocated); each file is streamed into its buffer, so a large model is never
+// held twice and the page shows how far reading has come while frames go on; the pixels are read
+// out of the browser's decoder and copied in; then all are marked complete and opened.
 async function openFiles(list) {
-  const buffers = [];
-  for (const [blob, name] of list) {
-    const p = call('cnnlens_file_buffer', blob.size, name || 'photo');
-    if (!p) {  // refused: the app shows why; the files of this drop are dropped together
-      for (const [, q] of buffers) app._cnnlens_file_complete(q, 1);
+  ++filesInFlight;
+  try {
+    await openFilesNow(list);
+  } finally {
+    --filesInFlight;
+  }
+}
+
+async function openFilesNow(list) {
+  const t0 = performance.now();
+  const items = await Promise.all(list.map(async ([blob, name]) => {
+    name = name || 'photo';
+    // A file under kProgressBytes is read whole at once (each step of a stream waits for the
+    // event loop, where a frame may be drawing); a larger one is streamed into the app below.
+    const data = blob.size < kProgressBytes ? new Uint8Array(await blob.arrayBuffer()) : null;
+    if (!call('cnnlens_file_is_photo', name)) return { blob, name, data };
+    const route = routePhoto(data || new Uint8Array(await blob.slice(0, kSniffBytes).arrayBuffer()));
+    if (!route.browser) return { blob, name, data };
+    const id = nextPhotoId++;
+    const size = await decoderRequest(id, { id, blob });
+    if (!size.error) return { blob, name, id, width: size.width, height: size.height, decodeMs: performance.now() - t0 };
+    if (route.engine) return { blob, name, data };  // the engine's decoder, and its message if it fails too
+    call('cnnlens_report_error', `image '${name}': this browser could not decode it as ${route.format} (${size.error}); ` +
+      'cnnlens itself reads JPEG, PNG, GIF, BMP, PSD, TGA and PNM: convert the photo to one of those');
+    return null;
+  }));
+  const files = items.filter((f) => f);
+  const forget = (f) => f.id && decoderRequest(f.id, { id: f.id, go: false });
+  for (let i = 0; i < files.length; ++i) {
+    const f = files[i];
+    f.p = f.id ? call('cnnlens_pixels_buffer', f.width, f.height, f.name) : call('cnnlens_file_buffer', f.blob.size, f.name);
+    if (!f.p) {  // refused: the app shows why; the files of this drop are dropped together
+      for (const g of files.slice(0, i)) app._cnnlens_file_complete(g.p, 1);
+      files.forEach(forget);
       return;
     }
-    buffers.push([blob, p]);
   }
-  const total = list.reduce((n, [blob]) => n + blob.size, 0);
-  const names = list.map(([, name]) => name).join(', ');
+  const total = files.reduce((n, f) => n + (f.id || f.data ? 0 : f.blob.size), 0);
+  const names = files.map((f) => f.name).join(', ');
   const big = total >= kProgressBytes;
   let read = 0;
+  const timings = {};
   try {
-    for (const [blob, p] of buffers) {
-      const reader = blob.stream().getReader();
+    for (const f of files) {
+      if (f.id) {
+        const t1 = performance.now();
+        const out = await decoderRequest(f.id, { id: f.id, go: true });
+        if (out.error) throw new Error(`${f.name}: ${out.error}`);
+        const t2 = performance.now();
+        app.HEAPU8.set(new Uint8Array(out.pixels), f.p);  // HEAPU8 read now: memory growth replaces the view
+        Object.assign(timings, { browserDecode: f.decodeMs, pixelsOut: t2 - t1, copyIn: performance.now() - t2 });
+        continue;
+      }
+      if (f.data) {
+        app.HEAPU8.set(f.data, f.p);
+        timings.read = performance.now() - t0;
+        continue;
+      }
+      const reader = f.blob.stream().getReader();
       for (let off = 0; ;) {
         const { value, done } = await reader.read();
         if (done) break;
-        app.HEAPU8.set(value, p + off);  // HEAPU8 read each time: memory growth replaces the view
+        app.HEAPU8.set(value, f.p + off);  // HEAPU8 read each time: memory growth replaces the view
         off += value.length;
         read += value.length;
         if (big) showStatus(`Reading ${names}: ${mb(read)} of ${mb(total)} MB`, true);
       }
+      timings.read = performance.now() - t0;
     }
   } catch (e) {
-    for (const [, p] of buffers) app._cnnlens_file_complete(p, 1);
+    for (const f of files) app._cnnlens_file_complete(f.p, 1);
     showStatus('');
-    console.error(`cnnlens: ${names}: ${e.message}`);
+    call('cnnlens_report_error', e.message);
     return;
   }
+  photoTimings = timings;
   if (big) {  // painted before the frame that builds the model (that frame blocks the page)
     showStatus(`Loading ${names} (${mb(total)} MB)...`, true);
     await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   }
-  for (const [, p] of buffers) app._cnnlens_file_complete(p, 0);
+  for (const f of files) app._cnnlens_file_complete(f.p, 0);
   if (big) {
     await untilFrame(() => !app._cnnlens_files_waiting());
     showStatus('');
@@ -291,12 +387,25 @@ window.cnnlensTest = {
   error: () => app.UTF8ToString(app._cnnlens_test_error()),
   // Bytes the page can still allocate (free heap plus what memory may grow by).
   memoryAvailable: () => app._cnnlens_memory_available(),
-  // True while dropped files are being read or wait for the next frame to be opened.
-  filesWaiting: () => !!app._cnnlens_files_waiting(),
+  // True while dropped files are being read or decoded, or wait for the next frame to be opened.
+  filesWaiting: () => filesInFlight > 0 || !!app._cnnlens_files_waiting(),
   frames: () => app._cnnlens_test_frames(),
   photoVersion: () => app._cnnlens_test_photo_version(),
+  // The photo shown: {name, width, height, previewWidth, previewHeight} (upright pixels).
+  photo: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_photo())),
+  // Who decodes dropped photos: 'auto' (the page's choice: the engine for JPEG, PNG and the other
+  // formats it reads, the browser for the rest and for large JPEGs and PNGs), 'engine' or 'browser'.
+  setPhotoDecoder(mode) {
+    if (!['auto', 'engine', 'browser'].includes(mode)) throw new Error(`unknown photo decoder ${mode}`);
+    photoDecoder = mode;
+  },
+  // What opening the last photo took, ms per stage: the page's (read: the file's bytes;
+  // browserDecode, pixelsOut, copyIn: a photo the browser decoded) and the app's (decode: the
+  // engine's decoder; rgb: RGBA to RGB; preview: the one downscale; detect; classify; frame:
+  // drawing the frame that first showed it, its texture upload included).
+  photoTimings: () => ({ ...photoTimings, ...JSON.parse(app.UTF8ToString(app._cnnlens_test_photo_timings())) }),
   // Resolves when nothing is pending: no photo waiting, no job running, overlay drawn.
-  idle: () => untilFrame(() => !app._cnnlens_test_busy()),
+  idle: () => untilFrame(() => !filesInFlight && !app._cnnlens_test_busy()),
   // Runs a method with its defaults on the selected face, as the Explain button does.
   async explain(method) {
     if (!call('cnnlens_test_explain', method)) throw new Error(`unknown method ${method}`);

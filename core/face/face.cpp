@@ -196,8 +196,17 @@ Expected<std::vector<FoundFace>> find_faces(FaceDetector& detector, const Image&
         faces.push_back(whole_photo_face(img));
         return faces;
     }
-    auto boxes = detector.detect(img, o.detect);
+    const Image& seen = o.detect_image ? *o.detect_image : img;
+    auto boxes = detector.detect(seen, o.detect);
     if (!boxes) return boxes.status();
+    if (&seen != &img) {  // to photo pixels, per axis (the downscaled sides are rounded separately)
+        const float sx = static_cast<float>(img.width) / static_cast<float>(seen.width);
+        const float sy = static_cast<float>(img.height) / static_cast<float>(seen.height);
+        for (FaceBox& b : *boxes) {
+            b.x *= sx, b.y *= sy, b.width *= sx, b.height *= sy;
+            for (auto& [kx, ky] : b.keypoints) kx *= sx, ky *= sy;
+        }
+    }
     if (o.source == FaceSource::kAuto && looks_like_face_crop(img)) {
         float x, y, side = 0;
         if (!boxes->empty()) face_crop_box(boxes->front(), o.crop.scale, x, y, side);

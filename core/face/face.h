@@ -98,6 +98,9 @@ struct FindFacesOptions {
     FaceSource source = FaceSource::kAuto;
     DetectOptions detect;
     CropOptions crop;
+    // A downscaled copy of the photo (same aspect) to detect on, for large photos: boxes and
+    // keypoints are scaled back to the photo, and crops are cut from the photo itself.
+    const Image* detect_image = nullptr;
 };
 
 // One face of a photo as a classifier sees it.

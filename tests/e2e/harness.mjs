@@ -29,14 +29,19 @@ export function waitReady(page, timeout = 60000) {
 }
 
 // Drops [bytes, name, type] files together (one DataTransfer) onto the canvas; does not wait.
+// The bytes cross to the page as base64 (a 48-megapixel JPEG as an array of numbers took seconds).
 export function dropOnCanvas(page, files) {
   return page.evaluate((list) => {
     const dt = new DataTransfer();
-    for (const [data, name, type] of list) dt.items.add(new File([new Uint8Array(data)], name, { type }));
+    for (const [b64, name, type] of list) {
+      const bin = atob(b64), data = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; ++i) data[i] = bin.charCodeAt(i);
+      dt.items.add(new File([data], name, { type }));
+    }
     const c = document.getElementById('canvas');
     c.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
     c.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, files.map(([bytes, name, type]) => [Array.from(bytes), name, type || 'application/octet-stream']));
+  }, files.map(([bytes, name, type]) => [Buffer.from(bytes).toString('base64'), name, type || 'application/octet-stream']));
 }
 
 // A 1280x800 page (a canvas exactly the screen size makes Emscripten's GLFW request fullscreen)

@@ -1,7 +1,7 @@
 // The browser platform: GLFW emulation + WebGL2 via Emscripten, the main loop, the job runner
 // (sliced with Asyncify in the single-threaded app, a pthread in the threaded one: see "Jobs"),
-// the file bridge (drop, picker, paste and example all end in cnnlens_file_buffer) and the test
-// hook's C side. The loader (web/loader.js) writes the bundled models into MEMFS before calling
+// the file bridge (drop, picker, paste and example all end in cnnlens_file_buffer, or in
+// cnnlens_pixels_buffer for photos the browser decoded) and the test hook's C side. The loader (web/loader.js) writes the bundled models into MEMFS before calling
 // main().
 #include <GLES3/gl3.h>
 #include <GLFW/glfw3.h>
@@ -82,10 +82,12 @@ struct App {
     bool job_scheduled = false;  // a job is queued or running (sliced: maybe suspended)
     float dpr = 1.f;
     // A file on its way in: JS writes it into `bytes` piece by piece (frames go on meanwhile);
-    // files are opened once every one of them is complete.
-    struct PendingFile { std::vector<uint8_t> bytes; std::string name; bool complete = true; };
+    // files are opened once every one of them is complete. width > 0: `bytes` are the RGBA
+    // pixels of a photo the browser decoded (width x height), not a file.
+    struct PendingFile { std::vector<uint8_t> bytes; std::string name; bool complete = true; int width = 0, height = 0; };
     std::vector<PendingFile> files;
     std::string faces_json, test_string, error_copy;
+    double photo_frame_ms = 0;  // draw_app in the frame that first showed the current photo
 };
 App* g = nullptr;
 
@@ -115,7 +117,7 @@ void open_pending_files() {
     if (g->session.busy()) { g->session.cancel(); return; }  // a new photo wins; open once stopped
     // Photos, labeled .csv sets and model files, routed by extension (session_panels.h).
     std::vector<DroppedFile> files;
-    for (App::PendingFile& f : g->files) files.push_back({std::move(f.bytes), std::move(f.name)});
+    for (App::PendingFile& f : g->files) files.push_back({std::move(f.bytes), std::move(f.name), f.width, f.height});
     g->files.clear();
     Status s = open_files(g->session, g->cache.work, files);
     if (!s) set_error(s.message());  // core errors name the file
@@ -252,12 +254,15 @@ void release_held_keys();  // below, with the key callback
 void frame() {
     fit_canvas();
     StateLock lock = lock_state();
+    const int photo = g->session.photo_version();
     open_pending_files();
     glfwPollEvents();
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
+    const double t0 = emscripten_get_now();
     draw_app(g->state, g->session, g->cache);
+    if (g->session.photo_version() != photo) g->photo_frame_ms = emscripten_get_now() - t0;  // with the photo's texture upload
     ++g->frames;
     schedule_pending_job();
     lock.unlock();  // the draw lists hold what is drawn; a job may publish while they render
@@ -355,6 +360,33 @@ EMSCRIPTEN_KEEPALIVE uint8_t* cnnlens_file_buffer(double size, const char* name)
     }
     return g->files.back().bytes.data();
 }
+// Photos the browser decoded (web/loader.js) arrive as RGBA pixels: JS asks for a buffer of
+// width x height x 4 bytes once the browser knows the size, before it reads the pixels out, so
+// the photo size limits (check_photo_size) and the page's memory are checked before anything is
+// allocated, here or in JS; refused, 0 is returned and the banner says why. Then as for files.
+EMSCRIPTEN_KEEPALIVE uint8_t* cnnlens_pixels_buffer(int width, int height, const char* name) {
+    const StateLock lock = lock_state();
+    Status s = check_photo_size(name, width, height);
+    const int64_t n = int64_t{width} * height * 4;
+    // Beside the pixels: the preview, the detector's input and the face crops, each at most
+    // kMaxDisplaySide (or kMaxCropSide) a side, with their float copies.
+    constexpr int64_t kWork = int64_t{160} << 20;
+    if (s && n + kWork > memory_available())
+        s = out_of_range("image '" + std::string(name) + "': its " + std::to_string(width) + "x" + std::to_string(height) + " pixels need " +
+                         megabytes(n + kWork) + " (the pixels and the work on them) but the page can get only " +
+                         megabytes(memory_available()) + " more memory; the current photo stays");
+    if (!s) {
+        set_error(s.message());
+        return nullptr;
+    }
+    try {
+        g->files.push_back({std::vector<uint8_t>(static_cast<size_t>(n)), name, false, width, height});
+    } catch (const std::bad_alloc&) {
+        set_error("image '" + std::string(name) + "': the page could not allocate " + megabytes(n) + " for its pixels");
+        return nullptr;
+    }
+    return g->files.back().bytes.data();
+}
 // Marks the file whose buffer is `data` complete, or (abandon = 1) drops it.
 EMSCRIPTEN_KEEPALIVE void cnnlens_file_complete(uint8_t* data, int abandon) {
     const StateLock lock = lock_state();
@@ -369,6 +401,13 @@ EMSCRIPTEN_KEEPALIVE void cnnlens_file_complete(uint8_t* data, int abandon) {
 EMSCRIPTEN_KEEPALIVE int cnnlens_files_waiting() {
     const StateLock lock = lock_state();
     return g->files.empty() ? 0 : 1;
+}
+// 1 when a dropped file of this name is opened as a photo (file_kind: by its extension).
+EMSCRIPTEN_KEEPALIVE int cnnlens_file_is_photo(const char* name) { return file_kind(name) == FileKind::kPhoto ? 1 : 0; }
+// Shows `message` in the error banner (a photo the browser could not decode); nothing else changes.
+EMSCRIPTEN_KEEPALIVE void cnnlens_report_error(const char* message) {
+    const StateLock lock = lock_state();
+    set_error(message);
 }
 // Bytes the page can still allocate (for the test hook and the loader's messages).
 EMSCRIPTEN_KEEPALIVE double cnnlens_memory_available() {
@@ -419,6 +458,32 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_busy() {
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_version() {
     const StateLock lock = lock_state();
     return g->session.photo_version();
+}
+// The photo shown: {"name":s,"width":w,"height":h,"previewWidth":w,"previewHeight":h}.
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_photo() {
+    const StateLock lock = lock_state();
+    const Session& s = g->session;
+    char buf[128];
+    std::snprintf(buf, sizeof buf, ",\"width\":%d,\"height\":%d,\"previewWidth\":%d,\"previewHeight\":%d}", s.photo().width,
+                  s.photo().height, s.photo_preview().width, s.photo_preview().height);
+    g->test_string = "{\"name\":" + json_quote(s.photo_name()) + buf;
+    return g->test_string.c_str();
+}
+// What the last photo's opening took, ms per stage: {"decode":m,"rgb":m,"preview":m,...,
+// "frame":m} (frame: drawing the interface in the frame that first showed it, the photo's
+// texture upload included).
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_photo_timings() {
+    const StateLock lock = lock_state();
+    std::string& s = g->test_string;
+    s = "{";
+    char buf[32];
+    for (const auto& [stage, ms] : g->session.photo_timings()) {
+        std::snprintf(buf, sizeof buf, "%.3f", ms);
+        s += json_quote(stage) + ":" + buf + ",";
+    }
+    std::snprintf(buf, sizeof buf, "%.3f", g->photo_frame_ms);
+    s += "\"frame\":" + std::string(buf) + "}";
+    return s.c_str();
 }
 // The explanation job: {"pending":b,"running":b,"progress":f,"partial":b,"version":n}.
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_job() {

@@ -2,8 +2,11 @@
 #include "wasm/app/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
+#include "core/base/limits.h"
+#include "core/base/thread_pool.h"
 #include "core/kernels/kernels.h"
 
 namespace cnnlens::app {
@@ -40,7 +43,80 @@ Status Session::load_models(const FileSource& classifier, const FileSource& dete
     return Status::ok();
 }
 
-static Image downscale_to(const Image& img, int max_side) {
+Status check_photo_size(std::string_view name, int64_t w, int64_t h) {
+    const std::string who = "image '" + std::string(name) + "'", size = std::to_string(w) + "x" + std::to_string(h);
+    if (w <= 0 || h <= 0) return corrupt(who + ": " + size + " pixels (a side of zero or less)");
+    if (w > limits::kMaxImageSide || h > limits::kMaxImageSide || w * h > limits::kMaxImagePixels)
+        return out_of_range(who + ": " + size + " pixels exceeds the limit of " + std::to_string(limits::kMaxImageSide) + " per side and " +
+                            std::to_string(limits::kMaxImagePixels / 1000000) + " megapixels");
+    return Status::ok();
+}
+
+namespace {
+
+// The source pixels each output position averages along one axis, with their coverage
+// weights: resample()'s area rule (core/image), flattened. Output i covers [i*scale, (i+1)*scale).
+struct AreaTaps {
+    std::vector<int> first, count;  // per output position: first source index, taps
+    std::vector<int> offset;        // per output position: where its weights start in `weight`
+    std::vector<float> weight;
+};
+
+AreaTaps area_taps(int src, int dst) {
+    AreaTaps t;
+    const double scale = static_cast<double>(src) / dst;
+    for (int i = 0; i < dst; ++i) {
+        const double a = i * scale, b = (i + 1) * scale;
+        t.first.push_back(-1);
+        t.count.push_back(0);
+        t.offset.push_back(static_cast<int>(t.weight.size()));
+        for (int s = static_cast<int>(std::floor(a)); s < std::min(static_cast<int>(std::ceil(b)), src); ++s) {
+            const double cover = std::min<double>(b, s + 1) - std::max<double>(a, s);
+            if (cover <= 1e-12) continue;
+            if (t.first.back() < 0) t.first.back() = s;
+            t.weight.push_back(static_cast<float>(cover / scale));
+            t.count.back() = s - t.first.back() + 1;
+        }
+    }
+    return t;
+}
+
+// Output rows [y0, y1) of the downscale. Each output row first sums its source rows (weighted,
+// whole rows at a time: a loop the compiler vectorises), then averages along the row, so only
+// one row of floats is held and every source pixel is read once.
+template <int C>
+void downscale_rows(const Image& img, Image& out, const AreaTaps& tx, const AreaTaps& ty, int64_t y0, int64_t y1) {
+    const size_t sw = static_cast<size_t>(img.width) * C;
+    std::vector<float> acc(sw);
+    for (int64_t y = y0; y < y1; ++y) {
+        const size_t yi = static_cast<size_t>(y);
+        std::fill(acc.begin(), acc.end(), 0.f);
+        for (int j = 0; j < ty.count[yi]; ++j) {
+            const float wy = ty.weight[static_cast<size_t>(ty.offset[yi] + j)];
+            const uint8_t* src = &img.pixels[static_cast<size_t>(ty.first[yi] + j) * sw];
+            float* a = acc.data();
+            for (size_t i = 0; i < sw; ++i) a[i] += wy * static_cast<float>(src[i]);
+        }
+        uint8_t* dst = &out.pixels[yi * static_cast<size_t>(out.width) * C];
+        for (int x = 0; x < out.width; ++x) {
+            const size_t xi = static_cast<size_t>(x);
+            const float* p = &acc[static_cast<size_t>(tx.first[xi]) * C];
+            const float* w = &tx.weight[static_cast<size_t>(tx.offset[xi])];
+            float sum[C] = {};
+            for (int i = 0; i < tx.count[xi]; ++i)
+                for (int k = 0; k < C; ++k) sum[k] += w[i] * p[i * C + k];
+            for (int k = 0; k < C; ++k) dst[xi * C + k] = static_cast<uint8_t>(std::clamp(sum[k] + 0.5f, 0.f, 255.f));
+        }
+    }
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+Image downscale_to(const Image& img, int max_side) {
     const int side = std::max(img.width, img.height);
     if (side <= max_side) return img;
     const double s = static_cast<double>(max_side) / side;
@@ -48,11 +124,15 @@ static Image downscale_to(const Image& img, int max_side) {
     out.width = std::max(1, static_cast<int>(std::lround(img.width * s)));
     out.height = std::max(1, static_cast<int>(std::lround(img.height * s)));
     out.channels = img.channels;
-    std::vector<float> src(img.pixels.begin(), img.pixels.end());
-    std::vector<float> dst(static_cast<size_t>(out.width) * out.height * out.channels);
-    resample(src.data(), img.width, img.height, img.channels, dst.data(), out.width, out.height);
-    out.pixels.resize(dst.size());
-    for (size_t i = 0; i < dst.size(); ++i) out.pixels[i] = static_cast<uint8_t>(std::clamp(dst[i] + 0.5f, 0.f, 255.f));
+    out.pixels.resize(static_cast<size_t>(out.width) * out.height * out.channels);
+    const AreaTaps tx = area_taps(img.width, out.width), ty = area_taps(img.height, out.height);
+    parallel_for(out.height, 16, [&](int64_t y0, int64_t y1, int) {
+        switch (img.channels) {
+            case 1: downscale_rows<1>(img, out, tx, ty, y0, y1); break;
+            case 3: downscale_rows<3>(img, out, tx, ty, y0, y1); break;
+            default: downscale_rows<4>(img, out, tx, ty, y0, y1); break;
+        }
+    });
     return out;
 }
 
@@ -76,35 +156,51 @@ Image input_picture(const Tensor& input, const InputSpec& spec) {
     return img;
 }
 
-Expected<std::vector<Face>> Session::find_faces(const Image& img, const Model& model, GraphProbe& probe) {
+Expected<std::vector<Face>> Session::find_faces(const Image& img, const Image& small, const Model& model, GraphProbe& probe,
+                                                StageTimes* times) {
+    auto t0 = std::chrono::steady_clock::now();
+    // A photo no larger than the preview is seen whole, as the CLI sees it. A larger one is
+    // seen through `small`; its face crops are cut from the full photo and downscaled.
+    const bool large = small.width != img.width || small.height != img.height;
     std::vector<Face> faces;
     if (model.spec.task == ModelTask::kImage) {
         int x, y, w, h;
         const InputSpec& in = model.spec.input;
-        center_crop_box(img.width, img.height, in.width, in.height, x, y, w, h);
-        auto crop = crop_image(img, x, y, w, h);
+        center_crop_box(small.width, small.height, in.width, in.height, x, y, w, h);
+        auto crop = crop_image(small, x, y, w, h);
         if (!crop) return crop.status();
+        const float sx = static_cast<float>(img.width) / static_cast<float>(small.width);
+        const float sy = static_cast<float>(img.height) / static_cast<float>(small.height);
         Face f;
         f.whole_photo = true;
-        f.box = FaceBox{static_cast<float>(x), static_cast<float>(y), static_cast<float>(w), static_cast<float>(h), 1.f, {}};
-        f.frame = CropFrame{x + w / 2.f, y + h / 2.f, static_cast<float>(w), static_cast<float>(h), 0.f};
+        f.box = FaceBox{x * sx, y * sy, w * sx, h * sy, 1.f, {}};
+        f.frame = CropFrame{(x + w / 2.f) * sx, (y + h / 2.f) * sy, w * sx, h * sy, 0.f};
         f.crop = std::move(*crop);
         faces.push_back(std::move(f));
     } else {
+        // The detector pads its image to a square and area-averages it to 256x256. The preview's
+        // longest side is 2048 = 8 x 256; averaging it 4:1 to kDetectSide = 2 x 256 first gives
+        // the same 8:1 average (up to rounding to 8 bits), with a float copy 16 times smaller.
+        const Image seen = large ? downscale_to(small, kDetectSide) : Image{};
         FindFacesOptions o;
         o.crop = crop_options_;
+        if (large) o.detect_image = &seen;
         auto found = cnnlens::find_faces(*detector_, img, o);
         if (!found) return found.status();
+        if (times) times->emplace_back("detect", ms_since(t0));
+        t0 = std::chrono::steady_clock::now();
         for (FoundFace& ff : *found) {
             Face f;
             f.box = std::move(ff.box);
             f.frame = ff.frame;
             f.whole_photo = ff.whole_photo;
             f.crop = std::move(ff.crop);
+            if (large && std::max(f.crop.width, f.crop.height) > kMaxCropSide) f.crop = downscale_to(f.crop, kMaxCropSide);
             faces.push_back(std::move(f));
         }
     }
     CNNLENS_RETURN_IF_ERROR(classify(faces, model, probe));
+    if (times) times->emplace_back("classify", ms_since(t0));
     return faces;
 }
 
@@ -143,6 +239,8 @@ Status Session::set_align_faces(bool on) {
         } else {
             f.frame = face_crop_frame(f.box, o);
             f.crop = crop_frame(photo_, f.frame);
+            const bool large = preview_.width != photo_.width || preview_.height != photo_.height;  // as find_faces
+            if (large && std::max(f.crop.width, f.crop.height) > kMaxCropSide) f.crop = downscale_to(f.crop, kMaxCropSide);
         }
         faces.push_back(std::move(f));
     }
@@ -165,14 +263,43 @@ void Session::drop_explanation() {
 Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name) {
     if (!ready()) return invalid_argument("the models are not loaded yet");
     if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
+    const auto t0 = std::chrono::steady_clock::now();
     auto img = decode_image(bytes, name);
     if (!img) return img.status();
-    auto faces = find_faces(*img, *model_, *probe_);
+    const double decode_ms = ms_since(t0);
+    CNNLENS_RETURN_IF_ERROR(open_pixels(std::move(*img), name));
+    photo_timings_.insert(photo_timings_.begin(), {"decode", decode_ms});
+    return Status::ok();
+}
+
+Status Session::open_pixels(Image img, std::string_view name) {
+    if (!ready()) return invalid_argument("the models are not loaded yet");
+    if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
+    CNNLENS_RETURN_IF_ERROR(check_photo_size(name, img.width, img.height));
+    const int c = img.channels;
+    if ((c != 1 && c != 3 && c != 4) || img.pixels.size() != static_cast<size_t>(img.width) * img.height * c)
+        return invalid_argument("image '" + std::string(name) + "': " + std::to_string(img.pixels.size()) + " bytes are not " +
+                                std::to_string(img.width) + "x" + std::to_string(img.height) + " pixels of 1, 3 or 4 channels");
+    StageTimes times;
+    auto t0 = std::chrono::steady_clock::now();
+    if (c == 4) {  // in place: the photo's bytes are never held twice
+        const size_t n = static_cast<size_t>(img.width) * img.height;
+        uint8_t* p = img.pixels.data();
+        for (size_t i = 0; i < n; ++i) p[3 * i] = p[4 * i], p[3 * i + 1] = p[4 * i + 1], p[3 * i + 2] = p[4 * i + 2];
+        img.pixels.resize(3 * n);
+        img.channels = 3;
+        times.emplace_back("rgb", ms_since(t0));
+        t0 = std::chrono::steady_clock::now();
+    }
+    Image small = downscale_to(img, kMaxDisplaySide);
+    times.emplace_back("preview", ms_since(t0));
+    auto faces = find_faces(img, small, *model_, *probe_, &times);
     if (!faces) return faces.status();
-    preview_ = downscale_to(*img, kMaxDisplaySide);
-    photo_ = std::move(*img);
+    preview_ = std::move(small);
+    photo_ = std::move(img);
     photo_name_ = std::string(name);
     faces_ = std::move(*faces);
+    photo_timings_ = std::move(times);
     ++photo_version_;
     selected_ = faces_.empty() ? -1 : 0;
     drop_explanation();

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/explain/explain.h"
@@ -83,12 +84,25 @@ public:
     GraphProbe& probe() { return *probe_; }
     std::string_view kernels_name() const;
 
-    // Decodes a photo, finds its faces and classifies each. On error nothing changes (the
-    // previous photo and its results stay) and the Status says what was wrong with the file.
+    // Decodes a photo (decode_image), then opens its pixels as open_pixels does. On error
+    // nothing changes (the previous photo and its results stay) and the Status says what was
+    // wrong with the file.
     Status open_photo(std::span<const uint8_t> bytes, std::string_view name);
+    // Opens a photo given as 8-bit pixels, upright: what the page hands over when the browser
+    // decoded the file (web/loader.js). `img` has 1 (gray), 3 (RGB) or 4 channels (RGBA: alpha is
+    // dropped in place, as decode_image drops it). A photo larger than the preview is downscaled
+    // once, to the preview, on which faces are detected; their crops are cut from the full
+    // photo (see find_faces).
+    // Refused, with nothing changed, when its size is over the limits (check_photo_size).
+    Status open_pixels(Image img, std::string_view name);
     const Image& photo() const { return photo_; }
-    // The photo downscaled so its longest side is at most kMaxDisplaySide (for the texture).
+    // The photo downscaled so its longest side is at most kMaxDisplaySide (for the texture, and
+    // what the detector looks at); the photo itself when it is no larger.
     const Image& photo_preview() const { return preview_; }
+    // Milliseconds the last open_photo / open_pixels spent per stage, in order ("decode",
+    // "rgb", "preview", "detect", "classify"; a stage that did not run is absent).
+    using StageTimes = std::vector<std::pair<std::string, double>>;
+    const StageTimes& photo_timings() const { return photo_timings_; }
     const std::string& photo_name() const { return photo_name_; }
     int photo_version() const { return photo_version_; }
     const std::vector<Face>& faces() const { return faces_; }
@@ -144,10 +158,21 @@ public:
     void set_job_batch(int n) { job_batch_ = n; }
 
     static constexpr int kMaxDisplaySide = 2048;
+    // A photo larger than the preview: faces are detected on the preview downscaled to this
+    // side (the detector's input is 256), and each face crop, cut from the full photo, is
+    // area-downscaled to at most kMaxCropSide a side (the classifier's input is far smaller; a
+    // face filling a 48-megapixel photo would otherwise be converted to floats whole).
+    static constexpr int kDetectSide = 512;
+    static constexpr int kMaxCropSide = 512;
 
 private:
     // The faces of `img` as `model` sees them (detected faces, or the whole photo), classified.
-    Expected<std::vector<Face>> find_faces(const Image& img, const Model& model, GraphProbe& probe);
+    // `small` is `img` downscaled (the preview), or a copy when `img` is no larger: then `img` is
+    // seen as the CLI sees a photo; else the detector looks at `small` (downscaled further to
+    // kDetectSide), an image model's center crop is cut from it, and face crops from `img`
+    // (capped at kMaxCropSide). Adds the ms of "detect" and "classify" to `times` when given.
+    Expected<std::vector<Face>> find_faces(const Image& img, const Image& small, const Model& model, GraphProbe& probe,
+                                           StageTimes* times = nullptr);
     // Fills each face's input, probabilities and input picture, classifying all in one batch.
     static Status classify(std::vector<Face>& faces, const Model& model, GraphProbe& probe);
     void drop_explanation();
@@ -160,6 +185,7 @@ private:
 
     Image photo_, preview_;
     std::string photo_name_;
+    StageTimes photo_timings_;
     int photo_version_ = 0;
     std::vector<Face> faces_;
     int selected_ = -1;
@@ -182,6 +208,17 @@ Image input_picture(const Tensor& input, const InputSpec& spec);
 // How many times the input picture is enlarged on screen: 4 for the small inputs of face models
 // (up to 64 pixels a side), else about 256 pixels a side, at least 1 (a 224-pixel input: 1).
 int display_scale(const Face& f);
+
+// The photo size limits of core/base/limits.h (side, megapixels) for pixels that come without
+// a file header (the page's browser decoder); the message names the photo, its size and the
+// limit, as decode_image's does. Checked before the pixels are allocated.
+Status check_photo_size(std::string_view name, int64_t width, int64_t height);
+
+// `img` area-averaged (resample's rule for downscaling) so its longest side is at most
+// `max_side`, 8-bit in and out, row by row (no float copy of the whole image); `img` itself
+// when it is no larger. Rows are split over the kernel thread pool; the result does not depend
+// on the thread count.
+Image downscale_to(const Image& img, int max_side);
 
 // Methods cheap enough to recompute while a slider moves (one or a few backward passes).
 bool is_cheap_method(std::string_view method);

@@ -15,7 +15,7 @@ Status Session::install_model(Model&& m) {
     // The photo is seen afresh: a model of another task finds other faces (or the whole photo).
     std::vector<Face> faces;
     if (!photo_.empty()) {
-        auto f = find_faces(photo_, *model, *probe);
+        auto f = find_faces(photo_, preview_, *model, *probe);
         if (!f) return f.status();
         faces = std::move(*f);
     }
@@ -37,7 +37,7 @@ Status Session::set_task(ModelTask task) {
     model_->spec.task = task;
     std::vector<Face> faces;
     if (!photo_.empty()) {
-        auto f = find_faces(photo_, *model_, *probe_);
+        auto f = find_faces(photo_, preview_, *model_, *probe_);
         if (!f) {
             model_->spec.task = before;
             return f.status();

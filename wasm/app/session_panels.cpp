@@ -330,7 +330,7 @@ Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files) {
     for (DroppedFile& f : files) {
         switch (file_kind(f.name)) {
             case FileKind::kPhoto:
-                keep(s.open_photo(f.bytes, f.name));
+                keep(f.width > 0 ? s.open_pixels(Image{f.width, f.height, 4, std::move(f.bytes)}, f.name) : s.open_photo(f.bytes, f.name));
                 if (s.photo_name() == f.name) w.focus = "explain";
                 break;
             case FileKind::kDataset: {

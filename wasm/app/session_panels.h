@@ -158,6 +158,7 @@ struct ModelFiles {
 struct DroppedFile {
     std::vector<uint8_t> bytes;
     std::string name;
+    int width = 0, height = 0;  // > 0: `bytes` are a photo's RGBA pixels the browser decoded
 };
 
 enum class FileKind { kPhoto, kDataset, kModel };
