@@ -1,11 +1,12 @@
 // EXIF orientation: the tag parser on hand-made TIFF, JPEG and PNG bytes (both byte orders,
 // every bound it checks), the eight transforms on a tiny image, and the photo fixtures of
-// tests/data/photos/orientation (made by PIL and jpegtran, make_photos.py): decoded upright,
-// the eight files are one photo.
+// tests/data/photos/orientation (made by PIL, jpegtran and libavif, make_photos.py): decoded
+// upright, the eight files of each format are one photo; AVIF's irot/imir likewise.
 #include "core/image/orientation.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -244,6 +245,35 @@ TEST(Orientation, TheEightFixturesDecodeToOnePhoto) {
             if (std::string(ext) == ".png") EXPECT_EQ(worst, 0) << "orientation " << o;
             else EXPECT_LE(worst, 3) << "orientation " << o;
         }
+    }
+}
+
+double mean_abs_diff(const Image& a, const Image& b) {
+    if (a.width != b.width || a.height != b.height || a.channels != b.channels) return 1e9;
+    double sum = 0;
+    for (size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(a.pixels[i] - b.pixels[i]);
+    return sum / static_cast<double>(a.pixels.size());
+}
+
+// AVIF turns its pixels by the container's irot and imir, not EXIF. The fixtures were stored by
+// make_photos.py from the specification's words (PIL's turns); decoded here, each must be the
+// upright photo within the codec's loss, and closer to it than any other turn of the same pixels.
+TEST(Orientation, AvifRotationAndMirrorTurnThePhotoUpright) {
+#ifndef CNNLENS_HAVE_AVIF
+    GTEST_SKIP() << "no AVIF decoder in this build (Image.WebPAndAvifPhotos checks its error)";
+#endif
+    auto upright = load_image(fixture(1, ".png"));
+    ASSERT_TRUE(upright);
+    for (const char* name : {"irot0", "irot1", "irot2", "irot3", "irot0_imir1", "irot1_imir1", "irot2_imir1", "irot3_imir1", "irot1_imir0",
+                             "irot2_imir0"}) {
+        SCOPED_TRACE(name);
+        auto img = load_image(test::source_path(std::string("tests/data/photos/orientation/astronaut_") + name + ".avif"));
+        ASSERT_TRUE(img) << img.status().message();
+        ASSERT_EQ(img->width, 320);
+        ASSERT_EQ(img->height, 272);
+        const double d = mean_abs_diff(*img, *upright);
+        EXPECT_LT(d, 3.0);
+        for (int o = 2; o <= 8; ++o) EXPECT_GT(mean_abs_diff(orient_image(*img, o), *upright), 2 * d) << "turned as orientation " << o;
     }
 }
 

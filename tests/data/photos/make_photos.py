@@ -12,6 +12,9 @@ orientation/astronaut_<o>.jpg, o = 1..8: a 320x272 crop around the face (MCU-ali
   not exactly (stb_image: 3 levels at most).
 orientation/astronaut_<o>.png: the same with exactly the same upright pixels (the upright crop
   as decoded by PIL, 256 colours), stored turned, with the same EXIF in an eXIf chunk.
+orientation/astronaut_irot<a>[_imir<m>].avif: the PNGs' upright pixels stored so that the AVIF
+  container's rotation (irot, a turns of 90 degrees counter-clockwise) and then mirror (imir m,
+  0: top-bottom, 1: left-right) show them upright; lossy, so they agree within the codec's loss.
 astronaut.webp, astronaut.avif: the whole 512x512 photo as WebP (lossy, PIL) and AVIF (libavif).
 
 Each orientation fixture is checked against PIL's own reading of the tag (ImageOps.exif_transpose):
@@ -116,9 +119,12 @@ AVIF_ENCODER = r'''
 #include <avif/avif.h>
 #include <stdio.h>
 #include <stdlib.h>
-/* rgb_encode W H QUALITY IN.rgb OUT.avif: 8-bit RGB in, 4:2:0 AVIF out. */
+/* rgb_encode W H QUALITY IN.rgb OUT.avif [IROT IMIR]: 8-bit RGB in, 4:2:0 AVIF out; IROT
+   (0..3, turns of 90 degrees counter-clockwise) and IMIR (0: top-bottom, 1: left-right)
+   are written as the container's transform properties when given (-1: none). */
 int main(int argc, char** argv) {
     int w = atoi(argv[1]), h = atoi(argv[2]), q = atoi(argv[3]);
+    int irot = argc > 6 ? atoi(argv[6]) : -1, imir = argc > 7 ? atoi(argv[7]) : -1;
     FILE* f = fopen(argv[4], "rb");
     unsigned char* px = malloc((size_t)w * h * 3);
     if (!f || fread(px, 1, (size_t)w * h * 3, f) != (size_t)w * h * 3) return 1;
@@ -130,6 +136,8 @@ int main(int argc, char** argv) {
     rgb.pixels = px;
     rgb.rowBytes = w * 3;
     if (avifImageRGBToYUV(img, &rgb) != AVIF_RESULT_OK) return 2;
+    if (irot >= 0) { img->transformFlags |= AVIF_TRANSFORM_IROT; img->irot.angle = (uint8_t)irot; }
+    if (imir >= 0) { img->transformFlags |= AVIF_TRANSFORM_IMIR; img->imir.mode = (uint8_t)imir; }
     avifEncoder* enc = avifEncoderCreate();
     enc->speed = 6;
     enc->minQuantizer = enc->maxQuantizer = q;
@@ -143,14 +151,29 @@ int main(int argc, char** argv) {
 }'''
 
 
-def write_avif(image, path, quantizer):
+def write_avif(image, path, quantizer, irot=-1, imir=-1):
     cc = shutil.which('cc') or shutil.which('gcc')
     with tempfile.TemporaryDirectory() as tmp:
         src, exe, raw = (os.path.join(tmp, n) for n in ('enc.c', 'enc', 'in.rgb'))
         open(src, 'w').write(AVIF_ENCODER)
         subprocess.run([cc, '-O1', src, '-o', exe, '-lavif'], check=True)
         open(raw, 'wb').write(image.tobytes())
-        subprocess.run([exe, str(image.width), str(image.height), str(quantizer), raw, path], check=True)
+        subprocess.run([exe, str(image.width), str(image.height), str(quantizer), raw, path, str(irot), str(imir)], check=True)
+
+
+# AVIF turns its pixels by container properties instead of EXIF (HEIF, ISO/IEC 23008-12): irot
+# turns counter-clockwise by angle x 90 degrees, then imir mirrors (mode 0: top and bottom
+# exchanged; 1: left and right). Every turn and mirror of the square's eight, plus mode 0 twice.
+AVIF_TRANSFORMS = [(a, -1) for a in range(4)] + [(a, 1) for a in range(4)] + [(1, 0), (2, 0)]
+
+
+def avif_stored(upright, angle, mode):
+    """The pixels to store so that irot `angle` then imir `mode` show `upright`: the inverse
+    steps in reverse order, by the specification's words (PIL rotates counter-clockwise)."""
+    img = upright
+    if mode >= 0:
+        img = img.transpose(Image.Transpose.FLIP_TOP_BOTTOM if mode == 0 else Image.Transpose.FLIP_LEFT_RIGHT)
+    return img.rotate(-90 * angle, expand=True)
 
 
 def main():
@@ -170,6 +193,11 @@ def main():
         stored.save(png, optimize=True, exif=tiff)
         check_upright(png, upright_png, o, tolerance=0.0)
     print(f'orientation fixtures: JPEGs within {worst:.3f} levels on average of the upright crop, PNGs exact')
+
+    for angle, mode in AVIF_TRANSFORMS:
+        name = f'astronaut_irot{angle}' + (f'_imir{mode}' if mode >= 0 else '') + '.avif'
+        write_avif(avif_stored(upright_png.convert('RGB'), angle, mode), os.path.join(OUT, 'orientation', name), quantizer=24,
+                   irot=angle if angle else -1, imir=mode)
 
     photo = Image.open(SOURCE).convert('RGB')
     photo.save(os.path.join(OUT, 'astronaut.webp'), quality=80, method=6)
