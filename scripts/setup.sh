@@ -22,6 +22,7 @@ deb_packages=(
     libonnx-testdata                                # ONNX's backend node tests (conformance)
     python3-torchvision                             # torchvision fixtures (tests/oracle/torchvision_fixtures.py)
     chromium                                        # browser tests
+    python3-pil libavif-bin libjpeg-turbo-progs     # their photos (tests/e2e/make_photos.py: WebP, AVIF, jpegtran)
 )
 # The machine's node is kept whatever its origin; Debian's is installed only when there is none.
 command -v node >/dev/null || deb_packages+=(nodejs)
