@@ -72,7 +72,7 @@ int cmd_run(const Args& a) {
         auto it = std::find_if(given.begin(), given.end(), [&](const OnnxTensor& t) { return t.name == name; });
         if (it == given.end()) return fail("run: the model's input '" + name + "' was not given (--input " + name + "=FILE)");
         if (it->is_int()) return fail("run: input '" + name + "' holds " + onnx_dtype_name(it->dtype) + " values; the model computes with it as float32");
-        inputs.push_back(onnx_to_engine(*it));
+        inputs.push_back(onnx_to_engine(*it, graph->batch_added()));
     }
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
     if (!ks) return fail("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
@@ -83,7 +83,7 @@ int cmd_run(const Args& a) {
     std::filesystem::create_directories(dir, ec);
     for (size_t k = 0; k < graph->outputs().size(); ++k) {
         const std::string& name = graph->output_name(k);
-        OnnxTensor out = engine_to_onnx(ex.value(graph->outputs()[k]), name);
+        OnnxTensor out = engine_to_onnx(ex.value(graph->outputs()[k]), name, graph->batch_added());
         const std::string path = dir + "/" + file_stem(name) + "." + format;
         Status st;
         if (format == "npy") {

@@ -225,6 +225,11 @@ smoke() {
         check "$p run an ONNX node test" ok "^y \[1,1,4,3\] min 12 max 198 -> " \
             ${cli[$p]} run --model "$conv/model.onnx" --input "x=$conv/test_data_set_0/input_0.pb" \
             --input "W=$conv/test_data_set_0/input_1.pb" --output-dir "build/smoke/run-$p" || status=1
+        # Axis 0 is data here (moved by the Transpose): the graph is read with a batch axis added.
+        local tr=$onnx_node_dir/test_transpose_all_permutations_4
+        # shellcheck disable=SC2086
+        check "$p run an ONNX node test whose first axis is data" ok "^transposed \[4,2,3\] min 0.0202184 max 0.978618 -> " \
+            ${cli[$p]} run --model "$tr/model.onnx" --input "data=$tr/test_data_set_0/input_0.pb" --output-dir "build/smoke/run-data-$p" || status=1
         # A 1000-class model: ImageNet's names, the top 5 (text and JSON), MACs in model-info.
         check "$p predict top 5 of a 1000-class model" ok "\(top 5 of 1000 classes\)" \
             ${cli[$p]} predict --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1

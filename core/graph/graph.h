@@ -70,6 +70,12 @@ public:
     // Number of float parameters held in Const nodes that feed `node`.
     int64_t parameter_count(int node) const;
 
+    // True when the source model's tensors have no batch axis: its importer gave every runtime
+    // tensor a leading axis (one entry per run), which the model's own tensors leave out (an
+    // ONNX graph whose first axis is data; see onnx_graph.h).
+    bool batch_added() const { return batch_added_; }
+    void set_batch_added(bool added) { batch_added_ = added; }
+
 private:
     std::vector<Node> nodes_;
     std::unordered_map<std::string, int> by_name_;
@@ -77,6 +83,7 @@ private:
     std::vector<std::string> output_names_;
     int64_t tape_bytes_per_image_ = 0;
     int64_t peak_node_bytes_per_image_ = 0;
+    bool batch_added_ = false;
 };
 
 // Shape inference for one node given its input shapes.

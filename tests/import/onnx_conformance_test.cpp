@@ -203,13 +203,13 @@ Outcome run_test(const fs::path& dir, const ModelInfo& info) {
     std::vector<Tensor> inputs;
     for (int node : g->inputs())
         for (const OnnxTensor& t : given)
-            if (t.name == g->node(node).name) inputs.push_back(onnx_to_engine(t));
+            if (t.name == g->node(node).name) inputs.push_back(onnx_to_engine(t, g->batch_added()));
     if (inputs.size() != g->inputs().size()) return {Outcome::kFail, "a runtime input has no value in test_data_set_0"};
     for (const KernelSet* ks : compiled_kernel_sets()) {
         Executor ex(*g, *ks);
         if (Status s = ex.forward(std::span<const Tensor>(inputs)); !s) return {Outcome::kFail, std::string(ks->name) + ": " + s.message()};
         for (size_t k = 0; k < want.size(); ++k) {
-            const OnnxTensor got = engine_to_onnx(ex.value(g->outputs()[k]), g->output_name(k));
+            const OnnxTensor got = engine_to_onnx(ex.value(g->outputs()[k]), g->output_name(k), g->batch_added());
             const OnnxTensor& w = want[k];
             if (got.dims != w.dims) {
                 std::string a, b;

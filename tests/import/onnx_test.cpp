@@ -736,7 +736,12 @@ TEST(OnnxInputsOutputs, GivenValuesServeAsConstants) {
     for (int64_t i = 0; i < 9; ++i) EXPECT_EQ(y.f[static_cast<size_t>(i)], 2.f * x.f[static_cast<size_t>(i)] - x.f[static_cast<size_t>(9 + i)]);
 
     const auto rank1 = graph_model({node("Relu", {"v"}, {"y"})}, {{"v", {5}}}, {"y"});
-    expect_error(import(rank1), ErrorCode::kUnsupported, "input 'v' has shape [5]; the engine needs a batch axis");
+    auto r1 = import(rank1);  // no batch axis: the graph is read with one added
+    ASSERT_TRUE(r1) << r1.status().message();
+    EXPECT_TRUE(r1->batch_added());
+    EXPECT_EQ(r1->node(r1->input()).shape, (Shape{-1, 5}));
+    const auto rank7 = graph_model({node("Relu", {"v"}, {"y"})}, {{"v", {1, 1, 1, 1, 1, 1, 1}}}, {"y"});
+    expect_error(import(rank7), ErrorCode::kUnsupported, "input 'v' has shape [1,1,1,1,1,1,1]; the engine needs a batch axis and at most 6 axes");
 }
 
 TEST(OnnxTensorFiles, RoundTripAndErrors) {
@@ -909,6 +914,44 @@ TEST(OnnxInputsOutputs, LayerNormalizationMeanAndInvStdDevHaveGradients) {
     for (int n = 0; n < 2; ++n)
         for (int k = 0; k < 6; ++k)
             EXPECT_NEAR(grads[0][n * 6 + k], -std::pow(inv[static_cast<size_t>(n)], 3) * (in[0][n * 6 + k] - mean[static_cast<size_t>(n)]) / 6, 1e-5);
+}
+
+TEST(OnnxInputsOutputs, AGraphWhoseFirstAxisIsDataGetsABatchAxis) {
+    // x [3,4]: Transpose -> [4,3], Softmax over axis 0 (4 values), Gemm with transA (back to
+    // [3,...]) and a bias that varies along the rows. Axis 0 is data everywhere, so the engine
+    // holds x as [1,3,4] and the model's tensors at the boundary leave that axis out.
+    const std::vector<float> w = {1.f, -2.f, 0.5f, 3.f}, c = {0.1f, 0.2f, 0.3f};  // w [4,1], c [3,1]
+    const auto bytes = graph_model({node("Transpose", {"x"}, {"t"}, {attr_ints("perm", {1, 0})}), node("Softmax", {"t"}, {"s"}, {attr_i("axis", 0)}),
+                                    node("Gemm", {"s", "w", "c"}, {"y"}, {attr_i("transA", 1), attr_f("beta", 2.f)})},
+                                   {{"x", {3, 4}}, {"w", {4, 1}}, {"c", {3, 1}}}, {"y"});
+    std::vector<OnnxTensor> given{given_tensor("w", {4, 1}, w), given_tensor("c", {3, 1}, c)};
+    auto g = import_onnx(bytes, "m.onnx", {}, given);
+    ASSERT_TRUE(g) << g.status().message();
+    EXPECT_TRUE(g->batch_added());
+    ASSERT_EQ(g->inputs().size(), 1u);
+    EXPECT_EQ(g->node(g->inputs()[0]).shape, (Shape{-1, 3, 4}));
+    const OnnxTensor xo = given_tensor("x", {3, 4}, {0.1f, -0.4f, 0.9f, 0.3f, -1.f, 0.2f, 0.5f, 0.7f, 0.f, 0.6f, -0.3f, 0.8f});
+    std::vector<Tensor> in;
+    in.push_back(onnx_to_engine(xo, true));
+    EXPECT_EQ(in[0].shape(), (Shape{1, 3, 4}));
+    Executor ex(*g, reference_kernels());
+    ASSERT_TRUE(ex.forward(std::span<const Tensor>(in)));
+    const OnnxTensor y = engine_to_onnx(ex.value(g->output()), "y", true);
+    ASSERT_EQ(y.dims, (std::vector<int64_t>{3, 1}));
+    for (int i = 0; i < 3; ++i) {  // y[i] = sum_j softmax_j(x[i, :]) w[j] + 2 c[i]
+        double z = 0, acc = 0;
+        for (int j = 0; j < 4; ++j) z += std::exp(xo.f[static_cast<size_t>(i * 4 + j)]);
+        for (int j = 0; j < 4; ++j) acc += std::exp(xo.f[static_cast<size_t>(i * 4 + j)]) / z * w[static_cast<size_t>(j)];
+        EXPECT_NEAR(y.f[static_cast<size_t>(i)], acc + 2 * c[static_cast<size_t>(i)], 1e-6) << i;
+    }
+    // A graph that reads fine with its first axis as the batch keeps it.
+    auto plain = import(model({node("Relu", {"x"}, {"y"})}, {}, {-1, 3, 4}));
+    ASSERT_TRUE(plain) << plain.status().message();
+    EXPECT_FALSE(plain->batch_added());
+    // When neither reading works, the error is the first reading's.
+    expect_error(import(model({node("Conv", {"x", "w"}, {"c"}), node("Transpose", {"c"}, {"y"}, {attr_ints("perm", {1, 0, 2, 3})})}, {tensor("w", {2, 3, 1, 1}, iota(6, 1.f, 0.f))},
+                              {1, 3, 2, 2})),
+                 ErrorCode::kUnsupported, "Transpose node 'y': moving the batch axis is not supported (perm [1,0,2,3])");
 }
 
 }  // namespace

@@ -399,7 +399,7 @@ bool broadcasts_to(const std::vector<int64_t>& c, const std::vector<int64_t>& di
 
 // A tensor of the ONNX graph: a constant, or a node of the engine graph. Runtime tensors of
 // rank 4 are NHWC in the engine; `onnx` is the ONNX shape (dimension 0 is the batch, held as
-// 1). hwc_flat marks a [N, C*H*W] tensor whose engine memory is in (h, w, c) order.
+// 1), or with an added batch axis (Importer::lead_) 1 followed by the ONNX shape. hwc_flat marks a [N, C*H*W] tensor whose engine memory is in (h, w, c) order.
 // `layout`, when set, overrides the default axis order: engine axis i holds ONNX axis
 // layout[i]. ONNX Transposes only relabel it and Reshapes follow it, so PyTorch's NCHW<->NHWC
 // permutes (ConvNeXt) and channel shuffles (ShuffleNet) cost at most one engine Transpose;
@@ -416,8 +416,12 @@ struct Value {
 
 class Importer {
 public:
-    Importer(const std::string& file, OnnxModel& m, std::span<const OnnxTensor> given) : file_(file), m_(m) {
+    // add_batch: give every runtime tensor a leading batch axis of size 1 that the model does
+    // not have (its first axis is data); ONNX axis k is then axis k + 1 of Value::onnx.
+    Importer(const std::string& file, OnnxModel& m, std::span<const OnnxTensor> given, bool add_batch)
+        : file_(file), m_(m), lead_(add_batch ? 1 : 0) {
         for (const OnnxTensor& t : given) given_[t.name] = &t;
+        g_.set_batch_added(add_batch);
     }
 
     Expected<Graph> run() {
@@ -487,7 +491,9 @@ private:
             if (m_.initializers.count(in.name)) continue;  // older exporters list initializers as inputs
             auto given = given_.find(in.name);
             const OnnxTensor* known = given == given_.end() ? nullptr : given->second;
-            if (known && (known->dtype != kFloat || known->dims.size() < 2)) {
+            if (known && known->count() == 0)
+                return unsupported(file_ + ": input '" + in.name + "' " + dims_str(known->dims) + " is empty; the engine holds no empty tensors");
+            if (known && (known->dtype != kFloat || known->dims.size() + lead_ < 2)) {
                 bound += (bound.empty() ? "'" : ", '") + in.name + "' (" + dtype_name(known->dtype) + " " + dims_str(known->dims) + ")";
                 Value v;
                 v.is_const = true;
@@ -504,14 +510,17 @@ private:
                     return invalid_argument(file_ + ": input '" + in.name + "' has shape " + dims_str(in.dims) + ", the value given for it " + dims_str(known->dims));
                 onnx = known->dims;
             }
-            if ((!in.has_shape && !known) || onnx.size() < 2 || onnx.size() > static_cast<size_t>(kMaxRank))
+            if ((!in.has_shape && !known) || onnx.size() + lead_ < 2 || onnx.size() + lead_ > static_cast<size_t>(kMaxRank))
                 return unsupported(file_ + ": input '" + in.name + "' has shape " + dims_str(onnx) + "; the engine needs a batch axis and at most " +
                                    std::to_string(kMaxRank) + " axes (an NCHW image is [N,C,H,W])");
+            if (lead_) onnx.insert(onnx.begin(), 1);
             onnx[0] = 1;
-            for (size_t d = 1; d < onnx.size(); ++d)
+            for (size_t d = 1; d < onnx.size(); ++d) {
+                const size_t axis = d - static_cast<size_t>(lead_);
                 if (onnx[d] < 1 || onnx[d] > (1 << 16))
-                    return unsupported(file_ + ": input '" + in.name + "' has " + (d >= in.params.size() || in.params[d].empty() ? "dimension " + std::to_string(onnx[d]) : "symbolic dimension '" + in.params[d] + "'") +
-                                       " at axis " + std::to_string(d) + "; cnnlens needs a fixed image size (export with a fixed height and width)");
+                    return unsupported(file_ + ": input '" + in.name + "' has " + (axis >= in.params.size() || in.params[axis].empty() ? "dimension " + std::to_string(onnx[d]) : "symbolic dimension '" + in.params[axis] + "'") +
+                                       " at axis " + std::to_string(axis) + "; cnnlens needs a fixed image size (export with a fixed height and width)");
+            }
             if (product(onnx) > (int64_t{1} << 26))
                 return out_of_range(file_ + ": input '" + in.name + "' " + dims_str(in.dims) + " is too large for an image");
             std::vector<int64_t> engine = onnx;
@@ -526,7 +535,7 @@ private:
         if (g_.inputs().empty()) {
             if (bound.empty()) return invalid_argument(file_ + ": the graph has no input");
             return unsupported(file_ + ": nothing is computed at run time: the given inputs " + bound +
-                               " were read as constants (the engine holds float32 tensors of rank 2 to " + std::to_string(kMaxRank) + ")");
+                               " were read as constants (the engine computes with float32 tensors of 1 to " + std::to_string(kMaxRank) + " axes)");
         }
         return Status::ok();
     }
@@ -805,6 +814,14 @@ private:
     // --- conversion ------------------------------------------------------------------------
     bool used(const OnnxNode& n, size_t k) { return k < n.outputs.size() && !n.outputs[k].empty() && consumers_[n.outputs[k]] > 0; }
 
+    // ONNX axis `a` (negative counts from the end) of a runtime tensor whose Value::onnx has
+    // rank r, as an axis of Value::onnx; -1 when out of range.
+    int64_t axis_of(int64_t a, size_t r) const {
+        const int64_t real = static_cast<int64_t>(r) - lead_;
+        if (a < -real || a >= real) return -1;
+        return (a < 0 ? a + real : a) + lead_;
+    }
+
     Status convert(const OnnxNode& n) {
         for (size_t k = 1; k < n.outputs.size() && n.op != "Split" && n.op != "LayerNormalization"; ++k) {
             if (!used(n, k)) continue;
@@ -835,6 +852,9 @@ private:
             values_[n.outputs[0]] = **x;
             return Status::ok();
         }
+        static const std::set<std::string> batch_first = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+                                                          "BatchNormalization", "Resize", "Upsample"};
+        if (lead_ && batch_first.count(op)) return unsup(n, "its input's first axis must be the batch axis (N of [N,C,...])");
         if (op == "Conv") return conv(n);
         if (op == "ConvTranspose") return conv_transpose(n);
         if (op == "MatMul" && in(n, 0) && in(n, 0)->onnx.size() > 2) return matmul_rows(n);
@@ -912,7 +932,8 @@ private:
         ConstValue c;
         c.is_int = true;
         c.i = x->is_const ? x->c.dims : x->onnx;
-        if (!x->is_const && !c.i.empty()) c.i[0] = kBatch;
+        if (!x->is_const && lead_) c.i.erase(c.i.begin());
+        else if (!x->is_const && !c.i.empty()) c.i[0] = kBatch;
         const int64_t r = static_cast<int64_t>(c.i.size());
         int64_t start = n.i("start", 0), end = n.i("end", r);
         if (start < 0) start += r;
@@ -1366,6 +1387,9 @@ private:
         return define(n, *id);
     }
 
+    // Gemm and MatMul of a matrix by constant weights: one engine MatMul (alpha folded into the
+    // weights, beta * C its bias). With an added batch axis A [M,K] is held [1,M,K]: transA is
+    // then a relabelling of its last two axes, and a C that varies along M is added after.
     Status gemm(const OnnxNode& n) {
         const bool is_gemm = n.op == "Gemm";
         auto a = runtime_input(n, 0);
@@ -1374,13 +1398,22 @@ private:
         if (!b) return b.status();
         const Value& av = **a;
         const ConstValue& bc = **b;
-        if (av.onnx.size() != 2) return unsup(n, "the first operand " + dims_str(av.onnx) + " must be a matrix [N, K]");
+        const bool rows = lead_ && av.onnx.size() == 3;
+        if (av.onnx.size() != 2 && !rows) return unsup(n, "the first operand " + dims_str(av.onnx) + " must be a matrix [N, K]");
         if (bc.dims.size() != 2) return unsup(n, "the weights " + dims_str(bc.dims) + " must be a matrix");
-        if (is_gemm && n.i("transA", 0)) return unsup(n, "transA = 1 on a computed tensor is not supported");
+        const bool ta = is_gemm && n.i("transA", 0);
+        if (ta && !rows) return unsup(n, "transA = 1 on a computed tensor would move its batch axis");
         const bool tb = is_gemm && n.i("transB", 0);
         const float alpha = is_gemm ? n.f("alpha", 1.f) : 1.f, beta = is_gemm ? n.f("beta", 1.f) : 1.f;
         const int64_t K = tb ? bc.dims[1] : bc.dims[0], M = tb ? bc.dims[0] : bc.dims[1];
-        if (K != av.onnx[1]) return fail(n, "inner dimensions differ: " + dims_str(av.onnx) + " x " + dims_str(bc.dims) + (tb ? " (transposed)" : ""));
+        int an = av.node;
+        if (rows) {
+            auto x = with_layout(av, ta ? std::vector<int>{0, 2, 1} : std::vector<int>{0, 1, 2}, n.name);
+            if (!x) return x.status();
+            an = *x;
+        }
+        const int64_t ak = rows ? av.onnx[ta ? 1 : 2] : av.onnx[1];
+        if (K != ak) return fail(n, "inner dimensions differ: " + dims_str(av.onnx) + (ta ? " (transposed)" : "") + " x " + dims_str(bc.dims) + (tb ? " (transposed)" : ""));
         Tensor w(Shape{K, M});
         for (int64_t k = 0; k < K; ++k) {
             // Row k of the engine's weights multiplies engine feature k; for an hwc_flat input that
@@ -1392,17 +1425,32 @@ private:
             }
             for (int64_t m = 0; m < M; ++m) w[k * M + m] = alpha * static_cast<float>(bc.at(tb ? m * K + src : src * M + m));
         }
-        std::vector<int> ins{av.node, add_const(n.name + "/weights", std::move(w))};
-        if (const Value* c = is_gemm ? param(n, 2) : nullptr) {
-            if (!c->is_const) return unsup(n, "the bias C must be a constant");
-            const int64_t cn = c->c.count();
-            if (cn != M && cn != 1) return unsup(n, "the bias C " + dims_str(c->c.dims) + " must have 1 or " + std::to_string(M) + " values");
+        std::vector<int> ins{an, add_const(n.name + "/weights", std::move(w))};
+        const Value* c = is_gemm ? param(n, 2) : nullptr;
+        if (c && !c->is_const) return unsup(n, "the bias C must be a constant");
+        const int64_t cn = c ? c->c.count() : 0;
+        const bool bias_row = c && (cn == M || cn == 1);
+        if (c && !bias_row && !rows) return unsup(n, "the bias C " + dims_str(c->c.dims) + " must have 1 or " + std::to_string(M) + " values");
+        if (bias_row) {
             Tensor bias(Shape{M});
             for (int64_t m = 0; m < M; ++m) bias[m] = beta * static_cast<float>(c->c.at(cn == 1 ? 0 : m));
             ins.push_back(add_const(n.name + "/bias", std::move(bias)));
         }
-        auto id = add(n.name, OpType::kMatMul, MatMulAttrs{}, ins);
+        auto id = add(bias_row || !c ? n.name : n.name + "/product", OpType::kMatMul, MatMulAttrs{}, ins);
         if (!id) return id.status();
+        if (c && !bias_row) {
+            ConstValue scaled = c->c;
+            if (scaled.is_int) {
+                for (int64_t v : scaled.i) scaled.f.push_back(static_cast<float>(v));
+                scaled.i.clear();
+                scaled.is_int = false;
+            }
+            for (float& v : scaled.f) v *= beta;
+            auto t = const_for(n, scaled, 3);
+            if (!t) return t.status();
+            id = add(n.name, OpType::kAdd, NoAttrs{}, {*id, add_const(n.name + "/bias", std::move(*t))});
+            if (!id) return id.status();
+        }
         return define(n, *id);
     }
 
@@ -1461,7 +1509,7 @@ private:
         if (m_.opset < 7 && n.i("broadcast", 0) != 0 && n.attr("axis")) {
             const std::vector<int64_t>& ad = a->is_const ? a->c.dims : a->onnx;
             const std::vector<int64_t>& bd = b->is_const ? b->c.dims : b->onnx;
-            const int64_t ra = static_cast<int64_t>(ad.size()), rb = static_cast<int64_t>(bd.size());
+            const int64_t ra = static_cast<int64_t>(ad.size()) - (a->is_const ? 0 : lead_), rb = static_cast<int64_t>(bd.size()) - (b->is_const ? 0 : lead_);
             int64_t axis = n.i("axis", 0);
             if (axis < 0) axis += ra;
             if (axis < 0 || axis + rb > ra) return fail(n, "broadcast axis " + std::to_string(n.i("axis", 0)) + " does not fit " + dims_str(bd) + " into " + dims_str(ad));
@@ -1577,25 +1625,54 @@ private:
         return define(n, *id);
     }
 
+    // Softmax over one axis (opset 13), or before opset 13 over the axes from `axis` on,
+    // flattened. The engine's softmax runs over its last axis: those axes are laid out last (a
+    // relabelling, or one Transpose) and, when there are several, flattened by a Reshape and back.
     Status softmax(const OnnxNode& n) {
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
-        auto xn = plain(**x, n.name);
+        Value xv = **x;
+        if (xv.hwc_flat) {
+            auto p = plain(xv, n.name);
+            if (!p) return p.status();
+            xv = Value();
+            xv.node = *p;
+            xv.onnx = (*x)->onnx;
+        }
+        const std::vector<int64_t>& d = xv.onnx;
+        const int64_t given = n.i("axis", m_.opset < 13 ? 1 : -1), axis = axis_of(given, d.size());
+        if (axis < 0) return fail(n, "axis " + std::to_string(given) + " is out of range for " + dims_str(d));
+        if (axis == 0) return unsup(n, "softmax over axis 0 of " + dims_str(d) + ", the batch axis, is not supported");
+        const bool flat = m_.opset < 13 && product(d, static_cast<size_t>(axis) + 1) != 1;
+        std::vector<int> lay;
+        if (flat) {
+            lay = trailing_layout(xv, axis);
+        } else {
+            for (int a : layout_of(xv)) if (a != axis) lay.push_back(a);
+            lay.push_back(static_cast<int>(axis));
+        }
+        auto xn = with_layout(xv, lay, n.name);
         if (!xn) return xn.status();
-        const std::vector<int64_t>& d = (*x)->onnx;
-        const int64_t r = static_cast<int64_t>(d.size());
-        int64_t axis = n.i("axis", m_.opset < 13 ? 1 : -1);
-        if (axis < 0) axis += r;
-        if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(n.i("axis", 0)) + " is out of range for " + dims_str(d));
-        // Before opset 13 the op works on the input flattened to 2-D at `axis`; either way it
-        // must come down to the engine's last axis.
-        const int64_t engine_axis = r == 4 ? std::vector<int64_t>{0, 3, 1, 2}[static_cast<size_t>(axis)] : axis;
-        bool ok = engine_axis == r - 1;
-        if (m_.opset < 13) ok = ok && product(d, static_cast<size_t>(axis) + 1) == 1;
-        if (!ok) return unsup(n, "softmax over axis " + std::to_string(axis) + " of " + dims_str(d) + " (only over the class axis)");
-        auto id = add(n.name, n.op == "Softmax" ? OpType::kSoftmax : OpType::kLogSoftmax, SoftmaxAttrs{-1}, {*xn});
+        int node = *xn;
+        Shape es = shape_of(node);
+        es[0] = -1;
+        if (flat) {  // the engine axes before the flattened ones are ONNX axes 0..axis-1
+            std::vector<int64_t> rows(es.begin(), es.begin() + axis);
+            rows.push_back(product(d, static_cast<size_t>(axis)));
+            auto r = add(n.name + "/flat", OpType::kReshape, ReshapeAttrs{rows}, {node});
+            if (!r) return r.status();
+            node = *r;
+        }
+        auto id = add(n.name, n.op == "Softmax" ? OpType::kSoftmax : OpType::kLogSoftmax, SoftmaxAttrs{-1}, {node});
         if (!id) return id.status();
-        return define(n, *id);
+        node = *id;
+        if (flat) {
+            auto r = add(n.name + "/unflat", OpType::kReshape, ReshapeAttrs{std::vector<int64_t>(es.begin(), es.end())}, {node});
+            if (!r) return r.status();
+            node = *r;
+        }
+        define_as(n, node, d, lay);
+        return Status::ok();
     }
 
     Status pool(const OnnxNode& n) {
@@ -1675,8 +1752,16 @@ private:
         if (!xn) return xn.status();
         const std::vector<int64_t>& d = (*x)->onnx;
         const int64_t r = static_cast<int64_t>(d.size());
-        auto axes = axes_of(n, 1, r);
+        auto axes = axes_of(n, 1, r - lead_);
         if (!axes) return axes.status();
+        if (axes->empty() && n.i("noop_with_empty_axes", 0)) {
+            values_[n.outputs[0]] = **x;
+            return Status::ok();
+        }
+        if (lead_) {
+            if (axes->empty()) for (int64_t k = 0; k + 1 < r; ++k) axes->push_back(k);
+            for (int64_t& a : *axes) ++a;
+        }
         if (axes->empty()) return unsup(n, "reducing over every axis (the batch included) is not supported");
         if ((*axes)[0] == 0) return unsup(n, "reducing over the batch axis is not supported");
         const bool keep = n.i("keepdims", 1) != 0;
@@ -1699,10 +1784,18 @@ private:
         return Status::ok();
     }
 
+    // The target of Reshape/Flatten/Squeeze/Unsqueeze of runtime v, in Value::onnx terms.
+    Expected<std::vector<int64_t>> runtime_target(const OnnxNode& n, const Value& v) {
+        if (!lead_) return reshaped_dims(n, v.onnx, true);
+        auto d = reshaped_dims(n, std::vector<int64_t>(v.onnx.begin() + 1, v.onnx.end()), false);
+        if (d) d->insert(d->begin(), 1);
+        return d;
+    }
+
     Status flatten(const OnnxNode& n) {
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
-        auto d = reshaped_dims(n, (*x)->onnx, true);
+        auto d = runtime_target(n, **x);
         if (!d) return d.status();
         return reshape_to(n, **x, *d);
     }
@@ -1710,7 +1803,7 @@ private:
     Status reshape_like(const OnnxNode& n) {
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
-        auto d = reshaped_dims(n, (*x)->onnx, true);
+        auto d = runtime_target(n, **x);
         if (!d) return d.status();
         if (*d == (*x)->onnx) {
             values_[n.outputs[0]] = **x;
@@ -1731,14 +1824,18 @@ private:
         if (!x) return x.status();
         Expected<int> xn = (*x)->hwc_flat ? plain(**x, n.name) : Expected<int>((*x)->node);
         if (!xn) return xn.status();
-        const size_t r = (*x)->onnx.size();
+        const size_t r = (*x)->onnx.size(), real = r - static_cast<size_t>(lead_);
         std::vector<int64_t> p = n.ints("perm");
-        if (p.empty()) for (size_t k = r; k-- > 0;) p.push_back(static_cast<int64_t>(k));
-        if (p.size() != r) return fail(n, "perm has " + std::to_string(p.size()) + " axes for " + dims_str((*x)->onnx));
-        std::vector<bool> seen(r, false);
+        if (p.empty()) for (size_t k = real; k-- > 0;) p.push_back(static_cast<int64_t>(k));
+        if (p.size() != real) return fail(n, "perm has " + std::to_string(p.size()) + " axes for rank " + std::to_string(real));
+        std::vector<bool> seen(real, false);
         for (int64_t v : p) {
-            if (v < 0 || v >= static_cast<int64_t>(r) || seen[static_cast<size_t>(v)]) return fail(n, "perm " + dims_str(p) + " is not a permutation");
+            if (v < 0 || v >= static_cast<int64_t>(real) || seen[static_cast<size_t>(v)]) return fail(n, "perm " + dims_str(p) + " is not a permutation");
             seen[static_cast<size_t>(v)] = true;
+        }
+        if (lead_) {
+            for (int64_t& v : p) ++v;
+            p.insert(p.begin(), 0);
         }
         if (p[0] != 0) return unsup(n, "moving the batch axis is not supported (perm " + dims_str(p) + ")");
         // No data moves: engine axis i held input axis lin[i], which is output axis pinv[lin[i]].
@@ -1766,9 +1863,9 @@ private:
             ins.push_back(*p);
         }
         if (ins.empty()) return fail(n, "has no inputs");
-        int64_t axis = n.i("axis", 1);
-        if (axis < 0) axis += static_cast<int64_t>(r);
-        if (axis < 0 || axis >= static_cast<int64_t>(r)) return fail(n, "axis " + std::to_string(n.i("axis", 1)) + " is out of range for rank " + std::to_string(r));
+        const int64_t axis = axis_of(n.i("axis", 1), r);
+        if (axis < 0) return fail(n, "axis " + std::to_string(n.i("axis", 1)) + " is out of range for rank " + std::to_string(r - static_cast<size_t>(lead_)));
+        if (axis == 0) return unsup(n, "concatenating along axis 0, the batch axis, is not supported");
         const std::vector<int> l = layout(r);
         const int eaxis = static_cast<int>(std::find(l.begin(), l.end(), static_cast<int>(axis)) - l.begin());
         if (ins.size() == 1) return define(n, ins[0]);
@@ -1784,7 +1881,7 @@ private:
         if (!xn) return xn.status();
         const std::string mode = n.s("mode", "constant");
         if (mode != "constant" && mode != "reflect" && mode != "edge") return unsup(n, "mode '" + mode + "' is not supported (constant, reflect, edge)");
-        const size_t r = (*x)->onnx.size();
+        const size_t r = (*x)->onnx.size(), real = r - static_cast<size_t>(lead_);
         std::vector<int64_t> pads;
         float value = 0.f;
         if (m_.opset < 11) {
@@ -1800,20 +1897,24 @@ private:
             }
             if (const Value* a = param(n, 3)) {  // opset 18: pads for the listed axes only
                 if (!a->is_const) return unsup(n, "axes must be a constant");
-                std::vector<int64_t> full(2 * r, 0);
+                std::vector<int64_t> full(2 * real, 0);
                 const int64_t na = a->c.count();
                 if (static_cast<int64_t>(pads.size()) != 2 * na) return fail(n, "pads has " + std::to_string(pads.size()) + " values for " + std::to_string(na) + " axes");
                 for (int64_t k = 0; k < na; ++k) {
                     int64_t ax = a->c.int_at(k);
-                    if (ax < 0) ax += static_cast<int64_t>(r);
-                    if (ax < 0 || ax >= static_cast<int64_t>(r)) return fail(n, "axis " + std::to_string(ax) + " is out of range");
+                    if (ax < 0) ax += static_cast<int64_t>(real);
+                    if (ax < 0 || ax >= static_cast<int64_t>(real)) return fail(n, "axis " + std::to_string(ax) + " is out of range");
                     full[static_cast<size_t>(ax)] = pads[static_cast<size_t>(k)];
-                    full[static_cast<size_t>(ax) + r] = pads[static_cast<size_t>(k + na)];
+                    full[static_cast<size_t>(ax) + real] = pads[static_cast<size_t>(k + na)];
                 }
                 pads = full;
             }
         }
-        if (pads.size() != 2 * r) return fail(n, "pads has " + std::to_string(pads.size()) + " values for rank " + std::to_string(r));
+        if (pads.size() != 2 * real) return fail(n, "pads has " + std::to_string(pads.size()) + " values for rank " + std::to_string(real));
+        if (lead_) {  // the added batch axis is not padded
+            pads.insert(pads.begin() + static_cast<std::ptrdiff_t>(real), 0);
+            pads.insert(pads.begin(), 0);
+        }
         for (int64_t v : pads) if (v < 0) return unsup(n, "negative pads (cropping) are not supported: " + dims_str(pads));
         PadAttrs pa;
         pa.value = value;
@@ -1877,9 +1978,8 @@ private:
         if (!x) return x.status();
         const Value& xv = **x;
         const int64_t r = static_cast<int64_t>(xv.onnx.size());
-        int64_t axis = n.i("axis", -1);
-        if (axis < 0) axis += r;
-        if (axis < 1 || axis >= r) return unsup(n, "axis " + std::to_string(n.i("axis", -1)) + " of " + dims_str(xv.onnx) + " (the batch axis may not be normalized)");
+        const int64_t axis = axis_of(n.i("axis", -1), static_cast<size_t>(r));
+        if (axis < 1) return unsup(n, "axis " + std::to_string(n.i("axis", -1)) + " of " + dims_str(xv.onnx) + " (the batch axis may not be normalized)");
         if (n.i("stash_type", 1) != 1) return unsup(n, "stash_type " + std::to_string(n.i("stash_type", 1)) + " (float32 only)");
         const int64_t row = product(xv.onnx, static_cast<size_t>(axis));
         Tensor p[2] = {Tensor(Shape{row}, 1.f), Tensor(Shape{row}, 0.f)};
@@ -1945,9 +2045,8 @@ private:
         SliceAttrs sa;
         std::vector<int64_t> onnx = v.onnx;
         for (size_t k = 0; k < axes.size(); ++k) {
-            int64_t a = axes[k];
-            if (a < 0) a += r;
-            if (a < 0 || a >= r) return fail(n, "axis " + std::to_string(axes[k]) + " is out of range for " + dims_str(v.onnx));
+            const int64_t a = axis_of(axes[k], static_cast<size_t>(r));
+            if (a < 0) return fail(n, "axis " + std::to_string(axes[k]) + " is out of range for " + dims_str(v.onnx));
             const int64_t dim = v.onnx[static_cast<size_t>(a)], s = steps[k];
             if (s == 0) return fail(n, "step 0 on axis " + std::to_string(a));
             // Whole-axis slices (PyTorch's x[:, :, ...]) are left out; the batch axis may only be
@@ -2004,9 +2103,8 @@ private:
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
         const int64_t r = static_cast<int64_t>((*x)->onnx.size());
-        int64_t axis = n.i("axis", 0);
-        if (axis < 0) axis += r;
-        if (axis < 0 || axis >= r) return fail(n, "axis " + std::to_string(n.i("axis", 0)) + " is out of range for " + dims_str((*x)->onnx));
+        const int64_t axis = axis_of(n.i("axis", 0), static_cast<size_t>(r));
+        if (axis < 0) return fail(n, "axis " + std::to_string(n.i("axis", 0)) + " is out of range for " + dims_str((*x)->onnx));
         const int64_t dim = (*x)->onnx[static_cast<size_t>(axis)];
         std::vector<int64_t> sizes = n.ints("split");
         if (const Value* c = in(n, 1)) {
@@ -2024,7 +2122,7 @@ private:
         for (size_t k = 0; k < sizes.size(); ++k) {
             if (sizes[k] < 1 || at + sizes[k] > dim) return fail(n, "split sizes " + dims_str(sizes) + " do not fit axis " + std::to_string(axis) + " of " + dims_str((*x)->onnx));
             if (!n.outputs[k].empty() && consumers_[n.outputs[k]] > 0)
-                CNNLENS_RETURN_IF_ERROR(slice_of(n, **x, {axis}, {at}, {at + sizes[k]}, {1}, k));
+                CNNLENS_RETURN_IF_ERROR(slice_of(n, **x, {n.i("axis", 0)}, {at}, {at + sizes[k]}, {1}, k));
             at += sizes[k];
         }
         if (at != dim) return fail(n, "split sizes " + dims_str(sizes) + " sum to " + std::to_string(at) + ", not " + std::to_string(dim));
@@ -2116,6 +2214,7 @@ private:
             if (live[static_cast<size_t>(i)])
                 for (int k : g_.node(i).inputs) live[static_cast<size_t>(k)] = 1;
         Graph out;
+        out.set_batch_added(g_.batch_added());
         std::vector<int> remap(static_cast<size_t>(g_.size()), -1);
         for (int i = 0; i < g_.size(); ++i) {
             if (!live[static_cast<size_t>(i)]) continue;
@@ -2136,6 +2235,7 @@ private:
 
     const std::string& file_;
     OnnxModel& m_;
+    const int lead_;  // 1 when every runtime tensor carries an added batch axis
     Graph g_;
     std::unordered_map<std::string, Value> values_;
     std::unordered_map<std::string, int> consumers_;
@@ -2148,14 +2248,16 @@ private:
 
 }  // namespace
 
-Tensor onnx_to_engine(const OnnxTensor& t) {
-    std::vector<int64_t> d = t.dims;
+Tensor onnx_to_engine(const OnnxTensor& t, bool batch_added) {
+    std::vector<int64_t> dims = t.dims;
+    if (batch_added) dims.insert(dims.begin(), 1);
+    std::vector<int64_t> d = dims;
     if (d.size() == 4) d = {d[0], d[2], d[3], d[1]};
     Tensor out(Shape::from(d.begin(), d.end()));
     const int64_t n = t.count();
     for (int64_t k = 0; k < n; ++k) {
         int64_t src = k;
-        if (t.dims.size() == 4) {  // k walks NHWC; src is the same element in NCHW
+        if (dims.size() == 4) {  // k walks NHWC; src is the same element in NCHW
             const int64_t c = k % d[3], w = k / d[3] % d[2], h = k / (d[3] * d[2]) % d[1], b = k / (d[3] * d[2] * d[1]);
             src = ((b * d[3] + c) * d[1] + h) * d[2] + w;
         }
@@ -2164,7 +2266,7 @@ Tensor onnx_to_engine(const OnnxTensor& t) {
     return out;
 }
 
-OnnxTensor engine_to_onnx(const Tensor& t, std::string name) {
+OnnxTensor engine_to_onnx(const Tensor& t, std::string name, bool batch_added) {
     OnnxTensor o;
     o.name = std::move(name);
     const Shape& s = t.shape();
@@ -2172,14 +2274,15 @@ OnnxTensor engine_to_onnx(const Tensor& t, std::string name) {
     o.f.resize(static_cast<size_t>(t.size()));
     if (s.rank() != 4) {
         std::copy(t.data(), t.data() + t.size(), o.f.begin());
-        return o;
+    } else {
+        o.dims = {s[0], s[3], s[1], s[2]};
+        const int64_t H = s[1], W = s[2], C = s[3];
+        for (int64_t k = 0; k < t.size(); ++k) {
+            const int64_t c = k % C, w = k / C % W, h = k / (C * W) % H, b = k / (C * W * H);
+            o.f[static_cast<size_t>(((b * C + c) * H + h) * W + w)] = t[k];
+        }
     }
-    o.dims = {s[0], s[3], s[1], s[2]};
-    const int64_t H = s[1], W = s[2], C = s[3];
-    for (int64_t k = 0; k < t.size(); ++k) {
-        const int64_t c = k % C, w = k / C % W, h = k / (C * W) % H, b = k / (C * W * H);
-        o.f[static_cast<size_t>(((b * C + c) * H + h) * W + w)] = t[k];
-    }
+    if (batch_added && !o.dims.empty() && o.dims[0] == 1) o.dims.erase(o.dims.begin());
     return o;
 }
 
@@ -2196,8 +2299,12 @@ Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& n
     OnnxModel m;
     Parser p(name, limits);
     CNNLENS_RETURN_IF_ERROR(p.model(bytes, m));
-    Importer imp(name, m, given);
-    return imp.run();
+    // A graph that cannot be read with its first axis as the batch (that axis is data: Concat,
+    // Transpose, Softmax over it, inputs of rank 1) is read again with a batch axis added.
+    auto g = Importer(name, m, given, false).run();
+    if (g || g.status().code() != ErrorCode::kUnsupported) return g;
+    auto added = Importer(name, m, given, true).run();
+    return added ? std::move(added) : std::move(g);
 }
 
 }  // namespace cnnlens

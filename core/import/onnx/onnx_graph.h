@@ -35,7 +35,13 @@ struct OnnxLimits {
 // `name` is used in error messages (the file name).
 //
 // Every graph input becomes an Input node (rank 2 to 6, dimension 0 the batch; rank 4 is NCHW
-// and held NHWC) and every graph output an output of the Graph, in the model's order. `given`
+// and held NHWC) and every graph output an output of the Graph, in the model's order. A graph
+// that cannot be read so because it uses dimension 0 as data (moves, slices, concatenates or
+// reduces it; an input of rank 1) is read again with a batch axis added in front of every
+// runtime tensor (Graph::batch_added(); ONNX axis k is engine axis k + 1, rank 1 to 5, and a
+// tensor of rank 3 [C,H,W] is held NHWC); ops that need their input's first axis to be the batch
+// (Conv, pooling, BatchNormalization, Resize) are refused in that reading. When neither reading
+// works, the error is the first one's. `given`
 // holds values for inputs, by name, in ONNX layout (`cnnlens run`, ONNX's backend tests): an
 // input the engine cannot hold at run time (not float32, or rank below 2) becomes a constant of
 // its given value (int64 shapes, axes, pads); a float32 input stays a runtime input, but its
@@ -46,11 +52,13 @@ Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& n
                             std::span<const OnnxTensor> given = {});
 
 // The layout rule of the import at a graph's boundary: a rank-4 runtime tensor is NCHW in ONNX
-// and NHWC in the engine; every other rank is the same in both. `t` must be float32 (integer
-// values are converted).
-Tensor onnx_to_engine(const OnnxTensor& t);
-// An engine tensor (an output) in ONNX layout, as a float32 OnnxTensor named `name`.
-OnnxTensor engine_to_onnx(const Tensor& t, std::string name);
+// and NHWC in the engine; every other rank is the same in both. With batch_added (the graph's
+// Graph::batch_added()) the engine tensor has a leading axis of size 1 more, and the rule
+// applies to the shape with it. `t` must be float32 (integer values are converted).
+Tensor onnx_to_engine(const OnnxTensor& t, bool batch_added = false);
+// An engine tensor (an output) in ONNX layout, as a float32 OnnxTensor named `name`; with
+// batch_added its leading axis, of size 1, is dropped.
+OnnxTensor engine_to_onnx(const Tensor& t, std::string name, bool batch_added = false);
 
 // True when the bytes look like an ONNX ModelProto (a protobuf whose first field is
 // ir_version, producer_name, opset_import or graph).

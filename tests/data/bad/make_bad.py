@@ -273,6 +273,103 @@ def tiny_model(input_shape=(-1, 4, 4, 1), extra_nodes=(), dtype='float32', quant
     return model, shard
 
 
+# --- ONNX (protobuf written by hand: field numbers of onnx.proto) --------------------------
+def pb_varint(v):
+    v &= (1 << 64) - 1
+    out = b''
+    while True:
+        b = v & 0x7f
+        v >>= 7
+        out += bytes([b | (0x80 if v else 0)])
+        if not v:
+            return out
+
+
+def pb_int(field, v):
+    return pb_varint(field << 3) + pb_varint(v)
+
+
+def pb_bytes(field, data):
+    data = data if isinstance(data, bytes) else data.encode()
+    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data
+
+
+def onnx_tensor(name, dims, values):
+    """A float32 TensorProto with raw_data."""
+    return b''.join(pb_int(1, d) for d in dims) + pb_int(2, 1) + pb_bytes(8, name) + pb_bytes(9, struct.pack(f'<{len(values)}f', *values))
+
+
+def onnx_int_tensor(name, values):
+    return pb_int(1, len(values)) + pb_int(2, 7) + pb_bytes(8, name) + b''.join(pb_int(7, v) for v in values)
+
+
+def onnx_attr(name, value):
+    """An AttributeProto from an int, float, string or list of ints/floats."""
+    a = pb_bytes(1, name)
+    if isinstance(value, bool) or isinstance(value, int):
+        return a + pb_int(20, 2) + pb_int(3, int(value))
+    if isinstance(value, float):
+        return a + pb_int(20, 1) + pb_varint(2 << 3 | 5) + struct.pack('<f', value)
+    if isinstance(value, str):
+        return a + pb_int(20, 3) + pb_bytes(4, value)
+    if all(isinstance(v, int) for v in value):
+        return a + pb_int(20, 7) + b''.join(pb_int(8, v) for v in value)
+    return a + pb_int(20, 6) + b''.join(pb_varint(7 << 3 | 5) + struct.pack('<f', v) for v in value)
+
+
+def onnx_node(op, inputs, outputs, **attrs):
+    return (b''.join(pb_bytes(1, i) for i in inputs) + b''.join(pb_bytes(2, o) for o in outputs) + pb_bytes(3, outputs[0]) +
+            pb_bytes(4, op) + b''.join(pb_bytes(5, onnx_attr(k, v)) for k, v in attrs.items()))
+
+
+def onnx_value_info(name, dims=None):
+    """A float32 ValueInfoProto; dims None leaves the shape out, -1 is a symbolic dimension."""
+    shape = b'' if dims is None else pb_bytes(2, b''.join(pb_bytes(1, pb_bytes(2, 'N') if d < 0 else pb_int(1, d)) for d in dims))
+    return pb_bytes(1, name) + pb_bytes(2, pb_bytes(1, pb_int(1, 1) + shape))
+
+
+def onnx_model(nodes, inits, inputs, output, opset):
+    """A ModelProto: nodes and initializers, float inputs and one output as (name, dims)."""
+    g = (b''.join(pb_bytes(1, n) for n in nodes) + pb_bytes(2, 'seed') + b''.join(pb_bytes(5, t) for t in inits) +
+         b''.join(pb_bytes(11, onnx_value_info(n, d)) for n, d in inputs) + pb_bytes(12, onnx_value_info(*output)))
+    return pb_int(1, 8) + pb_bytes(2, 'make_bad.py') + pb_bytes(7, g) + pb_bytes(8, pb_bytes(1, '') + pb_int(2, opset))
+
+
+def ramp(n, scale=0.1):
+    return [((k * 7919) % 23 - 11) * scale for k in range(n)]
+
+
+def onnx_seeds():
+    """Small image classifiers ([N,C,H,W] in, [N,classes] out, so the fuzz target runs them)
+    reaching the importer's paths one by one."""
+    seeds = {}
+    # Opset 6: arithmetic's broadcast axis, PRelu's per-channel slope, BatchNormalization with
+    # is_test, Upsample-1's height_scale/width_scale.
+    seeds['opset6_legacy'] = onnx_model(
+        [onnx_node('Add', ['x', 'b'], ['a'], broadcast=1, axis=1), onnx_node('PRelu', ['a', 's'], ['p']),
+         onnx_node('BatchNormalization', ['p', 's', 'b', 'mu', 'var'], ['n'], is_test=1),
+         onnx_node('Upsample', ['n'], ['u'], height_scale=2.0, width_scale=2.0, mode='nearest'),
+         onnx_node('GlobalAveragePool', ['u'], ['g']), onnx_node('Flatten', ['g'], ['y'])],
+        [onnx_tensor('b', [3], [0.5, -0.5, 0.25]), onnx_tensor('s', [3], [0.1, 0.2, 0.3]), onnx_tensor('mu', [3], [0.0, 0.1, -0.1]),
+         onnx_tensor('var', [3], [1.0, 2.0, 0.5])], [('x', [-1, 3, 4, 4])], ('y', [-1, 3]), 6)
+    # Resize cubic with exclude_outside, dilated MaxPool with ceil_mode, LayerNormalization's
+    # extra outputs used.
+    seeds['resize_cubic_pool_dilated_layernorm'] = onnx_model(
+        [onnx_node('Resize', ['x', '', 'scales'], ['r'], mode='cubic', cubic_coeff_a=-0.5, exclude_outside=1),
+         onnx_node('MaxPool', ['r'], ['m'], kernel_shape=[2, 2], dilations=[2, 2], ceil_mode=1),
+         onnx_node('LayerNormalization', ['m', 'ln_w'], ['l', 'mean', 'inv'], axis=1),
+         onnx_node('Mul', ['l', 'inv'], ['li']), onnx_node('Add', ['li', 'mean'], ['la']),
+         onnx_node('ReduceMean', ['la'], ['y'], axes=[2, 3], keepdims=0)],
+        [onnx_tensor('scales', [4], [1.0, 1.0, 1.5, 1.5]), onnx_tensor('ln_w', [3, 4, 4], ramp(48))], [('x', [-1, 3, 4, 4])], ('y', [-1, 3]), 17)
+    # No batch axis: x [C,H,W] is data on every axis; read with a batch axis added.
+    seeds['no_batch_axis'] = onnx_model(
+        [onnx_node('Transpose', ['x'], ['t'], perm=[1, 2, 0]), onnx_node('Softmax', ['t'], ['s'], axis=0),
+         onnx_node('Reshape', ['s', 'flat'], ['f']), onnx_node('MatMul', ['f', 'w'], ['m']), onnx_node('Add', ['m', 'c'], ['y'])],
+        [onnx_int_tensor('flat', [48]), onnx_tensor('w', [48, 5], ramp(240, 0.01)), onnx_tensor('c', [5], [0.1] * 5)],
+        [('x', [3, 4, 4])], ('y', [5]), 13)
+    return seeds
+
+
 def write(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'wb') as f:
@@ -464,6 +561,9 @@ def corpora():
         {'name': 'sum', 'op': 'AddV2', 'input': ['act', 'conv/Relu']},
     ])
     write(f'{tfjs}/tiny_more_ops.model', json.dumps(more).encode() + b'\0' + shard)
+    # The ONNX seeds next to these are the fixtures act48.opset17.onnx and dwsep48.opset11.onnx.
+    for name, model in onnx_seeds().items():
+        write(f'{CORPUS}/onnx/{name}.onnx', model)
     print(f'seed corpora in {CORPUS}')
 
 
