@@ -333,7 +333,7 @@ TEST(Face, FindFacesTakesAFaceCropWholeAndAPhotoByItsFaces) {
 }
 
 // A group photo of 20 faces: the detector finds most (BlazeFace misses a few of these blurry
-// 48-pixel LFW faces), each in its own tile, and more than the old limit of 20 fit.
+// 48-pixel LFW faces), each in its own tile; max_faces caps the list.
 TEST(Face, AGroupPhotoListsItsFaces) {
     const Image g = test::group_photo();
     ASSERT_EQ(g.width, 1008);
