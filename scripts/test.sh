@@ -119,6 +119,22 @@ make_torchvision() {
     return "$status"
 }
 
+# Both oracles at once: TF.js's runs in one node process, so the torchvision export takes the
+# other core. Each failure counts once.
+make_oracles() {
+    local tfjs_pid tfjs_status tv_status
+    make_oracle >build/oracle-tfjs.log 2>&1 &
+    tfjs_pid=$!
+    make_torchvision
+    tv_status=$?
+    wait "$tfjs_pid"
+    tfjs_status=$?
+    sed 's/^/  [TF.js] /' build/oracle-tfjs.log
+    ((tfjs_status == 0)) || { echo "oracle (TF.js) FAILED (exit $tfjs_status)"; failed=$((failed + 1)); }
+    ((tv_status == 0)) || { echo "oracle (torchvision) FAILED (exit $tv_status)"; failed=$((failed + 1)); }
+    ((tfjs_status == 0 && tv_status == 0))
+}
+
 # junit_count FILE ATTR: a count attribute of the <testsuite> element of ctest's JUnit file.
 junit_count() {
     local n
@@ -373,8 +389,7 @@ for p in "${presets[@]}"; do
     if stage "build $p" build_preset "$p"; then built+=("$p"); else failed=$((failed + 1)); fi
 done
 
-stage "oracle (TF.js)" make_oracle || failed=$((failed + 1))
-stage "oracle (torchvision)" make_torchvision || failed=$((failed + 1))
+stage "oracles" make_oracles
 
 for p in "${built[@]}"; do
     stage "ctest $p" ctest_preset "$p"

@@ -11,6 +11,33 @@ namespace cnnlens { struct Model; struct KernelSet; }
 
 namespace cnnlens::test {
 
+// Native builds decode WebP and AVIF when CMake found libwebp and libavif (codecs.h).
+#ifdef CNNLENS_HAVE_WEBP
+constexpr bool kHaveWebp = true;
+#else
+constexpr bool kHaveWebp = false;
+#endif
+#ifdef CNNLENS_HAVE_AVIF
+constexpr bool kHaveAvif = true;
+#else
+constexpr bool kHaveAvif = false;
+#endif
+
+// AddressSanitizer is on (the native-asan preset): the slowest oracle comparisons check fewer
+// cases there, since the release build runs them all and ASan looks for memory errors, which
+// one case exercises as well as three.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUnderAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kUnderAsan = true;
+#else
+constexpr bool kUnderAsan = false;
+#endif
+#else
+constexpr bool kUnderAsan = false;
+#endif
+
 // Path of a file in the source tree ("models/fer2013-mini-xception").
 std::string source_path(const std::string& relative);
 // The bundled FER2013 model (models/fer2013-mini-xception), loaded once per test binary; a load

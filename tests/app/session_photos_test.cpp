@@ -12,17 +12,6 @@
 namespace cnnlens::app {
 namespace {
 
-#ifdef CNNLENS_HAVE_WEBP
-constexpr bool kHaveWebp = true;
-#else
-constexpr bool kHaveWebp = false;
-#endif
-#ifdef CNNLENS_HAVE_AVIF
-constexpr bool kHaveAvif = true;
-#else
-constexpr bool kHaveAvif = false;
-#endif
-
 class SessionPhotos : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
@@ -103,7 +92,7 @@ TEST_F(SessionPhotos, EightOrientationsOfAJpegAgree) {
 TEST_F(SessionPhotos, WebPAndAvifOpenNatively) {
     for (const char* ext : {"webp", "avif"}) {
         const Status st = open(std::string("tests/data/photos/astronaut.") + ext);
-        const bool here = std::string(ext) == "webp" ? kHaveWebp : kHaveAvif;
+        const bool here = std::string(ext) == "webp" ? test::kHaveWebp : test::kHaveAvif;
         if (!here) {
             EXPECT_NE(st.message().find("is not decodable here"), std::string::npos) << st.message();
             continue;

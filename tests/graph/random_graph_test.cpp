@@ -71,7 +71,7 @@ public:
         }
         g_->set_output(y);
         EXPECT_TRUE(g_->validate().is_ok()) << r.description;
-        return std::move(r);
+        return r;
     }
 
 private:

@@ -9,18 +9,6 @@
 namespace cnnlens {
 namespace {
 
-// Native builds decode WebP and AVIF when CMake found libwebp and libavif (codecs.h).
-#ifdef CNNLENS_HAVE_WEBP
-constexpr bool kHaveWebp = true;
-#else
-constexpr bool kHaveWebp = false;
-#endif
-#ifdef CNNLENS_HAVE_AVIF
-constexpr bool kHaveAvif = true;
-#else
-constexpr bool kHaveAvif = false;
-#endif
-
 TEST(Image, DecodesPng) {
     auto img = load_image(test::source_path("tests/data/astronaut_face.png"));
     ASSERT_TRUE(img) << img.status().message();
@@ -115,7 +103,7 @@ TEST(Image, WebPAndAvifPhotos) {
         const std::string ext = format == std::string("WebP") ? "webp" : "avif";
         const auto bytes = test::read_file(test::source_path("tests/data/photos/astronaut." + ext));
         auto img = decode_image(bytes, "astronaut." + ext);
-        const bool here = ext == "webp" ? kHaveWebp : kHaveAvif;
+        const bool here = ext == "webp" ? test::kHaveWebp : test::kHaveAvif;
         if (!here) {
             ASSERT_FALSE(img);
             EXPECT_EQ(img.status().message().find("image 'astronaut." + ext + "': " + format + " is not decodable here"), 0u) << img.status().message();
