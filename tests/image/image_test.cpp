@@ -123,7 +123,7 @@ TEST(Image, WebPAndAvifPhotos) {
 }
 
 TEST(Image, AnimatedWebPGivesItsFirstFrame) {
-    if (!kHaveWebp) GTEST_SKIP() << "no WebP decoder in this build (WebPAndAvifPhotos checks its error)";
+    if (!test::kHaveWebp) GTEST_SKIP() << "no WebP decoder in this build (WebPAndAvifPhotos checks its error)";
     auto img = load_image(test::source_path("fuzz/corpus/image/anim_red_blue8x6.webp"));  // red, then blue
     ASSERT_TRUE(img) << img.status().message();
     EXPECT_EQ(img->width, 8);
