@@ -13,7 +13,9 @@ int64_t elements(const Shape& s) {  // for one image: the batch axis is left out
     return n;
 }
 
-bool is_conv_or_matmul(OpType op) { return op == OpType::kConv2D || op == OpType::kConvTranspose || op == OpType::kMatMul; }
+bool is_conv_or_matmul(OpType op) {
+    return op == OpType::kConv2D || op == OpType::kConvTranspose || op == OpType::kMatMul || op == OpType::kBatchMatMul;
+}
 
 }  // namespace
 
@@ -28,6 +30,10 @@ int64_t node_macs(const Graph& g, int i) {
         case OpType::kMatMul: {
             const Shape a = in_shape(0), b = in_shape(1);
             return a.dim(-1) * b.dim(-1) * (elements(a) / a.dim(-1));
+        }
+        case OpType::kBatchMatMul: {  // every output element is a K-long dot product
+            const Shape a = in_shape(0);
+            return elements(n.shape) * a.dim(-1);
         }
         case OpType::kBatchNorm:
             return elements(n.shape);

@@ -4,6 +4,7 @@
 //   Conv2D         output H*W * KH*KW*(Cin/groups)*Cout   (= output positions * weight size)
 //   ConvTranspose  input H*W * weight size                 (each input pixel scatters the kernel)
 //   MatMul         K*M per row (a [1,K] times b [K,M])
+//   BatchMatMul    K per output element                   (attention: two activations multiplied)
 //   BatchNorm      1 per output element                    (x * scale + shift)
 //   MaxPool/AvgPool  output elements * KH*KW               (one compare or add per window tap)
 //   Mean           1 per input element                     (global average pooling's adds)

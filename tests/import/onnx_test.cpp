@@ -948,9 +948,31 @@ TEST(OnnxInputsOutputs, AGraphWhoseFirstAxisIsDataGetsABatchAxis) {
     auto plain = import(model({node("Relu", {"x"}, {"y"})}, {}, {-1, 3, 4}));
     ASSERT_TRUE(plain) << plain.status().message();
     EXPECT_FALSE(plain->batch_added());
-    // When neither reading works, the error is the first reading's.
+    // An image model of batch 1 that then moves its batch axis (as a transformer folds it into
+    // its heads): read with a batch axis added, its Conv still runs on the NHWC image.
+    const auto conv_swap = model({node("Conv", {"x", "w"}, {"c"}), node("Transpose", {"c"}, {"y"}, {attr_ints("perm", {1, 0, 2, 3})})},
+                                 {tensor("w", {2, 3, 1, 1}, {1.f, 2.f, 3.f, -1.f, 0.5f, 0.f})}, {1, 3, 2, 2});
+    auto swapped = import(conv_swap);
+    ASSERT_TRUE(swapped) << swapped.status().message();
+    EXPECT_TRUE(swapped->batch_added());
+    EXPECT_EQ(swapped->node(swapped->inputs()[0]).shape, (Shape{-1, 2, 2, 3}));  // the image, NHWC
+    Rng rng(9);
+    const Tensor img = test::random_tensor({2, 2, 2, 3}, rng);  // two images
+    Executor sx(*swapped, reference_kernels());
+    ASSERT_TRUE(sx.forward(std::span<const Tensor>(&img, 1)));
+    const Tensor& ys = sx.value(swapped->output());
+    ASSERT_EQ(ys.shape(), (Shape{2, 2, 1, 2, 2}));  // per image: ONNX [2,1,2,2]
+    const float wv[2][3] = {{1.f, 2.f, 3.f}, {-1.f, 0.5f, 0.f}};
+    for (int n = 0; n < 2; ++n)
+        for (int o = 0; o < 2; ++o)
+            for (int p = 0; p < 4; ++p) {
+                double want = 0;
+                for (int c = 0; c < 3; ++c) want += wv[o][c] * img[(n * 4 + p) * 3 + c];
+                EXPECT_NEAR(ys[(n * 2 + o) * 4 + p], want, 1e-6) << n << " " << o << " " << p;
+            }
+    // When neither reading works (a batch of 2 fixed in the file), the error is the first reading's.
     expect_error(import(model({node("Conv", {"x", "w"}, {"c"}), node("Transpose", {"c"}, {"y"}, {attr_ints("perm", {1, 0, 2, 3})})}, {tensor("w", {2, 3, 1, 1}, iota(6, 1.f, 0.f))},
-                              {1, 3, 2, 2})),
+                              {2, 3, 2, 2})),
                  ErrorCode::kUnsupported, "Transpose node 'y': moving the batch axis is not supported (perm [1,0,2,3])");
 }
 

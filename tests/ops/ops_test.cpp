@@ -99,6 +99,9 @@ std::vector<OpCase> cases() {
     v.push_back({"batch_norm", OpType::kBatchNorm, NoAttrs{}, {2, 3, 3, 4}, {{4}, {4}}});
     v.push_back({"matmul_rank4_rows", OpType::kMatMul, MatMulAttrs{}, {2, 3, 4, 5}, {{5, 6}, {6}}});
     v.push_back({"matmul_rank3", OpType::kMatMul, MatMulAttrs{}, {2, 3, 5}, {{5, 2}}});
+    v.push_back({"batch_matmul_self", OpType::kBatchMatMul, NoAttrs{}, {2, 3, 4, 4}, {}, true});
+    v.push_back({"batch_matmul_broadcast_const", OpType::kBatchMatMul, NoAttrs{}, {2, 3, 4, 5}, {{3, 5, 2}}});
+    v.push_back({"batch_matmul_rank3_const_matrix", OpType::kBatchMatMul, NoAttrs{}, {2, 6, 5}, {{5, 3}}});
     v.push_back({"erf", OpType::kErf, NoAttrs{}, {2, 4, 3}, {}, false, -2.5f, 2.5f});
     v.push_back({"sqrt", OpType::kSqrt, NoAttrs{}, {2, 4, 3}, {}, false, 0.2f, 3.f});
     v.push_back({"exp", OpType::kExp, NoAttrs{}, {2, 4, 3}, {}, false, -2.f, 2.f});

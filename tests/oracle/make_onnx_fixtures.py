@@ -12,6 +12,7 @@ Files, for model M:
 index.json lists every model with its shapes, targets and opsets."""
 import io
 import json
+import math
 import os
 
 import numpy as np
@@ -235,6 +236,32 @@ class Shuffle32(nn.Module):
         return self.fc(x.mean([2, 3]))
 
 
+class Attn32(nn.Module):
+    """A CNN with a self-attention block (3-channel 32x32), as hybrid CNN-transformer classifiers
+    and attention heads on CNN features have: a conv stem, its 8x8 positions as tokens
+    (flatten(2).transpose(1, 2)), two-head scaled dot-product attention written out
+    (q @ k^T and softmax(.) @ v: MatMul of two computed tensors, rank 4 with the heads as an
+    axis), a residual, a LayerNorm, the tokens' mean and a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 16, 3, 2, 1))
+        self.qkv = nn.Linear(16, 48)
+        self.proj = nn.Linear(16, 16)
+        self.norm = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, 7)
+        self.heads = 2
+
+    def forward(self, x):
+        t = self.stem(x).flatten(2).transpose(1, 2)                      # N, 64, 16
+        n, l, c = t.shape
+        q, k, v = self.qkv(t).reshape(n, l, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        a = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(c // self.heads), dim=-1)
+        y = (a @ v).transpose(1, 2).reshape(n, l, c)
+        t = self.norm(t + self.proj(y))
+        return self.fc(t.mean(1))
+
+
 MODELS = [
     # name, class, (C, H, W), dynamic batch, BatchNormalization kept in the ONNX, output kind
     ('vgg48', Vgg48, (1, 48, 48), False, True, 'logits'),
@@ -244,10 +271,11 @@ MODELS = [
     ('rgb64', Rgb64, (3, 64, 64), True, False, 'probabilities'),
     ('convnext32', Convnext32, (3, 32, 32), True, False, 'logits'),
     ('shuffle32', Shuffle32, (3, 32, 32), False, False, 'logits'),
+    ('attn32', Attn32, (3, 32, 32), True, False, 'logits'),
 ]
 # Opsets per model: the newer models also at 13, where PyTorch's exports differ most
 # (LayerNorm decomposed, Split with its sizes as an input).
-OPSETS_OF = {'convnext32': [11, 13, 17], 'shuffle32': [11, 13, 17]}
+OPSETS_OF = {'convnext32': [11, 13, 17], 'shuffle32': [11, 13, 17], 'attn32': [11, 13, 17]}
 
 
 def images(seed, n, c, h, w):

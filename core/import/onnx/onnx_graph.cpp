@@ -448,6 +448,11 @@ public:
             if (!out) return out.status();
             auto plain_out = plain(**out, o.name);
             if (!plain_out) return plain_out.status();
+            if (image_input_ && (*out)->onnx.size() == 3 && (*out)->onnx[1] == 1) {
+                // A classifier's [1,K] scores, one row per image of the added batch.
+                plain_out = add(o.name + "/rows", OpType::kReshape, ReshapeAttrs{{-1, (*out)->onnx[2]}}, {*plain_out});
+                if (!plain_out) return plain_out.status();
+            }
             g_.add_output(*plain_out, o.name);
         }
         Graph compact = compact_graph();
@@ -515,6 +520,8 @@ private:
                                    std::to_string(kMaxRank) + " axes (an NCHW image is [N,C,H,W])");
             if (lead_) onnx.insert(onnx.begin(), 1);
             onnx[0] = 1;
+            // A symbolic batch of an image model read with a batch axis added: one image at a time.
+            if (lead_ && !known && onnx.size() == 5 && onnx[1] < 1) onnx[1] = 1;
             for (size_t d = 1; d < onnx.size(); ++d) {
                 const size_t axis = d - static_cast<size_t>(lead_);
                 if (onnx[d] < 1 || onnx[d] > (1 << 16))
@@ -526,6 +533,20 @@ private:
             std::vector<int64_t> engine = onnx;
             if (onnx.size() == 4) engine = {onnx[0], onnx[2], onnx[3], onnx[1]};
             engine[0] = -1;
+            if (image_with_lead(onnx)) {
+                // An image [1,C,H,W] of a model whose batch axis turned out to be data: the engine
+                // input stays an NHWC image, its batch the added axis.
+                const int64_t C = onnx[2], H = onnx[3], W = onnx[4];
+                const int id = g_.add_input(in.name, Shape{-1, H, W, C});
+                auto r = add(in.name + "/lead", OpType::kReshape, ReshapeAttrs{{-1, 1, H, W, C}}, {id});
+                if (!r) return r.status();
+                Value v;
+                v.node = *r;
+                v.onnx = onnx;
+                v.layout = {0, 1, 3, 4, 2};
+                values_[in.name] = std::move(v);
+                continue;
+            }
             Value v;
             v.node = g_.add_input(in.name, Shape::from(engine.begin(), engine.end()));
             v.onnx = onnx;
@@ -854,9 +875,10 @@ private:
         }
         static const std::set<std::string> batch_first = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
                                                           "BatchNormalization", "Resize", "Upsample"};
-        if (lead_ && batch_first.count(op)) return unsup(n, "its input's first axis must be the batch axis (N of [N,C,...])");
+        if (lead_ && batch_first.count(op)) return batch_first_with_lead(n);
         if (op == "Conv") return conv(n);
         if (op == "ConvTranspose") return conv_transpose(n);
+        if (op == "MatMul" && needs_batch_matmul(n)) return batch_matmul(n);
         if (op == "MatMul" && in(n, 0) && in(n, 0)->onnx.size() > 2) return matmul_rows(n);
         if (op == "Gemm" || op == "MatMul") return gemm(n);
         if (op == "BatchNormalization") return batch_norm(n);
@@ -1972,6 +1994,116 @@ private:
         return Status::ok();
     }
 
+    // With a batch axis added, an NCHW image input of batch 1 (or a symbolic batch) is held as
+    // the engine's NHWC image when no value is given for it (the model is run on images, not by
+    // `cnnlens run`, whose tensors keep the ONNX order).
+    bool image_with_lead(const std::vector<int64_t>& onnx) {
+        if (!lead_ || !given_.empty() || onnx.size() != 5 || onnx[1] != 1) return false;
+        image_input_ = true;
+        return true;
+    }
+
+    // An op on [N,C,H,W] images (Conv, pooling, BatchNormalization, Resize) in a graph read with
+    // a batch axis added: when the model's own batch is 1 (a transformer that folds it into its
+    // heads or tokens), the op runs on the engine's NHWC image [L,H,W,C], L the added batch, and
+    // its result goes back to [L,1,...] in the NHWC layout.
+    Status batch_first_with_lead(const OnnxNode& n) {
+        const std::string why = "its input's first axis must be the batch axis (N of [N,C,...])";
+        const Value* x = in(n, 0);
+        if (!x || x->is_const || x->onnx.size() != 5 || x->onnx[1] != 1) return unsup(n, why);
+        const int64_t C = x->onnx[2], H = x->onnx[3], W = x->onnx[4];
+        Expected<int> xn = with_layout(*x, {0, 1, 3, 4, 2}, n.name);
+        if (!xn) return xn.status();
+        Expected<int> img = add(n.name + "/image", OpType::kReshape, ReshapeAttrs{{-1, H, W, C}}, {*xn});
+        if (!img) return img.status();
+        const std::string input = n.inputs[0];
+        const Value saved = *x;
+        Value v;
+        v.node = *img;
+        v.onnx = {1, C, H, W};
+        values_[input] = std::move(v);
+        lead_ = 0;
+        Status st = convert(n);
+        lead_ = 1;
+        values_[input] = saved;
+        if (!st) return st;
+        Value out = values_.at(n.outputs[0]);
+        if (out.onnx.size() != 4) return unsup(n, why);
+        Expected<int> on = plain(out, n.name);
+        if (!on) return on.status();
+        const int64_t c = out.onnx[1], h = out.onnx[2], w = out.onnx[3];
+        Expected<int> back = add(n.name + "/lead", OpType::kReshape, ReshapeAttrs{{-1, 1, h, w, c}}, {*on});
+        if (!back) return back.status();
+        define_as(n, *back, {1, 1, c, h, w}, {0, 1, 3, 4, 2});
+        return Status::ok();
+    }
+
+    // A MatMul that is not a layer with constant [K, M] weights: its second operand is computed
+    // (attention's scores and weighted sums) or has leading axes, or its first is a constant.
+    bool needs_batch_matmul(const OnnxNode& n) {
+        const Value* a = in(n, 0);
+        const Value* b = param(n, 1);
+        if (!a || !b) return false;
+        return a->is_const || !b->is_const || b->c.dims.size() != 2;
+    }
+
+    // MatMul as NumPy defines it on operands of rank >= 2, leading axes broadcast: one engine
+    // BatchMatMul on both operands in ONNX axis order. A constant operand broadcasts over the
+    // batch; one whose leading axes would multiply the batch is refused.
+    Status batch_matmul(const OnnxNode& n) {
+        const Value* a = in(n, 0);
+        const Value* b = param(n, 1);
+        const size_t real_a = a->is_const ? a->c.dims.size() : a->onnx.size() - static_cast<size_t>(lead_);
+        const size_t real_b = b->is_const ? b->c.dims.size() : b->onnx.size() - static_cast<size_t>(lead_);
+        if (real_a < 2 || real_b < 2)
+            return unsup(n, "an operand of rank 1 (" + dims_str(a->is_const ? a->c.dims : a->onnx) + " x " + dims_str(b->is_const ? b->c.dims : b->onnx) + ")");
+        if (!lead_ && !b->is_const && b->onnx.size() == 2)
+            return unsup(n, "the second operand " + dims_str(b->onnx) + " would be contracted over its batch axis");
+        // Each operand as an engine node in ONNX axis order, with its ONNX shape (lead axis included).
+        auto operand = [&](const Value& v, const std::string& tag, std::vector<int64_t>& dims) -> Expected<int> {
+            if (v.is_const) {
+                dims = v.c.dims;
+                const size_t r = std::max(a->is_const ? 0 : a->onnx.size(), b->is_const ? 0 : b->onnx.size());
+                if (dims.size() > r) return unsup(n, "the constant operand " + dims_str(dims) + " has more axes than the computed one");
+                // Aligned with the computed operand, a constant reaching its batch axis must have 1
+                // there, or the product would have a batch of its own.
+                if (dims.size() == r && dims[0] != 1)
+                    return unsup(n, "the constant operand " + dims_str(dims) + " has " + std::to_string(dims[0]) + " on the batch axis");
+                std::vector<int64_t> d = dims;
+                while (d.size() > 2 && d[0] == 1) d.erase(d.begin());  // the engine broadcasts from the right
+                return add_const(n.name + "/" + tag, to_tensor(v.c, Shape::from(d.begin(), d.end())));
+            }
+            dims = v.onnx;
+            return v.hwc_flat ? plain(v, n.name) : with_layout(v, identity_layout(v.onnx.size()), n.name);
+        };
+        std::vector<int64_t> da, db;
+        auto an = operand(*a, "a", da);
+        if (!an) return an.status();
+        auto bn = operand(*b, "b", db);
+        if (!bn) return bn.status();
+        if (da.back() != db[db.size() - 2]) return fail(n, "inner dimensions differ: " + dims_str(da) + " x " + dims_str(db));
+        const size_t r = std::max(da.size(), db.size());
+        std::vector<int64_t> out(r);
+        for (size_t i = 0; i + 2 < r; ++i) {
+            const int64_t ia = static_cast<int64_t>(i) - static_cast<int64_t>(r - da.size()), ib = static_cast<int64_t>(i) - static_cast<int64_t>(r - db.size());
+            const int64_t x = ia >= 0 ? da[static_cast<size_t>(ia)] : 1, y = ib >= 0 ? db[static_cast<size_t>(ib)] : 1;
+            if (x != y && x != 1 && y != 1) return fail(n, "leading axes of " + dims_str(da) + " and " + dims_str(db) + " do not broadcast");
+            out[i] = std::max(x, y);
+        }
+        out[r - 2] = da[da.size() - 2];
+        out[r - 1] = db.back();
+        auto id = add(n.name, OpType::kBatchMatMul, NoAttrs{}, {*an, *bn});
+        if (!id) return id.status();
+        define_as(n, *id, out, identity_layout(r));
+        return Status::ok();
+    }
+
+    static std::vector<int> identity_layout(size_t rank) {
+        std::vector<int> l(rank);
+        for (size_t i = 0; i < rank; ++i) l[i] = static_cast<int>(i);
+        return l;
+    }
+
     // LayerNormalization (opset 17): normalizes ONNX axes axis..r-1 of x.
     Status layer_norm(const OnnxNode& n) {
         auto x = runtime_input(n, 0);
@@ -2235,7 +2367,8 @@ private:
 
     const std::string& file_;
     OnnxModel& m_;
-    const int lead_;  // 1 when every runtime tensor carries an added batch axis
+    bool image_input_ = false;  // an image input read as NHWC with a batch axis added
+    int lead_;  // 1 when every runtime tensor carries an added batch axis (0 inside batch_first_with_lead)
     Graph g_;
     std::unordered_map<std::string, Value> values_;
     std::unordered_map<std::string, int> consumers_;
