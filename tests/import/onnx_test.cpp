@@ -580,8 +580,51 @@ TEST(OnnxErrors, UnsupportedOpsAreListedAtOnce) {
     n.str(7, "com.microsoft");
     expect_error(import(model({n}, {}, {1, 1, 2, 2})), ErrorCode::kUnsupported, "com.microsoft:FusedConv (1 node: fc)");
     // Ops evaluated at import fail by name when fed from the image.
-    expect_error(import(model({node("Gather", {"x", "i"}, {"y"})}, {int_tensor("i", {0})}, {1, 1, 2, 2})), ErrorCode::kUnsupported,
-                 "Gather node 'y': is only supported on constant inputs");
+    expect_error(import(model({node("Equal", {"x", "x"}, {"y"})}, {}, {1, 1, 2, 2})), ErrorCode::kUnsupported,
+                 "Equal node 'y': is only supported on constant inputs");
+    // Gather of a computed tensor is a Slice when its indices are evenly spaced.
+    expect_error(import(model({node("Gather", {"x", "i"}, {"y"}, {attr_i("axis", 1)})}, {int_tensor("i", {0, 2, 1})}, {1, 3, 2, 2})), ErrorCode::kUnsupported,
+                 "Gather node 'y': indices that are not evenly spaced");
+}
+
+TEST(Onnx, GatherOfAComputedTensorIsASlice) {
+    // x [1,4,2,3] (NCHW): a = x[:, 2] (a scalar index drops the axis), b = x[:, [3, 1]] (a
+    // descending stride keeps it).
+    auto g = import(model({node("Gather", {"x", "i"}, {"a"}, {attr_i("axis", 1)}), node("Gather", {"x", "j"}, {"b"}, {attr_i("axis", 1)}),
+                           node("Flatten", {"a"}, {"fa"}), node("Flatten", {"b"}, {"fb"}), node("Concat", {"fa", "fb"}, {"y"}, {attr_i("axis", 1)})},
+                          {int_scalar("i", 2), int_tensor("j", {3, 1})}, {1, 4, 2, 3}));
+    ASSERT_TRUE(g) << g.status().message();
+    Rng rng(3);
+    Tensor x = test::random_tensor({2, 2, 3, 4}, rng);  // NHWC
+    Tensor y = run(*g, x);
+    ASSERT_EQ(y.shape(), (Shape{2, 6 + 12}));
+    auto at = [&](int n, int c, int h, int w) { return x[((n * 2 + h) * 3 + w) * 4 + c]; };
+    for (int n = 0; n < 2; ++n)
+        for (int h = 0; h < 2; ++h)
+            for (int w = 0; w < 3; ++w) {
+                EXPECT_EQ(y[n * 18 + h * 3 + w], at(n, 2, h, w));
+                EXPECT_EQ(y[n * 18 + 6 + h * 3 + w], at(n, 3, h, w));
+                EXPECT_EQ(y[n * 18 + 12 + h * 3 + w], at(n, 1, h, w));
+            }
+}
+
+TEST(Onnx, MaskArithmeticIsFolded) {
+    // Shape arithmetic the transformers' exports do on constants: Range, Mod, Equal, Where,
+    // Not, Expand, ScatterND; the result scales x.
+    auto g = import(model({node("Range", {"zero", "six", "one"}, {"r"}), node("Mod", {"r", "three"}, {"m"}),
+                           node("Equal", {"m", "zero"}, {"e"}), node("Not", {"e"}, {"ne"}),
+                           node("Where", {"ne", "two_f", "half_f"}, {"w"}), node("ScatterND", {"w", "idx", "upd"}, {"s"}),
+                           node("Expand", {"s", "shape"}, {"k"}), node("Mul", {"x", "k"}, {"y"})},
+                          {int_scalar("zero", 0), int_scalar("six", 6), int_scalar("one", 1), int_scalar("three", 3),
+                           tensor("two_f", {}, {2.f}), tensor("half_f", {}, {0.5f}), int_tensor("shape", {1, 1, 6}),
+                           [] { Pb t; t.i(1, 1).i(1, 1).i(2, 7).str(8, "idx"); t.i(7, 4); return t; }(), tensor("upd", {1}, {-1.f})},
+                          {1, 1, 1, 6}));
+    ASSERT_TRUE(g) << g.status().message();
+    Tensor x({1, 1, 6, 1}, 1.f);
+    Tensor y = run(*g, x);
+    // r = 0..5, m = 0 1 2 0 1 2, w = 0.5 2 2 0.5 2 2, then w[4] = -1.
+    const float want[6] = {0.5f, 2.f, 2.f, 0.5f, -1.f, 2.f};
+    for (int k = 0; k < 6; ++k) EXPECT_EQ(y[k], want[k]) << k;
 }
 
 TEST(OnnxErrors, NanWeights) {

@@ -102,6 +102,7 @@ std::vector<OpCase> cases() {
     v.push_back({"batch_matmul_self", OpType::kBatchMatMul, NoAttrs{}, {2, 3, 4, 4}, {}, true});
     v.push_back({"batch_matmul_broadcast_const", OpType::kBatchMatMul, NoAttrs{}, {2, 3, 4, 5}, {{3, 5, 2}}});
     v.push_back({"batch_matmul_rank3_const_matrix", OpType::kBatchMatMul, NoAttrs{}, {2, 6, 5}, {{5, 3}}});
+    v.push_back({"concat_const_batch1", OpType::kConcat, ConcatAttrs{1}, {2, 3, 4}, {{1, 2, 4}}});
     v.push_back({"erf", OpType::kErf, NoAttrs{}, {2, 4, 3}, {}, false, -2.5f, 2.5f});
     v.push_back({"sqrt", OpType::kSqrt, NoAttrs{}, {2, 4, 3}, {}, false, 0.2f, 3.f});
     v.push_back({"exp", OpType::kExp, NoAttrs{}, {2, 4, 3}, {}, false, -2.f, 2.f});

@@ -424,6 +424,8 @@ public:
         g_.set_batch_added(add_batch);
     }
 
+    size_t converted() const { return converted_; }
+
     Expected<Graph> run() {
         if (m_.opset == 0) return unsupported(file_ + ": the model imports no version of the default ONNX domain");
         if (m_.opset < 1 || m_.opset > 18)
@@ -439,6 +441,7 @@ public:
                 if (!i.empty() && !values_.count(i) && !m_.initializers.count(i))
                     return invalid_argument(file_ + ": " + n.label() + " reads '" + i + "', which no earlier node produces (the graph is not in topological order or is incomplete)");
             CNNLENS_RETURN_IF_ERROR(convert(n));
+            converted_ = k + 1;
         }
         if (m_.outputs.empty()) return invalid_argument(file_ + ": the graph has no outputs");
         for (const ValueInfo& o : m_.outputs) {
@@ -469,7 +472,8 @@ private:
             "BatchNormalization", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Pad", "Dropout", "Identity", "Constant",
             "ReduceMean", "Erf", "Sqrt", "Exp", "Log", "Neg", "Pow", "LayerNormalization", "Split", "Resize", "Upsample",
             // evaluated at import when their inputs are constants (shape arithmetic)
-            "Shape", "Gather", "Cast", "Slice", "ConstantOfShape"};
+            "Shape", "Gather", "Cast", "Slice", "ConstantOfShape", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Mod",
+            "And", "Or", "Not", "Where", "Max", "Min", "Abs", "Floor", "Ceil", "Expand", "Range", "ScatterND"};
         std::map<std::string, std::vector<std::string>> bad;
         for (const OnnxNode& n : m_.nodes) {
             const bool std_domain = n.domain.empty() || n.domain == "ai.onnx";
@@ -911,6 +915,7 @@ private:
         if (op == "Pow") return pow(n);
         if (op == "LayerNormalization") return layer_norm(n);
         if (op == "Slice") return slice_op(n);
+        if (op == "Gather") return gather_op(n);
         if (op == "Split") return split(n);
         if (op == "Resize" || op == "Upsample") return resize(n);
         if (op == "Concat") return concat(n);
@@ -1180,6 +1185,44 @@ private:
             else out.f.assign(static_cast<size_t>(out.count()), fill.f[0]);
         } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
             CNNLENS_RETURN_IF_ERROR(fold_binary(n, x, in(n, 1)->c, out));
+        } else if (op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" || op == "GreaterOrEqual" || op == "Mod" ||
+                   op == "And" || op == "Or" || op == "Where" || op == "Max" || op == "Min") {
+            CNNLENS_RETURN_IF_ERROR(fold_elementwise(n, out));
+        } else if (op == "Not" || op == "Abs" || op == "Floor" || op == "Ceil" || op == "Neg" || op == "Sqrt") {
+            if (has_batch(x)) return unsup(n, "arithmetic on the batch size is not supported");
+            out = like(x, x.dims);
+            for (int64_t k = 0; k < x.count(); ++k) {
+                const double v = x.at(k);
+                const double r = op == "Not" ? double(v == 0) : op == "Abs" ? std::fabs(v) : op == "Floor" ? std::floor(v) : op == "Ceil" ? std::ceil(v)
+                               : op == "Neg" ? -v : std::sqrt(v);
+                if (out.is_int) out.i[static_cast<size_t>(k)] = static_cast<int64_t>(r);
+                else out.f[static_cast<size_t>(k)] = static_cast<float>(r);
+            }
+        } else if (op == "Expand") {
+            const ConstValue& shape = in(n, 1)->c;
+            if (has_batch(shape) || has_batch(x)) return unsup(n, "the shape depends on the batch size");
+            std::vector<int64_t> want;
+            for (int64_t k = 0; k < shape.count(); ++k) want.push_back(shape.int_at(k));
+            auto od = broadcast_dims(n, x.dims, want);
+            if (!od) return od.status();
+            if (static_cast<double>(product(*od)) > kFoldLimit) return out_of_range(file_ + ": " + n.label() + ": " + dims_str(*od) + " is too large to evaluate at import");
+            out = expand(x, *od);
+        } else if (op == "Range") {
+            const ConstValue& lim = in(n, 1)->c;
+            const ConstValue& step = in(n, 2)->c;
+            if (x.count() != 1 || lim.count() != 1 || step.count() != 1) return fail(n, "start, limit and delta must be scalars");
+            const double a = x.at(0), b = lim.at(0), d = step.at(0);
+            if (d == 0 || d != d) return fail(n, "delta is " + std::to_string(d));
+            const double cnt = std::max(0.0, std::ceil((b - a) / d));
+            if (cnt > kFoldLimit) return out_of_range(file_ + ": " + n.label() + ": " + std::to_string(cnt) + " values are too many to evaluate at import");
+            out.dims = {static_cast<int64_t>(cnt)};
+            out.is_int = x.is_int && lim.is_int && step.is_int;
+            for (int64_t k = 0; k < out.dims[0]; ++k) {
+                if (out.is_int) out.i.push_back(x.i[0] + k * step.i[0]);
+                else out.f.push_back(static_cast<float>(a + static_cast<double>(k) * d));
+            }
+        } else if (op == "ScatterND") {
+            CNNLENS_RETURN_IF_ERROR(fold_scatter_nd(n, x, out));
         } else {
             return unsup(n, "cannot be evaluated at import (all its inputs are constants)");
         }
@@ -1187,6 +1230,121 @@ private:
         v.is_const = true;
         v.c = std::move(out);
         values_[n.outputs[0]] = std::move(v);
+        return Status::ok();
+    }
+
+    // NumPy broadcasting of two shapes.
+    Expected<std::vector<int64_t>> broadcast_dims(const OnnxNode& n, const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+        const size_t r = std::max(a.size(), b.size());
+        std::vector<int64_t> out(r);
+        for (size_t d = 0; d < r; ++d) {
+            const int64_t x = d + a.size() >= r ? a[d + a.size() - r] : 1, y = d + b.size() >= r ? b[d + b.size() - r] : 1;
+            if (x != y && x != 1 && y != 1) return fail(n, "shapes " + dims_str(a) + " and " + dims_str(b) + " do not broadcast");
+            if (x < 0 || y < 0) return fail(n, "shape " + dims_str(x < 0 ? a : b) + " has a negative dimension");
+            out[d] = x == 1 ? y : x;
+        }
+        return out;
+    }
+
+    // Comparisons, Mod, logic, Max/Min and Where on constants (shape and mask arithmetic), with
+    // NumPy broadcasting. The batch size (unknown at import) may be compared and selected, as
+    // exporters do to resolve -1 in an Expand's shape, but never computed with.
+    Status fold_elementwise(const OnnxNode& n, ConstValue& out) {
+        const std::string& op = n.op;
+        const size_t arity = op == "Where" ? 3 : 2;
+        std::vector<const ConstValue*> v;
+        for (size_t k = 0; k < arity; ++k) {
+            const Value* x = in(n, k);
+            if (!x) return fail(n, "input " + std::to_string(k) + " is missing");
+            v.push_back(&x->c);
+        }
+        const bool selects = op == "Where" || op == "Equal";
+        for (const ConstValue* c : v)
+            if (!selects && has_batch(*c)) return unsup(n, "arithmetic on the batch size is not supported");
+        std::vector<int64_t> dims = v[0]->dims;
+        for (size_t k = 1; k < arity; ++k) {
+            auto d = broadcast_dims(n, dims, v[k]->dims);
+            if (!d) return d.status();
+            dims = *d;
+        }
+        if (static_cast<double>(product(dims)) > kFoldLimit) return out_of_range(file_ + ": " + n.label() + ": the result " + dims_str(dims) + " is too large to evaluate at import");
+        std::vector<ConstValue> e;
+        for (const ConstValue* c : v) e.push_back(expand(*c, dims));
+        const bool compare = op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" || op == "GreaterOrEqual" || op == "And" || op == "Or";
+        out.dims = dims;
+        const ConstValue &a = e[arity == 3 ? 1 : 0], &b = e[arity == 3 ? 2 : 1];
+        out.is_int = compare || (a.is_int && b.is_int);
+        const int64_t count = product(dims);
+        for (int64_t k = 0; k < count; ++k) {
+            if (op == "Where") {
+                const bool pick = e[0].at(k) != 0;
+                const ConstValue& src = pick ? a : b;
+                if (out.is_int) out.i.push_back(src.int_at(k));
+                else out.f.push_back(static_cast<float>(src.at(k)));
+                continue;
+            }
+            if (op == "Equal" && a.is_int && b.is_int) {  // exact, and the batch sentinel equals only itself
+                out.i.push_back(a.i[static_cast<size_t>(k)] == b.i[static_cast<size_t>(k)]);
+                continue;
+            }
+            const double x = a.at(k), y = b.at(k);
+            double r = 0;
+            if (op == "Equal") r = x == y;
+            else if (op == "Less") r = x < y;
+            else if (op == "Greater") r = x > y;
+            else if (op == "LessOrEqual") r = x <= y;
+            else if (op == "GreaterOrEqual") r = x >= y;
+            else if (op == "And") r = x != 0 && y != 0;
+            else if (op == "Or") r = x != 0 || y != 0;
+            else if (op == "Max") r = std::max(x, y);
+            else if (op == "Min") r = std::min(x, y);
+            else if (op == "Mod") {
+                if (out.is_int) {
+                    const int64_t p = a.i[static_cast<size_t>(k)], q = b.i[static_cast<size_t>(k)];
+                    if (q == 0) return fail(n, "division by zero");
+                    int64_t m = p % q;
+                    if (!n.i("fmod", 0) && m != 0 && ((m < 0) != (q < 0))) m += q;  // the divisor's sign, as Python's %
+                    out.i.push_back(m);
+                    continue;
+                }
+                r = n.i("fmod", 0) ? std::fmod(x, y) : x - std::floor(x / y) * y;
+            }
+            if (out.is_int) out.i.push_back(static_cast<int64_t>(r));
+            else out.f.push_back(static_cast<float>(r));
+        }
+        return Status::ok();
+    }
+
+    // ScatterND (reduction none) on constants: data with the slices that indices name replaced
+    // by updates.
+    Status fold_scatter_nd(const OnnxNode& n, const ConstValue& data, ConstValue& out) {
+        if (n.s("reduction", "none") != "none") return unsup(n, "reduction '" + n.s("reduction", "none") + "'");
+        const Value* iv = in(n, 1);
+        const Value* uv = in(n, 2);
+        if (!iv || !uv) return fail(n, "indices or updates are missing");
+        const ConstValue &idx = iv->c, &upd = uv->c;
+        if (has_batch(data) || has_batch(idx) || has_batch(upd)) return unsup(n, "the batch size is scattered");
+        if (idx.dims.empty()) return fail(n, "indices are a scalar");
+        const int64_t k = idx.dims.back();
+        if (k < 1 || k > static_cast<int64_t>(data.dims.size())) return fail(n, "index depth " + std::to_string(k) + " for data " + dims_str(data.dims));
+        const int64_t slice = product(data.dims, static_cast<size_t>(k)), slices = idx.count() / k;
+        if (upd.count() != slices * slice) return fail(n, "updates " + dims_str(upd.dims) + " do not fit indices " + dims_str(idx.dims) + " into " + dims_str(data.dims));
+        out = data;
+        const auto st = strides_of(data.dims);
+        for (int64_t s = 0; s < slices; ++s) {
+            int64_t base = 0;
+            for (int64_t d = 0; d < k; ++d) {
+                int64_t p = idx.int_at(s * k + d);
+                const int64_t dim = data.dims[static_cast<size_t>(d)];
+                if (p < 0) p += dim;
+                if (p < 0 || p >= dim) return fail(n, "index " + std::to_string(idx.int_at(s * k + d)) + " is out of range for " + dims_str(data.dims));
+                base += p * st[static_cast<size_t>(d)];
+            }
+            for (int64_t j = 0; j < slice; ++j) {
+                if (out.is_int) out.i[static_cast<size_t>(base + j)] = upd.int_at(s * slice + j);
+                else out.f[static_cast<size_t>(base + j)] = static_cast<float>(upd.at(s * slice + j));
+            }
+        }
         return Status::ok();
     }
 
@@ -1876,10 +2034,24 @@ private:
         size_t r = 0;
         for (size_t k = 0; k < n.inputs.size(); ++k) {
             const Value* v = in(n, k);
-            if (!v) continue;
-            if (v->is_const) return unsup(n, "concatenating a constant ('" + n.inputs[k] + "') with computed tensors is not supported");
+            if (!v || v->is_const) continue;
             if (r && v->onnx.size() != r) return fail(n, "inputs differ in rank");
             r = v->onnx.size();
+        }
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const Value* v = in(n, k);
+            if (!v) continue;
+            if (v->is_const) {
+                // A constant (a transformer's class token) is the same for every image: it goes
+                // in with a batch of 1, which the engine's Concat repeats over the batch.
+                ConstValue c = v->c;
+                if (c.dims.size() + static_cast<size_t>(lead_) != r) return fail(n, "inputs differ in rank");
+                if (lead_) c.dims.insert(c.dims.begin(), 1);
+                if (c.dims[0] != 1) return unsup(n, "the constant '" + n.inputs[k] + "' " + dims_str(v->c.dims) + " has " + std::to_string(c.dims[0]) + " on the batch axis");
+                c = permute(c, layout(r));
+                ins.push_back(add_const(n.name + "/" + n.inputs[k], to_tensor(c, Shape::from(c.dims.begin(), c.dims.end()))));
+                continue;
+            }
             auto p = plain(*v, n.name);
             if (!p) return p.status();
             ins.push_back(*p);
@@ -2212,6 +2384,41 @@ private:
         return Status::ok();
     }
 
+    // Gather of a computed tensor at constant indices (x[:, 0], a transformer's class token):
+    // a Slice, then a Reshape that drops the axis for a scalar index. Indices must be evenly
+    // spaced (one strided Slice).
+    Status gather_op(const OnnxNode& n) {
+        auto x = runtime_input(n, 0);
+        if (!x) return x.status();
+        auto idx = const_input(n, 1, "the indices");
+        if (!idx) return idx.status();
+        const Value xv = **x;
+        const ConstValue& ic = **idx;
+        const size_t r = xv.onnx.size();
+        const int64_t given = n.i("axis", 0), a = axis_of(given, r);
+        if (a < 0) return fail(n, "axis " + std::to_string(given) + " is out of range for " + dims_str(xv.onnx));
+        if (a == 0) return unsup(n, "gathering along the batch axis is not supported");
+        if (ic.dims.size() > 1 || ic.count() < 1) return unsup(n, "indices " + dims_str(ic.dims) + " (a scalar or one axis of them)");
+        const int64_t dim = xv.onnx[static_cast<size_t>(a)];
+        std::vector<int64_t> at;
+        for (int64_t k = 0; k < ic.count(); ++k) {
+            int64_t i = ic.int_at(k);
+            if (i < -dim || i >= dim) return fail(n, "index " + std::to_string(i) + " is out of range for axis " + std::to_string(given) + " of " + dims_str(xv.onnx));
+            at.push_back(i < 0 ? i + dim : i);
+        }
+        const int64_t step = at.size() > 1 ? at[1] - at[0] : 1;
+        for (size_t k = 1; k < at.size(); ++k)
+            if (at[k] - at[k - 1] != step || step == 0) return unsup(n, "indices that are not evenly spaced");
+        const int64_t end = at.back() + (step > 0 ? 1 : -1);
+        const int64_t raw_axis = a - lead_;
+        CNNLENS_RETURN_IF_ERROR(slice_of(n, xv, {raw_axis}, {at[0]}, {end < 0 ? std::numeric_limits<int64_t>::min() / 2 : end}, {step}, 0));
+        if (!ic.dims.empty()) return Status::ok();
+        const Value sliced = values_.at(n.outputs[0]);
+        std::vector<int64_t> target = sliced.onnx;
+        target.erase(target.begin() + a);
+        return reshape_to(n, sliced, target);
+    }
+
     Status slice_op(const OnnxNode& n) {
         auto x = runtime_input(n, 0);
         if (!x) return x.status();
@@ -2367,6 +2574,7 @@ private:
 
     const std::string& file_;
     OnnxModel& m_;
+    size_t converted_ = 0;  // nodes read before an error: which reading of a graph got further
     bool image_input_ = false;  // an image input read as NHWC with a batch axis added
     int lead_;  // 1 when every runtime tensor carries an added batch axis (0 inside batch_first_with_lead)
     Graph g_;
@@ -2434,10 +2642,15 @@ Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& n
     CNNLENS_RETURN_IF_ERROR(p.model(bytes, m));
     // A graph that cannot be read with its first axis as the batch (that axis is data: Concat,
     // Transpose, Softmax over it, inputs of rank 1) is read again with a batch axis added.
-    auto g = Importer(name, m, given, false).run();
+    Importer first(name, m, given, false);
+    auto g = first.run();
     if (g || g.status().code() != ErrorCode::kUnsupported) return g;
-    auto added = Importer(name, m, given, true).run();
-    return added ? std::move(added) : std::move(g);
+    Importer second(name, m, given, true);
+    auto added = second.run();
+    // Neither reading works: when the second got further and stopped at a missing feature too,
+    // its error names the real obstacle (a transformer's op); otherwise the first reading's does.
+    const bool second_further = second.converted() > first.converted() && added.status().code() == ErrorCode::kUnsupported;
+    return added || second_further ? std::move(added) : std::move(g);
 }
 
 }  // namespace cnnlens
