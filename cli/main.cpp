@@ -91,7 +91,7 @@ const char* kUsage =
     "        feature maps, LIME per class with the confusion matrix, SmoothGrad per class\n"
     "  run --model M.onnx --input NAME=FILE ... [--output-dir DIR] [--format pb|npy] [--kernels SET]\n"
     "        run an ONNX model on tensors instead of an image: inputs and outputs are ONNX TensorProto\n"
-    "        (.pb) or NumPy (.npy, float32) files in ONNX layout (NCHW), any rank from 1 to 6 (5 when\n"
+    "        (.pb) or NumPy (.npy, float32) files in ONNX layout (NCHW), any rank from 1 to 8 (7 when\n"
     "        the first axis is data, not a batch), as many as the model has; outputs go to\n"
     "        DIR/<output name>.<format> (default: the inputs' format) and\n"
     "        their shapes and value ranges are printed. Non-float32 inputs (int64 shapes or axes) are\n"

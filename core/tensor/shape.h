@@ -9,7 +9,7 @@
 
 namespace cnnlens {
 
-constexpr int kMaxRank = 6;
+constexpr int kMaxRank = 8;
 
 class Shape {
 public:

@@ -91,6 +91,13 @@ CI_PLAN = [
     ('squeezenet1_0_s64', 'squeezenet1_0', {}, None, 64, 11),
     ('squeezenet1_1_s64', 'squeezenet1_1', {}, None, 64, 13),
     ('vgg11_bn_s64', 'vgg11_bn', {}, (lambda m: head_1x1(m, 256), 'global pool, 256-wide head'), 64, 17),
+    # The transformers in miniature, from torchvision's own classes: ViT (class token, attention
+    # with the batch folded into the heads, exact GELU) and Swin (shifted windows: roll, window
+    # partition at rank 6, attention masks built from constants, relative position bias).
+    ('vit_tiny_s32', 'VisionTransformer', {'image_size': 32, 'patch_size': 8, 'num_layers': 2, 'num_heads': 2,
+                                           'hidden_dim': 32, 'mlp_dim': 64}, None, 32, 13),
+    ('swin_tiny_s32', 'SwinTransformer', {'patch_size': [4, 4], 'embed_dim': 16, 'depths': [2, 2], 'num_heads': [2, 2],
+                                          'window_size': [4, 4], 'stochastic_depth_prob': 0.0}, None, 32, 17),
 ]
 
 
@@ -139,10 +146,18 @@ def calibrated_batchnorm(model, x, gen):
 
 def build(arch, kwargs, edit, seed, bn='random', x=None):
     torch.manual_seed(seed)
-    model = getattr(torchvision.models, arch)(weights=None, **{**BASE_KWARGS.get(arch, {}), **kwargs})
+    if arch[0].isupper():  # a model class at a size of our own (the transformers in CI)
+        model = getattr(torchvision.models, arch)(**kwargs)
+    else:
+        model = getattr(torchvision.models, arch)(weights=None, **{**BASE_KWARGS.get(arch, {}), **kwargs})
     if edit is not None:
         model = edit[0](model)
     gen = torch.Generator().manual_seed(seed + 1)
+    # ViT starts its classifier at zero (every logit 0, no gradient): give it small random weights.
+    for m in model.modules():
+        if isinstance(m, nn.Linear) and not m.weight.detach().any():
+            with torch.no_grad():
+                m.weight.normal_(0, 0.02, generator=gen)
     if bn == 'calibrated':
         calibrated_batchnorm(model, x, gen)
     else:

@@ -473,7 +473,7 @@ private:
             "ReduceMean", "Erf", "Sqrt", "Exp", "Log", "Neg", "Pow", "LayerNormalization", "Split", "Resize", "Upsample",
             // evaluated at import when their inputs are constants (shape arithmetic)
             "Shape", "Gather", "Cast", "Slice", "ConstantOfShape", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Mod",
-            "And", "Or", "Not", "Where", "Max", "Min", "Abs", "Floor", "Ceil", "Expand", "Range", "ScatterND"};
+            "And", "Or", "Not", "Where", "Max", "Min", "Abs", "Floor", "Ceil", "Expand", "Range", "ScatterND", "Reciprocal", "Sign"};
         std::map<std::string, std::vector<std::string>> bad;
         for (const OnnxNode& n : m_.nodes) {
             const bool std_domain = n.domain.empty() || n.domain == "ai.onnx";
@@ -869,8 +869,12 @@ private:
         const std::string& op = n.op;
         if (op == "Identity" || op == "Dropout") {
             // Dropout is the identity at inference only (opset 12 takes the mode as input 2).
+            // A ratio of 0 keeps every element in either mode (torchvision's Swin calls dropout in
+            // training mode with p = 0).
             const Value* mode = op == "Dropout" ? in(n, 2) : nullptr;
-            if (mode && (!mode->is_const || mode->c.count() != 1 || mode->c.at(0) != 0))
+            const Value* ratio = op == "Dropout" ? param(n, 1) : nullptr;
+            const bool keeps_all = ratio && ratio->is_const && ratio->c.count() == 1 && ratio->c.at(0) == 0;
+            if (mode && !keeps_all && (!mode->is_const || mode->c.count() != 1 || mode->c.at(0) != 0))
                 return unsup(n, "training_mode = 1 (or computed) is not supported (export the model in eval mode)");
             auto x = runtime_input(n, 0);
             if (!x) return x.status();
@@ -1186,15 +1190,18 @@ private:
         } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
             CNNLENS_RETURN_IF_ERROR(fold_binary(n, x, in(n, 1)->c, out));
         } else if (op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" || op == "GreaterOrEqual" || op == "Mod" ||
-                   op == "And" || op == "Or" || op == "Where" || op == "Max" || op == "Min") {
+                   op == "And" || op == "Or" || op == "Where" || op == "Max" || op == "Min" || op == "Pow") {
             CNNLENS_RETURN_IF_ERROR(fold_elementwise(n, out));
-        } else if (op == "Not" || op == "Abs" || op == "Floor" || op == "Ceil" || op == "Neg" || op == "Sqrt") {
+        } else if (op == "Not" || op == "Abs" || op == "Floor" || op == "Ceil" || op == "Neg" || op == "Sqrt" || op == "Exp" || op == "Log" ||
+                   op == "Sigmoid" || op == "Relu" || op == "Tanh" || op == "Reciprocal" || op == "Sign" || op == "Erf") {
             if (has_batch(x)) return unsup(n, "arithmetic on the batch size is not supported");
             out = like(x, x.dims);
             for (int64_t k = 0; k < x.count(); ++k) {
                 const double v = x.at(k);
                 const double r = op == "Not" ? double(v == 0) : op == "Abs" ? std::fabs(v) : op == "Floor" ? std::floor(v) : op == "Ceil" ? std::ceil(v)
-                               : op == "Neg" ? -v : std::sqrt(v);
+                               : op == "Neg" ? -v : op == "Sqrt" ? std::sqrt(v) : op == "Exp" ? std::exp(v) : op == "Log" ? std::log(v)
+                               : op == "Sigmoid" ? 1 / (1 + std::exp(-v)) : op == "Relu" ? std::max(v, 0.0) : op == "Tanh" ? std::tanh(v)
+                               : op == "Reciprocal" ? 1 / v : op == "Sign" ? double((v > 0) - (v < 0)) : std::erf(v);
                 if (out.is_int) out.i[static_cast<size_t>(k)] = static_cast<int64_t>(r);
                 else out.f[static_cast<size_t>(k)] = static_cast<float>(r);
             }
@@ -1298,6 +1305,7 @@ private:
             else if (op == "Or") r = x != 0 || y != 0;
             else if (op == "Max") r = std::max(x, y);
             else if (op == "Min") r = std::min(x, y);
+            else if (op == "Pow") r = std::pow(x, y);
             else if (op == "Mod") {
                 if (out.is_int) {
                     const int64_t p = a.i[static_cast<size_t>(k)], q = b.i[static_cast<size_t>(k)];
@@ -2649,8 +2657,13 @@ Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& n
     auto added = second.run();
     // Neither reading works: when the second got further and stopped at a missing feature too,
     // its error names the real obstacle (a transformer's op); otherwise the first reading's does.
+    if (added) return added;
     const bool second_further = second.converted() > first.converted() && added.status().code() == ErrorCode::kUnsupported;
-    return added || second_further ? std::move(added) : std::move(g);
+    const Status& main = second_further ? added.status() : g.status();
+    const Status& other = second_further ? g.status() : added.status();
+    std::string also = other.message();
+    if (also.rfind(name + ": ", 0) == 0) also = also.substr(name.size() + 2);
+    return Status(main.code(), main.message() + (second_further ? " (read with its first axis as the batch: " : " (read with a batch axis added: ") + also + ")");
 }
 
 }  // namespace cnnlens
