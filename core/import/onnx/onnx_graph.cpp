@@ -884,6 +884,9 @@ private:
         static const std::set<std::string> batch_first = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
                                                           "BatchNormalization", "Resize", "Upsample"};
         if (lead_ && batch_first.count(op)) return batch_first_with_lead(n);
+        if (!lead_ && (op == "Conv" || op == "ConvTranspose" || op == "MaxPool" || op == "AveragePool") && in(n, 0) && !in(n, 0)->is_const &&
+            in(n, 0)->onnx.size() == 3)
+            return one_d_as_two_d(n);
         if (op == "Conv") return conv(n);
         if (op == "ConvTranspose") return conv_transpose(n);
         if (op == "MatMul" && needs_batch_matmul(n)) return batch_matmul(n);
@@ -1539,7 +1542,16 @@ private:
             for (int a = 0; a < 2; ++a) {
                 const int64_t want = !out_shape.empty() ? out_shape[out_shape.size() - 2 + static_cast<size_t>(a)] : hw[a] * s[a];
                 const int64_t total = s[a] * (hw[a] - 1) + op[static_cast<size_t>(a)] + (k[a] - 1) * d[a] + 1 - want;
-                if (total < 0) return unsup(n, "output_shape needs negative padding");
+                if (total < 0) {
+                    // An output larger than the kernels reach: the extra rows at the end hold the
+                    // bias only, as output_padding's do.
+                    const int64_t begin = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
+                    if (begin != 0 && (ap == "SAME_UPPER" || total != -1))
+                        return unsup(n, "output_shape " + dims_str(out_shape) + " needs negative padding at the start of axis " + std::to_string(a + 2));
+                    op[static_cast<size_t>(a)] -= total;
+                    pads[static_cast<size_t>(a)] = pads[static_cast<size_t>(a) + 2] = 0;
+                    continue;
+                }
                 // ConvTranspose-1's formula and its auto_pad text put an odd pixel at opposite ends.
                 if (total % 2 && m_.opset < 11)
                     return unsup(n, "the total padding " + std::to_string(total) + " of axis " + std::to_string(a + 2) +
@@ -2218,6 +2230,53 @@ private:
         return Status::ok();
     }
 
+    // A 1-D convolution or pooling of [N,C,L]: the 2-D op on [N,C,1,L] (the engine's NHWC image
+    // [N,1,L,C]), its attributes and weights given a leading axis of 1, and the result read back
+    // as [N,C',L'].
+    Status one_d_as_two_d(const OnnxNode& n) {
+        const Value x = *in(n, 0);
+        const int64_t C = x.onnx[1], L = x.onnx[2];
+        Expected<int> xn = with_layout(x, {0, 2, 1}, n.name);
+        if (!xn) return xn.status();
+        Expected<int> img = add(n.name + "/2d", OpType::kReshape, ReshapeAttrs{{-1, 1, L, C}}, {*xn});
+        if (!img) return img.status();
+        OnnxNode m = n;
+        m.inputs[0] = n.inputs[0] + "/2d";
+        m.outputs[0] = n.outputs[0] + "/2d";
+        Value v;
+        v.node = *img;
+        v.onnx = {1, C, 1, L};
+        values_[m.inputs[0]] = std::move(v);
+        for (Attr& a : m.attrs) {
+            if (a.name == "kernel_shape" || a.name == "strides" || a.name == "dilations" || a.name == "output_shape") {
+                if (a.ints.size() == 1) a.ints.insert(a.ints.begin(), 1);
+            } else if (a.name == "pads") {
+                if (a.ints.size() == 2) a.ints = {0, a.ints[0], 0, a.ints[1]};
+            } else if (a.name == "output_padding") {
+                if (a.ints.size() == 1) a.ints.insert(a.ints.begin(), 0);
+            }
+        }
+        if ((n.op == "Conv" || n.op == "ConvTranspose") && n.inputs.size() > 1) {
+            const Value* w = param(n, 1);
+            if (w && w->is_const && w->c.dims.size() == 3) {
+                Value w2 = *w;
+                w2.c.dims.insert(w2.c.dims.begin() + 2, 1);
+                m.inputs[1] = n.inputs[1] + "/2d";
+                values_[m.inputs[1]] = std::move(w2);
+            }
+        }
+        CNNLENS_RETURN_IF_ERROR(convert(m));
+        const Value out = values_.at(m.outputs[0]);
+        if (out.onnx.size() != 4 || out.onnx[2] != 1) return unsup(n, "the 1-D result " + dims_str(out.onnx) + " is not [N,C,1,L]");
+        Expected<int> on = plain(out, n.name);
+        if (!on) return on.status();
+        const int64_t c = out.onnx[1], l = out.onnx[3];
+        Expected<int> back = add(n.name + "/1d", OpType::kReshape, ReshapeAttrs{{-1, l, c}}, {*on});
+        if (!back) return back.status();
+        define_as(n, *back, {1, c, l}, {0, 2, 1});
+        return Status::ok();
+    }
+
     // A MatMul that is not a layer with constant [K, M] weights: its second operand is computed
     // (attention's scores and weighted sums) or has leading axes, or its first is a constant.
     bool needs_batch_matmul(const OnnxNode& n) {
@@ -2663,6 +2722,7 @@ Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& n
     const Status& other = second_further ? g.status() : added.status();
     std::string also = other.message();
     if (also.rfind(name + ": ", 0) == 0) also = also.substr(name.size() + 2);
+    if (main.message().size() >= also.size() && main.message().compare(main.message().size() - also.size(), also.size(), also) == 0) return main;
     return Status(main.code(), main.message() + (second_further ? " (read with its first axis as the batch: " : " (read with a batch axis added: ") + also + ")");
 }
 
