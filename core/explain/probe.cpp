@@ -61,6 +61,7 @@ std::vector<LayerInfo> GraphProbe::layers() const {
         l.op = std::string(op_name(n.op));
         if (const auto* c = std::get_if<ConvAttrs>(&n.attrs); c && c->groups > 1) l.op = "DepthwiseConv";
         l.shape = n.shape;
+        l.image = n.image;
         if (n.op == OpType::kInput) l.shape[0] = 1;
         v.push_back(std::move(l));
     }

@@ -51,7 +51,8 @@ struct LayerInfo {
     std::string name;   // display name
     std::string op;     // "Conv2D", "DepthwiseConv", "MaxPool", ...
     Shape shape;        // [1, H, W, C] or [1, C]
-    bool spatial() const { return shape.rank() == 4; }
+    bool image = true;  // a rank-4 shape is an image (not a transformer's heads or tokens)
+    bool spatial() const { return shape.rank() == 4 && image; }
 };
 
 class ModelProbe {

@@ -24,6 +24,9 @@ struct Node {
     // Input: declared shape, dimension 0 is -1 (any batch). Others: shape for batch 1, filled
     // in by Graph::validate().
     Shape shape;
+    // A rank-4 output is an NHWC image (feature maps, Grad-CAM's layers) unless the importer
+    // says otherwise: an imported transformer's rank-4 tensors are heads and tokens.
+    bool image = true;
 };
 
 class Graph {

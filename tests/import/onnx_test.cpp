@@ -608,6 +608,24 @@ TEST(Onnx, GatherOfAComputedTensorIsASlice) {
             }
 }
 
+TEST(Onnx, OnlyImagesAreSpatialLayers) {
+    // attn32 (read with a batch axis added): its convolutions' outputs are images, its attention
+    // heads and tokens (rank 4 as well) are not, so Grad-CAM and the feature maps never take them.
+    const auto bytes = test::read_file(test::source_path("tests/data/onnx/attn32.opset17.onnx"));
+    auto g = import_onnx(bytes, "attn32.onnx");
+    ASSERT_TRUE(g) << g.status().message();
+    ASSERT_TRUE(g->validate());
+    int convs = 0, heads = 0;
+    for (int i = 0; i < g->size(); ++i) {
+        const Node& n = g->node(i);
+        if (n.op == OpType::kConv2D) { EXPECT_TRUE(n.image) << n.name; ++convs; }
+        if (n.op == OpType::kBatchMatMul) { EXPECT_FALSE(n.image) << n.name; ++heads; }
+        if (n.shape.rank() == 4 && n.image) EXPECT_TRUE(n.op == OpType::kConv2D || n.op == OpType::kInput) << n.name << " " << n.shape.str();
+    }
+    EXPECT_EQ(convs, 2);
+    EXPECT_EQ(heads, 2);
+}
+
 TEST(Onnx, MaskArithmeticIsFolded) {
     // Shape arithmetic the transformers' exports do on constants: Range, Mod, Equal, Where,
     // Not, Expand, ScatterND; the result scales x.

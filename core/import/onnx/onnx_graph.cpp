@@ -458,6 +458,10 @@ public:
             }
             g_.add_output(*plain_out, o.name);
         }
+        // Images: the engine nodes holding an ONNX [N,C,H,W] tensor in the NHWC layout (with a
+        // batch axis added, the batch-first ops' own results, marked as they are made).
+        for (const auto& [name, v] : values_)
+            if (!v.is_const && !lead_ && !v.hwc_flat && v.layout.empty() && v.onnx.size() == 4) image_nodes_.insert(v.node);
         Graph compact = compact_graph();
         if (Status v = compact.validate(); !v) return Status(v.code(), file_ + ": " + v.message());
         return compact;
@@ -542,6 +546,7 @@ private:
                 // input stays an NHWC image, its batch the added axis.
                 const int64_t C = onnx[2], H = onnx[3], W = onnx[4];
                 const int id = g_.add_input(in.name, Shape{-1, H, W, C});
+                image_nodes_.insert(id);
                 auto r = add(in.name + "/lead", OpType::kReshape, ReshapeAttrs{{-1, 1, H, W, C}}, {id});
                 if (!r) return r.status();
                 Value v;
@@ -2221,6 +2226,7 @@ private:
         if (!st) return st;
         Value out = values_.at(n.outputs[0]);
         if (out.onnx.size() != 4) return unsup(n, why);
+        if (!out.hwc_flat && out.layout.empty()) image_nodes_.insert(out.node);
         Expected<int> on = plain(out, n.name);
         if (!on) return on.status();
         const int64_t c = out.onnx[1], h = out.onnx[2], w = out.onnx[3];
@@ -2633,6 +2639,7 @@ private:
                 for (int k : n.inputs) ins.push_back(remap[static_cast<size_t>(k)]);
                 id = out.add_node(n.name, n.op, n.attrs, ins);
             }
+            out.node(id).image = image_nodes_.count(i) > 0;
             remap[static_cast<size_t>(i)] = id;
         }
         for (size_t k = 0; k < g_.outputs().size(); ++k) out.add_output(remap[static_cast<size_t>(g_.outputs()[k])], g_.output_name(k));
@@ -2641,6 +2648,7 @@ private:
 
     const std::string& file_;
     OnnxModel& m_;
+    std::set<int> image_nodes_;  // engine nodes that hold NHWC images (Node::image)
     size_t converted_ = 0;  // nodes read before an error: which reading of a graph got further
     bool image_input_ = false;  // an image input read as NHWC with a batch axis added
     int lead_;  // 1 when every runtime tensor carries an added batch axis (0 inside batch_first_with_lead)
