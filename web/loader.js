@@ -431,7 +431,7 @@ window.cnnlensTest = {
   start(method, params = {}) {
     if (!call('cnnlens_test_explain', method)) throw new Error(`unknown method ${method}`);
     for (const [k, v] of Object.entries(params))
-      call('cnnlens_test_param', method, k, v);
+      if (!call('cnnlens_test_param', method, k, v)) throw new Error(`method ${method} has no parameter ${k}`);
   },
   // Cancels the running job (as Esc and the Cancel button do).
   cancel: () => app._cnnlens_test_cancel(),

@@ -375,6 +375,10 @@ float percentile(std::span<const float> values, float p) {
     return static_cast<float>(a + (b - a) * (pos - static_cast<double>(k)));
 }
 
+bool map_norm_is_signed(MapNorm norm) {
+    return norm == MapNorm::kSignedPercentile99 || norm == MapNorm::kSymmetricMaxAbs;
+}
+
 NormalizedMap normalize_map(const Tensor& map, MapNorm norm) {
     int h = 0, w = 0;
     map_hw(map, h, w);
@@ -388,8 +392,7 @@ NormalizedMap normalize_map(const Tensor& map, MapNorm norm) {
             max_abs = std::max(max_abs, std::fabs(v));
         }
     if (mn > mx) mn = mx = 0.f;
-    const bool is_signed =
-        norm == MapNorm::kSignedPercentile99 || norm == MapNorm::kSymmetricMaxAbs;
+    const bool is_signed = map_norm_is_signed(norm);
     switch (norm) {
         case MapNorm::kPercentile99:
             r.lo = mn;

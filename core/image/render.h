@@ -70,6 +70,8 @@ enum class MapNorm {
 };
 std::string_view map_norm_name(MapNorm norm);  // "p99", "minmax", "signed-p99", "symmetric"
 Expected<MapNorm> map_norm_from_name(std::string_view name);
+// Whether `norm` is for a signed map: 0 in the middle of the range.
+bool map_norm_is_signed(MapNorm norm);
 
 // A map in [0,1] and the input values that were mapped to 0 and 1 (for the legend).
 // A flat map (hi == lo) normalises to 0, or to 0.5 for the signed modes.

@@ -48,7 +48,7 @@ void export_map(AppState& state, const Session& session, const std::string& whic
     const Tensor* t = which == "map" ? &e->map : nullptr;
     if (auto it = e->extras.find(which); it != e->extras.end()) t = &it->second;
     if (!t || t->shape().rank() != 2) { state.error = "Export: map '" + which + "' is not a 2-D map"; return; }
-    const MapNorm norm = which == "map" ? view_norm(*e) : MapNorm::kPercentile99;
+    const MapNorm norm = which == "map" ? e->norm : MapNorm::kPercentile99;
     download_png(export_name(session, e->method + (which == "map" ? "" : "_" + which), ".png"),
                  map_picture(*t, norm, view_colormap(state, *e)));
 }

@@ -552,9 +552,13 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_explain(const char* method) {
     return 1;
 }
 // Sets one parameter of a method (after cnnlens_test_explain, before the next frame runs it).
-EMSCRIPTEN_KEEPALIVE void cnnlens_test_param(const char* method, const char* name, double value) {
+// Returns 0 when the method or the parameter does not exist.
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_param(const char* method, const char* name, double value) {
+    const ExplanationMethod* m = find_method(method);
+    if (!m || !m->find_param(name)) return 0;
     const StateLock lock = lock_state();
     g->state.params[method].set(name, value);
+    return 1;
 }
 
 // The selected face's crop as PNG (so a test can run the native CLI on exactly that crop).

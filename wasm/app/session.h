@@ -220,7 +220,8 @@ Status check_photo_size(std::string_view name, int64_t width, int64_t height);
 // on the thread count.
 Image downscale_to(const Image& img, int max_side);
 
-// Methods cheap enough to recompute while a slider moves (one or a few backward passes).
-bool is_cheap_method(std::string_view method);
+// Whether the request's method is cheap enough to recompute while a slider moves
+// (MethodCost::kLive); false for an unknown method.
+bool is_live(const ExplainRequest& request);
 
 }  // namespace cnnlens::app

@@ -91,7 +91,7 @@ bool SideMap::stale(const Session& s, const ExplainRequest& r) const {
 
 void SideMap::want(const Session& s, const ExplainRequest& r, bool run) {
     if (!stale(s, r) || (pending && *pending == r)) return;
-    if (run || is_cheap_method(r.method)) pending = r;
+    if (run || is_live(r)) pending = r;
 }
 
 Status SideMap::step(Session& s, const ProgressFn& yield) {

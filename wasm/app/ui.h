@@ -59,7 +59,6 @@ ExplainRequest current_request(const AppState& state, const Session& session);
 
 // Shared by the explain panel and the extra panels (panel_explain.cpp).
 Colormap shown_colormap(const AppState& state, const Explanation& e);
-MapNorm shown_norm(const Explanation& e);
 // A vertical colour bar with five value labels, `height` pixels tall, at the cursor.
 void draw_legend(const ShownMap& s, float height);
 // One widget per ParamDef; returns true when a value changed.
