@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/explain/probe.h"
-#include "core/image/render.h"
+#include "core/image/normalize.h"
 
 namespace cnnlens {
 
