@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/eval/confusion.h"
 #include "core/explain/explain.h"
+#include "core/explain/feature_maps.h"
 #include "core/explain/filters.h"
 #include "core/image/render.h"
 
