@@ -414,7 +414,7 @@ window.cnnlensTest = {
     await this.idle();
     return this.lastMap();
   },
-  // The extra panels (wasm/app/panels_test.cpp): panels(command) runs one command and returns
+  // The extra panels (wasm/app/panels_hook.cpp): panels(command) runs one command and returns
   // its JSON answer; the helpers below name the common ones.
   panels: (command) => JSON.parse(app.UTF8ToString(call('cnnlens_test_panels', command))),
   // [{node, name, op, shape}] of the layer browser.

@@ -572,10 +572,10 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_face_png_size() {
 }
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_face_png_data() { return g->test_string.data(); }
 
-// The extra panels' test commands (panels_test.cpp); answers JSON.
+// The extra panels' test commands (panels_hook.cpp); answers JSON.
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_panels(const char* command) {
     const StateLock lock = lock_state();
-    g->test_string = panels_test_command(g->state, g->session, g->cache, command);
+    g->test_string = panels_hook_command(g->state, g->session, g->cache, command);
     return g->test_string.c_str();
 }
 

@@ -78,12 +78,12 @@ Image overlay_picture(const AppState& state, const Face& face, const Explanation
 // drawn at w x h; returns true when clicked.
 bool atlas_tile(const Texture& t, int k, int columns, int tile_w, int tile_h, float w, float h);
 
-// The extra panels' side of the test hook (panels_test.cpp): runs one command and answers JSON.
+// The extra panels' side of the test hook (panels_hook.cpp): runs one command and answers JSON.
 // Commands: "state", "tab NAME", "layers", "layer NODE", "filters COUNT STEPS", "inside",
 // "channel K", "grid", "confusion", "cell TRUTH PRED", "open TRUTH PRED INDEX", "install LO HI",
 // "confirm" (install the waiting model with the input it proposes), "task face|image",
 // "selection" (selected face, face count, alignment), "align on|off".
 // Unknown commands answer {"error": ...}.
-std::string panels_test_command(AppState& state, Session& session, UiCache& cache, std::string_view command);
+std::string panels_hook_command(AppState& state, Session& session, UiCache& cache, std::string_view command);
 
 }  // namespace cnnlens::app

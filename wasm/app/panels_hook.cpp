@@ -41,7 +41,7 @@ static std::string inside_json(const LayerBrowser& lb) {
     return s + "]}";
 }
 
-std::string panels_test_command(AppState& state, Session& session, UiCache& cache, std::string_view command) {
+std::string panels_hook_command(AppState& state, Session& session, UiCache& cache, std::string_view command) {
     std::istringstream in{std::string(command)};
     std::string verb;
     in >> verb;
