@@ -81,7 +81,7 @@ void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache) {
                            "Explain tab.", std::string(m->title()).c_str());
         return;
     }
-    ClassGrid& g = cache.work.grid;
+    ClassGrid& g = session.panel_work().grid;
     g.want(session, r);
     const auto& names = session.class_names();
     const int classes = static_cast<int>(g.classes.size());
@@ -110,7 +110,7 @@ void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache) {
         ImGui::BeginGroup();
         if (atlas_tile(cache.panels.grid, k, 7, tile_w, tile_h, side, side_h)) {
             state.target_class = c == f->top ? -1 : c;  // explain this class in the Explain tab
-            cache.work.focus = "explain";
+            session.panel_work().focus = "explain";
         }
         if (ImGui::IsItemHovered()) ImGui::SetTooltip("Click to explain %s in the Explain tab", names[static_cast<size_t>(c)].c_str());
         const bool top = c == f->top;
@@ -155,7 +155,7 @@ void draw_compare_panel(AppState& state, Session& session, UiCache& cache) {
     AppState other = state;
     other.method = state.second_method;
     const ExplainRequest r2 = current_request(other, session);
-    SideMap& side = cache.work.side;
+    SideMap& side = session.panel_work().side;
     const bool cheap = is_live(r2);
     bool run = false;
     if (!cheap) {

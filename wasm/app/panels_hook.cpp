@@ -45,7 +45,7 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
     std::istringstream in{std::string(command)};
     std::string verb;
     in >> verb;
-    PanelWork& w = cache.work;
+    PanelWork& w = session.panel_work();
     if (verb == "state") {
         const bool busy = panels_busy(session, w);
         return "{\"tab\":" + quoted(w.tab) + ",\"busy\":" + (busy ? "true" : "false") + ",\"modelVersion\":" +

@@ -41,7 +41,6 @@ struct UiCache {
     ShownMap shown;
     int64_t overlay_key = -1;  // hash of (explanation version, display settings)
     int64_t photo_map_key = -1;
-    PanelWork work;      // the extra panels' jobs and results (session_panels.h)
     PanelTextures panels;
 };
 
@@ -64,7 +63,7 @@ void draw_legend(const ShownMap& s, float height);
 // One widget per ParamDef; returns true when a value changed.
 bool param_widget(const ParamDef& d, Params& p, const Session& session);
 
-// The extra panels, one file each; they request work from cache.work, which
+// The extra panels, one file each; they request work from session.panel_work(), which
 // step_panels() (session_panels.h) advances once per frame.
 void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache);   // panel_grid.cpp
 void draw_compare_panel(AppState& state, Session& session, UiCache& cache);      // panel_grid.cpp
