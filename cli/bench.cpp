@@ -56,9 +56,15 @@ int bench_method(const Args& a) {
     else { Rng rng(42); for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi); }
     const std::string name = filter ? "filter" : forward ? "forward" : std::string(m->name());
     Params p;
-    if (a.has("samples")) p.set(name == "ig" ? "steps" : "samples", a.get_int("samples", 50));
+    // --samples sets how many images a method runs: its `samples` (its `steps` for IG's path).
+    if (m && a.has("samples")) {
+        const ParamDef* count = m->find_param("samples");
+        if (!count) count = m->find_param("steps");
+        if (!count) return fail("bench: --samples: method " + name + " has no samples or steps parameter");
+        p.set(count->name, a.get_int("samples", 50));
+    }
     Target t{3};
-    if (name == "lime") t.score = Target::Score::kProbability;
+    if (m) t.score = m->traits().default_score;
     AscentParams ascent;
     ascent.parameterization = Parameterization::kPixel;
     ascent.steps = a.get_int("samples", 100);

@@ -99,6 +99,7 @@ int cmd_featuremaps(const Args& a);
 int cmd_report(const Args& a);
 int cmd_confusion(const Args& a);
 int cmd_explain(const Args& a);
+int cmd_methods(const Args& a);
 int cmd_model_info(const Args& a);
 int cmd_bench(const Args& a);
 int cmd_run(const Args& a);

@@ -80,7 +80,7 @@ std::string explanation_json(const Explanation& e, const std::string& image, con
     s += ", \"score\": " + json_quote(e.target.score == Target::Score::kLogit ? "logit" : "probability") + "},\n";
     if (!e.layer.empty()) s += "  \"layer\": " + json_quote(e.layer) + ",\n";
     s += "  \"kernels\": " + json_quote(kernels) + ",\n  \"width\": " + std::to_string(e.width) + ", \"height\": " + std::to_string(e.height) + ",\n";
-    s += "  \"signed_map\": " + std::string(e.signed_map ? "true" : "false") + ",\n  \"params\": {";
+    s += "  \"signed_map\": " + std::string(e.signed_map() ? "true" : "false") + ",\n  \"params\": {";
     bool first = true;
     char buf[64];
     for (auto& [k, v] : e.params) { std::snprintf(buf, sizeof buf, "%.10g", v); s += (first ? "" : ", ") + json_quote(k) + ": " + buf; first = false; }
@@ -114,18 +114,15 @@ Image display_image(const Tensor& input, const InputSpec& spec) {
     return img;
 }
 
-// How the CLI shows a map: signed maps keep the sign, Grad-CAMs min-max, others PAIR's p99; the
-// colormap asked for, or RdBu_r for signed maps and inferno otherwise.
-static MapNorm shown_norm(const Explanation& e) {
-    return e.signed_map ? MapNorm::kSignedPercentile99 : (e.method == "gradcam" || e.method == "gradcampp" ? MapNorm::kMinMax : MapNorm::kPercentile99);
-}
+// How the CLI shows a map: as its method says (Explanation::norm); the colormap asked for, or
+// RdBu_r for signed maps and inferno otherwise.
 static Colormap shown_colormap(const Explanation& e, Colormap cmap_override, bool has_override) {
-    return has_override ? cmap_override : e.signed_map ? Colormap::kRdBuR : Colormap::kInferno;
+    return has_override ? cmap_override : e.signed_map() ? Colormap::kRdBuR : Colormap::kInferno;
 }
 
 Image explanation_picture(const Explanation& e, const Image& face, int scale, Colormap cmap_override, bool has_override) {
     const Colormap cmap = shown_colormap(e, cmap_override, has_override);
-    NormalizedMap nm = normalize_map(e.map, shown_norm(e));
+    NormalizedMap nm = normalize_map(e.map, e.norm);
     Image base = upscale_nearest(face, scale);
     Image over = overlay(base, nm.map, cmap, 0.6f);
     if (!e.segments.empty()) draw_boundaries(over, e.segments, e.width, e.height, {255, 255, 0});
@@ -134,6 +131,39 @@ Image explanation_picture(const Explanation& e, const Image& face, int scale, Co
     g.columns = 3;
     g.captions = {"input", e.method, "scale"};
     return grid({to_rgba(base), over, bar}, g);
+}
+
+static std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+int cmd_methods(const Args& a) {
+    if (auto u = a.unknown({"names"}); !u.empty()) return fail("methods: unknown option " + u);
+    for (const ExplanationMethod* m : all_methods()) {
+        if (a.has("names")) {
+            std::printf("%s\n", std::string(m->name()).c_str());
+            continue;
+        }
+        const MethodTraits& t = m->traits();
+        std::printf("%-18s %s\n", std::string(m->name()).c_str(), std::string(m->title()).c_str());
+        std::printf("    %s, default score %s, map %s%s\n", m->live() ? "live" : "job",
+                    t.default_score == Target::Score::kLogit ? "logit" : "probability",
+                    std::string(map_norm_name(t.norm)).c_str(), m->batches() ? ", batches" : "");
+        for (const ParamDef& d : m->params()) {
+            const size_t def = static_cast<size_t>(d.def);
+            std::string value = number(d.def), range = " [" + number(d.min) + ".." + number(d.max) + (d.integer ? ", integer]" : "]");
+            if (!d.choices.empty()) {
+                if (def < d.choices.size()) value = d.choices[def];
+                range.clear();
+                for (auto c : d.choices) range += (range.empty() ? " [" : "|") + std::string(c);
+                range += "]";
+            }
+            std::printf("    --%-14s %-10s %s%s\n", std::string(d.name).c_str(), value.c_str(), std::string(d.help).c_str(), range.c_str());
+        }
+    }
+    return 0;
 }
 
 int cmd_explain(const Args& a) {
@@ -197,7 +227,7 @@ int cmd_explain(const Args& a) {
             t.cls = argmax_rows(pred->probs)[0];
             if (a.has("class")) { auto c = class_index(model->spec.classes, a.get("class")); if (!c) return fail(c.status().message()); t.cls = *c; }
             if (a.has("contrast")) { auto c = class_index(model->spec.classes, a.get("contrast")); if (!c) return fail(c.status().message()); t.contrast = *c; }
-            const std::string score = a.get("score", m->name() == "lime" ? "probability" : "logit");
+            const std::string score = a.get("score", m->traits().default_score == Target::Score::kLogit ? "logit" : "probability");
             if (score != "logit" && score != "probability") return fail("--score must be logit or probability, got '" + score + "'");
             t.score = score == "logit" ? Target::Score::kLogit : Target::Score::kProbability;
             const std::string face_tag = face.whole_photo ? "" : "_face" + std::to_string(k + 1);
@@ -215,7 +245,7 @@ int cmd_explain(const Args& a) {
             if (s) s = write_text(base + ".json", explanation_json(*e, path, face_json, model->spec.classes, std::string(ks->name)));
             // A detected face's map drawn back on the photo, through the (turned) crop.
             if (s && !face.whole_photo) {
-                s = write_png(base + "_photo.png", overlay_in_frame(*img, normalize_map(e->map, shown_norm(*e)).map, face.frame,
+                s = write_png(base + "_photo.png", overlay_in_frame(*img, normalize_map(e->map, e->norm).map, face.frame,
                                                                      shown_colormap(*e, cmap, a.has("colormap")), 0.6f));
             }
             if (!s) return fail(s.message());

@@ -75,11 +75,14 @@ const char* kUsage =
     "          [--align on|off] [--detector DIR] IMAGE...\n"
     "        classify each image (PNG, JPEG, BMP, GIF, TGA): probabilities and the top class\n"
     "        (with more than 10 classes, the top 5); with a face model, of every face found\n"
-    "  explain --model DIR --method saliency|smoothgrad|ig|gradcam|guided|occlusion|lime|...\n"
+    "  explain --model DIR --method NAME (see methods)\n"
     "          [--class C] [--contrast C] [--score logit|probability] [--out DIR] [--seed N]\n"
     "          [--<parameter> VALUE ...] [--face K] [face options as for predict] IMAGE...\n"
     "        explanation overlay (PNG), raw map (.npy) and parameters (JSON) into --out; for a\n"
     "        detected face also the map drawn back on the photo (_photo.png)\n"
+    "  methods [--names]\n"
+    "        the explanation methods: name, title, how each runs, its default score and map\n"
+    "        scaling, and its parameters with defaults and ranges (--names: one name a line)\n"
     "  confusion --model DIR --data FILE.csv|DIR [--usage PublicTest] [--json] [--out DIR]\n"
     "        confusion matrix over a labeled set (FER2013 CSV, label,feature CSV, folder per class)\n"
     "  filters --model DIR [--layer NAME] [--steps N] [--parameterization fourier|pixel] [--out DIR]\n"
@@ -123,7 +126,7 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     const std::string cmd = argv[1];
-    Args args(argc, argv, 2, {"json", "help", "lenient", "profile", "roofline"});
+    Args args(argc, argv, 2, {"json", "help", "lenient", "profile", "roofline", "names"});
     if (!args.error().empty()) return fail(args.error());
     // Threads for the kernels: --threads N, else CNNLENS_THREADS, else every core (up to 8) for
     // the work commands and 1 for bench, whose figures are per thread count.
@@ -144,6 +147,7 @@ int main(int argc, char** argv) {
     if (cmd == "predict") return cmd_predict(args);
     if (cmd == "model-info") return cmd_model_info(args);
     if (cmd == "explain") return cmd_explain(args);
+    if (cmd == "methods") return cmd_methods(args);
     if (cmd == "confusion") return cmd_confusion(args);
     if (cmd == "filters") return cmd_filters(args);
     if (cmd == "featuremaps") return cmd_featuremaps(args);

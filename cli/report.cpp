@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/eval/confusion.h"
 #include "core/explain/explain.h"
+#include "core/explain/feature_maps.h"
 #include "core/explain/filters.h"
 #include "core/image/render.h"
 
@@ -226,8 +227,9 @@ int cmd_report(const Args& a) {
         Target t{c};
         auto sal = find_method("saliency")->explain(x, t, Params(), ctx);
         auto sg = find_method("smoothgrad")->explain(x, t, Params().set("samples", a.get_int("smoothgrad-samples", 50)), ctx);
-        Target tp{c, -1, Target::Score::kProbability};
-        auto lime = find_method("lime")->explain(x, tp, Params().set("samples", a.get_int("lime-samples", 1000)), ctx);
+        const ExplanationMethod& lime_method = *find_method("lime");
+        const Target tp{c, -1, lime_method.traits().default_score};
+        auto lime = lime_method.explain(x, tp, Params().set("samples", a.get_int("lime-samples", 1000)), ctx);
         if (!sal || !sg || !lime) return fail((!sal ? sal.status() : !sg ? sg.status() : lime.status()).message());
         NormalizedMap nm = normalize_map(sal->map, MapNorm::kPercentile99);
         sal_tiles.push_back(to_rgba(face));

@@ -208,15 +208,17 @@ same_upright() {
     echo "8 orientations, the same $first"
 }
 
+# The command that runs each preset's CLI (the wasm entry is a command with arguments).
+declare -A cli=(
+    [native-release]="build/native-release/cli/cnnlens"
+    [native-asan]="build/native-asan/cli/cnnlens"
+    [wasm]="node --no-experimental-fetch build/wasm/cli/cnnlens.js"
+)
+
 smoke() {
     local corrupt=build/smoke/corrupt.png status=0
     mkdir -p build/smoke
     head -c 200 "$face" >"$corrupt"  # a PNG cut short: signature and header, no image data
-    local -A cli=(
-        [native-release]="build/native-release/cli/cnnlens"
-        [native-asan]="build/native-asan/cli/cnnlens"
-        [wasm]="node --no-experimental-fetch build/wasm/cli/cnnlens.js"
-    )
     local p
     for p in "${presets[@]}"; do
         if [[ " ${built[*]} " != *" $p "* ]]; then
@@ -281,11 +283,6 @@ smoke() {
 # no sanitizer report (the native-asan CLI runs with LeakSanitizer on).
 bad_inputs() {
     local status=0 p file kind expect
-    local -A cli=(
-        [native-release]="build/native-release/cli/cnnlens"
-        [native-asan]="build/native-asan/cli/cnnlens"
-        [wasm]="node --no-experimental-fetch build/wasm/cli/cnnlens.js"
-    )
     local entries
     entries=$(python3 -c 'import json, sys
 for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e["expect"], e.get("needs", "-")]))' tests/data/bad/catalogue.json) || return 1
@@ -310,13 +307,15 @@ for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e[
     return "$status"
 }
 
-# explain / report on the native-release CLI: every method writes its three files, the report
-# writes its pictures and index.html.
+# explain / report on the native-release CLI: every method `cnnlens methods --names` lists (the
+# registry) writes its three files, the report writes its pictures and index.html.
 explanations() {
     [[ " ${built[*]} " == *" native-release "* ]] || { echo "  skip: native-release not built"; return 0; }
-    local b=build/native-release/cli/cnnlens out=build/smoke/explain status=0 m
+    local b=${cli[native-release]} out=build/smoke/explain status=0 m methods
     rm -rf "$out" build/smoke/report
-    for m in saliency gradient_x_input smoothgrad ig guided gradcam gradcampp guided_gradcam occlusion lime; do
+    check "methods --names lists the registry" ok "^saliency$" "$b" methods --names || status=1
+    methods=$("$b" methods --names)
+    for m in $methods; do
         check "explain $m" ok "happy -> .*_$m\.\{png,npy,json\}" \
             "$b" explain --model "$model" --method "$m" --out "$out" "$face" || status=1
         check "explain $m files" ok "json" ls "$out/astronaut_face_$m.png" "$out/astronaut_face_$m.npy" "$out/astronaut_face_$m.json" || status=1

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "core/eval/dataset.h"
+#include "core/image/encode.h"
 #include "core/import/model.h"
 #include "core/kernels/kernels.h"
 
@@ -52,52 +53,31 @@ std::vector<float> read_f32(const std::string& path) {
 NpyArray read_npy(const std::string& path) {
     NpyArray a;
     const std::vector<unsigned char> b = read_file(path);
-    if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0) {
-        a.error = path + ": not a .npy file (" + std::to_string(b.size()) + " bytes)";
+    auto h = decode_npy_header(b, path);
+    if (!h) {
+        a.error = h.status().message();
         return a;
     }
-    const bool v1 = b[6] == 1;
-    const size_t len = v1 ? size_t(b[8]) | size_t(b[9]) << 8
-                          : size_t(b[8]) | size_t(b[9]) << 8 | size_t(b[10]) << 16 | size_t(b[11]) << 24;
-    const size_t start = v1 ? 10 : 12;
-    if (start + len > b.size()) {
-        a.error = path + ": header of " + std::to_string(len) + " bytes runs past the end";
+    const bool f8 = h->descr == "<f8";
+    if (!f8 && h->descr != "<f4") {
+        a.error = path + ": dtype is not '<f4' or '<f8': " + h->descr;
         return a;
     }
-    const std::string header(b.begin() + start, b.begin() + start + len);
-    const bool f8 = header.find("'<f8'") != std::string::npos;
-    if (!f8 && header.find("'<f4'") == std::string::npos) {
-        a.error = path + ": dtype is not '<f4' or '<f8': " + header;
+    const size_t elem = f8 ? 8 : 4, n = static_cast<size_t>(h->count);
+    if (h->data_offset + n * elem != b.size()) {
+        a.error = path + ": " + std::to_string(n) + " elements do not fill " + std::to_string(b.size() - h->data_offset) + " bytes";
         return a;
     }
-    if (header.find("'fortran_order': False") == std::string::npos) {
-        a.error = path + ": not in C order: " + header;
-        return a;
-    }
-    const size_t open = header.find('(', header.find("'shape'")), close = header.find(')', open);
-    int64_t n = 1;
-    for (size_t i = open + 1; open != std::string::npos && i < close; ++i) {
-        if (!std::isdigit(static_cast<unsigned char>(header[i]))) continue;
-        int64_t d = 0;
-        for (; i < close && std::isdigit(static_cast<unsigned char>(header[i])); ++i) d = d * 10 + (header[i] - '0');
-        a.shape.push_back(d);
-        n *= d;
-    }
-    const size_t elem = f8 ? 8 : 4;
-    if (start + len + size_t(n) * elem != b.size()) {
-        a.error = path + ": " + std::to_string(n) + " elements do not fill " + std::to_string(b.size() - start - len) + " bytes";
-        a.shape.clear();
-        return a;
-    }
-    a.values.resize(size_t(n));
-    const unsigned char* p = b.data() + start + len;
-    for (int64_t i = 0; i < n; ++i) {
+    for (int k = 0; k < h->shape.rank(); ++k) a.shape.push_back(h->shape[k]);
+    a.values.resize(n);
+    const unsigned char* p = b.data() + h->data_offset;
+    for (size_t i = 0; i < n; ++i) {
         if (f8) {
-            std::memcpy(&a.values[size_t(i)], p + i * 8, 8);
+            std::memcpy(&a.values[i], p + i * 8, 8);
         } else {
             float f;
             std::memcpy(&f, p + i * 4, 4);
-            a.values[size_t(i)] = f;
+            a.values[i] = f;
         }
     }
     return a;

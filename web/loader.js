@@ -414,7 +414,7 @@ window.cnnlensTest = {
     await this.idle();
     return this.lastMap();
   },
-  // The extra panels (wasm/app/panels_test.cpp): panels(command) runs one command and returns
+  // The extra panels (wasm/app/panels_hook.cpp): panels(command) runs one command and returns
   // its JSON answer; the helpers below name the common ones.
   panels: (command) => JSON.parse(app.UTF8ToString(call('cnnlens_test_panels', command))),
   // [{node, name, op, shape}] of the layer browser.
@@ -431,7 +431,7 @@ window.cnnlensTest = {
   start(method, params = {}) {
     if (!call('cnnlens_test_explain', method)) throw new Error(`unknown method ${method}`);
     for (const [k, v] of Object.entries(params))
-      call('cnnlens_test_param', method, k, v);
+      if (!call('cnnlens_test_param', method, k, v)) throw new Error(`method ${method} has no parameter ${k}`);
   },
   // Cancels the running job (as Esc and the Cancel button do).
   cancel: () => app._cnnlens_test_cancel(),

@@ -97,8 +97,8 @@ public:
         t_inside = false;
         // Waits for claimed pieces only: a worker that has not woken up yet (descheduled on a
         // busy machine, or a browser worker slow to wake) finds nothing left to claim later and
-        // holds nobody up. Waiting for every worker to check in instead made single passes on
-        // 2 threads in Chromium take 20-30 ms now and then instead of 2.5.
+        // holds nobody up, where waiting for every worker to check in would stall a pass for as
+        // long as the slowest worker takes to wake.
 #ifdef __EMSCRIPTEN__
         const auto spin_until = std::chrono::steady_clock::now() + kBrowserSpin;
 #endif

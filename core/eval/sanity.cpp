@@ -111,7 +111,7 @@ Status randomize_layer(Graph& g, int node, uint64_t seed, bool bias) {
 }
 
 Tensor signed_map(const Explanation& e) {
-    if (e.signed_map) return e.map.clone();
+    if (e.signed_map()) return e.map.clone();
     if (auto it = e.extras.find("signed"); it != e.extras.end()) return it->second.clone();
     if (!e.attribution.empty() && e.attribution.shape().rank() == 3) {
         const int64_t h = e.attribution.shape()[0], w = e.attribution.shape()[1],

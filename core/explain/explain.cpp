@@ -4,15 +4,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/base/assert.h"
+
 namespace cnnlens {
 
-#define X(var, file) const ExplanationMethod& method_##var();
+#define X(var) const ExplanationMethod& method_##var();
 #include "core/explain/method_list.inc"
 #undef X
 
 std::span<const ExplanationMethod* const> all_methods() {
     static const std::vector<const ExplanationMethod*> list = {
-#define X(var, file) &method_##var(),
+#define X(var) &method_##var(),
 #include "core/explain/method_list.inc"
 #undef X
     };
@@ -34,7 +36,25 @@ std::string method_names() {
     return s;
 }
 
-void record_params(const ExplanationMethod& m, const Params& p, const ExplainContext& ctx, Explanation& e) {
+const ParamDef* ExplanationMethod::find_param(std::string_view name) const {
+    for (const ParamDef& d : params())
+        if (d.name == name) return &d;
+    return nullptr;
+}
+
+double ExplanationMethod::param(const Params& p, std::string_view name) const {
+    const ParamDef* d = find_param(name);
+    CNNLENS_ASSERT(d != nullptr);
+    return p.get(name, d->def);
+}
+
+void stamp_explanation(const ExplanationMethod& m, const Tensor& image, const Target& target, const Params& p,
+                       const ExplainContext& ctx, Explanation& e) {
+    e.method = std::string(m.name());
+    e.target = target;
+    e.height = static_cast<int>(image.shape()[1]);
+    e.width = static_cast<int>(image.shape()[2]);
+    e.norm = m.traits().norm;
     for (const ParamDef& d : m.params()) e.params[std::string(d.name)] = p.get(d.name, d.def);
     e.params["seed"] = static_cast<double>(ctx.seed);
 }

@@ -1,9 +1,11 @@
 // Explanation methods: one verb, explain(image, target, params, ctx) -> Explanation.
 //
 // Every method reaches the model only through ModelProbe (probe.h). Methods are listed once
-// in method_list.inc, which drives the registry, the CLI's --method names, the app's menus and
-// the generic tests. Parameters are named numbers with defaults and ranges (ParamDef), so a UI
-// can build widgets and a JSON export can record every value, seed included.
+// in method_list.inc, which drives the registry, the CLI's --method names and `cnnlens methods`,
+// the app's menus and the generic tests. What a method is (MethodTraits: cost, default score,
+// map scaling) lives on the method; callers ask it and never compare method names. Parameters
+// are named numbers with defaults and ranges (ParamDef), so a UI can build widgets and a JSON
+// export can record every value, seed included.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "core/explain/probe.h"
+#include "core/image/normalize.h"
 
 namespace cnnlens {
 
@@ -22,7 +25,7 @@ struct ParamDef {
     std::string_view name;
     double def = 0, min = 0, max = 1;
     std::string_view help;
-    std::vector<std::string_view> choices;
+    std::vector<std::string_view> choices = {};
     bool integer = false;
 };
 
@@ -59,9 +62,11 @@ struct Explanation {
     std::string method;
     Target target;
     int height = 0, width = 0;
-    // The map to show, [H, W] in input pixels. Signed methods keep the sign (signed_map).
+    // The map to show, [H, W] in input pixels. Signed methods keep the sign (signed_map()).
     Tensor map;
-    bool signed_map = false;
+    // How the map is shown: its method's MethodTraits::norm.
+    MapNorm norm = MapNorm::kPercentile99;
+    bool signed_map() const { return map_norm_is_signed(norm); }
     // Per-pixel, per-channel attribution [H, W, C] when the method has one (gradients).
     Tensor attribution;
     // Extra maps a method may return by name ("mean", "mean_of_squares", "variance" for
@@ -77,15 +82,47 @@ struct Explanation {
     std::string layer;  // layer name for layer-based methods
 };
 
+// How much work a method is, which decides how the app runs it.
+enum class MethodCost {
+    kLive,  // one or two engine calls: recomputed as the user changes a setting
+    kJob,   // many engine calls: run on request, with progress and cancel
+};
+
+// What a method is. Every caller (CLI, app, bench, tests) reads these instead of comparing
+// method names.
+struct MethodTraits {
+    MethodCost cost = MethodCost::kJob;
+    // The score explained unless the user picks one: the lime package explains probabilities.
+    Target::Score default_score = Target::Score::kLogit;
+    // How its map is shown; a signed norm (kSignedPercentile99) marks a signed map, drawn
+    // blue below zero and red above.
+    MapNorm norm = MapNorm::kPercentile99;
+};
+
 class ExplanationMethod {
 public:
     virtual ~ExplanationMethod() = default;
     virtual std::string_view name() const = 0;    // "saliency": CLI name and registry key
     virtual std::string_view title() const = 0;   // "Vanilla gradient"
+    virtual const MethodTraits& traits() const = 0;
     virtual std::span<const ParamDef> params() const = 0;
     // image: one input row [1, H, W, C] in model input space (already preprocessed).
     virtual Expected<Explanation> explain(const Tensor& image, const Target& target, const Params& params,
                                           ExplainContext& ctx) const = 0;
+    // Whether attribute_batch() works: the gradient family, whose attribution of N images is one
+    // engine call (SmoothGrad batches its noisy copies through it).
+    virtual bool batches() const = 0;
+    // The per-pixel attribution of every row of `batch` [N, H, W, C], as explain() returns it
+    // for one row, in one engine call; an unsupported error unless batches().
+    virtual Expected<Tensor> attribute_batch(const Tensor& batch, const Target& target, const Params& params,
+                                             ExplainContext& ctx) const = 0;
+
+    bool live() const { return traits().cost == MethodCost::kLive; }
+    // The definition of parameter `name`, or nullptr when the method has none of that name.
+    const ParamDef* find_param(std::string_view name) const;
+    // The value of parameter `name` in `p` (its default when unset). `name` must be one of
+    // params(): reading an undeclared name is a programming error and aborts.
+    double param(const Params& p, std::string_view name) const;
 };
 
 // Every method, in menu order.
@@ -94,8 +131,11 @@ const ExplanationMethod* find_method(std::string_view name);
 // "saliency, smoothgrad, ..."
 std::string method_names();
 
-// Records every ParamDef of `m` with its value in `e.params` (and ctx.seed as "seed").
-void record_params(const ExplanationMethod& m, const Params& p, const ExplainContext& ctx, Explanation& e);
+// Stamps what explain() of `m` on `image` for `target` says about itself onto `e`: the method,
+// target and size, the map's norm from the method's traits, and every ParamDef with its value in
+// `e.params` (and ctx.seed as "seed").
+void stamp_explanation(const ExplanationMethod& m, const Tensor& image, const Target& target, const Params& p,
+                       const ExplainContext& ctx, Explanation& e);
 
 // --- Helpers shared by methods --------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-// Filter visualization by gradient ascent through ModelProbe, the real 2-D DFT behind the
-// Fourier parameterization, and feature maps with their colour ranges.
+// Filter visualization by gradient ascent through ModelProbe (see filters.h); the image it
+// optimizes is an AscentImage (ascent_image.h).
 #include "core/explain/filters.h"
 
 #include <algorithm>
@@ -8,120 +8,10 @@
 #include <numbers>
 
 #include "core/base/rng.h"
+#include "core/explain/ascent_image.h"
 
 namespace cnnlens {
 
-Rfft2::Rfft2(int height, int width) : h_(height), w_(width) {
-    const int b = bins();
-    cos_h_.resize(static_cast<size_t>(h_));
-    sin_h_.resize(static_cast<size_t>(h_));
-    for (int j = 0; j < h_; ++j) {
-        const double a = 2.0 * std::numbers::pi * j / h_;
-        cos_h_[static_cast<size_t>(j)] = static_cast<float>(std::cos(a));
-        sin_h_[static_cast<size_t>(j)] = static_cast<float>(std::sin(a));
-    }
-    cos_w_.resize(static_cast<size_t>(b * w_));
-    sin_w_.resize(static_cast<size_t>(b * w_));
-    for (int kx = 0; kx < b; ++kx)
-        for (int x = 0; x < w_; ++x) {
-            const double a = 2.0 * std::numbers::pi * ((kx * x) % w_) / w_;
-            cos_w_[static_cast<size_t>(kx * w_ + x)] = static_cast<float>(std::cos(a));
-            sin_w_[static_cast<size_t>(kx * w_ + x)] = static_cast<float>(std::sin(a));
-        }
-}
-
-float Rfft2::frequency(int ky, int kx) const {
-    const float fy = static_cast<float>(ky < (h_ + 1) / 2 ? ky : ky - h_) / static_cast<float>(h_);
-    const float fx = static_cast<float>(kx) / static_cast<float>(w_);
-    return std::sqrt(fy * fy + fx * fx);
-}
-
-// Both passes keep the innermost loop contiguous (over kx or x) so the compiler vectorizes it;
-// the half-transformed planes are kept split into real and imaginary parts.
-void Rfft2::forward(const float* image, float* spectrum) const {
-    const int b = bins();
-    std::vector<float> re_plane(static_cast<size_t>(h_ * b)), im_plane(re_plane.size());
-    float* rr = re_plane.data();
-    float* ri = im_plane.data();
-    for (int y = 0; y < h_; ++y)
-        for (int kx = 0; kx < b; ++kx) {
-            const float* c = cos_w_.data() + kx * w_;
-            const float* s = sin_w_.data() + kx * w_;
-            const float* row = image + y * w_;
-            float re = 0, im = 0;
-            for (int x = 0; x < w_; ++x) {
-                re += row[x] * c[x];
-                im -= row[x] * s[x];
-            }
-            rr[y * b + kx] = re;
-            ri[y * b + kx] = im;
-        }
-    std::vector<float> xr(static_cast<size_t>(b)), xi(static_cast<size_t>(b));
-    for (int ky = 0; ky < h_; ++ky) {
-        std::fill(xr.begin(), xr.end(), 0.f);
-        std::fill(xi.begin(), xi.end(), 0.f);
-        for (int y = 0, j = 0; y < h_; ++y, j = (j + ky) % h_) {
-            const float c = cos_h_[static_cast<size_t>(j)], s = sin_h_[static_cast<size_t>(j)];
-            const float* a = rr + y * b;
-            const float* d = ri + y * b;
-            for (int kx = 0; kx < b; ++kx) {
-                xr[static_cast<size_t>(kx)] += a[kx] * c + d[kx] * s;
-                xi[static_cast<size_t>(kx)] += d[kx] * c - a[kx] * s;
-            }
-        }
-        for (int kx = 0; kx < b; ++kx) {
-            spectrum[2 * (ky * b + kx)] = xr[static_cast<size_t>(kx)];
-            spectrum[2 * (ky * b + kx) + 1] = xi[static_cast<size_t>(kx)];
-        }
-    }
-}
-
-void Rfft2::inverse(const float* spectrum, float* image) const {
-    const int b = bins();
-    std::vector<float> re_plane(static_cast<size_t>(h_ * b), 0.f), im_plane(re_plane.size(), 0.f);
-    float* zr = re_plane.data();
-    float* zi = im_plane.data();
-    std::vector<float> xr(static_cast<size_t>(b)), xi(static_cast<size_t>(b));
-    for (int ky = 0; ky < h_; ++ky) {
-        for (int kx = 0; kx < b; ++kx) {
-            xr[static_cast<size_t>(kx)] = spectrum[2 * (ky * b + kx)];
-            xi[static_cast<size_t>(kx)] = spectrum[2 * (ky * b + kx) + 1];
-        }
-        for (int y = 0, j = 0; y < h_; ++y, j = (j + ky) % h_) {
-            const float c = cos_h_[static_cast<size_t>(j)], s = sin_h_[static_cast<size_t>(j)];
-            float* a = zr + y * b;
-            float* d = zi + y * b;
-            for (int kx = 0; kx < b; ++kx) {
-                a[kx] += xr[static_cast<size_t>(kx)] * c - xi[static_cast<size_t>(kx)] * s;
-                d[kx] += xi[static_cast<size_t>(kx)] * c + xr[static_cast<size_t>(kx)] * s;
-            }
-        }
-    }
-    const float norm = 1.f / (static_cast<float>(h_) * static_cast<float>(w_));
-    for (int y = 0; y < h_; ++y) {
-        float* row = image + y * w_;
-        std::fill(row, row + w_, 0.f);
-        for (int kx = 0; kx < b; ++kx) {
-            const float weight = (kx == 0 || 2 * kx == w_) ? norm : 2.f * norm;
-            const float a = weight * zr[y * b + kx], d = weight * zi[y * b + kx];
-            const float* c = cos_w_.data() + kx * w_;
-            const float* s = sin_w_.data() + kx * w_;
-            for (int x = 0; x < w_; ++x) row[x] += a * c[x] - d * s[x];
-        }
-    }
-}
-
-void Rfft2::inverse_adjoint(const float* image_grad, float* spectrum_grad) const {
-    forward(image_grad, spectrum_grad);
-    const int b = bins();
-    const float norm = 1.f / (static_cast<float>(h_) * static_cast<float>(w_));
-    for (int ky = 0; ky < h_; ++ky)
-        for (int kx = 0; kx < b; ++kx) {
-            const float weight = (kx == 0 || 2 * kx == w_) ? norm : 2.f * norm;
-            spectrum_grad[2 * (ky * b + kx)] *= weight;
-            spectrum_grad[2 * (ky * b + kx) + 1] *= weight;
-        }
-}
 
 AscentParams AscentParams::uo_classic() {
     AscentParams p;
@@ -208,12 +98,6 @@ Params ascent_params_to(const AscentParams& a) {
 
 namespace {
 
-std::string layer_name(const ModelProbe& probe, int node) {
-    for (const LayerInfo& l : probe.layers())
-        if (l.node == node) return l.name;
-    return "node " + std::to_string(node);
-}
-
 // Display value u in [0, 1] -> model input x = u * scale[c] + offset[c] (image_to_input's map).
 struct InputMap {
     std::vector<float> scale, offset;
@@ -242,101 +126,6 @@ float channel_mean(const Tensor& act, int k) {
     return static_cast<float>(s / static_cast<double>(positions));
 }
 
-// The optimized image: its parameters, how they render to display space, and the chain rule back.
-class AscentImage {
-public:
-    AscentImage(Parameterization kind, int h, int w, int c, Rng& rng)
-        : kind_(kind), h_(h), w_(w), c_(c), fft_(h, w) {
-        if (kind_ == Parameterization::kPixel) {
-            param_.resize(static_cast<size_t>(h) * w * c);
-            for (float& v : param_) v = rng.uniform(150.f, 180.f) / 255.f;
-            return;
-        }
-        const int64_t per = fft_.spectrum_size();
-        param_.resize(static_cast<size_t>(per * c));
-        for (float& v : param_) v = 0.01f * rng.normal();
-        gain_.resize(static_cast<size_t>(per / 2));
-        const float floor = 1.f / static_cast<float>(std::max(h, w));
-        const float unitary = std::sqrt(static_cast<float>(h) * static_cast<float>(w));
-        for (int ky = 0; ky < h; ++ky)
-            for (int kx = 0; kx < fft_.bins(); ++kx)
-                gain_[static_cast<size_t>(ky * fft_.bins() + kx)] =
-                    unitary / std::max(fft_.frequency(ky, kx), floor) / 4.f;
-        spec_.resize(static_cast<size_t>(per));
-        plane_.resize(static_cast<size_t>(h) * w);
-    }
-
-    std::vector<float>& params() { return param_; }
-    // Decay pulls toward mid-gray: 0.5 for pixels, 0 (sigmoid 0.5) for the spectrum.
-    float rest() const { return kind_ == Parameterization::kPixel ? 0.5f : 0.f; }
-
-    // u [1, H, W, C] in [0, 1].
-    void render(Tensor& u) {
-        u.reset(Shape{1, h_, w_, c_});
-        if (kind_ == Parameterization::kPixel) {
-            std::copy(param_.begin(), param_.end(), u.data());
-            return;
-        }
-        for (int c = 0; c < c_; ++c) {
-            const float* s = param_.data() + static_cast<size_t>(c) * spec_.size();
-            for (size_t i = 0; i < spec_.size(); ++i) spec_[i] = s[i] * gain_[i / 2];
-            fft_.inverse(spec_.data(), plane_.data());
-            for (int64_t p = 0; p < int64_t{h_} * w_; ++p)
-                u[p * c_ + c] = 1.f / (1.f + std::exp(-plane_[static_cast<size_t>(p)]));
-        }
-    }
-
-    // grad (same size as params) = d objective / d params, given u = render() and d objective / d
-    // u.
-    void backward(const Tensor& u, const Tensor& grad_u, std::vector<float>& grad) {
-        grad.resize(param_.size());
-        if (kind_ == Parameterization::kPixel) {
-            std::copy(grad_u.data(), grad_u.data() + grad_u.size(), grad.begin());
-            return;
-        }
-        for (int c = 0; c < c_; ++c) {
-            for (int64_t p = 0; p < int64_t{h_} * w_; ++p) {
-                const float v = u[p * c_ + c];
-                plane_[static_cast<size_t>(p)] = grad_u[p * c_ + c] * v * (1.f - v);
-            }
-            float* g = grad.data() + static_cast<size_t>(c) * spec_.size();
-            fft_.inverse_adjoint(plane_.data(), g);
-            for (size_t i = 0; i < spec_.size(); ++i) g[i] *= gain_[i / 2];
-        }
-    }
-
-    void blur(float sigma) {
-        if (kind_ == Parameterization::kPixel) {
-            Tensor img(Shape{1, h_, w_, c_});
-            std::copy(param_.begin(), param_.end(), img.data());
-            const Tensor b = gaussian_blur(img, sigma);
-            std::copy(b.data(), b.data() + b.size(), param_.begin());
-            return;
-        }
-        const float k =
-            -2.f * std::numbers::pi_v<float> * std::numbers::pi_v<float> * sigma * sigma;
-        for (int c = 0; c < c_; ++c)
-            for (int ky = 0; ky < h_; ++ky)
-                for (int kx = 0; kx < fft_.bins(); ++kx) {
-                    const float f = fft_.frequency(ky, kx), t = std::exp(k * f * f);
-                    float* s = param_.data() + static_cast<size_t>(c) * spec_.size() +
-                               2 * (ky * fft_.bins() + kx);
-                    s[0] *= t;
-                    s[1] *= t;
-                }
-    }
-
-    void project() {
-        if (kind_ == Parameterization::kPixel)
-            for (float& v : param_) v = std::clamp(v, 0.f, 1.f);
-    }
-
-private:
-    Parameterization kind_;
-    int h_, w_, c_;
-    Rfft2 fft_;
-    std::vector<float> param_, gain_, spec_, plane_;
-};
 
 // dst = src shifted by (dy, dx), vacated pixels mid-gray; shift_back is its transpose (gradients).
 void shift(const Tensor& src, int dy, int dx, Tensor& dst, float fill) {
@@ -547,78 +336,6 @@ Expected<std::vector<FilterPicture>> visualize_layer(ModelProbe& probe, int laye
         out.push_back(std::move(*pic));
     }
     return out;
-}
-
-Expected<FeatureMaps> feature_maps(ModelProbe& probe, const Tensor& image, int layer_node) {
-    if (image.shape().rank() != 4 || image.shape()[0] != 1)
-        return invalid_argument("feature maps need one image [1, H, W, C], got " +
-                                image.shape().str());
-    ProbeRequest r;
-    r.layers = {layer_node};
-    auto res = probe.run(image, r);
-    if (!res) return res.status();
-    const Tensor& act = res->activations[0];
-    FeatureMaps fm;
-    fm.layer = layer_name(probe, layer_node);
-    const Shape& s = act.shape();
-    if (s.rank() == 4) {
-        fm.height = static_cast<int>(s[1]);
-        fm.width = static_cast<int>(s[2]);
-    } else if (s.rank() == 2) {
-        fm.height = fm.width = 1;
-    } else {
-        return invalid_argument("layer '" + fm.layer + "' has output " + s.str() +
-                                ", not feature maps [1, H, W, C] or units [1, C]");
-    }
-    fm.channels = static_cast<int>(s.dim(-1));
-    const int64_t positions = int64_t{fm.height} * fm.width, c = fm.channels;
-    fm.maps.reset(Shape{c, fm.height, fm.width});
-    fm.channel_min.assign(static_cast<size_t>(c), std::numeric_limits<float>::infinity());
-    fm.channel_max.assign(static_cast<size_t>(c), -std::numeric_limits<float>::infinity());
-    for (int64_t p = 0; p < positions; ++p)
-        for (int64_t k = 0; k < c; ++k) {
-            const float a = act[p * c + k];
-            fm.maps[k * positions + p] = a;
-            fm.channel_min[static_cast<size_t>(k)] =
-                std::min(fm.channel_min[static_cast<size_t>(k)], a);
-            fm.channel_max[static_cast<size_t>(k)] =
-                std::max(fm.channel_max[static_cast<size_t>(k)], a);
-        }
-    fm.layer_min = *std::min_element(fm.channel_min.begin(), fm.channel_min.end());
-    fm.layer_max = *std::max_element(fm.channel_max.begin(), fm.channel_max.end());
-    return fm;
-}
-
-Expected<ValueRange> global_activation_range(ModelProbe& probe, const Tensor& image) {
-    ProbeRequest r;
-    for (const LayerInfo& l : probe.layers())
-        if (l.spatial() && l.op != "Input") r.layers.push_back(l.node);
-    if (r.layers.empty())
-        return unsupported(
-            "the model lists no spatial layers, so there is no global activation range");
-    auto res = probe.run(image, r);
-    if (!res) return res.status();
-    ValueRange g{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
-    for (const Tensor& a : res->activations) {
-        const auto [lo, hi] = std::minmax_element(a.data(), a.data() + a.size());
-        g.lo = std::min(g.lo, *lo);
-        g.hi = std::max(g.hi, *hi);
-    }
-    return g;
-}
-
-ValueRange map_range(const FeatureMaps& fm, int k, MapScale scale, ValueRange global,
-                     bool symmetric) {
-    ValueRange r = global;
-    if (scale == MapScale::kPerMap)
-        r = {fm.channel_min[static_cast<size_t>(k)], fm.channel_max[static_cast<size_t>(k)]};
-    if (scale == MapScale::kPerLayer) r = {fm.layer_min, fm.layer_max};
-    if (symmetric) {
-        const float m = std::max(std::fabs(r.lo), std::fabs(r.hi));
-        return m > 0.f ? ValueRange{-m, m} : ValueRange{-1.f, 1.f};
-    }
-    if (!(r.hi > r.lo)) r.hi = r.lo + 1.f;
-    return r;
 }
 
 }  // namespace cnnlens

@@ -1,6 +1,6 @@
-// Filter visualization (what image makes channel k of layer L fire most, by gradient ascent)
-// and feature maps (a layer's activations for one image, with the colour scales to show them).
+// Filter visualization: what image makes channel k of layer L fire most, by gradient ascent.
 // A sibling of ExplanationMethod: it produces a picture, not an attribution of an input.
+// Feature maps (a layer's activations for one image) are in feature_maps.h.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -8,52 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "core/explain/ascent_image.h"
 #include "core/explain/explain.h"
 #include "core/explain/probe.h"
 
 namespace cnnlens {
 
-// --- Real 2-D DFT ---------------------------------------------------------------------------
-
-// The real 2-D DFT of one h x w plane with numpy.fft's conventions, by a direct separable DFT
-// with precomputed twiddles (any size; at 64x64 one transform is ~1 MFLOP, ~0.1 ms, far below
-// one forward pass of the model). A spectrum is [h][w/2+1][2] floats (re, im), row ky, column
-// kx. float accumulation: relative error ~1e-6 at 64x64.
-class Rfft2 {
-public:
-    Rfft2(int height, int width);
-    int height() const { return h_; }
-    int width() const { return w_; }
-    int bins() const { return w_ / 2 + 1; }  // columns of the half spectrum
-    int64_t spectrum_size() const { return int64_t{2} * h_ * bins(); }  // floats
-
-    // numpy.fft.rfft2: X[ky,kx] = sum_{y,x} image[y,x] e^{-2 pi i (ky y / h + kx x / w)}.
-    void forward(const float* image, float* spectrum) const;
-    // numpy.fft.irfft2(X, s=(h, w)): the inverse with the 1/(h w) factor; like numpy it reads
-    // only the real part of the kx = 0 (and, for even w, kx = w/2) bins after the y transform.
-    void inverse(const float* spectrum, float* image) const;
-    // The adjoint (transpose) of inverse(), as a real linear map: the gradient with respect to
-    // the spectrum of a loss whose gradient with respect to inverse()'s image is image_grad.
-    void inverse_adjoint(const float* image_grad, float* spectrum_grad) const;
-    // Frequency of bin (ky, kx) in cycles per pixel: sqrt(fy^2 + fx^2), fy from fftfreq(h).
-    float frequency(int ky, int kx) const;
-
-private:
-    int h_, w_;
-    std::vector<float> cos_h_, sin_h_;  // cos/sin(2 pi j / h), j < h
-    std::vector<float> cos_w_, sin_w_;  // [bins][w]: cos/sin(2 pi kx x / w)
-};
-
 // --- Gradient ascent on one channel ------------------------------------------------------------
-
-// How the optimized image is parameterized.
-//   kFourier: Lucid/Lucent param.image: per channel a half spectrum S (init normal, sd 0.01),
-//     t = irfft2(S * scale * sqrt(h w)) / 4 with scale = 1 / max(freq, 1 / max(h, w)), and the
-//     displayed image is sigmoid(t). No colour decorrelation (Lucent skips it for channels != 3).
-//   kPixel: the displayed image itself (pytorch-cnn-visualizations' "UO" scripts), initialised
-//     uniform in [150, 180] / 255 and projected back onto [0, 1] after every step (UO clips only
-//     when saving; projecting keeps the reported activation that of the shown picture).
-enum class Parameterization { kPixel, kFourier };
 
 // Options of visualize_filter. Defaults follow Lucid/Lucent's render_vis (Fourier, Adam 0.05)
 // with two changes for the 64x64 gray FER model: 256 steps instead of 512 (on the bundled
@@ -132,36 +93,5 @@ Expected<std::vector<FilterPicture>> visualize_layer(ModelProbe& probe, int laye
                                                      const AscentParams& params,
                                                      std::span<const int> channels = {},
                                                      const ProgressFn& progress = {});
-
-// --- Feature maps ------------------------------------------------------------------------------
-
-// One layer's activations for one image, channel-major for tiling one map per channel.
-struct FeatureMaps {
-    std::string layer;                            // display name
-    int height = 0, width = 0, channels = 0;      // a rank-2 layer gives 1 x 1 maps
-    Tensor maps;                                  // [C, H, W]
-    std::vector<float> channel_min, channel_max;  // per map
-    float layer_min = 0.f, layer_max = 0.f;
-};
-
-// Activations of node `layer_node` for `image` [1, H, W, C] in model input space.
-Expected<FeatureMaps> feature_maps(ModelProbe& probe, const Tensor& image, int layer_node);
-
-// The shared colour scale of a map display (CNNX's per unit / per module / global choice).
-enum class MapScale { kPerMap, kPerLayer, kGlobal };
-
-struct ValueRange {
-    float lo = 0.f, hi = 1.f;
-};
-
-// Min and max of every spatial layer's activations for `image` (all rank-4 layers except the
-// input), fetched in one probe run: the kGlobal range.
-Expected<ValueRange> global_activation_range(ModelProbe& probe, const Tensor& image);
-
-// The (lo, hi) that maps map k of `fm` onto a colour scale: its own range, its layer's, or
-// `global` (from global_activation_range). symmetric gives (-m, m), m = max(|lo|, |hi|), for a
-// diverging colormap. hi > lo always: a constant map gets hi = lo + 1 (m = 1 when symmetric).
-ValueRange map_range(const FeatureMaps& fm, int k, MapScale scale, ValueRange global = {},
-                     bool symmetric = false);
 
 }  // namespace cnnlens

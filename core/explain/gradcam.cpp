@@ -32,8 +32,7 @@ Expected<int> pick_layer(ModelProbe& probe, double requested) {
 
 template <Variant kVariant>
 Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
-    const auto& fm = static_cast<const FnMethod&>(m);
-    auto layer = pick_layer(ctx.probe, fm.param(p, "layer"));
+    auto layer = pick_layer(ctx.probe, m.param(p, "layer"));
     if (!layer) return layer.status();
     ProbeRequest r;
     r.target = t;
@@ -96,7 +95,6 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
         row.reshape(x.shape());
         e.extras["cam_upsampled"] = std::move(e.map);
         e.map = sum_channels(row);
-        e.signed_map = true;
         e.attribution = std::move(a);
     }
     ctx.report(1.f);
@@ -107,16 +105,30 @@ const std::vector<ParamDef> kParams = {{"layer", -1, -1, 1e9, "layer node (-1: t
 
 }  // namespace
 
+// A CAM is a ReLU'd weighted sum, zero or above, so its full range is shown (pytorch-grad-cam
+// scales min-max); Guided Grad-CAM multiplies it into the signed guided gradient.
 const ExplanationMethod& method_GradCam() {
-    static const FnMethod m("gradcam", "Grad-CAM", kParams, cam<Variant::kGradCam>);
+    static const FnMethod m({.name = "gradcam",
+                             .title = "Grad-CAM",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
+                             .params = kParams,
+                             .explain = cam<Variant::kGradCam>});
     return m;
 }
 const ExplanationMethod& method_GradCamPlusPlus() {
-    static const FnMethod m("gradcampp", "Grad-CAM++", kParams, cam<Variant::kPlusPlus>);
+    static const FnMethod m({.name = "gradcampp",
+                             .title = "Grad-CAM++",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
+                             .params = kParams,
+                             .explain = cam<Variant::kPlusPlus>});
     return m;
 }
 const ExplanationMethod& method_GuidedGradCam() {
-    static const FnMethod m("guided_gradcam", "Guided Grad-CAM", kParams, cam<Variant::kGuided>);
+    static const FnMethod m({.name = "guided_gradcam",
+                             .title = "Guided Grad-CAM",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
+                             .params = kParams,
+                             .explain = cam<Variant::kGuided>});
     return m;
 }
 

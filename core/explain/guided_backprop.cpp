@@ -5,14 +5,21 @@
 namespace cnnlens {
 namespace {
 
+ReluRule rule_of(const ExplanationMethod& m, const Params& p) {
+    return m.param(p, "rule") == 1 ? ReluRule::kDeconvnet : ReluRule::kGuided;
+}
+
+Expected<Tensor> guided_batch(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+    auto r = input_gradients(ctx.probe, x, t, rule_of(m, p));
+    if (!r) return r.status();
+    return std::move(r->input_grad);
+}
+
 Expected<Explanation> guided(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
-    const auto& fm = static_cast<const FnMethod&>(m);
-    const ReluRule rule = fm.param(p, "rule") == 1 ? ReluRule::kDeconvnet : ReluRule::kGuided;
-    auto r = input_gradients(ctx.probe, x, t, rule);
+    auto r = input_gradients(ctx.probe, x, t, rule_of(m, p));
     if (!r) return r.status();
     Explanation e;
     e.map = sum_channels(r->input_grad);
-    e.signed_map = true;
     e.extras["abs"] = abs_sum_channels(r->input_grad);
     e.attribution = r->input_grad.clone();
     e.attribution.reshape(Shape{x.shape()[1], x.shape()[2], x.shape()[3]});
@@ -24,9 +31,13 @@ Expected<Explanation> guided(const ExplanationMethod& m, const Tensor& x, const 
 }  // namespace
 
 const ExplanationMethod& method_GuidedBackprop() {
-    static const FnMethod m("guided", "Guided Backprop",
-                            {{"rule", 0, 0, 1, "ReLU backward rule: guided (Springenberg) or deconvnet (Zeiler & Fergus)", {"guided", "deconvnet"}, true}},
-                            guided);
+    static const FnMethod m({.name = "guided",
+                             .title = "Guided Backprop",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
+                             .params = {{"rule", 0, 0, 1, "ReLU backward rule: guided (Springenberg) or deconvnet (Zeiler & Fergus)",
+                                         {"guided", "deconvnet"}, true}},
+                             .explain = guided,
+                             .attribute_batch = guided_batch});
     return m;
 }
 

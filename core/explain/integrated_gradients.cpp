@@ -13,10 +13,9 @@ namespace cnnlens {
 namespace {
 
 Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
-    const auto& fm = static_cast<const FnMethod&>(m);
-    const int steps = static_cast<int>(fm.param(p, "steps"));
-    const int kind = static_cast<int>(fm.param(p, "baseline"));
-    const int batch = static_cast<int>(fm.param(p, "batch"));
+    const int steps = static_cast<int>(m.param(p, "steps"));
+    const int kind = static_cast<int>(m.param(p, "baseline"));
+    const int batch = static_cast<int>(m.param(p, "batch"));
     const InputSpec& spec = ctx.probe.input_spec();
     const int64_t per = x.size(), c = x.shape()[3];
     Tensor x0(x.shape());
@@ -24,7 +23,7 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
         const std::vector<float> black = black_value(spec);
         for (int64_t i = 0; i < per; ++i) x0[i] = black[static_cast<size_t>(i % c)];
     } else if (kind == 1) {
-        x0 = gaussian_blur(x, static_cast<float>(fm.param(p, "blur_sigma")));
+        x0 = gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma")));
     } else {
         Rng rng(ctx.seed);
         float lo = spec.range_lo, hi = spec.range_hi;
@@ -72,7 +71,6 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
     }
     Explanation e;
     e.map = sum_channels(a);
-    e.signed_map = true;
     e.extras["baseline"] = sum_channels(x0);
     a.reshape(Shape{x.shape()[1], x.shape()[2], c});
     e.attribution = std::move(a);
@@ -88,12 +86,14 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
 }  // namespace
 
 const ExplanationMethod& method_IntegratedGradients() {
-    static const FnMethod m("ig", "Integrated Gradients",
-                            {{"steps", 50, 1, 10000, "path steps (midpoint rule)", {}, true},
-                             {"baseline", 0, 0, 2, "baseline image", {"black", "blurred", "uniform noise"}, true},
-                             {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels for the blurred baseline"},
-                             {"batch", 50, 1, 1000, "path points per engine call", {}, true}},
-                            ig);
+    static const FnMethod m({.name = "ig",
+                             .title = "Integrated Gradients",
+                             .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
+                             .params = {{"steps", 50, 1, 10000, "path steps (midpoint rule)", {}, true},
+                                        {"baseline", 0, 0, 2, "baseline image", {"black", "blurred", "uniform noise"}, true},
+                                        {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels for the blurred baseline"},
+                                        {"batch", 50, 1, 1000, "path points per engine call", {}, true}},
+                             .explain = ig});
     return m;
 }
 

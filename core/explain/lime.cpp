@@ -3,13 +3,13 @@
 // all on), cosine-distance kernel sqrt(exp(-d^2/w^2)), weighted sklearn-style Ridge, weighted R^2.
 //
 // The label column is target_score(): the target's logit or probability as Target::score says
-// (contrast subtracted). The lime package explains probabilities, so the CLI and the app pass
-// Target::Score::kProbability for lime. Outputs: `segments` and `segment_weights` (the ridge
-// coefficients), `map` [H,W] = each pixel's segment weight (signed), stats r2 (weighted, as
-// sklearn's score), intercept, local_pred (surrogate at row 0), score (model at row 0),
-// segments, samples; extras positive_mask / negative_mask [H,W] 0/1 (get_image_and_mask with
-// positive_only / negative_only: the first top_k segments by |weight| beyond +-min_weight) and
-// boundaries [H,W] 0/1. With ctx.partial set, a fit on the samples so far is reported after
+// (contrast subtracted). The lime package explains probabilities, so that is LIME's default
+// score (MethodTraits::default_score), which the CLI and the app use. Outputs: `segments` and
+// `segment_weights` (the ridge coefficients), `map` [H,W] = each pixel's segment weight
+// (signed), stats r2 (weighted, as sklearn's score), intercept, local_pred (surrogate at row 0),
+// score (model at row 0), segments, samples; extras positive_mask / negative_mask [H,W] 0/1
+// (get_image_and_mask with positive_only / negative_only: the first top_k segments by |weight|
+// beyond +-min_weight) and boundaries [H,W] 0/1. With ctx.partial set, a fit on the samples so far is reported after
 // each batch once max(segments + 1, 50) samples exist; the first batch is cut short to get there
 // by about a twentieth of the samples (the final result is only returned).
 #include <algorithm>
@@ -159,7 +159,6 @@ Explanation make_explanation(const Segmentation& seg, const WeightedRidge::Fit& 
     e.map.reset(Shape{h, w});
     for (size_t i = 0; i < n; ++i)
         e.map[static_cast<int64_t>(i)] = e.segment_weights[static_cast<size_t>(seg.labels[i])];
-    e.signed_map = true;
 
     std::vector<int> order(m);
     std::iota(order.begin(), order.end(), 0);
@@ -205,8 +204,7 @@ Explanation make_explanation(const Segmentation& seg, const WeightedRidge::Fit& 
 
 Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, const Target& t,
                            const Params& p, ExplainContext& ctx) {
-    const auto& fm = static_cast<const FnMethod&>(method);
-    auto ip = [&](const char* name) { return static_cast<int>(std::lround(fm.param(p, name))); };
+    auto ip = [&](const char* name) { return static_cast<int>(std::lround(method.param(p, name))); };
     const int classes = ctx.probe.num_classes();
     if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
         return invalid_argument("lime: target class " + std::to_string(t.cls) +
@@ -220,14 +218,14 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
     if (ip("segmentation") == 0) {
         SlicParams sp;
         sp.n_segments = ip("n_segments");
-        sp.compactness = fm.param(p, "compactness");
-        sp.sigma = fm.param(p, "sigma");
+        sp.compactness = method.param(p, "compactness");
+        sp.sigma = method.param(p, "sigma");
         seg = slic(pixels, sp);
     } else {
         QuickshiftParams qp;
-        qp.kernel_size = fm.param(p, "kernel_size");
-        qp.max_dist = fm.param(p, "max_dist");
-        qp.ratio = fm.param(p, "ratio");
+        qp.kernel_size = method.param(p, "kernel_size");
+        qp.max_dist = method.param(p, "max_dist");
+        qp.ratio = method.param(p, "ratio");
         qp.seed = ctx.seed;
         seg = quickshift(pixels, qp);
     }
@@ -260,8 +258,8 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
     for (size_t k = static_cast<size_t>(m); k < z.size(); ++k)
         z[k] = static_cast<uint8_t>(rng.next_u32() >> 31);
 
-    const double kw = fm.param(p, "kernel_width"), alpha = fm.param(p, "ridge_alpha"),
-                 min_weight = fm.param(p, "min_weight");
+    const double kw = method.param(p, "kernel_width"), alpha = method.param(p, "ridge_alpha"),
+                 min_weight = method.param(p, "min_weight");
     const int top_k = ip("top_k");
     std::vector<double> y(static_cast<size_t>(total)), w(static_cast<size_t>(total));
     WeightedRidge ridge(m);
@@ -303,11 +301,7 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
             Explanation e =
                 make_explanation(*seg, f, weighted_r2(f, z, y, w, static_cast<size_t>(first)), y[0],
                                  first, top_k, min_weight);
-            e.method = std::string(method.name());
-            e.target = t;
-            e.height = H;
-            e.width = W;
-            record_params(method, p, ctx, e);
+            stamp_explanation(method, x, t, p, ctx, e);
             ctx.partial(e);
         }
     }
@@ -320,7 +314,9 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
 
 const ExplanationMethod& method_Lime() {
     // clang-format off
-    static const FnMethod m("lime", "LIME", {
+    static const FnMethod m({.name = "lime", .title = "LIME",
+        .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
+        .params = {
         {"segmentation", 0, 0, 1, "superpixels: SLIC (LIME's face notebook) or quickshift (lime_image's default)", {"slic", "quickshift"}, true},
         {"n_segments", 100, 1, 4096, "SLIC seeds; fragments merge, so fewer segments result (52 on a 64x64 face)", {}, true},
         {"compactness", 1, 0.01, 1000, "SLIC: weight of position against L* (0..100); 1 follows intensity, 10 is near-square", {}, false},
@@ -335,7 +331,8 @@ const ExplanationMethod& method_Lime() {
         {"ridge_alpha", 1, 0, 1e6, "ridge penalty (intercept not penalised)", {}, false},
         {"top_k", 5, 1, 4096, "segments in positive_mask and negative_mask", {}, true},
         {"min_weight", 0.01, 0, 1e6, "masks keep segments whose |weight| exceeds this", {}, false},
-    }, lime);
+        },
+        .explain = lime});
     // clang-format on
     return m;
 }

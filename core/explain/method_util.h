@@ -1,5 +1,5 @@
-// Internal helpers for method implementations: a method defined by a function and a
-// parameter table, and target scores read from probe results.
+// Internal helpers for method implementations: a method defined as data (MethodDef), and
+// target scores read from probe results.
 #pragma once
 #include <vector>
 
@@ -7,44 +7,55 @@
 
 namespace cnnlens {
 
+// A method as data: its name, title, traits and parameters, and the functions that compute it.
+struct MethodDef {
+    using ExplainFn = Expected<Explanation> (*)(const ExplanationMethod&, const Tensor&, const Target&, const Params&,
+                                                ExplainContext&);
+    using BatchFn = Expected<Tensor> (*)(const ExplanationMethod&, const Tensor&, const Target&, const Params&,
+                                         ExplainContext&);
+    std::string_view name, title;
+    MethodTraits traits;
+    std::vector<ParamDef> params = {};
+    ExplainFn explain = nullptr;
+    BatchFn attribute_batch = nullptr;  // set for methods that batch (see ExplanationMethod)
+};
+
 class FnMethod final : public ExplanationMethod {
 public:
-    using Fn = Expected<Explanation> (*)(const ExplanationMethod&, const Tensor&, const Target&, const Params&, ExplainContext&);
-    FnMethod(std::string_view name, std::string_view title, std::vector<ParamDef> params, Fn fn)
-        : name_(name), title_(title), params_(std::move(params)), fn_(fn) {}
-    std::string_view name() const override { return name_; }
-    std::string_view title() const override { return title_; }
-    std::span<const ParamDef> params() const override { return params_; }
+    explicit FnMethod(MethodDef def) : def_(std::move(def)) {}
+    std::string_view name() const override { return def_.name; }
+    std::string_view title() const override { return def_.title; }
+    const MethodTraits& traits() const override { return def_.traits; }
+    std::span<const ParamDef> params() const override { return def_.params; }
+    bool batches() const override { return def_.attribute_batch != nullptr; }
     Expected<Explanation> explain(const Tensor& image, const Target& target, const Params& p, ExplainContext& ctx) const override {
         if (image.shape().rank() != 4 || image.shape()[0] != 1)
-            return invalid_argument(std::string(name_) + ": expects one image [1,H,W,C], got " + image.shape().str());
-        for (const ParamDef& d : params_) {
-            const double v = p.get(d.name, d.def);
-            if (!(v >= d.min && v <= d.max))
-                return invalid_argument(std::string(name_) + ": parameter " + std::string(d.name) + " = " + std::to_string(v) + " is outside [" +
-                                        std::to_string(d.min) + ", " + std::to_string(d.max) + "]");
-        }
-        auto e = fn_(*this, image, target, p, ctx);
-        if (e) {
-            e->method = std::string(name_);
-            e->target = target;
-            e->height = static_cast<int>(image.shape()[1]);
-            e->width = static_cast<int>(image.shape()[2]);
-            record_params(*this, p, ctx, *e);
-        }
+            return invalid_argument(std::string(def_.name) + ": expects one image [1,H,W,C], got " + image.shape().str());
+        if (Status s = check_params(p); !s) return s;
+        auto e = def_.explain(*this, image, target, p, ctx);
+        if (e) stamp_explanation(*this, image, target, p, ctx, *e);
         return e;
     }
-    // The value of parameter `name` (its default when unset).
-    double param(const Params& p, std::string_view name) const {
-        for (const ParamDef& d : params_)
-            if (d.name == name) return p.get(name, d.def);
-        return p.get(name, 0.0);
+    Expected<Tensor> attribute_batch(const Tensor& batch, const Target& target, const Params& p, ExplainContext& ctx) const override {
+        if (!batches()) return unsupported(std::string(def_.name) + ": has no batched attribution");
+        if (batch.shape().rank() != 4)
+            return invalid_argument(std::string(def_.name) + ": expects images [N,H,W,C], got " + batch.shape().str());
+        if (Status s = check_params(p); !s) return s;
+        return def_.attribute_batch(*this, batch, target, p, ctx);
     }
 
 private:
-    std::string_view name_, title_;
-    std::vector<ParamDef> params_;
-    Fn fn_;
+    Status check_params(const Params& p) const {
+        for (const ParamDef& d : def_.params) {
+            const double v = p.get(d.name, d.def);
+            if (!(v >= d.min && v <= d.max))
+                return invalid_argument(std::string(def_.name) + ": parameter " + std::string(d.name) + " = " + std::to_string(v) +
+                                        " is outside [" + std::to_string(d.min) + ", " + std::to_string(d.max) + "]");
+        }
+        return Status::ok();
+    }
+
+    MethodDef def_;
 };
 
 // The target's score for row `row` of a probe result (logit or probability, contrast applied).

@@ -9,15 +9,14 @@ namespace cnnlens {
 namespace {
 
 Expected<Explanation> occlusion(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
-    const auto& fm = static_cast<const FnMethod&>(m);
-    const int win = static_cast<int>(fm.param(p, "window"));
-    const int stride = static_cast<int>(fm.param(p, "stride"));
-    const int batch = static_cast<int>(fm.param(p, "batch"));
+    const int win = static_cast<int>(m.param(p, "window"));
+    const int stride = static_cast<int>(m.param(p, "stride"));
+    const int batch = static_cast<int>(m.param(p, "batch"));
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
     if (win > H || win > W) return invalid_argument("occlusion: window " + std::to_string(win) + " is larger than the " + std::to_string(W) + "x" + std::to_string(H) + " image");
     // Fill value: `fill` is a pixel intensity in [0, 1], mapped into model input space.
     const InputSpec& spec = ctx.probe.input_spec();
-    const float f = static_cast<float>(fm.param(p, "fill"));
+    const float f = static_cast<float>(m.param(p, "fill"));
     std::vector<float> fill(static_cast<size_t>(C));
     for (int k = 0; k < C; ++k) {
         if (spec.mean.empty()) fill[static_cast<size_t>(k)] = spec.range_lo + (spec.range_hi - spec.range_lo) * f;
@@ -66,7 +65,6 @@ Expected<Explanation> occlusion(const ExplanationMethod& m, const Tensor& x, con
     Explanation e;
     e.map.reset(Shape{H, W});
     for (size_t i = 0; i < sum.size(); ++i) e.map[static_cast<int64_t>(i)] = count[i] > 0 ? static_cast<float>(sum[i] / count[i]) : 0.f;
-    e.signed_map = true;
     e.stats["score"] = s0;
     e.stats["windows"] = static_cast<double>(windows.size());
     return e;
@@ -75,12 +73,14 @@ Expected<Explanation> occlusion(const ExplanationMethod& m, const Tensor& x, con
 }  // namespace
 
 const ExplanationMethod& method_Occlusion() {
-    static const FnMethod m("occlusion", "Occlusion",
-                            {{"window", 8, 1, 4096, "square window side in pixels (PAIR uses 15 at 224 px)", {}, true},
-                             {"stride", 2, 1, 4096, "window step in pixels", {}, true},
-                             {"fill", 0, 0, 1, "fill intensity (0 black .. 1 white)"},
-                             {"batch", 64, 1, 1000, "windows per engine call", {}, true}},
-                            occlusion);
+    static const FnMethod m({.name = "occlusion",
+                             .title = "Occlusion",
+                             .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
+                             .params = {{"window", 8, 1, 4096, "square window side in pixels (PAIR uses 15 at 224 px)", {}, true},
+                                        {"stride", 2, 1, 4096, "window step in pixels", {}, true},
+                                        {"fill", 0, 0, 1, "fill intensity (0 black .. 1 white)"},
+                                        {"batch", 64, 1, 1000, "windows per engine call", {}, true}},
+                             .explain = occlusion});
     return m;
 }
 

@@ -183,4 +183,10 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
     return out;
 }
 
+std::string layer_name(const ModelProbe& probe, int node) {
+    for (const LayerInfo& l : probe.layers())
+        if (l.node == node) return l.name;
+    return "node " + std::to_string(node);
+}
+
 }  // namespace cnnlens

@@ -68,6 +68,9 @@ public:
     virtual int max_batch() const { return 64; }
 };
 
+// The display name of layer `node` of the probe's model ("node N" when it lists no such layer).
+std::string layer_name(const ModelProbe& probe, int node);
+
 // The largest batch of at most `max_batch` whose activations and gradients fit in
 // limits::kMaxActivationBytes (at least 1; the graph must be validated).
 int batch_that_fits(const Graph& g, int max_batch);

@@ -6,6 +6,19 @@
 namespace cnnlens {
 namespace {
 
+Expected<Tensor> gradient_batch(const ExplanationMethod&, const Tensor& x, const Target& t, const Params&, ExplainContext& ctx) {
+    auto r = input_gradients(ctx.probe, x, t);
+    if (!r) return r.status();
+    return std::move(r->input_grad);
+}
+
+Expected<Tensor> gradient_x_input_batch(const ExplanationMethod&, const Tensor& x, const Target& t, const Params&, ExplainContext& ctx) {
+    auto r = input_gradients(ctx.probe, x, t);
+    if (!r) return r.status();
+    for (int64_t i = 0; i < r->input_grad.size(); ++i) r->input_grad[i] *= x[i];
+    return std::move(r->input_grad);
+}
+
 Expected<Explanation> saliency(const ExplanationMethod&, const Tensor& x, const Target& t, const Params&, ExplainContext& ctx) {
     auto r = input_gradients(ctx.probe, x, t);
     if (!r) return r.status();
@@ -26,7 +39,6 @@ Expected<Explanation> gradient_x_input(const ExplanationMethod&, const Tensor& x
     Tensor a = r->input_grad.clone();
     for (int64_t i = 0; i < a.size(); ++i) a[i] *= x[i];
     e.map = sum_channels(a);
-    e.signed_map = true;
     a.reshape(Shape{x.shape()[1], x.shape()[2], x.shape()[3]});
     e.attribution = std::move(a);
     e.stats["score"] = target_score(*r, 0, t);
@@ -37,12 +49,20 @@ Expected<Explanation> gradient_x_input(const ExplanationMethod&, const Tensor& x
 }  // namespace
 
 const ExplanationMethod& method_Saliency() {
-    static const FnMethod m("saliency", "Vanilla gradient", {}, saliency);
+    static const FnMethod m({.name = "saliency",
+                             .title = "Vanilla gradient",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kPercentile99},
+                             .explain = saliency,
+                             .attribute_batch = gradient_batch});
     return m;
 }
 
 const ExplanationMethod& method_GradientXInput() {
-    static const FnMethod m("gradient_x_input", "Gradient x Input", {}, gradient_x_input);
+    static const FnMethod m({.name = "gradient_x_input",
+                             .title = "Gradient x Input",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
+                             .explain = gradient_x_input,
+                             .attribute_batch = gradient_x_input_batch});
     return m;
 }
 

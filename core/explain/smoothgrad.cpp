@@ -1,10 +1,11 @@
 // SmoothGrad (Smilkov et al. 2017) as a wrapper over any gradient method: the attribution
 // averaged over N noisy copies x + e, e ~ N(0, sigma^2), sigma = noise x (max(x) - min(x)) as
 // PAIR does. Returns the mean (SmoothGrad), the mean of squares (SmoothGrad^2, PAIR's default)
-// and the variance (VarGrad); `aggregate` picks the one shown. Gradient-family bases run all
-// noisy copies as one batch; any other base method is called once per copy.
+// and the variance (VarGrad); `aggregate` picks the one shown. A base method that batches (the
+// gradient family) runs the noisy copies in batches; any other is called once per copy.
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "core/base/rng.h"
 #include "core/base/thread_pool.h"
@@ -13,17 +14,19 @@
 namespace cnnlens {
 namespace {
 
+// The `base` parameter's choices: its value is the index, so the order is part of the interface.
 constexpr std::string_view kBases[] = {"saliency", "gradient_x_input", "guided", "ig", "occlusion"};
 
 Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
-    const auto& fm = static_cast<const FnMethod&>(m);
-    const int n = static_cast<int>(fm.param(p, "samples"));
-    const int base = static_cast<int>(fm.param(p, "base"));
-    const int aggregate = static_cast<int>(fm.param(p, "aggregate"));
-    const int batch = static_cast<int>(fm.param(p, "batch"));
+    const int n = static_cast<int>(m.param(p, "samples"));
+    const int base = static_cast<int>(m.param(p, "base"));
+    const ExplanationMethod* bm = find_method(kBases[base]);
+    if (!bm) return not_found("smoothgrad: base method '" + std::string(kBases[base]) + "' is not available");
+    const int aggregate = static_cast<int>(m.param(p, "aggregate"));
+    const int batch = static_cast<int>(m.param(p, "batch"));
     float lo = *std::min_element(x.data(), x.data() + x.size()), hi = *std::max_element(x.data(), x.data() + x.size());
     if (hi <= lo) { lo = ctx.probe.input_spec().range_lo; hi = ctx.probe.input_spec().range_hi; }
-    const float sigma = static_cast<float>(fm.param(p, "noise")) * (hi - lo);
+    const float sigma = static_cast<float>(m.param(p, "noise")) * (hi - lo);
     const int64_t per = x.size();
     std::vector<double> sum(static_cast<size_t>(per), 0.0), sumsq(static_cast<size_t>(per), 0.0);
     // Sums over the copies in copy order per pixel, pixels split across the pool's threads.
@@ -37,7 +40,7 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
                 }
         });
     };
-    const bool batched = base <= 2;
+    const bool batched = bm->batches();
     for (int first = 0; first < n;) {
         const int count = batched ? std::min(batch, n - first) : 1;
         // Copy k's noise comes from its own stream of the seed, so copies are drawn in parallel
@@ -51,14 +54,10 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
             }
         });
         if (batched) {
-            auto r = input_gradients(ctx.probe, noisy, t, base == 2 ? ReluRule::kGuided : ReluRule::kStandard);
-            if (!r) return r.status();
-            if (base == 1)
-                for (int64_t i = 0; i < noisy.size(); ++i) r->input_grad[i] *= noisy[i];
-            add(r->input_grad.data(), count);
+            auto a = bm->attribute_batch(noisy, t, Params(), ctx);
+            if (!a) return a.status();
+            add(a->data(), count);
         } else {
-            const ExplanationMethod* bm = find_method(kBases[base]);
-            if (!bm) return not_found("smoothgrad: base method '" + std::string(kBases[base]) + "' is not available");
             ExplainContext inner(ctx.probe);
             inner.seed = ctx.seed + static_cast<uint64_t>(first) + 1;
             auto e = bm->explain(noisy, t, Params(), inner);
@@ -94,15 +93,18 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
 }  // namespace
 
 const ExplanationMethod& method_SmoothGrad() {
-    static const FnMethod m("smoothgrad", "SmoothGrad",
-                            {{"samples", 50, 1, 10000, "noisy copies N", {}, true},
-                             {"noise", 0.15, 0, 1, "sigma as a fraction of the image's value range (max - min)"},
-                             {"base", 0, 0, 4, "method averaged over the noisy copies",
-                              {"saliency", "gradient_x_input", "guided", "ig", "occlusion"}, true},
-                             {"aggregate", 0, 0, 2, "map shown: mean (SmoothGrad), mean of squares (SG^2), variance (VarGrad)",
-                              {"mean", "mean_of_squares", "variance"}, true},
-                             {"batch", 50, 1, 1000, "noisy copies per engine call", {}, true}},
-                            smoothgrad);
+    static const FnMethod m(
+        {.name = "smoothgrad",
+         .title = "SmoothGrad",
+         .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kPercentile99},
+         .params = {{"samples", 50, 1, 10000, "noisy copies N", {}, true},
+                    {"noise", 0.15, 0, 1, "sigma as a fraction of the image's value range (max - min)"},
+                    {"base", 0, 0, std::size(kBases) - 1, "method averaged over the noisy copies",
+                     {std::begin(kBases), std::end(kBases)}, true},
+                    {"aggregate", 0, 0, 2, "map shown: mean (SmoothGrad), mean of squares (SG^2), variance (VarGrad)",
+                     {"mean", "mean_of_squares", "variance"}, true},
+                    {"batch", 50, 1, 1000, "noisy copies per engine call", {}, true}},
+         .explain = smoothgrad});
     return m;
 }
 

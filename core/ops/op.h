@@ -46,6 +46,8 @@ enum class ReluRule { kStandard, kGuided, kDeconvnet };
 enum class PaddingMode { kExplicit, kSame, kValid };
 
 struct NoAttrs {};
+// BatchNorm (NoAttrs) inputs: x, scale [C], shift [C] (Const): y = x * scale + shift over the
+// last axis.
 
 // Conv2D inputs: x [N,H,W,Cin], weights [KH,KW,Cin/groups,Cout] (Const), optional bias
 // [Cout] (Const). groups == Cin makes it a depthwise convolution.
@@ -153,7 +155,6 @@ struct ResizeAttrs {
     float cubic_a = -0.75f;
     bool exclude_outside = false;
 };
-// BatchNorm inputs: x, scale [C], shift [C] (Const): y = x * scale + shift over the last axis.
 struct SoftmaxAttrs { int axis = -1; };
 
 using OpAttrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, MatMulAttrs, LeakyReluAttrs, EluAttrs, ReduceAttrs,

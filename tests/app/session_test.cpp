@@ -27,7 +27,7 @@ protected:
         ExplainRequest r;
         r.method = method;
         r.target.cls = s.selected_face()->top;
-        r.target.score = method == "lime" ? Target::Score::kProbability : Target::Score::kLogit;
+        r.target.score = find_method(method)->traits().default_score;
         return r;
     }
     Session s;

@@ -28,9 +28,11 @@ TEST(FaithfulnessOnFaces, MethodsBeatRandomDeletion) {
             ctx.seed = 3;
             Params p;
             if (std::string(name) == "lime") p.set("samples", 500);
+            const ExplanationMethod* m = find_method(name);
+            ASSERT_NE(m, nullptr);
             Target t{cls};
-            if (std::string(name) == "lime") t.score = Target::Score::kProbability;
-            auto e = find_method(name)->explain(x, t, p, ctx);
+            t.score = m->traits().default_score;
+            auto e = m->explain(x, t, p, ctx);
             ASSERT_TRUE(e) << e.status().message();
             FaithfulnessOptions o;
             o.random_orders = 3;

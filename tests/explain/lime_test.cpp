@@ -127,7 +127,7 @@ TEST(Lime, RecoversAModelLinearInTheSegments) {
     EXPECT_EQ(e->stats["segments"], L.seg.count);
     EXPECT_EQ(e->stats["samples"], 1000);
     EXPECT_EQ(probe.calls, 10) << "1000 samples in batches of 100";
-    EXPECT_TRUE(e->signed_map);
+    EXPECT_TRUE(e->signed_map());
     for (int64_t i = 0; i < 64 * 64; ++i)
         ASSERT_EQ(e->map[i],
                   e->segment_weights[static_cast<size_t>(L.seg.labels[static_cast<size_t>(i)])]);

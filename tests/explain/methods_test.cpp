@@ -1,6 +1,10 @@
-// Axioms of the gradient methods on closed-form probes, and behaviour every method shares on
-// the real model: determinism for a seed, cancellation with partial progress, bad parameters.
+// The registry and what each method says of itself (MethodTraits), axioms of the gradient
+// methods on closed-form probes, and behaviour every method of the registry shares on the real
+// model: determinism for a seed, cancellation with partial progress, bad parameters.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
 
 #include "core/explain/explain.h"
 #include "tests/explain/analytic_probe.h"
@@ -13,10 +17,62 @@ Tensor image(int h, int w, uint64_t seed) {
     return test::random_tensor({1, h, w, 1}, rng, 0.f, 1.f);
 }
 
+// The methods the project set out to offer, under the names the CLI and the app accept: each is
+// found by its name, is that method, and is listed where a user looks (method_names() is the
+// CLI's list in its errors).
 TEST(Methods, RegistryHasTheIssueMethods) {
-    for (const char* n : {"saliency", "gradient_x_input", "smoothgrad", "ig", "guided", "gradcam", "gradcampp", "guided_gradcam", "occlusion"})
-        EXPECT_NE(find_method(n), nullptr) << n;
+    const std::string listed = ", " + method_names() + ",";
+    for (std::string_view n : {"saliency", "gradient_x_input", "smoothgrad", "ig", "guided", "gradcam", "gradcampp", "guided_gradcam",
+                               "occlusion", "lime"}) {
+        const ExplanationMethod* m = find_method(n);
+        ASSERT_NE(m, nullptr) << n;
+        EXPECT_EQ(m->name(), n);
+        EXPECT_FALSE(m->title().empty()) << n;
+        EXPECT_NE(listed.find(", " + std::string(n) + ","), std::string::npos) << n << " is not in '" << method_names() << "'";
+    }
 }
+
+// Every entry of method_list.inc: a unique name, a title, parameters whose defaults lie in
+// their ranges, choice parameters numbered 0..choices-1, and each parameter found by its name.
+TEST(Methods, EveryMethodIsWellFormed) {
+    std::set<std::string_view> names;
+    for (const ExplanationMethod* m : all_methods()) {
+        SCOPED_TRACE(std::string(m->name()));
+        EXPECT_TRUE(names.insert(m->name()).second) << "duplicate name";
+        EXPECT_EQ(find_method(m->name()), m);
+        EXPECT_FALSE(m->title().empty());
+        std::set<std::string_view> params;
+        for (const ParamDef& d : m->params()) {
+            SCOPED_TRACE(std::string(d.name));
+            EXPECT_TRUE(params.insert(d.name).second) << "duplicate parameter";
+            EXPECT_EQ(m->find_param(d.name), &d);
+            EXPECT_EQ(m->param(Params(), d.name), d.def);
+            EXPECT_EQ(m->param(Params().set(d.name, d.max), d.name), d.max);
+            EXPECT_LE(d.min, d.def);
+            EXPECT_LE(d.def, d.max);
+            EXPECT_FALSE(d.help.empty());
+            if (d.integer) {
+                EXPECT_EQ(d.def, std::floor(d.def));
+            }
+            if (!d.choices.empty()) {
+                EXPECT_TRUE(d.integer);
+                EXPECT_EQ(d.min, 0);
+                EXPECT_EQ(d.max, static_cast<double>(d.choices.size() - 1));
+            }
+        }
+        EXPECT_EQ(m->find_param("no_such_parameter"), nullptr);
+    }
+}
+
+#if GTEST_HAS_DEATH_TEST
+// A misspelled parameter inside core is a programming error: it stops instead of reading 0.
+TEST(MethodsDeathTest, ReadingAnUndeclaredParameterAborts) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    const ExplanationMethod* m = find_method("smoothgrad");
+    ASSERT_NE(m, nullptr);
+    EXPECT_DEATH(m->param(Params(), "sampels"), "assertion failed");
+}
+#endif
 
 TEST(Methods, SaliencyIsTheGradient) {
     test::AnalyticProbe probe(6, 5, 3, 1);
@@ -107,14 +163,38 @@ RealModel& real() {
     return r;
 }
 
+// Smaller settings for the parameters that set how much work a method does, kept in range.
+Params quick(const ExplanationMethod& m) {
+    Params p;
+    for (auto [name, value] : {std::pair{"samples", 150.0}, {"steps", 8.0}, {"stride", 8.0}})
+        if (const ParamDef* d = m.find_param(name)) p.set(name, std::clamp(value, d->min, d->max));
+    if (m.find_param("base")) p.set("samples", 8);  // SmoothGrad: one gradient per sample
+    return p;
+}
+
+// Counts the images a method runs through the model (a batch of N counts N).
+class CountingProbe final : public ModelProbe {
+public:
+    explicit CountingProbe(ModelProbe& inner) : inner_(inner) {}
+    Expected<ProbeResult> run(const Tensor& batch, const ProbeRequest& request) override {
+        images += batch.shape()[0];
+        return inner_.run(batch, request);
+    }
+    const InputSpec& input_spec() const override { return inner_.input_spec(); }
+    int num_classes() const override { return inner_.num_classes(); }
+    const std::vector<std::string>& class_names() const override { return inner_.class_names(); }
+    std::vector<LayerInfo> layers() const override { return inner_.layers(); }
+    int max_batch() const override { return inner_.max_batch(); }
+    int64_t images = 0;
+
+private:
+    ModelProbe& inner_;
+};
+
 TEST(MethodsOnModel, EveryMethodRunsAndIsDeterministic) {
     for (const ExplanationMethod* m : all_methods()) {
         SCOPED_TRACE(std::string(m->name()));
-        Params p;
-        if (m->name() == "smoothgrad") p.set("samples", 8);
-        if (m->name() == "ig") p.set("steps", 8);
-        if (m->name() == "lime") p.set("samples", 150);
-        if (m->name() == "occlusion") p.set("stride", 8);
+        const Params p = quick(*m);
         ExplainContext ctx(*real().probe);
         ctx.seed = 7;
         auto a = m->explain(real().face, Target{3}, p, ctx);
@@ -130,11 +210,66 @@ TEST(MethodsOnModel, EveryMethodRunsAndIsDeterministic) {
     }
 }
 
-TEST(MethodsOnModel, LongMethodsCancelWithPartialProgress) {
-    for (const char* name : {"smoothgrad", "ig", "occlusion", "lime"}) {
-        const ExplanationMethod* m = find_method(name);
-        if (!m) continue;
-        SCOPED_TRACE(name);
+// What each method says of itself holds on a real face: a live method runs at most two images
+// through the model and a job more (with its default parameters); an unsigned map (p99, min-max) is never
+// negative and a signed one has both signs; a method that batches gives, for each row of a
+// batch, the attribution its explain() gives for that row alone.
+TEST(MethodsOnModel, TraitsHold) {
+    for (const ExplanationMethod* m : all_methods()) {
+        SCOPED_TRACE(std::string(m->name()));
+        CountingProbe probe(*real().probe);
+        ExplainContext ctx(probe);
+        auto e = m->explain(real().face, Target{3}, Params(), ctx);
+        ASSERT_TRUE(e) << e.status().message();
+        if (m->live()) EXPECT_LE(probe.images, 2);
+        else EXPECT_GT(probe.images, 2);
+        EXPECT_EQ(e->norm, m->traits().norm);
+        const float lo = *std::min_element(e->map.data(), e->map.data() + e->map.size());
+        const float hi = *std::max_element(e->map.data(), e->map.data() + e->map.size());
+        if (e->signed_map()) {
+            EXPECT_LT(lo, 0.f);
+            EXPECT_GT(hi, 0.f);
+        } else {
+            EXPECT_GE(lo, 0.f);
+        }
+
+        // The face and its negative as one batch of two.
+        const Tensor& face = real().face;
+        Shape two = face.shape();
+        two[0] = 2;
+        Tensor batch(two);
+        for (int64_t i = 0; i < face.size(); ++i) {
+            batch[i] = face[i];
+            batch[face.size() + i] = -face[i];
+        }
+        auto b = m->attribute_batch(batch, Target{3}, Params(), ctx);
+        if (!m->batches()) {
+            ASSERT_FALSE(b);
+            EXPECT_EQ(b.status().code(), ErrorCode::kUnsupported);
+            continue;
+        }
+        ASSERT_TRUE(b) << b.status().message();
+        ASSERT_EQ(b->shape(), batch.shape());
+        for (int64_t row = 0; row < 2; ++row) {
+            Tensor one(real().face.shape());
+            std::copy(batch.data() + row * one.size(), batch.data() + (row + 1) * one.size(), one.data());
+            auto single = m->explain(one, Target{3}, Params(), ctx);
+            ASSERT_TRUE(single);
+            ASSERT_EQ(single->attribution.size(), one.size());
+            float scale = 0;
+            for (int64_t i = 0; i < one.size(); ++i) scale = std::max(scale, std::fabs(single->attribution[i]));
+            for (int64_t i = 0; i < one.size(); ++i)
+                ASSERT_NEAR((*b)[row * one.size() + i], single->attribution[i], 1e-4f * scale) << "row " << row << " value " << i;
+        }
+    }
+}
+
+TEST(MethodsOnModel, JobMethodsCancelWithPartialProgress) {
+    int jobs = 0;
+    for (const ExplanationMethod* m : all_methods()) {
+        if (m->live()) continue;
+        ++jobs;
+        SCOPED_TRACE(std::string(m->name()));
         ExplainContext ctx(*real().probe);
         int calls = 0;
         float last = 0;
@@ -148,6 +283,7 @@ TEST(MethodsOnModel, LongMethodsCancelWithPartialProgress) {
         EXPECT_LT(last, 1.f);
         EXPECT_NE(e.status().message().find(" of "), std::string::npos) << e.status().message();
     }
+    EXPECT_GT(jobs, 0) << "no method runs as a job";
 }
 
 TEST(MethodsOnModel, IntegratedGradientsCompletenessOnTheModel) {

@@ -152,8 +152,8 @@ Graph build(const OpCase& c, Rng& rng) {
     if (c.x_twice) ins.push_back(x);
     int k = 0;
     for (const Shape& s : c.consts) {
-        // Concat's second operand: a batched constant is not allowed, so feed x's batch through
-        // a second path is not possible; constants of rank 4 with batch dim are fine for Concat.
+        // A constant has a fixed batch size while x's is free (-1), so Concat's case feeds x
+        // twice (x_twice) rather than a constant as its second operand.
         ins.push_back(g.add_const("c" + std::to_string(k++), random_tensor(s, rng, c.const_lo, c.const_hi)));
     }
     const int y = g.add_node("op", c.op, c.attrs, ins);

@@ -34,7 +34,7 @@ static void draw_toolbar(AppState& state, Session& session) {
 // in a gallery, an Explain request) is brought forward once. ImGui selects it in the next frame,
 // so the request stands until that tab is drawn (the test hook's idle waits for it).
 static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
-    std::string& focus = cache.work.focus;
+    std::string& focus = session.panel_work().focus;
     if (state.run_requested) focus = "explain";
     struct Tab { const char* label; const char* id; void (*draw)(AppState&, Session&, UiCache&); };
     static constexpr Tab kTabs[] = {
@@ -46,7 +46,7 @@ static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
     for (const Tab& t : kTabs) {
         const ImGuiTabItemFlags flags = focus == t.id ? ImGuiTabItemFlags_SetSelected : 0;
         if (ImGui::BeginTabItem(t.label, nullptr, flags)) {
-            cache.work.tab = t.id;
+            session.panel_work().tab = t.id;
             if (focus == t.id) focus.clear();
             t.draw(state, session, cache);
             ImGui::EndTabItem();

@@ -48,25 +48,25 @@ void export_map(AppState& state, const Session& session, const std::string& whic
     const Tensor* t = which == "map" ? &e->map : nullptr;
     if (auto it = e->extras.find(which); it != e->extras.end()) t = &it->second;
     if (!t || t->shape().rank() != 2) { state.error = "Export: map '" + which + "' is not a 2-D map"; return; }
-    const MapNorm norm = which == "map" ? view_norm(*e) : MapNorm::kPercentile99;
+    const MapNorm norm = which == "map" ? e->norm : MapNorm::kPercentile99;
     download_png(export_name(session, e->method + (which == "map" ? "" : "_" + which), ".png"),
                  map_picture(*t, norm, view_colormap(state, *e)));
 }
 
 // The seven-class grid (panel_grid.cpp's maps) as one picture, one captioned tile per class.
 bool class_grid_ready(const Session& session, const UiCache& cache) {
-    const ClassGrid& g = cache.work.grid;
+    const ClassGrid& g = session.panel_work().grid;
     return session.selected_face() && !g.maps.empty() && g.maps.size() == g.classes.size() && g.key == face_key(session);
 }
 
 void export_class_grid(AppState& state, const Session& session, const UiCache& cache) {
     if (!class_grid_ready(session, cache)) { state.error = "Export: open the All classes tab and let its grid finish first"; return; }
     std::vector<Image> tiles;
-    for (const Explanation& e : cache.work.grid.maps) tiles.push_back(to_rgba(overlay_picture(state, *session.selected_face(), e)));
+    for (const Explanation& e : session.panel_work().grid.maps) tiles.push_back(to_rgba(overlay_picture(state, *session.selected_face(), e)));
     GridOptions o;
     o.columns = static_cast<int>(tiles.size());
-    for (int c : cache.work.grid.classes) o.captions.push_back(session.class_names()[static_cast<size_t>(c)]);
-    download_png(export_name(session, cache.work.grid.maps[0].method + "_classes", ".png"), grid(tiles, o));
+    for (int c : session.panel_work().grid.classes) o.captions.push_back(session.class_names()[static_cast<size_t>(c)]);
+    download_png(export_name(session, session.panel_work().grid.maps[0].method + "_classes", ".png"), grid(tiles, o));
 }
 
 void switch_method(AppState& state, int index) {

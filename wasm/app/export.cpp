@@ -12,17 +12,11 @@ namespace cnnlens::app {
 Colormap view_colormap(const AppState& s, const Explanation& e) {
     if (s.colormap >= 0 && s.colormap < static_cast<int>(kColormaps.size()))
         return kColormaps[static_cast<size_t>(s.colormap)].colormap;
-    return e.signed_map ? Colormap::kRdBuR : Colormap::kInferno;
-}
-
-MapNorm view_norm(const Explanation& e) {
-    if (e.signed_map) return MapNorm::kSignedPercentile99;
-    if (e.method == "gradcam" || e.method == "gradcampp") return MapNorm::kMinMax;
-    return MapNorm::kPercentile99;
+    return e.signed_map() ? Colormap::kRdBuR : Colormap::kInferno;
 }
 
 Image view_overlay(const AppState& state, const Face& face, const Explanation& e, int scale) {
-    const NormalizedMap nm = normalize_map(e.map, view_norm(e));
+    const NormalizedMap nm = normalize_map(e.map, e.norm);
     Image pic = overlay(upscale_nearest(face.input_picture, scale), nm.map, view_colormap(state, e), state.opacity);
     if (state.mask_percent > 0) pic = apply_mask(pic, mask_top_percent(e.map, state.mask_percent));
     if (!e.segments.empty() && state.show_boundaries) draw_boundaries(pic, e.segments, e.width, e.height, {255, 255, 0});
@@ -30,7 +24,7 @@ Image view_overlay(const AppState& state, const Face& face, const Explanation& e
 }
 
 Image view_map_rgba(const AppState& state, const Explanation& e) {
-    const NormalizedMap nm = normalize_map(e.map, view_norm(e));
+    const NormalizedMap nm = normalize_map(e.map, e.norm);
     Image pic = colorize(nm.map, view_colormap(state, e));
     const uint8_t alpha = static_cast<uint8_t>(std::clamp(state.opacity, 0.f, 1.f) * 255.f + 0.5f);
     Tensor mask;
@@ -46,7 +40,7 @@ Image view_photo_overlay(const AppState& state, const Session& session) {
     if (!e || !f) return {};
     const Image& preview = session.photo_preview();
     const float k = static_cast<float>(preview.width) / static_cast<float>(std::max(session.photo().width, 1));
-    const NormalizedMap nm = normalize_map(e->map, view_norm(*e));
+    const NormalizedMap nm = normalize_map(e->map, e->norm);
     return overlay_in_frame(preview, nm.map, f->frame.scaled(k), view_colormap(state, *e), state.opacity);
 }
 
@@ -63,7 +57,7 @@ Image view_picture(const AppState& state, const Session& session, int scale) {
     const Face* f = session.selected_face();
     if (!e || !f) return {};
     const Image base = to_rgba(upscale_nearest(f->input_picture, scale));
-    const NormalizedMap nm = normalize_map(e->map, view_norm(*e));
+    const NormalizedMap nm = normalize_map(e->map, e->norm);
     const Image bar = colorbar(view_colormap(state, *e), nm.lo, nm.hi, 70, base.height, true);
     const Image row = grid({base, to_rgba(view_overlay(state, *f, *e, scale)), to_rgba(bar)}, 3);
     return grid({label_image(title_of(*e, session) + (session.explanation_partial() ? " (partial)" : "")), row}, 1);
@@ -156,7 +150,7 @@ std::string view_json(const AppState& state, const Session& session) {
         numbers(s, e->params);  // every parameter with its default filled in, and the seed
         s += ",\n    \"width\": " + std::to_string(e->width) + ", \"height\": " + std::to_string(e->height);
         s += ", \"signed_map\": ";
-        s += e->signed_map ? "true" : "false";
+        s += e->signed_map() ? "true" : "false";
         s += ", \"partial\": ";
         s += session.explanation_partial() ? "true" : "false";
         if (!e->layer.empty()) {
@@ -166,9 +160,9 @@ std::string view_json(const AppState& state, const Session& session) {
         if (!e->segments.empty()) s += ", \"segments\": " + std::to_string(e->segment_weights.size());
         s += ",\n    \"stats\": ";
         numbers(s, e->stats);
-        const NormalizedMap nm = normalize_map(e->map, view_norm(*e));
+        const NormalizedMap nm = normalize_map(e->map, e->norm);
         s += ",\n    \"legend\": {\"norm\": ";
-        quote(s, map_norm_name(view_norm(*e)));
+        quote(s, map_norm_name(e->norm));
         s += ", \"lo\": ", number(s, nm.lo), s += ", \"hi\": ", number(s, nm.hi);
         s += "},\n    \"extras\": [";
         bool first = true;

@@ -12,10 +12,9 @@
 
 namespace cnnlens::app {
 
-// The colormap and normalisation the view uses for `e`: the chosen colormap, or auto
-// (RdBu_r for signed maps, inferno otherwise); signed maps keep the sign, Grad-CAMs use min-max.
+// The colormap the view uses for `e`: the chosen one, or auto (RdBu_r for signed maps, inferno
+// otherwise). Maps are normalised as their method says (Explanation::norm).
 Colormap view_colormap(const AppState& state, const Explanation& e);
-MapNorm view_norm(const Explanation& e);
 
 // The overlay as shown: the face's input picture upscaled `scale` times, the normalised map
 // coloured on top at state.opacity, then the mask (mask_percent > 0) and superpixel edges.

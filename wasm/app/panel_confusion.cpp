@@ -61,7 +61,7 @@ static void draw_matrix(AppState& state, const ConfusionMatrix& cm) {
 }
 
 static void draw_gallery(AppState& state, Session& session, UiCache& cache, const ConfusionMatrix& cm) {
-    const ConfusionRun& run = cache.work.confusion;
+    const ConfusionRun& run = session.panel_work().confusion;
     const int t = state.confusion_truth, p = state.confusion_pred;
     if (t < 0 || p < 0 || t >= cm.num_classes || p >= cm.num_classes) return;
     const std::vector<int>& items = cm.cell(t, p);
@@ -88,7 +88,7 @@ static void draw_gallery(AppState& state, Session& session, UiCache& cache, cons
             const LabeledImage& it = run.data->items[static_cast<size_t>(item)];
             Status s = session.open_face(it.image, run.data->source + " " + it.id);
             if (!s) state.error = s.message();
-            else cache.work.focus = "explain";
+            else session.panel_work().focus = "explain";
         }
         if (ImGui::IsItemHovered()) {
             const float* pr = run.predictions.empty() ? nullptr : cm.probs.data() + static_cast<size_t>(item) * cm.num_classes;
@@ -100,7 +100,7 @@ static void draw_gallery(AppState& state, Session& session, UiCache& cache, cons
 }
 
 void draw_confusion_panel(AppState& state, Session& session, UiCache& cache) {
-    ConfusionRun& run = cache.work.confusion;
+    ConfusionRun& run = session.panel_work().confusion;
     if (!run.data) {
         ImGui::TextWrapped("Drop a labeled validation set (a .csv file) anywhere on the page to see how the model does on it: "
                            "FER2013's fer2013.csv (emotion,pixels,Usage) or the course format (label,feature), one "

@@ -12,10 +12,7 @@
 
 namespace cnnlens::app {
 
-
 Colormap shown_colormap(const AppState& s, const Explanation& e) { return view_colormap(s, e); }
-
-MapNorm shown_norm(const Explanation& e) { return view_norm(e); }
 
 ExplainRequest current_request(const AppState& state, const Session& session) {
     ExplainRequest r;
@@ -25,8 +22,9 @@ ExplainRequest current_request(const AppState& state, const Session& session) {
     const Face* f = session.selected_face();
     r.target.cls = state.target_class >= 0 ? state.target_class : (f ? f->top : 0);
     r.target.contrast = state.contrast_class;
-    const bool prob = state.score < 0 ? state.method == "lime" : state.score == 1;
-    r.target.score = prob ? Target::Score::kProbability : Target::Score::kLogit;
+    const ExplanationMethod* m = find_method(state.method);
+    const Target::Score chosen = state.score == 1 ? Target::Score::kProbability : Target::Score::kLogit;
+    r.target.score = state.score >= 0 ? chosen : m ? m->traits().default_score : Target::Score::kLogit;
     r.seed = static_cast<uint64_t>(state.seed);
     return r;
 }
@@ -83,7 +81,7 @@ static void draw_method_settings(AppState& state, Session& session) {
     if (!m) m = all_methods()[0], state.method = std::string(m->name());
     if (ImGui::BeginCombo("method", std::string(m->title()).c_str())) {
         for (const ExplanationMethod* x : all_methods()) {
-            const std::string label = std::string(x->title()) + (is_cheap_method(x->name()) ? "" : "  (slow)");
+            const std::string label = std::string(x->title()) + (x->live() ? "" : "  (slow)");
             if (ImGui::Selectable(label.c_str(), x == m)) state.method = std::string(x->name());
         }
         ImGui::EndCombo();
@@ -140,7 +138,7 @@ static void update_overlay(const AppState& state, Session& session, UiCache& cac
                         static_cast<int64_t>(state.mask_percent * 10) ^ (state.show_boundaries ? 1 << 30 : 0);
     if (key == cache.overlay_key) return;
     const Colormap cmap = shown_colormap(state, *e);
-    NormalizedMap nm = normalize_map(e->map, shown_norm(*e));
+    NormalizedMap nm = normalize_map(e->map, e->norm);
     cache.overlay.upload(view_overlay(state, *f, *e, display_scale(*f)), key, false);
     if (cache.face.version != session.explanation_version())
         cache.face.upload(upscale_nearest(f->input_picture, display_scale(*f)), session.explanation_version(), false);
@@ -191,7 +189,7 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
         return;
     }
     const ExplainRequest r = current_request(state, session);
-    const bool cheap = is_cheap_method(r.method);
+    const bool cheap = is_live(r);
     const JobStatus& job = session.job();
     if (ImGui::Button("Explain") || state.run_requested || (cheap && state.live)) session.request(r);
     state.run_requested = false;

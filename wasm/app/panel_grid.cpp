@@ -11,7 +11,7 @@
 namespace cnnlens::app {
 
 Image overlay_picture(const AppState& state, const Face& face, const Explanation& e, NormalizedMap* nm) {
-    NormalizedMap n = normalize_map(e.map, shown_norm(e));
+    NormalizedMap n = normalize_map(e.map, e.norm);
     Image pic = overlay(upscale_nearest(face.input_picture, display_scale(face)), n.map, shown_colormap(state, e), state.opacity);
     if (nm) *nm = std::move(n);
     return pic;
@@ -46,7 +46,7 @@ static void update_grid_texture(const AppState& state, const Face& face, const C
     if (state.grid_shared_scale) {
         Tensor all(Shape({static_cast<int64_t>(g.maps.size()) * e0.height, e0.width}));
         for (size_t k = 0; k < g.maps.size(); ++k) std::copy(g.maps[k].map.data(), g.maps[k].map.data() + n, all.data() + k * n);
-        shared = normalize_map(all, shown_norm(e0));
+        shared = normalize_map(all, e0.norm);
         t.grid_lo = shared.lo;
         t.grid_hi = shared.hi;
     }
@@ -59,7 +59,7 @@ static void update_grid_texture(const AppState& state, const Face& face, const C
             m = Tensor(Shape({e0.height, e0.width}));
             std::copy(shared.map.data() + k * n, shared.map.data() + (k + 1) * n, m.data());
         } else {
-            m = normalize_map(g.maps[k].map, shown_norm(g.maps[k])).map;
+            m = normalize_map(g.maps[k].map, g.maps[k].norm).map;
         }
         tiles.push_back(overlay(base, m, cmap, state.opacity));
     }
@@ -76,12 +76,12 @@ void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache) {
     }
     const ExplainRequest r = current_request(state, session);
     const ExplanationMethod* m = find_method(r.method);
-    if (!is_cheap_method(r.method)) {
+    if (!is_live(r)) {
         ImGui::TextWrapped("%s is slow; the grid uses the cheap methods (gradients and Grad-CAMs). Pick one in the "
                            "Explain tab.", std::string(m->title()).c_str());
         return;
     }
-    ClassGrid& g = cache.work.grid;
+    ClassGrid& g = session.panel_work().grid;
     g.want(session, r);
     const auto& names = session.class_names();
     const int classes = static_cast<int>(g.classes.size());
@@ -110,7 +110,7 @@ void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache) {
         ImGui::BeginGroup();
         if (atlas_tile(cache.panels.grid, k, 7, tile_w, tile_h, side, side_h)) {
             state.target_class = c == f->top ? -1 : c;  // explain this class in the Explain tab
-            cache.work.focus = "explain";
+            session.panel_work().focus = "explain";
         }
         if (ImGui::IsItemHovered()) ImGui::SetTooltip("Click to explain %s in the Explain tab", names[static_cast<size_t>(c)].c_str());
         const bool top = c == f->top;
@@ -118,7 +118,7 @@ void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache) {
         ImGui::Text("%s %.1f %%", names[static_cast<size_t>(c)].c_str(), 100.f * f->probs[static_cast<size_t>(c)]);
         if (top) ImGui::PopStyleColor();
         if (!state.grid_shared_scale) {
-            const NormalizedMap nm = normalize_map(g.maps[static_cast<size_t>(k)].map, shown_norm(g.maps[static_cast<size_t>(k)]));
+            const NormalizedMap nm = normalize_map(g.maps[static_cast<size_t>(k)].map, g.maps[static_cast<size_t>(k)].norm);
             ImGui::TextDisabled("%.3g .. %.3g", nm.lo, nm.hi);
         }
         ImGui::EndGroup();
@@ -146,7 +146,7 @@ void draw_compare_panel(AppState& state, Session& session, UiCache& cache) {
     if (!second) second = all_methods()[0], state.second_method = std::string(second->name());
     if (ImGui::BeginCombo("second method", std::string(second->title()).c_str())) {
         for (const ExplanationMethod* x : all_methods()) {
-            const std::string label = std::string(x->title()) + (is_cheap_method(x->name()) ? "" : "  (slow)");
+            const std::string label = std::string(x->title()) + (x->live() ? "" : "  (slow)");
             if (ImGui::Selectable(label.c_str(), x == second)) state.second_method = std::string(x->name());
         }
         ImGui::EndCombo();
@@ -155,8 +155,8 @@ void draw_compare_panel(AppState& state, Session& session, UiCache& cache) {
     AppState other = state;
     other.method = state.second_method;
     const ExplainRequest r2 = current_request(other, session);
-    SideMap& side = cache.work.side;
-    const bool cheap = is_cheap_method(r2.method);
+    SideMap& side = session.panel_work().side;
+    const bool cheap = is_live(r2);
     bool run = false;
     if (!cheap) {
         ImGui::SameLine();
@@ -168,7 +168,7 @@ void draw_compare_panel(AppState& state, Session& session, UiCache& cache) {
         ImGui::TextDisabled("computing...");
     }
     const ExplainRequest r1 = current_request(state, session);
-    if (is_cheap_method(r1.method) && state.live) session.request(r1);
+    if (is_live(r1) && state.live) session.request(r1);
     const Explanation* e1 = session.explanation();
     const Explanation* e2 = side.map && side.key == face_key(session) ? &*side.map : nullptr;
 

@@ -49,8 +49,8 @@ static void draw_layer_list(AppState& state, const LayerBrowser& lb) {
     }
 }
 
-static void draw_feature_maps(AppState& state, const Session& session, UiCache& cache, const LayerInfo& layer) {
-    LayerBrowser& lb = cache.work.layers;
+static void draw_feature_maps(AppState& state, Session& session, UiCache& cache, const LayerInfo& layer) {
+    LayerBrowser& lb = session.panel_work().layers;
     lb.want_maps(layer.node);
     ImGui::Text("Feature maps of %s for this face", layer.name.c_str());
     ImGui::TextUnformatted("scale:");
@@ -96,7 +96,7 @@ static void draw_feature_maps(AppState& state, const Session& session, UiCache& 
 }
 
 static void draw_filters(AppState& state, Session& session, UiCache& cache, const LayerInfo& layer) {
-    LayerBrowser& lb = cache.work.layers;
+    LayerBrowser& lb = session.panel_work().layers;
     const int channels = static_cast<int>(layer.shape[layer.shape.rank() - 1]);
     ImGui::Text("Filter pictures of %s", layer.name.c_str());
     ImGui::TextDisabled("what input makes each channel fire most (gradient ascent from noise)");
@@ -147,7 +147,7 @@ static void draw_filters(AppState& state, Session& session, UiCache& cache, cons
 
 // The chosen channel: its filter picture enlarged next to its activation over the face.
 static void draw_enlarged(const AppState& state, const Session& session, UiCache& cache, const LayerInfo& layer) {
-    const LayerBrowser& lb = cache.work.layers;
+    const LayerBrowser& lb = session.panel_work().layers;
     const int k = state.filter_channel;
     const bool has_filter = lb.filter_layer == layer.node && k < static_cast<int>(lb.filters.size());
     const bool has_map = lb.maps && lb.maps_node == layer.node && k < lb.maps->channels;
@@ -181,7 +181,7 @@ static void draw_enlarged(const AppState& state, const Session& session, UiCache
 }
 
 void draw_layers_panel(AppState& state, Session& session, UiCache& cache) {
-    LayerBrowser& lb = cache.work.layers;
+    LayerBrowser& lb = session.panel_work().layers;
     lb.sync(session);
     if (state.layer < 0 || !lb.find(state.layer)) {  // start at the last spatial layer larger than 1x1
         state.layer = -1;

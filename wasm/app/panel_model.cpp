@@ -10,7 +10,7 @@
 namespace cnnlens::app {
 
 static void draw_input_dialog(AppState& state, Session& session, UiCache& cache) {
-    ModelFiles& mf = cache.work.model;
+    ModelFiles& mf = session.panel_work().model;
     if (!mf.pending) return;
     if (!ImGui::IsPopupOpen("Model input")) {
         // The dialog starts from the model's guess: the ImageNet preset for a 1000-class RGB
@@ -77,7 +77,7 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
             spec.mean.assign(state.input_mean, state.input_mean + nc);
             spec.std.assign(state.input_std, state.input_std + nc);
         }
-        Status s = install_pending(session, cache.work, spec, state.input_task == 0 ? ModelTask::kFace : ModelTask::kImage);
+        Status s = install_pending(session, session.panel_work(), spec, state.input_task == 0 ? ModelTask::kFace : ModelTask::kImage);
         if (!s) state.error = "own model: " + s.message();
         else state.error.clear(), state.target_class = -1, state.contrast_class = -1;
         ImGui::CloseCurrentPopup();

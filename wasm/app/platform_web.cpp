@@ -119,7 +119,7 @@ void open_pending_files() {
     std::vector<DroppedFile> files;
     for (App::PendingFile& f : g->files) files.push_back({std::move(f.bytes), std::move(f.name), f.width, f.height});
     g->files.clear();
-    Status s = open_files(g->session, g->cache.work, files);
+    Status s = open_files(g->session, g->session.panel_work(), files);
     if (!s) set_error(s.message());  // core errors name the file
     else g->state.error.clear();
 }
@@ -133,7 +133,7 @@ void open_pending_files() {
 
 bool work_waiting() {
     const Session& s = g->session;
-    return !s.busy() && (s.job().pending || panels_busy(s, g->cache.work));
+    return !s.busy() && (s.job().pending || panels_busy(s, g->session.panel_work()));
 }
 
 // Runs one job; `progress` is called from inside it, without the state lock. Errors go to the
@@ -148,7 +148,7 @@ void run_job(const Progress& progress) {
     if (explanation) {
         s = g->session.run_pending([&](float) { progress(); return true; });
     } else {
-        s = step_panels(g->session, g->cache.work, [&](float) {
+        s = step_panels(g->session, g->session.panel_work(), [&](float) {
             progress();
             const StateLock l = lock_state();
             return !g->session.job().pending && g->files.empty();
@@ -452,7 +452,7 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_bench_forward(int batch, int runs,
 // for is not drawn yet.
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_busy() {
     const StateLock lock = lock_state();
-    return !g->files.empty() || !g->cache.work.focus.empty() || g->session.job().pending || g->session.job().running || g->job_scheduled ||
+    return !g->files.empty() || !g->session.panel_work().focus.empty() || g->session.job().pending || g->session.job().running || g->job_scheduled ||
            (g->session.explanation() && g->cache.shown.version != g->session.explanation_version());
 }
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_version() {
@@ -552,9 +552,13 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_explain(const char* method) {
     return 1;
 }
 // Sets one parameter of a method (after cnnlens_test_explain, before the next frame runs it).
-EMSCRIPTEN_KEEPALIVE void cnnlens_test_param(const char* method, const char* name, double value) {
+// Returns 0 when the method or the parameter does not exist.
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_param(const char* method, const char* name, double value) {
+    const ExplanationMethod* m = find_method(method);
+    if (!m || !m->find_param(name)) return 0;
     const StateLock lock = lock_state();
     g->state.params[method].set(name, value);
+    return 1;
 }
 
 // The selected face's crop as PNG (so a test can run the native CLI on exactly that crop).
@@ -568,10 +572,10 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_face_png_size() {
 }
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_face_png_data() { return g->test_string.data(); }
 
-// The extra panels' test commands (panels_test.cpp); answers JSON.
+// The extra panels' test commands (panels_hook.cpp); answers JSON.
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_panels(const char* command) {
     const StateLock lock = lock_state();
-    g->test_string = panels_test_command(g->state, g->session, g->cache, command);
+    g->test_string = panels_hook_command(g->state, g->session, g->cache, command);
     return g->test_string.c_str();
 }
 
@@ -601,7 +605,7 @@ int main() {
     ImGui_ImplOpenGL3_Init("#version 300 es");
 
     g->session.set_job_batch(kJobBatch);
-    g->cache.work.model.memory_available = memory_available;
+    g->session.panel_work().model.memory_available = memory_available;
     Status s = g->session.load_models(directory_source("/models/fer2013-mini-xception"), directory_source("/models/blazeface"));
     if (!s) set_error("loading the bundled models failed: " + s.message());
     start_jobs();

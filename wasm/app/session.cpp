@@ -8,6 +8,7 @@
 #include "core/base/limits.h"
 #include "core/base/thread_pool.h"
 #include "core/kernels/kernels.h"
+#include "wasm/app/session_panels.h"
 
 namespace cnnlens::app {
 
@@ -21,13 +22,16 @@ int display_scale(const Face& f) {
     return side <= 64 ? 4 : std::max(1, 256 / std::max(side, 1));
 }
 
-bool is_cheap_method(std::string_view m) {
-    return m == "saliency" || m == "gradient_x_input" || m == "guided" || m == "gradcam" ||
-           m == "gradcampp" || m == "guided_gradcam";
+bool is_live(const ExplainRequest& r) {
+    const ExplanationMethod* m = find_method(r.method);
+    return m && m->live();
 }
 
-Session::Session() = default;
+Session::Session() : panel_work_(std::make_unique<PanelWork>()) {}
 Session::~Session() = default;
+
+PanelWork& Session::panel_work() { return *panel_work_; }
+const PanelWork& Session::panel_work() const { return *panel_work_; }
 
 std::string_view Session::kernels_name() const { return kernels_ ? kernels_->name : std::string_view("none"); }
 
@@ -345,7 +349,7 @@ static Explanation clone_explanation(const Explanation& e) {
     c.height = e.height;
     c.width = e.width;
     c.map = copy(e.map);
-    c.signed_map = e.signed_map;
+    c.norm = e.norm;
     c.attribution = copy(e.attribution);
     for (const auto& [k, v] : e.extras) c.extras.emplace(k, copy(v));
     c.stats = e.stats;
@@ -370,9 +374,7 @@ Status Session::run_pending(const std::function<bool(float)>& on_progress) {
     if (!m) return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() + ")");
     job_.running = true;
     Params params = r.params;
-    if (job_batch_ > 0 && !params.has("batch"))
-        for (const ParamDef& d : m->params())
-            if (d.name == "batch") params.set("batch", job_batch_);
+    if (job_batch_ > 0 && !params.has("batch") && m->find_param("batch")) params.set("batch", job_batch_);
     lock.unlock();
 
     // From here on the job computes without the lock and publishes under it.

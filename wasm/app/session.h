@@ -66,6 +66,8 @@ struct JobStatus {
 //    selected face's input), the model and the probe (open_photo, open_face and install_model
 //    refuse; select() is refused while an explanation runs, and panel steps check afterwards
 //    that their face is still the selected one).
+struct PanelWork;  // session_panels.h
+
 class Session {
 public:
     Session();
@@ -74,6 +76,10 @@ public:
     // The state lock (see above). Not recursive: never call run_pending() or step_panels()
     // while holding it.
     std::mutex& state_mutex() const { return state_mutex_; }
+
+    // The extra panels' jobs and results (session_panels.h), under the state lock like the rest.
+    PanelWork& panel_work();
+    const PanelWork& panel_work() const;
 
     // Loads the classifier (a folder with cnnlens.json) and the detector (blazeface.json +
     // .bin) from file sources. Errors name the file.
@@ -200,6 +206,8 @@ private:
     bool explanation_partial_ = false;
     int job_batch_ = 0;
     bool background_ = false;
+    // The extra panels' jobs and results (session_panels.h): session state, whatever draws it.
+    std::unique_ptr<PanelWork> panel_work_;
 };
 
 // The classifier's input row [1, H, W, C] back as 8-bit pixels (inverse of the spec's mapping).
@@ -220,7 +228,8 @@ Status check_photo_size(std::string_view name, int64_t width, int64_t height);
 // on the thread count.
 Image downscale_to(const Image& img, int max_side);
 
-// Methods cheap enough to recompute while a slider moves (one or a few backward passes).
-bool is_cheap_method(std::string_view method);
+// Whether the request's method is cheap enough to recompute while a slider moves
+// (MethodCost::kLive); false for an unknown method.
+bool is_live(const ExplainRequest& request);
 
 }  // namespace cnnlens::app

@@ -1,10 +1,16 @@
 // Session: a user's model in place of the bundled classifier, and faces opened from a labeled
-// set (see session.h).
+// set (see session.h); dropped files and the installation of a dropped model
+// (session_panels.h).
 #include "wasm/app/session.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <mutex>
 
+#include "core/base/thread_pool.h"
 #include "core/image/render.h"
+#include "wasm/app/session_panels.h"
 
 namespace cnnlens::app {
 
@@ -78,6 +84,185 @@ Status Session::open_face(const Image& face, std::string_view name) {
     job_ = JobStatus{};
     ++explanation_version_;
     return Status::ok();
+}
+
+// --- Dropped files and models ---------------------------------------------------------------------------------------
+
+ModelMemory model_memory(const Graph& g, int threads) {
+    ModelMemory m;
+    for (const Node& n : g.nodes())
+        if (n.op == OpType::kConst) m.weights += n.value.size() * static_cast<int64_t>(sizeof(float));
+    m.tape = g.tape_bytes_per_image();
+    m.threads = std::max(threads, 1);
+    return m;
+}
+
+std::string megabytes(int64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+    return buf;
+}
+
+Status check_memory(std::string_view what, int64_t need, std::string_view detail, int64_t available) {
+    if (available < 0 || need <= available) return Status::ok();
+    return out_of_range(std::string(what) + " needs " + megabytes(need) + " (" + std::string(detail) + ") but the page can get only " +
+                        megabytes(available) + " more memory; the current model stays");
+}
+
+static std::string lower_extension(std::string_view name) {
+    const size_t dot = name.rfind('.');
+    std::string ext(dot == std::string_view::npos ? std::string_view() : name.substr(dot + 1));
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ext;
+}
+
+FileKind file_kind(std::string_view name) {
+    const std::string ext = lower_extension(name);
+    if (ext == "csv") return FileKind::kDataset;
+    if (ext == "json" || ext == "bin" || ext == "txt" || ext == "onnx") return FileKind::kModel;
+    return FileKind::kPhoto;
+}
+
+static std::string_view as_text(const std::vector<uint8_t>& b) {
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files) {
+    Status first;
+    auto keep = [&](Status st) {
+        if (!st && first) first = std::move(st);
+    };
+    bool model = false;
+    for (DroppedFile& f : files) {
+        switch (file_kind(f.name)) {
+            case FileKind::kPhoto:
+                keep(f.width > 0 ? s.open_pixels(Image{f.width, f.height, 4, std::move(f.bytes)}, f.name) : s.open_photo(f.bytes, f.name));
+                if (s.photo_name() == f.name) w.focus = "explain";
+                break;
+            case FileKind::kDataset: {
+                Status st = w.confusion.open(s, as_text(f.bytes), f.name);
+                if (st) w.focus = "confusion";
+                keep(std::move(st));
+                break;
+            }
+            case FileKind::kModel:
+                if (!model) w.model.files.clear();  // a drop holds one model's files
+                model = true;
+                w.model.files[f.name] = std::move(f.bytes);
+                break;
+        }
+    }
+    if (model) keep(load_model_files(s, w));
+    return first;
+}
+
+// Class names from a .txt (one per line) or a .json list of strings.
+static Expected<std::vector<std::string>> read_class_names(const std::string& name, std::string_view text) {
+    std::vector<std::string> out;
+    if (lower_extension(name) == "txt") {
+        size_t i = 0;
+        while (i <= text.size()) {
+            size_t e = text.find('\n', i);
+            if (e == std::string_view::npos) e = text.size();
+            std::string line(text.substr(i, e - i));
+            while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+            if (!line.empty()) out.push_back(line);
+            i = e + 1;
+        }
+        return out;
+    }
+    auto spec = parse_model_spec("{\"classes\": " + std::string(text) + "}");
+    if (!spec) return invalid_argument(name + ": class names must be a JSON list of strings");
+    return spec->classes;
+}
+
+Status load_model_files(Session& s, PanelWork& w) {
+    auto& files = w.model.files;
+    FileSource source = [&files](const std::string& name) -> Expected<std::vector<uint8_t>> {
+        auto it = files.find(name);
+        if (it == files.end()) {
+            std::string have;
+            for (const auto& [n, b] : files) have += (have.empty() ? "" : ", ") + n;
+            return not_found("'" + name + "' is missing: drop it together with the others (dropped: " + have + ")");
+        }
+        // Weight files are read once: handed over, not copied, so a large model is not held twice.
+        const std::string ext = lower_extension(name);
+        if (ext == "onnx" || ext == "bin") return std::move(it->second);
+        return it->second;
+    };
+    std::string main, classes_file, class_text;
+    int shards = 0;
+    for (const auto& [name, bytes] : files) {
+        const std::string_view text = as_text(bytes);
+        if (name == "cnnlens.json") main = name;
+        else if (lower_extension(name) == "bin") ++shards;
+        else if (lower_extension(name) == "onnx") {
+            if (main != "cnnlens.json") main = name;
+        } else if (name.size() > 13 && name.compare(name.size() - 13, 13, ".cnnlens.json") == 0) {
+            continue;  // an ONNX model's description, read by load_model_from
+        } else if (lower_extension(name) == "json" && text.find("\"modelTopology\"") != std::string_view::npos) {
+            if (main.empty()) main = name;
+        } else {
+            classes_file = name;
+            class_text.assign(text);
+        }
+    }
+    if (main.empty())
+        return invalid_argument("no model among the dropped files: drop an .onnx file, or a TF.js model.json together with its .bin files");
+    const auto available = [&]() -> int64_t { return w.model.memory_available ? w.model.memory_available() : -1; };
+    // Before the weights are built: they take about as much as the files that hold them (float32).
+    int64_t file_bytes = 0;
+    for (const auto& [name, bytes] : files) file_bytes += static_cast<int64_t>(bytes.size());
+    CNNLENS_RETURN_IF_ERROR(check_memory(main, file_bytes, "its weights, about the size of its files", available()));
+    auto m = load_model_from(source, main);
+    if (!m) return m.status();
+    files.clear();  // the weights are built: the files' bytes go before the tape is counted
+    const ModelMemory need = model_memory(m->graph, pool_threads());
+    CNNLENS_RETURN_IF_ERROR(check_memory(main, need.tape * need.threads,
+                                         "activations and gradients of one image: " + megabytes(need.tape) + " for each of " +
+                                             std::to_string(need.threads) + " thread" + (need.threads == 1 ? "" : "s") +
+                                             ", besides its weights' " + megabytes(need.weights),
+                                         available()));
+    if (!classes_file.empty()) {
+        auto names = read_class_names(classes_file, class_text);
+        if (!names) return names.status();
+        if (static_cast<int>(names->size()) != m->num_classes())
+            return invalid_argument(classes_file + " lists " + std::to_string(names->size()) + " class names but the model has " +
+                                    std::to_string(m->num_classes()) + " outputs");
+        m->spec.classes = std::move(*names);
+    }
+    w.model.pending_source = lower_extension(main) == "onnx" ? main : main + " + " + std::to_string(shards) + " shard" + (shards == 1 ? "" : "s");
+    if (!m->spec.inferred) {  // described by cnnlens.json or <name>.cnnlens.json: nothing to confirm
+        w.model.pending.reset();
+        CNNLENS_RETURN_IF_ERROR(s.install_model(std::move(*m)));
+        w.focus = "explain";
+        return Status::ok();
+    }
+    w.model.pending = std::move(*m);  // the input dialog confirms the value range
+    w.focus = "model";
+    return Status::ok();
+}
+
+Status install_pending(Session& s, PanelWork& w, const InputSpec& input, ModelTask task) {
+    if (!w.model.pending) return invalid_argument("no model is waiting to be installed");
+    Model& m = *w.model.pending;
+    const InputSpec& g = m.spec.input;
+    if (input.height != g.height || input.width != g.width || input.channels != g.channels)
+        return invalid_argument("the model's input is " + std::to_string(g.height) + "x" + std::to_string(g.width) + "x" +
+                                std::to_string(g.channels) + ", not " + std::to_string(input.height) + "x" +
+                                std::to_string(input.width) + "x" + std::to_string(input.channels));
+    if (input.mean.empty() && !(input.range_hi > input.range_lo)) return invalid_argument("the input range must have hi > lo");
+    if (input.mean.size() != input.std.size() || (!input.mean.empty() && input.mean.size() != 1 &&
+                                                  input.mean.size() != static_cast<size_t>(input.channels)))
+        return invalid_argument("mean and std need one value, or one per channel (" + std::to_string(input.channels) + ")");
+    for (float v : input.std)
+        if (!(v > 0.f)) return invalid_argument("every std must be > 0, got " + std::to_string(v));
+    m.spec.input = input;
+    if (task != ModelTask::kAuto) m.spec.task = task;
+    Status st = s.install_model(std::move(m));
+    w.model.pending.reset();
+    if (st) w.focus = "explain";
+    return st;
 }
 
 }  // namespace cnnlens::app

@@ -19,6 +19,7 @@
 
 #include "core/eval/confusion.h"
 #include "core/eval/dataset.h"
+#include "core/explain/feature_maps.h"
 #include "core/explain/filters.h"
 #include "wasm/app/session.h"
 

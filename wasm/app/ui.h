@@ -41,7 +41,6 @@ struct UiCache {
     ShownMap shown;
     int64_t overlay_key = -1;  // hash of (explanation version, display settings)
     int64_t photo_map_key = -1;
-    PanelWork work;      // the extra panels' jobs and results (session_panels.h)
     PanelTextures panels;
 };
 
@@ -59,13 +58,12 @@ ExplainRequest current_request(const AppState& state, const Session& session);
 
 // Shared by the explain panel and the extra panels (panel_explain.cpp).
 Colormap shown_colormap(const AppState& state, const Explanation& e);
-MapNorm shown_norm(const Explanation& e);
 // A vertical colour bar with five value labels, `height` pixels tall, at the cursor.
 void draw_legend(const ShownMap& s, float height);
 // One widget per ParamDef; returns true when a value changed.
 bool param_widget(const ParamDef& d, Params& p, const Session& session);
 
-// The extra panels, one file each; they request work from cache.work, which
+// The extra panels, one file each; they request work from session.panel_work(), which
 // step_panels() (session_panels.h) advances once per frame.
 void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache);   // panel_grid.cpp
 void draw_compare_panel(AppState& state, Session& session, UiCache& cache);      // panel_grid.cpp
@@ -79,12 +77,12 @@ Image overlay_picture(const AppState& state, const Face& face, const Explanation
 // drawn at w x h; returns true when clicked.
 bool atlas_tile(const Texture& t, int k, int columns, int tile_w, int tile_h, float w, float h);
 
-// The extra panels' side of the test hook (panels_test.cpp): runs one command and answers JSON.
+// The extra panels' side of the test hook (panels_hook.cpp): runs one command and answers JSON.
 // Commands: "state", "tab NAME", "layers", "layer NODE", "filters COUNT STEPS", "inside",
 // "channel K", "grid", "confusion", "cell TRUTH PRED", "open TRUTH PRED INDEX", "install LO HI",
 // "confirm" (install the waiting model with the input it proposes), "task face|image",
 // "selection" (selected face, face count, alignment), "align on|off".
 // Unknown commands answer {"error": ...}.
-std::string panels_test_command(AppState& state, Session& session, UiCache& cache, std::string_view command);
+std::string panels_hook_command(AppState& state, Session& session, UiCache& cache, std::string_view command);
 
 }  // namespace cnnlens::app

@@ -23,7 +23,7 @@ public:
         // Stride-1 kernels larger than 1x1: the backward pass as the flipped convolution (an
         // indirect GEMM with K = taps * out_c) instead of a GEMM with K = out_c and col2im. With
         // few outputs (the 7-class 3x3 head of the default model) that K is tiny and the GEMM
-        // spends its time loading and storing C: 0.041 -> 0.015 ms there.
+        // would spend its time loading and storing C.
         ConvDesc bd;
         std::vector<float> bw;
         if (with_backward && with_flipped && taps_ > 1 && flipped_transpose(d, w, bd, bw))
@@ -55,7 +55,6 @@ public:
         // With a few input channels (a grey or RGB first layer) a tap is one to three multiply-adds
         // per row, and the microkernel's per-tap pointer setup dominates: copy the taps of a row
         // block into one contiguous row each (im2col) and run a plain GEMM with K = taps * in_c.
-        // In wasm this took the 3x3/2 grey layer of the default model from 0.21 ms to 0.07 ms.
         im2col_ = d.groups == 1 && taps_ > 1 && cpg_ < 4;
     }
 

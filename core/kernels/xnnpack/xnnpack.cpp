@@ -1,7 +1,7 @@
 // The `xnnpack` kernel set on Debian's libXNNPACK (2022 snapshot): operators are created once
 // per kernel from repacked weights and set up again only when the batch size, the buffers or
 // the thread pool change. Pooling gradients come from the simd set (XNNPACK has no backward
-// ops), and so do the layers the simd set's AVX-512 copy runs faster (OursConv).
+// ops), and so do the layers the simd set's AVX-512 copy runs faster (HandedOverConv).
 #include "core/kernels/xnnpack/xnnpack.h"
 
 #include <pthreadpool.h>
@@ -21,17 +21,12 @@
 #include "core/base/log.h"
 #include "core/base/thread_pool.h"
 #include "core/kernels/kernels.h"
-
-namespace cnnlens {
-
 #ifdef CNNLENS_HAVE_SIMD
-const KernelSet& simd_kernels();
-bool simd_avx512_beats_xnnpack(const ConvDesc& d);  // core/kernels/simd/simd.h
-std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights, const float* bias);
+#include "core/kernels/simd/simd_set.h"
 #endif
 
+namespace cnnlens {
 namespace {
-
 
 struct Runtime {
     bool ok = false;
@@ -56,8 +51,8 @@ Runtime& runtime() {
     return r;
 }
 
-// Set once XNNPACK's workers are parked (see ours_next), cleared whenever an operator may wake
-// them again.
+// Set once XNNPACK's workers are parked (see park_workers_before_our_kernel), cleared whenever
+// an operator may wake them again.
 std::atomic<bool> g_workers_parked{false};
 
 // Inside a loop of our own pool (one thread per batch piece) operators run on the calling
@@ -70,9 +65,8 @@ pthreadpool_t pool() {
 
 // Called before a kernel of ours (simd or reference set, on our thread pool) runs for this set.
 // XNNPACK's workers spin for a while after each operator and would hold the cores our pool's
-// workers need (2 threads, batch 1: a 0.62 ms forward pass took 0.90 ms), so they are parked,
-// once per run of our kernels.
-void ours_next() {
+// workers need, so they are parked, once per run of our kernels.
+void park_workers_before_our_kernel() {
     if (pool_threads() > 1 && !in_parallel_region() && !g_workers_parked.exchange(true, std::memory_order_relaxed))
         park_xnnpack_threads();
 }
@@ -222,9 +216,9 @@ enum class ConvBackward {
     kDepthwiseLoop,     // other depthwise: depthwise_backward()
     kStrided1x1,        // strided 1x1 kernels: an XNNPACK 1x1 convolution (the weights
                         // transposed) into a compact buffer, then scattered to the strided
-                        // pixels; XNNPACK's own deconvolution was four times slower there
-    kSimd,              // strided layers with 1-3 input channels: the simd set's GEMM + col2im
-                        // (0.05 -> 0.04 ms on the grey input layer)
+                        // pixels; XNNPACK's own deconvolution is much slower there
+    kSimd,              // strided layers with 1-3 input channels: the simd set's GEMM + col2im,
+                        // faster than XNNPACK's deconvolution on so few channels
     kReference,         // shapes XNNPACK rejects
 };
 
@@ -249,19 +243,19 @@ public:
     // exact GEMM (double sums, see ConvKernel::forward_tape).
     void forward_tape(const float* in, float* out, int batch) override {
         if (!tape_) return forward(in, out, batch);
-        ours_next();
+        park_workers_before_our_kernel();
         tape_->forward_tape(in, out, batch);
     }
 
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         if (batch <= 0) return;
         if (route_ == ConvBackward::kReference || route_ == ConvBackward::kSimd) {
-            ours_next();
+            park_workers_before_our_kernel();
             return ref_->backward_input(gp, gin, batch, accumulate);
         }
         if (route_ == ConvBackward::kStrided1x1) return strided_1x1_backward(gp, gin, batch, accumulate);
         if (route_ == ConvBackward::kDepthwiseLoop) {
-            ours_next();
+            park_workers_before_our_kernel();
             return depthwise_backward(d_, dw_weights_.data(), gp, gin, batch, accumulate, taps_);
         }
         const int64_t n = int64_t{batch} * d_.in_h * d_.in_w * d_.in_c;
@@ -403,8 +397,7 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
     }
 
     // Stride 1 in general: the same flip makes the backward a forward convolution (channels
-    // swapped), which XNNPACK runs as fast as the forward pass; its deconvolution was 35 %
-    // slower on the 3x3 layer of the default model.
+    // swapped), which XNNPACK runs as fast as the forward pass, faster than its deconvolution.
     if (d.stride_h == 1 && d.stride_w == 1 && d.pad_top <= ph && d.pad_bottom <= ph &&
         d.pad_left <= pw && d.pad_right <= pw) {
         pack_backward(true);
@@ -459,19 +452,19 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
 }
 
 // A layer this set hands to a kernel of ours.
-class OursConv final : public ConvKernel {
+class HandedOverConv final : public ConvKernel {
 public:
-    explicit OursConv(std::unique_ptr<ConvKernel> k) : k_(std::move(k)) {}
+    explicit HandedOverConv(std::unique_ptr<ConvKernel> k) : k_(std::move(k)) {}
     void forward(const float* in, float* out, int batch) override {
-        ours_next();
+        park_workers_before_our_kernel();
         k_->forward(in, out, batch);
     }
     void forward_tape(const float* in, float* out, int batch) override {
-        ours_next();
+        park_workers_before_our_kernel();
         k_->forward_tape(in, out, batch);
     }
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
-        ours_next();
+        park_workers_before_our_kernel();
         k_->backward_input(gp, gin, batch, accumulate);
     }
 
@@ -486,7 +479,7 @@ std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* w, const f
     // thread, forward / VJP in ms): the 29x29x64 3x3 layer as Winograd 0.141 / 0.167 vs 0.146 /
     // 0.181; its 1x1 layers 0.170 / 0.169 vs 0.195 / 0.197 (largest) down to 0.027 / 0.030 vs
     // 0.036 / 0.037 (smallest). XNNPACK keeps the depthwise layers and narrow outputs.
-    if (simd_avx512_beats_xnnpack(d)) return std::make_unique<OursConv>(simd_kernels().make_conv(d, w, b));
+    if (simd_avx512_beats_xnnpack(d)) return std::make_unique<HandedOverConv>(simd_kernels().make_conv(d, w, b));
 #endif
     if (!runtime().ok) return reference_kernels().make_conv(d, w, b);
     return XnnConv::make(d, w, b);
@@ -516,17 +509,17 @@ public:
     // `reference` in builds without it.
     void backward_input(const float* in, const float* gout, float* gin, int batch,
                         bool accumulate) override {
-        ours_next();
+        park_workers_before_our_kernel();
         bwd_->backward_input(in, gout, gin, batch, accumulate);
     }
     // XNNPACK's pooling has no argmax output (its argmax pooling needs windows that tile the
     // input): the simd set's fused loop, about as fast as XNNPACK's max pooling alone.
     void forward_argmax(const float* in, float* out, int32_t* argmax, int batch) override {
-        ours_next();
+        park_workers_before_our_kernel();
         bwd_->forward_argmax(in, out, argmax, batch);
     }
     void backward_argmax(const int32_t* argmax, const float* gout, float* gin, int batch, bool accumulate) override {
-        ours_next();
+        park_workers_before_our_kernel();
         bwd_->backward_argmax(argmax, gout, gin, batch, accumulate);
     }
 

@@ -41,11 +41,11 @@ static std::string inside_json(const LayerBrowser& lb) {
     return s + "]}";
 }
 
-std::string panels_test_command(AppState& state, Session& session, UiCache& cache, std::string_view command) {
+std::string panels_hook_command(AppState& state, Session& session, UiCache& cache, std::string_view command) {
     std::istringstream in{std::string(command)};
     std::string verb;
     in >> verb;
-    PanelWork& w = cache.work;
+    PanelWork& w = session.panel_work();
     if (verb == "state") {
         const bool busy = panels_busy(session, w);
         return "{\"tab\":" + quoted(w.tab) + ",\"busy\":" + (busy ? "true" : "false") + ",\"modelVersion\":" +
