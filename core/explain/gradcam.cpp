@@ -1,5 +1,13 @@
-// Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ (Chattopadhay et al. 2018) and Guided Grad-CAM
-// on any layer with a spatial output. Default layer: the last layer whose output is spatial and
+// The gradient CAM family on any layer with a spatial output, A the layer's activations and G
+// the gradient of the target score with respect to them (channels c, positions i):
+//   Grad-CAM (Selvaraju et al. 2017)      relu(sum_c w_c A_ic), w_c = mean_i G_ic
+//   Grad-CAM++ (Chattopadhay et al. 2018) w_c = sum_i alpha_ic relu(G_ic), alpha from G's powers
+//   Guided Grad-CAM                       Grad-CAM upsampled times the guided-backprop gradient
+//   HiResCAM (Draelos & Carin 2020)       relu(sum_c G_ic A_ic): the gradient kept per position,
+//                                         so the map is faithful to the score for any head
+//   XGrad-CAM (Fu et al. 2020)            w_c = sum_i G_ic A_ic / (sum_i A_ic + 1e-7)
+//   Layer-CAM (Jiang et al. 2021)         relu(sum_c relu(G_ic) A_ic)
+// XGrad-CAM's 1e-7 and the formulas follow pytorch-grad-cam, the anchor users compare with. Default layer: the last layer whose output is spatial and
 // larger than 1x1, i.e. the one global pooling reads (pytorch-grad-cam's advice: ResNet's
 // layer4[-1], the block's output after its residual Add and ReLU, not the last conv inside the
 // block; VGG's features[-1]; for a plain conv stack, the last conv). The CAM is
@@ -13,7 +21,7 @@
 namespace cnnlens {
 namespace {
 
-enum class Variant { kGradCam, kPlusPlus, kGuided };
+enum class Variant { kGradCam, kPlusPlus, kGuided, kHiRes, kXGrad, kLayer };
 
 Expected<int> pick_layer(ModelProbe& probe, double requested) {
     const std::vector<LayerInfo> layers = probe.layers();
@@ -58,7 +66,15 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
     const int64_t h = A.shape()[1], w = A.shape()[2], k = A.shape()[3], hw = h * w;
     std::vector<double> weight(static_cast<size_t>(k), 0.0);
     for (int64_t c = 0; c < k; ++c) {
-        if (kVariant == Variant::kPlusPlus) {
+        if (kVariant == Variant::kHiRes || kVariant == Variant::kLayer) break;  // per-position weights below
+        if (kVariant == Variant::kXGrad) {
+            double ga = 0, a = 0;
+            for (int64_t i = 0; i < hw; ++i) {
+                ga += static_cast<double>(G[i * k + c]) * A[i * k + c];
+                a += A[i * k + c];
+            }
+            weight[static_cast<size_t>(c)] = ga / (a + 1e-7);
+        } else if (kVariant == Variant::kPlusPlus) {
             double sum_a = 0;
             for (int64_t i = 0; i < hw; ++i) sum_a += A[i * k + c];
             for (int64_t i = 0; i < hw; ++i) {
@@ -75,7 +91,11 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
     Tensor small(Shape{h, w});
     for (int64_t i = 0; i < hw; ++i) {
         double s = 0;
-        for (int64_t c = 0; c < k; ++c) s += weight[static_cast<size_t>(c)] * A[i * k + c];
+        for (int64_t c = 0; c < k; ++c) {
+            const double g = G[i * k + c];
+            const double wc = kVariant == Variant::kHiRes ? g : kVariant == Variant::kLayer ? std::max(g, 0.0) : weight[static_cast<size_t>(c)];
+            s += wc * A[i * k + c];
+        }
         small[i] = static_cast<float>(std::max(s, 0.0));
     }
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]);
@@ -129,6 +149,31 @@ const ExplanationMethod& method_GuidedGradCam() {
                              .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
                              .params = kParams,
                              .explain = cam<Variant::kGuided>});
+    return m;
+}
+
+const ExplanationMethod& method_HiResCam() {
+    static const FnMethod m({.name = "hirescam",
+                             .title = "HiResCAM",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
+                             .params = kParams,
+                             .explain = cam<Variant::kHiRes>});
+    return m;
+}
+const ExplanationMethod& method_XGradCam() {
+    static const FnMethod m({.name = "xgradcam",
+                             .title = "XGrad-CAM",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
+                             .params = kParams,
+                             .explain = cam<Variant::kXGrad>});
+    return m;
+}
+const ExplanationMethod& method_LayerCam() {
+    static const FnMethod m({.name = "layercam",
+                             .title = "Layer-CAM",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
+                             .params = kParams,
+                             .explain = cam<Variant::kLayer>});
     return m;
 }
 

@@ -168,6 +168,25 @@ TEST_P(TorchOracleTest, GradCamMatchesTorch) {
     }
 }
 
+// HiResCAM, XGrad-CAM and Layer-CAM at layer resolution, against their papers' formulas in
+// PyTorch (tests/oracle/torch_explain.py, cam_variant).
+TEST_P(TorchOracleTest, CamVariantsMatchTorch) {
+    for (const char* method : {"hirescam", "xgradcam", "layercam"}) {
+        for (const json& e : entries(method)) {
+            const std::string layer = e["layer"].get<std::string>();
+            const int node = probe_->model().graph.find(layer);
+            ASSERT_GE(node, 0) << layer;
+            auto r = run(method, e, Params().set("layer", node));
+            ASSERT_TRUE(r) << r.status().message();
+            ASSERT_TRUE(r->extras.count("cam")) << method << ": no extras[\"cam\"]";
+            const double err = compare(r->extras.at("cam"), e);
+            const std::string stem = layer.substr(layer.find("model_1/") + 8, layer.find('/', layer.find("model_1/") + 8) - layer.find("model_1/") - 8);
+            note(std::string(method) + " " + stem, err);
+            EXPECT_LT(err, kTol) << label(e);
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllSets, TorchOracleTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
                          [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
 

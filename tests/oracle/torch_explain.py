@@ -200,6 +200,23 @@ def grad_cam(port, x, cls, layer):
 
 # --- Main ---------------------------------------------------------------------------------------
 
+def cam_variant(port, x, cls, layer, variant):
+    """The gradient CAMs from their papers, at layer resolution [h,w]:
+    hirescam relu(sum_k G_k A_k); xgradcam relu(sum_k w_k A_k), w_k = sum_ij G_k A_k / (sum_ij A_k + 1e-7);
+    layercam relu(sum_k relu(G_k) A_k)."""
+    out = port.forward(x.clone().requires_grad_(True))
+    A = out[layer]
+    (G,) = torch.autograd.grad(out[LOGITS][:, cls].sum(), A)
+    if variant == 'hirescam':
+        cam = (G * A).sum(dim=1)
+    elif variant == 'xgradcam':
+        w = (G * A).sum(dim=(2, 3), keepdim=True) / (A.sum(dim=(2, 3), keepdim=True) + 1e-7)
+        cam = (w * A).sum(dim=1)
+    else:
+        cam = (torch.relu(G) * A).sum(dim=1)
+    return torch.relu(cam).detach()[0]
+
+
 def read_f32(path, shape):
     a = np.fromfile(path, '<f4')
     assert a.size == int(np.prod(shape)), f'{path}: {a.size} floats, expected {shape}'
@@ -271,6 +288,9 @@ def main():
             write(f'case{case}_gradcam_{stem}_c3_cam.f32', cam, map='cam', **ldesc)
             write(f'case{case}_gradcam_{stem}_c3_up.f32', up, map='upsampled', upsample="F.interpolate bilinear align_corners=False", **ldesc)
             cams.append(f'{stem} {tuple(cam.shape)} max {float(cam.max()):.4g} zero {float((cam == 0).double().mean()):.0%}')
+            for variant in ('hirescam', 'xgradcam', 'layercam'):
+                vc = cam_variant(port, x, HAPPY, layer, variant)
+                write(f'case{case}_{variant}_{stem}_c3_cam.f32', vc, map='cam', **{**ldesc, 'method': variant})
         summary.append(f'case {case} ({cname}): logits {np.array2string(logits[case], precision=3)}; guided >0 {frac_pos:.0%}; '
                        f'IG sum {s:.6f} vs delta {delta:.6f} (rel err {abs(s - delta) / abs(delta):.2%}); ' + '; '.join(cams))
 
