@@ -11,7 +11,7 @@
 # failed" where N and M count ctest tests, CLI
 # checks and e2e tests (a stage that cannot run, e.g. a broken build, counts as one failure).
 # Also runs every bad input of tests/data/bad/catalogue.json through the CLIs and each libFuzzer
-# target for 60 s (scripts/fuzz.sh; CNNLENS_FUZZ_SECONDS overrides). Exits non-zero on any
+# target for 45 s (scripts/fuzz.sh; CNNLENS_FUZZ_SECONDS overrides). Exits non-zero on any
 # failure. Works unattended in a fresh clone (CI=true, no stdin).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -333,11 +333,11 @@ explanations() {
     return "$status"
 }
 
-# fuzz: every libFuzzer target (fuzz/) for CNNLENS_FUZZ_SECONDS (default 60) s, two at a time,
+# fuzz: every libFuzzer target (fuzz/) for CNNLENS_FUZZ_SECONDS (default 45) s, two at a time,
 # from the committed seeds plus what earlier runs found; each target counts as one test.
 fuzz() {
     local log=build/fuzz.log status
-    bash scripts/fuzz.sh "${CNNLENS_FUZZ_SECONDS:-60}" 2>&1 | tee "$log"
+    bash scripts/fuzz.sh "${CNNLENS_FUZZ_SECONDS:-45}" 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     local ok bad
     ok=$(grep -cE '^  [a-z_0-9]+ .* executions .* ok$' "$log")
