@@ -123,57 +123,37 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
 
 const std::vector<ParamDef> kParams = {{"layer", -1, -1, 1e9, "layer node (-1: the last layer larger than 1x1, before global pooling)", {}, true}};
 
-}  // namespace
-
 // A CAM is a ReLU'd weighted sum, zero or above, so its full range is shown (pytorch-grad-cam
 // scales min-max); Guided Grad-CAM multiplies it into the signed guided gradient.
+template <Variant kVariant>
+MethodDef cam_def(std::string_view name, std::string_view title, MapNorm norm = MapNorm::kMinMax) {
+    return {.name = name, .title = title, .traits = {.cost = MethodCost::kLive, .norm = norm}, .params = kParams, .explain = cam<kVariant>};
+}
+
+}  // namespace
+
 const ExplanationMethod& method_GradCam() {
-    static const FnMethod m({.name = "gradcam",
-                             .title = "Grad-CAM",
-                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
-                             .params = kParams,
-                             .explain = cam<Variant::kGradCam>});
+    static const FnMethod m(cam_def<Variant::kGradCam>("gradcam", "Grad-CAM"));
     return m;
 }
 const ExplanationMethod& method_GradCamPlusPlus() {
-    static const FnMethod m({.name = "gradcampp",
-                             .title = "Grad-CAM++",
-                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
-                             .params = kParams,
-                             .explain = cam<Variant::kPlusPlus>});
+    static const FnMethod m(cam_def<Variant::kPlusPlus>("gradcampp", "Grad-CAM++"));
     return m;
 }
 const ExplanationMethod& method_GuidedGradCam() {
-    static const FnMethod m({.name = "guided_gradcam",
-                             .title = "Guided Grad-CAM",
-                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
-                             .params = kParams,
-                             .explain = cam<Variant::kGuided>});
+    static const FnMethod m(cam_def<Variant::kGuided>("guided_gradcam", "Guided Grad-CAM", MapNorm::kSignedPercentile99));
     return m;
 }
-
 const ExplanationMethod& method_HiResCam() {
-    static const FnMethod m({.name = "hirescam",
-                             .title = "HiResCAM",
-                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
-                             .params = kParams,
-                             .explain = cam<Variant::kHiRes>});
+    static const FnMethod m(cam_def<Variant::kHiRes>("hirescam", "HiResCAM"));
     return m;
 }
 const ExplanationMethod& method_XGradCam() {
-    static const FnMethod m({.name = "xgradcam",
-                             .title = "XGrad-CAM",
-                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
-                             .params = kParams,
-                             .explain = cam<Variant::kXGrad>});
+    static const FnMethod m(cam_def<Variant::kXGrad>("xgradcam", "XGrad-CAM"));
     return m;
 }
 const ExplanationMethod& method_LayerCam() {
-    static const FnMethod m({.name = "layercam",
-                             .title = "Layer-CAM",
-                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
-                             .params = kParams,
-                             .explain = cam<Variant::kLayer>});
+    static const FnMethod m(cam_def<Variant::kLayer>("layercam", "Layer-CAM"));
     return m;
 }
 

@@ -33,35 +33,48 @@ Model gap_linear_model(uint64_t seed) {
     return m;
 }
 
+// The network, one input, the CAM layer's activations A [6,5,4] and the linear weights [4,3].
+struct GapLinearCase {
+    explicit GapLinearCase(uint64_t seed) : model(gap_linear_model(seed)), probe(model, reference_kernels()), ctx(probe) {
+        Rng rng(seed + 1);
+        x = test::random_tensor({1, 6, 5, 2}, rng, 0.f, 1.f);
+        layer = model.graph.find("conv");
+        ProbeRequest r;
+        r.layers = {layer};
+        auto acts = probe.run(x, r);
+        EXPECT_TRUE(acts);
+        if (acts) A = std::move(acts->activations[0]);
+        fw = &model.graph.node(model.graph.find("fw")).value;
+    }
+    Tensor cam(const char* method, int cls) {
+        auto e = find_method(method)->explain(x, Target{cls}, Params().set("layer", layer), ctx);
+        EXPECT_TRUE(e) << method << ": " << e.status().message();
+        if (!e) return Tensor();
+        return std::move(e->extras.at("cam"));
+    }
+    Model model;
+    GraphProbe probe;
+    ExplainContext ctx;
+    Tensor x, A;
+    const Tensor* fw = nullptr;
+    int layer = -1;
+};
+
 // Draelos & Carin (2020): with global average pooling and one linear layer after the CAM's
 // layer, the gradient is the same at every position, so HiResCAM (gradient times activation
 // per position) equals Grad-CAM (position-averaged gradient times activation), and both equal
 // CAM (the linear layer's weights times the activations) divided by the positions.
 TEST(CamFamily, HiResCamEqualsGradCamAndCamOnGapAndLinear) {
-    const Model m = gap_linear_model(7);
-    GraphProbe probe(m, reference_kernels());
-    ExplainContext ctx(probe);
-    Rng rng(8);
-    const Tensor x = test::random_tensor({1, 6, 5, 2}, rng, 0.f, 1.f);
-    const int layer = m.graph.find("conv");
+    GapLinearCase t(7);
     for (int cls = 0; cls < 3; ++cls) {
-        auto gc = find_method("gradcam")->explain(x, Target{cls}, Params().set("layer", layer), ctx);
-        auto hr = find_method("hirescam")->explain(x, Target{cls}, Params().set("layer", layer), ctx);
-        ASSERT_TRUE(gc && hr);
-        const Tensor &a = gc->extras.at("cam"), &b = hr->extras.at("cam");
+        const Tensor a = t.cam("gradcam", cls), b = t.cam("hirescam", cls);
         ASSERT_EQ(a.shape(), (Shape{6, 5}));
         ASSERT_EQ(b.shape(), a.shape());
         // CAM from the activations and the linear layer's weights.
-        ProbeRequest r;
-        r.layers = {layer};
-        auto acts = probe.run(x, r);
-        ASSERT_TRUE(acts);
-        const Tensor& A = acts->activations[0];
-        const Tensor& fw = m.graph.node(m.graph.find("fw")).value;
         double peak = 0;
         for (int64_t i = 0; i < 30; ++i) {
             double s = 0;
-            for (int k = 0; k < 4; ++k) s += double(fw[k * 3 + cls]) * A[i * 4 + k];
+            for (int k = 0; k < 4; ++k) s += double((*t.fw)[k * 3 + cls]) * t.A[i * 4 + k];
             const double cam = std::max(s, 0.0) / 30;
             peak = std::max(peak, cam);
             EXPECT_NEAR(a[i], cam, 1e-6) << "Grad-CAM, class " << cls << ", position " << i;
@@ -76,31 +89,21 @@ TEST(CamFamily, HiResCamEqualsGradCamAndCamOnGapAndLinear) {
 // linear layer's weight / positions, Layer-CAM is relu(sum_k relu(w_k) A_k) / positions and
 // XGrad-CAM's weights are w_k / positions exactly (sum G A / sum A).
 TEST(CamFamily, LayerCamAndXGradCamOnGapAndLinear) {
-    const Model m = gap_linear_model(11);
-    GraphProbe probe(m, reference_kernels());
-    ExplainContext ctx(probe);
-    Rng rng(12);
-    const Tensor x = test::random_tensor({1, 6, 5, 2}, rng, 0.f, 1.f);
-    const int layer = m.graph.find("conv");
-    ProbeRequest r;
-    r.layers = {layer};
-    auto acts = probe.run(x, r);
-    ASSERT_TRUE(acts);
-    const Tensor& A = acts->activations[0];
-    const Tensor& fw = m.graph.node(m.graph.find("fw")).value;
+    GapLinearCase t(11);
     for (int cls = 0; cls < 3; ++cls) {
-        auto lc = find_method("layercam")->explain(x, Target{cls}, Params().set("layer", layer), ctx);
-        auto xg = find_method("xgradcam")->explain(x, Target{cls}, Params().set("layer", layer), ctx);
-        ASSERT_TRUE(lc && xg);
+        const Tensor lc = t.cam("layercam", cls), xg = t.cam("xgradcam", cls);
+        ASSERT_EQ(lc.shape(), (Shape{6, 5}));
+        ASSERT_EQ(xg.shape(), lc.shape());
         for (int64_t i = 0; i < 30; ++i) {
             double pos = 0, all = 0;
             for (int k = 0; k < 4; ++k) {
-                pos += std::max(double(fw[k * 3 + cls]), 0.0) * A[i * 4 + k];
-                all += double(fw[k * 3 + cls]) * A[i * 4 + k];
+                const double w = (*t.fw)[k * 3 + cls];
+                pos += std::max(w, 0.0) * t.A[i * 4 + k];
+                all += w * t.A[i * 4 + k];
             }
-            EXPECT_NEAR(lc->extras.at("cam")[i], std::max(pos, 0.0) / 30, 1e-6) << "Layer-CAM, class " << cls;
+            EXPECT_NEAR(lc[i], std::max(pos, 0.0) / 30, 1e-6) << "Layer-CAM, class " << cls;
             // A channel that is zero everywhere has weight 0 (its sum of A is 0, the 1e-7 guards it).
-            EXPECT_NEAR(xg->extras.at("cam")[i], std::max(all, 0.0) / 30, 1e-5) << "XGrad-CAM, class " << cls;
+            EXPECT_NEAR(xg[i], std::max(all, 0.0) / 30, 1e-5) << "XGrad-CAM, class " << cls;
         }
     }
 }

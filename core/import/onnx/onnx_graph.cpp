@@ -1370,11 +1370,9 @@ private:
         std::vector<int64_t> ad(r - a.dims.size(), 1), bd(r - b.dims.size(), 1);
         ad.insert(ad.end(), a.dims.begin(), a.dims.end());
         bd.insert(bd.end(), b.dims.begin(), b.dims.end());
-        out.dims.clear();
-        for (size_t d = 0; d < r; ++d) {
-            if (ad[d] != bd[d] && ad[d] != 1 && bd[d] != 1) return fail(n, "shapes " + dims_str(a.dims) + " and " + dims_str(b.dims) + " do not broadcast");
-            out.dims.push_back(ad[d] == 1 ? bd[d] : ad[d]);
-        }
+        auto od = broadcast_dims(n, a.dims, b.dims);
+        if (!od) return od.status();
+        out.dims = *od;
         double total = 1;
         for (int64_t d : out.dims) total *= static_cast<double>(d);
         if (total > kFoldLimit) return out_of_range(file_ + ": " + n.label() + ": the result " + dims_str(out.dims) + " is too large to evaluate at import");
