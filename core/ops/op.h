@@ -139,12 +139,17 @@ struct LayerNormAttrs {
 //                      a scale is given, as ONNX measures it)
 //   kAsymmetric:       x / scale
 //   kTfHalfPixelForNn: (x + 0.5) / scale
+//   kTfCropAndResize:  roi0 * (in - 1) + x * (roi1 - roi0) * (in - 1) / (out - 1), or
+//                      (roi0 + roi1) / 2 * (in - 1) when out == 1 (TensorFlow's crop_and_resize:
+//                      the box [roi0, roi1] of the axis, in units of its length, sampled at out
+//                      points); an output whose source lies outside [0, in - 1] on either axis
+//                      is `extrapolation`, a constant
 // kNearest rounds it per nearest_mode; kLinear interpolates bilinearly (clamped to the edge);
 // kCubic weights the 4 nearest inputs per axis with Keys' cubic of parameter cubic_a (inputs
 // beyond the edge repeat it, or with exclude_outside get weight 0 and the rest is
 // renormalized), as ONNX's reference does.
 enum class ResizeMode { kNearest, kLinear, kCubic };
-enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
+enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn, kTfCropAndResize };
 enum class NearestRound { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 struct ResizeAttrs {
     ResizeMode mode = ResizeMode::kNearest;
@@ -154,6 +159,9 @@ struct ResizeAttrs {
     float scale_h = 0.f, scale_w = 0.f;  // when > 0, used instead of out / in (ONNX 'scales')
     float cubic_a = -0.75f;
     bool exclude_outside = false;
+    // kTfCropAndResize only: the box per axis (ONNX's roi) and the value outside the image.
+    float roi_h0 = 0.f, roi_h1 = 1.f, roi_w0 = 0.f, roi_w1 = 1.f;
+    float extrapolation = 0.f;
 };
 struct SoftmaxAttrs { int axis = -1; };
 

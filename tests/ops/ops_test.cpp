@@ -139,6 +139,14 @@ std::vector<OpCase> cases() {
     excl.exclude_outside = true;
     excl.scale_h = 1.75f;  // a given scale, not out / in
     v.push_back({"resize_cubic_exclude_outside_scaled", OpType::kResize, excl, {2, 4, 5, 2}, {}});
+    // A box partly beyond the image: outputs sampled outside are the constant, with no gradient.
+    for (ResizeMode mode : {ResizeMode::kLinear, ResizeMode::kNearest, ResizeMode::kCubic}) {
+        ResizeAttrs crop = resize(mode, ResizeCoord::kTfCropAndResize, 5, 4);
+        crop.roi_h0 = 0.1f, crop.roi_h1 = 1.3f, crop.roi_w0 = -0.2f, crop.roi_w1 = 0.7f;
+        crop.extrapolation = 2.5f;
+        const char* names[] = {"resize_crop_nearest", "resize_crop_linear", "resize_crop_cubic"};
+        v.push_back({names[static_cast<int>(mode)], OpType::kResize, crop, {2, 6, 5, 2}, {}});
+    }
     return v;
 }
 

@@ -2563,7 +2563,28 @@ private:
         else if (coord == "align_corners") ra.coord = ResizeCoord::kAlignCorners;
         else if (coord == "asymmetric") ra.coord = ResizeCoord::kAsymmetric;
         else if (coord == "tf_half_pixel_for_nn") ra.coord = ResizeCoord::kTfHalfPixelForNn;
+        else if (coord == "tf_crop_and_resize") ra.coord = ResizeCoord::kTfCropAndResize;
         else return unsup(n, "coordinate_transformation_mode '" + coord + "' is not supported");
+        if (ra.coord == ResizeCoord::kTfCropAndResize) {
+            // roi (input 1): starts then ends of the box, per axis of the NCHW input, in units of
+            // each axis's length; only the spatial axes may be cropped.
+            const Value* roi = param(n, 1);
+            if (!roi) return fail(n, "tf_crop_and_resize needs roi (input 1)");
+            if (!roi->is_const) return unsup(n, "roi must be a constant");
+            if (roi->c.count() != 8) return fail(n, "roi has " + std::to_string(roi->c.count()) + " values; " + dims_str(d) + " needs 8 (starts, then ends)");
+            std::vector<double> r;
+            for (int64_t k = 0; k < 8; ++k) r.push_back(roi->c.at(k));
+            for (double v : r)
+                if (!std::isfinite(v) || std::abs(v) > 1e6) return fail(n, "roi value " + std::to_string(v) + " is out of range");
+            if (r[0] != 0 || r[4] != 1 || r[1] != 0 || r[5] != 1)
+                return unsup(n, "only the spatial axes may be cropped (roi of N and C must be 0..1)");
+            ra.roi_h0 = static_cast<float>(r[2]);
+            ra.roi_w0 = static_cast<float>(r[3]);
+            ra.roi_h1 = static_cast<float>(r[6]);
+            ra.roi_w1 = static_cast<float>(r[7]);
+            ra.extrapolation = n.f("extrapolation_value", 0.f);
+            if (!std::isfinite(ra.extrapolation)) return fail(n, "extrapolation_value is not finite");
+        }
         const std::string nm = upsample || m_.opset < 11 ? "floor" : n.s("nearest_mode", "round_prefer_floor");
         if (nm == "round_prefer_floor") ra.nearest = NearestRound::kRoundPreferFloor;
         else if (nm == "round_prefer_ceil") ra.nearest = NearestRound::kRoundPreferCeil;
@@ -2591,8 +2612,10 @@ private:
             if (scales.size() != 4) return fail(n, "scales has " + std::to_string(scales.size()) + " values for " + dims_str(d));
             if (scales[0] != 1.f || scales[1] != 1.f) return unsup(n, "only the spatial axes may be resized (scales " + std::to_string(scales[0]) + ", " + std::to_string(scales[1]) + ")");
             if (!(scales[2] > 0.f && scales[3] > 0.f && scales[2] < 4096.f && scales[3] < 4096.f)) return fail(n, "scales must be positive");
-            oh = static_cast<int64_t>(std::floor(d[2] * static_cast<double>(scales[2])));
-            ow = static_cast<int64_t>(std::floor(d[3] * static_cast<double>(scales[3])));
+            // The resized length of a cropped axis is that of its box (ONNX: floor(in * (end -
+            // start) * scale)); roi is 0..1 otherwise.
+            oh = static_cast<int64_t>(std::floor(d[2] * static_cast<double>(ra.roi_h1 - ra.roi_h0) * scales[2]));
+            ow = static_cast<int64_t>(std::floor(d[3] * static_cast<double>(ra.roi_w1 - ra.roi_w0) * scales[3]));
             ra.scale_h = scales[2];
             ra.scale_w = scales[3];
         } else if (sz) {
