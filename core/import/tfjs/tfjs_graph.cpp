@@ -141,14 +141,9 @@ private:
     }
 
     Status check_ops() {
-        static const std::set<std::string> known = {
-            "Const", "Placeholder", "Identity", "Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "_FusedDepthwiseConv2dNative",
-            "MaxPool", "AvgPool", "AddV2", "Add", "Sub", "Mul", "RealDiv", "Relu", "Relu6", "Elu", "LeakyRelu", "Prelu",
-            "Sigmoid", "Tanh", "Mean", "MatMul", "_FusedMatMul", "BiasAdd", "Reshape", "Squeeze", "ExpandDims", "ConcatV2",
-            "Pad", "PadV2", "Softmax", "FusedBatchNormV3", "FusedBatchNorm", "NoOp"};
         std::map<std::string, std::vector<std::string>> bad;
         for (const TfNode& t : tf_)
-            if (!known.count(t.op)) bad[t.op].push_back(t.name);
+            if (!find_op(t.op)) bad[t.op].push_back(t.name);
         for (const TfNode& t : tf_)
             for (const std::string& i : t.inputs)
                 if (!index_.count(i) && !weights_.count(i))
@@ -442,100 +437,163 @@ private:
         return r;
     }
 
+    // Every TF.js op the importer reads, with its conversion; an op missing here is refused with
+    // every node that uses it named. A new op is one entry (and its conversion below, when it is
+    // more than one engine op).
+    struct TfOp {
+        std::string_view name;
+        Status (*convert)(Importer&, const TfNode&, const Attrs&);  // nullptr: read elsewhere (Const, Placeholder)
+    };
+    static std::span<const TfOp> ops() {
+        using A = const Attrs&;
+        using T = const TfNode&;
+        static const TfOp table[] = {
+            {"Const", nullptr}, {"NoOp", nullptr}, {"Placeholder", nullptr},
+            {"Identity", [](Importer& im, T t, A) { return im.simple(t, OpType::kIdentity, NoAttrs{}, 1); }},
+            {"Conv2D", [](Importer& im, T t, A) { return im.convert_conv(t, false, false); }},
+            {"_FusedConv2D", [](Importer& im, T t, A) { return im.convert_conv(t, false, true); }},
+            {"DepthwiseConv2dNative", [](Importer& im, T t, A) { return im.convert_conv(t, true, false); }},
+            {"_FusedDepthwiseConv2dNative", [](Importer& im, T t, A) { return im.convert_conv(t, true, true); }},
+            {"MatMul", [](Importer& im, T t, A) { return im.convert_matmul(t, false); }},
+            {"_FusedMatMul", [](Importer& im, T t, A) { return im.convert_matmul(t, true); }},
+            {"MaxPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a, t.op); }},
+            {"AvgPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a, t.op); }},
+            {"AddV2", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
+            {"Add", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
+            {"BiasAdd", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
+            {"Sub", [](Importer& im, T t, A) { return im.simple(t, OpType::kSub, NoAttrs{}, 2); }},
+            {"Mul", [](Importer& im, T t, A) { return im.simple(t, OpType::kMul, NoAttrs{}, 2); }},
+            {"RealDiv", [](Importer& im, T t, A) { return im.simple(t, OpType::kDiv, NoAttrs{}, 2); }},
+            {"Relu", [](Importer& im, T t, A) { return im.simple(t, OpType::kRelu, NoAttrs{}, 1); }},
+            {"Relu6", [](Importer& im, T t, A) { return im.simple(t, OpType::kRelu6, NoAttrs{}, 1); }},
+            {"Elu", [](Importer& im, T t, A) { return im.simple(t, OpType::kElu, EluAttrs{1.f}, 1); }},
+            {"LeakyRelu", [](Importer& im, T t, A a) { return im.simple(t, OpType::kLeakyRelu, LeakyReluAttrs{a.f("alpha", 0.2f)}, 1); }},
+            {"Prelu", [](Importer& im, T t, A) { return im.simple(t, OpType::kPrelu, NoAttrs{}, 2); }},
+            {"Sigmoid", [](Importer& im, T t, A) { return im.simple(t, OpType::kSigmoid, NoAttrs{}, 1); }},
+            {"Tanh", [](Importer& im, T t, A) { return im.simple(t, OpType::kTanh, NoAttrs{}, 1); }},
+            {"Softmax", [](Importer& im, T t, A) { return im.simple(t, OpType::kSoftmax, SoftmaxAttrs{-1}, 1); }},
+            {"Mean", [](Importer& im, T t, A a) { return im.convert_mean(t, a, t.op); }},
+            {"Reshape", [](Importer& im, T t, A a) { return im.convert_reshape(t, a, t.op); }},
+            {"Squeeze", [](Importer& im, T t, A a) { return im.convert_squeeze(t, a, t.op); }},
+            {"ExpandDims", [](Importer& im, T t, A a) { return im.convert_expand_dims(t, a, t.op); }},
+            {"ConcatV2", [](Importer& im, T t, A a) { return im.convert_concat(t, a, t.op); }},
+            {"Pad", [](Importer& im, T t, A a) { return im.convert_pad(t, a, t.op); }},
+            {"PadV2", [](Importer& im, T t, A a) { return im.convert_pad(t, a, t.op); }},
+            {"FusedBatchNormV3", [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a, t.op); }},
+            {"FusedBatchNorm", [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a, t.op); }},
+        };
+        return table;
+    }
+    static const TfOp* find_op(std::string_view name) {
+        for (const TfOp& op : ops())
+            if (op.name == name) return &op;
+        return nullptr;
+    }
+
     Status convert_op(const TfNode& t, const Attrs& a, const std::string& op) {
-        if (op == "Identity") return simple(t, OpType::kIdentity, NoAttrs{}, 1);
-        if (op == "Conv2D" || op == "_FusedConv2D") return convert_conv(t, false, op[0] == '_');
-        if (op == "DepthwiseConv2dNative" || op == "_FusedDepthwiseConv2dNative") return convert_conv(t, true, op[0] == '_');
-        if (op == "MatMul" || op == "_FusedMatMul") return convert_matmul(t, op[0] == '_');
-        if (op == "MaxPool" || op == "AvgPool") {
-            PoolAttrs p;
-            int pads[4];
-            CNNLENS_RETURN_IF_ERROR(padding(t, a, p.padding, pads));
-            auto k = a.ints("ksize"), s = a.ints("strides");
-            if (k.size() != 4 || s.size() != 4) return fail(t, "ksize and strides must have 4 values");
-            if (k[0] != 1 || k[3] != 1 || s[0] != 1 || s[3] != 1) return fail(t, "pooling over batch or channels is not supported");
-            p.kernel_h = static_cast<int>(k[1]); p.kernel_w = static_cast<int>(k[2]); p.stride_h = static_cast<int>(s[1]); p.stride_w = static_cast<int>(s[2]);
-            if (p.kernel_h < 1 || p.kernel_w < 1 || p.stride_h < 1 || p.stride_w < 1 || p.kernel_h > 4096 || p.kernel_w > 4096)
-                return fail(t, "window " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) + " stride " + std::to_string(p.stride_h) + " is not valid");
-            return simple(t, op == "MaxPool" ? OpType::kMaxPool : OpType::kAvgPool, p, 1);
+        const TfOp* e = find_op(op);
+        if (!e || !e->convert) return unsupported(t.op + " node '" + t.name + "' is not supported");
+        return e->convert(*this, t, a);
+    }
+
+    // MaxPool and AvgPool: NHWC windows over H and W.
+    Status convert_pool(const TfNode& t, const Attrs& a, const std::string& op) {
+        PoolAttrs p;
+        int pads[4];
+        CNNLENS_RETURN_IF_ERROR(padding(t, a, p.padding, pads));
+        auto k = a.ints("ksize"), s = a.ints("strides");
+        if (k.size() != 4 || s.size() != 4) return fail(t, "ksize and strides must have 4 values");
+        if (k[0] != 1 || k[3] != 1 || s[0] != 1 || s[3] != 1) return fail(t, "pooling over batch or channels is not supported");
+        p.kernel_h = static_cast<int>(k[1]); p.kernel_w = static_cast<int>(k[2]); p.stride_h = static_cast<int>(s[1]); p.stride_w = static_cast<int>(s[2]);
+        if (p.kernel_h < 1 || p.kernel_w < 1 || p.stride_h < 1 || p.stride_w < 1 || p.kernel_h > 4096 || p.kernel_w > 4096)
+            return fail(t, "window " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) + " stride " + std::to_string(p.stride_h) + " is not valid");
+        return simple(t, op == "MaxPool" ? OpType::kMaxPool : OpType::kAvgPool, p, 1);
+    
+    }
+
+    // Mean over constant axes.
+    Status convert_mean(const TfNode& t, const Attrs& a, const std::string& op) {
+        auto ax = const_ints(t, 1);
+        if (!ax) return ax.status();
+        ReduceAttrs r;
+        const int rank = rank_of_input(t);
+        for (int64_t v : *ax) r.axes.push_back(axis_of(v, rank));
+        std::sort(r.axes.begin(), r.axes.end());
+        r.keep_dims = a.b("keep_dims", false);
+        return simple(t, OpType::kMean, r, 1);
+    
+    }
+
+    // Reshape to a constant shape.
+    Status convert_reshape(const TfNode& t, const Attrs& a, const std::string& op) {
+        auto sh = const_ints(t, 1);
+        if (!sh) return sh.status();
+        ReshapeAttrs r{*sh};
+        if (!r.shape.empty() && r.shape[0] == 1) r.shape[0] = -1;  // a batch of one, as exported by Keras
+        return simple(t, OpType::kReshape, r, 1);
+    
+    }
+
+    // Squeeze of the listed axes.
+    Status convert_squeeze(const TfNode& t, const Attrs& a, const std::string& op) {
+        SqueezeAttrs s;
+        const int rank = rank_of_input(t);
+        for (int64_t v : a.ints("squeeze_dims")) s.axes.push_back(axis_of(v, rank));
+        return simple(t, OpType::kSqueeze, s, 1);
+    
+    }
+
+    // ExpandDims at a constant axis.
+    Status convert_expand_dims(const TfNode& t, const Attrs& a, const std::string& op) {
+        auto ax = const_ints(t, 1);
+        if (!ax || ax->size() != 1) return fail(t, "the axis must be one constant");
+        return simple(t, OpType::kExpandDims, ExpandDimsAttrs{axis_of((*ax)[0], rank_of_input(t) + 1)}, 1);
+    
+    }
+
+    // ConcatV2: the values, then a constant axis.
+    Status convert_concat(const TfNode& t, const Attrs& a, const std::string& op) {
+        if (t.inputs.size() < 2) return fail(t, "needs at least one value and an axis");
+        auto ax = const_ints(t, t.inputs.size() - 1);
+        if (!ax || ax->size() != 1) return fail(t, "the axis must be one constant");
+        return simple(t, OpType::kConcat, ConcatAttrs{axis_of((*ax)[0], rank_of_input(t))}, t.inputs.size() - 1);
+    
+    }
+
+    // Pad and PadV2 (with a constant value) by constant [rank, 2] paddings.
+    Status convert_pad(const TfNode& t, const Attrs& a, const std::string& op) {
+        auto p = const_ints(t, 1);
+        if (!p || p->size() % 2) return fail(t, "paddings must be a constant [rank, 2] tensor");
+        PadAttrs pa;
+        for (size_t k = 0; k + 1 < p->size(); k += 2) pa.paddings.push_back({(*p)[k], (*p)[k + 1]});
+        if (op == "PadV2") {
+            const Weight* v = weight(t, 2);
+            if (!v || v->value.size() != 1) return fail(t, "the constant value must be a scalar constant");
+            pa.value = v->value[0];
         }
-        if (op == "AddV2" || op == "Add" || op == "BiasAdd") return simple(t, OpType::kAdd, NoAttrs{}, 2);
-        if (op == "Sub") return simple(t, OpType::kSub, NoAttrs{}, 2);
-        if (op == "Mul") return simple(t, OpType::kMul, NoAttrs{}, 2);
-        if (op == "RealDiv") return simple(t, OpType::kDiv, NoAttrs{}, 2);
-        if (op == "Relu") return simple(t, OpType::kRelu, NoAttrs{}, 1);
-        if (op == "Relu6") return simple(t, OpType::kRelu6, NoAttrs{}, 1);
-        if (op == "Elu") return simple(t, OpType::kElu, EluAttrs{1.f}, 1);
-        if (op == "LeakyRelu") return simple(t, OpType::kLeakyRelu, LeakyReluAttrs{a.f("alpha", 0.2f)}, 1);
-        if (op == "Prelu") return simple(t, OpType::kPrelu, NoAttrs{}, 2);
-        if (op == "Sigmoid") return simple(t, OpType::kSigmoid, NoAttrs{}, 1);
-        if (op == "Tanh") return simple(t, OpType::kTanh, NoAttrs{}, 1);
-        if (op == "Softmax") return simple(t, OpType::kSoftmax, SoftmaxAttrs{-1}, 1);
-        if (op == "Mean") {
-            auto ax = const_ints(t, 1);
-            if (!ax) return ax.status();
-            ReduceAttrs r;
-            const int rank = rank_of_input(t);
-            for (int64_t v : *ax) r.axes.push_back(axis_of(v, rank));
-            std::sort(r.axes.begin(), r.axes.end());
-            r.keep_dims = a.b("keep_dims", false);
-            return simple(t, OpType::kMean, r, 1);
+        return simple(t, OpType::kPad, pa, 1);
+    
+    }
+
+    // FusedBatchNorm(V3) at inference: a per-channel scale and shift.
+    Status convert_batch_norm(const TfNode& t, const Attrs& a, const std::string& op) {
+        const Weight *sc = weight(t, 1), *of = weight(t, 2), *mn = weight(t, 3), *vr = weight(t, 4);
+        if (!sc || !of || !mn || !vr) return fail(t, "scale, offset, mean and variance must be constants");
+        const int64_t c = sc->value.size();
+        if (of->value.size() != c || mn->value.size() != c || vr->value.size() != c) return fail(t, "scale, offset, mean and variance differ in size");
+        const float eps = a.f("epsilon", 1e-3f);
+        Tensor s(Shape{c}), b(Shape{c});
+        for (int64_t k = 0; k < c; ++k) {
+            s[k] = sc->value[k] / std::sqrt(vr->value[k] + eps);
+            b[k] = of->value[k] - mn->value[k] * s[k];
         }
-        if (op == "Reshape") {
-            auto sh = const_ints(t, 1);
-            if (!sh) return sh.status();
-            ReshapeAttrs r{*sh};
-            if (!r.shape.empty() && r.shape[0] == 1) r.shape[0] = -1;  // a batch of one, as exported by Keras
-            return simple(t, OpType::kReshape, r, 1);
-        }
-        if (op == "Squeeze") {
-            SqueezeAttrs s;
-            const int rank = rank_of_input(t);
-            for (int64_t v : a.ints("squeeze_dims")) s.axes.push_back(axis_of(v, rank));
-            return simple(t, OpType::kSqueeze, s, 1);
-        }
-        if (op == "ExpandDims") {
-            auto ax = const_ints(t, 1);
-            if (!ax || ax->size() != 1) return fail(t, "the axis must be one constant");
-            return simple(t, OpType::kExpandDims, ExpandDimsAttrs{axis_of((*ax)[0], rank_of_input(t) + 1)}, 1);
-        }
-        if (op == "ConcatV2") {
-            if (t.inputs.size() < 2) return fail(t, "needs at least one value and an axis");
-            auto ax = const_ints(t, t.inputs.size() - 1);
-            if (!ax || ax->size() != 1) return fail(t, "the axis must be one constant");
-            return simple(t, OpType::kConcat, ConcatAttrs{axis_of((*ax)[0], rank_of_input(t))}, t.inputs.size() - 1);
-        }
-        if (op == "Pad" || op == "PadV2") {
-            auto p = const_ints(t, 1);
-            if (!p || p->size() % 2) return fail(t, "paddings must be a constant [rank, 2] tensor");
-            PadAttrs pa;
-            for (size_t k = 0; k + 1 < p->size(); k += 2) pa.paddings.push_back({(*p)[k], (*p)[k + 1]});
-            if (op == "PadV2") {
-                const Weight* v = weight(t, 2);
-                if (!v || v->value.size() != 1) return fail(t, "the constant value must be a scalar constant");
-                pa.value = v->value[0];
-            }
-            return simple(t, OpType::kPad, pa, 1);
-        }
-        if (op == "FusedBatchNormV3" || op == "FusedBatchNorm") {
-            const Weight *sc = weight(t, 1), *of = weight(t, 2), *mn = weight(t, 3), *vr = weight(t, 4);
-            if (!sc || !of || !mn || !vr) return fail(t, "scale, offset, mean and variance must be constants");
-            const int64_t c = sc->value.size();
-            if (of->value.size() != c || mn->value.size() != c || vr->value.size() != c) return fail(t, "scale, offset, mean and variance differ in size");
-            const float eps = a.f("epsilon", 1e-3f);
-            Tensor s(Shape{c}), b(Shape{c});
-            for (int64_t k = 0; k < c; ++k) {
-                s[k] = sc->value[k] / std::sqrt(vr->value[k] + eps);
-                b[k] = of->value[k] - mn->value[k] * s[k];
-            }
-            auto x = value(t, 0);
-            if (!x) return x.status();
-            const int sid = g_.add_const(t.name + "/scale", std::move(s));
-            const int bid = g_.add_const(t.name + "/shift", std::move(b));
-            define(t, g_.add_node(t.name, OpType::kBatchNorm, NoAttrs{}, {*x, sid, bid}));
-            return Status::ok();
-        }
-        return unsupported(t.op + " node '" + t.name + "' is not supported");
+        auto x = value(t, 0);
+        if (!x) return x.status();
+        const int sid = g_.add_const(t.name + "/scale", std::move(s));
+        const int bid = g_.add_const(t.name + "/shift", std::move(b));
+        define(t, g_.add_node(t.name, OpType::kBatchNorm, NoAttrs{}, {*x, sid, bid}));
+        return Status::ok();
+    
     }
 
     Status pick_output(const json& root) {
