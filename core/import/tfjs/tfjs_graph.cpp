@@ -456,8 +456,8 @@ private:
             {"_FusedDepthwiseConv2dNative", [](Importer& im, T t, A) { return im.convert_conv(t, true, true); }},
             {"MatMul", [](Importer& im, T t, A) { return im.convert_matmul(t, false); }},
             {"_FusedMatMul", [](Importer& im, T t, A) { return im.convert_matmul(t, true); }},
-            {"MaxPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a, t.op); }},
-            {"AvgPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a, t.op); }},
+            {"MaxPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a); }},
+            {"AvgPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a); }},
             {"AddV2", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
             {"Add", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
             {"BiasAdd", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
@@ -472,15 +472,15 @@ private:
             {"Sigmoid", [](Importer& im, T t, A) { return im.simple(t, OpType::kSigmoid, NoAttrs{}, 1); }},
             {"Tanh", [](Importer& im, T t, A) { return im.simple(t, OpType::kTanh, NoAttrs{}, 1); }},
             {"Softmax", [](Importer& im, T t, A) { return im.simple(t, OpType::kSoftmax, SoftmaxAttrs{-1}, 1); }},
-            {"Mean", [](Importer& im, T t, A a) { return im.convert_mean(t, a, t.op); }},
-            {"Reshape", [](Importer& im, T t, A a) { return im.convert_reshape(t, a, t.op); }},
-            {"Squeeze", [](Importer& im, T t, A a) { return im.convert_squeeze(t, a, t.op); }},
-            {"ExpandDims", [](Importer& im, T t, A a) { return im.convert_expand_dims(t, a, t.op); }},
-            {"ConcatV2", [](Importer& im, T t, A a) { return im.convert_concat(t, a, t.op); }},
-            {"Pad", [](Importer& im, T t, A a) { return im.convert_pad(t, a, t.op); }},
-            {"PadV2", [](Importer& im, T t, A a) { return im.convert_pad(t, a, t.op); }},
-            {"FusedBatchNormV3", [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a, t.op); }},
-            {"FusedBatchNorm", [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a, t.op); }},
+            {"Mean", [](Importer& im, T t, A a) { return im.convert_mean(t, a); }},
+            {"Reshape", [](Importer& im, T t, A a) { return im.convert_reshape(t, a); }},
+            {"Squeeze", [](Importer& im, T t, A a) { return im.convert_squeeze(t, a); }},
+            {"ExpandDims", [](Importer& im, T t, A a) { return im.convert_expand_dims(t, a); }},
+            {"ConcatV2", [](Importer& im, T t, A a) { return im.convert_concat(t, a); }},
+            {"Pad", [](Importer& im, T t, A a) { return im.convert_pad(t, a); }},
+            {"PadV2", [](Importer& im, T t, A a) { return im.convert_pad(t, a); }},
+            {"FusedBatchNormV3", [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a); }},
+            {"FusedBatchNorm", [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a); }},
         };
         return table;
     }
@@ -497,7 +497,7 @@ private:
     }
 
     // MaxPool and AvgPool: NHWC windows over H and W.
-    Status convert_pool(const TfNode& t, const Attrs& a, const std::string& op) {
+    Status convert_pool(const TfNode& t, const Attrs& a) {
         PoolAttrs p;
         int pads[4];
         CNNLENS_RETURN_IF_ERROR(padding(t, a, p.padding, pads));
@@ -507,12 +507,11 @@ private:
         p.kernel_h = static_cast<int>(k[1]); p.kernel_w = static_cast<int>(k[2]); p.stride_h = static_cast<int>(s[1]); p.stride_w = static_cast<int>(s[2]);
         if (p.kernel_h < 1 || p.kernel_w < 1 || p.stride_h < 1 || p.stride_w < 1 || p.kernel_h > 4096 || p.kernel_w > 4096)
             return fail(t, "window " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) + " stride " + std::to_string(p.stride_h) + " is not valid");
-        return simple(t, op == "MaxPool" ? OpType::kMaxPool : OpType::kAvgPool, p, 1);
-    
+        return simple(t, t.op == "MaxPool" ? OpType::kMaxPool : OpType::kAvgPool, p, 1);
     }
 
     // Mean over constant axes.
-    Status convert_mean(const TfNode& t, const Attrs& a, const std::string& op) {
+    Status convert_mean(const TfNode& t, const Attrs& a) {
         auto ax = const_ints(t, 1);
         if (!ax) return ax.status();
         ReduceAttrs r;
@@ -521,62 +520,56 @@ private:
         std::sort(r.axes.begin(), r.axes.end());
         r.keep_dims = a.b("keep_dims", false);
         return simple(t, OpType::kMean, r, 1);
-    
     }
 
     // Reshape to a constant shape.
-    Status convert_reshape(const TfNode& t, const Attrs& a, const std::string& op) {
+    Status convert_reshape(const TfNode& t, const Attrs& a) {
         auto sh = const_ints(t, 1);
         if (!sh) return sh.status();
         ReshapeAttrs r{*sh};
         if (!r.shape.empty() && r.shape[0] == 1) r.shape[0] = -1;  // a batch of one, as exported by Keras
         return simple(t, OpType::kReshape, r, 1);
-    
     }
 
     // Squeeze of the listed axes.
-    Status convert_squeeze(const TfNode& t, const Attrs& a, const std::string& op) {
+    Status convert_squeeze(const TfNode& t, const Attrs& a) {
         SqueezeAttrs s;
         const int rank = rank_of_input(t);
         for (int64_t v : a.ints("squeeze_dims")) s.axes.push_back(axis_of(v, rank));
         return simple(t, OpType::kSqueeze, s, 1);
-    
     }
 
     // ExpandDims at a constant axis.
-    Status convert_expand_dims(const TfNode& t, const Attrs& a, const std::string& op) {
+    Status convert_expand_dims(const TfNode& t, const Attrs& a) {
         auto ax = const_ints(t, 1);
         if (!ax || ax->size() != 1) return fail(t, "the axis must be one constant");
         return simple(t, OpType::kExpandDims, ExpandDimsAttrs{axis_of((*ax)[0], rank_of_input(t) + 1)}, 1);
-    
     }
 
     // ConcatV2: the values, then a constant axis.
-    Status convert_concat(const TfNode& t, const Attrs& a, const std::string& op) {
+    Status convert_concat(const TfNode& t, const Attrs& a) {
         if (t.inputs.size() < 2) return fail(t, "needs at least one value and an axis");
         auto ax = const_ints(t, t.inputs.size() - 1);
         if (!ax || ax->size() != 1) return fail(t, "the axis must be one constant");
         return simple(t, OpType::kConcat, ConcatAttrs{axis_of((*ax)[0], rank_of_input(t))}, t.inputs.size() - 1);
-    
     }
 
     // Pad and PadV2 (with a constant value) by constant [rank, 2] paddings.
-    Status convert_pad(const TfNode& t, const Attrs& a, const std::string& op) {
+    Status convert_pad(const TfNode& t, const Attrs& a) {
         auto p = const_ints(t, 1);
         if (!p || p->size() % 2) return fail(t, "paddings must be a constant [rank, 2] tensor");
         PadAttrs pa;
         for (size_t k = 0; k + 1 < p->size(); k += 2) pa.paddings.push_back({(*p)[k], (*p)[k + 1]});
-        if (op == "PadV2") {
+        if (t.op == "PadV2") {
             const Weight* v = weight(t, 2);
             if (!v || v->value.size() != 1) return fail(t, "the constant value must be a scalar constant");
             pa.value = v->value[0];
         }
         return simple(t, OpType::kPad, pa, 1);
-    
     }
 
     // FusedBatchNorm(V3) at inference: a per-channel scale and shift.
-    Status convert_batch_norm(const TfNode& t, const Attrs& a, const std::string& op) {
+    Status convert_batch_norm(const TfNode& t, const Attrs& a) {
         const Weight *sc = weight(t, 1), *of = weight(t, 2), *mn = weight(t, 3), *vr = weight(t, 4);
         if (!sc || !of || !mn || !vr) return fail(t, "scale, offset, mean and variance must be constants");
         const int64_t c = sc->value.size();
@@ -593,7 +586,6 @@ private:
         const int bid = g_.add_const(t.name + "/shift", std::move(b));
         define(t, g_.add_node(t.name, OpType::kBatchNorm, NoAttrs{}, {*x, sid, bid}));
         return Status::ok();
-    
     }
 
     Status pick_output(const json& root) {
