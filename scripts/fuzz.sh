@@ -2,7 +2,7 @@
 # Runs the libFuzzer targets: scripts/fuzz.sh [SECONDS] [TARGET...]
 # Builds the `fuzz` preset (clang 14, ASan + UBSan, core and fuzz/ only), then runs each target
 # (default: every fuzz/<target>_fuzz.cpp) for SECONDS (default 60), two at a time (one per core;
-# CNNLENS_FUZZ_JOBS overrides). Each target starts from its committed seeds (fuzz/corpus/<target>/)
+# CNNLENS_FUZZ_JOBS overrides; the build uses every core). Each target starts from its committed seeds (fuzz/corpus/<target>/)
 # plus what earlier runs found (build/fuzz-corpus/<target>/, not committed). Prints one line per
 # target: executions, corpus size and the result; a crash, leak, timeout or out-of-memory leaves
 # its input in build/fuzz-crashes/<target>/ and makes the script exit non-zero.
@@ -17,7 +17,7 @@ if ((${#targets[@]} == 0)); then
 fi
 jobs=${CNNLENS_FUZZ_JOBS:-2}
 
-cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j "$jobs" >build/fuzz-build.log 2>&1 || {
+cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j "$(nproc)" >build/fuzz-build.log 2>&1 || {
     echo "fuzz: build failed (build/fuzz-build.log):"
     tail -30 build/fuzz-build.log
     exit 1
