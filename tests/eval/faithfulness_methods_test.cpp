@@ -16,7 +16,10 @@ TEST(FaithfulnessOnFaces, MethodsBeatRandomDeletion) {
     GraphProbe probe(*model, *select_kernel_set());
     const std::vector<float> inputs = test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
     ASSERT_GE(inputs.size(), size_t(3 * 4096));
-    for (int face : {0, 2}) {  // the astronaut and an LFW face, both confidently happy
+    // The astronaut and an LFW face, both confidently happy; under ASan (a check of memory, not
+    // of numbers, run once anyway) the astronaut only.
+    const std::vector<int> faces = test::kUnderAsan ? std::vector<int>{0} : std::vector<int>{0, 2};
+    for (int face : faces) {
         Tensor x(Shape{1, 64, 64, 1});
         std::copy(inputs.begin() + face * 4096, inputs.begin() + (face + 1) * 4096, x.data());
         auto pred = probe.run(x, ProbeRequest{});
