@@ -1,6 +1,9 @@
-// Known properties of the gradient CAM family on a network built by hand: a convolution, global
-// average pooling and one linear layer (the architecture CAM was defined for).
+// Known properties of the CAM family on networks built by hand: a convolution, global average
+// pooling and one linear layer (the architecture CAM was defined for), and a rank-1 layer.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <tuple>
 
 #include "core/explain/explain.h"
 #include "core/explain/probe.h"
@@ -104,6 +107,60 @@ TEST(CamFamily, LayerCamAndXGradCamOnGapAndLinear) {
             EXPECT_NEAR(lc[i], std::max(pos, 0.0) / 30, 1e-6) << "Layer-CAM, class " << cls;
             // A channel that is zero everywhere has weight 0 (its sum of A is 0, the 1e-7 guards it).
             EXPECT_NEAR(xg[i], std::max(all, 0.0) / 30, 1e-5) << "XGrad-CAM, class " << cls;
+        }
+    }
+}
+
+// x [N,h,w,1] -> Conv2D 1x1 to k channels, no bias, no activation (A_ic = x_i w_c: rank 1)
+// -> mean over H,W -> MatMul [k,2].
+Model rank1_model(int h, int w, int k, uint64_t seed) {
+    Rng rng(seed);
+    Model m;
+    Graph& g = m.graph;
+    const int x = g.add_input("x", Shape{-1, h, w, 1});
+    const int conv = g.add_node("conv", OpType::kConv2D, ConvAttrs{}, {x, g.add_const("w", test::random_tensor({1, 1, 1, k}, rng))});
+    const int gap = g.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {conv});
+    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {gap, g.add_const("fw", test::random_tensor({k, 2}, rng))});
+    g.set_output(fc);
+    EXPECT_TRUE(g.validate().is_ok());
+    m.logits = fc;
+    m.spec.name = "rank1";
+    m.spec.input = InputSpec{h, w, 1, 0.f, 1.f, {}, {}};
+    m.spec.classes = {"a", "b"};
+    return m;
+}
+
+// Eigen-CAM of rank-1 activations A_ic = x_i w_c is that component: centred, (x_i - mean x) w_c,
+// projected on w / |w|, (x_i - mean x) |w|, signed to correlate with the total activation
+// (x_i - mean x) sum_c w_c, then ReLU'd. Both shapes: more positions than channels (the k x k
+// Gram matrix) and more channels than positions (the hw x hw one).
+TEST(CamFamily, EigenCamOfRankOneActivationsIsTheComponent) {
+    for (auto [h, w, k] : {std::tuple{6, 5, 4}, std::tuple{2, 2, 9}}) {
+        SCOPED_TRACE("h " + std::to_string(h) + " w " + std::to_string(w) + " k " + std::to_string(k));
+        for (uint64_t seed : {3, 4, 5}) {
+            Model model = rank1_model(h, w, k, seed);
+            GraphProbe probe(model, reference_kernels());
+            ExplainContext ctx(probe);
+            Rng rng(seed + 10);
+            const Tensor x = test::random_tensor({1, h, w, 1}, rng, 0.f, 1.f);
+            const Tensor& wt = model.graph.node(model.graph.find("w")).value;
+            double norm = 0, sum = 0, mean = 0;
+            for (int c = 0; c < k; ++c) norm += double(wt[c]) * wt[c], sum += wt[c];
+            norm = std::sqrt(norm);
+            for (int64_t i = 0; i < h * w; ++i) mean += x[i];
+            mean /= h * w;
+            auto e = find_method("eigencam")->explain(x, Target{0}, Params().set("layer", model.graph.find("conv")), ctx);
+            ASSERT_TRUE(e) << e.status().message();
+            const Tensor& cam = e->extras.at("cam");
+            ASSERT_EQ(cam.shape(), (Shape{h, w}));
+            double peak = 0;
+            for (int64_t i = 0; i < h * w; ++i) {
+                const double want = std::max((x[i] - mean) * norm * (sum < 0 ? -1 : 1), 0.0);
+                peak = std::max(peak, want);
+                EXPECT_NEAR(cam[i], want, 1e-5 * norm) << "position " << i;
+            }
+            EXPECT_GT(peak, 0);
+            EXPECT_NEAR(e->stats["explained_variance"], 1.0, 1e-6);
         }
     }
 }

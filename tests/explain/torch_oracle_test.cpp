@@ -168,10 +168,10 @@ TEST_P(TorchOracleTest, GradCamMatchesTorch) {
     }
 }
 
-// HiResCAM, XGrad-CAM and Layer-CAM at layer resolution, against their papers' formulas in
-// PyTorch (tests/oracle/torch_explain.py, cam_variant).
+// HiResCAM, XGrad-CAM, Layer-CAM and Eigen-CAM at layer resolution, against their papers'
+// formulas in PyTorch (tests/oracle/torch_explain.py: cam_variant, eigen_cam).
 TEST_P(TorchOracleTest, CamVariantsMatchTorch) {
-    for (const char* method : {"hirescam", "xgradcam", "layercam"}) {
+    for (const char* method : {"hirescam", "xgradcam", "layercam", "eigencam"}) {
         for (const json& e : entries(method)) {
             const std::string layer = e["layer"].get<std::string>();
             const int node = probe_->model().graph.find(layer);

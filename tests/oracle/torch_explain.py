@@ -217,6 +217,22 @@ def cam_variant(port, x, cls, layer, variant):
     return torch.relu(cam).detach()[0]
 
 
+def eigen_cam(port, x, layer):
+    """Eigen-CAM (Muhammad & Yeasin 2020, as pytorch-grad-cam's get_2d_projection): the activations [hw, k] centred per
+    channel, projected on their first right-singular vector (torch.linalg.svd), then relu. The SVD's sign is arbitrary;
+    it is fixed so that the projection correlates positively with the centred total activation per position.
+    Returns the cam [h,w] and whether LAPACK's own sign already did."""
+    with torch.no_grad():
+        A = port.forward(x)[layer][0]  # [k,h,w]
+    k, h, w = A.shape
+    X = A.reshape(k, -1).T
+    X = X - X.mean(dim=0)
+    _, _, Vh = torch.linalg.svd(X, full_matrices=False)
+    p = X @ Vh[0]
+    agree = float((p * X.sum(dim=1)).sum()) >= 0
+    return torch.relu(p if agree else -p).reshape(h, w), agree
+
+
 def read_f32(path, shape):
     a = np.fromfile(path, '<f4')
     assert a.size == int(np.prod(shape)), f'{path}: {a.size} floats, expected {shape}'
@@ -291,6 +307,8 @@ def main():
             for variant in ('hirescam', 'xgradcam', 'layercam'):
                 vc = cam_variant(port, x, HAPPY, layer, variant)
                 write(f'case{case}_{variant}_{stem}_c3_cam.f32', vc, map='cam', **{**ldesc, 'method': variant})
+            ec, lapack_sign = eigen_cam(port, x, layer)
+            write(f'case{case}_eigencam_{stem}_cam.f32', ec, map='cam', lapack_sign_kept=lapack_sign, **{**ldesc, 'method': 'eigencam'})
         summary.append(f'case {case} ({cname}): logits {np.array2string(logits[case], precision=3)}; guided >0 {frac_pos:.0%}; '
                        f'IG sum {s:.6f} vs delta {delta:.6f} (rel err {abs(s - delta) / abs(delta):.2%}); ' + '; '.join(cams))
 
