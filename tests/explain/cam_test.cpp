@@ -15,7 +15,8 @@ namespace cnnlens {
 namespace {
 
 // x [N,6,5,2] -> Conv2D 3x3 same, 4 filters, ReLU -> mean over H,W -> MatMul [4,3] + bias.
-Model gap_linear_model(uint64_t seed) {
+// dead >= 0: that filter's bias is -100, so its channel is 0 everywhere.
+Model gap_linear_model(uint64_t seed, int dead = -1) {
     Rng rng(seed);
     Model m;
     Graph& g = m.graph;
@@ -23,8 +24,9 @@ Model gap_linear_model(uint64_t seed) {
     ConvAttrs c;
     c.padding = PaddingMode::kSame;
     c.activation = Activation::kRelu;
-    const int conv = g.add_node("conv", OpType::kConv2D, c,
-                                {x, g.add_const("w", test::random_tensor({3, 3, 2, 4}, rng)), g.add_const("b", test::random_tensor({4}, rng, 0.f, 0.5f))});
+    Tensor bias = test::random_tensor({4}, rng, 0.f, 0.5f);
+    if (dead >= 0) bias[dead] = -100.f;
+    const int conv = g.add_node("conv", OpType::kConv2D, c, {x, g.add_const("w", test::random_tensor({3, 3, 2, 4}, rng)), g.add_const("b", std::move(bias))});
     const int gap = g.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {conv});
     const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {gap, g.add_const("fw", test::random_tensor({4, 3}, rng)), g.add_const("fb", test::random_tensor({3}, rng))});
     g.set_output(fc);
@@ -38,7 +40,7 @@ Model gap_linear_model(uint64_t seed) {
 
 // The network, one input, the CAM layer's activations A [6,5,4] and the linear weights [4,3].
 struct GapLinearCase {
-    explicit GapLinearCase(uint64_t seed) : model(gap_linear_model(seed)), probe(model, reference_kernels()), ctx(probe) {
+    explicit GapLinearCase(uint64_t seed, int dead = -1) : model(gap_linear_model(seed, dead)), probe(model, reference_kernels()), ctx(probe) {
         Rng rng(seed + 1);
         x = test::random_tensor({1, 6, 5, 2}, rng, 0.f, 1.f);
         layer = model.graph.find("conv");
@@ -49,11 +51,17 @@ struct GapLinearCase {
         if (acts) A = std::move(acts->activations[0]);
         fw = &model.graph.node(model.graph.find("fw")).value;
     }
-    Tensor cam(const char* method, int cls) {
+    Tensor cam(const char* method, int cls, const char* extra = "cam") {
         auto e = find_method(method)->explain(x, Target{cls}, Params().set("layer", layer), ctx);
         EXPECT_TRUE(e) << method << ": " << e.status().message();
         if (!e) return Tensor();
-        return std::move(e->extras.at("cam"));
+        return std::move(e->extras.at(extra));
+    }
+    // The logits of one image [1,6,5,2].
+    Tensor logits(const Tensor& image) {
+        auto r = probe.run(image, ProbeRequest{});
+        EXPECT_TRUE(r) << r.status().message();
+        return r ? std::move(r->logits) : Tensor();
     }
     Model model;
     GraphProbe probe;
@@ -107,6 +115,38 @@ TEST(CamFamily, LayerCamAndXGradCamOnGapAndLinear) {
             EXPECT_NEAR(lc[i], std::max(pos, 0.0) / 30, 1e-6) << "Layer-CAM, class " << cls;
             // A channel that is zero everywhere has weight 0 (its sum of A is 0, the 1e-7 guards it).
             EXPECT_NEAR(xg[i], std::max(all, 0.0) / 30, 1e-5) << "XGrad-CAM, class " << cls;
+        }
+    }
+}
+
+// The CAM layer has the input's size (3x3 "same"), so Score-CAM's upsampling is the identity
+// and its mask for channel k is (A_k - min) / (max - min + 1e-8): the weights are the softmax
+// over channels of the logit of x times that mask. A dead channel (0 everywhere) masks the whole
+// image out: its score is the logit of a black image, and it adds nothing to the CAM.
+TEST(CamFamily, ScoreCamWeightsAreTheSoftmaxOfMaskedScores) {
+    GapLinearCase t(13, /*dead=*/2);
+    for (int cls = 0; cls < 3; ++cls) {
+        const Tensor cam = t.cam("scorecam", cls), w = t.cam("scorecam", cls, "weights");
+        ASSERT_EQ(w.shape(), (Shape{4}));
+        std::vector<double> score(4);
+        for (int k = 0; k < 4; ++k) {
+            double lo = 1e30, hi = -1e30;
+            for (int64_t i = 0; i < 30; ++i) lo = std::min<double>(lo, t.A[i * 4 + k]), hi = std::max<double>(hi, t.A[i * 4 + k]);
+            Tensor masked = t.x.clone();
+            for (int64_t i = 0; i < 30; ++i)
+                for (int c = 0; c < 2; ++c) masked[i * 2 + c] = static_cast<float>(t.x[i * 2 + c] * ((t.A[i * 4 + k] - lo) / (hi - lo + 1e-8)));
+            score[k] = t.logits(masked)[cls];
+        }
+        const Tensor black = t.logits(Tensor(Shape{1, 6, 5, 2}, 0.f));
+        EXPECT_NEAR(score[2], black[cls], 1e-6) << "the dead channel's mask is all zero";
+        double z = 0;
+        for (double s : score) z += std::exp(s);
+        for (int k = 0; k < 4; ++k) EXPECT_NEAR(w[k], std::exp(score[k]) / z, 1e-6) << "class " << cls << ", channel " << k;
+        for (int64_t i = 0; i < 30; ++i) {
+            double s = 0;
+            for (int k = 0; k < 4; ++k) s += std::exp(score[k]) / z * t.A[i * 4 + k];
+            EXPECT_NEAR(cam[i], std::max(s, 0.0), 1e-6) << "class " << cls << ", position " << i;
+            EXPECT_EQ(t.A[i * 4 + 2], 0.f);
         }
     }
 }

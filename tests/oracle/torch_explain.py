@@ -233,6 +233,21 @@ def eigen_cam(port, x, layer):
     return torch.relu(p if agree else -p).reshape(h, w), agree
 
 
+def score_cam(port, x, cls, layer, batch=32):
+    """Score-CAM (Wang et al. 2020) as pytorch-grad-cam computes it: each channel of the layer upsampled to the input
+    (bilinear, align_corners=True), scaled to [0, 1] by (M - min) / (max - min + 1e-8), multiplied into the input;
+    weights = softmax over channels of the target logit on the masked inputs; cam = relu(sum_k w_k A_k)."""
+    with torch.no_grad():
+        A = port.forward(x)[layer]  # [1,k,h,w]
+        up = F.interpolate(A, size=tuple(x.shape[1:3]), mode='bilinear', align_corners=True)[0]  # [k,H,W]
+        lo, hi = up.amin(dim=(1, 2), keepdim=True), up.amax(dim=(1, 2), keepdim=True)
+        masks = (up - lo) / (hi - lo + 1e-8)
+        masked = x * masks[:, :, :, None]  # [k,H,W,1]: x is [1,H,W,1]
+        s = torch.cat([port.forward(masked[i:i + batch])[LOGITS][:, cls] for i in range(0, masked.shape[0], batch)])
+        w = torch.softmax(s, dim=0)
+        return torch.relu((w.view(1, -1, 1, 1) * A).sum(dim=1))[0], w
+
+
 def read_f32(path, shape):
     a = np.fromfile(path, '<f4')
     assert a.size == int(np.prod(shape)), f'{path}: {a.size} floats, expected {shape}'
@@ -307,6 +322,9 @@ def main():
             for variant in ('hirescam', 'xgradcam', 'layercam'):
                 vc = cam_variant(port, x, HAPPY, layer, variant)
                 write(f'case{case}_{variant}_{stem}_c3_cam.f32', vc, map='cam', **{**ldesc, 'method': variant})
+            sc, sw = score_cam(port, x, HAPPY, layer)
+            write(f'case{case}_scorecam_{stem}_c3_cam.f32', sc, map='cam', **{**ldesc, 'method': 'scorecam'})
+            write(f'case{case}_scorecam_{stem}_c3_weights.f32', sw, map='weights', **{**ldesc, 'method': 'scorecam'})
             ec, lapack_sign = eigen_cam(port, x, layer)
             write(f'case{case}_eigencam_{stem}_cam.f32', ec, map='cam', lapack_sign_kept=lapack_sign, **{**ldesc, 'method': 'eigencam'})
         summary.append(f'case {case} ({cname}): logits {np.array2string(logits[case], precision=3)}; guided >0 {frac_pos:.0%}; '
