@@ -151,6 +151,30 @@ TEST(CamFamily, ScoreCamWeightsAreTheSoftmaxOfMaskedScores) {
     }
 }
 
+// With global average pooling and one linear layer after the layer, zeroing channel k lowers
+// logit c by fw[k,c] mean(A_k): Ablation-CAM's weights are fw[k,c] mean(A_k) / y.
+TEST(CamFamily, AblationCamWeightsOnGapAndLinear) {
+    GapLinearCase t(17);
+    const Tensor logits = t.logits(t.x);
+    for (int cls = 0; cls < 3; ++cls) {
+        const Tensor cam = t.cam("ablationcam", cls), w = t.cam("ablationcam", cls, "weights");
+        ASSERT_EQ(w.shape(), (Shape{4}));
+        const double y = logits[cls];
+        std::vector<double> want(4);
+        for (int k = 0; k < 4; ++k) {
+            double mean = 0;
+            for (int64_t i = 0; i < 30; ++i) mean += t.A[i * 4 + k] / 30.0;
+            want[k] = (*t.fw)[k * 3 + cls] * mean / y;
+            EXPECT_NEAR(w[k], want[k], 1e-5 * std::max(1.0, std::fabs(want[k]))) << "class " << cls << ", channel " << k;
+        }
+        for (int64_t i = 0; i < 30; ++i) {
+            double s = 0;
+            for (int k = 0; k < 4; ++k) s += want[k] * t.A[i * 4 + k];
+            EXPECT_NEAR(cam[i], std::max(s, 0.0), 1e-5) << "class " << cls << ", position " << i;
+        }
+    }
+}
+
 // x [N,h,w,1] -> Conv2D 1x1 to k channels, no bias, no activation (A_ic = x_i w_c: rank 1)
 // -> mean over H,W -> MatMul [k,2].
 Model rank1_model(int h, int w, int k, uint64_t seed) {

@@ -177,7 +177,8 @@ class CountingProbe final : public ModelProbe {
 public:
     explicit CountingProbe(ModelProbe& inner) : inner_(inner) {}
     Expected<ProbeResult> run(const Tensor& batch, const ProbeRequest& request) override {
-        images += batch.shape()[0];
+        // A replaced layer runs one image per row of its values from that layer on.
+        images += request.replace ? request.replace->values->shape()[0] : batch.shape()[0];
         return inner_.run(batch, request);
     }
     const InputSpec& input_spec() const override { return inner_.input_spec(); }

@@ -117,8 +117,9 @@ class GraphPort:
             return F.conv2d(x, wt, stride=strides[1:3], groups=cin)
         return F.conv2d(x, w.permute(3, 2, 0, 1), stride=strides[1:3])  # HWIO -> OIHW
 
-    def forward(self, x_nhwc, guided=False):
-        """x_nhwc: [N, 64, 64, 1] float64. Returns {node name: tensor} (spatial ones NCHW)."""
+    def forward(self, x_nhwc, guided=False, replace=None):
+        """x_nhwc: [N, 64, 64, 1] float64. Returns {node name: tensor} (spatial ones NCHW).
+        replace {node name: tensor}: that node outputs the tensor instead (Ablation-CAM)."""
         relu = GuidedRelu.apply if guided else torch.relu
         v = {}
         for name in self.order:
@@ -126,6 +127,9 @@ class GraphPort:
             op = node['op']
             ins = [v[i] if i in v else self.consts.get(i) for i in self._inputs(node)]
             if op == 'Const':
+                continue
+            if replace and name in replace:
+                v[name] = replace[name]
                 continue
             if op == 'Placeholder':
                 v[name] = x_nhwc.permute(0, 3, 1, 2)
@@ -248,6 +252,24 @@ def score_cam(port, x, cls, layer, batch=32):
         return torch.relu((w.view(1, -1, 1, 1) * A).sum(dim=1))[0], w
 
 
+def ablation_cam(port, x, cls, layer, batch=32):
+    """Ablation-CAM (Desai & Ramaswamy 2020): y_k is the target logit with channel k of the layer set to 0 (the
+    paper's ablation), w_k = (y - y_k) / y, cam = relu(sum_k w_k A_k)."""
+    with torch.no_grad():
+        A = port.forward(x)[layer]  # [1,k,h,w]
+        y = float(port.forward(x)[LOGITS][0, cls])
+        k = A.shape[1]
+        ys = []
+        for i in range(0, k, batch):
+            n = min(batch, k - i)
+            a = A.repeat(n, 1, 1, 1)
+            for j in range(n):
+                a[j, i + j] = 0
+            ys.append(port.forward(x.repeat(n, 1, 1, 1), replace={layer: a})[LOGITS][:, cls])
+        w = (y - torch.cat(ys)) / y
+        return torch.relu((w.view(1, -1, 1, 1) * A).sum(dim=1))[0], w
+
+
 def read_f32(path, shape):
     a = np.fromfile(path, '<f4')
     assert a.size == int(np.prod(shape)), f'{path}: {a.size} floats, expected {shape}'
@@ -325,6 +347,9 @@ def main():
             sc, sw = score_cam(port, x, HAPPY, layer)
             write(f'case{case}_scorecam_{stem}_c3_cam.f32', sc, map='cam', **{**ldesc, 'method': 'scorecam'})
             write(f'case{case}_scorecam_{stem}_c3_weights.f32', sw, map='weights', **{**ldesc, 'method': 'scorecam'})
+            ac, aw = ablation_cam(port, x, HAPPY, layer)
+            write(f'case{case}_ablationcam_{stem}_c3_cam.f32', ac, map='cam', **{**ldesc, 'method': 'ablationcam'})
+            write(f'case{case}_ablationcam_{stem}_c3_weights.f32', aw, map='weights', **{**ldesc, 'method': 'ablationcam'})
             ec, lapack_sign = eigen_cam(port, x, layer)
             write(f'case{case}_eigencam_{stem}_cam.f32', ec, map='cam', lapack_sign_kept=lapack_sign, **{**ldesc, 'method': 'eigencam'})
         summary.append(f'case {case} ({cname}): logits {np.array2string(logits[case], precision=3)}; guided >0 {frac_pos:.0%}; '
