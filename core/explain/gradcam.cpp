@@ -19,16 +19,13 @@
 #include "core/explain/method_util.h"
 
 namespace cnnlens {
-namespace {
 
-enum class Variant { kGradCam, kPlusPlus, kGuided, kHiRes, kXGrad, kLayer };
-
-Expected<int> pick_layer(ModelProbe& probe, double requested) {
+Expected<int> cam_layer(ModelProbe& probe, double requested, std::string_view method) {
     const std::vector<LayerInfo> layers = probe.layers();
     if (requested >= 0) {
         for (const LayerInfo& l : layers)
             if (l.node == static_cast<int>(requested)) {
-                if (!l.spatial()) return invalid_argument("layer '" + l.name + "' has shape " + l.shape.str() + "; Grad-CAM needs a spatial layer [N,H,W,C]");
+                if (!l.spatial()) return invalid_argument("layer '" + l.name + "' has shape " + l.shape.str() + "; " + std::string(method) + " needs a spatial layer [N,H,W,C]");
                 return l.node;
             }
         return invalid_argument("layer index " + std::to_string(static_cast<int>(requested)) + " is not a layer of the model");
@@ -38,9 +35,22 @@ Expected<int> pick_layer(ModelProbe& probe, double requested) {
     return not_found("the model has no layer with a spatial output larger than 1x1; choose a layer");
 }
 
+Explanation cam_explanation(Tensor cam, const Tensor& image, ModelProbe& probe, int layer) {
+    Explanation e;
+    e.map = resize_map(cam, static_cast<int>(image.shape()[1]), static_cast<int>(image.shape()[2]));
+    e.extras["cam"] = std::move(cam);
+    e.layer = layer_name(probe, layer);
+    e.stats["layer_node"] = layer;
+    return e;
+}
+
+namespace {
+
+enum class Variant { kGradCam, kPlusPlus, kGuided, kHiRes, kXGrad, kLayer };
+
 template <Variant kVariant>
 Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
-    auto layer = pick_layer(ctx.probe, m.param(p, "layer"));
+    auto layer = cam_layer(ctx.probe, m.param(p, "layer"), m.title());
     if (!layer) return layer.status();
     ProbeRequest r;
     r.target = t;
@@ -99,12 +109,7 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
         small[i] = static_cast<float>(std::max(s, 0.0));
     }
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]);
-    Explanation e;
-    e.map = resize_map(small, H, W);
-    e.extras["cam"] = std::move(small);
-    for (const LayerInfo& l : ctx.probe.layers())
-        if (l.node == *layer) e.layer = l.name;
-    e.stats["layer_node"] = *layer;
+    Explanation e = cam_explanation(std::move(small), x, ctx.probe, *layer);
     e.stats["score"] = target_score(*res, 0, t);
     if (kVariant == Variant::kGuided) {
         const int64_t c = x.shape()[3];

@@ -58,6 +58,15 @@ private:
     MethodDef def_;
 };
 
+// The CAM family's layer (gradcam.cpp): node `requested` when >= 0, checked to have a spatial
+// output (an error naming `method` otherwise), else the default — the last layer whose output
+// is spatial and larger than 1x1, the one global pooling reads.
+Expected<int> cam_layer(ModelProbe& probe, double requested, std::string_view method);
+// A CAM [h, w] at the resolution of node `layer` as an Explanation: the map upsampled
+// bilinearly to the image's size (resize_map), the CAM itself in extras["cam"], the layer's name
+// and stats["layer_node"].
+Explanation cam_explanation(Tensor cam, const Tensor& image, ModelProbe& probe, int layer);
+
 // The target's score for row `row` of a probe result (logit or probability, contrast applied).
 inline double target_score(const ProbeResult& r, int64_t row, const Target& t) {
     const Tensor& s = t.score == Target::Score::kLogit ? r.logits : r.probs;

@@ -80,10 +80,9 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
     }
     const int64_t n = x.shape()[0];
     const int classes = model_.num_classes();
+    copy_scores(ex, n, out, first);
     const Tensor& lg = ex.value(model_.logits);
-    Tensor probs = model_.probs >= 0 ? ex.value(model_.probs).clone() : softmax_rows(lg);
-    std::copy(lg.data(), lg.data() + n * classes, out.logits.data() + first * classes);
-    std::copy(probs.data(), probs.data() + n * classes, out.probs.data() + first * classes);
+    const Tensor& probs = out.probs;
 
     std::vector<Seed> seeds;
     if (r.target) {
@@ -91,7 +90,7 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
         Tensor s(lg.shape(), 0.f);
         for (int64_t i = 0; i < n; ++i) {
             float* row = s.data() + i * classes;
-            const float* p = probs.data() + i * classes;
+            const float* p = probs.data() + (first + i) * classes;
             for (int side = 0; side < 2; ++side) {
                 const int c = side == 0 ? t.cls : t.contrast;
                 if (c < 0) continue;
@@ -133,8 +132,45 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
     return Status::ok();
 }
 
+void GraphProbe::copy_scores(const Executor& ex, int64_t n, ProbeResult& out, int64_t first) const {
+    const int classes = model_.num_classes();
+    const Tensor& lg = ex.value(model_.logits);
+    std::copy(lg.data(), lg.data() + n * classes, out.logits.data() + first * classes);
+    if (model_.probs >= 0 && ex.value(model_.probs).shape()[0] == n) {
+        const Tensor& p = ex.value(model_.probs);
+        std::copy(p.data(), p.data() + n * classes, out.probs.data() + first * classes);
+    } else {
+        const Tensor p = softmax_rows(lg);
+        std::copy(p.data(), p.data() + n * classes, out.probs.data() + first * classes);
+    }
+}
+
+Status GraphProbe::check_replace(const Tensor& batch, const ProbeRequest& r) const {
+    const Graph& g = model_.graph;
+    const int l = r.replace->layer;
+    if (l < 0 || l >= g.size() || g.node(l).op == OpType::kConst) return invalid_argument("layer index " + std::to_string(l) + " is not a layer of the model");
+    const std::string name = "layer '" + display_name(g.node(l).name) + "'";
+    if (r.target || r.channel || r.input_gradient || !r.layers.empty())
+        return invalid_argument("replacing the activations of " + name + " gives class scores only (no gradients, no layers)");
+    if (batch.shape()[0] != 1) return invalid_argument("replacing the activations of " + name + " needs one image, got a batch of " + std::to_string(batch.shape()[0]));
+    if (!r.replace->values || r.replace->values->shape().rank() < 1 || r.replace->values->shape()[0] < 1)
+        return invalid_argument("replacing the activations of " + name + ": no values");
+    const Shape& want = g.node(l).shape;
+    const Shape& got = r.replace->values->shape();
+    bool ok = got.rank() == want.rank();
+    for (int d = 1; ok && d < want.rank(); ++d) ok = want[d] < 0 || got[d] == want[d];
+    if (!ok) return invalid_argument("values " + got.str() + " cannot replace the output " + want.str() + " of " + name);
+    std::vector<char> down(static_cast<size_t>(g.size()), 0);
+    down[static_cast<size_t>(l)] = 1;
+    for (int i = l + 1; i < g.size(); ++i)
+        for (int k : g.node(i).inputs) down[static_cast<size_t>(i)] |= down[static_cast<size_t>(k)];
+    if (!down[static_cast<size_t>(model_.logits)]) return invalid_argument(name + " does not lead to the class scores");
+    return Status::ok();
+}
+
 Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r) {
-    const int64_t n = batch.shape()[0];
+    if (r.replace) CNNLENS_RETURN_IF_ERROR(check_replace(batch, r));
+    const int64_t n = r.replace ? r.replace->values->shape()[0] : batch.shape()[0];
     const int classes = model_.num_classes();
     if (r.target) {
         if (r.target->cls < 0 || r.target->cls >= classes || r.target->contrast >= classes)
@@ -162,14 +198,32 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
     const size_t threads = static_cast<size_t>(pool_threads());
     while (executors_.size() < threads) executors_.push_back(std::make_unique<Executor>(model_.graph, kernels_));
     if (chunks_.size() < threads) chunks_.resize(threads);
+    std::vector<char> has_prefix(threads, 0);  // replace: this thread's executor ran the image
     auto piece = [&](int64_t i, int thread) -> Status {
         const int64_t first = i * step, m = std::min<int64_t>(step, n - first);
+        Executor& ex = *executors_[static_cast<size_t>(thread)];
+        if (r.replace) {
+            if (!has_prefix[static_cast<size_t>(thread)]) {
+                CNNLENS_RETURN_IF_ERROR(ex.forward(batch));
+                has_prefix[static_cast<size_t>(thread)] = 1;
+            }
+            const Tensor& v = *r.replace->values;
+            const int64_t row = v.size() / n;
+            Shape s = v.shape();
+            s[0] = m;
+            Tensor& chunk = chunks_[static_cast<size_t>(thread)];
+            chunk.reset(s);
+            std::copy(v.data() + first * row, v.data() + (first + m) * row, chunk.data());
+            CNNLENS_RETURN_IF_ERROR(ex.forward_from(r.replace->layer, chunk));
+            copy_scores(ex, m, out, first);
+            return Status::ok();
+        }
         Shape s = batch.shape();
         s[0] = m;
         Tensor& chunk = chunks_[static_cast<size_t>(thread)];
         chunk.reset(s);  // keeps its buffer from piece to piece
         std::copy(batch.data() + first * per, batch.data() + (first + m) * per, chunk.data());
-        return run_chunk(*executors_[static_cast<size_t>(thread)], chunk, r, out, first);
+        return run_chunk(ex, chunk, r, out, first);
     };
     // Several pieces run one per thread, each thread's kernels single-threaded (kernel sets see
     // in_parallel_region()); a single piece splits its kernels across the threads instead.

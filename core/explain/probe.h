@@ -35,6 +35,13 @@ struct ProbeRequest {
     bool input_gradient = false;       // return d(objective)/d(input)
     std::vector<int> layers;           // activations to return (and their gradients if any objective)
     ReluRule relu_rule = ReluRule::kStandard;
+    // Runs the model from one layer with activations given instead of its own (Ablation-CAM):
+    // the batch is one image [1, H, W, C], and row i of the result is its class scores when
+    // node `layer` outputs row i of *values ([N, ...], the layer's shape otherwise; borrowed for
+    // the call). The graph before the layer runs once per call, not per row. Scores only: no
+    // objective, no layers, no input gradient.
+    struct Replace { int layer = -1; const Tensor* values = nullptr; };
+    std::optional<Replace> replace;
 };
 
 struct ProbeResult {
@@ -100,6 +107,8 @@ public:
 
 private:
     Status run_chunk(Executor& ex, const Tensor& batch, const ProbeRequest& r, ProbeResult& out, int64_t first);
+    Status check_replace(const Tensor& batch, const ProbeRequest& r) const;
+    void copy_scores(const Executor& ex, int64_t n, ProbeResult& out, int64_t first) const;
     const Model& model_;
     const KernelSet& kernels_;
     std::vector<std::unique_ptr<Executor>> executors_;  // [0] always; more for pool threads

@@ -48,6 +48,8 @@ Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<c
     }
     batch_ = 0;  // until this pass completes
     tape_complete_ = keep == nullptr;
+    one_image_tape_ = false;
+    from_ = -1;
     // A planned pass starts from every buffer spare; a full one keeps each node's own buffer
     // (kernels cache set-ups by buffer address) and fills only empty slots from the spares.
     if (keep)
@@ -95,6 +97,69 @@ Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<c
             }
     }
     batch_ = static_cast<int>(inputs[0].shape()[0]);
+    one_image_tape_ = keep == nullptr;
+    for (const Tensor& in : inputs) one_image_tape_ = one_image_tape_ && in.shape()[0] == 1;
+    return Status::ok();
+}
+
+Status Executor::forward_from(int from, const Tensor& value) {
+    if (from < 0 || from >= graph_.size()) return invalid_argument("forward_from: node index " + std::to_string(from) + " does not exist");
+    const Node& f = graph_.node(from);
+    if (f.op == OpType::kConst) return invalid_argument("forward_from: node '" + f.name + "' is a constant");
+    if (!one_image_tape_) return invalid_argument("forward_from needs a full forward() of one image first");
+    if (from_ >= 0 && from_ != from)
+        return invalid_argument("forward_from: node '" + f.name + "' after '" + graph_.node(from_).name + "' needs a new forward() (the nodes between were overwritten)");
+    const Shape& own = values_[static_cast<size_t>(from)].shape();
+    bool ok = value.shape().rank() == own.rank() && value.shape()[0] >= 1;
+    for (int d = 1; ok && d < own.rank(); ++d) ok = value.shape()[d] == own[d];
+    if (!ok) return invalid_argument("forward_from: values " + value.shape().str() + " for node '" + f.name + "' do not match its output " + own.str());
+    from_ = from;
+    tape_complete_ = false;
+    const int n_nodes = graph_.size();
+    const int64_t n = value.shape()[0];
+    std::vector<char> down(static_cast<size_t>(n_nodes), 0);
+    down[static_cast<size_t>(from)] = 1;
+    for (int i = from + 1; i < n_nodes; ++i)
+        for (int k : graph_.node(i).inputs) down[static_cast<size_t>(i)] |= down[static_cast<size_t>(k)];
+    repeated_.resize(static_cast<size_t>(n_nodes));
+    std::vector<char> is_repeated(static_cast<size_t>(n_nodes), 0);
+    std::vector<Shape> shapes;
+    std::vector<const Tensor*> ins;
+    std::vector<bool> is_const_vec;
+    for (int i = from + 1; i < n_nodes; ++i) {
+        if (!down[static_cast<size_t>(i)]) continue;
+        const Node& nd = graph_.node(i);
+        shapes.clear(); ins.clear(); is_const_vec.clear();
+        for (int k : nd.inputs) {
+            const size_t kk = static_cast<size_t>(k);
+            const bool is_const = graph_.node(k).op == OpType::kConst;
+            const Tensor* t = k == from ? &value : (down[kk] || is_const) ? &this->value(k) : nullptr;
+            if (!t) {  // a batch-1 value read alongside the N variants
+                Tensor& r = repeated_[kk];
+                if (!is_repeated[kk]) {
+                    const Tensor& one = values_[kk];
+                    Shape s = one.shape();
+                    s[0] = n;
+                    r.reset(s);
+                    for (int64_t row = 0; row < n; ++row) std::copy(one.data(), one.data() + one.size(), r.data() + row * one.size());
+                    is_repeated[kk] = 1;
+                }
+                t = &r;
+            }
+            ins.push_back(t);
+            shapes.push_back(t->shape());
+            is_const_vec.push_back(is_const);
+        }
+        Shape out_shape;
+        CNNLENS_RETURN_IF_ERROR(infer_node_shape(graph_, i, shapes, out_shape));
+        Tensor& out = values_[static_cast<size_t>(i)];
+        out.reset(out_shape);
+        std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
+        for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
+        OpContext ctx{nd.name, nd.attrs, ins, {is_const.get(), is_const_vec.size()}, kernels_, states_[static_cast<size_t>(i)]};
+        op_def(nd.op).forward(ctx, out);
+    }
+    batch_ = static_cast<int>(n);
     return Status::ok();
 }
 

@@ -33,6 +33,14 @@ public:
     // ran and is reused by later nodes, so the pass works in a few cache-warm buffers. value()
     // is then valid for `keep` only, and backward() refuses to run until a full forward().
     Status forward(const Tensor& input, std::span<const int> keep);
+    // Reruns only the nodes downstream of node `from`, with `value` [N, ...] (node `from`'s own
+    // batch-1 shape otherwise) standing in for that node's output: row i is variant i of the one
+    // image of the last full forward(), which must have had batch 1. The nodes that do not depend
+    // on `from` keep their batch-1 values and are not rerun; a downstream node that reads one
+    // (a residual branch that skips `from`) sees it repeated N times. Afterwards value() of a
+    // downstream node is its [N, ...] output and backward() refuses (the tape mixes batches).
+    // It may be called many times after one forward(), with the same `from`. Ablation-CAM.
+    Status forward_from(int from, const Tensor& value);
     // Output of node i from the last forward (for Const nodes, the constant).
     const Tensor& value(int node) const;
     int batch() const { return batch_; }
@@ -69,6 +77,11 @@ private:
     std::vector<Tensor> spare_values_;
     std::vector<int> last_use_;
     bool tape_complete_ = false;  // the last forward kept every value
+    // The last full forward was of one image and forward_from() may reuse its values; from_ is
+    // the node forward_from() last replaced (-1: none since that forward).
+    bool one_image_tape_ = false;
+    int from_ = -1;
+    std::vector<Tensor> repeated_;  // forward_from(): batch-1 values repeated N times, per node
     int batch_ = 0;
     std::vector<double>* profile_ = nullptr;
     std::vector<double>* backward_profile_ = nullptr;

@@ -117,6 +117,7 @@ test('saliency equals the native CLI on the same crop', async () => {
 // looser tolerance: their sums of many float passes differ between kernel sets.
 for (const [method, rtol] of [['gradient_x_input', 1e-3], ['guided', 1e-3], ['gradcam', 1e-3],
   ['gradcampp', 1e-3], ['guided_gradcam', 1e-3], ['hirescam', 1e-3], ['xgradcam', 1e-3], ['layercam', 1e-3],
+  ['eigencam', 1e-3], ['scorecam', 1e-3], ['ablationcam', 1e-3],
   ['ig', 1e-3], ['smoothgrad', 5e-3],
   ['occlusion', 1e-3], ['lime', 1e-2]]) {
   test(`${method} equals the native CLI`, async () => {

@@ -168,20 +168,32 @@ TEST_P(TorchOracleTest, GradCamMatchesTorch) {
     }
 }
 
-// HiResCAM, XGrad-CAM and Layer-CAM at layer resolution, against their papers' formulas in
-// PyTorch (tests/oracle/torch_explain.py, cam_variant).
+// HiResCAM, XGrad-CAM, Layer-CAM, Eigen-CAM, Score-CAM and Ablation-CAM at layer resolution,
+// against their papers' formulas in PyTorch (tests/oracle/torch_explain.py: cam_variant,
+// eigen_cam, score_cam, ablation_cam). A fixture's "map" names the extras compared: "cam", or
+// "weights" (the channel weights of Score-CAM and Ablation-CAM).
 TEST_P(TorchOracleTest, CamVariantsMatchTorch) {
-    for (const char* method : {"hirescam", "xgradcam", "layercam"}) {
+    for (const char* method : {"hirescam", "xgradcam", "layercam", "eigencam", "scorecam", "ablationcam"}) {
+        std::map<std::tuple<int, std::string>, Explanation> done;
         for (const json& e : entries(method)) {
             const std::string layer = e["layer"].get<std::string>();
+            // Score-CAM and Ablation-CAM run the model once per channel: on the slow reference kernels and under
+            // ASan only at the 7-channel layer (block3's 256 take 25 s there).
+            const bool slow = test::kUnderAsan || GetParam() == &reference_kernels();
             const int node = probe_->model().graph.find(layer);
             ASSERT_GE(node, 0) << layer;
-            auto r = run(method, e, Params().set("layer", node));
-            ASSERT_TRUE(r) << r.status().message();
-            ASSERT_TRUE(r->extras.count("cam")) << method << ": no extras[\"cam\"]";
-            const double err = compare(r->extras.at("cam"), e);
+            if ((std::string(method) == "scorecam" || std::string(method) == "ablationcam") && slow && probe_->model().graph.node(node).shape.dim(-1) > 16) continue;
+            const auto key = std::make_tuple(e["case"].get<int>(), layer);
+            if (!done.count(key)) {
+                auto r = run(method, e, Params().set("layer", node));
+                ASSERT_TRUE(r) << r.status().message();
+                done[key] = std::move(*r);
+            }
+            const std::string map = e["map"].get<std::string>();
+            ASSERT_TRUE(done[key].extras.count(map)) << method << ": no extras[\"" << map << "\"]";
+            const double err = compare(done[key].extras.at(map), e);
             const std::string stem = layer.substr(layer.find("model_1/") + 8, layer.find('/', layer.find("model_1/") + 8) - layer.find("model_1/") - 8);
-            note(std::string(method) + " " + stem, err);
+            note(std::string(method) + " " + stem + (map == "cam" ? "" : " " + map), err);
             EXPECT_LT(err, kTol) << label(e);
         }
     }

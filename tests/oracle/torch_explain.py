@@ -117,8 +117,9 @@ class GraphPort:
             return F.conv2d(x, wt, stride=strides[1:3], groups=cin)
         return F.conv2d(x, w.permute(3, 2, 0, 1), stride=strides[1:3])  # HWIO -> OIHW
 
-    def forward(self, x_nhwc, guided=False):
-        """x_nhwc: [N, 64, 64, 1] float64. Returns {node name: tensor} (spatial ones NCHW)."""
+    def forward(self, x_nhwc, guided=False, replace=None):
+        """x_nhwc: [N, 64, 64, 1] float64. Returns {node name: tensor} (spatial ones NCHW).
+        replace {node name: tensor}: that node outputs the tensor instead (Ablation-CAM)."""
         relu = GuidedRelu.apply if guided else torch.relu
         v = {}
         for name in self.order:
@@ -126,6 +127,9 @@ class GraphPort:
             op = node['op']
             ins = [v[i] if i in v else self.consts.get(i) for i in self._inputs(node)]
             if op == 'Const':
+                continue
+            if replace and name in replace:
+                v[name] = replace[name]
                 continue
             if op == 'Placeholder':
                 v[name] = x_nhwc.permute(0, 3, 1, 2)
@@ -217,6 +221,55 @@ def cam_variant(port, x, cls, layer, variant):
     return torch.relu(cam).detach()[0]
 
 
+def eigen_cam(port, x, layer):
+    """Eigen-CAM (Muhammad & Yeasin 2020, as pytorch-grad-cam's get_2d_projection): the activations [hw, k] centred per
+    channel, projected on their first right-singular vector (torch.linalg.svd), then relu. The SVD's sign is arbitrary;
+    it is fixed so that the projection correlates positively with the centred total activation per position.
+    Returns the cam [h,w] and whether LAPACK's own sign already did."""
+    with torch.no_grad():
+        A = port.forward(x)[layer][0]  # [k,h,w]
+    k, h, w = A.shape
+    X = A.reshape(k, -1).T
+    X = X - X.mean(dim=0)
+    _, _, Vh = torch.linalg.svd(X, full_matrices=False)
+    p = X @ Vh[0]
+    agree = float((p * X.sum(dim=1)).sum()) >= 0
+    return torch.relu(p if agree else -p).reshape(h, w), agree
+
+
+def score_cam(port, x, cls, layer, batch=32):
+    """Score-CAM (Wang et al. 2020) as pytorch-grad-cam computes it: each channel of the layer upsampled to the input
+    (bilinear, align_corners=True), scaled to [0, 1] by (M - min) / (max - min + 1e-8), multiplied into the input;
+    weights = softmax over channels of the target logit on the masked inputs; cam = relu(sum_k w_k A_k)."""
+    with torch.no_grad():
+        A = port.forward(x)[layer]  # [1,k,h,w]
+        up = F.interpolate(A, size=tuple(x.shape[1:3]), mode='bilinear', align_corners=True)[0]  # [k,H,W]
+        lo, hi = up.amin(dim=(1, 2), keepdim=True), up.amax(dim=(1, 2), keepdim=True)
+        masks = (up - lo) / (hi - lo + 1e-8)
+        masked = x * masks[:, :, :, None]  # [k,H,W,1]: x is [1,H,W,1]
+        s = torch.cat([port.forward(masked[i:i + batch])[LOGITS][:, cls] for i in range(0, masked.shape[0], batch)])
+        w = torch.softmax(s, dim=0)
+        return torch.relu((w.view(1, -1, 1, 1) * A).sum(dim=1))[0], w
+
+
+def ablation_cam(port, x, cls, layer, batch=32):
+    """Ablation-CAM (Desai & Ramaswamy 2020): y_k is the target logit with channel k of the layer set to 0 (the
+    paper's ablation), w_k = (y - y_k) / y, cam = relu(sum_k w_k A_k)."""
+    with torch.no_grad():
+        A = port.forward(x)[layer]  # [1,k,h,w]
+        y = float(port.forward(x)[LOGITS][0, cls])
+        k = A.shape[1]
+        ys = []
+        for i in range(0, k, batch):
+            n = min(batch, k - i)
+            a = A.repeat(n, 1, 1, 1)
+            for j in range(n):
+                a[j, i + j] = 0
+            ys.append(port.forward(x.repeat(n, 1, 1, 1), replace={layer: a})[LOGITS][:, cls])
+        w = (y - torch.cat(ys)) / y
+        return torch.relu((w.view(1, -1, 1, 1) * A).sum(dim=1))[0], w
+
+
 def read_f32(path, shape):
     a = np.fromfile(path, '<f4')
     assert a.size == int(np.prod(shape)), f'{path}: {a.size} floats, expected {shape}'
@@ -291,6 +344,14 @@ def main():
             for variant in ('hirescam', 'xgradcam', 'layercam'):
                 vc = cam_variant(port, x, HAPPY, layer, variant)
                 write(f'case{case}_{variant}_{stem}_c3_cam.f32', vc, map='cam', **{**ldesc, 'method': variant})
+            sc, sw = score_cam(port, x, HAPPY, layer)
+            write(f'case{case}_scorecam_{stem}_c3_cam.f32', sc, map='cam', **{**ldesc, 'method': 'scorecam'})
+            write(f'case{case}_scorecam_{stem}_c3_weights.f32', sw, map='weights', **{**ldesc, 'method': 'scorecam'})
+            ac, aw = ablation_cam(port, x, HAPPY, layer)
+            write(f'case{case}_ablationcam_{stem}_c3_cam.f32', ac, map='cam', **{**ldesc, 'method': 'ablationcam'})
+            write(f'case{case}_ablationcam_{stem}_c3_weights.f32', aw, map='weights', **{**ldesc, 'method': 'ablationcam'})
+            ec, lapack_sign = eigen_cam(port, x, layer)
+            write(f'case{case}_eigencam_{stem}_cam.f32', ec, map='cam', lapack_sign_kept=lapack_sign, **{**ldesc, 'method': 'eigencam'})
         summary.append(f'case {case} ({cname}): logits {np.array2string(logits[case], precision=3)}; guided >0 {frac_pos:.0%}; '
                        f'IG sum {s:.6f} vs delta {delta:.6f} (rel err {abs(s - delta) / abs(delta):.2%}); ' + '; '.join(cams))
 
