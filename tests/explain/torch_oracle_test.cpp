@@ -1,4 +1,4 @@
-// Our saliency, guided backprop, Integrated Gradients and Grad-CAM on the real model against an
+// Our saliency, guided backprop, Integrated Gradients, Grad-CAM, RISE, Blur IG and Guided IG on the real model against an
 // independent float64 PyTorch port of the same graph (tests/oracle/torch_explain.py writes
 // tests/data/torch/*.f32 and fixtures.json), on every compiled kernel set.
 #include <gtest/gtest.h>
@@ -184,6 +184,29 @@ TEST_P(TorchOracleTest, CamVariantsMatchTorch) {
             note(std::string(method) + " " + stem, err);
             EXPECT_LT(err, kTol) << label(e);
         }
+    }
+}
+
+// RISE with the oracle's masks (it replays our Rng stream; its upsampling is torch's): the same
+// map up to float32 probabilities (6e-8). Another grid (8 cells for 7) moves the map by 0.11,
+// dividing by the masks' own mean (0.4992) instead of p by 1.6e-3.
+TEST_P(TorchOracleTest, RiseMatchesTorch) {
+    std::vector<json> cases = entries("rise");
+    // The reference set's plain loops take about 80 ms a forward pass: one case there.
+    if ((test::kUnderAsan || GetParam()->name == "reference") && cases.size() > 1) cases.resize(1);
+    for (const json& e : cases) {
+        ASSERT_EQ(e.value("fill", ""), "black");
+        ExplainContext ctx(*probe_);
+        ctx.seed = e["seed"].get<uint64_t>();
+        Target t = target_of(e);
+        t.score = Target::Score::kProbability;
+        auto r = find_method("rise")->explain(input_row(e["case"].get<int>()), t,
+                                              Params().set("samples", e["samples"].get<int>()).set("cells", e["cells"].get<int>()).set("p", e["p"].get<double>()), ctx);
+        ASSERT_TRUE(r) << r.status().message();
+        const double err = compare(r->map, e);
+        note("rise", err);
+        EXPECT_LT(err, kTol) << label(e);
+        EXPECT_NEAR(r->stats["mask_mean"], e["mask_mean"].get<double>(), 1e-6) << label(e);
     }
 }
 

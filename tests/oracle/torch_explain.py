@@ -1,5 +1,5 @@
 """Independent float64 PyTorch port of the emotion TF.js graph (built by walking emotion.json), checked against
-the TF.js oracle, then used to write reference explanations (saliency, guided backprop, IG, Grad-CAM) to tests/data/torch/.
+the TF.js oracle, then used to write reference explanations (saliency, guided backprop, IG, Grad-CAM, RISE, Blur IG, Guided IG) to tests/data/torch/.
 Run from the repo root with Debian's python3 (torch, numpy): /usr/bin/python3 tests/oracle/torch_explain.py"""
 import base64
 import json
@@ -21,6 +21,7 @@ CAM_LAYERS = [PREFIX + 'block3_sepconv2_bn/FusedBatchNormV3', PREFIX + 'conv2d_5
 CASES = [0, 1, 2]
 HAPPY, SAD, ANGRY = 3, 4, 0
 IG_STEPS = 50
+RISE = dict(samples=100, cells=7, p=0.5, seed=1)
 DT = torch.float64
 
 torch.set_grad_enabled(True)
@@ -198,6 +199,52 @@ def grad_cam(port, x, cls, layer):
     return cam[0, 0], up[0, 0]
 
 
+# --- RISE, Blur IG, Guided IG (issue 18) ---------------------------------------------------------
+
+class Pcg32:
+    """core/base/rng.h's generator (PCG32 XSH-RR, same seeding), so RISE's masks can be rebuilt here."""
+    M64 = (1 << 64) - 1
+
+    def __init__(self, seed, stream=0xda3e39cb94b95bdb):
+        self.inc = ((stream << 1) | 1) & self.M64
+        self.state = 0
+        self.next_u32()
+        self.state = (self.state + seed) & self.M64
+        self.next_u32()
+
+    def next_u32(self):
+        old = self.state
+        self.state = (old * 6364136223846793005 + self.inc) & self.M64
+        xs = (((old >> 18) ^ old) >> 27) & 0xffffffff
+        rot = old >> 59
+        return ((xs >> rot) | (xs << ((-rot) & 31))) & 0xffffffff
+
+    def uniform(self):
+        return (self.next_u32() >> 8) / 16777216.0
+
+    def below(self, n):
+        return (self.next_u32() * n) >> 32
+
+
+def rise(port, x, cls, samples, cells, p, seed):
+    """Petsiuk et al. 2018: sum_i P(cls | x * M_i) M_i / (N p). Per mask, from one stream: an s x s grid of
+    uniform() < p row by row, then the shift below(cell_h), below(cell_w); the grid is upsampled bilinearly
+    (align_corners=False) to (s+1)*cell and cropped at the shift. Black (0) is the fill of this [0,1] model."""
+    _, h, w, _ = x.shape
+    ch, cw = -(-h // cells), -(-w // cells)
+    rng = Pcg32(seed)
+    masks = []
+    for _ in range(samples):
+        grid = torch.tensor([[1.0 if rng.uniform() < p else 0.0 for _ in range(cells)] for _ in range(cells)], dtype=DT)
+        dy, dx = rng.below(ch), rng.below(cw)
+        up = F.interpolate(grid[None, None], size=((cells + 1) * ch, (cells + 1) * cw), mode='bilinear', align_corners=False)
+        masks.append(up[0, 0, dy:dy + h, dx:dx + w])
+    M = torch.stack(masks)  # [N, h, w]
+    with torch.no_grad():
+        probs = torch.cat([port.forward(x * M[i:i + 100, :, :, None])['Identity'][:, cls] for i in range(0, samples, 100)])
+    return (probs[:, None, None] * M).sum(dim=0) / (samples * p), float(M.mean())
+
+
 # --- Main ---------------------------------------------------------------------------------------
 
 def cam_variant(port, x, cls, layer, variant):
@@ -279,6 +326,9 @@ def main():
         attr, s, delta = integrated_gradients(port, x, HAPPY, IG_STEPS)
         write(f'case{case}_ig_c3.f32', attr, method='ig', **{'class': HAPPY}, contrast=None, steps=IG_STEPS, baseline='black',
               alphas='(k + 0.5) / steps', sum_attributions=s, score_delta=delta, **base)
+        sal, mask_mean = rise(port, x, HAPPY, **RISE)
+        write(f'case{case}_rise_c3.f32', sal, method='rise', **{'class': HAPPY}, contrast=None, score='probability',
+              fill='black', mask_mean=mask_mean, **RISE, **base)
         cams = []
         for layer in CAM_LAYERS:
             short = layer[len(PREFIX):]
