@@ -22,6 +22,7 @@ CASES = [0, 1, 2]
 HAPPY, SAD, ANGRY = 3, 4, 0
 IG_STEPS = 50
 RISE = dict(samples=100, cells=7, p=0.5, seed=1)
+BLUR_IG = dict(max_sigma=50.0, steps=100)
 DT = torch.float64
 
 torch.set_grad_enabled(True)
@@ -245,6 +246,30 @@ def rise(port, x, cls, samples, cells, p, seed):
     return (probs[:, None, None] * M).sum(dim=0) / (samples * p), float(M.mean())
 
 
+def blur_ig(port, x, cls, max_sigma, steps):
+    """Xu et al. 2020: -integral of dL/dsigma * grad f(L(x, sigma)) from 0 to max_sigma, L(x, s) = K_s x K_s^T with
+    untruncated Gaussians normalised over the image; each interval [i, i+1] * max_sigma / steps sampled at its
+    midpoint; dL/dsigma by a float64 central difference (1e-4), not the closed form the engine uses."""
+    img = x[0, :, :, 0].numpy()
+
+    def blur(s):
+        def k(n):
+            d = np.arange(n)[:, None] - np.arange(n)[None, :]
+            g = np.exp(-0.5 * d * d / (s * s))
+            return g / g.sum(axis=1, keepdims=True)
+        return k(img.shape[0]) @ img @ k(img.shape[1]).T
+
+    ends = np.arange(steps + 1) * max_sigma / steps
+    mids, ds = (ends[:-1] + ends[1:]) / 2, np.diff(ends)
+    path = torch.from_numpy(np.stack([blur(m) for m in mids]))[..., None]
+    dl = np.stack([(blur(m + 1e-4) - blur(m - 1e-4)) / 2e-4 for m in mids])
+    g = torch.cat([input_grad(port, path[i:i + 50], cls)[0] for i in range(0, steps, 50)])[..., 0].numpy()
+    attr = -(ds[:, None, None] * dl * g).sum(axis=0)[..., None]
+    with torch.no_grad():
+        l = port.forward(torch.cat([x, torch.from_numpy(blur(max_sigma))[None, :, :, None]]))[LOGITS][:, cls]
+    return attr, float(attr.sum()), float(l[0] - l[1])
+
+
 # --- Main ---------------------------------------------------------------------------------------
 
 def cam_variant(port, x, cls, layer, variant):
@@ -329,6 +354,9 @@ def main():
         sal, mask_mean = rise(port, x, HAPPY, **RISE)
         write(f'case{case}_rise_c3.f32', sal, method='rise', **{'class': HAPPY}, contrast=None, score='probability',
               fill='black', mask_mean=mask_mean, **RISE, **base)
+        attr, s_b, delta_b = blur_ig(port, x, HAPPY, **BLUR_IG)
+        write(f'case{case}_blur_ig_c3.f32', attr, method='blur_ig', **{'class': HAPPY}, contrast=None, spacing='linear',
+              sum_attributions=s_b, score_delta=delta_b, **BLUR_IG, **base)
         cams = []
         for layer in CAM_LAYERS:
             short = layer[len(PREFIX):]
@@ -342,7 +370,8 @@ def main():
                 vc = cam_variant(port, x, HAPPY, layer, variant)
                 write(f'case{case}_{variant}_{stem}_c3_cam.f32', vc, map='cam', **{**ldesc, 'method': variant})
         summary.append(f'case {case} ({cname}): logits {np.array2string(logits[case], precision=3)}; guided >0 {frac_pos:.0%}; '
-                       f'IG sum {s:.6f} vs delta {delta:.6f} (rel err {abs(s - delta) / abs(delta):.2%}); ' + '; '.join(cams))
+                       f'IG sum {s:.6f} vs delta {delta:.6f} (rel err {abs(s - delta) / abs(delta):.2%}); '
+                       f'Blur IG sum {s_b:.6f} vs delta {delta_b:.6f} (rel err {abs(s_b - delta_b) / abs(delta_b):.2%}); ' + '; '.join(cams))
 
     fixtures = {
         'generated_by': 'tests/oracle/torch_explain.py (PyTorch %s, float64, values stored as float32 LE)' % torch.__version__,
