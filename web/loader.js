@@ -406,9 +406,10 @@ window.cnnlensTest = {
   photoTimings: () => ({ ...photoTimings, ...JSON.parse(app.UTF8ToString(app._cnnlens_test_photo_timings())) }),
   // Resolves when nothing is pending: no photo waiting, no job running, overlay drawn.
   idle: () => untilFrame(() => !filesInFlight && !app._cnnlens_test_busy()),
-  // Runs a method with its defaults on the selected face, as the Explain button does.
-  async explain(method) {
-    if (!call('cnnlens_test_explain', method)) throw new Error(`unknown method ${method}`);
+  // Runs a method on the selected face, as the Explain button does, with its defaults or with
+  // params overriding them.
+  async explain(method, params = {}) {
+    this.start(method, params);
     const f0 = app._cnnlens_test_frames();
     await untilFrame(() => app._cnnlens_test_frames() > f0 + 1);
     await this.idle();

@@ -28,15 +28,16 @@ async function screenshot(name) {
 }
 
 // Runs `method` in the page and with the native CLI on the page's face crop; compares the maps.
-async function compareWithCli(method, rtol) {
-  const map = await page.evaluate(async (m) => {
-    const r = await window.cnnlensTest.explain(m);
+async function compareWithCli(method, rtol, params = {}) {
+  const map = await page.evaluate(async ([m, p]) => {
+    const r = await window.cnnlensTest.explain(m, p);
     return { ...r, values: Array.from(r.values) };
-  }, method);
+  }, [method, params]);
   assert.equal(map.method, method);
   const crop = path.join(artifacts, 'face_crop.png');
   const out = path.join(artifacts, 'cli');
-  execFileSync(cli, ['explain', '--model', model, '--method', method, '--out', out, crop], { stdio: 'pipe' });
+  const options = Object.entries(params).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  execFileSync(cli, ['explain', '--model', model, '--method', method, ...options, '--out', out, crop], { stdio: 'pipe' });
   const ref = readNpy(path.join(out, `face_crop_${method}.npy`));
   assert.deepEqual(ref.shape.slice(-2), [map.height, map.width]);
   let maxRef = 0, maxDiff = 0;
@@ -115,18 +116,38 @@ test('saliency equals the native CLI on the same crop', async () => {
 
 // The remaining methods with their defaults (seed 1 on both sides). Sampling methods get a
 // looser tolerance: their sums of many float passes differ between kernel sets.
-for (const [method, rtol] of [['gradient_x_input', 1e-3], ['guided', 1e-3], ['gradcam', 1e-3],
+for (const [method, rtol, params] of [['gradient_x_input', 1e-3], ['guided', 1e-3], ['gradcam', 1e-3],
   ['gradcampp', 1e-3], ['guided_gradcam', 1e-3], ['hirescam', 1e-3], ['xgradcam', 1e-3], ['layercam', 1e-3],
   ['eigencam', 1e-3], ['scorecam', 1e-3], ['ablationcam', 1e-3],
   ['ig', 1e-3], ['smoothgrad', 5e-3],
-  ['occlusion', 1e-3], ['lime', 1e-2]]) {
+  ['occlusion', 1e-3], ['lime', 1e-2],
+  ['rise', 1e-3], ['blur_ig', 1e-3],
+  // Guided IG's path branches on which gradients fall under a quantile, so SIMD128's and AVX's
+  // roundings of one gradient can send it elsewhere (the default maps differed by 8.7 % of their
+  // maximum); with max_dist 0 its path is fixed (IG's left Riemann sum) and the two must agree.
+  ['guided_ig', 1e-3, { max_dist: 0 }]]) {
   test(`${method} equals the native CLI`, async () => {
     const t0 = Date.now();
-    await compareWithCli(method, rtol);
+    await compareWithCli(method, rtol, params);
     console.log(`# ${method}: ${Date.now() - t0} ms (browser + CLI)`);
     await screenshot(`04-${method}`);
   });
 }
+
+// RISE's map fills in as its batches of masks arrive (as LIME's, below), and Cancel keeps the
+// last one, marked partial.
+test('RISE shows partial maps while it runs', async () => {
+  await page.evaluate(() => window.cnnlensTest.start('rise', { samples: 20000 }));
+  await page.waitForFunction(() => window.cnnlensTest.job().partial, null, { timeout: 30000 });
+  const partial = await page.evaluate(() => window.cnnlensTest.lastMap());
+  assert.equal(partial.method, 'rise');
+  assert.ok(partial.values.some((v) => v > 0), 'the partial RISE map is empty');
+  await page.evaluate(() => window.cnnlensTest.cancel());
+  await page.waitForFunction(() => !window.cnnlensTest.job().running, null, { timeout: 10000 });
+  const j = await page.evaluate(() => window.cnnlensTest.job());
+  assert.ok(j.partial && j.progress < 1, JSON.stringify(j));
+  assert.equal(await page.evaluate(() => window.cnnlensTest.error()), '', 'a cancel is not an error');
+});
 
 test('a corrupt file shows an error and the app keeps working', async () => {
   await dropFile(Buffer.from('this is not an image at all'), 'broken.jpg', 'image/jpeg');

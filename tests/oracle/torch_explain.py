@@ -1,5 +1,5 @@
 """Independent float64 PyTorch port of the emotion TF.js graph (built by walking emotion.json), checked against
-the TF.js oracle, then used to write reference explanations (saliency, guided backprop, IG, Grad-CAM) to tests/data/torch/.
+the TF.js oracle, then used to write reference explanations (saliency, guided backprop, IG, Grad-CAM, RISE, Blur IG, Guided IG) to tests/data/torch/.
 Run from the repo root with Debian's python3 (torch, numpy): /usr/bin/python3 tests/oracle/torch_explain.py"""
 import base64
 import json
@@ -21,6 +21,9 @@ CAM_LAYERS = [PREFIX + 'block3_sepconv2_bn/FusedBatchNormV3', PREFIX + 'conv2d_5
 CASES = [0, 1, 2]
 HAPPY, SAD, ANGRY = 3, 4, 0
 IG_STEPS = 50
+RISE = dict(samples=100, cells=7, p=0.5, seed=1)
+BLUR_IG = dict(max_sigma=50.0, steps=100)
+GUIDED_IG = dict(steps=50, fraction=0.25, max_dist=0.02)  # PAIR takes 200 steps; 50 keep the oracle quick
 DT = torch.float64
 
 torch.set_grad_enabled(True)
@@ -202,6 +205,117 @@ def grad_cam(port, x, cls, layer):
     return cam[0, 0], up[0, 0]
 
 
+# --- RISE, Blur IG, Guided IG (issue 18) ---------------------------------------------------------
+
+class Pcg32:
+    """core/base/rng.h's generator (PCG32 XSH-RR, same seeding), so RISE's masks can be rebuilt here."""
+    M64 = (1 << 64) - 1
+
+    def __init__(self, seed, stream=0xda3e39cb94b95bdb):
+        self.inc = ((stream << 1) | 1) & self.M64
+        self.state = 0
+        self.next_u32()
+        self.state = (self.state + seed) & self.M64
+        self.next_u32()
+
+    def next_u32(self):
+        old = self.state
+        self.state = (old * 6364136223846793005 + self.inc) & self.M64
+        xs = (((old >> 18) ^ old) >> 27) & 0xffffffff
+        rot = old >> 59
+        return ((xs >> rot) | (xs << ((-rot) & 31))) & 0xffffffff
+
+    def uniform(self):
+        return (self.next_u32() >> 8) / 16777216.0
+
+    def below(self, n):
+        return (self.next_u32() * n) >> 32
+
+
+def rise(port, x, cls, samples, cells, p, seed):
+    """Petsiuk et al. 2018: sum_i P(cls | x * M_i) M_i / (N p). Per mask, from one stream: an s x s grid of
+    uniform() < p row by row, then the shift below(cell_h), below(cell_w); the grid is upsampled bilinearly
+    (align_corners=False) to (s+1)*cell and cropped at the shift. Black (0) is the fill of this [0,1] model."""
+    _, h, w, _ = x.shape
+    ch, cw = -(-h // cells), -(-w // cells)
+    rng = Pcg32(seed)
+    masks = []
+    for _ in range(samples):
+        grid = torch.tensor([[1.0 if rng.uniform() < p else 0.0 for _ in range(cells)] for _ in range(cells)], dtype=DT)
+        dy, dx = rng.below(ch), rng.below(cw)
+        up = F.interpolate(grid[None, None], size=((cells + 1) * ch, (cells + 1) * cw), mode='bilinear', align_corners=False)
+        masks.append(up[0, 0, dy:dy + h, dx:dx + w])
+    M = torch.stack(masks)  # [N, h, w]
+    with torch.no_grad():
+        probs = torch.cat([port.forward(x * M[i:i + 100, :, :, None])['Identity'][:, cls] for i in range(0, samples, 100)])
+    return (probs[:, None, None] * M).sum(dim=0) / (samples * p), float(M.mean())
+
+
+def blur_ig(port, x, cls, max_sigma, steps):
+    """Xu et al. 2020: -integral of dL/dsigma * grad f(L(x, sigma)) from 0 to max_sigma, L(x, s) = K_s x K_s^T with
+    untruncated Gaussians normalised over the image; each interval [i, i+1] * max_sigma / steps sampled at its
+    midpoint; dL/dsigma by a float64 central difference (1e-4), not the closed form the engine uses."""
+    img = x[0, :, :, 0].numpy()
+
+    def blur(s):
+        def k(n):
+            d = np.arange(n)[:, None] - np.arange(n)[None, :]
+            g = np.exp(-0.5 * d * d / (s * s))
+            return g / g.sum(axis=1, keepdims=True)
+        return k(img.shape[0]) @ img @ k(img.shape[1]).T
+
+    ends = np.arange(steps + 1) * max_sigma / steps
+    mids, ds = (ends[:-1] + ends[1:]) / 2, np.diff(ends)
+    path = torch.from_numpy(np.stack([blur(m) for m in mids]))[..., None]
+    dl = np.stack([(blur(m + 1e-4) - blur(m - 1e-4)) / 2e-4 for m in mids])
+    g = torch.cat([input_grad(port, path[i:i + 50], cls)[0] for i in range(0, steps, 50)])[..., 0].numpy()
+    attr = -(ds[:, None, None] * dl * g).sum(axis=0)[..., None]
+    with torch.no_grad():
+        l = port.forward(torch.cat([x, torch.from_numpy(blur(max_sigma))[None, :, :, None]]))[LOGITS][:, cls]
+    return attr, float(attr.sum()), float(l[0] - l[1])
+
+
+def guided_ig(port, x, cls, steps, fraction, max_dist):
+    """Kapishnikov et al. 2021 (Guided IG), black baseline, written from the paper's algorithm as PAIR states it: at
+    step k the band is alpha +- max_dist, alpha = (k+1)/steps; features behind the band join its lower edge; then
+    passes move the `fraction` of features with the smallest |g| (NumPy quantile 'lower'; features at the band's upper
+    edge excluded) to the upper edge, or by the share gamma of the way that lands exactly on the step's L1 target.
+    attribution += dx * g(step start)."""
+    xin = x[0].numpy()
+    base = np.zeros_like(xin)
+    span = xin - base
+    total = np.abs(span).sum()
+    cur, attr = base.copy(), np.zeros_like(xin)
+    for k in range(steps):
+        g0 = input_grad(port, torch.from_numpy(cur)[None], cls)[0][0].numpy()
+        g = g0.copy()
+        alpha = (k + 1) / steps
+        lo, hi = max(alpha - max_dist, 0.0), min(alpha + max_dist, 1.0)
+        x_lo, x_hi = base + span * lo, base + span * hi
+        target = total * (1 - alpha)
+        while True:
+            before = cur.copy()
+            with np.errstate(divide='ignore', invalid='ignore'):
+                a = np.where(span != 0, (cur - base) / span, hi)
+            cur = np.where(a < lo, x_lo, cur)
+            now = np.abs(cur - xin).sum()
+            if abs(now - target) <= max(1e-9 * max(now, target), 1e-9):
+                attr += (cur - before) * g0
+                break
+            g[cur == x_hi] = np.inf
+            thr = np.quantile(np.abs(g), fraction, method='lower')
+            sel = (np.abs(g) <= thr) & (g != np.inf)
+            room = (np.abs(cur - x_hi) * sel).sum()
+            gamma = (now - target) / room if room > 0 else np.inf
+            cur = np.where(sel, x_hi if gamma > 1 else cur + (x_hi - cur) * gamma, cur)
+            attr += (cur - before) * g0
+            if gamma <= 1:
+                break
+    with torch.no_grad():
+        l = port.forward(torch.cat([x, torch.zeros_like(x)]))[LOGITS][:, cls]
+    return attr, float(attr.sum()), float(l[0] - l[1])
+
+
 # --- Main ---------------------------------------------------------------------------------------
 
 def cam_variant(port, x, cls, layer, variant):
@@ -332,6 +446,15 @@ def main():
         attr, s, delta = integrated_gradients(port, x, HAPPY, IG_STEPS)
         write(f'case{case}_ig_c3.f32', attr, method='ig', **{'class': HAPPY}, contrast=None, steps=IG_STEPS, baseline='black',
               alphas='(k + 0.5) / steps', sum_attributions=s, score_delta=delta, **base)
+        sal, mask_mean = rise(port, x, HAPPY, **RISE)
+        write(f'case{case}_rise_c3.f32', sal, method='rise', **{'class': HAPPY}, contrast=None, score='probability',
+              fill='black', mask_mean=mask_mean, **RISE, **base)
+        attr, s_b, delta_b = blur_ig(port, x, HAPPY, **BLUR_IG)
+        write(f'case{case}_blur_ig_c3.f32', attr, method='blur_ig', **{'class': HAPPY}, contrast=None, spacing='linear',
+              sum_attributions=s_b, score_delta=delta_b, **BLUR_IG, **base)
+        attr, s_g, delta_g = guided_ig(port, x, HAPPY, **GUIDED_IG)
+        write(f'case{case}_guided_ig_c3.f32', attr, method='guided_ig', **{'class': HAPPY}, contrast=None, baseline='black',
+              sum_attributions=s_g, score_delta=delta_g, **GUIDED_IG, **base)
         cams = []
         for layer in CAM_LAYERS:
             short = layer[len(PREFIX):]
@@ -353,7 +476,9 @@ def main():
             ec, lapack_sign = eigen_cam(port, x, layer)
             write(f'case{case}_eigencam_{stem}_cam.f32', ec, map='cam', lapack_sign_kept=lapack_sign, **{**ldesc, 'method': 'eigencam'})
         summary.append(f'case {case} ({cname}): logits {np.array2string(logits[case], precision=3)}; guided >0 {frac_pos:.0%}; '
-                       f'IG sum {s:.6f} vs delta {delta:.6f} (rel err {abs(s - delta) / abs(delta):.2%}); ' + '; '.join(cams))
+                       f'IG sum {s:.6f} vs delta {delta:.6f} (rel err {abs(s - delta) / abs(delta):.2%}); '
+                       f'Blur IG sum {s_b:.6f} vs delta {delta_b:.6f} (rel err {abs(s_b - delta_b) / abs(delta_b):.2%}); '
+                       f'Guided IG sum {s_g:.6f} vs delta {delta_g:.6f} (rel err {abs(s_g - delta_g) / abs(delta_g):.2%}); ' + '; '.join(cams))
 
     fixtures = {
         'generated_by': 'tests/oracle/torch_explain.py (PyTorch %s, float64, values stored as float32 LE)' % torch.__version__,
