@@ -36,11 +36,11 @@ run_target() {
     [[ -d fuzz/corpus/$t ]] && seeds=("fuzz/corpus/$t")
     # -seed: fixed (CNNLENS_FUZZ_SEED, default 1) so that a run from the committed seeds is
     # repeatable, e.g. a CI failure here; 0 lets libFuzzer pick one.
-    # -timeout: an input taking 30 s is a hang (decoding a 100-megapixel image under ASan takes a
+    # -timeout (CNNLENS_FUZZ_TIMEOUT, default 30): an input taking 30 s is a hang (decoding a 100-megapixel image under ASan takes a
     # few seconds on a busy machine); -rss_limit_mb: an input needing 2.5 GB is a bug (the limits
     # of core/base/limits.h keep real work below that).
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "$exe" -max_total_time="$seconds" -seed="${CNNLENS_FUZZ_SEED:-1}" -timeout=30 -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
+        "$exe" -max_total_time="$seconds" -seed="${CNNLENS_FUZZ_SEED:-1}" -timeout="${CNNLENS_FUZZ_TIMEOUT:-30}" -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="$root/$crashes/" "$work" "${seeds[@]}" >"$log" 2>&1
 }
 

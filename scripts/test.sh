@@ -335,10 +335,12 @@ explanations() {
 
 # fuzz: every libFuzzer target (fuzz/) for CNNLENS_FUZZ_SECONDS (default 35) s, from the committed
 # seeds plus what earlier runs found; each target counts as one test. fuzz_start builds and runs
-# them in the background, one target at a time, while the browser tests (mostly waiting on the
-# page) take the other core: the runs are bounded by time, not work; fuzz_finish waits and counts.
+# them in the background, one target at a time, while the browser tests run: those mostly wait on
+# the page, and the runs are bounded by time, not work. At nice 10 the fuzzers take what the page
+# leaves (its frame-rate checks stay as they are), and an input counts as a hang after 120 s
+# instead of 30, as it may wait for the CPU. fuzz_finish waits and counts.
 fuzz_start() {
-    CNNLENS_FUZZ_JOBS=1 bash scripts/fuzz.sh "${CNNLENS_FUZZ_SECONDS:-35}" >build/fuzz.log 2>&1 &
+    CNNLENS_FUZZ_JOBS=1 CNNLENS_FUZZ_TIMEOUT=120 nice -n 10 bash scripts/fuzz.sh "${CNNLENS_FUZZ_SECONDS:-35}" >build/fuzz.log 2>&1 &
     fuzz_pid=$!
 }
 
