@@ -148,18 +148,7 @@ Expected<Explanation> blur_ig(const ExplanationMethod& m, const Tensor& x, const
         base[i] = static_cast<float>(x0[static_cast<size_t>(i)]);
         total += acc[static_cast<size_t>(i)];
     }
-    Explanation e;
-    e.map = sum_channels(a);
-    e.extras["baseline"] = sum_channels(base);
-    a.reshape(Shape{H, W, C});
-    e.attribution = std::move(a);
-    const double delta = score_x - score_x0;
-    e.stats["sum_attributions"] = total;
-    e.stats["score_delta"] = delta;
-    e.stats["completeness_error"] = std::fabs(total - delta);
-    e.stats["completeness_relative_error"] = std::fabs(total - delta) / std::max(std::fabs(delta), 1e-12);
-    e.stats["score"] = score_x;
-    return e;
+    return path_explanation(std::move(a), base, total, score_x, score_x0);
 }
 
 }  // namespace

@@ -114,17 +114,7 @@ Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, con
         base[static_cast<int64_t>(i)] = static_cast<float>(x0[i]);
         total += attr[i];
     }
-    Explanation e;
-    e.map = sum_channels(a);
-    e.extras["baseline"] = sum_channels(base);
-    a.reshape(Shape{x.shape()[1], x.shape()[2], c});
-    e.attribution = std::move(a);
-    const double delta = score_x - score_x0;
-    e.stats["sum_attributions"] = total;
-    e.stats["score_delta"] = delta;
-    e.stats["completeness_error"] = std::fabs(total - delta);
-    e.stats["completeness_relative_error"] = std::fabs(total - delta) / std::max(std::fabs(delta), 1e-12);
-    e.stats["score"] = score_x;
+    Explanation e = path_explanation(std::move(a), base, total, score_x, score_x0);
     e.stats["passes"] = static_cast<double>(inner);
     return e;
 }

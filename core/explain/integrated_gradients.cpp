@@ -69,12 +69,19 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
         a[i] = static_cast<float>((x[i] - x0[i]) * acc[static_cast<size_t>(i)] / steps);
         total += a[i];
     }
+    return path_explanation(std::move(a), x0, total, score_x, score_x0);
+}
+
+}  // namespace
+
+Explanation path_explanation(Tensor a, const Tensor& baseline, double total, double score_x, double score_baseline) {
+    const Shape s = a.shape();
     Explanation e;
     e.map = sum_channels(a);
-    e.extras["baseline"] = sum_channels(x0);
-    a.reshape(Shape{x.shape()[1], x.shape()[2], c});
+    e.extras["baseline"] = sum_channels(baseline);
+    a.reshape(Shape{s[1], s[2], s[3]});
     e.attribution = std::move(a);
-    const double delta = score_x - score_x0;
+    const double delta = score_x - score_baseline;
     e.stats["sum_attributions"] = total;
     e.stats["score_delta"] = delta;
     e.stats["completeness_error"] = std::fabs(total - delta);
@@ -82,8 +89,6 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
     e.stats["score"] = score_x;
     return e;
 }
-
-}  // namespace
 
 const ExplanationMethod& method_IntegratedGradients() {
     static const FnMethod m({.name = "ig",

@@ -7,6 +7,15 @@
 
 namespace cnnlens {
 
+// Per channel, the model-input value of pixel intensity `f` in [0, 1] (occlusion's and RISE's
+// fill): through the input's mean and std when it has them, else its range.
+std::vector<float> fill_in_input_space(const InputSpec& spec, float f, int channels);
+
+// The explanation of a path method (IG, Blur IG, Guided IG): attribution `a` [1,H,W,C] shown as
+// its channel sum, the path's start `baseline` as extras["baseline"], and the completeness of
+// `total` (the attributions' sum) against score(x) - score(baseline) as statistics.
+Explanation path_explanation(Tensor a, const Tensor& baseline, double total, double score_x, double score_baseline);
+
 // A method as data: its name, title, traits and parameters, and the functions that compute it.
 struct MethodDef {
     using ExplainFn = Expected<Explanation> (*)(const ExplanationMethod&, const Tensor&, const Target&, const Params&,

@@ -17,11 +17,7 @@ Expected<Explanation> occlusion(const ExplanationMethod& m, const Tensor& x, con
     // Fill value: `fill` is a pixel intensity in [0, 1], mapped into model input space.
     const InputSpec& spec = ctx.probe.input_spec();
     const float f = static_cast<float>(m.param(p, "fill"));
-    std::vector<float> fill(static_cast<size_t>(C));
-    for (int k = 0; k < C; ++k) {
-        if (spec.mean.empty()) fill[static_cast<size_t>(k)] = spec.range_lo + (spec.range_hi - spec.range_lo) * f;
-        else { const size_t j = spec.mean.size() == 1 ? 0 : static_cast<size_t>(k); fill[static_cast<size_t>(k)] = (f - spec.mean[j]) / spec.std[j]; }
-    }
+    const std::vector<float> fill = fill_in_input_space(spec, f, C);
     std::vector<std::pair<int, int>> windows;
     for (int y = 0;; y += stride) {
         const int yy = std::min(y, H - win);
@@ -71,6 +67,15 @@ Expected<Explanation> occlusion(const ExplanationMethod& m, const Tensor& x, con
 }
 
 }  // namespace
+
+std::vector<float> fill_in_input_space(const InputSpec& spec, float f, int channels) {
+    std::vector<float> fill(static_cast<size_t>(channels));
+    for (int k = 0; k < channels; ++k) {
+        if (spec.mean.empty()) fill[static_cast<size_t>(k)] = spec.range_lo + (spec.range_hi - spec.range_lo) * f;
+        else { const size_t j = spec.mean.size() == 1 ? 0 : static_cast<size_t>(k); fill[static_cast<size_t>(k)] = (f - spec.mean[j]) / spec.std[j]; }
+    }
+    return fill;
+}
 
 const ExplanationMethod& method_Occlusion() {
     static const FnMethod m({.name = "occlusion",

@@ -58,11 +58,7 @@ Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Ta
                                 " is outside the model's " + std::to_string(classes) + " classes");
     const InputSpec& spec = ctx.probe.input_spec();
     const float f = static_cast<float>(m.param(p, "fill"));
-    std::vector<float> fill(static_cast<size_t>(C));
-    for (int k = 0; k < C; ++k) {
-        if (spec.mean.empty()) fill[static_cast<size_t>(k)] = spec.range_lo + (spec.range_hi - spec.range_lo) * f;
-        else { const size_t j = spec.mean.size() == 1 ? 0 : static_cast<size_t>(k); fill[static_cast<size_t>(k)] = (f - spec.mean[j]) / spec.std[j]; }
-    }
+    const std::vector<float> fill = fill_in_input_space(spec, f, C);
     const int cell_h = (H + s - 1) / s, cell_w = (W + s - 1) / s;
     const Taps ty = bilinear_taps(s, (s + 1) * cell_h), tx = bilinear_taps(s, (s + 1) * cell_w);
     const size_t hw = static_cast<size_t>(H) * W;
