@@ -208,12 +208,20 @@ same_upright() {
     echo "8 orientations, the same $first"
 }
 
-# The command that runs each preset's CLI (the wasm entry is a command with arguments).
+# The command that runs each preset's CLI (the wasm entry is a command with arguments): every
+# stage below, the e2e tests' CLI included, takes it from here.
 declare -A cli=(
     [native-release]="build/native-release/cli/cnnlens"
     [native-asan]="build/native-asan/cli/cnnlens"
     [wasm]="node --no-experimental-fetch build/wasm/cli/cnnlens.js"
 )
+
+# is_built PRESET: whether PRESET built in this run; if not, says that its checks are skipped.
+is_built() {
+    [[ " ${built[*]} " == *" $1 "* ]] && return 0
+    echo "  skip    $1: not built"
+    return 1
+}
 
 smoke() {
     local corrupt=build/smoke/corrupt.png status=0
@@ -221,10 +229,7 @@ smoke() {
     head -c 200 "$face" >"$corrupt"  # a PNG cut short: signature and header, no image data
     local p
     for p in "${presets[@]}"; do
-        if [[ " ${built[*]} " != *" $p "* ]]; then
-            echo "  skip    $p: not built"
-            continue
-        fi
+        is_built "$p" || continue
         # shellcheck disable=SC2086  # the wasm entry is a command with arguments
         check "$p predict says happy" ok "^$face: happy" \
             ${cli[$p]} predict --model "$model" "$face" || status=1
@@ -287,10 +292,7 @@ bad_inputs() {
     entries=$(python3 -c 'import json, sys
 for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e["expect"], e.get("needs", "-")]))' tests/data/bad/catalogue.json) || return 1
     for p in "${presets[@]}"; do
-        if [[ " ${built[*]} " != *" $p "* ]]; then
-            echo "  skip    $p: not built"
-            continue
-        fi
+        is_built "$p" || continue
         while IFS=$'\t' read -r file kind expect needs; do
             local f=tests/data/bad/$file cmd
             # A format only native builds decode: the browser build's CLI names it instead.
@@ -310,7 +312,7 @@ for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e[
 # explain / report on the native-release CLI: every method `cnnlens methods --names` lists (the
 # registry) writes its three files, the report writes its pictures and index.html.
 explanations() {
-    [[ " ${built[*]} " == *" native-release "* ]] || { echo "  skip: native-release not built"; return 0; }
+    is_built native-release || return 0
     local b=${cli[native-release]} out=build/smoke/explain status=0 m methods
     rm -rf "$out" build/smoke/report
     check "methods --names lists the registry" ok "^saliency$" "$b" methods --names || status=1
@@ -360,7 +362,7 @@ e2e() {
         /usr/bin/python3 tests/e2e/make_torchvision_onnx.py build/e2e-models/resnet18.onnx resnet18 ||
             echo "  could not export resnet18.onnx (imagenet.test.mjs will try again and fail)"
     fi
-    CNNLENS_SITE=$root/build/wasm/site CNNLENS_CLI=$root/build/native-release/cli/cnnlens \
+    CNNLENS_SITE=$root/build/wasm/site CNNLENS_CLI=$root/${cli[native-release]} \
         node --test --test-reporter=tap tests/e2e/ 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     local p f s
