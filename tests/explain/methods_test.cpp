@@ -13,6 +13,12 @@
 #include "tests/explain/analytic_probe.h"
 
 namespace cnnlens {
+
+// The methods of method_list.inc, as explain.cpp declares them.
+#define X(var) const ExplanationMethod& method_##var();
+#include "core/explain/method_list.inc"
+#undef X
+
 namespace {
 
 Tensor image(int h, int w, uint64_t seed) {
@@ -22,10 +28,6 @@ Tensor image(int h, int w, uint64_t seed) {
 
 // Every line of method_list.inc is registered: its method is found by its own name and listed
 // where a user looks (method_names() is the CLI's list in its errors).
-#define X(var) const ExplanationMethod& method_##var();
-#include "core/explain/method_list.inc"
-#undef X
-
 TEST(Methods, RegistryHoldsEveryListedMethod) {
     const std::vector<const ExplanationMethod*> listed = {
 #define X(var) &method_##var(),
