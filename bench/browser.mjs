@@ -119,7 +119,7 @@ function expectIsolation(config, isolated) {
   if (isolated !== config.isolate) throw new Error(`page is ${isolated ? '' : 'not '}cross-origin isolated, expected the opposite`);
 }
 
-// Our engine through the app's test hook (wasm/README.md): benchForward(batch, runs, threads)
+// Our engine through the app's test hook (docs/app-internals.md): benchForward(batch, runs, threads)
 // -> {ms_per_image, batch, runs, threads (what the engine used), kernels}.
 async function visitOurs(page, origin, config) {
   await page.goto(`${origin}/`);

@@ -91,7 +91,9 @@ Expected<Image> featuremaps_grid(GraphProbe& probe, const Tensor& x, int layer, 
         std::copy(fm->maps.data() + k * hw, fm->maps.data() + (k + 1) * hw, m.data());
         const ValueRange r = map_range(*fm, k, scale, global);
         tiles.push_back(upscale_nearest(gray_tile(m, r.lo, r.hi, Colormap::kViridis), std::max(1, 96 / std::max(fm->width, 1))));
-        g.captions.push_back("#" + std::to_string(k));
+        std::string caption = "#";
+        caption += std::to_string(k);
+        g.captions.push_back(std::move(caption));
     }
     return grid(tiles, g);
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts (and by hand: `source scripts/env.sh`) before building the wasm preset.
 # Debian's emcc runs tools/acorn-optimizer.js at -O1 and above, which needs require('acorn');
 # a node that does not search Debian's module folder fails with "Cannot find module 'acorn'".

@@ -7,7 +7,7 @@
 # target: executions, corpus size and the result; a crash, leak, timeout or out-of-memory leaves
 # its input in build/fuzz-crashes/<target>/ and makes the script exit non-zero.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 root=$PWD
 seconds=60
 if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then seconds=$1; shift; fi
@@ -17,11 +17,11 @@ if ((${#targets[@]} == 0)); then
 fi
 jobs=${CNNLENS_FUZZ_JOBS:-2}
 
-cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j "$(nproc)" >build/fuzz-build.log 2>&1 || {
+if ! { cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j "$(nproc)" >build/fuzz-build.log 2>&1; }; then
     echo "fuzz: build failed (build/fuzz-build.log):"
     tail -30 build/fuzz-build.log
     exit 1
-}
+fi
 
 # run_target NAME: one libFuzzer session; its log is build/fuzz-logs/NAME.log.
 run_target() {

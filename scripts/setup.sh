@@ -84,6 +84,7 @@ mkdir -p build
     echo "# tools"
     printf '%-30s %s\n' node "$(node --version)" npm "$(npm --version)"
     echo "# npm packages (package.json)"
+    # shellcheck disable=SC2016  # JavaScript for node, not shell
     node -e '
         const pkg = require("./package.json");
         const names = Object.keys({...pkg.dependencies, ...pkg.devDependencies});

@@ -13,8 +13,9 @@
 # Also runs every bad input of tests/data/bad/catalogue.json through the CLIs and each libFuzzer
 # target for 35 s, alongside the browser tests (scripts/fuzz.sh; CNNLENS_FUZZ_SECONDS overrides). Exits non-zero on any
 # failure. Works unattended in a fresh clone (CI=true, no stdin).
+# shellcheck disable=SC2317  # the stages are functions called through stage()
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 root=$PWD
 jobs=$(nproc)
 presets=(native-release native-asan wasm)
@@ -111,6 +112,7 @@ make_torchvision() {
             continue
         fi
         args=(--plan ci)
+        # shellcheck disable=SC2054  # one argument: the comma-separated list of models
         [[ $dir == *asan ]] && args+=(--models squeezenet1_1_s64,mobilenet_v3_small_s64)
         rm -rf "$dir.tmp" &&
             /usr/bin/python3 tests/oracle/torchvision_fixtures.py --out "$dir.tmp" "${args[@]}" 2>&1 | grep -v -i warning &&
@@ -191,6 +193,7 @@ check() {
     fi
     failed=$((failed + 1))
     echo "  FAILED  $name: $verdict; output:"
+    # shellcheck disable=SC2001  # indents every line of a multi-line output
     sed 's/^/          /' <<<"$out" | head -40
     return 1
 }
@@ -208,70 +211,71 @@ same_upright() {
     echo "8 orientations, the same $first"
 }
 
-# The command that runs each preset's CLI (the wasm entry is a command with arguments).
+# The command that runs each preset's CLI (the wasm entry is a command with arguments): every
+# stage below, the e2e tests' CLI included, takes it from here.
 declare -A cli=(
     [native-release]="build/native-release/cli/cnnlens"
     [native-asan]="build/native-asan/cli/cnnlens"
     [wasm]="node --no-experimental-fetch build/wasm/cli/cnnlens.js"
 )
 
+# is_built PRESET: whether PRESET built in this run; if not, says that its checks are skipped.
+is_built() {
+    [[ " ${built[*]} " == *" $1 "* ]] && return 0
+    echo "  skip    $1: not built"
+    return 1
+}
+
 smoke() {
-    local corrupt=build/smoke/corrupt.png status=0
+    local corrupt=build/smoke/corrupt.png status=0 run
     mkdir -p build/smoke
     head -c 200 "$face" >"$corrupt"  # a PNG cut short: signature and header, no image data
     local p
     for p in "${presets[@]}"; do
-        if [[ " ${built[*]} " != *" $p "* ]]; then
-            echo "  skip    $p: not built"
-            continue
-        fi
-        # shellcheck disable=SC2086  # the wasm entry is a command with arguments
+        is_built "$p" || continue
+        read -r -a run <<<"${cli[$p]}"  # the wasm entry is a command with arguments
         check "$p predict says happy" ok "^$face: happy" \
-            ${cli[$p]} predict --model "$model" "$face" || status=1
-        check "$p model-info" ok "^classes .*happy" ${cli[$p]} model-info "$model" || status=1
+            "${run[@]}" predict --model "$model" "$face" || status=1
+        check "$p model-info" ok "^classes .*happy" "${run[@]}" model-info "$model" || status=1
         # A photo: its face found, cropped (aligned) and classified; the JSON states the crop.
         check "$p predict lists a photo's faces" ok "^  face 1 at \([0-9]+, [0-9]+\) [0-9]+x[0-9]+, upright: happy" \
-            ${cli[$p]} predict --model "$model" tests/data/astronaut.jpg || status=1
+            "${run[@]}" predict --model "$model" tests/data/astronaut.jpg || status=1
         check "$p predict --json gives each face's crop" ok '"faces":\[\{"index":1,"box":\[[^]]+\],"score":[^,]+,"crop":\{"center":\[[^]]+\],"width":[^,]+,"height":[^,]+,"angle_degrees":0,"aligned":false\}' \
-            ${cli[$p]} predict --json --align off --model "$model" tests/data/astronaut.jpg || status=1
+            "${run[@]}" predict --json --align off --model "$model" tests/data/astronaut.jpg || status=1
         check "$p corrupt image is an error" error "^cnnlens: .*corrupt\.png" \
-            ${cli[$p]} predict --model "$model" "$corrupt" || status=1
+            "${run[@]}" predict --model "$model" "$corrupt" || status=1
         check "$p predict with an ONNX model" ok "^$face: [a-z]+ \(" \
-            ${cli[$p]} predict --model tests/data/onnx/vgg48.opset17.onnx "$face" || status=1
+            "${run[@]}" predict --model tests/data/onnx/vgg48.opset17.onnx "$face" || status=1
         local conv=$onnx_node_dir/test_conv_with_strides_padding
-        # shellcheck disable=SC2086
         check "$p run an ONNX node test" ok "^y \[1,1,4,3\] min 12 max 198 -> " \
-            ${cli[$p]} run --model "$conv/model.onnx" --input "x=$conv/test_data_set_0/input_0.pb" \
+            "${run[@]}" run --model "$conv/model.onnx" --input "x=$conv/test_data_set_0/input_0.pb" \
             --input "W=$conv/test_data_set_0/input_1.pb" --output-dir "build/smoke/run-$p" || status=1
         # Axis 0 is data here (moved by the Transpose): the graph is read with a batch axis added.
         local tr=$onnx_node_dir/test_transpose_all_permutations_4
-        # shellcheck disable=SC2086
         check "$p run an ONNX node test whose first axis is data" ok "^transposed \[4,2,3\] min 0.0202184 max 0.978618 -> " \
-            ${cli[$p]} run --model "$tr/model.onnx" --input "data=$tr/test_data_set_0/input_0.pb" --output-dir "build/smoke/run-data-$p" || status=1
+            "${run[@]}" run --model "$tr/model.onnx" --input "data=$tr/test_data_set_0/input_0.pb" --output-dir "build/smoke/run-data-$p" || status=1
         # A 1000-class model: ImageNet's names, the top 5 (text and JSON), MACs in model-info.
         check "$p predict top 5 of a 1000-class model" ok "\(top 5 of 1000 classes\)" \
-            ${cli[$p]} predict --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
+            "${run[@]}" predict --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
         check "$p predict --json top_k" ok '"top_k":\[\{"index":[0-9]+,"class":"[^"]+","probability":[^}]+\}(,\{[^}]+\}){4}\]' \
-            ${cli[$p]} predict --json --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
+            "${run[@]}" predict --json --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
         check "$p model-info MACs" ok "^237376 multiply-adds per image" \
-            ${cli[$p]} model-info tests/data/onnx/imagenet_tiny.onnx || status=1
+            "${run[@]}" model-info tests/data/onnx/imagenet_tiny.onnx || status=1
         check "$p model-info guesses the ImageNet preset" ok "values mean/std \(imagenet preset\)" \
-            ${cli[$p]} model-info tests/data/onnx/imagenet_tiny.onnx || status=1
+            "${run[@]}" model-info tests/data/onnx/imagenet_tiny.onnx || status=1
         # Photos as phones and the web save them: EXIF orientation everywhere; WebP and AVIF
         # natively (in the browser build the page decodes them, and the CLI names the format).
-        # shellcheck disable=SC2086
-        check "$p predict turns EXIF orientations upright" ok "^8 orientations, the same" same_upright ${cli[$p]} || status=1
+        check "$p predict turns EXIF orientations upright" ok "^8 orientations, the same" same_upright "${run[@]}" || status=1
         local ext fmt
         for ext in webp avif; do
             fmt=WebP
             [[ $ext == avif ]] && fmt=AVIF
             if [[ $p == wasm ]]; then
-                # shellcheck disable=SC2086
                 check "$p predict $fmt names the format" error "$fmt is not decodable here" \
-                    ${cli[$p]} predict --model "$model" "tests/data/photos/astronaut.$ext" || status=1
+                    "${run[@]}" predict --model "$model" "tests/data/photos/astronaut.$ext" || status=1
             else
                 check "$p predict a $fmt photo" ok "^  face 1 at .*: happy" \
-                    ${cli[$p]} predict --model "$model" "tests/data/photos/astronaut.$ext" || status=1
+                    "${run[@]}" predict --model "$model" "tests/data/photos/astronaut.$ext" || status=1
             fi
         done
     done
@@ -282,15 +286,13 @@ smoke() {
 # predict, models with model-info, CSVs with confusion): an error exit, the catalogued message,
 # no sanitizer report (the native-asan CLI runs with LeakSanitizer on).
 bad_inputs() {
-    local status=0 p file kind expect
+    local status=0 p file kind expect run
     local entries
     entries=$(python3 -c 'import json, sys
 for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e["expect"], e.get("needs", "-")]))' tests/data/bad/catalogue.json) || return 1
     for p in "${presets[@]}"; do
-        if [[ " ${built[*]} " != *" $p "* ]]; then
-            echo "  skip    $p: not built"
-            continue
-        fi
+        is_built "$p" || continue
+        read -r -a run <<<"${cli[$p]}"  # the wasm entry is a command with arguments
         while IFS=$'\t' read -r file kind expect needs; do
             local f=tests/data/bad/$file cmd
             # A format only native builds decode: the browser build's CLI names it instead.
@@ -300,8 +302,7 @@ for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e[
                 model) cmd=(model-info "$f") ;;
                 csv) cmd=(confusion --model "$model" --data "$f") ;;
             esac
-            # shellcheck disable=SC2086  # the wasm entry is a command with arguments
-            check -F "$p $file" error "$expect" ${cli[$p]} "${cmd[@]}" || status=1
+            check -F "$p $file" error "$expect" "${run[@]}" "${cmd[@]}" || status=1
         done <<<"$entries"
     done
     return "$status"
@@ -310,7 +311,7 @@ for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e[
 # explain / report on the native-release CLI: every method `cnnlens methods --names` lists (the
 # registry) writes its three files, the report writes its pictures and index.html.
 explanations() {
-    [[ " ${built[*]} " == *" native-release "* ]] || { echo "  skip: native-release not built"; return 0; }
+    is_built native-release || return 0
     local b=${cli[native-release]} out=build/smoke/explain status=0 m methods
     rm -rf "$out" build/smoke/report
     check "methods --names lists the registry" ok "^saliency$" "$b" methods --names || status=1
@@ -370,7 +371,7 @@ e2e() {
         /usr/bin/python3 tests/e2e/make_torchvision_onnx.py build/e2e-models/resnet18.onnx resnet18 ||
             echo "  could not export resnet18.onnx (imagenet.test.mjs will try again and fail)"
     fi
-    CNNLENS_SITE=$root/build/wasm/site CNNLENS_CLI=$root/build/native-release/cli/cnnlens \
+    CNNLENS_SITE=$root/build/wasm/site CNNLENS_CLI=$root/${cli[native-release]} \
         node --test --test-reporter=tap tests/e2e/ 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     local p f s

@@ -12,7 +12,7 @@
 # under node on the simd set for its forward time. Writes build/torchvision-full/results.log
 # (the test's [torchvision] lines) and prints the table (Markdown).
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 opsets=${OPSETS:-11,13,17}
 out=build/torchvision-full
 native=build/native-release/tests/cnnlens_tests

@@ -5,7 +5,7 @@
 // (sw.js) adds them and the loader reloads the page once to get isolation (isolateWithWorker).
 // Photos the engine cannot read, and large JPEGs and PNGs, are decoded by the browser in a worker
 // (decode-worker.js) and handed over as pixels (see routePhoto). Also defines
-// window.cnnlensTest, the documented test hook (see wasm/README.md).
+// window.cnnlensTest, the documented test hook (see docs/app-internals.md).
 
 // The single-threaded app runs long jobs in slices between frames (Asyncify); the threaded one
 // (pthreads: app-mt.js, app-mt.wasm, app-mt.worker.js) runs them on a worker thread.
@@ -114,10 +114,10 @@ const mb = (n) => (n / 1e6).toFixed(1);
 // the same pixels as the native CLI) at every size: measured in the page, it reaches a large
 // JPEG's faces 2.7x (12 MP) to 4x (48 MP) sooner than the browser's decoder, whose decode alone
 // took longer than stb_image's, before its pixels were read out through a canvas
-// (bench/photos.mjs; README "Photos in the page"). The browser decodes the formats the engine
-// cannot (WebP, AVIF; HEIC where it can) and tries those of unknown format first. A photo the
-// browser cannot decode goes to the engine when the engine may read it, so that the engine's
-// message names the problem; otherwise the message names the format.
+// (bench/photos.mjs; docs/performance.md, "Photos in the page"). The browser decodes the
+// formats the engine cannot (WebP, AVIF; HEIC where it can) and tries those of unknown format
+// first. A photo the browser cannot decode goes to the engine when the engine may read it, so
+// that the engine's message names the problem; otherwise the message names the format.
 
 // How the page opens photos: 'auto' (above), or always by the 'engine' or the 'browser' (the
 // test hook's setPhotoDecoder, for the benchmark and tests).

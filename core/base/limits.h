@@ -3,7 +3,7 @@
 // and the limit instead of an allocation failure, a hang or a crash. The values are sized for
 // the browser build (wasm32: at most 4 GiB of memory, of which the app uses a part) and are far
 // above what a real emotion-classifier input needs. tests/data/bad/catalogue.json holds one
-// file per limit and README.md ("Hostile input") lists them; change all three together.
+// file per limit and docs/hostile-input.md lists them; change all three together.
 #pragma once
 #include <cstdint>
 

@@ -235,7 +235,9 @@ struct Format {
     bool elsewhere = false;
 };
 
-constexpr bool kNotHere = true, kNowhere = false;
+// kNotHere marks a codec this build lacks; a build with both WebP and AVIF never uses it.
+[[maybe_unused]] constexpr bool kNotHere = true;
+constexpr bool kNowhere = false;
 
 const Format kFormats[] = {
     {"PNG", is_png, &codecs::kStb, {}},

@@ -45,9 +45,9 @@ enum class ReluRule { kStandard, kGuided, kDeconvnet };
 // Explicit padding, or TensorFlow's SAME / VALID rules resolved at shape inference.
 enum class PaddingMode { kExplicit, kSame, kValid };
 
+// Attributes of ops that have none. BatchNorm is one: inputs x, scale [C], shift [C] (Const),
+// y = x * scale + shift over the last axis.
 struct NoAttrs {};
-// BatchNorm (NoAttrs) inputs: x, scale [C], shift [C] (Const): y = x * scale + shift over the
-// last axis.
 
 // Conv2D inputs: x [N,H,W,Cin], weights [KH,KW,Cin/groups,Cout] (Const), optional bias
 // [Cout] (Const). groups == Cin makes it a depthwise convolution.

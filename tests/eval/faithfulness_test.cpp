@@ -174,7 +174,7 @@ TEST(Faithfulness, RankingAucAndErrors) {
 // scattered black dots destroy a 64x64 face faster than any contiguous region does.)
 TEST(Faithfulness, SaliencyBeatsRandomOnTheRealModel) {
     const ExplanationMethod* saliency = find_method("saliency");
-    if (!saliency) GTEST_SKIP() << "no saliency method in this build";
+    ASSERT_NE(saliency, nullptr) << "saliency is not registered";
     auto model = load_model(test::source_path("models/fer2013-mini-xception"));
     ASSERT_TRUE(model) << model.status().message();
     auto img = load_image(test::source_path("tests/data/astronaut_face.png"));

@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <string>
 
 #include "tests/test_util.h"
@@ -61,9 +63,12 @@ Bytes jpeg(std::vector<std::pair<uint8_t, Bytes>> segments) {
     return b;
 }
 
+// The APP1 payload: "Exif\0\0", then the TIFF bytes.
 Bytes exif_app1(const Bytes& tiff) {
-    Bytes p = {'E', 'x', 'i', 'f', 0, 0};
-    p.insert(p.end(), tiff.begin(), tiff.end());
+    static constexpr uint8_t kHeader[] = {'E', 'x', 'i', 'f', 0, 0};
+    Bytes p(sizeof kHeader + tiff.size());
+    std::copy(std::begin(kHeader), std::end(kHeader), p.begin());
+    std::copy(tiff.begin(), tiff.end(), p.begin() + sizeof kHeader);
     return p;
 }
 

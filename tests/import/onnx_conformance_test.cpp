@@ -9,7 +9,7 @@
 // the importer's own error (an op not imported becomes "op X is not imported"), so the list
 // changes when the importer does: a test that is neither passing nor listed fails the suite, and
 // so does a listed test that passes or is skipped for another reason. CNNLENS_CONFORMANCE_UPDATE=1
-// rewrites the list from the run instead; the per-op table for the README is printed either way.
+// rewrites the list from the run instead; the per-op table of docs/conformance.md is printed either way.
 //
 // Without the folder the test is skipped, except under CI (CI set), where it fails.
 #include <gtest/gtest.h>
@@ -301,7 +301,7 @@ TEST(OnnxConformance, NodeTests) {
             if (o.kind == Outcome::kSkip) out << name << ": " << o.text << "\n";
     }
 
-    // The per-op table of the README.
+    // The per-op table of docs/conformance.md.
     struct Row { int pass = 0, skip = 0, fail = 0; std::map<std::string, int> reasons; };
     std::map<std::string, Row> rows;
     for (const std::string& op : kScope) rows[op];

@@ -83,6 +83,8 @@ std::vector<OpCase> cases() {
     v.push_back({"reshape", OpType::kReshape, ReshapeAttrs{{-1, 12}}, {2, 2, 3, 2}, {}});
     v.push_back({"squeeze", OpType::kSqueeze, SqueezeAttrs{{1, 2}}, {2, 1, 1, 5}, {}});
     v.push_back({"expand_dims", OpType::kExpandDims, ExpandDimsAttrs{1}, {2, 5}, {}});
+    // Concat of two inputs that have the batch is x with itself (x_twice); concat_const_batch1
+    // below concatenates a constant whose first axis is 1, repeated over the batch (a class token).
     v.push_back({"concat_self", OpType::kConcat, ConcatAttrs{3}, {2, 3, 3, 2}, {}, true});
     v.push_back({"pad", OpType::kPad, PadAttrs{{{0, 0}, {1, 2}, {0, 1}, {0, 0}}, 0.5f}, {2, 3, 3, 2}, {}});
     v.push_back({"softmax", OpType::kSoftmax, SoftmaxAttrs{-1}, {3, 7}, {}, false, -3, 3});
@@ -159,11 +161,8 @@ Graph build(const OpCase& c, Rng& rng) {
     std::vector<int> ins{x};
     if (c.x_twice) ins.push_back(x);
     int k = 0;
-    for (const Shape& s : c.consts) {
-        // A constant has a fixed batch size while x's is free (-1), so Concat's case feeds x
-        // twice (x_twice) rather than a constant as its second operand.
+    for (const Shape& s : c.consts)
         ins.push_back(g.add_const("c" + std::to_string(k++), random_tensor(s, rng, c.const_lo, c.const_hi)));
-    }
     const int y = g.add_node("op", c.op, c.attrs, ins);
     g.set_output(y);
     return g;

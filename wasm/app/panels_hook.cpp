@@ -1,5 +1,5 @@
 // The extra panels' side of the test hook: small commands that do what a click would and
-// answer JSON (web/loader.js wraps them in window.cnnlensTest; see wasm/README.md).
+// answer JSON (web/loader.js wraps them in window.cnnlensTest; see docs/app-internals.md).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -471,7 +471,10 @@ private:
         for (int d = 0; fits && d < want.rank(); ++d) fits = want[d] < 0 || want[d] == v.shape()[d];
         if (!fits) {
             std::string w = "[";
-            for (int d = 0; d < want.rank(); ++d) w += (d ? "," : "") + (want[d] < 0 ? std::string("?") : std::to_string(want[d]));
+            for (int d = 0; d < want.rank(); ++d) {
+                if (d) w += ',';
+                w += want[d] < 0 ? std::string("?") : std::to_string(want[d]);
+            }
             return fail(c, "weight '" + name + "' has shape " + v.shape().str() + " but the layer needs " + w + "]");
         }
         return v.clone();

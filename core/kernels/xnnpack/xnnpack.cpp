@@ -475,10 +475,9 @@ private:
 std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* w, const float* b) {
     CNNLENS_ASSERT(d.groups >= 1 && d.in_c % d.groups == 0 && d.out_c % d.groups == 0);
 #ifdef CNNLENS_HAVE_SIMD
-    // Layers where our AVX-512 kernels beat XNNPACK's (side by side on the default model, one
-    // thread, forward / VJP in ms): the 29x29x64 3x3 layer as Winograd 0.141 / 0.167 vs 0.146 /
-    // 0.181; its 1x1 layers 0.170 / 0.169 vs 0.195 / 0.197 (largest) down to 0.027 / 0.030 vs
-    // 0.036 / 0.037 (smallest). XNNPACK keeps the depthwise layers and narrow outputs.
+    // Layers where our AVX-512 kernels beat XNNPACK's, forward and VJP, measured side by side on
+    // the default model (docs/performance.md, "The AVX-512 hand-over"): 3x3 layers as Winograd
+    // and 1x1 layers. XNNPACK keeps the depthwise layers and narrow outputs.
     if (simd_avx512_beats_xnnpack(d)) return std::make_unique<HandedOverConv>(simd_kernels().make_conv(d, w, b));
 #endif
     if (!runtime().ok) return reference_kernels().make_conv(d, w, b);
