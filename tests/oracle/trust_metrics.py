@@ -1,0 +1,140 @@
+"""Independent float64 numpy reference for the trust metrics of core/eval (complexity, faithfulness,
+robustness), written from the papers and Quantus's definitions (see each function), not from the C++.
+It draws a small fixture (a linear 3-class model on a 6x6x3 input, an image, a signed map, random pixel
+subsets and noise samples) and writes it with the expected values to tests/data/eval/trust_fixture.txt,
+which tests/eval/trust_oracle_test.cpp reads. Run from the repo root with Debian's python3 (numpy):
+/usr/bin/python3 tests/oracle/trust_metrics.py"""
+import numpy as np
+
+OUT = 'tests/data/eval/trust_fixture.txt'
+H, W, C, K = 6, 6, 3, 3
+CLS = 1
+STEPS = 6             # deletion / insertion curve points: STEPS + 1
+RUNS, SUBSET = 20, 9  # faithfulness correlation
+SAMPLES, RADIUS = 5, 0.2  # sensitivity; the input range is [0, 1]
+
+
+def softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def logits(x, w, b):
+    """The fixture's model: logits = W x + b over the flattened HWC input."""
+    return w @ x.reshape(-1) + b
+
+
+def gini(a):
+    """Sparseness (Chalasani et al. 2020; Quantus Sparseness without its 1e-7): Gini index of |a|."""
+    a = np.sort(np.abs(a.reshape(-1)))
+    n = a.size
+    i = np.arange(1, n + 1)
+    return np.sum((2 * i - n - 1) * a) / (n * np.sum(a))
+
+
+def entropy(a):
+    """Complexity (Bhatt et al. 2020; Quantus Complexity): Shannon entropy of |a| / sum |a|."""
+    p = np.abs(a.reshape(-1)) / np.sum(np.abs(a))
+    p = p[p > 0]
+    return -np.sum(p * np.log(p))
+
+
+def baseline(x, kind):
+    if kind == 'black':
+        return np.zeros_like(x)
+    return np.broadcast_to(x.reshape(-1, C).mean(axis=0), x.shape).copy()  # per-channel mean
+
+
+def curve_auc(x, m, w, b, kind, deletion):
+    """RISE (Petsiuk et al. 2018) deletion / insertion on the class probability: pixels in order of
+    the map, highest first; point k changes the first floor(n k / steps) pixels; trapezoid AUC."""
+    n = H * W
+    order = np.argsort(-m.reshape(-1), kind='stable')
+    base = baseline(x, kind)
+    src, dst = (x, base) if deletion else (base, x)
+    fr, sc = [], []
+    for k in range(STEPS + 1):
+        cnt = n * k // STEPS
+        cur = src.reshape(n, C).copy()
+        cur[order[:cnt]] = dst.reshape(n, C)[order[:cnt]]
+        fr.append(cnt / n)
+        sc.append(softmax(logits(cur, w, b))[CLS])
+    fr, sc = np.array(fr), np.array(sc)
+    return np.sum(0.5 * (fr[1:] - fr[:-1]) * (sc[1:] + sc[:-1]))
+
+
+def faithfulness_correlation(x, m, w, b, subsets, kind):
+    """Bhatt et al. 2020 / Quantus FaithfulnessCorrelation: Pearson between the map's sum over a random
+    subset and the logit drop when the subset's pixels (all channels) take the baseline."""
+    n = H * W
+    y = logits(x, w, b)[CLS]
+    base = baseline(x, kind).reshape(n, C)
+    sums, drops = [], []
+    for s in subsets:
+        xp = x.reshape(n, C).copy()
+        xp[s] = base[s]
+        drops.append(y - logits(xp, w, b)[CLS])
+        sums.append(m.reshape(-1)[s].sum())
+    return np.corrcoef(np.array(sums), np.array(drops))[0, 1]
+
+
+def gradient_x_input(x, w):
+    """Gradient x Input of the class logit, summed over channels: the gradient of a linear logit is
+    its weight row."""
+    return (w[CLS].reshape(H, W, C) * x.reshape(H, W, C)).sum(axis=2)
+
+
+def sensitivities(x, w, noise, denominator):
+    """Yeh et al. 2019 max-sensitivity and Bhatt et al. 2020 average sensitivity (Quantus's form):
+    ||a(x) - a(x + e)||_F / ||a(x)||_F (or / ||x||_F) over the noise samples."""
+    a = gradient_x_input(x, w)
+    d = np.linalg.norm(a) if denominator == 'map' else np.linalg.norm(x)
+    v = [np.linalg.norm(a - gradient_x_input((x + e).astype(np.float32).astype(np.float64), w)) / d
+         for e in noise]
+    return max(0.0, max(v)), float(np.mean(v))
+
+
+def main():
+    rng = np.random.default_rng(17)
+    f32 = lambda a: np.asarray(a, dtype=np.float32).astype(np.float64)
+    w = f32(rng.normal(0, 1, (K, H * W * C)))
+    b = f32(rng.normal(0, 1, K))
+    x = f32(rng.uniform(0, 1, (H, W, C)))
+    m = f32(rng.normal(0, 1, (H, W)))
+    subsets = [rng.choice(H * W, SUBSET, replace=False) for _ in range(RUNS)]
+    noise = [f32(rng.uniform(-RADIUS, RADIUS, (H, W, C))) for _ in range(SAMPLES)]
+
+    expected = {
+        'sparseness': gini(m), 'complexity': entropy(m),
+        'deletion_auc_black': curve_auc(x, m, w, b, 'black', True),
+        'insertion_auc_black': curve_auc(x, m, w, b, 'black', False),
+        'deletion_auc_mean': curve_auc(x, m, w, b, 'mean', True),
+        'insertion_auc_mean': curve_auc(x, m, w, b, 'mean', False),
+        'faithfulness_correlation_black': faithfulness_correlation(x, m, w, b, subsets, 'black'),
+        'faithfulness_correlation_mean': faithfulness_correlation(x, m, w, b, subsets, 'mean'),
+    }
+    for den in ('map', 'input'):
+        mx, avg = sensitivities(x, w, noise, den)
+        expected['max_sensitivity_' + den], expected['avg_sensitivity_' + den] = mx, avg
+
+    def row(name, values):
+        values = np.asarray(values).reshape(-1)
+        return name + ' ' + str(values.size) + ' ' + ' '.join(repr(float(v)) for v in values) + '\n'
+
+    with open(OUT, 'w') as f:
+        f.write('# Written by tests/oracle/trust_metrics.py: name count values...\n')
+        f.write(row('dims', [H, W, C, K, CLS, STEPS, RUNS, SUBSET, SAMPLES]))
+        f.write(row('weights', w))
+        f.write(row('bias', b))
+        f.write(row('image', x))
+        f.write(row('map', m))
+        f.write(row('subsets', np.concatenate(subsets)))
+        f.write(row('noise', np.concatenate([e.reshape(-1) for e in noise])))
+        for k, v in expected.items():
+            f.write(row('expected_' + k, [v]))
+    for k, v in expected.items():
+        print(f'{k:34s} {v:.9g}')
+
+
+if __name__ == '__main__':
+    main()
