@@ -83,7 +83,7 @@ int cmd_evaluate(const Args& a) {
         methods.push_back(m);
     }
     std::vector<const MetricDef*> metrics;
-    for (const std::string& n : split_list(a.get("metrics", "sparseness,complexity,deletion_auc,insertion_auc,faithfulness_correlation"))) {
+    for (const std::string& n : split_list(a.get("metrics", "sparseness,complexity,deletion_auc,insertion_auc,faithfulness_correlation,road_morf,road_lerf"))) {
         const MetricDef* m = find_metric(n);
         if (!m) return fail("evaluate: unknown metric '" + n + "' (metrics: " + metric_names() + ")");
         metrics.push_back(m);
@@ -109,7 +109,7 @@ int cmd_evaluate(const Args& a) {
     mo.correlation.subset_size = static_cast<int>(subset);
     mo.sensitivity.samples = static_cast<int>(samples);
     mo.sensitivity.radius = static_cast<float>(radius);
-    mo.deletion.seed = mo.correlation.seed = mo.sensitivity.seed = static_cast<uint64_t>(seed);
+    mo.deletion.seed = mo.correlation.seed = mo.sensitivity.seed = mo.road.seed = static_cast<uint64_t>(seed);
     if (a.has("baseline")) {
         auto b = parse_faith_baseline(a.get("baseline"));
         if (!b) return fail("evaluate: --baseline: " + b.status().message());
@@ -143,9 +143,9 @@ int cmd_evaluate(const Args& a) {
     table.shards = shards;
     // Everything that changes a value: a merge refuses partials whose settings differ.
     char buf[256];
-    std::snprintf(buf, sizeof buf, "seed=%d steps=%d runs=%d subset=%d samples=%d radius=%.9g baseline=%s,%s",
+    std::snprintf(buf, sizeof buf, "seed=%d steps=%d runs=%d subset=%d samples=%d radius=%.9g road_noise=%.9g baseline=%s,%s",
                   seed, mo.deletion.steps, mo.correlation.runs, mo.correlation.subset_size, mo.sensitivity.samples,
-                  static_cast<double>(mo.sensitivity.radius), faith_baseline_name(mo.deletion.deletion_baseline),
+                  static_cast<double>(mo.sensitivity.radius), static_cast<double>(mo.road.noise), faith_baseline_name(mo.deletion.deletion_baseline),
                   faith_baseline_name(mo.correlation.baseline));
     table.settings = buf;
     for (size_t i = 0; i < methods.size(); ++i) {

@@ -26,6 +26,12 @@ constexpr MetricDef kMetrics[] = {
     {"faithfulness_correlation", "Faithfulness correlation",
      "higher = pixels with more attribution cost more score when removed (-1..1)", true,
      MetricCost::kModel, "faithfulness_correlation"},
+    {"road_morf", "ROAD, most relevant first",
+     "lower = imputing the map's top pixels lowers the class probability most (mean over 10..90 %)",
+     false, MetricCost::kModel, "road"},
+    {"road_lerf", "ROAD, least relevant first",
+     "higher = imputing the map's bottom pixels keeps the class probability (mean over 10..90 %)",
+     true, MetricCost::kModel, "road"},
     {"max_sensitivity", "Max-sensitivity",
      "lower = the map barely changes under small input noise (worst sample)", false,
      MetricCost::kJob, "sensitivity"},
@@ -62,6 +68,11 @@ Expected<std::map<std::string_view, double>> compute_group(std::string_view grou
                                           opt.correlation, progress);
         if (!r) return r.status();
         out["faithfulness_correlation"] = r->correlation;
+    } else if (group == "road") {
+        auto r = road(*in.probe, in.image, in.map, in.target.cls, opt.road, progress);
+        if (!r) return r.status();
+        out["road_morf"] = r->morf_mean;
+        out["road_lerf"] = r->lerf_mean;
     } else if (group == "sensitivity") {
         if (!in.method)
             return invalid_argument("sensitivity: the metric needs the method that made the map");

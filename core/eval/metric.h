@@ -1,7 +1,7 @@
 // The trust metrics as one list: what each is called, what a good value looks like, and how to
 // compute it on one map. The CLI's `evaluate` and the app read this list; neither compares
 // metric names. Each family lives in its own file with its definition and paper
-// (complexity.h, faithfulness.h, robustness.h).
+// (complexity.h, faithfulness.h, road.h, robustness.h).
 #pragma once
 #include <functional>
 #include <span>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/eval/faithfulness.h"
+#include "core/eval/road.h"
 #include "core/eval/robustness.h"
 #include "core/explain/explain.h"
 
@@ -31,6 +32,7 @@ struct MetricOptions {
     FaithfulnessOptions deletion{.steps = 32, .random_orders = 0};
     FaithCorrelationOptions correlation;
     SensitivityOptions sensitivity;
+    RoadOptions road;
 };
 
 enum class MetricCost {

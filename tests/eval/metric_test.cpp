@@ -99,6 +99,9 @@ TEST(Metric, ComputeMetricsMatchesTheFamiliesAndCancels) {
     EXPECT_EQ(at("insertion_auc"), di->insertion.auc);
     EXPECT_EQ(at("faithfulness_correlation"),
               faithfulness_correlation(probe, in.image, in.map, 1, opt.correlation)->correlation);
+    auto rd = road(probe, in.image, in.map, 1, opt.road);
+    EXPECT_EQ(at("road_morf"), rd->morf_mean);
+    EXPECT_EQ(at("road_lerf"), rd->lerf_mean);
     auto s = sensitivity(*in.method, {}, probe, in.image, in.target, in.map, opt.sensitivity);
     EXPECT_EQ(at("max_sensitivity"), s->max);
     EXPECT_EQ(at("avg_sensitivity"), s->mean);

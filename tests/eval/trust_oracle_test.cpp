@@ -10,6 +10,7 @@
 
 #include "core/eval/complexity.h"
 #include "core/eval/faithfulness.h"
+#include "core/eval/road.h"
 #include "core/eval/robustness.h"
 #include "tests/eval/linear_fixture_probe.h"
 #include "tests/test_util.h"
@@ -102,6 +103,15 @@ TEST_F(TrustOracle, FaithfulnessCorrelation) {
         const std::string name = faith_baseline_name(b);
         expect_rel(r->correlation, f.expected("faithfulness_correlation_" + name), name.c_str());
     }
+}
+
+TEST_F(TrustOracle, RoadWithoutNoise) {
+    RoadOptions o;
+    o.noise = 0;
+    auto r = road(*probe, image, map, f.cls, o);
+    ASSERT_TRUE(r) << r.status().message();
+    expect_rel(r->morf_mean, f.expected("road_morf"), "morf");
+    expect_rel(r->lerf_mean, f.expected("road_lerf"), "lerf");
 }
 
 TEST_F(TrustOracle, Sensitivity) {

@@ -78,6 +78,54 @@ def faithfulness_correlation(x, m, w, b, subsets, kind):
     return np.corrcoef(np.array(sums), np.array(drops))[0, 1]
 
 
+ROAD_PERCENT = list(range(10, 100, 10))
+NEIGHBOURS = [((1, 1), 1 / 12), ((0, 1), 1 / 6), ((-1, 1), 1 / 12), ((1, -1), 1 / 12),
+              ((0, -1), 1 / 6), ((-1, -1), 1 / 12), ((1, 0), 1 / 6), ((-1, 0), 1 / 6)]
+
+
+def impute(x, removed):
+    """ROAD's linear imputation (Rong et al. 2022, as Quantus's noisy_linear_imputation, noise 0):
+    each removed pixel is the weighted mean of its in-image 8 neighbours, solved densely."""
+    idx = np.flatnonzero(removed)
+    var = -np.ones(H * W, dtype=int)
+    var[idx] = np.arange(idx.size)
+    a = np.zeros((idx.size, idx.size))
+    rhs = np.zeros((idx.size, C))
+    flat = x.reshape(H * W, C)
+    for i, p in enumerate(idx):
+        y, xx = divmod(p, W)
+        for (dy, dx), wt in NEIGHBOURS:
+            yy, xn = y + dy, xx + dx
+            if not (0 <= yy < H and 0 <= xn < W):
+                continue
+            q = yy * W + xn
+            a[i, i] += wt
+            if var[q] >= 0:
+                a[i, var[q]] -= wt
+            else:
+                rhs[i] += wt * flat[q]
+    out = flat.copy()
+    out[idx] = np.linalg.solve(a, rhs)
+    return out.reshape(H, W, C)
+
+
+def road(x, m, w, b):
+    """ROAD MoRF / LeRF means over 10..90 %: the class probability after imputing the top (bottom)
+    floor(n p / 100) pixels of the map."""
+    n = H * W
+    flat = m.reshape(-1)
+    orders = [np.argsort(-flat, kind='stable'), np.argsort(flat, kind='stable')]
+    means = []
+    for order in orders:
+        probs = []
+        for p in ROAD_PERCENT:
+            removed = np.zeros(n, dtype=bool)
+            removed[order[:n * p // 100]] = True
+            probs.append(softmax(logits(impute(x, removed), w, b))[CLS])
+        means.append(np.mean(probs))
+    return means
+
+
 def gradient_x_input(x, w):
     """Gradient x Input of the class logit, summed over channels: the gradient of a linear logit is
     its weight row."""
@@ -113,6 +161,7 @@ def main():
         'faithfulness_correlation_black': faithfulness_correlation(x, m, w, b, subsets, 'black'),
         'faithfulness_correlation_mean': faithfulness_correlation(x, m, w, b, subsets, 'mean'),
     }
+    expected['road_morf'], expected['road_lerf'] = road(x, m, w, b)
     for den in ('map', 'input'):
         mx, avg = sensitivities(x, w, noise, den)
         expected['max_sensitivity_' + den], expected['avg_sensitivity_' + den] = mx, avg
