@@ -1,7 +1,9 @@
 // `cnnlens evaluate`: trust metrics (core/eval/metric.h) of explanation methods over a labeled
 // set, as mean ± std per method and metric; `--shard K/N --partial F` evaluates every N-th item
 // from K and writes the exact sums, which `cnnlens merge` combines into the one-process table.
+#include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -155,6 +157,17 @@ int cmd_evaluate(const Args& a) {
     }
     for (const MetricDef* m : metrics) table.settings += " " + std::string(m->name);
 
+    // Metrics computed together (a group) are timed together: the per-map times printed at the end.
+    std::vector<std::vector<const MetricDef*>> groups;
+    for (const MetricDef* m : metrics) {
+        auto g = std::find_if(groups.begin(), groups.end(), [&](auto& v) { return v[0]->group == m->group; });
+        if (g == groups.end()) groups.push_back({m});
+        else g->push_back(m);
+    }
+    std::vector<std::vector<double>> ms(methods.size(), std::vector<double>(groups.size() + 1, 0.0));
+    auto now = [] { return std::chrono::steady_clock::now(); };
+    auto since = [&](auto t0) { return std::chrono::duration<double, std::milli>(now() - t0).count(); };
+
     std::vector<int> mine;
     for (int i = static_cast<int>(shard); i < table.items; i += shards) mine.push_back(i);
     Progress bar("evaluate " + std::to_string(mine.size()) + " items");
@@ -172,8 +185,10 @@ int cmd_evaluate(const Args& a) {
             t.score = methods[i]->traits().default_score;
             ExplainContext ctx(probe);
             ctx.seed = static_cast<uint64_t>(seed);
+            const auto t0 = now();
             auto e = methods[i]->explain(x, t, params[i], ctx);
             if (!e) return fail(item.id + ", " + std::string(methods[i]->name()) + ": " + e.status().message());
+            ms[i][0] += since(t0);
             MetricInput in;
             in.probe = &probe;
             in.image = x.clone();
@@ -182,13 +197,17 @@ int cmd_evaluate(const Args& a) {
             in.method = methods[i];
             in.params = params[i];
             in.explain_seed = ctx.seed;
-            auto v = compute_metrics(in, metrics, mo, [&](float f) {
-                return bar(lo + f * per_item / static_cast<float>(methods.size()));
-            });
-            if (!v) return fail(item.id + ", " + std::string(methods[i]->name()) + ": " + v.status().message());
-            for (size_t k = 0; k < metrics.size(); ++k)
-                if (Status s = table.add(methods[i]->name(), metrics[k]->name, (*v)[k]); !s)
-                    return fail(item.id + ": " + s.message());
+            for (size_t g = 0; g < groups.size(); ++g) {
+                const float glo = lo + static_cast<float>(g) / static_cast<float>(groups.size()) * per_item / static_cast<float>(methods.size());
+                const float gspan = per_item / static_cast<float>(methods.size() * groups.size());
+                const auto t1 = now();
+                auto v = compute_metrics(in, groups[g], mo, [&](float f) { return bar(glo + f * gspan); });
+                if (!v) return fail(item.id + ", " + std::string(methods[i]->name()) + ": " + v.status().message());
+                ms[i][g + 1] += since(t1);
+                for (size_t k = 0; k < groups[g].size(); ++k)
+                    if (Status s = table.add(methods[i]->name(), groups[g][k]->name, (*v)[k]); !s)
+                        return fail(item.id + ": " + s.message());
+            }
         }
     }
     bar.done();
@@ -197,6 +216,18 @@ int cmd_evaluate(const Args& a) {
     if (shards > 1) std::printf(", shard %d/%d", shard, shards);
     std::printf("; each map explains the model's top class\n");
     print_table(table);
+    if (!mine.empty()) {
+        std::printf("ms per map (this process, %d thread%s):\n", kernel_threads(), kernel_threads() == 1 ? "" : "s");
+        for (size_t i = 0; i < methods.size(); ++i) {
+            std::printf("  %-18s explain %.1f", std::string(methods[i]->name()).c_str(), ms[i][0] / static_cast<double>(mine.size()));
+            for (size_t g = 0; g < groups.size(); ++g) {
+                std::string names;
+                for (const MetricDef* m : groups[g]) names += (names.empty() ? "" : "+") + std::string(m->name);
+                std::printf(", %s %.1f", names.c_str(), ms[i][g + 1] / static_cast<double>(mine.size()));
+            }
+            std::printf("\n");
+        }
+    }
     if (a.has("partial"))
         if (Status s = write_text(a.get("partial"), to_partial_text(table)); !s) return fail(s.message());
     if (Status s = write_outputs(a, table); !s) return fail(s.message());
