@@ -111,7 +111,7 @@ int cmd_evaluate(const Args& a) {
     mo.correlation.subset_size = static_cast<int>(subset);
     mo.sensitivity.samples = static_cast<int>(samples);
     mo.sensitivity.radius = static_cast<float>(radius);
-    mo.deletion.seed = mo.correlation.seed = mo.sensitivity.seed = mo.road.seed = static_cast<uint64_t>(seed);
+    mo.deletion.seed = mo.correlation.seed = mo.sensitivity.seed = mo.road.seed = mo.random_logit_seed = static_cast<uint64_t>(seed);
     if (a.has("baseline")) {
         auto b = parse_faith_baseline(a.get("baseline"));
         if (!b) return fail("evaluate: --baseline: " + b.status().message());

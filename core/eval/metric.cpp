@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/eval/complexity.h"
+#include "core/eval/random_logit.h"
 
 namespace cnnlens {
 
@@ -32,6 +33,9 @@ constexpr MetricDef kMetrics[] = {
     {"road_lerf", "ROAD, least relevant first",
      "higher = imputing the map's bottom pixels keeps the class probability (mean over 10..90 %)",
      true, MetricCost::kModel, "road"},
+    {"random_logit", "Random logit (SSIM to another class's map)",
+     "lower = the map changes when it explains another class (0..1)", false, MetricCost::kJob,
+     "random_logit"},
     {"max_sensitivity", "Max-sensitivity",
      "lower = the map barely changes under small input noise (worst sample)", false,
      MetricCost::kJob, "sensitivity"},
@@ -73,6 +77,13 @@ Expected<std::map<std::string_view, double>> compute_group(std::string_view grou
         if (!r) return r.status();
         out["road_morf"] = r->morf_mean;
         out["road_lerf"] = r->lerf_mean;
+    } else if (group == "random_logit") {
+        if (!in.method)
+            return invalid_argument("random logit: the metric needs the method that made the map");
+        auto r = random_logit(*in.method, in.params, *in.probe, in.image, in.target, in.map,
+                              opt.random_logit_seed, in.explain_seed);
+        if (!r) return r.status();
+        out["random_logit"] = r->ssim;
     } else if (group == "sensitivity") {
         if (!in.method)
             return invalid_argument("sensitivity: the metric needs the method that made the map");

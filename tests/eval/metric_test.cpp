@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/eval/complexity.h"
+#include "core/eval/random_logit.h"
 #include "tests/explain/analytic_probe.h"
 
 namespace cnnlens {
@@ -102,6 +103,8 @@ TEST(Metric, ComputeMetricsMatchesTheFamiliesAndCancels) {
     auto rd = road(probe, in.image, in.map, 1, opt.road);
     EXPECT_EQ(at("road_morf"), rd->morf_mean);
     EXPECT_EQ(at("road_lerf"), rd->lerf_mean);
+    EXPECT_EQ(at("random_logit"),
+              random_logit(*in.method, {}, probe, in.image, in.target, in.map, opt.random_logit_seed)->ssim);
     auto s = sensitivity(*in.method, {}, probe, in.image, in.target, in.map, opt.sensitivity);
     EXPECT_EQ(at("max_sensitivity"), s->max);
     EXPECT_EQ(at("avg_sensitivity"), s->mean);

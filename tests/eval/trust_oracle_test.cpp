@@ -10,6 +10,7 @@
 
 #include "core/eval/complexity.h"
 #include "core/eval/faithfulness.h"
+#include "core/eval/random_logit.h"
 #include "core/eval/road.h"
 #include "core/eval/robustness.h"
 #include "tests/eval/linear_fixture_probe.h"
@@ -112,6 +113,22 @@ TEST_F(TrustOracle, RoadWithoutNoise) {
     ASSERT_TRUE(r) << r.status().message();
     expect_rel(r->morf_mean, f.expected("road_morf"), "morf");
     expect_rel(r->lerf_mean, f.expected("road_lerf"), "lerf");
+}
+
+TEST_F(TrustOracle, RandomLogit) {
+    const std::vector<double>& d = f.at("rl_dims");
+    const int side = int(d[0]), cls = int(d[1]), other = int(d[2]);
+    test::LinearFixtureProbe rl(side, side, 1, f.at("rl_weights"), f.at("rl_bias"));
+    const Tensor x = f.tensor("rl_image", Shape{1, side, side, 1});
+    const ExplanationMethod* gxi = find_method("gradient_x_input");
+    Target t;
+    t.cls = cls;
+    ExplainContext ctx(rl);
+    auto e = gxi->explain(x, t, {}, ctx);
+    ASSERT_TRUE(e);
+    auto r = random_logit_against(*gxi, {}, rl, x, t, e->map, other);
+    ASSERT_TRUE(r) << r.status().message();
+    expect_rel(r->ssim, f.expected("random_logit"), "random_logit");
 }
 
 TEST_F(TrustOracle, Sensitivity) {

@@ -142,6 +142,20 @@ def sensitivities(x, w, noise, denominator):
     return max(0.0, max(v)), float(np.mean(v))
 
 
+RL_SIDE, RL_CLS, RL_OTHER = 12, 0, 2  # random logit: SSIM needs 7x7 windows, so a larger input
+
+
+def random_logit(x, w):
+    """Sixt et al. 2020 random logit with the sanity check's SSIM: skimage's structural_similarity
+    (7x7 uniform windows, data range 1) of the two Gradient x Input maps, |map| min-max normalised."""
+    from skimage.metrics import structural_similarity
+
+    def norm(c):
+        a = np.abs(w[c].reshape(RL_SIDE, RL_SIDE) * x.reshape(RL_SIDE, RL_SIDE))
+        return (a - a.min()) / (a.max() - a.min())
+    return structural_similarity(norm(RL_CLS), norm(RL_OTHER), win_size=7, data_range=1.0)
+
+
 def main():
     rng = np.random.default_rng(17)
     f32 = lambda a: np.asarray(a, dtype=np.float32).astype(np.float64)
@@ -149,6 +163,9 @@ def main():
     b = f32(rng.normal(0, 1, K))
     x = f32(rng.uniform(0, 1, (H, W, C)))
     m = f32(rng.normal(0, 1, (H, W)))
+    rl_w = f32(rng.normal(0, 1, (K, RL_SIDE * RL_SIDE)))
+    rl_b = f32(rng.normal(0, 1, K))
+    rl_x = f32(rng.uniform(0, 1, (RL_SIDE, RL_SIDE, 1)))
     subsets = [rng.choice(H * W, SUBSET, replace=False) for _ in range(RUNS)]
     noise = [f32(rng.uniform(-RADIUS, RADIUS, (H, W, C))) for _ in range(SAMPLES)]
 
@@ -162,6 +179,7 @@ def main():
         'faithfulness_correlation_mean': faithfulness_correlation(x, m, w, b, subsets, 'mean'),
     }
     expected['road_morf'], expected['road_lerf'] = road(x, m, w, b)
+    expected['random_logit'] = random_logit(rl_x, rl_w)
     for den in ('map', 'input'):
         mx, avg = sensitivities(x, w, noise, den)
         expected['max_sensitivity_' + den], expected['avg_sensitivity_' + den] = mx, avg
@@ -178,6 +196,10 @@ def main():
         f.write(row('image', x))
         f.write(row('map', m))
         f.write(row('subsets', np.concatenate(subsets)))
+        f.write(row('rl_dims', [RL_SIDE, RL_CLS, RL_OTHER]))
+        f.write(row('rl_weights', rl_w))
+        f.write(row('rl_bias', rl_b))
+        f.write(row('rl_image', rl_x))
         f.write(row('noise', np.concatenate([e.reshape(-1) for e in noise])))
         for k, v in expected.items():
             f.write(row('expected_' + k, [v]))
