@@ -85,7 +85,7 @@ int cmd_evaluate(const Args& a) {
         methods.push_back(m);
     }
     std::vector<const MetricDef*> metrics;
-    for (const std::string& n : split_list(a.get("metrics", "sparseness,complexity,deletion_auc,insertion_auc,faithfulness_correlation,road_morf,road_lerf"))) {
+    for (const std::string& n : split_list(a.get("metrics", "sparseness,complexity,deletion_auc,insertion_auc,faithfulness_correlation,infidelity,road_morf,road_lerf"))) {
         const MetricDef* m = find_metric(n);
         if (!m) return fail("evaluate: unknown metric '" + n + "' (metrics: " + metric_names() + ")");
         metrics.push_back(m);
@@ -111,7 +111,7 @@ int cmd_evaluate(const Args& a) {
     mo.correlation.subset_size = static_cast<int>(subset);
     mo.sensitivity.samples = static_cast<int>(samples);
     mo.sensitivity.radius = static_cast<float>(radius);
-    mo.deletion.seed = mo.correlation.seed = mo.sensitivity.seed = mo.road.seed = mo.random_logit_seed = static_cast<uint64_t>(seed);
+    mo.deletion.seed = mo.correlation.seed = mo.sensitivity.seed = mo.road.seed = mo.infidelity.seed = mo.random_logit_seed = static_cast<uint64_t>(seed);
     if (a.has("baseline")) {
         auto b = parse_faith_baseline(a.get("baseline"));
         if (!b) return fail("evaluate: --baseline: " + b.status().message());

@@ -90,7 +90,7 @@ const char* kUsage =
     "          [--runs N] [--subset N] [--samples N] [--radius R] [--<parameter> VALUE ...]\n"
     "        trust metrics of each method's map of the top class, mean and std over the items\n"
     "        (sparseness, complexity, deletion_auc, insertion_auc, faithfulness_correlation,\n"
-    "        road_morf, road_lerf; on request, as they re-explain: random_logit, max_sensitivity,\n"
+    "        infidelity, road_morf, road_lerf; on request, as they re-explain: random_logit, max_sensitivity,\n"
     "        avg_sensitivity); --shard K/N takes items K, K+N, ... and writes\n"
     "        their exact sums to --partial\n"
     "  merge PARTIAL... [--json F] [--csv F]\n"

@@ -315,7 +315,7 @@ for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e[
 evaluate_shards() {
     local b=$1 d=$2 k pids=()
     local run=(evaluate --model "$model" --data tests/data/eval/fer2013_20.csv --limit 9
-        --methods saliency,gradcam --metrics sparseness,complexity,deletion_auc,insertion_auc,faithfulness_correlation,road_morf,road_lerf,random_logit,max_sensitivity,avg_sensitivity
+        --methods saliency,gradcam --metrics sparseness,complexity,deletion_auc,insertion_auc,faithfulness_correlation,infidelity,road_morf,road_lerf,random_logit,max_sensitivity,avg_sensitivity
         --runs 20 --samples 2 --threads 1)
     rm -rf "$d" && mkdir -p "$d"
     for k in 0 1 2; do

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/eval/complexity.h"
+#include "core/eval/infidelity.h"
 #include "core/eval/random_logit.h"
 
 namespace cnnlens {
@@ -27,6 +28,9 @@ constexpr MetricDef kMetrics[] = {
     {"faithfulness_correlation", "Faithfulness correlation",
      "higher = pixels with more attribution cost more score when removed (-1..1)", true,
      MetricCost::kModel, "faithfulness_correlation"},
+    {"infidelity", "Infidelity (Yeh et al., scale-normalised)",
+     "lower = the map, read as a linear model, predicts the score change under input noise", false,
+     MetricCost::kModel, "infidelity"},
     {"road_morf", "ROAD, most relevant first",
      "lower = imputing the map's top pixels lowers the class probability most (mean over 10..90 %)",
      false, MetricCost::kModel, "road"},
@@ -72,6 +76,10 @@ Expected<std::map<std::string_view, double>> compute_group(std::string_view grou
                                           opt.correlation, progress);
         if (!r) return r.status();
         out["faithfulness_correlation"] = r->correlation;
+    } else if (group == "infidelity") {
+        auto r = infidelity(*in.probe, in.image, in.map, in.target.cls, opt.infidelity, progress);
+        if (!r) return r.status();
+        out["infidelity"] = r->infidelity;
     } else if (group == "road") {
         auto r = road(*in.probe, in.image, in.map, in.target.cls, opt.road, progress);
         if (!r) return r.status();

@@ -1,7 +1,7 @@
 // The trust metrics as one list: what each is called, what a good value looks like, and how to
 // compute it on one map. The CLI's `evaluate` and the app read this list; neither compares
 // metric names. Each family lives in its own file with its definition and paper
-// (complexity.h, faithfulness.h, road.h, robustness.h, random_logit.h).
+// (complexity.h, faithfulness.h, infidelity.h, road.h, robustness.h, random_logit.h).
 #pragma once
 #include <functional>
 #include <span>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/eval/faithfulness.h"
+#include "core/eval/infidelity.h"
 #include "core/eval/road.h"
 #include "core/eval/robustness.h"
 #include "core/explain/explain.h"
@@ -33,6 +34,7 @@ struct MetricOptions {
     FaithCorrelationOptions correlation;
     SensitivityOptions sensitivity;
     RoadOptions road;
+    InfidelityOptions infidelity;
     uint64_t random_logit_seed = 1;  // draws the other class
 };
 

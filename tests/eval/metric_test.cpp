@@ -56,6 +56,30 @@ TEST(Metric, FaithfulnessCorrelationOfTheExactContributionsIsOne) {
     EXPECT_NE(bad.status().message().find("subset_size = 65"), std::string::npos);
 }
 
+TEST(Metric, InfidelityOfTheWeightsIsZero) {
+    test::AnalyticProbe probe(8, 8, 3, 4);
+    Rng rng(3);
+    Tensor x = test::random_tensor({1, 8, 8, 1}, rng, 0.f, 1.f);
+    // The logit change under x - I is exactly I . W_c: the weights as a map have infidelity 0,
+    // at any scale (beta absorbs it); a shuffled map does not.
+    Tensor map(Shape{8, 8}), shuffled(Shape{8, 8});
+    for (int64_t i = 0; i < 64; ++i) map[i] = 3.f * probe.weights()[2 * 64 + i];
+    for (int64_t i = 0; i < 64; ++i) shuffled[i] = map[(i * 7 + 3) % 64];
+    auto r = infidelity(probe, x, map, 2);
+    ASSERT_TRUE(r) << r.status().message();
+    EXPECT_NEAR(r->infidelity, 0.0, 1e-9);
+    EXPECT_NEAR(r->beta, 1.0 / 3.0, 1e-4);
+    auto bad = infidelity(probe, x, shuffled, 2);
+    ASSERT_TRUE(bad);
+    EXPECT_GT(bad->infidelity, 1e-3);
+    int calls = 0;
+    InfidelityOptions o;
+    o.batch = 10;
+    auto cut = infidelity(probe, x, map, 2, o, [&](float) { return ++calls < 2; });
+    ASSERT_FALSE(cut);
+    EXPECT_EQ(cut.status().code(), ErrorCode::kCancelled);
+}
+
 TEST(Metric, RandomSubsetsAreDistinctWithinASubset) {
     for (const auto& s : random_subsets(50, 20, 10, 3)) {
         std::set<int> u(s.begin(), s.end());
@@ -103,6 +127,7 @@ TEST(Metric, ComputeMetricsMatchesTheFamiliesAndCancels) {
     auto rd = road(probe, in.image, in.map, 1, opt.road);
     EXPECT_EQ(at("road_morf"), rd->morf_mean);
     EXPECT_EQ(at("road_lerf"), rd->lerf_mean);
+    EXPECT_EQ(at("infidelity"), infidelity(probe, in.image, in.map, 1, opt.infidelity)->infidelity);
     EXPECT_EQ(at("random_logit"),
               random_logit(*in.method, {}, probe, in.image, in.target, in.map, opt.random_logit_seed)->ssim);
     auto s = sensitivity(*in.method, {}, probe, in.image, in.target, in.map, opt.sensitivity);

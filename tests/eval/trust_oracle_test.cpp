@@ -10,6 +10,7 @@
 
 #include "core/eval/complexity.h"
 #include "core/eval/faithfulness.h"
+#include "core/eval/infidelity.h"
 #include "core/eval/random_logit.h"
 #include "core/eval/road.h"
 #include "core/eval/robustness.h"
@@ -113,6 +114,22 @@ TEST_F(TrustOracle, RoadWithoutNoise) {
     ASSERT_TRUE(r) << r.status().message();
     expect_rel(r->morf_mean, f.expected("road_morf"), "morf");
     expect_rel(r->lerf_mean, f.expected("road_lerf"), "lerf");
+}
+
+TEST_F(TrustOracle, Infidelity) {
+    std::vector<Tensor> perturbations;
+    const std::vector<double>& flat = f.at("perturbations");
+    const int64_t per = f.h * f.w;
+    for (size_t k = 0; k * static_cast<size_t>(per) < flat.size(); ++k) {
+        Tensor e(Shape{f.h, f.w});
+        for (int64_t i = 0; i < per; ++i) e[i] = static_cast<float>(flat[k * static_cast<size_t>(per) + static_cast<size_t>(i)]);
+        perturbations.push_back(std::move(e));
+    }
+    InfidelityOptions o;
+    o.batch = 4;
+    auto r = infidelity(*probe, image, map, f.cls, perturbations, o);
+    ASSERT_TRUE(r) << r.status().message();
+    expect_rel(r->infidelity, f.expected("infidelity"), "infidelity");
 }
 
 TEST_F(TrustOracle, RandomLogit) {

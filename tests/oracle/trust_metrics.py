@@ -142,6 +142,23 @@ def sensitivities(x, w, noise, denominator):
     return max(0.0, max(v)), float(np.mean(v))
 
 
+INF_SAMPLES, INF_SIGMA = 10, 0.1
+
+
+def infidelity(x, m, w, b, perturbations):
+    """Yeh et al. 2019 infidelity with Captum's normalize=True: E[(beta I.m - (f(x) - f(x - I)))^2],
+    beta the least-squares scale of the map; each I is per pixel, the same on every channel."""
+    y = logits(x, w, b)[CLS]
+    dots, drops = [], []
+    for e in perturbations:
+        xp = x - e.reshape(H, W, 1)
+        drops.append(y - logits(xp, w, b)[CLS])
+        dots.append(np.sum(e * m))
+    dots, drops = np.array(dots), np.array(drops)
+    beta = np.sum(dots * drops) / np.sum(dots * dots)
+    return np.mean((beta * dots - drops) ** 2)
+
+
 RL_SIDE, RL_CLS, RL_OTHER = 12, 0, 2  # random logit: SSIM needs 7x7 windows, so a larger input
 
 
@@ -166,6 +183,7 @@ def main():
     rl_w = f32(rng.normal(0, 1, (K, RL_SIDE * RL_SIDE)))
     rl_b = f32(rng.normal(0, 1, K))
     rl_x = f32(rng.uniform(0, 1, (RL_SIDE, RL_SIDE, 1)))
+    perturbations = [f32(rng.normal(0, INF_SIGMA, (H, W))) for _ in range(INF_SAMPLES)]
     subsets = [rng.choice(H * W, SUBSET, replace=False) for _ in range(RUNS)]
     noise = [f32(rng.uniform(-RADIUS, RADIUS, (H, W, C))) for _ in range(SAMPLES)]
 
@@ -180,6 +198,7 @@ def main():
     }
     expected['road_morf'], expected['road_lerf'] = road(x, m, w, b)
     expected['random_logit'] = random_logit(rl_x, rl_w)
+    expected['infidelity'] = infidelity(x, m, w, b, perturbations)
     for den in ('map', 'input'):
         mx, avg = sensitivities(x, w, noise, den)
         expected['max_sensitivity_' + den], expected['avg_sensitivity_' + den] = mx, avg
@@ -196,6 +215,7 @@ def main():
         f.write(row('image', x))
         f.write(row('map', m))
         f.write(row('subsets', np.concatenate(subsets)))
+        f.write(row('perturbations', np.concatenate([e.reshape(-1) for e in perturbations])))
         f.write(row('rl_dims', [RL_SIDE, RL_CLS, RL_OTHER]))
         f.write(row('rl_weights', rl_w))
         f.write(row('rl_bias', rl_b))
