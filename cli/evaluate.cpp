@@ -2,6 +2,7 @@
 // set, as mean ± std per method and metric; `--shard K/N --partial F` evaluates every N-th item
 // from K and writes the exact sums, which `cnnlens merge` combines into the one-process table.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <algorithm>
 #include <cstdlib>
@@ -98,7 +99,10 @@ int cmd_evaluate(const Args& a) {
     if (a.has("shard") && !a.has("partial")) return fail("evaluate: --shard needs --partial FILE to write the shard's sums for cnnlens merge");
     const int limit = a.get_int("limit", -1);
     if (a.has("limit") && limit < 1) return fail("evaluate: --limit " + a.get("limit") + ": expected a count >= 1");
-    const int seed = a.get_int("seed", 1);
+    double seed_value = 1;
+    if (!parse_number(a, "seed", seed_value) || seed_value < 0 || seed_value > 2147483647 || seed_value != std::floor(seed_value))
+        return fail("evaluate: --seed " + a.get("seed") + ": expected a whole number >= 0");
+    const int seed = static_cast<int>(seed_value);
 
     MetricOptions mo;
     double steps = mo.deletion.steps, runs = mo.correlation.runs, subset = mo.correlation.subset_size;

@@ -349,6 +349,8 @@ explanations() {
         evaluate_shards "$b" build/smoke/evaluate || status=1
     check "merge with a shard missing is an error" error "shards 1 of 3 are missing" \
         "$b" merge build/smoke/evaluate/part0.txt build/smoke/evaluate/part2.txt || status=1
+    check "evaluate: an unknown metric is an error naming the list" error "unknown metric 'nope' \(metrics: sparseness" \
+        "$b" evaluate --model "$model" --data tests/data/eval/fer2013_20.csv --methods saliency --metrics nope || status=1
     check "report" ok "report -> build/smoke/report/index.html" \
         "$b" report --model "$model" --data tests/data/eval/fer2013_20.csv --out build/smoke/report \
         --lime-samples 300 --smoothgrad-samples 20 --steps 32 || status=1
