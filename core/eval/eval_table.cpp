@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/base/json_text.h"
+#include "core/eval/metric.h"
 
 namespace cnnlens {
 
@@ -259,7 +260,18 @@ std::string table_csv(const EvalTable& t) {
 std::string table_json(const EvalTable& t) {
     std::string s = "{\"model\":" + json_quote(t.model) + ",\"data\":" + json_quote(t.data) +
                     ",\"settings\":" + json_quote(t.settings) + ",\"items\":" + std::to_string(t.items) +
-                    ",\"shard\":[" + std::to_string(t.shard) + "," + std::to_string(t.shards) + "],\"table\":[";
+                    ",\"shard\":[" + std::to_string(t.shard) + "," + std::to_string(t.shards) + "],\"metrics\":[";
+    // What each metric's numbers mean, for readers of the file alone (a report page).
+    std::vector<std::string> seen;
+    for (const EvalCell& c : t.cells) {
+        const MetricDef* m = find_metric(c.metric);
+        if (!m || std::find(seen.begin(), seen.end(), c.metric) != seen.end()) continue;
+        s += std::string(seen.empty() ? "" : ",") + "{\"name\":" + json_quote(m->name) + ",\"title\":" +
+             json_quote(m->title) + ",\"good\":" + json_quote(m->good) + ",\"higher_is_better\":" +
+             (m->higher_is_better ? "true" : "false") + "}";
+        seen.push_back(c.metric);
+    }
+    s += "],\"table\":[";
     for (size_t i = 0; i < t.cells.size(); ++i) {
         const EvalCell& c = t.cells[i];
         s += std::string(i ? "," : "") + "{\"method\":" + json_quote(c.method) + ",\"metric\":" +

@@ -45,7 +45,8 @@ Expected<EvalTable> parse_partial_text(std::string_view text, std::string_view n
 Expected<EvalTable> merge_tables(const std::vector<EvalTable>& parts);
 
 // mean ± std per cell as a text table (methods as rows, metrics as columns), CSV
-// (method,metric,count,nan,mean,std) and JSON; numbers with 17 significant digits in CSV and JSON.
+// (method,metric,count,nan,mean,std) and JSON (with each metric's title, what a good value looks
+// like and its direction); numbers with 17 significant digits in CSV and JSON.
 std::string table_text(const EvalTable& t);
 std::string table_csv(const EvalTable& t);
 std::string table_json(const EvalTable& t);

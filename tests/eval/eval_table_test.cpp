@@ -48,6 +48,8 @@ TEST(EvalTable, ShardsMergeExactly) {
     ASSERT_TRUE(merged) << merged.status().message();
     EXPECT_EQ(table_csv(*merged), table_csv(one));
     EXPECT_EQ(table_json(*merged), table_json(one));
+    EXPECT_NE(table_json(one).find("{\"name\":\"sparseness\",\"title\":"), std::string::npos);
+    EXPECT_NE(table_json(one).find("\"higher_is_better\":true"), std::string::npos);
     ASSERT_EQ(merged->cells.size(), 2u);
     EXPECT_TRUE(merged->cells[0].sum == one.cells[0].sum);
     EXPECT_EQ(merged->cells[1].nan, 143);
