@@ -9,6 +9,7 @@
 #include "core/base/json_text.h"
 #include "core/base/status.h"
 #include "core/eval/confusion.h"
+#include "core/explain/explain.h"
 #include "core/explain/probe.h"
 #include "core/face/face.h"
 #include "core/image/image.h"
@@ -103,6 +104,10 @@ int cmd_methods(const Args& a);
 int cmd_model_info(const Args& a);
 int cmd_bench(const Args& a);
 int cmd_run(const Args& a);
+int cmd_evaluate(const Args& a);
+int cmd_merge(const Args& a);
+// A method's --<parameter> values (choice labels, layer names or numbers; defined in explain.cpp).
+Expected<Params> method_params(const ExplanationMethod& m, const Args& a, const GraphProbe& probe);
 
 // Prints "cnnlens: <message>" to stderr and returns the exit code 1.
 int fail(const std::string& message);

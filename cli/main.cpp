@@ -85,6 +85,16 @@ const char* kUsage =
     "        scaling, and its parameters with defaults and ranges (--names: one name a line)\n"
     "  confusion --model DIR --data FILE.csv|DIR [--usage PublicTest] [--json] [--out DIR]\n"
     "        confusion matrix over a labeled set (FER2013 CSV, label,feature CSV, folder per class)\n"
+    "  evaluate --model DIR --data FILE.csv|DIR --methods a,b [--metrics x,y] [--limit N] [--seed N]\n"
+    "          [--json F] [--csv F] [--shard K/N --partial F] [--baseline black|blur|mean] [--steps N]\n"
+    "          [--runs N] [--subset N] [--samples N] [--radius R] [--<parameter> VALUE ...]\n"
+    "        trust metrics of each method's map of the top class, mean and std over the items\n"
+    "        (sparseness, complexity, deletion_auc, insertion_auc, faithfulness_correlation,\n"
+    "        infidelity, road_morf, road_lerf; on request, as they re-explain: random_logit, max_sensitivity,\n"
+    "        avg_sensitivity); --shard K/N takes items K, K+N, ... and writes\n"
+    "        their exact sums to --partial\n"
+    "  merge PARTIAL... [--json F] [--csv F]\n"
+    "        the table of the shards' partials, equal to one process's table\n"
     "  filters --model DIR [--layer NAME] [--steps N] [--parameterization fourier|pixel] [--out DIR]\n"
     "        a picture per filter of a layer, by gradient ascent on its mean activation\n"
     "  featuremaps --model DIR [--layer NAME] [--scale map|layer|global] [--out DIR] IMAGE\n"
@@ -126,7 +136,11 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     const std::string cmd = argv[1];
-    Args args(argc, argv, 2, {"json", "help", "lenient", "profile", "roofline", "names"});
+    // evaluate and merge write JSON to a file (--json F); elsewhere --json is a switch.
+    const bool json_file = cmd == "evaluate" || cmd == "merge";
+    Args args(argc, argv, 2,
+              json_file ? std::vector<std::string>{"help", "lenient"}
+                        : std::vector<std::string>{"json", "help", "lenient", "profile", "roofline", "names"});
     if (!args.error().empty()) return fail(args.error());
     // Threads for the kernels: --threads N, else CNNLENS_THREADS, else every core (up to 8) for
     // the work commands and 1 for bench, whose figures are per thread count.
@@ -154,6 +168,8 @@ int main(int argc, char** argv) {
     if (cmd == "report") return cmd_report(args);
     if (cmd == "bench") return cmd_bench(args);
     if (cmd == "run") return cmd_run(args);
+    if (cmd == "evaluate") return cmd_evaluate(args);
+    if (cmd == "merge") return cmd_merge(args);
     std::fprintf(stderr, "cnnlens: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
 }

@@ -310,6 +310,24 @@ for e in json.load(open(sys.argv[1])): print("\t".join([e["file"], e["kind"], e[
 
 # explain / report on the native-release CLI: every method `cnnlens methods --names` lists (the
 # registry) writes its three files, the report writes its pictures and index.html.
+# evaluate_shards CLI DIR: `evaluate` as three shard processes at once, merged, against one
+# process on the same items; prints "merged table equals the single run" when CSV and JSON are
+# byte for byte the same.
+evaluate_shards() {
+    local b=$1 d=$2 k pids=()
+    local run=(evaluate --model "$model" --data tests/data/eval/fer2013_20.csv --limit 9
+        --methods saliency,gradcam --metrics sparseness,complexity,deletion_auc,insertion_auc,faithfulness_correlation,infidelity,road_morf,road_lerf,random_logit,max_sensitivity,avg_sensitivity
+        --runs 20 --samples 2 --threads 1)
+    rm -rf "$d" && mkdir -p "$d"
+    for k in 0 1 2; do
+        "$b" "${run[@]}" --shard "$k/3" --partial "$d/part$k.txt" >"$d/shard$k.log" 2>&1 & pids+=($!)
+    done
+    for k in "${pids[@]}"; do wait "$k" || { cat "$d"/shard*.log; return 1; }; done
+    "$b" merge "$d/part2.txt" "$d/part0.txt" "$d/part1.txt" --csv "$d/merged.csv" --json "$d/merged.json" || return 1
+    "$b" "${run[@]}" --csv "$d/one.csv" --json "$d/one.json" || return 1
+    cmp "$d/merged.csv" "$d/one.csv" && cmp "$d/merged.json" "$d/one.json" && echo "merged table equals the single run"
+}
+
 explanations() {
     is_built native-release || return 0
     local b=${cli[native-release]} out=build/smoke/explain status=0 m methods
@@ -328,6 +346,12 @@ explanations() {
         "$b" explain --model tests/data/onnx/resnet48.opset17.onnx --method gradcam --out "$out/onnx" "$face" || status=1
     check "explain bad method is an error" error "unknown method 'nope'" "$b" explain --model "$model" --method nope "$face" || status=1
     check "confusion on the FER2013 CSV" ok "overall accuracy" "$b" confusion --model "$model" --data tests/data/eval/fer2013_20.csv || status=1
+    check "evaluate: three shard processes merged equal one process" ok "merged table equals the single run" \
+        evaluate_shards "$b" build/smoke/evaluate || status=1
+    check "merge with a shard missing is an error" error "shards 1 of 3 are missing" \
+        "$b" merge build/smoke/evaluate/part0.txt build/smoke/evaluate/part2.txt || status=1
+    check "evaluate: an unknown metric is an error naming the list" error "unknown metric 'nope' \(metrics: sparseness" \
+        "$b" evaluate --model "$model" --data tests/data/eval/fer2013_20.csv --methods saliency --metrics nope || status=1
     check "report" ok "report -> build/smoke/report/index.html" \
         "$b" report --model "$model" --data tests/data/eval/fer2013_20.csv --out build/smoke/report \
         --lime-samples 300 --smoothgrad-samples 20 --steps 32 || status=1

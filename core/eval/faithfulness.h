@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/explain/probe.h"
@@ -18,7 +20,16 @@ enum class FaithBaseline {
     // every map at deletion; kBlur makes deletion curves that separate maps from random.
     kBlack,
     kBlur,  // the same pixel of a Gaussian-blurred copy (RISE's insertion substrate)
+    kMean,  // each channel's mean over the image (Quantus's "mean" baseline)
 };
+
+// The image [1, H, W, C] with every pixel replaced as `baseline` says (`sigma` for kBlur, in
+// pixels; `spec` gives kBlack's value).
+Tensor faith_baseline(const Tensor& image, FaithBaseline baseline, float sigma,
+                      const InputSpec& spec);
+// "black", "blur", "mean"; parse_faith_baseline returns an error naming the unknown word.
+const char* faith_baseline_name(FaithBaseline b);
+Expected<FaithBaseline> parse_faith_baseline(std::string_view name);
 
 struct FaithfulnessOptions {
     int steps = 32;  // curve points: steps + 1, at k/steps of the pixels
@@ -57,6 +68,49 @@ Expected<FaithfulnessResult> deletion_insertion(ModelProbe& probe, const Tensor&
                                                 const Tensor& map, int cls,
                                                 const FaithfulnessOptions& options = {},
                                                 const std::function<bool(float)>& progress = {});
+
+// Faithfulness correlation: Bhatt, Weller, Moura, "Evaluating and Aggregating Feature-based
+// Model Explanations", IJCAI 2020, section 3.1 (mu_F). For `runs` random subsets S of
+// `subset_size` pixels, the pixels of S are set to the baseline; the score is Pearson's
+// correlation between sum_{i in S} map_i and score(x) - score(x with S replaced), over the runs.
+// In [-1, 1]; higher = the map's values predict how much the score drops when those pixels go.
+// Variant: Quantus's FaithfulnessCorrelation with its defaults (100 runs, |S| = 224, black
+// baseline, logits, subsets drawn without replacement), except that a subset is of pixels (all
+// channels together, as deletion does) and the map is used as is: Quantus first normalises it
+// (positive values by the maximum, negative by the minimum), which for a map of one sign is a
+// positive scale that Pearson ignores. NaN when either side is constant over the runs.
+struct FaithCorrelationOptions {
+    int runs = 100;
+    int subset_size = 224;  // pixels; at most H*W
+    FaithBaseline baseline = FaithBaseline::kBlack;
+    float blur_sigma = 4.f;  // for kBlur
+    Target::Score score = Target::Score::kLogit;
+    uint64_t seed = 1;  // for the subsets
+    int batch = 32;     // perturbed images per probe call (and per progress report)
+};
+
+struct FaithCorrelationResult {
+    double correlation = 0;
+    std::vector<double> attribution_sums;  // [runs]
+    std::vector<double> score_drops;       // [runs]
+};
+
+// `image` [1, H, W, C], `map` [H, W], target `cls` (contrast -1). `progress` gets the fraction of
+// runs done; returning false cancels (kCancelled).
+Expected<FaithCorrelationResult> faithfulness_correlation(
+    ModelProbe& probe, const Tensor& image, const Tensor& map, int cls,
+    const FaithCorrelationOptions& options = {}, const std::function<bool(float)>& progress = {});
+// The same on given subsets (pixel indices y * W + x, each distinct within a subset); options'
+// runs, subset_size and seed are not used. The seeded form draws its subsets and calls this.
+Expected<FaithCorrelationResult> faithfulness_correlation(
+    ModelProbe& probe, const Tensor& image, const Tensor& map, int cls,
+    const std::vector<std::vector<int>>& subsets, const FaithCorrelationOptions& options,
+    const std::function<bool(float)>& progress = {});
+// `count` subsets of `size` distinct indices below n, by a partial Fisher-Yates shuffle of Rng(seed).
+std::vector<std::vector<int>> random_subsets(int n, int size, int count, uint64_t seed);
+
+// Pearson's correlation; NaN when either side is constant or they differ in length.
+double pearson(std::span<const double> a, std::span<const double> b);
 
 // Area under a piecewise-linear curve by the trapezoid rule (x ascending).
 double trapezoid_auc(const std::vector<float>& x, const std::vector<float>& y);

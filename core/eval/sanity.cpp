@@ -30,6 +30,15 @@ std::vector<double> ranks(std::span<const float> v) {
     return r;
 }
 
+
+std::vector<float> abs_values(const Tensor& m) {
+    std::vector<float> v(static_cast<size_t>(m.size()));
+    for (int64_t i = 0; i < m.size(); ++i) v[static_cast<size_t>(i)] = std::fabs(m[i]);
+    return v;
+}
+
+}  // namespace
+
 Tensor abs_normalized(const Tensor& m) {
     Tensor out(m.shape());
     float lo = INFINITY, hi = -INFINITY;
@@ -42,14 +51,6 @@ Tensor abs_normalized(const Tensor& m) {
         out[i] = range > 0 ? (std::fabs(m[i]) - lo) / range : 0.f;
     return out;
 }
-
-std::vector<float> abs_values(const Tensor& m) {
-    std::vector<float> v(static_cast<size_t>(m.size()));
-    for (int64_t i = 0; i < m.size(); ++i) v[static_cast<size_t>(i)] = std::fabs(m[i]);
-    return v;
-}
-
-}  // namespace
 
 Graph clone_graph(const Graph& g) {
     Graph c;

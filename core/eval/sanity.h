@@ -66,6 +66,9 @@ Expected<std::vector<SanityStep>> model_randomization(
 // attribution summed over channels, else the map.
 Tensor signed_map(const Explanation& e);
 
+// |map| min-max normalized to [0, 1] (all 0 for a constant |map|): what ssim() compares.
+Tensor abs_normalized(const Tensor& map);
+
 // Spearman rank correlation (ties get average ranks); 0 when either input is constant.
 double spearman(std::span<const float> a, std::span<const float> b);
 // Mean SSIM of two [H, W] maps with values in [0, 1]: 7x7 uniform windows, K1 = 0.01,
