@@ -91,6 +91,22 @@ std::string found_face_json_fields(const FoundFace& f, bool align);
 // "at (172, 74) 106x106, turned 4.9 deg" (or ", upright").
 std::string found_face_text(const FoundFace& f);
 
+// Part 5 of `cnnlens report` (report_trust.cpp): the report's methods (saliency, SmoothGrad,
+// LIME) and a random map scored with the trust metrics on `inputs` (each map explains
+// classes[i]), ranked, with their mean deletion and insertion curves; returns the HTML section.
+// `table`, when given, gets the ranking (best first) with each metric's mean.
+struct TrustTable {
+    struct Row {
+        std::string method;
+        double mean_rank = 0;
+        std::vector<double> means;  // one per metric
+    };
+    std::vector<std::string> metrics;
+    std::vector<Row> rows;
+};
+Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Tensor> inputs, std::span<const int> classes,
+                                           uint64_t seed, int smoothgrad_samples, int lime_samples, TrustTable* table = nullptr);
+
 // Indices of the k largest values, largest first (ties: lower index first).
 std::vector<int> top_classes(std::span<const float> p, int k);
 
@@ -106,6 +122,9 @@ int cmd_bench(const Args& a);
 int cmd_run(const Args& a);
 int cmd_evaluate(const Args& a);
 int cmd_merge(const Args& a);
+int cmd_sanity(const Args& a);
+// A class by name or number; the error lists the names (defined in explain.cpp).
+Expected<int> class_index(const std::vector<std::string>& names, const std::string& s);
 // A method's --<parameter> values (choice labels, layer names or numbers; defined in explain.cpp).
 Expected<Params> method_params(const ExplanationMethod& m, const Args& a, const GraphProbe& probe);
 

@@ -93,6 +93,10 @@ const char* kUsage =
     "        infidelity, road_morf, road_lerf; on request, as they re-explain: random_logit, max_sensitivity,\n"
     "        avg_sensitivity); --shard K/N takes items K, K+N, ... and writes\n"
     "        their exact sums to --partial\n"
+    "  sanity --model DIR --method NAME [--class C] [--mode cascading|independent] [--layers N]\n"
+    "          [--seed N] [--out DIR] [--json F] [--<parameter> VALUE ...] [face options] IMAGE\n"
+    "        the model-randomization check (Adebayo et al. 2018): the method's map as the layers are\n"
+    "        randomized from the top, with each map's rank correlation and SSIM to the first\n"
     "  merge PARTIAL... [--json F] [--csv F]\n"
     "        the table of the shards' partials, equal to one process's table\n"
     "  filters --model DIR [--layer NAME] [--steps N] [--parameterization fourier|pixel] [--out DIR]\n"
@@ -136,8 +140,8 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     const std::string cmd = argv[1];
-    // evaluate and merge write JSON to a file (--json F); elsewhere --json is a switch.
-    const bool json_file = cmd == "evaluate" || cmd == "merge";
+    // evaluate, merge and sanity write JSON to a file (--json F); elsewhere --json is a switch.
+    const bool json_file = cmd == "evaluate" || cmd == "merge" || cmd == "sanity";
     Args args(argc, argv, 2,
               json_file ? std::vector<std::string>{"help", "lenient"}
                         : std::vector<std::string>{"json", "help", "lenient", "profile", "roofline", "names"});
@@ -170,6 +174,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(args);
     if (cmd == "evaluate") return cmd_evaluate(args);
     if (cmd == "merge") return cmd_merge(args);
+    if (cmd == "sanity") return cmd_sanity(args);
     std::fprintf(stderr, "cnnlens: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
 }

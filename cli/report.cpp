@@ -18,6 +18,13 @@ namespace {
 
 constexpr int kScale = 3;  // 64-pixel faces are shown at 3x
 
+std::string json_number(double v) {
+    if (!std::isfinite(v)) return "null";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
 Expected<int> find_layer(const GraphProbe& probe, const std::string& name) {
     for (const LayerInfo& l : probe.layers())
         if (l.name == name || probe.model().graph.node(l.node).name == name) return l.node;
@@ -213,6 +220,8 @@ int cmd_report(const Args& a) {
     sal_g.column_headers = {"image", "saliency", "mask (top 30%)", "scale"};
     lime_g.column_headers = {"image", "LIME top 5 (+ green, - red)", "segment weights"};
     sg_g.column_headers = {"image", "SmoothGrad (mean)", "SmoothGrad^2"};
+    std::vector<Tensor> trust_inputs;
+    std::vector<int> trust_classes;
     Progress bar("report: explanations");
     int done = 0, shown = 0;
     for (int c = 0; c < n; ++c) shown += pick[static_cast<size_t>(c)] >= 0;
@@ -221,6 +230,8 @@ int cmd_report(const Args& a) {
         if (item < 0) continue;
         const LabeledImage& li = data->items[static_cast<size_t>(item)];
         Tensor x = model_input(model, li.image);
+        trust_inputs.push_back(x.clone());
+        trust_classes.push_back(c);
         const Image face = upscale_nearest(display_image(x, model.spec.input), kScale);
         const std::string pred = model.spec.classes[static_cast<size_t>(cm->predictions[static_cast<size_t>(item)])];
         const std::string row = model.spec.classes[static_cast<size_t>(c)] + "\n(" + li.id + ", pred " + pred + ")";
@@ -275,6 +286,30 @@ int cmd_report(const Args& a) {
     auto fmaps = featuremaps_grid(probe, model_input(model, data->items[static_cast<size_t>(first)].image), layer, MapScale::kPerMap, 64);
     if (!fmaps) return fail(fmaps.status().message());
 
+    // Part 5: the methods above ranked by the trust metrics.
+    TrustTable trust;
+    auto trust_html = report_trust_section(probe, trust_inputs, trust_classes, seed, a.get_int("smoothgrad-samples", 50),
+                                           a.get_int("lime-samples", 1000), &trust);
+    if (!trust_html) return fail("report: trust scores: " + trust_html.status().message());
+    std::string trust_json = "{\"metrics\":[";
+    for (size_t k = 0; k < trust.metrics.size(); ++k) {
+        if (k) trust_json += ',';
+        trust_json += json_quote(trust.metrics[k]);
+    }
+    trust_json += "],\"ranking\":[";
+    for (size_t j = 0; j < trust.rows.size(); ++j) {
+        const TrustTable::Row& r = trust.rows[j];
+        trust_json += j ? ",{" : "{";
+        trust_json += "\"method\":" + json_quote(r.method) + ",\"mean_rank\":" + json_number(r.mean_rank) + ",\"means\":[";
+        for (size_t k = 0; k < r.means.size(); ++k) {
+            if (k) trust_json += ',';
+            trust_json += json_number(r.means[k]);
+        }
+        trust_json += "]}";
+    }
+    trust_json += "]}\n";
+    if (Status s = write_text(out + "/5_trust.json", trust_json); !s) return fail(s.message());
+
     struct Out { const char* file; const Image* img; };
     Image g1 = grid(sal_tiles, sal_g), g3 = grid(lime_tiles, lime_g), g4 = grid(sg_tiles, sg_g);
     Image cmc = confusion_picture(*cm, false), cmn = confusion_picture(*cm, true);
@@ -301,7 +336,8 @@ int cmd_report(const Args& a) {
             " (rows: true label, columns: prediction; row headers give per-class accuracy).</p>\n"
             "<img src=\"3_confusion_counts.png\" alt=\"confusion counts\"> <img src=\"3_confusion_normalized.png\" alt=\"confusion normalized\">\n";
     html += "<h2>4. SmoothGrad per class</h2>\n<p>50 noisy copies, sigma 0.15 of the image's value range: mean gradient (magnitude) and mean of "
-            "squares.</p>\n<img src=\"4_smoothgrad.png\" alt=\"SmoothGrad\">\n</body></html>\n";
+            "squares.</p>\n<img src=\"4_smoothgrad.png\" alt=\"SmoothGrad\">\n";
+    html += *trust_html + "</body></html>\n";
     if (Status s = write_text(out + "/index.html", html); !s) return fail(s.message());
     std::printf("report -> %s/index.html (accuracy %s on %d images)\n", out.c_str(), acc, data->size());
     return 0;

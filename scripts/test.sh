@@ -355,6 +355,13 @@ explanations() {
     check "report" ok "report -> build/smoke/report/index.html" \
         "$b" report --model "$model" --data tests/data/eval/fer2013_20.csv --out build/smoke/report \
         --lime-samples 300 --smoothgrad-samples 20 --steps 32 || status=1
+    check "report: part 5 ranks its methods by the trust metrics" ok '"ranking":\[\{"method":' \
+        cat build/smoke/report/5_trust.json || status=1
+    check -F "report: part 5 in the page, with its plots" ok '<svg' grep -A200 'How far to trust these maps' build/smoke/report/index.html || status=1
+    check "sanity: the randomization strip of a method" ok "-> .*astronaut_face_saliency_sanity\.png" \
+        "$b" sanity --model "$model" --method saliency --layers 3 --out "$out" "$face" || status=1
+    check "sanity: a bad mode is an error naming it" error "mode must be cascading or independent, got 'top'" \
+        "$b" sanity --model "$model" --method saliency --mode top "$face" || status=1
     return "$status"
 }
 

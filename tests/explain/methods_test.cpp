@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 
 #include "core/explain/explain.h"
 #include "tests/explain/analytic_probe.h"
+#include "tests/test_util.h"
 
 namespace cnnlens {
 
@@ -279,12 +281,24 @@ TEST(MethodsOnModel, EveryMethodRunsAndIsDeterministic) {
 // through the model and a job more (with its default parameters); an unsigned map (p99, min-max) is never
 // negative and a signed one has both signs; a method that batches gives, for each row of a
 // batch, the attribution its explain() gives for that row alone.
+// The parameters TraitsHold runs a method with: its defaults, except that the sampling and path
+// methods take a tenth of their samples or steps (RISE's 4000 masks alone take a minute under
+// ASan and in wasm); what the test checks (passes per cost class, map scaling, sign, batching)
+// does not depend on the count.
+Params traits_params(const ExplanationMethod& m) {
+    Params p;
+    for (const ParamDef& d : m.params())
+        if (d.integer && (d.name == "samples" || d.name == "steps")) p.set(d.name, std::max(d.min, std::ceil(d.def / 10)));
+    return p;
+}
+
 TEST(MethodsOnModel, TraitsHold) {
     for (const ExplanationMethod* m : all_methods()) {
         SCOPED_TRACE(std::string(m->name()));
         CountingProbe probe(*real().probe);
         ExplainContext ctx(probe);
-        auto e = m->explain(real().face, Target{3}, Params(), ctx);
+        const Params params = traits_params(*m);
+        auto e = m->explain(real().face, Target{3}, params, ctx);
         ASSERT_TRUE(e) << e.status().message();
         if (m->live()) EXPECT_LE(probe.images, 2);
         else EXPECT_GT(probe.images, 2);
@@ -307,7 +321,7 @@ TEST(MethodsOnModel, TraitsHold) {
             batch[i] = face[i];
             batch[face.size() + i] = -face[i];
         }
-        auto b = m->attribute_batch(batch, Target{3}, Params(), ctx);
+        auto b = m->attribute_batch(batch, Target{3}, params, ctx);
         if (!m->batches()) {
             ASSERT_FALSE(b);
             EXPECT_EQ(b.status().code(), ErrorCode::kUnsupported);
@@ -318,7 +332,7 @@ TEST(MethodsOnModel, TraitsHold) {
         for (int64_t row = 0; row < 2; ++row) {
             Tensor one(real().face.shape());
             std::copy(batch.data() + row * one.size(), batch.data() + (row + 1) * one.size(), one.data());
-            auto single = m->explain(one, Target{3}, Params(), ctx);
+            auto single = m->explain(one, Target{3}, params, ctx);
             ASSERT_TRUE(single);
             ASSERT_EQ(single->attribution.size(), one.size());
             float scale = 0;
