@@ -140,10 +140,13 @@ inline float lrp_ratio(float r, float z, float eps) {
 
 Status lrp_split(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
                  std::span<const bool> accumulate) {
-    Tensor s(r.shape());
-    for (int64_t i = 0; i < r.size(); ++i) s[i] = lrp_ratio(r[i], out[i], kLrpStabilizer);
     const size_t m = r_in.size();
-    std::vector<Tensor> g(m);
+    std::vector<Tensor>& scratch = c.state.lrp_scratch;
+    scratch.resize(m + 1);
+    Tensor& s = scratch[m];
+    s.reset(r.shape());
+    for (int64_t i = 0; i < r.size(); ++i) s[i] = lrp_ratio(r[i], out[i], kLrpStabilizer);
+    std::span<Tensor> g(scratch.data(), m);
     std::vector<Tensor*> gp(m, nullptr);
     std::unique_ptr<bool[]> fresh(new bool[m]());
     for (size_t k = 0; k < m; ++k)
@@ -286,16 +289,16 @@ Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn
     }
     auto modified_input = [&](LrpInput in, Tensor& t) {
         t.reset(x.shape());
-        const int64_t nb = static_cast<int64_t>(rule.low.size());
-        for (int64_t i = 0; i < x.size(); ++i) {
-            switch (in) {
-                case LrpInput::kX: t[i] = x[i]; break;
-                case LrpInput::kPositive: t[i] = std::max(x[i], 0.f); break;
-                case LrpInput::kNegative: t[i] = std::min(x[i], 0.f); break;
-                case LrpInput::kOnes: t[i] = 1.f; break;
-                case LrpInput::kLow: t[i] = rule.low[static_cast<size_t>(i % nb)]; break;
-                case LrpInput::kHigh: t[i] = rule.high[static_cast<size_t>(i % nb)]; break;
-            }
+        const int64_t n = x.size(), nb = static_cast<int64_t>(rule.low.size());
+        const float* px = x.data();
+        float* pt = t.data();
+        switch (in) {
+            case LrpInput::kX: std::copy(px, px + n, pt); break;
+            case LrpInput::kPositive: for (int64_t i = 0; i < n; ++i) pt[i] = std::max(px[i], 0.f); break;
+            case LrpInput::kNegative: for (int64_t i = 0; i < n; ++i) pt[i] = std::min(px[i], 0.f); break;
+            case LrpInput::kOnes: std::fill(pt, pt + n, 1.f); break;
+            case LrpInput::kLow: for (int64_t i = 0; i < n; ++i) pt[i] = rule.low[static_cast<size_t>(i % nb)]; break;
+            case LrpInput::kHigh: for (int64_t i = 0; i < n; ++i) pt[i] = rule.high[static_cast<size_t>(i % nb)]; break;
         }
     };
     const bool is_const[3] = {false, true, true};
@@ -309,38 +312,56 @@ Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn
     };
 
     // Denominators per group, and the sign of the unmodified z where a group needs it.
-    const size_t groups = plan.groups.size();
-    std::vector<Tensor> den(groups);
-    for (Tensor& d : den) d = Tensor(r.shape(), 0.f);
-    std::vector<Tensor> inputs(plan.terms.size());
-    Tensor z(r.shape());
+    const size_t groups = plan.groups.size(), terms = plan.terms.size();
+    std::vector<Tensor>& scratch = c.state.lrp_scratch;
+    scratch.resize(terms + 2 * groups + 4);
+    std::span<Tensor> inputs(scratch.data(), terms), den(scratch.data() + terms, groups), s(scratch.data() + terms + groups, groups);
+    Tensor& z = scratch[terms + 2 * groups];
+    Tensor& plain_z = scratch[terms + 2 * groups + 1];
+    Tensor& sum = scratch[terms + 2 * groups + 2];
+    Tensor& grad = scratch[terms + 2 * groups + 3];
+    for (Tensor& d : den) d.reset(r.shape()), d.zero();
+    z.reset(r.shape());
+    // A term whose input is all zero (x- after a ReLU) and that has no bias adds nothing: skipped,
+    // which halves the work of z+, αβ and γ on every layer after a ReLU.
+    std::vector<char> skip(plan.terms.size(), 0);
     for (size_t t = 0; t < plan.terms.size(); ++t) {
         const LrpTerm& term = plan.terms[t];
         modified_input(term.in, inputs[t]);
+        const Tensor& in = inputs[t];
+        skip[t] = c.state.lrp_params[static_cast<size_t>(2 * term.param + 1)].empty() &&
+                  std::all_of(in.data(), in.data() + in.size(), [](float v) { return v == 0.f; });
+        if (skip[t]) continue;
         const Tensor* ins[3];
         OpContext tc = context(term.param, inputs[t], ins);
         forward(tc, z);
-        Tensor& d = den[static_cast<size_t>(term.group)];
-        for (int64_t i = 0; i < z.size(); ++i) d[i] += term.sign * z[i];
+        float* d = den[static_cast<size_t>(term.group)].data();
+        const float* pz = z.data();
+        for (int64_t i = 0; i < z.size(); ++i) d[i] += term.sign * pz[i];
     }
-    Tensor plain_z;
     if (plan.plain >= 0) {
         plain_z.reset(r.shape());
         const Tensor* ins[3];
         OpContext tc = context(plan.plain, x, ins);
         forward(tc, plain_z);
     }
-    std::vector<Tensor> s(groups);
     for (size_t g = 0; g < groups; ++g) {
         s[g].reset(r.shape());
         const int mask = plan.groups[g].mask;
-        for (int64_t i = 0; i < r.size(); ++i) {
-            const bool on = mask == 0 || (mask > 0 ? plain_z[i] > 0.f : plain_z[i] < 0.f);
-            s[g][i] = on ? lrp_ratio(r[i], den[g][i], plan.eps) : 0.f;
+        float* ps = s[g].data();
+        const float *pr = r.data(), *pd = den[g].data();
+        if (mask == 0) {
+            for (int64_t i = 0; i < r.size(); ++i) ps[i] = lrp_ratio(pr[i], pd[i], plan.eps);
+        } else {
+            const float* pz = plain_z.data();
+            for (int64_t i = 0; i < r.size(); ++i) ps[i] = (mask > 0 ? pz[i] > 0.f : pz[i] < 0.f) ? lrp_ratio(pr[i], pd[i], plan.eps) : 0.f;
         }
     }
-    Tensor sum(x.shape(), 0.f), grad(x.shape());
+    sum.reset(x.shape());
+    sum.zero();
+    grad.reset(x.shape());
     for (size_t t = 0; t < plan.terms.size(); ++t) {
+        if (skip[t]) continue;
         const LrpTerm& term = plan.terms[t];
         const Tensor* ins[3];
         OpContext tc = context(term.param, inputs[t], ins);
@@ -348,8 +369,9 @@ Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn
         const bool fresh[3] = {false, false, false};
         vjp(tc, z, s[static_cast<size_t>(term.group)], {gp, tc.inputs.size()}, {fresh, tc.inputs.size()}, ReluRule::kStandard);
         const float k = term.sign * plan.groups[static_cast<size_t>(term.group)].coef;
-        const Tensor& in = inputs[t];
-        for (int64_t i = 0; i < sum.size(); ++i) sum[i] += k * in[i] * grad[i];
+        const float *pin = inputs[t].data(), *pg = grad.data();
+        float* ps = sum.data();
+        for (int64_t i = 0; i < sum.size(); ++i) ps[i] += k * pin[i] * pg[i];
     }
     store_or_add(r_in.data(), sum.data(), sum.size(), accumulate);
     return Status::ok();

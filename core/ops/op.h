@@ -207,6 +207,7 @@ struct OpState {
     // modified forward (kernels are prepared for a weight buffer), kept across calls.
     std::vector<Tensor> lrp_params;
     std::vector<OpState> lrp_states;
+    std::vector<Tensor> lrp_scratch;  // per-call buffers, kept so a sweep does not fault pages in
     std::string lrp_key;  // the rule they were made for
 };
 
