@@ -43,6 +43,23 @@ int cache_chunk(const Graph& g, int max_batch) {
     return static_cast<int>(std::clamp<int64_t>(kChunkBytes / peak, 1, std::max(max_batch, 1)));
 }
 
+std::vector<LrpRule> lrp_rules(const Graph& g, const LrpComposite& c) {
+    std::vector<LrpRule> rules(static_cast<size_t>(g.size()));
+    bool first_taken = !c.first.has_value();
+    for (int i = 0; i < g.size(); ++i) {
+        const OpType op = g.node(i).op;
+        const bool conv = op == OpType::kConv2D || op == OpType::kConvTranspose;
+        if (!conv && op != OpType::kMatMul) continue;
+        LrpRule& rule = rules[static_cast<size_t>(i)];
+        rule = conv ? c.conv : c.dense;
+        if (!first_taken && (conv || c.first_dense)) {
+            rule = *c.first;
+            first_taken = true;
+        }
+    }
+    return rules;
+}
+
 GraphProbe::GraphProbe(const Model& model, const KernelSet& kernels, int max_batch)
     : model_(model), kernels_(kernels), max_batch_(batch_that_fits(model.graph, max_batch)),
       chunk_(cache_chunk(model.graph, max_batch_)) {
@@ -85,7 +102,17 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
     const Tensor& probs = out.probs;
 
     std::vector<Seed> seeds;
-    if (r.target) {
+    if (r.target && r.lrp) {
+        const Target& t = *r.target;
+        const Tensor& score = t.score == Target::Score::kLogit ? lg : probs;
+        Tensor s(lg.shape(), 0.f);
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t row = t.score == Target::Score::kLogit ? i : first + i;
+            s[i * classes + t.cls] += score[row * classes + t.cls];
+            if (t.contrast >= 0) s[i * classes + t.contrast] -= score[row * classes + t.contrast];
+        }
+        seeds.push_back({model_.logits, std::move(s)});
+    } else if (r.target) {
         const Target& t = *r.target;
         Tensor s(lg.shape(), 0.f);
         for (int64_t i = 0; i < n; ++i) {
@@ -125,7 +152,8 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
     if (r.input_gradient) wanted.push_back(model_.graph.input());
     for (int l : r.layers) wanted.push_back(l);
     std::vector<Tensor> grads;
-    CNNLENS_RETURN_IF_ERROR(ex.backward(seeds, wanted, r.relu_rule, grads));
+    if (r.lrp) CNNLENS_RETURN_IF_ERROR(ex.relevance(seeds, wanted, lrp_rules(model_.graph, *r.lrp), grads));
+    else CNNLENS_RETURN_IF_ERROR(ex.backward(seeds, wanted, r.relu_rule, grads));
     size_t k = 0;
     if (r.input_gradient) copy_into(out.input_grad, grads[k++]);
     for (size_t l = 0; l < r.layers.size(); ++l) copy_into(out.activation_grads[l], grads[k++]);

@@ -24,6 +24,17 @@ struct Target {
     Score score = Score::kLogit;
 };
 
+// Which LRP rule each op with weights gets (Zennit's composites): convolutions (Conv2D,
+// ConvTranspose, depthwise included: Zennit's Convolution), dense layers (MatMul: torch.nn.Linear)
+// and, when set, the model's first layer. The first layer is the lowest-numbered node that is a
+// convolution (or also a MatMul when first_dense too), as Zennit's first_map takes the first
+// matching module. Every other op has its own fixed rule (OpDef::lrp).
+struct LrpComposite {
+    LrpRule conv, dense;
+    std::optional<LrpRule> first;
+    bool first_dense = false;
+};
+
 // What to compute for a batch.
 struct ProbeRequest {
     // Gradient of the target (summed over the batch; images are independent) w.r.t. the input.
@@ -35,6 +46,10 @@ struct ProbeRequest {
     bool input_gradient = false;       // return d(objective)/d(input)
     std::vector<int> layers;           // activations to return (and their gradients if any objective)
     ReluRule relu_rule = ReluRule::kStandard;
+    // With a target: input_grad holds the LRP relevance of the input instead of the gradient.
+    // Relevance starts as the target's score (logit or probability, minus the contrast's) one-hot
+    // on the logits, so the input's relevance sums to it up to what biases and stabilisers absorb.
+    std::optional<LrpComposite> lrp;
     // Runs the model from one layer with activations given instead of its own (Ablation-CAM):
     // the batch is one image [1, H, W, C], and row i of the result is its class scores when
     // node `layer` outputs row i of *values ([N, ...], the layer's shape otherwise; borrowed for
@@ -74,6 +89,9 @@ public:
     // Largest batch run at once; larger batches are split by the probe.
     virtual int max_batch() const { return 64; }
 };
+
+// One rule per node of `g` under composite `c` (the ops without weights ignore theirs).
+std::vector<LrpRule> lrp_rules(const Graph& g, const LrpComposite& c);
 
 // The display name of layer `node` of the probe's model ("node N" when it lists no such layer).
 std::string layer_name(const ModelProbe& probe, int node);

@@ -164,6 +164,18 @@ Status Executor::forward_from(int from, const Tensor& value) {
 }
 
 Status Executor::backward(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::vector<Tensor>& grads) {
+    return sweep(seeds, wanted, rule, {}, grads);
+}
+
+Status Executor::relevance(std::span<const Seed> seeds, std::span<const int> wanted, std::span<const LrpRule> rules, std::vector<Tensor>& out) {
+    if (static_cast<int>(rules.size()) != graph_.size())
+        return invalid_argument("relevance: " + std::to_string(rules.size()) + " rules for a graph of " + std::to_string(graph_.size()) + " nodes");
+    return sweep(seeds, wanted, ReluRule::kStandard, rules, out);
+}
+
+Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::span<const LrpRule> lrp,
+                       std::vector<Tensor>& grads) {
+    const bool relevance = !lrp.empty();
     if (batch_ == 0) return invalid_argument("backward called before forward");
     if (!tape_complete_) return invalid_argument("backward needs a full forward pass (the last one kept only some values)");
     const int n_nodes = graph_.size();
@@ -186,6 +198,13 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
     for (int i = n_nodes - 1; i >= 0; --i)
         if (to_seed[static_cast<size_t>(i)])
             for (int k : graph_.node(i).inputs) to_seed[static_cast<size_t>(k)] = 1;
+
+    if (relevance)  // refuse before any work
+        for (int i = 0; i < n_nodes; ++i) {
+            const Node& n = graph_.node(i);
+            if (!to_seed[static_cast<size_t>(i)] || !from_wanted[static_cast<size_t>(i)] || n.inputs.empty()) continue;
+            if (!op_def(n.op).lrp) return unsupported("LRP has no rule for " + std::string(op_name(n.op)) + " (node '" + n.name + "')");
+        }
 
     std::vector<char> has_grad(static_cast<size_t>(n_nodes), 0), is_wanted(static_cast<size_t>(n_nodes), 0);
     for (int w : wanted) is_wanted[static_cast<size_t>(w)] = 1;
@@ -236,9 +255,13 @@ Status Executor::backward(std::span<const Seed> seeds, std::span<const int> want
         }
         if (!any) continue;
         OpContext ctx{n.name, n.attrs, ins, {is_const.get(), m}, kernels_, states_[static_cast<size_t>(i)]};
-        if (!is_wanted[static_cast<size_t>(i)]) ctx.spent_grad = grads_[static_cast<size_t>(i)].data();
+        if (!is_wanted[static_cast<size_t>(i)] && !relevance) ctx.spent_grad = grads_[static_cast<size_t>(i)].data();
         const auto t0 = backward_profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-        op_def(n.op).vjp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m}, rule);
+        if (relevance)
+            CNNLENS_RETURN_IF_ERROR(op_def(n.op).lrp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m},
+                                                     lrp[static_cast<size_t>(i)]));
+        else
+            op_def(n.op).vjp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m}, rule);
         if (backward_profile_) {
             backward_profile_->resize(static_cast<size_t>(graph_.size()), 0.0);
             (*backward_profile_)[static_cast<size_t>(i)] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

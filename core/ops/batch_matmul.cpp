@@ -144,6 +144,7 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
 
 }  // namespace
 
-extern const OpDef kBatchMatMulDef{"BatchMatMul", infer, forward, vjp};
+// No LRP rule: a product of two activations (attention) has no conserving split.
+extern const OpDef kBatchMatMulDef{"BatchMatMul", infer, forward, vjp, nullptr};
 
 }  // namespace cnnlens

@@ -126,11 +126,35 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
     }
 }
 
+// LRP for Add and Sub: each operand keeps its share of the sum (Zennit's Norm rule on its Sum
+// layer, the rule of residual connections); a constant operand (a bias) absorbs its own.
+// Mul and Div by a constant scale relevance by (x c) / (x c): it passes on unchanged. A product
+// or quotient of two activations has no conserving split and is refused.
+template <Bin kOp>
+Status lrp(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> acc, const LrpRule&) {
+    if constexpr (kOp == Bin::kAdd || kOp == Bin::kSub) {
+        return lrp_split(c, vjp<kOp>, out, r, r_in, acc);
+    } else {
+        const bool constant = kOp == Bin::kMul ? c.input_is_const[0] || c.input_is_const[1] : c.input_is_const[1];
+        if (!constant)
+            return unsupported("LRP has no rule for " + std::string(kNames[static_cast<int>(kOp)]) + " (node '" + std::string(c.node_name) +
+                               "'): " + (kOp == Bin::kMul ? "both factors are activations" : "the divisor is an activation"));
+        const int k = c.input_is_const[0] ? 1 : 0;
+        if (!r_in[static_cast<size_t>(k)]) return Status::ok();
+        const Tensor& x = *c.inputs[static_cast<size_t>(k)];
+        if (x.shape() != r.shape())
+            return unsupported("LRP has no rule for " + std::string(kNames[static_cast<int>(kOp)]) + " (node '" + std::string(c.node_name) +
+                               "'): the activation " + x.shape().str() + " is broadcast to " + r.shape().str());
+        store_or_add(r_in[static_cast<size_t>(k)]->data(), r.data(), r.size(), acc[static_cast<size_t>(k)]);
+        return Status::ok();
+    }
+}
+
 }  // namespace
 
-extern const OpDef kAddDef{"Add", infer<Bin::kAdd>, forward<Bin::kAdd>, vjp<Bin::kAdd>};
-extern const OpDef kSubDef{"Sub", infer<Bin::kSub>, forward<Bin::kSub>, vjp<Bin::kSub>};
-extern const OpDef kMulDef{"Mul", infer<Bin::kMul>, forward<Bin::kMul>, vjp<Bin::kMul>};
-extern const OpDef kDivDef{"Div", infer<Bin::kDiv>, forward<Bin::kDiv>, vjp<Bin::kDiv>};
+extern const OpDef kAddDef{"Add", infer<Bin::kAdd>, forward<Bin::kAdd>, vjp<Bin::kAdd>, lrp<Bin::kAdd>};
+extern const OpDef kSubDef{"Sub", infer<Bin::kSub>, forward<Bin::kSub>, vjp<Bin::kSub>, lrp<Bin::kSub>};
+extern const OpDef kMulDef{"Mul", infer<Bin::kMul>, forward<Bin::kMul>, vjp<Bin::kMul>, lrp<Bin::kMul>};
+extern const OpDef kDivDef{"Div", infer<Bin::kDiv>, forward<Bin::kDiv>, vjp<Bin::kDiv>, lrp<Bin::kDiv>};
 
 }  // namespace cnnlens

@@ -66,8 +66,17 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
     prepared(c).backward_input(grad_pre, gin[0]->data(), static_cast<int>(g.shape()[0]), acc[0]);
 }
 
+// LRP: the rule's modified weights and inputs through this op's own forward and VJP; relevance
+// passes through a fused activation.
+Status lrp(OpContext& c, const Tensor&, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> acc, const LrpRule& rule) {
+    if (!r_in[0]) return Status::ok();
+    ConvAttrs plain = std::get<ConvAttrs>(c.attrs);
+    plain.activation = Activation::kNone;
+    return lrp_weighted(c, plain, forward, vjp, r, *r_in[0], acc[0], rule);
+}
+
 }  // namespace
 
-extern const OpDef kConv2DDef{"Conv2D", infer, forward, vjp};
+extern const OpDef kConv2DDef{"Conv2D", infer, forward, vjp, lrp};
 
 }  // namespace cnnlens

@@ -86,8 +86,14 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
     store_or_add(gin[0]->data(), c.state.scratch.data(), c.state.scratch.size(), true);
 }
 
+// LRP: the rule's modified weights and inputs through this op's own forward and VJP.
+Status lrp(OpContext& c, const Tensor&, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> acc, const LrpRule& rule) {
+    if (!r_in[0]) return Status::ok();
+    return lrp_weighted(c, c.attrs, forward, vjp, r, *r_in[0], acc[0], rule);
+}
+
 }  // namespace
 
-extern const OpDef kConvTransposeDef{"ConvTranspose", infer, forward, vjp};
+extern const OpDef kConvTransposeDef{"ConvTranspose", infer, forward, vjp, lrp};
 
 }  // namespace cnnlens

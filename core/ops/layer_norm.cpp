@@ -86,6 +86,7 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
 
 }  // namespace
 
-extern const OpDef kLayerNormDef{"LayerNorm", infer, forward, vjp};
+// No LRP rule: the division by the standard deviation couples every element.
+extern const OpDef kLayerNormDef{"LayerNorm", infer, forward, vjp, nullptr};
 
 }  // namespace cnnlens

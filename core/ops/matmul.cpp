@@ -41,8 +41,17 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
     prepared(c).backward_input(gp, gin[0]->data(), rows(g), acc[0]);
 }
 
+// LRP: the rule's modified weights and inputs through this op's own forward and VJP; relevance
+// passes through a fused activation.
+Status lrp(OpContext& c, const Tensor&, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> acc, const LrpRule& rule) {
+    if (!r_in[0]) return Status::ok();
+    MatMulAttrs plain = std::get<MatMulAttrs>(c.attrs);
+    plain.activation = Activation::kNone;
+    return lrp_weighted(c, plain, forward, vjp, r, *r_in[0], acc[0], rule);
+}
+
 }  // namespace
 
-extern const OpDef kMatMulDef{"MatMul", infer, forward, vjp};
+extern const OpDef kMatMulDef{"MatMul", infer, forward, vjp, lrp};
 
 }  // namespace cnnlens

@@ -69,6 +69,7 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
 
 }  // namespace
 
-extern const OpDef kMeanDef{"Mean", infer, forward, vjp};
+// LRP: global average pooling splits relevance in proportion to the inputs (Zennit's Norm rule).
+extern const OpDef kMeanDef{"Mean", infer, forward, vjp, lrp_split<vjp>};
 
 }  // namespace cnnlens

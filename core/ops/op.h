@@ -42,6 +42,29 @@ bool op_from_name(std::string_view name, OpType& out);
 //   kDeconvnet: g * [g > 0]                        (Zeiler & Fergus)
 enum class ReluRule { kStandard, kGuided, kDeconvnet };
 
+// One rule of Layer-wise Relevance Propagation for an op with weights (Conv2D, ConvTranspose,
+// MatMul), as Zennit defines it (rules.py; Bach et al. 2015, Montavon et al. 2017/2019). With
+// z_j = sum_i x_i w_ij + b_j and s = R_out / stab(z'), where stab(z) = z + eps * sign(z) (sign 0
+// counted as +1):
+//   kEpsilon:   z' = W x + b, stab with `epsilon`;            R_in = x * W^T s
+//   kGamma:     W + gamma W+ on x+ and W + gamma W- on x- (bias + gamma b+ on the first only)
+//               where z > 0, the two swapped where z < 0;  R_in = sum of x_k * W_k^T s
+//   kAlphaBeta: alpha * (the z+ share) - beta * (the z- share), each as in kZPlus;
+//               alpha = 1, beta = 0 is z+ (Zennit's ZPlus: W+ on x+ plus W- on x-, bias b+)
+//   kFlat:      W = 1, no bias, x = 1;                          R_in = 1^T s
+//   kWSquare:   W^2 (bias b^2), x = 1;                          R_in = (W^2)^T s
+//   kZBox:      z' = W x - W+ low - W- high (per input channel); R_in = x*W^T s - low*W+^T s - high*W-^T s
+// Rules other than kEpsilon stabilise with kLrpStabilizer, as Zennit's do.
+struct LrpRule {
+    enum class Kind { kEpsilon, kGamma, kAlphaBeta, kFlat, kWSquare, kZBox };
+    Kind kind = Kind::kEpsilon;
+    float epsilon = 1e-6f;
+    float gamma = 0.25f;
+    float alpha = 1.f, beta = 0.f;
+    std::vector<float> low, high;  // kZBox: the input's bounds, one value per input channel
+};
+inline constexpr float kLrpStabilizer = 1e-6f;
+
 // Explicit padding, or TensorFlow's SAME / VALID rules resolved at shape inference.
 enum class PaddingMode { kExplicit, kSame, kValid };
 
@@ -180,6 +203,12 @@ struct OpState {
     // MaxPool: where each output's gradient goes, recorded by the last forward when `tape`.
     std::vector<int32_t> argmax;
     bool argmax_valid = false;
+    // LRP rules of ops with weights: the modified weights of the last rule and one state per
+    // modified forward (kernels are prepared for a weight buffer), kept across calls.
+    std::vector<Tensor> lrp_params;
+    std::vector<OpState> lrp_states;
+    std::vector<Tensor> lrp_scratch;  // per-call buffers, kept so a sweep does not fault pages in
+    std::string lrp_key;  // the rule they were made for
 };
 
 // Everything an op sees when it runs. inputs[i] is the forward value of input i (for Const
@@ -210,6 +239,14 @@ struct OpDef {
     // `out` is the kept forward result.
     void (*vjp)(OpContext&, const Tensor& out, const Tensor& grad_out, std::span<Tensor* const> grad_in,
                 std::span<const bool> accumulate, ReluRule rule);
+    // LRP: r_in[i] = the relevance of input i given `r`, the relevance of the output (shaped like
+    // it), for every i with r_in[i] != nullptr; accumulate as in vjp. Ops with weights apply
+    // `rule`, the others have one fixed rule (pass-through, routing like the VJP, or the
+    // proportional split x_i * d z / d x_i * R / z of a sum). nullptr: the op has no LRP rule and
+    // a model whose relevance path crosses it is refused; an op whose rule holds only for some
+    // inputs (Mul by a constant) returns an error for the others.
+    Status (*lrp)(OpContext&, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
+                  std::span<const bool> accumulate, const LrpRule& rule);
 };
 
 const OpDef& op_def(OpType t);
@@ -232,5 +269,38 @@ const float* fused_activation_grad(OpContext& c, Activation a, float alpha, Relu
 
 // dst = src (accumulate false) or dst += src.
 void store_or_add(float* dst, const float* src, int64_t n, bool accumulate);
+
+// --- LRP rules shared by ops ------------------------------------------------------------------
+
+using VjpFn = void (*)(OpContext&, const Tensor&, const Tensor&, std::span<Tensor* const>, std::span<const bool>, ReluRule);
+using ForwardFn = void (*)(OpContext&, Tensor&);
+
+// Element-wise activations: relevance passes through unchanged (Zennit's Pass).
+Status lrp_pass(OpContext&, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> accumulate,
+                const LrpRule&);
+// The proportional split of a sum (Zennit's Norm): s = r / stab(out), r_in[i] = x_i * vjp_i(s),
+// so each input keeps its share x_i dz/dx_i of z and constants (a bias) absorb theirs. For ops
+// that are linear in each input with the others fixed: Add, Sub, AvgPool, Mean, BatchNorm.
+Status lrp_split(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
+                 std::span<const bool> accumulate);
+// An op with weights (inputs x, W and optionally b, constants) under `rule`: the op's own
+// forward and VJP run with modified x, W and b. `plain` is the op's attributes with any fused
+// activation removed (relevance passes through it).
+Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp, const Tensor& r, Tensor& r_in,
+                    bool accumulate, const LrpRule& rule);
+
+// Layout ops (Reshape, Transpose, Concat, Slice, Pad, ...) and MaxPool (winner takes all, the
+// gradient's routing, as Zennit leaves it): relevance goes where the VJP sends the gradient.
+template <VjpFn kVjp>
+Status lrp_route(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> accumulate,
+                 const LrpRule&) {
+    kVjp(c, out, r, r_in, accumulate, ReluRule::kStandard);
+    return Status::ok();
+}
+template <VjpFn kVjp>
+Status lrp_split(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> accumulate,
+                 const LrpRule&) {
+    return lrp_split(c, kVjp, out, r, r_in, accumulate);
+}
 
 }  // namespace cnnlens

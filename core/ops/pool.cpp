@@ -70,7 +70,9 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
 
 }  // namespace
 
-extern const OpDef kMaxPoolDef{"MaxPool", infer<PoolKind::kMax>, forward<PoolKind::kMax>, vjp<PoolKind::kMax>};
-extern const OpDef kAvgPoolDef{"AvgPool", infer<PoolKind::kAvg>, forward<PoolKind::kAvg>, vjp<PoolKind::kAvg>};
+// LRP: MaxPool sends relevance to the window's winner (the gradient, as Zennit leaves max pooling);
+// AvgPool splits it in proportion to the inputs (Zennit's Norm rule for AvgPool).
+extern const OpDef kMaxPoolDef{"MaxPool", infer<PoolKind::kMax>, forward<PoolKind::kMax>, vjp<PoolKind::kMax>, lrp_route<vjp<PoolKind::kMax>>};
+extern const OpDef kAvgPoolDef{"AvgPool", infer<PoolKind::kAvg>, forward<PoolKind::kAvg>, vjp<PoolKind::kAvg>, lrp_split<vjp<PoolKind::kAvg>>};
 
 }  // namespace cnnlens

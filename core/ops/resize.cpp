@@ -162,6 +162,7 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
 
 }  // namespace
 
-extern const OpDef kResizeDef{"Resize", infer, forward, vjp};
+// LRP: relevance goes where the gradient goes; interpolation weights sum to 1, so it is conserved.
+extern const OpDef kResizeDef{"Resize", infer, forward, vjp, lrp_route<vjp>};
 
 }  // namespace cnnlens

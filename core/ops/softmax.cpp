@@ -80,7 +80,8 @@ void vjp_log(OpContext&, const Tensor& y, const Tensor& g, std::span<Tensor* con
 
 }  // namespace
 
-extern const OpDef kSoftmaxDef{"Softmax", infer<false>, forward, vjp};
-extern const OpDef kLogSoftmaxDef{"LogSoftmax", infer<true>, forward_log, vjp_log};
+// No LRP rule: relevance starts at the logits, before any softmax.
+extern const OpDef kSoftmaxDef{"Softmax", infer<false>, forward, vjp, nullptr};
+extern const OpDef kLogSoftmaxDef{"LogSoftmax", infer<true>, forward_log, vjp_log, nullptr};
 
 }  // namespace cnnlens

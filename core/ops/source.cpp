@@ -11,7 +11,7 @@ void no_forward(OpContext&, Tensor&) {}
 void no_vjp(OpContext&, const Tensor&, const Tensor&, std::span<Tensor* const>, std::span<const bool>, ReluRule) {}
 }  // namespace
 
-extern const OpDef kInputDef{"Input", no_shape, no_forward, no_vjp};
-extern const OpDef kConstDef{"Const", no_shape, no_forward, no_vjp};
+extern const OpDef kInputDef{"Input", no_shape, no_forward, no_vjp, nullptr};
+extern const OpDef kConstDef{"Const", no_shape, no_forward, no_vjp, nullptr};
 
 }  // namespace cnnlens

@@ -125,7 +125,10 @@ for (const [method, rtol, params] of [['gradient_x_input', 1e-3], ['guided', 1e-
   // Guided IG's path branches on which gradients fall under a quantile, so SIMD128's and AVX's
   // roundings of one gradient can send it elsewhere (the default maps differed by 8.7 % of their
   // maximum); with max_dist 0 its path is fixed (IG's left Riemann sum) and the two must agree.
-  ['guided_ig', 1e-3, { max_dist: 0 }]]) {
+  ['guided_ig', 1e-3, { max_dist: 0 }],
+  // LRP with the composite that modifies every convolution's weights in four ways (γ) and puts
+  // the box rule on the first layer: the most work per op of the composites.
+  ['lrp', 1e-3, { composite: 'epsilon_gamma_box' }]]) {
   test(`${method} equals the native CLI`, async () => {
     const t0 = Date.now();
     await compareWithCli(method, rtol, params);

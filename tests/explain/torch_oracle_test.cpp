@@ -1,4 +1,4 @@
-// Our saliency, guided backprop, Integrated Gradients, Grad-CAM, RISE, Blur IG and Guided IG on the real model against an
+// Our saliency, guided backprop, Integrated Gradients, Grad-CAM, RISE, Blur IG, Guided IG and LRP on the real model against an
 // independent float64 PyTorch port of the same graph (tests/oracle/torch_explain.py writes
 // tests/data/torch/*.f32 and fixtures.json), on every compiled kernel set.
 #include <gtest/gtest.h>
@@ -31,6 +31,13 @@ constexpr double kTol = 1e-4;
 // 0.6 % and the map by 3.3e-4 (flipping that unit in the float64 port reproduces our gradient to
 // 3e-7). Real IG bugs are far larger: left/right Riemann sums or 49 steps move the map by >= 2.4e-2.
 constexpr double kIgTol = 1e-3;
+
+// LRP's maps are ill-conditioned: in the float64 port, multiplying the input by 1 + 1e-6 noise
+// moves case 0's map by 3e-4..1.5e-3 (rel L2) for epsilon, 2e-3..8e-3 for epsilon_plus and
+// 9e-3..3e-2 for epsilon_alpha2_beta1 (ratios R / z of outputs near zero, in the residual sums and
+// under ε = 1e-6), so float32 kernels that round differently land 1e-4..1.4e-3 apart. The
+// reference set, whose loops sum in the port's order, stays within kTol; the others get this.
+constexpr double kLrpTol = 3e-3;
 
 const json& fixtures() {
     static const json j = [] {
@@ -133,6 +140,33 @@ TEST_P(TorchOracleTest, GuidedBackpropMatchesTorch) {
         const double err = compare(r->attribution, e);
         note("guided", err);
         EXPECT_LT(err, kTol) << label(e);
+    }
+}
+
+// LRP with every composite (and w² on the first layer) against the float64 port's relevance
+// propagation, written from the papers; its relevance sum too (what biases leave of the logit).
+TEST_P(TorchOracleTest, LrpMatchesTorch) {
+    if (slow_reference()) GTEST_SKIP() << "the reference set is compared in the native release build";
+    const ExplanationMethod* m = find_method("lrp");
+    ASSERT_NE(m, nullptr);
+    for (const json& e : entries("lrp")) {
+        Params p;
+        for (const char* key : {"composite", "first"}) {
+            const ParamDef* d = m->find_param(key);
+            const auto it = std::find(d->choices.begin(), d->choices.end(), e[key].get<std::string>());
+            ASSERT_NE(it, d->choices.end()) << e[key];
+            p.set(key, static_cast<double>(it - d->choices.begin()));
+        }
+        p.set("epsilon", e["epsilon"].get<double>()).set("gamma", e["gamma"].get<double>());
+        auto r = run("lrp", e, p);
+        ASSERT_TRUE(r) << r.status().message();
+        const double tol = GetParam()->name == "reference" ? kTol : kLrpTol;
+        const double err = compare(r->attribution, e);
+        note("lrp " + e["composite"].get<std::string>(), err);
+        EXPECT_LT(err, tol) << label(e);
+        const double sum = e["relevance_sum"].get<double>();
+        EXPECT_NEAR(r->stats["relevance_sum"], sum, tol * std::max(1.0, std::abs(sum))) << label(e);
+        EXPECT_NEAR(r->stats["score"], e["score"].get<double>(), 1e-4) << label(e);
     }
 }
 

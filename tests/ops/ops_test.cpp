@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 
 #include "core/graph/executor.h"
 #include "tests/test_util.h"
@@ -196,6 +197,18 @@ TEST(Ops, EveryOpHasACase) {
         const OpType t = static_cast<OpType>(i);
         if (t == OpType::kInput || t == OpType::kConst) continue;
         EXPECT_GT(seen[t], 0) << "no test case for op " << op_name(t);
+    }
+}
+
+// Every op states its LRP rule next to its forward and VJP, or is listed here as having none
+// (a model whose relevance path crosses one is refused); a new op must take a side.
+TEST(Ops, EveryOpHasAnLrpRuleOrIsListedWithout) {
+    const std::set<OpType> none = {OpType::kInput, OpType::kConst, OpType::kBatchMatMul, OpType::kSoftmax, OpType::kLogSoftmax,
+                                   OpType::kLayerNorm, OpType::kErf, OpType::kSqrt, OpType::kExp, OpType::kLog, OpType::kPow};
+    for (int i = 0; i < kOpCount; ++i) {
+        const OpType t = static_cast<OpType>(i);
+        if (none.count(t)) EXPECT_EQ(op_def(t).lrp, nullptr) << op_name(t) << " is listed without an LRP rule but has one";
+        else EXPECT_NE(op_def(t).lrp, nullptr) << op_name(t) << " has no LRP rule: give it one or list it here";
     }
 }
 

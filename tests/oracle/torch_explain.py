@@ -1,6 +1,8 @@
 """Independent float64 PyTorch port of the emotion TF.js graph (built by walking emotion.json), checked against
-the TF.js oracle, then used to write reference explanations (saliency, guided backprop, IG, Grad-CAM, RISE, Blur IG, Guided IG) to tests/data/torch/.
-Run from the repo root with Debian's python3 (torch, numpy): /usr/bin/python3 tests/oracle/torch_explain.py"""
+the TF.js oracle, then used to write reference explanations (saliency, guided backprop, IG, Grad-CAM, RISE, Blur IG, Guided IG,
+LRP) to tests/data/torch/.
+Run from the repo root with Debian's python3 (torch, numpy): /usr/bin/python3 tests/oracle/torch_explain.py
+(--only-lrp rewrites the LRP fixtures and keeps the other entries of fixtures.json)."""
 import base64
 import json
 import os
@@ -120,6 +122,16 @@ class GraphPort:
             return F.conv2d(x, wt, stride=strides[1:3], groups=cin)
         return F.conv2d(x, w.permute(3, 2, 0, 1), stride=strides[1:3])  # HWIO -> OIHW
 
+    @staticmethod
+    def _maxpool(node, x):
+        a = node['attr']
+        k = [int(s) for s in a['ksize']['list']['i']]
+        s = [int(t) for t in a['strides']['list']['i']]
+        if b64(a['padding']) == 'SAME':  # padded cells never win
+            (pt, pb), (pl, pr) = same_pads(x.shape[2], k[1], s[1]), same_pads(x.shape[3], k[2], s[2])
+            x = F.pad(x, (pl, pr, pt, pb), value=float('-inf'))
+        return F.max_pool2d(x, k[1:3], s[1:3])
+
     def forward(self, x_nhwc, guided=False, replace=None):
         """x_nhwc: [N, 64, 64, 1] float64. Returns {node name: tensor} (spatial ones NCHW).
         replace {node name: tensor}: that node outputs the tensor instead (Ablation-CAM)."""
@@ -144,14 +156,7 @@ class GraphPort:
             elif op == 'DepthwiseConv2dNative':
                 v[name] = self._conv(node, ins[0], ins[1], True)
             elif op == 'MaxPool':
-                a = node['attr']
-                k = [int(s) for s in a['ksize']['list']['i']]
-                s = [int(t) for t in a['strides']['list']['i']]
-                x = ins[0]
-                if b64(a['padding']) == 'SAME':  # padded cells never win
-                    (pt, pb), (pl, pr) = same_pads(x.shape[2], k[1], s[1]), same_pads(x.shape[3], k[2], s[2])
-                    x = F.pad(x, (pl, pr, pt, pb), value=float('-inf'))
-                v[name] = F.max_pool2d(x, k[1:3], s[1:3])
+                v[name] = self._maxpool(node, ins[0])
             elif op == 'AddV2':
                 v[name] = ins[0] + ins[1]
             elif op == 'Relu':
@@ -384,6 +389,155 @@ def ablation_cam(port, x, cls, layer, batch=32):
         return torch.relu((w.view(1, -1, 1, 1) * A).sum(dim=1))[0], w
 
 
+# --- LRP ----------------------------------------------------------------------------------------
+# Written from Montavon et al. 2019 ("Layer-wise relevance propagation: an overview", section 10.2:
+# z = rho(W) x, s = R / z, c = rho(W)^T s by autograd, R_in = x * c) and Anders et al. 2021 (Zennit:
+# the generalised rules for inputs of both signs and the composites). Relevance flows through the
+# TF graph node by node: activations pass it, MaxPool sends it to the window's winner (the
+# gradient), AddV2 and Mean split it in proportion to their inputs.
+
+LRP_STAB = 1e-6
+LRP_COMPOSITES = {  # name: (convolutions, first layer)
+    'epsilon': ('epsilon', None),
+    'epsilon_plus': ('zplus', None),
+    'epsilon_plus_flat': ('zplus', 'flat'),
+    'epsilon_gamma_box': ('gamma', 'zbox'),
+    'epsilon_alpha2_beta1': ('alpha2beta1', None),
+    'epsilon_alpha2_beta1_flat': ('alpha2beta1', 'flat'),
+}
+
+
+def stab(z, eps):
+    return z + eps * torch.where(z >= 0, torch.ones_like(z), -torch.ones_like(z))
+
+
+def lrp_layer(R, x, W, b, f, rule, eps, gamma, box):
+    """Relevance of x for a layer z = f(x, W) + b, given R of z. f is linear in x and in W."""
+    pos, neg = (lambda t: t.clamp(min=0)), (lambda t: t.clamp(max=0))
+    zero = None
+
+    def fwd(xi, Wi, bi):
+        z = f(xi, Wi)
+        return z if bi is None else z + bi.view(1, -1, 1, 1)
+
+    def back(xi, Wi, s):  # rho(W)^T s through autograd
+        xv = xi.detach().clone().requires_grad_(True)
+        (c,) = torch.autograd.grad(f(xv, Wi), xv, s)
+        return c
+
+    def bias(fn):
+        return None if b is None else fn(b)
+
+    if rule == 'epsilon':
+        s = R / stab(fwd(x, W, b), eps)
+        return x * back(x, W, s)
+    if rule in ('zplus', 'alpha2beta1'):
+        alpha, beta = (1.0, 0.0) if rule == 'zplus' else (2.0, 1.0)
+        zp = fwd(pos(x), pos(W), bias(pos)) + fwd(neg(x), neg(W), zero)
+        sp = R / stab(zp, LRP_STAB)
+        out = alpha * (pos(x) * back(pos(x), pos(W), sp) + neg(x) * back(neg(x), neg(W), sp))
+        if beta:
+            zn = fwd(pos(x), neg(W), bias(neg)) + fwd(neg(x), pos(W), zero)
+            sn = R / stab(zn, LRP_STAB)
+            out = out - beta * (pos(x) * back(pos(x), neg(W), sn) + neg(x) * back(neg(x), pos(W), sn))
+        return out
+    if rule == 'gamma':
+        z = fwd(x, W, b)
+        Wp, Wn = W + gamma * pos(W), W + gamma * neg(W)
+        bp, bn = bias(lambda t: t + gamma * pos(t)), bias(lambda t: t + gamma * neg(t))
+        sp = (z > 0).to(DT) * R / stab(fwd(pos(x), Wp, bp) + fwd(neg(x), Wn, zero), LRP_STAB)
+        sn = (z < 0).to(DT) * R / stab(fwd(pos(x), Wn, bn) + fwd(neg(x), Wp, zero), LRP_STAB)
+        return (pos(x) * back(pos(x), Wp, sp) + neg(x) * back(neg(x), Wn, sp)
+                + pos(x) * back(pos(x), Wn, sn) + neg(x) * back(neg(x), Wp, sn))
+    if rule == 'flat':
+        one, W1 = torch.ones_like(x), torch.ones_like(W)
+        return back(one, W1, R / stab(fwd(one, W1, zero), LRP_STAB))
+    if rule == 'wsquare':
+        one = torch.ones_like(x)
+        return back(one, W * W, R / stab(fwd(one, W * W, bias(lambda t: t * t)), LRP_STAB))
+    if rule == 'zbox':
+        lo, hi = torch.full_like(x, box[0]), torch.full_like(x, box[1])
+        z = fwd(x, W, b) - fwd(lo, pos(W), bias(pos)) - fwd(hi, neg(W), bias(neg))
+        s = R / stab(z, LRP_STAB)
+        return x * back(x, W, s) - lo * back(lo, pos(W), s) - hi * back(hi, neg(W), s)
+    raise ValueError(rule)
+
+
+def lrp(port, x, cls, composite, first=None, eps=1e-6, gamma=0.25, box=(0.0, 1.0), contrast=None):
+    """Input relevance [64,64,1] of one image x [1,64,64,1]; relevance starts as the logit one-hot."""
+    conv_rule, first_rule = LRP_COMPOSITES[composite]
+    if first is not None:
+        first_rule = first
+    with torch.no_grad():
+        v = port.forward(x)
+    R = {}
+
+    def add(name, r):
+        R[name] = R[name] + r if name in R else r
+
+    logits = v[LOGITS]
+    r0 = torch.zeros_like(logits)
+    r0[:, cls] = logits[:, cls]
+    if contrast is not None:
+        r0[:, contrast] -= logits[:, contrast]
+    add(LOGITS, r0)
+    convs = [n for n in port.order if port.nodes[n]['op'] in ('_FusedConv2D', 'DepthwiseConv2dNative')]
+    for name in reversed(port.order):
+        if name not in R:
+            continue
+        node = port.nodes[name]
+        op, r = node['op'], R[name]
+        ins = port._inputs(node)
+        if op == 'Placeholder':
+            continue
+        if op in ('Relu', 'Identity'):
+            add(ins[0], r)
+        elif op in ('_FusedConv2D', 'DepthwiseConv2dNative'):
+            depthwise = op == 'DepthwiseConv2dNative'
+            W = port.consts[ins[1]]
+            b = port.consts[ins[2]] if not depthwise else None
+            rule = first_rule if (first_rule and name == convs[0]) else conv_rule
+            xin = v[ins[0]]
+            f = lambda xi, Wi, node=node, depthwise=depthwise: port._conv(node, xi, Wi, depthwise)
+            add(ins[0], lrp_layer(r, xin, W, b, f, rule, eps, gamma, box))
+        elif op == 'MaxPool':
+            xv = v[ins[0]].detach().clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(port._maxpool(node, xv), xv, r)
+            add(ins[0], g)
+        elif op == 'AddV2':
+            z = v[name]
+            s = r / stab(z, LRP_STAB)
+            add(ins[0], v[ins[0]] * s)
+            add(ins[1], v[ins[1]] * s)
+        elif op == 'Mean':
+            a = v[ins[0]]
+            s = r / stab(v[name], LRP_STAB)
+            add(ins[0], a * s.view(s.shape[0], -1, 1, 1) / (a.shape[2] * a.shape[3]))
+        else:
+            raise NotImplementedError(f'LRP: {op}')
+    inp = [n for n in port.order if port.nodes[n]['op'] == 'Placeholder'][0]
+    return R[inp].permute(0, 2, 3, 1)[0], float(logits[0, cls] - (logits[0, contrast] if contrast is not None else 0))
+
+
+# (case, composite, first-layer override, contrast): every composite on case 0, the default on all.
+LRP_RUNS = ([(0, c, None, None) for c in LRP_COMPOSITES] + [(0, 'epsilon_plus', 'wsquare', None), (0, 'epsilon_plus_flat', None, SAD)]
+            + [(c, 'epsilon_plus_flat', None, None) for c in (1, 2)])
+
+
+def lrp_fixtures(port, X, meta, write):
+    lines = []
+    for case, composite, first, contrast in LRP_RUNS:
+        x = X[case:case + 1]
+        rel, sc = lrp(port, x, HAPPY, composite, first, contrast=contrast)
+        tag = composite + (f'_first_{first}' if first else '') + (f'_m{contrast}' if contrast is not None else '')
+        total = float(rel.sum())
+        write(f'case{case}_lrp_{tag}_c3.f32', rel, method='lrp', composite=composite, first=first or 'composite',
+              **{'class': HAPPY}, contrast=contrast, epsilon=1e-6, gamma=0.25, box=[0.0, 1.0], score=sc, relevance_sum=total,
+              case=case, case_name=meta['cases'][case]['name'])
+        lines.append(f'case {case} lrp {tag}: relevance sum {total:.6f} vs score {sc:.6f}')
+    return lines
+
+
 def read_f32(path, shape):
     a = np.fromfile(path, '<f4')
     assert a.size == int(np.prod(shape)), f'{path}: {a.size} floats, expected {shape}'
@@ -424,6 +578,10 @@ def main():
     # 2. Fixtures.
     os.makedirs(OUT_DIR, exist_ok=True)
     files = []
+    only_lrp = '--only-lrp' in sys.argv  # rewrite the LRP fixtures, keep the others as they are
+    if only_lrp:
+        old = json.load(open(os.path.join(OUT_DIR, 'fixtures.json')))
+        files = [f for f in old['files'] if f.get('method') != 'lrp']
 
     def write(name, arr, **desc):
         a = np.ascontiguousarray(arr.detach().numpy() if torch.is_tensor(arr) else arr, dtype='<f4')
@@ -431,8 +589,8 @@ def main():
         files.append({'name': name, **desc, 'shape': list(a.shape)})
         return a
 
-    summary = []
-    for case in CASES:
+    summary = lrp_fixtures(port, X, meta, write)
+    for case in ([] if only_lrp else CASES):
         x = X[case:case + 1]
         cname = meta['cases'][case]['name']
         base = dict(case=case, case_name=cname)
@@ -486,6 +644,8 @@ def main():
         'target_score': 'logit (node %s)' % LOGITS,
         'classes': ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'],
         'relu_rule_guided': 'g * [x > 0] * [g > 0], every ReLU incl. fused into convolutions',
+        'lrp': 'relevance starts as the target logit (minus the contrast logit) one-hot; stabilise z + 1e-6 sign(z), '
+               'sign(0) = +1; composites: ' + json.dumps(LRP_COMPOSITES),
         'verification_vs_tfjs': {'probs_max_abs_diff': d_probs, 'logits_max_abs_diff': d_logits,
                                  'grad_logit3_rel_l2_per_case': grad_rel},
         'files': files,
