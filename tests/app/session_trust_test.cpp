@@ -104,6 +104,7 @@ TEST_F(TrustRunTest, EveryScoreEqualsComputeMetricsWithTheCliOptions) {
     EXPECT_NEAR(trust().sanity[0].spearman_abs, 1.0, 1e-9);
     EXPECT_EQ(trust().sanity[1].node, layers[0]);
     EXPECT_FALSE(trust().sanity[1].layer.empty());
+    EXPECT_LT(trust().sanity.back().spearman_abs, 0.9);  // Grad-CAM dissolves (Adebayo et al.)
 }
 
 TEST_F(TrustRunTest, ANewExplanationStartsOverAndAStaleResultIsDropped) {
