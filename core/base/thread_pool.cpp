@@ -34,12 +34,12 @@ namespace {
 // Spins before sleeping: a forward pass is a few dozen parallel loops of 10-500 us each, and a
 // condition variable's wake-up (tens of microseconds) would eat the gain. Workers that find no
 // work for this many polls go to sleep.
-constexpr int kSpinPolls = 1 << 14;
+[[maybe_unused]] constexpr int kSpinPolls = 1 << 14;  // native only: the browser spins for kBrowserSpin
 #ifdef __EMSCRIPTEN__
 constexpr std::chrono::microseconds kBrowserSpin{20000};
 #endif
 
-inline void relax() {
+[[maybe_unused]] inline void relax() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif

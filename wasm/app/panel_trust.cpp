@@ -140,8 +140,11 @@ void draw_trust_panel(AppState& state, Session& session, UiCache& cache) {
     if (ImGui::IsItemHovered())
         ImGui::SetTooltip("How far to trust this map: does the model need the pixels it highlights, and does the map\n"
                           "change when the model is destroyed? The numbers equal `cnnlens evaluate --photo` with this seed.");
-    if (!state.trust_open) return;
     TrustRun& t = session.panel_work().trust;
+    if (!state.trust_open) {
+        t.active = false;  // closed: new maps are not scored (a step under way finishes)
+        return;
+    }
     t.show(session);
     if (!shown_trust(session) || t.scores.empty()) {
         ImGui::TextWrapped("Scores appear here once an explanation has finished.");

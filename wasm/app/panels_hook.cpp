@@ -162,7 +162,7 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
         return "{}";
     }
     if (verb == "inside") return inside_json(w.layers);
-    if (verb == "trust") {  // "trust": the section's state; "trust open|slow|cancel": as its header and buttons
+    if (verb == "trust") {  // "trust": the section's state; "trust open|slow|cancel|close": as its header and buttons
         std::string what;
         in >> what;
         if (what == "open" || what == "slow") {
@@ -171,8 +171,11 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
             w.focus = "explain";
         } else if (what == "cancel") {
             w.trust.stop();
+        } else if (what == "close") {
+            state.trust_open = false;
+            w.trust.active = false;
         } else if (!what.empty()) {
-            return "{\"error\":" + quoted("trust: unknown command '" + what + "' (open, slow, cancel)") + "}";
+            return "{\"error\":" + quoted("trust: unknown command '" + what + "' (open, slow, cancel, close)") + "}";
         }
         return trust_json(session, state);
     }

@@ -145,7 +145,7 @@ struct TrustRun {
         double value = 0;  // NaN where the definition leaves it undefined
     };
 
-    bool active = false;     // compute after each explanation (the section is open)
+    bool active = false;     // compute after each explanation (the section is open; closing it clears this)
     bool slow = false;       // the slow metrics and the randomization check are wanted
     bool stopped = false;    // Cancel: nothing more runs until asked again (want())
     // What the results are for: the explanation of `request` on `key`'s face.
