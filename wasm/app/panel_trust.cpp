@@ -26,25 +26,22 @@ std::string value_text(double v) {
     return buf;
 }
 
-// One row per computed score: title, value, what a good value looks like.
+// One row per computed score: title, value, what a good value looks like. (Aligned with
+// SameLine offsets: ImGui's tables would add 100 KB to app.wasm for this one list.)
 void draw_scores(const TrustRun& t) {
-    if (!ImGui::BeginTable("scores", 3, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit)) return;
-    ImGui::TableSetupColumn("score");
-    ImGui::TableSetupColumn("value");
-    ImGui::TableSetupColumn("a good value", ImGuiTableColumnFlags_WidthStretch);
-    ImGui::TableHeadersRow();
+    float title_w = 0;
+    for (const TrustRun::Score& sc : t.scores) title_w = std::max(title_w, ImGui::CalcTextSize(std::string(sc.metric->title).c_str()).x);
+    const float x0 = ImGui::GetCursorPosX();
+    const float value_x = x0 + title_w + 16.f, good_x = value_x + ImGui::CalcTextSize("-0.00000").x + 16.f;
     for (const TrustRun::Score& sc : t.scores) {
-        ImGui::TableNextRow();
-        ImGui::TableNextColumn();
         ImGui::TextUnformatted(std::string(sc.metric->title).c_str());
         if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s (cnnlens evaluate --metrics %s)", std::string(sc.metric->good).c_str(),
                                                       std::string(sc.metric->name).c_str());
-        ImGui::TableNextColumn();
+        ImGui::SameLine(value_x);
         ImGui::TextUnformatted(value_text(sc.value).c_str());
-        ImGui::TableNextColumn();
+        ImGui::SameLine(good_x);
         ImGui::TextDisabled("%s", std::string(sc.metric->good).c_str());
     }
-    ImGui::EndTable();
 }
 
 // A curve of score over the fraction of pixels changed, the map's order against the random
