@@ -40,7 +40,9 @@ void draw_scores(const TrustRun& t) {
         ImGui::SameLine(value_x);
         ImGui::TextUnformatted(value_text(sc.value).c_str());
         ImGui::SameLine(good_x);
+        ImGui::PushTextWrapPos(0.f);  // wrapped at the window's edge, under its own start
         ImGui::TextDisabled("%s", std::string(sc.metric->good).c_str());
+        ImGui::PopTextWrapPos();
     }
 }
 
