@@ -146,12 +146,7 @@ for (const [build, isolate, file] of [['st', false, 'app.wasm'], ['mt', true, 'a
       assert.ok(t.sanity.slice(1).every((s) => s.layer.length > 0));
       // The maps dissolve as the model is destroyed (Adebayo et al.; tests/eval checks it over faces).
       assert.ok(t.sanity[t.sanity.length - 1].spearman < 0.9, `last step Spearman ${t.sanity[t.sanity.length - 1].spearman}`);
-      // The panel scrolled down to the curves and the strip, for the artifacts.
-      await page.mouse.move(900, 600);
-      await page.mouse.wheel(0, 3000);
-      await page.waitForTimeout(300);
       await page.screenshot({ path: path.join(artifacts, `trust-${build}-${method}-slow.png`) });
-      await page.mouse.wheel(0, -3000);
     }
     // Cancel stops the section until asked again; a new explanation starts over.
     await page.evaluate(() => window.cnnlensTest.explain('saliency'));
