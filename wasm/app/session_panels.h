@@ -1,8 +1,9 @@
 // The work behind the extra panels, none of it UI: the seven-class grid, a second method side
 // by side, the layer browser (feature maps and filter pictures), the confusion matrix of a
-// dropped labeled set, and the files of a user's own model. Long work is cut into steps of
-// bounded size (one map, one filter picture, one batch of faces) that the app runs one per
-// frame, so the page keeps drawing and every job shows its progress and can be stopped.
+// dropped labeled set, the Trust section's scores, and the files of a user's own model. Long
+// work is cut into steps of bounded size (one map, one filter picture, one batch of faces, one
+// family of trust scores) that the app runs one per frame, so the page keeps drawing and
+// every job shows its progress and can be stopped.
 // Like Session, this never includes imgui.h or GL and compiles natively.
 // Threads: a PanelWork is guarded by its Session's state lock, under the rule Session describes
 // (session.h): the UI holds the lock while it reads or changes a PanelWork; step_panels() and
