@@ -67,17 +67,52 @@ void print_table(const EvalTable& t) {
     if (nan) std::printf("  (%lld undefined values left out of the means: see the nan column of --csv)\n", static_cast<long long>(nan));
 }
 
+// --photo IMAGE as a set of one item per face, as `explain` sees the photo: a face model's
+// faces found by FaceFinder (--faces, --align, --detector; --face K keeps face K), an image
+// model's whole photo. Labels are unused: each map explains the model's top class.
+Expected<Dataset> photo_dataset(const Args& a, const Model& model, const KernelSet& ks) {
+    const std::string path = a.get("photo");
+    auto img = load_image(path);
+    if (!img) return img.status();
+    Dataset d;
+    d.source = path;
+    d.format = "photo";
+    d.class_names = model.spec.classes;
+    if (model.spec.task != ModelTask::kFace) {
+        d.items.push_back({0, path, std::move(*img)});
+        return d;
+    }
+    const int only = a.get_int("face", 0);
+    if (a.has("face") && only < 1) return invalid_argument("evaluate: --face must be a face number from 1, got '" + a.get("face") + "'");
+    auto finder = FaceFinder::from_args(a, a.get("model"), ks);
+    if (!finder) return finder.status();
+    auto faces = finder->find(*img);
+    if (!faces) return Status(faces.status().code(), path + ": " + faces.status().message());
+    if (faces->empty()) return invalid_argument(path + ": no face found (--faces whole evaluates the whole image)");
+    if (only > static_cast<int>(faces->size()))
+        return invalid_argument(path + ": --face " + std::to_string(only) + ", but " + std::to_string(faces->size()) + " face(s) found");
+    for (size_t k = 0; k < faces->size(); ++k) {
+        if (only > 0 && static_cast<int>(k) + 1 != only) continue;
+        std::string id = path;
+        if (!(*faces)[k].whole_photo) id.append(" face ").append(std::to_string(k + 1));
+        d.items.push_back({0, std::move(id), std::move((*faces)[k].crop)});
+    }
+    return d;
+}
+
 }  // namespace
 
 int cmd_evaluate(const Args& a) {
     std::vector<std::string> known = {"model", "data", "methods", "metrics", "limit", "json", "csv", "shard", "partial", "kernels",
                                       "usage", "lenient", "preset", "task", "seed", "steps", "baseline", "runs", "subset",
-                                      "samples", "radius"};
+                                      "samples", "radius", "photo", "face"};
+    known.insert(known.end(), FaceFinder::option_names().begin(), FaceFinder::option_names().end());
     for (const ExplanationMethod* m : all_methods())
         for (const ParamDef& d : m->params()) known.emplace_back(d.name);
     if (auto u = a.unknown(known); !u.empty()) return fail("evaluate: unknown option " + u);
-    if (!a.has("model") || !a.has("data") || !a.has("methods"))
-        return fail("evaluate: --model DIR, --data FILE.csv|DIR and --methods a,b,... are required");
+    if (!a.has("model") || a.has("data") == a.has("photo") || !a.has("methods"))
+        return fail("evaluate: --model DIR, one of --data FILE.csv|DIR and --photo IMAGE, and --methods a,b,... are required");
+    if (a.has("face") && !a.has("photo")) return fail("evaluate: --face K picks a face of --photo IMAGE");
 
     std::vector<const ExplanationMethod*> methods;
     for (const std::string& n : split_list(a.get("methods"))) {
@@ -104,7 +139,7 @@ int cmd_evaluate(const Args& a) {
         return fail("evaluate: --seed " + a.get("seed") + ": expected a whole number >= 0");
     const int seed = static_cast<int>(seed_value);
 
-    MetricOptions mo;
+    MetricOptions mo = seeded_metric_options(static_cast<uint64_t>(seed));
     double steps = mo.deletion.steps, runs = mo.correlation.runs, subset = mo.correlation.subset_size;
     double samples = mo.sensitivity.samples, radius = mo.sensitivity.radius;
     if (!parse_number(a, "steps", steps) || !parse_number(a, "runs", runs) || !parse_number(a, "subset", subset) ||
@@ -115,7 +150,6 @@ int cmd_evaluate(const Args& a) {
     mo.correlation.subset_size = static_cast<int>(subset);
     mo.sensitivity.samples = static_cast<int>(samples);
     mo.sensitivity.radius = static_cast<float>(radius);
-    mo.deletion.seed = mo.correlation.seed = mo.sensitivity.seed = mo.road.seed = mo.infidelity.seed = mo.random_logit_seed = static_cast<uint64_t>(seed);
     if (a.has("baseline")) {
         auto b = parse_faith_baseline(a.get("baseline"));
         if (!b) return fail("evaluate: --baseline: " + b.status().message());
@@ -130,7 +164,7 @@ int cmd_evaluate(const Args& a) {
     dopt.class_names = model->spec.classes;
     dopt.usage = a.get("usage");
     dopt.lenient = a.has("lenient");
-    auto data = read_dataset(a.get("data"), dopt);
+    auto data = a.has("photo") ? photo_dataset(a, *model, *ks) : read_dataset(a.get("data"), dopt);
     if (!data) return fail(data.status().message());
     for (const SkippedItem& s : data->skipped) std::fprintf(stderr, "cnnlens: skipped %s: %s\n", s.where.c_str(), s.reason.c_str());
     GraphProbe probe(*model, *ks);
@@ -143,7 +177,7 @@ int cmd_evaluate(const Args& a) {
 
     EvalTable table;
     table.model = a.get("model");
-    table.data = a.get("data") + (dopt.usage.empty() ? "" : " usage " + dopt.usage);
+    table.data = a.has("photo") ? "photo " + a.get("photo") : a.get("data") + (dopt.usage.empty() ? "" : " usage " + dopt.usage);
     table.items = limit > 0 ? std::min(limit, data->size()) : data->size();
     table.shard = shard;
     table.shards = shards;

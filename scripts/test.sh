@@ -352,6 +352,10 @@ explanations() {
         "$b" merge build/smoke/evaluate/part0.txt build/smoke/evaluate/part2.txt || status=1
     check "evaluate: an unknown metric is an error naming the list" error "unknown metric 'nope' \(metrics: sparseness" \
         "$b" evaluate --model "$model" --data tests/data/eval/fer2013_20.csv --methods saliency --metrics nope || status=1
+    check "evaluate --photo: the photo's face as one item" ok "astronaut\.jpg \(photo\): 1 of 1 items" \
+        "$b" evaluate --model "$model" --photo tests/data/astronaut.jpg --methods saliency --metrics sparseness,deletion_auc || status=1
+    check "evaluate: --photo and --data together is an error" error "one of --data FILE.csv\|DIR and --photo IMAGE" \
+        "$b" evaluate --model "$model" --photo "$face" --data tests/data/eval/fer2013_20.csv --methods saliency || status=1
     check "report" ok "report -> build/smoke/report/index.html" \
         "$b" report --model "$model" --data tests/data/eval/fer2013_20.csv --out build/smoke/report \
         --lime-samples 300 --smoothgrad-samples 20 --steps 32 || status=1

@@ -424,6 +424,9 @@ window.cnnlensTest = {
   confusion() { return this.panels('confusion'); },
   // {mapsLayer, maps: {channels, height, width, ...}, filterLayer, filterTarget, filters: [...]}.
   inside() { return this.panels('inside'); },
+  // The Trust section: trust() its state and scores; trust('open'), trust('slow') (the slow
+  // scores and the randomization check), trust('cancel'), trust('close') as its header and buttons.
+  trust(command = '') { return this.panels(command ? `trust ${command}` : 'trust'); },
   // Resolves when the extra panels have no job left (filters, confusion, class grid, second map).
   panelsIdle() { return untilFrame(() => !this.panels('state').busy); },
   // The explanation job: {pending, running, progress (0..1), partial, version}.

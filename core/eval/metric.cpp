@@ -110,6 +110,13 @@ Expected<std::map<std::string_view, double>> compute_group(std::string_view grou
 
 }  // namespace
 
+MetricOptions seeded_metric_options(uint64_t seed) {
+    MetricOptions o;
+    o.deletion.seed = o.correlation.seed = o.sensitivity.seed = o.road.seed = o.infidelity.seed =
+        o.random_logit_seed = seed;
+    return o;
+}
+
 std::span<const MetricDef> all_metrics() { return kMetrics; }
 
 const MetricDef* find_metric(std::string_view name) {

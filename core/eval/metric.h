@@ -38,6 +38,11 @@ struct MetricOptions {
     uint64_t random_logit_seed = 1;  // draws the other class
 };
 
+// What `cnnlens evaluate --seed SEED` uses when no other option is given: every family's
+// defaults, each seed set to `seed`. The app's Trust section scores its map with these too, so
+// the page and the CLI give the same numbers for the same map.
+MetricOptions seeded_metric_options(uint64_t seed);
+
 enum class MetricCost {
     kFree,   // reads the map only
     kModel,  // tens to hundreds of forward passes

@@ -2,9 +2,11 @@
 #include "wasm/app/export.h"
 
 #include "core/base/json_text.h"
+#include "wasm/app/session_panels.h"
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 
 namespace cnnlens::app {
@@ -52,6 +54,31 @@ static std::string title_of(const Explanation& e, const Session& session) {
     return t + " - " + session.photo_name();
 }
 
+const TrustRun* shown_trust(const Session& session) {
+    const TrustRun& t = session.panel_work().trust;
+    if (!session.explanation() || t.key != face_key(session) || t.explanation_version != session.explanation_version()) return nullptr;
+    return &t;
+}
+
+// "Deletion AUC 0.399 (random 0.612, lower is better)   Insertion AUC ..." of what is computed.
+static std::string trust_line(const TrustRun& t) {
+    std::string line;
+    char buf[128];
+    const auto add = [&](std::string_view metric, const FaithCurve* random) {
+        const TrustRun::Score* sc = t.find(metric);
+        if (!sc) return;
+        std::snprintf(buf, sizeof buf, "%s%s %.3f", line.empty() ? "" : "   ", std::string(sc->metric->title).c_str(), sc->value);
+        line += buf;
+        if (random) {
+            std::snprintf(buf, sizeof buf, " (random order %.3f)", random->auc);
+            line += buf;
+        }
+    };
+    add("deletion_auc", t.curves ? &t.curves->deletion_random : nullptr);
+    add("insertion_auc", t.curves ? &t.curves->insertion_random : nullptr);
+    return line;
+}
+
 Image view_picture(const AppState& state, const Session& session, int scale) {
     const Explanation* e = session.explanation();
     const Face* f = session.selected_face();
@@ -60,7 +87,9 @@ Image view_picture(const AppState& state, const Session& session, int scale) {
     const NormalizedMap nm = normalize_map(e->map, e->norm);
     const Image bar = colorbar(view_colormap(state, *e), nm.lo, nm.hi, 70, base.height, true);
     const Image row = grid({base, to_rgba(view_overlay(state, *f, *e, scale)), to_rgba(bar)}, 3);
-    return grid({label_image(title_of(*e, session) + (session.explanation_partial() ? " (partial)" : "")), row}, 1);
+    std::vector<Image> parts = {label_image(title_of(*e, session) + (session.explanation_partial() ? " (partial)" : "")), row};
+    if (const TrustRun* t = shown_trust(session); t && t->curves) parts.push_back(label_image(trust_line(*t)));
+    return grid(parts, 1);
 }
 
 Image map_picture(const Tensor& map, MapNorm norm, Colormap cmap, int scale) {
@@ -74,6 +103,10 @@ namespace {
 void quote(std::string& out, std::string_view s) { out += json_quote(s); }
 
 void number(std::string& out, double v) {
+    if (!std::isfinite(v)) {  // JSON has no NaN: a value its definition leaves undefined
+        out += "null";
+        return;
+    }
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.9g", v);
     out += buf;
@@ -102,6 +135,68 @@ void target(std::string& out, const Target& t, const std::vector<std::string>& n
     out += ", \"score\": ";
     quote(out, t.score == Target::Score::kLogit ? "logit" : "probability");
     out += '}';
+}
+
+void curve(std::string& out, const FaithCurve& c) {
+    out += "{\"auc\": ";
+    number(out, c.auc);
+    out += ", \"score\": [";
+    for (size_t i = 0; i < c.score.size(); ++i) {
+        if (i) out += ", ";
+        number(out, c.score[i]);
+    }
+    out += "]}";
+}
+
+// The trust scores computed so far for the explanation shown, the curves and the
+// randomization check's steps.
+void trust_json(std::string& s, const TrustRun& t) {
+    s += "{\n    \"scores\": [";
+    for (size_t i = 0; i < t.scores.size(); ++i) {
+        const MetricDef& m = *t.scores[i].metric;
+        s += i ? ",\n      " : "\n      ";
+        s += "{\"name\": ";
+        quote(s, m.name);
+        s += ", \"value\": ";
+        number(s, t.scores[i].value);
+        s += ", \"title\": ";
+        quote(s, m.title);
+        s += ", \"good\": ";
+        quote(s, m.good);
+        s += ", \"higher_is_better\": ";
+        s += m.higher_is_better ? "true" : "false";
+        s += "}";
+    }
+    s += "]";
+    if (t.curves) {
+        s += ",\n    \"curves\": {\"fraction\": [";
+        for (size_t i = 0; i < t.curves->deletion.fraction.size(); ++i) {
+            if (i) s += ", ";
+            number(s, t.curves->deletion.fraction[i]);
+        }
+        s += "],\n      \"deletion\": ", curve(s, t.curves->deletion);
+        s += ",\n      \"insertion\": ", curve(s, t.curves->insertion);
+        s += ",\n      \"deletion_random\": ", curve(s, t.curves->deletion_random);
+        s += ",\n      \"insertion_random\": ", curve(s, t.curves->insertion_random);
+        s += ", \"random_orders\": " + std::to_string(TrustRun::kRandomOrders) + "}";
+    }
+    if (!t.sanity.empty()) {
+        s += ",\n    \"randomization\": [";
+        for (size_t i = 0; i < t.sanity.size(); ++i) {
+            const SanityStep& st = t.sanity[i];
+            s += i ? ",\n      " : "\n      ";
+            s += "{\"layer\": ";
+            quote(s, st.layer);
+            s += ", \"node\": " + std::to_string(st.node) + ", \"spearman_abs\": ";
+            number(s, st.spearman_abs);
+            s += ", \"spearman_signed\": ", number(s, st.spearman_signed);
+            s += ", \"ssim\": ", number(s, st.ssim);
+            s += ", \"target_probability\": ", number(s, st.target_probability);
+            s += "}";
+        }
+        s += "]";
+    }
+    s += "\n  }";
 }
 
 }  // namespace
@@ -175,6 +270,9 @@ std::string view_json(const AppState& state, const Session& session) {
     } else {
         s += "null";
     }
+    s += ",\n  \"trust\": ";
+    if (const TrustRun* t = shown_trust(session)) trust_json(s, *t);
+    else s += "null";
     s += ",\n  \"display\": {\"colormap\": ";
     quote(s, state.colormap < 0 ? std::string_view("auto") : kColormaps[static_cast<size_t>(state.colormap)].name);
     s += ", \"opacity\": ", number(s, state.opacity), s += ", \"mask_percent\": ", number(s, state.mask_percent);
@@ -188,7 +286,9 @@ std::string export_name(const Session& session, std::string_view method, std::st
     std::string stem = session.photo_name();
     if (const size_t slash = stem.find_last_of("/\\"); slash != std::string::npos) stem = stem.substr(slash + 1);
     if (const size_t dot = stem.rfind('.'); dot != std::string::npos && dot > 0) stem.resize(dot);
-    std::string name = (stem.empty() ? "cnnlens" : stem) + (method.empty() ? "" : "_" + std::string(method)) + std::string(suffix);
+    std::string name = stem.empty() ? "cnnlens" : stem;
+    if (!method.empty()) name.append("_").append(method);
+    name.append(suffix);
     for (char& c : name)
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
     return name;

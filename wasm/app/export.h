@@ -29,18 +29,26 @@ Image view_map_rgba(const AppState& state, const Explanation& e);
 Image view_photo_overlay(const AppState& state, const Session& session);
 
 // The whole view in one RGB picture: a title line ("LIME for happy - astronaut.jpg"), then the
-// face, its overlay and a colour bar with values. Empty when there is no explanation.
+// face, its overlay and a colour bar with values, then, once the Trust section has them, the
+// deletion and insertion AUCs with their random-order AUCs. Empty when there is no explanation.
 Image view_picture(const AppState& state, const Session& session, int scale = 4);
 
 // One map on its own through `cmap` after `norm`, upscaled `scale` times, with a colour bar
 // (for "any map": the explanation's map or one of its extras).
 Image map_picture(const Tensor& map, MapNorm norm, Colormap cmap, int scale = 4);
 
+// The trust scores (session_panels.h) when they are for the explanation shown, else null.
+struct TrustRun;
+const TrustRun* shown_trust(const Session& session);
+
 // JSON (one object, pretty-printed) with the photo (name, size), the selected face (box, the
 // region the classifier saw: centre, size, angle in degrees and whether crops are aligned;
 // probabilities, top class), the request (method, every parameter, seed, target), the result
 // (size, signed, stats, layer, LIME R^2 and segment count, partial or not), the display
-// settings and the kernel set. Also usable without an explanation (then "result" is null).
+// settings, the kernel set and the trust scores computed so far ("trust": each score's name,
+// value, title and what a good value looks like; the deletion and insertion curves with their
+// random-order curves; the randomization check's steps; null when none is for this
+// explanation; undefined values are null). Also usable without an explanation (then "result" is null).
 std::string view_json(const AppState& state, const Session& session);
 
 // A download name: the photo's stem, the method and `suffix` ("astronaut_lime.png"); only

@@ -231,6 +231,7 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
         if (!e->layer.empty()) line += "   layer: " + e->layer;
         ImGui::TextWrapped("%s", line.c_str());
     }
+    draw_trust_panel(state, session, cache);
     ImGui::Separator();
     if (ImGui::CollapsingHeader("Method", ImGuiTreeNodeFlags_DefaultOpen)) draw_method_settings(state, session);
     if (ImGui::CollapsingHeader("Display", ImGuiTreeNodeFlags_DefaultOpen)) draw_display_settings(state);

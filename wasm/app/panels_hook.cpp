@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/base/json_text.h"
+#include "wasm/app/export.h"
 #include "wasm/app/ui.h"
 
 namespace cnnlens::app {
@@ -22,6 +23,40 @@ static std::string number(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.9g", v);
     return buf;
+}
+
+// NaN (an undefined score) as null.
+static std::string finite(double v) { return std::isfinite(v) ? number(v) : "null"; }
+
+// The Trust section: what it is for, its state, the scores by metric name, the curves' AUCs and
+// the randomization check's steps.
+static std::string trust_json(const Session& session, const AppState& state) {
+    const TrustRun& t = session.panel_work().trust;
+    const TrustRun::Stage next = t.next(session);
+    std::string s = "{\"open\":" + std::string(state.trust_open ? "true" : "false") + ",\"shown\":" +
+                    (shown_trust(session) ? "true" : "false") + ",\"busy\":" + (next != TrustRun::Stage::kNone ? "true" : "false") +
+                    ",\"complete\":" + (t.complete() ? "true" : "false") + ",\"slow\":" + (t.slow ? "true" : "false") +
+                    ",\"stopped\":" + (t.stopped ? "true" : "false") + ",\"running\":" + quoted(TrustRun::stage_label(t.running)) +
+                    ",\"progress\":" + number(t.progress) + ",\"error\":" + quoted(t.error) + ",\"method\":" + quoted(t.request.method) +
+                    ",\"class\":" + std::to_string(t.request.target.cls) + ",\"seed\":" + std::to_string(t.request.seed) + ",\"scores\":{";
+    for (size_t i = 0; i < t.scores.size(); ++i)
+        s += (i ? "," : "") + quoted(t.scores[i].metric->name) + ":" + finite(t.scores[i].value);
+    s += "},\"curves\":";
+    if (t.curves) {
+        s += "{\"points\":" + std::to_string(t.curves->deletion.score.size()) + ",\"deletion\":" + finite(t.curves->deletion.auc) +
+             ",\"insertion\":" + finite(t.curves->insertion.auc) + ",\"deletionRandom\":" + finite(t.curves->deletion_random.auc) +
+             ",\"insertionRandom\":" + finite(t.curves->insertion_random.auc) + "}";
+    } else {
+        s += "null";
+    }
+    s += ",\"sanity\":[";
+    for (size_t i = 0; i < t.sanity.size(); ++i) {
+        const SanityStep& st = t.sanity[i];
+        s += (i ? "," : "") + std::string("{\"layer\":") + quoted(st.layer) + ",\"node\":" + std::to_string(st.node) +
+             ",\"spearman\":" + finite(st.spearman_abs) + ",\"spearmanSigned\":" + finite(st.spearman_signed) + ",\"ssim\":" +
+             finite(st.ssim) + ",\"probability\":" + finite(st.target_probability) + "}";
+    }
+    return s + "]}";
 }
 
 static std::string inside_json(const LayerBrowser& lb) {
@@ -127,6 +162,23 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
         return "{}";
     }
     if (verb == "inside") return inside_json(w.layers);
+    if (verb == "trust") {  // "trust": the section's state; "trust open|slow|cancel|close": as its header and buttons
+        std::string what;
+        in >> what;
+        if (what == "open" || what == "slow") {
+            state.trust_open = true;
+            w.trust.want(session, what == "slow");
+            w.focus = "explain";
+        } else if (what == "cancel") {
+            w.trust.stop();
+        } else if (what == "close") {
+            state.trust_open = false;
+            w.trust.active = false;
+        } else if (!what.empty()) {
+            return "{\"error\":" + quoted("trust: unknown command '" + what + "' (open, slow, cancel, close)") + "}";
+        }
+        return trust_json(session, state);
+    }
     if (verb == "grid") {
         std::string s = "{\"method\":" + quoted(w.grid.request.method) + ",\"done\":" + std::to_string(w.grid.maps.size()) + ",\"classes\":[";
         for (size_t i = 0; i < w.grid.classes.size(); ++i) s += (i ? "," : "") + std::to_string(w.grid.classes[i]);

@@ -89,6 +89,7 @@ public:
     const std::vector<std::string>& class_names() const { return model_->spec.classes; }
     GraphProbe& probe() { return *probe_; }
     std::string_view kernels_name() const;
+    const KernelSet& kernels() const { return *kernels_; }  // once ready()
 
     // Decodes a photo (decode_image), then opens its pixels as open_pixels does. On error
     // nothing changes (the previous photo and its results stay) and the Status says what was

@@ -276,6 +276,225 @@ Status ConfusionRun::step(Session& s) {
     return Status::ok();
 }
 
+// --- TrustRun ----------------------------------------------------------------------------------
+
+namespace {
+
+// The explanation shown is final: not a partial map, and no job is about to replace it.
+bool explanation_final(const Session& s) {
+    return s.explanation() && !s.explanation_partial() && !s.job().running && !s.job().pending && s.selected_face();
+}
+
+// The metrics of `group`, in the list's order.
+std::vector<const MetricDef*> group_metrics(std::string_view group) {
+    std::vector<const MetricDef*> out;
+    for (const MetricDef& m : all_metrics())
+        if (m.group == group) out.push_back(&m);
+    return out;
+}
+
+// What one stage computed, published by step() under the lock.
+struct TrustResult {
+    std::vector<TrustRun::Score> scores;
+    std::optional<FaithfulnessResult> curves;
+    std::optional<RoadResult> road;
+    std::vector<SanityStep> sanity;
+};
+
+Status add_scores(TrustResult& r, std::string_view group, const MetricInput& in, const MetricOptions& opt, const ProgressFn& progress) {
+    const std::vector<const MetricDef*> ms = group_metrics(group);
+    auto v = compute_metrics(in, ms, opt, progress);
+    if (!v) return v.status();
+    for (size_t i = 0; i < ms.size(); ++i) r.scores.push_back({ms[i], (*v)[i]});
+    return Status::ok();
+}
+
+Expected<TrustResult> compute_stage(TrustRun::Stage st, const Session& s, const MetricInput& in, const ExplainRequest& req,
+                                    const ProgressFn& progress) {
+    const MetricOptions opt = seeded_metric_options(req.seed);
+    TrustResult r;
+    Status status;
+    switch (st) {
+    case TrustRun::Stage::kNone: break;
+    case TrustRun::Stage::kCurves: {
+        // The AUCs are compute_metrics' (its "deletion_insertion" group runs this without the
+        // random orders, which do not change the map's own curves).
+        FaithfulnessOptions o = opt.deletion;
+        o.random_orders = TrustRun::kRandomOrders;
+        auto c = deletion_insertion(*in.probe, in.image, in.map, in.target.cls, o, progress);
+        if (!c) return c.status();
+        r.scores.push_back({find_metric("deletion_auc"), c->deletion.auc});
+        r.scores.push_back({find_metric("insertion_auc"), c->insertion.auc});
+        r.curves = std::move(*c);
+        break;
+    }
+    case TrustRun::Stage::kRoad: {
+        auto c = road(*in.probe, in.image, in.map, in.target.cls, opt.road, progress);
+        if (!c) return c.status();
+        r.scores.push_back({find_metric("road_morf"), c->morf_mean});
+        r.scores.push_back({find_metric("road_lerf"), c->lerf_mean});
+        r.road = std::move(*c);
+        break;
+    }
+    case TrustRun::Stage::kCorrelation: status = add_scores(r, "faithfulness_correlation", in, opt, progress); break;
+    case TrustRun::Stage::kInfidelity: status = add_scores(r, "infidelity", in, opt, progress); break;
+    case TrustRun::Stage::kSensitivity: status = add_scores(r, "sensitivity", in, opt, progress); break;
+    case TrustRun::Stage::kRandomLogit: status = add_scores(r, "random_logit", in, opt, progress); break;
+    case TrustRun::Stage::kSanity: {
+        SanityOptions so;
+        so.seed = so.explain_seed = req.seed;
+        auto steps = model_randomization(s.model(), s.kernels(), *in.method, in.image, in.target, in.params, so, progress);
+        if (!steps) return steps.status();
+        r.sanity = std::move(*steps);
+        break;
+    }
+    }
+    if (!status) return status;
+    return r;
+}
+
+}  // namespace
+
+std::string_view TrustRun::stage_label(Stage st) {
+    switch (st) {
+    case Stage::kNone: return "";
+    case Stage::kCurves: return "deletion and insertion curves";
+    case Stage::kRoad: return "ROAD";
+    case Stage::kCorrelation: return "faithfulness correlation";
+    case Stage::kInfidelity: return "infidelity";
+    case Stage::kSensitivity: return "sensitivity";
+    case Stage::kRandomLogit: return "random logit";
+    case Stage::kSanity: return "randomization check";
+    }
+    return "";
+}
+
+void TrustRun::want(const Session& s, bool slow_too) {
+    show(s);  // first: a new map resets what is wanted
+    stopped = false;
+    error.clear();
+    if (slow_too) slow = true;
+}
+
+void TrustRun::reset(const Session& s) {
+    ++generation_;
+    ++version;
+    key = face_key(s);
+    explanation_version = s.explanation_version();
+    request = s.explained();
+    scores.clear();
+    curves.reset();
+    road.reset();
+    sanity.clear();
+    running = Stage::kNone;
+    progress = 0.f;
+    error.clear();
+    slow = stopped = false;
+    if (!explanation_final(s)) return;
+    // The free metrics read the map only: computed here, at once.
+    std::vector<const MetricDef*> free;
+    for (const MetricDef& m : all_metrics())
+        if (m.cost == MetricCost::kFree) free.push_back(&m);
+    MetricInput in;
+    in.map = s.explanation()->map.clone();
+    auto v = compute_metrics(in, free);
+    if (!v) {
+        error = v.status().message();
+        return;
+    }
+    for (size_t i = 0; i < free.size(); ++i) scores.push_back({free[i], (*v)[i]});
+}
+
+void TrustRun::sync(const Session& s) {
+    if (!s.ready()) return;
+    const bool same = key == face_key(s) && explanation_version == s.explanation_version();
+    if (same && (!scores.empty() || !error.empty() || !explanation_final(s))) return;
+    if (!explanation_final(s)) {  // nothing to score yet: drop what was for another map
+        if (!scores.empty() || curves || road || !sanity.empty() || !error.empty()) reset(s);
+        return;
+    }
+    reset(s);
+}
+
+TrustRun::Stage TrustRun::next(const Session& s) const {
+    if (!active || !s.ready() || !explanation_final(s)) return Stage::kNone;
+    if (key != face_key(s) || explanation_version != s.explanation_version()) return Stage::kCurves;  // after the reset
+    if (stopped || !error.empty()) return Stage::kNone;
+    if (!curves) return Stage::kCurves;
+    if (!road) return Stage::kRoad;
+    if (!slow) return Stage::kNone;
+    if (!find("faithfulness_correlation")) return Stage::kCorrelation;
+    if (!find("infidelity")) return Stage::kInfidelity;
+    if (!find("max_sensitivity")) return Stage::kSensitivity;
+    if (!find("random_logit")) return Stage::kRandomLogit;
+    if (sanity.empty()) return Stage::kSanity;
+    return Stage::kNone;
+}
+
+bool TrustRun::complete() const {
+    return curves && road && (!slow || (find("faithfulness_correlation") && find("infidelity") && find("max_sensitivity") &&
+                                        find("random_logit") && !sanity.empty()));
+}
+
+const TrustRun::Score* TrustRun::find(std::string_view metric) const {
+    for (const Score& sc : scores)
+        if (sc.metric->name == metric) return &sc;
+    return nullptr;
+}
+
+Status TrustRun::step(Session& s, const ProgressFn& yield) {
+    StateLock lock(s.state_mutex());
+    if (active) sync(s);
+    const Stage st = next(s);
+    if (st == Stage::kNone) return Status::ok();
+    const ExplanationMethod* method = find_method(request.method);
+    if (!method) {
+        error = "unknown method '" + request.method + "'";
+        return invalid_argument("trust scores: " + error);
+    }
+    MetricInput in;
+    in.probe = &s.probe();
+    in.image = s.selected_face()->input.clone();
+    in.target = s.explanation()->target;
+    in.map = s.explanation()->map.clone();
+    in.method = method;
+    in.params = request.params;
+    in.explain_seed = request.seed;
+    const ExplainRequest req = request;
+    const int gen = generation_;
+    running = st;
+    progress = 0.f;
+    lock.unlock();
+    const ProgressFn report = [&](float p) {
+        {
+            const StateLock l(s.state_mutex());
+            if (generation_ != gen || stopped) return false;
+            progress = p;
+        }
+        return !yield || yield(p);
+    };
+    auto r = compute_stage(st, s, in, req, report);
+    lock.lock();
+    if (generation_ != gen || key != face_key(s) || explanation_version != s.explanation_version()) {
+        sync(s);  // another map or face meanwhile: what was computed is dropped
+        return Status::ok();
+    }
+    running = Stage::kNone;
+    progress = 0.f;
+    if (!r && r.status().code() == ErrorCode::kCancelled) return Status::ok();  // stopped, or redone next time
+    if (!r) {
+        error = std::string(stage_label(st)) + ": " + r.status().message();
+        return Status(r.status().code(), "trust scores, " + error);
+    }
+    for (Score& sc : r->scores) scores.push_back(sc);
+    std::stable_sort(scores.begin(), scores.end(), [](const Score& a, const Score& b) { return a.metric < b.metric; });
+    if (r->curves) curves = std::move(r->curves);
+    if (r->road) road = std::move(r->road);
+    if (!r->sanity.empty()) sanity = std::move(r->sanity);
+    ++version;
+    return Status::ok();
+}
+
 Status step_panels(Session& s, PanelWork& w, const ProgressFn& yield) {
     if (StateLock lock(s.state_mutex()); !s.ready()) return Status::ok();
     Status first;
@@ -286,6 +505,7 @@ Status step_panels(Session& s, PanelWork& w, const ProgressFn& yield) {
     keep(w.side.step(s, yield));
     keep(w.layers.step(s, yield));
     keep(w.confusion.step(s));
+    keep(w.trust.step(s, yield));
     return first;
 }
 
@@ -293,7 +513,7 @@ bool panels_busy(const Session& s, const PanelWork& w) {
     if (!s.ready()) return false;
     const bool maps_wanted = s.selected_face() && w.layers.maps_layer >= 0 &&
                              (w.layers.maps_key != face_key(s) || w.layers.maps_node != w.layers.maps_layer);
-    return maps_wanted || w.layers.filtering() || w.confusion.running() || w.side.pending.has_value() ||
+    return maps_wanted || w.layers.filtering() || w.confusion.running() || w.side.pending.has_value() || w.trust.busy(s) ||
            (s.selected_face() && w.grid.key == face_key(s) && !w.grid.complete(s));
 }
 

@@ -1,8 +1,9 @@
 // The work behind the extra panels, none of it UI: the seven-class grid, a second method side
 // by side, the layer browser (feature maps and filter pictures), the confusion matrix of a
-// dropped labeled set, and the files of a user's own model. Long work is cut into steps of
-// bounded size (one map, one filter picture, one batch of faces) that the app runs one per
-// frame, so the page keeps drawing and every job shows its progress and can be stopped.
+// dropped labeled set, the Trust section's scores, and the files of a user's own model. Long
+// work is cut into steps of bounded size (one map, one filter picture, one batch of faces, one
+// family of trust scores) that the app runs one per frame, so the page keeps drawing and
+// every job shows its progress and can be stopped.
 // Like Session, this never includes imgui.h or GL and compiles natively.
 // Threads: a PanelWork is guarded by its Session's state lock, under the rule Session describes
 // (session.h): the UI holds the lock while it reads or changes a PanelWork; step_panels() and
@@ -19,6 +20,8 @@
 
 #include "core/eval/confusion.h"
 #include "core/eval/dataset.h"
+#include "core/eval/metric.h"
+#include "core/eval/sanity.h"
 #include "core/explain/feature_maps.h"
 #include "core/explain/filters.h"
 #include "wasm/app/session.h"
@@ -125,6 +128,65 @@ struct ConfusionRun {
     Status step(Session& s);
 };
 
+// How far to trust the explanation shown (Session::explanation()), on its face: the trust
+// metrics of core/eval/metric.h with the options `cnnlens evaluate --seed <request seed>` uses
+// (seeded_metric_options), so the page's numbers are the CLI's for the same map. While
+// `active` (the Trust section is open), each finished explanation gets at once the free
+// metrics (sparseness, complexity), then as job steps the deletion and insertion curves (with
+// kRandomOrders seeded random-order curves to beat) and ROAD. When asked (want_slow: the
+// "Compute slow scores" button) also faithfulness correlation, infidelity, the sensitivities,
+// random logit and the randomization check (model_randomization with the same method,
+// parameters and seed, top layer down). One stage per step(); a new explanation or face drops
+// what was computed, and a result that arrives for an older one is dropped.
+struct TrustRun {
+    static constexpr int kRandomOrders = 1;
+    enum class Stage { kNone, kCurves, kRoad, kCorrelation, kInfidelity, kSensitivity, kRandomLogit, kSanity };
+    struct Score {
+        const MetricDef* metric = nullptr;
+        double value = 0;  // NaN where the definition leaves it undefined
+    };
+
+    bool active = false;     // compute after each explanation (the section is open; closing it clears this)
+    bool slow = false;       // the slow metrics and the randomization check are wanted
+    bool stopped = false;    // Cancel: nothing more runs until asked again (want())
+    // What the results are for: the explanation of `request` on `key`'s face.
+    FaceKey key;
+    int explanation_version = -1;
+    ExplainRequest request;
+    std::vector<Score> scores;                 // in the order computed
+    std::optional<FaithfulnessResult> curves;  // deletion, insertion and their random-order curves
+    std::optional<RoadResult> road;
+    std::vector<SanityStep> sanity;  // step 0 (the unmodified model) first; empty until done
+    Stage running = Stage::kNone;    // the stage a step computes now
+    float progress = 0.f;            // of `running`
+    std::string error;               // the last stage's error (the run stops)
+    int version = 0;                 // bumps with every result added or reset
+
+    // The section is drawn open: scores follow the explanation shown (called every frame;
+    // a stopped or failed run stays so).
+    void show(const Session& s) {
+        active = true;
+        sync(s);
+    }
+    // Asks for the scores of the explanation shown (and, with `slow_too`, the slow ones too);
+    // a stopped or failed run resumes.
+    void want(const Session& s, bool slow_too = false);
+    void stop() { stopped = true; }
+    // Drops results that are not for the explanation shown; computes the free metrics of a new one.
+    void sync(const Session& s);
+    // The next stage step() would compute (kNone: nothing is left or it waits for an explanation).
+    Stage next(const Session& s) const;
+    bool busy(const Session& s) const { return next(s) != Stage::kNone; }
+    bool complete() const;  // every wanted stage is done
+    const Score* find(std::string_view metric) const;
+    Status step(Session& s, const ProgressFn& yield = {});
+    static std::string_view stage_label(Stage st);  // "deletion and insertion curves"
+
+private:
+    void reset(const Session& s);
+    int generation_ = 0;  // bumps on reset: a step's result for an older one is dropped
+};
+
 // Memory a model needs in the page: its weights, and the tape (activations and gradients) of
 // one image for each thread that runs passes (each keeps its own executor). Compared with
 // what the page can still allocate before the model is read, so a model too large fails with
@@ -172,6 +234,7 @@ struct PanelWork {
     SideMap side;
     LayerBrowser layers;
     ConfusionRun confusion;
+    TrustRun trust;
     ModelFiles model;
     int model_version_seen = -1;
     // What happened last that the UI should show (tab to bring forward: "explain",

@@ -29,6 +29,8 @@ struct PanelTextures {
     Texture filters;                 // filter pictures, one tile per channel
     Texture big_filter, big_activation;
     Texture gallery;                 // thumbnails of a confusion cell's faces
+    Texture trust_strip;             // the randomization check's maps side by side
+    int64_t trust_key = -1;
     int64_t grid_key = -1, side_key = -1, maps_key = -1, filters_key = -1, big_key = -1, gallery_key = -1;
     float grid_lo = 0, grid_hi = 1, side_lo[2] = {0, 0}, side_hi[2] = {1, 1};
     int grid_colormap = 0, side_colormap[2] = {0, 0};
@@ -70,6 +72,8 @@ void draw_compare_panel(AppState& state, Session& session, UiCache& cache);     
 void draw_layers_panel(AppState& state, Session& session, UiCache& cache);       // panel_layers.cpp
 void draw_confusion_panel(AppState& state, Session& session, UiCache& cache);    // panel_confusion.cpp
 void draw_model_panel(AppState& state, Session& session, UiCache& cache);        // panel_model.cpp
+// The Trust section under the explain panel's map (its scores are session.panel_work().trust).
+void draw_trust_panel(AppState& state, Session& session, UiCache& cache);        // panel_trust.cpp
 // The face with a map over it, as the explain panel shows it (4x, the state's colormap and
 // opacity); `nm` receives the normalised map and its legend range.
 Image overlay_picture(const AppState& state, const Face& face, const Explanation& e, NormalizedMap* nm = nullptr);
