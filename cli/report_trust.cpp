@@ -143,8 +143,7 @@ Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Te
     // Deletion and insertion come from deletion_insertion itself (it also gives the curves), the
     // rest from compute_metrics, with the same options `cnnlens evaluate` uses by default.
     std::vector<const MetricDef*> rest(metrics.begin() + 2, metrics.end());
-    MetricOptions mo;
-    mo.deletion.seed = mo.correlation.seed = mo.sensitivity.seed = mo.road.seed = mo.infidelity.seed = mo.random_logit_seed = seed;
+    const MetricOptions mo = seeded_metric_options(seed);
     FaithfulnessOptions curves = mo.deletion;
     curves.random_orders = 3;
     std::vector<double> random_deletion, random_insertion;
