@@ -33,17 +33,18 @@ namespace {
 
 // Spins before sleeping: a forward pass is a few dozen parallel loops of 10-500 us each, and a
 // condition variable's wake-up (tens of microseconds) would eat the gain. Workers that find no
-// work for this many polls go to sleep.
-constexpr int kSpinPolls = 1 << 14;
+// work for this many polls go to sleep; in the browser they spin for a span of time instead.
 #ifdef __EMSCRIPTEN__
 constexpr std::chrono::microseconds kBrowserSpin{20000};
-#endif
+#else
+constexpr int kSpinPolls = 1 << 14;
 
 inline void relax() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
 }
+#endif
 
 thread_local bool t_inside = false;  // this thread is running a range of the pool
 
