@@ -58,9 +58,13 @@ async function upload(page, bytes, name) {
 
 // One drop, timed in the page: from the drop event to the first frame drawn after the photo
 // version changed (faces found, classified and shown). Resolves {ms, faces, timings} or {error}.
+// Each drop lands on an idle page, as a user's would: the previous photo's explanation and the
+// panels' background work (the class grid's maps) are done, so neither case pays for cancelling
+// them.
 function dropAndTime(page, name) {
   return page.evaluate(async (n) => {
     const t = window.cnnlensTest;
+    await t.idle();
     const v0 = t.photoVersion(), e0 = t.error();
     const dt = new DataTransfer();
     dt.items.add(window.benchPhotos[n]);

@@ -220,7 +220,7 @@ Expected<std::vector<FoundFace>> find_faces(FaceDetector& detector, const Image&
         FoundFace f;
         f.box = std::move(b);
         f.frame = face_crop_frame(f.box, o.crop);
-        f.crop = crop_frame(img, f.frame);
+        f.crop = crop_frame(img, f.frame, o.max_crop_side);
         faces.push_back(std::move(f));
     }
     return faces;

@@ -101,6 +101,9 @@ struct FindFacesOptions {
     // A downscaled copy of the photo (same aspect) to detect on, for large photos: boxes and
     // keypoints are scaled back to the photo, and crops are cut from the photo itself.
     const Image* detect_image = nullptr;
+    // Crops at most this many pixels a side (crop_frame's cap; 0: the frame's own size): for a
+    // large photo, whose face would otherwise be cut out whole before being shrunk.
+    int max_crop_side = 0;
 };
 
 // One face of a photo as a classifier sees it.
@@ -108,7 +111,7 @@ struct FoundFace {
     FaceBox box;       // the detector's box and keypoints; the whole photo when whole_photo
     CropFrame frame;   // the region the classifier sees, in photo pixels
     bool whole_photo = false;
-    Image crop;        // crop_frame(photo, frame): the photo itself when whole_photo
+    Image crop;        // crop_frame(photo, frame, max_crop_side): the photo itself when whole_photo
 };
 
 // The whole photo as one face (FaceSource::kWhole): box and frame are the photo's rectangle.

@@ -38,4 +38,12 @@ struct CropFrame {
 // (pixel centres at +0.5). Outside the photo, the nearest edge pixel is repeated.
 Image crop_frame(const Image& photo, const CropFrame& frame);
 
+// The same frame at most `max_side` pixels a side (max_side <= 0: no cap, as above), for a
+// frame far larger than what looks at it (a face filling a 48-megapixel photo). Over the cap,
+// the frame's bounding box is first averaged in blocks of k x k photo pixels, k = ceil(side /
+// max_side) (edge pixels repeated outside the photo; 8-bit sums, no float copy), and the frame
+// is cut from that as above, at round(width / k) x round(height / k). An upright frame's blocks
+// start at its rounded top-left corner, so it is the plain crop area-averaged k:1.
+Image crop_frame(const Image& photo, const CropFrame& frame, int max_side);
+
 }  // namespace cnnlens

@@ -54,21 +54,29 @@ TEST_F(SessionPhotoTest, RgbaPixelsGiveTheFacesOfTheFile) {
     EXPECT_EQ(s.photo_timings().front().first, "rgb");
 }
 
-// A photo larger than the preview: kept whole, shown and searched through one 2048-pixel
-// downscale, its face crop cut from the full photo and capped at kMaxCropSide. The astronaut
-// enlarged 5x (nearest) finds the same face, 5x larger, classified alike.
-TEST_F(SessionPhotoTest, ALargePhotoIsSearchedThroughItsPreview) {
-    ASSERT_TRUE(s.open_photo(bytes, "astronaut.jpg"));
-    const std::vector<float> probs = s.faces()[0].probs, box = box_of(s.faces()[0]);
-    const int top = s.faces()[0].top;
-    constexpr int k = 5;
+// The astronaut enlarged k times (nearest).
+Image enlarged(const Image& photo, int k) {
     Image big{photo.width * k, photo.height * k, 3, std::vector<uint8_t>(static_cast<size_t>(photo.width * k) * photo.height * k * 3)};
     for (int y = 0; y < big.height; ++y)
         for (int x = 0; x < big.width; ++x)
             std::copy_n(&photo.pixels[(static_cast<size_t>(y / k) * photo.width + x / k) * 3], 3,
                         &big.pixels[(static_cast<size_t>(y) * big.width + x) * 3]);
-    ASSERT_TRUE(s.open_pixels(std::move(big), "big.jpg"));
+    return big;
+}
+
+// A photo larger than kMaxDisplaySide: kept whole, shown and searched through one shown copy
+// (shown_copy), its face crop cut from the full photo at most kMaxCropSide a side; the
+// export's 2048-pixel preview is made when first asked for. The astronaut enlarged 5x finds
+// the same face, 5x larger, classified alike.
+TEST_F(SessionPhotoTest, ALargePhotoIsSearchedThroughItsShownCopy) {
+    ASSERT_TRUE(s.open_photo(bytes, "astronaut.jpg"));
+    const std::vector<float> probs = s.faces()[0].probs, box = box_of(s.faces()[0]);
+    const int top = s.faces()[0].top;
+    constexpr int k = 5;
+    ASSERT_TRUE(s.open_pixels(enlarged(photo, k), "big.jpg"));
     EXPECT_EQ(s.photo().width, 2560);
+    EXPECT_EQ(s.photo_shown().width, 853);  // 2560 in blocks of 3
+    EXPECT_EQ(s.photo_shown().height, 853);
     EXPECT_EQ(s.photo_preview().width, Session::kMaxDisplaySide);
     EXPECT_EQ(s.photo_preview().height, Session::kMaxDisplaySide);
     ASSERT_EQ(s.faces().size(), 1u);
@@ -78,6 +86,25 @@ TEST_F(SessionPhotoTest, ALargePhotoIsSearchedThroughItsPreview) {
     EXPECT_GT(f.crop.width, 256);  // from the full photo: the face is about 900 pixels there
     EXPECT_EQ(f.top, top);
     for (size_t i = 0; i < probs.size(); ++i) EXPECT_NEAR(f.probs[i], probs[i], 0.02) << s.class_names()[i];
+    // Switching alignment crops from the full photo the same way.
+    ASSERT_TRUE(s.set_align_faces(!s.align_faces()));
+    EXPECT_LE(std::max(s.faces()[0].crop.width, s.faces()[0].crop.height), Session::kMaxCropSide);
+    EXPECT_GT(s.faces()[0].crop.width, 256);
+}
+
+// A photo up to kMaxDisplaySide is seen as the CLI sees it (faces found on the photo itself,
+// crops at full size) and only its texture is smaller (2048 in blocks of 2).
+TEST_F(SessionPhotoTest, APhotoUpTo2048IsSeenWholeAndOnlyShownSmaller) {
+    const Image big = enlarged(photo, 4);
+    ASSERT_TRUE(s.open_pixels(big, "2048.png"));
+    EXPECT_EQ(s.photo_shown().width, Session::kMaxShownSide);
+    EXPECT_EQ(&s.photo_preview(), &s.photo());
+    ASSERT_EQ(s.faces().size(), 1u);
+    const Face& f = s.faces()[0];
+    EXPECT_EQ(f.crop.pixels, crop_frame(big, f.frame).pixels);
+    EXPECT_GT(f.crop.width, Session::kMaxCropSide);
+    ASSERT_TRUE(s.open_photo(bytes, "astronaut.jpg"));
+    EXPECT_EQ(&s.photo_shown(), &s.photo());  // no copy of a photo that fits
 }
 
 // Pixels over the limits of core/base/limits.h, or not matching their size, are refused with
@@ -111,6 +138,24 @@ Image random_image(int w, int h, int c, uint64_t seed) {
 
 // downscale_to is resample()'s area average rounded to 8 bits (within one level: its sums are
 // float, resample's double), whatever the thread count; no larger image is returned unchanged.
+// shown_copy: k x k block means within kMaxShownSide, k the least that fits; none for a photo
+// that fits already.
+TEST(ShownCopy, IsTheBlockMeanWithinTheShownSide) {
+    const Image img = random_image(2049, 1000, 3, 5);
+    const Image shown = shown_copy(img);
+    ASSERT_EQ(shown.width, 683);  // k = 3
+    ASSERT_EQ(shown.height, 333);
+    for (const int y : {0, 100, 332})
+        for (const int x : {0, 400, 682}) {
+            int sum = 0;
+            for (int j = 0; j < 3; ++j)
+                for (int i = 0; i < 3; ++i)
+                    sum += img.pixels[(static_cast<size_t>(std::min(3 * y + j, 999)) * 2049 + static_cast<size_t>(3 * x + i)) * 3 + 1];
+            EXPECT_EQ(shown.pixels[(static_cast<size_t>(y) * 683 + x) * 3 + 1], (sum + 4) / 9) << x << "," << y;
+        }
+    EXPECT_TRUE(shown_copy(random_image(1024, 700, 3, 6)).empty());
+}
+
 TEST(DownscaleTo, IsTheAreaAverageOnAnyThreadCount) {
     for (const int c : {1, 3, 4}) {
         const Image img = random_image(301, 177, c, static_cast<uint64_t>(c));

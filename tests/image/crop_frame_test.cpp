@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -129,6 +130,76 @@ TEST(CropFrame, AMapDrawnBackThroughTheTurnLandsWhereTheCropSawIt) {
     int worst = 0;
     for (size_t i = 0; i < whole.pixels.size(); ++i) worst = std::max(worst, std::abs(whole.pixels[i] - plain.pixels[i]));
     EXPECT_LE(worst, 1) << "both sample the map bilinearly with pixel centres at +0.5";
+}
+
+// The capped crop (a large photo's face): an upright frame is the plain crop averaged in k x k
+// blocks, k = ceil(side / max_side), from its rounded top-left corner; frames within the cap
+// and a cap of 0 give the plain crop; the outside repeats the edge pixels, as the plain crop's.
+TEST(CropFrame, ACappedUprightFrameIsThePlainCropAveragedInBlocks) {
+    Image img;
+    img.width = 300, img.height = 200, img.channels = 3;
+    for (int i = 0; i < 300 * 200 * 3; ++i) img.pixels.push_back(static_cast<uint8_t>((i * 7919) % 251));
+    for (const CropFrame f : {CropFrame{150.2f, 99.7f, 120, 120, 0}, CropFrame{10, 190, 121, 121, 0}, CropFrame{-30, 40, 90, 90, 0}}) {
+        const Image plain = crop_frame(img, f);
+        for (const int cap : {40, 50, 61}) {
+            const int k = (plain.width + cap - 1) / cap;
+            const Image small = crop_frame(img, f, cap);
+            ASSERT_LE(std::max(small.width, small.height), cap);
+            ASSERT_EQ(small.width, static_cast<int>(std::lround(f.width / static_cast<float>(k))));
+            ASSERT_EQ(small.channels, 3);
+            int worst = 0;
+            for (int y = 0; y < small.height; ++y)
+                for (int x = 0; x < small.width; ++x)
+                    for (int c = 0; c < 3; ++c) {
+                        int sum = 0;
+                        for (int j = 0; j < k; ++j)
+                            for (int i = 0; i < k; ++i) {
+                                // Blocks past the plain crop's last pixel take the photo beyond it.
+                                const int px = std::clamp(static_cast<int>(std::lround(f.cx - f.width / 2)) + x * k + i, 0, img.width - 1);
+                                const int py = std::clamp(static_cast<int>(std::lround(f.cy - f.height / 2)) + y * k + j, 0, img.height - 1);
+                                sum += img.pixels[(static_cast<size_t>(py) * img.width + px) * 3 + c];
+                            }
+                        const int want = (sum + k * k / 2) / (k * k);
+                        worst = std::max(worst, std::abs(small.pixels[(static_cast<size_t>(y) * small.width + x) * 3 + c] - want));
+                    }
+            EXPECT_EQ(worst, 0) << "frame at " << f.cx << "," << f.cy << ", cap " << cap;
+        }
+        EXPECT_EQ(crop_frame(img, f, 0).pixels, plain.pixels);
+        EXPECT_EQ(crop_frame(img, f, 200).pixels, plain.pixels);
+    }
+}
+
+// A capped turned frame levels the tilted bar as the full-size crop does, at a third of its side.
+TEST(CropFrame, ACappedTurnedFrameLevelsATiltedBarToo) {
+    Image img = gray(600, 600, 20);
+    const float a = 25 * kDeg;
+    for (int y = 0; y < 600; ++y)
+        for (int x = 0; x < 600; ++x) {
+            const float dx = x + 0.5f - 300, dy = y + 0.5f - 300;
+            const float across = -dx * std::sin(a) + dy * std::cos(a), along = dx * std::cos(a) + dy * std::sin(a);
+            if (std::abs(across) < 12 && std::abs(along) < 150) img.pixels[static_cast<size_t>(y) * 600 + x] = 220;
+        }
+    const CropFrame f{300, 300, 240, 240, a};
+    const Image full = crop_frame(img, f), small = crop_frame(img, f, 80);
+    ASSERT_EQ(small.width, 80);
+    ASSERT_EQ(small.height, 80);
+    // The full crop averaged 3:1 against the capped one: the same picture up to resampling.
+    double diff = 0;
+    for (int y = 0; y < 80; ++y)
+        for (int x = 0; x < 80; ++x) {
+            int sum = 0;
+            for (int j = 0; j < 3; ++j)
+                for (int i = 0; i < 3; ++i) sum += full.pixels[static_cast<size_t>(3 * y + j) * 240 + 3 * x + i];
+            diff += std::abs(sum / 9.0 - small.pixels[static_cast<size_t>(y) * 80 + x]);
+        }
+    EXPECT_LT(diff / (80 * 80), 3.0);
+    for (int x = 0; x < 80; ++x) EXPECT_GT(small.pixels[40 * 80 + x], 200) << "row 40, column " << x;
+    for (int x = 0; x < 80; ++x) EXPECT_LT(small.pixels[20 * 80 + x], 40) << "row 20, column " << x;
+    // Far outside the photo (and a frame that is not a number) only edge pixels are seen.
+    const Image outside = crop_frame(img, CropFrame{-5000, 300, 240, 240, a}, 80);
+    for (const uint8_t v : outside.pixels) ASSERT_EQ(v, 20);
+    const Image nan = crop_frame(img, CropFrame{std::nanf(""), 300, 240, 240, a}, 80);
+    EXPECT_EQ(nan.width, 80);
 }
 
 }  // namespace

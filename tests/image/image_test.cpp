@@ -94,6 +94,19 @@ Expected<Image> decode_bytes(std::string_view bytes, std::string_view name) {
     return decode_image({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, name);
 }
 
+// stb_image decodes a JPEG to the same pixels in every build: natively it runs its SSE2 loops
+// (IDCT, colour conversion, chroma upsampling), in the browser build the same loops on
+// WebAssembly SIMD (core/image/stb_impl.cpp). The digest is FNV-1a over the pixels; one value
+// for both builds, so the page sees what the CLI sees.
+TEST(Image, AJpegDecodesToTheSamePixelsInEveryBuild) {
+    auto img = load_image(test::source_path("tests/data/astronaut.jpg"));
+    ASSERT_TRUE(img) << img.status().message();
+    ASSERT_EQ(img->pixels.size(), 512u * 512u * 3u);
+    uint64_t h = 1469598103934665603ull;
+    for (const uint8_t p : img->pixels) h = (h ^ p) * 1099511628211ull;
+    EXPECT_EQ(h, 0x3bad5a82f3371aecull) << std::hex << h;
+}
+
 // The astronaut photo saved as WebP and AVIF (tests/data/photos/make_photos.py) decodes natively
 // to the JPEG's pixels within the codecs' loss; the browser build names the format instead.
 TEST(Image, WebPAndAvifPhotos) {

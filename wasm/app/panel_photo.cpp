@@ -93,7 +93,7 @@ void draw_photo_panel(AppState& state, Session& session, UiCache& cache) {
         ImGui::TextWrapped("No photo yet. Open one, drop one on the page, paste one, or try the example.");
         return;
     }
-    if (cache.photo.version != session.photo_version()) cache.photo.upload(session.photo_preview(), session.photo_version(), true);
+    if (cache.photo.version != session.photo_version()) cache.photo.upload(session.photo_shown(), session.photo_version(), true);
     ImGui::Text("%s  (%d x %d)", session.photo_name().c_str(), session.photo().width, session.photo().height);
     const float avail = ImGui::GetContentRegionAvail().x;
     const float max_h = ImGui::GetIO().DisplaySize.y * 0.45f;

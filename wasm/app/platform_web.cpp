@@ -110,6 +110,8 @@ int64_t memory_available() {
     return static_cast<int64_t>(emscripten_get_heap_max()) - top + static_cast<int64_t>(mi.fordblks);
 }
 
+int open_threads();  // below, with the jobs
+
 void open_pending_files() {
     if (g->files.empty()) return;
     for (const App::PendingFile& f : g->files)
@@ -119,7 +121,12 @@ void open_pending_files() {
     std::vector<DroppedFile> files;
     for (App::PendingFile& f : g->files) files.push_back({std::move(f.bytes), std::move(f.name), f.width, f.height});
     g->files.clear();
+    // The page waits for the files and no job runs meanwhile, so their loops (a large photo's
+    // downscale, the detector) may take the job thread's core too.
+    const int threads = kernel_threads();
+    if (open_threads() > threads) set_kernel_threads(open_threads());
     Status s = open_files(g->session, g->session.panel_work(), files);
+    if (kernel_threads() != threads) set_kernel_threads(threads);
     if (!s) set_error(s.message());  // core errors name the file
     else g->state.error.clear();
 }
@@ -205,6 +212,8 @@ void start_kernel_threads() {
     set_kernel_threads(kernel_thread_count());
 }
 
+int open_threads() { return prewarmed_threads(); }
+
 void start_jobs() {
     start_kernel_threads();
     pthread_attr_t attr;
@@ -237,6 +246,7 @@ void schedule_pending_job() {
 }
 
 void start_jobs() {}
+int open_threads() { return 1; }
 #endif
 
 void fit_canvas() {
@@ -459,13 +469,14 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_version() {
     const StateLock lock = lock_state();
     return g->session.photo_version();
 }
-// The photo shown: {"name":s,"width":w,"height":h,"previewWidth":w,"previewHeight":h}.
+// The photo shown: {"name":s,"width":w,"height":h,"previewWidth":w,"previewHeight":h} (the
+// preview: Session::photo_shown(), the copy drawn, and searched when the photo is large).
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_photo() {
     const StateLock lock = lock_state();
     const Session& s = g->session;
     char buf[128];
     std::snprintf(buf, sizeof buf, ",\"width\":%d,\"height\":%d,\"previewWidth\":%d,\"previewHeight\":%d}", s.photo().width,
-                  s.photo().height, s.photo_preview().width, s.photo_preview().height);
+                  s.photo().height, s.photo_shown().width, s.photo_shown().height);
     g->test_string = "{\"name\":" + json_quote(s.photo_name()) + buf;
     return g->test_string.c_str();
 }

@@ -140,6 +140,12 @@ Image downscale_to(const Image& img, int max_side) {
     return out;
 }
 
+Image shown_copy(const Image& img) {
+    if (std::max(img.width, img.height) <= Session::kMaxShownSide) return {};
+    const float w = static_cast<float>(img.width), h = static_cast<float>(img.height);
+    return crop_frame(img, CropFrame{w / 2, h / 2, w, h, 0.f}, Session::kMaxShownSide);
+}
+
 // The classifier's input back as 8-bit pixels (inverse of the spec's value mapping).
 Image input_picture(const Tensor& input, const InputSpec& spec) {
     Image img;
@@ -160,21 +166,33 @@ Image input_picture(const Tensor& input, const InputSpec& spec) {
     return img;
 }
 
+namespace {
+
+// Whether a photo is seen through its shown copy (see Session::kMaxDisplaySide).
+bool is_large(const Image& img) { return std::max(img.width, img.height) > Session::kMaxDisplaySide; }
+
+}  // namespace
+
+const Image& Session::photo_preview() const {
+    if (!is_large(photo_)) return photo_;
+    if (preview_.empty()) preview_ = downscale_to(photo_, kMaxDisplaySide);
+    return preview_;
+}
+
 Expected<std::vector<Face>> Session::find_faces(const Image& img, const Image& small, const Model& model, GraphProbe& probe,
                                                 StageTimes* times) {
     auto t0 = std::chrono::steady_clock::now();
-    // A photo no larger than the preview is seen whole, as the CLI sees it. A larger one is
-    // seen through `small`; its face crops are cut from the full photo and downscaled.
-    const bool large = small.width != img.width || small.height != img.height;
+    const bool large = is_large(img);
     std::vector<Face> faces;
     if (model.spec.task == ModelTask::kImage) {
         int x, y, w, h;
         const InputSpec& in = model.spec.input;
-        center_crop_box(small.width, small.height, in.width, in.height, x, y, w, h);
-        auto crop = crop_image(small, x, y, w, h);
+        const Image& seen = large ? small : img;
+        center_crop_box(seen.width, seen.height, in.width, in.height, x, y, w, h);
+        auto crop = crop_image(seen, x, y, w, h);
         if (!crop) return crop.status();
-        const float sx = static_cast<float>(img.width) / static_cast<float>(small.width);
-        const float sy = static_cast<float>(img.height) / static_cast<float>(small.height);
+        const float sx = static_cast<float>(img.width) / static_cast<float>(seen.width);
+        const float sy = static_cast<float>(img.height) / static_cast<float>(seen.height);
         Face f;
         f.whole_photo = true;
         f.box = FaceBox{x * sx, y * sy, w * sx, h * sy, 1.f, {}};
@@ -182,13 +200,12 @@ Expected<std::vector<Face>> Session::find_faces(const Image& img, const Image& s
         f.crop = std::move(*crop);
         faces.push_back(std::move(f));
     } else {
-        // The detector pads its image to a square and area-averages it to 256x256. The preview's
-        // longest side is 2048 = 8 x 256; averaging it 4:1 to kDetectSide = 2 x 256 first gives
-        // the same 8:1 average (up to rounding to 8 bits), with a float copy 16 times smaller.
+        // The detector pads its image to a square and area-averages it to 256x256; averaging
+        // the shown copy to kDetectSide = 2 x 256 first keeps the float copy it makes small.
         const Image seen = large ? downscale_to(small, kDetectSide) : Image{};
         FindFacesOptions o;
         o.crop = crop_options_;
-        if (large) o.detect_image = &seen;
+        if (large) o.detect_image = &seen, o.max_crop_side = kMaxCropSide;
         auto found = cnnlens::find_faces(*detector_, img, o);
         if (!found) return found.status();
         if (times) times->emplace_back("detect", ms_since(t0));
@@ -199,7 +216,6 @@ Expected<std::vector<Face>> Session::find_faces(const Image& img, const Image& s
             f.frame = ff.frame;
             f.whole_photo = ff.whole_photo;
             f.crop = std::move(ff.crop);
-            if (large && std::max(f.crop.width, f.crop.height) > kMaxCropSide) f.crop = downscale_to(f.crop, kMaxCropSide);
             faces.push_back(std::move(f));
         }
     }
@@ -242,9 +258,7 @@ Status Session::set_align_faces(bool on) {
             f.crop = old.crop;
         } else {
             f.frame = face_crop_frame(f.box, o);
-            f.crop = crop_frame(photo_, f.frame);
-            const bool large = preview_.width != photo_.width || preview_.height != photo_.height;  // as find_faces
-            if (large && std::max(f.crop.width, f.crop.height) > kMaxCropSide) f.crop = downscale_to(f.crop, kMaxCropSide);
+            f.crop = crop_frame(photo_, f.frame, is_large(photo_) ? kMaxCropSide : 0);  // as find_faces
         }
         faces.push_back(std::move(f));
     }
@@ -295,11 +309,12 @@ Status Session::open_pixels(Image img, std::string_view name) {
         times.emplace_back("rgb", ms_since(t0));
         t0 = std::chrono::steady_clock::now();
     }
-    Image small = downscale_to(img, kMaxDisplaySide);
+    Image small = shown_copy(img);
     times.emplace_back("preview", ms_since(t0));
-    auto faces = find_faces(img, small, *model_, *probe_, &times);
+    auto faces = find_faces(img, small.empty() ? img : small, *model_, *probe_, &times);
     if (!faces) return faces.status();
-    preview_ = std::move(small);
+    shown_ = std::move(small);
+    preview_ = Image{};
     photo_ = std::move(img);
     photo_name_ = std::string(name);
     faces_ = std::move(*faces);

@@ -103,11 +103,16 @@ public:
     // Refused, with nothing changed, when its size is over the limits (check_photo_size).
     Status open_pixels(Image img, std::string_view name);
     const Image& photo() const { return photo_; }
-    // The photo downscaled so its longest side is at most kMaxDisplaySide (for the texture, and
-    // what the detector looks at); the photo itself when it is no larger.
-    const Image& photo_preview() const { return preview_; }
+    // The photo as the photo panel draws it: shown_copy(photo()), or the photo itself when it
+    // is no larger than kMaxShownSide. Made when the photo opens (a large photo's faces are
+    // searched for on it).
+    const Image& photo_shown() const { return shown_.empty() ? photo_ : shown_; }
+    // The photo downscaled so its longest side is at most kMaxDisplaySide (what exports draw
+    // on); the photo itself when it is no larger. A larger photo's is made on first use.
+    const Image& photo_preview() const;
     // Milliseconds the last open_photo / open_pixels spent per stage, in order ("decode",
-    // "rgb", "preview", "detect", "classify"; a stage that did not run is absent).
+    // "rgb", "preview": the one pass over the photo, making photo_shown(); "detect": the faces found and
+    // cut out; "classify"; a stage that did not run is absent).
     using StageTimes = std::vector<std::pair<std::string, double>>;
     const StageTimes& photo_timings() const { return photo_timings_; }
     const std::string& photo_name() const { return photo_name_; }
@@ -164,20 +169,27 @@ public:
     // frames), comes once per batch, so the app asks for small ones; results do not depend on it.
     void set_job_batch(int n) { job_batch_ = n; }
 
+    // Photos up to kMaxDisplaySide a side are seen as the CLI sees them: faces detected on the
+    // photo itself, crops cut from it at full size. A larger photo is searched through
+    // photo_shown() averaged further to kDetectSide (the detector's input is 256), and each face
+    // crop, from the full photo, is made at most kMaxCropSide a side (crop_frame's cap: the
+    // classifier's input is far smaller; a face filling a 48-megapixel photo would otherwise be
+    // cut out whole first).
     static constexpr int kMaxDisplaySide = 2048;
-    // A photo larger than the preview: faces are detected on the preview downscaled to this
-    // side (the detector's input is 256), and each face crop, cut from the full photo, is
-    // area-downscaled to at most kMaxCropSide a side (the classifier's input is far smaller; a
-    // face filling a 48-megapixel photo would otherwise be converted to floats whole).
+    // The largest texture the photo panel draws: the panel shows the photo at most 45 % of the
+    // window's height, so 1024 pixels cover a large screen, and its upload (under software
+    // WebGL, in the frame that first shows the photo) is a quarter of a 2048-pixel one.
+    static constexpr int kMaxShownSide = 1024;
     static constexpr int kDetectSide = 512;
     static constexpr int kMaxCropSide = 512;
 
 private:
     // The faces of `img` as `model` sees them (detected faces, or the whole photo), classified.
-    // `small` is `img` downscaled (the preview), or a copy when `img` is no larger: then `img` is
-    // seen as the CLI sees a photo; else the detector looks at `small` (downscaled further to
-    // kDetectSide), an image model's center crop is cut from it, and face crops from `img`
-    // (capped at kMaxCropSide). Adds the ms of "detect" and "classify" to `times` when given.
+    // `small` is what photo_shown() gives for `img` (shown_copy, or `img` itself). A photo no
+    // larger than kMaxDisplaySide is seen as the CLI sees a photo; a larger one through `small`:
+    // the detector looks at it downscaled further to kDetectSide, an image model's center crop is
+    // cut from it, and face crops from `img` (capped at kMaxCropSide). Adds the ms of "detect"
+    // and "classify" to `times` when given.
     Expected<std::vector<Face>> find_faces(const Image& img, const Image& small, const Model& model, GraphProbe& probe,
                                            StageTimes* times = nullptr);
     // Fills each face's input, probabilities and input picture, classifying all in one batch.
@@ -190,7 +202,10 @@ private:
     std::unique_ptr<FaceDetector> detector_;
     const KernelSet* kernels_ = nullptr;
 
-    Image photo_, preview_;
+    // The photo, what the panel shows (empty: the photo itself) and the export's preview (made
+    // on demand under the state lock, like every other read of the session).
+    Image photo_, shown_;
+    mutable Image preview_;
     std::string photo_name_;
     StageTimes photo_timings_;
     int photo_version_ = 0;
@@ -228,6 +243,13 @@ Status check_photo_size(std::string_view name, int64_t width, int64_t height);
 // when it is no larger. Rows are split over the kernel thread pool; the result does not depend
 // on the thread count.
 Image downscale_to(const Image& img, int max_side);
+
+// What the photo panel shows of a photo larger than Session::kMaxShownSide: its means over
+// k x k blocks, k the least whole factor that brings it within kMaxShownSide (so its longest
+// side is between half that and that; crop_frame's cap applied to the whole photo). One pass in
+// 8- and 16-bit sums, several times faster than downscale_to's exact area average, which a
+// texture does not need. Empty for a photo no larger.
+Image shown_copy(const Image& img);
 
 // Whether the request's method is cheap enough to recompute while a slider moves
 // (MethodCost::kLive); false for an unknown method.

@@ -21,7 +21,7 @@ Status Session::install_model(Model&& m) {
     // The photo is seen afresh: a model of another task finds other faces (or the whole photo).
     std::vector<Face> faces;
     if (!photo_.empty()) {
-        auto f = find_faces(photo_, preview_, *model, *probe);
+        auto f = find_faces(photo_, photo_shown(), *model, *probe);
         if (!f) return f.status();
         faces = std::move(*f);
     }
@@ -43,7 +43,7 @@ Status Session::set_task(ModelTask task) {
     model_->spec.task = task;
     std::vector<Face> faces;
     if (!photo_.empty()) {
-        auto f = find_faces(photo_, preview_, *model_, *probe_);
+        auto f = find_faces(photo_, photo_shown(), *model_, *probe_);
         if (!f) {
             model_->spec.task = before;
             return f.status();
@@ -72,7 +72,8 @@ Status Session::open_face(const Image& face, std::string_view name) {
     f.top = argmax_rows(r->probs)[0];
     f.input_picture = input_picture(f.input, model_->spec.input);
     photo_ = face;
-    preview_ = face;
+    shown_ = shown_copy(face);
+    preview_ = Image{};
     photo_name_ = std::string(name);
     faces_.clear();
     faces_.push_back(std::move(f));

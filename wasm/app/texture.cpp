@@ -8,7 +8,11 @@
 namespace cnnlens::app {
 
 void Texture::upload(const Image& img, int64_t v, bool smooth) {
-    const Image rgba = img.channels == 4 ? img : to_rgba(img);
+    // RGB goes up as it is (a photo: no RGBA copy of it); gray is widened, as ES 3 has no
+    // unsized one-channel format that shows as gray.
+    const bool rgb = img.channels == 3;
+    const Image widened = rgb || img.channels == 4 ? Image{} : to_rgba(img);
+    const Image& up = rgb || img.channels == 4 ? img : widened;
     if (!id) glGenTextures(1, &id);
     glBindTexture(GL_TEXTURE_2D, id);
     const GLint filter = smooth ? GL_LINEAR : GL_NEAREST;
@@ -17,9 +21,10 @@ void Texture::upload(const Image& img, int64_t v, bool smooth) {
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
     glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
-    glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA, rgba.width, rgba.height, 0, GL_RGBA, GL_UNSIGNED_BYTE, rgba.pixels.data());
-    width = rgba.width;
-    height = rgba.height;
+    const GLenum format = rgb ? GL_RGB : GL_RGBA;
+    glTexImage2D(GL_TEXTURE_2D, 0, static_cast<GLint>(format), up.width, up.height, 0, format, GL_UNSIGNED_BYTE, up.pixels.data());
+    width = up.width;
+    height = up.height;
     version = v;
 }
 

@@ -1,4 +1,4 @@
-// An RGBA8 GL texture that is re-uploaded only when the version of what it shows changes.
+// An RGB8 or RGBA8 GL texture that is re-uploaded only when the version of what it shows changes.
 #pragma once
 #include <cstdint>
 
@@ -10,7 +10,7 @@ struct Texture {
     unsigned id = 0;
     int width = 0, height = 0;
     int64_t version = -1;  // of the picture last uploaded
-    // Uploads `img` (any channel count; converted to RGBA) and records `v`.
+    // Uploads `img` (RGB and RGBA as they are, gray widened to RGBA) and records `v`.
     void upload(const Image& img, int64_t v, bool smooth);
     void* imgui_id() const { return reinterpret_cast<void*>(static_cast<intptr_t>(id)); }
     ~Texture();
