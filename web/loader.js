@@ -434,8 +434,11 @@ window.cnnlensTest = {
   // Starts a method as explain() does, without waiting for it; params overrides its defaults.
   start(method, params = {}) {
     if (!call('cnnlens_test_explain', method)) throw new Error(`unknown method ${method}`);
-    for (const [k, v] of Object.entries(params))
+    for (const [k, v] of Object.entries(params)) {
+      // The hook takes numbers (a choice by its index): a label would reach the app as NaN.
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`parameter ${k} of ${method} must be a number (a choice by its index), got ${JSON.stringify(v)}`);
       if (!call('cnnlens_test_param', method, k, v)) throw new Error(`method ${method} has no parameter ${k}`);
+    }
   },
   // Cancels the running job (as Esc and the Cancel button do).
   cancel: () => app._cnnlens_test_cancel(),
