@@ -9,6 +9,7 @@
 #include "core/base/json_text.h"
 #include "core/base/status.h"
 #include "core/eval/confusion.h"
+#include "core/eval/dataset.h"
 #include "core/explain/explain.h"
 #include "core/explain/probe.h"
 #include "core/face/face.h"
@@ -84,6 +85,11 @@ private:
     const KernelSet* kernels_ = nullptr;
     std::unique_ptr<FaceDetector> detector_;
 };
+// A photo as a labeled set of its faces as `explain` sees them (FaceFinder's options; --face K
+// keeps face K), or the whole photo for an image model; `path` defaults to --photo. Errors name
+// `command`. Labels are unused (0). Defined in explain.cpp.
+Expected<Dataset> photo_dataset(const Args& a, const Model& model, const KernelSet& ks, const std::string& command,
+                                std::string path = {});
 // JSON of where a found face is: "box":[x,y,w,h],"score":s,"crop":{"center":[x,y],"width":w,
 // "height":h,"angle_degrees":a,"aligned":b} (fields for the caller's object; `aligned` says
 // whether --align was on: tilts under CropOptions::min_angle_degrees stay at angle 0).

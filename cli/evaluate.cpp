@@ -67,38 +67,6 @@ void print_table(const EvalTable& t) {
     if (nan) std::printf("  (%lld undefined values left out of the means: see the nan column of --csv)\n", static_cast<long long>(nan));
 }
 
-// --photo IMAGE as a set of one item per face, as `explain` sees the photo: a face model's
-// faces found by FaceFinder (--faces, --align, --detector; --face K keeps face K), an image
-// model's whole photo. Labels are unused: each map explains the model's top class.
-Expected<Dataset> photo_dataset(const Args& a, const Model& model, const KernelSet& ks) {
-    const std::string path = a.get("photo");
-    auto img = load_image(path);
-    if (!img) return img.status();
-    Dataset d;
-    d.source = path;
-    d.format = "photo";
-    d.class_names = model.spec.classes;
-    if (model.spec.task != ModelTask::kFace) {
-        d.items.push_back({0, path, std::move(*img)});
-        return d;
-    }
-    const int only = a.get_int("face", 0);
-    if (a.has("face") && only < 1) return invalid_argument("evaluate: --face must be a face number from 1, got '" + a.get("face") + "'");
-    auto finder = FaceFinder::from_args(a, a.get("model"), ks);
-    if (!finder) return finder.status();
-    auto faces = finder->find(*img);
-    if (!faces) return Status(faces.status().code(), path + ": " + faces.status().message());
-    if (faces->empty()) return invalid_argument(path + ": no face found (--faces whole evaluates the whole image)");
-    if (only > static_cast<int>(faces->size()))
-        return invalid_argument(path + ": --face " + std::to_string(only) + ", but " + std::to_string(faces->size()) + " face(s) found");
-    for (size_t k = 0; k < faces->size(); ++k) {
-        if (only > 0 && static_cast<int>(k) + 1 != only) continue;
-        std::string id = path;
-        if (!(*faces)[k].whole_photo) id.append(" face ").append(std::to_string(k + 1));
-        d.items.push_back({0, std::move(id), std::move((*faces)[k].crop)});
-    }
-    return d;
-}
 
 }  // namespace
 
@@ -164,7 +132,7 @@ int cmd_evaluate(const Args& a) {
     dopt.class_names = model->spec.classes;
     dopt.usage = a.get("usage");
     dopt.lenient = a.has("lenient");
-    auto data = a.has("photo") ? photo_dataset(a, *model, *ks) : read_dataset(a.get("data"), dopt);
+    auto data = a.has("photo") ? photo_dataset(a, *model, *ks, "evaluate") : read_dataset(a.get("data"), dopt);
     if (!data) return fail(data.status().message());
     for (const SkippedItem& s : data->skipped) std::fprintf(stderr, "cnnlens: skipped %s: %s\n", s.where.c_str(), s.reason.c_str());
     GraphProbe probe(*model, *ks);

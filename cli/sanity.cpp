@@ -69,22 +69,9 @@ int cmd_sanity(const Args& a) {
     auto params = method_params(*m, a, probe);
     if (!params) return fail("sanity: " + params.status().message());
     const std::string path = a.positional()[0];
-    auto img = load_image(path);
-    if (!img) return fail(img.status().message());
-    Tensor x;
-    if (model->spec.task == ModelTask::kFace) {
-        auto finder = FaceFinder::from_args(a, a.get("model"), *ks);
-        if (!finder) return fail("sanity: " + finder.status().message());
-        auto faces = finder->find(*img);
-        if (!faces) return fail(path + ": " + faces.status().message());
-        const int k = a.get_int("face", 1);
-        if (faces->empty()) return fail(path + ": no face found (--faces whole takes the whole image)");
-        if (k < 1 || k > static_cast<int>(faces->size()))
-            return fail(path + ": --face " + a.get("face") + ", but " + std::to_string(faces->size()) + " face(s) were found");
-        x = image_to_input((*faces)[static_cast<size_t>(k - 1)].crop, model->spec.input);
-    } else {
-        x = model_input(*model, *img);
-    }
+    auto faces = photo_dataset(a, *model, *ks, "sanity", path);
+    if (!faces) return fail(faces.status().message());
+    const Tensor x = model_input(*model, faces->items.front().image);  // --face K, else the first face
     auto pred = probe.run(x, ProbeRequest{});
     if (!pred) return fail(pred.status().message());
     Target t;
