@@ -1,11 +1,13 @@
 // The reference-based methods (issue 18): GradientSHAP's expected completeness on a linear
 // model and its independence of the batch size for one seed; DeepLIFT's summation-to-delta on a
 // small net with sigmoid, tanh, fused ReLU, bias and MaxPool (every kernel set) and on the
-// bundled model, for DeepSHAP too; a model with an op without a rescale rule is refused by name.
+// bundled model (DeepSHAP too) and on ONNX fixtures; a model with an op without a rescale rule is
+// refused by name.
 // The torch oracle test compares the three with a float64 PyTorch implementation.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 
 #include "core/explain/explain.h"
 #include "core/explain/probe.h"
@@ -238,6 +240,34 @@ TEST(DeepLift, SummationToDeltaOnTheBundledModel) {
         auto e = find_method("deepshap")->explain(bundled().face, Target{3}, Params().set("samples", 6).set("baselines", kind).set("batch", 4), ctx);
         ASSERT_TRUE(e) << e.status().message();
         EXPECT_LT(e->stats["completeness_relative_error"], 1e-3) << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
+    }
+}
+
+// The ONNX fixtures: a ResNet (residual Add, BatchNorm, standalone ReLU, Gemm), one with every
+// element-wise activation the importer maps, and depthwise-separable convolutions hold
+// summation-to-delta against the black image; attention (BatchMatMul of two activations) and a
+// ConvNeXt (LayerNorm) are refused with the op and node named.
+TEST(DeepLift, SummationToDeltaOnOnnxFixtures) {
+    auto img = load_image(test::source_path("tests/data/astronaut_face.png"));
+    ASSERT_TRUE(img);
+    for (const char* name : {"resnet48.opset17", "act48.opset17", "dwsep48.opset11", "attn32.opset17", "convnext32.opset17"}) {
+        SCOPED_TRACE(name);
+        auto m = load_model(test::source_path(std::string("tests/data/onnx/") + name + ".onnx"));
+        ASSERT_TRUE(m) << m.status().message();
+        GraphProbe probe(*m, *select_kernel_set());
+        ExplainContext ctx(probe);
+        auto e = find_method("deeplift")->explain(image_to_input(*img, m->spec.input), Target{1}, Params(), ctx);
+        const std::string n = name;
+        if (n.starts_with("attn") || n.starts_with("convnext")) {
+            ASSERT_FALSE(e);
+            EXPECT_EQ(e.status().code(), ErrorCode::kUnsupported);
+            EXPECT_NE(e.status().message().find(n.starts_with("attn") ? "BatchMatMul (node '" : "LayerNorm (node '"), std::string::npos)
+                << e.status().message();
+            continue;
+        }
+        ASSERT_TRUE(e) << e.status().message();
+        EXPECT_GT(std::fabs(e->stats["score_delta"]), 1e-4);
+        EXPECT_LT(e->stats["completeness_relative_error"], 1e-4) << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
     }
 }
 
