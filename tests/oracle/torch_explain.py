@@ -1,8 +1,9 @@
 """Independent float64 PyTorch port of the emotion TF.js graph (built by walking emotion.json), checked against
 the TF.js oracle, then used to write reference explanations (saliency, guided backprop, IG, Grad-CAM, RISE, Blur IG, Guided IG,
-LRP) to tests/data/torch/.
+LRP, DeepLIFT, DeepSHAP, GradientSHAP) to tests/data/torch/.
 Run from the repo root with Debian's python3 (torch, numpy): /usr/bin/python3 tests/oracle/torch_explain.py
-(--only-lrp rewrites the LRP fixtures and keeps the other entries of fixtures.json)."""
+(--only-lrp rewrites the LRP fixtures, --only-reference those of DeepLIFT, DeepSHAP and GradientSHAP; both keep the other
+entries of fixtures.json)."""
 import base64
 import json
 import os
