@@ -3,6 +3,7 @@
 #pragma once
 #include <vector>
 
+#include "core/base/rng.h"
 #include "core/explain/explain.h"
 
 namespace cnnlens {
@@ -95,6 +96,12 @@ inline std::vector<float> black_value(const InputSpec& spec) {
         }
     return v;
 }
+
+// A baseline drawn from distribution `kind` (GradientSHAP's and DeepSHAP's `baselines`: 0 the
+// black image or `blurred`, picked by rng.below(2) == 1; 1 the black image; 2 the black image
+// plus Gaussian noise of sigma `baseline_noise`, one rng.normal() per value in order) into `out`
+// (black.size() floats).
+void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurred, float baseline_noise, float* out);
 
 // N copies of a [1,H,W,C] image as one batch.
 inline Tensor repeat_image(const Tensor& image, int64_t n) {

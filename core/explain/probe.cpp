@@ -87,7 +87,19 @@ std::vector<LayerInfo> GraphProbe::layers() const {
 
 Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& r, ProbeResult& out, int64_t first) {
     const bool objective = r.target.has_value() || r.channel.has_value();
-    if (objective) {
+    if (r.reference) {  // rows [0, n) the images, [n, 2n) their references (Executor::deeplift)
+        const int64_t m = x.shape()[0], per = x.size() / m;
+        const Tensor& ref = *r.reference;
+        Shape s = x.shape();
+        s[0] = 2 * m;
+        Tensor both(s);
+        std::copy(x.data(), x.data() + x.size(), both.data());
+        for (int64_t i = 0; i < m; ++i) {
+            const float* src = ref.data() + (ref.shape()[0] == 1 ? 0 : (first + i) * per);
+            std::copy(src, src + per, both.data() + (m + i) * per);
+        }
+        CNNLENS_RETURN_IF_ERROR(ex.forward(both));
+    } else if (objective) {
         CNNLENS_RETURN_IF_ERROR(ex.forward(x));
     } else {  // forward only: keep just what is read below, recycle the rest as the pass goes
         std::vector<int> keep(r.layers.begin(), r.layers.end());
@@ -99,6 +111,7 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
     const int classes = model_.num_classes();
     copy_scores(ex, n, out, first);
     const Tensor& lg = ex.value(model_.logits);
+    if (r.reference) std::copy(lg.data() + n * classes, lg.data() + 2 * n * classes, out.reference_logits.data() + first * classes);
     const Tensor& probs = out.probs;
 
     std::vector<Seed> seeds;
@@ -143,8 +156,10 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
                 dst.reset(s);
             }
         }
-        CNNLENS_ASSERT(dst.size() == out.logits.shape()[0] * (src.size() / n));
-        std::copy(src.data(), src.data() + src.size(), dst.data() + first * (src.size() / n));
+        // With a reference, src holds the references' rows after the images' n: not copied.
+        const int64_t row = src.size() / src.shape()[0];
+        CNNLENS_ASSERT(dst.size() == out.logits.shape()[0] * row);
+        std::copy(src.data(), src.data() + n * row, dst.data() + first * row);
     };
     for (size_t k = 0; k < r.layers.size(); ++k) copy_into(out.activations[k], ex.value(r.layers[k]));
     if (!objective) return Status::ok();
@@ -152,7 +167,8 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
     if (r.input_gradient) wanted.push_back(model_.graph.input());
     for (int l : r.layers) wanted.push_back(l);
     std::vector<Tensor> grads;
-    if (r.lrp) CNNLENS_RETURN_IF_ERROR(ex.relevance(seeds, wanted, lrp_rules(model_.graph, *r.lrp), grads));
+    if (r.reference) CNNLENS_RETURN_IF_ERROR(ex.deeplift(seeds, wanted, grads));
+    else if (r.lrp) CNNLENS_RETURN_IF_ERROR(ex.relevance(seeds, wanted, lrp_rules(model_.graph, *r.lrp), grads));
     else CNNLENS_RETURN_IF_ERROR(ex.backward(seeds, wanted, r.relu_rule, grads));
     size_t k = 0;
     if (r.input_gradient) copy_into(out.input_grad, grads[k++]);
@@ -216,12 +232,22 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
     for (int l : r.layers)
         if (l < 0 || l >= model_.graph.size() || model_.graph.node(l).op == OpType::kConst)
             return invalid_argument("layer index " + std::to_string(l) + " is not a layer of the model");
+    if (r.reference) {
+        const Shape& rs = r.reference->shape();
+        bool fits = rs.rank() == batch.shape().rank() && (rs[0] == 1 || rs[0] == n);
+        for (int d = 1; fits && d < rs.rank(); ++d) fits = rs[d] == batch.shape()[d];
+        if (!fits) return invalid_argument("DeepLIFT: reference " + rs.str() + " does not fit the batch " + batch.shape().str());
+        if (!r.target || r.target->score != Target::Score::kLogit || r.channel || r.lrp || !r.layers.empty() || r.replace)
+            return invalid_argument("DeepLIFT explains a logit (or a contrast of two) and returns only the input's multipliers");
+    }
     ProbeResult out;
     out.logits.reset(Shape{n, classes});
     out.probs.reset(Shape{n, classes});
+    if (r.reference) out.reference_logits.reset(Shape{n, classes});
     out.activations.resize(r.layers.size());
     if (r.target || r.channel) out.activation_grads.resize(r.layers.size());
-    const int64_t step = chunk_, pieces = (n + step - 1) / step;
+    // A DeepLIFT piece runs its images and their references together: half the images per piece.
+    const int64_t step = r.reference ? std::max(1, chunk_ / 2) : chunk_, pieces = (n + step - 1) / step;
     const int64_t per = batch.size() / n;
     const size_t threads = static_cast<size_t>(pool_threads());
     while (executors_.size() < threads) executors_.push_back(std::make_unique<Executor>(model_.graph, kernels_));

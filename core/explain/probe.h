@@ -50,6 +50,13 @@ struct ProbeRequest {
     // Relevance starts as the target's score (logit or probability, minus the contrast's) one-hot
     // on the logits, so the input's relevance sums to it up to what biases and stabilisers absorb.
     std::optional<LrpComposite> lrp;
+    // With a target: input_grad holds DeepLIFT's multipliers (rescale rule, OpDef::deeplift) of
+    // each image relative to its reference, row i of *reference ([N, ...] like the batch, or
+    // [1, ...] for all; borrowed for the call); the attribution is (x - x0) times them and sums
+    // to score(x) - score(x0). Logit targets only (the softmax has no rescale rule here); no
+    // layers, channel or LRP. Each image runs paired with its reference, so a call costs two
+    // passes; the references' logits come back in reference_logits.
+    const Tensor* reference = nullptr;
     // Runs the model from one layer with activations given instead of its own (Ablation-CAM):
     // the batch is one image [1, H, W, C], and row i of the result is its class scores when
     // node `layer` outputs row i of *values ([N, ...], the layer's shape otherwise; borrowed for
@@ -65,6 +72,7 @@ struct ProbeResult {
     Tensor input_grad;                   // [N, H, W, C] when requested
     std::vector<Tensor> activations;     // per requested layer
     std::vector<Tensor> activation_grads;// per requested layer, when an objective is set
+    Tensor reference_logits;             // [N, classes]: the references' logits (ProbeRequest::reference)
 };
 
 // A layer users can pick: name as shown, node index, output shape for batch 1.

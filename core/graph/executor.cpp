@@ -173,8 +173,13 @@ Status Executor::relevance(std::span<const Seed> seeds, std::span<const int> wan
     return sweep(seeds, wanted, ReluRule::kStandard, rules, out);
 }
 
+Status Executor::deeplift(std::span<const Seed> seeds, std::span<const int> wanted, std::vector<Tensor>& out) {
+    if (batch_ % 2 != 0) return invalid_argument("deeplift: the last forward ran " + std::to_string(batch_) + " images, not inputs and references in pairs");
+    return sweep(seeds, wanted, ReluRule::kStandard, {}, out, true);
+}
+
 Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::span<const LrpRule> lrp,
-                       std::vector<Tensor>& grads) {
+                       std::vector<Tensor>& grads, bool rescale) {
     const bool relevance = !lrp.empty();
     if (batch_ == 0) return invalid_argument("backward called before forward");
     if (!tape_complete_) return invalid_argument("backward needs a full forward pass (the last one kept only some values)");
@@ -204,6 +209,12 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
             const Node& n = graph_.node(i);
             if (!to_seed[static_cast<size_t>(i)] || !from_wanted[static_cast<size_t>(i)] || n.inputs.empty()) continue;
             if (!op_def(n.op).lrp) return unsupported("LRP has no rule for " + std::string(op_name(n.op)) + " (node '" + n.name + "')");
+        }
+    if (rescale)
+        for (int i = 0; i < n_nodes; ++i) {
+            const Node& n = graph_.node(i);
+            if (!to_seed[static_cast<size_t>(i)] || !from_wanted[static_cast<size_t>(i)] || n.inputs.empty()) continue;
+            if (!op_def(n.op).deeplift) return unsupported("DeepLIFT has no rule for " + std::string(op_name(n.op)) + " (node '" + n.name + "')");
         }
 
     std::vector<char> has_grad(static_cast<size_t>(n_nodes), 0), is_wanted(static_cast<size_t>(n_nodes), 0);
@@ -255,9 +266,11 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
         }
         if (!any) continue;
         OpContext ctx{n.name, n.attrs, ins, {is_const.get(), m}, kernels_, states_[static_cast<size_t>(i)]};
-        if (!is_wanted[static_cast<size_t>(i)] && !relevance) ctx.spent_grad = grads_[static_cast<size_t>(i)].data();
+        if (!is_wanted[static_cast<size_t>(i)] && !relevance && !rescale) ctx.spent_grad = grads_[static_cast<size_t>(i)].data();
         const auto t0 = backward_profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-        if (relevance)
+        if (rescale)
+            CNNLENS_RETURN_IF_ERROR(op_def(n.op).deeplift(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m}));
+        else if (relevance)
             CNNLENS_RETURN_IF_ERROR(op_def(n.op).lrp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m},
                                                      lrp[static_cast<size_t>(i)]));
         else

@@ -54,6 +54,13 @@ public:
     // the call before any work, with a message naming its op and node.
     Status relevance(std::span<const Seed> seeds, std::span<const int> wanted, std::span<const LrpRule> rules, std::vector<Tensor>& out);
 
+    // DeepLIFT's multipliers (rescale rule): the same sweep with each node's OpDef::deeplift. The
+    // last forward() ran 2n images, the inputs in rows [0, n) and their references in rows
+    // [n, 2n) (row i + n is row i's reference); the seeds must be zero on rows [n, 2n). out[k]
+    // holds the multipliers of wanted[k] in rows [0, n) and zeros below; the attribution is
+    // (x - x0) times them. A node on the way without a rule fails the call before any work.
+    Status deeplift(std::span<const Seed> seeds, std::span<const int> wanted, std::vector<Tensor>& out);
+
     const Graph& graph() const { return graph_; }
     const KernelSet& kernels() const { return kernels_; }
 
@@ -69,7 +76,7 @@ private:
     static void take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements);
     Status run_forward(std::span<const Tensor> inputs, const std::vector<char>* keep);
     Status sweep(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::span<const LrpRule> lrp,
-                 std::vector<Tensor>& grads);
+                 std::vector<Tensor>& grads, bool rescale = false);
 
     const Graph& graph_;
     const KernelSet& kernels_;

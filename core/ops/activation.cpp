@@ -143,17 +143,18 @@ void vjp_pointwise(OpContext& c, const Tensor&, const Tensor& g, std::span<Tenso
 
 }  // namespace
 
-// Relevance passes through every element-wise activation unchanged (Zennit's Pass rule).
-extern const OpDef kSeluDef{"Selu", infer_unary, forward_pointwise<OpType::kSelu>, vjp_pointwise<OpType::kSelu>, lrp_pass};
-extern const OpDef kClipDef{"Clip", infer_unary, forward_pointwise<OpType::kClip>, vjp_pointwise<OpType::kClip>, lrp_pass};
-extern const OpDef kHardSigmoidDef{"HardSigmoid", infer_unary, forward_pointwise<OpType::kHardSigmoid>, vjp_pointwise<OpType::kHardSigmoid>, lrp_pass};
-extern const OpDef kHardSwishDef{"HardSwish", infer_unary, forward_pointwise<OpType::kHardSwish>, vjp_pointwise<OpType::kHardSwish>, lrp_pass};
-extern const OpDef kReluDef{"Relu", infer_unary, forward<Activation::kRelu>, vjp<Activation::kRelu>, lrp_pass};
-extern const OpDef kRelu6Def{"Relu6", infer_unary, forward<Activation::kRelu6>, vjp<Activation::kRelu6>, lrp_pass};
-extern const OpDef kEluDef{"Elu", infer_unary, forward<Activation::kElu>, vjp<Activation::kElu>, lrp_pass};
-extern const OpDef kLeakyReluDef{"LeakyRelu", infer_unary, forward<Activation::kLeakyRelu>, vjp<Activation::kLeakyRelu>, lrp_pass};
-extern const OpDef kSigmoidDef{"Sigmoid", infer_unary, forward<Activation::kSigmoid>, vjp<Activation::kSigmoid>, lrp_pass};
-extern const OpDef kTanhDef{"Tanh", infer_unary, forward<Activation::kTanh>, vjp<Activation::kTanh>, lrp_pass};
-extern const OpDef kPreluDef{"Prelu", infer_prelu, forward_prelu, vjp_prelu, lrp_pass};
+// Relevance passes through every element-wise activation unchanged (Zennit's Pass rule); DeepLIFT
+// rescales the multiplier by the activation's difference quotient.
+extern const OpDef kSeluDef{"Selu", infer_unary, forward_pointwise<OpType::kSelu>, vjp_pointwise<OpType::kSelu>, lrp_pass, deeplift_rescale<vjp_pointwise<OpType::kSelu>>};
+extern const OpDef kClipDef{"Clip", infer_unary, forward_pointwise<OpType::kClip>, vjp_pointwise<OpType::kClip>, lrp_pass, deeplift_rescale<vjp_pointwise<OpType::kClip>>};
+extern const OpDef kHardSigmoidDef{"HardSigmoid", infer_unary, forward_pointwise<OpType::kHardSigmoid>, vjp_pointwise<OpType::kHardSigmoid>, lrp_pass, deeplift_rescale<vjp_pointwise<OpType::kHardSigmoid>>};
+extern const OpDef kHardSwishDef{"HardSwish", infer_unary, forward_pointwise<OpType::kHardSwish>, vjp_pointwise<OpType::kHardSwish>, lrp_pass, deeplift_rescale<vjp_pointwise<OpType::kHardSwish>>};
+extern const OpDef kReluDef{"Relu", infer_unary, forward<Activation::kRelu>, vjp<Activation::kRelu>, lrp_pass, deeplift_rescale<vjp<Activation::kRelu>>};
+extern const OpDef kRelu6Def{"Relu6", infer_unary, forward<Activation::kRelu6>, vjp<Activation::kRelu6>, lrp_pass, deeplift_rescale<vjp<Activation::kRelu6>>};
+extern const OpDef kEluDef{"Elu", infer_unary, forward<Activation::kElu>, vjp<Activation::kElu>, lrp_pass, deeplift_rescale<vjp<Activation::kElu>>};
+extern const OpDef kLeakyReluDef{"LeakyRelu", infer_unary, forward<Activation::kLeakyRelu>, vjp<Activation::kLeakyRelu>, lrp_pass, deeplift_rescale<vjp<Activation::kLeakyRelu>>};
+extern const OpDef kSigmoidDef{"Sigmoid", infer_unary, forward<Activation::kSigmoid>, vjp<Activation::kSigmoid>, lrp_pass, deeplift_rescale<vjp<Activation::kSigmoid>>};
+extern const OpDef kTanhDef{"Tanh", infer_unary, forward<Activation::kTanh>, vjp<Activation::kTanh>, lrp_pass, deeplift_rescale<vjp<Activation::kTanh>>};
+extern const OpDef kPreluDef{"Prelu", infer_prelu, forward_prelu, vjp_prelu, lrp_pass, deeplift_rescale<vjp_prelu>};
 
 }  // namespace cnnlens

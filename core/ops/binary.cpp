@@ -150,11 +150,26 @@ Status lrp(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* c
     }
 }
 
+// DeepLIFT: Add and Sub are linear, and so are Mul and Div by a constant: the VJP. A product or
+// quotient of two activations has no rescale rule (DeepLIFT's RevealCancel paper leaves
+// multiplicative interactions open) and is refused.
+template <Bin kOp>
+Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> acc) {
+    if constexpr (kOp == Bin::kMul || kOp == Bin::kDiv) {
+        const bool constant = kOp == Bin::kMul ? c.input_is_const[0] || c.input_is_const[1] : c.input_is_const[1];
+        if (!constant)
+            return unsupported("DeepLIFT has no rule for " + std::string(kNames[static_cast<int>(kOp)]) + " (node '" + std::string(c.node_name) +
+                               "'): " + (kOp == Bin::kMul ? "both factors are activations" : "the divisor is an activation"));
+    }
+    vjp<kOp>(c, out, m, m_in, acc, ReluRule::kStandard);
+    return Status::ok();
+}
+
 }  // namespace
 
-extern const OpDef kAddDef{"Add", infer<Bin::kAdd>, forward<Bin::kAdd>, vjp<Bin::kAdd>, lrp<Bin::kAdd>};
-extern const OpDef kSubDef{"Sub", infer<Bin::kSub>, forward<Bin::kSub>, vjp<Bin::kSub>, lrp<Bin::kSub>};
-extern const OpDef kMulDef{"Mul", infer<Bin::kMul>, forward<Bin::kMul>, vjp<Bin::kMul>, lrp<Bin::kMul>};
-extern const OpDef kDivDef{"Div", infer<Bin::kDiv>, forward<Bin::kDiv>, vjp<Bin::kDiv>, lrp<Bin::kDiv>};
+extern const OpDef kAddDef{"Add", infer<Bin::kAdd>, forward<Bin::kAdd>, vjp<Bin::kAdd>, lrp<Bin::kAdd>, deeplift<Bin::kAdd>};
+extern const OpDef kSubDef{"Sub", infer<Bin::kSub>, forward<Bin::kSub>, vjp<Bin::kSub>, lrp<Bin::kSub>, deeplift<Bin::kSub>};
+extern const OpDef kMulDef{"Mul", infer<Bin::kMul>, forward<Bin::kMul>, vjp<Bin::kMul>, lrp<Bin::kMul>, deeplift<Bin::kMul>};
+extern const OpDef kDivDef{"Div", infer<Bin::kDiv>, forward<Bin::kDiv>, vjp<Bin::kDiv>, lrp<Bin::kDiv>, deeplift<Bin::kDiv>};
 
 }  // namespace cnnlens

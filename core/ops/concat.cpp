@@ -68,6 +68,6 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
 
 }  // namespace
 
-extern const OpDef kConcatDef{"Concat", infer, forward, vjp, lrp_route<vjp>};
+extern const OpDef kConcatDef{"Concat", infer, forward, vjp, lrp_route<vjp>, deeplift_linear<vjp>};
 
 }  // namespace cnnlens

@@ -94,6 +94,6 @@ Status lrp(OpContext& c, const Tensor&, const Tensor& r, std::span<Tensor* const
 
 }  // namespace
 
-extern const OpDef kConvTransposeDef{"ConvTranspose", infer, forward, vjp, lrp};
+extern const OpDef kConvTransposeDef{"ConvTranspose", infer, forward, vjp, lrp, deeplift_linear<vjp>};
 
 }  // namespace cnnlens

@@ -63,12 +63,13 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
 }  // namespace
 
 // No LRP rule for these element-wise functions but Neg (y = -x passes relevance on): they are no
-// activations, and appear inside products (GELU, normalisation) that have none.
-extern const OpDef kErfDef{"Erf", infer, forward<Fn::kErf>, vjp<Fn::kErf>, nullptr};
-extern const OpDef kSqrtDef{"Sqrt", infer, forward<Fn::kSqrt>, vjp<Fn::kSqrt>, nullptr};
-extern const OpDef kExpDef{"Exp", infer, forward<Fn::kExp>, vjp<Fn::kExp>, nullptr};
-extern const OpDef kLogDef{"Log", infer, forward<Fn::kLog>, vjp<Fn::kLog>, nullptr};
-extern const OpDef kNegDef{"Neg", infer, forward<Fn::kNeg>, vjp<Fn::kNeg>, lrp_pass};
-extern const OpDef kPowDef{"Pow", infer, forward<Fn::kPow>, vjp<Fn::kPow>, nullptr};
+// activations, and appear inside products (GELU, normalisation) that have none. DeepLIFT's
+// rescale rule holds for any element-wise function.
+extern const OpDef kErfDef{"Erf", infer, forward<Fn::kErf>, vjp<Fn::kErf>, nullptr, deeplift_rescale<vjp<Fn::kErf>>};
+extern const OpDef kSqrtDef{"Sqrt", infer, forward<Fn::kSqrt>, vjp<Fn::kSqrt>, nullptr, deeplift_rescale<vjp<Fn::kSqrt>>};
+extern const OpDef kExpDef{"Exp", infer, forward<Fn::kExp>, vjp<Fn::kExp>, nullptr, deeplift_rescale<vjp<Fn::kExp>>};
+extern const OpDef kLogDef{"Log", infer, forward<Fn::kLog>, vjp<Fn::kLog>, nullptr, deeplift_rescale<vjp<Fn::kLog>>};
+extern const OpDef kNegDef{"Neg", infer, forward<Fn::kNeg>, vjp<Fn::kNeg>, lrp_pass, deeplift_rescale<vjp<Fn::kNeg>>};
+extern const OpDef kPowDef{"Pow", infer, forward<Fn::kPow>, vjp<Fn::kPow>, nullptr, deeplift_rescale<vjp<Fn::kPow>>};
 
 }  // namespace cnnlens

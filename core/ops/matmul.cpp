@@ -50,8 +50,17 @@ Status lrp(OpContext& c, const Tensor&, const Tensor& r, std::span<Tensor* const
     return lrp_weighted(c, plain, forward, vjp, r, *r_in[0], acc[0], rule);
 }
 
+// DeepLIFT: linear, with the rescale rule through a fused activation.
+Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> acc) {
+    if (!m_in[0]) return Status::ok();
+    MatMulAttrs plain = std::get<MatMulAttrs>(c.attrs);
+    plain.activation = Activation::kNone;
+    const auto& a = std::get<MatMulAttrs>(c.attrs);
+    return deeplift_fused(c, plain, forward, vjp, a.activation, a.alpha, out, m, *m_in[0], acc[0]);
+}
+
 }  // namespace
 
-extern const OpDef kMatMulDef{"MatMul", infer, forward, vjp, lrp};
+extern const OpDef kMatMulDef{"MatMul", infer, forward, vjp, lrp, deeplift};
 
 }  // namespace cnnlens

@@ -70,6 +70,6 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
 }  // namespace
 
 // LRP: global average pooling splits relevance in proportion to the inputs (Zennit's Norm rule).
-extern const OpDef kMeanDef{"Mean", infer, forward, vjp, lrp_split<vjp>};
+extern const OpDef kMeanDef{"Mean", infer, forward, vjp, lrp_split<vjp>, deeplift_linear<vjp>};
 
 }  // namespace cnnlens

@@ -377,4 +377,69 @@ Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn
     return Status::ok();
 }
 
+namespace {
+
+// The k-th per-call buffer of a DeepLIFT rule, shaped `s` (contents garbage). It lives in the
+// op's lrp_scratch: LRP and DeepLIFT never share a sweep, and kept buffers spare the page faults
+// that fresh ones cost on every call.
+Tensor& deeplift_buffer(OpState& st, size_t k, const Shape& s) {
+    // Sized for every rule's buffers at once: growing it later would move the ones handed out.
+    if (st.lrp_scratch.size() < 4) st.lrp_scratch.resize(4);
+    st.lrp_scratch[k].reset(s);
+    return st.lrp_scratch[k];
+}
+
+// m_in = m's derivative-based value (d, from the VJP) replaced by m * dy / dx where the input and
+// its reference differ; rows [n, 2n) zero.
+void rescale_rows(const float* x, const float* y, const float* m, const float* d, float* dst, int64_t half) {
+    parallel_for(half, kElementwiseGrain, [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) {
+            const float dx = x[i] - x[i + half];
+            dst[i] = std::fabs(dx) < kDeepLiftEpsilon ? d[i] : m[i] * ((y[i] - y[i + half]) / dx);
+        }
+    });
+    std::fill(dst + half, dst + 2 * half, 0.f);
+}
+
+}  // namespace
+
+Status deeplift_rescale(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& m, Tensor& m_in, bool accumulate) {
+    const Tensor& x = *c.inputs[0];
+    if (x.shape() != out.shape())
+        return unsupported("DeepLIFT: node '" + std::string(c.node_name) + "' broadcasts its input " + x.shape().str() + " to " +
+                           out.shape().str() + "; the rescale rule needs one output per input");
+    Tensor& d = deeplift_buffer(c.state, 0, x.shape());
+    // Only input 0 gets a gradient: the others (Prelu's alpha, Pow's exponent) are constants.
+    Tensor* dp[3] = {&d, nullptr, nullptr};
+    const bool fresh[3] = {false, false, false};
+    const size_t k = std::min<size_t>(c.inputs.size(), 3);
+    vjp(c, out, m, {dp, k}, {fresh, k}, ReluRule::kStandard);
+    Tensor& r = deeplift_buffer(c.state, 1, x.shape());
+    rescale_rows(x.data(), out.data(), m.data(), d.data(), r.data(), x.size() / 2);
+    store_or_add(m_in.data(), r.data(), r.size(), accumulate);
+    return Status::ok();
+}
+
+Status deeplift_fused(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp, Activation a, float alpha, const Tensor& out,
+                      const Tensor& m, Tensor& m_in, bool accumulate) {
+    Tensor* gp[3] = {&m_in, nullptr, nullptr};
+    const bool acc[3] = {accumulate, false, false};
+    const size_t k = std::min<size_t>(c.inputs.size(), 3);
+    if (a == Activation::kNone) {
+        vjp(c, out, m, {gp, k}, {acc, k}, ReluRule::kStandard);
+        return Status::ok();
+    }
+    // The op without its activation runs on kernels of its own: c's are prepared with it.
+    if (c.state.deeplift_plain.empty()) c.state.deeplift_plain.resize(1);
+    OpContext pc{c.node_name, plain, c.inputs, c.input_is_const, c.kernels, c.state.deeplift_plain[0]};
+    Tensor& z = deeplift_buffer(c.state, 0, out.shape());
+    Tensor& d = deeplift_buffer(c.state, 1, out.shape());
+    Tensor& g = deeplift_buffer(c.state, 2, out.shape());
+    forward(pc, z);
+    activation_backward(a, alpha, ReluRule::kStandard, out.data(), m.data(), d.data(), m.size());
+    rescale_rows(z.data(), out.data(), m.data(), d.data(), g.data(), m.size() / 2);
+    vjp(pc, z, g, {gp, k}, {acc, k}, ReluRule::kStandard);
+    return Status::ok();
+}
+
 }  // namespace cnnlens

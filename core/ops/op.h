@@ -209,6 +209,8 @@ struct OpState {
     std::vector<OpState> lrp_states;
     std::vector<Tensor> lrp_scratch;  // per-call buffers, kept so a sweep does not fault pages in
     std::string lrp_key;  // the rule they were made for
+    // DeepLIFT through a fused activation: the state of the op without it (its own kernels).
+    std::vector<OpState> deeplift_plain;
 };
 
 // Everything an op sees when it runs. inputs[i] is the forward value of input i (for Const
@@ -247,6 +249,18 @@ struct OpDef {
     // inputs (Mul by a constant) returns an error for the others.
     Status (*lrp)(OpContext&, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
                   std::span<const bool> accumulate, const LrpRule& rule);
+    // DeepLIFT's multipliers (Shrikumar et al. 2017, rescale rule). The batch pairs each input
+    // with its reference: rows [0, n) of every input and of `out` are the inputs' forward pass,
+    // rows [n, 2n) the references'. m_in[i] = the multipliers of input i's rows [0, n) given `m`,
+    // the output's (rows [n, 2n) of m are zero and those of m_in are written zero), for every i
+    // with m_in[i] != nullptr; accumulate as in vjp. Linear ops pass m through their VJP;
+    // element-wise nonlinear ones scale it by (f(x) - f(x0)) / (x - x0), the derivative where
+    // |x - x0| < kDeepLiftEpsilon; MaxPool splits its output's difference between the winners at
+    // the input and at the reference (Captum's rule). nullptr: the op has no rule (Softmax,
+    // LayerNorm, attention) and a model whose path crosses it is refused; an op whose rule holds
+    // only for some inputs (Mul by a constant) returns an error for the others.
+    Status (*deeplift)(OpContext&, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in,
+                       std::span<const bool> accumulate) = nullptr;
 };
 
 const OpDef& op_def(OpType t);
@@ -302,5 +316,30 @@ Status lrp_split(OpContext& c, const Tensor& out, const Tensor& r, std::span<Ten
                  const LrpRule&) {
     return lrp_split(c, kVjp, out, r, r_in, accumulate);
 }
+
+// --- DeepLIFT rules shared by ops (OpDef::deeplift) ------------------------------------------
+
+// Below this |x - x0| the rescale rule's ratio is replaced by the derivative (Captum's eps is
+// 1e-10 on float64; float32 differences this small are mostly rounding).
+inline constexpr float kDeepLiftEpsilon = 1e-6f;
+
+// Linear (or affine) ops: the multipliers are the VJP of m.
+template <VjpFn kVjp>
+Status deeplift_linear(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> accumulate) {
+    kVjp(c, out, m, m_in, accumulate, ReluRule::kStandard);
+    return Status::ok();
+}
+// The rescale rule of an element-wise op y = f(x) of one input, its derivative given by `vjp`.
+Status deeplift_rescale(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& m, Tensor& m_in, bool accumulate);
+template <VjpFn kVjp>
+Status deeplift_rescale(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> accumulate) {
+    if (!m_in[0]) return Status::ok();
+    return deeplift_rescale(c, kVjp, out, m, *m_in[0], accumulate[0]);
+}
+// An op with a fused activation (Conv2D, MatMul): the rescale rule through the activation, its
+// pre-activation values recomputed by `forward` with `plain` (the attributes without it) for the
+// input and the reference, then `vjp` of the plain op.
+Status deeplift_fused(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp, Activation a, float alpha, const Tensor& out,
+                      const Tensor& m, Tensor& m_in, bool accumulate);
 
 }  // namespace cnnlens

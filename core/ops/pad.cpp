@@ -111,6 +111,6 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
 
 }  // namespace
 
-extern const OpDef kPadDef{"Pad", infer, forward, vjp, lrp_route<vjp>};
+extern const OpDef kPadDef{"Pad", infer, forward, vjp, lrp_route<vjp>, deeplift_linear<vjp>};
 
 }  // namespace cnnlens

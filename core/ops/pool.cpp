@@ -1,6 +1,7 @@
 // MaxPool and AvgPool over the spatial axes of NHWC tensors, on the session's kernel set.
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 #include "core/ops/op.h"
 
@@ -68,11 +69,53 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
     k.backward_input(c.inputs[0]->data(), g.data(), gin[0]->data(), batch, acc[0]);
 }
 
+// DeepLIFT for MaxPool, Captum's rule: with y = max(x) at the input and y0 = max(x0) at the
+// reference, max(y, y0) - y0 goes to the input's winner and y - max(y, y0) to the reference's,
+// each times m; an input's multiplier is what it received over its own x - x0 (the gradient
+// where |x - x0| < kDeepLiftEpsilon). The two parts sum to m (y - y0), so summation-to-delta
+// holds through the pool.
+// A kept per-call buffer (see deeplift_buffer in op.cpp).
+Tensor& buffer(OpState& st, size_t k, const Shape& s) {
+    // Sized for every rule's buffers at once: growing it later would move the ones handed out.
+    if (st.lrp_scratch.size() < 4) st.lrp_scratch.resize(4);
+    st.lrp_scratch[k].reset(s);
+    return st.lrp_scratch[k];
+}
+
+Status deeplift_max(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> acc) {
+    if (!m_in[0]) return Status::ok();
+    if (!c.state.argmax_valid || static_cast<int64_t>(c.state.argmax.size()) != m.size())
+        return unsupported("DeepLIFT: MaxPool node '" + std::string(c.node_name) + "' kept no window winners (an image too large)");
+    PoolKernel& k = prepared<PoolKind::kMax>(c);
+    const Tensor& x = *c.inputs[0];
+    const int batch = static_cast<int>(m.shape()[0]);
+    const int64_t half_out = m.size() / 2, half_in = x.size() / 2;
+    Tensor& share = buffer(c.state, 0, m.shape());
+    Tensor& routed = buffer(c.state, 1, x.shape());
+    Tensor& grad = buffer(c.state, 2, x.shape());
+    for (int64_t i = 0; i < half_out; ++i) {
+        const float y = out[i], y0 = out[i + half_out], top = std::max(y, y0);
+        share[i] = m[i] * (top - y0);
+        share[i + half_out] = m[i] * (y - top);
+    }
+    k.backward_argmax(c.state.argmax.data(), share.data(), routed.data(), batch, false);
+    k.backward_argmax(c.state.argmax.data(), m.data(), grad.data(), batch, false);
+    Tensor& r = buffer(c.state, 3, x.shape());
+    for (int64_t i = 0; i < half_in; ++i) {
+        const float dx = x[i] - x[i + half_in];
+        r[i] = std::fabs(dx) < kDeepLiftEpsilon ? grad[i] : (routed[i] + routed[i + half_in]) / dx;
+    }
+    std::fill(r.data() + half_in, r.data() + x.size(), 0.f);
+    store_or_add(m_in[0]->data(), r.data(), r.size(), acc[0]);
+    return Status::ok();
+}
+
 }  // namespace
 
 // LRP: MaxPool sends relevance to the window's winner (the gradient, as Zennit leaves max pooling);
 // AvgPool splits it in proportion to the inputs (Zennit's Norm rule for AvgPool).
-extern const OpDef kMaxPoolDef{"MaxPool", infer<PoolKind::kMax>, forward<PoolKind::kMax>, vjp<PoolKind::kMax>, lrp_route<vjp<PoolKind::kMax>>};
-extern const OpDef kAvgPoolDef{"AvgPool", infer<PoolKind::kAvg>, forward<PoolKind::kAvg>, vjp<PoolKind::kAvg>, lrp_split<vjp<PoolKind::kAvg>>};
+extern const OpDef kMaxPoolDef{"MaxPool", infer<PoolKind::kMax>, forward<PoolKind::kMax>, vjp<PoolKind::kMax>, lrp_route<vjp<PoolKind::kMax>>, deeplift_max};
+extern const OpDef kAvgPoolDef{"AvgPool", infer<PoolKind::kAvg>, forward<PoolKind::kAvg>, vjp<PoolKind::kAvg>, lrp_split<vjp<PoolKind::kAvg>>,
+                              deeplift_linear<vjp<PoolKind::kAvg>>};
 
 }  // namespace cnnlens

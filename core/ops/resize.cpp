@@ -163,6 +163,6 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
 }  // namespace
 
 // LRP: relevance goes where the gradient goes; interpolation weights sum to 1, so it is conserved.
-extern const OpDef kResizeDef{"Resize", infer, forward, vjp, lrp_route<vjp>};
+extern const OpDef kResizeDef{"Resize", infer, forward, vjp, lrp_route<vjp>, deeplift_linear<vjp>};
 
 }  // namespace cnnlens

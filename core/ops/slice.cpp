@@ -97,6 +97,6 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
 
 }  // namespace
 
-extern const OpDef kSliceDef{"Slice", infer, forward, vjp, lrp_route<vjp>};
+extern const OpDef kSliceDef{"Slice", infer, forward, vjp, lrp_route<vjp>, deeplift_linear<vjp>};
 
 }  // namespace cnnlens

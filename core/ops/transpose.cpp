@@ -60,6 +60,6 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
 
 }  // namespace
 
-extern const OpDef kTransposeDef{"Transpose", infer, forward, vjp, lrp_route<vjp>};
+extern const OpDef kTransposeDef{"Transpose", infer, forward, vjp, lrp_route<vjp>, deeplift_linear<vjp>};
 
 }  // namespace cnnlens

@@ -245,6 +245,7 @@ public:
     Expected<ProbeResult> run(const Tensor& batch, const ProbeRequest& request) override {
         // A replaced layer runs one image per row of its values from that layer on.
         images += request.replace ? request.replace->values->shape()[0] : batch.shape()[0];
+        if (request.reference) images += batch.shape()[0];  // DeepLIFT runs each image's reference too
         return inner_.run(batch, request);
     }
     const InputSpec& input_spec() const override { return inner_.input_spec(); }

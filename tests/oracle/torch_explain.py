@@ -1,8 +1,9 @@
 """Independent float64 PyTorch port of the emotion TF.js graph (built by walking emotion.json), checked against
 the TF.js oracle, then used to write reference explanations (saliency, guided backprop, IG, Grad-CAM, RISE, Blur IG, Guided IG,
-LRP) to tests/data/torch/.
+LRP, DeepLIFT, DeepSHAP, GradientSHAP) to tests/data/torch/.
 Run from the repo root with Debian's python3 (torch, numpy): /usr/bin/python3 tests/oracle/torch_explain.py
-(--only-lrp rewrites the LRP fixtures and keeps the other entries of fixtures.json)."""
+(--only-lrp rewrites the LRP fixtures, --only-reference those of DeepLIFT, DeepSHAP and GradientSHAP; both keep the other
+entries of fixtures.json)."""
 import base64
 import json
 import os
@@ -73,6 +74,57 @@ class GuidedRelu(torch.autograd.Function):
         return g * (x > 0).to(g.dtype) * (g > 0).to(g.dtype)
 
 
+class RescaleRelu(torch.autograd.Function):
+    """DeepLIFT's rescale rule (Shrikumar et al. 2017, eq. 3 with the chain rule for multipliers) on a batch
+    whose second half holds the references of the first: the multiplier of x is g * (relu(x) - relu(x0)) /
+    (x - x0), the derivative [x > 0] where |x - x0| < 1e-6; the references' half gets none."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        n = x.shape[0] // 2
+        xa, xr = x[:n], x[n:]
+        dx = xa - xr
+        dy = xa.clamp(min=0) - xr.clamp(min=0)
+        safe = torch.where(dx.abs() < 1e-6, torch.ones_like(dx), dx)
+        m = torch.where(dx.abs() < 1e-6, (xa > 0).to(g.dtype), dy / safe)
+        return torch.cat([g[:n] * m, torch.zeros_like(g[n:])])
+
+
+class RescaleMaxPool(torch.autograd.Function):
+    """Max pooling under DeepLIFT on a paired batch, as Captum splits it: with y, y0 the pooled input and
+    reference and t = max(y, y0), g * (t - y0) goes to the input's window winner and g * (y - t) to the
+    reference's (torch's own max-pool backward does the routing); each input position's multiplier is what
+    it received over x - x0 (the plain gradient where |x - x0| < 1e-6)."""
+
+    @staticmethod
+    def forward(ctx, x, pool):
+        with torch.enable_grad():
+            xr = x.detach().requires_grad_(True)
+            y = pool(xr)
+        ctx.xr, ctx.y = xr, y
+        return y.detach()
+
+    @staticmethod
+    def backward(ctx, g):
+        xr, y = ctx.xr, ctx.y
+        n = xr.shape[0] // 2
+        ya, y0 = y[:n].detach(), y[n:].detach()
+        t = torch.maximum(ya, y0)
+        share = torch.cat([g[:n] * (t - y0), g[:n] * (ya - t)])
+        (routed,) = torch.autograd.grad(y, xr, share, retain_graph=True)
+        (plain,) = torch.autograd.grad(y, xr, torch.cat([g[:n], torch.zeros_like(g[n:])]))
+        dx = xr[:n].detach() - xr[n:].detach()
+        small = dx.abs() < 1e-6
+        m = torch.where(small, plain[:n], (routed[:n] + routed[n:]) / torch.where(small, torch.ones_like(dx), dx))
+        return torch.cat([m, torch.zeros_like(m)]), None
+
+
 class GraphPort:
     """Walks the TF.js graph in topological order; tensors are kept NCHW, float64."""
 
@@ -132,10 +184,12 @@ class GraphPort:
             x = F.pad(x, (pl, pr, pt, pb), value=float('-inf'))
         return F.max_pool2d(x, k[1:3], s[1:3])
 
-    def forward(self, x_nhwc, guided=False, replace=None):
+    def forward(self, x_nhwc, guided=False, replace=None, deeplift=False):
         """x_nhwc: [N, 64, 64, 1] float64. Returns {node name: tensor} (spatial ones NCHW).
-        replace {node name: tensor}: that node outputs the tensor instead (Ablation-CAM)."""
-        relu = GuidedRelu.apply if guided else torch.relu
+        replace {node name: tensor}: that node outputs the tensor instead (Ablation-CAM).
+        deeplift: rows [N/2, N) are the references of rows [0, N/2); ReLU and max pooling backpropagate
+        DeepLIFT's multipliers (the graph's other ops are linear: their gradient is their multiplier)."""
+        relu = GuidedRelu.apply if guided else RescaleRelu.apply if deeplift else torch.relu
         v = {}
         for name in self.order:
             node = self.nodes[name]
@@ -156,7 +210,10 @@ class GraphPort:
             elif op == 'DepthwiseConv2dNative':
                 v[name] = self._conv(node, ins[0], ins[1], True)
             elif op == 'MaxPool':
-                v[name] = self._maxpool(node, ins[0])
+                if deeplift:
+                    v[name] = RescaleMaxPool.apply(ins[0], lambda t, node=node: self._maxpool(node, t))
+                else:
+                    v[name] = self._maxpool(node, ins[0])
             elif op == 'AddV2':
                 v[name] = ins[0] + ins[1]
             elif op == 'Relu':
@@ -208,6 +265,103 @@ def grad_cam(port, x, cls, layer):
     cam = torch.relu((w * A).sum(dim=1, keepdim=True)).detach()  # [1,1,h,w]
     up = F.interpolate(cam, size=tuple(x.shape[1:3]), mode='bilinear', align_corners=False)
     return cam[0, 0], up[0, 0]
+
+
+# --- GradientSHAP, DeepLIFT, DeepSHAP (issue 18) -------------------------------------------------
+
+class Draws:
+    """core/base/rng.h's stream with its float32 uniform() and Box-Muller normal() (cos first, sin cached)."""
+
+    def __init__(self, seed, stream):
+        self.pcg = Pcg32(seed, stream)
+        self.spare = None
+
+    def uniform(self):
+        return np.float32(self.pcg.uniform())
+
+    def below(self, n):
+        return self.pcg.below(n)
+
+    def normal(self):
+        if self.spare is not None:
+            v, self.spare = self.spare, None
+            return v
+        u1 = np.float32(0)
+        while u1 <= np.float32(1e-12):
+            u1 = self.uniform()
+        u2 = self.uniform()
+        r = np.sqrt(np.float32(-2) * np.log(u1))
+        a = np.float32(6.28318530718) * u2
+        self.spare = r * np.sin(a, dtype=np.float32)
+        return r * np.cos(a, dtype=np.float32)
+
+    def normals(self, n):
+        return np.array([self.normal() for _ in range(n)], dtype=np.float32)
+
+
+def noisy_black(rng, shape, sigma):
+    """The 'noise_around_black' baseline: black (0 for this [0, 1] model) + sigma * normal() per value."""
+    return torch.from_numpy((np.float32(sigma) * rng.normals(int(np.prod(shape)))).astype(np.float64)).view(shape)
+
+
+def gradient_shap(port, x, cls, samples, noise, baseline_noise, seed):
+    """Captum's GradientShap (Lundberg & Lee 2017): mean over draws of grad f(x0 + a (x' - x0)) * (x' - x0),
+    x' = x + N(0, noise^2). Draw k from stream k of the seed: baseline (noise around black), then
+    a = uniform(), then the input's noise, as gradient_shap.cpp draws them."""
+    pts, diffs = [], []
+    for k in range(samples):
+        rng = Draws(seed, k)
+        x0 = noisy_black(rng, x.shape, baseline_noise)
+        a = float(rng.uniform())
+        xn = x + torch.from_numpy((np.float32(noise) * rng.normals(x.numel())).astype(np.float64)).view(x.shape)
+        pts.append(x0 + a * (xn - x0))
+        diffs.append(xn - x0)
+    g, _ = input_grad(port, torch.cat(pts), cls)
+    return (g * torch.cat(diffs)).mean(dim=0)
+
+
+def deeplift(port, x, x0, cls, contrast=None):
+    """DeepLIFT, rescale rule: (x - x0) times the multipliers of a backward pass through the paired batch
+    [x; x0]. Returns the attributions [N,64,64,1], and score(x) - score(x0) per image."""
+    n = x.shape[0]
+    both = torch.cat([x, x0]).clone().requires_grad_(True)
+    lg = port.forward(both, deeplift=True)[LOGITS]
+    s = score(lg, cls, contrast)
+    (m,) = torch.autograd.grad(s[:n].sum(), both)
+    return (x - x0) * m[:n], (s[:n] - s[n:]).detach()
+
+
+def deepshap(port, x, cls, samples, baseline_noise, seed):
+    """DeepLIFT averaged over `samples` baselines drawn around black (stream k of the seed for draw k)."""
+    refs = torch.cat([noisy_black(Draws(seed, k), x.shape, baseline_noise) for k in range(samples)])
+    attr, delta = deeplift(port, x.expand(samples, -1, -1, -1), refs, cls)
+    return attr.mean(dim=0), float(delta.mean())
+
+
+GSHAP = dict(samples=8, noise=0.05, baseline_noise=0.1, seed=1)
+DSHAP = dict(samples=4, baseline_noise=0.1, seed=1)
+
+
+def reference_fixtures(port, X, meta, write):
+    lines = []
+    for case in CASES:
+        x = X[case:case + 1]
+        base = dict(case=case, case_name=meta['cases'][case]['name'], **{'class': HAPPY})
+        for contrast in (None, SAD):
+            attr, delta = deeplift(port, x, torch.zeros_like(x), HAPPY, contrast)
+            tag = 'c3' + (f'm{contrast}' if contrast is not None else '')
+            total = float(attr.sum())
+            write(f'case{case}_deeplift_{tag}.f32', attr[0], method='deeplift', baseline='black', contrast=contrast,
+                  sum_attributions=total, score_delta=float(delta[0]), **base)
+            lines.append(f'case {case} deeplift {tag}: sum {total:.6f} vs delta {float(delta[0]):.6f}')
+        attr, delta = deepshap(port, x, HAPPY, **DSHAP)
+        write(f'case{case}_deepshap_c3.f32', attr, method='deepshap', baselines='noise_around_black', contrast=None,
+              sum_attributions=float(attr.sum()), score_delta=delta, **DSHAP, **base)
+        lines.append(f'case {case} deepshap: sum {float(attr.sum()):.6f} vs mean delta {delta:.6f}')
+        attr = gradient_shap(port, x, HAPPY, **GSHAP)
+        write(f'case{case}_gradient_shap_c3.f32', attr, method='gradient_shap', baselines='noise_around_black', contrast=None,
+              sum_attributions=float(attr.sum()), **GSHAP, **base)
+    return lines
 
 
 # --- RISE, Blur IG, Guided IG (issue 18) ---------------------------------------------------------
@@ -578,10 +732,13 @@ def main():
     # 2. Fixtures.
     os.makedirs(OUT_DIR, exist_ok=True)
     files = []
-    only_lrp = '--only-lrp' in sys.argv  # rewrite the LRP fixtures, keep the others as they are
-    if only_lrp:
+    # --only-lrp / --only-reference: rewrite those fixtures and keep the others as they are.
+    reference_methods = ('deeplift', 'deepshap', 'gradient_shap')
+    only_lrp, only_reference = '--only-lrp' in sys.argv, '--only-reference' in sys.argv
+    if only_lrp or only_reference:
+        rewritten = ('lrp',) if only_lrp else reference_methods
         old = json.load(open(os.path.join(OUT_DIR, 'fixtures.json')))
-        files = [f for f in old['files'] if f.get('method') != 'lrp']
+        files = [f for f in old['files'] if f.get('method') not in rewritten]
 
     def write(name, arr, **desc):
         a = np.ascontiguousarray(arr.detach().numpy() if torch.is_tensor(arr) else arr, dtype='<f4')
@@ -589,8 +746,10 @@ def main():
         files.append({'name': name, **desc, 'shape': list(a.shape)})
         return a
 
-    summary = lrp_fixtures(port, X, meta, write)
-    for case in ([] if only_lrp else CASES):
+    summary = [] if only_reference else lrp_fixtures(port, X, meta, write)
+    if not only_lrp:
+        summary += reference_fixtures(port, X, meta, write)
+    for case in ([] if only_lrp or only_reference else CASES):
         x = X[case:case + 1]
         cname = meta['cases'][case]['name']
         base = dict(case=case, case_name=cname)
@@ -646,6 +805,9 @@ def main():
         'relu_rule_guided': 'g * [x > 0] * [g > 0], every ReLU incl. fused into convolutions',
         'lrp': 'relevance starts as the target logit (minus the contrast logit) one-hot; stabilise z + 1e-6 sign(z), '
                'sign(0) = +1; composites: ' + json.dumps(LRP_COMPOSITES),
+        'deeplift': 'rescale rule on every ReLU (fused into convolutions too), Captum\'s max-pool split, |x - x0| < 1e-6 '
+                    'takes the derivative; black baseline (0); DeepSHAP and GradientSHAP draw their baselines and alphas from '
+                    'core/base/rng.h\'s streams (draw k from stream k)',
         'verification_vs_tfjs': {'probs_max_abs_diff': d_probs, 'logits_max_abs_diff': d_logits,
                                  'grad_logit3_rel_l2_per_case': grad_rel},
         'files': files,
