@@ -76,6 +76,7 @@ constexpr Promised kIssueMethods[] = {
     {"layercam", kLive, kLogit, false, false},
     {"occlusion", kJob, kLogit, true, false},
     {"lime", kJob, Target::Score::kProbability, true, false},
+    {"kernel_shap", kJob, Target::Score::kProbability, true, false},
 };
 
 bool signed_norm(MapNorm n) { return n == MapNorm::kSignedPercentile99; }

@@ -1,0 +1,118 @@
+// KernelSHAP, the Partition explainer and XRAI against independent float64 numpy implementations
+// (tests/oracle/shap_oracle.py writes tests/data/shap/ and its fixtures.json) on the bundled model
+// and on the ONNX fixture resnet48. The oracle's segments (skimage's) are passed in, so the
+// comparison is of the estimators, with the model's float32 scores against float64 ones.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/explain/explain.h"
+#include "core/explain/method_util.h"
+#include "core/import/model.h"
+#include "core/kernels/kernels.h"
+#include "tests/test_util.h"
+
+namespace cnnlens {
+namespace {
+
+using json = nlohmann::json;
+
+const json& fixtures() {
+    static const json j = [] {
+        std::ifstream f(test::source_path("tests/data/shap/fixtures.json"));
+        return f ? json::parse(f, nullptr, false) : json();
+    }();
+    return j;
+}
+
+// The entries of `method` with role `role` (failing when there are none).
+std::vector<json> entries(const std::string& method, const std::string& role) {
+    std::vector<json> out;
+    if (fixtures().is_object())
+        for (const json& e : fixtures()["files"])
+            if (e.value("method", "") == method && e.value("role", "") == role) out.push_back(e);
+    EXPECT_FALSE(out.empty()) << "no '" << method << "' fixtures in tests/data/shap/fixtures.json; run "
+                              << "/usr/bin/python3 tests/oracle/shap_oracle.py from the repository root";
+    return out;
+}
+
+std::vector<int32_t> read_i32(const std::string& name) {
+    const std::vector<unsigned char> b = test::read_file(test::source_path("tests/data/shap/" + name));
+    std::vector<int32_t> v(b.size() / 4);
+    std::memcpy(v.data(), b.data(), v.size() * 4);
+    return v;
+}
+
+std::vector<float> read_f32(const std::string& name) { return test::read_f32(test::source_path("tests/data/shap/" + name)); }
+
+// A model and one input of it, as a fixture entry names them.
+struct Case {
+    const Model* model = nullptr;
+    Tensor x;
+};
+
+Case case_of(const json& e) {
+    static const Model resnet = [] {
+        auto m = load_model(test::source_path("tests/data/onnx/resnet48.opset17.onnx"));
+        EXPECT_TRUE(m) << m.status().message();
+        return m ? std::move(*m) : Model{};
+    }();
+    Case c;
+    if (e["model"].get<std::string>() == "bundled") {
+        static const std::vector<float> all = test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
+        const size_t k = e["input_index"].get<size_t>();
+        c.model = &test::default_model();
+        c.x.reset(Shape{1, 64, 64, 1});
+        std::copy(all.begin() + static_cast<int64_t>(k * 4096), all.begin() + static_cast<int64_t>((k + 1) * 4096), c.x.data());
+    } else {
+        const std::vector<unsigned char> u8 = test::read_file(test::source_path("tests/data/onnx/resnet48.inputs.u8"));
+        c.model = &resnet;
+        c.x.reset(Shape{1, 48, 48, 1});
+        for (int64_t i = 0; i < c.x.size(); ++i) c.x[i] = static_cast<float>(u8[static_cast<size_t>(i)]) / 255.f;
+    }
+    return c;
+}
+
+Target target_of(const json& e) {
+    Target t{e["class"].get<int>()};
+    t.score = e["score"].get<std::string>() == "probability" ? Target::Score::kProbability : Target::Score::kLogit;
+    return t;
+}
+
+// The oracle's values to 1e-4 (rel L2): float32 scores against float64 ones move a value by about
+// 1e-7 of the scores' range, and the same coalitions (replayed from the seed) are solved.
+TEST(ShapOracle, KernelShapMatchesNumpy) {
+    for (const json& e : entries("kernel_shap", "values")) {
+        SCOPED_TRACE(e["name"].get<std::string>());
+        const Case c = case_of(e);
+        ASSERT_NE(c.model, nullptr);
+        const std::string tag = e["case"].get<std::string>();
+        const std::vector<int32_t> labels = read_i32(tag + "_kernel_shap_segments.i32");
+        const int h = static_cast<int>(c.x.shape()[1]), w = static_cast<int>(c.x.shape()[2]);
+        ASSERT_EQ(labels.size(), size_t(h) * w);
+        Segmentation seg{h, w, *std::max_element(labels.begin(), labels.end()) + 1, {labels.begin(), labels.end()}};
+        GraphProbe probe(*c.model, *select_kernel_set());
+        ExplainContext ctx(probe);
+        ctx.seed = e["seed"].get<uint64_t>();
+        auto r = kernel_shap_on_segments(*find_method("kernel_shap"), c.x, target_of(e), Params().set("samples", e["samples"].get<double>()), ctx, seg);
+        ASSERT_TRUE(r) << r.status().message();
+        const std::vector<float> want = read_f32(e["name"].get<std::string>());
+        ASSERT_EQ(want.size(), r->segment_weights.size());
+        EXPECT_EQ(r->stats["samples"], e["coalitions"].get<double>());
+        EXPECT_NEAR(r->stats["score"], e["score_x"].get<double>(), 1e-5);
+        EXPECT_NEAR(r->stats["base"], e["score_base"].get<double>(), 1e-5);
+        const double err = test::rel_l2(r->segment_weights.data(), want.data(), static_cast<int64_t>(want.size()));
+        std::printf("[shap oracle] kernel_shap %-9s rel L2 %.3e\n", tag.c_str(), err);
+        EXPECT_LT(err, 1e-4);
+    }
+}
+
+}  // namespace
+}  // namespace cnnlens

@@ -1,0 +1,218 @@
+"""Independent numpy implementations of KernelSHAP, shap's Partition explainer (Owen values over an axis-split
+tree, blur masker) and XRAI's region selection, written from the papers and shap's / PAIR's documented algorithms,
+on the float64 PyTorch port of the bundled model (torch_explain.GraphPort) and on the ONNX fixture resnet48 (its
+PyTorch module rebuilt from make_onnx_fixtures.py's seed, checked against the fixture's outputs).
+Writes tests/data/shap/ (*.f32 and *.i32 little-endian, fixtures.json); tests/explain/shap_oracle_test.cpp compares.
+Run from the repository root with Debian's python3 (torch, numpy, skimage): /usr/bin/python3 tests/oracle/shap_oracle.py"""
+import heapq
+import json
+import os
+import sys
+from itertools import combinations
+from math import comb
+
+import numpy as np
+import torch
+from skimage.segmentation import slic
+
+sys.path.insert(0, os.path.dirname(__file__))
+import make_onnx_fixtures as onnx_fx  # noqa: E402
+import torch_explain as te  # noqa: E402
+
+OUT = 'tests/data/shap'
+HAPPY = 3
+
+
+# --- Models: f(batch NHWC float64) -> target score per row -------------------------------------------
+
+def bundled_score(port, cls):
+    def f(x):
+        with torch.no_grad():
+            return port.forward(torch.from_numpy(x))['Identity'][:, cls].numpy()  # probability
+    return f
+
+
+def resnet48():
+    """make_onnx_fixtures' Resnet48 (MODELS index 1: torch.manual_seed(1001)) in float64; its first input image."""
+    k = [m[0] for m in onnx_fx.MODELS].index('resnet48')
+    torch.manual_seed(1000 + k)
+    model = onnx_fx.Resnet48().eval().double()
+    u8 = np.fromfile('tests/data/onnx/resnet48.inputs.u8', np.uint8).reshape(2, 48, 48, 1)
+    x = (u8.astype(np.float32) / np.float32(255)).astype(np.float64)
+    want = np.fromfile('tests/data/onnx/resnet48.outputs.f32', '<f4').reshape(2, 7)
+    with torch.no_grad():
+        got = model(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
+    assert np.abs(got - want).max() < 1e-4, f'rebuilt resnet48 differs from its fixture by {np.abs(got - want).max()}'
+
+    def f(batch, cls=HAPPY):
+        with torch.no_grad():
+            return model(torch.from_numpy(batch.transpose(0, 3, 1, 2))).numpy()[:, cls]  # logit
+    return f, x[:1]
+
+
+def segments_of(img, n_segments):
+    """skimage SLIC labels relabelled 0..M-1 in row-major order of first appearance."""
+    lab = slic(img[0, :, :, 0], n_segments=n_segments, compactness=0.1, sigma=1, channel_axis=None, start_label=0)
+    _, first, inv = np.unique(lab.ravel(), return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))
+    return order[inv].reshape(lab.shape).astype(np.int32)
+
+
+# --- KernelSHAP ------------------------------------------------------------------------------------------
+
+def kernel_shap_coalitions(M, budget, seed):
+    """shap.KernelExplainer's sampler: sizes s and M - s share the Shapley kernel mass (M-1)/(s(M-s)); a size
+    whose expected count covers its subsets is enumerated, the rest drawn (size by inverse CDF of uniform(), subset by
+    a partial Fisher-Yates of below(), from core/base/rng.h's PCG32 stream), each with its complement, repeats adding
+    weight. Returns (Z [rows, M] 0/1, weights, number of enumerated rows, kernel mass of the drawn rows)."""
+    sizes, paired = M // 2, (M - 1) // 2
+    kernel = np.array([(M - 1) / (s * (M - s)) * (2 if s <= paired else 1) for s in range(1, sizes + 1)])
+    kernel /= kernel.sum()
+    Z, W = [], []
+    left, remaining, full = float(budget), kernel.copy(), 0
+    for s in range(1, sizes + 1):
+        n = comb(M, s) * (2 if s <= paired else 1)
+        if left * remaining[s - 1] / n < 1 - 1e-8:
+            break
+        full += 1
+        left -= n
+        if remaining[s - 1] < 1:
+            remaining /= 1 - remaining[s - 1]
+        w = kernel[s - 1] / comb(M, s) / (2 if s <= paired else 1)
+        for idx in combinations(range(M), s):
+            z = np.zeros(M, np.uint8)
+            z[list(idx)] = 1
+            Z.append(z), W.append(w)
+            if s <= paired:
+                Z.append(1 - z), W.append(w)
+    fixed = len(Z)
+    if full == sizes:
+        return np.array(Z).reshape(-1, M), np.array(W), fixed, 0.0
+    rest = kernel[full:].copy()
+    for i in range(len(rest)):
+        if i + full < paired:
+            rest[i] /= 2
+    rest_sum = 0.0
+    for r in rest:
+        rest_sum += r
+    weight_left = float(sum(kernel[full:]))
+    samples_left = int(round(left))
+    rng = te.Pcg32(seed)
+    used = {}
+    for _ in range(4 * samples_left):
+        if samples_left <= 0:
+            break
+        u = rng.uniform() * rest_sum
+        k, acc = 0, rest[0]
+        while k + 1 < len(rest) and u >= acc:
+            k += 1
+            acc += rest[k]
+        s = k + full + 1
+        perm = list(range(M))
+        z = np.zeros(M, np.uint8)
+        for i in range(s):
+            j = i + rng.below(M - i)
+            perm[i], perm[j] = perm[j], perm[i]
+            z[perm[i]] = 1
+        key = z.tobytes()
+        fresh = key not in used
+        if fresh:
+            used[key] = len(Z)
+            samples_left -= 1
+            Z.append(z), W.append(1.0)
+        else:
+            W[used[key]] += 1.0
+        if samples_left > 0 and s <= paired:
+            if fresh:
+                samples_left -= 1
+                Z.append(1 - z), W.append(1.0)
+            else:
+                W[used[key] + 1] += 1.0
+    W = np.array(W)
+    W[fixed:] *= weight_left / W[fixed:].sum()
+    return np.array(Z), W, fixed, weight_left
+
+
+def kernel_shap(f, x, seg, budget, seed, batch=256):
+    """Values phi minimising sum_r w_r (f(z_r) - f0 - z_r . phi)^2 subject to sum(phi) = f(x) - f0 (Lundberg & Lee
+    2017, eq. 8-9 with the efficiency constraint), solved through its KKT system. Hidden segments take the image's
+    mean (a constant baseline); f0 is f on the baseline."""
+    M = int(seg.max()) + 1
+    base = np.broadcast_to(x.mean(axis=(1, 2), keepdims=True), x.shape)
+    budget = budget or 2 * M + 2048
+    if M <= 30:
+        budget = min(budget, 2 ** M - 2)
+    Z, W, fixed, _ = kernel_shap_coalitions(M, budget, seed)
+    fx, f0 = f(np.concatenate([x, base]))
+    y = []
+    for i in range(0, len(Z), batch):
+        on = Z[i:i + batch][:, seg]  # [n, H, W]
+        imgs = np.where(on[..., None] == 1, x, base)
+        y.append(f(imgs))
+    y = np.concatenate(y)
+    A = np.zeros((M + 1, M + 1))
+    A[:M, :M] = 2 * (Z.T * W) @ Z
+    A[:M, M] = A[M, :M] = 1
+    rhs = np.concatenate([2 * (Z.T * W) @ (y - f0), [fx - f0]])
+    phi = np.linalg.solve(A, rhs)[:M]
+    return phi, float(fx), float(f0), len(Z)
+
+
+def exact_shapley(f, x, seg):
+    """Shapley values by enumerating every coalition (small M only), for the record."""
+    M = int(seg.max()) + 1
+    base = np.broadcast_to(x.mean(axis=(1, 2), keepdims=True), x.shape)
+    Z = np.array([[(k >> j) & 1 for j in range(M)] for k in range(2 ** M)], np.uint8)
+    v = f(np.where(Z[:, seg][..., None] == 1, x, base))
+    phi = np.zeros(M)
+    for k in range(2 ** M):
+        s = bin(k).count('1')
+        for j in range(M):
+            if not (k >> j) & 1:
+                phi[j] += (v[k | (1 << j)] - v[k]) * (np.math.factorial(s) * np.math.factorial(M - s - 1) / np.math.factorial(M))
+    return phi
+
+
+def main():
+    if not os.path.exists('models/fer2013-mini-xception/emotion.json'):
+        sys.exit('run from the repository root')
+    os.makedirs(OUT, exist_ok=True)
+    port = te.GraphPort(te.MODEL_DIR)
+    meta = json.load(open(te.INPUTS_META))
+    X = te.read_f32(te.INPUTS, (meta['count'], 64, 64, 1)).astype(np.float64)
+    files, lines = [], []
+
+    def write(name, arr, dtype, **desc):
+        a = np.ascontiguousarray(arr, dtype=dtype)
+        a.tofile(os.path.join(OUT, name))
+        files.append({'name': name, **desc, 'shape': list(a.shape)})
+
+    # KernelSHAP: the bundled model on two faces (probability of happy), resnet48 (logit of class 3).
+    f_res, x_res = resnet48()
+    ks_cases = [('case0', X[0:1], bundled_score(port, HAPPY), 'probability', 40, 0),
+                ('case1', X[1:2], bundled_score(port, HAPPY), 'probability', 40, 600),
+                ('resnet48', x_res, f_res, 'logit', 30, 0)]
+    for tag, x, f, score, nseg, budget in ks_cases:
+        seg = segments_of(x, nseg)
+        phi, fx, f0, rows = kernel_shap(f, x, seg, budget, seed=1)
+        write(f'{tag}_kernel_shap_segments.i32', seg, '<i4', method='kernel_shap', role='segments', case=tag)
+        write(f'{tag}_kernel_shap_values.f32', phi, '<f4', method='kernel_shap', role='values', case=tag,
+              model='onnx/resnet48.opset17' if tag == 'resnet48' else 'bundled', input_index=int(tag[-1]) if tag.startswith('case') else 0,
+              score=score, **{'class': HAPPY}, baseline='image mean', samples=budget, seed=1, coalitions=rows, score_x=fx, score_base=f0)
+        lines.append(f'kernel_shap {tag}: M {int(seg.max()) + 1}, {rows} coalitions, sum {phi.sum():.6f} vs f(x) - f0 {fx - f0:.6f}')
+
+    # Self-check: with every coalition enumerated, the regression gives the exact Shapley values.
+    seg6 = segments_of(X[0:1], 6)
+    phi6, *_ = kernel_shap(bundled_score(port, HAPPY), X[0:1], seg6, 0, seed=1)
+    ex6 = exact_shapley(bundled_score(port, HAPPY), X[0:1], seg6)
+    assert np.abs(phi6 - ex6).max() < 1e-9 * max(1.0, np.abs(ex6).max()), (phi6, ex6)
+    lines.append(f'kernel_shap exact check: M {int(seg6.max()) + 1}, max |regression - enumeration| {np.abs(phi6 - ex6).max():.2e}')
+
+    json.dump({'generated_by': 'tests/oracle/shap_oracle.py (float64 PyTorch %s, numpy %s)' % (torch.__version__, np.__version__),
+               'inputs': te.INPUTS, 'files': files}, open(os.path.join(OUT, 'fixtures.json'), 'w'), indent=1)
+    print('\n'.join(lines))
+    print(f'{len(files)} files -> {OUT}/')
+
+
+if __name__ == '__main__':
+    main()
