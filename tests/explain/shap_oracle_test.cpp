@@ -114,5 +114,27 @@ TEST(ShapOracle, KernelShapMatchesNumpy) {
     }
 }
 
+// Partition SHAP: the same tree, budget and rounds; the traversal is decided by comparing
+// |delta| w between items, so the two implementations agree while no two priorities lie within
+// float32 rounding of each other, and then to the scores' precision.
+TEST(ShapOracle, PartitionShapMatchesNumpy) {
+    for (const json& e : entries("partition_shap", "values")) {
+        SCOPED_TRACE(e["name"].get<std::string>());
+        const Case c = case_of(e);
+        GraphProbe probe(*c.model, *select_kernel_set());
+        ExplainContext ctx(probe);
+        const Params p = Params().set("max_evals", e["max_evals"].get<double>()).set("blur", e["blur"].get<double>()).set("batch", e["batch"].get<double>());
+        auto r = find_method("partition_shap")->explain(c.x, target_of(e), p, ctx);
+        ASSERT_TRUE(r) << r.status().message();
+        const std::vector<float> want = read_f32(e["name"].get<std::string>());
+        ASSERT_EQ(int64_t(want.size()), r->attribution.size());
+        EXPECT_EQ(r->stats["evaluations"], e["evaluations"].get<double>());
+        EXPECT_NEAR(r->stats["base"], e["score_base"].get<double>(), 1e-5);
+        const double err = test::rel_l2(r->attribution.data(), want.data(), static_cast<int64_t>(want.size()));
+        std::printf("[shap oracle] partition_shap %-9s rel L2 %.3e\n", e["case"].get<std::string>().c_str(), err);
+        EXPECT_LT(err, 1e-4);
+    }
+}
+
 }  // namespace
 }  // namespace cnnlens

@@ -173,5 +173,77 @@ TEST(KernelShap, RefusesAMismatchedSegmentation) {
     EXPECT_NE(e.status().message().find("64x64"), std::string::npos) << e.status().message();
 }
 
+// Partition SHAP: the values sum to f(x) - f(all blurred) at any budget (each expansion splits
+// its item's contribution between four children), with a contrast too; the budget is spent
+// exactly (max_evals, f(x) and the blurred image included).
+TEST(PartitionShap, EfficiencyOnTheBundledModel) {
+    const ExplanationMethod* m = find_method("partition_shap");
+    ASSERT_NE(m, nullptr);
+    ExplainContext ctx(*bundled().probe);
+    for (double evals : {4.0, 101.0, 500.0})
+        for (Target t : {probability(3), probability(3, 4), Target{3}}) {
+            SCOPED_TRACE("max_evals " + std::to_string(evals) + " contrast " + std::to_string(t.contrast));
+            auto e = m->explain(bundled().face, t, Params().set("max_evals", evals), ctx);
+            ASSERT_TRUE(e) << e.status().message();
+            const double delta = e->stats["score"] - e->stats["base"];
+            EXPECT_GT(std::fabs(delta), 1e-3);
+            double sum = 0;
+            for (int64_t i = 0; i < e->map.size(); ++i) sum += e->map[i];
+            EXPECT_NEAR(sum, delta, 1e-5 * std::fabs(delta));
+            EXPECT_LE(e->stats["evaluations"], evals + 1);
+            EXPECT_GE(e->stats["evaluations"], evals - 1);
+        }
+}
+
+// On an additive model (a linear logit: each pixel contributes W_j (x_j - blurred_j)) every
+// region's Owen value is its own contribution: with the budget for every leaf, each pixel's value
+// is its contribution; with a small one, each box the budget did not split holds its box's total,
+// spread evenly, so the root's children (columns 0-2 and 3-5: the longer side splits) hold theirs.
+TEST(PartitionShap, AdditiveModelGivesEachRegionItsContribution) {
+    const ExplanationMethod* m = find_method("partition_shap");
+    test::AnalyticProbe probe(4, 6, 3, 31);
+    Rng rng(32);
+    const Tensor x = test::random_tensor({1, 4, 6, 1}, rng, 0.f, 1.f);
+    ExplainContext ctx(probe);
+    auto full = m->explain(x, Target{2}, Params().set("max_evals", 5000).set("blur", 0.5), ctx);
+    ASSERT_TRUE(full) << full.status().message();
+    const Tensor& blurred = full->extras.at("baseline");
+    std::vector<double> contrib(24);
+    for (int j = 0; j < 24; ++j) {
+        contrib[static_cast<size_t>(j)] = double(probe.weights()[2 * 24 + j]) * (x[j] - blurred[j]);
+        EXPECT_NEAR(full->map[j], contrib[static_cast<size_t>(j)], 1e-6) << "pixel " << j;
+    }
+    EXPECT_LT(full->stats["evaluations"], 5000);  // every leaf reached before the budget
+    auto small = m->explain(x, Target{2}, Params().set("max_evals", 8).set("blur", 0.5), ctx);
+    ASSERT_TRUE(small);
+    for (int half = 0; half < 2; ++half) {
+        double got = 0, want = 0;
+        for (int j = 0; j < 24; ++j)
+            if ((j % 6) / 3 == half) {
+                got += small->map[j];
+                want += contrib[static_cast<size_t>(j)];
+            }
+        EXPECT_NEAR(got, want, 1e-6) << "half " << half;
+    }
+}
+
+// Partial maps arrive after each round while budget is left, each efficient; cancel is honoured.
+TEST(PartitionShap, PartialResultsAndCancel) {
+    const ExplanationMethod* m = find_method("partition_shap");
+    ExplainContext ctx(*bundled().probe);
+    std::vector<double> errors;
+    ctx.partial = [&](const Explanation& e) { errors.push_back(e.stats.at("efficiency_error")); };
+    auto e = m->explain(bundled().face, probability(3), Params().set("max_evals", 102), ctx);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(errors.size(), 10u);  // rounds of 2 (the root), 8 (its four items), then 10s to 100; the last is final
+    for (double err : errors) EXPECT_LT(err, 1e-6);
+    int calls = 0;
+    ctx.partial = nullptr;
+    ctx.progress = [&](float) { return ++calls < 3; };
+    auto c = m->explain(bundled().face, probability(3), Params(), ctx);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.status().code(), ErrorCode::kCancelled);
+}
+
 }  // namespace
 }  // namespace cnnlens

@@ -3,7 +3,8 @@ tree, blur masker) and XRAI's region selection, written from the papers and shap
 on the float64 PyTorch port of the bundled model (torch_explain.GraphPort) and on the ONNX fixture resnet48 (its
 PyTorch module rebuilt from make_onnx_fixtures.py's seed, checked against the fixture's outputs).
 Writes tests/data/shap/ (*.f32 and *.i32 little-endian, fixtures.json); tests/explain/shap_oracle_test.cpp compares.
-Run from the repository root with Debian's python3 (torch, numpy, skimage): /usr/bin/python3 tests/oracle/shap_oracle.py"""
+Run from the repository root with Debian's python3 (torch, numpy, skimage): /usr/bin/python3 tests/oracle/shap_oracle.py
+[--only kernel_shap|partition_shap|xrai]: rewrite one method's fixtures, keep the others."""
 import heapq
 import json
 import os
@@ -133,7 +134,7 @@ def kernel_shap_coalitions(M, budget, seed):
     return np.array(Z), W, fixed, weight_left
 
 
-def kernel_shap(f, x, seg, budget, seed, batch=256):
+def kernel_shap(f, x, seg, budget, seed, batch=128):
     """Values phi minimising sum_r w_r (f(z_r) - f0 - z_r . phi)^2 subject to sum(phi) = f(x) - f0 (Lundberg & Lee
     2017, eq. 8-9 with the efficiency constraint), solved through its KKT system. Hidden segments take the image's
     mean (a constant baseline); f0 is f on the baseline."""
@@ -173,6 +174,90 @@ def exact_shapley(f, x, seg):
     return phi
 
 
+# --- Partition explainer ----------------------------------------------------------------------------------
+
+def box_blur(x, k):
+    """OpenCV's blur(k, k): the mean over [i - k//2, i - k//2 + k) per axis, reflect-101 border. x [1,H,W,C]."""
+    def axis_mean(a, axis, k):
+        n = a.shape[axis]
+        period = max(2 * n - 2, 1)
+        out = np.zeros_like(a)
+        for d in range(k):
+            idx = (np.arange(n) - k // 2 + d) % period
+            idx = np.where(idx < n, idx, period - idx) if n > 1 else np.zeros(n, int)
+            out += np.take(a, idx, axis=axis)
+        return out / k
+    return axis_mean(axis_mean(x, 2, k[1]), 1, k[0])
+
+
+def partition_owen(f, x, max_evals, blur, batch):
+    """Owen values over shap.maskers.Image's axis-split tree (scheme 0: the longer spatial side halves, rows on a tie,
+    channels last), hidden features blurred. Nodes are boxes (r0, r1, c0, c1, z0, z1); a work item (context boxes, f of
+    the context, f of context + node, node, weight) expands into both children, each with the sibling absent and present
+    at half the weight; largest |delta| * weight first, ties first in first out; leaves and what the budget leaves in the
+    queue keep (delta * weight) on their node, spread evenly over its features at the end."""
+    _, H, W, C = x.shape
+    k = (max(1, int(round(blur * H))), max(1, int(round(blur * W))))
+    hidden = box_blur(x, k)
+
+    def children(b):
+        r0, r1, c0, c1, z0, z1 = b
+        if r1 - r0 >= c1 - c0 and r1 - r0 > 1:
+            m = r0 + (r1 - r0) // 2
+            return (r0, m, c0, c1, z0, z1), (m, r1, c0, c1, z0, z1)
+        if c1 - c0 > 1:
+            m = c0 + (c1 - c0) // 2
+            return (r0, r1, c0, m, z0, z1), (r0, r1, m, c1, z0, z1)
+        m = z0 + (z1 - z0) // 2
+        return (r0, r1, c0, c1, z0, m), (r0, r1, c0, c1, m, z1)
+
+    def size(b):
+        return (b[1] - b[0]) * (b[3] - b[2]) * (b[5] - b[4])
+
+    def image(boxes):
+        img = hidden.copy()
+        for r0, r1, c0, c1, z0, z1 in boxes:
+            img[0, r0:r1, c0:c1, z0:z1] = x[0, r0:r1, c0:c1, z0:z1]
+        return img
+
+    f11, f00 = f(np.concatenate([x, hidden]))
+    root = (0, H, 0, W, 0, C)
+    credit = {}
+    heap, seq, evals, budget = [(0.0, 0, (), f00, f11, 1.0, root)], 1, 0, max_evals - 2
+    while heap:
+        if evals >= budget:
+            for _, _, _, a, b, w, node in heap:
+                credit[node] = credit.get(node, 0.0) + (b - a) * w
+            break
+        work = []
+        while heap and 2 * len(work) < batch and evals + 2 * len(work) < budget:
+            item = heapq.heappop(heap)
+            _, _, ctx, a, b, w, node = item
+            if size(node) == 1:
+                credit[node] = credit.get(node, 0.0) + (b - a) * w
+                continue
+            work.append(item)
+        if not work:
+            continue
+        imgs = []
+        for _, _, ctx, _, _, _, node in work:
+            left, right = children(node)
+            imgs += [image(ctx + (left,)), image(ctx + (right,))]
+        out = f(np.concatenate(imgs))
+        evals += len(imgs)
+        for i, (_, _, ctx, a, b, w, node) in enumerate(work):
+            left, right = children(node)
+            f10, f01, w2 = out[2 * i], out[2 * i + 1], w / 2
+            for pri, c, lo, hi, n in ((abs(f10 - a), ctx, a, f10, left), (abs(f01 - a), ctx, a, f01, right),
+                                      (abs(b - f01), ctx + (right,), f01, b, left), (abs(b - f10), ctx + (left,), f10, b, right)):
+                heapq.heappush(heap, (-pri * w2, seq, c, lo, hi, w2, n))
+                seq += 1
+    values = np.zeros(x.shape[1:])
+    for (r0, r1, c0, c1, z0, z1), v in credit.items():
+        values[r0:r1, c0:c1, z0:z1] += v / size((r0, r1, c0, c1, z0, z1))
+    return values, float(f11), float(f00), evals + 2
+
+
 def main():
     if not os.path.exists('models/fer2013-mini-xception/emotion.json'):
         sys.exit('run from the repository root')
@@ -181,6 +266,13 @@ def main():
     meta = json.load(open(te.INPUTS_META))
     X = te.read_f32(te.INPUTS, (meta['count'], 64, 64, 1)).astype(np.float64)
     files, lines = [], []
+    # --only METHOD rewrites that method's fixtures and keeps the others.
+    only = sys.argv[sys.argv.index('--only') + 1] if '--only' in sys.argv else None
+    if only:
+        files = [e for e in json.load(open(os.path.join(OUT, 'fixtures.json')))['files'] if e['method'] != only]
+
+    def want(method):
+        return only in (None, method)
 
     def write(name, arr, dtype, **desc):
         a = np.ascontiguousarray(arr, dtype=dtype)
@@ -189,7 +281,7 @@ def main():
 
     # KernelSHAP: the bundled model on two faces (probability of happy), resnet48 (logit of class 3).
     f_res, x_res = resnet48()
-    ks_cases = [('case0', X[0:1], bundled_score(port, HAPPY), 'probability', 40, 0),
+    ks_cases = [] if not want('kernel_shap') else [('case0', X[0:1], bundled_score(port, HAPPY), 'probability', 40, 0),
                 ('case1', X[1:2], bundled_score(port, HAPPY), 'probability', 40, 600),
                 ('resnet48', x_res, f_res, 'logit', 30, 0)]
     for tag, x, f, score, nseg, budget in ks_cases:
@@ -201,12 +293,21 @@ def main():
               score=score, **{'class': HAPPY}, baseline='image mean', samples=budget, seed=1, coalitions=rows, score_x=fx, score_base=f0)
         lines.append(f'kernel_shap {tag}: M {int(seg.max()) + 1}, {rows} coalitions, sum {phi.sum():.6f} vs f(x) - f0 {fx - f0:.6f}')
 
+    # Partition explainer: the bundled model on two faces, shap's defaults (500 evaluations, blur 128/224, batch 10).
+    for case in ((0, 1) if want('partition_shap') else ()):
+        vals, fx, f0, evals = partition_owen(bundled_score(port, HAPPY), X[case:case + 1], 500, 128 / 224, 10)
+        write(f'case{case}_partition_shap_values.f32', vals, '<f4', method='partition_shap', role='values', case=f'case{case}',
+              model='bundled', input_index=case, score='probability', **{'class': HAPPY}, max_evals=500, blur=128 / 224,
+              batch=10, score_x=fx, score_base=f0, evaluations=evals)
+        lines.append(f'partition_shap case{case}: {evals} evaluations, sum {vals.sum():.6f} vs f(x) - f0 {fx - f0:.6f}')
+
     # Self-check: with every coalition enumerated, the regression gives the exact Shapley values.
-    seg6 = segments_of(X[0:1], 6)
-    phi6, *_ = kernel_shap(bundled_score(port, HAPPY), X[0:1], seg6, 0, seed=1)
-    ex6 = exact_shapley(bundled_score(port, HAPPY), X[0:1], seg6)
-    assert np.abs(phi6 - ex6).max() < 1e-9 * max(1.0, np.abs(ex6).max()), (phi6, ex6)
-    lines.append(f'kernel_shap exact check: M {int(seg6.max()) + 1}, max |regression - enumeration| {np.abs(phi6 - ex6).max():.2e}')
+    if want('kernel_shap'):
+        seg6 = (np.arange(64)[:, None] * 2 // 64 * 3 + np.arange(64)[None, :] * 3 // 64).astype(np.int32)
+        phi6, *_ = kernel_shap(bundled_score(port, HAPPY), X[0:1], seg6, 0, seed=1)
+        ex6 = exact_shapley(bundled_score(port, HAPPY), X[0:1], seg6)
+        assert np.abs(phi6 - ex6).max() < 1e-9 * max(1.0, np.abs(ex6).max()), (phi6, ex6)
+        lines.append(f'kernel_shap exact check: M {int(seg6.max()) + 1}, max |regression - enumeration| {np.abs(phi6 - ex6).max():.2e}')
 
     json.dump({'generated_by': 'tests/oracle/shap_oracle.py (float64 PyTorch %s, numpy %s)' % (torch.__version__, np.__version__),
                'inputs': te.INPUTS, 'files': files}, open(os.path.join(OUT, 'fixtures.json'), 'w'), indent=1)
