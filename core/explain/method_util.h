@@ -1,6 +1,7 @@
 // Internal helpers for method implementations: a method defined as data (MethodDef), and
 // target scores read from probe results.
 #pragma once
+#include <span>
 #include <vector>
 
 #include "core/base/rng.h"
@@ -120,6 +121,11 @@ Expected<Segmentation> superpixels_from_params(const ExplanationMethod& m, const
 // superpixels_from_params first). Tests pass a segmentation of their own.
 Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t,
                                               const Params& p, ExplainContext& ctx, const Segmentation& seg);
+
+// XRAI over given segmentations of x, each [H,W] labels 0..count-1 (xrai.cpp; the method makes
+// PAIR's six Felzenszwalb segmentations first). Tests pass segmentations of their own.
+Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
+                                       ExplainContext& ctx, std::span<const Segmentation> segs);
 
 // N copies of a [1,H,W,C] image as one batch.
 inline Tensor repeat_image(const Tensor& image, int64_t n) {

@@ -136,5 +136,43 @@ TEST(ShapOracle, PartitionShapMatchesNumpy) {
     }
 }
 
+// XRAI with PAIR's segments (skimage's, passed in): IG from black and white to the float32/float64
+// IG tolerance of torch_oracle_test (1e-3: ReLU inputs and max-pool ties within rounding of zero
+// near a baseline; case 1 lands 2.6e-4 apart, case 0 1.2e-7), then the same regions in the same
+// order (ranks equal pixel for pixel); the map, the regions' means of that IG, within the same 1e-3.
+TEST(ShapOracle, XraiMatchesNumpy) {
+    for (const json& e : entries("xrai", "map")) {
+        SCOPED_TRACE(e["name"].get<std::string>());
+        const Case c = case_of(e);
+        const std::string tag = e["case"].get<std::string>();
+        const std::vector<int32_t> labels = read_i32(tag + "_xrai_segments.i32");
+        const size_t hw = size_t(c.x.shape()[1] * c.x.shape()[2]);
+        ASSERT_EQ(labels.size() % hw, 0u);
+        std::vector<Segmentation> segs;
+        for (size_t k = 0; k < labels.size() / hw; ++k) {
+            Segmentation s{int(c.x.shape()[1]), int(c.x.shape()[2]), 0, {labels.begin() + int64_t(k * hw), labels.begin() + int64_t((k + 1) * hw)}};
+            s.count = *std::max_element(s.labels.begin(), s.labels.end()) + 1;
+            segs.push_back(std::move(s));
+        }
+        GraphProbe probe(*c.model, *select_kernel_set());
+        ExplainContext ctx(probe);
+        const Params p = Params().set("steps", e["steps"].get<double>()).set("dilation", e["dilation"].get<double>()).set("min_pixel_diff", e["min_pixel_diff"].get<double>());
+        auto r = xrai_on_segments(*find_method("xrai"), c.x, target_of(e), p, ctx, segs);
+        ASSERT_TRUE(r) << r.status().message();
+        const std::vector<float> attr = read_f32(tag + "_xrai_attribution.f32");
+        const double attr_err = test::rel_l2(r->attribution.data(), attr.data(), r->attribution.size());
+        EXPECT_LT(attr_err, 1e-3);
+        EXPECT_EQ(r->stats["regions"], e["regions"].get<double>());
+        const std::vector<int32_t> ranks = read_i32(tag + "_xrai_ranks.i32");
+        int differ = 0;
+        for (size_t i = 0; i < hw; ++i) differ += int(r->extras.at("ranks")[int64_t(i)]) != ranks[i];
+        EXPECT_EQ(differ, 0);
+        const std::vector<float> want = read_f32(e["name"].get<std::string>());
+        const double err = test::rel_l2(r->map.data(), want.data(), r->map.size());
+        std::printf("[shap oracle] xrai %-9s map rel L2 %.3e, IG %.3e, %d regions\n", tag.c_str(), err, attr_err, int(r->stats["regions"]));
+        EXPECT_LT(err, 1e-3);
+    }
+}
+
 }  // namespace
 }  // namespace cnnlens

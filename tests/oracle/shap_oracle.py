@@ -258,6 +258,80 @@ def partition_owen(f, x, max_evals, blur, batch):
     return values, float(f11), float(f00), evals + 2
 
 
+# --- XRAI -------------------------------------------------------------------------------------------------
+
+XRAI_SCALES = [50, 100, 150, 250, 500, 1200]
+
+
+def relabel(lab):
+    _, first, inv = np.unique(lab.ravel(), return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inv].reshape(lab.shape).astype(np.int32)
+
+
+def pair_segments(x):
+    """PAIR's _get_segments_felzenszwalb before dilation: the image min-max scaled to [-1, 1], resized to 224 x 224
+    (skimage cubic spline), Felzenszwalb at six scales (sigma 0.8, min_size 150), labels resized back (order 0)."""
+    from skimage.segmentation import felzenszwalb
+    from skimage.transform import resize
+    im = x[0]
+    im = (im - im.min()) / (im.max() - im.min()) * 2 - 1
+    im = resize(im, (224, 224), order=3, mode='constant', preserve_range=True, anti_aliasing=True)
+    out = []
+    for scale in XRAI_SCALES:
+        seg = felzenszwalb(im, scale=scale, sigma=0.8, min_size=150)
+        seg = resize(seg, x.shape[1:3], order=0, preserve_range=True, mode='constant', anti_aliasing=False).astype(int)
+        out.append(relabel(seg))
+    return out
+
+
+def ig_constant(port, x, value, cls, steps):
+    """IG from the constant image `value`, midpoint rule alpha_k = (k + 0.5) / steps, logit of cls."""
+    xt = torch.from_numpy(x)
+    base = torch.full_like(xt, value)
+    alphas = (torch.arange(steps, dtype=torch.float64) + 0.5) / steps
+    g, _ = te.input_grad(port, base + alphas.view(-1, 1, 1, 1) * (xt - base), cls)
+    return ((xt - base)[0] * g.mean(dim=0)).numpy()
+
+
+def xrai_regions(attr, segs, dilation=5, min_pixel_diff=50, area_threshold=1.0):
+    """Kapishnikov et al. 2019's greedy region selection as PAIR's _xrai ('full'): every segment dilated by a disk,
+    repeatedly the one whose not yet covered pixels have the highest mean attribution, masks adding fewer than
+    min_pixel_diff pixels dropped; each pixel takes its region's gain, the uncovered rest its own mean."""
+    from skimage.morphology import dilation as dilate, disk
+    masks = [dilate(seg == l, disk(dilation)) for seg in segs for l in range(seg.max() + 1)]
+    out = np.full(attr.shape, -np.inf)
+    covered = np.zeros(attr.shape, bool)
+    alive = list(range(len(masks)))
+    trace = []
+    while covered.mean() <= area_threshold:
+        best, best_k, keep = -np.inf, None, []
+        for k in alive:
+            add = masks[k] & ~covered
+            if add.sum() < min(min_pixel_diff, attr.size):
+                continue
+            keep.append(k)
+            g = attr[add].mean()
+            if g > best:
+                best, best_k = g, k
+        alive = keep
+        if best_k is None:
+            break
+        add = masks[best_k] & ~covered
+        out[add] = best
+        trace.append((best, add))
+        covered |= masks[best_k]
+        alive.remove(best_k)
+    rest = out == -np.inf
+    if rest.any():
+        out[rest] = attr[rest].mean()
+    ranks = np.zeros(attr.shape, np.int32)
+    for i, (_, add) in enumerate(sorted(trace, key=lambda t: -t[0])):
+        ranks[add] = i + 1
+    if rest.any():
+        ranks[rest] = len(trace) + 1
+    return out, ranks, len(trace)
+
+
 def main():
     if not os.path.exists('models/fer2013-mini-xception/emotion.json'):
         sys.exit('run from the repository root')
@@ -300,6 +374,31 @@ def main():
               model='bundled', input_index=case, score='probability', **{'class': HAPPY}, max_evals=500, blur=128 / 224,
               batch=10, score_x=fx, score_base=f0, evaluations=evals)
         lines.append(f'partition_shap case{case}: {evals} evaluations, sum {vals.sum():.6f} vs f(x) - f0 {fx - f0:.6f}')
+
+    # XRAI: IG from black and white on the bundled model (logit of happy), PAIR's segments passed to both sides.
+    for case in ((0, 1) if want('xrai') else ()):
+        x = X[case:case + 1]
+        steps = 20
+        attr3 = 0.5 * (ig_constant(port, x, 0.0, HAPPY, steps) + ig_constant(port, x, 1.0, HAPPY, steps))
+        attr = attr3.max(axis=-1)
+        segs = pair_segments(x)
+        gains, ranks, regions = xrai_regions(attr, segs)
+        write(f'case{case}_xrai_segments.i32', np.stack(segs), '<i4', method='xrai', role='segments', case=f'case{case}')
+        write(f'case{case}_xrai_attribution.f32', attr3, '<f4', method='xrai', role='attribution', case=f'case{case}')
+        write(f'case{case}_xrai_ranks.i32', ranks, '<i4', method='xrai', role='ranks', case=f'case{case}')
+        write(f'case{case}_xrai_map.f32', gains, '<f4', method='xrai', role='map', case=f'case{case}', model='bundled',
+              input_index=case, score='logit', **{'class': HAPPY}, steps=steps, dilation=5, min_pixel_diff=50,
+              area_threshold=1.0, regions=regions, scales=XRAI_SCALES)
+        lines.append(f'xrai case{case}: {sum(int(s.max()) + 1 for s in segs)} candidates, {regions} regions')
+
+    # Felzenszwalb: skimage's labels on the astronaut face scaled to [-1, 1], for core/image's test.
+    if want('felzenszwalb'):
+        from skimage.segmentation import felzenszwalb
+        for scale, min_size in ((20, 10), (100, 20), (300, 50)):
+            lab = felzenszwalb(X[0, :, :, 0] * 2 - 1, scale=scale, sigma=0.8, min_size=min_size)
+            write(f'felzenszwalb_s{scale}_m{min_size}.i32', relabel(lab), '<i4', method='felzenszwalb', role='labels',
+                  input_index=0, input_transform='x * 2 - 1', scale=scale, sigma=0.8, min_size=min_size)
+            lines.append(f'felzenszwalb scale {scale} min_size {min_size}: {lab.max() + 1} segments')
 
     # Self-check: with every coalition enumerated, the regression gives the exact Shapley values.
     if want('kernel_shap'):
