@@ -40,6 +40,10 @@
 namespace cnnlens {
 namespace {
 
+// The page's single-threaded build instruments every function that reaches the model (Asyncify,
+// which can about double a function), inlined helpers included; the work around the model calls
+// sits in helpers kept out of line ([[gnu::noinline]]), so only the loop that calls the probe is.
+
 struct Coalitions {
     int m = 0;
     std::vector<uint8_t> z;  // rows x m
@@ -56,7 +60,7 @@ double binomial(int n, int k) {
     return r;
 }
 
-Coalitions sample_coalitions(int m, int64_t budget, uint64_t seed) {
+[[gnu::noinline]] Coalitions sample_coalitions(int m, int64_t budget, uint64_t seed) {
     Coalitions c;
     c.m = m;
     const size_t mm = static_cast<size_t>(m);
@@ -228,8 +232,10 @@ std::vector<double> solve_values(const Coalitions& c, const std::vector<double>&
     return phi;
 }
 
-Explanation make_explanation(const Segmentation& seg, const std::vector<double>& phi, double fx, double f0,
-                             size_t rows, const Coalitions& c, int undetermined) {
+[[gnu::noinline]] Explanation make_explanation(const Segmentation& seg, const Coalitions& c, const std::vector<double>& y,
+                                                 size_t rows, double fx, double f0) {
+    int undetermined = 0;
+    const std::vector<double> phi = solve_values(c, y, rows, fx, f0, undetermined);
     Explanation e;
     e.segments = seg.labels;
     e.segment_weights.resize(phi.size());
@@ -256,6 +262,42 @@ Explanation make_explanation(const Segmentation& seg, const std::vector<double>&
     return e;
 }
 
+// What a hidden segment shows: the image's mean colour (0), black (1) or the image blurred (2).
+[[gnu::noinline]] Tensor hidden_image(const Tensor& x, int kind, double blur_sigma, const InputSpec& spec) {
+    const int64_t C = x.shape()[3], hw = x.size() / C;
+    Tensor base(x.shape());
+    if (kind == 2) return gaussian_blur(x, static_cast<float>(blur_sigma));
+    std::vector<double> v(static_cast<size_t>(C), 0.0);
+    if (kind == 0) {
+        for (int64_t i = 0; i < x.size(); ++i) v[static_cast<size_t>(i % C)] += x[i];
+        for (double& s : v) s /= static_cast<double>(hw);
+    } else {
+        const std::vector<float> black = black_value(spec);
+        for (int64_t ch = 0; ch < C; ++ch) v[static_cast<size_t>(ch)] = black[static_cast<size_t>(ch)];
+    }
+    for (int64_t i = 0; i < x.size(); ++i) base[i] = static_cast<float>(v[static_cast<size_t>(i % C)]);
+    return base;
+}
+
+// Rows [extra, extra + n) of the batch: x with the segments off in coalitions first .. first + n
+// taken from `base`; with extra = 2, rows 0 and 1 are x and the baseline.
+[[gnu::noinline]] Tensor coalition_batch(const Tensor& x, const Tensor& base, const Segmentation& seg, const Coalitions& c,
+                                           size_t first, size_t n, size_t extra) {
+    const int64_t C = x.shape()[3];
+    const size_t hw = seg.labels.size(), m = static_cast<size_t>(c.m);
+    Tensor b = repeat_image(x, static_cast<int64_t>(n + extra));
+    if (extra) std::copy(base.data(), base.data() + base.size(), b.data() + base.size());
+    for (size_t r = 0; r < n; ++r) {
+        const uint8_t* z = &c.z[(first + r) * m];
+        float* dst = b.data() + static_cast<int64_t>(r + extra) * static_cast<int64_t>(hw) * C;
+        for (size_t i = 0; i < hw; ++i) {
+            if (z[static_cast<size_t>(seg.labels[i])]) continue;
+            for (int64_t ch = 0; ch < C; ++ch) dst[static_cast<int64_t>(i) * C + ch] = base[static_cast<int64_t>(i) * C + ch];
+        }
+    }
+    return b;
+}
+
 Expected<Explanation> kernel_shap(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
                                   ExplainContext& ctx) {
     Expected<Segmentation> seg = superpixels_from_params(m, x, p, ctx);
@@ -272,31 +314,14 @@ Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const 
         return invalid_argument("kernel_shap: target class " + std::to_string(t.cls) +
                                 (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
                                 " is outside the model's " + std::to_string(classes) + " classes");
-    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]);
     if (seg.height != H || seg.width != W || seg.labels.size() != static_cast<size_t>(H) * W || seg.count < 1)
         return invalid_argument("kernel_shap: segmentation " + std::to_string(seg.height) + "x" + std::to_string(seg.width) +
                                 " with " + std::to_string(seg.count) + " segments does not fit the image " +
                                 std::to_string(H) + "x" + std::to_string(W));
     const int M = seg.count;
-    const size_t hw = static_cast<size_t>(H) * W;
 
-    Tensor base(x.shape());
-    const int kind = static_cast<int>(m.param(p, "baseline"));
-    if (kind == 0) {
-        std::vector<double> mean(static_cast<size_t>(C), 0.0);
-        for (size_t i = 0; i < hw; ++i)
-            for (int ch = 0; ch < C; ++ch) mean[static_cast<size_t>(ch)] += x[static_cast<int64_t>(i * C + ch)];
-        for (size_t i = 0; i < hw; ++i)
-            for (int ch = 0; ch < C; ++ch)
-                base[static_cast<int64_t>(i * C + ch)] = static_cast<float>(mean[static_cast<size_t>(ch)] / static_cast<double>(hw));
-    } else if (kind == 1) {
-        const std::vector<float> black = black_value(ctx.probe.input_spec());
-        for (size_t i = 0; i < hw; ++i)
-            for (int ch = 0; ch < C; ++ch) base[static_cast<int64_t>(i * C + ch)] = black[static_cast<size_t>(ch)];
-    } else {
-        base = gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma")));
-    }
-
+    const Tensor base = hidden_image(x, static_cast<int>(m.param(p, "baseline")), m.param(p, "blur_sigma"), ctx.probe.input_spec());
     int64_t budget = static_cast<int64_t>(m.param(p, "samples"));
     if (budget == 0) budget = 2 * static_cast<int64_t>(M) + 2048;
     if (M <= 30) budget = std::min<int64_t>(budget, (int64_t{1} << M) - 2);
@@ -308,20 +333,11 @@ Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const 
     double fx = 0, f0 = 0;
     ProbeRequest plain;
     const size_t partial_from = 2 * static_cast<size_t>(M);
-    // The first engine call also carries x and the baseline (rows -2 and -1 of the run).
+    // The first engine call also carries x and the baseline (its rows 0 and 1).
     for (size_t first = 0, call = 0; first < rows || call == 0; ++call) {
         const size_t n = std::min<size_t>(static_cast<size_t>(batch), rows - first);
         const size_t extra = call == 0 ? 2 : 0;
-        Tensor b = repeat_image(x, static_cast<int64_t>(n + extra));
-        if (extra) std::copy(base.data(), base.data() + base.size(), b.data() + base.size());
-        for (size_t r = 0; r < n; ++r) {
-            const uint8_t* z = &c.z[(first + r) * static_cast<size_t>(M)];
-            float* dst = b.data() + static_cast<int64_t>(r + extra) * static_cast<int64_t>(hw) * C;
-            for (size_t i = 0; i < hw; ++i) {
-                if (z[static_cast<size_t>(seg.labels[i])]) continue;
-                for (int ch = 0; ch < C; ++ch) dst[i * C + ch] = base[static_cast<int64_t>(i * C + ch)];
-            }
-        }
+        const Tensor b = coalition_batch(x, base, seg, c, first, n, extra);
         auto res = ctx.probe.run(b, plain);
         if (!res) return res.status();
         if (extra) {
@@ -334,15 +350,13 @@ Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const 
             return cancelled("kernel_shap cancelled after " + std::to_string(first) + " of " + std::to_string(rows) +
                              " coalitions");
         if (ctx.partial && first < rows && first >= partial_from) {
-            int undetermined = 0;
-            Explanation e = make_explanation(seg, solve_values(c, y, first, fx, f0, undetermined), fx, f0, first, c, undetermined);
+            Explanation e = make_explanation(seg, c, y, first, fx, f0);
             stamp_explanation(m, x, t, p, ctx, e);
             ctx.partial(e);
         }
         if (first >= rows) break;
     }
-    int undetermined = 0;
-    return make_explanation(seg, solve_values(c, y, rows, fx, f0, undetermined), fx, f0, rows, c, undetermined);
+    return make_explanation(seg, c, y, rows, fx, f0);
 }
 
 const ExplanationMethod& method_KernelShap() {

@@ -83,7 +83,7 @@ struct Item {
 
 // OpenCV's normalized box filter: output i averages [i - k/2, i - k/2 + k) per axis, indices
 // reflected without repeating the edge (BORDER_REFLECT_101).
-Tensor box_blur(const Tensor& x, int kh, int kw) {
+[[gnu::noinline]] Tensor box_blur(const Tensor& x, int kh, int kw) {
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
     auto reflect = [](int i, int n) {
         if (n == 1) return 0;
@@ -110,63 +110,92 @@ Tensor box_blur(const Tensor& x, int kh, int kw) {
     return out;
 }
 
-Expected<Explanation> partition_shap(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
-                                     ExplainContext& ctx) {
-    const int classes = ctx.probe.num_classes();
-    if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
-        return invalid_argument("partition_shap: target class " + std::to_string(t.cls) +
-                                (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
-                                " is outside the model's " + std::to_string(classes) + " classes");
-    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
-    const double blur = m.param(p, "blur");
-    const int kh = std::max(1, static_cast<int>(std::lround(blur * H))), kw = std::max(1, static_cast<int>(std::lround(blur * W)));
-    const Tensor hidden = box_blur(x, kh, kw);
-    const int64_t max_evals = static_cast<int64_t>(m.param(p, "max_evals")) - 2;
-    const size_t batch = static_cast<size_t>(m.param(p, "batch"));
+// The search's state between model calls. The page's single-threaded build instruments every
+// function that reaches the model (Asyncify, which can about double a function), inlined helpers
+// included, so the work between model calls sits in these out-of-line ([[gnu::noinline]]) members
+// and only partition_shap's loop is instrumented.
+class OwenSearch {
+public:
+    OwenSearch(const Tensor& x, Tensor hidden, double f11, double f00, int64_t budget, size_t batch)
+        : x_(x), hidden_(std::move(hidden)), tree_(Box{0, dim(1), 0, dim(2), 0, dim(3)}), f11_(f11), f00_(f00),
+          budget_(budget), batch_(batch) {
+        queue_.push({0.0, seq_++, {}, f00, f11, 1.0, 0});
+    }
+    bool done() const { return queue_.empty(); }
+    int64_t evaluations() const { return evals_ + 2; }
+    bool budget_left() const { return evals_ < budget_ && !queue_.empty(); }
 
-    ProbeRequest plain;
-    double f11 = 0, f00 = 0;
-    {
-        Tensor ends = repeat_image(x, 2);
-        std::copy(hidden.data(), hidden.data() + hidden.size(), ends.data() + x.size());
-        auto res = ctx.probe.run(ends, plain);
-        if (!res) return res.status();
-        f11 = target_score(*res, 0, t);
-        f00 = target_score(*res, 1, t);
+    // The next round's items and their masked images (2 per item), or an empty batch when the
+    // budget is spent (the queue's credit then stays on its nodes).
+    [[gnu::noinline]] Tensor next_round() {
+        work_.clear();
+        for (;;) {
+            if (queue_.empty()) return Tensor();
+            if (evals_ >= budget_) {
+                for (; !queue_.empty(); queue_.pop()) tree_[queue_.top().node].value += (queue_.top().f11 - queue_.top().f00) * queue_.top().weight;
+                return Tensor();
+            }
+            while (!queue_.empty() && 2 * work_.size() < batch_ && evals_ + 2 * static_cast<int64_t>(work_.size()) < budget_) {
+                Item it = queue_.top();
+                queue_.pop();
+                if (tree_[it.node].box.size() == 1) {
+                    tree_[it.node].value += (it.f11 - it.f00) * it.weight;
+                    continue;
+                }
+                tree_.split(it.node);
+                work_.push_back(std::move(it));
+            }
+            if (!work_.empty()) break;
+        }
+        const int64_t per = x_.size();
+        Tensor b(Shape{static_cast<int64_t>(2 * work_.size()), dim(1), dim(2), dim(3)});
+        for (size_t k = 0; k < work_.size(); ++k)
+            for (int side = 0; side < 2; ++side) {
+                float* img = b.data() + static_cast<int64_t>(2 * k + side) * per;
+                std::copy(hidden_.data(), hidden_.data() + per, img);
+                const Node& n = tree_[work_[k].node];
+                paint(img, work_[k].context);
+                paint(img, {side == 0 ? n.left : n.right});
+            }
+        return b;
     }
 
-    Tree tree(Box{0, H, 0, W, 0, C});
-    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> queue;
-    int64_t seq = 0, evals = 0, expanded = 0;
-    queue.push({0.0, seq++, {}, f00, f11, 1.0, 0});
-
-    auto paint = [&](Tensor& img, const std::vector<int>& on) {
-        for (int node : on) {
-            const Box& b = tree[node].box;
-            for (int y = b.x0; y < b.x1; ++y)
-                for (int xx = b.y0; xx < b.y1; ++xx)
-                    for (int c = b.z0; c < b.z1; ++c) {
-                        const int64_t i = (int64_t{y} * W + xx) * C + c;
-                        img[i] = x[i];
-                    }
+    // Queues each expanded item's four children from the round's scores (2 per item).
+    [[gnu::noinline]] void finish_round(const std::vector<double>& scores) {
+        evals_ += static_cast<int64_t>(scores.size());
+        for (size_t k = 0; k < work_.size(); ++k) {
+            const Item& it = work_[k];
+            const int l = tree_[it.node].left, r = tree_[it.node].right;
+            const double f10 = scores[2 * k], f01 = scores[2 * k + 1], w = it.weight / 2;
+            std::vector<int> with_l = it.context, with_r = it.context;
+            with_l.push_back(l);
+            with_r.push_back(r);
+            queue_.push({-std::fabs(f10 - it.f00) * w, seq_++, it.context, it.f00, f10, w, l});
+            queue_.push({-std::fabs(f01 - it.f00) * w, seq_++, it.context, it.f00, f01, w, r});
+            queue_.push({-std::fabs(it.f11 - f01) * w, seq_++, std::move(with_r), f01, it.f11, w, l});
+            queue_.push({-std::fabs(it.f11 - f10) * w, seq_++, std::move(with_l), f10, it.f11, w, r});
+            ++expanded_;
         }
-    };
+    }
+
     // The values as they stand: every node's credit (and each queued item's, at its node) spread
     // evenly over the node's features.
-    auto result = [&](const std::vector<const Item*>& pending) {
-        std::vector<double> credit(tree.size());
-        for (size_t i = 0; i < tree.size(); ++i) credit[i] = tree[static_cast<int>(i)].value;
-        for (const Item* it : pending) credit[static_cast<size_t>(it->node)] += (it->f11 - it->f00) * it->weight;
-        std::vector<double> a(static_cast<size_t>(x.size()), 0.0);
-        for (size_t i = 0; i < tree.size(); ++i) {
+    [[gnu::noinline]] Explanation explanation() const {
+        std::vector<double> credit(tree_.size());
+        for (size_t i = 0; i < tree_.size(); ++i) credit[i] = tree_[static_cast<int>(i)].value;
+        for (auto copy = queue_; !copy.empty(); copy.pop())
+            credit[static_cast<size_t>(copy.top().node)] += (copy.top().f11 - copy.top().f00) * copy.top().weight;
+        const int W = dim(2), C = dim(3);
+        std::vector<double> a(static_cast<size_t>(x_.size()), 0.0);
+        for (size_t i = 0; i < tree_.size(); ++i) {
             if (credit[i] == 0) continue;
-            const Box& b = tree[static_cast<int>(i)].box;
+            const Box& b = tree_[static_cast<int>(i)].box;
             const double v = credit[i] / static_cast<double>(b.size());
             for (int y = b.x0; y < b.x1; ++y)
                 for (int xx = b.y0; xx < b.y1; ++xx)
                     for (int c = b.z0; c < b.z1; ++c) a[static_cast<size_t>((int64_t{y} * W + xx) * C + c)] += v;
         }
-        Tensor attr(Shape{1, H, W, C});
+        Tensor attr(x_.shape());
         double sum = 0;
         for (size_t i = 0; i < a.size(); ++i) {
             attr[static_cast<int64_t>(i)] = static_cast<float>(a[i]);
@@ -174,89 +203,79 @@ Expected<Explanation> partition_shap(const ExplanationMethod& m, const Tensor& x
         }
         Explanation e;
         e.map = sum_channels(attr);
-        e.extras["baseline"] = sum_channels(hidden);
-        attr.reshape(Shape{H, W, C});
+        e.extras["baseline"] = sum_channels(hidden_);
+        attr.reshape(Shape{dim(1), W, C});
         e.attribution = std::move(attr);
-        e.stats["score"] = f11;
-        e.stats["base"] = f00;
+        e.stats["score"] = f11_;
+        e.stats["base"] = f00_;
         e.stats["sum_values"] = sum;
-        e.stats["efficiency_error"] = std::fabs(sum - (f11 - f00));
-        e.stats["evaluations"] = static_cast<double>(evals + 2);
-        e.stats["expanded"] = static_cast<double>(expanded);
+        e.stats["efficiency_error"] = std::fabs(sum - (f11_ - f00_));
+        e.stats["evaluations"] = static_cast<double>(evaluations());
+        e.stats["expanded"] = static_cast<double>(expanded_);
         return e;
-    };
+    }
 
-    std::vector<Item> work;
-    while (!queue.empty()) {
-        if (evals >= max_evals) {
-            while (!queue.empty()) {
-                const Item& it = queue.top();
-                tree[it.node].value += (it.f11 - it.f00) * it.weight;
-                queue.pop();
-            }
-            break;
+private:
+    int dim(int i) const { return static_cast<int>(x_.shape()[i]); }
+    void paint(float* img, const std::vector<int>& on) const {
+        const int W = dim(2), C = dim(3);
+        for (int node : on) {
+            const Box& b = tree_[node].box;
+            for (int y = b.x0; y < b.x1; ++y)
+                for (int xx = b.y0; xx < b.y1; ++xx)
+                    for (int c = b.z0; c < b.z1; ++c) {
+                        const int64_t i = (int64_t{y} * W + xx) * C + c;
+                        img[i] = x_[i];
+                    }
         }
-        work.clear();
-        while (!queue.empty() && 2 * work.size() < batch && evals + 2 * static_cast<int64_t>(work.size()) < max_evals) {
-            Item it = queue.top();
-            queue.pop();
-            if (tree[it.node].box.size() == 1) {
-                tree[it.node].value += (it.f11 - it.f00) * it.weight;
-                continue;
-            }
-            tree.split(it.node);
-            work.push_back(std::move(it));
-        }
-        if (work.empty()) continue;
-        Tensor b(Shape{static_cast<int64_t>(2 * work.size()), H, W, C});
-        for (size_t k = 0; k < work.size(); ++k) {
-            const Node& n = tree[work[k].node];
-            for (int side = 0; side < 2; ++side) {
-                Tensor img(Shape{1, H, W, C});
-                std::copy(hidden.data(), hidden.data() + hidden.size(), img.data());
-                std::vector<int> on = work[k].context;
-                on.push_back(side == 0 ? n.left : n.right);
-                paint(img, on);
-                std::copy(img.data(), img.data() + img.size(), b.data() + static_cast<int64_t>(2 * k + side) * img.size());
-            }
-        }
-        auto res = ctx.probe.run(b, plain);
+    }
+
+    const Tensor& x_;
+    Tensor hidden_;
+    Tree tree_;
+    double f11_, f00_;
+    int64_t budget_;
+    size_t batch_;
+    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> queue_;
+    std::vector<Item> work_;
+    int64_t seq_ = 0, evals_ = 0, expanded_ = 0;
+};
+
+Expected<Explanation> partition_shap(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
+                                     ExplainContext& ctx) {
+    const int classes = ctx.probe.num_classes();
+    if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
+        return invalid_argument("partition_shap: target class " + std::to_string(t.cls) +
+                                (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
+                                " is outside the model's " + std::to_string(classes) + " classes");
+    const double blur = m.param(p, "blur");
+    Tensor hidden = box_blur(x, std::max(1, static_cast<int>(std::lround(blur * static_cast<double>(x.shape()[1])))),
+                             std::max(1, static_cast<int>(std::lround(blur * static_cast<double>(x.shape()[2])))));
+    const int64_t budget = static_cast<int64_t>(m.param(p, "max_evals")) - 2;
+    ProbeRequest plain;
+    Tensor ends = repeat_image(x, 2);
+    std::copy(hidden.data(), hidden.data() + hidden.size(), ends.data() + x.size());
+    auto res = ctx.probe.run(ends, plain);
+    if (!res) return res.status();
+    OwenSearch search(x, std::move(hidden), target_score(*res, 0, t), target_score(*res, 1, t), budget,
+                      static_cast<size_t>(m.param(p, "batch")));
+    std::vector<double> scores;
+    for (Tensor b = search.next_round(); !b.empty(); b = search.next_round()) {
+        res = ctx.probe.run(b, plain);
         if (!res) return res.status();
-        evals += 2 * static_cast<int64_t>(work.size());
-        for (size_t k = 0; k < work.size(); ++k) {
-            const Item& it = work[k];
-            const int l = tree[it.node].left, r = tree[it.node].right;
-            const double f10 = target_score(*res, static_cast<int64_t>(2 * k), t);
-            const double f01 = target_score(*res, static_cast<int64_t>(2 * k + 1), t);
-            const double w = it.weight / 2;
-            std::vector<int> with_l = it.context, with_r = it.context;
-            with_l.push_back(l);
-            with_r.push_back(r);
-            queue.push({-std::fabs(f10 - it.f00) * w, seq++, it.context, it.f00, f10, w, l});
-            queue.push({-std::fabs(f01 - it.f00) * w, seq++, it.context, it.f00, f01, w, r});
-            queue.push({-std::fabs(it.f11 - f01) * w, seq++, with_r, f01, it.f11, w, l});
-            queue.push({-std::fabs(it.f11 - f10) * w, seq++, with_l, f10, it.f11, w, r});
-            ++expanded;
-        }
-        if (!ctx.report(static_cast<float>(std::min(evals, max_evals)) / static_cast<float>(std::max<int64_t>(max_evals, 1))))
-            return cancelled("partition_shap cancelled after " + std::to_string(evals + 2) + " of " +
-                             std::to_string(max_evals + 2) + " evaluations");
-        if (ctx.partial && evals < max_evals && !queue.empty()) {
-            // std::priority_queue hides its items; a copy lists them.
-            auto copy = queue;
-            std::vector<Item> items;
-            while (!copy.empty()) {
-                items.push_back(copy.top());
-                copy.pop();
-            }
-            std::vector<const Item*> pending;
-            for (const Item& it : items) pending.push_back(&it);
-            Explanation e = result(pending);
+        scores.resize(static_cast<size_t>(b.shape()[0]));
+        for (size_t r = 0; r < scores.size(); ++r) scores[r] = target_score(*res, static_cast<int64_t>(r), t);
+        search.finish_round(scores);
+        if (!ctx.report(static_cast<float>(search.evaluations() - 2) / static_cast<float>(std::max<int64_t>(budget, 1))))
+            return cancelled("partition_shap cancelled after " + std::to_string(search.evaluations()) + " of " +
+                             std::to_string(budget + 2) + " evaluations");
+        if (ctx.partial && search.budget_left()) {
+            Explanation e = search.explanation();
             stamp_explanation(m, x, t, p, ctx, e);
             ctx.partial(e);
         }
     }
-    return result({});
+    return search.explanation();
 }
 
 }  // namespace

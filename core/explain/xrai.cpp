@@ -79,7 +79,7 @@ Status integrated_gradients(const Tensor& x, const std::vector<float>& baseline,
 }
 
 // PAIR's segmentation of x: [-1, 1], 224 x 224, Felzenszwalb at each scale, labels back at H x W.
-Expected<std::vector<Segmentation>> xrai_segments(const Tensor& x) {
+[[gnu::noinline]] Expected<std::vector<Segmentation>> xrai_segments(const Tensor& x) {
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
     const auto [lo, hi] = std::minmax_element(x.data(), x.data() + x.size());
     const float range = *hi - *lo;
@@ -114,38 +114,18 @@ Expected<std::vector<Segmentation>> xrai_segments(const Tensor& x) {
     return out;
 }
 
-Expected<Explanation> xrai(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
-    auto segs = xrai_segments(x);
-    if (!segs) return segs.status();
-    return xrai_on_segments(m, x, t, p, ctx, *segs);
-}
-
-}  // namespace
-
-Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
-                                       ExplainContext& ctx, std::span<const Segmentation> segs) {
-    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
+// The regions of the attribution `acc` [H,W,C] (channel max) over the dilated segments, as the
+// Explanation's map, ranks, ig and attribution. Out of line: the page's single-threaded build
+// instruments every function that reaches the model (Asyncify, which can about double a function),
+// inlined helpers included, and this part never does.
+[[gnu::noinline]] Explanation select_regions(const std::vector<double>& acc, int H, int W, int C, std::span<const Segmentation> segs,
+                                             int rad, double area_threshold, int64_t min_pixel_diff) {
     const size_t hw = static_cast<size_t>(H) * W;
-    for (const Segmentation& s : segs)
-        if (s.height != H || s.width != W || s.labels.size() != hw)
-            return invalid_argument("xrai: segmentation " + std::to_string(s.height) + "x" + std::to_string(s.width) +
-                                    " does not fit the image " + std::to_string(H) + "x" + std::to_string(W));
-    const int steps = static_cast<int>(m.param(p, "steps")), batch = static_cast<int>(m.param(p, "batch"));
-    const InputSpec& spec = ctx.probe.input_spec();
-    std::vector<double> acc(static_cast<size_t>(x.size()), 0.0);
-    double delta_black = 0, delta_white = 0, sum_black = 0, sum_white = 0;
-    if (Status s = integrated_gradients(x, black_value(spec), t, steps, batch, 0.5, acc, delta_black, sum_black, ctx, 0, 2 * steps); !s)
-        return s;
-    if (Status s = integrated_gradients(x, fill_in_input_space(spec, 1.f, C), t, steps, batch, 0.5, acc, delta_white,
-                                        sum_white, ctx, steps, 2 * steps);
-        !s)
-        return s;
     std::vector<double> attr(hw, -std::numeric_limits<double>::infinity());
     for (size_t i = 0; i < hw; ++i)
         for (int ch = 0; ch < C; ++ch) attr[i] = std::max(attr[i], acc[i * C + static_cast<size_t>(ch)]);
 
     // Candidates: every segment of every scale, dilated by a disk.
-    const int rad = static_cast<int>(m.param(p, "dilation"));
     std::vector<std::pair<int, int>> disk;
     for (int dy = -rad; dy <= rad; ++dy)
         for (int dx = -rad; dx <= rad; ++dx)
@@ -166,8 +146,7 @@ Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor&
     }
     const size_t candidates = masks.size();
 
-    const double area_threshold = m.param(p, "area_threshold");
-    const int64_t min_diff = std::min<int64_t>(static_cast<int64_t>(m.param(p, "min_pixel_diff")), static_cast<int64_t>(hw));
+    const int64_t min_diff = std::min<int64_t>(min_pixel_diff, static_cast<int64_t>(hw));
     std::vector<uint8_t> covered(hw, 0), alive(candidates, 1);
     std::vector<double> gain_map(hw, 0.0);
     std::vector<std::pair<double, std::vector<size_t>>> trace;  // (gain, pixels added)
@@ -233,14 +212,43 @@ Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor&
     e.extras["ranks"] = std::move(ranks);
     e.extras["ig"] = std::move(ig);
     e.attribution.reset(Shape{H, W, C});
-    double total = 0;
-    for (size_t i = 0; i < acc.size(); ++i) {
-        e.attribution[static_cast<int64_t>(i)] = static_cast<float>(acc[i]);
-        total += acc[i];
-    }
-    const double delta = 0.5 * (delta_black + delta_white);
+    for (size_t i = 0; i < acc.size(); ++i) e.attribution[static_cast<int64_t>(i)] = static_cast<float>(acc[i]);
     e.stats["regions"] = static_cast<double>(regions);
     e.stats["candidates"] = static_cast<double>(candidates);
+    return e;
+}
+
+Expected<Explanation> xrai(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+    auto segs = xrai_segments(x);
+    if (!segs) return segs.status();
+    return xrai_on_segments(m, x, t, p, ctx, *segs);
+}
+
+}  // namespace
+
+Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
+                                       ExplainContext& ctx, std::span<const Segmentation> segs) {
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
+    const size_t hw = static_cast<size_t>(H) * W;
+    for (const Segmentation& s : segs)
+        if (s.height != H || s.width != W || s.labels.size() != hw)
+            return invalid_argument("xrai: segmentation " + std::to_string(s.height) + "x" + std::to_string(s.width) +
+                                    " does not fit the image " + std::to_string(H) + "x" + std::to_string(W));
+    const int steps = static_cast<int>(m.param(p, "steps")), batch = static_cast<int>(m.param(p, "batch"));
+    const InputSpec& spec = ctx.probe.input_spec();
+    std::vector<double> acc(static_cast<size_t>(x.size()), 0.0);
+    double delta_black = 0, delta_white = 0, sum_black = 0, sum_white = 0;
+    if (Status s = integrated_gradients(x, black_value(spec), t, steps, batch, 0.5, acc, delta_black, sum_black, ctx, 0, 2 * steps); !s)
+        return s;
+    if (Status s = integrated_gradients(x, fill_in_input_space(spec, 1.f, C), t, steps, batch, 0.5, acc, delta_white,
+                                        sum_white, ctx, steps, 2 * steps);
+        !s)
+        return s;
+    Explanation e = select_regions(acc, H, W, C, segs, static_cast<int>(m.param(p, "dilation")), m.param(p, "area_threshold"),
+                                   static_cast<int64_t>(m.param(p, "min_pixel_diff")));
+    double total = 0;
+    for (double v : acc) total += v;
+    const double delta = 0.5 * (delta_black + delta_white);
     e.stats["sum_attributions"] = total;
     e.stats["score_delta"] = delta;
     e.stats["completeness_relative_error"] = std::fabs(total - delta) / std::max(std::fabs(delta), 1e-12);
