@@ -40,10 +40,6 @@
 namespace cnnlens {
 namespace {
 
-// The page's single-threaded build instruments every function that reaches the model (Asyncify,
-// which can about double a function), inlined helpers included; the work around the model calls
-// sits in helpers kept out of line ([[gnu::noinline]]), so only the loop that calls the probe is.
-
 struct Coalitions {
     int m = 0;
     std::vector<uint8_t> z;  // rows x m
@@ -60,7 +56,7 @@ double binomial(int n, int k) {
     return r;
 }
 
-[[gnu::noinline]] Coalitions sample_coalitions(int m, int64_t budget, uint64_t seed) {
+Coalitions sample_coalitions(int m, int64_t budget, uint64_t seed) {
     Coalitions c;
     c.m = m;
     const size_t mm = static_cast<size_t>(m);
@@ -232,7 +228,7 @@ std::vector<double> solve_values(const Coalitions& c, const std::vector<double>&
     return phi;
 }
 
-[[gnu::noinline]] Explanation make_explanation(const Segmentation& seg, const Coalitions& c, const std::vector<double>& y,
+Explanation make_explanation(const Segmentation& seg, const Coalitions& c, const std::vector<double>& y,
                                                  size_t rows, double fx, double f0) {
     int undetermined = 0;
     const std::vector<double> phi = solve_values(c, y, rows, fx, f0, undetermined);
@@ -263,7 +259,7 @@ std::vector<double> solve_values(const Coalitions& c, const std::vector<double>&
 }
 
 // What a hidden segment shows: the image's mean colour (0), black (1) or the image blurred (2).
-[[gnu::noinline]] Tensor hidden_image(const Tensor& x, int kind, double blur_sigma, const InputSpec& spec) {
+Tensor hidden_image(const Tensor& x, int kind, double blur_sigma, const InputSpec& spec) {
     const int64_t C = x.shape()[3], hw = x.size() / C;
     Tensor base(x.shape());
     if (kind == 2) return gaussian_blur(x, static_cast<float>(blur_sigma));
@@ -281,7 +277,7 @@ std::vector<double> solve_values(const Coalitions& c, const std::vector<double>&
 
 // Rows [extra, extra + n) of the batch: x with the segments off in coalitions first .. first + n
 // taken from `base`; with extra = 2, rows 0 and 1 are x and the baseline.
-[[gnu::noinline]] Tensor coalition_batch(const Tensor& x, const Tensor& base, const Segmentation& seg, const Coalitions& c,
+Tensor coalition_batch(const Tensor& x, const Tensor& base, const Segmentation& seg, const Coalitions& c,
                                            size_t first, size_t n, size_t extra) {
     const int64_t C = x.shape()[3];
     const size_t hw = seg.labels.size(), m = static_cast<size_t>(c.m);

@@ -83,7 +83,7 @@ struct Item {
 
 // OpenCV's normalized box filter: output i averages [i - k/2, i - k/2 + k) per axis, indices
 // reflected without repeating the edge (BORDER_REFLECT_101).
-[[gnu::noinline]] Tensor box_blur(const Tensor& x, int kh, int kw) {
+Tensor box_blur(const Tensor& x, int kh, int kw) {
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
     auto reflect = [](int i, int n) {
         if (n == 1) return 0;
@@ -110,10 +110,8 @@ struct Item {
     return out;
 }
 
-// The search's state between model calls. The page's single-threaded build instruments every
-// function that reaches the model (Asyncify, which can about double a function), inlined helpers
-// included, so the work between model calls sits in these out-of-line ([[gnu::noinline]]) members
-// and only partition_shap's loop is instrumented.
+// The search's state between model calls: partition_shap's loop asks it for a round's masked
+// images and hands back their scores.
 class OwenSearch {
 public:
     OwenSearch(const Tensor& x, Tensor hidden, double f11, double f00, int64_t budget, size_t batch)
@@ -127,7 +125,7 @@ public:
 
     // The next round's items and their masked images (2 per item), or an empty batch when the
     // budget is spent (the queue's credit then stays on its nodes).
-    [[gnu::noinline]] Tensor next_round() {
+    Tensor next_round() {
         work_.clear();
         for (;;) {
             if (queue_.empty()) return Tensor();
@@ -161,7 +159,7 @@ public:
     }
 
     // Queues each expanded item's four children from the round's scores (2 per item).
-    [[gnu::noinline]] void finish_round(const std::vector<double>& scores) {
+    void finish_round(const std::vector<double>& scores) {
         evals_ += static_cast<int64_t>(scores.size());
         for (size_t k = 0; k < work_.size(); ++k) {
             const Item& it = work_[k];
@@ -180,7 +178,7 @@ public:
 
     // The values as they stand: every node's credit (and each queued item's, at its node) spread
     // evenly over the node's features.
-    [[gnu::noinline]] Explanation explanation() const {
+    Explanation explanation() const {
         std::vector<double> credit(tree_.size());
         for (size_t i = 0; i < tree_.size(); ++i) credit[i] = tree_[static_cast<int>(i)].value;
         for (auto copy = queue_; !copy.empty(); copy.pop())

@@ -79,7 +79,7 @@ Status integrated_gradients(const Tensor& x, const std::vector<float>& baseline,
 }
 
 // PAIR's segmentation of x: [-1, 1], 224 x 224, Felzenszwalb at each scale, labels back at H x W.
-[[gnu::noinline]] Expected<std::vector<Segmentation>> xrai_segments(const Tensor& x) {
+Expected<std::vector<Segmentation>> xrai_segments(const Tensor& x) {
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
     const auto [lo, hi] = std::minmax_element(x.data(), x.data() + x.size());
     const float range = *hi - *lo;
@@ -115,10 +115,8 @@ Status integrated_gradients(const Tensor& x, const std::vector<float>& baseline,
 }
 
 // The regions of the attribution `acc` [H,W,C] (channel max) over the dilated segments, as the
-// Explanation's map, ranks, ig and attribution. Out of line: the page's single-threaded build
-// instruments every function that reaches the model (Asyncify, which can about double a function),
-// inlined helpers included, and this part never does.
-[[gnu::noinline]] Explanation select_regions(const std::vector<double>& acc, int H, int W, int C, std::span<const Segmentation> segs,
+// Explanation's map, ranks, ig and attribution.
+Explanation select_regions(const std::vector<double>& acc, int H, int W, int C, std::span<const Segmentation> segs,
                                              int rad, double area_threshold, int64_t min_pixel_diff) {
     const size_t hw = static_cast<size_t>(H) * W;
     std::vector<double> attr(hw, -std::numeric_limits<double>::infinity());
