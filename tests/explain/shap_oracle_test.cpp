@@ -20,7 +20,8 @@
 #include "tests/test_util.h"
 
 namespace cnnlens {
-namespace {
+// A named namespace: the suite may compile as a unity build, where file-local names must not meet.
+namespace shap_oracle_test {
 
 using json = nlohmann::json;
 
@@ -174,5 +175,5 @@ TEST(ShapOracle, XraiMatchesNumpy) {
     }
 }
 
-}  // namespace
+}  // namespace shap_oracle_test
 }  // namespace cnnlens

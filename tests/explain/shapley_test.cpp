@@ -17,7 +17,8 @@
 #include "tests/test_util.h"
 
 namespace cnnlens {
-namespace {
+// A named namespace: the suite may compile as a unity build, where file-local names must not meet.
+namespace shapley_test {
 
 struct Bundled {
     std::unique_ptr<GraphProbe> probe;
@@ -245,5 +246,5 @@ TEST(PartitionShap, PartialResultsAndCancel) {
     EXPECT_EQ(c.status().code(), ErrorCode::kCancelled);
 }
 
-}  // namespace
+}  // namespace shapley_test
 }  // namespace cnnlens

@@ -16,7 +16,8 @@
 #include "tests/test_util.h"
 
 namespace cnnlens {
-namespace {
+// A named namespace: the suite may compile as a unity build, where file-local names must not meet.
+namespace xrai_test {
 
 Tensor face() {
     auto img = load_image(test::source_path("tests/data/astronaut_face.png"));
@@ -56,7 +57,9 @@ TEST(Xrai, RegionsAreNestedByAttribution) {
         EXPECT_EQ(value.at(1), top) << "rank 1 is the densest region";
         for (const auto& [r, s] : sum) {
             EXPECT_NEAR(value.at(r), s.first / s.second, 1e-5) << "rank " << r << " shows its pixels' mean";
-            if (r > 1 && r <= regions) EXPECT_LE(value.at(r), value.at(r - 1)) << "rank " << r;
+            if (r > 1 && r <= regions) {
+                EXPECT_LE(value.at(r), value.at(r - 1)) << "rank " << r;
+            }
         }
         EXPECT_LT(e->stats["completeness_relative_error"], 0.05);
     }
@@ -75,5 +78,5 @@ TEST(Xrai, MinPixelDiffAndMismatchedSegments) {
     EXPECT_NE(bad.status().message().find("32x32"), std::string::npos) << bad.status().message();
 }
 
-}  // namespace
+}  // namespace xrai_test
 }  // namespace cnnlens
