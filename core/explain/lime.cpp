@@ -130,24 +130,6 @@ double weighted_r2(const WeightedRidge::Fit& f, const std::vector<uint8_t>& z,
     return 1.0 - sse / sst;
 }
 
-// Model input back to pixel intensities in [0, 1], which the segmenters expect.
-Tensor to_pixels(const Tensor& x, const InputSpec& spec) {
-    Tensor out = x.clone();
-    const int64_t c = x.shape().dim(-1);
-    for (int64_t i = 0; i < out.size(); ++i) {
-        const size_t k = static_cast<size_t>(i % c);
-        if (spec.mean.empty()) {
-            const float range = spec.range_hi - spec.range_lo;
-            out[i] = range != 0 ? (out[i] - spec.range_lo) / range : out[i];
-        } else {
-            const size_t j = spec.mean.size() == 1 ? 0 : k;
-            out[i] = out[i] * spec.std[j] + spec.mean[j];
-        }
-        out[i] = std::clamp(out[i], 0.f, 1.f);
-    }
-    return out;
-}
-
 Explanation make_explanation(const Segmentation& seg, const WeightedRidge::Fit& fit, double r2,
                              double score, int64_t samples, int top_k, double min_weight) {
     const int h = seg.height, w = seg.width;
@@ -212,23 +194,7 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
                                 " is outside the model's " + std::to_string(classes) + " classes");
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]),
               C = static_cast<int>(x.shape()[3]);
-    const Tensor pixels = to_pixels(x, ctx.probe.input_spec());
-
-    Expected<Segmentation> seg = Status(ErrorCode::kInternal, "lime: no segmentation");
-    if (ip("segmentation") == 0) {
-        SlicParams sp;
-        sp.n_segments = ip("n_segments");
-        sp.compactness = method.param(p, "compactness");
-        sp.sigma = method.param(p, "sigma");
-        seg = slic(pixels, sp);
-    } else {
-        QuickshiftParams qp;
-        qp.kernel_size = method.param(p, "kernel_size");
-        qp.max_dist = method.param(p, "max_dist");
-        qp.ratio = method.param(p, "ratio");
-        qp.seed = ctx.seed;
-        seg = quickshift(pixels, qp);
-    }
+    Expected<Segmentation> seg = superpixels_from_params(method, x, p, ctx);
     if (!seg) return seg.status();
     const int m = seg->count;
     const size_t hw = static_cast<size_t>(H) * W;
@@ -316,14 +282,7 @@ const ExplanationMethod& method_Lime() {
     // clang-format off
     static const FnMethod m({.name = "lime", .title = "LIME",
         .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
-        .params = {
-        {"segmentation", 0, 0, 1, "superpixels: SLIC (LIME's face notebook) or quickshift (lime_image's default)", {"slic", "quickshift"}, true},
-        {"n_segments", 100, 1, 4096, "SLIC seeds; fragments merge, so fewer segments result (52 on a 64x64 face)", {}, true},
-        {"compactness", 1, 0.01, 1000, "SLIC: weight of position against L* (0..100); 1 follows intensity, 10 is near-square", {}, false},
-        {"sigma", 1, 0, 10, "SLIC pre-smoothing in pixels", {}, false},
-        {"kernel_size", 4, 1, 32, "quickshift density kernel in pixels (LIME 4; 1 suits a 64x64 face)", {}, false},
-        {"max_dist", 200, 0, 10000, "quickshift: longest link within a segment", {}, false},
-        {"ratio", 0.2, 0, 1, "quickshift: weight of colour against position", {}, false},
+        .params = with_superpixel_params({
         {"hide", 0, 0, 1, "hidden segments become black (hide_color=0) or their mean (hide_color=None)", {"zero", "segment mean"}, true},
         {"samples", 1000, 10, 100000, "perturbed images; the first is the image itself", {}, true},
         {"batch", 100, 1, 4096, "images per engine call", {}, true},
@@ -331,7 +290,7 @@ const ExplanationMethod& method_Lime() {
         {"ridge_alpha", 1, 0, 1e6, "ridge penalty (intercept not penalised)", {}, false},
         {"top_k", 5, 1, 4096, "segments in positive_mask and negative_mask", {}, true},
         {"min_weight", 0.01, 0, 1e6, "masks keep segments whose |weight| exceeds this", {}, false},
-        },
+        }),
         .explain = lime});
     // clang-format on
     return m;
