@@ -1,6 +1,6 @@
 // Live mode's page side: the user-facing camera, asked for only when the user turns Live on
-// (the app calls start()); every new video frame drawn into the app's video texture, and read
-// out into the app for the job when it wants one; the recording of the canvas (MediaRecorder
+// (the app calls start()); a new video frame read out into the app (which draws it and hands it
+// to its job) whenever the app has drawn the last one; the recording of the canvas (MediaRecorder
 // over canvas.captureStream()); the camera released when Live is turned off or the tab is
 // hidden. Nothing is stored and nothing is sent: frames go from the video element into wasm
 // memory only, and a recording only to the download the user asked for.
@@ -24,7 +24,6 @@ export function cameraMessage(e) {
 // download(name, mime, bytes): the app's download path (cnnlensPlatform.download).
 export function createLive({ canvas, getApp, call, download }) {
   let stream = null, video = null, wanted = false;
-  let newFrame = false;       // a video frame not yet in the app's texture
   let grabCanvas = null, grabCtx = null;
   let recorder = null, recorderStream = null;
   let lastTracks = [];        // the tracks of the last stream (the test hook reads their state)
@@ -35,11 +34,10 @@ export function createLive({ canvas, getApp, call, download }) {
     if (video) video.srcObject = null;
     stream = null;
     video = null;
-    newFrame = false;
   }
 
-  // Reads the current video frame into the app when it wants one (the threaded app always takes
-  // the newest, replacing one still waiting; the sliced one takes one when none waits).
+  // Reads the current video frame out into the app when it wants one (once it has drawn the
+  // last): the view draws it and the job takes it (the newest replacing one still waiting).
   function grab() {
     const app = getApp();
     if (!video || !video.videoWidth || !app._cnnlens_live_wants_frame()) return;
@@ -60,7 +58,6 @@ export function createLive({ canvas, getApp, call, download }) {
 
   function onVideoFrame() {
     if (!video) return;
-    newFrame = true;
     grab();
     video.requestVideoFrameCallback(onVideoFrame);
   }
@@ -121,15 +118,6 @@ export function createLive({ canvas, getApp, call, download }) {
   return {
     start,
     stop: stopCamera,
-    // Uploads the newest video frame into GL texture `texture` (a WebGLTexture); true when a
-    // new frame went up.
-    uploadVideo(gl, texture) {
-      if (!video || !newFrame || !video.videoWidth) return false;
-      gl.bindTexture(gl.TEXTURE_2D, texture);
-      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, video);
-      newFrame = false;
-      return true;
-    },
     recordStart() {
       if (recorder) return;
       chunks = startRecording();

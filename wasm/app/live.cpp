@@ -119,6 +119,9 @@ Image to_rgb(const Image& img) {
 
 void LiveWork::frame_ready(double time_ms, double grab_ms) {
     LiveFrame f;
+    display = incoming.pixels;
+    ++display_version;
+    display_drawn = false;
     f.pixels = std::move(incoming.pixels);
     f.id = next_frame_id++;
     f.time_ms = time_ms;
@@ -136,6 +139,8 @@ void LiveWork::reset() {
     since_detect = 0;
     result = LiveResult{};
     ++result_version;
+    display = Image{};
+    display_drawn = true;
     processed_times.clear();
     freeze_requested = false;
 }

@@ -112,14 +112,20 @@ inline void smooth_ms(double& mean, double v) { mean = mean == 0 ? v : 0.9 * mea
 
 struct LiveWork {
     LiveState state = LiveState::kOff;  // kStarting: the page is asking for the camera
-    int video_width = 0, video_height = 0;  // the camera's, as the page draws it
+    int video_width = 0, video_height = 0;  // the camera's (frames are read out at most 640 a side)
     bool stop_requested = false;  // a job failed: the next UI frame turns Live off
     // What to explain (only kLive methods; the UI offers no other) and its parameters.
     std::string method = "saliency";
     Params params;
-    // Frames: the one the page is writing (its buffer handed out by the platform) and the one
-    // waiting for the job; a new frame replaces a waiting one, so the job always takes the newest.
+    // Frames: the one the page is writing (its buffer handed out by the platform), the newest
+    // one for the view to draw, and the one waiting for the job; a new frame replaces a waiting
+    // one, so the job always takes the newest. The page reads a new camera frame out only once
+    // the view has drawn the last one (display_drawn), so frames are read at most at the page's
+    // rate and each is read once, for both the view and the job.
     LiveFrame incoming;
+    Image display;
+    int display_version = 0;
+    bool display_drawn = true;
     std::optional<LiveFrame> pending;
     bool processing = false;  // the job holds a frame
     int64_t next_frame_id = 1;
@@ -135,7 +141,8 @@ struct LiveWork {
     std::vector<LiveRow> rows;
     bool freeze_requested = false;
 
-    // Hands a captured frame over (replacing one still waiting); `incoming` is moved out.
+    // Hands a captured frame over: to the view, and to the job (replacing one still waiting);
+    // `incoming` is moved out.
     void frame_ready(double time_ms, double grab_ms);
     // Forgets frames, tracks and results (Live turned off); stats and rows stay for the hook.
     void reset();

@@ -145,13 +145,19 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
         ImGui::TextWrapped("Asking for the camera... (the browser may ask you to allow it; the video stays in this page)");
         return;
     }
-    if (w.state != LiveState::kOn || w.video_width <= 0 || w.video_height <= 0) return;
-
-    cache.live_video.create(true);
-    const double t0 = platform_now_ms();
-    if (platform_live_video_frame(cache.live_video.id)) smooth_ms(w.stats.upload, platform_now_ms() - t0);
+    if (w.state != LiveState::kOn) return;
+    if (cache.live_video.version != w.display_version && !w.display.empty()) {
+        const double t0 = platform_now_ms();
+        cache.live_video.upload(w.display, w.display_version, true);
+        smooth_ms(w.stats.upload, platform_now_ms() - t0);
+        w.display_drawn = true;
+    }
+    if (cache.live_video.width <= 0) {
+        ImGui::TextUnformatted("Waiting for the camera's first frame...");
+        return;
+    }
     const ImVec2 avail = ImGui::GetContentRegionAvail();
-    const float vw = static_cast<float>(w.video_width), vh = static_cast<float>(w.video_height);
+    const float vw = static_cast<float>(cache.live_video.width), vh = static_cast<float>(cache.live_video.height);
     const float scale = std::max(0.01f, std::min(avail.x / vw, avail.y / vh));
     const ImVec2 origin = ImGui::GetCursorScreenPos();
     ImGui::Image(cache.live_video.imgui_id(), ImVec2(vw * scale, vh * scale));

@@ -19,8 +19,6 @@ void platform_download(std::string_view name, std::string_view mime, std::span<c
 // happened). stop releases the camera at once.
 void platform_live_start();
 void platform_live_stop();
-// Uploads the camera's newest frame into GL texture `texture`; true when a new one went up.
-bool platform_live_video_frame(unsigned texture);
 // Records the page's canvas as WebM from now; stop downloads the recording as `name`.
 void platform_record_start();
 void platform_record_stop(std::string_view name);

@@ -52,11 +52,9 @@ EM_JS(void, js_download, (const char* name, const char* mime, const uint8_t* dat
 // emulation (window and framebuffer size callbacks). glfwSetWindowSize would request fullscreen
 // (and pointer lock) whenever the size equals the screen's, e.g. a maximised window.
 EM_JS(void, js_set_canvas_size, (int w, int h), { Browser.setCanvasSize(w, h); });
-// Live mode's page side (web/live.js). The video frame goes into the texture straight from the
-// video element (no copy through wasm memory for drawing).
+// Live mode's page side (web/live.js).
 EM_JS(void, js_live_start, (), { cnnlensLive.start(); });
 EM_JS(void, js_live_stop, (), { cnnlensLive.stop(); });
-EM_JS(int, js_live_upload_video, (unsigned texture), { return cnnlensLive.uploadVideo(GLctx, GL.textures[texture]) ? 1 : 0; });
 EM_JS(void, js_record_start, (), { cnnlensLive.recordStart(); });
 EM_JS(void, js_record_stop, (const char* name), { cnnlensLive.recordStop(UTF8ToString(name)); });
 #if !defined(__EMSCRIPTEN_PTHREADS__)
@@ -78,7 +76,6 @@ void platform_download(std::string_view name, std::string_view mime, std::span<c
 }
 void platform_live_start() { js_live_start(); }
 void platform_live_stop() { js_live_stop(); }
-bool platform_live_video_frame(unsigned texture) { return js_live_upload_video(texture) != 0; }
 void platform_record_start() { js_record_start(); }
 void platform_record_stop(std::string_view name) { js_record_stop(std::string(name).c_str()); }
 double platform_now_ms() { return emscripten_get_now(); }
@@ -664,13 +661,12 @@ EMSCRIPTEN_KEEPALIVE void cnnlens_live_stopped(const char* message) {
     set_live(g->state, g->session, false);
     set_error(message);
 }
-// 1 when the page should read the current video frame out for the job: the threaded app takes
-// every frame (a newer one replaces one still waiting, so the job starts on the newest); the
-// sliced one, whose frames share this thread, only when none waits.
+// 1 when the page should read the new camera frame out: the view has drawn the last one
+// (LiveWork::display_drawn). The frame goes to the view and to the job.
 EMSCRIPTEN_KEEPALIVE int cnnlens_live_wants_frame() {
     const StateLock lock = lock_state();
     const LiveWork& l = g->session.live();
-    return l.state == LiveState::kOn && !l.freeze_requested && (!kSlicedJobs || !l.pending);
+    return l.state == LiveState::kOn && !l.freeze_requested && l.display_drawn;
 }
 // A buffer for one RGBA frame of width x height; 0 (and the banner says why) for a size outside
 // 1..kMaxLiveSide.

@@ -15,13 +15,6 @@ static void set_filter(bool smooth) {
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
 }
 
-void Texture::create(bool smooth) {
-    if (id) return;
-    glGenTextures(1, &id);
-    glBindTexture(GL_TEXTURE_2D, id);
-    set_filter(smooth);
-}
-
 void Texture::upload(const Image& img, int64_t v, bool smooth) {
     // RGB goes up as it is (a photo: no RGBA copy of it); gray is widened, as ES 3 has no
     // unsized one-channel format that shows as gray.

@@ -12,9 +12,6 @@ struct Texture {
     int64_t version = -1;  // of the picture last uploaded
     // Uploads `img` (RGB and RGBA as they are, gray widened to RGBA) and records `v`.
     void upload(const Image& img, int64_t v, bool smooth);
-    // Creates the texture (nothing uploaded) when it has none yet, for pixels that come from
-    // elsewhere (the camera's video, uploaded by the page).
-    void create(bool smooth);
     void* imgui_id() const { return reinterpret_cast<void*>(static_cast<intptr_t>(id)); }
     ~Texture();
 };
