@@ -6,6 +6,7 @@
 // docs/performance.md); writes bench/out/live.json.
 // Usage: node bench/live.mjs [--site build/wasm/site] [--seconds 8] [--out bench/out]
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openPage, waitReady } from '../tests/e2e/harness.mjs';
@@ -18,6 +19,7 @@ const args = parseArgs('live.mjs', process.argv.slice(2), { site: 'build/wasm/si
 const site = path.resolve(ROOT, args.site);
 if (!fs.existsSync(path.join(site, 'app-mt.wasm'))) throw new Error(`no built site in ${site}: build the wasm preset first`);
 
+const load0 = os.loadavg();
 const browser = await launchWithCamera('accept');
 const results = [], rows = [];
 try {
@@ -42,5 +44,9 @@ try {
 } finally {
   await browser.close();
 }
-writeResults(path.resolve(ROOT, args.out), 'live', { machine: describeMachine(ROOT), seconds: Number(args.seconds), results },
-  `${kLiveTableHeader}\n${rows.join('\n')}\n`);
+// The machine's load decides these numbers on a shared 2-core machine: it goes with the table.
+const load = (l) => l.map((v) => v.toFixed(2)).join(' ');
+const machine = describeMachine(ROOT);
+writeResults(path.resolve(ROOT, args.out), 'live', { machine, seconds: Number(args.seconds), load: [os.loadavg(), load0], results },
+  `${machine.cpu}, ${machine.cores} cores; load average (1/5/15 min) ${load(load0)} at start, ${load(os.loadavg())} at end; ` +
+  `${args.seconds} s per row\n\n${kLiveTableHeader}\n${rows.join('\n')}\n`);

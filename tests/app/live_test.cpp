@@ -32,6 +32,18 @@ TEST(FaceTracker, KeepsTheIdWhileAFaceMovesAndGivesANewFaceANewId) {
     EXPECT_NE(t.tracks()[1].id, id);
 }
 
+TEST(FaceTracker, AFaceThatMovedFarBetweenDetectionsKeepsItsId) {
+    FaceTracker t;
+    t.update({box(100, 100)});
+    const int id = t.tracks()[0].id;
+    // 80 pixels on a 100-pixel face: the boxes barely overlap (IoU 0.05), the centres are close.
+    ASSERT_EQ(t.update({box(180, 110)}).size(), 1u);
+    EXPECT_EQ(t.tracks()[0].id, id);
+    // Two faces far apart stay two tracks.
+    t.update({box(180, 110), box(600, 110)});
+    EXPECT_EQ(t.tracks().size(), 2u);
+}
+
 TEST(FaceTracker, SmoothsJitterAndDropsAFaceMissedTooOften) {
     FaceTracker t;
     t.update({box(100, 100)});

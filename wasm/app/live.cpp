@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "core/base/json_text.h"
@@ -55,18 +56,17 @@ const ExplanationMethod* live_method(const std::string& name) {
 
 const std::vector<Track>& FaceTracker::update(const std::vector<FaceBox>& detections) {
     predict();
-    struct Pair { float iou; size_t track, det; };
+    struct Pair { float key; size_t track, det; };  // key: IoU, or the centres' distance
     std::vector<Pair> pairs;
     for (size_t t = 0; t < tracks_.size(); ++t)
         for (size_t d = 0; d < detections.size(); ++d)
             if (const float iou = box_iou(tracks_[t].box, detections[d]); iou >= kMinIou) pairs.push_back({iou, t, d});
-    std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.iou > b.iou; });
+    std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.key > b.key; });
     std::vector<bool> track_done(tracks_.size()), det_done(detections.size());
-    for (const Pair& p : pairs) {
-        if (track_done[p.track] || det_done[p.det]) continue;
-        track_done[p.track] = det_done[p.det] = true;
-        Track& t = tracks_[p.track];
-        const FaceBox b = blend(t.box, detections[p.det], kBoxBlend);
+    const auto match = [&](size_t ti, size_t di) {
+        track_done[ti] = det_done[di] = true;
+        Track& t = tracks_[ti];
+        const FaceBox b = blend(t.box, detections[di], kBoxBlend);
         // predict() moved the box by its velocity on every frame since the last match; what the
         // detection corrects, spread over those frames, corrects the velocity.
         const float frames = static_cast<float>(std::max(t.since_match, 1));
@@ -75,6 +75,21 @@ const std::vector<Track>& FaceTracker::update(const std::vector<FaceBox>& detect
         t.box = b;
         t.misses = 0;
         t.since_match = 0;
+    };
+    for (const Pair& p : pairs)
+        if (!track_done[p.track] && !det_done[p.det]) match(p.track, p.det);
+    std::vector<Pair> near;  // (distance in box sides, track, detection) of what is left
+    for (size_t t = 0; t < tracks_.size(); ++t)
+        for (size_t d = 0; d < detections.size(); ++d) {
+            if (track_done[t] || det_done[d]) continue;
+            const FaceBox &a = tracks_[t].box, &b = detections[d];
+            const float dist = std::hypot(centre_x(a) - centre_x(b), centre_y(a) - centre_y(b)) / std::max({a.width, b.width, 1.f});
+            if (dist < kMaxJump) near.push_back({dist, t, d});
+        }
+    std::sort(near.begin(), near.end(), [](const Pair& a, const Pair& b) { return a.key < b.key; });
+    for (const Pair& p : near) {
+        if (track_done[p.track] || det_done[p.det]) continue;
+        match(p.track, p.det);
     }
     for (size_t t = 0; t < tracks_.size(); ++t)
         if (!track_done[t]) ++tracks_[t].misses;
@@ -92,6 +107,8 @@ const std::vector<Track>& FaceTracker::update(const std::vector<FaceBox>& detect
 const std::vector<Track>& FaceTracker::predict() {
     for (Track& t : tracks_) {
         shift(t.box, t.vx, t.vy);
+        t.vx *= kVelocityFade;
+        t.vy *= kVelocityFade;
         ++t.since_match;
     }
     return tracks_;
@@ -203,7 +220,7 @@ Status process_live_frame(Session& session) {
     const double detect_ms = ms_between(t1, t2);
     std::vector<Tensor> inputs;
     for (const Track& t : tracker.tracks()) {
-        if (t.misses > 1) continue;  // missed by two detections in a row: not shown
+        if (t.misses > 0) continue;  // missed by the last detection: kept a while for its id, not shown
         LiveFace lf;
         lf.id = t.id;
         lf.box = t.box;

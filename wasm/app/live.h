@@ -17,11 +17,14 @@ namespace cnnlens::app {
 class Session;
 
 // Faces followed from frame to frame. The detector runs on some frames only (update()); on the
-// others each box moves by its velocity (predict()). A detection continues the track it overlaps
-// most (greedy IoU matching, at least kMinIou); its box is blended with the track's predicted
-// one (kBoxBlend), so boxes do not jitter with the detector's few-pixel noise. Unmatched
-// detections start tracks with new ids; a track unmatched by kMaxMisses detections in a row is
-// dropped, so an id stays with a face while it is in view.
+// others each box moves by its velocity, which fades (predict()). A detection continues the
+// track it overlaps most (greedy IoU matching, at least kMinIou); a detection and a track left
+// over are still paired, nearest first, when their centres are less than kMaxJump box sides apart
+// (a face that moved far between two detections: a slow machine processes few frames). A
+// detection's box is blended with the track's predicted one (kBoxBlend), so boxes do not jitter
+// with the detector's few-pixel noise. Unmatched detections start tracks with new ids; a track
+// unmatched by kMaxMisses detections in a row is dropped, so an id stays with a face while it is
+// in view.
 struct Track {
     int id = 0;
     FaceBox box;                 // smoothed; keypoints moved with the box since their detection
@@ -36,6 +39,8 @@ public:
     static constexpr float kMinIou = 0.2f;
     static constexpr float kBoxBlend = 0.6f;    // weight of the new detection
     static constexpr float kVelocityBlend = 0.5f;
+    static constexpr float kVelocityFade = 0.8f;  // per predicted frame: a guess should not run away
+    static constexpr float kMaxJump = 1.0f;
     static constexpr int kMaxMisses = 2;
     // Feeds one frame's detections (after moving every track as predict() does); returns the
     // tracks in view after it.

@@ -69,10 +69,10 @@ void draw_controls(AppState& state, Session& session, double now) {
     w.method = state.live_method;
     w.params = p;
     const LiveStats& s = w.stats;
-    ImGui::TextDisabled("processed %.1f frames/s, drawn %.0f/s, camera to overlay %.0f ms; ms per frame: grab %.1f, upload %.1f, "
-                        "rgb %.1f, detect %.1f, classify %.1f, explain %.1f, draw %.1f; faces in %lld of %lld frames",
-                        s.processed_fps, s.draw_fps, s.delay, s.grab, s.upload, s.rgb, s.detect, s.classify, s.explain, s.draw,
-                        static_cast<long long>(s.with_face), static_cast<long long>(s.processed));
+    ImGui::TextDisabled("processed %.1f frames/s, page drawn %.0f/s, camera to overlay %.0f ms, faces in %lld of %lld frames",
+                        s.processed_fps, s.draw_fps, s.delay, static_cast<long long>(s.with_face), static_cast<long long>(s.processed));
+    ImGui::TextDisabled("ms per frame: grab %.1f, upload %.1f, rgb %.1f, detect %.1f (every %d frames), classify %.1f, explain %.1f, draw %.1f",
+                        s.grab, s.upload, s.rgb, s.detect, w.detect_every, s.classify, s.explain, s.draw);
 }
 
 ImVec2 to_screen(ImVec2 origin, float k, PointF p) { return ImVec2(origin.x + p.x * k, origin.y + p.y * k); }
