@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The one test command. Installs what is missing (setup.sh), builds the native-release,
-# native-asan and wasm presets, writes the TF.js oracle once into build/oracle, runs every
-# preset's ctest suite with CNNLENS_ORACLE_DIR and CNNLENS_ONNX_NODE_DIR (ONNX's node tests)
-# set, generates the torchvision classifiers' CI subset once into build/torchvision (a smaller
-# one for native-asan) and passes it as CNNLENS_TORCHVISION_DIR, smoke-tests the CLI natively
+# native-asan and wasm presets while it writes the oracles in the background (the TF.js oracle
+# once into build/oracle, the torchvision classifiers' CI subset once into build/torchvision and
+# a smaller one for native-asan), runs every preset's ctest suite with CNNLENS_ORACLE_DIR,
+# CNNLENS_TORCHVISION_DIR and CNNLENS_ONNX_NODE_DIR (ONNX's node tests) set, smoke-tests the CLI natively
 # and under node (predict, model-info, a corrupt image, run on an ONNX node test; explain,
 # confusion and report natively), then runs the browser app's end-to-end tests in headless
 # Chromium (the wasm preset builds both apps, the single-threaded and the threaded one, and the
@@ -99,30 +99,50 @@ make_oracle() {
 
 # The torchvision classifiers' CI subset (every architecture small, one opset each; 11, 13 and
 # 17 all covered) with PyTorch's answers, for tests/import/torchvision_test.cpp; native-asan gets
-# two small ones. Regenerated only when the generator changes. Debian's python3 has torch.
+# two small ones of it (the same files, a shorter index). Regenerated only when the generator
+# changes. Debian's python3 has torch.
 torchvision_is_fresh() {
     [[ -f $1/index.json && ! tests/oracle/torchvision_fixtures.py -nt $1/index.json ]]
 }
 
+# subset_fixtures FROM TO NAME...: TO holds FROM's fixtures NAME... and an index.json of them.
+subset_fixtures() {
+    /usr/bin/python3 - "$@" <<'PY'
+import json, os, shutil, sys
+src, dst, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+index = json.load(open(os.path.join(src, 'index.json')))
+index['fixtures'] = [f for f in index['fixtures'] if f['name'] in names]
+missing = set(names) - {f['name'] for f in index['fixtures']}
+if missing:
+    sys.exit(f'{src}/index.json has no fixture {sorted(missing)}')
+os.makedirs(dst)
+for f in os.listdir(src):
+    if f.split('.')[0] in names:
+        shutil.copy(os.path.join(src, f), dst)
+json.dump(index, open(os.path.join(dst, 'index.json'), 'w'), indent=1)
+PY
+}
+
 make_torchvision() {
-    local dir args status=0
-    for dir in build/torchvision build/torchvision-asan; do
-        if torchvision_is_fresh "$dir"; then
-            echo "$dir/index.json is newer than tests/oracle/torchvision_fixtures.py"
-            continue
-        fi
-        args=(--plan ci)
-        # shellcheck disable=SC2054  # one argument: the comma-separated list of models
-        [[ $dir == *asan ]] && args+=(--models squeezenet1_1_s64,mobilenet_v3_small_s64)
-        rm -rf "$dir.tmp" &&
-            /usr/bin/python3 tests/oracle/torchvision_fixtures.py --out "$dir.tmp" "${args[@]}" 2>&1 | grep -v -i warning &&
-            [[ -f $dir.tmp/index.json ]] && rm -rf "$dir" && mv "$dir.tmp" "$dir" || status=1
-    done
-    return "$status"
+    local ci=build/torchvision asan=build/torchvision-asan
+    if torchvision_is_fresh "$ci"; then
+        echo "$ci/index.json is newer than tests/oracle/torchvision_fixtures.py"
+    else
+        rm -rf "$ci.tmp" &&
+            /usr/bin/python3 tests/oracle/torchvision_fixtures.py --out "$ci.tmp" --plan ci 2>&1 | grep -v -i warning &&
+            [[ -f $ci.tmp/index.json ]] && rm -rf "$ci" && mv "$ci.tmp" "$ci" || return 1
+    fi
+    if torchvision_is_fresh "$asan" && [[ ! $ci/index.json -nt $asan/index.json ]]; then
+        echo "$asan/index.json is newer than $ci/index.json"
+        return 0
+    fi
+    rm -rf "$asan.tmp" &&
+        subset_fixtures "$ci" "$asan.tmp" squeezenet1_1_s64 mobilenet_v3_small_s64 &&
+        rm -rf "$asan" && mv "$asan.tmp" "$asan"
 }
 
 # Both oracles at once: TF.js's runs in one node process, so the torchvision export takes the
-# other core. Each failure counts once.
+# other core. Prints one "FAILED" line per oracle that failed.
 make_oracles() {
     local tfjs_pid tfjs_status tv_status
     make_oracle >build/oracle-tfjs.log 2>&1 &
@@ -132,9 +152,31 @@ make_oracles() {
     wait "$tfjs_pid"
     tfjs_status=$?
     sed 's/^/  [TF.js] /' build/oracle-tfjs.log
-    ((tfjs_status == 0)) || { echo "oracle (TF.js) FAILED (exit $tfjs_status)"; failed=$((failed + 1)); }
-    ((tv_status == 0)) || { echo "oracle (torchvision) FAILED (exit $tv_status)"; failed=$((failed + 1)); }
+    ((tfjs_status == 0)) || echo "oracle (TF.js) FAILED (exit $tfjs_status)"
+    ((tv_status == 0)) || echo "oracle (torchvision) FAILED (exit $tv_status)"
     ((tfjs_status == 0 && tv_status == 0))
+}
+
+# The oracles need only the source tree, so they run in the background while the presets build
+# (at nice 10: they take the cores the builds leave, e.g. during links); oracles_finish waits for
+# them before the first ctest and counts each failed oracle once.
+oracles_start() {
+    (
+        renice -n 10 -p "$BASHPID" >/dev/null
+        make_oracles
+    ) >build/oracles.log 2>&1 &
+    oracles_pid=$!
+}
+
+oracles_finish() {
+    local status bad
+    wait "$oracles_pid"
+    status=$?
+    cat build/oracles.log
+    bad=$(grep -c '^oracle (.*) FAILED' build/oracles.log)
+    if ((status != 0 && bad == 0)); then bad=1; fi
+    failed=$((failed + bad))
+    return "$status"
 }
 
 # junit_count FILE ATTR: a count attribute of the <testsuite> element of ctest's JUnit file.
@@ -429,12 +471,13 @@ fi
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
+oracles_start
 built=()
 for p in "${presets[@]}"; do
     if stage "build $p" build_preset "$p"; then built+=("$p"); else failed=$((failed + 1)); fi
 done
 
-stage "oracles" make_oracles
+stage "oracles (alongside builds)" oracles_finish
 
 for p in "${built[@]}"; do
     stage "ctest $p" ctest_preset "$p"

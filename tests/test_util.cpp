@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "core/eval/dataset.h"
+#include "core/explain/probe.h"
 #include "core/image/encode.h"
 #include "core/import/model.h"
 #include "core/kernels/kernels.h"
@@ -87,6 +88,25 @@ Tensor random_tensor(const Shape& shape, Rng& rng, float lo, float hi) {
     Tensor t(shape);
     for (int64_t i = 0; i < t.size(); ++i) t[i] = rng.uniform(lo, hi);
     return t;
+}
+
+Tensor random_image(int h, int w, uint64_t seed) {
+    Rng rng(seed);
+    return random_tensor({1, h, w, 1}, rng, 0.f, 1.f);
+}
+
+int layer_node(const GraphProbe& probe, const std::string& name) {
+    for (const LayerInfo& l : probe.layers())
+        if (l.name == name) return l.node;
+    ADD_FAILURE() << "no layer " << name;
+    return -1;
+}
+
+double mean_abs_diff(const Image& a, const Image& b) {
+    if (a.width != b.width || a.height != b.height || a.channels != b.channels) return 1e9;
+    double sum = 0;
+    for (size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(a.pixels[i] - b.pixels[i]);
+    return sum / static_cast<double>(a.pixels.size());
 }
 
 double rel_l2(const float* a, const float* b, int64_t n) {

@@ -7,7 +7,7 @@
 #include "core/image/image.h"
 #include "core/tensor/tensor.h"
 
-namespace cnnlens { struct Model; struct KernelSet; }
+namespace cnnlens { struct Model; struct KernelSet; class GraphProbe; }
 
 namespace cnnlens::test {
 
@@ -59,6 +59,19 @@ NpyArray read_npy(const std::string& path);
 
 // Uniform values in [lo, hi).
 Tensor random_tensor(const Shape& shape, Rng& rng, float lo = -1.f, float hi = 1.f);
+// A one-channel image [1, h, w, 1] of uniform values in [0, 1), from `seed`.
+Tensor random_image(int h, int w, uint64_t seed);
+// The node of the layer named `name` in the probe's layer list; a test failure and -1 if none.
+int layer_node(const GraphProbe& probe, const std::string& name);
+// Two of the bundled model's layers, early and in the middle, for the layer-reading tests.
+inline constexpr const char* kFerEarlyLayer = "block1_conv2_act/Relu";
+inline constexpr const char* kFerMidLayer = "block3_sepconv2_act/Relu";
+// Mean absolute pixel difference; 1e9 when the sizes differ.
+double mean_abs_diff(const Image& a, const Image& b);
+// Output length of a convolution or pooling along one axis (pad_total: both sides together).
+inline int conv_out_size(int in, int k, int s, int d, int pad_total) {
+    return (in + pad_total - ((k - 1) * d + 1)) / s + 1;
+}
 // ||a - b||_2 / max(||b||_2, tiny)
 double rel_l2(const float* a, const float* b, int64_t n);
 double max_abs_diff(const float* a, const float* b, int64_t n);

@@ -13,14 +13,14 @@
 namespace cnnlens {
 namespace {
 
-struct Fixture {
+struct SanityFixture {
     Model model;
     Tensor image;
 };
 
-const Fixture& fer() {
-    static const Fixture f = [] {
-        Fixture x;
+const SanityFixture& fer() {
+    static const SanityFixture f = [] {
+        SanityFixture x;
         auto m = load_model(test::source_path("models/fer2013-mini-xception"));
         EXPECT_TRUE(m) << m.status().message();
         if (m) x.model = std::move(*m);
@@ -41,7 +41,7 @@ double weight_std(const Tensor& t) {
 }
 
 TEST(Sanity, CloneIsIdenticalAndIndependent) {
-    const Fixture& f = fer();
+    const SanityFixture& f = fer();
     ASSERT_FALSE(f.image.empty());
     Model copy = clone_model(f.model);
     ASSERT_EQ(copy.graph.size(), f.model.graph.size());
@@ -90,7 +90,7 @@ TEST(Sanity, SpearmanAndSsim) {
 TEST(Sanity, SaliencyDecorrelatesUnderCascadingRandomization) {
     const ExplanationMethod* saliency = find_method("saliency");
     ASSERT_NE(saliency, nullptr) << "saliency is not registered";
-    const Fixture& f = fer();
+    const SanityFixture& f = fer();
     ASSERT_FALSE(f.image.empty());
     Target t;
     t.cls = 3;  // happy
@@ -139,7 +139,7 @@ TEST(Sanity, SaliencyDecorrelatesUnderCascadingRandomization) {
 // lose their likeness to the original as the layers are randomized from the top, Guided
 // Backprop's much less (its ReLU masking draws the image's edges whatever the weights).
 TEST(Sanity, GuidedBackpropSurvivesRandomizationOthersDoNot) {
-    const Fixture& f = fer();
+    const SanityFixture& f = fer();
     ASSERT_FALSE(f.image.empty());
     Target t;
     t.cls = 3;  // happy
@@ -184,7 +184,7 @@ TEST(Sanity, GuidedBackpropSurvivesRandomizationOthersDoNot) {
 TEST(Sanity, IndependentModeAndCancel) {
     const ExplanationMethod* saliency = find_method("saliency");
     ASSERT_NE(saliency, nullptr) << "saliency is not registered";
-    const Fixture& f = fer();
+    const SanityFixture& f = fer();
     Target t;
     t.cls = 3;
     SanityOptions o;

@@ -20,7 +20,7 @@
 namespace cnnlens {
 namespace {
 
-struct Fixture {
+struct TrustOracleFixture {
     std::map<std::string, std::vector<double>> rows;
     int h = 0, w = 0, c = 0, classes = 0, cls = 0, steps = 0, runs = 0, subset = 0, samples = 0;
     const std::vector<double>& at(const std::string& k) const { return rows.at(k); }
@@ -34,8 +34,8 @@ struct Fixture {
     }
 };
 
-Fixture read_fixture() {
-    Fixture f;
+TrustOracleFixture read_fixture() {
+    TrustOracleFixture f;
     std::ifstream in(test::source_path("tests/data/eval/trust_fixture.txt"));
     std::string line;
     while (std::getline(in, line)) {
@@ -66,7 +66,7 @@ protected:
         image = f.tensor("image", Shape{1, f.h, f.w, f.c});
         map = f.tensor("map", Shape{f.h, f.w});
     }
-    Fixture f;
+    TrustOracleFixture f;
     std::unique_ptr<test::LinearFixtureProbe> probe;
     Tensor image, map;
 };

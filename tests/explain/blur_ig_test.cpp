@@ -18,10 +18,7 @@ const ExplanationMethod& blur_ig() {
     return *m;
 }
 
-Tensor image(int h, int w, uint64_t seed) {
-    Rng rng(seed);
-    return test::random_tensor({1, h, w, 1}, rng, 0.f, 1.f);
-}
+using test::random_image;
 
 // Sum of attributions = f(x) - f(L(x, max_sigma)) up to the midpoint rule's error, which shrinks
 // as the steps grow (linear and quadratic models, linear and square-root spacing). PAIR's forward
@@ -30,7 +27,7 @@ TEST(BlurIG, CompletenessOnClosedFormModels) {
     for (float q : {0.f, 0.7f}) {
         test::AnalyticProbe probe(9, 8, 3, 5, q);
         ExplainContext ctx(probe);
-        const Tensor x = image(9, 8, 6);
+        const Tensor x = random_image(9, 8, 6);
         for (int spacing : {0, 1}) {
             SCOPED_TRACE("q=" + std::to_string(q) + " spacing=" + std::to_string(spacing));
             auto coarse = blur_ig().explain(x, Target{1}, Params().set("steps", 50).set("max_sigma", 10).set("spacing", spacing), ctx);
@@ -60,7 +57,7 @@ TEST(BlurIG, AFlatImageHasNoAttribution) {
 TEST(BlurIG, BaselineIsTheMostBlurredImage) {
     test::AnalyticProbe probe(8, 8, 2, 3);
     ExplainContext ctx(probe);
-    const Tensor x = image(8, 8, 9);
+    const Tensor x = random_image(8, 8, 9);
     double mean = 0;
     for (int64_t i = 0; i < x.size(); ++i) mean += x[i];
     mean /= x.size();

@@ -14,17 +14,7 @@
 namespace cnnlens {
 namespace {
 
-const Model& fer_model() { return test::default_model(); }
-
-int layer_node(const GraphProbe& probe, const std::string& name) {
-    for (const LayerInfo& l : probe.layers())
-        if (l.name == name) return l.node;
-    ADD_FAILURE() << "no layer " << name;
-    return -1;
-}
-
-constexpr const char* kEarly = "block1_conv2_act/Relu";
-constexpr const char* kMid = "block3_sepconv2_act/Relu";
+using test::layer_node;
 
 Tensor face_input(const Model& m) {
     auto img = load_image(test::source_path("tests/data/astronaut_face.png"));
@@ -33,8 +23,8 @@ Tensor face_input(const Model& m) {
 }
 
 TEST(FeatureMaps, ShapesAndRanges) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    const Tensor x = face_input(fer_model());
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    const Tensor x = face_input(test::default_model());
     for (const LayerInfo& l : probe.layers()) {
         if (l.op == "Input") continue;
         auto fm = feature_maps(probe, x, l.node);
@@ -59,9 +49,9 @@ TEST(FeatureMaps, ShapesAndRanges) {
 }
 
 TEST(FeatureMaps, MatchActivationsChannelMajor) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    const Tensor x = face_input(fer_model());
-    const int node = layer_node(probe, kEarly);
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    const Tensor x = face_input(test::default_model());
+    const int node = layer_node(probe, test::kFerEarlyLayer);
     auto fm = feature_maps(probe, x, node);
     ProbeRequest r;
     r.layers = {node};
@@ -72,12 +62,12 @@ TEST(FeatureMaps, MatchActivationsChannelMajor) {
 }
 
 TEST(FeatureMaps, ScaleModes) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    const Tensor x = face_input(fer_model());
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    const Tensor x = face_input(test::default_model());
     auto global = global_activation_range(probe, x);
     ASSERT_TRUE(global.has_value()) << global.status().message();
     EXPECT_LT(global->lo, global->hi);
-    for (const char* name : {kEarly, kMid, "batch_normalization_2/FusedBatchNormV3"}) {
+    for (const char* name : {test::kFerEarlyLayer, test::kFerMidLayer, "batch_normalization_2/FusedBatchNormV3"}) {
         auto fm = feature_maps(probe, x, layer_node(probe, name));
         ASSERT_TRUE(fm.has_value());
         SCOPED_TRACE(name);
@@ -117,8 +107,8 @@ TEST(FeatureMaps, ConstantMapGetsAUsableRange) {
 }
 
 TEST(FeatureMaps, RejectsABatch) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    auto fm = feature_maps(probe, Tensor(Shape{2, 64, 64, 1}, 0.5f), layer_node(probe, kEarly));
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    auto fm = feature_maps(probe, Tensor(Shape{2, 64, 64, 1}, 0.5f), layer_node(probe, test::kFerEarlyLayer));
     ASSERT_FALSE(fm.has_value());
     EXPECT_NE(fm.status().message().find("[1, H, W, C]"), std::string::npos);
 }

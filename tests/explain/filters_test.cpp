@@ -104,17 +104,7 @@ TEST(FilterVisualization, LinearUnitGetsItsSignPattern) {
 
 // --- On the bundled model --------------------------------------------------------------------
 
-const Model& fer_model() { return test::default_model(); }
-
-int layer_node(const GraphProbe& probe, const std::string& name) {
-    for (const LayerInfo& l : probe.layers())
-        if (l.name == name) return l.node;
-    ADD_FAILURE() << "no layer " << name;
-    return -1;
-}
-
-constexpr const char* kEarly = "block1_conv2_act/Relu";
-constexpr const char* kMid = "block3_sepconv2_act/Relu";
+using test::layer_node;
 
 float random_input_activation(GraphProbe& probe, int node, int channel) {
     Rng rng(99);
@@ -137,8 +127,8 @@ AscentParams quick(int steps) {
 }
 
 TEST(FilterVisualization, RaisesChannelActivation) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    const std::pair<const char*, int> cases[] = {{kEarly, 21}, {kEarly, 33}, {kMid, 5}, {kMid, 40}};
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    const std::pair<const char*, int> cases[] = {{test::kFerEarlyLayer, 21}, {test::kFerEarlyLayer, 33}, {test::kFerMidLayer, 5}, {test::kFerMidLayer, 40}};
     for (const auto& [name, channel] : cases) {
         const int node = layer_node(probe, name);
         auto pic = visualize_filter(probe, node, channel, quick(40));
@@ -157,8 +147,8 @@ TEST(FilterVisualization, RaisesChannelActivation) {
 }
 
 TEST(FilterVisualization, PixelParameterization) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    const int node = layer_node(probe, kMid);
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    const int node = layer_node(probe, test::kFerMidLayer);
     AscentParams p = AscentParams::uo_classic();
     p.steps = 20;
     auto pic = visualize_filter(probe, node, 5, p);
@@ -183,8 +173,8 @@ double total_variation(const Tensor& img) {  // [H, W, 1]
 
 // Moderate regularization still climbs; strong total variation and blur make smoother pictures.
 TEST(FilterVisualization, Regularizers) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    const int node = layer_node(probe, kMid);
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    const int node = layer_node(probe, test::kFerMidLayer);
     for (Parameterization kind : {Parameterization::kFourier, Parameterization::kPixel}) {
         SCOPED_TRACE(kind == Parameterization::kPixel ? "pixel" : "fourier");
         AscentParams p = quick(24);
@@ -207,8 +197,8 @@ TEST(FilterVisualization, Regularizers) {
 }
 
 TEST(FilterVisualization, DeterministicForASeed) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    const int node = layer_node(probe, kEarly);
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    const int node = layer_node(probe, test::kFerEarlyLayer);
     AscentParams p = quick(8);
     auto a = visualize_filter(probe, node, 3, p);
     auto b = visualize_filter(probe, node, 3, p);
@@ -221,8 +211,8 @@ TEST(FilterVisualization, DeterministicForASeed) {
 }
 
 TEST(FilterVisualization, LayerRunsEachChannelAsAlone) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    const int node = layer_node(probe, kEarly);
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    const int node = layer_node(probe, test::kFerEarlyLayer);
     const int channels[] = {4, 9};
     std::vector<float> fractions;
     auto all = visualize_layer(probe, node, quick(6), channels, [&](float f) {
@@ -242,7 +232,7 @@ TEST(FilterVisualization, LayerRunsEachChannelAsAlone) {
 }
 
 TEST(FilterVisualization, AllChannelsWhenNoneGiven) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
+    GraphProbe probe(test::default_model(), *select_kernel_set());
     auto all = visualize_layer(probe, layer_node(probe, "conv2d_5/BiasAdd"), quick(1));
     ASSERT_TRUE(all.has_value()) << all.status().message();
     ASSERT_EQ(all->size(), 7u);
@@ -250,9 +240,9 @@ TEST(FilterVisualization, AllChannelsWhenNoneGiven) {
 }
 
 TEST(FilterVisualization, CancelStops) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
+    GraphProbe probe(test::default_model(), *select_kernel_set());
     int calls = 0;
-    auto pic = visualize_filter(probe, layer_node(probe, kEarly), 3, quick(50),
+    auto pic = visualize_filter(probe, layer_node(probe, test::kFerEarlyLayer), 3, quick(50),
                                 [&](float) { return ++calls < 3; });
     ASSERT_FALSE(pic.has_value());
     EXPECT_EQ(pic.status().code(), ErrorCode::kCancelled);
@@ -262,8 +252,8 @@ TEST(FilterVisualization, CancelStops) {
 }
 
 TEST(FilterVisualization, ErrorsNameTheProblem) {
-    GraphProbe probe(fer_model(), *select_kernel_set());
-    auto bad_channel = visualize_filter(probe, layer_node(probe, kEarly), 64, quick(2));
+    GraphProbe probe(test::default_model(), *select_kernel_set());
+    auto bad_channel = visualize_filter(probe, layer_node(probe, test::kFerEarlyLayer), 64, quick(2));
     ASSERT_FALSE(bad_channel.has_value());
     EXPECT_EQ(bad_channel.status().message(),
               "channel 64 of layer 'block1_conv2_act/Relu' does not exist (it has 64)");

@@ -18,16 +18,13 @@ const ExplanationMethod& guided_ig() {
     return *m;
 }
 
-Tensor image(int h, int w, uint64_t seed) {
-    Rng rng(seed);
-    return test::random_tensor({1, h, w, 1}, rng, 0.f, 1.f);
-}
+using test::random_image;
 
 // The gradient is W whatever the path, so a path that ends at the input gives (x - 0) * W.
 TEST(GuidedIG, ExactOnALinearModel) {
     test::AnalyticProbe probe(7, 6, 3, 4);
     ExplainContext ctx(probe);
-    const Tensor x = image(7, 6, 5);
+    const Tensor x = random_image(7, 6, 5);
     for (double max_dist : {0.0, 0.02, 0.3, 1.0}) {
         auto e = guided_ig().explain(x, Target{2}, Params().set("steps", 17).set("max_dist", max_dist), ctx);
         ASSERT_TRUE(e) << e.status().message();
@@ -41,7 +38,7 @@ TEST(GuidedIG, ExactOnALinearModel) {
 TEST(GuidedIG, MaxDistZeroIsTheLeftRiemannSumOfIG) {
     test::AnalyticProbe probe(5, 6, 2, 8, 0.9f);
     ExplainContext ctx(probe);
-    const Tensor x = image(5, 6, 9);
+    const Tensor x = random_image(5, 6, 9);
     const int steps = 12;
     auto e = guided_ig().explain(x, Target{1}, Params().set("steps", steps).set("max_dist", 0), ctx);
     ASSERT_TRUE(e) << e.status().message();
@@ -61,7 +58,7 @@ TEST(GuidedIG, MaxDistZeroIsTheLeftRiemannSumOfIG) {
 TEST(GuidedIG, CompletenessOnAQuadraticModel) {
     test::AnalyticProbe probe(8, 8, 3, 2, 0.8f);
     ExplainContext ctx(probe);
-    const Tensor x = image(8, 8, 3);
+    const Tensor x = random_image(8, 8, 3);
     auto coarse = guided_ig().explain(x, Target{0}, Params().set("steps", 20), ctx);
     auto fine = guided_ig().explain(x, Target{0}, Params().set("steps", 2000), ctx);
     auto straight = guided_ig().explain(x, Target{0}, Params().set("steps", 2000).set("max_dist", 0), ctx);

@@ -23,10 +23,7 @@ namespace cnnlens {
 
 namespace {
 
-Tensor image(int h, int w, uint64_t seed) {
-    Rng rng(seed);
-    return test::random_tensor({1, h, w, 1}, rng, 0.f, 1.f);
-}
+using test::random_image;
 
 // Every line of method_list.inc is registered: its method is found by its own name and listed
 // where a user looks (method_names() is the CLI's list in its errors).
@@ -143,7 +140,7 @@ TEST(MethodsDeathTest, ReadingAnUndeclaredParameterAborts) {
 TEST(Methods, SaliencyIsTheGradient) {
     test::AnalyticProbe probe(6, 5, 3, 1);
     ExplainContext ctx(probe);
-    Tensor x = image(6, 5, 2);
+    Tensor x = random_image(6, 5, 2);
     auto e = find_method("saliency")->explain(x, Target{1}, Params(), ctx);
     ASSERT_TRUE(e) << e.status().message();
     for (int j = 0; j < 30; ++j) {
@@ -159,7 +156,7 @@ TEST(Methods, SaliencyIsTheGradient) {
 TEST(Methods, SmoothGradOfALinearModelIsItsGradient) {
     test::AnalyticProbe probe(8, 8, 4, 3);
     ExplainContext ctx(probe);
-    Tensor x = image(8, 8, 4);
+    Tensor x = random_image(8, 8, 4);
     auto e = find_method("smoothgrad")->explain(x, Target{2}, Params().set("samples", 20), ctx);
     ASSERT_TRUE(e) << e.status().message();
     for (int j = 0; j < 64; ++j) EXPECT_NEAR(e->attribution[j], probe.weights()[2 * 64 + j], 1e-5);
@@ -177,7 +174,7 @@ TEST(Methods, IntegratedGradientsCompleteness) {
     for (float q : {0.f, 0.7f}) {
         test::AnalyticProbe probe(7, 7, 3, 5, q);
         ExplainContext ctx(probe);
-        Tensor x = image(7, 7, 6);
+        Tensor x = random_image(7, 7, 6);
         for (int baseline : {0, 1, 2}) {
             auto e = find_method("ig")->explain(x, Target{0}, Params().set("steps", 16).set("baseline", baseline), ctx);
             ASSERT_TRUE(e) << e.status().message();
@@ -191,7 +188,7 @@ TEST(Methods, OcclusionOfALinearModel) {
     // mean over the windows covering it is known in closed form for window 1.
     test::AnalyticProbe probe(5, 6, 2, 7);
     ExplainContext ctx(probe);
-    Tensor x = image(5, 6, 8);
+    Tensor x = random_image(5, 6, 8);
     auto e = find_method("occlusion")->explain(x, Target{1}, Params().set("window", 1).set("stride", 1), ctx);
     ASSERT_TRUE(e) << e.status().message();
     for (int j = 0; j < 30; ++j) EXPECT_NEAR(e->map[j], probe.weights()[30 + j] * x[j], 1e-5);
@@ -200,10 +197,10 @@ TEST(Methods, OcclusionOfALinearModel) {
 TEST(Methods, BadParametersAreNamed) {
     test::AnalyticProbe probe(4, 4, 2, 1);
     ExplainContext ctx(probe);
-    auto e = find_method("smoothgrad")->explain(image(4, 4, 1), Target{0}, Params().set("samples", 0), ctx);
+    auto e = find_method("smoothgrad")->explain(random_image(4, 4, 1), Target{0}, Params().set("samples", 0), ctx);
     ASSERT_FALSE(e);
     EXPECT_NE(e.status().message().find("samples"), std::string::npos);
-    auto o = find_method("occlusion")->explain(image(4, 4, 1), Target{0}, Params().set("window", 9), ctx);
+    auto o = find_method("occlusion")->explain(random_image(4, 4, 1), Target{0}, Params().set("window", 9), ctx);
     ASSERT_FALSE(o);
     EXPECT_NE(o.status().message().find("window"), std::string::npos);
 }

@@ -21,10 +21,7 @@
 namespace cnnlens {
 namespace {
 
-Tensor image(int h, int w, uint64_t seed) {
-    Rng rng(seed);
-    return test::random_tensor({1, h, w, 1}, rng, 0.f, 1.f);
-}
+using test::random_image;
 
 // On f(x) = W x + b every draw's attribution is W * (x' - x0), whatever alpha: with the black
 // baseline and no noise it is W * x exactly (black is 0 for this [0, 1] probe), and its sum is
@@ -32,7 +29,7 @@ Tensor image(int h, int w, uint64_t seed) {
 TEST(GradientShap, LinearModelBlackBaselineIsExact) {
     test::AnalyticProbe probe(6, 7, 3, 11);
     ExplainContext ctx(probe);
-    const Tensor x = image(6, 7, 12);
+    const Tensor x = random_image(6, 7, 12);
     auto e = find_method("gradient_shap")->explain(x, Target{1}, Params().set("baselines", 1).set("samples", 8), ctx);
     ASSERT_TRUE(e) << e.status().message();
     double want = 0;
@@ -51,7 +48,7 @@ TEST(GradientShap, LinearModelExpectedCompleteness) {
     test::AnalyticProbe probe(5, 5, 2, 13);
     ExplainContext ctx(probe);
     ctx.seed = 3;
-    const Tensor x = image(5, 5, 14);
+    const Tensor x = random_image(5, 5, 14);
     const Params p = Params().set("baselines", 2).set("samples", 4000).set("noise", 0.1).set("baseline_noise", 0.2);
     auto e = find_method("gradient_shap")->explain(x, Target{0}, p, ctx);
     ASSERT_TRUE(e) << e.status().message();
@@ -68,7 +65,7 @@ TEST(GradientShap, LinearModelExpectedCompleteness) {
 // and a second run repeats the first; another seed gives another map.
 TEST(GradientShap, DeterministicForASeedWhateverTheBatch) {
     test::AnalyticProbe probe(6, 6, 2, 15, 0.5f);  // quadratic, so alpha and the baseline matter
-    const Tensor x = image(6, 6, 16);
+    const Tensor x = random_image(6, 6, 16);
     auto run = [&](int batch, uint64_t seed) {
         ExplainContext ctx(probe);
         ctx.seed = seed;

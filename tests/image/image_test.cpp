@@ -84,11 +84,7 @@ TEST(Image, InputSpecMapsValues) {
     EXPECT_NEAR(y[3], -2.f, 1e-5);
 }
 
-double mean_abs_diff(const Image& a, const Image& b) {
-    double sum = 0;
-    for (size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(a.pixels[i] - b.pixels[i]);
-    return sum / static_cast<double>(a.pixels.size());
-}
+using test::mean_abs_diff;
 
 Expected<Image> decode_bytes(std::string_view bytes, std::string_view name) {
     return decode_image({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, name);

@@ -253,12 +253,7 @@ TEST(Orientation, TheEightFixturesDecodeToOnePhoto) {
     }
 }
 
-double mean_abs_diff(const Image& a, const Image& b) {
-    if (a.width != b.width || a.height != b.height || a.channels != b.channels) return 1e9;
-    double sum = 0;
-    for (size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(a.pixels[i] - b.pixels[i]);
-    return sum / static_cast<double>(a.pixels.size());
-}
+using test::mean_abs_diff;
 
 // AVIF turns its pixels by the container's irot and imir, not EXIF. The fixtures were stored by
 // make_photos.py from the specification's words (PIL's turns); decoded here, each must be the

@@ -116,20 +116,20 @@ int count_ops(const Graph& g, OpType op) {
 
 // --- The PyTorch fixtures ------------------------------------------------------------------
 
-struct Fixture {
+struct OnnxFixture {
     std::string name;
     int h = 0, w = 0, c = 0, classes = 0, count = 0;
     std::vector<int> targets, opsets;
     std::string output;
 };
 
-std::vector<Fixture> fixtures() {
+std::vector<OnnxFixture> fixtures() {
     const auto bytes = test::read_file(test::source_path("tests/data/onnx/index.json"));
-    std::vector<Fixture> out;
+    std::vector<OnnxFixture> out;
     json j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
     if (j.is_discarded()) return out;
     for (const json& m : j["models"]) {
-        Fixture f;
+        OnnxFixture f;
         f.name = m["name"];
         f.h = m["input"][0]; f.w = m["input"][1]; f.c = m["input"][2];
         f.classes = m["classes"]; f.count = m["inputs"];
@@ -146,10 +146,10 @@ std::string fixture_path(const std::string& file) { return test::source_path("te
 class OnnxFixtureTest : public ::testing::TestWithParam<const KernelSet*> {};
 
 TEST_P(OnnxFixtureTest, MatchesPyTorch) {
-    const std::vector<Fixture> all = fixtures();
+    const std::vector<OnnxFixture> all = fixtures();
     ASSERT_GE(all.size(), 5u) << "tests/data/onnx/index.json is missing; run /usr/bin/python3 tests/oracle/make_onnx_fixtures.py";
     int checked = 0;
-    for (const Fixture& f : all) {
+    for (const OnnxFixture& f : all) {
         const auto u8 = test::read_file(fixture_path(f.name + ".inputs.u8"));
         const auto ref = test::read_f32(fixture_path(f.name + ".outputs.f32"));
         const auto grad = test::read_f32(fixture_path(f.name + ".grads.f32"));

@@ -59,12 +59,12 @@ struct Files {
 };
 
 // A fixture's model.json and shards.
-struct Fixture {
+struct LayersFixture {
     json model;
     Files files;
 };
-Fixture fixture(const std::string& name) {
-    Fixture f;
+LayersFixture fixture(const std::string& name) {
+    LayersFixture f;
     f.model = read_json(model_dir(name) + "/model.json");
     for (const json& g : f.model["weightsManifest"])
         for (const json& p : g["paths"]) f.files.m[p.get<std::string>()] = test::read_file(model_dir(name) + "/" + p.get<std::string>());
@@ -221,7 +221,7 @@ TEST(TfjsLayers, RescalingBy255MeansRawPixels) {
 }
 
 TEST(TfjsLayers, SidecarSpecPointsAtALayersModel) {
-    Fixture f = fixture("fer_sequential");
+    LayersFixture f = fixture("fer_sequential");
     f.files.m["model.json"] = test::read_file(model_dir("fer_sequential") + "/model.json");
     const std::string spec = R"({"model": "model.json", "classes": ["a","b","c","d","e","f","g"], "input": {"range": [-1, 1]}})";
     f.files.m["cnnlens.json"].assign(spec.begin(), spec.end());
@@ -251,7 +251,7 @@ TEST(TfjsLayers, DetectsTheFormat) {
 }
 
 TEST(TfjsLayers, NodeNamesKeepKerasLayerNames) {
-    Fixture f = fixture("functional_mix");
+    LayersFixture f = fixture("functional_mix");
     auto g = import(f.model, f.files);
     ASSERT_TRUE(g) << g.status().message();
     // SeparableConv2D: a depthwise node (depth_multiplier 2) then the layer's 1x1 convolution.
@@ -391,7 +391,7 @@ TEST(TfjsLayers, SharedLayerCalledTwice) {
 
 // The shared manifest reader dequantizes layers-model weights too (uint8 with scale and min).
 TEST(TfjsLayers, QuantizedWeights) {
-    Fixture f = fixture("fer_sequential");
+    LayersFixture f = fixture("fer_sequential");
     auto plain = import(f.model, f.files);
     ASSERT_TRUE(plain) << plain.status().message();
     const std::vector<uint8_t> bin = f.files.m["group1-shard1of1.bin"];
@@ -420,19 +420,19 @@ TEST(TfjsLayers, QuantizedWeights) {
 // --- Malformed files ----------------------------------------------------------------------------------
 
 TEST(TfjsLayers, MissingWeight) {
-    Fixture f = fixture("fer_sequential");
+    LayersFixture f = fixture("fer_sequential");
     f.model["weightsManifest"][0]["weights"][11]["name"] = "conv2d_9/bias";  // was conv2d_2/bias
     expect_error(import(f.model, f.files), {"layer 'conv2d_2' (Conv2D)", "weight 'conv2d_2/bias' is missing"});
 }
 
 TEST(TfjsLayers, MissingShard) {
-    Fixture f = fixture("rgb64");
+    LayersFixture f = fixture("rgb64");
     f.files.m.erase("group1-shard2of2.bin");
     expect_error(import(f.model, f.files), {"'group1-shard2of2.bin'", "cannot be read"});
 }
 
 TEST(TfjsLayers, ShardTooShortOrTooLong) {
-    Fixture f = fixture("fer_sequential");
+    LayersFixture f = fixture("fer_sequential");
     f.files.m["group1-shard1of1.bin"].resize(1000);
     expect_error(import(f.model, f.files), {"'group1-shard1of1.bin'", "hold 1000 bytes", "needs at least 2752", "conv2d_1/kernel"});
     f = fixture("fer_sequential");
@@ -441,7 +441,7 @@ TEST(TfjsLayers, ShardTooShortOrTooLong) {
 }
 
 TEST(TfjsLayers, UnsupportedLayersAreListedAtOnce) {
-    Fixture f = fixture("functional_mix");
+    LayersFixture f = fixture("functional_mix");
     layer(f.model, "add")["class_name"] = "Lambda";
     layer(f.model, "elu")["class_name"] = "Lambda";
     layer(f.model, "conv2d_2")["class_name"] = "UpSampling2D";
@@ -454,20 +454,20 @@ TEST(TfjsLayers, UnsupportedLayersAreListedAtOnce) {
 }
 
 TEST(TfjsLayers, ChannelsFirstIsRejected) {
-    Fixture f = fixture("fer_sequential");
+    LayersFixture f = fixture("fer_sequential");
     layer(f.model, "conv2d")["config"]["data_format"] = "channels_first";
     layer(f.model, "max_pooling2d_1")["config"]["data_format"] = "channels_first";
     expect_error(import(f.model, f.files), {"data_format 'channels_first' is not supported", "layers conv2d, max_pooling2d_1"});
 }
 
 TEST(TfjsLayers, WeightWithTheWrongShape) {
-    Fixture f = fixture("fer_sequential");
+    LayersFixture f = fixture("fer_sequential");
     f.model["weightsManifest"][0]["weights"][15]["shape"] = {16, 108};  // dense/kernel, same byte count
     expect_error(import(f.model, f.files), {"layer 'dense' (Dense)", "weight 'dense/kernel' has shape [16,108] but the layer needs [108,16]"});
 }
 
 TEST(TfjsLayers, LayersWhoseShapesDoNotFit) {
-    Fixture f = fixture("functional_mix");
+    LayersFixture f = fixture("functional_mix");
     layer(f.model, "separable_conv2d")["config"]["strides"] = {2, 2};
     expect_error(import(f.model, f.files), {"layer 'add' (Add)", "[1,17,16,8]", "[1,9,8,8]", "do not broadcast"});
     f = fixture("rgb64");
@@ -480,13 +480,13 @@ TEST(TfjsLayers, LayersWhoseShapesDoNotFit) {
 }
 
 TEST(TfjsLayers, InputWithoutFixedSize) {
-    Fixture f = fixture("fer_sequential");
+    LayersFixture f = fixture("fer_sequential");
     layer(f.model, "input_1")["config"]["batch_input_shape"] = {nullptr, nullptr, nullptr, 1};
     expect_error(import(f.model, f.files), {"input 'input_1'", "[null,null,null,1]", "fixed size"});
 }
 
 TEST(TfjsLayers, UnexpressibleReluAndBadConfig) {
-    Fixture f = fixture("fer_sequential");
+    LayersFixture f = fixture("fer_sequential");
     layer(f.model, "re_lu")["config"]["threshold"] = 0.5;
     expect_error(import(f.model, f.files), {"layer 're_lu' (ReLU)", "threshold 0.5"});
     f = fixture("fer_sequential");
@@ -501,7 +501,7 @@ TEST(TfjsLayers, UnexpressibleReluAndBadConfig) {
 }
 
 TEST(TfjsLayers, BrokenTopology) {
-    Fixture f = fixture("functional_mix");
+    LayersFixture f = fixture("functional_mix");
     layer(f.model, "add")["inbound_nodes"][0][1][0] = "nope";
     expect_error(import(f.model, f.files), {"layer 'add' reads layer 'nope', which is not in the model"});
     f = fixture("functional_mix");

@@ -68,12 +68,12 @@ Vec values(int64_t n, double scale = 1.0, int seed = 1) {
 }
 
 // Builds a model.json with one Placeholder "x" and a float/int32 weight shard "w.bin".
-struct Model {
+struct GraphFixture {
     json nodes = json::array();
     json weights = json::array();
     std::vector<uint8_t> shard;
 
-    explicit Model(const Dims& input) {
+    explicit GraphFixture(const Dims& input) {
         json dims = json::array();
         for (size_t k = 0; k < input.size(); ++k) dims.push_back({{"size", k == 0 ? "-1" : std::to_string(input[k])}});
         nodes.push_back({{"name", "x"}, {"op", "Placeholder"}, {"attr", {{"dtype", {{"type", "DT_FLOAT"}}}, {"shape", {{"shape", {{"dim", dims}}}}}}}});
@@ -111,7 +111,7 @@ struct Model {
 };
 
 // Imports `m`, runs it on x (shape `in`) and compares the output with `expect` (shape `out`).
-void check(const Model& m, const Dims& in, const Vec& x, const Dims& out, const Vec& expect) {
+void check(const GraphFixture& m, const Dims& in, const Vec& x, const Dims& out, const Vec& expect) {
     const std::vector<uint8_t> shard = m.shard;
     FileSource files = [&](const std::string& n) -> Expected<std::vector<uint8_t>> {
         if (n == "w.bin") return shard;
@@ -200,7 +200,7 @@ double elu(double v) { return v > 0 ? v : std::exp(v) - 1; }
 // --- tests -------------------------------------------------------------------------------
 TEST(TfjsOps, Identity) {
     const Dims in{1, 2, 2, 1};
-    Model m(in);
+    GraphFixture m(in);
     m.node("y", "Identity", {"x"});
     const Vec x = values(4);
     check(m, in, x, in, x);
@@ -209,7 +209,7 @@ TEST(TfjsOps, Identity) {
 TEST(TfjsOps, Conv2DSameStride2) {
     const Dims in{1, 5, 5, 2}, ws{3, 3, 2, 3};
     const Vec x = values(count(in)), w = values(count(ws), 0.5, 2);
-    Model m(in);
+    GraphFixture m(in);
     m.constant("w", ws, w);
     m.node("y", "Conv2D", {"x", "w"}, {{"padding", s_attr("SAME")}, {"strides", ilist({1, 2, 2, 1})}, {"data_format", s_attr("NHWC")}, {"dilations", ilist({1, 1, 1, 1})}});
     Dims os;
@@ -242,7 +242,7 @@ TEST(TfjsOps, FusedConv2D) {
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(c.name);
-        Model m(in);
+        GraphFixture m(in);
         m.constant("w", ws, w);
         std::vector<std::string> inputs{"x", "w"};
         json attr = {{"padding", s_attr("SAME")}, {"strides", ilist({1, 1, 1, 1})}, {"data_format", s_attr("NHWC")}, {"dilations", ilist({1, 1, 1, 1})}};
@@ -275,13 +275,13 @@ TEST(TfjsOps, DepthwiseMultiplier2AndFused) {
     EXPECT_EQ(os, (Dims{1, 4, 4, 4}));
     const json attr = {{"padding", s_attr("SAME")}, {"strides", ilist({1, 1, 1, 1})}, {"data_format", s_attr("NHWC")}, {"dilations", ilist({1, 1, 1, 1})}};
     {
-        Model m(in);
+        GraphFixture m(in);
         m.constant("w", ws, w);
         m.node("y", "DepthwiseConv2dNative", {"x", "w"}, attr);
         check(m, in, x, os, y);
     }
     {
-        Model m(in);
+        GraphFixture m(in);
         m.constant("w", ws, w);
         m.constant("b", {4}, bias);
         json a = attr;
@@ -296,7 +296,7 @@ TEST(TfjsOps, MaxPoolAndAvgPoolSame) {
     {
         const Dims in{1, 4, 4, 2};
         const Vec x = values(count(in));
-        Model m(in);
+        GraphFixture m(in);
         m.node("y", "MaxPool", {"x"}, {{"padding", s_attr("VALID")}, {"ksize", ilist({1, 2, 2, 1})}, {"strides", ilist({1, 2, 2, 1})}, {"data_format", s_attr("NHWC")}});
         Vec y;
         for (int oh = 0; oh < 2; ++oh)
@@ -312,7 +312,7 @@ TEST(TfjsOps, MaxPoolAndAvgPoolSame) {
     {
         const Dims in{1, 5, 5, 2};
         const Vec x = values(count(in));
-        Model m(in);
+        GraphFixture m(in);
         m.node("y", "AvgPool", {"x"}, {{"padding", s_attr("SAME")}, {"ksize", ilist({1, 3, 3, 1})}, {"strides", ilist({1, 2, 2, 1})}, {"data_format", s_attr("NHWC")}});
         const Pads p = same(5, 3, 2);  // out 3, pad before 1
         Vec y;
@@ -346,7 +346,7 @@ TEST(TfjsOps, BinaryWithBroadcastConstant) {
         const std::string& op = entry.first;
         const auto& f = entry.second;  // not a structured binding: clang 14 cannot capture those
         SCOPED_TRACE(op);
-        Model m(in);
+        GraphFixture m(in);
         m.constant("c", {3}, c);
         m.node("y", op, {"x", "c"}, op == "BiasAdd" ? json{{"data_format", s_attr("NHWC")}} : json::object());
         check(m, in, x, in, map(x, [&](double v, size_t k) { return f(v, c[k % 3]); }));
@@ -370,7 +370,7 @@ TEST(TfjsOps, Activations) {
         const std::string& op = entry.first;
         const auto& f = entry.second;  // not a structured binding: clang 14 cannot capture those
         SCOPED_TRACE(op);
-        Model m(in);
+        GraphFixture m(in);
         if (op == "Prelu") {
             m.constant("alpha", {3}, alpha);
             m.node("y", op, {"x", "alpha"});
@@ -386,7 +386,7 @@ TEST(TfjsOps, Activations) {
 TEST(TfjsOps, MeanOverSpatialAxes) {
     const Dims in{2, 2, 3, 4};
     const Vec x = values(count(in));
-    Model m(in);
+    GraphFixture m(in);
     m.ints("axes", {2}, {1, 2});
     m.node("y", "Mean", {"x", "axes"}, {{"keep_dims", b_attr(false)}, {"Tidx", {{"type", "DT_INT32"}}}});
     Vec y(8, 0.0);
@@ -405,13 +405,13 @@ TEST(TfjsOps, MatMulTransposeBAndFused) {
         for (int o = 0; o < 4; ++o)
             for (int i = 0; i < 3; ++i) mm[n * 4 + o] += x[n * 3 + i] * w[o * 3 + i];
     {
-        Model m(in);
+        GraphFixture m(in);
         m.constant("w", {4, 3}, w);
         m.node("y", "MatMul", {"x", "w"}, {{"transpose_a", b_attr(false)}, {"transpose_b", b_attr(true)}});
         check(m, in, x, {2, 4}, mm);
     }
     {
-        Model m(in);
+        GraphFixture m(in);
         m.constant("w", {4, 3}, w);
         m.constant("b", {4}, bias);
         m.node("y", "_FusedMatMul", {"x", "w", "b"},
@@ -424,7 +424,7 @@ TEST(TfjsOps, ReshapeSqueezeExpandDims) {
     {
         const Dims in{2, 2, 2, 3};
         const Vec x = values(count(in));
-        Model m(in);
+        GraphFixture m(in);
         m.ints("shape", {2}, {-1, 12});
         m.node("y", "Reshape", {"x", "shape"});
         check(m, in, x, {2, 12}, x);
@@ -432,7 +432,7 @@ TEST(TfjsOps, ReshapeSqueezeExpandDims) {
     {
         const Dims in{2, 1, 1, 3};
         const Vec x = values(count(in));
-        Model m(in);
+        GraphFixture m(in);
         m.node("s", "Squeeze", {"x"}, {{"squeeze_dims", ilist({1, 2})}});
         m.ints("axis", {}, {1});
         m.node("y", "ExpandDims", {"s", "axis"});
@@ -441,7 +441,7 @@ TEST(TfjsOps, ReshapeSqueezeExpandDims) {
     {
         const Dims in{2, 1, 1, 3};
         const Vec x = values(count(in));
-        Model m(in);
+        GraphFixture m(in);
         m.node("y", "Squeeze", {"x"}, {{"squeeze_dims", ilist({1, 2})}});
         check(m, in, x, {2, 3}, x);
     }
@@ -450,7 +450,7 @@ TEST(TfjsOps, ReshapeSqueezeExpandDims) {
 TEST(TfjsOps, ConcatV2AxisLast) {
     const Dims in{1, 2, 2, 2};
     const Vec x = values(count(in));
-    Model m(in);
+    GraphFixture m(in);
     m.node("r", "Relu", {"x"});
     m.ints("axis", {}, {-1});
     m.node("y", "ConcatV2", {"x", "r", "axis"}, {{"N", i_attr(2)}});
@@ -469,7 +469,7 @@ TEST(TfjsOps, PadAndPadV2) {
     for (const std::string op : {"Pad", "PadV2"}) {
         SCOPED_TRACE(op);
         const double fill = op == "PadV2" ? 0.5 : 0.0;
-        Model m(in);
+        GraphFixture m(in);
         m.ints("paddings", {4, 2}, {0, 0, 1, 0, 0, 2, 0, 0});
         std::vector<std::string> inputs{"x", "paddings"};
         if (op == "PadV2") inputs.push_back(m.constant("value", {}, {fill}));
@@ -485,7 +485,7 @@ TEST(TfjsOps, PadAndPadV2) {
 TEST(TfjsOps, Softmax) {
     const Dims in{2, 5};
     const Vec x = values(10, 3.0);
-    Model m(in);
+    GraphFixture m(in);
     m.node("y", "Softmax", {"x"});
     Vec y(10);
     for (int n = 0; n < 2; ++n) {
@@ -502,7 +502,7 @@ TEST(TfjsOps, FusedBatchNormV3) {
     const Vec x = values(count(in), 2.0);
     const Vec scale{1.5, 0.5, -0.7}, offset{0.2, -0.1, 0.4}, mean{0.3, -0.6, 0.1}, var{0.8, 2.0, 0.25};
     const double eps = 0.001;
-    Model m(in);
+    GraphFixture m(in);
     m.constant("scale", {3}, scale);
     m.constant("offset", {3}, offset);
     m.constant("mean", {3}, mean);

@@ -17,7 +17,6 @@ using test::random_tensor;
 using test::max_abs_diff;
 using test::rel_l2;
 
-int out_size(int in, int k, int s, int d, int pad_total) { return (in + pad_total - ((k - 1) * d + 1)) / s + 1; }
 
 std::vector<ConvDesc> conv_cases() {
     std::vector<ConvDesc> v;
@@ -40,8 +39,8 @@ std::vector<ConvDesc> conv_cases() {
         d.in_h = c.h; d.in_w = c.w; d.in_c = c.ci; d.out_c = c.co;
         d.kernel_h = d.kernel_w = c.k; d.stride_h = d.stride_w = c.s; d.dilation_h = d.dilation_w = c.dil;
         d.groups = c.groups; d.pad_top = d.pad_left = c.pad; d.pad_bottom = d.pad_right = c.pad + (c.s == 2 ? 1 : 0);
-        d.out_h = out_size(c.h, c.k, c.s, c.dil, d.pad_top + d.pad_bottom);
-        d.out_w = out_size(c.w, c.k, c.s, c.dil, d.pad_left + d.pad_right);
+        d.out_h = test::conv_out_size(c.h, c.k, c.s, c.dil, d.pad_top + d.pad_bottom);
+        d.out_w = test::conv_out_size(c.w, c.k, c.s, c.dil, d.pad_left + d.pad_right);
         d.activation = c.a; d.alpha = 0.2f;
         v.push_back(d);
     }
@@ -77,8 +76,8 @@ std::vector<ConvDesc> conv_cases() {
         d.in_h = e.h; d.in_w = e.w; d.in_c = e.ci; d.out_c = e.co; d.kernel_h = e.kh; d.kernel_w = e.kw;
         d.stride_h = e.sh; d.stride_w = e.sw; d.dilation_h = e.dh; d.dilation_w = e.dw;
         d.pad_top = e.pt; d.pad_left = e.pl; d.pad_bottom = e.pb; d.pad_right = e.pr; d.groups = e.groups;
-        d.out_h = out_size(e.h, e.kh, e.sh, e.dh, e.pt + e.pb);
-        d.out_w = out_size(e.w, e.kw, e.sw, e.dw, e.pl + e.pr);
+        d.out_h = test::conv_out_size(e.h, e.kh, e.sh, e.dh, e.pt + e.pb);
+        d.out_w = test::conv_out_size(e.w, e.kw, e.sw, e.dw, e.pl + e.pr);
         d.activation = e.a; d.alpha = 0.2f;
         v.push_back(d);
     }
@@ -129,7 +128,7 @@ TEST_P(KernelSetTest, PoolMatchesReference) {
         d.kind = p.kind; d.in_h = p.h; d.in_w = p.w; d.channels = p.c; d.kernel_h = d.kernel_w = p.k;
         d.stride_h = d.stride_w = p.s; d.pad_top = d.pad_left = p.pad; d.pad_bottom = d.pad_right = p.pad;
         d.dilation_h = d.dilation_w = p.dil;
-        d.out_h = out_size(p.h, p.k, p.s, p.dil, 2 * p.pad); d.out_w = out_size(p.w, p.k, p.s, p.dil, 2 * p.pad);
+        d.out_h = test::conv_out_size(p.h, p.k, p.s, p.dil, 2 * p.pad); d.out_w = test::conv_out_size(p.w, p.k, p.s, p.dil, 2 * p.pad);
         SCOPED_TRACE(testing::Message() << (p.kind == PoolKind::kMax ? "max" : "avg") << " " << p.h << "x" << p.w << "x" << p.c);
         for (int batch : {1, 2}) {
             Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);  // continuous: no ties
@@ -160,7 +159,7 @@ TEST_P(KernelSetTest, MaxPoolBreaksTiesLikeReference) {
         PoolDesc d;
         d.kind = PoolKind::kMax; d.in_h = 9; d.in_w = 8; d.channels = channels; d.kernel_h = d.kernel_w = 3;
         d.stride_h = d.stride_w = 2; d.pad_top = d.pad_left = 0; d.pad_bottom = d.pad_right = 1;
-        d.out_h = out_size(9, 3, 2, 1, 1); d.out_w = out_size(8, 3, 2, 1, 1);
+        d.out_h = test::conv_out_size(9, 3, 2, 1, 1); d.out_w = test::conv_out_size(8, 3, 2, 1, 1);
         const int batch = 2;
         Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);
         for (int64_t i = 0; i < x.size(); ++i) x[i] = std::floor(x[i] * 1.5f);
@@ -190,7 +189,7 @@ TEST_P(KernelSetTest, MaxPoolArgmaxMatchesTheSearch) {
         d.kind = PoolKind::kMax; d.in_h = p.h; d.in_w = p.w; d.channels = p.c; d.kernel_h = d.kernel_w = p.k;
         d.stride_h = d.stride_w = p.s; d.pad_top = d.pad_left = p.pt; d.pad_bottom = d.pad_right = p.pb;
         d.dilation_h = d.dilation_w = p.dil;
-        d.out_h = out_size(p.h, p.k, p.s, p.dil, p.pt + p.pb); d.out_w = out_size(p.w, p.k, p.s, p.dil, p.pt + p.pb);
+        d.out_h = test::conv_out_size(p.h, p.k, p.s, p.dil, p.pt + p.pb); d.out_w = test::conv_out_size(p.w, p.k, p.s, p.dil, p.pt + p.pb);
         SCOPED_TRACE(testing::Message() << p.h << "x" << p.w << "x" << p.c << " k" << p.k << " s" << p.s);
         const int batch = 2;
         Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);
@@ -305,7 +304,7 @@ TEST_P(KernelSetTest, TapeDotProductsRoundOnce) {
         ConvDesc d;
         d.in_h = d.in_w = c.hw; d.in_c = c.ci; d.out_c = c.co; d.kernel_h = d.kernel_w = c.k; d.stride_h = d.stride_w = c.s;
         d.groups = c.groups; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = c.k / 2;
-        d.out_h = d.out_w = out_size(c.hw, c.k, c.s, 1, 2 * (c.k / 2));
+        d.out_h = d.out_w = test::conv_out_size(c.hw, c.k, c.s, 1, 2 * (c.k / 2));
         SCOPED_TRACE(testing::Message() << "conv " << c.hw << "x" << c.hw << "x" << c.ci << " -> " << c.co << " k" << c.k << " s" << c.s << " g" << c.groups);
         Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
         Tensor x = random_tensor({1, d.in_h, d.in_w, d.in_c}, rng, 0.f, 1.f);  // post-ReLU activations

@@ -15,9 +15,6 @@ namespace {
 using test::random_tensor;
 using test::rel_l2;
 
-int out_size(int in, int k, int s, int d, int pad_total) {
-    return (in + pad_total - ((k - 1) * d + 1)) / s + 1;
-}
 
 const KernelSet& xnn() {
     const KernelSet* k = find_kernel_set("xnnpack");
@@ -36,7 +33,7 @@ ConvDesc conv(int h, int c, int out_c, int k, int s, int dil, int groups, int pa
     d.dilation_h = d.dilation_w = dil;
     d.pad_top = d.pad_left = pad_lo;
     d.pad_bottom = d.pad_right = pad_hi;
-    d.out_h = d.out_w = out_size(h, k, s, dil, pad_lo + pad_hi);
+    d.out_h = d.out_w = test::conv_out_size(h, k, s, dil, pad_lo + pad_hi);
     return d;
 }
 
@@ -138,7 +135,7 @@ PoolDesc pool(PoolKind kind, int h, int c, int k, int s, int pad_lo, int pad_hi)
     d.stride_h = d.stride_w = s;
     d.pad_top = d.pad_left = pad_lo;
     d.pad_bottom = d.pad_right = pad_hi;
-    d.out_h = d.out_w = out_size(h, k, s, 1, pad_lo + pad_hi);
+    d.out_h = d.out_w = test::conv_out_size(h, k, s, 1, pad_lo + pad_hi);
     return d;
 }
 

@@ -26,7 +26,26 @@ const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
 const buffers = json.weightsManifest.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(dir, p))));
 const bytes = Buffer.concat(buffers);
 const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-const model = await tf.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData }));
+// The converter fused each convolution with its bias and ReLU (_FusedConv2D). TF.js's fused op
+// has an eager custom gradient that also computes the filter's and the bias's gradients, which
+// the cpu backend makes the cost of this whole script; as Conv2D + BiasAdd (+ Relu) the same
+// arithmetic runs and the backward pass computes only what leads to the input.
+const b64s = (s) => Buffer.from(s, 'base64').toString();
+const unfused = json.modelTopology.node.flatMap((node) => {
+  if (node.op !== '_FusedConv2D') return [node];
+  const fused = node.attr.fused_ops.list.s.map(b64s);
+  if (fused.some((f) => f !== 'BiasAdd' && f !== 'Relu') || !fused.includes('BiasAdd'))
+    throw new Error(`${node.name}: fused ops ${fused} (only BiasAdd and Relu are unfused here)`);
+  const { fused_ops, num_args, epsilon, ...convAttr } = node.attr;
+  const [x, w, b] = node.input;
+  const relu = fused.includes('Relu');
+  const conv = { name: `${node.name}/conv`, op: 'Conv2D', input: [x, w], attr: convAttr };
+  const bias = { name: relu ? `${node.name}/bias` : node.name, op: 'BiasAdd', input: [conv.name, b],
+    attr: { T: node.attr.T, data_format: node.attr.data_format } };
+  return relu ? [conv, bias, { name: node.name, op: 'Relu', input: [bias.name], attr: { T: node.attr.T } }] : [conv, bias];
+});
+const topology = { ...json.modelTopology, node: unfused };
+const model = await tf.loadGraphModel(tf.io.fromMemory({ modelTopology: topology, weightSpecs, weightData }));
 
 const meta = JSON.parse(fs.readFileSync('tests/data/oracle/inputs.json', 'utf8'));
 const { count: N, height: H, width: W, channels: C } = meta;
