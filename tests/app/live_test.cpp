@@ -12,21 +12,21 @@
 namespace cnnlens::app {
 namespace {
 
-FaceBox box(float x, float y, float side = 100) { return FaceBox{x, y, side, side, 0.9f, {}}; }
+FaceBox live_box(float x, float y, float side = 100) { return FaceBox{x, y, side, side, 0.9f, {}}; }
 
 TEST(FaceTracker, KeepsTheIdWhileAFaceMovesAndGivesANewFaceANewId) {
     FaceTracker t;
-    ASSERT_EQ(t.update({box(100, 100)}).size(), 1u);
+    ASSERT_EQ(t.update({live_box(100, 100)}).size(), 1u);
     const int id = t.tracks()[0].id;
     for (int i = 1; i <= 5; ++i) {
-        ASSERT_EQ(t.update({box(100 + 10.f * i, 100)}).size(), 1u);
+        ASSERT_EQ(t.update({live_box(100 + 10.f * i, 100)}).size(), 1u);
         EXPECT_EQ(t.tracks()[0].id, id);
     }
     // The track has learned the motion: a prediction moves it on.
     const float x = t.tracks()[0].box.x;
     t.predict();
     EXPECT_GT(t.tracks()[0].box.x, x + 3);
-    t.update({box(170, 100), box(400, 300)});
+    t.update({live_box(170, 100), live_box(400, 300)});
     ASSERT_EQ(t.tracks().size(), 2u);
     EXPECT_EQ(t.tracks()[0].id, id);
     EXPECT_NE(t.tracks()[1].id, id);
@@ -34,20 +34,20 @@ TEST(FaceTracker, KeepsTheIdWhileAFaceMovesAndGivesANewFaceANewId) {
 
 TEST(FaceTracker, AFaceThatMovedFarBetweenDetectionsKeepsItsId) {
     FaceTracker t;
-    t.update({box(100, 100)});
+    t.update({live_box(100, 100)});
     const int id = t.tracks()[0].id;
     // 80 pixels on a 100-pixel face: the boxes barely overlap (IoU 0.05), the centres are close.
-    ASSERT_EQ(t.update({box(180, 110)}).size(), 1u);
+    ASSERT_EQ(t.update({live_box(180, 110)}).size(), 1u);
     EXPECT_EQ(t.tracks()[0].id, id);
     // Two faces far apart stay two tracks.
-    t.update({box(180, 110), box(600, 110)});
+    t.update({live_box(180, 110), live_box(600, 110)});
     EXPECT_EQ(t.tracks().size(), 2u);
 }
 
 TEST(FaceTracker, SmoothsJitterAndDropsAFaceMissedTooOften) {
     FaceTracker t;
-    t.update({box(100, 100)});
-    t.update({box(110, 100)});  // a 10-pixel jump of the detector moves the box only part of the way
+    t.update({live_box(100, 100)});
+    t.update({live_box(110, 100)});  // a 10-pixel jump of the detector moves the box only part of the way
     EXPECT_GT(t.tracks()[0].box.x, 100);
     EXPECT_LT(t.tracks()[0].box.x, 110);
     for (int i = 0; i < FaceTracker::kMaxMisses; ++i) EXPECT_EQ(t.update({}).size(), 1u) << "miss " << i + 1;
@@ -56,7 +56,7 @@ TEST(FaceTracker, SmoothsJitterAndDropsAFaceMissedTooOften) {
 
 // The astronaut photo shifted right by `dx` pixels (edge repeated), as RGBA, as the page hands
 // camera frames over.
-Image shifted_rgba(const Image& photo, int dx) {
+Image live_shifted_rgba(const Image& photo, int dx) {
     Image out{photo.width, photo.height, 4, {}};
     out.pixels.resize(static_cast<size_t>(photo.width) * photo.height * 4);
     for (int y = 0; y < photo.height; ++y)
@@ -69,7 +69,7 @@ Image shifted_rgba(const Image& photo, int dx) {
     return out;
 }
 
-class LiveTest : public ::testing::Test {
+class LiveModeTest : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_TRUE(s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
@@ -82,7 +82,7 @@ protected:
     }
     // Hands frame `i` (the face moved 4 pixels a frame) to the job and runs it.
     void process(int i) {
-        s.live().incoming.pixels = shifted_rgba(photo, 4 * i);
+        s.live().incoming.pixels = live_shifted_rgba(photo, 4 * i);
         s.live().frame_ready(1000.0 + 33.0 * i, 1.0);
         ASSERT_TRUE(process_live_frame(s));
     }
@@ -90,7 +90,7 @@ protected:
     Image photo;
 };
 
-TEST_F(LiveTest, TracksClassifiesAndExplainsAMovingFace) {
+TEST_F(LiveModeTest, TracksClassifiesAndExplainsAMovingFace) {
     LiveWork& w = s.live();
     w.method = "saliency";
     w.start_recording(1000.0);
@@ -120,12 +120,12 @@ TEST_F(LiveTest, TracksClassifiesAndExplainsAMovingFace) {
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 8);
 }
 
-TEST_F(LiveTest, ExplainsWithACheapMethodOnlyAndTakesOnlyTheNewestFrame) {
+TEST_F(LiveModeTest, ExplainsWithACheapMethodOnlyAndTakesOnlyTheNewestFrame) {
     LiveWork& w = s.live();
     w.method = "lime";  // a job (MethodCost::kJob): Live never runs it
-    s.live().incoming.pixels = shifted_rgba(photo, 0);
+    s.live().incoming.pixels = live_shifted_rgba(photo, 0);
     w.frame_ready(1000, 1);
-    s.live().incoming.pixels = shifted_rgba(photo, 8);
+    s.live().incoming.pixels = live_shifted_rgba(photo, 8);
     w.frame_ready(1033, 1);  // replaces the waiting frame
     ASSERT_TRUE(process_live_frame(s));
     EXPECT_EQ(w.result.frame_time_ms, 1033);
