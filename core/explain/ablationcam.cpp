@@ -16,7 +16,8 @@
 namespace cnnlens {
 namespace {
 
-Expected<Explanation> ablationcam(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> ablationcam(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                  const Params& p, ExplainContext& ctx) {
     auto layer = cam_layer(ctx.probe, m.param(p, "layer"), m.title());
     if (!layer) return layer.status();
     const int batch = static_cast<int>(m.param(p, "batch"));
@@ -26,7 +27,9 @@ Expected<Explanation> ablationcam(const ExplanationMethod& m, const Tensor& x, c
     if (!base) return base.status();
     const Tensor& A = base->activations[0];
     const double y = target_score(*base, 0, t);
-    if (y == 0) return invalid_argument("Ablation-CAM: the target score is 0, so the weights (y - y_k) / y are undefined");
+    if (y == 0)
+        return invalid_argument(
+            "Ablation-CAM: the target score is 0, so the weights (y - y_k) / y are undefined");
     const int64_t h = A.shape()[1], w = A.shape()[2], k = A.shape()[3], hw = h * w;
     std::vector<double> weight(static_cast<size_t>(k));
     for (int64_t first = 0; first < k;) {
@@ -38,10 +41,12 @@ Expected<Explanation> ablationcam(const ExplanationMethod& m, const Tensor& x, c
         ablate.replace = ProbeRequest::Replace{*layer, &values};
         auto res = ctx.probe.run(x, ablate);
         if (!res) return res.status();
-        for (int64_t j = 0; j < n; ++j) weight[static_cast<size_t>(first + j)] = (y - target_score(*res, j, t)) / y;
+        for (int64_t j = 0; j < n; ++j)
+            weight[static_cast<size_t>(first + j)] = (y - target_score(*res, j, t)) / y;
         first += n;
         if (!ctx.report(static_cast<float>(first) / static_cast<float>(k)))
-            return cancelled("Ablation-CAM cancelled after " + std::to_string(first) + " of " + std::to_string(k) + " channels");
+            return cancelled("Ablation-CAM cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(k) + " channels");
     }
     Tensor cam(Shape{h, w});
     for (int64_t i = 0; i < hw; ++i) {
@@ -61,12 +66,25 @@ Expected<Explanation> ablationcam(const ExplanationMethod& m, const Tensor& x, c
 }  // namespace
 
 const ExplanationMethod& method_AblationCam() {
-    static const FnMethod m({.name = "ablationcam",
-                             .title = "Ablation-CAM",
-                             .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kMinMax},
-                             .params = {{"layer", -1, -1, 1e9, "layer node (-1: the last layer larger than 1x1, before global pooling)", {}, true},
-                                        {"batch", 32, 1, 1000, "ablated copies per engine call (pytorch-grad-cam: 32)", {}, true}},
-                             .explain = ablationcam});
+    static const FnMethod m(
+        {.name = "ablationcam",
+         .title = "Ablation-CAM",
+         .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kMinMax},
+         .params = {{"layer",
+                     -1,
+                     -1,
+                     1e9,
+                     "layer node (-1: the last layer larger than 1x1, before global pooling)",
+                     {},
+                     true},
+                    {"batch",
+                     32,
+                     1,
+                     1000,
+                     "ablated copies per engine call (pytorch-grad-cam: 32)",
+                     {},
+                     true}},
+         .explain = ablationcam});
     return m;
 }
 

@@ -27,7 +27,9 @@ namespace {
 
 Status check_logit(std::string_view method, const Target& t) {
     if (t.score != Target::Score::kLogit)
-        return invalid_argument(std::string(method) + ": explains logits (a probability goes through the softmax, which has no rescale rule)");
+        return invalid_argument(std::string(method) +
+                                ": explains logits (a probability goes through the softmax, which "
+                                "has no rescale rule)");
     return Status::ok();
 }
 
@@ -55,10 +57,12 @@ Explanation with_delta(Tensor a, const Tensor& baseline, double score_x, double 
     return e;
 }
 
-Expected<Explanation> deeplift(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> deeplift(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                               const Params& p, ExplainContext& ctx) {
     if (Status s = check_logit("deeplift", t); !s) return s;
-    const Tensor x0 = m.param(p, "baseline") == 0 ? black_image(x, ctx.probe.input_spec())
-                                                   : gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma")));
+    const Tensor x0 = m.param(p, "baseline") == 0
+                          ? black_image(x, ctx.probe.input_spec())
+                          : gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma")));
     ProbeRequest r;
     r.target = t;
     r.input_gradient = true;
@@ -71,7 +75,8 @@ Expected<Explanation> deeplift(const ExplanationMethod& m, const Tensor& x, cons
     return with_delta(std::move(a), x0, target_score(*res, 0, t), reference_score(*res, 0, t));
 }
 
-Expected<Explanation> deepshap(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> deepshap(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                               const Params& p, ExplainContext& ctx) {
     if (Status s = check_logit("deepshap", t); !s) return s;
     const int n = static_cast<int>(m.param(p, "samples"));
     const int kind = static_cast<int>(m.param(p, "baselines"));
@@ -79,7 +84,8 @@ Expected<Explanation> deepshap(const ExplanationMethod& m, const Tensor& x, cons
     const int batch = static_cast<int>(m.param(p, "batch"));
     const int64_t per = x.size();
     const Tensor black = black_image(x, ctx.probe.input_spec());
-    const Tensor blurred = kind == 0 ? gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma"))) : Tensor();
+    const Tensor blurred =
+        kind == 0 ? gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma"))) : Tensor();
     std::vector<double> acc(static_cast<size_t>(per), 0.0), mean_x0(static_cast<size_t>(per), 0.0);
     double score_x = 0, score_x0 = 0;
     for (int first = 0; first < n;) {
@@ -103,13 +109,15 @@ Expected<Explanation> deepshap(const ExplanationMethod& m, const Tensor& x, cons
             for (int k = 0; k < count; ++k)
                 for (int64_t i = i0; i < i1; ++i) {
                     const float b = refs[k * per + i];
-                    acc[static_cast<size_t>(i)] += static_cast<double>(x[i] - b) * res->input_grad[k * per + i];
+                    acc[static_cast<size_t>(i)] +=
+                        static_cast<double>(x[i] - b) * res->input_grad[k * per + i];
                     mean_x0[static_cast<size_t>(i)] += b;
                 }
         });
         first += count;
         if (!ctx.report(static_cast<float>(first) / n))
-            return cancelled("deepshap cancelled after " + std::to_string(first) + " of " + std::to_string(n) + " baselines");
+            return cancelled("deepshap cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(n) + " baselines");
     }
     Tensor a(x.shape()), x0(x.shape());
     for (int64_t i = 0; i < per; ++i) {
@@ -127,7 +135,8 @@ const ExplanationMethod& method_DeepLift() {
          .title = "DeepLIFT (rescale)",
          .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
          .params = {{"baseline", 0, 0, 1, "reference image", {"black", "blurred"}, true},
-                    {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels of the blurred baseline"}},
+                    {"blur_sigma", 5, 0.1, 100,
+                     "Gaussian sigma in pixels of the blurred baseline"}},
          .explain = deeplift});
     return m;
 }
@@ -138,8 +147,15 @@ const ExplanationMethod& method_DeepShap() {
          .title = "DeepSHAP",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
          .params = {{"samples", 20, 1, 10000, "baselines drawn from the distribution", {}, true},
-                    {"baselines", 0, 0, 2, "baseline distribution", {"black_and_blurred", "black", "noise_around_black"}, true},
-                    {"baseline_noise", 0.1, 0, 10, "sigma of the noise around the black image, in model input units"},
+                    {"baselines",
+                     0,
+                     0,
+                     2,
+                     "baseline distribution",
+                     {"black_and_blurred", "black", "noise_around_black"},
+                     true},
+                    {"baseline_noise", 0.1, 0, 10,
+                     "sigma of the noise around the black image, in model input units"},
                     {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels of the blurred baseline"},
                     {"batch", 16, 1, 1000, "baselines per engine call", {}, true}},
          .explain = deepshap});

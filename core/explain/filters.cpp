@@ -12,7 +12,6 @@
 
 namespace cnnlens {
 
-
 AscentParams AscentParams::uo_classic() {
     AscentParams p;
     p.parameterization = Parameterization::kPixel;
@@ -125,7 +124,6 @@ float channel_mean(const Tensor& act, int k) {
     for (int64_t p = 0; p < positions; ++p) s += act[p * c + k];
     return static_cast<float>(s / static_cast<double>(positions));
 }
-
 
 // dst = src shifted by (dy, dx), vacated pixels mid-gray; shift_back is its transpose (gradients).
 void shift(const Tensor& src, int dy, int dx, Tensor& dst, float fill) {

@@ -7,12 +7,12 @@
 //                                         so the map is faithful to the score for any head
 //   XGrad-CAM (Fu et al. 2020)            w_c = sum_i G_ic A_ic / (sum_i A_ic + 1e-7)
 //   Layer-CAM (Jiang et al. 2021)         relu(sum_c relu(G_ic) A_ic)
-// XGrad-CAM's 1e-7 and the formulas follow pytorch-grad-cam, the anchor users compare with. Default layer: the last layer whose output is spatial and
-// larger than 1x1, i.e. the one global pooling reads (pytorch-grad-cam's advice: ResNet's
-// layer4[-1], the block's output after its residual Add and ReLU, not the last conv inside the
-// block; VGG's features[-1]; for a plain conv stack, the last conv). The CAM is
-// ReLU'd at layer resolution (extras "cam") and upsampled bilinearly to the input size;
-// normalisation is left to display.
+// XGrad-CAM's 1e-7 and the formulas follow pytorch-grad-cam, the anchor users compare with. Default
+// layer: the last layer whose output is spatial and larger than 1x1, i.e. the one global pooling
+// reads (pytorch-grad-cam's advice: ResNet's layer4[-1], the block's output after its residual Add
+// and ReLU, not the last conv inside the block; VGG's features[-1]; for a plain conv stack, the
+// last conv). The CAM is ReLU'd at layer resolution (extras "cam") and upsampled bilinearly to the
+// input size; normalisation is left to display.
 #include <algorithm>
 #include <cmath>
 
@@ -25,14 +25,19 @@ Expected<int> cam_layer(ModelProbe& probe, double requested, std::string_view me
     if (requested >= 0) {
         for (const LayerInfo& l : layers)
             if (l.node == static_cast<int>(requested)) {
-                if (!l.spatial()) return invalid_argument("layer '" + l.name + "' has shape " + l.shape.str() + "; " + std::string(method) + " needs a spatial layer [N,H,W,C]");
+                if (!l.spatial())
+                    return invalid_argument("layer '" + l.name + "' has shape " + l.shape.str() +
+                                            "; " + std::string(method) +
+                                            " needs a spatial layer [N,H,W,C]");
                 return l.node;
             }
-        return invalid_argument("layer index " + std::to_string(static_cast<int>(requested)) + " is not a layer of the model");
+        return invalid_argument("layer index " + std::to_string(static_cast<int>(requested)) +
+                                " is not a layer of the model");
     }
     for (auto it = layers.rbegin(); it != layers.rend(); ++it)
         if (it->op != "Input" && it->spatial() && it->shape[1] * it->shape[2] > 1) return it->node;
-    return not_found("the model has no layer with a spatial output larger than 1x1; choose a layer");
+    return not_found(
+        "the model has no layer with a spatial output larger than 1x1; choose a layer");
 }
 
 Explanation cam_explanation(Tensor cam, const Tensor& image, ModelProbe& probe, int layer) {
@@ -49,7 +54,8 @@ namespace {
 enum class Variant { kGradCam, kPlusPlus, kGuided, kHiRes, kXGrad, kLayer };
 
 template <Variant kVariant>
-Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                          const Params& p, ExplainContext& ctx) {
     auto layer = cam_layer(ctx.probe, m.param(p, "layer"), m.title());
     if (!layer) return layer.status();
     ProbeRequest r;
@@ -76,7 +82,8 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
     const int64_t h = A.shape()[1], w = A.shape()[2], k = A.shape()[3], hw = h * w;
     std::vector<double> weight(static_cast<size_t>(k), 0.0);
     for (int64_t c = 0; c < k; ++c) {
-        if (kVariant == Variant::kHiRes || kVariant == Variant::kLayer) break;  // per-position weights below
+        if (kVariant == Variant::kHiRes || kVariant == Variant::kLayer)
+            break;  // per-position weights below
         if (kVariant == Variant::kXGrad) {
             double ga = 0, a = 0;
             for (int64_t i = 0; i < hw; ++i) {
@@ -103,7 +110,9 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
         double s = 0;
         for (int64_t c = 0; c < k; ++c) {
             const double g = G[i * k + c];
-            const double wc = kVariant == Variant::kHiRes ? g : kVariant == Variant::kLayer ? std::max(g, 0.0) : weight[static_cast<size_t>(c)];
+            const double wc = kVariant == Variant::kHiRes   ? g
+                              : kVariant == Variant::kLayer ? std::max(g, 0.0)
+                                                            : weight[static_cast<size_t>(c)];
             s += wc * A[i * k + c];
         }
         small[i] = static_cast<float>(std::max(s, 0.0));
@@ -115,7 +124,8 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
         const int64_t c = x.shape()[3];
         Tensor a(Shape{H, W, c});
         for (int64_t i = 0; i < static_cast<int64_t>(H) * W; ++i)
-            for (int64_t ch = 0; ch < c; ++ch) a[i * c + ch] = res->input_grad[i * c + ch] * e.map[i];
+            for (int64_t ch = 0; ch < c; ++ch)
+                a[i * c + ch] = res->input_grad[i * c + ch] * e.map[i];
         Tensor row = a.clone();
         row.reshape(x.shape());
         e.extras["cam_upsampled"] = std::move(e.map);
@@ -126,13 +136,24 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
     return e;
 }
 
-const std::vector<ParamDef> kParams = {{"layer", -1, -1, 1e9, "layer node (-1: the last layer larger than 1x1, before global pooling)", {}, true}};
+const std::vector<ParamDef> kParams = {
+    {"layer",
+     -1,
+     -1,
+     1e9,
+     "layer node (-1: the last layer larger than 1x1, before global pooling)",
+     {},
+     true}};
 
 // A CAM is a ReLU'd weighted sum, zero or above, so its full range is shown (pytorch-grad-cam
 // scales min-max); Guided Grad-CAM multiplies it into the signed guided gradient.
 template <Variant kVariant>
 MethodDef cam_def(std::string_view name, std::string_view title, MapNorm norm = MapNorm::kMinMax) {
-    return {.name = name, .title = title, .traits = {.cost = MethodCost::kLive, .norm = norm}, .params = kParams, .explain = cam<kVariant>};
+    return {.name = name,
+            .title = title,
+            .traits = {.cost = MethodCost::kLive, .norm = norm},
+            .params = kParams,
+            .explain = cam<kVariant>};
 }
 
 }  // namespace
@@ -146,7 +167,8 @@ const ExplanationMethod& method_GradCamPlusPlus() {
     return m;
 }
 const ExplanationMethod& method_GuidedGradCam() {
-    static const FnMethod m(cam_def<Variant::kGuided>("guided_gradcam", "Guided Grad-CAM", MapNorm::kSignedPercentile99));
+    static const FnMethod m(cam_def<Variant::kGuided>("guided_gradcam", "Guided Grad-CAM",
+                                                      MapNorm::kSignedPercentile99));
     return m;
 }
 const ExplanationMethod& method_HiResCam() {

@@ -20,7 +20,8 @@
 
 namespace cnnlens {
 
-void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurred, float baseline_noise, float* out) {
+void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurred,
+                   float baseline_noise, float* out) {
     const int64_t per = black.size();
     const Tensor& pick = kind == 0 && rng.below(2) == 1 ? blurred : black;
     std::copy(pick.data(), pick.data() + per, out);
@@ -30,7 +31,8 @@ void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurre
 
 namespace {
 
-Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                    const Params& p, ExplainContext& ctx) {
     const int n = static_cast<int>(m.param(p, "samples"));
     const int kind = static_cast<int>(m.param(p, "baselines"));
     const float noise = static_cast<float>(m.param(p, "noise"));
@@ -40,7 +42,8 @@ Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x,
     Tensor black(x.shape());
     const std::vector<float> bv = black_value(ctx.probe.input_spec());
     for (int64_t i = 0; i < per; ++i) black[i] = bv[static_cast<size_t>(i % c)];
-    const Tensor blurred = kind == 0 ? gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma"))) : Tensor();
+    const Tensor blurred =
+        kind == 0 ? gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma"))) : Tensor();
     std::vector<double> acc(static_cast<size_t>(per), 0.0);
     for (int first = 0; first < n;) {
         const int count = std::min(batch, n - first);
@@ -53,7 +56,8 @@ Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x,
                 const float alpha = rng.uniform();
                 float* pt = points.data() + k * per;
                 float* d = diffs.data() + k * per;
-                for (int64_t i = 0; i < per; ++i) pt[i] = x[i] + (noise > 0.f ? noise * rng.normal() : 0.f);
+                for (int64_t i = 0; i < per; ++i)
+                    pt[i] = x[i] + (noise > 0.f ? noise * rng.normal() : 0.f);
                 for (int64_t i = 0; i < per; ++i) {
                     const float b = x0[static_cast<size_t>(i)];
                     d[i] = pt[i] - b;
@@ -66,11 +70,13 @@ Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x,
         parallel_for(per, 1024, [&](int64_t i0, int64_t i1, int) {
             for (int k = 0; k < count; ++k)
                 for (int64_t i = i0; i < i1; ++i)
-                    acc[static_cast<size_t>(i)] += static_cast<double>(r->input_grad[k * per + i]) * diffs[k * per + i];
+                    acc[static_cast<size_t>(i)] +=
+                        static_cast<double>(r->input_grad[k * per + i]) * diffs[k * per + i];
         });
         first += count;
         if (!ctx.report(static_cast<float>(first) / n))
-            return cancelled("gradient_shap cancelled after " + std::to_string(first) + " of " + std::to_string(n) + " samples");
+            return cancelled("gradient_shap cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(n) + " samples");
     }
     Tensor a(x.shape());
     double total = 0;
@@ -93,10 +99,25 @@ const ExplanationMethod& method_GradientShap() {
         {.name = "gradient_shap",
          .title = "GradientSHAP",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .params = {{"samples", 50, 1, 10000, "draws of baseline, noise and alpha (Captum's n_samples)", {}, true},
-                    {"baselines", 0, 0, 2, "baseline distribution", {"black_and_blurred", "black", "noise_around_black"}, true},
-                    {"noise", 0, 0, 10, "sigma of the Gaussian noise added to the input, in model input units (Captum's stdevs)"},
-                    {"baseline_noise", 0.1, 0, 10, "sigma of the noise around the black image, in model input units"},
+         .params = {{"samples",
+                     50,
+                     1,
+                     10000,
+                     "draws of baseline, noise and alpha (Captum's n_samples)",
+                     {},
+                     true},
+                    {"baselines",
+                     0,
+                     0,
+                     2,
+                     "baseline distribution",
+                     {"black_and_blurred", "black", "noise_around_black"},
+                     true},
+                    {"noise", 0, 0, 10,
+                     "sigma of the Gaussian noise added to the input, in model input units "
+                     "(Captum's stdevs)"},
+                    {"baseline_noise", 0.1, 0, 10,
+                     "sigma of the noise around the black image, in model input units"},
                     {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels of the blurred baseline"},
                     {"batch", 50, 1, 1000, "draws per engine call", {}, true}},
          .explain = gradient_shap});

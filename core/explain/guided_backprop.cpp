@@ -9,13 +9,15 @@ ReluRule rule_of(const ExplanationMethod& m, const Params& p) {
     return m.param(p, "rule") == 1 ? ReluRule::kDeconvnet : ReluRule::kGuided;
 }
 
-Expected<Tensor> guided_batch(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Tensor> guided_batch(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                              const Params& p, ExplainContext& ctx) {
     auto r = input_gradients(ctx.probe, x, t, rule_of(m, p));
     if (!r) return r.status();
     return std::move(r->input_grad);
 }
 
-Expected<Explanation> guided(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> guided(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                             const Params& p, ExplainContext& ctx) {
     auto r = input_gradients(ctx.probe, x, t, rule_of(m, p));
     if (!r) return r.status();
     Explanation e;
@@ -31,13 +33,19 @@ Expected<Explanation> guided(const ExplanationMethod& m, const Tensor& x, const 
 }  // namespace
 
 const ExplanationMethod& method_GuidedBackprop() {
-    static const FnMethod m({.name = "guided",
-                             .title = "Guided Backprop",
-                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
-                             .params = {{"rule", 0, 0, 1, "ReLU backward rule: guided (Springenberg) or deconvnet (Zeiler & Fergus)",
-                                         {"guided", "deconvnet"}, true}},
-                             .explain = guided,
-                             .attribute_batch = guided_batch});
+    static const FnMethod m(
+        {.name = "guided",
+         .title = "Guided Backprop",
+         .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
+         .params = {{"rule",
+                     0,
+                     0,
+                     1,
+                     "ReLU backward rule: guided (Springenberg) or deconvnet (Zeiler & Fergus)",
+                     {"guided", "deconvnet"},
+                     true}},
+         .explain = guided,
+         .attribute_batch = guided_batch});
     return m;
 }
 

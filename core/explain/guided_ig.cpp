@@ -22,7 +22,8 @@
 namespace cnnlens {
 namespace {
 
-Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                const Params& p, ExplainContext& ctx) {
     const int steps = static_cast<int>(m.param(p, "steps"));
     const double fraction = m.param(p, "fraction"), max_dist = m.param(p, "max_dist");
     const int64_t n = x.size(), c = x.shape()[3];
@@ -81,7 +82,8 @@ Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, con
             }
             double l1 = 0;
             for (size_t i = 0; i < un; ++i) l1 += std::fabs(cur[i] - xin[i]);
-            const bool done = l1 < l1_target || std::fabs(l1 - l1_target) <= std::max(1e-9 * std::max(l1, l1_target), 1e-9);
+            const bool done = l1 < l1_target || std::fabs(l1 - l1_target) <=
+                                                    std::max(1e-9 * std::max(l1, l1_target), 1e-9);
             double gamma = 0;
             if (!done) {
                 for (size_t i = 0; i < un; ++i) {
@@ -89,8 +91,10 @@ Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, con
                     absg[i] = std::fabs(g[i]);
                 }
                 sorted = absg;
-                const size_t k = static_cast<size_t>(std::floor(fraction * static_cast<double>(un - 1)));
-                std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), sorted.end());
+                const size_t k =
+                    static_cast<size_t>(std::floor(fraction * static_cast<double>(un - 1)));
+                std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k),
+                                 sorted.end());
                 const double threshold = sorted[k];
                 double l1_s = 0;
                 for (size_t i = 0; i < un; ++i) {
@@ -105,7 +109,8 @@ Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, con
             if (!(gamma > 1)) break;
         }
         if (!ctx.report(static_cast<float>(step + 1) / steps))
-            return cancelled("guided_ig cancelled after " + std::to_string(step + 1) + " of " + std::to_string(steps) + " steps");
+            return cancelled("guided_ig cancelled after " + std::to_string(step + 1) + " of " +
+                             std::to_string(steps) + " steps");
     }
     Tensor a(x.shape()), base(x.shape());
     double total = 0;

@@ -12,7 +12,8 @@
 namespace cnnlens {
 namespace {
 
-Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                         const Params& p, ExplainContext& ctx) {
     const int steps = static_cast<int>(m.param(p, "steps"));
     const int kind = static_cast<int>(m.param(p, "baseline"));
     const int batch = static_cast<int>(m.param(p, "batch"));
@@ -27,7 +28,10 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
     } else {
         Rng rng(ctx.seed);
         float lo = spec.range_lo, hi = spec.range_hi;
-        if (!spec.mean.empty()) { lo = *std::min_element(x.data(), x.data() + per); hi = *std::max_element(x.data(), x.data() + per); }
+        if (!spec.mean.empty()) {
+            lo = *std::min_element(x.data(), x.data() + per);
+            hi = *std::max_element(x.data(), x.data() + per);
+        }
         for (int64_t i = 0; i < per; ++i) x0[i] = rng.uniform(lo, hi);
     }
     std::vector<double> acc(static_cast<size_t>(per), 0.0);
@@ -57,11 +61,13 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
         // Per pixel in step order, pixels split across the pool's threads.
         parallel_for(per, 1024, [&](int64_t i0, int64_t i1, int) {
             for (int k = 0; k < count; ++k)
-                for (int64_t i = i0; i < i1; ++i) acc[static_cast<size_t>(i)] += r->input_grad[k * per + i];
+                for (int64_t i = i0; i < i1; ++i)
+                    acc[static_cast<size_t>(i)] += r->input_grad[k * per + i];
         });
         first += count;
         if (!ctx.report(static_cast<float>(first) / steps))
-            return cancelled("integrated gradients cancelled after " + std::to_string(first) + " of " + std::to_string(steps) + " steps");
+            return cancelled("integrated gradients cancelled after " + std::to_string(first) +
+                             " of " + std::to_string(steps) + " steps");
     }
     Tensor a(x.shape());
     double total = 0;
@@ -74,7 +80,8 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
 
 }  // namespace
 
-Explanation path_explanation(Tensor a, const Tensor& baseline, double total, double score_x, double score_baseline) {
+Explanation path_explanation(Tensor a, const Tensor& baseline, double total, double score_x,
+                             double score_baseline) {
     const Shape s = a.shape();
     Explanation e;
     e.map = sum_channels(a);
@@ -85,20 +92,23 @@ Explanation path_explanation(Tensor a, const Tensor& baseline, double total, dou
     e.stats["sum_attributions"] = total;
     e.stats["score_delta"] = delta;
     e.stats["completeness_error"] = std::fabs(total - delta);
-    e.stats["completeness_relative_error"] = std::fabs(total - delta) / std::max(std::fabs(delta), 1e-12);
+    e.stats["completeness_relative_error"] =
+        std::fabs(total - delta) / std::max(std::fabs(delta), 1e-12);
     e.stats["score"] = score_x;
     return e;
 }
 
 const ExplanationMethod& method_IntegratedGradients() {
-    static const FnMethod m({.name = "ig",
-                             .title = "Integrated Gradients",
-                             .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-                             .params = {{"steps", 50, 1, 10000, "path steps (midpoint rule)", {}, true},
-                                        {"baseline", 0, 0, 2, "baseline image", {"black", "blurred", "uniform noise"}, true},
-                                        {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels for the blurred baseline"},
-                                        {"batch", 50, 1, 1000, "path points per engine call", {}, true}},
-                             .explain = ig});
+    static const FnMethod m(
+        {.name = "ig",
+         .title = "Integrated Gradients",
+         .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
+         .params =
+             {{"steps", 50, 1, 10000, "path steps (midpoint rule)", {}, true},
+              {"baseline", 0, 0, 2, "baseline image", {"black", "blurred", "uniform noise"}, true},
+              {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels for the blurred baseline"},
+              {"batch", 50, 1, 1000, "path points per engine call", {}, true}},
+         .explain = ig});
     return m;
 }
 

@@ -9,9 +9,9 @@
 // (signed), stats r2 (weighted, as sklearn's score), intercept, local_pred (surrogate at row 0),
 // score (model at row 0), segments, samples; extras positive_mask / negative_mask [H,W] 0/1
 // (get_image_and_mask with positive_only / negative_only: the first top_k segments by |weight|
-// beyond +-min_weight) and boundaries [H,W] 0/1. With ctx.partial set, a fit on the samples so far is reported after
-// each batch once max(segments + 1, 50) samples exist; the first batch is cut short to get there
-// by about a twentieth of the samples (the final result is only returned).
+// beyond +-min_weight) and boundaries [H,W] 0/1. With ctx.partial set, a fit on the samples so far
+// is reported after each batch once max(segments + 1, 50) samples exist; the first batch is cut
+// short to get there by about a twentieth of the samples (the final result is only returned).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -186,7 +186,9 @@ Explanation make_explanation(const Segmentation& seg, const WeightedRidge::Fit& 
 
 Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, const Target& t,
                            const Params& p, ExplainContext& ctx) {
-    auto ip = [&](const char* name) { return static_cast<int>(std::lround(method.param(p, name))); };
+    auto ip = [&](const char* name) {
+        return static_cast<int>(std::lround(method.param(p, name)));
+    };
     const int classes = ctx.probe.num_classes();
     if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
         return invalid_argument("lime: target class " + std::to_string(t.cls) +
@@ -233,7 +235,8 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
     // that point early, so a progressive view has its first estimate after about a twentieth of
     // the samples. Batch boundaries do not change any sample's score.
     const int64_t partial_from = std::max<int64_t>(static_cast<int64_t>(m) + 1, 50);
-    const int64_t first_batch = ctx.partial ? std::min<int64_t>(batch, std::max<int64_t>(partial_from, total / 20)) : batch;
+    const int64_t first_batch =
+        ctx.partial ? std::min<int64_t>(batch, std::max<int64_t>(partial_from, total / 20)) : batch;
     ProbeRequest plain;
     for (int64_t first = 0; first < total;) {
         const int64_t n = std::min<int64_t>(first == 0 ? first_batch : batch, total - first);

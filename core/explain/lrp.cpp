@@ -49,25 +49,47 @@ LrpComposite composite_of(const ExplanationMethod& m, const Params& p, const Inp
     box.low = fill_in_input_space(spec, 0.f, spec.channels);
     box.high = fill_in_input_space(spec, 1.f, spec.channels);
     switch (static_cast<int>(m.param(p, "composite"))) {
-        case 0: c.conv = rule_of(K::kEpsilon, p, m); break;
-        case 1: c.conv = zplus; break;
-        case 2: c.conv = zplus, c.first = rule_of(K::kFlat, p, m), c.first_dense = true; break;
-        case 3: c.conv = rule_of(K::kGamma, p, m), c.first = box; break;
-        case 4: c.conv = ab21; break;
-        default: c.conv = ab21, c.first = rule_of(K::kFlat, p, m), c.first_dense = true; break;
+        case 0:
+            c.conv = rule_of(K::kEpsilon, p, m);
+            break;
+        case 1:
+            c.conv = zplus;
+            break;
+        case 2:
+            c.conv = zplus, c.first = rule_of(K::kFlat, p, m), c.first_dense = true;
+            break;
+        case 3:
+            c.conv = rule_of(K::kGamma, p, m), c.first = box;
+            break;
+        case 4:
+            c.conv = ab21;
+            break;
+        default:
+            c.conv = ab21, c.first = rule_of(K::kFlat, p, m), c.first_dense = true;
+            break;
     }
     switch (static_cast<int>(m.param(p, "first"))) {
-        case 1: c.first = rule_of(K::kEpsilon, p, m); break;
-        case 2: c.first = rule_of(K::kFlat, p, m); break;
-        case 3: c.first = rule_of(K::kWSquare, p, m); break;
-        case 4: c.first = box; break;
-        default: return c;
+        case 1:
+            c.first = rule_of(K::kEpsilon, p, m);
+            break;
+        case 2:
+            c.first = rule_of(K::kFlat, p, m);
+            break;
+        case 3:
+            c.first = rule_of(K::kWSquare, p, m);
+            break;
+        case 4:
+            c.first = box;
+            break;
+        default:
+            return c;
     }
     c.first_dense = true;
     return c;
 }
 
-Expected<ProbeResult> relevance(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<ProbeResult> relevance(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                const Params& p, ExplainContext& ctx) {
     ProbeRequest r;
     r.target = t;
     r.input_gradient = true;
@@ -75,13 +97,15 @@ Expected<ProbeResult> relevance(const ExplanationMethod& m, const Tensor& x, con
     return ctx.probe.run(x, r);
 }
 
-Expected<Tensor> lrp_batch(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Tensor> lrp_batch(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                           const Params& p, ExplainContext& ctx) {
     auto r = relevance(m, x, t, p, ctx);
     if (!r) return r.status();
     return std::move(r->input_grad);
 }
 
-Expected<Explanation> lrp(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> lrp(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                          const Params& p, ExplainContext& ctx) {
     auto r = relevance(m, x, t, p, ctx);
     if (!r) return r.status();
     Explanation e;
@@ -103,14 +127,25 @@ const ExplanationMethod& method_Lrp() {
         {.name = "lrp",
          .title = "LRP (layer-wise relevance)",
          .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
-         .params = {{"composite", 2, 0, 5, "Zennit's composite: the rules for convolutions, dense layers and the first layer",
-                     {"epsilon", "epsilon_plus", "epsilon_plus_flat", "epsilon_gamma_box", "epsilon_alpha2_beta1",
-                      "epsilon_alpha2_beta1_flat"},
-                     true},
-                    {"first", 0, 0, 4, "rule of the first layer: the composite's, or one of these",
-                     {"composite", "epsilon", "flat", "wsquare", "zbox"}, true},
-                    {"epsilon", 1e-6, 0, 10, "ε of the ε rule (dense layers; every layer in the epsilon composite)"},
-                    {"gamma", 0.25, 0, 10, "γ of the γ rule: how much more positive weights count"}},
+         .params =
+             {{"composite",
+               2,
+               0,
+               5,
+               "Zennit's composite: the rules for convolutions, dense layers and the first layer",
+               {"epsilon", "epsilon_plus", "epsilon_plus_flat", "epsilon_gamma_box",
+                "epsilon_alpha2_beta1", "epsilon_alpha2_beta1_flat"},
+               true},
+              {"first",
+               0,
+               0,
+               4,
+               "rule of the first layer: the composite's, or one of these",
+               {"composite", "epsilon", "flat", "wsquare", "zbox"},
+               true},
+              {"epsilon", 1e-6, 0, 10,
+               "ε of the ε rule (dense layers; every layer in the epsilon composite)"},
+              {"gamma", 0.25, 0, 10, "γ of the γ rule: how much more positive weights count"}},
          .explain = lrp,
          .attribute_batch = lrp_batch});
     return m;

@@ -46,15 +46,18 @@ Taps bilinear_taps(int n, int up) {
     return t;
 }
 
-Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                           const Params& p, ExplainContext& ctx) {
     const int64_t total = static_cast<int64_t>(m.param(p, "samples"));
     const int s = static_cast<int>(m.param(p, "cells"));
     const float keep = static_cast<float>(m.param(p, "p"));
     const int batch = static_cast<int>(m.param(p, "batch"));
-    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]),
+              C = static_cast<int>(x.shape()[3]);
     const int classes = ctx.probe.num_classes();
     if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
-        return invalid_argument("rise: target class " + std::to_string(t.cls) + (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
+        return invalid_argument("rise: target class " + std::to_string(t.cls) +
+                                (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
                                 " is outside the model's " + std::to_string(classes) + " classes");
     const InputSpec& spec = ctx.probe.input_spec();
     const float f = static_cast<float>(m.param(p, "fill"));
@@ -77,7 +80,8 @@ Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Ta
         Explanation e;
         e.map.reset(Shape{H, W});
         const double norm = 1.0 / (static_cast<double>(done) * keep);
-        for (size_t i = 0; i < hw; ++i) e.map[static_cast<int64_t>(i)] = static_cast<float>(sal[i] * norm);
+        for (size_t i = 0; i < hw; ++i)
+            e.map[static_cast<int64_t>(i)] = static_cast<float>(sal[i] * norm);
         e.stats["score"] = score;
         e.stats["samples"] = static_cast<double>(done);
         e.stats["mask_mean"] = mask_sum / (static_cast<double>(done) * static_cast<double>(hw));
@@ -125,7 +129,8 @@ Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Ta
         }
         first += n;
         if (!ctx.report(static_cast<float>(first) / static_cast<float>(total)))
-            return cancelled("rise cancelled after " + std::to_string(first) + " of " + std::to_string(total) + " masks");
+            return cancelled("rise cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(total) + " masks");
         if (ctx.partial && first < total) {
             Explanation e = result(first);
             stamp_explanation(m, x, t, p, ctx, e);

@@ -6,20 +6,23 @@
 namespace cnnlens {
 namespace {
 
-Expected<Tensor> gradient_batch(const ExplanationMethod&, const Tensor& x, const Target& t, const Params&, ExplainContext& ctx) {
+Expected<Tensor> gradient_batch(const ExplanationMethod&, const Tensor& x, const Target& t,
+                                const Params&, ExplainContext& ctx) {
     auto r = input_gradients(ctx.probe, x, t);
     if (!r) return r.status();
     return std::move(r->input_grad);
 }
 
-Expected<Tensor> gradient_x_input_batch(const ExplanationMethod&, const Tensor& x, const Target& t, const Params&, ExplainContext& ctx) {
+Expected<Tensor> gradient_x_input_batch(const ExplanationMethod&, const Tensor& x, const Target& t,
+                                        const Params&, ExplainContext& ctx) {
     auto r = input_gradients(ctx.probe, x, t);
     if (!r) return r.status();
     for (int64_t i = 0; i < r->input_grad.size(); ++i) r->input_grad[i] *= x[i];
     return std::move(r->input_grad);
 }
 
-Expected<Explanation> saliency(const ExplanationMethod&, const Tensor& x, const Target& t, const Params&, ExplainContext& ctx) {
+Expected<Explanation> saliency(const ExplanationMethod&, const Tensor& x, const Target& t,
+                               const Params&, ExplainContext& ctx) {
     auto r = input_gradients(ctx.probe, x, t);
     if (!r) return r.status();
     Explanation e;
@@ -32,7 +35,8 @@ Expected<Explanation> saliency(const ExplanationMethod&, const Tensor& x, const 
     return e;
 }
 
-Expected<Explanation> gradient_x_input(const ExplanationMethod&, const Tensor& x, const Target& t, const Params&, ExplainContext& ctx) {
+Expected<Explanation> gradient_x_input(const ExplanationMethod&, const Tensor& x, const Target& t,
+                                       const Params&, ExplainContext& ctx) {
     auto r = input_gradients(ctx.probe, x, t);
     if (!r) return r.status();
     Explanation e;
@@ -58,11 +62,12 @@ const ExplanationMethod& method_Saliency() {
 }
 
 const ExplanationMethod& method_GradientXInput() {
-    static const FnMethod m({.name = "gradient_x_input",
-                             .title = "Gradient x Input",
-                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
-                             .explain = gradient_x_input,
-                             .attribute_batch = gradient_x_input_batch});
+    static const FnMethod m(
+        {.name = "gradient_x_input",
+         .title = "Gradient x Input",
+         .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
+         .explain = gradient_x_input,
+         .attribute_batch = gradient_x_input_batch});
     return m;
 }
 

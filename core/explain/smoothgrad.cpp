@@ -17,15 +17,22 @@ namespace {
 // The `base` parameter's choices: its value is the index, so the order is part of the interface.
 constexpr std::string_view kBases[] = {"saliency", "gradient_x_input", "guided", "ig", "occlusion"};
 
-Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                 const Params& p, ExplainContext& ctx) {
     const int n = static_cast<int>(m.param(p, "samples"));
     const int base = static_cast<int>(m.param(p, "base"));
     const ExplanationMethod* bm = find_method(kBases[base]);
-    if (!bm) return not_found("smoothgrad: base method '" + std::string(kBases[base]) + "' is not available");
+    if (!bm)
+        return not_found("smoothgrad: base method '" + std::string(kBases[base]) +
+                         "' is not available");
     const int aggregate = static_cast<int>(m.param(p, "aggregate"));
     const int batch = static_cast<int>(m.param(p, "batch"));
-    float lo = *std::min_element(x.data(), x.data() + x.size()), hi = *std::max_element(x.data(), x.data() + x.size());
-    if (hi <= lo) { lo = ctx.probe.input_spec().range_lo; hi = ctx.probe.input_spec().range_hi; }
+    float lo = *std::min_element(x.data(), x.data() + x.size()),
+          hi = *std::max_element(x.data(), x.data() + x.size());
+    if (hi <= lo) {
+        lo = ctx.probe.input_spec().range_lo;
+        hi = ctx.probe.input_spec().range_hi;
+    }
     const float sigma = static_cast<float>(m.param(p, "noise")) * (hi - lo);
     const int64_t per = x.size();
     std::vector<double> sum(static_cast<size_t>(per), 0.0), sumsq(static_cast<size_t>(per), 0.0);
@@ -62,12 +69,15 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
             inner.seed = ctx.seed + static_cast<uint64_t>(first) + 1;
             auto e = bm->explain(noisy, t, Params(), inner);
             if (!e) return e.status();
-            if (e->attribution.size() != per) return unsupported("smoothgrad: base method '" + std::string(bm->name()) + "' has no per-pixel attribution");
+            if (e->attribution.size() != per)
+                return unsupported("smoothgrad: base method '" + std::string(bm->name()) +
+                                   "' has no per-pixel attribution");
             add(e->attribution.data(), 1);
         }
         first += count;
         if (!ctx.report(static_cast<float>(first) / n))
-            return cancelled("smoothgrad cancelled after " + std::to_string(first) + " of " + std::to_string(n) + " samples");
+            return cancelled("smoothgrad cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(n) + " samples");
     }
     const Shape hwc{x.shape()[1], x.shape()[2], x.shape()[3]};
     Tensor mean(hwc), meansq(hwc), var(hwc);
@@ -77,7 +87,11 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
         meansq[i] = static_cast<float>(sq);
         var[i] = static_cast<float>(std::max(0.0, sq - mu * mu));
     }
-    auto as_batch = [&](const Tensor& a) { Tensor b = a.clone(); b.reshape(x.shape()); return b; };
+    auto as_batch = [&](const Tensor& a) {
+        Tensor b = a.clone();
+        b.reshape(x.shape());
+        return b;
+    };
     Explanation e;
     e.extras["mean"] = abs_sum_channels(as_batch(mean));
     e.extras["mean_signed"] = sum_channels(as_batch(mean));
@@ -85,7 +99,9 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
     e.extras["variance"] = sum_channels(as_batch(var));
     const char* shown = aggregate == 0 ? "mean" : aggregate == 1 ? "mean_of_squares" : "variance";
     e.map = e.extras[shown].clone();
-    e.attribution = aggregate == 0 ? std::move(mean) : aggregate == 1 ? std::move(meansq) : std::move(var);
+    e.attribution = aggregate == 0   ? std::move(mean)
+                    : aggregate == 1 ? std::move(meansq)
+                                     : std::move(var);
     e.stats["sigma"] = sigma;
     return e;
 }
@@ -98,11 +114,22 @@ const ExplanationMethod& method_SmoothGrad() {
          .title = "SmoothGrad",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kPercentile99},
          .params = {{"samples", 50, 1, 10000, "noisy copies N", {}, true},
-                    {"noise", 0.15, 0, 1, "sigma as a fraction of the image's value range (max - min)"},
-                    {"base", 0, 0, std::size(kBases) - 1, "method averaged over the noisy copies",
-                     {std::begin(kBases), std::end(kBases)}, true},
-                    {"aggregate", 0, 0, 2, "map shown: mean (SmoothGrad), mean of squares (SG^2), variance (VarGrad)",
-                     {"mean", "mean_of_squares", "variance"}, true},
+                    {"noise", 0.15, 0, 1,
+                     "sigma as a fraction of the image's value range (max - min)"},
+                    {"base",
+                     0,
+                     0,
+                     std::size(kBases) - 1,
+                     "method averaged over the noisy copies",
+                     {std::begin(kBases), std::end(kBases)},
+                     true},
+                    {"aggregate",
+                     0,
+                     0,
+                     2,
+                     "map shown: mean (SmoothGrad), mean of squares (SG^2), variance (VarGrad)",
+                     {"mean", "mean_of_squares", "variance"},
+                     true},
                     {"batch", 50, 1, 1000, "noisy copies per engine call", {}, true}},
          .explain = smoothgrad});
     return m;

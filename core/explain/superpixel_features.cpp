@@ -38,8 +38,8 @@ std::vector<ParamDef> with_superpixel_params(std::vector<ParamDef> rest) {
     return out;
 }
 
-Expected<Segmentation> superpixels_from_params(const ExplanationMethod& m, const Tensor& x, const Params& p,
-                                               const ExplainContext& ctx) {
+Expected<Segmentation> superpixels_from_params(const ExplanationMethod& m, const Tensor& x,
+                                               const Params& p, const ExplainContext& ctx) {
     const Tensor pixels = input_to_pixels(x, ctx.probe.input_spec());
     if (static_cast<int>(m.param(p, "segmentation")) == 0) {
         SlicParams sp;
