@@ -472,6 +472,12 @@ fi
 source scripts/env.sh
 
 oracles_start
+# The C++ sources are formatted as .clang-format says (scripts/format.sh rewrites them); one check.
+format_check() {
+    check "the C++ sources are formatted (scripts/format.sh)" ok "0 not formatted" bash scripts/format.sh --check
+}
+stage "format" format_check
+
 built=()
 for p in "${presets[@]}"; do
     if stage "build $p" build_preset "$p"; then built+=("$p"); else failed=$((failed + 1)); fi
