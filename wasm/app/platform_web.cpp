@@ -315,6 +315,7 @@ void frame() {
     StateLock lock = lock_state();
     const int photo = g->session.photo_version();
     open_pending_files();
+    if (Status s = g->session.apply_wanted_align(); !s) set_error(s.message());
     freeze_live();
     glfwPollEvents();
     ImGui_ImplOpenGL3_NewFrame();
