@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
         }
     }
     if (files.empty()) {
-        std::fprintf(stderr, "usage: %s [--mutants N] [--verbose] FILE|DIR... (no input files given)\n",
+        std::fprintf(stderr,
+                     "usage: %s [--mutants N] [--verbose] FILE|DIR... (no input files given)\n",
                      argv[0]);
         return 2;
     }
