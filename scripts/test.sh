@@ -212,7 +212,8 @@ ctest_preset() {
     # (a crash, a leak reported at exit) or left no file counts once.
     local line name k xml
     while read -r line; do
-        name=$(grep -o 'name="cnnlens_tests\.shard_[0-9]*_of_[0-9]*"' <<<"$line") || continue
+        name=$(grep -o ' name="cnnlens_tests\.shard_[0-9]*_of_[0-9]*"' <<<"$line" | head -1)
+        [[ -n $name ]] || continue
         k=$(grep -o 'shard_[0-9]*' <<<"$name" | grep -o '[0-9]*')
         xml=$shards/shard_$k.xml
         tests=$((tests - 1))
