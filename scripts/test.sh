@@ -11,7 +11,7 @@
 # failed" where N and M count ctest tests, CLI
 # checks and e2e tests (a stage that cannot run, e.g. a broken build, counts as one failure).
 # Also runs every bad input of tests/data/bad/catalogue.json through the CLIs; the fuzz targets
-# run on their committed seeds and 1000 mutants of each as tests of the native builds (fuzz/),
+# run on their committed seeds and 1000 mutants of each as tests of the ASan build (fuzz/),
 # and with CNNLENS_FUZZ_SECONDS=N set, each libFuzzer target for N s alongside the browser tests
 # (scripts/fuzz.sh). The suite runs as shards of one process where starting it is dear (wasm,
 # ASan; CNNLENS_TEST_SHARDS), each GoogleTest test still counted. Exits non-zero on any
@@ -466,19 +466,28 @@ fuzz_finish() {
 
 # e2e: the browser app in headless Chromium (tests/e2e/*.test.mjs, node's test runner), compared
 # with the native CLI, both builds (threads.test.mjs and imagenet.test.mjs serve the site with and
-# without COOP/COEP);
-# its test counts (TAP summary) are added to the totals.
-e2e() {
+# without COOP/COEP); its test counts (TAP summary) are added to the totals. e2e_start runs it in
+# the background while the CLI checks run: the page leaves a good part of a core idle (it waits on
+# frames and on the browser), and the checks fill it. e2e_finish waits and counts.
+e2e_start() {
+    (
+        # imagenet.test.mjs drops a torchvision ResNet-18 (seeded random weights, 46 MB): made
+        # here once with Debian's torch, never committed.
+        if [[ ! -f build/e2e-models/resnet18.onnx ]]; then
+            /usr/bin/python3 tests/e2e/make_torchvision_onnx.py build/e2e-models/resnet18.onnx resnet18 ||
+                echo "  could not export resnet18.onnx (imagenet.test.mjs will try again and fail)"
+        fi
+        CNNLENS_SITE=$root/build/wasm/site CNNLENS_CLI=$root/${cli[native-release]} \
+            node --test --test-reporter=tap tests/e2e/
+    ) >build/e2e.log 2>&1 &
+    e2e_pid=$!
+}
+
+e2e_finish() {
     local log=build/e2e.log status
-    # imagenet.test.mjs drops a torchvision ResNet-18 (seeded random weights, 46 MB): made here
-    # once with Debian's torch, never committed.
-    if [[ ! -f build/e2e-models/resnet18.onnx ]]; then
-        /usr/bin/python3 tests/e2e/make_torchvision_onnx.py build/e2e-models/resnet18.onnx resnet18 ||
-            echo "  could not export resnet18.onnx (imagenet.test.mjs will try again and fail)"
-    fi
-    CNNLENS_SITE=$root/build/wasm/site CNNLENS_CLI=$root/${cli[native-release]} \
-        node --test --test-reporter=tap tests/e2e/ 2>&1 | tee "$log"
-    status=${PIPESTATUS[0]}
+    wait "$e2e_pid"
+    status=$?
+    cat "$log"
     local p f s
     p=$(grep -E '^# pass [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
     f=$(grep -E '^# fail [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
@@ -500,11 +509,14 @@ fi
 source scripts/env.sh
 
 oracles_start
-# The C++ sources are formatted as .clang-format says (scripts/format.sh rewrites them); one check.
+# The C++ sources are formatted as .clang-format says (scripts/format.sh rewrites them); one check,
+# made in the background while the presets build and counted after them.
+bash scripts/format.sh --check >build/format.log 2>&1 &
+format_pid=$!
 format_check() {
-    check "the C++ sources are formatted (scripts/format.sh)" ok "0 not formatted" bash scripts/format.sh --check
+    wait "$format_pid"
+    check "the C++ sources are formatted (scripts/format.sh)" ok "0 not formatted" cat build/format.log
 }
-stage "format" format_check
 
 built=()
 for p in "${presets[@]}"; do
@@ -512,20 +524,24 @@ for p in "${presets[@]}"; do
 done
 
 stage "oracles (alongside builds)" oracles_finish
+stage "format (alongside builds)" format_check
 
 for p in "${built[@]}"; do
     stage "ctest $p" ctest_preset "$p"
 done
 
-stage "CLI smoke" smoke
-stage "CLI bad inputs" bad_inputs
-stage "CLI explanations" explanations
 fuzzing=${CNNLENS_FUZZ_SECONDS:-0}
 ((fuzzing > 0)) && fuzz_start
+browser=0
 if [[ " ${built[*]} " == *" wasm "* && " ${built[*]} " == *" native-release "* ]] &&
     compgen -G 'tests/e2e/*.test.mjs' >/dev/null; then
-    stage "e2e (chromium)" e2e
+    browser=1
+    e2e_start
 fi
+stage "CLI smoke (alongside e2e)" smoke
+stage "CLI bad inputs (alongside e2e)" bad_inputs
+stage "CLI explanations (alongside e2e)" explanations
+((browser)) && stage "e2e (chromium)" e2e_finish
 ((fuzzing > 0)) && stage "fuzz (alongside e2e)" fuzz_finish
 
 finish
