@@ -42,7 +42,7 @@ bool parse_hex128(std::string_view s, __int128& out) {
     return true;
 }
 
-bool parse_int(std::string_view s, int64_t& out) {
+bool parse_count(std::string_view s, int64_t& out) {
     if (s.empty() || s.size() > 18) return false;
     int64_t v = 0;
     for (char c : s) {
@@ -157,13 +157,13 @@ Expected<EvalTable> parse_partial_text(std::string_view text, std::string_view n
         else if (key == "settings")
             t.settings = rest;
         else if (key == "items") {
-            if (!parse_int(rest, t.items))
+            if (!parse_count(rest, t.items))
                 return bad("items '" + std::string(rest) + "' is not a count");
         } else if (key == "shard") {
             const auto f = split(rest);
             int64_t k = 0, n = 0;
-            if (f.size() != 2 || !parse_int(f[0], k) || !parse_int(f[1], n) || n < 1 || k >= n ||
-                n > 1000000)
+            if (f.size() != 2 || !parse_count(f[0], k) || !parse_count(f[1], n) || n < 1 ||
+                k >= n || n > 1000000)
                 return bad("shard '" + std::string(rest) + "' is not 'K N' with 0 <= K < N");
             t.shard = static_cast<int>(k);
             t.shards = static_cast<int>(n);
@@ -171,7 +171,7 @@ Expected<EvalTable> parse_partial_text(std::string_view text, std::string_view n
         } else if (key == "cell") {
             const auto f = split(rest);
             EvalCell c;
-            if (f.size() != 6 || !parse_int(f[2], c.count) || !parse_int(f[3], c.nan) ||
+            if (f.size() != 6 || !parse_count(f[2], c.count) || !parse_count(f[3], c.nan) ||
                 !parse_hex128(f[4], c.sum) || !parse_hex128(f[5], c.sum_squares))
                 return bad(
                     "a cell is 'method metric count nan sum sum_squares' (sums as 32 hex digits)");

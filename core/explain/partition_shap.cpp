@@ -39,7 +39,7 @@ struct Box {
     int64_t size() const { return int64_t{x1 - x0} * (y1 - y0) * (z1 - z0); }
 };
 
-struct Node {
+struct BoxNode {
     Box box;
     int left = -1, right = -1;
     double value = 0;  // credit left on this node, spread over its features at the end
@@ -48,8 +48,8 @@ struct Node {
 class Tree {
 public:
     explicit Tree(Box root) { nodes_.push_back({root}); }
-    const Node& operator[](int i) const { return nodes_[static_cast<size_t>(i)]; }
-    Node& operator[](int i) { return nodes_[static_cast<size_t>(i)]; }
+    const BoxNode& operator[](int i) const { return nodes_[static_cast<size_t>(i)]; }
+    BoxNode& operator[](int i) { return nodes_[static_cast<size_t>(i)]; }
     size_t size() const { return nodes_.size(); }
     void split(int i) {
         if (nodes_[static_cast<size_t>(i)].left >= 0) return;
@@ -69,7 +69,7 @@ public:
     }
 
 private:
-    std::vector<Node> nodes_;
+    std::vector<BoxNode> nodes_;
 };
 
 struct Item {
@@ -164,7 +164,7 @@ public:
             for (int side = 0; side < 2; ++side) {
                 float* img = b.data() + static_cast<int64_t>(2 * k + side) * per;
                 std::copy(hidden_.data(), hidden_.data() + per, img);
-                const Node& n = tree_[work_[k].node];
+                const BoxNode& n = tree_[work_[k].node];
                 paint(img, work_[k].context);
                 paint(img, {side == 0 ? n.left : n.right});
             }

@@ -102,7 +102,7 @@ for (const build of ['st', 'mt']) {
 
     // The measurements, with saliency and with Grad-CAM.
     for (const method of ['saliency', 'gradcam']) {
-      const m = await measureLive(page, method);
+      const m = await measureLive(page, method, 3000, 1000);  // bench/live.mjs measures longer
       rows.push(liveRow(build, m));
       assert.ok(m.processed > 0, `${method}: no frame processed`);
       assert.ok(m.withFace >= 0.8, `${method}: a face in ${(100 * m.withFace).toFixed(0)} % of the frames`);

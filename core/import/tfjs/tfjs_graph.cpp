@@ -86,9 +86,9 @@ struct TfNode {
     const json* attr = nullptr;
 };
 
-class Importer {
+class TfjsImporter {
 public:
-    Importer(const FileSource& files, std::string json_name)
+    TfjsImporter(const FileSource& files, std::string json_name)
         : files_(files), json_name_(std::move(json_name)) {}
 
     Expected<Graph> run(std::string_view text) {
@@ -523,7 +523,7 @@ private:
     // more than one engine op).
     struct TfOp {
         std::string_view name;
-        Status (*convert)(Importer&, const TfNode&,
+        Status (*convert)(TfjsImporter&, const TfNode&,
                           const Attrs&);  // nullptr: read elsewhere (Const, Placeholder)
     };
     static std::span<const TfOp> ops() {
@@ -533,55 +533,60 @@ private:
             {"Const", nullptr},
             {"NoOp", nullptr},
             {"Placeholder", nullptr},
-            {"Identity",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kIdentity, NoAttrs{}, 1); }},
-            {"Conv2D", [](Importer& im, T t, A) { return im.convert_conv(t, false, false); }},
-            {"_FusedConv2D", [](Importer& im, T t, A) { return im.convert_conv(t, false, true); }},
+            {"Identity", [](TfjsImporter& im, T t,
+                            A) { return im.simple(t, OpType::kIdentity, NoAttrs{}, 1); }},
+            {"Conv2D", [](TfjsImporter& im, T t, A) { return im.convert_conv(t, false, false); }},
+            {"_FusedConv2D",
+             [](TfjsImporter& im, T t, A) { return im.convert_conv(t, false, true); }},
             {"DepthwiseConv2dNative",
-             [](Importer& im, T t, A) { return im.convert_conv(t, true, false); }},
+             [](TfjsImporter& im, T t, A) { return im.convert_conv(t, true, false); }},
             {"_FusedDepthwiseConv2dNative",
-             [](Importer& im, T t, A) { return im.convert_conv(t, true, true); }},
-            {"MatMul", [](Importer& im, T t, A) { return im.convert_matmul(t, false); }},
-            {"_FusedMatMul", [](Importer& im, T t, A) { return im.convert_matmul(t, true); }},
-            {"MaxPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a); }},
-            {"AvgPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a); }},
+             [](TfjsImporter& im, T t, A) { return im.convert_conv(t, true, true); }},
+            {"MatMul", [](TfjsImporter& im, T t, A) { return im.convert_matmul(t, false); }},
+            {"_FusedMatMul", [](TfjsImporter& im, T t, A) { return im.convert_matmul(t, true); }},
+            {"MaxPool", [](TfjsImporter& im, T t, A a) { return im.convert_pool(t, a); }},
+            {"AvgPool", [](TfjsImporter& im, T t, A a) { return im.convert_pool(t, a); }},
             {"AddV2",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
-            {"Add", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
+            {"Add",
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
             {"BiasAdd",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
-            {"Sub", [](Importer& im, T t, A) { return im.simple(t, OpType::kSub, NoAttrs{}, 2); }},
-            {"Mul", [](Importer& im, T t, A) { return im.simple(t, OpType::kMul, NoAttrs{}, 2); }},
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
+            {"Sub",
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kSub, NoAttrs{}, 2); }},
+            {"Mul",
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kMul, NoAttrs{}, 2); }},
             {"RealDiv",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kDiv, NoAttrs{}, 2); }},
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kDiv, NoAttrs{}, 2); }},
             {"Relu",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kRelu, NoAttrs{}, 1); }},
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kRelu, NoAttrs{}, 1); }},
             {"Relu6",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kRelu6, NoAttrs{}, 1); }},
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kRelu6, NoAttrs{}, 1); }},
             {"Elu",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kElu, EluAttrs{1.f}, 1); }},
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kElu, EluAttrs{1.f}, 1); }},
             {"LeakyRelu",
-             [](Importer& im, T t, A a) {
+             [](TfjsImporter& im, T t, A a) {
                  return im.simple(t, OpType::kLeakyRelu, LeakyReluAttrs{a.f("alpha", 0.2f)}, 1);
              }},
             {"Prelu",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kPrelu, NoAttrs{}, 2); }},
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kPrelu, NoAttrs{}, 2); }},
             {"Sigmoid",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kSigmoid, NoAttrs{}, 1); }},
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kSigmoid, NoAttrs{}, 1); }},
             {"Tanh",
-             [](Importer& im, T t, A) { return im.simple(t, OpType::kTanh, NoAttrs{}, 1); }},
-            {"Softmax", [](Importer& im, T t,
+             [](TfjsImporter& im, T t, A) { return im.simple(t, OpType::kTanh, NoAttrs{}, 1); }},
+            {"Softmax", [](TfjsImporter& im, T t,
                            A) { return im.simple(t, OpType::kSoftmax, SoftmaxAttrs{-1}, 1); }},
-            {"Mean", [](Importer& im, T t, A a) { return im.convert_mean(t, a); }},
-            {"Reshape", [](Importer& im, T t, A a) { return im.convert_reshape(t, a); }},
-            {"Squeeze", [](Importer& im, T t, A a) { return im.convert_squeeze(t, a); }},
-            {"ExpandDims", [](Importer& im, T t, A a) { return im.convert_expand_dims(t, a); }},
-            {"ConcatV2", [](Importer& im, T t, A a) { return im.convert_concat(t, a); }},
-            {"Pad", [](Importer& im, T t, A a) { return im.convert_pad(t, a); }},
-            {"PadV2", [](Importer& im, T t, A a) { return im.convert_pad(t, a); }},
+            {"Mean", [](TfjsImporter& im, T t, A a) { return im.convert_mean(t, a); }},
+            {"Reshape", [](TfjsImporter& im, T t, A a) { return im.convert_reshape(t, a); }},
+            {"Squeeze", [](TfjsImporter& im, T t, A a) { return im.convert_squeeze(t, a); }},
+            {"ExpandDims", [](TfjsImporter& im, T t, A a) { return im.convert_expand_dims(t, a); }},
+            {"ConcatV2", [](TfjsImporter& im, T t, A a) { return im.convert_concat(t, a); }},
+            {"Pad", [](TfjsImporter& im, T t, A a) { return im.convert_pad(t, a); }},
+            {"PadV2", [](TfjsImporter& im, T t, A a) { return im.convert_pad(t, a); }},
             {"FusedBatchNormV3",
-             [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a); }},
-            {"FusedBatchNorm", [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a); }},
+             [](TfjsImporter& im, T t, A a) { return im.convert_batch_norm(t, a); }},
+            {"FusedBatchNorm",
+             [](TfjsImporter& im, T t, A a) { return im.convert_batch_norm(t, a); }},
         };
         return table;
     }
@@ -738,7 +743,7 @@ private:
 
 Expected<Graph> import_tfjs_graph(std::string_view json_text, const FileSource& files,
                                   const std::string& json_name) {
-    Importer imp(files, json_name);
+    TfjsImporter imp(files, json_name);
     auto g = imp.run(json_text);
     // Every error names the file; node-level ones (conversion, validation) are prefixed here.
     if (!g && g.status().message().rfind(json_name + ":", 0) != 0)
