@@ -93,12 +93,24 @@ const ExplanationMethod& method_GradientShap() {
         {.name = "gradient_shap",
          .title = "GradientSHAP",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .params = {{"samples", 50, 1, 10000, "draws of baseline, noise and alpha (Captum's n_samples)", {}, true},
-                    {"baselines", 0, 0, 2, "baseline distribution", {"black_and_blurred", "black", "noise_around_black"}, true},
-                    {"noise", 0, 0, 10, "sigma of the Gaussian noise added to the input, in model input units (Captum's stdevs)"},
-                    {"baseline_noise", 0.1, 0, 10, "sigma of the noise around the black image, in model input units"},
-                    {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels of the blurred baseline"},
-                    {"batch", 50, 1, 1000, "draws per engine call", {}, true}},
+         .card = {.what = "The gradient at a random point between a random baseline and the (optionally noisy) image, "
+                          "times their difference, averaged over many draws: an estimate of the SHAP values against the "
+                          "baselines' distribution.",
+                  .passes = "{samples} forward and backward passes, {batch} per engine call",
+                  .paper = "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
+                  .anchor = "Captum GradientShap"},
+         .params = {{.name = "samples", .label = "Draws", .def = 50, .min = 1, .max = 10000, .integer = true,
+                     .help = "Draws of baseline, noise and point on the path: more gives a steadier map.",
+                     .anchor = "Captum's tutorials; its n_samples default 5 leaves a speckled map"},
+                    baselines_param(),
+                    {.name = "noise", .label = "Input noise", .def = 0, .min = 0, .max = 10,
+                     .help = "Sigma of the Gaussian noise added to the image per draw, in model input units.",
+                     .anchor = "Captum's stdevs"},
+                    baseline_noise_param(),
+                    blur_sigma_param(),
+                    {.name = "batch", .label = "Batch size", .def = 50, .min = 1, .max = 1000, .integer = true,
+                     .help = "Draws per engine call: memory against speed; the map is the same.",
+                     .anchor = "cnnlens (speed only)"}},
          .explain = gradient_shap});
     return m;
 }

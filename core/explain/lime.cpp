@@ -313,27 +313,64 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
 }  // namespace
 
 const ExplanationMethod& method_Lime() {
-    // clang-format off
-    static const FnMethod m({.name = "lime", .title = "LIME",
-        .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
-        .params = {
-        {"segmentation", 0, 0, 1, "superpixels: SLIC (LIME's face notebook) or quickshift (lime_image's default)", {"slic", "quickshift"}, true},
-        {"n_segments", 100, 1, 4096, "SLIC seeds; fragments merge, so fewer segments result (52 on a 64x64 face)", {}, true},
-        {"compactness", 1, 0.01, 1000, "SLIC: weight of position against L* (0..100); 1 follows intensity, 10 is near-square", {}, false},
-        {"sigma", 1, 0, 10, "SLIC pre-smoothing in pixels", {}, false},
-        {"kernel_size", 4, 1, 32, "quickshift density kernel in pixels (LIME 4; 1 suits a 64x64 face)", {}, false},
-        {"max_dist", 200, 0, 10000, "quickshift: longest link within a segment", {}, false},
-        {"ratio", 0.2, 0, 1, "quickshift: weight of colour against position", {}, false},
-        {"hide", 0, 0, 1, "hidden segments become black (hide_color=0) or their mean (hide_color=None)", {"zero", "segment mean"}, true},
-        {"samples", 1000, 10, 100000, "perturbed images; the first is the image itself", {}, true},
-        {"batch", 100, 1, 4096, "images per engine call", {}, true},
-        {"kernel_width", 0.25, 0.01, 100, "proximity weight sqrt(exp(-d^2/w^2)) of cosine distance d to the image", {}, false},
-        {"ridge_alpha", 1, 0, 1e6, "ridge penalty (intercept not penalised)", {}, false},
-        {"top_k", 5, 1, 4096, "segments in positive_mask and negative_mask", {}, true},
-        {"min_weight", 0.01, 0, 1e6, "masks keep segments whose |weight| exceeds this", {}, false},
-        },
-        .explain = lime});
-    // clang-format on
+    static const FnMethod m(
+        {.name = "lime",
+         .title = "LIME",
+         .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
+         .card = {.what = "Cuts the image into superpixels, shows the model many copies with random superpixels hidden, "
+                          "and fits a weighted linear model of the score on which superpixels were visible: each "
+                          "superpixel's weight is its colour. R^2 says how well that linear model fits.",
+                  .reading = "One colour per superpixel: its weight in the linear model.",
+                  .passes = "1 forward pass per sample ({samples}), {batch} per engine call",
+                  .paper = "Ribeiro, Singh & Guestrin 2016, \"Why Should I Trust You?\": Explaining the Predictions of "
+                           "Any Classifier",
+                  .anchor = "the lime package (lime_image; its faces notebook's SLIC settings)"},
+         .params = {{.name = "segmentation", .label = "Segmentation", .def = 0, .min = 0, .max = 1, .integer = true,
+                     .choices = {"slic", "quickshift"},
+                     .help = "How superpixels are cut: SLIC or quickshift.",
+                     .anchor = "LIME's faces notebook (SLIC); lime_image defaults to quickshift"},
+                    {.name = "n_segments", .label = "Superpixels", .def = 100, .min = 1, .max = 4096, .integer = true,
+                     .help = "SLIC seeds; fragments merge, so fewer superpixels result (52 on a 64x64 face).",
+                     .anchor = "LIME's faces notebook"},
+                    {.name = "compactness", .label = "Compactness", .def = 1, .min = 0.01, .max = 1000,
+                     .help = "SLIC: weight of position against intensity; 1 follows edges, 10 is near-square.",
+                     .anchor = "LIME's faces notebook"},
+                    {.name = "sigma", .label = "Smoothing", .def = 1, .min = 0, .max = 10,
+                     .help = "SLIC: Gaussian smoothing before cutting, in pixels.",
+                     .anchor = "LIME's faces notebook"},
+                    {.name = "kernel_size", .label = "Quickshift kernel", .def = 4, .min = 1, .max = 32,
+                     .help = "Quickshift: density kernel in pixels (1 suits a 64x64 face).",
+                     .anchor = "lime_image"},
+                    {.name = "max_dist", .label = "Quickshift reach", .def = 200, .min = 0, .max = 10000,
+                     .help = "Quickshift: longest link within a superpixel.",
+                     .anchor = "lime_image"},
+                    {.name = "ratio", .label = "Quickshift colour", .def = 0.2, .min = 0, .max = 1,
+                     .help = "Quickshift: weight of colour against position.",
+                     .anchor = "lime_image"},
+                    {.name = "hide", .label = "Hidden parts", .def = 0, .min = 0, .max = 1, .integer = true,
+                     .choices = {"zero", "segment mean"},
+                     .help = "What a hidden superpixel becomes: black, or its own mean.",
+                     .anchor = "LIME's notebooks (hide_color=0)"},
+                    {.name = "samples", .label = "Samples", .def = 1000, .min = 10, .max = 100000, .integer = true,
+                     .help = "Perturbed images (the first is the image itself): more gives steadier weights.",
+                     .anchor = "lime_image's num_samples"},
+                    {.name = "batch", .label = "Batch size", .def = 100, .min = 1, .max = 4096, .integer = true,
+                     .help = "Images per engine call: memory against speed; the map is the same.",
+                     .anchor = "cnnlens (speed only)"},
+                    {.name = "kernel_width", .label = "Kernel width", .def = 0.25, .min = 0.01, .max = 100,
+                     .help = "How fast a sample's weight falls with its cosine distance d to the image: "
+                             "sqrt(exp(-d^2 / width^2)).",
+                     .anchor = "lime_image"},
+                    {.name = "ridge_alpha", .label = "Ridge penalty", .def = 1, .min = 0, .max = 1e6,
+                     .help = "Shrinks the linear model's weights toward 0 (the intercept is not penalised).",
+                     .anchor = "lime_base's Ridge(alpha=1)"},
+                    {.name = "top_k", .label = "Segments in masks", .def = 5, .min = 1, .max = 4096, .integer = true,
+                     .help = "How many superpixels, largest weight first, the positive and negative masks keep.",
+                     .anchor = "get_image_and_mask's num_features"},
+                    {.name = "min_weight", .label = "Minimum weight", .def = 0.01, .min = 0, .max = 1e6,
+                     .help = "The masks keep only superpixels whose |weight| exceeds this.",
+                     .anchor = "LIME's notebooks"}},
+         .explain = lime});
     return m;
 }
 

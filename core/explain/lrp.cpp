@@ -103,14 +103,29 @@ const ExplanationMethod& method_Lrp() {
         {.name = "lrp",
          .title = "LRP (layer-wise relevance)",
          .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
-         .params = {{"composite", 2, 0, 5, "Zennit's composite: the rules for convolutions, dense layers and the first layer",
-                     {"epsilon", "epsilon_plus", "epsilon_plus_flat", "epsilon_gamma_box", "epsilon_alpha2_beta1",
-                      "epsilon_alpha2_beta1_flat"},
-                     true},
-                    {"first", 0, 0, 4, "rule of the first layer: the composite's, or one of these",
-                     {"composite", "epsilon", "flat", "wsquare", "zbox"}, true},
-                    {"epsilon", 1e-6, 0, 10, "ε of the ε rule (dense layers; every layer in the epsilon composite)"},
-                    {"gamma", 0.25, 0, 10, "γ of the γ rule: how much more positive weights count"}},
+         .card = {.what = "Hands the class score back layer by layer, each layer sharing its relevance among its inputs "
+                          "by a rule (epsilon, z-plus, gamma, flat...), until it reaches the pixels; the total stays "
+                          "close to the score.",
+                  .passes = "1 forward pass and 1 relevance pass",
+                  .paper = "Bach, Binder, Montavon, Klauschen, Muller & Samek 2015, On Pixel-Wise Explanations for "
+                           "Non-Linear Classifier Decisions by Layer-Wise Relevance Propagation",
+                  .anchor = "Zennit (rules and composites)"},
+         .params = {{.name = "composite", .label = "Rule set", .def = 2, .min = 0, .max = 5, .integer = true,
+                     .choices = {"epsilon", "epsilon_plus", "epsilon_plus_flat", "epsilon_gamma_box", "epsilon_alpha2_beta1",
+                                 "epsilon_alpha2_beta1_flat"},
+                     .help = "Zennit's composite: the rules for convolutions, dense layers and the first layer.",
+                     .anchor = "Kohlbrenner et al. 2020's advice for CNNs"},
+                    {.name = "first", .label = "First layer rule", .def = 0, .min = 0, .max = 4, .integer = true,
+                     .choices = {"composite", "epsilon", "flat", "wsquare", "zbox"},
+                     .help = "The first layer's rule: the composite's, or one of these.",
+                     .anchor = "Zennit (the composite's)"},
+                    {.name = "epsilon", .label = "Epsilon", .def = 1e-6, .min = 0, .max = 10,
+                     .help = "Stabiliser of the epsilon rule (dense layers; every layer in the epsilon composite): "
+                             "larger keeps only strong relevance.",
+                     .anchor = "Zennit's 1e-6"},
+                    {.name = "gamma", .label = "Gamma", .def = 0.25, .min = 0, .max = 10,
+                     .help = "How much more positive weights count in the gamma rule.",
+                     .anchor = "Zennit's 0.25"}},
          .explain = lrp,
          .attribute_batch = lrp_batch});
     return m;
