@@ -3,9 +3,11 @@
 // Every method reaches the model only through ModelProbe (probe.h). Methods are listed once
 // in method_list.inc, which drives the registry, the CLI's --method names and `cnnlens methods`,
 // the app's menus and the generic tests. What a method is (MethodTraits: cost, default score,
-// map scaling) lives on the method; callers ask it and never compare method names. Parameters
-// are named numbers with defaults and ranges (ParamDef), so a UI can build widgets and a JSON
-// export can record every value, seed included.
+// map scaling; MethodCard: what it computes, its cost in passes, paper, anchor) lives on the
+// method; callers ask it and never compare method names. Parameters are named numbers with
+// defaults, ranges, labels and the anchor of their defaults (ParamDef), so a UI can build widgets
+// and a JSON export can record every value, seed included. describe.h turns these facts into
+// words for people.
 #pragma once
 #include <cstdint>
 #include <functional>
