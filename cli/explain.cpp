@@ -192,10 +192,18 @@ static std::string params_text(std::span<const ParamDef> defs) {
 }
 
 int cmd_methods(const Args& a) {
-    if (auto u = a.unknown({"names"}); !u.empty()) return fail("methods: unknown option " + u);
+    if (auto u = a.unknown({"names", "tsv"}); !u.empty()) return fail("methods: unknown option " + u);
+    if (a.has("tsv")) std::printf("name\ttitle\tpaper\tanchor\tpasses\n");
     for (const ExplanationMethod* m : all_methods()) {
         if (a.has("names")) {
             std::printf("%s\n", std::string(m->name()).c_str());
+            continue;
+        }
+        if (a.has("tsv")) {  // one row per method, its card's cost counted at the defaults
+            auto passes = expand_passes(*m, Params{});
+            if (!passes) return fail("methods: " + passes.status().message());
+            std::printf("%s\t%s\t%s\t%s\t%s\n", std::string(m->name()).c_str(), std::string(m->title()).c_str(),
+                        std::string(m->card().paper).c_str(), std::string(m->card().anchor).c_str(), passes->c_str());
             continue;
         }
         const MethodTraits& t = m->traits();

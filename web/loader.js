@@ -10,6 +10,7 @@
 // The single-threaded app runs long jobs in slices between frames (Asyncify); the threaded one
 // (pthreads: app-mt.js, app-mt.wasm, app-mt.worker.js) runs them on a worker thread.
 import { kSniffBytes, sniffPhoto } from './photo-format.js';
+import { createLive } from './live.js';
 
 const kBuilds = { single: './app.js', threaded: './app-mt.js' };
 const kModels = {
@@ -277,6 +278,9 @@ window.cnnlensPlatform = {
   },
 };
 
+// Live mode's camera, frames and recording (live.js); the app reaches it as window.cnnlensLive.
+window.cnnlensLive = createLive({ canvas, getApp: () => app, call, download: (...a) => window.cnnlensPlatform.download(...a) });
+
 // Emscripten's GLFW listens for keys on window (capture) and calls preventDefault on Backspace
 // and Tab. Keys aimed at another element of the page (an input, a button of an embedding page)
 // are kept from it; keys for the app keep the browser from acting on the app's shortcuts
@@ -448,4 +452,35 @@ window.cnnlensTest = {
     const p = app._cnnlens_test_face_png_data();
     return app.HEAPU8.slice(p, p + n);
   },
+  // PNG bytes of the photo (after Freeze: the frozen camera frame, as the app holds it).
+  photoPng() {
+    const n = app._cnnlens_test_photo_png_size();
+    const p = app._cnnlens_test_face_png_data();
+    return app.HEAPU8.slice(p, p + n);
+  },
+  // Live mode (docs/app-internals.md): live() its state, the last processed frame's faces and the
+  // stats; liveMap(k) the map of face k of that frame ({method, cls, width, height, values});
+  // liveCropPng(k) the crop it was computed on; liveMethod(name, params) picks the method and
+  // its parameters as the Live view's widgets do; liveTracks() the camera tracks' states.
+  live: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_live())),
+  liveMap(k) {
+    const n = app._cnnlens_test_live_map(k);
+    if (!n) return null;
+    const info = JSON.parse(app.UTF8ToString(app._cnnlens_test_live_map_info()));
+    const p = app._cnnlens_test_live_map_values() >> 2;
+    return { ...info, values: app.HEAPF32.slice(p, p + n) };
+  },
+  liveCropPng(k) {
+    const n = app._cnnlens_test_live_crop_png_size(k);
+    const p = app._cnnlens_test_face_png_data();
+    return app.HEAPU8.slice(p, p + n);
+  },
+  liveMethod(method, params = {}) {
+    if (!call('cnnlens_test_live_method', method)) throw new Error(`${method} is not a method Live offers`);
+    for (const [k, v] of Object.entries(params)) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`parameter ${k} of ${method} must be a number, got ${JSON.stringify(v)}`);
+      if (!call('cnnlens_test_param', method, k, v)) throw new Error(`method ${method} has no parameter ${k}`);
+    }
+  },
+  liveTracks: () => window.cnnlensLive.trackStates(),
 };

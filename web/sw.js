@@ -3,8 +3,8 @@
 // on hosts that cannot send headers: every response it serves carries COOP/COEP, which lets the
 // loader pick the threaded build (loader.js reloads once after the worker takes control).
 // Same-origin GETs only; everything else passes.
-const kCache = 'cnnlens-v3';
-const kSite = ['./', 'index.html', 'loader.js', 'photo-format.js', 'decode-worker.js', 'app.css', 'app.js', 'app.wasm',
+const kCache = 'cnnlens-v4';
+const kSite = ['./', 'index.html', 'loader.js', 'live.js', 'photo-format.js', 'decode-worker.js', 'app.css', 'app.js', 'app.wasm',
   'app-mt.js', 'app-mt.wasm', 'app-mt.worker.js',
   'models/fer2013-mini-xception/cnnlens.json', 'models/fer2013-mini-xception/emotion.json',
   'models/fer2013-mini-xception/emotion.bin', 'models/blazeface/blazeface.json',

@@ -17,6 +17,7 @@
 #include <numeric>
 
 #include "core/base/rng.h"
+#include "core/explain/least_squares.h"
 #include "core/explain/method_util.h"
 #include "core/image/superpixels.h"
 
@@ -61,41 +62,9 @@ public:
             for (size_t k = 0; k <= j; ++k) a[j * m + k] = szz_[j * m + k] - sw_ * mz[j] * mz[k];
             a[j * m + j] += alpha;
         }
-        // Cholesky, lower triangle in place. A zero pivot (alpha = 0 and a column that never
-        // varied) gets coefficient 0 instead of a division by zero.
-        std::vector<bool> dead(m, false);
-        for (size_t j = 0; j < m; ++j) {
-            const double scale = 1e-12 * (1.0 + std::fabs(a[j * m + j]));
-            for (size_t k = 0; k < j; ++k) a[j * m + j] -= a[j * m + k] * a[j * m + k];
-            if (a[j * m + j] <= scale) {
-                dead[j] = true;
-                for (size_t k = 0; k <= j; ++k) a[j * m + k] = 0;
-                for (size_t i = j + 1; i < m; ++i) a[i * m + j] = 0;
-                continue;
-            }
-            const double d = std::sqrt(a[j * m + j]);
-            a[j * m + j] = d;
-            for (size_t i = j + 1; i < m; ++i) {
-                double s = a[i * m + j];
-                for (size_t k = 0; k < j; ++k) s -= a[i * m + k] * a[j * m + k];
-                a[i * m + j] = s / d;
-            }
-        }
+        // A zero pivot (alpha = 0 and a column that never varied) gets coefficient 0.
         Fit f;
-        f.coef.assign(m, 0.0);
-        std::vector<double> t(m, 0.0);
-        for (size_t j = 0; j < m; ++j) {
-            if (dead[j]) continue;
-            double s = b[j];
-            for (size_t k = 0; k < j; ++k) s -= a[j * m + k] * t[k];
-            t[j] = s / a[j * m + j];
-        }
-        for (size_t j = m; j-- > 0;) {
-            if (dead[j]) continue;
-            double s = t[j];
-            for (size_t i = j + 1; i < m; ++i) s -= a[i * m + j] * f.coef[i];
-            f.coef[j] = s / a[j * m + j];
-        }
+        solve_psd(a, b, m, f.coef);
         f.intercept = my;
         for (size_t j = 0; j < m; ++j) f.intercept -= mz[j] * f.coef[j];
         return f;
@@ -128,24 +97,6 @@ double weighted_r2(const WeightedRidge::Fit& f, const std::vector<uint8_t>& z,
     }
     if (sst == 0) return sse == 0 ? 1.0 : 0.0;
     return 1.0 - sse / sst;
-}
-
-// Model input back to pixel intensities in [0, 1], which the segmenters expect.
-Tensor to_pixels(const Tensor& x, const InputSpec& spec) {
-    Tensor out = x.clone();
-    const int64_t c = x.shape().dim(-1);
-    for (int64_t i = 0; i < out.size(); ++i) {
-        const size_t k = static_cast<size_t>(i % c);
-        if (spec.mean.empty()) {
-            const float range = spec.range_hi - spec.range_lo;
-            out[i] = range != 0 ? (out[i] - spec.range_lo) / range : out[i];
-        } else {
-            const size_t j = spec.mean.size() == 1 ? 0 : k;
-            out[i] = out[i] * spec.std[j] + spec.mean[j];
-        }
-        out[i] = std::clamp(out[i], 0.f, 1.f);
-    }
-    return out;
 }
 
 Explanation make_explanation(const Segmentation& seg, const WeightedRidge::Fit& fit, double r2,
@@ -212,23 +163,7 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
                                 " is outside the model's " + std::to_string(classes) + " classes");
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]),
               C = static_cast<int>(x.shape()[3]);
-    const Tensor pixels = to_pixels(x, ctx.probe.input_spec());
-
-    Expected<Segmentation> seg = Status(ErrorCode::kInternal, "lime: no segmentation");
-    if (ip("segmentation") == 0) {
-        SlicParams sp;
-        sp.n_segments = ip("n_segments");
-        sp.compactness = method.param(p, "compactness");
-        sp.sigma = method.param(p, "sigma");
-        seg = slic(pixels, sp);
-    } else {
-        QuickshiftParams qp;
-        qp.kernel_size = method.param(p, "kernel_size");
-        qp.max_dist = method.param(p, "max_dist");
-        qp.ratio = method.param(p, "ratio");
-        qp.seed = ctx.seed;
-        seg = quickshift(pixels, qp);
-    }
+    Expected<Segmentation> seg = superpixels_from_params(method, x, p, ctx);
     if (!seg) return seg.status();
     const int m = seg->count;
     const size_t hw = static_cast<size_t>(H) * W;
@@ -325,51 +260,30 @@ const ExplanationMethod& method_Lime() {
                   .paper = "Ribeiro, Singh & Guestrin 2016, \"Why Should I Trust You?\": Explaining the Predictions of "
                            "Any Classifier",
                   .anchor = "the lime package (lime_image; its faces notebook's SLIC settings)"},
-         .params = {{.name = "segmentation", .label = "Segmentation", .def = 0, .min = 0, .max = 1, .integer = true,
-                     .choices = {"slic", "quickshift"},
-                     .help = "How superpixels are cut: SLIC or quickshift.",
-                     .anchor = "LIME's faces notebook (SLIC); lime_image defaults to quickshift"},
-                    {.name = "n_segments", .label = "Superpixels", .def = 100, .min = 1, .max = 4096, .integer = true,
-                     .help = "SLIC seeds; fragments merge, so fewer superpixels result (52 on a 64x64 face).",
-                     .anchor = "LIME's faces notebook"},
-                    {.name = "compactness", .label = "Compactness", .def = 1, .min = 0.01, .max = 1000,
-                     .help = "SLIC: weight of position against intensity; 1 follows edges, 10 is near-square.",
-                     .anchor = "LIME's faces notebook"},
-                    {.name = "sigma", .label = "Smoothing", .def = 1, .min = 0, .max = 10,
-                     .help = "SLIC: Gaussian smoothing before cutting, in pixels.",
-                     .anchor = "LIME's faces notebook"},
-                    {.name = "kernel_size", .label = "Quickshift kernel", .def = 4, .min = 1, .max = 32,
-                     .help = "Quickshift: density kernel in pixels (1 suits a 64x64 face).",
-                     .anchor = "lime_image"},
-                    {.name = "max_dist", .label = "Quickshift reach", .def = 200, .min = 0, .max = 10000,
-                     .help = "Quickshift: longest link within a superpixel.",
-                     .anchor = "lime_image"},
-                    {.name = "ratio", .label = "Quickshift colour", .def = 0.2, .min = 0, .max = 1,
-                     .help = "Quickshift: weight of colour against position.",
-                     .anchor = "lime_image"},
-                    {.name = "hide", .label = "Hidden parts", .def = 0, .min = 0, .max = 1, .integer = true,
-                     .choices = {"zero", "segment mean"},
-                     .help = "What a hidden superpixel becomes: black, or its own mean.",
-                     .anchor = "LIME's notebooks (hide_color=0)"},
-                    {.name = "samples", .label = "Samples", .def = 1000, .min = 10, .max = 100000, .integer = true,
-                     .help = "Perturbed images (the first is the image itself): more gives steadier weights.",
-                     .anchor = "lime_image's num_samples"},
-                    {.name = "batch", .label = "Batch size", .def = 100, .min = 1, .max = 4096, .integer = true,
-                     .help = "Images per engine call: memory against speed; the map is the same.",
-                     .anchor = "cnnlens (speed only)"},
-                    {.name = "kernel_width", .label = "Kernel width", .def = 0.25, .min = 0.01, .max = 100,
-                     .help = "How fast a sample's weight falls with its cosine distance d to the image: "
-                             "sqrt(exp(-d^2 / width^2)).",
-                     .anchor = "lime_image"},
-                    {.name = "ridge_alpha", .label = "Ridge penalty", .def = 1, .min = 0, .max = 1e6,
-                     .help = "Shrinks the linear model's weights toward 0 (the intercept is not penalised).",
-                     .anchor = "lime_base's Ridge(alpha=1)"},
-                    {.name = "top_k", .label = "Segments in masks", .def = 5, .min = 1, .max = 4096, .integer = true,
-                     .help = "How many superpixels, largest weight first, the positive and negative masks keep.",
-                     .anchor = "get_image_and_mask's num_features"},
-                    {.name = "min_weight", .label = "Minimum weight", .def = 0.01, .min = 0, .max = 1e6,
-                     .help = "The masks keep only superpixels whose |weight| exceeds this.",
-                     .anchor = "LIME's notebooks"}},
+         .params = with_superpixel_params(
+             {{.name = "hide", .label = "Hidden parts", .def = 0, .min = 0, .max = 1, .integer = true,
+               .choices = {"zero", "segment mean"},
+               .help = "What a hidden superpixel becomes: black, or its own mean.",
+               .anchor = "LIME's notebooks (hide_color=0)"},
+              {.name = "samples", .label = "Samples", .def = 1000, .min = 10, .max = 100000, .integer = true,
+               .help = "Perturbed images (the first is the image itself): more gives steadier weights.",
+               .anchor = "lime_image's num_samples"},
+              {.name = "batch", .label = "Batch size", .def = 100, .min = 1, .max = 4096, .integer = true,
+               .help = "Images per engine call: memory against speed; the map is the same.",
+               .anchor = "cnnlens (speed only)"},
+              {.name = "kernel_width", .label = "Kernel width", .def = 0.25, .min = 0.01, .max = 100,
+               .help = "How fast a sample's weight falls with its cosine distance d to the image: "
+                       "sqrt(exp(-d^2 / width^2)).",
+               .anchor = "lime_image"},
+              {.name = "ridge_alpha", .label = "Ridge penalty", .def = 1, .min = 0, .max = 1e6,
+               .help = "Shrinks the linear model's weights toward 0 (the intercept is not penalised).",
+               .anchor = "lime_base's Ridge(alpha=1)"},
+              {.name = "top_k", .label = "Segments in masks", .def = 5, .min = 1, .max = 4096, .integer = true,
+               .help = "How many superpixels, largest weight first, the positive and negative masks keep.",
+               .anchor = "get_image_and_mask's num_features"},
+              {.name = "min_weight", .label = "Minimum weight", .def = 0.01, .min = 0, .max = 1e6,
+               .help = "The masks keep only superpixels whose |weight| exceeds this.",
+               .anchor = "LIME's notebooks"}}),
          .explain = lime});
     return m;
 }

@@ -1,10 +1,12 @@
 // Internal helpers for method implementations: a method defined as data (MethodDef), and
 // target scores read from probe results.
 #pragma once
+#include <span>
 #include <vector>
 
 #include "core/base/rng.h"
 #include "core/explain/explain.h"
+#include "core/image/superpixels.h"
 
 namespace cnnlens {
 
@@ -132,6 +134,28 @@ inline std::vector<float> black_value(const InputSpec& spec) {
 // plus Gaussian noise of sigma `baseline_noise`, one rng.normal() per value in order) into `out`
 // (black.size() floats).
 void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurred, float baseline_noise, float* out);
+
+// Model input back to pixel intensities in [0, 1] (through the spec's mean and std, else its
+// range; clamped), which the segmenters expect.
+Tensor input_to_pixels(const Tensor& x, const InputSpec& spec);
+
+// The superpixels LIME and KernelSHAP take as features (superpixel_features.cpp): the parameters
+// segmentation (0 SLIC, 1 quickshift), n_segments, compactness, sigma, kernel_size, max_dist and
+// ratio, put before `rest`; and the segmentation of image x [1,H,W,C] they ask for (quickshift's
+// tie-breaking noise from ctx.seed).
+std::vector<ParamDef> with_superpixel_params(std::vector<ParamDef> rest);
+Expected<Segmentation> superpixels_from_params(const ExplanationMethod& m, const Tensor& x, const Params& p,
+                                               const ExplainContext& ctx);
+
+// KernelSHAP's values over a given segmentation of x (kernel_shap.cpp; the method segments x with
+// superpixels_from_params first). Tests pass a segmentation of their own.
+Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                              const Params& p, ExplainContext& ctx, const Segmentation& seg);
+
+// XRAI over given segmentations of x, each [H,W] labels 0..count-1 (xrai.cpp; the method makes
+// PAIR's six Felzenszwalb segmentations first). Tests pass segmentations of their own.
+Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
+                                       ExplainContext& ctx, std::span<const Segmentation> segs);
 
 // N copies of a [1,H,W,C] image as one batch.
 inline Tensor repeat_image(const Tensor& image, int64_t n) {

@@ -1,4 +1,5 @@
-// SLIC and quickshift superpixels (scikit-image 0.19's algorithms), plus segment boundaries.
+// SLIC, quickshift and Felzenszwalb superpixels (scikit-image 0.19's algorithms), plus segment
+// boundaries.
 #include "core/image/superpixels.h"
 
 #include <algorithm>
@@ -365,6 +366,85 @@ Expected<Segmentation> quickshift(const Tensor& image, const QuickshiftParams& p
         root[i] = r;
     }
     return connected_segments(root, h, w, std::max(1, p.min_size));
+}
+
+Expected<Segmentation> felzenszwalb(const Tensor& image, const FelzenszwalbParams& p) {
+    auto read = read_image(image, "felzenszwalb");
+    if (!read) return read.status();
+    Planar img = std::move(read.value());
+    if (!(p.scale > 0) || p.min_size < 1)
+        return invalid_argument("felzenszwalb: scale " + std::to_string(p.scale) + " and min_size " +
+                                std::to_string(p.min_size) + " must be positive");
+    gaussian_filter(img, p.sigma);
+    const int h = img.height, w = img.width, c = img.channels;
+    const double scale = p.scale / 255.0;
+    struct Edge {
+        double cost;
+        int a, b;
+    };
+    std::vector<Edge> edges;
+    edges.reserve(static_cast<size_t>(4) * h * w);
+    auto add = [&](int y0, int x0, int y1, int x1) {
+        double d = 0;
+        for (int ch = 0; ch < c; ++ch) {
+            const double t = img.v[(static_cast<size_t>(y0) * w + x0) * c + ch] - img.v[(static_cast<size_t>(y1) * w + x1) * c + ch];
+            d += t * t;
+        }
+        edges.push_back({std::sqrt(d), y0 * w + x0, y1 * w + x1});
+    };
+    // skimage's order: right, down, down-right, up-right edges, each in scan order.
+    for (int y = 0; y < h; ++y)
+        for (int x = 1; x < w; ++x) add(y, x, y, x - 1);
+    for (int y = 1; y < h; ++y)
+        for (int x = 0; x < w; ++x) add(y, x, y - 1, x);
+    for (int y = 1; y < h; ++y)
+        for (int x = 1; x < w; ++x) add(y, x, y - 1, x - 1);
+    for (int y = 0; y + 1 < h; ++y)
+        for (int x = 1; x < w; ++x) add(y, x, y + 1, x - 1);
+    std::stable_sort(edges.begin(), edges.end(), [](const Edge& l, const Edge& r) { return l.cost < r.cost; });
+
+    const size_t n = static_cast<size_t>(h) * w;
+    std::vector<int> parent(n);
+    for (size_t i = 0; i < n; ++i) parent[i] = static_cast<int>(i);
+    std::vector<int> size(n, 1);
+    std::vector<double> inner(n, 0.0);
+    auto root = [&](int i) {
+        int r = i;
+        while (parent[static_cast<size_t>(r)] != r) r = parent[static_cast<size_t>(r)];
+        while (parent[static_cast<size_t>(i)] != r) {
+            const int next = parent[static_cast<size_t>(i)];
+            parent[static_cast<size_t>(i)] = r;
+            i = next;
+        }
+        return r;
+    };
+    // The lower index stays the root, so labels come out in scan order of first pixels.
+    auto join = [&](int a, int b) {
+        const int lo = std::min(a, b), hi = std::max(a, b);
+        parent[static_cast<size_t>(hi)] = lo;
+        size[static_cast<size_t>(lo)] += size[static_cast<size_t>(hi)];
+        return lo;
+    };
+    for (const Edge& e : edges) {
+        const int a = root(e.a), b = root(e.b);
+        if (a == b) continue;
+        // skimage keeps the thresholds in single precision.
+        const float ta = static_cast<float>(inner[static_cast<size_t>(a)] + scale / size[static_cast<size_t>(a)]);
+        const float tb = static_cast<float>(inner[static_cast<size_t>(b)] + scale / size[static_cast<size_t>(b)]);
+        if (e.cost < std::min(ta, tb)) inner[static_cast<size_t>(join(a, b))] = e.cost;
+    }
+    for (const Edge& e : edges) {
+        const int a = root(e.a), b = root(e.b);
+        if (a != b && (size[static_cast<size_t>(a)] < p.min_size || size[static_cast<size_t>(b)] < p.min_size)) join(a, b);
+    }
+    Segmentation out{h, w, 0, std::vector<int>(n)};
+    std::vector<int> id(n, -1);
+    for (size_t i = 0; i < n; ++i) {
+        const size_t r = static_cast<size_t>(root(static_cast<int>(i)));
+        if (id[r] < 0) id[r] = out.count++;
+        out.labels[i] = id[r];
+    }
+    return out;
 }
 
 std::vector<uint8_t> segment_boundaries(std::span<const int> labels, int height, int width) {

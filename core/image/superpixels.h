@@ -1,6 +1,6 @@
-// Superpixels for LIME: SLIC and quickshift, written here because no SLIC or quickshift library
-// on Debian also builds for wasm (scikit-image is Python, OpenCV's ximgproc is contrib-only and
-// far too large for the page). Both follow scikit-image 0.19, which LIME calls.
+// Superpixels for LIME and XRAI: SLIC, quickshift and Felzenszwalb, written here because no
+// superpixel library on Debian also builds for wasm (scikit-image is Python, OpenCV's ximgproc is
+// contrib-only and far too large for the page). All follow scikit-image 0.19, which LIME and PAIR call.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -65,9 +65,24 @@ struct QuickshiftParams {
     uint64_t seed = 42;  // tie-breaking noise
 };
 
+// Felzenszwalb & Huttenlocher, "Efficient Graph-Based Image Segmentation", IJCV 2004, as
+// skimage.segmentation.felzenszwalb computes it (XRAI's segmenter): Gaussian pre-smoothing with
+// `sigma` (reflect border, 4 sigma); edges to the right, down, down-right and up-right neighbours
+// weighted by the Euclidean distance of the pixel values (not stretched: the caller picks the
+// range); edges taken by increasing weight (stable order, where numpy's quicksort may order ties
+// otherwise) join two components when the weight is below both components' internal difference
+// plus (scale / 255) / size; then any edge touching a component smaller than min_size joins it.
+// Segments are 8-connected (a diagonal edge may link them), labels in scan order.
+struct FelzenszwalbParams {
+    double scale = 1;
+    double sigma = 0.8;
+    int min_size = 20;
+};
+
 // `image` is [H, W, C] or [1, H, W, C] with C = 1 (gray) or 3 (RGB), values in [0, 1].
 Expected<Segmentation> slic(const Tensor& image, const SlicParams& params = {});
 Expected<Segmentation> quickshift(const Tensor& image, const QuickshiftParams& params = {});
+Expected<Segmentation> felzenszwalb(const Tensor& image, const FelzenszwalbParams& params = {});
 
 // 1 where a pixel's right or lower (or left or upper) 4-neighbour has another label, else 0:
 // boundaries are two pixels wide, one on each side, like mark_boundaries(mode='thick').

@@ -128,7 +128,13 @@ for (const [method, rtol, params] of [['gradient_x_input', 1e-3], ['guided', 1e-
   ['guided_ig', 1e-3, { max_dist: 0 }],
   // LRP with the composite that modifies every convolution's weights in four ways (γ) and puts
   // the box rule on the first layer: the most work per op of the composites.
-  ['lrp', 5e-3, { composite: 3 }]]) {
+  ['lrp', 5e-3, { composite: 3 }],
+  // The reference methods: DeepLIFT from the blurred image (its baseline computed on both sides),
+  // GradientSHAP and DeepSHAP over their default baseline distributions (seed 1 on both sides).
+  ['deeplift', 1e-3, { baseline: 1 }], ['gradient_shap', 5e-3], ['deepshap', 5e-3],
+  // The Shapley family and XRAI with their defaults: KernelSHAP's regression over 2152 coalitions
+  // (LIME's tolerance), Partition SHAP's 500 evaluations, XRAI's 2 x 100 IG steps and its regions.
+  ['kernel_shap', 1e-2], ['partition_shap', 1e-3], ['xrai', 1e-3]]) {
   test(`${method} equals the native CLI`, async () => {
     const t0 = Date.now();
     await compareWithCli(method, rtol, params);

@@ -14,12 +14,13 @@ export const site = path.resolve(root, process.env.CNNLENS_SITE || 'build/wasm/s
 export const cli = path.resolve(root, process.env.CNNLENS_CLI || 'build/native-release/cli/cnnlens');
 export const artifacts = path.join(root, 'build/e2e-artifacts');
 
-export function launchChromium() {
+// `extraArgs`: more Chromium switches (live_camera.mjs adds a fake camera).
+export function launchChromium(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
+      '--disable-sync', '--no-first-run', ...extraArgs],
   });
 }
 

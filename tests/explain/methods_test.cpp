@@ -73,6 +73,9 @@ constexpr Promised kIssueMethods[] = {
     {"layercam", kLive, kLogit, false, false},
     {"occlusion", kJob, kLogit, true, false},
     {"lime", kJob, Target::Score::kProbability, true, false},
+    {"kernel_shap", kJob, Target::Score::kProbability, true, false},
+    {"partition_shap", kJob, Target::Score::kProbability, true, false},
+    {"xrai", kJob, kLogit, true, false},
 };
 
 bool signed_norm(MapNorm n) { return n == MapNorm::kSignedPercentile99; }

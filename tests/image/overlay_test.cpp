@@ -13,7 +13,7 @@
 namespace cnnlens {
 namespace {
 
-Tensor map_from(int h, int w, std::initializer_list<float> values) {
+Tensor overlay_map(int h, int w, std::initializer_list<float> values) {
     Tensor t(Shape{h, w});
     std::copy(values.begin(), values.end(), t.data());
     return t;
@@ -39,13 +39,13 @@ TEST(Render, OverlayAlphaOneIsTheColormapAndGrayBasesWork) {
     gray.height = 2;
     gray.channels = 1;
     gray.pixels.assign(8, 77);
-    const Image out = overlay(gray, map_from(1, 1, {1.f}), Colormap::kViridis, 1.f);
+    const Image out = overlay(gray, overlay_map(1, 1, {1.f}), Colormap::kViridis, 1.f);
     for (size_t p = 0; p < 8; ++p) {
         EXPECT_EQ(out.pixels[p * 4 + 0], 253);
         EXPECT_EQ(out.pixels[p * 4 + 1], 231);
         EXPECT_EQ(out.pixels[p * 4 + 2], 37);
     }
-    const Image half = overlay(gray, map_from(1, 1, {0.f}), Colormap::kGray, 0.5f);
+    const Image half = overlay(gray, overlay_map(1, 1, {0.f}), Colormap::kGray, 0.5f);
     EXPECT_NEAR(half.pixels[0], 38.5, 1);
 }
 

@@ -1,8 +1,11 @@
-// SLIC and quickshift on the test face: segments cover the image, are 4-connected and numbered
-// 0..K-1 in scan order, counts match scikit-image 0.19 on the same input; boundaries.
+// SLIC, quickshift and Felzenszwalb on the test face: segments cover the image, are 4-connected and
+// numbered 0..K-1 in scan order, counts match scikit-image 0.19 on the same input; boundaries.
 #include "core/image/superpixels.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "core/image/image.h"
 #include "tests/test_util.h"
@@ -175,6 +178,54 @@ TEST(SegmentBoundaries, MarkBothSidesOfALabelChange) {
     for (uint8_t v : b) on += v;
     EXPECT_GT(on, 64 * 4);
     EXPECT_LT(on, 64 * 64 / 2);
+}
+
+}  // namespace
+}  // namespace cnnlens
+
+namespace cnnlens {
+namespace {
+
+// Against skimage 0.19.3's felzenszwalb on the astronaut face scaled to [-1, 1] (labels written by
+// tests/oracle/shap_oracle.py): the same labels, pixel for pixel, at three scales. (skimage sorts the
+// edges with numpy's unstable quicksort, our sort is stable; equal weights could be taken in
+// another order, which these cases do not meet. The pixel-edge agreement is printed for that day.)
+TEST(Felzenszwalb, MatchesScikitImage) {
+    const std::vector<float> all = test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
+    ASSERT_GE(all.size(), 4096u);
+    Tensor x(Shape{64, 64, 1});
+    for (int64_t i = 0; i < 4096; ++i) x[i] = all[static_cast<size_t>(i)] * 2 - 1;
+    struct Case {
+        double scale;
+        int min_size;
+    };
+    for (const Case& c : {Case{20, 10}, Case{100, 20}, Case{300, 50}}) {
+        SCOPED_TRACE("scale " + std::to_string(c.scale));
+        const std::string name = "felzenszwalb_s" + std::to_string(int(c.scale)) + "_m" + std::to_string(c.min_size) + ".i32";
+        const std::vector<unsigned char> bytes = test::read_file(test::source_path("tests/data/shap/" + name));
+        ASSERT_EQ(bytes.size(), 4096u * 4) << name;
+        std::vector<int32_t> want(4096);
+        std::memcpy(want.data(), bytes.data(), bytes.size());
+        FelzenszwalbParams p;
+        p.scale = c.scale;
+        p.min_size = c.min_size;
+        auto s = felzenszwalb(x, p);
+        ASSERT_TRUE(s) << s.status().message();
+        const int want_count = *std::max_element(want.begin(), want.end()) + 1;
+        int same = 0, edges = 0;
+        for (int y = 0; y < 64; ++y)
+            for (int xx = 0; xx < 64; ++xx)
+                for (const auto& [dy, dx] : {std::pair{0, 1}, std::pair{1, 0}}) {
+                    if (y + dy >= 64 || xx + dx >= 64) continue;
+                    const size_t i = size_t(y) * 64 + xx, j = size_t(y + dy) * 64 + xx + dx;
+                    same += (s->labels[i] == s->labels[j]) == (want[i] == want[j]);
+                    ++edges;
+                }
+        const double agreement = double(same) / edges;
+        std::printf("[felzenszwalb] scale %g: %d segments (skimage %d), pixel-edge agreement %.4f\n", c.scale, s->count, want_count, agreement);
+        EXPECT_EQ(s->count, want_count);
+        EXPECT_TRUE(std::equal(want.begin(), want.end(), s->labels.begin())) << "agreement " << agreement;
+    }
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ Tensor hashed_inputs(int cases, int h, int w, int c) {
 }
 
 // In-memory model files, for variants of the fixtures.
-struct Files {
+struct LayerFiles {
     std::map<std::string, std::vector<uint8_t>> m;
     FileSource source() const {
         return [this](const std::string& n) -> Expected<std::vector<uint8_t>> {
@@ -64,7 +64,7 @@ struct Files {
 // A fixture's model.json and shards.
 struct LayersFixture {
     json model;
-    Files files;
+    LayerFiles files;
 };
 LayersFixture fixture(const std::string& name) {
     LayersFixture f;
@@ -74,7 +74,7 @@ LayersFixture fixture(const std::string& name) {
     return f;
 }
 
-Expected<Graph> import(const json& model, const Files& files) { return import_tfjs_layers(model.dump(), files.source(), "model.json"); }
+Expected<Graph> import_layers(const json& model, const LayerFiles& files) { return import_tfjs_layers(model.dump(), files.source(), "model.json"); }
 
 // The layer object named `name` in a fixture's config (Sequential or functional).
 json& layer(json& model, const std::string& name) {
@@ -86,13 +86,13 @@ json& layer(json& model, const std::string& name) {
     return list[0];
 }
 
-void expect_error(const Status& st, std::initializer_list<std::string> words) {
+void expect_layers_error(const Status& st, std::initializer_list<std::string> words) {
     ASSERT_FALSE(st.is_ok()) << "import succeeded but should have failed";
     for (const std::string& w : words) EXPECT_NE(st.message().find(w), std::string::npos) << "'" << w << "' not in: " << st.message();
 }
-void expect_error(const Expected<Graph>& g, std::initializer_list<std::string> words) {
+void expect_layers_error(const Expected<Graph>& g, std::initializer_list<std::string> words) {
     ASSERT_FALSE(g) << "import succeeded but should have failed";
-    expect_error(g.status(), words);
+    expect_layers_error(g.status(), words);
 }
 
 // --- The fixtures against the PyTorch reference, on every kernel set ---------------------------
@@ -213,7 +213,7 @@ TEST(TfjsLayers, RescalingBy255MeansRawPixels) {
         json layers = json::array({input_layer("x", {nullptr, 4, 4, 1}),
                                    keras_layer("Rescaling", "rescaling", {{"scale", scale}, {"offset", offset}}, {"x"}),
                                    keras_layer("GlobalAveragePooling2D", "gap", json::object(), {"rescaling"})});
-        Files f;
+        LayerFiles f;
         const std::string text = functional(layers, "x", "gap").dump();
         f.m["model.json"].assign(text.begin(), text.end());
         auto m = load_model_from(f.source(), "model.json");
@@ -255,7 +255,7 @@ TEST(TfjsLayers, DetectsTheFormat) {
 
 TEST(TfjsLayers, NodeNamesKeepKerasLayerNames) {
     LayersFixture f = fixture("functional_mix");
-    auto g = import(f.model, f.files);
+    auto g = import_layers(f.model, f.files);
     ASSERT_TRUE(g) << g.status().message();
     // SeparableConv2D: a depthwise node (depth_multiplier 2) then the layer's 1x1 convolution.
     const int dw = g->find("separable_conv2d/depthwise");
@@ -291,7 +291,7 @@ json keras_layer(const std::string& cls, const std::string& name, json config, c
     return {{"class_name", cls}, {"name", name}, {"config", config}, {"inbound_nodes", json::array({call})}};
 }
 
-std::vector<float> run(const Graph& g, const Tensor& x) {
+std::vector<float> run_layers(const Graph& g, const Tensor& x) {
     Executor ex(g, reference_kernels());
     EXPECT_TRUE(ex.forward(x).is_ok());
     const Tensor& y = ex.value(g.output());
@@ -312,11 +312,11 @@ TEST(TfjsLayers, MergeLayersAndKeras3Calls) {
     layers[7]["inbound_nodes"] = json::array({{{"args", json::array({{{"class_name", "__keras_tensor__"},
                                                                        {"config", {{"keras_history", json::array({"cat", 0, 0})}}}}})},
                                                {"kwargs", json::object()}}});
-    auto g = import(functional(layers, "x", "flat"), Files{});
+    auto g = import_layers(functional(layers, "x", "flat"), LayerFiles{});
     ASSERT_TRUE(g) << g.status().message();
     Tensor x(Shape{1, 1, 1, 2});
     x[0] = 0.5f; x[1] = -2.f;
-    const std::vector<float> y = run(*g, x);
+    const std::vector<float> y = run_layers(*g, x);
     ASSERT_EQ(y.size(), size_t(6));
     for (int c = 0; c < 2; ++c) {
         const float v = x[c], a = 2 * v, b = 3 * v + 1;
@@ -336,12 +336,12 @@ TEST(TfjsLayers, ReluFormsAndActivations) {
                                keras_layer("Activation", "selu", {{"activation", "selu"}}, {"x"}),
                                keras_layer("Activation", "swish", {{"activation", "swish"}}, {"x"}),
                                keras_layer("Concatenate", "cat", json::object(), {"capped", "leaky", "lrelu", "elu", "selu", "swish"})});
-    auto g = import(functional(layers, "x", "cat"), Files{});
+    auto g = import_layers(functional(layers, "x", "cat"), LayerFiles{});
     ASSERT_TRUE(g) << g.status().message();
     Tensor x(Shape{1, 1, 1, 4});
     const float in[4] = {-1.5f, -0.25f, 0.75f, 3.f};
     std::copy(in, in + 4, x.data());
-    const std::vector<float> y = run(*g, x);
+    const std::vector<float> y = run_layers(*g, x);
     ASSERT_EQ(y.size(), size_t(24));
     for (size_t c = 0; c < 4; ++c) {
         const double v = in[c];
@@ -361,7 +361,7 @@ TEST(TfjsLayers, SharedLayerCalledTwice) {
     shared[1]["inbound_nodes"].push_back(json::array({json::array({"conv", 0, 0, json::object()})}));
     json twin = json::array({input_layer("x", {nullptr, 5, 5, 2}), keras_layer("Conv2D", "conv", conv_cfg, {"x"}),
                              keras_layer("Conv2D", "conv_again", conv_cfg, {"conv"})});
-    Files files;
+    LayerFiles files;
     Rng rng(3);
     const Tensor k = test::random_tensor({3, 3, 2, 2}, rng), b = test::random_tensor({2}, rng);
     auto blob = [](const Tensor& t) {
@@ -381,12 +381,12 @@ TEST(TfjsLayers, SharedLayerCalledTwice) {
                                                                              {{"name", "conv/bias"}, {"shape", {2}}, {"dtype", "float32"}},
                                                                              {{"name", "conv_again/kernel"}, {"shape", {3, 3, 2, 2}}, {"dtype", "float32"}},
                                                                              {{"name", "conv_again/bias"}, {"shape", {2}}, {"dtype", "float32"}}}}}});
-    auto g1 = import(m1, files), g2 = import(m2, files);
+    auto g1 = import_layers(m1, files), g2 = import_layers(m2, files);
     ASSERT_TRUE(g1) << g1.status().message();
     ASSERT_TRUE(g2) << g2.status().message();
     EXPECT_EQ(g1->node(g1->output()).name, "conv/call_1");
     const Tensor x = test::random_tensor({1, 5, 5, 2}, rng);
-    const std::vector<float> y1 = run(*g1, x), y2 = run(*g2, x);
+    const std::vector<float> y1 = run_layers(*g1, x), y2 = run_layers(*g2, x);
     ASSERT_EQ(y1.size(), y2.size());
     EXPECT_LT(test::max_abs_diff(y1.data(), y2.data(), static_cast<int64_t>(y1.size())), 1e-6);
     EXPECT_GT(test::max_abs_diff(y1.data(), x.data(), static_cast<int64_t>(y1.size())), 0.01);
@@ -395,7 +395,7 @@ TEST(TfjsLayers, SharedLayerCalledTwice) {
 // The shared manifest reader dequantizes layers-model weights too (uint8 with scale and min).
 TEST(TfjsLayers, QuantizedWeights) {
     LayersFixture f = fixture("fer_sequential");
-    auto plain = import(f.model, f.files);
+    auto plain = import_layers(f.model, f.files);
     ASSERT_TRUE(plain) << plain.status().message();
     const std::vector<uint8_t> bin = f.files.m["group1-shard1of1.bin"];
     std::vector<uint8_t> q;
@@ -412,10 +412,10 @@ TEST(TfjsLayers, QuantizedWeights) {
         w["quantization"] = {{"dtype", "uint8"}, {"scale", scale}, {"min", lo}};
     }
     f.files.m["group1-shard1of1.bin"] = q;
-    auto quantized = import(f.model, f.files);
+    auto quantized = import_layers(f.model, f.files);
     ASSERT_TRUE(quantized) << quantized.status().message();
     const Tensor x = hashed_inputs(1, 48, 48, 1);
-    const std::vector<float> a = run(*plain, x), b = run(*quantized, x);
+    const std::vector<float> a = run_layers(*plain, x), b = run_layers(*quantized, x);
     EXPECT_LT(test::max_abs_diff(a.data(), b.data(), 7), 0.05);
     EXPECT_GT(test::max_abs_diff(a.data(), b.data(), 7), 0.0) << "quantization had no effect?";
 }
@@ -425,22 +425,22 @@ TEST(TfjsLayers, QuantizedWeights) {
 TEST(TfjsLayers, MissingWeight) {
     LayersFixture f = fixture("fer_sequential");
     f.model["weightsManifest"][0]["weights"][11]["name"] = "conv2d_9/bias";  // was conv2d_2/bias
-    expect_error(import(f.model, f.files), {"layer 'conv2d_2' (Conv2D)", "weight 'conv2d_2/bias' is missing"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 'conv2d_2' (Conv2D)", "weight 'conv2d_2/bias' is missing"});
 }
 
 TEST(TfjsLayers, MissingShard) {
     LayersFixture f = fixture("rgb64");
     f.files.m.erase("group1-shard2of2.bin");
-    expect_error(import(f.model, f.files), {"'group1-shard2of2.bin'", "cannot be read"});
+    expect_layers_error(import_layers(f.model, f.files), {"'group1-shard2of2.bin'", "cannot be read"});
 }
 
 TEST(TfjsLayers, ShardTooShortOrTooLong) {
     LayersFixture f = fixture("fer_sequential");
     f.files.m["group1-shard1of1.bin"].resize(1000);
-    expect_error(import(f.model, f.files), {"'group1-shard1of1.bin'", "hold 1000 bytes", "needs at least 2752", "conv2d_1/kernel"});
+    expect_layers_error(import_layers(f.model, f.files), {"'group1-shard1of1.bin'", "hold 1000 bytes", "needs at least 2752", "conv2d_1/kernel"});
     f = fixture("fer_sequential");
     f.files.m["group1-shard1of1.bin"].resize(13952);
-    expect_error(import(f.model, f.files), {"13952 bytes", "describes 13948"});
+    expect_layers_error(import_layers(f.model, f.files), {"13952 bytes", "describes 13948"});
 }
 
 TEST(TfjsLayers, UnsupportedLayersAreListedAtOnce) {
@@ -449,74 +449,74 @@ TEST(TfjsLayers, UnsupportedLayersAreListedAtOnce) {
     layer(f.model, "elu")["class_name"] = "Lambda";
     layer(f.model, "conv2d_2")["class_name"] = "UpSampling2D";
     layer(f.model, "conv2d")["config"]["activation"] = "gelu";
-    expect_error(import(f.model, f.files), {"unsupported layer classes: Lambda (layers add, elu), UpSampling2D (layer conv2d_2)",
+    expect_layers_error(import_layers(f.model, f.files), {"unsupported layer classes: Lambda (layers add, elu), UpSampling2D (layer conv2d_2)",
                                             "unsupported activations: gelu (layer conv2d)"});
     f = fixture("fer_sequential");
     layer(f.model, "conv2d_1")["class_name"] = "Functional";
-    expect_error(import(f.model, f.files), {"Functional (layer conv2d_1)", "a model nested as a layer is not supported"});
+    expect_layers_error(import_layers(f.model, f.files), {"Functional (layer conv2d_1)", "a model nested as a layer is not supported"});
 }
 
 TEST(TfjsLayers, ChannelsFirstIsRejected) {
     LayersFixture f = fixture("fer_sequential");
     layer(f.model, "conv2d")["config"]["data_format"] = "channels_first";
     layer(f.model, "max_pooling2d_1")["config"]["data_format"] = "channels_first";
-    expect_error(import(f.model, f.files), {"data_format 'channels_first' is not supported", "layers conv2d, max_pooling2d_1"});
+    expect_layers_error(import_layers(f.model, f.files), {"data_format 'channels_first' is not supported", "layers conv2d, max_pooling2d_1"});
 }
 
 TEST(TfjsLayers, WeightWithTheWrongShape) {
     LayersFixture f = fixture("fer_sequential");
     f.model["weightsManifest"][0]["weights"][15]["shape"] = {16, 108};  // dense/kernel, same byte count
-    expect_error(import(f.model, f.files), {"layer 'dense' (Dense)", "weight 'dense/kernel' has shape [16,108] but the layer needs [108,16]"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 'dense' (Dense)", "weight 'dense/kernel' has shape [16,108] but the layer needs [108,16]"});
 }
 
 TEST(TfjsLayers, LayersWhoseShapesDoNotFit) {
     LayersFixture f = fixture("functional_mix");
     layer(f.model, "separable_conv2d")["config"]["strides"] = {2, 2};
-    expect_error(import(f.model, f.files), {"layer 'add' (Add)", "[1,17,16,8]", "[1,9,8,8]", "do not broadcast"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 'add' (Add)", "[1,17,16,8]", "[1,9,8,8]", "do not broadcast"});
     f = fixture("rgb64");
     layer(f.model, "reshape")["config"]["target_shape"] = {3, 5};
-    expect_error(import(f.model, f.files), {"layer 'reshape' (Reshape)", "cannot reshape [1,10]"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 'reshape' (Reshape)", "cannot reshape [1,10]"});
     f = fixture("fer_sequential");
     layer(f.model, "average_pooling2d")["config"]["pool_size"] = {9, 9};
     layer(f.model, "average_pooling2d")["config"]["padding"] = "valid";
-    expect_error(import(f.model, f.files), {"layer 'average_pooling2d' (AveragePooling2D)"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 'average_pooling2d' (AveragePooling2D)"});
 }
 
 TEST(TfjsLayers, InputWithoutFixedSize) {
     LayersFixture f = fixture("fer_sequential");
     layer(f.model, "input_1")["config"]["batch_input_shape"] = {nullptr, nullptr, nullptr, 1};
-    expect_error(import(f.model, f.files), {"input 'input_1'", "[null,null,null,1]", "fixed size"});
+    expect_layers_error(import_layers(f.model, f.files), {"input 'input_1'", "[null,null,null,1]", "fixed size"});
 }
 
 TEST(TfjsLayers, UnexpressibleReluAndBadConfig) {
     LayersFixture f = fixture("fer_sequential");
     layer(f.model, "re_lu")["config"]["threshold"] = 0.5;
-    expect_error(import(f.model, f.files), {"layer 're_lu' (ReLU)", "threshold 0.5"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 're_lu' (ReLU)", "threshold 0.5"});
     f = fixture("fer_sequential");
     layer(f.model, "conv2d_2")["config"]["kernel_size"] = {3, 0};
-    expect_error(import(f.model, f.files), {"layer 'conv2d_2' (Conv2D)", "kernel_size [3,0]"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 'conv2d_2' (Conv2D)", "kernel_size [3,0]"});
     f = fixture("fer_sequential");
     layer(f.model, "conv2d")["config"]["padding"] = "causal";
-    expect_error(import(f.model, f.files), {"layer 'conv2d' (Conv2D)", "padding 'causal'"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 'conv2d' (Conv2D)", "padding 'causal'"});
     f = fixture("fer_sequential");
     layer(f.model, "batch_normalization")["config"]["axis"] = 1;
-    expect_error(import(f.model, f.files), {"layer 'batch_normalization' (BatchNormalization)", "axis 1"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 'batch_normalization' (BatchNormalization)", "axis 1"});
 }
 
 TEST(TfjsLayers, BrokenTopology) {
     LayersFixture f = fixture("functional_mix");
     layer(f.model, "add")["inbound_nodes"][0][1][0] = "nope";
-    expect_error(import(f.model, f.files), {"layer 'add' reads layer 'nope', which is not in the model"});
+    expect_layers_error(import_layers(f.model, f.files), {"layer 'add' reads layer 'nope', which is not in the model"});
     f = fixture("functional_mix");
     f.model["modelTopology"]["model_config"]["config"]["input_layers"].push_back(json::array({"conv2d", 0, 0}));
-    expect_error(import(f.model, f.files), {"2 inputs (input_1, conv2d)"});
+    expect_layers_error(import_layers(f.model, f.files), {"2 inputs (input_1, conv2d)"});
     f = fixture("functional_mix");
     json& conv = layer(f.model, "conv2d");
     conv["config"]["name"] = "add";
     conv["name"] = "add";
-    expect_error(import(f.model, f.files), {"two layers are named 'add'"});
-    expect_error(import_tfjs_layers("{\"modelTopology\": 3}", Files{}.source(), "model.json"), {"model.json", "no modelTopology"});
-    expect_error(import_tfjs_layers("[1,", Files{}.source(), "model.json"), {"not valid JSON"});
+    expect_layers_error(import_layers(f.model, f.files), {"two layers are named 'add'"});
+    expect_layers_error(import_tfjs_layers("{\"modelTopology\": 3}", LayerFiles{}.source(), "model.json"), {"model.json", "no modelTopology"});
+    expect_layers_error(import_tfjs_layers("[1,", LayerFiles{}.source(), "model.json"), {"not valid JSON"});
 }
 
 }  // namespace

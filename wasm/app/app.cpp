@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "wasm/app/live.h"
 #include "wasm/app/platform.h"
 #include "wasm/app/ui.h"
 
@@ -13,6 +14,10 @@ static void draw_toolbar(AppState& state, Session& session) {
     if (ImGui::Button("Open photo...")) platform_open_file_dialog();
     ImGui::SameLine();
     if (ImGui::Button("Try an example")) platform_open_example("examples/astronaut.jpg");
+    ImGui::SameLine();
+    if (session.live().state == LiveState::kOff && ImGui::Button("Live camera (L)")) set_live(state, session, true);
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("Classify and explain the faces the camera sees as they move. The video stays in this page.");
     ImGui::SameLine();
     ImGui::TextDisabled("or drop / paste (Ctrl+V) a photo anywhere.  Images never leave your device: "
                         "everything is computed in this page.");
@@ -70,6 +75,11 @@ void draw_app(AppState& state, Session& session, UiCache& cache) {
     ImGui::Separator();
     if (!session.ready()) {
         ImGui::TextUnformatted("Loading the models...");
+        ImGui::End();
+        return;
+    }
+    if (session.live().state != LiveState::kOff) {  // Live's view takes the page while it is on
+        draw_live_view(state, session, cache);
         ImGui::End();
         return;
     }

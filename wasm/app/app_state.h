@@ -43,6 +43,7 @@ struct AppState {
     float input_mean[3] = {0.485f, 0.456f, 0.406f}, input_std[3] = {0.229f, 0.224f, 0.225f};
     int input_task = 0;                       // own-model dialog: 0 face (detector), 1 whole image
     bool trust_open = false;                  // the explain panel's Trust section (its scores run while open)
+    std::string live_method = "saliency";     // Live's overlay: a cheap method (MethodCost::kLive)
 };
 
 }  // namespace cnnlens::app

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "wasm/app/export.h"
+#include "wasm/app/live.h"
 #include "wasm/app/platform.h"
 #include "wasm/app/ui.h"
 
@@ -14,7 +15,7 @@ namespace cnnlens::app {
 namespace {
 
 // The platform layer (GLFW) reports letter and digit keys by their ASCII codes.
-constexpr int kKeyE = 'E', kKeyO = 'O', kKeyS = 'S';
+constexpr int kKeyE = 'E', kKeyO = 'O', kKeyS = 'S', kKeyL = 'L', kKeyF = 'F', kKeyR = 'R';
 
 void download_png(std::string_view name, const Image& img) {
     const std::vector<uint8_t> png = encode_png(img);
@@ -87,6 +88,10 @@ void handle_shortcuts(AppState& state, Session& session, UiCache& cache) {
     for (int k = 0; k < 10; ++k)
         if (ImGui::IsKeyPressed('0' + k, false)) switch_method(state, k == 0 ? 9 : k - 1);
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space), false)) state.show_overlay = !state.show_overlay;
+    const bool live = session.live().state != LiveState::kOff;
+    if (ImGui::IsKeyPressed(kKeyL, false)) set_live(state, session, !live);
+    if (live && ImGui::IsKeyPressed(kKeyF, false)) request_freeze(state, session);
+    if (live && ImGui::IsKeyPressed(kKeyR, false)) toggle_recording(state, session);
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) session.select_step(-1);
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow))) session.select_step(1);
     (void)cache;
@@ -110,6 +115,15 @@ void draw_menu_bar(AppState& state, Session& session, UiCache& cache) {
         if (ImGui::MenuItem("Export the seven-class grid as PNG", nullptr, false, class_grid_ready(session, cache)))
             export_class_grid(state, session, cache);
         if (ImGui::MenuItem("Export settings and results as JSON", "Ctrl+Shift+E")) export_json(state, session);
+        ImGui::EndMenu();
+    }
+    if (ImGui::BeginMenu("Live")) {
+        const LiveWork& w = session.live();
+        const bool on = w.state != LiveState::kOff;
+        if (ImGui::MenuItem("Camera on", "L", on)) set_live(state, session, !on);
+        if (ImGui::MenuItem("Freeze the frame as a photo", "F", false, w.state == LiveState::kOn)) request_freeze(state, session);
+        if (ImGui::MenuItem(w.recording ? "Stop and save the recording" : "Record (WebM and CSV)", "R", w.recording, w.state == LiveState::kOn))
+            toggle_recording(state, session);
         ImGui::EndMenu();
     }
     draw_help_menu(state, session, cache);

@@ -39,6 +39,7 @@ void draw_help_menu(AppState& state, Session& session, UiCache& cache) {
         {"Ctrl+O", "open a photo"},          {"Ctrl+V", "paste a photo"},
         {"1 .. 9, 0", "switch method"},      {"Space", "overlay on / off"},
         {"Left / Right", "previous / next face"},
+        {"L", "Live camera on / off"},       {"F / R", "Live: freeze / record"},
         {"Esc", "cancel the running job"},   {"Ctrl+S", "export the view as PNG"},
         {"Ctrl+Shift+E", "export settings and results as JSON"},
     };

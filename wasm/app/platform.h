@@ -14,4 +14,15 @@ void platform_open_example(std::string_view path);
 // Offers `bytes` to the user as a file download called `name` (MIME type `mime`).
 void platform_download(std::string_view name, std::string_view mime, std::span<const uint8_t> bytes);
 
+// Live mode's camera (web/live.js). start asks for the user-facing camera; the answer comes back
+// through the platform (Live on with the video's size, or off with a message naming what
+// happened). stop releases the camera at once.
+void platform_live_start();
+void platform_live_stop();
+// Records the page's canvas as WebM from now; stop downloads the recording as `name`.
+void platform_record_start();
+void platform_record_stop(std::string_view name);
+// Milliseconds on the clock the page stamps camera frames with.
+double platform_now_ms();
+
 }  // namespace cnnlens::app

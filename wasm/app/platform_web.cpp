@@ -33,6 +33,7 @@
 #include "core/base/thread_pool.h"
 #include "core/kernels/kernels.h"
 #include "wasm/app/bench_hook.h"
+#include "wasm/app/live.h"
 #include "wasm/app/platform.h"
 #include "wasm/app/ui.h"
 
@@ -51,6 +52,11 @@ EM_JS(void, js_download, (const char* name, const char* mime, const uint8_t* dat
 // emulation (window and framebuffer size callbacks). glfwSetWindowSize would request fullscreen
 // (and pointer lock) whenever the size equals the screen's, e.g. a maximised window.
 EM_JS(void, js_set_canvas_size, (int w, int h), { Browser.setCanvasSize(w, h); });
+// Live mode's page side (web/live.js).
+EM_JS(void, js_live_start, (), { cnnlensLive.start(); });
+EM_JS(void, js_live_stop, (), { cnnlensLive.stop(); });
+EM_JS(void, js_record_start, (), { cnnlensLive.recordStart(); });
+EM_JS(void, js_record_stop, (const char* name), { cnnlensLive.recordStop(UTF8ToString(name)); });
 #if !defined(__EMSCRIPTEN_PTHREADS__)
 // Queues the single-threaded app's job task (cnnlens_run_job) as a browser task of its own.
 EM_JS(void, js_start_job, (), { setTimeout(function() { Module['_cnnlens_run_job'](); }, 0); });
@@ -68,6 +74,11 @@ void platform_open_example(std::string_view path) { js_open_example(std::string(
 void platform_download(std::string_view name, std::string_view mime, std::span<const uint8_t> bytes) {
     js_download(std::string(name).c_str(), std::string(mime).c_str(), bytes.data(), static_cast<int>(bytes.size()));
 }
+void platform_live_start() { js_live_start(); }
+void platform_live_stop() { js_live_stop(); }
+void platform_record_start() { js_record_start(); }
+void platform_record_stop(std::string_view name) { js_record_stop(std::string(name).c_str()); }
+double platform_now_ms() { return emscripten_get_now(); }
 }  // namespace cnnlens::app
 
 namespace {
@@ -87,6 +98,8 @@ struct App {
     struct PendingFile { std::vector<uint8_t> bytes; std::string name; bool complete = true; int width = 0, height = 0; };
     std::vector<PendingFile> files;
     std::string faces_json, test_string, error_copy;
+    std::vector<float> live_map;  // the test hook's copy of a Live map, and what it is
+    std::string live_map_info;
     double photo_frame_ms = 0;  // draw_app in the frame that first showed the current photo
 };
 App* g = nullptr;
@@ -138,9 +151,19 @@ void open_pending_files() {
 // A panel step gives way (is cancelled, and redone later) to an explanation, a photo or a model
 // arriving; meanwhile the session counts as busy, so nothing changes under it.
 
+// A Live frame waits for the job (Live on, not freezing).
+bool live_waiting() {
+    const LiveWork& l = g->session.live();
+    return l.state == LiveState::kOn && l.pending && !l.processing && !l.freeze_requested;
+}
+
+// While Live is on, its frames are the only work: explanations and panel steps wait until it is
+// turned off (their panels are not shown meanwhile).
 bool work_waiting() {
     const Session& s = g->session;
-    return !s.busy() && (s.job().pending || panels_busy(s, g->session.panel_work()));
+    if (s.busy()) return false;
+    if (s.live().state != LiveState::kOff) return live_waiting();
+    return s.job().pending || panels_busy(s, g->session.panel_work());
 }
 
 // Runs one job; `progress` is called from inside it, without the state lock. Errors go to the
@@ -148,11 +171,14 @@ bool work_waiting() {
 template <class Progress>
 void run_job(const Progress& progress) {
     StateLock lock = lock_state();
-    const bool explanation = g->session.job().pending;
+    const bool live = live_waiting();
+    const bool explanation = !live && g->session.job().pending;
     if (!explanation) g->session.set_background_work(true);
     lock.unlock();
     Status s;
-    if (explanation) {
+    if (live) {
+        s = process_live_frame(g->session);
+    } else if (explanation) {
         s = g->session.run_pending([&](float) { progress(); return true; });
     } else {
         s = step_panels(g->session, g->session.panel_work(), [&](float) {
@@ -164,8 +190,10 @@ void run_job(const Progress& progress) {
     lock.lock();
     g->session.set_background_work(false);
     g->job_scheduled = false;
-    if (!s && s.code() != ErrorCode::kCancelled)
-        set_error(explanation ? g->state.method + ": " + s.message() : s.message());
+    if (!s && s.code() != ErrorCode::kCancelled) {
+        set_error(live ? "Live: " + s.message() : explanation ? g->state.method + ": " + s.message() : s.message());
+        if (live) g->session.live().stop_requested = true;  // the next frame turns Live off (and the camera)
+    }
 }
 
 #if defined(__EMSCRIPTEN_PTHREADS__)
@@ -261,11 +289,30 @@ void fit_canvas() {
 
 void release_held_keys();  // below, with the key callback
 
+// Freeze (live.h): once no Live frame is being processed, the last processed frame (the one
+// whose boxes and overlays are on screen) is opened as the photo, as a dropped photo is, and
+// Live is turned off.
+void freeze_live() {
+    LiveWork& l = g->session.live();
+    if (!l.freeze_requested || l.processing || g->session.busy()) return;
+    l.freeze_requested = false;
+    if (l.result.frame.empty()) {
+        set_error("Freeze: no camera frame has been processed yet");
+        return;
+    }
+    Image frame = l.result.frame;  // a copy: the Live result stays for the test hook
+    const std::string name = "live-frame-" + std::to_string(l.result.frame_id) + ".png";
+    set_live(g->state, g->session, false);
+    if (Status s = g->session.open_pixels(std::move(frame), name); !s) set_error(s.message());
+    else g->state.error.clear();
+}
+
 void frame() {
     fit_canvas();
     StateLock lock = lock_state();
     const int photo = g->session.photo_version();
     open_pending_files();
+    freeze_live();
     glfwPollEvents();
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
@@ -273,6 +320,7 @@ void frame() {
     const double t0 = emscripten_get_now();
     draw_app(g->state, g->session, g->cache);
     if (g->session.photo_version() != photo) g->photo_frame_ms = emscripten_get_now() - t0;  // with the photo's texture upload
+    if (g->session.live().state == LiveState::kOn) smooth_ms(g->session.live().stats.draw, emscripten_get_now() - t0);
     ++g->frames;
     schedule_pending_job();
     lock.unlock();  // the draw lists hold what is drawn; a job may publish while they render
@@ -582,6 +630,115 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_face_png_size() {
     return static_cast<int>(g->test_string.size());
 }
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_face_png_data() { return g->test_string.data(); }
+// The photo as PNG (after Freeze, the frozen frame), read through cnnlens_test_face_png_data.
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_png_size() {
+    const StateLock lock = lock_state();
+    if (g->session.photo().empty()) return 0;
+    std::vector<uint8_t> png = encode_png(g->session.photo());
+    g->test_string.assign(png.begin(), png.end());
+    return static_cast<int>(g->test_string.size());
+}
+
+// --- Live mode: the page side (web/live.js) ---------------------------------------------------
+// The camera answered Live's start: on with its video size, or refused (the message says why).
+EMSCRIPTEN_KEEPALIVE void cnnlens_live_started(int width, int height) {
+    const StateLock lock = lock_state();
+    LiveWork& l = g->session.live();
+    if (l.state != LiveState::kStarting) { js_live_stop(); return; }  // turned off while the camera started
+    l.state = LiveState::kOn;
+    l.video_width = width;
+    l.video_height = height;
+}
+EMSCRIPTEN_KEEPALIVE void cnnlens_live_failed(const char* message) {
+    const StateLock lock = lock_state();
+    g->session.live().state = LiveState::kOff;
+    set_error(message);
+}
+// The page released the camera itself (the tab was hidden): Live off, and the banner says why.
+EMSCRIPTEN_KEEPALIVE void cnnlens_live_stopped(const char* message) {
+    const StateLock lock = lock_state();
+    if (g->session.live().state == LiveState::kOff) return;
+    set_live(g->state, g->session, false);
+    set_error(message);
+}
+// 1 when the page should read the new camera frame out: the view has drawn the last one
+// (LiveWork::display_drawn). The frame goes to the view and to the job.
+EMSCRIPTEN_KEEPALIVE int cnnlens_live_wants_frame() {
+    const StateLock lock = lock_state();
+    const LiveWork& l = g->session.live();
+    return l.state == LiveState::kOn && !l.freeze_requested && l.display_drawn;
+}
+// A buffer for one RGBA frame of width x height; 0 (and the banner says why) for a size outside
+// 1..kMaxLiveSide.
+EMSCRIPTEN_KEEPALIVE uint8_t* cnnlens_live_frame_buffer(int width, int height) {
+    const StateLock lock = lock_state();
+    constexpr int kMaxLiveSide = 4096;
+    if (width <= 0 || height <= 0 || width > kMaxLiveSide || height > kMaxLiveSide) {
+        set_error("Live: a camera frame of " + std::to_string(width) + "x" + std::to_string(height) + " pixels is outside 1.." +
+                  std::to_string(kMaxLiveSide) + " a side");
+        return nullptr;
+    }
+    Image& px = g->session.live().incoming.pixels;
+    px.width = width;
+    px.height = height;
+    px.channels = 4;
+    px.pixels.resize(static_cast<size_t>(width) * static_cast<size_t>(height) * 4);
+    return px.pixels.data();
+}
+// The frame is written: it waits for the job. `time_ms` is when the page read it
+// (performance.now()), `grab_ms` what reading it out took.
+EMSCRIPTEN_KEEPALIVE void cnnlens_live_frame_ready(double time_ms, double grab_ms) {
+    const StateLock lock = lock_state();
+    LiveWork& l = g->session.live();
+    if (l.state == LiveState::kOn && !l.incoming.pixels.empty()) l.frame_ready(time_ms, grab_ms);
+}
+
+// --- Live mode: the test hook ---------------------------------------------------------------
+// {"state":"off|starting|on","method":s,"recording":b,"rows":n,"frame":{id,time,detected,width,
+// height,video:[w,h]},"faces":[{"id":n,"box":[x,y,w,h],"probs":[...],"raw":[...],"top":s}],
+// "stats":{...LiveStats, ms and rates}}
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_live() {
+    const StateLock lock = lock_state();
+    const LiveWork& l = g->session.live();
+    g->test_string = live_json(l, g->session.class_names());
+    return g->test_string.c_str();
+}
+// Copies the map of face k of the last processed frame for the hook; returns its value count
+// (0: no such face or no map).
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_live_map(int k) {
+    const StateLock lock = lock_state();
+    const LiveResult& r = g->session.live().result;
+    if (k < 0 || k >= static_cast<int>(r.faces.size()) || !r.faces[static_cast<size_t>(k)].map) return 0;
+    const LiveFace& f = r.faces[static_cast<size_t>(k)];
+    const Explanation& e = *f.map;
+    g->live_map.assign(e.map.data(), e.map.data() + e.map.size());
+    char buf[160];
+    std::snprintf(buf, sizeof buf, ",\"cls\":%s,\"width\":%d,\"height\":%d}", json_quote(g->session.class_names()[static_cast<size_t>(e.target.cls)]).c_str(),
+                  e.width, e.height);
+    g->live_map_info = "{\"method\":" + json_quote(e.method) + buf;
+    return static_cast<int>(g->live_map.size());
+}
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_live_map_info() { return g->live_map_info.c_str(); }
+EMSCRIPTEN_KEEPALIVE const float* cnnlens_test_live_map_values() { return g->live_map.data(); }
+// Face k's crop of the last processed frame as PNG, read through cnnlens_test_face_png_data.
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_live_crop_png_size(int k) {
+    const StateLock lock = lock_state();
+    const LiveResult& r = g->session.live().result;
+    if (k < 0 || k >= static_cast<int>(r.faces.size())) return 0;
+    std::vector<uint8_t> png = encode_png(r.faces[static_cast<size_t>(k)].crop);
+    g->test_string.assign(png.begin(), png.end());
+    return static_cast<int>(g->test_string.size());
+}
+// Picks Live's method (default parameters), as the Live view's method list does; 0 for a method
+// Live does not offer (unknown, or not cheap enough: MethodCost::kJob).
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_live_method(const char* method) {
+    const ExplanationMethod* m = find_method(method);
+    if (!m || !m->live()) return 0;
+    const StateLock lock = lock_state();
+    g->state.live_method = method;
+    g->state.params.erase(method);
+    return 1;
+}
 
 // The extra panels' test commands (panels_hook.cpp); answers JSON.
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_panels(const char* command) {

@@ -8,6 +8,7 @@
 #include "core/base/limits.h"
 #include "core/base/thread_pool.h"
 #include "core/kernels/kernels.h"
+#include "wasm/app/live.h"
 #include "wasm/app/session_panels.h"
 
 namespace cnnlens::app {
@@ -27,11 +28,13 @@ bool is_live(const ExplainRequest& r) {
     return m && m->live();
 }
 
-Session::Session() : panel_work_(std::make_unique<PanelWork>()) {}
+Session::Session() : panel_work_(std::make_unique<PanelWork>()), live_(std::make_unique<LiveWork>()) {}
 Session::~Session() = default;
 
 PanelWork& Session::panel_work() { return *panel_work_; }
 const PanelWork& Session::panel_work() const { return *panel_work_; }
+LiveWork& Session::live() { return *live_; }
+const LiveWork& Session::live() const { return *live_; }
 
 std::string_view Session::kernels_name() const { return kernels_ ? kernels_->name : std::string_view("none"); }
 

@@ -67,6 +67,7 @@ struct JobStatus {
 //    refuse; select() is refused while an explanation runs, and panel steps check afterwards
 //    that their face is still the selected one).
 struct PanelWork;  // session_panels.h
+struct LiveWork;   // live.h
 
 class Session {
 public:
@@ -80,6 +81,9 @@ public:
     // The extra panels' jobs and results (session_panels.h), under the state lock like the rest.
     PanelWork& panel_work();
     const PanelWork& panel_work() const;
+    // Live mode's frames, tracks and results (live.h), under the state lock like the rest.
+    LiveWork& live();
+    const LiveWork& live() const;
 
     // Loads the classifier (a folder with cnnlens.json) and the detector (blazeface.json +
     // .bin) from file sources. Errors name the file.
@@ -88,6 +92,8 @@ public:
     const Model& model() const { return *model_; }
     const std::vector<std::string>& class_names() const { return model_->spec.classes; }
     GraphProbe& probe() { return *probe_; }
+    FaceDetector& detector() { return *detector_; }
+    const CropOptions& crop_options() const { return crop_options_; }
     std::string_view kernels_name() const;
     const KernelSet& kernels() const { return *kernels_; }  // once ready()
 
@@ -224,6 +230,7 @@ private:
     bool background_ = false;
     // The extra panels' jobs and results (session_panels.h): session state, whatever draws it.
     std::unique_ptr<PanelWork> panel_work_;
+    std::unique_ptr<LiveWork> live_;
 };
 
 // The classifier's input row [1, H, W, C] back as 8-bit pixels (inverse of the spec's mapping).

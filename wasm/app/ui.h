@@ -1,6 +1,7 @@
 // The UI: a function of (AppState, Session) drawn with Dear ImGui every frame. Panels are
 // functions, one file each; they read, draw and *request* work from the Session.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,11 +56,26 @@ struct UiCache {
     int64_t overlay_key = -1;  // hash of (explanation version, display settings)
     int64_t photo_map_key = -1;
     PanelTextures panels;
+    // Live: the camera's video, each face's map (by position in the result), and the counters
+    // behind the stats the UI measures (draw rate, delay).
+    Texture live_video;
+    std::vector<std::unique_ptr<Texture>> live_maps;
+    int live_maps_version = -1, live_drawn_version = -1;
+    double live_fps_t0 = 0;
+    int live_fps_frames = 0;
     HelpTrace help;
 };
 
 void draw_app(AppState& state, Session& session, UiCache& cache);
-// The menu bar (File: open and exports; Help: the shortcuts and method cards) and the keyboard shortcuts that
+// Live mode (panel_live.cpp): the view that replaces the photo and the tabs while Live is on (the
+// camera's video with each tracked face's box, probabilities and map; its controls and stats),
+// and its commands, shared by buttons, menu and keys (L, F, R).
+void draw_live_view(AppState& state, Session& session, UiCache& cache);
+void set_live(AppState& state, Session& session, bool on);
+void request_freeze(AppState& state, Session& session);
+void toggle_recording(AppState& state, Session& session);
+// The menu bar (File: open and exports; Live; Help: the shortcuts and method cards) and the
+// keyboard shortcuts that
 // trigger the same commands (commands.cpp). Call inside a window with ImGuiWindowFlags_MenuBar.
 void draw_menu_bar(AppState& state, Session& session, UiCache& cache);
 void handle_shortcuts(AppState& state, Session& session, UiCache& cache);
