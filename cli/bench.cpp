@@ -30,7 +30,9 @@ std::vector<double> time_runs(int warmup, int runs, F&& f) {
     for (int i = 0; i < runs; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
         f();
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count());
     }
     return ms;
 }
@@ -44,23 +46,32 @@ std::vector<double> time_runs(int warmup, int runs, F&& f) {
 int bench_method(const Args& a) {
     const bool filter = a.get("method") == "filter", forward = a.get("method") == "forward";
     const ExplanationMethod* m = filter || forward ? nullptr : find_method(a.get("method"));
-    if (!m && !filter && !forward) return fail("bench: unknown method '" + a.get("method") + "' (available: forward, filter, " + method_names() + ")");
+    if (!m && !filter && !forward)
+        return fail("bench: unknown method '" + a.get("method") +
+                    "' (available: forward, filter, " + method_names() + ")");
     auto model = load_model(a.get("model", "models/fer2013-mini-xception"));
     if (!model) return fail(model.status().message());
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
-    if (!ks) return fail("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
+    if (!ks)
+        return fail("kernel set '" + a.get("kernels") +
+                    "' is not compiled in (available: " + kernel_set_names() + ")");
     GraphProbe probe(*model, *ks);
     const InputSpec& in = model->spec.input;
     Tensor x(Shape{1, in.height, in.width, in.channels});
-    if (auto img = load_image("tests/data/astronaut_face.png")) x = image_to_input(*img, in);
-    else { Rng rng(42); for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi); }
+    if (auto img = load_image("tests/data/astronaut_face.png"))
+        x = image_to_input(*img, in);
+    else {
+        Rng rng(42);
+        for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi);
+    }
     const std::string name = filter ? "filter" : forward ? "forward" : std::string(m->name());
     Params p;
     // --samples sets how many images a method runs: its `samples` (its `steps` for IG's path).
     if (m && a.has("samples")) {
         const ParamDef* count = m->find_param("samples");
         if (!count) count = m->find_param("steps");
-        if (!count) return fail("bench: --samples: method " + name + " has no samples or steps parameter");
+        if (!count)
+            return fail("bench: --samples: method " + name + " has no samples or steps parameter");
         p.set(count->name, a.get_int("samples", 50));
     }
     Target t{3};
@@ -76,11 +87,17 @@ int bench_method(const Args& a) {
         const auto t0 = std::chrono::steady_clock::now();
         first_partial_ms = -1;
         ctx.partial = [&](const Explanation&) {
-            if (first_partial_ms < 0) first_partial_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            if (first_partial_ms < 0)
+                first_partial_ms =
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                        .count();
         };
-        if (forward) ok &= probe.run(x, ProbeRequest{}).has_value();
-        else if (filter) ok &= visualize_filter(probe, model->logits, 3, ascent).has_value();
-        else ok &= m->explain(x, t, p, ctx).has_value();
+        if (forward)
+            ok &= probe.run(x, ProbeRequest{}).has_value();
+        else if (filter)
+            ok &= visualize_filter(probe, model->logits, 3, ascent).has_value();
+        else
+            ok &= m->explain(x, t, p, ctx).has_value();
     });
     if (!ok) return fail("bench: " + name + " failed");
 #ifdef __EMSCRIPTEN__
@@ -90,40 +107,59 @@ int bench_method(const Args& a) {
 #endif
     const double med = median(runs);
     if (a.has("json"))
-        std::printf("{\"platform\":\"%s\",\"kernels\":%s,\"method\":%s,\"runs\":%d,\"ms\":%.3f,\"ms_min\":%.3f,\"ms_max\":%.3f,\"first_partial_ms\":%.3f}\n", platform,
-                    json_quote(ks->name).c_str(), json_quote(name).c_str(), static_cast<int>(runs.size()), med,
-                    *std::min_element(runs.begin(), runs.end()), *std::max_element(runs.begin(), runs.end()), first_partial_ms);
+        std::printf(
+            "{\"platform\":\"%s\",\"kernels\":%s,\"method\":%s,\"runs\":%d,\"ms\":%.3f,\"ms_min\":%"
+            ".3f,\"ms_max\":%.3f,\"first_partial_ms\":%.3f}\n",
+            platform, json_quote(ks->name).c_str(), json_quote(name).c_str(),
+            static_cast<int>(runs.size()), med, *std::min_element(runs.begin(), runs.end()),
+            *std::max_element(runs.begin(), runs.end()), first_partial_ms);
     else
-        std::printf("%s kernels=%s %s: %.1f ms (median of %zu)%s\n", platform, std::string(ks->name).c_str(), name.c_str(), med, runs.size(),
-                    first_partial_ms >= 0 ? (", first partial result after " + std::to_string(static_cast<int>(first_partial_ms)) + " ms").c_str() : "");
+        std::printf("%s kernels=%s %s: %.1f ms (median of %zu)%s\n", platform,
+                    std::string(ks->name).c_str(), name.c_str(), med, runs.size(),
+                    first_partial_ms >= 0
+                        ? (", first partial result after " +
+                           std::to_string(static_cast<int>(first_partial_ms)) + " ms")
+                              .c_str()
+                        : "");
     return 0;
 }
 
 }  // namespace
 
 int cmd_bench(const Args& a) {
-    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only", "method", "samples", "profile", "roofline"}); !u.empty()) return fail("bench: unknown option " + u);
+    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup",
+                            "only", "method", "samples", "profile", "roofline"});
+        !u.empty())
+        return fail("bench: unknown option " + u);
     if (a.has("method")) return bench_method(a);
 #ifdef CNNLENS_HAVE_SIMD
     if (a.has("roofline")) {  // the peak the kernels are measured against
         const Roofline r = measure_roofline(a.get_int("runs", 400));
         if (a.has("json"))
-            std::printf("{\"isa\":%s,\"lanes\":%d,\"peak_gflops\":%.2f}\n", json_quote(r.isa).c_str(), r.lanes, r.gflops);
+            std::printf("{\"isa\":%s,\"lanes\":%d,\"peak_gflops\":%.2f}\n",
+                        json_quote(r.isa).c_str(), r.lanes, r.gflops);
         else
-            std::printf("roofline %s (%d lanes): %.1f GFLOP/s per core (multiply-add in a GEMM inner loop, operands in L1)\n", r.isa, r.lanes, r.gflops);
+            std::printf(
+                "roofline %s (%d lanes): %.1f GFLOP/s per core (multiply-add in a GEMM inner loop, "
+                "operands in L1)\n",
+                r.isa, r.lanes, r.gflops);
         return 0;
     }
 #endif
     const std::string only = a.get("only", "both");
-    if (only != "both" && only != "forward" && only != "gradient") return fail("bench: --only must be forward, gradient or both, got '" + only + "'");
+    if (only != "both" && only != "forward" && only != "gradient")
+        return fail("bench: --only must be forward, gradient or both, got '" + only + "'");
     const std::string path = a.get("model", "models/fer2013-mini-xception");
     const int batch = a.get_int("batch", 1), threads = kernel_threads();
-    if (batch < 1 || batch > 4096) return fail("bench: --batch must be 1..4096, got " + a.get("batch"));
+    if (batch < 1 || batch > 4096)
+        return fail("bench: --batch must be 1..4096, got " + a.get("batch"));
     const int runs = a.get_int("runs", batch >= 64 ? 5 : 15), warmup = a.get_int("warmup", 2);
     auto model = load_model(path);
     if (!model) return fail(model.status().message());
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
-    if (!ks) return fail("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
+    if (!ks)
+        return fail("kernel set '" + a.get("kernels") +
+                    "' is not compiled in (available: " + kernel_set_names() + ")");
 
     const InputSpec& in = model->spec.input;
     Rng rng(42);
@@ -137,10 +173,13 @@ int cmd_bench(const Args& a) {
     gradient.input_gradient = true;
     bool ok = true;
     std::vector<double> fwd{0.0}, grad{0.0};
-    if (only != "gradient") fwd = time_runs(warmup, runs, [&] { ok &= probe.run(x, scores).has_value(); });
+    if (only != "gradient")
+        fwd = time_runs(warmup, runs, [&] { ok &= probe.run(x, scores).has_value(); });
     if (!ok) return fail("bench: forward failed");
-    if (only != "forward") grad = time_runs(warmup, runs, [&] { ok &= probe.run(x, gradient).has_value(); });
-    if (a.has("profile")) {  // per node: mean ms per image of forward and VJP over `runs` passes, slowest first
+    if (only != "forward")
+        grad = time_runs(warmup, runs, [&] { ok &= probe.run(x, gradient).has_value(); });
+    if (a.has("profile")) {  // per node: mean ms per image of forward and VJP over `runs` passes,
+                             // slowest first
         Executor ex(model->graph, *ks);
         std::vector<double> ms, back;
         ok &= ex.forward(x).is_ok();
@@ -163,23 +202,34 @@ int cmd_bench(const Args& a) {
             total_f += ms[k], total_b += back[k];
             if (ms[k] > 0 || back[k] > 0) order.push_back(i);
         }
-        std::sort(order.begin(), order.end(), [&](int p, int q) { return ms[static_cast<size_t>(p)] + back[static_cast<size_t>(p)] > ms[static_cast<size_t>(q)] + back[static_cast<size_t>(q)]; });
+        std::sort(order.begin(), order.end(), [&](int p, int q) {
+            return ms[static_cast<size_t>(p)] + back[static_cast<size_t>(p)] >
+                   ms[static_cast<size_t>(q)] + back[static_cast<size_t>(q)];
+        });
 #ifdef CNNLENS_HAVE_SIMD
         const double peak = measure_roofline(300).gflops;
 #else
         const double peak = 0;
 #endif
-        std::printf("  forward ms/image  GFLOP/s  %% of peak  vjp ms/image  op           shape              node\n");
+        std::printf(
+            "  forward ms/image  GFLOP/s  %% of peak  vjp ms/image  op           shape             "
+            " node\n");
         for (int i : order) {
             const Node& n = model->graph.node(i);
             double gflops = 0;
-            if (const auto* c = std::get_if<ConvAttrs>(&n.attrs); c && ms[static_cast<size_t>(i)] > 0) {
+            if (const auto* c = std::get_if<ConvAttrs>(&n.attrs);
+                c && ms[static_cast<size_t>(i)] > 0) {
                 const Shape& w = model->graph.node(n.inputs[1]).shape;
-                gflops = 2.0 * n.shape[1] * n.shape[2] * n.shape[3] * w[0] * w[1] * w[2] / (ms[static_cast<size_t>(i)] * 1e6);
+                gflops = 2.0 * n.shape[1] * n.shape[2] * n.shape[3] * w[0] * w[1] * w[2] /
+                         (ms[static_cast<size_t>(i)] * 1e6);
             }
             char eff[32] = "";
-            if (gflops > 0) std::snprintf(eff, sizeof eff, "%7.1f  %8.0f%%", gflops, peak > 0 ? 100.0 * gflops / peak : 0.0);
-            std::printf("  %15.4f  %-18s  %12.4f  %-12s %-18s %s\n", ms[static_cast<size_t>(i)], eff, back[static_cast<size_t>(i)], std::string(op_name(n.op)).c_str(), n.shape.str().c_str(), n.name.c_str());
+            if (gflops > 0)
+                std::snprintf(eff, sizeof eff, "%7.1f  %8.0f%%", gflops,
+                              peak > 0 ? 100.0 * gflops / peak : 0.0);
+            std::printf("  %15.4f  %-18s  %12.4f  %-12s %-18s %s\n", ms[static_cast<size_t>(i)],
+                        eff, back[static_cast<size_t>(i)], std::string(op_name(n.op)).c_str(),
+                        n.shape.str().c_str(), n.name.c_str());
         }
         if (peak > 0) std::printf("  peak: %.1f GFLOP/s per core (bench --roofline)\n", peak);
         std::printf("  %15.4f  %12.4f  total (one Executor, batch %d)\n", total_f, total_b, batch);
@@ -188,7 +238,8 @@ int cmd_bench(const Args& a) {
     const double f = median(fwd) / batch, g = median(grad) / batch;
     auto range = [&](const std::vector<double>& v) {
         char b[96];
-        std::snprintf(b, sizeof b, "[%.4f,%.4f]", *std::min_element(v.begin(), v.end()) / batch, *std::max_element(v.begin(), v.end()) / batch);
+        std::snprintf(b, sizeof b, "[%.4f,%.4f]", *std::min_element(v.begin(), v.end()) / batch,
+                      *std::max_element(v.begin(), v.end()) / batch);
         return std::string(b);
     };
     const double mflop = [&] {
@@ -206,12 +257,19 @@ int cmd_bench(const Args& a) {
     const char* platform = "native";
 #endif
     if (a.has("json")) {
-        std::printf("{\"platform\":\"%s\",\"kernels\":%s,\"threads\":%d,\"batch\":%d,\"runs\":%d,\"forward_ms_per_image\":%.4f,"
-                    "\"gradient_ms_per_image\":%.4f,\"forward_ms_range\":%s,\"gradient_ms_range\":%s,\"forward_gflops\":%.2f,\"mflop_per_image\":%.2f}\n",
-                    platform, json_quote(ks->name).c_str(), threads, batch, runs, f, g, range(fwd).c_str(), range(grad).c_str(), f > 0 ? mflop / f : 0.0, mflop);
+        std::printf(
+            "{\"platform\":\"%s\",\"kernels\":%s,\"threads\":%d,\"batch\":%d,\"runs\":%d,\"forward_"
+            "ms_per_image\":%.4f,"
+            "\"gradient_ms_per_image\":%.4f,\"forward_ms_range\":%s,\"gradient_ms_range\":%s,"
+            "\"forward_gflops\":%.2f,\"mflop_per_image\":%.2f}\n",
+            platform, json_quote(ks->name).c_str(), threads, batch, runs, f, g, range(fwd).c_str(),
+            range(grad).c_str(), f > 0 ? mflop / f : 0.0, mflop);
     } else {
-        std::printf("%s kernels=%s threads=%d batch=%d runs=%d\n  forward   %9.3f ms/image  (%.1f GFLOP/s)\n  gradient  %9.3f ms/image  (%.2fx forward)\n",
-                    platform, std::string(ks->name).c_str(), threads, batch, runs, f, f > 0 ? mflop / f : 0.0, g, f > 0 ? g / f : 0.0);
+        std::printf(
+            "%s kernels=%s threads=%d batch=%d runs=%d\n  forward   %9.3f ms/image  (%.1f "
+            "GFLOP/s)\n  gradient  %9.3f ms/image  (%.2fx forward)\n",
+            platform, std::string(ks->name).c_str(), threads, batch, runs, f,
+            f > 0 ? mflop / f : 0.0, g, f > 0 ? g / f : 0.0);
     }
     return 0;
 }

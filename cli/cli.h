@@ -75,7 +75,8 @@ Tensor model_input(const Model& m, const Image& img);
 class FaceFinder {
 public:
     static const std::vector<std::string>& option_names();  // faces, align, detector
-    static Expected<FaceFinder> from_args(const Args& a, const std::string& model_path, const KernelSet& kernels);
+    static Expected<FaceFinder> from_args(const Args& a, const std::string& model_path,
+                                          const KernelSet& kernels);
     Expected<std::vector<FoundFace>> find(const Image& img);
     bool align() const { return options_.crop.align; }
 
@@ -88,8 +89,8 @@ private:
 // A photo as a labeled set of its faces as `explain` sees them (FaceFinder's options; --face K
 // keeps face K), or the whole photo for an image model; `path` defaults to --photo. Errors name
 // `command`. Labels are unused (0). Defined in explain.cpp.
-Expected<Dataset> photo_dataset(const Args& a, const Model& model, const KernelSet& ks, const std::string& command,
-                                std::string path = {});
+Expected<Dataset> photo_dataset(const Args& a, const Model& model, const KernelSet& ks,
+                                const std::string& command, std::string path = {});
 // JSON of where a found face is: "box":[x,y,w,h],"score":s,"crop":{"center":[x,y],"width":w,
 // "height":h,"angle_degrees":a,"aligned":b} (fields for the caller's object; `aligned` says
 // whether --align was on: tilts under CropOptions::min_angle_degrees stay at angle 0).
@@ -110,8 +111,10 @@ struct TrustTable {
     std::vector<std::string> metrics;
     std::vector<Row> rows;
 };
-Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Tensor> inputs, std::span<const int> classes,
-                                           uint64_t seed, int smoothgrad_samples, int lime_samples, TrustTable* table = nullptr);
+Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Tensor> inputs,
+                                           std::span<const int> classes, uint64_t seed,
+                                           int smoothgrad_samples, int lime_samples,
+                                           TrustTable* table = nullptr);
 
 // Indices of the k largest values, largest first (ties: lower index first).
 std::vector<int> top_classes(std::span<const float> p, int k);

@@ -11,7 +11,8 @@ const std::vector<std::string>& FaceFinder::option_names() {
     return names;
 }
 
-Expected<FaceFinder> FaceFinder::from_args(const Args& a, const std::string& model_path, const KernelSet& kernels) {
+Expected<FaceFinder> FaceFinder::from_args(const Args& a, const std::string& model_path,
+                                           const KernelSet& kernels) {
     FaceFinder f;
     f.kernels_ = &kernels;
     if (a.has("faces")) {
@@ -20,13 +21,15 @@ Expected<FaceFinder> FaceFinder::from_args(const Args& a, const std::string& mod
         f.options_.source = *s;
     }
     const std::string align = a.get("align", "on");
-    if (align != "on" && align != "off") return invalid_argument("--align must be on or off, got '" + align + "'");
+    if (align != "on" && align != "off")
+        return invalid_argument("--align must be on or off, got '" + align + "'");
     f.options_.crop.align = align == "on";
     if (a.has("detector")) {
         f.detector_dirs_ = {a.get("detector")};
     } else {
         const std::filesystem::path model(model_path);
-        const std::filesystem::path folder = std::filesystem::is_directory(model) ? model : model.parent_path();
+        const std::filesystem::path folder =
+            std::filesystem::is_directory(model) ? model : model.parent_path();
         f.detector_dirs_ = {(folder.parent_path() / "blazeface").string(), "models/blazeface"};
     }
     return f;
@@ -46,8 +49,9 @@ Expected<std::vector<FoundFace>> FaceFinder::find(const Image& img) {
             break;
         }
         if (!detector_)
-            return not_found("no face detector (blazeface.json) in " + tried +
-                             ": pass --detector DIR, or --faces whole to take each image as a face crop");
+            return not_found(
+                "no face detector (blazeface.json) in " + tried +
+                ": pass --detector DIR, or --faces whole to take each image as a face crop");
     }
     if (options_.source == FaceSource::kWhole) return std::vector<FoundFace>{whole_photo_face(img)};
     return find_faces(*detector_, img, options_);
@@ -56,16 +60,18 @@ Expected<std::vector<FoundFace>> FaceFinder::find(const Image& img) {
 std::string found_face_json_fields(const FoundFace& f, bool align) {
     char buf[320];
     std::snprintf(buf, sizeof buf,
-                  "\"box\":[%.6g,%.6g,%.6g,%.6g],\"score\":%.6g,\"crop\":{\"center\":[%.6g,%.6g],\"width\":%.6g,\"height\":%.6g,"
+                  "\"box\":[%.6g,%.6g,%.6g,%.6g],\"score\":%.6g,\"crop\":{\"center\":[%.6g,%.6g],"
+                  "\"width\":%.6g,\"height\":%.6g,"
                   "\"angle_degrees\":%.6g,\"aligned\":%s}",
-                  f.box.x, f.box.y, f.box.width, f.box.height, f.box.score, f.frame.cx, f.frame.cy, f.frame.width, f.frame.height,
-                  f.frame.angle_degrees(), align ? "true" : "false");
+                  f.box.x, f.box.y, f.box.width, f.box.height, f.box.score, f.frame.cx, f.frame.cy,
+                  f.frame.width, f.frame.height, f.frame.angle_degrees(), align ? "true" : "false");
     return buf;
 }
 
 std::string found_face_text(const FoundFace& f) {
     char buf[160];
-    std::snprintf(buf, sizeof buf, "at (%.0f, %.0f) %.0fx%.0f", f.box.x, f.box.y, f.box.width, f.box.height);
+    std::snprintf(buf, sizeof buf, "at (%.0f, %.0f) %.0fx%.0f", f.box.x, f.box.y, f.box.width,
+                  f.box.height);
     std::string s = buf;
     if (f.frame.upright()) return s + ", upright";
     std::snprintf(buf, sizeof buf, ", turned %.1f deg", f.frame.angle_degrees());

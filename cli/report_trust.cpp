@@ -17,8 +17,9 @@ namespace {
 
 // The metrics the ranking reads, in the table's order. Sparseness and complexity say how
 // concentrated a map is, not whether it is right: they are shown but not ranked.
-constexpr const char* kRanked[] = {"deletion_auc", "insertion_auc", "road_morf", "road_lerf",
-                                   "faithfulness_correlation", "infidelity"};
+constexpr const char* kRanked[] = {
+    "deletion_auc", "insertion_auc", "road_morf", "road_lerf", "faithfulness_correlation",
+    "infidelity"};
 constexpr const char* kShown[] = {"sparseness", "complexity"};
 
 struct Scored {
@@ -62,26 +63,36 @@ struct Curve {
     bool dashed = false;
 };
 
-std::string svg_plot(const std::string& title, const std::string& y_label, const std::vector<Curve>& curves) {
+std::string svg_plot(const std::string& title, const std::string& y_label,
+                     const std::vector<Curve>& curves) {
     constexpr int kW = 420, kH = 260, kL = 46, kR = 130, kT = 24, kB = 38;
     const int pw = kW - kL - kR, ph = kH - kT - kB;
     auto px = [&](double f) { return kL + f * pw; };
     auto py = [&](double v) { return kT + (1.0 - std::clamp(v, 0.0, 1.0)) * ph; };
-    std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + std::to_string(kW) + " " + std::to_string(kH) +
-                    "\" width=\"" + std::to_string(kW) + "\" height=\"" + std::to_string(kH) +
-                    "\" font-family=\"system-ui,sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"" + title + "\">\n";
-    s += "<text x=\"" + std::to_string(kL) + "\" y=\"14\" font-weight=\"bold\">" + title + "</text>\n";
+    std::string s =
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + std::to_string(kW) + " " +
+        std::to_string(kH) + "\" width=\"" + std::to_string(kW) + "\" height=\"" +
+        std::to_string(kH) +
+        "\" font-family=\"system-ui,sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"" +
+        title + "\">\n";
+    s += "<text x=\"" + std::to_string(kL) + "\" y=\"14\" font-weight=\"bold\">" + title +
+         "</text>\n";
     for (int k = 0; k <= 4; ++k) {
         const double v = k / 4.0;
-        s += "<line x1=\"" + fmt("%.1f", px(0)) + "\" x2=\"" + fmt("%.1f", px(1)) + "\" y1=\"" + fmt("%.1f", py(v)) + "\" y2=\"" +
-             fmt("%.1f", py(v)) + "\" stroke=\"#e4e4e4\"/>\n";
-        s += "<text x=\"" + fmt("%.1f", px(0) - 4) + "\" y=\"" + fmt("%.1f", py(v) + 4) + "\" text-anchor=\"end\">" + fmt("%.2g", v) + "</text>\n";
-        s += "<text x=\"" + fmt("%.1f", px(v)) + "\" y=\"" + fmt("%.1f", py(0) + 14) + "\" text-anchor=\"middle\">" + fmt("%.0f", 100 * v) + "%</text>\n";
+        s += "<line x1=\"" + fmt("%.1f", px(0)) + "\" x2=\"" + fmt("%.1f", px(1)) + "\" y1=\"" +
+             fmt("%.1f", py(v)) + "\" y2=\"" + fmt("%.1f", py(v)) + "\" stroke=\"#e4e4e4\"/>\n";
+        s += "<text x=\"" + fmt("%.1f", px(0) - 4) + "\" y=\"" + fmt("%.1f", py(v) + 4) +
+             "\" text-anchor=\"end\">" + fmt("%.2g", v) + "</text>\n";
+        s += "<text x=\"" + fmt("%.1f", px(v)) + "\" y=\"" + fmt("%.1f", py(0) + 14) +
+             "\" text-anchor=\"middle\">" + fmt("%.0f", 100 * v) + "%</text>\n";
     }
-    s += "<rect x=\"" + fmt("%.1f", px(0)) + "\" y=\"" + fmt("%.1f", py(1)) + "\" width=\"" + std::to_string(pw) + "\" height=\"" +
-         std::to_string(ph) + "\" fill=\"none\" stroke=\"#888\"/>\n";
-    s += "<text x=\"" + fmt("%.1f", px(0.5)) + "\" y=\"" + std::to_string(kH - 6) + "\" text-anchor=\"middle\">pixels changed</text>\n";
-    s += "<text transform=\"translate(12," + fmt("%.1f", py(0.5)) + ") rotate(-90)\" text-anchor=\"middle\">" + y_label + "</text>\n";
+    s += "<rect x=\"" + fmt("%.1f", px(0)) + "\" y=\"" + fmt("%.1f", py(1)) + "\" width=\"" +
+         std::to_string(pw) + "\" height=\"" + std::to_string(ph) +
+         "\" fill=\"none\" stroke=\"#888\"/>\n";
+    s += "<text x=\"" + fmt("%.1f", px(0.5)) + "\" y=\"" + std::to_string(kH - 6) +
+         "\" text-anchor=\"middle\">pixels changed</text>\n";
+    s += "<text transform=\"translate(12," + fmt("%.1f", py(0.5)) +
+         ") rotate(-90)\" text-anchor=\"middle\">" + y_label + "</text>\n";
     int row = 0;
     for (const Curve& c : curves) {
         const std::vector<double>& y = *c.y;
@@ -89,14 +100,18 @@ std::string svg_plot(const std::string& title, const std::string& y_label, const
         std::string pts;
         for (size_t i = 0; i < y.size(); ++i) {
             if (i) pts += ' ';
-            pts += fmt("%.1f", px(static_cast<double>(i) / static_cast<double>(y.size() - 1))) + "," + fmt("%.1f", py(y[i]));
+            pts += fmt("%.1f", px(static_cast<double>(i) / static_cast<double>(y.size() - 1))) +
+                   "," + fmt("%.1f", py(y[i]));
         }
         const std::string dash = c.dashed ? " stroke-dasharray=\"5 3\"" : "";
-        s += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + c.colour + "\" stroke-width=\"2\"" + dash + "/>\n";
+        s += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + c.colour +
+             "\" stroke-width=\"2\"" + dash + "/>\n";
         const double ly = kT + 10 + 16 * row++;
-        s += "<line x1=\"" + std::to_string(kW - kR + 10) + "\" x2=\"" + std::to_string(kW - kR + 30) + "\" y1=\"" + fmt("%.1f", ly) +
-             "\" y2=\"" + fmt("%.1f", ly) + "\" stroke=\"" + c.colour + "\" stroke-width=\"2\"" + dash + "/>\n";
-        s += "<text x=\"" + std::to_string(kW - kR + 34) + "\" y=\"" + fmt("%.1f", ly + 4) + "\">" + c.name + "</text>\n";
+        s += "<line x1=\"" + std::to_string(kW - kR + 10) + "\" x2=\"" +
+             std::to_string(kW - kR + 30) + "\" y1=\"" + fmt("%.1f", ly) + "\" y2=\"" +
+             fmt("%.1f", ly) + "\" stroke=\"" + c.colour + "\" stroke-width=\"2\"" + dash + "/>\n";
+        s += "<text x=\"" + std::to_string(kW - kR + 34) + "\" y=\"" + fmt("%.1f", ly + 4) + "\">" +
+             c.name + "</text>\n";
     }
     return s + "</svg>\n";
 }
@@ -111,7 +126,8 @@ std::vector<double> ranks(const std::vector<double>& v, bool higher_is_better) {
         if (!std::isfinite(v[i])) return -HUGE_VAL;
         return higher_is_better ? v[i] : -v[i];
     };
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return key(a) > key(b); });
     std::vector<double> r(n);
     for (size_t i = 0; i < n;) {
         size_t j = i;
@@ -124,8 +140,10 @@ std::vector<double> ranks(const std::vector<double>& v, bool higher_is_better) {
 
 }  // namespace
 
-Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Tensor> inputs, std::span<const int> classes,
-                                           uint64_t seed, int smoothgrad_samples, int lime_samples, TrustTable* table) {
+Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Tensor> inputs,
+                                           std::span<const int> classes, uint64_t seed,
+                                           int smoothgrad_samples, int lime_samples,
+                                           TrustTable* table) {
     CNNLENS_ASSERT(inputs.size() == classes.size());
     std::vector<Scored> methods(4);
     methods[0].label = "saliency";
@@ -181,7 +199,8 @@ Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Te
             m.values[1].push_back(di->insertion.auc);
             auto add_curve = [&](std::vector<double>& acc, const FaithCurve& c) {
                 if (acc.empty()) acc.assign(c.score.size(), 0.0);
-                for (size_t k = 0; k < c.score.size(); ++k) acc[k] += c.score[k] / static_cast<double>(inputs.size());
+                for (size_t k = 0; k < c.score.size(); ++k)
+                    acc[k] += c.score[k] / static_cast<double>(inputs.size());
             };
             add_curve(m.deletion, di->deletion);
             add_curve(m.insertion, di->insertion);
@@ -208,7 +227,9 @@ Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Te
     for (Scored& m : methods) m.mean_rank = mean_of(m.rank);
     std::vector<size_t> order(methods.size());
     for (size_t j = 0; j < order.size(); ++j) order[j] = j;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return methods[a].mean_rank < methods[b].mean_rank; });
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return methods[a].mean_rank < methods[b].mean_rank;
+    });
 
     if (table) {
         table->metrics.clear();
@@ -223,28 +244,40 @@ Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Te
         }
     }
 
-    std::string html = "<h2>5. How far to trust these maps</h2>\n<p>The methods of parts 1, 3 and 4, and a random map as the floor, "
-                       "scored on the " + std::to_string(inputs.size()) +
-                       " images above (each map explains the image's row class), with the trust metrics of <code>cnnlens "
-                       "evaluate</code> at its defaults (seed " + std::to_string(seed) +
-                       "). Ranked by the mean of their ranks on the faithfulness metrics (1 = best); mean &plusmn; standard "
-                       "deviation over the images, the rank in brackets. Sparseness and complexity say how concentrated a map is, "
-                       "not whether it is right: shown, not ranked.</p>\n<table>\n<tr><th style=\"text-align:left\">method</th><th>mean rank</th>";
+    std::string html =
+        "<h2>5. How far to trust these maps</h2>\n<p>The methods of parts 1, 3 and 4, and a random "
+        "map as the floor, "
+        "scored on the " +
+        std::to_string(inputs.size()) +
+        " images above (each map explains the image's row class), with the trust metrics of "
+        "<code>cnnlens "
+        "evaluate</code> at its defaults (seed " +
+        std::to_string(seed) +
+        "). Ranked by the mean of their ranks on the faithfulness metrics (1 = best); mean "
+        "&plusmn; standard "
+        "deviation over the images, the rank in brackets. Sparseness and complexity say how "
+        "concentrated a map is, "
+        "not whether it is right: shown, not ranked.</p>\n<table>\n<tr><th "
+        "style=\"text-align:left\">method</th><th>mean rank</th>";
     for (const MetricDef* d : metrics)
-        html += "<th title=\"" + std::string(d->good) + "\">" + std::string(d->title) + (d->higher_is_better ? " &uarr;" : " &darr;") + "</th>";
+        html += "<th title=\"" + std::string(d->good) + "\">" + std::string(d->title) +
+                (d->higher_is_better ? " &uarr;" : " &darr;") + "</th>";
     html += "</tr>\n";
     for (size_t j : order) {
         const Scored& m = methods[j];
-        html += "<tr><td style=\"text-align:left\">" + m.label + "</td><td>" + fmt("%.2f", m.mean_rank) + "</td>";
+        html += "<tr><td style=\"text-align:left\">" + m.label + "</td><td>" +
+                fmt("%.2f", m.mean_rank) + "</td>";
         for (size_t k = 0; k < metrics.size(); ++k) {
-            html += "<td>" + fmt("%.3f", mean_of(m.values[k])) + " &plusmn; " + fmt("%.3f", std_of(m.values[k]));
+            html += "<td>" + fmt("%.3f", mean_of(m.values[k])) + " &plusmn; " +
+                    fmt("%.3f", std_of(m.values[k]));
             if (k < n_ranked) html += " (" + fmt("%g", m.rank[k]) + ")";
             html += "</td>";
         }
         html += "</tr>\n";
     }
     html += "</table>\n<ul>\n";
-    for (const MetricDef* d : metrics) html += "<li><b>" + std::string(d->title) + "</b>: " + std::string(d->good) + "</li>\n";
+    for (const MetricDef* d : metrics)
+        html += "<li><b>" + std::string(d->title) + "</b>: " + std::string(d->good) + "</li>\n";
     html += "</ul>\n";
 
     const char* colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#7f7f7f"};
@@ -256,10 +289,13 @@ Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Te
     }
     del.push_back({"random order", colours[3], &random_deletion, true});
     ins.push_back({"random order", colours[3], &random_insertion, true});
-    html += "<p>Mean curves over the images: the class probability as the pixels a map ranks first are blurred away (deletion: "
-            "lower is better) or put back into the blurred image (insertion: higher is better); dashed, the same pixels in "
-            "random order.</p>\n<div>\n" +
-            svg_plot("Deletion", "p(class)", del) + svg_plot("Insertion", "p(class)", ins) + "</div>\n";
+    html +=
+        "<p>Mean curves over the images: the class probability as the pixels a map ranks first are "
+        "blurred away (deletion: "
+        "lower is better) or put back into the blurred image (insertion: higher is better); "
+        "dashed, the same pixels in "
+        "random order.</p>\n<div>\n" +
+        svg_plot("Deletion", "p(class)", del) + svg_plot("Insertion", "p(class)", ins) + "</div>\n";
     return html;
 }
 

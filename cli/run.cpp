@@ -14,7 +14,9 @@
 namespace cnnlens::cli {
 namespace {
 
-bool ends_with(const std::string& s, std::string_view tail) { return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0; }
+bool ends_with(const std::string& s, std::string_view tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
 
 Expected<OnnxTensor> read_tensor_file(const std::string& name, const std::string& path) {
     auto bytes = read_file_bytes(path);
@@ -38,22 +40,28 @@ Expected<OnnxTensor> read_tensor_file(const std::string& name, const std::string
 std::string file_stem(const std::string& name) {
     std::string s = name;
     for (char& c : s)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+            c = '_';
     return s.empty() || s[0] == '.' ? "output" + s : s;
 }
 
 }  // namespace
 
 int cmd_run(const Args& a) {
-    if (auto u = a.unknown({"model", "input", "output-dir", "format", "kernels"}); !u.empty()) return fail("run: unknown option " + u);
+    if (auto u = a.unknown({"model", "input", "output-dir", "format", "kernels"}); !u.empty())
+        return fail("run: unknown option " + u);
     if (!a.has("model")) return fail("run: --model M.onnx is required");
-    if (!a.positional().empty()) return fail("run: unexpected argument '" + a.positional()[0] + "' (inputs are given as --input NAME=FILE)");
+    if (!a.positional().empty())
+        return fail("run: unexpected argument '" + a.positional()[0] +
+                    "' (inputs are given as --input NAME=FILE)");
     std::string format = a.get("format");
-    if (!format.empty() && format != "pb" && format != "npy") return fail("run: --format must be pb or npy, got '" + format + "'");
+    if (!format.empty() && format != "pb" && format != "npy")
+        return fail("run: --format must be pb or npy, got '" + format + "'");
     std::vector<OnnxTensor> given;
     for (const std::string& spec : a.get_all("input")) {
         const size_t eq = spec.find('=');
-        if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) return fail("run: --input '" + spec + "' is not NAME=FILE");
+        if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+            return fail("run: --input '" + spec + "' is not NAME=FILE");
         const std::string path = spec.substr(eq + 1);
         auto t = read_tensor_file(spec.substr(0, eq), path);
         if (!t) return fail(t.status().message());
@@ -69,15 +77,23 @@ int cmd_run(const Args& a) {
     std::vector<Tensor> inputs;
     for (int node : graph->inputs()) {
         const std::string& name = graph->node(node).name;
-        auto it = std::find_if(given.begin(), given.end(), [&](const OnnxTensor& t) { return t.name == name; });
-        if (it == given.end()) return fail("run: the model's input '" + name + "' was not given (--input " + name + "=FILE)");
-        if (it->is_int()) return fail("run: input '" + name + "' holds " + onnx_dtype_name(it->dtype) + " values; the model computes with it as float32");
+        auto it = std::find_if(given.begin(), given.end(),
+                               [&](const OnnxTensor& t) { return t.name == name; });
+        if (it == given.end())
+            return fail("run: the model's input '" + name + "' was not given (--input " + name +
+                        "=FILE)");
+        if (it->is_int())
+            return fail("run: input '" + name + "' holds " + onnx_dtype_name(it->dtype) +
+                        " values; the model computes with it as float32");
         inputs.push_back(onnx_to_engine(*it, graph->batch_added()));
     }
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
-    if (!ks) return fail("kernel set '" + a.get("kernels") + "' is not compiled in (available: " + kernel_set_names() + ")");
+    if (!ks)
+        return fail("kernel set '" + a.get("kernels") +
+                    "' is not compiled in (available: " + kernel_set_names() + ")");
     Executor ex(*graph, *ks);
-    if (Status s = ex.forward(std::span<const Tensor>(inputs)); !s) return fail(model_path + ": " + s.message());
+    if (Status s = ex.forward(std::span<const Tensor>(inputs)); !s)
+        return fail(model_path + ": " + s.message());
     const std::string dir = a.get("output-dir", ".");
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -102,7 +118,8 @@ int cmd_run(const Args& a) {
             if (d) dims += ',';
             dims += std::to_string(out.dims[d]);
         }
-        std::printf("%s [%s] min %g max %g -> %s\n", name.c_str(), dims.c_str(), lo, hi, path.c_str());
+        std::printf("%s [%s] min %g max %g -> %s\n", name.c_str(), dims.c_str(), lo, hi,
+                    path.c_str());
     }
     return 0;
 }

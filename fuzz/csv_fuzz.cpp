@@ -22,7 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Every item the reader accepts is a well-formed image with an in-range label.
     for (const LabeledImage& it : ds->items) {
         if (it.label < 0 || it.label >= static_cast<int>(opt.class_names.size())) __builtin_trap();
-        if (static_cast<size_t>(it.image.width) * it.image.height * it.image.channels != it.image.pixels.size()) __builtin_trap();
+        if (static_cast<size_t>(it.image.width) * it.image.height * it.image.channels !=
+            it.image.pixels.size())
+            __builtin_trap();
     }
     return 0;
 }

@@ -24,12 +24,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (info && int64_t{info->width} * info->height > 512 * 512) return 0;
     auto img = decode_image(bytes, "fuzz.img");
     if (!img) return 0;
-    if (!info || img->width != info->width || img->height != info->height) __builtin_trap();  // probe says the upright size
+    if (!info || img->width != info->width || img->height != info->height)
+        __builtin_trap();  // probe says the upright size
     InputSpec gray{48, 48, 1, 0.f, 1.f, {}, {}};
     InputSpec rgb{96, 96, 3, -1.f, 1.f, {0.5f, 0.4f, 0.3f}, {0.2f, 0.2f, 0.2f}};
     const Tensor a = image_to_input(*img, gray), b = image_to_input(*img, rgb);
     if (a.size() != 48 * 48 || b.size() != 96 * 96 * 3) __builtin_trap();
-    auto crop = crop_image(*img, img->width / 4, img->height / 4, img->width / 2 + 1, img->height / 2 + 1);
+    auto crop =
+        crop_image(*img, img->width / 4, img->height / 4, img->width / 2 + 1, img->height / 2 + 1);
     if (!crop) __builtin_trap();  // the rectangle always overlaps the image
     const Tensor c = image_to_input(*crop, gray);
     if (c.size() != 48 * 48) __builtin_trap();

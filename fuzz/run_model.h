@@ -14,7 +14,8 @@ inline void run_if_small(const Model& m) {
     double work = 0;
     for (int i = 0; i < g.size(); ++i)
         if (g.node(i).op != OpType::kConst && g.node(i).op != OpType::kInput)
-            work += static_cast<double>(g.node(i).shape.elements()) * static_cast<double>(g.parameter_count(i) + 1);
+            work += static_cast<double>(g.node(i).shape.elements()) *
+                    static_cast<double>(g.parameter_count(i) + 1);
     if (work > 2e6) return;
     Shape s = g.node(g.input()).shape;
     s[0] = 1;

@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(data, 0, size));
     const size_t json_size = nul ? static_cast<size_t>(nul - data) : size;
     const std::vector<uint8_t> json(data, data + json_size);
-    const std::vector<uint8_t> shard = nul ? std::vector<uint8_t>(nul + 1, data + size) : std::vector<uint8_t>{};
+    const std::vector<uint8_t> shard =
+        nul ? std::vector<uint8_t>(nul + 1, data + size) : std::vector<uint8_t>{};
     FileSource files = [&](const std::string& name) -> Expected<std::vector<uint8_t>> {
         if (name == "model.json") return json;
         if (!nul) return not_found("no file '" + name + "'");

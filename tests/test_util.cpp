@@ -16,7 +16,9 @@
 
 namespace cnnlens::test {
 
-std::string source_path(const std::string& relative) { return std::string(CNNLENS_SOURCE_DIR) + "/" + relative; }
+std::string source_path(const std::string& relative) {
+    return std::string(CNNLENS_SOURCE_DIR) + "/" + relative;
+}
 
 const Model& default_model() {
     static const Model m = [] {
@@ -66,7 +68,8 @@ NpyArray read_npy(const std::string& path) {
     }
     const size_t elem = f8 ? 8 : 4, n = static_cast<size_t>(h->count);
     if (h->data_offset + n * elem != b.size()) {
-        a.error = path + ": " + std::to_string(n) + " elements do not fill " + std::to_string(b.size() - h->data_offset) + " bytes";
+        a.error = path + ": " + std::to_string(n) + " elements do not fill " +
+                  std::to_string(b.size() - h->data_offset) + " bytes";
         return a;
     }
     for (int k = 0; k < h->shape.rank(); ++k) a.shape.push_back(h->shape[k]);
@@ -111,7 +114,10 @@ double mean_abs_diff(const Image& a, const Image& b) {
 
 double rel_l2(const float* a, const float* b, int64_t n) {
     double num = 0, den = 0;
-    for (int64_t i = 0; i < n; ++i) { num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]); den += double(b[i]) * b[i]; }
+    for (int64_t i = 0; i < n; ++i) {
+        num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+        den += double(b[i]) * b[i];
+    }
     return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
 }
 
@@ -138,7 +144,8 @@ Image rotate_image(const Image& img, double degrees, double cx, double cy) {
             for (int k = 0; k < ch; ++k) {
                 const double v = (1 - fy) * ((1 - fx) * px(x0, y0, k) + fx * px(x0 + 1, y0, k)) +
                                  fy * ((1 - fx) * px(x0, y0 + 1, k) + fx * px(x0 + 1, y0 + 1, k));
-                out.pixels[(static_cast<size_t>(y) * img.width + x) * ch + k] = static_cast<uint8_t>(std::lround(v));
+                out.pixels[(static_cast<size_t>(y) * img.width + x) * ch + k] =
+                    static_cast<uint8_t>(std::lround(v));
             }
         }
     return out;
@@ -157,7 +164,8 @@ Image group_photo() {
     g.pixels.assign(static_cast<size_t>(g.width) * g.height, 128);
     for (int i = 0; i < n; ++i) {
         const Image& face = data->items[static_cast<size_t>(i)].image;
-        const int ox = kGap + (i % kColumns) * (kTile + kGap), oy = kGap + (i / kColumns) * (kTile + kGap);
+        const int ox = kGap + (i % kColumns) * (kTile + kGap),
+                  oy = kGap + (i / kColumns) * (kTile + kGap);
         for (int y = 0; y < kTile; ++y)
             for (int x = 0; x < kTile; ++x)
                 g.pixels[static_cast<size_t>(oy + y) * g.width + ox + x] =

@@ -7,7 +7,11 @@
 #include "core/image/image.h"
 #include "core/tensor/tensor.h"
 
-namespace cnnlens { struct Model; struct KernelSet; class GraphProbe; }
+namespace cnnlens {
+struct Model;
+struct KernelSet;
+class GraphProbe;
+}
 
 namespace cnnlens::test {
 

@@ -4,11 +4,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define CNNLENS_ASSERT(cond)                                                              \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
+#define CNNLENS_ASSERT(cond)                                                                 \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
             std::fprintf(stderr, "cnnlens: assertion failed: %s (%s:%d)\n", #cond, __FILE__, \
-                         __LINE__);                                                       \
-            std::abort();                                                                 \
-        }                                                                                 \
+                         __LINE__);                                                          \
+            std::abort();                                                                    \
+        }                                                                                    \
     } while (0)

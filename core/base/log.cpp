@@ -13,9 +13,13 @@ void set_log_level(LogLevel min_level) { g_min = min_level; }
 
 void log(LogLevel level, std::string_view message) {
     if (level < g_min) return;
-    if (g_sink) { g_sink(level, message); return; }
+    if (g_sink) {
+        g_sink(level, message);
+        return;
+    }
     static const char* names[] = {"debug", "info", "warn", "error"};
-    std::fprintf(stderr, "cnnlens %s: %.*s\n", names[static_cast<int>(level)], static_cast<int>(message.size()), message.data());
+    std::fprintf(stderr, "cnnlens %s: %.*s\n", names[static_cast<int>(level)],
+                 static_cast<int>(message.size()), message.data());
 }
 
 }  // namespace cnnlens

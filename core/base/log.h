@@ -7,7 +7,7 @@ namespace cnnlens {
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 using LogSink = void (*)(LogLevel, std::string_view message);
-void set_log_sink(LogSink sink);   // nullptr restores the stderr sink
+void set_log_sink(LogSink sink);  // nullptr restores the stderr sink
 void set_log_level(LogLevel min_level);
 void log(LogLevel level, std::string_view message);
 

@@ -26,10 +26,15 @@ public:
     float uniform() { return static_cast<float>(next_u32() >> 8) * (1.0f / 16777216.0f); }
     float uniform(float lo, float hi) { return lo + (hi - lo) * uniform(); }
     // Uniform integer in [0, n).
-    uint32_t below(uint32_t n) { return static_cast<uint32_t>((static_cast<uint64_t>(next_u32()) * n) >> 32); }
+    uint32_t below(uint32_t n) {
+        return static_cast<uint32_t>((static_cast<uint64_t>(next_u32()) * n) >> 32);
+    }
     // Standard normal by Box-Muller (cached second value).
     float normal() {
-        if (has_spare_) { has_spare_ = false; return spare_; }
+        if (has_spare_) {
+            has_spare_ = false;
+            return spare_;
+        }
         float u1 = 0.f;
         while (u1 <= 1e-12f) u1 = uniform();
         float u2 = uniform();

@@ -9,7 +9,16 @@
 namespace cnnlens {
 
 // Broad kind of failure; the message carries the detail a user needs.
-enum class ErrorCode { kOk = 0, kInvalidArgument, kNotFound, kUnsupported, kCorrupt, kOutOfRange, kCancelled, kInternal };
+enum class ErrorCode {
+    kOk = 0,
+    kInvalidArgument,
+    kNotFound,
+    kUnsupported,
+    kCorrupt,
+    kOutOfRange,
+    kCancelled,
+    kInternal
+};
 
 class [[nodiscard]] Status {
 public:
@@ -27,7 +36,9 @@ private:
     std::string message_;
 };
 
-inline Status invalid_argument(std::string m) { return Status(ErrorCode::kInvalidArgument, std::move(m)); }
+inline Status invalid_argument(std::string m) {
+    return Status(ErrorCode::kInvalidArgument, std::move(m));
+}
 inline Status not_found(std::string m) { return Status(ErrorCode::kNotFound, std::move(m)); }
 inline Status unsupported(std::string m) { return Status(ErrorCode::kUnsupported, std::move(m)); }
 inline Status corrupt(std::string m) { return Status(ErrorCode::kCorrupt, std::move(m)); }
@@ -43,14 +54,26 @@ public:
 
     bool has_value() const { return v_.index() == 0; }
     explicit operator bool() const { return has_value(); }
-    T& value() & { assert(has_value()); return std::get<0>(v_); }
-    const T& value() const& { assert(has_value()); return std::get<0>(v_); }
-    T&& value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
+    T& value() & {
+        assert(has_value());
+        return std::get<0>(v_);
+    }
+    const T& value() const& {
+        assert(has_value());
+        return std::get<0>(v_);
+    }
+    T&& value() && {
+        assert(has_value());
+        return std::get<0>(std::move(v_));
+    }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
-    const Status& status() const { static const Status ok_status; return has_value() ? ok_status : std::get<1>(v_); }
+    const Status& status() const {
+        static const Status ok_status;
+        return has_value() ? ok_status : std::get<1>(v_);
+    }
 
 private:
     std::variant<T, Status> v_;
@@ -59,8 +82,8 @@ private:
 }  // namespace cnnlens
 
 // Early return of a failed Status from a function returning Status or Expected<T>.
-#define CNNLENS_RETURN_IF_ERROR(expr)            \
-    do {                                         \
-        ::cnnlens::Status _st = (expr);          \
-        if (!_st.is_ok()) return _st;            \
+#define CNNLENS_RETURN_IF_ERROR(expr)   \
+    do {                                \
+        ::cnnlens::Status _st = (expr); \
+        if (!_st.is_ok()) return _st;   \
     } while (0)

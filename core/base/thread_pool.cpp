@@ -107,8 +107,14 @@ public:
 #ifdef __EMSCRIPTEN__
             if ((i & 1023) != 0 || std::chrono::steady_clock::now() < spin_until) continue;
 #else
-            if (i < kSpinPolls / 16) { relax(); continue; }
-            if (i < kSpinPolls) { std::this_thread::yield(); continue; }
+            if (i < kSpinPolls / 16) {
+                relax();
+                continue;
+            }
+            if (i < kSpinPolls) {
+                std::this_thread::yield();
+                continue;
+            }
 #endif
             std::unique_lock<std::mutex> l(m_);
             done_.wait(l, [&] { return pending_.load(std::memory_order_acquire) == 0; });
@@ -124,7 +130,8 @@ private:
     static constexpr int64_t kMaxPieces = (int64_t{1} << kBits) - 1;
     static constexpr uint64_t kLoopMask = (uint64_t{1} << (64 - 2 * kBits)) - 1;
     static uint64_t make_ticket(uint64_t loop, int64_t pieces, int64_t next) {
-        return loop << (2 * kBits) | static_cast<uint64_t>(pieces) << kBits | static_cast<uint64_t>(next);
+        return loop << (2 * kBits) | static_cast<uint64_t>(pieces) << kBits |
+               static_cast<uint64_t>(next);
     }
 
     void take_pieces(int thread) {
@@ -133,7 +140,9 @@ private:
             const int64_t pieces = static_cast<int64_t>(t >> kBits & kMaxPieces);
             const int64_t i = static_cast<int64_t>(t & kMaxPieces);
             if (i >= pieces) return;
-            if (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+            if (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel,
+                                               std::memory_order_acquire))
+                continue;
             fn_(ctx_, i * per_, std::min(n_, (i + 1) * per_), thread);
             if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
                 std::lock_guard<std::mutex> l(m_);
@@ -153,19 +162,25 @@ private:
             // forward pass outlast it and every loop paid a worker's wake-up, which Chromium
             // takes its time over. Spin for a span of time instead.
             const auto spin_until = std::chrono::steady_clock::now() + kBrowserSpin;
-            while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed) &&
+            while (generation_.load(std::memory_order_acquire) == seen &&
+                   !stop_.load(std::memory_order_relaxed) &&
                    ((++polls & 1023) != 0 || std::chrono::steady_clock::now() < spin_until)) {}
 #else
-            while (generation_.load(std::memory_order_acquire) == seen && polls < kSpinPolls && !stop_.load(std::memory_order_relaxed)) {
+            while (generation_.load(std::memory_order_acquire) == seen && polls < kSpinPolls &&
+                   !stop_.load(std::memory_order_relaxed)) {
                 // Pause first; then yield, so a machine with more runnable threads than cores
                 // still gets to run the thread that has the work.
-                if (++polls < kSpinPolls / 16) relax();
-                else std::this_thread::yield();
+                if (++polls < kSpinPolls / 16)
+                    relax();
+                else
+                    std::this_thread::yield();
             }
 #endif
             if (generation_.load(std::memory_order_acquire) == seen) {
                 std::unique_lock<std::mutex> l(m_);
-                wake_.wait(l, [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
+                wake_.wait(l, [&] {
+                    return stop_ || generation_.load(std::memory_order_acquire) != seen;
+                });
                 if (stop_) return;
             }
             seen = generation_.load(std::memory_order_acquire);
@@ -179,9 +194,9 @@ private:
     std::condition_variable wake_, done_;
     std::atomic<bool> stop_{false};
     std::atomic<uint64_t> generation_{0};
-    std::atomic<int64_t> pending_{0};   // pieces of the current loop not finished yet
-    std::atomic<uint64_t> ticket_{0};   // make_ticket(loop, pieces, next unclaimed piece)
-    uint64_t loop_ = 0;                 // the caller's count of loops (mod kLoopMask + 1)
+    std::atomic<int64_t> pending_{0};  // pieces of the current loop not finished yet
+    std::atomic<uint64_t> ticket_{0};  // make_ticket(loop, pieces, next unclaimed piece)
+    uint64_t loop_ = 0;                // the caller's count of loops (mod kLoopMask + 1)
     detail::RangeFn fn_ = nullptr;
     void* ctx_ = nullptr;
     int64_t n_ = 0, per_ = 1;

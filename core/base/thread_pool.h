@@ -44,7 +44,9 @@ void parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx, bool dynamic 
 // thread is using the pool.
 template <typename F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
-    auto call = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<std::remove_reference_t<F>*>(ctx))(b, e, t); };
+    auto call = [](void* ctx, int64_t b, int64_t e, int t) {
+        (*static_cast<std::remove_reference_t<F>*>(ctx))(b, e, t);
+    };
     detail::parallel_for(n, grain, call, const_cast<void*>(static_cast<const void*>(&f)));
 }
 
@@ -53,7 +55,9 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
 // up by the system would otherwise leave the others waiting at the end of a static split.
 template <typename F>
 void parallel_for_dynamic(int64_t n, int64_t grain, F&& f) {
-    auto call = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<std::remove_reference_t<F>*>(ctx))(b, e, t); };
+    auto call = [](void* ctx, int64_t b, int64_t e, int t) {
+        (*static_cast<std::remove_reference_t<F>*>(ctx))(b, e, t);
+    };
     detail::parallel_for(n, grain, call, const_cast<void*>(static_cast<const void*>(&f)), true);
 }
 

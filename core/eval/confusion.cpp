@@ -146,8 +146,9 @@ Expected<ConfusionMatrix> evaluate(ModelProbe& probe, const Dataset& data, int b
         const int64_t m = std::min(step, n - first);
         rows.clear();
         for (int64_t i = first; i < first + m; ++i)
-            rows.push_back(center_crop ? photo_to_input(data.items[static_cast<size_t>(i)].image, spec)
-                                       : image_to_input(data.items[static_cast<size_t>(i)].image, spec));
+            rows.push_back(center_crop
+                               ? photo_to_input(data.items[static_cast<size_t>(i)].image, spec)
+                               : image_to_input(data.items[static_cast<size_t>(i)].image, spec));
         Expected<ProbeResult> r = probe.run(stack_batch(rows), ProbeRequest{});
         if (!r) return r.status();
         const std::vector<int> am = argmax_rows(r->probs);

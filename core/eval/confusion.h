@@ -63,6 +63,7 @@ ConfusionMatrix make_confusion_matrix(const std::vector<int>& labels,
 // is an error naming the item. `progress` gets the fraction done after each batch; returning
 // false cancels (kCancelled, saying how many items were done).
 Expected<ConfusionMatrix> evaluate(ModelProbe& probe, const Dataset& data, int batch = 0,
-                                   const std::function<bool(float)>& progress = {}, bool center_crop = false);
+                                   const std::function<bool(float)>& progress = {},
+                                   bool center_crop = false);
 
 }  // namespace cnnlens

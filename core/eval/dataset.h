@@ -57,9 +57,9 @@ struct DatasetOptions {
     bool lenient = false;
     int max_errors = 20;
     // Defaults from core/base/limits.h.
-    int64_t max_items = limits::kMaxCsvRows;              // data rows of a CSV, image files of a folder tree
-    int64_t max_line_bytes = limits::kMaxCsvLineBytes;    // one CSV line, newline excluded
-    int64_t max_total_bytes = limits::kMaxDatasetBytes;   // decoded pixels of all items
+    int64_t max_items = limits::kMaxCsvRows;  // data rows of a CSV, image files of a folder tree
+    int64_t max_line_bytes = limits::kMaxCsvLineBytes;   // one CSV line, newline excluded
+    int64_t max_total_bytes = limits::kMaxDatasetBytes;  // decoded pixels of all items
 };
 
 // CSV of 8-bit gray faces, one per line: a label and a field of space-separated pixel values

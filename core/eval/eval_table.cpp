@@ -17,7 +17,9 @@ constexpr int kFractionBits = 48;
 constexpr double kMaxValue = 1048576.0;  // 2^20: squares stay below 2^88, sums of 2^38 items fit
 constexpr std::string_view kMagic = "cnnlens-evaluate-partial 1";
 
-__int128 to_fixed(double v) { return static_cast<__int128>(std::nearbyint(std::ldexp(v, kFractionBits))); }
+__int128 to_fixed(double v) {
+    return static_cast<__int128>(std::nearbyint(std::ldexp(v, kFractionBits)));
+}
 double from_fixed(__int128 v) { return std::ldexp(static_cast<double>(v), -kFractionBits); }
 
 std::string hex128(__int128 v) {
@@ -139,21 +141,29 @@ Expected<EvalTable> parse_partial_text(std::string_view text, std::string_view n
         ++line_no;
         if (line_no == 1) {
             if (line != kMagic)
-                return corrupt(std::string(name) + " is not a partial of cnnlens evaluate (its first line is not '" + std::string(kMagic) + "')");
+                return corrupt(std::string(name) +
+                               " is not a partial of cnnlens evaluate (its first line is not '" +
+                               std::string(kMagic) + "')");
             continue;
         }
         const size_t sp = line.find(' ');
         const std::string_view key = line.substr(0, sp);
-        const std::string_view rest = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
-        if (key == "model") t.model = rest;
-        else if (key == "data") t.data = rest;
-        else if (key == "settings") t.settings = rest;
+        const std::string_view rest =
+            sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+        if (key == "model")
+            t.model = rest;
+        else if (key == "data")
+            t.data = rest;
+        else if (key == "settings")
+            t.settings = rest;
         else if (key == "items") {
-            if (!parse_int(rest, t.items)) return bad("items '" + std::string(rest) + "' is not a count");
+            if (!parse_int(rest, t.items))
+                return bad("items '" + std::string(rest) + "' is not a count");
         } else if (key == "shard") {
             const auto f = split(rest);
             int64_t k = 0, n = 0;
-            if (f.size() != 2 || !parse_int(f[0], k) || !parse_int(f[1], n) || n < 1 || k >= n || n > 1000000)
+            if (f.size() != 2 || !parse_int(f[0], k) || !parse_int(f[1], n) || n < 1 || k >= n ||
+                n > 1000000)
                 return bad("shard '" + std::string(rest) + "' is not 'K N' with 0 <= K < N");
             t.shard = static_cast<int>(k);
             t.shards = static_cast<int>(n);
@@ -163,7 +173,8 @@ Expected<EvalTable> parse_partial_text(std::string_view text, std::string_view n
             EvalCell c;
             if (f.size() != 6 || !parse_int(f[2], c.count) || !parse_int(f[3], c.nan) ||
                 !parse_hex128(f[4], c.sum) || !parse_hex128(f[5], c.sum_squares))
-                return bad("a cell is 'method metric count nan sum sum_squares' (sums as 32 hex digits)");
+                return bad(
+                    "a cell is 'method metric count nan sum sum_squares' (sums as 32 hex digits)");
             c.method = f[0];
             c.metric = f[1];
             for (const EvalCell& o : t.cells)
@@ -193,16 +204,21 @@ Expected<EvalTable> merge_tables(const std::vector<EvalTable>& parts) {
                                   std::to_string(p.shard) + "/" + std::to_string(p.shards) + ")";
         if (p.model != first.model || p.data != first.data || p.settings != first.settings ||
             p.items != first.items || p.shards != first.shards)
-            return invalid_argument("merge: " + which + " is of another run than partial 1 (model, data, settings, items or shard count differ)");
+            return invalid_argument("merge: " + which +
+                                    " is of another run than partial 1 (model, data, settings, "
+                                    "items or shard count differ)");
         if (!seen.insert(p.shard).second)
             return invalid_argument("merge: shard " + std::to_string(p.shard) + " is given twice");
         if (p.cells.size() != out.cells.size())
-            return invalid_argument("merge: " + which + " has " + std::to_string(p.cells.size()) + " cells, partial 1 has " + std::to_string(out.cells.size()));
+            return invalid_argument("merge: " + which + " has " + std::to_string(p.cells.size()) +
+                                    " cells, partial 1 has " + std::to_string(out.cells.size()));
         for (size_t k = 0; k < p.cells.size(); ++k) {
             EvalCell& o = out.cells[k];
             const EvalCell& c = p.cells[k];
             if (c.method != o.method || c.metric != o.metric)
-                return invalid_argument("merge: " + which + " cell " + std::to_string(k + 1) + " is " + c.method + " " + c.metric + ", partial 1's is " + o.method + " " + o.metric);
+                return invalid_argument("merge: " + which + " cell " + std::to_string(k + 1) +
+                                        " is " + c.method + " " + c.metric + ", partial 1's is " +
+                                        o.method + " " + o.metric);
             o.count += c.count;
             o.nan += c.nan;
             o.sum += c.sum;
@@ -213,7 +229,8 @@ Expected<EvalTable> merge_tables(const std::vector<EvalTable>& parts) {
         std::string missing;
         for (int k = 0; k < first.shards && missing.size() < 200; ++k)
             if (!seen.count(k)) missing += (missing.empty() ? "" : ", ") + std::to_string(k);
-        return invalid_argument("merge: shards " + missing + " of " + std::to_string(first.shards) + " are missing");
+        return invalid_argument("merge: shards " + missing + " of " + std::to_string(first.shards) +
+                                " are missing");
     }
     return out;
 }
@@ -221,8 +238,10 @@ Expected<EvalTable> merge_tables(const std::vector<EvalTable>& parts) {
 std::string table_text(const EvalTable& t) {
     std::vector<std::string> methods, metrics;
     for (const EvalCell& c : t.cells) {
-        if (std::find(methods.begin(), methods.end(), c.method) == methods.end()) methods.push_back(c.method);
-        if (std::find(metrics.begin(), metrics.end(), c.metric) == metrics.end()) metrics.push_back(c.metric);
+        if (std::find(methods.begin(), methods.end(), c.method) == methods.end())
+            methods.push_back(c.method);
+        if (std::find(metrics.begin(), metrics.end(), c.metric) == metrics.end())
+            metrics.push_back(c.metric);
     }
     std::string s;
     char buf[128];
@@ -240,8 +259,11 @@ std::string table_text(const EvalTable& t) {
             const EvalCell* c = nullptr;
             for (const EvalCell& x : t.cells)
                 if (x.method == me && x.metric == m) c = &x;
-            if (!c || c->count == 0) std::snprintf(buf, sizeof buf, " %24s", "-");
-            else std::snprintf(buf, sizeof buf, " %15.4f ± %-6.4f", c->mean(), std::isnan(c->std()) ? 0.0 : c->std());
+            if (!c || c->count == 0)
+                std::snprintf(buf, sizeof buf, " %24s", "-");
+            else
+                std::snprintf(buf, sizeof buf, " %15.4f ± %-6.4f", c->mean(),
+                              std::isnan(c->std()) ? 0.0 : c->std());
             s += buf;
         }
         s += "\n";
@@ -252,31 +274,34 @@ std::string table_text(const EvalTable& t) {
 std::string table_csv(const EvalTable& t) {
     std::string s = "method,metric,count,nan,mean,std\n";
     for (const EvalCell& c : t.cells)
-        s += c.method + "," + c.metric + "," + std::to_string(c.count) + "," + std::to_string(c.nan) + "," +
-             (c.count ? num(c.mean()) : "") + "," + (c.count > 1 ? num(c.std()) : "") + "\n";
+        s += c.method + "," + c.metric + "," + std::to_string(c.count) + "," +
+             std::to_string(c.nan) + "," + (c.count ? num(c.mean()) : "") + "," +
+             (c.count > 1 ? num(c.std()) : "") + "\n";
     return s;
 }
 
 std::string table_json(const EvalTable& t) {
     std::string s = "{\"model\":" + json_quote(t.model) + ",\"data\":" + json_quote(t.data) +
-                    ",\"settings\":" + json_quote(t.settings) + ",\"items\":" + std::to_string(t.items) +
-                    ",\"shard\":[" + std::to_string(t.shard) + "," + std::to_string(t.shards) + "],\"metrics\":[";
+                    ",\"settings\":" + json_quote(t.settings) +
+                    ",\"items\":" + std::to_string(t.items) + ",\"shard\":[" +
+                    std::to_string(t.shard) + "," + std::to_string(t.shards) + "],\"metrics\":[";
     // What each metric's numbers mean, for readers of the file alone (a report page).
     std::vector<std::string> seen;
     for (const EvalCell& c : t.cells) {
         const MetricDef* m = find_metric(c.metric);
         if (!m || std::find(seen.begin(), seen.end(), c.metric) != seen.end()) continue;
-        s += std::string(seen.empty() ? "" : ",") + "{\"name\":" + json_quote(m->name) + ",\"title\":" +
-             json_quote(m->title) + ",\"good\":" + json_quote(m->good) + ",\"higher_is_better\":" +
-             (m->higher_is_better ? "true" : "false") + "}";
+        s += std::string(seen.empty() ? "" : ",") + "{\"name\":" + json_quote(m->name) +
+             ",\"title\":" + json_quote(m->title) + ",\"good\":" + json_quote(m->good) +
+             ",\"higher_is_better\":" + (m->higher_is_better ? "true" : "false") + "}";
         seen.push_back(c.metric);
     }
     s += "],\"table\":[";
     for (size_t i = 0; i < t.cells.size(); ++i) {
         const EvalCell& c = t.cells[i];
-        s += std::string(i ? "," : "") + "{\"method\":" + json_quote(c.method) + ",\"metric\":" +
-             json_quote(c.metric) + ",\"count\":" + std::to_string(c.count) + ",\"nan\":" +
-             std::to_string(c.nan) + ",\"mean\":" + num(c.mean()) + ",\"std\":" + num(c.std()) + "}";
+        s += std::string(i ? "," : "") + "{\"method\":" + json_quote(c.method) +
+             ",\"metric\":" + json_quote(c.metric) + ",\"count\":" + std::to_string(c.count) +
+             ",\"nan\":" + std::to_string(c.nan) + ",\"mean\":" + num(c.mean()) +
+             ",\"std\":" + num(c.std()) + "}";
     }
     return s + "]}";
 }

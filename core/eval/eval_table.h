@@ -17,7 +17,7 @@ namespace cnnlens {
 struct EvalCell {
     std::string method, metric;
     int64_t count = 0;  // finite values added
-    int64_t nan = 0;    // values that were NaN (a correlation over constant values): not in the sums
+    int64_t nan = 0;  // values that were NaN (a correlation over constant values): not in the sums
     __int128 sum = 0, sum_squares = 0;  // in units of 2^-48
     double mean() const;                // NaN when count is 0
     double std() const;                 // sample standard deviation (n - 1); NaN when count < 2
@@ -26,9 +26,9 @@ struct EvalCell {
 struct EvalTable {
     // What was evaluated: a merge refuses partials that differ in any of these.
     std::string model, data, settings;
-    int64_t items = 0;              // items of the whole run (after --limit), over all shards
-    int shard = 0, shards = 1;      // this partial's slice: items i with i % shards == shard
-    std::vector<EvalCell> cells;    // method-major, in the order of the run's lists
+    int64_t items = 0;            // items of the whole run (after --limit), over all shards
+    int shard = 0, shards = 1;    // this partial's slice: items i with i % shards == shard
+    std::vector<EvalCell> cells;  // method-major, in the order of the run's lists
 
     // The cell of (method, metric), added when missing.
     EvalCell& cell(std::string_view method, std::string_view metric);

@@ -75,9 +75,12 @@ Tensor faith_baseline(const Tensor& image, FaithBaseline b, float sigma, const I
 
 const char* faith_baseline_name(FaithBaseline b) {
     switch (b) {
-        case FaithBaseline::kBlack: return "black";
-        case FaithBaseline::kBlur: return "blur";
-        case FaithBaseline::kMean: return "mean";
+        case FaithBaseline::kBlack:
+            return "black";
+        case FaithBaseline::kBlur:
+            return "blur";
+        case FaithBaseline::kMean:
+            return "mean";
     }
     return "?";
 }
@@ -130,9 +133,9 @@ Expected<FaithCorrelationResult> faithfulness_correlation(
         return invalid_argument("faithfulness correlation: runs = " + std::to_string(opt.runs) +
                                 " (expected >= 2: a correlation needs two points)");
     if (pixels > 0 && (opt.subset_size < 1 || opt.subset_size > pixels))
-        return invalid_argument("faithfulness correlation: subset_size = " +
-                                std::to_string(opt.subset_size) + " (expected 1.." +
-                                std::to_string(pixels) + ", the pixels of the image)");
+        return invalid_argument(
+            "faithfulness correlation: subset_size = " + std::to_string(opt.subset_size) +
+            " (expected 1.." + std::to_string(pixels) + ", the pixels of the image)");
     return faithfulness_correlation(
         probe, image, map, cls,
         random_subsets(static_cast<int>(pixels), opt.subset_size, opt.runs, opt.seed), opt,

@@ -106,7 +106,8 @@ Expected<FaithCorrelationResult> faithfulness_correlation(
     ModelProbe& probe, const Tensor& image, const Tensor& map, int cls,
     const std::vector<std::vector<int>>& subsets, const FaithCorrelationOptions& options,
     const std::function<bool(float)>& progress = {});
-// `count` subsets of `size` distinct indices below n, by a partial Fisher-Yates shuffle of Rng(seed).
+// `count` subsets of `size` distinct indices below n, by a partial Fisher-Yates shuffle of
+// Rng(seed).
 std::vector<std::vector<int>> random_subsets(int n, int size, int count, uint64_t seed);
 
 // Pearson's correlation; NaN when either side is constant or they differ in length.

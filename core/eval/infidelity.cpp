@@ -52,7 +52,8 @@ Expected<InfidelityResult> infidelity(ModelProbe& probe, const Tensor& image, co
                                 std::to_string(probe.num_classes()) + " classes)");
     if (noise.empty()) return invalid_argument("infidelity: no perturbations");
     if (opt.batch < 1)
-        return invalid_argument("infidelity: batch = " + std::to_string(opt.batch) + " (expected >= 1)");
+        return invalid_argument("infidelity: batch = " + std::to_string(opt.batch) +
+                                " (expected >= 1)");
     for (size_t k = 0; k < noise.size(); ++k)
         if (noise[k].shape() != map.shape())
             return invalid_argument("infidelity: perturbation " + std::to_string(k) + " is " +

@@ -17,8 +17,7 @@ constexpr MetricDef kMetrics[] = {
      "higher = the attribution sits on fewer pixels (0 uniform, 1 one pixel)", true,
      MetricCost::kFree, "sparseness"},
     {"complexity", "Complexity (entropy of |map|)",
-     "lower = a simpler map (0 one pixel, log n uniform)", false, MetricCost::kFree,
-     "complexity"},
+     "lower = a simpler map (0 one pixel, log n uniform)", false, MetricCost::kFree, "complexity"},
     {"deletion_auc", "Deletion AUC",
      "lower = removing the map's top pixels first makes the score fall fast", false,
      MetricCost::kModel, "deletion_insertion"},
@@ -97,8 +96,8 @@ Expected<std::map<std::string_view, double>> compute_group(std::string_view grou
             return invalid_argument("sensitivity: the metric needs the method that made the map");
         SensitivityOptions o = opt.sensitivity;
         o.explain_seed = in.explain_seed;
-        auto r = sensitivity(*in.method, in.params, *in.probe, in.image, in.target, in.map, o,
-                             progress);
+        auto r =
+            sensitivity(*in.method, in.params, *in.probe, in.image, in.target, in.map, o, progress);
         if (!r) return r.status();
         out["max_sensitivity"] = r->max;
         out["avg_sensitivity"] = r->mean;
@@ -133,13 +132,13 @@ std::string metric_names() {
 
 Expected<std::vector<double>> compute_metrics(const MetricInput& in,
                                               std::span<const MetricDef* const> metrics,
-                                              const MetricOptions& opt,
-                                              const Progress& progress) {
+                                              const MetricOptions& opt, const Progress& progress) {
     const bool needs_model = std::any_of(metrics.begin(), metrics.end(), [](const MetricDef* m) {
         return m->cost != MetricCost::kFree;
     });
     if (needs_model && !in.probe)
-        return invalid_argument("metrics: a model probe is needed for the metrics that run the model");
+        return invalid_argument(
+            "metrics: a model probe is needed for the metrics that run the model");
     std::vector<std::string_view> groups;
     for (const MetricDef* m : metrics)
         if (std::find(groups.begin(), groups.end(), m->group) == groups.end())

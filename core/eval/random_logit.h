@@ -26,8 +26,8 @@ struct RandomLogitResult {
 // so no progress of its own. Needs a model of at least 2 classes.
 Expected<RandomLogitResult> random_logit(const ExplanationMethod& method, const Params& params,
                                          ModelProbe& probe, const Tensor& image,
-                                         const Target& target, const Tensor& map,
-                                         uint64_t seed, uint64_t explain_seed = 1);
+                                         const Target& target, const Tensor& map, uint64_t seed,
+                                         uint64_t explain_seed = 1);
 // The same against a given other class.
 Expected<RandomLogitResult> random_logit_against(const ExplanationMethod& method,
                                                  const Params& params, ModelProbe& probe,

@@ -17,9 +17,9 @@ struct Offset {
     int dy, dx;
     double w;
 };
-constexpr Offset kNeighbours[] = {{1, 1, 1.0 / 12}, {0, 1, 1.0 / 6},  {-1, 1, 1.0 / 12},
+constexpr Offset kNeighbours[] = {{1, 1, 1.0 / 12},  {0, 1, 1.0 / 6},  {-1, 1, 1.0 / 12},
                                   {1, -1, 1.0 / 12}, {0, -1, 1.0 / 6}, {-1, -1, 1.0 / 12},
-                                  {1, 0, 1.0 / 6},  {-1, 0, 1.0 / 6}};
+                                  {1, 0, 1.0 / 6},   {-1, 0, 1.0 / 6}};
 
 }  // namespace
 
@@ -75,7 +75,8 @@ Expected<Tensor> noisy_linear_imputation(const Tensor& image, const std::vector<
         for (size_t i = 0; i < m; ++i) {
             double sum = 0;
             for (auto [q, wt] : nb[i])
-                if (var[static_cast<size_t>(q)] < 0) sum += wt * image[static_cast<int64_t>(q) * c + ch];
+                if (var[static_cast<size_t>(q)] < 0)
+                    sum += wt * image[static_cast<int64_t>(q) * c + ch];
             b[i] = sum;
             bnorm += sum * sum;
             v[i] = 0;
@@ -104,7 +105,8 @@ Expected<Tensor> noisy_linear_imputation(const Tensor& image, const std::vector<
         for (size_t i = 0; i < m; ++i)
             out[static_cast<int64_t>(unknown[i]) * c + ch] = static_cast<float>(v[i]);
     }
-    const bool noisy = std::any_of(noise_std.begin(), noise_std.end(), [](float x) { return x != 0; });
+    const bool noisy =
+        std::any_of(noise_std.begin(), noise_std.end(), [](float x) { return x != 0; });
     if (noisy)
         for (size_t i = 0; i < m; ++i)
             for (int ch = 0; ch < c; ++ch)
@@ -132,7 +134,8 @@ Expected<RoadResult> road(ModelProbe& probe, const Tensor& image, const Tensor& 
     if (!(opt.noise >= 0))
         return invalid_argument("road: noise = " + std::to_string(opt.noise) + " (expected >= 0)");
     const int64_t n = s[1] * s[2], c = s[3];
-    const std::vector<float> noise_std = noise_half_width(probe.input_spec(), static_cast<int>(c), opt.noise);
+    const std::vector<float> noise_std =
+        noise_half_width(probe.input_spec(), static_cast<int>(c), opt.noise);
     const std::vector<int> morf = rank_pixels(map);
     std::vector<int> lerf(morf.size());
     std::iota(lerf.begin(), lerf.end(), 0);
@@ -152,7 +155,8 @@ Expected<RoadResult> road(ModelProbe& probe, const Tensor& image, const Tensor& 
         for (int j = 0; j < k; ++j) {
             std::vector<uint8_t> removed(static_cast<size_t>(n), 0);
             const int64_t count = n * opt.percentages[static_cast<size_t>(j)] / 100;
-            for (int64_t q = 0; q < count; ++q) removed[static_cast<size_t>(order[static_cast<size_t>(q)])] = 1;
+            for (int64_t q = 0; q < count; ++q)
+                removed[static_cast<size_t>(order[static_cast<size_t>(q)])] = 1;
             auto x = noisy_linear_imputation(image, removed, noise_std, rng);
             if (!x) return x.status();
             std::copy(x->data(), x->data() + x->size(), batch.data() + j * n * c);

@@ -31,7 +31,8 @@ Expected<SensitivityResult> sensitivity(const ExplanationMethod& method, const P
         return invalid_argument("sensitivity: expects one image [1,H,W,C], got " +
                                 image.shape().str());
     const int64_t c = image.shape()[3];
-    const std::vector<float> w = noise_half_width(probe.input_spec(), static_cast<int>(c), opt.radius);
+    const std::vector<float> w =
+        noise_half_width(probe.input_spec(), static_cast<int>(c), opt.radius);
     Rng rng(opt.seed);
     std::vector<Tensor> noise;
     for (int k = 0; k < opt.samples; ++k) {
@@ -78,8 +79,8 @@ Expected<SensitivityResult> sensitivity(const ExplanationMethod& method, const P
         if (!e) return e.status();
         if (e->map.shape() != map.shape())
             return invalid_argument("sensitivity: " + std::string(method.name()) +
-                                    " returned a map " + e->map.shape().str() + " for a noisy input, " +
-                                    map.shape().str() + " for the image");
+                                    " returned a map " + e->map.shape().str() +
+                                    " for a noisy input, " + map.shape().str() + " for the image");
         double num = 0;
         for (int64_t i = 0; i < map.size(); ++i) {
             const double diff = static_cast<double>(map[i]) - e->map[i];

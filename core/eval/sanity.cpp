@@ -30,7 +30,6 @@ std::vector<double> ranks(std::span<const float> v) {
     return r;
 }
 
-
 std::vector<float> abs_values(const Tensor& m) {
     std::vector<float> v(static_cast<size_t>(m.size()));
     for (int64_t i = 0; i < m.size(); ++i) v[static_cast<size_t>(i)] = std::fabs(m[i]);

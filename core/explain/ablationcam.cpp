@@ -16,7 +16,8 @@
 namespace cnnlens {
 namespace {
 
-Expected<Explanation> ablationcam(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> ablationcam(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                  const Params& p, ExplainContext& ctx) {
     auto layer = cam_layer(ctx.probe, m.param(p, "layer"), m.title());
     if (!layer) return layer.status();
     const int batch = static_cast<int>(m.param(p, "batch"));
@@ -26,7 +27,9 @@ Expected<Explanation> ablationcam(const ExplanationMethod& m, const Tensor& x, c
     if (!base) return base.status();
     const Tensor& A = base->activations[0];
     const double y = target_score(*base, 0, t);
-    if (y == 0) return invalid_argument("Ablation-CAM: the target score is 0, so the weights (y - y_k) / y are undefined");
+    if (y == 0)
+        return invalid_argument(
+            "Ablation-CAM: the target score is 0, so the weights (y - y_k) / y are undefined");
     const int64_t h = A.shape()[1], w = A.shape()[2], k = A.shape()[3], hw = h * w;
     std::vector<double> weight(static_cast<size_t>(k));
     for (int64_t first = 0; first < k;) {
@@ -38,10 +41,12 @@ Expected<Explanation> ablationcam(const ExplanationMethod& m, const Tensor& x, c
         ablate.replace = ProbeRequest::Replace{*layer, &values};
         auto res = ctx.probe.run(x, ablate);
         if (!res) return res.status();
-        for (int64_t j = 0; j < n; ++j) weight[static_cast<size_t>(first + j)] = (y - target_score(*res, j, t)) / y;
+        for (int64_t j = 0; j < n; ++j)
+            weight[static_cast<size_t>(first + j)] = (y - target_score(*res, j, t)) / y;
         first += n;
         if (!ctx.report(static_cast<float>(first) / static_cast<float>(k)))
-            return cancelled("Ablation-CAM cancelled after " + std::to_string(first) + " of " + std::to_string(k) + " channels");
+            return cancelled("Ablation-CAM cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(k) + " channels");
     }
     Tensor cam(Shape{h, w});
     for (int64_t i = 0; i < hw; ++i) {
@@ -65,17 +70,27 @@ const ExplanationMethod& method_AblationCam() {
         {.name = "ablationcam",
          .title = "Ablation-CAM",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kMinMax},
-         .card = {.what = "Sets each channel of the layer to zero in turn; the share of the score lost weights that "
-                          "channel. No gradients.",
-                  .reading = kCamReading,
-                  .passes = "1 forward pass, then 1 from the layer on per channel, {batch} per engine call",
-                  .paper = "Desai & Ramaswamy 2020, Ablation-CAM: Visual Explanation for Deep Convolutional Network via "
-                           "Gradient-free Localization",
-                  .anchor = "pytorch-grad-cam (the paper's ablated value 0)"},
-         .params = {layer_param(),
-                    {.name = "batch", .label = "Batch size", .def = 32, .min = 1, .max = 1000, .integer = true,
-                     .help = "Ablated copies per engine call: memory against speed; the map is the same.",
-                     .anchor = "pytorch-grad-cam's batch_size"}},
+         .card =
+             {.what = "Sets each channel of the layer to zero in turn; the share of the score lost "
+                      "weights that "
+                      "channel. No gradients.",
+              .reading = kCamReading,
+              .passes =
+                  "1 forward pass, then 1 from the layer on per channel, {batch} per engine call",
+              .paper = "Desai & Ramaswamy 2020, Ablation-CAM: Visual Explanation for Deep "
+                       "Convolutional Network via "
+                       "Gradient-free Localization",
+              .anchor = "pytorch-grad-cam (the paper's ablated value 0)"},
+         .params =
+             {layer_param(),
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 32,
+               .min = 1,
+               .max = 1000,
+               .integer = true,
+               .help = "Ablated copies per engine call: memory against speed; the map is the same.",
+               .anchor = "pytorch-grad-cam's batch_size"}},
          .explain = ablationcam});
     return m;
 }

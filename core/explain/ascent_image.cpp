@@ -70,8 +70,7 @@ void AscentImage::blur(float sigma) {
         std::copy(b.data(), b.data() + b.size(), param_.begin());
         return;
     }
-    const float k =
-        -2.f * std::numbers::pi_v<float> * std::numbers::pi_v<float> * sigma * sigma;
+    const float k = -2.f * std::numbers::pi_v<float> * std::numbers::pi_v<float> * sigma * sigma;
     for (int c = 0; c < c_; ++c)
         for (int ky = 0; ky < h_; ++ky)
             for (int kx = 0; kx < fft_.bins(); ++kx) {

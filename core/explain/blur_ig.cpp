@@ -47,8 +47,8 @@ void blur_matrix(int n, double sigma, std::vector<double>& k, std::vector<double
 }
 
 // out += Ky x Kx^T for one image x [H, W, C].
-void separable(const std::vector<double>& ky, const std::vector<double>& kx, const std::vector<double>& x, int H, int W, int C,
-               std::vector<double>& out) {
+void separable(const std::vector<double>& ky, const std::vector<double>& kx,
+               const std::vector<double>& x, int H, int W, int C, std::vector<double>& out) {
     std::vector<double> tmp(x.size(), 0.0);
     for (int y = 0; y < H; ++y)
         for (int xx = 0; xx < W; ++xx) {
@@ -70,7 +70,8 @@ void separable(const std::vector<double>& ky, const std::vector<double>& kx, con
 }
 
 // L(x, sigma) into `l` and, when `dl` is given, dL/dsigma into it.
-void blur(const std::vector<double>& x, int H, int W, int C, double sigma, std::vector<double>& l, std::vector<double>* dl) {
+void blur(const std::vector<double>& x, int H, int W, int C, double sigma, std::vector<double>& l,
+          std::vector<double>* dl) {
     l.assign(x.size(), 0.0);
     if (dl) dl->assign(x.size(), 0.0);
     if (sigma <= 0) {
@@ -86,12 +87,14 @@ void blur(const std::vector<double>& x, int H, int W, int C, double sigma, std::
     separable(ky, dkx, x, H, W, C, *dl);
 }
 
-Expected<Explanation> blur_ig(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> blur_ig(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                              const Params& p, ExplainContext& ctx) {
     const int steps = static_cast<int>(m.param(p, "steps"));
     const double max_sigma = m.param(p, "max_sigma");
     const bool sqrt_spacing = m.param(p, "spacing") == 1;
     const int batch = static_cast<int>(m.param(p, "batch"));
-    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]),
+              C = static_cast<int>(x.shape()[3]);
     const int64_t per = x.size();
     std::vector<double> sigma(static_cast<size_t>(steps) + 1);
     for (int i = 0; i <= steps; ++i) {
@@ -115,7 +118,8 @@ Expected<Explanation> blur_ig(const ExplanationMethod& m, const Tensor& x, const
         score_x0 = target_score(*res, 1, t);
     }
     std::vector<double> acc(static_cast<size_t>(per), 0.0);
-    std::vector<std::vector<double>> weight(static_cast<size_t>(batch));  // -dsigma * dL/dsigma per point
+    std::vector<std::vector<double>> weight(
+        static_cast<size_t>(batch));  // -dsigma * dL/dsigma per point
     for (int first = 0; first < steps;) {
         const int count = std::min(batch, steps - first);
         Tensor path(Shape{count, H, W, C});
@@ -136,10 +140,13 @@ Expected<Explanation> blur_ig(const ExplanationMethod& m, const Tensor& x, const
         if (!r) return r.status();
         for (int k = 0; k < count; ++k)
             for (int64_t j = 0; j < per; ++j)
-                acc[static_cast<size_t>(j)] += weight[static_cast<size_t>(k)][static_cast<size_t>(j)] * r->input_grad[k * per + j];
+                acc[static_cast<size_t>(j)] +=
+                    weight[static_cast<size_t>(k)][static_cast<size_t>(j)] *
+                    r->input_grad[k * per + j];
         first += count;
         if (!ctx.report(static_cast<float>(first) / steps))
-            return cancelled("blur_ig cancelled after " + std::to_string(first) + " of " + std::to_string(steps) + " steps");
+            return cancelled("blur_ig cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(steps) + " steps");
     }
     Tensor a(x.shape()), base(x.shape());
     double total = 0;
@@ -158,24 +165,50 @@ const ExplanationMethod& method_BlurIG() {
         {.name = "blur_ig",
          .title = "Blur IG",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "Integrated Gradients along a path of ever less blurred images, from a strong blur to the "
-                          "image: detail is added instead of brightness, so no black baseline is needed.",
-                  .passes = "{steps} forward and backward passes, {batch} per engine call",
-                  .paper = "Xu, Venugopalan & Sundararajan 2020, Attribution in Scale and Space",
-                  .anchor = "PAIR saliency's blur_ig"},
-         .params = {{.name = "max_sigma", .label = "Strongest blur", .def = 50, .min = 0.1, .max = 1000,
-                     .help = "Gaussian sigma, in pixels, of the path's start, the most blurred image.",
+         .card =
+             {.what =
+                  "Integrated Gradients along a path of ever less blurred images, from a strong "
+                  "blur to the "
+                  "image: detail is added instead of brightness, so no black baseline is needed.",
+              .passes = "{steps} forward and backward passes, {batch} per engine call",
+              .paper = "Xu, Venugopalan & Sundararajan 2020, Attribution in Scale and Space",
+              .anchor = "PAIR saliency's blur_ig"},
+         .params = {{.name = "max_sigma",
+                     .label = "Strongest blur",
+                     .def = 50,
+                     .min = 0.1,
+                     .max = 1000,
+                     .help =
+                         "Gaussian sigma, in pixels, of the path's start, the most blurred image.",
                      .anchor = "PAIR"},
-                    {.name = "steps", .label = "Path steps", .def = 100, .min = 1, .max = 10000, .integer = true,
-                     .help = "Intervals between the blurred start and the image, each sampled at its midpoint.",
+                    {.name = "steps",
+                     .label = "Path steps",
+                     .def = 100,
+                     .min = 1,
+                     .max = 10000,
+                     .integer = true,
+                     .help = "Intervals between the blurred start and the image, each sampled at "
+                             "its midpoint.",
                      .anchor = "PAIR"},
-                    {.name = "spacing", .label = "Blur spacing", .def = 0, .min = 0, .max = 1, .integer = true,
+                    {.name = "spacing",
+                     .label = "Blur spacing",
+                     .def = 0,
+                     .min = 0,
+                     .max = 1,
+                     .integer = true,
                      .choices = {"linear", "sqrt"},
-                     .help = "Blur steps evenly spaced in sigma, or in sigma squared as PAIR's sqrt option (whose "
+                     .help = "Blur steps evenly spaced in sigma, or in sigma squared as PAIR's "
+                             "sqrt option (whose "
                              "start has sigma sqrt(max_sigma)).",
                      .anchor = "PAIR (linear)"},
-                    {.name = "batch", .label = "Batch size", .def = 50, .min = 1, .max = 1000, .integer = true,
-                     .help = "Path points per engine call: memory against speed; the map is the same.",
+                    {.name = "batch",
+                     .label = "Batch size",
+                     .def = 50,
+                     .min = 1,
+                     .max = 1000,
+                     .integer = true,
+                     .help =
+                         "Path points per engine call: memory against speed; the map is the same.",
                      .anchor = "cnnlens (speed only)"}},
          .explain = blur_ig});
     return m;

@@ -27,7 +27,9 @@ namespace {
 
 Status check_logit(std::string_view method, const Target& t) {
     if (t.score != Target::Score::kLogit)
-        return invalid_argument(std::string(method) + ": explains logits (a probability goes through the softmax, which has no rescale rule)");
+        return invalid_argument(std::string(method) +
+                                ": explains logits (a probability goes through the softmax, which "
+                                "has no rescale rule)");
     return Status::ok();
 }
 
@@ -55,10 +57,12 @@ Explanation with_delta(Tensor a, const Tensor& baseline, double score_x, double 
     return e;
 }
 
-Expected<Explanation> deeplift(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> deeplift(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                               const Params& p, ExplainContext& ctx) {
     if (Status s = check_logit("deeplift", t); !s) return s;
-    const Tensor x0 = m.param(p, "baseline") == 0 ? black_image(x, ctx.probe.input_spec())
-                                                   : gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma")));
+    const Tensor x0 = m.param(p, "baseline") == 0
+                          ? black_image(x, ctx.probe.input_spec())
+                          : gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma")));
     ProbeRequest r;
     r.target = t;
     r.input_gradient = true;
@@ -71,7 +75,8 @@ Expected<Explanation> deeplift(const ExplanationMethod& m, const Tensor& x, cons
     return with_delta(std::move(a), x0, target_score(*res, 0, t), reference_score(*res, 0, t));
 }
 
-Expected<Explanation> deepshap(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> deepshap(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                               const Params& p, ExplainContext& ctx) {
     if (Status s = check_logit("deepshap", t); !s) return s;
     const int n = static_cast<int>(m.param(p, "samples"));
     const int kind = static_cast<int>(m.param(p, "baselines"));
@@ -79,7 +84,8 @@ Expected<Explanation> deepshap(const ExplanationMethod& m, const Tensor& x, cons
     const int batch = static_cast<int>(m.param(p, "batch"));
     const int64_t per = x.size();
     const Tensor black = black_image(x, ctx.probe.input_spec());
-    const Tensor blurred = kind == 0 ? gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma"))) : Tensor();
+    const Tensor blurred =
+        kind == 0 ? gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma"))) : Tensor();
     std::vector<double> acc(static_cast<size_t>(per), 0.0), mean_x0(static_cast<size_t>(per), 0.0);
     double score_x = 0, score_x0 = 0;
     for (int first = 0; first < n;) {
@@ -103,13 +109,15 @@ Expected<Explanation> deepshap(const ExplanationMethod& m, const Tensor& x, cons
             for (int k = 0; k < count; ++k)
                 for (int64_t i = i0; i < i1; ++i) {
                     const float b = refs[k * per + i];
-                    acc[static_cast<size_t>(i)] += static_cast<double>(x[i] - b) * res->input_grad[k * per + i];
+                    acc[static_cast<size_t>(i)] +=
+                        static_cast<double>(x[i] - b) * res->input_grad[k * per + i];
                     mean_x0[static_cast<size_t>(i)] += b;
                 }
         });
         first += count;
         if (!ctx.report(static_cast<float>(first) / n))
-            return cancelled("deepshap cancelled after " + std::to_string(first) + " of " + std::to_string(n) + " baselines");
+            return cancelled("deepshap cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(n) + " baselines");
     }
     Tensor a(x.shape()), x0(x.shape());
     for (int64_t i = 0; i < per; ++i) {
@@ -126,14 +134,22 @@ const ExplanationMethod& method_DeepLift() {
         {.name = "deeplift",
          .title = "DeepLIFT (rescale)",
          .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "Compares the image with a reference image and carries the difference of every layer's output "
-                          "back to the pixels (the rescale rule): the attributions add up to the logit's change from the "
+         .card = {.what = "Compares the image with a reference image and carries the difference of "
+                          "every layer's output "
+                          "back to the pixels (the rescale rule): the attributions add up to the "
+                          "logit's change from the "
                           "reference to the image.",
                   .passes = "1 forward pass of the image and of the reference, 1 backward pass",
-                  .paper = "Shrikumar, Greenside & Kundaje 2017, Learning Important Features Through Propagating "
+                  .paper = "Shrikumar, Greenside & Kundaje 2017, Learning Important Features "
+                           "Through Propagating "
                            "Activation Differences",
                   .anchor = "Captum DeepLift (black reference)"},
-         .params = {{.name = "baseline", .label = "Reference", .def = 0, .min = 0, .max = 1, .integer = true,
+         .params = {{.name = "baseline",
+                     .label = "Reference",
+                     .def = 0,
+                     .min = 0,
+                     .max = 1,
+                     .integer = true,
                      .choices = {"black", "blurred"},
                      .help = "The reference image: attributions explain the change from it.",
                      .anchor = "Captum (zeros)"},
@@ -147,19 +163,34 @@ const ExplanationMethod& method_DeepShap() {
         {.name = "deepshap",
          .title = "DeepSHAP",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "DeepLIFT averaged over references drawn from a distribution: an estimate of the SHAP values, "
+         .card = {.what = "DeepLIFT averaged over references drawn from a distribution: an "
+                          "estimate of the SHAP values, "
                           "which add up to the logit minus its mean over the references.",
-                  .passes = "{samples} DeepLIFT runs (image and reference forward, 1 backward), {batch} per engine call",
-                  .paper = "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
+                  .passes = "{samples} DeepLIFT runs (image and reference forward, 1 backward), "
+                            "{batch} per engine call",
+                  .paper =
+                      "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
                   .anchor = "Captum DeepLiftShap; shap's DeepExplainer"},
-         .params = {{.name = "samples", .label = "References", .def = 20, .min = 1, .max = 10000, .integer = true,
-                     .help = "How many references are drawn and averaged: more gives a steadier map.",
+         .params = {{.name = "samples",
+                     .label = "References",
+                     .def = 20,
+                     .min = 1,
+                     .max = 10000,
+                     .integer = true,
+                     .help =
+                         "How many references are drawn and averaged: more gives a steadier map.",
                      .anchor = "cnnlens; Captum averages the baselines it is given"},
                     baselines_param(),
                     baseline_noise_param(),
                     blur_sigma_param(),
-                    {.name = "batch", .label = "Batch size", .def = 16, .min = 1, .max = 1000, .integer = true,
-                     .help = "References per engine call: memory against speed; the map is the same.",
+                    {.name = "batch",
+                     .label = "Batch size",
+                     .def = 16,
+                     .min = 1,
+                     .max = 1000,
+                     .integer = true,
+                     .help =
+                         "References per engine call: memory against speed; the map is the same.",
                      .anchor = "cnnlens (speed only)"}},
          .explain = deepshap});
     return m;

@@ -30,20 +30,23 @@ std::string param_range_text(const ParamDef& d) {
 }
 
 std::string param_tooltip(const ParamDef& d) {
-    return std::string(d.help) + "\nDefault: " + param_value_text(d, d.def) + " (" + std::string(d.anchor) + ").\nRange: " +
-           param_range_text(d) + ".";
+    return std::string(d.help) + "\nDefault: " + param_value_text(d, d.def) + " (" +
+           std::string(d.anchor) + ").\nRange: " + param_range_text(d) + ".";
 }
 
 std::string_view map_reading(MapNorm norm) {
     switch (norm) {
         case MapNorm::kPercentile99:
-            return "Unsigned: bright pixels matter most, dark ones least; it does not say whether a pixel raises or lowers "
+            return "Unsigned: bright pixels matter most, dark ones least; it does not say whether "
+                   "a pixel raises or lowers "
                    "the score. The top 1 % share the brightest colour.";
         case MapNorm::kMinMax:
-            return "Unsigned, from its minimum (dark) to its maximum (bright): bright regions raise the score most.";
+            return "Unsigned, from its minimum (dark) to its maximum (bright): bright regions "
+                   "raise the score most.";
         case MapNorm::kSignedPercentile99:
         case MapNorm::kSymmetricMaxAbs:
-            return "Signed: red pixels raise the score, blue ones lower it, white ones change nothing; the scale is "
+            return "Signed: red pixels raise the score, blue ones lower it, white ones change "
+                   "nothing; the scale is "
                    "symmetric about 0.";
     }
     return {};
@@ -59,10 +62,13 @@ Expected<std::string> expand_passes(const ExplanationMethod& m, const Params& p)
         }
         const size_t close = t.find('}', i);
         if (close == std::string_view::npos)
-            return invalid_argument(std::string(m.name()) + ": card passes '" + std::string(t) + "' has an unclosed '{'");
+            return invalid_argument(std::string(m.name()) + ": card passes '" + std::string(t) +
+                                    "' has an unclosed '{'");
         const std::string_view name = t.substr(i + 1, close - i - 1);
         const ParamDef* d = m.find_param(name);
-        if (!d) return invalid_argument(std::string(m.name()) + ": card passes name '{" + std::string(name) + "}', which is not a parameter");
+        if (!d)
+            return invalid_argument(std::string(m.name()) + ": card passes name '{" +
+                                    std::string(name) + "}', which is not a parameter");
         out += param_value_text(*d, p.get(name, d->def));
         i = close + 1;
     }
@@ -77,10 +83,12 @@ CardText method_card(const ExplanationMethod& m, const Params& p) {
     c.colours = std::string(map_reading(m.traits().norm));
     if (!card.reading.empty()) c.colours.append(" ").append(card.reading);
     auto passes = expand_passes(m, p);
-    c.cost = std::string(m.live() ? "Live (recomputed as settings change): " : "Job (runs on request, with progress): ") +
+    c.cost = std::string(m.live() ? "Live (recomputed as settings change): "
+                                  : "Job (runs on request, with progress): ") +
              (passes ? *passes : std::string(card.passes)) + ".";
     c.score = std::string("Explains the class's ") +
-              (m.traits().default_score == Target::Score::kLogit ? "logit" : "probability") + " unless another score is chosen.";
+              (m.traits().default_score == Target::Score::kLogit ? "logit" : "probability") +
+              " unless another score is chosen.";
     c.paper = std::string(card.paper) + ".";
     c.defaults = "Defaults follow " + std::string(card.anchor) + ".";
     return c;
@@ -116,13 +124,18 @@ std::string wrap_text(std::string_view text, int width, int indent) {
 
 std::string card_text(const CardText& c, int width) {
     std::string s = c.title + "\n";
-    for (const auto& [heading, body] : {std::pair<std::string_view, const std::string&>{"What it computes", c.what},
-                                        {"Reading the map", c.colours},
-                                        {"Cost", c.cost},
-                                        {"Score", c.score},
-                                        {"Paper", c.paper},
-                                        {"Defaults", c.defaults}})
-        s.append("\n").append(heading).append("\n  ").append(wrap_text(body, width, 2)).append("\n");
+    for (const auto& [heading, body] :
+         {std::pair<std::string_view, const std::string&>{"What it computes", c.what},
+          {"Reading the map", c.colours},
+          {"Cost", c.cost},
+          {"Score", c.score},
+          {"Paper", c.paper},
+          {"Defaults", c.defaults}})
+        s.append("\n")
+            .append(heading)
+            .append("\n  ")
+            .append(wrap_text(body, width, 2))
+            .append("\n");
     return s;
 }
 

@@ -24,12 +24,12 @@ std::string_view map_reading(MapNorm norm);
 
 // A method's card in sections, its cost counted for parameter values `p` (defaults where unset).
 struct CardText {
-    std::string title;     // "SmoothGrad"
-    std::string what;      // what it computes
-    std::string colours;   // how to read the map: map_reading() and the card's own note
-    std::string cost;      // how it runs and its model passes: "Job (runs on request): 50 runs of ..."
-    std::string score;     // the score it explains unless another is chosen
-    std::string paper;     // authors, year, title
+    std::string title;    // "SmoothGrad"
+    std::string what;     // what it computes
+    std::string colours;  // how to read the map: map_reading() and the card's own note
+    std::string cost;   // how it runs and its model passes: "Job (runs on request): 50 runs of ..."
+    std::string score;  // the score it explains unless another is chosen
+    std::string paper;  // authors, year, title
     std::string defaults;  // whose defaults it follows
 };
 CardText method_card(const ExplanationMethod& m, const Params& p = {});

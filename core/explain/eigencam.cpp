@@ -17,14 +17,16 @@ namespace {
 
 // Top eigenpair of the symmetric positive semi-definite m x m matrix `c` (row-major) by power
 // iteration; returns the eigenvalue, `v` the unit eigenvector, `iterations` the steps taken.
-double top_eigenvector(const std::vector<double>& c, int64_t m, std::vector<double>& v, int& iterations) {
+double top_eigenvector(const std::vector<double>& c, int64_t m, std::vector<double>& v,
+                       int& iterations) {
     // Start from the column of largest norm: never orthogonal to the top eigenvector unless the
     // matrix is zero.
     int64_t best = 0;
     double best_norm = -1;
     for (int64_t j = 0; j < m; ++j) {
         double s = 0;
-        for (int64_t i = 0; i < m; ++i) s += c[static_cast<size_t>(i * m + j)] * c[static_cast<size_t>(i * m + j)];
+        for (int64_t i = 0; i < m; ++i)
+            s += c[static_cast<size_t>(i * m + j)] * c[static_cast<size_t>(i * m + j)];
         if (s > best_norm) best_norm = s, best = j;
     }
     v.assign(static_cast<size_t>(m), 0.0);
@@ -33,7 +35,8 @@ double top_eigenvector(const std::vector<double>& c, int64_t m, std::vector<doub
         iterations = 0;
         return 0;
     }
-    for (int64_t i = 0; i < m; ++i) v[static_cast<size_t>(i)] = c[static_cast<size_t>(i * m + best)] / std::sqrt(best_norm);
+    for (int64_t i = 0; i < m; ++i)
+        v[static_cast<size_t>(i)] = c[static_cast<size_t>(i * m + best)] / std::sqrt(best_norm);
     std::vector<double> w(static_cast<size_t>(m));
     double lambda = 0;
     constexpr int kMaxIterations = 20000;
@@ -59,7 +62,8 @@ double top_eigenvector(const std::vector<double>& c, int64_t m, std::vector<doub
     return lambda;
 }
 
-Expected<Explanation> eigencam(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> eigencam(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                               const Params& p, ExplainContext& ctx) {
     auto layer = cam_layer(ctx.probe, m.param(p, "layer"), m.title());
     if (!layer) return layer.status();
     ProbeRequest r;
@@ -84,9 +88,11 @@ Expected<Explanation> eigencam(const ExplanationMethod& m, const Tensor& x, cons
         for (int64_t b = a; b < n; ++b) {
             double s = 0;
             if (channels)
-                for (int64_t i = 0; i < hw; ++i) s += X[static_cast<size_t>(i * k + a)] * X[static_cast<size_t>(i * k + b)];
+                for (int64_t i = 0; i < hw; ++i)
+                    s += X[static_cast<size_t>(i * k + a)] * X[static_cast<size_t>(i * k + b)];
             else
-                for (int64_t c = 0; c < k; ++c) s += X[static_cast<size_t>(a * k + c)] * X[static_cast<size_t>(b * k + c)];
+                for (int64_t c = 0; c < k; ++c)
+                    s += X[static_cast<size_t>(a * k + c)] * X[static_cast<size_t>(b * k + c)];
             gram[static_cast<size_t>(a * n + b)] = gram[static_cast<size_t>(b * n + a)] = s;
             if (a == b) trace += s;
         }
@@ -97,7 +103,8 @@ Expected<Explanation> eigencam(const ExplanationMethod& m, const Tensor& x, cons
     for (int64_t i = 0; i < hw; ++i) {
         if (channels) {
             double s = 0;
-            for (int64_t c = 0; c < k; ++c) s += X[static_cast<size_t>(i * k + c)] * v[static_cast<size_t>(c)];
+            for (int64_t c = 0; c < k; ++c)
+                s += X[static_cast<size_t>(i * k + c)] * v[static_cast<size_t>(c)];
             proj[static_cast<size_t>(i)] = s;
         } else {
             proj[static_cast<size_t>(i)] = std::sqrt(lambda) * v[static_cast<size_t>(i)];
@@ -111,7 +118,8 @@ Expected<Explanation> eigencam(const ExplanationMethod& m, const Tensor& x, cons
     }
     const double sign = agree < 0 ? -1.0 : 1.0;
     Tensor cam(Shape{h, w});
-    for (int64_t i = 0; i < hw; ++i) cam[i] = static_cast<float>(std::max(sign * proj[static_cast<size_t>(i)], 0.0));
+    for (int64_t i = 0; i < hw; ++i)
+        cam[i] = static_cast<float>(std::max(sign * proj[static_cast<size_t>(i)], 0.0));
     Explanation e = cam_explanation(std::move(cam), x, ctx.probe, *layer);
     e.stats["score"] = target_score(*res, 0, t);
     e.stats["explained_variance"] = trace > 0 ? lambda / trace : 0.0;
@@ -123,18 +131,20 @@ Expected<Explanation> eigencam(const ExplanationMethod& m, const Tensor& x, cons
 }  // namespace
 
 const ExplanationMethod& method_EigenCam() {
-    static const FnMethod m(
-        {.name = "eigencam",
-         .title = "Eigen-CAM",
-         .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
-         .card = {.what = "The first principal component of the layer's activations, projected on its positions: where "
-                          "the layer fires more than on average. No gradient and no class: every class gets the same map.",
-                  .reading = kCamReading,
-                  .passes = "1 forward pass",
-                  .paper = "Muhammad & Yeasin 2020, Eigen-CAM: Class Activation Map using Principal Components",
-                  .anchor = "pytorch-grad-cam (centred activations)"},
-         .params = {layer_param()},
-         .explain = eigencam});
+    static const FnMethod m({.name = "eigencam",
+                             .title = "Eigen-CAM",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
+                             .card = {.what = "The first principal component of the layer's "
+                                              "activations, projected on its positions: where "
+                                              "the layer fires more than on average. No gradient "
+                                              "and no class: every class gets the same map.",
+                                      .reading = kCamReading,
+                                      .passes = "1 forward pass",
+                                      .paper = "Muhammad & Yeasin 2020, Eigen-CAM: Class "
+                                               "Activation Map using Principal Components",
+                                      .anchor = "pytorch-grad-cam (centred activations)"},
+                             .params = {layer_param()},
+                             .explain = eigencam});
     return m;
 }
 

@@ -63,8 +63,8 @@ double ExplanationMethod::param(const Params& p, std::string_view name) const {
     return p.get(name, d->def);
 }
 
-void stamp_explanation(const ExplanationMethod& m, const Tensor& image, const Target& target, const Params& p,
-                       const ExplainContext& ctx, Explanation& e) {
+void stamp_explanation(const ExplanationMethod& m, const Tensor& image, const Target& target,
+                       const Params& p, const ExplainContext& ctx, Explanation& e) {
     e.method = std::string(m.name());
     e.target = target;
     e.height = static_cast<int>(image.shape()[1]);
@@ -74,7 +74,8 @@ void stamp_explanation(const ExplanationMethod& m, const Tensor& image, const Ta
     e.params["seed"] = static_cast<double>(ctx.seed);
 }
 
-Expected<ProbeResult> input_gradients(ModelProbe& probe, const Tensor& batch, const Target& target, ReluRule rule) {
+Expected<ProbeResult> input_gradients(ModelProbe& probe, const Tensor& batch, const Target& target,
+                                      ReluRule rule) {
     ProbeRequest r;
     r.target = target;
     r.input_gradient = true;
@@ -106,7 +107,8 @@ Tensor resize_map(const Tensor& map, int height, int width) {
         const int y0 = static_cast<int>(sy), y1 = std::min(y0 + 1, h - 1);
         const float fy = sy - y0;
         for (int x = 0; x < width; ++x) {
-            const float sx = std::clamp((x + 0.5f) * w / width - 0.5f, 0.f, static_cast<float>(w - 1));
+            const float sx =
+                std::clamp((x + 0.5f) * w / width - 0.5f, 0.f, static_cast<float>(w - 1));
             const int x0 = static_cast<int>(sx), x1 = std::min(x0 + 1, w - 1);
             const float fx = sx - x0;
             const float top = map[y0 * w + x0] * (1 - fx) + map[y0 * w + x1] * fx;
@@ -124,7 +126,8 @@ Tensor gaussian_blur(const Tensor& img, float sigma) {
     const int r = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
     std::vector<float> k(static_cast<size_t>(2 * r + 1));
     float s = 0;
-    for (int i = -r; i <= r; ++i) s += k[static_cast<size_t>(i + r)] = std::exp(-0.5f * i * i / (sigma * sigma));
+    for (int i = -r; i <= r; ++i)
+        s += k[static_cast<size_t>(i + r)] = std::exp(-0.5f * i * i / (sigma * sigma));
     for (float& v : k) v /= s;
     Tensor tmp(img.shape());
     // Edges are handled by renormalising over the in-bounds taps (no dark border).

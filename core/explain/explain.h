@@ -32,16 +32,20 @@ struct ParamDef {
     double def = 0, min = 0, max = 1;
     bool integer = false;
     std::vector<std::string_view> choices = {};
-    std::string_view help = {};    // what it changes, one sentence
-    std::string_view anchor = {};  // where the default comes from: "the lime package", "PAIR saliency"
-    std::string_view range = {};   // the accepted values in words, when [min, max] says it badly
+    std::string_view help = {};  // what it changes, one sentence
+    std::string_view anchor =
+        {};  // where the default comes from: "the lime package", "PAIR saliency"
+    std::string_view range = {};  // the accepted values in words, when [min, max] says it badly
 };
 
 // Parameter values by name; missing names take their defaults.
 class Params {
 public:
     Params() = default;
-    Params& set(std::string_view name, double v) { values_[std::string(name)] = v; return *this; }
+    Params& set(std::string_view name, double v) {
+        values_[std::string(name)] = v;
+        return *this;
+    }
     bool has(std::string_view name) const { return values_.count(std::string(name)) > 0; }
     double get(std::string_view name, double def) const {
         auto it = values_.find(std::string(name));
@@ -103,12 +107,13 @@ const StatDef* find_stat(std::string_view key);
 
 // What a method is, for people (describe.h assembles it with the traits and parameters).
 struct MethodCard {
-    std::string_view what = {};     // one paragraph: what it computes
-    std::string_view reading = {};  // how to read the map beyond what its norm says ("" for nothing)
+    std::string_view what = {};  // one paragraph: what it computes
+    std::string_view reading =
+        {};  // how to read the map beyond what its norm says ("" for nothing)
     // Its cost in model passes; "{name}" stands for parameter `name`'s value.
     std::string_view passes = {};
-    std::string_view paper = {};    // authors, year, title
-    std::string_view anchor = {};   // the library whose defaults and formulas it follows
+    std::string_view paper = {};   // authors, year, title
+    std::string_view anchor = {};  // the library whose defaults and formulas it follows
 };
 
 // How much work a method is, which decides how the app runs it.
@@ -131,21 +136,21 @@ struct MethodTraits {
 class ExplanationMethod {
 public:
     virtual ~ExplanationMethod() = default;
-    virtual std::string_view name() const = 0;    // "saliency": CLI name and registry key
-    virtual std::string_view title() const = 0;   // "Vanilla gradient"
+    virtual std::string_view name() const = 0;   // "saliency": CLI name and registry key
+    virtual std::string_view title() const = 0;  // "Vanilla gradient"
     virtual const MethodTraits& traits() const = 0;
     virtual const MethodCard& card() const = 0;
     virtual std::span<const ParamDef> params() const = 0;
     // image: one input row [1, H, W, C] in model input space (already preprocessed).
-    virtual Expected<Explanation> explain(const Tensor& image, const Target& target, const Params& params,
-                                          ExplainContext& ctx) const = 0;
+    virtual Expected<Explanation> explain(const Tensor& image, const Target& target,
+                                          const Params& params, ExplainContext& ctx) const = 0;
     // Whether attribute_batch() works: the gradient family, whose attribution of N images is one
     // engine call (SmoothGrad batches its noisy copies through it).
     virtual bool batches() const = 0;
     // The per-pixel attribution of every row of `batch` [N, H, W, C], as explain() returns it
     // for one row, in one engine call; an unsupported error unless batches().
-    virtual Expected<Tensor> attribute_batch(const Tensor& batch, const Target& target, const Params& params,
-                                             ExplainContext& ctx) const = 0;
+    virtual Expected<Tensor> attribute_batch(const Tensor& batch, const Target& target,
+                                             const Params& params, ExplainContext& ctx) const = 0;
 
     bool live() const { return traits().cost == MethodCost::kLive; }
     // The definition of parameter `name`, or nullptr when the method has none of that name.
@@ -164,8 +169,8 @@ std::string method_names();
 // Stamps what explain() of `m` on `image` for `target` says about itself onto `e`: the method,
 // target and size, the map's norm from the method's traits, and every ParamDef with its value in
 // `e.params` (and ctx.seed as "seed").
-void stamp_explanation(const ExplanationMethod& m, const Tensor& image, const Target& target, const Params& p,
-                       const ExplainContext& ctx, Explanation& e);
+void stamp_explanation(const ExplanationMethod& m, const Tensor& image, const Target& target,
+                       const Params& p, const ExplainContext& ctx, Explanation& e);
 
 // --- Helpers shared by methods --------------------------------------------------------------
 

@@ -12,7 +12,6 @@
 
 namespace cnnlens {
 
-
 AscentParams AscentParams::uo_classic() {
     AscentParams p;
     p.parameterization = Parameterization::kPixel;
@@ -26,26 +25,66 @@ AscentParams AscentParams::uo_classic() {
 std::span<const ParamDef> ascent_param_defs() {
     static const AscentParams d;
     static const std::vector<ParamDef> defs = {
-        {.name = "parameterization", .label = "Parameterization", .def = static_cast<double>(d.parameterization),
-         .min = 0, .max = 1, .integer = true, .choices = {"pixel", "fourier"},
-         .help = "pixel: the pixels themselves (UO); fourier: a scaled spectrum through a sigmoid, smoother (Lucid).",
+        {.name = "parameterization",
+         .label = "Parameterization",
+         .def = static_cast<double>(d.parameterization),
+         .min = 0,
+         .max = 1,
+         .integer = true,
+         .choices = {"pixel", "fourier"},
+         .help = "pixel: the pixels themselves (UO); fourier: a scaled spectrum through a sigmoid, "
+                 "smoother (Lucid).",
          .anchor = "Lucid and Lucent"},
-        {.name = "steps", .label = "Steps", .def = static_cast<double>(d.steps), .min = 1, .max = 4096, .integer = true,
+        {.name = "steps",
+         .label = "Steps",
+         .def = static_cast<double>(d.steps),
+         .min = 1,
+         .max = 4096,
+         .integer = true,
          .help = "Adam steps: more makes the channel fire harder, slowly.",
          .anchor = "half of Lucid's 512, enough on the bundled model"},
-        {.name = "learning_rate", .label = "Learning rate", .def = d.learning_rate, .min = 0.001, .max = 1,
-         .help = "Adam's step size.", .anchor = "Lucid; UO uses 0.1"},
-        {.name = "l2_decay", .label = "Weight decay", .def = d.l2_decay, .min = 0, .max = 0.1,
-         .help = "Pull toward mid-gray each step.", .anchor = "Lucid (none); UO uses 1e-6"},
-        {.name = "blur_every", .label = "Blur every", .def = static_cast<double>(d.blur_every), .min = 0, .max = 64,
-         .integer = true, .help = "Blur the image every n steps (0: never).",
+        {.name = "learning_rate",
+         .label = "Learning rate",
+         .def = d.learning_rate,
+         .min = 0.001,
+         .max = 1,
+         .help = "Adam's step size.",
+         .anchor = "Lucid; UO uses 0.1"},
+        {.name = "l2_decay",
+         .label = "Weight decay",
+         .def = d.l2_decay,
+         .min = 0,
+         .max = 0.1,
+         .help = "Pull toward mid-gray each step.",
+         .anchor = "Lucid (none); UO uses 1e-6"},
+        {.name = "blur_every",
+         .label = "Blur every",
+         .def = static_cast<double>(d.blur_every),
+         .min = 0,
+         .max = 64,
+         .integer = true,
+         .help = "Blur the image every n steps (0: never).",
          .anchor = "Lucid (never); UO's regularized variant: 4"},
-        {.name = "blur_sigma", .label = "Blur sigma", .def = d.blur_sigma, .min = 0.1, .max = 4,
-         .help = "Standard deviation of that blur, in pixels.", .anchor = "cnnlens"},
-        {.name = "jitter", .label = "Jitter", .def = static_cast<double>(d.jitter), .min = 0, .max = 16, .integer = true,
+        {.name = "blur_sigma",
+         .label = "Blur sigma",
+         .def = d.blur_sigma,
+         .min = 0.1,
+         .max = 4,
+         .help = "Standard deviation of that blur, in pixels.",
+         .anchor = "cnnlens"},
+        {.name = "jitter",
+         .label = "Jitter",
+         .def = static_cast<double>(d.jitter),
+         .min = 0,
+         .max = 16,
+         .integer = true,
          .help = "Random shift of the image each step, in pixels: steadier, less noisy pictures.",
          .anchor = "Lucid's 8 at 224 px, scaled to 64"},
-        {.name = "total_variation", .label = "Smoothness penalty", .def = d.total_variation, .min = 0, .max = 100,
+        {.name = "total_variation",
+         .label = "Smoothness penalty",
+         .def = d.total_variation,
+         .min = 0,
+         .max = 100,
          .help = "Weight of the squared-difference penalty between neighbouring pixels.",
          .anchor = "Lucid (0)"},
     };
@@ -109,7 +148,6 @@ float channel_mean(const Tensor& act, int k) {
     for (int64_t p = 0; p < positions; ++p) s += act[p * c + k];
     return static_cast<float>(s / static_cast<double>(positions));
 }
-
 
 // dst = src shifted by (dy, dx), vacated pixels mid-gray; shift_back is its transpose (gradients).
 void shift(const Tensor& src, int dy, int dx, Tensor& dst, float fill) {

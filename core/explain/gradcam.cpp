@@ -7,12 +7,12 @@
 //                                         so the map is faithful to the score for any head
 //   XGrad-CAM (Fu et al. 2020)            w_c = sum_i G_ic A_ic / (sum_i A_ic + 1e-7)
 //   Layer-CAM (Jiang et al. 2021)         relu(sum_c relu(G_ic) A_ic)
-// XGrad-CAM's 1e-7 and the formulas follow pytorch-grad-cam, the anchor users compare with. Default layer: the last layer whose output is spatial and
-// larger than 1x1, i.e. the one global pooling reads (pytorch-grad-cam's advice: ResNet's
-// layer4[-1], the block's output after its residual Add and ReLU, not the last conv inside the
-// block; VGG's features[-1]; for a plain conv stack, the last conv). The CAM is
-// ReLU'd at layer resolution (extras "cam") and upsampled bilinearly to the input size;
-// normalisation is left to display.
+// XGrad-CAM's 1e-7 and the formulas follow pytorch-grad-cam, the anchor users compare with. Default
+// layer: the last layer whose output is spatial and larger than 1x1, i.e. the one global pooling
+// reads (pytorch-grad-cam's advice: ResNet's layer4[-1], the block's output after its residual Add
+// and ReLU, not the last conv inside the block; VGG's features[-1]; for a plain conv stack, the
+// last conv). The CAM is ReLU'd at layer resolution (extras "cam") and upsampled bilinearly to the
+// input size; normalisation is left to display.
 #include <algorithm>
 #include <cmath>
 
@@ -25,14 +25,19 @@ Expected<int> cam_layer(ModelProbe& probe, double requested, std::string_view me
     if (requested >= 0) {
         for (const LayerInfo& l : layers)
             if (l.node == static_cast<int>(requested)) {
-                if (!l.spatial()) return invalid_argument("layer '" + l.name + "' has shape " + l.shape.str() + "; " + std::string(method) + " needs a spatial layer [N,H,W,C]");
+                if (!l.spatial())
+                    return invalid_argument("layer '" + l.name + "' has shape " + l.shape.str() +
+                                            "; " + std::string(method) +
+                                            " needs a spatial layer [N,H,W,C]");
                 return l.node;
             }
-        return invalid_argument("layer index " + std::to_string(static_cast<int>(requested)) + " is not a layer of the model");
+        return invalid_argument("layer index " + std::to_string(static_cast<int>(requested)) +
+                                " is not a layer of the model");
     }
     for (auto it = layers.rbegin(); it != layers.rend(); ++it)
         if (it->op != "Input" && it->spatial() && it->shape[1] * it->shape[2] > 1) return it->node;
-    return not_found("the model has no layer with a spatial output larger than 1x1; choose a layer");
+    return not_found(
+        "the model has no layer with a spatial output larger than 1x1; choose a layer");
 }
 
 Explanation cam_explanation(Tensor cam, const Tensor& image, ModelProbe& probe, int layer) {
@@ -49,7 +54,8 @@ namespace {
 enum class Variant { kGradCam, kPlusPlus, kGuided, kHiRes, kXGrad, kLayer };
 
 template <Variant kVariant>
-Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                          const Params& p, ExplainContext& ctx) {
     auto layer = cam_layer(ctx.probe, m.param(p, "layer"), m.title());
     if (!layer) return layer.status();
     ProbeRequest r;
@@ -76,7 +82,8 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
     const int64_t h = A.shape()[1], w = A.shape()[2], k = A.shape()[3], hw = h * w;
     std::vector<double> weight(static_cast<size_t>(k), 0.0);
     for (int64_t c = 0; c < k; ++c) {
-        if (kVariant == Variant::kHiRes || kVariant == Variant::kLayer) break;  // per-position weights below
+        if (kVariant == Variant::kHiRes || kVariant == Variant::kLayer)
+            break;  // per-position weights below
         if (kVariant == Variant::kXGrad) {
             double ga = 0, a = 0;
             for (int64_t i = 0; i < hw; ++i) {
@@ -103,7 +110,9 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
         double s = 0;
         for (int64_t c = 0; c < k; ++c) {
             const double g = G[i * k + c];
-            const double wc = kVariant == Variant::kHiRes ? g : kVariant == Variant::kLayer ? std::max(g, 0.0) : weight[static_cast<size_t>(c)];
+            const double wc = kVariant == Variant::kHiRes   ? g
+                              : kVariant == Variant::kLayer ? std::max(g, 0.0)
+                                                            : weight[static_cast<size_t>(c)];
             s += wc * A[i * k + c];
         }
         small[i] = static_cast<float>(std::max(s, 0.0));
@@ -115,7 +124,8 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
         const int64_t c = x.shape()[3];
         Tensor a(Shape{H, W, c});
         for (int64_t i = 0; i < static_cast<int64_t>(H) * W; ++i)
-            for (int64_t ch = 0; ch < c; ++ch) a[i * c + ch] = res->input_grad[i * c + ch] * e.map[i];
+            for (int64_t ch = 0; ch < c; ++ch)
+                a[i * c + ch] = res->input_grad[i * c + ch] * e.map[i];
         Tensor row = a.clone();
         row.reshape(x.shape());
         e.extras["cam_upsampled"] = std::move(e.map);
@@ -129,32 +139,46 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
 // A CAM is a ReLU'd weighted sum, zero or above, so its full range is shown (pytorch-grad-cam
 // scales min-max); Guided Grad-CAM multiplies it into the signed guided gradient.
 template <Variant kVariant>
-MethodDef cam_def(std::string_view name, std::string_view title, MethodCard card, MapNorm norm = MapNorm::kMinMax) {
+MethodDef cam_def(std::string_view name, std::string_view title, MethodCard card,
+                  MapNorm norm = MapNorm::kMinMax) {
     if (card.reading.empty()) card.reading = kCamReading;
     if (card.passes.empty()) card.passes = "1 forward and 1 backward pass";
     if (card.anchor.empty()) card.anchor = "pytorch-grad-cam (layer, formulas, min-max scaling)";
-    return {.name = name, .title = title, .traits = {.cost = MethodCost::kLive, .norm = norm}, .card = card,
-            .params = {layer_param()}, .explain = cam<kVariant>};
+    return {.name = name,
+            .title = title,
+            .traits = {.cost = MethodCost::kLive, .norm = norm},
+            .card = card,
+            .params = {layer_param()},
+            .explain = cam<kVariant>};
 }
 
 constexpr std::string_view kGradCamPaper =
-    "Selvaraju, Cogswell, Das, Vedantam, Parikh & Batra 2017, Grad-CAM: Visual Explanations from Deep Networks via "
+    "Selvaraju, Cogswell, Das, Vedantam, Parikh & Batra 2017, Grad-CAM: Visual Explanations from "
+    "Deep Networks via "
     "Gradient-based Localization";
 
 }  // namespace
 
 const ParamDef& layer_param() {
-    static const ParamDef d{.name = "layer", .label = "Layer", .def = -1, .min = -1, .max = 1e9, .integer = true,
-                            .help = "The layer the map is made from: later layers are coarser and closer to the class.",
-                            .anchor = "pytorch-grad-cam's advice: the last layer larger than 1x1, which global pooling reads",
-                            .range = "auto (-1) or a layer's node (cnnlens model-info; the CLI also takes its name)"};
+    static const ParamDef d{
+        .name = "layer",
+        .label = "Layer",
+        .def = -1,
+        .min = -1,
+        .max = 1e9,
+        .integer = true,
+        .help = "The layer the map is made from: later layers are coarser and closer to the class.",
+        .anchor =
+            "pytorch-grad-cam's advice: the last layer larger than 1x1, which global pooling reads",
+        .range = "auto (-1) or a layer's node (cnnlens model-info; the CLI also takes its name)"};
     return d;
 }
 
 const ExplanationMethod& method_GradCam() {
     static const FnMethod m(cam_def<Variant::kGradCam>(
         "gradcam", "Grad-CAM",
-        {.what = "Weights each channel of a late layer by the mean gradient of the score over its positions, sums the "
+        {.what = "Weights each channel of a late layer by the mean gradient of the score over its "
+                 "positions, sums the "
                  "weighted channels and keeps the positive part: the regions that raise the score.",
          .paper = kGradCamPaper}));
     return m;
@@ -163,9 +187,11 @@ const ExplanationMethod& method_GradCam() {
 const ExplanationMethod& method_GradCamPlusPlus() {
     static const FnMethod m(cam_def<Variant::kPlusPlus>(
         "gradcampp", "Grad-CAM++",
-        {.what = "Grad-CAM whose channel weights sum the positive gradients with per-position coefficients from the "
+        {.what = "Grad-CAM whose channel weights sum the positive gradients with per-position "
+                 "coefficients from the "
                  "gradient's powers, so that several regions with the same feature all get credit.",
-         .paper = "Chattopadhay, Sarkar, Howlader & Balasubramanian 2018, Grad-CAM++: Generalized Gradient-based Visual "
+         .paper = "Chattopadhay, Sarkar, Howlader & Balasubramanian 2018, Grad-CAM++: Generalized "
+                  "Gradient-based Visual "
                   "Explanations for Deep Convolutional Networks"}));
     return m;
 }
@@ -173,7 +199,8 @@ const ExplanationMethod& method_GradCamPlusPlus() {
 const ExplanationMethod& method_GuidedGradCam() {
     static const FnMethod m(cam_def<Variant::kGuided>(
         "guided_gradcam", "Guided Grad-CAM",
-        {.what = "Grad-CAM upsampled to the image and multiplied into the Guided Backprop gradient: guided backprop's "
+        {.what = "Grad-CAM upsampled to the image and multiplied into the Guided Backprop "
+                 "gradient: guided backprop's "
                  "fine detail, kept where Grad-CAM finds the class.",
          .reading = "Fine detail where Grad-CAM is high, near zero elsewhere.",
          .passes = "2 forward and 2 backward passes",
@@ -186,9 +213,12 @@ const ExplanationMethod& method_GuidedGradCam() {
 const ExplanationMethod& method_HiResCam() {
     static const FnMethod m(cam_def<Variant::kHiRes>(
         "hirescam", "HiResCAM",
-        {.what = "Multiplies the layer's activations by their gradients position by position, without Grad-CAM's "
-                 "averaging, so the map shows what the score depends on at each position of the layer.",
-         .paper = "Draelos & Carin 2020, Use HiResCAM instead of Grad-CAM for faithful explanations of convolutional "
+        {.what =
+             "Multiplies the layer's activations by their gradients position by position, without "
+             "Grad-CAM's "
+             "averaging, so the map shows what the score depends on at each position of the layer.",
+         .paper = "Draelos & Carin 2020, Use HiResCAM instead of Grad-CAM for faithful "
+                  "explanations of convolutional "
                   "neural networks"}));
     return m;
 }
@@ -196,20 +226,24 @@ const ExplanationMethod& method_HiResCam() {
 const ExplanationMethod& method_XGradCam() {
     static const FnMethod m(cam_def<Variant::kXGrad>(
         "xgradcam", "XGrad-CAM",
-        {.what = "Grad-CAM with each channel weighted by gradient times activation over the channel's total activation, "
+        {.what = "Grad-CAM with each channel weighted by gradient times activation over the "
+                 "channel's total activation, "
                  "a weighting derived from two axioms (sensitivity and conservation).",
-         .paper = "Fu, Hu, Dong, Guo, Gao & Li 2020, Axiom-based Grad-CAM: Towards Accurate Visualization and "
+         .paper = "Fu, Hu, Dong, Guo, Gao & Li 2020, Axiom-based Grad-CAM: Towards Accurate "
+                  "Visualization and "
                   "Explanation of CNNs"}));
     return m;
 }
 
 const ExplanationMethod& method_LayerCam() {
-    static const FnMethod m(cam_def<Variant::kLayer>(
-        "layercam", "Layer-CAM",
-        {.what = "Weights each activation by its own positive gradient, position by position; unlike Grad-CAM it stays "
-                 "sharp at earlier, finer layers.",
-         .paper = "Jiang, Zhang, Hou, Cheng & Wei 2021, LayerCAM: Exploring Hierarchical Class Activation Maps for "
-                  "Localization"}));
+    static const FnMethod m(
+        cam_def<Variant::kLayer>("layercam", "Layer-CAM",
+                                 {.what = "Weights each activation by its own positive gradient, "
+                                          "position by position; unlike Grad-CAM it stays "
+                                          "sharp at earlier, finer layers.",
+                                  .paper = "Jiang, Zhang, Hou, Cheng & Wei 2021, LayerCAM: "
+                                           "Exploring Hierarchical Class Activation Maps for "
+                                           "Localization"}));
     return m;
 }
 

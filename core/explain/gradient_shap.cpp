@@ -20,7 +20,8 @@
 
 namespace cnnlens {
 
-void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurred, float baseline_noise, float* out) {
+void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurred,
+                   float baseline_noise, float* out) {
     const int64_t per = black.size();
     const Tensor& pick = kind == 0 && rng.below(2) == 1 ? blurred : black;
     std::copy(pick.data(), pick.data() + per, out);
@@ -30,7 +31,8 @@ void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurre
 
 namespace {
 
-Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                    const Params& p, ExplainContext& ctx) {
     const int n = static_cast<int>(m.param(p, "samples"));
     const int kind = static_cast<int>(m.param(p, "baselines"));
     const float noise = static_cast<float>(m.param(p, "noise"));
@@ -40,7 +42,8 @@ Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x,
     Tensor black(x.shape());
     const std::vector<float> bv = black_value(ctx.probe.input_spec());
     for (int64_t i = 0; i < per; ++i) black[i] = bv[static_cast<size_t>(i % c)];
-    const Tensor blurred = kind == 0 ? gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma"))) : Tensor();
+    const Tensor blurred =
+        kind == 0 ? gaussian_blur(x, static_cast<float>(m.param(p, "blur_sigma"))) : Tensor();
     std::vector<double> acc(static_cast<size_t>(per), 0.0);
     for (int first = 0; first < n;) {
         const int count = std::min(batch, n - first);
@@ -53,7 +56,8 @@ Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x,
                 const float alpha = rng.uniform();
                 float* pt = points.data() + k * per;
                 float* d = diffs.data() + k * per;
-                for (int64_t i = 0; i < per; ++i) pt[i] = x[i] + (noise > 0.f ? noise * rng.normal() : 0.f);
+                for (int64_t i = 0; i < per; ++i)
+                    pt[i] = x[i] + (noise > 0.f ? noise * rng.normal() : 0.f);
                 for (int64_t i = 0; i < per; ++i) {
                     const float b = x0[static_cast<size_t>(i)];
                     d[i] = pt[i] - b;
@@ -66,11 +70,13 @@ Expected<Explanation> gradient_shap(const ExplanationMethod& m, const Tensor& x,
         parallel_for(per, 1024, [&](int64_t i0, int64_t i1, int) {
             for (int k = 0; k < count; ++k)
                 for (int64_t i = i0; i < i1; ++i)
-                    acc[static_cast<size_t>(i)] += static_cast<double>(r->input_grad[k * per + i]) * diffs[k * per + i];
+                    acc[static_cast<size_t>(i)] +=
+                        static_cast<double>(r->input_grad[k * per + i]) * diffs[k * per + i];
         });
         first += count;
         if (!ctx.report(static_cast<float>(first) / n))
-            return cancelled("gradient_shap cancelled after " + std::to_string(first) + " of " + std::to_string(n) + " samples");
+            return cancelled("gradient_shap cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(n) + " samples");
     }
     Tensor a(x.shape());
     double total = 0;
@@ -93,24 +99,43 @@ const ExplanationMethod& method_GradientShap() {
         {.name = "gradient_shap",
          .title = "GradientSHAP",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "The gradient at a random point between a random baseline and the (optionally noisy) image, "
-                          "times their difference, averaged over many draws: an estimate of the SHAP values against the "
+         .card = {.what = "The gradient at a random point between a random baseline and the "
+                          "(optionally noisy) image, "
+                          "times their difference, averaged over many draws: an estimate of the "
+                          "SHAP values against the "
                           "baselines' distribution.",
                   .passes = "{samples} forward and backward passes, {batch} per engine call",
-                  .paper = "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
+                  .paper =
+                      "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
                   .anchor = "Captum GradientShap"},
-         .params = {{.name = "samples", .label = "Draws", .def = 50, .min = 1, .max = 10000, .integer = true,
-                     .help = "Draws of baseline, noise and point on the path: more gives a steadier map.",
-                     .anchor = "Captum's tutorials; its n_samples default 5 leaves a speckled map"},
-                    baselines_param(),
-                    {.name = "noise", .label = "Input noise", .def = 0, .min = 0, .max = 10,
-                     .help = "Sigma of the Gaussian noise added to the image per draw, in model input units.",
-                     .anchor = "Captum's stdevs"},
-                    baseline_noise_param(),
-                    blur_sigma_param(),
-                    {.name = "batch", .label = "Batch size", .def = 50, .min = 1, .max = 1000, .integer = true,
-                     .help = "Draws per engine call: memory against speed; the map is the same.",
-                     .anchor = "cnnlens (speed only)"}},
+         .params =
+             {{.name = "samples",
+               .label = "Draws",
+               .def = 50,
+               .min = 1,
+               .max = 10000,
+               .integer = true,
+               .help = "Draws of baseline, noise and point on the path: more gives a steadier map.",
+               .anchor = "Captum's tutorials; its n_samples default 5 leaves a speckled map"},
+              baselines_param(),
+              {.name = "noise",
+               .label = "Input noise",
+               .def = 0,
+               .min = 0,
+               .max = 10,
+               .help =
+                   "Sigma of the Gaussian noise added to the image per draw, in model input units.",
+               .anchor = "Captum's stdevs"},
+              baseline_noise_param(),
+              blur_sigma_param(),
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 50,
+               .min = 1,
+               .max = 1000,
+               .integer = true,
+               .help = "Draws per engine call: memory against speed; the map is the same.",
+               .anchor = "cnnlens (speed only)"}},
          .explain = gradient_shap});
     return m;
 }

@@ -22,7 +22,8 @@
 namespace cnnlens {
 namespace {
 
-Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                const Params& p, ExplainContext& ctx) {
     const int steps = static_cast<int>(m.param(p, "steps"));
     const double fraction = m.param(p, "fraction"), max_dist = m.param(p, "max_dist");
     const int64_t n = x.size(), c = x.shape()[3];
@@ -81,7 +82,8 @@ Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, con
             }
             double l1 = 0;
             for (size_t i = 0; i < un; ++i) l1 += std::fabs(cur[i] - xin[i]);
-            const bool done = l1 < l1_target || std::fabs(l1 - l1_target) <= std::max(1e-9 * std::max(l1, l1_target), 1e-9);
+            const bool done = l1 < l1_target || std::fabs(l1 - l1_target) <=
+                                                    std::max(1e-9 * std::max(l1, l1_target), 1e-9);
             double gamma = 0;
             if (!done) {
                 for (size_t i = 0; i < un; ++i) {
@@ -89,8 +91,10 @@ Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, con
                     absg[i] = std::fabs(g[i]);
                 }
                 sorted = absg;
-                const size_t k = static_cast<size_t>(std::floor(fraction * static_cast<double>(un - 1)));
-                std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), sorted.end());
+                const size_t k =
+                    static_cast<size_t>(std::floor(fraction * static_cast<double>(un - 1)));
+                std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k),
+                                 sorted.end());
                 const double threshold = sorted[k];
                 double l1_s = 0;
                 for (size_t i = 0; i < un; ++i) {
@@ -105,7 +109,8 @@ Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, con
             if (!(gamma > 1)) break;
         }
         if (!ctx.report(static_cast<float>(step + 1) / steps))
-            return cancelled("guided_ig cancelled after " + std::to_string(step + 1) + " of " + std::to_string(steps) + " steps");
+            return cancelled("guided_ig cancelled after " + std::to_string(step + 1) + " of " +
+                             std::to_string(steps) + " steps");
     }
     Tensor a(x.shape()), base(x.shape());
     double total = 0;
@@ -126,20 +131,37 @@ const ExplanationMethod& method_GuidedIG() {
         {.name = "guided_ig",
          .title = "Guided IG",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "Integrated Gradients on a path of its own choosing: at each step it first moves the pixels "
-                          "whose gradient is smallest, which keeps noise from unrelated pixels out of the map.",
+         .card = {.what = "Integrated Gradients on a path of its own choosing: at each step it "
+                          "first moves the pixels "
+                          "whose gradient is smallest, which keeps noise from unrelated pixels out "
+                          "of the map.",
                   .passes = "{steps} forward and backward passes, one image at a time",
-                  .paper = "Kapishnikov, Venugopalan, Avci, Wedin, Terry & Birdwell 2021, Guided Integrated Gradients: "
+                  .paper = "Kapishnikov, Venugopalan, Avci, Wedin, Terry & Birdwell 2021, Guided "
+                           "Integrated Gradients: "
                            "an Adaptive Path Method for Removing Noise",
                   .anchor = "PAIR saliency's guided_ig"},
-         .params = {{.name = "steps", .label = "Path steps", .def = 200, .min = 1, .max = 10000, .integer = true,
+         .params = {{.name = "steps",
+                     .label = "Path steps",
+                     .def = 200,
+                     .min = 1,
+                     .max = 10000,
+                     .integer = true,
                      .help = "Steps from the black baseline to the image, one gradient each.",
                      .anchor = "PAIR's x_steps"},
-                    {.name = "fraction", .label = "Share moved", .def = 0.25, .min = 0, .max = 1,
+                    {.name = "fraction",
+                     .label = "Share moved",
+                     .def = 0.25,
+                     .min = 0,
+                     .max = 1,
                      .help = "Share of the pixels, smallest gradient first, moved at each pass.",
                      .anchor = "PAIR"},
-                    {.name = "max_dist", .label = "Path freedom", .def = 0.02, .min = 0, .max = 1,
-                     .help = "How far a pixel may stray from the straight path, as a fraction of the way (0 is plain IG).",
+                    {.name = "max_dist",
+                     .label = "Path freedom",
+                     .def = 0.02,
+                     .min = 0,
+                     .max = 1,
+                     .help = "How far a pixel may stray from the straight path, as a fraction of "
+                             "the way (0 is plain IG).",
                      .anchor = "PAIR"}},
          .explain = guided_ig});
     return m;

@@ -12,7 +12,8 @@
 namespace cnnlens {
 namespace {
 
-Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                         const Params& p, ExplainContext& ctx) {
     const int steps = static_cast<int>(m.param(p, "steps"));
     const int kind = static_cast<int>(m.param(p, "baseline"));
     const int batch = static_cast<int>(m.param(p, "batch"));
@@ -27,7 +28,10 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
     } else {
         Rng rng(ctx.seed);
         float lo = spec.range_lo, hi = spec.range_hi;
-        if (!spec.mean.empty()) { lo = *std::min_element(x.data(), x.data() + per); hi = *std::max_element(x.data(), x.data() + per); }
+        if (!spec.mean.empty()) {
+            lo = *std::min_element(x.data(), x.data() + per);
+            hi = *std::max_element(x.data(), x.data() + per);
+        }
         for (int64_t i = 0; i < per; ++i) x0[i] = rng.uniform(lo, hi);
     }
     std::vector<double> acc(static_cast<size_t>(per), 0.0);
@@ -57,11 +61,13 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
         // Per pixel in step order, pixels split across the pool's threads.
         parallel_for(per, 1024, [&](int64_t i0, int64_t i1, int) {
             for (int k = 0; k < count; ++k)
-                for (int64_t i = i0; i < i1; ++i) acc[static_cast<size_t>(i)] += r->input_grad[k * per + i];
+                for (int64_t i = i0; i < i1; ++i)
+                    acc[static_cast<size_t>(i)] += r->input_grad[k * per + i];
         });
         first += count;
         if (!ctx.report(static_cast<float>(first) / steps))
-            return cancelled("integrated gradients cancelled after " + std::to_string(first) + " of " + std::to_string(steps) + " steps");
+            return cancelled("integrated gradients cancelled after " + std::to_string(first) +
+                             " of " + std::to_string(steps) + " steps");
     }
     Tensor a(x.shape());
     double total = 0;
@@ -74,7 +80,8 @@ Expected<Explanation> ig(const ExplanationMethod& m, const Tensor& x, const Targ
 
 }  // namespace
 
-Explanation path_explanation(Tensor a, const Tensor& baseline, double total, double score_x, double score_baseline) {
+Explanation path_explanation(Tensor a, const Tensor& baseline, double total, double score_x,
+                             double score_baseline) {
     const Shape s = a.shape();
     Explanation e;
     e.map = sum_channels(a);
@@ -85,7 +92,8 @@ Explanation path_explanation(Tensor a, const Tensor& baseline, double total, dou
     e.stats["sum_attributions"] = total;
     e.stats["score_delta"] = delta;
     e.stats["completeness_error"] = std::fabs(total - delta);
-    e.stats["completeness_relative_error"] = std::fabs(total - delta) / std::max(std::fabs(delta), 1e-12);
+    e.stats["completeness_relative_error"] =
+        std::fabs(total - delta) / std::max(std::fabs(delta), 1e-12);
     e.stats["score"] = score_x;
     return e;
 }
@@ -95,23 +103,41 @@ const ExplanationMethod& method_IntegratedGradients() {
         {.name = "ig",
          .title = "Integrated Gradients",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "The gradient averaged along the straight path from a baseline image (black by default) to "
-                          "the image, times the difference between them: the attributions add up to the score's change "
+         .card = {.what = "The gradient averaged along the straight path from a baseline image "
+                          "(black by default) to "
+                          "the image, times the difference between them: the attributions add up "
+                          "to the score's change "
                           "from baseline to image (its completeness error is reported).",
                   .passes = "{steps} forward and backward passes, {batch} per engine call",
                   .paper = "Sundararajan, Taly & Yan 2017, Axiomatic Attribution for Deep Networks",
                   .anchor = "Captum IntegratedGradients (50 steps, black baseline)"},
-         .params = {{.name = "steps", .label = "Path steps", .def = 50, .min = 1, .max = 10000, .integer = true,
-                     .help = "Points on the path (midpoint rule): more lowers the completeness error.",
-                     .anchor = "Captum's n_steps"},
-                    {.name = "baseline", .label = "Baseline", .def = 0, .min = 0, .max = 2, .integer = true,
-                     .choices = {"black", "blurred", "uniform noise"},
-                     .help = "The image the path starts from: attributions explain the change from it.",
-                     .anchor = "Captum and PAIR (zeros)"},
-                    blur_sigma_param(),
-                    {.name = "batch", .label = "Batch size", .def = 50, .min = 1, .max = 1000, .integer = true,
-                     .help = "Path points per engine call: memory against speed; the map is the same.",
-                     .anchor = "cnnlens (speed only)"}},
+         .params =
+             {{.name = "steps",
+               .label = "Path steps",
+               .def = 50,
+               .min = 1,
+               .max = 10000,
+               .integer = true,
+               .help = "Points on the path (midpoint rule): more lowers the completeness error.",
+               .anchor = "Captum's n_steps"},
+              {.name = "baseline",
+               .label = "Baseline",
+               .def = 0,
+               .min = 0,
+               .max = 2,
+               .integer = true,
+               .choices = {"black", "blurred", "uniform noise"},
+               .help = "The image the path starts from: attributions explain the change from it.",
+               .anchor = "Captum and PAIR (zeros)"},
+              blur_sigma_param(),
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 50,
+               .min = 1,
+               .max = 1000,
+               .integer = true,
+               .help = "Path points per engine call: memory against speed; the map is the same.",
+               .anchor = "cnnlens (speed only)"}},
          .explain = ig});
     return m;
 }

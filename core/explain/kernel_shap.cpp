@@ -107,7 +107,8 @@ Coalitions sample_coalitions(int m, int64_t budget, uint64_t seed) {
             while (i >= 0 && idx[static_cast<size_t>(i)] == m - s + i) --i;
             if (i < 0) break;
             ++idx[static_cast<size_t>(i)];
-            for (int j = i + 1; j < s; ++j) idx[static_cast<size_t>(j)] = idx[static_cast<size_t>(j - 1)] + 1;
+            for (int j = i + 1; j < s; ++j)
+                idx[static_cast<size_t>(j)] = idx[static_cast<size_t>(j - 1)] + 1;
         }
     }
     c.fixed = c.rows();
@@ -115,7 +116,8 @@ Coalitions sample_coalitions(int m, int64_t budget, uint64_t seed) {
 
     std::vector<double> rest(kernel.begin() + c.enumerated_sizes, kernel.end());
     for (size_t i = 0; i < rest.size(); ++i)
-        if (static_cast<int>(i) + c.enumerated_sizes < paired) rest[i] /= 2;  // each comes with its complement
+        if (static_cast<int>(i) + c.enumerated_sizes < paired)
+            rest[i] /= 2;  // each comes with its complement
     const double rest_sum = std::accumulate(rest.begin(), rest.end(), 0.0);
     for (size_t i = c.enumerated_sizes; i < kernel.size(); ++i) c.weight_left += kernel[i];
     int64_t samples_left = static_cast<int64_t>(std::llround(left));
@@ -126,8 +128,7 @@ Coalitions sample_coalitions(int m, int64_t budget, uint64_t seed) {
     for (int64_t d = 0; d < draws && samples_left > 0; ++d) {
         const double u = rng.uniform() * rest_sum;
         size_t k = 0;
-        for (double acc = rest[0]; k + 1 < rest.size() && u >= acc; acc += rest[++k]) {
-        }
+        for (double acc = rest[0]; k + 1 < rest.size() && u >= acc; acc += rest[++k]) {}
         const int s = static_cast<int>(k) + c.enumerated_sizes + 1;
         std::iota(perm.begin(), perm.end(), 0);
         std::fill(mask.begin(), mask.end(), 0);
@@ -163,8 +164,8 @@ Coalitions sample_coalitions(int m, int64_t budget, uint64_t seed) {
 // The constrained weighted least squares over rows [0, rows): the sampled rows' weights scaled
 // to share weight_left. A direction no row determines (a zero pivot) gets value 0 and is
 // counted in `undetermined`.
-std::vector<double> solve_values(const Coalitions& c, const std::vector<double>& y, size_t rows, double fx, double f0,
-                                 int& undetermined) {
+std::vector<double> solve_values(const Coalitions& c, const std::vector<double>& y, size_t rows,
+                                 double fx, double f0, int& undetermined) {
     const int m = c.m;
     std::vector<double> phi(static_cast<size_t>(m), 0.0);
     undetermined = 0;
@@ -199,8 +200,8 @@ std::vector<double> solve_values(const Coalitions& c, const std::vector<double>&
     return phi;
 }
 
-Explanation make_explanation(const Segmentation& seg, const Coalitions& c, const std::vector<double>& y,
-                                                 size_t rows, double fx, double f0) {
+Explanation make_explanation(const Segmentation& seg, const Coalitions& c,
+                             const std::vector<double>& y, size_t rows, double fx, double f0) {
     int undetermined = 0;
     const std::vector<double> phi = solve_values(c, y, rows, fx, f0, undetermined);
     Explanation e;
@@ -216,7 +217,8 @@ Explanation make_explanation(const Segmentation& seg, const Coalitions& c, const
         e.map[static_cast<int64_t>(i)] = e.segment_weights[static_cast<size_t>(seg.labels[i])];
     e.extras["boundaries"] = Tensor(Shape{seg.height, seg.width});
     const std::vector<uint8_t> edges = segment_boundaries(seg.labels, seg.height, seg.width);
-    for (size_t i = 0; i < edges.size(); ++i) e.extras["boundaries"][static_cast<int64_t>(i)] = edges[i];
+    for (size_t i = 0; i < edges.size(); ++i)
+        e.extras["boundaries"][static_cast<int64_t>(i)] = edges[i];
     e.stats["score"] = fx;
     e.stats["base"] = f0;
     e.stats["sum_values"] = sum;
@@ -240,16 +242,18 @@ Tensor hidden_image(const Tensor& x, int kind, double blur_sigma, const InputSpe
         for (double& s : v) s /= static_cast<double>(hw);
     } else {
         const std::vector<float> black = black_value(spec);
-        for (int64_t ch = 0; ch < C; ++ch) v[static_cast<size_t>(ch)] = black[static_cast<size_t>(ch)];
+        for (int64_t ch = 0; ch < C; ++ch)
+            v[static_cast<size_t>(ch)] = black[static_cast<size_t>(ch)];
     }
-    for (int64_t i = 0; i < x.size(); ++i) base[i] = static_cast<float>(v[static_cast<size_t>(i % C)]);
+    for (int64_t i = 0; i < x.size(); ++i)
+        base[i] = static_cast<float>(v[static_cast<size_t>(i % C)]);
     return base;
 }
 
 // Rows [extra, extra + n) of the batch: x with the segments off in coalitions first .. first + n
 // taken from `base`; with extra = 2, rows 0 and 1 are x and the baseline.
-Tensor coalition_batch(const Tensor& x, const Tensor& base, const Segmentation& seg, const Coalitions& c,
-                                           size_t first, size_t n, size_t extra) {
+Tensor coalition_batch(const Tensor& x, const Tensor& base, const Segmentation& seg,
+                       const Coalitions& c, size_t first, size_t n, size_t extra) {
     const int64_t C = x.shape()[3];
     const size_t hw = seg.labels.size(), m = static_cast<size_t>(c.m);
     Tensor b = repeat_image(x, static_cast<int64_t>(n + extra));
@@ -259,14 +263,15 @@ Tensor coalition_batch(const Tensor& x, const Tensor& base, const Segmentation& 
         float* dst = b.data() + static_cast<int64_t>(r + extra) * static_cast<int64_t>(hw) * C;
         for (size_t i = 0; i < hw; ++i) {
             if (z[static_cast<size_t>(seg.labels[i])]) continue;
-            for (int64_t ch = 0; ch < C; ++ch) dst[static_cast<int64_t>(i) * C + ch] = base[static_cast<int64_t>(i) * C + ch];
+            for (int64_t ch = 0; ch < C; ++ch)
+                dst[static_cast<int64_t>(i) * C + ch] = base[static_cast<int64_t>(i) * C + ch];
         }
     }
     return b;
 }
 
-Expected<Explanation> kernel_shap(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
-                                  ExplainContext& ctx) {
+Expected<Explanation> kernel_shap(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                  const Params& p, ExplainContext& ctx) {
     Expected<Segmentation> seg = superpixels_from_params(m, x, p, ctx);
     if (!seg) return seg.status();
     return kernel_shap_on_segments(m, x, t, p, ctx, *seg);
@@ -274,21 +279,25 @@ Expected<Explanation> kernel_shap(const ExplanationMethod& m, const Tensor& x, c
 
 }  // namespace
 
-Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t,
-                                              const Params& p, ExplainContext& ctx, const Segmentation& seg) {
+Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const Tensor& x,
+                                              const Target& t, const Params& p, ExplainContext& ctx,
+                                              const Segmentation& seg) {
     const int classes = ctx.probe.num_classes();
     if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
         return invalid_argument("kernel_shap: target class " + std::to_string(t.cls) +
                                 (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
                                 " is outside the model's " + std::to_string(classes) + " classes");
     const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]);
-    if (seg.height != H || seg.width != W || seg.labels.size() != static_cast<size_t>(H) * W || seg.count < 1)
-        return invalid_argument("kernel_shap: segmentation " + std::to_string(seg.height) + "x" + std::to_string(seg.width) +
-                                " with " + std::to_string(seg.count) + " segments does not fit the image " +
-                                std::to_string(H) + "x" + std::to_string(W));
+    if (seg.height != H || seg.width != W || seg.labels.size() != static_cast<size_t>(H) * W ||
+        seg.count < 1)
+        return invalid_argument("kernel_shap: segmentation " + std::to_string(seg.height) + "x" +
+                                std::to_string(seg.width) + " with " + std::to_string(seg.count) +
+                                " segments does not fit the image " + std::to_string(H) + "x" +
+                                std::to_string(W));
     const int M = seg.count;
 
-    const Tensor base = hidden_image(x, static_cast<int>(m.param(p, "baseline")), m.param(p, "blur_sigma"), ctx.probe.input_spec());
+    const Tensor base = hidden_image(x, static_cast<int>(m.param(p, "baseline")),
+                                     m.param(p, "blur_sigma"), ctx.probe.input_spec());
     int64_t budget = static_cast<int64_t>(m.param(p, "samples"));
     if (budget == 0) budget = 2 * static_cast<int64_t>(M) + 2048;
     if (M <= 30) budget = std::min<int64_t>(budget, (int64_t{1} << M) - 2);
@@ -311,11 +320,12 @@ Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const 
             fx = target_score(*res, 0, t);
             f0 = target_score(*res, 1, t);
         }
-        for (size_t r = 0; r < n; ++r) y[first + r] = target_score(*res, static_cast<int64_t>(r + extra), t);
+        for (size_t r = 0; r < n; ++r)
+            y[first + r] = target_score(*res, static_cast<int64_t>(r + extra), t);
         first += n;
         if (!ctx.report(rows ? static_cast<float>(first) / static_cast<float>(rows) : 1.f))
-            return cancelled("kernel_shap cancelled after " + std::to_string(first) + " of " + std::to_string(rows) +
-                             " coalitions");
+            return cancelled("kernel_shap cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(rows) + " coalitions");
         if (ctx.partial && first < rows && first >= partial_from) {
             Explanation e = make_explanation(seg, c, y, first, fx, f0);
             stamp_explanation(m, x, t, p, ctx, e);
@@ -330,31 +340,61 @@ const ExplanationMethod& method_KernelShap() {
     static const FnMethod m(
         {.name = "kernel_shap",
          .title = "KernelSHAP",
-         .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "Cuts the image into superpixels and estimates each one's Shapley value: its average effect "
-                          "on the score over coalitions of the other superpixels, shown or hidden. Coalitions are "
-                          "sampled with the Shapley kernel's weights and the values solved by weighted least squares, "
-                          "so that they add up to f(image) - f(all hidden) exactly.",
-                  .reading = "One colour per superpixel: red raises the class score when shown, blue lowers it. "
-                             "The values sum to the score change from the hidden image.",
-                  .passes = "1 forward pass per coalition ({samples}; 0 is 2M + 2048 for M superpixels) plus the image "
-                            "and the baseline, {batch} per engine call",
-                  .paper = "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
-                  .anchor = "shap's KernelExplainer (its sampler and auto budget) over LIME's superpixels"},
+         .traits = {.cost = MethodCost::kJob,
+                    .default_score = Target::Score::kProbability,
+                    .norm = MapNorm::kSignedPercentile99},
+         .card =
+             {.what = "Cuts the image into superpixels and estimates each one's Shapley value: its "
+                      "average effect "
+                      "on the score over coalitions of the other superpixels, shown or hidden. "
+                      "Coalitions are "
+                      "sampled with the Shapley kernel's weights and the values solved by weighted "
+                      "least squares, "
+                      "so that they add up to f(image) - f(all hidden) exactly.",
+              .reading = "One colour per superpixel: red raises the class score when shown, blue "
+                         "lowers it. "
+                         "The values sum to the score change from the hidden image.",
+              .passes = "1 forward pass per coalition ({samples}; 0 is 2M + 2048 for M "
+                        "superpixels) plus the image "
+                        "and the baseline, {batch} per engine call",
+              .paper = "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
+              .anchor =
+                  "shap's KernelExplainer (its sampler and auto budget) over LIME's superpixels"},
          .params = with_superpixel_params(
-             {{.name = "baseline", .label = "Hidden parts", .def = 0, .min = 0, .max = 2, .integer = true,
+             {{.name = "baseline",
+               .label = "Hidden parts",
+               .def = 0,
+               .min = 0,
+               .max = 2,
+               .integer = true,
                .choices = {"image mean", "black", "blurred"},
-               .help = "What a hidden superpixel shows: the image's mean colour, black, or the image blurred.",
+               .help = "What a hidden superpixel shows: the image's mean colour, black, or the "
+                       "image blurred.",
                .anchor = "shap's image masking (a constant; the image's mean)"},
-              {.name = "blur_sigma", .label = "Blur sigma", .def = 5, .min = 0.1, .max = 100,
+              {.name = "blur_sigma",
+               .label = "Blur sigma",
+               .def = 5,
+               .min = 0.1,
+               .max = 100,
                .help = "Gaussian sigma in pixels of the blurred baseline.",
                .anchor = "cnnlens"},
-              {.name = "samples", .label = "Coalitions", .def = 0, .min = 0, .max = 100000, .integer = true,
-               .help = "Coalitions evaluated: more gives steadier values; at 2^M - 2 every coalition is "
+              {.name = "samples",
+               .label = "Coalitions",
+               .def = 0,
+               .min = 0,
+               .max = 100000,
+               .integer = true,
+               .help = "Coalitions evaluated: more gives steadier values; at 2^M - 2 every "
+                       "coalition is "
                        "evaluated and the values are exact.",
                .anchor = "shap's \"auto\": 2M + 2048",
                .range = "0 (automatic: 2M + 2048 for M superpixels) or 1 .. 100000"},
-              {.name = "batch", .label = "Batch size", .def = 100, .min = 1, .max = 4096, .integer = true,
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 100,
+               .min = 1,
+               .max = 4096,
+               .integer = true,
                .help = "Coalitions per engine call: memory against speed; the values are the same.",
                .anchor = "cnnlens (speed only)"}}),
          .explain = kernel_shap});

@@ -5,7 +5,8 @@
 
 namespace cnnlens {
 
-int solve_psd(std::vector<double>& a, const std::vector<double>& b, size_t n, std::vector<double>& x) {
+int solve_psd(std::vector<double>& a, const std::vector<double>& b, size_t n,
+              std::vector<double>& x) {
     assert(a.size() >= n * n && b.size() >= n);
     int undetermined = 0;
     std::vector<bool> dead(n, false);

@@ -13,6 +13,7 @@ namespace cnnlens {
 // Solves A x = b, A n x n symmetric given by its lower triangle (row-major; the upper one is not
 // read). `a` is overwritten by its Cholesky factor. A pivot at or below 1e-12 (1 + |a_jj|) marks
 // an undetermined direction: its x is 0. Returns how many there were.
-int solve_psd(std::vector<double>& a, const std::vector<double>& b, size_t n, std::vector<double>& x);
+int solve_psd(std::vector<double>& a, const std::vector<double>& b, size_t n,
+              std::vector<double>& x);
 
 }  // namespace cnnlens

@@ -9,9 +9,9 @@
 // (signed), stats r2 (weighted, as sklearn's score), intercept, local_pred (surrogate at row 0),
 // score (model at row 0), segments, samples; extras positive_mask / negative_mask [H,W] 0/1
 // (get_image_and_mask with positive_only / negative_only: the first top_k segments by |weight|
-// beyond +-min_weight) and boundaries [H,W] 0/1. With ctx.partial set, a fit on the samples so far is reported after
-// each batch once max(segments + 1, 50) samples exist; the first batch is cut short to get there
-// by about a twentieth of the samples (the final result is only returned).
+// beyond +-min_weight) and boundaries [H,W] 0/1. With ctx.partial set, a fit on the samples so far
+// is reported after each batch once max(segments + 1, 50) samples exist; the first batch is cut
+// short to get there by about a twentieth of the samples (the final result is only returned).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -155,7 +155,9 @@ Explanation make_explanation(const Segmentation& seg, const WeightedRidge::Fit& 
 
 Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, const Target& t,
                            const Params& p, ExplainContext& ctx) {
-    auto ip = [&](const char* name) { return static_cast<int>(std::lround(method.param(p, name))); };
+    auto ip = [&](const char* name) {
+        return static_cast<int>(std::lround(method.param(p, name)));
+    };
     const int classes = ctx.probe.num_classes();
     if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
         return invalid_argument("lime: target class " + std::to_string(t.cls) +
@@ -202,7 +204,8 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
     // that point early, so a progressive view has its first estimate after about a twentieth of
     // the samples. Batch boundaries do not change any sample's score.
     const int64_t partial_from = std::max<int64_t>(static_cast<int64_t>(m) + 1, 50);
-    const int64_t first_batch = ctx.partial ? std::min<int64_t>(batch, std::max<int64_t>(partial_from, total / 20)) : batch;
+    const int64_t first_batch =
+        ctx.partial ? std::min<int64_t>(batch, std::max<int64_t>(partial_from, total / 20)) : batch;
     ProbeRequest plain;
     for (int64_t first = 0; first < total;) {
         const int64_t n = std::min<int64_t>(first == 0 ? first_batch : batch, total - first);
@@ -251,37 +254,79 @@ const ExplanationMethod& method_Lime() {
     static const FnMethod m(
         {.name = "lime",
          .title = "LIME",
-         .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "Cuts the image into superpixels, shows the model many copies with random superpixels hidden, "
-                          "and fits a weighted linear model of the score on which superpixels were visible: each "
-                          "superpixel's weight is its colour. R^2 says how well that linear model fits.",
-                  .reading = "One colour per superpixel: its weight in the linear model.",
-                  .passes = "1 forward pass per sample ({samples}), {batch} per engine call",
-                  .paper = "Ribeiro, Singh & Guestrin 2016, \"Why Should I Trust You?\": Explaining the Predictions of "
-                           "Any Classifier",
-                  .anchor = "the lime package (lime_image; its faces notebook's SLIC settings)"},
+         .traits = {.cost = MethodCost::kJob,
+                    .default_score = Target::Score::kProbability,
+                    .norm = MapNorm::kSignedPercentile99},
+         .card =
+             {.what =
+                  "Cuts the image into superpixels, shows the model many copies with random "
+                  "superpixels hidden, "
+                  "and fits a weighted linear model of the score on which superpixels were "
+                  "visible: each "
+                  "superpixel's weight is its colour. R^2 says how well that linear model fits.",
+              .reading = "One colour per superpixel: its weight in the linear model.",
+              .passes = "1 forward pass per sample ({samples}), {batch} per engine call",
+              .paper = "Ribeiro, Singh & Guestrin 2016, \"Why Should I Trust You?\": Explaining "
+                       "the Predictions of "
+                       "Any Classifier",
+              .anchor = "the lime package (lime_image; its faces notebook's SLIC settings)"},
          .params = with_superpixel_params(
-             {{.name = "hide", .label = "Hidden parts", .def = 0, .min = 0, .max = 1, .integer = true,
+             {{.name = "hide",
+               .label = "Hidden parts",
+               .def = 0,
+               .min = 0,
+               .max = 1,
+               .integer = true,
                .choices = {"zero", "segment mean"},
                .help = "What a hidden superpixel becomes: black, or its own mean.",
                .anchor = "LIME's notebooks (hide_color=0)"},
-              {.name = "samples", .label = "Samples", .def = 1000, .min = 10, .max = 100000, .integer = true,
-               .help = "Perturbed images (the first is the image itself): more gives steadier weights.",
+              {.name = "samples",
+               .label = "Samples",
+               .def = 1000,
+               .min = 10,
+               .max = 100000,
+               .integer = true,
+               .help =
+                   "Perturbed images (the first is the image itself): more gives steadier weights.",
                .anchor = "lime_image's num_samples"},
-              {.name = "batch", .label = "Batch size", .def = 100, .min = 1, .max = 4096, .integer = true,
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 100,
+               .min = 1,
+               .max = 4096,
+               .integer = true,
                .help = "Images per engine call: memory against speed; the map is the same.",
                .anchor = "cnnlens (speed only)"},
-              {.name = "kernel_width", .label = "Kernel width", .def = 0.25, .min = 0.01, .max = 100,
+              {.name = "kernel_width",
+               .label = "Kernel width",
+               .def = 0.25,
+               .min = 0.01,
+               .max = 100,
                .help = "How fast a sample's weight falls with its cosine distance d to the image: "
                        "sqrt(exp(-d^2 / width^2)).",
                .anchor = "lime_image"},
-              {.name = "ridge_alpha", .label = "Ridge penalty", .def = 1, .min = 0, .max = 1e6,
-               .help = "Shrinks the linear model's weights toward 0 (the intercept is not penalised).",
+              {.name = "ridge_alpha",
+               .label = "Ridge penalty",
+               .def = 1,
+               .min = 0,
+               .max = 1e6,
+               .help =
+                   "Shrinks the linear model's weights toward 0 (the intercept is not penalised).",
                .anchor = "lime_base's Ridge(alpha=1)"},
-              {.name = "top_k", .label = "Segments in masks", .def = 5, .min = 1, .max = 4096, .integer = true,
-               .help = "How many superpixels, largest weight first, the positive and negative masks keep.",
+              {.name = "top_k",
+               .label = "Segments in masks",
+               .def = 5,
+               .min = 1,
+               .max = 4096,
+               .integer = true,
+               .help = "How many superpixels, largest weight first, the positive and negative "
+                       "masks keep.",
                .anchor = "get_image_and_mask's num_features"},
-              {.name = "min_weight", .label = "Minimum weight", .def = 0.01, .min = 0, .max = 1e6,
+              {.name = "min_weight",
+               .label = "Minimum weight",
+               .def = 0.01,
+               .min = 0,
+               .max = 1e6,
                .help = "The masks keep only superpixels whose |weight| exceeds this.",
                .anchor = "LIME's notebooks"}}),
          .explain = lime});

@@ -49,25 +49,47 @@ LrpComposite composite_of(const ExplanationMethod& m, const Params& p, const Inp
     box.low = fill_in_input_space(spec, 0.f, spec.channels);
     box.high = fill_in_input_space(spec, 1.f, spec.channels);
     switch (static_cast<int>(m.param(p, "composite"))) {
-        case 0: c.conv = rule_of(K::kEpsilon, p, m); break;
-        case 1: c.conv = zplus; break;
-        case 2: c.conv = zplus, c.first = rule_of(K::kFlat, p, m), c.first_dense = true; break;
-        case 3: c.conv = rule_of(K::kGamma, p, m), c.first = box; break;
-        case 4: c.conv = ab21; break;
-        default: c.conv = ab21, c.first = rule_of(K::kFlat, p, m), c.first_dense = true; break;
+        case 0:
+            c.conv = rule_of(K::kEpsilon, p, m);
+            break;
+        case 1:
+            c.conv = zplus;
+            break;
+        case 2:
+            c.conv = zplus, c.first = rule_of(K::kFlat, p, m), c.first_dense = true;
+            break;
+        case 3:
+            c.conv = rule_of(K::kGamma, p, m), c.first = box;
+            break;
+        case 4:
+            c.conv = ab21;
+            break;
+        default:
+            c.conv = ab21, c.first = rule_of(K::kFlat, p, m), c.first_dense = true;
+            break;
     }
     switch (static_cast<int>(m.param(p, "first"))) {
-        case 1: c.first = rule_of(K::kEpsilon, p, m); break;
-        case 2: c.first = rule_of(K::kFlat, p, m); break;
-        case 3: c.first = rule_of(K::kWSquare, p, m); break;
-        case 4: c.first = box; break;
-        default: return c;
+        case 1:
+            c.first = rule_of(K::kEpsilon, p, m);
+            break;
+        case 2:
+            c.first = rule_of(K::kFlat, p, m);
+            break;
+        case 3:
+            c.first = rule_of(K::kWSquare, p, m);
+            break;
+        case 4:
+            c.first = box;
+            break;
+        default:
+            return c;
     }
     c.first_dense = true;
     return c;
 }
 
-Expected<ProbeResult> relevance(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<ProbeResult> relevance(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                const Params& p, ExplainContext& ctx) {
     ProbeRequest r;
     r.target = t;
     r.input_gradient = true;
@@ -75,13 +97,15 @@ Expected<ProbeResult> relevance(const ExplanationMethod& m, const Tensor& x, con
     return ctx.probe.run(x, r);
 }
 
-Expected<Tensor> lrp_batch(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Tensor> lrp_batch(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                           const Params& p, ExplainContext& ctx) {
     auto r = relevance(m, x, t, p, ctx);
     if (!r) return r.status();
     return std::move(r->input_grad);
 }
 
-Expected<Explanation> lrp(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> lrp(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                          const Params& p, ExplainContext& ctx) {
     auto r = relevance(m, x, t, p, ctx);
     if (!r) return r.status();
     Explanation e;
@@ -103,27 +127,51 @@ const ExplanationMethod& method_Lrp() {
         {.name = "lrp",
          .title = "LRP (layer-wise relevance)",
          .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "Hands the class score back layer by layer, each layer sharing its relevance among its inputs "
-                          "by a rule (epsilon, z-plus, gamma, flat...), until it reaches the pixels; the total stays "
+         .card = {.what = "Hands the class score back layer by layer, each layer sharing its "
+                          "relevance among its inputs "
+                          "by a rule (epsilon, z-plus, gamma, flat...), until it reaches the "
+                          "pixels; the total stays "
                           "close to the score.",
                   .passes = "1 forward pass and 1 relevance pass",
-                  .paper = "Bach, Binder, Montavon, Klauschen, Muller & Samek 2015, On Pixel-Wise Explanations for "
+                  .paper = "Bach, Binder, Montavon, Klauschen, Muller & Samek 2015, On Pixel-Wise "
+                           "Explanations for "
                            "Non-Linear Classifier Decisions by Layer-Wise Relevance Propagation",
                   .anchor = "Zennit (rules and composites)"},
-         .params = {{.name = "composite", .label = "Rule set", .def = 2, .min = 0, .max = 5, .integer = true,
-                     .choices = {"epsilon", "epsilon_plus", "epsilon_plus_flat", "epsilon_gamma_box", "epsilon_alpha2_beta1",
+         .params = {{.name = "composite",
+                     .label = "Rule set",
+                     .def = 2,
+                     .min = 0,
+                     .max = 5,
+                     .integer = true,
+                     .choices = {"epsilon", "epsilon_plus", "epsilon_plus_flat",
+                                 "epsilon_gamma_box", "epsilon_alpha2_beta1",
                                  "epsilon_alpha2_beta1_flat"},
-                     .help = "Zennit's composite: the rules for convolutions, dense layers and the first layer.",
+                     .help = "Zennit's composite: the rules for convolutions, dense layers and the "
+                             "first layer.",
                      .anchor = "Kohlbrenner et al. 2020's advice for CNNs"},
-                    {.name = "first", .label = "First layer rule", .def = 0, .min = 0, .max = 4, .integer = true,
+                    {.name = "first",
+                     .label = "First layer rule",
+                     .def = 0,
+                     .min = 0,
+                     .max = 4,
+                     .integer = true,
                      .choices = {"composite", "epsilon", "flat", "wsquare", "zbox"},
                      .help = "The first layer's rule: the composite's, or one of these.",
                      .anchor = "Zennit (the composite's)"},
-                    {.name = "epsilon", .label = "Epsilon", .def = 1e-6, .min = 0, .max = 10,
-                     .help = "Stabiliser of the epsilon rule (dense layers; every layer in the epsilon composite): "
+                    {.name = "epsilon",
+                     .label = "Epsilon",
+                     .def = 1e-6,
+                     .min = 0,
+                     .max = 10,
+                     .help = "Stabiliser of the epsilon rule (dense layers; every layer in the "
+                             "epsilon composite): "
                              "larger keeps only strong relevance.",
                      .anchor = "Zennit's 1e-6"},
-                    {.name = "gamma", .label = "Gamma", .def = 0.25, .min = 0, .max = 10,
+                    {.name = "gamma",
+                     .label = "Gamma",
+                     .def = 0.25,
+                     .min = 0,
+                     .max = 10,
                      .help = "How much more positive weights count in the gamma rule.",
                      .anchor = "Zennit's 0.25"}},
          .explain = lrp,

@@ -17,14 +17,16 @@ std::vector<float> fill_in_input_space(const InputSpec& spec, float f, int chann
 // The explanation of a path method (IG, Blur IG, Guided IG): attribution `a` [1,H,W,C] shown as
 // its channel sum, the path's start `baseline` as extras["baseline"], and the completeness of
 // `total` (the attributions' sum) against score(x) - score(baseline) as statistics.
-Explanation path_explanation(Tensor a, const Tensor& baseline, double total, double score_x, double score_baseline);
+Explanation path_explanation(Tensor a, const Tensor& baseline, double total, double score_x,
+                             double score_baseline);
 
-// A method as data: its name, title, traits, card and parameters, and the functions that compute it.
+// A method as data: its name, title, traits, card and parameters, and the functions that compute
+// it.
 struct MethodDef {
-    using ExplainFn = Expected<Explanation> (*)(const ExplanationMethod&, const Tensor&, const Target&, const Params&,
-                                                ExplainContext&);
-    using BatchFn = Expected<Tensor> (*)(const ExplanationMethod&, const Tensor&, const Target&, const Params&,
-                                         ExplainContext&);
+    using ExplainFn = Expected<Explanation> (*)(const ExplanationMethod&, const Tensor&,
+                                                const Target&, const Params&, ExplainContext&);
+    using BatchFn = Expected<Tensor> (*)(const ExplanationMethod&, const Tensor&, const Target&,
+                                         const Params&, ExplainContext&);
     std::string_view name, title;
     MethodTraits traits;
     MethodCard card = {};  // describe_test.cpp names a method whose card lacks a field
@@ -42,18 +44,22 @@ public:
     const MethodCard& card() const override { return def_.card; }
     std::span<const ParamDef> params() const override { return def_.params; }
     bool batches() const override { return def_.attribute_batch != nullptr; }
-    Expected<Explanation> explain(const Tensor& image, const Target& target, const Params& p, ExplainContext& ctx) const override {
+    Expected<Explanation> explain(const Tensor& image, const Target& target, const Params& p,
+                                  ExplainContext& ctx) const override {
         if (image.shape().rank() != 4 || image.shape()[0] != 1)
-            return invalid_argument(std::string(def_.name) + ": expects one image [1,H,W,C], got " + image.shape().str());
+            return invalid_argument(std::string(def_.name) + ": expects one image [1,H,W,C], got " +
+                                    image.shape().str());
         if (Status s = check_params(p); !s) return s;
         auto e = def_.explain(*this, image, target, p, ctx);
         if (e) stamp_explanation(*this, image, target, p, ctx, *e);
         return e;
     }
-    Expected<Tensor> attribute_batch(const Tensor& batch, const Target& target, const Params& p, ExplainContext& ctx) const override {
+    Expected<Tensor> attribute_batch(const Tensor& batch, const Target& target, const Params& p,
+                                     ExplainContext& ctx) const override {
         if (!batches()) return unsupported(std::string(def_.name) + ": has no batched attribution");
         if (batch.shape().rank() != 4)
-            return invalid_argument(std::string(def_.name) + ": expects images [N,H,W,C], got " + batch.shape().str());
+            return invalid_argument(std::string(def_.name) + ": expects images [N,H,W,C], got " +
+                                    batch.shape().str());
         if (Status s = check_params(p); !s) return s;
         return def_.attribute_batch(*this, batch, target, p, ctx);
     }
@@ -63,8 +69,10 @@ private:
         for (const ParamDef& d : def_.params) {
             const double v = p.get(d.name, d.def);
             if (!(v >= d.min && v <= d.max))
-                return invalid_argument(std::string(def_.name) + ": parameter " + std::string(d.name) + " = " + std::to_string(v) +
-                                        " is outside [" + std::to_string(d.min) + ", " + std::to_string(d.max) + "]");
+                return invalid_argument(std::string(def_.name) + ": parameter " +
+                                        std::string(d.name) + " = " + std::to_string(v) +
+                                        " is outside [" + std::to_string(d.min) + ", " +
+                                        std::to_string(d.max) + "]");
         }
         return Status::ok();
     }
@@ -74,26 +82,45 @@ private:
 
 // How to read a map made at one layer's resolution (the CAM family's cards).
 inline constexpr std::string_view kCamReading =
-    "Coarse: one value per position of the layer, smoothed up to the image; an earlier layer gives a finer map.";
+    "Coarse: one value per position of the layer, smoothed up to the image; an earlier layer gives "
+    "a finer map.";
 
 // Parameters several baseline methods share (IG, GradientSHAP, DeepLIFT, DeepSHAP).
 inline const ParamDef& blur_sigma_param() {
-    static const ParamDef d{.name = "blur_sigma", .label = "Baseline blur", .def = 5, .min = 0.1, .max = 100,
-                            .help = "Gaussian sigma, in pixels, of the blurred baseline.", .anchor = "cnnlens"};
+    static const ParamDef d{.name = "blur_sigma",
+                            .label = "Baseline blur",
+                            .def = 5,
+                            .min = 0.1,
+                            .max = 100,
+                            .help = "Gaussian sigma, in pixels, of the blurred baseline.",
+                            .anchor = "cnnlens"};
     return d;
 }
 // The baseline distribution of draw_baseline() and its noise.
 inline const ParamDef& baselines_param() {
-    static const ParamDef d{.name = "baselines", .label = "Baselines", .def = 0, .min = 0, .max = 2, .integer = true,
-                            .choices = {"black_and_blurred", "black", "noise_around_black"},
-                            .help = "Where baselines are drawn from: the SHAP values explain the score against their mean.",
-                            .anchor = "Captum tutorials (black and blurred images)"};
+    static const ParamDef d{
+        .name = "baselines",
+        .label = "Baselines",
+        .def = 0,
+        .min = 0,
+        .max = 2,
+        .integer = true,
+        .choices = {"black_and_blurred", "black", "noise_around_black"},
+        .help =
+            "Where baselines are drawn from: the SHAP values explain the score against their mean.",
+        .anchor = "Captum tutorials (black and blurred images)"};
     return d;
 }
 inline const ParamDef& baseline_noise_param() {
-    static const ParamDef d{.name = "baseline_noise", .label = "Baseline noise", .def = 0.1, .min = 0, .max = 10,
-                            .help = "Sigma of the noise around the black image (noise_around_black), in model input units.",
-                            .anchor = "cnnlens"};
+    static const ParamDef d{
+        .name = "baseline_noise",
+        .label = "Baseline noise",
+        .def = 0.1,
+        .min = 0,
+        .max = 10,
+        .help =
+            "Sigma of the noise around the black image (noise_around_black), in model input units.",
+        .anchor = "cnnlens"};
     return d;
 }
 
@@ -133,7 +160,8 @@ inline std::vector<float> black_value(const InputSpec& spec) {
 // black image or `blurred`, picked by rng.below(2) == 1; 1 the black image; 2 the black image
 // plus Gaussian noise of sigma `baseline_noise`, one rng.normal() per value in order) into `out`
 // (black.size() floats).
-void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurred, float baseline_noise, float* out);
+void draw_baseline(int kind, Rng& rng, const Tensor& black, const Tensor& blurred,
+                   float baseline_noise, float* out);
 
 // Model input back to pixel intensities in [0, 1] (through the spec's mean and std, else its
 // range; clamped), which the segmenters expect.
@@ -144,25 +172,28 @@ Tensor input_to_pixels(const Tensor& x, const InputSpec& spec);
 // ratio, put before `rest`; and the segmentation of image x [1,H,W,C] they ask for (quickshift's
 // tie-breaking noise from ctx.seed).
 std::vector<ParamDef> with_superpixel_params(std::vector<ParamDef> rest);
-Expected<Segmentation> superpixels_from_params(const ExplanationMethod& m, const Tensor& x, const Params& p,
-                                               const ExplainContext& ctx);
+Expected<Segmentation> superpixels_from_params(const ExplanationMethod& m, const Tensor& x,
+                                               const Params& p, const ExplainContext& ctx);
 
 // KernelSHAP's values over a given segmentation of x (kernel_shap.cpp; the method segments x with
 // superpixels_from_params first). Tests pass a segmentation of their own.
-Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t,
-                                              const Params& p, ExplainContext& ctx, const Segmentation& seg);
+Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const Tensor& x,
+                                              const Target& t, const Params& p, ExplainContext& ctx,
+                                              const Segmentation& seg);
 
 // XRAI over given segmentations of x, each [H,W] labels 0..count-1 (xrai.cpp; the method makes
 // PAIR's six Felzenszwalb segmentations first). Tests pass segmentations of their own.
-Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
-                                       ExplainContext& ctx, std::span<const Segmentation> segs);
+Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                       const Params& p, ExplainContext& ctx,
+                                       std::span<const Segmentation> segs);
 
 // N copies of a [1,H,W,C] image as one batch.
 inline Tensor repeat_image(const Tensor& image, int64_t n) {
     Shape s = image.shape();
     s[0] = n;
     Tensor out(s);
-    for (int64_t i = 0; i < n; ++i) std::copy(image.data(), image.data() + image.size(), out.data() + i * image.size());
+    for (int64_t i = 0; i < n; ++i)
+        std::copy(image.data(), image.data() + image.size(), out.data() + i * image.size());
     return out;
 }
 

@@ -78,13 +78,16 @@ struct Item {
     std::vector<int> context;  // nodes present
     double f00, f11, weight;
     int node;
-    bool operator>(const Item& o) const { return priority != o.priority ? priority > o.priority : seq > o.seq; }
+    bool operator>(const Item& o) const {
+        return priority != o.priority ? priority > o.priority : seq > o.seq;
+    }
 };
 
 // OpenCV's normalized box filter: output i averages [i - k/2, i - k/2 + k) per axis, indices
 // reflected without repeating the edge (BORDER_REFLECT_101).
 Tensor box_blur(const Tensor& x, int kh, int kw) {
-    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]),
+              C = static_cast<int>(x.shape()[3]);
     auto reflect = [](int i, int n) {
         if (n == 1) return 0;
         const int period = 2 * n - 2;
@@ -97,14 +100,16 @@ Tensor box_blur(const Tensor& x, int kh, int kw) {
         for (int xx = 0; xx < W; ++xx)
             for (int c = 0; c < C; ++c) {
                 double s = 0;
-                for (int d = 0; d < kw; ++d) s += x[(int64_t{y} * W + reflect(xx - kw / 2 + d, W)) * C + c];
+                for (int d = 0; d < kw; ++d)
+                    s += x[(int64_t{y} * W + reflect(xx - kw / 2 + d, W)) * C + c];
                 rows[(int64_t{y} * W + xx) * C + c] = static_cast<float>(s / kw);
             }
     for (int y = 0; y < H; ++y)
         for (int xx = 0; xx < W; ++xx)
             for (int c = 0; c < C; ++c) {
                 double s = 0;
-                for (int d = 0; d < kh; ++d) s += rows[(int64_t{reflect(y - kh / 2 + d, H)} * W + xx) * C + c];
+                for (int d = 0; d < kh; ++d)
+                    s += rows[(int64_t{reflect(y - kh / 2 + d, H)} * W + xx) * C + c];
                 out[(int64_t{y} * W + xx) * C + c] = static_cast<float>(s / kh);
             }
     return out;
@@ -115,8 +120,13 @@ Tensor box_blur(const Tensor& x, int kh, int kw) {
 class OwenSearch {
 public:
     OwenSearch(const Tensor& x, Tensor hidden, double f11, double f00, int64_t budget, size_t batch)
-        : x_(x), hidden_(std::move(hidden)), tree_(Box{0, dim(1), 0, dim(2), 0, dim(3)}), f11_(f11), f00_(f00),
-          budget_(budget), batch_(batch) {
+        : x_(x),
+          hidden_(std::move(hidden)),
+          tree_(Box{0, dim(1), 0, dim(2), 0, dim(3)}),
+          f11_(f11),
+          f00_(f00),
+          budget_(budget),
+          batch_(batch) {
         queue_.push({0.0, seq_++, {}, f00, f11, 1.0, 0});
     }
     bool done() const { return queue_.empty(); }
@@ -130,10 +140,13 @@ public:
         for (;;) {
             if (queue_.empty()) return Tensor();
             if (evals_ >= budget_) {
-                for (; !queue_.empty(); queue_.pop()) tree_[queue_.top().node].value += (queue_.top().f11 - queue_.top().f00) * queue_.top().weight;
+                for (; !queue_.empty(); queue_.pop())
+                    tree_[queue_.top().node].value +=
+                        (queue_.top().f11 - queue_.top().f00) * queue_.top().weight;
                 return Tensor();
             }
-            while (!queue_.empty() && 2 * work_.size() < batch_ && evals_ + 2 * static_cast<int64_t>(work_.size()) < budget_) {
+            while (!queue_.empty() && 2 * work_.size() < batch_ &&
+                   evals_ + 2 * static_cast<int64_t>(work_.size()) < budget_) {
                 Item it = queue_.top();
                 queue_.pop();
                 if (tree_[it.node].box.size() == 1) {
@@ -170,8 +183,10 @@ public:
             with_r.push_back(r);
             queue_.push({-std::fabs(f10 - it.f00) * w, seq_++, it.context, it.f00, f10, w, l});
             queue_.push({-std::fabs(f01 - it.f00) * w, seq_++, it.context, it.f00, f01, w, r});
-            queue_.push({-std::fabs(it.f11 - f01) * w, seq_++, std::move(with_r), f01, it.f11, w, l});
-            queue_.push({-std::fabs(it.f11 - f10) * w, seq_++, std::move(with_l), f10, it.f11, w, r});
+            queue_.push(
+                {-std::fabs(it.f11 - f01) * w, seq_++, std::move(with_r), f01, it.f11, w, l});
+            queue_.push(
+                {-std::fabs(it.f11 - f10) * w, seq_++, std::move(with_l), f10, it.f11, w, r});
             ++expanded_;
         }
     }
@@ -182,7 +197,8 @@ public:
         std::vector<double> credit(tree_.size());
         for (size_t i = 0; i < tree_.size(); ++i) credit[i] = tree_[static_cast<int>(i)].value;
         for (auto copy = queue_; !copy.empty(); copy.pop())
-            credit[static_cast<size_t>(copy.top().node)] += (copy.top().f11 - copy.top().f00) * copy.top().weight;
+            credit[static_cast<size_t>(copy.top().node)] +=
+                (copy.top().f11 - copy.top().f00) * copy.top().weight;
         const int W = dim(2), C = dim(3);
         std::vector<double> a(static_cast<size_t>(x_.size()), 0.0);
         for (size_t i = 0; i < tree_.size(); ++i) {
@@ -191,7 +207,8 @@ public:
             const double v = credit[i] / static_cast<double>(b.size());
             for (int y = b.x0; y < b.x1; ++y)
                 for (int xx = b.y0; xx < b.y1; ++xx)
-                    for (int c = b.z0; c < b.z1; ++c) a[static_cast<size_t>((int64_t{y} * W + xx) * C + c)] += v;
+                    for (int c = b.z0; c < b.z1; ++c)
+                        a[static_cast<size_t>((int64_t{y} * W + xx) * C + c)] += v;
         }
         Tensor attr(x_.shape());
         double sum = 0;
@@ -239,33 +256,37 @@ private:
     int64_t seq_ = 0, evals_ = 0, expanded_ = 0;
 };
 
-Expected<Explanation> partition_shap(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
-                                     ExplainContext& ctx) {
+Expected<Explanation> partition_shap(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                     const Params& p, ExplainContext& ctx) {
     const int classes = ctx.probe.num_classes();
     if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
         return invalid_argument("partition_shap: target class " + std::to_string(t.cls) +
                                 (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
                                 " is outside the model's " + std::to_string(classes) + " classes");
     const double blur = m.param(p, "blur");
-    Tensor hidden = box_blur(x, std::max(1, static_cast<int>(std::lround(blur * static_cast<double>(x.shape()[1])))),
-                             std::max(1, static_cast<int>(std::lround(blur * static_cast<double>(x.shape()[2])))));
+    Tensor hidden = box_blur(
+        x, std::max(1, static_cast<int>(std::lround(blur * static_cast<double>(x.shape()[1])))),
+        std::max(1, static_cast<int>(std::lround(blur * static_cast<double>(x.shape()[2])))));
     const int64_t budget = static_cast<int64_t>(m.param(p, "max_evals")) - 2;
     ProbeRequest plain;
     Tensor ends = repeat_image(x, 2);
     std::copy(hidden.data(), hidden.data() + hidden.size(), ends.data() + x.size());
     auto res = ctx.probe.run(ends, plain);
     if (!res) return res.status();
-    OwenSearch search(x, std::move(hidden), target_score(*res, 0, t), target_score(*res, 1, t), budget,
-                      static_cast<size_t>(m.param(p, "batch")));
+    OwenSearch search(x, std::move(hidden), target_score(*res, 0, t), target_score(*res, 1, t),
+                      budget, static_cast<size_t>(m.param(p, "batch")));
     std::vector<double> scores;
     for (Tensor b = search.next_round(); !b.empty(); b = search.next_round()) {
         res = ctx.probe.run(b, plain);
         if (!res) return res.status();
         scores.resize(static_cast<size_t>(b.shape()[0]));
-        for (size_t r = 0; r < scores.size(); ++r) scores[r] = target_score(*res, static_cast<int64_t>(r), t);
+        for (size_t r = 0; r < scores.size(); ++r)
+            scores[r] = target_score(*res, static_cast<int64_t>(r), t);
         search.finish_round(scores);
-        if (!ctx.report(static_cast<float>(search.evaluations() - 2) / static_cast<float>(std::max<int64_t>(budget, 1))))
-            return cancelled("partition_shap cancelled after " + std::to_string(search.evaluations()) + " of " +
+        if (!ctx.report(static_cast<float>(search.evaluations() - 2) /
+                        static_cast<float>(std::max<int64_t>(budget, 1))))
+            return cancelled("partition_shap cancelled after " +
+                             std::to_string(search.evaluations()) + " of " +
                              std::to_string(budget + 2) + " evaluations");
         if (ctx.partial && search.budget_left()) {
             Explanation e = search.explanation();
@@ -282,27 +303,50 @@ const ExplanationMethod& method_PartitionShap() {
     static const FnMethod m(
         {.name = "partition_shap",
          .title = "Partition SHAP",
-         .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "Owen values over a hierarchy of image boxes: the image is halved again and again, and the "
-                          "model is asked about a box shown or blurred, in the context of its sibling, refining first "
-                          "where the score moves most, until the budget of evaluations is spent. The values add up "
+         .traits = {.cost = MethodCost::kJob,
+                    .default_score = Target::Score::kProbability,
+                    .norm = MapNorm::kSignedPercentile99},
+         .card = {.what = "Owen values over a hierarchy of image boxes: the image is halved again "
+                          "and again, and the "
+                          "model is asked about a box shown or blurred, in the context of its "
+                          "sibling, refining first "
+                          "where the score moves most, until the budget of evaluations is spent. "
+                          "The values add up "
                           "to f(image) - f(all blurred) at any budget.",
-                  .reading = "Rectangles of colour: red boxes raise the class score when shown, blue lower it; "
+                  .reading = "Rectangles of colour: red boxes raise the class score when shown, "
+                             "blue lower it; "
                              "finer boxes where the model's output changed most.",
                   .passes = "{max_evals} forward passes, up to {batch} per round",
-                  .paper = "Lundberg et al., shap's Partition explainer (Owen 1977, Values of games with a priori "
+                  .paper = "Lundberg et al., shap's Partition explainer (Owen 1977, Values of "
+                           "games with a priori "
                            "unions)",
                   .anchor = "shap's PartitionExplainer with its blur(128,128) image masker"},
-         .params = {{.name = "max_evals", .label = "Evaluations", .def = 500, .min = 4, .max = 100000, .integer = true,
-                     .help = "Model evaluations, the image and the all-hidden image included: more refines smaller "
-                             "boxes.",
-                     .anchor = "shap's max_evals (500)"},
-                    {.name = "blur", .label = "Blur size", .def = 128.0 / 224.0, .min = 0.01, .max = 1,
-                     .help = "Box blur of hidden pixels, as a fraction of the image side.",
-                     .anchor = "shap's blur(128,128) on 224 pixels"},
-                    {.name = "batch", .label = "Batch size", .def = 10, .min = 2, .max = 4096, .integer = true,
-                     .help = "Masked images per round; rounds order the work, so it changes the result.",
-                     .anchor = "shap's batch_size (10 for auto)"}},
+         .params =
+             {{.name = "max_evals",
+               .label = "Evaluations",
+               .def = 500,
+               .min = 4,
+               .max = 100000,
+               .integer = true,
+               .help = "Model evaluations, the image and the all-hidden image included: more "
+                       "refines smaller "
+                       "boxes.",
+               .anchor = "shap's max_evals (500)"},
+              {.name = "blur",
+               .label = "Blur size",
+               .def = 128.0 / 224.0,
+               .min = 0.01,
+               .max = 1,
+               .help = "Box blur of hidden pixels, as a fraction of the image side.",
+               .anchor = "shap's blur(128,128) on 224 pixels"},
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 10,
+               .min = 2,
+               .max = 4096,
+               .integer = true,
+               .help = "Masked images per round; rounds order the work, so it changes the result.",
+               .anchor = "shap's batch_size (10 for auto)"}},
          .explain = partition_shap});
     return m;
 }

@@ -19,7 +19,8 @@ Tensor softmax_rows(const Tensor& logits) {
         const float m = *std::max_element(x, x + c);
         double s = 0;
         for (int64_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(x[j]) - m);
-        for (int64_t j = 0; j < c; ++j) p[r * c + j] = static_cast<float>(std::exp(static_cast<double>(x[j]) - m) / s);
+        for (int64_t j = 0; j < c; ++j)
+            p[r * c + j] = static_cast<float>(std::exp(static_cast<double>(x[j]) - m) / s);
     }
     return p;
 }
@@ -27,7 +28,9 @@ Tensor softmax_rows(const Tensor& logits) {
 std::vector<int> argmax_rows(const Tensor& t) {
     const int64_t c = t.shape().dim(-1), rows = t.size() / c;
     std::vector<int> out(static_cast<size_t>(rows));
-    for (int64_t r = 0; r < rows; ++r) out[static_cast<size_t>(r)] = static_cast<int>(std::max_element(t.data() + r * c, t.data() + (r + 1) * c) - (t.data() + r * c));
+    for (int64_t r = 0; r < rows; ++r)
+        out[static_cast<size_t>(r)] = static_cast<int>(
+            std::max_element(t.data() + r * c, t.data() + (r + 1) * c) - (t.data() + r * c));
     return out;
 }
 
@@ -61,7 +64,9 @@ std::vector<LrpRule> lrp_rules(const Graph& g, const LrpComposite& c) {
 }
 
 GraphProbe::GraphProbe(const Model& model, const KernelSet& kernels, int max_batch)
-    : model_(model), kernels_(kernels), max_batch_(batch_that_fits(model.graph, max_batch)),
+    : model_(model),
+      kernels_(kernels),
+      max_batch_(batch_that_fits(model.graph, max_batch)),
       chunk_(cache_chunk(model.graph, max_batch_)) {
     executors_.push_back(std::make_unique<Executor>(model.graph, kernels));
 }
@@ -76,7 +81,8 @@ std::vector<LayerInfo> GraphProbe::layers() const {
         l.node = i;
         l.name = display_name(n.name);
         l.op = std::string(op_name(n.op));
-        if (const auto* c = std::get_if<ConvAttrs>(&n.attrs); c && c->groups > 1) l.op = "DepthwiseConv";
+        if (const auto* c = std::get_if<ConvAttrs>(&n.attrs); c && c->groups > 1)
+            l.op = "DepthwiseConv";
         l.shape = n.shape;
         l.image = n.image;
         if (n.op == OpType::kInput) l.shape[0] = 1;
@@ -85,7 +91,8 @@ std::vector<LayerInfo> GraphProbe::layers() const {
     return v;
 }
 
-Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& r, ProbeResult& out, int64_t first) {
+Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& r, ProbeResult& out,
+                             int64_t first) {
     const bool objective = r.target.has_value() || r.channel.has_value();
     if (r.reference) {  // rows [0, n) the images, [n, 2n) their references (Executor::deeplift)
         const int64_t m = x.shape()[0], per = x.size() / m;
@@ -111,7 +118,9 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
     const int classes = model_.num_classes();
     copy_scores(ex, n, out, first);
     const Tensor& lg = ex.value(model_.logits);
-    if (r.reference) std::copy(lg.data() + n * classes, lg.data() + 2 * n * classes, out.reference_logits.data() + first * classes);
+    if (r.reference)
+        std::copy(lg.data() + n * classes, lg.data() + 2 * n * classes,
+                  out.reference_logits.data() + first * classes);
     const Tensor& probs = out.probs;
 
     std::vector<Seed> seeds;
@@ -138,13 +147,16 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
                 if (t.score == Target::Score::kLogit) {
                     row[c] += sign;
                 } else {  // d p_c / d logits = p_c (e_c - p)
-                    for (int j = 0; j < classes; ++j) row[j] += sign * p[c] * ((j == c ? 1.f : 0.f) - p[j]);
+                    for (int j = 0; j < classes; ++j)
+                        row[j] += sign * p[c] * ((j == c ? 1.f : 0.f) - p[j]);
                 }
             }
         }
         seeds.push_back({model_.logits, std::move(s)});
     }
-    if (r.channel) seeds.push_back({r.channel->layer, seed_channel_mean(ex.value(r.channel->layer).shape(), r.channel->channel)});
+    if (r.channel)
+        seeds.push_back({r.channel->layer, seed_channel_mean(ex.value(r.channel->layer).shape(),
+                                                             r.channel->channel)});
 
     auto copy_into = [&](Tensor& dst, const Tensor& src) {
         {
@@ -161,15 +173,20 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
         CNNLENS_ASSERT(dst.size() == out.logits.shape()[0] * row);
         std::copy(src.data(), src.data() + n * row, dst.data() + first * row);
     };
-    for (size_t k = 0; k < r.layers.size(); ++k) copy_into(out.activations[k], ex.value(r.layers[k]));
+    for (size_t k = 0; k < r.layers.size(); ++k)
+        copy_into(out.activations[k], ex.value(r.layers[k]));
     if (!objective) return Status::ok();
     std::vector<int> wanted;
     if (r.input_gradient) wanted.push_back(model_.graph.input());
     for (int l : r.layers) wanted.push_back(l);
     std::vector<Tensor> grads;
-    if (r.reference) CNNLENS_RETURN_IF_ERROR(ex.deeplift(seeds, wanted, grads));
-    else if (r.lrp) CNNLENS_RETURN_IF_ERROR(ex.relevance(seeds, wanted, lrp_rules(model_.graph, *r.lrp), grads));
-    else CNNLENS_RETURN_IF_ERROR(ex.backward(seeds, wanted, r.relu_rule, grads));
+    if (r.reference)
+        CNNLENS_RETURN_IF_ERROR(ex.deeplift(seeds, wanted, grads));
+    else if (r.lrp)
+        CNNLENS_RETURN_IF_ERROR(
+            ex.relevance(seeds, wanted, lrp_rules(model_.graph, *r.lrp), grads));
+    else
+        CNNLENS_RETURN_IF_ERROR(ex.backward(seeds, wanted, r.relu_rule, grads));
     size_t k = 0;
     if (r.input_gradient) copy_into(out.input_grad, grads[k++]);
     for (size_t l = 0; l < r.layers.size(); ++l) copy_into(out.activation_grads[l], grads[k++]);
@@ -192,23 +209,33 @@ void GraphProbe::copy_scores(const Executor& ex, int64_t n, ProbeResult& out, in
 Status GraphProbe::check_replace(const Tensor& batch, const ProbeRequest& r) const {
     const Graph& g = model_.graph;
     const int l = r.replace->layer;
-    if (l < 0 || l >= g.size() || g.node(l).op == OpType::kConst) return invalid_argument("layer index " + std::to_string(l) + " is not a layer of the model");
+    if (l < 0 || l >= g.size() || g.node(l).op == OpType::kConst)
+        return invalid_argument("layer index " + std::to_string(l) +
+                                " is not a layer of the model");
     const std::string name = "layer '" + display_name(g.node(l).name) + "'";
     if (r.target || r.channel || r.input_gradient || !r.layers.empty())
-        return invalid_argument("replacing the activations of " + name + " gives class scores only (no gradients, no layers)");
-    if (batch.shape()[0] != 1) return invalid_argument("replacing the activations of " + name + " needs one image, got a batch of " + std::to_string(batch.shape()[0]));
-    if (!r.replace->values || r.replace->values->shape().rank() < 1 || r.replace->values->shape()[0] < 1)
+        return invalid_argument("replacing the activations of " + name +
+                                " gives class scores only (no gradients, no layers)");
+    if (batch.shape()[0] != 1)
+        return invalid_argument("replacing the activations of " + name +
+                                " needs one image, got a batch of " +
+                                std::to_string(batch.shape()[0]));
+    if (!r.replace->values || r.replace->values->shape().rank() < 1 ||
+        r.replace->values->shape()[0] < 1)
         return invalid_argument("replacing the activations of " + name + ": no values");
     const Shape& want = g.node(l).shape;
     const Shape& got = r.replace->values->shape();
     bool ok = got.rank() == want.rank();
     for (int d = 1; ok && d < want.rank(); ++d) ok = want[d] < 0 || got[d] == want[d];
-    if (!ok) return invalid_argument("values " + got.str() + " cannot replace the output " + want.str() + " of " + name);
+    if (!ok)
+        return invalid_argument("values " + got.str() + " cannot replace the output " + want.str() +
+                                " of " + name);
     std::vector<char> down(static_cast<size_t>(g.size()), 0);
     down[static_cast<size_t>(l)] = 1;
     for (int i = l + 1; i < g.size(); ++i)
         for (int k : g.node(i).inputs) down[static_cast<size_t>(i)] |= down[static_cast<size_t>(k)];
-    if (!down[static_cast<size_t>(model_.logits)]) return invalid_argument(name + " does not lead to the class scores");
+    if (!down[static_cast<size_t>(model_.logits)])
+        return invalid_argument(name + " does not lead to the class scores");
     return Status::ok();
 }
 
@@ -218,27 +245,38 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
     const int classes = model_.num_classes();
     if (r.target) {
         if (r.target->cls < 0 || r.target->cls >= classes || r.target->contrast >= classes)
-            return invalid_argument("target class " + std::to_string(r.target->cls) + (r.target->contrast >= 0 ? " vs " + std::to_string(r.target->contrast) : "") +
-                                    " is out of range (the model has " + std::to_string(classes) + " classes)");
+            return invalid_argument(
+                "target class " + std::to_string(r.target->cls) +
+                (r.target->contrast >= 0 ? " vs " + std::to_string(r.target->contrast) : "") +
+                " is out of range (the model has " + std::to_string(classes) + " classes)");
     }
     if (r.channel) {
         const int l = r.channel->layer;
         if (l < 0 || l >= model_.graph.size() || model_.graph.node(l).shape.rank() < 2)
-            return invalid_argument("layer index " + std::to_string(l) + " is not a layer of the model");
+            return invalid_argument("layer index " + std::to_string(l) +
+                                    " is not a layer of the model");
         const int64_t chans = model_.graph.node(l).shape.dim(-1);
         if (r.channel->channel < 0 || r.channel->channel >= chans)
-            return invalid_argument("channel " + std::to_string(r.channel->channel) + " of layer '" + display_name(model_.graph.node(l).name) + "' does not exist (it has " + std::to_string(chans) + ")");
+            return invalid_argument("channel " + std::to_string(r.channel->channel) +
+                                    " of layer '" + display_name(model_.graph.node(l).name) +
+                                    "' does not exist (it has " + std::to_string(chans) + ")");
     }
     for (int l : r.layers)
         if (l < 0 || l >= model_.graph.size() || model_.graph.node(l).op == OpType::kConst)
-            return invalid_argument("layer index " + std::to_string(l) + " is not a layer of the model");
+            return invalid_argument("layer index " + std::to_string(l) +
+                                    " is not a layer of the model");
     if (r.reference) {
         const Shape& rs = r.reference->shape();
         bool fits = rs.rank() == batch.shape().rank() && (rs[0] == 1 || rs[0] == n);
         for (int d = 1; fits && d < rs.rank(); ++d) fits = rs[d] == batch.shape()[d];
-        if (!fits) return invalid_argument("DeepLIFT: reference " + rs.str() + " does not fit the batch " + batch.shape().str());
-        if (!r.target || r.target->score != Target::Score::kLogit || r.channel || r.lrp || !r.layers.empty() || r.replace)
-            return invalid_argument("DeepLIFT explains a logit (or a contrast of two) and returns only the input's multipliers");
+        if (!fits)
+            return invalid_argument("DeepLIFT: reference " + rs.str() + " does not fit the batch " +
+                                    batch.shape().str());
+        if (!r.target || r.target->score != Target::Score::kLogit || r.channel || r.lrp ||
+            !r.layers.empty() || r.replace)
+            return invalid_argument(
+                "DeepLIFT explains a logit (or a contrast of two) and returns only the input's "
+                "multipliers");
     }
     ProbeResult out;
     out.logits.reset(Shape{n, classes});
@@ -247,10 +285,12 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
     out.activations.resize(r.layers.size());
     if (r.target || r.channel) out.activation_grads.resize(r.layers.size());
     // A DeepLIFT piece runs its images and their references together: half the images per piece.
-    const int64_t step = r.reference ? std::max(1, chunk_ / 2) : chunk_, pieces = (n + step - 1) / step;
+    const int64_t step = r.reference ? std::max(1, chunk_ / 2) : chunk_,
+                  pieces = (n + step - 1) / step;
     const int64_t per = batch.size() / n;
     const size_t threads = static_cast<size_t>(pool_threads());
-    while (executors_.size() < threads) executors_.push_back(std::make_unique<Executor>(model_.graph, kernels_));
+    while (executors_.size() < threads)
+        executors_.push_back(std::make_unique<Executor>(model_.graph, kernels_));
     if (chunks_.size() < threads) chunks_.resize(threads);
     std::vector<char> has_prefix(threads, 0);  // replace: this thread's executor ran the image
     auto piece = [&](int64_t i, int thread) -> Status {

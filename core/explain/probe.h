@@ -41,10 +41,13 @@ struct ProbeRequest {
     std::optional<Target> target;
     // Alternatively (or in addition), gradient of the mean activation of one channel of one
     // layer — the objective of filter visualization.
-    struct Channel { int layer = -1; int channel = 0; };
+    struct Channel {
+        int layer = -1;
+        int channel = 0;
+    };
     std::optional<Channel> channel;
-    bool input_gradient = false;       // return d(objective)/d(input)
-    std::vector<int> layers;           // activations to return (and their gradients if any objective)
+    bool input_gradient = false;  // return d(objective)/d(input)
+    std::vector<int> layers;      // activations to return (and their gradients if any objective)
     ReluRule relu_rule = ReluRule::kStandard;
     // With a target: input_grad holds the LRP relevance of the input instead of the gradient.
     // Relevance starts as the target's score (logit or probability, minus the contrast's) one-hot
@@ -62,17 +65,20 @@ struct ProbeRequest {
     // node `layer` outputs row i of *values ([N, ...], the layer's shape otherwise; borrowed for
     // the call). The graph before the layer runs once per call, not per row. Scores only: no
     // objective, no layers, no input gradient.
-    struct Replace { int layer = -1; const Tensor* values = nullptr; };
+    struct Replace {
+        int layer = -1;
+        const Tensor* values = nullptr;
+    };
     std::optional<Replace> replace;
 };
 
 struct ProbeResult {
-    Tensor logits;   // [N, classes]
-    Tensor probs;    // [N, classes]
-    Tensor input_grad;                   // [N, H, W, C] when requested
-    std::vector<Tensor> activations;     // per requested layer
-    std::vector<Tensor> activation_grads;// per requested layer, when an objective is set
-    Tensor reference_logits;             // [N, classes]: the references' logits (ProbeRequest::reference)
+    Tensor logits;                         // [N, classes]
+    Tensor probs;                          // [N, classes]
+    Tensor input_grad;                     // [N, H, W, C] when requested
+    std::vector<Tensor> activations;       // per requested layer
+    std::vector<Tensor> activation_grads;  // per requested layer, when an objective is set
+    Tensor reference_logits;  // [N, classes]: the references' logits (ProbeRequest::reference)
 };
 
 // A layer users can pick: name as shown, node index, output shape for batch 1.
@@ -132,7 +138,8 @@ public:
     const Model& model() const { return model_; }
 
 private:
-    Status run_chunk(Executor& ex, const Tensor& batch, const ProbeRequest& r, ProbeResult& out, int64_t first);
+    Status run_chunk(Executor& ex, const Tensor& batch, const ProbeRequest& r, ProbeResult& out,
+                     int64_t first);
     Status check_replace(const Tensor& batch, const ProbeRequest& r) const;
     void copy_scores(const Executor& ex, int64_t n, ProbeResult& out, int64_t first) const;
     const Model& model_;

@@ -46,15 +46,18 @@ Taps bilinear_taps(int n, int up) {
     return t;
 }
 
-Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                           const Params& p, ExplainContext& ctx) {
     const int64_t total = static_cast<int64_t>(m.param(p, "samples"));
     const int s = static_cast<int>(m.param(p, "cells"));
     const float keep = static_cast<float>(m.param(p, "p"));
     const int batch = static_cast<int>(m.param(p, "batch"));
-    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]),
+              C = static_cast<int>(x.shape()[3]);
     const int classes = ctx.probe.num_classes();
     if (t.cls < 0 || t.cls >= classes || t.contrast >= classes)
-        return invalid_argument("rise: target class " + std::to_string(t.cls) + (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
+        return invalid_argument("rise: target class " + std::to_string(t.cls) +
+                                (t.contrast >= 0 ? " vs " + std::to_string(t.contrast) : "") +
                                 " is outside the model's " + std::to_string(classes) + " classes");
     const InputSpec& spec = ctx.probe.input_spec();
     const float f = static_cast<float>(m.param(p, "fill"));
@@ -77,7 +80,8 @@ Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Ta
         Explanation e;
         e.map.reset(Shape{H, W});
         const double norm = 1.0 / (static_cast<double>(done) * keep);
-        for (size_t i = 0; i < hw; ++i) e.map[static_cast<int64_t>(i)] = static_cast<float>(sal[i] * norm);
+        for (size_t i = 0; i < hw; ++i)
+            e.map[static_cast<int64_t>(i)] = static_cast<float>(sal[i] * norm);
         e.stats["score"] = score;
         e.stats["samples"] = static_cast<double>(done);
         e.stats["mask_mean"] = mask_sum / (static_cast<double>(done) * static_cast<double>(hw));
@@ -125,7 +129,8 @@ Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Ta
         }
         first += n;
         if (!ctx.report(static_cast<float>(first) / static_cast<float>(total)))
-            return cancelled("rise cancelled after " + std::to_string(first) + " of " + std::to_string(total) + " masks");
+            return cancelled("rise cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(total) + " masks");
         if (ctx.partial && first < total) {
             Explanation e = result(first);
             stamp_explanation(m, x, t, p, ctx, e);
@@ -141,30 +146,60 @@ const ExplanationMethod& method_Rise() {
     static const FnMethod m(
         {.name = "rise",
          .title = "RISE",
-         .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kMinMax},
-         .card = {.what = "Shows the model the image through many random soft masks; each pixel's value is the mean "
-                          "score of the masked images, weighted by how much each mask kept that pixel. Needs no "
+         .traits = {.cost = MethodCost::kJob,
+                    .default_score = Target::Score::kProbability,
+                    .norm = MapNorm::kMinMax},
+         .card = {.what = "Shows the model the image through many random soft masks; each pixel's "
+                          "value is the mean "
+                          "score of the masked images, weighted by how much each mask kept that "
+                          "pixel. Needs no "
                           "gradients.",
-                  .reading = "Bright pixels keep the score up when they are visible. Fills in as masks are drawn.",
+                  .reading = "Bright pixels keep the score up when they are visible. Fills in as "
+                             "masks are drawn.",
                   .passes = "1 forward pass per mask ({samples}), {batch} per engine call",
-                  .paper = "Petsiuk, Das & Saenko 2018, RISE: Randomized Input Sampling for Explanation of Black-box "
+                  .paper = "Petsiuk, Das & Saenko 2018, RISE: Randomized Input Sampling for "
+                           "Explanation of Black-box "
                            "Models",
                   .anchor = "the paper's ResNet-50 settings (as Xplique)"},
-         .params = {{.name = "samples", .label = "Masks", .def = 4000, .min = 1, .max = 100000, .integer = true,
-                     .help = "How many random masks: more gives a smoother, steadier map.",
-                     .anchor = "the paper; torchray uses 8000"},
-                    {.name = "cells", .label = "Grid cells", .def = 7, .min = 1, .max = 256, .integer = true,
-                     .help = "A mask is an s x s grid before upsampling: more cells find smaller parts.",
-                     .anchor = "the paper's s"},
-                    {.name = "p", .label = "Keep probability", .def = 0.5, .min = 0.01, .max = 1,
-                     .help = "Probability that a grid cell is kept (shown).",
-                     .anchor = "the paper"},
-                    {.name = "fill", .label = "Fill", .def = 0, .min = 0, .max = 1,
-                     .help = "What masked pixels fade to (0 black, 1 white).",
-                     .anchor = "the paper (0)"},
-                    {.name = "batch", .label = "Batch size", .def = 100, .min = 1, .max = 4096, .integer = true,
-                     .help = "Masked images per engine call: memory against speed; the map is the same.",
-                     .anchor = "cnnlens (speed only)"}},
+         .params =
+             {{.name = "samples",
+               .label = "Masks",
+               .def = 4000,
+               .min = 1,
+               .max = 100000,
+               .integer = true,
+               .help = "How many random masks: more gives a smoother, steadier map.",
+               .anchor = "the paper; torchray uses 8000"},
+              {.name = "cells",
+               .label = "Grid cells",
+               .def = 7,
+               .min = 1,
+               .max = 256,
+               .integer = true,
+               .help = "A mask is an s x s grid before upsampling: more cells find smaller parts.",
+               .anchor = "the paper's s"},
+              {.name = "p",
+               .label = "Keep probability",
+               .def = 0.5,
+               .min = 0.01,
+               .max = 1,
+               .help = "Probability that a grid cell is kept (shown).",
+               .anchor = "the paper"},
+              {.name = "fill",
+               .label = "Fill",
+               .def = 0,
+               .min = 0,
+               .max = 1,
+               .help = "What masked pixels fade to (0 black, 1 white).",
+               .anchor = "the paper (0)"},
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 100,
+               .min = 1,
+               .max = 4096,
+               .integer = true,
+               .help = "Masked images per engine call: memory against speed; the map is the same.",
+               .anchor = "cnnlens (speed only)"}},
          .explain = rise});
     return m;
 }

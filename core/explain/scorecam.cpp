@@ -25,20 +25,26 @@ void upsample_aligned(const Tensor& A, int64_t c, int64_t H, int64_t W, std::vec
     const double sx = W > 1 ? static_cast<double>(w - 1) / static_cast<double>(W - 1) : 0.0;
     for (int64_t y = 0; y < H; ++y) {
         const double fy = static_cast<double>(y) * sy;
-        const int64_t y0 = std::min<int64_t>(static_cast<int64_t>(fy), h - 1), y1 = std::min<int64_t>(y0 + 1, h - 1);
+        const int64_t y0 = std::min<int64_t>(static_cast<int64_t>(fy), h - 1),
+                      y1 = std::min<int64_t>(y0 + 1, h - 1);
         const double ty = fy - static_cast<double>(y0);
         for (int64_t x = 0; x < W; ++x) {
             const double fx = static_cast<double>(x) * sx;
-            const int64_t x0 = std::min<int64_t>(static_cast<int64_t>(fx), w - 1), x1 = std::min<int64_t>(x0 + 1, w - 1);
+            const int64_t x0 = std::min<int64_t>(static_cast<int64_t>(fx), w - 1),
+                          x1 = std::min<int64_t>(x0 + 1, w - 1);
             const double tx = fx - static_cast<double>(x0);
-            auto a = [&](int64_t yy, int64_t xx) { return static_cast<double>(A[(yy * w + xx) * k + c]); };
+            auto a = [&](int64_t yy, int64_t xx) {
+                return static_cast<double>(A[(yy * w + xx) * k + c]);
+            };
             out[static_cast<size_t>(y * W + x)] =
-                (1 - ty) * ((1 - tx) * a(y0, x0) + tx * a(y0, x1)) + ty * ((1 - tx) * a(y1, x0) + tx * a(y1, x1));
+                (1 - ty) * ((1 - tx) * a(y0, x0) + tx * a(y0, x1)) +
+                ty * ((1 - tx) * a(y1, x0) + tx * a(y1, x1));
         }
     }
 }
 
-Expected<Explanation> scorecam(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> scorecam(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                               const Params& p, ExplainContext& ctx) {
     auto layer = cam_layer(ctx.probe, m.param(p, "layer"), m.title());
     if (!layer) return layer.status();
     const int batch = static_cast<int>(m.param(p, "batch"));
@@ -62,20 +68,24 @@ Expected<Explanation> scorecam(const ExplanationMethod& m, const Tensor& x, cons
             float* row = b.data() + j * H * W * C;
             for (int64_t i = 0; i < H * W; ++i) {
                 const double s = (mask[static_cast<size_t>(i)] - lo_v) / range;
-                for (int64_t ch = 0; ch < C; ++ch) row[i * C + ch] = static_cast<float>(row[i * C + ch] * s);
+                for (int64_t ch = 0; ch < C; ++ch)
+                    row[i * C + ch] = static_cast<float>(row[i * C + ch] * s);
             }
         }
         auto res = ctx.probe.run(b, plain);
         if (!res) return res.status();
-        for (int64_t j = 0; j < n; ++j) score[static_cast<size_t>(first + j)] = target_score(*res, j, t);
+        for (int64_t j = 0; j < n; ++j)
+            score[static_cast<size_t>(first + j)] = target_score(*res, j, t);
         first += n;
         if (!ctx.report(static_cast<float>(first) / static_cast<float>(k)))
-            return cancelled("Score-CAM cancelled after " + std::to_string(first) + " of " + std::to_string(k) + " channels");
+            return cancelled("Score-CAM cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(k) + " channels");
     }
     const double top = *std::max_element(score.begin(), score.end());
     std::vector<double> weight(static_cast<size_t>(k));
     double sum = 0;
-    for (int64_t c = 0; c < k; ++c) sum += weight[static_cast<size_t>(c)] = std::exp(score[static_cast<size_t>(c)] - top);
+    for (int64_t c = 0; c < k; ++c)
+        sum += weight[static_cast<size_t>(c)] = std::exp(score[static_cast<size_t>(c)] - top);
     for (double& v : weight) v /= sum;
     Tensor cam(Shape{h, w});
     for (int64_t i = 0; i < hw; ++i) {
@@ -99,17 +109,27 @@ const ExplanationMethod& method_ScoreCam() {
         {.name = "scorecam",
          .title = "Score-CAM",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kMinMax},
-         .card = {.what = "Each channel of the layer, upsampled and scaled to [0, 1], masks the image; the model's score "
-                          "on each masked image, through a softmax over channels, weights that channel. No gradients.",
+         .card = {.what = "Each channel of the layer, upsampled and scaled to [0, 1], masks the "
+                          "image; the model's score "
+                          "on each masked image, through a softmax over channels, weights that "
+                          "channel. No gradients.",
                   .reading = kCamReading,
-                  .passes = "1 forward pass, then 1 per channel of the layer, {batch} per engine call",
-                  .paper = "Wang, Wang, Du, Yang, Zhang, Ding, Mardziel & Hu 2020, Score-CAM: Score-Weighted Visual "
+                  .passes =
+                      "1 forward pass, then 1 per channel of the layer, {batch} per engine call",
+                  .paper = "Wang, Wang, Du, Yang, Zhang, Ding, Mardziel & Hu 2020, Score-CAM: "
+                           "Score-Weighted Visual "
                            "Explanations for Convolutional Neural Networks",
                   .anchor = "pytorch-grad-cam"},
-         .params = {layer_param(),
-                    {.name = "batch", .label = "Batch size", .def = 16, .min = 1, .max = 1000, .integer = true,
-                     .help = "Masked images per engine call: memory against speed; the map is the same.",
-                     .anchor = "pytorch-grad-cam's batch_size"}},
+         .params =
+             {layer_param(),
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 16,
+               .min = 1,
+               .max = 1000,
+               .integer = true,
+               .help = "Masked images per engine call: memory against speed; the map is the same.",
+               .anchor = "pytorch-grad-cam's batch_size"}},
          .explain = scorecam});
     return m;
 }

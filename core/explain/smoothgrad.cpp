@@ -17,15 +17,22 @@ namespace {
 // The `base` parameter's choices: its value is the index, so the order is part of the interface.
 constexpr std::string_view kBases[] = {"saliency", "gradient_x_input", "guided", "ig", "occlusion"};
 
-Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                 const Params& p, ExplainContext& ctx) {
     const int n = static_cast<int>(m.param(p, "samples"));
     const int base = static_cast<int>(m.param(p, "base"));
     const ExplanationMethod* bm = find_method(kBases[base]);
-    if (!bm) return not_found("smoothgrad: base method '" + std::string(kBases[base]) + "' is not available");
+    if (!bm)
+        return not_found("smoothgrad: base method '" + std::string(kBases[base]) +
+                         "' is not available");
     const int aggregate = static_cast<int>(m.param(p, "aggregate"));
     const int batch = static_cast<int>(m.param(p, "batch"));
-    float lo = *std::min_element(x.data(), x.data() + x.size()), hi = *std::max_element(x.data(), x.data() + x.size());
-    if (hi <= lo) { lo = ctx.probe.input_spec().range_lo; hi = ctx.probe.input_spec().range_hi; }
+    float lo = *std::min_element(x.data(), x.data() + x.size()),
+          hi = *std::max_element(x.data(), x.data() + x.size());
+    if (hi <= lo) {
+        lo = ctx.probe.input_spec().range_lo;
+        hi = ctx.probe.input_spec().range_hi;
+    }
     const float sigma = static_cast<float>(m.param(p, "noise")) * (hi - lo);
     const int64_t per = x.size();
     std::vector<double> sum(static_cast<size_t>(per), 0.0), sumsq(static_cast<size_t>(per), 0.0);
@@ -62,12 +69,15 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
             inner.seed = ctx.seed + static_cast<uint64_t>(first) + 1;
             auto e = bm->explain(noisy, t, Params(), inner);
             if (!e) return e.status();
-            if (e->attribution.size() != per) return unsupported("smoothgrad: base method '" + std::string(bm->name()) + "' has no per-pixel attribution");
+            if (e->attribution.size() != per)
+                return unsupported("smoothgrad: base method '" + std::string(bm->name()) +
+                                   "' has no per-pixel attribution");
             add(e->attribution.data(), 1);
         }
         first += count;
         if (!ctx.report(static_cast<float>(first) / n))
-            return cancelled("smoothgrad cancelled after " + std::to_string(first) + " of " + std::to_string(n) + " samples");
+            return cancelled("smoothgrad cancelled after " + std::to_string(first) + " of " +
+                             std::to_string(n) + " samples");
     }
     const Shape hwc{x.shape()[1], x.shape()[2], x.shape()[3]};
     Tensor mean(hwc), meansq(hwc), var(hwc);
@@ -77,7 +87,11 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
         meansq[i] = static_cast<float>(sq);
         var[i] = static_cast<float>(std::max(0.0, sq - mu * mu));
     }
-    auto as_batch = [&](const Tensor& a) { Tensor b = a.clone(); b.reshape(x.shape()); return b; };
+    auto as_batch = [&](const Tensor& a) {
+        Tensor b = a.clone();
+        b.reshape(x.shape());
+        return b;
+    };
     Explanation e;
     e.extras["mean"] = abs_sum_channels(as_batch(mean));
     e.extras["mean_signed"] = sum_channels(as_batch(mean));
@@ -85,7 +99,9 @@ Expected<Explanation> smoothgrad(const ExplanationMethod& m, const Tensor& x, co
     e.extras["variance"] = sum_channels(as_batch(var));
     const char* shown = aggregate == 0 ? "mean" : aggregate == 1 ? "mean_of_squares" : "variance";
     e.map = e.extras[shown].clone();
-    e.attribution = aggregate == 0 ? std::move(mean) : aggregate == 1 ? std::move(meansq) : std::move(var);
+    e.attribution = aggregate == 0   ? std::move(mean)
+                    : aggregate == 1 ? std::move(meansq)
+                                     : std::move(var);
     e.stats["sigma"] = sigma;
     return e;
 }
@@ -97,28 +113,61 @@ const ExplanationMethod& method_SmoothGrad() {
         {.name = "smoothgrad",
          .title = "SmoothGrad",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kPercentile99},
-         .card = {.what = "A method (the gradient by default) averaged over copies of the image with Gaussian noise "
-                          "added, which removes the speckle of a single gradient. It can also show the mean of squares "
+         .card = {.what = "A method (the gradient by default) averaged over copies of the image "
+                          "with Gaussian noise "
+                          "added, which removes the speckle of a single gradient. It can also show "
+                          "the mean of squares "
                           "(SmoothGrad squared) or the variance (VarGrad) of the copies.",
-                  .passes = "{samples} runs of {base}, {batch} copies per engine call (a gradient is 1 forward and 1 backward pass)",
-                  .paper = "Smilkov, Thorat, Kim, Viegas & Wattenberg 2017, SmoothGrad: removing noise by adding noise",
-                  .anchor = "PAIR saliency (noise as a fraction of the value range); Captum NoiseTunnel"},
-         .params = {{.name = "samples", .label = "Noisy copies", .def = 50, .min = 1, .max = 10000, .integer = true,
-                     .help = "How many noisy copies are averaged: more gives a steadier map and costs as many passes.",
+                  .passes = "{samples} runs of {base}, {batch} copies per engine call (a gradient "
+                            "is 1 forward and 1 backward pass)",
+                  .paper = "Smilkov, Thorat, Kim, Viegas & Wattenberg 2017, SmoothGrad: removing "
+                           "noise by adding noise",
+                  .anchor =
+                      "PAIR saliency (noise as a fraction of the value range); Captum NoiseTunnel"},
+         .params = {{.name = "samples",
+                     .label = "Noisy copies",
+                     .def = 50,
+                     .min = 1,
+                     .max = 10000,
+                     .integer = true,
+                     .help = "How many noisy copies are averaged: more gives a steadier map and "
+                             "costs as many passes.",
                      .anchor = "the paper's 50; PAIR uses 25"},
-                    {.name = "noise", .label = "Noise level", .def = 0.15, .min = 0, .max = 1,
-                     .help = "Standard deviation of the noise, as a fraction of the image's value range (max - min).",
+                    {.name = "noise",
+                     .label = "Noise level",
+                     .def = 0.15,
+                     .min = 0,
+                     .max = 1,
+                     .help = "Standard deviation of the noise, as a fraction of the image's value "
+                             "range (max - min).",
                      .anchor = "PAIR's stdev_spread; the paper: 10-20 %"},
-                    {.name = "base", .label = "Averaged method", .def = 0, .min = 0, .max = std::size(kBases) - 1, .integer = true,
+                    {.name = "base",
+                     .label = "Averaged method",
+                     .def = 0,
+                     .min = 0,
+                     .max = std::size(kBases) - 1,
+                     .integer = true,
                      .choices = {std::begin(kBases), std::end(kBases)},
                      .help = "The method run on each noisy copy.",
                      .anchor = "the paper (vanilla gradient)"},
-                    {.name = "aggregate", .label = "Map shown", .def = 0, .min = 0, .max = 2, .integer = true,
+                    {.name = "aggregate",
+                     .label = "Map shown",
+                     .def = 0,
+                     .min = 0,
+                     .max = 2,
+                     .integer = true,
                      .choices = {"mean", "mean_of_squares", "variance"},
-                     .help = "Mean (SmoothGrad), mean of squares (SmoothGrad squared) or variance (VarGrad) of the copies.",
+                     .help = "Mean (SmoothGrad), mean of squares (SmoothGrad squared) or variance "
+                             "(VarGrad) of the copies.",
                      .anchor = "the paper (mean); PAIR shows the mean of squares"},
-                    {.name = "batch", .label = "Batch size", .def = 50, .min = 1, .max = 1000, .integer = true,
-                     .help = "Noisy copies per engine call: memory against speed; the map is the same.",
+                    {.name = "batch",
+                     .label = "Batch size",
+                     .def = 50,
+                     .min = 1,
+                     .max = 1000,
+                     .integer = true,
+                     .help =
+                         "Noisy copies per engine call: memory against speed; the map is the same.",
                      .anchor = "cnnlens (speed only)"}},
          .explain = smoothgrad});
     return m;

@@ -38,9 +38,10 @@ constexpr int kWorkSize = 224;
 
 // IG of x from the constant `baseline` (per channel), midpoint rule; adds it times `share` to
 // `acc` and returns f(x) - f(baseline) and the attributions' sum.
-Status integrated_gradients(const Tensor& x, const std::vector<float>& baseline, const Target& t, int steps, int batch,
-                            double share, std::vector<double>& acc, double& delta, double& sum, ExplainContext& ctx,
-                            int done_before, int total) {
+Status integrated_gradients(const Tensor& x, const std::vector<float>& baseline, const Target& t,
+                            int steps, int batch, double share, std::vector<double>& acc,
+                            double& delta, double& sum, ExplainContext& ctx, int done_before,
+                            int total) {
     const int64_t per = x.size(), c = x.shape()[3];
     std::vector<double> grad(static_cast<size_t>(per), 0.0);
     {
@@ -63,15 +64,17 @@ Status integrated_gradients(const Tensor& x, const std::vector<float>& baseline,
         auto r = input_gradients(ctx.probe, path, t);
         if (!r) return r.status();
         for (int k = 0; k < n; ++k)
-            for (int64_t i = 0; i < per; ++i) grad[static_cast<size_t>(i)] += r->input_grad[k * per + i];
+            for (int64_t i = 0; i < per; ++i)
+                grad[static_cast<size_t>(i)] += r->input_grad[k * per + i];
         first += n;
         if (!ctx.report(static_cast<float>(done_before + first) / static_cast<float>(total)))
-            return cancelled("xrai cancelled after " + std::to_string(done_before + first) + " of " +
-                             std::to_string(total) + " gradients");
+            return cancelled("xrai cancelled after " + std::to_string(done_before + first) +
+                             " of " + std::to_string(total) + " gradients");
     }
     sum = 0;
     for (int64_t i = 0; i < per; ++i) {
-        const double a = (x[i] - baseline[static_cast<size_t>(i % c)]) * grad[static_cast<size_t>(i)] / steps;
+        const double a =
+            (x[i] - baseline[static_cast<size_t>(i % c)]) * grad[static_cast<size_t>(i)] / steps;
         acc[static_cast<size_t>(i)] += share * a;
         sum += a;
     }
@@ -80,7 +83,8 @@ Status integrated_gradients(const Tensor& x, const std::vector<float>& baseline,
 
 // PAIR's segmentation of x: [-1, 1], 224 x 224, Felzenszwalb at each scale, labels back at H x W.
 Expected<std::vector<Segmentation>> xrai_segments(const Tensor& x) {
-    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]),
+              C = static_cast<int>(x.shape()[3]);
     const auto [lo, hi] = std::minmax_element(x.data(), x.data() + x.size());
     const float range = *hi - *lo;
     Tensor work(Shape{kWorkSize, kWorkSize, C});
@@ -105,8 +109,10 @@ Expected<std::vector<Segmentation>> xrai_segments(const Tensor& x) {
         for (int y = 0; y < H; ++y) {
             const int sy = std::min(kWorkSize - 1, static_cast<int>((y + 0.5) * kWorkSize / H));
             for (int xx = 0; xx < W; ++xx) {
-                const int sx = std::min(kWorkSize - 1, static_cast<int>((xx + 0.5) * kWorkSize / W));
-                back.labels[static_cast<size_t>(y) * W + xx] = s->labels[static_cast<size_t>(sy) * kWorkSize + sx];
+                const int sx =
+                    std::min(kWorkSize - 1, static_cast<int>((xx + 0.5) * kWorkSize / W));
+                back.labels[static_cast<size_t>(y) * W + xx] =
+                    s->labels[static_cast<size_t>(sy) * kWorkSize + sx];
             }
         }
         out.push_back(std::move(back));
@@ -116,12 +122,14 @@ Expected<std::vector<Segmentation>> xrai_segments(const Tensor& x) {
 
 // The regions of the attribution `acc` [H,W,C] (channel max) over the dilated segments, as the
 // Explanation's map, ranks, ig and attribution.
-Explanation select_regions(const std::vector<double>& acc, int H, int W, int C, std::span<const Segmentation> segs,
-                                             int rad, double area_threshold, int64_t min_pixel_diff) {
+Explanation select_regions(const std::vector<double>& acc, int H, int W, int C,
+                           std::span<const Segmentation> segs, int rad, double area_threshold,
+                           int64_t min_pixel_diff) {
     const size_t hw = static_cast<size_t>(H) * W;
     std::vector<double> attr(hw, -std::numeric_limits<double>::infinity());
     for (size_t i = 0; i < hw; ++i)
-        for (int ch = 0; ch < C; ++ch) attr[i] = std::max(attr[i], acc[i * C + static_cast<size_t>(ch)]);
+        for (int ch = 0; ch < C; ++ch)
+            attr[i] = std::max(attr[i], acc[i * C + static_cast<size_t>(ch)]);
 
     // Candidates: every segment of every scale, dilated by a disk.
     std::vector<std::pair<int, int>> disk;
@@ -130,15 +138,18 @@ Explanation select_regions(const std::vector<double>& acc, int H, int W, int C, 
             if (dy * dy + dx * dx <= rad * rad) disk.emplace_back(dy, dx);
     std::vector<std::vector<uint8_t>> masks;
     for (const Segmentation& s : segs) {
-        const int count = s.labels.empty() ? 0 : *std::max_element(s.labels.begin(), s.labels.end()) + 1;
+        const int count =
+            s.labels.empty() ? 0 : *std::max_element(s.labels.begin(), s.labels.end()) + 1;
         const size_t first = masks.size();
         masks.resize(first + static_cast<size_t>(count), std::vector<uint8_t>(hw, 0));
         for (int y = 0; y < H; ++y)
             for (int xx = 0; xx < W; ++xx) {
-                std::vector<uint8_t>& mk = masks[first + static_cast<size_t>(s.labels[static_cast<size_t>(y) * W + xx])];
+                std::vector<uint8_t>& mk =
+                    masks[first + static_cast<size_t>(s.labels[static_cast<size_t>(y) * W + xx])];
                 for (const auto& [dy, dx] : disk) {
                     const int yy = y + dy, x2 = xx + dx;
-                    if (yy >= 0 && yy < H && x2 >= 0 && x2 < W) mk[static_cast<size_t>(yy) * W + x2] = 1;
+                    if (yy >= 0 && yy < H && x2 >= 0 && x2 < W)
+                        mk[static_cast<size_t>(yy) * W + x2] = 1;
                 }
             }
     }
@@ -191,7 +202,8 @@ Explanation select_regions(const std::vector<double>& acc, int H, int W, int C, 
             rest_sum += attr[i];
         }
     const size_t regions = trace.size();
-    std::stable_sort(trace.begin(), trace.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::stable_sort(trace.begin(), trace.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
     if (!rest.empty()) {
         const double g = rest_sum / static_cast<double>(rest.size());
         for (size_t i : rest) gain_map[i] = g;
@@ -210,13 +222,15 @@ Explanation select_regions(const std::vector<double>& acc, int H, int W, int C, 
     e.extras["ranks"] = std::move(ranks);
     e.extras["ig"] = std::move(ig);
     e.attribution.reset(Shape{H, W, C});
-    for (size_t i = 0; i < acc.size(); ++i) e.attribution[static_cast<int64_t>(i)] = static_cast<float>(acc[i]);
+    for (size_t i = 0; i < acc.size(); ++i)
+        e.attribution[static_cast<int64_t>(i)] = static_cast<float>(acc[i]);
     e.stats["regions"] = static_cast<double>(regions);
     e.stats["candidates"] = static_cast<double>(candidates);
     return e;
 }
 
-Expected<Explanation> xrai(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p, ExplainContext& ctx) {
+Expected<Explanation> xrai(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                           const Params& p, ExplainContext& ctx) {
     auto segs = xrai_segments(x);
     if (!segs) return segs.status();
     return xrai_on_segments(m, x, t, p, ctx, *segs);
@@ -224,32 +238,40 @@ Expected<Explanation> xrai(const ExplanationMethod& m, const Tensor& x, const Ta
 
 }  // namespace
 
-Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t, const Params& p,
-                                       ExplainContext& ctx, std::span<const Segmentation> segs) {
-    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]), C = static_cast<int>(x.shape()[3]);
+Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor& x, const Target& t,
+                                       const Params& p, ExplainContext& ctx,
+                                       std::span<const Segmentation> segs) {
+    const int H = static_cast<int>(x.shape()[1]), W = static_cast<int>(x.shape()[2]),
+              C = static_cast<int>(x.shape()[3]);
     const size_t hw = static_cast<size_t>(H) * W;
     for (const Segmentation& s : segs)
         if (s.height != H || s.width != W || s.labels.size() != hw)
-            return invalid_argument("xrai: segmentation " + std::to_string(s.height) + "x" + std::to_string(s.width) +
-                                    " does not fit the image " + std::to_string(H) + "x" + std::to_string(W));
-    const int steps = static_cast<int>(m.param(p, "steps")), batch = static_cast<int>(m.param(p, "batch"));
+            return invalid_argument("xrai: segmentation " + std::to_string(s.height) + "x" +
+                                    std::to_string(s.width) + " does not fit the image " +
+                                    std::to_string(H) + "x" + std::to_string(W));
+    const int steps = static_cast<int>(m.param(p, "steps")),
+              batch = static_cast<int>(m.param(p, "batch"));
     const InputSpec& spec = ctx.probe.input_spec();
     std::vector<double> acc(static_cast<size_t>(x.size()), 0.0);
     double delta_black = 0, delta_white = 0, sum_black = 0, sum_white = 0;
-    if (Status s = integrated_gradients(x, black_value(spec), t, steps, batch, 0.5, acc, delta_black, sum_black, ctx, 0, 2 * steps); !s)
-        return s;
-    if (Status s = integrated_gradients(x, fill_in_input_space(spec, 1.f, C), t, steps, batch, 0.5, acc, delta_white,
-                                        sum_white, ctx, steps, 2 * steps);
+    if (Status s = integrated_gradients(x, black_value(spec), t, steps, batch, 0.5, acc,
+                                        delta_black, sum_black, ctx, 0, 2 * steps);
         !s)
         return s;
-    Explanation e = select_regions(acc, H, W, C, segs, static_cast<int>(m.param(p, "dilation")), m.param(p, "area_threshold"),
+    if (Status s = integrated_gradients(x, fill_in_input_space(spec, 1.f, C), t, steps, batch, 0.5,
+                                        acc, delta_white, sum_white, ctx, steps, 2 * steps);
+        !s)
+        return s;
+    Explanation e = select_regions(acc, H, W, C, segs, static_cast<int>(m.param(p, "dilation")),
+                                   m.param(p, "area_threshold"),
                                    static_cast<int64_t>(m.param(p, "min_pixel_diff")));
     double total = 0;
     for (double v : acc) total += v;
     const double delta = 0.5 * (delta_black + delta_white);
     e.stats["sum_attributions"] = total;
     e.stats["score_delta"] = delta;
-    e.stats["completeness_relative_error"] = std::fabs(total - delta) / std::max(std::fabs(delta), 1e-12);
+    e.stats["completeness_relative_error"] =
+        std::fabs(total - delta) / std::max(std::fabs(delta), 1e-12);
     return e;
 }
 
@@ -258,31 +280,60 @@ const ExplanationMethod& method_Xrai() {
         {.name = "xrai",
          .title = "XRAI",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .card = {.what = "Integrated Gradients from a black and a white baseline, then regions: segments of the image "
-                          "at six scales are added greedily, the one whose new pixels hold the most attribution "
+         .card = {.what = "Integrated Gradients from a black and a white baseline, then regions: "
+                          "segments of the image "
+                          "at six scales are added greedily, the one whose new pixels hold the "
+                          "most attribution "
                           "first. Each pixel shows the gain of the region that first covered it.",
-                  .reading = "Regions, not pixels: the brightest region matters most to the class; its rank is in "
+                  .reading = "Regions, not pixels: the brightest region matters most to the class; "
+                             "its rank is in "
                              "the export (ranks).",
-                  .passes = "2 x {steps} forward and backward passes (IG from black and from white), {batch} per "
+                  .passes = "2 x {steps} forward and backward passes (IG from black and from "
+                            "white), {batch} per "
                             "engine call",
-                  .paper = "Kapishnikov, Bolukbasi, Viégas & Terry 2019, XRAI: Better Attributions Through Regions",
+                  .paper = "Kapishnikov, Bolukbasi, Viégas & Terry 2019, XRAI: Better Attributions "
+                           "Through Regions",
                   .anchor = "PAIR saliency's xrai.py (full algorithm)"},
-         .params = {{.name = "steps", .label = "IG steps", .def = 100, .min = 1, .max = 10000, .integer = true,
-                     .help = "Integrated Gradients steps per baseline: more, more exact attributions.",
-                     .anchor = "PAIR saliency (100)"},
-                    {.name = "batch", .label = "Batch size", .def = 50, .min = 1, .max = 1000, .integer = true,
-                     .help = "Path points per engine call: memory against speed; the map is the same.",
-                     .anchor = "cnnlens (speed only)"},
-                    {.name = "dilation", .label = "Dilation", .def = 5, .min = 0, .max = 64, .integer = true,
-                     .help = "Radius in pixels of the disk each segment is grown by before selection.",
-                     .anchor = "PAIR saliency (5)"},
-                    {.name = "min_pixel_diff", .label = "Minimum new pixels", .def = 50, .min = 1, .max = 1e6,
-                     .integer = true,
-                     .help = "A region must add at least this many pixels not yet covered.",
-                     .anchor = "PAIR saliency (50)"},
-                    {.name = "area_threshold", .label = "Area covered", .def = 1, .min = 0, .max = 1,
-                     .help = "Stop once this share of the image is covered; the rest is one region.",
-                     .anchor = "PAIR saliency (1)"}},
+         .params =
+             {{.name = "steps",
+               .label = "IG steps",
+               .def = 100,
+               .min = 1,
+               .max = 10000,
+               .integer = true,
+               .help = "Integrated Gradients steps per baseline: more, more exact attributions.",
+               .anchor = "PAIR saliency (100)"},
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 50,
+               .min = 1,
+               .max = 1000,
+               .integer = true,
+               .help = "Path points per engine call: memory against speed; the map is the same.",
+               .anchor = "cnnlens (speed only)"},
+              {.name = "dilation",
+               .label = "Dilation",
+               .def = 5,
+               .min = 0,
+               .max = 64,
+               .integer = true,
+               .help = "Radius in pixels of the disk each segment is grown by before selection.",
+               .anchor = "PAIR saliency (5)"},
+              {.name = "min_pixel_diff",
+               .label = "Minimum new pixels",
+               .def = 50,
+               .min = 1,
+               .max = 1e6,
+               .integer = true,
+               .help = "A region must add at least this many pixels not yet covered.",
+               .anchor = "PAIR saliency (50)"},
+              {.name = "area_threshold",
+               .label = "Area covered",
+               .def = 1,
+               .min = 0,
+               .max = 1,
+               .help = "Stop once this share of the image is covered; the rest is one region.",
+               .anchor = "PAIR saliency (1)"}},
          .explain = xrai});
     return m;
 }

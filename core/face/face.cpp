@@ -29,37 +29,49 @@ Expected<FaceDetector> FaceDetector::load(const std::string& dir, const KernelSe
 Expected<FaceDetector> FaceDetector::load_from(const FileSource& files, const KernelSet& kernels) {
     auto text = files("blazeface.json");
     if (!text) return text.status();
-    auto g = import_tfjs_graph(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()), files, "blazeface.json");
+    auto g = import_tfjs_graph(
+        std::string_view(reinterpret_cast<const char*>(text->data()), text->size()), files,
+        "blazeface.json");
     if (!g) return g.status();
     FaceDetector d;
     d.impl_ = std::make_unique<Impl>();
     Impl& m = *d.impl_;
     m.graph = std::move(*g);
     const Shape& in = m.graph.node(m.graph.input()).shape;
-    if (in.rank() != 4 || in[1] != in[2] || in[3] != 3) return unsupported("blazeface.json: input " + in.str() + " is not a square RGB image");
+    if (in.rank() != 4 || in[1] != in[2] || in[3] != 3)
+        return unsupported("blazeface.json: input " + in.str() + " is not a square RGB image");
     m.size = static_cast<int>(in[1]);
     // Outputs by shape: [N, A, 1] scores and [N, A, 16] boxes for the two anchor grids.
     const int a1 = (m.size / 16) * (m.size / 16) * 2, a2 = (m.size / 32) * (m.size / 32) * 6;
     for (const char* name : {"Identity", "Identity_1", "Identity_2", "Identity_3"}) {
         const int id = m.graph.find(name);
-        if (id < 0) return unsupported(std::string("blazeface.json: output node '") + name + "' is missing");
+        if (id < 0)
+            return unsupported(std::string("blazeface.json: output node '") + name +
+                               "' is missing");
         const Shape& s = m.graph.node(id).shape;
-        if (s.rank() != 3) return unsupported(std::string("blazeface.json: output '") + name + "' has shape " + s.str());
+        if (s.rank() != 3)
+            return unsupported(std::string("blazeface.json: output '") + name + "' has shape " +
+                               s.str());
         const int slot = (s[2] == 1 ? 0 : 2) + (s[1] == a1 ? 0 : s[1] == a2 ? 1 : -10);
-        if (slot < 0) return unsupported(std::string("blazeface.json: output '") + name + "' has unexpected shape " + s.str());
+        if (slot < 0)
+            return unsupported(std::string("blazeface.json: output '") + name +
+                               "' has unexpected shape " + s.str());
         m.outputs[slot] = id;
     }
     for (int k = 0; k < 4; ++k)
-        if (m.outputs[k] < 0) return unsupported("blazeface.json: the four score/box outputs were not found");
+        if (m.outputs[k] < 0)
+            return unsupported("blazeface.json: the four score/box outputs were not found");
     const int strides[2] = {m.size / 16, m.size / 8};
     const int per_cell[2] = {2, 6};
     for (int i = 0; i < 2; ++i) {
         const int cells = (m.size + strides[i] - 1) / strides[i];
         for (int gy = 0; gy < cells; ++gy)
             for (int gx = 0; gx < cells; ++gx)
-                for (int n = 0; n < per_cell[i]; ++n) m.anchors.push_back({strides[i] * (gx + 0.5f), strides[i] * (gy + 0.5f)});
+                for (int n = 0; n < per_cell[i]; ++n)
+                    m.anchors.push_back({strides[i] * (gx + 0.5f), strides[i] * (gy + 0.5f)});
     }
-    if (static_cast<int>(m.anchors.size()) != a1 + a2) return unsupported("blazeface.json: anchor count does not match the outputs");
+    if (static_cast<int>(m.anchors.size()) != a1 + a2)
+        return unsupported("blazeface.json: anchor count does not match the outputs");
     m.executor = std::make_unique<Executor>(m.graph, kernels);
     return d;
 }
@@ -77,7 +89,8 @@ Expected<std::vector<FaceBox>> FaceDetector::detect(const Image& img, const Dete
     square.channels = img.channels;
     square.pixels.assign(static_cast<size_t>(side) * side * img.channels, 0);
     for (int y = 0; y < img.height; ++y)
-        std::copy_n(&img.pixels[static_cast<size_t>(y) * img.width * img.channels], static_cast<size_t>(img.width) * img.channels,
+        std::copy_n(&img.pixels[static_cast<size_t>(y) * img.width * img.channels],
+                    static_cast<size_t>(img.width) * img.channels,
                     &square.pixels[(static_cast<size_t>(y + pad_y) * side + pad_x) * img.channels]);
     Tensor x = image_to_input(square, spec);
     CNNLENS_RETURN_IF_ERROR(m.executor->forward(x));
@@ -101,11 +114,14 @@ Expected<std::vector<FaceBox>> FaceDetector::detect(const Image& img, const Dete
             f.width = w * scale;
             f.height = h * scale;
             f.score = score;
-            for (int k = 0; k < 6; ++k) f.keypoints.push_back({(r[4 + 2 * k] + ax) * scale - pad_x, (r[5 + 2 * k] + ay) * scale - pad_y});
+            for (int k = 0; k < 6; ++k)
+                f.keypoints.push_back(
+                    {(r[4 + 2 * k] + ax) * scale - pad_x, (r[5 + 2 * k] + ay) * scale - pad_y});
             cand.push_back(std::move(f));
         }
     }
-    std::sort(cand.begin(), cand.end(), [](const FaceBox& a, const FaceBox& b) { return a.score > b.score; });
+    std::sort(cand.begin(), cand.end(),
+              [](const FaceBox& a, const FaceBox& b) { return a.score > b.score; });
     std::vector<FaceBox> kept;
     for (FaceBox& c : cand) {
         bool overlaps = false;
@@ -118,7 +134,8 @@ Expected<std::vector<FaceBox>> FaceDetector::detect(const Image& img, const Dete
 
 float box_iou(const FaceBox& a, const FaceBox& b) {
     const float x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
-    const float x1 = std::min(a.x + a.width, b.x + b.width), y1 = std::min(a.y + a.height, b.y + b.height);
+    const float x1 = std::min(a.x + a.width, b.x + b.width),
+                y1 = std::min(a.y + a.height, b.y + b.height);
     const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
     const float uni = a.width * a.height + b.width * b.height - inter;
     return uni > 0 ? inter / uni : 0.f;
@@ -153,12 +170,16 @@ CropFrame face_crop_frame(const FaceBox& f, const CropOptions& o) {
     const float a = eye_angle(f);
     if (std::abs(a) * 180.f / std::numbers::pi_v<float> < o.min_angle_degrees) return frame;
     frame.angle = a;
-    const float eyes = std::hypot(f.keypoints[1].first - f.keypoints[0].first, f.keypoints[1].second - f.keypoints[0].second);
-    frame.width = frame.height = o.scale * std::max(std::max(f.width, f.height), kBoxPerEyeDistance * eyes);
+    const float eyes = std::hypot(f.keypoints[1].first - f.keypoints[0].first,
+                                  f.keypoints[1].second - f.keypoints[0].second);
+    frame.width = frame.height =
+        o.scale * std::max(std::max(f.width, f.height), kBoxPerEyeDistance * eyes);
     return frame;
 }
 
-Image face_crop(const Image& img, const FaceBox& f, const CropOptions& o) { return crop_frame(img, face_crop_frame(f, o)); }
+Image face_crop(const Image& img, const FaceBox& f, const CropOptions& o) {
+    return crop_frame(img, face_crop_frame(f, o));
+}
 
 bool looks_like_face_crop(const Image& img) {
     const int lo = std::min(img.width, img.height), hi = std::max(img.width, img.height);
@@ -167,9 +188,12 @@ bool looks_like_face_crop(const Image& img) {
 
 std::string_view face_source_name(FaceSource s) {
     switch (s) {
-        case FaceSource::kAuto: return "auto";
-        case FaceSource::kDetect: return "detect";
-        case FaceSource::kWhole: return "whole";
+        case FaceSource::kAuto:
+            return "auto";
+        case FaceSource::kDetect:
+            return "detect";
+        case FaceSource::kWhole:
+            return "whole";
     }
     return "auto";
 }
@@ -184,12 +208,14 @@ FoundFace whole_photo_face(const Image& img) {
     FoundFace f;
     f.whole_photo = true;
     f.box = FaceBox{0, 0, static_cast<float>(img.width), static_cast<float>(img.height), 1.f, {}};
-    f.frame = CropFrame{img.width / 2.f, img.height / 2.f, static_cast<float>(img.width), static_cast<float>(img.height), 0.f};
+    f.frame = CropFrame{img.width / 2.f, img.height / 2.f, static_cast<float>(img.width),
+                        static_cast<float>(img.height), 0.f};
     f.crop = img;
     return f;
 }
 
-Expected<std::vector<FoundFace>> find_faces(FaceDetector& detector, const Image& img, const FindFacesOptions& o) {
+Expected<std::vector<FoundFace>> find_faces(FaceDetector& detector, const Image& img,
+                                            const FindFacesOptions& o) {
     if (img.empty()) return invalid_argument("face detection: the image is empty");
     std::vector<FoundFace> faces;
     if (o.source == FaceSource::kWhole) {

@@ -18,7 +18,8 @@ namespace cnnlens {
 struct FaceBox {
     float x = 0, y = 0, width = 0, height = 0;  // in image pixels, top-left origin
     float score = 0;                            // detector confidence in [0, 1]
-    std::vector<std::pair<float, float>> keypoints;  // 6 points (eyes, nose, mouth, ears), image pixels
+    std::vector<std::pair<float, float>>
+        keypoints;  // 6 points (eyes, nose, mouth, ears), image pixels
 };
 
 struct DetectOptions {
@@ -108,16 +109,17 @@ struct FindFacesOptions {
 
 // One face of a photo as a classifier sees it.
 struct FoundFace {
-    FaceBox box;       // the detector's box and keypoints; the whole photo when whole_photo
-    CropFrame frame;   // the region the classifier sees, in photo pixels
+    FaceBox box;      // the detector's box and keypoints; the whole photo when whole_photo
+    CropFrame frame;  // the region the classifier sees, in photo pixels
     bool whole_photo = false;
-    Image crop;        // crop_frame(photo, frame, max_crop_side): the photo itself when whole_photo
+    Image crop;  // crop_frame(photo, frame, max_crop_side): the photo itself when whole_photo
 };
 
 // The whole photo as one face (FaceSource::kWhole): box and frame are the photo's rectangle.
 FoundFace whole_photo_face(const Image& img);
 // The faces of `img`, strongest first, each cropped (see FaceSource and CropOptions).
-Expected<std::vector<FoundFace>> find_faces(FaceDetector& detector, const Image& img, const FindFacesOptions& options = {});
+Expected<std::vector<FoundFace>> find_faces(FaceDetector& detector, const Image& img,
+                                            const FindFacesOptions& options = {});
 
 // Intersection over union of two boxes.
 float box_iou(const FaceBox& a, const FaceBox& b);

@@ -7,10 +7,15 @@
 namespace cnnlens {
 
 Executor::Executor(const Graph& graph, const KernelSet& kernels)
-    : graph_(graph), kernels_(kernels), values_(static_cast<size_t>(graph.size())), states_(static_cast<size_t>(graph.size())),
-      grads_(static_cast<size_t>(graph.size())), last_use_(static_cast<size_t>(graph.size()), -1) {
+    : graph_(graph),
+      kernels_(kernels),
+      values_(static_cast<size_t>(graph.size())),
+      states_(static_cast<size_t>(graph.size())),
+      grads_(static_cast<size_t>(graph.size())),
+      last_use_(static_cast<size_t>(graph.size()), -1) {
     for (int i = 0; i < graph.size(); ++i)
-        for (int k : graph.node(i).inputs) last_use_[static_cast<size_t>(k)] = std::max(last_use_[static_cast<size_t>(k)], i);
+        for (int k : graph.node(i).inputs)
+            last_use_[static_cast<size_t>(k)] = std::max(last_use_[static_cast<size_t>(k)], i);
 }
 
 void Executor::invalidate() {
@@ -29,7 +34,9 @@ Status Executor::forward(std::span<const Tensor> inputs) { return run_forward(in
 Status Executor::forward(const Tensor& input, std::span<const int> keep) {
     std::vector<char> kept(static_cast<size_t>(graph_.size()), 0);
     for (int k : keep) {
-        if (k < 0 || k >= graph_.size()) return invalid_argument("forward: node index " + std::to_string(k) + " to keep does not exist");
+        if (k < 0 || k >= graph_.size())
+            return invalid_argument("forward: node index " + std::to_string(k) +
+                                    " to keep does not exist");
         kept[static_cast<size_t>(k)] = 1;
     }
     return run_forward({&input, 1}, &kept);
@@ -38,13 +45,17 @@ Status Executor::forward(const Tensor& input, std::span<const int> keep) {
 Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<char>* keep) {
     const std::vector<int>& graph_inputs = graph_.inputs();
     if (inputs.size() != graph_inputs.size())
-        return invalid_argument("the model has " + std::to_string(graph_inputs.size()) + " inputs, " + std::to_string(inputs.size()) + " tensors were given");
+        return invalid_argument("the model has " + std::to_string(graph_inputs.size()) +
+                                " inputs, " + std::to_string(inputs.size()) +
+                                " tensors were given");
     for (size_t k = 0; k < inputs.size(); ++k) {
         const Node& in = graph_.node(graph_inputs[k]);
         const Shape& x = inputs[k].shape();
         bool ok = x.rank() == in.shape.rank() && x[0] >= 1;
         for (int d = 1; ok && d < x.rank(); ++d) ok = x[d] == in.shape[d];
-        if (!ok) return invalid_argument("input batch " + x.str() + " does not match the model input '" + in.name + "' " + in.shape.str());
+        if (!ok)
+            return invalid_argument("input batch " + x.str() + " does not match the model input '" +
+                                    in.name + "' " + in.shape.str());
     }
     batch_ = 0;  // until this pass completes
     tape_complete_ = keep == nullptr;
@@ -68,7 +79,9 @@ Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<c
     for (int i = 0; i < graph_.size(); ++i) {
         const Node& n = graph_.node(i);
         if (n.op == OpType::kInput || n.op == OpType::kConst) continue;
-        shapes.clear(); ins.clear(); is_const_vec.clear();
+        shapes.clear();
+        ins.clear();
+        is_const_vec.clear();
         for (int k : n.inputs) {
             ins.push_back(&value(k));
             shapes.push_back(value(k).shape());
@@ -81,18 +94,24 @@ Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<c
         out.reset(out_shape);
         std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
         for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
-        OpContext ctx{n.name, n.attrs, ins, {is_const.get(), is_const_vec.size()}, kernels_, states_[static_cast<size_t>(i)]};
+        OpContext ctx{n.name,   n.attrs,
+                      ins,      {is_const.get(), is_const_vec.size()},
+                      kernels_, states_[static_cast<size_t>(i)]};
         ctx.tape = keep == nullptr;
-        const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+        const auto t0 =
+            profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         op_def(n.op).forward(ctx, out);
         if (profile_) {
             profile_->resize(static_cast<size_t>(graph_.size()), 0.0);
-            (*profile_)[static_cast<size_t>(i)] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            (*profile_)[static_cast<size_t>(i)] +=
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count();
         }
         if (keep)  // inputs read for the last time go back to the spares
             for (int k : n.inputs) {
                 const size_t kk = static_cast<size_t>(k);
-                if (last_use_[kk] == i && !(*keep)[kk] && graph_.node(k).op != OpType::kConst && values_[kk].capacity() > 0)
+                if (last_use_[kk] == i && !(*keep)[kk] && graph_.node(k).op != OpType::kConst &&
+                    values_[kk].capacity() > 0)
                     spare_values_.push_back(std::move(values_[kk])), values_[kk] = Tensor();
             }
     }
@@ -103,16 +122,24 @@ Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<c
 }
 
 Status Executor::forward_from(int from, const Tensor& value) {
-    if (from < 0 || from >= graph_.size()) return invalid_argument("forward_from: node index " + std::to_string(from) + " does not exist");
+    if (from < 0 || from >= graph_.size())
+        return invalid_argument("forward_from: node index " + std::to_string(from) +
+                                " does not exist");
     const Node& f = graph_.node(from);
-    if (f.op == OpType::kConst) return invalid_argument("forward_from: node '" + f.name + "' is a constant");
-    if (!one_image_tape_) return invalid_argument("forward_from needs a full forward() of one image first");
+    if (f.op == OpType::kConst)
+        return invalid_argument("forward_from: node '" + f.name + "' is a constant");
+    if (!one_image_tape_)
+        return invalid_argument("forward_from needs a full forward() of one image first");
     if (from_ >= 0 && from_ != from)
-        return invalid_argument("forward_from: node '" + f.name + "' after '" + graph_.node(from_).name + "' needs a new forward() (the nodes between were overwritten)");
+        return invalid_argument("forward_from: node '" + f.name + "' after '" +
+                                graph_.node(from_).name +
+                                "' needs a new forward() (the nodes between were overwritten)");
     const Shape& own = values_[static_cast<size_t>(from)].shape();
     bool ok = value.shape().rank() == own.rank() && value.shape()[0] >= 1;
     for (int d = 1; ok && d < own.rank(); ++d) ok = value.shape()[d] == own[d];
-    if (!ok) return invalid_argument("forward_from: values " + value.shape().str() + " for node '" + f.name + "' do not match its output " + own.str());
+    if (!ok)
+        return invalid_argument("forward_from: values " + value.shape().str() + " for node '" +
+                                f.name + "' do not match its output " + own.str());
     from_ = from;
     tape_complete_ = false;
     const int n_nodes = graph_.size();
@@ -120,7 +147,8 @@ Status Executor::forward_from(int from, const Tensor& value) {
     std::vector<char> down(static_cast<size_t>(n_nodes), 0);
     down[static_cast<size_t>(from)] = 1;
     for (int i = from + 1; i < n_nodes; ++i)
-        for (int k : graph_.node(i).inputs) down[static_cast<size_t>(i)] |= down[static_cast<size_t>(k)];
+        for (int k : graph_.node(i).inputs)
+            down[static_cast<size_t>(i)] |= down[static_cast<size_t>(k)];
     repeated_.resize(static_cast<size_t>(n_nodes));
     std::vector<char> is_repeated(static_cast<size_t>(n_nodes), 0);
     std::vector<Shape> shapes;
@@ -129,11 +157,15 @@ Status Executor::forward_from(int from, const Tensor& value) {
     for (int i = from + 1; i < n_nodes; ++i) {
         if (!down[static_cast<size_t>(i)]) continue;
         const Node& nd = graph_.node(i);
-        shapes.clear(); ins.clear(); is_const_vec.clear();
+        shapes.clear();
+        ins.clear();
+        is_const_vec.clear();
         for (int k : nd.inputs) {
             const size_t kk = static_cast<size_t>(k);
             const bool is_const = graph_.node(k).op == OpType::kConst;
-            const Tensor* t = k == from ? &value : (down[kk] || is_const) ? &this->value(k) : nullptr;
+            const Tensor* t = k == from                ? &value
+                              : (down[kk] || is_const) ? &this->value(k)
+                                                       : nullptr;
             if (!t) {  // a batch-1 value read alongside the N variants
                 Tensor& r = repeated_[kk];
                 if (!is_repeated[kk]) {
@@ -141,7 +173,8 @@ Status Executor::forward_from(int from, const Tensor& value) {
                     Shape s = one.shape();
                     s[0] = n;
                     r.reset(s);
-                    for (int64_t row = 0; row < n; ++row) std::copy(one.data(), one.data() + one.size(), r.data() + row * one.size());
+                    for (int64_t row = 0; row < n; ++row)
+                        std::copy(one.data(), one.data() + one.size(), r.data() + row * one.size());
                     is_repeated[kk] = 1;
                 }
                 t = &r;
@@ -156,48 +189,68 @@ Status Executor::forward_from(int from, const Tensor& value) {
         out.reset(out_shape);
         std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
         for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
-        OpContext ctx{nd.name, nd.attrs, ins, {is_const.get(), is_const_vec.size()}, kernels_, states_[static_cast<size_t>(i)]};
+        OpContext ctx{nd.name,  nd.attrs,
+                      ins,      {is_const.get(), is_const_vec.size()},
+                      kernels_, states_[static_cast<size_t>(i)]};
         op_def(nd.op).forward(ctx, out);
     }
     batch_ = static_cast<int>(n);
     return Status::ok();
 }
 
-Status Executor::backward(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::vector<Tensor>& grads) {
+Status Executor::backward(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule,
+                          std::vector<Tensor>& grads) {
     return sweep(seeds, wanted, rule, {}, grads);
 }
 
-Status Executor::relevance(std::span<const Seed> seeds, std::span<const int> wanted, std::span<const LrpRule> rules, std::vector<Tensor>& out) {
+Status Executor::relevance(std::span<const Seed> seeds, std::span<const int> wanted,
+                           std::span<const LrpRule> rules, std::vector<Tensor>& out) {
     if (static_cast<int>(rules.size()) != graph_.size())
-        return invalid_argument("relevance: " + std::to_string(rules.size()) + " rules for a graph of " + std::to_string(graph_.size()) + " nodes");
+        return invalid_argument("relevance: " + std::to_string(rules.size()) +
+                                " rules for a graph of " + std::to_string(graph_.size()) +
+                                " nodes");
     return sweep(seeds, wanted, ReluRule::kStandard, rules, out);
 }
 
-Status Executor::deeplift(std::span<const Seed> seeds, std::span<const int> wanted, std::vector<Tensor>& out) {
-    if (batch_ % 2 != 0) return invalid_argument("deeplift: the last forward ran " + std::to_string(batch_) + " images, not inputs and references in pairs");
+Status Executor::deeplift(std::span<const Seed> seeds, std::span<const int> wanted,
+                          std::vector<Tensor>& out) {
+    if (batch_ % 2 != 0)
+        return invalid_argument("deeplift: the last forward ran " + std::to_string(batch_) +
+                                " images, not inputs and references in pairs");
     return sweep(seeds, wanted, ReluRule::kStandard, {}, out, true);
 }
 
-Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::span<const LrpRule> lrp,
-                       std::vector<Tensor>& grads, bool rescale) {
+Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule,
+                       std::span<const LrpRule> lrp, std::vector<Tensor>& grads, bool rescale) {
     const bool relevance = !lrp.empty();
     if (batch_ == 0) return invalid_argument("backward called before forward");
-    if (!tape_complete_) return invalid_argument("backward needs a full forward pass (the last one kept only some values)");
+    if (!tape_complete_)
+        return invalid_argument(
+            "backward needs a full forward pass (the last one kept only some values)");
     const int n_nodes = graph_.size();
     // A node needs a gradient when it lies on a path from a wanted node to a seed.
-    std::vector<char> from_wanted(static_cast<size_t>(n_nodes), 0), to_seed(static_cast<size_t>(n_nodes), 0);
+    std::vector<char> from_wanted(static_cast<size_t>(n_nodes), 0),
+        to_seed(static_cast<size_t>(n_nodes), 0);
     for (int w : wanted) {
-        if (w < 0 || w >= n_nodes) return invalid_argument("gradient requested for node index " + std::to_string(w) + " which does not exist");
-        if (graph_.node(w).op == OpType::kConst) return invalid_argument("gradient requested for constant '" + graph_.node(w).name + "'");
+        if (w < 0 || w >= n_nodes)
+            return invalid_argument("gradient requested for node index " + std::to_string(w) +
+                                    " which does not exist");
+        if (graph_.node(w).op == OpType::kConst)
+            return invalid_argument("gradient requested for constant '" + graph_.node(w).name +
+                                    "'");
         from_wanted[static_cast<size_t>(w)] = 1;
     }
     for (int i = 0; i < n_nodes; ++i)
         for (int k : graph_.node(i).inputs)
             if (from_wanted[static_cast<size_t>(k)]) from_wanted[static_cast<size_t>(i)] = 1;
     for (const Seed& s : seeds) {
-        if (s.node < 0 || s.node >= n_nodes) return invalid_argument("seed on node index " + std::to_string(s.node) + " which does not exist");
+        if (s.node < 0 || s.node >= n_nodes)
+            return invalid_argument("seed on node index " + std::to_string(s.node) +
+                                    " which does not exist");
         if (s.grad.shape() != value(s.node).shape())
-            return invalid_argument("seed for '" + graph_.node(s.node).name + "' has shape " + s.grad.shape().str() + ", the node's output is " + value(s.node).shape().str());
+            return invalid_argument("seed for '" + graph_.node(s.node).name + "' has shape " +
+                                    s.grad.shape().str() + ", the node's output is " +
+                                    value(s.node).shape().str());
         to_seed[static_cast<size_t>(s.node)] = 1;
     }
     for (int i = n_nodes - 1; i >= 0; --i)
@@ -207,17 +260,26 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
     if (relevance)  // refuse before any work
         for (int i = 0; i < n_nodes; ++i) {
             const Node& n = graph_.node(i);
-            if (!to_seed[static_cast<size_t>(i)] || !from_wanted[static_cast<size_t>(i)] || n.inputs.empty()) continue;
-            if (!op_def(n.op).lrp) return unsupported("LRP has no rule for " + std::string(op_name(n.op)) + " (node '" + n.name + "')");
+            if (!to_seed[static_cast<size_t>(i)] || !from_wanted[static_cast<size_t>(i)] ||
+                n.inputs.empty())
+                continue;
+            if (!op_def(n.op).lrp)
+                return unsupported("LRP has no rule for " + std::string(op_name(n.op)) +
+                                   " (node '" + n.name + "')");
         }
     if (rescale)
         for (int i = 0; i < n_nodes; ++i) {
             const Node& n = graph_.node(i);
-            if (!to_seed[static_cast<size_t>(i)] || !from_wanted[static_cast<size_t>(i)] || n.inputs.empty()) continue;
-            if (!op_def(n.op).deeplift) return unsupported("DeepLIFT has no rule for " + std::string(op_name(n.op)) + " (node '" + n.name + "')");
+            if (!to_seed[static_cast<size_t>(i)] || !from_wanted[static_cast<size_t>(i)] ||
+                n.inputs.empty())
+                continue;
+            if (!op_def(n.op).deeplift)
+                return unsupported("DeepLIFT has no rule for " + std::string(op_name(n.op)) +
+                                   " (node '" + n.name + "')");
         }
 
-    std::vector<char> has_grad(static_cast<size_t>(n_nodes), 0), is_wanted(static_cast<size_t>(n_nodes), 0);
+    std::vector<char> has_grad(static_cast<size_t>(n_nodes), 0),
+        is_wanted(static_cast<size_t>(n_nodes), 0);
     for (int w : wanted) is_wanted[static_cast<size_t>(w)] = 1;
     // Every gradient buffer of the last call is free again.
     for (Tensor& g : grads_)
@@ -239,7 +301,8 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
     for (int i = n_nodes - 1; i >= 0; --i) {
         const Node& n = graph_.node(i);
         if (!has_grad[static_cast<size_t>(i)] || n.inputs.empty()) continue;
-        ins.clear(); gin.clear();
+        ins.clear();
+        gin.clear();
         const size_t m = n.inputs.size();
         std::unique_ptr<bool[]> accumulate(new bool[m]), is_const(new bool[m]);
         bool any = false;
@@ -247,7 +310,8 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
             const int in = n.inputs[k];
             ins.push_back(&value(in));
             is_const[k] = graph_.node(in).op == OpType::kConst;
-            const bool need = !is_const[k] && from_wanted[static_cast<size_t>(in)] && to_seed[static_cast<size_t>(in)];
+            const bool need = !is_const[k] && from_wanted[static_cast<size_t>(in)] &&
+                              to_seed[static_cast<size_t>(in)];
             // The same input twice (x + x): the second use must accumulate onto the first.
             bool repeated = false;
             for (size_t j = 0; j < k; ++j) repeated |= n.inputs[j] == in;
@@ -265,19 +329,28 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
             if (need) has_grad[static_cast<size_t>(in)] = 1;
         }
         if (!any) continue;
-        OpContext ctx{n.name, n.attrs, ins, {is_const.get(), m}, kernels_, states_[static_cast<size_t>(i)]};
-        if (!is_wanted[static_cast<size_t>(i)] && !relevance && !rescale) ctx.spent_grad = grads_[static_cast<size_t>(i)].data();
-        const auto t0 = backward_profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+        OpContext ctx{
+            n.name, n.attrs, ins, {is_const.get(), m}, kernels_, states_[static_cast<size_t>(i)]};
+        if (!is_wanted[static_cast<size_t>(i)] && !relevance && !rescale)
+            ctx.spent_grad = grads_[static_cast<size_t>(i)].data();
+        const auto t0 = backward_profile_ ? std::chrono::steady_clock::now()
+                                          : std::chrono::steady_clock::time_point{};
         if (rescale)
-            CNNLENS_RETURN_IF_ERROR(op_def(n.op).deeplift(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m}));
+            CNNLENS_RETURN_IF_ERROR(op_def(n.op).deeplift(ctx, values_[static_cast<size_t>(i)],
+                                                          grads_[static_cast<size_t>(i)], gin,
+                                                          {accumulate.get(), m}));
         else if (relevance)
-            CNNLENS_RETURN_IF_ERROR(op_def(n.op).lrp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m},
-                                                     lrp[static_cast<size_t>(i)]));
+            CNNLENS_RETURN_IF_ERROR(op_def(n.op).lrp(
+                ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin,
+                {accumulate.get(), m}, lrp[static_cast<size_t>(i)]));
         else
-            op_def(n.op).vjp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m}, rule);
+            op_def(n.op).vjp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)],
+                             gin, {accumulate.get(), m}, rule);
         if (backward_profile_) {
             backward_profile_->resize(static_cast<size_t>(graph_.size()), 0.0);
-            (*backward_profile_)[static_cast<size_t>(i)] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            (*backward_profile_)[static_cast<size_t>(i)] +=
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count();
         }
         // Node i's gradient is spent (its inputs' gradients are written): recycle its buffer.
         if (!is_wanted[static_cast<size_t>(i)]) {
@@ -291,8 +364,11 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
     for (size_t k = 0; k < wanted.size(); ++k) {
         const int w = wanted[k];
         grads[k].reset(value(w).shape());
-        if (has_grad[static_cast<size_t>(w)]) std::copy(grads_[static_cast<size_t>(w)].data(), grads_[static_cast<size_t>(w)].data() + grads[k].size(), grads[k].data());
-        else grads[k].zero();
+        if (has_grad[static_cast<size_t>(w)])
+            std::copy(grads_[static_cast<size_t>(w)].data(),
+                      grads_[static_cast<size_t>(w)].data() + grads[k].size(), grads[k].data());
+        else
+            grads[k].zero();
     }
     return Status::ok();
 }
@@ -302,7 +378,10 @@ void Executor::take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elem
     size_t best = spare.size();
     for (size_t k = 0; k < spare.size(); ++k) {
         const int64_t cap = spare[k].capacity();
-        if (best == spare.size()) { best = k; continue; }
+        if (best == spare.size()) {
+            best = k;
+            continue;
+        }
         const int64_t have = spare[best].capacity();
         const bool fits = cap >= elements, best_fits = have >= elements;
         if ((fits && (!best_fits || cap < have)) || (!fits && !best_fits && cap > have)) best = k;
@@ -323,7 +402,10 @@ Tensor seed_class(const Shape& shape, int c) {
 Tensor seed_contrast(const Shape& shape, int a, int b) {
     Tensor t(shape, 0.f);
     const int64_t classes = shape.dim(-1);
-    for (int64_t r = 0; r < shape.elements() / classes; ++r) { t[r * classes + a] += 1.f; t[r * classes + b] -= 1.f; }
+    for (int64_t r = 0; r < shape.elements() / classes; ++r) {
+        t[r * classes + a] += 1.f;
+        t[r * classes + b] -= 1.f;
+    }
     return t;
 }
 

@@ -47,19 +47,22 @@ public:
 
     // Backpropagates the sum of seeds, using `rule` for ReLU-family ops. On success grads[k]
     // holds d(seed)/d(wanted[k]) with the shape of wanted[k]'s value (zeros if no path).
-    Status backward(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::vector<Tensor>& grads);
+    Status backward(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule,
+                    std::vector<Tensor>& grads);
     // Layer-wise relevance propagation: the same sweep with each node's OpDef::lrp instead of
     // its VJP, node i applying rules[i] (one per node; read by ops with weights). The seeds are
     // relevance; out[k] is the relevance of wanted[k]. A node on the way without a rule fails
     // the call before any work, with a message naming its op and node.
-    Status relevance(std::span<const Seed> seeds, std::span<const int> wanted, std::span<const LrpRule> rules, std::vector<Tensor>& out);
+    Status relevance(std::span<const Seed> seeds, std::span<const int> wanted,
+                     std::span<const LrpRule> rules, std::vector<Tensor>& out);
 
     // DeepLIFT's multipliers (rescale rule): the same sweep with each node's OpDef::deeplift. The
     // last forward() ran 2n images, the inputs in rows [0, n) and their references in rows
     // [n, 2n) (row i + n is row i's reference); the seeds must be zero on rows [n, 2n). out[k]
     // holds the multipliers of wanted[k] in rows [0, n) and zeros below; the attribution is
     // (x - x0) times them. A node on the way without a rule fails the call before any work.
-    Status deeplift(std::span<const Seed> seeds, std::span<const int> wanted, std::vector<Tensor>& out);
+    Status deeplift(std::span<const Seed> seeds, std::span<const int> wanted,
+                    std::vector<Tensor>& out);
 
     const Graph& graph() const { return graph_; }
     const KernelSet& kernels() const { return kernels_; }
@@ -75,8 +78,8 @@ public:
 private:
     static void take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements);
     Status run_forward(std::span<const Tensor> inputs, const std::vector<char>* keep);
-    Status sweep(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule, std::span<const LrpRule> lrp,
-                 std::vector<Tensor>& grads, bool rescale = false);
+    Status sweep(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule,
+                 std::span<const LrpRule> lrp, std::vector<Tensor>& grads, bool rescale = false);
 
     const Graph& graph_;
     const KernelSet& kernels_;

@@ -41,10 +41,16 @@ public:
     int add_const(std::string name, Tensor value);
     int add_node(std::string name, OpType op, OpAttrs attrs, std::vector<int> inputs);
     // Makes `node` the only output.
-    void set_output(int node) { outputs_ = {node}; output_names_ = {std::string()}; }
+    void set_output(int node) {
+        outputs_ = {node};
+        output_names_ = {std::string()};
+    }
     // Appends an output; `name` is the source model's name for it (empty: the node's name). One
     // node may be several outputs.
-    void add_output(int node, std::string name = {}) { outputs_.push_back(node); output_names_.push_back(std::move(name)); }
+    void add_output(int node, std::string name = {}) {
+        outputs_.push_back(node);
+        output_names_.push_back(std::move(name));
+    }
 
     // The first input and the first output (-1 when there is none).
     int input() const { return inputs_.empty() ? -1 : inputs_[0]; }
@@ -52,7 +58,9 @@ public:
     const std::vector<int>& inputs() const { return inputs_; }
     const std::vector<int>& outputs() const { return outputs_; }
     // Name of output k: the name given to add_output(), else its node's name.
-    const std::string& output_name(size_t k) const { return output_names_[k].empty() ? node(outputs_[k]).name : output_names_[k]; }
+    const std::string& output_name(size_t k) const {
+        return output_names_[k].empty() ? node(outputs_[k]).name : output_names_[k];
+    }
     const std::vector<Node>& nodes() const { return nodes_; }
     Node& node(int i) { return nodes_[static_cast<size_t>(i)]; }
     const Node& node(int i) const { return nodes_[static_cast<size_t>(i)]; }
@@ -60,8 +68,8 @@ public:
     // Index of the node named `name`, or -1.
     int find(std::string_view name) const;
 
-    // Checks structure (at least one Input, topological order, constant weights where ops need them,
-    // an output) and infers every node's shape for batch 1. Errors name the node and value.
+    // Checks structure (at least one Input, topological order, constant weights where ops need
+    // them, an output) and infers every node's shape for batch 1. Errors name the node and value.
     Status validate();
 
     // Bytes the executor keeps per image of a batch (activations and their gradients), known

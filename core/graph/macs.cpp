@@ -14,7 +14,8 @@ int64_t elements(const Shape& s) {  // for one image: the batch axis is left out
 }
 
 bool is_conv_or_matmul(OpType op) {
-    return op == OpType::kConv2D || op == OpType::kConvTranspose || op == OpType::kMatMul || op == OpType::kBatchMatMul;
+    return op == OpType::kConv2D || op == OpType::kConvTranspose || op == OpType::kMatMul ||
+           op == OpType::kBatchMatMul;
 }
 
 }  // namespace

@@ -32,14 +32,16 @@ Expected<Decoder> parsed(std::span<const uint8_t> bytes, const std::string& who)
     d->ignoreXMP = AVIF_TRUE;
     avifResult r = avifDecoderSetIOMemory(d.get(), bytes.data(), bytes.size());
     if (r == AVIF_RESULT_OK) r = avifDecoderParse(d.get());
-    if (r != AVIF_RESULT_OK) return corrupt(who + ": not a readable AVIF file (libavif: " + avifResultToString(r) + ")");
+    if (r != AVIF_RESULT_OK)
+        return corrupt(who + ": not a readable AVIF file (libavif: " + avifResultToString(r) + ")");
     return d;
 }
 
 // irot turns counter-clockwise by angle x 90 degrees, then imir mirrors (mode 0: top and bottom
 // exchanged; 1: left and right); the same transform as an EXIF orientation value.
 int orientation_of(const avifImage& img) {
-    static constexpr int kTurned[4] = {1, 8, 3, 6}, kTopBottom[4] = {4, 5, 2, 7}, kLeftRight[4] = {2, 7, 4, 5};
+    static constexpr int kTurned[4] = {1, 8, 3, 6}, kTopBottom[4] = {4, 5, 2, 7},
+                         kLeftRight[4] = {2, 7, 4, 5};
     const int angle = (img.transformFlags & AVIF_TRANSFORM_IROT) ? img.irot.angle & 3 : 0;
     if (!(img.transformFlags & AVIF_TRANSFORM_IMIR)) return kTurned[angle];
     return img.imir.mode == 0 ? kTopBottom[angle] : kLeftRight[angle];
@@ -70,7 +72,8 @@ Expected<Image> avif_decode(std::span<const uint8_t> bytes, const std::string& w
     std::unique_ptr<avifRGBImage, void (*)(avifRGBImage*)> owned(&rgb, avifRGBImageFreePixels);
     if (!rgb.pixels) return corrupt(who + ": AVIF: out of memory for the pixels");
     if (const avifResult r = avifImageYUVToRGB((*d)->image, &rgb); r != AVIF_RESULT_OK)
-        return corrupt(who + ": AVIF colour conversion failed (libavif: " + avifResultToString(r) + ")");
+        return corrupt(who + ": AVIF colour conversion failed (libavif: " + avifResultToString(r) +
+                       ")");
     Image img;
     img.width = static_cast<int>(rgb.width);
     img.height = static_cast<int>(rgb.height);

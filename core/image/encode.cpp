@@ -161,8 +161,9 @@ Expected<Tensor> decode_npy(std::span<const uint8_t> b, std::string_view name) {
                            "' (only '<f4', little-endian float32, is read)");
     const size_t data_bytes = b.size() - h->data_offset;
     if (data_bytes / 4 < static_cast<size_t>(h->count))
-        return corrupt(who + ": shape " + h->shape.str() + " needs " + std::to_string(h->count * 4) +
-                       " data bytes, " + std::to_string(data_bytes) + " present");
+        return corrupt(who + ": shape " + h->shape.str() + " needs " +
+                       std::to_string(h->count * 4) + " data bytes, " + std::to_string(data_bytes) +
+                       " present");
     Tensor t(h->shape);
     for (int64_t i = 0; i < h->count; ++i) {
         const uint8_t* p = &b[h->data_offset + static_cast<size_t>(i) * 4];

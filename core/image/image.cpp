@@ -20,7 +20,9 @@ namespace cnnlens {
 
 namespace {
 
-uint32_t be32(const uint8_t* p) { return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]; }
+uint32_t be32(const uint8_t* p) {
+    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
 uint32_t le16(const uint8_t* p) { return p[0] | (uint32_t{p[1]} << 8); }
 
 // Binary PGM/PPM header ("P5"/"P6", width, height, maximum value), parsed as stb_image does but
@@ -30,7 +32,9 @@ bool pnm_header(std::span<const uint8_t> b, int64_t& w, int64_t& h, int64_t& max
     const size_t n = b.size();
     if (n < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return false;
     size_t i = 2;
-    auto space = [](uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+    auto space = [](uint8_t c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+    };
     auto skip = [&] {
         for (;;) {
             while (i < n && space(b[i])) ++i;
@@ -40,7 +44,8 @@ bool pnm_header(std::span<const uint8_t> b, int64_t& w, int64_t& h, int64_t& max
     };
     auto number = [&] {
         int64_t v = 0;
-        for (; i < n && b[i] >= '0' && b[i] <= '9'; ++i) v = std::min<int64_t>(v * 10 + (b[i] - '0'), int64_t{1} << 40);
+        for (; i < n && b[i] >= '0' && b[i] <= '9'; ++i)
+            v = std::min<int64_t>(v * 10 + (b[i] - '0'), int64_t{1} << 40);
         return v;
     };
     skip();
@@ -57,10 +62,15 @@ bool pnm_header(std::span<const uint8_t> b, int64_t& w, int64_t& h, int64_t& max
 bool header_size(std::span<const uint8_t> b, int64_t& w, int64_t& h) {
     const size_t n = b.size();
     if (n >= 24 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') {
-        w = be32(&b[16]); h = be32(&b[20]);
+        w = be32(&b[16]);
+        h = be32(&b[20]);
         return true;
     }
-    if (n >= 10 && b[0] == 'G' && b[1] == 'I' && b[2] == 'F') { w = le16(&b[6]); h = le16(&b[8]); return true; }
+    if (n >= 10 && b[0] == 'G' && b[1] == 'I' && b[2] == 'F') {
+        w = le16(&b[6]);
+        h = le16(&b[8]);
+        return true;
+    }
     if (n >= 26 && b[0] == 'B' && b[1] == 'M') {
         w = static_cast<int32_t>(b[18] | (b[19] << 8) | (b[20] << 16) | (uint32_t{b[21]} << 24));
         h = static_cast<int32_t>(b[22] | (b[23] << 8) | (b[24] << 16) | (uint32_t{b[25]} << 24));
@@ -97,21 +107,29 @@ std::string jpeg_huffman_problem(std::span<const uint8_t> b) {
     if (i == 0 || i >= n || b[i] != 0xD8) return "";
     ++i;
     while (i < n) {
-        if (b[i] != 0xFF) { ++i; continue; }
+        if (b[i] != 0xFF) {
+            ++i;
+            continue;
+        }
         while (i < n && b[i] == 0xFF) ++i;
         if (i >= n) break;
         const uint8_t m = b[i++];
-        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD9)) continue;  // stuffing, TEM, RSTn, SOI, EOI: no length
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD9))
+            continue;  // stuffing, TEM, RSTn, SOI, EOI: no length
         if (i + 2 > n) break;
         const size_t len = (size_t{b[i]} << 8) | b[i + 1];
-        if (m != 0xC4) { i += len; continue; }
+        if (m != 0xC4) {
+            i += len;
+            continue;
+        }
         size_t pos = i + 2;
         int64_t left = static_cast<int64_t>(len) - 2;
         for (int table = 0; left > 0 && pos < n; ++table) {
             size_t codes = 0;  // stb_image reads bytes past the end as 0
             for (size_t k = 1; k <= 16 && pos + k < n; ++k) codes += b[pos + k];
             if (codes > 256)
-                return "JPEG Huffman table " + std::to_string(table) + " at byte " + std::to_string(pos) + " declares " + std::to_string(codes) +
+                return "JPEG Huffman table " + std::to_string(table) + " at byte " +
+                       std::to_string(pos) + " declares " + std::to_string(codes) +
                        " codes (at most 256)";
             left -= static_cast<int64_t>(17 + codes);
             pos += 17 + codes;
@@ -133,7 +151,9 @@ std::string png_chunk_problem(std::span<const uint8_t> b) {
     while (i + 8 <= n) {
         const uint64_t len = be32(&b[i]);
         const bool idat = b[i + 4] == 'I' && b[i + 5] == 'D' && b[i + 6] == 'A' && b[i + 7] == 'T';
-        if (idat && len == 0) return "PNG chunk IDAT at byte " + std::to_string(i) + " is empty (the image data must start with data)";
+        if (idat && len == 0)
+            return "PNG chunk IDAT at byte " + std::to_string(i) +
+                   " is empty (the image data must start with data)";
         if (idat && len > 0) return "";  // from here on stb_image has its buffer
         if (b[i + 4] == 'I' && b[i + 5] == 'E' && b[i + 6] == 'N' && b[i + 7] == 'D') return "";
         i += 12 + len;
@@ -144,24 +164,30 @@ std::string png_chunk_problem(std::span<const uint8_t> b) {
 // The header's size against the limits of core/base/limits.h.
 Status check_size(const std::string& who, int64_t w, int64_t h) {
     const std::string size = std::to_string(w) + "x" + std::to_string(h);
-    if (w <= 0 || h <= 0) return corrupt(who + ": the header declares " + size + " pixels (a side of zero or less)");
+    if (w <= 0 || h <= 0)
+        return corrupt(who + ": the header declares " + size + " pixels (a side of zero or less)");
     if (w > limits::kMaxImageSide || h > limits::kMaxImageSide || w * h > limits::kMaxImagePixels)
-        return out_of_range(who + ": " + size + " pixels exceeds the limit of " + std::to_string(limits::kMaxImageSide) + " per side and " +
+        return out_of_range(who + ": " + size + " pixels exceeds the limit of " +
+                            std::to_string(limits::kMaxImageSide) + " per side and " +
                             std::to_string(limits::kMaxImagePixels / 1000000) + " megapixels");
     return Status::ok();
 }
 
-std::string stb_reason(const char* fallback) { return stbi_failure_reason() ? stbi_failure_reason() : fallback; }
+std::string stb_reason(const char* fallback) {
+    return stbi_failure_reason() ? stbi_failure_reason() : fallback;
+}
 
 // stb_image, behind the header checks above (our size read first: stb_image will not report
 // the size of an image too large for it).
 Expected<codecs::Header> stb_header(std::span<const uint8_t> bytes, const std::string& who) {
     int64_t hw = 0, hh = 0;
     if (header_size(bytes, hw, hh)) CNNLENS_RETURN_IF_ERROR(check_size(who, hw, hh));
-    if (const std::string p = jpeg_huffman_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
+    if (const std::string p = jpeg_huffman_problem(bytes); !p.empty())
+        return corrupt(who + ": " + p);
     if (const std::string p = png_chunk_problem(bytes); !p.empty()) return corrupt(who + ": " + p);
     if (int64_t maxval = 0; pnm_header(bytes, hw, hh, maxval) && (maxval < 1 || maxval > 65535))
-        return corrupt(who + ": PNM maximum value " + std::to_string(maxval) + " is not in 1..65535");
+        return corrupt(who + ": PNM maximum value " + std::to_string(maxval) +
+                       " is not in 1..65535");
     int w = 0, h = 0, c = 0;
     if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c))
         return corrupt(who + ": not a decodable image (" + stb_reason("unknown format") + ")");
@@ -170,10 +196,13 @@ Expected<codecs::Header> stb_header(std::span<const uint8_t> bytes, const std::s
 
 Expected<Image> stb_decode(std::span<const uint8_t> bytes, const std::string& who, int channels) {
     int w = 0, h = 0, c = 0;
-    stbi_uc* p = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c, channels);
+    stbi_uc* p =
+        stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c, channels);
     if (!p) return corrupt(who + ": decoding failed (" + stb_reason("unknown") + ")");
     Image img;
-    img.width = w; img.height = h; img.channels = channels;
+    img.width = w;
+    img.height = h;
+    img.channels = channels;
     img.pixels.assign(p, p + static_cast<size_t>(w) * h * channels);
     stbi_image_free(p);
     return img;
@@ -201,26 +230,43 @@ bool has_brand(std::span<const uint8_t> b, std::initializer_list<std::string_vie
 }
 
 bool is_png(std::span<const uint8_t> b) { return starts_with(b, 0, "\x89PNG\r\n\x1a\n"); }
-bool is_jpeg(std::span<const uint8_t> b) {  // stb_image, like libjpeg, takes any number of 0xFF before D8
+bool is_jpeg(
+    std::span<const uint8_t> b) {  // stb_image, like libjpeg, takes any number of 0xFF before D8
     size_t i = 0;
     while (i < b.size() && b[i] == 0xFF) ++i;
     return i > 0 && i < b.size() && b[i] == 0xD8;
 }
-bool is_gif(std::span<const uint8_t> b) { return starts_with(b, 0, "GIF87a") || starts_with(b, 0, "GIF89a"); }
+bool is_gif(std::span<const uint8_t> b) {
+    return starts_with(b, 0, "GIF87a") || starts_with(b, 0, "GIF89a");
+}
 bool is_bmp(std::span<const uint8_t> b) { return starts_with(b, 0, "BM"); }
 bool is_psd(std::span<const uint8_t> b) { return starts_with(b, 0, "8BPS"); }
-bool is_pnm(std::span<const uint8_t> b) { return starts_with(b, 0, "P5") || starts_with(b, 0, "P6"); }
-bool is_webp(std::span<const uint8_t> b) { return starts_with(b, 0, "RIFF") && starts_with(b, 8, "WEBP"); }
+bool is_pnm(std::span<const uint8_t> b) {
+    return starts_with(b, 0, "P5") || starts_with(b, 0, "P6");
+}
+bool is_webp(std::span<const uint8_t> b) {
+    return starts_with(b, 0, "RIFF") && starts_with(b, 8, "WEBP");
+}
 bool is_avif(std::span<const uint8_t> b) { return has_brand(b, {"avif", "avis"}); }
-bool is_heic(std::span<const uint8_t> b) { return has_brand(b, {"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1"}); }
+bool is_heic(std::span<const uint8_t> b) {
+    return has_brand(b, {"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1"});
+}
 bool is_cr3(std::span<const uint8_t> b) { return has_brand(b, {"crx "}); }
 bool is_tiff(std::span<const uint8_t> b) {
-    return starts_with(b, 0, {"II*\0", 4}) || starts_with(b, 0, {"MM\0*", 4}) || starts_with(b, 0, {"II+\0", 4}) || starts_with(b, 0, {"MM\0+", 4});
+    return starts_with(b, 0, {"II*\0", 4}) || starts_with(b, 0, {"MM\0*", 4}) ||
+           starts_with(b, 0, {"II+\0", 4}) || starts_with(b, 0, {"MM\0+", 4});
 }
-bool is_jpeg_xl(std::span<const uint8_t> b) { return starts_with(b, 0, "\xFF\x0A") || starts_with(b, 0, {"\0\0\0\x0CJXL \r\n\x87\n", 12}); }
-bool is_jpeg_2000(std::span<const uint8_t> b) { return starts_with(b, 0, "\xFF\x4F\xFF\x51") || starts_with(b, 0, {"\0\0\0\x0CjP  \r\n\x87\n", 12}); }
+bool is_jpeg_xl(std::span<const uint8_t> b) {
+    return starts_with(b, 0, "\xFF\x0A") || starts_with(b, 0, {"\0\0\0\x0CJXL \r\n\x87\n", 12});
+}
+bool is_jpeg_2000(std::span<const uint8_t> b) {
+    return starts_with(b, 0, "\xFF\x4F\xFF\x51") ||
+           starts_with(b, 0, {"\0\0\0\x0CjP  \r\n\x87\n", 12});
+}
 bool is_openexr(std::span<const uint8_t> b) { return starts_with(b, 0, "\x76\x2F\x31\x01"); }
-bool is_radiance_hdr(std::span<const uint8_t> b) { return starts_with(b, 0, "#?RADIANCE") || starts_with(b, 0, "#?RGBE"); }
+bool is_radiance_hdr(std::span<const uint8_t> b) {
+    return starts_with(b, 0, "#?RADIANCE") || starts_with(b, 0, "#?RGBE");
+}
 bool is_qoi(std::span<const uint8_t> b) { return starts_with(b, 0, "qoif"); }
 
 // Every image format recognised by its first bytes, decodable or not: one entry per format,
@@ -289,15 +335,18 @@ Expected<ImageInfo> probe_image(std::span<const uint8_t> bytes, std::string_view
     const std::string who = "image '" + std::string(name) + "'";
     if (bytes.empty()) return invalid_argument(who + ": the file is empty");
     if (static_cast<uint64_t>(bytes.size()) > static_cast<uint64_t>(limits::kMaxImageFileBytes))
-        return out_of_range(who + ": the file has " + std::to_string(bytes.size()) + " bytes, over the limit of " +
+        return out_of_range(who + ": the file has " + std::to_string(bytes.size()) +
+                            " bytes, over the limit of " +
                             std::to_string(limits::kMaxImageFileBytes >> 20) + " MiB");
     const Format* f = format_of(bytes);
     if (f && !f->codec) {
         const std::string name(f->name);
         return unsupported(who + ": " + name +
-                           (f->elsewhere ? " is not decodable here: this build has no " + name + " decoder (in the web app the browser decodes it)"
+                           (f->elsewhere ? " is not decodable here: this build has no " + name +
+                                               " decoder (in the web app the browser decodes it)"
                                          : " is not a format cnnlens decodes") +
-                           "; this build reads " + decodable_formats() + " (convert the image to one of them)");
+                           "; this build reads " + decodable_formats() +
+                           " (convert the image to one of them)");
     }
     auto h = (f ? *f->codec : codecs::kStb).header(bytes, who);
     if (!h) return h.status();
@@ -321,9 +370,12 @@ Expected<Image> decode_image(std::span<const uint8_t> bytes, std::string_view na
     auto img = (f ? *f->codec : codecs::kStb).decode(bytes, who, channels);
     if (!img) return img;
     const bool swap = orientation_swaps_sides(info->orientation);
-    if ((swap ? img->height : img->width) != info->width || (swap ? img->width : img->height) != info->height)
-        return corrupt(who + ": the " + std::string(info->format) + " data holds " + std::to_string(img->width) + "x" + std::to_string(img->height) +
-                       " pixels but the header declares " + std::to_string(swap ? info->height : info->width) + "x" +
+    if ((swap ? img->height : img->width) != info->width ||
+        (swap ? img->width : img->height) != info->height)
+        return corrupt(who + ": the " + std::string(info->format) + " data holds " +
+                       std::to_string(img->width) + "x" + std::to_string(img->height) +
+                       " pixels but the header declares " +
+                       std::to_string(swap ? info->height : info->width) + "x" +
                        std::to_string(swap ? info->width : info->height));
     if (info->orientation == 1) return img;
     return orient_image(*img, info->orientation);
@@ -344,20 +396,28 @@ Expected<Image> crop_image(const Image& img, int x, int y, int w, int h) {
     const int x0 = std::max(x, 0), y0 = std::max(y, 0);
     const int x1 = std::min(x + w, img.width), y1 = std::min(y + h, img.height);
     if (x1 <= x0 || y1 <= y0)
-        return invalid_argument("crop " + std::to_string(w) + "x" + std::to_string(h) + " at (" + std::to_string(x) + "," + std::to_string(y) +
-                                ") lies outside the " + std::to_string(img.width) + "x" + std::to_string(img.height) + " image");
+        return invalid_argument("crop " + std::to_string(w) + "x" + std::to_string(h) + " at (" +
+                                std::to_string(x) + "," + std::to_string(y) +
+                                ") lies outside the " + std::to_string(img.width) + "x" +
+                                std::to_string(img.height) + " image");
     Image out;
-    out.width = x1 - x0; out.height = y1 - y0; out.channels = img.channels;
+    out.width = x1 - x0;
+    out.height = y1 - y0;
+    out.channels = img.channels;
     out.pixels.resize(static_cast<size_t>(out.width) * out.height * out.channels);
     for (int r = 0; r < out.height; ++r)
-        std::copy_n(&img.pixels[(static_cast<size_t>(y0 + r) * img.width + x0) * img.channels], static_cast<size_t>(out.width) * img.channels,
+        std::copy_n(&img.pixels[(static_cast<size_t>(y0 + r) * img.width + x0) * img.channels],
+                    static_cast<size_t>(out.width) * img.channels,
                     &out.pixels[static_cast<size_t>(r) * out.width * out.channels]);
     return out;
 }
 
 namespace {
 
-struct Tap { int index; float weight; };
+struct Tap {
+    int index;
+    float weight;
+};
 
 // For each of `dst` output positions, the source taps along one axis.
 std::vector<std::vector<Tap>> axis_taps(int src, int dst) {
@@ -367,7 +427,8 @@ std::vector<std::vector<Tap>> axis_taps(int src, int dst) {
         auto& t = taps[static_cast<size_t>(i)];
         if (scale >= 1.0) {  // area: coverage of [i*scale, (i+1)*scale)
             const double a = i * scale, b = (i + 1) * scale;
-            for (int s = static_cast<int>(std::floor(a)); s < std::min(static_cast<int>(std::ceil(b)), src); ++s) {
+            for (int s = static_cast<int>(std::floor(a));
+                 s < std::min(static_cast<int>(std::ceil(b)), src); ++s) {
                 const double cover = std::min<double>(b, s + 1) - std::max<double>(a, s);
                 if (cover > 1e-12) t.push_back({s, static_cast<float>(cover / scale)});
             }
@@ -392,14 +453,16 @@ void resample(const float* src, int sw, int sh, int c, float* dst, int dw, int d
         for (int x = 0; x < dw; ++x)
             for (int k = 0; k < c; ++k) {
                 double acc = 0.0;
-                for (const Tap& t : tx[static_cast<size_t>(x)]) acc += t.weight * src[(static_cast<size_t>(y) * sw + t.index) * c + k];
+                for (const Tap& t : tx[static_cast<size_t>(x)])
+                    acc += t.weight * src[(static_cast<size_t>(y) * sw + t.index) * c + k];
                 rows[(static_cast<size_t>(y) * dw + x) * c + k] = static_cast<float>(acc);
             }
     for (int y = 0; y < dh; ++y)
         for (int x = 0; x < dw; ++x)
             for (int k = 0; k < c; ++k) {
                 double acc = 0.0;
-                for (const Tap& t : ty[static_cast<size_t>(y)]) acc += t.weight * rows[(static_cast<size_t>(t.index) * dw + x) * c + k];
+                for (const Tap& t : ty[static_cast<size_t>(y)])
+                    acc += t.weight * rows[(static_cast<size_t>(t.index) * dw + x) * c + k];
                 dst[(static_cast<size_t>(y) * dw + x) * c + k] = static_cast<float>(acc);
             }
 }
@@ -411,7 +474,9 @@ Tensor image_to_input(const Image& img, const InputSpec& spec) {
     for (size_t p = 0; p < static_cast<size_t>(img.width) * img.height; ++p) {
         const uint8_t* px = &img.pixels[p * img.channels];
         if (c == 1) {
-            src[p] = img.channels == 1 ? px[0] : static_cast<float>(0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]);
+            src[p] = img.channels == 1
+                         ? px[0]
+                         : static_cast<float>(0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]);
         } else {
             for (int k = 0; k < 3; ++k) src[p * 3 + k] = img.channels == 1 ? px[0] : px[k];
         }

@@ -28,7 +28,8 @@ bool starts_with(std::span<const uint8_t> b, uint64_t at, const char* s, size_t 
 }
 
 uint64_t be32(std::span<const uint8_t> b, uint64_t at) {
-    return (uint64_t{b[at]} << 24) | (uint64_t{b[at + 1]} << 16) | (uint64_t{b[at + 2]} << 8) | b[at + 3];
+    return (uint64_t{b[at]} << 24) | (uint64_t{b[at + 1]} << 16) | (uint64_t{b[at + 2]} << 8) |
+           b[at + 3];
 }
 
 // A JPEG's segments up to the scan; the payload of the first APP1 that holds "Exif\0\0".
@@ -39,13 +40,20 @@ int jpeg_orientation(std::span<const uint8_t> b) {
     while (i + 4 <= n) {
         if (b[i] != 0xFF) return 1;
         const uint8_t m = b[i + 1];
-        if (m == 0xFF) { ++i; continue; }                                  // fill byte
-        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { i += 2; continue; }  // TEM, RSTn: no length
-        if (m == 0xD9 || m == 0xDA) return 1;                              // end of image, start of scan
+        if (m == 0xFF) {
+            ++i;
+            continue;
+        }  // fill byte
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+            i += 2;
+            continue;
+        }                                      // TEM, RSTn: no length
+        if (m == 0xD9 || m == 0xDA) return 1;  // end of image, start of scan
         const uint64_t len = (uint64_t{b[i + 2]} << 8) | b[i + 3];
         if (len < 2) return 1;
         const uint64_t payload = i + 4, end = std::min(i + 2 + len, n);
-        if (m == 0xE1 && payload + 6 <= end && starts_with(b, payload, "Exif\0\0", 6)) return tiff_orientation(b.subspan(payload + 6, end - payload - 6));
+        if (m == 0xE1 && payload + 6 <= end && starts_with(b, payload, "Exif\0\0", 6))
+            return tiff_orientation(b.subspan(payload + 6, end - payload - 6));
         i += 2 + len;
     }
     return 1;
@@ -57,7 +65,8 @@ int png_orientation(std::span<const uint8_t> b) {
     uint64_t i = 8;
     while (i + 8 <= n) {
         const uint64_t len = be32(b, i);
-        if (starts_with(b, i + 4, "eXIf", 4)) return tiff_orientation(b.subspan(i + 8, std::min(len, n - i - 8)));
+        if (starts_with(b, i + 4, "eXIf", 4))
+            return tiff_orientation(b.subspan(i + 8, std::min(len, n - i - 8)));
         if (starts_with(b, i + 4, "IEND", 4)) return 1;
         i += 12 + len;
     }
@@ -70,8 +79,10 @@ int tiff_orientation(std::span<const uint8_t> tiff) {
     const uint64_t n = tiff.size();
     if (n < 8) return 1;
     Tiff t{tiff};
-    if (starts_with(tiff, 0, "MM", 2)) t.big_endian = true;
-    else if (!starts_with(tiff, 0, "II", 2)) return 1;
+    if (starts_with(tiff, 0, "MM", 2))
+        t.big_endian = true;
+    else if (!starts_with(tiff, 0, "II", 2))
+        return 1;
     if (t.u16(2) != 42) return 1;
     const uint64_t ifd = t.u32(4);
     if (ifd < 8 || ifd + 2 > n) return 1;
@@ -81,7 +92,8 @@ int tiff_orientation(std::span<const uint8_t> tiff) {
         if (e + 12 > n) return 1;  // the directory runs past the segment
         if (t.u16(e) != kOrientationTag) continue;
         if (t.u16(e + 2) != kTypeShort || t.u32(e + 4) != 1) return 1;
-        const uint32_t v = t.u16(e + 8);  // a single SHORT sits in the first two bytes of the value field
+        const uint32_t v =
+            t.u16(e + 8);  // a single SHORT sits in the first two bytes of the value field
         return v >= 1 && v <= 8 ? static_cast<int>(v) : 1;
     }
     return 1;
@@ -103,24 +115,27 @@ Image orient_image(const Image& stored, int orientation) {
     // Upright pixel (x, y) is stored at origin + x * step_x + y * step_y (in pixels): each
     // orientation is a corner to start from and the stored directions of upright right and down.
     const int64_t right = 1, left = -1, down = sw, up = -sw;
-    struct Walk { int64_t origin, step_x, step_y; };
+    struct Walk {
+        int64_t origin, step_x, step_y;
+    };
     const Walk walks[9] = {
         {},
         {0, right, down},
-        {sw - 1, left, down},                  // 2: mirrored
-        {sw * sh - 1, left, up},               // 3: turned 180
-        {sw * (sh - 1), right, up},            // 4: upside-down mirror
-        {0, down, right},                      // 5: transposed
-        {sw * (sh - 1), up, right},            // 6: stored turned 90 counter-clockwise
-        {sw * sh - 1, up, left},               // 7: transverse
-        {sw - 1, down, left},                  // 8: stored turned 90 clockwise
+        {sw - 1, left, down},        // 2: mirrored
+        {sw * sh - 1, left, up},     // 3: turned 180
+        {sw * (sh - 1), right, up},  // 4: upside-down mirror
+        {0, down, right},            // 5: transposed
+        {sw * (sh - 1), up, right},  // 6: stored turned 90 counter-clockwise
+        {sw * sh - 1, up, left},     // 7: transverse
+        {sw - 1, down, left},        // 8: stored turned 90 clockwise
     };
     const Walk& w = walks[orientation];
     out.pixels.resize(stored.pixels.size());
     uint8_t* dst = out.pixels.data();
     for (int64_t y = 0; y < out.height; ++y) {
         int64_t s = w.origin + y * w.step_y;
-        for (int64_t x = 0; x < out.width; ++x, s += w.step_x, dst += c) std::memcpy(dst, &stored.pixels[static_cast<size_t>(s * c)], static_cast<size_t>(c));
+        for (int64_t x = 0; x < out.width; ++x, s += w.step_x, dst += c)
+            std::memcpy(dst, &stored.pixels[static_cast<size_t>(s * c)], static_cast<size_t>(c));
     }
     return out;
 }

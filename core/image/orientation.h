@@ -33,7 +33,9 @@ int tiff_orientation(std::span<const uint8_t> tiff);
 int exif_orientation(std::span<const uint8_t> file);
 
 // True for orientations 5..8, which swap width and height.
-inline bool orientation_swaps_sides(int orientation) { return orientation >= 5 && orientation <= 8; }
+inline bool orientation_swaps_sides(int orientation) {
+    return orientation >= 5 && orientation <= 8;
+}
 
 // The stored pixels turned upright for `orientation` (1..8; other values return a copy).
 Image orient_image(const Image& stored, int orientation);

@@ -57,7 +57,8 @@ Image overlay(const Image& base, const Tensor& normalised, Colormap cmap, float 
     return out;
 }
 
-Image overlay_in_frame(const Image& photo, const Tensor& normalised, const CropFrame& frame, Colormap cmap, float alpha) {
+Image overlay_in_frame(const Image& photo, const Tensor& normalised, const CropFrame& frame,
+                       Colormap cmap, float alpha) {
     Image out = to_rgba(photo);
     int mh = 0, mw = 0;
     map_hw(normalised, mh, mw);
@@ -69,10 +70,15 @@ Image overlay_in_frame(const Image& photo, const Tensor& normalised, const CropF
         x0 = std::min(x0, c.x), y0 = std::min(y0, c.y);
         x1 = std::max(x1, c.x), y1 = std::max(y1, c.y);
     }
-    const int ix0 = std::max(0, static_cast<int>(std::floor(x0))), iy0 = std::max(0, static_cast<int>(std::floor(y0)));
-    const int ix1 = std::min(out.width, static_cast<int>(std::ceil(x1))), iy1 = std::min(out.height, static_cast<int>(std::ceil(y1)));
+    const int ix0 = std::max(0, static_cast<int>(std::floor(x0))),
+              iy0 = std::max(0, static_cast<int>(std::floor(y0)));
+    const int ix1 = std::min(out.width, static_cast<int>(std::ceil(x1))),
+              iy1 = std::min(out.height, static_cast<int>(std::ceil(y1)));
     const float sx = mw / frame.width, sy = mh / frame.height;
-    const auto m = [&](int x, int y) { return normalised[static_cast<int64_t>(std::clamp(y, 0, mh - 1)) * mw + std::clamp(x, 0, mw - 1)]; };
+    const auto m = [&](int x, int y) {
+        return normalised[static_cast<int64_t>(std::clamp(y, 0, mh - 1)) * mw +
+                          std::clamp(x, 0, mw - 1)];
+    };
     for (int y = iy0; y < iy1; ++y)
         for (int x = ix0; x < ix1; ++x) {
             const PointF c = frame.to_crop({x + 0.5f, y + 0.5f});
@@ -84,7 +90,8 @@ Image overlay_in_frame(const Image& photo, const Tensor& normalised, const CropF
             const float bottom = m(u0, v0 + 1) + fu * (m(u0 + 1, v0 + 1) - m(u0, v0 + 1));
             const Rgba col = colormap_rgba(cmap, top + fv * (bottom - top));
             uint8_t* px = &out.pixels[(static_cast<size_t>(y) * out.width + x) * 4];
-            for (int k = 0; k < 3; ++k) px[k] = to_u8((1.f - a) * px[k] + a * col[static_cast<size_t>(k)]);
+            for (int k = 0; k < 3; ++k)
+                px[k] = to_u8((1.f - a) * px[k] + a * col[static_cast<size_t>(k)]);
         }
     return out;
 }

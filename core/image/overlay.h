@@ -30,8 +30,8 @@ Image overlay(const Image& base, const Tensor& normalised, Colormap cmap, float 
 // corner, so a map of a turned face crop lands turned on the photo. Each photo pixel whose centre
 // lies inside the frame becomes (1-alpha)*photo + alpha*colormap(map sampled bilinearly at its
 // crop position); the rest of the photo is unchanged. Returns RGBA at the photo's size.
-Image overlay_in_frame(const Image& photo, const Tensor& normalised, const CropFrame& frame, Colormap cmap,
-                       float alpha = 0.5f);
+Image overlay_in_frame(const Image& photo, const Tensor& normalised, const CropFrame& frame,
+                       Colormap cmap, float alpha = 0.5f);
 // Superpixel edges: `labels` holds label_w x label_h segment ids (row-major) and is sampled
 // nearest-neighbour onto the image, so an upscaled image gets 1-pixel lines. A pixel is drawn
 // when its segment differs from its right or lower neighbour's. Gray images become RGBA first.

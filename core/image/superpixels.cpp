@@ -373,8 +373,9 @@ Expected<Segmentation> felzenszwalb(const Tensor& image, const FelzenszwalbParam
     if (!read) return read.status();
     Planar img = std::move(read.value());
     if (!(p.scale > 0) || p.min_size < 1)
-        return invalid_argument("felzenszwalb: scale " + std::to_string(p.scale) + " and min_size " +
-                                std::to_string(p.min_size) + " must be positive");
+        return invalid_argument("felzenszwalb: scale " + std::to_string(p.scale) +
+                                " and min_size " + std::to_string(p.min_size) +
+                                " must be positive");
     gaussian_filter(img, p.sigma);
     const int h = img.height, w = img.width, c = img.channels;
     const double scale = p.scale / 255.0;
@@ -387,7 +388,8 @@ Expected<Segmentation> felzenszwalb(const Tensor& image, const FelzenszwalbParam
     auto add = [&](int y0, int x0, int y1, int x1) {
         double d = 0;
         for (int ch = 0; ch < c; ++ch) {
-            const double t = img.v[(static_cast<size_t>(y0) * w + x0) * c + ch] - img.v[(static_cast<size_t>(y1) * w + x1) * c + ch];
+            const double t = img.v[(static_cast<size_t>(y0) * w + x0) * c + ch] -
+                             img.v[(static_cast<size_t>(y1) * w + x1) * c + ch];
             d += t * t;
         }
         edges.push_back({std::sqrt(d), y0 * w + x0, y1 * w + x1});
@@ -401,7 +403,8 @@ Expected<Segmentation> felzenszwalb(const Tensor& image, const FelzenszwalbParam
         for (int x = 1; x < w; ++x) add(y, x, y - 1, x - 1);
     for (int y = 0; y + 1 < h; ++y)
         for (int x = 1; x < w; ++x) add(y, x, y + 1, x - 1);
-    std::stable_sort(edges.begin(), edges.end(), [](const Edge& l, const Edge& r) { return l.cost < r.cost; });
+    std::stable_sort(edges.begin(), edges.end(),
+                     [](const Edge& l, const Edge& r) { return l.cost < r.cost; });
 
     const size_t n = static_cast<size_t>(h) * w;
     std::vector<int> parent(n);
@@ -429,13 +432,17 @@ Expected<Segmentation> felzenszwalb(const Tensor& image, const FelzenszwalbParam
         const int a = root(e.a), b = root(e.b);
         if (a == b) continue;
         // skimage keeps the thresholds in single precision.
-        const float ta = static_cast<float>(inner[static_cast<size_t>(a)] + scale / size[static_cast<size_t>(a)]);
-        const float tb = static_cast<float>(inner[static_cast<size_t>(b)] + scale / size[static_cast<size_t>(b)]);
+        const float ta = static_cast<float>(inner[static_cast<size_t>(a)] +
+                                            scale / size[static_cast<size_t>(a)]);
+        const float tb = static_cast<float>(inner[static_cast<size_t>(b)] +
+                                            scale / size[static_cast<size_t>(b)]);
         if (e.cost < std::min(ta, tb)) inner[static_cast<size_t>(join(a, b))] = e.cost;
     }
     for (const Edge& e : edges) {
         const int a = root(e.a), b = root(e.b);
-        if (a != b && (size[static_cast<size_t>(a)] < p.min_size || size[static_cast<size_t>(b)] < p.min_size)) join(a, b);
+        if (a != b && (size[static_cast<size_t>(a)] < p.min_size ||
+                       size[static_cast<size_t>(b)] < p.min_size))
+            join(a, b);
     }
     Segmentation out{h, w, 0, std::vector<int>(n)};
     std::vector<int> id(n, -1);

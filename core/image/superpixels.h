@@ -1,6 +1,7 @@
 // Superpixels for LIME and XRAI: SLIC, quickshift and Felzenszwalb, written here because no
 // superpixel library on Debian also builds for wasm (scikit-image is Python, OpenCV's ximgproc is
-// contrib-only and far too large for the page). All follow scikit-image 0.19, which LIME and PAIR call.
+// contrib-only and far too large for the page). All follow scikit-image 0.19, which LIME and PAIR
+// call.
 #pragma once
 #include <cstdint>
 #include <span>

@@ -19,7 +19,8 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kFer2013Classes[] = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+constexpr const char* kFer2013Classes[] = {"angry", "disgust",  "fear",   "happy",
+                                           "sad",   "surprise", "neutral"};
 constexpr const char* kImagenetClasses[] = {
 #include "core/import/imagenet_classes.inc"
 };
@@ -30,7 +31,8 @@ std::string dirname_of(const std::string& path) {
     return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 Status too_big(const std::string& name) {
-    return out_of_range("model file '" + name + "' is larger than " + std::to_string(limits::kMaxModelFileBytes >> 20) + " MiB (the limit)");
+    return out_of_range("model file '" + name + "' is larger than " +
+                        std::to_string(limits::kMaxModelFileBytes >> 20) + " MiB (the limit)");
 }
 
 // A file of the model through `files`, refused when over limits::kMaxModelFileBytes.
@@ -52,8 +54,12 @@ void infer_pixel_range(Model& m) {
     int consumer = -1, uses = 0;
     for (int i = 0; i < g.size(); ++i)
         for (int in : g.node(i).inputs)
-            if (in == g.input()) { consumer = i; ++uses; }
-    if (uses != 1 || g.node(consumer).op != OpType::kMul || g.node(consumer).inputs.size() != 2) return;
+            if (in == g.input()) {
+                consumer = i;
+                ++uses;
+            }
+    if (uses != 1 || g.node(consumer).op != OpType::kMul || g.node(consumer).inputs.size() != 2)
+        return;
     const Node& k = g.node(g.node(consumer).inputs[1]);
     if (k.op != OpType::kConst || k.value.size() < 1) return;
     for (int64_t i = 0; i < k.value.size(); ++i) {
@@ -99,12 +105,15 @@ Expected<Model> load_onnx_with_sidecar(const FileSource& files, const std::strin
         if (!j.contains("model")) {
             if (sidecar == "cnnlens.json") continue;
             j["model"] = basename_of(main);
-        } else if (!j["model"].is_string() || basename_of(j["model"].get<std::string>()) != basename_of(main)) {
+        } else if (!j["model"].is_string() ||
+                   basename_of(j["model"].get<std::string>()) != basename_of(main)) {
             if (sidecar == "cnnlens.json") continue;  // describes another model in the folder
         }
         auto s = parse_model_spec(j.dump());
         if (!s) return Status(s.status().code(), sidecar + ": " + s.status().message());
-        if (s->format != "onnx") return invalid_argument(sidecar + ": format is '" + s->format + "' but " + main + " is an ONNX model");
+        if (s->format != "onnx")
+            return invalid_argument(sidecar + ": format is '" + s->format + "' but " + main +
+                                    " is an ONNX model");
         return load_onnx(files, main, std::move(*s));
     }
     ModelSpec spec;
@@ -118,7 +127,8 @@ Expected<Model> load_impl(const FileSource& files, const std::string& main) {
     if (ends_with_onnx(main)) return load_onnx_with_sidecar(files, main);
     auto bytes = read_model_file(files, main);
     if (!bytes) return bytes.status();
-    if (!bytes->empty() && (*bytes)[0] != '{' && looks_like_onnx(*bytes)) {  // an ONNX file without the extension
+    if (!bytes->empty() && (*bytes)[0] != '{' &&
+        looks_like_onnx(*bytes)) {  // an ONNX file without the extension
         ModelSpec spec;
         spec.format = "onnx";
         spec.model_file = main;
@@ -151,11 +161,16 @@ Expected<Model> load_impl(const FileSource& files, const std::string& main) {
     }
     // The model file says what it is: a Keras layers model is recognised whatever the spec says.
     const bool layers = is_tfjs_layers_model(model_text);
-    if (layers) spec.format = "tfjs-layers";
-    else if (spec.format == "tfjs-layers") return invalid_argument(main + ": format 'tfjs-layers' but " + model_file + " is not a TF.js layers model");
+    if (layers)
+        spec.format = "tfjs-layers";
+    else if (spec.format == "tfjs-layers")
+        return invalid_argument(main + ": format 'tfjs-layers' but " + model_file +
+                                " is not a TF.js layers model");
     if (spec.format != "tfjs-graph" && spec.format != "tfjs-layers")
-        return unsupported(main + ": model format '" + spec.format + "' is not supported (tfjs-graph, tfjs-layers, onnx)");
-    auto g = layers ? import_tfjs_layers(model_text, files, model_file) : import_tfjs_graph(model_text, files, model_file);
+        return unsupported(main + ": model format '" + spec.format +
+                           "' is not supported (tfjs-graph, tfjs-layers, onnx)");
+    auto g = layers ? import_tfjs_layers(model_text, files, model_file)
+                    : import_tfjs_graph(model_text, files, model_file);
     if (!g) return g.status();
     Model m;
     m.graph = std::move(*g);
@@ -201,7 +216,9 @@ Expected<ModelSpec> parse_model_spec(std::string_view text) {
     ModelSpec s;
     auto str = [&](const char* k, std::string& out) -> Status {
         if (!j.contains(k)) return Status::ok();
-        if (!j[k].is_string()) return invalid_argument(std::string("field '") + k + "' must be a string, got " + j[k].dump());
+        if (!j[k].is_string())
+            return invalid_argument(std::string("field '") + k + "' must be a string, got " +
+                                    j[k].dump());
         out = j[k].get<std::string>();
         return Status::ok();
     };
@@ -217,7 +234,8 @@ Expected<ModelSpec> parse_model_spec(std::string_view text) {
         auto dim = [&](const char* k, int& out, int hi) -> Status {
             if (!in.contains(k)) return Status::ok();
             if (!in[k].is_number_integer() || in[k].get<int64_t>() < 1 || in[k].get<int64_t>() > hi)
-                return invalid_argument(std::string("input.") + k + " must be an integer in 1.." + std::to_string(hi) + ", got " + in[k].dump());
+                return invalid_argument(std::string("input.") + k + " must be an integer in 1.." +
+                                        std::to_string(hi) + ", got " + in[k].dump());
             out = in[k].get<int>();
             return Status::ok();
         };
@@ -235,31 +253,44 @@ Expected<ModelSpec> parse_model_spec(std::string_view text) {
         for (auto [key, vec] : {std::pair{"mean", &s.input.mean}, std::pair{"std", &s.input.std}}) {
             if (!in.contains(key)) continue;
             const json& v = in[key];
-            if (!v.is_array()) return invalid_argument(std::string("input.") + key + " must be a list of numbers");
+            if (!v.is_array())
+                return invalid_argument(std::string("input.") + key + " must be a list of numbers");
             for (const json& e : v) {
-                if (!e.is_number()) return invalid_argument(std::string("input.") + key + " must be a list of numbers, got " + v.dump());
+                if (!e.is_number())
+                    return invalid_argument(std::string("input.") + key +
+                                            " must be a list of numbers, got " + v.dump());
                 vec->push_back(e.get<float>());
             }
         }
         for (float sd : s.input.std)
-            if (!(sd > 0.f)) return invalid_argument("input.std values must be positive, got " + std::to_string(sd));
-        if (s.input.mean.size() != s.input.std.size()) return invalid_argument("input.mean and input.std must have the same length");
+            if (!(sd > 0.f))
+                return invalid_argument("input.std values must be positive, got " +
+                                        std::to_string(sd));
+        if (s.input.mean.size() != s.input.std.size())
+            return invalid_argument("input.mean and input.std must have the same length");
     }
     std::string task;
     CNNLENS_RETURN_IF_ERROR(str("task", task));
-    if (task == "face") s.task = ModelTask::kFace;
-    else if (task == "image") s.task = ModelTask::kImage;
-    else if (!task.empty()) return invalid_argument("field 'task' must be \"face\" or \"image\", got \"" + task + "\"");
+    if (task == "face")
+        s.task = ModelTask::kFace;
+    else if (task == "image")
+        s.task = ModelTask::kImage;
+    else if (!task.empty())
+        return invalid_argument("field 'task' must be \"face\" or \"image\", got \"" + task + "\"");
     CNNLENS_RETURN_IF_ERROR(str("preset", s.preset));
     if (!s.preset.empty()) {
         InputSpec preset;
-        if (Status st = apply_input_preset(preset, s.preset); !st) return Status(st.code(), "field 'preset': " + st.message());
+        if (Status st = apply_input_preset(preset, s.preset); !st)
+            return Status(st.code(), "field 'preset': " + st.message());
         if (s.input.mean.empty()) s.input.mean = preset.mean, s.input.std = preset.std;
     }
     if (j.contains("classes")) {
-        if (!j["classes"].is_array()) return invalid_argument("field 'classes' must be a list of names");
+        if (!j["classes"].is_array())
+            return invalid_argument("field 'classes' must be a list of names");
         for (const json& c : j["classes"]) {
-            if (!c.is_string()) return invalid_argument("field 'classes' must be a list of names, found " + c.dump());
+            if (!c.is_string())
+                return invalid_argument("field 'classes' must be a list of names, found " +
+                                        c.dump());
             s.classes.push_back(c.get<std::string>());
         }
     }
@@ -269,25 +300,35 @@ Expected<ModelSpec> parse_model_spec(std::string_view text) {
 Status complete_model(Model& m) {
     Graph& g = m.graph;
     const Node& in = g.node(g.input());
-    if (in.shape.rank() != 4) return unsupported("model input '" + in.name + "' has shape " + in.shape.str() + "; an NHWC image input [N,H,W,C] is required");
+    if (in.shape.rank() != 4)
+        return unsupported("model input '" + in.name + "' has shape " + in.shape.str() +
+                           "; an NHWC image input [N,H,W,C] is required");
     InputSpec& is = m.spec.input;
-    const int h = static_cast<int>(in.shape[1]), w = static_cast<int>(in.shape[2]), c = static_cast<int>(in.shape[3]);
+    const int h = static_cast<int>(in.shape[1]), w = static_cast<int>(in.shape[2]),
+              c = static_cast<int>(in.shape[3]);
     if (is.height == 0) is.height = h;
     if (is.width == 0) is.width = w;
     if (is.channels == 0) is.channels = c;
     if (is.height != h || is.width != w || is.channels != c)
-        return invalid_argument("the spec says input " + std::to_string(is.height) + "x" + std::to_string(is.width) + "x" + std::to_string(is.channels) +
+        return invalid_argument("the spec says input " + std::to_string(is.height) + "x" +
+                                std::to_string(is.width) + "x" + std::to_string(is.channels) +
                                 " but the model's input '" + in.name + "' is " + in.shape.str());
-    if (c != 1 && c != 3) return unsupported("model input '" + in.name + "' has " + std::to_string(c) + " channels (1 or 3 supported)");
+    if (c != 1 && c != 3)
+        return unsupported("model input '" + in.name + "' has " + std::to_string(c) +
+                           " channels (1 or 3 supported)");
     if (!is.mean.empty() && static_cast<int>(is.mean.size()) != c && is.mean.size() != 1)
-        return invalid_argument("input.mean has " + std::to_string(is.mean.size()) + " values for " + std::to_string(c) + " channels");
+        return invalid_argument("input.mean has " + std::to_string(is.mean.size()) +
+                                " values for " + std::to_string(c) + " channels");
 
     // Logits: named in the spec, or the input of a final Softmax (through Identity nodes).
     int out = g.output();
-    while (g.node(out).op == OpType::kIdentity && !g.node(out).inputs.empty()) out = g.node(out).inputs[0];
+    while (g.node(out).op == OpType::kIdentity && !g.node(out).inputs.empty())
+        out = g.node(out).inputs[0];
     if (!m.spec.logits_node.empty()) {
         m.logits = g.find(m.spec.logits_node);
-        if (m.logits < 0) return not_found("spec names logits node '" + m.spec.logits_node + "', which is not in the model");
+        if (m.logits < 0)
+            return not_found("spec names logits node '" + m.spec.logits_node +
+                             "', which is not in the model");
     } else if (g.node(out).op == OpType::kSoftmax || g.node(out).op == OpType::kLogSoftmax) {
         m.logits = g.node(out).inputs[0];
     } else {
@@ -295,18 +336,27 @@ Status complete_model(Model& m) {
     }
     m.probs = g.node(out).op == OpType::kSoftmax ? out : -1;
     const Shape& ls = g.node(m.logits).shape;
-    if (ls.rank() != 2) return unsupported("the logits node '" + g.node(m.logits).name + "' has shape " + ls.str() + "; expected [N, classes]");
+    if (ls.rank() != 2)
+        return unsupported("the logits node '" + g.node(m.logits).name + "' has shape " + ls.str() +
+                           "; expected [N, classes]");
     const int classes = static_cast<int>(ls[1]);
     if (m.spec.classes.empty()) {
-        if (classes == 7) m.spec.classes.assign(std::begin(kFer2013Classes), std::end(kFer2013Classes));
-        else if (classes == 1000) m.spec.classes.assign(std::begin(kImagenetClasses), std::end(kImagenetClasses));
-        else for (int k = 0; k < classes; ++k) m.spec.classes.push_back("class " + std::to_string(k));
+        if (classes == 7)
+            m.spec.classes.assign(std::begin(kFer2013Classes), std::end(kFer2013Classes));
+        else if (classes == 1000)
+            m.spec.classes.assign(std::begin(kImagenetClasses), std::end(kImagenetClasses));
+        else
+            for (int k = 0; k < classes; ++k)
+                m.spec.classes.push_back("class " + std::to_string(k));
     }
     if (static_cast<int>(m.spec.classes.size()) != classes)
-        return invalid_argument("the spec lists " + std::to_string(m.spec.classes.size()) + " classes but the model has " + std::to_string(classes) + " outputs");
+        return invalid_argument("the spec lists " + std::to_string(m.spec.classes.size()) +
+                                " classes but the model has " + std::to_string(classes) +
+                                " outputs");
     // A guessed 1000-class RGB model is almost surely an ImageNet classifier, and those nearly
     // all normalise as torchvision does; still only a guess, which `inferred` marks.
-    if (m.spec.inferred && classes == 1000 && c == 3 && is.mean.empty() && is.range_lo == 0.f && is.range_hi == 1.f) {
+    if (m.spec.inferred && classes == 1000 && c == 3 && is.mean.empty() && is.range_lo == 0.f &&
+        is.range_hi == 1.f) {
         CNNLENS_RETURN_IF_ERROR(apply_input_preset(is, "imagenet"));
         m.spec.preset = "imagenet";
     }
@@ -321,9 +371,12 @@ ModelTask infer_task(const InputSpec& in, int classes) {
 
 std::string_view task_name(ModelTask t) {
     switch (t) {
-        case ModelTask::kFace: return "face";
-        case ModelTask::kImage: return "image";
-        case ModelTask::kAuto: break;
+        case ModelTask::kFace:
+            return "face";
+        case ModelTask::kImage:
+            return "image";
+        case ModelTask::kAuto:
+            break;
     }
     return "auto";
 }
@@ -336,7 +389,8 @@ Status apply_input_preset(InputSpec& in, std::string_view preset) {
     }
     std::string known;
     for (std::string_view k : kInputPresets) known += (known.empty() ? "" : ", ") + std::string(k);
-    return invalid_argument("unknown input preset '" + std::string(preset) + "' (known: " + known + ")");
+    return invalid_argument("unknown input preset '" + std::string(preset) + "' (known: " + known +
+                            ")");
 }
 
 std::span<const char* const> imagenet_class_names() { return kImagenetClasses; }
@@ -345,10 +399,12 @@ void center_crop_box(int pw, int ph, int width, int height, int& x, int& y, int&
     // Compared as integers (pw * height vs ph * width) so a photo of exactly the aspect is whole.
     if (static_cast<int64_t>(pw) * height > static_cast<int64_t>(ph) * width) {
         h = ph;
-        w = std::clamp(static_cast<int>(std::lround(static_cast<double>(ph) * width / height)), 1, pw);
+        w = std::clamp(static_cast<int>(std::lround(static_cast<double>(ph) * width / height)), 1,
+                       pw);
     } else {
         w = pw;
-        h = std::clamp(static_cast<int>(std::lround(static_cast<double>(pw) * height / width)), 1, ph);
+        h = std::clamp(static_cast<int>(std::lround(static_cast<double>(pw) * height / width)), 1,
+                       ph);
     }
     x = (pw - w) / 2;
     y = (ph - h) / 2;

@@ -100,7 +100,8 @@ std::span<const char* const> imagenet_class_names();
 // margin), so nothing is stretched. The region in photo pixels is center_crop_box's.
 Tensor photo_to_input(const Image& photo, const InputSpec& in);
 // The largest centered box of `photo` with the aspect ratio width:height (integers, clamped).
-void center_crop_box(int photo_w, int photo_h, int width, int height, int& x, int& y, int& w, int& h);
+void center_crop_box(int photo_w, int photo_h, int width, int height, int& x, int& y, int& w,
+                     int& h);
 
 // Node names as users see them: TensorFlow's wrapper prefixes ("StatefulPartitionedCall/",
 // "model_1/") removed.

@@ -25,26 +25,46 @@ const KernelSet* simd_fallback_kernels();
 
 std::string_view activation_name(Activation a) {
     switch (a) {
-        case Activation::kNone: return "none";
-        case Activation::kRelu: return "Relu";
-        case Activation::kRelu6: return "Relu6";
-        case Activation::kElu: return "Elu";
-        case Activation::kLeakyRelu: return "LeakyRelu";
-        case Activation::kSigmoid: return "Sigmoid";
-        case Activation::kTanh: return "Tanh";
+        case Activation::kNone:
+            return "none";
+        case Activation::kRelu:
+            return "Relu";
+        case Activation::kRelu6:
+            return "Relu6";
+        case Activation::kElu:
+            return "Elu";
+        case Activation::kLeakyRelu:
+            return "LeakyRelu";
+        case Activation::kSigmoid:
+            return "Sigmoid";
+        case Activation::kTanh:
+            return "Tanh";
     }
     return "?";
 }
 
 void apply_activation(Activation a, float alpha, float* d, int64_t n) {
     switch (a) {
-        case Activation::kNone: return;
-        case Activation::kRelu: for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : 0.f; return;
-        case Activation::kRelu6: for (int64_t i = 0; i < n; ++i) d[i] = std::min(std::max(d[i], 0.f), 6.f); return;
-        case Activation::kElu: for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : std::expm1(d[i]); return;
-        case Activation::kLeakyRelu: for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : alpha * d[i]; return;
-        case Activation::kSigmoid: for (int64_t i = 0; i < n; ++i) d[i] = 1.f / (1.f + std::exp(-d[i])); return;
-        case Activation::kTanh: for (int64_t i = 0; i < n; ++i) d[i] = std::tanh(d[i]); return;
+        case Activation::kNone:
+            return;
+        case Activation::kRelu:
+            for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : 0.f;
+            return;
+        case Activation::kRelu6:
+            for (int64_t i = 0; i < n; ++i) d[i] = std::min(std::max(d[i], 0.f), 6.f);
+            return;
+        case Activation::kElu:
+            for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : std::expm1(d[i]);
+            return;
+        case Activation::kLeakyRelu:
+            for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : alpha * d[i];
+            return;
+        case Activation::kSigmoid:
+            for (int64_t i = 0; i < n; ++i) d[i] = 1.f / (1.f + std::exp(-d[i]));
+            return;
+        case Activation::kTanh:
+            for (int64_t i = 0; i < n; ++i) d[i] = std::tanh(d[i]);
+            return;
     }
 }
 
@@ -62,8 +82,10 @@ std::vector<const KernelSet*> build_list() {
     v.push_back(&xnnpack_kernels());
 #endif
 #ifdef CNNLENS_HAVE_SIMD
-    if (avx2) v.push_back(avx2);
-    else v.push_back(&simd_kernels());
+    if (avx2)
+        v.push_back(avx2);
+    else
+        v.push_back(&simd_kernels());
 #endif
     v.push_back(&reference_kernels());
     return v;
@@ -116,7 +138,8 @@ void PoolKernel::forward_argmax(const float* in, float* out, int32_t* argmax, in
                     float best = 0.f;
                     for (int ky = 0; ky < d.kernel_h; ++ky)
                         for (int kx = 0; kx < d.kernel_w; ++kx) {
-                            const int iy = oy * d.stride_h - d.pad_top + ky * d.dilation_h, ix = ox * d.stride_w - d.pad_left + kx * d.dilation_w;
+                            const int iy = oy * d.stride_h - d.pad_top + ky * d.dilation_h,
+                                      ix = ox * d.stride_w - d.pad_left + kx * d.dilation_w;
                             if (iy < 0 || iy >= d.in_h || ix < 0 || ix >= d.in_w) continue;
                             const float v = image[(int64_t{iy} * d.in_w + ix) * d.channels + c];
                             if (at < 0 || v > best) best = v, at = ky * d.kernel_w + kx;
@@ -126,24 +149,29 @@ void PoolKernel::forward_argmax(const float* in, float* out, int32_t* argmax, in
             }
 }
 
-void PoolKernel::backward_argmax(const int32_t* argmax, const float* gout, float* gin, int batch, bool accumulate) {
+void PoolKernel::backward_argmax(const int32_t* argmax, const float* gout, float* gin, int batch,
+                                 bool accumulate) {
     const PoolDesc& d = desc_;
     const int C = d.channels, kk = d.kernel_h * d.kernel_w;
     const int64_t in_image = int64_t{d.in_h} * d.in_w * C;
     if (!accumulate) std::memset(gin, 0, sizeof(float) * static_cast<size_t>(batch * in_image));
-    std::vector<int64_t> offset(static_cast<size_t>(kk));  // per window position: input pixel, or -1
+    std::vector<int64_t> offset(
+        static_cast<size_t>(kk));  // per window position: input pixel, or -1
     for (int n = 0; n < batch; ++n)
         for (int oy = 0; oy < d.out_h; ++oy)
             for (int ox = 0; ox < d.out_w; ++ox) {
                 for (int k = 0; k < kk; ++k) {
-                    const int iy = oy * d.stride_h - d.pad_top + k / d.kernel_w * d.dilation_h, ix = ox * d.stride_w - d.pad_left + k % d.kernel_w * d.dilation_w;
+                    const int iy = oy * d.stride_h - d.pad_top + k / d.kernel_w * d.dilation_h,
+                              ix = ox * d.stride_w - d.pad_left + k % d.kernel_w * d.dilation_w;
                     const bool inside = iy >= 0 && iy < d.in_h && ix >= 0 && ix < d.in_w;
-                    offset[static_cast<size_t>(k)] = inside ? n * in_image + (int64_t{iy} * d.in_w + ix) * C : -1;
+                    offset[static_cast<size_t>(k)] =
+                        inside ? n * in_image + (int64_t{iy} * d.in_w + ix) * C : -1;
                 }
                 const int64_t o = ((int64_t{n} * d.out_h + oy) * d.out_w + ox) * C;
                 for (int c = 0; c < C; ++c) {
                     const int32_t k = argmax[o + c];
-                    if (k >= 0 && k < kk && offset[static_cast<size_t>(k)] >= 0) gin[offset[static_cast<size_t>(k)] + c] += gout[o + c];
+                    if (k >= 0 && k < kk && offset[static_cast<size_t>(k)] >= 0)
+                        gin[offset[static_cast<size_t>(k)] + c] += gout[o + c];
                 }
             }
 }

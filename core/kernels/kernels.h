@@ -58,7 +58,8 @@ public:
     // grad_in (+)= conv_transpose(grad_pre): grad_pre is the gradient with respect to the
     // convolution's output BEFORE the activation (the op applies the activation's derivative).
     // accumulate == false overwrites grad_in.
-    virtual void backward_input(const float* grad_pre, float* grad_in, int batch, bool accumulate) = 0;
+    virtual void backward_input(const float* grad_pre, float* grad_in, int batch,
+                                bool accumulate) = 0;
 };
 
 enum class PoolKind { kMax, kAvg };
@@ -95,8 +96,8 @@ public:
     // it with a fused loop.
     virtual void forward_argmax(const float* in, float* out, int32_t* argmax, int batch);
     // grad_in (+)= grad_out routed through argmax from forward_argmax() on the same input.
-    virtual void backward_argmax(const int32_t* argmax, const float* grad_out, float* grad_in, int batch,
-                                 bool accumulate);
+    virtual void backward_argmax(const int32_t* argmax, const float* grad_out, float* grad_in,
+                                 int batch, bool accumulate);
     const PoolDesc& desc() const { return desc_; }
 
 protected:
@@ -121,16 +122,19 @@ public:
     // The same, for a pass a backward pass may follow (see ConvKernel::forward_tape).
     virtual void forward_tape(const float* in, float* out, int batch) { forward(in, out, batch); }
     // grad_in (+)= grad_pre x weights^T (grad_pre: gradient before the activation).
-    virtual void backward_input(const float* grad_pre, float* grad_in, int batch, bool accumulate) = 0;
+    virtual void backward_input(const float* grad_pre, float* grad_in, int batch,
+                                bool accumulate) = 0;
 };
 
 // One complete kernel set. Factories copy (or pack) the weights they are given; the caller may
 // free its copies afterwards. bias may be null (no bias).
 struct KernelSet {
     std::string_view name;
-    std::unique_ptr<ConvKernel> (*make_conv)(const ConvDesc&, const float* weights, const float* bias);
+    std::unique_ptr<ConvKernel> (*make_conv)(const ConvDesc&, const float* weights,
+                                             const float* bias);
     std::unique_ptr<PoolKernel> (*make_pool)(const PoolDesc&);
-    std::unique_ptr<DenseKernel> (*make_dense)(const DenseDesc&, const float* weights, const float* bias);
+    std::unique_ptr<DenseKernel> (*make_dense)(const DenseDesc&, const float* weights,
+                                               const float* bias);
 };
 
 // Every set compiled into this build, best first: "xnnpack", "simd", "reference"; on a CPU

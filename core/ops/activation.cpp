@@ -10,7 +10,9 @@ namespace cnnlens {
 namespace {
 
 Status infer_unary(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
-    if (in.size() != 1) return invalid_argument("node '" + std::string(node) + "': expects 1 input, got " + std::to_string(in.size()));
+    if (in.size() != 1)
+        return invalid_argument("node '" + std::string(node) + "': expects 1 input, got " +
+                                std::to_string(in.size()));
     out = in[0];
     return Status::ok();
 }
@@ -27,14 +29,18 @@ void forward(OpContext& c, Tensor& out) {
     const float alpha = alpha_of(c.attrs);
     std::copy(x.data(), x.data() + x.size(), out.data());
     if constexpr (kAct == Activation::kElu) {
-        for (int64_t i = 0; i < out.size(); ++i) { float& v = out[i]; v = v > 0.f ? v : alpha * std::expm1(v); }
+        for (int64_t i = 0; i < out.size(); ++i) {
+            float& v = out[i];
+            v = v > 0.f ? v : alpha * std::expm1(v);
+        }
     } else {
         apply_activation(kAct, alpha, out.data(), out.size());
     }
 }
 
 template <Activation kAct>
-void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule rule) {
+void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> acc, ReluRule rule) {
     if (!gin[0]) return;
     const Tensor& x = *c.inputs[0];
     const float alpha = alpha_of(c.attrs);
@@ -44,8 +50,10 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
     if constexpr (kAct == Activation::kRelu || kAct == Activation::kRelu6) {
         const float hi = kAct == Activation::kRelu6 ? 6.f : INFINITY;
         for (int64_t i = 0; i < n; ++i) {
-            const bool px = x[i] > 0.f && x[i] < hi, pg = g[i] > 0.f;
-            const bool pass = rule == ReluRule::kStandard ? px : rule == ReluRule::kGuided ? (px && pg) : pg;
+            const bool px = x[i] > 0.f && x[i]<hi, pg = g[i]> 0.f;
+            const bool pass = rule == ReluRule::kStandard ? px
+                              : rule == ReluRule::kGuided ? (px && pg)
+                                                          : pg;
             put(i, pass ? g[i] : 0.f);
         }
     } else if constexpr (kAct == Activation::kLeakyRelu) {
@@ -62,10 +70,12 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
 // Prelu: y = x > 0 ? x : alpha * x, alpha (Const) broadcast over the trailing axes.
 Status infer_prelu(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
     const std::string who = "Prelu node '" + std::string(node) + "'";
-    if (in.size() != 2) return invalid_argument(who + ": expects 2 inputs, got " + std::to_string(in.size()));
+    if (in.size() != 2)
+        return invalid_argument(who + ": expects 2 inputs, got " + std::to_string(in.size()));
     const int64_t na = in[1].elements();
     if (na != 1 && na != in[0].dim(-1) && na * in[0][0] != in[0].elements())
-        return invalid_argument(who + ": alpha " + in[1].str() + " does not fit input " + in[0].str());
+        return invalid_argument(who + ": alpha " + in[1].str() + " does not fit input " +
+                                in[0].str());
     out = in[0];
     return Status::ok();
 }
@@ -83,7 +93,8 @@ void forward_prelu(OpContext& c, Tensor& out) {
     for (int64_t i = 0; i < x.size(); ++i) out[i] = x[i] > 0.f ? x[i] : prelu_alpha(x, a, i) * x[i];
 }
 
-void vjp_prelu(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+void vjp_prelu(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
+               std::span<const bool> acc, ReluRule) {
     if (!gin[0]) return;
     const Tensor& x = *c.inputs[0];
     const Tensor& a = *c.inputs[1];
@@ -99,7 +110,10 @@ template <OpType kOp>
 float pointwise(const OpAttrs& attrs, float x, float& slope) {
     if constexpr (kOp == OpType::kSelu) {
         const auto& a = std::get<SeluAttrs>(attrs);
-        if (x > 0.f) { slope = a.gamma; return a.gamma * x; }
+        if (x > 0.f) {
+            slope = a.gamma;
+            return a.gamma * x;
+        }
         const float e = std::exp(x);
         slope = a.gamma * a.alpha * e;
         return a.gamma * a.alpha * (e - 1.f);
@@ -130,7 +144,8 @@ void forward_pointwise(OpContext& c, Tensor& out) {
 }
 
 template <OpType kOp>
-void vjp_pointwise(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+void vjp_pointwise(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
+                   std::span<const bool> acc, ReluRule) {
     if (!gin[0]) return;
     const Tensor& x = *c.inputs[0];
     float* d = gin[0]->data();
@@ -145,16 +160,67 @@ void vjp_pointwise(OpContext& c, const Tensor&, const Tensor& g, std::span<Tenso
 
 // Relevance passes through every element-wise activation unchanged (Zennit's Pass rule); DeepLIFT
 // rescales the multiplier by the activation's difference quotient.
-extern const OpDef kSeluDef{"Selu", infer_unary, forward_pointwise<OpType::kSelu>, vjp_pointwise<OpType::kSelu>, lrp_pass, deeplift_rescale<vjp_pointwise<OpType::kSelu>>};
-extern const OpDef kClipDef{"Clip", infer_unary, forward_pointwise<OpType::kClip>, vjp_pointwise<OpType::kClip>, lrp_pass, deeplift_rescale<vjp_pointwise<OpType::kClip>>};
-extern const OpDef kHardSigmoidDef{"HardSigmoid", infer_unary, forward_pointwise<OpType::kHardSigmoid>, vjp_pointwise<OpType::kHardSigmoid>, lrp_pass, deeplift_rescale<vjp_pointwise<OpType::kHardSigmoid>>};
-extern const OpDef kHardSwishDef{"HardSwish", infer_unary, forward_pointwise<OpType::kHardSwish>, vjp_pointwise<OpType::kHardSwish>, lrp_pass, deeplift_rescale<vjp_pointwise<OpType::kHardSwish>>};
-extern const OpDef kReluDef{"Relu", infer_unary, forward<Activation::kRelu>, vjp<Activation::kRelu>, lrp_pass, deeplift_rescale<vjp<Activation::kRelu>>};
-extern const OpDef kRelu6Def{"Relu6", infer_unary, forward<Activation::kRelu6>, vjp<Activation::kRelu6>, lrp_pass, deeplift_rescale<vjp<Activation::kRelu6>>};
-extern const OpDef kEluDef{"Elu", infer_unary, forward<Activation::kElu>, vjp<Activation::kElu>, lrp_pass, deeplift_rescale<vjp<Activation::kElu>>};
-extern const OpDef kLeakyReluDef{"LeakyRelu", infer_unary, forward<Activation::kLeakyRelu>, vjp<Activation::kLeakyRelu>, lrp_pass, deeplift_rescale<vjp<Activation::kLeakyRelu>>};
-extern const OpDef kSigmoidDef{"Sigmoid", infer_unary, forward<Activation::kSigmoid>, vjp<Activation::kSigmoid>, lrp_pass, deeplift_rescale<vjp<Activation::kSigmoid>>};
-extern const OpDef kTanhDef{"Tanh", infer_unary, forward<Activation::kTanh>, vjp<Activation::kTanh>, lrp_pass, deeplift_rescale<vjp<Activation::kTanh>>};
-extern const OpDef kPreluDef{"Prelu", infer_prelu, forward_prelu, vjp_prelu, lrp_pass, deeplift_rescale<vjp_prelu>};
+extern const OpDef kSeluDef{"Selu",
+                            infer_unary,
+                            forward_pointwise<OpType::kSelu>,
+                            vjp_pointwise<OpType::kSelu>,
+                            lrp_pass,
+                            deeplift_rescale<vjp_pointwise<OpType::kSelu>>};
+extern const OpDef kClipDef{"Clip",
+                            infer_unary,
+                            forward_pointwise<OpType::kClip>,
+                            vjp_pointwise<OpType::kClip>,
+                            lrp_pass,
+                            deeplift_rescale<vjp_pointwise<OpType::kClip>>};
+extern const OpDef kHardSigmoidDef{"HardSigmoid",
+                                   infer_unary,
+                                   forward_pointwise<OpType::kHardSigmoid>,
+                                   vjp_pointwise<OpType::kHardSigmoid>,
+                                   lrp_pass,
+                                   deeplift_rescale<vjp_pointwise<OpType::kHardSigmoid>>};
+extern const OpDef kHardSwishDef{"HardSwish",
+                                 infer_unary,
+                                 forward_pointwise<OpType::kHardSwish>,
+                                 vjp_pointwise<OpType::kHardSwish>,
+                                 lrp_pass,
+                                 deeplift_rescale<vjp_pointwise<OpType::kHardSwish>>};
+extern const OpDef kReluDef{"Relu",
+                            infer_unary,
+                            forward<Activation::kRelu>,
+                            vjp<Activation::kRelu>,
+                            lrp_pass,
+                            deeplift_rescale<vjp<Activation::kRelu>>};
+extern const OpDef kRelu6Def{"Relu6",
+                             infer_unary,
+                             forward<Activation::kRelu6>,
+                             vjp<Activation::kRelu6>,
+                             lrp_pass,
+                             deeplift_rescale<vjp<Activation::kRelu6>>};
+extern const OpDef kEluDef{"Elu",
+                           infer_unary,
+                           forward<Activation::kElu>,
+                           vjp<Activation::kElu>,
+                           lrp_pass,
+                           deeplift_rescale<vjp<Activation::kElu>>};
+extern const OpDef kLeakyReluDef{"LeakyRelu",
+                                 infer_unary,
+                                 forward<Activation::kLeakyRelu>,
+                                 vjp<Activation::kLeakyRelu>,
+                                 lrp_pass,
+                                 deeplift_rescale<vjp<Activation::kLeakyRelu>>};
+extern const OpDef kSigmoidDef{"Sigmoid",
+                               infer_unary,
+                               forward<Activation::kSigmoid>,
+                               vjp<Activation::kSigmoid>,
+                               lrp_pass,
+                               deeplift_rescale<vjp<Activation::kSigmoid>>};
+extern const OpDef kTanhDef{"Tanh",
+                            infer_unary,
+                            forward<Activation::kTanh>,
+                            vjp<Activation::kTanh>,
+                            lrp_pass,
+                            deeplift_rescale<vjp<Activation::kTanh>>};
+extern const OpDef kPreluDef{"Prelu",   infer_prelu, forward_prelu,
+                             vjp_prelu, lrp_pass,    deeplift_rescale<vjp_prelu>};
 
 }  // namespace cnnlens

@@ -67,13 +67,21 @@ void for_each_batch(const Batches& bt, F&& f) {
 
 Status infer(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
     const std::string who = "BatchMatMul node '" + std::string(node) + "'";
-    if (in.size() != 2) return invalid_argument(who + ": expects 2 inputs, got " + std::to_string(in.size()));
+    if (in.size() != 2)
+        return invalid_argument(who + ": expects 2 inputs, got " + std::to_string(in.size()));
     if (in[0].rank() < 2 || in[1].rank() < 2)
-        return invalid_argument(who + ": operands must have 2 axes or more, got " + in[0].str() + " and " + in[1].str());
-    if (in[0].dim(-1) != in[1].dim(-2)) return invalid_argument(who + ": inner dimensions differ: " + in[0].str() + " x " + in[1].str());
+        return invalid_argument(who + ": operands must have 2 axes or more, got " + in[0].str() +
+                                " and " + in[1].str());
+    if (in[0].dim(-1) != in[1].dim(-2))
+        return invalid_argument(who + ": inner dimensions differ: " + in[0].str() + " x " +
+                                in[1].str());
     Batches bt;
-    if (!batches(in[0], in[1], bt)) return invalid_argument(who + ": leading axes of " + in[0].str() + " and " + in[1].str() + " do not broadcast");
-    if (bt.lead.rank() + 2 > kMaxRank) return unsupported(who + ": the result has more than " + std::to_string(kMaxRank) + " axes");
+    if (!batches(in[0], in[1], bt))
+        return invalid_argument(who + ": leading axes of " + in[0].str() + " and " + in[1].str() +
+                                " do not broadcast");
+    if (bt.lead.rank() + 2 > kMaxRank)
+        return unsupported(who + ": the result has more than " + std::to_string(kMaxRank) +
+                           " axes");
     out = bt.lead;
     out.push_back(in[0].dim(-2));
     out.push_back(in[1].dim(-1));
@@ -98,20 +106,23 @@ void forward(OpContext& c, Tensor& out) {
                 const float* br = pb + p * n;
                 for (int64_t j = 0; j < n; ++j) row[static_cast<size_t>(j)] += av * br[j];
             }
-            for (int64_t j = 0; j < n; ++j) po[i * n + j] = static_cast<float>(row[static_cast<size_t>(j)]);
+            for (int64_t j = 0; j < n; ++j)
+                po[i * n + j] = static_cast<float>(row[static_cast<size_t>(j)]);
         }
     });
 }
 
 // da = g b^T, db = a^T g, each summed over the batches where that operand broadcasts.
-void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> acc, ReluRule) {
     const Tensor& a = *c.inputs[0];
     const Tensor& b = *c.inputs[1];
     const int64_t m = a.shape().dim(-2), k = a.shape().dim(-1), n = b.shape().dim(-1);
     Batches bt;
     batches(a.shape(), b.shape(), bt);
     // Sums in double per operand element, then one rounding (accumulating into gin when asked).
-    std::vector<double> da(gin[0] ? static_cast<size_t>(a.size()) : 0), db(gin[1] ? static_cast<size_t>(b.size()) : 0);
+    std::vector<double> da(gin[0] ? static_cast<size_t>(a.size()) : 0),
+        db(gin[1] ? static_cast<size_t>(b.size()) : 0);
     for_each_batch(bt, [&](int64_t o, int64_t ia, int64_t ib) {
         const float* pa = a.data() + ia * m * k;
         const float* pb = b.data() + ib * k * n;
@@ -121,7 +132,8 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
             for (int64_t i = 0; i < m; ++i)
                 for (int64_t p = 0; p < k; ++p) {
                     double s = 0.0;
-                    for (int64_t j = 0; j < n; ++j) s += static_cast<double>(pg[i * n + j]) * pb[p * n + j];
+                    for (int64_t j = 0; j < n; ++j)
+                        s += static_cast<double>(pg[i * n + j]) * pb[p * n + j];
                     d[i * k + p] += s;
                 }
         }
@@ -138,7 +150,8 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
         if (!gin[t]) continue;
         const std::vector<double>& s = t == 0 ? da : db;
         float* dst = gin[t]->data();
-        for (size_t i = 0; i < s.size(); ++i) dst[i] = acc[t] ? dst[i] + static_cast<float>(s[i]) : static_cast<float>(s[i]);
+        for (size_t i = 0; i < s.size(); ++i)
+            dst[i] = acc[t] ? dst[i] + static_cast<float>(s[i]) : static_cast<float>(s[i]);
     }
 }
 

@@ -7,10 +7,13 @@ namespace {
 
 Status infer(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
     const std::string who = "BatchNorm node '" + std::string(node) + "'";
-    if (in.size() != 3) return invalid_argument(who + ": expects x, scale, shift; got " + std::to_string(in.size()) + " inputs");
+    if (in.size() != 3)
+        return invalid_argument(who + ": expects x, scale, shift; got " +
+                                std::to_string(in.size()) + " inputs");
     const int64_t c = in[0].dim(-1);
     if (in[1].elements() != c || in[2].elements() != c)
-        return invalid_argument(who + ": scale " + in[1].str() + " / shift " + in[2].str() + " do not match " + std::to_string(c) + " channels");
+        return invalid_argument(who + ": scale " + in[1].str() + " / shift " + in[2].str() +
+                                " do not match " + std::to_string(c) + " channels");
     out = in[0];
     return Status::ok();
 }
@@ -22,7 +25,8 @@ void forward(OpContext& c, Tensor& out) {
     for (int64_t i = 0; i < x.size(); ++i) out[i] = x[i] * s[i % ch] + b[i % ch];
 }
 
-void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> acc, ReluRule) {
     if (!gin[0]) return;
     const float* s = c.inputs[1]->data();
     const int64_t ch = g.shape().dim(-1);
@@ -34,6 +38,7 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
 
 // LRP: an unfolded BatchNorm is a per-channel affine map; x * scale keeps its share and the shift
 // absorbs its own (import folds BatchNorm into the convolution before it when it can).
-extern const OpDef kBatchNormDef{"BatchNorm", infer, forward, vjp, lrp_split<vjp>, deeplift_linear<vjp>};
+extern const OpDef kBatchNormDef{"BatchNorm", infer,          forward,
+                                 vjp,         lrp_split<vjp>, deeplift_linear<vjp>};
 
 }  // namespace cnnlens

@@ -38,7 +38,8 @@ std::array<int64_t, kMaxRank> strides_for(const Shape& s, const Shape& out) {
 
 // Calls f(out_index, a_index, b_index) for every output element.
 template <typename F>
-void for_each(const Shape& out, const std::array<int64_t, kMaxRank>& sa, const std::array<int64_t, kMaxRank>& sb, F&& f) {
+void for_each(const Shape& out, const std::array<int64_t, kMaxRank>& sa,
+              const std::array<int64_t, kMaxRank>& sb, F&& f) {
     const int r = out.rank();
     std::array<int64_t, kMaxRank> idx{};
     int64_t ia = 0, ib = 0;
@@ -46,9 +47,11 @@ void for_each(const Shape& out, const std::array<int64_t, kMaxRank>& sa, const s
     for (int64_t o = 0; o < n; ++o) {
         f(o, ia, ib);
         for (int d = r - 1; d >= 0; --d) {
-            ia += sa[d]; ib += sb[d];
+            ia += sa[d];
+            ib += sb[d];
             if (++idx[d] < out[d]) break;
-            ia -= sa[d] * out[d]; ib -= sb[d] * out[d];
+            ia -= sa[d] * out[d];
+            ib -= sb[d] * out[d];
             idx[d] = 0;
         }
     }
@@ -56,9 +59,13 @@ void for_each(const Shape& out, const std::array<int64_t, kMaxRank>& sa, const s
 
 template <Bin kOp>
 Status infer(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
-    const std::string who = std::string(kNames[static_cast<int>(kOp)]) + " node '" + std::string(node) + "'";
-    if (in.size() != 2) return invalid_argument(who + ": expects 2 inputs, got " + std::to_string(in.size()));
-    if (!broadcast(in[0], in[1], out)) return invalid_argument(who + ": shapes " + in[0].str() + " and " + in[1].str() + " do not broadcast");
+    const std::string who =
+        std::string(kNames[static_cast<int>(kOp)]) + " node '" + std::string(node) + "'";
+    if (in.size() != 2)
+        return invalid_argument(who + ": expects 2 inputs, got " + std::to_string(in.size()));
+    if (!broadcast(in[0], in[1], out))
+        return invalid_argument(who + ": shapes " + in[0].str() + " and " + in[1].str() +
+                                " do not broadcast");
     return Status::ok();
 }
 
@@ -75,9 +82,10 @@ void forward(OpContext& c, Tensor& out) {
     const Tensor& a = *c.inputs[0];
     const Tensor& b = *c.inputs[1];
     float* __restrict o = out.data();
-    const float *__restrict pa = a.data(), *__restrict pb = b.data();
+    const float* __restrict pa = a.data(), * __restrict pb = b.data();
     const int64_t n = out.size();
-    if (a.shape() == out.shape() && b.shape() == out.shape()) {  // the common case: a vectorised loop
+    if (a.shape() == out.shape() &&
+        b.shape() == out.shape()) {  // the common case: a vectorised loop
         for (int64_t i = 0; i < n; ++i) o[i] = apply<kOp>(pa[i], pb[i]);
         return;
     }
@@ -86,7 +94,8 @@ void forward(OpContext& c, Tensor& out) {
 }
 
 template <Bin kOp>
-void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> acc, ReluRule) {
     const Tensor& a = *c.inputs[0];
     const Tensor& b = *c.inputs[1];
     const Shape& os = g.shape();
@@ -105,10 +114,14 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
             const bool add = acc[k];
             for (int64_t i = 0; i < n; ++i) {
                 float d;
-                if constexpr (kOp == Bin::kAdd) d = gg[i];
-                else if constexpr (kOp == Bin::kSub) d = k == 0 ? gg[i] : -gg[i];
-                else if constexpr (kOp == Bin::kMul) d = gg[i] * other[i];
-                else d = k == 0 ? gg[i] / other[i] : -gg[i] * other[i] / (self[i] * self[i]);
+                if constexpr (kOp == Bin::kAdd)
+                    d = gg[i];
+                else if constexpr (kOp == Bin::kSub)
+                    d = k == 0 ? gg[i] : -gg[i];
+                else if constexpr (kOp == Bin::kMul)
+                    d = gg[i] * other[i];
+                else
+                    d = k == 0 ? gg[i] / other[i] : -gg[i] * other[i] / (self[i] * self[i]);
                 pd[i] = add ? pd[i] + d : d;
             }
             continue;
@@ -117,10 +130,14 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
         float* pd = dst->data();
         for_each(os, sa, sb, [&](int64_t i, int64_t ia, int64_t ib) {
             float d;
-            if constexpr (kOp == Bin::kAdd) d = pg[i];
-            else if constexpr (kOp == Bin::kSub) d = k == 0 ? pg[i] : -pg[i];
-            else if constexpr (kOp == Bin::kMul) d = pg[i] * (k == 0 ? pb[ib] : pa[ia]);
-            else d = k == 0 ? pg[i] / pb[ib] : -pg[i] * pa[ia] / (pb[ib] * pb[ib]);
+            if constexpr (kOp == Bin::kAdd)
+                d = pg[i];
+            else if constexpr (kOp == Bin::kSub)
+                d = k == 0 ? pg[i] : -pg[i];
+            else if constexpr (kOp == Bin::kMul)
+                d = pg[i] * (k == 0 ? pb[ib] : pa[ia]);
+            else
+                d = k == 0 ? pg[i] / pb[ib] : -pg[i] * pa[ia] / (pb[ib] * pb[ib]);
             pd[k == 0 ? ia : ib] += d;
         });
     }
@@ -131,21 +148,27 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
 // Mul and Div by a constant scale relevance by (x c) / (x c): it passes on unchanged. A product
 // or quotient of two activations has no conserving split and is refused.
 template <Bin kOp>
-Status lrp(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> acc, const LrpRule&) {
+Status lrp(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
+           std::span<const bool> acc, const LrpRule&) {
     if constexpr (kOp == Bin::kAdd || kOp == Bin::kSub) {
         return lrp_split(c, vjp<kOp>, out, r, r_in, acc);
     } else {
-        const bool constant = kOp == Bin::kMul ? c.input_is_const[0] || c.input_is_const[1] : c.input_is_const[1];
+        const bool constant =
+            kOp == Bin::kMul ? c.input_is_const[0] || c.input_is_const[1] : c.input_is_const[1];
         if (!constant)
-            return unsupported("LRP has no rule for " + std::string(kNames[static_cast<int>(kOp)]) + " (node '" + std::string(c.node_name) +
-                               "'): " + (kOp == Bin::kMul ? "both factors are activations" : "the divisor is an activation"));
+            return unsupported("LRP has no rule for " + std::string(kNames[static_cast<int>(kOp)]) +
+                               " (node '" + std::string(c.node_name) + "'): " +
+                               (kOp == Bin::kMul ? "both factors are activations"
+                                                 : "the divisor is an activation"));
         const int k = c.input_is_const[0] ? 1 : 0;
         if (!r_in[static_cast<size_t>(k)]) return Status::ok();
         const Tensor& x = *c.inputs[static_cast<size_t>(k)];
         if (x.shape() != r.shape())
-            return unsupported("LRP has no rule for " + std::string(kNames[static_cast<int>(kOp)]) + " (node '" + std::string(c.node_name) +
-                               "'): the activation " + x.shape().str() + " is broadcast to " + r.shape().str());
-        store_or_add(r_in[static_cast<size_t>(k)]->data(), r.data(), r.size(), acc[static_cast<size_t>(k)]);
+            return unsupported("LRP has no rule for " + std::string(kNames[static_cast<int>(kOp)]) +
+                               " (node '" + std::string(c.node_name) + "'): the activation " +
+                               x.shape().str() + " is broadcast to " + r.shape().str());
+        store_or_add(r_in[static_cast<size_t>(k)]->data(), r.data(), r.size(),
+                     acc[static_cast<size_t>(k)]);
         return Status::ok();
     }
 }
@@ -154,12 +177,17 @@ Status lrp(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* c
 // quotient of two activations has no rescale rule (DeepLIFT's RevealCancel paper leaves
 // multiplicative interactions open) and is refused.
 template <Bin kOp>
-Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> acc) {
+Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in,
+                std::span<const bool> acc) {
     if constexpr (kOp == Bin::kMul || kOp == Bin::kDiv) {
-        const bool constant = kOp == Bin::kMul ? c.input_is_const[0] || c.input_is_const[1] : c.input_is_const[1];
+        const bool constant =
+            kOp == Bin::kMul ? c.input_is_const[0] || c.input_is_const[1] : c.input_is_const[1];
         if (!constant)
-            return unsupported("DeepLIFT has no rule for " + std::string(kNames[static_cast<int>(kOp)]) + " (node '" + std::string(c.node_name) +
-                               "'): " + (kOp == Bin::kMul ? "both factors are activations" : "the divisor is an activation"));
+            return unsupported("DeepLIFT has no rule for " +
+                               std::string(kNames[static_cast<int>(kOp)]) + " (node '" +
+                               std::string(c.node_name) + "'): " +
+                               (kOp == Bin::kMul ? "both factors are activations"
+                                                 : "the divisor is an activation"));
     }
     vjp<kOp>(c, out, m, m_in, acc, ReluRule::kStandard);
     return Status::ok();
@@ -167,9 +195,13 @@ Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tens
 
 }  // namespace
 
-extern const OpDef kAddDef{"Add", infer<Bin::kAdd>, forward<Bin::kAdd>, vjp<Bin::kAdd>, lrp<Bin::kAdd>, deeplift<Bin::kAdd>};
-extern const OpDef kSubDef{"Sub", infer<Bin::kSub>, forward<Bin::kSub>, vjp<Bin::kSub>, lrp<Bin::kSub>, deeplift<Bin::kSub>};
-extern const OpDef kMulDef{"Mul", infer<Bin::kMul>, forward<Bin::kMul>, vjp<Bin::kMul>, lrp<Bin::kMul>, deeplift<Bin::kMul>};
-extern const OpDef kDivDef{"Div", infer<Bin::kDiv>, forward<Bin::kDiv>, vjp<Bin::kDiv>, lrp<Bin::kDiv>, deeplift<Bin::kDiv>};
+extern const OpDef kAddDef{"Add",          infer<Bin::kAdd>, forward<Bin::kAdd>,
+                           vjp<Bin::kAdd>, lrp<Bin::kAdd>,   deeplift<Bin::kAdd>};
+extern const OpDef kSubDef{"Sub",          infer<Bin::kSub>, forward<Bin::kSub>,
+                           vjp<Bin::kSub>, lrp<Bin::kSub>,   deeplift<Bin::kSub>};
+extern const OpDef kMulDef{"Mul",          infer<Bin::kMul>, forward<Bin::kMul>,
+                           vjp<Bin::kMul>, lrp<Bin::kMul>,   deeplift<Bin::kMul>};
+extern const OpDef kDivDef{"Div",          infer<Bin::kDiv>, forward<Bin::kDiv>,
+                           vjp<Bin::kDiv>, lrp<Bin::kDiv>,   deeplift<Bin::kDiv>};
 
 }  // namespace cnnlens

@@ -11,13 +11,21 @@ namespace {
 Status infer(std::string_view node, const OpAttrs& attrs, std::span<const Shape> in, Shape& out) {
     const auto& a = std::get<LayerNormAttrs>(attrs);
     const std::string who = "LayerNorm node '" + std::string(node) + "'";
-    if (in.size() != 3) return invalid_argument(who + ": expects 3 inputs (x, scale, bias), got " + std::to_string(in.size()));
-    if (a.axes < 1 || a.axes >= in[0].rank()) return invalid_argument(who + ": normalizing " + std::to_string(a.axes) + " trailing axes of " + in[0].str());
-    if (!(a.epsilon >= 0.f)) return invalid_argument(who + ": epsilon " + std::to_string(a.epsilon) + " is negative");
+    if (in.size() != 3)
+        return invalid_argument(who + ": expects 3 inputs (x, scale, bias), got " +
+                                std::to_string(in.size()));
+    if (a.axes < 1 || a.axes >= in[0].rank())
+        return invalid_argument(who + ": normalizing " + std::to_string(a.axes) +
+                                " trailing axes of " + in[0].str());
+    if (!(a.epsilon >= 0.f))
+        return invalid_argument(who + ": epsilon " + std::to_string(a.epsilon) + " is negative");
     int64_t row = 1;
     for (int k = in[0].rank() - a.axes; k < in[0].rank(); ++k) row *= in[0][k];
     for (int k = 1; k < 3; ++k)
-        if (in[k].elements() != row) return invalid_argument(who + ": " + (k == 1 ? "scale " : "bias ") + in[k].str() + " does not match rows of " + std::to_string(row) + " in " + in[0].str());
+        if (in[k].elements() != row)
+            return invalid_argument(who + ": " + (k == 1 ? "scale " : "bias ") + in[k].str() +
+                                    " does not match rows of " + std::to_string(row) + " in " +
+                                    in[0].str());
     out = in[0];
     return Status::ok();
 }
@@ -55,8 +63,10 @@ void forward(OpContext& c, Tensor& out) {
     }
 }
 
-// With xhat = (x - mean) * rstd and h = g * scale: dx = rstd * (h - mean(h) - xhat * mean(h * xhat)).
-void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+// With xhat = (x - mean) * rstd and h = g * scale: dx = rstd * (h - mean(h) - xhat * mean(h *
+// xhat)).
+void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> acc, ReluRule) {
     if (!gin[0]) return;
     const float eps = std::get<LayerNormAttrs>(c.attrs).epsilon;
     const Tensor& x = *c.inputs[0];
@@ -76,9 +86,11 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
             sh += h[static_cast<size_t>(j)];
             shx += static_cast<double>(h[static_cast<size_t>(j)]) * xhat[static_cast<size_t>(j)];
         }
-        const float mh = static_cast<float>(sh / static_cast<double>(d)), mhx = static_cast<float>(shx / static_cast<double>(d));
+        const float mh = static_cast<float>(sh / static_cast<double>(d)),
+                    mhx = static_cast<float>(shx / static_cast<double>(d));
         for (int64_t j = 0; j < d; ++j) {
-            const float v = rstd * (h[static_cast<size_t>(j)] - mh - xhat[static_cast<size_t>(j)] * mhx);
+            const float v =
+                rstd * (h[static_cast<size_t>(j)] - mh - xhat[static_cast<size_t>(j)] * mhx);
             dr[j] = acc[0] ? dr[j] + v : v;
         }
     }

@@ -7,11 +7,17 @@ namespace {
 
 Status infer(std::string_view node, const OpAttrs&, std::span<const Shape> in, Shape& out) {
     const std::string who = "MatMul node '" + std::string(node) + "'";
-    if (in.size() < 2 || in.size() > 3) return invalid_argument(who + ": expects 2 or 3 inputs, got " + std::to_string(in.size()));
-    if (in[0].rank() < 2 || in[1].rank() != 2) return invalid_argument(who + ": operands must be [N,...,K] and [K,M], got " + in[0].str() + " and " + in[1].str());
-    if (in[0].dim(-1) != in[1][0]) return invalid_argument(who + ": inner dimensions differ: " + in[0].str() + " x " + in[1].str());
+    if (in.size() < 2 || in.size() > 3)
+        return invalid_argument(who + ": expects 2 or 3 inputs, got " + std::to_string(in.size()));
+    if (in[0].rank() < 2 || in[1].rank() != 2)
+        return invalid_argument(who + ": operands must be [N,...,K] and [K,M], got " + in[0].str() +
+                                " and " + in[1].str());
+    if (in[0].dim(-1) != in[1][0])
+        return invalid_argument(who + ": inner dimensions differ: " + in[0].str() + " x " +
+                                in[1].str());
     if (in.size() == 3 && (in[2].rank() != 1 || in[2][0] != in[1][1]))
-        return invalid_argument(who + ": bias shape " + in[2].str() + " does not match " + std::to_string(in[1][1]) + " outputs");
+        return invalid_argument(who + ": bias shape " + in[2].str() + " does not match " +
+                                std::to_string(in[1][1]) + " outputs");
     out = in[0];
     out[out.rank() - 1] = in[1][1];
     return Status::ok();
@@ -21,8 +27,10 @@ DenseKernel& prepared(OpContext& c) {
     if (!c.state.dense) {
         const auto& a = std::get<MatMulAttrs>(c.attrs);
         const Tensor& w = *c.inputs[1];
-        DenseDesc d{static_cast<int>(w.shape()[0]), static_cast<int>(w.shape()[1]), a.activation, a.alpha};
-        c.state.dense = c.kernels.make_dense(d, w.data(), c.inputs.size() > 2 ? c.inputs[2]->data() : nullptr);
+        DenseDesc d{static_cast<int>(w.shape()[0]), static_cast<int>(w.shape()[1]), a.activation,
+                    a.alpha};
+        c.state.dense =
+            c.kernels.make_dense(d, w.data(), c.inputs.size() > 2 ? c.inputs[2]->data() : nullptr);
     }
     return *c.state.dense;
 }
@@ -30,11 +38,14 @@ DenseKernel& prepared(OpContext& c) {
 int rows(const Tensor& t) { return static_cast<int>(t.size() / t.shape().dim(-1)); }
 
 void forward(OpContext& c, Tensor& out) {
-    if (c.tape) prepared(c).forward_tape(c.inputs[0]->data(), out.data(), rows(out));
-    else prepared(c).forward(c.inputs[0]->data(), out.data(), rows(out));
+    if (c.tape)
+        prepared(c).forward_tape(c.inputs[0]->data(), out.data(), rows(out));
+    else
+        prepared(c).forward(c.inputs[0]->data(), out.data(), rows(out));
 }
 
-void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule rule) {
+void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> acc, ReluRule rule) {
     if (!gin[0]) return;
     const auto& a = std::get<MatMulAttrs>(c.attrs);
     const float* gp = fused_activation_grad(c, a.activation, a.alpha, rule, out, g);
@@ -43,7 +54,8 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
 
 // LRP: the rule's modified weights and inputs through this op's own forward and VJP; relevance
 // passes through a fused activation.
-Status lrp(OpContext& c, const Tensor&, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> acc, const LrpRule& rule) {
+Status lrp(OpContext& c, const Tensor&, const Tensor& r, std::span<Tensor* const> r_in,
+           std::span<const bool> acc, const LrpRule& rule) {
     if (!r_in[0]) return Status::ok();
     MatMulAttrs plain = std::get<MatMulAttrs>(c.attrs);
     plain.activation = Activation::kNone;
@@ -51,7 +63,8 @@ Status lrp(OpContext& c, const Tensor&, const Tensor& r, std::span<Tensor* const
 }
 
 // DeepLIFT: linear, with the rescale rule through a fused activation.
-Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> acc) {
+Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in,
+                std::span<const bool> acc) {
     if (!m_in[0]) return Status::ok();
     MatMulAttrs plain = std::get<MatMulAttrs>(c.attrs);
     plain.activation = Activation::kNone;

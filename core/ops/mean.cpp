@@ -9,17 +9,22 @@ namespace {
 Status infer(std::string_view node, const OpAttrs& attrs, std::span<const Shape> in, Shape& out) {
     const auto& a = std::get<ReduceAttrs>(attrs);
     const std::string who = "Mean node '" + std::string(node) + "'";
-    if (in.size() != 1) return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
+    if (in.size() != 1)
+        return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
     bool reduced[kMaxRank] = {};
     for (int ax : a.axes) {
-        if (ax < 0 || ax >= in[0].rank()) return invalid_argument(who + ": axis " + std::to_string(ax) + " out of range for " + in[0].str());
+        if (ax < 0 || ax >= in[0].rank())
+            return invalid_argument(who + ": axis " + std::to_string(ax) + " out of range for " +
+                                    in[0].str());
         if (ax == 0) return unsupported(who + ": reducing over the batch axis is not supported");
         reduced[ax] = true;
     }
     out = Shape();
     for (int i = 0; i < in[0].rank(); ++i) {
-        if (!reduced[i]) out.push_back(in[0][i]);
-        else if (a.keep_dims) out.push_back(1);
+        if (!reduced[i])
+            out.push_back(in[0][i]);
+        else if (a.keep_dims)
+            out.push_back(1);
     }
     return Status::ok();
 }
@@ -58,13 +63,15 @@ void forward(OpContext& c, Tensor& out) {
     for (int64_t o = 0; o < out.size(); ++o) out[o] = static_cast<float>(acc[o] * inv);
 }
 
-void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> accum, ReluRule) {
+void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> accum, ReluRule) {
     if (!gin[0]) return;
     const Tensor& x = *c.inputs[0];
     const float inv = static_cast<float>(out.size()) / static_cast<float>(x.size());
     float* d = gin[0]->data();
     const bool add = accum[0];
-    map_reduce(x.shape(), std::get<ReduceAttrs>(c.attrs), [&](int64_t i, int64_t o) { d[i] = (add ? d[i] : 0.f) + g[o] * inv; });
+    map_reduce(x.shape(), std::get<ReduceAttrs>(c.attrs),
+               [&](int64_t i, int64_t o) { d[i] = (add ? d[i] : 0.f) + g[o] * inv; });
 }
 
 }  // namespace

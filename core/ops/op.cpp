@@ -26,12 +26,15 @@ std::string_view op_name(OpType t) { return op_def(t).name; }
 
 bool op_from_name(std::string_view name, OpType& out) {
     for (int i = 0; i < kOpCount; ++i)
-        if (kDefs[i]->name == name) { out = static_cast<OpType>(i); return true; }
+        if (kDefs[i]->name == name) {
+            out = static_cast<OpType>(i);
+            return true;
+        }
     return false;
 }
 
-bool resolve_padding(PaddingMode mode, int in, int kernel, int stride, int dilation, int eb, int ea, int& out,
-                     int& before, int& after) {
+bool resolve_padding(PaddingMode mode, int in, int kernel, int stride, int dilation, int eb, int ea,
+                     int& out, int& before, int& after) {
     const int span = (kernel - 1) * dilation + 1;
     if (stride < 1 || kernel < 1 || dilation < 1 || in < 1) return false;
     switch (mode) {
@@ -47,7 +50,8 @@ bool resolve_padding(PaddingMode mode, int in, int kernel, int stride, int dilat
             break;
         }
         case PaddingMode::kExplicit:
-            before = eb; after = ea;
+            before = eb;
+            after = ea;
             if (eb < 0 || ea < 0) return false;
             out = in + eb + ea >= span ? (in + eb + ea - span) / stride + 1 : 0;
             break;
@@ -61,10 +65,12 @@ namespace {
 // element is computed the same way whichever thread runs it).
 constexpr int64_t kElementwiseGrain = 1 << 14;
 
-void activation_backward_range(Activation a, float alpha, ReluRule rule, const float* y, const float* g, float* gp,
-                               int64_t n) {
+void activation_backward_range(Activation a, float alpha, ReluRule rule, const float* y,
+                               const float* g, float* gp, int64_t n) {
     switch (a) {
-        case Activation::kNone: std::copy(g, g + n, gp); return;
+        case Activation::kNone:
+            std::copy(g, g + n, gp);
+            return;
         case Activation::kRelu:
         case Activation::kRelu6: {
             // One branch-free loop per rule, so the compiler vectorises each (this runs on every
@@ -78,7 +84,8 @@ void activation_backward_range(Activation a, float alpha, ReluRule rule, const f
                     }
                     return;
                 case ReluRule::kGuided:
-                    for (int64_t i = 0; i < n; ++i) gp[i] = ((y[i] > 0.f) & (y[i] < hi) & (g[i] > 0.f)) ? g[i] : 0.f;
+                    for (int64_t i = 0; i < n; ++i)
+                        gp[i] = ((y[i] > 0.f) & (y[i] < hi) & (g[i] > 0.f)) ? g[i] : 0.f;
                     return;
                 case ReluRule::kDeconvnet:
                     for (int64_t i = 0; i < n; ++i) gp[i] = g[i] > 0.f ? g[i] : 0.f;
@@ -86,23 +93,32 @@ void activation_backward_range(Activation a, float alpha, ReluRule rule, const f
             }
             return;
         }
-        case Activation::kElu: for (int64_t i = 0; i < n; ++i) gp[i] = y[i] > 0.f ? g[i] : g[i] * (y[i] + 1.f); return;
-        case Activation::kLeakyRelu: for (int64_t i = 0; i < n; ++i) gp[i] = y[i] > 0.f ? g[i] : g[i] * alpha; return;
-        case Activation::kSigmoid: for (int64_t i = 0; i < n; ++i) gp[i] = g[i] * y[i] * (1.f - y[i]); return;
-        case Activation::kTanh: for (int64_t i = 0; i < n; ++i) gp[i] = g[i] * (1.f - y[i] * y[i]); return;
+        case Activation::kElu:
+            for (int64_t i = 0; i < n; ++i) gp[i] = y[i] > 0.f ? g[i] : g[i] * (y[i] + 1.f);
+            return;
+        case Activation::kLeakyRelu:
+            for (int64_t i = 0; i < n; ++i) gp[i] = y[i] > 0.f ? g[i] : g[i] * alpha;
+            return;
+        case Activation::kSigmoid:
+            for (int64_t i = 0; i < n; ++i) gp[i] = g[i] * y[i] * (1.f - y[i]);
+            return;
+        case Activation::kTanh:
+            for (int64_t i = 0; i < n; ++i) gp[i] = g[i] * (1.f - y[i] * y[i]);
+            return;
     }
 }
 
 }  // namespace
 
-void activation_backward(Activation a, float alpha, ReluRule rule, const float* y, const float* g, float* gp,
-                         int64_t n) {
+void activation_backward(Activation a, float alpha, ReluRule rule, const float* y, const float* g,
+                         float* gp, int64_t n) {
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e, int) {
         activation_backward_range(a, alpha, rule, y + b, g + b, gp + b, e - b);
     });
 }
 
-const float* fused_activation_grad(OpContext& c, Activation a, float alpha, ReluRule rule, const Tensor& out, const Tensor& g) {
+const float* fused_activation_grad(OpContext& c, Activation a, float alpha, ReluRule rule,
+                                   const Tensor& out, const Tensor& g) {
     if (a == Activation::kNone) return g.data();
     // In place when allowed: one buffer less in cache on the backward sweep.
     float* dst = c.spent_grad;
@@ -116,13 +132,15 @@ const float* fused_activation_grad(OpContext& c, Activation a, float alpha, Relu
 
 void store_or_add(float* dst, const float* src, int64_t n, bool accumulate) {
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e, int) {
-        if (accumulate) for (int64_t i = b; i < e; ++i) dst[i] += src[i];
-        else std::copy(src + b, src + e, dst + b);
+        if (accumulate)
+            for (int64_t i = b; i < e; ++i) dst[i] += src[i];
+        else
+            std::copy(src + b, src + e, dst + b);
     });
 }
 
-Status lrp_pass(OpContext&, const Tensor&, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> accumulate,
-                const LrpRule&) {
+Status lrp_pass(OpContext&, const Tensor&, const Tensor& r, std::span<Tensor* const> r_in,
+                std::span<const bool> accumulate, const LrpRule&) {
     if (r_in[0]) store_or_add(r_in[0]->data(), r.data(), r.size(), accumulate[0]);
     return Status::ok();
 }
@@ -138,8 +156,8 @@ inline float lrp_ratio(float r, float z, float eps) {
 
 }  // namespace
 
-Status lrp_split(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
-                 std::span<const bool> accumulate) {
+Status lrp_split(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& r,
+                 std::span<Tensor* const> r_in, std::span<const bool> accumulate) {
     const size_t m = r_in.size();
     std::vector<Tensor>& scratch = c.state.lrp_scratch;
     scratch.resize(m + 1);
@@ -182,7 +200,16 @@ struct LrpGroup {
     int mask;
 };
 // Parameter sets: how the weights and the bias are modified.
-enum class LrpParam { kSame, kPositive, kNegative, kZero, kOnes, kSquare, kGammaPositive, kGammaNegative };
+enum class LrpParam {
+    kSame,
+    kPositive,
+    kNegative,
+    kZero,
+    kOnes,
+    kSquare,
+    kGammaPositive,
+    kGammaNegative
+};
 struct LrpParamSet {
     LrpParam w, b;
 };
@@ -206,7 +233,10 @@ LrpPlan lrp_plan(const LrpRule& rule) {
             p.eps = rule.epsilon;
             break;
         case LrpRule::Kind::kAlphaBeta:
-            p.params = {{P::kPositive, P::kPositive}, {P::kNegative, P::kZero}, {P::kNegative, P::kNegative}, {P::kPositive, P::kZero}};
+            p.params = {{P::kPositive, P::kPositive},
+                        {P::kNegative, P::kZero},
+                        {P::kNegative, P::kNegative},
+                        {P::kPositive, P::kZero}};
             p.terms = {{I::kPositive, 0, 1.f, 0}, {I::kNegative, 1, 1.f, 0}};
             p.groups = {{rule.alpha, 0}};
             if (rule.beta != 0.f) {
@@ -216,9 +246,15 @@ LrpPlan lrp_plan(const LrpRule& rule) {
             }
             break;
         case LrpRule::Kind::kGamma:
-            p.params = {{P::kGammaPositive, P::kGammaPositive}, {P::kGammaNegative, P::kZero},
-                        {P::kGammaNegative, P::kGammaNegative}, {P::kGammaPositive, P::kZero}, {P::kSame, P::kSame}};
-            p.terms = {{I::kPositive, 0, 1.f, 0}, {I::kNegative, 1, 1.f, 0}, {I::kPositive, 2, 1.f, 1}, {I::kNegative, 3, 1.f, 1}};
+            p.params = {{P::kGammaPositive, P::kGammaPositive},
+                        {P::kGammaNegative, P::kZero},
+                        {P::kGammaNegative, P::kGammaNegative},
+                        {P::kGammaPositive, P::kZero},
+                        {P::kSame, P::kSame}};
+            p.terms = {{I::kPositive, 0, 1.f, 0},
+                       {I::kNegative, 1, 1.f, 0},
+                       {I::kPositive, 2, 1.f, 1},
+                       {I::kNegative, 3, 1.f, 1}};
             p.groups = {{1.f, 1}, {1.f, -1}};
             p.plain = 4;
             break;
@@ -233,7 +269,8 @@ LrpPlan lrp_plan(const LrpRule& rule) {
             p.groups = {{1.f, 0}};
             break;
         case LrpRule::Kind::kZBox:
-            p.params = {{P::kSame, P::kSame}, {P::kPositive, P::kPositive}, {P::kNegative, P::kNegative}};
+            p.params = {
+                {P::kSame, P::kSame}, {P::kPositive, P::kPositive}, {P::kNegative, P::kNegative}};
             p.terms = {{I::kX, 0, 1.f, 0}, {I::kLow, 1, -1.f, 0}, {I::kHigh, 2, -1.f, 0}};
             p.groups = {{1.f, 0}};
             break;
@@ -243,14 +280,22 @@ LrpPlan lrp_plan(const LrpRule& rule) {
 
 float modify(LrpParam m, float v, float gamma) {
     switch (m) {
-        case LrpParam::kSame: return v;
-        case LrpParam::kPositive: return std::max(v, 0.f);
-        case LrpParam::kNegative: return std::min(v, 0.f);
-        case LrpParam::kZero: return 0.f;
-        case LrpParam::kOnes: return 1.f;
-        case LrpParam::kSquare: return v * v;
-        case LrpParam::kGammaPositive: return v + gamma * std::max(v, 0.f);
-        case LrpParam::kGammaNegative: return v + gamma * std::min(v, 0.f);
+        case LrpParam::kSame:
+            return v;
+        case LrpParam::kPositive:
+            return std::max(v, 0.f);
+        case LrpParam::kNegative:
+            return std::min(v, 0.f);
+        case LrpParam::kZero:
+            return 0.f;
+        case LrpParam::kOnes:
+            return 1.f;
+        case LrpParam::kSquare:
+            return v * v;
+        case LrpParam::kGammaPositive:
+            return v + gamma * std::max(v, 0.f);
+        case LrpParam::kGammaNegative:
+            return v + gamma * std::min(v, 0.f);
     }
     return v;
 }
@@ -261,14 +306,16 @@ std::string rule_key(const LrpRule& rule) {
 
 }  // namespace
 
-Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp, const Tensor& r, Tensor& r_in,
-                    bool accumulate, const LrpRule& rule) {
+Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp,
+                    const Tensor& r, Tensor& r_in, bool accumulate, const LrpRule& rule) {
     const Tensor& x = *c.inputs[0];
     const Tensor& w = *c.inputs[1];
     const Tensor* b = c.inputs.size() > 2 ? c.inputs[2] : nullptr;
     const LrpPlan plan = lrp_plan(rule);
-    if (rule.kind == LrpRule::Kind::kZBox && (rule.low.empty() || rule.high.size() != rule.low.size()))
-        return invalid_argument("LRP z-box rule at node '" + std::string(c.node_name) + "': the input bounds are missing");
+    if (rule.kind == LrpRule::Kind::kZBox &&
+        (rule.low.empty() || rule.high.size() != rule.low.size()))
+        return invalid_argument("LRP z-box rule at node '" + std::string(c.node_name) +
+                                "': the input bounds are missing");
     const std::string key = rule_key(rule);
     if (c.state.lrp_key != key || c.state.lrp_params.size() != 2 * plan.params.size()) {
         c.state.lrp_params.clear();
@@ -293,12 +340,24 @@ Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn
         const float* px = x.data();
         float* pt = t.data();
         switch (in) {
-            case LrpInput::kX: std::copy(px, px + n, pt); break;
-            case LrpInput::kPositive: for (int64_t i = 0; i < n; ++i) pt[i] = std::max(px[i], 0.f); break;
-            case LrpInput::kNegative: for (int64_t i = 0; i < n; ++i) pt[i] = std::min(px[i], 0.f); break;
-            case LrpInput::kOnes: std::fill(pt, pt + n, 1.f); break;
-            case LrpInput::kLow: for (int64_t i = 0; i < n; ++i) pt[i] = rule.low[static_cast<size_t>(i % nb)]; break;
-            case LrpInput::kHigh: for (int64_t i = 0; i < n; ++i) pt[i] = rule.high[static_cast<size_t>(i % nb)]; break;
+            case LrpInput::kX:
+                std::copy(px, px + n, pt);
+                break;
+            case LrpInput::kPositive:
+                for (int64_t i = 0; i < n; ++i) pt[i] = std::max(px[i], 0.f);
+                break;
+            case LrpInput::kNegative:
+                for (int64_t i = 0; i < n; ++i) pt[i] = std::min(px[i], 0.f);
+                break;
+            case LrpInput::kOnes:
+                std::fill(pt, pt + n, 1.f);
+                break;
+            case LrpInput::kLow:
+                for (int64_t i = 0; i < n; ++i) pt[i] = rule.low[static_cast<size_t>(i % nb)];
+                break;
+            case LrpInput::kHigh:
+                for (int64_t i = 0; i < n; ++i) pt[i] = rule.high[static_cast<size_t>(i % nb)];
+                break;
         }
     };
     const bool is_const[3] = {false, true, true};
@@ -308,14 +367,16 @@ Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn
         const Tensor& mb = c.state.lrp_params[static_cast<size_t>(2 * param + 1)];
         const size_t n = mb.empty() ? 2 : 3;
         ins[2] = n == 3 ? &mb : nullptr;
-        return OpContext{c.node_name, plain, {ins, n}, {is_const, n}, c.kernels, c.state.lrp_states[static_cast<size_t>(param)]};
+        return OpContext{c.node_name,   plain,     {ins, n},
+                         {is_const, n}, c.kernels, c.state.lrp_states[static_cast<size_t>(param)]};
     };
 
     // Denominators per group, and the sign of the unmodified z where a group needs it.
     const size_t groups = plan.groups.size(), terms = plan.terms.size();
     std::vector<Tensor>& scratch = c.state.lrp_scratch;
     scratch.resize(terms + 2 * groups + 4);
-    std::span<Tensor> inputs(scratch.data(), terms), den(scratch.data() + terms, groups), s(scratch.data() + terms + groups, groups);
+    std::span<Tensor> inputs(scratch.data(), terms), den(scratch.data() + terms, groups),
+        s(scratch.data() + terms + groups, groups);
     Tensor& z = scratch[terms + 2 * groups];
     Tensor& plain_z = scratch[terms + 2 * groups + 1];
     Tensor& sum = scratch[terms + 2 * groups + 2];
@@ -354,7 +415,9 @@ Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn
             for (int64_t i = 0; i < r.size(); ++i) ps[i] = lrp_ratio(pr[i], pd[i], plan.eps);
         } else {
             const float* pz = plain_z.data();
-            for (int64_t i = 0; i < r.size(); ++i) ps[i] = (mask > 0 ? pz[i] > 0.f : pz[i] < 0.f) ? lrp_ratio(pr[i], pd[i], plan.eps) : 0.f;
+            for (int64_t i = 0; i < r.size(); ++i)
+                ps[i] = (mask > 0 ? pz[i] > 0.f : pz[i] < 0.f) ? lrp_ratio(pr[i], pd[i], plan.eps)
+                                                               : 0.f;
         }
     }
     sum.reset(x.shape());
@@ -367,7 +430,8 @@ Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn
         OpContext tc = context(term.param, inputs[t], ins);
         Tensor* gp[3] = {&grad, nullptr, nullptr};
         const bool fresh[3] = {false, false, false};
-        vjp(tc, z, s[static_cast<size_t>(term.group)], {gp, tc.inputs.size()}, {fresh, tc.inputs.size()}, ReluRule::kStandard);
+        vjp(tc, z, s[static_cast<size_t>(term.group)], {gp, tc.inputs.size()},
+            {fresh, tc.inputs.size()}, ReluRule::kStandard);
         const float k = term.sign * plan.groups[static_cast<size_t>(term.group)].coef;
         const float *pin = inputs[t].data(), *pg = grad.data();
         float* ps = sum.data();
@@ -391,7 +455,8 @@ Tensor& deeplift_buffer(OpState& st, size_t k, const Shape& s) {
 
 // m_in = m's derivative-based value (d, from the VJP) replaced by m * dy / dx where the input and
 // its reference differ; rows [n, 2n) zero.
-void rescale_rows(const float* x, const float* y, const float* m, const float* d, float* dst, int64_t half) {
+void rescale_rows(const float* x, const float* y, const float* m, const float* d, float* dst,
+                  int64_t half) {
     parallel_for(half, kElementwiseGrain, [&](int64_t b, int64_t e, int) {
         for (int64_t i = b; i < e; ++i) {
             const float dx = x[i] - x[i + half];
@@ -403,10 +468,12 @@ void rescale_rows(const float* x, const float* y, const float* m, const float* d
 
 }  // namespace
 
-Status deeplift_rescale(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& m, Tensor& m_in, bool accumulate) {
+Status deeplift_rescale(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& m, Tensor& m_in,
+                        bool accumulate) {
     const Tensor& x = *c.inputs[0];
     if (x.shape() != out.shape())
-        return unsupported("DeepLIFT: node '" + std::string(c.node_name) + "' broadcasts its input " + x.shape().str() + " to " +
+        return unsupported("DeepLIFT: node '" + std::string(c.node_name) +
+                           "' broadcasts its input " + x.shape().str() + " to " +
                            out.shape().str() + "; the rescale rule needs one output per input");
     Tensor& d = deeplift_buffer(c.state, 0, x.shape());
     // Only input 0 gets a gradient: the others (Prelu's alpha, Pow's exponent) are constants.
@@ -420,8 +487,9 @@ Status deeplift_rescale(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor
     return Status::ok();
 }
 
-Status deeplift_fused(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp, Activation a, float alpha, const Tensor& out,
-                      const Tensor& m, Tensor& m_in, bool accumulate) {
+Status deeplift_fused(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp,
+                      Activation a, float alpha, const Tensor& out, const Tensor& m, Tensor& m_in,
+                      bool accumulate) {
     Tensor* gp[3] = {&m_in, nullptr, nullptr};
     const bool acc[3] = {accumulate, false, false};
     const size_t k = std::min<size_t>(c.inputs.size(), 3);
@@ -431,7 +499,8 @@ Status deeplift_fused(OpContext& c, const OpAttrs& plain, ForwardFn forward, Vjp
     }
     // The op without its activation runs on kernels of its own: c's are prepared with it.
     if (c.state.deeplift_plain.empty()) c.state.deeplift_plain.resize(1);
-    OpContext pc{c.node_name, plain, c.inputs, c.input_is_const, c.kernels, c.state.deeplift_plain[0]};
+    OpContext pc{c.node_name,      plain,     c.inputs,
+                 c.input_is_const, c.kernels, c.state.deeplift_plain[0]};
     Tensor& z = deeplift_buffer(c.state, 0, out.shape());
     Tensor& d = deeplift_buffer(c.state, 1, out.shape());
     Tensor& g = deeplift_buffer(c.state, 2, out.shape());

@@ -53,7 +53,8 @@ enum class ReluRule { kStandard, kGuided, kDeconvnet };
 //               alpha = 1, beta = 0 is z+ (Zennit's ZPlus: W+ on x+ plus W- on x-, bias b+)
 //   kFlat:      W = 1, no bias, x = 1;                          R_in = 1^T s
 //   kWSquare:   W^2 (bias b^2), x = 1;                          R_in = (W^2)^T s
-//   kZBox:      z' = W x - W+ low - W- high (per input channel); R_in = x*W^T s - low*W+^T s - high*W-^T s
+//   kZBox:      z' = W x - W+ low - W- high (per input channel); R_in = x*W^T s - low*W+^T s -
+//   high*W-^T s
 // Rules other than kEpsilon stabilise with kLrpStabilizer, as Zennit's do.
 struct LrpRule {
     enum class Kind { kEpsilon, kGamma, kAlphaBeta, kFlat, kWSquare, kZBox };
@@ -94,7 +95,8 @@ struct ConvTransposeAttrs {
     int groups = 1;
 };
 
-// Window element (ky, kx) of output (y, x) reads input (y * stride_h - pad_top + ky * dilation_h, ...).
+// Window element (ky, kx) of output (y, x) reads input (y * stride_h - pad_top + ky * dilation_h,
+// ...).
 struct PoolAttrs {
     int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
     PaddingMode padding = PaddingMode::kValid;
@@ -109,16 +111,31 @@ struct MatMulAttrs {
     float alpha = 0.f;
 };
 
-struct LeakyReluAttrs { float alpha = 0.2f; };
-struct EluAttrs { float alpha = 1.f; };
+struct LeakyReluAttrs {
+    float alpha = 0.2f;
+};
+struct EluAttrs {
+    float alpha = 1.f;
+};
 // Selu: gamma * (x > 0 ? x : alpha * (exp(x) - 1)).
-struct SeluAttrs { float alpha = 1.67326319217681884765625f; float gamma = 1.05070102214813232421875f; };
+struct SeluAttrs {
+    float alpha = 1.67326319217681884765625f;
+    float gamma = 1.05070102214813232421875f;
+};
 // Clip: min(max(x, lo), hi).
-struct ClipAttrs { float lo = -INFINITY; float hi = INFINITY; };
+struct ClipAttrs {
+    float lo = -INFINITY;
+    float hi = INFINITY;
+};
 // HardSigmoid: max(0, min(1, alpha * x + beta)); HardSwish is x * HardSigmoid(x) with 1/6, 1/2.
-struct HardSigmoidAttrs { float alpha = 0.2f; float beta = 0.5f; };
+struct HardSigmoidAttrs {
+    float alpha = 0.2f;
+    float beta = 0.5f;
+};
 // Transpose: output axis i is input axis perm[i]; perm[0] must be 0 (the batch stays first).
-struct TransposeAttrs { std::vector<int> perm; };
+struct TransposeAttrs {
+    std::vector<int> perm;
+};
 
 // Mean over `axes` (normalized, ascending). The batch axis may not be reduced.
 struct ReduceAttrs {
@@ -127,10 +144,18 @@ struct ReduceAttrs {
 };
 
 // Reshape target; -1 in position 0 stands for the batch, -1 elsewhere is inferred.
-struct ReshapeAttrs { std::vector<int64_t> shape; };
-struct SqueezeAttrs { std::vector<int> axes; };  // empty: every size-1 axis except the batch
-struct ExpandDimsAttrs { int axis = 0; };
-struct ConcatAttrs { int axis = -1; };
+struct ReshapeAttrs {
+    std::vector<int64_t> shape;
+};
+struct SqueezeAttrs {
+    std::vector<int> axes;
+};  // empty: every size-1 axis except the batch
+struct ExpandDimsAttrs {
+    int axis = 0;
+};
+struct ConcatAttrs {
+    int axis = -1;
+};
 // Padding per dimension (before, after); paddings.size() == rank. kConstant fills with `value`;
 // kReflect mirrors without repeating the edge (ONNX/PyTorch 'reflect': pad < size); kEdge repeats
 // the edge element.
@@ -147,7 +172,9 @@ struct SliceAttrs {
     std::vector<int64_t> starts, ends, steps;
 };
 // Pow with a constant exponent: y = x^exponent (x > 0 unless the exponent is an integer).
-struct PowAttrs { float exponent = 2.f; };
+struct PowAttrs {
+    float exponent = 2.f;
+};
 // LayerNorm inputs: x, scale, bias (Const, the shape of the normalized trailing axes):
 // y = (x - mean) / sqrt(var + epsilon) * scale + bias over the last `axes` axes.
 struct LayerNormAttrs {
@@ -172,7 +199,14 @@ struct LayerNormAttrs {
 // beyond the edge repeat it, or with exclude_outside get weight 0 and the rest is
 // renormalized), as ONNX's reference does.
 enum class ResizeMode { kNearest, kLinear, kCubic };
-enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn, kTfCropAndResize };
+enum class ResizeCoord {
+    kHalfPixel,
+    kPytorchHalfPixel,
+    kAlignCorners,
+    kAsymmetric,
+    kTfHalfPixelForNn,
+    kTfCropAndResize
+};
 enum class NearestRound { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 struct ResizeAttrs {
     ResizeMode mode = ResizeMode::kNearest;
@@ -186,12 +220,15 @@ struct ResizeAttrs {
     float roi_h0 = 0.f, roi_h1 = 1.f, roi_w0 = 0.f, roi_w1 = 1.f;
     float extrapolation = 0.f;
 };
-struct SoftmaxAttrs { int axis = -1; };
+struct SoftmaxAttrs {
+    int axis = -1;
+};
 
-using OpAttrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, MatMulAttrs, LeakyReluAttrs, EluAttrs, ReduceAttrs,
-                             ReshapeAttrs, SqueezeAttrs, ExpandDimsAttrs, ConcatAttrs, PadAttrs, SoftmaxAttrs,
-                             ConvTransposeAttrs, SeluAttrs, ClipAttrs, HardSigmoidAttrs, TransposeAttrs, SliceAttrs,
-                             PowAttrs, LayerNormAttrs, ResizeAttrs>;
+using OpAttrs =
+    std::variant<NoAttrs, ConvAttrs, PoolAttrs, MatMulAttrs, LeakyReluAttrs, EluAttrs, ReduceAttrs,
+                 ReshapeAttrs, SqueezeAttrs, ExpandDimsAttrs, ConcatAttrs, PadAttrs, SoftmaxAttrs,
+                 ConvTransposeAttrs, SeluAttrs, ClipAttrs, HardSigmoidAttrs, TransposeAttrs,
+                 SliceAttrs, PowAttrs, LayerNormAttrs, ResizeAttrs>;
 
 // Per-node state an op keeps between calls: prepared kernels and scratch buffers.
 struct OpState {
@@ -208,7 +245,7 @@ struct OpState {
     std::vector<Tensor> lrp_params;
     std::vector<OpState> lrp_states;
     std::vector<Tensor> lrp_scratch;  // per-call buffers, kept so a sweep does not fault pages in
-    std::string lrp_key;  // the rule they were made for
+    std::string lrp_key;              // the rule they were made for
     // DeepLIFT through a fused activation: the state of the op without it (its own kernels).
     std::vector<OpState> deeplift_plain;
 };
@@ -233,14 +270,15 @@ struct OpContext {
 struct OpDef {
     std::string_view name;
     // Output shape from the input shapes; fails with a message naming the node and the value.
-    Status (*infer_shape)(std::string_view node_name, const OpAttrs&, std::span<const Shape> inputs, Shape& out);
+    Status (*infer_shape)(std::string_view node_name, const OpAttrs&, std::span<const Shape> inputs,
+                          Shape& out);
     // Computes out (already shaped by infer_shape).
     void (*forward)(OpContext&, Tensor& out);
     // grad_in[i] += J_i^T grad_out for every i with grad_in[i] != nullptr (never for Const
     // inputs); accumulate[i] == false means grad_in[i] holds garbage and must be overwritten.
     // `out` is the kept forward result.
-    void (*vjp)(OpContext&, const Tensor& out, const Tensor& grad_out, std::span<Tensor* const> grad_in,
-                std::span<const bool> accumulate, ReluRule rule);
+    void (*vjp)(OpContext&, const Tensor& out, const Tensor& grad_out,
+                std::span<Tensor* const> grad_in, std::span<const bool> accumulate, ReluRule rule);
     // LRP: r_in[i] = the relevance of input i given `r`, the relevance of the output (shaped like
     // it), for every i with r_in[i] != nullptr; accumulate as in vjp. Ops with weights apply
     // `rule`, the others have one fixed rule (pass-through, routing like the VJP, or the
@@ -259,8 +297,8 @@ struct OpDef {
     // the input and at the reference (Captum's rule). nullptr: the op has no rule (Softmax,
     // LayerNorm, attention) and a model whose path crosses it is refused; an op whose rule holds
     // only for some inputs (Mul by a constant) returns an error for the others.
-    Status (*deeplift)(OpContext&, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in,
-                       std::span<const bool> accumulate) = nullptr;
+    Status (*deeplift)(OpContext&, const Tensor& out, const Tensor& m,
+                       std::span<Tensor* const> m_in, std::span<const bool> accumulate) = nullptr;
 };
 
 const OpDef& op_def(OpType t);
@@ -269,51 +307,53 @@ const OpDef& op_def(OpType t);
 
 // SAME/VALID/explicit padding along one axis: output size and the (before, after) pads.
 // Returns false when the window does not fit (output would be < 1).
-bool resolve_padding(PaddingMode mode, int in, int kernel, int stride, int dilation, int explicit_before,
-                     int explicit_after, int& out, int& before, int& after);
+bool resolve_padding(PaddingMode mode, int in, int kernel, int stride, int dilation,
+                     int explicit_before, int explicit_after, int& out, int& before, int& after);
 
 // grad_pre = grad_out * activation'(out) with the ReLU rule, for activations whose derivative
 // can be computed from their output. Writes n values.
-void activation_backward(Activation a, float alpha, ReluRule rule, const float* out, const float* grad_out,
-                         float* grad_pre, int64_t n);
+void activation_backward(Activation a, float alpha, ReluRule rule, const float* out,
+                         const float* grad_out, float* grad_pre, int64_t n);
 // The gradient before a fused activation (a Conv2D's or MatMul's), from the gradient `g` of the
 // op's output `out`: `g` itself when there is no activation, else the derivative applied in
 // place when the executor allows it (c.spent_grad), or into the op's scratch.
-const float* fused_activation_grad(OpContext& c, Activation a, float alpha, ReluRule rule, const Tensor& out, const Tensor& g);
+const float* fused_activation_grad(OpContext& c, Activation a, float alpha, ReluRule rule,
+                                   const Tensor& out, const Tensor& g);
 
 // dst = src (accumulate false) or dst += src.
 void store_or_add(float* dst, const float* src, int64_t n, bool accumulate);
 
 // --- LRP rules shared by ops ------------------------------------------------------------------
 
-using VjpFn = void (*)(OpContext&, const Tensor&, const Tensor&, std::span<Tensor* const>, std::span<const bool>, ReluRule);
+using VjpFn = void (*)(OpContext&, const Tensor&, const Tensor&, std::span<Tensor* const>,
+                       std::span<const bool>, ReluRule);
 using ForwardFn = void (*)(OpContext&, Tensor&);
 
 // Element-wise activations: relevance passes through unchanged (Zennit's Pass).
-Status lrp_pass(OpContext&, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> accumulate,
-                const LrpRule&);
+Status lrp_pass(OpContext&, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
+                std::span<const bool> accumulate, const LrpRule&);
 // The proportional split of a sum (Zennit's Norm): s = r / stab(out), r_in[i] = x_i * vjp_i(s),
 // so each input keeps its share x_i dz/dx_i of z and constants (a bias) absorb theirs. For ops
 // that are linear in each input with the others fixed: Add, Sub, AvgPool, Mean, BatchNorm.
-Status lrp_split(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
-                 std::span<const bool> accumulate);
+Status lrp_split(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& r,
+                 std::span<Tensor* const> r_in, std::span<const bool> accumulate);
 // An op with weights (inputs x, W and optionally b, constants) under `rule`: the op's own
 // forward and VJP run with modified x, W and b. `plain` is the op's attributes with any fused
 // activation removed (relevance passes through it).
-Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp, const Tensor& r, Tensor& r_in,
-                    bool accumulate, const LrpRule& rule);
+Status lrp_weighted(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp,
+                    const Tensor& r, Tensor& r_in, bool accumulate, const LrpRule& rule);
 
 // Layout ops (Reshape, Transpose, Concat, Slice, Pad, ...) and MaxPool (winner takes all, the
 // gradient's routing, as Zennit leaves it): relevance goes where the VJP sends the gradient.
 template <VjpFn kVjp>
-Status lrp_route(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> accumulate,
-                 const LrpRule&) {
+Status lrp_route(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
+                 std::span<const bool> accumulate, const LrpRule&) {
     kVjp(c, out, r, r_in, accumulate, ReluRule::kStandard);
     return Status::ok();
 }
 template <VjpFn kVjp>
-Status lrp_split(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in, std::span<const bool> accumulate,
-                 const LrpRule&) {
+Status lrp_split(OpContext& c, const Tensor& out, const Tensor& r, std::span<Tensor* const> r_in,
+                 std::span<const bool> accumulate, const LrpRule&) {
     return lrp_split(c, kVjp, out, r, r_in, accumulate);
 }
 
@@ -325,21 +365,25 @@ inline constexpr float kDeepLiftEpsilon = 1e-6f;
 
 // Linear (or affine) ops: the multipliers are the VJP of m.
 template <VjpFn kVjp>
-Status deeplift_linear(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> accumulate) {
+Status deeplift_linear(OpContext& c, const Tensor& out, const Tensor& m,
+                       std::span<Tensor* const> m_in, std::span<const bool> accumulate) {
     kVjp(c, out, m, m_in, accumulate, ReluRule::kStandard);
     return Status::ok();
 }
 // The rescale rule of an element-wise op y = f(x) of one input, its derivative given by `vjp`.
-Status deeplift_rescale(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& m, Tensor& m_in, bool accumulate);
+Status deeplift_rescale(OpContext& c, VjpFn vjp, const Tensor& out, const Tensor& m, Tensor& m_in,
+                        bool accumulate);
 template <VjpFn kVjp>
-Status deeplift_rescale(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> accumulate) {
+Status deeplift_rescale(OpContext& c, const Tensor& out, const Tensor& m,
+                        std::span<Tensor* const> m_in, std::span<const bool> accumulate) {
     if (!m_in[0]) return Status::ok();
     return deeplift_rescale(c, kVjp, out, m, *m_in[0], accumulate[0]);
 }
 // An op with a fused activation (Conv2D, MatMul): the rescale rule through the activation, its
 // pre-activation values recomputed by `forward` with `plain` (the attributes without it) for the
 // input and the reference, then `vjp` of the plain op.
-Status deeplift_fused(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp, Activation a, float alpha, const Tensor& out,
-                      const Tensor& m, Tensor& m_in, bool accumulate);
+Status deeplift_fused(OpContext& c, const OpAttrs& plain, ForwardFn forward, VjpFn vjp,
+                      Activation a, float alpha, const Tensor& out, const Tensor& m, Tensor& m_in,
+                      bool accumulate);
 
 }  // namespace cnnlens

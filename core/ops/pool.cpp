@@ -11,14 +11,22 @@ namespace {
 template <PoolKind kKind>
 Status infer(std::string_view node, const OpAttrs& attrs, std::span<const Shape> in, Shape& out) {
     const auto& a = std::get<PoolAttrs>(attrs);
-    const std::string who = std::string(kKind == PoolKind::kMax ? "MaxPool" : "AvgPool") + " node '" + std::string(node) + "'";
-    if (in.size() != 1) return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
-    if (in[0].rank() != 4) return invalid_argument(who + ": input must be NHWC (rank 4), got " + in[0].str());
+    const std::string who = std::string(kKind == PoolKind::kMax ? "MaxPool" : "AvgPool") +
+                            " node '" + std::string(node) + "'";
+    if (in.size() != 1)
+        return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
+    if (in[0].rank() != 4)
+        return invalid_argument(who + ": input must be NHWC (rank 4), got " + in[0].str());
     int oh, ow, b, e;
-    if (a.dilation_h < 1 || a.dilation_w < 1) return invalid_argument(who + ": dilation " + std::to_string(a.dilation_h) + "x" + std::to_string(a.dilation_w) + " is not positive");
-    if (!resolve_padding(a.padding, static_cast<int>(in[0][1]), a.kernel_h, a.stride_h, a.dilation_h, a.pad_top, a.pad_bottom, oh, b, e) ||
-        !resolve_padding(a.padding, static_cast<int>(in[0][2]), a.kernel_w, a.stride_w, a.dilation_w, a.pad_left, a.pad_right, ow, b, e))
-        return invalid_argument(who + ": window " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w) + " stride " +
+    if (a.dilation_h < 1 || a.dilation_w < 1)
+        return invalid_argument(who + ": dilation " + std::to_string(a.dilation_h) + "x" +
+                                std::to_string(a.dilation_w) + " is not positive");
+    if (!resolve_padding(a.padding, static_cast<int>(in[0][1]), a.kernel_h, a.stride_h,
+                         a.dilation_h, a.pad_top, a.pad_bottom, oh, b, e) ||
+        !resolve_padding(a.padding, static_cast<int>(in[0][2]), a.kernel_w, a.stride_w,
+                         a.dilation_w, a.pad_left, a.pad_right, ow, b, e))
+        return invalid_argument(who + ": window " + std::to_string(a.kernel_h) + "x" +
+                                std::to_string(a.kernel_w) + " stride " +
                                 std::to_string(a.stride_h) + " does not fit input " + in[0].str());
     out = Shape{in[0][0], oh, ow, in[0][3]};
     return Status::ok();
@@ -32,11 +40,19 @@ PoolKernel& prepared(OpContext& c) {
         const auto& a = std::get<PoolAttrs>(c.attrs);
         PoolDesc d;
         d.kind = kKind;
-        d.in_h = static_cast<int>(x[1]); d.in_w = static_cast<int>(x[2]); d.channels = static_cast<int>(x[3]);
-        d.kernel_h = a.kernel_h; d.kernel_w = a.kernel_w; d.stride_h = a.stride_h; d.stride_w = a.stride_w;
-        d.dilation_h = a.dilation_h; d.dilation_w = a.dilation_w;
-        resolve_padding(a.padding, d.in_h, a.kernel_h, a.stride_h, a.dilation_h, a.pad_top, a.pad_bottom, d.out_h, d.pad_top, d.pad_bottom);
-        resolve_padding(a.padding, d.in_w, a.kernel_w, a.stride_w, a.dilation_w, a.pad_left, a.pad_right, d.out_w, d.pad_left, d.pad_right);
+        d.in_h = static_cast<int>(x[1]);
+        d.in_w = static_cast<int>(x[2]);
+        d.channels = static_cast<int>(x[3]);
+        d.kernel_h = a.kernel_h;
+        d.kernel_w = a.kernel_w;
+        d.stride_h = a.stride_h;
+        d.stride_w = a.stride_w;
+        d.dilation_h = a.dilation_h;
+        d.dilation_w = a.dilation_w;
+        resolve_padding(a.padding, d.in_h, a.kernel_h, a.stride_h, a.dilation_h, a.pad_top,
+                        a.pad_bottom, d.out_h, d.pad_top, d.pad_bottom);
+        resolve_padding(a.padding, d.in_w, a.kernel_w, a.stride_w, a.dilation_w, a.pad_left,
+                        a.pad_right, d.out_w, d.pad_left, d.pad_right);
         c.state.pool = c.kernels.make_pool(d);
         c.state.prepared_for = per_image;
     }
@@ -60,7 +76,8 @@ void forward(OpContext& c, Tensor& out) {
 }
 
 template <PoolKind kKind>
-void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> acc, ReluRule) {
     if (!gin[0]) return;
     PoolKernel& k = prepared<kKind>(c);
     const int batch = static_cast<int>(g.shape()[0]);
@@ -82,10 +99,12 @@ Tensor& buffer(OpState& st, size_t k, const Shape& s) {
     return st.lrp_scratch[k];
 }
 
-Status deeplift_max(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in, std::span<const bool> acc) {
+Status deeplift_max(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tensor* const> m_in,
+                    std::span<const bool> acc) {
     if (!m_in[0]) return Status::ok();
     if (!c.state.argmax_valid || static_cast<int64_t>(c.state.argmax.size()) != m.size())
-        return unsupported("DeepLIFT: MaxPool node '" + std::string(c.node_name) + "' kept no window winners (an image too large)");
+        return unsupported("DeepLIFT: MaxPool node '" + std::string(c.node_name) +
+                           "' kept no window winners (an image too large)");
     PoolKernel& k = prepared<PoolKind::kMax>(c);
     const Tensor& x = *c.inputs[0];
     const int batch = static_cast<int>(m.shape()[0]);
@@ -114,8 +133,11 @@ Status deeplift_max(OpContext& c, const Tensor& out, const Tensor& m, std::span<
 
 // LRP: MaxPool sends relevance to the window's winner (the gradient, as Zennit leaves max pooling);
 // AvgPool splits it in proportion to the inputs (Zennit's Norm rule for AvgPool).
-extern const OpDef kMaxPoolDef{"MaxPool", infer<PoolKind::kMax>, forward<PoolKind::kMax>, vjp<PoolKind::kMax>, lrp_route<vjp<PoolKind::kMax>>, deeplift_max};
-extern const OpDef kAvgPoolDef{"AvgPool", infer<PoolKind::kAvg>, forward<PoolKind::kAvg>, vjp<PoolKind::kAvg>, lrp_split<vjp<PoolKind::kAvg>>,
-                              deeplift_linear<vjp<PoolKind::kAvg>>};
+extern const OpDef kMaxPoolDef{
+    "MaxPool",           infer<PoolKind::kMax>,          forward<PoolKind::kMax>,
+    vjp<PoolKind::kMax>, lrp_route<vjp<PoolKind::kMax>>, deeplift_max};
+extern const OpDef kAvgPoolDef{
+    "AvgPool",           infer<PoolKind::kAvg>,          forward<PoolKind::kAvg>,
+    vjp<PoolKind::kAvg>, lrp_split<vjp<PoolKind::kAvg>>, deeplift_linear<vjp<PoolKind::kAvg>>};
 
 }  // namespace cnnlens

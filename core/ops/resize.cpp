@@ -15,12 +15,16 @@ namespace {
 Status infer(std::string_view node, const OpAttrs& attrs, std::span<const Shape> in, Shape& out) {
     const auto& a = std::get<ResizeAttrs>(attrs);
     const std::string who = "Resize node '" + std::string(node) + "'";
-    if (in.size() != 1) return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
+    if (in.size() != 1)
+        return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
     if (in[0].rank() != 4) return invalid_argument(who + ": input " + in[0].str() + " is not NHWC");
     if (a.out_h < 1 || a.out_w < 1 || a.out_h > (1 << 15) || a.out_w > (1 << 15))
-        return invalid_argument(who + ": output size " + std::to_string(a.out_h) + "x" + std::to_string(a.out_w) + " is out of range");
+        return invalid_argument(who + ": output size " + std::to_string(a.out_h) + "x" +
+                                std::to_string(a.out_w) + " is out of range");
     for (float v : {a.roi_h0, a.roi_h1, a.roi_w0, a.roi_w1, a.extrapolation})
-        if (!std::isfinite(v)) return invalid_argument(who + ": roi or extrapolation value " + std::to_string(v) + " is not finite");
+        if (!std::isfinite(v))
+            return invalid_argument(who + ": roi or extrapolation value " + std::to_string(v) +
+                                    " is not finite");
     out = Shape{in[0][0], a.out_h, a.out_w, in[0][3]};
     return Status::ok();
 }
@@ -38,8 +42,9 @@ struct Taps {
 // past `floor` (ONNX's reference cubic_coeffs).
 std::array<double, 4> cubic_weights(double t, double A) {
     const double u = 1 - t;
-    return {((A * (t + 1) - 5 * A) * (t + 1) + 8 * A) * (t + 1) - 4 * A, ((A + 2) * t - (A + 3)) * t * t + 1,
-            ((A + 2) * u - (A + 3)) * u * u + 1, ((A * (u + 1) - 5 * A) * (u + 1) + 8 * A) * (u + 1) - 4 * A};
+    return {((A * (t + 1) - 5 * A) * (t + 1) + 8 * A) * (t + 1) - 4 * A,
+            ((A + 2) * t - (A + 3)) * t * t + 1, ((A + 2) * u - (A + 3)) * u * u + 1,
+            ((A * (u + 1) - 5 * A) * (u + 1) + 8 * A) * (u + 1) - 4 * A};
 }
 
 Taps taps(const ResizeAttrs& a, int in, int out, float given_scale, float roi0, float roi1) {
@@ -56,15 +61,26 @@ Taps taps(const ResizeAttrs& a, int in, int out, float given_scale, float roi0, 
     for (int i = 0; i < out; ++i) {
         double x;
         switch (a.coord) {
-            case ResizeCoord::kHalfPixel: x = (i + 0.5) / scale - 0.5; break;
-            case ResizeCoord::kPytorchHalfPixel: x = out_len > 1 ? (i + 0.5) / scale - 0.5 : 0.0; break;
-            case ResizeCoord::kAlignCorners: x = out_len > 1 ? static_cast<double>(i) * (in - 1) / (out_len - 1) : 0.0; break;
-            case ResizeCoord::kTfHalfPixelForNn: x = (i + 0.5) / scale; break;
+            case ResizeCoord::kHalfPixel:
+                x = (i + 0.5) / scale - 0.5;
+                break;
+            case ResizeCoord::kPytorchHalfPixel:
+                x = out_len > 1 ? (i + 0.5) / scale - 0.5 : 0.0;
+                break;
+            case ResizeCoord::kAlignCorners:
+                x = out_len > 1 ? static_cast<double>(i) * (in - 1) / (out_len - 1) : 0.0;
+                break;
+            case ResizeCoord::kTfHalfPixelForNn:
+                x = (i + 0.5) / scale;
+                break;
             case ResizeCoord::kTfCropAndResize:
-                x = out > 1 ? roi0 * (in - 1.0) + i * static_cast<double>(roi1 - roi0) * (in - 1.0) / (out - 1.0)
+                x = out > 1 ? roi0 * (in - 1.0) +
+                                  i * static_cast<double>(roi1 - roi0) * (in - 1.0) / (out - 1.0)
                             : 0.5 * (static_cast<double>(roi0) + roi1) * (in - 1.0);
                 break;
-            default: x = i / scale; break;
+            default:
+                x = i / scale;
+                break;
         }
         const bool outside = a.coord == ResizeCoord::kTfCropAndResize && (x < 0.0 || x > in - 1.0);
         t.outside.push_back(outside);
@@ -75,10 +91,18 @@ Taps taps(const ResizeAttrs& a, int in, int out, float given_scale, float roi0, 
         if (a.mode == ResizeMode::kNearest) {
             double r;
             switch (a.nearest) {
-                case NearestRound::kFloor: r = std::floor(x); break;
-                case NearestRound::kCeil: r = std::ceil(x); break;
-                case NearestRound::kRoundPreferCeil: r = std::floor(x + 0.5); break;
-                default: r = x == std::floor(x) + 0.5 ? std::floor(x) : std::round(x); break;
+                case NearestRound::kFloor:
+                    r = std::floor(x);
+                    break;
+                case NearestRound::kCeil:
+                    r = std::ceil(x);
+                    break;
+                case NearestRound::kRoundPreferCeil:
+                    r = std::floor(x + 0.5);
+                    break;
+                default:
+                    r = x == std::floor(x) + 0.5 ? std::floor(x) : std::round(x);
+                    break;
             }
             tap(static_cast<int>(std::clamp(r, 0.0, static_cast<double>(in - 1))), 1.0);
         } else if (a.mode == ResizeMode::kLinear) {
@@ -96,10 +120,13 @@ Taps taps(const ResizeAttrs& a, int in, int out, float given_scale, float roi0, 
             std::array<double, 4> w = cubic_weights(r, a.cubic_a);
             double sum = 0;
             for (int k = 0; k < 4; ++k) {
-                if (a.exclude_outside && (f - 1 + k < 0 || f - 1 + k >= in)) w[static_cast<size_t>(k)] = 0.0;
+                if (a.exclude_outside && (f - 1 + k < 0 || f - 1 + k >= in))
+                    w[static_cast<size_t>(k)] = 0.0;
                 sum += w[static_cast<size_t>(k)];
             }
-            for (int k = 0; k < 4; ++k) tap(f - 1 + k, a.exclude_outside ? w[static_cast<size_t>(k)] / sum : w[static_cast<size_t>(k)]);
+            for (int k = 0; k < 4; ++k)
+                tap(f - 1 + k, a.exclude_outside ? w[static_cast<size_t>(k)] / sum
+                                                 : w[static_cast<size_t>(k)]);
         }
     }
     return t;
@@ -110,7 +137,8 @@ Taps taps(const ResizeAttrs& a, int in, int out, float given_scale, float roi0, 
 template <typename F, typename G>
 void map_resize(const ResizeAttrs& a, const Shape& in, F&& f, G&& outside) {
     const int H = static_cast<int>(in[1]), W = static_cast<int>(in[2]);
-    const Taps ty = taps(a, H, a.out_h, a.scale_h, a.roi_h0, a.roi_h1), tx = taps(a, W, a.out_w, a.scale_w, a.roi_w0, a.roi_w1);
+    const Taps ty = taps(a, H, a.out_h, a.scale_h, a.roi_h0, a.roi_h1),
+               tx = taps(a, W, a.out_w, a.scale_w, a.roi_w0, a.roi_w1);
     for (int64_t n = 0; n < in[0]; ++n)
         for (int y = 0; y < a.out_h; ++y)
             for (int x = 0; x < a.out_w; ++x) {
@@ -146,7 +174,8 @@ void forward(OpContext& c, Tensor& out) {
         [&](int64_t o) { std::fill_n(out.data() + o * C, C, a.extrapolation); });
 }
 
-void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> acc, ReluRule) {
     if (!gin[0]) return;
     if (!acc[0]) gin[0]->zero();
     const int64_t C = g.shape()[3];

@@ -9,10 +9,14 @@ namespace {
 
 template <bool kLog>
 Status infer(std::string_view node, const OpAttrs& attrs, std::span<const Shape> in, Shape& out) {
-    const std::string who = std::string(kLog ? "LogSoftmax" : "Softmax") + " node '" + std::string(node) + "'";
-    if (in.size() != 1) return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
+    const std::string who =
+        std::string(kLog ? "LogSoftmax" : "Softmax") + " node '" + std::string(node) + "'";
+    if (in.size() != 1)
+        return invalid_argument(who + ": expects 1 input, got " + std::to_string(in.size()));
     const int axis = std::get<SoftmaxAttrs>(attrs).axis;
-    if (axis != -1 && axis != in[0].rank() - 1) return unsupported(who + ": softmax over axis " + std::to_string(axis) + " of " + in[0].str() + " (only the last axis)");
+    if (axis != -1 && axis != in[0].rank() - 1)
+        return unsupported(who + ": softmax over axis " + std::to_string(axis) + " of " +
+                           in[0].str() + " (only the last axis)");
     out = in[0];
     return Status::ok();
 }
@@ -25,14 +29,18 @@ void forward(OpContext& c, Tensor& out) {
         float* o = out.data() + r * n;
         const float m = *std::max_element(xi, xi + n);
         double sum = 0.0;
-        for (int64_t j = 0; j < n; ++j) { o[j] = std::exp(xi[j] - m); sum += o[j]; }
+        for (int64_t j = 0; j < n; ++j) {
+            o[j] = std::exp(xi[j] - m);
+            sum += o[j];
+        }
         const float inv = static_cast<float>(1.0 / sum);
         for (int64_t j = 0; j < n; ++j) o[j] *= inv;
     }
 }
 
 // dx_j = y_j * (g_j - sum_k g_k y_k)
-void vjp(OpContext&, const Tensor& y, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+void vjp(OpContext&, const Tensor& y, const Tensor& g, std::span<Tensor* const> gin,
+         std::span<const bool> acc, ReluRule) {
     if (!gin[0]) return;
     const int64_t n = y.shape().dim(-1), rows = y.size() / n;
     float* d = gin[0]->data();
@@ -63,7 +71,8 @@ void forward_log(OpContext& c, Tensor& out) {
 }
 
 // dx_j = g_j - softmax_j * sum_k g_k, with softmax_j = exp(y_j)
-void vjp_log(OpContext&, const Tensor& y, const Tensor& g, std::span<Tensor* const> gin, std::span<const bool> acc, ReluRule) {
+void vjp_log(OpContext&, const Tensor& y, const Tensor& g, std::span<Tensor* const> gin,
+             std::span<const bool> acc, ReluRule) {
     if (!gin[0]) return;
     const int64_t n = y.shape().dim(-1), rows = y.size() / n;
     float* d = gin[0]->data();

@@ -12,13 +12,18 @@
 
 namespace cnnlens {
 
-struct AlignedFree { void operator()(float* p) const; };
+struct AlignedFree {
+    void operator()(float* p) const;
+};
 
 class Tensor {
 public:
     Tensor() = default;
     explicit Tensor(const Shape& shape) { reset(shape); }
-    Tensor(const Shape& shape, float fill) { reset(shape); std::fill_n(data(), size(), fill); }
+    Tensor(const Shape& shape, float fill) {
+        reset(shape);
+        std::fill_n(data(), size(), fill);
+    }
     Tensor(Tensor&&) noexcept = default;
     Tensor& operator=(Tensor&&) noexcept = default;
     Tensor(const Tensor&) = delete;
@@ -27,13 +32,18 @@ public:
     // Reallocates only when capacity is too small; contents are unspecified afterwards.
     void reset(const Shape& shape);
     // Same elements, new shape (element count must agree).
-    void reshape(const Shape& shape) { CNNLENS_ASSERT(shape.elements() == shape_.elements()); shape_ = shape; }
+    void reshape(const Shape& shape) {
+        CNNLENS_ASSERT(shape.elements() == shape_.elements());
+        shape_ = shape;
+    }
     Tensor clone() const {
         Tensor t(shape_);
         if (size()) std::memcpy(t.data(), data(), sizeof(float) * size());
         return t;
     }
-    void zero() { if (size()) std::memset(data(), 0, sizeof(float) * size()); }
+    void zero() {
+        if (size()) std::memset(data(), 0, sizeof(float) * size());
+    }
 
     const Shape& shape() const { return shape_; }
     // Element count; 0 for a default-constructed tensor (which has no buffer).

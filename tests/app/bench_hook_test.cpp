@@ -17,7 +17,8 @@ namespace {
 // end_bench_threads() puts the app's back.
 TEST(BenchHook, TimesForwardPassesAndRestoresThreads) {
     Session s;
-    EXPECT_NE(bench_forward_json(s, 1, 1, 1).find("\"error\":\"no model is loaded\""), std::string::npos);
+    EXPECT_NE(bench_forward_json(s, 1, 1, 1).find("\"error\":\"no model is loaded\""),
+              std::string::npos);
     ASSERT_TRUE(s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
                               directory_source(test::source_path("models/blazeface"))));
     const int before = kernel_threads();
@@ -39,9 +40,12 @@ TEST(BenchHook, TimesForwardPassesAndRestoresThreads) {
     EXPECT_EQ(kernel_threads(), before);
     end_bench_threads();  // nothing left to restore
     EXPECT_EQ(kernel_threads(), before);
-    EXPECT_NE(bench_forward_json(s, 0, 1, 1).find("batch must be 1..256, got 0"), std::string::npos);
-    EXPECT_NE(bench_forward_json(s, 1, 0, 1).find("runs must be 1..1000, got 0"), std::string::npos);
-    EXPECT_NE(bench_forward_json(s, 1, 1, 99).find("threads must be 1..64, got 99"), std::string::npos);
+    EXPECT_NE(bench_forward_json(s, 0, 1, 1).find("batch must be 1..256, got 0"),
+              std::string::npos);
+    EXPECT_NE(bench_forward_json(s, 1, 0, 1).find("runs must be 1..1000, got 0"),
+              std::string::npos);
+    EXPECT_NE(bench_forward_json(s, 1, 1, 99).find("threads must be 1..64, got 99"),
+              std::string::npos);
 }
 
 }  // namespace

@@ -47,10 +47,12 @@ TEST(FaceTracker, AFaceThatMovedFarBetweenDetectionsKeepsItsId) {
 TEST(FaceTracker, SmoothsJitterAndDropsAFaceMissedTooOften) {
     FaceTracker t;
     t.update({live_box(100, 100)});
-    t.update({live_box(110, 100)});  // a 10-pixel jump of the detector moves the box only part of the way
+    t.update({live_box(
+        110, 100)});  // a 10-pixel jump of the detector moves the box only part of the way
     EXPECT_GT(t.tracks()[0].box.x, 100);
     EXPECT_LT(t.tracks()[0].box.x, 110);
-    for (int i = 0; i < FaceTracker::kMaxMisses; ++i) EXPECT_EQ(t.update({}).size(), 1u) << "miss " << i + 1;
+    for (int i = 0; i < FaceTracker::kMaxMisses; ++i)
+        EXPECT_EQ(t.update({}).size(), 1u) << "miss " << i + 1;
     EXPECT_TRUE(t.update({}).empty());
 }
 
@@ -72,8 +74,9 @@ Image live_shifted_rgba(const Image& photo, int dx) {
 class LiveModeTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        ASSERT_TRUE(s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
-                                  directory_source(test::source_path("models/blazeface"))));
+        ASSERT_TRUE(
+            s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
+                          directory_source(test::source_path("models/blazeface"))));
         auto img = load_image(test::source_path("tests/data/astronaut.jpg"));
         ASSERT_TRUE(img);
         photo = std::move(*img);
@@ -116,7 +119,8 @@ TEST_F(LiveModeTest, TracksClassifiesAndExplainsAMovingFace) {
     // One CSV row per face per frame, the header naming the classes.
     ASSERT_EQ(w.rows.size(), 7u);
     const std::string csv = live_csv(w.rows, s.class_names());
-    EXPECT_EQ(csv.substr(0, csv.find('\n')), "time_ms,frame,face,x,y,width,height,angry,disgust,fear,happy,sad,surprise,neutral");
+    EXPECT_EQ(csv.substr(0, csv.find('\n')),
+              "time_ms,frame,face,x,y,width,height,angry,disgust,fear,happy,sad,surprise,neutral");
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 8);
 }
 
@@ -132,7 +136,8 @@ TEST_F(LiveModeTest, ExplainsWithACheapMethodOnlyAndTakesOnlyTheNewestFrame) {
     EXPECT_FALSE(w.pending);
     ASSERT_EQ(w.result.faces.size(), 1u);
     ASSERT_TRUE(w.result.faces[0].map);
-    EXPECT_TRUE(find_method(w.result.faces[0].map->method)->live()) << w.result.faces[0].map->method;
+    EXPECT_TRUE(find_method(w.result.faces[0].map->method)->live())
+        << w.result.faces[0].map->method;
     // Nothing waits: the job does nothing.
     const int v = w.result_version;
     ASSERT_TRUE(process_live_frame(s));

@@ -74,13 +74,17 @@ TEST(SessionHeap, AThousandExplanationsLeaveTheHeapFlat) {
     ASSERT_EQ(done, warmup + runs);
     ASSERT_NE(s.explanation(), nullptr);
     EXPECT_EQ(s.explanation()->target.cls, (warmup + runs - 1) % s.model().num_classes());
-    if (before.in_use < 0) return;  // no heap statistics (ASan's allocator): LeakSanitizer checks at exit
-    std::printf("heap after %d warm-up explanations: %lld bytes in use, top %lld; after %d more: %lld in use, top %lld\n", warmup,
-                static_cast<long long>(before.in_use), static_cast<long long>(before.top), runs, static_cast<long long>(after.in_use),
-                static_cast<long long>(after.top));
+    if (before.in_use < 0)
+        return;  // no heap statistics (ASan's allocator): LeakSanitizer checks at exit
+    std::printf(
+        "heap after %d warm-up explanations: %lld bytes in use, top %lld; after %d more: %lld in "
+        "use, top %lld\n",
+        warmup, static_cast<long long>(before.in_use), static_cast<long long>(before.top), runs,
+        static_cast<long long>(after.in_use), static_cast<long long>(after.top));
     // Flat: one explanation's map is about 16 KB; a leak of even 100 bytes per run would show.
     EXPECT_LE(after.in_use - before.in_use, 64 * 1024);
-    EXPECT_LE(after.top - before.top, 0) << "the heap grew by " << (after.top - before.top) << " bytes";
+    EXPECT_LE(after.top - before.top, 0)
+        << "the heap grew by " << (after.top - before.top) << " bytes";
 }
 
 }  // namespace

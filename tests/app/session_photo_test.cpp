@@ -17,8 +17,9 @@ namespace {
 class SessionPhotoTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        ASSERT_TRUE(s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
-                                  directory_source(test::source_path("models/blazeface"))));
+        ASSERT_TRUE(
+            s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
+                          directory_source(test::source_path("models/blazeface"))));
         bytes = test::read_file(test::source_path("tests/data/astronaut.jpg"));
         auto img = decode_image(bytes, "astronaut.jpg");
         ASSERT_TRUE(img);
@@ -42,7 +43,8 @@ TEST_F(SessionPhotoTest, RgbaPixelsGiveTheFacesOfTheFile) {
 
     Image rgba{photo.width, photo.height, 4, {}};
     for (size_t i = 0; i < photo.pixels.size(); i += 3)
-        rgba.pixels.insert(rgba.pixels.end(), {photo.pixels[i], photo.pixels[i + 1], photo.pixels[i + 2], static_cast<uint8_t>(i % 251)});
+        rgba.pixels.insert(rgba.pixels.end(), {photo.pixels[i], photo.pixels[i + 1],
+                                               photo.pixels[i + 2], static_cast<uint8_t>(i % 251)});
     ASSERT_TRUE(s.open_pixels(std::move(rgba), "astronaut.webp"));
     EXPECT_EQ(s.photo_name(), "astronaut.webp");
     EXPECT_EQ(s.photo_version(), 2);
@@ -56,7 +58,8 @@ TEST_F(SessionPhotoTest, RgbaPixelsGiveTheFacesOfTheFile) {
 
 // The astronaut enlarged k times (nearest).
 Image enlarged(const Image& photo, int k) {
-    Image big{photo.width * k, photo.height * k, 3, std::vector<uint8_t>(static_cast<size_t>(photo.width * k) * photo.height * k * 3)};
+    Image big{photo.width * k, photo.height * k, 3,
+              std::vector<uint8_t>(static_cast<size_t>(photo.width * k) * photo.height * k * 3)};
     for (int y = 0; y < big.height; ++y)
         for (int x = 0; x < big.width; ++x)
             std::copy_n(&photo.pixels[(static_cast<size_t>(y / k) * photo.width + x / k) * 3], 3,
@@ -81,11 +84,13 @@ TEST_F(SessionPhotoTest, ALargePhotoIsSearchedThroughItsShownCopy) {
     EXPECT_EQ(s.photo_preview().height, Session::kMaxDisplaySide);
     ASSERT_EQ(s.faces().size(), 1u);
     const Face& f = s.faces()[0];
-    for (int i = 0; i < 4; ++i) EXPECT_NEAR(box_of(f)[static_cast<size_t>(i)] / k, box[static_cast<size_t>(i)], 2.0) << i;
+    for (int i = 0; i < 4; ++i)
+        EXPECT_NEAR(box_of(f)[static_cast<size_t>(i)] / k, box[static_cast<size_t>(i)], 2.0) << i;
     EXPECT_LE(std::max(f.crop.width, f.crop.height), Session::kMaxCropSide);
     EXPECT_GT(f.crop.width, 256);  // from the full photo: the face is about 900 pixels there
     EXPECT_EQ(f.top, top);
-    for (size_t i = 0; i < probs.size(); ++i) EXPECT_NEAR(f.probs[i], probs[i], 0.02) << s.class_names()[i];
+    for (size_t i = 0; i < probs.size(); ++i)
+        EXPECT_NEAR(f.probs[i], probs[i], 0.02) << s.class_names()[i];
     // Switching alignment crops from the full photo the same way.
     ASSERT_TRUE(s.set_align_faces(!s.align_faces()));
     EXPECT_LE(std::max(s.faces()[0].crop.width, s.faces()[0].crop.height), Session::kMaxCropSide);
@@ -114,7 +119,10 @@ TEST_F(SessionPhotoTest, PixelsOverTheLimitsAreRefusedAndThePhotoStays) {
     EXPECT_TRUE(check_photo_size("x", 8000, 6000));
     Status st = check_photo_size("wide.webp", 40000, 2);
     EXPECT_EQ(st.code(), ErrorCode::kOutOfRange);
-    EXPECT_NE(st.message().find("image 'wide.webp': 40000x2 pixels exceeds the limit of 32768 per side"), std::string::npos) << st.message();
+    EXPECT_NE(
+        st.message().find("image 'wide.webp': 40000x2 pixels exceeds the limit of 32768 per side"),
+        std::string::npos)
+        << st.message();
     st = check_photo_size("huge.avif", 20000, 20000);
     EXPECT_NE(st.message().find("100 megapixels"), std::string::npos) << st.message();
     EXPECT_FALSE(check_photo_size("zero.webp", 0, 10));
@@ -150,8 +158,12 @@ TEST(ShownCopy, IsTheBlockMeanWithinTheShownSide) {
             int sum = 0;
             for (int j = 0; j < 3; ++j)
                 for (int i = 0; i < 3; ++i)
-                    sum += img.pixels[(static_cast<size_t>(std::min(3 * y + j, 999)) * 2049 + static_cast<size_t>(3 * x + i)) * 3 + 1];
-            EXPECT_EQ(shown.pixels[(static_cast<size_t>(y) * 683 + x) * 3 + 1], (sum + 4) / 9) << x << "," << y;
+                    sum += img.pixels[(static_cast<size_t>(std::min(3 * y + j, 999)) * 2049 +
+                                       static_cast<size_t>(3 * x + i)) *
+                                          3 +
+                                      1];
+            EXPECT_EQ(shown.pixels[(static_cast<size_t>(y) * 683 + x) * 3 + 1], (sum + 4) / 9)
+                << x << "," << y;
         }
     EXPECT_TRUE(shown_copy(random_image(1024, 700, 3, 6)).empty());
 }
@@ -169,7 +181,8 @@ TEST(DownscaleTo, IsTheAreaAverageOnAnyThreadCount) {
         EXPECT_EQ(one.pixels, two.pixels);
         std::vector<float> src(img.pixels.begin(), img.pixels.end()), ref(one.pixels.size());
         resample(src.data(), img.width, img.height, c, ref.data(), one.width, one.height);
-        for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(one.pixels[i], ref[i], 0.5f + 1e-3f) << "channels " << c << " at " << i;
+        for (size_t i = 0; i < ref.size(); ++i)
+            ASSERT_NEAR(one.pixels[i], ref[i], 0.5f + 1e-3f) << "channels " << c << " at " << i;
     }
     const Image small = random_image(40, 30, 3, 9);
     EXPECT_EQ(downscale_to(small, 40).pixels, small.pixels);

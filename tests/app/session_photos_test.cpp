@@ -16,10 +16,14 @@ class SessionPhotos : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         session = new Session;
-        ASSERT_TRUE(session->load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
-                                         directory_source(test::source_path("models/blazeface"))));
+        ASSERT_TRUE(session->load_models(
+            directory_source(test::source_path("models/fer2013-mini-xception")),
+            directory_source(test::source_path("models/blazeface"))));
     }
-    static void TearDownTestSuite() { delete session; session = nullptr; }
+    static void TearDownTestSuite() {
+        delete session;
+        session = nullptr;
+    }
     static Status open(const std::string& relative) {
         const auto bytes = test::read_file(test::source_path(relative));
         return session->open_photo(bytes, relative.substr(relative.find_last_of('/') + 1));
@@ -38,7 +42,8 @@ struct Seen {
 std::vector<Seen> open_eight(Session& s, const char* ext) {
     std::vector<Seen> seen;
     for (int o = 1; o <= 8; ++o) {
-        const std::string file = "tests/data/photos/orientation/astronaut_" + std::to_string(o) + ext;
+        const std::string file =
+            "tests/data/photos/orientation/astronaut_" + std::to_string(o) + ext;
         const Status st = s.open_photo(test::read_file(test::source_path(file)), file);
         EXPECT_TRUE(st) << st.message();
         EXPECT_EQ(s.faces().size(), 1u) << file;
@@ -62,7 +67,8 @@ TEST_F(SessionPhotos, EightOrientationsOfAPngAreOnePhoto) {
         EXPECT_FLOAT_EQ(seen[o].box.y, seen[0].box.y);
         EXPECT_FLOAT_EQ(seen[o].box.width, seen[0].box.width);
         EXPECT_FLOAT_EQ(seen[o].box.height, seen[0].box.height);
-        for (size_t k = 0; k < seen[0].probs.size(); ++k) EXPECT_NEAR(seen[o].probs[k], seen[0].probs[k], 1e-5) << "class " << k;
+        for (size_t k = 0; k < seen[0].probs.size(); ++k)
+            EXPECT_NEAR(seen[o].probs[k], seen[0].probs[k], 1e-5) << "class " << k;
     }
     // Upright coordinates: the face sits where it is in the upright crop of astronaut.jpg
     // (x 112..432, y 32..304 of the photo; the oracle face at cols 170..286, rows 70..186).
@@ -80,11 +86,15 @@ TEST_F(SessionPhotos, EightOrientationsOfAJpegAgree) {
     for (size_t o = 0; o < 8; ++o) {
         EXPECT_EQ(seen[o].width, 320);
         EXPECT_EQ(seen[o].height, 272);
-        for (float d : {seen[o].box.x - seen[0].box.x, seen[o].box.y - seen[0].box.y, seen[o].box.width - seen[0].box.width})
+        for (float d : {seen[o].box.x - seen[0].box.x, seen[o].box.y - seen[0].box.y,
+                        seen[o].box.width - seen[0].box.width})
             box_err = std::max(box_err, static_cast<double>(std::abs(d)));
-        for (size_t k = 0; k < seen[0].probs.size(); ++k) prob_err = std::max(prob_err, static_cast<double>(std::abs(seen[o].probs[k] - seen[0].probs[k])));
+        for (size_t k = 0; k < seen[0].probs.size(); ++k)
+            prob_err = std::max(prob_err,
+                                static_cast<double>(std::abs(seen[o].probs[k] - seen[0].probs[k])));
     }
-    std::printf("8 orientations of a JPEG: face boxes within %.3f px, probabilities within %.2e\n", box_err, prob_err);
+    std::printf("8 orientations of a JPEG: face boxes within %.3f px, probabilities within %.2e\n",
+                box_err, prob_err);
     EXPECT_LT(box_err, 0.5);
     EXPECT_LT(prob_err, 1e-5);
 }
@@ -94,12 +104,14 @@ TEST_F(SessionPhotos, WebPAndAvifOpenNatively) {
         const Status st = open(std::string("tests/data/photos/astronaut.") + ext);
         const bool here = std::string(ext) == "webp" ? test::kHaveWebp : test::kHaveAvif;
         if (!here) {
-            EXPECT_NE(st.message().find("is not decodable here"), std::string::npos) << st.message();
+            EXPECT_NE(st.message().find("is not decodable here"), std::string::npos)
+                << st.message();
             continue;
         }
         ASSERT_TRUE(st) << st.message();
         ASSERT_EQ(session->faces().size(), 1u) << ext;
-        EXPECT_EQ(session->class_names()[static_cast<size_t>(session->faces()[0].top)], "happy") << ext;
+        EXPECT_EQ(session->class_names()[static_cast<size_t>(session->faces()[0].top)], "happy")
+            << ext;
     }
 }
 

@@ -18,8 +18,9 @@ namespace {
 class SessionTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        ASSERT_TRUE(s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
-                                  directory_source(test::source_path("models/blazeface"))));
+        ASSERT_TRUE(
+            s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
+                          directory_source(test::source_path("models/blazeface"))));
         photo = test::read_file(test::source_path("tests/data/astronaut.jpg"));
         ASSERT_TRUE(s.open_photo(photo, "astronaut.jpg"));
     }
@@ -119,7 +120,10 @@ TEST_F(SessionTest, LimeFillsInAndACancelKeepsThePartialResult) {
 
 TEST_F(SessionTest, CancelStopsARunningJobAndDropsAPendingOne) {
     s.request(request("occlusion"));
-    Status st = s.run_pending([&](float) { s.cancel(); return true; });
+    Status st = s.run_pending([&](float) {
+        s.cancel();
+        return true;
+    });
     EXPECT_EQ(st.code(), ErrorCode::kCancelled);
     EXPECT_EQ(s.explanation(), nullptr);
     s.request(request("occlusion"));
@@ -146,9 +150,10 @@ TEST_F(SessionTest, ExportsTheViewAsPngAndJson) {
     ASSERT_GT(png.size(), 8u);
     EXPECT_EQ(png[1], 'P');
     const std::string json = view_json(state, s);
-    for (const char* want : {"\"method\": \"gradcam\"", "\"seed\": 1", "\"class_name\": \"happy\"", "\"name\": \"astronaut.jpg\"",
-                             "\"partial\": false", "\"norm\": \"minmax\"",
-                             "\"stat_labels\": {\"layer_node\": \"Layer\", \"score\": \"Class score\"}"})
+    for (const char* want :
+         {"\"method\": \"gradcam\"", "\"seed\": 1", "\"class_name\": \"happy\"",
+          "\"name\": \"astronaut.jpg\"", "\"partial\": false", "\"norm\": \"minmax\"",
+          "\"stat_labels\": {\"layer_node\": \"Layer\", \"score\": \"Class score\"}"})
         EXPECT_NE(json.find(want), std::string::npos) << want << " not in\n" << json;
     EXPECT_EQ(export_name(s, "gradcam", ".png"), "astronaut_gradcam.png");
     const Image map = map_picture(s.explanation()->map, MapNorm::kMinMax, Colormap::kInferno, 2);
@@ -163,14 +168,21 @@ TEST_F(SessionTest, AlignmentTurnsTheCropAndCanBeSwitchedOff) {
     ASSERT_TRUE(s.open_photo(encode_png(turned), "turned.png"));
     ASSERT_EQ(s.faces().size(), 1u);
     EXPECT_TRUE(s.align_faces());
-    struct { FaceBox box; CropFrame frame; std::vector<float> probs; } aligned{s.faces()[0].box, s.faces()[0].frame, s.faces()[0].probs};
+    struct {
+        FaceBox box;
+        CropFrame frame;
+        std::vector<float> probs;
+    } aligned{s.faces()[0].box, s.faces()[0].frame, s.faces()[0].probs};
     EXPECT_NEAR(aligned.frame.angle_degrees(), 25, 6);
     EXPECT_EQ(s.faces()[0].crop.width, static_cast<int>(std::lround(aligned.frame.width)));
     s.request(request("gradcam"));
     ASSERT_TRUE(s.run_pending());
     AppState state;
     const std::string json = view_json(state, s);
-    EXPECT_NE(json.find("\"angle_degrees\": " + std::to_string(aligned.frame.angle_degrees()).substr(0, 4)), std::string::npos) << json;
+    EXPECT_NE(json.find("\"angle_degrees\": " +
+                        std::to_string(aligned.frame.angle_degrees()).substr(0, 4)),
+              std::string::npos)
+        << json;
     EXPECT_NE(json.find("\"aligned\": true"), std::string::npos) << json;
     // The photo export: the map inside the turned square, the photo elsewhere.
     const Image pic = view_photo_overlay(state, s);
@@ -179,10 +191,12 @@ TEST_F(SessionTest, AlignmentTurnsTheCropAndCanBeSwitchedOff) {
     for (int y = 0; y < pic.height; ++y)
         for (int x = 0; x < pic.width; ++x) {
             const PointF c = aligned.frame.to_crop({x + 0.5f, y + 0.5f});
-            const bool in = c.x >= 0 && c.y >= 0 && c.x < aligned.frame.width && c.y < aligned.frame.height;
+            const bool in =
+                c.x >= 0 && c.y >= 0 && c.x < aligned.frame.width && c.y < aligned.frame.height;
             const size_t i = static_cast<size_t>(y) * turned.width + x;
             bool changed = false;
-            for (int k = 0; k < 3; ++k) changed |= pic.pixels[i * 4 + k] != turned.pixels[i * 3 + k];
+            for (int k = 0; k < 3; ++k)
+                changed |= pic.pixels[i * 4 + k] != turned.pixels[i * 3 + k];
             inside += in;
             (in ? inside_changed : outside_changed) += changed;
         }
@@ -283,7 +297,9 @@ TEST_F(SessionTest, OwnModelTakesMeanStdFromTheDialog) {
     PanelWork w;
     std::vector<DroppedFile> files;
     for (const char* name : {"emotion.json", "emotion.bin"})
-        files.push_back({test::read_file(test::source_path(std::string("models/fer2013-mini-xception/") + name)), name});
+        files.push_back({test::read_file(test::source_path(
+                             std::string("models/fer2013-mini-xception/") + name)),
+                         name});
     ASSERT_TRUE(open_files(s, w, files));
     ASSERT_TRUE(w.model.pending.has_value());
     InputSpec in = w.model.pending->spec.input;
@@ -358,7 +374,8 @@ TEST_F(SessionTest, TheClassGridOfAManyClassModelShowsItsTopClasses) {
     const int gap = m.graph.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {x});
     Tensor b(Shape{3, 1000});
     for (int64_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 7919) % 1000) / 1000.f;
-    m.graph.set_output(m.graph.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {gap, m.graph.add_const("b", std::move(b))}));
+    m.graph.set_output(m.graph.add_node("fc", OpType::kMatMul, MatMulAttrs{},
+                                        {gap, m.graph.add_const("b", std::move(b))}));
     ASSERT_TRUE(m.graph.validate());
     m.spec.inferred = true;
     ASSERT_TRUE(complete_model(m));
@@ -373,7 +390,8 @@ TEST_F(SessionTest, TheClassGridOfAManyClassModelShowsItsTopClasses) {
     const auto& probs = s.faces()[0].probs;
     EXPECT_EQ(w.grid.classes[0], s.faces()[0].top);
     for (size_t k = 1; k < w.grid.classes.size(); ++k)
-        EXPECT_GE(probs[static_cast<size_t>(w.grid.classes[k - 1])], probs[static_cast<size_t>(w.grid.classes[k])]);
+        EXPECT_GE(probs[static_cast<size_t>(w.grid.classes[k - 1])],
+                  probs[static_cast<size_t>(w.grid.classes[k])]);
     int worst_shown = w.grid.classes.back(), above = 0;
     for (float p : probs) above += p > probs[static_cast<size_t>(worst_shown)];
     EXPECT_EQ(above, ClassGrid::kTopClasses - 1);
@@ -389,11 +407,14 @@ TEST(ModelMemory, ChecksNeedAgainstWhatThePageCanGet) {
     EXPECT_TRUE(check_memory("m.onnx", 100, "x", 100));
     const Status st = check_memory("m.onnx", 45'000'000, "its weights", 20'000'000);
     ASSERT_FALSE(st);
-    EXPECT_EQ(st.message(), "m.onnx needs 45.0 MB (its weights) but the page can get only 20.0 MB more memory; the current model stays");
+    EXPECT_EQ(st.message(),
+              "m.onnx needs 45.0 MB (its weights) but the page can get only 20.0 MB more memory; "
+              "the current model stays");
     Graph g;
     const int x = g.add_input("x", Shape{-1, 4, 4, 2});
     g.set_output(g.add_node("fc", OpType::kMatMul, MatMulAttrs{},
-                            {g.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {x}), g.add_const("b", Tensor(Shape{2, 3}, 0.f))}));
+                            {g.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {x}),
+                             g.add_const("b", Tensor(Shape{2, 3}, 0.f))}));
     ASSERT_TRUE(g.validate());
     const ModelMemory mm = model_memory(g, 4);
     EXPECT_EQ(mm.weights, 6 * 4);
@@ -411,7 +432,8 @@ TEST_F(SessionTest, AModelTooLargeForThePageIsRefusedAndThePreviousStays) {
     w.model.memory_available = [file] { return file / 2; };  // less than its weights
     Status st = open_files(s, w, drop);
     ASSERT_FALSE(st);
-    EXPECT_NE(st.message().find("resnet48.onnx needs " + megabytes(file)), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("resnet48.onnx needs " + megabytes(file)), std::string::npos)
+        << st.message();
     EXPECT_NE(st.message().find("the current model stays"), std::string::npos) << st.message();
     EXPECT_FALSE(w.model.pending.has_value());
     EXPECT_EQ(s.model().spec.name, before);
@@ -421,7 +443,8 @@ TEST_F(SessionTest, AModelTooLargeForThePageIsRefusedAndThePreviousStays) {
     w.model.memory_available = [file] { return file + 1; };
     st = open_files(s, w, drop);
     ASSERT_FALSE(st);
-    EXPECT_NE(st.message().find("activations and gradients of one image"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("activations and gradients of one image"), std::string::npos)
+        << st.message();
     EXPECT_FALSE(w.model.pending.has_value());
     w.model.memory_available = {};
     drop = onnx_drop("resnet48.opset17.onnx", "resnet48.onnx");

@@ -24,7 +24,11 @@ using StateLock = std::unique_lock<std::mutex>;
 class JobThread {
 public:
     template <class F>
-    explicit JobThread(F job) : thread_([this, job]() mutable { job(); done_ = true; }) {}
+    explicit JobThread(F job)
+        : thread_([this, job]() mutable {
+              job();
+              done_ = true;
+          }) {}
     ~JobThread() { thread_.join(); }
     bool done() const { return done_; }
 
@@ -46,8 +50,9 @@ protected:
 #if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
         GTEST_SKIP() << "this build has no threads";
 #endif
-        ASSERT_TRUE(s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
-                                  directory_source(test::source_path("models/blazeface"))));
+        ASSERT_TRUE(
+            s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
+                          directory_source(test::source_path("models/blazeface"))));
         const auto photo = test::read_file(test::source_path("tests/data/astronaut.jpg"));
         ASSERT_TRUE(s.open_photo(photo, "astronaut.jpg"));
     }
@@ -106,7 +111,8 @@ TEST_F(SessionThreadsTest, LimeOnAJobThreadPublishesProgressAndPartialFitsAndIsC
         }
     }
     StateLock lock(s.state_mutex());
-    EXPECT_TRUE(cancelled) << "the job ended before two partial fits were seen (" << polls << " polls)";
+    EXPECT_TRUE(cancelled) << "the job ended before two partial fits were seen (" << polls
+                           << " polls)";
     EXPECT_EQ(st.code(), ErrorCode::kCancelled) << st.message();
     EXPECT_FALSE(s.busy());
     ASSERT_NE(s.explanation(), nullptr);

@@ -20,9 +20,11 @@ using StateLock = std::unique_lock<std::mutex>;
 class TrustRunTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        ASSERT_TRUE(s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
-                                  directory_source(test::source_path("models/blazeface"))));
-        ASSERT_TRUE(s.open_photo(test::read_file(test::source_path("tests/data/astronaut.jpg")), "astronaut.jpg"));
+        ASSERT_TRUE(
+            s.load_models(directory_source(test::source_path("models/fer2013-mini-xception")),
+                          directory_source(test::source_path("models/blazeface"))));
+        ASSERT_TRUE(s.open_photo(test::read_file(test::source_path("tests/data/astronaut.jpg")),
+                                 "astronaut.jpg"));
     }
     void explain(const std::string& method) {
         ExplainRequest r;
@@ -95,8 +97,10 @@ TEST_F(TrustRunTest, EveryScoreEqualsComputeMetricsWithTheCliOptions) {
         ASSERT_NE(sc, nullptr) << all[i]->name;
         EXPECT_EQ(sc->metric, all[i]);  // in the list's order
         EXPECT_EQ(trust().scores[i].metric, all[i]);
-        if (std::isnan(ref[i])) EXPECT_TRUE(std::isnan(sc->value)) << all[i]->name;
-        else EXPECT_EQ(sc->value, ref[i]) << all[i]->name;
+        if (std::isnan(ref[i]))
+            EXPECT_TRUE(std::isnan(sc->value)) << all[i]->name;
+        else
+            EXPECT_EQ(sc->value, ref[i]) << all[i]->name;
     }
     // The randomization check: the original first, then one step per randomizable layer.
     const std::vector<int> layers = randomizable_layers(s.model().graph);
@@ -198,7 +202,8 @@ TEST_F(TrustRunTest, TheExportCarriesTheScores) {
     run(30);
     const std::string json = view_json(state, s);
     for (const MetricDef& m : all_metrics()) {
-        EXPECT_NE(json.find("\"name\": \"" + std::string(m.name) + "\""), std::string::npos) << m.name;
+        EXPECT_NE(json.find("\"name\": \"" + std::string(m.name) + "\""), std::string::npos)
+            << m.name;
         EXPECT_NE(json.find(std::string(m.title)), std::string::npos) << m.title;
     }
     EXPECT_NE(json.find("\"deletion_random\""), std::string::npos);

@@ -54,15 +54,19 @@ TEST(BadInputs, EveryCatalogueEntryFailsWithItsMessage) {
         const std::string file = e.at("file"), kind = e.at("kind");
         // A format only native builds decode ("needs"): elsewhere the error names the format.
         const std::string needs = e.value("needs", "");
-        const std::string expect = needs.empty() || decodable_here(needs) ? std::string(e.at("expect")) : needs + " is not decodable here";
+        const std::string expect = needs.empty() || decodable_here(needs)
+                                       ? std::string(e.at("expect"))
+                                       : needs + " is not decodable here";
         SCOPED_TRACE(file + " (" + e.value("what", "") + ")");
         ++kinds[kind];
         const Status st = open_bad(kind, test::source_path(kBad + file));
         ASSERT_FALSE(st.is_ok()) << "opened without an error";
-        EXPECT_NE(st.message().find(expect), std::string::npos) << "message: " << st.message() << "\nexpected to contain: " << expect;
+        EXPECT_NE(st.message().find(expect), std::string::npos)
+            << "message: " << st.message() << "\nexpected to contain: " << expect;
         // Every message names the file (a model's: its model.json), whatever else it names.
         const std::string base = file.substr(file.find_last_of('/') + 1);
-        EXPECT_NE(st.message().find(base), std::string::npos) << "message does not name the file: " << st.message();
+        EXPECT_NE(st.message().find(base), std::string::npos)
+            << "message does not name the file: " << st.message();
     }
     EXPECT_GE(kinds["image"], 8);
     EXPECT_GE(kinds["model"], 10);
@@ -101,7 +105,8 @@ TEST(BadInputs, TheGoodSiblingOfTheBadModelsLoads) {
 }
 
 std::vector<uint8_t> png_header(uint32_t w, uint32_t h) {
-    std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+    std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                              0,    0,   0,   13,  'I',  'H',  'D',  'R'};
     for (uint32_t v : {w, h})
         for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
     for (uint8_t v : {8, 0, 0, 0, 0, 0, 0, 0, 0}) b.push_back(v);  // depth, gray, ..., CRC
@@ -111,22 +116,31 @@ std::vector<uint8_t> png_header(uint32_t w, uint32_t h) {
 TEST(Limits, ImageSizeIsCheckedFromTheHeaderAtItsEdges) {
     auto side = decode_image(png_header(limits::kMaxImageSide + 1, 1), "wide.png");
     EXPECT_EQ(side.status().code(), ErrorCode::kOutOfRange);
-    EXPECT_NE(side.status().message().find("image 'wide.png': 32769x1 pixels exceeds the limit"), std::string::npos) << side.status().message();
-    auto area = decode_image(png_header(limits::kMaxImageSide, 3052), "big.png");  // 100.007 megapixels
+    EXPECT_NE(side.status().message().find("image 'wide.png': 32769x1 pixels exceeds the limit"),
+              std::string::npos)
+        << side.status().message();
+    auto area =
+        decode_image(png_header(limits::kMaxImageSide, 3052), "big.png");  // 100.007 megapixels
     EXPECT_EQ(area.status().code(), ErrorCode::kOutOfRange) << area.status().message();
     // Exactly at the limits the header passes and the missing pixel data is the error.
     for (auto [w, h] : {std::pair{limits::kMaxImageSide, 1}, std::pair{10000, 10000}}) {
-        auto ok = decode_image(png_header(static_cast<uint32_t>(w), static_cast<uint32_t>(h)), "edge.png");
-        EXPECT_EQ(ok.status().code(), ErrorCode::kCorrupt) << w << "x" << h << ": " << ok.status().message();
+        auto ok = decode_image(png_header(static_cast<uint32_t>(w), static_cast<uint32_t>(h)),
+                               "edge.png");
+        EXPECT_EQ(ok.status().code(), ErrorCode::kCorrupt)
+            << w << "x" << h << ": " << ok.status().message();
     }
 }
 
 TEST(Limits, PnmHeaderValuesThatOverflowAreRefused) {
     const std::string maxval = "P5 2 2 70000\n\x01\x02\x03\x04";
-    auto m = decode_image(std::span(reinterpret_cast<const uint8_t*>(maxval.data()), maxval.size()), "deep.pgm");
-    EXPECT_NE(m.status().message().find("PNM maximum value 70000 is not in 1..65535"), std::string::npos) << m.status().message();
+    auto m = decode_image(std::span(reinterpret_cast<const uint8_t*>(maxval.data()), maxval.size()),
+                          "deep.pgm");
+    EXPECT_NE(m.status().message().find("PNM maximum value 70000 is not in 1..65535"),
+              std::string::npos)
+        << m.status().message();
     const std::string ok = "P5 2 2 255\n\x01\x02\x03\x04";
-    auto g = decode_image(std::span(reinterpret_cast<const uint8_t*>(ok.data()), ok.size()), "ok.pgm");
+    auto g =
+        decode_image(std::span(reinterpret_cast<const uint8_t*>(ok.data()), ok.size()), "ok.pgm");
     ASSERT_TRUE(g) << g.status().message();
     EXPECT_EQ(g->width * g->height, 4);
 }
@@ -134,7 +148,9 @@ TEST(Limits, PnmHeaderValuesThatOverflowAreRefused) {
 // A TF.js model.json with `nodes` NoOp nodes after the seed model's own.
 std::vector<uint8_t> with_nodes(const SeedModel& s, int64_t nodes) {
     json j = json::parse(s.json.begin(), s.json.end());
-    for (int64_t k = 0; k < nodes; ++k) j["modelTopology"]["node"].push_back({{"name", "noop" + std::to_string(k)}, {"op", "NoOp"}});
+    for (int64_t k = 0; k < nodes; ++k)
+        j["modelTopology"]["node"].push_back(
+            {{"name", "noop" + std::to_string(k)}, {"op", "NoOp"}});
     const std::string text = j.dump();
     return {text.begin(), text.end()};
 }
@@ -144,7 +160,10 @@ TEST(Limits, NodeCount) {
     s.json = with_nodes(s, limits::kMaxNodes);
     auto m = load_model_from(s.source(), "model.json");
     EXPECT_EQ(m.status().code(), ErrorCode::kOutOfRange);
-    EXPECT_NE(m.status().message().find("model.json: the graph has 100011 nodes, over the limit of 100000"), std::string::npos) << m.status().message();
+    EXPECT_NE(m.status().message().find(
+                  "model.json: the graph has 100011 nodes, over the limit of 100000"),
+              std::string::npos)
+        << m.status().message();
 }
 
 TEST(Limits, PlaceholderRankBeyondTheShapeLimitIsAnError) {
@@ -155,7 +174,10 @@ TEST(Limits, PlaceholderRankBeyondTheShapeLimitIsAnError) {
     const std::string text = j.dump();
     s.json.assign(text.begin(), text.end());
     auto m = load_model_from(s.source(), "model.json");
-    EXPECT_NE(m.status().message().find("Placeholder node 'input': has more than " + std::to_string(kMaxRank) + " dimensions"), std::string::npos) << m.status().message();
+    EXPECT_NE(m.status().message().find("Placeholder node 'input': has more than " +
+                                        std::to_string(kMaxRank) + " dimensions"),
+              std::string::npos)
+        << m.status().message();
 }
 
 TEST(Limits, ModelFilesOverTheSizeLimitAreRefusedBeforeParsing) {
@@ -169,7 +191,10 @@ TEST(Limits, ModelFilesOverTheSizeLimitAreRefusedBeforeParsing) {
     };
     auto m = load_model_from(big, "model.json");
     EXPECT_EQ(m.status().code(), ErrorCode::kOutOfRange);
-    EXPECT_NE(m.status().message().find("model file 'model.json' is larger than 512 MiB (the limit)"), std::string::npos) << m.status().message();
+    EXPECT_NE(
+        m.status().message().find("model file 'model.json' is larger than 512 MiB (the limit)"),
+        std::string::npos)
+        << m.status().message();
     EXPECT_FALSE(asked_for_weights);
 }
 
@@ -184,14 +209,16 @@ TEST(Limits, BatchesAreSplitToFitTheActivationLimit) {
     json j = json::parse(s.json.begin(), s.json.end());
     json& dims = j["modelTopology"]["node"][0]["attr"]["shape"]["shape"]["dim"];
     dims[1]["size"] = "4096";
-    dims[2]["size"] = "4096";  // input 64 MiB, conv output 2 x 4095 x 4095: 256 MiB of tape per image
+    dims[2]["size"] =
+        "4096";  // input 64 MiB, conv output 2 x 4095 x 4095: 256 MiB of tape per image
     std::string text = j.dump();
     s.json.assign(text.begin(), text.end());
     auto big = load_model_from(s.source(), "model.json");
     ASSERT_TRUE(big) << big.status().message();
     const int64_t per_image = big->graph.tape_bytes_per_image();
     EXPECT_GT(per_image, int64_t{256} << 20);
-    EXPECT_EQ(batch_that_fits(big->graph, 64), static_cast<int>(limits::kMaxActivationBytes / per_image));
+    EXPECT_EQ(batch_that_fits(big->graph, 64),
+              static_cast<int>(limits::kMaxActivationBytes / per_image));
     EXPECT_GE(batch_that_fits(big->graph, 64), 1);
     EXPECT_LT(batch_that_fits(big->graph, 64), 64);
 
@@ -207,7 +234,8 @@ TEST(Limits, BatchesAreSplitToFitTheActivationLimit) {
     ASSERT_TRUE(a && b);
     EXPECT_EQ(split.max_batch(), 2);
     EXPECT_EQ(test::max_abs_diff(a->logits.data(), b->logits.data(), a->logits.size()), 0.0);
-    EXPECT_EQ(test::max_abs_diff(a->input_grad.data(), b->input_grad.data(), a->input_grad.size()), 0.0);
+    EXPECT_EQ(test::max_abs_diff(a->input_grad.data(), b->input_grad.data(), a->input_grad.size()),
+              0.0);
 }
 
 TEST(Limits, CsvLineLengthDefaultsToTheLimit) {
@@ -217,7 +245,10 @@ TEST(Limits, CsvLineLengthDefaultsToTheLimit) {
     text.append(static_cast<size_t>(limits::kMaxCsvLineBytes), '7');
     text += "\n";
     auto ds = parse_csv_dataset(text, "long.csv");
-    EXPECT_NE(ds.status().message().find("long.csv line 2 (row 1): line is longer than 1048576 bytes"), std::string::npos) << ds.status().message();
+    EXPECT_NE(
+        ds.status().message().find("long.csv line 2 (row 1): line is longer than 1048576 bytes"),
+        std::string::npos)
+        << ds.status().message();
 }
 
 }  // namespace

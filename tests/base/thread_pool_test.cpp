@@ -28,7 +28,8 @@ TEST(ThreadPool, RangesCoverEveryItemOnce) {
                     if (thread < 0 || thread >= pool_threads()) ++bad_thread;
                     for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
                 });
-                for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n " << n << " item " << i;
+                for (int64_t i = 0; i < n; ++i)
+                    ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n " << n << " item " << i;
                 EXPECT_EQ(bad_thread.load(), 0);
             }
         }
@@ -47,7 +48,8 @@ TEST(ThreadPool, DynamicRangesAreGrainSizedAndCoverEveryItemOnce) {
                     if (e - b > grain && !(b == 0 && e == n)) ++too_long;
                     for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
                 });
-                for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n " << n << " item " << i;
+                for (int64_t i = 0; i < n; ++i)
+                    ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n " << n << " item " << i;
                 EXPECT_EQ(too_long.load(), 0);
             }
         }
@@ -135,7 +137,9 @@ TEST(ThreadPool, ResizingBetweenLoopsIsSafe) {
     for (int round = 0; round < 20; ++round) {
         Threads t(1 + round % 4);
         std::atomic<int64_t> sum{0};
-        parallel_for(100, 1, [&](int64_t b, int64_t e, int) { for (int64_t i = b; i < e; ++i) sum += i; });
+        parallel_for(100, 1, [&](int64_t b, int64_t e, int) {
+            for (int64_t i = b; i < e; ++i) sum += i;
+        });
         EXPECT_EQ(sum.load(), 4950);
     }
 }

@@ -169,7 +169,8 @@ TEST(Confusion, ImageModelsSeeTheCenterCrop) {
     wide.width = 24, wide.height = 12, wide.channels = 1;
     wide.pixels.assign(24 * 12, static_cast<uint8_t>(kValue[0]));
     for (int y = 0; y < 12; ++y)
-        for (int x = 6; x < 18; ++x) wide.pixels[static_cast<size_t>(y * 24 + x)] = static_cast<uint8_t>(kValue[5]);
+        for (int x = 6; x < 18; ++x)
+            wide.pixels[static_cast<size_t>(y * 24 + x)] = static_cast<uint8_t>(kValue[5]);
     Dataset d;
     d.source = "wide";
     d.class_names.assign(fer2013_class_names().begin(), fer2013_class_names().end());

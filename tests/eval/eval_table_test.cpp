@@ -15,7 +15,8 @@ namespace {
 std::vector<double> values(int n) {
     Rng rng(5);
     std::vector<double> v;
-    for (int i = 0; i < n; ++i) v.push_back(std::exp(8.0 * rng.uniform() - 4.0) * (rng.uniform() - 0.3));
+    for (int i = 0; i < n; ++i)
+        v.push_back(std::exp(8.0 * rng.uniform() - 4.0) * (rng.uniform() - 0.3));
     return v;
 }
 
@@ -74,7 +75,8 @@ TEST(EvalTable, MergeRefusesOtherRunsRepeatsAndGaps) {
     std::vector<EvalTable> parts = {run(v, 0, 3), run(v, 1, 3)};
     auto gap = merge_tables(parts);
     ASSERT_FALSE(gap);
-    EXPECT_NE(gap.status().message().find("shards 2 of 3 are missing"), std::string::npos) << gap.status().message();
+    EXPECT_NE(gap.status().message().find("shards 2 of 3 are missing"), std::string::npos)
+        << gap.status().message();
     parts.push_back(run(v, 1, 3));
     auto twice = merge_tables(parts);
     ASSERT_FALSE(twice);
@@ -83,7 +85,9 @@ TEST(EvalTable, MergeRefusesOtherRunsRepeatsAndGaps) {
     parts.back().settings = "other";
     auto other = merge_tables(parts);
     ASSERT_FALSE(other);
-    EXPECT_NE(other.status().message().find("partial 3 (shard 2/3) is of another run"), std::string::npos) << other.status().message();
+    EXPECT_NE(other.status().message().find("partial 3 (shard 2/3) is of another run"),
+              std::string::npos)
+        << other.status().message();
     EvalTable t;
     EXPECT_FALSE(t.add("a", "b", 2e6));
 }

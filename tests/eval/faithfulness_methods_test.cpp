@@ -14,7 +14,8 @@ TEST(FaithfulnessOnFaces, MethodsBeatRandomDeletion) {
     auto model = load_model(test::source_path("models/fer2013-mini-xception"));
     ASSERT_TRUE(model) << model.status().message();
     GraphProbe probe(*model, *select_kernel_set());
-    const std::vector<float> inputs = test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
+    const std::vector<float> inputs =
+        test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
     ASSERT_GE(inputs.size(), size_t(3 * 4096));
     // The astronaut and an LFW face, both confidently happy; under ASan (a check of memory, not
     // of numbers, run once anyway) the astronaut only.
@@ -41,7 +42,8 @@ TEST(FaithfulnessOnFaces, MethodsBeatRandomDeletion) {
             o.random_orders = 3;
             auto f = deletion_insertion(probe, x, e->map, cls, o);
             ASSERT_TRUE(f) << f.status().message();
-            EXPECT_LT(f->deletion.auc, f->deletion_random.auc) << "deletion AUC " << f->deletion.auc << " vs random " << f->deletion_random.auc;
+            EXPECT_LT(f->deletion.auc, f->deletion_random.auc)
+                << "deletion AUC " << f->deletion.auc << " vs random " << f->deletion_random.auc;
         }
     }
 }

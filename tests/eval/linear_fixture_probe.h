@@ -23,7 +23,8 @@ public:
         for (int64_t i = 0; i < n; ++i)
             for (int64_t k = 0; k < classes; ++k) {
                 double s = b_[static_cast<size_t>(k)];
-                for (int64_t j = 0; j < d; ++j) s += w_[static_cast<size_t>(k * d + j)] * x[i * d + j];
+                for (int64_t j = 0; j < d; ++j)
+                    s += w_[static_cast<size_t>(k * d + j)] * x[i * d + j];
                 out.logits[i * classes + k] = static_cast<float>(s);
             }
         out.probs = softmax_rows(out.logits);

@@ -108,13 +108,17 @@ TEST(Metric, ComputeMetricsMatchesTheFamiliesAndCancels) {
     std::vector<const MetricDef*> all;
     for (const MetricDef& m : all_metrics()) all.push_back(&m);
     std::vector<float> seen;
-    auto v = compute_metrics(in, all, opt, [&](float f) { seen.push_back(f); return true; });
+    auto v = compute_metrics(in, all, opt, [&](float f) {
+        seen.push_back(f);
+        return true;
+    });
     ASSERT_TRUE(v) << v.status().message();
     ASSERT_EQ(v->size(), all.size());
     for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i], seen[i - 1]);
     EXPECT_FLOAT_EQ(seen.back(), 1.f);
     auto at = [&](std::string_view n) {
-        for (size_t i = 0; i < all.size(); ++i) if (all[i]->name == n) return (*v)[i];
+        for (size_t i = 0; i < all.size(); ++i)
+            if (all[i]->name == n) return (*v)[i];
         return double(NAN);
     };
     EXPECT_EQ(at("sparseness"), *sparseness(in.map));
@@ -128,8 +132,9 @@ TEST(Metric, ComputeMetricsMatchesTheFamiliesAndCancels) {
     EXPECT_EQ(at("road_morf"), rd->morf_mean);
     EXPECT_EQ(at("road_lerf"), rd->lerf_mean);
     EXPECT_EQ(at("infidelity"), infidelity(probe, in.image, in.map, 1, opt.infidelity)->infidelity);
-    EXPECT_EQ(at("random_logit"),
-              random_logit(*in.method, {}, probe, in.image, in.target, in.map, opt.random_logit_seed)->ssim);
+    EXPECT_EQ(at("random_logit"), random_logit(*in.method, {}, probe, in.image, in.target, in.map,
+                                               opt.random_logit_seed)
+                                      ->ssim);
     auto s = sensitivity(*in.method, {}, probe, in.image, in.target, in.map, opt.sensitivity);
     EXPECT_EQ(at("max_sensitivity"), s->max);
     EXPECT_EQ(at("avg_sensitivity"), s->mean);

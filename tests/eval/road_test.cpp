@@ -16,7 +16,8 @@ TEST(Road, ImputationClosedForms) {
     Rng rng(1);
     Tensor flat(Shape{1, 7, 9, 2}, 0.3f);
     std::vector<uint8_t> removed(63, 0);
-    for (int p = 0; p < 63; p += 2) removed[static_cast<size_t>(p)] = 1;  // half the pixels, borders too
+    for (int p = 0; p < 63; p += 2)
+        removed[static_cast<size_t>(p)] = 1;  // half the pixels, borders too
     auto c = noisy_linear_imputation(flat, removed, {0.f}, rng);
     ASSERT_TRUE(c) << c.status().message();
     for (int64_t i = 0; i < c->size(); ++i) EXPECT_NEAR((*c)[i], 0.3f, 1e-6);

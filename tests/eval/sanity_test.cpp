@@ -150,7 +150,10 @@ TEST(Sanity, GuidedBackpropSurvivesRandomizationOthersDoNot) {
         double mean_rho = 0;  // over the randomization steps after the original
         double last_rho = 0;
     };
-    std::vector<Case> cases = {{"saliency", {}}, {"smoothgrad", Params().set("samples", 8)}, {"gradcam", {}}, {"guided", {}}};
+    std::vector<Case> cases = {{"saliency", {}},
+                               {"smoothgrad", Params().set("samples", 8)},
+                               {"gradcam", {}},
+                               {"guided", {}}};
     SanityOptions o;
     // Under ASan the top half of the layers: the finding shows there already.
     if (test::kUnderAsan) o.max_layers = 7;
@@ -159,14 +162,18 @@ TEST(Sanity, GuidedBackpropSurvivesRandomizationOthersDoNot) {
         ASSERT_NE(m, nullptr) << c.method;
         Target tm = t;
         tm.score = m->traits().default_score;
-        auto steps = model_randomization(f.model, *select_kernel_set(), *m, f.image, tm, c.params, o);
+        auto steps =
+            model_randomization(f.model, *select_kernel_set(), *m, f.image, tm, c.params, o);
         ASSERT_TRUE(steps) << c.method << ": " << steps.status().message();
         ASSERT_GE(steps->size(), 2u);
-        for (size_t i = 1; i < steps->size(); ++i) c.mean_rho += (*steps)[i].spearman_abs / static_cast<double>(steps->size() - 1);
+        for (size_t i = 1; i < steps->size(); ++i)
+            c.mean_rho += (*steps)[i].spearman_abs / static_cast<double>(steps->size() - 1);
         c.top_rho = (*steps)[1].spearman_abs;
         c.last_rho = steps->back().spearman_abs;
-        std::printf("  %-10s rho with the top layer randomized %+.3f, mean over %zu steps %+.3f, last %+.3f\n", c.method, c.top_rho,
-                    steps->size() - 1, c.mean_rho, c.last_rho);
+        std::printf(
+            "  %-10s rho with the top layer randomized %+.3f, mean over %zu steps %+.3f, last "
+            "%+.3f\n",
+            c.method, c.top_rho, steps->size() - 1, c.mean_rho, c.last_rho);
     }
     const Case& guided = cases[3];
     // Measured (all 13 steps): top layer saliency 0.49, SmoothGrad-8 0.35, Grad-CAM 0.45, Guided

@@ -16,7 +16,8 @@ TEST(TrustOnFaces, MapsBeatARandomMap) {
     auto model = load_model(test::source_path("models/fer2013-mini-xception"));
     ASSERT_TRUE(model) << model.status().message();
     GraphProbe probe(*model, *select_kernel_set());
-    const std::vector<float> inputs = test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
+    const std::vector<float> inputs =
+        test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
     ASSERT_GE(inputs.size(), size_t(3 * 4096));
     const MetricDef* metrics[] = {find_metric("road_morf"), find_metric("road_lerf"),
                                   find_metric("faithfulness_correlation")};
@@ -25,7 +26,8 @@ TEST(TrustOnFaces, MapsBeatARandomMap) {
         MetricInput in;
         in.probe = &probe;
         in.image = Tensor(Shape{1, 64, 64, 1});
-        std::copy(inputs.begin() + face * 4096, inputs.begin() + (face + 1) * 4096, in.image.data());
+        std::copy(inputs.begin() + face * 4096, inputs.begin() + (face + 1) * 4096,
+                  in.image.data());
         auto pred = probe.run(in.image, ProbeRequest{});
         ASSERT_TRUE(pred);
         in.target.cls = argmax_rows(pred->probs)[0];

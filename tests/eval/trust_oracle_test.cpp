@@ -62,7 +62,8 @@ class TrustOracle : public ::testing::Test {
 protected:
     void SetUp() override {
         f = read_fixture();
-        probe = std::make_unique<test::LinearFixtureProbe>(f.h, f.w, f.c, f.at("weights"), f.at("bias"));
+        probe = std::make_unique<test::LinearFixtureProbe>(f.h, f.w, f.c, f.at("weights"),
+                                                           f.at("bias"));
         image = f.tensor("image", Shape{1, f.h, f.w, f.c});
         map = f.tensor("map", Shape{f.h, f.w});
     }
@@ -95,7 +96,8 @@ TEST_F(TrustOracle, FaithfulnessCorrelation) {
     const std::vector<double>& flat = f.at("subsets");
     for (int r = 0; r < f.runs; ++r)
         for (int k = 0; k < f.subset; ++k)
-            subsets[static_cast<size_t>(r)].push_back(int(flat[static_cast<size_t>(r * f.subset + k)]));
+            subsets[static_cast<size_t>(r)].push_back(
+                int(flat[static_cast<size_t>(r * f.subset + k)]));
     for (FaithBaseline b : {FaithBaseline::kBlack, FaithBaseline::kMean}) {
         FaithCorrelationOptions o;
         o.baseline = b;
@@ -122,7 +124,8 @@ TEST_F(TrustOracle, Infidelity) {
     const int64_t per = f.h * f.w;
     for (size_t k = 0; k * static_cast<size_t>(per) < flat.size(); ++k) {
         Tensor e(Shape{f.h, f.w});
-        for (int64_t i = 0; i < per; ++i) e[i] = static_cast<float>(flat[k * static_cast<size_t>(per) + static_cast<size_t>(i)]);
+        for (int64_t i = 0; i < per; ++i)
+            e[i] = static_cast<float>(flat[k * static_cast<size_t>(per) + static_cast<size_t>(i)]);
         perturbations.push_back(std::move(e));
     }
     InfidelityOptions o;
@@ -161,7 +164,8 @@ TEST_F(TrustOracle, Sensitivity) {
     const std::vector<double>& flat = f.at("noise");
     for (int k = 0; k < f.samples; ++k) {
         Tensor n(image.shape());
-        for (int64_t i = 0; i < per; ++i) n[i] = static_cast<float>(flat[static_cast<size_t>(k * per + i)]);
+        for (int64_t i = 0; i < per; ++i)
+            n[i] = static_cast<float>(flat[static_cast<size_t>(k * per + i)]);
         noise.push_back(std::move(n));
     }
     for (auto [den, name] : {std::pair{SensitivityDenominator::kMap, "map"},

@@ -11,7 +11,8 @@ namespace cnnlens::test {
 class AnalyticProbe final : public ModelProbe {
 public:
     // quadratic: logits_c = (W_c . x + b_c) + 0.5 * q * (W_c . x)^2 — not linear when q != 0.
-    AnalyticProbe(int h, int w, int classes, uint64_t seed, float q = 0.f) : spec_{h, w, 1, 0.f, 1.f, {}, {}}, classes_(classes), q_(q) {
+    AnalyticProbe(int h, int w, int classes, uint64_t seed, float q = 0.f)
+        : spec_{h, w, 1, 0.f, 1.f, {}, {}}, classes_(classes), q_(q) {
         Rng rng(seed);
         W_ = random_tensor({classes, h * w}, rng);
         b_ = random_tensor({classes}, rng);
@@ -42,12 +43,17 @@ public:
                     const int c = side == 0 ? r.target->cls : r.target->contrast;
                     if (c < 0) continue;
                     const double sign = side ? -1 : 1;
-                    if (r.target->score == Target::Score::kLogit) dl[static_cast<size_t>(c)] += sign;
-                    else for (int j = 0; j < classes_; ++j) dl[static_cast<size_t>(j)] += sign * p[c] * ((j == c) - p[j]);
+                    if (r.target->score == Target::Score::kLogit)
+                        dl[static_cast<size_t>(c)] += sign;
+                    else
+                        for (int j = 0; j < classes_; ++j)
+                            dl[static_cast<size_t>(j)] += sign * p[c] * ((j == c) - p[j]);
                 }
                 for (int c = 0; c < classes_; ++c) {
-                    const double f = dl[static_cast<size_t>(c)] * (1 + q_ * lin[static_cast<size_t>(i * classes_ + c)]);
-                    for (int64_t j = 0; j < d; ++j) out.input_grad[i * d + j] += static_cast<float>(f * W_[c * d + j]);
+                    const double f = dl[static_cast<size_t>(c)] *
+                                     (1 + q_ * lin[static_cast<size_t>(i * classes_ + c)]);
+                    for (int64_t j = 0; j < d; ++j)
+                        out.input_grad[i * d + j] += static_cast<float>(f * W_[c * d + j]);
                 }
             }
         }

@@ -30,8 +30,12 @@ TEST(BlurIG, CompletenessOnClosedFormModels) {
         const Tensor x = random_image(9, 8, 6);
         for (int spacing : {0, 1}) {
             SCOPED_TRACE("q=" + std::to_string(q) + " spacing=" + std::to_string(spacing));
-            auto coarse = blur_ig().explain(x, Target{1}, Params().set("steps", 50).set("max_sigma", 10).set("spacing", spacing), ctx);
-            auto fine = blur_ig().explain(x, Target{1}, Params().set("steps", 3200).set("max_sigma", 10).set("spacing", spacing), ctx);
+            auto coarse = blur_ig().explain(
+                x, Target{1},
+                Params().set("steps", 50).set("max_sigma", 10).set("spacing", spacing), ctx);
+            auto fine = blur_ig().explain(
+                x, Target{1},
+                Params().set("steps", 3200).set("max_sigma", 10).set("spacing", spacing), ctx);
             ASSERT_TRUE(coarse) << coarse.status().message();
             ASSERT_TRUE(fine);
             EXPECT_GT(std::fabs(fine->stats["score_delta"]), 1e-3);
@@ -46,10 +50,12 @@ TEST(BlurIG, CompletenessOnClosedFormModels) {
 TEST(BlurIG, AFlatImageHasNoAttribution) {
     test::AnalyticProbe probe(6, 7, 2, 3, 0.5f);
     ExplainContext ctx(probe);
-    auto e = blur_ig().explain(Tensor(Shape{1, 6, 7, 1}, 0.4f), Target{0}, Params().set("steps", 20), ctx);
+    auto e = blur_ig().explain(Tensor(Shape{1, 6, 7, 1}, 0.4f), Target{0},
+                               Params().set("steps", 20), ctx);
     ASSERT_TRUE(e) << e.status().message();
     for (int64_t i = 0; i < e->attribution.size(); ++i) EXPECT_NEAR(e->attribution[i], 0.f, 1e-6f);
-    for (int64_t i = 0; i < e->extras["baseline"].size(); ++i) EXPECT_NEAR(e->extras["baseline"][i], 0.4f, 1e-6f);
+    for (int64_t i = 0; i < e->extras["baseline"].size(); ++i)
+        EXPECT_NEAR(e->extras["baseline"][i], 0.4f, 1e-6f);
 }
 
 // A blur far wider than the image leaves its mean everywhere; square-root spacing ends at
@@ -64,7 +70,8 @@ TEST(BlurIG, BaselineIsTheMostBlurredImage) {
     auto e = blur_ig().explain(x, Target{0}, Params().set("steps", 4).set("max_sigma", 1000), ctx);
     ASSERT_TRUE(e);
     for (int64_t i = 0; i < 64; ++i) EXPECT_NEAR(e->extras["baseline"][i], mean, 1e-4);
-    auto s = blur_ig().explain(x, Target{0}, Params().set("steps", 4).set("max_sigma", 100).set("spacing", 1), ctx);
+    auto s = blur_ig().explain(
+        x, Target{0}, Params().set("steps", 4).set("max_sigma", 100).set("spacing", 1), ctx);
     auto l = blur_ig().explain(x, Target{0}, Params().set("steps", 4).set("max_sigma", 10), ctx);
     ASSERT_TRUE(s);
     ASSERT_TRUE(l);
@@ -86,7 +93,8 @@ TEST(BlurIG, CompletenessOnTheModel) {
     auto e = blur_ig().explain(face, Target{3}, Params().set("steps", 400), ctx);
     ASSERT_TRUE(e) << e.status().message();
     EXPECT_GT(std::fabs(e->stats["score_delta"]), 1.0);
-    EXPECT_LT(e->stats["completeness_relative_error"], 0.05) << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
+    EXPECT_LT(e->stats["completeness_relative_error"], 0.05)
+        << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
 }
 
 }  // namespace

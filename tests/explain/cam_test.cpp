@@ -26,9 +26,13 @@ Model gap_linear_model(uint64_t seed, int dead = -1) {
     c.activation = Activation::kRelu;
     Tensor bias = test::random_tensor({4}, rng, 0.f, 0.5f);
     if (dead >= 0) bias[dead] = -100.f;
-    const int conv = g.add_node("conv", OpType::kConv2D, c, {x, g.add_const("w", test::random_tensor({3, 3, 2, 4}, rng)), g.add_const("b", std::move(bias))});
+    const int conv = g.add_node("conv", OpType::kConv2D, c,
+                                {x, g.add_const("w", test::random_tensor({3, 3, 2, 4}, rng)),
+                                 g.add_const("b", std::move(bias))});
     const int gap = g.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {conv});
-    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {gap, g.add_const("fw", test::random_tensor({4, 3}, rng)), g.add_const("fb", test::random_tensor({3}, rng))});
+    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{},
+                              {gap, g.add_const("fw", test::random_tensor({4, 3}, rng)),
+                               g.add_const("fb", test::random_tensor({3}, rng))});
     g.set_output(fc);
     EXPECT_TRUE(g.validate().is_ok());
     m.logits = fc;
@@ -40,7 +44,8 @@ Model gap_linear_model(uint64_t seed, int dead = -1) {
 
 // The network, one input, the CAM layer's activations A [6,5,4] and the linear weights [4,3].
 struct GapLinearCase {
-    explicit GapLinearCase(uint64_t seed, int dead = -1) : model(gap_linear_model(seed, dead)), probe(model, reference_kernels()), ctx(probe) {
+    explicit GapLinearCase(uint64_t seed, int dead = -1)
+        : model(gap_linear_model(seed, dead)), probe(model, reference_kernels()), ctx(probe) {
         Rng rng(seed + 1);
         x = test::random_tensor({1, 6, 5, 2}, rng, 0.f, 1.f);
         layer = model.graph.find("conv");
@@ -113,7 +118,8 @@ TEST(CamFamily, LayerCamAndXGradCamOnGapAndLinear) {
                 all += w * t.A[i * 4 + k];
             }
             EXPECT_NEAR(lc[i], std::max(pos, 0.0) / 30, 1e-6) << "Layer-CAM, class " << cls;
-            // A channel that is zero everywhere has weight 0 (its sum of A is 0, the 1e-7 guards it).
+            // A channel that is zero everywhere has weight 0 (its sum of A is 0, the 1e-7 guards
+            // it).
             EXPECT_NEAR(xg[i], std::max(all, 0.0) / 30, 1e-5) << "XGrad-CAM, class " << cls;
         }
     }
@@ -131,17 +137,22 @@ TEST(CamFamily, ScoreCamWeightsAreTheSoftmaxOfMaskedScores) {
         std::vector<double> score(4);
         for (int k = 0; k < 4; ++k) {
             double lo = 1e30, hi = -1e30;
-            for (int64_t i = 0; i < 30; ++i) lo = std::min<double>(lo, t.A[i * 4 + k]), hi = std::max<double>(hi, t.A[i * 4 + k]);
+            for (int64_t i = 0; i < 30; ++i)
+                lo = std::min<double>(lo, t.A[i * 4 + k]),
+                hi = std::max<double>(hi, t.A[i * 4 + k]);
             Tensor masked = t.x.clone();
             for (int64_t i = 0; i < 30; ++i)
-                for (int c = 0; c < 2; ++c) masked[i * 2 + c] = static_cast<float>(t.x[i * 2 + c] * ((t.A[i * 4 + k] - lo) / (hi - lo + 1e-8)));
+                for (int c = 0; c < 2; ++c)
+                    masked[i * 2 + c] = static_cast<float>(
+                        t.x[i * 2 + c] * ((t.A[i * 4 + k] - lo) / (hi - lo + 1e-8)));
             score[k] = t.logits(masked)[cls];
         }
         const Tensor black = t.logits(Tensor(Shape{1, 6, 5, 2}, 0.f));
         EXPECT_NEAR(score[2], black[cls], 1e-6) << "the dead channel's mask is all zero";
         double z = 0;
         for (double s : score) z += std::exp(s);
-        for (int k = 0; k < 4; ++k) EXPECT_NEAR(w[k], std::exp(score[k]) / z, 1e-6) << "class " << cls << ", channel " << k;
+        for (int k = 0; k < 4; ++k)
+            EXPECT_NEAR(w[k], std::exp(score[k]) / z, 1e-6) << "class " << cls << ", channel " << k;
         for (int64_t i = 0; i < 30; ++i) {
             double s = 0;
             for (int k = 0; k < 4; ++k) s += std::exp(score[k]) / z * t.A[i * 4 + k];
@@ -165,7 +176,8 @@ TEST(CamFamily, AblationCamWeightsOnGapAndLinear) {
             double mean = 0;
             for (int64_t i = 0; i < 30; ++i) mean += t.A[i * 4 + k] / 30.0;
             want[k] = (*t.fw)[k * 3 + cls] * mean / y;
-            EXPECT_NEAR(w[k], want[k], 1e-5 * std::max(1.0, std::fabs(want[k]))) << "class " << cls << ", channel " << k;
+            EXPECT_NEAR(w[k], want[k], 1e-5 * std::max(1.0, std::fabs(want[k])))
+                << "class " << cls << ", channel " << k;
         }
         for (int64_t i = 0; i < 30; ++i) {
             double s = 0;
@@ -182,9 +194,11 @@ Model rank1_model(int h, int w, int k, uint64_t seed) {
     Model m;
     Graph& g = m.graph;
     const int x = g.add_input("x", Shape{-1, h, w, 1});
-    const int conv = g.add_node("conv", OpType::kConv2D, ConvAttrs{}, {x, g.add_const("w", test::random_tensor({1, 1, 1, k}, rng))});
+    const int conv = g.add_node("conv", OpType::kConv2D, ConvAttrs{},
+                                {x, g.add_const("w", test::random_tensor({1, 1, 1, k}, rng))});
     const int gap = g.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {conv});
-    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {gap, g.add_const("fw", test::random_tensor({k, 2}, rng))});
+    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{},
+                              {gap, g.add_const("fw", test::random_tensor({k, 2}, rng))});
     g.set_output(fc);
     EXPECT_TRUE(g.validate().is_ok());
     m.logits = fc;
@@ -200,7 +214,8 @@ Model rank1_model(int h, int w, int k, uint64_t seed) {
 // Gram matrix) and more channels than positions (the hw x hw one).
 TEST(CamFamily, EigenCamOfRankOneActivationsIsTheComponent) {
     for (auto [h, w, k] : {std::tuple{6, 5, 4}, std::tuple{2, 2, 9}}) {
-        SCOPED_TRACE("h " + std::to_string(h) + " w " + std::to_string(w) + " k " + std::to_string(k));
+        SCOPED_TRACE("h " + std::to_string(h) + " w " + std::to_string(w) + " k " +
+                     std::to_string(k));
         for (uint64_t seed : {3, 4, 5}) {
             Model model = rank1_model(h, w, k, seed);
             GraphProbe probe(model, reference_kernels());
@@ -213,7 +228,9 @@ TEST(CamFamily, EigenCamOfRankOneActivationsIsTheComponent) {
             norm = std::sqrt(norm);
             for (int64_t i = 0; i < h * w; ++i) mean += x[i];
             mean /= h * w;
-            auto e = find_method("eigencam")->explain(x, Target{0}, Params().set("layer", model.graph.find("conv")), ctx);
+            auto e =
+                find_method("eigencam")
+                    ->explain(x, Target{0}, Params().set("layer", model.graph.find("conv")), ctx);
             ASSERT_TRUE(e) << e.status().message();
             const Tensor& cam = e->extras.at("cam");
             ASSERT_EQ(cam.shape(), (Shape{h, w}));

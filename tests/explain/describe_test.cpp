@@ -28,8 +28,10 @@ std::string missing_words(std::string_view owner, const ParamDef& d) {
 TEST(Describe, EveryParameterHasALabelAndATooltip) {
     std::string missing;
     for (const ExplanationMethod* m : all_methods())
-        for (const ParamDef& d : m->params()) missing += missing_words("method '" + std::string(m->name()) + "'", d);
-    for (const ParamDef& d : ascent_param_defs()) missing += missing_words("filter visualization", d);
+        for (const ParamDef& d : m->params())
+            missing += missing_words("method '" + std::string(m->name()) + "'", d);
+    for (const ParamDef& d : ascent_param_defs())
+        missing += missing_words("filter visualization", d);
     EXPECT_EQ(missing, "");
 }
 
@@ -44,7 +46,8 @@ TEST(Describe, EveryMethodHasACard) {
         if (c.passes.empty()) lacks += " .passes";
         if (c.paper.empty()) lacks += " .paper";
         if (c.anchor.empty()) lacks += " .anchor";
-        if (!lacks.empty()) missing += "method '" + std::string(m->name()) + "' card has no" + lacks + "\n";
+        if (!lacks.empty())
+            missing += "method '" + std::string(m->name()) + "' card has no" + lacks + "\n";
         if (auto p = expand_passes(*m, {}); !p) missing += p.status().message() + "\n";
     }
     EXPECT_EQ(missing, "");
@@ -69,15 +72,37 @@ TEST(Describe, EveryStatisticEntryHasWords) {
 }
 
 TEST(Describe, TooltipSaysWhatTheDefaultAndTheRange) {
-    const ParamDef d{.name = "n_segments", .label = "Superpixels", .def = 100, .min = 1, .max = 4096, .integer = true,
-                     .help = "SLIC seeds.", .anchor = "LIME's faces notebook"};
-    EXPECT_EQ(param_tooltip(d), "SLIC seeds.\nDefault: 100 (LIME's faces notebook).\nRange: 1 to 4096, whole numbers.");
-    const ParamDef c{.name = "hide", .label = "Hidden parts", .def = 1, .min = 0, .max = 1, .integer = true,
-                     .choices = {"zero", "segment mean"}, .help = "What hides.", .anchor = "lime"};
-    EXPECT_EQ(param_tooltip(c), "What hides.\nDefault: segment mean (lime).\nRange: zero | segment mean.");
+    const ParamDef d{.name = "n_segments",
+                     .label = "Superpixels",
+                     .def = 100,
+                     .min = 1,
+                     .max = 4096,
+                     .integer = true,
+                     .help = "SLIC seeds.",
+                     .anchor = "LIME's faces notebook"};
+    EXPECT_EQ(
+        param_tooltip(d),
+        "SLIC seeds.\nDefault: 100 (LIME's faces notebook).\nRange: 1 to 4096, whole numbers.");
+    const ParamDef c{.name = "hide",
+                     .label = "Hidden parts",
+                     .def = 1,
+                     .min = 0,
+                     .max = 1,
+                     .integer = true,
+                     .choices = {"zero", "segment mean"},
+                     .help = "What hides.",
+                     .anchor = "lime"};
+    EXPECT_EQ(param_tooltip(c),
+              "What hides.\nDefault: segment mean (lime).\nRange: zero | segment mean.");
     EXPECT_EQ(param_value_text(c, 0), "zero");
     EXPECT_EQ(param_value_text(c, 0.5), "0.5");  // not a choice's index: the number
-    const ParamDef r{.name = "noise", .label = "Noise", .def = 0.15, .min = 0, .max = 1, .help = "h", .anchor = "a"};
+    const ParamDef r{.name = "noise",
+                     .label = "Noise",
+                     .def = 0.15,
+                     .min = 0,
+                     .max = 1,
+                     .help = "h",
+                     .anchor = "a"};
     EXPECT_EQ(param_range_text(r), "0 to 1");
     const ParamDef& layer = *find_method("gradcam")->find_param("layer");
     EXPECT_EQ(param_range_text(layer), layer.range);  // words, not "-1 to 1e+09"
@@ -92,7 +117,8 @@ TEST(Describe, CardIsAssembledFromTheDefinition) {
     EXPECT_EQ(d.what, m.card().what);
     EXPECT_EQ(d.colours, map_reading(MapNorm::kPercentile99));
     EXPECT_EQ(d.cost.rfind("Job (", 0), 0u) << d.cost;
-    EXPECT_NE(d.cost.find("50 runs of saliency, 50 copies per engine call"), std::string::npos) << d.cost;
+    EXPECT_NE(d.cost.find("50 runs of saliency, 50 copies per engine call"), std::string::npos)
+        << d.cost;
     const CardText p = method_card(m, Params().set("samples", 200).set("base", 3));
     EXPECT_NE(p.cost.find("200 runs of ig"), std::string::npos) << p.cost;
     EXPECT_EQ(d.score, "Explains the class's logit unless another score is chosen.");
@@ -103,13 +129,15 @@ TEST(Describe, CardIsAssembledFromTheDefinition) {
     EXPECT_EQ(g.colours.rfind(std::string(map_reading(MapNorm::kSignedPercentile99)), 0), 0u);
     EXPECT_NE(g.colours.find(find_method("guided_gradcam")->card().reading), std::string::npos);
     EXPECT_EQ(g.cost.rfind("Live (", 0), 0u);
-    EXPECT_EQ(method_card(*find_method("lime")).score, "Explains the class's probability unless another score is chosen.");
+    EXPECT_EQ(method_card(*find_method("lime")).score,
+              "Explains the class's probability unless another score is chosen.");
 }
 
 TEST(Describe, CardTextWrapsEverySection) {
     const std::string t = card_text(method_card(*find_method("lime")), 60);
     EXPECT_EQ(t.rfind("LIME\n\nWhat it computes\n  Cuts the image", 0), 0u) << t;
-    for (std::string_view h : {"\nReading the map\n", "\nCost\n", "\nScore\n", "\nPaper\n  Ribeiro", "\nDefaults\n"})
+    for (std::string_view h :
+         {"\nReading the map\n", "\nCost\n", "\nScore\n", "\nPaper\n  Ribeiro", "\nDefaults\n"})
         EXPECT_NE(t.find(h), std::string::npos) << h;
     size_t start = 0;
     for (size_t end; (end = t.find('\n', start)) != std::string::npos; start = end + 1)

@@ -67,7 +67,8 @@ TEST(FeatureMaps, ScaleModes) {
     auto global = global_activation_range(probe, x);
     ASSERT_TRUE(global.has_value()) << global.status().message();
     EXPECT_LT(global->lo, global->hi);
-    for (const char* name : {test::kFerEarlyLayer, test::kFerMidLayer, "batch_normalization_2/FusedBatchNormV3"}) {
+    for (const char* name :
+         {test::kFerEarlyLayer, test::kFerMidLayer, "batch_normalization_2/FusedBatchNormV3"}) {
         auto fm = feature_maps(probe, x, layer_node(probe, name));
         ASSERT_TRUE(fm.has_value());
         SCOPED_TRACE(name);
@@ -108,7 +109,8 @@ TEST(FeatureMaps, ConstantMapGetsAUsableRange) {
 
 TEST(FeatureMaps, RejectsABatch) {
     GraphProbe probe(test::default_model(), *select_kernel_set());
-    auto fm = feature_maps(probe, Tensor(Shape{2, 64, 64, 1}, 0.5f), layer_node(probe, test::kFerEarlyLayer));
+    auto fm = feature_maps(probe, Tensor(Shape{2, 64, 64, 1}, 0.5f),
+                           layer_node(probe, test::kFerEarlyLayer));
     ASSERT_FALSE(fm.has_value());
     EXPECT_NE(fm.status().message().find("[1, H, W, C]"), std::string::npos);
 }

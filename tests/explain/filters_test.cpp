@@ -128,7 +128,10 @@ AscentParams quick(int steps) {
 
 TEST(FilterVisualization, RaisesChannelActivation) {
     GraphProbe probe(test::default_model(), *select_kernel_set());
-    const std::pair<const char*, int> cases[] = {{test::kFerEarlyLayer, 21}, {test::kFerEarlyLayer, 33}, {test::kFerMidLayer, 5}, {test::kFerMidLayer, 40}};
+    const std::pair<const char*, int> cases[] = {{test::kFerEarlyLayer, 21},
+                                                 {test::kFerEarlyLayer, 33},
+                                                 {test::kFerMidLayer, 5},
+                                                 {test::kFerMidLayer, 40}};
     for (const auto& [name, channel] : cases) {
         const int node = layer_node(probe, name);
         auto pic = visualize_filter(probe, node, channel, quick(40));
@@ -253,7 +256,8 @@ TEST(FilterVisualization, CancelStops) {
 
 TEST(FilterVisualization, ErrorsNameTheProblem) {
     GraphProbe probe(test::default_model(), *select_kernel_set());
-    auto bad_channel = visualize_filter(probe, layer_node(probe, test::kFerEarlyLayer), 64, quick(2));
+    auto bad_channel =
+        visualize_filter(probe, layer_node(probe, test::kFerEarlyLayer), 64, quick(2));
     ASSERT_FALSE(bad_channel.has_value());
     EXPECT_EQ(bad_channel.status().message(),
               "channel 64 of layer 'block1_conv2_act/Relu' does not exist (it has 64)");

@@ -26,9 +26,12 @@ TEST(GuidedIG, ExactOnALinearModel) {
     ExplainContext ctx(probe);
     const Tensor x = random_image(7, 6, 5);
     for (double max_dist : {0.0, 0.02, 0.3, 1.0}) {
-        auto e = guided_ig().explain(x, Target{2}, Params().set("steps", 17).set("max_dist", max_dist), ctx);
+        auto e = guided_ig().explain(x, Target{2},
+                                     Params().set("steps", 17).set("max_dist", max_dist), ctx);
         ASSERT_TRUE(e) << e.status().message();
-        for (int j = 0; j < 42; ++j) EXPECT_NEAR(e->attribution[j], x[j] * probe.weights()[2 * 42 + j], 1e-5) << "max_dist " << max_dist;
+        for (int j = 0; j < 42; ++j)
+            EXPECT_NEAR(e->attribution[j], x[j] * probe.weights()[2 * 42 + j], 1e-5)
+                << "max_dist " << max_dist;
         EXPECT_LT(e->stats["completeness_error"], 1e-4);
     }
 }
@@ -40,7 +43,8 @@ TEST(GuidedIG, MaxDistZeroIsTheLeftRiemannSumOfIG) {
     ExplainContext ctx(probe);
     const Tensor x = random_image(5, 6, 9);
     const int steps = 12;
-    auto e = guided_ig().explain(x, Target{1}, Params().set("steps", steps).set("max_dist", 0), ctx);
+    auto e =
+        guided_ig().explain(x, Target{1}, Params().set("steps", steps).set("max_dist", 0), ctx);
     ASSERT_TRUE(e) << e.status().message();
     std::vector<double> want(30, 0.0);
     for (int k = 0; k < steps; ++k) {
@@ -48,9 +52,11 @@ TEST(GuidedIG, MaxDistZeroIsTheLeftRiemannSumOfIG) {
         for (int j = 0; j < 30; ++j) p[j] = x[j] * static_cast<float>(k) / steps;
         auto g = input_gradients(probe, p, Target{1});
         ASSERT_TRUE(g);
-        for (int j = 0; j < 30; ++j) want[static_cast<size_t>(j)] += x[j] / steps * g->input_grad[j];
+        for (int j = 0; j < 30; ++j)
+            want[static_cast<size_t>(j)] += x[j] / steps * g->input_grad[j];
     }
-    for (int j = 0; j < 30; ++j) EXPECT_NEAR(e->attribution[j], want[static_cast<size_t>(j)], 1e-5) << j;
+    for (int j = 0; j < 30; ++j)
+        EXPECT_NEAR(e->attribution[j], want[static_cast<size_t>(j)], 1e-5) << j;
 }
 
 // On a model with curvature the guided path differs from the straight one, and its left Riemann
@@ -61,14 +67,17 @@ TEST(GuidedIG, CompletenessOnAQuadraticModel) {
     const Tensor x = random_image(8, 8, 3);
     auto coarse = guided_ig().explain(x, Target{0}, Params().set("steps", 20), ctx);
     auto fine = guided_ig().explain(x, Target{0}, Params().set("steps", 2000), ctx);
-    auto straight = guided_ig().explain(x, Target{0}, Params().set("steps", 2000).set("max_dist", 0), ctx);
+    auto straight =
+        guided_ig().explain(x, Target{0}, Params().set("steps", 2000).set("max_dist", 0), ctx);
     ASSERT_TRUE(coarse);
     ASSERT_TRUE(fine);
     ASSERT_TRUE(straight);
     EXPECT_GT(std::fabs(fine->stats["score_delta"]), 0.1);
-    EXPECT_LT(fine->stats["completeness_relative_error"], 2e-3) << fine->stats["sum_attributions"] << " vs " << fine->stats["score_delta"];
+    EXPECT_LT(fine->stats["completeness_relative_error"], 2e-3)
+        << fine->stats["sum_attributions"] << " vs " << fine->stats["score_delta"];
     EXPECT_LT(fine->stats["completeness_error"], coarse->stats["completeness_error"]);
-    EXPECT_GT(test::max_abs_diff(fine->attribution.data(), straight->attribution.data(), 64), 1e-3) << "the guided path is the straight one";
+    EXPECT_GT(test::max_abs_diff(fine->attribution.data(), straight->attribution.data(), 64), 1e-3)
+        << "the guided path is the straight one";
 }
 
 // Steps do not shrink every jump: a feature selected while lagging at alpha - max_dist moves to
@@ -85,7 +94,8 @@ TEST(GuidedIG, CompletenessOnTheModel) {
     auto tight = guided_ig().explain(face, Target{3}, Params().set("max_dist", 0.005), ctx);
     ASSERT_TRUE(tight) << tight.status().message();
     EXPECT_GT(std::fabs(tight->stats["score_delta"]), 1.0);
-    EXPECT_LT(tight->stats["completeness_relative_error"], 0.05) << tight->stats["sum_attributions"] << " vs " << tight->stats["score_delta"];
+    EXPECT_LT(tight->stats["completeness_relative_error"], 0.05)
+        << tight->stats["sum_attributions"] << " vs " << tight->stats["score_delta"];
     auto straight = guided_ig().explain(face, Target{3}, Params().set("max_dist", 0), ctx);
     ASSERT_TRUE(straight);
     EXPECT_LT(straight->stats["completeness_relative_error"], 0.01);
@@ -126,7 +136,9 @@ TEST(GuidedIG, PairsDependentQuadraticValues) {
     ExplainContext ctx(probe);
     const Tensor x(Shape{1, 1, 2, 1}, 3.f);
     auto run = [&](double fraction, double max_dist) {
-        auto e = guided_ig().explain(x, Target{0}, Params().set("steps", 1000).set("fraction", fraction).set("max_dist", max_dist), ctx);
+        auto e = guided_ig().explain(
+            x, Target{0},
+            Params().set("steps", 1000).set("fraction", fraction).set("max_dist", max_dist), ctx);
         EXPECT_TRUE(e) << e.status().message();
         return std::pair{e->attribution[0], e->attribution[1]};
     };

@@ -37,11 +37,13 @@ Net make_net(Rng& rng, bool gate = false, bool softmax = false) {
     ConvAttrs ca;
     ca.padding = PaddingMode::kSame;
     ca.activation = Activation::kRelu;
-    const int c1 = g.add_node("conv1", OpType::kConv2D, ca, {x, g.add_const("w1", random_tensor(Shape{3, 3, 2, 4}, rng))});
+    const int c1 = g.add_node("conv1", OpType::kConv2D, ca,
+                              {x, g.add_const("w1", random_tensor(Shape{3, 3, 2, 4}, rng))});
     ConvAttrs dw;
     dw.padding = PaddingMode::kSame;
     dw.groups = 4;
-    const int c2 = g.add_node("dw", OpType::kConv2D, dw, {c1, g.add_const("w2", random_tensor(Shape{3, 3, 1, 4}, rng))});
+    const int c2 = g.add_node("dw", OpType::kConv2D, dw,
+                              {c1, g.add_const("w2", random_tensor(Shape{3, 3, 1, 4}, rng))});
     const int r2 = g.add_node("relu", OpType::kRelu, NoAttrs{}, {c2});
     int h = g.add_node("add", OpType::kAdd, NoAttrs{}, {c1, r2});
     if (gate) {
@@ -55,16 +57,20 @@ Net make_net(Rng& rng, bool gate = false, bool softmax = false) {
     const int t2 = g.add_node("t2", OpType::kTranspose, TransposeAttrs{{0, 2, 3, 1}}, {t1});
     int m = g.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {t2});
     if (softmax) m = g.add_node("sm", OpType::kSoftmax, SoftmaxAttrs{}, {m});
-    n.logits = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {m, g.add_const("wfc", random_tensor(Shape{4, 3}, rng))});
+    n.logits = g.add_node("fc", OpType::kMatMul, MatMulAttrs{},
+                          {m, g.add_const("wfc", random_tensor(Shape{4, 3}, rng))});
     g.set_output(n.logits);
     return n;
 }
 
 // Every weighted node gets `rule`; the rest ignore theirs.
-std::vector<LrpRule> rules_for(const Graph& g, const LrpRule& rule) { return std::vector<LrpRule>(static_cast<size_t>(g.size()), rule); }
+std::vector<LrpRule> rules_for(const Graph& g, const LrpRule& rule) {
+    return std::vector<LrpRule>(static_cast<size_t>(g.size()), rule);
+}
 
 // Relevance of the input when relevance starts as logit `cls` one-hot, and that logit per image.
-Status relevance(Executor& ex, const Net& n, const Tensor& x, int cls, std::span<const LrpRule> rules, Tensor& out, std::vector<float>& score) {
+Status relevance(Executor& ex, const Net& n, const Tensor& x, int cls,
+                 std::span<const LrpRule> rules, Tensor& out, std::vector<float>& score) {
     CNNLENS_RETURN_IF_ERROR(ex.forward(x));
     const Tensor& lg = ex.value(n.logits);
     Tensor seed(lg.shape(), 0.f);
@@ -90,13 +96,14 @@ TEST(Lrp, EveryRuleConservesRelevanceWithoutBiases) {
         const char* name;
         LrpRule rule;
     };
-    std::vector<Case> cases = {{"epsilon 0", {.kind = K::kEpsilon, .epsilon = 0.f}},
-                               {"epsilon 1e-6", {.kind = K::kEpsilon}},
-                               {"gamma 0.25", {.kind = K::kGamma}},
-                               {"z+ (alpha 1 beta 0)", {.kind = K::kAlphaBeta, .alpha = 1.f, .beta = 0.f}},
-                               {"flat", {.kind = K::kFlat}},
-                               {"w^2", {.kind = K::kWSquare}},
-                               {"z^B", {.kind = K::kZBox, .low = {-1.f, -1.f}, .high = {1.f, 1.f}}}};
+    std::vector<Case> cases = {
+        {"epsilon 0", {.kind = K::kEpsilon, .epsilon = 0.f}},
+        {"epsilon 1e-6", {.kind = K::kEpsilon}},
+        {"gamma 0.25", {.kind = K::kGamma}},
+        {"z+ (alpha 1 beta 0)", {.kind = K::kAlphaBeta, .alpha = 1.f, .beta = 0.f}},
+        {"flat", {.kind = K::kFlat}},
+        {"w^2", {.kind = K::kWSquare}},
+        {"z^B", {.kind = K::kZBox, .low = {-1.f, -1.f}, .high = {1.f, 1.f}}}};
     for (const KernelSet* ks : compiled_kernel_sets()) {
         Rng rng(7);
         Net n = make_net(rng);
@@ -111,7 +118,9 @@ TEST(Lrp, EveryRuleConservesRelevanceWithoutBiases) {
             for (int64_t i = 0; i < 2; ++i) {
                 double sum = 0;
                 for (int64_t k = 0; k < 128; ++k) sum += r[i * 128 + k];
-                EXPECT_NEAR(sum, score[static_cast<size_t>(i)], 1e-4 * std::max(1.f, std::abs(score[static_cast<size_t>(i)]))) << "image " << i;
+                EXPECT_NEAR(sum, score[static_cast<size_t>(i)],
+                            1e-4 * std::max(1.f, std::abs(score[static_cast<size_t>(i)])))
+                    << "image " << i;
             }
         }
     }
@@ -125,7 +134,10 @@ TEST(Lrp, EpsilonZeroIsGradientTimesInputOnAReluNet) {
     const Tensor x = random_tensor(Shape{1, 8, 8, 2}, rng);
     Tensor r;
     std::vector<float> score;
-    ASSERT_TRUE(relevance(ex, n, x, 2, rules_for(n.g, {.kind = LrpRule::Kind::kEpsilon, .epsilon = 0.f}), r, score).is_ok());
+    ASSERT_TRUE(relevance(ex, n, x, 2,
+                          rules_for(n.g, {.kind = LrpRule::Kind::kEpsilon, .epsilon = 0.f}), r,
+                          score)
+                    .is_ok());
     ASSERT_TRUE(ex.forward(x).is_ok());
     std::vector<Seed> seeds;
     seeds.push_back({n.logits, seed_class(ex.value(n.logits).shape(), 2)});
@@ -150,9 +162,12 @@ TEST(Lrp, RefusesAModelWithAnOpWithoutARule) {
         Executor ex(n.g, reference_kernels());
         Tensor r;
         std::vector<float> score;
-        const Status s = relevance(ex, n, random_tensor(Shape{1, 8, 8, 2}, rng), 0, rules_for(n.g, {}), r, score);
+        const Status s = relevance(ex, n, random_tensor(Shape{1, 8, 8, 2}, rng), 0,
+                                   rules_for(n.g, {}), r, score);
         ASSERT_FALSE(s.is_ok());
-        EXPECT_NE(s.message().find(gate ? "LRP has no rule for Mul (node 'gate')" : "LRP has no rule for Softmax (node 'sm')"), std::string::npos)
+        EXPECT_NE(s.message().find(gate ? "LRP has no rule for Mul (node 'gate')"
+                                        : "LRP has no rule for Softmax (node 'sm')"),
+                  std::string::npos)
             << s.message();
     }
 }

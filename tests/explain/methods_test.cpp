@@ -153,7 +153,8 @@ TEST(Methods, SaliencyIsTheGradient) {
     // Contrastive target: gradient of logit 1 minus logit 2.
     auto c = find_method("saliency")->explain(x, Target{1, 2}, Params(), ctx);
     ASSERT_TRUE(c);
-    for (int j = 0; j < 30; ++j) EXPECT_NEAR(c->attribution[j], probe.weights()[30 + j] - probe.weights()[60 + j], 1e-6);
+    for (int j = 0; j < 30; ++j)
+        EXPECT_NEAR(c->attribution[j], probe.weights()[30 + j] - probe.weights()[60 + j], 1e-6);
 }
 
 TEST(Methods, SmoothGradOfALinearModelIsItsGradient) {
@@ -166,7 +167,8 @@ TEST(Methods, SmoothGradOfALinearModelIsItsGradient) {
     // Variance of a constant gradient is zero; mean of squares is its square.
     for (int j = 0; j < 64; ++j) {
         EXPECT_NEAR(e->extras["variance"][j], 0.f, 1e-6);
-        EXPECT_NEAR(e->extras["mean_of_squares"][j], probe.weights()[2 * 64 + j] * probe.weights()[2 * 64 + j], 1e-5);
+        EXPECT_NEAR(e->extras["mean_of_squares"][j],
+                    probe.weights()[2 * 64 + j] * probe.weights()[2 * 64 + j], 1e-5);
     }
     EXPECT_EQ(probe.calls, 1) << "20 noisy copies fit one batch";
 }
@@ -179,9 +181,11 @@ TEST(Methods, IntegratedGradientsCompleteness) {
         ExplainContext ctx(probe);
         Tensor x = random_image(7, 7, 6);
         for (int baseline : {0, 1, 2}) {
-            auto e = find_method("ig")->explain(x, Target{0}, Params().set("steps", 16).set("baseline", baseline), ctx);
+            auto e = find_method("ig")->explain(
+                x, Target{0}, Params().set("steps", 16).set("baseline", baseline), ctx);
             ASSERT_TRUE(e) << e.status().message();
-            EXPECT_LT(e->stats["completeness_relative_error"], 1e-4) << "q=" << q << " baseline=" << baseline;
+            EXPECT_LT(e->stats["completeness_relative_error"], 1e-4)
+                << "q=" << q << " baseline=" << baseline;
         }
     }
 }
@@ -192,7 +196,8 @@ TEST(Methods, OcclusionOfALinearModel) {
     test::AnalyticProbe probe(5, 6, 2, 7);
     ExplainContext ctx(probe);
     Tensor x = random_image(5, 6, 8);
-    auto e = find_method("occlusion")->explain(x, Target{1}, Params().set("window", 1).set("stride", 1), ctx);
+    auto e = find_method("occlusion")
+                 ->explain(x, Target{1}, Params().set("window", 1).set("stride", 1), ctx);
     ASSERT_TRUE(e) << e.status().message();
     for (int j = 0; j < 30; ++j) EXPECT_NEAR(e->map[j], probe.weights()[30 + j] * x[j], 1e-5);
 }
@@ -200,10 +205,12 @@ TEST(Methods, OcclusionOfALinearModel) {
 TEST(Methods, BadParametersAreNamed) {
     test::AnalyticProbe probe(4, 4, 2, 1);
     ExplainContext ctx(probe);
-    auto e = find_method("smoothgrad")->explain(random_image(4, 4, 1), Target{0}, Params().set("samples", 0), ctx);
+    auto e = find_method("smoothgrad")
+                 ->explain(random_image(4, 4, 1), Target{0}, Params().set("samples", 0), ctx);
     ASSERT_FALSE(e);
     EXPECT_NE(e.status().message().find("samples"), std::string::npos);
-    auto o = find_method("occlusion")->explain(random_image(4, 4, 1), Target{0}, Params().set("window", 9), ctx);
+    auto o = find_method("occlusion")
+                 ->explain(random_image(4, 4, 1), Target{0}, Params().set("window", 9), ctx);
     ASSERT_FALSE(o);
     EXPECT_NE(o.status().message().find("window"), std::string::npos);
 }
@@ -245,7 +252,8 @@ public:
     Expected<ProbeResult> run(const Tensor& batch, const ProbeRequest& request) override {
         // A replaced layer runs one image per row of its values from that layer on.
         images += request.replace ? request.replace->values->shape()[0] : batch.shape()[0];
-        if (request.reference) images += batch.shape()[0];  // DeepLIFT runs each image's reference too
+        if (request.reference)
+            images += batch.shape()[0];  // DeepLIFT runs each image's reference too
         return inner_.run(batch, request);
     }
     const InputSpec& input_spec() const override { return inner_.input_spec(); }
@@ -279,15 +287,16 @@ TEST(MethodsOnModel, EveryMethodRunsAndIsDeterministic) {
         EXPECT_EQ(a->params["seed"], 7);
         // Every statistic has words for people (describe_test.cpp checks the entries' text).
         for (const auto& [key, value] : a->stats)
-            EXPECT_NE(find_stat(key), nullptr) << "method '" << m->name() << "' writes statistic '" << key
-                                               << "', which core/explain/stat_list.inc lacks: add S(" << key
-                                               << ", \"Label\", \"What it measures and how to read it.\")";
+            EXPECT_NE(find_stat(key), nullptr)
+                << "method '" << m->name() << "' writes statistic '" << key
+                << "', which core/explain/stat_list.inc lacks: add S(" << key
+                << ", \"Label\", \"What it measures and how to read it.\")";
     }
 }
 
 // What each method says of itself holds on a real face: a live method runs at most two images
-// through the model and a job more (with its default parameters); an unsigned map (p99, min-max) is never
-// negative and a signed one has both signs; a method that batches gives, for each row of a
+// through the model and a job more (with its default parameters); an unsigned map (p99, min-max) is
+// never negative and a signed one has both signs; a method that batches gives, for each row of a
 // batch, the attribution its explain() gives for that row alone.
 // The parameters TraitsHold runs a method with: its defaults, except that the sampling and path
 // methods take a tenth of their samples or steps (RISE's 4000 masks alone take a minute under
@@ -296,7 +305,8 @@ TEST(MethodsOnModel, EveryMethodRunsAndIsDeterministic) {
 Params traits_params(const ExplanationMethod& m) {
     Params p;
     for (const ParamDef& d : m.params())
-        if (d.integer && (d.name == "samples" || d.name == "steps")) p.set(d.name, std::max(d.min, std::ceil(d.def / 10)));
+        if (d.integer && (d.name == "samples" || d.name == "steps"))
+            p.set(d.name, std::max(d.min, std::ceil(d.def / 10)));
     return p;
 }
 
@@ -308,8 +318,10 @@ TEST(MethodsOnModel, TraitsHold) {
         const Params params = traits_params(*m);
         auto e = m->explain(real().face, Target{3}, params, ctx);
         ASSERT_TRUE(e) << e.status().message();
-        if (m->live()) EXPECT_LE(probe.images, 2);
-        else EXPECT_GT(probe.images, 2);
+        if (m->live())
+            EXPECT_LE(probe.images, 2);
+        else
+            EXPECT_GT(probe.images, 2);
         EXPECT_EQ(e->norm, m->traits().norm);
         const float lo = *std::min_element(e->map.data(), e->map.data() + e->map.size());
         const float hi = *std::max_element(e->map.data(), e->map.data() + e->map.size());
@@ -339,14 +351,17 @@ TEST(MethodsOnModel, TraitsHold) {
         ASSERT_EQ(b->shape(), batch.shape());
         for (int64_t row = 0; row < 2; ++row) {
             Tensor one(real().face.shape());
-            std::copy(batch.data() + row * one.size(), batch.data() + (row + 1) * one.size(), one.data());
+            std::copy(batch.data() + row * one.size(), batch.data() + (row + 1) * one.size(),
+                      one.data());
             auto single = m->explain(one, Target{3}, params, ctx);
             ASSERT_TRUE(single);
             ASSERT_EQ(single->attribution.size(), one.size());
             float scale = 0;
-            for (int64_t i = 0; i < one.size(); ++i) scale = std::max(scale, std::fabs(single->attribution[i]));
             for (int64_t i = 0; i < one.size(); ++i)
-                ASSERT_NEAR((*b)[row * one.size() + i], single->attribution[i], 1e-4f * scale) << "row " << row << " value " << i;
+                scale = std::max(scale, std::fabs(single->attribution[i]));
+            for (int64_t i = 0; i < one.size(); ++i)
+                ASSERT_NEAR((*b)[row * one.size() + i], single->attribution[i], 1e-4f * scale)
+                    << "row " << row << " value " << i;
         }
     }
 }
@@ -360,7 +375,10 @@ TEST(MethodsOnModel, JobMethodsCancelWithPartialProgress) {
         ExplainContext ctx(*real().probe);
         int calls = 0;
         float last = 0;
-        ctx.progress = [&](float f) { last = f; return ++calls < 2; };
+        ctx.progress = [&](float f) {
+            last = f;
+            return ++calls < 2;
+        };
         // Two images per engine call leave several calls even for a CAM over few channels
         // (Score-CAM at the default model's 7-channel layer).
         Params p;
@@ -382,15 +400,18 @@ TEST(MethodsOnModel, IntegratedGradientsCompletenessOnTheModel) {
     auto e = find_method("ig")->explain(real().face, Target{3}, Params().set("steps", 200), ctx);
     ASSERT_TRUE(e);
     // Piecewise-linear network: the Riemann sum converges; 200 steps are within a few percent.
-    EXPECT_LT(e->stats["completeness_relative_error"], 0.05) << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
+    EXPECT_LT(e->stats["completeness_relative_error"], 0.05)
+        << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
 }
 
 TEST(MethodsOnModel, GradCamWeightsAreSpatialMeansOfLayerGradients) {
     GraphProbe& probe = *real().probe;
     ExplainContext ctx(probe);
-    const int layer = probe.model().graph.find("StatefulPartitionedCall/model_1/block3_sepconv2_bn/FusedBatchNormV3");
+    const int layer = probe.model().graph.find(
+        "StatefulPartitionedCall/model_1/block3_sepconv2_bn/FusedBatchNormV3");
     ASSERT_GE(layer, 0);
-    auto e = find_method("gradcam")->explain(real().face, Target{3}, Params().set("layer", layer), ctx);
+    auto e =
+        find_method("gradcam")->explain(real().face, Target{3}, Params().set("layer", layer), ctx);
     ASSERT_TRUE(e) << e.status().message();
     ProbeRequest r;
     r.target = Target{3};

@@ -64,16 +64,21 @@ TEST(GraphProbe, ResultsDoNotDependOnThreads) {
                 const ProbeResult many = run(threads, *r);
                 SCOPED_TRACE(std::to_string(threads) + " threads");
                 ASSERT_EQ(many.logits.size(), one.logits.size());
-                for (int64_t i = 0; i < one.logits.size(); ++i) ASSERT_EQ(many.logits[i], one.logits[i]);
-                for (int64_t i = 0; i < one.probs.size(); ++i) ASSERT_EQ(many.probs[i], one.probs[i]);
+                for (int64_t i = 0; i < one.logits.size(); ++i)
+                    ASSERT_EQ(many.logits[i], one.logits[i]);
+                for (int64_t i = 0; i < one.probs.size(); ++i)
+                    ASSERT_EQ(many.probs[i], one.probs[i]);
                 ASSERT_EQ(many.input_grad.size(), one.input_grad.size());
-                for (int64_t i = 0; i < one.input_grad.size(); ++i) ASSERT_EQ(many.input_grad[i], one.input_grad[i]);
+                for (int64_t i = 0; i < one.input_grad.size(); ++i)
+                    ASSERT_EQ(many.input_grad[i], one.input_grad[i]);
                 ASSERT_EQ(many.activations.size(), one.activations.size());
                 for (size_t k = 0; k < one.activations.size(); ++k) {
                     ASSERT_EQ(many.activations[k].shape(), one.activations[k].shape());
-                    for (int64_t i = 0; i < one.activations[k].size(); ++i) ASSERT_EQ(many.activations[k][i], one.activations[k][i]);
+                    for (int64_t i = 0; i < one.activations[k].size(); ++i)
+                        ASSERT_EQ(many.activations[k][i], one.activations[k][i]);
                     ASSERT_EQ(many.activation_grads[k].size(), one.activation_grads[k].size());
-                    for (int64_t i = 0; i < one.activation_grads[k].size(); ++i) ASSERT_EQ(many.activation_grads[k][i], one.activation_grads[k][i]);
+                    for (int64_t i = 0; i < one.activation_grads[k].size(); ++i)
+                        ASSERT_EQ(many.activation_grads[k][i], one.activation_grads[k][i]);
                 }
             }
         }
@@ -88,7 +93,8 @@ TEST(GraphProbe, ResultsDoNotDependOnThreads) {
 TEST(GraphProbe, ReplacedActivationsRunFromTheLayer) {
     const Tensor x = random_batch(1, 9);
     const Graph& g = fer().graph;
-    for (const char* name : {"StatefulPartitionedCall/model_1/block3_sepconv2_bn/FusedBatchNormV3", "StatefulPartitionedCall/model_1/conv2d_5/BiasAdd"}) {
+    for (const char* name : {"StatefulPartitionedCall/model_1/block3_sepconv2_bn/FusedBatchNormV3",
+                             "StatefulPartitionedCall/model_1/conv2d_5/BiasAdd"}) {
         SCOPED_TRACE(name);
         const int layer = g.find(name);
         ASSERT_GE(layer, 0);
@@ -102,11 +108,14 @@ TEST(GraphProbe, ReplacedActivationsRunFromTheLayer) {
             const Tensor& A = base->activations[0];
             const int64_t per = A.size(), k = A.shape()[3];
             Tensor values(Shape{5, A.shape()[1], A.shape()[2], k});
-            for (int64_t r = 0; r < 5; ++r) std::copy(A.data(), A.data() + per, values.data() + r * per);
+            for (int64_t r = 0; r < 5; ++r)
+                std::copy(A.data(), A.data() + per, values.data() + r * per);
             std::vector<double> mean(static_cast<size_t>(k), 0.0);
-            for (int64_t i = 0; i < per; ++i) mean[static_cast<size_t>(i % k)] += A[i] / double(per / k);
+            for (int64_t i = 0; i < per; ++i)
+                mean[static_cast<size_t>(i % k)] += A[i] / double(per / k);
             // Rows 3 and 4 zero channels 3 and 0 (only read below for the last conv, k = 7).
-            for (int64_t i = 0; i < per; i += k) values[3 * per + i + 3] = 0.f, values[4 * per + i] = 0.f;
+            for (int64_t i = 0; i < per; i += k)
+                values[3 * per + i + 3] = 0.f, values[4 * per + i] = 0.f;
             ProbeRequest replace;
             replace.replace = ProbeRequest::Replace{layer, &values};
             auto res = probe.run(x, replace);
@@ -114,11 +123,17 @@ TEST(GraphProbe, ReplacedActivationsRunFromTheLayer) {
             ASSERT_TRUE(res) << res.status().message();
             ASSERT_EQ(res->logits.shape(), (Shape{5, 7}));
             for (int64_t r = 0; r < 3; ++r)
-                for (int c = 0; c < 7; ++c) EXPECT_NEAR(res->logits[r * 7 + c], base->logits[c], 1e-5) << "row " << r << " class " << c;
+                for (int c = 0; c < 7; ++c)
+                    EXPECT_NEAR(res->logits[r * 7 + c], base->logits[c], 1e-5)
+                        << "row " << r << " class " << c;
             if (k != 7) continue;
             for (int c = 0; c < 7; ++c) {
-                EXPECT_NEAR(res->logits[3 * 7 + c], base->logits[c] - (c == 3 ? mean[3] : 0.0), 1e-5) << "class " << c;
-                EXPECT_NEAR(res->logits[4 * 7 + c], base->logits[c] - (c == 0 ? mean[0] : 0.0), 1e-5) << "class " << c;
+                EXPECT_NEAR(res->logits[3 * 7 + c], base->logits[c] - (c == 3 ? mean[3] : 0.0),
+                            1e-5)
+                    << "class " << c;
+                EXPECT_NEAR(res->logits[4 * 7 + c], base->logits[c] - (c == 0 ? mean[0] : 0.0),
+                            1e-5)
+                    << "class " << c;
             }
         }
     }
@@ -139,7 +154,9 @@ TEST(GraphProbe, ReplaceRefusesWhatItCannotDo) {
     EXPECT_NE(message(random_batch(2, 1), r).find("needs one image"), std::string::npos);
     ProbeRequest bad_shape = r;
     bad_shape.replace->values = &wrong;
-    EXPECT_NE(message(random_batch(1, 1), bad_shape).find("[2,8,8,6] cannot replace"), std::string::npos) << message(random_batch(1, 1), bad_shape);
+    EXPECT_NE(message(random_batch(1, 1), bad_shape).find("[2,8,8,6] cannot replace"),
+              std::string::npos)
+        << message(random_batch(1, 1), bad_shape);
     ProbeRequest with_grad = r;
     with_grad.target = Target{3};
     EXPECT_NE(message(random_batch(1, 1), with_grad).find("class scores only"), std::string::npos);
@@ -147,7 +164,8 @@ TEST(GraphProbe, ReplaceRefusesWhatItCannotDo) {
     after.replace->layer = g.find("StatefulPartitionedCall/model_1/predictions/Softmax");
     Tensor probs(Shape{2, 7}, 0.f);
     after.replace->values = &probs;
-    EXPECT_NE(message(random_batch(1, 1), after).find("does not lead to the class scores"), std::string::npos);
+    EXPECT_NE(message(random_batch(1, 1), after).find("does not lead to the class scores"),
+              std::string::npos);
 }
 
 }  // namespace

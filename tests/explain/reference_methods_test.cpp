@@ -30,7 +30,8 @@ TEST(GradientShap, LinearModelBlackBaselineIsExact) {
     test::AnalyticProbe probe(6, 7, 3, 11);
     ExplainContext ctx(probe);
     const Tensor x = random_image(6, 7, 12);
-    auto e = find_method("gradient_shap")->explain(x, Target{1}, Params().set("baselines", 1).set("samples", 8), ctx);
+    auto e = find_method("gradient_shap")
+                 ->explain(x, Target{1}, Params().set("baselines", 1).set("samples", 8), ctx);
     ASSERT_TRUE(e) << e.status().message();
     double want = 0;
     for (int j = 0; j < 42; ++j) {
@@ -49,7 +50,11 @@ TEST(GradientShap, LinearModelExpectedCompleteness) {
     ExplainContext ctx(probe);
     ctx.seed = 3;
     const Tensor x = random_image(5, 5, 14);
-    const Params p = Params().set("baselines", 2).set("samples", 4000).set("noise", 0.1).set("baseline_noise", 0.2);
+    const Params p = Params()
+                         .set("baselines", 2)
+                         .set("samples", 4000)
+                         .set("noise", 0.1)
+                         .set("baseline_noise", 0.2);
     auto e = find_method("gradient_shap")->explain(x, Target{0}, p, ctx);
     ASSERT_TRUE(e) << e.status().message();
     double want = 0;
@@ -69,7 +74,10 @@ TEST(GradientShap, DeterministicForASeedWhateverTheBatch) {
     auto run = [&](int batch, uint64_t seed) {
         ExplainContext ctx(probe);
         ctx.seed = seed;
-        auto e = find_method("gradient_shap")->explain(x, Target{1}, Params().set("samples", 9).set("batch", batch).set("noise", 0.05), ctx);
+        auto e =
+            find_method("gradient_shap")
+                ->explain(x, Target{1},
+                          Params().set("samples", 9).set("batch", batch).set("noise", 0.05), ctx);
         EXPECT_TRUE(e) << e.status().message();
         return e->attribution.clone();
     };
@@ -99,7 +107,8 @@ SmallNet small_net(Rng& rng, bool gate = false) {
     ca.padding = PaddingMode::kSame;
     ca.activation = Activation::kRelu;
     const int c1 = g.add_node("conv", OpType::kConv2D, ca,
-                              {x, g.add_const("w1", test::random_tensor(Shape{3, 3, 2, 4}, rng)), g.add_const("b1", test::random_tensor(Shape{4}, rng, -0.3f, 0.3f))});
+                              {x, g.add_const("w1", test::random_tensor(Shape{3, 3, 2, 4}, rng)),
+                               g.add_const("b1", test::random_tensor(Shape{4}, rng, -0.3f, 0.3f))});
     const int s = g.add_node("sig", OpType::kSigmoid, NoAttrs{}, {c1});
     PoolAttrs pa;
     pa.kernel_h = pa.kernel_w = pa.stride_h = pa.stride_w = 2;
@@ -108,14 +117,16 @@ SmallNet small_net(Rng& rng, bool gate = false) {
     if (gate) t = g.add_node("gate", OpType::kMul, NoAttrs{}, {t, t});
     const int m = g.add_node("gap", OpType::kMean, ReduceAttrs{{1, 2}, false}, {t});
     n.logits = g.add_node("fc", OpType::kMatMul, MatMulAttrs{},
-                          {m, g.add_const("wfc", test::random_tensor(Shape{4, 3}, rng)), g.add_const("bfc", test::random_tensor(Shape{3}, rng))});
+                          {m, g.add_const("wfc", test::random_tensor(Shape{4, 3}, rng)),
+                           g.add_const("bfc", test::random_tensor(Shape{3}, rng))});
     g.set_output(n.logits);
     return n;
 }
 
 // The multipliers of the input for logit `cls` of each of the n images of `x` against `x0` (one
 // reference per image), and the logits of both.
-Status multipliers(Executor& ex, const SmallNet& n, const Tensor& x, const Tensor& x0, int cls, Tensor& m, Tensor& logits) {
+Status multipliers(Executor& ex, const SmallNet& n, const Tensor& x, const Tensor& x0, int cls,
+                   Tensor& m, Tensor& logits) {
     Shape s = x.shape();
     const int64_t rows = s[0];
     s[0] = 2 * rows;
@@ -227,16 +238,23 @@ TEST(DeepLift, SummationToDeltaOnTheBundledModel) {
     ExplainContext ctx(*bundled().probe);
     for (int baseline : {0, 1})
         for (Target t : {Target{3}, Target{3, 4}}) {
-            SCOPED_TRACE("baseline " + std::to_string(baseline) + " contrast " + std::to_string(t.contrast));
-            auto e = find_method("deeplift")->explain(bundled().face, t, Params().set("baseline", baseline), ctx);
+            SCOPED_TRACE("baseline " + std::to_string(baseline) + " contrast " +
+                         std::to_string(t.contrast));
+            auto e = find_method("deeplift")
+                         ->explain(bundled().face, t, Params().set("baseline", baseline), ctx);
             ASSERT_TRUE(e) << e.status().message();
             EXPECT_GT(std::fabs(e->stats["score_delta"]), 0.1);
-            EXPECT_LT(e->stats["completeness_relative_error"], 1e-3) << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
+            EXPECT_LT(e->stats["completeness_relative_error"], 1e-3)
+                << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
         }
     for (int kind : {0, 2}) {
-        auto e = find_method("deepshap")->explain(bundled().face, Target{3}, Params().set("samples", 6).set("baselines", kind).set("batch", 4), ctx);
+        auto e =
+            find_method("deepshap")
+                ->explain(bundled().face, Target{3},
+                          Params().set("samples", 6).set("baselines", kind).set("batch", 4), ctx);
         ASSERT_TRUE(e) << e.status().message();
-        EXPECT_LT(e->stats["completeness_relative_error"], 1e-3) << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
+        EXPECT_LT(e->stats["completeness_relative_error"], 1e-3)
+            << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
     }
 }
 
@@ -247,24 +265,29 @@ TEST(DeepLift, SummationToDeltaOnTheBundledModel) {
 TEST(DeepLift, SummationToDeltaOnOnnxFixtures) {
     auto img = load_image(test::source_path("tests/data/astronaut_face.png"));
     ASSERT_TRUE(img);
-    for (const char* name : {"resnet48.opset17", "act48.opset17", "dwsep48.opset11", "attn32.opset17", "convnext32.opset17"}) {
+    for (const char* name : {"resnet48.opset17", "act48.opset17", "dwsep48.opset11",
+                             "attn32.opset17", "convnext32.opset17"}) {
         SCOPED_TRACE(name);
         auto m = load_model(test::source_path(std::string("tests/data/onnx/") + name + ".onnx"));
         ASSERT_TRUE(m) << m.status().message();
         GraphProbe probe(*m, *select_kernel_set());
         ExplainContext ctx(probe);
-        auto e = find_method("deeplift")->explain(image_to_input(*img, m->spec.input), Target{1}, Params(), ctx);
+        auto e = find_method("deeplift")
+                     ->explain(image_to_input(*img, m->spec.input), Target{1}, Params(), ctx);
         const std::string n = name;
         if (n.starts_with("attn") || n.starts_with("convnext")) {
             ASSERT_FALSE(e);
             EXPECT_EQ(e.status().code(), ErrorCode::kUnsupported);
-            EXPECT_NE(e.status().message().find(n.starts_with("attn") ? "BatchMatMul (node '" : "LayerNorm (node '"), std::string::npos)
+            EXPECT_NE(e.status().message().find(n.starts_with("attn") ? "BatchMatMul (node '"
+                                                                      : "LayerNorm (node '"),
+                      std::string::npos)
                 << e.status().message();
             continue;
         }
         ASSERT_TRUE(e) << e.status().message();
         EXPECT_GT(std::fabs(e->stats["score_delta"]), 1e-4);
-        EXPECT_LT(e->stats["completeness_relative_error"], 1e-4) << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
+        EXPECT_LT(e->stats["completeness_relative_error"], 1e-4)
+            << e->stats["sum_attributions"] << " vs " << e->stats["score_delta"];
     }
 }
 

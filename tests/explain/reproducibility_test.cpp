@@ -59,7 +59,8 @@ protected:
         results_ = new json(json::object());
     }
     static void TearDownTestSuite() {
-        if (const char* out = std::getenv("CNNLENS_WRITE_REPRO"); out && *out && results_->size() == 3) {
+        if (const char* out = std::getenv("CNNLENS_WRITE_REPRO");
+            out && *out && results_->size() == 3) {
             std::ofstream(out) << results_->dump(1) << "\n";
             std::printf("wrote %s\n", out);
         }
@@ -74,17 +75,22 @@ protected:
         if (const char* out = std::getenv("CNNLENS_WRITE_REPRO"); out && *out) return;
         const auto bytes = test::read_file(test::source_path("tests/data/repro/expected.json"));
         const json want = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-        ASSERT_TRUE(want.is_object() && want.contains(name)) << "tests/data/repro/expected.json has no '" << name << "'";
+        ASSERT_TRUE(want.is_object() && want.contains(name))
+            << "tests/data/repro/expected.json has no '" << name << "'";
         const double scale = want[name]["scale"].get<double>();
         ASSERT_GT(scale, 0.0);
-        EXPECT_NEAR(got["scale"].get<double>(), scale, tolerance * scale) << name << ": largest magnitude";
+        EXPECT_NEAR(got["scale"].get<double>(), scale, tolerance * scale)
+            << name << ": largest magnitude";
         const auto& a = got["blocks"];
         const auto& b = want[name]["blocks"];
         ASSERT_EQ(a.size(), b.size());
         double worst = 0;
-        for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i].get<double>() - b[i].get<double>()));
-        std::printf("%s: largest block difference %.3g (%.3g of the map's largest magnitude %.4g; tolerance %.0e)\n", name.c_str(), worst,
-                    worst / scale, scale, tolerance);
+        for (size_t i = 0; i < a.size(); ++i)
+            worst = std::max(worst, std::abs(a[i].get<double>() - b[i].get<double>()));
+        std::printf(
+            "%s: largest block difference %.3g (%.3g of the map's largest magnitude %.4g; "
+            "tolerance %.0e)\n",
+            name.c_str(), worst, worst / scale, scale, tolerance);
         EXPECT_LE(worst, tolerance * scale) << name;
     }
 
@@ -114,7 +120,8 @@ TEST_F(Reproducibility, Lime) {
     GraphProbe probe(*model_, reference_kernels());
     ExplainContext ctx(probe);
     ctx.seed = kSeed;
-    auto e = find_method("lime")->explain(*input_, t, Params().set("samples", 32).set("batch", 32), ctx);
+    auto e =
+        find_method("lime")->explain(*input_, t, Params().set("samples", 32).set("batch", 32), ctx);
     ASSERT_TRUE(e) << e.status().message();
     check("lime", summarize(e->map, e->height, e->width), kTolerance);
 }
@@ -128,7 +135,10 @@ TEST_F(Reproducibility, FilterPicture) {
     p.seed = kSeed;
     auto f = visualize_filter(probe, layer, 5, p);
     ASSERT_TRUE(f) << f.status().message();
-    check("filter", summarize(f->image, static_cast<int>(f->image.shape()[0]), static_cast<int>(f->image.shape()[1])), kTolerance);
+    check("filter",
+          summarize(f->image, static_cast<int>(f->image.shape()[0]),
+                    static_cast<int>(f->image.shape()[1])),
+          kTolerance);
 }
 
 }  // namespace

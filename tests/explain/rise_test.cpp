@@ -14,7 +14,8 @@ namespace {
 // Logit 0 = mean of the pixels in rows [y0, y1) and columns [x0, x1); logit 1 = 0.
 class RegionProbe final : public ModelProbe {
 public:
-    RegionProbe(int h, int w, int y0, int y1, int x0, int x1) : spec_{h, w, 1, 0.f, 1.f, {}, {}}, y0_(y0), y1_(y1), x0_(x0), x1_(x1) {}
+    RegionProbe(int h, int w, int y0, int y1, int x0, int x1)
+        : spec_{h, w, 1, 0.f, 1.f, {}, {}}, y0_(y0), y1_(y1), x0_(x0), x1_(x1) {}
     Expected<ProbeResult> run(const Tensor& x, const ProbeRequest&) override {
         const int64_t n = x.shape()[0], h = x.shape()[1], w = x.shape()[2];
         ProbeResult r;
@@ -65,7 +66,8 @@ TEST(Rise, MapPeaksOnTheRegionTheScoreReads) {
     ctx.seed = 3;
     Target t{0};
     t.score = Target::Score::kLogit;
-    auto e = rise().explain(constant_image(H, W, 1.f), t, Params().set("samples", 2000).set("cells", 8), ctx);
+    auto e = rise().explain(constant_image(H, W, 1.f), t,
+                            Params().set("samples", 2000).set("cells", 8), ctx);
     ASSERT_TRUE(e) << e.status().message();
     EXPECT_EQ(probe.images, 2001);
     double in = 0, far = 0;
@@ -73,12 +75,19 @@ TEST(Rise, MapPeaksOnTheRegionTheScoreReads) {
     for (int y = 0; y < H; ++y)
         for (int x = 0; x < W; ++x) {
             const double v = e->map[y * W + x];
-            if (y >= 4 && y < 10 && x >= 20 && x < 28) { in += v; ++n_in; }
-            if (y >= 20 && x < 10) { far += v; ++n_far; }
+            if (y >= 4 && y < 10 && x >= 20 && x < 28) {
+                in += v;
+                ++n_in;
+            }
+            if (y >= 20 && x < 10) {
+                far += v;
+                ++n_far;
+            }
         }
     in /= n_in;
     far /= n_far;
-    const int64_t peak = std::max_element(e->map.data(), e->map.data() + e->map.size()) - e->map.data();
+    const int64_t peak =
+        std::max_element(e->map.data(), e->map.data() + e->map.size()) - e->map.data();
     EXPECT_GE(peak / W, 4);
     EXPECT_LT(peak / W, 10);
     EXPECT_GE(peak % W, 20);
@@ -94,11 +103,14 @@ TEST(Rise, KeepProbabilityAndFillChangeTheMasks) {
     ExplainContext ctx(probe);
     Target t{0};
     t.score = Target::Score::kLogit;
-    // The score is the image's mean, so it is the mask's mean (fill 0) and 1 - that (fill 1, black image).
-    auto a = rise().explain(constant_image(16, 16, 1.f), t, Params().set("samples", 400).set("p", 0.2), ctx);
+    // The score is the image's mean, so it is the mask's mean (fill 0) and 1 - that (fill 1, black
+    // image).
+    auto a = rise().explain(constant_image(16, 16, 1.f), t,
+                            Params().set("samples", 400).set("p", 0.2), ctx);
     ASSERT_TRUE(a);
     EXPECT_NEAR(a->stats["mask_mean"], 0.2, 0.02);
-    auto b = rise().explain(constant_image(16, 16, 0.f), t, Params().set("samples", 400).set("p", 0.2).set("fill", 1), ctx);
+    auto b = rise().explain(constant_image(16, 16, 0.f), t,
+                            Params().set("samples", 400).set("p", 0.2).set("fill", 1), ctx);
     ASSERT_TRUE(b);
     EXPECT_NEAR(b->stats["mask_mean"], 0.2, 0.02);
     // Same seed, same masks M_i. Fill 1 on a black image shows 1 - M_i, scored 1 - mean(M_i), so
@@ -151,7 +163,8 @@ TEST(Rise, PartialMapsArriveAsBatchesDo) {
     plain.seed = 5;
     auto first = rise().explain(x, Target{0}, Params().set("samples", 100), plain);
     ASSERT_TRUE(first);
-    for (int64_t i = 0; i < first->map.size(); ++i) ASSERT_NEAR(partials[0].map[i], first->map[i], 1e-6f) << i;
+    for (int64_t i = 0; i < first->map.size(); ++i)
+        ASSERT_NEAR(partials[0].map[i], first->map[i], 1e-6f) << i;
 }
 
 TEST(Rise, TargetOutsideTheClassesIsNamed) {

@@ -50,12 +50,13 @@ Segmentation grid(int h, int w, int rows, int cols) {
     return s;
 }
 
-// Shapley values by definition: phi_j = sum over S not holding j of |S|! (M-|S|-1)! / M! (v(S+j) - v(S)),
-// v(S) the score of the image with the segments outside S replaced by the baseline image.
-std::vector<double> exact_shapley(ModelProbe& probe, const Tensor& x, const Tensor& base, const Segmentation& seg,
-                                  const Target& t) {
+// Shapley values by definition: phi_j = sum over S not holding j of |S|! (M-|S|-1)! / M! (v(S+j) -
+// v(S)), v(S) the score of the image with the segments outside S replaced by the baseline image.
+std::vector<double> exact_shapley(ModelProbe& probe, const Tensor& x, const Tensor& base,
+                                  const Segmentation& seg, const Target& t) {
     const int m = seg.count;
-    const int64_t n = int64_t{1} << m, hw = static_cast<int64_t>(seg.labels.size()), c = x.shape()[3];
+    const int64_t n = int64_t{1} << m, hw = static_cast<int64_t>(seg.labels.size()),
+                  c = x.shape()[3];
     Tensor b(Shape{n, x.shape()[1], x.shape()[2], c});
     for (int64_t k = 0; k < n; ++k)
         for (int64_t i = 0; i < hw * c; ++i)
@@ -63,15 +64,17 @@ std::vector<double> exact_shapley(ModelProbe& probe, const Tensor& x, const Tens
     auto r = probe.run(b, ProbeRequest{});
     EXPECT_TRUE(r);
     std::vector<double> fact(static_cast<size_t>(m) + 1, 1.0);
-    for (int i = 1; i <= m; ++i) fact[static_cast<size_t>(i)] = fact[static_cast<size_t>(i - 1)] * i;
+    for (int i = 1; i <= m; ++i)
+        fact[static_cast<size_t>(i)] = fact[static_cast<size_t>(i - 1)] * i;
     std::vector<double> phi(static_cast<size_t>(m), 0.0);
     for (int64_t k = 0; k < n; ++k) {
         const int s = __builtin_popcountll(static_cast<unsigned long long>(k));
         for (int j = 0; j < m; ++j)
             if (!((k >> j) & 1))
-                phi[static_cast<size_t>(j)] += fact[static_cast<size_t>(s)] * fact[static_cast<size_t>(m - s - 1)] /
-                                               fact[static_cast<size_t>(m)] *
-                                               (target_score(*r, k | (int64_t{1} << j), t) - target_score(*r, k, t));
+                phi[static_cast<size_t>(j)] +=
+                    fact[static_cast<size_t>(s)] * fact[static_cast<size_t>(m - s - 1)] /
+                    fact[static_cast<size_t>(m)] *
+                    (target_score(*r, k | (int64_t{1} << j), t) - target_score(*r, k, t));
     }
     return phi;
 }
@@ -80,7 +83,8 @@ Tensor mean_image(const Tensor& x) {
     double sum = 0;
     for (int64_t i = 0; i < x.size(); ++i) sum += x[i];
     Tensor b(x.shape());
-    for (int64_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(sum / static_cast<double>(x.size()));
+    for (int64_t i = 0; i < b.size(); ++i)
+        b[i] = static_cast<float>(sum / static_cast<double>(x.size()));
     return b;
 }
 
@@ -96,20 +100,28 @@ TEST(KernelShap, ExactShapleyValuesWithEveryCoalition) {
     for (const Segmentation& seg : {grid(6, 7, 2, 3), grid(6, 7, 1, 7)}) {
         for (double samples : {0.0, 1000.0}) {
             ExplainContext ctx(probe);
-            auto e = kernel_shap_on_segments(*m, x, probability(1), Params().set("samples", samples).set("batch", 9), ctx, seg);
+            auto e = kernel_shap_on_segments(
+                *m, x, probability(1), Params().set("samples", samples).set("batch", 9), ctx, seg);
             ASSERT_TRUE(e) << e.status().message();
             EXPECT_EQ(e->stats["samples"], double((1 << seg.count) - 2));
             EXPECT_EQ(e->stats["enumerated_sizes"], double(seg.count / 2));
-            const std::vector<double> want = exact_shapley(probe, x, mean_image(x), seg, probability(1));
-            for (int j = 0; j < seg.count; ++j) EXPECT_NEAR(e->segment_weights[static_cast<size_t>(j)], want[static_cast<size_t>(j)], 1e-6) << "segment " << j;
+            const std::vector<double> want =
+                exact_shapley(probe, x, mean_image(x), seg, probability(1));
+            for (int j = 0; j < seg.count; ++j)
+                EXPECT_NEAR(e->segment_weights[static_cast<size_t>(j)],
+                            want[static_cast<size_t>(j)], 1e-6)
+                    << "segment " << j;
         }
     }
     const Segmentation seg = grid(64, 64, 2, 4);
     ExplainContext ctx(*bundled().probe);
     auto e = kernel_shap_on_segments(*m, bundled().face, probability(3), Params(), ctx, seg);
     ASSERT_TRUE(e) << e.status().message();
-    const std::vector<double> want = exact_shapley(*bundled().probe, bundled().face, mean_image(bundled().face), seg, probability(3));
-    for (int j = 0; j < seg.count; ++j) EXPECT_NEAR(e->segment_weights[static_cast<size_t>(j)], want[static_cast<size_t>(j)], 2e-6) << "segment " << j;
+    const std::vector<double> want = exact_shapley(*bundled().probe, bundled().face,
+                                                   mean_image(bundled().face), seg, probability(3));
+    for (int j = 0; j < seg.count; ++j)
+        EXPECT_NEAR(e->segment_weights[static_cast<size_t>(j)], want[static_cast<size_t>(j)], 2e-6)
+            << "segment " << j;
 }
 
 // Efficiency: the values sum to f(x) - f(baseline) whatever the budget (it is a constraint of
@@ -119,8 +131,10 @@ TEST(KernelShap, EfficiencyOnTheBundledModel) {
     ExplainContext ctx(*bundled().probe);
     for (int baseline : {0, 1, 2})
         for (Target t : {probability(3), probability(3, 4)}) {
-            SCOPED_TRACE("baseline " + std::to_string(baseline) + " contrast " + std::to_string(t.contrast));
-            auto e = m->explain(bundled().face, t, Params().set("baseline", baseline).set("samples", 300), ctx);
+            SCOPED_TRACE("baseline " + std::to_string(baseline) + " contrast " +
+                         std::to_string(t.contrast));
+            auto e = m->explain(bundled().face, t,
+                                Params().set("baseline", baseline).set("samples", 300), ctx);
             ASSERT_TRUE(e) << e.status().message();
             const double delta = e->stats["score"] - e->stats["base"];
             EXPECT_GT(std::fabs(delta), 1e-3);
@@ -145,7 +159,8 @@ TEST(KernelShap, PartialResultsAndBatchIndependence) {
     ExplainContext ctx(*bundled().probe);
     std::vector<std::pair<std::string, std::map<std::string, double>>> partials;
     ctx.partial = [&](const Explanation& e) { partials.emplace_back(e.method, e.stats); };
-    auto whole = m->explain(bundled().face, probability(3), Params().set("samples", 400).set("batch", 50), ctx);
+    auto whole = m->explain(bundled().face, probability(3),
+                            Params().set("samples", 400).set("batch", 50), ctx);
     ASSERT_TRUE(whole) << whole.status().message();
     ASSERT_GE(partials.size(), 3u);
     const double m2 = 2 * whole->stats["segments"];
@@ -156,11 +171,13 @@ TEST(KernelShap, PartialResultsAndBatchIndependence) {
         EXPECT_LT(stats.at("efficiency_error"), 1e-6);
     }
     ctx.partial = nullptr;
-    auto other = m->explain(bundled().face, probability(3), Params().set("samples", 400).set("batch", 37), ctx);
+    auto other = m->explain(bundled().face, probability(3),
+                            Params().set("samples", 400).set("batch", 37), ctx);
     ASSERT_TRUE(other);
     EXPECT_LT(test::rel_l2(other->map.data(), whole->map.data(), whole->map.size()), 1e-6);
     ctx.seed = 2;
-    auto seeded = m->explain(bundled().face, probability(3), Params().set("samples", 400).set("batch", 50), ctx);
+    auto seeded = m->explain(bundled().face, probability(3),
+                             Params().set("samples", 400).set("batch", 50), ctx);
     ASSERT_TRUE(seeded);
     EXPECT_GT(test::rel_l2(seeded->map.data(), whole->map.data(), whole->map.size()), 1e-3);
 }
@@ -168,7 +185,8 @@ TEST(KernelShap, PartialResultsAndBatchIndependence) {
 // A segmentation that does not fit the image is refused with both sizes named.
 TEST(KernelShap, RefusesAMismatchedSegmentation) {
     ExplainContext ctx(*bundled().probe);
-    auto e = kernel_shap_on_segments(*find_method("kernel_shap"), bundled().face, probability(3), Params(), ctx, grid(32, 32, 2, 2));
+    auto e = kernel_shap_on_segments(*find_method("kernel_shap"), bundled().face, probability(3),
+                                     Params(), ctx, grid(32, 32, 2, 2));
     ASSERT_FALSE(e);
     EXPECT_NE(e.status().message().find("32x32"), std::string::npos) << e.status().message();
     EXPECT_NE(e.status().message().find("64x64"), std::string::npos) << e.status().message();
@@ -183,7 +201,8 @@ TEST(PartitionShap, EfficiencyOnTheBundledModel) {
     ExplainContext ctx(*bundled().probe);
     for (double evals : {4.0, 101.0, 500.0})
         for (Target t : {probability(3), probability(3, 4), Target{3}}) {
-            SCOPED_TRACE("max_evals " + std::to_string(evals) + " contrast " + std::to_string(t.contrast));
+            SCOPED_TRACE("max_evals " + std::to_string(evals) + " contrast " +
+                         std::to_string(t.contrast));
             auto e = m->explain(bundled().face, t, Params().set("max_evals", evals), ctx);
             ASSERT_TRUE(e) << e.status().message();
             const double delta = e->stats["score"] - e->stats["base"];
@@ -236,7 +255,9 @@ TEST(PartitionShap, PartialResultsAndCancel) {
     ctx.partial = [&](const Explanation& e) { errors.push_back(e.stats.at("efficiency_error")); };
     auto e = m->explain(bundled().face, probability(3), Params().set("max_evals", 102), ctx);
     ASSERT_TRUE(e);
-    EXPECT_EQ(errors.size(), 10u);  // rounds of 2 (the root), 8 (its four items), then 10s to 100; the last is final
+    EXPECT_EQ(
+        errors.size(),
+        10u);  // rounds of 2 (the root), 8 (its four items), then 10s to 100; the last is final
     for (double err : errors) EXPECT_LT(err, 1e-6);
     int calls = 0;
     ctx.partial = nullptr;

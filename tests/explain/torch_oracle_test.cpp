@@ -1,6 +1,7 @@
-// Our saliency, guided backprop, Integrated Gradients, Grad-CAM, RISE, Blur IG, Guided IG and LRP on the real model against an
-// independent float64 PyTorch port of the same graph (tests/oracle/torch_explain.py writes
-// tests/data/torch/*.f32 and fixtures.json), on every compiled kernel set.
+// Our saliency, guided backprop, Integrated Gradients, Grad-CAM, RISE, Blur IG, Guided IG and LRP
+// on the real model against an independent float64 PyTorch port of the same graph
+// (tests/oracle/torch_explain.py writes tests/data/torch/*.f32 and fixtures.json), on every
+// compiled kernel set.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -29,7 +30,8 @@ constexpr double kTol = 1e-4;
 // within float32 rounding of zero (case 1, alpha 0.71: one block1_conv2 unit at -3.4e-8 against
 // values up to 2.3). simd/xnnpack round it to the other side; that one step's gradient moves by
 // 0.6 % and the map by 3.3e-4 (flipping that unit in the float64 port reproduces our gradient to
-// 3e-7). Real IG bugs are far larger: left/right Riemann sums or 49 steps move the map by >= 2.4e-2.
+// 3e-7). Real IG bugs are far larger: left/right Riemann sums or 49 steps move the map by
+// >= 2.4e-2.
 constexpr double kIgTol = 1e-3;
 
 // LRP's maps are ill-conditioned: in the float64 port, multiplying the input by 1 + 1e-6 noise
@@ -50,10 +52,12 @@ const json& fixtures() {
 const Model& model() { return test::default_model(); }
 
 Tensor input_row(int index) {
-    static const std::vector<float> all = test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
+    static const std::vector<float> all =
+        test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
     Tensor x(Shape{1, 64, 64, 1});
     EXPECT_GE(all.size(), size_t(index + 1) * 4096);
-    if (all.size() >= size_t(index + 1) * 4096) std::copy(all.begin() + index * 4096, all.begin() + (index + 1) * 4096, x.data());
+    if (all.size() >= size_t(index + 1) * 4096)
+        std::copy(all.begin() + index * 4096, all.begin() + (index + 1) * 4096, x.data());
     return x;
 }
 
@@ -65,8 +69,9 @@ std::vector<json> entries(const std::string& method) {
     if (j.is_object() && j.contains("files"))
         for (const json& e : j["files"])
             if (e.value("method", "") == method) out.push_back(e);
-    EXPECT_FALSE(out.empty()) << "no '" << method << "' fixtures in tests/data/torch/fixtures.json; run "
-                              << "/usr/bin/python3 tests/oracle/torch_explain.py from the repository root";
+    EXPECT_FALSE(out.empty())
+        << "no '" << method << "' fixtures in tests/data/torch/fixtures.json; run "
+        << "/usr/bin/python3 tests/oracle/torch_explain.py from the repository root";
     return out;
 }
 
@@ -83,30 +88,33 @@ std::string label(const json& e) {
 
 // rel L2 of `ours` against the fixture file of `e` (shapes must agree).
 double compare(const Tensor& ours, const json& e) {
-    const std::vector<float> want = test::read_f32(test::source_path("tests/data/torch/" + e["name"].get<std::string>()));
+    const std::vector<float> want =
+        test::read_f32(test::source_path("tests/data/torch/" + e["name"].get<std::string>()));
     std::vector<int64_t> dims = e["shape"].get<std::vector<int64_t>>();
     int64_t n = 1;
     for (int64_t d : dims) n *= d;
     EXPECT_EQ(int64_t(want.size()), n) << e["name"];
     EXPECT_EQ(ours.size(), n) << e["name"] << ": ours " << ours.shape().str();
     if (ours.size() != n || int64_t(want.size()) != n) return INFINITY;
-    for (size_t i = 0; i < dims.size(); ++i) EXPECT_EQ(ours.shape()[static_cast<int>(i)], dims[i]) << e["name"] << " dim " << i;
+    for (size_t i = 0; i < dims.size(); ++i)
+        EXPECT_EQ(ours.shape()[static_cast<int>(i)], dims[i]) << e["name"] << " dim " << i;
     return test::rel_l2(ours.data(), want.data(), n);
 }
 
 class TorchOracleTest : public ::testing::TestWithParam<const KernelSet*> {
 protected:
-    void SetUp() override {
-        probe_ = std::make_unique<GraphProbe>(model(), *GetParam());
-    }
+    void SetUp() override { probe_ = std::make_unique<GraphProbe>(model(), *GetParam()); }
     Expected<Explanation> run(const std::string& method, const json& e, const Params& p) {
         ExplainContext ctx(*probe_);
         return find_method(method)->explain(input_row(e["case"].get<int>()), target_of(e), p, ctx);
     }
-    // Worst relative error (L2 for maps, |a-b|/|b| for scalars) per quantity, printed for the record.
+    // Worst relative error (L2 for maps, |a-b|/|b| for scalars) per quantity, printed for the
+    // record.
     void note(const std::string& what, double err) { worst_[what] = std::max(worst_[what], err); }
     void TearDown() override {
-        for (const auto& [what, err] : worst_) std::printf("[torch oracle] %-10s %-28s max rel err %.3e\n", GetParam()->name.data(), what.c_str(), err);
+        for (const auto& [what, err] : worst_)
+            std::printf("[torch oracle] %-10s %-28s max rel err %.3e\n", GetParam()->name.data(),
+                        what.c_str(), err);
     }
     // The path methods (dozens to hundreds of passes) on the reference set's plain loops take tens
     // of seconds; the ASan build (there for memory) and the wasm build (there for the browser's
@@ -146,14 +154,16 @@ TEST_P(TorchOracleTest, GuidedBackpropMatchesTorch) {
 // LRP with every composite (and w² on the first layer) against the float64 port's relevance
 // propagation, written from the papers; its relevance sum too (what biases leave of the logit).
 TEST_P(TorchOracleTest, LrpMatchesTorch) {
-    if (slow_reference()) GTEST_SKIP() << "the reference set is compared in the native release build";
+    if (slow_reference())
+        GTEST_SKIP() << "the reference set is compared in the native release build";
     const ExplanationMethod* m = find_method("lrp");
     ASSERT_NE(m, nullptr);
     for (const json& e : entries("lrp")) {
         Params p;
         for (const char* key : {"composite", "first"}) {
             const ParamDef* d = m->find_param(key);
-            const auto it = std::find(d->choices.begin(), d->choices.end(), e[key].get<std::string>());
+            const auto it =
+                std::find(d->choices.begin(), d->choices.end(), e[key].get<std::string>());
             ASSERT_NE(it, d->choices.end()) << e[key];
             p.set(key, static_cast<double>(it - d->choices.begin()));
         }
@@ -171,7 +181,8 @@ TEST_P(TorchOracleTest, LrpMatchesTorch) {
 }
 
 TEST_P(TorchOracleTest, IntegratedGradientsMatchTorch) {
-    if (slow_reference()) GTEST_SKIP() << "the reference set is compared in the native release build";
+    if (slow_reference())
+        GTEST_SKIP() << "the reference set is compared in the native release build";
     std::vector<json> cases = entries("ig");
     if (test::kUnderAsan && cases.size() > 1) cases.resize(1);
     for (const json& e : cases) {
@@ -181,13 +192,16 @@ TEST_P(TorchOracleTest, IntegratedGradientsMatchTorch) {
         const double err = compare(r->attribution, e);
         note("ig", err);
         EXPECT_LT(err, kIgTol) << label(e);
-        const double sum = e["sum_attributions"].get<double>(), delta = e["score_delta"].get<double>();
+        const double sum = e["sum_attributions"].get<double>(),
+                     delta = e["score_delta"].get<double>();
         const double sum_err = std::fabs(r->stats["sum_attributions"] - sum) / std::fabs(sum);
         note("ig sum_attributions", sum_err);
-        EXPECT_LT(sum_err, kIgTol) << label(e) << ": ours " << r->stats["sum_attributions"] << ", torch " << sum;
+        EXPECT_LT(sum_err, kIgTol)
+            << label(e) << ": ours " << r->stats["sum_attributions"] << ", torch " << sum;
         const double delta_err = std::fabs(r->stats["score_delta"] - delta) / std::fabs(delta);
         note("ig score_delta", delta_err);
-        EXPECT_LT(delta_err, kTol) << label(e) << ": ours " << r->stats["score_delta"] << ", torch " << delta;
+        EXPECT_LT(delta_err, kTol)
+            << label(e) << ": ours " << r->stats["score_delta"] << ", torch " << delta;
     }
 }
 
@@ -208,7 +222,9 @@ TEST_P(TorchOracleTest, GradCamMatchesTorch) {
         const bool cam = e["map"].get<std::string>() == "cam";
         ASSERT_TRUE(!cam || x.extras.count("cam")) << "no extras[\"cam\"]";
         const double err = compare(cam ? x.extras.at("cam") : x.map, e);
-        const std::string stem = layer.substr(layer.find("model_1/") + 8, layer.find('/', layer.find("model_1/") + 8) - layer.find("model_1/") - 8);
+        const std::string stem =
+            layer.substr(layer.find("model_1/") + 8,
+                         layer.find('/', layer.find("model_1/") + 8) - layer.find("model_1/") - 8);
         note("gradcam " + stem + (cam ? " cam" : " up"), err);
         EXPECT_LT(err, kTol) << label(e);
     }
@@ -219,16 +235,19 @@ TEST_P(TorchOracleTest, GradCamMatchesTorch) {
 // eigen_cam, score_cam, ablation_cam). A fixture's "map" names the extras compared: "cam", or
 // "weights" (the channel weights of Score-CAM and Ablation-CAM).
 TEST_P(TorchOracleTest, CamVariantsMatchTorch) {
-    for (const char* method : {"hirescam", "xgradcam", "layercam", "eigencam", "scorecam", "ablationcam"}) {
+    for (const char* method :
+         {"hirescam", "xgradcam", "layercam", "eigencam", "scorecam", "ablationcam"}) {
         std::map<std::tuple<int, std::string>, Explanation> done;
         for (const json& e : entries(method)) {
             const std::string layer = e["layer"].get<std::string>();
-            // Score-CAM and Ablation-CAM run the model once per channel: on the slow reference kernels and under
-            // ASan only at the 7-channel layer (block3's 256 take 25 s there).
+            // Score-CAM and Ablation-CAM run the model once per channel: on the slow reference
+            // kernels and under ASan only at the 7-channel layer (block3's 256 take 25 s there).
             const bool slow = test::kUnderAsan || GetParam() == &reference_kernels();
             const int node = probe_->model().graph.find(layer);
             ASSERT_GE(node, 0) << layer;
-            if ((std::string(method) == "scorecam" || std::string(method) == "ablationcam") && slow && probe_->model().graph.node(node).shape.dim(-1) > 16) continue;
+            if ((std::string(method) == "scorecam" || std::string(method) == "ablationcam") &&
+                slow && probe_->model().graph.node(node).shape.dim(-1) > 16)
+                continue;
             const auto key = std::make_tuple(e["case"].get<int>(), layer);
             if (!done.count(key)) {
                 auto r = run(method, e, Params().set("layer", node));
@@ -238,7 +257,9 @@ TEST_P(TorchOracleTest, CamVariantsMatchTorch) {
             const std::string map = e["map"].get<std::string>();
             ASSERT_TRUE(done[key].extras.count(map)) << method << ": no extras[\"" << map << "\"]";
             const double err = compare(done[key].extras.at(map), e);
-            const std::string stem = layer.substr(layer.find("model_1/") + 8, layer.find('/', layer.find("model_1/") + 8) - layer.find("model_1/") - 8);
+            const std::string stem = layer.substr(
+                layer.find("model_1/") + 8,
+                layer.find('/', layer.find("model_1/") + 8) - layer.find("model_1/") - 8);
             note(std::string(method) + " " + stem + (map == "cam" ? "" : " " + map), err);
             EXPECT_LT(err, kTol) << label(e);
         }
@@ -249,7 +270,8 @@ TEST_P(TorchOracleTest, CamVariantsMatchTorch) {
 // map up to float32 probabilities (6e-8). Another grid (8 cells for 7) moves the map by 0.11,
 // dividing by the masks' own mean (0.4992) instead of p by 1.6e-3.
 TEST_P(TorchOracleTest, RiseMatchesTorch) {
-    if (slow_reference()) GTEST_SKIP() << "the reference set is compared in the native release build";
+    if (slow_reference())
+        GTEST_SKIP() << "the reference set is compared in the native release build";
     std::vector<json> cases = entries("rise");
     // The reference set's plain loops take about 80 ms a forward pass: one case there.
     if ((test::kUnderAsan || GetParam()->name == "reference") && cases.size() > 1) cases.resize(1);
@@ -260,7 +282,11 @@ TEST_P(TorchOracleTest, RiseMatchesTorch) {
         Target t = target_of(e);
         t.score = Target::Score::kProbability;
         auto r = find_method("rise")->explain(input_row(e["case"].get<int>()), t,
-                                              Params().set("samples", e["samples"].get<int>()).set("cells", e["cells"].get<int>()).set("p", e["p"].get<double>()), ctx);
+                                              Params()
+                                                  .set("samples", e["samples"].get<int>())
+                                                  .set("cells", e["cells"].get<int>())
+                                                  .set("p", e["p"].get<double>()),
+                                              ctx);
         ASSERT_TRUE(r) << r.status().message();
         const double err = compare(r->map, e);
         note("rise", err);
@@ -275,23 +301,30 @@ TEST_P(TorchOracleTest, RiseMatchesTorch) {
 // derivative moves the map by 4.0e-3 (case 1) to 6.9e-3 (case 0); a left-end rule, far more.
 constexpr double kBlurIgTol = 2.5e-3;
 TEST_P(TorchOracleTest, BlurIGMatchesTorch) {
-    if (slow_reference()) GTEST_SKIP() << "the reference set is compared in the native release build";
+    if (slow_reference())
+        GTEST_SKIP() << "the reference set is compared in the native release build";
     std::vector<json> cases = entries("blur_ig");
     if ((test::kUnderAsan || GetParam()->name == "reference") && cases.size() > 1) cases.resize(1);
     for (const json& e : cases) {
         ASSERT_EQ(e.value("spacing", ""), "linear");
-        auto r = run("blur_ig", e, Params().set("steps", e["steps"].get<int>()).set("max_sigma", e["max_sigma"].get<double>()));
+        auto r = run("blur_ig", e,
+                     Params()
+                         .set("steps", e["steps"].get<int>())
+                         .set("max_sigma", e["max_sigma"].get<double>()));
         ASSERT_TRUE(r) << r.status().message();
         const double err = compare(r->attribution, e);
         note("blur_ig", err);
         EXPECT_LT(err, kBlurIgTol) << label(e);
-        const double sum = e["sum_attributions"].get<double>(), delta = e["score_delta"].get<double>();
+        const double sum = e["sum_attributions"].get<double>(),
+                     delta = e["score_delta"].get<double>();
         const double sum_err = std::fabs(r->stats["sum_attributions"] - sum) / std::fabs(sum);
         note("blur_ig sum_attributions", sum_err);
-        EXPECT_LT(sum_err, kIgTol) << label(e) << ": ours " << r->stats["sum_attributions"] << ", torch " << sum;
+        EXPECT_LT(sum_err, kIgTol)
+            << label(e) << ": ours " << r->stats["sum_attributions"] << ", torch " << sum;
         const double delta_err = std::fabs(r->stats["score_delta"] - delta) / std::fabs(delta);
         note("blur_ig score_delta", delta_err);
-        EXPECT_LT(delta_err, kTol) << label(e) << ": ours " << r->stats["score_delta"] << ", torch " << delta;
+        EXPECT_LT(delta_err, kTol)
+            << label(e) << ": ours " << r->stats["score_delta"] << ", torch " << delta;
     }
 }
 
@@ -301,14 +334,19 @@ TEST_P(TorchOracleTest, BlurIGMatchesTorch) {
 // of the threshold sends it elsewhere: the maps then differ by 7.9e-2 (simd) to 0.26 (xnnpack),
 // so that case's fixture is kept for the record and not compared.
 TEST_P(TorchOracleTest, GuidedIGMatchesTorch) {
-    if (slow_reference()) GTEST_SKIP() << "the reference set is compared in the native release build";
+    if (slow_reference())
+        GTEST_SKIP() << "the reference set is compared in the native release build";
     std::vector<json> cases;
     for (const json& e : entries("guided_ig"))
         if (e["case"].get<int>() != 2) cases.push_back(e);
     if ((test::kUnderAsan || GetParam()->name == "reference") && cases.size() > 1) cases.resize(1);
     for (const json& e : cases) {
         ASSERT_EQ(e.value("baseline", ""), "black");
-        auto r = run("guided_ig", e, Params().set("steps", e["steps"].get<int>()).set("fraction", e["fraction"].get<double>()).set("max_dist", e["max_dist"].get<double>()));
+        auto r = run("guided_ig", e,
+                     Params()
+                         .set("steps", e["steps"].get<int>())
+                         .set("fraction", e["fraction"].get<double>())
+                         .set("max_dist", e["max_dist"].get<double>()));
         ASSERT_TRUE(r) << r.status().message();
         const double err = compare(r->attribution, e);
         note("guided_ig", err);
@@ -316,7 +354,8 @@ TEST_P(TorchOracleTest, GuidedIGMatchesTorch) {
         const double sum = e["sum_attributions"].get<double>();
         const double sum_err = std::fabs(r->stats["sum_attributions"] - sum) / std::fabs(sum);
         note("guided_ig sum_attributions", sum_err);
-        EXPECT_LT(sum_err, kTol) << label(e) << ": ours " << r->stats["sum_attributions"] << ", torch " << sum;
+        EXPECT_LT(sum_err, kTol) << label(e) << ": ours " << r->stats["sum_attributions"]
+                                 << ", torch " << sum;
     }
 }
 
@@ -342,16 +381,21 @@ TEST_P(TorchOracleTest, ReferenceMethodsMatchTorch) {
         const double delta = e["score_delta"].get<double>();
         const double sum_err = std::fabs(r->stats["sum_attributions"] - delta) / std::fabs(delta);
         note("deeplift sum vs torch delta", sum_err);
-        EXPECT_LT(sum_err, kTol) << label(e) << ": ours " << r->stats["sum_attributions"] << ", torch delta " << delta;
+        EXPECT_LT(sum_err, kTol) << label(e) << ": ours " << r->stats["sum_attributions"]
+                                 << ", torch delta " << delta;
     }
     for (const char* method : {"deepshap", "gradient_shap"})
         for (const json& e : entries(method)) {
             ASSERT_EQ(e.value("baselines", ""), "noise_around_black");
             ExplainContext ctx(*probe_);
             ctx.seed = e["seed"].get<uint64_t>();
-            Params p = Params().set("samples", e["samples"].get<int>()).set("baselines", 2).set("baseline_noise", e["baseline_noise"].get<double>());
+            Params p = Params()
+                           .set("samples", e["samples"].get<int>())
+                           .set("baselines", 2)
+                           .set("baseline_noise", e["baseline_noise"].get<double>());
             if (e.contains("noise")) p.set("noise", e["noise"].get<double>());
-            auto r = find_method(method)->explain(input_row(e["case"].get<int>()), target_of(e), p, ctx);
+            auto r =
+                find_method(method)->explain(input_row(e["case"].get<int>()), target_of(e), p, ctx);
             ASSERT_TRUE(r) << r.status().message();
             const double err = compare(r->attribution, e);
             note(method, err);
@@ -359,8 +403,12 @@ TEST_P(TorchOracleTest, ReferenceMethodsMatchTorch) {
         }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSets, TorchOracleTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
-                         [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
+INSTANTIATE_TEST_SUITE_P(AllSets, TorchOracleTest,
+                         ::testing::ValuesIn(compiled_kernel_sets().begin(),
+                                             compiled_kernel_sets().end()),
+                         [](const testing::TestParamInfo<const KernelSet*>& i) {
+                             return test::kernel_test_name(*i.param);
+                         });
 
 }  // namespace
 }  // namespace cnnlens

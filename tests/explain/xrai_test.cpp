@@ -56,7 +56,8 @@ TEST(Xrai, RegionsAreNestedByAttribution) {
         for (int64_t i = 0; i < e->map.size(); ++i) top = std::max(top, e->map[i]);
         EXPECT_EQ(value.at(1), top) << "rank 1 is the densest region";
         for (const auto& [r, s] : sum) {
-            EXPECT_NEAR(value.at(r), s.first / s.second, 1e-5) << "rank " << r << " shows its pixels' mean";
+            EXPECT_NEAR(value.at(r), s.first / s.second, 1e-5)
+                << "rank " << r << " shows its pixels' mean";
             if (r > 1 && r <= regions) {
                 EXPECT_LE(value.at(r), value.at(r - 1)) << "rank " << r;
             }
@@ -69,11 +70,13 @@ TEST(Xrai, RegionsAreNestedByAttribution) {
 TEST(Xrai, MinPixelDiffAndMismatchedSegments) {
     GraphProbe probe(test::default_model(), *select_kernel_set());
     ExplainContext ctx(probe);
-    auto e = find_method("xrai")->explain(face(), Target{3}, Params().set("steps", 4).set("min_pixel_diff", 4096), ctx);
+    auto e = find_method("xrai")->explain(
+        face(), Target{3}, Params().set("steps", 4).set("min_pixel_diff", 4096), ctx);
     ASSERT_TRUE(e) << e.status().message();
     EXPECT_LE(e->stats["regions"], 1);
     Segmentation small{32, 32, 1, std::vector<int>(1024, 0)};
-    auto bad = xrai_on_segments(*find_method("xrai"), face(), Target{3}, Params(), ctx, std::span<const Segmentation>(&small, 1));
+    auto bad = xrai_on_segments(*find_method("xrai"), face(), Target{3}, Params(), ctx,
+                                std::span<const Segmentation>(&small, 1));
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.status().message().find("32x32"), std::string::npos) << bad.status().message();
 }

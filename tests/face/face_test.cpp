@@ -56,11 +56,14 @@ Scores classify(const Image& crop) {
     auto r = probe.run(image_to_input(crop, test::default_model().spec.input), ProbeRequest{});
     EXPECT_TRUE(r.has_value());
     if (!r) return {};
-    return {{r->logits.data(), r->logits.data() + r->logits.size()}, {r->probs.data(), r->probs.data() + r->probs.size()}};
+    return {{r->logits.data(), r->logits.data() + r->logits.size()},
+            {r->probs.data(), r->probs.data() + r->probs.size()}};
 }
 
 double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    return a.size() == b.size() && !a.empty() ? test::max_abs_diff(a.data(), b.data(), static_cast<int64_t>(a.size())) : 1e9;
+    return a.size() == b.size() && !a.empty()
+               ? test::max_abs_diff(a.data(), b.data(), static_cast<int64_t>(a.size()))
+               : 1e9;
 }
 
 CropOptions unaligned() {
@@ -81,12 +84,18 @@ TEST(Face, FindsTheAstronautsFace) {
     EXPECT_GT(f.score, 0.8f);
     // The oracle crop (rows 70..186, cols 170..286) is a face from eyebrows to chin.
     FaceBox truth;
-    truth.x = 170; truth.y = 70; truth.width = 116; truth.height = 116;
+    truth.x = 170;
+    truth.y = 70;
+    truth.width = 116;
+    truth.height = 116;
     float cx, cy, cs;
     face_crop_box(f, 1.0f, cx, cy, cs);
     FaceBox square;
-    square.x = cx; square.y = cy; square.width = square.height = cs;
-    EXPECT_GT(box_iou(square, truth), 0.5f) << "box " << f.x << "," << f.y << " " << f.width << "x" << f.height;
+    square.x = cx;
+    square.y = cy;
+    square.width = square.height = cs;
+    EXPECT_GT(box_iou(square, truth), 0.5f)
+        << "box " << f.x << "," << f.y << " " << f.width << "x" << f.height;
     EXPECT_EQ(faces->size(), 1u) << "one person in the photo";
 
     auto model = load_model(test::source_path("models/fer2013-mini-xception"));
@@ -105,9 +114,12 @@ TEST(Face, PaddedAndTallPhotosMapBackToImageCoordinates) {
     ASSERT_TRUE(img);
     // Put the photo into a taller canvas, 100 px down: the face box must move by 100 px.
     Image tall;
-    tall.width = img->width; tall.height = img->height + 300; tall.channels = img->channels;
+    tall.width = img->width;
+    tall.height = img->height + 300;
+    tall.channels = img->channels;
     tall.pixels.assign(static_cast<size_t>(tall.width) * tall.height * tall.channels, 40);
-    std::copy(img->pixels.begin(), img->pixels.end(), tall.pixels.begin() + static_cast<ptrdiff_t>(100) * tall.width * tall.channels);
+    std::copy(img->pixels.begin(), img->pixels.end(),
+              tall.pixels.begin() + static_cast<ptrdiff_t>(100) * tall.width * tall.channels);
     auto a = det->detect(*img);
     auto b = det->detect(tall);
     ASSERT_TRUE(a && b);
@@ -121,14 +133,18 @@ TEST(Face, NoFaceInNoise) {
     auto det = FaceDetector::load(test::source_path("models/blazeface"), *select_kernel_set());
     ASSERT_TRUE(det);
     Image noise;
-    noise.width = 200; noise.height = 150; noise.channels = 3;
+    noise.width = 200;
+    noise.height = 150;
+    noise.channels = 3;
     Rng rng(3);
-    for (int i = 0; i < 200 * 150 * 3; ++i) noise.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
+    for (int i = 0; i < 200 * 150 * 3; ++i)
+        noise.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
     auto f = det->detect(noise);
     ASSERT_TRUE(f);
     EXPECT_TRUE(f->empty());
     EXPECT_FALSE(det->detect(Image{}));
-    EXPECT_FALSE(FaceDetector::load(test::source_path("models/no-such-folder"), reference_kernels()));
+    EXPECT_FALSE(
+        FaceDetector::load(test::source_path("models/no-such-folder"), reference_kernels()));
 }
 
 TEST(Face, ACropTurnsByTheEyeAnglePastTheThreshold) {
@@ -176,7 +192,9 @@ double input_correlation(const Image& a, const Image& b) {
     for (int64_t i = 0; i < x.size(); ++i) mx += x[i], my += y[i];
     mx /= static_cast<double>(x.size()), my /= static_cast<double>(y.size());
     double sxy = 0, sxx = 0, syy = 0;
-    for (int64_t i = 0; i < x.size(); ++i) sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx), syy += (y[i] - my) * (y[i] - my);
+    for (int64_t i = 0; i < x.size(); ++i)
+        sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx),
+            syy += (y[i] - my) * (y[i] - my);
     return sxy / std::sqrt(sxx * syy);
 }
 
@@ -195,20 +213,26 @@ TEST(Face, ATiltedFaceIsClassifiedAsUpright) {
         const Image turned = test::rotate_image(img, deg, kFaceX, kFaceY);
         const FaceBox f = strongest_face(turned);
         const CropFrame frame = face_crop_frame(f);
-        EXPECT_NEAR(frame.angle_degrees(), deg + eye_angle(up) / kDeg, 8.0) << "BlazeFace's eye points";
+        EXPECT_NEAR(frame.angle_degrees(), deg + eye_angle(up) / kDeg, 8.0)
+            << "BlazeFace's eye points";
         const Image aligned = crop_frame(turned, frame);
         const Image plain = face_crop(turned, f, unaligned());
         const Scores a = classify(aligned), u = classify(plain);
         EXPECT_LT(max_diff(a.probs, upright.probs), 0.05);
-        const double ra = input_correlation(aligned, upright_crop), ru = input_correlation(plain, upright_crop);
+        const double ra = input_correlation(aligned, upright_crop),
+                     ru = input_correlation(plain, upright_crop);
         // BlazeFace's box moves by a few pixels as the head turns, so even the aligned crop is not
         // the upright one pixel for pixel (0.65..0.90 here); the unaligned one is much less alike.
         EXPECT_GT(ra, 0.6) << "the aligned crop looks like the upright one";
         EXPECT_GT(ra, ru + 0.1) << "the unaligned crop keeps the tilt";
-        std::printf("  %+3.0f deg: eye angle %+6.2f, side %5.1f (box %5.1f); correlation with the upright crop: aligned %.3f, "
-                    "unaligned %.3f; max|dp| to upright: aligned %.5f, unaligned %.5f; max|dlogit|: aligned %.3f, unaligned %.3f\n",
-                    deg, frame.angle_degrees(), frame.width, f.width, ra, ru, max_diff(a.probs, upright.probs), max_diff(u.probs, upright.probs),
-                    max_diff(a.logits, upright.logits), max_diff(u.logits, upright.logits));
+        std::printf(
+            "  %+3.0f deg: eye angle %+6.2f, side %5.1f (box %5.1f); correlation with the upright "
+            "crop: aligned %.3f, "
+            "unaligned %.3f; max|dp| to upright: aligned %.5f, unaligned %.5f; max|dlogit|: "
+            "aligned %.3f, unaligned %.3f\n",
+            deg, frame.angle_degrees(), frame.width, f.width, ra, ru,
+            max_diff(a.probs, upright.probs), max_diff(u.probs, upright.probs),
+            max_diff(a.logits, upright.logits), max_diff(u.logits, upright.logits));
     }
 }
 
@@ -231,7 +255,8 @@ TEST(Face, AMapDrawnBackOnATurnedPhotoLandsOnTheEyes) {
         for (int x = 0; x < 64; ++x) {
             float v = 0;
             for (int e = 0; e < 2; ++e) {
-                const float ex = (in_around.keypoints[e].first - shift) * k, ey = (in_around.keypoints[e].second - shift) * k;
+                const float ex = (in_around.keypoints[e].first - shift) * k,
+                            ey = (in_around.keypoints[e].second - shift) * k;
                 v += std::exp(-(std::pow(x + 0.5f - ex, 2.f) + std::pow(y + 0.5f - ey, 2.f)) / 4.f);
             }
             map[y * 64 + x] = std::min(v, 1.f);
@@ -247,11 +272,13 @@ TEST(Face, AMapDrawnBackOnATurnedPhotoLandsOnTheEyes) {
             sx += v * (x + 0.5), sy += v * (y + 0.5), s += v;
         }
     ASSERT_GT(s, 0);
-    const double mid_x = (f.keypoints[0].first + f.keypoints[1].first) / 2, mid_y = (f.keypoints[0].second + f.keypoints[1].second) / 2;
+    const double mid_x = (f.keypoints[0].first + f.keypoints[1].first) / 2,
+                 mid_y = (f.keypoints[0].second + f.keypoints[1].second) / 2;
     EXPECT_NEAR(sx / s, mid_x, 4.0);
     EXPECT_NEAR(sy / s, mid_y, 4.0);
     // The unturned way (the map drawn upright over the detector's square) misses by the tilt.
-    const Image wrong = overlay_in_frame(black, map, face_crop_frame(f, unaligned()), Colormap::kGray, 1.f);
+    const Image wrong =
+        overlay_in_frame(black, map, face_crop_frame(f, unaligned()), Colormap::kGray, 1.f);
     double wx = 0, wy = 0, w = 0;
     for (int y = 0; y < wrong.height; ++y)
         for (int x = 0; x < wrong.width; ++x) {
@@ -268,18 +295,25 @@ TEST(Face, AMapDrawnBackOnATurnedPhotoLandsOnTheEyes) {
 // level, under the threshold); turned, the aligned crop stays near the upright answer.
 TEST(Face, AlignmentAgreementWithTfjs) {
     const char* dir = std::getenv("CNNLENS_ORACLE_DIR");
-    if (!dir || !*dir) GTEST_SKIP() << "CNNLENS_ORACLE_DIR is not set (node tests/oracle/tfjs_oracle.mjs --out DIR)";
-    const std::vector<float> logits = test::read_f32(std::string(dir) + "/logits.f32"), probs = test::read_f32(std::string(dir) + "/probs.f32");
+    if (!dir || !*dir)
+        GTEST_SKIP()
+            << "CNNLENS_ORACLE_DIR is not set (node tests/oracle/tfjs_oracle.mjs --out DIR)";
+    const std::vector<float> logits = test::read_f32(std::string(dir) + "/logits.f32"),
+                             probs = test::read_f32(std::string(dir) + "/probs.f32");
     ASSERT_GE(logits.size(), 7u);
     ASSERT_GE(probs.size(), 7u);
-    const std::vector<float> tf_logits(logits.begin(), logits.begin() + 7), tf_probs(probs.begin(), probs.begin() + 7);
+    const std::vector<float> tf_logits(logits.begin(), logits.begin() + 7),
+        tf_probs(probs.begin(), probs.begin() + 7);
     double worst[2] = {0, 0};
-    std::printf("  TF.js (upright hand crop) vs cnnlens on the detected face: max|dlogit| / max|dp|\n");
+    std::printf(
+        "  TF.js (upright hand crop) vs cnnlens on the detected face: max|dlogit| / max|dp|\n");
     for (const double deg : {0.0, 10.0, -10.0, 20.0, -20.0, 30.0, -30.0}) {
-        const Image img = deg == 0 ? astronaut() : test::rotate_image(astronaut(), deg, kFaceX, kFaceY);
+        const Image img =
+            deg == 0 ? astronaut() : test::rotate_image(astronaut(), deg, kFaceX, kFaceY);
         const FaceBox f = strongest_face(img);
         const Scores a = classify(face_crop(img, f)), u = classify(face_crop(img, f, unaligned()));
-        std::printf("  %+3.0f deg  aligned %.3f / %.5f   unaligned %.3f / %.5f\n", deg, max_diff(a.logits, tf_logits), max_diff(a.probs, tf_probs),
+        std::printf("  %+3.0f deg  aligned %.3f / %.5f   unaligned %.3f / %.5f\n", deg,
+                    max_diff(a.logits, tf_logits), max_diff(a.probs, tf_probs),
                     max_diff(u.logits, tf_logits), max_diff(u.probs, tf_probs));
         if (deg == 0) {
             EXPECT_EQ(a.logits, u.logits) << "upright: the aligned crop is the unaligned one";
@@ -288,8 +322,9 @@ TEST(Face, AlignmentAgreementWithTfjs) {
             CropOptions always;
             always.min_angle_degrees = 0;
             const Scores t = classify(face_crop(img, f, always));
-            std::printf("  %+3.0f deg, turned by %.2f deg (no threshold): %.3f / %.5f\n", deg, face_crop_frame(f, always).angle_degrees(),
-                        max_diff(t.logits, tf_logits), max_diff(t.probs, tf_probs));
+            std::printf("  %+3.0f deg, turned by %.2f deg (no threshold): %.3f / %.5f\n", deg,
+                        face_crop_frame(f, always).angle_degrees(), max_diff(t.logits, tf_logits),
+                        max_diff(t.probs, tf_probs));
         } else {
             worst[0] = std::max(worst[0], max_diff(u.logits, tf_logits));
             worst[1] = std::max(worst[1], max_diff(a.logits, tf_logits));
@@ -343,7 +378,8 @@ TEST(Face, AGroupPhotoListsItsFaces) {
     EXPECT_GE(faces->size(), 15u);
     std::vector<int> tiles;
     for (const FoundFace& f : *faces) {
-        const int col = static_cast<int>(f.frame.cx / 192), row = static_cast<int>(f.frame.cy / 192);
+        const int col = static_cast<int>(f.frame.cx / 192),
+                  row = static_cast<int>(f.frame.cy / 192);
         tiles.push_back(row * 5 + col);
         EXPECT_FALSE(f.whole_photo);
     }

@@ -31,7 +31,10 @@ TEST(Executor, FanOutAccumulates) {
     FanOut f;
     Executor ex(f.g, reference_kernels());
     Tensor x(Shape{1, 4});
-    x[0] = -1; x[1] = 2; x[2] = -3; x[3] = 4;
+    x[0] = -1;
+    x[1] = 2;
+    x[2] = -3;
+    x[3] = 4;
     ASSERT_TRUE(ex.forward(x).is_ok());
     std::vector<Seed> seeds;
     seeds.push_back({f.add, Tensor(Shape{1, 4}, 1.f)});
@@ -51,10 +54,16 @@ TEST(Executor, ReluRules) {
     ASSERT_TRUE(g.validate().is_ok());
     Executor ex(g, reference_kernels());
     Tensor in(Shape{1, 4});
-    in[0] = 1; in[1] = 1; in[2] = -1; in[3] = -1;
+    in[0] = 1;
+    in[1] = 1;
+    in[2] = -1;
+    in[3] = -1;
     ASSERT_TRUE(ex.forward(in).is_ok());
     Tensor seed(Shape{1, 4});
-    seed[0] = 2; seed[1] = -2; seed[2] = 2; seed[3] = -2;
+    seed[0] = 2;
+    seed[1] = -2;
+    seed[2] = 2;
+    seed[3] = -2;
     std::vector<Seed> seeds;
     seeds.push_back({r, std::move(seed)});
     std::vector<Tensor> out;
@@ -95,7 +104,10 @@ TEST(Executor, SeedsOnActivationsAndChannelMean) {
     };
     const float eps = 1e-4f;  // small: fewer ReLU kinks and max-pool switches crossed
     Tensor xp = x.clone(), xm = x.clone();
-    for (int64_t i = 0; i < x.size(); ++i) { xp[i] += eps * v[i]; xm[i] -= eps * v[i]; }
+    for (int64_t i = 0; i < x.size(); ++i) {
+        xp[i] += eps * v[i];
+        xm[i] -= eps * v[i];
+    }
     const double fd = (objective(xp) - objective(xm)) / (2 * eps);
     double dot = 0;
     for (int64_t i = 0; i < x.size(); ++i) dot += double(g[0][i]) * v[i];
@@ -149,7 +161,9 @@ TEST(Executor, PlannedForwardKeepsOnlyWhatIsAsked) {
             ASSERT_TRUE(planned.forward(x, keep).is_ok());
             for (int k : keep) {
                 ASSERT_EQ(planned.value(k).shape(), full.value(k).shape());
-                EXPECT_EQ(test::max_abs_diff(planned.value(k).data(), full.value(k).data(), planned.value(k).size()), 0.0);
+                EXPECT_EQ(test::max_abs_diff(planned.value(k).data(), full.value(k).data(),
+                                             planned.value(k).size()),
+                          0.0);
             }
         }
         int recycled = 0;
@@ -167,7 +181,9 @@ TEST(Executor, PlannedForwardKeepsOnlyWhatIsAsked) {
         EXPECT_TRUE(planned.backward(seeds, {&input, 1}, ReluRule::kStandard, g).is_ok());
         Executor tape(m.graph, *ks);
         ASSERT_TRUE(tape.forward(x).is_ok());
-        EXPECT_EQ(test::max_abs_diff(planned.value(mid).data(), tape.value(mid).data(), planned.value(mid).size()), 0.0);
+        EXPECT_EQ(test::max_abs_diff(planned.value(mid).data(), tape.value(mid).data(),
+                                     planned.value(mid).size()),
+                  0.0);
     }
 }
 
@@ -179,7 +195,9 @@ TEST(Executor, RequestedGradientsSurviveTheMemoryPlan) {
     const Model& m = test::default_model();
     int fused = -1;
     for (int i = 0; i < m.graph.size() && fused < 0; ++i)
-        if (const auto* c = std::get_if<ConvAttrs>(&m.graph.node(i).attrs); c && c->activation == Activation::kRelu && c->groups == 1) fused = i;
+        if (const auto* c = std::get_if<ConvAttrs>(&m.graph.node(i).attrs);
+            c && c->activation == Activation::kRelu && c->groups == 1)
+            fused = i;
     ASSERT_GE(fused, 0);
     for (const KernelSet* ks : compiled_kernel_sets()) {
         SCOPED_TRACE(std::string(ks->name));
@@ -195,8 +213,10 @@ TEST(Executor, RequestedGradientsSurviveTheMemoryPlan) {
         ASSERT_TRUE(ex.backward(seeds, both, ReluRule::kStandard, g1).is_ok());
         ASSERT_TRUE(ex.backward(seeds, {&input, 1}, ReluRule::kStandard, g2).is_ok());
         ASSERT_TRUE(ex.backward(seeds, both, ReluRule::kStandard, g3).is_ok());
-        EXPECT_EQ(test::max_abs_diff(g1[0].data(), g2[0].data(), g1[0].size()), 0.0);  // same input gradient either way
-        EXPECT_EQ(test::max_abs_diff(g1[1].data(), g3[1].data(), g1[1].size()), 0.0);  // and after buffers were recycled
+        EXPECT_EQ(test::max_abs_diff(g1[0].data(), g2[0].data(), g1[0].size()),
+                  0.0);  // same input gradient either way
+        EXPECT_EQ(test::max_abs_diff(g1[1].data(), g3[1].data(), g1[1].size()),
+                  0.0);  // and after buffers were recycled
         const Tensor& y = ex.value(fused);
         int dead_with_gradient = 0;
         for (int64_t i = 0; i < y.size(); ++i) dead_with_gradient += y[i] == 0.f && g1[1][i] != 0.f;

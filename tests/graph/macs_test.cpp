@@ -40,9 +40,11 @@ TEST(Macs, BatchNormStridedAndGroupedConv) {
     ConvAttrs ca;
     ca.stride_h = ca.stride_w = 2;  // valid 3x3, stride 2: 4x4 outputs
     ca.groups = 4;                  // depthwise: weights [3,3,1,4]
-    const int dw = g.add_node("dw", OpType::kConv2D, ca, {x, g.add_const("w", Tensor(Shape{3, 3, 1, 4}, 0.1f))});
-    const int bn = g.add_node("bn", OpType::kBatchNorm, NoAttrs{},
-                              {dw, g.add_const("s", Tensor(Shape{4}, 1.f)), g.add_const("t", Tensor(Shape{4}, 0.f))});
+    const int dw = g.add_node("dw", OpType::kConv2D, ca,
+                              {x, g.add_const("w", Tensor(Shape{3, 3, 1, 4}, 0.1f))});
+    const int bn = g.add_node(
+        "bn", OpType::kBatchNorm, NoAttrs{},
+        {dw, g.add_const("s", Tensor(Shape{4}, 1.f)), g.add_const("t", Tensor(Shape{4}, 0.f))});
     const int relu = g.add_node("relu", OpType::kRelu, NoAttrs{}, {bn});
     g.set_output(relu);
     ASSERT_TRUE(g.validate().is_ok());

@@ -51,12 +51,25 @@ public:
         const int steps = 3 + int(rng_.below(6));
         for (int s = 0; s < steps; ++s) {
             switch (rng_.below(7)) {
-                case 0: case 1: conv(latest()); break;
-                case 2: pool(latest()); break;
-                case 3: residual_chain(latest()); break;
-                case 4: fan_out_concat(latest()); break;
-                case 5: elementwise(latest()); break;
-                default: conv(any()); break;
+                case 0:
+                case 1:
+                    conv(latest());
+                    break;
+                case 2:
+                    pool(latest());
+                    break;
+                case 3:
+                    residual_chain(latest());
+                    break;
+                case 4:
+                    fan_out_concat(latest());
+                    break;
+                case 5:
+                    elementwise(latest());
+                    break;
+                default:
+                    conv(any());
+                    break;
             }
         }
         // Sometimes a classifier head (global mean, dense), sometimes a spatial output; either
@@ -67,7 +80,9 @@ public:
             const int in = int(shape(y)[1]), out = 1 + int(rng_.below(10));
             const int wt = g_->add_const(name("w"), weights({in, out}, in));
             const int b = g_->add_const(name("b"), weights({out}, 1));
-            y = add("dense", OpType::kMatMul, MatMulAttrs{rng_.below(2) ? Activation::kTanh : Activation::kNone, 0.f}, {y, wt, b});
+            y = add("dense", OpType::kMatMul,
+                    MatMulAttrs{rng_.below(2) ? Activation::kTanh : Activation::kNone, 0.f},
+                    {y, wt, b});
         }
         g_->set_output(y);
         EXPECT_TRUE(g_->validate().is_ok()) << r.description;
@@ -76,8 +91,12 @@ public:
 
 private:
     int pick(std::initializer_list<int> v) { return *(v.begin() + rng_.below(uint32_t(v.size()))); }
-    std::string name(const char* what) { return std::string(what) + "_" + std::to_string(g_->size()); }
-    void note(const std::string& s) { out_->description += (out_->description.empty() ? "" : ", ") + s; }
+    std::string name(const char* what) {
+        return std::string(what) + "_" + std::to_string(g_->size());
+    }
+    void note(const std::string& s) {
+        out_->description += (out_->description.empty() ? "" : ", ") + s;
+    }
     const Shape& shape(int node) const { return g_->node(node).shape; }
     int latest() const { return live_.back(); }
     int any() { return live_[rng_.below(uint32_t(live_.size()))]; }
@@ -104,10 +123,18 @@ private:
     int out_channels(int groups_multiple) {
         int c;
         switch (rng_.below(4)) {
-            case 0: c = 1 + int(rng_.below(12)); break;
-            case 1: c = pick({8, 16, 32, 48, 64}); break;
-            case 2: c = 40 + int(rng_.below(31)); break;
-            default: c = pick({3, 5, 7, 17, 24, 33}); break;
+            case 0:
+                c = 1 + int(rng_.below(12));
+                break;
+            case 1:
+                c = pick({8, 16, 32, 48, 64});
+                break;
+            case 2:
+                c = 40 + int(rng_.below(31));
+                break;
+            default:
+                c = pick({3, 5, 7, 17, 24, 33});
+                break;
         }
         return std::max(groups_multiple, c / groups_multiple * groups_multiple);
     }
@@ -139,21 +166,24 @@ private:
         if (k > 1) {
             a.pad_top = a.pad_left = k / 2;
             a.pad_bottom = a.pad_right = k / 2;
-            if (rng_.below(3) == 0) a.pad_bottom = a.pad_right = k / 2 - 1 + int(rng_.below(2));  // asymmetric
+            if (rng_.below(3) == 0)
+                a.pad_bottom = a.pad_right = k / 2 - 1 + int(rng_.below(2));  // asymmetric
         }
         if (h + a.pad_top + a.pad_bottom < k || w + a.pad_left + a.pad_right < k) return x;
         a.groups = groups;
-        a.activation = std::vector<Activation>{Activation::kNone, Activation::kRelu, Activation::kRelu,
-                                               Activation::kTanh, Activation::kSigmoid}[rng_.below(5)];
+        a.activation =
+            std::vector<Activation>{Activation::kNone, Activation::kRelu, Activation::kRelu,
+                                    Activation::kTanh, Activation::kSigmoid}[rng_.below(5)];
         const int fan_in = k * k * (in_c / groups);
         const int wt = g_->add_const(name("w"), weights({k, k, in_c / groups, out_c}, fan_in));
         std::vector<int> ins{x, wt};
         if (rng_.below(2)) ins.push_back(g_->add_const(name("b"), weights({out_c}, 4)));
         const int y = add("conv", OpType::kConv2D, a, ins);
         if (a.activation == Activation::kRelu) out_->relu_nodes.push_back(y);
-        note("conv" + std::to_string(k) + "x" + std::to_string(k) + "/" + std::to_string(a.stride_h) + " " +
-             std::to_string(in_c) + "->" + std::to_string(out_c) + (groups > 1 ? " g" + std::to_string(groups) : "") +
-             " " + std::string(activation_name(a.activation)));
+        note("conv" + std::to_string(k) + "x" + std::to_string(k) + "/" +
+             std::to_string(a.stride_h) + " " + std::to_string(in_c) + "->" +
+             std::to_string(out_c) + (groups > 1 ? " g" + std::to_string(groups) : "") + " " +
+             std::string(activation_name(a.activation)));
         return y;
     }
 
@@ -168,12 +198,16 @@ private:
         a.stride_h = a.stride_w = pick({1, 2, 2});
         a.pad_top = a.pad_left = int(rng_.below(uint32_t(a.kernel_h)));
         a.pad_bottom = a.pad_right = std::min(a.kernel_h - 1, a.pad_top + int(rng_.below(2)));
-        if (s[1] + a.pad_top + a.pad_bottom < a.kernel_h || s[2] + a.pad_left + a.pad_right < a.kernel_w) return x;
+        if (s[1] + a.pad_top + a.pad_bottom < a.kernel_h ||
+            s[2] + a.pad_left + a.pad_right < a.kernel_w)
+            return x;
         const bool max = rng_.below(2);
-        const int y = add(max ? "maxpool" : "avgpool", max ? OpType::kMaxPool : OpType::kAvgPool, a, {x});
+        const int y =
+            add(max ? "maxpool" : "avgpool", max ? OpType::kMaxPool : OpType::kAvgPool, a, {x});
         if (max) out_->max_pools.push_back(y);
-        note(std::string(max ? "maxpool" : "avgpool") + std::to_string(a.kernel_h) + "/" + std::to_string(a.stride_h) + " pad " +
-             std::to_string(a.pad_top) + "," + std::to_string(a.pad_bottom));
+        note(std::string(max ? "maxpool" : "avgpool") + std::to_string(a.kernel_h) + "/" +
+             std::to_string(a.stride_h) + " pad " + std::to_string(a.pad_top) + "," +
+             std::to_string(a.pad_bottom));
         return y;
     }
 
@@ -192,8 +226,10 @@ private:
             int f = add("res_conv", OpType::kConv2D, a, {x, wt});
             if (a.activation == Activation::kRelu) out_->relu_nodes.push_back(f);
             if (rng_.below(2)) {
-                const int sc = g_->add_const(name("scale"), test::random_tensor({c}, rng_, 0.5f, 1.5f));
-                const int sh = g_->add_const(name("shift"), test::random_tensor({c}, rng_, -0.3f, 0.3f));
+                const int sc =
+                    g_->add_const(name("scale"), test::random_tensor({c}, rng_, 0.5f, 1.5f));
+                const int sh =
+                    g_->add_const(name("shift"), test::random_tensor({c}, rng_, -0.3f, 0.3f));
                 f = add("bn", OpType::kBatchNorm, NoAttrs{}, {f, sc, sh});
             }
             x = add("res_add", OpType::kAdd, NoAttrs{}, {x, f});
@@ -216,21 +252,28 @@ private:
         std::vector<int> parts;
         int channels = 0;
         for (int b = 0; b < branches && channels + std::min(in_c, 8) <= kMaxConcatChannels; ++b) {
-            const int kind = channels + in_c <= kMaxConcatChannels ? int(rng_.below(4)) : int(rng_.below(2));
-            if (kind == 3) { parts.push_back(x); channels += in_c; continue; }
+            const int kind =
+                channels + in_c <= kMaxConcatChannels ? int(rng_.below(4)) : int(rng_.below(2));
+            if (kind == 3) {
+                parts.push_back(x);
+                channels += in_c;
+                continue;
+            }
             if (kind == 2) {
                 PoolAttrs a;
                 a.padding = PaddingMode::kExplicit;
                 a.kernel_h = a.kernel_w = 3;
                 a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 1;
                 const bool max = rng_.below(2);
-                const int p = add(max ? "branch_maxpool" : "branch_avgpool", max ? OpType::kMaxPool : OpType::kAvgPool, a, {x});
+                const int p = add(max ? "branch_maxpool" : "branch_avgpool",
+                                  max ? OpType::kMaxPool : OpType::kAvgPool, a, {x});
                 if (max) out_->max_pools.push_back(p);
                 parts.push_back(p);
                 channels += in_c;
                 continue;
             }
-            const int k = kind == 0 ? 1 : 3, out_c = std::min(out_channels(1), kMaxConcatChannels - channels);
+            const int k = kind == 0 ? 1 : 3,
+                      out_c = std::min(out_channels(1), kMaxConcatChannels - channels);
             channels += out_c;
             ConvAttrs a;
             a.padding = PaddingMode::kExplicit;
@@ -255,8 +298,12 @@ private:
     // A smooth nonlinearity, or the product of two same-shape tensors, or a Pad.
     int elementwise(int x) {
         switch (rng_.below(4)) {
-            case 0: note("tanh"); return add("tanh", OpType::kTanh, NoAttrs{}, {x});
-            case 1: note("sigmoid"); return add("sigmoid", OpType::kSigmoid, NoAttrs{}, {x});
+            case 0:
+                note("tanh");
+                return add("tanh", OpType::kTanh, NoAttrs{}, {x});
+            case 1:
+                note("sigmoid");
+                return add("sigmoid", OpType::kSigmoid, NoAttrs{}, {x});
             case 2: {
                 for (int n : live_)
                     if (n != x && shape(n) == shape(x)) {
@@ -269,7 +316,10 @@ private:
             default: {
                 if (!spatial(x)) return x;
                 PadAttrs a;
-                a.paddings = {{0, 0}, {int64_t(rng_.below(2)), int64_t(rng_.below(3))}, {int64_t(rng_.below(3)), 0}, {0, 0}};
+                a.paddings = {{0, 0},
+                              {int64_t(rng_.below(2)), int64_t(rng_.below(3))},
+                              {int64_t(rng_.below(3)), 0},
+                              {0, 0}};
                 a.value = rng_.uniform(-0.5f, 0.5f);
                 note("pad");
                 return add("pad", OpType::kPad, a, {x});
@@ -304,10 +354,14 @@ std::vector<int32_t> kink_pattern(const RandomGraph& r, const Executor& ex) {
                         float bv = -INFINITY;
                         for (int ky = 0; ky < a.kernel_h; ++ky)
                             for (int kx = 0; kx < a.kernel_w; ++kx) {
-                                const int64_t iy = y * a.stride_h - a.pad_top + ky, ix = x * a.stride_w - a.pad_left + kx;
+                                const int64_t iy = y * a.stride_h - a.pad_top + ky,
+                                              ix = x * a.stride_w - a.pad_left + kx;
                                 if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
                                 const float v = in[((b * H + iy) * W + ix) * C + c];
-                                if (v > bv) { bv = v; best = ky * a.kernel_w + kx; }
+                                if (v > bv) {
+                                    bv = v;
+                                    best = ky * a.kernel_w + kx;
+                                }
                             }
                         p.push_back(best);
                     }
@@ -342,7 +396,8 @@ TEST_P(RandomGraphTest, BackwardMatchesFiniteDifferencesAndReference) {
         const Tensor& y = ex.value(r.g.output());
         const Tensor& y_ref = ref.value(r.g.output());
         // Summation order differs between sets: ~1e-6 relative per layer of a few hundred terms.
-        EXPECT_LT(test::rel_l2(y.data(), y_ref.data(), y.size()), 5e-5) << "forward output against the reference set";
+        EXPECT_LT(test::rel_l2(y.data(), y_ref.data(), y.size()), 5e-5)
+            << "forward output against the reference set";
         const Tensor weights = test::random_tensor(y.shape(), rng);
         std::vector<Seed> seeds;
         seeds.push_back({r.g.output(), weights.clone()});
@@ -351,9 +406,11 @@ TEST_P(RandomGraphTest, BackwardMatchesFiniteDifferencesAndReference) {
         ASSERT_TRUE(ex.backward(seeds, {&in, 1}, ReluRule::kStandard, g).is_ok());
         ASSERT_TRUE(ref.backward(seeds, {&in, 1}, ReluRule::kStandard, g_ref).is_ok());
         double scale = 0;
-        for (int64_t i = 0; i < g_ref[0].size(); ++i) scale = std::max(scale, double(std::fabs(g_ref[0][i])));
+        for (int64_t i = 0; i < g_ref[0].size(); ++i)
+            scale = std::max(scale, double(std::fabs(g_ref[0][i])));
         const double diff = test::max_abs_diff(g[0].data(), g_ref[0].data(), g[0].size());
-        EXPECT_LE(diff, 1e-4 * scale + 1e-6) << "input gradient against the reference set's (max |grad| " << scale << ")";
+        EXPECT_LE(diff, 1e-4 * scale + 1e-6)
+            << "input gradient against the reference set's (max |grad| " << scale << ")";
 
         const std::vector<int32_t> at_x = kink_pattern(r, ex);
         // f(x + t v) - f(x - t v) over 2t, trusted only when both ends keep x's kink pattern;
@@ -361,7 +418,10 @@ TEST_P(RandomGraphTest, BackwardMatchesFiniteDifferencesAndReference) {
         auto check = [&](const Tensor& v, const std::string& what) {
             for (float eps = kEps; eps >= kEps / 16; eps /= 4) {
                 Tensor xp = x.clone(), xm = x.clone();
-                for (int64_t i = 0; i < x.size(); ++i) { xp[i] += eps * v[i]; xm[i] -= eps * v[i]; }
+                for (int64_t i = 0; i < x.size(); ++i) {
+                    xp[i] += eps * v[i];
+                    xm[i] -= eps * v[i];
+                }
                 ASSERT_TRUE(ex.forward(xp).is_ok());
                 const double fp = dot(ex.value(r.g.output()), weights);
                 if (kink_pattern(r, ex) != at_x) continue;
@@ -373,13 +433,15 @@ TEST_P(RandomGraphTest, BackwardMatchesFiniteDifferencesAndReference) {
                 // The difference quotient carries the float32 rounding of the two sums (~1e-6
                 // |f|) over 2 eps; the absolute term is small against the gradient's own scale.
                 const double rounding = 1e-6 * (std::fabs(fp) + std::fabs(fm) + 1) / eps;
-                const double tol = 1e-2 * std::max(std::fabs(fd), std::fabs(an)) + 10 * rounding + 1e-3 * scale;
+                const double tol =
+                    1e-2 * std::max(std::fabs(fd), std::fabs(an)) + 10 * rounding + 1e-3 * scale;
                 EXPECT_NEAR(an, fd, tol) << what << ", eps " << eps;
                 return;
             }
             ++untrusted;
         };
-        for (int d = 0; d < kDirections; ++d) check(test::random_tensor(x.shape(), rng), "random direction " + std::to_string(d));
+        for (int d = 0; d < kDirections; ++d)
+            check(test::random_tensor(x.shape(), rng), "random direction " + std::to_string(d));
         for (int e = 0; e < kElements; ++e) {
             // The corners first (padding and border paths), then random elements.
             const int64_t n = x.size(), corner[] = {0, n - 1};
@@ -390,13 +452,17 @@ TEST_P(RandomGraphTest, BackwardMatchesFiniteDifferencesAndReference) {
         }
         ASSERT_TRUE(ex.forward(x).is_ok());
     }
-    std::printf("[random graphs] %s: %d finite differences trusted, %d skipped at a kink\n", std::string(set.name).c_str(),
-                trusted, untrusted);
+    std::printf("[random graphs] %s: %d finite differences trusted, %d skipped at a kink\n",
+                std::string(set.name).c_str(), trusted, untrusted);
     EXPECT_GE(trusted, 4 * untrusted) << "too many finite differences crossed a kink to mean much";
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSets, RandomGraphTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
-                         [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
+INSTANTIATE_TEST_SUITE_P(AllSets, RandomGraphTest,
+                         ::testing::ValuesIn(compiled_kernel_sets().begin(),
+                                             compiled_kernel_sets().end()),
+                         [](const testing::TestParamInfo<const KernelSet*>& i) {
+                             return test::kernel_test_name(*i.param);
+                         });
 
 }  // namespace
 }  // namespace cnnlens

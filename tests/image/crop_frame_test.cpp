@@ -67,9 +67,12 @@ TEST(CropFrame, AnUprightFrameCopiesWholePixelsAndRepeatsTheEdges) {
     const Image c = crop_frame(img, CropFrame{0.3f, 2.3f, 3, 3, 0});
     ASSERT_EQ(c.width, 3);
     ASSERT_EQ(c.height, 3);
-    const auto at = [&](int x, int y) { return img.pixels[static_cast<size_t>(std::clamp(y, 0, 3)) * 5 + std::clamp(x, 0, 4)]; };
+    const auto at = [&](int x, int y) {
+        return img.pixels[static_cast<size_t>(std::clamp(y, 0, 3)) * 5 + std::clamp(x, 0, 4)];
+    };
     for (int y = 0; y < 3; ++y)
-        for (int x = 0; x < 3; ++x) EXPECT_EQ(c.pixels[static_cast<size_t>(y) * 3 + x], at(x - 1, y + 1)) << x << "," << y;
+        for (int x = 0; x < 3; ++x)
+            EXPECT_EQ(c.pixels[static_cast<size_t>(y) * 3 + x], at(x - 1, y + 1)) << x << "," << y;
 }
 
 TEST(CropFrame, ATurnedFrameLevelsATiltedBar) {
@@ -79,8 +82,10 @@ TEST(CropFrame, ATurnedFrameLevelsATiltedBar) {
     for (int y = 0; y < 200; ++y)
         for (int x = 0; x < 200; ++x) {
             const float dx = x + 0.5f - 100, dy = y + 0.5f - 100;
-            const float across = -dx * std::sin(a) + dy * std::cos(a), along = dx * std::cos(a) + dy * std::sin(a);
-            if (std::abs(across) < 4 && std::abs(along) < 50) img.pixels[static_cast<size_t>(y) * 200 + x] = 220;
+            const float across = -dx * std::sin(a) + dy * std::cos(a),
+                        along = dx * std::cos(a) + dy * std::sin(a);
+            if (std::abs(across) < 4 && std::abs(along) < 50)
+                img.pixels[static_cast<size_t>(y) * 200 + x] = 220;
         }
     const Image level = crop_frame(img, CropFrame{100, 100, 80, 80, a});
     const Image upright = crop_frame(img, CropFrame{100, 100, 80, 80, 0});
@@ -89,14 +94,16 @@ TEST(CropFrame, ATurnedFrameLevelsATiltedBar) {
         int rows = 0;
         for (int y = 0; y < c.height; ++y) {
             int n = 0;
-            for (int x = 0; x < c.width; ++x) n += c.pixels[static_cast<size_t>(y) * c.width + x] > 120;
+            for (int x = 0; x < c.width; ++x)
+                n += c.pixels[static_cast<size_t>(y) * c.width + x] > 120;
             rows += n > 0;
         }
         return rows;
     };
     EXPECT_LE(bright_rows(level), 9);
     EXPECT_GT(bright_rows(upright), 30) << "unturned, the bar crosses many rows";
-    for (int x = 0; x < 80; ++x) EXPECT_GT(level.pixels[40 * 80 + x], 200) << "row 40, column " << x;
+    for (int x = 0; x < 80; ++x)
+        EXPECT_GT(level.pixels[40 * 80 + x], 200) << "row 40, column " << x;
 }
 
 TEST(CropFrame, AMapDrawnBackThroughTheTurnLandsWhereTheCropSawIt) {
@@ -120,15 +127,19 @@ TEST(CropFrame, AMapDrawnBackThroughTheTurnLandsWhereTheCropSawIt) {
     // Over a white photo: outside the frame it stays white, inside (away from the dot) the dark
     // map replaces it.
     const Image over_white = overlay_in_frame(gray(240, 180, 255), map, f, Colormap::kGray, 1.f);
-    const auto px = [&](float x, float y) { return over_white.pixels[(static_cast<size_t>(y) * 240 + static_cast<size_t>(x)) * 4]; };
+    const auto px = [&](float x, float y) {
+        return over_white.pixels[(static_cast<size_t>(y) * 240 + static_cast<size_t>(x)) * 4];
+    };
     EXPECT_EQ(px(5, 5), 255) << "outside the frame";
     const PointF inside = f.to_photo({10, 80});
     EXPECT_LT(px(inside.x, inside.y), 30) << "inside the frame, away from the dot";
     // An upright frame of the whole photo is the plain overlay.
-    const Image whole = overlay_in_frame(photo, map, CropFrame{120, 90, 240, 180, 0}, Colormap::kGray, 0.5f);
+    const Image whole =
+        overlay_in_frame(photo, map, CropFrame{120, 90, 240, 180, 0}, Colormap::kGray, 0.5f);
     const Image plain = overlay(photo, map, Colormap::kGray, 0.5f);
     int worst = 0;
-    for (size_t i = 0; i < whole.pixels.size(); ++i) worst = std::max(worst, std::abs(whole.pixels[i] - plain.pixels[i]));
+    for (size_t i = 0; i < whole.pixels.size(); ++i)
+        worst = std::max(worst, std::abs(whole.pixels[i] - plain.pixels[i]));
     EXPECT_LE(worst, 1) << "both sample the map bilinearly with pixel centres at +0.5";
 }
 
@@ -138,8 +149,10 @@ TEST(CropFrame, AMapDrawnBackThroughTheTurnLandsWhereTheCropSawIt) {
 TEST(CropFrame, ACappedUprightFrameIsThePlainCropAveragedInBlocks) {
     Image img;
     img.width = 300, img.height = 200, img.channels = 3;
-    for (int i = 0; i < 300 * 200 * 3; ++i) img.pixels.push_back(static_cast<uint8_t>((i * 7919) % 251));
-    for (const CropFrame f : {CropFrame{150.2f, 99.7f, 120, 120, 0}, CropFrame{10, 190, 121, 121, 0}, CropFrame{-30, 40, 90, 90, 0}}) {
+    for (int i = 0; i < 300 * 200 * 3; ++i)
+        img.pixels.push_back(static_cast<uint8_t>((i * 7919) % 251));
+    for (const CropFrame f : {CropFrame{150.2f, 99.7f, 120, 120, 0},
+                              CropFrame{10, 190, 121, 121, 0}, CropFrame{-30, 40, 90, 90, 0}}) {
         const Image plain = crop_frame(img, f);
         for (const int cap : {40, 50, 61}) {
             const int k = (plain.width + cap - 1) / cap;
@@ -155,12 +168,21 @@ TEST(CropFrame, ACappedUprightFrameIsThePlainCropAveragedInBlocks) {
                         for (int j = 0; j < k; ++j)
                             for (int i = 0; i < k; ++i) {
                                 // Blocks past the plain crop's last pixel take the photo beyond it.
-                                const int px = std::clamp(static_cast<int>(std::lround(f.cx - f.width / 2)) + x * k + i, 0, img.width - 1);
-                                const int py = std::clamp(static_cast<int>(std::lround(f.cy - f.height / 2)) + y * k + j, 0, img.height - 1);
-                                sum += img.pixels[(static_cast<size_t>(py) * img.width + px) * 3 + c];
+                                const int px = std::clamp(
+                                    static_cast<int>(std::lround(f.cx - f.width / 2)) + x * k + i,
+                                    0, img.width - 1);
+                                const int py = std::clamp(
+                                    static_cast<int>(std::lround(f.cy - f.height / 2)) + y * k + j,
+                                    0, img.height - 1);
+                                sum +=
+                                    img.pixels[(static_cast<size_t>(py) * img.width + px) * 3 + c];
                             }
                         const int want = (sum + k * k / 2) / (k * k);
-                        worst = std::max(worst, std::abs(small.pixels[(static_cast<size_t>(y) * small.width + x) * 3 + c] - want));
+                        worst = std::max(
+                            worst,
+                            std::abs(
+                                small.pixels[(static_cast<size_t>(y) * small.width + x) * 3 + c] -
+                                want));
                     }
             EXPECT_EQ(worst, 0) << "frame at " << f.cx << "," << f.cy << ", cap " << cap;
         }
@@ -176,8 +198,10 @@ TEST(CropFrame, ACappedTurnedFrameLevelsATiltedBarToo) {
     for (int y = 0; y < 600; ++y)
         for (int x = 0; x < 600; ++x) {
             const float dx = x + 0.5f - 300, dy = y + 0.5f - 300;
-            const float across = -dx * std::sin(a) + dy * std::cos(a), along = dx * std::cos(a) + dy * std::sin(a);
-            if (std::abs(across) < 12 && std::abs(along) < 150) img.pixels[static_cast<size_t>(y) * 600 + x] = 220;
+            const float across = -dx * std::sin(a) + dy * std::cos(a),
+                        along = dx * std::cos(a) + dy * std::sin(a);
+            if (std::abs(across) < 12 && std::abs(along) < 150)
+                img.pixels[static_cast<size_t>(y) * 600 + x] = 220;
         }
     const CropFrame f{300, 300, 240, 240, a};
     const Image full = crop_frame(img, f), small = crop_frame(img, f, 80);
@@ -189,11 +213,13 @@ TEST(CropFrame, ACappedTurnedFrameLevelsATiltedBarToo) {
         for (int x = 0; x < 80; ++x) {
             int sum = 0;
             for (int j = 0; j < 3; ++j)
-                for (int i = 0; i < 3; ++i) sum += full.pixels[static_cast<size_t>(3 * y + j) * 240 + 3 * x + i];
+                for (int i = 0; i < 3; ++i)
+                    sum += full.pixels[static_cast<size_t>(3 * y + j) * 240 + 3 * x + i];
             diff += std::abs(sum / 9.0 - small.pixels[static_cast<size_t>(y) * 80 + x]);
         }
     EXPECT_LT(diff / (80 * 80), 3.0);
-    for (int x = 0; x < 80; ++x) EXPECT_GT(small.pixels[40 * 80 + x], 200) << "row 40, column " << x;
+    for (int x = 0; x < 80; ++x)
+        EXPECT_GT(small.pixels[40 * 80 + x], 200) << "row 40, column " << x;
     for (int x = 0; x < 80; ++x) EXPECT_LT(small.pixels[20 * 80 + x], 40) << "row 20, column " << x;
     // Far outside the photo (and a frame that is not a number) only edge pixels are seen.
     const Image outside = crop_frame(img, CropFrame{-5000, 300, 240, 240, a}, 80);

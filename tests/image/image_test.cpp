@@ -22,7 +22,8 @@ TEST(Image, CorruptAndEmptyFilesAreNamedErrors) {
     ASSERT_FALSE(e);
     EXPECT_NE(e.status().message().find("empty.png"), std::string::npos);
     const std::string text = "this is not an image";
-    auto t = decode_image({reinterpret_cast<const uint8_t*>(text.data()), text.size()}, "notes.png");
+    auto t =
+        decode_image({reinterpret_cast<const uint8_t*>(text.data()), text.size()}, "notes.png");
     ASSERT_FALSE(t);
     EXPECT_NE(t.status().message().find("notes.png"), std::string::npos);
     auto bytes = test::read_file(test::source_path("tests/data/astronaut_face.png"));
@@ -35,11 +36,13 @@ TEST(Image, CorruptAndEmptyFilesAreNamedErrors) {
 
 TEST(Image, HugeDeclaredSizeIsRejectedBeforeDecoding) {
     // A PNG header claiming 100000 x 100000 pixels (no pixel data follows).
-    std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-                                0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+    std::vector<uint8_t> png = {0x89, 'P',  'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0,    0, 0,
+                                13,   'I',  'H', 'D', 'R',  0,    1,    0x86, 0xa0, 0, 1,
+                                0x86, 0xa0, 8,   2,   0,    0,    0,    0,    0,    0, 0};
     auto r = decode_image(png, "huge.png");
     ASSERT_FALSE(r);
-    EXPECT_NE(r.status().message().find("100000x100000"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("100000x100000"), std::string::npos)
+        << r.status().message();
 }
 
 TEST(Image, AreaResamplingAveragesExactly) {
@@ -59,7 +62,9 @@ TEST(Image, AreaResamplingAveragesExactly) {
 
 TEST(Image, CropClampsAndRejectsOutside) {
     Image img;
-    img.width = 4; img.height = 3; img.channels = 1;
+    img.width = 4;
+    img.height = 3;
+    img.channels = 1;
     for (int i = 0; i < 12; ++i) img.pixels.push_back(static_cast<uint8_t>(i));
     auto c = crop_image(img, 2, 1, 10, 10);
     ASSERT_TRUE(c);
@@ -71,7 +76,9 @@ TEST(Image, CropClampsAndRejectsOutside) {
 
 TEST(Image, InputSpecMapsValues) {
     Image img;
-    img.width = 2; img.height = 2; img.channels = 3;
+    img.width = 2;
+    img.height = 2;
+    img.channels = 3;
     img.pixels = {255, 255, 255, 0, 0, 0, 255, 0, 0, 0, 0, 255};
     InputSpec gray{2, 2, 1, -1.f, 1.f, {}, {}};
     Tensor x = image_to_input(img, gray);
@@ -115,7 +122,10 @@ TEST(Image, WebPAndAvifPhotos) {
         const bool here = ext == "webp" ? test::kHaveWebp : test::kHaveAvif;
         if (!here) {
             ASSERT_FALSE(img);
-            EXPECT_EQ(img.status().message().find("image 'astronaut." + ext + "': " + format + " is not decodable here"), 0u) << img.status().message();
+            EXPECT_EQ(img.status().message().find("image 'astronaut." + ext + "': " + format +
+                                                  " is not decodable here"),
+                      0u)
+                << img.status().message();
             EXPECT_EQ(img.status().code(), ErrorCode::kUnsupported);
             continue;
         }
@@ -132,8 +142,10 @@ TEST(Image, WebPAndAvifPhotos) {
 }
 
 TEST(Image, AnimatedWebPGivesItsFirstFrame) {
-    if (!test::kHaveWebp) GTEST_SKIP() << "no WebP decoder in this build (WebPAndAvifPhotos checks its error)";
-    auto img = load_image(test::source_path("fuzz/corpus/image/anim_red_blue8x6.webp"));  // red, then blue
+    if (!test::kHaveWebp)
+        GTEST_SKIP() << "no WebP decoder in this build (WebPAndAvifPhotos checks its error)";
+    auto img =
+        load_image(test::source_path("fuzz/corpus/image/anim_red_blue8x6.webp"));  // red, then blue
     ASSERT_TRUE(img) << img.status().message();
     EXPECT_EQ(img->width, 8);
     EXPECT_EQ(img->height, 6);
@@ -149,11 +161,22 @@ TEST(Image, AnimatedWebPGivesItsFirstFrame) {
 // Formats nothing here decodes are recognised by their first bytes and named.
 TEST(Image, UndecodableFormatsAreNamed) {
     const std::pair<std::string_view, std::string_view> files[] = {
-        {std::string_view("\0\0\0\x18" "ftypheic\0\0\0\0mif1heic", 24), "HEIC/HEIF is not a format cnnlens decodes"},
-        {std::string_view("\0\0\0\x14" "ftypmif1\0\0\0\0heix", 20), "HEIC/HEIF is not a format"},
-        {std::string_view("\0\0\0\x18" "ftypcrx \0\0\0\0crx isom", 24), "Canon raw (CR3) is not a format"},
-        {std::string_view("MM\0*\0\0\0\x08\0\0", 10), "TIFF (or a camera raw file built on TIFF) is not a format"},
-        {std::string_view("II*\0\x08\0\0\0\0\0", 10), "TIFF (or a camera raw file built on TIFF) is not a format"},
+        {std::string_view("\0\0\0\x18"
+                          "ftypheic\0\0\0\0mif1heic",
+                          24),
+         "HEIC/HEIF is not a format cnnlens decodes"},
+        {std::string_view("\0\0\0\x14"
+                          "ftypmif1\0\0\0\0heix",
+                          20),
+         "HEIC/HEIF is not a format"},
+        {std::string_view("\0\0\0\x18"
+                          "ftypcrx \0\0\0\0crx isom",
+                          24),
+         "Canon raw (CR3) is not a format"},
+        {std::string_view("MM\0*\0\0\0\x08\0\0", 10),
+         "TIFF (or a camera raw file built on TIFF) is not a format"},
+        {std::string_view("II*\0\x08\0\0\0\0\0", 10),
+         "TIFF (or a camera raw file built on TIFF) is not a format"},
         {std::string_view("\xFF\x0A\xFA\x1F", 4), "JPEG XL is not a format"},
         {std::string_view("\0\0\0\x0CJXL \r\n\x87\n\0\0", 14), "JPEG XL is not a format"},
         {std::string_view("\0\0\0\x0CjP  \r\n\x87\n\0\0", 14), "JPEG 2000 is not a format"},
@@ -165,11 +188,17 @@ TEST(Image, UndecodableFormatsAreNamed) {
         auto r = decode_bytes(bytes, "photo.x");
         ASSERT_FALSE(r) << expect;
         EXPECT_EQ(r.status().code(), ErrorCode::kUnsupported) << r.status().message();
-        EXPECT_EQ(r.status().message().find("image 'photo.x': " + std::string(expect)), 0u) << r.status().message();
-        EXPECT_NE(r.status().message().find("this build reads PNG, JPEG, GIF, BMP, PSD, PNM"), std::string::npos) << r.status().message();
+        EXPECT_EQ(r.status().message().find("image 'photo.x': " + std::string(expect)), 0u)
+            << r.status().message();
+        EXPECT_NE(r.status().message().find("this build reads PNG, JPEG, GIF, BMP, PSD, PNM"),
+                  std::string::npos)
+            << r.status().message();
     }
     // An AVIF's brands come before HEIF's generic mif1: the file is AVIF, not HEIC.
-    auto avif = decode_bytes(std::string_view("\0\0\0\x1C" "ftypavif\0\0\0\0avifmif1miaf", 28), "a.avif");
+    auto avif = decode_bytes(std::string_view("\0\0\0\x1C"
+                                              "ftypavif\0\0\0\0avifmif1miaf",
+                                              28),
+                             "a.avif");
     ASSERT_FALSE(avif);
     EXPECT_EQ(avif.status().message().find("HEIC"), std::string::npos) << avif.status().message();
     EXPECT_NE(avif.status().message().find("AVIF"), std::string::npos) << avif.status().message();

@@ -20,12 +20,19 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 
 void put16(Bytes& b, bool be, uint32_t v) {
-    if (be) b.insert(b.end(), {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)});
-    else b.insert(b.end(), {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8)});
+    if (be)
+        b.insert(b.end(), {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)});
+    else
+        b.insert(b.end(), {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8)});
 }
 void put32(Bytes& b, bool be, uint32_t v) {
-    if (be) { put16(b, be, v >> 16); put16(b, be, v & 0xFFFF); }
-    else { put16(b, be, v & 0xFFFF); put16(b, be, v >> 16); }
+    if (be) {
+        put16(b, be, v >> 16);
+        put16(b, be, v & 0xFFFF);
+    } else {
+        put16(b, be, v & 0xFFFF);
+        put16(b, be, v >> 16);
+    }
 }
 
 struct Entry {
@@ -42,14 +49,19 @@ Bytes tiff(bool be, std::vector<Entry> entries, uint32_t ifd_offset = 8) {
         put16(b, be, e.tag);
         put16(b, be, e.type);
         put32(b, be, e.count);
-        if (e.type == 3) { put16(b, be, e.value); put16(b, be, 0); }
-        else put32(b, be, e.value);
+        if (e.type == 3) {
+            put16(b, be, e.value);
+            put16(b, be, 0);
+        } else
+            put32(b, be, e.value);
     }
     put32(b, be, 0);  // no next IFD
     return b;
 }
 
-Bytes oriented(bool be, uint32_t o) { return tiff(be, {{0x010F, 2, 4, 0x41424300}, {0x0112, 3, 1, o}, {0x0128, 3, 1, 2}}); }
+Bytes oriented(bool be, uint32_t o) {
+    return tiff(be, {{0x010F, 2, 4, 0x41424300}, {0x0112, 3, 1, o}, {0x0128, 3, 1, 2}});
+}
 
 // A JPEG start, then `segments` (marker and payload), then the start of a scan.
 Bytes jpeg(std::vector<std::pair<uint8_t, Bytes>> segments) {
@@ -75,8 +87,10 @@ Bytes exif_app1(const Bytes& tiff) {
 TEST(Orientation, ReadsTheTagInBothByteOrders) {
     for (bool be : {false, true})
         for (uint32_t o = 1; o <= 8; ++o) {
-            EXPECT_EQ(tiff_orientation(oriented(be, o)), static_cast<int>(o)) << (be ? "MM " : "II ") << o;
-            EXPECT_EQ(exif_orientation(jpeg({{0xE1, exif_app1(oriented(be, o))}})), static_cast<int>(o));
+            EXPECT_EQ(tiff_orientation(oriented(be, o)), static_cast<int>(o))
+                << (be ? "MM " : "II ") << o;
+            EXPECT_EQ(exif_orientation(jpeg({{0xE1, exif_app1(oriented(be, o))}})),
+                      static_cast<int>(o));
         }
 }
 
@@ -98,11 +112,15 @@ TEST(Orientation, OnlyASingleShortCounts) {
 TEST(Orientation, BogusOffsetsAndCountsAreOne) {
     const Bytes good = oriented(false, 6);
     ASSERT_EQ(tiff_orientation(good), 6);
-    EXPECT_EQ(tiff_orientation(tiff(false, {{0x0112, 3, 1, 6}}, 0xFFFFFFF0u)), 1) << "IFD0 past the end";
+    EXPECT_EQ(tiff_orientation(tiff(false, {{0x0112, 3, 1, 6}}, 0xFFFFFFF0u)), 1)
+        << "IFD0 past the end";
     EXPECT_EQ(tiff_orientation(tiff(false, {{0x0112, 3, 1, 6}}, 4)), 1) << "IFD0 inside the header";
-    EXPECT_EQ(tiff_orientation(tiff(true, {{0x0112, 3, 1, 6}}, static_cast<uint32_t>(good.size()))), 1) << "IFD0 at the very end";
+    EXPECT_EQ(tiff_orientation(tiff(true, {{0x0112, 3, 1, 6}}, static_cast<uint32_t>(good.size()))),
+              1)
+        << "IFD0 at the very end";
     Bytes many = good;
-    many[8] = 0xFF;  // 255 entries declared, 3 present: the walk stops at the end, before the tag if it must
+    many[8] = 0xFF;  // 255 entries declared, 3 present: the walk stops at the end, before the tag
+                     // if it must
     many[9] = 0;
     EXPECT_EQ(tiff_orientation(many), 6) << "entries before the end are still read";
     Bytes late = tiff(false, {{0x010F, 2, 4, 0}, {0x0110, 2, 4, 0}, {0x0112, 3, 1, 6}});
@@ -116,14 +134,17 @@ TEST(Orientation, BogusOffsetsAndCountsAreOne) {
     order[0] = 'M';  // "MI": neither byte order
     EXPECT_EQ(tiff_orientation(order), 1);
     for (size_t n = 0; n < good.size(); ++n)
-        EXPECT_EQ(tiff_orientation(std::span(good).first(n)), n >= 8 + 2 + 12 * 2 ? 6 : 1) << "cut to " << n << " bytes";
+        EXPECT_EQ(tiff_orientation(std::span(good).first(n)), n >= 8 + 2 + 12 * 2 ? 6 : 1)
+            << "cut to " << n << " bytes";
 }
 
 TEST(Orientation, JpegSegmentsAreWalkedByTheirLengths) {
     const Bytes six = exif_app1(oriented(true, 6));
     // An APP0, an XMP APP1 and a comment before the Exif APP1 are skipped.
     const Bytes xmp = {'h', 't', 't', 'p', ':', '/', '/', 'n', 's', 0};
-    EXPECT_EQ(exif_orientation(jpeg({{0xE0, Bytes(14, 0)}, {0xE1, xmp}, {0xFE, Bytes(3, 'x')}, {0xE1, six}})), 6);
+    EXPECT_EQ(exif_orientation(
+                  jpeg({{0xE0, Bytes(14, 0)}, {0xE1, xmp}, {0xFE, Bytes(3, 'x')}, {0xE1, six}})),
+              6);
     // After the scan starts nothing is read; nor in an APP2 or an APP1 without "Exif\0\0".
     Bytes after = jpeg({});
     after.insert(after.end(), {0xFF, 0xE1, 0, static_cast<uint8_t>(six.size() + 2)});
@@ -145,7 +166,8 @@ TEST(Orientation, TruncatedApp1IsOne) {
     // Cut anywhere before the orientation entry ends: 1; the bytes after it do not matter.
     const size_t entry_end = 2 + 4 + 6 + 8 + 2 + 12 * 2;
     for (size_t n = 0; n <= whole.size(); ++n)
-        EXPECT_EQ(exif_orientation(std::span(whole).first(n)), n >= entry_end ? 8 : 1) << "cut to " << n << " bytes";
+        EXPECT_EQ(exif_orientation(std::span(whole).first(n)), n >= entry_end ? 8 : 1)
+            << "cut to " << n << " bytes";
     // A segment length shorter than its "Exif" header, or longer than the file.
     Bytes tiny = {0xFF, 0xD8, 0xFF, 0xE1, 0, 5, 'E', 'x', 'i', 'f', 0, 0};
     tiny.insert(tiny.end(), whole.begin() + 12, whole.end());
@@ -153,7 +175,8 @@ TEST(Orientation, TruncatedApp1IsOne) {
     Bytes longer = whole;
     longer[4] = 0xFF;
     longer[5] = 0xFF;
-    EXPECT_EQ(exif_orientation(longer), 8) << "a length past the end: the segment is what the file holds";
+    EXPECT_EQ(exif_orientation(longer), 8)
+        << "a length past the end: the segment is what the file holds";
     Bytes zero = whole;
     zero[4] = 0;
     zero[5] = 1;
@@ -174,9 +197,17 @@ Bytes png(std::vector<std::pair<std::string, Bytes>> chunks) {
 
 TEST(Orientation, PngExifChunk) {
     const Bytes ihdr(13, 1);
-    EXPECT_EQ(exif_orientation(png({{"IHDR", ihdr}, {"eXIf", oriented(true, 5)}, {"IDAT", Bytes(4, 0)}, {"IEND", {}}})), 5);
-    EXPECT_EQ(exif_orientation(png({{"IHDR", ihdr}, {"IDAT", Bytes(4, 0)}, {"eXIf", oriented(false, 7)}, {"IEND", {}}})), 7);
-    EXPECT_EQ(exif_orientation(png({{"IHDR", ihdr}, {"IEND", {}}, {"eXIf", oriented(false, 7)}})), 1) << "after IEND";
+    EXPECT_EQ(
+        exif_orientation(png(
+            {{"IHDR", ihdr}, {"eXIf", oriented(true, 5)}, {"IDAT", Bytes(4, 0)}, {"IEND", {}}})),
+        5);
+    EXPECT_EQ(
+        exif_orientation(png(
+            {{"IHDR", ihdr}, {"IDAT", Bytes(4, 0)}, {"eXIf", oriented(false, 7)}, {"IEND", {}}})),
+        7);
+    EXPECT_EQ(exif_orientation(png({{"IHDR", ihdr}, {"IEND", {}}, {"eXIf", oriented(false, 7)}})),
+              1)
+        << "after IEND";
     EXPECT_EQ(exif_orientation(png({{"IHDR", ihdr}, {"IDAT", Bytes(4, 0)}})), 1);
     // A chunk length near 2^32 ends the walk (on wasm32 it must not wrap the position around).
     Bytes huge = png({{"IHDR", ihdr}, {"tEXt", Bytes(4, 'a')}, {"eXIf", oriented(false, 3)}});
@@ -194,22 +225,28 @@ TEST(Orientation, PngExifChunk) {
 // The 3x2 image  a b c / d e f  (one gray channel), upright for each orientation.
 TEST(Orientation, EachValueTurnsTheStoredPixelsUpright) {
     Image stored;
-    stored.width = 3; stored.height = 2; stored.channels = 1;
+    stored.width = 3;
+    stored.height = 2;
+    stored.channels = 1;
     stored.pixels = {'a', 'b', 'c', 'd', 'e', 'f'};
-    const char* upright[9] = {"", "abc/def", "cba/fed", "fed/cba", "def/abc", "ad/be/cf", "da/eb/fc", "fc/eb/da", "cf/be/ad"};
+    const char* upright[9] = {"",         "abc/def",  "cba/fed",  "fed/cba", "def/abc",
+                              "ad/be/cf", "da/eb/fc", "fc/eb/da", "cf/be/ad"};
     for (int o = 1; o <= 8; ++o) {
         const Image u = orient_image(stored, o);
         std::string rows;
         for (int y = 0; y < u.height; ++y) {
             if (y) rows += '/';
-            for (int x = 0; x < u.width; ++x) rows += static_cast<char>(u.pixels[static_cast<size_t>(y * u.width + x)]);
+            for (int x = 0; x < u.width; ++x)
+                rows += static_cast<char>(u.pixels[static_cast<size_t>(y * u.width + x)]);
         }
         EXPECT_EQ(rows, upright[o]) << "orientation " << o;
         EXPECT_EQ(u.width, orientation_swaps_sides(o) ? 2 : 3);
     }
     // Three channels move together.
     Image rgb;
-    rgb.width = 2; rgb.height = 1; rgb.channels = 3;
+    rgb.width = 2;
+    rgb.height = 1;
+    rgb.channels = 3;
     rgb.pixels = {1, 2, 3, 4, 5, 6};
     const Image r = orient_image(rgb, 6);
     EXPECT_EQ(r.width, 1);
@@ -217,7 +254,9 @@ TEST(Orientation, EachValueTurnsTheStoredPixelsUpright) {
     EXPECT_EQ(orient_image(rgb, 2).pixels, (Bytes{4, 5, 6, 1, 2, 3}));
 }
 
-std::string fixture(int o, const char* ext) { return test::source_path("tests/data/photos/orientation/astronaut_" + std::to_string(o) + ext); }
+std::string fixture(int o, const char* ext) {
+    return test::source_path("tests/data/photos/orientation/astronaut_" + std::to_string(o) + ext);
+}
 
 TEST(Orientation, ProbeReportsTheUprightSize) {
     for (const char* ext : {".jpg", ".png"})
@@ -246,9 +285,12 @@ TEST(Orientation, TheEightFixturesDecodeToOnePhoto) {
             ASSERT_EQ(img->height, first->height);
             ASSERT_EQ(img->channels, 3);
             int worst = 0;
-            for (size_t i = 0; i < img->pixels.size(); ++i) worst = std::max(worst, std::abs(img->pixels[i] - first->pixels[i]));
-            if (std::string(ext) == ".png") EXPECT_EQ(worst, 0) << "orientation " << o;
-            else EXPECT_LE(worst, 3) << "orientation " << o;
+            for (size_t i = 0; i < img->pixels.size(); ++i)
+                worst = std::max(worst, std::abs(img->pixels[i] - first->pixels[i]));
+            if (std::string(ext) == ".png")
+                EXPECT_EQ(worst, 0) << "orientation " << o;
+            else
+                EXPECT_LE(worst, 3) << "orientation " << o;
         }
     }
 }
@@ -264,16 +306,19 @@ TEST(Orientation, AvifRotationAndMirrorTurnThePhotoUpright) {
 #endif
     auto upright = load_image(fixture(1, ".png"));
     ASSERT_TRUE(upright);
-    for (const char* name : {"irot0", "irot1", "irot2", "irot3", "irot0_imir1", "irot1_imir1", "irot2_imir1", "irot3_imir1", "irot1_imir0",
-                             "irot2_imir0"}) {
+    for (const char* name : {"irot0", "irot1", "irot2", "irot3", "irot0_imir1", "irot1_imir1",
+                             "irot2_imir1", "irot3_imir1", "irot1_imir0", "irot2_imir0"}) {
         SCOPED_TRACE(name);
-        auto img = load_image(test::source_path(std::string("tests/data/photos/orientation/astronaut_") + name + ".avif"));
+        auto img = load_image(test::source_path(
+            std::string("tests/data/photos/orientation/astronaut_") + name + ".avif"));
         ASSERT_TRUE(img) << img.status().message();
         ASSERT_EQ(img->width, 320);
         ASSERT_EQ(img->height, 272);
         const double d = mean_abs_diff(*img, *upright);
         EXPECT_LT(d, 3.0);
-        for (int o = 2; o <= 8; ++o) EXPECT_GT(mean_abs_diff(orient_image(*img, o), *upright), 2 * d) << "turned as orientation " << o;
+        for (int o = 2; o <= 8; ++o)
+            EXPECT_GT(mean_abs_diff(orient_image(*img, o), *upright), 2 * d)
+                << "turned as orientation " << o;
     }
 }
 

@@ -187,11 +187,12 @@ namespace cnnlens {
 namespace {
 
 // Against skimage 0.19.3's felzenszwalb on the astronaut face scaled to [-1, 1] (labels written by
-// tests/oracle/shap_oracle.py): the same labels, pixel for pixel, at three scales. (skimage sorts the
-// edges with numpy's unstable quicksort, our sort is stable; equal weights could be taken in
+// tests/oracle/shap_oracle.py): the same labels, pixel for pixel, at three scales. (skimage sorts
+// the edges with numpy's unstable quicksort, our sort is stable; equal weights could be taken in
 // another order, which these cases do not meet. The pixel-edge agreement is printed for that day.)
 TEST(Felzenszwalb, MatchesScikitImage) {
-    const std::vector<float> all = test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
+    const std::vector<float> all =
+        test::read_f32(test::source_path("tests/data/oracle/inputs.f32"));
     ASSERT_GE(all.size(), 4096u);
     Tensor x(Shape{64, 64, 1});
     for (int64_t i = 0; i < 4096; ++i) x[i] = all[static_cast<size_t>(i)] * 2 - 1;
@@ -201,8 +202,10 @@ TEST(Felzenszwalb, MatchesScikitImage) {
     };
     for (const Case& c : {Case{20, 10}, Case{100, 20}, Case{300, 50}}) {
         SCOPED_TRACE("scale " + std::to_string(c.scale));
-        const std::string name = "felzenszwalb_s" + std::to_string(int(c.scale)) + "_m" + std::to_string(c.min_size) + ".i32";
-        const std::vector<unsigned char> bytes = test::read_file(test::source_path("tests/data/shap/" + name));
+        const std::string name = "felzenszwalb_s" + std::to_string(int(c.scale)) + "_m" +
+                                 std::to_string(c.min_size) + ".i32";
+        const std::vector<unsigned char> bytes =
+            test::read_file(test::source_path("tests/data/shap/" + name));
         ASSERT_EQ(bytes.size(), 4096u * 4) << name;
         std::vector<int32_t> want(4096);
         std::memcpy(want.data(), bytes.data(), bytes.size());
@@ -222,9 +225,12 @@ TEST(Felzenszwalb, MatchesScikitImage) {
                     ++edges;
                 }
         const double agreement = double(same) / edges;
-        std::printf("[felzenszwalb] scale %g: %d segments (skimage %d), pixel-edge agreement %.4f\n", c.scale, s->count, want_count, agreement);
+        std::printf(
+            "[felzenszwalb] scale %g: %d segments (skimage %d), pixel-edge agreement %.4f\n",
+            c.scale, s->count, want_count, agreement);
         EXPECT_EQ(s->count, want_count);
-        EXPECT_TRUE(std::equal(want.begin(), want.end(), s->labels.begin())) << "agreement " << agreement;
+        EXPECT_TRUE(std::equal(want.begin(), want.end(), s->labels.begin()))
+            << "agreement " << agreement;
     }
 }
 

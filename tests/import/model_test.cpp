@@ -41,7 +41,7 @@ TEST(ModelSpec, DescribedModelsKeepTheirOwnInputAndClasses) {
     Model m = tiny_model(16, 16, 3, 1000, false);  // a sidecar without mean/std: range [0, 1] stays
     ASSERT_TRUE(complete_model(m).is_ok());
     EXPECT_TRUE(m.spec.input.mean.empty());
-    EXPECT_EQ(m.spec.classes[0], "tench");  // names still ImageNet's: the sidecar gave none
+    EXPECT_EQ(m.spec.classes[0], "tench");        // names still ImageNet's: the sidecar gave none
     Model g = tiny_model(16, 16, 1, 1000, true);  // gray: not the RGB ImageNet preset
     ASSERT_TRUE(complete_model(g).is_ok());
     EXPECT_TRUE(g.spec.input.mean.empty());
@@ -59,13 +59,15 @@ TEST(ModelSpec, PresetAndTaskFields) {
     EXPECT_FLOAT_EQ(s->input.std[2], 0.225f);
     EXPECT_EQ(s->task, ModelTask::kFace);
     // An explicit mean/std wins over the preset.
-    s = parse_model_spec(R"({"model": "r.onnx", "preset": "imagenet", "input": {"mean": [0.5], "std": [0.5]}})");
+    s = parse_model_spec(
+        R"({"model": "r.onnx", "preset": "imagenet", "input": {"mean": [0.5], "std": [0.5]}})");
     ASSERT_TRUE(s);
     EXPECT_EQ(s->input.mean, std::vector<float>{0.5f});
     EXPECT_EQ(s->task, ModelTask::kAuto);
     s = parse_model_spec(R"({"model": "r.onnx", "preset": "coco"})");
     ASSERT_FALSE(s);
-    EXPECT_EQ(s.status().message(), "field 'preset': unknown input preset 'coco' (known: imagenet)");
+    EXPECT_EQ(s.status().message(),
+              "field 'preset': unknown input preset 'coco' (known: imagenet)");
     s = parse_model_spec(R"({"model": "r.onnx", "task": "faces"})");
     ASSERT_FALSE(s);
     EXPECT_EQ(s.status().message(), "field 'task' must be \"face\" or \"image\", got \"faces\"");
@@ -75,10 +77,16 @@ TEST(ModelSpec, PresetAndTaskFields) {
 }
 
 TEST(ModelSpec, TaskInference) {
-    auto spec = [](int h, int w, int c) { InputSpec s; s.height = h; s.width = w; s.channels = c; return s; };
+    auto spec = [](int h, int w, int c) {
+        InputSpec s;
+        s.height = h;
+        s.width = w;
+        s.channels = c;
+        return s;
+    };
     EXPECT_EQ(infer_task(spec(48, 48, 1), 7), ModelTask::kFace);
     EXPECT_EQ(infer_task(spec(64, 64, 1), 7), ModelTask::kFace);
-    EXPECT_EQ(infer_task(spec(64, 64, 3), 7), ModelTask::kImage);  // RGB
+    EXPECT_EQ(infer_task(spec(64, 64, 3), 7), ModelTask::kImage);    // RGB
     EXPECT_EQ(infer_task(spec(224, 224, 1), 7), ModelTask::kImage);  // too large for a FER crop
     EXPECT_EQ(infer_task(spec(32, 32, 1), 7), ModelTask::kImage);
     EXPECT_EQ(infer_task(spec(48, 48, 1), 8), ModelTask::kImage);

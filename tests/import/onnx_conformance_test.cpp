@@ -9,7 +9,8 @@
 // the importer's own error (an op not imported becomes "op X is not imported"), so the list
 // changes when the importer does: a test that is neither passing nor listed fails the suite, and
 // so does a listed test that passes or is skipped for another reason. CNNLENS_CONFORMANCE_UPDATE=1
-// rewrites the list from the run instead; the per-op table of docs/conformance.md is printed either way.
+// rewrites the list from the run instead; the per-op table of docs/conformance.md is printed either
+// way.
 //
 // Without the folder the test is skipped, except under CI (CI set), where it fails.
 #include <gtest/gtest.h>
@@ -34,14 +35,50 @@ namespace {
 namespace fs = std::filesystem;
 
 // The ops whose node tests are checked (a model of one node of one of these, Constant nodes aside).
-const std::set<std::string> kScope = {
-    "AveragePool", "MaxPool", "Conv", "ConvTranspose", "BatchNormalization", "Gemm", "MatMul", "Concat", "Clip", "Pad", "Resize",
-    "LayerNormalization", "Split", "Slice", "Softmax", "LogSoftmax", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Relu",
-    "LeakyRelu", "PRelu", "Elu", "Selu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Erf", "Gelu", "Add", "Sub", "Mul", "Div",
-    "ReduceMean", "GlobalAveragePool", "GlobalMaxPool", "Identity", "Dropout"};
+const std::set<std::string> kScope = {"AveragePool",
+                                      "MaxPool",
+                                      "Conv",
+                                      "ConvTranspose",
+                                      "BatchNormalization",
+                                      "Gemm",
+                                      "MatMul",
+                                      "Concat",
+                                      "Clip",
+                                      "Pad",
+                                      "Resize",
+                                      "LayerNormalization",
+                                      "Split",
+                                      "Slice",
+                                      "Softmax",
+                                      "LogSoftmax",
+                                      "Reshape",
+                                      "Flatten",
+                                      "Transpose",
+                                      "Squeeze",
+                                      "Unsqueeze",
+                                      "Relu",
+                                      "LeakyRelu",
+                                      "PRelu",
+                                      "Elu",
+                                      "Selu",
+                                      "Sigmoid",
+                                      "Tanh",
+                                      "HardSigmoid",
+                                      "HardSwish",
+                                      "Erf",
+                                      "Gelu",
+                                      "Add",
+                                      "Sub",
+                                      "Mul",
+                                      "Div",
+                                      "ReduceMean",
+                                      "GlobalAveragePool",
+                                      "GlobalMaxPool",
+                                      "Identity",
+                                      "Dropout"};
 
 constexpr double kRtol = 1e-3, kAtol = 1e-7;  // onnx/backend/test/runner
-constexpr int64_t kMaxGradElements = 96;       // checked per input (a random subset beyond)
+constexpr int64_t kMaxGradElements = 96;      // checked per input (a random subset beyond)
 
 struct ModelInfo {
     std::string op;  // the one non-Constant node's op_type, empty when there are several
@@ -65,7 +102,8 @@ ModelInfo model_info(const std::vector<uint8_t>& bytes) {
             pb::PbField e;
             std::string text;
             while (m.more() && m.next(e)) {
-                const uint32_t want = h.number == 1 ? 4 : 1;  // NodeProto.op_type, ValueInfoProto.name
+                const uint32_t want =
+                    h.number == 1 ? 4 : 1;  // NodeProto.op_type, ValueInfoProto.name
                 if (e.number == want && !pb::read_string(m, e, "text", text)) text.clear();
             }
             if (h.number == 1 && text != "Constant") info.op = ++ops == 1 ? text : "";
@@ -93,7 +131,8 @@ std::string reason_of(const Status& s, const std::string& file) {
     }
     std::string list;
     for (size_t k = 0; k < ops.size(); ++k) list += (k ? ", " : "") + ops[k];
-    return (ops.size() == 1 ? "op " : "ops ") + list + (ops.size() == 1 ? " is" : " are") + " not imported";
+    return (ops.size() == 1 ? "op " : "ops ") + list + (ops.size() == 1 ? " is" : " are") +
+           " not imported";
 }
 
 struct Outcome {
@@ -119,7 +158,8 @@ double projection(const Executor& ex, const Graph& g, const std::vector<Tensor>&
 // The VJP of every runtime input against finite differences of the projection. Each checked
 // element must match the central difference or, next to a kink (ReLU at 0, a max-pool tie, a
 // clip bound within the step), one of the one-sided ones.
-std::string check_gradients(const Graph& g, const KernelSet& ks, std::vector<Tensor>& inputs, uint64_t seed) {
+std::string check_gradients(const Graph& g, const KernelSet& ks, std::vector<Tensor>& inputs,
+                            uint64_t seed) {
     Executor ex(g, ks);
     if (Status s = ex.forward(std::span<const Tensor>(inputs)); !s) return s.message();
     Rng rng(seed);
@@ -130,12 +170,14 @@ std::string check_gradients(const Graph& g, const KernelSet& ks, std::vector<Ten
         seeds.push_back({o, r.back().clone()});
     }
     std::vector<Tensor> grads;
-    if (Status s = ex.backward(seeds, g.inputs(), ReluRule::kStandard, grads); !s) return s.message();
+    if (Status s = ex.backward(seeds, g.inputs(), ReluRule::kStandard, grads); !s)
+        return s.message();
     const double f0 = projection(ex, g, r);
     for (size_t k = 0; k < inputs.size(); ++k) {
         Tensor& x = inputs[k];
         double gmax = 0;
-        for (int64_t i = 0; i < x.size(); ++i) gmax = std::max(gmax, std::abs(static_cast<double>(grads[k][i])));
+        for (int64_t i = 0; i < x.size(); ++i)
+            gmax = std::max(gmax, std::abs(static_cast<double>(grads[k][i])));
         std::vector<int64_t> idx;
         for (int64_t i = 0; i < x.size(); ++i) idx.push_back(i);
         for (size_t i = 0; i + 1 < idx.size() && static_cast<int64_t>(i) < kMaxGradElements; ++i)
@@ -153,14 +195,20 @@ std::string check_gradients(const Graph& g, const KernelSet& ks, std::vector<Ten
             if (Status s = ex.forward(std::span<const Tensor>(inputs)); !s) return s.message();
             const double fm = projection(ex, g, r);
             x[i] = xi;
-            const double hp = static_cast<double>(xi + h) - xi, hm = xi - static_cast<double>(xi - h);
-            const double central = (fp - fm) / (hp + hm), right = (fp - f0) / hp, left = (f0 - fm) / hm;
+            const double hp = static_cast<double>(xi + h) - xi,
+                         hm = xi - static_cast<double>(xi - h);
+            const double central = (fp - fm) / (hp + hm), right = (fp - f0) / hp,
+                         left = (f0 - fm) / hm;
             const double got = grads[k][i];
             const double tol = 2e-3 * gmax + 1e-2 * std::abs(central) + 1e-4;
-            if (std::abs(got - central) <= tol || std::abs(got - right) <= tol || std::abs(got - left) <= tol) continue;
+            if (std::abs(got - central) <= tol || std::abs(got - right) <= tol ||
+                std::abs(got - left) <= tol)
+                continue;
             std::ostringstream m;
-            m << "gradient of input '" << g.node(g.inputs()[k]).name << "' " << x.shape().str() << " (engine layout) at element " << i << " (x = " << xi
-              << "): VJP " << got << ", central difference " << central << " (one-sided " << left << ", " << right << ")";
+            m << "gradient of input '" << g.node(g.inputs()[k]).name << "' " << x.shape().str()
+              << " (engine layout) at element " << i << " (x = " << xi << "): VJP " << got
+              << ", central difference " << central << " (one-sided " << left << ", " << right
+              << ")";
             return m.str();
         }
     }
@@ -173,7 +221,8 @@ Outcome run_test(const fs::path& dir, const ModelInfo& info) {
     const fs::path data = dir / "test_data_set_0";
     std::vector<OnnxTensor> given, want;
     std::string unread;
-    for (size_t k = 0; k < info.inputs.size() || fs::exists(data / ("input_" + std::to_string(k) + ".pb")); ++k) {
+    for (size_t k = 0;
+         k < info.inputs.size() || fs::exists(data / ("input_" + std::to_string(k) + ".pb")); ++k) {
         const fs::path p = data / ("input_" + std::to_string(k) + ".pb");
         if (!fs::exists(p)) break;
         // A file that is no TensorProto (sequences, optionals) is left out for the importer to
@@ -199,35 +248,46 @@ Outcome run_test(const fs::path& dir, const ModelInfo& info) {
     if (!g) return {Outcome::kSkip, reason_of(g.status(), name)};
     if (!unread.empty()) return {Outcome::kFail, unread};
     if (g->outputs().size() != want.size())
-        return {Outcome::kFail, std::to_string(g->outputs().size()) + " outputs, " + std::to_string(want.size()) + " expected"};
+        return {Outcome::kFail, std::to_string(g->outputs().size()) + " outputs, " +
+                                    std::to_string(want.size()) + " expected"};
     std::vector<Tensor> inputs;
     for (int node : g->inputs())
         for (const OnnxTensor& t : given)
             if (t.name == g->node(node).name) inputs.push_back(onnx_to_engine(t, g->batch_added()));
-    if (inputs.size() != g->inputs().size()) return {Outcome::kFail, "a runtime input has no value in test_data_set_0"};
+    if (inputs.size() != g->inputs().size())
+        return {Outcome::kFail, "a runtime input has no value in test_data_set_0"};
     for (const KernelSet* ks : compiled_kernel_sets()) {
         Executor ex(*g, *ks);
-        if (Status s = ex.forward(std::span<const Tensor>(inputs)); !s) return {Outcome::kFail, std::string(ks->name) + ": " + s.message()};
+        if (Status s = ex.forward(std::span<const Tensor>(inputs)); !s)
+            return {Outcome::kFail, std::string(ks->name) + ": " + s.message()};
         for (size_t k = 0; k < want.size(); ++k) {
-            const OnnxTensor got = engine_to_onnx(ex.value(g->outputs()[k]), g->output_name(k), g->batch_added());
+            const OnnxTensor got =
+                engine_to_onnx(ex.value(g->outputs()[k]), g->output_name(k), g->batch_added());
             const OnnxTensor& w = want[k];
             if (got.dims != w.dims) {
                 std::string a, b;
                 for (int64_t d : got.dims) a += std::to_string(d) + ",";
                 for (int64_t d : w.dims) b += std::to_string(d) + ",";
-                return {Outcome::kFail, std::string(ks->name) + ": output '" + w.name + "' has shape [" + a + "], expected [" + b + "]"};
+                return {Outcome::kFail, std::string(ks->name) + ": output '" + w.name +
+                                            "' has shape [" + a + "], expected [" + b + "]"};
             }
             int bad = 0;
             std::ostringstream m;
             for (size_t i = 0; i < w.f.size(); ++i) {
                 const double d = std::abs(static_cast<double>(got.f[i]) - w.f[i]);
                 if (!(d <= kAtol + kRtol * std::abs(static_cast<double>(w.f[i])))) {
-                    if (bad++ == 0) m << "element " << i << ": " << got.f[i] << ", expected " << w.f[i];
+                    if (bad++ == 0)
+                        m << "element " << i << ": " << got.f[i] << ", expected " << w.f[i];
                 }
             }
-            if (bad) return {Outcome::kFail, std::string(ks->name) + ": output '" + w.name + "': " + std::to_string(bad) + " of " + std::to_string(w.f.size()) + " values differ; first " + m.str()};
+            if (bad)
+                return {Outcome::kFail, std::string(ks->name) + ": output '" + w.name +
+                                            "': " + std::to_string(bad) + " of " +
+                                            std::to_string(w.f.size()) + " values differ; first " +
+                                            m.str()};
         }
-        uint64_t seed = 14695981039346656037ull;  // FNV-1a of the name: the same directions on every platform
+        uint64_t seed =
+            14695981039346656037ull;  // FNV-1a of the name: the same directions on every platform
         for (char c : name) seed = (seed ^ static_cast<uint8_t>(c)) * 1099511628211ull;
         const std::string grad = check_gradients(*g, *ks, inputs, seed);
         if (!grad.empty()) return {Outcome::kFail, std::string(ks->name) + ": " + grad};
@@ -261,7 +321,9 @@ TEST(OnnxConformance, NodeTests) {
     const char* env = std::getenv("CNNLENS_ONNX_NODE_DIR");
     const bool ci = std::getenv("CI") != nullptr;
     if (!env || !*env || !fs::is_directory(env)) {
-        if (ci) FAIL() << "CNNLENS_ONNX_NODE_DIR must name ONNX's node test folder under CI (got '" << (env ? env : "") << "')";
+        if (ci)
+            FAIL() << "CNNLENS_ONNX_NODE_DIR must name ONNX's node test folder under CI (got '"
+                   << (env ? env : "") << "')";
         GTEST_SKIP() << "CNNLENS_ONNX_NODE_DIR is not set to ONNX's node test folder";
     }
     std::vector<fs::path> dirs;
@@ -285,24 +347,37 @@ TEST(OnnxConformance, NodeTests) {
         if (o.kind == Outcome::kFail) ADD_FAILURE() << name << ": " << o.text;
         if (update) continue;
         auto it = listed.find(name);
-        if (o.kind == Outcome::kPass && it != listed.end()) ADD_FAILURE() << name << " passes but skips.txt lists it ('" << it->second << "'): remove its line";
-        if (o.kind == Outcome::kSkip && it == listed.end()) ADD_FAILURE() << name << " is skipped but not in skips.txt: " << o.text;
+        if (o.kind == Outcome::kPass && it != listed.end())
+            ADD_FAILURE() << name << " passes but skips.txt lists it ('" << it->second
+                          << "'): remove its line";
+        if (o.kind == Outcome::kSkip && it == listed.end())
+            ADD_FAILURE() << name << " is skipped but not in skips.txt: " << o.text;
         if (o.kind == Outcome::kSkip && it != listed.end() && it->second != o.text)
-            ADD_FAILURE() << name << " is skipped for another reason than skips.txt says:\n  listed: " << it->second << "\n  now:    " << o.text;
+            ADD_FAILURE() << name
+                          << " is skipped for another reason than skips.txt says:\n  listed: "
+                          << it->second << "\n  now:    " << o.text;
     }
     for (const auto& [name, reason] : listed)
-        if (!outcomes.count(name)) ADD_FAILURE() << "skips.txt lists " << name << ", which is not a node test in scope under " << env;
+        if (!outcomes.count(name))
+            ADD_FAILURE() << "skips.txt lists " << name
+                          << ", which is not a node test in scope under " << env;
     if (update) {
         std::ofstream out(skips_path());
-        out << "# ONNX node tests (ONNX 1.12) that cnnlens skips, with the importer's reason; written by\n"
-               "# CNNLENS_CONFORMANCE_UPDATE=1 build/native-release/tests/cnnlens_tests --gtest_filter=OnnxConformance.*\n"
-               "# (see tests/import/onnx_conformance_test.cpp). Every other test of an op in scope passes.\n";
+        out << "# ONNX node tests (ONNX 1.12) that cnnlens skips, with the importer's reason; "
+               "written by\n"
+               "# CNNLENS_CONFORMANCE_UPDATE=1 build/native-release/tests/cnnlens_tests "
+               "--gtest_filter=OnnxConformance.*\n"
+               "# (see tests/import/onnx_conformance_test.cpp). Every other test of an op in scope "
+               "passes.\n";
         for (const auto& [name, o] : outcomes)
             if (o.kind == Outcome::kSkip) out << name << ": " << o.text << "\n";
     }
 
     // The per-op table of docs/conformance.md.
-    struct Row { int pass = 0, skip = 0, fail = 0; std::map<std::string, int> reasons; };
+    struct Row {
+        int pass = 0, skip = 0, fail = 0;
+        std::map<std::string, int> reasons;
+    };
     std::map<std::string, Row> rows;
     for (const std::string& op : kScope) rows[op];
     int pass = 0, skip = 0, fail = 0;
@@ -313,13 +388,19 @@ TEST(OnnxConformance, NodeTests) {
         if (o.kind == Outcome::kFail) ++r.fail, ++fail;
     }
     std::string sets;
-    for (const KernelSet* ks : compiled_kernel_sets()) sets += (sets.empty() ? "" : ", ") + std::string(ks->name);
-    std::printf("\nONNX node tests: %d passed, %d skipped, %d failed (kernel sets: %s)\n\n", pass, skip, fail, sets.c_str());
-    std::printf("| op | tests | passed | skipped | failed | why skipped |\n|---|---|---|---|---|---|\n");
+    for (const KernelSet* ks : compiled_kernel_sets())
+        sets += (sets.empty() ? "" : ", ") + std::string(ks->name);
+    std::printf("\nONNX node tests: %d passed, %d skipped, %d failed (kernel sets: %s)\n\n", pass,
+                skip, fail, sets.c_str());
+    std::printf(
+        "| op | tests | passed | skipped | failed | why skipped |\n|---|---|---|---|---|---|\n");
     for (const auto& [op, r] : rows) {
         std::string why;
-        for (const auto& [reason, n] : r.reasons) why += (why.empty() ? "" : "; ") + reason + (n > 1 ? " (" + std::to_string(n) + ")" : "");
-        std::printf("| %s | %d | %d | %d | %d | %s |\n", op.c_str(), r.pass + r.skip + r.fail, r.pass, r.skip, r.fail, why.c_str());
+        for (const auto& [reason, n] : r.reasons)
+            why +=
+                (why.empty() ? "" : "; ") + reason + (n > 1 ? " (" + std::to_string(n) + ")" : "");
+        std::printf("| %s | %d | %d | %d | %d | %s |\n", op.c_str(), r.pass + r.skip + r.fail,
+                    r.pass, r.skip, r.fail, why.c_str());
     }
 }
 

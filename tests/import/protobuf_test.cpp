@@ -21,9 +21,13 @@ std::vector<uint8_t> varint(uint64_t v) {
     return out;
 }
 
-void append(std::vector<uint8_t>& a, const std::vector<uint8_t>& b) { a.insert(a.end(), b.begin(), b.end()); }
+void append(std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+}
 
-std::vector<uint8_t> tag(uint32_t field, WireType w) { return varint((uint64_t{field} << 3) | static_cast<uint64_t>(w)); }
+std::vector<uint8_t> tag(uint32_t field, WireType w) {
+    return varint((uint64_t{field} << 3) | static_cast<uint64_t>(w));
+}
 
 TEST(Protobuf, ReadsEveryWireType) {
     std::vector<uint8_t> buf;
@@ -82,7 +86,8 @@ TEST(Protobuf, RepeatedFieldsPackedAndUnpacked) {
     const float fl[2] = {0.5f, -3.f};
     append(buf, tag(2, WireType::kLengthDelimited));
     append(buf, varint(8));
-    buf.insert(buf.end(), reinterpret_cast<const uint8_t*>(fl), reinterpret_cast<const uint8_t*>(fl) + 8);
+    buf.insert(buf.end(), reinterpret_cast<const uint8_t*>(fl),
+               reinterpret_cast<const uint8_t*>(fl) + 8);
 
     PbReader r(buf, "Test");
     PbField f;
@@ -90,7 +95,8 @@ TEST(Protobuf, RepeatedFieldsPackedAndUnpacked) {
     std::vector<float> floats;
     while (r.more()) {
         ASSERT_TRUE(r.next(f).is_ok());
-        const Status s = f.number == 1 ? read_repeated_ints(r, f, "ints", ints, 100) : read_repeated_floats(r, f, "floats", floats, 100);
+        const Status s = f.number == 1 ? read_repeated_ints(r, f, "ints", ints, 100)
+                                       : read_repeated_floats(r, f, "floats", floats, 100);
         ASSERT_TRUE(s.is_ok()) << s.message();
     }
     EXPECT_EQ(ints, (std::vector<int64_t>{5, 1, 200, 70000}));
@@ -127,11 +133,15 @@ TEST(Protobuf, SubMessagesReportFileOffsets) {
     const Status st = s.next(g);
     ASSERT_FALSE(st.is_ok());
     EXPECT_EQ(st.code(), ErrorCode::kCorrupt);
-    EXPECT_NE(st.message().find("Inner: truncated varint (field 1 at byte 4)"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("Inner: truncated varint (field 1 at byte 4)"), std::string::npos)
+        << st.message();
 }
 
 TEST(Protobuf, MalformedBuffersAreErrors) {
-    struct Case { std::vector<uint8_t> bytes; std::string expect; };
+    struct Case {
+        std::vector<uint8_t> bytes;
+        std::string expect;
+    };
     const std::vector<Case> cases = {
         {{0x80}, "truncated or malformed field tag at byte 0"},
         {{0x08, 0xff}, "truncated varint"},
@@ -143,8 +153,10 @@ TEST(Protobuf, MalformedBuffersAreErrors) {
         {{0x0c}, "groups are not supported"},
         {{0x0e}, "invalid wire type 6"},
         {{0x00}, "invalid field number 0"},
-        {{0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, "truncated varint"},  // > 64 bits
-        {{0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, "exceeds"},          // 2^64-1 length
+        {{0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+         "truncated varint"},  // > 64 bits
+        {{0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+         "exceeds"},  // 2^64-1 length
     };
     for (const Case& c : cases) {
         PbReader r(c.bytes, "Msg");
@@ -164,7 +176,9 @@ TEST(Protobuf, WrongWireTypesNameTheField) {
     std::string s;
     const Status st = read_string(r, f, "graph", s);
     ASSERT_FALSE(st.is_ok());
-    EXPECT_EQ(st.message(), "ModelProto: field 7 (graph) has wire type varint, expected length-delimited (at byte 0)");
+    EXPECT_EQ(
+        st.message(),
+        "ModelProto: field 7 (graph) has wire type varint, expected length-delimited (at byte 0)");
     float v;
     EXPECT_FALSE(read_float(r, f, "f", v).is_ok());
     const std::vector<uint8_t> odd = {0x12, 0x03, 1, 2, 3};  // packed floats of 3 bytes
@@ -172,7 +186,8 @@ TEST(Protobuf, WrongWireTypesNameTheField) {
     ASSERT_TRUE(r2.next(f).is_ok());
     std::vector<float> fl;
     const Status st2 = read_repeated_floats(r2, f, "float_data", fl, 100);
-    EXPECT_NE(st2.message().find("has 3 bytes, not a multiple of 4"), std::string::npos) << st2.message();
+    EXPECT_NE(st2.message().find("has 3 bytes, not a multiple of 4"), std::string::npos)
+        << st2.message();
 }
 
 TEST(Protobuf, EveryPrefixOfAValidMessageIsHandled) {

@@ -33,9 +33,13 @@ json model_json() {
     const auto b = test::read_file(test::source_path(kDir + "/emotion.json"));
     return json::parse(b.begin(), b.end());
 }
-std::vector<uint8_t> weights_bin() { return test::read_file(test::source_path(kDir + "/emotion.bin")); }
+std::vector<uint8_t> weights_bin() {
+    return test::read_file(test::source_path(kDir + "/emotion.bin"));
+}
 
-Expected<Graph> import(const json& j, const Files& f) { return import_tfjs_graph(j.dump(), f.source(), "model.json"); }
+Expected<Graph> import(const json& j, const Files& f) {
+    return import_tfjs_graph(j.dump(), f.source(), "model.json");
+}
 
 // Forward of the bundled model on a fixed random batch.
 std::vector<float> run(Graph& g) {
@@ -58,7 +62,8 @@ TEST(TfjsGraph, ImportsTheBundledModel) {
     ASSERT_GE(conv, 0);
     EXPECT_EQ(g->node(conv).shape, (Shape{1, 29, 29, 64}));
     EXPECT_EQ(std::get<ConvAttrs>(g->node(conv).attrs).activation, Activation::kRelu);
-    const int dw = g->find("StatefulPartitionedCall/model_1/separable_conv2d_1/separable_conv2d/depthwise");
+    const int dw =
+        g->find("StatefulPartitionedCall/model_1/separable_conv2d_1/separable_conv2d/depthwise");
     ASSERT_GE(dw, 0);
     EXPECT_EQ(std::get<ConvAttrs>(g->node(dw).attrs).groups, 64);
 }
@@ -86,18 +91,23 @@ std::vector<uint8_t> quantize(json& j, const std::vector<uint8_t>& bin, const st
                 const uint32_t sign = (u >> 16) & 0x8000;
                 const int exp = static_cast<int>((u >> 23) & 0xff) - 127 + 15;
                 uint32_t man = u & 0x7fffff;
-                if (exp <= 0) h = static_cast<uint16_t>(sign);
+                if (exp <= 0)
+                    h = static_cast<uint16_t>(sign);
                 else {
                     uint32_t hm = (man + 0x1000) >> 13;
                     int e = exp;
-                    if (hm == 0x400) { hm = 0; ++e; }
+                    if (hm == 0x400) {
+                        hm = 0;
+                        ++e;
+                    }
                     h = static_cast<uint16_t>(sign | (static_cast<uint32_t>(e) << 10) | hm);
                 }
                 out.push_back(h & 0xff);
                 out.push_back(h >> 8);
             }
         } else {
-            const float lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
+            const float lo = *std::min_element(v.begin(), v.end()),
+                        hi = *std::max_element(v.begin(), v.end());
             const int levels = dtype == "uint8" ? 255 : 65535;
             const float scale = hi > lo ? (hi - lo) / levels : 1.f;
             for (float f : v) {
@@ -119,7 +129,8 @@ TEST(TfjsGraph, DequantizesUint8Uint16Float16) {
     auto g0 = import(model_json(), plain);
     ASSERT_TRUE(g0);
     const std::vector<float> ref = run(*g0);
-    for (auto [dtype, tol] : {std::pair{"float16", 2e-3}, std::pair{"uint16", 2e-3}, std::pair{"uint8", 0.15}}) {
+    for (auto [dtype, tol] :
+         {std::pair{"float16", 2e-3}, std::pair{"uint16", 2e-3}, std::pair{"uint8", 0.15}}) {
         SCOPED_TRACE(dtype);
         json j = model_json();
         Files f;
@@ -127,15 +138,19 @@ TEST(TfjsGraph, DequantizesUint8Uint16Float16) {
         auto g = import(j, f);
         ASSERT_TRUE(g) << g.status().message();
         const std::vector<float> got = run(*g);
-        EXPECT_LT(test::max_abs_diff(got.data(), ref.data(), static_cast<int64_t>(ref.size())), tol);
-        EXPECT_GT(test::max_abs_diff(got.data(), ref.data(), static_cast<int64_t>(ref.size())), 0.0) << "quantization had no effect?";
+        EXPECT_LT(test::max_abs_diff(got.data(), ref.data(), static_cast<int64_t>(ref.size())),
+                  tol);
+        EXPECT_GT(test::max_abs_diff(got.data(), ref.data(), static_cast<int64_t>(ref.size())), 0.0)
+            << "quantization had no effect?";
     }
 }
 
 // Expects an error that contains every one of `words`.
 void expect_error(const Expected<Graph>& g, std::initializer_list<std::string> words) {
     ASSERT_FALSE(g) << "import succeeded but should have failed";
-    for (const std::string& w : words) EXPECT_NE(g.status().message().find(w), std::string::npos) << "'" << w << "' not in: " << g.status().message();
+    for (const std::string& w : words)
+        EXPECT_NE(g.status().message().find(w), std::string::npos)
+            << "'" << w << "' not in: " << g.status().message();
 }
 
 TEST(TfjsGraph, MissingShard) {
@@ -169,17 +184,20 @@ TEST(TfjsGraph, EveryUnsupportedOpListedAtOnce) {
     for (json& n : j["modelTopology"]["node"]) {
         if (n["name"] == "StatefulPartitionedCall/model_1/add_1/add") n["op"] = "Erf";
         if (n["name"] == "StatefulPartitionedCall/model_1/add_2/add") n["op"] = "Erf";
-        if (n["name"] == "StatefulPartitionedCall/model_1/predictions/Softmax") n["op"] = "LogSoftmax";
+        if (n["name"] == "StatefulPartitionedCall/model_1/predictions/Softmax")
+            n["op"] = "LogSoftmax";
     }
     Files f;
     f.m["emotion.bin"] = weights_bin();
-    expect_error(import(j, f), {"unsupported ops", "Erf (2 nodes", "add_1/add", "add_2/add", "LogSoftmax (1 node", "predictions/Softmax"});
+    expect_error(import(j, f), {"unsupported ops", "Erf (2 nodes", "add_1/add", "add_2/add",
+                                "LogSoftmax (1 node", "predictions/Softmax"});
 }
 
 TEST(TfjsGraph, CycleIsRejected) {
     json j = model_json();
     for (json& n : j["modelTopology"]["node"])
-        if (n["name"] == "StatefulPartitionedCall/model_1/block1_conv1_act/Relu") n["input"][0] = "StatefulPartitionedCall/model_1/block1_conv2_act/Relu";
+        if (n["name"] == "StatefulPartitionedCall/model_1/block1_conv1_act/Relu")
+            n["input"][0] = "StatefulPartitionedCall/model_1/block1_conv2_act/Relu";
     Files f;
     f.m["emotion.bin"] = weights_bin();
     expect_error(import(j, f), {"cycle"});
@@ -211,10 +229,14 @@ TEST(TfjsGraph, AbsurdDimensions) {
 }
 
 TEST(TfjsGraph, NotAGraphModel) {
-    expect_error(import_tfjs_graph("{]", Files{}.source(), "model.json"), {"model.json", "not valid JSON"});
-    expect_error(import_tfjs_graph(R"({"format":"layers-model","modelTopology":{"class_name":"Sequential"}})", Files{}.source(), "model.json"),
+    expect_error(import_tfjs_graph("{]", Files{}.source(), "model.json"),
+                 {"model.json", "not valid JSON"});
+    expect_error(import_tfjs_graph(
+                     R"({"format":"layers-model","modelTopology":{"class_name":"Sequential"}})",
+                     Files{}.source(), "model.json"),
                  {"layers model"});
-    expect_error(import_tfjs_graph(R"({"modelTopology":{}})", Files{}.source(), "model.json"), {"modelTopology.node"});
+    expect_error(import_tfjs_graph(R"({"modelTopology":{}})", Files{}.source(), "model.json"),
+                 {"modelTopology.node"});
 }
 
 TEST(TfjsGraph, MalformedFieldTypesAreErrorsNotCrashes) {
@@ -222,7 +244,10 @@ TEST(TfjsGraph, MalformedFieldTypesAreErrorsNotCrashes) {
     j["modelTopology"]["node"][3]["name"] = 17;
     const auto g = load_model_from(
         [&](const std::string& n) -> Expected<std::vector<uint8_t>> {
-            if (n == "model.json") { std::string s = j.dump(); return std::vector<uint8_t>(s.begin(), s.end()); }
+            if (n == "model.json") {
+                std::string s = j.dump();
+                return std::vector<uint8_t>(s.begin(), s.end());
+            }
             return weights_bin();
         },
         "model.json");
@@ -250,11 +275,28 @@ TEST(ModelSpec, BareModelJsonGetsInferredSpec) {
 }
 
 TEST(ModelSpec, BadSpecFieldsAreNamed) {
-    EXPECT_NE(parse_model_spec(R"({"model":"m.json","input":{"height":0}})").status().message().find("input.height"), std::string::npos);
-    EXPECT_NE(parse_model_spec(R"({"model":"m.json","input":{"channels":2}})").status().message().find("channels"), std::string::npos);
-    EXPECT_NE(parse_model_spec(R"({"model":"m.json","classes":"happy"})").status().message().find("classes"), std::string::npos);
-    EXPECT_NE(parse_model_spec(R"({"input":{}})").status().message().find("'model'"), std::string::npos);
-    EXPECT_NE(parse_model_spec(R"({"model":"m.json","input":{"mean":[0.5],"std":[0]}})").status().message().find("std"), std::string::npos);
+    EXPECT_NE(parse_model_spec(R"({"model":"m.json","input":{"height":0}})")
+                  .status()
+                  .message()
+                  .find("input.height"),
+              std::string::npos);
+    EXPECT_NE(parse_model_spec(R"({"model":"m.json","input":{"channels":2}})")
+                  .status()
+                  .message()
+                  .find("channels"),
+              std::string::npos);
+    EXPECT_NE(parse_model_spec(R"({"model":"m.json","classes":"happy"})")
+                  .status()
+                  .message()
+                  .find("classes"),
+              std::string::npos);
+    EXPECT_NE(parse_model_spec(R"({"input":{}})").status().message().find("'model'"),
+              std::string::npos);
+    EXPECT_NE(parse_model_spec(R"({"model":"m.json","input":{"mean":[0.5],"std":[0]}})")
+                  .status()
+                  .message()
+                  .find("std"),
+              std::string::npos);
 }
 
 TEST(ModelSpec, DisplayNames) {

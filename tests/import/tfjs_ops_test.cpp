@@ -27,14 +27,22 @@ std::string b64(const std::string& in) {
     size_t i = 0;
     for (; i + 2 < in.size(); i += 3) {
         const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-        out += t[(v >> 18) & 63]; out += t[(v >> 12) & 63]; out += t[(v >> 6) & 63]; out += t[v & 63];
+        out += t[(v >> 18) & 63];
+        out += t[(v >> 12) & 63];
+        out += t[(v >> 6) & 63];
+        out += t[v & 63];
     }
     if (i + 1 == in.size()) {
         const uint32_t v = uint8_t(in[i]) << 16;
-        out += t[(v >> 18) & 63]; out += t[(v >> 12) & 63]; out += "==";
+        out += t[(v >> 18) & 63];
+        out += t[(v >> 12) & 63];
+        out += "==";
     } else if (i + 2 == in.size()) {
         const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-        out += t[(v >> 18) & 63]; out += t[(v >> 12) & 63]; out += t[(v >> 6) & 63]; out += '=';
+        out += t[(v >> 18) & 63];
+        out += t[(v >> 12) & 63];
+        out += t[(v >> 6) & 63];
+        out += '=';
     }
     return out;
 }
@@ -75,8 +83,13 @@ struct GraphFixture {
 
     explicit GraphFixture(const Dims& input) {
         json dims = json::array();
-        for (size_t k = 0; k < input.size(); ++k) dims.push_back({{"size", k == 0 ? "-1" : std::to_string(input[k])}});
-        nodes.push_back({{"name", "x"}, {"op", "Placeholder"}, {"attr", {{"dtype", {{"type", "DT_FLOAT"}}}, {"shape", {{"shape", {{"dim", dims}}}}}}}});
+        for (size_t k = 0; k < input.size(); ++k)
+            dims.push_back({{"size", k == 0 ? "-1" : std::to_string(input[k])}});
+        nodes.push_back(
+            {{"name", "x"},
+             {"op", "Placeholder"},
+             {"attr",
+              {{"dtype", {{"type", "DT_FLOAT"}}}, {"shape", {{"shape", {{"dim", dims}}}}}}}});
     }
     std::string constant(const std::string& name, const Dims& shape, const Vec& v) {
         EXPECT_EQ(count(shape), static_cast<int64_t>(v.size())) << name;
@@ -86,7 +99,8 @@ struct GraphFixture {
             shard.insert(shard.end(), p, p + 4);
         }
         weights.push_back({{"name", name}, {"shape", shape}, {"dtype", "float32"}});
-        nodes.push_back({{"name", name}, {"op", "Const"}, {"attr", {{"dtype", {{"type", "DT_FLOAT"}}}}}});
+        nodes.push_back(
+            {{"name", name}, {"op", "Const"}, {"attr", {{"dtype", {{"type", "DT_FLOAT"}}}}}});
         return name;
     }
     std::string ints(const std::string& name, const Dims& shape, const std::vector<int32_t>& v) {
@@ -95,10 +109,12 @@ struct GraphFixture {
             shard.insert(shard.end(), p, p + 4);
         }
         weights.push_back({{"name", name}, {"shape", shape}, {"dtype", "int32"}});
-        nodes.push_back({{"name", name}, {"op", "Const"}, {"attr", {{"dtype", {{"type", "DT_INT32"}}}}}});
+        nodes.push_back(
+            {{"name", name}, {"op", "Const"}, {"attr", {{"dtype", {{"type", "DT_INT32"}}}}}});
         return name;
     }
-    std::string node(const std::string& name, const std::string& op, std::vector<std::string> inputs, json attr = json::object()) {
+    std::string node(const std::string& name, const std::string& op,
+                     std::vector<std::string> inputs, json attr = json::object()) {
         nodes.push_back({{"name", name}, {"op", op}, {"input", inputs}, {"attr", attr}});
         return name;
     }
@@ -111,7 +127,8 @@ struct GraphFixture {
 };
 
 // Imports `m`, runs it on x (shape `in`) and compares the output with `expect` (shape `out`).
-void check(const GraphFixture& m, const Dims& in, const Vec& x, const Dims& out, const Vec& expect) {
+void check(const GraphFixture& m, const Dims& in, const Vec& x, const Dims& out,
+           const Vec& expect) {
     const std::vector<uint8_t> shard = m.shard;
     FileSource files = [&](const std::string& n) -> Expected<std::vector<uint8_t>> {
         if (n == "w.bin") return shard;
@@ -133,7 +150,9 @@ void check(const GraphFixture& m, const Dims& in, const Vec& x, const Dims& out,
 }
 
 // --- references (NHWC, TF semantics) ----------------------------------------------------
-struct Pads { int64_t out, before; };
+struct Pads {
+    int64_t out, before;
+};
 Pads same(int64_t in, int64_t k, int64_t s) {
     const int64_t out = (in + s - 1) / s;
     const int64_t total = std::max<int64_t>((out - 1) * s + k - in, 0);
@@ -153,9 +172,12 @@ Vec conv_ref(const Vec& x, const Dims& xs, const Vec& w, const Dims& ws, int64_t
                     double acc = 0;
                     for (int64_t i = 0; i < KH; ++i)
                         for (int64_t j = 0; j < KW; ++j) {
-                            const int64_t h = oh * stride - ph.before + i, ww = ow * stride - pw.before + j;
+                            const int64_t h = oh * stride - ph.before + i,
+                                          ww = ow * stride - pw.before + j;
                             if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
-                            for (int64_t c = 0; c < C; ++c) acc += x[((n * H + h) * W + ww) * C + c] * w[((i * KW + j) * C + c) * O + o];
+                            for (int64_t c = 0; c < C; ++c)
+                                acc += x[((n * H + h) * W + ww) * C + c] *
+                                       w[((i * KW + j) * C + c) * O + o];
                         }
                     y[((n * ph.out + oh) * pw.out + ow) * O + o] = acc;
                 }
@@ -178,7 +200,8 @@ Vec dw_ref(const Vec& x, const Dims& xs, const Vec& w, const Dims& ws, Dims& os)
                             for (int64_t j = 0; j < KW; ++j) {
                                 const int64_t h = oh - ph.before + i, ww = ow - pw.before + j;
                                 if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
-                                acc += x[((n * H + h) * W + ww) * C + c] * w[((i * KW + j) * C + c) * M + m];
+                                acc += x[((n * H + h) * W + ww) * C + c] *
+                                       w[((i * KW + j) * C + c) * M + m];
                             }
                         y[((n * H + oh) * W + ow) * C * M + c * M + m] = acc;
                     }
@@ -211,7 +234,11 @@ TEST(TfjsOps, Conv2DSameStride2) {
     const Vec x = values(count(in)), w = values(count(ws), 0.5, 2);
     GraphFixture m(in);
     m.constant("w", ws, w);
-    m.node("y", "Conv2D", {"x", "w"}, {{"padding", s_attr("SAME")}, {"strides", ilist({1, 2, 2, 1})}, {"data_format", s_attr("NHWC")}, {"dilations", ilist({1, 1, 1, 1})}});
+    m.node("y", "Conv2D", {"x", "w"},
+           {{"padding", s_attr("SAME")},
+            {"strides", ilist({1, 2, 2, 1})},
+            {"data_format", s_attr("NHWC")},
+            {"dilations", ilist({1, 1, 1, 1})}});
     Dims os;
     const Vec y = conv_ref(x, in, w, ws, 2, os);
     EXPECT_EQ(os, (Dims{1, 3, 3, 3}));
@@ -220,7 +247,8 @@ TEST(TfjsOps, Conv2DSameStride2) {
 
 TEST(TfjsOps, FusedConv2D) {
     const Dims in{1, 4, 4, 2}, ws{3, 3, 2, 3};
-    const Vec x = values(count(in), 2.0), w = values(count(ws), 1.0, 3), bias{0.1, -0.2, 0.3}, alpha{0.1, 0.25, -0.5};
+    const Vec x = values(count(in), 2.0), w = values(count(ws), 1.0, 3), bias{0.1, -0.2, 0.3},
+              alpha{0.1, 0.25, -0.5};
     Dims os;
     const Vec conv = conv_ref(x, in, w, ws, 1, os);
     const Vec pre = add_channel(conv, bias);
@@ -230,14 +258,24 @@ TEST(TfjsOps, FusedConv2D) {
         Vec expect;
     };
     // FusedBatchNorm folding: (conv - mean) * scale / sqrt(var + eps) + offset.
-    const Vec scale{1.5, 0.5, -0.7}, offset{0.2, -0.1, 0.4}, mean{0.3, -0.6, 0.1}, var{0.8, 2.0, 0.25};
+    const Vec scale{1.5, 0.5, -0.7}, offset{0.2, -0.1, 0.4}, mean{0.3, -0.6, 0.1},
+        var{0.8, 2.0, 0.25};
     const double eps = 0.01;
-    const Vec bn = map(conv, [&](double v, size_t k) { const size_t c = k % 3; return (v - mean[c]) * scale[c] / std::sqrt(var[c] + eps) + offset[c]; });
+    const Vec bn = map(conv, [&](double v, size_t k) {
+        const size_t c = k % 3;
+        return (v - mean[c]) * scale[c] / std::sqrt(var[c] + eps) + offset[c];
+    });
     const std::vector<Case> cases = {
-        {"Relu6", {"BiasAdd", "Relu6"}, map(pre, [](double v, size_t) { return std::clamp(v, 0.0, 6.0); })},
+        {"Relu6",
+         {"BiasAdd", "Relu6"},
+         map(pre, [](double v, size_t) { return std::clamp(v, 0.0, 6.0); })},
         {"Elu", {"BiasAdd", "Elu"}, map(pre, [](double v, size_t) { return elu(v); })},
-        {"LeakyRelu", {"BiasAdd", "LeakyRelu"}, map(pre, [](double v, size_t) { return v > 0 ? v : 0.3 * v; })},
-        {"Prelu", {"BiasAdd", "Prelu"}, map(pre, [&](double v, size_t k) { return v > 0 ? v : alpha[k % 3] * v; })},
+        {"LeakyRelu",
+         {"BiasAdd", "LeakyRelu"},
+         map(pre, [](double v, size_t) { return v > 0 ? v : 0.3 * v; })},
+        {"Prelu",
+         {"BiasAdd", "Prelu"},
+         map(pre, [&](double v, size_t k) { return v > 0 ? v : alpha[k % 3] * v; })},
         {"FusedBatchNorm", {"FusedBatchNorm"}, bn},
     };
     for (const Case& c : cases) {
@@ -245,7 +283,10 @@ TEST(TfjsOps, FusedConv2D) {
         GraphFixture m(in);
         m.constant("w", ws, w);
         std::vector<std::string> inputs{"x", "w"};
-        json attr = {{"padding", s_attr("SAME")}, {"strides", ilist({1, 1, 1, 1})}, {"data_format", s_attr("NHWC")}, {"dilations", ilist({1, 1, 1, 1})}};
+        json attr = {{"padding", s_attr("SAME")},
+                     {"strides", ilist({1, 1, 1, 1})},
+                     {"data_format", s_attr("NHWC")},
+                     {"dilations", ilist({1, 1, 1, 1})}};
         if (c.name == "FusedBatchNorm") {
             inputs.push_back(m.constant("scale", {3}, scale));
             inputs.push_back(m.constant("offset", {3}, offset));
@@ -257,8 +298,10 @@ TEST(TfjsOps, FusedConv2D) {
         } else {
             inputs.push_back(m.constant("bias", {3}, bias));
             if (c.name == "Prelu") inputs.push_back(m.constant("alpha", {3}, alpha));
-            attr["fused_ops"] = c.name == "Prelu" ? slist({"BiasAdd", "Prelu"}) : c.name == "Elu" ? slist({"BiasAdd", "Elu"})
-                                : c.name == "Relu6" ? slist({"BiasAdd", "Relu6"}) : slist({"BiasAdd", "LeakyRelu"});
+            attr["fused_ops"] = c.name == "Prelu"   ? slist({"BiasAdd", "Prelu"})
+                                : c.name == "Elu"   ? slist({"BiasAdd", "Elu"})
+                                : c.name == "Relu6" ? slist({"BiasAdd", "Relu6"})
+                                                    : slist({"BiasAdd", "LeakyRelu"});
             attr["num_args"] = i_attr(c.name == "Prelu" ? 2 : 1);
             if (c.name == "LeakyRelu") attr["leakyrelu_alpha"] = f_attr(0.3);
         }
@@ -273,7 +316,10 @@ TEST(TfjsOps, DepthwiseMultiplier2AndFused) {
     Dims os;
     const Vec y = dw_ref(x, in, w, ws, os);
     EXPECT_EQ(os, (Dims{1, 4, 4, 4}));
-    const json attr = {{"padding", s_attr("SAME")}, {"strides", ilist({1, 1, 1, 1})}, {"data_format", s_attr("NHWC")}, {"dilations", ilist({1, 1, 1, 1})}};
+    const json attr = {{"padding", s_attr("SAME")},
+                       {"strides", ilist({1, 1, 1, 1})},
+                       {"data_format", s_attr("NHWC")},
+                       {"dilations", ilist({1, 1, 1, 1})}};
     {
         GraphFixture m(in);
         m.constant("w", ws, w);
@@ -288,7 +334,8 @@ TEST(TfjsOps, DepthwiseMultiplier2AndFused) {
         a["fused_ops"] = slist({"BiasAdd", "Relu"});
         a["num_args"] = i_attr(1);
         m.node("y", "_FusedDepthwiseConv2dNative", {"x", "w", "b"}, a);
-        check(m, in, x, os, map(add_channel(y, bias), [](double v, size_t) { return std::max(v, 0.0); }));
+        check(m, in, x, os,
+              map(add_channel(y, bias), [](double v, size_t) { return std::max(v, 0.0); }));
     }
 }
 
@@ -297,14 +344,19 @@ TEST(TfjsOps, MaxPoolAndAvgPoolSame) {
         const Dims in{1, 4, 4, 2};
         const Vec x = values(count(in));
         GraphFixture m(in);
-        m.node("y", "MaxPool", {"x"}, {{"padding", s_attr("VALID")}, {"ksize", ilist({1, 2, 2, 1})}, {"strides", ilist({1, 2, 2, 1})}, {"data_format", s_attr("NHWC")}});
+        m.node("y", "MaxPool", {"x"},
+               {{"padding", s_attr("VALID")},
+                {"ksize", ilist({1, 2, 2, 1})},
+                {"strides", ilist({1, 2, 2, 1})},
+                {"data_format", s_attr("NHWC")}});
         Vec y;
         for (int oh = 0; oh < 2; ++oh)
             for (int ow = 0; ow < 2; ++ow)
                 for (int c = 0; c < 2; ++c) {
                     double best = -1e30;
                     for (int i = 0; i < 2; ++i)
-                        for (int j = 0; j < 2; ++j) best = std::max(best, x[((oh * 2 + i) * 4 + ow * 2 + j) * 2 + c]);
+                        for (int j = 0; j < 2; ++j)
+                            best = std::max(best, x[((oh * 2 + i) * 4 + ow * 2 + j) * 2 + c]);
                     y.push_back(best);
                 }
         check(m, in, x, {1, 2, 2, 2}, y);
@@ -313,7 +365,11 @@ TEST(TfjsOps, MaxPoolAndAvgPoolSame) {
         const Dims in{1, 5, 5, 2};
         const Vec x = values(count(in));
         GraphFixture m(in);
-        m.node("y", "AvgPool", {"x"}, {{"padding", s_attr("SAME")}, {"ksize", ilist({1, 3, 3, 1})}, {"strides", ilist({1, 2, 2, 1})}, {"data_format", s_attr("NHWC")}});
+        m.node("y", "AvgPool", {"x"},
+               {{"padding", s_attr("SAME")},
+                {"ksize", ilist({1, 3, 3, 1})},
+                {"strides", ilist({1, 2, 2, 1})},
+                {"data_format", s_attr("NHWC")}});
         const Pads p = same(5, 3, 2);  // out 3, pad before 1
         Vec y;
         for (int64_t oh = 0; oh < p.out; ++oh)
@@ -338,9 +394,12 @@ TEST(TfjsOps, BinaryWithBroadcastConstant) {
     const Dims in{2, 2, 2, 3};
     const Vec x = values(count(in)), c{0.5, -1.25, 2.0};
     const std::vector<std::pair<std::string, std::function<double(double, double)>>> ops = {
-        {"AddV2", [](double a, double b) { return a + b; }}, {"Add", [](double a, double b) { return a + b; }},
-        {"Sub", [](double a, double b) { return a - b; }},   {"Mul", [](double a, double b) { return a * b; }},
-        {"RealDiv", [](double a, double b) { return a / b; }}, {"BiasAdd", [](double a, double b) { return a + b; }},
+        {"AddV2", [](double a, double b) { return a + b; }},
+        {"Add", [](double a, double b) { return a + b; }},
+        {"Sub", [](double a, double b) { return a - b; }},
+        {"Mul", [](double a, double b) { return a * b; }},
+        {"RealDiv", [](double a, double b) { return a / b; }},
+        {"BiasAdd", [](double a, double b) { return a + b; }},
     };
     for (const auto& entry : ops) {
         const std::string& op = entry.first;
@@ -348,7 +407,8 @@ TEST(TfjsOps, BinaryWithBroadcastConstant) {
         SCOPED_TRACE(op);
         GraphFixture m(in);
         m.constant("c", {3}, c);
-        m.node("y", op, {"x", "c"}, op == "BiasAdd" ? json{{"data_format", s_attr("NHWC")}} : json::object());
+        m.node("y", op, {"x", "c"},
+               op == "BiasAdd" ? json{{"data_format", s_attr("NHWC")}} : json::object());
         check(m, in, x, in, map(x, [&](double v, size_t k) { return f(v, c[k % 3]); }));
     }
 }
@@ -388,7 +448,8 @@ TEST(TfjsOps, MeanOverSpatialAxes) {
     const Vec x = values(count(in));
     GraphFixture m(in);
     m.ints("axes", {2}, {1, 2});
-    m.node("y", "Mean", {"x", "axes"}, {{"keep_dims", b_attr(false)}, {"Tidx", {{"type", "DT_INT32"}}}});
+    m.node("y", "Mean", {"x", "axes"},
+           {{"keep_dims", b_attr(false)}, {"Tidx", {{"type", "DT_INT32"}}}});
     Vec y(8, 0.0);
     for (int n = 0; n < 2; ++n)
         for (int h = 0; h < 2; ++h)
@@ -407,7 +468,8 @@ TEST(TfjsOps, MatMulTransposeBAndFused) {
     {
         GraphFixture m(in);
         m.constant("w", {4, 3}, w);
-        m.node("y", "MatMul", {"x", "w"}, {{"transpose_a", b_attr(false)}, {"transpose_b", b_attr(true)}});
+        m.node("y", "MatMul", {"x", "w"},
+               {{"transpose_a", b_attr(false)}, {"transpose_b", b_attr(true)}});
         check(m, in, x, {2, 4}, mm);
     }
     {
@@ -415,8 +477,12 @@ TEST(TfjsOps, MatMulTransposeBAndFused) {
         m.constant("w", {4, 3}, w);
         m.constant("b", {4}, bias);
         m.node("y", "_FusedMatMul", {"x", "w", "b"},
-               {{"transpose_a", b_attr(false)}, {"transpose_b", b_attr(true)}, {"fused_ops", slist({"BiasAdd", "Relu"})}, {"num_args", i_attr(1)}});
-        check(m, in, x, {2, 4}, map(add_channel(mm, bias), [](double v, size_t) { return std::max(v, 0.0); }));
+               {{"transpose_a", b_attr(false)},
+                {"transpose_b", b_attr(true)},
+                {"fused_ops", slist({"BiasAdd", "Relu"})},
+                {"num_args", i_attr(1)}});
+        check(m, in, x, {2, 4},
+              map(add_channel(mm, bias), [](double v, size_t) { return std::max(v, 0.0); }));
     }
 }
 
@@ -477,7 +543,8 @@ TEST(TfjsOps, PadAndPadV2) {
         Vec y;
         for (int h = 0; h < 3; ++h)
             for (int w = 0; w < 4; ++w)
-                for (int c = 0; c < 2; ++c) y.push_back(h >= 1 && w < 2 ? x[((h - 1) * 2 + w) * 2 + c] : fill);
+                for (int c = 0; c < 2; ++c)
+                    y.push_back(h >= 1 && w < 2 ? x[((h - 1) * 2 + w) * 2 + c] : fill);
         check(m, in, x, {1, 3, 4, 2}, y);
     }
 }
@@ -500,7 +567,8 @@ TEST(TfjsOps, Softmax) {
 TEST(TfjsOps, FusedBatchNormV3) {
     const Dims in{1, 2, 2, 3};
     const Vec x = values(count(in), 2.0);
-    const Vec scale{1.5, 0.5, -0.7}, offset{0.2, -0.1, 0.4}, mean{0.3, -0.6, 0.1}, var{0.8, 2.0, 0.25};
+    const Vec scale{1.5, 0.5, -0.7}, offset{0.2, -0.1, 0.4}, mean{0.3, -0.6, 0.1},
+        var{0.8, 2.0, 0.25};
     const double eps = 0.001;
     GraphFixture m(in);
     m.constant("scale", {3}, scale);
@@ -508,8 +576,13 @@ TEST(TfjsOps, FusedBatchNormV3) {
     m.constant("mean", {3}, mean);
     m.constant("var", {3}, var);
     m.node("y", "FusedBatchNormV3", {"x", "scale", "offset", "mean", "var"},
-           {{"epsilon", f_attr(eps)}, {"is_training", b_attr(false)}, {"data_format", s_attr("NHWC")}});
-    check(m, in, x, in, map(x, [&](double v, size_t k) { const size_t c = k % 3; return (v - mean[c]) * scale[c] / std::sqrt(var[c] + eps) + offset[c]; }));
+           {{"epsilon", f_attr(eps)},
+            {"is_training", b_attr(false)},
+            {"data_format", s_attr("NHWC")}});
+    check(m, in, x, in, map(x, [&](double v, size_t k) {
+              const size_t c = k % 3;
+              return (v - mean[c]) * scale[c] / std::sqrt(var[c] + eps) + offset[c];
+          }));
 }
 
 }  // namespace

@@ -34,7 +34,6 @@ using json = nlohmann::json;
 constexpr double kProbTol = 1e-5;
 constexpr double kGradTol = 1e-4;
 
-
 std::string fixture_dir() {
     const char* e = std::getenv("CNNLENS_TORCHVISION_DIR");
     return e && *e ? e : "";
@@ -51,7 +50,8 @@ Tensor nhwc_from_nchw(const test::NpyArray& a) {
     Tensor t(Shape{1, h, w, c});
     for (int64_t k = 0; k < c; ++k)
         for (int64_t y = 0; y < h; ++y)
-            for (int64_t x = 0; x < w; ++x) t[(y * w + x) * c + k] = static_cast<float>(a.values[size_t((k * h + y) * w + x)]);
+            for (int64_t x = 0; x < w; ++x)
+                t[(y * w + x) * c + k] = static_cast<float>(a.values[size_t((k * h + y) * w + x)]);
     return t;
 }
 
@@ -65,7 +65,8 @@ double grad_error(const Tensor& ours, const test::NpyArray& truth, double tol, i
     for (int64_t k = 0; k < c; ++k)
         for (int64_t y = 0; y < h; ++y)
             for (int64_t x = 0; x < w; ++x) {
-                const double d = std::fabs(double(ours[(y * w + x) * c + k]) - truth.values[size_t((k * h + y) * w + x)]);
+                const double d = std::fabs(double(ours[(y * w + x) * c + k]) -
+                                           truth.values[size_t((k * h + y) * w + x)]);
                 worst = std::max(worst, d);
                 if (d > tol * scale) ++over;
             }
@@ -81,7 +82,8 @@ class TorchvisionTest : public ::testing::TestWithParam<const KernelSet*> {};
 TEST_P(TorchvisionTest, MatchesPyTorch) {
     const std::string dir = fixture_dir();
     if (dir.empty()) {
-        if (under_ci()) FAIL() << "CNNLENS_TORCHVISION_DIR is not set (CI is): scripts/test.sh generates it";
+        if (under_ci())
+            FAIL() << "CNNLENS_TORCHVISION_DIR is not set (CI is): scripts/test.sh generates it";
         GTEST_SKIP() << "CNNLENS_TORCHVISION_DIR is not set; generate fixtures with "
                         "/usr/bin/python3 tests/oracle/torchvision_fixtures.py --plan ci --out DIR";
     }
@@ -110,12 +112,14 @@ TEST_P(TorchvisionTest, MatchesPyTorch) {
         for (const auto& [opset, o] : e["opsets"].items()) {
             SCOPED_TRACE(name + " opset " + opset + " on " + std::string(set.name));
             if (o.contains("error")) {
-                ADD_FAILURE() << "PyTorch could not export " << name << " at opset " << opset << ": " << o["error"];
+                ADD_FAILURE() << "PyTorch could not export " << name << " at opset " << opset
+                              << ": " << o["error"];
                 continue;
             }
             auto model = load_model(dir + "/" + o["file"].get<std::string>());
             if (!model) {
-                std::printf("[torchvision] %s opset %s %s refused: %s\n", name.c_str(), opset.c_str(), std::string(set.name).c_str(),
+                std::printf("[torchvision] %s opset %s %s refused: %s\n", name.c_str(),
+                            opset.c_str(), std::string(set.name).c_str(),
                             model.status().message().c_str());
                 ADD_FAILURE() << model.status().message();
                 continue;
@@ -136,7 +140,8 @@ TEST_P(TorchvisionTest, MatchesPyTorch) {
             for (int64_t k = 0; k < logits.size(); ++k) top = std::max(top, double(logits[k]));
             for (int64_t k = 0; k < logits.size(); ++k) sum += std::exp(double(logits[k]) - top);
             for (int64_t k = 0; k < logits.size(); ++k)
-                dp = std::max(dp, std::fabs(std::exp(double(logits[k]) - top) / sum - probs.values[size_t(k)]));
+                dp = std::max(dp, std::fabs(std::exp(double(logits[k]) - top) / sum -
+                                            probs.values[size_t(k)]));
             EXPECT_LE(dp, prob_tol) << "max |p - p_torch64|";
 
             std::vector<Seed> seeds;
@@ -146,16 +151,25 @@ TEST_P(TorchvisionTest, MatchesPyTorch) {
             ASSERT_TRUE(ex.backward(seeds, {&in, 1}, ReluRule::kStandard, g).is_ok());
             int64_t over = 0;
             const double err = grad_error(g[0], grad, grad_tol, over);
-            EXPECT_LE(err, grad_tol) << "input gradient of logit " << cls << ": max error / max |grad| " << err << " on "
-                                     << over << " of " << g[0].size() << " elements (PyTorch float32: " << torch_grad_err << ")";
-            std::printf("[torchvision] %s opset %s %s imports dp %.2e %.0e grad %.2e %.0e torch_f32 %.2e ms %.1f\n",
-                        name.c_str(), opset.c_str(), std::string(set.name).c_str(), dp, prob_tol, err, grad_tol, torch_grad_err, ms);
+            EXPECT_LE(err, grad_tol)
+                << "input gradient of logit " << cls << ": max error / max |grad| " << err << " on "
+                << over << " of " << g[0].size() << " elements (PyTorch float32: " << torch_grad_err
+                << ")";
+            std::printf(
+                "[torchvision] %s opset %s %s imports dp %.2e %.0e grad %.2e %.0e torch_f32 %.2e "
+                "ms %.1f\n",
+                name.c_str(), opset.c_str(), std::string(set.name).c_str(), dp, prob_tol, err,
+                grad_tol, torch_grad_err, ms);
         }
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSets, TorchvisionTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
-                         [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
+INSTANTIATE_TEST_SUITE_P(AllSets, TorchvisionTest,
+                         ::testing::ValuesIn(compiled_kernel_sets().begin(),
+                                             compiled_kernel_sets().end()),
+                         [](const testing::TestParamInfo<const KernelSet*>& i) {
+                             return test::kernel_test_name(*i.param);
+                         });
 
 }  // namespace
 }  // namespace cnnlens

@@ -13,53 +13,72 @@
 namespace cnnlens {
 namespace {
 
-using test::random_tensor;
 using test::max_abs_diff;
+using test::random_tensor;
 using test::rel_l2;
-
 
 std::vector<ConvDesc> conv_cases() {
     std::vector<ConvDesc> v;
-    struct C { int h, w, ci, co, k, s, dil, groups, pad; Activation a; };
+    struct C {
+        int h, w, ci, co, k, s, dil, groups, pad;
+        Activation a;
+    };
     const C cs[] = {
         {9, 7, 3, 5, 3, 1, 1, 1, 1, Activation::kNone},
         {11, 13, 4, 8, 3, 2, 1, 1, 0, Activation::kRelu},
-        {8, 8, 16, 16, 3, 1, 1, 16, 1, Activation::kNone},      // depthwise
-        {9, 9, 8, 16, 3, 2, 1, 8, 1, Activation::kRelu6},       // depthwise multiplier 2
-        {7, 5, 6, 9, 1, 1, 1, 1, 0, Activation::kElu},          // 1x1
-        {10, 10, 32, 17, 1, 2, 1, 1, 0, Activation::kLeakyRelu},// strided 1x1
-        {12, 9, 6, 4, 5, 1, 2, 2, 2, Activation::kSigmoid},     // dilated, grouped
-        {6, 6, 1, 32, 3, 2, 1, 1, 1, Activation::kTanh},        // one input channel
-        {16, 16, 64, 64, 3, 1, 1, 1, 1, Activation::kRelu},     // larger, exercises blocking
-        {15, 15, 128, 128, 3, 1, 1, 128, 1, Activation::kNone}, // large depthwise
-        {13, 13, 128, 256, 1, 1, 1, 1, 0, Activation::kRelu},   // large 1x1
+        {8, 8, 16, 16, 3, 1, 1, 16, 1, Activation::kNone},        // depthwise
+        {9, 9, 8, 16, 3, 2, 1, 8, 1, Activation::kRelu6},         // depthwise multiplier 2
+        {7, 5, 6, 9, 1, 1, 1, 1, 0, Activation::kElu},            // 1x1
+        {10, 10, 32, 17, 1, 2, 1, 1, 0, Activation::kLeakyRelu},  // strided 1x1
+        {12, 9, 6, 4, 5, 1, 2, 2, 2, Activation::kSigmoid},       // dilated, grouped
+        {6, 6, 1, 32, 3, 2, 1, 1, 1, Activation::kTanh},          // one input channel
+        {16, 16, 64, 64, 3, 1, 1, 1, 1, Activation::kRelu},       // larger, exercises blocking
+        {15, 15, 128, 128, 3, 1, 1, 128, 1, Activation::kNone},   // large depthwise
+        {13, 13, 128, 256, 1, 1, 1, 1, 0, Activation::kRelu},     // large 1x1
     };
     for (const C& c : cs) {
         ConvDesc d;
-        d.in_h = c.h; d.in_w = c.w; d.in_c = c.ci; d.out_c = c.co;
-        d.kernel_h = d.kernel_w = c.k; d.stride_h = d.stride_w = c.s; d.dilation_h = d.dilation_w = c.dil;
-        d.groups = c.groups; d.pad_top = d.pad_left = c.pad; d.pad_bottom = d.pad_right = c.pad + (c.s == 2 ? 1 : 0);
+        d.in_h = c.h;
+        d.in_w = c.w;
+        d.in_c = c.ci;
+        d.out_c = c.co;
+        d.kernel_h = d.kernel_w = c.k;
+        d.stride_h = d.stride_w = c.s;
+        d.dilation_h = d.dilation_w = c.dil;
+        d.groups = c.groups;
+        d.pad_top = d.pad_left = c.pad;
+        d.pad_bottom = d.pad_right = c.pad + (c.s == 2 ? 1 : 0);
         d.out_h = test::conv_out_size(c.h, c.k, c.s, c.dil, d.pad_top + d.pad_bottom);
         d.out_w = test::conv_out_size(c.w, c.k, c.s, c.dil, d.pad_left + d.pad_right);
-        d.activation = c.a; d.alpha = 0.2f;
+        d.activation = c.a;
+        d.alpha = 0.2f;
         v.push_back(d);
     }
     // The FER net's own shapes and cases that reach the simd set's K-blocking, channel tails,
     // padded 1x1 kernels and asymmetric pads. Fields: in h, w, c; out c; kernel h, w; stride h, w;
     // dilation h, w; pads top, left, bottom, right; groups.
-    struct E { int h, w, ci, co, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups; Activation a; };
+    struct E {
+        int h, w, ci, co, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
+        Activation a;
+    };
     const E es[] = {
-        {64, 64, 1, 32, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 1, Activation::kRelu},            // first conv, VALID
-        {15, 15, 64, 128, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, Activation::kNone},          // 1x1 s2 shortcut
-        {8, 8, 256, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kNone},             // final conv, long K
-        {3, 4, 600, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, Activation::kRelu},            // K split inside a tap
-        {5, 6, 8, 12, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kRelu},              // padded 1x1
-        {9, 11, 5, 6, 3, 2, 2, 1, 1, 1, 0, 2, 1, 0, 1, Activation::kLeakyRelu},         // asymmetric
-        {10, 9, 5, 15, 5, 3, 2, 1, 2, 1, 3, 1, 2, 1, 5, Activation::kRelu},             // depthwise m=3, dilated
-        {7, 7, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 37, Activation::kRelu6},           // depthwise channel tail
-        {11, 9, 83, 83, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 83, Activation::kElu},            // depthwise pixel pairs, 4L+L+3 channels (16 lanes), odd width
-        {12, 13, 70, 70, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 70, Activation::kLeakyRelu},     // depthwise pixel pairs at stride 2
-        {6, 6, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, Activation::kNone},              // grouped, 3 ch per group
+        {64, 64, 1, 32, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 1, Activation::kRelu},    // first conv, VALID
+        {15, 15, 64, 128, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, Activation::kNone},  // 1x1 s2 shortcut
+        {8, 8, 256, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kNone},  // final conv, long K
+        {3, 4, 600, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+         Activation::kRelu},                                                // K split inside a tap
+        {5, 6, 8, 12, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kRelu},  // padded 1x1
+        {9, 11, 5, 6, 3, 2, 2, 1, 1, 1, 0, 2, 1, 0, 1, Activation::kLeakyRelu},  // asymmetric
+        {10, 9, 5, 15, 5, 3, 2, 1, 2, 1, 3, 1, 2, 1, 5,
+         Activation::kRelu},  // depthwise m=3, dilated
+        {7, 7, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 37,
+         Activation::kRelu6},  // depthwise channel tail
+        {11, 9, 83, 83, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 83,
+         Activation::kElu},  // depthwise pixel pairs, 4L+L+3 channels (16 lanes), odd width
+        {12, 13, 70, 70, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 70,
+         Activation::kLeakyRelu},  // depthwise pixel pairs at stride 2
+        {6, 6, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4,
+         Activation::kNone},  // grouped, 3 ch per group
         // RegNetX's grouped 3x3 (24 channels per group), at stride 1 and 2.
         {8, 8, 72, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, Activation::kNone},
         {8, 8, 72, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, Activation::kNone},
@@ -73,12 +92,25 @@ std::vector<ConvDesc> conv_cases() {
     };
     for (const E& e : es) {
         ConvDesc d;
-        d.in_h = e.h; d.in_w = e.w; d.in_c = e.ci; d.out_c = e.co; d.kernel_h = e.kh; d.kernel_w = e.kw;
-        d.stride_h = e.sh; d.stride_w = e.sw; d.dilation_h = e.dh; d.dilation_w = e.dw;
-        d.pad_top = e.pt; d.pad_left = e.pl; d.pad_bottom = e.pb; d.pad_right = e.pr; d.groups = e.groups;
+        d.in_h = e.h;
+        d.in_w = e.w;
+        d.in_c = e.ci;
+        d.out_c = e.co;
+        d.kernel_h = e.kh;
+        d.kernel_w = e.kw;
+        d.stride_h = e.sh;
+        d.stride_w = e.sw;
+        d.dilation_h = e.dh;
+        d.dilation_w = e.dw;
+        d.pad_top = e.pt;
+        d.pad_left = e.pl;
+        d.pad_bottom = e.pb;
+        d.pad_right = e.pr;
+        d.groups = e.groups;
         d.out_h = test::conv_out_size(e.h, e.kh, e.sh, e.dh, e.pt + e.pb);
         d.out_w = test::conv_out_size(e.w, e.kw, e.sw, e.dw, e.pl + e.pr);
-        d.activation = e.a; d.alpha = 0.2f;
+        d.activation = e.a;
+        d.alpha = 0.2f;
         v.push_back(d);
     }
     return v;
@@ -90,8 +122,9 @@ TEST_P(KernelSetTest, ConvMatchesReference) {
     const KernelSet& ks = *GetParam();
     Rng rng(7);
     for (const ConvDesc& d : conv_cases()) {
-        SCOPED_TRACE(testing::Message() << "conv " << d.in_h << "x" << d.in_w << "x" << d.in_c << " -> " << d.out_c
-                                        << " k" << d.kernel_h << " s" << d.stride_h << " g" << d.groups);
+        SCOPED_TRACE(testing::Message()
+                     << "conv " << d.in_h << "x" << d.in_w << "x" << d.in_c << " -> " << d.out_c
+                     << " k" << d.kernel_h << " s" << d.stride_h << " g" << d.groups);
         for (int batch : {1, 3}) {
             Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
             Tensor b = random_tensor({d.out_c}, rng);
@@ -118,20 +151,32 @@ TEST_P(KernelSetTest, ConvMatchesReference) {
 TEST_P(KernelSetTest, PoolMatchesReference) {
     const KernelSet& ks = *GetParam();
     Rng rng(11);
-    struct P { PoolKind kind; int h, w, c, k, s, pad, dil = 1; };
+    struct P {
+        PoolKind kind;
+        int h, w, c, k, s, pad, dil = 1;
+    };
     const P ps[] = {{PoolKind::kMax, 31, 31, 128, 3, 2, 1}, {PoolKind::kMax, 9, 7, 5, 2, 2, 0},
-                    {PoolKind::kAvg, 9, 7, 5, 3, 1, 1}, {PoolKind::kAvg, 8, 8, 16, 2, 2, 0},
-                    {PoolKind::kMax, 16, 16, 3, 3, 1, 1}, {PoolKind::kMax, 11, 9, 6, 3, 1, 2, 2},
+                    {PoolKind::kAvg, 9, 7, 5, 3, 1, 1},     {PoolKind::kAvg, 8, 8, 16, 2, 2, 0},
+                    {PoolKind::kMax, 16, 16, 3, 3, 1, 1},   {PoolKind::kMax, 11, 9, 6, 3, 1, 2, 2},
                     {PoolKind::kAvg, 10, 10, 4, 2, 2, 1, 3}};
     for (const P& p : ps) {
         PoolDesc d;
-        d.kind = p.kind; d.in_h = p.h; d.in_w = p.w; d.channels = p.c; d.kernel_h = d.kernel_w = p.k;
-        d.stride_h = d.stride_w = p.s; d.pad_top = d.pad_left = p.pad; d.pad_bottom = d.pad_right = p.pad;
+        d.kind = p.kind;
+        d.in_h = p.h;
+        d.in_w = p.w;
+        d.channels = p.c;
+        d.kernel_h = d.kernel_w = p.k;
+        d.stride_h = d.stride_w = p.s;
+        d.pad_top = d.pad_left = p.pad;
+        d.pad_bottom = d.pad_right = p.pad;
         d.dilation_h = d.dilation_w = p.dil;
-        d.out_h = test::conv_out_size(p.h, p.k, p.s, p.dil, 2 * p.pad); d.out_w = test::conv_out_size(p.w, p.k, p.s, p.dil, 2 * p.pad);
-        SCOPED_TRACE(testing::Message() << (p.kind == PoolKind::kMax ? "max" : "avg") << " " << p.h << "x" << p.w << "x" << p.c);
+        d.out_h = test::conv_out_size(p.h, p.k, p.s, p.dil, 2 * p.pad);
+        d.out_w = test::conv_out_size(p.w, p.k, p.s, p.dil, 2 * p.pad);
+        SCOPED_TRACE(testing::Message() << (p.kind == PoolKind::kMax ? "max" : "avg") << " " << p.h
+                                        << "x" << p.w << "x" << p.c);
         for (int batch : {1, 2}) {
-            Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);  // continuous: no ties
+            Tensor x =
+                random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);  // continuous: no ties
             auto ref = reference_kernels().make_pool(d);
             auto got = ks.make_pool(d);
             Tensor yr({batch, d.out_h, d.out_w, d.channels}), yg(yr.shape());
@@ -157,9 +202,16 @@ TEST_P(KernelSetTest, MaxPoolBreaksTiesLikeReference) {
     Rng rng(17);
     for (int channels : {3, 20}) {
         PoolDesc d;
-        d.kind = PoolKind::kMax; d.in_h = 9; d.in_w = 8; d.channels = channels; d.kernel_h = d.kernel_w = 3;
-        d.stride_h = d.stride_w = 2; d.pad_top = d.pad_left = 0; d.pad_bottom = d.pad_right = 1;
-        d.out_h = test::conv_out_size(9, 3, 2, 1, 1); d.out_w = test::conv_out_size(8, 3, 2, 1, 1);
+        d.kind = PoolKind::kMax;
+        d.in_h = 9;
+        d.in_w = 8;
+        d.channels = channels;
+        d.kernel_h = d.kernel_w = 3;
+        d.stride_h = d.stride_w = 2;
+        d.pad_top = d.pad_left = 0;
+        d.pad_bottom = d.pad_right = 1;
+        d.out_h = test::conv_out_size(9, 3, 2, 1, 1);
+        d.out_w = test::conv_out_size(8, 3, 2, 1, 1);
         const int batch = 2;
         Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);
         for (int64_t i = 0; i < x.size(); ++i) x[i] = std::floor(x[i] * 1.5f);
@@ -182,15 +234,29 @@ TEST_P(KernelSetTest, MaxPoolBreaksTiesLikeReference) {
 TEST_P(KernelSetTest, MaxPoolArgmaxMatchesTheSearch) {
     const KernelSet& ks = *GetParam();
     Rng rng(23);
-    struct P { int h, w, c, k, s, pt, pb, dil = 1; };
-    const P ps[] = {{29, 29, 128, 3, 2, 1, 1}, {9, 8, 20, 3, 2, 0, 1}, {5, 5, 3, 2, 2, 0, 0}, {4, 4, 11, 3, 3, 0, 4}, {9, 9, 5, 3, 1, 2, 1, 2}};
+    struct P {
+        int h, w, c, k, s, pt, pb, dil = 1;
+    };
+    const P ps[] = {{29, 29, 128, 3, 2, 1, 1},
+                    {9, 8, 20, 3, 2, 0, 1},
+                    {5, 5, 3, 2, 2, 0, 0},
+                    {4, 4, 11, 3, 3, 0, 4},
+                    {9, 9, 5, 3, 1, 2, 1, 2}};
     for (const P& p : ps) {
         PoolDesc d;
-        d.kind = PoolKind::kMax; d.in_h = p.h; d.in_w = p.w; d.channels = p.c; d.kernel_h = d.kernel_w = p.k;
-        d.stride_h = d.stride_w = p.s; d.pad_top = d.pad_left = p.pt; d.pad_bottom = d.pad_right = p.pb;
+        d.kind = PoolKind::kMax;
+        d.in_h = p.h;
+        d.in_w = p.w;
+        d.channels = p.c;
+        d.kernel_h = d.kernel_w = p.k;
+        d.stride_h = d.stride_w = p.s;
+        d.pad_top = d.pad_left = p.pt;
+        d.pad_bottom = d.pad_right = p.pb;
         d.dilation_h = d.dilation_w = p.dil;
-        d.out_h = test::conv_out_size(p.h, p.k, p.s, p.dil, p.pt + p.pb); d.out_w = test::conv_out_size(p.w, p.k, p.s, p.dil, p.pt + p.pb);
-        SCOPED_TRACE(testing::Message() << p.h << "x" << p.w << "x" << p.c << " k" << p.k << " s" << p.s);
+        d.out_h = test::conv_out_size(p.h, p.k, p.s, p.dil, p.pt + p.pb);
+        d.out_w = test::conv_out_size(p.w, p.k, p.s, p.dil, p.pt + p.pb);
+        SCOPED_TRACE(testing::Message()
+                     << p.h << "x" << p.w << "x" << p.c << " k" << p.k << " s" << p.s);
         const int batch = 2;
         Tensor x = random_tensor({batch, d.in_h, d.in_w, d.channels}, rng);
         for (int64_t i = 0; i < x.size(); ++i) x[i] = std::floor(x[i] * 1.5f);
@@ -212,7 +278,8 @@ TEST_P(KernelSetTest, MaxPoolArgmaxMatchesTheSearch) {
         EXPECT_EQ(max_abs_diff(ga.data(), gs.data(), gs.size()), 0.0);
         // ... and the same bits as the plain scatter (the default, which `reference` keeps).
         Tensor gref(x.shape(), 3.f);
-        reference_kernels().make_pool(d)->backward_argmax(arg.data(), g.data(), gref.data(), batch, false);
+        reference_kernels().make_pool(d)->backward_argmax(arg.data(), g.data(), gref.data(), batch,
+                                                          false);
         EXPECT_EQ(std::memcmp(ga.data(), gref.data(), sizeof(float) * ga.size()), 0);
         k->backward_argmax(arg.data(), g.data(), gacc.data(), batch, true);
         for (int64_t i = 0; i < gs.size(); ++i) gs[i] += 0.5f;
@@ -223,11 +290,13 @@ TEST_P(KernelSetTest, MaxPoolArgmaxMatchesTheSearch) {
 TEST_P(KernelSetTest, DenseMatchesReference) {
     const KernelSet& ks = *GetParam();
     Rng rng(13);
-    for (auto [K, M, act] : {std::tuple{7, 3, Activation::kNone}, std::tuple{256, 7, Activation::kRelu},
-                             std::tuple{1000, 33, Activation::kTanh}}) {
+    for (auto [K, M, act] :
+         {std::tuple{7, 3, Activation::kNone}, std::tuple{256, 7, Activation::kRelu},
+          std::tuple{1000, 33, Activation::kTanh}}) {
         DenseDesc d{K, M, act, 0.1f};
         for (int batch : {1, 5}) {
-            Tensor w = random_tensor({K, M}, rng), b = random_tensor({M}, rng), x = random_tensor({batch, K}, rng);
+            Tensor w = random_tensor({K, M}, rng), b = random_tensor({M}, rng),
+                   x = random_tensor({batch, K}, rng);
             auto ref = reference_kernels().make_dense(d, w.data(), b.data());
             auto got = ks.make_dense(d, w.data(), b.data());
             Tensor yr({batch, M}), yg({batch, M});
@@ -253,15 +322,18 @@ TEST_P(KernelSetTest, TapeForwardRoundsAlikeEverywhere) {
     const KernelSet& ks = *GetParam();
     Rng rng(31);
     for (const ConvDesc& d : conv_cases()) {
-        SCOPED_TRACE(testing::Message() << "conv " << d.in_h << "x" << d.in_w << "x" << d.in_c << " -> " << d.out_c
-                                        << " k" << d.kernel_h << " s" << d.stride_h << " g" << d.groups);
+        SCOPED_TRACE(testing::Message()
+                     << "conv " << d.in_h << "x" << d.in_w << "x" << d.in_c << " -> " << d.out_c
+                     << " k" << d.kernel_h << " s" << d.stride_h << " g" << d.groups);
         Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
         Tensor b = random_tensor({d.out_c}, rng);
         Tensor tile = random_tensor({3, 3, d.in_c}, rng);
         Tensor x({1, d.in_h, d.in_w, d.in_c});
         for (int y = 0; y < d.in_h; ++y)
             for (int xx = 0; xx < d.in_w; ++xx)
-                for (int c = 0; c < d.in_c; ++c) x[(static_cast<int64_t>(y) * d.in_w + xx) * d.in_c + c] = tile[((y % 3) * 3 + xx % 3) * d.in_c + c];
+                for (int c = 0; c < d.in_c; ++c)
+                    x[(static_cast<int64_t>(y) * d.in_w + xx) * d.in_c + c] =
+                        tile[((y % 3) * 3 + xx % 3) * d.in_c + c];
         auto k = ks.make_conv(d, w.data(), b.data());
         Tensor y({1, d.out_h, d.out_w, d.out_c});
         k->forward_tape(x.data(), y.data(), 1);
@@ -277,8 +349,12 @@ TEST_P(KernelSetTest, TapeForwardRoundsAlikeEverywhere) {
                     continue;
                 const float* o = y.data() + (static_cast<int64_t>(oy) * d.out_w + ox) * d.out_c;
                 // Windows starting at input rows that agree mod 3 hold the same values.
-                const float*& f = first[(oy * d.stride_h - d.pad_top) % 3][(ox * d.stride_w - d.pad_left) % 3];
-                if (!f) { f = o; continue; }
+                const float*& f =
+                    first[(oy * d.stride_h - d.pad_top) % 3][(ox * d.stride_w - d.pad_left) % 3];
+                if (!f) {
+                    f = o;
+                    continue;
+                }
                 ++compared;
                 mismatches += std::memcmp(o, f, sizeof(float) * d.out_c) != 0;
             }
@@ -295,27 +371,39 @@ TEST_P(KernelSetTest, TapeForwardRoundsAlikeEverywhere) {
 // off the tape keeps its float sums, within a few roundings of a K-block's length.
 TEST_P(KernelSetTest, TapeDotProductsRoundOnce) {
     const KernelSet& ks = *GetParam();
-    struct C { int hw, ci, co, k, s, groups; };
+    struct C {
+        int hw, ci, co, k, s, groups;
+    };
     // The last two are layers the xnnpack set keeps for XNNPACK (no whole 8x32 tiles; 3x3 s2).
-    const C cs[] = {{7, 2048, 512, 1, 1, 1}, {14, 1024, 2048, 1, 2, 1}, {7, 512, 512, 3, 1, 1}, {14, 512, 512, 3, 2, 32},
-                    {7, 4096, 64, 1, 1, 1}, {7, 2048, 40, 1, 1, 1}, {14, 512, 256, 3, 2, 1}};
+    const C cs[] = {{7, 2048, 512, 1, 1, 1},  {14, 1024, 2048, 1, 2, 1}, {7, 512, 512, 3, 1, 1},
+                    {14, 512, 512, 3, 2, 32}, {7, 4096, 64, 1, 1, 1},    {7, 2048, 40, 1, 1, 1},
+                    {14, 512, 256, 3, 2, 1}};
     Rng rng(37);
     for (const C& c : cs) {
         ConvDesc d;
-        d.in_h = d.in_w = c.hw; d.in_c = c.ci; d.out_c = c.co; d.kernel_h = d.kernel_w = c.k; d.stride_h = d.stride_w = c.s;
-        d.groups = c.groups; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = c.k / 2;
+        d.in_h = d.in_w = c.hw;
+        d.in_c = c.ci;
+        d.out_c = c.co;
+        d.kernel_h = d.kernel_w = c.k;
+        d.stride_h = d.stride_w = c.s;
+        d.groups = c.groups;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = c.k / 2;
         d.out_h = d.out_w = test::conv_out_size(c.hw, c.k, c.s, 1, 2 * (c.k / 2));
-        SCOPED_TRACE(testing::Message() << "conv " << c.hw << "x" << c.hw << "x" << c.ci << " -> " << c.co << " k" << c.k << " s" << c.s << " g" << c.groups);
+        SCOPED_TRACE(testing::Message() << "conv " << c.hw << "x" << c.hw << "x" << c.ci << " -> "
+                                        << c.co << " k" << c.k << " s" << c.s << " g" << c.groups);
         Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
-        Tensor x = random_tensor({1, d.in_h, d.in_w, d.in_c}, rng, 0.f, 1.f);  // post-ReLU activations
+        Tensor x =
+            random_tensor({1, d.in_h, d.in_w, d.in_c}, rng, 0.f, 1.f);  // post-ReLU activations
         auto ref = reference_kernels().make_conv(d, w.data(), nullptr);
         auto got = ks.make_conv(d, w.data(), nullptr);
         Tensor yr({1, d.out_h, d.out_w, d.out_c}), yg(yr.shape());
         ref->forward(x.data(), yr.data(), 1);
         got->forward_tape(x.data(), yg.data(), 1);
         int64_t off = 0;
-        for (int64_t i = 0; i < yr.size(); ++i) off += std::fabs(yg[i] - yr[i]) > 0x1p-23 * std::fabs(yr[i]);
-        EXPECT_EQ(off, 0) << "of " << yr.size() << " outputs more than one rounding from the exact sum";
+        for (int64_t i = 0; i < yr.size(); ++i)
+            off += std::fabs(yg[i] - yr[i]) > 0x1p-23 * std::fabs(yr[i]);
+        EXPECT_EQ(off, 0) << "of " << yr.size()
+                          << " outputs more than one rounding from the exact sum";
         // Off the tape: float sums in K-blocks, a few roundings of a typical output (|y| ~
         // sqrt(K) / 2 here) at most (XNNPACK's forward sums along the whole K: not ours to bound).
         if (ks.name == std::string("xnnpack")) continue;
@@ -336,8 +424,10 @@ TEST_P(KernelSetTest, TapeDotProductsRoundOnce) {
         // The xnnpack set keeps XNNPACK's float sums for fully connected layers on the tape.
         const double tol = ks.name == std::string("xnnpack") ? 64 * 0x1p-24 * std::sqrt(in) : 0.0;
         int64_t off = 0;
-        for (int64_t i = 0; i < yr.size(); ++i) off += std::fabs(yg[i] - yr[i]) > 0x1p-23 * std::fabs(yr[i]) + tol;
-        EXPECT_EQ(off, 0) << "of " << yr.size() << " outputs more than one rounding from the exact sum";
+        for (int64_t i = 0; i < yr.size(); ++i)
+            off += std::fabs(yg[i] - yr[i]) > 0x1p-23 * std::fabs(yr[i]) + tol;
+        EXPECT_EQ(off, 0) << "of " << yr.size()
+                          << " outputs more than one rounding from the exact sum";
     }
 }
 
@@ -345,7 +435,9 @@ TEST_P(KernelSetTest, TapeDotProductsRoundOnce) {
 // bit for bit, whatever the thread count (ranges are disjoint and summation order is fixed).
 TEST_P(KernelSetTest, ResultsDoNotDependOnThreads) {
     const KernelSet& ks = *GetParam();
-    struct Out { std::vector<float> y, g; };
+    struct Out {
+        std::vector<float> y, g;
+    };
     auto run_all = [&](int threads) {
         set_kernel_threads(threads);
         Rng rng(29);
@@ -360,13 +452,20 @@ TEST_P(KernelSetTest, ResultsDoNotDependOnThreads) {
                 k->forward(x.data(), y.data(), batch);
                 Tensor g = random_tensor(y.shape(), rng), gx(x.shape());
                 k->backward_input(g.data(), gx.data(), batch, false);
-                outs.push_back({{y.data(), y.data() + y.size()}, {gx.data(), gx.data() + gx.size()}});
+                outs.push_back(
+                    {{y.data(), y.data() + y.size()}, {gx.data(), gx.data() + gx.size()}});
             }
         PoolDesc p;
-        p.kind = PoolKind::kMax; p.in_h = p.in_w = 29; p.channels = 24; p.kernel_h = p.kernel_w = 3;
-        p.stride_h = p.stride_w = 2; p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1; p.out_h = p.out_w = 15;
+        p.kind = PoolKind::kMax;
+        p.in_h = p.in_w = 29;
+        p.channels = 24;
+        p.kernel_h = p.kernel_w = 3;
+        p.stride_h = p.stride_w = 2;
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+        p.out_h = p.out_w = 15;
         for (int batch : {1, 3}) {
-            Tensor x = random_tensor({batch, 29, 29, 24}, rng), y({batch, 15, 15, 24}), gx(x.shape());
+            Tensor x = random_tensor({batch, 29, 29, 24}, rng), y({batch, 15, 15, 24}),
+                   gx(x.shape());
             auto k = ks.make_pool(p);
             k->forward(x.data(), y.data(), batch);
             Tensor g = random_tensor(y.shape(), rng);
@@ -381,8 +480,10 @@ TEST_P(KernelSetTest, ResultsDoNotDependOnThreads) {
         const std::vector<Out> many = run_all(threads);
         ASSERT_EQ(many.size(), one.size());
         for (size_t i = 0; i < one.size(); ++i) {
-            EXPECT_EQ(many[i].y, one[i].y) << "case " << i << ", " << threads << " threads (forward)";
-            EXPECT_EQ(many[i].g, one[i].g) << "case " << i << ", " << threads << " threads (backward)";
+            EXPECT_EQ(many[i].y, one[i].y)
+                << "case " << i << ", " << threads << " threads (forward)";
+            EXPECT_EQ(many[i].g, one[i].g)
+                << "case " << i << ", " << threads << " threads (backward)";
         }
     }
 }
@@ -415,8 +516,12 @@ TEST(KernelSets, SimdCopiesAreListedByWhatTheCpuRuns) {
 #endif
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSets, KernelSetTest, ::testing::ValuesIn(compiled_kernel_sets().begin(), compiled_kernel_sets().end()),
-                         [](const testing::TestParamInfo<const KernelSet*>& i) { return test::kernel_test_name(*i.param); });
+INSTANTIATE_TEST_SUITE_P(AllSets, KernelSetTest,
+                         ::testing::ValuesIn(compiled_kernel_sets().begin(),
+                                             compiled_kernel_sets().end()),
+                         [](const testing::TestParamInfo<const KernelSet*>& i) {
+                             return test::kernel_test_name(*i.param);
+                         });
 
 }  // namespace
 }  // namespace cnnlens

@@ -15,7 +15,6 @@ namespace {
 using test::random_tensor;
 using test::rel_l2;
 
-
 const KernelSet& xnn() {
     const KernelSet* k = find_kernel_set("xnnpack");
     CNNLENS_ASSERT(k != nullptr);

@@ -20,63 +20,147 @@ struct OpCase {
     std::string label;
     OpType op;
     OpAttrs attrs;
-    Shape in_shape;               // batch included
-    std::vector<Shape> consts;    // shapes of constant inputs after x
-    bool x_twice = false;         // feed x as the second input too (binary ops)
-    float lo = -1.f, hi = 1.f;    // input range
-    bool spaced = false;          // distinct values >= 0.02 apart (max pool)
-    bool avoid_zero = false;      // |x| >= 0.05 (ReLU kinks)
+    Shape in_shape;             // batch included
+    std::vector<Shape> consts;  // shapes of constant inputs after x
+    bool x_twice = false;       // feed x as the second input too (binary ops)
+    float lo = -1.f, hi = 1.f;  // input range
+    bool spaced = false;        // distinct values >= 0.02 apart (max pool)
+    bool avoid_zero = false;    // |x| >= 0.05 (ReLU kinks)
     float const_lo = -1.f, const_hi = 1.f;
 };
 
 ConvAttrs conv(int s, PaddingMode p, int groups, Activation a, int dil = 1) {
     ConvAttrs c;
-    c.stride_h = c.stride_w = s; c.padding = p; c.groups = groups; c.activation = a; c.alpha = 0.1f; c.dilation_h = c.dilation_w = dil;
+    c.stride_h = c.stride_w = s;
+    c.padding = p;
+    c.groups = groups;
+    c.activation = a;
+    c.alpha = 0.1f;
+    c.dilation_h = c.dilation_w = dil;
     return c;
 }
 PoolAttrs pool(int k, int s, PaddingMode p) {
     PoolAttrs a;
-    a.kernel_h = a.kernel_w = k; a.stride_h = a.stride_w = s; a.padding = p;
+    a.kernel_h = a.kernel_w = k;
+    a.stride_h = a.stride_w = s;
+    a.padding = p;
     return a;
 }
 
 ConvTransposeAttrs convt(int s, int dil, int pad, int output_padding, int groups) {
     ConvTransposeAttrs c;
-    c.stride_h = c.stride_w = s; c.dilation_h = c.dilation_w = dil;
-    c.pad_top = c.pad_left = c.pad_bottom = pad; c.pad_right = pad + (pad > 0 ? 1 : 0);
-    c.output_padding_h = c.output_padding_w = output_padding; c.groups = groups;
+    c.stride_h = c.stride_w = s;
+    c.dilation_h = c.dilation_w = dil;
+    c.pad_top = c.pad_left = c.pad_bottom = pad;
+    c.pad_right = pad + (pad > 0 ? 1 : 0);
+    c.output_padding_h = c.output_padding_w = output_padding;
+    c.groups = groups;
     return c;
 }
 
 std::vector<OpCase> cases() {
     std::vector<OpCase> v;
     v.push_back({"identity", OpType::kIdentity, NoAttrs{}, {2, 3, 4, 2}, {}});
-    v.push_back({"conv_same_s1", OpType::kConv2D, conv(1, PaddingMode::kSame, 1, Activation::kNone), {2, 7, 6, 3}, {{3, 3, 3, 4}, {4}}});
-    v.push_back({"conv_valid_s2_tanh", OpType::kConv2D, conv(2, PaddingMode::kValid, 1, Activation::kTanh), {2, 9, 8, 2}, {{3, 3, 2, 5}, {5}}});
-    v.push_back({"conv_same_s2_elu", OpType::kConv2D, conv(2, PaddingMode::kSame, 1, Activation::kElu), {1, 8, 7, 3}, {{3, 3, 3, 2}}});
-    v.push_back({"conv_dilated_sigmoid", OpType::kConv2D, conv(1, PaddingMode::kSame, 1, Activation::kSigmoid, 2), {1, 7, 7, 2}, {{3, 3, 2, 3}, {3}}});
-    v.push_back({"depthwise_same", OpType::kConv2D, conv(1, PaddingMode::kSame, 4, Activation::kNone), {2, 6, 5, 4}, {{3, 3, 1, 4}, {4}}});
-    v.push_back({"depthwise_mult2_s2", OpType::kConv2D, conv(2, PaddingMode::kSame, 3, Activation::kElu), {1, 7, 7, 3}, {{3, 3, 1, 6}}});
-    v.push_back({"conv_relu6", OpType::kConv2D, conv(1, PaddingMode::kValid, 1, Activation::kRelu6), {1, 5, 5, 2}, {{1, 1, 2, 3}, {3}}, false, -1.f, 1.f});
-    v.push_back({"maxpool_same", OpType::kMaxPool, pool(3, 2, PaddingMode::kSame), {2, 7, 7, 3}, {}, false, -1, 1, true});
-    v.push_back({"maxpool_valid", OpType::kMaxPool, pool(2, 2, PaddingMode::kValid), {1, 6, 5, 2}, {}, false, -1, 1, true});
+    v.push_back({"conv_same_s1",
+                 OpType::kConv2D,
+                 conv(1, PaddingMode::kSame, 1, Activation::kNone),
+                 {2, 7, 6, 3},
+                 {{3, 3, 3, 4}, {4}}});
+    v.push_back({"conv_valid_s2_tanh",
+                 OpType::kConv2D,
+                 conv(2, PaddingMode::kValid, 1, Activation::kTanh),
+                 {2, 9, 8, 2},
+                 {{3, 3, 2, 5}, {5}}});
+    v.push_back({"conv_same_s2_elu",
+                 OpType::kConv2D,
+                 conv(2, PaddingMode::kSame, 1, Activation::kElu),
+                 {1, 8, 7, 3},
+                 {{3, 3, 3, 2}}});
+    v.push_back({"conv_dilated_sigmoid",
+                 OpType::kConv2D,
+                 conv(1, PaddingMode::kSame, 1, Activation::kSigmoid, 2),
+                 {1, 7, 7, 2},
+                 {{3, 3, 2, 3}, {3}}});
+    v.push_back({"depthwise_same",
+                 OpType::kConv2D,
+                 conv(1, PaddingMode::kSame, 4, Activation::kNone),
+                 {2, 6, 5, 4},
+                 {{3, 3, 1, 4}, {4}}});
+    v.push_back({"depthwise_mult2_s2",
+                 OpType::kConv2D,
+                 conv(2, PaddingMode::kSame, 3, Activation::kElu),
+                 {1, 7, 7, 3},
+                 {{3, 3, 1, 6}}});
+    v.push_back({"conv_relu6",
+                 OpType::kConv2D,
+                 conv(1, PaddingMode::kValid, 1, Activation::kRelu6),
+                 {1, 5, 5, 2},
+                 {{1, 1, 2, 3}, {3}},
+                 false,
+                 -1.f,
+                 1.f});
+    v.push_back({"maxpool_same",
+                 OpType::kMaxPool,
+                 pool(3, 2, PaddingMode::kSame),
+                 {2, 7, 7, 3},
+                 {},
+                 false,
+                 -1,
+                 1,
+                 true});
+    v.push_back({"maxpool_valid",
+                 OpType::kMaxPool,
+                 pool(2, 2, PaddingMode::kValid),
+                 {1, 6, 5, 2},
+                 {},
+                 false,
+                 -1,
+                 1,
+                 true});
     PoolAttrs dilated = pool(3, 1, PaddingMode::kExplicit);
-    dilated.dilation_h = 2; dilated.dilation_w = 3; dilated.pad_top = dilated.pad_left = 1; dilated.pad_bottom = 2;
-    v.push_back({"maxpool_dilated", OpType::kMaxPool, dilated, {2, 7, 8, 3}, {}, false, -1, 1, true});
-    v.push_back({"avgpool_same", OpType::kAvgPool, pool(3, 2, PaddingMode::kSame), {2, 7, 6, 3}, {}});
+    dilated.dilation_h = 2;
+    dilated.dilation_w = 3;
+    dilated.pad_top = dilated.pad_left = 1;
+    dilated.pad_bottom = 2;
+    v.push_back(
+        {"maxpool_dilated", OpType::kMaxPool, dilated, {2, 7, 8, 3}, {}, false, -1, 1, true});
+    v.push_back(
+        {"avgpool_same", OpType::kAvgPool, pool(3, 2, PaddingMode::kSame), {2, 7, 6, 3}, {}});
     v.push_back({"matmul", OpType::kMatMul, MatMulAttrs{}, {3, 5}, {{5, 4}, {4}}});
-    v.push_back({"matmul_tanh", OpType::kMatMul, MatMulAttrs{Activation::kTanh, 0.f}, {2, 6}, {{6, 3}}});
+    v.push_back(
+        {"matmul_tanh", OpType::kMatMul, MatMulAttrs{Activation::kTanh, 0.f}, {2, 6}, {{6, 3}}});
     v.push_back({"add_same", OpType::kAdd, NoAttrs{}, {2, 3, 3, 2}, {}, true});
     v.push_back({"add_bias", OpType::kAdd, NoAttrs{}, {2, 3, 3, 4}, {{4}}});
     v.push_back({"sub_bcast", OpType::kSub, NoAttrs{}, {2, 3, 4, 2}, {{3, 1, 2}}});
     v.push_back({"mul_bcast", OpType::kMul, NoAttrs{}, {2, 3, 3, 2}, {{1, 3, 2}}});
     v.push_back({"mul_self", OpType::kMul, NoAttrs{}, {2, 2, 3, 2}, {}, true});
-    v.push_back({"div", OpType::kDiv, NoAttrs{}, {2, 3, 3, 2}, {{2}}, false, -1, 1, false, false, 0.5f, 2.f});
+    v.push_back({"div",
+                 OpType::kDiv,
+                 NoAttrs{},
+                 {2, 3, 3, 2},
+                 {{2}},
+                 false,
+                 -1,
+                 1,
+                 false,
+                 false,
+                 0.5f,
+                 2.f});
     v.push_back({"relu", OpType::kRelu, NoAttrs{}, {2, 4, 4, 3}, {}, false, -1, 1, false, true});
     v.push_back({"relu6", OpType::kRelu6, NoAttrs{}, {2, 4, 4, 3}, {}, false, -2, 8, false, true});
     v.push_back({"elu", OpType::kElu, EluAttrs{1.f}, {2, 4, 4, 3}, {}, false, -2, 2, false, true});
-    v.push_back({"leaky_relu", OpType::kLeakyRelu, LeakyReluAttrs{0.2f}, {2, 4, 4, 3}, {}, false, -1, 1, false, true});
-    v.push_back({"prelu", OpType::kPrelu, NoAttrs{}, {2, 4, 4, 3}, {{3}}, false, -1, 1, false, true});
+    v.push_back({"leaky_relu",
+                 OpType::kLeakyRelu,
+                 LeakyReluAttrs{0.2f},
+                 {2, 4, 4, 3},
+                 {},
+                 false,
+                 -1,
+                 1,
+                 false,
+                 true});
+    v.push_back(
+        {"prelu", OpType::kPrelu, NoAttrs{}, {2, 4, 4, 3}, {{3}}, false, -1, 1, false, true});
     v.push_back({"sigmoid", OpType::kSigmoid, NoAttrs{}, {2, 4, 3}, {}, false, -3, 3});
     v.push_back({"tanh", OpType::kTanh, NoAttrs{}, {2, 4, 3}, {}, false, -2, 2});
     v.push_back({"mean_hw", OpType::kMean, ReduceAttrs{{1, 2}, false}, {2, 5, 4, 3}, {}});
@@ -87,24 +171,60 @@ std::vector<OpCase> cases() {
     // Concat of two inputs that have the batch is x with itself (x_twice); concat_const_batch1
     // below concatenates a constant whose first axis is 1, repeated over the batch (a class token).
     v.push_back({"concat_self", OpType::kConcat, ConcatAttrs{3}, {2, 3, 3, 2}, {}, true});
-    v.push_back({"pad", OpType::kPad, PadAttrs{{{0, 0}, {1, 2}, {0, 1}, {0, 0}}, 0.5f}, {2, 3, 3, 2}, {}});
+    v.push_back(
+        {"pad", OpType::kPad, PadAttrs{{{0, 0}, {1, 2}, {0, 1}, {0, 0}}, 0.5f}, {2, 3, 3, 2}, {}});
     v.push_back({"softmax", OpType::kSoftmax, SoftmaxAttrs{-1}, {3, 7}, {}, false, -3, 3});
-    v.push_back({"conv_transpose_s2", OpType::kConvTranspose, convt(2, 1, 0, 0, 1), {2, 4, 3, 4}, {{2, 2, 3, 4}, {3}}});
-    v.push_back({"conv_transpose_pad_outpad_groups", OpType::kConvTranspose, convt(2, 1, 1, 1, 2), {1, 4, 3, 4}, {{3, 3, 3, 4}, {6}}});
-    v.push_back({"conv_transpose_depthwise_dilated", OpType::kConvTranspose, convt(1, 2, 1, 0, 4), {2, 4, 4, 4}, {{3, 3, 1, 4}}});
+    v.push_back({"conv_transpose_s2",
+                 OpType::kConvTranspose,
+                 convt(2, 1, 0, 0, 1),
+                 {2, 4, 3, 4},
+                 {{2, 2, 3, 4}, {3}}});
+    v.push_back({"conv_transpose_pad_outpad_groups",
+                 OpType::kConvTranspose,
+                 convt(2, 1, 1, 1, 2),
+                 {1, 4, 3, 4},
+                 {{3, 3, 3, 4}, {6}}});
+    v.push_back({"conv_transpose_depthwise_dilated",
+                 OpType::kConvTranspose,
+                 convt(1, 2, 1, 0, 4),
+                 {2, 4, 4, 4},
+                 {{3, 3, 1, 4}}});
     v.push_back({"selu", OpType::kSelu, SeluAttrs{}, {2, 4, 4, 3}, {}, false, -2, 2, false, true});
     v.push_back({"clip", OpType::kClip, ClipAttrs{-0.55f, 0.65f}, {2, 4, 4, 3}, {}});
-    v.push_back({"hard_sigmoid", OpType::kHardSigmoid, HardSigmoidAttrs{0.2f, 0.5f}, {2, 4, 4, 3}, {}, false, -3, 3});
-    v.push_back({"hard_swish", OpType::kHardSwish, HardSigmoidAttrs{1.f / 6, 0.5f}, {2, 4, 4, 3}, {}, false, -4, 4});
+    v.push_back({"hard_sigmoid",
+                 OpType::kHardSigmoid,
+                 HardSigmoidAttrs{0.2f, 0.5f},
+                 {2, 4, 4, 3},
+                 {},
+                 false,
+                 -3,
+                 3});
+    v.push_back({"hard_swish",
+                 OpType::kHardSwish,
+                 HardSigmoidAttrs{1.f / 6, 0.5f},
+                 {2, 4, 4, 3},
+                 {},
+                 false,
+                 -4,
+                 4});
     v.push_back({"log_softmax", OpType::kLogSoftmax, SoftmaxAttrs{-1}, {3, 7}, {}, false, -3, 3});
-    v.push_back({"transpose_nhwc_nchw", OpType::kTranspose, TransposeAttrs{{0, 3, 1, 2}}, {2, 3, 4, 5}, {}});
+    v.push_back({"transpose_nhwc_nchw",
+                 OpType::kTranspose,
+                 TransposeAttrs{{0, 3, 1, 2}},
+                 {2, 3, 4, 5},
+                 {}});
     v.push_back({"transpose_rank3", OpType::kTranspose, TransposeAttrs{{0, 2, 1}}, {2, 3, 4}, {}});
     v.push_back({"batch_norm", OpType::kBatchNorm, NoAttrs{}, {2, 3, 3, 4}, {{4}, {4}}});
     v.push_back({"matmul_rank4_rows", OpType::kMatMul, MatMulAttrs{}, {2, 3, 4, 5}, {{5, 6}, {6}}});
     v.push_back({"matmul_rank3", OpType::kMatMul, MatMulAttrs{}, {2, 3, 5}, {{5, 2}}});
     v.push_back({"batch_matmul_self", OpType::kBatchMatMul, NoAttrs{}, {2, 3, 4, 4}, {}, true});
-    v.push_back({"batch_matmul_broadcast_const", OpType::kBatchMatMul, NoAttrs{}, {2, 3, 4, 5}, {{3, 5, 2}}});
-    v.push_back({"batch_matmul_rank3_const_matrix", OpType::kBatchMatMul, NoAttrs{}, {2, 6, 5}, {{5, 3}}});
+    v.push_back({"batch_matmul_broadcast_const",
+                 OpType::kBatchMatMul,
+                 NoAttrs{},
+                 {2, 3, 4, 5},
+                 {{3, 5, 2}}});
+    v.push_back(
+        {"batch_matmul_rank3_const_matrix", OpType::kBatchMatMul, NoAttrs{}, {2, 6, 5}, {{5, 3}}});
     v.push_back({"concat_const_batch1", OpType::kConcat, ConcatAttrs{1}, {2, 3, 4}, {{1, 2, 4}}});
     v.push_back({"erf", OpType::kErf, NoAttrs{}, {2, 4, 3}, {}, false, -2.5f, 2.5f});
     v.push_back({"sqrt", OpType::kSqrt, NoAttrs{}, {2, 4, 3}, {}, false, 0.2f, 3.f});
@@ -113,30 +233,101 @@ std::vector<OpCase> cases() {
     v.push_back({"neg", OpType::kNeg, NoAttrs{}, {2, 4, 3}, {}});
     v.push_back({"pow_square", OpType::kPow, PowAttrs{2.f}, {2, 4, 3}, {}});
     v.push_back({"pow_fraction", OpType::kPow, PowAttrs{1.5f}, {2, 4, 3}, {}, false, 0.2f, 2.f});
-    v.push_back({"layer_norm_last", OpType::kLayerNorm, LayerNormAttrs{1, 1e-5f}, {2, 3, 4, 6}, {{6}, {6}}});
-    v.push_back({"layer_norm_two_axes", OpType::kLayerNorm, LayerNormAttrs{2, 1e-3f}, {2, 3, 4, 5}, {{4, 5}, {4, 5}}});
-    v.push_back({"slice_channel_half", OpType::kSlice, SliceAttrs{{3}, {4}, {8}, {1}}, {2, 3, 3, 8}, {}});
-    v.push_back({"slice_strided_two_axes", OpType::kSlice, SliceAttrs{{1, 2}, {1, -1}, {6, -6}, {2, -2}}, {2, 7, 6, 3}, {}});
-    v.push_back({"slice_rank5", OpType::kSlice, SliceAttrs{{4}, {0}, {2}, {1}}, {2, 3, 2, 2, 4}, {}});
-    v.push_back({"transpose_rank5_shuffle", OpType::kTranspose, TransposeAttrs{{0, 1, 2, 4, 3}}, {2, 3, 2, 2, 4}, {}});
-    v.push_back({"pad_reflect", OpType::kPad, PadAttrs{{{0, 0}, {2, 1}, {1, 3}, {0, 0}}, 0.f, PadMode::kReflect}, {2, 4, 5, 2}, {}});
-    v.push_back({"pad_edge", OpType::kPad, PadAttrs{{{0, 0}, {1, 2}, {3, 0}, {0, 0}}, 0.f, PadMode::kEdge}, {2, 3, 4, 2}, {}});
+    v.push_back({"layer_norm_last",
+                 OpType::kLayerNorm,
+                 LayerNormAttrs{1, 1e-5f},
+                 {2, 3, 4, 6},
+                 {{6}, {6}}});
+    v.push_back({"layer_norm_two_axes",
+                 OpType::kLayerNorm,
+                 LayerNormAttrs{2, 1e-3f},
+                 {2, 3, 4, 5},
+                 {{4, 5}, {4, 5}}});
+    v.push_back(
+        {"slice_channel_half", OpType::kSlice, SliceAttrs{{3}, {4}, {8}, {1}}, {2, 3, 3, 8}, {}});
+    v.push_back({"slice_strided_two_axes",
+                 OpType::kSlice,
+                 SliceAttrs{{1, 2}, {1, -1}, {6, -6}, {2, -2}},
+                 {2, 7, 6, 3},
+                 {}});
+    v.push_back(
+        {"slice_rank5", OpType::kSlice, SliceAttrs{{4}, {0}, {2}, {1}}, {2, 3, 2, 2, 4}, {}});
+    v.push_back({"transpose_rank5_shuffle",
+                 OpType::kTranspose,
+                 TransposeAttrs{{0, 1, 2, 4, 3}},
+                 {2, 3, 2, 2, 4},
+                 {}});
+    v.push_back({"pad_reflect",
+                 OpType::kPad,
+                 PadAttrs{{{0, 0}, {2, 1}, {1, 3}, {0, 0}}, 0.f, PadMode::kReflect},
+                 {2, 4, 5, 2},
+                 {}});
+    v.push_back({"pad_edge",
+                 OpType::kPad,
+                 PadAttrs{{{0, 0}, {1, 2}, {3, 0}, {0, 0}}, 0.f, PadMode::kEdge},
+                 {2, 3, 4, 2},
+                 {}});
     auto resize = [](ResizeMode m, ResizeCoord c, int oh, int ow) {
         ResizeAttrs a;
-        a.mode = m; a.coord = c; a.out_h = oh; a.out_w = ow;
-        a.nearest = m == ResizeMode::kNearest && c == ResizeCoord::kAsymmetric ? NearestRound::kFloor : NearestRound::kRoundPreferFloor;
+        a.mode = m;
+        a.coord = c;
+        a.out_h = oh;
+        a.out_w = ow;
+        a.nearest = m == ResizeMode::kNearest && c == ResizeCoord::kAsymmetric
+                        ? NearestRound::kFloor
+                        : NearestRound::kRoundPreferFloor;
         return a;
     };
-    v.push_back({"resize_nearest_x2", OpType::kResize, resize(ResizeMode::kNearest, ResizeCoord::kAsymmetric, 8, 6), {2, 4, 3, 2}, {}});
-    v.push_back({"resize_nearest_half_pixel_down", OpType::kResize, resize(ResizeMode::kNearest, ResizeCoord::kHalfPixel, 3, 2), {2, 7, 5, 2}, {}});
-    v.push_back({"resize_bilinear_half_pixel", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kHalfPixel, 7, 9), {2, 4, 3, 2}, {}});
-    v.push_back({"resize_bilinear_pytorch_down", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kPytorchHalfPixel, 3, 1), {1, 7, 5, 3}, {}});
-    v.push_back({"resize_bilinear_align_corners", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kAlignCorners, 7, 5), {2, 4, 3, 2}, {}});
-    v.push_back({"resize_bilinear_asymmetric", OpType::kResize, resize(ResizeMode::kLinear, ResizeCoord::kAsymmetric, 6, 7), {1, 3, 4, 2}, {}});
-    v.push_back({"resize_nearest_tf_half_pixel_for_nn", OpType::kResize, resize(ResizeMode::kNearest, ResizeCoord::kTfHalfPixelForNn, 3, 2), {2, 5, 4, 2}, {}});
-    v.push_back({"resize_cubic_half_pixel_up", OpType::kResize, resize(ResizeMode::kCubic, ResizeCoord::kHalfPixel, 9, 7), {2, 4, 3, 2}, {}});
-    v.push_back({"resize_cubic_align_corners_down", OpType::kResize, resize(ResizeMode::kCubic, ResizeCoord::kAlignCorners, 3, 4), {1, 7, 6, 3}, {}});
-    v.push_back({"resize_cubic_pytorch_half_pixel", OpType::kResize, resize(ResizeMode::kCubic, ResizeCoord::kPytorchHalfPixel, 5, 1), {1, 3, 4, 2}, {}});
+    v.push_back({"resize_nearest_x2",
+                 OpType::kResize,
+                 resize(ResizeMode::kNearest, ResizeCoord::kAsymmetric, 8, 6),
+                 {2, 4, 3, 2},
+                 {}});
+    v.push_back({"resize_nearest_half_pixel_down",
+                 OpType::kResize,
+                 resize(ResizeMode::kNearest, ResizeCoord::kHalfPixel, 3, 2),
+                 {2, 7, 5, 2},
+                 {}});
+    v.push_back({"resize_bilinear_half_pixel",
+                 OpType::kResize,
+                 resize(ResizeMode::kLinear, ResizeCoord::kHalfPixel, 7, 9),
+                 {2, 4, 3, 2},
+                 {}});
+    v.push_back({"resize_bilinear_pytorch_down",
+                 OpType::kResize,
+                 resize(ResizeMode::kLinear, ResizeCoord::kPytorchHalfPixel, 3, 1),
+                 {1, 7, 5, 3},
+                 {}});
+    v.push_back({"resize_bilinear_align_corners",
+                 OpType::kResize,
+                 resize(ResizeMode::kLinear, ResizeCoord::kAlignCorners, 7, 5),
+                 {2, 4, 3, 2},
+                 {}});
+    v.push_back({"resize_bilinear_asymmetric",
+                 OpType::kResize,
+                 resize(ResizeMode::kLinear, ResizeCoord::kAsymmetric, 6, 7),
+                 {1, 3, 4, 2},
+                 {}});
+    v.push_back({"resize_nearest_tf_half_pixel_for_nn",
+                 OpType::kResize,
+                 resize(ResizeMode::kNearest, ResizeCoord::kTfHalfPixelForNn, 3, 2),
+                 {2, 5, 4, 2},
+                 {}});
+    v.push_back({"resize_cubic_half_pixel_up",
+                 OpType::kResize,
+                 resize(ResizeMode::kCubic, ResizeCoord::kHalfPixel, 9, 7),
+                 {2, 4, 3, 2},
+                 {}});
+    v.push_back({"resize_cubic_align_corners_down",
+                 OpType::kResize,
+                 resize(ResizeMode::kCubic, ResizeCoord::kAlignCorners, 3, 4),
+                 {1, 7, 6, 3},
+                 {}});
+    v.push_back({"resize_cubic_pytorch_half_pixel",
+                 OpType::kResize,
+                 resize(ResizeMode::kCubic, ResizeCoord::kPytorchHalfPixel, 5, 1),
+                 {1, 3, 4, 2},
+                 {}});
     ResizeAttrs excl = resize(ResizeMode::kCubic, ResizeCoord::kAsymmetric, 7, 3);
     excl.cubic_a = -0.5f;
     excl.exclude_outside = true;
@@ -163,7 +354,8 @@ Graph build(const OpCase& c, Rng& rng) {
     if (c.x_twice) ins.push_back(x);
     int k = 0;
     for (const Shape& s : c.consts)
-        ins.push_back(g.add_const("c" + std::to_string(k++), random_tensor(s, rng, c.const_lo, c.const_hi)));
+        ins.push_back(
+            g.add_const("c" + std::to_string(k++), random_tensor(s, rng, c.const_lo, c.const_hi)));
     const int y = g.add_node("op", c.op, c.attrs, ins);
     g.set_output(y);
     return g;
@@ -172,14 +364,19 @@ Graph build(const OpCase& c, Rng& rng) {
 Tensor make_input(const OpCase& c, Rng& rng) {
     Tensor x = random_tensor(c.in_shape, rng, c.lo, c.hi);
     if (c.avoid_zero)
-        for (int64_t i = 0; i < x.size(); ++i) if (std::fabs(x[i]) < 0.05f) x[i] = x[i] < 0 ? -0.05f - rng.uniform() * 0.5f : 0.05f + rng.uniform() * 0.5f;
+        for (int64_t i = 0; i < x.size(); ++i)
+            if (std::fabs(x[i]) < 0.05f)
+                x[i] = x[i] < 0 ? -0.05f - rng.uniform() * 0.5f : 0.05f + rng.uniform() * 0.5f;
     if (c.op == OpType::kRelu6)
-        for (int64_t i = 0; i < x.size(); ++i) if (std::fabs(x[i] - 6.f) < 0.05f) x[i] = 5.5f;
+        for (int64_t i = 0; i < x.size(); ++i)
+            if (std::fabs(x[i] - 6.f) < 0.05f) x[i] = 5.5f;
     if (c.spaced) {  // a shuffled grid: all values distinct and 0.02 apart
         std::vector<int> perm(static_cast<size_t>(x.size()));
         for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int>(i);
-        for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[rng.below(static_cast<uint32_t>(i))]);
-        for (int64_t i = 0; i < x.size(); ++i) x[i] = -1.f + 0.02f * static_cast<float>(perm[static_cast<size_t>(i)]);
+        for (size_t i = perm.size(); i > 1; --i)
+            std::swap(perm[i - 1], perm[rng.below(static_cast<uint32_t>(i))]);
+        for (int64_t i = 0; i < x.size(); ++i)
+            x[i] = -1.f + 0.02f * static_cast<float>(perm[static_cast<size_t>(i)]);
     }
     return x;
 }
@@ -203,12 +400,18 @@ TEST(Ops, EveryOpHasACase) {
 // Every op states its LRP rule next to its forward and VJP, or is listed here as having none
 // (a model whose relevance path crosses one is refused); a new op must take a side.
 TEST(Ops, EveryOpHasAnLrpRuleOrIsListedWithout) {
-    const std::set<OpType> none = {OpType::kInput, OpType::kConst, OpType::kBatchMatMul, OpType::kSoftmax, OpType::kLogSoftmax,
-                                   OpType::kLayerNorm, OpType::kErf, OpType::kSqrt, OpType::kExp, OpType::kLog, OpType::kPow};
+    const std::set<OpType> none = {OpType::kInput,   OpType::kConst,      OpType::kBatchMatMul,
+                                   OpType::kSoftmax, OpType::kLogSoftmax, OpType::kLayerNorm,
+                                   OpType::kErf,     OpType::kSqrt,       OpType::kExp,
+                                   OpType::kLog,     OpType::kPow};
     for (int i = 0; i < kOpCount; ++i) {
         const OpType t = static_cast<OpType>(i);
-        if (none.count(t)) EXPECT_EQ(op_def(t).lrp, nullptr) << op_name(t) << " is listed without an LRP rule but has one";
-        else EXPECT_NE(op_def(t).lrp, nullptr) << op_name(t) << " has no LRP rule: give it one or list it here";
+        if (none.count(t))
+            EXPECT_EQ(op_def(t).lrp, nullptr)
+                << op_name(t) << " is listed without an LRP rule but has one";
+        else
+            EXPECT_NE(op_def(t).lrp, nullptr)
+                << op_name(t) << " has no LRP rule: give it one or list it here";
     }
 }
 
@@ -232,7 +435,8 @@ TEST(Ops, VjpMatchesFiniteDifferences) {
         double num = 0, den = 0;
         for (int64_t i = 0; i < x.size(); ++i) {
             Tensor xp = x.clone(), xm = x.clone();
-            xp[i] += eps; xm[i] -= eps;
+            xp[i] += eps;
+            xm[i] -= eps;
             ASSERT_TRUE(ex.forward(xp).is_ok());
             const double fp = weighted_sum(ex.value(g.output()), r);
             ASSERT_TRUE(ex.forward(xm).is_ok());
@@ -241,7 +445,8 @@ TEST(Ops, VjpMatchesFiniteDifferences) {
             num += (fd - grads[0][i]) * (fd - grads[0][i]);
             den += fd * fd;
         }
-        EXPECT_LT(std::sqrt(num / std::max(den, 1e-20)), 2e-3) << "relative L2 error of the input gradient";
+        EXPECT_LT(std::sqrt(num / std::max(den, 1e-20)), 2e-3)
+            << "relative L2 error of the input gradient";
     }
 }
 

@@ -15,16 +15,21 @@ static void draw_toolbar(AppState& state, Session& session) {
     ImGui::SameLine();
     if (ImGui::Button("Try an example")) platform_open_example("examples/astronaut.jpg");
     ImGui::SameLine();
-    if (session.live().state == LiveState::kOff && ImGui::Button("Live camera (L)")) set_live(state, session, true);
+    if (session.live().state == LiveState::kOff && ImGui::Button("Live camera (L)"))
+        set_live(state, session, true);
     if (ImGui::IsItemHovered())
-        ImGui::SetTooltip("Classify and explain the faces the camera sees as they move. The video stays in this page.");
+        ImGui::SetTooltip(
+            "Classify and explain the faces the camera sees as they move. The video stays in this "
+            "page.");
     ImGui::SameLine();
-    ImGui::TextDisabled("or drop / paste (Ctrl+V) a photo anywhere.  Images never leave your device: "
-                        "everything is computed in this page.");
+    ImGui::TextDisabled(
+        "or drop / paste (Ctrl+V) a photo anywhere.  Images never leave your device: "
+        "everything is computed in this page.");
     if (!state.error.empty()) {
         ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0.45f, 0.08f, 0.08f, 1.f));
-        ImGui::BeginChild("error", ImVec2(0, ImGui::GetFrameHeight() + 2 * ImGui::GetStyle().WindowPadding.y), true,
-                          ImGuiWindowFlags_NoScrollbar);
+        ImGui::BeginChild(
+            "error", ImVec2(0, ImGui::GetFrameHeight() + 2 * ImGui::GetStyle().WindowPadding.y),
+            true, ImGuiWindowFlags_NoScrollbar);
         ImGui::AlignTextToFramePadding();
         ImGui::TextUnformatted(state.error.c_str());
         ImGui::SameLine(ImGui::GetWindowWidth() - 90);
@@ -41,11 +46,18 @@ static void draw_toolbar(AppState& state, Session& session) {
 static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
     std::string& focus = session.panel_work().focus;
     if (state.run_requested) focus = "explain";
-    struct Tab { const char* label; const char* id; void (*draw)(AppState&, Session&, UiCache&); };
+    struct Tab {
+        const char* label;
+        const char* id;
+        void (*draw)(AppState&, Session&, UiCache&);
+    };
     static constexpr Tab kTabs[] = {
-        {"Explain", "explain", draw_explain_panel},         {"All classes", "grid", draw_class_grid_panel},
-        {"Two methods", "compare", draw_compare_panel},     {"Inside the network", "layers", draw_layers_panel},
-        {"Confusion matrix", "confusion", draw_confusion_panel}, {"Model", "model", draw_model_panel},
+        {"Explain", "explain", draw_explain_panel},
+        {"All classes", "grid", draw_class_grid_panel},
+        {"Two methods", "compare", draw_compare_panel},
+        {"Inside the network", "layers", draw_layers_panel},
+        {"Confusion matrix", "confusion", draw_confusion_panel},
+        {"Model", "model", draw_model_panel},
     };
     if (!ImGui::BeginTabBar("views")) return;
     for (const Tab& t : kTabs) {
@@ -57,7 +69,9 @@ static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
             ImGui::EndTabItem();
         }
     }
-    if (std::none_of(std::begin(kTabs), std::end(kTabs), [&](const Tab& t) { return focus == t.id; })) focus.clear();
+    if (std::none_of(std::begin(kTabs), std::end(kTabs),
+                     [&](const Tab& t) { return focus == t.id; }))
+        focus.clear();
     ImGui::EndTabBar();
 }
 
@@ -65,9 +79,10 @@ void draw_app(AppState& state, Session& session, UiCache& cache) {
     const ImGuiIO& io = ImGui::GetIO();
     ImGui::SetNextWindowPos(ImVec2(0, 0));
     ImGui::SetNextWindowSize(io.DisplaySize);
-    ImGui::Begin("cnnlens", nullptr, ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
-                                         ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
-                                         ImGuiWindowFlags_MenuBar);
+    ImGui::Begin("cnnlens", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
+                     ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
+                     ImGuiWindowFlags_MenuBar);
     draw_menu_bar(state, session, cache);
     handle_shortcuts(state, session, cache);
     ImGui::Text("cnnlens: why does the network think this face is ...?");

@@ -10,40 +10,41 @@
 namespace cnnlens::app {
 
 struct AppState {
-    std::string method = "saliency";          // a name from all_methods()
-    std::map<std::string, Params> params;     // per method; missing values take defaults
-    int target_class = -1;                    // -1: the predicted class
-    int contrast_class = -1;                  // -1: none; else explain target - contrast
-    int score = -1;                           // 0 logit, 1 probability, -1 auto (LIME: probability)
+    std::string method = "saliency";       // a name from all_methods()
+    std::map<std::string, Params> params;  // per method; missing values take defaults
+    int target_class = -1;                 // -1: the predicted class
+    int contrast_class = -1;               // -1: none; else explain target - contrast
+    int score = -1;                        // 0 logit, 1 probability, -1 auto (LIME: probability)
     int seed = 1;
-    bool live = true;                         // cheap methods recompute while sliders move
-    int colormap = -1;                        // index into kColormaps; -1: inferno or RdBu_r
-    float opacity = 0.6f;                     // overlay alpha
-    float mask_percent = 0.f;                 // > 0: keep only the top percent of the map
-    bool show_boundaries = true;              // LIME superpixel edges
-    bool show_overlay = true;                 // false: the plain face where the overlay is (Space)
-    bool map_on_photo = true;                 // the selected face's map drawn back on the photo too
-    std::string error;                        // shown until dismissed
-    bool run_requested = false;               // "Explain" pressed (needed for long methods)
-    std::string card_method;                  // the method whose card is open ("": none)
+    bool live = true;             // cheap methods recompute while sliders move
+    int colormap = -1;            // index into kColormaps; -1: inferno or RdBu_r
+    float opacity = 0.6f;         // overlay alpha
+    float mask_percent = 0.f;     // > 0: keep only the top percent of the map
+    bool show_boundaries = true;  // LIME superpixel edges
+    bool show_overlay = true;     // false: the plain face where the overlay is (Space)
+    bool map_on_photo = true;     // the selected face's map drawn back on the photo too
+    std::string error;            // shown until dismissed
+    bool run_requested = false;   // "Explain" pressed (needed for long methods)
+    std::string card_method;      // the method whose card is open ("": none)
 
     // The extra panels.
-    bool grid_shared_scale = true;            // one colour scale for the seven class maps
-    std::string second_method = "gradcam";    // shown side by side with `method`
-    int layer = -1;                           // layer browser: node shown (-1: none yet)
-    int map_scale = 1;                        // feature maps: 0 per map, 1 per layer, 2 global
-    int filter_count = 8;                     // filter pictures wanted for the layer
-    Params filter_params{Params().set("steps", 32)};  // ascent_param_defs() names; 32 steps keep frames short
-    int filter_channel = -1;                  // the filter shown enlarged
-    bool confusion_normalized = false;        // row-normalized instead of counts
+    bool grid_shared_scale = true;          // one colour scale for the seven class maps
+    std::string second_method = "gradcam";  // shown side by side with `method`
+    int layer = -1;                         // layer browser: node shown (-1: none yet)
+    int map_scale = 1;                      // feature maps: 0 per map, 1 per layer, 2 global
+    int filter_count = 8;                   // filter pictures wanted for the layer
+    Params filter_params{
+        Params().set("steps", 32)};     // ascent_param_defs() names; 32 steps keep frames short
+    int filter_channel = -1;            // the filter shown enlarged
+    bool confusion_normalized = false;  // row-normalized instead of counts
     int confusion_truth = -1, confusion_pred = -1;  // the cell whose faces are listed
-    float input_lo = 0.f, input_hi = 1.f;     // own model: value range asked for
+    float input_lo = 0.f, input_hi = 1.f;           // own model: value range asked for
     // The own-model dialog's mean/std normalisation ((pixel / 255 - mean) / std), when chosen.
     bool input_use_mean_std = false;
     float input_mean[3] = {0.485f, 0.456f, 0.406f}, input_std[3] = {0.229f, 0.224f, 0.225f};
-    int input_task = 0;                       // own-model dialog: 0 face (detector), 1 whole image
-    bool trust_open = false;                  // the explain panel's Trust section (its scores run while open)
-    std::string live_method = "saliency";     // Live's overlay: a cheap method (MethodCost::kLive)
+    int input_task = 0;       // own-model dialog: 0 face (detector), 1 whole image
+    bool trust_open = false;  // the explain panel's Trust section (its scores run while open)
+    std::string live_method = "saliency";  // Live's overlay: a cheap method (MethodCost::kLive)
 };
 
 }  // namespace cnnlens::app

@@ -25,9 +25,11 @@ std::string bench_forward_json(Session& s, int batch, int runs, int threads) {
     auto error = [](const std::string& m) { return "{\"error\":" + json_quote(m) + "}"; };
     if (!s.ready()) return error("no model is loaded");
     if (s.busy()) return error("a job is running");
-    if (batch < 1 || batch > 256) return error("batch must be 1..256, got " + std::to_string(batch));
+    if (batch < 1 || batch > 256)
+        return error("batch must be 1..256, got " + std::to_string(batch));
     if (runs < 1 || runs > 1000) return error("runs must be 1..1000, got " + std::to_string(runs));
-    if (threads < 1 || threads > 64) return error("threads must be 1..64, got " + std::to_string(threads));
+    if (threads < 1 || threads > 64)
+        return error("threads must be 1..64, got " + std::to_string(threads));
     const InputSpec& in = s.model().spec.input;
     Tensor x(Shape{batch, in.height, in.width, in.channels});
     Rng rng(42);
@@ -40,7 +42,9 @@ std::string bench_forward_json(Session& s, int batch, int runs, int threads) {
     for (int r = 0; r < runs && ok; ++r) {
         const auto t0 = std::chrono::steady_clock::now();
         ok = s.probe().run(x, ProbeRequest{}).has_value();
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count());
     }
     if (!ok) return error("the forward pass failed");
     std::string passes = "[";
@@ -53,7 +57,9 @@ std::string bench_forward_json(Session& s, int batch, int runs, int threads) {
     std::sort(ms.begin(), ms.end());
     const double median = ms[ms.size() / 2] / batch;
     char buf[96];
-    std::snprintf(buf, sizeof buf, "{\"ms_per_image\":%.4f,\"batch\":%d,\"runs\":%d,\"threads\":%d,\"kernels\":", median, batch, runs, used);
+    std::snprintf(buf, sizeof buf,
+                  "{\"ms_per_image\":%.4f,\"batch\":%d,\"runs\":%d,\"threads\":%d,\"kernels\":",
+                  median, batch, runs, used);
     return buf + json_quote(s.kernels_name()) + ",\"passes\":" + passes + "}";
 }
 

@@ -20,9 +20,11 @@ Colormap view_colormap(const AppState& s, const Explanation& e) {
 
 Image view_overlay(const AppState& state, const Face& face, const Explanation& e, int scale) {
     const NormalizedMap nm = normalize_map(e.map, e.norm);
-    Image pic = overlay(upscale_nearest(face.input_picture, scale), nm.map, view_colormap(state, e), state.opacity);
+    Image pic = overlay(upscale_nearest(face.input_picture, scale), nm.map, view_colormap(state, e),
+                        state.opacity);
     if (state.mask_percent > 0) pic = apply_mask(pic, mask_top_percent(e.map, state.mask_percent));
-    if (!e.segments.empty() && state.show_boundaries) draw_boundaries(pic, e.segments, e.width, e.height, {255, 255, 0});
+    if (!e.segments.empty() && state.show_boundaries)
+        draw_boundaries(pic, e.segments, e.width, e.height, {255, 255, 0});
     return pic;
 }
 
@@ -33,7 +35,8 @@ Image view_map_rgba(const AppState& state, const Explanation& e) {
     Tensor mask;
     if (state.mask_percent > 0) mask = mask_top_percent(e.map, state.mask_percent);
     for (size_t p = 0; p < pic.pixels.size() / 4; ++p)
-        pic.pixels[p * 4 + 3] = state.mask_percent > 0 && mask[static_cast<int64_t>(p)] < 0.5f ? 0 : alpha;
+        pic.pixels[p * 4 + 3] =
+            state.mask_percent > 0 && mask[static_cast<int64_t>(p)] < 0.5f ? 0 : alpha;
     return pic;
 }
 
@@ -42,22 +45,27 @@ Image view_photo_overlay(const AppState& state, const Session& session) {
     const Face* f = session.selected_face();
     if (!e || !f) return {};
     const Image& preview = session.photo_preview();
-    const float k = static_cast<float>(preview.width) / static_cast<float>(std::max(session.photo().width, 1));
+    const float k =
+        static_cast<float>(preview.width) / static_cast<float>(std::max(session.photo().width, 1));
     const NormalizedMap nm = normalize_map(e->map, e->norm);
-    return overlay_in_frame(preview, nm.map, f->frame.scaled(k), view_colormap(state, *e), state.opacity);
+    return overlay_in_frame(preview, nm.map, f->frame.scaled(k), view_colormap(state, *e),
+                            state.opacity);
 }
 
 static std::string title_of(const Explanation& e, const Session& session) {
     const auto& names = session.class_names();
     const ExplanationMethod* m = find_method(e.method);
-    std::string t = (m ? std::string(m->title()) : e.method) + " for " + names[static_cast<size_t>(e.target.cls)];
+    std::string t = (m ? std::string(m->title()) : e.method) + " for " +
+                    names[static_cast<size_t>(e.target.cls)];
     if (e.target.contrast >= 0) t += " minus " + names[static_cast<size_t>(e.target.contrast)];
     return t + " - " + session.photo_name();
 }
 
 const TrustRun* shown_trust(const Session& session) {
     const TrustRun& t = session.panel_work().trust;
-    if (!session.explanation() || t.key != face_key(session) || t.explanation_version != session.explanation_version()) return nullptr;
+    if (!session.explanation() || t.key != face_key(session) ||
+        t.explanation_version != session.explanation_version())
+        return nullptr;
     return &t;
 }
 
@@ -68,7 +76,8 @@ static std::string trust_line(const TrustRun& t) {
     const auto add = [&](std::string_view metric, const FaithCurve* random) {
         const TrustRun::Score* sc = t.find(metric);
         if (!sc) return;
-        std::snprintf(buf, sizeof buf, "%s%s %.3f", line.empty() ? "" : "   ", std::string(sc->metric->title).c_str(), sc->value);
+        std::snprintf(buf, sizeof buf, "%s%s %.3f", line.empty() ? "" : "   ",
+                      std::string(sc->metric->title).c_str(), sc->value);
         line += buf;
         if (random) {
             std::snprintf(buf, sizeof buf, " (random order %.3f)", random->auc);
@@ -88,8 +97,11 @@ Image view_picture(const AppState& state, const Session& session, int scale) {
     const NormalizedMap nm = normalize_map(e->map, e->norm);
     const Image bar = colorbar(view_colormap(state, *e), nm.lo, nm.hi, 70, base.height, true);
     const Image row = grid({base, to_rgba(view_overlay(state, *f, *e, scale)), to_rgba(bar)}, 3);
-    std::vector<Image> parts = {label_image(title_of(*e, session) + (session.explanation_partial() ? " (partial)" : "")), row};
-    if (const TrustRun* t = shown_trust(session); t && t->curves) parts.push_back(label_image(trust_line(*t)));
+    std::vector<Image> parts = {
+        label_image(title_of(*e, session) + (session.explanation_partial() ? " (partial)" : "")),
+        row};
+    if (const TrustRun* t = shown_trust(session); t && t->curves)
+        parts.push_back(label_image(trust_line(*t)));
     return grid(parts, 1);
 }
 
@@ -206,18 +218,21 @@ std::string view_json(const AppState& state, const Session& session) {
     const auto& names = session.class_names();
     std::string s = "{\n  \"tool\": \"cnnlens\",\n  \"photo\": {\"name\": ";
     quote(s, session.photo_name());
-    s += ", \"width\": " + std::to_string(session.photo().width) + ", \"height\": " + std::to_string(session.photo().height) + "},\n";
+    s += ", \"width\": " + std::to_string(session.photo().width) +
+         ", \"height\": " + std::to_string(session.photo().height) + "},\n";
     s += "  \"kernels\": ";
     quote(s, session.kernels_name());
     s += ",\n  \"face\": ";
     if (const Face* f = session.selected_face()) {
         s += "{\"index\": " + std::to_string(session.selected()) + ", \"box\": [";
-        number(s, f->box.x), s += ", ", number(s, f->box.y), s += ", ", number(s, f->box.width), s += ", ", number(s, f->box.height);
+        number(s, f->box.x), s += ", ", number(s, f->box.y), s += ", ", number(s, f->box.width),
+            s += ", ", number(s, f->box.height);
         s += "], \"whole_photo\": ";
         s += f->whole_photo ? "true" : "false";
         s += ", \"crop\": {\"center\": [";
         number(s, f->frame.cx), s += ", ", number(s, f->frame.cy);
-        s += "], \"width\": ", number(s, f->frame.width), s += ", \"height\": ", number(s, f->frame.height);
+        s += "], \"width\": ", number(s, f->frame.width),
+            s += ", \"height\": ", number(s, f->frame.height);
         s += ", \"angle_degrees\": ", number(s, f->frame.angle_degrees());
         s += ", \"aligned\": ";
         s += session.align_faces() && !f->whole_photo ? "true" : "false";
@@ -244,7 +259,8 @@ std::string view_json(const AppState& state, const Session& session) {
         target(s, e->target, names);
         s += ",\n    \"params\": ";
         numbers(s, e->params);  // every parameter with its default filled in, and the seed
-        s += ",\n    \"width\": " + std::to_string(e->width) + ", \"height\": " + std::to_string(e->height);
+        s += ",\n    \"width\": " + std::to_string(e->width) +
+             ", \"height\": " + std::to_string(e->height);
         s += ", \"signed_map\": ";
         s += e->signed_map() ? "true" : "false";
         s += ", \"partial\": ";
@@ -253,7 +269,8 @@ std::string view_json(const AppState& state, const Session& session) {
             s += ", \"layer\": ";
             quote(s, e->layer);
         }
-        if (!e->segments.empty()) s += ", \"segments\": " + std::to_string(e->segment_weights.size());
+        if (!e->segments.empty())
+            s += ", \"segments\": " + std::to_string(e->segment_weights.size());
         s += ",\n    \"stats\": ";
         numbers(s, e->stats);
         s += ",\n    \"stat_labels\": {";
@@ -280,11 +297,15 @@ std::string view_json(const AppState& state, const Session& session) {
         s += "null";
     }
     s += ",\n  \"trust\": ";
-    if (const TrustRun* t = shown_trust(session)) trust_json(s, *t);
-    else s += "null";
+    if (const TrustRun* t = shown_trust(session))
+        trust_json(s, *t);
+    else
+        s += "null";
     s += ",\n  \"display\": {\"colormap\": ";
-    quote(s, state.colormap < 0 ? std::string_view("auto") : kColormaps[static_cast<size_t>(state.colormap)].name);
-    s += ", \"opacity\": ", number(s, state.opacity), s += ", \"mask_percent\": ", number(s, state.mask_percent);
+    quote(s, state.colormap < 0 ? std::string_view("auto")
+                                : kColormaps[static_cast<size_t>(state.colormap)].name);
+    s += ", \"opacity\": ", number(s, state.opacity),
+        s += ", \"mask_percent\": ", number(s, state.mask_percent);
     s += ", \"superpixel_edges\": ";
     s += state.show_boundaries ? "true" : "false";
     s += "}\n}\n";
@@ -293,13 +314,15 @@ std::string view_json(const AppState& state, const Session& session) {
 
 std::string export_name(const Session& session, std::string_view method, std::string_view suffix) {
     std::string stem = session.photo_name();
-    if (const size_t slash = stem.find_last_of("/\\"); slash != std::string::npos) stem = stem.substr(slash + 1);
+    if (const size_t slash = stem.find_last_of("/\\"); slash != std::string::npos)
+        stem = stem.substr(slash + 1);
     if (const size_t dot = stem.rfind('.'); dot != std::string::npos && dot > 0) stem.resize(dot);
     std::string name = stem.empty() ? "cnnlens" : stem;
     if (!method.empty()) name.append("_").append(method);
     name.append(suffix);
     for (char& c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+            c = '_';
     return name;
 }
 

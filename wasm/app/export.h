@@ -48,7 +48,8 @@ const TrustRun* shown_trust(const Session& session);
 // settings, the kernel set and the trust scores computed so far ("trust": each score's name,
 // value, title and what a good value looks like; the deletion and insertion curves with their
 // random-order curves; the randomization check's steps; null when none is for this
-// explanation; undefined values are null). Also usable without an explanation (then "result" is null).
+// explanation; undefined values are null). Also usable without an explanation (then "result" is
+// null).
 std::string view_json(const AppState& state, const Session& session);
 
 // A download name: the photo's stem, the method and `suffix` ("astronaut_lime.png"); only

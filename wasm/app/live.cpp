@@ -30,14 +30,16 @@ FaceBox blend(const FaceBox& old, const FaceBox& det, float a) {
     FaceBox b = det;
     b.width = a * det.width + (1 - a) * old.width;
     b.height = a * det.height + (1 - a) * old.height;
-    const float cx = a * centre_x(det) + (1 - a) * centre_x(old), cy = a * centre_y(det) + (1 - a) * centre_y(old);
+    const float cx = a * centre_x(det) + (1 - a) * centre_x(old),
+                cy = a * centre_y(det) + (1 - a) * centre_y(old);
     b.x = cx - b.width / 2;
     b.y = cy - b.height / 2;
     for (auto& [x, y] : b.keypoints) x += cx - centre_x(det), y += cy - centre_y(det);
     return b;
 }
 
-double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+double ms_between(std::chrono::steady_clock::time_point a,
+                  std::chrono::steady_clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
@@ -56,12 +58,17 @@ const ExplanationMethod* live_method(const std::string& name) {
 
 const std::vector<Track>& FaceTracker::update(const std::vector<FaceBox>& detections) {
     predict();
-    struct Pair { float key; size_t track, det; };  // key: IoU, or the centres' distance
+    struct Pair {
+        float key;
+        size_t track, det;
+    };  // key: IoU, or the centres' distance
     std::vector<Pair> pairs;
     for (size_t t = 0; t < tracks_.size(); ++t)
         for (size_t d = 0; d < detections.size(); ++d)
-            if (const float iou = box_iou(tracks_[t].box, detections[d]); iou >= kMinIou) pairs.push_back({iou, t, d});
-    std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.key > b.key; });
+            if (const float iou = box_iou(tracks_[t].box, detections[d]); iou >= kMinIou)
+                pairs.push_back({iou, t, d});
+    std::sort(pairs.begin(), pairs.end(),
+              [](const Pair& a, const Pair& b) { return a.key > b.key; });
     std::vector<bool> track_done(tracks_.size()), det_done(detections.size());
     const auto match = [&](size_t ti, size_t di) {
         track_done[ti] = det_done[di] = true;
@@ -83,7 +90,8 @@ const std::vector<Track>& FaceTracker::update(const std::vector<FaceBox>& detect
         for (size_t d = 0; d < detections.size(); ++d) {
             if (track_done[t] || det_done[d]) continue;
             const FaceBox &a = tracks_[t].box, &b = detections[d];
-            const float dist = std::hypot(centre_x(a) - centre_x(b), centre_y(a) - centre_y(b)) / std::max({a.width, b.width, 1.f});
+            const float dist = std::hypot(centre_x(a) - centre_x(b), centre_y(a) - centre_y(b)) /
+                               std::max({a.width, b.width, 1.f});
             if (dist < kMaxJump) near.push_back({dist, t, d});
         }
     std::sort(near.begin(), near.end(), [](const Pair& a, const Pair& b) { return a.key < b.key; });
@@ -220,7 +228,8 @@ Status process_live_frame(Session& session) {
     const double detect_ms = ms_between(t1, t2);
     std::vector<Tensor> inputs;
     for (const Track& t : tracker.tracks()) {
-        if (t.misses > 0) continue;  // missed by the last detection: kept a while for its id, not shown
+        if (t.misses > 0)
+            continue;  // missed by the last detection: kept a while for its id, not shown
         LiveFace lf;
         lf.id = t.id;
         lf.box = t.box;
@@ -239,12 +248,15 @@ Status process_live_frame(Session& session) {
             lf.raw.assign(p, p + classes);
             for (Track& t : tracker.tracks()) {
                 if (t.id != lf.id) continue;
-                if (t.probs.size() != lf.raw.size()) t.probs = lf.raw;
+                if (t.probs.size() != lf.raw.size())
+                    t.probs = lf.raw;
                 else
-                    for (size_t c = 0; c < t.probs.size(); ++c) t.probs[c] = kProbBlend * lf.raw[c] + (1 - kProbBlend) * t.probs[c];
+                    for (size_t c = 0; c < t.probs.size(); ++c)
+                        t.probs[c] = kProbBlend * lf.raw[c] + (1 - kProbBlend) * t.probs[c];
                 lf.probs = t.probs;
             }
-            lf.top = static_cast<int>(std::max_element(lf.probs.begin(), lf.probs.end()) - lf.probs.begin());
+            lf.top = static_cast<int>(std::max_element(lf.probs.begin(), lf.probs.end()) -
+                                      lf.probs.begin());
         }
     }
     auto t3 = Clock::now();
@@ -279,9 +291,12 @@ Status process_live_frame(Session& session) {
     w.processed_times.push_back(now);
     std::erase_if(w.processed_times, [&](double t) { return now - t > 2000; });
     const size_t n = w.processed_times.size();
-    st.processed_fps = n > 1 ? 1000.0 * static_cast<double>(n - 1) / (now - w.processed_times.front()) : 0;
+    st.processed_fps =
+        n > 1 ? 1000.0 * static_cast<double>(n - 1) / (now - w.processed_times.front()) : 0;
     if (w.recording)
-        for (const LiveFace& lf : r.faces) w.rows.push_back({r.frame_time_ms - w.record_start_ms, r.frame_id, lf.id, lf.box, lf.raw});
+        for (const LiveFace& lf : r.faces)
+            w.rows.push_back(
+                {r.frame_time_ms - w.record_start_ms, r.frame_id, lf.id, lf.box, lf.raw});
     w.result = std::move(r);
     ++w.result_version;
     return Status::ok();
@@ -293,9 +308,11 @@ std::string live_csv(const std::vector<LiveRow>& rows, const std::vector<std::st
     s += "\n";
     char buf[64];
     for (const LiveRow& r : rows) {
-        std::snprintf(buf, sizeof buf, "%.1f,%lld,%d", r.time_ms, static_cast<long long>(r.frame), r.face);
+        std::snprintf(buf, sizeof buf, "%.1f,%lld,%d", r.time_ms, static_cast<long long>(r.frame),
+                      r.face);
         s += buf;
-        std::snprintf(buf, sizeof buf, ",%.1f,%.1f,%.1f,%.1f", r.box.x, r.box.y, r.box.width, r.box.height);
+        std::snprintf(buf, sizeof buf, ",%.1f,%.1f,%.1f,%.1f", r.box.x, r.box.y, r.box.width,
+                      r.box.height);
         s += buf;
         for (float p : r.probs) {
             std::snprintf(buf, sizeof buf, ",%.5f", p);
@@ -327,30 +344,42 @@ void json_floats(std::string& s, const std::vector<float>& v) {
 std::string live_json(const LiveWork& l, const std::vector<std::string>& classes) {
     static constexpr const char* kStates[] = {"off", "starting", "on"};
     const LiveResult& r = l.result;
-    std::string s = "{\"state\":\"" + std::string(kStates[static_cast<int>(l.state)]) + "\",\"method\":" + json_quote(l.method);
+    std::string s = "{\"state\":\"" + std::string(kStates[static_cast<int>(l.state)]) +
+                    "\",\"method\":" + json_quote(l.method);
     char buf[256];
     std::snprintf(buf, sizeof buf,
-                  ",\"recording\":%s,\"rows\":%zu,\"version\":%d,\"frame\":{\"id\":%lld,\"time\":%.3f,\"detected\":%s,"
+                  ",\"recording\":%s,\"rows\":%zu,\"version\":%d,\"frame\":{\"id\":%lld,\"time\":%."
+                  "3f,\"detected\":%s,"
                   "\"width\":%d,\"height\":%d,\"video\":[%d,%d]},\"faces\":[",
-                  l.recording ? "true" : "false", l.rows.size(), l.result_version, static_cast<long long>(r.frame_id), r.frame_time_ms,
-                  r.detected ? "true" : "false", r.frame.width, r.frame.height, l.video_width, l.video_height);
+                  l.recording ? "true" : "false", l.rows.size(), l.result_version,
+                  static_cast<long long>(r.frame_id), r.frame_time_ms,
+                  r.detected ? "true" : "false", r.frame.width, r.frame.height, l.video_width,
+                  l.video_height);
     s += buf;
     for (size_t i = 0; i < r.faces.size(); ++i) {
         const LiveFace& f = r.faces[i];
-        std::snprintf(buf, sizeof buf, "%s{\"id\":%d,\"box\":[%.3f,%.3f,%.3f,%.3f],\"probs\":", i ? "," : "", f.id, f.box.x, f.box.y,
-                      f.box.width, f.box.height);
+        std::snprintf(buf, sizeof buf,
+                      "%s{\"id\":%d,\"box\":[%.3f,%.3f,%.3f,%.3f],\"probs\":", i ? "," : "", f.id,
+                      f.box.x, f.box.y, f.box.width, f.box.height);
         s += buf;
         json_floats(s, f.probs);
         s += ",\"raw\":";
         json_floats(s, f.raw);
-        s += ",\"top\":" + json_quote(f.top >= 0 && f.top < static_cast<int>(classes.size()) ? classes[static_cast<size_t>(f.top)] : "") + "}";
+        s += ",\"top\":" +
+             json_quote(f.top >= 0 && f.top < static_cast<int>(classes.size())
+                            ? classes[static_cast<size_t>(f.top)]
+                            : "") +
+             "}";
     }
     const LiveStats& st = l.stats;
     std::snprintf(buf, sizeof buf,
-                  "],\"stats\":{\"grab\":%.3f,\"upload\":%.3f,\"rgb\":%.3f,\"detect\":%.3f,\"classify\":%.3f,\"explain\":%.3f,"
-                  "\"draw\":%.3f,\"delay\":%.3f,\"processedFps\":%.3f,\"drawFps\":%.3f,\"processed\":%lld,\"withFace\":%lld}}",
-                  st.grab, st.upload, st.rgb, st.detect, st.classify, st.explain, st.draw, st.delay, st.processed_fps, st.draw_fps,
-                  static_cast<long long>(st.processed), static_cast<long long>(st.with_face));
+                  "],\"stats\":{\"grab\":%.3f,\"upload\":%.3f,\"rgb\":%.3f,\"detect\":%.3f,"
+                  "\"classify\":%.3f,\"explain\":%.3f,"
+                  "\"draw\":%.3f,\"delay\":%.3f,\"processedFps\":%.3f,\"drawFps\":%.3f,"
+                  "\"processed\":%lld,\"withFace\":%lld}}",
+                  st.grab, st.upload, st.rgb, st.detect, st.classify, st.explain, st.draw, st.delay,
+                  st.processed_fps, st.draw_fps, static_cast<long long>(st.processed),
+                  static_cast<long long>(st.with_face));
     s += buf;
     return s;
 }

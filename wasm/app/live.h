@@ -27,19 +27,20 @@ class Session;
 // in view.
 struct Track {
     int id = 0;
-    FaceBox box;                 // smoothed; keypoints moved with the box since their detection
-    float vx = 0, vy = 0;        // box centre's motion per processed frame, pixels
-    int misses = 0;              // detections in a row that did not match this track
-    int since_match = 0;         // frames since a detection last matched it
-    std::vector<float> probs;    // smoothed class probabilities (empty until classified)
+    FaceBox box;               // smoothed; keypoints moved with the box since their detection
+    float vx = 0, vy = 0;      // box centre's motion per processed frame, pixels
+    int misses = 0;            // detections in a row that did not match this track
+    int since_match = 0;       // frames since a detection last matched it
+    std::vector<float> probs;  // smoothed class probabilities (empty until classified)
 };
 
 class FaceTracker {
 public:
     static constexpr float kMinIou = 0.2f;
-    static constexpr float kBoxBlend = 0.6f;    // weight of the new detection
+    static constexpr float kBoxBlend = 0.6f;  // weight of the new detection
     static constexpr float kVelocityBlend = 0.5f;
-    static constexpr float kVelocityFade = 0.8f;  // per predicted frame: a guess should not run away
+    static constexpr float kVelocityFade =
+        0.8f;  // per predicted frame: a guess should not run away
     static constexpr float kMaxJump = 1.0f;
     static constexpr int kMaxMisses = 2;
     // Feeds one frame's detections (after moving every track as predict() does); returns the
@@ -74,12 +75,12 @@ struct LiveFrame {
 // One tracked face of a processed frame.
 struct LiveFace {
     int id = 0;
-    FaceBox box;              // frame pixels
-    CropFrame frame;          // the square the classifier saw (turned when aligned)
-    Image crop;               // crop_frame(frame pixels, frame)
-    std::vector<float> raw;   // this frame's probabilities
-    std::vector<float> probs; // smoothed over the track's frames
-    int top = 0;              // argmax of probs: the class explained
+    FaceBox box;               // frame pixels
+    CropFrame frame;           // the square the classifier saw (turned when aligned)
+    Image crop;                // crop_frame(frame pixels, frame)
+    std::vector<float> raw;    // this frame's probabilities
+    std::vector<float> probs;  // smoothed over the track's frames
+    int top = 0;               // argmax of probs: the class explained
     std::optional<Explanation> map;
 };
 
@@ -87,9 +88,9 @@ struct LiveFace {
 struct LiveResult {
     int64_t frame_id = 0;
     double frame_time_ms = 0;
-    bool detected = false;    // the detector ran on this frame (else boxes were predicted)
+    bool detected = false;  // the detector ran on this frame (else boxes were predicted)
     std::vector<LiveFace> faces;
-    Image frame;              // the frame's RGB pixels (what Freeze opens as the photo)
+    Image frame;  // the frame's RGB pixels (what Freeze opens as the photo)
 };
 
 // Milliseconds per stage, smoothed (exponential mean over about ten frames) and the rates.
@@ -116,9 +117,9 @@ enum class LiveState { kOff, kStarting, kOn };
 inline void smooth_ms(double& mean, double v) { mean = mean == 0 ? v : 0.9 * mean + 0.1 * v; }
 
 struct LiveWork {
-    LiveState state = LiveState::kOff;  // kStarting: the page is asking for the camera
+    LiveState state = LiveState::kOff;      // kStarting: the page is asking for the camera
     int video_width = 0, video_height = 0;  // the camera's (frames are read out at most 640 a side)
-    bool stop_requested = false;  // a job failed: the next UI frame turns Live off
+    bool stop_requested = false;            // a job failed: the next UI frame turns Live off
     // What to explain (only kLive methods; the UI offers no other) and its parameters.
     std::string method = "saliency";
     Params params;
@@ -134,10 +135,11 @@ struct LiveWork {
     std::optional<LiveFrame> pending;
     bool processing = false;  // the job holds a frame
     int64_t next_frame_id = 1;
-    int detect_every = 3;     // the detector runs on every n-th processed frame (and when no face is tracked)
+    int detect_every =
+        3;  // the detector runs on every n-th processed frame (and when no face is tracked)
     int64_t since_detect = 0;
     FaceTracker tracker;
-    LiveResult result;        // the last processed frame
+    LiveResult result;  // the last processed frame
     int result_version = 0;
     LiveStats stats;
     std::vector<double> processed_times;  // ms of recent results (for processed_fps)

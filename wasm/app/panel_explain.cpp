@@ -24,8 +24,11 @@ ExplainRequest current_request(const AppState& state, const Session& session) {
     r.target.cls = state.target_class >= 0 ? state.target_class : (f ? f->top : 0);
     r.target.contrast = state.contrast_class;
     const ExplanationMethod* m = find_method(state.method);
-    const Target::Score chosen = state.score == 1 ? Target::Score::kProbability : Target::Score::kLogit;
-    r.target.score = state.score >= 0 ? chosen : m ? m->traits().default_score : Target::Score::kLogit;
+    const Target::Score chosen =
+        state.score == 1 ? Target::Score::kProbability : Target::Score::kLogit;
+    r.target.score = state.score >= 0 ? chosen
+                     : m              ? m->traits().default_score
+                                      : Target::Score::kLogit;
     r.seed = static_cast<uint64_t>(state.seed);
     return r;
 }
@@ -46,20 +49,31 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
             if (l.node == static_cast<int>(v)) current = l.name + " " + l.shape.str();
         shown = current;
         if (ImGui::BeginCombo(label.c_str(), current.c_str())) {
-            if (ImGui::Selectable("auto (last conv larger than 1x1)", v < 0)) { v = -1; changed = true; }
+            if (ImGui::Selectable("auto (last conv larger than 1x1)", v < 0)) {
+                v = -1;
+                changed = true;
+            }
             for (const LayerInfo& l : layers) {
                 const std::string label = l.name + " " + l.shape.str();
-                if (ImGui::Selectable(label.c_str(), l.node == static_cast<int>(v))) { v = l.node; changed = true; }
+                if (ImGui::Selectable(label.c_str(), l.node == static_cast<int>(v))) {
+                    v = l.node;
+                    changed = true;
+                }
             }
             ImGui::EndCombo();
         }
     } else if (!d.choices.empty()) {
         int i = static_cast<int>(v);
-        const std::string preview(d.choices[static_cast<size_t>(std::clamp(i, 0, static_cast<int>(d.choices.size()) - 1))]);
+        const std::string preview(d.choices[static_cast<size_t>(
+            std::clamp(i, 0, static_cast<int>(d.choices.size()) - 1))]);
         shown = preview;
         if (ImGui::BeginCombo(label.c_str(), preview.c_str())) {
             for (size_t c = 0; c < d.choices.size(); ++c)
-                if (ImGui::Selectable(std::string(d.choices[c]).c_str(), static_cast<int>(c) == i)) { v = static_cast<double>(c); changed = true; }
+                if (ImGui::Selectable(std::string(d.choices[c]).c_str(),
+                                      static_cast<int>(c) == i)) {
+                    v = static_cast<double>(c);
+                    changed = true;
+                }
             ImGui::EndCombo();
         }
     } else {
@@ -69,16 +83,19 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
         const ImGuiSliderFlags flags = log ? ImGuiSliderFlags_Logarithmic : 0;
         if (d.integer) {
             int i = static_cast<int>(v);
-            changed = ImGui::SliderInt(label.c_str(), &i, static_cast<int>(d.min), static_cast<int>(hi), "%d", flags);
+            changed = ImGui::SliderInt(label.c_str(), &i, static_cast<int>(d.min),
+                                       static_cast<int>(hi), "%d", flags);
             v = i;
         } else {
             float f = static_cast<float>(v);
-            changed = ImGui::SliderFloat(label.c_str(), &f, static_cast<float>(d.min), static_cast<float>(hi), "%.3g", flags);
+            changed = ImGui::SliderFloat(label.c_str(), &f, static_cast<float>(d.min),
+                                         static_cast<float>(hi), "%.3g", flags);
             v = f;
         }
     }
     if (ImGui::IsItemHovered())
-        ImGui::SetTooltip("%s%s%s\nCLI: --%s", shown.c_str(), shown.empty() ? "" : "\n\n", param_tooltip(d).c_str(), name.c_str());
+        ImGui::SetTooltip("%s%s%s\nCLI: --%s", shown.c_str(), shown.empty() ? "" : "\n\n",
+                          param_tooltip(d).c_str(), name.c_str());
     if (changed) p.set(name, v);
     return changed;
 }
@@ -98,9 +115,12 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
     Params& p = state.params[state.method];
     // Widgets leave room for the longest label beside them, so no label is cut off.
     float label_w = 0;
-    for (const ParamDef& d : m->params()) label_w = std::max(label_w, ImGui::CalcTextSize(std::string(d.label).c_str()).x);
+    for (const ParamDef& d : m->params())
+        label_w = std::max(label_w, ImGui::CalcTextSize(std::string(d.label).c_str()).x);
     const float avail = ImGui::GetContentRegionAvail().x;
-    ImGui::PushItemWidth(std::max(avail * 0.4f, std::min(avail * 0.65f, avail - label_w - 2 * ImGui::GetStyle().ItemInnerSpacing.x)));
+    ImGui::PushItemWidth(std::max(
+        avail * 0.4f,
+        std::min(avail * 0.65f, avail - label_w - 2 * ImGui::GetStyle().ItemInnerSpacing.x)));
     for (const ParamDef& d : m->params()) param_widget(d, p, session);
     ImGui::PopItemWidth();
     if (!m->params().empty() && ImGui::SmallButton("Defaults")) p = Params{};
@@ -108,16 +128,24 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
     const auto& names = session.class_names();
     const Face* f = session.selected_face();
     const std::string predicted = "predicted (" + names[static_cast<size_t>(f ? f->top : 0)] + ")";
-    if (ImGui::BeginCombo("target", state.target_class < 0 ? predicted.c_str() : names[static_cast<size_t>(state.target_class)].c_str())) {
+    if (ImGui::BeginCombo("target", state.target_class < 0
+                                        ? predicted.c_str()
+                                        : names[static_cast<size_t>(state.target_class)].c_str())) {
         if (ImGui::Selectable(predicted.c_str(), state.target_class < 0)) state.target_class = -1;
         for (int c = 0; c < static_cast<int>(names.size()); ++c)
-            if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.target_class == c)) state.target_class = c;
+            if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.target_class == c))
+                state.target_class = c;
         ImGui::EndCombo();
     }
-    if (ImGui::BeginCombo("contrast", state.contrast_class < 0 ? "none" : ("minus " + names[static_cast<size_t>(state.contrast_class)]).c_str())) {
+    if (ImGui::BeginCombo(
+            "contrast",
+            state.contrast_class < 0
+                ? "none"
+                : ("minus " + names[static_cast<size_t>(state.contrast_class)]).c_str())) {
         if (ImGui::Selectable("none", state.contrast_class < 0)) state.contrast_class = -1;
         for (int c = 0; c < static_cast<int>(names.size()); ++c)
-            if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.contrast_class == c)) state.contrast_class = c;
+            if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.contrast_class == c))
+                state.contrast_class = c;
         ImGui::EndCombo();
     }
     ImGui::RadioButton("auto", &state.score, -1);
@@ -131,15 +159,20 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
 }
 
 static void draw_display_settings(AppState& state) {
-    const std::string pv = state.colormap < 0 ? "auto" : std::string(kColormaps[static_cast<size_t>(state.colormap)].name);
+    const std::string pv = state.colormap < 0
+                               ? "auto"
+                               : std::string(kColormaps[static_cast<size_t>(state.colormap)].name);
     if (ImGui::BeginCombo("colormap", pv.c_str())) {
         if (ImGui::Selectable("auto", state.colormap < 0)) state.colormap = -1;
         for (int i = 0; i < static_cast<int>(kColormaps.size()); ++i)
-            if (ImGui::Selectable(std::string(kColormaps[static_cast<size_t>(i)].name).c_str(), state.colormap == i)) state.colormap = i;
+            if (ImGui::Selectable(std::string(kColormaps[static_cast<size_t>(i)].name).c_str(),
+                                  state.colormap == i))
+                state.colormap = i;
         ImGui::EndCombo();
     }
     ImGui::SliderFloat("opacity", &state.opacity, 0.f, 1.f, "%.2f");
-    ImGui::SliderFloat("mask: keep top %", &state.mask_percent, 0.f, 100.f, state.mask_percent <= 0 ? "off" : "%.0f %%");
+    ImGui::SliderFloat("mask: keep top %", &state.mask_percent, 0.f, 100.f,
+                       state.mask_percent <= 0 ? "off" : "%.0f %%");
     ImGui::Checkbox("superpixel edges", &state.show_boundaries);
 }
 
@@ -149,14 +182,17 @@ static void update_overlay(const AppState& state, Session& session, UiCache& cac
     const Face* f = session.selected_face();
     if (!e || !f) return;
     const int64_t key = (static_cast<int64_t>(session.explanation_version()) << 32) ^
-                        (static_cast<int64_t>(state.colormap + 1) << 24) ^ (static_cast<int64_t>(state.opacity * 1000) << 10) ^
-                        static_cast<int64_t>(state.mask_percent * 10) ^ (state.show_boundaries ? 1 << 30 : 0);
+                        (static_cast<int64_t>(state.colormap + 1) << 24) ^
+                        (static_cast<int64_t>(state.opacity * 1000) << 10) ^
+                        static_cast<int64_t>(state.mask_percent * 10) ^
+                        (state.show_boundaries ? 1 << 30 : 0);
     if (key == cache.overlay_key) return;
     const Colormap cmap = shown_colormap(state, *e);
     NormalizedMap nm = normalize_map(e->map, e->norm);
     cache.overlay.upload(view_overlay(state, *f, *e, display_scale(*f)), key, false);
     if (cache.face.version != session.explanation_version())
-        cache.face.upload(upscale_nearest(f->input_picture, display_scale(*f)), session.explanation_version(), false);
+        cache.face.upload(upscale_nearest(f->input_picture, display_scale(*f)),
+                          session.explanation_version(), false);
     cache.overlay_key = key;
     ShownMap& s = cache.shown;
     s.method = e->method;
@@ -177,11 +213,14 @@ void draw_legend(const ShownMap& s, float height) {
     const float w = 18.f;
     const int steps = 64;
     for (int i = 0; i < steps; ++i) {  // top = hi
-        const float t0 = 1.f - static_cast<float>(i) / steps, t1 = 1.f - static_cast<float>(i + 1) / steps;
+        const float t0 = 1.f - static_cast<float>(i) / steps,
+                    t1 = 1.f - static_cast<float>(i + 1) / steps;
         const Rgba a = colormap_rgba(cmap, t0), b = colormap_rgba(cmap, t1);
         const float y0 = p.y + height * i / steps, y1 = p.y + height * (i + 1) / steps;
-        dl->AddRectFilledMultiColor(ImVec2(p.x, y0), ImVec2(p.x + w, y1), IM_COL32(a[0], a[1], a[2], 255), IM_COL32(a[0], a[1], a[2], 255),
-                                    IM_COL32(b[0], b[1], b[2], 255), IM_COL32(b[0], b[1], b[2], 255));
+        dl->AddRectFilledMultiColor(
+            ImVec2(p.x, y0), ImVec2(p.x + w, y1), IM_COL32(a[0], a[1], a[2], 255),
+            IM_COL32(a[0], a[1], a[2], 255), IM_COL32(b[0], b[1], b[2], 255),
+            IM_COL32(b[0], b[1], b[2], 255));
     }
     char buf[32];
     const float th = ImGui::GetTextLineHeight();
@@ -189,7 +228,8 @@ void draw_legend(const ShownMap& s, float height) {
         const float t = 1.f - k / 4.f;
         std::snprintf(buf, sizeof buf, "%.3g", s.lo + (s.hi - s.lo) * t);
         const float y = std::clamp(p.y + height * k / 4.f - th * 0.5f, p.y, p.y + height - th);
-        dl->AddLine(ImVec2(p.x + w, p.y + height * k / 4.f), ImVec2(p.x + w + 4, p.y + height * k / 4.f), IM_COL32(220, 220, 220, 255));
+        dl->AddLine(ImVec2(p.x + w, p.y + height * k / 4.f),
+                    ImVec2(p.x + w + 4, p.y + height * k / 4.f), IM_COL32(220, 220, 220, 255));
         dl->AddText(ImVec2(p.x + w + 6, y), IM_COL32(220, 220, 220, 255), buf);
     }
     ImGui::Dummy(ImVec2(w + 70, height));
@@ -205,12 +245,17 @@ static void draw_stats(const Explanation& e) {
         const StatDef* def = find_stat(key);
         const bool layer = key == "layer_node" && !e.layer.empty();
         std::snprintf(value, sizeof value, "%.4g", e.stats.at(key));
-        const std::string item = std::string(stat_label(key)) + " " + (layer ? e.layer : std::string(value));
+        const std::string item =
+            std::string(stat_label(key)) + " " + (layer ? e.layer : std::string(value));
         const float w = ImGui::CalcTextSize(item.c_str()).x;
-        if (!first && ImGui::GetItemRectMax().x + 2 * ImGui::GetStyle().ItemSpacing.x + w < right) ImGui::SameLine(0, 2 * ImGui::GetStyle().ItemSpacing.x);
+        if (!first && ImGui::GetItemRectMax().x + 2 * ImGui::GetStyle().ItemSpacing.x + w < right)
+            ImGui::SameLine(0, 2 * ImGui::GetStyle().ItemSpacing.x);
         first = false;
         ImGui::TextUnformatted(item.c_str());
-        if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s%s\n(%s = %s)", item.c_str(), def ? ("\n\n" + std::string(def->help)).c_str() : "", key.c_str(), value);
+        if (ImGui::IsItemHovered())
+            ImGui::SetTooltip("%s%s\n(%s = %s)", item.c_str(),
+                              def ? ("\n\n" + std::string(def->help)).c_str() : "", key.c_str(),
+                              value);
     }
 }
 
@@ -225,7 +270,8 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
     const ExplainRequest r = current_request(state, session);
     const bool cheap = is_live(r);
     const JobStatus& job = session.job();
-    if (ImGui::Button("Explain") || state.run_requested || (cheap && state.live)) session.request(r);
+    if (ImGui::Button("Explain") || state.run_requested || (cheap && state.live))
+        session.request(r);
     state.run_requested = false;
     ImGui::SameLine();
     if (job.pending || job.running) {
@@ -238,26 +284,38 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
     update_overlay(state, session, cache);
     const Explanation* e = session.explanation();
     if (!e) {
-        ImGui::TextWrapped(cheap ? "Computing..." : "Press Explain to run this method (it takes a few seconds).");
+        ImGui::TextWrapped(cheap ? "Computing..."
+                                 : "Press Explain to run this method (it takes a few seconds).");
     } else {
         const auto& names = session.class_names();
-        const char* status = session.explanation_partial() ? (job.running ? "  (partial: filling in)" : "  (partial: stopped early; press Explain to finish)")
-                             : !(session.explained() == r)  ? "  (settings changed: press Explain)"
-                                                            : "";
-        ImGui::TextWrapped("%s for %s%s%s%s", std::string(find_method(e->method)->title()).c_str(), names[static_cast<size_t>(e->target.cls)].c_str(),
-                           e->target.contrast >= 0 ? " minus " : "", e->target.contrast >= 0 ? names[static_cast<size_t>(e->target.contrast)].c_str() : "", status);
-        const float side = std::min(ImGui::GetContentRegionAvail().x * 0.4f, static_cast<float>(f->input_picture.width * display_scale(*f)));
+        const char* status =
+            session.explanation_partial()
+                ? (job.running ? "  (partial: filling in)"
+                               : "  (partial: stopped early; press Explain to finish)")
+            : !(session.explained() == r) ? "  (settings changed: press Explain)"
+                                          : "";
+        ImGui::TextWrapped(
+            "%s for %s%s%s%s", std::string(find_method(e->method)->title()).c_str(),
+            names[static_cast<size_t>(e->target.cls)].c_str(),
+            e->target.contrast >= 0 ? " minus " : "",
+            e->target.contrast >= 0 ? names[static_cast<size_t>(e->target.contrast)].c_str() : "",
+            status);
+        const float side = std::min(ImGui::GetContentRegionAvail().x * 0.4f,
+                                    static_cast<float>(f->input_picture.width * display_scale(*f)));
         ImGui::Image(cache.face.imgui_id(), ImVec2(side, side));
         ImGui::SameLine();
-        ImGui::Image(state.show_overlay ? cache.overlay.imgui_id() : cache.face.imgui_id(), ImVec2(side, side));
+        ImGui::Image(state.show_overlay ? cache.overlay.imgui_id() : cache.face.imgui_id(),
+                     ImVec2(side, side));
         ImGui::SameLine();
         draw_legend(cache.shown, side);
         draw_stats(*e);
     }
     draw_trust_panel(state, session, cache);
     ImGui::Separator();
-    if (ImGui::CollapsingHeader("Method", ImGuiTreeNodeFlags_DefaultOpen)) draw_method_settings(state, session, cache);
-    if (ImGui::CollapsingHeader("Display", ImGuiTreeNodeFlags_DefaultOpen)) draw_display_settings(state);
+    if (ImGui::CollapsingHeader("Method", ImGuiTreeNodeFlags_DefaultOpen))
+        draw_method_settings(state, session, cache);
+    if (ImGui::CollapsingHeader("Display", ImGuiTreeNodeFlags_DefaultOpen))
+        draw_display_settings(state);
 }
 
 }  // namespace cnnlens::app

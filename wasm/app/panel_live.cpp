@@ -25,7 +25,8 @@ void stop_recording(Session& session) {
     w.recording = false;
     platform_record_stop("cnnlens-live.webm");
     const std::string csv = live_csv(w.rows, session.class_names());
-    platform_download("cnnlens-live.csv", "text/csv", {reinterpret_cast<const uint8_t*>(csv.data()), csv.size()});
+    platform_download("cnnlens-live.csv", "text/csv",
+                      {reinterpret_cast<const uint8_t*>(csv.data()), csv.size()});
 }
 
 void draw_controls(AppState& state, Session& session, double now) {
@@ -33,28 +34,38 @@ void draw_controls(AppState& state, Session& session, double now) {
     if (ImGui::Button("Live off (L)")) set_live(state, session, false);
     ImGui::SameLine();
     if (ImGui::Button("Freeze (F)")) request_freeze(state, session);
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Open the frame shown as a photo, where every method runs on it.");
-    ImGui::SameLine();
-    if (ImGui::Button(w.recording ? "Stop and save recording (R)" : "Record (R)")) toggle_recording(state, session);
     if (ImGui::IsItemHovered())
-        ImGui::SetTooltip("Records this view as WebM from now until you stop (at most a minute), with each face's "
-                          "probabilities per frame as CSV; both are saved as downloads.");
+        ImGui::SetTooltip("Open the frame shown as a photo, where every method runs on it.");
+    ImGui::SameLine();
+    if (ImGui::Button(w.recording ? "Stop and save recording (R)" : "Record (R)"))
+        toggle_recording(state, session);
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip(
+            "Records this view as WebM from now until you stop (at most a minute), with each "
+            "face's "
+            "probabilities per frame as CSV; both are saved as downloads.");
     if (w.recording) {
         ImGui::SameLine();
-        ImGui::TextColored(ImVec4(1.f, 0.3f, 0.3f, 1.f), "recording %.0f s", (now - w.record_start_ms) / 1000);
+        ImGui::TextColored(ImVec4(1.f, 0.3f, 0.3f, 1.f), "recording %.0f s",
+                           (now - w.record_start_ms) / 1000);
         if (now - w.record_start_ms > kMaxRecordMs) stop_recording(session);
     }
     ImGui::SameLine();
-    ImGui::SetNextItemWidth(ImGui::CalcTextSize("Gradient x Input (signed)").x + ImGui::GetFrameHeight() * 2);
+    ImGui::SetNextItemWidth(ImGui::CalcTextSize("Gradient x Input (signed)").x +
+                            ImGui::GetFrameHeight() * 2);
     const ExplanationMethod* m = find_method(state.live_method);
     if (!m || !m->live()) {
         for (const ExplanationMethod* x : all_methods())
-            if (x->live()) { m = x; break; }
+            if (x->live()) {
+                m = x;
+                break;
+            }
         state.live_method = std::string(m->name());
     }
     if (ImGui::BeginCombo("map", std::string(m->title()).c_str())) {
         for (const ExplanationMethod* x : all_methods())
-            if (x->live() && ImGui::Selectable(std::string(x->title()).c_str(), x == m)) state.live_method = std::string(x->name());
+            if (x->live() && ImGui::Selectable(std::string(x->title()).c_str(), x == m))
+                state.live_method = std::string(x->name());
         ImGui::EndCombo();
     }
     ImGui::SameLine();
@@ -69,18 +80,27 @@ void draw_controls(AppState& state, Session& session, double now) {
     w.method = state.live_method;
     w.params = p;
     const LiveStats& s = w.stats;
-    ImGui::TextDisabled("processed %.1f frames/s, page drawn %.0f/s, camera to overlay %.0f ms, faces in %lld of %lld frames",
-                        s.processed_fps, s.draw_fps, s.delay, static_cast<long long>(s.with_face), static_cast<long long>(s.processed));
-    ImGui::TextDisabled("ms per frame: grab %.1f, upload %.1f, rgb %.1f, detect %.1f (every %d frames), classify %.1f, explain %.1f, draw %.1f",
-                        s.grab, s.upload, s.rgb, s.detect, w.detect_every, s.classify, s.explain, s.draw);
+    ImGui::TextDisabled(
+        "processed %.1f frames/s, page drawn %.0f/s, camera to overlay %.0f ms, faces in %lld of "
+        "%lld frames",
+        s.processed_fps, s.draw_fps, s.delay, static_cast<long long>(s.with_face),
+        static_cast<long long>(s.processed));
+    ImGui::TextDisabled(
+        "ms per frame: grab %.1f, upload %.1f, rgb %.1f, detect %.1f (every %d frames), classify "
+        "%.1f, explain %.1f, draw %.1f",
+        s.grab, s.upload, s.rgb, s.detect, w.detect_every, s.classify, s.explain, s.draw);
 }
 
-ImVec2 to_screen(ImVec2 origin, float k, PointF p) { return ImVec2(origin.x + p.x * k, origin.y + p.y * k); }
+ImVec2 to_screen(ImVec2 origin, float k, PointF p) {
+    return ImVec2(origin.x + p.x * k, origin.y + p.y * k);
+}
 
 // The seven (smoothed) probabilities as bars beside the face's box: to its right, or to its left
 // where the video ends.
-void draw_bars(ImDrawList* dl, const LiveFace& f, const std::vector<std::string>& names, ImVec2 box_min, ImVec2 box_max, float right_edge) {
-    const float th = ImGui::GetTextLineHeight(), label_w = ImGui::CalcTextSize("surprise ").x, bar_w = 4 * th;
+void draw_bars(ImDrawList* dl, const LiveFace& f, const std::vector<std::string>& names,
+               ImVec2 box_min, ImVec2 box_max, float right_edge) {
+    const float th = ImGui::GetTextLineHeight(), label_w = ImGui::CalcTextSize("surprise ").x,
+                bar_w = 4 * th;
     const float w = label_w + bar_w + th * 0.5f, h = th * static_cast<float>(f.probs.size()) + 4;
     const float x = box_max.x + 6 + w <= right_edge ? box_max.x + 6 : box_min.x - 6 - w;
     const ImVec2 p(x, box_min.y);
@@ -88,9 +108,12 @@ void draw_bars(ImDrawList* dl, const LiveFace& f, const std::vector<std::string>
     for (size_t c = 0; c < f.probs.size(); ++c) {
         const float y = p.y + 2 + th * static_cast<float>(c);
         const bool top = static_cast<int>(c) == f.top;
-        dl->AddText(ImVec2(p.x + 3, y), top ? IM_COL32(255, 220, 0, 255) : IM_COL32(230, 230, 230, 255), names[c].c_str());
+        dl->AddText(ImVec2(p.x + 3, y),
+                    top ? IM_COL32(255, 220, 0, 255) : IM_COL32(230, 230, 230, 255),
+                    names[c].c_str());
         const float bx = p.x + label_w;
-        dl->AddRectFilled(ImVec2(bx, y + 2), ImVec2(bx + bar_w * std::clamp(f.probs[c], 0.f, 1.f), y + th - 2),
+        dl->AddRectFilled(ImVec2(bx, y + 2),
+                          ImVec2(bx + bar_w * std::clamp(f.probs[c], 0.f, 1.f), y + th - 2),
                           top ? IM_COL32(240, 165, 25, 255) : IM_COL32(90, 160, 230, 255));
     }
 }
@@ -101,9 +124,14 @@ void set_live(AppState& state, Session& session, bool on) {
     LiveWork& w = session.live();
     if (on) {
         if (w.state != LiveState::kOff) return;
-        if (!session.ready()) { state.error = "Live: the models are not loaded yet"; return; }
+        if (!session.ready()) {
+            state.error = "Live: the models are not loaded yet";
+            return;
+        }
         if (session.model().spec.task == ModelTask::kImage) {
-            state.error = "Live follows faces, and the model in use looks at whole images (task \"image\"): open a face model to use Live";
+            state.error =
+                "Live follows faces, and the model in use looks at whole images (task \"image\"): "
+                "open a face model to use Live";
             return;
         }
         w.reset();
@@ -124,25 +152,39 @@ void set_live(AppState& state, Session& session, bool on) {
 void request_freeze(AppState& state, Session& session) {
     LiveWork& w = session.live();
     if (w.state != LiveState::kOn) return;
-    if (w.result.frame.empty()) { state.error = "Freeze: no camera frame has been processed yet"; return; }
+    if (w.result.frame.empty()) {
+        state.error = "Freeze: no camera frame has been processed yet";
+        return;
+    }
     w.freeze_requested = true;
 }
 
 void toggle_recording(AppState& state, Session& session) {
     LiveWork& w = session.live();
-    if (w.recording) { stop_recording(session); return; }
-    if (w.state != LiveState::kOn) { state.error = "Record: turn Live on first"; return; }
+    if (w.recording) {
+        stop_recording(session);
+        return;
+    }
+    if (w.state != LiveState::kOn) {
+        state.error = "Record: turn Live on first";
+        return;
+    }
     w.start_recording(platform_now_ms());
     platform_record_start();
 }
 
 void draw_live_view(AppState& state, Session& session, UiCache& cache) {
     LiveWork& w = session.live();
-    if (w.stop_requested) { set_live(state, session, false); return; }
+    if (w.stop_requested) {
+        set_live(state, session, false);
+        return;
+    }
     const double now = platform_now_ms();
     draw_controls(state, session, now);
     if (w.state == LiveState::kStarting) {
-        ImGui::TextWrapped("Asking for the camera... (the browser may ask you to allow it; the video stays in this page)");
+        ImGui::TextWrapped(
+            "Asking for the camera... (the browser may ask you to allow it; the video stays in "
+            "this page)");
         return;
     }
     if (w.state != LiveState::kOn) return;
@@ -157,14 +199,16 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
         return;
     }
     const ImVec2 avail = ImGui::GetContentRegionAvail();
-    const float vw = static_cast<float>(cache.live_video.width), vh = static_cast<float>(cache.live_video.height);
+    const float vw = static_cast<float>(cache.live_video.width),
+                vh = static_cast<float>(cache.live_video.height);
     const float scale = std::max(0.01f, std::min(avail.x / vw, avail.y / vh));
     const ImVec2 origin = ImGui::GetCursorScreenPos();
     ImGui::Image(cache.live_video.imgui_id(), ImVec2(vw * scale, vh * scale));
     const float right_edge = origin.x + vw * scale;
     ++cache.live_fps_frames;
     if (now - cache.live_fps_t0 >= 1000) {
-        w.stats.draw_fps = cache.live_fps_t0 > 0 ? 1000.0 * cache.live_fps_frames / (now - cache.live_fps_t0) : 0;
+        w.stats.draw_fps =
+            cache.live_fps_t0 > 0 ? 1000.0 * cache.live_fps_frames / (now - cache.live_fps_t0) : 0;
         cache.live_fps_t0 = now;
         cache.live_fps_frames = 0;
     }
@@ -174,7 +218,9 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
         cache.live_maps.resize(r.faces.size());
         for (size_t i = 0; i < r.faces.size(); ++i) {
             if (!cache.live_maps[i]) cache.live_maps[i] = std::make_unique<Texture>();
-            if (r.faces[i].map) cache.live_maps[i]->upload(view_map_rgba(state, *r.faces[i].map), w.result_version, true);
+            if (r.faces[i].map)
+                cache.live_maps[i]->upload(view_map_rgba(state, *r.faces[i].map), w.result_version,
+                                           true);
         }
         cache.live_maps_version = w.result_version;
     }
@@ -188,14 +234,18 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
         const LiveFace& f = r.faces[i];
         const auto c = f.frame.corners();
         if (state.show_overlay && f.map)
-            dl->AddImageQuad(cache.live_maps[i]->imgui_id(), to_screen(origin, k, c[0]), to_screen(origin, k, c[1]), to_screen(origin, k, c[2]),
+            dl->AddImageQuad(cache.live_maps[i]->imgui_id(), to_screen(origin, k, c[0]),
+                             to_screen(origin, k, c[1]), to_screen(origin, k, c[2]),
                              to_screen(origin, k, c[3]));
-        const ImVec2 b0 = to_screen(origin, k, {f.box.x, f.box.y}), b1 = to_screen(origin, k, {f.box.x + f.box.width, f.box.y + f.box.height});
+        const ImVec2 b0 = to_screen(origin, k, {f.box.x, f.box.y}),
+                     b1 = to_screen(origin, k, {f.box.x + f.box.width, f.box.y + f.box.height});
         dl->AddRect(b0, b1, IM_COL32(255, 220, 0, 255), 0.f, 0, 2.f);
         char label[64];
-        std::snprintf(label, sizeof label, "#%d %s %.0f %%", f.id, session.class_names()[static_cast<size_t>(f.top)].c_str(),
+        std::snprintf(label, sizeof label, "#%d %s %.0f %%", f.id,
+                      session.class_names()[static_cast<size_t>(f.top)].c_str(),
                       100.f * f.probs[static_cast<size_t>(f.top)]);
-        dl->AddText(ImVec2(b0.x, b0.y - ImGui::GetTextLineHeight() - 2), IM_COL32(255, 255, 255, 255), label);
+        dl->AddText(ImVec2(b0.x, b0.y - ImGui::GetTextLineHeight() - 2),
+                    IM_COL32(255, 255, 255, 255), label);
         draw_bars(dl, f, session.class_names(), b0, b1, right_edge);
     }
     dl->PopClipRect();

@@ -18,40 +18,55 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
         ImGui::OpenPopup("Model input");
         const InputSpec& guess = mf.pending->spec.input;
         state.input_use_mean_std = !guess.mean.empty();
-        for (size_t c = 0; c < guess.mean.size() && c < 3; ++c) state.input_mean[c] = guess.mean[c], state.input_std[c] = guess.std[c];
+        for (size_t c = 0; c < guess.mean.size() && c < 3; ++c)
+            state.input_mean[c] = guess.mean[c], state.input_std[c] = guess.std[c];
         if (guess.mean.empty()) state.input_lo = guess.range_lo, state.input_hi = guess.range_hi;
         state.input_task = mf.pending->spec.task == ModelTask::kFace ? 0 : 1;
     }
     if (!ImGui::BeginPopupModal("Model input", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
     const InputSpec& in = mf.pending->spec.input;
     ImGui::Text("%s loaded: %d classes.", mf.pending_source.c_str(), mf.pending->num_classes());
-    ImGui::TextWrapped("The files do not say how pixels become the model's input. Size and channels come from the "
-                       "model's input shape; pick the value range or the mean/std normalisation it was trained with "
-                       "(proposed: a guess from its input and class count).");
-    ImGui::Text("input: %d x %d pixels, %d channel%s (%s)", in.height, in.width, in.channels, in.channels == 1 ? "" : "s",
-                in.channels == 1 ? "gray" : "RGB");
-    struct Preset { const char* label; float lo, hi; };
-    static constexpr Preset kPresets[] = {{"[0, 1]  (pixel / 255)", 0, 1}, {"[-1, 1]", -1, 1}, {"[0, 255]  (raw pixels)", 0, 255}};
+    ImGui::TextWrapped(
+        "The files do not say how pixels become the model's input. Size and channels come from the "
+        "model's input shape; pick the value range or the mean/std normalisation it was trained "
+        "with "
+        "(proposed: a guess from its input and class count).");
+    ImGui::Text("input: %d x %d pixels, %d channel%s (%s)", in.height, in.width, in.channels,
+                in.channels == 1 ? "" : "s", in.channels == 1 ? "gray" : "RGB");
+    struct Preset {
+        const char* label;
+        float lo, hi;
+    };
+    static constexpr Preset kPresets[] = {
+        {"[0, 1]  (pixel / 255)", 0, 1}, {"[-1, 1]", -1, 1}, {"[0, 255]  (raw pixels)", 0, 255}};
     for (const Preset& p : kPresets)
-        if (ImGui::RadioButton(p.label, !state.input_use_mean_std && state.input_lo == p.lo && state.input_hi == p.hi))
+        if (ImGui::RadioButton(p.label, !state.input_use_mean_std && state.input_lo == p.lo &&
+                                            state.input_hi == p.hi))
             state.input_lo = p.lo, state.input_hi = p.hi, state.input_use_mean_std = false;
-    if (ImGui::RadioButton("mean / std  ((pixel / 255 - mean) / std)", state.input_use_mean_std)) state.input_use_mean_std = true;
+    if (ImGui::RadioButton("mean / std  ((pixel / 255 - mean) / std)", state.input_use_mean_std))
+        state.input_use_mean_std = true;
     const int nc = in.channels == 3 ? 3 : 1;
     if (state.input_use_mean_std) {
         ImGui::Indent();
         if (nc == 3 && ImGui::SmallButton("ImageNet (torchvision)")) {
             InputSpec preset;
             (void)apply_input_preset(preset, "imagenet");  // a known preset: cannot fail
-            std::copy(preset.mean.begin(), preset.mean.end(), state.input_mean), std::copy(preset.std.begin(), preset.std.end(), state.input_std);
+            std::copy(preset.mean.begin(), preset.mean.end(), state.input_mean),
+                std::copy(preset.std.begin(), preset.std.end(), state.input_std);
         }
         if (nc == 3) ImGui::SameLine();
-        if (ImGui::SmallButton("0.5 / 0.5")) std::fill_n(state.input_mean, 3, 0.5f), std::fill_n(state.input_std, 3, 0.5f);
+        if (ImGui::SmallButton("0.5 / 0.5"))
+            std::fill_n(state.input_mean, 3, 0.5f), std::fill_n(state.input_std, 3, 0.5f);
         ImGui::SetNextItemWidth(240);
-        if (nc == 3) ImGui::InputFloat3("mean (R, G, B)", state.input_mean, "%.4f");
-        else ImGui::InputFloat("mean", &state.input_mean[0], 0, 0, "%.4f");
+        if (nc == 3)
+            ImGui::InputFloat3("mean (R, G, B)", state.input_mean, "%.4f");
+        else
+            ImGui::InputFloat("mean", &state.input_mean[0], 0, 0, "%.4f");
         ImGui::SetNextItemWidth(240);
-        if (nc == 3) ImGui::InputFloat3("std (R, G, B)", state.input_std, "%.4f");
-        else ImGui::InputFloat("std", &state.input_std[0], 0, 0, "%.4f");
+        if (nc == 3)
+            ImGui::InputFloat3("std (R, G, B)", state.input_std, "%.4f");
+        else
+            ImGui::InputFloat("std", &state.input_std[0], 0, 0, "%.4f");
         ImGui::Unindent();
     } else {
         ImGui::SetNextItemWidth(200);
@@ -66,7 +81,8 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
     ImGui::RadioButton("the whole photo", &state.input_task, 1);
     bool std_ok = true;
     for (int c = 0; c < nc; ++c) std_ok &= state.input_std[c] > 0.f;
-    if (state.input_use_mean_std && !std_ok) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "every std must be > 0");
+    if (state.input_use_mean_std && !std_ok)
+        ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "every std must be > 0");
     if (ImGui::Button("Use this model") && (std_ok || !state.input_use_mean_std)) {
         InputSpec spec = in;
         spec.range_lo = state.input_lo;
@@ -77,9 +93,12 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
             spec.mean.assign(state.input_mean, state.input_mean + nc);
             spec.std.assign(state.input_std, state.input_std + nc);
         }
-        Status s = install_pending(session, session.panel_work(), spec, state.input_task == 0 ? ModelTask::kFace : ModelTask::kImage);
-        if (!s) state.error = "own model: " + s.message();
-        else state.error.clear(), state.target_class = -1, state.contrast_class = -1;
+        Status s = install_pending(session, session.panel_work(), spec,
+                                   state.input_task == 0 ? ModelTask::kFace : ModelTask::kImage);
+        if (!s)
+            state.error = "own model: " + s.message();
+        else
+            state.error.clear(), state.target_class = -1, state.contrast_class = -1;
         ImGui::CloseCurrentPopup();
     }
     ImGui::SameLine();
@@ -96,12 +115,16 @@ void draw_model_panel(AppState& state, Session& session, UiCache& cache) {
     ImGui::Text("Classifier: %s", m.spec.name.c_str());
     ImGui::Text("input %d x %d x %d, ", in.height, in.width, in.channels);
     ImGui::SameLine(0, 0);
-    if (in.mean.empty()) ImGui::Text("pixel 0..255 -> %.3g..%.3g", in.range_lo, in.range_hi);
-    else if (!m.spec.preset.empty()) ImGui::Text("mean/std normalised (%s preset)", m.spec.preset.c_str());
-    else ImGui::TextUnformatted("mean/std normalised");
+    if (in.mean.empty())
+        ImGui::Text("pixel 0..255 -> %.3g..%.3g", in.range_lo, in.range_hi);
+    else if (!m.spec.preset.empty())
+        ImGui::Text("mean/std normalised (%s preset)", m.spec.preset.c_str());
+    else
+        ImGui::TextUnformatted("mean/std normalised");
     std::string classes;
     const size_t listed = std::min<size_t>(m.spec.classes.size(), 20);
-    for (size_t k = 0; k < listed; ++k) classes += (classes.empty() ? "" : ", ") + m.spec.classes[k];
+    for (size_t k = 0; k < listed; ++k)
+        classes += (classes.empty() ? "" : ", ") + m.spec.classes[k];
     if (listed < m.spec.classes.size()) classes += ", ...";
     ImGui::TextWrapped("%d classes: %s", m.num_classes(), classes.c_str());
     int task = m.spec.task == ModelTask::kFace ? 0 : 1;
@@ -115,12 +138,16 @@ void draw_model_panel(AppState& state, Session& session, UiCache& cache) {
         if (!s) state.error = "model: " + s.message();
     }
     ImGui::Separator();
-    ImGui::TextWrapped("Use your own model: drop an .onnx file (e.g. a torchvision classifier exported with "
-                       "torch.onnx.export), or a TF.js graph model's files together (model.json and every .bin shard "
-                       "it lists); optionally with a cnnlens.json (or <name>.cnnlens.json) that describes the input, "
-                       "and a classes.txt (one class name per line) or a .json list of names. A model with 1000 "
-                       "outputs gets ImageNet's class names. The model runs in this page; the previous model stays "
-                       "in use if the files cannot be loaded or do not fit in the page's memory.");
+    ImGui::TextWrapped(
+        "Use your own model: drop an .onnx file (e.g. a torchvision classifier exported with "
+        "torch.onnx.export), or a TF.js graph model's files together (model.json and every .bin "
+        "shard "
+        "it lists); optionally with a cnnlens.json (or <name>.cnnlens.json) that describes the "
+        "input, "
+        "and a classes.txt (one class name per line) or a .json list of names. A model with 1000 "
+        "outputs gets ImageNet's class names. The model runs in this page; the previous model "
+        "stays "
+        "in use if the files cannot be loaded or do not fit in the page's memory.");
     draw_input_dialog(state, session, cache);
 }
 

@@ -13,7 +13,9 @@ namespace cnnlens::app {
 
 namespace {
 
-ImVec2 on_screen(ImVec2 origin, float scale, PointF p) { return ImVec2(origin.x + p.x * scale, origin.y + p.y * scale); }
+ImVec2 on_screen(ImVec2 origin, float scale, PointF p) {
+    return ImVec2(origin.x + p.x * scale, origin.y + p.y * scale);
+}
 
 // The face under a photo point: the smallest frame holding it (faces may overlap), or -1.
 int face_at(const std::vector<Face>& faces, PointF p) {
@@ -23,24 +25,30 @@ int face_at(const std::vector<Face>& faces, PointF p) {
         const CropFrame& f = faces[static_cast<size_t>(i)].frame;
         const PointF c = f.to_crop(p);
         const float area = f.width * f.height;
-        if (c.x >= 0 && c.y >= 0 && c.x < f.width && c.y < f.height && (best < 0 || area < best_area)) best = i, best_area = area;
+        if (c.x >= 0 && c.y >= 0 && c.x < f.width && c.y < f.height &&
+            (best < 0 || area < best_area))
+            best = i, best_area = area;
     }
     return best;
 }
 
 // The selected face's map as a texture laid over its frame on screen.
-void draw_map_on_photo(const AppState& state, Session& session, UiCache& cache, ImDrawList* dl, ImVec2 origin, float scale) {
+void draw_map_on_photo(const AppState& state, Session& session, UiCache& cache, ImDrawList* dl,
+                       ImVec2 origin, float scale) {
     const Explanation* e = session.explanation();
     const Face* f = session.selected_face();
     if (!e || !f || !state.show_overlay || !state.map_on_photo) return;
-    const int64_t key = (static_cast<int64_t>(session.explanation_version()) << 32) ^ (static_cast<int64_t>(state.colormap + 1) << 24) ^
-                        (static_cast<int64_t>(state.opacity * 1000) << 10) ^ static_cast<int64_t>(state.mask_percent * 10);
+    const int64_t key = (static_cast<int64_t>(session.explanation_version()) << 32) ^
+                        (static_cast<int64_t>(state.colormap + 1) << 24) ^
+                        (static_cast<int64_t>(state.opacity * 1000) << 10) ^
+                        static_cast<int64_t>(state.mask_percent * 10);
     if (key != cache.photo_map_key) {
         cache.photo_map.upload(view_map_rgba(state, *e), key, true);
         cache.photo_map_key = key;
     }
     const auto c = f->frame.corners();
-    dl->AddImageQuad(cache.photo_map.imgui_id(), on_screen(origin, scale, c[0]), on_screen(origin, scale, c[1]), on_screen(origin, scale, c[2]),
+    dl->AddImageQuad(cache.photo_map.imgui_id(), on_screen(origin, scale, c[0]),
+                     on_screen(origin, scale, c[1]), on_screen(origin, scale, c[2]),
                      on_screen(origin, scale, c[3]));
 }
 
@@ -48,11 +56,13 @@ void draw_face_list(AppState& state, Session& session) {
     const auto& faces = session.faces();
     const int n = static_cast<int>(faces.size());
     if (faces[0].whole_photo) {
-        ImGui::TextUnformatted(session.model().spec.task == ModelTask::kImage ? "The model looks at the whole photo."
-                                                                              : "The photo itself is taken as the face.");
+        ImGui::TextUnformatted(session.model().spec.task == ModelTask::kImage
+                                   ? "The model looks at the whole photo."
+                                   : "The photo itself is taken as the face.");
     } else {
         const Face& f = *session.selected_face();
-        ImGui::Text("Face %d of %d: %s (%.0f %%)", session.selected() + 1, n, session.class_names()[static_cast<size_t>(f.top)].c_str(),
+        ImGui::Text("Face %d of %d: %s (%.0f %%)", session.selected() + 1, n,
+                    session.class_names()[static_cast<size_t>(f.top)].c_str(),
                     100.f * f.probs[static_cast<size_t>(f.top)]);
         if (n > 1) {
             ImGui::SameLine();
@@ -70,9 +80,17 @@ void draw_face_list(AppState& state, Session& session) {
                 if (sel) ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.85f, 0.65f, 0.1f, 1.f));
                 if (ImGui::SmallButton(label)) session.select(i);
                 if (sel) ImGui::PopStyleColor();
-                if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", session.class_names()[static_cast<size_t>(faces[static_cast<size_t>(i)].top)].c_str());
-                const float next_w = ImGui::CalcTextSize("00").x + 2 * ImGui::GetStyle().FramePadding.x;
-                if (i + 1 < n && ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + next_w < right) ImGui::SameLine();
+                if (ImGui::IsItemHovered())
+                    ImGui::SetTooltip(
+                        "%s",
+                        session
+                            .class_names()[static_cast<size_t>(faces[static_cast<size_t>(i)].top)]
+                            .c_str());
+                const float next_w =
+                    ImGui::CalcTextSize("00").x + 2 * ImGui::GetStyle().FramePadding.x;
+                if (i + 1 < n &&
+                    ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + next_w < right)
+                    ImGui::SameLine();
             }
         }
         bool align = session.align_faces();
@@ -80,7 +98,9 @@ void draw_face_list(AppState& state, Session& session) {
             if (Status s = session.set_align_faces(align); !s) state.error = s.message();
         }
         if (ImGui::IsItemHovered())
-            ImGui::SetTooltip("Turn each face's crop so the eyes are level, as the FER2013 faces the model learned from are.");
+            ImGui::SetTooltip(
+                "Turn each face's crop so the eyes are level, as the FER2013 faces the model "
+                "learned from are.");
         ImGui::SameLine();
     }
     ImGui::Checkbox("Map on the photo", &state.map_on_photo);
@@ -93,11 +113,14 @@ void draw_photo_panel(AppState& state, Session& session, UiCache& cache) {
         draw_empty_state(state);
         return;
     }
-    if (cache.photo.version != session.photo_version()) cache.photo.upload(session.photo_shown(), session.photo_version(), true);
-    ImGui::Text("%s  (%d x %d)", session.photo_name().c_str(), session.photo().width, session.photo().height);
+    if (cache.photo.version != session.photo_version())
+        cache.photo.upload(session.photo_shown(), session.photo_version(), true);
+    ImGui::Text("%s  (%d x %d)", session.photo_name().c_str(), session.photo().width,
+                session.photo().height);
     const float avail = ImGui::GetContentRegionAvail().x;
     const float max_h = ImGui::GetIO().DisplaySize.y * 0.45f;
-    const float pw = static_cast<float>(session.photo().width), ph = static_cast<float>(session.photo().height);
+    const float pw = static_cast<float>(session.photo().width),
+                ph = static_cast<float>(session.photo().height);
     const float scale = std::min(avail / pw, max_h / ph);
     const ImVec2 origin = ImGui::GetCursorScreenPos();
     ImGui::Image(cache.photo.imgui_id(), ImVec2(pw * scale, ph * scale));
@@ -110,11 +133,15 @@ void draw_photo_panel(AppState& state, Session& session, UiCache& cache) {
         if (f.whole_photo) continue;
         const bool sel = i == session.selected();
         const auto c = f.frame.corners();
-        dl->AddQuad(on_screen(origin, scale, c[0]), on_screen(origin, scale, c[1]), on_screen(origin, scale, c[2]), on_screen(origin, scale, c[3]),
+        dl->AddQuad(on_screen(origin, scale, c[0]), on_screen(origin, scale, c[1]),
+                    on_screen(origin, scale, c[2]), on_screen(origin, scale, c[3]),
                     sel ? IM_COL32(255, 220, 0, 255) : IM_COL32(0, 200, 255, 255), sel ? 3.f : 2.f);
         char label[64];
-        std::snprintf(label, sizeof label, "%d %s", i + 1, session.class_names()[static_cast<size_t>(f.top)].c_str());
-        dl->AddText(ImVec2(on_screen(origin, scale, c[0]).x + 2, on_screen(origin, scale, c[0]).y + 2), IM_COL32(255, 255, 255, 255), label);
+        std::snprintf(label, sizeof label, "%d %s", i + 1,
+                      session.class_names()[static_cast<size_t>(f.top)].c_str());
+        dl->AddText(
+            ImVec2(on_screen(origin, scale, c[0]).x + 2, on_screen(origin, scale, c[0]).y + 2),
+            IM_COL32(255, 255, 255, 255), label);
     }
     if (photo_hovered && ImGui::IsMouseClicked(0)) {
         const ImVec2 m = ImGui::GetMousePos();
@@ -122,7 +149,9 @@ void draw_photo_panel(AppState& state, Session& session, UiCache& cache) {
         if (hit >= 0) session.select(hit);
     }
     if (faces.empty()) {
-        ImGui::TextWrapped("No face found in this photo. Try a photo with a clearly visible frontal face, or a face crop.");
+        ImGui::TextWrapped(
+            "No face found in this photo. Try a photo with a clearly visible frontal face, or a "
+            "face crop.");
         return;
     }
     draw_face_list(state, session);

@@ -30,13 +30,17 @@ std::string value_text(double v) {
 // SameLine offsets: ImGui's tables would add 100 KB to app.wasm for this one list.)
 void draw_scores(const TrustRun& t) {
     float title_w = 0;
-    for (const TrustRun::Score& sc : t.scores) title_w = std::max(title_w, ImGui::CalcTextSize(std::string(sc.metric->title).c_str()).x);
+    for (const TrustRun::Score& sc : t.scores)
+        title_w = std::max(title_w, ImGui::CalcTextSize(std::string(sc.metric->title).c_str()).x);
     const float x0 = ImGui::GetCursorPosX();
-    const float value_x = x0 + title_w + 16.f, good_x = value_x + ImGui::CalcTextSize("-0.00000").x + 16.f;
+    const float value_x = x0 + title_w + 16.f,
+                good_x = value_x + ImGui::CalcTextSize("-0.00000").x + 16.f;
     for (const TrustRun::Score& sc : t.scores) {
         ImGui::TextUnformatted(std::string(sc.metric->title).c_str());
-        if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s (cnnlens evaluate --metrics %s)", std::string(sc.metric->good).c_str(),
-                                                      std::string(sc.metric->name).c_str());
+        if (ImGui::IsItemHovered())
+            ImGui::SetTooltip("%s (cnnlens evaluate --metrics %s)",
+                              std::string(sc.metric->good).c_str(),
+                              std::string(sc.metric->name).c_str());
         ImGui::SameLine(value_x);
         ImGui::TextUnformatted(value_text(sc.value).c_str());
         ImGui::SameLine(good_x);
@@ -48,7 +52,8 @@ void draw_scores(const TrustRun& t) {
 
 // A curve of score over the fraction of pixels changed, the map's order against the random
 // order, with its axes labelled (x: fraction 0..1, y: class probability 0..1).
-void draw_curve_plot(const char* title, const FaithCurve& map, const FaithCurve& random, const char* x_label, float w, float h) {
+void draw_curve_plot(const char* title, const FaithCurve& map, const FaithCurve& random,
+                     const char* x_label, float w, float h) {
     ImGui::BeginGroup();
     ImGui::Text("%s", title);
     ImGui::TextColored(ImVec4(1.f, 0.67f, 0.24f, 1.f), "map order AUC %.3f", map.auc);
@@ -58,8 +63,8 @@ void draw_curve_plot(const char* title, const FaithCurve& map, const FaithCurve&
     const float th = ImGui::GetTextLineHeight();
     const float left = ImGui::CalcTextSize("1.0").x + 6.f;
     const ImVec2 p = ImGui::GetCursorScreenPos();
-    const ImVec2 o(p.x + left, p.y + 4.f);          // plot area top left
-    const ImVec2 e(p.x + w, p.y + h - th - 4.f);    // bottom right
+    const ImVec2 o(p.x + left, p.y + 4.f);        // plot area top left
+    const ImVec2 e(p.x + w, p.y + h - th - 4.f);  // bottom right
     dl->AddRect(o, e, kAxisColour);
     for (int k = 0; k <= 2; ++k) {  // y ticks 0, 0.5, 1
         const float y = e.y - (e.y - o.y) * static_cast<float>(k) / 2.f;
@@ -72,30 +77,37 @@ void draw_curve_plot(const char* title, const FaithCurve& map, const FaithCurve&
     };
     const auto polyline = [&](const FaithCurve& c, ImU32 colour, float thickness) {
         for (size_t i = 1; i < c.fraction.size() && i < c.score.size(); ++i)
-            dl->AddLine(to_screen(c.fraction[i - 1], c.score[i - 1]), to_screen(c.fraction[i], c.score[i]), colour, thickness);
+            dl->AddLine(to_screen(c.fraction[i - 1], c.score[i - 1]),
+                        to_screen(c.fraction[i], c.score[i]), colour, thickness);
     };
     polyline(random, kRandomColour, 1.f);
     polyline(map, kMapColour, 2.f);
     dl->AddText(ImVec2(o.x, e.y + 2.f), kAxisColour, x_label);
     ImGui::Dummy(ImVec2(w, h));
     if (ImGui::IsItemHovered())
-        ImGui::SetTooltip("y: the class probability; x: %s.\nOrange: pixels in the map's order (highest first); grey: in a seeded random order.", x_label);
+        ImGui::SetTooltip(
+            "y: the class probability; x: %s.\nOrange: pixels in the map's order (highest first); "
+            "grey: in a seeded random order.",
+            x_label);
     ImGui::EndGroup();
 }
 
 // The randomization check's maps as one texture, each normalised on its own (the randomized
 // models' maps differ in scale by orders of magnitude; the structure is what is compared).
-void update_strip(const AppState& state, const Session& session, const TrustRun& t, PanelTextures& tex) {
+void update_strip(const AppState& state, const Session& session, const TrustRun& t,
+                  PanelTextures& tex) {
     const Explanation* e = session.explanation();
     const int64_t key = (static_cast<int64_t>(t.version) << 8) ^ (state.colormap + 1);
     if (key == tex.trust_key || t.sanity.empty() || !e) return;
     std::vector<Image> tiles;
-    for (const SanityStep& st : t.sanity) tiles.push_back(colorize(normalize_map(st.map, e->norm).map, view_colormap(state, *e)));
+    for (const SanityStep& st : t.sanity)
+        tiles.push_back(colorize(normalize_map(st.map, e->norm).map, view_colormap(state, *e)));
     tex.trust_strip.upload(grid(tiles, static_cast<int>(tiles.size()), {}, 0), key, false);
     tex.trust_key = key;
 }
 
-// "block4_sepconv2" as it fits in `w` pixels: the end kept ("...sepconv2"), where layer names differ.
+// "block4_sepconv2" as it fits in `w` pixels: the end kept ("...sepconv2"), where layer names
+// differ.
 std::string elide(const std::string& s, float w) {
     if (ImGui::CalcTextSize(s.c_str()).x <= w) return s;
     for (size_t cut = 1; cut < s.size(); ++cut) {
@@ -124,9 +136,12 @@ void draw_strip(const AppState& state, const Session& session, const TrustRun& t
         ImGui::Text("SSIM %.2f", st.ssim);
         ImGui::EndGroup();
         if (ImGui::IsItemHovered())
-            ImGui::SetTooltip("%s%s\nSpearman of |map| with the original: %.3f (signed %.3f)\nSSIM: %.3f\nP(class) of this model: %.3f",
-                              k == 0 ? "The unmodified model" : "Randomized from the top down to ", k == 0 ? "" : st.layer.c_str(),
-                              st.spearman_abs, st.spearman_signed, st.ssim, static_cast<double>(st.target_probability));
+            ImGui::SetTooltip(
+                "%s%s\nSpearman of |map| with the original: %.3f (signed %.3f)\nSSIM: "
+                "%.3f\nP(class) of this model: %.3f",
+                k == 0 ? "The unmodified model" : "Randomized from the top down to ",
+                k == 0 ? "" : st.layer.c_str(), st.spearman_abs, st.spearman_signed, st.ssim,
+                static_cast<double>(st.target_probability));
         if ((k + 1) % per_row != 0 && k + 1 < n) ImGui::SameLine();
     }
 }
@@ -137,8 +152,11 @@ void draw_trust_panel(AppState& state, Session& session, UiCache& cache) {
     ImGui::SetNextItemOpen(state.trust_open, ImGuiCond_Always);
     state.trust_open = ImGui::CollapsingHeader("Trust");
     if (ImGui::IsItemHovered())
-        ImGui::SetTooltip("How far to trust this map: does the model need the pixels it highlights, and does the map\n"
-                          "change when the model is destroyed? The numbers equal `cnnlens evaluate --photo` with this seed.");
+        ImGui::SetTooltip(
+            "How far to trust this map: does the model need the pixels it highlights, and does the "
+            "map\n"
+            "change when the model is destroyed? The numbers equal `cnnlens evaluate --photo` with "
+            "this seed.");
     TrustRun& t = session.panel_work().trust;
     if (!state.trust_open) {
         t.active = false;  // closed: new maps are not scored (a step under way finishes)
@@ -151,8 +169,10 @@ void draw_trust_panel(AppState& state, Session& session, UiCache& cache) {
     }
     const TrustRun::Stage next = t.next(session);
     if (t.running != TrustRun::Stage::kNone || next != TrustRun::Stage::kNone) {
-        const std::string label(TrustRun::stage_label(t.running != TrustRun::Stage::kNone ? t.running : next));
-        ImGui::ProgressBar(t.running != TrustRun::Stage::kNone ? t.progress : 0.f, ImVec2(160, 0), label.c_str());
+        const std::string label(
+            TrustRun::stage_label(t.running != TrustRun::Stage::kNone ? t.running : next));
+        ImGui::ProgressBar(t.running != TrustRun::Stage::kNone ? t.progress : 0.f, ImVec2(160, 0),
+                           label.c_str());
         ImGui::SameLine();
         if (ImGui::Button("Cancel##trust")) t.stop();
     } else if (t.stopped) {
@@ -167,22 +187,32 @@ void draw_trust_panel(AppState& state, Session& session, UiCache& cache) {
 
     draw_scores(t);
     if (t.curves) {
-        const float w = std::max(160.f, (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) * 0.5f);
-        draw_curve_plot("Deletion: lower AUC is better", t.curves->deletion, t.curves->deletion_random, "fraction of pixels removed", w, 150.f);
+        const float w = std::max(
+            160.f, (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) * 0.5f);
+        draw_curve_plot("Deletion: lower AUC is better", t.curves->deletion,
+                        t.curves->deletion_random, "fraction of pixels removed", w, 150.f);
         ImGui::SameLine();
-        draw_curve_plot("Insertion: higher AUC is better", t.curves->insertion, t.curves->insertion_random, "fraction of pixels restored", w, 150.f);
+        draw_curve_plot("Insertion: higher AUC is better", t.curves->insertion,
+                        t.curves->insertion_random, "fraction of pixels restored", w, 150.f);
     }
     const bool slow_done = t.slow && t.complete();
     if (!slow_done && !t.slow && ImGui::Button("Compute slow scores")) t.want(session, true);
     if (!slow_done && !t.slow && ImGui::IsItemHovered())
-        ImGui::SetTooltip("Faithfulness correlation, infidelity, max/avg sensitivity and random logit (one explanation per\n"
-                          "sample), and the randomization check: the map of the same method after randomizing the model's\n"
-                          "layers one by one from the top. Takes seconds for fast methods, minutes for slow ones.");
+        ImGui::SetTooltip(
+            "Faithfulness correlation, infidelity, max/avg sensitivity and random logit (one "
+            "explanation per\n"
+            "sample), and the randomization check: the map of the same method after randomizing "
+            "the model's\n"
+            "layers one by one from the top. Takes seconds for fast methods, minutes for slow "
+            "ones.");
     if (!t.sanity.empty()) {
         ImGui::Separator();
-        ImGui::TextWrapped("Randomization check (Adebayo et al. 2018): the model's layers are replaced by noise from the top "
-                           "down. A map that explains the model dissolves (rho and SSIM fall towards 0); one that stays the "
-                           "same shows the image, not the model.");
+        ImGui::TextWrapped(
+            "Randomization check (Adebayo et al. 2018): the model's layers are replaced by noise "
+            "from the top "
+            "down. A map that explains the model dissolves (rho and SSIM fall towards 0); one that "
+            "stays the "
+            "same shows the image, not the model.");
         draw_strip(state, session, t, cache);
     }
 }

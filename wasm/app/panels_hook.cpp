@@ -35,18 +35,25 @@ static std::string finite(double v) { return std::isfinite(v) ? number(v) : "nul
 static std::string trust_json(const Session& session, const AppState& state) {
     const TrustRun& t = session.panel_work().trust;
     const TrustRun::Stage next = t.next(session);
-    std::string s = "{\"open\":" + std::string(state.trust_open ? "true" : "false") + ",\"shown\":" +
-                    (shown_trust(session) ? "true" : "false") + ",\"busy\":" + (next != TrustRun::Stage::kNone ? "true" : "false") +
-                    ",\"complete\":" + (t.complete() ? "true" : "false") + ",\"slow\":" + (t.slow ? "true" : "false") +
-                    ",\"stopped\":" + (t.stopped ? "true" : "false") + ",\"running\":" + quoted(TrustRun::stage_label(t.running)) +
-                    ",\"progress\":" + number(t.progress) + ",\"error\":" + quoted(t.error) + ",\"method\":" + quoted(t.request.method) +
-                    ",\"class\":" + std::to_string(t.request.target.cls) + ",\"seed\":" + std::to_string(t.request.seed) + ",\"scores\":{";
+    std::string s = "{\"open\":" + std::string(state.trust_open ? "true" : "false") +
+                    ",\"shown\":" + (shown_trust(session) ? "true" : "false") +
+                    ",\"busy\":" + (next != TrustRun::Stage::kNone ? "true" : "false") +
+                    ",\"complete\":" + (t.complete() ? "true" : "false") +
+                    ",\"slow\":" + (t.slow ? "true" : "false") +
+                    ",\"stopped\":" + (t.stopped ? "true" : "false") +
+                    ",\"running\":" + quoted(TrustRun::stage_label(t.running)) +
+                    ",\"progress\":" + number(t.progress) + ",\"error\":" + quoted(t.error) +
+                    ",\"method\":" + quoted(t.request.method) +
+                    ",\"class\":" + std::to_string(t.request.target.cls) +
+                    ",\"seed\":" + std::to_string(t.request.seed) + ",\"scores\":{";
     for (size_t i = 0; i < t.scores.size(); ++i)
         s += (i ? "," : "") + quoted(t.scores[i].metric->name) + ":" + finite(t.scores[i].value);
     s += "},\"curves\":";
     if (t.curves) {
-        s += "{\"points\":" + std::to_string(t.curves->deletion.score.size()) + ",\"deletion\":" + finite(t.curves->deletion.auc) +
-             ",\"insertion\":" + finite(t.curves->insertion.auc) + ",\"deletionRandom\":" + finite(t.curves->deletion_random.auc) +
+        s += "{\"points\":" + std::to_string(t.curves->deletion.score.size()) +
+             ",\"deletion\":" + finite(t.curves->deletion.auc) +
+             ",\"insertion\":" + finite(t.curves->insertion.auc) +
+             ",\"deletionRandom\":" + finite(t.curves->deletion_random.auc) +
              ",\"insertionRandom\":" + finite(t.curves->insertion_random.auc) + "}";
     } else {
         s += "null";
@@ -54,9 +61,10 @@ static std::string trust_json(const Session& session, const AppState& state) {
     s += ",\"sanity\":[";
     for (size_t i = 0; i < t.sanity.size(); ++i) {
         const SanityStep& st = t.sanity[i];
-        s += (i ? "," : "") + std::string("{\"layer\":") + quoted(st.layer) + ",\"node\":" + std::to_string(st.node) +
-             ",\"spearman\":" + finite(st.spearman_abs) + ",\"spearmanSigned\":" + finite(st.spearman_signed) + ",\"ssim\":" +
-             finite(st.ssim) + ",\"probability\":" + finite(st.target_probability) + "}";
+        s += (i ? "," : "") + std::string("{\"layer\":") + quoted(st.layer) +
+             ",\"node\":" + std::to_string(st.node) + ",\"spearman\":" + finite(st.spearman_abs) +
+             ",\"spearmanSigned\":" + finite(st.spearman_signed) + ",\"ssim\":" + finite(st.ssim) +
+             ",\"probability\":" + finite(st.target_probability) + "}";
     }
     return s + "]}";
 }
@@ -64,32 +72,40 @@ static std::string trust_json(const Session& session, const AppState& state) {
 static std::string inside_json(const LayerBrowser& lb) {
     std::string s = "{\"mapsLayer\":" + std::to_string(lb.maps ? lb.maps_node : -1);
     if (lb.maps) {
-        s += ",\"maps\":{\"channels\":" + std::to_string(lb.maps->channels) + ",\"height\":" + std::to_string(lb.maps->height) +
-             ",\"width\":" + std::to_string(lb.maps->width) + ",\"layerMin\":" + number(lb.maps->layer_min) +
+        s += ",\"maps\":{\"channels\":" + std::to_string(lb.maps->channels) +
+             ",\"height\":" + std::to_string(lb.maps->height) +
+             ",\"width\":" + std::to_string(lb.maps->width) +
+             ",\"layerMin\":" + number(lb.maps->layer_min) +
              ",\"layerMax\":" + number(lb.maps->layer_max) + "}";
     }
-    s += ",\"filterLayer\":" + std::to_string(lb.filter_layer) + ",\"filterTarget\":" + std::to_string(lb.filter_target) +
-         ",\"filters\":[";
+    s += ",\"filterLayer\":" + std::to_string(lb.filter_layer) +
+         ",\"filterTarget\":" + std::to_string(lb.filter_target) + ",\"filters\":[";
     for (size_t i = 0; i < lb.filters.size(); ++i) {
         const FilterPicture& p = lb.filters[i];
-        s += (i ? "," : "") + std::string("{\"channel\":") + std::to_string(p.channel) + ",\"start\":" + number(p.start_activation) +
-             ",\"final\":" + number(p.final_activation) + ",\"shape\":" + shape_json(p.image.shape()) + "}";
+        s += (i ? "," : "") + std::string("{\"channel\":") + std::to_string(p.channel) +
+             ",\"start\":" + number(p.start_activation) +
+             ",\"final\":" + number(p.final_activation) +
+             ",\"shape\":" + shape_json(p.image.shape()) + "}";
     }
     return s + "]}";
 }
 
-std::string panels_hook_command(AppState& state, Session& session, UiCache& cache, std::string_view command) {
+std::string panels_hook_command(AppState& state, Session& session, UiCache& cache,
+                                std::string_view command) {
     std::istringstream in{std::string(command)};
     std::string verb;
     in >> verb;
     PanelWork& w = session.panel_work();
     if (verb == "state") {
         const bool busy = panels_busy(session, w);
-        return "{\"tab\":" + quoted(w.tab) + ",\"busy\":" + (busy ? "true" : "false") + ",\"modelVersion\":" +
-               std::to_string(session.model_version()) + ",\"modelName\":" + quoted(session.model().spec.name) +
-               ",\"modelPending\":" + (w.model.pending ? "true" : "false") + ",\"task\":" +
-               quoted(std::string(task_name(session.model().spec.task))) + ",\"classes\":" + std::to_string(session.class_names().size()) +
-               ",\"pendingPreset\":" + quoted(w.model.pending ? w.model.pending->spec.preset : std::string()) + "}";
+        return "{\"tab\":" + quoted(w.tab) + ",\"busy\":" + (busy ? "true" : "false") +
+               ",\"modelVersion\":" + std::to_string(session.model_version()) +
+               ",\"modelName\":" + quoted(session.model().spec.name) +
+               ",\"modelPending\":" + (w.model.pending ? "true" : "false") +
+               ",\"task\":" + quoted(std::string(task_name(session.model().spec.task))) +
+               ",\"classes\":" + std::to_string(session.class_names().size()) +
+               ",\"pendingPreset\":" +
+               quoted(w.model.pending ? w.model.pending->spec.preset : std::string()) + "}";
     }
     if (verb == "tab") {
         in >> w.focus;
@@ -99,8 +115,9 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
         w.layers.sync(session);
         std::string s = "[";
         for (const LayerInfo& l : w.layers.layers)
-            s += (s.size() > 1 ? "," : "") + std::string("{\"node\":") + std::to_string(l.node) + ",\"name\":" + quoted(l.name) +
-                 ",\"op\":" + quoted(l.op) + ",\"shape\":" + shape_json(l.shape) + "}";
+            s += (s.size() > 1 ? "," : "") + std::string("{\"node\":") + std::to_string(l.node) +
+                 ",\"name\":" + quoted(l.name) + ",\"op\":" + quoted(l.op) +
+                 ",\"shape\":" + shape_json(l.shape) + "}";
         return s + "]";
     }
     if (verb == "layer") {
@@ -136,7 +153,8 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
         state.target_class = state.contrast_class = -1;
         return "{}";
     }
-    if (verb == "confirm") {  // the own-model dialog's "Use this model" with what it proposes (the guessed input)
+    if (verb == "confirm") {  // the own-model dialog's "Use this model" with what it proposes (the
+                              // guessed input)
         if (!w.model.pending) return "{\"error\":\"no model is waiting for its input range\"}";
         Status s = install_pending(session, w, w.model.pending->spec.input);
         if (!s) return "{\"error\":" + quoted(s.message()) + "}";
@@ -152,7 +170,8 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
         return "{}";
     }
     if (verb == "selection") {  // the selected face, the face count and the alignment switch
-        return "{\"selected\":" + std::to_string(session.selected()) + ",\"faces\":" + std::to_string(session.faces().size()) +
+        return "{\"selected\":" + std::to_string(session.selected()) +
+               ",\"faces\":" + std::to_string(session.faces().size()) +
                ",\"align\":" + (session.align_faces() ? "true" : "false") + "}";
     }
     if (verb == "align") {  // the photo panel's "Align faces" checkbox
@@ -164,20 +183,32 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
         return "{}";
     }
     if (verb == "inside") return inside_json(w.layers);
-    if (verb == "help") {  // what the help drew last (HelpTrace); "help close" closes the card as its x does
+    if (verb == "help") {  // what the help drew last (HelpTrace); "help close" closes the card as
+                           // its x does
         std::string what;
         in >> what;
-        if (what == "close") state.card_method.clear();
-        else if (!what.empty()) return "{\"error\":" + quoted("help: unknown command '" + what + "' (close)") + "}";
+        if (what == "close")
+            state.card_method.clear();
+        else if (!what.empty())
+            return "{\"error\":" + quoted("help: unknown command '" + what + "' (close)") + "}";
         const HelpTrace& h = cache.help;
-        auto rect = [](const float (&r)[4]) { return "[" + number(r[0]) + "," + number(r[1]) + "," + number(r[2]) + "," + number(r[3]) + "]"; };
-        std::string s = "{\"frame\":" + std::to_string(ImGui::GetFrameCount()) + ",\"menu\":" + rect(h.menu_rect) +
-                        ",\"cardButton\":" + rect(h.card_button_rect) + ",\"menuFrame\":" + std::to_string(h.menu_frame) + ",\"menuMethods\":[";
-        for (size_t i = 0; i < h.menu_methods.size(); ++i) s += (i ? "," : "") + quoted(h.menu_methods[i]);
-        return s + "],\"open\":" + quoted(state.card_method) + ",\"card\":{\"method\":" + quoted(h.card_method) +
-               ",\"frame\":" + std::to_string(h.card_frame) + ",\"text\":" + quoted(h.card_text) + "}}";
+        auto rect = [](const float(&r)[4]) {
+            return "[" + number(r[0]) + "," + number(r[1]) + "," + number(r[2]) + "," +
+                   number(r[3]) + "]";
+        };
+        std::string s = "{\"frame\":" + std::to_string(ImGui::GetFrameCount()) +
+                        ",\"menu\":" + rect(h.menu_rect) +
+                        ",\"cardButton\":" + rect(h.card_button_rect) +
+                        ",\"menuFrame\":" + std::to_string(h.menu_frame) + ",\"menuMethods\":[";
+        for (size_t i = 0; i < h.menu_methods.size(); ++i)
+            s += (i ? "," : "") + quoted(h.menu_methods[i]);
+        return s + "],\"open\":" + quoted(state.card_method) +
+               ",\"card\":{\"method\":" + quoted(h.card_method) +
+               ",\"frame\":" + std::to_string(h.card_frame) + ",\"text\":" + quoted(h.card_text) +
+               "}}";
     }
-    if (verb == "trust") {  // "trust": the section's state; "trust open|slow|cancel|close": as its header and buttons
+    if (verb == "trust") {  // "trust": the section's state; "trust open|slow|cancel|close": as its
+                            // header and buttons
         std::string what;
         in >> what;
         if (what == "open" || what == "slow") {
@@ -190,13 +221,17 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
             state.trust_open = false;
             w.trust.active = false;
         } else if (!what.empty()) {
-            return "{\"error\":" + quoted("trust: unknown command '" + what + "' (open, slow, cancel, close)") + "}";
+            return "{\"error\":" +
+                   quoted("trust: unknown command '" + what + "' (open, slow, cancel, close)") +
+                   "}";
         }
         return trust_json(session, state);
     }
     if (verb == "grid") {
-        std::string s = "{\"method\":" + quoted(w.grid.request.method) + ",\"done\":" + std::to_string(w.grid.maps.size()) + ",\"classes\":[";
-        for (size_t i = 0; i < w.grid.classes.size(); ++i) s += (i ? "," : "") + std::to_string(w.grid.classes[i]);
+        std::string s = "{\"method\":" + quoted(w.grid.request.method) +
+                        ",\"done\":" + std::to_string(w.grid.maps.size()) + ",\"classes\":[";
+        for (size_t i = 0; i < w.grid.classes.size(); ++i)
+            s += (i ? "," : "") + std::to_string(w.grid.classes[i]);
         s += "],\"maxAbs\":[";
         for (size_t i = 0; i < w.grid.maps.size(); ++i) {
             float m = 0;
@@ -207,8 +242,10 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
     }
     if (verb == "confusion") {
         const ConfusionRun& c = w.confusion;
-        std::string s = "{\"loaded\":" + std::string(c.data ? "true" : "false") + ",\"running\":" + (c.running() ? "true" : "false") +
-                        ",\"done\":" + std::to_string(c.next) + ",\"total\":" + std::to_string(c.data ? c.data->size() : 0);
+        std::string s = "{\"loaded\":" + std::string(c.data ? "true" : "false") +
+                        ",\"running\":" + (c.running() ? "true" : "false") +
+                        ",\"done\":" + std::to_string(c.next) +
+                        ",\"total\":" + std::to_string(c.data ? c.data->size() : 0);
         return s + ",\"matrix\":" + (c.matrix ? c.matrix->to_json() : "null") + "}";
     }
     if (verb == "cell" || verb == "open") {
@@ -221,10 +258,12 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
             w.focus = "confusion";
             return "{}";
         }
-        if (!c.matrix || t < 0 || p < 0 || t >= c.matrix->num_classes || p >= c.matrix->num_classes ||
-            i < 0 || i >= static_cast<int>(c.matrix->cell(t, p).size()))
+        if (!c.matrix || t < 0 || p < 0 || t >= c.matrix->num_classes ||
+            p >= c.matrix->num_classes || i < 0 ||
+            i >= static_cast<int>(c.matrix->cell(t, p).size()))
             return "{\"error\":\"no such face in the confusion matrix\"}";
-        const LabeledImage& it = c.data->items[static_cast<size_t>(c.matrix->cell(t, p)[static_cast<size_t>(i)])];
+        const LabeledImage& it =
+            c.data->items[static_cast<size_t>(c.matrix->cell(t, p)[static_cast<size_t>(i)])];
         Status s = session.open_face(it.image, c.data->source + " " + it.id);
         if (!s) return "{\"error\":" + quoted(s.message()) + "}";
         w.focus = "explain";

@@ -12,7 +12,8 @@ void platform_open_file_dialog();
 // Fetches a bundled example photo by its site-relative path; it arrives like a dropped file.
 void platform_open_example(std::string_view path);
 // Offers `bytes` to the user as a file download called `name` (MIME type `mime`).
-void platform_download(std::string_view name, std::string_view mime, std::span<const uint8_t> bytes);
+void platform_download(std::string_view name, std::string_view mime,
+                       std::span<const uint8_t> bytes);
 
 // Live mode's camera (web/live.js). start asks for the user-facing camera; the answer comes back
 // through the platform (Live on with the video's size, or off with a message naming what

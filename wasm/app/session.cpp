@@ -14,8 +14,9 @@
 namespace cnnlens::app {
 
 bool ExplainRequest::operator==(const ExplainRequest& o) const {
-    return method == o.method && params.values() == o.params.values() && target.cls == o.target.cls &&
-           target.contrast == o.target.contrast && target.score == o.target.score && seed == o.seed;
+    return method == o.method && params.values() == o.params.values() &&
+           target.cls == o.target.cls && target.contrast == o.target.contrast &&
+           target.score == o.target.score && seed == o.seed;
 }
 
 int display_scale(const Face& f) {
@@ -28,7 +29,8 @@ bool is_live(const ExplainRequest& r) {
     return m && m->live();
 }
 
-Session::Session() : panel_work_(std::make_unique<PanelWork>()), live_(std::make_unique<LiveWork>()) {}
+Session::Session()
+    : panel_work_(std::make_unique<PanelWork>()), live_(std::make_unique<LiveWork>()) {}
 Session::~Session() = default;
 
 PanelWork& Session::panel_work() { return *panel_work_; }
@@ -36,7 +38,9 @@ const PanelWork& Session::panel_work() const { return *panel_work_; }
 LiveWork& Session::live() { return *live_; }
 const LiveWork& Session::live() const { return *live_; }
 
-std::string_view Session::kernels_name() const { return kernels_ ? kernels_->name : std::string_view("none"); }
+std::string_view Session::kernels_name() const {
+    return kernels_ ? kernels_->name : std::string_view("none");
+}
 
 Status Session::load_models(const FileSource& classifier, const FileSource& detector) {
     kernels_ = select_kernel_set();
@@ -51,10 +55,12 @@ Status Session::load_models(const FileSource& classifier, const FileSource& dete
 }
 
 Status check_photo_size(std::string_view name, int64_t w, int64_t h) {
-    const std::string who = "image '" + std::string(name) + "'", size = std::to_string(w) + "x" + std::to_string(h);
+    const std::string who = "image '" + std::string(name) + "'",
+                      size = std::to_string(w) + "x" + std::to_string(h);
     if (w <= 0 || h <= 0) return corrupt(who + ": " + size + " pixels (a side of zero or less)");
     if (w > limits::kMaxImageSide || h > limits::kMaxImageSide || w * h > limits::kMaxImagePixels)
-        return out_of_range(who + ": " + size + " pixels exceeds the limit of " + std::to_string(limits::kMaxImageSide) + " per side and " +
+        return out_of_range(who + ": " + size + " pixels exceeds the limit of " +
+                            std::to_string(limits::kMaxImageSide) + " per side and " +
                             std::to_string(limits::kMaxImagePixels / 1000000) + " megapixels");
     return Status::ok();
 }
@@ -77,7 +83,8 @@ AreaTaps area_taps(int src, int dst) {
         t.first.push_back(-1);
         t.count.push_back(0);
         t.offset.push_back(static_cast<int>(t.weight.size()));
-        for (int s = static_cast<int>(std::floor(a)); s < std::min(static_cast<int>(std::ceil(b)), src); ++s) {
+        for (int s = static_cast<int>(std::floor(a));
+             s < std::min(static_cast<int>(std::ceil(b)), src); ++s) {
             const double cover = std::min<double>(b, s + 1) - std::max<double>(a, s);
             if (cover <= 1e-12) continue;
             if (t.first.back() < 0) t.first.back() = s;
@@ -92,7 +99,8 @@ AreaTaps area_taps(int src, int dst) {
 // whole rows at a time: a loop the compiler vectorises), then averages along the row, so only
 // one row of floats is held and every source pixel is read once.
 template <int C>
-void downscale_rows(const Image& img, Image& out, const AreaTaps& tx, const AreaTaps& ty, int64_t y0, int64_t y1) {
+void downscale_rows(const Image& img, Image& out, const AreaTaps& tx, const AreaTaps& ty,
+                    int64_t y0, int64_t y1) {
     const size_t sw = static_cast<size_t>(img.width) * C;
     std::vector<float> acc(sw);
     for (int64_t y = y0; y < y1; ++y) {
@@ -112,7 +120,8 @@ void downscale_rows(const Image& img, Image& out, const AreaTaps& tx, const Area
             float sum[C] = {};
             for (int i = 0; i < tx.count[xi]; ++i)
                 for (int k = 0; k < C; ++k) sum[k] += w[i] * p[i * C + k];
-            for (int k = 0; k < C; ++k) dst[xi * C + k] = static_cast<uint8_t>(std::clamp(sum[k] + 0.5f, 0.f, 255.f));
+            for (int k = 0; k < C; ++k)
+                dst[xi * C + k] = static_cast<uint8_t>(std::clamp(sum[k] + 0.5f, 0.f, 255.f));
         }
     }
 }
@@ -135,9 +144,15 @@ Image downscale_to(const Image& img, int max_side) {
     const AreaTaps tx = area_taps(img.width, out.width), ty = area_taps(img.height, out.height);
     parallel_for(out.height, 16, [&](int64_t y0, int64_t y1, int) {
         switch (img.channels) {
-            case 1: downscale_rows<1>(img, out, tx, ty, y0, y1); break;
-            case 3: downscale_rows<3>(img, out, tx, ty, y0, y1); break;
-            default: downscale_rows<4>(img, out, tx, ty, y0, y1); break;
+            case 1:
+                downscale_rows<1>(img, out, tx, ty, y0, y1);
+                break;
+            case 3:
+                downscale_rows<3>(img, out, tx, ty, y0, y1);
+                break;
+            default:
+                downscale_rows<4>(img, out, tx, ty, y0, y1);
+                break;
         }
     });
     return out;
@@ -164,7 +179,8 @@ Image input_picture(const Tensor& input, const InputSpec& spec) {
             const size_t c = spec.mean.size() == 1 ? 0 : static_cast<size_t>(i % img.channels);
             v = input[i] * spec.std[c] + spec.mean[c];
         }
-        img.pixels[static_cast<size_t>(i)] = static_cast<uint8_t>(std::clamp(v, 0.f, 1.f) * 255.f + 0.5f);
+        img.pixels[static_cast<size_t>(i)] =
+            static_cast<uint8_t>(std::clamp(v, 0.f, 1.f) * 255.f + 0.5f);
     }
     return img;
 }
@@ -172,7 +188,9 @@ Image input_picture(const Tensor& input, const InputSpec& spec) {
 namespace {
 
 // Whether a photo is seen through its shown copy (see Session::kMaxDisplaySide).
-bool is_large(const Image& img) { return std::max(img.width, img.height) > Session::kMaxDisplaySide; }
+bool is_large(const Image& img) {
+    return std::max(img.width, img.height) > Session::kMaxDisplaySide;
+}
 
 }  // namespace
 
@@ -182,7 +200,8 @@ const Image& Session::photo_preview() const {
     return preview_;
 }
 
-Expected<std::vector<Face>> Session::find_faces(const Image& img, const Image& small, const Model& model, GraphProbe& probe,
+Expected<std::vector<Face>> Session::find_faces(const Image& img, const Image& small,
+                                                const Model& model, GraphProbe& probe,
                                                 StageTimes* times) {
     auto t0 = std::chrono::steady_clock::now();
     const bool large = is_large(img);
@@ -247,7 +266,9 @@ Status Session::classify(std::vector<Face>& faces, const Model& model, GraphProb
 }
 
 Status Session::set_align_faces(bool on) {
-    if (busy()) return invalid_argument("an explanation is running; cancel it before switching face alignment");
+    if (busy())
+        return invalid_argument(
+            "an explanation is running; cancel it before switching face alignment");
     if (on == crop_options_.align) return Status::ok();
     CropOptions o = crop_options_;
     o.align = on;
@@ -261,7 +282,8 @@ Status Session::set_align_faces(bool on) {
             f.crop = old.crop;
         } else {
             f.frame = face_crop_frame(f.box, o);
-            f.crop = crop_frame(photo_, f.frame, is_large(photo_) ? kMaxCropSide : 0);  // as find_faces
+            f.crop =
+                crop_frame(photo_, f.frame, is_large(photo_) ? kMaxCropSide : 0);  // as find_faces
         }
         faces.push_back(std::move(f));
     }
@@ -283,7 +305,8 @@ void Session::drop_explanation() {
 
 Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name) {
     if (!ready()) return invalid_argument("the models are not loaded yet");
-    if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
+    if (busy())
+        return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
     const auto t0 = std::chrono::steady_clock::now();
     auto img = decode_image(bytes, name);
     if (!img) return img.status();
@@ -295,18 +318,23 @@ Status Session::open_photo(std::span<const uint8_t> bytes, std::string_view name
 
 Status Session::open_pixels(Image img, std::string_view name) {
     if (!ready()) return invalid_argument("the models are not loaded yet");
-    if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
+    if (busy())
+        return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
     CNNLENS_RETURN_IF_ERROR(check_photo_size(name, img.width, img.height));
     const int c = img.channels;
-    if ((c != 1 && c != 3 && c != 4) || img.pixels.size() != static_cast<size_t>(img.width) * img.height * c)
-        return invalid_argument("image '" + std::string(name) + "': " + std::to_string(img.pixels.size()) + " bytes are not " +
-                                std::to_string(img.width) + "x" + std::to_string(img.height) + " pixels of 1, 3 or 4 channels");
+    if ((c != 1 && c != 3 && c != 4) ||
+        img.pixels.size() != static_cast<size_t>(img.width) * img.height * c)
+        return invalid_argument("image '" + std::string(name) +
+                                "': " + std::to_string(img.pixels.size()) + " bytes are not " +
+                                std::to_string(img.width) + "x" + std::to_string(img.height) +
+                                " pixels of 1, 3 or 4 channels");
     StageTimes times;
     auto t0 = std::chrono::steady_clock::now();
     if (c == 4) {  // in place: the photo's bytes are never held twice
         const size_t n = static_cast<size_t>(img.width) * img.height;
         uint8_t* p = img.pixels.data();
-        for (size_t i = 0; i < n; ++i) p[3 * i] = p[4 * i], p[3 * i + 1] = p[4 * i + 1], p[3 * i + 2] = p[4 * i + 2];
+        for (size_t i = 0; i < n; ++i)
+            p[3 * i] = p[4 * i], p[3 * i + 1] = p[4 * i + 1], p[3 * i + 2] = p[4 * i + 2];
         img.pixels.resize(3 * n);
         img.channels = 3;
         times.emplace_back("rgb", ms_since(t0));
@@ -331,7 +359,8 @@ Status Session::open_pixels(Image img, std::string_view name) {
 void Session::select(int face) {
     // Background panel work may run meanwhile: it holds on to the faces (not the selection) and
     // drops results of a face no longer selected.
-    if (job_.running || face < 0 || face >= static_cast<int>(faces_.size()) || face == selected_) return;
+    if (job_.running || face < 0 || face >= static_cast<int>(faces_.size()) || face == selected_)
+        return;
     selected_ = face;
     explanation_.reset();
     explanation_partial_ = false;
@@ -347,12 +376,15 @@ void Session::select_step(int step) {
 }
 
 const Face* Session::selected_face() const {
-    return selected_ >= 0 && selected_ < static_cast<int>(faces_.size()) ? &faces_[static_cast<size_t>(selected_)] : nullptr;
+    return selected_ >= 0 && selected_ < static_cast<int>(faces_.size())
+               ? &faces_[static_cast<size_t>(selected_)]
+               : nullptr;
 }
 
 void Session::request(const ExplainRequest& r) {
     if (job_.running) return;
-    if (!pending_ && explanation_ && !explanation_partial_ && r == explained_) return;  // already shown
+    if (!pending_ && explanation_ && !explanation_partial_ && r == explained_)
+        return;  // already shown
     pending_ = r;
     job_.pending = true;
 }
@@ -389,10 +421,13 @@ Status Session::run_pending(const std::function<bool(float)>& on_progress) {
     const Face* f = selected_face();
     if (!f) return invalid_argument("no face is selected");
     const ExplanationMethod* m = find_method(r.method);
-    if (!m) return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() + ")");
+    if (!m)
+        return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() +
+                                ")");
     job_.running = true;
     Params params = r.params;
-    if (job_batch_ > 0 && !params.has("batch") && m->find_param("batch")) params.set("batch", job_batch_);
+    if (job_batch_ > 0 && !params.has("batch") && m->find_param("batch"))
+        params.set("batch", job_batch_);
     lock.unlock();
 
     // From here on the job computes without the lock and publishes under it.

@@ -24,14 +24,16 @@ namespace cnnlens::app {
 // (ModelTask::kImage) sees the whole photo: its one Face is the photo's center crop with the
 // input's aspect (photo_to_input's region), found without the detector.
 struct Face {
-    FaceBox box;             // in photo pixels; the whole photo (or its center crop) when `whole_photo`
-    CropFrame frame;         // the region `crop` shows, in photo pixels: turned when aligned
-    bool whole_photo = false;  // not a detected face: an image model's view, or a photo that looks like a face crop
-    Image crop;              // crop_frame(photo, frame): the face (eyes level when aligned), or the center crop (8-bit, the photo's channels)
-    Tensor input;            // the classifier's input row [1, H, W, C]
-    Image input_picture;     // `input` back as 8-bit pixels, what overlays are drawn on
+    FaceBox box;      // in photo pixels; the whole photo (or its center crop) when `whole_photo`
+    CropFrame frame;  // the region `crop` shows, in photo pixels: turned when aligned
+    bool whole_photo = false;  // not a detected face: an image model's view, or a photo that looks
+                               // like a face crop
+    Image crop;  // crop_frame(photo, frame): the face (eyes level when aligned), or the center crop
+                 // (8-bit, the photo's channels)
+    Tensor input;              // the classifier's input row [1, H, W, C]
+    Image input_picture;       // `input` back as 8-bit pixels, what overlays are drawn on
     std::vector<float> probs;  // one per class
-    int top = 0;             // argmax of probs
+    int top = 0;               // argmax of probs
 };
 
 // What to explain: a method by name, its parameter values, the target and the seed.
@@ -117,8 +119,8 @@ public:
     // on); the photo itself when it is no larger. A larger photo's is made on first use.
     const Image& photo_preview() const;
     // Milliseconds the last open_photo / open_pixels spent per stage, in order ("decode",
-    // "rgb", "preview": the one pass over the photo, making photo_shown(); "detect": the faces found and
-    // cut out; "classify"; a stage that did not run is absent).
+    // "rgb", "preview": the one pass over the photo, making photo_shown(); "detect": the faces
+    // found and cut out; "classify"; a stage that did not run is absent).
     using StageTimes = std::vector<std::pair<std::string, double>>;
     const StageTimes& photo_timings() const { return photo_timings_; }
     const std::string& photo_name() const { return photo_name_; }
@@ -153,7 +155,9 @@ public:
     void request(const ExplainRequest& r);
     const JobStatus& job() const { return job_; }
     // Stops the running job at its next progress report, or drops a pending one; no-op when idle.
-    void cancel() { if (job_.pending || job_.running) job_.cancel_requested = true; }
+    void cancel() {
+        if (job_.pending || job_.running) job_.cancel_requested = true;
+    }
     // Runs the pending job if any; `on_progress` is called from inside the job, without the
     // state lock (return false to cancel). Returns the error of a failed job (cancelled jobs
     // return kCancelled).
@@ -196,8 +200,8 @@ private:
     // the detector looks at it downscaled further to kDetectSide, an image model's center crop is
     // cut from it, and face crops from `img` (capped at kMaxCropSide). Adds the ms of "detect"
     // and "classify" to `times` when given.
-    Expected<std::vector<Face>> find_faces(const Image& img, const Image& small, const Model& model, GraphProbe& probe,
-                                           StageTimes* times = nullptr);
+    Expected<std::vector<Face>> find_faces(const Image& img, const Image& small, const Model& model,
+                                           GraphProbe& probe, StageTimes* times = nullptr);
     // Fills each face's input, probabilities and input picture, classifying all in one batch.
     static Status classify(std::vector<Face>& faces, const Model& model, GraphProbe& probe);
     void drop_explanation();

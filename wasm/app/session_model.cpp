@@ -15,7 +15,8 @@
 namespace cnnlens::app {
 
 Status Session::install_model(Model&& m) {
-    if (busy()) return invalid_argument("an explanation is running; cancel it before changing the model");
+    if (busy())
+        return invalid_argument("an explanation is running; cancel it before changing the model");
     auto model = std::make_unique<Model>(std::move(m));
     auto probe = std::make_unique<GraphProbe>(*model, *kernels_);
     // The photo is seen afresh: a model of another task finds other faces (or the whole photo).
@@ -37,7 +38,9 @@ Status Session::install_model(Model&& m) {
 
 Status Session::set_task(ModelTask task) {
     if (!ready()) return invalid_argument("the models are not loaded yet");
-    if (busy()) return invalid_argument("an explanation is running; cancel it before changing what the model looks at");
+    if (busy())
+        return invalid_argument(
+            "an explanation is running; cancel it before changing what the model looks at");
     if (task == ModelTask::kAuto || task == model_->spec.task) return Status::ok();
     const ModelTask before = model_->spec.task;
     model_->spec.task = task;
@@ -59,11 +62,13 @@ Status Session::set_task(ModelTask task) {
 
 Status Session::open_face(const Image& face, std::string_view name) {
     if (!ready()) return invalid_argument("the models are not loaded yet");
-    if (busy()) return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
+    if (busy())
+        return invalid_argument(std::string(name) + ": an explanation is running; cancel it first");
     Face f;
     f.whole_photo = true;
     f.box = FaceBox{0, 0, static_cast<float>(face.width), static_cast<float>(face.height), 1.f, {}};
-    f.frame = CropFrame{face.width / 2.f, face.height / 2.f, static_cast<float>(face.width), static_cast<float>(face.height), 0.f};
+    f.frame = CropFrame{face.width / 2.f, face.height / 2.f, static_cast<float>(face.width),
+                        static_cast<float>(face.height), 0.f};
     f.crop = face;
     f.input = image_to_input(f.crop, model_->spec.input);
     auto r = probe_->run(f.input, ProbeRequest{});
@@ -87,12 +92,14 @@ Status Session::open_face(const Image& face, std::string_view name) {
     return Status::ok();
 }
 
-// --- Dropped files and models ---------------------------------------------------------------------------------------
+// --- Dropped files and models
+// ---------------------------------------------------------------------------------------
 
 ModelMemory model_memory(const Graph& g, int threads) {
     ModelMemory m;
     for (const Node& n : g.nodes())
-        if (n.op == OpType::kConst) m.weights += n.value.size() * static_cast<int64_t>(sizeof(float));
+        if (n.op == OpType::kConst)
+            m.weights += n.value.size() * static_cast<int64_t>(sizeof(float));
     m.tape = g.tape_bytes_per_image();
     m.threads = std::max(threads, 1);
     return m;
@@ -104,9 +111,11 @@ std::string megabytes(int64_t bytes) {
     return buf;
 }
 
-Status check_memory(std::string_view what, int64_t need, std::string_view detail, int64_t available) {
+Status check_memory(std::string_view what, int64_t need, std::string_view detail,
+                    int64_t available) {
     if (available < 0 || need <= available) return Status::ok();
-    return out_of_range(std::string(what) + " needs " + megabytes(need) + " (" + std::string(detail) + ") but the page can get only " +
+    return out_of_range(std::string(what) + " needs " + megabytes(need) + " (" +
+                        std::string(detail) + ") but the page can get only " +
                         megabytes(available) + " more memory; the current model stays");
 }
 
@@ -137,7 +146,9 @@ Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files) {
     for (DroppedFile& f : files) {
         switch (file_kind(f.name)) {
             case FileKind::kPhoto:
-                keep(f.width > 0 ? s.open_pixels(Image{f.width, f.height, 4, std::move(f.bytes)}, f.name) : s.open_photo(f.bytes, f.name));
+                keep(f.width > 0
+                         ? s.open_pixels(Image{f.width, f.height, 4, std::move(f.bytes)}, f.name)
+                         : s.open_photo(f.bytes, f.name));
                 if (s.photo_name() == f.name) w.focus = "explain";
                 break;
             case FileKind::kDataset: {
@@ -158,7 +169,8 @@ Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files) {
 }
 
 // Class names from a .txt (one per line) or a .json list of strings.
-static Expected<std::vector<std::string>> read_class_names(const std::string& name, std::string_view text) {
+static Expected<std::vector<std::string>> read_class_names(const std::string& name,
+                                                           std::string_view text) {
     std::vector<std::string> out;
     if (lower_extension(name) == "txt") {
         size_t i = 0;
@@ -166,7 +178,8 @@ static Expected<std::vector<std::string>> read_class_names(const std::string& na
             size_t e = text.find('\n', i);
             if (e == std::string_view::npos) e = text.size();
             std::string line(text.substr(i, e - i));
-            while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+            while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+                line.pop_back();
             if (!line.empty()) out.push_back(line);
             i = e + 1;
         }
@@ -184,7 +197,9 @@ Status load_model_files(Session& s, PanelWork& w) {
         if (it == files.end()) {
             std::string have;
             for (const auto& [n, b] : files) have += (have.empty() ? "" : ", ") + n;
-            return not_found("'" + name + "' is missing: drop it together with the others (dropped: " + have + ")");
+            return not_found("'" + name +
+                             "' is missing: drop it together with the others (dropped: " + have +
+                             ")");
         }
         // Weight files are read once: handed over, not copied, so a large model is not held twice.
         const std::string ext = lower_extension(name);
@@ -195,13 +210,16 @@ Status load_model_files(Session& s, PanelWork& w) {
     int shards = 0;
     for (const auto& [name, bytes] : files) {
         const std::string_view text = as_text(bytes);
-        if (name == "cnnlens.json") main = name;
-        else if (lower_extension(name) == "bin") ++shards;
+        if (name == "cnnlens.json")
+            main = name;
+        else if (lower_extension(name) == "bin")
+            ++shards;
         else if (lower_extension(name) == "onnx") {
             if (main != "cnnlens.json") main = name;
         } else if (name.size() > 13 && name.compare(name.size() - 13, 13, ".cnnlens.json") == 0) {
             continue;  // an ONNX model's description, read by load_model_from
-        } else if (lower_extension(name) == "json" && text.find("\"modelTopology\"") != std::string_view::npos) {
+        } else if (lower_extension(name) == "json" &&
+                   text.find("\"modelTopology\"") != std::string_view::npos) {
             if (main.empty()) main = name;
         } else {
             classes_file = name;
@@ -209,31 +227,42 @@ Status load_model_files(Session& s, PanelWork& w) {
         }
     }
     if (main.empty())
-        return invalid_argument("no model among the dropped files: drop an .onnx file, or a TF.js model.json together with its .bin files");
-    const auto available = [&]() -> int64_t { return w.model.memory_available ? w.model.memory_available() : -1; };
+        return invalid_argument(
+            "no model among the dropped files: drop an .onnx file, or a TF.js model.json together "
+            "with its .bin files");
+    const auto available = [&]() -> int64_t {
+        return w.model.memory_available ? w.model.memory_available() : -1;
+    };
     // Before the weights are built: they take about as much as the files that hold them (float32).
     int64_t file_bytes = 0;
     for (const auto& [name, bytes] : files) file_bytes += static_cast<int64_t>(bytes.size());
-    CNNLENS_RETURN_IF_ERROR(check_memory(main, file_bytes, "its weights, about the size of its files", available()));
+    CNNLENS_RETURN_IF_ERROR(
+        check_memory(main, file_bytes, "its weights, about the size of its files", available()));
     auto m = load_model_from(source, main);
     if (!m) return m.status();
     files.clear();  // the weights are built: the files' bytes go before the tape is counted
     const ModelMemory need = model_memory(m->graph, pool_threads());
-    CNNLENS_RETURN_IF_ERROR(check_memory(main, need.tape * need.threads,
-                                         "activations and gradients of one image: " + megabytes(need.tape) + " for each of " +
-                                             std::to_string(need.threads) + " thread" + (need.threads == 1 ? "" : "s") +
-                                             ", besides its weights' " + megabytes(need.weights),
-                                         available()));
+    CNNLENS_RETURN_IF_ERROR(check_memory(
+        main, need.tape * need.threads,
+        "activations and gradients of one image: " + megabytes(need.tape) + " for each of " +
+            std::to_string(need.threads) + " thread" + (need.threads == 1 ? "" : "s") +
+            ", besides its weights' " + megabytes(need.weights),
+        available()));
     if (!classes_file.empty()) {
         auto names = read_class_names(classes_file, class_text);
         if (!names) return names.status();
         if (static_cast<int>(names->size()) != m->num_classes())
-            return invalid_argument(classes_file + " lists " + std::to_string(names->size()) + " class names but the model has " +
+            return invalid_argument(classes_file + " lists " + std::to_string(names->size()) +
+                                    " class names but the model has " +
                                     std::to_string(m->num_classes()) + " outputs");
         m->spec.classes = std::move(*names);
     }
-    w.model.pending_source = lower_extension(main) == "onnx" ? main : main + " + " + std::to_string(shards) + " shard" + (shards == 1 ? "" : "s");
-    if (!m->spec.inferred) {  // described by cnnlens.json or <name>.cnnlens.json: nothing to confirm
+    w.model.pending_source =
+        lower_extension(main) == "onnx"
+            ? main
+            : main + " + " + std::to_string(shards) + " shard" + (shards == 1 ? "" : "s");
+    if (!m->spec
+             .inferred) {  // described by cnnlens.json or <name>.cnnlens.json: nothing to confirm
         w.model.pending.reset();
         CNNLENS_RETURN_IF_ERROR(s.install_model(std::move(*m)));
         w.focus = "explain";
@@ -249,13 +278,17 @@ Status install_pending(Session& s, PanelWork& w, const InputSpec& input, ModelTa
     Model& m = *w.model.pending;
     const InputSpec& g = m.spec.input;
     if (input.height != g.height || input.width != g.width || input.channels != g.channels)
-        return invalid_argument("the model's input is " + std::to_string(g.height) + "x" + std::to_string(g.width) + "x" +
-                                std::to_string(g.channels) + ", not " + std::to_string(input.height) + "x" +
+        return invalid_argument("the model's input is " + std::to_string(g.height) + "x" +
+                                std::to_string(g.width) + "x" + std::to_string(g.channels) +
+                                ", not " + std::to_string(input.height) + "x" +
                                 std::to_string(input.width) + "x" + std::to_string(input.channels));
-    if (input.mean.empty() && !(input.range_hi > input.range_lo)) return invalid_argument("the input range must have hi > lo");
-    if (input.mean.size() != input.std.size() || (!input.mean.empty() && input.mean.size() != 1 &&
-                                                  input.mean.size() != static_cast<size_t>(input.channels)))
-        return invalid_argument("mean and std need one value, or one per channel (" + std::to_string(input.channels) + ")");
+    if (input.mean.empty() && !(input.range_hi > input.range_lo))
+        return invalid_argument("the input range must have hi > lo");
+    if (input.mean.size() != input.std.size() ||
+        (!input.mean.empty() && input.mean.size() != 1 &&
+         input.mean.size() != static_cast<size_t>(input.channels)))
+        return invalid_argument("mean and std need one value, or one per channel (" +
+                                std::to_string(input.channels) + ")");
     for (float v : input.std)
         if (!(v > 0.f)) return invalid_argument("every std must be > 0, got " + std::to_string(v));
     m.spec.input = input;

@@ -12,13 +12,16 @@ using StateLock = std::unique_lock<std::mutex>;
 
 FaceKey face_key(const Session& s) { return {s.photo_version(), s.selected(), s.model_version()}; }
 
-Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r, const ProgressFn& yield) {
+Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r,
+                                       const ProgressFn& yield) {
     StateLock lock(s.state_mutex());
     const Face* f = s.selected_face();
     if (!f) return invalid_argument("no face is selected");
     lock.unlock();
     const ExplanationMethod* m = find_method(r.method);
-    if (!m) return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() + ")");
+    if (!m)
+        return invalid_argument("unknown method '" + r.method + "' (available: " + method_names() +
+                                ")");
     ExplainContext ctx(s.probe());
     ctx.seed = r.seed;
     ctx.progress = yield;
@@ -47,8 +50,11 @@ void ClassGrid::want(const Session& s, const ExplainRequest& r) {
     } else {
         for (int c = 0; c < n; ++c) classes.push_back(c);
         const auto& p = f->probs;
-        std::partial_sort(classes.begin(), classes.begin() + kTopClasses, classes.end(),
-                          [&](int a, int b) { return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)] || (p[static_cast<size_t>(a)] == p[static_cast<size_t>(b)] && a < b); });
+        std::partial_sort(
+            classes.begin(), classes.begin() + kTopClasses, classes.end(), [&](int a, int b) {
+                return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)] ||
+                       (p[static_cast<size_t>(a)] == p[static_cast<size_t>(b)] && a < b);
+            });
         classes.resize(kTopClasses);
     }
     ++version;
@@ -67,7 +73,8 @@ Status ClassGrid::step(Session& s, const ProgressFn& yield) {
     lock.unlock();
     auto e = explain_selected(s, r, yield);
     lock.lock();
-    if (version != v0 || key != face_key(s)) return Status::ok();  // asked for something else meanwhile
+    if (version != v0 || key != face_key(s))
+        return Status::ok();  // asked for something else meanwhile
     if (!e && e.status().code() == ErrorCode::kCancelled) return Status::ok();  // redone next time
     if (!e) {
         maps.clear();
@@ -137,9 +144,10 @@ const LayerInfo* LayerBrowser::find(int node) const {
 }
 
 void LayerBrowser::want_filters(int layer, const AscentParams& params, int count) {
-    const bool same = layer == filter_layer && filter_model_version == model_version &&
-                      ascent_params_to(params).values() == ascent_params_to(filter_params).values() &&
-                      params.seed == filter_params.seed;
+    const bool same =
+        layer == filter_layer && filter_model_version == model_version &&
+        ascent_params_to(params).values() == ascent_params_to(filter_params).values() &&
+        params.seed == filter_params.seed;
     if (!same) {
         filters.clear();
         ++filters_generation;
@@ -193,8 +201,10 @@ Status LayerBrowser::step(Session& s, const ProgressFn& yield) {
         lock.unlock();
         auto p = visualize_filter(s.probe(), layer, static_cast<int>(n), params, yield);
         lock.lock();
-        if (gen != filters_generation || filters.size() != n || !filtering()) return Status::ok();  // changed meanwhile
-        if (!p && p.status().code() == ErrorCode::kCancelled) return Status::ok();  // redone next time
+        if (gen != filters_generation || filters.size() != n || !filtering())
+            return Status::ok();  // changed meanwhile
+        if (!p && p.status().code() == ErrorCode::kCancelled)
+            return Status::ok();  // redone next time
         if (!p) {
             stop_filters();
             return p.status();
@@ -212,7 +222,8 @@ Status ConfusionRun::open(const Session& s, std::string_view text, std::string_v
     o.class_names = s.class_names();
     auto d = parse_csv_dataset(text, name, o);
     if (!d) return d.status();
-    if (d->items.empty()) return invalid_argument(std::string(name) + ": no labeled faces in the file");
+    if (d->items.empty())
+        return invalid_argument(std::string(name) + ": no labeled faces in the file");
     data = std::move(*d);
     model_version = s.model_version();
     next = 0;
@@ -225,7 +236,9 @@ Status ConfusionRun::open(const Session& s, std::string_view text, std::string_v
 }
 
 float ConfusionRun::progress() const {
-    return data && !data->items.empty() ? static_cast<float>(next) / static_cast<float>(data->items.size()) : 0.f;
+    return data && !data->items.empty()
+               ? static_cast<float>(next) / static_cast<float>(data->items.size())
+               : 0.f;
 }
 
 Status ConfusionRun::step(Session& s) {
@@ -236,7 +249,8 @@ Status ConfusionRun::step(Session& s) {
             data.reset();
             matrix.reset();
             ++version;
-            return invalid_argument("the labeled set was read for " + std::to_string(s.class_names().size()) +
+            return invalid_argument("the labeled set was read for " +
+                                    std::to_string(s.class_names().size()) +
                                     "-class models; drop it again for this model");
         }
         data->class_names = s.class_names();
@@ -282,7 +296,8 @@ namespace {
 
 // The explanation shown is final: not a partial map, and no job is about to replace it.
 bool explanation_final(const Session& s) {
-    return s.explanation() && !s.explanation_partial() && !s.job().running && !s.job().pending && s.selected_face();
+    return s.explanation() && !s.explanation_partial() && !s.job().running && !s.job().pending &&
+           s.selected_face();
 }
 
 // The metrics of `group`, in the list's order.
@@ -301,7 +316,8 @@ struct TrustResult {
     std::vector<SanityStep> sanity;
 };
 
-Status add_scores(TrustResult& r, std::string_view group, const MetricInput& in, const MetricOptions& opt, const ProgressFn& progress) {
+Status add_scores(TrustResult& r, std::string_view group, const MetricInput& in,
+                  const MetricOptions& opt, const ProgressFn& progress) {
     const std::vector<const MetricDef*> ms = group_metrics(group);
     auto v = compute_metrics(in, ms, opt, progress);
     if (!v) return v.status();
@@ -309,45 +325,55 @@ Status add_scores(TrustResult& r, std::string_view group, const MetricInput& in,
     return Status::ok();
 }
 
-Expected<TrustResult> compute_stage(TrustRun::Stage st, const Session& s, const MetricInput& in, const ExplainRequest& req,
-                                    const ProgressFn& progress) {
+Expected<TrustResult> compute_stage(TrustRun::Stage st, const Session& s, const MetricInput& in,
+                                    const ExplainRequest& req, const ProgressFn& progress) {
     const MetricOptions opt = seeded_metric_options(req.seed);
     TrustResult r;
     Status status;
     switch (st) {
-    case TrustRun::Stage::kNone: break;
-    case TrustRun::Stage::kCurves: {
-        // The AUCs are compute_metrics' (its "deletion_insertion" group runs this without the
-        // random orders, which do not change the map's own curves).
-        FaithfulnessOptions o = opt.deletion;
-        o.random_orders = TrustRun::kRandomOrders;
-        auto c = deletion_insertion(*in.probe, in.image, in.map, in.target.cls, o, progress);
-        if (!c) return c.status();
-        r.scores.push_back({find_metric("deletion_auc"), c->deletion.auc});
-        r.scores.push_back({find_metric("insertion_auc"), c->insertion.auc});
-        r.curves = std::move(*c);
-        break;
-    }
-    case TrustRun::Stage::kRoad: {
-        auto c = road(*in.probe, in.image, in.map, in.target.cls, opt.road, progress);
-        if (!c) return c.status();
-        r.scores.push_back({find_metric("road_morf"), c->morf_mean});
-        r.scores.push_back({find_metric("road_lerf"), c->lerf_mean});
-        r.road = std::move(*c);
-        break;
-    }
-    case TrustRun::Stage::kCorrelation: status = add_scores(r, "faithfulness_correlation", in, opt, progress); break;
-    case TrustRun::Stage::kInfidelity: status = add_scores(r, "infidelity", in, opt, progress); break;
-    case TrustRun::Stage::kSensitivity: status = add_scores(r, "sensitivity", in, opt, progress); break;
-    case TrustRun::Stage::kRandomLogit: status = add_scores(r, "random_logit", in, opt, progress); break;
-    case TrustRun::Stage::kSanity: {
-        SanityOptions so;
-        so.seed = so.explain_seed = req.seed;
-        auto steps = model_randomization(s.model(), s.kernels(), *in.method, in.image, in.target, in.params, so, progress);
-        if (!steps) return steps.status();
-        r.sanity = std::move(*steps);
-        break;
-    }
+        case TrustRun::Stage::kNone:
+            break;
+        case TrustRun::Stage::kCurves: {
+            // The AUCs are compute_metrics' (its "deletion_insertion" group runs this without the
+            // random orders, which do not change the map's own curves).
+            FaithfulnessOptions o = opt.deletion;
+            o.random_orders = TrustRun::kRandomOrders;
+            auto c = deletion_insertion(*in.probe, in.image, in.map, in.target.cls, o, progress);
+            if (!c) return c.status();
+            r.scores.push_back({find_metric("deletion_auc"), c->deletion.auc});
+            r.scores.push_back({find_metric("insertion_auc"), c->insertion.auc});
+            r.curves = std::move(*c);
+            break;
+        }
+        case TrustRun::Stage::kRoad: {
+            auto c = road(*in.probe, in.image, in.map, in.target.cls, opt.road, progress);
+            if (!c) return c.status();
+            r.scores.push_back({find_metric("road_morf"), c->morf_mean});
+            r.scores.push_back({find_metric("road_lerf"), c->lerf_mean});
+            r.road = std::move(*c);
+            break;
+        }
+        case TrustRun::Stage::kCorrelation:
+            status = add_scores(r, "faithfulness_correlation", in, opt, progress);
+            break;
+        case TrustRun::Stage::kInfidelity:
+            status = add_scores(r, "infidelity", in, opt, progress);
+            break;
+        case TrustRun::Stage::kSensitivity:
+            status = add_scores(r, "sensitivity", in, opt, progress);
+            break;
+        case TrustRun::Stage::kRandomLogit:
+            status = add_scores(r, "random_logit", in, opt, progress);
+            break;
+        case TrustRun::Stage::kSanity: {
+            SanityOptions so;
+            so.seed = so.explain_seed = req.seed;
+            auto steps = model_randomization(s.model(), s.kernels(), *in.method, in.image,
+                                             in.target, in.params, so, progress);
+            if (!steps) return steps.status();
+            r.sanity = std::move(*steps);
+            break;
+        }
     }
     if (!status) return status;
     return r;
@@ -357,14 +383,22 @@ Expected<TrustResult> compute_stage(TrustRun::Stage st, const Session& s, const 
 
 std::string_view TrustRun::stage_label(Stage st) {
     switch (st) {
-    case Stage::kNone: return "";
-    case Stage::kCurves: return "deletion and insertion curves";
-    case Stage::kRoad: return "ROAD";
-    case Stage::kCorrelation: return "faithfulness correlation";
-    case Stage::kInfidelity: return "infidelity";
-    case Stage::kSensitivity: return "sensitivity";
-    case Stage::kRandomLogit: return "random logit";
-    case Stage::kSanity: return "randomization check";
+        case Stage::kNone:
+            return "";
+        case Stage::kCurves:
+            return "deletion and insertion curves";
+        case Stage::kRoad:
+            return "ROAD";
+        case Stage::kCorrelation:
+            return "faithfulness correlation";
+        case Stage::kInfidelity:
+            return "infidelity";
+        case Stage::kSensitivity:
+            return "sensitivity";
+        case Stage::kRandomLogit:
+            return "random logit";
+        case Stage::kSanity:
+            return "randomization check";
     }
     return "";
 }
@@ -418,7 +452,8 @@ void TrustRun::sync(const Session& s) {
 
 TrustRun::Stage TrustRun::next(const Session& s) const {
     if (!active || !s.ready() || !explanation_final(s)) return Stage::kNone;
-    if (key != face_key(s) || explanation_version != s.explanation_version()) return Stage::kCurves;  // after the reset
+    if (key != face_key(s) || explanation_version != s.explanation_version())
+        return Stage::kCurves;  // after the reset
     if (stopped || !error.empty()) return Stage::kNone;
     if (!curves) return Stage::kCurves;
     if (!road) return Stage::kRoad;
@@ -432,8 +467,9 @@ TrustRun::Stage TrustRun::next(const Session& s) const {
 }
 
 bool TrustRun::complete() const {
-    return curves && road && (!slow || (find("faithfulness_correlation") && find("infidelity") && find("max_sensitivity") &&
-                                        find("random_logit") && !sanity.empty()));
+    return curves && road &&
+           (!slow || (find("faithfulness_correlation") && find("infidelity") &&
+                      find("max_sensitivity") && find("random_logit") && !sanity.empty()));
 }
 
 const TrustRun::Score* TrustRun::find(std::string_view metric) const {
@@ -475,19 +511,22 @@ Status TrustRun::step(Session& s, const ProgressFn& yield) {
     };
     auto r = compute_stage(st, s, in, req, report);
     lock.lock();
-    if (generation_ != gen || key != face_key(s) || explanation_version != s.explanation_version()) {
+    if (generation_ != gen || key != face_key(s) ||
+        explanation_version != s.explanation_version()) {
         sync(s);  // another map or face meanwhile: what was computed is dropped
         return Status::ok();
     }
     running = Stage::kNone;
     progress = 0.f;
-    if (!r && r.status().code() == ErrorCode::kCancelled) return Status::ok();  // stopped, or redone next time
+    if (!r && r.status().code() == ErrorCode::kCancelled)
+        return Status::ok();  // stopped, or redone next time
     if (!r) {
         error = std::string(stage_label(st)) + ": " + r.status().message();
         return Status(r.status().code(), "trust scores, " + error);
     }
     for (Score& sc : r->scores) scores.push_back(sc);
-    std::stable_sort(scores.begin(), scores.end(), [](const Score& a, const Score& b) { return a.metric < b.metric; });
+    std::stable_sort(scores.begin(), scores.end(),
+                     [](const Score& a, const Score& b) { return a.metric < b.metric; });
     if (r->curves) curves = std::move(r->curves);
     if (r->road) road = std::move(r->road);
     if (!r->sanity.empty()) sanity = std::move(r->sanity);
@@ -511,9 +550,11 @@ Status step_panels(Session& s, PanelWork& w, const ProgressFn& yield) {
 
 bool panels_busy(const Session& s, const PanelWork& w) {
     if (!s.ready()) return false;
-    const bool maps_wanted = s.selected_face() && w.layers.maps_layer >= 0 &&
-                             (w.layers.maps_key != face_key(s) || w.layers.maps_node != w.layers.maps_layer);
-    return maps_wanted || w.layers.filtering() || w.confusion.running() || w.side.pending.has_value() || w.trust.busy(s) ||
+    const bool maps_wanted =
+        s.selected_face() && w.layers.maps_layer >= 0 &&
+        (w.layers.maps_key != face_key(s) || w.layers.maps_node != w.layers.maps_layer);
+    return maps_wanted || w.layers.filtering() || w.confusion.running() ||
+           w.side.pending.has_value() || w.trust.busy(s) ||
            (s.selected_face() && w.grid.key == face_key(s) && !w.grid.complete(s));
 }
 

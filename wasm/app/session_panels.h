@@ -37,7 +37,8 @@ FaceKey face_key(const Session& s);
 
 // Runs `r` on the selected face now (blocking; the state lock is taken to find the face, not
 // while computing). Errors name the method.
-Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r, const ProgressFn& yield = {});
+Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r,
+                                       const ProgressFn& yield = {});
 
 // One map per class of a cheap method for the selected face: the request with target.cls set
 // to each class in turn (the contrast and score stay). Filled one class per step(). A model
@@ -46,7 +47,7 @@ Expected<Explanation> explain_selected(Session& s, const ExplainRequest& r, cons
 struct ClassGrid {
     static constexpr int kAllClassesUpTo = 10;
     static constexpr int kTopClasses = 8;
-    ExplainRequest request;         // target.cls of the last map computed
+    ExplainRequest request;  // target.cls of the last map computed
     FaceKey key;
     std::vector<int> classes;       // the classes shown, in order
     std::vector<Explanation> maps;  // maps[k] is for classes[k]; maps.size() are done
@@ -54,7 +55,8 @@ struct ClassGrid {
     // Asks for the grid of (r, selected face); restarts when that differs from what is held.
     void want(const Session& s, const ExplainRequest& r);
     bool complete(const Session& s) const;
-    Status step(Session& s, const ProgressFn& yield = {});  // the next class's map; ok when nothing is to do
+    Status step(Session& s,
+                const ProgressFn& yield = {});  // the next class's map; ok when nothing is to do
 };
 
 // A second method shown next to the main explanation. Cheap methods follow every change;
@@ -90,7 +92,7 @@ struct LayerBrowser {
     std::vector<FilterPicture> filters;  // channels 0, 1, ... in order
     int filter_target = 0;               // channels wanted; filters.size() < it while running
     int filters_version = 0;
-    int filters_generation = 0;          // bumps when `filters` starts over
+    int filters_generation = 0;  // bumps when `filters` starts over
 
     // Refreshes `layers` when the model changed (and drops pictures of the old model).
     void sync(const Session& s);
@@ -114,7 +116,7 @@ struct ConfusionRun {
     int model_version = -1;  // the model `labels`/`predictions` come from
     size_t next = 0;         // items evaluated so far
     std::vector<int> predictions;
-    std::vector<float> probs;  // [next, classes]
+    std::vector<float> probs;               // [next, classes]
     std::optional<ConfusionMatrix> matrix;  // when every item is done
     int version = 0;
     bool stopped = false;
@@ -140,15 +142,25 @@ struct ConfusionRun {
 // what was computed, and a result that arrives for an older one is dropped.
 struct TrustRun {
     static constexpr int kRandomOrders = 1;
-    enum class Stage { kNone, kCurves, kRoad, kCorrelation, kInfidelity, kSensitivity, kRandomLogit, kSanity };
+    enum class Stage {
+        kNone,
+        kCurves,
+        kRoad,
+        kCorrelation,
+        kInfidelity,
+        kSensitivity,
+        kRandomLogit,
+        kSanity
+    };
     struct Score {
         const MetricDef* metric = nullptr;
         double value = 0;  // NaN where the definition leaves it undefined
     };
 
-    bool active = false;     // compute after each explanation (the section is open; closing it clears this)
-    bool slow = false;       // the slow metrics and the randomization check are wanted
-    bool stopped = false;    // Cancel: nothing more runs until asked again (want())
+    bool active =
+        false;  // compute after each explanation (the section is open; closing it clears this)
+    bool slow = false;     // the slow metrics and the randomization check are wanted
+    bool stopped = false;  // Cancel: nothing more runs until asked again (want())
     // What the results are for: the explanation of `request` on `key`'s face.
     FaceKey key;
     int explanation_version = -1;
@@ -200,7 +212,8 @@ struct ModelMemory {
 ModelMemory model_memory(const Graph& g, int threads);
 // An error naming `what`, `need` (with `detail`: what it is made of) and `available` when
 // need > available; ok otherwise, and always when available < 0 (unknown: no limit).
-Status check_memory(std::string_view what, int64_t need, std::string_view detail, int64_t available);
+Status check_memory(std::string_view what, int64_t need, std::string_view detail,
+                    int64_t available);
 // "45.2 MB"
 std::string megabytes(int64_t bytes);
 
@@ -225,7 +238,8 @@ struct DroppedFile {
 };
 
 enum class FileKind { kPhoto, kDataset, kModel };
-// By extension: .csv is a labeled set; .onnx, .json, .bin and .txt belong to a model; others photos.
+// By extension: .csv is a labeled set; .onnx, .json, .bin and .txt belong to a model; others
+// photos.
 FileKind file_kind(std::string_view name);
 
 // Everything the extra panels keep between frames.
@@ -252,7 +266,8 @@ Status open_files(Session& s, PanelWork& w, std::vector<DroppedFile>& files);
 Status load_model_files(Session& s, PanelWork& w);
 // Installs w.model.pending with `input` (size and channels must be the graph's) and `task`
 // (kAuto: the one the model was given or inferred).
-Status install_pending(Session& s, PanelWork& w, const InputSpec& input, ModelTask task = ModelTask::kAuto);
+Status install_pending(Session& s, PanelWork& w, const InputSpec& input,
+                       ModelTask task = ModelTask::kAuto);
 // Advances every panel by one step (at most one step of each job that has work). Returns the
 // first error. `yield`, when set, is called from inside long steps (a class map, a second
 // method, a filter picture) with their progress; it may hand the thread to the browser (the

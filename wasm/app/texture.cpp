@@ -26,7 +26,8 @@ void Texture::upload(const Image& img, int64_t v, bool smooth) {
     set_filter(smooth);
     glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
     const GLenum format = rgb ? GL_RGB : GL_RGBA;
-    glTexImage2D(GL_TEXTURE_2D, 0, static_cast<GLint>(format), up.width, up.height, 0, format, GL_UNSIGNED_BYTE, up.pixels.data());
+    glTexImage2D(GL_TEXTURE_2D, 0, static_cast<GLint>(format), up.width, up.height, 0, format,
+                 GL_UNSIGNED_BYTE, up.pixels.data());
     width = up.width;
     height = up.height;
     version = v;

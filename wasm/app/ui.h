@@ -29,10 +29,11 @@ struct PanelTextures {
     Texture maps;                    // the selected layer's feature maps, one tile per channel
     Texture filters;                 // filter pictures, one tile per channel
     Texture big_filter, big_activation;
-    Texture gallery;                 // thumbnails of a confusion cell's faces
-    Texture trust_strip;             // the randomization check's maps side by side
+    Texture gallery;      // thumbnails of a confusion cell's faces
+    Texture trust_strip;  // the randomization check's maps side by side
     int64_t trust_key = -1;
-    int64_t grid_key = -1, side_key = -1, maps_key = -1, filters_key = -1, big_key = -1, gallery_key = -1;
+    int64_t grid_key = -1, side_key = -1, maps_key = -1, filters_key = -1, big_key = -1,
+            gallery_key = -1;
     float grid_lo = 0, grid_hi = 1, side_lo[2] = {0, 0}, side_hi[2] = {1, 1};
     int grid_colormap = 0, side_colormap[2] = {0, 0};
 };
@@ -51,7 +52,7 @@ struct HelpTrace {
 // GPU-side and derived pictures the panels keep between frames.
 struct UiCache {
     Texture photo, face, overlay;
-    Texture photo_map;         // the map laid over the photo through the face's frame
+    Texture photo_map;  // the map laid over the photo through the face's frame
     ShownMap shown;
     int64_t overlay_key = -1;  // hash of (explanation version, display settings)
     int64_t photo_map_key = -1;
@@ -104,16 +105,18 @@ void draw_empty_state(const AppState& state);
 
 // The extra panels, one file each; they request work from session.panel_work(), which
 // step_panels() (session_panels.h) advances once per frame.
-void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache);   // panel_grid.cpp
-void draw_compare_panel(AppState& state, Session& session, UiCache& cache);      // panel_grid.cpp
-void draw_layers_panel(AppState& state, Session& session, UiCache& cache);       // panel_layers.cpp
-void draw_confusion_panel(AppState& state, Session& session, UiCache& cache);    // panel_confusion.cpp
-void draw_model_panel(AppState& state, Session& session, UiCache& cache);        // panel_model.cpp
+void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache);  // panel_grid.cpp
+void draw_compare_panel(AppState& state, Session& session, UiCache& cache);     // panel_grid.cpp
+void draw_layers_panel(AppState& state, Session& session, UiCache& cache);      // panel_layers.cpp
+void draw_confusion_panel(AppState& state, Session& session,
+                          UiCache& cache);                                 // panel_confusion.cpp
+void draw_model_panel(AppState& state, Session& session, UiCache& cache);  // panel_model.cpp
 // The Trust section under the explain panel's map (its scores are session.panel_work().trust).
-void draw_trust_panel(AppState& state, Session& session, UiCache& cache);        // panel_trust.cpp
+void draw_trust_panel(AppState& state, Session& session, UiCache& cache);  // panel_trust.cpp
 // The face with a map over it, as the explain panel shows it (4x, the state's colormap and
 // opacity); `nm` receives the normalised map and its legend range.
-Image overlay_picture(const AppState& state, const Face& face, const Explanation& e, NormalizedMap* nm = nullptr);
+Image overlay_picture(const AppState& state, const Face& face, const Explanation& e,
+                      NormalizedMap* nm = nullptr);
 // Tile k of a texture made by grid(tiles, columns, {}, 0) from equal tiles of tile_w x tile_h,
 // drawn at w x h; returns true when clicked.
 bool atlas_tile(const Texture& t, int k, int columns, int tile_w, int tile_h, float w, float h);
@@ -125,6 +128,7 @@ bool atlas_tile(const Texture& t, int k, int columns, int tile_w, int tile_h, fl
 // "selection" (selected face, face count, alignment), "align on|off", "help" (HelpTrace),
 // "help close" (closes the card).
 // Unknown commands answer {"error": ...}.
-std::string panels_hook_command(AppState& state, Session& session, UiCache& cache, std::string_view command);
+std::string panels_hook_command(AppState& state, Session& session, UiCache& cache,
+                                std::string_view command);
 
 }  // namespace cnnlens::app

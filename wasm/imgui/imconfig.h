@@ -4,7 +4,7 @@
 // IMGUI_USER_CONFIG + IMGUI_DISABLE_INCLUDE_IMCONFIG_H by wasm/CMakeLists.txt.
 #pragma once
 struct ImMat2;
-struct ImTransform;              // referenced by the fork's imgui.h
+struct ImTransform;                // referenced by the fork's imgui.h
 #define IMGUI_ENABLE_STB_TRUETYPE  // the fork compiles stb_truetype only with this
 #define ENABLE_STB_DECOMPRESS      // the fork embeds ProggyClean only with this
 #define IMGUI_DISABLE_OBSOLETE_FUNCTIONS

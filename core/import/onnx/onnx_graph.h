@@ -1,4 +1,5 @@
-// Import of ONNX models (ModelProto, opsets 1 to 18; before 9 the forms whose meaning later changed are refused) into the engine's Graph.
+// Import of ONNX models (ModelProto, opsets 1 to 18; before 9 the forms whose meaning later changed
+// are refused) into the engine's Graph.
 //
 // The file is read with our own bounds-checked protobuf reader (protobuf.h). NCHW models are
 // converted to the engine's NHWC once, at import: every rank-4 runtime tensor is kept NHWC,
@@ -26,8 +27,8 @@
 namespace cnnlens {
 
 struct OnnxLimits {
-    size_t max_bytes = size_t{512} << 20;       // whole file
-    int max_nodes = 50000;                      // NodeProtos in the graph
+    size_t max_bytes = size_t{512} << 20;            // whole file
+    int max_nodes = 50000;                           // NodeProtos in the graph
     int64_t max_tensor_elements = int64_t{1} << 28;  // one initializer or constant
     int64_t max_total_elements = int64_t{1} << 28;   // all initializers together
 };
@@ -48,8 +49,8 @@ struct OnnxLimits {
 // value also serves where an op needs a constant (a Conv's weights, a MatMul's second operand, a
 // PRelu's slope, a lower-rank operand that broadcasts), and an input used only that way is left
 // out of the Graph's inputs. A symbolic input dimension takes the given value's size.
-Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& name, const OnnxLimits& limits = {},
-                            std::span<const OnnxTensor> given = {});
+Expected<Graph> import_onnx(std::span<const uint8_t> bytes, const std::string& name,
+                            const OnnxLimits& limits = {}, std::span<const OnnxTensor> given = {});
 
 // The layout rule of the import at a graph's boundary: a rank-4 runtime tensor is NCHW in ONNX
 // and NHWC in the engine; every other rank is the same in both. With batch_added (the graph's

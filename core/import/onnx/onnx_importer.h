@@ -17,7 +17,8 @@ namespace cnnlens::onnx_import {
 std::vector<int64_t> strides_of(const std::vector<int64_t>& d);
 
 // Calls f(index vector) for every element in row-major order.
-void for_each_index(const std::vector<int64_t>& dims, const std::function<void(const std::vector<int64_t>&)>& f);
+void for_each_index(const std::vector<int64_t>& dims,
+                    const std::function<void(const std::vector<int64_t>&)>& f);
 
 ConstValue like(const ConstValue& src, std::vector<int64_t> dims);
 
@@ -37,11 +38,12 @@ bool broadcasts_to(const std::vector<int64_t>& c, const std::vector<int64_t>& di
 
 // A tensor of the ONNX graph: a constant, or a node of the engine graph. Runtime tensors of
 // rank 4 are NHWC in the engine; `onnx` is the ONNX shape (dimension 0 is the batch, held as
-// 1), or with an added batch axis (Importer::lead_) 1 followed by the ONNX shape. hwc_flat marks a [N, C*H*W] tensor whose engine memory is in (h, w, c) order.
-// `layout`, when set, overrides the default axis order: engine axis i holds ONNX axis
-// layout[i]. ONNX Transposes only relabel it and Reshapes follow it, so PyTorch's NCHW<->NHWC
-// permutes (ConvNeXt) and channel shuffles (ShuffleNet) cost at most one engine Transpose;
-// consumers that need the default order call plain().
+// 1), or with an added batch axis (Importer::lead_) 1 followed by the ONNX shape. hwc_flat marks a
+// [N, C*H*W] tensor whose engine memory is in (h, w, c) order. `layout`, when set, overrides the
+// default axis order: engine axis i holds ONNX axis layout[i]. ONNX Transposes only relabel it and
+// Reshapes follow it, so PyTorch's NCHW<->NHWC permutes (ConvNeXt) and channel shuffles
+// (ShuffleNet) cost at most one engine Transpose; consumers that need the default order call
+// plain().
 struct Value {
     bool is_const = false;
     ConstValue c;
@@ -60,10 +62,10 @@ class Importer;
 struct OnnxOp {
     enum Flags : unsigned {
         kNone = 0,
-        kBatchFirst = 1,    // needs its input's first axis to be the batch (Conv, pooling, ...)
-        kOneD = 2,          // a 1-D form ([N,C,L]) is run as 2-D
-        kOutputs = 4,       // has several outputs of its own (Split, LayerNormalization)
-        kNeverFolded = 8,   // converted even when every input is a constant (Shape)
+        kBatchFirst = 1,   // needs its input's first axis to be the batch (Conv, pooling, ...)
+        kOneD = 2,         // a 1-D form ([N,C,L]) is run as 2-D
+        kOutputs = 4,      // has several outputs of its own (Split, LayerNormalization)
+        kNeverFolded = 8,  // converted even when every input is a constant (Shape)
     };
     std::string_view name;
     Status (*map)(Importer&, const OnnxNode&);
@@ -76,7 +78,8 @@ class Importer {
 public:
     // add_batch: give every runtime tensor a leading batch axis of size 1 that the model does
     // not have (its first axis is data); ONNX axis k is then axis k + 1 of Value::onnx.
-    Importer(const std::string& file, OnnxModel& m, std::span<const OnnxTensor> given, bool add_batch);
+    Importer(const std::string& file, OnnxModel& m, std::span<const OnnxTensor> given,
+             bool add_batch);
 
     size_t converted() const { return converted_; }
 
@@ -101,14 +104,20 @@ private:
     // Adds a node and infers its shape now, so errors point at the ONNX node being converted.
     Expected<int> add(const std::string& name, OpType op, OpAttrs attrs, std::vector<int> inputs);
 
-    int add_const(const std::string& name, Tensor t) { return g_.add_const(unique(name), std::move(t)); }
+    int add_const(const std::string& name, Tensor t) {
+        return g_.add_const(unique(name), std::move(t));
+    }
 
     static std::vector<int64_t> onnx_shape(const Shape& s);
 
     Status define(const OnnxNode& n, int node, size_t output = 0);
 
-    Status fail(const OnnxNode& n, const std::string& what) const { return invalid_argument(file_ + ": " + n.label() + ": " + what); }
-    Status unsup(const OnnxNode& n, const std::string& what) const { return unsupported(file_ + ": " + n.label() + ": " + what); }
+    Status fail(const OnnxNode& n, const std::string& what) const {
+        return invalid_argument(file_ + ": " + n.label() + ": " + what);
+    }
+    Status unsup(const OnnxNode& n, const std::string& what) const {
+        return unsupported(file_ + ": " + n.label() + ": " + what);
+    }
 
     // Input k of n: a constant or runtime value (null for a missing optional input).
     const Value* in(const OnnxNode& n, size_t k);
@@ -130,20 +139,25 @@ private:
 
     // A constant broadcast against a runtime tensor of ONNX rank r, in the engine layout `lay`
     // (default: the rank's).
-    Expected<Tensor> const_for(const OnnxNode& n, const ConstValue& c, size_t r, std::vector<int> lay = {});
+    Expected<Tensor> const_for(const OnnxNode& n, const ConstValue& c, size_t r,
+                               std::vector<int> lay = {});
 
     // The engine node holding v in the default layout (materialises an hwc_flat tensor or a
     // relabelled layout).
     Expected<int> plain(const Value& v, const std::string& name);
 
-    std::vector<int> layout_of(const Value& v) const { return v.layout.empty() ? layout(v.onnx.size()) : v.layout; }
+    std::vector<int> layout_of(const Value& v) const {
+        return v.layout.empty() ? layout(v.onnx.size()) : v.layout;
+    }
 
     // The engine node holding v (not hwc_flat) with engine axis i = ONNX axis want[i]: a
     // Transpose when v's layout differs, made once per (node, layout).
-    Expected<int> with_layout(const Value& v, const std::vector<int>& want, const std::string& name);
+    Expected<int> with_layout(const Value& v, const std::vector<int>& want,
+                              const std::string& name);
 
     // Records output `output` of n as engine node `node` holding ONNX shape `onnx` in `lay`.
-    void define_as(const OnnxNode& n, int node, std::vector<int64_t> onnx, std::vector<int> lay, size_t output = 0);
+    void define_as(const OnnxNode& n, int node, std::vector<int64_t> onnx, std::vector<int> lay,
+                   size_t output = 0);
 
     // A Transpose of engine node x; consecutive transposes are composed (identity ones vanish).
     Expected<int> transpose(const std::string& name, int x, std::vector<int> perm);
@@ -153,7 +167,9 @@ private:
     Status reshape_to(const OnnxNode& n, const Value& v, std::vector<int64_t> target);
 
     // --- conversion ------------------------------------------------------------------------
-    bool used(const OnnxNode& n, size_t k) { return k < n.outputs.size() && !n.outputs[k].empty() && consumers_[n.outputs[k]] > 0; }
+    bool used(const OnnxNode& n, size_t k) {
+        return k < n.outputs.size() && !n.outputs[k].empty() && consumers_[n.outputs[k]] > 0;
+    }
 
     // ONNX axis `a` (negative counts from the end) of a runtime tensor whose Value::onnx has
     // rank r, as an axis of Value::onnx; -1 when out of range.
@@ -181,7 +197,8 @@ private:
     static bool has_batch(const ConstValue& c);
 
     // Target shape of Reshape/Squeeze/Unsqueeze/Flatten for input dims `d`.
-    Expected<std::vector<int64_t>> reshaped_dims(const OnnxNode& n, const std::vector<int64_t>& d, bool runtime);
+    Expected<std::vector<int64_t>> reshaped_dims(const OnnxNode& n, const std::vector<int64_t>& d,
+                                                 bool runtime);
 
     // Cast's `to`: a DataType value, or before opset 6 its name ("FLOAT").
     static int64_t cast_target(const OnnxNode& n);
@@ -190,7 +207,8 @@ private:
     Status fold(const OnnxNode& n);
 
     // NumPy broadcasting of two shapes.
-    Expected<std::vector<int64_t>> broadcast_dims(const OnnxNode& n, const std::vector<int64_t>& a, const std::vector<int64_t>& b);
+    Expected<std::vector<int64_t>> broadcast_dims(const OnnxNode& n, const std::vector<int64_t>& a,
+                                                  const std::vector<int64_t>& b);
 
     // Comparisons, Mod, logic, Max/Min and Where on constants (shape and mask arithmetic), with
     // NumPy broadcasting. The batch size (unknown at import) may be compared and selected, as
@@ -201,12 +219,14 @@ private:
     // by updates.
     Status fold_scatter_nd(const OnnxNode& n, const ConstValue& data, ConstValue& out);
 
-    Status fold_binary(const OnnxNode& n, const ConstValue& a, const ConstValue& b, ConstValue& out);
+    Status fold_binary(const OnnxNode& n, const ConstValue& a, const ConstValue& b,
+                       ConstValue& out);
 
     Status slice(const OnnxNode& n, const ConstValue& x, ConstValue& out);
 
     // Explicit (begin, end) pads per spatial axis from pads / auto_pad.
-    Status spatial_pads(const OnnxNode& n, const int64_t in_hw[2], const int64_t k[2], const int64_t s[2], const int64_t d[2], int64_t pads[4]);
+    Status spatial_pads(const OnnxNode& n, const int64_t in_hw[2], const int64_t k[2],
+                        const int64_t s[2], const int64_t d[2], int64_t pads[4]);
 
     Status pair_attr(const OnnxNode& n, const char* name, int64_t def, int64_t out[2], int64_t hi);
 
@@ -307,8 +327,10 @@ private:
     // LayerNormalization (opset 17): normalizes ONNX axes axis..r-1 of x.
     Status layer_norm(const OnnxNode& n);
 
-    // One engine Slice of v along ONNX axes (starts/ends/steps per axis); the result keeps v's layout.
-    Status slice_of(const OnnxNode& n, const Value& v, std::vector<int64_t> axes, const std::vector<int64_t>& starts, const std::vector<int64_t>& ends,
+    // One engine Slice of v along ONNX axes (starts/ends/steps per axis); the result keeps v's
+    // layout.
+    Status slice_of(const OnnxNode& n, const Value& v, std::vector<int64_t> axes,
+                    const std::vector<int64_t>& starts, const std::vector<int64_t>& ends,
                     std::vector<int64_t> steps, size_t output);
 
     // Gather of a computed tensor at constant indices (x[:, 0], a transformer's class token):
@@ -331,9 +353,10 @@ private:
     const std::string& file_;
     OnnxModel& m_;
     std::set<int> image_nodes_;  // engine nodes that hold NHWC images (Node::image)
-    size_t converted_ = 0;  // nodes read before an error: which reading of a graph got further
-    bool image_input_ = false;  // an image input read as NHWC with a batch axis added
-    int lead_;  // 1 when every runtime tensor carries an added batch axis (0 inside batch_first_with_lead)
+    size_t converted_ = 0;       // nodes read before an error: which reading of a graph got further
+    bool image_input_ = false;   // an image input read as NHWC with a batch axis added
+    int lead_;  // 1 when every runtime tensor carries an added batch axis (0 inside
+                // batch_first_with_lead)
     Graph g_;
     std::unordered_map<std::string, Value> values_;
     std::unordered_map<std::string, int> consumers_;

@@ -24,8 +24,12 @@ public:
         while (r.more()) {
             CNNLENS_RETURN_IF_ERROR(r.next(f));
             switch (f.number) {
-                case 1: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "ir_version", m.ir_version)); break;
-                case 2: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "producer_name", m.producer)); break;
+                case 1:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "ir_version", m.ir_version));
+                    break;
+                case 2:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "producer_name", m.producer));
+                    break;
                 case 7: {
                     CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "graph"));
                     PbReader g = r.sub(f, file_ + ": GraphProto");
@@ -34,23 +38,28 @@ public:
                     break;
                 }
                 case 8: {
-                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "opset_import"));
+                    CNNLENS_RETURN_IF_ERROR(
+                        r.expect(f, WireType::kLengthDelimited, "opset_import"));
                     PbReader o = r.sub(f, file_ + ": OperatorSetIdProto");
                     std::string domain;
                     int64_t version = 0;
                     PbField g;
                     while (o.more()) {
                         CNNLENS_RETURN_IF_ERROR(o.next(g));
-                        if (g.number == 1) CNNLENS_RETURN_IF_ERROR(pb::read_string(o, g, "domain", domain));
-                        if (g.number == 2) CNNLENS_RETURN_IF_ERROR(pb::read_int(o, g, "version", version));
+                        if (g.number == 1)
+                            CNNLENS_RETURN_IF_ERROR(pb::read_string(o, g, "domain", domain));
+                        if (g.number == 2)
+                            CNNLENS_RETURN_IF_ERROR(pb::read_int(o, g, "version", version));
                     }
                     if (domain.empty() || domain == "ai.onnx") m.opset = version;
                     break;
                 }
-                default: break;  // doc_string, metadata, functions, training info: not needed
+                default:
+                    break;  // doc_string, metadata, functions, training info: not needed
             }
         }
-        if (!has_graph) return corrupt(file_ + ": ModelProto has no graph (is this an ONNX model?)");
+        if (!has_graph)
+            return corrupt(file_ + ": ModelProto has no graph (is this an ONNX model?)");
         return Status::ok();
     }
 
@@ -64,7 +73,8 @@ private:
                 case 1: {
                     CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "node"));
                     if (static_cast<int>(m.nodes.size()) >= limits_.max_nodes)
-                        return out_of_range(file_ + ": the graph has more than " + std::to_string(limits_.max_nodes) + " nodes");
+                        return out_of_range(file_ + ": the graph has more than " +
+                                            std::to_string(limits_.max_nodes) + " nodes");
                     PbReader n = r.sub(f, file_ + ": NodeProto #" + std::to_string(m.nodes.size()));
                     OnnxNode node;
                     CNNLENS_RETURN_IF_ERROR(parse_node(n, node));
@@ -73,27 +83,32 @@ private:
                 }
                 case 5: {
                     CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "initializer"));
-                    PbReader t = r.sub(f, file_ + ": initializer #" + std::to_string(m.initializers.size()));
+                    PbReader t =
+                        r.sub(f, file_ + ": initializer #" + std::to_string(m.initializers.size()));
                     ConstValue v;
                     std::string name;
                     CNNLENS_RETURN_IF_ERROR(tensor(t, v, name, "initializer"));
                     total += v.count();
                     if (total > limits_.max_total_elements)
-                        return out_of_range(file_ + ": the initializers hold more than " + std::to_string(limits_.max_total_elements) + " values");
+                        return out_of_range(file_ + ": the initializers hold more than " +
+                                            std::to_string(limits_.max_total_elements) + " values");
                     m.initializers[name] = std::move(v);
                     break;
                 }
                 case 11:
                 case 12: {
-                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, f.number == 11 ? "input" : "output"));
+                    CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited,
+                                                     f.number == 11 ? "input" : "output"));
                     PbReader v = r.sub(f, file_ + ": ValueInfoProto");
                     ValueInfo vi;
                     CNNLENS_RETURN_IF_ERROR(value_info(v, vi));
                     (f.number == 11 ? m.inputs : m.outputs).push_back(std::move(vi));
                     break;
                 }
-                case 15: return unsupported(file_ + ": sparse initializers are not supported");
-                default: break;
+                case 15:
+                    return unsupported(file_ + ": sparse initializers are not supported");
+                default:
+                    break;
             }
         }
         return Status::ok();
@@ -105,11 +120,23 @@ private:
             CNNLENS_RETURN_IF_ERROR(r.next(f));
             std::string s;
             switch (f.number) {
-                case 1: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "input", s)); n.inputs.push_back(s); break;
-                case 2: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "output", s)); n.outputs.push_back(s); break;
-                case 3: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "name", n.name)); break;
-                case 4: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "op_type", n.op)); break;
-                case 7: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "domain", n.domain)); break;
+                case 1:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "input", s));
+                    n.inputs.push_back(s);
+                    break;
+                case 2:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "output", s));
+                    n.outputs.push_back(s);
+                    break;
+                case 3:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "name", n.name));
+                    break;
+                case 4:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "op_type", n.op));
+                    break;
+                case 7:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "domain", n.domain));
+                    break;
                 case 5: {
                     CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "attribute"));
                     PbReader a = r.sub(f, r.what() + " attribute");
@@ -118,11 +145,13 @@ private:
                     n.attrs.push_back(std::move(at));
                     break;
                 }
-                default: break;
+                default:
+                    break;
             }
         }
         if (n.op.empty()) return corrupt(r.what() + " has no op_type");
-        if (n.outputs.empty()) return corrupt(r.what() + " ('" + n.name + "', " + n.op + ") has no outputs");
+        if (n.outputs.empty())
+            return corrupt(r.what() + " ('" + n.name + "', " + n.op + ") has no outputs");
         if (n.name.empty()) n.name = n.outputs[0];
         return Status::ok();
     }
@@ -132,11 +161,21 @@ private:
         while (r.more()) {
             CNNLENS_RETURN_IF_ERROR(r.next(f));
             switch (f.number) {
-                case 1: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "name", a.name)); break;
-                case 20: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "type", a.type)); break;
-                case 2: CNNLENS_RETURN_IF_ERROR(pb::read_float(r, f, "f", a.f)); break;
-                case 3: CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "i", a.i)); break;
-                case 4: CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "s", a.s)); break;
+                case 1:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "name", a.name));
+                    break;
+                case 20:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "type", a.type));
+                    break;
+                case 2:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_float(r, f, "f", a.f));
+                    break;
+                case 3:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_int(r, f, "i", a.i));
+                    break;
+                case 4:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_string(r, f, "s", a.s));
+                    break;
                 case 5: {
                     CNNLENS_RETURN_IF_ERROR(r.expect(f, WireType::kLengthDelimited, "t"));
                     PbReader t = r.sub(f, r.what() + " tensor");
@@ -145,9 +184,15 @@ private:
                     a.has_t = true;
                     break;
                 }
-                case 7: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_floats(r, f, "floats", a.floats, 1 << 20)); break;
-                case 8: CNNLENS_RETURN_IF_ERROR(pb::read_repeated_ints(r, f, "ints", a.ints, 1 << 20)); break;
-                default: break;  // graphs, strings, tensors: only used by ops we do not support
+                case 7:
+                    CNNLENS_RETURN_IF_ERROR(
+                        pb::read_repeated_floats(r, f, "floats", a.floats, 1 << 20));
+                    break;
+                case 8:
+                    CNNLENS_RETURN_IF_ERROR(pb::read_repeated_ints(r, f, "ints", a.ints, 1 << 20));
+                    break;
+                default:
+                    break;  // graphs, strings, tensors: only used by ops we do not support
             }
         }
         return Status::ok();
@@ -170,7 +215,8 @@ private:
                 PbField h;
                 while (tt.more()) {
                     CNNLENS_RETURN_IF_ERROR(tt.next(h));
-                    if (h.number == 1) CNNLENS_RETURN_IF_ERROR(pb::read_int(tt, h, "elem_type", v.elem_type));
+                    if (h.number == 1)
+                        CNNLENS_RETURN_IF_ERROR(pb::read_int(tt, h, "elem_type", v.elem_type));
                     if (h.number != 2) continue;
                     CNNLENS_RETURN_IF_ERROR(tt.expect(h, WireType::kLengthDelimited, "shape"));
                     v.has_shape = true;
@@ -180,15 +226,19 @@ private:
                         CNNLENS_RETURN_IF_ERROR(sh.next(d));
                         if (d.number != 1) continue;
                         CNNLENS_RETURN_IF_ERROR(sh.expect(d, WireType::kLengthDelimited, "dim"));
-                        if (v.dims.size() >= 16) return unsupported(r.what() + " '" + v.name + "' has more than 16 dimensions");
+                        if (v.dims.size() >= 16)
+                            return unsupported(r.what() + " '" + v.name +
+                                               "' has more than 16 dimensions");
                         PbReader dr = sh.sub(d, sh.what() + " dim");
                         int64_t value = -1;
                         std::string param;
                         PbField e;
                         while (dr.more()) {
                             CNNLENS_RETURN_IF_ERROR(dr.next(e));
-                            if (e.number == 1) CNNLENS_RETURN_IF_ERROR(pb::read_int(dr, e, "dim_value", value));
-                            if (e.number == 2) CNNLENS_RETURN_IF_ERROR(pb::read_string(dr, e, "dim_param", param));
+                            if (e.number == 1)
+                                CNNLENS_RETURN_IF_ERROR(pb::read_int(dr, e, "dim_value", value));
+                            if (e.number == 2)
+                                CNNLENS_RETURN_IF_ERROR(pb::read_string(dr, e, "dim_param", param));
                         }
                         v.dims.push_back(value);
                         v.params.push_back(param);
@@ -207,8 +257,9 @@ private:
         v = const_value(std::move(t));
         for (size_t k = 0; k < v.f.size(); ++k)
             if (!std::isfinite(v.f[k]))
-                return corrupt(file_ + ": " + kind + " '" + name + "' holds " + (std::isnan(v.f[k]) ? "NaN" : "an infinite value") + " at element " + std::to_string(k) + " of " +
-                               dims_str(v.dims));
+                return corrupt(file_ + ": " + kind + " '" + name + "' holds " +
+                               (std::isnan(v.f[k]) ? "NaN" : "an infinite value") + " at element " +
+                               std::to_string(k) + " of " + dims_str(v.dims));
         return Status::ok();
     }
 
@@ -218,7 +269,8 @@ private:
 
 }  // namespace
 
-Status read_onnx_model(std::span<const uint8_t> bytes, const std::string& file, const OnnxLimits& limits, OnnxModel& m) {
+Status read_onnx_model(std::span<const uint8_t> bytes, const std::string& file,
+                       const OnnxLimits& limits, OnnxModel& m) {
     Parser p(file, limits);
     return p.model(bytes, m);
 }

@@ -18,7 +18,19 @@
 namespace cnnlens::onnx_import {
 
 // ONNX TensorProto.DataType values we read.
-enum DataType : int { kFloat = 1, kUint8 = 2, kInt8 = 3, kUint16 = 4, kInt16 = 5, kInt32 = 6, kInt64 = 7, kString = 8, kBool = 9, kFloat16 = 10, kDouble = 11 };
+enum DataType : int {
+    kFloat = 1,
+    kUint8 = 2,
+    kInt8 = 3,
+    kUint16 = 4,
+    kInt16 = 5,
+    kInt32 = 6,
+    kInt64 = 7,
+    kString = 8,
+    kBool = 9,
+    kFloat16 = 10,
+    kDouble = 11
+};
 
 // Largest tensor evaluated at import (shape arithmetic and small constant subgraphs).
 constexpr double kFoldLimit = 1 << 24;
@@ -37,10 +49,13 @@ inline std::string dims_str(const std::vector<int64_t>& d) {
     return s + "]";
 }
 
-inline int64_t product(const std::vector<int64_t>& d, size_t from = 0, size_t to = std::string::npos) {
+inline int64_t product(const std::vector<int64_t>& d, size_t from = 0,
+                       size_t to = std::string::npos) {
     const auto end = d.begin() + static_cast<std::ptrdiff_t>(std::min(to, d.size()));
     int64_t p = 1;
-    for (auto it = d.begin() + static_cast<std::ptrdiff_t>(std::min(from, d.size())); it < end; ++it) p *= *it;
+    for (auto it = d.begin() + static_cast<std::ptrdiff_t>(std::min(from, d.size())); it < end;
+         ++it)
+        p *= *it;
     return p;
 }
 
@@ -51,7 +66,9 @@ struct ConstValue {
     std::vector<float> f;
     std::vector<int64_t> i;
     int64_t count() const { return product(dims); }
-    double at(int64_t k) const { return is_int ? static_cast<double>(i[static_cast<size_t>(k)]) : f[static_cast<size_t>(k)]; }
+    double at(int64_t k) const {
+        return is_int ? static_cast<double>(i[static_cast<size_t>(k)]) : f[static_cast<size_t>(k)];
+    }
     // Element k as an integer: float values are clamped to +-2^40 (NaN: 0) first, so a hostile
     // float never overflows the conversion, and sums of a few such values stay in range; the
     // shape checks then reject them with the value named.
@@ -89,13 +106,26 @@ struct OnnxNode {
     std::vector<Attr> attrs;
     std::string label() const { return op + " node '" + name + "'"; }
     const Attr* attr(std::string_view n) const {
-        for (const Attr& a : attrs) if (a.name == n) return &a;
+        for (const Attr& a : attrs)
+            if (a.name == n) return &a;
         return nullptr;
     }
-    int64_t i(std::string_view n, int64_t def) const { const Attr* a = attr(n); return a ? a->i : def; }
-    float f(std::string_view n, float def) const { const Attr* a = attr(n); return a ? a->f : def; }
-    std::string s(std::string_view n, const std::string& def = "") const { const Attr* a = attr(n); return a ? a->s : def; }
-    std::vector<int64_t> ints(std::string_view n) const { const Attr* a = attr(n); return a ? a->ints : std::vector<int64_t>{}; }
+    int64_t i(std::string_view n, int64_t def) const {
+        const Attr* a = attr(n);
+        return a ? a->i : def;
+    }
+    float f(std::string_view n, float def) const {
+        const Attr* a = attr(n);
+        return a ? a->f : def;
+    }
+    std::string s(std::string_view n, const std::string& def = "") const {
+        const Attr* a = attr(n);
+        return a ? a->s : def;
+    }
+    std::vector<int64_t> ints(std::string_view n) const {
+        const Attr* a = attr(n);
+        return a ? a->ints : std::vector<int64_t>{};
+    }
 };
 
 struct ValueInfo {
@@ -116,6 +146,7 @@ struct OnnxModel {
 
 // Reads a ModelProto into `m`: its graph, the default domain's opset, and every initializer,
 // within `limits`; errors name `file` and the field.
-Status read_onnx_model(std::span<const uint8_t> bytes, const std::string& file, const OnnxLimits& limits, OnnxModel& m);
+Status read_onnx_model(std::span<const uint8_t> bytes, const std::string& file,
+                       const OnnxLimits& limits, OnnxModel& m);
 
 }  // namespace cnnlens::onnx_import

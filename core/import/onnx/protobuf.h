@@ -3,7 +3,8 @@
 // ships libprotobuf for the host only); it never allocates per field and never reads past the
 // buffer: every failure is a Status naming the message, the field number and the byte offset.
 //
-// Usage: PbReader r(bytes, "ModelProto"); PbField f; while (r.more()) { CNNLENS_RETURN_IF_ERROR(r.next(f)); ... }
+// Usage: PbReader r(bytes, "ModelProto"); PbField f; while (r.more()) {
+// CNNLENS_RETURN_IF_ERROR(r.next(f)); ... }
 #pragma once
 #include <cstdint>
 #include <span>
@@ -15,7 +16,14 @@
 
 namespace cnnlens::pb {
 
-enum class WireType : uint8_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kStartGroup = 3, kEndGroup = 4, kFixed32 = 5 };
+enum class WireType : uint8_t {
+    kVarint = 0,
+    kFixed64 = 1,
+    kLengthDelimited = 2,
+    kStartGroup = 3,
+    kEndGroup = 4,
+    kFixed32 = 5
+};
 std::string_view wire_type_name(WireType w);
 
 // One field as read off the wire. For kVarint, `varint` holds the value; for kFixed32/kFixed64
@@ -56,15 +64,19 @@ private:
 };
 
 // Field value helpers; each checks the wire type first.
-Status read_string(const PbReader& r, const PbField& f, std::string_view field_name, std::string& out);
+Status read_string(const PbReader& r, const PbField& f, std::string_view field_name,
+                   std::string& out);
 Status read_int(const PbReader& r, const PbField& f, std::string_view field_name, int64_t& out);
 Status read_float(const PbReader& r, const PbField& f, std::string_view field_name, float& out);
 Status read_double(const PbReader& r, const PbField& f, std::string_view field_name, double& out);
 // Repeated scalar fields arrive either packed (one length-delimited field) or one by one;
 // both forms are appended to `out`. `limit` caps the total count.
-Status read_repeated_ints(const PbReader& r, const PbField& f, std::string_view field_name, std::vector<int64_t>& out, size_t limit);
-Status read_repeated_floats(const PbReader& r, const PbField& f, std::string_view field_name, std::vector<float>& out, size_t limit);
-Status read_repeated_doubles(const PbReader& r, const PbField& f, std::string_view field_name, std::vector<double>& out, size_t limit);
+Status read_repeated_ints(const PbReader& r, const PbField& f, std::string_view field_name,
+                          std::vector<int64_t>& out, size_t limit);
+Status read_repeated_floats(const PbReader& r, const PbField& f, std::string_view field_name,
+                            std::vector<float>& out, size_t limit);
+Status read_repeated_doubles(const PbReader& r, const PbField& f, std::string_view field_name,
+                             std::vector<double>& out, size_t limit);
 
 // Decodes one varint from data[pos..]; false when truncated or longer than 10 bytes.
 bool decode_varint(std::span<const uint8_t> data, size_t& pos, uint64_t& out);

@@ -32,7 +32,10 @@ std::string base64_decode(std::string_view in) {
         if (v < 0) continue;
         buf = (buf << 6) | v;
         bits += 6;
-        if (bits >= 8) { bits -= 8; out.push_back(static_cast<char>((buf >> bits) & 0xff)); }
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((buf >> bits) & 0xff));
+        }
     }
     return out;
 }
@@ -41,7 +44,9 @@ std::string base64_decode(std::string_view in) {
 struct Attrs {
     const json* a;
     const json* get(const char* k) const { return a && a->contains(k) ? &(*a)[k] : nullptr; }
-    static int64_t to_int(const json& v) { return v.is_string() ? std::stoll(v.get<std::string>()) : v.get<int64_t>(); }
+    static int64_t to_int(const json& v) {
+        return v.is_string() ? std::stoll(v.get<std::string>()) : v.get<int64_t>();
+    }
     std::string str(const char* k, const std::string& def = "") const {
         const json* v = get(k);
         return v && v->contains("s") ? base64_decode((*v)["s"].get<std::string>()) : def;
@@ -57,7 +62,8 @@ struct Attrs {
         std::vector<std::string> r;
         const json* v = get(k);
         if (v && v->contains("list") && (*v)["list"].contains("s"))
-            for (const json& e : (*v)["list"]["s"]) r.push_back(base64_decode(e.get<std::string>()));
+            for (const json& e : (*v)["list"]["s"])
+                r.push_back(base64_decode(e.get<std::string>()));
         return r;
     }
     float f(const char* k, float def) const {
@@ -82,16 +88,23 @@ struct TfNode {
 
 class Importer {
 public:
-    Importer(const FileSource& files, std::string json_name) : files_(files), json_name_(std::move(json_name)) {}
+    Importer(const FileSource& files, std::string json_name)
+        : files_(files), json_name_(std::move(json_name)) {}
 
     Expected<Graph> run(std::string_view text) {
         json root = json::parse(text.begin(), text.end(), nullptr, false);
-        if (root.is_discarded() || !root.is_object()) return corrupt(json_name_ + ": not valid JSON");
+        if (root.is_discarded() || !root.is_object())
+            return corrupt(json_name_ + ": not valid JSON");
         const std::string format = root.value("format", "");
-        if (format == "layers-model" || (root.contains("modelTopology") && root["modelTopology"].contains("class_name")))
-            return unsupported(json_name_ + ": is a TF.js layers model (Keras); only graph models are supported by this importer");
-        if (!root.contains("modelTopology") || !root["modelTopology"].contains("node") || !root["modelTopology"]["node"].is_array())
-            return corrupt(json_name_ + ": no modelTopology.node list (is this a TF.js graph model?)");
+        if (format == "layers-model" ||
+            (root.contains("modelTopology") && root["modelTopology"].contains("class_name")))
+            return unsupported(json_name_ +
+                               ": is a TF.js layers model (Keras); only graph models are supported "
+                               "by this importer");
+        if (!root.contains("modelTopology") || !root["modelTopology"].contains("node") ||
+            !root["modelTopology"]["node"].is_array())
+            return corrupt(json_name_ +
+                           ": no modelTopology.node list (is this a TF.js graph model?)");
         if (!root.contains("weightsManifest") || !root["weightsManifest"].is_array())
             return corrupt(json_name_ + ": no weightsManifest");
         auto w = read_tfjs_weights(root["weightsManifest"], files_, json_name_);
@@ -114,15 +127,19 @@ private:
     static std::string strip(const std::string& in) {
         std::string s = in;
         const size_t colon = s.rfind(':');
-        if (colon != std::string::npos && colon + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[colon + 1]))) s = s.substr(0, colon);
+        if (colon != std::string::npos && colon + 1 < s.size() &&
+            std::isdigit(static_cast<unsigned char>(s[colon + 1])))
+            s = s.substr(0, colon);
         return s;
     }
 
     Status read_nodes(const json& nodes) {
         if (static_cast<int64_t>(nodes.size()) > limits::kMaxNodes)
-            return out_of_range(json_name_ + ": the graph has " + std::to_string(nodes.size()) + " nodes, over the limit of " + std::to_string(limits::kMaxNodes));
+            return out_of_range(json_name_ + ": the graph has " + std::to_string(nodes.size()) +
+                                " nodes, over the limit of " + std::to_string(limits::kMaxNodes));
         for (const json& n : nodes) {
-            if (!n.is_object() || !n.contains("name") || !n.contains("op")) return corrupt(json_name_ + ": a node without name or op");
+            if (!n.is_object() || !n.contains("name") || !n.contains("op"))
+                return corrupt(json_name_ + ": a node without name or op");
             TfNode t;
             t.name = n["name"].get<std::string>();
             t.op = n["op"].get<std::string>();
@@ -133,7 +150,8 @@ private:
                     t.inputs.push_back(strip(s));
                 }
             t.attr = n.contains("attr") ? &n["attr"] : nullptr;
-            if (index_.count(t.name)) return corrupt(json_name_ + ": two nodes are named '" + t.name + "'");
+            if (index_.count(t.name))
+                return corrupt(json_name_ + ": two nodes are named '" + t.name + "'");
             index_[t.name] = static_cast<int>(tf_.size());
             tf_.push_back(std::move(t));
         }
@@ -147,14 +165,16 @@ private:
         for (const TfNode& t : tf_)
             for (const std::string& i : t.inputs)
                 if (!index_.count(i) && !weights_.count(i))
-                    return corrupt(json_name_ + ": node '" + t.name + "' reads '" + i + "', which is not a node of the graph");
+                    return corrupt(json_name_ + ": node '" + t.name + "' reads '" + i +
+                                   "', which is not a node of the graph");
         if (bad.empty()) return Status::ok();
         std::string msg = json_name_ + ": unsupported ops: ";
         bool first = true;
         for (auto& [op, names] : bad) {
             if (!first) msg += "; ";
             first = false;
-            msg += op + " (" + std::to_string(names.size()) + " node" + (names.size() > 1 ? "s" : "") + ": ";
+            msg += op + " (" + std::to_string(names.size()) + " node" +
+                   (names.size() > 1 ? "s" : "") + ": ";
             for (size_t k = 0; k < names.size() && k < 5; ++k) msg += (k ? ", " : "") + names[k];
             if (names.size() > 5) msg += ", ...";
             msg += ")";
@@ -176,8 +196,14 @@ private:
                     auto it = index_.find(t.inputs[next++]);
                     if (it == index_.end()) continue;
                     const int m = it->second;
-                    if (state[static_cast<size_t>(m)] == 1) return invalid_argument(json_name_ + ": the graph has a cycle through node '" + tf_[static_cast<size_t>(m)].name + "'");
-                    if (state[static_cast<size_t>(m)] == 0) { state[static_cast<size_t>(m)] = 1; stack.push_back({m, 0}); }
+                    if (state[static_cast<size_t>(m)] == 1)
+                        return invalid_argument(json_name_ +
+                                                ": the graph has a cycle through node '" +
+                                                tf_[static_cast<size_t>(m)].name + "'");
+                    if (state[static_cast<size_t>(m)] == 0) {
+                        state[static_cast<size_t>(m)] = 1;
+                        stack.push_back({m, 0});
+                    }
                 } else {
                     state[static_cast<size_t>(n)] = 2;
                     order.push_back(n);
@@ -189,7 +215,9 @@ private:
     }
 
     // --- helpers for conversion ----------------------------------------------------------
-    Status fail(const TfNode& t, const std::string& what) { return invalid_argument(t.op + " node '" + t.name + "': " + what); }
+    Status fail(const TfNode& t, const std::string& what) {
+        return invalid_argument(t.op + " node '" + t.name + "': " + what);
+    }
 
     // The graph node carrying TF value `name` (a Const is materialised on first use).
     Expected<int> value(const TfNode& t, size_t k) {
@@ -198,7 +226,8 @@ private:
         auto it = made_.find(name);
         if (it != made_.end()) return it->second;
         auto w = weights_.find(name);
-        if (w == weights_.end()) return fail(t, "input '" + name + "' has no value (a Const without weights?)");
+        if (w == weights_.end())
+            return fail(t, "input '" + name + "' has no value (a Const without weights?)");
         const int id = g_.add_const(name, w->second.value.clone());
         made_[name] = id;
         return id;
@@ -213,27 +242,46 @@ private:
     Status padding(const TfNode& t, const Attrs& a, PaddingMode& mode, int p[4]) {
         const std::string s = a.str("padding", "VALID");
         p[0] = p[1] = p[2] = p[3] = 0;
-        if (s == "SAME") mode = PaddingMode::kSame;
-        else if (s == "VALID") mode = PaddingMode::kValid;
+        if (s == "SAME")
+            mode = PaddingMode::kSame;
+        else if (s == "VALID")
+            mode = PaddingMode::kValid;
         else if (s == "EXPLICIT") {
             mode = PaddingMode::kExplicit;
             auto e = a.ints("explicit_paddings");
-            if (e.size() != 8) return fail(t, "explicit_paddings has " + std::to_string(e.size()) + " values, expected 8");
-            p[0] = static_cast<int>(e[2]); p[1] = static_cast<int>(e[3]); p[2] = static_cast<int>(e[4]); p[3] = static_cast<int>(e[5]);
-        } else return fail(t, "padding '" + s + "' is not supported");
-        if (a.str("data_format", "NHWC") != "NHWC") return fail(t, "data_format '" + a.str("data_format") + "' is not supported (NHWC only)");
+            if (e.size() != 8)
+                return fail(
+                    t, "explicit_paddings has " + std::to_string(e.size()) + " values, expected 8");
+            p[0] = static_cast<int>(e[2]);
+            p[1] = static_cast<int>(e[3]);
+            p[2] = static_cast<int>(e[4]);
+            p[3] = static_cast<int>(e[5]);
+        } else
+            return fail(t, "padding '" + s + "' is not supported");
+        if (a.str("data_format", "NHWC") != "NHWC")
+            return fail(t,
+                        "data_format '" + a.str("data_format") + "' is not supported (NHWC only)");
         return Status::ok();
     }
 
-    Status activation_from(const TfNode& t, const std::string& op, const Attrs& a, Activation& act, float& alpha) {
+    Status activation_from(const TfNode& t, const std::string& op, const Attrs& a, Activation& act,
+                           float& alpha) {
         alpha = 0.f;
-        if (op == "Relu") act = Activation::kRelu;
-        else if (op == "Relu6") act = Activation::kRelu6;
-        else if (op == "Elu") act = Activation::kElu;
-        else if (op == "Sigmoid") act = Activation::kSigmoid;
-        else if (op == "Tanh") act = Activation::kTanh;
-        else if (op == "LeakyRelu") { act = Activation::kLeakyRelu; alpha = a.f("leakyrelu_alpha", 0.2f); }
-        else return fail(t, "fused activation '" + op + "' is not supported");
+        if (op == "Relu")
+            act = Activation::kRelu;
+        else if (op == "Relu6")
+            act = Activation::kRelu6;
+        else if (op == "Elu")
+            act = Activation::kElu;
+        else if (op == "Sigmoid")
+            act = Activation::kSigmoid;
+        else if (op == "Tanh")
+            act = Activation::kTanh;
+        else if (op == "LeakyRelu") {
+            act = Activation::kLeakyRelu;
+            alpha = a.f("leakyrelu_alpha", 0.2f);
+        } else
+            return fail(t, "fused activation '" + op + "' is not supported");
         return Status::ok();
     }
 
@@ -243,13 +291,24 @@ private:
         ConvAttrs c;
         int p[4];
         CNNLENS_RETURN_IF_ERROR(padding(t, a, c.padding, p));
-        c.pad_top = p[0]; c.pad_bottom = p[1]; c.pad_left = p[2]; c.pad_right = p[3];
+        c.pad_top = p[0];
+        c.pad_bottom = p[1];
+        c.pad_left = p[2];
+        c.pad_right = p[3];
         auto st = a.ints("strides"), dil = a.ints("dilations");
-        if (st.size() == 4) { c.stride_h = static_cast<int>(st[1]); c.stride_w = static_cast<int>(st[2]); }
-        if (dil.size() == 4) { c.dilation_h = static_cast<int>(dil[1]); c.dilation_w = static_cast<int>(dil[2]); }
-        if (st.size() == 4 && (st[0] != 1 || st[3] != 1)) return fail(t, "strides on batch or channels are not supported");
+        if (st.size() == 4) {
+            c.stride_h = static_cast<int>(st[1]);
+            c.stride_w = static_cast<int>(st[2]);
+        }
+        if (dil.size() == 4) {
+            c.dilation_h = static_cast<int>(dil[1]);
+            c.dilation_w = static_cast<int>(dil[2]);
+        }
+        if (st.size() == 4 && (st[0] != 1 || st[3] != 1))
+            return fail(t, "strides on batch or channels are not supported");
         const Weight* w = weight(t, 1);
-        if (!w || w->value.shape().rank() != 4) return fail(t, "the filter must be a constant 4-D tensor");
+        if (!w || w->value.shape().rank() != 4)
+            return fail(t, "the filter must be a constant 4-D tensor");
         Tensor filter = w->value.clone();
         const Shape fs = filter.shape();
         if (depthwise) {  // [kh,kw,C,m] -> [kh,kw,1,C*m], groups = C
@@ -257,7 +316,8 @@ private:
             filter.reshape(Shape{fs[0], fs[1], 1, fs[2] * fs[3]});
         }
         Tensor bias;
-        std::vector<std::string> fused_ops = fused ? a.strs("fused_ops") : std::vector<std::string>{};
+        std::vector<std::string> fused_ops =
+            fused ? a.strs("fused_ops") : std::vector<std::string>{};
         std::string act_op;
         int prelu_alpha = -1;
         const int64_t out_c = filter.shape()[3];
@@ -266,13 +326,17 @@ private:
             const std::string& f = fused_ops[k];
             if (f == "BiasAdd") {
                 const Weight* b = weight(t, arg++);
-                if (!b || b->value.size() != out_c) return fail(t, "BiasAdd argument is missing or has the wrong size");
+                if (!b || b->value.size() != out_c)
+                    return fail(t, "BiasAdd argument is missing or has the wrong size");
                 bias = b->value.clone();
                 bias.reshape(Shape{out_c});
             } else if (f == "FusedBatchNorm") {
-                const Weight *sc = weight(t, arg), *of = weight(t, arg + 1), *mn = weight(t, arg + 2), *vr = weight(t, arg + 3);
+                const Weight *sc = weight(t, arg), *of = weight(t, arg + 1),
+                             *mn = weight(t, arg + 2), *vr = weight(t, arg + 3);
                 arg += 4;
-                if (!sc || !of || !mn || !vr || sc->value.size() != out_c || of->value.size() != out_c || mn->value.size() != out_c || vr->value.size() != out_c)
+                if (!sc || !of || !mn || !vr || sc->value.size() != out_c ||
+                    of->value.size() != out_c || mn->value.size() != out_c ||
+                    vr->value.size() != out_c)
                     return fail(t, "FusedBatchNorm arguments are missing or have the wrong size");
                 const float eps = a.f("epsilon", 1e-3f);
                 bias.reset(Shape{out_c});
@@ -295,7 +359,10 @@ private:
         bool separate = act_op == "Prelu";
         if (!act_op.empty() && !separate) {
             CNNLENS_RETURN_IF_ERROR(activation_from(t, act_op, a, c.activation, c.alpha));
-            if (c.activation == Activation::kLeakyRelu && c.alpha <= 0.f) { separate = true; c.activation = Activation::kNone; }
+            if (c.activation == Activation::kLeakyRelu && c.alpha <= 0.f) {
+                separate = true;
+                c.activation = Activation::kNone;
+            }
         }
         auto x = value(t, 0);
         if (!x) return x.status();
@@ -309,7 +376,8 @@ private:
                 if (!al) return al.status();
                 id = g_.add_node(t.name, OpType::kPrelu, NoAttrs{}, {id, *al});
             } else {
-                id = g_.add_node(t.name, OpType::kLeakyRelu, LeakyReluAttrs{a.f("leakyrelu_alpha", 0.2f)}, {id});
+                id = g_.add_node(t.name, OpType::kLeakyRelu,
+                                 LeakyReluAttrs{a.f("leakyrelu_alpha", 0.2f)}, {id});
             }
         }
         define(t, id);
@@ -320,7 +388,8 @@ private:
         Attrs a{t.attr};
         if (a.b("transpose_a", false)) return fail(t, "transpose_a is not supported");
         const Weight* w = weight(t, 1);
-        if (!w || w->value.shape().rank() != 2) return fail(t, "the second operand must be a constant matrix");
+        if (!w || w->value.shape().rank() != 2)
+            return fail(t, "the second operand must be a constant matrix");
         Tensor b = w->value.clone();
         if (a.b("transpose_b", false)) {
             const int64_t r = b.shape()[0], c = b.shape()[1];
@@ -337,15 +406,20 @@ private:
         for (const std::string& f : fused ? a.strs("fused_ops") : std::vector<std::string>{}) {
             if (f == "BiasAdd") {
                 const Weight* bb = weight(t, arg++);
-                if (!bb || bb->value.size() != out) return fail(t, "BiasAdd argument is missing or has the wrong size");
+                if (!bb || bb->value.size() != out)
+                    return fail(t, "BiasAdd argument is missing or has the wrong size");
                 bias = bb->value.clone();
                 bias.reshape(Shape{out});
-            } else act_op = f;
+            } else
+                act_op = f;
         }
         bool separate = act_op == "Prelu";
         if (!act_op.empty() && !separate) {
             CNNLENS_RETURN_IF_ERROR(activation_from(t, act_op, a, m.activation, m.alpha));
-            if (m.activation == Activation::kLeakyRelu && m.alpha <= 0.f) { separate = true; m.activation = Activation::kNone; }
+            if (m.activation == Activation::kLeakyRelu && m.alpha <= 0.f) {
+                separate = true;
+                m.activation = Activation::kNone;
+            }
         }
         auto x = value(t, 0);
         if (!x) return x.status();
@@ -358,7 +432,8 @@ private:
                 if (!al) return al.status();
                 id = g_.add_node(t.name, OpType::kPrelu, NoAttrs{}, {id, *al});
             } else {
-                id = g_.add_node(t.name, OpType::kLeakyRelu, LeakyReluAttrs{a.f("leakyrelu_alpha", 0.2f)}, {id});
+                id = g_.add_node(t.name, OpType::kLeakyRelu,
+                                 LeakyReluAttrs{a.f("leakyrelu_alpha", 0.2f)}, {id});
             }
         }
         define(t, id);
@@ -380,7 +455,8 @@ private:
         const Weight* w = weight(t, k);
         if (!w) return fail(t, "input " + std::to_string(k) + " must be a constant");
         std::vector<int64_t> v;
-        for (int64_t i = 0; i < w->value.size(); ++i) v.push_back(static_cast<int64_t>(std::llround(w->value[i])));
+        for (int64_t i = 0; i < w->value.size(); ++i)
+            v.push_back(static_cast<int64_t>(std::llround(w->value[i])));
         return v;
     }
 
@@ -398,7 +474,9 @@ private:
         Attrs a{t.attr};
         const std::string& op = t.op;
         if (op == "Const" || op == "NoOp") {
-            if (!weights_.count(t.name) && op == "Const") return corrupt(json_name_ + ": Const node '" + t.name + "' has no weights in the manifest");
+            if (!weights_.count(t.name) && op == "Const")
+                return corrupt(json_name_ + ": Const node '" + t.name +
+                               "' has no weights in the manifest");
             return Status::ok();
         }
         if (op == "Placeholder") {
@@ -406,7 +484,8 @@ private:
             const json* sh = a.get("shape");
             if (sh && sh->contains("shape") && (*sh)["shape"].contains("dim"))
                 for (const json& d : (*sh)["shape"]["dim"]) {
-                    if (s.rank() == kMaxRank) return fail(t, "has more than " + std::to_string(kMaxRank) + " dimensions");
+                    if (s.rank() == kMaxRank)
+                        return fail(t, "has more than " + std::to_string(kMaxRank) + " dimensions");
                     s.push_back(Attrs::to_int(d.value("size", json("-1"))));
                 }
             if (s.rank() == 0) return fail(t, "has no shape");
@@ -428,8 +507,10 @@ private:
         const int r = rank_of_input(t);
         const Node& n = g_.node(made_[t.name]);
         if (op == "Mean" || op == "Squeeze") {
-            if (auto* ra = std::get_if<ReduceAttrs>(&n.attrs)) return ra->keep_dims ? r : r - static_cast<int>(ra->axes.size());
-            if (auto* sa = std::get_if<SqueezeAttrs>(&n.attrs)) return sa->axes.empty() ? r : r - static_cast<int>(sa->axes.size());
+            if (auto* ra = std::get_if<ReduceAttrs>(&n.attrs))
+                return ra->keep_dims ? r : r - static_cast<int>(ra->axes.size());
+            if (auto* sa = std::get_if<SqueezeAttrs>(&n.attrs))
+                return sa->axes.empty() ? r : r - static_cast<int>(sa->axes.size());
         }
         if (op == "ExpandDims") return r + 1;
         if (op == "Reshape") return static_cast<int>(std::get<ReshapeAttrs>(n.attrs).shape.size());
@@ -442,36 +523,55 @@ private:
     // more than one engine op).
     struct TfOp {
         std::string_view name;
-        Status (*convert)(Importer&, const TfNode&, const Attrs&);  // nullptr: read elsewhere (Const, Placeholder)
+        Status (*convert)(Importer&, const TfNode&,
+                          const Attrs&);  // nullptr: read elsewhere (Const, Placeholder)
     };
     static std::span<const TfOp> ops() {
         using A = const Attrs&;
         using T = const TfNode&;
         static const TfOp table[] = {
-            {"Const", nullptr}, {"NoOp", nullptr}, {"Placeholder", nullptr},
-            {"Identity", [](Importer& im, T t, A) { return im.simple(t, OpType::kIdentity, NoAttrs{}, 1); }},
+            {"Const", nullptr},
+            {"NoOp", nullptr},
+            {"Placeholder", nullptr},
+            {"Identity",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kIdentity, NoAttrs{}, 1); }},
             {"Conv2D", [](Importer& im, T t, A) { return im.convert_conv(t, false, false); }},
             {"_FusedConv2D", [](Importer& im, T t, A) { return im.convert_conv(t, false, true); }},
-            {"DepthwiseConv2dNative", [](Importer& im, T t, A) { return im.convert_conv(t, true, false); }},
-            {"_FusedDepthwiseConv2dNative", [](Importer& im, T t, A) { return im.convert_conv(t, true, true); }},
+            {"DepthwiseConv2dNative",
+             [](Importer& im, T t, A) { return im.convert_conv(t, true, false); }},
+            {"_FusedDepthwiseConv2dNative",
+             [](Importer& im, T t, A) { return im.convert_conv(t, true, true); }},
             {"MatMul", [](Importer& im, T t, A) { return im.convert_matmul(t, false); }},
             {"_FusedMatMul", [](Importer& im, T t, A) { return im.convert_matmul(t, true); }},
             {"MaxPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a); }},
             {"AvgPool", [](Importer& im, T t, A a) { return im.convert_pool(t, a); }},
-            {"AddV2", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
+            {"AddV2",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
             {"Add", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
-            {"BiasAdd", [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
+            {"BiasAdd",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kAdd, NoAttrs{}, 2); }},
             {"Sub", [](Importer& im, T t, A) { return im.simple(t, OpType::kSub, NoAttrs{}, 2); }},
             {"Mul", [](Importer& im, T t, A) { return im.simple(t, OpType::kMul, NoAttrs{}, 2); }},
-            {"RealDiv", [](Importer& im, T t, A) { return im.simple(t, OpType::kDiv, NoAttrs{}, 2); }},
-            {"Relu", [](Importer& im, T t, A) { return im.simple(t, OpType::kRelu, NoAttrs{}, 1); }},
-            {"Relu6", [](Importer& im, T t, A) { return im.simple(t, OpType::kRelu6, NoAttrs{}, 1); }},
-            {"Elu", [](Importer& im, T t, A) { return im.simple(t, OpType::kElu, EluAttrs{1.f}, 1); }},
-            {"LeakyRelu", [](Importer& im, T t, A a) { return im.simple(t, OpType::kLeakyRelu, LeakyReluAttrs{a.f("alpha", 0.2f)}, 1); }},
-            {"Prelu", [](Importer& im, T t, A) { return im.simple(t, OpType::kPrelu, NoAttrs{}, 2); }},
-            {"Sigmoid", [](Importer& im, T t, A) { return im.simple(t, OpType::kSigmoid, NoAttrs{}, 1); }},
-            {"Tanh", [](Importer& im, T t, A) { return im.simple(t, OpType::kTanh, NoAttrs{}, 1); }},
-            {"Softmax", [](Importer& im, T t, A) { return im.simple(t, OpType::kSoftmax, SoftmaxAttrs{-1}, 1); }},
+            {"RealDiv",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kDiv, NoAttrs{}, 2); }},
+            {"Relu",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kRelu, NoAttrs{}, 1); }},
+            {"Relu6",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kRelu6, NoAttrs{}, 1); }},
+            {"Elu",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kElu, EluAttrs{1.f}, 1); }},
+            {"LeakyRelu",
+             [](Importer& im, T t, A a) {
+                 return im.simple(t, OpType::kLeakyRelu, LeakyReluAttrs{a.f("alpha", 0.2f)}, 1);
+             }},
+            {"Prelu",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kPrelu, NoAttrs{}, 2); }},
+            {"Sigmoid",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kSigmoid, NoAttrs{}, 1); }},
+            {"Tanh",
+             [](Importer& im, T t, A) { return im.simple(t, OpType::kTanh, NoAttrs{}, 1); }},
+            {"Softmax", [](Importer& im, T t,
+                           A) { return im.simple(t, OpType::kSoftmax, SoftmaxAttrs{-1}, 1); }},
             {"Mean", [](Importer& im, T t, A a) { return im.convert_mean(t, a); }},
             {"Reshape", [](Importer& im, T t, A a) { return im.convert_reshape(t, a); }},
             {"Squeeze", [](Importer& im, T t, A a) { return im.convert_squeeze(t, a); }},
@@ -479,7 +579,8 @@ private:
             {"ConcatV2", [](Importer& im, T t, A a) { return im.convert_concat(t, a); }},
             {"Pad", [](Importer& im, T t, A a) { return im.convert_pad(t, a); }},
             {"PadV2", [](Importer& im, T t, A a) { return im.convert_pad(t, a); }},
-            {"FusedBatchNormV3", [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a); }},
+            {"FusedBatchNormV3",
+             [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a); }},
             {"FusedBatchNorm", [](Importer& im, T t, A a) { return im.convert_batch_norm(t, a); }},
         };
         return table;
@@ -503,10 +604,17 @@ private:
         CNNLENS_RETURN_IF_ERROR(padding(t, a, p.padding, pads));
         auto k = a.ints("ksize"), s = a.ints("strides");
         if (k.size() != 4 || s.size() != 4) return fail(t, "ksize and strides must have 4 values");
-        if (k[0] != 1 || k[3] != 1 || s[0] != 1 || s[3] != 1) return fail(t, "pooling over batch or channels is not supported");
-        p.kernel_h = static_cast<int>(k[1]); p.kernel_w = static_cast<int>(k[2]); p.stride_h = static_cast<int>(s[1]); p.stride_w = static_cast<int>(s[2]);
-        if (p.kernel_h < 1 || p.kernel_w < 1 || p.stride_h < 1 || p.stride_w < 1 || p.kernel_h > 4096 || p.kernel_w > 4096)
-            return fail(t, "window " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) + " stride " + std::to_string(p.stride_h) + " is not valid");
+        if (k[0] != 1 || k[3] != 1 || s[0] != 1 || s[3] != 1)
+            return fail(t, "pooling over batch or channels is not supported");
+        p.kernel_h = static_cast<int>(k[1]);
+        p.kernel_w = static_cast<int>(k[2]);
+        p.stride_h = static_cast<int>(s[1]);
+        p.stride_w = static_cast<int>(s[2]);
+        if (p.kernel_h < 1 || p.kernel_w < 1 || p.stride_h < 1 || p.stride_w < 1 ||
+            p.kernel_h > 4096 || p.kernel_w > 4096)
+            return fail(t, "window " + std::to_string(p.kernel_h) + "x" +
+                               std::to_string(p.kernel_w) + " stride " +
+                               std::to_string(p.stride_h) + " is not valid");
         return simple(t, t.op == "MaxPool" ? OpType::kMaxPool : OpType::kAvgPool, p, 1);
     }
 
@@ -527,7 +635,8 @@ private:
         auto sh = const_ints(t, 1);
         if (!sh) return sh.status();
         ReshapeAttrs r{*sh};
-        if (!r.shape.empty() && r.shape[0] == 1) r.shape[0] = -1;  // a batch of one, as exported by Keras
+        if (!r.shape.empty() && r.shape[0] == 1)
+            r.shape[0] = -1;  // a batch of one, as exported by Keras
         return simple(t, OpType::kReshape, r, 1);
     }
 
@@ -543,7 +652,8 @@ private:
     Status convert_expand_dims(const TfNode& t, const Attrs& a) {
         auto ax = const_ints(t, 1);
         if (!ax || ax->size() != 1) return fail(t, "the axis must be one constant");
-        return simple(t, OpType::kExpandDims, ExpandDimsAttrs{axis_of((*ax)[0], rank_of_input(t) + 1)}, 1);
+        return simple(t, OpType::kExpandDims,
+                      ExpandDimsAttrs{axis_of((*ax)[0], rank_of_input(t) + 1)}, 1);
     }
 
     // ConcatV2: the values, then a constant axis.
@@ -551,7 +661,8 @@ private:
         if (t.inputs.size() < 2) return fail(t, "needs at least one value and an axis");
         auto ax = const_ints(t, t.inputs.size() - 1);
         if (!ax || ax->size() != 1) return fail(t, "the axis must be one constant");
-        return simple(t, OpType::kConcat, ConcatAttrs{axis_of((*ax)[0], rank_of_input(t))}, t.inputs.size() - 1);
+        return simple(t, OpType::kConcat, ConcatAttrs{axis_of((*ax)[0], rank_of_input(t))},
+                      t.inputs.size() - 1);
     }
 
     // Pad and PadV2 (with a constant value) by constant [rank, 2] paddings.
@@ -562,7 +673,8 @@ private:
         for (size_t k = 0; k + 1 < p->size(); k += 2) pa.paddings.push_back({(*p)[k], (*p)[k + 1]});
         if (t.op == "PadV2") {
             const Weight* v = weight(t, 2);
-            if (!v || v->value.size() != 1) return fail(t, "the constant value must be a scalar constant");
+            if (!v || v->value.size() != 1)
+                return fail(t, "the constant value must be a scalar constant");
             pa.value = v->value[0];
         }
         return simple(t, OpType::kPad, pa, 1);
@@ -571,9 +683,11 @@ private:
     // FusedBatchNorm(V3) at inference: a per-channel scale and shift.
     Status convert_batch_norm(const TfNode& t, const Attrs& a) {
         const Weight *sc = weight(t, 1), *of = weight(t, 2), *mn = weight(t, 3), *vr = weight(t, 4);
-        if (!sc || !of || !mn || !vr) return fail(t, "scale, offset, mean and variance must be constants");
+        if (!sc || !of || !mn || !vr)
+            return fail(t, "scale, offset, mean and variance must be constants");
         const int64_t c = sc->value.size();
-        if (of->value.size() != c || mn->value.size() != c || vr->value.size() != c) return fail(t, "scale, offset, mean and variance differ in size");
+        if (of->value.size() != c || mn->value.size() != c || vr->value.size() != c)
+            return fail(t, "scale, offset, mean and variance differ in size");
         const float eps = a.f("epsilon", 1e-3f);
         Tensor s(Shape{c}), b(Shape{c});
         for (int64_t k = 0; k < c; ++k) {
@@ -591,18 +705,21 @@ private:
     Status pick_output(const json& root) {
         // Prefer the signature's output; else the last node nobody consumes.
         std::string out;
-        if (root.contains("userDefinedMetadata") && root["userDefinedMetadata"].contains("signature")) {
+        if (root.contains("userDefinedMetadata") &&
+            root["userDefinedMetadata"].contains("signature")) {
             const json& sig = root["userDefinedMetadata"]["signature"];
             if (sig.contains("outputs") && sig["outputs"].is_object() && !sig["outputs"].empty())
                 out = strip(sig["outputs"].begin().key());
         }
         if (out.empty() || !made_.count(out)) {
             std::set<std::string> consumed;
-            for (const TfNode& t : tf_) for (const std::string& i : t.inputs) consumed.insert(i);
+            for (const TfNode& t : tf_)
+                for (const std::string& i : t.inputs) consumed.insert(i);
             for (const TfNode& t : tf_)
                 if (t.op != "Const" && t.op != "NoOp" && !consumed.count(t.name)) out = t.name;
         }
-        if (out.empty() || !made_.count(out)) return invalid_argument(json_name_ + ": cannot find the model's output node");
+        if (out.empty() || !made_.count(out))
+            return invalid_argument(json_name_ + ": cannot find the model's output node");
         g_.set_output(made_[out]);
         return Status::ok();
     }
@@ -619,11 +736,13 @@ private:
 
 }  // namespace
 
-Expected<Graph> import_tfjs_graph(std::string_view json_text, const FileSource& files, const std::string& json_name) {
+Expected<Graph> import_tfjs_graph(std::string_view json_text, const FileSource& files,
+                                  const std::string& json_name) {
     Importer imp(files, json_name);
     auto g = imp.run(json_text);
     // Every error names the file; node-level ones (conversion, validation) are prefixed here.
-    if (!g && g.status().message().rfind(json_name + ":", 0) != 0) return Status(g.status().code(), json_name + ": " + g.status().message());
+    if (!g && g.status().message().rfind(json_name + ":", 0) != 0)
+        return Status(g.status().code(), json_name + ": " + g.status().message());
     return g;
 }
 

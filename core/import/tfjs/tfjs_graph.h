@@ -10,6 +10,7 @@
 namespace cnnlens {
 
 // `json_text` is model.json; shards are read through `files` by their manifest paths.
-Expected<Graph> import_tfjs_graph(std::string_view json_text, const FileSource& files, const std::string& json_name);
+Expected<Graph> import_tfjs_graph(std::string_view json_text, const FileSource& files,
+                                  const std::string& json_name);
 
 }  // namespace cnnlens

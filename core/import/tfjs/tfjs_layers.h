@@ -37,6 +37,7 @@ bool is_tfjs_layers_model(std::string_view json_text);
 
 // `json_text` is model.json; shards are read through `files` by their manifest paths.
 // `json_name` prefixes every error.
-Expected<Graph> import_tfjs_layers(std::string_view json_text, const FileSource& files, const std::string& json_name);
+Expected<Graph> import_tfjs_layers(std::string_view json_text, const FileSource& files,
+                                   const std::string& json_name);
 
 }  // namespace cnnlens

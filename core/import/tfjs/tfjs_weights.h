@@ -21,7 +21,8 @@ struct TfjsWeight {
 // Weights by manifest name. Every shard is read through `files` by its manifest path; errors
 // name `json_name`, the shard or weight, and the byte counts (a shard too short or too long,
 // an unknown dtype, a non-finite value).
-Expected<std::map<std::string, TfjsWeight>> read_tfjs_weights(const nlohmann::json& manifest, const FileSource& files,
+Expected<std::map<std::string, TfjsWeight>> read_tfjs_weights(const nlohmann::json& manifest,
+                                                              const FileSource& files,
                                                               const std::string& json_name);
 
 }  // namespace cnnlens

@@ -16,7 +16,10 @@ public:
     RefConv(const ConvDesc& d, const float* w, const float* b) : d_(d) {
         const int cpg = d.in_c / d.groups;
         w_.assign(w, w + static_cast<size_t>(d.kernel_h) * d.kernel_w * cpg * d.out_c);
-        if (b) b_.assign(b, b + d.out_c); else b_.assign(d.out_c, 0.f);
+        if (b)
+            b_.assign(b, b + d.out_c);
+        else
+            b_.assign(d.out_c, 0.f);
     }
 
     void forward(const float* in, float* out, int batch) override {
@@ -25,7 +28,8 @@ public:
         for (int n = 0; n < batch; ++n)
             for (int oy = 0; oy < d.out_h; ++oy)
                 for (int ox = 0; ox < d.out_w; ++ox) {
-                    float* o = out + ((static_cast<int64_t>(n) * d.out_h + oy) * d.out_w + ox) * d.out_c;
+                    float* o =
+                        out + ((static_cast<int64_t>(n) * d.out_h + oy) * d.out_w + ox) * d.out_c;
                     for (int oc = 0; oc < d.out_c; ++oc) {
                         const int g = oc / opg;
                         double acc = b_[oc];
@@ -35,9 +39,18 @@ public:
                             for (int kx = 0; kx < d.kernel_w; ++kx) {
                                 const int ix = ox * d.stride_w - d.pad_left + kx * d.dilation_w;
                                 if (ix < 0 || ix >= d.in_w) continue;
-                                const float* ip = in + ((static_cast<int64_t>(n) * d.in_h + iy) * d.in_w + ix) * d.in_c + g * cpg;
-                                const float* wp = w_.data() + (static_cast<int64_t>(ky * d.kernel_w + kx) * cpg) * d.out_c + oc;
-                                for (int ic = 0; ic < cpg; ++ic) acc += static_cast<double>(ip[ic]) * wp[static_cast<int64_t>(ic) * d.out_c];
+                                const float* ip =
+                                    in +
+                                    ((static_cast<int64_t>(n) * d.in_h + iy) * d.in_w + ix) *
+                                        d.in_c +
+                                    g * cpg;
+                                const float* wp =
+                                    w_.data() +
+                                    (static_cast<int64_t>(ky * d.kernel_w + kx) * cpg) * d.out_c +
+                                    oc;
+                                for (int ic = 0; ic < cpg; ++ic)
+                                    acc += static_cast<double>(ip[ic]) *
+                                           wp[static_cast<int64_t>(ic) * d.out_c];
                             }
                         }
                         o[oc] = static_cast<float>(acc);
@@ -54,7 +67,8 @@ public:
         for (int n = 0; n < batch; ++n)
             for (int oy = 0; oy < d.out_h; ++oy)
                 for (int ox = 0; ox < d.out_w; ++ox) {
-                    const float* g = gp + ((static_cast<int64_t>(n) * d.out_h + oy) * d.out_w + ox) * d.out_c;
+                    const float* g =
+                        gp + ((static_cast<int64_t>(n) * d.out_h + oy) * d.out_w + ox) * d.out_c;
                     for (int oc = 0; oc < d.out_c; ++oc) {
                         const int grp = oc / opg;
                         for (int ky = 0; ky < d.kernel_h; ++ky) {
@@ -63,14 +77,24 @@ public:
                             for (int kx = 0; kx < d.kernel_w; ++kx) {
                                 const int ix = ox * d.stride_w - d.pad_left + kx * d.dilation_w;
                                 if (ix < 0 || ix >= d.in_w) continue;
-                                double* ip = acc.data() + ((static_cast<int64_t>(n) * d.in_h + iy) * d.in_w + ix) * d.in_c + grp * cpg;
-                                const float* wp = w_.data() + (static_cast<int64_t>(ky * d.kernel_w + kx) * cpg) * d.out_c + oc;
-                                for (int ic = 0; ic < cpg; ++ic) ip[ic] += static_cast<double>(g[oc]) * wp[static_cast<int64_t>(ic) * d.out_c];
+                                double* ip =
+                                    acc.data() +
+                                    ((static_cast<int64_t>(n) * d.in_h + iy) * d.in_w + ix) *
+                                        d.in_c +
+                                    grp * cpg;
+                                const float* wp =
+                                    w_.data() +
+                                    (static_cast<int64_t>(ky * d.kernel_w + kx) * cpg) * d.out_c +
+                                    oc;
+                                for (int ic = 0; ic < cpg; ++ic)
+                                    ip[ic] += static_cast<double>(g[oc]) *
+                                              wp[static_cast<int64_t>(ic) * d.out_c];
                             }
                         }
                     }
                 }
-        for (int64_t i = 0; i < in_size; ++i) gin[i] = static_cast<float>(accumulate ? gin[i] + acc[i] : acc[i]);
+        for (int64_t i = 0; i < in_size; ++i)
+            gin[i] = static_cast<float>(accumulate ? gin[i] + acc[i] : acc[i]);
     }
 
 private:
@@ -92,37 +116,57 @@ public:
                         float best = -std::numeric_limits<float>::infinity();
                         int count = 0;
                         for_window(oy, ox, [&](int iy, int ix) {
-                            const float v = in[((static_cast<int64_t>(n) * d.in_h + iy) * d.in_w + ix) * d.channels + c];
+                            const float v =
+                                in[((static_cast<int64_t>(n) * d.in_h + iy) * d.in_w + ix) *
+                                       d.channels +
+                                   c];
                             best = std::max(best, v);
                             acc += v;
                             ++count;
                         });
-                        out[((static_cast<int64_t>(n) * d.out_h + oy) * d.out_w + ox) * d.channels + c] =
-                            d.kind == PoolKind::kMax ? best : static_cast<float>(count ? acc / count : 0.0);
+                        out[((static_cast<int64_t>(n) * d.out_h + oy) * d.out_w + ox) * d.channels +
+                            c] = d.kind == PoolKind::kMax
+                                     ? best
+                                     : static_cast<float>(count ? acc / count : 0.0);
                     }
     }
 
-    void backward_input(const float* in, const float* gout, float* gin, int batch, bool accumulate) override {
+    void backward_input(const float* in, const float* gout, float* gin, int batch,
+                        bool accumulate) override {
         const PoolDesc& d = d_;
-        if (!accumulate) std::memset(gin, 0, sizeof(float) * static_cast<size_t>(batch) * d.in_h * d.in_w * d.channels);
+        if (!accumulate)
+            std::memset(gin, 0,
+                        sizeof(float) * static_cast<size_t>(batch) * d.in_h * d.in_w * d.channels);
         for (int n = 0; n < batch; ++n)
             for (int oy = 0; oy < d.out_h; ++oy)
                 for (int ox = 0; ox < d.out_w; ++ox)
                     for (int c = 0; c < d.channels; ++c) {
-                        const float g = gout[((static_cast<int64_t>(n) * d.out_h + oy) * d.out_w + ox) * d.channels + c];
-                        auto at = [&](int iy, int ix) { return ((static_cast<int64_t>(n) * d.in_h + iy) * d.in_w + ix) * d.channels + c; };
+                        const float g =
+                            gout[((static_cast<int64_t>(n) * d.out_h + oy) * d.out_w + ox) *
+                                     d.channels +
+                                 c];
+                        auto at = [&](int iy, int ix) {
+                            return ((static_cast<int64_t>(n) * d.in_h + iy) * d.in_w + ix) *
+                                       d.channels +
+                                   c;
+                        };
                         if (d.kind == PoolKind::kMax) {
                             int64_t best_i = -1;
                             float best = -std::numeric_limits<float>::infinity();
                             for_window(oy, ox, [&](int iy, int ix) {
                                 const float v = in[at(iy, ix)];
-                                if (best_i < 0 || v > best) { best = v; best_i = at(iy, ix); }
+                                if (best_i < 0 || v > best) {
+                                    best = v;
+                                    best_i = at(iy, ix);
+                                }
                             });
                             if (best_i >= 0) gin[best_i] += g;
                         } else {
                             int count = 0;
                             for_window(oy, ox, [&](int, int) { ++count; });
-                            if (count) for_window(oy, ox, [&](int iy, int ix) { gin[at(iy, ix)] += g / count; });
+                            if (count)
+                                for_window(oy, ox,
+                                           [&](int iy, int ix) { gin[at(iy, ix)] += g / count; });
                         }
                     }
     }
@@ -147,14 +191,19 @@ class RefDense final : public DenseKernel {
 public:
     RefDense(const DenseDesc& d, const float* w, const float* b) : d_(d) {
         w_.assign(w, w + static_cast<size_t>(d.in_features) * d.out_features);
-        if (b) b_.assign(b, b + d.out_features); else b_.assign(d.out_features, 0.f);
+        if (b)
+            b_.assign(b, b + d.out_features);
+        else
+            b_.assign(d.out_features, 0.f);
     }
     void forward(const float* in, float* out, int batch) override {
         const int K = d_.in_features, M = d_.out_features;
         for (int n = 0; n < batch; ++n) {
             for (int m = 0; m < M; ++m) {
                 double acc = b_[m];
-                for (int k = 0; k < K; ++k) acc += static_cast<double>(in[static_cast<int64_t>(n) * K + k]) * w_[static_cast<int64_t>(k) * M + m];
+                for (int k = 0; k < K; ++k)
+                    acc += static_cast<double>(in[static_cast<int64_t>(n) * K + k]) *
+                           w_[static_cast<int64_t>(k) * M + m];
                 out[static_cast<int64_t>(n) * M + m] = static_cast<float>(acc);
             }
             apply_activation(d_.activation, d_.alpha, out + static_cast<int64_t>(n) * M, M);
@@ -165,7 +214,9 @@ public:
         for (int n = 0; n < batch; ++n)
             for (int k = 0; k < K; ++k) {
                 double acc = 0.0;
-                for (int m = 0; m < M; ++m) acc += static_cast<double>(gp[static_cast<int64_t>(n) * M + m]) * w_[static_cast<int64_t>(k) * M + m];
+                for (int m = 0; m < M; ++m)
+                    acc += static_cast<double>(gp[static_cast<int64_t>(n) * M + m]) *
+                           w_[static_cast<int64_t>(k) * M + m];
                 float& g = gin[static_cast<int64_t>(n) * K + k];
                 g = static_cast<float>(accumulate ? g + acc : acc);
             }

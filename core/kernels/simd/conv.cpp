@@ -17,9 +17,14 @@ namespace {
 class GemmConv final : public ConvKernel {
 public:
     // with_backward false: forward only (no transposed or flipped weights are packed).
-    GemmConv(const ConvDesc& d, const float* w, const float* bias, bool with_flipped = true, bool with_backward = true)
-        : d_(d), taps_(d.kernel_h * d.kernel_w), cpg_(d.in_c / d.groups), opg_(d.out_c / d.groups),
-          pixels_(d.out_h * d.out_w), has_backward_(with_backward) {
+    GemmConv(const ConvDesc& d, const float* w, const float* bias, bool with_flipped = true,
+             bool with_backward = true)
+        : d_(d),
+          taps_(d.kernel_h * d.kernel_w),
+          cpg_(d.in_c / d.groups),
+          opg_(d.out_c / d.groups),
+          pixels_(d.out_h * d.out_w),
+          has_backward_(with_backward) {
         // Stride-1 kernels larger than 1x1: the backward pass as the flipped convolution (an
         // indirect GEMM with K = taps * out_c) instead of a GEMM with K = out_c and col2im. With
         // few outputs (the 7-class 3x3 head of the default model) that K is tiny and the GEMM
@@ -45,7 +50,8 @@ public:
                         const int iy = oy * d.stride_h - d.pad_top + ky * d.dilation_h;
                         const int ix = ox * d.stride_w - d.pad_left + kx * d.dilation_w;
                         const bool inside = iy >= 0 && iy < d.in_h && ix >= 0 && ix < d.in_w;
-                        offsets_[(static_cast<size_t>(oy) * d.out_w + ox) * taps_ + ky * d.kernel_w + kx] =
+                        offsets_[(static_cast<size_t>(oy) * d.out_w + ox) * taps_ +
+                                 ky * d.kernel_w + kx] =
                             inside ? (static_cast<int64_t>(iy) * d.in_w + ix) * d.in_c : -1;
                     }
         zeros_.assign(d.in_c, 0.f);
@@ -58,8 +64,12 @@ public:
         im2col_ = d.groups == 1 && taps_ > 1 && cpg_ < 4;
     }
 
-    void forward(const float* in, float* out, int batch) override { run_forward(in, out, batch, false); }
-    void forward_tape(const float* in, float* out, int batch) override { run_forward(in, out, batch, true); }
+    void forward(const float* in, float* out, int batch) override {
+        run_forward(in, out, batch, false);
+    }
+    void forward_tape(const float* in, float* out, int batch) override {
+        run_forward(in, out, batch, true);
+    }
 
     void run_forward(const float* in, float* out, int batch, bool exact) {
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
@@ -76,13 +86,16 @@ public:
                     const int64_t* off = offsets_.data() + row % pixels_ * taps_;
                     tables.c[r] = out + row * d_.out_c;
                     if (im2col_) {
-                        float* col = cols_[static_cast<size_t>(thread)].data() + static_cast<int64_t>(r) * k;
+                        float* col =
+                            cols_[static_cast<size_t>(thread)].data() + static_cast<int64_t>(r) * k;
                         for (int t = 0; t < taps_; ++t)
-                            for (int c = 0; c < cpg_; ++c) col[t * cpg_ + c] = off[t] >= 0 ? image[off[t] + c] : 0.f;
+                            for (int c = 0; c < cpg_; ++c)
+                                col[t * cpg_ + c] = off[t] >= 0 ? image[off[t] + c] : 0.f;
                         tables.a_at(r, 0, 1) = col;
                         continue;
                     }
-                    for (int t = 0; t < taps_; ++t) tables.a_at(r, t, taps_) = off[t] >= 0 ? image + off[t] : zeros_.data();
+                    for (int t = 0; t < taps_; ++t)
+                        tables.a_at(r, t, taps_) = off[t] >= 0 ? image + off[t] : zeros_.data();
                 }
                 for (int g = 0; g < d_.groups; ++g) {
                     GemmCall call;
@@ -105,7 +118,9 @@ public:
 
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         CNNLENS_ASSERT(has_backward_);
-        if (flipped_) return forward_into(*flipped_, gp, gin, batch, static_cast<int64_t>(batch) * in_image_, accumulate, sum_);
+        if (flipped_)
+            return forward_into(*flipped_, gp, gin, batch, static_cast<int64_t>(batch) * in_image_,
+                                accumulate, sum_);
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
         // A 1x1 kernel's output rows map to distinct input pixels, so the GEMM writes grad_in
         // itself; when that map is onto (identity_1x1_) it may even overwrite without zeroing.
@@ -113,7 +128,8 @@ public:
         if (!accumulate && !identity_1x1_) std::memset(gin, 0, sizeof(float) * batch * in_image_);
         const int64_t col_width = static_cast<int64_t>(taps_) * cpg_;
         int step = in_place ? gemm_rows_per_call(opg_)
-                            : std::max(kMR, static_cast<int>(std::min<int64_t>(1024, kColBytes / (col_width * sizeof(float)))));
+                            : std::max(kMR, static_cast<int>(std::min<int64_t>(
+                                                1024, kColBytes / (col_width * sizeof(float)))));
         if (in_place) step = rows_per_chunk(rows, step);
         scratch(std::min<int64_t>(step, rows), 1, in_place ? 0 : step * col_width);
         const auto run_rows = [&](int64_t first, int64_t last, int thread) {
@@ -150,9 +166,13 @@ public:
         // In place, row chunks write disjoint pixels; col2im's windows overlap within an image,
         // so that path splits the batch by images only.
         if (in_place)
-            parallel_for((rows + step - 1) / step, 1, [&](int64_t c0, int64_t c1, int t) { run_rows(c0 * step, std::min(rows, c1 * step), t); });
+            parallel_for((rows + step - 1) / step, 1, [&](int64_t c0, int64_t c1, int t) {
+                run_rows(c0 * step, std::min(rows, c1 * step), t);
+            });
         else
-            parallel_for(batch, 1, [&](int64_t b0, int64_t b1, int t) { run_rows(b0 * pixels_, b1 * pixels_, t); });
+            parallel_for(batch, 1, [&](int64_t b0, int64_t b1, int t) {
+                run_rows(b0 * pixels_, b1 * pixels_, t);
+            });
     }
 
 private:
@@ -166,7 +186,8 @@ private:
         if (junk_.size() < threads * d_.in_c) junk_.resize(threads * d_.in_c);
         for (size_t t = 0; t < threads; ++t) {
             tables_[t].reserve(static_cast<int>(rows), taps);
-            if (cols_[t].size() < static_cast<size_t>(col_floats)) cols_[t].resize(static_cast<size_t>(col_floats));
+            if (cols_[t].size() < static_cast<size_t>(col_floats))
+                cols_[t].resize(static_cast<size_t>(col_floats));
         }
     }
 
@@ -194,17 +215,20 @@ private:
     bool identity_1x1_ = false;
     bool im2col_ = false;
     std::vector<PackedB> fwd_, bwd_;  // per group: [taps*cpg][opg] and its transpose
-    std::vector<int64_t> offsets_;    // [out pixel][tap]: float offset of the input pixel, -1 = padding
+    std::vector<int64_t>
+        offsets_;  // [out pixel][tap]: float offset of the input pixel, -1 = padding
     std::vector<float> zeros_, junk_;
-    std::vector<AlignedFloats> cols_;  // per thread: im2col rows (forward) or GEMM output before col2im
-    std::vector<RowTables> tables_;          // per thread
-    std::unique_ptr<GemmConv> flipped_;      // the backward pass, when it is a stride-1 convolution
-    AlignedFloats sum_;                      // flipped_ with accumulate
+    std::vector<AlignedFloats>
+        cols_;  // per thread: im2col rows (forward) or GEMM output before col2im
+    std::vector<RowTables> tables_;      // per thread
+    std::unique_ptr<GemmConv> flipped_;  // the backward pass, when it is a stride-1 convolution
+    AlignedFloats sum_;                  // flipped_ with accumulate
 };
 
 }  // namespace
 
-std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias, bool with_backward) {
+std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights,
+                                           const float* bias, bool with_backward) {
     CNNLENS_ASSERT(d.groups >= 1 && d.in_c % d.groups == 0 && d.out_c % d.groups == 0);
     return std::make_unique<GemmConv>(d, weights, bias, true, with_backward);
 }

@@ -13,13 +13,16 @@ public:
         pack_b(w, d.out_features, d.in_features, 1, d.out_features, nullptr, bwd_);
     }
     void forward(const float* in, float* out, int batch) override {
-        gemm_strided(fwd_, batch, in, d_.in_features, out, d_.out_features, false, d_.activation, d_.alpha, tables_);
+        gemm_strided(fwd_, batch, in, d_.in_features, out, d_.out_features, false, d_.activation,
+                     d_.alpha, tables_);
     }
     void forward_tape(const float* in, float* out, int batch) override {
-        gemm_strided(fwd_, batch, in, d_.in_features, out, d_.out_features, false, d_.activation, d_.alpha, tables_, true);
+        gemm_strided(fwd_, batch, in, d_.in_features, out, d_.out_features, false, d_.activation,
+                     d_.alpha, tables_, true);
     }
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
-        gemm_strided(bwd_, batch, gp, d_.out_features, gin, d_.in_features, accumulate, Activation::kNone, 0.f, tables_);
+        gemm_strided(bwd_, batch, gp, d_.out_features, gin, d_.in_features, accumulate,
+                     Activation::kNone, 0.f, tables_);
     }
 
 private:
@@ -30,7 +33,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* weights, const float* bias) {
+std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* weights,
+                                        const float* bias) {
     return std::make_unique<Dense>(d, weights, bias);
 }
 

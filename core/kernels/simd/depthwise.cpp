@@ -25,7 +25,8 @@ struct Gather {
 };
 
 // Rows [y0, y1) of one image; sp and wp hold one pointer per tap (scratch).
-void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const float** sp, const float** wp) {
+void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const float** sp,
+            const float** wp) {
     using V = Vec;
     using T = V::T;
     constexpr int L = V::kLanes;
@@ -41,7 +42,8 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
                 n = 0;
                 for (int i = p.ys->begin(y); i < p.ys->end(y); ++i)
                     for (int j = p.xs->begin(x); j < p.xs->end(x); ++j) {
-                        sp[n] = src + (static_cast<int64_t>(p.ys->at[i]) * p.src_w + p.xs->at[j]) * C;
+                        sp[n] =
+                            src + (static_cast<int64_t>(p.ys->at[i]) * p.src_w + p.xs->at[j]) * C;
                         wp[n] = p.w + static_cast<int64_t>(p.ys->k[i] * p.kw + p.xs->k[j]) * C;
                         ++n;
                     }
@@ -54,7 +56,8 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
             auto rest = [&](float* at, int64_t off, int c) {
                 for (; c + L <= C; c += L) {
                     T a = init(at, c);
-                    for (int t = 0; t < n; ++t) a = V::fma(V::load(sp[t] + off + c), V::load(wp[t] + c), a);
+                    for (int t = 0; t < n; ++t)
+                        a = V::fma(V::load(sp[t] + off + c), V::load(wp[t] + c), a);
                     V::store(at + c, vec_act ? activate(p.act, p.alpha, a) : a);
                 }
                 const int tail = c;
@@ -63,8 +66,10 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
                     for (int t = 0; t < n; ++t) a += sp[t][off + c] * wp[t][c];
                     at[c] = a;
                 }
-                if (!vec_act) apply_activation(p.act, p.alpha, at, C);
-                else if (tail < C) apply_activation(p.act, p.alpha, at + tail, C - tail);
+                if (!vec_act)
+                    apply_activation(p.act, p.alpha, at, C);
+                else if (tail < C)
+                    apply_activation(p.act, p.alpha, at + tail, C - tail);
             };
             int c = 0;
             if (x + 1 < p.dst_w && p.xs->shifted[x + 1]) {
@@ -73,17 +78,22 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
                 const int64_t d = static_cast<int64_t>(p.xs->step[x + 1]) * C;
                 float* o2 = o + C;
                 for (; c + 4 * L <= C; c += 4 * L) {
-                    T a0 = init(o, c), a1 = init(o, c + L), a2 = init(o, c + 2 * L), a3 = init(o, c + 3 * L);
-                    T b0 = init(o2, c), b1 = init(o2, c + L), b2 = init(o2, c + 2 * L), b3 = init(o2, c + 3 * L);
+                    T a0 = init(o, c), a1 = init(o, c + L), a2 = init(o, c + 2 * L),
+                      a3 = init(o, c + 3 * L);
+                    T b0 = init(o2, c), b1 = init(o2, c + L), b2 = init(o2, c + 2 * L),
+                      b3 = init(o2, c + 3 * L);
                     for (int t = 0; t < n; ++t) {
                         const float* s0 = sp[t] + c;
                         const float* s1 = s0 + d;
                         const float* w = wp[t] + c;
-                        const T w0 = V::load(w), w1 = V::load(w + L), w2 = V::load(w + 2 * L), w3 = V::load(w + 3 * L);
+                        const T w0 = V::load(w), w1 = V::load(w + L), w2 = V::load(w + 2 * L),
+                                w3 = V::load(w + 3 * L);
                         a0 = V::fma(V::load(s0), w0, a0), b0 = V::fma(V::load(s1), w0, b0);
                         a1 = V::fma(V::load(s0 + L), w1, a1), b1 = V::fma(V::load(s1 + L), w1, b1);
-                        a2 = V::fma(V::load(s0 + 2 * L), w2, a2), b2 = V::fma(V::load(s1 + 2 * L), w2, b2);
-                        a3 = V::fma(V::load(s0 + 3 * L), w3, a3), b3 = V::fma(V::load(s1 + 3 * L), w3, b3);
+                        a2 = V::fma(V::load(s0 + 2 * L), w2, a2),
+                        b2 = V::fma(V::load(s1 + 2 * L), w2, b2);
+                        a3 = V::fma(V::load(s0 + 3 * L), w3, a3),
+                        b3 = V::fma(V::load(s1 + 3 * L), w3, b3);
                     }
                     if (vec_act) {
                         a0 = activate(p.act, p.alpha, a0), a1 = activate(p.act, p.alpha, a1);
@@ -91,8 +101,10 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
                         b0 = activate(p.act, p.alpha, b0), b1 = activate(p.act, p.alpha, b1);
                         b2 = activate(p.act, p.alpha, b2), b3 = activate(p.act, p.alpha, b3);
                     }
-                    V::store(o + c, a0), V::store(o + c + L, a1), V::store(o + c + 2 * L, a2), V::store(o + c + 3 * L, a3);
-                    V::store(o2 + c, b0), V::store(o2 + c + L, b1), V::store(o2 + c + 2 * L, b2), V::store(o2 + c + 3 * L, b3);
+                    V::store(o + c, a0), V::store(o + c + L, a1), V::store(o + c + 2 * L, a2),
+                        V::store(o + c + 3 * L, a3);
+                    V::store(o2 + c, b0), V::store(o2 + c + L, b1), V::store(o2 + c + 2 * L, b2),
+                        V::store(o2 + c + 3 * L, b3);
                 }
                 rest(o, 0, c);
                 rest(o2, d, c);
@@ -101,7 +113,8 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
                 continue;
             }
             for (; c + 4 * L <= C; c += 4 * L) {
-                T a0 = init(o, c), a1 = init(o, c + L), a2 = init(o, c + 2 * L), a3 = init(o, c + 3 * L);
+                T a0 = init(o, c), a1 = init(o, c + L), a2 = init(o, c + 2 * L),
+                  a3 = init(o, c + 3 * L);
                 for (int t = 0; t < n; ++t) {
                     const float* s = sp[t] + c;
                     const float* w = wp[t] + c;
@@ -114,7 +127,8 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
                     a0 = activate(p.act, p.alpha, a0), a1 = activate(p.act, p.alpha, a1);
                     a2 = activate(p.act, p.alpha, a2), a3 = activate(p.act, p.alpha, a3);
                 }
-                V::store(o + c, a0), V::store(o + c + L, a1), V::store(o + c + 2 * L, a2), V::store(o + c + 3 * L, a3);
+                V::store(o + c, a0), V::store(o + c + L, a1), V::store(o + c + 2 * L, a2),
+                    V::store(o + c + 3 * L, a3);
             }
             rest(o, 0, c);
         }
@@ -123,7 +137,8 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
 
 class DepthwiseConv final : public ConvKernel {
 public:
-    DepthwiseConv(const ConvDesc& d, const float* w, const float* bias) : d_(d), m_(d.out_c / d.in_c) {
+    DepthwiseConv(const ConvDesc& d, const float* w, const float* bias)
+        : d_(d), m_(d.out_c / d.in_c) {
         const int taps = d.kernel_h * d.kernel_w;
         w_.assign(w, w + static_cast<size_t>(taps) * d.out_c);
         if (bias) bias_.assign(bias, bias + d.out_c);
@@ -136,14 +151,17 @@ public:
 
     void forward(const float* in, float* out, int batch) override {
         const ConvDesc& d = d_;
-        Gather p{&fy_, &fx_, d.out_h, d.out_w, d.in_w, d.out_c, d.kernel_w, w_.data(),
-                 bias_.empty() ? nullptr : bias_.data(), false, d.activation, d.alpha};
+        Gather p{&fy_,       &fx_,         d.out_h,
+                 d.out_w,    d.in_w,       d.out_c,
+                 d.kernel_w, w_.data(),    bias_.empty() ? nullptr : bias_.data(),
+                 false,      d.activation, d.alpha};
         const int64_t in_image = static_cast<int64_t>(d.in_h) * d.in_w * d.in_c;
         const int64_t out_image = static_cast<int64_t>(d.out_h) * d.out_w * d.out_c;
         if (m_ == 1) {  // output rows of all images are independent: split them across threads
-            run_rows(batch, d.out_h, [&](int n, int y0, int y1, const float** sp, const float** wp) {
-                gather(p, in + n * in_image, out + n * out_image, y0, y1, sp, wp);
-            });
+            run_rows(batch, d.out_h,
+                     [&](int n, int y0, int y1, const float** sp, const float** wp) {
+                         gather(p, in + n * in_image, out + n * out_image, y0, y1, sp, wp);
+                     });
             return;
         }
         scratch();
@@ -161,8 +179,18 @@ public:
         const ConvDesc& d = d_;
         const int64_t in_image = static_cast<int64_t>(d.in_h) * d.in_w * d.in_c;
         const int64_t out_image = static_cast<int64_t>(d.out_h) * d.out_w * d.out_c;
-        Gather p{&by_, &bx_, d.in_h, d.in_w, d.out_w, d.out_c, d.kernel_w, w_.data(), nullptr,
-                 accumulate && m_ == 1, Activation::kNone, 0.f};
+        Gather p{&by_,
+                 &bx_,
+                 d.in_h,
+                 d.in_w,
+                 d.out_w,
+                 d.out_c,
+                 d.kernel_w,
+                 w_.data(),
+                 nullptr,
+                 accumulate && m_ == 1,
+                 Activation::kNone,
+                 0.f};
         if (m_ == 1) {  // the transpose is a gather too: input rows are independent
             run_rows(batch, d.in_h, [&](int n, int y0, int y1, const float** sp, const float** wp) {
                 gather(p, gp + n * out_image, gin + n * in_image, y0, y1, sp, wp);
@@ -222,7 +250,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights, const float* bias) {
+std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights,
+                                                const float* bias) {
     CNNLENS_ASSERT(d.groups == d.in_c && d.out_c % d.in_c == 0);
     return std::make_unique<DepthwiseConv>(d, weights, bias);
 }

@@ -35,11 +35,11 @@ struct Micro {
     int taps, kc;
     const float* const* a;  // taps x kMR row pointers
     int a_off;
-    const float* b;         // taps * kc rows of one panel's width
+    const float* b;  // taps * kc rows of one panel's width
     float* const* c;
     int c_off, nr;
-    const float* bias;      // one panel's width of values, or null
-    bool load_c, finish;    // finish: last K-block, apply the activation
+    const float* bias;    // one panel's width of values, or null
+    bool load_c, finish;  // finish: last K-block, apply the activation
     Activation act;
     float alpha;
 };
@@ -59,9 +59,8 @@ void micro(const Micro& p) {
         CNNLENS_UNROLL
         for (int v = 0; v < NV; ++v) b[v] = p.bias ? V::load(p.bias + v * L) : V::zero();
         CNNLENS_UNROLL
-        for (int r = 0; r < MR; ++r)
-            CNNLENS_UNROLL
-            for (int v = 0; v < NV; ++v) acc[r][v] = b[v];
+        for (int r = 0; r < MR; ++r) CNNLENS_UNROLL
+        for (int v = 0; v < NV; ++v) acc[r][v] = b[v];
     }
 
     const float* b = p.b;
@@ -102,9 +101,8 @@ void micro(const Micro& p) {
     const bool vec_act = is_vector_activation(p.act, p.alpha);
     if (p.finish && vec_act && p.act != Activation::kNone) {
         CNNLENS_UNROLL
-        for (int r = 0; r < MR; ++r)
-            CNNLENS_UNROLL
-            for (int v = 0; v < NV; ++v) acc[r][v] = activate(p.act, p.alpha, acc[r][v]);
+        for (int r = 0; r < MR; ++r) CNNLENS_UNROLL
+        for (int v = 0; v < NV; ++v) acc[r][v] = activate(p.act, p.alpha, acc[r][v]);
     }
     CNNLENS_UNROLL
     for (int r = 0; r < MR; ++r) {
@@ -191,13 +189,15 @@ constexpr auto micro_row(std::integer_sequence<int, I...>) {
     return std::array<MicroFn, sizeof...(I)>{&micro<I + 1, NV>...};
 }
 constexpr std::array<std::array<MicroFn, kMR>, 2> kMicro = {
-    micro_row<1>(std::make_integer_sequence<int, kMR>{}), micro_row<2>(std::make_integer_sequence<int, kMR>{})};
+    micro_row<1>(std::make_integer_sequence<int, kMR>{}),
+    micro_row<2>(std::make_integer_sequence<int, kMR>{})};
 template <int NV, int... I>
 constexpr auto micro_exact_row(std::integer_sequence<int, I...>) {
     return std::array<MicroFn, sizeof...(I)>{&micro_exact<I + 1, NV>...};
 }
 constexpr std::array<std::array<MicroFn, kMR>, 2> kMicroExact = {
-    micro_exact_row<1>(std::make_integer_sequence<int, kMR>{}), micro_exact_row<2>(std::make_integer_sequence<int, kMR>{})};
+    micro_exact_row<1>(std::make_integer_sequence<int, kMR>{}),
+    micro_exact_row<2>(std::make_integer_sequence<int, kMR>{})};
 static_assert(kNR == 2 * Vec::kLanes);
 
 // K is cut into blocks whose B rows fit the panel budget: whole taps when a tap fits, else
@@ -228,8 +228,8 @@ struct KPlan {
 
 }  // namespace
 
-void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stride, const float* bias,
-            PackedB& out) {
+void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stride,
+            const float* bias, PackedB& out) {
     out.k = k;
     out.n = n;
     out.width = n <= Vec::kLanes ? Vec::kLanes : kNR;
@@ -239,7 +239,8 @@ void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stri
         float* dst = out.data.data() + static_cast<int64_t>(j) * k * w;
         for (int i = 0; i < k; ++i)
             for (int q = 0; q < w && j * w + q < n; ++q)
-                dst[static_cast<int64_t>(i) * w + q] = src[i * row_stride + (j * w + q) * col_stride];
+                dst[static_cast<int64_t>(i) * w + q] =
+                    src[i * row_stride + (j * w + q) * col_stride];
     }
     out.bias.clear();
     if (bias) {
@@ -306,7 +307,8 @@ void gemm(const GemmCall& g) {
 }
 
 int gemm_rows_per_call(int64_t k) {
-    const int64_t rows = kRowBlockBytes / (std::max<int64_t>(k, 1) * static_cast<int64_t>(sizeof(float)));
+    const int64_t rows =
+        kRowBlockBytes / (std::max<int64_t>(k, 1) * static_cast<int64_t>(sizeof(float)));
     return static_cast<int>(std::clamp<int64_t>(rows / kMR * kMR, kMR, 1024 / kMR * kMR));
 }
 

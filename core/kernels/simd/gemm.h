@@ -35,8 +35,8 @@ struct PackedB {
 
 // Packs B[i][j] = src[i * row_stride + j * col_stride] (swap the strides to pack a transpose).
 // bias may be null.
-void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stride, const float* bias,
-            PackedB& out);
+void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stride,
+            const float* bias, PackedB& out);
 
 // One GEMM over `rows` rows (C has b->n columns). Row r's K = taps * kc values are `taps`
 // segments of kc floats; segment t of row r starts at
@@ -69,7 +69,9 @@ struct RowTables {
         if (a.size() < blocks * taps * kMR) a.resize(blocks * taps * kMR);
         if (c.size() < static_cast<size_t>(rows)) c.resize(rows);
     }
-    const float*& a_at(int r, int t, int taps) { return a[static_cast<size_t>(r / kMR) * taps * kMR + t * kMR + r % kMR]; }
+    const float*& a_at(int r, int t, int taps) {
+        return a[static_cast<size_t>(r / kMR) * taps * kMR + t * kMR + r % kMR];
+    }
 };
 
 // Rows per GEMM call so the A rows of one call (rows x k floats) stay in L2.

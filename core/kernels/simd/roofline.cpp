@@ -58,7 +58,8 @@ Roofline measure_target_roofline(double ms) {
     r.isa = "wasm-simd128";
 #elif defined(__AVX512F__) && !defined(CNNLENS_SIMD_FORCE_128) && !defined(CNNLENS_SIMD_SCALAR)
     r.isa = "avx512";
-#elif defined(__AVX2__) && defined(__FMA__) && !defined(CNNLENS_SIMD_FORCE_128) && !defined(CNNLENS_SIMD_SCALAR)
+#elif defined(__AVX2__) && defined(__FMA__) && !defined(CNNLENS_SIMD_FORCE_128) && \
+    !defined(CNNLENS_SIMD_SCALAR)
     r.isa = "avx2-fma";
 #elif defined(__SSE2__) && !defined(CNNLENS_SIMD_SCALAR)
     r.isa = "sse";
@@ -82,8 +83,12 @@ Roofline measure_target_roofline(double ms) {
         const auto t0 = Clock::now();
         for (long c = 0; c < calls; ++c) sink = sink + run(kRepeats, a, b);
         const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-        if (s < 2e-3) { calls *= 2; continue; }  // too short to time well
-        const double flops = 2.0 * kRows * 2 * V::kLanes * kDepth * static_cast<double>(kRepeats * calls);
+        if (s < 2e-3) {
+            calls *= 2;
+            continue;
+        }  // too short to time well
+        const double flops =
+            2.0 * kRows * 2 * V::kLanes * kDepth * static_cast<double>(kRepeats * calls);
         best = std::max(best, flops / s / 1e9);
     }
     r.gflops = best;

@@ -7,9 +7,9 @@
 namespace cnnlens {
 
 struct Roofline {
-    double gflops = 0;    // 2 flops per lane per multiply-add
-    int lanes = 0;        // floats per vector
-    const char* isa = ""; // "wasm-simd128", "avx512", "avx2-fma", "sse", "scalar"
+    double gflops = 0;     // 2 flops per lane per multiply-add
+    int lanes = 0;         // floats per vector
+    const char* isa = "";  // "wasm-simd128", "avx512", "avx2-fma", "sse", "scalar"
 };
 
 // Runs the probe for about `ms` milliseconds (best of a few rounds).

@@ -25,27 +25,39 @@ AxisTaps AxisTaps::fwd(int out, int in, int kernel, int stride, int dilation, in
 
 bool flipped_transpose(const ConvDesc& d, const float* w, ConvDesc& bd, std::vector<float>& bw) {
     const int ph = (d.kernel_h - 1) * d.dilation_h, pw = (d.kernel_w - 1) * d.dilation_w;
-    if (d.stride_h != 1 || d.stride_w != 1 || d.groups != 1 || d.pad_top > ph || d.pad_bottom > ph ||
-        d.pad_left > pw || d.pad_right > pw)
+    if (d.stride_h != 1 || d.stride_w != 1 || d.groups != 1 || d.pad_top > ph ||
+        d.pad_bottom > ph || d.pad_left > pw || d.pad_right > pw)
         return false;
     bd = ConvDesc();
-    bd.in_h = d.out_h; bd.in_w = d.out_w; bd.in_c = d.out_c;
-    bd.out_h = d.in_h; bd.out_w = d.in_w; bd.out_c = d.in_c;
-    bd.kernel_h = d.kernel_h; bd.kernel_w = d.kernel_w;
-    bd.dilation_h = d.dilation_h; bd.dilation_w = d.dilation_w;
-    bd.pad_top = ph - d.pad_top; bd.pad_bottom = ph - d.pad_bottom;
-    bd.pad_left = pw - d.pad_left; bd.pad_right = pw - d.pad_right;
-    if (bd.in_h + bd.pad_top + bd.pad_bottom - ph != bd.out_h || bd.in_w + bd.pad_left + bd.pad_right - pw != bd.out_w) return false;
+    bd.in_h = d.out_h;
+    bd.in_w = d.out_w;
+    bd.in_c = d.out_c;
+    bd.out_h = d.in_h;
+    bd.out_w = d.in_w;
+    bd.out_c = d.in_c;
+    bd.kernel_h = d.kernel_h;
+    bd.kernel_w = d.kernel_w;
+    bd.dilation_h = d.dilation_h;
+    bd.dilation_w = d.dilation_w;
+    bd.pad_top = ph - d.pad_top;
+    bd.pad_bottom = ph - d.pad_bottom;
+    bd.pad_left = pw - d.pad_left;
+    bd.pad_right = pw - d.pad_right;
+    if (bd.in_h + bd.pad_top + bd.pad_bottom - ph != bd.out_h ||
+        bd.in_w + bd.pad_left + bd.pad_right - pw != bd.out_w)
+        return false;
     const int taps = d.kernel_h * d.kernel_w;
     bw.resize(static_cast<size_t>(taps) * d.in_c * d.out_c);
     for (int k = 0; k < taps; ++k)
         for (int ci = 0; ci < d.in_c; ++ci)
             for (int co = 0; co < d.out_c; ++co)
-                bw[(static_cast<size_t>(k) * d.out_c + co) * d.in_c + ci] = w[(static_cast<size_t>(taps - 1 - k) * d.in_c + ci) * d.out_c + co];
+                bw[(static_cast<size_t>(k) * d.out_c + co) * d.in_c + ci] =
+                    w[(static_cast<size_t>(taps - 1 - k) * d.in_c + ci) * d.out_c + co];
     return true;
 }
 
-void forward_into(ConvKernel& k, const float* in, float* out, int batch, int64_t n, bool accumulate, AlignedFloats& sum) {
+void forward_into(ConvKernel& k, const float* in, float* out, int batch, int64_t n, bool accumulate,
+                  AlignedFloats& sum) {
     if (!accumulate) return k.forward(in, out, batch);
     if (static_cast<int64_t>(sum.size()) < n) sum.resize(static_cast<size_t>(n));
     k.forward(in, sum.data(), batch);
@@ -62,7 +74,8 @@ void AxisTaps::find_shifts() {
         const int d = at[begin(o)] - at[begin(o - 1)];
         bool same = true;
         for (int i = 0; i < n && same; ++i)
-            same = k[begin(o) + i] == k[begin(o - 1) + i] && at[begin(o) + i] - at[begin(o - 1) + i] == d;
+            same = k[begin(o) + i] == k[begin(o - 1) + i] &&
+                   at[begin(o) + i] - at[begin(o - 1) + i] == d;
         shifted[o] = same;
         step[o] = d;
     }
@@ -74,7 +87,8 @@ AxisTaps AxisTaps::bwd(int out, int in, int kernel, int stride, int dilation, in
     for (int i = 0; i < in; ++i) {
         for (int k = 0; k < kernel; ++k) {
             const int t = i + pad - k * dilation;
-            if (t >= 0 && t % stride == 0 && t / stride < out) a.k.push_back(k), a.at.push_back(t / stride);
+            if (t >= 0 && t % stride == 0 && t / stride < out)
+                a.k.push_back(k), a.at.push_back(t / stride);
         }
         a.start.push_back(static_cast<int>(a.k.size()));
     }
@@ -115,7 +129,8 @@ bool winograd_enabled() {
 namespace simd::avx512 {
 const KernelSet& kernel_set();
 bool winograd_applies(const ConvDesc& d);
-std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias, bool with_backward);
+std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights,
+                                           const float* bias, bool with_backward);
 }
 
 // True when the CPU runs the avx512 copy and CNNLENS_SIMD does not ask for the base one
@@ -125,7 +140,8 @@ bool simd_uses_avx512() {
         const char* e = std::getenv("CNNLENS_SIMD");
         if (e && std::string_view(e) == "avx2") return false;
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vl");
     }();
     return use;
 }
@@ -152,7 +168,8 @@ bool simd_avx512_beats_xnnpack(const ConvDesc& d) {
 #endif
 }
 
-std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights, const float* bias) {
+std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights,
+                                                   const float* bias) {
 #ifdef CNNLENS_HAVE_SIMD_AVX512
     if (simd_uses_avx512()) return simd::avx512::make_gemm_conv(d, weights, bias, false);
 #endif

@@ -35,7 +35,8 @@ bool winograd_enabled();
 bool simd_avx512_beats_xnnpack(const ConvDesc& d);
 // A forward-only GEMM convolution of simd_kernels()'s target: the xnnpack set's tape pass for
 // layers whose dot products are long (see XnnConv::forward_tape).
-std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights, const float* bias);
+std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights,
+                                                   const float* bias);
 
 namespace simd::inline CNNLENS_SIMD_TARGET {
 
@@ -43,14 +44,18 @@ namespace simd::inline CNNLENS_SIMD_TARGET {
 const KernelSet& kernel_set();
 
 // with_backward false: a forward-only kernel (backward_input must not be called).
-std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights, const float* bias, bool with_backward = true);
-std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights, const float* bias);
+std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights,
+                                           const float* bias, bool with_backward = true);
+std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights,
+                                                const float* bias);
 // 3x3 stride-1 dense convolutions with channels in whole vectors (at least 16 in) and a ReLU or
 // no activation: Winograd F(2x2, 3x3) forward (winograd.cpp).
 bool winograd_applies(const ConvDesc& d);
-std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights, const float* bias);
+std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights,
+                                               const float* bias);
 std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d);
-std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* weights, const float* bias);
+std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* weights,
+                                        const float* bias);
 
 // The input gradient of a stride-1 convolution with one group is a stride-1 convolution of
 // grad_pre with the kernel flipped in both axes, input and output channels swapped and padding
@@ -67,10 +72,14 @@ inline bool is_vector_activation(Activation a, float alpha) {
 }
 inline Vec::T activate(Activation a, float alpha, Vec::T x) {
     switch (a) {
-        case Activation::kRelu: return Vec::max(x, Vec::zero());
-        case Activation::kRelu6: return Vec::min(Vec::max(x, Vec::zero()), Vec::splat(6.f));
-        case Activation::kLeakyRelu: return Vec::max(x, Vec::mul(x, Vec::splat(alpha)));
-        default: return x;
+        case Activation::kRelu:
+            return Vec::max(x, Vec::zero());
+        case Activation::kRelu6:
+            return Vec::min(Vec::max(x, Vec::zero()), Vec::splat(6.f));
+        case Activation::kLeakyRelu:
+            return Vec::max(x, Vec::mul(x, Vec::splat(alpha)));
+        default:
+            return x;
     }
 }
 
@@ -96,13 +105,15 @@ private:
 
 // Runs k's forward pass from `in` into `out` (n floats), or adds it to `out` through `sum`
 // (scratch) when accumulating: the backward passes that are flipped convolutions use it.
-void forward_into(ConvKernel& k, const float* in, float* out, int batch, int64_t n, bool accumulate, AlignedFloats& sum);
+void forward_into(ConvKernel& k, const float* in, float* out, int batch, int64_t n, bool accumulate,
+                  AlignedFloats& sum);
 
 // dst[i] += src[i] for n floats.
 inline void add_to(float* dst, const float* src, int64_t n) {
     constexpr int L = Vec::kLanes;
     int64_t i = 0;
-    for (; i + L <= n; i += L) Vec::store(dst + i, Vec::add(Vec::load(dst + i), Vec::load(src + i)));
+    for (; i + L <= n; i += L)
+        Vec::store(dst + i, Vec::add(Vec::load(dst + i), Vec::load(src + i)));
     for (; i < n; ++i) dst[i] += src[i];
 }
 

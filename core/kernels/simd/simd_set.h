@@ -16,6 +16,7 @@ const KernelSet& simd_kernels();
 bool simd_avx512_beats_xnnpack(const ConvDesc& d);
 // A forward-only GEMM convolution of simd_kernels()'s target, for the xnnpack set's tape pass
 // of layers whose dot products are long.
-std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights, const float* bias);
+std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const float* weights,
+                                                   const float* bias);
 
 }  // namespace cnnlens

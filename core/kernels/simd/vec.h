@@ -51,10 +51,14 @@ struct CacheLineAllocator {
     CacheLineAllocator() = default;
     template <typename U>
     CacheLineAllocator(const CacheLineAllocator<U>&) {}
-    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
-    void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{64}); }
+    T* allocate(std::size_t n) {
+        return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
+    }
+    void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
     template <typename U>
-    bool operator==(const CacheLineAllocator<U>&) const { return true; }
+    bool operator==(const CacheLineAllocator<U>&) const {
+        return true;
+    }
 };
 using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
 
@@ -105,26 +109,49 @@ struct F32x4 {
     static T gt(T a, T b) { return _mm_cmpgt_ps(a, b); }
     static T eq(T a, T b) { return _mm_cmpeq_ps(a, b); }
     static T select(T m, T a, T b) { return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b)); }
-    static void store_i32(int32_t* p, T v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_cvttps_epi32(v)); }
-    static T load_i32(const int32_t* p) { return _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static void store_i32(int32_t* p, T v) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_cvttps_epi32(v));
+    }
+    static T load_i32(const int32_t* p) {
+        return _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
 };
 
 #else
 
 struct F32x4 {
-    struct T { float v[4]; };
+    struct T {
+        float v[4];
+    };
     static constexpr int kLanes = 4;
     static T load(const float* p) { return {{p[0], p[1], p[2], p[3]}}; }
-    static void store(float* p, T a) { for (int i = 0; i < 4; ++i) p[i] = a.v[i]; }
+    static void store(float* p, T a) {
+        for (int i = 0; i < 4; ++i) p[i] = a.v[i];
+    }
     static T splat(float x) { return {{x, x, x, x}}; }
     static T load_splat(const float* p) { return splat(*p); }
     static T zero() { return splat(0.f); }
-    static T add(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] += b.v[i]; return a; }
-    static T sub(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] -= b.v[i]; return a; }
-    static T mul(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] *= b.v[i]; return a; }
+    static T add(T a, T b) {
+        for (int i = 0; i < 4; ++i) a.v[i] += b.v[i];
+        return a;
+    }
+    static T sub(T a, T b) {
+        for (int i = 0; i < 4; ++i) a.v[i] -= b.v[i];
+        return a;
+    }
+    static T mul(T a, T b) {
+        for (int i = 0; i < 4; ++i) a.v[i] *= b.v[i];
+        return a;
+    }
     static T fma(T a, T b, T c) { return add(mul(a, b), c); }
-    static T max(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = a.v[i] < b.v[i] ? b.v[i] : a.v[i]; return a; }
-    static T min(T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = b.v[i] < a.v[i] ? b.v[i] : a.v[i]; return a; }
+    static T max(T a, T b) {
+        for (int i = 0; i < 4; ++i) a.v[i] = a.v[i] < b.v[i] ? b.v[i] : a.v[i];
+        return a;
+    }
+    static T min(T a, T b) {
+        for (int i = 0; i < 4; ++i) a.v[i] = b.v[i] < a.v[i] ? b.v[i] : a.v[i];
+        return a;
+    }
     static T gt(T a, T b) {
         T m;
         for (int i = 0; i < 4; ++i) m.v[i] = a.v[i] > b.v[i] ? 1.f : 0.f;
@@ -135,9 +162,17 @@ struct F32x4 {
         for (int i = 0; i < 4; ++i) m.v[i] = a.v[i] == b.v[i] ? 1.f : 0.f;
         return m;
     }
-    static T select(T m, T a, T b) { for (int i = 0; i < 4; ++i) a.v[i] = m.v[i] != 0.f ? a.v[i] : b.v[i]; return a; }
-    static void store_i32(int32_t* p, T v) { for (int i = 0; i < 4; ++i) p[i] = static_cast<int32_t>(v.v[i]); }
-    static T load_i32(const int32_t* p) { return {{static_cast<float>(p[0]), static_cast<float>(p[1]), static_cast<float>(p[2]), static_cast<float>(p[3])}}; }
+    static T select(T m, T a, T b) {
+        for (int i = 0; i < 4; ++i) a.v[i] = m.v[i] != 0.f ? a.v[i] : b.v[i];
+        return a;
+    }
+    static void store_i32(int32_t* p, T v) {
+        for (int i = 0; i < 4; ++i) p[i] = static_cast<int32_t>(v.v[i]);
+    }
+    static T load_i32(const int32_t* p) {
+        return {{static_cast<float>(p[0]), static_cast<float>(p[1]), static_cast<float>(p[2]),
+                 static_cast<float>(p[3])}};
+    }
 };
 
 #endif
@@ -161,8 +196,12 @@ struct F32x8 {
     static T gt(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
     static T eq(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
     static T select(T m, T a, T b) { return _mm256_blendv_ps(b, a, m); }
-    static void store_i32(int32_t* p, T v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvttps_epi32(v)); }
-    static T load_i32(const int32_t* p) { return _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+    static void store_i32(int32_t* p, T v) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvttps_epi32(v));
+    }
+    static T load_i32(const int32_t* p) {
+        return _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    }
 };
 
 #endif
@@ -185,18 +224,26 @@ struct F32x16 {
     static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
     static T max(T a, T b) { return _mm512_max_ps(b, a); }
     static T min(T a, T b) { return _mm512_min_ps(b, a); }
-    static T gt(T a, T b) { return _mm512_castsi512_ps(_mm512_movm_epi32(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ))); }
-    static T eq(T a, T b) { return _mm512_castsi512_ps(_mm512_movm_epi32(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ))); }
-    static T select(T m, T a, T b) { return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(m)), b, a); }
+    static T gt(T a, T b) {
+        return _mm512_castsi512_ps(_mm512_movm_epi32(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ)));
+    }
+    static T eq(T a, T b) {
+        return _mm512_castsi512_ps(_mm512_movm_epi32(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)));
+    }
+    static T select(T m, T a, T b) {
+        return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(m)), b, a);
+    }
     static void store_i32(int32_t* p, T v) { _mm512_storeu_si512(p, _mm512_cvttps_epi32(v)); }
     static T load_i32(const int32_t* p) { return _mm512_cvtepi32_ps(_mm512_loadu_si512(p)); }
 };
 
 #endif
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__) && !defined(CNNLENS_SIMD_SCALAR) && !defined(CNNLENS_SIMD_FORCE_128)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && !defined(CNNLENS_SIMD_SCALAR) && \
+    !defined(CNNLENS_SIMD_FORCE_128)
 using Vec = F32x16;
-#elif defined(__AVX2__) && defined(__FMA__) && !defined(CNNLENS_SIMD_SCALAR) && !defined(CNNLENS_SIMD_FORCE_128)
+#elif defined(__AVX2__) && defined(__FMA__) && !defined(CNNLENS_SIMD_SCALAR) && \
+    !defined(CNNLENS_SIMD_FORCE_128)
 using Vec = F32x8;
 #else
 using Vec = F32x4;

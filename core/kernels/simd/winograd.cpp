@@ -24,10 +24,12 @@ constexpr int kPositions = 16;  // 4x4 transformed positions
 
 class WinogradConv final : public ConvKernel {
 public:
-    WinogradConv(const ConvDesc& d, const float* w, const float* bias, bool with_backward = true) : d_(d) {
+    WinogradConv(const ConvDesc& d, const float* w, const float* bias, bool with_backward = true)
+        : d_(d) {
         ConvDesc bd;
         std::vector<float> bw;
-        if (with_backward && flipped_transpose(d, w, bd, bw) && winograd_applies(bd)) backward_ = std::make_unique<WinogradConv>(bd, bw.data(), nullptr, false);
+        if (with_backward && flipped_transpose(d, w, bd, bw) && winograd_applies(bd))
+            backward_ = std::make_unique<WinogradConv>(bd, bw.data(), nullptr, false);
         // The tape's forward (and the backward when it is no Winograd convolution) as a GEMM:
         // Winograd's rounding depends on the output's place in its 2x2 tile.
         if (with_backward) gemm_conv_ = make_gemm_conv(d, w, bias, !backward_);
@@ -38,7 +40,9 @@ public:
             for (int co = 0; co < co_n; ++co) {
                 double g[3][3], gg[4][3];
                 for (int ky = 0; ky < 3; ++ky)
-                    for (int kx = 0; kx < 3; ++kx) g[ky][kx] = w[((static_cast<int64_t>(ky) * 3 + kx) * ci_n + ci) * co_n + co];
+                    for (int kx = 0; kx < 3; ++kx)
+                        g[ky][kx] =
+                            w[((static_cast<int64_t>(ky) * 3 + kx) * ci_n + ci) * co_n + co];
                 for (int kx = 0; kx < 3; ++kx) {
                     gg[0][kx] = g[0][kx];
                     gg[1][kx] = 0.5 * (g[0][kx] + g[1][kx] + g[2][kx]);
@@ -49,12 +53,14 @@ public:
                     const double a = gg[i][0], b = gg[i][1], c = gg[i][2];
                     const double row[4] = {a, 0.5 * (a + b + c), 0.5 * (a - b + c), c};
                     for (int j = 0; j < 4; ++j)
-                        u[((static_cast<size_t>(i) * 4 + j) * ci_n + ci) * co_n + co] = static_cast<float>(row[j]);
+                        u[((static_cast<size_t>(i) * 4 + j) * ci_n + ci) * co_n + co] =
+                            static_cast<float>(row[j]);
                 }
             }
         u_.resize(kPositions);
         for (int p = 0; p < kPositions; ++p)
-            pack_b(u.data() + static_cast<size_t>(p) * ci_n * co_n, ci_n, co_n, co_n, 1, nullptr, u_[static_cast<size_t>(p)]);
+            pack_b(u.data() + static_cast<size_t>(p) * ci_n * co_n, ci_n, co_n, co_n, 1, nullptr,
+                   u_[static_cast<size_t>(p)]);
         bias_.assign(static_cast<size_t>(co_n), 0.f);
         if (bias) std::copy(bias, bias + co_n, bias_.begin());
         tiles_h_ = (d.out_h + 1) / 2;
@@ -62,7 +68,8 @@ public:
         // Tiles per block: the block's transformed input (16 x tiles x in_c) and products
         // (16 x tiles x out_c) within about 256 KB, a whole number of GEMM row blocks.
         const int64_t per_tile = int64_t{kPositions} * (ci_n + co_n);
-        block_ = static_cast<int>(std::clamp<int64_t>((64 * 1024) / per_tile, kMR, 256) / kMR * kMR);
+        block_ =
+            static_cast<int>(std::clamp<int64_t>((64 * 1024) / per_tile, kMR, 256) / kMR * kMR);
     }
 
     void forward(const float* in, float* out, int batch) override {
@@ -72,7 +79,8 @@ public:
         int64_t blocks = (tiles + block_ - 1) / block_;
         const int pool = in_parallel_region() ? 1 : pool_threads();
         blocks = (blocks + pool - 1) / pool * pool;
-        const int block = static_cast<int>(std::clamp<int64_t>(((tiles + blocks - 1) / blocks + kMR - 1) / kMR * kMR, kMR, block_));
+        const int block = static_cast<int>(std::clamp<int64_t>(
+            ((tiles + blocks - 1) / blocks + kMR - 1) / kMR * kMR, kMR, block_));
         blocks = (tiles + block - 1) / block;
         const size_t threads = static_cast<size_t>(pool_threads());
         if (scratch_.size() < threads) scratch_.resize(threads);
@@ -87,8 +95,10 @@ public:
                 const int count = static_cast<int>(std::min<int64_t>(block, tiles - first));
                 for (int t = 0; t < count; ++t) input_tile(in, first + t, s.v.data(), t);
                 for (int p = 0; p < kPositions; ++p)
-                    gemm_strided(u_[static_cast<size_t>(p)], count, s.v.data() + static_cast<int64_t>(p) * block_ * d_.in_c, d_.in_c,
-                                 s.m.data() + static_cast<int64_t>(p) * block_ * d_.out_c, d_.out_c, false, Activation::kNone, 0.f, s.tables);
+                    gemm_strided(u_[static_cast<size_t>(p)], count,
+                                 s.v.data() + static_cast<int64_t>(p) * block_ * d_.in_c, d_.in_c,
+                                 s.m.data() + static_cast<int64_t>(p) * block_ * d_.out_c, d_.out_c,
+                                 false, Activation::kNone, 0.f, s.tables);
                 for (int t = 0; t < count; ++t) output_tile(s.m.data(), t, first + t, out);
             }
         });
@@ -99,12 +109,14 @@ public:
         gemm_conv_->forward_tape(in, out, batch);
     }
 
-    void backward_input(const float* grad_pre, float* grad_in, int batch, bool accumulate) override {
+    void backward_input(const float* grad_pre, float* grad_in, int batch,
+                        bool accumulate) override {
         if (!backward_) {
             CNNLENS_ASSERT(gemm_conv_);  // only the inner backward convolution has neither
             return gemm_conv_->backward_input(grad_pre, grad_in, batch, accumulate);
         }
-        forward_into(*backward_, grad_pre, grad_in, batch, int64_t{batch} * d_.in_h * d_.in_w * d_.in_c, accumulate, sum_);
+        forward_into(*backward_, grad_pre, grad_in, batch,
+                     int64_t{batch} * d_.in_h * d_.in_w * d_.in_c, accumulate, sum_);
     }
 
 private:
@@ -126,7 +138,9 @@ private:
         for (int i = 0; i < 4; ++i)
             for (int j = 0; j < 4; ++j) {
                 const int y = y0 + i, x = x0 + j;
-                px[i][j] = y >= 0 && y < d_.in_h && x >= 0 && x < d_.in_w ? image + (static_cast<int64_t>(y) * d_.in_w + x) * d_.in_c : nullptr;
+                px[i][j] = y >= 0 && y < d_.in_h && x >= 0 && x < d_.in_w
+                               ? image + (static_cast<int64_t>(y) * d_.in_w + x) * d_.in_c
+                               : nullptr;
             }
         const int64_t stride = static_cast<int64_t>(block_) * d_.in_c;
         float* dst = v + static_cast<int64_t>(t) * d_.in_c;
@@ -168,7 +182,8 @@ private:
             V::T s[4][2];
             for (int i = 0; i < 4; ++i) {
                 const float* row = src + static_cast<int64_t>(i) * 4 * stride + c;
-                const V::T m0 = V::load(row), m1 = V::load(row + stride), m2 = V::load(row + 2 * stride), m3 = V::load(row + 3 * stride);
+                const V::T m0 = V::load(row), m1 = V::load(row + stride),
+                           m2 = V::load(row + 2 * stride), m3 = V::load(row + 3 * stride);
                 s[i][0] = V::add(V::add(m0, m1), m2);
                 s[i][1] = V::sub(V::sub(m1, m2), m3);
             }
@@ -184,16 +199,19 @@ private:
                     V::T v = y[i][j];
                     if (relu) v = V::max(v, zero);
                     if (d_.activation == Activation::kRelu6) v = V::min(v, six);
-                    V::store(image + ((static_cast<int64_t>(oy) + i) * d_.out_w + ox + j) * d_.out_c + c, v);
+                    V::store(
+                        image + ((static_cast<int64_t>(oy) + i) * d_.out_w + ox + j) * d_.out_c + c,
+                        v);
                 }
         }
     }
 
     ConvDesc d_;
-    std::unique_ptr<ConvKernel> gemm_conv_;     // forward_tape, and the backward pass when backward_ does not apply
-    std::unique_ptr<WinogradConv> backward_;     // the backward pass as a Winograd convolution
-    AlignedFloats sum_;                          // backward with accumulate
-    std::vector<PackedB> u_;                 // per position: transformed weights [in_c][out_c]
+    std::unique_ptr<ConvKernel>
+        gemm_conv_;  // forward_tape, and the backward pass when backward_ does not apply
+    std::unique_ptr<WinogradConv> backward_;  // the backward pass as a Winograd convolution
+    AlignedFloats sum_;                       // backward with accumulate
+    std::vector<PackedB> u_;                  // per position: transformed weights [in_c][out_c]
     AlignedFloats bias_;
     int tiles_h_ = 0, tiles_w_ = 0, block_ = 0;
     std::vector<Scratch> scratch_;  // per thread
@@ -203,12 +221,15 @@ private:
 
 bool winograd_applies(const ConvDesc& d) {
     constexpr int L = Vec::kLanes;
-    const bool act = d.activation == Activation::kNone || d.activation == Activation::kRelu || d.activation == Activation::kRelu6;
-    return d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 && d.dilation_h == 1 && d.dilation_w == 1 &&
-           d.groups == 1 && d.in_c >= 16 && d.in_c % L == 0 && d.out_c % L == 0 && act;
+    const bool act = d.activation == Activation::kNone || d.activation == Activation::kRelu ||
+                     d.activation == Activation::kRelu6;
+    return d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 &&
+           d.dilation_h == 1 && d.dilation_w == 1 && d.groups == 1 && d.in_c >= 16 &&
+           d.in_c % L == 0 && d.out_c % L == 0 && act;
 }
 
-std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights, const float* bias) {
+std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights,
+                                               const float* bias) {
     CNNLENS_ASSERT(winograd_applies(d));
     return std::make_unique<WinogradConv>(d, weights, bias);
 }

@@ -67,7 +67,8 @@ pthreadpool_t pool() {
 // XNNPACK's workers spin for a while after each operator and would hold the cores our pool's
 // workers need, so they are parked, once per run of our kernels.
 void park_workers_before_our_kernel() {
-    if (pool_threads() > 1 && !in_parallel_region() && !g_workers_parked.exchange(true, std::memory_order_relaxed))
+    if (pool_threads() > 1 && !in_parallel_region() &&
+        !g_workers_parked.exchange(true, std::memory_order_relaxed))
         park_xnnpack_threads();
 }
 
@@ -210,16 +211,16 @@ void depthwise_backward(const ConvDesc& d, const float* w, const float* gp, floa
 
 // How a convolution's input gradient is computed.
 enum class ConvBackward {
-    kDeconvolution,     // XNNPACK's transposed convolution (regular and grouped convolutions)
-    kFlipped,           // stride 1: XNNPACK convolution (depthwise too, multiplier 1) with the
-                        // kernel flipped and input and output channels swapped
-    kDepthwiseLoop,     // other depthwise: depthwise_backward()
-    kStrided1x1,        // strided 1x1 kernels: an XNNPACK 1x1 convolution (the weights
-                        // transposed) into a compact buffer, then scattered to the strided
-                        // pixels; XNNPACK's own deconvolution is much slower there
-    kSimd,              // strided layers with 1-3 input channels: the simd set's GEMM + col2im,
-                        // faster than XNNPACK's deconvolution on so few channels
-    kReference,         // shapes XNNPACK rejects
+    kDeconvolution,  // XNNPACK's transposed convolution (regular and grouped convolutions)
+    kFlipped,        // stride 1: XNNPACK convolution (depthwise too, multiplier 1) with the
+                     // kernel flipped and input and output channels swapped
+    kDepthwiseLoop,  // other depthwise: depthwise_backward()
+    kStrided1x1,     // strided 1x1 kernels: an XNNPACK 1x1 convolution (the weights
+                     // transposed) into a compact buffer, then scattered to the strided
+                     // pixels; XNNPACK's own deconvolution is much slower there
+    kSimd,           // strided layers with 1-3 input channels: the simd set's GEMM + col2im,
+                     // faster than XNNPACK's deconvolution on so few channels
+    kReference,      // shapes XNNPACK rejects
 };
 
 class XnnConv final : public ConvKernel {
@@ -253,7 +254,8 @@ public:
             park_workers_before_our_kernel();
             return ref_->backward_input(gp, gin, batch, accumulate);
         }
-        if (route_ == ConvBackward::kStrided1x1) return strided_1x1_backward(gp, gin, batch, accumulate);
+        if (route_ == ConvBackward::kStrided1x1)
+            return strided_1x1_backward(gp, gin, batch, accumulate);
         if (route_ == ConvBackward::kDepthwiseLoop) {
             park_workers_before_our_kernel();
             return depthwise_backward(d_, dw_weights_.data(), gp, gin, batch, accumulate, taps_);
@@ -280,10 +282,13 @@ private:
         const int64_t pixels = int64_t{batch} * d_.out_h * d_.out_w;
         float* dense = scratch(compact_, pixels * d_.in_c);
         if (bwd_setup_.needs_setup(batch, gp, dense))
-            check(xnn_setup_convolution2d_nhwc_f32(bwd_.get(), batch, d_.out_h, d_.out_w, gp, dense, pool()),
+            check(xnn_setup_convolution2d_nhwc_f32(bwd_.get(), batch, d_.out_h, d_.out_w, gp, dense,
+                                                   pool()),
                   "xnn_setup_convolution2d_nhwc_f32 (strided 1x1 backward)");
         check(xnn_run_operator(bwd_.get(), pool()), "xnn_run_operator (strided 1x1 backward)");
-        if (!accumulate) std::memset(gin, 0, sizeof(float) * static_cast<size_t>(batch) * d_.in_h * d_.in_w * d_.in_c);
+        if (!accumulate)
+            std::memset(gin, 0,
+                        sizeof(float) * static_cast<size_t>(batch) * d_.in_h * d_.in_w * d_.in_c);
         const int C = d_.in_c;
         for (int n = 0; n < batch; ++n)
             for (int oy = 0; oy < d_.out_h; ++oy) {
@@ -319,7 +324,7 @@ private:
     ConvBackward route_ = ConvBackward::kReference;
     std::vector<float> dw_weights_;  // kDepthwiseLoop: our layout
     std::vector<int64_t> taps_;
-    std::unique_ptr<ConvKernel> ref_;  // kReference, kSimd
+    std::unique_ptr<ConvKernel> ref_;   // kReference, kSimd
     std::unique_ptr<ConvKernel> tape_;  // forward_tape's kernel for long dot products, or null
     SetupCache fwd_setup_, bwd_setup_;
     std::vector<float> scratch_;  // backward with accumulate
@@ -368,7 +373,8 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
                 for (int t = 0; t < kk; ++t)
                     for (int co = 0; co < opg; ++co)
                         packed[((static_cast<size_t>(g) * cpg + ci) * kk + t) * opg + co] =
-                            w[(static_cast<size_t>(flip ? kk - 1 - t : t) * cpg + ci) * d.out_c + g * opg + co];
+                            w[(static_cast<size_t>(flip ? kk - 1 - t : t) * cpg + ci) * d.out_c +
+                              g * opg + co];
     };
 
     // Stride-1 depthwise backward is a depthwise convolution of grad_pre with the kernel
@@ -411,11 +417,12 @@ std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, con
             return k;
         }
     }
-    if (kk == 1 && d.groups == 1 && (d.stride_h > 1 || d.stride_w > 1) && d.dilation_h == 1 && d.dilation_w == 1) {
+    if (kk == 1 && d.groups == 1 && (d.stride_h > 1 || d.stride_w > 1) && d.dilation_h == 1 &&
+        d.dilation_w == 1) {
         // Ours are [ci][co]; as a 1x1 convolution from co to ci channels XNNPACK wants
         // [ci][co] too (output channels major), i.e. our weights unchanged.
-        s = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, d.out_c, d.in_c, d.out_c, d.in_c, w,
-                                              nullptr, -inf, inf, 0, &bwd);
+        s = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, d.out_c, d.in_c,
+                                              d.out_c, d.in_c, w, nullptr, -inf, inf, 0, &bwd);
         if (s == xnn_status_success) {
             k->bwd_.reset(bwd);
             k->route_ = ConvBackward::kStrided1x1;
@@ -478,7 +485,8 @@ std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* w, const f
     // Layers where our AVX-512 kernels beat XNNPACK's, forward and VJP, measured side by side on
     // the default model (docs/performance.md, "The AVX-512 hand-over"): 3x3 layers as Winograd
     // and 1x1 layers. XNNPACK keeps the depthwise layers and narrow outputs.
-    if (simd_avx512_beats_xnnpack(d)) return std::make_unique<HandedOverConv>(simd_kernels().make_conv(d, w, b));
+    if (simd_avx512_beats_xnnpack(d))
+        return std::make_unique<HandedOverConv>(simd_kernels().make_conv(d, w, b));
 #endif
     if (!runtime().ok) return reference_kernels().make_conv(d, w, b);
     return XnnConv::make(d, w, b);
@@ -517,7 +525,8 @@ public:
         park_workers_before_our_kernel();
         bwd_->forward_argmax(in, out, argmax, batch);
     }
-    void backward_argmax(const int32_t* argmax, const float* gout, float* gin, int batch, bool accumulate) override {
+    void backward_argmax(const int32_t* argmax, const float* gout, float* gin, int batch,
+                         bool accumulate) override {
         park_workers_before_our_kernel();
         bwd_->backward_argmax(argmax, gout, gin, batch, accumulate);
     }
@@ -547,10 +556,10 @@ std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d) {
     if (d.kind == PoolKind::kAvg && d.is_dilated()) return reference_kernels().make_pool(d);
     if (d.kernel_h * d.kernel_w > 1) {
         s = d.kind == PoolKind::kMax
-                ? xnn_create_max_pooling2d_nhwc_f32(d.pad_top, d.pad_right, d.pad_bottom,
-                                                    d.pad_left, d.kernel_h, d.kernel_w, d.stride_h,
-                                                    d.stride_w, d.dilation_h, d.dilation_w, d.channels, d.channels,
-                                                    d.channels, -inf, inf, 0, &op)
+                ? xnn_create_max_pooling2d_nhwc_f32(
+                      d.pad_top, d.pad_right, d.pad_bottom, d.pad_left, d.kernel_h, d.kernel_w,
+                      d.stride_h, d.stride_w, d.dilation_h, d.dilation_w, d.channels, d.channels,
+                      d.channels, -inf, inf, 0, &op)
                 : xnn_create_average_pooling2d_nhwc_f32(d.pad_top, d.pad_right, d.pad_bottom,
                                                         d.pad_left, d.kernel_h, d.kernel_w,
                                                         d.stride_h, d.stride_w, d.channels,
@@ -647,7 +656,8 @@ void park_xnnpack_threads() {
     if (n < 2) return;
     // pthreadpool runs ranges below 2 inline, so the empty task spans every thread; the flag
     // makes the workers wait in the kernel once it is done.
-    pthreadpool_parallelize_1d(rt.pool, [](void*, size_t) {}, nullptr, n, PTHREADPOOL_FLAG_YIELD_WORKERS);
+    pthreadpool_parallelize_1d(
+        rt.pool, [](void*, size_t) {}, nullptr, n, PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
 int xnnpack_threads() {
