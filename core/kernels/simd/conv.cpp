@@ -233,4 +233,4 @@ std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weigh
     return std::make_unique<GemmConv>(d, weights, bias, true, with_backward);
 }
 
-}  // namespace cnnlens::simd
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

@@ -38,4 +38,4 @@ std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* weights
     return std::make_unique<Dense>(d, weights, bias);
 }
 
-}  // namespace cnnlens::simd
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

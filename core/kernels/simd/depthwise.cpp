@@ -256,4 +256,4 @@ std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* 
     return std::make_unique<DepthwiseConv>(d, weights, bias);
 }
 
-}  // namespace cnnlens::simd
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

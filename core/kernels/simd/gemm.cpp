@@ -343,4 +343,4 @@ void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float
     }
 }
 
-}  // namespace cnnlens::simd
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

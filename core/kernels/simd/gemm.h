@@ -84,4 +84,4 @@ int rows_per_chunk(int64_t rows, int step);
 void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,
                   bool load_c, Activation act, float alpha, RowTables& tables, bool exact = false);
 
-}  // namespace cnnlens::simd
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

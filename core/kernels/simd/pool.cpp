@@ -313,4 +313,4 @@ std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d) {
     return std::make_unique<Pool>(d);
 }
 
-}  // namespace cnnlens::simd
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

@@ -95,7 +95,7 @@ Roofline measure_target_roofline(double ms) {
     return r;
 }
 
-}  // namespace cnnlens::simd::CNNLENS_SIMD_TARGET
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET
 
 #ifdef CNNLENS_SIMD_BASE_TARGET
 namespace cnnlens {

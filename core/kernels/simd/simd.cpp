@@ -111,7 +111,7 @@ const KernelSet& kernel_set() {
     return set;
 }
 
-}  // namespace cnnlens::simd::CNNLENS_SIMD_TARGET
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET
 
 #ifdef CNNLENS_SIMD_BASE_TARGET
 // The dispatch between targets, compiled once (with the base target).

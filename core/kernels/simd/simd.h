@@ -117,5 +117,5 @@ inline void add_to(float* dst, const float* src, int64_t n) {
     for (; i < n; ++i) dst[i] += src[i];
 }
 
-}  // namespace simd::CNNLENS_SIMD_TARGET
+}  // namespace simd::inline CNNLENS_SIMD_TARGET
 }  // namespace cnnlens

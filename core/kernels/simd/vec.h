@@ -249,4 +249,4 @@ using Vec = F32x8;
 using Vec = F32x4;
 #endif
 
-}  // namespace cnnlens::simd::CNNLENS_SIMD_TARGET
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

@@ -234,4 +234,4 @@ std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* w
     return std::make_unique<WinogradConv>(d, weights, bias);
 }
 
-}  // namespace cnnlens::simd
+}  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET
