@@ -10,6 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 deb_packages=(
     build-essential g++ cmake ninja-build           # native builds
     clang-14 libclang-rt-14-dev                     # native-asan and fuzz presets
+    clang-format-14                                 # scripts/format.sh (the code's format, checked)
     libgtest-dev googletest                         # tests: native library, sources for wasm
     emscripten node-acorn                           # wasm preset (emcc's optimizer needs acorn)
     libxnnpack-dev libpthreadpool-dev               # xnnpack kernel set (native)

@@ -10,8 +10,11 @@
 # tests run each). Prints each stage's time (wall and CPU) and, as its last line, "N passed, M
 # failed" where N and M count ctest tests, CLI
 # checks and e2e tests (a stage that cannot run, e.g. a broken build, counts as one failure).
-# Also runs every bad input of tests/data/bad/catalogue.json through the CLIs and each libFuzzer
-# target for 35 s, alongside the browser tests (scripts/fuzz.sh; CNNLENS_FUZZ_SECONDS overrides). Exits non-zero on any
+# Also runs every bad input of tests/data/bad/catalogue.json through the CLIs; the fuzz targets
+# run on their committed seeds and 1000 mutants of each as tests of the native builds (fuzz/),
+# and with CNNLENS_FUZZ_SECONDS=N set, each libFuzzer target for N s alongside the browser tests
+# (scripts/fuzz.sh). The suite runs as shards of one process where starting it is dear (wasm,
+# ASan; CNNLENS_TEST_SHARDS), each GoogleTest test still counted. Exits non-zero on any
 # failure. Works unattended in a fresh clone (CI=true, no stdin).
 # shellcheck disable=SC2317  # the stages are functions called through stage()
 set -uo pipefail
@@ -193,6 +196,8 @@ ctest_preset() {
     rm -f "$junit"
     local torchvision=$root/build/torchvision
     [[ $1 == native-asan ]] && torchvision=$root/build/torchvision-asan
+    local shards=$root/build/$1/gtest-shards
+    rm -rf "$shards"
     CNNLENS_ORACLE_DIR=$root/build/oracle CNNLENS_ONNX_NODE_DIR=$onnx_node_dir CNNLENS_TORCHVISION_DIR=$torchvision \
         ctest --preset "$1" -j "$jobs" --output-junit "$junit"
     status=$?
@@ -202,6 +207,28 @@ ctest_preset() {
         failures=$(junit_count "$junit" failures)
         skips=$(junit_count "$junit" skipped)
     fi
+    # A suite run in shards (CNNLENS_TEST_SHARDS) counts each shard as one ctest test: count the
+    # GoogleTest tests it ran instead. A shard that failed with no failing test in its file
+    # (a crash, a leak reported at exit) or left no file counts once.
+    local line name k xml
+    while read -r line; do
+        name=$(grep -o 'name="cnnlens_tests\.shard_[0-9]*_of_[0-9]*"' <<<"$line") || continue
+        k=$(grep -o 'shard_[0-9]*' <<<"$name" | grep -o '[0-9]*')
+        xml=$shards/shard_$k.xml
+        tests=$((tests - 1))
+        grep -q 'status="fail"' <<<"$line" && failures=$((failures - 1))
+        if [[ -f $xml ]]; then
+            local t f sk
+            t=$(grep -c '<testcase ' "$xml")
+            f=$(awk '/<testcase /{failed=0} /<failure/{if(!failed){n++; failed=1}} END{print n+0}' "$xml")
+            sk=$(grep -c 'result="skipped"' "$xml")
+            tests=$((tests + t)) failures=$((failures + f)) skips=$((skips + sk))
+            if grep -q 'status="fail"' <<<"$line" && ((f == 0)); then tests=$((tests + 1)) failures=$((failures + 1)); fi
+        else
+            tests=$((tests + 1)) failures=$((failures + 1))
+            echo "$1: shard $k left no results ($xml)"
+        fi
+    done < <(grep '<testcase name="cnnlens_tests\.shard_' "$junit" 2>/dev/null)
     # A run that fails without a failing test (crash in discovery, no tests) still fails once.
     if ((status != 0 && failures == 0)); then failures=1; fi
     passed=$((passed + tests - failures - skips))
@@ -424,14 +451,14 @@ explanations() {
     return "$status"
 }
 
-# fuzz: every libFuzzer target (fuzz/) for CNNLENS_FUZZ_SECONDS (default 35) s, from the committed
+# fuzz (only with CNNLENS_FUZZ_SECONDS set): every libFuzzer target (fuzz/) for that many s, from the committed
 # seeds plus what earlier runs found; each target counts as one test. fuzz_start builds and runs
 # them in the background, one target at a time, while the browser tests run: those mostly wait on
 # the page, and the runs are bounded by time, not work. At nice 10 the fuzzers take what the page
 # leaves (its frame-rate checks stay as they are), and an input counts as a hang after 120 s
 # instead of 30, as it may wait for the CPU. fuzz_finish waits and counts.
 fuzz_start() {
-    CNNLENS_FUZZ_JOBS=1 CNNLENS_FUZZ_TIMEOUT=120 nice -n 10 bash scripts/fuzz.sh "${CNNLENS_FUZZ_SECONDS:-35}" >build/fuzz.log 2>&1 &
+    CNNLENS_FUZZ_JOBS=1 CNNLENS_FUZZ_TIMEOUT=120 nice -n 10 bash scripts/fuzz.sh "$CNNLENS_FUZZ_SECONDS" >build/fuzz.log 2>&1 &
     fuzz_pid=$!
 }
 
@@ -485,6 +512,12 @@ fi
 source scripts/env.sh
 
 oracles_start
+# The C++ sources are formatted as .clang-format says (scripts/format.sh rewrites them); one check.
+format_check() {
+    check "the C++ sources are formatted (scripts/format.sh)" ok "0 not formatted" bash scripts/format.sh --check
+}
+stage "format" format_check
+
 built=()
 for p in "${presets[@]}"; do
     if stage "build $p" build_preset "$p"; then built+=("$p"); else failed=$((failed + 1)); fi
@@ -499,11 +532,12 @@ done
 stage "CLI smoke" smoke
 stage "CLI bad inputs" bad_inputs
 stage "CLI explanations" explanations
-fuzz_start
+fuzzing=${CNNLENS_FUZZ_SECONDS:-0}
+((fuzzing > 0)) && fuzz_start
 if [[ " ${built[*]} " == *" wasm "* && " ${built[*]} " == *" native-release "* ]] &&
     compgen -G 'tests/e2e/*.test.mjs' >/dev/null; then
     stage "e2e (chromium)" e2e
 fi
-stage "fuzz (alongside e2e)" fuzz_finish
+((fuzzing > 0)) && stage "fuzz (alongside e2e)" fuzz_finish
 
 finish

@@ -219,6 +219,21 @@ TEST_F(SessionTest, AlignmentTurnsTheCropAndCanBeSwitchedOff) {
     EXPECT_NE(view_json(state, s).find("\"aligned\": false"), std::string::npos);
     ASSERT_TRUE(s.set_align_faces(true));
     EXPECT_EQ(s.faces()[0].probs, aligned.probs);
+
+    // Flipped while work runs, the switch waits: the checkbox shows the state asked for, and
+    // the faces change once the session is idle again.
+    s.set_background_work(true);
+    EXPECT_FALSE(s.set_align_faces(false)) << "refused while busy";
+    s.want_align_faces(false);
+    EXPECT_FALSE(s.align_faces_shown());
+    ASSERT_TRUE(s.apply_wanted_align());
+    EXPECT_TRUE(s.align_faces()) << "not applied while busy";
+    s.set_background_work(false);
+    ASSERT_TRUE(s.apply_wanted_align());
+    EXPECT_FALSE(s.align_faces());
+    EXPECT_TRUE(s.faces()[0].frame.upright());
+    ASSERT_TRUE(s.apply_wanted_align()) << "applied once";
+    EXPECT_FALSE(s.align_faces());
 }
 
 // A group photo of 20 faces: every face the detector finds is listed and classified in one

@@ -305,8 +305,9 @@ TEST(MethodsOnModel, EveryMethodRunsAndIsDeterministic) {
 Params traits_params(const ExplanationMethod& m) {
     Params p;
     for (const ParamDef& d : m.params())
-        if (d.integer && (d.name == "samples" || d.name == "steps"))
-            p.set(d.name, std::max(d.min, std::ceil(d.def / 10)));
+        if (d.integer && (d.name == "samples" || d.name == "steps" || d.name == "max_evals"))
+            p.set(d.name, d.def == 0 ? std::max(d.min, 64.0)  // 0: the method's automatic count
+                                     : std::max(d.min, std::ceil(d.def / 10)));
     return p;
 }
 

@@ -93,9 +93,10 @@ void draw_face_list(AppState& state, Session& session) {
                     ImGui::SameLine();
             }
         }
-        bool align = session.align_faces();
+        bool align = session.align_faces_shown();
         if (ImGui::Checkbox("Align faces (eyes level)", &align)) {
-            if (Status s = session.set_align_faces(align); !s) state.error = s.message();
+            session.want_align_faces(align);
+            if (Status s = session.apply_wanted_align(); !s) state.error = s.message();
         }
         if (ImGui::IsItemHovered())
             ImGui::SetTooltip(

@@ -174,11 +174,12 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
                ",\"faces\":" + std::to_string(session.faces().size()) +
                ",\"align\":" + (session.align_faces() ? "true" : "false") + "}";
     }
-    if (verb == "align") {  // the photo panel's "Align faces" checkbox
+    if (verb == "align") {  // the photo panel's "Align faces" checkbox (applied once idle)
         std::string v;
         in >> v;
         if (v != "on" && v != "off") return "{\"error\":\"align must be on or off\"}";
-        Status s = session.set_align_faces(v == "on");
+        session.want_align_faces(v == "on");
+        Status s = session.apply_wanted_align();
         if (!s) return "{\"error\":" + quoted(s.message()) + "}";
         return "{}";
     }

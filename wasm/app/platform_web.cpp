@@ -3,6 +3,9 @@
 // the file bridge (drop, picker, paste and example all end in cnnlens_file_buffer, or in
 // cnnlens_pixels_buffer for photos the browser decoded) and the test hook's C side. The loader
 // (web/loader.js) writes the bundled models into MEMFS before calling main().
+// Most of this file is JavaScript in EM_JS bodies, which clang-format would rewrite as C++ (it
+// turns === into == =): the formatter leaves the file as written.
+// clang-format off
 #include <GLES3/gl3.h>
 #include <GLFW/glfw3.h>
 #include <emscripten.h>
@@ -41,14 +44,12 @@ using namespace cnnlens;
 using namespace cnnlens::app;
 
 EM_JS(void, js_open_file_dialog, (), { cnnlensPlatform.openFileDialog(); });
-EM_JS(void, js_open_example, (const char* path),
-      { cnnlensPlatform.openExample(UTF8ToString(path)); });
+EM_JS(void, js_open_example, (const char* path), { cnnlensPlatform.openExample(UTF8ToString(path)); });
 EM_JS(void, js_set_cursor, (int shape), { cnnlensPlatform.setCursor(shape); });
 EM_JS(double, js_device_pixel_ratio, (), { return window.devicePixelRatio || 1; });
 // slice(): a copy, so the Blob never holds a view of wasm memory.
 EM_JS(void, js_download, (const char* name, const char* mime, const uint8_t* data, int size), {
-    cnnlensPlatform.download(UTF8ToString(name), UTF8ToString(mime),
-                             HEAPU8.slice(data, data + size));
+    cnnlensPlatform.download(UTF8ToString(name), UTF8ToString(mime), HEAPU8.slice(data, data + size));
 });
 // Resizes the canvas backing store through Emscripten's Browser helper, which tells the GLFW
 // emulation (window and framebuffer size callbacks). glfwSetWindowSize would request fullscreen
@@ -61,25 +62,20 @@ EM_JS(void, js_record_start, (), { cnnlensLive.recordStart(); });
 EM_JS(void, js_record_stop, (const char* name), { cnnlensLive.recordStop(UTF8ToString(name)); });
 #if !defined(__EMSCRIPTEN_PTHREADS__)
 // Queues the single-threaded app's job task (cnnlens_run_job) as a browser task of its own.
-EM_JS(void, js_start_job, (), {
-    setTimeout(
-        function() { Module['_cnnlens_run_job'](); }, 0);
-});
+EM_JS(void, js_start_job, (), { setTimeout(function() { Module['_cnnlens_run_job'](); }, 0); });
 #endif
 // True when keys typed now belong to the app (the canvas or nothing in particular has focus),
 // not to a text field of the page.
 EM_JS(int, js_keys_are_ours, (), {
     const a = document.activeElement;
-    return !a || a == = document.body || a == = Module['canvas'] ? 1 : 0;
+    return !a || a === document.body || a === Module['canvas'] ? 1 : 0;
 });
 
 namespace cnnlens::app {
 void platform_open_file_dialog() { js_open_file_dialog(); }
 void platform_open_example(std::string_view path) { js_open_example(std::string(path).c_str()); }
-void platform_download(std::string_view name, std::string_view mime,
-                       std::span<const uint8_t> bytes) {
-    js_download(std::string(name).c_str(), std::string(mime).c_str(), bytes.data(),
-                static_cast<int>(bytes.size()));
+void platform_download(std::string_view name, std::string_view mime, std::span<const uint8_t> bytes) {
+    js_download(std::string(name).c_str(), std::string(mime).c_str(), bytes.data(), static_cast<int>(bytes.size()));
 }
 void platform_live_start() { js_live_start(); }
 void platform_live_stop() { js_live_stop(); }
@@ -102,12 +98,7 @@ struct App {
     // A file on its way in: JS writes it into `bytes` piece by piece (frames go on meanwhile);
     // files are opened once every one of them is complete. width > 0: `bytes` are the RGBA
     // pixels of a photo the browser decoded (width x height), not a file.
-    struct PendingFile {
-        std::vector<uint8_t> bytes;
-        std::string name;
-        bool complete = true;
-        int width = 0, height = 0;
-    };
+    struct PendingFile { std::vector<uint8_t> bytes; std::string name; bool complete = true; int width = 0, height = 0; };
     std::vector<PendingFile> files;
     std::string faces_json, test_string, error_copy;
     std::vector<float> live_map;  // the test hook's copy of a Live map, and what it is
@@ -132,8 +123,7 @@ void set_error(const std::string& message) {
 int64_t memory_available() {
     const struct mallinfo mi = mallinfo();
     const int64_t top = static_cast<int64_t>(reinterpret_cast<uintptr_t>(sbrk(0)));
-    return static_cast<int64_t>(emscripten_get_heap_max()) - top +
-           static_cast<int64_t>(mi.fordblks);
+    return static_cast<int64_t>(emscripten_get_heap_max()) - top + static_cast<int64_t>(mi.fordblks);
 }
 
 int open_threads();  // below, with the jobs
@@ -142,14 +132,10 @@ void open_pending_files() {
     if (g->files.empty()) return;
     for (const App::PendingFile& f : g->files)
         if (!f.complete) return;
-    if (g->session.busy()) {
-        g->session.cancel();
-        return;
-    }  // a new photo wins; open once stopped
+    if (g->session.busy()) { g->session.cancel(); return; }  // a new photo wins; open once stopped
     // Photos, labeled .csv sets and model files, routed by extension (session_panels.h).
     std::vector<DroppedFile> files;
-    for (App::PendingFile& f : g->files)
-        files.push_back({std::move(f.bytes), std::move(f.name), f.width, f.height});
+    for (App::PendingFile& f : g->files) files.push_back({std::move(f.bytes), std::move(f.name), f.width, f.height});
     g->files.clear();
     // The page waits for the files and no job runs meanwhile, so their loops (a large photo's
     // downscale, the detector) may take the job thread's core too.
@@ -157,10 +143,8 @@ void open_pending_files() {
     if (open_threads() > threads) set_kernel_threads(open_threads());
     Status s = open_files(g->session, g->session.panel_work(), files);
     if (kernel_threads() != threads) set_kernel_threads(threads);
-    if (!s)
-        set_error(s.message());  // core errors name the file
-    else
-        g->state.error.clear();
+    if (!s) set_error(s.message());  // core errors name the file
+    else g->state.error.clear();
 }
 
 // --- Jobs -------------------------------------------------------------------------------------
@@ -198,10 +182,7 @@ void run_job(const Progress& progress) {
     if (live) {
         s = process_live_frame(g->session);
     } else if (explanation) {
-        s = g->session.run_pending([&](float) {
-            progress();
-            return true;
-        });
+        s = g->session.run_pending([&](float) { progress(); return true; });
     } else {
         s = step_panels(g->session, g->session.panel_work(), [&](float) {
             progress();
@@ -213,12 +194,8 @@ void run_job(const Progress& progress) {
     g->session.set_background_work(false);
     g->job_scheduled = false;
     if (!s && s.code() != ErrorCode::kCancelled) {
-        set_error(live          ? "Live: " + s.message()
-                  : explanation ? g->state.method + ": " + s.message()
-                                : s.message());
-        if (live)
-            g->session.live().stop_requested =
-                true;  // the next frame turns Live off (and the camera)
+        set_error(live ? "Live: " + s.message() : explanation ? g->state.method + ": " + s.message() : s.message());
+        if (live) g->session.live().stop_requested = true;  // the next frame turns Live off (and the camera)
     }
 }
 
@@ -307,8 +284,7 @@ void fit_canvas() {
     double css_w = 0, css_h = 0;
     emscripten_get_element_css_size("#canvas", &css_w, &css_h);
     const float dpr = static_cast<float>(js_device_pixel_ratio());
-    const int w = static_cast<int>(std::lround(css_w * dpr)),
-              h = static_cast<int>(std::lround(css_h * dpr));
+    const int w = static_cast<int>(std::lround(css_w * dpr)), h = static_cast<int>(std::lround(css_h * dpr));
     int cw = 0, ch = 0;
     glfwGetWindowSize(g->window, &cw, &ch);
     if (w > 0 && h > 0 && (w != cw || h != ch)) js_set_canvas_size(w, h);
@@ -330,10 +306,8 @@ void freeze_live() {
     Image frame = l.result.frame;  // a copy: the Live result stays for the test hook
     const std::string name = "live-frame-" + std::to_string(l.result.frame_id) + ".png";
     set_live(g->state, g->session, false);
-    if (Status s = g->session.open_pixels(std::move(frame), name); !s)
-        set_error(s.message());
-    else
-        g->state.error.clear();
+    if (Status s = g->session.open_pixels(std::move(frame), name); !s) set_error(s.message());
+    else g->state.error.clear();
 }
 
 void frame() {
@@ -341,6 +315,7 @@ void frame() {
     StateLock lock = lock_state();
     const int photo = g->session.photo_version();
     open_pending_files();
+    if (Status s = g->session.apply_wanted_align(); !s) set_error(s.message());
     freeze_live();
     glfwPollEvents();
     ImGui_ImplOpenGL3_NewFrame();
@@ -348,10 +323,8 @@ void frame() {
     ImGui::NewFrame();
     const double t0 = emscripten_get_now();
     draw_app(g->state, g->session, g->cache);
-    if (g->session.photo_version() != photo)
-        g->photo_frame_ms = emscripten_get_now() - t0;  // with the photo's texture upload
-    if (g->session.live().state == LiveState::kOn)
-        smooth_ms(g->session.live().stats.draw, emscripten_get_now() - t0);
+    if (g->session.photo_version() != photo) g->photo_frame_ms = emscripten_get_now() - t0;  // with the photo's texture upload
+    if (g->session.live().state == LiveState::kOn) smooth_ms(g->session.live().stats.draw, emscripten_get_now() - t0);
     ++g->frames;
     schedule_pending_job();
     lock.unlock();  // the draw lists hold what is drawn; a job may publish while they render
@@ -387,16 +360,13 @@ EM_BOOL on_keydown(int, const EmscriptenKeyboardEvent* e, void*) {
 // be seen down. Releases of keys pressed since the last frame are held back until that frame
 // has been drawn.
 std::vector<int> keys_pressed_since_frame;
-struct KeyEvent {
-    int key, scancode, action, mods;
-};
+struct KeyEvent { int key, scancode, action, mods; };
 std::vector<KeyEvent> held_releases;
 
 void on_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
     if (action == GLFW_PRESS) keys_pressed_since_frame.push_back(key);
     if (action == GLFW_RELEASE &&
-        std::find(keys_pressed_since_frame.begin(), keys_pressed_since_frame.end(), key) !=
-            keys_pressed_since_frame.end()) {
+        std::find(keys_pressed_since_frame.begin(), keys_pressed_since_frame.end(), key) != keys_pressed_since_frame.end()) {
         held_releases.push_back({key, scancode, action, mods});
         return;
     }
@@ -405,8 +375,7 @@ void on_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
 
 void release_held_keys() {
     keys_pressed_since_frame.clear();
-    for (const KeyEvent& e : held_releases)
-        ImGui_ImplGlfw_KeyCallback(g->window, e.key, e.scancode, e.action, e.mods);
+    for (const KeyEvent& e : held_releases) ImGui_ImplGlfw_KeyCallback(g->window, e.key, e.scancode, e.action, e.mods);
     held_releases.clear();
 }
 
@@ -421,6 +390,7 @@ EM_BOOL animation_frame(double now, void*) {
     return EM_TRUE;
 }
 
+
 }  // namespace
 
 extern "C" {
@@ -433,10 +403,8 @@ EMSCRIPTEN_KEEPALIVE uint8_t* cnnlens_file_buffer(double size, const char* name)
     const StateLock lock = lock_state();
     const int64_t n = static_cast<int64_t>(size), available = memory_available();
     // Headroom: a file is decoded into something at least as large (pixels, weights).
-    Status s = check_memory(name, 2 * n, "the file, " + megabytes(n) + ", and what it is read into",
-                            available);
-    if (s && n > static_cast<int64_t>(INT32_MAX))
-        s = out_of_range(std::string(name) + " is larger than 2 GB");
+    Status s = check_memory(name, 2 * n, "the file, " + megabytes(n) + ", and what it is read into", available);
+    if (s && n > static_cast<int64_t>(INT32_MAX)) s = out_of_range(std::string(name) + " is larger than 2 GB");
     if (!s) {
         set_error(s.message());
         return nullptr;
@@ -466,20 +434,17 @@ EMSCRIPTEN_KEEPALIVE uint8_t* cnnlens_pixels_buffer(int width, int height, const
     // kMaxDisplaySide (or kMaxCropSide) a side, with their float copies.
     constexpr int64_t kWork = int64_t{160} << 20;
     if (s && n + kWork > memory_available())
-        s = out_of_range("image '" + std::string(name) + "': its " + std::to_string(width) + "x" +
-                         std::to_string(height) + " pixels need " + megabytes(n + kWork) +
-                         " (the pixels and the work on them) but the page can get only " +
+        s = out_of_range("image '" + std::string(name) + "': its " + std::to_string(width) + "x" + std::to_string(height) + " pixels need " +
+                         megabytes(n + kWork) + " (the pixels and the work on them) but the page can get only " +
                          megabytes(memory_available()) + " more memory; the current photo stays");
     if (!s) {
         set_error(s.message());
         return nullptr;
     }
     try {
-        g->files.push_back(
-            {std::vector<uint8_t>(static_cast<size_t>(n)), name, false, width, height});
+        g->files.push_back({std::vector<uint8_t>(static_cast<size_t>(n)), name, false, width, height});
     } catch (const std::bad_alloc&) {
-        set_error("image '" + std::string(name) + "': the page could not allocate " + megabytes(n) +
-                  " for its pixels");
+        set_error("image '" + std::string(name) + "': the page could not allocate " + megabytes(n) + " for its pixels");
         return nullptr;
     }
     return g->files.back().bytes.data();
@@ -489,10 +454,8 @@ EMSCRIPTEN_KEEPALIVE void cnnlens_file_complete(uint8_t* data, int abandon) {
     const StateLock lock = lock_state();
     for (size_t i = 0; i < g->files.size(); ++i) {
         if (g->files[i].bytes.data() != data) continue;
-        if (abandon)
-            g->files.erase(g->files.begin() + static_cast<std::ptrdiff_t>(i));
-        else
-            g->files[i].complete = true;
+        if (abandon) g->files.erase(g->files.begin() + static_cast<std::ptrdiff_t>(i));
+        else g->files[i].complete = true;
         return;
     }
 }
@@ -502,9 +465,7 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_files_waiting() {
     return g->files.empty() ? 0 : 1;
 }
 // 1 when a dropped file of this name is opened as a photo (file_kind: by its extension).
-EMSCRIPTEN_KEEPALIVE int cnnlens_file_is_photo(const char* name) {
-    return file_kind(name) == FileKind::kPhoto ? 1 : 0;
-}
+EMSCRIPTEN_KEEPALIVE int cnnlens_file_is_photo(const char* name) { return file_kind(name) == FileKind::kPhoto ? 1 : 0; }
 // Shows `message` in the error banner (a photo the browser could not decode); nothing else changes.
 EMSCRIPTEN_KEEPALIVE void cnnlens_report_error(const char* message) {
     const StateLock lock = lock_state();
@@ -553,8 +514,7 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_bench_forward(int batch, int runs,
 // for is not drawn yet.
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_busy() {
     const StateLock lock = lock_state();
-    return !g->files.empty() || !g->session.panel_work().focus.empty() ||
-           g->session.job().pending || g->session.job().running || g->job_scheduled ||
+    return !g->files.empty() || !g->session.panel_work().focus.empty() || g->session.job().pending || g->session.job().running || g->job_scheduled ||
            (g->session.explanation() && g->cache.shown.version != g->session.explanation_version());
 }
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_version() {
@@ -567,9 +527,8 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_photo() {
     const StateLock lock = lock_state();
     const Session& s = g->session;
     char buf[128];
-    std::snprintf(buf, sizeof buf,
-                  ",\"width\":%d,\"height\":%d,\"previewWidth\":%d,\"previewHeight\":%d}",
-                  s.photo().width, s.photo().height, s.photo_shown().width, s.photo_shown().height);
+    std::snprintf(buf, sizeof buf, ",\"width\":%d,\"height\":%d,\"previewWidth\":%d,\"previewHeight\":%d}", s.photo().width,
+                  s.photo().height, s.photo_shown().width, s.photo_shown().height);
     g->test_string = "{\"name\":" + json_quote(s.photo_name()) + buf;
     return g->test_string.c_str();
 }
@@ -594,11 +553,9 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_job() {
     const StateLock lock = lock_state();
     const JobStatus& j = g->session.job();
     char buf[160];
-    std::snprintf(buf, sizeof buf,
-                  "{\"pending\":%s,\"running\":%s,\"progress\":%.4f,\"partial\":%s,\"version\":%d}",
+    std::snprintf(buf, sizeof buf, "{\"pending\":%s,\"running\":%s,\"progress\":%.4f,\"partial\":%s,\"version\":%d}",
                   j.pending ? "true" : "false", j.running ? "true" : "false", j.progress,
-                  g->session.explanation_partial() ? "true" : "false",
-                  g->session.explanation_version());
+                  g->session.explanation_partial() ? "true" : "false", g->session.explanation_version());
     g->test_string = buf;
     return g->test_string.c_str();
 }
@@ -613,8 +570,7 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_error() {
     return g->error_copy.c_str();
 }
 
-// [{"box":[x,y,w,h],"score":s,"angle":degrees,"probs":[...7],"top":"happy","wholePhoto":false},
-// ...]
+// [{"box":[x,y,w,h],"score":s,"angle":degrees,"probs":[...7],"top":"happy","wholePhoto":false}, ...]
 EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_faces() {
     const StateLock lock = lock_state();
     std::string& s = g->faces_json;
@@ -622,11 +578,9 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_faces() {
     char buf[64];
     for (const Face& f : g->session.faces()) {
         if (s.size() > 1) s += ',';
-        std::snprintf(buf, sizeof buf, "{\"box\":[%.3f,%.3f,%.3f,%.3f],", f.box.x, f.box.y,
-                      f.box.width, f.box.height);
+        std::snprintf(buf, sizeof buf, "{\"box\":[%.3f,%.3f,%.3f,%.3f],", f.box.x, f.box.y, f.box.width, f.box.height);
         s += buf;
-        std::snprintf(buf, sizeof buf, "\"score\":%.6g,\"angle\":%.4g,\"probs\":[", f.box.score,
-                      f.frame.angle_degrees());
+        std::snprintf(buf, sizeof buf, "\"score\":%.6g,\"angle\":%.4g,\"probs\":[", f.box.score, f.frame.angle_degrees());
         s += buf;
         for (size_t i = 0; i < f.probs.size(); ++i) {
             std::snprintf(buf, sizeof buf, "%s%.9g", i ? "," : "", f.probs[i]);
@@ -694,10 +648,7 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_photo_png_size() {
 EMSCRIPTEN_KEEPALIVE void cnnlens_live_started(int width, int height) {
     const StateLock lock = lock_state();
     LiveWork& l = g->session.live();
-    if (l.state != LiveState::kStarting) {
-        js_live_stop();
-        return;
-    }  // turned off while the camera started
+    if (l.state != LiveState::kStarting) { js_live_stop(); return; }  // turned off while the camera started
     l.state = LiveState::kOn;
     l.video_width = width;
     l.video_height = height;
@@ -727,9 +678,8 @@ EMSCRIPTEN_KEEPALIVE uint8_t* cnnlens_live_frame_buffer(int width, int height) {
     const StateLock lock = lock_state();
     constexpr int kMaxLiveSide = 4096;
     if (width <= 0 || height <= 0 || width > kMaxLiveSide || height > kMaxLiveSide) {
-        set_error("Live: a camera frame of " + std::to_string(width) + "x" +
-                  std::to_string(height) + " pixels is outside 1.." + std::to_string(kMaxLiveSide) +
-                  " a side");
+        set_error("Live: a camera frame of " + std::to_string(width) + "x" + std::to_string(height) + " pixels is outside 1.." +
+                  std::to_string(kMaxLiveSide) + " a side");
         return nullptr;
     }
     Image& px = g->session.live().incoming.pixels;
@@ -762,14 +712,12 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_live() {
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_live_map(int k) {
     const StateLock lock = lock_state();
     const LiveResult& r = g->session.live().result;
-    if (k < 0 || k >= static_cast<int>(r.faces.size()) || !r.faces[static_cast<size_t>(k)].map)
-        return 0;
+    if (k < 0 || k >= static_cast<int>(r.faces.size()) || !r.faces[static_cast<size_t>(k)].map) return 0;
     const LiveFace& f = r.faces[static_cast<size_t>(k)];
     const Explanation& e = *f.map;
     g->live_map.assign(e.map.data(), e.map.data() + e.map.size());
     char buf[160];
-    std::snprintf(buf, sizeof buf, ",\"cls\":%s,\"width\":%d,\"height\":%d}",
-                  json_quote(g->session.class_names()[static_cast<size_t>(e.target.cls)]).c_str(),
+    std::snprintf(buf, sizeof buf, ",\"cls\":%s,\"width\":%d,\"height\":%d}", json_quote(g->session.class_names()[static_cast<size_t>(e.target.cls)]).c_str(),
                   e.width, e.height);
     g->live_map_info = "{\"method\":" + json_quote(e.method) + buf;
     return static_cast<int>(g->live_map.size());
@@ -807,18 +755,12 @@ EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_panels(const char* command) {
 
 int main() {
     g = new App();
-    if (!glfwInit()) {
-        std::fprintf(stderr, "cnnlens: glfwInit failed\n");
-        return 1;
-    }
+    if (!glfwInit()) { std::fprintf(stderr, "cnnlens: glfwInit failed\n"); return 1; }
     glfwWindowHint(GLFW_CLIENT_API, GLFW_OPENGL_ES_API);
     glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
     glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
     g->window = glfwCreateWindow(1280, 800, "cnnlens", nullptr, nullptr);
-    if (!g->window) {
-        std::fprintf(stderr, "cnnlens: WebGL2 is not available\n");
-        return 1;
-    }
+    if (!g->window) { std::fprintf(stderr, "cnnlens: WebGL2 is not available\n"); return 1; }
     glfwMakeContextCurrent(g->window);
     IMGUI_CHECKVERSION();
     ImGui::CreateContext();
@@ -836,8 +778,7 @@ int main() {
 
     g->session.set_job_batch(kJobBatch);
     g->session.panel_work().model.memory_available = memory_available;
-    Status s = g->session.load_models(directory_source("/models/fer2013-mini-xception"),
-                                      directory_source("/models/blazeface"));
+    Status s = g->session.load_models(directory_source("/models/fer2013-mini-xception"), directory_source("/models/blazeface"));
     if (!s) set_error("loading the bundled models failed: " + s.message());
     start_jobs();
     // Not emscripten_set_main_loop: Asyncify pauses that loop while any sleep is in flight,
@@ -847,3 +788,4 @@ int main() {
     emscripten_exit_with_live_runtime();
     return 0;
 }
+// clang-format on

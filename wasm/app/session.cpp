@@ -295,6 +295,18 @@ Status Session::set_align_faces(bool on) {
     return Status::ok();
 }
 
+void Session::want_align_faces(bool on) {
+    align_wanted_ = on;
+    cancel();  // a no-op when idle
+}
+
+Status Session::apply_wanted_align() {
+    if (!align_wanted_ || busy()) return Status::ok();
+    const bool on = *align_wanted_;
+    align_wanted_.reset();
+    return set_align_faces(on);
+}
+
 void Session::drop_explanation() {
     explanation_.reset();
     explanation_partial_ = false;

@@ -137,6 +137,13 @@ public:
     // explanation; refused while a job runs.
     bool align_faces() const { return crop_options_.align; }
     Status set_align_faces(bool on);
+    // The switch as the user flips it: applied at once when idle; otherwise the running job is
+    // cancelled and apply_wanted_align() (called by the platform each frame, before it starts
+    // the next job) applies it once the job has stopped. align_faces_shown() is what the
+    // checkbox shows meanwhile: the state asked for.
+    void want_align_faces(bool on);
+    Status apply_wanted_align();
+    bool align_faces_shown() const { return align_wanted_.value_or(crop_options_.align); }
 
     // A user's model and faces from a labeled set (session_model.cpp). install_model replaces
     // the classifier (refused while a job runs); the faces are classified again and the
@@ -223,6 +230,7 @@ private:
     int selected_ = -1;
     int model_version_ = 0;
     CropOptions crop_options_;
+    std::optional<bool> align_wanted_;
 
     std::optional<ExplainRequest> pending_;
     ExplainRequest explained_;
