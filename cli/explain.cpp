@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/explain/describe.h"
 #include "core/explain/explain.h"
 #include "core/image/render.h"
 
@@ -116,6 +117,12 @@ std::string explanation_json(const Explanation& e, const std::string& image,
         s += (first ? "" : ", ") + json_quote(k) + ": " + buf;
         first = false;
     }
+    s += "},\n  \"stat_labels\": {";
+    first = true;
+    for (auto& [k, v] : e.stats) {
+        s += (first ? "" : ", ") + json_quote(k) + ": " + json_quote(stat_label(k));
+        first = false;
+    }
     s += "}\n}\n";
     return s;
 }
@@ -212,11 +219,39 @@ Expected<Dataset> photo_dataset(const Args& a, const Model& model, const KernelS
     return d;
 }
 
+// One line per parameter: flag, label, default and range, then what it changes and the anchor
+// of its default, indented below.
+static std::string params_text(std::span<const ParamDef> defs) {
+    std::string s;
+    for (const ParamDef& d : defs) {
+        char head[160];
+        std::snprintf(head, sizeof head, "    --%-16s %-20s default %s  [%s]\n",
+                      std::string(d.name).c_str(), std::string(d.label).c_str(),
+                      param_value_text(d, d.def).c_str(), param_range_text(d).c_str());
+        s += head;
+        s += "        " +
+             wrap_text(std::string(d.help) + " Default from " + std::string(d.anchor) + ".", 100,
+                       8) +
+             "\n";
+    }
+    return s;
+}
+
 int cmd_methods(const Args& a) {
-    if (auto u = a.unknown({"names"}); !u.empty()) return fail("methods: unknown option " + u);
+    if (auto u = a.unknown({"names", "tsv"}); !u.empty())
+        return fail("methods: unknown option " + u);
+    if (a.has("tsv")) std::printf("name\ttitle\tpaper\tanchor\tpasses\n");
     for (const ExplanationMethod* m : all_methods()) {
         if (a.has("names")) {
             std::printf("%s\n", std::string(m->name()).c_str());
+            continue;
+        }
+        if (a.has("tsv")) {  // one row per method, its card's cost counted at the defaults
+            auto passes = expand_passes(*m, Params{});
+            if (!passes) return fail("methods: " + passes.status().message());
+            std::printf("%s\t%s\t%s\t%s\t%s\n", std::string(m->name()).c_str(),
+                        std::string(m->title()).c_str(), std::string(m->card().paper).c_str(),
+                        std::string(m->card().anchor).c_str(), passes->c_str());
             continue;
         }
         const MethodTraits& t = m->traits();
@@ -224,30 +259,31 @@ int cmd_methods(const Args& a) {
         std::printf("    %s, default score %s, map %s%s\n", m->live() ? "live" : "job",
                     t.default_score == Target::Score::kLogit ? "logit" : "probability",
                     std::string(map_norm_name(t.norm)).c_str(), m->batches() ? ", batches" : "");
-        for (const ParamDef& d : m->params()) {
-            const size_t def = static_cast<size_t>(d.def);
-            std::string value = number(d.def), range = " [" + number(d.min) + ".." + number(d.max) +
-                                                       (d.integer ? ", integer]" : "]");
-            if (!d.choices.empty()) {
-                if (def < d.choices.size()) value = d.choices[def];
-                range.clear();
-                for (auto c : d.choices) range += (range.empty() ? " [" : "|") + std::string(c);
-                range += "]";
-            }
-            std::printf("    --%-14s %-10s %s%s\n", std::string(d.name).c_str(), value.c_str(),
-                        std::string(d.help).c_str(), range.c_str());
-        }
+        std::fputs(params_text(m->params()).c_str(), stdout);
     }
+    std::printf(
+        "\ncnnlens explain --method NAME --help: what a method computes, how to read it, its cost "
+        "and paper\n");
+    return 0;
+}
+
+// `explain --method M --help`: the method's card and its parameters.
+static int explain_help(const ExplanationMethod& m) {
+    std::printf("%s (--method %s)\n%s", std::string(m.title()).c_str(),
+                std::string(m.name()).c_str(),
+                card_text(method_card(m), 100).substr(m.title().size() + 1).c_str());
+    std::printf("\nParameters (--name VALUE)\n%s",
+                m.params().empty() ? "    none\n" : params_text(m.params()).c_str());
     return 0;
 }
 
 int cmd_explain(const Args& a) {
-    if (!a.has("model")) return fail("explain: --model DIR is required");
     if (!a.has("method")) return fail("explain: --method is required (" + method_names() + ")");
     const ExplanationMethod* m = find_method(a.get("method"));
     if (!m)
         return fail("explain: unknown method '" + a.get("method") +
                     "' (available: " + method_names() + ")");
+    if (a.has("help")) return explain_help(*m);
     std::vector<std::string> known = {"model", "method",  "class", "contrast", "score",
                                       "out",   "kernels", "seed",  "colormap", "scale",
                                       "json",  "preset",  "task",  "face"};
@@ -255,6 +291,7 @@ int cmd_explain(const Args& a) {
     for (const ParamDef& d : m->params()) known.emplace_back(d.name);
     if (auto u = a.unknown(known); !u.empty())
         return fail("explain: unknown option " + u + " for method " + std::string(m->name()));
+    if (!a.has("model")) return fail("explain: --model DIR is required");
     if (a.positional().empty()) return fail("explain: no image given");
     auto model = load_model_for(a, a.get("model"));
     if (!model) return fail(model.status().message());
@@ -385,6 +422,11 @@ int cmd_explain(const Args& a) {
                     ? (" vs " + model->spec.classes[static_cast<size_t>(t.contrast)]).c_str()
                     : "",
                 base.c_str(), face.whole_photo ? "" : (" and " + base + "_photo.png").c_str());
+            std::string stats;
+            for (const std::string& key : ordered_stat_keys(e->stats))
+                stats += (stats.empty() ? "    " : ", ") + std::string(stat_label(key)) + " " +
+                         number(e->stats.at(key));
+            if (!stats.empty()) std::printf("%s\n", stats.c_str());
         }
     }
     return failures ? 1 : 0;

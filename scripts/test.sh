@@ -398,6 +398,17 @@ evaluate_shards() {
     cmp "$d/merged.csv" "$d/one.csv" && cmp "$d/merged.json" "$d/one.json" && echo "merged table equals the single run"
 }
 
+# explain_help CLI METHOD: `explain --method METHOD --help` prints the method's card, each
+# section with its heading, then its parameters; echoes the output when every part is there.
+explain_help() {
+    local out h
+    out=$("$1" explain --method "$2" --help) || return 1
+    for h in "What it computes" "Reading the map" "Cost" "Paper" "Defaults" "Parameters"; do
+        grep -q "^$h" <<<"$out" || { echo "no section '$h'"; return 1; }
+    done
+    echo "$out"
+}
+
 explanations() {
     is_built native-release || return 0
     local b=${cli[native-release]} out=build/smoke/explain status=0 m methods
@@ -415,6 +426,8 @@ explanations() {
     check "explain gradcam on an ONNX model" ok "-> .*_gradcam\.\{png,npy,json\}" \
         "$b" explain --model tests/data/onnx/resnet48.opset17.onnx --method gradcam --out "$out/onnx" "$face" || status=1
     check "explain bad method is an error" error "unknown method 'nope'" "$b" explain --model "$model" --method nope "$face" || status=1
+    check "explain --help: the method's card and its labelled parameters" ok "--n_segments *Superpixels *default 100" \
+        explain_help "$b" lime || status=1
     check "confusion on the FER2013 CSV" ok "overall accuracy" "$b" confusion --model "$model" --data tests/data/eval/fer2013_20.csv || status=1
     check "evaluate: three shard processes merged equal one process" ok "merged table equals the single run" \
         evaluate_shards "$b" build/smoke/evaluate || status=1

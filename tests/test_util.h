@@ -11,7 +11,7 @@ namespace cnnlens {
 struct Model;
 struct KernelSet;
 class GraphProbe;
-}  // namespace cnnlens
+}
 
 namespace cnnlens::test {
 

@@ -70,20 +70,27 @@ const ExplanationMethod& method_AblationCam() {
         {.name = "ablationcam",
          .title = "Ablation-CAM",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kMinMax},
-         .params = {{"layer",
-                     -1,
-                     -1,
-                     1e9,
-                     "layer node (-1: the last layer larger than 1x1, before global pooling)",
-                     {},
-                     true},
-                    {"batch",
-                     32,
-                     1,
-                     1000,
-                     "ablated copies per engine call (pytorch-grad-cam: 32)",
-                     {},
-                     true}},
+         .card =
+             {.what = "Sets each channel of the layer to zero in turn; the share of the score lost "
+                      "weights that "
+                      "channel. No gradients.",
+              .reading = kCamReading,
+              .passes =
+                  "1 forward pass, then 1 from the layer on per channel, {batch} per engine call",
+              .paper = "Desai & Ramaswamy 2020, Ablation-CAM: Visual Explanation for Deep "
+                       "Convolutional Network via "
+                       "Gradient-free Localization",
+              .anchor = "pytorch-grad-cam (the paper's ablated value 0)"},
+         .params =
+             {layer_param(),
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 32,
+               .min = 1,
+               .max = 1000,
+               .integer = true,
+               .help = "Ablated copies per engine call: memory against speed; the map is the same.",
+               .anchor = "pytorch-grad-cam's batch_size"}},
          .explain = ablationcam});
     return m;
 }

@@ -161,17 +161,56 @@ Expected<Explanation> blur_ig(const ExplanationMethod& m, const Tensor& x, const
 }  // namespace
 
 const ExplanationMethod& method_BlurIG() {
-    // clang-format off
-    static const FnMethod m({.name = "blur_ig", .title = "Blur IG",
-        .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-        .params = {
-        {"max_sigma", 50, 0.1, 1000, "Gaussian sigma in pixels of the baseline, the most blurred image (PAIR 50)", {}, false},
-        {"steps", 100, 1, 10000, "path intervals between the baseline and the image, each sampled at its midpoint (PAIR 100)", {}, true},
-        {"spacing", 0, 0, 1, "interval ends sigma_i = i max_sigma / steps, or sqrt(i max_sigma / steps) as PAIR's sqrt (whose baseline has sigma sqrt(max_sigma))", {"linear", "sqrt"}, true},
-        {"batch", 50, 1, 1000, "path points per engine call", {}, true},
-        },
-        .explain = blur_ig});
-    // clang-format on
+    static const FnMethod m(
+        {.name = "blur_ig",
+         .title = "Blur IG",
+         .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
+         .card =
+             {.what =
+                  "Integrated Gradients along a path of ever less blurred images, from a strong "
+                  "blur to the "
+                  "image: detail is added instead of brightness, so no black baseline is needed.",
+              .passes = "{steps} forward and backward passes, {batch} per engine call",
+              .paper = "Xu, Venugopalan & Sundararajan 2020, Attribution in Scale and Space",
+              .anchor = "PAIR saliency's blur_ig"},
+         .params = {{.name = "max_sigma",
+                     .label = "Strongest blur",
+                     .def = 50,
+                     .min = 0.1,
+                     .max = 1000,
+                     .help =
+                         "Gaussian sigma, in pixels, of the path's start, the most blurred image.",
+                     .anchor = "PAIR"},
+                    {.name = "steps",
+                     .label = "Path steps",
+                     .def = 100,
+                     .min = 1,
+                     .max = 10000,
+                     .integer = true,
+                     .help = "Intervals between the blurred start and the image, each sampled at "
+                             "its midpoint.",
+                     .anchor = "PAIR"},
+                    {.name = "spacing",
+                     .label = "Blur spacing",
+                     .def = 0,
+                     .min = 0,
+                     .max = 1,
+                     .integer = true,
+                     .choices = {"linear", "sqrt"},
+                     .help = "Blur steps evenly spaced in sigma, or in sigma squared as PAIR's "
+                             "sqrt option (whose "
+                             "start has sigma sqrt(max_sigma)).",
+                     .anchor = "PAIR (linear)"},
+                    {.name = "batch",
+                     .label = "Batch size",
+                     .def = 50,
+                     .min = 1,
+                     .max = 1000,
+                     .integer = true,
+                     .help =
+                         "Path points per engine call: memory against speed; the map is the same.",
+                     .anchor = "cnnlens (speed only)"}},
+         .explain = blur_ig});
     return m;
 }
 

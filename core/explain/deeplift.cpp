@@ -134,9 +134,26 @@ const ExplanationMethod& method_DeepLift() {
         {.name = "deeplift",
          .title = "DeepLIFT (rescale)",
          .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
-         .params = {{"baseline", 0, 0, 1, "reference image", {"black", "blurred"}, true},
-                    {"blur_sigma", 5, 0.1, 100,
-                     "Gaussian sigma in pixels of the blurred baseline"}},
+         .card = {.what = "Compares the image with a reference image and carries the difference of "
+                          "every layer's output "
+                          "back to the pixels (the rescale rule): the attributions add up to the "
+                          "logit's change from the "
+                          "reference to the image.",
+                  .passes = "1 forward pass of the image and of the reference, 1 backward pass",
+                  .paper = "Shrikumar, Greenside & Kundaje 2017, Learning Important Features "
+                           "Through Propagating "
+                           "Activation Differences",
+                  .anchor = "Captum DeepLift (black reference)"},
+         .params = {{.name = "baseline",
+                     .label = "Reference",
+                     .def = 0,
+                     .min = 0,
+                     .max = 1,
+                     .integer = true,
+                     .choices = {"black", "blurred"},
+                     .help = "The reference image: attributions explain the change from it.",
+                     .anchor = "Captum (zeros)"},
+                    blur_sigma_param()},
          .explain = deeplift});
     return m;
 }
@@ -146,18 +163,35 @@ const ExplanationMethod& method_DeepShap() {
         {.name = "deepshap",
          .title = "DeepSHAP",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .params = {{"samples", 20, 1, 10000, "baselines drawn from the distribution", {}, true},
-                    {"baselines",
-                     0,
-                     0,
-                     2,
-                     "baseline distribution",
-                     {"black_and_blurred", "black", "noise_around_black"},
-                     true},
-                    {"baseline_noise", 0.1, 0, 10,
-                     "sigma of the noise around the black image, in model input units"},
-                    {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels of the blurred baseline"},
-                    {"batch", 16, 1, 1000, "baselines per engine call", {}, true}},
+         .card = {.what = "DeepLIFT averaged over references drawn from a distribution: an "
+                          "estimate of the SHAP values, "
+                          "which add up to the logit minus its mean over the references.",
+                  .passes = "{samples} DeepLIFT runs (image and reference forward, 1 backward), "
+                            "{batch} per engine call",
+                  .paper =
+                      "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
+                  .anchor = "Captum DeepLiftShap; shap's DeepExplainer"},
+         .params = {{.name = "samples",
+                     .label = "References",
+                     .def = 20,
+                     .min = 1,
+                     .max = 10000,
+                     .integer = true,
+                     .help =
+                         "How many references are drawn and averaged: more gives a steadier map.",
+                     .anchor = "cnnlens; Captum averages the baselines it is given"},
+                    baselines_param(),
+                    baseline_noise_param(),
+                    blur_sigma_param(),
+                    {.name = "batch",
+                     .label = "Batch size",
+                     .def = 16,
+                     .min = 1,
+                     .max = 1000,
+                     .integer = true,
+                     .help =
+                         "References per engine call: memory against speed; the map is the same.",
+                     .anchor = "cnnlens (speed only)"}},
          .explain = deepshap});
     return m;
 }

@@ -131,18 +131,20 @@ Expected<Explanation> eigencam(const ExplanationMethod& m, const Tensor& x, cons
 }  // namespace
 
 const ExplanationMethod& method_EigenCam() {
-    static const FnMethod m(
-        {.name = "eigencam",
-         .title = "Eigen-CAM",
-         .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
-         .params = {{"layer",
-                     -1,
-                     -1,
-                     1e9,
-                     "layer node (-1: the last layer larger than 1x1, before global pooling)",
-                     {},
-                     true}},
-         .explain = eigencam});
+    static const FnMethod m({.name = "eigencam",
+                             .title = "Eigen-CAM",
+                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kMinMax},
+                             .card = {.what = "The first principal component of the layer's "
+                                              "activations, projected on its positions: where "
+                                              "the layer fires more than on average. No gradient "
+                                              "and no class: every class gets the same map.",
+                                      .reading = kCamReading,
+                                      .passes = "1 forward pass",
+                                      .paper = "Muhammad & Yeasin 2020, Eigen-CAM: Class "
+                                               "Activation Map using Principal Components",
+                                      .anchor = "pytorch-grad-cam (centred activations)"},
+                             .params = {layer_param()},
+                             .explain = eigencam});
     return m;
 }
 

@@ -36,6 +36,21 @@ std::string method_names() {
     return s;
 }
 
+std::span<const StatDef> all_stats() {
+    static constexpr StatDef list[] = {
+#define S(key, label, help) {#key, label, help},
+#include "core/explain/stat_list.inc"
+#undef S
+    };
+    return list;
+}
+
+const StatDef* find_stat(std::string_view key) {
+    for (const StatDef& s : all_stats())
+        if (s.key == key) return &s;
+    return nullptr;
+}
+
 const ParamDef* ExplanationMethod::find_param(std::string_view name) const {
     for (const ParamDef& d : params())
         if (d.name == name) return &d;

@@ -3,9 +3,11 @@
 // Every method reaches the model only through ModelProbe (probe.h). Methods are listed once
 // in method_list.inc, which drives the registry, the CLI's --method names and `cnnlens methods`,
 // the app's menus and the generic tests. What a method is (MethodTraits: cost, default score,
-// map scaling) lives on the method; callers ask it and never compare method names. Parameters
-// are named numbers with defaults and ranges (ParamDef), so a UI can build widgets and a JSON
-// export can record every value, seed included.
+// map scaling; MethodCard: what it computes, its cost in passes, paper, anchor) lives on the
+// method; callers ask it and never compare method names. Parameters are named numbers with
+// defaults, ranges, labels and the anchor of their defaults (ParamDef), so a UI can build widgets
+// and a JSON export can record every value, seed included. describe.h turns these facts into
+// words for people.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -20,13 +22,20 @@
 
 namespace cnnlens {
 
-// One parameter of a method. Choices (if any) are the labels of values 0, 1, 2, ...
+// One parameter of a method. Choices (if any) are the labels of values 0, 1, 2, ... Spell defs
+// with designated initializers: the fields are many and several are numbers. What a person reads
+// (describe.h) is built from these fields: the label, then the help, the default with its
+// anchor and the range.
 struct ParamDef {
-    std::string_view name;
+    std::string_view name = {};   // CLI flag (--name), Params key and JSON key: "n_segments"
+    std::string_view label = {};  // what the app shows: "Superpixels"
     double def = 0, min = 0, max = 1;
-    std::string_view help;
-    std::vector<std::string_view> choices = {};
     bool integer = false;
+    std::vector<std::string_view> choices = {};
+    std::string_view help = {};  // what it changes, one sentence
+    std::string_view anchor =
+        {};  // where the default comes from: "the lime package", "PAIR saliency"
+    std::string_view range = {};  // the accepted values in words, when [min, max] says it badly
 };
 
 // Parameter values by name; missing names take their defaults.
@@ -75,7 +84,8 @@ struct Explanation {
     // Extra maps a method may return by name ("mean", "mean_of_squares", "variance" for
     // SmoothGrad; "cam" at layer resolution for Grad-CAM).
     std::map<std::string, Tensor> extras;
-    // Scalars worth reporting (IG completeness error, LIME R^2, class score, ...).
+    // Scalars worth reporting (IG completeness error, LIME R^2, class score, ...); every key
+    // has an entry in stat_list.inc (find_stat).
     std::map<std::string, double> stats;
     // Every parameter value used, defaults included, and the seed.
     std::map<std::string, double> params;
@@ -83,6 +93,27 @@ struct Explanation {
     std::vector<int> segments;
     std::vector<float> segment_weights;
     std::string layer;  // layer name for layer-based methods
+};
+
+// What a statistic of Explanation::stats is called and means: one entry per key in
+// stat_list.inc, read by the app, the CLI's text and JSON and the app's export.
+struct StatDef {
+    std::string_view key;    // "local_pred"
+    std::string_view label;  // "Linear model's score"
+    std::string_view help;   // what it measures and how to read it
+};
+std::span<const StatDef> all_stats();
+const StatDef* find_stat(std::string_view key);
+
+// What a method is, for people (describe.h assembles it with the traits and parameters).
+struct MethodCard {
+    std::string_view what = {};  // one paragraph: what it computes
+    std::string_view reading =
+        {};  // how to read the map beyond what its norm says ("" for nothing)
+    // Its cost in model passes; "{name}" stands for parameter `name`'s value.
+    std::string_view passes = {};
+    std::string_view paper = {};   // authors, year, title
+    std::string_view anchor = {};  // the library whose defaults and formulas it follows
 };
 
 // How much work a method is, which decides how the app runs it.
@@ -108,6 +139,7 @@ public:
     virtual std::string_view name() const = 0;   // "saliency": CLI name and registry key
     virtual std::string_view title() const = 0;  // "Vanilla gradient"
     virtual const MethodTraits& traits() const = 0;
+    virtual const MethodCard& card() const = 0;
     virtual std::span<const ParamDef> params() const = 0;
     // image: one input row [1, H, W, C] in model input space (already preprocessed).
     virtual Expected<Explanation> explain(const Tensor& image, const Target& target,

@@ -136,51 +136,114 @@ Expected<Explanation> cam(const ExplanationMethod& m, const Tensor& x, const Tar
     return e;
 }
 
-const std::vector<ParamDef> kParams = {
-    {"layer",
-     -1,
-     -1,
-     1e9,
-     "layer node (-1: the last layer larger than 1x1, before global pooling)",
-     {},
-     true}};
-
 // A CAM is a ReLU'd weighted sum, zero or above, so its full range is shown (pytorch-grad-cam
 // scales min-max); Guided Grad-CAM multiplies it into the signed guided gradient.
 template <Variant kVariant>
-MethodDef cam_def(std::string_view name, std::string_view title, MapNorm norm = MapNorm::kMinMax) {
+MethodDef cam_def(std::string_view name, std::string_view title, MethodCard card,
+                  MapNorm norm = MapNorm::kMinMax) {
+    if (card.reading.empty()) card.reading = kCamReading;
+    if (card.passes.empty()) card.passes = "1 forward and 1 backward pass";
+    if (card.anchor.empty()) card.anchor = "pytorch-grad-cam (layer, formulas, min-max scaling)";
     return {.name = name,
             .title = title,
             .traits = {.cost = MethodCost::kLive, .norm = norm},
-            .params = kParams,
+            .card = card,
+            .params = {layer_param()},
             .explain = cam<kVariant>};
 }
 
+constexpr std::string_view kGradCamPaper =
+    "Selvaraju, Cogswell, Das, Vedantam, Parikh & Batra 2017, Grad-CAM: Visual Explanations from "
+    "Deep Networks via "
+    "Gradient-based Localization";
+
 }  // namespace
 
+const ParamDef& layer_param() {
+    static const ParamDef d{
+        .name = "layer",
+        .label = "Layer",
+        .def = -1,
+        .min = -1,
+        .max = 1e9,
+        .integer = true,
+        .help = "The layer the map is made from: later layers are coarser and closer to the class.",
+        .anchor =
+            "pytorch-grad-cam's advice: the last layer larger than 1x1, which global pooling reads",
+        .range = "auto (-1) or a layer's node (cnnlens model-info; the CLI also takes its name)"};
+    return d;
+}
+
 const ExplanationMethod& method_GradCam() {
-    static const FnMethod m(cam_def<Variant::kGradCam>("gradcam", "Grad-CAM"));
+    static const FnMethod m(cam_def<Variant::kGradCam>(
+        "gradcam", "Grad-CAM",
+        {.what = "Weights each channel of a late layer by the mean gradient of the score over its "
+                 "positions, sums the "
+                 "weighted channels and keeps the positive part: the regions that raise the score.",
+         .paper = kGradCamPaper}));
     return m;
 }
+
 const ExplanationMethod& method_GradCamPlusPlus() {
-    static const FnMethod m(cam_def<Variant::kPlusPlus>("gradcampp", "Grad-CAM++"));
+    static const FnMethod m(cam_def<Variant::kPlusPlus>(
+        "gradcampp", "Grad-CAM++",
+        {.what = "Grad-CAM whose channel weights sum the positive gradients with per-position "
+                 "coefficients from the "
+                 "gradient's powers, so that several regions with the same feature all get credit.",
+         .paper = "Chattopadhay, Sarkar, Howlader & Balasubramanian 2018, Grad-CAM++: Generalized "
+                  "Gradient-based Visual "
+                  "Explanations for Deep Convolutional Networks"}));
     return m;
 }
+
 const ExplanationMethod& method_GuidedGradCam() {
-    static const FnMethod m(cam_def<Variant::kGuided>("guided_gradcam", "Guided Grad-CAM",
-                                                      MapNorm::kSignedPercentile99));
+    static const FnMethod m(cam_def<Variant::kGuided>(
+        "guided_gradcam", "Guided Grad-CAM",
+        {.what = "Grad-CAM upsampled to the image and multiplied into the Guided Backprop "
+                 "gradient: guided backprop's "
+                 "fine detail, kept where Grad-CAM finds the class.",
+         .reading = "Fine detail where Grad-CAM is high, near zero elsewhere.",
+         .passes = "2 forward and 2 backward passes",
+         .paper = kGradCamPaper,
+         .anchor = "pytorch-grad-cam; Captum GuidedGradCam"},
+        MapNorm::kSignedPercentile99));
     return m;
 }
+
 const ExplanationMethod& method_HiResCam() {
-    static const FnMethod m(cam_def<Variant::kHiRes>("hirescam", "HiResCAM"));
+    static const FnMethod m(cam_def<Variant::kHiRes>(
+        "hirescam", "HiResCAM",
+        {.what =
+             "Multiplies the layer's activations by their gradients position by position, without "
+             "Grad-CAM's "
+             "averaging, so the map shows what the score depends on at each position of the layer.",
+         .paper = "Draelos & Carin 2020, Use HiResCAM instead of Grad-CAM for faithful "
+                  "explanations of convolutional "
+                  "neural networks"}));
     return m;
 }
+
 const ExplanationMethod& method_XGradCam() {
-    static const FnMethod m(cam_def<Variant::kXGrad>("xgradcam", "XGrad-CAM"));
+    static const FnMethod m(cam_def<Variant::kXGrad>(
+        "xgradcam", "XGrad-CAM",
+        {.what = "Grad-CAM with each channel weighted by gradient times activation over the "
+                 "channel's total activation, "
+                 "a weighting derived from two axioms (sensitivity and conservation).",
+         .paper = "Fu, Hu, Dong, Guo, Gao & Li 2020, Axiom-based Grad-CAM: Towards Accurate "
+                  "Visualization and "
+                  "Explanation of CNNs"}));
     return m;
 }
+
 const ExplanationMethod& method_LayerCam() {
-    static const FnMethod m(cam_def<Variant::kLayer>("layercam", "Layer-CAM"));
+    static const FnMethod m(
+        cam_def<Variant::kLayer>("layercam", "Layer-CAM",
+                                 {.what = "Weights each activation by its own positive gradient, "
+                                          "position by position; unlike Grad-CAM it stays "
+                                          "sharp at earlier, finer layers.",
+                                  .paper = "Jiang, Zhang, Hou, Cheng & Wei 2021, LayerCAM: "
+                                           "Exploring Hierarchical Class Activation Maps for "
+                                           "Localization"}));
     return m;
 }
 

@@ -37,13 +37,25 @@ const ExplanationMethod& method_GuidedBackprop() {
         {.name = "guided",
          .title = "Guided Backprop",
          .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
-         .params = {{"rule",
-                     0,
-                     0,
-                     1,
-                     "ReLU backward rule: guided (Springenberg) or deconvnet (Zeiler & Fergus)",
-                     {"guided", "deconvnet"},
-                     true}},
+         .card = {.what = "The gradient with every ReLU passing back only positive gradients where "
+                          "its input was "
+                          "positive: sharp edges of what excites the class, but nearly the same "
+                          "for every class.",
+                  .passes = "1 forward and 1 backward pass",
+                  .paper = "Springenberg, Dosovitskiy, Brox & Riedmiller 2015, Striving for "
+                           "Simplicity: The All "
+                           "Convolutional Net",
+                  .anchor = "Captum GuidedBackprop and Deconvolution"},
+         .params = {{.name = "rule",
+                     .label = "ReLU rule",
+                     .def = 0,
+                     .min = 0,
+                     .max = 1,
+                     .integer = true,
+                     .choices = {"guided", "deconvnet"},
+                     .help = "How gradients pass a ReLU: guided (Springenberg) or deconvnet "
+                             "(Zeiler & Fergus).",
+                     .anchor = "the paper (guided)"}},
          .explain = guided,
          .attribute_batch = guided_batch});
     return m;

@@ -127,16 +127,43 @@ Expected<Explanation> guided_ig(const ExplanationMethod& m, const Tensor& x, con
 }  // namespace
 
 const ExplanationMethod& method_GuidedIG() {
-    // clang-format off
-    static const FnMethod m({.name = "guided_ig", .title = "Guided IG",
-        .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-        .params = {
-        {"steps", 200, 1, 10000, "path steps, one gradient each (PAIR's x_steps 200)", {}, true},
-        {"fraction", 0.25, 0.0, 1, "share of features, smallest |gradient| first, moved at each pass (PAIR 0.25)", {}, false},
-        {"max_dist", 0.02, 0, 1, "furthest a feature may stray from the straight path, as a fraction of the way (0: IG; PAIR 0.02)", {}, false},
-        },
-        .explain = guided_ig});
-    // clang-format on
+    static const FnMethod m(
+        {.name = "guided_ig",
+         .title = "Guided IG",
+         .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
+         .card = {.what = "Integrated Gradients on a path of its own choosing: at each step it "
+                          "first moves the pixels "
+                          "whose gradient is smallest, which keeps noise from unrelated pixels out "
+                          "of the map.",
+                  .passes = "{steps} forward and backward passes, one image at a time",
+                  .paper = "Kapishnikov, Venugopalan, Avci, Wedin, Terry & Birdwell 2021, Guided "
+                           "Integrated Gradients: "
+                           "an Adaptive Path Method for Removing Noise",
+                  .anchor = "PAIR saliency's guided_ig"},
+         .params = {{.name = "steps",
+                     .label = "Path steps",
+                     .def = 200,
+                     .min = 1,
+                     .max = 10000,
+                     .integer = true,
+                     .help = "Steps from the black baseline to the image, one gradient each.",
+                     .anchor = "PAIR's x_steps"},
+                    {.name = "fraction",
+                     .label = "Share moved",
+                     .def = 0.25,
+                     .min = 0,
+                     .max = 1,
+                     .help = "Share of the pixels, smallest gradient first, moved at each pass.",
+                     .anchor = "PAIR"},
+                    {.name = "max_dist",
+                     .label = "Path freedom",
+                     .def = 0.02,
+                     .min = 0,
+                     .max = 1,
+                     .help = "How far a pixel may stray from the straight path, as a fraction of "
+                             "the way (0 is plain IG).",
+                     .anchor = "PAIR"}},
+         .explain = guided_ig});
     return m;
 }
 

@@ -103,11 +103,41 @@ const ExplanationMethod& method_IntegratedGradients() {
         {.name = "ig",
          .title = "Integrated Gradients",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
+         .card = {.what = "The gradient averaged along the straight path from a baseline image "
+                          "(black by default) to "
+                          "the image, times the difference between them: the attributions add up "
+                          "to the score's change "
+                          "from baseline to image (its completeness error is reported).",
+                  .passes = "{steps} forward and backward passes, {batch} per engine call",
+                  .paper = "Sundararajan, Taly & Yan 2017, Axiomatic Attribution for Deep Networks",
+                  .anchor = "Captum IntegratedGradients (50 steps, black baseline)"},
          .params =
-             {{"steps", 50, 1, 10000, "path steps (midpoint rule)", {}, true},
-              {"baseline", 0, 0, 2, "baseline image", {"black", "blurred", "uniform noise"}, true},
-              {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels for the blurred baseline"},
-              {"batch", 50, 1, 1000, "path points per engine call", {}, true}},
+             {{.name = "steps",
+               .label = "Path steps",
+               .def = 50,
+               .min = 1,
+               .max = 10000,
+               .integer = true,
+               .help = "Points on the path (midpoint rule): more lowers the completeness error.",
+               .anchor = "Captum's n_steps"},
+              {.name = "baseline",
+               .label = "Baseline",
+               .def = 0,
+               .min = 0,
+               .max = 2,
+               .integer = true,
+               .choices = {"black", "blurred", "uniform noise"},
+               .help = "The image the path starts from: attributions explain the change from it.",
+               .anchor = "Captum and PAIR (zeros)"},
+              blur_sigma_param(),
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 50,
+               .min = 1,
+               .max = 1000,
+               .integer = true,
+               .help = "Path points per engine call: memory against speed; the map is the same.",
+               .anchor = "cnnlens (speed only)"}},
          .explain = ig});
     return m;
 }

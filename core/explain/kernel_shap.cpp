@@ -35,6 +35,7 @@
 #include <unordered_map>
 
 #include "core/base/rng.h"
+#include "core/explain/least_squares.h"
 #include "core/explain/method_util.h"
 
 namespace cnnlens {
@@ -190,40 +191,10 @@ std::vector<double> solve_values(const Coalitions& c, const std::vector<double>&
             for (size_t k = 0; k <= j; ++k) a[j * n + k] += wx * xr[k];
         }
     }
-    // Cholesky in place (lower triangle).
-    std::vector<bool> dead(n, false);
-    for (size_t j = 0; j < n; ++j) {
-        const double tol = 1e-12 * (1.0 + std::fabs(a[j * n + j]));
-        for (size_t k = 0; k < j; ++k) a[j * n + j] -= a[j * n + k] * a[j * n + k];
-        if (a[j * n + j] <= tol) {
-            dead[j] = true;
-            ++undetermined;
-            for (size_t k = 0; k <= j; ++k) a[j * n + k] = 0;
-            for (size_t i = j + 1; i < n; ++i) a[i * n + j] = 0;
-            continue;
-        }
-        const double d = std::sqrt(a[j * n + j]);
-        a[j * n + j] = d;
-        for (size_t i = j + 1; i < n; ++i) {
-            double s = a[i * n + j];
-            for (size_t k = 0; k < j; ++k) s -= a[i * n + k] * a[j * n + k];
-            a[i * n + j] = s / d;
-        }
-    }
-    std::vector<double> u(n, 0.0);
-    for (size_t j = 0; j < n; ++j) {
-        if (dead[j]) continue;
-        double s = b[j];
-        for (size_t k = 0; k < j; ++k) s -= a[j * n + k] * u[k];
-        u[j] = s / a[j * n + j];
-    }
+    std::vector<double> free_values;
+    undetermined = solve_psd(a, b, n, free_values);
     double sum = 0;
-    for (size_t j = n; j-- > 0;) {
-        if (dead[j]) continue;
-        double s = u[j];
-        for (size_t i = j + 1; i < n; ++i) s -= a[i * n + j] * phi[i];
-        phi[j] = s / a[j * n + j];
-    }
+    std::copy(free_values.begin(), free_values.end(), phi.begin());
     for (size_t j = 0; j < n; ++j) sum += phi[j];
     phi[last] = delta - sum;
     return phi;
@@ -366,17 +337,67 @@ Expected<Explanation> kernel_shap_on_segments(const ExplanationMethod& m, const 
 }
 
 const ExplanationMethod& method_KernelShap() {
-    // clang-format off
-    static const FnMethod m({.name = "kernel_shap", .title = "KernelSHAP",
-        .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
-        .params = with_superpixel_params({
-        {"baseline", 0, 0, 2, "what a hidden segment shows: the image's mean colour (shap's mask_image), black, or the image blurred", {"image mean", "black", "blurred"}, true},
-        {"blur_sigma", 5, 0.1, 100, "Gaussian sigma in pixels for the blurred baseline", {}, false},
-        {"samples", 0, 0, 100000, "coalitions evaluated; 0 is shap's auto, 2M + 2048 for M segments (at most 2^M - 2: all of them)", {}, true},
-        {"batch", 100, 1, 4096, "coalitions per engine call", {}, true},
-        }),
-        .explain = kernel_shap});
-    // clang-format on
+    static const FnMethod m(
+        {.name = "kernel_shap",
+         .title = "KernelSHAP",
+         .traits = {.cost = MethodCost::kJob,
+                    .default_score = Target::Score::kProbability,
+                    .norm = MapNorm::kSignedPercentile99},
+         .card =
+             {.what = "Cuts the image into superpixels and estimates each one's Shapley value: its "
+                      "average effect "
+                      "on the score over coalitions of the other superpixels, shown or hidden. "
+                      "Coalitions are "
+                      "sampled with the Shapley kernel's weights and the values solved by weighted "
+                      "least squares, "
+                      "so that they add up to f(image) - f(all hidden) exactly.",
+              .reading = "One colour per superpixel: red raises the class score when shown, blue "
+                         "lowers it. "
+                         "The values sum to the score change from the hidden image.",
+              .passes = "1 forward pass per coalition ({samples}; 0 is 2M + 2048 for M "
+                        "superpixels) plus the image "
+                        "and the baseline, {batch} per engine call",
+              .paper = "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
+              .anchor =
+                  "shap's KernelExplainer (its sampler and auto budget) over LIME's superpixels"},
+         .params = with_superpixel_params(
+             {{.name = "baseline",
+               .label = "Hidden parts",
+               .def = 0,
+               .min = 0,
+               .max = 2,
+               .integer = true,
+               .choices = {"image mean", "black", "blurred"},
+               .help = "What a hidden superpixel shows: the image's mean colour, black, or the "
+                       "image blurred.",
+               .anchor = "shap's image masking (a constant; the image's mean)"},
+              {.name = "blur_sigma",
+               .label = "Blur sigma",
+               .def = 5,
+               .min = 0.1,
+               .max = 100,
+               .help = "Gaussian sigma in pixels of the blurred baseline.",
+               .anchor = "cnnlens"},
+              {.name = "samples",
+               .label = "Coalitions",
+               .def = 0,
+               .min = 0,
+               .max = 100000,
+               .integer = true,
+               .help = "Coalitions evaluated: more gives steadier values; at 2^M - 2 every "
+                       "coalition is "
+                       "evaluated and the values are exact.",
+               .anchor = "shap's \"auto\": 2M + 2048",
+               .range = "0 (automatic: 2M + 2048 for M superpixels) or 1 .. 100000"},
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 100,
+               .min = 1,
+               .max = 4096,
+               .integer = true,
+               .help = "Coalitions per engine call: memory against speed; the values are the same.",
+               .anchor = "cnnlens (speed only)"}}),
+         .explain = kernel_shap});
     return m;
 }
 

@@ -17,6 +17,7 @@
 #include <numeric>
 
 #include "core/base/rng.h"
+#include "core/explain/least_squares.h"
 #include "core/explain/method_util.h"
 #include "core/image/superpixels.h"
 
@@ -61,41 +62,9 @@ public:
             for (size_t k = 0; k <= j; ++k) a[j * m + k] = szz_[j * m + k] - sw_ * mz[j] * mz[k];
             a[j * m + j] += alpha;
         }
-        // Cholesky, lower triangle in place. A zero pivot (alpha = 0 and a column that never
-        // varied) gets coefficient 0 instead of a division by zero.
-        std::vector<bool> dead(m, false);
-        for (size_t j = 0; j < m; ++j) {
-            const double scale = 1e-12 * (1.0 + std::fabs(a[j * m + j]));
-            for (size_t k = 0; k < j; ++k) a[j * m + j] -= a[j * m + k] * a[j * m + k];
-            if (a[j * m + j] <= scale) {
-                dead[j] = true;
-                for (size_t k = 0; k <= j; ++k) a[j * m + k] = 0;
-                for (size_t i = j + 1; i < m; ++i) a[i * m + j] = 0;
-                continue;
-            }
-            const double d = std::sqrt(a[j * m + j]);
-            a[j * m + j] = d;
-            for (size_t i = j + 1; i < m; ++i) {
-                double s = a[i * m + j];
-                for (size_t k = 0; k < j; ++k) s -= a[i * m + k] * a[j * m + k];
-                a[i * m + j] = s / d;
-            }
-        }
+        // A zero pivot (alpha = 0 and a column that never varied) gets coefficient 0.
         Fit f;
-        f.coef.assign(m, 0.0);
-        std::vector<double> t(m, 0.0);
-        for (size_t j = 0; j < m; ++j) {
-            if (dead[j]) continue;
-            double s = b[j];
-            for (size_t k = 0; k < j; ++k) s -= a[j * m + k] * t[k];
-            t[j] = s / a[j * m + j];
-        }
-        for (size_t j = m; j-- > 0;) {
-            if (dead[j]) continue;
-            double s = t[j];
-            for (size_t i = j + 1; i < m; ++i) s -= a[i * m + j] * f.coef[i];
-            f.coef[j] = s / a[j * m + j];
-        }
+        solve_psd(a, b, m, f.coef);
         f.intercept = my;
         for (size_t j = 0; j < m; ++j) f.intercept -= mz[j] * f.coef[j];
         return f;
@@ -282,20 +251,85 @@ Expected<Explanation> lime(const ExplanationMethod& method, const Tensor& x, con
 }  // namespace
 
 const ExplanationMethod& method_Lime() {
-    // clang-format off
-    static const FnMethod m({.name = "lime", .title = "LIME",
-        .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
-        .params = with_superpixel_params({
-        {"hide", 0, 0, 1, "hidden segments become black (hide_color=0) or their mean (hide_color=None)", {"zero", "segment mean"}, true},
-        {"samples", 1000, 10, 100000, "perturbed images; the first is the image itself", {}, true},
-        {"batch", 100, 1, 4096, "images per engine call", {}, true},
-        {"kernel_width", 0.25, 0.01, 100, "proximity weight sqrt(exp(-d^2/w^2)) of cosine distance d to the image", {}, false},
-        {"ridge_alpha", 1, 0, 1e6, "ridge penalty (intercept not penalised)", {}, false},
-        {"top_k", 5, 1, 4096, "segments in positive_mask and negative_mask", {}, true},
-        {"min_weight", 0.01, 0, 1e6, "masks keep segments whose |weight| exceeds this", {}, false},
-        }),
-        .explain = lime});
-    // clang-format on
+    static const FnMethod m(
+        {.name = "lime",
+         .title = "LIME",
+         .traits = {.cost = MethodCost::kJob,
+                    .default_score = Target::Score::kProbability,
+                    .norm = MapNorm::kSignedPercentile99},
+         .card =
+             {.what =
+                  "Cuts the image into superpixels, shows the model many copies with random "
+                  "superpixels hidden, "
+                  "and fits a weighted linear model of the score on which superpixels were "
+                  "visible: each "
+                  "superpixel's weight is its colour. R^2 says how well that linear model fits.",
+              .reading = "One colour per superpixel: its weight in the linear model.",
+              .passes = "1 forward pass per sample ({samples}), {batch} per engine call",
+              .paper = "Ribeiro, Singh & Guestrin 2016, \"Why Should I Trust You?\": Explaining "
+                       "the Predictions of "
+                       "Any Classifier",
+              .anchor = "the lime package (lime_image; its faces notebook's SLIC settings)"},
+         .params = with_superpixel_params(
+             {{.name = "hide",
+               .label = "Hidden parts",
+               .def = 0,
+               .min = 0,
+               .max = 1,
+               .integer = true,
+               .choices = {"zero", "segment mean"},
+               .help = "What a hidden superpixel becomes: black, or its own mean.",
+               .anchor = "LIME's notebooks (hide_color=0)"},
+              {.name = "samples",
+               .label = "Samples",
+               .def = 1000,
+               .min = 10,
+               .max = 100000,
+               .integer = true,
+               .help =
+                   "Perturbed images (the first is the image itself): more gives steadier weights.",
+               .anchor = "lime_image's num_samples"},
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 100,
+               .min = 1,
+               .max = 4096,
+               .integer = true,
+               .help = "Images per engine call: memory against speed; the map is the same.",
+               .anchor = "cnnlens (speed only)"},
+              {.name = "kernel_width",
+               .label = "Kernel width",
+               .def = 0.25,
+               .min = 0.01,
+               .max = 100,
+               .help = "How fast a sample's weight falls with its cosine distance d to the image: "
+                       "sqrt(exp(-d^2 / width^2)).",
+               .anchor = "lime_image"},
+              {.name = "ridge_alpha",
+               .label = "Ridge penalty",
+               .def = 1,
+               .min = 0,
+               .max = 1e6,
+               .help =
+                   "Shrinks the linear model's weights toward 0 (the intercept is not penalised).",
+               .anchor = "lime_base's Ridge(alpha=1)"},
+              {.name = "top_k",
+               .label = "Segments in masks",
+               .def = 5,
+               .min = 1,
+               .max = 4096,
+               .integer = true,
+               .help = "How many superpixels, largest weight first, the positive and negative "
+                       "masks keep.",
+               .anchor = "get_image_and_mask's num_features"},
+              {.name = "min_weight",
+               .label = "Minimum weight",
+               .def = 0.01,
+               .min = 0,
+               .max = 1e6,
+               .help = "The masks keep only superpixels whose |weight| exceeds this.",
+               .anchor = "LIME's notebooks"}}),
+         .explain = lime});
     return m;
 }
 

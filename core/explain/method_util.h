@@ -20,7 +20,8 @@ std::vector<float> fill_in_input_space(const InputSpec& spec, float f, int chann
 Explanation path_explanation(Tensor a, const Tensor& baseline, double total, double score_x,
                              double score_baseline);
 
-// A method as data: its name, title, traits and parameters, and the functions that compute it.
+// A method as data: its name, title, traits, card and parameters, and the functions that compute
+// it.
 struct MethodDef {
     using ExplainFn = Expected<Explanation> (*)(const ExplanationMethod&, const Tensor&,
                                                 const Target&, const Params&, ExplainContext&);
@@ -28,6 +29,7 @@ struct MethodDef {
                                          const Params&, ExplainContext&);
     std::string_view name, title;
     MethodTraits traits;
+    MethodCard card = {};  // describe_test.cpp names a method whose card lacks a field
     std::vector<ParamDef> params = {};
     ExplainFn explain = nullptr;
     BatchFn attribute_batch = nullptr;  // set for methods that batch (see ExplanationMethod)
@@ -39,6 +41,7 @@ public:
     std::string_view name() const override { return def_.name; }
     std::string_view title() const override { return def_.title; }
     const MethodTraits& traits() const override { return def_.traits; }
+    const MethodCard& card() const override { return def_.card; }
     std::span<const ParamDef> params() const override { return def_.params; }
     bool batches() const override { return def_.attribute_batch != nullptr; }
     Expected<Explanation> explain(const Tensor& image, const Target& target, const Params& p,
@@ -76,6 +79,53 @@ private:
 
     MethodDef def_;
 };
+
+// How to read a map made at one layer's resolution (the CAM family's cards).
+inline constexpr std::string_view kCamReading =
+    "Coarse: one value per position of the layer, smoothed up to the image; an earlier layer gives "
+    "a finer map.";
+
+// Parameters several baseline methods share (IG, GradientSHAP, DeepLIFT, DeepSHAP).
+inline const ParamDef& blur_sigma_param() {
+    static const ParamDef d{.name = "blur_sigma",
+                            .label = "Baseline blur",
+                            .def = 5,
+                            .min = 0.1,
+                            .max = 100,
+                            .help = "Gaussian sigma, in pixels, of the blurred baseline.",
+                            .anchor = "cnnlens"};
+    return d;
+}
+// The baseline distribution of draw_baseline() and its noise.
+inline const ParamDef& baselines_param() {
+    static const ParamDef d{
+        .name = "baselines",
+        .label = "Baselines",
+        .def = 0,
+        .min = 0,
+        .max = 2,
+        .integer = true,
+        .choices = {"black_and_blurred", "black", "noise_around_black"},
+        .help =
+            "Where baselines are drawn from: the SHAP values explain the score against their mean.",
+        .anchor = "Captum tutorials (black and blurred images)"};
+    return d;
+}
+inline const ParamDef& baseline_noise_param() {
+    static const ParamDef d{
+        .name = "baseline_noise",
+        .label = "Baseline noise",
+        .def = 0.1,
+        .min = 0,
+        .max = 10,
+        .help =
+            "Sigma of the noise around the black image (noise_around_black), in model input units.",
+        .anchor = "cnnlens"};
+    return d;
+}
+
+// The `layer` parameter of the methods that read one layer (gradcam.cpp); cam_layer resolves it.
+const ParamDef& layer_param();
 
 // The CAM family's layer (gradcam.cpp): node `requested` when >= 0, checked to have a spatial
 // output (an error naming `method` otherwise), else the default — the last layer whose output

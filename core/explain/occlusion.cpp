@@ -97,16 +97,49 @@ const ExplanationMethod& method_Occlusion() {
         {.name = "occlusion",
          .title = "Occlusion",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-         .params = {{"window",
-                     8,
-                     1,
-                     4096,
-                     "square window side in pixels (PAIR uses 15 at 224 px)",
-                     {},
-                     true},
-                    {"stride", 2, 1, 4096, "window step in pixels", {}, true},
-                    {"fill", 0, 0, 1, "fill intensity (0 black .. 1 white)"},
-                    {"batch", 64, 1, 1000, "windows per engine call", {}, true}},
+         .card = {.what =
+                      "Slides a grey or black square over the image and records how much the score "
+                      "drops; each "
+                      "pixel gets the mean drop of the windows that cover it. Needs no gradients.",
+                  .passes = "1 forward pass per window position ((side - {window}) / {stride} + 1 "
+                            "squared), {batch} per "
+                            "engine call",
+                  .paper =
+                      "Zeiler & Fergus 2014, Visualizing and Understanding Convolutional Networks",
+                  .anchor = "Captum Occlusion (mean over windows); PAIR's window is 15 at 224 px"},
+         .params = {{.name = "window",
+                     .label = "Window size",
+                     .def = 8,
+                     .min = 1,
+                     .max = 4096,
+                     .integer = true,
+                     .help = "Side of the square hidden at a time, in pixels: larger finds larger "
+                             "parts, blurrier.",
+                     .anchor = "PAIR's 15 at 224 px, scaled to a 64-pixel face"},
+                    {.name = "stride",
+                     .label = "Stride",
+                     .def = 2,
+                     .min = 1,
+                     .max = 4096,
+                     .integer = true,
+                     .help =
+                         "Step between window positions, in pixels: smaller is finer and slower.",
+                     .anchor = "cnnlens; PAIR and Captum use 1"},
+                    {.name = "fill",
+                     .label = "Fill",
+                     .def = 0,
+                     .min = 0,
+                     .max = 1,
+                     .help = "Intensity the window is filled with (0 black, 1 white).",
+                     .anchor = "PAIR and Captum (0)"},
+                    {.name = "batch",
+                     .label = "Batch size",
+                     .def = 64,
+                     .min = 1,
+                     .max = 1000,
+                     .integer = true,
+                     .help = "Windows per engine call: memory against speed; the map is the same.",
+                     .anchor = "cnnlens (speed only)"}},
          .explain = occlusion});
     return m;
 }

@@ -300,16 +300,54 @@ Expected<Explanation> partition_shap(const ExplanationMethod& m, const Tensor& x
 }  // namespace
 
 const ExplanationMethod& method_PartitionShap() {
-    // clang-format off
-    static const FnMethod m({.name = "partition_shap", .title = "Partition SHAP",
-        .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kSignedPercentile99},
-        .params = {
-        {"max_evals", 500, 4, 100000, "model evaluations, f(x) and f(all hidden) included (shap's default 500)", {}, true},
-        {"blur", 128.0 / 224.0, 0.01, 1, "box blur of hidden pixels, as a fraction of the image side (shap's blur(128,128) on 224 pixels)", {}, false},
-        {"batch", 10, 2, 4096, "masked images per round (shap's batch_size, 10 for auto); rounds order the work, so it changes the result", {}, true},
-        },
-        .explain = partition_shap});
-    // clang-format on
+    static const FnMethod m(
+        {.name = "partition_shap",
+         .title = "Partition SHAP",
+         .traits = {.cost = MethodCost::kJob,
+                    .default_score = Target::Score::kProbability,
+                    .norm = MapNorm::kSignedPercentile99},
+         .card = {.what = "Owen values over a hierarchy of image boxes: the image is halved again "
+                          "and again, and the "
+                          "model is asked about a box shown or blurred, in the context of its "
+                          "sibling, refining first "
+                          "where the score moves most, until the budget of evaluations is spent. "
+                          "The values add up "
+                          "to f(image) - f(all blurred) at any budget.",
+                  .reading = "Rectangles of colour: red boxes raise the class score when shown, "
+                             "blue lower it; "
+                             "finer boxes where the model's output changed most.",
+                  .passes = "{max_evals} forward passes, up to {batch} per round",
+                  .paper = "Lundberg et al., shap's Partition explainer (Owen 1977, Values of "
+                           "games with a priori "
+                           "unions)",
+                  .anchor = "shap's PartitionExplainer with its blur(128,128) image masker"},
+         .params =
+             {{.name = "max_evals",
+               .label = "Evaluations",
+               .def = 500,
+               .min = 4,
+               .max = 100000,
+               .integer = true,
+               .help = "Model evaluations, the image and the all-hidden image included: more "
+                       "refines smaller "
+                       "boxes.",
+               .anchor = "shap's max_evals (500)"},
+              {.name = "blur",
+               .label = "Blur size",
+               .def = 128.0 / 224.0,
+               .min = 0.01,
+               .max = 1,
+               .help = "Box blur of hidden pixels, as a fraction of the image side.",
+               .anchor = "shap's blur(128,128) on 224 pixels"},
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 10,
+               .min = 2,
+               .max = 4096,
+               .integer = true,
+               .help = "Masked images per round; rounds order the work, so it changes the result.",
+               .anchor = "shap's batch_size (10 for auto)"}},
+         .explain = partition_shap});
     return m;
 }
 

@@ -143,18 +143,64 @@ Expected<Explanation> rise(const ExplanationMethod& m, const Tensor& x, const Ta
 }  // namespace
 
 const ExplanationMethod& method_Rise() {
-    // clang-format off
-    static const FnMethod m({.name = "rise", .title = "RISE",
-        .traits = {.cost = MethodCost::kJob, .default_score = Target::Score::kProbability, .norm = MapNorm::kMinMax},
-        .params = {
-        {"samples", 4000, 1, 100000, "random masks (the paper's ResNet-50 setting; torchray 8000)", {}, true},
-        {"cells", 7, 1, 256, "mask grid s x s before upsampling (the paper's s)", {}, true},
-        {"p", 0.5, 0.01, 1, "probability that a grid cell is kept", {}, false},
-        {"fill", 0, 0, 1, "what masked pixels fade to (0 black .. 1 white)", {}, false},
-        {"batch", 100, 1, 4096, "masked images per engine call", {}, true},
-        },
-        .explain = rise});
-    // clang-format on
+    static const FnMethod m(
+        {.name = "rise",
+         .title = "RISE",
+         .traits = {.cost = MethodCost::kJob,
+                    .default_score = Target::Score::kProbability,
+                    .norm = MapNorm::kMinMax},
+         .card = {.what = "Shows the model the image through many random soft masks; each pixel's "
+                          "value is the mean "
+                          "score of the masked images, weighted by how much each mask kept that "
+                          "pixel. Needs no "
+                          "gradients.",
+                  .reading = "Bright pixels keep the score up when they are visible. Fills in as "
+                             "masks are drawn.",
+                  .passes = "1 forward pass per mask ({samples}), {batch} per engine call",
+                  .paper = "Petsiuk, Das & Saenko 2018, RISE: Randomized Input Sampling for "
+                           "Explanation of Black-box "
+                           "Models",
+                  .anchor = "the paper's ResNet-50 settings (as Xplique)"},
+         .params =
+             {{.name = "samples",
+               .label = "Masks",
+               .def = 4000,
+               .min = 1,
+               .max = 100000,
+               .integer = true,
+               .help = "How many random masks: more gives a smoother, steadier map.",
+               .anchor = "the paper; torchray uses 8000"},
+              {.name = "cells",
+               .label = "Grid cells",
+               .def = 7,
+               .min = 1,
+               .max = 256,
+               .integer = true,
+               .help = "A mask is an s x s grid before upsampling: more cells find smaller parts.",
+               .anchor = "the paper's s"},
+              {.name = "p",
+               .label = "Keep probability",
+               .def = 0.5,
+               .min = 0.01,
+               .max = 1,
+               .help = "Probability that a grid cell is kept (shown).",
+               .anchor = "the paper"},
+              {.name = "fill",
+               .label = "Fill",
+               .def = 0,
+               .min = 0,
+               .max = 1,
+               .help = "What masked pixels fade to (0 black, 1 white).",
+               .anchor = "the paper (0)"},
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 100,
+               .min = 1,
+               .max = 4096,
+               .integer = true,
+               .help = "Masked images per engine call: memory against speed; the map is the same.",
+               .anchor = "cnnlens (speed only)"}},
+         .explain = rise});
     return m;
 }
 

@@ -53,11 +53,21 @@ Expected<Explanation> gradient_x_input(const ExplanationMethod&, const Tensor& x
 }  // namespace
 
 const ExplanationMethod& method_Saliency() {
-    static const FnMethod m({.name = "saliency",
-                             .title = "Vanilla gradient",
-                             .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kPercentile99},
-                             .explain = saliency,
-                             .attribute_batch = gradient_batch});
+    static const FnMethod m(
+        {.name = "saliency",
+         .title = "Vanilla gradient",
+         .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kPercentile99},
+         .card =
+             {.what =
+                  "The gradient of the class score with respect to each pixel: how much the score "
+                  "changes when that pixel alone changes a little. Shown as its size, summed over "
+                  "colour channels.",
+              .passes = "1 forward and 1 backward pass",
+              .paper = "Simonyan, Vedaldi & Zisserman 2014, Deep Inside Convolutional Networks: "
+                       "Visualising Image Classification Models and Saliency Maps",
+              .anchor = "PAIR saliency (|gradient| summed over channels)"},
+         .explain = saliency,
+         .attribute_batch = gradient_batch});
     return m;
 }
 
@@ -66,6 +76,14 @@ const ExplanationMethod& method_GradientXInput() {
         {.name = "gradient_x_input",
          .title = "Gradient x Input",
          .traits = {.cost = MethodCost::kLive, .norm = MapNorm::kSignedPercentile99},
+         .card =
+             {.what =
+                  "The gradient times the pixel's value: a first-order estimate of how much each "
+                  "pixel adds to the score compared with a zero input.",
+              .passes = "1 forward and 1 backward pass",
+              .paper = "Shrikumar, Greenside, Shcherbina & Kundaje 2016, Not Just a Black Box: "
+                       "Learning Important Features Through Propagating Activation Differences",
+              .anchor = "Captum InputXGradient"},
          .explain = gradient_x_input,
          .attribute_batch = gradient_x_input_batch});
     return m;

@@ -109,20 +109,27 @@ const ExplanationMethod& method_ScoreCam() {
         {.name = "scorecam",
          .title = "Score-CAM",
          .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kMinMax},
-         .params = {{"layer",
-                     -1,
-                     -1,
-                     1e9,
-                     "layer node (-1: the last layer larger than 1x1, before global pooling)",
-                     {},
-                     true},
-                    {"batch",
-                     16,
-                     1,
-                     1000,
-                     "masked images per engine call (pytorch-grad-cam: 16)",
-                     {},
-                     true}},
+         .card = {.what = "Each channel of the layer, upsampled and scaled to [0, 1], masks the "
+                          "image; the model's score "
+                          "on each masked image, through a softmax over channels, weights that "
+                          "channel. No gradients.",
+                  .reading = kCamReading,
+                  .passes =
+                      "1 forward pass, then 1 per channel of the layer, {batch} per engine call",
+                  .paper = "Wang, Wang, Du, Yang, Zhang, Ding, Mardziel & Hu 2020, Score-CAM: "
+                           "Score-Weighted Visual "
+                           "Explanations for Convolutional Neural Networks",
+                  .anchor = "pytorch-grad-cam"},
+         .params =
+             {layer_param(),
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 16,
+               .min = 1,
+               .max = 1000,
+               .integer = true,
+               .help = "Masked images per engine call: memory against speed; the map is the same.",
+               .anchor = "pytorch-grad-cam's batch_size"}},
          .explain = scorecam});
     return m;
 }

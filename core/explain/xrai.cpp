@@ -276,18 +276,65 @@ Expected<Explanation> xrai_on_segments(const ExplanationMethod& m, const Tensor&
 }
 
 const ExplanationMethod& method_Xrai() {
-    // clang-format off
-    static const FnMethod m({.name = "xrai", .title = "XRAI",
-        .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
-        .params = {
-        {"steps", 100, 1, 10000, "IG steps per baseline (black and white; PAIR's 100)", {}, true},
-        {"batch", 50, 1, 1000, "path points per engine call", {}, true},
-        {"dilation", 5, 0, 64, "radius in pixels of the disk each segment is dilated by (PAIR's 5)", {}, true},
-        {"min_pixel_diff", 50, 1, 1e6, "a region must add this many uncovered pixels (PAIR's 50)", {}, true},
-        {"area_threshold", 1, 0, 1, "stop once this share of the image is covered; the rest is one region (PAIR's 1)", {}, false},
-        },
-        .explain = xrai});
-    // clang-format on
+    static const FnMethod m(
+        {.name = "xrai",
+         .title = "XRAI",
+         .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
+         .card = {.what = "Integrated Gradients from a black and a white baseline, then regions: "
+                          "segments of the image "
+                          "at six scales are added greedily, the one whose new pixels hold the "
+                          "most attribution "
+                          "first. Each pixel shows the gain of the region that first covered it.",
+                  .reading = "Regions, not pixels: the brightest region matters most to the class; "
+                             "its rank is in "
+                             "the export (ranks).",
+                  .passes = "2 x {steps} forward and backward passes (IG from black and from "
+                            "white), {batch} per "
+                            "engine call",
+                  .paper = "Kapishnikov, Bolukbasi, Viégas & Terry 2019, XRAI: Better Attributions "
+                           "Through Regions",
+                  .anchor = "PAIR saliency's xrai.py (full algorithm)"},
+         .params =
+             {{.name = "steps",
+               .label = "IG steps",
+               .def = 100,
+               .min = 1,
+               .max = 10000,
+               .integer = true,
+               .help = "Integrated Gradients steps per baseline: more, more exact attributions.",
+               .anchor = "PAIR saliency (100)"},
+              {.name = "batch",
+               .label = "Batch size",
+               .def = 50,
+               .min = 1,
+               .max = 1000,
+               .integer = true,
+               .help = "Path points per engine call: memory against speed; the map is the same.",
+               .anchor = "cnnlens (speed only)"},
+              {.name = "dilation",
+               .label = "Dilation",
+               .def = 5,
+               .min = 0,
+               .max = 64,
+               .integer = true,
+               .help = "Radius in pixels of the disk each segment is grown by before selection.",
+               .anchor = "PAIR saliency (5)"},
+              {.name = "min_pixel_diff",
+               .label = "Minimum new pixels",
+               .def = 50,
+               .min = 1,
+               .max = 1e6,
+               .integer = true,
+               .help = "A region must add at least this many pixels not yet covered.",
+               .anchor = "PAIR saliency (50)"},
+              {.name = "area_threshold",
+               .label = "Area covered",
+               .def = 1,
+               .min = 0,
+               .max = 1,
+               .help = "Stop once this share of the image is covered; the rest is one region.",
+               .anchor = "PAIR saliency (1)"}},
+         .explain = xrai});
     return m;
 }
 

@@ -152,7 +152,8 @@ TEST_F(SessionTest, ExportsTheViewAsPngAndJson) {
     const std::string json = view_json(state, s);
     for (const char* want :
          {"\"method\": \"gradcam\"", "\"seed\": 1", "\"class_name\": \"happy\"",
-          "\"name\": \"astronaut.jpg\"", "\"partial\": false", "\"norm\": \"minmax\""})
+          "\"name\": \"astronaut.jpg\"", "\"partial\": false", "\"norm\": \"minmax\"",
+          "\"stat_labels\": {\"layer_node\": \"Layer\", \"score\": \"Class score\"}"})
         EXPECT_NE(json.find(want), std::string::npos) << want << " not in\n" << json;
     EXPECT_EQ(export_name(s, "gradcam", ".png"), "astronaut_gradcam.png");
     const Image map = map_picture(s.explanation()->map, MapNorm::kMinMax, Colormap::kInferno, 2);

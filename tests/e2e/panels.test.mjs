@@ -1,5 +1,5 @@
 // End-to-end tests of the extra panels in headless Chromium: the seven-class grid, two methods
-// side by side, the layer browser with feature maps and filter pictures, the confusion matrix of
+// side by side, the method card and the Help menu, the layer browser with feature maps and filter pictures, the confusion matrix of
 // a dropped labeled CSV (compared with the native CLI), a bad CSV, and a dropped own model.
 // Environment as in app.test.mjs (CNNLENS_SITE, CNNLENS_CLI, CHROMIUM); screenshots go to
 // build/e2e-artifacts/panels-*.png.
@@ -77,6 +77,57 @@ test('two methods side by side', async () => {
   await panelsIdle();
   assert.equal(await hook(() => window.cnnlensTest.error()), '');
   await screenshot('2-compare');
+});
+
+// A click where the hook says an item is (framebuffer pixels; the canvas fills the page at CSS
+// size x devicePixelRatio): move, press and release a few frames apart, as ImGui reads them.
+async function clickItem([x, y, w, h]) {
+  const dpr = await hook(() => window.devicePixelRatio);
+  const at = { x: (x + w / 2) / dpr, y: (y + h / 2) / dpr };
+  const box = await page.locator('#canvas').boundingBox();
+  await page.mouse.move(box.x + at.x, box.y + at.y);
+  await frames(2);
+  await page.mouse.down();
+  await frames(2);
+  await page.mouse.up();
+  await frames(3);
+}
+
+// The card and the Help menu's list read the same definitions as `cnnlens explain --help` and
+// `cnnlens methods`.
+test('help: "?" opens the method card; the Help menu lists every method', async () => {
+  await showTab('explain');
+  let h = await panels('help');
+  assert.ok(h.cardButton[2] > 0 && h.cardButton[3] > 0, `the "?" beside the method list was drawn: ${h.cardButton}`);
+  assert.equal(h.open, '', 'no card open yet');
+  await clickItem(h.cardButton);
+  h = await panels('help');
+  assert.ok(h.open, 'a click on "?" opens a card');
+  assert.equal(h.card.method, h.open, 'the card drawn is the one opened');
+  assert.ok(h.card.frame > 0 && h.frame - h.card.frame <= 2, `the card is drawn every frame (frame ${h.card.frame} of ${h.frame})`);
+  const help = execFileSync(cli, ['explain', '--method', h.open, '--help'], { encoding: 'utf8' });
+  const section = (text, name) => {
+    const m = text.match(new RegExp(`\\n${name}\\n([\\s\\S]*?)\\n(\\n|$)`));
+    return m ? m[1].replace(/\s+/g, ' ').trim() : null;
+  };
+  for (const name of ['What it computes', 'Reading the map', 'Paper', 'Defaults']) {
+    assert.ok(section(help, name), `the CLI's help has '${name}'`);
+    assert.equal(section(h.card.text, name), section(help, name), `'${name}' in the page and the CLI`);
+  }
+  await screenshot('2b-method-card');
+
+  await clickItem(h.menu);
+  h = await panels('help');
+  assert.ok(h.frame - h.menuFrame <= 2, `a click on Help opens the menu (drawn at frame ${h.menuFrame} of ${h.frame})`);
+  const titles = execFileSync(cli, ['methods'], { encoding: 'utf8' }).split('\n')
+    .filter((l) => /^\S/.test(l) && !l.startsWith('cnnlens')).map((l) => l.replace(/^\S+\s+/, ''));
+  assert.ok(titles.length > 20, `${titles.length} methods`);
+  assert.deepEqual(h.menuMethods, titles, 'the Help menu lists every method, in order');
+  await screenshot('2c-help-menu');
+  await clickItem(h.menu);  // closes it again
+  await panels('help close');
+  await frames(2);
+  assert.equal((await panels('help')).open, '');
 });
 
 test('layer browser: layers with shapes, feature maps and filter pictures', async () => {

@@ -267,6 +267,8 @@ private:
     ModelProbe& inner_;
 };
 
+// Every method runs on the real face, alike twice for one seed, and every statistic it writes has
+// its words in stat_list.inc.
 TEST(MethodsOnModel, EveryMethodRunsAndIsDeterministic) {
     for (const ExplanationMethod* m : all_methods()) {
         SCOPED_TRACE(std::string(m->name()));
@@ -283,6 +285,12 @@ TEST(MethodsOnModel, EveryMethodRunsAndIsDeterministic) {
         for (int64_t i = 0; i < a->map.size(); ++i) mx = std::max(mx, std::fabs(a->map[i]));
         EXPECT_GT(mx, 0.f) << "all-zero map";
         EXPECT_EQ(a->params["seed"], 7);
+        // Every statistic has words for people (describe_test.cpp checks the entries' text).
+        for (const auto& [key, value] : a->stats)
+            EXPECT_NE(find_stat(key), nullptr)
+                << "method '" << m->name() << "' writes statistic '" << key
+                << "', which core/explain/stat_list.inc lacks: add S(" << key
+                << ", \"Label\", \"What it measures and how to read it.\")";
     }
 }
 

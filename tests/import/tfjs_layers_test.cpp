@@ -18,6 +18,9 @@
 #include "tests/test_util.h"
 
 namespace cnnlens {
+// Named so that its helpers (Files, import, expect_error) stay apart from tfjs_graph_test.cpp's
+// when the unity build puts both in one batch.
+namespace tfjs_layers_test {
 namespace {
 
 using json = nlohmann::json;
@@ -600,4 +603,5 @@ TEST(TfjsLayers, BrokenTopology) {
 }
 
 }  // namespace
+}  // namespace tfjs_layers_test
 }  // namespace cnnlens

@@ -25,6 +25,7 @@ struct AppState {
     bool map_on_photo = true;     // the selected face's map drawn back on the photo too
     std::string error;            // shown until dismissed
     bool run_requested = false;   // "Explain" pressed (needed for long methods)
+    std::string card_method;      // the method whose card is open ("": none)
 
     // The extra panels.
     bool grid_shared_scale = true;          // one colour scale for the seven class maps

@@ -152,38 +152,9 @@ void draw_menu_bar(AppState& state, Session& session, UiCache& cache) {
             toggle_recording(state, session);
         ImGui::EndMenu();
     }
-    if (ImGui::BeginMenu("Help")) {
-        ImGui::TextDisabled("Keyboard shortcuts");
-        ImGui::Separator();
-        static constexpr const char* kShortcuts[][2] = {
-            {"Ctrl+O", "open a photo"},
-            {"Ctrl+V", "paste a photo"},
-            {"1 .. 9, 0", "switch method"},
-            {"Space", "overlay on / off"},
-            {"Left / Right", "previous / next face"},
-            {"L", "Live camera on / off"},
-            {"F / R", "Live: freeze / record"},
-            {"Esc", "cancel the running job"},
-            {"Ctrl+S", "export the view as PNG"},
-            {"Ctrl+Shift+E", "export settings and results as JSON"},
-        };
-        for (const auto& s : kShortcuts) {
-            ImGui::TextUnformatted(s[0]);
-            ImGui::SameLine(ImGui::CalcTextSize("Ctrl+Shift+E").x +
-                            ImGui::GetStyle().ItemSpacing.x * 3);
-            ImGui::TextUnformatted(s[1]);
-        }
-        ImGui::Separator();
-        const auto methods = all_methods();
-        for (size_t i = 0; i < methods.size() && i < 10; ++i)
-            ImGui::Text("%d  %s", static_cast<int>((i + 1) % 10),
-                        std::string(methods[i]->title()).c_str());
-        ImGui::Separator();
-        ImGui::TextDisabled("Photos never leave this page; kernels: %s",
-                            std::string(session.kernels_name()).c_str());
-        ImGui::EndMenu();
-    }
+    draw_help_menu(state, session, cache);
     ImGui::EndMenuBar();
+    draw_method_card(state, cache);
 }
 
 }  // namespace cnnlens::app

@@ -1,4 +1,5 @@
 // Export pictures and JSON (see export.h).
+#include "core/explain/describe.h"
 #include "wasm/app/export.h"
 
 #include "core/base/json_text.h"
@@ -272,6 +273,14 @@ std::string view_json(const AppState& state, const Session& session) {
             s += ", \"segments\": " + std::to_string(e->segment_weights.size());
         s += ",\n    \"stats\": ";
         numbers(s, e->stats);
+        s += ",\n    \"stat_labels\": {";
+        for (const auto& [k, v] : e->stats) {
+            if (k != e->stats.begin()->first) s += ", ";
+            quote(s, k);
+            s += ": ";
+            quote(s, stat_label(k));
+        }
+        s += "}";
         const NormalizedMap nm = normalize_map(e->map, e->norm);
         s += ",\n    \"legend\": {\"norm\": ";
         quote(s, map_norm_name(e->norm));

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/explain/describe.h"
 #include "core/image/render.h"
 #include "wasm/app/export.h"
 #include "wasm/app/ui.h"
@@ -34,8 +35,11 @@ ExplainRequest current_request(const AppState& state, const Session& session) {
 
 bool param_widget(const ParamDef& d, Params& p, const Session& session) {
     const std::string name(d.name);
+    // Shown by its label; the code name keeps the widget's identity.
+    const std::string label = std::string(d.label.empty() ? d.name : d.label) + "##" + name;
     double v = p.get(name, d.def);
     bool changed = false;
+    std::string shown;  // a combo's whole value, which its box may cut short
     if (name == "layer") {
         std::vector<LayerInfo> layers;
         for (const LayerInfo& l : const_cast<Session&>(session).probe().layers())
@@ -43,7 +47,8 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
         std::string current = "auto (last conv larger than 1x1)";
         for (const LayerInfo& l : layers)
             if (l.node == static_cast<int>(v)) current = l.name + " " + l.shape.str();
-        if (ImGui::BeginCombo(name.c_str(), current.c_str())) {
+        shown = current;
+        if (ImGui::BeginCombo(label.c_str(), current.c_str())) {
             if (ImGui::Selectable("auto (last conv larger than 1x1)", v < 0)) {
                 v = -1;
                 changed = true;
@@ -61,7 +66,8 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
         int i = static_cast<int>(v);
         const std::string preview(d.choices[static_cast<size_t>(
             std::clamp(i, 0, static_cast<int>(d.choices.size()) - 1))]);
-        if (ImGui::BeginCombo(name.c_str(), preview.c_str())) {
+        shown = preview;
+        if (ImGui::BeginCombo(label.c_str(), preview.c_str())) {
             for (size_t c = 0; c < d.choices.size(); ++c)
                 if (ImGui::Selectable(std::string(d.choices[c]).c_str(),
                                       static_cast<int>(c) == i)) {
@@ -77,23 +83,24 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
         const ImGuiSliderFlags flags = log ? ImGuiSliderFlags_Logarithmic : 0;
         if (d.integer) {
             int i = static_cast<int>(v);
-            changed = ImGui::SliderInt(name.c_str(), &i, static_cast<int>(d.min),
+            changed = ImGui::SliderInt(label.c_str(), &i, static_cast<int>(d.min),
                                        static_cast<int>(hi), "%d", flags);
             v = i;
         } else {
             float f = static_cast<float>(v);
-            changed = ImGui::SliderFloat(name.c_str(), &f, static_cast<float>(d.min),
+            changed = ImGui::SliderFloat(label.c_str(), &f, static_cast<float>(d.min),
                                          static_cast<float>(hi), "%.3g", flags);
             v = f;
         }
     }
-    if (!d.help.empty() && ImGui::IsItemHovered())
-        ImGui::SetTooltip("%s", std::string(d.help).c_str());
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("%s%s%s\nCLI: --%s", shown.c_str(), shown.empty() ? "" : "\n\n",
+                          param_tooltip(d).c_str(), name.c_str());
     if (changed) p.set(name, v);
     return changed;
 }
 
-static void draw_method_settings(AppState& state, Session& session) {
+static void draw_method_settings(AppState& state, Session& session, UiCache& cache) {
     const ExplanationMethod* m = find_method(state.method);
     if (!m) m = all_methods()[0], state.method = std::string(m->name());
     if (ImGui::BeginCombo("method", std::string(m->title()).c_str())) {
@@ -103,8 +110,19 @@ static void draw_method_settings(AppState& state, Session& session) {
         }
         ImGui::EndCombo();
     }
+    ImGui::SameLine();
+    card_button(state, *m, cache);
     Params& p = state.params[state.method];
+    // Widgets leave room for the longest label beside them, so no label is cut off.
+    float label_w = 0;
+    for (const ParamDef& d : m->params())
+        label_w = std::max(label_w, ImGui::CalcTextSize(std::string(d.label).c_str()).x);
+    const float avail = ImGui::GetContentRegionAvail().x;
+    ImGui::PushItemWidth(std::max(
+        avail * 0.4f,
+        std::min(avail * 0.65f, avail - label_w - 2 * ImGui::GetStyle().ItemInnerSpacing.x)));
     for (const ParamDef& d : m->params()) param_widget(d, p, session);
+    ImGui::PopItemWidth();
     if (!m->params().empty() && ImGui::SmallButton("Defaults")) p = Params{};
 
     const auto& names = session.class_names();
@@ -217,6 +235,30 @@ void draw_legend(const ShownMap& s, float height) {
     ImGui::Dummy(ImVec2(w + 70, height));
 }
 
+// The statistics by their labels, one item each, wrapped to the panel's width, each with its
+// tooltip; a layer's node is shown by the layer's name.
+static void draw_stats(const Explanation& e) {
+    const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+    bool first = true;
+    char value[32];
+    for (const std::string& key : ordered_stat_keys(e.stats)) {
+        const StatDef* def = find_stat(key);
+        const bool layer = key == "layer_node" && !e.layer.empty();
+        std::snprintf(value, sizeof value, "%.4g", e.stats.at(key));
+        const std::string item =
+            std::string(stat_label(key)) + " " + (layer ? e.layer : std::string(value));
+        const float w = ImGui::CalcTextSize(item.c_str()).x;
+        if (!first && ImGui::GetItemRectMax().x + 2 * ImGui::GetStyle().ItemSpacing.x + w < right)
+            ImGui::SameLine(0, 2 * ImGui::GetStyle().ItemSpacing.x);
+        first = false;
+        ImGui::TextUnformatted(item.c_str());
+        if (ImGui::IsItemHovered())
+            ImGui::SetTooltip("%s%s\n(%s = %s)", item.c_str(),
+                              def ? ("\n\n" + std::string(def->help)).c_str() : "", key.c_str(),
+                              value);
+    }
+}
+
 // The result first (face, overlay, legend), then the settings, so long parameter lists never
 // push the picture out of view.
 void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
@@ -246,19 +288,18 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
                                  : "Press Explain to run this method (it takes a few seconds).");
     } else {
         const auto& names = session.class_names();
-        ImGui::Text(
-            "%s for %s%s%s", std::string(find_method(e->method)->title()).c_str(),
+        const char* status =
+            session.explanation_partial()
+                ? (job.running ? "  (partial: filling in)"
+                               : "  (partial: stopped early; press Explain to finish)")
+            : !(session.explained() == r) ? "  (settings changed: press Explain)"
+                                          : "";
+        ImGui::TextWrapped(
+            "%s for %s%s%s%s", std::string(find_method(e->method)->title()).c_str(),
             names[static_cast<size_t>(e->target.cls)].c_str(),
             e->target.contrast >= 0 ? " minus " : "",
-            e->target.contrast >= 0 ? names[static_cast<size_t>(e->target.contrast)].c_str() : "");
-        if (session.explanation_partial()) {
-            ImGui::SameLine();
-            ImGui::TextDisabled(job.running ? "(partial: filling in)"
-                                            : "(partial: stopped early; press Explain to finish)");
-        } else if (!(session.explained() == r)) {
-            ImGui::SameLine();
-            ImGui::TextDisabled("(settings changed: press Explain)");
-        }
+            e->target.contrast >= 0 ? names[static_cast<size_t>(e->target.contrast)].c_str() : "",
+            status);
         const float side = std::min(ImGui::GetContentRegionAvail().x * 0.4f,
                                     static_cast<float>(f->input_picture.width * display_scale(*f)));
         ImGui::Image(cache.face.imgui_id(), ImVec2(side, side));
@@ -267,19 +308,12 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
                      ImVec2(side, side));
         ImGui::SameLine();
         draw_legend(cache.shown, side);
-        std::string line;
-        char buf[64];
-        for (const auto& [k, v] : e->stats) {
-            std::snprintf(buf, sizeof buf, "%s%s: %.4g", line.empty() ? "" : "   ", k.c_str(), v);
-            line += buf;
-        }
-        if (!e->layer.empty()) line += "   layer: " + e->layer;
-        ImGui::TextWrapped("%s", line.c_str());
+        draw_stats(*e);
     }
     draw_trust_panel(state, session, cache);
     ImGui::Separator();
     if (ImGui::CollapsingHeader("Method", ImGuiTreeNodeFlags_DefaultOpen))
-        draw_method_settings(state, session);
+        draw_method_settings(state, session, cache);
     if (ImGui::CollapsingHeader("Display", ImGuiTreeNodeFlags_DefaultOpen))
         draw_display_settings(state);
 }

@@ -111,8 +111,7 @@ void draw_face_list(AppState& state, Session& session) {
 
 void draw_photo_panel(AppState& state, Session& session, UiCache& cache) {
     if (session.photo().empty()) {
-        ImGui::TextWrapped(
-            "No photo yet. Open one, drop one on the page, paste one, or try the example.");
+        draw_empty_state(state);
         return;
     }
     if (cache.photo.version != session.photo_version())

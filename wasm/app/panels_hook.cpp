@@ -1,5 +1,7 @@
 // The extra panels' side of the test hook: small commands that do what a click would and
 // answer JSON (web/loader.js wraps them in window.cnnlensTest; see docs/app-internals.md).
+#include <imgui.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -182,6 +184,30 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
         return "{}";
     }
     if (verb == "inside") return inside_json(w.layers);
+    if (verb == "help") {  // what the help drew last (HelpTrace); "help close" closes the card as
+                           // its x does
+        std::string what;
+        in >> what;
+        if (what == "close")
+            state.card_method.clear();
+        else if (!what.empty())
+            return "{\"error\":" + quoted("help: unknown command '" + what + "' (close)") + "}";
+        const HelpTrace& h = cache.help;
+        auto rect = [](const float(&r)[4]) {
+            return "[" + number(r[0]) + "," + number(r[1]) + "," + number(r[2]) + "," +
+                   number(r[3]) + "]";
+        };
+        std::string s = "{\"frame\":" + std::to_string(ImGui::GetFrameCount()) +
+                        ",\"menu\":" + rect(h.menu_rect) +
+                        ",\"cardButton\":" + rect(h.card_button_rect) +
+                        ",\"menuFrame\":" + std::to_string(h.menu_frame) + ",\"menuMethods\":[";
+        for (size_t i = 0; i < h.menu_methods.size(); ++i)
+            s += (i ? "," : "") + quoted(h.menu_methods[i]);
+        return s + "],\"open\":" + quoted(state.card_method) +
+               ",\"card\":{\"method\":" + quoted(h.card_method) +
+               ",\"frame\":" + std::to_string(h.card_frame) + ",\"text\":" + quoted(h.card_text) +
+               "}}";
+    }
     if (verb == "trust") {  // "trust": the section's state; "trust open|slow|cancel|close": as its
                             // header and buttons
         std::string what;

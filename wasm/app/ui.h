@@ -38,6 +38,17 @@ struct PanelTextures {
     int grid_colormap = 0, side_colormap[2] = {0, 0};
 };
 
+// What the help drew last (the test hook reads it): where the Help menu and the last "?" are
+// (x, y, w, h in framebuffer pixels), the methods the Help menu listed and the card shown, each
+// with the ImGui frame that drew it.
+struct HelpTrace {
+    float menu_rect[4] = {}, card_button_rect[4] = {};
+    std::vector<std::string> menu_methods;
+    int menu_frame = -1;
+    std::string card_method, card_text;
+    int card_frame = -1;
+};
+
 // GPU-side and derived pictures the panels keep between frames.
 struct UiCache {
     Texture photo, face, overlay;
@@ -53,6 +64,7 @@ struct UiCache {
     int live_maps_version = -1, live_drawn_version = -1;
     double live_fps_t0 = 0;
     int live_fps_frames = 0;
+    HelpTrace help;
 };
 
 void draw_app(AppState& state, Session& session, UiCache& cache);
@@ -63,7 +75,8 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache);
 void set_live(AppState& state, Session& session, bool on);
 void request_freeze(AppState& state, Session& session);
 void toggle_recording(AppState& state, Session& session);
-// The menu bar (File: open and exports; Help: the shortcuts) and the keyboard shortcuts that
+// The menu bar (File: open and exports; Live; Help: the shortcuts and method cards) and the
+// keyboard shortcuts that
 // trigger the same commands (commands.cpp). Call inside a window with ImGuiWindowFlags_MenuBar.
 void draw_menu_bar(AppState& state, Session& session, UiCache& cache);
 void handle_shortcuts(AppState& state, Session& session, UiCache& cache);
@@ -78,8 +91,17 @@ ExplainRequest current_request(const AppState& state, const Session& session);
 Colormap shown_colormap(const AppState& state, const Explanation& e);
 // A vertical colour bar with five value labels, `height` pixels tall, at the cursor.
 void draw_legend(const ShownMap& s, float height);
-// One widget per ParamDef; returns true when a value changed.
+// One widget per ParamDef, shown by its label with its tooltip (the code name only there, for
+// CLI users); returns true when a value changed.
 bool param_widget(const ParamDef& d, Params& p, const Session& session);
+
+// Help (panel_help.cpp): the Help menu's body (call inside the menu bar), the method card window
+// of state.card_method (call once a frame), the "?" that opens `m`'s card, and what the photo
+// panel shows before there is a photo.
+void draw_help_menu(AppState& state, Session& session, UiCache& cache);
+void draw_method_card(AppState& state, UiCache& cache);
+bool card_button(AppState& state, const ExplanationMethod& m, UiCache& cache);
+void draw_empty_state(const AppState& state);
 
 // The extra panels, one file each; they request work from session.panel_work(), which
 // step_panels() (session_panels.h) advances once per frame.
@@ -103,7 +125,8 @@ bool atlas_tile(const Texture& t, int k, int columns, int tile_w, int tile_h, fl
 // Commands: "state", "tab NAME", "layers", "layer NODE", "filters COUNT STEPS", "inside",
 // "channel K", "grid", "confusion", "cell TRUTH PRED", "open TRUTH PRED INDEX", "install LO HI",
 // "confirm" (install the waiting model with the input it proposes), "task face|image",
-// "selection" (selected face, face count, alignment), "align on|off".
+// "selection" (selected face, face count, alignment), "align on|off", "help" (HelpTrace),
+// "help close" (closes the card).
 // Unknown commands answer {"error": ...}.
 std::string panels_hook_command(AppState& state, Session& session, UiCache& cache,
                                 std::string_view command);

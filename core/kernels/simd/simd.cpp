@@ -131,7 +131,7 @@ const KernelSet& kernel_set();
 bool winograd_applies(const ConvDesc& d);
 std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights,
                                            const float* bias, bool with_backward);
-}  // namespace simd::avx512
+}
 
 // True when the CPU runs the avx512 copy and CNNLENS_SIMD does not ask for the base one
 // (CNNLENS_SIMD=avx2, for side-by-side timing).
