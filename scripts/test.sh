@@ -212,7 +212,8 @@ ctest_preset() {
     # (a crash, a leak reported at exit) or left no file counts once.
     local line name k xml
     while read -r line; do
-        name=$(grep -o 'name="cnnlens_tests\.shard_[0-9]*_of_[0-9]*"' <<<"$line") || continue
+        name=$(grep -o ' name="cnnlens_tests\.shard_[0-9]*_of_[0-9]*"' <<<"$line" | head -1)
+        [[ -n $name ]] || continue
         k=$(grep -o 'shard_[0-9]*' <<<"$name" | grep -o '[0-9]*')
         xml=$shards/shard_$k.xml
         tests=$((tests - 1))
@@ -413,6 +414,8 @@ explanations() {
     local b=${cli[native-release]} out=build/smoke/explain status=0 m methods
     rm -rf "$out" build/smoke/report
     check "methods --names lists the registry" ok "^saliency$" "$b" methods --names || status=1
+    check "methods --tsv: each method's paper, anchor and passes at the defaults" ok \
+        "^lime	LIME	Ribeiro.*	1 forward pass per sample \(1000\), 100 per engine call$" "$b" methods --tsv || status=1
     methods=$("$b" methods --names)
     for m in $methods; do
         check "explain $m" ok "happy -> .*_$m\.\{png,npy,json\}" \
