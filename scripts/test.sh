@@ -414,6 +414,8 @@ explanations() {
     local b=${cli[native-release]} out=build/smoke/explain status=0 m methods
     rm -rf "$out" build/smoke/report
     check "methods --names lists the registry" ok "^saliency$" "$b" methods --names || status=1
+    check "methods --tsv: each method's paper, anchor and passes at the defaults" ok \
+        "^lime	LIME	Ribeiro.*	1 forward pass per sample \(1000\), 100 per engine call$" "$b" methods --tsv || status=1
     methods=$("$b" methods --names)
     for m in $methods; do
         check "explain $m" ok "happy -> .*_$m\.\{png,npy,json\}" \

@@ -81,16 +81,8 @@ const ExplanationMethod& method_AblationCam() {
                        "Convolutional Network via "
                        "Gradient-free Localization",
               .anchor = "pytorch-grad-cam (the paper's ablated value 0)"},
-         .params =
-             {layer_param(),
-              {.name = "batch",
-               .label = "Batch size",
-               .def = 32,
-               .min = 1,
-               .max = 1000,
-               .integer = true,
-               .help = "Ablated copies per engine call: memory against speed; the map is the same.",
-               .anchor = "pytorch-grad-cam's batch_size"}},
+         .params = {layer_param(),
+                    batch_param("Ablated copies", 32, 1000, "pytorch-grad-cam's batch_size")},
          .explain = ablationcam});
     return m;
 }

@@ -201,15 +201,7 @@ const ExplanationMethod& method_BlurIG() {
                              "sqrt option (whose "
                              "start has sigma sqrt(max_sigma)).",
                      .anchor = "PAIR (linear)"},
-                    {.name = "batch",
-                     .label = "Batch size",
-                     .def = 50,
-                     .min = 1,
-                     .max = 1000,
-                     .integer = true,
-                     .help =
-                         "Path points per engine call: memory against speed; the map is the same.",
-                     .anchor = "cnnlens (speed only)"}},
+                    batch_param("Path points", 50, 1000)},
          .explain = blur_ig});
     return m;
 }

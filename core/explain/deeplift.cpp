@@ -183,15 +183,7 @@ const ExplanationMethod& method_DeepShap() {
                     baselines_param(),
                     baseline_noise_param(),
                     blur_sigma_param(),
-                    {.name = "batch",
-                     .label = "Batch size",
-                     .def = 16,
-                     .min = 1,
-                     .max = 1000,
-                     .integer = true,
-                     .help =
-                         "References per engine call: memory against speed; the map is the same.",
-                     .anchor = "cnnlens (speed only)"}},
+                    batch_param("References", 16, 1000)},
          .explain = deepshap});
     return m;
 }

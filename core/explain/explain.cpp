@@ -3,8 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <mutex>
+#include <string>
 
 #include "core/base/assert.h"
+#include "core/explain/method_util.h"
 
 namespace cnnlens {
 
@@ -150,6 +154,25 @@ Tensor gaussian_blur(const Tensor& img, float sigma) {
     pass(img, tmp, true);
     pass(tmp, out, false);
     return out;
+}
+
+ParamDef batch_param(std::string_view unit, double def, double max, std::string_view anchor,
+                     std::string_view same) {
+    // ParamDef holds views: the composed help text lives as long as the methods (for good).
+    static std::mutex mutex;
+    static std::deque<std::string> texts;
+    const std::lock_guard lock(mutex);
+    const std::string& help =
+        texts.emplace_back(std::string(unit) + " per engine call: memory against speed; the " +
+                           std::string(same) + (same == "values" ? " are" : " is") + " the same.");
+    return {.name = "batch",
+            .label = "Batch size",
+            .def = def,
+            .min = 1,
+            .max = max,
+            .integer = true,
+            .help = help,
+            .anchor = anchor};
 }
 
 }  // namespace cnnlens

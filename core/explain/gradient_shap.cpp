@@ -128,14 +128,7 @@ const ExplanationMethod& method_GradientShap() {
                .anchor = "Captum's stdevs"},
               baseline_noise_param(),
               blur_sigma_param(),
-              {.name = "batch",
-               .label = "Batch size",
-               .def = 50,
-               .min = 1,
-               .max = 1000,
-               .integer = true,
-               .help = "Draws per engine call: memory against speed; the map is the same.",
-               .anchor = "cnnlens (speed only)"}},
+              batch_param("Draws", 50, 1000)},
          .explain = gradient_shap});
     return m;
 }

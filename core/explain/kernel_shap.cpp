@@ -389,14 +389,7 @@ const ExplanationMethod& method_KernelShap() {
                        "evaluated and the values are exact.",
                .anchor = "shap's \"auto\": 2M + 2048",
                .range = "0 (automatic: 2M + 2048 for M superpixels) or 1 .. 100000"},
-              {.name = "batch",
-               .label = "Batch size",
-               .def = 100,
-               .min = 1,
-               .max = 4096,
-               .integer = true,
-               .help = "Coalitions per engine call: memory against speed; the values are the same.",
-               .anchor = "cnnlens (speed only)"}}),
+              batch_param("Coalitions", 100, 4096, "cnnlens (speed only)", "values")}),
          .explain = kernel_shap});
     return m;
 }

@@ -127,6 +127,13 @@ inline const ParamDef& baseline_noise_param() {
 // The `layer` parameter of the methods that read one layer (gradcam.cpp); cam_layer resolves it.
 const ParamDef& layer_param();
 
+// A `batch` parameter (explain.cpp): how many `unit` ("Path points") one engine call takes, from
+// 1 to `max`. It trades memory against speed and changes nothing else: `same` names what stays
+// the same ("map", or "values").
+ParamDef batch_param(std::string_view unit, double def, double max,
+                     std::string_view anchor = "cnnlens (speed only)",
+                     std::string_view same = "map");
+
 // The CAM family's layer (gradcam.cpp): node `requested` when >= 0, checked to have a spatial
 // output (an error naming `method` otherwise), else the default — the last layer whose output
 // is spatial and larger than 1x1, the one global pooling reads.

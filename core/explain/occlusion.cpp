@@ -132,14 +132,7 @@ const ExplanationMethod& method_Occlusion() {
                      .max = 1,
                      .help = "Intensity the window is filled with (0 black, 1 white).",
                      .anchor = "PAIR and Captum (0)"},
-                    {.name = "batch",
-                     .label = "Batch size",
-                     .def = 64,
-                     .min = 1,
-                     .max = 1000,
-                     .integer = true,
-                     .help = "Windows per engine call: memory against speed; the map is the same.",
-                     .anchor = "cnnlens (speed only)"}},
+                    batch_param("Windows", 64, 1000)},
          .explain = occlusion});
     return m;
 }

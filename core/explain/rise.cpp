@@ -192,14 +192,7 @@ const ExplanationMethod& method_Rise() {
                .max = 1,
                .help = "What masked pixels fade to (0 black, 1 white).",
                .anchor = "the paper (0)"},
-              {.name = "batch",
-               .label = "Batch size",
-               .def = 100,
-               .min = 1,
-               .max = 4096,
-               .integer = true,
-               .help = "Masked images per engine call: memory against speed; the map is the same.",
-               .anchor = "cnnlens (speed only)"}},
+              batch_param("Masked images", 100, 4096)},
          .explain = rise});
     return m;
 }

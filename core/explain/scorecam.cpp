@@ -120,16 +120,8 @@ const ExplanationMethod& method_ScoreCam() {
                            "Score-Weighted Visual "
                            "Explanations for Convolutional Neural Networks",
                   .anchor = "pytorch-grad-cam"},
-         .params =
-             {layer_param(),
-              {.name = "batch",
-               .label = "Batch size",
-               .def = 16,
-               .min = 1,
-               .max = 1000,
-               .integer = true,
-               .help = "Masked images per engine call: memory against speed; the map is the same.",
-               .anchor = "pytorch-grad-cam's batch_size"}},
+         .params = {layer_param(),
+                    batch_param("Masked images", 16, 1000, "pytorch-grad-cam's batch_size")},
          .explain = scorecam});
     return m;
 }

@@ -160,15 +160,7 @@ const ExplanationMethod& method_SmoothGrad() {
                      .help = "Mean (SmoothGrad), mean of squares (SmoothGrad squared) or variance "
                              "(VarGrad) of the copies.",
                      .anchor = "the paper (mean); PAIR shows the mean of squares"},
-                    {.name = "batch",
-                     .label = "Batch size",
-                     .def = 50,
-                     .min = 1,
-                     .max = 1000,
-                     .integer = true,
-                     .help =
-                         "Noisy copies per engine call: memory against speed; the map is the same.",
-                     .anchor = "cnnlens (speed only)"}},
+                    batch_param("Noisy copies", 50, 1000)},
          .explain = smoothgrad});
     return m;
 }
