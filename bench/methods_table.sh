@@ -19,6 +19,6 @@ while IFS=$'\t' read -r m title paper anchor passes; do
     [[ $m == name ]] && continue
     n=$(CNNLENS_THREADS=1 "$native" bench --model "$model" --method "$m" --runs "$runs" --json 2>/dev/null | ms)
     w=$(node --no-experimental-fetch "$wasm" bench --model "$model" --method "$m" --runs "$runs" --json 2>/dev/null | ms)
-    echo "| \`$m\` $title | $paper ($anchor) | $passes | ${n:-error} | ${w:-error} |"
+    echo "| \`$m\` $title | ${paper//|/\\|} (${anchor//|/\\|}) | ${passes//|/\\|} | ${n:-error} | ${w:-error} |"
 done < <("$native" methods --tsv)
 echo "# $(uptime | sed 's/.*load/load/') at the end"

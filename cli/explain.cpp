@@ -261,9 +261,10 @@ int cmd_methods(const Args& a) {
                     std::string(map_norm_name(t.norm)).c_str(), m->batches() ? ", batches" : "");
         std::fputs(params_text(m->params()).c_str(), stdout);
     }
-    std::printf(
-        "\ncnnlens explain --method NAME --help: what a method computes, how to read it, its cost "
-        "and paper\n");
+    if (!a.has("names") && !a.has("tsv"))
+        std::printf(
+            "\ncnnlens explain --method NAME --help: what a method computes, how to read it, its "
+            "cost and paper\n");
     return 0;
 }
 

@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
     Args args(argc, argv, 2,
               json_file ? std::vector<std::string>{"help", "lenient"}
                         : std::vector<std::string>{"json", "help", "lenient", "profile", "roofline",
-                                                   "names"});
+                                                   "names", "tsv"});
     if (!args.error().empty()) return fail(args.error());
     // Threads for the kernels: --threads N, else CNNLENS_THREADS, else every core (up to 8) for
     // the work commands and 1 for bench, whose figures are per thread count.

@@ -354,9 +354,9 @@ const ExplanationMethod& method_KernelShap() {
               .reading = "One colour per superpixel: red raises the class score when shown, blue "
                          "lowers it. "
                          "The values sum to the score change from the hidden image.",
-              .passes = "1 forward pass per coalition ({samples}; 0 is 2M + 2048 for M "
-                        "superpixels) plus the image "
-                        "and the baseline, {batch} per engine call",
+              .passes = "1 forward pass per coalition ({samples} coalitions; 0 means shap's "
+                        "automatic 2M + 2048 for M superpixels) plus the image and the "
+                        "baseline, {batch} per engine call",
               .paper = "Lundberg & Lee 2017, A Unified Approach to Interpreting Model Predictions",
               .anchor =
                   "shap's KernelExplainer (its sampler and auto budget) over LIME's superpixels"},
