@@ -38,6 +38,36 @@ FaceBox blend(const FaceBox& old, const FaceBox& det, float a) {
     return b;
 }
 
+// The probe a Live explanation runs through. It keeps the class probabilities of the first pass
+// it computes on exactly the face's input (the cheap methods' first pass is on the unmodified
+// input), so a tracked face needs no classifying pass of its own.
+class FaceProbsProbe final : public ModelProbe {
+public:
+    FaceProbsProbe(ModelProbe& inner, const Tensor& face) : inner_(inner), face_(face) {}
+    Expected<ProbeResult> run(const Tensor& batch, const ProbeRequest& request) override {
+        auto out = inner_.run(batch, request);
+        if (out && probs_.empty() && batch.size() == face_.size() &&
+            std::equal(batch.data(), batch.data() + batch.size(), face_.data()))
+            probs_.assign(out->probs.data(), out->probs.data() + out->probs.size());
+        return out;
+    }
+    const InputSpec& input_spec() const override { return inner_.input_spec(); }
+    int num_classes() const override { return inner_.num_classes(); }
+    const std::vector<std::string>& class_names() const override { return inner_.class_names(); }
+    std::vector<LayerInfo> layers() const override { return inner_.layers(); }
+    int max_batch() const override { return inner_.max_batch(); }
+    const std::vector<float>& probs() const { return probs_; }
+
+private:
+    ModelProbe& inner_;
+    const Tensor& face_;
+    std::vector<float> probs_;
+};
+
+int top_class(const std::vector<float>& p) {
+    return static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
+}
+
 double ms_between(std::chrono::steady_clock::time_point a,
                   std::chrono::steady_clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
@@ -238,42 +268,77 @@ Status process_live_frame(Session& session) {
         inputs.push_back(image_to_input(lf.crop, model.spec.input));
         r.faces.push_back(std::move(lf));
     }
-    if (!inputs.empty()) {
-        auto out = probe.run(stack_batch(inputs), ProbeRequest{});
+    // A face the tracker already knows is explained for its class so far (its smoothed top), and
+    // the explanation's own first pass classifies it; new faces, and frames without a method,
+    // are classified in one batch. Should this frame's probabilities change the top class, the
+    // face is explained again for the new one, so the overlay always shows the top class.
+    const auto track_of = [&](int id) -> Track* {
+        for (Track& t : tracker.tracks())
+            if (t.id == id) return &t;
+        return nullptr;
+    };
+    const auto explain = [&](size_t i, int cls, ModelProbe& p) -> Status {
+        Target target;
+        target.cls = cls;
+        target.score = m->traits().default_score;
+        ExplainContext ctx(p);
+        auto e = m->explain(inputs[i], target, params, ctx);
+        if (!e) return e.status();
+        r.faces[i].map = std::move(*e);
+        return Status::ok();
+    };
+    double explain_ms = 0;
+    std::vector<Tensor> unclassified;
+    std::vector<size_t> unclassified_faces;
+    for (size_t i = 0; i < r.faces.size(); ++i) {
+        const Track* t = track_of(r.faces[i].id);
+        if (m && t && !t->probs.empty()) {
+            const auto e0 = Clock::now();
+            FaceProbsProbe p(probe, inputs[i]);
+            if (Status s = explain(i, top_class(t->probs), p); !s) return finish(s);
+            explain_ms += ms_between(e0, Clock::now());
+            if (!p.probs().empty()) {
+                r.faces[i].raw = p.probs();
+                continue;
+            }
+        }
+        unclassified.push_back(inputs[i].clone());
+        unclassified_faces.push_back(i);
+    }
+    auto c0 = Clock::now();
+    if (!unclassified.empty()) {
+        auto out = probe.run(stack_batch(unclassified), ProbeRequest{});
         if (!out) return finish(out.status());
         const int64_t classes = out->probs.shape().dim(-1);
-        for (size_t i = 0; i < r.faces.size(); ++i) {
-            LiveFace& lf = r.faces[i];
-            const float* p = out->probs.data() + static_cast<int64_t>(i) * classes;
-            lf.raw.assign(p, p + classes);
-            for (Track& t : tracker.tracks()) {
-                if (t.id != lf.id) continue;
-                if (t.probs.size() != lf.raw.size())
-                    t.probs = lf.raw;
-                else
-                    for (size_t c = 0; c < t.probs.size(); ++c)
-                        t.probs[c] = kProbBlend * lf.raw[c] + (1 - kProbBlend) * t.probs[c];
-                lf.probs = t.probs;
-            }
-            lf.top = static_cast<int>(std::max_element(lf.probs.begin(), lf.probs.end()) -
-                                      lf.probs.begin());
+        for (size_t k = 0; k < unclassified_faces.size(); ++k) {
+            const float* p = out->probs.data() + static_cast<int64_t>(k) * classes;
+            r.faces[unclassified_faces[k]].raw.assign(p, p + classes);
         }
     }
+    for (LiveFace& lf : r.faces) {
+        Track* t = track_of(lf.id);
+        if (t) {
+            if (t->probs.size() != lf.raw.size())
+                t->probs = lf.raw;
+            else
+                for (size_t c = 0; c < t->probs.size(); ++c)
+                    t->probs[c] = kProbBlend * lf.raw[c] + (1 - kProbBlend) * t->probs[c];
+            lf.probs = t->probs;
+        } else {
+            lf.probs = lf.raw;
+        }
+        lf.top = top_class(lf.probs);
+    }
     auto t3 = Clock::now();
-    const double classify_ms = ms_between(t2, t3);
+    const double classify_ms = ms_between(c0, t3);
     if (m) {
         for (size_t i = 0; i < r.faces.size(); ++i) {
-            Target target;
-            target.cls = r.faces[i].top;
-            target.score = m->traits().default_score;
-            ExplainContext ctx(probe);
-            auto e = m->explain(inputs[i], target, params, ctx);
-            if (!e) return finish(e.status());
-            r.faces[i].map = std::move(*e);
+            if (r.faces[i].map && r.faces[i].map->target.cls == r.faces[i].top) continue;
+            if (Status s = explain(i, r.faces[i].top, probe); !s) return finish(s);
         }
     }
     auto t4 = Clock::now();
-    const double explain_ms = ms_between(t3, t4);
+    explain_ms += ms_between(t3, t4);
 
     lock.lock();
     w.processing = false;
