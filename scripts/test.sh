@@ -329,6 +329,8 @@ smoke() {
             "${run[@]}" predict --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
         check "$p predict --json top_k" ok '"top_k":\[\{"index":[0-9]+,"class":"[^"]+","probability":[^}]+\}(,\{[^}]+\}){4}\]' \
             "${run[@]}" predict --json --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
+        check "$p bench --detector times face detection" ok "face detection of a 512x512 photo \(1 face found\)" \
+            "${run[@]}" bench --detector models/blazeface --runs 1 --warmup 0 || status=1
         check "$p model-info MACs" ok "^237376 multiply-adds per image" \
             "${run[@]}" model-info tests/data/onnx/imagenet_tiny.onnx || status=1
         check "$p model-info guesses the ImageNet preset" ok "values mean/std \(imagenet preset\)" \

@@ -468,21 +468,49 @@ void resample(const float* src, int sw, int sh, int c, float* dst, int dw, int d
 }
 
 Tensor image_to_input(const Image& img, const InputSpec& spec) {
+    return image_to_input_padded(img, img.width, img.height, 0, 0, spec);
+}
+
+// resample() of the canvas, reading the image's bytes where it lies and skipping the taps on the
+// black border (each would add 0 * weight to the sum, which leaves it unchanged).
+Tensor image_to_input_padded(const Image& img, int canvas_w, int canvas_h, int pad_x, int pad_y,
+                             const InputSpec& spec) {
     CNNLENS_ASSERT(spec.channels == 1 || spec.channels == 3);
-    const int c = spec.channels;
-    std::vector<float> src(static_cast<size_t>(img.width) * img.height * c);
-    for (size_t p = 0; p < static_cast<size_t>(img.width) * img.height; ++p) {
-        const uint8_t* px = &img.pixels[p * img.channels];
-        if (c == 1) {
-            src[p] = img.channels == 1
-                         ? px[0]
-                         : static_cast<float>(0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]);
-        } else {
-            for (int k = 0; k < 3; ++k) src[p * 3 + k] = img.channels == 1 ? px[0] : px[k];
-        }
+    CNNLENS_ASSERT(pad_x >= 0 && pad_y >= 0 && pad_x + img.width <= canvas_w &&
+                   pad_y + img.height <= canvas_h);
+    const int c = spec.channels, ic = img.channels, dw = spec.width, dh = spec.height;
+    const auto tx = axis_taps(canvas_w, dw), ty = axis_taps(canvas_h, dh);
+    auto value = [&](const uint8_t* px, int k) -> float {
+        if (c == 3) return ic == 1 ? px[0] : px[k];
+        return ic == 1 ? px[0] : static_cast<float>(0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]);
+    };
+    std::vector<float> rows(static_cast<size_t>(img.height) * dw * c);  // horizontal pass
+    for (int y = 0; y < img.height; ++y) {
+        const uint8_t* line = img.pixels.data() + static_cast<size_t>(y) * img.width * ic;
+        for (int x = 0; x < dw; ++x)
+            for (int k = 0; k < c; ++k) {
+                double acc = 0.0;
+                for (const Tap& t : tx[static_cast<size_t>(x)]) {
+                    const int sx = t.index - pad_x;
+                    if (sx >= 0 && sx < img.width)
+                        acc += t.weight * value(line + static_cast<size_t>(sx) * ic, k);
+                }
+                rows[(static_cast<size_t>(y) * dw + x) * c + k] = static_cast<float>(acc);
+            }
     }
-    Tensor out(Shape{1, spec.height, spec.width, c});
-    resample(src.data(), img.width, img.height, c, out.data(), spec.width, spec.height);
+    Tensor out(Shape{1, dh, dw, c});
+    float* dst = out.data();
+    for (int y = 0; y < dh; ++y)
+        for (int x = 0; x < dw; ++x)
+            for (int k = 0; k < c; ++k) {
+                double acc = 0.0;
+                for (const Tap& t : ty[static_cast<size_t>(y)]) {
+                    const int sy = t.index - pad_y;
+                    if (sy >= 0 && sy < img.height)
+                        acc += t.weight * rows[(static_cast<size_t>(sy) * dw + x) * c + k];
+                }
+                dst[(static_cast<size_t>(y) * dw + x) * c + k] = static_cast<float>(acc);
+            }
     for (int64_t i = 0; i < out.size(); ++i) {
         const int k = static_cast<int>(i % c);
         if (!spec.mean.empty()) {
