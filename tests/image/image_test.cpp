@@ -91,9 +91,10 @@ TEST(Image, InputSpecMapsValues) {
     EXPECT_NEAR(y[3], -2.f, 1e-5);
 }
 
-// A detector's input: the photo on a black square, resampled. Made without the square, the
-// values must be those of resampling the square itself (the taps on black add nothing), for a
-// downscale (area averaging) and an upscale (bilinear), gray and RGB.
+// A detector's input: the photo on a black square, resampled. Made without the square (and
+// without a float copy of the photo), the values must be those of resample() on the square
+// itself (the taps on black add nothing), for a downscale (area averaging) and an upscale
+// (bilinear), gray and RGB.
 TEST(Image, PaddedInputEqualsTheInputOfThePaddedCanvas) {
     auto photo = load_image(test::source_path("tests/data/astronaut.jpg"));
     ASSERT_TRUE(photo) << photo.status().message();
@@ -113,7 +114,19 @@ TEST(Image, PaddedInputEqualsTheInputOfThePaddedCanvas) {
                 static_cast<size_t>(img.width) * img.channels,
                 &square.pixels[(static_cast<size_t>(y + pad_y) * canvas + pad_x) * img.channels]);
         const InputSpec spec{side, side, channels, -1.f, 1.f, {}, {}};
-        const Tensor want = image_to_input(square, spec);
+        // The square's values through resample(), the float path, mapped to [-1, 1].
+        std::vector<float> values;
+        for (size_t p = 0; p < square.pixels.size(); p += 3)
+            for (int k = 0; k < 3; ++k)
+                values.push_back(channels == 3 ? square.pixels[p + k]
+                                               : static_cast<float>(0.299 * square.pixels[p] +
+                                                                    0.587 * square.pixels[p + 1] +
+                                                                    0.114 * square.pixels[p + 2]));
+        if (channels == 1)
+            for (size_t p = 0; p < values.size() / 3; ++p) values[p] = values[p * 3];
+        Tensor want(Shape{1, side, side, channels});
+        resample(values.data(), canvas, canvas, channels, want.data(), side, side);
+        for (int64_t i = 0; i < want.size(); ++i) want[i] = -1.f + 2.f * (want[i] / 255.f);
         const Tensor got = image_to_input_padded(img, canvas, canvas, pad_x, pad_y, spec);
         ASSERT_EQ(got.shape(), want.shape());
         int differ = 0;
