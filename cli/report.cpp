@@ -116,7 +116,7 @@ int cmd_featuremaps(const Args& a) {
     auto img = load_image(a.positional()[0]);
     if (!img) return fail(img.status().message());
     auto g = featuremaps_picture(probe, model_input(l->model, *img), layer, scale,
-                              a.get_int("max-channels", 1 << 20));
+                                 a.get_int("max-channels", 1 << 20));
     if (!g) return fail(g.status().message());
     const std::string out = a.get("out", "cnnlens-out");
     std::filesystem::create_directories(out);
@@ -175,8 +175,9 @@ int cmd_report(const Args& a) {
     if (!zip) return fail("report: " + zip.status().message());
     if (Status s = write_text(out + "/report.zip", std::string(zip->begin(), zip->end())); !s)
         return fail(s.message());
-    std::printf("report -> %s/index.html, report.html and report.zip (accuracy %.1f%% on %d images)\n",
-                out.c_str(), 100.0 * rep->confusion.accuracy(), items);
+    std::printf(
+        "report -> %s/index.html, report.html and report.zip (accuracy %.1f%% on %d images)\n",
+        out.c_str(), 100.0 * rep->confusion.accuracy(), items);
     return 0;
 }
 

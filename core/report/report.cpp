@@ -27,11 +27,20 @@ std::string html_escape(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -175,7 +184,8 @@ std::string data_uri(std::string_view mime, std::span<const uint8_t> bytes) {
     s.reserve(s.size() + (bytes.size() + 2) / 3 * 4);
     size_t i = 0;
     for (; i + 2 < bytes.size(); i += 3) {
-        const uint32_t v = (uint32_t{bytes[i]} << 16) | (uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
+        const uint32_t v =
+            (uint32_t{bytes[i]} << 16) | (uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
         for (int k = 18; k >= 0; k -= 6) s += kAlphabet[(v >> k) & 63];
     }
     if (i < bytes.size()) {
@@ -223,15 +233,14 @@ Expected<ReportBuilder> ReportBuilder::create(GraphProbe& probe, Dataset data,
         return invalid_argument("report: the labeled set '" + data.source + "' has no items");
     if (data.class_names.size() != model.spec.classes.size())
         return invalid_argument("report: the labeled set '" + data.source + "' has " +
-                                std::to_string(data.class_names.size()) +
-                                " classes, the model " +
+                                std::to_string(data.class_names.size()) + " classes, the model " +
                                 std::to_string(model.spec.classes.size()));
     if (options.lime_samples < 1 || options.smoothgrad_samples < 1 || options.max_filters < 1)
         return invalid_argument("report: LIME samples (" + std::to_string(options.lime_samples) +
                                 "), SmoothGrad samples (" +
                                 std::to_string(options.smoothgrad_samples) +
-                                ") and filters pictured (" +
-                                std::to_string(options.max_filters) + ") must be at least 1");
+                                ") and filters pictured (" + std::to_string(options.max_filters) +
+                                ") must be at least 1");
     ReportBuilder b(probe, std::move(data), std::move(options));
     b.center_crop_ = model.spec.task == ModelTask::kImage;
     b.layer_ = b.options_.layer >= 0 ? b.options_.layer : default_filter_layer(probe);
@@ -260,8 +269,8 @@ Status ReportBuilder::use_confusion(ConfusionMatrix cm) {
 
 int ReportBuilder::units_total() const {
     const int batches = static_cast<int>((data_.items.size() + kBatch - 1) / kBatch);
-    const int rows = confusion_ ? static_cast<int>(rows_.size())
-                                : static_cast<int>(data_.class_names.size());
+    const int rows =
+        confusion_ ? static_cast<int>(rows_.size()) : static_cast<int>(data_.class_names.size());
     // Weights by rough cost: a confusion batch, a saliency map, a filter picture and a feature map
     // count 1; SmoothGrad and LIME their samples over 10 and 50; a trust score 4.
     const int per_row =
@@ -292,9 +301,10 @@ ProgressFn ReportBuilder::overall(const ProgressFn& progress) const {
     const float total = static_cast<float>(units_total()), done = static_cast<float>(units_done());
     float unit = 1.f;  // the weight of the step under way
     if (confusion_ && explained_ < rows_.size() * 3)
-        unit = explained_ % 3 == 0   ? 1.f
-               : explained_ % 3 == 1 ? static_cast<float>(std::max(1, options_.smoothgrad_samples / 10))
-                                     : static_cast<float>(std::max(1, options_.lime_samples / 50));
+        unit = explained_ % 3 == 0 ? 1.f
+               : explained_ % 3 == 1
+                   ? static_cast<float>(std::max(1, options_.smoothgrad_samples / 10))
+                   : static_cast<float>(std::max(1, options_.lime_samples / 50));
     else if (confusion_ && explained_ == rows_.size() * 3 && feature_maps_ &&
              static_cast<int>(filters_.size()) == filter_count_)
         unit = 4.f;
@@ -425,9 +435,8 @@ Status ReportBuilder::step(const ProgressFn& progress) {
             s = p.status();
     } else if (!feature_maps_) {
         // The first row's image (the lowest class with one), or the set's first item.
-        const Tensor x = rows_.empty()
-                             ? model_input(probe_->model(), data_.items.front().image)
-                             : rows_.front()->x.clone();
+        const Tensor x = rows_.empty() ? model_input(probe_->model(), data_.items.front().image)
+                                       : rows_.front()->x.clone();
         auto f = featuremaps_picture(*probe_, x, layer_, MapScale::kPerMap, 64);
         if (f)
             feature_maps_ = std::move(*f);
@@ -543,9 +552,9 @@ Status ReportBuilder::assemble() {
                       it == lime.stats.end() ? std::nan("") : it->second);
         lime_g.row_headers.push_back(r2);
         sg_tiles.push_back(to_rgba(face));
-        sg_tiles.push_back(overlay(
-            face, normalize_map(r.smoothgrad->map, MapNorm::kPercentile99).map, Colormap::kInferno,
-            0.7f));
+        sg_tiles.push_back(overlay(face,
+                                   normalize_map(r.smoothgrad->map, MapNorm::kPercentile99).map,
+                                   Colormap::kInferno, 0.7f));
         const auto sq = r.smoothgrad->extras.find("mean_of_squares");
         if (sq == r.smoothgrad->extras.end())
             return Status(ErrorCode::kInternal, "report: SmoothGrad gave no mean_of_squares map");
@@ -592,7 +601,9 @@ Status ReportBuilder::assemble() {
     rep.files.push_back({"index.html", "text/html", {}});
     for (const Picture& p : pictures) {
         std::vector<uint8_t> png = encode_png(p.img);
-        if (png.empty()) return Status(ErrorCode::kInternal, std::string("report: ") + p.file + " was not encoded");
+        if (png.empty())
+            return Status(ErrorCode::kInternal,
+                          std::string("report: ") + p.file + " was not encoded");
         rep.files.push_back({p.file, "image/png", std::move(png)});
     }
     rep.files.push_back({"confusion.json", "application/json", bytes_of(cm.to_json())});
@@ -610,7 +621,8 @@ Status ReportBuilder::assemble() {
     parts.accuracy = acc;
     parts.seed = options_.seed;
     parts.smoothgrad_samples = options_.smoothgrad_samples;
-    rep.files.front().bytes = bytes_of(page_html(parts, [](const char* f) { return std::string(f); }));
+    rep.files.front().bytes =
+        bytes_of(page_html(parts, [](const char* f) { return std::string(f); }));
     rep.html = page_html(parts, [&](const char* f) {
         const ReportFile* file = rep.find(f);
         return file ? data_uri(file->mime, file->bytes) : std::string();

@@ -57,11 +57,11 @@ struct ReportOptions {
     uint64_t seed = 1;  // every method's, the trust metrics' and the random map's
     int lime_samples = 1000;
     int smoothgrad_samples = 50;
-    int layer = -1;         // part 2's node; -1: default_filter_layer
-    AscentParams ascent;    // part 2's filter pictures (the caller seeds them)
-    int max_filters = 64;   // channels pictured (the first ones)
-    std::string kernels;    // the kernel set's name, for the report's header line
-    std::string note;       // a paragraph under the header ("" none): where the set comes from
+    int layer = -1;        // part 2's node; -1: default_filter_layer
+    AscentParams ascent;   // part 2's filter pictures (the caller seeds them)
+    int max_filters = 64;  // channels pictured (the first ones)
+    std::string kernels;   // the kernel set's name, for the report's header line
+    std::string note;      // a paragraph under the header ("" none): where the set comes from
 };
 
 // One file of the report: a PNG, a JSON or index.html.

@@ -22,7 +22,6 @@ constexpr const char* kRanked[] = {
     "infidelity"};
 constexpr const char* kShown[] = {"sparseness", "complexity"};
 
-
 std::string fmt(const char* f, double v) {
     char b[64];
     std::snprintf(b, sizeof b, f, v);
@@ -61,9 +60,8 @@ std::string svg_plot(const std::string& title, const std::string& y_label,
     auto px = [&](double f) { return kL + f * pw; };
     auto py = [&](double v) { return kT + (1.0 - std::clamp(v, 0.0, 1.0)) * ph; };
     std::string s =
-        "<svg viewBox=\"0 0 " + std::to_string(kW) + " " +
-        std::to_string(kH) + "\" width=\"" + std::to_string(kW) + "\" height=\"" +
-        std::to_string(kH) +
+        "<svg viewBox=\"0 0 " + std::to_string(kW) + " " + std::to_string(kH) + "\" width=\"" +
+        std::to_string(kW) + "\" height=\"" + std::to_string(kH) +
         "\" font-family=\"system-ui,sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"" +
         title + "\">\n";
     s += "<text x=\"" + std::to_string(kL) + "\" y=\"14\" font-weight=\"bold\">" + title +
@@ -150,9 +148,8 @@ TrustScores trust_start(const ReportOptions& options, size_t images) {
     return t;
 }
 
-Status trust_score(TrustScores& t, GraphProbe& probe, size_t method, size_t image,
-                   const Tensor& x, int cls, const Tensor& map, uint64_t seed,
-                   const ProgressFn& progress) {
+Status trust_score(TrustScores& t, GraphProbe& probe, size_t method, size_t image, const Tensor& x,
+                   int cls, const Tensor& map, uint64_t seed, const ProgressFn& progress) {
     CNNLENS_ASSERT(method < t.methods.size() && image < t.images);
     TrustScores::Method& m = t.methods[method];
     // Deletion and insertion come from deletion_insertion itself (it also gives the curves), the
@@ -278,8 +275,7 @@ std::string trust_html(TrustScores& t, uint64_t seed, TrustTable& table) {
         "<p>Mean curves over the images: the class probability as the pixels a map ranks first "
         "are blurred away (deletion: lower is better) or put back into the blurred image "
         "(insertion: higher is better); dashed, the same pixels in random order.</p>\n<div>\n" +
-        svg_plot("Deletion", "p(class)", del) + svg_plot("Insertion", "p(class)", ins) +
-        "</div>\n";
+        svg_plot("Deletion", "p(class)", del) + svg_plot("Insertion", "p(class)", ins) + "</div>\n";
     return html;
 }
 }  // namespace cnnlens

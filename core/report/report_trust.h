@@ -30,9 +30,8 @@ struct TrustScores {
 TrustScores trust_start(const ReportOptions& options, size_t images);
 // Scores methods[method] on image `image` (x, explaining class `cls`) with `map` (the method's
 // map; ignored for the random map, which is drawn from the seed). On error nothing changes.
-Status trust_score(TrustScores& t, GraphProbe& probe, size_t method, size_t image,
-                   const Tensor& x, int cls, const Tensor& map, uint64_t seed,
-                   const ProgressFn& progress);
+Status trust_score(TrustScores& t, GraphProbe& probe, size_t method, size_t image, const Tensor& x,
+                   int cls, const Tensor& map, uint64_t seed, const ProgressFn& progress);
 // Ranks the methods (every image scored) and returns the section; fills `table`.
 std::string trust_html(TrustScores& t, uint64_t seed, TrustTable& table);
 

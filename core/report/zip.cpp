@@ -74,9 +74,9 @@ Expected<std::vector<uint8_t>> write_zip(std::span<const ZipEntry> entries) {
         const uint32_t offset = static_cast<uint32_t>(out.size());
         // Local file header.
         put32(out, 0x04034b50);
-        put16(out, 20);  // version needed: 2.0
+        put16(out, 20);      // version needed: 2.0
         put16(out, 0x0800);  // flags: the name is UTF-8
-        put16(out, 0);  // method: stored
+        put16(out, 0);       // method: stored
         put16(out, kDosTime);
         put16(out, kDosDate);
         put32(out, crc);
@@ -98,10 +98,10 @@ Expected<std::vector<uint8_t>> write_zip(std::span<const ZipEntry> entries) {
         put32(central, size);
         put32(central, size);
         put16(central, static_cast<uint32_t>(e.name.size()));
-        put16(central, 0);  // extra
-        put16(central, 0);  // comment
-        put16(central, 0);  // disk number
-        put16(central, 0);  // internal attributes
+        put16(central, 0);               // extra
+        put16(central, 0);               // comment
+        put16(central, 0);               // disk number
+        put16(central, 0);               // internal attributes
         put32(central, 0100644u << 16);  // external attributes: a regular file, rw-r--r--
         put32(central, offset);
         central.insert(central.end(), e.name.begin(), e.name.end());
