@@ -264,6 +264,7 @@ Status ReportBuilder::use_confusion(ConfusionMatrix cm) {
     if (confusion_ || evaluated_ > 0) return Status::ok();  // evaluated already
     confusion_ = std::move(cm);
     evaluated_ = data_.items.size();
+    pick_rows();
     return Status::ok();
 }
 
@@ -392,38 +393,39 @@ Status ReportBuilder::step_trust(const ProgressFn& progress) {
     return Status::ok();
 }
 
+void ReportBuilder::pick_rows() {
+    // One image per class: the first classified right, else the first of its row.
+    const ConfusionMatrix& cm = *confusion_;
+    const Model& model = probe_->model();
+    for (int c = 0; c < cm.num_classes; ++c) {
+        int pick = -1;
+        if (!cm.cell(c, c).empty())
+            pick = cm.cell(c, c).front();
+        else
+            for (int p = 0; p < cm.num_classes && pick < 0; ++p)
+                if (!cm.cell(c, p).empty()) pick = cm.cell(c, p).front();
+        if (pick < 0) continue;
+        auto r = std::make_shared<Row>();
+        r->cls = c;
+        r->item = pick;
+        const LabeledImage& li = data_.items[static_cast<size_t>(pick)];
+        r->x = model_input(model, li.image);
+        r->face = upscale_nearest(display_image(r->x, model.spec.input), kScale);
+        r->header =
+            data_.class_names[static_cast<size_t>(c)] + "\n(" + li.id + ", pred " +
+            data_.class_names[static_cast<size_t>(cm.predictions[static_cast<size_t>(pick)])] + ")";
+        rows_.push_back(std::move(r));
+    }
+    trust_ = std::make_shared<TrustScores>(trust_start(options_, rows_.size()));
+}
+
 Status ReportBuilder::step(const ProgressFn& progress) {
     if (!error_) return error_;
     if (report_) return Status::ok();
     Status s;
     if (!confusion_) {
         s = step_confusion(progress);
-        if (s && confusion_) {
-            // One image per class: the first classified right, else the first of its row.
-            const ConfusionMatrix& cm = *confusion_;
-            const Model& model = probe_->model();
-            for (int c = 0; c < cm.num_classes; ++c) {
-                int pick = -1;
-                if (!cm.cell(c, c).empty())
-                    pick = cm.cell(c, c).front();
-                else
-                    for (int p = 0; p < cm.num_classes && pick < 0; ++p)
-                        if (!cm.cell(c, p).empty()) pick = cm.cell(c, p).front();
-                if (pick < 0) continue;
-                auto r = std::make_shared<Row>();
-                r->cls = c;
-                r->item = pick;
-                const LabeledImage& li = data_.items[static_cast<size_t>(pick)];
-                r->x = model_input(model, li.image);
-                r->face = upscale_nearest(display_image(r->x, model.spec.input), kScale);
-                r->header = data_.class_names[static_cast<size_t>(c)] + "\n(" + li.id + ", pred " +
-                            data_.class_names[static_cast<size_t>(
-                                cm.predictions[static_cast<size_t>(pick)])] +
-                            ")";
-                rows_.push_back(std::move(r));
-            }
-            trust_ = std::make_shared<TrustScores>(trust_start(options_, rows_.size()));
-        }
+        if (s && confusion_) pick_rows();
     } else if (explained_ < rows_.size() * 3) {
         s = step_explain(progress);
     } else if (static_cast<int>(filters_.size()) < filter_count_) {

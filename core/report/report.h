@@ -122,6 +122,7 @@ private:
     struct Row;
     ReportBuilder(GraphProbe& probe, Dataset data, ReportOptions options);
     Status step_confusion(const ProgressFn& progress);
+    void pick_rows();  // once the confusion matrix is there: one row per class with an image
     Status step_explain(const ProgressFn& progress);
     Status step_trust(const ProgressFn& progress);
     Status assemble();

@@ -1,5 +1,6 @@
 // wasm/app/session_panels.cpp's ReportRun, natively: the faces at hand when no labeled set is
-// open (and the report says so), the labeled set when there is one, and Cancel.
+// open (and the report says so), the labeled set with the Confusion tab's matrix when there is
+// one, and Cancel.
 #include <gtest/gtest.h>
 
 #include "tests/test_util.h"
@@ -72,6 +73,8 @@ TEST_F(SessionReportTest, UsesTheLabeledSetAndStopsOnCancel) {
     run_all();
     ASSERT_TRUE(w.report.report) << w.report.error;
     EXPECT_EQ(w.report.report->confusion.total(), 10);
+    EXPECT_EQ(w.report.report->confusion.to_json(), w.confusion.matrix->to_json());
+    EXPECT_GE(w.report.report->images, 2);
     EXPECT_NE(
         w.report.report->html.find("data <b>course_10.csv</b> (label,feature csv, 10 images)"),
         std::string::npos);
