@@ -2,6 +2,7 @@
 #include "wasm/app/session_panels.h"
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 
 namespace cnnlens::app {
@@ -584,6 +585,25 @@ Status ReportRun::start(Session& s, const PanelWork& w, ReportOptions options, b
 }
 
 Status ReportRun::step(Session& s, const ProgressFn& yield) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (;;) {
+        const int v = version;
+        if (Status st = step_once(s, yield); !st) return st;
+        float p = 0.f;
+        {
+            const StateLock lock(s.state_mutex());
+            // Nothing done (no builder, or stopped) or finished: the slice ends here.
+            if (version == v || !builder || !running() || report) return Status::ok();
+            if (std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count() >= kSliceMs)
+                return Status::ok();
+            p = progress;
+        }
+        if (yield && !yield(p)) return Status::ok();  // other work came: it goes first
+    }
+}
+
+Status ReportRun::step_once(Session& s, const ProgressFn& yield) {
     StateLock lock(s.state_mutex());
     if (!builder || !running()) return Status::ok();
     if (model_version_ != s.model_version()) {

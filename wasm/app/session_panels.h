@@ -136,8 +136,9 @@ struct ConfusionRun {
 // The seed's report (core/report/report.h, what `cnnlens report` writes) in the page: of the
 // Confusion tab's labeled set (its matrix reused when it is done for this model), or, without
 // one, of the faces at hand: the photo's faces, each labelled by its predicted class (the report
-// says so). One builder step per step(); the builder leaves the lock while it computes and comes
-// back, so the UI reads `progress`, `stage` and the result, never the builder itself.
+// says so). Builder steps for up to kSliceMs per step(); the builder leaves the lock while it
+// computes and comes back, so the UI reads `progress`, `stage` and the result, never the builder
+// itself.
 struct ReportRun {
     std::unique_ptr<ReportBuilder> builder;  // null while a step computes, or when none
     bool in_step = false;                    // the job holds the builder
@@ -161,6 +162,11 @@ struct ReportRun {
     Status step(Session& s, const ProgressFn& yield = {});
 
 private:
+    // One builder step (a confusion batch, one explanation, one filter picture, one trust score).
+    // step() runs them until kSliceMs have passed or `yield` says stop: the platform schedules
+    // one job per page frame, and a report's many small steps should not each wait for one.
+    Status step_once(Session& s, const ProgressFn& yield);
+    static constexpr double kSliceMs = 40;
     int model_version_ = -1;
     int generation_ = 0;
 };
