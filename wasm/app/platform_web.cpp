@@ -171,6 +171,8 @@ bool work_waiting() {
 
 // Runs one job; `progress` is called from inside it, without the state lock. Errors go to the
 // banner.
+void schedule_pending_job();
+
 template <class Progress>
 void run_job(const Progress& progress) {
     StateLock lock = lock_state();
@@ -193,6 +195,9 @@ void run_job(const Progress& progress) {
     lock.lock();
     g->session.set_background_work(false);
     g->job_scheduled = false;
+    // Live: a camera frame that came while this one was processed is taken at once, not at the
+    // next page frame (frame() schedules jobs; waiting for it cost a third of the job's rate).
+    if (live) schedule_pending_job();
     if (!s && s.code() != ErrorCode::kCancelled) {
         set_error(live ? "Live: " + s.message() : explanation ? g->state.method + ": " + s.message() : s.message());
         if (live) g->session.live().stop_requested = true;  // the next frame turns Live off (and the camera)
@@ -695,6 +700,7 @@ EMSCRIPTEN_KEEPALIVE void cnnlens_live_frame_ready(double time_ms, double grab_m
     const StateLock lock = lock_state();
     LiveWork& l = g->session.live();
     if (l.state == LiveState::kOn && !l.incoming.pixels.empty()) l.frame_ready(time_ms, grab_ms);
+    schedule_pending_job();  // now, not at the next page frame: a frame waits for the job
 }
 
 // --- Live mode: the test hook ---------------------------------------------------------------
