@@ -21,18 +21,24 @@ static void draw_toolbar(AppState& state, Session& session) {
         ImGui::SetTooltip(
             "Classify and explain the faces the camera sees as they move. The video stays in this "
             "page.");
-    ImGui::SameLine();
-    ImGui::TextDisabled(
+    // The hint beside the buttons when it fits there, else wrapped under them.
+    const char* hint =
         "or drop / paste (Ctrl+V) a photo anywhere.  Images never leave your device: "
-        "everything is computed in this page.");
+        "everything is computed in this page.";
+    ImGui::SameLine();
+    if (ImGui::CalcTextSize(hint).x > ImGui::GetContentRegionAvail().x) ImGui::NewLine();
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("%s", hint);
+    ImGui::PopStyleColor();
     if (!state.error.empty()) {
         ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0.45f, 0.08f, 0.08f, 1.f));
         ImGui::BeginChild(
             "error", ImVec2(0, ImGui::GetFrameHeight() + 2 * ImGui::GetStyle().WindowPadding.y),
             true, ImGuiWindowFlags_NoScrollbar);
+        const float dismiss = ImGui::CalcTextSize("Dismiss").x + ui_px(24);
         ImGui::AlignTextToFramePadding();
-        ImGui::TextUnformatted(state.error.c_str());
-        ImGui::SameLine(ImGui::GetWindowWidth() - 90);
+        text_fit(state.error, ImGui::GetContentRegionAvail().x - dismiss);
+        ImGui::SameLine(ImGui::GetWindowWidth() - dismiss);
         if (ImGui::Button("Dismiss")) state.error.clear();
         ImGui::EndChild();
         ImGui::PopStyleColor();
@@ -85,7 +91,7 @@ void draw_app(AppState& state, Session& session, UiCache& cache) {
                      ImGuiWindowFlags_MenuBar);
     draw_menu_bar(state, session, cache);
     handle_shortcuts(state, session, cache);
-    ImGui::Text("cnnlens: why does the network think this face is ...?");
+    ImGui::TextWrapped("cnnlens: why does the network think this face is ...?");
     draw_toolbar(state, session);
     ImGui::Separator();
     if (!session.ready()) {
@@ -98,16 +104,20 @@ void draw_app(AppState& state, Session& session, UiCache& cache) {
         ImGui::End();
         return;
     }
-    const float left = std::max(320.f, io.DisplaySize.x * 0.42f);
-    ImGui::BeginChild("left", ImVec2(left, 0), true);
+    // The photo beside the views, or above them on a narrow or portrait screen (a phone).
+    const bool stacked = io.DisplaySize.x < ui_px(760) || io.DisplaySize.x < io.DisplaySize.y;
+    const ImVec2 left = stacked ? ImVec2(0, ImGui::GetContentRegionAvail().y * 0.36f)
+                                : ImVec2(std::max(ui_px(320), io.DisplaySize.x * 0.36f), 0);
+    ImGui::BeginChild("left", left, true);
     draw_photo_panel(state, session, cache);
     ImGui::Separator();
     draw_prediction_panel(state, session);
     ImGui::EndChild();
-    ImGui::SameLine();
+    if (!stacked) ImGui::SameLine();
     ImGui::BeginChild("right", ImVec2(0, 0), true);
     draw_tabs(state, session, cache);
     ImGui::EndChild();
+    draw_map_zoom();
     // The extra panels' work runs in the platform's job task, in slices between frames
     // (platform_web.cpp), never while an explanation job owns the probe.
     ImGui::End();
