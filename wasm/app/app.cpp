@@ -21,15 +21,9 @@ static void draw_toolbar(AppState& state, Session& session) {
         ImGui::SetTooltip(
             "Classify and explain the faces the camera sees as they move. The video stays in this "
             "page.");
-    // The hint beside the buttons when it fits there, else wrapped under them.
-    const char* hint =
+    hint_beside(
         "or drop / paste (Ctrl+V) a photo anywhere.  Images never leave your device: "
-        "everything is computed in this page.";
-    ImGui::SameLine();
-    if (ImGui::CalcTextSize(hint).x > ImGui::GetContentRegionAvail().x) ImGui::NewLine();
-    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    ImGui::TextWrapped("%s", hint);
-    ImGui::PopStyleColor();
+        "everything is computed in this page.");
     if (!state.error.empty()) {
         ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0.45f, 0.08f, 0.08f, 1.f));
         ImGui::BeginChild(

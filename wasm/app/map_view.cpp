@@ -199,6 +199,24 @@ std::string shorten(std::string_view text, float width) {
     return std::string(text.substr(0, lo)) + "...";
 }
 
+void hint_beside(std::string_view text) {
+    const std::string t(text);
+    ImGui::SameLine();
+    if (ImGui::CalcTextSize(t.c_str()).x > ImGui::GetContentRegionAvail().x) ImGui::NewLine();
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("%s", t.c_str());
+    ImGui::PopStyleColor();
+}
+
+bool begin_combo(const char* label, std::string_view preview) {
+    const float room =
+        ImGui::CalcItemWidth() - ImGui::GetFrameHeight() - 2 * ImGui::GetStyle().FramePadding.x;
+    const std::string shown = shorten(preview, room);
+    const bool open = ImGui::BeginCombo(label, shown.c_str());
+    if (!open && shown != preview && ImGui::IsItemHovered()) tooltip_text(preview);
+    return open;
+}
+
 bool text_fit(std::string_view text, float width, bool disabled) {
     const std::string shown = shorten(text, width);
     if (disabled)

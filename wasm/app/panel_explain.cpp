@@ -34,6 +34,11 @@ ExplainRequest current_request(const AppState& state, const Session& session) {
     return r;
 }
 
+// The width a combo's preview has in its box at the current item width.
+static float combo_room() {
+    return ImGui::CalcItemWidth() - ImGui::GetFrameHeight() - 2 * ImGui::GetStyle().FramePadding.x;
+}
+
 bool param_widget(const ParamDef& d, Params& p, const Session& session) {
     const std::string name(d.name);
     // Shown by its label; the code name keeps the widget's identity.
@@ -49,7 +54,7 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
         for (const LayerInfo& l : layers)
             if (l.node == static_cast<int>(v)) current = l.name + " " + l.shape.str();
         shown = current;
-        if (ImGui::BeginCombo(label.c_str(), current.c_str())) {
+        if (ImGui::BeginCombo(label.c_str(), shorten(current, combo_room()).c_str())) {
             if (ImGui::Selectable("auto (last conv larger than 1x1)", v < 0)) {
                 v = -1;
                 changed = true;
@@ -68,7 +73,7 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
         const std::string preview(d.choices[static_cast<size_t>(
             std::clamp(i, 0, static_cast<int>(d.choices.size()) - 1))]);
         shown = preview;
-        if (ImGui::BeginCombo(label.c_str(), preview.c_str())) {
+        if (ImGui::BeginCombo(label.c_str(), shorten(preview, combo_room()).c_str())) {
             for (size_t c = 0; c < d.choices.size(); ++c)
                 if (ImGui::Selectable(std::string(d.choices[c]).c_str(),
                                       static_cast<int>(c) == i)) {
@@ -104,7 +109,7 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
 static void draw_method_settings(AppState& state, Session& session, UiCache& cache) {
     const ExplanationMethod* m = find_method(state.method);
     if (!m) m = all_methods()[0], state.method = std::string(m->name());
-    if (ImGui::BeginCombo("method", std::string(m->title()).c_str())) {
+    if (begin_combo("method", m->title())) {
         for (const ExplanationMethod* x : all_methods()) {
             const std::string label = std::string(x->title()) + (x->live() ? "" : "  (slow)");
             if (ImGui::Selectable(label.c_str(), x == m)) state.method = std::string(x->name());
@@ -120,7 +125,7 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
         label_w = std::max(label_w, ImGui::CalcTextSize(std::string(d.label).c_str()).x);
     const float avail = ImGui::GetContentRegionAvail().x;
     ImGui::PushItemWidth(std::max(
-        avail * 0.4f,
+        ui_px(60),
         std::min(avail * 0.65f, avail - label_w - 2 * ImGui::GetStyle().ItemInnerSpacing.x)));
     for (const ParamDef& d : m->params()) param_widget(d, p, session);
     ImGui::PopItemWidth();
@@ -129,20 +134,19 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
     const auto& names = session.class_names();
     const Face* f = session.selected_face();
     const std::string predicted = "predicted (" + names[static_cast<size_t>(f ? f->top : 0)] + ")";
-    if (ImGui::BeginCombo("target", state.target_class < 0
-                                        ? predicted.c_str()
-                                        : names[static_cast<size_t>(state.target_class)].c_str())) {
+    if (begin_combo("target", state.target_class < 0
+                                  ? predicted
+                                  : names[static_cast<size_t>(state.target_class)])) {
         if (ImGui::Selectable(predicted.c_str(), state.target_class < 0)) state.target_class = -1;
         for (int c = 0; c < static_cast<int>(names.size()); ++c)
             if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.target_class == c))
                 state.target_class = c;
         ImGui::EndCombo();
     }
-    if (ImGui::BeginCombo(
-            "contrast",
-            state.contrast_class < 0
-                ? "none"
-                : ("minus " + names[static_cast<size_t>(state.contrast_class)]).c_str())) {
+    if (begin_combo("contrast",
+                    state.contrast_class < 0
+                        ? "none"
+                        : "minus " + names[static_cast<size_t>(state.contrast_class)])) {
         if (ImGui::Selectable("none", state.contrast_class < 0)) state.contrast_class = -1;
         for (int c = 0; c < static_cast<int>(names.size()); ++c)
             if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.contrast_class == c))
@@ -154,8 +158,7 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
     ImGui::RadioButton("logit", &state.score, 0);
     ImGui::SameLine();
     ImGui::RadioButton("probability", &state.score, 1);
-    ImGui::SameLine();
-    ImGui::TextDisabled("(score explained; auto: probability for LIME)");
+    hint_beside("(score explained; auto: probability for LIME)");
     ImGui::InputInt("seed", &state.seed);
 }
 
@@ -163,7 +166,7 @@ static void draw_display_settings(AppState& state) {
     const std::string pv = state.colormap < 0
                                ? "auto"
                                : std::string(kColormaps[static_cast<size_t>(state.colormap)].name);
-    if (ImGui::BeginCombo("colormap", pv.c_str())) {
+    if (begin_combo("colormap", pv)) {
         if (ImGui::Selectable("auto", state.colormap < 0)) state.colormap = -1;
         for (int i = 0; i < static_cast<int>(kColormaps.size()); ++i)
             if (ImGui::Selectable(std::string(kColormaps[static_cast<size_t>(i)].name).c_str(),
@@ -374,7 +377,8 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
     state.run_requested = false;
     ImGui::SameLine();
     if (job.pending || job.running) {
-        ImGui::ProgressBar(job.progress, ImVec2(160, 0), job.running ? nullptr : "running...");
+        ImGui::ProgressBar(job.progress, ImVec2(ui_px(160), 0),
+                           job.running ? nullptr : "running...");
         ImGui::SameLine();
         if (ImGui::Button("Cancel")) session.cancel();
     } else if (cheap) {

@@ -201,7 +201,7 @@ void draw_compare_panel(AppState& state, Session& session, UiCache& cache) {
     }
     const ExplanationMethod* second = find_method(state.second_method);
     if (!second) second = all_methods()[0], state.second_method = std::string(second->name());
-    if (ImGui::BeginCombo("second method", std::string(second->title()).c_str())) {
+    if (begin_combo("second method", second->title())) {
         for (const ExplanationMethod* x : all_methods()) {
             const std::string label = std::string(x->title()) + (x->live() ? "" : "  (slow)");
             if (ImGui::Selectable(label.c_str(), x == second))

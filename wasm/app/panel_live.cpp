@@ -62,7 +62,7 @@ void draw_controls(AppState& state, Session& session, double now) {
             }
         state.live_method = std::string(m->name());
     }
-    if (ImGui::BeginCombo("map", std::string(m->title()).c_str())) {
+    if (begin_combo("map", m->title())) {
         for (const ExplanationMethod* x : all_methods())
             if (x->live() && ImGui::Selectable(std::string(x->title()).c_str(), x == m))
                 state.live_method = std::string(x->name());
@@ -70,6 +70,10 @@ void draw_controls(AppState& state, Session& session, double now) {
     }
     ImGui::SameLine();
     ImGui::Checkbox("overlay (Space)", &state.show_overlay);
+    ImGui::SameLine();
+    ImGui::Checkbox("smooth map", &state.map_smooth);
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("Blend the map's pixels instead of showing each as a crisp square.");
     Params& p = state.params[state.live_method];
     if (!m->params().empty() && ImGui::TreeNode("parameters")) {
         for (const ParamDef& d : m->params()) param_widget(d, p, session);
@@ -220,7 +224,7 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
             if (!cache.live_maps[i]) cache.live_maps[i] = std::make_unique<Texture>();
             if (r.faces[i].map)
                 cache.live_maps[i]->upload(view_map_rgba(state, *r.faces[i].map), w.result_version,
-                                           true);
+                                           state.map_smooth);
         }
         cache.live_maps_version = w.result_version;
     }

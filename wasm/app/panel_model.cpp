@@ -57,21 +57,21 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
         if (nc == 3) ImGui::SameLine();
         if (ImGui::SmallButton("0.5 / 0.5"))
             std::fill_n(state.input_mean, 3, 0.5f), std::fill_n(state.input_std, 3, 0.5f);
-        ImGui::SetNextItemWidth(240);
+        ImGui::SetNextItemWidth(ui_px(240));
         if (nc == 3)
             ImGui::InputFloat3("mean (R, G, B)", state.input_mean, "%.4f");
         else
             ImGui::InputFloat("mean", &state.input_mean[0], 0, 0, "%.4f");
-        ImGui::SetNextItemWidth(240);
+        ImGui::SetNextItemWidth(ui_px(240));
         if (nc == 3)
             ImGui::InputFloat3("std (R, G, B)", state.input_std, "%.4f");
         else
             ImGui::InputFloat("std", &state.input_std[0], 0, 0, "%.4f");
         ImGui::Unindent();
     } else {
-        ImGui::SetNextItemWidth(200);
+        ImGui::SetNextItemWidth(ui_px(200));
         ImGui::InputFloat("lo (pixel 0)", &state.input_lo);
-        ImGui::SetNextItemWidth(200);
+        ImGui::SetNextItemWidth(ui_px(200));
         ImGui::InputFloat("hi (pixel 255)", &state.input_hi);
     }
     ImGui::TextUnformatted("The model looks at:");
