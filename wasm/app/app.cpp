@@ -59,6 +59,33 @@ static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
         {"Confusion matrix", "confusion", draw_confusion_panel},
         {"Model", "model", draw_model_panel},
     };
+    // On a narrow panel (a phone) the views are a list, not tabs cut to a few letters each.
+    const ImGuiStyle& st = ImGui::GetStyle();
+    float tabs_w = 0;
+    for (const Tab& t : kTabs)
+        tabs_w += ImGui::CalcTextSize(t.label).x + 2 * st.FramePadding.x + st.ItemInnerSpacing.x;
+    if (tabs_w > ImGui::GetContentRegionAvail().x) {
+        std::string& tab = session.panel_work().tab;
+        for (const Tab& t : kTabs)
+            if (focus == t.id) tab = t.id;
+        focus.clear();
+        const Tab* shown = &kTabs[0];
+        for (const Tab& t : kTabs)
+            if (tab == t.id) shown = &t;
+        ImGui::AlignTextToFramePadding();
+        ImGui::TextUnformatted("View");
+        ImGui::SameLine();
+        ImGui::SetNextItemWidth(-1);
+        if (ImGui::BeginCombo("##view", shown->label)) {
+            for (const Tab& t : kTabs)
+                if (ImGui::Selectable(t.label, &t == shown)) shown = &t;
+            ImGui::EndCombo();
+        }
+        tab = shown->id;
+        ImGui::Separator();
+        shown->draw(state, session, cache);
+        return;
+    }
     if (!ImGui::BeginTabBar("views")) return;
     for (const Tab& t : kTabs) {
         const ImGuiTabItemFlags flags = focus == t.id ? ImGuiTabItemFlags_SetSelected : 0;

@@ -30,6 +30,13 @@ void note_clipped(const char* kind, std::string text, float need, float have) {
     t.clipped.push_back({kind, std::move(text), window, need, have, frame});
 }
 
+// A window that is sizing itself to its contents this frame (a new tooltip or auto-resizing
+// window) draws nothing on screen yet, at a size that is not its own.
+bool measuring(const ImGuiWindow* w) {
+    return w && (w->Hidden || w->HiddenFramesCannotSkipItems > 0 ||
+                 w->HiddenFramesCanSkipItems > 0 || w->HiddenFramesForRenderOnly > 0);
+}
+
 std::string number(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6g", v);
@@ -88,6 +95,7 @@ std::string layout_trace_json(int frames) {
 // shows is checked.
 void cnnlens_text_drawn(const ImFont* font, float size, const ImVec2& pos, const ImVec4& clip,
                         const char* begin, const char* end, float wrap_width) {
+    if (cnnlens::app::measuring(GImGui->CurrentWindow)) return;
     const ImVec2 extent = font->CalcTextSizeA(size, FLT_MAX, wrap_width, begin, end);
     if (pos.y + extent.y <= clip.y || pos.y >= clip.w) return;
     constexpr float kSlack = 0.5f;  // text that ends exactly at its edge after rounding
@@ -99,6 +107,7 @@ void cnnlens_text_drawn(const ImFont* font, float size, const ImVec2& pos, const
 // An item that starts at or past its window's visible right edge (ImGui then skips drawing it),
 // on a line that shows.
 void cnnlens_item_added(const ImGuiWindow* window, const ImRect& bb, unsigned id) {
+    if (cnnlens::app::measuring(window)) return;
     const ImRect& clip = window->ClipRect;
     if (bb.Max.y <= clip.Min.y || bb.Min.y >= clip.Max.y || bb.GetWidth() <= 0) return;
     if (bb.Min.x < clip.Max.x) return;

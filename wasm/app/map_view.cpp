@@ -199,6 +199,11 @@ std::string shorten(std::string_view text, float width) {
     return std::string(text.substr(0, lo)) + "...";
 }
 
+void same_line_if_fits(float width) {
+    ImGui::SameLine();
+    if (width > ImGui::GetContentRegionAvail().x) ImGui::NewLine();
+}
+
 void hint_beside(std::string_view text) {
     const std::string t(text);
     ImGui::SameLine();

@@ -128,7 +128,7 @@ void draw_class_grid_panel(AppState& state, Session& session, UiCache& cache) {
     const float caption = line * (state.grid_shared_scale ? 1 : 2);
     const float aspect = static_cast<float>(f->input_picture.width) /
                          static_cast<float>(std::max(1, f->input_picture.height));
-    const GridFit fit = fit_grid(classes, aspect, region, caption, ui_px(96), 1e9f);
+    const GridFit fit = fit_grid(classes, aspect, region, caption, ui_px(64), 1e9f);
     const float tile_h = fit.tile / aspect;
     const ImVec2 p0 = ImGui::GetCursorScreenPos();
     ImGui::BeginGroup();

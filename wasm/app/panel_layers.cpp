@@ -39,19 +39,28 @@ static Tensor scaled_map(const FeatureMaps& fm, int k, ValueRange range) {
     return m;
 }
 
+// Each layer by its name (cut to the list's width, whole on hover) with its output shape at
+// the right.
 static void draw_layer_list(AppState& state, const LayerBrowser& lb) {
-    const float width = ImGui::GetContentRegionAvail().x;
+    const float width = ImGui::GetContentRegionAvail().x, sp = ImGui::GetStyle().ItemSpacing.x;
     for (const LayerInfo& l : lb.layers) {
-        const std::string label = l.shape.str() + "  " + l.name;
+        std::string shape;
+        for (int i = 1; i < l.shape.rank(); ++i)
+            shape += (i > 1 ? "x" : "") + std::to_string(l.shape[i]);
+        const float shape_w = ImGui::CalcTextSize(shape.c_str()).x;
         ImGui::PushID(l.node);
-        if (ImGui::Selectable(shorten(label, width).c_str(), l.node == state.layer)) {
+        const float x = ImGui::GetCursorPosX();
+        if (ImGui::Selectable(shorten(l.name, width - shape_w - 2 * sp).c_str(),
+                              l.node == state.layer)) {
             state.layer = l.node;
             state.filter_channel = -1;
         }
-        ImGui::PopID();
         if (ImGui::IsItemHovered())
             ImGui::SetTooltip("%s (%s), output %s", l.name.c_str(), l.op.c_str(),
                               l.shape.str().c_str());
+        ImGui::SameLine(x + width - shape_w);
+        ImGui::TextDisabled("%s", shape.c_str());
+        ImGui::PopID();
     }
 }
 
@@ -162,7 +171,9 @@ static void draw_filters(AppState& state, Session& session, UiCache& cache,
     state.filter_count = std::clamp(state.filter_count, 1, channels);
     ImGui::SetNextItemWidth(ui_px(160));
     ImGui::SliderInt("channels", &state.filter_count, 1, channels);
-    ImGui::SameLine();
+    const char* compute =
+        mine && !lb.filters.empty() ? "Compute more / again" : "Compute filter pictures";
+    same_line_if_fits(ImGui::CalcTextSize(compute).x + 2 * ImGui::GetStyle().FramePadding.x);
     if (mine && lb.filtering()) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%d / %d", static_cast<int>(lb.filters.size()),
@@ -171,8 +182,7 @@ static void draw_filters(AppState& state, Session& session, UiCache& cache,
                            ImVec2(ui_px(160), 0), buf);
         ImGui::SameLine();
         if (ImGui::Button("Stop")) lb.stop_filters();
-    } else if (ImGui::Button(mine && !lb.filters.empty() ? "Compute more / again"
-                                                         : "Compute filter pictures")) {
+    } else if (ImGui::Button(compute)) {
         AscentParams p = ascent_params_from(state.filter_params);
         p.seed = static_cast<uint64_t>(state.seed);
         lb.want_filters(layer.node, p, state.filter_count);
@@ -314,7 +324,7 @@ void draw_layers_panel(AppState& state, Session& session, UiCache& cache) {
                              : ImVec2(std::min(ui_px(320), avail.x * 0.35f), 0),
                       true);
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    ImGui::TextWrapped("%d layers: output shape, name (hover: op)",
+    ImGui::TextWrapped("%d layers: name, output shape (hover: op)",
                        static_cast<int>(lb.layers.size()));
     ImGui::PopStyleColor();
     draw_layer_list(state, lb);
