@@ -204,6 +204,11 @@ void same_line_if_fits(float width) {
     if (width > ImGui::GetContentRegionAvail().x) ImGui::NewLine();
 }
 
+float check_width(const char* label) {
+    return ImGui::GetFrameHeight() + ImGui::GetStyle().ItemInnerSpacing.x +
+           ImGui::CalcTextSize(label).x;
+}
+
 void hint_beside(std::string_view text) {
     const std::string t(text);
     ImGui::SameLine();

@@ -70,6 +70,8 @@ GridFit fit_grid(int count, float aspect, ImVec2 region, float caption, float mi
 bool text_fit(std::string_view text, float width, bool disabled = false);
 // SameLine() when `width` more pixels fit on the line, else the next line.
 void same_line_if_fits(float width);
+// The width of a checkbox or radio button with `label`.
+float check_width(const char* label);
 // Disabled (gray) text beside the last item when it fits there, else wrapped on the next line.
 void hint_beside(std::string_view text);
 // ImGui::BeginCombo with the preview cut to the box (whole on hover while closed).

@@ -154,9 +154,9 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
         ImGui::EndCombo();
     }
     ImGui::RadioButton("auto", &state.score, -1);
-    ImGui::SameLine();
+    same_line_if_fits(check_width("logit"));
     ImGui::RadioButton("logit", &state.score, 0);
-    ImGui::SameLine();
+    same_line_if_fits(check_width("probability"));
     ImGui::RadioButton("probability", &state.score, 1);
     hint_beside("(score explained; auto: probability for LIME)");
     ImGui::InputInt("seed", &state.seed);

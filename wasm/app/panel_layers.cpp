@@ -89,9 +89,9 @@ static void draw_feature_maps(AppState& state, Session& session, UiCache& cache,
     ImGui::TextUnformatted("scale:");
     ImGui::SameLine();
     ImGui::RadioButton("per map", &state.map_scale, 0);
-    ImGui::SameLine();
+    same_line_if_fits(check_width("per layer"));
     ImGui::RadioButton("per layer", &state.map_scale, 1);
-    ImGui::SameLine();
+    same_line_if_fits(check_width("global"));
     ImGui::RadioButton("global", &state.map_scale, 2);
     if (ImGui::IsItemHovered())
         ImGui::SetTooltip("one scale for every spatial layer's activations on this face");

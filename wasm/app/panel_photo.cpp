@@ -102,7 +102,7 @@ void draw_face_list(AppState& state, Session& session) {
             ImGui::SetTooltip(
                 "Turn each face's crop so the eyes are level, as the FER2013 faces the model "
                 "learned from are.");
-        ImGui::SameLine();
+        same_line_if_fits(check_width("Map on the photo"));
     }
     ImGui::Checkbox("Map on the photo", &state.map_on_photo);
 }
