@@ -42,7 +42,7 @@ void paint(const MapPicture& pic, ImVec2 p0, ImVec2 size) {
 }
 
 // The hovered pixel's value and where it sits on the legend, then the face's class scores.
-void hover_tooltip(const MapPicture& pic, ImVec2 p0, ImVec2 size) {
+void hover_tooltip(const MapPicture& pic, ImVec2 p0, ImVec2 size, bool zooms) {
     ImGui::BeginTooltip();
     ImGui::PushTextWrapPos(ui_px(360));
     const ImVec2 m = ImGui::GetIO().MousePos;
@@ -76,7 +76,7 @@ void hover_tooltip(const MapPicture& pic, ImVec2 p0, ImVec2 size) {
             ImGui::Text("  %s %.1f %%", (*pic.names)[c].c_str(), 100.f * pic.probs[c]);
         }
     }
-    ImGui::TextDisabled("click to zoom");
+    if (zooms) ImGui::TextDisabled("click to zoom");
     ImGui::PopTextWrapPos();
     ImGui::EndTooltip();
 }
@@ -107,7 +107,7 @@ bool draw_map(const char* id, const MapPicture& pic, ImVec2 size, bool click_zoo
     const bool clicked = ImGui::InvisibleButton("map", size);
     ImGui::PopID();
     paint(pic, p0, size);
-    if (ImGui::IsItemHovered()) hover_tooltip(pic, p0, size);
+    if (ImGui::IsItemHovered()) hover_tooltip(pic, p0, size, click_zooms);
     if (clicked && click_zooms) open_zoom(pic);
     return clicked;
 }
@@ -123,9 +123,12 @@ void draw_map_zoom() {
     const ImGuiIO& io = ImGui::GetIO();
     ImGui::SetNextWindowPos(ImVec2(0, 0));
     ImGui::SetNextWindowSize(io.DisplaySize);
-    if (!ImGui::BeginPopupModal("map zoom", nullptr,
-                                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
-                                    ImGuiWindowFlags_NoSavedSettings)) {
+    ImGui::PushStyleColor(ImGuiCol_PopupBg, ImVec4(0.06f, 0.06f, 0.07f, 1.f));
+    const bool shown = ImGui::BeginPopupModal(
+        "map zoom", nullptr,
+        ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings);
+    ImGui::PopStyleColor();
+    if (!shown) {
         zoom.open = false;
         return;
     }

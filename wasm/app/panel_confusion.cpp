@@ -23,7 +23,7 @@ static void draw_matrix(AppState& state, const ConfusionMatrix& cm) {
     float label_w = 0;
     for (const std::string& name : cm.class_names)
         label_w = std::max(label_w, ImGui::CalcTextSize(name.c_str()).x);
-    const float accuracy_w = ImGui::CalcTextSize("100 %  (9999)").x;
+    const float accuracy_w = ImGui::CalcTextSize("100 %").x;
     const float cell =
         std::clamp((ImGui::GetContentRegionAvail().x - label_w - accuracy_w - sp) / n - sp,
                    ui_px(28), ui_px(72));
@@ -80,11 +80,14 @@ static void draw_matrix(AppState& state, const ConfusionMatrix& cm) {
         const double r = cm.recall(t);
         char recall[48];
         if (std::isnan(r))
-            std::snprintf(recall, sizeof recall, "-  (0 faces)");
+            std::snprintf(recall, sizeof recall, "-");
         else
-            std::snprintf(recall, sizeof recall, "%.0f %%  (%lld)", 100 * r,
-                          static_cast<long long>(cm.support(t)));
+            std::snprintf(recall, sizeof recall, "%.0f %%", 100 * r);
         text_fit(recall, ImGui::GetContentRegionAvail().x, std::isnan(r));
+        if (ImGui::IsItemHovered())
+            ImGui::SetTooltip("%s: %s of its %lld faces classified right",
+                              cm.class_names[static_cast<size_t>(t)].c_str(), recall,
+                              static_cast<long long>(cm.support(t)));
     }
     ImGui::TextWrapped("Overall accuracy: %.1f %% of %lld faces", 100 * cm.accuracy(),
                        static_cast<long long>(cm.total()));
