@@ -42,21 +42,18 @@ void paint(const MapPicture& pic, ImVec2 p0, ImVec2 size) {
 }
 
 // The hovered pixel's value and where it sits on the legend, then the face's class scores.
-void hover_tooltip(const MapPicture& pic, ImVec2 p0, ImVec2 size, bool zooms) {
+void hover_tooltip(const MapPicture& pic, float u, float v, bool zooms) {
     ImGui::BeginTooltip();
     ImGui::PushTextWrapPos(ui_px(360));
-    const ImVec2 m = ImGui::GetIO().MousePos;
     if (!pic.values.empty() && pic.width > 0 && pic.height > 0 &&
         pic.values.size() >= static_cast<size_t>(pic.width) * static_cast<size_t>(pic.height)) {
-        const int x =
-            std::clamp(static_cast<int>((m.x - p0.x) / size.x * pic.width), 0, pic.width - 1);
-        const int y =
-            std::clamp(static_cast<int>((m.y - p0.y) / size.y * pic.height), 0, pic.height - 1);
-        const float v = pic.values[static_cast<size_t>(y) * pic.width + x];
+        const int x = std::clamp(static_cast<int>(u * pic.width), 0, pic.width - 1);
+        const int y = std::clamp(static_cast<int>(v * pic.height), 0, pic.height - 1);
+        const float value = pic.values[static_cast<size_t>(y) * pic.width + x];
         ImGui::Text("pixel (%d, %d) of %dx%d", x, y, pic.width, pic.height);
-        ImGui::Text("%.*s %.4g", static_cast<int>(pic.unit.size()), pic.unit.data(), v);
+        ImGui::Text("%.*s %.4g", static_cast<int>(pic.unit.size()), pic.unit.data(), value);
         if (pic.hi != pic.lo) {
-            const float t = std::clamp((v - pic.lo) / (pic.hi - pic.lo), 0.f, 1.f);
+            const float t = std::clamp((value - pic.lo) / (pic.hi - pic.lo), 0.f, 1.f);
             ImGui::TextWrapped("%.0f %% of the way up the colour bar (%.3g .. %.3g)", 100.f * t,
                                pic.lo, pic.hi);
         }
@@ -100,6 +97,8 @@ void open_zoom(const MapPicture& pic) {
 
 float ui_px(float px) { return px * ImGui::GetFontSize() / 13.f; }
 
+void map_tooltip(const MapPicture& pic, float u, float v) { hover_tooltip(pic, u, v, false); }
+
 bool draw_map(const char* id, const MapPicture& pic, ImVec2 size, bool click_zooms) {
     size = ImVec2(std::max(size.x, 1.f), std::max(size.y, 1.f));
     const ImVec2 p0 = ImGui::GetCursorScreenPos();
@@ -107,7 +106,10 @@ bool draw_map(const char* id, const MapPicture& pic, ImVec2 size, bool click_zoo
     const bool clicked = ImGui::InvisibleButton("map", size);
     ImGui::PopID();
     paint(pic, p0, size);
-    if (ImGui::IsItemHovered()) hover_tooltip(pic, p0, size, click_zooms);
+    if (ImGui::IsItemHovered()) {
+        const ImVec2 m = ImGui::GetIO().MousePos;
+        hover_tooltip(pic, (m.x - p0.x) / size.x, (m.y - p0.y) / size.y, click_zooms);
+    }
     if (clicked && click_zooms) open_zoom(pic);
     return clicked;
 }

@@ -43,6 +43,9 @@ struct MapPicture {
 // on the legend, and the face's class scores. Clicked: true, and when `click_zooms` the map opens
 // in the zoom (draw_map_zoom).
 bool draw_map(const char* id, const MapPicture& pic, ImVec2 size, bool click_zooms = true);
+// The hover's tooltip for the map point (u, v) in [0, 1]^2 of `pic` (for maps drawn some other
+// way, e.g. turned over Live's video).
+void map_tooltip(const MapPicture& pic, float u, float v);
 // The zoomed map, if one is open: a modal window with the map at the largest size that fits, the
 // same hover; a click or Escape closes it. Call once a frame, after the panels.
 void draw_map_zoom();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/explain/describe.h"
 #include "wasm/app/export.h"
 #include "wasm/app/live.h"
 #include "wasm/app/platform.h"
@@ -119,6 +120,37 @@ void draw_bars(ImDrawList* dl, const LiveFace& f, const std::vector<std::string>
         dl->AddRectFilled(ImVec2(bx, y + 2),
                           ImVec2(bx + bar_w * std::clamp(f.probs[c], 0.f, 1.f), y + th - 2),
                           top ? IM_COL32(240, 165, 25, 255) : IM_COL32(90, 160, 230, 255));
+    }
+}
+
+// The hovered face's map value and class scores: the mouse taken back through the face's
+// (possibly turned) frame to the map's pixels.
+void hover_live_maps(const Session& session, ImVec2 origin, float k, const LiveResult& r) {
+    const ImVec2 m = ImGui::GetIO().MousePos;
+    for (const LiveFace& f : r.faces) {
+        if (!f.map) continue;
+        const auto c = f.frame.corners();
+        const ImVec2 o = to_screen(origin, k, c[0]), a = to_screen(origin, k, c[1]),
+                     b = to_screen(origin, k, c[3]);
+        const ImVec2 ea(a.x - o.x, a.y - o.y), eb(b.x - o.x, b.y - o.y), d(m.x - o.x, m.y - o.y);
+        const float la = ea.x * ea.x + ea.y * ea.y, lb = eb.x * eb.x + eb.y * eb.y;
+        if (la <= 0 || lb <= 0) continue;
+        const float u = (d.x * ea.x + d.y * ea.y) / la, v = (d.x * eb.x + d.y * eb.y) / lb;
+        if (u < 0 || u > 1 || v < 0 || v > 1) continue;
+        const Explanation& e = *f.map;
+        const NormalizedMap nm = normalize_map(e.map, e.norm);
+        MapPicture pic;
+        pic.values = e.map.span();
+        pic.width = e.width;
+        pic.height = e.height;
+        pic.lo = nm.lo;
+        pic.hi = nm.hi;
+        pic.unit = "value";
+        pic.reading = map_reading(e.norm);
+        pic.probs = f.probs;
+        pic.names = &session.class_names();
+        map_tooltip(pic, u, v);
+        return;
     }
 }
 
@@ -253,6 +285,7 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
         draw_bars(dl, f, session.class_names(), b0, b1, right_edge);
     }
     dl->PopClipRect();
+    if (ImGui::IsWindowHovered()) hover_live_maps(session, origin, k, r);
     if (w.result_version != cache.live_drawn_version) {
         smooth_ms(w.stats.delay, now - r.frame_time_ms);
         cache.live_drawn_version = w.result_version;
