@@ -1,7 +1,8 @@
 // One table of every speed target (issue #7 and the explanation targets of #3), gathered from the
 // latest results the three benchmarks wrote into bench/out: latest.json (bash bench/run.sh: core
 // engine under node and natively), browser.json (node bench/browser.mjs: headless Chromium) and
-// methods.json (node bench/methods.mjs: whole explanations against TF.js-wasm and PyTorch).
+// methods.json (node bench/methods.mjs: whole explanations against TF.js-wasm and PyTorch) and
+// large.json (node bench/large.mjs: 224x224 classifiers against onnxruntime-web and PyTorch).
 // Each row names the run it comes from (start time, commit, load), since the three run at
 // different times. Prints markdown and writes bench/out/summary.md.
 //   node bench/summary.mjs [--out bench/out]
@@ -17,6 +18,7 @@ const sources = [
   { file: 'latest.json', command: 'bash bench/run.sh' },
   { file: 'browser.json', command: 'node bench/browser.mjs' },
   { file: 'methods.json', command: 'node bench/methods.mjs' },
+  { file: 'large.json', command: 'node bench/large.mjs' },
 ];
 
 const fmt = (v) => (typeof v === 'number' ? v.toFixed(3) : String(v));

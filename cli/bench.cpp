@@ -8,6 +8,8 @@
 #include "core/base/rng.h"
 #include "core/explain/explain.h"
 #include "core/explain/filters.h"
+#include "core/face/face.h"
+#include "core/image/image.h"
 #include "core/graph/executor.h"
 #include "core/import/model.h"
 #ifdef CNNLENS_HAVE_SIMD
@@ -124,14 +126,117 @@ int bench_method(const Args& a) {
     return 0;
 }
 
+// The per-node table of --profile: mean ms per image of forward and VJP over `images` (runs x
+// batch), slowest first, with each convolution's GFLOP/s against the measured peak.
+void print_profile(const Graph& graph, std::vector<double> ms, std::vector<double> back,
+                   int images) {
+    ms.resize(static_cast<size_t>(graph.size()), 0.0);
+    back.resize(ms.size(), 0.0);
+    std::vector<int> order;
+    double total_f = 0, total_b = 0;
+    for (int i = 0; i < static_cast<int>(ms.size()); ++i) {
+        const size_t k = static_cast<size_t>(i);
+        ms[k] /= images, back[k] /= images;
+        total_f += ms[k], total_b += back[k];
+        if (ms[k] > 0 || back[k] > 0) order.push_back(i);
+    }
+    std::sort(order.begin(), order.end(), [&](int p, int q) {
+        return ms[static_cast<size_t>(p)] + back[static_cast<size_t>(p)] >
+               ms[static_cast<size_t>(q)] + back[static_cast<size_t>(q)];
+    });
+#ifdef CNNLENS_HAVE_SIMD
+    const double peak = measure_roofline(300).gflops;
+#else
+    const double peak = 0;
+#endif
+    std::printf(
+        "  forward ms/image  GFLOP/s  %% of peak  vjp ms/image  op           shape             "
+        " node\n");
+    for (int i : order) {
+        const Node& n = graph.node(i);
+        double gflops = 0;
+        if (const auto* c = std::get_if<ConvAttrs>(&n.attrs); c && ms[static_cast<size_t>(i)] > 0) {
+            const Shape& w = graph.node(n.inputs[1]).shape;
+            gflops = 2.0 * n.shape[1] * n.shape[2] * n.shape[3] * w[0] * w[1] * w[2] /
+                     (ms[static_cast<size_t>(i)] * 1e6);
+        }
+        char eff[32] = "";
+        if (gflops > 0)
+            std::snprintf(eff, sizeof eff, "%7.1f  %8.0f%%", gflops,
+                          peak > 0 ? 100.0 * gflops / peak : 0.0);
+        std::printf("  %15.4f  %-18s  %12.4f  %-12s %-18s %s\n", ms[static_cast<size_t>(i)], eff,
+                    back[static_cast<size_t>(i)], std::string(op_name(n.op)).c_str(),
+                    n.shape.str().c_str(), n.name.c_str());
+    }
+    if (peak > 0) std::printf("  peak: %.1f GFLOP/s per core (bench --roofline)\n", peak);
+    std::printf("  %15.4f  %12.4f  total\n", total_f, total_b);
+}
+
+// `bench --detector DIR` (models/blazeface): face detection of a photo (the astronaut test photo,
+// else a random 640x480 frame as a camera gives): the whole detect() (padding, resampling, the
+// graph, decoding) and, with --profile, the graph's nodes.
+int bench_detector(const Args& a) {
+    const KernelSet* ks = select_kernel_set(a.get("kernels"));
+    if (!ks)
+        return fail("kernel set '" + a.get("kernels") +
+                    "' is not compiled in (available: " + kernel_set_names() + ")");
+    const std::string dir = a.get("detector");
+    auto det = FaceDetector::load(dir, *ks);
+    if (!det) return fail(det.status().message());
+    Image img;
+    if (auto photo = load_image("tests/data/astronaut.jpg")) {
+        img = std::move(*photo);
+    } else {
+        img.width = 640, img.height = 480, img.channels = 3;
+        Rng rng(42);
+        img.pixels.resize(static_cast<size_t>(640) * 480 * 3);
+        for (uint8_t& p : img.pixels) p = static_cast<uint8_t>(rng.uniform(0, 255.99f));
+    }
+    bool ok = true;
+    size_t faces = 0;
+    const int runs = a.get_int("runs", 15);
+    const auto ms = time_runs(a.get_int("warmup", 2), runs, [&] {
+        auto f = det->detect(img);
+        ok &= f.has_value();
+        if (f) faces = f->size();
+    });
+    if (!ok) return fail("bench: face detection failed");
+    if (a.has("profile")) {
+        std::vector<double> node_ms;
+        det->set_profile(&node_ms);
+        for (int r = 0; r < runs; ++r) ok &= det->detect(img).has_value();
+        det->set_profile(nullptr);
+        print_profile(det->graph(), node_ms, {}, runs);
+    }
+#ifdef __EMSCRIPTEN__
+    const char* platform = "wasm";
+#else
+    const char* platform = "native";
+#endif
+    if (a.has("json"))
+        std::printf(
+            "{\"platform\":\"%s\",\"kernels\":%s,\"detector\":%s,\"image\":\"%dx%d\","
+            "\"faces\":%zu,\"ms\":%.3f}\n",
+            platform, json_quote(ks->name).c_str(), json_quote(dir).c_str(), img.width, img.height,
+            faces, median(ms));
+    else
+        std::printf(
+            "%s kernels=%s face detection of a %dx%d photo (%zu face%s found): %.2f ms (median "
+            "of %d)\n",
+            platform, std::string(ks->name).c_str(), img.width, img.height, faces,
+            faces == 1 ? "" : "s", median(ms), runs);
+    return 0;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& a) {
     if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup",
-                            "only", "method", "samples", "profile", "roofline"});
+                            "only", "method", "samples", "profile", "roofline", "detector"});
         !u.empty())
         return fail("bench: unknown option " + u);
     if (a.has("method")) return bench_method(a);
+    if (a.has("detector")) return bench_detector(a);
 #ifdef CNNLENS_HAVE_SIMD
     if (a.has("roofline")) {  // the peak the kernels are measured against
         const Roofline r = measure_roofline(a.get_int("runs", 400));
@@ -192,47 +297,8 @@ int cmd_bench(const Args& a) {
             const Seed seed{logits, seed_class(ex.value(logits).shape(), 3)};
             ok &= ex.backward({&seed, 1}, {&input, 1}, ReluRule::kStandard, grads).is_ok();
         }
-        ms.resize(static_cast<size_t>(model->graph.size()), 0.0);
-        back.resize(ms.size(), 0.0);
-        std::vector<int> order;
-        double total_f = 0, total_b = 0;
-        for (int i = 0; i < static_cast<int>(ms.size()); ++i) {
-            const size_t k = static_cast<size_t>(i);
-            ms[k] /= runs * batch, back[k] /= runs * batch;
-            total_f += ms[k], total_b += back[k];
-            if (ms[k] > 0 || back[k] > 0) order.push_back(i);
-        }
-        std::sort(order.begin(), order.end(), [&](int p, int q) {
-            return ms[static_cast<size_t>(p)] + back[static_cast<size_t>(p)] >
-                   ms[static_cast<size_t>(q)] + back[static_cast<size_t>(q)];
-        });
-#ifdef CNNLENS_HAVE_SIMD
-        const double peak = measure_roofline(300).gflops;
-#else
-        const double peak = 0;
-#endif
-        std::printf(
-            "  forward ms/image  GFLOP/s  %% of peak  vjp ms/image  op           shape             "
-            " node\n");
-        for (int i : order) {
-            const Node& n = model->graph.node(i);
-            double gflops = 0;
-            if (const auto* c = std::get_if<ConvAttrs>(&n.attrs);
-                c && ms[static_cast<size_t>(i)] > 0) {
-                const Shape& w = model->graph.node(n.inputs[1]).shape;
-                gflops = 2.0 * n.shape[1] * n.shape[2] * n.shape[3] * w[0] * w[1] * w[2] /
-                         (ms[static_cast<size_t>(i)] * 1e6);
-            }
-            char eff[32] = "";
-            if (gflops > 0)
-                std::snprintf(eff, sizeof eff, "%7.1f  %8.0f%%", gflops,
-                              peak > 0 ? 100.0 * gflops / peak : 0.0);
-            std::printf("  %15.4f  %-18s  %12.4f  %-12s %-18s %s\n", ms[static_cast<size_t>(i)],
-                        eff, back[static_cast<size_t>(i)], std::string(op_name(n.op)).c_str(),
-                        n.shape.str().c_str(), n.name.c_str());
-        }
-        if (peak > 0) std::printf("  peak: %.1f GFLOP/s per core (bench --roofline)\n", peak);
-        std::printf("  %15.4f  %12.4f  total (one Executor, batch %d)\n", total_f, total_b, batch);
+        print_profile(model->graph, ms, back, runs * batch);
+        std::printf("  (one Executor, batch %d)\n", batch);
     }
     if (!ok) return fail("bench: gradient failed");
     const double f = median(fwd) / batch, g = median(grad) / batch;

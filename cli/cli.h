@@ -15,6 +15,7 @@
 #include "core/face/face.h"
 #include "core/image/image.h"
 #include "core/import/model.h"
+#include "core/report/report.h"
 
 namespace cnnlens::cli {
 
@@ -51,22 +52,16 @@ private:
     bool tty_ = false, shown_ = false;
 };
 
-// Shared by subcommands (defined in explain.cpp).
+// Shared by subcommands (defined in explain.cpp). model_input, display_image and
+// confusion_picture come from core/report/report.h.
 Status write_text(const std::string& path, const std::string& text);
 
 std::string stem_of(const std::string& path);
-// The model input row as a picture (inverse of the value mapping).
-Image display_image(const Tensor& input, const InputSpec& spec);
-Image confusion_picture(const ConfusionMatrix& cm, bool normalized);
 // Image models (task image) see each item center-cropped to the input's aspect, as predict does.
 Expected<ConfusionMatrix> run_confusion(GraphProbe& probe, const Dataset& data, bool center_crop);
 
 // load_model() plus the --preset NAME and --task face|image overrides (defined in predict.cpp).
 Expected<Model> load_model_for(const Args& a, const std::string& path);
-// An image as the model's input: the whole image center-cropped to the input's aspect for an
-// image model (photo_to_input), the image resampled whole for a face model (a face crop: see
-// FaceFinder for photos).
-Tensor model_input(const Model& m, const Image& img);
 // The faces a face model (ModelTask::kFace) is shown in an image: --faces auto|detect|whole
 // (find_faces' FaceSource; auto: a face crop is taken whole, a photo by its detected faces),
 // --align on|off (turn crops so the eyes are level; on by default) and --detector DIR (the
@@ -97,24 +92,6 @@ Expected<Dataset> photo_dataset(const Args& a, const Model& model, const KernelS
 std::string found_face_json_fields(const FoundFace& f, bool align);
 // "at (172, 74) 106x106, turned 4.9 deg" (or ", upright").
 std::string found_face_text(const FoundFace& f);
-
-// Part 5 of `cnnlens report` (report_trust.cpp): the report's methods (saliency, SmoothGrad,
-// LIME) and a random map scored with the trust metrics on `inputs` (each map explains
-// classes[i]), ranked, with their mean deletion and insertion curves; returns the HTML section.
-// `table`, when given, gets the ranking (best first) with each metric's mean.
-struct TrustTable {
-    struct Row {
-        std::string method;
-        double mean_rank = 0;
-        std::vector<double> means;  // one per metric
-    };
-    std::vector<std::string> metrics;
-    std::vector<Row> rows;
-};
-Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Tensor> inputs,
-                                           std::span<const int> classes, uint64_t seed,
-                                           int smoothgrad_samples, int lime_samples,
-                                           TrustTable* table = nullptr);
 
 // Indices of the k largest values, largest first (ties: lower index first).
 std::vector<int> top_classes(std::span<const float> p, int k);

@@ -9,41 +9,6 @@
 
 namespace cnnlens::cli {
 
-Image confusion_picture(const ConfusionMatrix& cm, bool normalized) {
-    const int n = cm.num_classes, cell = 56;
-    std::vector<Image> tiles;
-    GridOptions g;
-    g.columns = n;
-    g.pad = 1;
-    for (int t = 0; t < n; ++t) {
-        for (int p = 0; p < n; ++p) {
-            const double v = cm.normalized(t, p);
-            Image tile;
-            tile.width = tile.height = cell;
-            tile.channels = 4;
-            const Rgba c =
-                colormap_rgba(Colormap::kViridis, std::isnan(v) ? 0.f : static_cast<float>(v));
-            for (int i = 0; i < cell * cell; ++i)
-                tile.pixels.insert(tile.pixels.end(), c.begin(), c.end());
-            char text[32];
-            if (normalized)
-                std::snprintf(text, sizeof text, "%.2f", std::isnan(v) ? 0.0 : v);
-            else
-                std::snprintf(text, sizeof text, "%lld", static_cast<long long>(cm.count(t, p)));
-            const Rgba ink = (!std::isnan(v) && v > 0.6) ? kBlack : kWhite;
-            draw_text(tile, (cell - text_width(text, 2)) / 2, (cell - text_height(text, 2)) / 2,
-                      text, ink, 2);
-            tiles.push_back(std::move(tile));
-        }
-        char h[64];
-        std::snprintf(h, sizeof h, "%s %.0f%%", cm.class_names[static_cast<size_t>(t)].c_str(),
-                      100.0 * (std::isnan(cm.recall(t)) ? 0.0 : cm.recall(t)));
-        g.row_headers.push_back(h);
-    }
-    g.column_headers = cm.class_names;
-    return grid(tiles, g);
-}
-
 void print_confusion(const ConfusionMatrix& cm) {
     const int n = cm.num_classes;
     std::printf("\nrows: true label, columns: prediction (counts; row-normalized below)\n%-10s",

@@ -143,6 +143,7 @@ const char* kUsage =
     "        median time of forward passes and input gradients per image (--profile: per layer)\n"
     "  bench --method NAME|filter [--samples N]   whole explanations of a face\n"
     "  bench --roofline    the multiply-add peak of one core with the simd set's vectors\n"
+    "  bench --detector DIR [--profile]   face detection of a photo (--profile: per node)\n"
     "\n"
     "Models: --preset imagenet (torchvision's mean/std) and --task face|image override the "
     "model's\n"

@@ -70,11 +70,6 @@ Expected<Model> load_model_for(const Args& a, const std::string& path) {
     return model;
 }
 
-Tensor model_input(const Model& m, const Image& img) {
-    return m.spec.task == ModelTask::kImage ? photo_to_input(img, m.spec.input)
-                                            : image_to_input(img, m.spec.input);
-}
-
 std::vector<int> top_classes(std::span<const float> p, int k) {
     std::vector<int> idx(p.size());
     for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int>(i);

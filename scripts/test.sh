@@ -329,6 +329,8 @@ smoke() {
             "${run[@]}" predict --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
         check "$p predict --json top_k" ok '"top_k":\[\{"index":[0-9]+,"class":"[^"]+","probability":[^}]+\}(,\{[^}]+\}){4}\]' \
             "${run[@]}" predict --json --model tests/data/onnx/imagenet_tiny.onnx "$face" || status=1
+        check "$p bench --detector times face detection" ok "face detection of a 512x512 photo \(1 face found\)" \
+            "${run[@]}" bench --detector models/blazeface --runs 1 --warmup 0 || status=1
         check "$p model-info MACs" ok "^237376 multiply-adds per image" \
             "${run[@]}" model-info tests/data/onnx/imagenet_tiny.onnx || status=1
         check "$p model-info guesses the ImageNet preset" ok "values mean/std \(imagenet preset\)" \
@@ -409,6 +411,15 @@ explain_help() {
     echo "$out"
 }
 
+# report_self_contained HTML: counts its pictures that are data: URIs of PNGs and every other
+# reference (src, href, url(), an address); `cnnlens report`'s report.html has only the former.
+report_self_contained() {
+    local data other
+    data=$(grep -o 'src="data:image/png;base64,' "$1" | wc -l)
+    other=$(grep -oE 'src="[^d]|src="d[^a]|href=|url\(|https?:|<script|<link' "$1" | wc -l)
+    echo "$data data: pictures, $other other references"
+}
+
 explanations() {
     is_built native-release || return 0
     local b=${cli[native-release]} out=build/smoke/explain status=0 m methods
@@ -447,6 +458,12 @@ explanations() {
     check "report: part 5 ranks its methods by the trust metrics" ok '"ranking":\[\{"method":' \
         cat build/smoke/report/5_trust.json || status=1
     check -F "report: part 5 in the page, with its plots" ok '<svg' grep -A200 'How far to trust these maps' build/smoke/report/index.html || status=1
+    check "report: report.html is self-contained (every picture a data: URI, no address)" ok "^7 data: pictures, 0 other references$" \
+        report_self_contained build/smoke/report/report.html || status=1
+    check "report: report.zip is a valid stored ZIP of the report's files (Python's zipfile)" ok \
+        "^index.html 1_saliency_masks.png 2_filters.png 2_featuremaps.png 3_lime.png 3_confusion_counts.png 3_confusion_normalized.png 4_smoothgrad.png confusion.json 5_trust.json$" \
+        /usr/bin/python3 -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(' '.join(i.filename for i in z.infolist() if i.compress_type == zipfile.ZIP_STORED))" \
+        build/smoke/report/report.zip || status=1
     check "sanity: the randomization strip of a method" ok "-> .*astronaut_face_saliency_sanity\.png" \
         "$b" sanity --model "$model" --method saliency --layers 3 --out "$out" "$face" || status=1
     check "sanity: a bad mode is an error naming it" error "mode must be cascading or independent, got 'top'" \

@@ -38,10 +38,45 @@ export function createLive({ canvas, getApp, call, download }) {
 
   // Reads the current video frame out into the app when it wants one (once it has drawn the
   // last): the view draws it and the job takes it (the newest replacing one still waiting).
+  // A frame no larger than kMaxSide is copied out as RGBA by WebCodecs (VideoFrame.copyTo
+  // converts from the camera's YUV on the CPU, a few times faster than drawing the video into a
+  // canvas and reading it back); larger frames, and browsers without that conversion, go through
+  // a canvas, which also scales them down.
+  let copying = false, copyRgba = typeof VideoFrame === 'function';
+  let rgba = null;  // the copy's buffer, reused
+  function deliver(app, pixels, w, h, t0) {
+    const p = app._cnnlens_live_frame_buffer(w, h);
+    if (!p) return;
+    app.HEAPU8.set(pixels, p);  // HEAPU8 read now: memory growth replaces the view
+    app._cnnlens_live_frame_ready(t0, performance.now() - t0);
+  }
   function grab() {
     const app = getApp();
-    if (!video || !video.videoWidth || !app._cnnlens_live_wants_frame()) return;
+    if (copying || !video || !video.videoWidth || !app._cnnlens_live_wants_frame()) return;
     const t0 = performance.now();
+    if (copyRgba && Math.max(video.videoWidth, video.videoHeight) <= kMaxSide) {
+      let frame = null;
+      try {
+        frame = new VideoFrame(video);
+      } catch (e) {
+        copyRgba = false;
+      }
+      if (frame) {
+        const { width: w, height: h } = frame.visibleRect;
+        if (!rgba || rgba.byteLength !== w * h * 4) rgba = new Uint8Array(w * h * 4);
+        copying = true;
+        frame.copyTo(rgba, { format: 'RGBA', colorSpace: 'srgb' }).then(() => {
+          frame.close();
+          copying = false;
+          if (video) deliver(getApp(), rgba, w, h, t0);  // Live may have been turned off meanwhile
+        }, () => {  // no RGBA conversion in this browser: the canvas from now on
+          frame.close();
+          copying = false;
+          copyRgba = false;
+        });
+        return;
+      }
+    }
     const s = Math.min(1, kMaxSide / Math.max(video.videoWidth, video.videoHeight));
     const w = Math.round(video.videoWidth * s), h = Math.round(video.videoHeight * s);
     if (!grabCanvas || grabCanvas.width !== w || grabCanvas.height !== h) {
@@ -49,11 +84,7 @@ export function createLive({ canvas, getApp, call, download }) {
       grabCtx = grabCanvas.getContext('2d', { willReadFrequently: true });
     }
     grabCtx.drawImage(video, 0, 0, w, h);
-    const pixels = grabCtx.getImageData(0, 0, w, h).data;
-    const p = app._cnnlens_live_frame_buffer(w, h);
-    if (!p) return;
-    app.HEAPU8.set(pixels, p);  // HEAPU8 read now: memory growth replaces the view
-    app._cnnlens_live_frame_ready(t0, performance.now() - t0);
+    deliver(app, grabCtx.getImageData(0, 0, w, h).data, w, h, t0);
   }
 
   function onVideoFrame() {

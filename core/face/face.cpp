@@ -76,6 +76,9 @@ Expected<FaceDetector> FaceDetector::load_from(const FileSource& files, const Ke
     return d;
 }
 
+const Graph& FaceDetector::graph() const { return impl_->graph; }
+void FaceDetector::set_profile(std::vector<double>* ms) { impl_->executor->set_profile(ms); }
+
 Expected<std::vector<FaceBox>> FaceDetector::detect(const Image& img, const DetectOptions& opt) {
     Impl& m = *impl_;
     if (img.empty()) return invalid_argument("face detection: the image is empty");
@@ -84,16 +87,9 @@ Expected<std::vector<FaceBox>> FaceDetector::detect(const Image& img, const Dete
     const int pad_x = (side - img.width) / 2, pad_y = (side - img.height) / 2;
     const float scale = static_cast<float>(side) / m.size;
     InputSpec spec{m.size, m.size, 3, -1.f, 1.f, {}, {}};
-    Image square;
-    square.width = square.height = side;
-    square.channels = img.channels;
-    square.pixels.assign(static_cast<size_t>(side) * side * img.channels, 0);
-    for (int y = 0; y < img.height; ++y)
-        std::copy_n(&img.pixels[static_cast<size_t>(y) * img.width * img.channels],
-                    static_cast<size_t>(img.width) * img.channels,
-                    &square.pixels[(static_cast<size_t>(y + pad_y) * side + pad_x) * img.channels]);
-    Tensor x = image_to_input(square, spec);
-    CNNLENS_RETURN_IF_ERROR(m.executor->forward(x));
+    const Tensor x = image_to_input_padded(img, side, side, pad_x, pad_y, spec);
+    // Forward-only: the planned pass (buffers reused, fast kernels) keeping just the outputs.
+    CNNLENS_RETURN_IF_ERROR(m.executor->forward(x, m.outputs));
     std::vector<FaceBox> cand;
     size_t anchor = 0;
     for (int grid = 0; grid < 2; ++grid) {

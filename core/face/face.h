@@ -42,6 +42,11 @@ public:
     // detector's 256x256 input ([-1, 1] values), as human's blazeface.ts does.
     Expected<std::vector<FaceBox>> detect(const Image& img, const DetectOptions& options = {});
 
+    // The detector's graph, and a per-node timing of its forward passes (`cnnlens bench
+    // --detector --profile`): see Executor::set_profile.
+    const Graph& graph() const;
+    void set_profile(std::vector<double>* ms);
+
 private:
     FaceDetector() = default;
     struct Impl;

@@ -468,21 +468,73 @@ void resample(const float* src, int sw, int sh, int c, float* dst, int dw, int d
 }
 
 Tensor image_to_input(const Image& img, const InputSpec& spec) {
+    return image_to_input_padded(img, img.width, img.height, 0, 0, spec);
+}
+
+// resample() of the canvas, reading the image's bytes where it lies and skipping the taps on the
+// black border (each would add 0 * weight to the sum, which leaves it unchanged). Each sum takes
+// its taps in resample()'s order, so the values are its own; the loops run tap-major over flat
+// tables, which the compiler vectorises.
+Tensor image_to_input_padded(const Image& img, int canvas_w, int canvas_h, int pad_x, int pad_y,
+                             const InputSpec& spec) {
     CNNLENS_ASSERT(spec.channels == 1 || spec.channels == 3);
-    const int c = spec.channels;
-    std::vector<float> src(static_cast<size_t>(img.width) * img.height * c);
-    for (size_t p = 0; p < static_cast<size_t>(img.width) * img.height; ++p) {
-        const uint8_t* px = &img.pixels[p * img.channels];
-        if (c == 1) {
-            src[p] = img.channels == 1
-                         ? px[0]
-                         : static_cast<float>(0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]);
-        } else {
-            for (int k = 0; k < 3; ++k) src[p * 3 + k] = img.channels == 1 ? px[0] : px[k];
+    CNNLENS_ASSERT(pad_x >= 0 && pad_y >= 0 && pad_x + img.width <= canvas_w &&
+                   pad_y + img.height <= canvas_h);
+    const int c = spec.channels, ic = img.channels, dw = spec.width, dh = spec.height;
+    // Per output position, its taps inside the image: [first[i], first[i + 1]).
+    struct Table {
+        std::vector<int> first, at;
+        std::vector<float> weight;
+    };
+    const auto table = [](int canvas, int dst, int pad, int size) {
+        Table t;
+        for (const auto& taps : axis_taps(canvas, dst)) {
+            t.first.push_back(static_cast<int>(t.at.size()));
+            for (const Tap& tap : taps)
+                if (tap.index - pad >= 0 && tap.index - pad < size) {
+                    t.at.push_back(tap.index - pad);
+                    t.weight.push_back(tap.weight);
+                }
+        }
+        t.first.push_back(static_cast<int>(t.at.size()));
+        return t;
+    };
+    const Table tx = table(canvas_w, dw, pad_x, img.width);
+    const Table ty = table(canvas_h, dh, pad_y, img.height);
+    // The image's values as resample() reads them: RGB bytes, or gray by the luma weights.
+    std::vector<float> line(static_cast<size_t>(img.width) * c);
+    std::vector<float> rows(static_cast<size_t>(img.height) * dw * c);  // horizontal pass
+    for (int y = 0; y < img.height; ++y) {
+        const uint8_t* px = img.pixels.data() + static_cast<size_t>(y) * img.width * ic;
+        for (int x = 0; x < img.width; ++x, px += ic)
+            for (int k = 0; k < c; ++k)
+                line[static_cast<size_t>(x) * c + k] =
+                    c == 3    ? (ic == 1 ? px[0] : px[k])
+                    : ic == 1 ? px[0]
+                              : static_cast<float>(0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]);
+        float* row = rows.data() + static_cast<size_t>(y) * dw * c;
+        for (int x = 0; x < dw; ++x) {
+            double acc[3] = {0.0, 0.0, 0.0};
+            for (int t = tx.first[x]; t < tx.first[x + 1]; ++t) {
+                const float w = tx.weight[t];
+                const float* v = line.data() + static_cast<size_t>(tx.at[t]) * c;
+                for (int k = 0; k < c; ++k) acc[k] += w * v[k];
+            }
+            for (int k = 0; k < c; ++k) row[x * c + k] = static_cast<float>(acc[k]);
         }
     }
-    Tensor out(Shape{1, spec.height, spec.width, c});
-    resample(src.data(), img.width, img.height, c, out.data(), spec.width, spec.height);
+    Tensor out(Shape{1, dh, dw, c});
+    std::vector<double> acc(static_cast<size_t>(dw) * c);
+    for (int y = 0; y < dh; ++y) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int t = ty.first[y]; t < ty.first[y + 1]; ++t) {
+            const float w = ty.weight[t];
+            const float* src = rows.data() + static_cast<size_t>(ty.at[t]) * dw * c;
+            for (size_t i = 0; i < acc.size(); ++i) acc[i] += w * src[i];
+        }
+        float* dst = out.data() + static_cast<size_t>(y) * dw * c;
+        for (size_t i = 0; i < acc.size(); ++i) dst[i] = static_cast<float>(acc[i]);
+    }
     for (int64_t i = 0; i < out.size(); ++i) {
         const int k = static_cast<int>(i % c);
         if (!spec.mean.empty()) {

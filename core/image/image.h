@@ -61,6 +61,11 @@ void resample(const float* src, int sw, int sh, int channels, float* dst, int dw
 // The image as one input row [1, H, W, C]: converted to gray (0.299 R + 0.587 G + 0.114 B) or
 // RGB, resampled to the spec's size, values mapped by the spec.
 Tensor image_to_input(const Image& img, const InputSpec& spec);
+// The same for the image placed at (pad_x, pad_y) on a black canvas_w x canvas_h canvas (the
+// padded square a detector sees), without making the canvas: equal to image_to_input of the
+// canvas, bit for bit.
+Tensor image_to_input_padded(const Image& img, int canvas_w, int canvas_h, int pad_x, int pad_y,
+                             const InputSpec& spec);
 // Writes `count` images' tensors ([1,H,W,C] each) into one batch [count,H,W,C].
 Tensor stack_batch(std::span<const Tensor> rows);
 

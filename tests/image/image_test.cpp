@@ -91,6 +91,50 @@ TEST(Image, InputSpecMapsValues) {
     EXPECT_NEAR(y[3], -2.f, 1e-5);
 }
 
+// A detector's input: the photo on a black square, resampled. Made without the square (and
+// without a float copy of the photo), the values must be those of resample() on the square
+// itself (the taps on black add nothing), for a downscale (area averaging) and an upscale
+// (bilinear), gray and RGB.
+TEST(Image, PaddedInputEqualsTheInputOfThePaddedCanvas) {
+    auto photo = load_image(test::source_path("tests/data/astronaut.jpg"));
+    ASSERT_TRUE(photo) << photo.status().message();
+    auto cut = crop_image(*photo, 40, 10, 300, 170);  // wide: pads above and below
+    ASSERT_TRUE(cut);
+    const Image& img = *cut;
+    for (const auto& [side, channels] : {std::pair{128, 3}, {512, 3}, {96, 1}}) {
+        const int canvas = std::max(img.width, img.height);
+        const int pad_x = (canvas - img.width) / 2, pad_y = (canvas - img.height) / 2;
+        Image square;
+        square.width = square.height = canvas;
+        square.channels = img.channels;
+        square.pixels.assign(static_cast<size_t>(canvas) * canvas * img.channels, 0);
+        for (int y = 0; y < img.height; ++y)
+            std::copy_n(
+                &img.pixels[static_cast<size_t>(y) * img.width * img.channels],
+                static_cast<size_t>(img.width) * img.channels,
+                &square.pixels[(static_cast<size_t>(y + pad_y) * canvas + pad_x) * img.channels]);
+        const InputSpec spec{side, side, channels, -1.f, 1.f, {}, {}};
+        // The square's values through resample(), the float path, mapped to [-1, 1].
+        std::vector<float> values;
+        for (size_t p = 0; p < square.pixels.size(); p += 3)
+            for (int k = 0; k < 3; ++k)
+                values.push_back(channels == 3 ? square.pixels[p + k]
+                                               : static_cast<float>(0.299 * square.pixels[p] +
+                                                                    0.587 * square.pixels[p + 1] +
+                                                                    0.114 * square.pixels[p + 2]));
+        if (channels == 1)
+            for (size_t p = 0; p < values.size() / 3; ++p) values[p] = values[p * 3];
+        Tensor want(Shape{1, side, side, channels});
+        resample(values.data(), canvas, canvas, channels, want.data(), side, side);
+        for (int64_t i = 0; i < want.size(); ++i) want[i] = -1.f + 2.f * (want[i] / 255.f);
+        const Tensor got = image_to_input_padded(img, canvas, canvas, pad_x, pad_y, spec);
+        ASSERT_EQ(got.shape(), want.shape());
+        int differ = 0;
+        for (int64_t i = 0; i < got.size(); ++i) differ += got[i] != want[i];
+        EXPECT_EQ(differ, 0) << "side " << side << ", " << channels << " channels";
+    }
+}
+
 using test::mean_abs_diff;
 
 Expected<Image> decode_bytes(std::string_view bytes, std::string_view name) {

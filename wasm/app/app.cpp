@@ -57,6 +57,7 @@ static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
         {"Two methods", "compare", draw_compare_panel},
         {"Inside the network", "layers", draw_layers_panel},
         {"Confusion matrix", "confusion", draw_confusion_panel},
+        {"Report", "report", draw_report_panel},
         {"Model", "model", draw_model_panel},
     };
     // On a narrow panel (a phone) the views are a list, not tabs cut to a few letters each.

@@ -46,6 +46,13 @@ struct AppState {
     int input_task = 0;       // own-model dialog: 0 face (detector), 1 whole image
     bool trust_open = false;  // the explain panel's Trust section (its scores run while open)
     std::string live_method = "saliency";  // Live's overlay: a cheap method (MethodCost::kLive)
+    // The Report tab (`cnnlens report`'s options; the seed is `seed`). Filter pictures take 64
+    // ascent steps, not the CLI's 256: in the page 64 pictures of 256 steps take minutes.
+    int report_lime_samples = 1000;
+    int report_smoothgrad_samples = 50;
+    int report_filter_steps = 64;
+    int report_layer = -1;              // node; -1: the first convolution with 16 channels
+    bool report_faces_at_hand = false;  // even when a labeled set is loaded
 };
 
 }  // namespace cnnlens::app

@@ -1,6 +1,6 @@
 // The app's commands in one place: the menu bar (File, Help) and their keyboard shortcuts —
-// open, export the view / a map / the JSON / the seven-class grid, switch method, toggle the
-// overlay, cancel. Downloads go through platform_download().
+// open, export the view / a map / the JSON / the seven-class grid, the report, switch method,
+// toggle the overlay, cancel. Downloads go through platform_download().
 #include <imgui.h>
 
 #include <string>
@@ -139,6 +139,14 @@ void draw_menu_bar(AppState& state, Session& session, UiCache& cache) {
             export_class_grid(state, session, cache);
         if (ImGui::MenuItem("Export settings and results as JSON", "Ctrl+Shift+E"))
             export_json(state, session);
+        ImGui::Separator();
+        const ReportRun& report = session.panel_work().report;
+        if (ImGui::MenuItem("Build the report...")) session.panel_work().focus = "report";
+        if (ImGui::MenuItem("Download the report as HTML", nullptr, false,
+                            report.report != nullptr))
+            download_report(report, false);
+        if (ImGui::MenuItem("Download the report as ZIP", nullptr, false, report.report != nullptr))
+            download_report(report, true);
         ImGui::EndMenu();
     }
     if (ImGui::BeginMenu("Live")) {

@@ -239,6 +239,50 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
         }
         return trust_json(session, state);
     }
+    if (verb == "report") {
+        std::string what;
+        in >> what;
+        ReportRun& r = w.report;
+        if (what == "start") {
+            int seed = state.seed, lime = state.report_lime_samples,
+                sg = state.report_smoothgrad_samples, steps = state.report_filter_steps;
+            std::string faces;
+            in >> seed >> lime >> sg >> steps >> faces;
+            state.seed = seed;
+            state.report_lime_samples = lime;
+            state.report_smoothgrad_samples = sg;
+            state.report_filter_steps = steps;
+            state.report_faces_at_hand = faces == "faces";
+            Status s = r.start(session, w, report_options(state),
+                               state.report_faces_at_hand || !w.confusion.data);
+            if (!s) return "{\"error\":" + quoted(s.message()) + "}";
+            w.focus = "report";
+        } else if (what == "cancel") {
+            r.stop();
+        } else if (what == "resume") {
+            r.resume();
+        } else if (what == "html" || what == "zip") {
+            if (!r.report) return "{\"error\":\"the report is not ready\"}";
+            download_report(r, what == "zip");
+        } else if (!what.empty()) {
+            return "{\"error\":" +
+                   quoted("report: unknown command '" + what +
+                          "' (start, cancel, resume, html, zip)") +
+                   "}";
+        }
+        std::string s = "{\"active\":" + std::string(r.active() ? "true" : "false") +
+                        ",\"running\":" + (r.running() ? "true" : "false") +
+                        ",\"stopped\":" + (r.stopped ? "true" : "false") +
+                        ",\"done\":" + (r.report ? "true" : "false") +
+                        ",\"facesAtHand\":" + (r.faces_at_hand ? "true" : "false") +
+                        ",\"progress\":" + number(r.progress) + ",\"stage\":" + quoted(r.stage) +
+                        ",\"source\":" + quoted(r.source) + ",\"error\":" + quoted(r.error);
+        if (r.report)
+            s += ",\"images\":" + std::to_string(r.report->images) +
+                 ",\"htmlBytes\":" + std::to_string(r.report->html.size()) +
+                 ",\"accuracy\":" + number(r.report->confusion.accuracy());
+        return s + "}";
+    }
     if (verb == "grid") {
         std::string s = "{\"method\":" + quoted(w.grid.request.method) +
                         ",\"done\":" + std::to_string(w.grid.maps.size()) + ",\"classes\":[";

@@ -534,6 +534,99 @@ Status TrustRun::step(Session& s, const ProgressFn& yield) {
     return Status::ok();
 }
 
+// --- ReportRun ---------------------------------------------------------------------------------
+
+Status ReportRun::start(Session& s, const PanelWork& w, ReportOptions options, bool faces) {
+    if (!s.ready()) return invalid_argument("report: the models are still loading");
+    const ConfusionRun& c = w.confusion;
+    const bool use_set = !faces && c.data && c.model_version == s.model_version() &&
+                         c.data->class_names.size() == s.class_names().size();
+    Dataset data;
+    if (use_set) {
+        data = *c.data;
+        data.skipped.clear();
+    } else {
+        if (s.faces().empty())
+            return invalid_argument(
+                "report: no labeled set and no face at hand: drop a labeled .csv or open a photo");
+        data.source = s.photo_name();
+        data.format = "faces at hand";
+        data.class_names = s.class_names();
+        for (size_t i = 0; i < s.faces().size(); ++i) {
+            const Face& f = s.faces()[i];
+            data.items.push_back({f.top, "face " + std::to_string(i + 1), f.crop});
+        }
+        options.note =
+            "No labeled set: the " + std::to_string(data.items.size()) + " face" +
+            (data.items.size() == 1 ? "" : "s") + " found in " + s.photo_name() +
+            ", each labelled by its predicted class, so the confusion matrix shows the model "
+            "agreeing with itself, not its accuracy.";
+    }
+    options.kernels = std::string(s.kernels_name());
+    auto b = ReportBuilder::create(s.probe(), std::move(data), std::move(options));
+    if (!b) return b.status();
+    if (use_set && c.matrix)
+        if (Status st = b->use_confusion(*c.matrix); !st) return st;
+    faces_at_hand = !use_set;
+    source = b->data().source + " (" + std::to_string(b->data().size()) +
+             (faces_at_hand ? " faces at hand)" : " faces)");
+    builder = std::make_unique<ReportBuilder>(std::move(*b));
+    in_step = false;  // a step of an earlier report still computing drops its result
+    stopped = false;
+    error.clear();
+    report.reset();
+    progress = builder->progress();
+    stage = builder->stage();
+    model_version_ = s.model_version();
+    ++generation_;
+    ++version;
+    return Status::ok();
+}
+
+Status ReportRun::step(Session& s, const ProgressFn& yield) {
+    StateLock lock(s.state_mutex());
+    if (!builder || !running()) return Status::ok();
+    if (model_version_ != s.model_version()) {
+        builder.reset();
+        error = "the model changed while the report was built; build it again";
+        ++version;
+        return invalid_argument("report: " + error);
+    }
+    std::unique_ptr<ReportBuilder> b = std::move(builder);
+    in_step = true;
+    const int gen = generation_;
+    lock.unlock();
+    const ProgressFn report_progress = [&](float p) {
+        {
+            const StateLock l(s.state_mutex());
+            if (generation_ != gen || stopped) return false;
+            progress = p;
+        }
+        return !yield || yield(p);
+    };
+    Status st = b->step(report_progress);
+    lock.lock();
+    if (generation_ != gen) return Status::ok();  // started again meanwhile: this one is dropped
+    in_step = false;
+    progress = b->progress();
+    stage = b->stage();
+    ++version;
+    if (!st && st.code() == ErrorCode::kCancelled) {
+        builder = std::move(b);  // stopped, or redone next time
+        return Status::ok();
+    }
+    if (!st) {
+        error = st.message();
+        return st;
+    }
+    if (b->done()) {
+        report = std::make_shared<const Report>(*b->report());
+        return Status::ok();
+    }
+    builder = std::move(b);
+    return Status::ok();
+}
+
 Status step_panels(Session& s, PanelWork& w, const ProgressFn& yield) {
     if (StateLock lock(s.state_mutex()); !s.ready()) return Status::ok();
     Status first;
@@ -545,6 +638,7 @@ Status step_panels(Session& s, PanelWork& w, const ProgressFn& yield) {
     keep(w.layers.step(s, yield));
     keep(w.confusion.step(s));
     keep(w.trust.step(s, yield));
+    keep(w.report.step(s, yield));
     return first;
 }
 
@@ -554,7 +648,7 @@ bool panels_busy(const Session& s, const PanelWork& w) {
         s.selected_face() && w.layers.maps_layer >= 0 &&
         (w.layers.maps_key != face_key(s) || w.layers.maps_node != w.layers.maps_layer);
     return maps_wanted || w.layers.filtering() || w.confusion.running() ||
-           w.side.pending.has_value() || w.trust.busy(s) ||
+           w.side.pending.has_value() || w.trust.busy(s) || w.report.running() ||
            (s.selected_face() && w.grid.key == face_key(s) && !w.grid.complete(s));
 }
 

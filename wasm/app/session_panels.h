@@ -1,6 +1,7 @@
 // The work behind the extra panels, none of it UI: the seven-class grid, a second method side
 // by side, the layer browser (feature maps and filter pictures), the confusion matrix of a
-// dropped labeled set, the Trust section's scores, and the files of a user's own model. Long
+// dropped labeled set, the Trust section's scores, the seed's report, and the files of a user's
+// own model. Long
 // work is cut into steps of bounded size (one map, one filter picture, one batch of faces, one
 // family of trust scores) that the app runs one per frame, so the page keeps drawing and
 // every job shows its progress and can be stopped.
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +26,7 @@
 #include "core/eval/sanity.h"
 #include "core/explain/feature_maps.h"
 #include "core/explain/filters.h"
+#include "core/report/report.h"
 #include "wasm/app/session.h"
 
 namespace cnnlens::app {
@@ -128,6 +131,38 @@ struct ConfusionRun {
     void stop() { stopped = true; }
     void resume() { stopped = false; }
     Status step(Session& s);
+};
+
+// The seed's report (core/report/report.h, what `cnnlens report` writes) in the page: of the
+// Confusion tab's labeled set (its matrix reused when it is done for this model), or, without
+// one, of the faces at hand: the photo's faces, each labelled by its predicted class (the report
+// says so). One builder step per step(); the builder leaves the lock while it computes and comes
+// back, so the UI reads `progress`, `stage` and the result, never the builder itself.
+struct ReportRun {
+    std::unique_ptr<ReportBuilder> builder;  // null while a step computes, or when none
+    bool in_step = false;                    // the job holds the builder
+    bool stopped = false;                    // Cancel: nothing runs until resume()
+    bool faces_at_hand = false;              // the set is the photo's faces
+    std::string source;                      // "course_10.csv (10 faces)"
+    std::string error;                       // the build's error (it ended)
+    float progress = 0.f;
+    std::string stage;
+    std::shared_ptr<const Report> report;  // once done
+    int version = 0;                       // bumps with each start, step and result
+
+    // Starts a report with `options` (seed, samples, layer, ascent); kernels and the note are
+    // filled here. Uses the labeled set unless `faces` or there is none; errors (no set and no
+    // face, a set for other classes) change nothing.
+    Status start(Session& s, const PanelWork& w, ReportOptions options, bool faces);
+    void stop() { stopped = true; }
+    void resume() { stopped = false; }
+    bool active() const { return (builder || in_step) && !report && error.empty(); }
+    bool running() const { return active() && !stopped; }
+    Status step(Session& s, const ProgressFn& yield = {});
+
+private:
+    int model_version_ = -1;
+    int generation_ = 0;
 };
 
 // How far to trust the explanation shown (Session::explanation()), on its face: the trust
@@ -249,10 +284,11 @@ struct PanelWork {
     LayerBrowser layers;
     ConfusionRun confusion;
     TrustRun trust;
+    ReportRun report;
     ModelFiles model;
     int model_version_seen = -1;
     // What happened last that the UI should show (tab to bring forward: "explain",
-    // "confusion", "model"; empty when nothing).
+    // "confusion", "report", "model"; empty when nothing).
     std::string focus;
     std::string tab;  // the tab drawn last frame (the UI's, for the test hook)
 };

@@ -117,6 +117,11 @@ void draw_layers_panel(AppState& state, Session& session, UiCache& cache);      
 void draw_confusion_panel(AppState& state, Session& session,
                           UiCache& cache);                                 // panel_confusion.cpp
 void draw_model_panel(AppState& state, Session& session, UiCache& cache);  // panel_model.cpp
+// The Report tab (panel_report.cpp); the report's options as the tab's settings give them, and
+// its downloads (the HTML file or the ZIP), as its buttons and the test hook use them.
+void draw_report_panel(AppState& state, Session& session, UiCache& cache);
+ReportOptions report_options(const AppState& state);
+void download_report(const ReportRun& run, bool zip);
 // The Trust section under the explain panel's map (its scores are session.panel_work().trust).
 void draw_trust_panel(AppState& state, Session& session, UiCache& cache);  // panel_trust.cpp
 // The face with a map over it, as the explain panel shows it (4x, the state's colormap and
@@ -132,8 +137,10 @@ bool atlas_tile(const Texture& t, int k, int columns, int tile_w, int tile_h, fl
 // "channel K", "grid", "confusion", "cell TRUTH PRED", "open TRUTH PRED INDEX", "install LO HI",
 // "confirm" (install the waiting model with the input it proposes), "task face|image",
 // "selection" (selected face, face count, alignment), "align on|off", "help" (HelpTrace),
-// "help close" (closes the card), "layout N" (layout_trace.h: text cut off and maps drawn in the
-// last N frames, and the map zoom).
+// "help close" (closes the card), "report" (the Report tab's state), "report start SEED LIME
+// SMOOTHGRAD STEPS [faces]" (its settings, then Build), "report cancel|resume", "report html|zip"
+// (the download buttons), "layout N" (layout_trace.h: text cut off and maps drawn in the last N
+// frames, and the map zoom).
 // Unknown commands answer {"error": ...}.
 std::string panels_hook_command(AppState& state, Session& session, UiCache& cache,
                                 std::string_view command);

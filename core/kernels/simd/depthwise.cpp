@@ -24,6 +24,35 @@ struct Gather {
     float alpha;
 };
 
+// Channels [c, c + NV * L) of `px` pixels sharing taps (pixel q reads sp[t] + q * d): NV * px
+// accumulator chains, each weight vector loaded once for all pixels. Returns c + NV * L.
+template <int NV, int PX>
+inline int block(const Gather& p, int n, const float* const* sp, const float* const* wp, int64_t d,
+                 float* o, int c, bool vec_act) {
+    using V = Vec;
+    using T = V::T;
+    constexpr int L = V::kLanes;
+    const int C = p.channels;
+    T a[PX][NV];
+    for (int q = 0; q < PX; ++q)
+        for (int v = 0; v < NV; ++v) {
+            const float* at = o + q * C + c + v * L;
+            a[q][v] = p.load_dst ? V::load(at) : p.bias ? V::load(p.bias + c + v * L) : V::zero();
+        }
+    for (int t = 0; t < n; ++t) {
+        const float* s = sp[t] + c;
+        const float* w = wp[t] + c;
+        for (int v = 0; v < NV; ++v) {
+            const T wv = V::load(w + v * L);
+            for (int q = 0; q < PX; ++q) a[q][v] = V::fma(V::load(s + q * d + v * L), wv, a[q][v]);
+        }
+    }
+    for (int q = 0; q < PX; ++q)
+        for (int v = 0; v < NV; ++v)
+            V::store(o + q * C + c + v * L, vec_act ? activate(p.act, p.alpha, a[q][v]) : a[q][v]);
+    return c + NV * L;
+}
+
 // Rows [y0, y1) of one image; sp and wp hold one pointer per tap (scratch).
 void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const float** sp,
             const float** wp) {
@@ -77,59 +106,17 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
                 // and eight accumulator chains hide the multiply-add latency.
                 const int64_t d = static_cast<int64_t>(p.xs->step[x + 1]) * C;
                 float* o2 = o + C;
-                for (; c + 4 * L <= C; c += 4 * L) {
-                    T a0 = init(o, c), a1 = init(o, c + L), a2 = init(o, c + 2 * L),
-                      a3 = init(o, c + 3 * L);
-                    T b0 = init(o2, c), b1 = init(o2, c + L), b2 = init(o2, c + 2 * L),
-                      b3 = init(o2, c + 3 * L);
-                    for (int t = 0; t < n; ++t) {
-                        const float* s0 = sp[t] + c;
-                        const float* s1 = s0 + d;
-                        const float* w = wp[t] + c;
-                        const T w0 = V::load(w), w1 = V::load(w + L), w2 = V::load(w + 2 * L),
-                                w3 = V::load(w + 3 * L);
-                        a0 = V::fma(V::load(s0), w0, a0), b0 = V::fma(V::load(s1), w0, b0);
-                        a1 = V::fma(V::load(s0 + L), w1, a1), b1 = V::fma(V::load(s1 + L), w1, b1);
-                        a2 = V::fma(V::load(s0 + 2 * L), w2, a2),
-                        b2 = V::fma(V::load(s1 + 2 * L), w2, b2);
-                        a3 = V::fma(V::load(s0 + 3 * L), w3, a3),
-                        b3 = V::fma(V::load(s1 + 3 * L), w3, b3);
-                    }
-                    if (vec_act) {
-                        a0 = activate(p.act, p.alpha, a0), a1 = activate(p.act, p.alpha, a1);
-                        a2 = activate(p.act, p.alpha, a2), a3 = activate(p.act, p.alpha, a3);
-                        b0 = activate(p.act, p.alpha, b0), b1 = activate(p.act, p.alpha, b1);
-                        b2 = activate(p.act, p.alpha, b2), b3 = activate(p.act, p.alpha, b3);
-                    }
-                    V::store(o + c, a0), V::store(o + c + L, a1), V::store(o + c + 2 * L, a2),
-                        V::store(o + c + 3 * L, a3);
-                    V::store(o2 + c, b0), V::store(o2 + c + L, b1), V::store(o2 + c + 2 * L, b2),
-                        V::store(o2 + c + 3 * L, b3);
-                }
+                while (c + 4 * L <= C) c = block<4, 2>(p, n, sp, wp, d, o, c, vec_act);
+                if (c + 2 * L <= C) c = block<2, 2>(p, n, sp, wp, d, o, c, vec_act);
+                if (c + L <= C) c = block<1, 2>(p, n, sp, wp, d, o, c, vec_act);
                 rest(o, 0, c);
                 rest(o2, d, c);
                 for (int t = 0; t < n; ++t) sp[t] += d;  // now pixel x + 1's taps
                 ++x;
                 continue;
             }
-            for (; c + 4 * L <= C; c += 4 * L) {
-                T a0 = init(o, c), a1 = init(o, c + L), a2 = init(o, c + 2 * L),
-                  a3 = init(o, c + 3 * L);
-                for (int t = 0; t < n; ++t) {
-                    const float* s = sp[t] + c;
-                    const float* w = wp[t] + c;
-                    a0 = V::fma(V::load(s), V::load(w), a0);
-                    a1 = V::fma(V::load(s + L), V::load(w + L), a1);
-                    a2 = V::fma(V::load(s + 2 * L), V::load(w + 2 * L), a2);
-                    a3 = V::fma(V::load(s + 3 * L), V::load(w + 3 * L), a3);
-                }
-                if (vec_act) {
-                    a0 = activate(p.act, p.alpha, a0), a1 = activate(p.act, p.alpha, a1);
-                    a2 = activate(p.act, p.alpha, a2), a3 = activate(p.act, p.alpha, a3);
-                }
-                V::store(o + c, a0), V::store(o + c + L, a1), V::store(o + c + 2 * L, a2),
-                    V::store(o + c + 3 * L, a3);
-            }
+            while (c + 4 * L <= C) c = block<4, 1>(p, n, sp, wp, 0, o, c, vec_act);
+            if (c + 2 * L <= C) c = block<2, 1>(p, n, sp, wp, 0, o, c, vec_act);
             rest(o, 0, c);
         }
     }

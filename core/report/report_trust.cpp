@@ -1,18 +1,18 @@
-// Part 5 of `cnnlens report`: how far to trust the report's maps. The methods of parts 1, 3 and 4
+// Part 5 of the report: how far to trust the report's maps. The methods of parts 1, 3 and 4
 // (saliency, LIME, SmoothGrad), and a seeded random map as the floor every method must clear, are
-// scored on the report's images with the trust metrics of core/eval/metric.h; the page ranks
+// scored on the report's images with the trust metrics of core/eval/metric.h; the section ranks
 // them metric by metric and overall, and plots their mean deletion and insertion curves against
 // the random pixel order. Plots are inline SVG: they scale with the page and need no file.
+#include "core/report/report_trust.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "cli/cli.h"
 #include "core/base/assert.h"
 #include "core/base/rng.h"
-#include "core/eval/metric.h"
 
-namespace cnnlens::cli {
+namespace cnnlens {
 namespace {
 
 // The metrics the ranking reads, in the table's order. Sparseness and complexity say how
@@ -21,16 +21,6 @@ constexpr const char* kRanked[] = {
     "deletion_auc", "insertion_auc", "road_morf", "road_lerf", "faithfulness_correlation",
     "infidelity"};
 constexpr const char* kShown[] = {"sparseness", "complexity"};
-
-struct Scored {
-    std::string label;
-    const ExplanationMethod* method = nullptr;  // null: the random map
-    Params params;
-    std::vector<std::vector<double>> values;  // [metric][image]
-    std::vector<double> deletion, insertion;  // mean curves over the images
-    std::vector<double> rank;                 // per ranked metric (1 = best; ties share the mean)
-    double mean_rank = 0;
-};
 
 std::string fmt(const char* f, double v) {
     char b[64];
@@ -70,9 +60,8 @@ std::string svg_plot(const std::string& title, const std::string& y_label,
     auto px = [&](double f) { return kL + f * pw; };
     auto py = [&](double v) { return kT + (1.0 - std::clamp(v, 0.0, 1.0)) * ph; };
     std::string s =
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + std::to_string(kW) + " " +
-        std::to_string(kH) + "\" width=\"" + std::to_string(kW) + "\" height=\"" +
-        std::to_string(kH) +
+        "<svg viewBox=\"0 0 " + std::to_string(kW) + " " + std::to_string(kH) + "\" width=\"" +
+        std::to_string(kW) + "\" height=\"" + std::to_string(kH) +
         "\" font-family=\"system-ui,sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"" +
         title + "\">\n";
     s += "<text x=\"" + std::to_string(kL) + "\" y=\"14\" font-weight=\"bold\">" + title +
@@ -140,131 +129,124 @@ std::vector<double> ranks(const std::vector<double>& v, bool higher_is_better) {
 
 }  // namespace
 
-Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Tensor> inputs,
-                                           std::span<const int> classes, uint64_t seed,
-                                           int smoothgrad_samples, int lime_samples,
-                                           TrustTable* table) {
-    CNNLENS_ASSERT(inputs.size() == classes.size());
-    std::vector<Scored> methods(4);
-    methods[0].label = "saliency";
-    methods[0].method = find_method("saliency");
-    methods[1].label = "SmoothGrad";
-    methods[1].method = find_method("smoothgrad");
-    methods[1].params.set("samples", smoothgrad_samples);
-    methods[2].label = "LIME";
-    methods[2].method = find_method("lime");
-    methods[2].params.set("samples", lime_samples);
-    methods[3].label = "random map";
-    std::vector<const MetricDef*> metrics;
-    for (const char* n : kRanked) metrics.push_back(find_metric(n));
-    for (const char* n : kShown) metrics.push_back(find_metric(n));
+TrustScores trust_start(const ReportOptions& options, size_t images) {
+    TrustScores t;
+    t.images = images;
+    t.methods.resize(4);
+    t.methods[0].label = "saliency";
+    t.methods[0].method = find_method("saliency");
+    t.methods[1].label = "SmoothGrad";
+    t.methods[1].method = find_method("smoothgrad");
+    t.methods[1].params.set("samples", options.smoothgrad_samples);
+    t.methods[2].label = "LIME";
+    t.methods[2].method = find_method("lime");
+    t.methods[2].params.set("samples", options.lime_samples);
+    t.methods[3].label = "random map";
+    for (const char* n : kRanked) t.metrics.push_back(find_metric(n));
+    for (const char* n : kShown) t.metrics.push_back(find_metric(n));
+    for (TrustScores::Method& m : t.methods) m.values.assign(t.metrics.size(), {});
+    return t;
+}
+
+Status trust_score(TrustScores& t, GraphProbe& probe, size_t method, size_t image, const Tensor& x,
+                   int cls, const Tensor& map, uint64_t seed, const ProgressFn& progress) {
+    CNNLENS_ASSERT(method < t.methods.size() && image < t.images);
+    TrustScores::Method& m = t.methods[method];
     // Deletion and insertion come from deletion_insertion itself (it also gives the curves), the
     // rest from compute_metrics, with the same options `cnnlens evaluate` uses by default.
-    std::vector<const MetricDef*> rest(metrics.begin() + 2, metrics.end());
+    const std::vector<const MetricDef*> rest(t.metrics.begin() + 2, t.metrics.end());
     const MetricOptions mo = seeded_metric_options(seed);
     FaithfulnessOptions curves = mo.deletion;
     curves.random_orders = 3;
-    std::vector<double> random_deletion, random_insertion;
-
-    Progress bar("report: trust scores");
-    const size_t total = inputs.size() * methods.size();
-    size_t done = 0;
-    for (Scored& m : methods) {
-        m.values.assign(metrics.size(), {});
-        for (size_t i = 0; i < inputs.size(); ++i) {
-            const Tensor& x = inputs[i];
-            const int64_t h = x.shape()[1], w = x.shape()[2];
-            MetricInput in;
-            in.probe = &probe;
-            in.image = x.clone();
-            in.target.cls = classes[i];
-            if (m.method) {
-                in.target.score = m.method->traits().default_score;
-                ExplainContext ctx(probe);
-                ctx.seed = seed;
-                auto e = m.method->explain(x, in.target, m.params, ctx);
-                if (!e) return Status(e.status().code(), m.label + ": " + e.status().message());
-                in.map = std::move(e->map);
-                in.method = m.method;
-                in.params = m.params;
-                in.explain_seed = seed;
-            } else {
-                Rng rng(seed + 7919 * (i + 1));
-                in.map = Tensor(Shape{h, w});
-                for (int64_t k = 0; k < in.map.size(); ++k) in.map[k] = rng.uniform();
-            }
-            auto di = deletion_insertion(probe, x, in.map, classes[i], curves);
-            if (!di) return Status(di.status().code(), m.label + ": " + di.status().message());
-            m.values[0].push_back(di->deletion.auc);
-            m.values[1].push_back(di->insertion.auc);
-            auto add_curve = [&](std::vector<double>& acc, const FaithCurve& c) {
-                if (acc.empty()) acc.assign(c.score.size(), 0.0);
-                for (size_t k = 0; k < c.score.size(); ++k)
-                    acc[k] += c.score[k] / static_cast<double>(inputs.size());
-            };
-            add_curve(m.deletion, di->deletion);
-            add_curve(m.insertion, di->insertion);
-            if (!m.method) {
-                add_curve(random_deletion, di->deletion_random);
-                add_curve(random_insertion, di->insertion_random);
-            }
-            auto v = compute_metrics(in, rest, mo);
-            if (!v) return Status(v.status().code(), m.label + ": " + v.status().message());
-            for (size_t k = 0; k < rest.size(); ++k) m.values[k + 2].push_back((*v)[k]);
-            bar(static_cast<float>(++done) / static_cast<float>(total));
-        }
+    const int64_t h = x.shape()[1], w = x.shape()[2];
+    MetricInput in;
+    in.probe = &probe;
+    in.image = x.clone();
+    in.target.cls = cls;
+    if (m.method) {
+        in.target.score = m.method->traits().default_score;
+        in.map = map.clone();
+        in.method = m.method;
+        in.params = m.params;
+        in.explain_seed = seed;
+    } else {
+        Rng rng(seed + 7919 * (image + 1));
+        in.map = Tensor(Shape{h, w});
+        for (int64_t k = 0; k < in.map.size(); ++k) in.map[k] = rng.uniform();
     }
-    bar.done();
+    // The curves take most of the time: they get the first 40 % of the progress.
+    auto part = [&](float lo, float hi) -> ProgressFn {
+        if (!progress) return {};
+        return [&progress, lo, hi](float f) { return progress(lo + (hi - lo) * f); };
+    };
+    auto di = deletion_insertion(probe, x, in.map, cls, curves, part(0.f, 0.4f));
+    if (!di) return Status(di.status().code(), m.label + ": " + di.status().message());
+    auto v = compute_metrics(in, rest, mo, part(0.4f, 1.f));
+    if (!v) return Status(v.status().code(), m.label + ": " + v.status().message());
+    // Every part is computed: only now is anything kept, so a cancelled step changes nothing.
+    m.values[0].push_back(di->deletion.auc);
+    m.values[1].push_back(di->insertion.auc);
+    const double n = static_cast<double>(t.images);
+    auto add_curve = [&](std::vector<double>& acc, const FaithCurve& c) {
+        if (acc.empty()) acc.assign(c.score.size(), 0.0);
+        for (size_t k = 0; k < c.score.size() && k < acc.size(); ++k) acc[k] += c.score[k] / n;
+    };
+    add_curve(m.deletion, di->deletion);
+    add_curve(m.insertion, di->insertion);
+    if (!m.method) {
+        add_curve(t.random_deletion, di->deletion_random);
+        add_curve(t.random_insertion, di->insertion_random);
+    }
+    for (size_t k = 0; k < rest.size(); ++k) m.values[k + 2].push_back((*v)[k]);
+    return Status::ok();
+}
 
+std::string trust_html(TrustScores& t, uint64_t seed, TrustTable& table) {
+    std::vector<TrustScores::Method>& methods = t.methods;
+    const std::vector<const MetricDef*>& metrics = t.metrics;
     const size_t n_ranked = std::size(kRanked);
-    for (Scored& m : methods) m.rank.assign(n_ranked, 0.0);
+    for (TrustScores::Method& m : methods) m.rank.assign(n_ranked, 0.0);
     for (size_t k = 0; k < n_ranked; ++k) {
         std::vector<double> means;
-        for (const Scored& m : methods) means.push_back(mean_of(m.values[k]));
+        for (const TrustScores::Method& m : methods) means.push_back(mean_of(m.values[k]));
         const std::vector<double> r = ranks(means, metrics[k]->higher_is_better);
         for (size_t j = 0; j < methods.size(); ++j) methods[j].rank[k] = r[j];
     }
-    for (Scored& m : methods) m.mean_rank = mean_of(m.rank);
+    for (TrustScores::Method& m : methods) m.mean_rank = mean_of(m.rank);
     std::vector<size_t> order(methods.size());
     for (size_t j = 0; j < order.size(); ++j) order[j] = j;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
         return methods[a].mean_rank < methods[b].mean_rank;
     });
 
-    if (table) {
-        table->metrics.clear();
-        for (const MetricDef* d : metrics) table->metrics.emplace_back(d->name);
-        table->rows.clear();
-        for (size_t j : order) {
-            TrustTable::Row r;
-            r.method = methods[j].label;
-            r.mean_rank = methods[j].mean_rank;
-            for (const auto& v : methods[j].values) r.means.push_back(mean_of(v));
-            table->rows.push_back(std::move(r));
-        }
+    table.metrics.clear();
+    for (const MetricDef* d : metrics) table.metrics.emplace_back(d->name);
+    table.rows.clear();
+    for (size_t j : order) {
+        TrustTable::Row r;
+        r.method = methods[j].label;
+        r.mean_rank = methods[j].mean_rank;
+        for (const auto& v : methods[j].values) r.means.push_back(mean_of(v));
+        table.rows.push_back(std::move(r));
     }
 
     std::string html =
         "<h2>5. How far to trust these maps</h2>\n<p>The methods of parts 1, 3 and 4, and a random "
-        "map as the floor, "
-        "scored on the " +
-        std::to_string(inputs.size()) +
+        "map as the floor, scored on the " +
+        std::to_string(t.images) +
         " images above (each map explains the image's row class), with the trust metrics of "
-        "<code>cnnlens "
-        "evaluate</code> at its defaults (seed " +
+        "<code>cnnlens evaluate</code> at its defaults (seed " +
         std::to_string(seed) +
         "). Ranked by the mean of their ranks on the faithfulness metrics (1 = best); mean "
-        "&plusmn; standard "
-        "deviation over the images, the rank in brackets. Sparseness and complexity say how "
-        "concentrated a map is, "
-        "not whether it is right: shown, not ranked.</p>\n<table>\n<tr><th "
-        "style=\"text-align:left\">method</th><th>mean rank</th>";
+        "&plusmn; standard deviation over the images, the rank in brackets. Sparseness and "
+        "complexity say how concentrated a map is, not whether it is right: shown, not "
+        "ranked.</p>\n<table>\n<tr><th style=\"text-align:left\">method</th><th>mean rank</th>";
     for (const MetricDef* d : metrics)
         html += "<th title=\"" + std::string(d->good) + "\">" + std::string(d->title) +
                 (d->higher_is_better ? " &uarr;" : " &darr;") + "</th>";
     html += "</tr>\n";
     for (size_t j : order) {
-        const Scored& m = methods[j];
+        const TrustScores::Method& m = methods[j];
         html += "<tr><td style=\"text-align:left\">" + m.label + "</td><td>" +
                 fmt("%.2f", m.mean_rank) + "</td>";
         for (size_t k = 0; k < metrics.size(); ++k) {
@@ -287,16 +269,13 @@ Expected<std::string> report_trust_section(GraphProbe& probe, std::span<const Te
         del.push_back({methods[j].label, colours[j], &methods[j].deletion});
         ins.push_back({methods[j].label, colours[j], &methods[j].insertion});
     }
-    del.push_back({"random order", colours[3], &random_deletion, true});
-    ins.push_back({"random order", colours[3], &random_insertion, true});
+    del.push_back({"random order", colours[3], &t.random_deletion, true});
+    ins.push_back({"random order", colours[3], &t.random_insertion, true});
     html +=
-        "<p>Mean curves over the images: the class probability as the pixels a map ranks first are "
-        "blurred away (deletion: "
-        "lower is better) or put back into the blurred image (insertion: higher is better); "
-        "dashed, the same pixels in "
-        "random order.</p>\n<div>\n" +
+        "<p>Mean curves over the images: the class probability as the pixels a map ranks first "
+        "are blurred away (deletion: lower is better) or put back into the blurred image "
+        "(insertion: higher is better); dashed, the same pixels in random order.</p>\n<div>\n" +
         svg_plot("Deletion", "p(class)", del) + svg_plot("Insertion", "p(class)", ins) + "</div>\n";
     return html;
 }
-
-}  // namespace cnnlens::cli
+}  // namespace cnnlens
