@@ -1,7 +1,8 @@
 // The layout at three sizes, in the threaded build (served cross-origin isolated): a 1280x800 and
 // a 1920x1080 window and a 390x844 phone at devicePixelRatio 3. At each, the example photo is
 // opened and every view is visited (Explain with a method run, All classes, Two methods, Inside
-// the network with feature maps and filter pictures, Confusion matrix with a labeled CSV, Model);
+// the network with feature maps and filter pictures, Confusion matrix with a labeled CSV, Model,
+// Report (its settings, not run));
 // each must draw no text wider than the space it had and no item out of view (the app's layout
 // trace: wasm/app/layout_trace.h), and each map group must fill at least 60 % of its region
 // along the limiting dimension. At 1280x800 a click on the Explain map zooms it and Escape
@@ -129,6 +130,11 @@ for (const size of kSizes) {
       await idle();
       await shot('6-model');
       await check('model');
+
+      await panels('tab report');
+      await idle();
+      await shot('6b-report');
+      await check('report');
 
       if (size.name === '1280x800') {  // a click zooms the Explain map, Escape closes it
         await panels('tab explain');
