@@ -35,7 +35,9 @@ static void layer_combo(AppState& state, Session& session) {
     LayerBrowser& lb = session.panel_work().layers;
     lb.sync(session);
     const LayerInfo* shown = state.report_layer >= 0 ? lb.find(state.report_layer) : nullptr;
-    ImGui::SetNextItemWidth(ui_px(280));
+    ImGui::SetNextItemWidth(std::min(ui_px(280), ImGui::GetContentRegionAvail().x -
+                                                     ImGui::CalcTextSize("Layer of part 2").x -
+                                                     ImGui::GetStyle().ItemInnerSpacing.x));
     if (begin_combo("Layer of part 2", shown ? shown->name : "first conv, 16+ filters")) {
         if (ImGui::Selectable("first conv, 16+ filters", state.report_layer < 0))
             state.report_layer = -1;
