@@ -498,7 +498,7 @@ fuzz_finish() {
 
 # e2e: the browser app in headless Chromium (tests/e2e/*.test.mjs, node's test runner), compared
 # with the native CLI, both builds (threads.test.mjs and imagenet.test.mjs serve the site with and
-# without COOP/COEP); its test counts (TAP summary) are added to the totals. e2e_start runs it in
+# without COOP/COEP; layout.test.mjs with them, so it runs the threaded build); its test counts (TAP summary) are added to the totals. e2e_start runs it in
 # the background while the CLI checks run: the page leaves a good part of a core idle (it waits on
 # frames and on the browser), and the checks fill it. e2e_finish waits and counts.
 e2e_start() {

@@ -431,6 +431,10 @@ window.cnnlensTest = {
   // The Trust section: trust() its state and scores; trust('open'), trust('slow') (the slow
   // scores and the randomization check), trust('cancel'), trust('close') as its header and buttons.
   trust(command = '') { return this.panels(command ? `trust ${command}` : 'trust'); },
+  // The layout trace of the last `frames` frames (wasm/app/layout_trace.h): {frame, clipped:
+  // [{kind: 'text'|'item', text, window, need, have (pixels), frame}], maps: [{panel, rect:
+  // [x, y, w, h], region: [w, h], frame}], zoom: {open, rect}}, in framebuffer pixels.
+  layout(frames = 2) { return this.panels(`layout ${frames}`); },
   // Resolves when the extra panels have no job left (filters, confusion, class grid, second map).
   panelsIdle() { return untilFrame(() => !this.panels('state').busy); },
   // The explanation job: {pending, running, progress (0..1), partial, version}.

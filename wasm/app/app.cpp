@@ -21,8 +21,7 @@ static void draw_toolbar(AppState& state, Session& session) {
         ImGui::SetTooltip(
             "Classify and explain the faces the camera sees as they move. The video stays in this "
             "page.");
-    ImGui::SameLine();
-    ImGui::TextDisabled(
+    hint_beside(
         "or drop / paste (Ctrl+V) a photo anywhere.  Images never leave your device: "
         "everything is computed in this page.");
     if (!state.error.empty()) {
@@ -30,9 +29,10 @@ static void draw_toolbar(AppState& state, Session& session) {
         ImGui::BeginChild(
             "error", ImVec2(0, ImGui::GetFrameHeight() + 2 * ImGui::GetStyle().WindowPadding.y),
             true, ImGuiWindowFlags_NoScrollbar);
+        const float dismiss = ImGui::CalcTextSize("Dismiss").x + ui_px(24);
         ImGui::AlignTextToFramePadding();
-        ImGui::TextUnformatted(state.error.c_str());
-        ImGui::SameLine(ImGui::GetWindowWidth() - 90);
+        text_fit(state.error, ImGui::GetContentRegionAvail().x - dismiss);
+        ImGui::SameLine(ImGui::GetWindowWidth() - dismiss);
         if (ImGui::Button("Dismiss")) state.error.clear();
         ImGui::EndChild();
         ImGui::PopStyleColor();
@@ -60,6 +60,33 @@ static void draw_tabs(AppState& state, Session& session, UiCache& cache) {
         {"Report", "report", draw_report_panel},
         {"Model", "model", draw_model_panel},
     };
+    // On a narrow panel (a phone) the views are a list, not tabs cut to a few letters each.
+    const ImGuiStyle& st = ImGui::GetStyle();
+    float tabs_w = 0;
+    for (const Tab& t : kTabs)
+        tabs_w += ImGui::CalcTextSize(t.label).x + 2 * st.FramePadding.x + st.ItemInnerSpacing.x;
+    if (tabs_w > ImGui::GetContentRegionAvail().x) {
+        std::string& tab = session.panel_work().tab;
+        for (const Tab& t : kTabs)
+            if (focus == t.id) tab = t.id;
+        focus.clear();
+        const Tab* shown = &kTabs[0];
+        for (const Tab& t : kTabs)
+            if (tab == t.id) shown = &t;
+        ImGui::AlignTextToFramePadding();
+        ImGui::TextUnformatted("View");
+        ImGui::SameLine();
+        ImGui::SetNextItemWidth(-1);
+        if (ImGui::BeginCombo("##view", shown->label)) {
+            for (const Tab& t : kTabs)
+                if (ImGui::Selectable(t.label, &t == shown)) shown = &t;
+            ImGui::EndCombo();
+        }
+        tab = shown->id;
+        ImGui::Separator();
+        shown->draw(state, session, cache);
+        return;
+    }
     if (!ImGui::BeginTabBar("views")) return;
     for (const Tab& t : kTabs) {
         const ImGuiTabItemFlags flags = focus == t.id ? ImGuiTabItemFlags_SetSelected : 0;
@@ -86,7 +113,7 @@ void draw_app(AppState& state, Session& session, UiCache& cache) {
                      ImGuiWindowFlags_MenuBar);
     draw_menu_bar(state, session, cache);
     handle_shortcuts(state, session, cache);
-    ImGui::Text("cnnlens: why does the network think this face is ...?");
+    ImGui::TextWrapped("cnnlens: why does the network think this face is ...?");
     draw_toolbar(state, session);
     ImGui::Separator();
     if (!session.ready()) {
@@ -99,16 +126,20 @@ void draw_app(AppState& state, Session& session, UiCache& cache) {
         ImGui::End();
         return;
     }
-    const float left = std::max(320.f, io.DisplaySize.x * 0.42f);
-    ImGui::BeginChild("left", ImVec2(left, 0), true);
+    // The photo beside the views, or above them on a narrow or portrait screen (a phone).
+    const bool stacked = io.DisplaySize.x < ui_px(760) || io.DisplaySize.x < io.DisplaySize.y;
+    const ImVec2 left = stacked ? ImVec2(0, ImGui::GetContentRegionAvail().y * 0.36f)
+                                : ImVec2(std::max(ui_px(320), io.DisplaySize.x * 0.36f), 0);
+    ImGui::BeginChild("left", left, true);
     draw_photo_panel(state, session, cache);
     ImGui::Separator();
     draw_prediction_panel(state, session);
     ImGui::EndChild();
-    ImGui::SameLine();
+    if (!stacked) ImGui::SameLine();
     ImGui::BeginChild("right", ImVec2(0, 0), true);
     draw_tabs(state, session, cache);
     ImGui::EndChild();
+    draw_map_zoom();
     // The extra panels' work runs in the platform's job task, in slices between frames
     // (platform_web.cpp), never while an explanation job owns the probe.
     ImGui::End();

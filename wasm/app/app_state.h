@@ -23,6 +23,7 @@ struct AppState {
     bool show_boundaries = true;  // LIME superpixel edges
     bool show_overlay = true;     // false: the plain face where the overlay is (Space)
     bool map_on_photo = true;     // the selected face's map drawn back on the photo too
+    bool map_smooth = false;      // maps upscaled smoothly (bilinear) instead of as crisp pixels
     std::string error;            // shown until dismissed
     bool run_requested = false;   // "Explain" pressed (needed for long methods)
     std::string card_method;      // the method whose card is open ("": none)

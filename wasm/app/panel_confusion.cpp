@@ -17,24 +17,32 @@ constexpr int kGalleryMax = 256;     // thumbnails shown for one cell
 
 static void draw_matrix(AppState& state, const ConfusionMatrix& cm) {
     const int n = cm.num_classes;
-    const float cell = std::clamp((ImGui::GetContentRegionAvail().x - 200.f) / (n + 1), 44.f, 72.f);
-    const float label_w = 80.f;
-    ImGui::TextDisabled("rows: true class, columns: predicted class");
+    // Row labels as wide as the longest class name, then n cells and the row's accuracy in
+    // what is left (the column headers cut to the cell's width, whole on hover).
+    const float sp = ImGui::GetStyle().ItemSpacing.x;
+    float label_w = 0;
+    for (const std::string& name : cm.class_names)
+        label_w = std::max(label_w, ImGui::CalcTextSize(name.c_str()).x);
+    const float accuracy_w = ImGui::CalcTextSize("100 %").x;
+    const float cell =
+        std::clamp((ImGui::GetContentRegionAvail().x - label_w - accuracy_w - sp) / n - sp,
+                   ui_px(28), ui_px(72));
+    const float x0 = ImGui::GetCursorPosX() + label_w + sp;
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("rows: true class, columns: predicted class");
+    ImGui::PopStyleColor();
     ImGui::Dummy(ImVec2(label_w, 0));
     for (int p = 0; p < n; ++p) {
-        ImGui::SameLine(label_w + 8.f + p * (cell + ImGui::GetStyle().ItemSpacing.x));
-        ImGui::TextUnformatted(
-            cm.class_names[static_cast<size_t>(p)]
-                .substr(0, static_cast<size_t>(cell / ImGui::CalcTextSize("m").x))
-                .c_str());
+        ImGui::SameLine(x0 + p * (cell + sp));
+        text_fit(cm.class_names[static_cast<size_t>(p)], cell);
     }
-    ImGui::SameLine(label_w + 8.f + n * (cell + ImGui::GetStyle().ItemSpacing.x));
-    ImGui::TextUnformatted("accuracy");
+    ImGui::SameLine(x0 + n * (cell + sp));
+    text_fit("accuracy", ImGui::GetContentRegionAvail().x);
     for (int t = 0; t < n; ++t) {
         ImGui::AlignTextToFramePadding();
         ImGui::TextUnformatted(cm.class_names[static_cast<size_t>(t)].c_str());
         for (int p = 0; p < n; ++p) {
-            ImGui::SameLine(label_w + 8.f + p * (cell + ImGui::GetStyle().ItemSpacing.x));
+            ImGui::SameLine(x0 + p * (cell + sp));
             const double v = cm.normalized(t, p);
             const float shade = std::isnan(v) ? 0.f : static_cast<float>(v);
             const ImVec4 color = t == p ? ImVec4(0.1f, 0.25f + 0.6f * shade, 0.15f, 1.f)
@@ -68,15 +76,21 @@ static void draw_matrix(AppState& state, const ConfusionMatrix& cm) {
                                   static_cast<long long>(cm.count(t, p)),
                                   std::isnan(v) ? 0.0 : 100 * v);
         }
-        ImGui::SameLine(label_w + 8.f + n * (cell + ImGui::GetStyle().ItemSpacing.x));
+        ImGui::SameLine(x0 + n * (cell + sp));
         const double r = cm.recall(t);
+        char recall[48];
         if (std::isnan(r))
-            ImGui::TextDisabled("-  (0 faces)");
+            std::snprintf(recall, sizeof recall, "-");
         else
-            ImGui::Text("%.0f %%  (%lld)", 100 * r, static_cast<long long>(cm.support(t)));
+            std::snprintf(recall, sizeof recall, "%.0f %%", 100 * r);
+        text_fit(recall, ImGui::GetContentRegionAvail().x, std::isnan(r));
+        if (ImGui::IsItemHovered())
+            ImGui::SetTooltip("%s: %s of its %lld faces classified right",
+                              cm.class_names[static_cast<size_t>(t)].c_str(), recall,
+                              static_cast<long long>(cm.support(t)));
     }
-    ImGui::Text("Overall accuracy: %.1f %% of %lld faces", 100 * cm.accuracy(),
-                static_cast<long long>(cm.total()));
+    ImGui::TextWrapped("Overall accuracy: %.1f %% of %lld faces", 100 * cm.accuracy(),
+                       static_cast<long long>(cm.total()));
 }
 
 static void draw_gallery(AppState& state, Session& session, UiCache& cache,
@@ -103,9 +117,9 @@ static void draw_gallery(AppState& state, Session& session, UiCache& cache,
         tex.gallery.upload(grid(tiles, kGalleryColumns, {}, 0), key, true);
         tex.gallery_key = key;
     }
-    const float side = 64.f;
+    const float side = ui_px(64);
     const int per_row =
-        std::max(1, static_cast<int>(ImGui::GetContentRegionAvail().x / (side + 10.f)));
+        std::max(1, static_cast<int>(ImGui::GetContentRegionAvail().x / (side + ui_px(10))));
     for (int i = 0; i < shown; ++i) {
         const int item = items[static_cast<size_t>(i)];
         if (i % per_row) ImGui::SameLine();
@@ -141,13 +155,13 @@ void draw_confusion_panel(AppState& state, Session& session, UiCache& cache) {
             "face per line as space-separated gray pixels. Nothing leaves this page.");
         return;
     }
-    ImGui::Text("%s: %d faces (%s)", run.data->source.c_str(), run.data->size(),
-                run.data->format.c_str());
+    ImGui::TextWrapped("%s: %d faces (%s)", run.data->source.c_str(), run.data->size(),
+                       run.data->format.c_str());
     if (run.running() || (!run.matrix && run.stopped)) {
         char buf[48];
         std::snprintf(buf, sizeof buf, "%d / %d faces", static_cast<int>(run.next),
                       run.data->size());
-        ImGui::ProgressBar(run.progress(), ImVec2(240, 0), buf);
+        ImGui::ProgressBar(run.progress(), ImVec2(ui_px(240), 0), buf);
         ImGui::SameLine();
         if (run.running() ? ImGui::Button("Stop") : ImGui::Button("Resume"))
             run.running() ? run.stop() : run.resume();

@@ -9,6 +9,7 @@
 #include "core/explain/describe.h"
 #include "core/image/render.h"
 #include "wasm/app/export.h"
+#include "wasm/app/layout_trace.h"
 #include "wasm/app/ui.h"
 
 namespace cnnlens::app {
@@ -33,6 +34,11 @@ ExplainRequest current_request(const AppState& state, const Session& session) {
     return r;
 }
 
+// The width a combo's preview has in its box at the current item width.
+static float combo_room() {
+    return ImGui::CalcItemWidth() - ImGui::GetFrameHeight() - 2 * ImGui::GetStyle().FramePadding.x;
+}
+
 bool param_widget(const ParamDef& d, Params& p, const Session& session) {
     const std::string name(d.name);
     // Shown by its label; the code name keeps the widget's identity.
@@ -48,7 +54,7 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
         for (const LayerInfo& l : layers)
             if (l.node == static_cast<int>(v)) current = l.name + " " + l.shape.str();
         shown = current;
-        if (ImGui::BeginCombo(label.c_str(), current.c_str())) {
+        if (ImGui::BeginCombo(label.c_str(), shorten(current, combo_room()).c_str())) {
             if (ImGui::Selectable("auto (last conv larger than 1x1)", v < 0)) {
                 v = -1;
                 changed = true;
@@ -67,7 +73,7 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
         const std::string preview(d.choices[static_cast<size_t>(
             std::clamp(i, 0, static_cast<int>(d.choices.size()) - 1))]);
         shown = preview;
-        if (ImGui::BeginCombo(label.c_str(), preview.c_str())) {
+        if (ImGui::BeginCombo(label.c_str(), shorten(preview, combo_room()).c_str())) {
             for (size_t c = 0; c < d.choices.size(); ++c)
                 if (ImGui::Selectable(std::string(d.choices[c]).c_str(),
                                       static_cast<int>(c) == i)) {
@@ -103,7 +109,7 @@ bool param_widget(const ParamDef& d, Params& p, const Session& session) {
 static void draw_method_settings(AppState& state, Session& session, UiCache& cache) {
     const ExplanationMethod* m = find_method(state.method);
     if (!m) m = all_methods()[0], state.method = std::string(m->name());
-    if (ImGui::BeginCombo("method", std::string(m->title()).c_str())) {
+    if (begin_combo("method", m->title())) {
         for (const ExplanationMethod* x : all_methods()) {
             const std::string label = std::string(x->title()) + (x->live() ? "" : "  (slow)");
             if (ImGui::Selectable(label.c_str(), x == m)) state.method = std::string(x->name());
@@ -119,7 +125,7 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
         label_w = std::max(label_w, ImGui::CalcTextSize(std::string(d.label).c_str()).x);
     const float avail = ImGui::GetContentRegionAvail().x;
     ImGui::PushItemWidth(std::max(
-        avail * 0.4f,
+        ui_px(60),
         std::min(avail * 0.65f, avail - label_w - 2 * ImGui::GetStyle().ItemInnerSpacing.x)));
     for (const ParamDef& d : m->params()) param_widget(d, p, session);
     ImGui::PopItemWidth();
@@ -128,20 +134,19 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
     const auto& names = session.class_names();
     const Face* f = session.selected_face();
     const std::string predicted = "predicted (" + names[static_cast<size_t>(f ? f->top : 0)] + ")";
-    if (ImGui::BeginCombo("target", state.target_class < 0
-                                        ? predicted.c_str()
-                                        : names[static_cast<size_t>(state.target_class)].c_str())) {
+    if (begin_combo("target", state.target_class < 0
+                                  ? predicted
+                                  : names[static_cast<size_t>(state.target_class)])) {
         if (ImGui::Selectable(predicted.c_str(), state.target_class < 0)) state.target_class = -1;
         for (int c = 0; c < static_cast<int>(names.size()); ++c)
             if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.target_class == c))
                 state.target_class = c;
         ImGui::EndCombo();
     }
-    if (ImGui::BeginCombo(
-            "contrast",
-            state.contrast_class < 0
-                ? "none"
-                : ("minus " + names[static_cast<size_t>(state.contrast_class)]).c_str())) {
+    if (begin_combo("contrast",
+                    state.contrast_class < 0
+                        ? "none"
+                        : "minus " + names[static_cast<size_t>(state.contrast_class)])) {
         if (ImGui::Selectable("none", state.contrast_class < 0)) state.contrast_class = -1;
         for (int c = 0; c < static_cast<int>(names.size()); ++c)
             if (ImGui::Selectable(names[static_cast<size_t>(c)].c_str(), state.contrast_class == c))
@@ -149,12 +154,11 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
         ImGui::EndCombo();
     }
     ImGui::RadioButton("auto", &state.score, -1);
-    ImGui::SameLine();
+    same_line_if_fits(check_width("logit"));
     ImGui::RadioButton("logit", &state.score, 0);
-    ImGui::SameLine();
+    same_line_if_fits(check_width("probability"));
     ImGui::RadioButton("probability", &state.score, 1);
-    ImGui::SameLine();
-    ImGui::TextDisabled("(score explained; auto: probability for LIME)");
+    hint_beside("(score explained; auto: probability for LIME)");
     ImGui::InputInt("seed", &state.seed);
 }
 
@@ -162,7 +166,7 @@ static void draw_display_settings(AppState& state) {
     const std::string pv = state.colormap < 0
                                ? "auto"
                                : std::string(kColormaps[static_cast<size_t>(state.colormap)].name);
-    if (ImGui::BeginCombo("colormap", pv.c_str())) {
+    if (begin_combo("colormap", pv)) {
         if (ImGui::Selectable("auto", state.colormap < 0)) state.colormap = -1;
         for (int i = 0; i < static_cast<int>(kColormaps.size()); ++i)
             if (ImGui::Selectable(std::string(kColormaps[static_cast<size_t>(i)].name).c_str(),
@@ -174,25 +178,73 @@ static void draw_display_settings(AppState& state) {
     ImGui::SliderFloat("mask: keep top %", &state.mask_percent, 0.f, 100.f,
                        state.mask_percent <= 0 ? "off" : "%.0f %%");
     ImGui::Checkbox("superpixel edges", &state.show_boundaries);
+    int smooth = state.map_smooth ? 1 : 0;
+    ImGui::TextUnformatted("map pixels:");
+    ImGui::SameLine();
+    ImGui::RadioButton("crisp", &smooth, 0);
+    ImGui::SameLine();
+    ImGui::RadioButton("smooth", &smooth, 1);
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip(
+            "How a map is enlarged: crisp shows each of its pixels (the model's resolution) as a "
+            "square; smooth blends them. The face under it is always smooth.");
+    state.map_smooth = smooth == 1;
 }
 
-// Composes the overlay picture on the CPU when the explanation or a display setting changed.
+// The selected face's input picture, drawn smooth under the maps of every panel.
+const Texture& face_texture(const Session& session, UiCache& cache) {
+    const Face* f = session.selected_face();
+    const FaceKey k = face_key(session);
+    const int64_t key = (static_cast<int64_t>(k.photo_version) << 40) ^
+                        (static_cast<int64_t>(k.face) << 20) ^ k.model_version;
+    if (f && cache.face.version != key) cache.face.upload(f->input_picture, key, true);
+    return cache.face;
+}
+
+// The map's layer over the face: its colours at model resolution, alpha the opacity; outside a
+// mask, black (the face hidden, as the mask's export shows it).
+static Image map_layer(const AppState& state, const Explanation& e) {
+    Image pic = view_map_rgba(state, e);
+    if (state.mask_percent <= 0) return pic;
+    for (size_t p = 0; p < pic.pixels.size() / 4; ++p)
+        if (pic.pixels[p * 4 + 3] == 0) {
+            pic.pixels[p * 4 + 0] = pic.pixels[p * 4 + 1] = pic.pixels[p * 4 + 2] = 0;
+            pic.pixels[p * 4 + 3] = 255;
+        }
+    return pic;
+}
+
+// LIME's superpixel edges, yellow on transparent, at display_scale() so they stay thin lines.
+static Image edge_layer(const Face& f, const Explanation& e) {
+    const int s = display_scale(f);
+    Image img;
+    img.width = e.width * s;
+    img.height = e.height * s;
+    img.channels = 4;
+    img.pixels.assign(static_cast<size_t>(img.width) * static_cast<size_t>(img.height) * 4, 0);
+    draw_boundaries(img, e.segments, e.width, e.height, {255, 255, 0});
+    for (size_t p = 0; p < img.pixels.size() / 4; ++p)
+        if (img.pixels[p * 4]) img.pixels[p * 4 + 3] = 255;
+    return img;
+}
+
+// Makes the map's layers when the explanation or a display setting changed.
 static void update_overlay(const AppState& state, Session& session, UiCache& cache) {
     const Explanation* e = session.explanation();
     const Face* f = session.selected_face();
     if (!e || !f) return;
+    face_texture(session, cache);
+    const bool edges = !e->segments.empty() && state.show_boundaries;
     const int64_t key = (static_cast<int64_t>(session.explanation_version()) << 32) ^
                         (static_cast<int64_t>(state.colormap + 1) << 24) ^
                         (static_cast<int64_t>(state.opacity * 1000) << 10) ^
-                        static_cast<int64_t>(state.mask_percent * 10) ^
-                        (state.show_boundaries ? 1 << 30 : 0);
+                        static_cast<int64_t>(state.mask_percent * 10) ^ (edges ? 1 << 30 : 0) ^
+                        (state.map_smooth ? int64_t{1} << 31 : 0);
     if (key == cache.overlay_key) return;
     const Colormap cmap = shown_colormap(state, *e);
     NormalizedMap nm = normalize_map(e->map, e->norm);
-    cache.overlay.upload(view_overlay(state, *f, *e, display_scale(*f)), key, false);
-    if (cache.face.version != session.explanation_version())
-        cache.face.upload(upscale_nearest(f->input_picture, display_scale(*f)),
-                          session.explanation_version(), false);
+    cache.overlay.upload(map_layer(state, *e), key, state.map_smooth);
+    if (edges) cache.edges.upload(edge_layer(*f, *e), key, false);
     cache.overlay_key = key;
     ShownMap& s = cache.shown;
     s.method = e->method;
@@ -206,11 +258,14 @@ static void update_overlay(const AppState& state, Session& session, UiCache& cac
         if (kColormaps[i].colormap == cmap) s.colormap = static_cast<int>(i);
 }
 
+// The legend's labels are numbers like "-0.000123": the bar, its ticks and the widest of them.
+float legend_width() { return ui_px(18 + 4 + 2 + 4) + ImGui::CalcTextSize("-0.000123").x; }
+
 void draw_legend(const ShownMap& s, float height) {
     const Colormap cmap = kColormaps[static_cast<size_t>(s.colormap)].colormap;
     ImDrawList* dl = ImGui::GetWindowDrawList();
     const ImVec2 p = ImGui::GetCursorScreenPos();
-    const float w = 18.f;
+    const float w = ui_px(18);
     const int steps = 64;
     for (int i = 0; i < steps; ++i) {  // top = hi
         const float t0 = 1.f - static_cast<float>(i) / steps,
@@ -229,10 +284,11 @@ void draw_legend(const ShownMap& s, float height) {
         std::snprintf(buf, sizeof buf, "%.3g", s.lo + (s.hi - s.lo) * t);
         const float y = std::clamp(p.y + height * k / 4.f - th * 0.5f, p.y, p.y + height - th);
         dl->AddLine(ImVec2(p.x + w, p.y + height * k / 4.f),
-                    ImVec2(p.x + w + 4, p.y + height * k / 4.f), IM_COL32(220, 220, 220, 255));
-        dl->AddText(ImVec2(p.x + w + 6, y), IM_COL32(220, 220, 220, 255), buf);
+                    ImVec2(p.x + w + ui_px(4), p.y + height * k / 4.f),
+                    IM_COL32(220, 220, 220, 255));
+        dl->AddText(ImVec2(p.x + w + ui_px(6), y), IM_COL32(220, 220, 220, 255), buf);
     }
-    ImGui::Dummy(ImVec2(w + 70, height));
+    ImGui::Dummy(ImVec2(legend_width(), height));
 }
 
 // The statistics by their labels, one item each, wrapped to the panel's width, each with its
@@ -259,6 +315,52 @@ static void draw_stats(const Explanation& e) {
     }
 }
 
+// The face and the map over it, side by side or stacked, as large as the tab allows above the
+// statistics (the settings scroll into view under them), with the legend beside.
+static void draw_explain_maps(const AppState& state, const Session& session, UiCache& cache,
+                              const Explanation& e, const Face& f) {
+    const ImVec2 avail = ImGui::GetContentRegionAvail(), sp = ImGui::GetStyle().ItemSpacing;
+    const ImVec2 region(avail.x,
+                        std::max(avail.y - 3 * ImGui::GetTextLineHeightWithSpacing(), ui_px(160)));
+    const float legend = legend_width();
+    const float across = std::min((region.x - legend - 2 * sp.x) / 2, region.y);
+    const float down = std::min(region.x - legend - sp.x, (region.y - sp.y) / 2);
+    const bool stacked = down > across;
+    const float side = std::max(ui_px(32), std::max(across, down));
+    const std::string title = std::string(find_method(e.method)->title()) + " for " +
+                              session.class_names()[static_cast<size_t>(e.target.cls)];
+    MapPicture plain;
+    plain.layers[0].texture = &cache.face;
+    plain.values = cache.shown.values;
+    plain.width = e.width;
+    plain.height = e.height;
+    plain.lo = cache.shown.lo;
+    plain.hi = cache.shown.hi;
+    plain.unit = "value";
+    plain.reading = map_reading(e.norm);
+    plain.title = title;
+    plain.probs = f.probs;
+    plain.names = &session.class_names();
+    MapPicture over = plain;
+    if (state.show_overlay) {
+        over.layers[1].texture = &cache.overlay;
+        if (!e.segments.empty() && state.show_boundaries) over.layers[2].texture = &cache.edges;
+    }
+    const ImVec2 p0 = ImGui::GetCursorScreenPos();
+    ImGui::BeginGroup();
+    draw_map("face", plain, ImVec2(side, side));
+    if (!stacked) ImGui::SameLine();
+    const ImVec2 q0 = ImGui::GetCursorScreenPos();
+    draw_map("overlay", over, ImVec2(side, side));
+    ImGui::EndGroup();
+    ImGui::SameLine();
+    const float h = stacked ? 2 * side + sp.y : side;
+    draw_legend(cache.shown, h);
+    const float w = (stacked ? side : 2 * side + sp.x) + sp.x + legend;
+    layout_trace_map("explain", p0.x, p0.y, w, h, region.x, region.y);
+    layout_trace_map("explain overlay", q0.x, q0.y, side, side, region.x, region.y);
+}
+
 // The result first (face, overlay, legend), then the settings, so long parameter lists never
 // push the picture out of view.
 void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
@@ -275,7 +377,8 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
     state.run_requested = false;
     ImGui::SameLine();
     if (job.pending || job.running) {
-        ImGui::ProgressBar(job.progress, ImVec2(160, 0), job.running ? nullptr : "running...");
+        ImGui::ProgressBar(job.progress, ImVec2(ui_px(160), 0),
+                           job.running ? nullptr : "running...");
         ImGui::SameLine();
         if (ImGui::Button("Cancel")) session.cancel();
     } else if (cheap) {
@@ -300,14 +403,7 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
             e->target.contrast >= 0 ? " minus " : "",
             e->target.contrast >= 0 ? names[static_cast<size_t>(e->target.contrast)].c_str() : "",
             status);
-        const float side = std::min(ImGui::GetContentRegionAvail().x * 0.4f,
-                                    static_cast<float>(f->input_picture.width * display_scale(*f)));
-        ImGui::Image(cache.face.imgui_id(), ImVec2(side, side));
-        ImGui::SameLine();
-        ImGui::Image(state.show_overlay ? cache.overlay.imgui_id() : cache.face.imgui_id(),
-                     ImVec2(side, side));
-        ImGui::SameLine();
-        draw_legend(cache.shown, side);
+        draw_explain_maps(state, session, cache, *e, *f);
         draw_stats(*e);
     }
     draw_trust_panel(state, session, cache);

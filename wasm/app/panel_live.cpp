@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/explain/describe.h"
 #include "wasm/app/export.h"
 #include "wasm/app/live.h"
 #include "wasm/app/platform.h"
@@ -62,7 +63,7 @@ void draw_controls(AppState& state, Session& session, double now) {
             }
         state.live_method = std::string(m->name());
     }
-    if (ImGui::BeginCombo("map", std::string(m->title()).c_str())) {
+    if (begin_combo("map", m->title())) {
         for (const ExplanationMethod* x : all_methods())
             if (x->live() && ImGui::Selectable(std::string(x->title()).c_str(), x == m))
                 state.live_method = std::string(x->name());
@@ -70,6 +71,10 @@ void draw_controls(AppState& state, Session& session, double now) {
     }
     ImGui::SameLine();
     ImGui::Checkbox("overlay (Space)", &state.show_overlay);
+    ImGui::SameLine();
+    ImGui::Checkbox("smooth map", &state.map_smooth);
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("Blend the map's pixels instead of showing each as a crisp square.");
     Params& p = state.params[state.live_method];
     if (!m->params().empty() && ImGui::TreeNode("parameters")) {
         for (const ParamDef& d : m->params()) param_widget(d, p, session);
@@ -115,6 +120,37 @@ void draw_bars(ImDrawList* dl, const LiveFace& f, const std::vector<std::string>
         dl->AddRectFilled(ImVec2(bx, y + 2),
                           ImVec2(bx + bar_w * std::clamp(f.probs[c], 0.f, 1.f), y + th - 2),
                           top ? IM_COL32(240, 165, 25, 255) : IM_COL32(90, 160, 230, 255));
+    }
+}
+
+// The hovered face's map value and class scores: the mouse taken back through the face's
+// (possibly turned) frame to the map's pixels.
+void hover_live_maps(const Session& session, ImVec2 origin, float k, const LiveResult& r) {
+    const ImVec2 m = ImGui::GetIO().MousePos;
+    for (const LiveFace& f : r.faces) {
+        if (!f.map) continue;
+        const auto c = f.frame.corners();
+        const ImVec2 o = to_screen(origin, k, c[0]), a = to_screen(origin, k, c[1]),
+                     b = to_screen(origin, k, c[3]);
+        const ImVec2 ea(a.x - o.x, a.y - o.y), eb(b.x - o.x, b.y - o.y), d(m.x - o.x, m.y - o.y);
+        const float la = ea.x * ea.x + ea.y * ea.y, lb = eb.x * eb.x + eb.y * eb.y;
+        if (la <= 0 || lb <= 0) continue;
+        const float u = (d.x * ea.x + d.y * ea.y) / la, v = (d.x * eb.x + d.y * eb.y) / lb;
+        if (u < 0 || u > 1 || v < 0 || v > 1) continue;
+        const Explanation& e = *f.map;
+        const NormalizedMap nm = normalize_map(e.map, e.norm);
+        MapPicture pic;
+        pic.values = e.map.span();
+        pic.width = e.width;
+        pic.height = e.height;
+        pic.lo = nm.lo;
+        pic.hi = nm.hi;
+        pic.unit = "value";
+        pic.reading = map_reading(e.norm);
+        pic.probs = f.probs;
+        pic.names = &session.class_names();
+        map_tooltip(pic, u, v);
+        return;
     }
 }
 
@@ -220,7 +256,7 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
             if (!cache.live_maps[i]) cache.live_maps[i] = std::make_unique<Texture>();
             if (r.faces[i].map)
                 cache.live_maps[i]->upload(view_map_rgba(state, *r.faces[i].map), w.result_version,
-                                           true);
+                                           state.map_smooth);
         }
         cache.live_maps_version = w.result_version;
     }
@@ -249,6 +285,7 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
         draw_bars(dl, f, session.class_names(), b0, b1, right_edge);
     }
     dl->PopClipRect();
+    if (ImGui::IsWindowHovered()) hover_live_maps(session, origin, k, r);
     if (w.result_version != cache.live_drawn_version) {
         smooth_ms(w.stats.delay, now - r.frame_time_ms);
         cache.live_drawn_version = w.result_version;

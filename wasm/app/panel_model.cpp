@@ -57,27 +57,27 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
         if (nc == 3) ImGui::SameLine();
         if (ImGui::SmallButton("0.5 / 0.5"))
             std::fill_n(state.input_mean, 3, 0.5f), std::fill_n(state.input_std, 3, 0.5f);
-        ImGui::SetNextItemWidth(240);
+        ImGui::SetNextItemWidth(ui_px(240));
         if (nc == 3)
             ImGui::InputFloat3("mean (R, G, B)", state.input_mean, "%.4f");
         else
             ImGui::InputFloat("mean", &state.input_mean[0], 0, 0, "%.4f");
-        ImGui::SetNextItemWidth(240);
+        ImGui::SetNextItemWidth(ui_px(240));
         if (nc == 3)
             ImGui::InputFloat3("std (R, G, B)", state.input_std, "%.4f");
         else
             ImGui::InputFloat("std", &state.input_std[0], 0, 0, "%.4f");
         ImGui::Unindent();
     } else {
-        ImGui::SetNextItemWidth(200);
+        ImGui::SetNextItemWidth(ui_px(200));
         ImGui::InputFloat("lo (pixel 0)", &state.input_lo);
-        ImGui::SetNextItemWidth(200);
+        ImGui::SetNextItemWidth(ui_px(200));
         ImGui::InputFloat("hi (pixel 255)", &state.input_hi);
     }
     ImGui::TextUnformatted("The model looks at:");
-    ImGui::SameLine();
+    same_line_if_fits(check_width("a face (detected, cropped)"));
     ImGui::RadioButton("a face (detected, cropped)", &state.input_task, 0);
-    ImGui::SameLine();
+    same_line_if_fits(check_width("the whole photo"));
     ImGui::RadioButton("the whole photo", &state.input_task, 1);
     bool std_ok = true;
     for (int c = 0; c < nc; ++c) std_ok &= state.input_std[c] > 0.f;
@@ -112,15 +112,17 @@ static void draw_input_dialog(AppState& state, Session& session, UiCache& cache)
 void draw_model_panel(AppState& state, Session& session, UiCache& cache) {
     const Model& m = session.model();
     const InputSpec& in = m.spec.input;
-    ImGui::Text("Classifier: %s", m.spec.name.c_str());
-    ImGui::Text("input %d x %d x %d, ", in.height, in.width, in.channels);
-    ImGui::SameLine(0, 0);
+    ImGui::TextWrapped("Classifier: %s", m.spec.name.c_str());
+    char values[96];
     if (in.mean.empty())
-        ImGui::Text("pixel 0..255 -> %.3g..%.3g", in.range_lo, in.range_hi);
+        std::snprintf(values, sizeof values, "pixel 0..255 -> %.3g..%.3g", in.range_lo,
+                      in.range_hi);
     else if (!m.spec.preset.empty())
-        ImGui::Text("mean/std normalised (%s preset)", m.spec.preset.c_str());
+        std::snprintf(values, sizeof values, "mean/std normalised (%s preset)",
+                      m.spec.preset.c_str());
     else
-        ImGui::TextUnformatted("mean/std normalised");
+        std::snprintf(values, sizeof values, "mean/std normalised");
+    ImGui::TextWrapped("input %d x %d x %d, %s", in.height, in.width, in.channels, values);
     std::string classes;
     const size_t listed = std::min<size_t>(m.spec.classes.size(), 20);
     for (size_t k = 0; k < listed; ++k)
@@ -129,9 +131,9 @@ void draw_model_panel(AppState& state, Session& session, UiCache& cache) {
     ImGui::TextWrapped("%d classes: %s", m.num_classes(), classes.c_str());
     int task = m.spec.task == ModelTask::kFace ? 0 : 1;
     ImGui::TextUnformatted("Looks at:");
-    ImGui::SameLine();
+    same_line_if_fits(check_width("a face (detected, cropped)"));
     bool changed = ImGui::RadioButton("a face (detected, cropped)", &task, 0);
-    ImGui::SameLine();
+    same_line_if_fits(check_width("the whole photo (center crop)"));
     changed |= ImGui::RadioButton("the whole photo (center crop)", &task, 1);
     if (changed) {
         Status s = session.set_task(task == 0 ? ModelTask::kFace : ModelTask::kImage);

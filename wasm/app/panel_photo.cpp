@@ -102,7 +102,7 @@ void draw_face_list(AppState& state, Session& session) {
             ImGui::SetTooltip(
                 "Turn each face's crop so the eyes are level, as the FER2013 faces the model "
                 "learned from are.");
-        ImGui::SameLine();
+        same_line_if_fits(check_width("Map on the photo"));
     }
     ImGui::Checkbox("Map on the photo", &state.map_on_photo);
 }
@@ -116,10 +116,12 @@ void draw_photo_panel(AppState& state, Session& session, UiCache& cache) {
     }
     if (cache.photo.version != session.photo_version())
         cache.photo.upload(session.photo_shown(), session.photo_version(), true);
-    ImGui::Text("%s  (%d x %d)", session.photo_name().c_str(), session.photo().width,
-                session.photo().height);
+    char size[48];
+    std::snprintf(size, sizeof size, "  (%d x %d)", session.photo().width, session.photo().height);
+    text_fit(session.photo_name() + size, ImGui::GetContentRegionAvail().x);
     const float avail = ImGui::GetContentRegionAvail().x;
-    const float max_h = ImGui::GetIO().DisplaySize.y * 0.45f;
+    const float max_h =
+        std::min(ImGui::GetIO().DisplaySize.y * 0.45f, ImGui::GetContentRegionAvail().y * 0.6f);
     const float pw = static_cast<float>(session.photo().width),
                 ph = static_cast<float>(session.photo().height);
     const float scale = std::min(avail / pw, max_h / ph);

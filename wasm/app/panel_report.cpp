@@ -12,12 +12,18 @@
 
 namespace cnnlens::app {
 
+// Wrapped, so a long help line stays on a phone's screen.
 static void tooltip(const char* text) {
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text);
+    if (!ImGui::IsItemHovered()) return;
+    ImGui::BeginTooltip();
+    ImGui::PushTextWrapPos(ui_px(360));
+    ImGui::TextUnformatted(text);
+    ImGui::PopTextWrapPos();
+    ImGui::EndTooltip();
 }
 
 static bool int_option(const char* label, int* v, int lo, int hi, const char* help) {
-    ImGui::SetNextItemWidth(140);
+    ImGui::SetNextItemWidth(ui_px(140));
     const bool changed = ImGui::InputInt(label, v);
     *v = std::clamp(*v, lo, hi);
     tooltip(help);
@@ -29,9 +35,10 @@ static void layer_combo(AppState& state, Session& session) {
     LayerBrowser& lb = session.panel_work().layers;
     lb.sync(session);
     const LayerInfo* shown = state.report_layer >= 0 ? lb.find(state.report_layer) : nullptr;
-    ImGui::SetNextItemWidth(280);
-    if (ImGui::BeginCombo("Layer of part 2",
-                          shown ? shown->name.c_str() : "first conv, 16+ filters")) {
+    ImGui::SetNextItemWidth(std::min(ui_px(280), ImGui::GetContentRegionAvail().x -
+                                                     ImGui::CalcTextSize("Layer of part 2").x -
+                                                     ImGui::GetStyle().ItemInnerSpacing.x));
+    if (begin_combo("Layer of part 2", shown ? shown->name : "first conv, 16+ filters")) {
         if (ImGui::Selectable("first conv, 16+ filters", state.report_layer < 0))
             state.report_layer = -1;
         for (const LayerInfo& l : lb.layers) {
@@ -73,9 +80,9 @@ void download_report(const ReportRun& run, bool zip) {
 }
 
 static void draw_summary(const Report& r) {
-    ImGui::Text("Accuracy %.1f %% on %lld faces; %d classes with a face in parts 1, 3 and 4.",
-                100.0 * r.confusion.accuracy(), static_cast<long long>(r.confusion.total()),
-                r.images);
+    ImGui::TextWrapped(
+        "Accuracy %.1f %% on %lld faces; %d classes with a face in parts 1, 3 and 4.",
+        100.0 * r.confusion.accuracy(), static_cast<long long>(r.confusion.total()), r.images);
     ImGui::TextWrapped("How far to trust the maps (part 5; 1 = best mean rank):");
     if (ImGui::BeginTable("report_trust", 2,
                           ImGuiTableFlags_Borders | ImGuiTableFlags_SizingFixedFit)) {
@@ -104,8 +111,8 @@ void draw_report_panel(AppState& state, Session& session, UiCache& cache) {
         "trust those maps. The same report as `cnnlens report`, computed in this page.");
     const bool have_set = w.confusion.data.has_value();
     if (have_set) {
-        ImGui::Text("Labeled set: %s (%d faces)", w.confusion.data->source.c_str(),
-                    w.confusion.data->size());
+        ImGui::TextWrapped("Labeled set: %s (%d faces)", w.confusion.data->source.c_str(),
+                           w.confusion.data->size());
         ImGui::Checkbox("Use the faces at hand instead", &state.report_faces_at_hand);
         tooltip("Report on the faces of the open photo, each labelled by its predicted class.");
     } else {
@@ -125,7 +132,7 @@ void draw_report_panel(AppState& state, Session& session, UiCache& cache) {
     int_option("Filter steps", &state.report_filter_steps, 1, 2048,
                "Gradient-ascent steps per filter picture (--steps). The CLI's default is 256 "
                "(Lucid's render_vis uses 512); 64 keeps the page's report to minutes.");
-    ImGui::SetNextItemWidth(140);
+    ImGui::SetNextItemWidth(ui_px(140));
     ImGui::InputInt("Seed", &state.seed);
     state.seed = std::max(state.seed, 0);
     tooltip(
@@ -144,7 +151,7 @@ void draw_report_panel(AppState& state, Session& session, UiCache& cache) {
     if (run.active()) {
         char buf[200];
         std::snprintf(buf, sizeof buf, "%.0f %%", 100.f * run.progress);
-        ImGui::ProgressBar(run.progress, ImVec2(240, 0), buf);
+        ImGui::ProgressBar(run.progress, ImVec2(ui_px(240), 0), buf);
         ImGui::SameLine();
         if (run.stopped ? ImGui::Button("Resume##report") : ImGui::Button("Cancel##report"))
             run.stopped ? run.resume() : run.stop();

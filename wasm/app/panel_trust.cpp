@@ -121,7 +121,7 @@ void draw_strip(const AppState& state, const Session& session, const TrustRun& t
     update_strip(state, session, t, cache.panels);
     const int n = static_cast<int>(t.sanity.size());
     const int tw = t.sanity[0].map.shape()[1], th = t.sanity[0].map.shape()[0];
-    const float side = 72.f;
+    const float side = ui_px(72);
     const float avail = ImGui::GetContentRegionAvail().x;
     const float step = side + ImGui::GetStyle().ItemSpacing.x + 4.f;
     int per_row = std::max(1, static_cast<int>(avail / step));
@@ -171,8 +171,8 @@ void draw_trust_panel(AppState& state, Session& session, UiCache& cache) {
     if (t.running != TrustRun::Stage::kNone || next != TrustRun::Stage::kNone) {
         const std::string label(
             TrustRun::stage_label(t.running != TrustRun::Stage::kNone ? t.running : next));
-        ImGui::ProgressBar(t.running != TrustRun::Stage::kNone ? t.progress : 0.f, ImVec2(160, 0),
-                           label.c_str());
+        ImGui::ProgressBar(t.running != TrustRun::Stage::kNone ? t.progress : 0.f,
+                           ImVec2(ui_px(160), 0), label.c_str());
         ImGui::SameLine();
         if (ImGui::Button("Cancel##trust")) t.stop();
     } else if (t.stopped) {

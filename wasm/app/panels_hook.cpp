@@ -9,6 +9,7 @@
 
 #include "core/base/json_text.h"
 #include "wasm/app/export.h"
+#include "wasm/app/layout_trace.h"
 #include "wasm/app/ui.h"
 
 namespace cnnlens::app {
@@ -184,6 +185,16 @@ std::string panels_hook_command(AppState& state, Session& session, UiCache& cach
         return "{}";
     }
     if (verb == "inside") return inside_json(w.layers);
+    if (verb == "layout") {  // "layout N": the layout trace of the last N frames and the zoom
+        int frames = 2;
+        in >> frames;
+        std::string s = layout_trace_json(frames);
+        float r[4];
+        const bool open = map_zoom_open(r);
+        s.pop_back();
+        return s + ",\"zoom\":{\"open\":" + (open ? "true" : "false") + ",\"rect\":[" +
+               number(r[0]) + "," + number(r[1]) + "," + number(r[2]) + "," + number(r[3]) + "]}}";
+    }
     if (verb == "help") {  // what the help drew last (HelpTrace); "help close" closes the card as
                            // its x does
         std::string what;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "wasm/app/app_state.h"
+#include "wasm/app/map_view.h"
 #include "wasm/app/session.h"
 #include "wasm/app/session_panels.h"
 #include "wasm/app/texture.h"
@@ -24,10 +25,10 @@ struct ShownMap {
 
 // Pictures of the extra panels; each remembers the key of what it shows.
 struct PanelTextures {
-    Texture grid;                    // the seven class overlays side by side
-    Texture side_main, side_second;  // two methods over the face
-    Texture maps;                    // the selected layer's feature maps, one tile per channel
-    Texture filters;                 // filter pictures, one tile per channel
+    std::vector<std::unique_ptr<Texture>> grid_maps;  // each class's map layer (RGBA)
+    Texture side_main, side_second;                   // two methods over the face
+    Texture maps;     // the selected layer's feature maps, one tile per channel
+    Texture filters;  // filter pictures, one tile per channel
     Texture big_filter, big_activation;
     Texture gallery;      // thumbnails of a confusion cell's faces
     Texture trust_strip;  // the randomization check's maps side by side
@@ -51,8 +52,9 @@ struct HelpTrace {
 
 // GPU-side and derived pictures the panels keep between frames.
 struct UiCache {
-    Texture photo, face, overlay;
-    Texture photo_map;  // the map laid over the photo through the face's frame
+    Texture photo, face, overlay;  // face: the input picture (smooth); overlay: the map layer
+    Texture edges;                 // superpixel edges at display_scale(), drawn over the map
+    Texture photo_map;             // the map laid over the photo through the face's frame
     ShownMap shown;
     int64_t overlay_key = -1;  // hash of (explanation version, display settings)
     int64_t photo_map_key = -1;
@@ -88,9 +90,13 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache);
 ExplainRequest current_request(const AppState& state, const Session& session);
 
 // Shared by the explain panel and the extra panels (panel_explain.cpp).
+// The selected face's input picture as a smooth texture (cache.face), uploaded when it changes.
+const Texture& face_texture(const Session& session, UiCache& cache);
 Colormap shown_colormap(const AppState& state, const Explanation& e);
-// A vertical colour bar with five value labels, `height` pixels tall, at the cursor.
+// A vertical colour bar with five value labels, `height` pixels tall, at the cursor;
+// legend_width() pixels wide.
 void draw_legend(const ShownMap& s, float height);
+float legend_width();
 // One widget per ParamDef, shown by its label with its tooltip (the code name only there, for
 // CLI users); returns true when a value changed.
 bool param_widget(const ParamDef& d, Params& p, const Session& session);
@@ -133,7 +139,8 @@ bool atlas_tile(const Texture& t, int k, int columns, int tile_w, int tile_h, fl
 // "selection" (selected face, face count, alignment), "align on|off", "help" (HelpTrace),
 // "help close" (closes the card), "report" (the Report tab's state), "report start SEED LIME
 // SMOOTHGRAD STEPS [faces]" (its settings, then Build), "report cancel|resume", "report html|zip"
-// (the download buttons).
+// (the download buttons), "layout N" (layout_trace.h: text cut off and maps drawn in the last N
+// frames, and the map zoom).
 // Unknown commands answer {"error": ...}.
 std::string panels_hook_command(AppState& state, Session& session, UiCache& cache,
                                 std::string_view command);

@@ -9,3 +9,15 @@ struct ImTransform;                // referenced by the fork's imgui.h
 #define ENABLE_STB_DECOMPRESS      // the fork embeds ProggyClean only with this
 #define IMGUI_DISABLE_OBSOLETE_FUNCTIONS
 #define IMGUI_DISABLE_FILE_FUNCTIONS
+
+// The layout trace's hooks (wasm/app/layout_trace.cpp): every text ImDrawList::AddText draws, with
+// the rectangle it is clipped to, and every item ImGui::ItemAdd places, so the test hook can
+// report text wider than its space. Patched into ImGui's sources by wasm/imgui/CMakeLists.txt.
+struct ImFont;
+struct ImVec2;
+struct ImVec4;
+struct ImRect;
+struct ImGuiWindow;
+void cnnlens_text_drawn(const ImFont* font, float size, const ImVec2& pos, const ImVec4& clip,
+                        const char* begin, const char* end, float wrap_width);
+void cnnlens_item_added(const ImGuiWindow* window, const ImRect& bb, unsigned id);
