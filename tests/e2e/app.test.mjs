@@ -64,10 +64,10 @@ after(async () => {
   server?.close();
 });
 
-test('app.wasm is under its 3.3 MB budget (before compression)', () => {
+test('app.wasm is under its 3.4 MB budget (before compression)', () => {
   const bytes = fs.statSync(path.join(site, 'app.wasm')).size;
   console.log(`# app.wasm ${(bytes / 1e6).toFixed(3)} MB`);
-  assert.ok(bytes < 3.3e6, `app.wasm is ${bytes} bytes`);
+  assert.ok(bytes < 3.4e6, `app.wasm is ${bytes} bytes`);
 });
 
 test('headless Chromium has WebGL2', async () => {
