@@ -244,8 +244,10 @@ Expected<ReportBuilder> ReportBuilder::create(GraphProbe& probe, Dataset data,
     ReportBuilder b(probe, std::move(data), std::move(options));
     b.center_crop_ = model.spec.task == ModelTask::kImage;
     b.layer_ = b.options_.layer >= 0 ? b.options_.layer : default_filter_layer(probe);
+    // layers() returns a copy: it must outlive the pointer into it.
+    const std::vector<LayerInfo> layers = probe.layers();
     const LayerInfo* layer = nullptr;
-    for (const LayerInfo& l : probe.layers())
+    for (const LayerInfo& l : layers)
         if (l.node == b.layer_) layer = &l;
     if (!layer || !layer->spatial())
         return invalid_argument("report: node " + std::to_string(b.layer_) +
