@@ -547,6 +547,26 @@ Tensor image_to_input_padded(const Image& img, int canvas_w, int canvas_h, int p
     return out;
 }
 
+Image display_image(const Tensor& input, const InputSpec& spec) {
+    Image img;
+    img.width = static_cast<int>(input.shape()[2]);
+    img.height = static_cast<int>(input.shape()[1]);
+    img.channels = static_cast<int>(input.shape()[3]);
+    img.pixels.resize(static_cast<size_t>(input.size()));
+    for (int64_t i = 0; i < input.size(); ++i) {
+        float v;
+        if (spec.mean.empty())
+            v = (input[i] - spec.range_lo) / (spec.range_hi - spec.range_lo);
+        else {
+            const size_t j = spec.mean.size() == 1 ? 0 : static_cast<size_t>(i % img.channels);
+            v = input[i] * spec.std[j] + spec.mean[j];
+        }
+        img.pixels[static_cast<size_t>(i)] =
+            static_cast<uint8_t>(std::clamp(v, 0.f, 1.f) * 255.f + 0.5f);
+    }
+    return img;
+}
+
 Tensor stack_batch(std::span<const Tensor> rows) {
     CNNLENS_ASSERT(!rows.empty());
     Shape s = rows[0].shape();

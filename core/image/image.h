@@ -66,6 +66,8 @@ Tensor image_to_input(const Image& img, const InputSpec& spec);
 // canvas, bit for bit.
 Tensor image_to_input_padded(const Image& img, int canvas_w, int canvas_h, int pad_x, int pad_y,
                              const InputSpec& spec);
+// The input row [1, H, W, C] back as an 8-bit picture (inverse of the spec's value mapping).
+Image display_image(const Tensor& input, const InputSpec& spec);
 // Writes `count` images' tensors ([1,H,W,C] each) into one batch [count,H,W,C].
 Tensor stack_batch(std::span<const Tensor> rows);
 

@@ -72,26 +72,6 @@ Tensor model_input(const Model& m, const Image& img) {
                                             : image_to_input(img, m.spec.input);
 }
 
-Image display_image(const Tensor& input, const InputSpec& spec) {
-    Image img;
-    img.width = static_cast<int>(input.shape()[2]);
-    img.height = static_cast<int>(input.shape()[1]);
-    img.channels = static_cast<int>(input.shape()[3]);
-    img.pixels.resize(static_cast<size_t>(input.size()));
-    for (int64_t i = 0; i < input.size(); ++i) {
-        float v;
-        if (spec.mean.empty())
-            v = (input[i] - spec.range_lo) / (spec.range_hi - spec.range_lo);
-        else {
-            const size_t j = spec.mean.size() == 1 ? 0 : static_cast<size_t>(i % img.channels);
-            v = input[i] * spec.std[j] + spec.mean[j];
-        }
-        img.pixels[static_cast<size_t>(i)] =
-            static_cast<uint8_t>(std::clamp(v, 0.f, 1.f) * 255.f + 0.5f);
-    }
-    return img;
-}
-
 Image confusion_picture(const ConfusionMatrix& cm, bool normalized) {
     const int n = cm.num_classes, cell = 56;
     std::vector<Image> tiles;

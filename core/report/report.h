@@ -33,8 +33,6 @@ struct TrustScores;  // report_trust.h
 // An image as the model's input: center-cropped to the input's aspect for an image model
 // (photo_to_input), resampled whole for a face model (a face crop).
 Tensor model_input(const Model& m, const Image& img);
-// The model input row [1, H, W, C] as an 8-bit picture (inverse of the spec's value mapping).
-Image display_image(const Tensor& input, const InputSpec& spec);
 // The confusion matrix as a picture: one viridis cell per (true, predicted) pair with its count
 // (or its row-normalized value), rows headed by class and per-class accuracy.
 Image confusion_picture(const ConfusionMatrix& cm, bool normalized);

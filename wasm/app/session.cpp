@@ -164,27 +164,6 @@ Image shown_copy(const Image& img) {
     return crop_frame(img, CropFrame{w / 2, h / 2, w, h, 0.f}, Session::kMaxShownSide);
 }
 
-// The classifier's input back as 8-bit pixels (inverse of the spec's value mapping).
-Image input_picture(const Tensor& input, const InputSpec& spec) {
-    Image img;
-    img.height = static_cast<int>(input.shape()[1]);
-    img.width = static_cast<int>(input.shape()[2]);
-    img.channels = static_cast<int>(input.shape()[3]);
-    img.pixels.resize(static_cast<size_t>(input.size()));
-    for (int64_t i = 0; i < input.size(); ++i) {
-        float v;
-        if (spec.mean.empty()) {
-            v = (input[i] - spec.range_lo) / (spec.range_hi - spec.range_lo);
-        } else {
-            const size_t c = spec.mean.size() == 1 ? 0 : static_cast<size_t>(i % img.channels);
-            v = input[i] * spec.std[c] + spec.mean[c];
-        }
-        img.pixels[static_cast<size_t>(i)] =
-            static_cast<uint8_t>(std::clamp(v, 0.f, 1.f) * 255.f + 0.5f);
-    }
-    return img;
-}
-
 namespace {
 
 // Whether a photo is seen through its shown copy (see Session::kMaxDisplaySide).
@@ -260,7 +239,7 @@ Status Session::classify(std::vector<Face>& faces, const Model& model, GraphProb
         faces[i].probs.assign(p, p + classes);
         faces[i].top = top[i];
         faces[i].input = std::move(rows[i]);
-        faces[i].input_picture = input_picture(faces[i].input, model.spec.input);
+        faces[i].input_picture = display_image(faces[i].input, model.spec.input);
     }
     return Status::ok();
 }

@@ -245,9 +245,6 @@ private:
     std::unique_ptr<LiveWork> live_;
 };
 
-// The classifier's input row [1, H, W, C] back as 8-bit pixels (inverse of the spec's mapping).
-Image input_picture(const Tensor& input, const InputSpec& spec);
-
 // How many times the input picture is enlarged on screen: 4 for the small inputs of face models
 // (up to 64 pixels a side), else about 256 pixels a side, at least 1 (a 224-pixel input: 1).
 int display_scale(const Face& f);

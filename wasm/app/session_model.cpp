@@ -75,7 +75,7 @@ Status Session::open_face(const Image& face, std::string_view name) {
     if (!r) return r.status();
     f.probs.assign(r->probs.data(), r->probs.data() + r->probs.size());
     f.top = argmax_rows(r->probs)[0];
-    f.input_picture = input_picture(f.input, model_->spec.input);
+    f.input_picture = display_image(f.input, model_->spec.input);
     photo_ = face;
     shown_ = shown_copy(face);
     preview_ = Image{};
