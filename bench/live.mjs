@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openPage, waitReady } from '../tests/e2e/harness.mjs';
-import { kLiveTableHeader, launchWithCamera, liveOn, liveRow, measureLive } from '../tests/e2e/live_camera.mjs';
+import { kLiveTableHeader, launchWithCamera, liveOn, liveRow, measureIdle, measureLive } from '../tests/e2e/live_camera.mjs';
 import { serve } from '../tests/e2e/serve.mjs';
 import { describeMachine, parseArgs, writeResults } from './common.mjs';
 
@@ -31,6 +31,10 @@ try {
     await waitReady(page);
     const got = await page.evaluate(() => window.cnnlensTest.build);
     if (got !== build) throw new Error(`expected the ${build} build, the page runs ${got}`);
+    const idle = await measureIdle(page);
+    results.push({ build, method: 'off', idle });
+    rows.push(`| ${build} | Live off | | ${idle.drawFps.toFixed(1)} | ${idle.paintFps.toFixed(1)} | | | | | | | |`);
+    console.error(`live: ${rows.at(-1)}`);
     await liveOn(page);
     for (const method of ['saliency', 'gradcam']) {
       const r = await measureLive(page, method, 1000 * Number(args.seconds));

@@ -394,6 +394,7 @@ window.cnnlensTest = {
   // True while dropped files are being read or decoded, or wait for the next frame to be opened.
   filesWaiting: () => filesInFlight > 0 || !!app._cnnlens_files_waiting(),
   frames: () => app._cnnlens_test_frames(),
+  paints: () => app._cnnlens_test_paints(),
   photoVersion: () => app._cnnlens_test_photo_version(),
   // The photo shown: {name, width, height, previewWidth, previewHeight} (upright pixels).
   photo: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_photo())),

@@ -62,7 +62,7 @@ export async function liveOn(page) {
 export async function measureLive(page, method, ms = 6000, settleMs = 1500) {
   await page.evaluate((m) => window.cnnlensTest.liveMethod(m), method);
   await sleep(settleMs);
-  const count = () => page.evaluate(() => ({ frames: window.cnnlensTest.frames(), live: window.cnnlensTest.live() }));
+  const count = () => page.evaluate(() => ({ frames: window.cnnlensTest.frames(), paints: window.cnnlensTest.paints(), live: window.cnnlensTest.live() }));
   const a = await count();
   const t0 = Date.now();
   await sleep(ms);
@@ -73,6 +73,7 @@ export async function measureLive(page, method, ms = 6000, settleMs = 1500) {
     method, seconds: s, processed,
     processedFps: processed / s,
     drawFps: (b.frames - a.frames) / s,
+    paintFps: (b.paints - a.paints) / s,
     withFace: processed ? (b.live.stats.withFace - a.live.stats.withFace) / processed : 0,
     stats: b.live.stats,
     faces: b.live.faces,
@@ -83,8 +84,18 @@ export async function measureLive(page, method, ms = 6000, settleMs = 1500) {
 // into the app, plus RGBA to RGB; upload: the video frame into its texture).
 export function liveRow(build, r) {
   const st = r.stats, f = (v, d = 1) => v.toFixed(d);
-  return `| ${build} | ${r.method} | ${f(r.processedFps)} | ${f(r.drawFps)} | ${f(st.delay, 0)} | ${f(st.grab + st.rgb)} | ` +
+  return `| ${build} | ${r.method} | ${f(r.processedFps)} | ${f(r.drawFps)} | ${f(r.paintFps)} | ${f(st.delay, 0)} | ${f(st.grab + st.rgb)} | ` +
     `${f(st.upload)} | ${f(st.detect)} | ${f(st.classify)} | ${f(st.explain)} | ${f(st.draw)} |`;
 }
-export const kLiveTableHeader = '| build | method | processed frames/s | page frames/s | camera to overlay, ms | decode ms | upload ms | ' +
-  'detect ms | classify ms | explain ms | draw ms |\n|---|---|---|---|---|---|---|---|---|---|---|';
+export const kLiveTableHeader = '| build | method | processed frames/s | page frames/s | painted frames/s | camera to overlay, ms | decode ms | ' +
+  'upload ms | detect ms | classify ms | explain ms | draw ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|';
+
+// The page's rate with Live off, over `ms`: frames (animation-frame callbacks the app ran) and
+// paints (those that drew the canvas; a frame with nothing new keeps the last picture).
+export async function measureIdle(page, ms = 4000) {
+  const count = () => page.evaluate(() => ({ frames: window.cnnlensTest.frames(), paints: window.cnnlensTest.paints() }));
+  const a = await count(), t0 = Date.now();
+  await sleep(ms);
+  const b = await count(), s = (Date.now() - t0) / 1000;
+  return { drawFps: (b.frames - a.frames) / s, paintFps: (b.paints - a.paints) / s };
+}

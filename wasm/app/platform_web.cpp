@@ -38,6 +38,7 @@
 #include "wasm/app/bench_hook.h"
 #include "wasm/app/live.h"
 #include "wasm/app/platform.h"
+#include "wasm/app/texture.h"
 #include "wasm/app/ui.h"
 
 using namespace cnnlens;
@@ -93,6 +94,8 @@ struct App {
     Session session;
     UiCache cache;
     int frames = 0;
+    int paints = 0;          // frames that drew the canvas (others had nothing new to show)
+    uint64_t painted = 0;    // the signature (paint_signature) of the last painted frame
     bool job_scheduled = false;  // a job is queued or running (sliced: maybe suspended)
     float dpr = 1.f;
     // A file on its way in: JS writes it into `bytes` piece by piece (frames go on meanwhile);
@@ -315,6 +318,35 @@ void freeze_live() {
     else g->state.error.clear();
 }
 
+// What a frame would paint: its draw lists (vertices, indices, commands with their textures and
+// clip rectangles), the canvas size and the count of texture uploads (a texture's pixels change
+// with no change to the lists). Equal signatures paint equal pictures, up to hash collisions
+// (64-bit FNV-1a over 8-byte words).
+uint64_t paint_signature(const ImDrawData* d, int w, int h) {
+    uint64_t s = 1469598103934665603ull;
+    auto mix = [&s](uint64_t v) { s = (s ^ v) * 1099511628211ull; };
+    auto bytes = [&](const void* p, size_t n) {
+        const auto* b = static_cast<const unsigned char*>(p);
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t v;
+            std::memcpy(&v, b + i, 8);
+            mix(v);
+        }
+        for (; i < n; ++i) mix(b[i]);
+    };
+    mix(static_cast<uint64_t>(w) << 32 | static_cast<uint32_t>(h));
+    mix(static_cast<uint64_t>(texture_uploads()));
+    mix(static_cast<uint64_t>(d->CmdListsCount));
+    for (int i = 0; i < d->CmdListsCount; ++i) {
+        const ImDrawList* l = d->CmdLists[i];
+        bytes(l->VtxBuffer.Data, static_cast<size_t>(l->VtxBuffer.Size) * sizeof(ImDrawVert));
+        bytes(l->IdxBuffer.Data, static_cast<size_t>(l->IdxBuffer.Size) * sizeof(ImDrawIdx));
+        bytes(l->CmdBuffer.Data, static_cast<size_t>(l->CmdBuffer.Size) * sizeof(ImDrawCmd));
+    }
+    return s;
+}
+
 void frame() {
     fit_canvas();
     StateLock lock = lock_state();
@@ -336,12 +368,19 @@ void frame() {
     ImGui::Render();
     int w = 0, h = 0;
     glfwGetFramebufferSize(g->window, &w, &h);
+    // A frame whose picture is the last one's is not painted: the canvas keeps it, and the
+    // page's one spare core (software WebGL rasterizes the whole canvas on it) goes to frames
+    // that show something new, such as the camera's.
+    const uint64_t signature = paint_signature(ImGui::GetDrawData(), w, h);
+    js_set_cursor(ImGui::GetMouseCursor());
+    release_held_keys();
+    if (signature == g->painted && g->paints > 0) return;
+    g->painted = signature;
+    ++g->paints;
     glViewport(0, 0, w, h);
     glClearColor(0.08f, 0.08f, 0.1f, 1.f);
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
-    js_set_cursor(ImGui::GetMouseCursor());
-    release_held_keys();
 }
 
 // In the single-threaded app, frames are capped at 1000 / kBusyFrameMs per second while a job
@@ -500,6 +539,8 @@ EMSCRIPTEN_KEEPALIVE void cnnlens_run_job() {
 // this thread writes (g->test_string, g->faces_json, g->error_copy).
 
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_frames() { return g ? g->frames : 0; }
+// Frames that painted the canvas (a frame with nothing new to show keeps the last picture).
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_paints() { return g ? g->paints : 0; }
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_ready() {
     if (!g) return 0;
     const StateLock lock = lock_state();

@@ -7,6 +7,9 @@
 
 namespace cnnlens::app {
 
+static int64_t g_uploads = 0;
+int64_t texture_uploads() { return g_uploads; }
+
 static void set_filter(bool smooth) {
     const GLint filter = smooth ? GL_LINEAR : GL_NEAREST;
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, filter);
@@ -31,6 +34,7 @@ void Texture::upload(const Image& img, int64_t v, bool smooth) {
     width = up.width;
     height = up.height;
     version = v;
+    ++g_uploads;
 }
 
 Texture::~Texture() {

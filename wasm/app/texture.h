@@ -16,4 +16,9 @@ struct Texture {
     ~Texture();
 };
 
+// Texture uploads so far, of every Texture: a picture on screen can change with no change to
+// the draw lists (a new camera frame into the same texture), so the page repaints when this
+// moves too.
+int64_t texture_uploads();
+
 }  // namespace cnnlens::app
