@@ -21,6 +21,9 @@ enum class Activation { kNone, kRelu, kRelu6, kElu, kLeakyRelu, kSigmoid, kTanh 
 std::string_view activation_name(Activation a);
 // Applies `a` in place to n values (alpha is LeakyRelu's negative slope).
 void apply_activation(Activation a, float alpha, float* data, int64_t n);
+// y = 1 / (1 + exp(-x)) within 3 ulp of the exact value where that is a normal float, vectorized;
+// y may be x.
+void sigmoid(const float* x, float* y, int64_t n);
 
 // A 2-D convolution, possibly grouped (groups == in_c and out_c == in_c * m is depthwise).
 // Weights: [kernel_h][kernel_w][in_c / groups][out_c] (TensorFlow's HWIO; for depthwise the

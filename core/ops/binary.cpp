@@ -3,6 +3,7 @@
 #include <array>
 #include <vector>
 
+#include "core/base/thread_pool.h"
 #include "core/ops/op.h"
 
 namespace cnnlens {
@@ -36,17 +37,23 @@ std::array<int64_t, kMaxRank> strides_for(const Shape& s, const Shape& out) {
     return st;
 }
 
-// Calls f(out_index, a_index, b_index) for every output element.
+// Calls f(row, a_index, b_index) for rows [r0, r1) of the innermost axis of `out` (rank >= 1):
+// the indices of each row's first element, the outer axes walked as an odometer, in order.
 template <typename F>
-void for_each(const Shape& out, const std::array<int64_t, kMaxRank>& sa,
-              const std::array<int64_t, kMaxRank>& sb, F&& f) {
+void for_rows(const Shape& out, const std::array<int64_t, kMaxRank>& sa,
+              const std::array<int64_t, kMaxRank>& sb, int64_t r0, int64_t r1, F&& f) {
     const int r = out.rank();
     std::array<int64_t, kMaxRank> idx{};
-    int64_t ia = 0, ib = 0;
-    const int64_t n = out.elements();
-    for (int64_t o = 0; o < n; ++o) {
-        f(o, ia, ib);
-        for (int d = r - 1; d >= 0; --d) {
+    int64_t ia = 0, ib = 0, rest = r0;
+    for (int d = r - 2; d >= 0; --d) {
+        idx[d] = rest % out[d];
+        rest /= out[d];
+        ia += idx[d] * sa[d];
+        ib += idx[d] * sb[d];
+    }
+    for (int64_t row = r0; row < r1; ++row) {
+        f(row, ia, ib);
+        for (int d = r - 2; d >= 0; --d) {
             ia += sa[d];
             ib += sb[d];
             if (++idx[d] < out[d]) break;
@@ -77,20 +84,52 @@ float apply(float a, float b) {
     return a / b;
 }
 
+// Elements per range of the pool's split: large layers split at batch 1.
+constexpr int64_t kGrain = 1 << 14;
+
+// o[i] = a[i * sa] op b[i * sb] for a row of the innermost axis, where each input's stride is 1
+// or 0 (broadcast): one vectorized loop per case.
+template <Bin kOp>
+void apply_row(const float* __restrict a, int64_t sa, const float* __restrict b, int64_t sb,
+               float* __restrict o, int64_t n) {
+    if (sa == 1 && sb == 1) {
+        for (int64_t i = 0; i < n; ++i) o[i] = apply<kOp>(a[i], b[i]);
+    } else if (sa == 1) {
+        const float v = b[0];
+        for (int64_t i = 0; i < n; ++i) o[i] = apply<kOp>(a[i], v);
+    } else if (sb == 1) {
+        const float v = a[0];
+        for (int64_t i = 0; i < n; ++i) o[i] = apply<kOp>(v, b[i]);
+    } else {
+        std::fill(o, o + n, apply<kOp>(a[0], b[0]));
+    }
+}
+
 template <Bin kOp>
 void forward(OpContext& c, Tensor& out) {
     const Tensor& a = *c.inputs[0];
     const Tensor& b = *c.inputs[1];
-    float* __restrict o = out.data();
-    const float* __restrict pa = a.data(), * __restrict pb = b.data();
+    float* o = out.data();
+    const float *pa = a.data(), *pb = b.data();
     const int64_t n = out.size();
-    if (a.shape() == out.shape() &&
-        b.shape() == out.shape()) {  // the common case: a vectorised loop
-        for (int64_t i = 0; i < n; ++i) o[i] = apply<kOp>(pa[i], pb[i]);
+    if (a.shape() == out.shape() && b.shape() == out.shape()) {  // the common case
+        parallel_for(n, kGrain, [&](int64_t i0, int64_t i1, int) {
+            apply_row<kOp>(pa + i0, 1, pb + i0, 1, o + i0, i1 - i0);
+        });
         return;
     }
-    for_each(out.shape(), strides_for(a.shape(), out.shape()), strides_for(b.shape(), out.shape()),
-             [&](int64_t i, int64_t ia, int64_t ib) { o[i] = apply<kOp>(pa[ia], pb[ib]); });
+    // Broadcast (a squeeze-and-excitation scale [N,1,1,C] over [N,H,W,C]): row by row of the
+    // innermost axis.
+    const Shape& os = out.shape();
+    const auto sa = strides_for(a.shape(), os), sb = strides_for(b.shape(), os);
+    const int64_t inner = os[os.rank() - 1], rows = n / std::max<int64_t>(inner, 1);
+    const int64_t ia1 = sa[os.rank() - 1], ib1 = sb[os.rank() - 1];
+    parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)),
+                 [&](int64_t r0, int64_t r1, int) {
+                     for_rows(os, sa, sb, r0, r1, [&](int64_t row, int64_t ia, int64_t ib) {
+                         apply_row<kOp>(pa + ia, ia1, pb + ib, ib1, o + row * inner, inner);
+                     });
+                 });
 }
 
 template <Bin kOp>
@@ -110,36 +149,59 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
             const float* __restrict gg = pg;
             const float* __restrict other = k == 0 ? pb : pa;
             const float* __restrict self = k == 0 ? pa : pb;
-            const int64_t n = g.size();
             const bool add = acc[k];
-            for (int64_t i = 0; i < n; ++i) {
-                float d;
-                if constexpr (kOp == Bin::kAdd)
-                    d = gg[i];
-                else if constexpr (kOp == Bin::kSub)
-                    d = k == 0 ? gg[i] : -gg[i];
-                else if constexpr (kOp == Bin::kMul)
-                    d = gg[i] * other[i];
-                else
-                    d = k == 0 ? gg[i] / other[i] : -gg[i] * other[i] / (self[i] * self[i]);
-                pd[i] = add ? pd[i] + d : d;
-            }
+            parallel_for(g.size(), kGrain, [&](int64_t i0, int64_t i1, int) {
+                for (int64_t i = i0; i < i1; ++i) {
+                    float d;
+                    if constexpr (kOp == Bin::kAdd)
+                        d = gg[i];
+                    else if constexpr (kOp == Bin::kSub)
+                        d = k == 0 ? gg[i] : -gg[i];
+                    else if constexpr (kOp == Bin::kMul)
+                        d = gg[i] * other[i];
+                    else
+                        d = k == 0 ? gg[i] / other[i] : -gg[i] * other[i] / (self[i] * self[i]);
+                    pd[i] = add ? pd[i] + d : d;
+                }
+            });
             continue;
         }
         if (!acc[k]) dst->zero();
         float* pd = dst->data();
-        for_each(os, sa, sb, [&](int64_t i, int64_t ia, int64_t ib) {
-            float d;
-            if constexpr (kOp == Bin::kAdd)
-                d = pg[i];
-            else if constexpr (kOp == Bin::kSub)
-                d = k == 0 ? pg[i] : -pg[i];
-            else if constexpr (kOp == Bin::kMul)
-                d = pg[i] * (k == 0 ? pb[ib] : pa[ia]);
-            else
-                d = k == 0 ? pg[i] / pb[ib] : -pg[i] * pa[ia] / (pb[ib] * pb[ib]);
-            pd[k == 0 ? ia : ib] += d;
-        });
+        // Row by row of the innermost axis, rows in order: an input broadcast over rows sums
+        // their gradients in the order the element-wise walk would. Rows are split across the
+        // pool only when every row writes its own elements.
+        const int r = os.rank();
+        const int64_t inner = os[r - 1], rows = g.size() / std::max<int64_t>(inner, 1);
+        const int64_t ia1 = sa[r - 1], ib1 = sb[r - 1];
+        const auto& sd = k == 0 ? sa : sb;
+        bool shared = false;
+        for (int d = 0; d < r - 1; ++d) shared |= sd[d] == 0 && os[d] > 1;
+        auto rows_fn = [&](int64_t r0, int64_t r1, int) {
+            for_rows(os, sa, sb, r0, r1, [&](int64_t row, int64_t ia, int64_t ib) {
+                const float* gr = pg + row * inner;
+                const float *ar = pa + ia, *br = pb + ib;
+                float* dr = pd + (k == 0 ? ia : ib);
+                const int64_t ds = k == 0 ? ia1 : ib1;
+                for (int64_t j = 0; j < inner; ++j) {
+                    float d;
+                    if constexpr (kOp == Bin::kAdd)
+                        d = gr[j];
+                    else if constexpr (kOp == Bin::kSub)
+                        d = k == 0 ? gr[j] : -gr[j];
+                    else if constexpr (kOp == Bin::kMul)
+                        d = gr[j] * (k == 0 ? br[j * ib1] : ar[j * ia1]);
+                    else
+                        d = k == 0 ? gr[j] / br[j * ib1]
+                                   : -gr[j] * ar[j * ia1] / (br[j * ib1] * br[j * ib1]);
+                    dr[j * ds] += d;
+                }
+            });
+        };
+        if (shared)
+            rows_fn(0, rows, 0);
+        else
+            parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), rows_fn);
     }
 }
 

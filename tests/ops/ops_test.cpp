@@ -3,10 +3,13 @@
 // fails loudly. Inputs are kept away from ReLU kinks and max-pool ties.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
 
+#include "core/base/thread_pool.h"
 #include "core/graph/executor.h"
 #include "tests/test_util.h"
 
@@ -484,6 +487,97 @@ TEST(Ops, ShapeErrorsNameTheNodeAndValue) {
     ASSERT_FALSE(s.is_ok());
     EXPECT_NE(s.message().find("conv_bad"), std::string::npos) << s.message();
     EXPECT_NE(s.message().find("3 channels"), std::string::npos) << s.message();
+}
+
+// The element-wise ops' row and block loops (split across the pool at batch 1) against an
+// independent element-by-element walk, on layers large enough to be split, at 1 and 2 threads:
+// Mul with a squeeze-and-excitation scale [N,1,1,C] and with a scale broadcast on the innermost
+// axis, Mean over H and W (global average pooling) and over W alone, and their gradients
+// bit-identical across thread counts.
+TEST(Ops, ElementwiseLoopsMatchAWalkAtAnyThreadCount) {
+    struct Case {
+        OpType op;
+        OpAttrs attrs;
+        Shape x, c;
+    };
+    const Case cs[] = {
+        {OpType::kMul, NoAttrs{}, {2, 28, 28, 96}, {2, 1, 1, 96}},
+        {OpType::kAdd, NoAttrs{}, {1, 40, 40, 24}, {1, 40, 40, 1}},
+        {OpType::kDiv, NoAttrs{}, {1, 40, 40, 24}, {24}},
+        {OpType::kMean, ReduceAttrs{{1, 2}, true}, {2, 56, 56, 40}, {}},
+        {OpType::kMean, ReduceAttrs{{2}, false}, {1, 30, 20, 70}, {}},
+    };
+    for (const Case& k : cs) {
+        SCOPED_TRACE(std::string(op_name(k.op)) + " " + k.x.str());
+        Rng rng(7);
+        Graph g;
+        Shape in = k.x;
+        in[0] = -1;
+        std::vector<int> ins{g.add_input("x", in)};
+        Tensor c = random_tensor(k.c.rank() ? k.c : Shape{1}, rng, 0.5f, 1.5f);
+        if (k.c.rank()) ins.push_back(g.add_const("c", c.clone()));
+        g.set_output(g.add_node("op", k.op, k.attrs, ins));
+        ASSERT_TRUE(g.validate().is_ok());
+        const Tensor x = random_tensor(k.x, rng);
+        Tensor want[2], grad[2];
+        for (int threads : {1, 2}) {
+            set_pool_threads(threads);
+            Executor ex(g, reference_kernels());
+            ASSERT_TRUE(ex.forward(x).is_ok());
+            const Tensor& y = ex.value(g.output());
+            want[threads - 1] = y.clone();
+            std::vector<Seed> seeds;
+            Rng r2(3);
+            seeds.push_back({g.output(), random_tensor(y.shape(), r2)});
+            std::vector<Tensor> gr;
+            const int input = g.input();
+            ASSERT_TRUE(ex.backward(seeds, {&input, 1}, ReluRule::kStandard, gr).is_ok());
+            grad[threads - 1] = gr[0].clone();
+        }
+        set_pool_threads(1);
+        ASSERT_EQ(want[0].size(), want[1].size());
+        EXPECT_EQ(0, std::memcmp(want[0].data(), want[1].data(), want[0].size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(grad[0].data(), grad[1].data(), grad[0].size() * sizeof(float)));
+        // The walk: output index -> input indices by coordinates.
+        const Shape& os = want[0].shape();
+        std::vector<int64_t> idx(static_cast<size_t>(os.rank()));
+        if (k.op == OpType::kMean) {
+            const auto& a = std::get<ReduceAttrs>(k.attrs);
+            std::vector<double> sum(static_cast<size_t>(want[0].size()), 0.0);
+            std::vector<int64_t> xi(static_cast<size_t>(k.x.rank()));
+            for (int64_t i = 0; i < x.size(); ++i) {
+                int64_t rest = i, o = 0;
+                for (int d = k.x.rank() - 1; d >= 0; --d) {
+                    xi[d] = rest % k.x[d];
+                    rest /= k.x[d];
+                }
+                for (int d = 0; d < k.x.rank(); ++d) {
+                    const bool reduced = std::find(a.axes.begin(), a.axes.end(), d) != a.axes.end();
+                    if (!reduced) o = o * k.x[d] + xi[d];
+                }
+                sum[static_cast<size_t>(o)] += x[i];
+            }
+            const double inv = static_cast<float>(want[0].size()) / static_cast<float>(x.size());
+            for (int64_t o = 0; o < want[0].size(); ++o)
+                ASSERT_EQ(want[0][o], static_cast<float>(sum[static_cast<size_t>(o)] * inv)) << o;
+            continue;
+        }
+        for (int64_t i = 0; i < want[0].size(); ++i) {
+            int64_t rest = i;
+            for (int d = os.rank() - 1; d >= 0; --d) {
+                idx[d] = rest % os[d];
+                rest /= os[d];
+            }
+            int64_t ci = 0;  // c's element, its shape aligned to the right
+            for (int d = 0; d < k.c.rank(); ++d) {
+                const int od = os.rank() - k.c.rank() + d;
+                ci = ci * k.c[d] + (k.c[d] == 1 ? 0 : idx[od]);
+            }
+            const float a = x[i], b = c[ci];
+            const float v = k.op == OpType::kMul ? a * b : k.op == OpType::kAdd ? a + b : a / b;
+            ASSERT_EQ(want[0][i], v) << i;
+        }
+    }
 }
 
 }  // namespace
