@@ -81,36 +81,41 @@ void sigmoid(const float* x, float* y, int64_t n) {
     }
 }
 
-static void activation_range(Activation a, float alpha, float* d, int64_t n) {
+static void activation_range(Activation a, float alpha, const float* s, float* d, int64_t n) {
     switch (a) {
         case Activation::kNone:
+            if (s != d) std::copy(s, s + n, d);
             return;
         case Activation::kRelu:
-            for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : 0.f;
+            for (int64_t i = 0; i < n; ++i) d[i] = s[i] > 0.f ? s[i] : 0.f;
             return;
         case Activation::kRelu6:
-            for (int64_t i = 0; i < n; ++i) d[i] = std::min(std::max(d[i], 0.f), 6.f);
+            for (int64_t i = 0; i < n; ++i) d[i] = std::min(std::max(s[i], 0.f), 6.f);
             return;
         case Activation::kElu:
-            for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : std::expm1(d[i]);
+            for (int64_t i = 0; i < n; ++i) d[i] = s[i] > 0.f ? s[i] : std::expm1(s[i]);
             return;
         case Activation::kLeakyRelu:
-            for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : alpha * d[i];
+            for (int64_t i = 0; i < n; ++i) d[i] = s[i] > 0.f ? s[i] : alpha * s[i];
             return;
         case Activation::kSigmoid:
-            sigmoid(d, d, n);
+            sigmoid(s, d, n);
             return;
         case Activation::kTanh:
-            for (int64_t i = 0; i < n; ++i) d[i] = std::tanh(d[i]);
+            for (int64_t i = 0; i < n; ++i) d[i] = std::tanh(s[i]);
             return;
     }
 }
 
-void apply_activation(Activation a, float alpha, float* d, int64_t n) {
-    if (a == Activation::kNone) return;
+void apply_activation(Activation a, float alpha, const float* src, float* dst, int64_t n) {
     // Element-wise: split across the pool at batch 1 (one range, inline, inside a kernel's loop).
-    parallel_for(n, int64_t{1} << 14,
-                 [&](int64_t b, int64_t e, int) { activation_range(a, alpha, d + b, e - b); });
+    parallel_for(n, int64_t{1} << 14, [&](int64_t b, int64_t e, int) {
+        activation_range(a, alpha, src + b, dst + b, e - b);
+    });
+}
+
+void apply_activation(Activation a, float alpha, float* d, int64_t n) {
+    if (a != Activation::kNone) apply_activation(a, alpha, d, d, n);
 }
 
 namespace {

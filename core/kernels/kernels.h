@@ -21,6 +21,8 @@ enum class Activation { kNone, kRelu, kRelu6, kElu, kLeakyRelu, kSigmoid, kTanh 
 std::string_view activation_name(Activation a);
 // Applies `a` in place to n values (alpha is LeakyRelu's negative slope).
 void apply_activation(Activation a, float alpha, float* data, int64_t n);
+// dst = a(src) (dst may be src), in one pass: an activation layer without a copy of its input.
+void apply_activation(Activation a, float alpha, const float* src, float* dst, int64_t n);
 // y = 1 / (1 + exp(-x)) within 3 ulp of the exact value where that is a normal float, vectorized;
 // y may be x.
 void sigmoid(const float* x, float* y, int64_t n);

@@ -27,14 +27,13 @@ template <Activation kAct>
 void forward(OpContext& c, Tensor& out) {
     const Tensor& x = *c.inputs[0];
     const float alpha = alpha_of(c.attrs);
-    std::copy(x.data(), x.data() + x.size(), out.data());
     if constexpr (kAct == Activation::kElu) {
         for (int64_t i = 0; i < out.size(); ++i) {
-            float& v = out[i];
-            v = v > 0.f ? v : alpha * std::expm1(v);
+            const float v = x[i];
+            out[i] = v > 0.f ? v : alpha * std::expm1(v);
         }
     } else {
-        apply_activation(kAct, alpha, out.data(), out.size());
+        apply_activation(kAct, alpha, x.data(), out.data(), out.size());
     }
 }
 
