@@ -131,6 +131,11 @@ struct MethodTraits {
     // How its map is shown; a signed norm (kSignedPercentile99) marks a signed map, drawn
     // blue below zero and red above.
     MapNorm norm = MapNorm::kPercentile99;
+    // The images it shows the model (forward passes; it takes no gradient) for parameters `p`
+    // on an input of height x width pixels: the app's estimate of a run's time before it starts.
+    // Null where the method takes gradients too.
+    int64_t (*forward_images)(const class ExplanationMethod& m, const Params& p, int height,
+                              int width) = nullptr;
 };
 
 class ExplanationMethod {

@@ -256,7 +256,9 @@ const ExplanationMethod& method_Lime() {
          .title = "LIME",
          .traits = {.cost = MethodCost::kJob,
                     .default_score = Target::Score::kProbability,
-                    .norm = MapNorm::kSignedPercentile99},
+                    .norm = MapNorm::kSignedPercentile99,
+                    .forward_images = [](const ExplanationMethod& m, const Params& p, int, int)
+                        -> int64_t { return static_cast<int64_t>(m.param(p, "samples")); }},
          .card =
              {.what =
                   "Cuts the image into superpixels, shows the model many copies with random "

@@ -8,6 +8,17 @@
 namespace cnnlens {
 namespace {
 
+// The image itself and one per window position: positions along an axis of n pixels start every
+// `stride` pixels, the last one flush with the edge, as occlusion() places them.
+int64_t occlusion_images(const ExplanationMethod& m, const Params& p, int height, int width) {
+    const int win = static_cast<int>(m.param(p, "window"));
+    const int stride = static_cast<int>(m.param(p, "stride"));
+    auto positions = [&](int n) -> int64_t {
+        return n < win ? 0 : (n - win + stride - 1) / stride + 1;
+    };
+    return 1 + positions(height) * positions(width);
+}
+
 Expected<Explanation> occlusion(const ExplanationMethod& m, const Tensor& x, const Target& t,
                                 const Params& p, ExplainContext& ctx) {
     const int win = static_cast<int>(m.param(p, "window"));
@@ -96,7 +107,9 @@ const ExplanationMethod& method_Occlusion() {
     static const FnMethod m(
         {.name = "occlusion",
          .title = "Occlusion",
-         .traits = {.cost = MethodCost::kJob, .norm = MapNorm::kSignedPercentile99},
+         .traits = {.cost = MethodCost::kJob,
+                    .norm = MapNorm::kSignedPercentile99,
+                    .forward_images = occlusion_images},
          .card = {.what =
                       "Slides a grey or black square over the image and records how much the score "
                       "drops; each "

@@ -148,7 +148,11 @@ const ExplanationMethod& method_Rise() {
          .title = "RISE",
          .traits = {.cost = MethodCost::kJob,
                     .default_score = Target::Score::kProbability,
-                    .norm = MapNorm::kMinMax},
+                    .norm = MapNorm::kMinMax,
+                    .forward_images = [](const ExplanationMethod& m, const Params& p, int,
+                                         int) -> int64_t {
+                        return 1 + static_cast<int64_t>(m.param(p, "samples"));  // and the image
+                    }},
          .card = {.what = "Shows the model the image through many random soft masks; each pixel's "
                           "value is the mean "
                           "score of the masked images, weighted by how much each mask kept that "

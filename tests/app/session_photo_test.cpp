@@ -40,6 +40,11 @@ TEST_F(SessionPhotoTest, RgbaPixelsGiveTheFacesOfTheFile) {
     std::vector<std::string> stages;
     for (const auto& [stage, ms] : s.photo_timings()) stages.push_back(stage);
     EXPECT_EQ(stages, (std::vector<std::string>{"decode", "preview", "detect", "classify"}));
+    // The model's forward time the methods' estimates use: measured by the classification, at
+    // most the classify stage's time per face.
+    const double forward_ms = s.forward_ms_per_image();
+    EXPECT_GT(forward_ms, 0);
+    EXPECT_LE(forward_ms, s.photo_timings().back().second);
 
     Image rgba{photo.width, photo.height, 4, {}};
     for (size_t i = 0; i < photo.pixels.size(); i += 3)

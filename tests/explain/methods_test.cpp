@@ -323,6 +323,9 @@ TEST(MethodsOnModel, TraitsHold) {
             EXPECT_LE(probe.images, 2);
         else
             EXPECT_GT(probe.images, 2);
+        // The count the app's time estimate is made of, where the method states one.
+        if (m->traits().forward_images)
+            EXPECT_EQ(probe.images, m->traits().forward_images(*m, params, 64, 64));
         EXPECT_EQ(e->norm, m->traits().norm);
         const float lo = *std::min_element(e->map.data(), e->map.data() + e->map.size());
         const float hi = *std::max_element(e->map.data(), e->map.data() + e->map.size());
@@ -364,6 +367,22 @@ TEST(MethodsOnModel, TraitsHold) {
                 ASSERT_NEAR((*b)[row * one.size() + i], single->attribution[i], 1e-4f * scale)
                     << "row " << row << " value " << i;
         }
+    }
+}
+
+// Occlusion's count where the stride does not divide the span (the last window flush with the
+// edge) and where the window is the whole image.
+TEST(MethodsOnModel, OcclusionStatesItsImageCount) {
+    const ExplanationMethod& m = *find_method("occlusion");
+    for (auto [window, stride] : {std::pair{10, 7}, {64, 3}, {5, 64}}) {
+        SCOPED_TRACE(std::to_string(window) + " " + std::to_string(stride));
+        Params p;
+        p.set("window", window);
+        p.set("stride", stride);
+        CountingProbe probe(*real().probe);
+        ExplainContext ctx(probe);
+        ASSERT_TRUE(m.explain(real().face, Target{3}, p, ctx));
+        EXPECT_EQ(probe.images, m.traits().forward_images(m, p, 64, 64));
     }
 }
 

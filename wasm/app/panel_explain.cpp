@@ -3,8 +3,10 @@
 #include <imgui.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "core/explain/describe.h"
 #include "core/image/render.h"
@@ -363,6 +365,49 @@ static void draw_explain_maps(const AppState& state, const Session& session, UiC
 
 // The result first (face, overlay, legend), then the settings, so long parameter lists never
 // push the picture out of view.
+// "0.4 s", "12 s", "3 min 20 s".
+static std::string duration_text(double s) {
+    char b[48];
+    if (s < 10)
+        std::snprintf(b, sizeof b, "%.1f s", s);
+    else if (s < 120)
+        std::snprintf(b, sizeof b, "%.0f s", s);
+    else
+        std::snprintf(b, sizeof b, "%.0f min %.0f s", std::floor(s / 60), std::fmod(s, 60));
+    return b;
+}
+
+// Before a run of a method that states how many images it shows the model (LIME, occlusion,
+// RISE): how long it should take here, from this model's measured forward time. Empty when
+// either is unknown.
+static std::string estimate_text(const Session& session, const ExplainRequest& r) {
+    const ExplanationMethod* m = find_method(r.method);
+    const double ms = session.forward_ms_per_image();
+    if (!m || !m->traits().forward_images || ms <= 0) return {};
+    const InputSpec& in = session.model().spec.input;
+    const int64_t n = m->traits().forward_images(*m, r.params, in.height, in.width);
+    char b[200];
+    std::snprintf(b, sizeof b, "About %s here: %lld images through the model at %.1f ms each.",
+                  duration_text(static_cast<double>(n) * ms / 1000).c_str(),
+                  static_cast<long long>(n), ms);
+    return b;
+}
+
+// The running job's bar text: its share done and, once it has run a little, the time left at
+// its rate so far.
+static std::string progress_text(const JobStatus& job) {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - job.started).count();
+    char b[96];
+    const int pct = static_cast<int>(job.progress * 100);
+    if (job.progress >= 0.02f && elapsed >= 0.5)
+        std::snprintf(b, sizeof b, "%d%%, %s left", pct,
+                      duration_text(elapsed * (1 - job.progress) / job.progress).c_str());
+    else
+        std::snprintf(b, sizeof b, "%d%%", pct);
+    return b;
+}
+
 void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
     const Face* f = session.selected_face();
     if (!f) {
@@ -377,18 +422,23 @@ void draw_explain_panel(AppState& state, Session& session, UiCache& cache) {
     state.run_requested = false;
     ImGui::SameLine();
     if (job.pending || job.running) {
-        ImGui::ProgressBar(job.progress, ImVec2(ui_px(160), 0),
-                           job.running ? nullptr : "running...");
+        const std::string text = job.running ? progress_text(job) : "starting...";
+        ImGui::ProgressBar(job.progress, ImVec2(ui_px(200), 0), text.c_str());
         ImGui::SameLine();
         if (ImGui::Button("Cancel")) session.cancel();
     } else if (cheap) {
         ImGui::Checkbox("recompute live", &state.live);
     }
+    const std::string estimate =
+        cheap || job.pending || job.running ? "" : estimate_text(session, r);
+    if (!estimate.empty()) ImGui::TextWrapped("%s", estimate.c_str());
     update_overlay(state, session, cache);
     const Explanation* e = session.explanation();
     if (!e) {
-        ImGui::TextWrapped(cheap ? "Computing..."
-                                 : "Press Explain to run this method (it takes a few seconds).");
+        ImGui::TextWrapped("%s", cheap ? "Computing..."
+                                 : estimate.empty()
+                                     ? "Press Explain to run this method (it takes a few seconds)."
+                                     : "Press Explain to run this method.");
     } else {
         const auto& names = session.class_names();
         const char* status =

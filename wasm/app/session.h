@@ -3,6 +3,7 @@
 // computes it. Never includes imgui.h or GL, so it also compiles natively for unit tests.
 // Results carry version numbers; the UI re-uploads a texture only when a version changes.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,6 +53,7 @@ struct JobStatus {
     bool running = false;
     float progress = 0.f;
     bool cancel_requested = false;
+    std::chrono::steady_clock::time_point started{};  // when it began running
 };
 
 // Threads. The threaded web app runs jobs (run_pending(), and step_panels() of
@@ -126,6 +128,9 @@ public:
     const std::string& photo_name() const { return photo_name_; }
     int photo_version() const { return photo_version_; }
     const std::vector<Face>& faces() const { return faces_; }
+    // Milliseconds per image of the model's forward pass, as its fastest classification of a
+    // photo's faces took here (0 before one): what the time estimates of methods are made of.
+    double forward_ms_per_image() const { return timed_model_ == model_.get() ? forward_ms_ : 0; }
     int selected() const { return selected_; }
     void select(int face);
     // Selects the face `step` places after the selected one (negative: before), wrapping around.
@@ -214,6 +219,8 @@ private:
     void drop_explanation();
 
     mutable std::mutex state_mutex_;
+    double forward_ms_ = 0;  // forward_ms_per_image() of timed_model_
+    const Model* timed_model_ = nullptr;
     std::unique_ptr<Model> model_;
     std::unique_ptr<GraphProbe> probe_;
     std::unique_ptr<FaceDetector> detector_;
