@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/base/memory.h"
 #include "core/base/status.h"
 #include "core/kernels/kernels.h"
 #include "core/tensor/tensor.h"
@@ -238,7 +239,7 @@ struct OpState {
     Tensor scratch;
     Shape prepared_for;  // input shape (batch 1) the kernels were prepared for
     // MaxPool: where each output's gradient goes, recorded by the last forward when `tape`.
-    std::vector<int32_t> argmax;
+    memory::CountedVector<int32_t> argmax;
     bool argmax_valid = false;
     // LRP rules of ops with weights: the modified weights of the last rule and one state per
     // modified forward (kernels are prepared for a weight buffer), kept across calls.

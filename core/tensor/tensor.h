@@ -12,7 +12,9 @@
 
 namespace cnnlens {
 
+// Frees a buffer from memory::allocate (core/base/memory.h), which counts its bytes.
 struct AlignedFree {
+    size_t bytes = 0;
     void operator()(float* p) const;
 };
 

@@ -32,7 +32,7 @@ public:
         ConvDesc bd;
         std::vector<float> bw;
         if (with_backward && with_flipped && taps_ > 1 && flipped_transpose(d, w, bd, bw))
-            flipped_ = std::make_unique<GemmConv>(bd, bw.data(), nullptr, false);
+            flipped_ = std::make_unique<GemmConv>(bd, bw.data(), nullptr, false, false);
         // Weights [tap][ic][out_c]: group g is the K x opg block at column g * opg.
         const int k = taps_ * cpg_;
         fwd_.resize(d.groups);
@@ -40,7 +40,7 @@ public:
         for (int g = 0; g < d.groups; ++g) {
             const float* wg = w + g * opg_;
             pack_b(wg, k, opg_, d.out_c, 1, bias ? bias + g * opg_ : nullptr, fwd_[g]);
-            if (with_backward) pack_b(wg, opg_, k, 1, d.out_c, nullptr, bwd_[g]);
+            if (with_backward && !flipped_) pack_b(wg, opg_, k, 1, d.out_c, nullptr, bwd_[g]);
         }
         offsets_.resize(static_cast<size_t>(pixels_) * taps_);
         for (int oy = 0; oy < d.out_h; ++oy)
@@ -215,9 +215,9 @@ private:
     bool identity_1x1_ = false;
     bool im2col_ = false;
     std::vector<PackedB> fwd_, bwd_;  // per group: [taps*cpg][opg] and its transpose
-    std::vector<int64_t>
+    memory::CountedVector<int64_t>
         offsets_;  // [out pixel][tap]: float offset of the input pixel, -1 = padding
-    std::vector<float> zeros_, junk_;
+    AlignedFloats zeros_, junk_;
     std::vector<AlignedFloats>
         cols_;  // per thread: im2col rows (forward) or GEMM output before col2im
     std::vector<RowTables> tables_;      // per thread
