@@ -255,18 +255,22 @@ int bench_memory(const Args& a) {
     gradient.target = Target{3};
     gradient.input_gradient = true;
     // Two runs each: the second shows that buffers are reused, not grown.
-    auto peak_of = [&](const ProbeRequest& r, int64_t& held) -> int64_t {
+    struct Held {
+        int64_t all = 0, buffers = 0;
+    };
+    auto peak_of = [&](const ProbeRequest& r, Held& held) -> int64_t {
         const int64_t before = memory::live_bytes();
         memory::reset_peak();
         {
             GraphProbe probe(*model, *ks);
             for (int run = 0; run < 2; ++run)
                 if (!probe.run(x, r)) return -1;
-            held = memory::live_bytes() - before;
+            held.all = memory::live_bytes() - before;
+            held.buffers = probe.buffer_bytes();
         }
         return memory::peak_bytes();
     };
-    int64_t fwd_held = 0, grad_held = 0;
+    Held fwd_held, grad_held;
     const int64_t fwd = peak_of(scores, fwd_held), grad = peak_of(gradient, grad_held);
     if (fwd < 0 || grad < 0) return fail("bench: the model did not run");
 #ifdef __EMSCRIPTEN__
@@ -287,14 +291,20 @@ int bench_memory(const Args& a) {
     if (a.has("json")) {
         std::printf(
             "{\"platform\":\"%s\",\"kernels\":%s,\"threads\":%d,\"weight_bytes\":%lld,"
-            "\"activation_bytes\":%lld,\"forward_plan_bytes\":%lld,\"forward_peak_bytes\":%lld,"
-            "\"forward_held_bytes\":%lld,\"gradient_peak_bytes\":%lld,\"gradient_held_bytes\":%"
-            "lld,\"ratio\":%.4f,\"target\":%.2f,\"process_bytes\":%lld}\n",
+            "\"activation_bytes\":%lld,\"forward_plan_bytes\":%lld,\"backward_tape_bytes\":%lld,"
+            "\"forward_peak_bytes\":%lld,\"forward_kernel_bytes\":%lld,\"forward_buffer_bytes\":%"
+            "lld,\"gradient_peak_bytes\":%lld,\"gradient_kernel_bytes\":%lld,"
+            "\"gradient_buffer_bytes\":%lld,\"ratio\":%.4f,\"target\":%.2f,\"process_bytes\":%"
+            "lld}\n",
             platform, json_quote(ks->name).c_str(), kernel_threads(),
             static_cast<long long>(gm.weight_bytes), static_cast<long long>(gm.activation_bytes),
-            static_cast<long long>(gm.forward_plan_bytes), static_cast<long long>(fwd),
-            static_cast<long long>(fwd_held), static_cast<long long>(grad),
-            static_cast<long long>(grad_held), ratio, kTarget, static_cast<long long>(process));
+            static_cast<long long>(gm.forward_plan_bytes),
+            static_cast<long long>(gm.backward_tape_bytes), static_cast<long long>(fwd),
+            static_cast<long long>(fwd_held.all - fwd_held.buffers),
+            static_cast<long long>(fwd_held.buffers), static_cast<long long>(grad),
+            static_cast<long long>(grad_held.all - grad_held.buffers),
+            static_cast<long long>(grad_held.buffers), ratio, kTarget,
+            static_cast<long long>(process));
         return 0;
     }
     std::printf(
@@ -302,14 +312,16 @@ int bench_memory(const Args& a) {
         "  weights (W)          %9.1f MiB  the graph's constants, float32\n"
         "  activations (A)      %9.1f MiB  every node's output, float32\n"
         "  forward plan         %9.1f MiB  outputs alive at once in a forward-only pass\n"
-        "  forward-only peak    %9.1f MiB  (%.1f MiB kept by the probe afterwards)\n"
-        "  input gradient peak  %9.1f MiB  (%.1f MiB kept by the probe afterwards)\n"
+        "  backward tape        %9.1f MiB  outputs the input gradient's VJPs read\n"
+        "  forward-only peak    %9.1f MiB  W + kernels %.1f + buffers %.1f afterwards\n"
+        "  input gradient peak  %9.1f MiB  W + kernels %.1f + buffers %.1f afterwards\n"
         "  gradient / (W + A)   %9.2f      target <= %.1f: %s\n"
         "  %-20s %9.1f MiB  the whole process, model loading included\n",
         platform, std::string(ks->name).c_str(), kernel_threads(), gm.weight_bytes * mb,
-        gm.activation_bytes * mb, gm.forward_plan_bytes * mb, fwd * mb, fwd_held * mb, grad * mb,
-        grad_held * mb, ratio, kTarget, ratio <= kTarget ? "passes" : "fails", process_what,
-        process * mb);
+        gm.activation_bytes * mb, gm.forward_plan_bytes * mb, gm.backward_tape_bytes * mb, fwd * mb,
+        (fwd_held.all - fwd_held.buffers) * mb, fwd_held.buffers * mb, grad * mb,
+        (grad_held.all - grad_held.buffers) * mb, grad_held.buffers * mb, ratio, kTarget,
+        ratio <= kTarget ? "passes" : "fails", process_what, process * mb);
     return 0;
 }
 

@@ -5,8 +5,23 @@
 
 namespace cnnlens {
 
+std::vector<char> read_by_backward(const Graph& g) {
+    std::vector<char> read(static_cast<size_t>(g.size()), 0);
+    for (int i = 0; i < g.size(); ++i) {
+        const Node& n = g.node(i);
+        if (n.inputs.empty()) continue;
+        const OpDef& def = op_def(n.op);
+        const uint8_t reads = def.vjp_reads ? def.vjp_reads(n.attrs) : kReadsOutput | kReadsInputs;
+        if (reads & kReadsOutput) read[static_cast<size_t>(i)] = 1;
+        if (reads & kReadsInputs)
+            for (int k : n.inputs) read[static_cast<size_t>(k)] = 1;
+    }
+    return read;
+}
+
 GraphMemory graph_memory(const Graph& g) {
     GraphMemory m;
+    const std::vector<char> read = read_by_backward(g);
     const int n = g.size();
     std::vector<int64_t> bytes(static_cast<size_t>(n), 0);
     std::vector<int> last(static_cast<size_t>(n), -1);
@@ -20,6 +35,7 @@ GraphMemory graph_memory(const Graph& g) {
         s[0] = 1;
         bytes[static_cast<size_t>(i)] = s.elements() * static_cast<int64_t>(sizeof(float));
         m.activation_bytes += bytes[static_cast<size_t>(i)];
+        if (read[static_cast<size_t>(i)]) m.backward_tape_bytes += bytes[static_cast<size_t>(i)];
         for (int k : node.inputs) last[static_cast<size_t>(k)] = i;
     }
     int64_t alive = 0;

@@ -5,8 +5,11 @@
 //                keeps everything.
 //   forward plan: the most node outputs alive at once in a forward-only pass that frees each
 //                output after its last reader (outputs nothing reads stay to the end).
+//   backward tape: the outputs a backward sweep reads (OpDef::vjp_reads), which a forward made
+//                for backward() alone keeps.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "core/graph/graph.h"
 
@@ -16,7 +19,11 @@ struct GraphMemory {
     int64_t weight_bytes = 0;
     int64_t activation_bytes = 0;
     int64_t forward_plan_bytes = 0;
+    int64_t backward_tape_bytes = 0;
 };
 GraphMemory graph_memory(const Graph& g);
+
+// Per node: 1 when some VJP reads its value (its own, or a reader's), by OpDef::vjp_reads.
+std::vector<char> read_by_backward(const Graph& g);
 
 }  // namespace cnnlens

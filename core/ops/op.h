@@ -268,6 +268,10 @@ struct OpContext {
     bool tape = false;
 };
 
+// What an op's VJP reads of the forward pass besides the output gradient, so a forward pass made
+// for backward() alone keeps only those values (shapes are always kept).
+enum VjpReads : uint8_t { kReadsNothing = 0, kReadsOutput = 1, kReadsInputs = 2 };
+
 struct OpDef {
     std::string_view name;
     // Output shape from the input shapes; fails with a message naming the node and the value.
@@ -300,9 +304,17 @@ struct OpDef {
     // only for some inputs (Mul by a constant) returns an error for the others.
     Status (*deeplift)(OpContext&, const Tensor& out, const Tensor& m,
                        std::span<Tensor* const> m_in, std::span<const bool> accumulate) = nullptr;
+    // What vjp reads (a VjpReads mask) for a node with these attributes: `out`, and/or the data
+    // of its non-constant inputs. nullptr: both. LRP and DeepLIFT always get the whole tape.
+    uint8_t (*vjp_reads)(const OpAttrs&) = nullptr;
 };
 
 const OpDef& op_def(OpType t);
+
+// OpDef::vjp_reads for ops whose VJP reads the same whatever their attributes.
+inline uint8_t vjp_reads_nothing(const OpAttrs&) { return kReadsNothing; }
+inline uint8_t vjp_reads_output(const OpAttrs&) { return kReadsOutput; }
+inline uint8_t vjp_reads_inputs(const OpAttrs&) { return kReadsInputs; }
 
 // --- Helpers shared by op implementations -------------------------------------------------
 

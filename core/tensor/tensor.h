@@ -43,6 +43,16 @@ public:
         if (size()) std::memcpy(t.data(), data(), sizeof(float) * size());
         return t;
     }
+    // Moves the buffer into the returned Tensor (for reuse elsewhere) and leaves this one with
+    // its shape and no buffer (size() 0): a tape entry of which only the shape is read.
+    Tensor take_buffer() {
+        Tensor t;
+        t.shape_ = shape_;
+        t.data_ = std::move(data_);
+        t.capacity_ = capacity_;
+        capacity_ = 0;
+        return t;
+    }
     void zero() {
         if (size()) std::memset(data(), 0, sizeof(float) * size());
     }

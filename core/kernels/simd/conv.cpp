@@ -29,19 +29,18 @@ public:
         // indirect GEMM with K = taps * out_c) instead of a GEMM with K = out_c and col2im. With
         // few outputs (the 7-class 3x3 head of the default model) that K is tiny and the GEMM
         // would spend its time loading and storing C.
+        // Both backward paths pack their weights when first used: forward-only users never hold
+        // them.
         ConvDesc bd;
-        std::vector<float> bw;
-        if (with_backward && with_flipped && taps_ > 1 && flipped_transpose(d, w, bd, bw))
-            flipped_ = std::make_unique<GemmConv>(bd, bw.data(), nullptr, false, false);
+        use_flipped_ = with_backward && with_flipped && taps_ > 1 &&
+                       flipped_transpose(d, nullptr, bd, nullptr);
+        if (with_backward) w_ = w;
         // Weights [tap][ic][out_c]: group g is the K x opg block at column g * opg.
         const int k = taps_ * cpg_;
         fwd_.resize(d.groups);
-        bwd_.resize(d.groups);
-        for (int g = 0; g < d.groups; ++g) {
-            const float* wg = w + g * opg_;
-            pack_b(wg, k, opg_, d.out_c, 1, bias ? bias + g * opg_ : nullptr, fwd_[g]);
-            if (with_backward && !flipped_) pack_b(wg, opg_, k, 1, d.out_c, nullptr, bwd_[g]);
-        }
+        for (int g = 0; g < d.groups; ++g)
+            pack_b(w + g * opg_, k, opg_, d.out_c, 1, bias ? bias + g * opg_ : nullptr, fwd_[g]);
+
         offsets_.resize(static_cast<size_t>(pixels_) * taps_);
         for (int oy = 0; oy < d.out_h; ++oy)
             for (int ox = 0; ox < d.out_w; ++ox)
@@ -118,9 +117,21 @@ public:
 
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         CNNLENS_ASSERT(has_backward_);
+        if (use_flipped_ && !flipped_) {
+            ConvDesc bd;
+            AlignedFloats bw;
+            flipped_transpose(d_, w_, bd, &bw);
+            flipped_ = std::make_unique<GemmConv>(bd, bw.data(), nullptr, false, false);
+        }
         if (flipped_)
             return forward_into(*flipped_, gp, gin, batch, static_cast<int64_t>(batch) * in_image_,
                                 accumulate, sum_);
+        if (bwd_.empty()) {
+            const int k = taps_ * cpg_;
+            bwd_.resize(d_.groups);
+            for (int g = 0; g < d_.groups; ++g)
+                pack_b(w_ + g * opg_, opg_, k, 1, d_.out_c, nullptr, bwd_[g]);
+        }
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
         // A 1x1 kernel's output rows map to distinct input pixels, so the GEMM writes grad_in
         // itself; when that map is onto (identity_1x1_) it may even overwrite without zeroing.
@@ -214,6 +225,8 @@ private:
     int64_t in_image_ = 0;
     bool identity_1x1_ = false;
     bool im2col_ = false;
+    const float* w_ = nullptr;        // the caller's weights, for the backward's packing
+    bool use_flipped_ = false;        // the backward pass is flipped_
     std::vector<PackedB> fwd_, bwd_;  // per group: [taps*cpg][opg] and its transpose
     memory::CountedVector<int64_t>
         offsets_;  // [out pixel][tap]: float offset of the input pixel, -1 = padding

@@ -1,5 +1,5 @@
 // Fully connected layers of the simd set: forward and input gradient are both GEMMs with weights
-// packed once (the backward one transposed).
+// packed once (the backward one transposed, when the first backward pass needs it).
 #include "core/kernels/simd/gemm.h"
 #include "core/kernels/simd/simd.h"
 
@@ -8,9 +8,8 @@ namespace {
 
 class Dense final : public DenseKernel {
 public:
-    Dense(const DenseDesc& d, const float* w, const float* bias) : d_(d) {
+    Dense(const DenseDesc& d, const float* w, const float* bias) : d_(d), w_(w) {
         pack_b(w, d.in_features, d.out_features, d.out_features, 1, bias, fwd_);
-        pack_b(w, d.out_features, d.in_features, 1, d.out_features, nullptr, bwd_);
     }
     void forward(const float* in, float* out, int batch) override {
         gemm_strided(fwd_, batch, in, d_.in_features, out, d_.out_features, false, d_.activation,
@@ -21,12 +20,15 @@ public:
                      d_.alpha, tables_, true);
     }
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
+        if (bwd_.data.empty())
+            pack_b(w_, d_.out_features, d_.in_features, 1, d_.out_features, nullptr, bwd_);
         gemm_strided(bwd_, batch, gp, d_.out_features, gin, d_.in_features, accumulate,
                      Activation::kNone, 0.f, tables_);
     }
 
 private:
     DenseDesc d_;
+    const float* w_;  // the caller's weights, for the backward's packing
     PackedB fwd_, bwd_;
     RowTables tables_;
 };
