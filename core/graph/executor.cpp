@@ -98,7 +98,8 @@ Status Executor::run_forward(std::span<const Tensor> inputs, Pass pass,
             if (v.capacity() > 0) spare_.push_back(std::move(v)), v = Tensor();
     for (size_t k = 0; k < inputs.size(); ++k) {
         Tensor& v = values_[static_cast<size_t>(graph_inputs[k])];
-        if (v.capacity() == 0) take_spare(spare_, v, inputs[k].size());
+        if (v.capacity() == 0)
+            take_spare(spare_, v, inputs[k].size(), kept(graph_inputs[k], pass, keep));
         v.reset(inputs[k].shape());
         std::copy(inputs[k].data(), inputs[k].data() + inputs[k].size(), v.data());
     }
@@ -120,7 +121,7 @@ Status Executor::run_forward(std::span<const Tensor> inputs, Pass pass,
         Shape out_shape;
         CNNLENS_RETURN_IF_ERROR(infer_node_shape(graph_, i, shapes, out_shape));
         Tensor& out = values_[static_cast<size_t>(i)];
-        if (out.capacity() == 0) take_spare(spare_, out, out_shape.elements());
+        if (out.capacity() == 0) take_spare(spare_, out, out_shape.elements(), kept(i, pass, keep));
         out.reset(out_shape);
         std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
         for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
@@ -403,8 +404,15 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
     return Status::ok();
 }
 
-void Executor::take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements) {
+bool Executor::kept(int node, Pass pass, const std::vector<char>* keep) {
+    return pass == Pass::kTape ||
+           (pass == Pass::kForBackward && (*keep)[static_cast<size_t>(node)]);
+}
+
+void Executor::take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements, bool tight) {
     // Best fit: the smallest spare buffer that holds `elements`, else the largest (reset grows it).
+    // A value the tape keeps to the end takes only a buffer within a quarter of its size (else a
+    // new one): a small one kept in a large spare would hold the difference for the whole sweep.
     size_t best = spare.size();
     for (size_t k = 0; k < spare.size(); ++k) {
         const int64_t cap = spare[k].capacity();
@@ -417,6 +425,8 @@ void Executor::take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elem
         if ((fits && (!best_fits || cap < have)) || (!fits && !best_fits && cap > have)) best = k;
     }
     if (best == spare.size()) return;
+    const int64_t cap = spare[best].capacity();
+    if (tight && cap >= elements && cap > elements + elements / 4) return;
     into = std::move(spare[best]);
     spare[best] = std::move(spare.back());
     spare.pop_back();

@@ -87,7 +87,10 @@ public:
 
 private:
     enum class Pass { kTape, kPlanned, kForBackward };
-    static void take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements);
+    static void take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements,
+                           bool tight = false);
+    // The pass keeps node's value to its end.
+    static bool kept(int node, Pass pass, const std::vector<char>* keep);
     Status keep_mask(std::span<const int> keep, std::vector<char>& mask) const;
     Status run_forward(std::span<const Tensor> inputs, Pass pass, const std::vector<char>* keep);
     Status sweep(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule,
