@@ -7,6 +7,8 @@ input gradient (d logit[3] / d image) at batch 1. Medians after warm-up, ms per 
 object on stdout.
     /usr/bin/python3 bench/torch_large.py --dir build/bench-large --models resnet18,mobilenet_v2
         --threads 1,2 --batches 1,8 --runs 10
+Any torchvision classifier name works in --models (resnet50 for the memory target of
+`cnnlens bench --memory`: --models resnet50 --export-only).
 Needs Debian's python3-torch and python3-torchvision.
 """
 import argparse

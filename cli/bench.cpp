@@ -3,14 +3,21 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#ifdef __EMSCRIPTEN__
+#include <emscripten/heap.h>
+#else
+#include <sys/resource.h>
+#endif
 
 #include "cli/cli.h"
+#include "core/base/memory.h"
 #include "core/base/rng.h"
 #include "core/explain/explain.h"
 #include "core/explain/filters.h"
 #include "core/face/face.h"
 #include "core/image/image.h"
 #include "core/graph/executor.h"
+#include "core/graph/memory_plan.h"
 #include "core/import/model.h"
 #ifdef CNNLENS_HAVE_SIMD
 #include "core/kernels/simd/roofline.h"
@@ -228,13 +235,105 @@ int bench_detector(const Args& a) {
     return 0;
 }
 
+// `bench --memory`: the engine's peak bytes (core/base/memory.h: tensors, packed weights, kernel
+// scratch) of a forward-only pass and of a tape forward plus input gradient, each on a fresh
+// GraphProbe (one image, one executor unless --threads), against the weights and one image's
+// activations (graph_memory in core/graph/memory_plan.h).
+int bench_memory(const Args& a) {
+    auto model = load_model(a.get("model", "models/fer2013-mini-xception"));
+    if (!model) return fail(model.status().message());
+    const KernelSet* ks = select_kernel_set(a.get("kernels"));
+    if (!ks)
+        return fail("kernel set '" + a.get("kernels") +
+                    "' is not compiled in (available: " + kernel_set_names() + ")");
+    const GraphMemory gm = graph_memory(model->graph);
+    const InputSpec& in = model->spec.input;
+    Rng rng(42);
+    Tensor x(Shape{1, in.height, in.width, in.channels});
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(in.range_lo, in.range_hi);
+    ProbeRequest scores, gradient;
+    gradient.target = Target{3};
+    gradient.input_gradient = true;
+    // Two runs each: the second shows that buffers are reused, not grown.
+    struct Held {
+        int64_t all = 0, buffers = 0;
+    };
+    auto peak_of = [&](const ProbeRequest& r, Held& held) -> int64_t {
+        const int64_t before = memory::live_bytes();
+        memory::reset_peak();
+        {
+            GraphProbe probe(*model, *ks);
+            for (int run = 0; run < 2; ++run)
+                if (!probe.run(x, r)) return -1;
+            held.all = memory::live_bytes() - before;
+            held.buffers = probe.buffer_bytes();
+        }
+        return memory::peak_bytes();
+    };
+    Held fwd_held, grad_held;
+    const int64_t fwd = peak_of(scores, fwd_held), grad = peak_of(gradient, grad_held);
+    if (fwd < 0 || grad < 0) return fail("bench: the model did not run");
+#ifdef __EMSCRIPTEN__
+    const char* platform = "wasm";
+    const int64_t process = static_cast<int64_t>(emscripten_get_heap_size());
+    const char* process_what = "wasm memory";
+#else
+    const char* platform = "native";
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    const int64_t process = static_cast<int64_t>(ru.ru_maxrss) * 1024;
+    const char* process_what = "peak RSS";
+#endif
+    const double base = static_cast<double>(gm.weight_bytes + gm.activation_bytes);
+    constexpr double kTarget = 1.5;
+    const double ratio = grad / base;
+    const double mb = 1.0 / (1 << 20);
+    if (a.has("json")) {
+        std::printf(
+            "{\"platform\":\"%s\",\"kernels\":%s,\"threads\":%d,\"weight_bytes\":%lld,"
+            "\"activation_bytes\":%lld,\"forward_plan_bytes\":%lld,\"backward_tape_bytes\":%lld,"
+            "\"forward_peak_bytes\":%lld,\"forward_kernel_bytes\":%lld,\"forward_buffer_bytes\":%"
+            "lld,\"gradient_peak_bytes\":%lld,\"gradient_kernel_bytes\":%lld,"
+            "\"gradient_buffer_bytes\":%lld,\"ratio\":%.4f,\"target\":%.2f,\"process_bytes\":%"
+            "lld}\n",
+            platform, json_quote(ks->name).c_str(), kernel_threads(),
+            static_cast<long long>(gm.weight_bytes), static_cast<long long>(gm.activation_bytes),
+            static_cast<long long>(gm.forward_plan_bytes),
+            static_cast<long long>(gm.backward_tape_bytes), static_cast<long long>(fwd),
+            static_cast<long long>(fwd_held.all - fwd_held.buffers),
+            static_cast<long long>(fwd_held.buffers), static_cast<long long>(grad),
+            static_cast<long long>(grad_held.all - grad_held.buffers),
+            static_cast<long long>(grad_held.buffers), ratio, kTarget,
+            static_cast<long long>(process));
+        return 0;
+    }
+    std::printf(
+        "%s kernels=%s threads=%d, one image\n"
+        "  weights (W)          %9.1f MiB  the graph's constants, float32\n"
+        "  activations (A)      %9.1f MiB  every node's output, float32\n"
+        "  forward plan         %9.1f MiB  outputs alive at once in a forward-only pass\n"
+        "  backward tape        %9.1f MiB  outputs the input gradient's VJPs read\n"
+        "  forward-only peak    %9.1f MiB  W + kernels %.1f + buffers %.1f afterwards\n"
+        "  input gradient peak  %9.1f MiB  W + kernels %.1f + buffers %.1f afterwards\n"
+        "  gradient / (W + A)   %9.2f      target <= %.1f: %s\n"
+        "  %-20s %9.1f MiB  the whole process, model loading included\n",
+        platform, std::string(ks->name).c_str(), kernel_threads(), gm.weight_bytes * mb,
+        gm.activation_bytes * mb, gm.forward_plan_bytes * mb, gm.backward_tape_bytes * mb, fwd * mb,
+        (fwd_held.all - fwd_held.buffers) * mb, fwd_held.buffers * mb, grad * mb,
+        (grad_held.all - grad_held.buffers) * mb, grad_held.buffers * mb, ratio, kTarget,
+        ratio <= kTarget ? "passes" : "fails", process_what, process * mb);
+    return 0;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& a) {
-    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup",
-                            "only", "method", "samples", "profile", "roofline", "detector"});
+    if (auto u =
+            a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only",
+                       "method", "samples", "profile", "roofline", "detector", "memory"});
         !u.empty())
         return fail("bench: unknown option " + u);
+    if (a.has("memory")) return bench_memory(a);
     if (a.has("method")) return bench_method(a);
     if (a.has("detector")) return bench_detector(a);
 #ifdef CNNLENS_HAVE_SIMD

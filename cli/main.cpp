@@ -143,6 +143,8 @@ const char* kUsage =
     "        median time of forward passes and input gradients per image (--profile: per layer)\n"
     "  bench --method NAME|filter [--samples N]   whole explanations of a face\n"
     "  bench --roofline    the multiply-add peak of one core with the simd set's vectors\n"
+    "  bench --memory      peak bytes of a forward pass and of an input gradient (one image)\n"
+    "        against the weights and one image's activations\n"
     "  bench --detector DIR [--profile]   face detection of a photo (--profile: per node)\n"
     "\n"
     "Models: --preset imagenet (torchvision's mean/std) and --task face|image override the "
@@ -177,7 +179,7 @@ int main(int argc, char** argv) {
     Args args(argc, argv, 2,
               json_file ? std::vector<std::string>{"help", "lenient"}
                         : std::vector<std::string>{"json", "help", "lenient", "profile", "roofline",
-                                                   "names", "tsv"});
+                                                   "names", "tsv", "memory"});
     if (!args.error().empty()) return fail(args.error());
     // Threads for the kernels: --threads N, else CNNLENS_THREADS, else every core (up to 8) for
     // the work commands and 1 for bench, whose figures are per thread count.

@@ -106,13 +106,17 @@ Status GraphProbe::run_chunk(Executor& ex, const Tensor& x, const ProbeRequest& 
             std::copy(src, src + per, both.data() + (m + i) * per);
         }
         CNNLENS_RETURN_IF_ERROR(ex.forward(both));
-    } else if (objective) {
-        CNNLENS_RETURN_IF_ERROR(ex.forward(x));
-    } else {  // forward only: keep just what is read below, recycle the rest as the pass goes
+    } else {  // keep just what is read below (and by a backward sweep), recycle the rest
         std::vector<int> keep(r.layers.begin(), r.layers.end());
         keep.push_back(model_.logits);
         if (model_.probs >= 0) keep.push_back(model_.probs);
-        CNNLENS_RETURN_IF_ERROR(ex.forward(x, keep));
+        if (r.channel) keep.push_back(r.channel->layer);
+        if (!objective)
+            CNNLENS_RETURN_IF_ERROR(ex.forward(x, keep));
+        else if (r.lrp)  // LRP's rules read every input
+            CNNLENS_RETURN_IF_ERROR(ex.forward(x));
+        else
+            CNNLENS_RETURN_IF_ERROR(ex.forward_for_backward(x, keep));
     }
     const int64_t n = x.shape()[0];
     const int classes = model_.num_classes();
@@ -329,6 +333,13 @@ Expected<ProbeResult> GraphProbe::run(const Tensor& batch, const ProbeRequest& r
     });
     for (const Status& f : failed) CNNLENS_RETURN_IF_ERROR(f);
     return out;
+}
+
+int64_t GraphProbe::buffer_bytes() const {
+    int64_t bytes = 0;
+    for (const auto& ex : executors_) bytes += ex->buffer_bytes();
+    for (const Tensor& c : chunks_) bytes += c.capacity() * static_cast<int64_t>(sizeof(float));
+    return bytes;
 }
 
 std::string layer_name(const ModelProbe& probe, int node) {

@@ -136,6 +136,9 @@ public:
     std::vector<LayerInfo> layers() const override;
     int max_batch() const override { return max_batch_; }
     const Model& model() const { return model_; }
+    // Bytes of the executors' activation and gradient buffers and of the pieces' copies
+    // (Executor::buffer_bytes); the kernels' packed weights are the rest of what it holds.
+    int64_t buffer_bytes() const;
 
 private:
     Status run_chunk(Executor& ex, const Tensor& batch, const ProbeRequest& r, ProbeResult& out,

@@ -1,5 +1,7 @@
 #include "core/graph/executor.h"
 
+#include "core/graph/memory_plan.h"
+
 #include <chrono>
 
 #include <algorithm>
@@ -12,10 +14,19 @@ Executor::Executor(const Graph& graph, const KernelSet& kernels)
       values_(static_cast<size_t>(graph.size())),
       states_(static_cast<size_t>(graph.size())),
       grads_(static_cast<size_t>(graph.size())),
-      last_use_(static_cast<size_t>(graph.size()), -1) {
+      last_use_(static_cast<size_t>(graph.size()), -1),
+      read_by_backward_(read_by_backward(graph)) {
     for (int i = 0; i < graph.size(); ++i)
         for (int k : graph.node(i).inputs)
             last_use_[static_cast<size_t>(k)] = std::max(last_use_[static_cast<size_t>(k)], i);
+}
+
+int64_t Executor::buffer_bytes() const {
+    int64_t floats = 0;
+    for (const auto* list : {&values_, &grads_, &spare_, &repeated_})
+        for (const Tensor& t : *list) floats += t.capacity();
+    for (const OpState& s : states_) floats += s.scratch.capacity();
+    return floats * static_cast<int64_t>(sizeof(float));
 }
 
 void Executor::invalidate() {
@@ -27,22 +38,40 @@ const Tensor& Executor::value(int i) const {
     return n.op == OpType::kConst ? n.value : values_[static_cast<size_t>(i)];
 }
 
-Status Executor::forward(const Tensor& input) { return run_forward({&input, 1}, nullptr); }
+Status Executor::forward(const Tensor& input) {
+    return run_forward({&input, 1}, Pass::kTape, nullptr);
+}
 
-Status Executor::forward(std::span<const Tensor> inputs) { return run_forward(inputs, nullptr); }
+Status Executor::forward(std::span<const Tensor> inputs) {
+    return run_forward(inputs, Pass::kTape, nullptr);
+}
 
-Status Executor::forward(const Tensor& input, std::span<const int> keep) {
-    std::vector<char> kept(static_cast<size_t>(graph_.size()), 0);
+Status Executor::keep_mask(std::span<const int> keep, std::vector<char>& mask) const {
+    mask.assign(static_cast<size_t>(graph_.size()), 0);
     for (int k : keep) {
         if (k < 0 || k >= graph_.size())
             return invalid_argument("forward: node index " + std::to_string(k) +
                                     " to keep does not exist");
-        kept[static_cast<size_t>(k)] = 1;
+        mask[static_cast<size_t>(k)] = 1;
     }
-    return run_forward({&input, 1}, &kept);
+    return Status::ok();
 }
 
-Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<char>* keep) {
+Status Executor::forward(const Tensor& input, std::span<const int> keep) {
+    std::vector<char> kept;
+    CNNLENS_RETURN_IF_ERROR(keep_mask(keep, kept));
+    return run_forward({&input, 1}, Pass::kPlanned, &kept);
+}
+
+Status Executor::forward_for_backward(const Tensor& input, std::span<const int> keep) {
+    std::vector<char> kept;
+    CNNLENS_RETURN_IF_ERROR(keep_mask(keep, kept));
+    for (size_t k = 0; k < kept.size(); ++k) kept[k] |= read_by_backward_[k];
+    return run_forward({&input, 1}, Pass::kForBackward, &kept);
+}
+
+Status Executor::run_forward(std::span<const Tensor> inputs, Pass pass,
+                             const std::vector<char>* keep) {
     const std::vector<int>& graph_inputs = graph_.inputs();
     if (inputs.size() != graph_inputs.size())
         return invalid_argument("the model has " + std::to_string(graph_inputs.size()) +
@@ -58,17 +87,19 @@ Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<c
                                     in.name + "' " + in.shape.str());
     }
     batch_ = 0;  // until this pass completes
-    tape_complete_ = keep == nullptr;
+    tape_complete_ = pass == Pass::kTape;
+    backward_tape_ = pass != Pass::kPlanned;
     one_image_tape_ = false;
     from_ = -1;
     // A planned pass starts from every buffer spare; a full one keeps each node's own buffer
     // (kernels cache set-ups by buffer address) and fills only empty slots from the spares.
     if (keep)
         for (Tensor& v : values_)
-            if (v.capacity() > 0) spare_values_.push_back(std::move(v)), v = Tensor();
+            if (v.capacity() > 0) spare_.push_back(std::move(v)), v = Tensor();
     for (size_t k = 0; k < inputs.size(); ++k) {
         Tensor& v = values_[static_cast<size_t>(graph_inputs[k])];
-        if (v.capacity() == 0) take_spare(spare_values_, v, inputs[k].size());
+        if (v.capacity() == 0)
+            take_spare(spare_, v, inputs[k].size(), kept(graph_inputs[k], pass, keep));
         v.reset(inputs[k].shape());
         std::copy(inputs[k].data(), inputs[k].data() + inputs[k].size(), v.data());
     }
@@ -90,14 +121,14 @@ Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<c
         Shape out_shape;
         CNNLENS_RETURN_IF_ERROR(infer_node_shape(graph_, i, shapes, out_shape));
         Tensor& out = values_[static_cast<size_t>(i)];
-        if (out.capacity() == 0) take_spare(spare_values_, out, out_shape.elements());
+        if (out.capacity() == 0) take_spare(spare_, out, out_shape.elements(), kept(i, pass, keep));
         out.reset(out_shape);
         std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
         for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
         OpContext ctx{n.name,   n.attrs,
                       ins,      {is_const.get(), is_const_vec.size()},
                       kernels_, states_[static_cast<size_t>(i)]};
-        ctx.tape = keep == nullptr;
+        ctx.tape = pass != Pass::kPlanned;
         const auto t0 =
             profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         op_def(n.op).forward(ctx, out);
@@ -107,16 +138,16 @@ Status Executor::run_forward(std::span<const Tensor> inputs, const std::vector<c
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                     .count();
         }
-        if (keep)  // inputs read for the last time go back to the spares
+        if (keep)  // inputs read for the last time go back to the spares (their shapes stay)
             for (int k : n.inputs) {
                 const size_t kk = static_cast<size_t>(k);
                 if (last_use_[kk] == i && !(*keep)[kk] && graph_.node(k).op != OpType::kConst &&
                     values_[kk].capacity() > 0)
-                    spare_values_.push_back(std::move(values_[kk])), values_[kk] = Tensor();
+                    spare_.push_back(values_[kk].take_buffer());
             }
     }
     batch_ = static_cast<int>(inputs[0].shape()[0]);
-    one_image_tape_ = keep == nullptr;
+    one_image_tape_ = pass == Pass::kTape;
     for (const Tensor& in : inputs) one_image_tape_ = one_image_tape_ && in.shape()[0] == 1;
     return Status::ok();
 }
@@ -141,7 +172,7 @@ Status Executor::forward_from(int from, const Tensor& value) {
         return invalid_argument("forward_from: values " + value.shape().str() + " for node '" +
                                 f.name + "' do not match its output " + own.str());
     from_ = from;
-    tape_complete_ = false;
+    tape_complete_ = backward_tape_ = false;
     const int n_nodes = graph_.size();
     const int64_t n = value.shape()[0];
     std::vector<char> down(static_cast<size_t>(n_nodes), 0);
@@ -224,7 +255,7 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
                        std::span<const LrpRule> lrp, std::vector<Tensor>& grads, bool rescale) {
     const bool relevance = !lrp.empty();
     if (batch_ == 0) return invalid_argument("backward called before forward");
-    if (!tape_complete_)
+    if (!tape_complete_ && !(backward_tape_ && !relevance && !rescale))
         return invalid_argument(
             "backward needs a full forward pass (the last one kept only some values)");
     const int n_nodes = graph_.size();
@@ -283,11 +314,11 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
     for (int w : wanted) is_wanted[static_cast<size_t>(w)] = 1;
     // Every gradient buffer of the last call is free again.
     for (Tensor& g : grads_)
-        if (g.capacity() > 0) spare_grads_.push_back(std::move(g)), g = Tensor();
+        if (g.capacity() > 0) spare_.push_back(std::move(g)), g = Tensor();
     for (const Seed& s : seeds) {
         Tensor& g = grads_[static_cast<size_t>(s.node)];
         if (!has_grad[static_cast<size_t>(s.node)]) {
-            take_spare(spare_grads_, g, s.grad.shape().elements());
+            take_spare(spare_, g, s.grad.shape().elements());
             g.reset(s.grad.shape());
             std::copy(s.grad.data(), s.grad.data() + s.grad.size(), g.data());
             has_grad[static_cast<size_t>(s.node)] = 1;
@@ -319,7 +350,7 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
             if (need) {
                 g = &grads_[static_cast<size_t>(in)];
                 if (!has_grad[static_cast<size_t>(in)]) {
-                    take_spare(spare_grads_, *g, value(in).shape().elements());
+                    take_spare(spare_, *g, value(in).shape().elements());
                     g->reset(value(in).shape());
                 }
                 any = true;
@@ -354,7 +385,7 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
         }
         // Node i's gradient is spent (its inputs' gradients are written): recycle its buffer.
         if (!is_wanted[static_cast<size_t>(i)]) {
-            spare_grads_.push_back(std::move(grads_[static_cast<size_t>(i)]));
+            spare_.push_back(std::move(grads_[static_cast<size_t>(i)]));
             grads_[static_cast<size_t>(i)] = Tensor();
             has_grad[static_cast<size_t>(i)] = 0;
         }
@@ -373,8 +404,15 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
     return Status::ok();
 }
 
-void Executor::take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements) {
+bool Executor::kept(int node, Pass pass, const std::vector<char>* keep) {
+    return pass == Pass::kTape ||
+           (pass == Pass::kForBackward && (*keep)[static_cast<size_t>(node)]);
+}
+
+void Executor::take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements, bool tight) {
     // Best fit: the smallest spare buffer that holds `elements`, else the largest (reset grows it).
+    // A value the tape keeps to the end takes only a buffer within a quarter of its size (else a
+    // new one): a small one kept in a large spare would hold the difference for the whole sweep.
     size_t best = spare.size();
     for (size_t k = 0; k < spare.size(); ++k) {
         const int64_t cap = spare[k].capacity();
@@ -387,6 +425,8 @@ void Executor::take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elem
         if ((fits && (!best_fits || cap < have)) || (!fits && !best_fits && cap > have)) best = k;
     }
     if (best == spare.size()) return;
+    const int64_t cap = spare[best].capacity();
+    if (tight && cap >= elements && cap > elements + elements / 4) return;
     into = std::move(spare[best]);
     spare[best] = std::move(spare.back());
     spare.pop_back();

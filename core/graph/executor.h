@@ -33,6 +33,12 @@ public:
     // ran and is reused by later nodes, so the pass works in a few cache-warm buffers. value()
     // is then valid for `keep` only, and backward() refuses to run until a full forward().
     Status forward(const Tensor& input, std::span<const int> keep);
+    // The same for a backward() to follow (not relevance(), deeplift() or forward_from()): the
+    // values the backward sweep reads (OpDef::vjp_reads) and those in `keep` stay; every other
+    // buffer goes back to the spare list after its last reader ran, and its node keeps only its
+    // shape (value() of it then has no data). The kernels run as in a full forward, so the
+    // gradients are the same to the bit.
+    Status forward_for_backward(const Tensor& input, std::span<const int> keep);
     // Reruns only the nodes downstream of node `from`, with `value` [N, ...] (node `from`'s own
     // batch-1 shape otherwise) standing in for that node's output: row i is variant i of the one
     // image of the last full forward(), which must have had batch 1. The nodes that do not depend
@@ -67,6 +73,10 @@ public:
     const Graph& graph() const { return graph_; }
     const KernelSet& kernels() const { return kernels_; }
 
+    // Bytes of the activation and gradient buffers this executor holds (values, gradients, the
+    // spare list, scratch), kernels' packed weights not included.
+    int64_t buffer_bytes() const;
+
     // Forgets prepared kernels (call after changing Const values in the graph).
     void invalidate();
 
@@ -76,8 +86,13 @@ public:
     void set_backward_profile(std::vector<double>* ms) { backward_profile_ = ms; }
 
 private:
-    static void take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements);
-    Status run_forward(std::span<const Tensor> inputs, const std::vector<char>* keep);
+    enum class Pass { kTape, kPlanned, kForBackward };
+    static void take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements,
+                           bool tight = false);
+    // The pass keeps node's value to its end.
+    static bool kept(int node, Pass pass, const std::vector<char>* keep);
+    Status keep_mask(std::span<const int> keep, std::vector<char>& mask) const;
+    Status run_forward(std::span<const Tensor> inputs, Pass pass, const std::vector<char>* keep);
     Status sweep(std::span<const Seed> seeds, std::span<const int> wanted, ReluRule rule,
                  std::span<const LrpRule> lrp, std::vector<Tensor>& grads, bool rescale = false);
 
@@ -86,14 +101,16 @@ private:
     std::vector<Tensor> values_;
     std::vector<OpState> states_;
     std::vector<Tensor> grads_;
-    // Memory plan of the backward sweep: a node's gradient buffer goes back here once its VJP
-    // has run (unless it was asked for), and the next node to need one takes the smallest that
-    // fits, so the sweep touches a few cache-warm buffers instead of one per node.
-    std::vector<Tensor> spare_grads_;
-    // The forward memory plan's spare list, and per node the index of its last reader.
-    std::vector<Tensor> spare_values_;
-    std::vector<int> last_use_;
-    bool tape_complete_ = false;  // the last forward kept every value
+    // The memory plan's spare buffers, shared by values and gradients: a planned forward returns
+    // a value's buffer here after its last reader ran, the backward sweep a node's gradient
+    // buffer once its VJP has run (unless it was asked for), and the next node to need one takes
+    // the smallest that fits, so a pass touches a few cache-warm buffers instead of one per node
+    // and the sweep's gradients reuse the buffers of values it does not read.
+    std::vector<Tensor> spare_;
+    std::vector<int> last_use_;           // per node, the index of its last reader
+    std::vector<char> read_by_backward_;  // per node, its value is read by a VJP
+    bool tape_complete_ = false;          // the last forward kept every value
+    bool backward_tape_ = false;          // it kept what backward() reads
     // The last full forward was of one image and forward_from() may reuse its values; from_ is
     // the node forward_from() last replaced (-1: none since that forward).
     bool one_image_tape_ = false;

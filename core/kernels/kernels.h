@@ -131,8 +131,10 @@ public:
                                 bool accumulate) = 0;
 };
 
-// One complete kernel set. Factories copy (or pack) the weights they are given; the caller may
-// free its copies afterwards. bias may be null (no bias).
+// One complete kernel set. Factories copy (or pack) the weights they are given, some only when a
+// path (the fast forward, the tape's forward, the backward) is first used: the weights and bias
+// must stay valid and unchanged while the kernel lives (the graph's constants do). bias may be
+// null (no bias).
 struct KernelSet {
     std::string_view name;
     std::unique_ptr<ConvKernel> (*make_conv)(const ConvDesc&, const float* weights,

@@ -188,37 +188,43 @@ extern const OpDef kReluDef{"Relu",
                             forward<Activation::kRelu>,
                             vjp<Activation::kRelu>,
                             lrp_pass,
-                            deeplift_rescale<vjp<Activation::kRelu>>};
+                            deeplift_rescale<vjp<Activation::kRelu>>,
+                            vjp_reads_inputs};
 extern const OpDef kRelu6Def{"Relu6",
                              infer_unary,
                              forward<Activation::kRelu6>,
                              vjp<Activation::kRelu6>,
                              lrp_pass,
-                             deeplift_rescale<vjp<Activation::kRelu6>>};
+                             deeplift_rescale<vjp<Activation::kRelu6>>,
+                             vjp_reads_inputs};
 extern const OpDef kEluDef{"Elu",
                            infer_unary,
                            forward<Activation::kElu>,
                            vjp<Activation::kElu>,
                            lrp_pass,
-                           deeplift_rescale<vjp<Activation::kElu>>};
+                           deeplift_rescale<vjp<Activation::kElu>>,
+                           vjp_reads_inputs};
 extern const OpDef kLeakyReluDef{"LeakyRelu",
                                  infer_unary,
                                  forward<Activation::kLeakyRelu>,
                                  vjp<Activation::kLeakyRelu>,
                                  lrp_pass,
-                                 deeplift_rescale<vjp<Activation::kLeakyRelu>>};
+                                 deeplift_rescale<vjp<Activation::kLeakyRelu>>,
+                                 vjp_reads_inputs};
 extern const OpDef kSigmoidDef{"Sigmoid",
                                infer_unary,
                                forward<Activation::kSigmoid>,
                                vjp<Activation::kSigmoid>,
                                lrp_pass,
-                               deeplift_rescale<vjp<Activation::kSigmoid>>};
+                               deeplift_rescale<vjp<Activation::kSigmoid>>,
+                               vjp_reads_output};
 extern const OpDef kTanhDef{"Tanh",
                             infer_unary,
                             forward<Activation::kTanh>,
                             vjp<Activation::kTanh>,
                             lrp_pass,
-                            deeplift_rescale<vjp<Activation::kTanh>>};
+                            deeplift_rescale<vjp<Activation::kTanh>>,
+                            vjp_reads_output};
 extern const OpDef kPreluDef{"Prelu",   infer_prelu, forward_prelu,
                              vjp_prelu, lrp_pass,    deeplift_rescale<vjp_prelu>};
 

@@ -38,7 +38,7 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
 
 // LRP: an unfolded BatchNorm is a per-channel affine map; x * scale keeps its share and the shift
 // absorbs its own (import folds BatchNorm into the convolution before it when it can).
-extern const OpDef kBatchNormDef{"BatchNorm", infer,          forward,
-                                 vjp,         lrp_split<vjp>, deeplift_linear<vjp>};
+extern const OpDef kBatchNormDef{
+    "BatchNorm", infer, forward, vjp, lrp_split<vjp>, deeplift_linear<vjp>, vjp_reads_nothing};
 
 }  // namespace cnnlens

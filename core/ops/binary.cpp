@@ -257,13 +257,15 @@ Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tens
 
 }  // namespace
 
-extern const OpDef kAddDef{"Add",          infer<Bin::kAdd>, forward<Bin::kAdd>,
-                           vjp<Bin::kAdd>, lrp<Bin::kAdd>,   deeplift<Bin::kAdd>};
-extern const OpDef kSubDef{"Sub",          infer<Bin::kSub>, forward<Bin::kSub>,
-                           vjp<Bin::kSub>, lrp<Bin::kSub>,   deeplift<Bin::kSub>};
-extern const OpDef kMulDef{"Mul",          infer<Bin::kMul>, forward<Bin::kMul>,
-                           vjp<Bin::kMul>, lrp<Bin::kMul>,   deeplift<Bin::kMul>};
-extern const OpDef kDivDef{"Div",          infer<Bin::kDiv>, forward<Bin::kDiv>,
-                           vjp<Bin::kDiv>, lrp<Bin::kDiv>,   deeplift<Bin::kDiv>};
+// Add's and Sub's VJPs read only their inputs' shapes.
+extern const OpDef kAddDef{"Add",          infer<Bin::kAdd>,    forward<Bin::kAdd>, vjp<Bin::kAdd>,
+                           lrp<Bin::kAdd>, deeplift<Bin::kAdd>, vjp_reads_nothing};
+extern const OpDef kSubDef{"Sub",          infer<Bin::kSub>,    forward<Bin::kSub>, vjp<Bin::kSub>,
+                           lrp<Bin::kSub>, deeplift<Bin::kSub>, vjp_reads_nothing};
+// Mul's and Div's read both inputs, never the output.
+extern const OpDef kMulDef{"Mul",          infer<Bin::kMul>,    forward<Bin::kMul>, vjp<Bin::kMul>,
+                           lrp<Bin::kMul>, deeplift<Bin::kMul>, vjp_reads_inputs};
+extern const OpDef kDivDef{"Div",          infer<Bin::kDiv>,    forward<Bin::kDiv>, vjp<Bin::kDiv>,
+                           lrp<Bin::kDiv>, deeplift<Bin::kDiv>, vjp_reads_inputs};
 
 }  // namespace cnnlens

@@ -114,8 +114,14 @@ Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tens
     return deeplift_fused(c, plain, forward, vjp, a.activation, a.alpha, out, m, *m_in[0], acc[0]);
 }
 
+// The VJP reads the output for a fused activation's derivative, never the input (no weight
+// gradients).
+uint8_t vjp_reads(const OpAttrs& a) {
+    return std::get<ConvAttrs>(a).activation == Activation::kNone ? kReadsNothing : kReadsOutput;
+}
+
 }  // namespace
 
-extern const OpDef kConv2DDef{"Conv2D", infer, forward, vjp, lrp, deeplift};
+extern const OpDef kConv2DDef{"Conv2D", infer, forward, vjp, lrp, deeplift, vjp_reads};
 
 }  // namespace cnnlens

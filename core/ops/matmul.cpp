@@ -72,8 +72,13 @@ Status deeplift(OpContext& c, const Tensor& out, const Tensor& m, std::span<Tens
     return deeplift_fused(c, plain, forward, vjp, a.activation, a.alpha, out, m, *m_in[0], acc[0]);
 }
 
+// The VJP reads the output for a fused activation's derivative, never the input.
+uint8_t vjp_reads(const OpAttrs& a) {
+    return std::get<MatMulAttrs>(a).activation == Activation::kNone ? kReadsNothing : kReadsOutput;
+}
+
 }  // namespace
 
-extern const OpDef kMatMulDef{"MatMul", infer, forward, vjp, lrp, deeplift};
+extern const OpDef kMatMulDef{"MatMul", infer, forward, vjp, lrp, deeplift, vjp_reads};
 
 }  // namespace cnnlens

@@ -106,8 +106,9 @@ void forward(OpContext& c, Tensor& out) {
 void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin,
          std::span<const bool> accum, ReluRule) {
     if (!gin[0]) return;
-    const Tensor& x = *c.inputs[0];
-    const float inv = static_cast<float>(out.size()) / static_cast<float>(x.size());
+    const Tensor& x = *c.inputs[0];  // its shape only: the backward's tape may drop its data
+    const float inv =
+        static_cast<float>(out.shape().elements()) / static_cast<float>(x.shape().elements());
     float* d = gin[0]->data();
     const bool add = accum[0];
     int64_t outer, reduced, inner;
@@ -130,6 +131,7 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
 }  // namespace
 
 // LRP: global average pooling splits relevance in proportion to the inputs (Zennit's Norm rule).
-extern const OpDef kMeanDef{"Mean", infer, forward, vjp, lrp_split<vjp>, deeplift_linear<vjp>};
+extern const OpDef kMeanDef{
+    "Mean", infer, forward, vjp, lrp_split<vjp>, deeplift_linear<vjp>, vjp_reads_nothing};
 
 }  // namespace cnnlens

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/base/memory.h"
 #include "core/base/status.h"
 #include "core/kernels/kernels.h"
 #include "core/tensor/tensor.h"
@@ -238,7 +239,7 @@ struct OpState {
     Tensor scratch;
     Shape prepared_for;  // input shape (batch 1) the kernels were prepared for
     // MaxPool: where each output's gradient goes, recorded by the last forward when `tape`.
-    std::vector<int32_t> argmax;
+    memory::CountedVector<int32_t> argmax;
     bool argmax_valid = false;
     // LRP rules of ops with weights: the modified weights of the last rule and one state per
     // modified forward (kernels are prepared for a weight buffer), kept across calls.
@@ -266,6 +267,10 @@ struct OpContext {
     // may record what their VJP needs (MaxPool's argmax).
     bool tape = false;
 };
+
+// What an op's VJP reads of the forward pass besides the output gradient, so a forward pass made
+// for backward() alone keeps only those values (shapes are always kept).
+enum VjpReads : uint8_t { kReadsNothing = 0, kReadsOutput = 1, kReadsInputs = 2 };
 
 struct OpDef {
     std::string_view name;
@@ -299,9 +304,17 @@ struct OpDef {
     // only for some inputs (Mul by a constant) returns an error for the others.
     Status (*deeplift)(OpContext&, const Tensor& out, const Tensor& m,
                        std::span<Tensor* const> m_in, std::span<const bool> accumulate) = nullptr;
+    // What vjp reads (a VjpReads mask) for a node with these attributes: `out`, and/or the data
+    // of its non-constant inputs. nullptr: both. LRP and DeepLIFT always get the whole tape.
+    uint8_t (*vjp_reads)(const OpAttrs&) = nullptr;
 };
 
 const OpDef& op_def(OpType t);
+
+// OpDef::vjp_reads for ops whose VJP reads the same whatever their attributes.
+inline uint8_t vjp_reads_nothing(const OpAttrs&) { return kReadsNothing; }
+inline uint8_t vjp_reads_output(const OpAttrs&) { return kReadsOutput; }
+inline uint8_t vjp_reads_inputs(const OpAttrs&) { return kReadsInputs; }
 
 // --- Helpers shared by op implementations -------------------------------------------------
 

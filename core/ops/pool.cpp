@@ -135,9 +135,11 @@ Status deeplift_max(OpContext& c, const Tensor& out, const Tensor& m, std::span<
 // AvgPool splits it in proportion to the inputs (Zennit's Norm rule for AvgPool).
 extern const OpDef kMaxPoolDef{
     "MaxPool",           infer<PoolKind::kMax>,          forward<PoolKind::kMax>,
-    vjp<PoolKind::kMax>, lrp_route<vjp<PoolKind::kMax>>, deeplift_max};
+    vjp<PoolKind::kMax>, lrp_route<vjp<PoolKind::kMax>>, deeplift_max,
+    vjp_reads_inputs};
 extern const OpDef kAvgPoolDef{
     "AvgPool",           infer<PoolKind::kAvg>,          forward<PoolKind::kAvg>,
-    vjp<PoolKind::kAvg>, lrp_split<vjp<PoolKind::kAvg>>, deeplift_linear<vjp<PoolKind::kAvg>>};
+    vjp<PoolKind::kAvg>, lrp_split<vjp<PoolKind::kAvg>>, deeplift_linear<vjp<PoolKind::kAvg>>,
+    vjp_reads_inputs};
 
 }  // namespace cnnlens

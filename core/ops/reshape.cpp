@@ -107,13 +107,13 @@ void vjp(OpContext&, const Tensor&, const Tensor& g, std::span<Tensor* const> gi
 
 }  // namespace
 
-extern const OpDef kIdentityDef{"Identity", infer_identity, forward,
-                                vjp,        lrp_route<vjp>, deeplift_linear<vjp>};
-extern const OpDef kReshapeDef{"Reshape", infer_reshape,  forward,
-                               vjp,       lrp_route<vjp>, deeplift_linear<vjp>};
-extern const OpDef kSqueezeDef{"Squeeze", infer_squeeze,  forward,
-                               vjp,       lrp_route<vjp>, deeplift_linear<vjp>};
-extern const OpDef kExpandDimsDef{"ExpandDims", infer_expand,   forward,
-                                  vjp,          lrp_route<vjp>, deeplift_linear<vjp>};
+extern const OpDef kIdentityDef{"Identity",     infer_identity,       forward,          vjp,
+                                lrp_route<vjp>, deeplift_linear<vjp>, vjp_reads_nothing};
+extern const OpDef kReshapeDef{"Reshape",      infer_reshape,        forward,          vjp,
+                               lrp_route<vjp>, deeplift_linear<vjp>, vjp_reads_nothing};
+extern const OpDef kSqueezeDef{"Squeeze",      infer_squeeze,        forward,          vjp,
+                               lrp_route<vjp>, deeplift_linear<vjp>, vjp_reads_nothing};
+extern const OpDef kExpandDimsDef{"ExpandDims",   infer_expand,         forward,          vjp,
+                                  lrp_route<vjp>, deeplift_linear<vjp>, vjp_reads_nothing};
 
 }  // namespace cnnlens

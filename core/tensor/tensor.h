@@ -12,7 +12,9 @@
 
 namespace cnnlens {
 
+// Frees a buffer from memory::allocate (core/base/memory.h), which counts its bytes.
 struct AlignedFree {
+    size_t bytes = 0;
     void operator()(float* p) const;
 };
 
@@ -39,6 +41,16 @@ public:
     Tensor clone() const {
         Tensor t(shape_);
         if (size()) std::memcpy(t.data(), data(), sizeof(float) * size());
+        return t;
+    }
+    // Moves the buffer into the returned Tensor (for reuse elsewhere) and leaves this one with
+    // its shape and no buffer (size() 0): a tape entry of which only the shape is read.
+    Tensor take_buffer() {
+        Tensor t;
+        t.shape_ = shape_;
+        t.data_ = std::move(data_);
+        t.capacity_ = capacity_;
+        capacity_ = 0;
         return t;
     }
     void zero() {

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "core/graph/executor.h"
@@ -455,6 +456,47 @@ TEST_P(RandomGraphTest, BackwardMatchesFiniteDifferencesAndReference) {
     std::printf("[random graphs] %s: %d finite differences trusted, %d skipped at a kink\n",
                 std::string(set.name).c_str(), trusted, untrusted);
     EXPECT_GE(trusted, 4 * untrusted) << "too many finite differences crossed a kink to mean much";
+}
+
+// A forward made for backward() alone (Executor::forward_for_backward) drops the values no VJP
+// reads; the gradients, under every ReLU rule, must be those of the full tape to the bit.
+TEST_P(RandomGraphTest, BackwardTapeGivesTheFullTapesGradients) {
+    const KernelSet& set = *GetParam();
+    int64_t dropped = 0;
+    for (int seed = 1; seed <= kGraphs; ++seed) {
+        Generator gen(uint32_t(seed) * 7919u);
+        RandomGraph r = gen.make();
+        SCOPED_TRACE("graph seed " + std::to_string(seed) + ": " + r.description);
+        ASSERT_TRUE(r.g.validate().is_ok());
+        Rng rng{uint32_t(seed)};
+        Shape in_shape = r.g.node(r.g.input()).shape;
+        in_shape[0] = 1 + int(rng.below(2));
+        const Tensor x = test::random_tensor(in_shape, rng);
+        Executor full(r.g, set), lean(r.g, set);
+        const int out = r.g.output(), in = r.g.input();
+        ASSERT_TRUE(full.forward(x).is_ok());
+        ASSERT_TRUE(lean.forward_for_backward(x, {&out, 1}).is_ok());
+        for (int i = 0; i < r.g.size(); ++i)
+            if (r.g.node(i).op != OpType::kConst && lean.value(i).empty()) ++dropped;
+        ASSERT_EQ(std::memcmp(full.value(out).data(), lean.value(out).data(),
+                              sizeof(float) * full.value(out).size()),
+                  0);
+        std::vector<Seed> seeds;
+        seeds.push_back({out, test::random_tensor(full.value(out).shape(), rng)});
+        for (ReluRule rule : {ReluRule::kStandard, ReluRule::kGuided, ReluRule::kDeconvnet}) {
+            std::vector<Tensor> a, b;
+            ASSERT_TRUE(full.backward(seeds, {&in, 1}, rule, a).is_ok());
+            ASSERT_TRUE(lean.backward(seeds, {&in, 1}, rule, b).is_ok());
+            ASSERT_EQ(a[0].shape(), b[0].shape());
+            EXPECT_EQ(std::memcmp(a[0].data(), b[0].data(), sizeof(float) * a[0].size()), 0)
+                << "rule " << int(rule);
+        }
+        std::vector<Tensor> lrp;
+        EXPECT_FALSE(
+            lean.relevance(seeds, {&in, 1}, std::vector<LrpRule>(size_t(r.g.size())), lrp).is_ok())
+            << "relevance needs the full tape";
+    }
+    EXPECT_GT(dropped, 0) << "no graph had a value the backward does not read";
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSets, RandomGraphTest,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/base/assert.h"
+#include "core/base/memory.h"
 #include "core/kernels/kernels.h"
 
 namespace cnnlens {
@@ -99,7 +100,7 @@ public:
 
 private:
     ConvDesc d_;
-    std::vector<float> w_, b_;
+    memory::CountedVector<float> w_, b_;
 };
 
 class RefPool final : public PoolKernel {
@@ -224,7 +225,7 @@ public:
 
 private:
     DenseDesc d_;
-    std::vector<float> w_, b_;
+    memory::CountedVector<float> w_, b_;
 };
 
 std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* w, const float* b) {

@@ -17,8 +17,10 @@ namespace {
 class GemmConv final : public ConvKernel {
 public:
     // with_backward false: forward only (no transposed or flipped weights are packed).
+    // durable false: `w` is a temporary (the flipped convolution's), packed at once; otherwise
+    // it outlives the kernel and each path packs (or borrows) it when first used.
     GemmConv(const ConvDesc& d, const float* w, const float* bias, bool with_flipped = true,
-             bool with_backward = true)
+             bool with_backward = true, bool durable = true)
         : d_(d),
           taps_(d.kernel_h * d.kernel_w),
           cpg_(d.in_c / d.groups),
@@ -29,19 +31,18 @@ public:
         // indirect GEMM with K = taps * out_c) instead of a GEMM with K = out_c and col2im. With
         // few outputs (the 7-class 3x3 head of the default model) that K is tiny and the GEMM
         // would spend its time loading and storing C.
+        // Both backward paths pack their weights when first used: forward-only users never hold
+        // them.
         ConvDesc bd;
-        std::vector<float> bw;
-        if (with_backward && with_flipped && taps_ > 1 && flipped_transpose(d, w, bd, bw))
-            flipped_ = std::make_unique<GemmConv>(bd, bw.data(), nullptr, false);
-        // Weights [tap][ic][out_c]: group g is the K x opg block at column g * opg.
-        const int k = taps_ * cpg_;
-        fwd_.resize(d.groups);
-        bwd_.resize(d.groups);
-        for (int g = 0; g < d.groups; ++g) {
-            const float* wg = w + g * opg_;
-            pack_b(wg, k, opg_, d.out_c, 1, bias ? bias + g * opg_ : nullptr, fwd_[g]);
-            if (with_backward) pack_b(wg, opg_, k, 1, d.out_c, nullptr, bwd_[g]);
+        use_flipped_ = with_backward && with_flipped && taps_ > 1 &&
+                       flipped_transpose(d, nullptr, bd, nullptr);
+        if (durable) {
+            w_ = w;
+            bias_ = bias;
+        } else {
+            pack_forward(w, bias);
         }
+
         offsets_.resize(static_cast<size_t>(pixels_) * taps_);
         for (int oy = 0; oy < d.out_h; ++oy)
             for (int ox = 0; ox < d.out_w; ++ox)
@@ -52,7 +53,8 @@ public:
                         const bool inside = iy >= 0 && iy < d.in_h && ix >= 0 && ix < d.in_w;
                         offsets_[(static_cast<size_t>(oy) * d.out_w + ox) * taps_ +
                                  ky * d.kernel_w + kx] =
-                            inside ? (static_cast<int64_t>(iy) * d.in_w + ix) * d.in_c : -1;
+                            inside ? static_cast<int32_t>((int64_t{iy} * d.in_w + ix) * d.in_c)
+                                   : -1;
                     }
         zeros_.assign(d.in_c, 0.f);
         in_image_ = static_cast<int64_t>(d.in_h) * d.in_w * d.in_c;
@@ -71,9 +73,34 @@ public:
         run_forward(in, out, batch, true);
     }
 
+    // Weights [tap][ic][out_c]: group g is the K x opg block at column g * opg.
+    void pack_forward(const float* w, const float* bias) {
+        const int k = taps_ * cpg_;
+        fwd_.resize(d_.groups);
+        for (int g = 0; g < d_.groups; ++g)
+            pack_b(w + g * opg_, k, opg_, d_.out_c, 1, bias ? bias + g * opg_ : nullptr, fwd_[g]);
+    }
+
+    // B per group for a pass. The fast forward packs the weights on first use and keeps them;
+    // the tape's exact GEMM (a gradient's forward) reads that copy when there is one, else packs
+    // them on every pass into tape_weights(), for one more pass over the weights.
+    const std::vector<PackedB>& forward_weights(bool exact) {
+        if (exact && w_ && fwd_.empty()) {
+            std::vector<PackedB>& tape = tape_weights(d_.groups);
+            const int k = taps_ * cpg_;
+            for (int g = 0; g < d_.groups; ++g)
+                pack_b(w_ + g * opg_, k, opg_, d_.out_c, 1, bias_ ? bias_ + g * opg_ : nullptr,
+                       tape[static_cast<size_t>(g)]);
+            return tape;
+        }
+        if (fwd_.empty()) pack_forward(w_, bias_);
+        return fwd_;
+    }
+
     void run_forward(const float* in, float* out, int batch, bool exact) {
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
         const int k = taps_ * cpg_;
+        const std::vector<PackedB>& weights = forward_weights(exact);
         const int step = rows_per_chunk(rows, gemm_rows_per_call(k));
         scratch(std::min<int64_t>(step, rows), taps_, im2col_ ? static_cast<int64_t>(step) * k : 0);
         parallel_for((rows + step - 1) / step, 1, [&](int64_t c0, int64_t c1, int thread) {
@@ -83,7 +110,7 @@ public:
                 for (int r = 0; r < n; ++r) {
                     const int64_t row = r0 + r;
                     const float* image = in + row / pixels_ * in_image_;
-                    const int64_t* off = offsets_.data() + row % pixels_ * taps_;
+                    const int32_t* off = offsets_.data() + row % pixels_ * taps_;
                     tables.c[r] = out + row * d_.out_c;
                     if (im2col_) {
                         float* col =
@@ -99,7 +126,7 @@ public:
                 }
                 for (int g = 0; g < d_.groups; ++g) {
                     GemmCall call;
-                    call.b = &fwd_[g];
+                    call.b = &weights[static_cast<size_t>(g)];
                     call.rows = n;
                     call.taps = im2col_ ? 1 : taps_;
                     call.kc = im2col_ ? k : cpg_;
@@ -118,9 +145,21 @@ public:
 
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         CNNLENS_ASSERT(has_backward_);
+        if (use_flipped_ && !flipped_) {
+            ConvDesc bd;
+            AlignedFloats bw;
+            flipped_transpose(d_, w_, bd, &bw);
+            flipped_ = std::make_unique<GemmConv>(bd, bw.data(), nullptr, false, false, false);
+        }
         if (flipped_)
             return forward_into(*flipped_, gp, gin, batch, static_cast<int64_t>(batch) * in_image_,
                                 accumulate, sum_);
+        if (bwd_.empty()) {
+            const int k = taps_ * cpg_;
+            bwd_.resize(d_.groups);
+            for (int g = 0; g < d_.groups; ++g)
+                pack_b(w_ + g * opg_, opg_, k, 1, d_.out_c, nullptr, bwd_[g]);
+        }
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
         // A 1x1 kernel's output rows map to distinct input pixels, so the GEMM writes grad_in
         // itself; when that map is onto (identity_1x1_) it may even overwrite without zeroing.
@@ -142,7 +181,7 @@ public:
                     const int64_t row = r0 + r;
                     tables.a_at(r, 0, 1) = gp + row * d_.out_c;
                     if (in_place) {
-                        const int64_t off = offsets_[row % pixels_];
+                        const int32_t off = offsets_[row % pixels_];
                         tables.c[r] = off >= 0 ? gin + row / pixels_ * in_image_ + off : junk;
                     } else {
                         tables.c[r] = cols + r * col_width;
@@ -195,7 +234,7 @@ private:
         for (int r = 0; r < n; ++r) {
             const int64_t row = r0 + r;
             float* image = gin + row / pixels_ * in_image_ + g * cpg_;
-            const int64_t* off = offsets_.data() + row % pixels_ * taps_;
+            const int32_t* off = offsets_.data() + row % pixels_ * taps_;
             const float* col = cols + static_cast<int64_t>(r) * taps_ * cpg_;
             if (cpg_ < Vec::kLanes) {  // a grey or RGB first layer: a few floats per tap
                 for (int t = 0; t < taps_; ++t)
@@ -214,10 +253,14 @@ private:
     int64_t in_image_ = 0;
     bool identity_1x1_ = false;
     bool im2col_ = false;
+    const float* w_ = nullptr;  // the caller's weights and bias (durable), packed on first use
+    const float* bias_ = nullptr;
+    bool use_flipped_ = false;        // the backward pass is flipped_
     std::vector<PackedB> fwd_, bwd_;  // per group: [taps*cpg][opg] and its transpose
-    std::vector<int64_t>
-        offsets_;  // [out pixel][tap]: float offset of the input pixel, -1 = padding
-    std::vector<float> zeros_, junk_;
+    // [out pixel][tap]: float offset of the input pixel in its image, -1 = padding (an image has
+    // at most limits::kMaxTensorElements floats, so 32 bits hold it).
+    memory::CountedVector<int32_t> offsets_;
+    AlignedFloats zeros_, junk_;
     std::vector<AlignedFloats>
         cols_;  // per thread: im2col rows (forward) or GEMM output before col2im
     std::vector<RowTables> tables_;      // per thread

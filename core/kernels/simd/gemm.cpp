@@ -237,8 +237,15 @@ void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stri
     out.data.assign(static_cast<size_t>(panels) * k * w, 0.f);
     for (int j = 0; j < panels; ++j) {
         float* dst = out.data.data() + static_cast<int64_t>(j) * k * w;
+        const int cols = std::min(w, n - j * w);
+        if (col_stride == 1) {  // rows of B are contiguous: copy a panel's row at once
+            for (int i = 0; i < k; ++i)
+                std::memcpy(dst + static_cast<int64_t>(i) * w, src + i * row_stride + j * w,
+                            sizeof(float) * cols);
+            continue;
+        }
         for (int i = 0; i < k; ++i)
-            for (int q = 0; q < w && j * w + q < n; ++q)
+            for (int q = 0; q < cols; ++q)
                 dst[static_cast<int64_t>(i) * w + q] =
                     src[i * row_stride + (j * w + q) * col_stride];
     }
@@ -247,6 +254,12 @@ void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stri
         out.bias.assign(static_cast<size_t>(panels) * w, 0.f);
         std::copy(bias, bias + n, out.bias.begin());
     }
+}
+
+std::vector<PackedB>& tape_weights(int groups) {
+    thread_local std::vector<PackedB> packed;
+    if (static_cast<int>(packed.size()) < groups) packed.resize(static_cast<size_t>(groups));
+    return packed;
 }
 
 void gemm(const GemmCall& g) {

@@ -38,6 +38,11 @@ struct PackedB {
 void pack_b(const float* src, int k, int n, int64_t row_stride, int64_t col_stride,
             const float* bias, PackedB& out);
 
+// Packed weights for a tape pass's exact GEMM, of the calling thread, shared by every layer (at
+// least `groups` of them): a layer packs into them on each tape pass instead of keeping a packed
+// copy, so a gradient holds one layer's packed forward weights instead of all of them.
+std::vector<PackedB>& tape_weights(int groups);
+
 // One GEMM over `rows` rows (C has b->n columns). Row r's K = taps * kc values are `taps`
 // segments of kc floats; segment t of row r starts at
 //     a[(r / kMR) * taps * kMR + t * kMR + r % kMR] + a_off

@@ -303,7 +303,7 @@ private:
 
     PoolDesc d_;
     AxisTaps ys_, xs_, by_, bx_;
-    std::vector<int64_t> windows_;  // per thread: kernel_h * kernel_w offsets
+    memory::CountedVector<int64_t> windows_;  // per thread: kernel_h * kernel_w offsets
 };
 
 }  // namespace

@@ -23,7 +23,7 @@ AxisTaps AxisTaps::fwd(int out, int in, int kernel, int stride, int dilation, in
     return a;
 }
 
-bool flipped_transpose(const ConvDesc& d, const float* w, ConvDesc& bd, std::vector<float>& bw) {
+bool flipped_transpose(const ConvDesc& d, const float* w, ConvDesc& bd, AlignedFloats* bw) {
     const int ph = (d.kernel_h - 1) * d.dilation_h, pw = (d.kernel_w - 1) * d.dilation_w;
     if (d.stride_h != 1 || d.stride_w != 1 || d.groups != 1 || d.pad_top > ph ||
         d.pad_bottom > ph || d.pad_left > pw || d.pad_right > pw)
@@ -46,12 +46,13 @@ bool flipped_transpose(const ConvDesc& d, const float* w, ConvDesc& bd, std::vec
     if (bd.in_h + bd.pad_top + bd.pad_bottom - ph != bd.out_h ||
         bd.in_w + bd.pad_left + bd.pad_right - pw != bd.out_w)
         return false;
+    if (!bw) return true;
     const int taps = d.kernel_h * d.kernel_w;
-    bw.resize(static_cast<size_t>(taps) * d.in_c * d.out_c);
+    bw->resize(static_cast<size_t>(taps) * d.in_c * d.out_c);
     for (int k = 0; k < taps; ++k)
         for (int ci = 0; ci < d.in_c; ++ci)
             for (int co = 0; co < d.out_c; ++co)
-                bw[(static_cast<size_t>(k) * d.out_c + co) * d.in_c + ci] =
+                (*bw)[(static_cast<size_t>(k) * d.out_c + co) * d.in_c + ci] =
                     w[(static_cast<size_t>(taps - 1 - k) * d.in_c + ci) * d.out_c + co];
     return true;
 }

@@ -60,9 +60,10 @@ std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* weights
 // The input gradient of a stride-1 convolution with one group is a stride-1 convolution of
 // grad_pre with the kernel flipped in both axes, input and output channels swapped and padding
 // (kernel - 1) * dilation - pad. Fills bd with that convolution (no bias, no activation) and bw
-// with its weights, and returns true, when it applies: stride 1, groups 1, pads within the
-// dilated kernel, and shapes that invert (a forward whose floor dropped input rows does not).
-bool flipped_transpose(const ConvDesc& d, const float* w, ConvDesc& bd, std::vector<float>& bw);
+// with its weights (unless bw is null), and returns true, when it applies: stride 1, groups 1,
+// pads within the dilated kernel, and shapes that invert (a forward whose floor dropped input
+// rows does not).
+bool flipped_transpose(const ConvDesc& d, const float* w, ConvDesc& bd, AlignedFloats* bw);
 
 // Activations the kernels apply on vectors in their store; the others (Elu, Sigmoid, Tanh,
 // LeakyRelu with a slope outside [0, 1]) go through apply_activation() after the store.

@@ -27,6 +27,8 @@
 #include <new>
 #include <vector>
 
+#include "core/base/memory.h"
+
 #ifndef CNNLENS_SIMD_TARGET
 #define CNNLENS_SIMD_TARGET base
 #define CNNLENS_SIMD_BASE_TARGET 1
@@ -44,23 +46,9 @@ namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 
 // Buffers the kernels stream vectors through (packed weights, scratch): 64-byte aligned, so a
 // 16-lane load or store stays within one cache line (malloc aligns to 16 bytes; with packed
-// weights so placed every multiply-add step of the AVX-512 GEMM loaded across two lines).
-template <typename T>
-struct CacheLineAllocator {
-    using value_type = T;
-    CacheLineAllocator() = default;
-    template <typename U>
-    CacheLineAllocator(const CacheLineAllocator<U>&) {}
-    T* allocate(std::size_t n) {
-        return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
-    }
-    void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
-    template <typename U>
-    bool operator==(const CacheLineAllocator<U>&) const {
-        return true;
-    }
-};
-using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
+// weights so placed every multiply-add step of the AVX-512 GEMM loaded across two lines), and
+// counted as the engine's memory.
+using AlignedFloats = memory::CountedVector<float>;
 
 #if defined(__wasm_simd128__)
 

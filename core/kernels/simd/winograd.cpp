@@ -24,18 +24,38 @@ constexpr int kPositions = 16;  // 4x4 transformed positions
 
 class WinogradConv final : public ConvKernel {
 public:
+    // with_backward false: the inner backward convolution, whose weights (a temporary) are
+    // transformed at once. Otherwise each path packs its weights when first used, from the
+    // caller's `w` and `bias`: a forward-only user never holds the tape's GEMM weights or the
+    // backward's, a gradient's user never the Winograd forward's.
     WinogradConv(const ConvDesc& d, const float* w, const float* bias, bool with_backward = true)
         : d_(d) {
+        const int co_n = d.out_c;
+        bias_.assign(static_cast<size_t>(co_n), 0.f);
+        if (bias) std::copy(bias, bias + co_n, bias_.begin());
+        tiles_h_ = (d.out_h + 1) / 2;
+        tiles_w_ = (d.out_w + 1) / 2;
+        // Tiles per block: the block's transformed input (16 x tiles x in_c) and products
+        // (16 x tiles x out_c) within about 256 KB, a whole number of GEMM row blocks.
+        const int64_t per_tile = int64_t{kPositions} * (d.in_c + co_n);
+        block_ =
+            static_cast<int>(std::clamp<int64_t>((64 * 1024) / per_tile, kMR, 256) / kMR * kMR);
+        if (!with_backward) {
+            transform(w);
+            return;
+        }
+        w_ = w;
+        bias_src_ = bias;
         ConvDesc bd;
-        std::vector<float> bw;
-        if (with_backward && flipped_transpose(d, w, bd, bw) && winograd_applies(bd))
-            backward_ = std::make_unique<WinogradConv>(bd, bw.data(), nullptr, false);
-        // The tape's forward (and the backward when it is no Winograd convolution) as a GEMM:
-        // Winograd's rounding depends on the output's place in its 2x2 tile.
-        if (with_backward) gemm_conv_ = make_gemm_conv(d, w, bias, !backward_);
+        backward_winograd_ = flipped_transpose(d, nullptr, bd, nullptr) && winograd_applies(bd);
+    }
+
+    // U = G g G^T per (ci, co), with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], packed per
+    // transformed position.
+    void transform(const float* w) {
+        const ConvDesc& d = d_;
         const int ci_n = d.in_c, co_n = d.out_c;
-        // U = G g G^T per (ci, co), with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
-        std::vector<float> u(static_cast<size_t>(kPositions) * ci_n * co_n);
+        AlignedFloats u(static_cast<size_t>(kPositions) * ci_n * co_n);
         for (int ci = 0; ci < ci_n; ++ci)
             for (int co = 0; co < co_n; ++co) {
                 double g[3][3], gg[4][3];
@@ -61,18 +81,17 @@ public:
         for (int p = 0; p < kPositions; ++p)
             pack_b(u.data() + static_cast<size_t>(p) * ci_n * co_n, ci_n, co_n, co_n, 1, nullptr,
                    u_[static_cast<size_t>(p)]);
-        bias_.assign(static_cast<size_t>(co_n), 0.f);
-        if (bias) std::copy(bias, bias + co_n, bias_.begin());
-        tiles_h_ = (d.out_h + 1) / 2;
-        tiles_w_ = (d.out_w + 1) / 2;
-        // Tiles per block: the block's transformed input (16 x tiles x in_c) and products
-        // (16 x tiles x out_c) within about 256 KB, a whole number of GEMM row blocks.
-        const int64_t per_tile = int64_t{kPositions} * (ci_n + co_n);
-        block_ =
-            static_cast<int>(std::clamp<int64_t>((64 * 1024) / per_tile, kMR, 256) / kMR * kMR);
+    }
+
+    // The tape's forward (and the backward when it is no Winograd convolution) as a GEMM:
+    // Winograd's rounding depends on the output's place in its 2x2 tile.
+    ConvKernel& gemm_conv() {
+        if (!gemm_conv_) gemm_conv_ = make_gemm_conv(d_, w_, bias_src_, !backward_winograd_);
+        return *gemm_conv_;
     }
 
     void forward(const float* in, float* out, int batch) override {
+        if (u_.empty()) transform(w_);
         const int64_t tiles = int64_t{batch} * tiles_h_ * tiles_w_;
         // Blocks of at most block_ tiles, as many as a multiple of the threads so they share the
         // work evenly (one image's 256 tiles in 7 blocks had gone 4 to 3 on two threads).
@@ -82,14 +101,15 @@ public:
         const int block = static_cast<int>(std::clamp<int64_t>(
             ((tiles + blocks - 1) / blocks + kMR - 1) / kMR * kMR, kMR, block_));
         blocks = (tiles + block - 1) / block;
-        const size_t threads = static_cast<size_t>(pool_threads());
-        if (scratch_.size() < threads) scratch_.resize(threads);
-        for (Scratch& s : scratch_) {
-            s.v.resize(static_cast<size_t>(kPositions) * block_ * d_.in_c);
-            s.m.resize(static_cast<size_t>(kPositions) * block_ * d_.out_c);
-        }
-        parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int thread) {
-            Scratch& s = scratch_[static_cast<size_t>(thread)];
+        parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int) {
+            // One scratch per thread that every Winograd convolution shares (grown to the
+            // largest), instead of one per layer and thread: with four threads those had held
+            // 13 MiB for resnet50's backward.
+            thread_local Scratch s;
+            const size_t nv = static_cast<size_t>(kPositions) * block_ * d_.in_c,
+                         nm = static_cast<size_t>(kPositions) * block_ * d_.out_c;
+            if (s.v.size() < nv) s.v.resize(nv);
+            if (s.m.size() < nm) s.m.resize(nm);
             for (int64_t b = b0; b < b1; ++b) {
                 const int64_t first = b * block;
                 const int count = static_cast<int>(std::min<int64_t>(block, tiles - first));
@@ -105,15 +125,20 @@ public:
     }
 
     void forward_tape(const float* in, float* out, int batch) override {
-        if (!gemm_conv_) return forward(in, out, batch);  // the inner backward convolution
-        gemm_conv_->forward_tape(in, out, batch);
+        if (!w_) return forward(in, out, batch);  // the inner backward convolution
+        gemm_conv().forward_tape(in, out, batch);
     }
 
     void backward_input(const float* grad_pre, float* grad_in, int batch,
                         bool accumulate) override {
+        CNNLENS_ASSERT(w_);  // the inner backward convolution has no backward
+        if (!backward_winograd_)
+            return gemm_conv().backward_input(grad_pre, grad_in, batch, accumulate);
         if (!backward_) {
-            CNNLENS_ASSERT(gemm_conv_);  // only the inner backward convolution has neither
-            return gemm_conv_->backward_input(grad_pre, grad_in, batch, accumulate);
+            ConvDesc bd;
+            AlignedFloats bw;
+            flipped_transpose(d_, w_, bd, &bw);
+            backward_ = std::make_unique<WinogradConv>(bd, bw.data(), nullptr, false);
         }
         forward_into(*backward_, grad_pre, grad_in, batch,
                      int64_t{batch} * d_.in_h * d_.in_w * d_.in_c, accumulate, sum_);
@@ -207,6 +232,9 @@ private:
     }
 
     ConvDesc d_;
+    const float* w_ = nullptr;  // the caller's weights and bias (null: the inner convolution)
+    const float* bias_src_ = nullptr;
+    bool backward_winograd_ = false;  // the backward pass is a Winograd convolution (backward_)
     std::unique_ptr<ConvKernel>
         gemm_conv_;  // forward_tape, and the backward pass when backward_ does not apply
     std::unique_ptr<WinogradConv> backward_;  // the backward pass as a Winograd convolution
@@ -214,7 +242,6 @@ private:
     std::vector<PackedB> u_;                  // per position: transformed weights [in_c][out_c]
     AlignedFloats bias_;
     int tiles_h_ = 0, tiles_w_ = 0, block_ = 0;
-    std::vector<Scratch> scratch_;  // per thread
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/base/assert.h"
+#include "core/base/memory.h"
 #include "core/base/log.h"
 #include "core/base/thread_pool.h"
 #include "core/kernels/kernels.h"
@@ -35,10 +36,43 @@ struct Runtime {
     uint64_t generation = 1;
 };
 
+// XNNPACK's packed weights and workspaces, counted as the engine's memory (core/base/memory.h):
+// each block starts with a 64-byte header holding its size, since deallocate gets no size.
+constexpr size_t kHeader = 64;
+void* counted_allocate(void*, size_t size) {
+    char* p = static_cast<char*>(memory::allocate(size + kHeader));
+    if (!p) return nullptr;
+    *reinterpret_cast<size_t*>(p) = size;
+    return p + kHeader;
+}
+void counted_deallocate(void*, void* pointer) {
+    if (!pointer) return;
+    char* p = static_cast<char*>(pointer) - kHeader;
+    memory::release(p, *reinterpret_cast<size_t*>(p) + kHeader);
+}
+void* counted_reallocate(void* c, void* pointer, size_t size) {
+    void* q = counted_allocate(c, size);
+    if (!q || !pointer) return q;
+    const size_t old = *reinterpret_cast<size_t*>(static_cast<char*>(pointer) - kHeader);
+    std::memcpy(q, pointer, std::min(old, size));
+    counted_deallocate(c, pointer);
+    return q;
+}
+void* counted_aligned_allocate(void* c, size_t alignment, size_t size) {
+    CNNLENS_ASSERT(alignment <= kHeader);
+    return counted_allocate(c, size);
+}
+
 Runtime& runtime() {
     static Runtime r = [] {
         Runtime rt;
-        const xnn_status s = xnn_initialize(nullptr);
+        static const xnn_allocator allocator{nullptr,
+                                             counted_allocate,
+                                             counted_reallocate,
+                                             counted_deallocate,
+                                             counted_aligned_allocate,
+                                             counted_deallocate};
+        const xnn_status s = xnn_initialize(&allocator);
         if (s != xnn_status_success) {
             log(LogLevel::kWarn, "xnnpack: xnn_initialize failed (status " + std::to_string(s) +
                                      "); the xnnpack set falls back to reference");
@@ -135,7 +169,7 @@ void add_into(float* dst, const float* src, int64_t n) {
 }
 
 // Scratch for accumulating backward passes; XNN_EXTRA_BYTES of slack as XNNPACK may over-read.
-float* scratch(std::vector<float>& v, int64_t n) {
+float* scratch(memory::CountedVector<float>& v, int64_t n) {
     const size_t need = static_cast<size_t>(n) + XNN_EXTRA_BYTES / sizeof(float);
     if (v.size() < need) v.resize(need);
     return v.data();
@@ -154,7 +188,7 @@ void store4(float* p, f32x4 v) { std::memcpy(p, &v, sizeof v); }
 // then 16 channels at a time stay in registers across all taps. XNNPACK's grouped deconvolution
 // gets this right but runs one tiny GEMM per channel (~2 GFLOP/s).
 void depthwise_backward(const ConvDesc& d, const float* w, const float* gp, float* gin, int batch,
-                        bool accumulate, std::vector<int64_t>& taps) {
+                        bool accumulate, memory::CountedVector<int64_t>& taps) {
     const int C = d.in_c, m = d.out_c / d.in_c;
     taps.resize(2 * static_cast<size_t>(d.kernel_h) * d.kernel_w);
     for (int n = 0; n < batch; ++n)
@@ -322,13 +356,13 @@ private:
     Op fwd_, bwd_;
     bool post_;
     ConvBackward route_ = ConvBackward::kReference;
-    std::vector<float> dw_weights_;  // kDepthwiseLoop: our layout
-    std::vector<int64_t> taps_;
+    memory::CountedVector<float> dw_weights_;  // kDepthwiseLoop: our layout
+    memory::CountedVector<int64_t> taps_;
     std::unique_ptr<ConvKernel> ref_;   // kReference, kSimd
     std::unique_ptr<ConvKernel> tape_;  // forward_tape's kernel for long dot products, or null
     SetupCache fwd_setup_, bwd_setup_;
-    std::vector<float> scratch_;  // backward with accumulate
-    std::vector<float> compact_;  // kStrided1x1: the product on the output grid
+    memory::CountedVector<float> scratch_;  // backward with accumulate
+    memory::CountedVector<float> compact_;  // kStrided1x1: the product on the output grid
 };
 
 std::unique_ptr<ConvKernel> XnnConv::make(const ConvDesc& d, const float* w, const float* b) {
@@ -605,7 +639,7 @@ private:
     DenseDesc d_;
     Op fwd_, bwd_;
     SetupCache fwd_setup_, bwd_setup_;
-    std::vector<float> scratch_;
+    memory::CountedVector<float> scratch_;
 };
 
 std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* w, const float* b) {
