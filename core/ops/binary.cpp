@@ -180,7 +180,10 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
         auto rows_fn = [&](int64_t r0, int64_t r1, int) {
             for_rows(os, sa, sb, r0, r1, [&](int64_t row, int64_t ia, int64_t ib) {
                 const float* gr = pg + row * inner;
-                const float *ar = pa + ia, *br = pb + ib;
+                // Add and Sub read no input values (the tape may have dropped them).
+                constexpr bool reads = kOp == Bin::kMul || kOp == Bin::kDiv;
+                const float* ar = reads ? pa + ia : nullptr;
+                const float* br = reads ? pb + ib : nullptr;
                 float* dr = pd + (k == 0 ? ia : ib);
                 const int64_t ds = k == 0 ? ia1 : ib1;
                 for (int64_t j = 0; j < inner; ++j) {
