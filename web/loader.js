@@ -9,14 +9,14 @@
 // window.cnnlensTest, the documented test hook (see docs/app-internals.md).
 
 // The single-threaded app runs long jobs in slices between frames (Asyncify); the threaded one
-// (pthreads: app-mt.js, app-mt.wasm, app-mt.worker.js) runs them on a worker thread. Each also
-// comes with its kernels' multiply-adds as relaxed SIMD's f32x4.relaxed_madd (app-fma.*,
-// app-mt-fma.*; kernel set "simd-fma"), for browsers that have it.
+// (pthreads: app-mt.js, app-mt.wasm, app-mt.worker.js) runs them on a worker thread. The site may
+// also hold each with its kernels' multiply-adds as relaxed SIMD's f32x4.relaxed_madd
+// (app-mt-fma.*, app-fma.*; kernel set "simd-fma"), for browsers that have it; fma-builds.json
+// lists those it holds: {plain script: [the FMA module's files, script first]}.
 import { kSniffBytes, sniffPhoto } from './photo-format.js';
 import { createLive } from './live.js';
 
 const kBuilds = { single: './app.js', threaded: './app-mt.js' };
-const kFmaBuilds = { [kBuilds.single]: './app-fma.js', [kBuilds.threaded]: './app-mt-fma.js' };
 const kModels = {
   '/models/fer2013-mini-xception': ['cnnlens.json', 'emotion.json', 'emotion.bin'],
   '/models/blazeface': ['blazeface.json', 'blazeface.bin'],
@@ -52,12 +52,25 @@ function relaxedSimd() {
   }
 }
 
+// The site's FMA scripts by the plain script each replaces ({} when it has none).
+async function fmaBuilds() {
+  try {
+    const r = await fetch('./fma-builds.json');
+    if (!r.ok) return {};
+    return Object.fromEntries(Object.entries(await r.json()).map(([plain, files]) => [`./${plain}`, `./${files[0]}`]));
+  } catch {
+    return {};
+  }
+}
+
 // The builds to try, best first. Threads need SharedArrayBuffer, which browsers give only to
 // cross-origin isolated pages.
-function chooseBuilds() {
+async function chooseBuilds() {
   const plain = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function'
     ? [kBuilds.threaded, kBuilds.single] : [kBuilds.single];
-  return relaxedSimd() ? plain.flatMap((b) => [kFmaBuilds[b], b]) : plain;
+  if (!relaxedSimd()) return plain;
+  const fma = await fmaBuilds();
+  return plain.flatMap((b) => (fma[b] ? [fma[b], b] : [b]));
 }
 
 // Cross-origin isolation on hosts that cannot set headers: our service worker adds COOP/COEP to
@@ -371,7 +384,7 @@ async function boot() {
   if (!gl) throw new Error('This browser has no WebGL2, which cnnlens needs to draw its interface.');
   if (await isolateWithWorker()) return new Promise(() => {});  // the page reloads
   const [started, files] = await Promise.all([
-    startBuild(chooseBuilds()),
+    chooseBuilds().then(startBuild),
     Promise.all(Object.entries(kModels).flatMap(([dir, names]) =>
       names.map(async (n) => [`${dir}/${n}`, await fetchBytes(`.${dir}/${n}`)]))),
   ]);

@@ -8,24 +8,26 @@ const kSite = ['./', 'index.html', 'loader.js', 'live.js', 'photo-format.js', 'd
   'models/fer2013-mini-xception/cnnlens.json', 'models/fer2013-mini-xception/emotion.json',
   'models/fer2013-mini-xception/emotion.bin', 'models/blazeface/blazeface.json',
   'models/blazeface/blazeface.bin', 'examples/astronaut.jpg'];
-// Both builds (single-threaded and threaded) in the flavour this browser runs: with FMA kernels
-// where it has relaxed SIMD (loader.js, relaxedSimd: the same one-instruction module), else
-// without. (A page that asks for the other flavour, ?fma=0, caches it as it fetches it.)
-const kPlainBuilds = ['app.js', 'app.wasm', 'app-mt.js', 'app-mt.wasm', 'app-mt.worker.js'];
-const kFmaBuilds = ['app-fma.js', 'app-fma.wasm', 'app-mt-fma.js', 'app-mt-fma.wasm', 'app-mt-fma.worker.js'];
+// Both builds (single-threaded and threaded) as this browser runs them: where it has relaxed SIMD
+// (loader.js, relaxedSimd: the same one-instruction module) the FMA module of each that has one
+// (fma-builds.json: {plain script: its FMA module's files}), else the plain files. (A page that
+// asks for the other flavour, ?fma=0, caches it as it fetches it.)
+const kPlainBuilds = { 'app.js': ['app.js', 'app.wasm'], 'app-mt.js': ['app-mt.js', 'app-mt.wasm', 'app-mt.worker.js'] };
 const kRelaxedMaddModule = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
   0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
   0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b]);
 
-function builds() {
+async function buildFiles() {
+  let fma = {};
   try {
-    if (WebAssembly.validate(kRelaxedMaddModule)) return kFmaBuilds;
+    if (WebAssembly.validate(kRelaxedMaddModule)) fma = await (await fetch('fma-builds.json')).json();
   } catch {}
-  return kPlainBuilds;
+  return Object.entries(kPlainBuilds).flatMap(([script, files]) => fma[script] || files);
 }
 
 self.addEventListener('install', (e) => {
-  e.waitUntil(caches.open(kCache).then((c) => c.addAll([...kSite, ...builds()])).then(() => self.skipWaiting()));
+  e.waitUntil(Promise.all([caches.open(kCache), buildFiles()])
+    .then(([c, builds]) => c.addAll([...kSite, 'fma-builds.json', ...builds])).then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (e) => {

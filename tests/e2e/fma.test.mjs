@@ -1,9 +1,10 @@
-// The FMA builds (app-mt-fma.*, app-fma.*: the kernels' multiply-adds as relaxed SIMD's
-// f32x4.relaxed_madd) in headless Chromium, which has relaxed SIMD:
+// The FMA builds (app-mt-fma.*, and app-fma.* when built: the kernels' multiply-adds as relaxed
+// SIMD's f32x4.relaxed_madd) in headless Chromium, which has relaxed SIMD:
 //   - cross-origin isolated, the loader starts app-mt-fma.js and the app runs the "simd-fma" set;
 //     the astronaut's face gets the classes of the plain build (?fma=0: app-mt.js, "simd") with
 //     probabilities within FMA's rounding, and its saliency map equals the native CLI's;
-//   - without isolation it starts app-fma.js, with the same probabilities as app-mt-fma.js.
+//   - without isolation it starts app-fma.js, with the same probabilities as app-mt-fma.js, or,
+//     in a site built without it (CNNLENS_FMA_SINGLE_THREADED_APP off), app.js, without errors.
 // Environment: CNNLENS_SITE (default build/wasm/site), CNNLENS_CLI (default
 // build/native-release/cli/cnnlens), CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
@@ -72,8 +73,14 @@ after(async () => {
   plainServer?.close();
 });
 
-test('the FMA builds keep the plain ones' size budgets (app-fma.wasm 3.4 MB, app-mt-fma.wasm 3 MB)', () => {
+const singleFma = fs.existsSync(path.join(site, 'app-fma.wasm'));
+
+test("the FMA builds keep the plain ones' size budgets (app-fma.wasm 3.4 MB, app-mt-fma.wasm 3 MB); fma-builds.json lists them", () => {
+  const listed = JSON.parse(fs.readFileSync(path.join(site, 'fma-builds.json'), 'utf8'));
+  assert.deepEqual(Object.keys(listed).sort(), singleFma ? ['app-mt.js', 'app.js'] : ['app-mt.js']);
+  for (const files of Object.values(listed)) for (const f of files) assert.ok(fs.existsSync(path.join(site, f)), f);
   for (const [file, budget] of [['app-fma.wasm', 3.4e6], ['app-mt-fma.wasm', 3e6]]) {
+    if (file === 'app-fma.wasm' && !singleFma) continue;
     const bytes = fs.statSync(path.join(site, file)).size;
     console.log(`# ${file} ${(bytes / 1e6).toFixed(3)} MB`);
     assert.ok(bytes < budget, `${file} is ${bytes} bytes`);
@@ -108,8 +115,9 @@ test('?fma=0 runs app-mt.js (simd) with the same classes, within FMA rounding', 
   assert.ok(ds <= 1e-4, `saliency maps differ by ${ds} of their maximum`);
 });
 
-test('not isolated, Chromium runs app-fma.js with the same probabilities', async () => {
+test(`not isolated, Chromium runs ${singleFma ? 'app-fma.js' : 'app.js (no app-fma.js in the site)'} with the same probabilities`, async () => {
   const st = await run(plainServer, '', 'st');
-  assert.deepEqual([st.script, st.build, st.kernels], ['./app-fma.js', 'st', 'simd-fma']);
-  for (let i = 0; i < 7; ++i) assert.ok(Math.abs(st.faces[0].probs[i] - fma.faces[0].probs[i]) < 1e-6, `probability ${i}`);
+  assert.deepEqual([st.script, st.build, st.kernels], singleFma ? ['./app-fma.js', 'st', 'simd-fma'] : ['./app.js', 'st', 'simd']);
+  const tol = singleFma ? 1e-6 : 1e-5;
+  for (let i = 0; i < 7; ++i) assert.ok(Math.abs(st.faces[0].probs[i] - fma.faces[0].probs[i]) < tol, `probability ${i}`);
 });
