@@ -3,8 +3,9 @@
 // widest one this build can use. Kernels are written once against `Vec`.
 //
 // Lanes are float32. Loads and stores are unaligned. Semantics every backend keeps exactly:
-//   fma(a, b, c) = a * b + c   (fused natively with FMA and in wasm's relaxed-SIMD copy, see
-//                               below; mul then add in plain wasm SIMD128 and in plain SSE)
+//   fma(a, b, c) = a * b + c   (fused natively with FMA; in wasm's relaxed-SIMD copy, below,
+//                               fused where the CPU has FMA, which relaxed_madd leaves to the
+//                               engine; mul then add in plain wasm SIMD128 and in plain SSE)
 //   max(a, b)    = a < b ? b : a   (std::max's rule, so max-pooling agrees with `reference`
 //   min(a, b)    = b < a ? b : a    bit for bit; wasm's pmax/pmin, x86's maxps/minps)
 //   gt(a, b)     = all-ones lanes where a > b;  eq(a, b) where a == b (false for NaN);
@@ -24,8 +25,9 @@
 // In wasm CMake compiles the folder a second time with -mrelaxed-simd and
 // CNNLENS_SIMD_TARGET=relaxed: the same kernels with fma as f32x4.relaxed_madd. A module holding
 // that instruction fails validation as a whole where relaxed SIMD is missing, so this copy is
-// linked only into separate modules (cnnlens-fma.js, app-fma.js, app-mt-fma.js) that the loader
-// picks when the engine validates the instruction; the base copy stays in them as "simd".
+// linked only into separate modules (app-mt-fma.js, app-fma.js, cnnlens-fma.js, the FMA test
+// suite) that the loader picks when the engine validates the instruction; the base copy stays
+// in them as "simd".
 #pragma once
 
 #include <cstddef>
