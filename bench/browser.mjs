@@ -8,6 +8,9 @@
 // the single-threaded app.js, TF.js its SIMD binary without threads); rows with more threads with
 // COOP/COEP, so that the page is cross-origin isolated (our threaded app-mt.js, TF.js's threaded
 // SIMD binary; TF.js 4.22 would cap its pool at hardwareConcurrency / 2, see tfjs.mjs).
+// Our page starts the FMA builds (app-fma.js, app-mt-fma.js: relaxed SIMD's f32x4.relaxed_madd)
+// where Chromium has relaxed SIMD; the rows "no FMA" load the same page with ?fma=0, which starts
+// the plain SIMD128 builds, so both are measured side by side (--plain no leaves them out).
 // --isolate always sends the headers for every row. Both sides are served from
 // loopback only (the TF.js page loads TF.js from node_modules). One Chromium (Debian's, through
 // playwright-core) with one page at a time: each round opens every configuration's page afresh
@@ -16,7 +19,7 @@
 // shared machine hits every configuration alike.
 //
 // Usage (from the repo root, with a built site): node bench/browser.mjs [--rounds 5]
-//   [--site build/wasm/site] [--threads 1,2] [--isolate auto|always] [--out bench/out]
+//   [--site build/wasm/site] [--threads 1,2] [--isolate auto|always] [--plain yes|no] [--out bench/out]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,13 +32,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_JSON = 'models/fer2013-mini-xception/emotion.json';
 const TFJS_PAGE = 'bench/browser/tfjs.html';
 const args = parseArgs('browser.mjs', process.argv.slice(2), {
-  rounds: 5, site: 'build/wasm/site', threads: '1,2', isolate: 'auto', out: 'bench/out',
+  rounds: 5, site: 'build/wasm/site', threads: '1,2', isolate: 'auto', plain: 'yes', out: 'bench/out',
 });
 const ROUNDS = Number(args.rounds);
 const THREADS = String(args.threads).split(',').map(Number);
-if (!(ROUNDS >= 1) || THREADS.some((t) => !Number.isInteger(t) || t < 1) || !['auto', 'always'].includes(args.isolate)) {
-  throw new Error(`browser.mjs: --rounds ${args.rounds} --threads ${args.threads} --isolate ${args.isolate}: ` +
-    'want rounds >= 1, thread counts >= 1 (e.g. 1,2), isolate auto or always');
+if (!(ROUNDS >= 1) || THREADS.some((t) => !Number.isInteger(t) || t < 1) || !['auto', 'always'].includes(args.isolate) ||
+    !['yes', 'no'].includes(args.plain)) {
+  throw new Error(`browser.mjs: --rounds ${args.rounds} --threads ${args.threads} --isolate ${args.isolate} --plain ${args.plain}: ` +
+    'want rounds >= 1, thread counts >= 1 (e.g. 1,2), isolate auto or always, plain yes or no');
 }
 const SITE = path.resolve(ROOT, args.site);
 if (!fs.existsSync(path.join(SITE, 'app.wasm'))) throw new Error(`browser.mjs: no built site in ${args.site} (app.wasm missing): build the wasm preset first`);
@@ -53,7 +57,9 @@ const TARGET_MAX = 0.8;
 const plural = (t) => `${t} thread${t === 1 ? '' : 's'}`;
 const isolated = (t) => args.isolate === 'always' || t > 1;
 const CONFIGS = THREADS.flatMap((t) => [
-  { id: `ours-${t}`, side: 'ours', threads: t, isolate: isolated(t), title: `ours (app page), ${plural(t)}` },
+  { id: `ours-${t}`, side: 'ours', threads: t, isolate: isolated(t), query: '', title: `ours (app page), ${plural(t)}` },
+  ...(args.plain === 'yes' ? [{ id: `ours-plain-${t}`, side: 'ours', threads: t, isolate: isolated(t), query: '?fma=0',
+    title: `ours (app page, no FMA: ?fma=0), ${plural(t)}` }] : []),
   { id: `tfjs-${t}`, side: 'tfjs', threads: t, isolate: isolated(t), title: `TF.js 4.22 wasm (XNNPACK, SIMD), ${plural(t)}` },
 ]);
 
@@ -122,12 +128,13 @@ function expectIsolation(config, isolated) {
 // Our engine through the app's test hook (docs/app-internals.md): benchForward(batch, runs, threads)
 // -> {ms_per_image, batch, runs, threads (what the engine used), kernels}.
 async function visitOurs(page, origin, config) {
-  await page.goto(`${origin}/`);
+  await page.goto(`${origin}/${config.query}`);
   await waitReady(page);
   await page.waitForTimeout(SETTLE_MS);
   const seen = await page.evaluate(() => ({
     isolated: self.crossOriginIsolated === true,
-    build: window.cnnlensTest.build ? (window.cnnlensTest.build === 'mt' ? 'app-mt.js' : 'app.js')
+    build: window.cnnlensTest.buildScript ? window.cnnlensTest.buildScript.replace('./', '')
+      : window.cnnlensTest.build ? (window.cnnlensTest.build === 'mt' ? 'app-mt.js' : 'app.js')
       : performance.getEntriesByType('resource').some((e) => new URL(e.name).pathname.endsWith('/app-mt.js')) ? 'app-mt.js' : 'app.js',
     hook: typeof window.cnnlensTest.benchForward === 'function',
   }));

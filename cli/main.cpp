@@ -161,7 +161,9 @@ const char* kUsage =
     "Kernel sets: --kernels or the CNNLENS_KERNELS environment variable; default: the best "
     "compiled.\n"
     "  On x86-64 the simd set runs its AVX-512 copy when the CPU has one; simd-avx2 (or\n"
-    "  CNNLENS_SIMD=avx2) is the AVX2 copy.\n"
+    "  CNNLENS_SIMD=avx2) is the AVX2 copy. In wasm, cnnlens-fma.js (run with node\n"
+    "  --experimental-wasm-relaxed-simd) has simd-fma (relaxed SIMD's fused multiply-add) first\n"
+    "  and simd (SIMD128 multiply, then add) second.\n"
     "Threads: --threads N (any command) or CNNLENS_THREADS; default: every core up to 8, 1 for "
     "bench.\n";
 }

@@ -7,7 +7,9 @@
 # and under node (predict, model-info, a corrupt image, run on an ONNX node test; explain,
 # confusion and report natively), then runs the browser app's end-to-end tests in headless
 # Chromium (the wasm preset builds both apps, the single-threaded and the threaded one, and the
-# tests run each). Prints each stage's time (wall and CPU) and, as its last line, "N passed, M
+# tests run each; the threaded one also as app-mt-fma, its relaxed-SIMD FMA module, which
+# Chromium runs when isolated; the wasm ctest suite has the FMA kernels' tests,
+# cnnlens_tests_fma under node --experimental-wasm-relaxed-simd, and the FMA rewrite's). Prints each stage's time (wall and CPU) and, as its last line, "N passed, M
 # failed" where N and M count ctest tests, CLI
 # checks and e2e tests (a stage that cannot run, e.g. a broken build, counts as one failure).
 # Also runs every bad input of tests/data/bad/catalogue.json through the CLIs; the fuzz targets

@@ -1,5 +1,6 @@
 // Loads cnnlens: checks WebGL2, picks the build (the threaded one only when the page is
-// cross-origin isolated, else the single-threaded one; see chooseBuild), fetches the bundled
+// cross-origin isolated, else the single-threaded one; each with FMA kernels where the browser
+// has relaxed SIMD; see chooseBuild), fetches the bundled
 // models into the wasm file system, starts the app, and bridges files (drop anywhere, picker,
 // Ctrl+V paste, examples) into it. On hosts that send no COOP/COEP headers, the service worker
 // (sw.js) adds them and the loader reloads the page once to get isolation (isolateWithWorker).
@@ -8,7 +9,10 @@
 // window.cnnlensTest, the documented test hook (see docs/app-internals.md).
 
 // The single-threaded app runs long jobs in slices between frames (Asyncify); the threaded one
-// (pthreads: app-mt.js, app-mt.wasm, app-mt.worker.js) runs them on a worker thread.
+// (pthreads: app-mt.js, app-mt.wasm, app-mt.worker.js) runs them on a worker thread. The site may
+// also hold each with its kernels' multiply-adds as relaxed SIMD's f32x4.relaxed_madd
+// (app-mt-fma.*, app-fma.*; kernel set "simd-fma"), for browsers that have it; fma-builds.json
+// lists those it holds: {plain script: [the FMA module's files, script first]}.
 import { kSniffBytes, sniffPhoto } from './photo-format.js';
 import { createLive } from './live.js';
 
@@ -30,10 +34,43 @@ function showStatus(text, banner = false) {
   statusEl.classList.toggle('banner', banner);
 }
 
-// Threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages.
-function chooseBuild() {
-  if (self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function') return kBuilds.threaded;
-  return kBuilds.single;
+// A module whose one function is (v128, v128, v128) -> v128: f32x4.relaxed_madd of its three
+// parameters (0xfd 0x85 0x02).
+const kRelaxedMaddModule = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b]);
+
+// True when the browser runs relaxed SIMD. The FMA builds hold its instruction, and a module with
+// one instruction the engine does not know fails validation as a whole, so they may start only
+// then. ?fma=0 in the page's address asks for the plain builds anyway (side-by-side timing).
+function relaxedSimd() {
+  if (new URLSearchParams(location.search).get('fma') === '0') return false;
+  try {
+    return WebAssembly.validate(kRelaxedMaddModule);
+  } catch {
+    return false;
+  }
+}
+
+// The site's FMA scripts by the plain script each replaces ({} when it has none).
+async function fmaBuilds() {
+  try {
+    const r = await fetch('./fma-builds.json');
+    if (!r.ok) return {};
+    return Object.fromEntries(Object.entries(await r.json()).map(([plain, files]) => [`./${plain}`, `./${files[0]}`]));
+  } catch {
+    return {};
+  }
+}
+
+// The builds to try, best first. Threads need SharedArrayBuffer, which browsers give only to
+// cross-origin isolated pages.
+async function chooseBuilds() {
+  const plain = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function'
+    ? [kBuilds.threaded, kBuilds.single] : [kBuilds.single];
+  if (!relaxedSimd()) return plain;
+  const fma = await fmaBuilds();
+  return plain.flatMap((b) => (fma[b] ? [fma[b], b] : [b]));
 }
 
 // Cross-origin isolation on hosts that cannot set headers: our service worker adds COOP/COEP to
@@ -323,16 +360,22 @@ function untilFrame(pred) {
   });
 }
 
-// Instantiates a build; the threaded one falls back to the single-threaded one if it cannot
-// start (e.g. its fixed 1 GB of shared memory is refused).
-async function startBuild(build) {
+// The build that started (its script's name), for the test hook.
+let startedBuild = null;
+
+// Instantiates the first of `builds` that starts: the threaded one may not (e.g. its fixed 1 GB of
+// shared memory is refused), and an FMA build may be missing from a site built without them.
+async function startBuild(builds) {
   const options = { canvas, print: (t) => console.log(t), printErr: (t) => console.warn(t) };
-  try {
-    return await (await import(build)).default(options);
-  } catch (e) {
-    if (build === kBuilds.single) throw e;
-    console.warn(`cnnlens: the threaded build did not start (${e.message}); running single-threaded`);
-    return (await import(kBuilds.single)).default(options);
+  for (const [i, build] of builds.entries()) {
+    try {
+      const started = await (await import(build)).default(options);
+      startedBuild = build;
+      return started;
+    } catch (e) {
+      if (i + 1 === builds.length) throw e;
+      console.warn(`cnnlens: ${build} did not start (${e.message}); trying ${builds[i + 1]}`);
+    }
   }
 }
 
@@ -341,7 +384,7 @@ async function boot() {
   if (!gl) throw new Error('This browser has no WebGL2, which cnnlens needs to draw its interface.');
   if (await isolateWithWorker()) return new Promise(() => {});  // the page reloads
   const [started, files] = await Promise.all([
-    startBuild(chooseBuild()),
+    chooseBuilds().then(startBuild),
     Promise.all(Object.entries(kModels).flatMap(([dir, names]) =>
       names.map(async (n) => [`${dir}/${n}`, await fetchBytes(`.${dir}/${n}`)]))),
   ]);
@@ -371,6 +414,8 @@ window.cnnlensTest = {
   // The build that runs: 'mt' (threaded: jobs on a worker thread) or 'st' (single-threaded:
   // jobs in slices between frames); null until the app has started. Asked of the app itself.
   get build() { return app ? (app._cnnlens_test_threads() ? 'mt' : 'st') : null; },
+  // The script of the build that runs ('./app-mt-fma.js', ...); null until it has started.
+  get buildScript() { return app ? startedBuild : null; },
   // Threads the kernels split their loops over, the job thread included: min(cores - 1, 4) in
   // the threaded build (a core stays with the page), 1 in the single-threaded one.
   get kernelThreads() { return app ? app._cnnlens_test_kernel_threads() : null; },

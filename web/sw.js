@@ -3,15 +3,31 @@
 // on hosts that cannot send headers: every response it serves carries COOP/COEP, which lets the
 // loader pick the threaded build (loader.js reloads once after the worker takes control).
 // Same-origin GETs only; everything else passes.
-const kCache = 'cnnlens-v4';
-const kSite = ['./', 'index.html', 'loader.js', 'live.js', 'photo-format.js', 'decode-worker.js', 'app.css', 'app.js', 'app.wasm',
-  'app-mt.js', 'app-mt.wasm', 'app-mt.worker.js',
+const kCache = 'cnnlens-v5';
+const kSite = ['./', 'index.html', 'loader.js', 'live.js', 'photo-format.js', 'decode-worker.js', 'app.css',
   'models/fer2013-mini-xception/cnnlens.json', 'models/fer2013-mini-xception/emotion.json',
   'models/fer2013-mini-xception/emotion.bin', 'models/blazeface/blazeface.json',
   'models/blazeface/blazeface.bin', 'examples/astronaut.jpg'];
+// Both builds (single-threaded and threaded) as this browser runs them: where it has relaxed SIMD
+// (loader.js, relaxedSimd: the same one-instruction module) the FMA module of each that has one
+// (fma-builds.json: {plain script: its FMA module's files}), else the plain files. (A page that
+// asks for the other flavour, ?fma=0, caches it as it fetches it.)
+const kPlainBuilds = { 'app.js': ['app.js', 'app.wasm'], 'app-mt.js': ['app-mt.js', 'app-mt.wasm', 'app-mt.worker.js'] };
+const kRelaxedMaddModule = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b]);
+
+async function buildFiles() {
+  let fma = {};
+  try {
+    if (WebAssembly.validate(kRelaxedMaddModule)) fma = await (await fetch('fma-builds.json')).json();
+  } catch {}
+  return Object.entries(kPlainBuilds).flatMap(([script, files]) => fma[script] || files);
+}
 
 self.addEventListener('install', (e) => {
-  e.waitUntil(caches.open(kCache).then((c) => c.addAll(kSite)).then(() => self.skipWaiting()));
+  e.waitUntil(Promise.all([caches.open(kCache), buildFiles()])
+    .then(([c, builds]) => c.addAll([...kSite, 'fma-builds.json', ...builds])).then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (e) => {

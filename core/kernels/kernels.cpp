@@ -124,16 +124,16 @@ std::vector<const KernelSet*> build_list() {
 #ifdef CNNLENS_HAVE_SIMD
     // With AVX-512 the simd set is the best: as fast as the xnnpack set on one thread (which
     // hands it its 3x3 and 1x1 layers anyway) and faster on two, where the xnnpack set's layers
-    // alternate between XNNPACK's thread pool and ours.
-    const KernelSet* avx2 = simd_fallback_kernels();
-    if (avx2) v.push_back(&simd_kernels());
+    // alternate between XNNPACK's thread pool and ours. So is the relaxed-SIMD copy in wasm.
+    const KernelSet* fallback = simd_fallback_kernels();
+    if (fallback) v.push_back(&simd_kernels());
 #endif
 #ifdef CNNLENS_HAVE_XNNPACK
     v.push_back(&xnnpack_kernels());
 #endif
 #ifdef CNNLENS_HAVE_SIMD
-    if (avx2)
-        v.push_back(avx2);
+    if (fallback)
+        v.push_back(fallback);
     else
         v.push_back(&simd_kernels());
 #endif

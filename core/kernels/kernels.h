@@ -145,7 +145,8 @@ struct KernelSet {
 };
 
 // Every set compiled into this build, best first: "xnnpack", "simd", "reference"; on a CPU
-// with AVX-512 "simd" (its AVX-512 copy), "xnnpack", "simd-avx2" (the AVX2 copy), "reference".
+// with AVX-512 "simd" (its AVX-512 copy), "xnnpack", "simd-avx2" (the AVX2 copy), "reference";
+// in a wasm module with relaxed SIMD "simd-fma", "simd", "reference".
 std::span<const KernelSet* const> compiled_kernel_sets();
 // The set named `name`, or null.
 const KernelSet* find_kernel_set(std::string_view name);

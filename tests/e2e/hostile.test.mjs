@@ -125,7 +125,7 @@ test('the service worker takes over; no request, from the page or the worker, le
   console.log(`# reload: ${reload.length} requests, ${fromWorker.length} made by the service worker`);
   // The worker's headers make the page cross-origin isolated, so the threaded build runs.
   assert.equal(await page.evaluate(() => window.cnnlensTest.build), 'mt');
-  assert.ok(fromWorker.some((r) => r.url.endsWith('/app-mt.wasm')), 'the worker did not fetch app-mt.wasm (its requests are not observed)');
+  assert.ok(fromWorker.some((r) => /\/app-mt(-fma)?\.wasm$/.test(r.url)), 'the worker did not fetch app-mt.wasm or app-mt-fma.wasm (its requests are not observed)');
   assert.deepEqual(outside(), []);
   assert.deepEqual(pageErrors, []);
 });

@@ -498,12 +498,18 @@ TEST(KernelSets, ReferenceIsAlwaysCompiledAndSelectable) {
 }
 
 // On a CPU with AVX-512 the simd set runs its AVX-512 copy, listed first (the best), and the AVX2
-// copy stays reachable as "simd-avx2"; elsewhere neither changes the order.
+// copy stays reachable as "simd-avx2"; elsewhere neither changes the order. A wasm module linked
+// with the relaxed-SIMD copy (cnnlens_tests_fma) lists it first as "simd-fma", then "simd".
 TEST(KernelSets, SimdCopiesAreListedByWhatTheCpuRuns) {
 #ifdef CNNLENS_HAVE_SIMD
     const KernelSet* simd = find_kernel_set("simd");
     ASSERT_NE(simd, nullptr);
-    if (const KernelSet* avx2 = find_kernel_set("simd-avx2")) {
+    if (const KernelSet* fma = find_kernel_set("simd-fma")) {
+        EXPECT_EQ(compiled_kernel_sets().front(), fma);
+        EXPECT_EQ(compiled_kernel_sets()[1], simd);
+        EXPECT_NE(fma->make_conv, simd->make_conv);
+        EXPECT_EQ(select_kernel_set(), fma);
+    } else if (const KernelSet* avx2 = find_kernel_set("simd-avx2")) {
         EXPECT_EQ(compiled_kernel_sets().front(), simd);
         EXPECT_NE(avx2->make_conv, simd->make_conv);
     } else {

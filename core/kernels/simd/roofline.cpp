@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/kernels/simd/simd.h"
 #include "core/kernels/simd/vec.h"
 
 namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
@@ -54,7 +55,9 @@ __attribute__((noinline)) double run(long repeats, const float* a, const float* 
 Roofline measure_target_roofline(double ms) {
     Roofline r;
     r.lanes = V::kLanes;
-#if defined(__wasm_simd128__)
+#if defined(__wasm_relaxed_simd__)
+    r.isa = "wasm-relaxed-fma";
+#elif defined(__wasm_simd128__)
     r.isa = "wasm-simd128";
 #elif defined(__AVX512F__) && !defined(CNNLENS_SIMD_FORCE_128) && !defined(CNNLENS_SIMD_SCALAR)
     r.isa = "avx512";
@@ -108,6 +111,7 @@ Roofline measure_target_roofline(double ms);
 #endif
 
 Roofline measure_roofline(double ms) {
+    if (const SimdCopy* relaxed = simd_relaxed_copy()) return relaxed->roofline(ms);
 #ifdef CNNLENS_HAVE_SIMD_AVX512
     if (simd_uses_avx512()) return simd::avx512::measure_target_roofline(ms);
 #endif

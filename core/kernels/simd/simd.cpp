@@ -108,11 +108,26 @@ std::unique_ptr<ConvKernel> make_conv(const ConvDesc& d, const float* weights, c
 }  // namespace
 
 const KernelSet& kernel_set() {
+#if defined(__wasm_relaxed_simd__)
+    static const KernelSet set{"simd-fma", make_conv, make_pool, make_dense};
+#else
     static const KernelSet set{"simd", make_conv, make_pool, make_dense};
+#endif
     return set;
 }
 
 }  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET
+
+#if defined(__wasm_relaxed_simd__) && !defined(CNNLENS_SIMD_BASE_TARGET)
+// The relaxed-SIMD copy announces itself to the base target's dispatch (see simd.h).
+namespace cnnlens {
+const SimdCopy* simd_relaxed_copy() {
+    static const SimdCopy copy{simd::CNNLENS_SIMD_TARGET::kernel_set,
+                               simd::CNNLENS_SIMD_TARGET::measure_target_roofline};
+    return &copy;
+}
+}  // namespace cnnlens
+#endif
 
 #ifdef CNNLENS_SIMD_BASE_TARGET
 // The dispatch between targets, compiled once (with the base target).
@@ -150,7 +165,10 @@ bool simd_uses_avx512() {
 bool simd_uses_avx512() { return false; }
 #endif
 
+__attribute__((weak)) const SimdCopy* simd_relaxed_copy() { return nullptr; }
+
 const KernelSet& simd_kernels() {
+    if (const SimdCopy* relaxed = simd_relaxed_copy()) return relaxed->kernel_set();
 #ifdef CNNLENS_HAVE_SIMD_AVX512
     if (simd_uses_avx512()) return simd::avx512::kernel_set();
 #endif
@@ -178,6 +196,7 @@ std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const floa
 }
 
 const KernelSet* simd_fallback_kernels() {
+    if (simd_relaxed_copy()) return &simd::base::kernel_set();
     if (!simd_uses_avx512()) return nullptr;
     static const KernelSet set = [] {
         KernelSet s = simd::base::kernel_set();

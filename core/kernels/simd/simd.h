@@ -18,15 +18,25 @@
 #include <vector>
 
 #include "core/kernels/kernels.h"
+#include "core/kernels/simd/roofline.h"
 #include "core/kernels/simd/vec.h"
 
 namespace cnnlens {
 
 // The simd set of the widest target the CPU runs (see vec.h); simd_fallback_kernels() is the
-// base target's set under the name "simd-avx2" when simd_kernels() is another one (so tests and
-// benchmarks reach both), else null.
+// base target's set when simd_kernels() is another one (so tests and benchmarks reach both),
+// else null: named "simd-avx2" beside the AVX-512 copy, "simd" beside the relaxed-SIMD copy
+// ("simd-fma").
 const KernelSet& simd_kernels();
 const KernelSet* simd_fallback_kernels();
+// The relaxed-SIMD copy (wasm, see vec.h) as the dispatch reaches it: its set and its roofline
+// probe. Null unless the module links the copy: simd.cpp's base target defines this weakly as
+// null, and the copy's own definition replaces that one at link time.
+struct SimdCopy {
+    const KernelSet& (*kernel_set)();
+    Roofline (*roofline)(double ms);
+};
+const SimdCopy* simd_relaxed_copy();
 // False when CNNLENS_WINOGRAD=0 (for side-by-side timing): no Winograd convolutions.
 bool winograd_enabled();
 // True when the simd set runs `d` with AVX-512 faster than XNNPACK does, forward and backward,
@@ -40,8 +50,10 @@ std::unique_ptr<ConvKernel> simd_gemm_forward_conv(const ConvDesc& d, const floa
 
 namespace simd::inline CNNLENS_SIMD_TARGET {
 
-// This target's kernel set, named "simd".
+// This target's kernel set, named "simd" ("simd-fma" for the relaxed-SIMD copy).
 const KernelSet& kernel_set();
+// This target's roofline probe (roofline.cpp; measure_roofline() picks the target).
+Roofline measure_target_roofline(double ms);
 
 // with_backward false: a forward-only kernel (backward_input must not be called).
 std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weights,

@@ -3,8 +3,9 @@
 // widest one this build can use. Kernels are written once against `Vec`.
 //
 // Lanes are float32. Loads and stores are unaligned. Semantics every backend keeps exactly:
-//   fma(a, b, c) = a * b + c   (fused natively with FMA; mul then add in wasm, which has no
-//                               relaxed SIMD in Emscripten 3.1.6, and in plain SSE)
+//   fma(a, b, c) = a * b + c   (fused natively with FMA; in wasm's relaxed-SIMD copy, below,
+//                               fused where the CPU has FMA, which relaxed_madd leaves to the
+//                               engine; mul then add in plain wasm SIMD128 and in plain SSE)
 //   max(a, b)    = a < b ? b : a   (std::max's rule, so max-pooling agrees with `reference`
 //   min(a, b)    = b < a ? b : a    bit for bit; wasm's pmax/pmin, x86's maxps/minps)
 //   gt(a, b)     = all-ones lanes where a > b;  eq(a, b) where a == b (false for NaN);
@@ -21,6 +22,12 @@
 // cnnlens::simd::CNNLENS_SIMD_TARGET so the two copies never share a symbol; the first build's
 // target is `base`. CMake also makes every symbol of the second copy local except its entry
 // points, so no inline function compiled with AVX-512 can stand in for the base copy's.
+// In wasm CMake compiles the folder a second time with -mrelaxed-simd and
+// CNNLENS_SIMD_TARGET=relaxed: the same kernels with fma as f32x4.relaxed_madd. A module holding
+// that instruction fails validation as a whole where relaxed SIMD is missing, so this copy is
+// linked only into separate modules (app-mt-fma.js, app-fma.js, cnnlens-fma.js, the FMA test
+// suite) that the loader picks when the engine validates the instruction; the base copy stays
+// in them as "simd".
 #pragma once
 
 #include <cstddef>
@@ -63,7 +70,14 @@ struct F32x4 {
     static T add(T a, T b) { return wasm_f32x4_add(a, b); }
     static T sub(T a, T b) { return wasm_f32x4_sub(a, b); }
     static T mul(T a, T b) { return wasm_f32x4_mul(a, b); }
+#if defined(__wasm_relaxed_simd__)
+    // Emscripten 3.1.6's clang emits this builtin in the relaxed-SIMD proposal's first encoding
+    // (0xfd 0xaf 0x01, computing a * b + c); wasm/relaxed_madd.py rewrites each one to the
+    // standard f32x4.relaxed_madd (0xfd 0x85 0x02, same operands) after the link.
+    static T fma(T a, T b, T c) { return __builtin_wasm_fma_f32x4(a, b, c); }
+#else
     static T fma(T a, T b, T c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+#endif
     static T max(T a, T b) { return wasm_f32x4_pmax(a, b); }
     static T min(T a, T b) { return wasm_f32x4_pmin(a, b); }
     static T gt(T a, T b) { return wasm_f32x4_gt(a, b); }
