@@ -47,8 +47,14 @@ std::string_view activation_name(Activation a) {
 // parts, so k ln 2 is exact), e^r by its Taylor series to r^7 (truncation below 6e-9 relative,
 // under half an ulp), 2^k from the exponent bits. Written without branches or calls so that the
 // loops below vectorize (SSE2 natively, SIMD128 in wasm): std::exp, a call per element, was the
-// whole cost of a Sigmoid layer.
-static inline float exp_nonpositive(float v) {
+// whole cost of a Sigmoid layer. GCC if-converts the selects only when it may assume no code
+// reads floating-point exception flags (none here does); clang vectorizes them as they are.
+#if defined(__GNUC__) && !defined(__clang__)
+#define CNNLENS_VECTORIZE_SELECTS [[gnu::optimize("no-trapping-math")]]
+#else
+#define CNNLENS_VECTORIZE_SELECTS
+#endif
+CNNLENS_VECTORIZE_SELECTS static inline float exp_nonpositive(float v) {
     constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693145751953125f,
                     kLn2Lo = 1.42860682030941723e-6f, kRound = 12582912.f;  // 1.5 * 2^23
     const float t = v * kLog2e + kRound;  // round to nearest: k sits in t's low mantissa bits
@@ -70,14 +76,30 @@ static inline float exp_nonpositive(float v) {
     return p * scale;
 }
 
-void sigmoid(const float* x, float* y, int64_t n) {
+CNNLENS_VECTORIZE_SELECTS void sigmoid(const float* x, float* y, int64_t n) {
+    constexpr int32_t kClamp = 0x42af0000;  // 87.5f: exp(-87.5) is below the smallest normal
     for (int64_t i = 0; i < n; ++i) {
-        // e = exp(-|x|) never overflows; 1 / (1 + e) for x >= 0, e / (1 + e) below. Under
-        // -87.5 the result, below the smallest normal float, is 0.
-        const float v = x[i], a = std::min(std::fabs(v), 87.5f);
+        // e = exp(-|x|) never overflows; the result is 1 / (1 + e) for x >= 0 and e / (1 + e)
+        // below. The selects work on the bits (non-negative floats order as integers do), and a
+        // NaN stays NaN.
+        int32_t vb;
+        std::memcpy(&vb, x + i, 4);
+        const int32_t ab = vb & 0x7fffffff;
+        const int32_t cb = ab < kClamp ? ab : kClamp;
+        float a;
+        std::memcpy(&a, &cb, 4);
         const float e = exp_nonpositive(-a), s = 1.f / (1.f + e);
-        const float r = v >= 0.f ? s : e * s;
-        y[i] = v < -87.5f ? 0.f : r;
+        int32_t eb;
+        std::memcpy(&eb, &e, 4);
+        const int32_t negative = vb >> 31;  // all ones below zero
+        const int32_t nb = (negative & eb) | (~negative & 0x3f800000);
+        float num;
+        std::memcpy(&num, &nb, 4);
+        const float r = num * s;
+        int32_t rb;
+        std::memcpy(&rb, &r, 4);
+        rb |= ab > 0x7f800000 ? -1 : 0;
+        std::memcpy(y + i, &rb, 4);
     }
 }
 

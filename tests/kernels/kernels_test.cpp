@@ -558,6 +558,10 @@ TEST(Activations, SigmoidIsWithinThreeUlp) {
         EXPECT_LE(std::fabs(y[i] - exact), 3 * ulp);
     }
     EXPECT_EQ(y[x.size() - 14], 0.5f);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    float out = 0;
+    sigmoid(&nan, &out, 1);
+    EXPECT_TRUE(std::isnan(out));
     std::vector<float> grid;
     for (float v = -20.f; v <= 20.f; v += 0.001f) grid.push_back(v);
     std::vector<float> s(grid.size());
