@@ -119,8 +119,10 @@ test('a group photo lists its faces; the Right key steps to the 5th and the clas
   assert.equal(fifth.done, 7);
   assert.notDeepEqual(fifth.maxAbs, first.maxAbs, 'the class grid did not change with the face');
   await page.screenshot({ path: path.join(artifacts, 'faces-2-fifth.png') });
+  // Two taps within one frame count twice: each press is seen down in one frame and up in a later one.
   await page.keyboard.press('ArrowLeft');
-  await page.waitForFunction(() => window.cnnlensTest.panels('selection').selected === 3, null, { timeout: 10000 });
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction(() => window.cnnlensTest.panels('selection').selected === 2, null, { timeout: 10000 });
 });
 
 test('the alignment switch turns the crops upright and back', async () => {

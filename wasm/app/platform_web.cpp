@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -298,7 +299,7 @@ void fit_canvas() {
     if (w > 0 && h > 0 && (w != cw || h != ch)) js_set_canvas_size(w, h);
 }
 
-void release_held_keys();  // below, with the key callback
+void apply_key_events();  // below, with the key callback
 
 // Freeze (live.h): once no Live frame is being processed, the last processed frame (the one
 // whose boxes and overlays are on screen) is opened as the photo, as a dropped photo is, and
@@ -355,6 +356,7 @@ void frame() {
     if (Status s = g->session.apply_wanted_align(); !s) set_error(s.message());
     freeze_live();
     glfwPollEvents();
+    apply_key_events();
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
@@ -373,7 +375,6 @@ void frame() {
     // that show something new, such as the camera's.
     const uint64_t signature = paint_signature(ImGui::GetDrawData(), w, h);
     js_set_cursor(ImGui::GetMouseCursor());
-    release_held_keys();
     if (signature == g->painted && g->paints > 0) return;
     g->painted = signature;
     ++g->paints;
@@ -399,28 +400,29 @@ EM_BOOL on_keydown(int, const EmscriptenKeyboardEvent* e, void*) {
     return EM_FALSE;
 }
 
-// Dear ImGui 1.80 reads key state once per frame, so a key pressed and released between two
-// frames (a quick tap, or any shortcut while a job slows frames to 20 per second) would never
-// be seen down. Releases of keys pressed since the last frame are held back until that frame
-// has been drawn.
-std::vector<int> keys_pressed_since_frame;
+// Dear ImGui 1.80 reads key state once per frame, so a key must be seen down in one frame and up
+// in a later one for each press to count: a quick tap (down and up between two frames), a second
+// tap before a frame has seen the first one's release, or any shortcut while a job slows frames
+// to 20 per second would otherwise be lost. Key events wait in a queue, and each frame applies
+// them in order up to the first one that would change a key a second time.
 struct KeyEvent { int key, scancode, action, mods; };
-std::vector<KeyEvent> held_releases;
+std::deque<KeyEvent> key_events;
 
-void on_key(GLFWwindow* window, int key, int scancode, int action, int mods) {
-    if (action == GLFW_PRESS) keys_pressed_since_frame.push_back(key);
-    if (action == GLFW_RELEASE &&
-        std::find(keys_pressed_since_frame.begin(), keys_pressed_since_frame.end(), key) != keys_pressed_since_frame.end()) {
-        held_releases.push_back({key, scancode, action, mods});
-        return;
-    }
-    ImGui_ImplGlfw_KeyCallback(window, key, scancode, action, mods);
+void on_key(GLFWwindow*, int key, int scancode, int action, int mods) {
+    key_events.push_back({key, scancode, action, mods});
 }
 
-void release_held_keys() {
-    keys_pressed_since_frame.clear();
-    for (const KeyEvent& e : held_releases) ImGui_ImplGlfw_KeyCallback(g->window, e.key, e.scancode, e.action, e.mods);
-    held_releases.clear();
+void apply_key_events() {
+    std::vector<int> changed;
+    while (!key_events.empty()) {
+        const KeyEvent e = key_events.front();
+        if (e.action != GLFW_REPEAT) {
+            if (std::find(changed.begin(), changed.end(), e.key) != changed.end()) break;
+            changed.push_back(e.key);
+        }
+        key_events.pop_front();
+        ImGui_ImplGlfw_KeyCallback(g->window, e.key, e.scancode, e.action, e.mods);
+    }
 }
 
 EM_BOOL animation_frame(double now, void*) {
