@@ -22,6 +22,7 @@ if (!fs.existsSync(path.join(site, 'app-mt.wasm'))) throw new Error(`no built si
 const load0 = os.loadavg();
 const browser = await launchWithCamera('accept');
 const results = [], rows = [];
+let software = null;  // WebGL rasterized on the CPU (SwiftShader): frames cost CPU time
 try {
   for (const build of ['st', 'mt']) {
     const server = await serve(site, { isolate: build === 'mt' });
@@ -31,6 +32,7 @@ try {
     await waitReady(page);
     const got = await page.evaluate(() => window.cnnlensTest.build);
     if (got !== build) throw new Error(`expected the ${build} build, the page runs ${got}`);
+    software = await page.evaluate(() => window.cnnlensTest.softwareWebgl);
     const idle = await measureIdle(page);
     results.push({ build, method: 'off', idle });
     rows.push(`| ${build} | Live off | | ${idle.drawFps.toFixed(1)} | ${idle.paintFps.toFixed(1)} | | | | | | | |`);
@@ -51,6 +53,6 @@ try {
 // The machine's load decides these numbers on a shared 2-core machine: it goes with the table.
 const load = (l) => l.map((v) => v.toFixed(2)).join(' ');
 const machine = describeMachine(ROOT);
-writeResults(path.resolve(ROOT, args.out), 'live', { machine, seconds: Number(args.seconds), load: [os.loadavg(), load0], results },
-  `${machine.cpu}, ${machine.cores} cores; load average (1/5/15 min) ${load(load0)} at start, ${load(os.loadavg())} at end; ` +
+writeResults(path.resolve(ROOT, args.out), 'live', { machine, seconds: Number(args.seconds), load: [os.loadavg(), load0], software, results },
+  `${machine.cpu}, ${machine.cores} cores; WebGL ${software ? 'in software (SwiftShader)' : 'on a GPU'}; load average (1/5/15 min) ${load(load0)} at start, ${load(os.loadavg())} at end; ` +
   `${args.seconds} s per row\n\n${kLiveTableHeader}\n${rows.join('\n')}\n`);

@@ -416,6 +416,8 @@ window.cnnlensTest = {
   get build() { return app ? (app._cnnlens_test_threads() ? 'mt' : 'st') : null; },
   // The script of the build that runs ('./app-mt-fma.js', ...); null until it has started.
   get buildScript() { return app ? startedBuild : null; },
+  // True when WebGL runs in software (SwiftShader), as in headless Chromium without a GPU.
+  get softwareWebgl() { return app ? app._cnnlens_test_software_webgl() === 1 : null; },
   // Threads the kernels split their loops over, the job thread included: min(cores - 1, 4) in
   // the threaded build (a core stays with the page), 1 in the single-threaded one.
   get kernelThreads() { return app ? app._cnnlens_test_kernel_threads() : null; },

@@ -110,7 +110,8 @@ void draw_app(AppState& state, Session& session, UiCache& cache) {
     ImGui::Begin("cnnlens", nullptr,
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
                      ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
-                     ImGuiWindowFlags_MenuBar);
+                     ImGuiWindowFlags_MenuBar |
+                     ImGuiWindowFlags_NoBackground);  // the clear colour is its background
     draw_menu_bar(state, session, cache);
     handle_shortcuts(state, session, cache);
     ImGui::TextWrapped("cnnlens: why does the network think this face is ...?");

@@ -70,8 +70,9 @@ void draw_help_menu(AppState& state, Session& session, UiCache& cache) {
     }
     cache.help.menu_frame = ImGui::GetFrameCount();
     ImGui::Separator();
-    ImGui::TextDisabled("Photos never leave this page; kernels: %s",
-                        std::string(session.kernels_name()).c_str());
+    ImGui::TextDisabled("Photos never leave this page; kernels: %s; drawing: %s",
+                        std::string(session.kernels_name()).c_str(),
+                        platform_software_webgl() ? "software WebGL (no GPU)" : "WebGL");
     ImGui::EndMenu();
 }
 

@@ -226,7 +226,9 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
     if (w.state != LiveState::kOn) return;
     if (cache.live_video.version != w.display_version && !w.display.empty()) {
         const double t0 = platform_now_ms();
-        cache.live_video.upload(w.display, w.display_version, true);
+        // Bilinear sampling of the camera's picture was a quarter of a Live frame's cost in
+        // software WebGL; there the video is scaled with nearest sampling instead.
+        cache.live_video.upload(w.display, w.display_version, !platform_software_webgl());
         smooth_ms(w.stats.upload, platform_now_ms() - t0);
         w.display_drawn = true;
     }
@@ -239,7 +241,7 @@ void draw_live_view(AppState& state, Session& session, UiCache& cache) {
                 vh = static_cast<float>(cache.live_video.height);
     const float scale = std::max(0.01f, std::min(avail.x / vw, avail.y / vh));
     const ImVec2 origin = ImGui::GetCursorScreenPos();
-    ImGui::Image(cache.live_video.imgui_id(), ImVec2(vw * scale, vh * scale));
+    opaque_image(cache.live_video, ImVec2(vw * scale, vh * scale));
     const float right_edge = origin.x + vw * scale;
     ++cache.live_fps_frames;
     if (now - cache.live_fps_t0 >= 1000) {

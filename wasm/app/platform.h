@@ -25,5 +25,8 @@ void platform_record_start();
 void platform_record_stop(std::string_view name);
 // Milliseconds on the clock the page stamps camera frames with.
 double platform_now_ms();
+// True when WebGL is rasterized in software (SwiftShader: no GPU, or a GPU the browser refuses),
+// where every filtered texture sample and blended pixel of a frame costs CPU time.
+bool platform_software_webgl();
 
 }  // namespace cnnlens::app

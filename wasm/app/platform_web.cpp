@@ -73,7 +73,20 @@ EM_JS(int, js_keys_are_ours, (), {
     return !a || a === document.body || a === Module['canvas'] ? 1 : 0;
 });
 
+// The unmasked renderer's name names SwiftShader when WebGL runs in software; browsers that
+// hide it (the extension is absent) are taken to have a GPU.
+EM_JS(int, js_software_webgl, (), {
+    const gl = Module['canvas'].getContext('webgl2');
+    const info = gl && gl.getExtension('WEBGL_debug_renderer_info');
+    const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+    return /swiftshader|llvmpipe|software/i.test(name) ? 1 : 0;
+});
+
 namespace cnnlens::app {
+bool platform_software_webgl() {
+    static const bool software = js_software_webgl() != 0;
+    return software;
+}
 void platform_open_file_dialog() { js_open_file_dialog(); }
 void platform_open_example(std::string_view path) { js_open_example(std::string(path).c_str()); }
 void platform_download(std::string_view name, std::string_view mime, std::span<const uint8_t> bytes) {
@@ -379,7 +392,12 @@ void frame() {
     g->painted = signature;
     ++g->paints;
     glViewport(0, 0, w, h);
-    glClearColor(0.08f, 0.08f, 0.1f, 1.f);
+    // The page's window has no background of its own: a full-canvas blended rectangle is a third
+    // of a Live frame's cost in software WebGL. The clear colour is what it showed, the style's
+    // window background over the canvas colour.
+    const ImVec4 bg = ImGui::GetStyle().Colors[ImGuiCol_WindowBg];
+    const auto over = [&bg](float under, float c) { return bg.w * c + (1.f - bg.w) * under; };
+    glClearColor(over(0.08f, bg.x), over(0.08f, bg.y), over(0.1f, bg.z), 1.f);
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
 }
@@ -543,6 +561,7 @@ EMSCRIPTEN_KEEPALIVE void cnnlens_run_job() {
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_frames() { return g ? g->frames : 0; }
 // Frames that painted the canvas (a frame with nothing new to show keeps the last picture).
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_paints() { return g ? g->paints : 0; }
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_software_webgl() { return platform_software_webgl() ? 1 : 0; }
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_ready() {
     if (!g) return 0;
     const StateLock lock = lock_state();
@@ -808,6 +827,12 @@ int main() {
     glfwWindowHint(GLFW_CLIENT_API, GLFW_OPENGL_ES_API);
     glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
     glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+    // An opaque canvas with no depth or stencil buffer: Dear ImGui draws with neither, and each one
+    // costs every painted frame (the browser clears them, and composites a canvas with alpha by
+    // blending it; without a GPU, software WebGL does all of it on the page's cores).
+    glfwWindowHint(GLFW_ALPHA_BITS, 0);
+    glfwWindowHint(GLFW_DEPTH_BITS, 0);
+    glfwWindowHint(GLFW_STENCIL_BITS, 0);
     g->window = glfwCreateWindow(1280, 800, "cnnlens", nullptr, nullptr);
     if (!g->window) { std::fprintf(stderr, "cnnlens: WebGL2 is not available\n"); return 1; }
     glfwMakeContextCurrent(g->window);

@@ -29,12 +29,30 @@ void Texture::upload(const Image& img, int64_t v, bool smooth) {
     set_filter(smooth);
     glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
     const GLenum format = rgb ? GL_RGB : GL_RGBA;
-    glTexImage2D(GL_TEXTURE_2D, 0, static_cast<GLint>(format), up.width, up.height, 0, format,
-                 GL_UNSIGNED_BYTE, up.pixels.data());
+    if (up.width == width && up.height == height && format == gl_format) {
+        // The same size (a camera's next frame): new pixels into the storage it has.
+        glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, up.width, up.height, format, GL_UNSIGNED_BYTE,
+                        up.pixels.data());
+    } else {
+        glTexImage2D(GL_TEXTURE_2D, 0, static_cast<GLint>(format), up.width, up.height, 0, format,
+                     GL_UNSIGNED_BYTE, up.pixels.data());
+    }
     width = up.width;
     height = up.height;
+    gl_format = format;
     version = v;
     ++g_uploads;
+}
+
+// Blending off for the commands between the two callbacks: an opaque picture drawn with blending
+// reads every pixel under it for nothing, and in software WebGL that is a large share of a frame.
+static void blend_off(const ImDrawList*, const ImDrawCmd*) { glDisable(GL_BLEND); }
+
+void opaque_image(const Texture& t, ImVec2 size) {
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    dl->AddCallback(blend_off, nullptr);
+    ImGui::Image(t.imgui_id(), size);
+    dl->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
 }
 
 Texture::~Texture() {
