@@ -110,6 +110,8 @@ struct App {
     int frames = 0;
     int paints = 0;          // frames that drew the canvas (others had nothing new to show)
     uint64_t painted = 0;    // the signature (paint_signature) of the last painted frame
+    int64_t painted_uploads = 0;  // texture_uploads() then
+    double painted_ms = 0;        // and when it was painted
     bool job_scheduled = false;  // a job is queued or running (sliced: maybe suspended)
     float dpr = 1.f;
     // A file on its way in: JS writes it into `bytes` piece by piece (frames go on meanwhile);
@@ -336,6 +338,8 @@ void freeze_live() {
 // clip rectangles), the canvas size and the count of texture uploads (a texture's pixels change
 // with no change to the lists). Equal signatures paint equal pictures, up to hash collisions
 // (64-bit FNV-1a over 8-byte words).
+constexpr double kLiveRepaintMs = 100;
+
 uint64_t paint_signature(const ImDrawData* d, int w, int h) {
     uint64_t s = 1469598103934665603ull;
     auto mix = [&s](uint64_t v) { s = (s ^ v) * 1099511628211ull; };
@@ -389,7 +393,17 @@ void frame() {
     const uint64_t signature = paint_signature(ImGui::GetDrawData(), w, h);
     js_set_cursor(ImGui::GetMouseCursor());
     if (signature == g->painted && g->paints > 0) return;
+    // During Live, the camera paces the paints: a frame paints when it shows a new picture (a
+    // camera frame or an overlay, both texture uploads); other changes (the stats' text, the
+    // bars easing toward new probabilities) wait for the next one, or kLiveRepaintMs at most.
+    const double now = emscripten_get_now();
+    const int64_t uploads = texture_uploads();
+    if (g->session.live().state == LiveState::kOn && uploads == g->painted_uploads &&
+        now - g->painted_ms < kLiveRepaintMs)
+        return;
     g->painted = signature;
+    g->painted_uploads = uploads;
+    g->painted_ms = now;
     ++g->paints;
     glViewport(0, 0, w, h);
     // The page's window has no background of its own: a full-canvas blended rectangle is a third
