@@ -110,7 +110,7 @@ struct App {
     int frames = 0;
     int paints = 0;          // frames that drew the canvas (others had nothing new to show)
     uint64_t painted = 0;    // the signature (paint_signature) of the last painted frame
-    int64_t painted_uploads = 0;  // texture_uploads() then
+    int painted_video = 0;        // the Live camera frame it showed (LiveWork::display_version)
     double painted_ms = 0;        // and when it was painted
     bool job_scheduled = false;  // a job is queued or running (sliced: maybe suspended)
     float dpr = 1.f;
@@ -393,16 +393,16 @@ void frame() {
     const uint64_t signature = paint_signature(ImGui::GetDrawData(), w, h);
     js_set_cursor(ImGui::GetMouseCursor());
     if (signature == g->painted && g->paints > 0) return;
-    // During Live, the camera paces the paints: a frame paints when it shows a new picture (a
-    // camera frame or an overlay, both texture uploads); other changes (the stats' text, the
-    // bars easing toward new probabilities) wait for the next one, or kLiveRepaintMs at most.
+    // During Live, the camera paces the paints: a frame paints when it shows a new camera frame;
+    // other changes (a new overlay, the stats' text, the bars easing toward new probabilities)
+    // show with the next one, or after kLiveRepaintMs at most.
     const double now = emscripten_get_now();
-    const int64_t uploads = texture_uploads();
-    if (g->session.live().state == LiveState::kOn && uploads == g->painted_uploads &&
+    const int video = g->session.live().display_version;
+    if (g->session.live().state == LiveState::kOn && video == g->painted_video &&
         now - g->painted_ms < kLiveRepaintMs)
         return;
     g->painted = signature;
-    g->painted_uploads = uploads;
+    g->painted_video = video;
     g->painted_ms = now;
     ++g->paints;
     glViewport(0, 0, w, h);
