@@ -456,7 +456,23 @@ TEST_P(KernelSetTest, ResultsDoNotDependOnThreads) {
                 k->backward_input(g.data(), gx.data(), batch, false);
                 outs.push_back(
                     {{y.data(), y.data() + y.size()}, {gx.data(), gx.data() + gx.size()}});
+                k->forward_tape(x.data(), y.data(), batch);
+                outs.push_back({{y.data(), y.data() + y.size()}, {}});
             }
+        // A classifier's last layer: one row at batch 1 and 32 panels of outputs, which threads
+        // split by panels.
+        for (int batch : {1, 5}) {
+            const DenseDesc d{300, 1000, Activation::kNone, 0.f};
+            Tensor w = random_tensor({300, 1000}, rng), b = random_tensor({1000}, rng),
+                   x = random_tensor({batch, 300}, rng), y({batch, 1000}), y2({batch, 1000});
+            auto k = ks.make_dense(d, w.data(), b.data());
+            k->forward(x.data(), y.data(), batch);
+            k->forward_tape(x.data(), y2.data(), batch);
+            Tensor g = random_tensor(y.shape(), rng), gx(x.shape());
+            k->backward_input(g.data(), gx.data(), batch, false);
+            outs.push_back({{y.data(), y.data() + y.size()}, {gx.data(), gx.data() + gx.size()}});
+            outs.push_back({{y2.data(), y2.data() + y2.size()}, {}});
+        }
         PoolDesc p;
         p.kind = PoolKind::kMax;
         p.in_h = p.in_w = 29;

@@ -101,11 +101,14 @@ public:
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
         const int k = taps_ * cpg_;
         const std::vector<PackedB>& weights = forward_weights(exact);
-        const int step = rows_per_chunk(rows, gemm_rows_per_call(k));
+        const PanelSplit split(rows, gemm_rows_per_call(k),
+                               d_.groups == 1 ? weights[0].panels() : 1);
+        const int step = split.step;
         scratch(std::min<int64_t>(step, rows), taps_, im2col_ ? static_cast<int64_t>(step) * k : 0);
-        parallel_for((rows + step - 1) / step, 1, [&](int64_t c0, int64_t c1, int thread) {
+        parallel_for(split.pieces(), 1, [&](int64_t i0, int64_t i1, int thread) {
             RowTables& tables = tables_[static_cast<size_t>(thread)];
-            for (int64_t r0 = c0 * step; r0 < std::min(rows, c1 * step); r0 += step) {
+            for (int64_t i = i0; i < i1; ++i) {
+                const int64_t r0 = split.chunk(i) * step;
                 const int n = static_cast<int>(std::min<int64_t>(step, rows - r0));
                 for (int r = 0; r < n; ++r) {
                     const int64_t row = r0 + r;
@@ -137,6 +140,10 @@ public:
                     call.act = d_.activation;
                     call.alpha = d_.alpha;
                     call.exact = exact;
+                    if (d_.groups == 1) {
+                        call.panel_begin = split.begin(i);
+                        call.panel_end = split.end(i);
+                    }
                     gemm(call);
                 }
             }
@@ -169,9 +176,11 @@ public:
         int step = in_place ? gemm_rows_per_call(opg_)
                             : std::max(kMR, static_cast<int>(std::min<int64_t>(
                                                 1024, kColBytes / (col_width * sizeof(float)))));
-        if (in_place) step = rows_per_chunk(rows, step);
+        // In place, few rows split by panels of the input channels too (PanelSplit).
+        const PanelSplit split(rows, step, in_place && d_.groups == 1 ? bwd_[0].panels() : 1);
+        if (in_place) step = split.step;
         scratch(std::min<int64_t>(step, rows), 1, in_place ? 0 : step * col_width);
-        const auto run_rows = [&](int64_t first, int64_t last, int thread) {
+        const auto run_rows = [&](int64_t first, int64_t last, int thread, int64_t piece = -1) {
             RowTables& tables = tables_[static_cast<size_t>(thread)];
             float* cols = cols_[static_cast<size_t>(thread)].data();
             float* junk = junk_.data() + static_cast<int64_t>(thread) * d_.in_c;
@@ -197,6 +206,10 @@ public:
                     call.c = tables.c.data();
                     call.c_off = in_place ? g * cpg_ : 0;
                     call.load_c = in_place && (accumulate || !identity_1x1_);
+                    if (piece >= 0) {
+                        call.panel_begin = split.begin(piece);
+                        call.panel_end = split.end(piece);
+                    }
                     gemm(call);
                     if (!in_place) col2im(gin, r0, n, g, cols);
                 }
@@ -205,8 +218,11 @@ public:
         // In place, row chunks write disjoint pixels; col2im's windows overlap within an image,
         // so that path splits the batch by images only.
         if (in_place)
-            parallel_for((rows + step - 1) / step, 1, [&](int64_t c0, int64_t c1, int t) {
-                run_rows(c0 * step, std::min(rows, c1 * step), t);
+            parallel_for(split.pieces(), 1, [&](int64_t i0, int64_t i1, int t) {
+                for (int64_t i = i0; i < i1; ++i) {
+                    const int64_t r0 = split.chunk(i) * step;
+                    run_rows(r0, std::min(rows, r0 + step), t, split.groups > 1 ? i : -1);
+                }
             });
         else
             parallel_for(batch, 1, [&](int64_t b0, int64_t b1, int t) {

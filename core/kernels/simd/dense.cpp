@@ -38,7 +38,7 @@ private:
     const float* w_;  // the caller's weights and bias, packed when first needed
     const float* bias_;
     PackedB fwd_, bwd_;
-    RowTables tables_;
+    std::vector<RowTables> tables_;  // one per pool thread
 };
 
 }  // namespace

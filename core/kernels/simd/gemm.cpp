@@ -266,6 +266,7 @@ void gemm(const GemmCall& g) {
     const PackedB& b = *g.b;
     CNNLENS_ASSERT(static_cast<int64_t>(g.taps) * g.kc == b.k);
     if (g.rows <= 0 || b.n <= 0) return;
+    const int last_panel = g.panel_end < 0 ? b.panels() : std::min(g.panel_end, b.panels());
     if (g.exact) {
         const auto& exact_fn = kMicroExact[b.width / Vec::kLanes - 1];
         Micro p;
@@ -276,7 +277,7 @@ void gemm(const GemmCall& g) {
         p.finish = true;
         p.act = g.act;
         p.alpha = g.alpha;
-        for (int j = 0; j < b.panels(); ++j) {
+        for (int j = g.panel_begin; j < last_panel; ++j) {
             p.b = b.panel(j);
             p.c_off = g.c_off + j * b.width;
             p.nr = std::min(b.width, b.n - j * b.width);
@@ -305,7 +306,7 @@ void gemm(const GemmCall& g) {
         p.act = g.act;
         p.alpha = g.alpha;
         // The panel (in L1) stays while the row blocks of this call (in L2) stream past it.
-        for (int j = 0; j < b.panels(); ++j) {
+        for (int j = g.panel_begin; j < last_panel; ++j) {
             p.b = b.panel(j) + (static_cast<int64_t>(blk.t0) * g.kc + blk.c0) * b.width;
             p.c_off = g.c_off + j * b.width;
             p.nr = std::min(b.width, b.n - j * b.width);
@@ -332,28 +333,52 @@ int rows_per_chunk(int64_t rows, int step) {
     return static_cast<int>(std::clamp<int64_t>((share + kMR - 1) / kMR * kMR, kMR, step));
 }
 
-void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,
-                  bool load_c, Activation act, float alpha, RowTables& tables, bool exact) {
-    const int step = gemm_rows_per_call(b.k);
-    tables.reserve(std::min(step, rows), 1);
-    for (int r0 = 0; r0 < rows; r0 += step) {
-        const int n = std::min(step, rows - r0);
-        for (int r = 0; r < n; ++r) {
-            tables.a_at(r, 0, 1) = a + (r0 + r) * lda;
-            tables.c[r] = c + (r0 + r) * ldc;
-        }
-        GemmCall call;
-        call.b = &b;
-        call.rows = n;
-        call.kc = b.k;
-        call.a = tables.a.data();
-        call.c = tables.c.data();
-        call.load_c = load_c;
-        call.act = act;
-        call.alpha = alpha;
-        call.exact = exact;
-        gemm(call);
+PanelSplit::PanelSplit(int64_t r, int step_for_l2, int p) : rows(r), panels(p) {
+    const int threads = in_parallel_region() ? 1 : pool_threads();  // nested loops run inline
+    step = step_for_l2;
+    chunks = static_cast<int>((rows + step - 1) / step);
+    if (threads <= 1) return;
+    if (chunks >= 2 * threads || panels < 2) {
+        step = rows_per_chunk(rows, step_for_l2);
+        chunks = static_cast<int>((rows + step - 1) / step);
+        return;
     }
+    // Two pieces per thread, so that a piece of heavier rows (a short last chunk, a panel of
+    // padding columns) evens out.
+    groups = std::min(panels, (2 * threads + chunks - 1) / chunks);
+}
+
+void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,
+                  bool load_c, Activation act, float alpha, std::vector<RowTables>& tables,
+                  bool exact) {
+    const PanelSplit split(rows, gemm_rows_per_call(b.k), b.panels());
+    if (tables.size() < static_cast<size_t>(pool_threads()))
+        tables.resize(static_cast<size_t>(pool_threads()));
+    for (RowTables& t : tables) t.reserve(static_cast<int>(std::min<int64_t>(split.step, rows)), 1);
+    parallel_for(split.pieces(), 1, [&](int64_t i0, int64_t i1, int thread) {
+        RowTables& t = tables[static_cast<size_t>(thread)];
+        for (int64_t i = i0; i < i1; ++i) {
+            const int r0 = static_cast<int>(split.chunk(i) * split.step);
+            const int n = std::min(split.step, rows - r0);
+            for (int r = 0; r < n; ++r) {
+                t.a_at(r, 0, 1) = a + (r0 + r) * lda;
+                t.c[r] = c + (r0 + r) * ldc;
+            }
+            GemmCall call;
+            call.b = &b;
+            call.rows = n;
+            call.kc = b.k;
+            call.a = t.a.data();
+            call.c = t.c.data();
+            call.load_c = load_c;
+            call.act = act;
+            call.alpha = alpha;
+            call.exact = exact;
+            call.panel_begin = split.begin(i);
+            call.panel_end = split.end(i);
+            gemm(call);
+        }
+    });
 }
 
 }  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

@@ -62,8 +62,27 @@ struct GemmCall {
     // does: the tape pass, where a ReLU or max-pool decision taken on rounding noise moves the
     // gradient. About half the float path's speed.
     bool exact = false;
+    // The B panels (of b->width columns) this call computes: [panel_begin, panel_end), all of
+    // them when panel_end < 0. Threads may split a layer by panels (PanelSplit): each output is
+    // computed the same way whichever call computes it.
+    int panel_begin = 0, panel_end = -1;
 };
 void gemm(const GemmCall& call);
+
+// How a GEMM of `rows` rows splits over the pool: by row chunks of `step` rows when there are
+// enough of them for every thread, else (a layer of few pixels and many output channels, as at
+// the end of a classifier, or a batch-1 fully connected layer) by groups of B panels within
+// each chunk, so that threads share the weights' memory traffic instead of each reading all of
+// it. pieces() items for parallel_for; piece i is row chunk chunk(i), panels [begin(i), end(i)).
+struct PanelSplit {
+    int64_t rows = 0;
+    int step = 0, chunks = 0, groups = 1, panels = 0;
+    PanelSplit(int64_t rows, int step_for_l2, int panels);
+    int64_t pieces() const { return static_cast<int64_t>(chunks) * groups; }
+    int64_t chunk(int64_t i) const { return i / groups; }
+    int begin(int64_t i) const { return static_cast<int>(i % groups * panels / groups); }
+    int end(int64_t i) const { return static_cast<int>((i % groups + 1) * panels / groups); }
+};
 
 // Row-pointer tables for GemmCall, kept in kernel objects so calls do not allocate.
 struct RowTables {
@@ -85,8 +104,10 @@ int gemm_rows_per_call(int64_t k);
 // thread (a multiple of kMR).
 int rows_per_chunk(int64_t rows, int step);
 
-// C[r] = bias + A[r]·B (or C[r] += A[r]·B) for rows of a plain strided matrix.
+// C[r] = bias + A[r]·B (or C[r] += A[r]·B) for rows of a plain strided matrix, split over the
+// pool (PanelSplit); tables holds one RowTables per pool thread (resized as needed).
 void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,
-                  bool load_c, Activation act, float alpha, RowTables& tables, bool exact = false);
+                  bool load_c, Activation act, float alpha, std::vector<RowTables>& tables,
+                  bool exact = false);
 
 }  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

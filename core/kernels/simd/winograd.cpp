@@ -147,7 +147,7 @@ public:
 private:
     struct Scratch {
         AlignedFloats v, m;
-        RowTables tables;
+        std::vector<RowTables> tables;  // gemm_strided's, one per pool thread (nested: the first)
     };
 
     // V = B^T d B for tile `tile` (d: its 4x4 input pixels, zero outside the image), with
