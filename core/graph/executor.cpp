@@ -19,6 +19,57 @@ Executor::Executor(const Graph& graph, const KernelSet& kernels)
     for (int i = 0; i < graph.size(); ++i)
         for (int k : graph.node(i).inputs)
             last_use_[static_cast<size_t>(k)] = std::max(last_use_[static_cast<size_t>(k)], i);
+    fusable_ = fusable_activations(graph);
+}
+
+namespace {
+
+// The activation a ReLU-like node applies, for fusing it into the layer before it. Only ReLU
+// and ReLU6: clamps, which every kernel set's fused epilogue computes bit for bit as the
+// activation op does.
+bool clamp_activation(OpType op, Activation& a) {
+    if (op == OpType::kRelu)
+        a = Activation::kRelu;
+    else if (op == OpType::kRelu6)
+        a = Activation::kRelu6;
+    else
+        return false;
+    return true;
+}
+
+// The layer's attributes with `a` fused, or false when it has no activation slot or one in use.
+bool with_activation(OpAttrs& attrs, Activation a) {
+    if (auto* c = std::get_if<ConvAttrs>(&attrs); c && c->activation == Activation::kNone) {
+        c->activation = a;
+        return true;
+    }
+    if (auto* m = std::get_if<MatMulAttrs>(&attrs); m && m->activation == Activation::kNone) {
+        m->activation = a;
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::vector<int> fusable_activations(const Graph& g) {
+    std::vector<int> readers(static_cast<size_t>(g.size()), 0),
+        fuse(static_cast<size_t>(g.size()), -1);
+    for (int i = 0; i < g.size(); ++i)
+        for (int k : g.node(i).inputs) ++readers[static_cast<size_t>(k)];
+    for (int k : g.outputs()) readers[static_cast<size_t>(k)] += 2;  // an output is read outside
+    for (int j = 0; j < g.size(); ++j) {
+        const Node& act = g.node(j);
+        Activation a;
+        if (!clamp_activation(act.op, a) || act.inputs.size() != 1) continue;
+        const int i = act.inputs[0];
+        const Node& layer = g.node(i);
+        OpAttrs attrs = layer.attrs;
+        if (readers[static_cast<size_t>(i)] == 1 && layer.op != OpType::kConst &&
+            layer.op != OpType::kInput && with_activation(attrs, a))
+            fuse[static_cast<size_t>(i)] = j;
+    }
+    return fuse;
 }
 
 int64_t Executor::buffer_bytes() const {
@@ -107,9 +158,14 @@ Status Executor::run_forward(std::span<const Tensor> inputs, Pass pass,
     std::vector<Shape> shapes;
     std::vector<const Tensor*> ins;
     std::vector<bool> is_const_vec;
+    // A planned pass fuses a ReLU into the layer before it when nothing else reads the layer's
+    // own output: the layer writes the ReLU's output, and the ReLU node does not run.
+    std::vector<char> fused_away;
+    if (pass == Pass::kPlanned) fused_away.assign(static_cast<size_t>(graph_.size()), 0);
     for (int i = 0; i < graph_.size(); ++i) {
         const Node& n = graph_.node(i);
         if (n.op == OpType::kInput || n.op == OpType::kConst) continue;
+        if (!fused_away.empty() && fused_away[static_cast<size_t>(i)]) continue;
         shapes.clear();
         ins.clear();
         is_const_vec.clear();
@@ -120,14 +176,32 @@ Status Executor::run_forward(std::span<const Tensor> inputs, Pass pass,
         }
         Shape out_shape;
         CNNLENS_RETURN_IF_ERROR(infer_node_shape(graph_, i, shapes, out_shape));
-        Tensor& out = values_[static_cast<size_t>(i)];
-        if (out.capacity() == 0) take_spare(spare_, out, out_shape.elements(), kept(i, pass, keep));
+        const int fuse = !fused_away.empty() && !(*keep)[static_cast<size_t>(i)]
+                             ? fusable_[static_cast<size_t>(i)]
+                             : -1;
+        const int into = fuse >= 0 ? fuse : i;  // the node whose value this op writes
+        Tensor& out = values_[static_cast<size_t>(into)];
+        if (out.capacity() == 0)
+            take_spare(spare_, out, out_shape.elements(), kept(into, pass, keep));
         out.reset(out_shape);
         std::unique_ptr<bool[]> is_const(new bool[is_const_vec.size() + 1]);
         for (size_t k = 0; k < is_const_vec.size(); ++k) is_const[k] = is_const_vec[k];
-        OpContext ctx{n.name,   n.attrs,
-                      ins,      {is_const.get(), is_const_vec.size()},
-                      kernels_, states_[static_cast<size_t>(i)]};
+        OpAttrs fused_attrs;
+        if (fuse >= 0) {
+            fused_attrs = n.attrs;
+            Activation a = Activation::kNone;
+            clamp_activation(graph_.node(fuse).op, a);
+            with_activation(fused_attrs, a);
+            fused_away[static_cast<size_t>(fuse)] = 1;
+            if (fused_states_.empty()) fused_states_.resize(static_cast<size_t>(graph_.size()));
+        }
+        OpContext ctx{
+            n.name,
+            fuse >= 0 ? fused_attrs : n.attrs,
+            ins,
+            {is_const.get(), is_const_vec.size()},
+            kernels_,
+            fuse >= 0 ? fused_states_[static_cast<size_t>(i)] : states_[static_cast<size_t>(i)]};
         ctx.tape = pass != Pass::kPlanned;
         const auto t0 =
             profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};

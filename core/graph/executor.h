@@ -107,7 +107,12 @@ private:
     // the smallest that fits, so a pass touches a few cache-warm buffers instead of one per node
     // and the sweep's gradients reuse the buffers of values it does not read.
     std::vector<Tensor> spare_;
-    std::vector<int> last_use_;           // per node, the index of its last reader
+    std::vector<int> last_use_;  // per node, the index of its last reader
+    // Per node, the ReLU or ReLU6 node that a planned pass may fuse into it (a convolution or
+    // fully connected layer whose only reader it is), else -1; and the kernels' state of such a
+    // node run with the activation fused.
+    std::vector<int> fusable_;
+    std::vector<OpState> fused_states_;
     std::vector<char> read_by_backward_;  // per node, its value is read by a VJP
     bool tape_complete_ = false;          // the last forward kept every value
     bool backward_tape_ = false;          // it kept what backward() reads
@@ -120,6 +125,11 @@ private:
     std::vector<double>* profile_ = nullptr;
     std::vector<double>* backward_profile_ = nullptr;
 };
+
+// Per node, the ReLU or ReLU6 node that a planned forward fuses into it (a convolution or fully
+// connected layer with no activation of its own, read by that node alone and not an output),
+// else -1.
+std::vector<int> fusable_activations(const Graph& g);
 
 // Seeds for the common targets. `shape` is the target node's batch shape [N, classes].
 // One-hot on class c for every image (the gradient of the sum of per-image scores).

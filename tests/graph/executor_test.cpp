@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+
+#include "core/base/thread_pool.h"
 #include "core/import/model.h"
 #include "tests/test_util.h"
 
@@ -184,6 +188,69 @@ TEST(Executor, PlannedForwardKeepsOnlyWhatIsAsked) {
         EXPECT_EQ(test::max_abs_diff(planned.value(mid).data(), tape.value(mid).data(),
                                      planned.value(mid).size()),
                   0.0);
+    }
+}
+
+// A planned forward fuses a ReLU or ReLU6 into the convolution or fully connected layer before
+// it when nothing else reads that layer: the output is the unfused pass's to the bit, in every
+// kernel set (the sets' clamps agree), and a layer read twice or kept keeps its own value.
+TEST(Executor, PlannedForwardFusesReluIntoTheLayerBefore) {
+    Graph g;
+    Rng rng(12);
+    const int x = g.add_input("x", Shape{-1, 12, 12, 3});
+    auto conv = [&](const std::string& name, int in, int ci, int co, int k, float scale = 0.5f) {
+        ConvAttrs a;
+        a.padding = PaddingMode::kSame;
+        const int w =
+            g.add_const(name + "_w", test::random_tensor({k, k, ci, co}, rng, -scale, scale));
+        const int b = g.add_const(name + "_b", test::random_tensor({co}, rng, -0.5f, 0.5f));
+        return g.add_node(name, OpType::kConv2D, a, {in, w, b});
+    };
+    const int c1 = conv("c1", x, 3, 16, 3);
+    const int r1 = g.add_node("r1", OpType::kRelu, NoAttrs{}, {c1});
+    const int c2 = conv("c2", r1, 16, 40, 1, 3.f);  // large enough for ReLU6 to clamp at 6
+    const int r2 = g.add_node("r2", OpType::kRelu6, NoAttrs{}, {c2});
+    const int c3 = conv("c3", r2, 40, 40, 3);  // read by its ReLU and by the Add: not fused
+    const int r3 = g.add_node("r3", OpType::kRelu, NoAttrs{}, {c3});
+    const int sum = g.add_node("sum", OpType::kAdd, NoAttrs{}, {r3, c3});
+    const int mean = g.add_node("mean", OpType::kMean, ReduceAttrs{{1, 2}, false}, {sum});
+    const int w = g.add_const("fc_w", test::random_tensor({40, 300}, rng, -0.5f, 0.5f));
+    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {mean, w});
+    const int r4 = g.add_node("r4", OpType::kRelu, NoAttrs{}, {fc});
+    g.set_output(r4);
+    ASSERT_TRUE(g.validate().is_ok());
+    const std::vector<int> fuse = fusable_activations(g);
+    EXPECT_EQ(fuse[static_cast<size_t>(c1)], r1);
+    EXPECT_EQ(fuse[static_cast<size_t>(c2)], r2);
+    EXPECT_EQ(fuse[static_cast<size_t>(c3)], -1);
+    EXPECT_EQ(fuse[static_cast<size_t>(fc)], r4);
+    EXPECT_EQ(std::count_if(fuse.begin(), fuse.end(), [](int f) { return f >= 0; }), 3);
+    std::vector<int> every;
+    for (int i = 0; i < g.size(); ++i) every.push_back(i);
+    for (const KernelSet* ks : compiled_kernel_sets()) {
+        SCOPED_TRACE(std::string(ks->name));
+        for (int threads : {1, 2}) {
+            set_pool_threads(threads);
+            const Tensor in = test::random_tensor({2, 12, 12, 3}, rng, -1.f, 1.f);
+            Executor all(g, *ks), lean(g, *ks);
+            ASSERT_TRUE(all.forward(in, every).is_ok());
+            const Tensor& six = all.value(r2);
+            EXPECT_GT(std::count(six.data(), six.data() + six.size(), 6.f), 0);
+            for (int round = 0; round < 2; ++round) {  // the second on recycled buffers
+                const int keep[] = {r4, c2};  // c2 kept: computed unfused, then r2 as a node
+                ASSERT_TRUE(lean.forward(in, round == 0 ? std::span<const int>(keep, 1)
+                                                        : std::span<const int>(keep, 2))
+                                .is_ok());
+                EXPECT_EQ(std::memcmp(all.value(r4).data(), lean.value(r4).data(),
+                                      sizeof(float) * all.value(r4).size()),
+                          0);
+                if (round == 1)
+                    EXPECT_EQ(std::memcmp(all.value(c2).data(), lean.value(c2).data(),
+                                          sizeof(float) * all.value(c2).size()),
+                              0);
+            }
+        }
+        set_pool_threads(1);
     }
 }
 
