@@ -208,9 +208,11 @@ TEST(Executor, PlannedForwardFusesReluIntoTheLayerBefore) {
     };
     const int c1 = conv("c1", x, 3, 16, 3);
     const int r1 = g.add_node("r1", OpType::kRelu, NoAttrs{}, {c1});
-    const int c2 = conv("c2", r1, 16, 40, 1, 3.f);  // large enough for ReLU6 to clamp at 6
+    const int c2 = conv("c2", r1, 16, 48, 1, 3.f);  // large enough for ReLU6 to clamp at 6
     const int r2 = g.add_node("r2", OpType::kRelu6, NoAttrs{}, {c2});
-    const int c3 = conv("c3", r2, 40, 40, 3);  // read by its ReLU and by the Add: not fused
+    const int cw = conv("cw", r2, 48, 32, 3, 0.2f);  // the simd sets' Winograd convolution
+    const int rw = g.add_node("rw", OpType::kRelu, NoAttrs{}, {cw});
+    const int c3 = conv("c3", rw, 32, 40, 3);  // read by its ReLU and by the Add: not fused
     const int r3 = g.add_node("r3", OpType::kRelu, NoAttrs{}, {c3});
     const int sum = g.add_node("sum", OpType::kAdd, NoAttrs{}, {r3, c3});
     const int mean = g.add_node("mean", OpType::kMean, ReduceAttrs{{1, 2}, false}, {sum});
@@ -222,9 +224,10 @@ TEST(Executor, PlannedForwardFusesReluIntoTheLayerBefore) {
     const std::vector<int> fuse = fusable_activations(g);
     EXPECT_EQ(fuse[static_cast<size_t>(c1)], r1);
     EXPECT_EQ(fuse[static_cast<size_t>(c2)], r2);
+    EXPECT_EQ(fuse[static_cast<size_t>(cw)], rw);
     EXPECT_EQ(fuse[static_cast<size_t>(c3)], -1);
     EXPECT_EQ(fuse[static_cast<size_t>(fc)], r4);
-    EXPECT_EQ(std::count_if(fuse.begin(), fuse.end(), [](int f) { return f >= 0; }), 3);
+    EXPECT_EQ(std::count_if(fuse.begin(), fuse.end(), [](int f) { return f >= 0; }), 4);
     std::vector<int> every;
     for (int i = 0; i < g.size(); ++i) every.push_back(i);
     for (const KernelSet* ks : compiled_kernel_sets()) {
