@@ -76,12 +76,14 @@ int64_t Executor::buffer_bytes() const {
     int64_t floats = 0;
     for (const auto* list : {&values_, &grads_, &spare_, &repeated_})
         for (const Tensor& t : *list) floats += t.capacity();
-    for (const OpState& s : states_) floats += s.scratch.capacity();
+    for (const auto* list : {&states_, &fused_states_})
+        for (const OpState& s : *list) floats += s.scratch.capacity();
     return floats * static_cast<int64_t>(sizeof(float));
 }
 
 void Executor::invalidate() {
     for (OpState& s : states_) s = OpState();
+    for (OpState& s : fused_states_) s = OpState();
 }
 
 const Tensor& Executor::value(int i) const {

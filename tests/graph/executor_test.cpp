@@ -252,6 +252,18 @@ TEST(Executor, PlannedForwardFusesReluIntoTheLayerBefore) {
                                           sizeof(float) * all.value(c2).size()),
                               0);
             }
+            // New weights, then invalidate(): the fused layers' kernels are prepared anew too.
+            Tensor& w1 = g.node(g.node(c1).inputs[1]).value;
+            const Tensor saved = w1.clone();
+            for (int64_t k = 0; k < w1.size(); ++k) w1[k] = -w1[k];
+            lean.invalidate();
+            Executor fresh(g, *ks);
+            ASSERT_TRUE(lean.forward(in, {&r4, 1}).is_ok());
+            ASSERT_TRUE(fresh.forward(in, every).is_ok());
+            EXPECT_EQ(std::memcmp(fresh.value(r4).data(), lean.value(r4).data(),
+                                  sizeof(float) * fresh.value(r4).size()),
+                      0);
+            std::copy(saved.data(), saved.data() + saved.size(), w1.data());
         }
         set_pool_threads(1);
     }
