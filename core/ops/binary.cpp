@@ -132,6 +132,22 @@ void forward(OpContext& c, Tensor& out) {
                  });
 }
 
+// d out / d input k times g, where a and b are the two inputs' values at the element. Add and
+// Sub read neither (the tape may have dropped them): callers pass 0 there (kReadsInputs).
+template <Bin kOp>
+constexpr bool kReadsInputs = kOp == Bin::kMul || kOp == Bin::kDiv;
+template <Bin kOp>
+inline float input_grad(int k, float g, float a, float b) {
+    if constexpr (kOp == Bin::kAdd)
+        return g;
+    else if constexpr (kOp == Bin::kSub)
+        return k == 0 ? g : -g;
+    else if constexpr (kOp == Bin::kMul)
+        return g * (k == 0 ? b : a);
+    else
+        return k == 0 ? g / b : -g * a / (b * b);
+}
+
 template <Bin kOp>
 void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
          std::span<const bool> acc, ReluRule) {
@@ -147,20 +163,13 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
         if (same) {  // no broadcast (a residual connection): one vectorised pass
             float* __restrict pd = dst->data();
             const float* __restrict gg = pg;
-            const float* __restrict other = k == 0 ? pb : pa;
-            const float* __restrict self = k == 0 ? pa : pb;
+            const float* __restrict ra = pa;
+            const float* __restrict rb = pb;
             const bool add = acc[k];
             parallel_for(g.size(), kGrain, [&](int64_t i0, int64_t i1, int) {
                 for (int64_t i = i0; i < i1; ++i) {
-                    float d;
-                    if constexpr (kOp == Bin::kAdd)
-                        d = gg[i];
-                    else if constexpr (kOp == Bin::kSub)
-                        d = k == 0 ? gg[i] : -gg[i];
-                    else if constexpr (kOp == Bin::kMul)
-                        d = gg[i] * other[i];
-                    else
-                        d = k == 0 ? gg[i] / other[i] : -gg[i] * other[i] / (self[i] * self[i]);
+                    const float d = kReadsInputs<kOp> ? input_grad<kOp>(k, gg[i], ra[i], rb[i])
+                                                      : input_grad<kOp>(k, gg[i], 0.f, 0.f);
                     pd[i] = add ? pd[i] + d : d;
                 }
             });
@@ -180,25 +189,15 @@ void vjp(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> 
         auto rows_fn = [&](int64_t r0, int64_t r1, int) {
             for_rows(os, sa, sb, r0, r1, [&](int64_t row, int64_t ia, int64_t ib) {
                 const float* gr = pg + row * inner;
-                // Add and Sub read no input values (the tape may have dropped them).
-                constexpr bool reads = kOp == Bin::kMul || kOp == Bin::kDiv;
-                const float* ar = reads ? pa + ia : nullptr;
-                const float* br = reads ? pb + ib : nullptr;
+                // Add and Sub form no pointers into input values (the tape may have dropped them).
+                const float* ar = kReadsInputs<kOp> ? pa + ia : nullptr;
+                const float* br = kReadsInputs<kOp> ? pb + ib : nullptr;
                 float* dr = pd + (k == 0 ? ia : ib);
                 const int64_t ds = k == 0 ? ia1 : ib1;
-                for (int64_t j = 0; j < inner; ++j) {
-                    float d;
-                    if constexpr (kOp == Bin::kAdd)
-                        d = gr[j];
-                    else if constexpr (kOp == Bin::kSub)
-                        d = k == 0 ? gr[j] : -gr[j];
-                    else if constexpr (kOp == Bin::kMul)
-                        d = gr[j] * (k == 0 ? br[j * ib1] : ar[j * ia1]);
-                    else
-                        d = k == 0 ? gr[j] / br[j * ib1]
-                                   : -gr[j] * ar[j * ia1] / (br[j * ib1] * br[j * ib1]);
-                    dr[j * ds] += d;
-                }
+                for (int64_t j = 0; j < inner; ++j)
+                    dr[j * ds] += kReadsInputs<kOp>
+                                      ? input_grad<kOp>(k, gr[j], ar[j * ia1], br[j * ib1])
+                                      : input_grad<kOp>(k, gr[j], 0.f, 0.f);
             });
         };
         if (shared)
