@@ -117,10 +117,12 @@ int bench_method(const Args& a) {
     const double med = median(runs);
     if (a.has("json"))
         std::printf(
-            "{\"platform\":\"%s\",\"kernels\":%s,\"method\":%s,\"runs\":%d,\"ms\":%.3f,\"ms_min\":%"
-            ".3f,\"ms_max\":%.3f,\"first_partial_ms\":%.3f}\n",
-            platform, json_quote(ks->name).c_str(), json_quote(name).c_str(),
-            static_cast<int>(runs.size()), med, *std::min_element(runs.begin(), runs.end()),
+            "{\"platform\":\"%s\",\"kernels\":%s,\"precision\":\"%s\",\"method\":%s,\"runs\":%d,"
+            "\"ms\":%.3f,\"ms_min\":%.3f,\"ms_max\":%.3f,\"first_partial_ms\":%.3f}\n",
+            platform, json_quote(ks->name).c_str(),
+            std::string(tape_precision_name(default_tape_precision())).c_str(),
+            json_quote(name).c_str(), static_cast<int>(runs.size()), med,
+            *std::min_element(runs.begin(), runs.end()),
             *std::max_element(runs.begin(), runs.end()), first_partial_ms);
     else
         std::printf("%s kernels=%s %s: %.1f ms (median of %zu)%s\n", platform,
@@ -423,18 +425,21 @@ int cmd_bench(const Args& a) {
 #endif
     if (a.has("json")) {
         std::printf(
-            "{\"platform\":\"%s\",\"kernels\":%s,\"threads\":%d,\"batch\":%d,\"runs\":%d,\"forward_"
-            "ms_per_image\":%.4f,"
+            "{\"platform\":\"%s\",\"kernels\":%s,\"threads\":%d,\"batch\":%d,\"runs\":%d,"
+            "\"precision\":"
+            "\"%s\",\"forward_ms_per_image\":%.4f,"
             "\"gradient_ms_per_image\":%.4f,\"forward_ms_range\":%s,\"gradient_ms_range\":%s,"
             "\"forward_gflops\":%.2f,\"mflop_per_image\":%.2f}\n",
-            platform, json_quote(ks->name).c_str(), threads, batch, runs, f, g, range(fwd).c_str(),
-            range(grad).c_str(), f > 0 ? mflop / f : 0.0, mflop);
+            platform, json_quote(ks->name).c_str(), threads, batch, runs,
+            std::string(tape_precision_name(default_tape_precision())).c_str(), f, g,
+            range(fwd).c_str(), range(grad).c_str(), f > 0 ? mflop / f : 0.0, mflop);
     } else {
         std::printf(
             "%s kernels=%s threads=%d batch=%d runs=%d\n  forward   %9.3f ms/image  (%.1f "
-            "GFLOP/s)\n  gradient  %9.3f ms/image  (%.2fx forward)\n",
+            "GFLOP/s)\n  gradient  %9.3f ms/image  (%.2fx forward; %s precision)\n",
             platform, std::string(ks->name).c_str(), threads, batch, runs, f,
-            f > 0 ? mflop / f : 0.0, g, f > 0 ? g / f : 0.0);
+            f > 0 ? mflop / f : 0.0, g, f > 0 ? g / f : 0.0,
+            std::string(tape_precision_name(default_tape_precision())).c_str());
     }
     return 0;
 }

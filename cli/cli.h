@@ -29,7 +29,8 @@ public:
     std::vector<std::string> get_all(std::string_view flag) const;
     int get_int(std::string_view flag, int def) const;
     const std::vector<std::string>& positional() const { return positional_; }
-    // Flags given but not in `known`: reported as usage errors.
+    // Flags given but not in `known` (nor --threads or --precision, which main() takes for every
+    // command): reported as usage errors.
     std::string unknown(const std::vector<std::string>& known) const;
     const std::string& error() const { return error_; }
 

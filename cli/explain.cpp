@@ -99,7 +99,9 @@ std::string explanation_json(const Explanation& e, const std::string& image,
     s += ", \"score\": " +
          json_quote(e.target.score == Target::Score::kLogit ? "logit" : "probability") + "},\n";
     if (!e.layer.empty()) s += "  \"layer\": " + json_quote(e.layer) + ",\n";
-    s += "  \"kernels\": " + json_quote(kernels) + ",\n  \"width\": " + std::to_string(e.width) +
+    s += "  \"kernels\": " + json_quote(kernels) + ",\n  \"precision\": " +
+         json_quote(std::string(tape_precision_name(default_tape_precision()))) +
+         ",\n  \"width\": " + std::to_string(e.width) +
          ", \"height\": " + std::to_string(e.height) + ",\n";
     s += "  \"signed_map\": " + std::string(e.signed_map() ? "true" : "false") +
          ",\n  \"params\": {";

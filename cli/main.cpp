@@ -61,7 +61,8 @@ int Args::get_int(std::string_view f, int def) const {
 
 std::string Args::unknown(const std::vector<std::string>& known) const {
     for (auto& [k, v] : flags_)
-        if (k != "threads" && std::find(known.begin(), known.end(), k) == known.end())
+        if (k != "threads" && k != "precision" &&
+            std::find(known.begin(), known.end(), k) == known.end())
             return "--" + k;
     return {};
 }
@@ -165,7 +166,12 @@ const char* kUsage =
     "  --experimental-wasm-relaxed-simd) has simd-fma (relaxed SIMD's fused multiply-add) first\n"
     "  and simd (SIMD128 multiply, then add) second.\n"
     "Threads: --threads N (any command) or CNNLENS_THREADS; default: every core up to 8, 1 for "
-    "bench.\n";
+    "bench.\n"
+    "Gradients: --precision exact|float (any command) or CNNLENS_PRECISION. exact (default) sums\n"
+    "  each dot product of the gradient's forward pass in double and rounds once, so a ReLU or\n"
+    "  max pool within float rounding of its threshold decides as exact arithmetic does; float\n"
+    "  sums in float as the forward pass does (Winograd included), PyTorch float32's accuracy\n"
+    "  at about half the cost.\n";
 }
 
 int main(int argc, char** argv) {
@@ -202,6 +208,20 @@ int main(int argc, char** argv) {
         if (cnnlens::kernel_threads() != n && !t.empty())
             std::fprintf(stderr, "cnnlens: this build runs %d thread%s (asked for %d)\n",
                          cnnlens::kernel_threads(), cnnlens::kernel_threads() == 1 ? "" : "s", n);
+    }
+    // How gradients round their forward pass: --precision exact|float (any command), else
+    // CNNLENS_PRECISION, else exact (see TapePrecision in core/graph/executor.h).
+    {
+        std::string p = args.get("precision");
+        const bool from_env = p.empty() && std::getenv("CNNLENS_PRECISION");
+        if (from_env) p = std::getenv("CNNLENS_PRECISION");
+        if (!p.empty()) {
+            const auto v = cnnlens::parse_tape_precision(p);
+            if (!v)
+                return fail(std::string(from_env ? "CNNLENS_PRECISION" : "--precision") +
+                            " must be exact or float, got '" + p + "'");
+            cnnlens::set_default_tape_precision(*v);
+        }
     }
     if (cmd == "predict") return cmd_predict(args);
     if (cmd == "model-info") return cmd_model_info(args);

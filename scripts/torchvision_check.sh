@@ -44,7 +44,7 @@ for arch in "${archs[@]}"; do
     if [[ ${WASM:-0} == 1 && -f $wasm ]]; then
         CNNLENS_TORCHVISION_DIR=$dir CNNLENS_TORCHVISION_TIME=1 node --no-experimental-fetch "$wasm" \
             --gtest_filter='AllSets/TorchvisionTest.MatchesPyTorch/simd' 2>&1 | tee "$out/$arch.wasm.log" |
-            grep -E '^\[torchvision\]' | sed 's/^\[torchvision\] \([^ ]*\) opset \([0-9]*\) simd /[torchvision] \1 opset \2 wasm-simd /' |
+            grep -E '^\[torchvision\]' | sed -E 's/^\[torchvision\] ([^ ]*) opset ([0-9]*) simd(\/float)? /[torchvision] \1 opset \2 wasm-simd\3 /' |
             tee -a "$log"
     fi
     [[ ${KEEP:-0} == 1 ]] || rm -rf "$dir"

@@ -2,9 +2,10 @@
 
 #include "core/graph/memory_plan.h"
 
-#include <chrono>
-
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 
 namespace cnnlens {
 
@@ -20,6 +21,33 @@ Executor::Executor(const Graph& graph, const KernelSet& kernels)
         for (int k : graph.node(i).inputs)
             last_use_[static_cast<size_t>(k)] = std::max(last_use_[static_cast<size_t>(k)], i);
     fusable_ = fusable_activations(graph);
+    max_pool_below_.assign(static_cast<size_t>(graph.size()), 0);
+    for (int i = graph.size() - 1; i >= 0; --i)
+        if (graph.node(i).op == OpType::kMaxPool || max_pool_below_[static_cast<size_t>(i)])
+            for (int k : graph.node(i).inputs) max_pool_below_[static_cast<size_t>(k)] = 1;
+}
+
+namespace {
+std::atomic<TapePrecision>& precision_setting() {
+    static std::atomic<TapePrecision> p = [] {
+        const char* e = std::getenv("CNNLENS_PRECISION");
+        return e ? parse_tape_precision(e).value_or(TapePrecision::kExact) : TapePrecision::kExact;
+    }();
+    return p;
+}
+}  // namespace
+
+TapePrecision default_tape_precision() { return precision_setting().load(); }
+void set_default_tape_precision(TapePrecision p) { precision_setting().store(p); }
+
+std::optional<TapePrecision> parse_tape_precision(std::string_view name) {
+    if (name == "exact") return TapePrecision::kExact;
+    if (name == "float") return TapePrecision::kFloat;
+    return std::nullopt;
+}
+
+std::string_view tape_precision_name(TapePrecision p) {
+    return p == TapePrecision::kFloat ? "float" : "exact";
 }
 
 namespace {
@@ -157,6 +185,7 @@ Status Executor::run_forward(std::span<const Tensor> inputs, Pass pass,
         std::copy(inputs[k].data(), inputs[k].data() + inputs[k].size(), v.data());
     }
 
+    const TapePrecision precision = tape_precision();
     std::vector<Shape> shapes;
     std::vector<const Tensor*> ins;
     std::vector<bool> is_const_vec;
@@ -205,6 +234,9 @@ Status Executor::run_forward(std::span<const Tensor> inputs, Pass pass,
             kernels_,
             fuse >= 0 ? fused_states_[static_cast<size_t>(i)] : states_[static_cast<size_t>(i)]};
         ctx.tape = pass != Pass::kPlanned;
+        ctx.rounding = precision == TapePrecision::kExact        ? TapeRounding::kExact
+                       : max_pool_below_[static_cast<size_t>(i)] ? TapeRounding::kUniform
+                                                                 : TapeRounding::kFastest;
         const auto t0 =
             profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         op_def(n.op).forward(ctx, out);

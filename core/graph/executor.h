@@ -4,12 +4,29 @@
 //
 // Not thread-safe: one Executor per thread. It borrows the Graph, which must outlive it.
 #pragma once
+#include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/graph/graph.h"
 
 namespace cnnlens {
+
+// How a tape pass (the forward pass of every gradient) rounds the dot products of convolutions
+// and fully connected layers. kExact sums each in double and rounds once: a ReLU or max pool
+// within float rounding of its threshold decides as exact arithmetic does, and the gradient
+// goes where PyTorch's float64 gradient sends it. kFloat sums in float as the forward pass does,
+// PyTorch float32's accuracy at about half the cost: Winograd runs wherever no later max pool
+// reads the layer, the same rounding at every position elsewhere.
+enum class TapePrecision : uint8_t { kExact, kFloat };
+// The precision of executors that were not given one: CNNLENS_PRECISION (exact or float) when
+// set, else kExact, until set_default_tape_precision() (the CLI's --precision, the page's
+// setting). Thread-safe; a pass reads it when it starts.
+TapePrecision default_tape_precision();
+void set_default_tape_precision(TapePrecision p);
+std::optional<TapePrecision> parse_tape_precision(std::string_view name);
+std::string_view tape_precision_name(TapePrecision p);
 
 // A gradient placed on a node's output: grad has the node's batch shape.
 struct Seed {
@@ -80,6 +97,12 @@ public:
     // Forgets prepared kernels (call after changing Const values in the graph).
     void invalidate();
 
+    // This executor's tape precision; nullopt follows default_tape_precision().
+    void set_tape_precision(std::optional<TapePrecision> p) { precision_ = p; }
+    TapePrecision tape_precision() const {
+        return precision_ ? *precision_ : default_tape_precision();
+    }
+
     // When set, forward() adds each node's wall time in ms to (*ms)[node] (sized by forward).
     void set_profile(std::vector<double>* ms) { profile_ = ms; }
     // The same for backward(): each node's VJP time.
@@ -114,8 +137,12 @@ private:
     std::vector<int> fusable_;
     std::vector<OpState> fused_states_;
     std::vector<char> read_by_backward_;  // per node, its value is read by a VJP
-    bool tape_complete_ = false;          // the last forward kept every value
-    bool backward_tape_ = false;          // it kept what backward() reads
+    // Per node, a max pool reads its value or a value computed from it: a float tape keeps
+    // that node's rounding the same at every position (TapeRounding::kUniform).
+    std::vector<char> max_pool_below_;
+    std::optional<TapePrecision> precision_;
+    bool tape_complete_ = false;  // the last forward kept every value
+    bool backward_tape_ = false;  // it kept what backward() reads
     // The last full forward was of one image and forward_from() may reuse its values; from_ is
     // the node forward_from() last replaced (-1: none since that forward).
     bool one_image_tape_ = false;

@@ -60,6 +60,12 @@ public:
     // tiles) run their GEMM equivalent here. The simd set also sums in double here: a ReLU
     // within float32 rounding of 0 (a few in a 224x224 ResNet) otherwise decides by noise.
     virtual void forward_tape(const float* in, float* out, int batch) { forward(in, out, batch); }
+    // The same as forward(), in float, but with forward_tape's position rule: a float32 tape
+    // (TapePrecision::kFloat) runs this for the layers that a later max pool reads, and the
+    // fastest path, forward(), for the others.
+    virtual void forward_uniform(const float* in, float* out, int batch) {
+        forward(in, out, batch);
+    }
     // grad_in (+)= conv_transpose(grad_pre): grad_pre is the gradient with respect to the
     // convolution's output BEFORE the activation (the op applies the activation's derivative).
     // accumulate == false overwrites grad_in.

@@ -80,10 +80,14 @@ ConvKernel& prepared(OpContext& c) {
 
 void forward(OpContext& c, Tensor& out) {
     ConvKernel& k = prepared(c);
-    if (c.tape)
-        k.forward_tape(c.inputs[0]->data(), out.data(), static_cast<int>(out.shape()[0]));
+    const float* in = c.inputs[0]->data();
+    const int batch = static_cast<int>(out.shape()[0]);
+    if (c.tape && c.rounding == TapeRounding::kExact)
+        k.forward_tape(in, out.data(), batch);
+    else if (c.tape && c.rounding == TapeRounding::kUniform)
+        k.forward_uniform(in, out.data(), batch);
     else
-        k.forward(c.inputs[0]->data(), out.data(), static_cast<int>(out.shape()[0]));
+        k.forward(in, out.data(), batch);
 }
 
 void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* const> gin,

@@ -43,6 +43,13 @@ bool op_from_name(std::string_view name, OpType& out);
 //   kDeconvnet: g * [g > 0]                        (Zeiler & Fergus)
 enum class ReluRule { kStandard, kGuided, kDeconvnet };
 
+// How a convolution or fully connected layer rounds on the tape (a forward pass a backward pass
+// may follow): kExact sums each dot product in double and rounds once (ConvKernel::forward_tape);
+// kUniform sums in float with the same rounding at every output position
+// (ConvKernel::forward_uniform), so a later max pool sees ties where exact arithmetic has them;
+// kFastest runs the layer's forward pass as it is (Winograd's rounding depends on the position).
+enum class TapeRounding : uint8_t { kExact, kUniform, kFastest };
+
 // One rule of Layer-wise Relevance Propagation for an op with weights (Conv2D, ConvTranspose,
 // MatMul), as Zennit defines it (rules.py; Bach et al. 2015, Montavon et al. 2017/2019). With
 // z_j = sum_i x_i w_ij + b_j and s = R_out / stab(z'), where stab(z) = z + eps * sign(z) (sign 0
@@ -266,6 +273,8 @@ struct OpContext {
     // In a forward pass: a backward pass may follow (the executor keeps the whole tape), so ops
     // may record what their VJP needs (MaxPool's argmax).
     bool tape = false;
+    // On the tape, how layers with weights round their dot products (Executor's TapePrecision).
+    TapeRounding rounding = TapeRounding::kExact;
 };
 
 // What an op's VJP reads of the forward pass besides the output gradient, so a forward pass made

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/base/thread_pool.h"
@@ -273,6 +274,92 @@ TEST(Executor, PlannedForwardFusesReluIntoTheLayerBefore) {
 // derivatives in place; neither may touch a gradient that was asked for. The gradient with
 // respect to a fused Conv+ReLU output is the one BEFORE the ReLU's derivative, so it is
 // non-zero at some pixels where the output is 0.
+// The float32 tape (TapePrecision::kFloat): a layer that a later max pool reads rounds alike at
+// every position, so windows that are identical in exact arithmetic tie and the max pool's
+// gradient goes where the exact tape sends it; a layer no max pool reads runs its forward pass
+// (the simd sets' Winograd) to the bit; the gradient stays within float rounding of the exact
+// tape's, and the same to the bit on one and two threads.
+TEST(Executor, FloatTapeKeepsMaxPoolTiesAndRunsTheForwardElsewhere) {
+    Graph g;
+    Rng rng(21);
+    const int H = 12, W = 12, C = 16;
+    const int x = g.add_input("x", Shape{-1, H, W, C});
+    auto conv = [&](const std::string& name, int in) {
+        ConvAttrs a;
+        a.padding = PaddingMode::kSame;
+        const int w = g.add_const(name + "_w", test::random_tensor({3, 3, C, 32}, rng, -.3f, .3f));
+        const int b = g.add_const(name + "_b", test::random_tensor({32}, rng, -0.5f, 0.5f));
+        return g.add_node(name, OpType::kConv2D, a, {in, w, b});
+    };
+    const int cp = conv("cp", x);  // read by the max pool
+    PoolAttrs pa;
+    pa.kernel_h = pa.kernel_w = pa.stride_h = pa.stride_w = 2;
+    const int pool = g.add_node("pool", OpType::kMaxPool, pa, {cp});
+    const int mp = g.add_node("mp", OpType::kMean, ReduceAttrs{{1, 2}, false}, {pool});
+    const int cf = conv("cf", x);  // no max pool below: the forward pass's own kernel
+    const int rf = g.add_node("rf", OpType::kRelu, NoAttrs{}, {cf});
+    const int mf = g.add_node("mf", OpType::kMean, ReduceAttrs{{1, 2}, false}, {rf});
+    const int sum = g.add_node("sum", OpType::kAdd, NoAttrs{}, {mp, mf});
+    const int w = g.add_const("fc_w", test::random_tensor({32, 10}, rng, -0.5f, 0.5f));
+    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {sum, w});
+    g.set_output(fc);
+    ASSERT_TRUE(g.validate().is_ok());
+    // Constant along diagonals (pixel (y, x) = r[x - y]): the windows at (y, x) and (y + 1, x + 1)
+    // are identical away from the edges, and a 2x2 max pool window holds such a pair. (Inputs
+    // constant along a row or column would not tell: Winograd F(2x2, 3x3) keeps their ties.)
+    Tensor in(Shape{1, H, W, C});
+    const Tensor diagonals = test::random_tensor({H + W, C}, rng, -1.f, 1.f);
+    for (int y = 0; y < H; ++y)
+        for (int xx = 0; xx < W; ++xx)
+            for (int c = 0; c < C; ++c) in[(y * W + xx) * C + c] = diagonals[(xx - y + H) * C + c];
+    const int input = g.input();
+    for (const KernelSet* ks : compiled_kernel_sets()) {
+        SCOPED_TRACE(std::string(ks->name));
+        std::vector<Tensor> grads[2];
+        Tensor exact_grad;
+        for (int threads : {1, 2}) {
+            set_pool_threads(threads);
+            for (TapePrecision p : {TapePrecision::kExact, TapePrecision::kFloat}) {
+                Executor ex(g, *ks);
+                ex.set_tape_precision(p);
+                ASSERT_TRUE(ex.forward(in).is_ok());
+                std::vector<Seed> seeds;
+                seeds.push_back({fc, seed_class(ex.value(fc).shape(), 3)});
+                std::vector<Tensor> gr;
+                ASSERT_TRUE(ex.backward(seeds, {&input, 1}, ReluRule::kStandard, gr).is_ok());
+                if (p == TapePrecision::kExact) {
+                    exact_grad = gr[0].clone();
+                    continue;
+                }
+                const Tensor& v = ex.value(cp);
+                int64_t untied = 0;
+                for (int y = 2; y + 3 < H; y += 2)
+                    for (int xx = 2; xx + 3 < W; xx += 2)
+                        for (int c = 0; c < 32; ++c)
+                            untied +=
+                                v[(y * W + xx) * 32 + c] != v[((y + 1) * W + xx + 1) * 32 + c];
+                EXPECT_EQ(untied, 0) << "identical windows before a max pool rounded apart";
+                Executor planned(g, *ks);
+                ASSERT_TRUE(planned.forward(in, {&cf, 1}).is_ok());
+                EXPECT_EQ(std::memcmp(planned.value(cf).data(), ex.value(cf).data(),
+                                      sizeof(float) * ex.value(cf).size()),
+                          0)
+                    << "a layer no max pool reads runs its forward pass";
+                double scale = 0;
+                for (int64_t i = 0; i < exact_grad.size(); ++i)
+                    scale = std::max(scale, double(std::fabs(exact_grad[i])));
+                EXPECT_LE(test::max_abs_diff(gr[0].data(), exact_grad.data(), gr[0].size()),
+                          1e-5 * scale);
+                grads[threads - 1] = std::move(gr);
+            }
+        }
+        set_pool_threads(1);
+        EXPECT_EQ(
+            std::memcmp(grads[0][0].data(), grads[1][0].data(), sizeof(float) * grads[0][0].size()),
+            0);
+    }
+}
+
 TEST(Executor, RequestedGradientsSurviveTheMemoryPlan) {
     const Model& m = test::default_model();
     int fused = -1;

@@ -6,7 +6,8 @@
 // leave some nets badly conditioned (their float32 gradient is far from the float64 one in
 // PyTorch too), hence a tolerance tied to what float32 can reach on each model.
 //
-// Prints one line per model, opset and kernel set (read by scripts/torchvision_check.sh):
+// Prints one line per model, opset and kernel set (read by scripts/torchvision_check.sh), SET
+// followed by /float for the float32 tape (TapePrecision::kFloat):
 //   [torchvision] NAME opset K SET imports|refused dp TOL grad TOL torch_f32 ERR ms MS
 // With CNNLENS_TORCHVISION_TIME set, MS is a second (warm) forward pass, else the first.
 #include <gtest/gtest.h>
@@ -100,6 +101,10 @@ TEST_P(TorchvisionTest, MatchesPyTorch) {
         << dir << "/index.json lists no fixtures";
     const KernelSet& set = *GetParam();
     const bool time_warm = std::getenv("CNNLENS_TORCHVISION_TIME") != nullptr;
+    // Every set with the default exact tape; the fast sets also with the float32 tape, whose
+    // Winograd layers and float sums must stay within the same tolerance (printed as SET/float).
+    std::vector<TapePrecision> precisions{TapePrecision::kExact};
+    if (set.name != "reference") precisions.push_back(TapePrecision::kFloat);
 
     for (const json& e : index["fixtures"]) {
         const std::string name = e["name"].get<std::string>();
@@ -131,41 +136,49 @@ TEST_P(TorchvisionTest, MatchesPyTorch) {
                 continue;
             }
             const Tensor x = nhwc_from_nchw(input);
-            Executor ex(model->graph, set);
-            auto t0 = std::chrono::steady_clock::now();
-            ASSERT_TRUE(ex.forward(x).is_ok());
-            double ms = ms_since(t0);
-            if (time_warm) {
-                t0 = std::chrono::steady_clock::now();
+            for (TapePrecision precision : precisions) {
+                const std::string set_name =
+                    std::string(set.name) + (precision == TapePrecision::kFloat ? "/float" : "");
+                SCOPED_TRACE("tape precision " + std::string(tape_precision_name(precision)));
+                Executor ex(model->graph, set);
+                ex.set_tape_precision(precision);
+                auto t0 = std::chrono::steady_clock::now();
                 ASSERT_TRUE(ex.forward(x).is_ok());
-                ms = ms_since(t0);
-            }
-            const Tensor& logits = ex.value(model->logits);
-            ASSERT_EQ(int64_t(logits.size()), int64_t(probs.values.size()));
-            double top = -INFINITY, sum = 0, dp = 0;
-            for (int64_t k = 0; k < logits.size(); ++k) top = std::max(top, double(logits[k]));
-            for (int64_t k = 0; k < logits.size(); ++k) sum += std::exp(double(logits[k]) - top);
-            for (int64_t k = 0; k < logits.size(); ++k)
-                dp = std::max(dp, std::fabs(std::exp(double(logits[k]) - top) / sum -
-                                            probs.values[size_t(k)]));
-            EXPECT_LE(dp, prob_tol) << "max |p - p_torch64|";
+                double ms = ms_since(t0);
+                if (time_warm) {
+                    t0 = std::chrono::steady_clock::now();
+                    ASSERT_TRUE(ex.forward(x).is_ok());
+                    ms = ms_since(t0);
+                }
+                const Tensor& logits = ex.value(model->logits);
+                ASSERT_EQ(int64_t(logits.size()), int64_t(probs.values.size()));
+                double top = -INFINITY, sum = 0, dp = 0;
+                for (int64_t k = 0; k < logits.size(); ++k) top = std::max(top, double(logits[k]));
+                for (int64_t k = 0; k < logits.size(); ++k)
+                    sum += std::exp(double(logits[k]) - top);
+                for (int64_t k = 0; k < logits.size(); ++k)
+                    dp = std::max(dp, std::fabs(std::exp(double(logits[k]) - top) / sum -
+                                                probs.values[size_t(k)]));
+                EXPECT_LE(dp, prob_tol) << "max |p - p_torch64|";
 
-            std::vector<Seed> seeds;
-            seeds.push_back({model->logits, seed_class(logits.shape(), cls)});
-            const int in = model->graph.input();
-            std::vector<Tensor> g;
-            ASSERT_TRUE(ex.backward(seeds, {&in, 1}, ReluRule::kStandard, g).is_ok());
-            int64_t over = 0;
-            const double err = grad_error(g[0], grad, grad_tol, over);
-            EXPECT_LE(err, grad_tol)
-                << "input gradient of logit " << cls << ": max error / max |grad| " << err << " on "
-                << over << " of " << g[0].size() << " elements (PyTorch float32: " << torch_grad_err
-                << ")";
-            std::printf(
-                "[torchvision] %s opset %s %s imports dp %.2e %.0e grad %.2e %.0e torch_f32 %.2e "
-                "ms %.1f\n",
-                name.c_str(), opset.c_str(), std::string(set.name).c_str(), dp, prob_tol, err,
-                grad_tol, torch_grad_err, ms);
+                std::vector<Seed> seeds;
+                seeds.push_back({model->logits, seed_class(logits.shape(), cls)});
+                const int in = model->graph.input();
+                std::vector<Tensor> g;
+                ASSERT_TRUE(ex.backward(seeds, {&in, 1}, ReluRule::kStandard, g).is_ok());
+                int64_t over = 0;
+                const double err = grad_error(g[0], grad, grad_tol, over);
+                EXPECT_LE(err, grad_tol)
+                    << "input gradient of logit " << cls << ": max error / max |grad| " << err
+                    << " on " << over << " of " << g[0].size()
+                    << " elements (PyTorch float32: " << torch_grad_err << ")";
+                std::printf(
+                    "[torchvision] %s opset %s %s imports dp %.2e %.0e grad %.2e %.0e torch_f32 "
+                    "%.2e "
+                    "ms %.1f\n",
+                    name.c_str(), opset.c_str(), set_name.c_str(), dp, prob_tol, err, grad_tol,
+                    torch_grad_err, ms);
+            }
         }
     }
 }

@@ -128,6 +128,10 @@ public:
         if (!w_) return forward(in, out, batch);  // the inner backward convolution
         gemm_conv().forward_tape(in, out, batch);
     }
+    void forward_uniform(const float* in, float* out, int batch) override {
+        if (!w_) return forward(in, out, batch);
+        gemm_conv().forward(in, out, batch);
+    }
 
     void backward_input(const float* grad_pre, float* grad_in, int batch,
                         bool accumulate) override {
