@@ -65,7 +65,8 @@ struct ExplainContext {
     // Called with the fraction done (0..1); return false to cancel (the method then returns a
     // kCancelled error whose message says how far it got).
     std::function<bool(float)> progress;
-    // Methods that refine an estimate (LIME) report intermediate results here.
+    // Methods that build their result over many batches (LIME, RISE, occlusion, ...) report the
+    // result so far here, after a batch.
     std::function<void(const struct Explanation&)> partial;
     bool report(float fraction) const { return !progress || progress(fraction); }
 };

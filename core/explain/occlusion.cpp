@@ -1,6 +1,10 @@
 // Occlusion (Zeiler & Fergus 2014): slide a window of `fill` over the image and record how much
 // the target score drops; each pixel gets the mean drop over the windows covering it
-// (Captum's averaging; PAIR sums). Windows run as batches through the engine.
+// (Captum's averaging; PAIR sums). Windows run as batches through the engine, in row-major order.
+//
+// Outputs: map [H,W] (signed), stats score (the unoccluded image) and windows. With ctx.partial
+// set, the map of the windows so far is reported after each batch but the last: each pixel the
+// mean drop of the windows so far that cover it, 0 where none has yet.
 #include <algorithm>
 
 #include "core/explain/method_util.h"
@@ -51,6 +55,16 @@ Expected<Explanation> occlusion(const ExplanationMethod& m, const Tensor& x, con
     std::vector<double> sum(static_cast<size_t>(H) * W, 0.0),
         count(static_cast<size_t>(H) * W, 0.0);
     const int64_t per = x.size();
+    auto result = [&](size_t done) {
+        Explanation e;
+        e.map.reset(Shape{H, W});
+        for (size_t i = 0; i < sum.size(); ++i)
+            e.map[static_cast<int64_t>(i)] =
+                count[i] > 0 ? static_cast<float>(sum[i] / count[i]) : 0.f;
+        e.stats["score"] = s0;
+        e.stats["windows"] = static_cast<double>(done);
+        return e;
+    };
     for (size_t first = 0; first < windows.size();) {
         const int n =
             static_cast<int>(std::min<size_t>(static_cast<size_t>(batch), windows.size() - first));
@@ -78,14 +92,13 @@ Expected<Explanation> occlusion(const ExplanationMethod& m, const Tensor& x, con
         if (!ctx.report(static_cast<float>(first) / windows.size()))
             return cancelled("occlusion cancelled after " + std::to_string(first) + " of " +
                              std::to_string(windows.size()) + " windows");
+        if (ctx.partial && first < windows.size()) {
+            Explanation e = result(first);
+            stamp_explanation(m, x, t, p, ctx, e);
+            ctx.partial(e);
+        }
     }
-    Explanation e;
-    e.map.reset(Shape{H, W});
-    for (size_t i = 0; i < sum.size(); ++i)
-        e.map[static_cast<int64_t>(i)] = count[i] > 0 ? static_cast<float>(sum[i] / count[i]) : 0.f;
-    e.stats["score"] = s0;
-    e.stats["windows"] = static_cast<double>(windows.size());
-    return e;
+    return result(windows.size());
 }
 
 }  // namespace
@@ -114,6 +127,7 @@ const ExplanationMethod& method_Occlusion() {
                       "Slides a grey or black square over the image and records how much the score "
                       "drops; each "
                       "pixel gets the mean drop of the windows that cover it. Needs no gradients.",
+                  .reading = "Fills in from the top down as windows are tried.",
                   .passes = "1 forward pass per window position ((side - {window}) / {stride} + 1 "
                             "squared), {batch} per "
                             "engine call",
