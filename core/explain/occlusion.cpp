@@ -127,7 +127,10 @@ const ExplanationMethod& method_Occlusion() {
                       "Slides a grey or black square over the image and records how much the score "
                       "drops; each "
                       "pixel gets the mean drop of the windows that cover it. Needs no gradients.",
-                  .reading = "Fills in from the top down as windows are tried.",
+                  .reading =
+                      "Red: covering the region lowers the class score (the model used it); blue: "
+                      "covering it raises the score. While it runs, the map fills in from "
+                      "the top down.",
                   .passes = "1 forward pass per window position ((side - {window}) / {stride} + 1 "
                             "squared), {batch} per "
                             "engine call",
