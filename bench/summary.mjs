@@ -1,8 +1,10 @@
 // One table of every speed target (issue #7 and the explanation targets of #3), gathered from the
 // latest results the three benchmarks wrote into bench/out: latest.json (bash bench/run.sh: core
 // engine under node and natively), browser.json (node bench/browser.mjs: headless Chromium) and
-// methods.json (node bench/methods.mjs: whole explanations against TF.js-wasm and PyTorch) and
-// large.json (node bench/large.mjs: 224x224 classifiers against onnxruntime-web and PyTorch).
+// methods.json (node bench/methods.mjs: whole explanations against TF.js-wasm and PyTorch),
+// large.json (node bench/large.mjs: 224x224 classifiers against onnxruntime-web and PyTorch) and
+// large_browser.json (node bench/large_browser.mjs: the same classifiers on our page against
+// onnxruntime-web in headless Chromium).
 // Each row names the run it comes from (start time, commit, load), since the three run at
 // different times. Prints markdown and writes bench/out/summary.md.
 //   node bench/summary.mjs [--out bench/out]
@@ -19,6 +21,7 @@ const sources = [
   { file: 'browser.json', command: 'node bench/browser.mjs' },
   { file: 'methods.json', command: 'node bench/methods.mjs' },
   { file: 'large.json', command: 'node bench/large.mjs' },
+  { file: 'large_browser.json', command: 'node bench/large_browser.mjs' },
 ];
 
 const fmt = (v) => (typeof v === 'number' ? v.toFixed(3) : String(v));
@@ -39,7 +42,7 @@ for (const src of sources) {
     const measured = t.ratios
       ? Object.entries(t.ratios).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')
       : fmt(t.value);
-    rows.push({ result: t.pass ? 'PASS' : 'FAIL', text: t.text, measured, limit: `<= ${t.max}`, source: src.command });
+    rows.push({ result: t.pass ? 'PASS' : 'FAIL', text: t.text, measured, limit: `<= ${+Number(t.max).toFixed(3)}`, source: src.command });
   }
 }
 
