@@ -147,45 +147,48 @@ function workers(page, name) {
   return page.workers().filter((w) => new URL(w.url()).pathname.includes(name)).length;
 }
 
-// CPU time (clock ticks) of every thread of the processes this benchmark started (Chromium's
-// browser, GPU and renderer processes), read from /proc: 'pid/tid' -> utime + stime.
-function cpuTicks() {
+// Scheduler statistics of every thread of the processes this benchmark started (Chromium's
+// browser, GPU and renderer processes), from /proc/PID/task/TID/schedstat:
+// 'pid/tid' -> [ns run on a CPU, ns waited on a run queue].
+function schedStats() {
   const parent = new Map();
-  const stat = (file) => {
-    const text = fs.readFileSync(file, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');   // fields from 3 (state) on
-  };
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try { parent.set(Number(pid), Number(stat(`/proc/${pid}/stat`)[1])); } catch { /* ended meanwhile */ }
+    try {
+      const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parent.set(Number(pid), Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* ended meanwhile */ }
   }
-  const ticks = new Map();
+  const out = new Map();
   for (const pid of parent.keys()) {
     let p = parent.get(pid);
     while (p > 1 && p !== process.pid) p = parent.get(p) ?? 0;
     if (p !== process.pid) continue;
     try {
       for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-        const f = stat(`/proc/${pid}/task/${tid}/stat`);
-        ticks.set(`${pid}/${tid}`, Number(f[11]) + Number(f[12]));
+        out.set(`${pid}/${tid}`, fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').slice(0, 2).map(Number));
       }
     } catch { /* ended meanwhile */ }
   }
-  return ticks;
+  return out;
 }
 
-// Runs `fn` and returns [its result, {cores, threads}]: the cores Chromium kept busy meanwhile
-// (CPU seconds of its threads over wall seconds) and how many of its threads did a share of that
-// work (at least a fifth of the busiest one's). It shows what really ran a timed call: one
-// thread, or the page's main thread plus a worker; /proc counts 10 ms ticks, and the machine's
-// other load lowers the cores.
+// Runs `fn` and returns [its result, what Chromium's threads did meanwhile]: cores (CPU seconds
+// over wall seconds), threads (how many did at least a fifth of the busiest one's work: 1 when
+// one thread ran the passes, 2 when the main thread and a worker did), cpu_ms (CPU time of all
+// of them) and waited (of the time the working threads were runnable, the share they spent
+// waiting for a CPU the machine's other load held). On a busy machine the wall times depend on
+// that share, the CPU time much less.
 async function withCpu(fn) {
-  const t0 = performance.now(), c0 = cpuTicks();
+  const t0 = performance.now(), s0 = schedStats();
   const value = await fn();
-  const wall = (performance.now() - t0) / 1000, c1 = cpuTicks();
-  const used = [...c1].map(([k, t]) => t - (c0.get(k) ?? t)).filter((t) => t > 0);
-  const top = Math.max(0, ...used);
-  return [value, { cores: Number((used.reduce((a, t) => a + t, 0) / 100 / wall).toFixed(2)),
-    threads: used.filter((t) => t >= top / 5).length }];
+  const wall = performance.now() - t0, s1 = schedStats();
+  const deltas = [...s1].filter(([k]) => s0.has(k)).map(([k, [run, wait]]) => [run - s0.get(k)[0], wait - s0.get(k)[1]]);
+  const top = Math.max(0, ...deltas.map(([run]) => run));
+  const working = deltas.filter(([run]) => run > 0 && run >= top / 5);
+  const run = deltas.reduce((a, [r]) => a + r, 0) / 1e6;
+  const ran = working.reduce((a, [r]) => a + r, 0), waited = working.reduce((a, [, w]) => a + w, 0);
+  return [value, { cores: Number((run / wall).toFixed(2)), threads: working.length, cpu_ms: Number(run.toFixed(1)),
+    waited: Number((waited / Math.max(1, ran + waited)).toFixed(2)) }];
 }
 
 async function visitOurs(page, origin, model, config) {
@@ -262,6 +265,11 @@ function median(m, config, b, t) {
   return stats(samples[m]?.[config]?.[cellId(b, t)] ?? [])?.median ?? NaN;
 }
 
+// CPU ms per image of a cell (all of Chromium's threads during the timed call), median over visits.
+function cpuPerImage(m, config, b, t) {
+  return stats(facts[m][config].map((f) => f.cpu?.[cellId(b, t)]).filter(Boolean).map((c) => c.cpu_ms / (RUNS * b)))?.median ?? NaN;
+}
+
 // Why a measurement does not count: a page that errored, or one whose engine did not use the
 // threads its row stands for (ours: benchForward's answer; ORT: env.wasm.numThreads read back,
 // which must match its pthread workers + 1).
@@ -296,7 +304,13 @@ function summarize() {
     MODELS.flatMap((m) => problems(m, 'ours-2').map((p) => `${m} ${p}`)));
   const table = MODELS.flatMap((m) => BATCHES.map((b) => {
     const row = { model: m, batch: b };
-    for (const c of CONFIGS) for (const [cb, t] of c.cells) if (cb === b) row[`${c.id}_${t}t`] = stats(samples[m][c.id][cellId(b, t)]);
+    for (const c of CONFIGS) {
+      for (const [cb, t] of c.cells) {
+        if (cb !== b) continue;
+        row[`${c.id}_${t}t`] = stats(samples[m][c.id][cellId(b, t)]);
+        row[`${c.id}_${t}t_cpu_ms_per_image`] = cpuPerImage(m, c.id, b, t);
+      }
+    }
     return row;
   }));
   return {
@@ -317,7 +331,7 @@ function summarize() {
 }
 
 function renderMarkdown(res) {
-  const f1 = (s) => (s ? `${s.median.toFixed(1)}` : 'n/a');
+  const f1 = (s) => (s && Number.isFinite(s.median) ? `${s.median.toFixed(1)}` : 'n/a');
   const f2 = (v) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
   const rows = res.table.map((r) => {
     const m = r.model, b = r.batch;
@@ -325,12 +339,14 @@ function renderMarkdown(res) {
       `${f1(r['ort-1_1t'])} / ${f1(r['ort-2_2t'])}`,
       `${f2(median(m, 'ours-1', b, 1) / median(m, 'ort-1', b, 1))} / ${f2(median(m, 'ours-2', b, 2) / median(m, 'ort-2', b, 2))}`,
       f2(median(m, 'ours-2', b, 2) / median(m, 'ours-2', b, 1)),
-      f2(median(m, 'ort-2', b, 2) / median(m, 'ort-1', b, 1))];
+      f2(median(m, 'ort-2', b, 2) / median(m, 'ort-1', b, 1)),
+      `${f1({ median: cpuPerImage(m, 'ours-1', b, 1) })} / ${f1({ median: cpuPerImage(m, 'ort-1', b, 1) })} = ` +
+        f2(cpuPerImage(m, 'ours-1', b, 1) / cpuPerImage(m, 'ort-1', b, 1))];
     if (args.plain === 'yes') cells.splice(4, 0, `${f1(r['ours-plain-1_1t'])} / ${f1(r['ours-plain-2_2t'])}`);
     return `| ${cells.join(' | ')} |`;
   });
   const head = ['model', 'batch', 'ours 1t / 2t', 'ours threaded page 1t', ...(args.plain === 'yes' ? ['ours ?fma=0 1t / 2t'] : []),
-    'ORT 1t / 2t', 'ours/ORT 1t / 2t', 'ours 2t/1t (threaded page)', 'ORT 2t/1t'];
+    'ORT 1t / 2t', 'ours/ORT 1t / 2t', 'ours 2t/1t (threaded page)', 'ORT 2t/1t', '1t CPU ms per image: ours / ORT = ratio'];
   // One line per page and model: what it was and what its engine used.
   const pages = MODELS.flatMap((m) => CONFIGS.map((c) => {
     const fs_ = facts[m][c.id];
@@ -340,7 +356,10 @@ function renderMarkdown(res) {
     const what = c.side === 'ours' ? `${seen('build').join('/')}, kernels ${seen('kernels').flat().join('/')}`
       : `onnxruntime-web ${seen('version').join('/')}, input '${seen('input').join('/')}'`;
     const busy = c.cells.map(([b, t]) => `${cellId(b, t).replace('_', ' ')} ` +
-      fs_.map((f) => (f.cpu[cellId(b, t)] ? `${f.cpu[cellId(b, t)].cores.toFixed(1)} (${f.cpu[cellId(b, t)].threads})` : '?')).join('/')).join(', ');
+      fs_.map((f) => {
+        const u = f.cpu[cellId(b, t)];
+        return u ? `${u.cores.toFixed(1)} (${u.threads}, ${(100 * u.waited).toFixed(0)} %)` : '?';
+      }).join('/')).join(', ');
     const note = notes[m][c.id] ? `; ${notes[m][c.id]}` : '';
     return `| ${m} | ${c.id}${c.query ? ` (${c.query})` : ''} | ${fs_.length ? `${iso}, ${what}` : 'not loaded'}${note} | ${used} | ${seen('pthread_workers').join('/')} | ${busy} |`;
   }));
@@ -364,11 +383,14 @@ function renderMarkdown(res) {
     '"ours threaded page 1t": the isolated page asked for one thread (benchForward(batch, runs, 1)); the 2t/1t ratio of ours',
     'is taken within that page (same build), the issue\'s "threads pay at batch 1" target. Below, per page: the threads its',
     'engine reported (ours: benchForward\'s answer; ORT: env.wasm.numThreads read back after the session exists, which ORT',
-    'drops to 1 on a page that is not isolated), its pthread workers, and per timed call the cores Chromium\'s threads kept',
-    'busy (CPU time over wall time from /proc, 10 ms ticks; the machine\'s other load lowers it) and how many of its threads',
-    'did at least a fifth of the busiest one\'s work (1: one thread ran the passes; 2: the main thread and a worker).',
+    'drops to 1 on a page that is not isolated), its pthread workers, and per timed call (from /proc/*/task/*/schedstat)',
+    'the cores Chromium\'s threads kept busy (CPU time over wall time), how many of its threads did at least a fifth of the',
+    'busiest one\'s work (1: one thread ran the passes; 2: the main thread and a worker) and the share of their runnable',
+    'time they waited for a CPU held by the machine\'s other load. That wait inflates wall times unevenly between pages, so',
+    'the last column compares the one-thread pages by CPU time per image (all of Chromium\'s threads during the timed calls),',
+    'which the wait leaves alone; the targets use the wall-time medians.',
     '',
-    '| model | page | what ran | threads used (per cell) | pthread workers | CPU: cores busy (threads working) per cell and round |',
+    '| model | page | what ran | threads used (per cell) | pthread workers | per cell and round: cores busy (threads working, run-queue wait) |',
     '|---|---|---|---|---|---|',
     ...pages,
     ...(errs.length ? ['', ...errs] : []),
