@@ -496,6 +496,11 @@ window.cnnlensTest = {
       if (!call('cnnlens_test_param', method, k, v)) throw new Error(`method ${method} has no parameter ${k}`);
     }
   },
+  // The gradients' precision, 'exact' or 'float', as the Explain panel's radio buttons set it
+  // (the next run of a gradient method uses it).
+  precision(name) {
+    if (!call('cnnlens_test_precision', name)) throw new Error(`precision must be exact or float, got ${name}`);
+  },
   // Cancels the running job (as Esc and the Cancel button do).
   cancel: () => app._cnnlens_test_cancel(),
   // PNG bytes of the selected face's crop (what the classifier and the methods see).

@@ -114,6 +114,37 @@ test('saliency equals the native CLI on the same crop', async () => {
   await screenshot('03-saliency');
 });
 
+// The Explain panel's "gradients: float32" setting: saliency equals the CLI's --precision float
+// map, lies within float rounding of the exact one, and the export records the precision.
+test('float32 gradients equal the native CLI with --precision float', async () => {
+  const exact = await page.evaluate(async () => Array.from((await window.cnnlensTest.explain('saliency')).values));
+  await assert.rejects(page.evaluate(() => window.cnnlensTest.precision('double')), /exact or float/);
+  await page.evaluate(() => window.cnnlensTest.precision('float'));
+  try {
+    const map = await page.evaluate(async () => {
+      const r = await window.cnnlensTest.explain('saliency');
+      return { ...r, values: Array.from(r.values) };
+    });
+    const out = path.join(artifacts, 'cli-float');
+    execFileSync(cli, ['explain', '--model', model, '--method', 'saliency', '--precision', 'float', '--out', out,
+      path.join(artifacts, 'face_crop.png')], { stdio: 'pipe' });
+    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'face_crop_saliency.json'), 'utf8')).precision, 'float');
+    const ref = readNpy(path.join(out, 'face_crop_saliency.npy'));
+    let maxRef = 0, maxCli = 0, maxExact = 0;
+    for (let i = 0; i < ref.values.length; ++i) {
+      maxRef = Math.max(maxRef, Math.abs(ref.values[i]));
+      maxCli = Math.max(maxCli, Math.abs(ref.values[i] - map.values[i]));
+      maxExact = Math.max(maxExact, Math.abs(exact[i] - map.values[i]));
+    }
+    assert.ok(maxRef > 0 && maxCli <= 1e-3 * maxRef, `max |page float - CLI float| = ${maxCli} of ${maxRef}`);
+    assert.ok(maxExact <= 1e-3 * maxRef, `max |float - exact| = ${maxExact} of ${maxRef}`);
+    const json = await downloadWith('Control+Shift+E');
+    assert.equal(JSON.parse(json.bytes.toString('utf8')).result.precision, 'float');
+  } finally {
+    await page.evaluate(() => window.cnnlensTest.precision('exact'));
+  }
+});
+
 // The remaining methods with their defaults (seed 1 on both sides). Sampling methods get a
 // looser tolerance: their sums of many float passes differ between kernel sets.
 for (const [method, rtol, params] of [['gradient_x_input', 1e-3], ['guided', 1e-3], ['gradcam', 1e-3],
@@ -264,6 +295,7 @@ test('Ctrl+S downloads the view as PNG and Ctrl+Shift+E a JSON with the seed', a
   assert.equal(doc.result.method, 'gradcam');
   assert.equal(doc.result.seed, 1);
   assert.equal(doc.result.params.seed, 1);
+  assert.equal(doc.result.precision, 'exact');
   assert.equal(doc.face.top, 'happy');
   assert.equal(doc.result.target.class_name, 'happy');
   assert.equal(doc.photo.name, 'pasted.jpg');

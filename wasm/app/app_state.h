@@ -16,6 +16,9 @@ struct AppState {
     int contrast_class = -1;               // -1: none; else explain target - contrast
     int score = -1;                        // 0 logit, 1 probability, -1 auto (LIME: probability)
     int seed = 1;
+    // How gradients round their forward pass (TapePrecision): exact, or float32 at about half
+    // the cost. Set for every job and for Live (set_default_tape_precision).
+    TapePrecision precision = TapePrecision::kExact;
     bool live = true;             // cheap methods recompute while sliders move
     int colormap = -1;            // index into kColormaps; -1: inferno or RdBu_r
     float opacity = 0.6f;         // overlay alpha

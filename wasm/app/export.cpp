@@ -255,7 +255,9 @@ std::string view_json(const AppState& state, const Session& session) {
         const ExplainRequest& r = session.explained();
         s += "{\n    \"method\": ";
         quote(s, e->method);
-        s += ",\n    \"seed\": " + std::to_string(r.seed) + ",\n    \"target\": ";
+        s += ",\n    \"seed\": " + std::to_string(r.seed) + ",\n    \"precision\": ";
+        quote(s, std::string(tape_precision_name(r.precision)));
+        s += ",\n    \"target\": ";
         target(s, e->target, names);
         s += ",\n    \"params\": ";
         numbers(s, e->params);  // every parameter with its default filled in, and the seed

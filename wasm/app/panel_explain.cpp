@@ -33,6 +33,8 @@ ExplainRequest current_request(const AppState& state, const Session& session) {
                      : m              ? m->traits().default_score
                                       : Target::Score::kLogit;
     r.seed = static_cast<uint64_t>(state.seed);
+    // Methods without gradients are the same at either precision: they keep their result.
+    if (m && !m->traits().forward_images) r.precision = state.precision;
     return r;
 }
 
@@ -162,6 +164,23 @@ static void draw_method_settings(AppState& state, Session& session, UiCache& cac
     ImGui::RadioButton("probability", &state.score, 1);
     hint_beside("(score explained; auto: probability for LIME)");
     ImGui::InputInt("seed", &state.seed);
+    if (!m->traits().forward_images) {  // the method takes gradients
+        int p = state.precision == TapePrecision::kFloat ? 1 : 0;
+        ImGui::TextUnformatted("gradients:");
+        ImGui::SameLine();
+        ImGui::RadioButton("exact", &p, 0);
+        same_line_if_fits(check_width("float32"));
+        ImGui::RadioButton("float32", &p, 1);
+        if (ImGui::IsItemHovered() || ImGui::IsItemActive())
+            ImGui::SetTooltip(
+                "exact: the forward pass under a gradient sums every product in double and "
+                "rounds once, so a ReLU or max pool within float rounding of its threshold "
+                "decides as exact arithmetic does.\nfloat32: sums in float as the forward pass "
+                "does, about half the time on large models; PyTorch float32's accuracy.\nCLI: "
+                "--precision exact|float");
+        state.precision = p == 1 ? TapePrecision::kFloat : TapePrecision::kExact;
+        set_default_tape_precision(state.precision);  // Live follows it at once
+    }
 }
 
 static void draw_display_settings(AppState& state) {

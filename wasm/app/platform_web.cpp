@@ -705,6 +705,17 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_param(const char* method, const char* name
     return 1;
 }
 
+// Sets the gradients' precision ("exact" or "float") as the Explain panel's radio buttons do.
+// Returns 0 for another name.
+EMSCRIPTEN_KEEPALIVE int cnnlens_test_precision(const char* name) {
+    const std::optional<TapePrecision> p = parse_tape_precision(name);
+    if (!p) return 0;
+    const StateLock lock = lock_state();
+    g->state.precision = *p;
+    set_default_tape_precision(*p);
+    return 1;
+}
+
 // The selected face's crop as PNG (so a test can run the native CLI on exactly that crop).
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_face_png_size() {
     const StateLock lock = lock_state();

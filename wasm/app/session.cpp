@@ -16,7 +16,7 @@ namespace cnnlens::app {
 bool ExplainRequest::operator==(const ExplainRequest& o) const {
     return method == o.method && params.values() == o.params.values() &&
            target.cls == o.target.cls && target.contrast == o.target.contrast &&
-           target.score == o.target.score && seed == o.seed;
+           target.score == o.target.score && seed == o.seed && precision == o.precision;
 }
 
 int display_scale(const Face& f) {
@@ -430,6 +430,7 @@ Status Session::run_pending(const std::function<bool(float)>& on_progress) {
     lock.unlock();
 
     // From here on the job computes without the lock and publishes under it.
+    set_default_tape_precision(r.precision);
     ExplainContext ctx(*probe_);
     ctx.seed = r.seed;
     ctx.progress = [&](float p) {

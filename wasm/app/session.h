@@ -43,6 +43,7 @@ struct ExplainRequest {
     Params params;
     Target target;
     uint64_t seed = 1;
+    TapePrecision precision = TapePrecision::kExact;  // of the gradients the method takes
     bool operator==(const ExplainRequest& o) const;
 };
 
