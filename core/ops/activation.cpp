@@ -47,14 +47,24 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
     const int64_t n = g.size();
     auto put = [&](int64_t i, float v) { d[i] = acc[0] ? d[i] + v : v; };
     if constexpr (kAct == Activation::kRelu || kAct == Activation::kRelu6) {
+        // The derivative read off the input: 0 < x < hi exactly where 0 < y < hi, so the fused
+        // activations' backward (threads, vectorised loops) computes it from x as well.
+        if (!acc[0]) return activation_backward(kAct, 0.f, rule, x.data(), g.data(), d, n);
         const float hi = kAct == Activation::kRelu6 ? 6.f : INFINITY;
-        for (int64_t i = 0; i < n; ++i) {
-            const bool px = x[i] > 0.f && x[i]<hi, pg = g[i]> 0.f;
-            const bool pass = rule == ReluRule::kStandard ? px
-                              : rule == ReluRule::kGuided ? (px && pg)
-                                                          : pg;
-            put(i, pass ? g[i] : 0.f);
-        }
+        const float* xs = x.data();
+        const float* gs = g.data();
+        auto run = [&](auto pass) {  // values loaded outside the select: vectorised in wasm too
+            for (int64_t i = 0; i < n; ++i) {
+                const float xv = xs[i], gv = gs[i];
+                d[i] += pass(xv, gv) ? gv : 0.f;
+            }
+        };
+        if (rule == ReluRule::kStandard)
+            run([hi](float xv, float) { return xv > 0.f && xv < hi; });
+        else if (rule == ReluRule::kGuided)
+            run([hi](float xv, float gv) { return xv > 0.f && xv < hi && gv > 0.f; });
+        else
+            run([](float, float gv) { return gv > 0.f; });
     } else if constexpr (kAct == Activation::kLeakyRelu) {
         for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0.f ? g[i] : alpha * g[i]);
     } else if constexpr (kAct == Activation::kElu) {

@@ -83,12 +83,18 @@ void activation_backward_range(Activation a, float alpha, ReluRule rule, const f
                         gp[i] = ((y[i] > 0.f) & (y[i] < hi)) ? v : 0.f;
                     }
                     return;
-                case ReluRule::kGuided:
-                    for (int64_t i = 0; i < n; ++i)
-                        gp[i] = ((y[i] > 0.f) & (y[i] < hi) & (g[i] > 0.f)) ? g[i] : 0.f;
+                case ReluRule::kGuided:  // g[i] loaded outside the condition: LLVM 14's wasm
+                                         // target leaves a conditional load scalar
+                    for (int64_t i = 0; i < n; ++i) {
+                        const float v = g[i];
+                        gp[i] = ((y[i] > 0.f) & (y[i] < hi) & (v > 0.f)) ? v : 0.f;
+                    }
                     return;
                 case ReluRule::kDeconvnet:
-                    for (int64_t i = 0; i < n; ++i) gp[i] = g[i] > 0.f ? g[i] : 0.f;
+                    for (int64_t i = 0; i < n; ++i) {
+                        const float v = g[i];
+                        gp[i] = v > 0.f ? v : 0.f;
+                    }
                     return;
             }
             return;
