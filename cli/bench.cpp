@@ -47,7 +47,8 @@ std::vector<double> time_runs(int warmup, int runs, F&& f) {
 }
 
 // `bench --method NAME`: median time of whole explanations of a real face (the astronaut test
-// image when present, else a random input), default parameters unless --samples is given.
+// image when present, else a random input) or of --image PHOTO (as explain shows it to the
+// model), default parameters unless --samples is given. --preset and --task as everywhere.
 // `--method forward` times one forward pass of that face (the class scores).
 // `--method filter` times a filter picture instead: 100 Adam steps (pixel parameterization, no
 // jitter or blur, learning rate 0.05) ascending the logit of class 3, i.e. through the whole net,
@@ -58,7 +59,7 @@ int bench_method(const Args& a) {
     if (!m && !filter && !forward)
         return fail("bench: unknown method '" + a.get("method") +
                     "' (available: forward, filter, " + method_names() + ")");
-    auto model = load_model(a.get("model", "models/fer2013-mini-xception"));
+    auto model = load_model_for(a, a.get("model", "models/fer2013-mini-xception"));
     if (!model) return fail(model.status().message());
     const KernelSet* ks = select_kernel_set(a.get("kernels"));
     if (!ks)
@@ -67,7 +68,11 @@ int bench_method(const Args& a) {
     GraphProbe probe(*model, *ks);
     const InputSpec& in = model->spec.input;
     Tensor x(Shape{1, in.height, in.width, in.channels});
-    if (auto img = load_image("tests/data/astronaut_face.png"))
+    if (a.has("image")) {
+        auto img = load_image(a.get("image"));
+        if (!img) return fail("bench: --image: " + img.status().message());
+        x = model_input(*model, *img);
+    } else if (auto img = load_image("tests/data/astronaut_face.png"))
         x = image_to_input(*img, in);
     else {
         Rng rng(42);
@@ -330,9 +335,9 @@ int bench_memory(const Args& a) {
 }  // namespace
 
 int cmd_bench(const Args& a) {
-    if (auto u =
-            a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup", "only",
-                       "method", "samples", "profile", "roofline", "detector", "memory"});
+    if (auto u = a.unknown({"model", "kernels", "threads", "batch", "runs", "json", "warmup",
+                            "only", "method", "samples", "image", "preset", "task", "profile",
+                            "roofline", "detector", "memory"});
         !u.empty())
         return fail("bench: unknown option " + u);
     if (a.has("memory")) return bench_memory(a);
