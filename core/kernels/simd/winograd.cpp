@@ -254,9 +254,15 @@ bool winograd_applies(const ConvDesc& d) {
     constexpr int L = Vec::kLanes;
     const bool act = d.activation == Activation::kNone || d.activation == Activation::kRelu ||
                      d.activation == Activation::kRelu6;
+    // A small image with many channels (resnet's 7x7 x 512 layers) is bound by reading the
+    // weights, not by multiply-adds: the transformed weights are 16/9 of the GEMM's, read once
+    // per block of tiles, while the GEMM reads its own once and splits them over threads.
+    const int64_t tiles = int64_t{(d.out_h + 1) / 2} * ((d.out_w + 1) / 2);
+    const int64_t transformed_bytes = int64_t{16} * d.in_c * d.out_c * 4;
+    const bool weight_bound = tiles < 32 && transformed_bytes > (1 << 20);
     return d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 &&
            d.dilation_h == 1 && d.dilation_w == 1 && d.groups == 1 && d.in_c >= 16 &&
-           d.in_c % L == 0 && d.out_c % L == 0 && act;
+           d.in_c % L == 0 && d.out_c % L == 0 && act && !weight_bound;
 }
 
 std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights,
