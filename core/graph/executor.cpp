@@ -114,6 +114,12 @@ void Executor::invalidate() {
     for (OpState& s : fused_states_) s = OpState();
 }
 
+const Shape& Executor::output_shape(int i) const {
+    // A layer a ReLU ran inside (forward_for_backward) has the ReLU's shape and no value.
+    const int r = tape_fused_.empty() ? -1 : tape_fused_[static_cast<size_t>(i)];
+    return value(r >= 0 ? r : i).shape();
+}
+
 const Tensor& Executor::value(int i) const {
     const Node& n = graph_.node(i);
     return n.op == OpType::kConst ? n.value : values_[static_cast<size_t>(i)];
@@ -147,6 +153,16 @@ Status Executor::forward(const Tensor& input, std::span<const int> keep) {
 Status Executor::forward_for_backward(const Tensor& input, std::span<const int> keep) {
     std::vector<char> kept;
     CNNLENS_RETURN_IF_ERROR(keep_mask(keep, kept));
+    // A layer the caller did not ask for runs with its ReLU fused, as in a planned pass; the
+    // backward sweep then applies the ReLU's derivative in the layer's VJP, from the ReLU's
+    // output, which the pass keeps instead of the layer's own.
+    tape_fused_.assign(static_cast<size_t>(graph_.size()), -1);
+    for (int i = 0; i < graph_.size(); ++i) {
+        const int r = fusable_[static_cast<size_t>(i)];
+        if (r < 0 || kept[static_cast<size_t>(i)]) continue;
+        tape_fused_[static_cast<size_t>(i)] = r;
+        kept[static_cast<size_t>(r)] = 1;
+    }
     for (size_t k = 0; k < kept.size(); ++k) kept[k] |= read_by_backward_[k];
     return run_forward({&input, 1}, Pass::kForBackward, &kept);
 }
@@ -192,7 +208,8 @@ Status Executor::run_forward(std::span<const Tensor> inputs, Pass pass,
     // A planned pass fuses a ReLU into the layer before it when nothing else reads the layer's
     // own output: the layer writes the ReLU's output, and the ReLU node does not run.
     std::vector<char> fused_away;
-    if (pass == Pass::kPlanned) fused_away.assign(static_cast<size_t>(graph_.size()), 0);
+    if (pass != Pass::kTape) fused_away.assign(static_cast<size_t>(graph_.size()), 0);
+    if (pass != Pass::kForBackward) tape_fused_.clear();
     for (int i = 0; i < graph_.size(); ++i) {
         const Node& n = graph_.node(i);
         if (n.op == OpType::kInput || n.op == OpType::kConst) continue;
@@ -207,7 +224,8 @@ Status Executor::run_forward(std::span<const Tensor> inputs, Pass pass,
         }
         Shape out_shape;
         CNNLENS_RETURN_IF_ERROR(infer_node_shape(graph_, i, shapes, out_shape));
-        const int fuse = !fused_away.empty() && !(*keep)[static_cast<size_t>(i)]
+        const int fuse = pass == Pass::kForBackward ? tape_fused_[static_cast<size_t>(i)]
+                         : !fused_away.empty() && !(*keep)[static_cast<size_t>(i)]
                              ? fusable_[static_cast<size_t>(i)]
                              : -1;
         const int into = fuse >= 0 ? fuse : i;  // the node whose value this op writes
@@ -386,10 +404,10 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
         if (s.node < 0 || s.node >= n_nodes)
             return invalid_argument("seed on node index " + std::to_string(s.node) +
                                     " which does not exist");
-        if (s.grad.shape() != value(s.node).shape())
+        if (s.grad.shape() != output_shape(s.node))
             return invalid_argument("seed for '" + graph_.node(s.node).name + "' has shape " +
                                     s.grad.shape().str() + ", the node's output is " +
-                                    value(s.node).shape().str());
+                                    output_shape(s.node).str());
         to_seed[static_cast<size_t>(s.node)] = 1;
     }
     for (int i = n_nodes - 1; i >= 0; --i)
@@ -435,11 +453,40 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
         }
     }
 
+    // After forward_for_backward(): the layer each fused ReLU ran in (else -1).
+    std::vector<int> fused_layer(static_cast<size_t>(n_nodes), -1);
+    if (!tape_complete_)
+        for (int k = 0; k < static_cast<int>(tape_fused_.size()); ++k)
+            if (tape_fused_[static_cast<size_t>(k)] >= 0)
+                fused_layer[static_cast<size_t>(tape_fused_[static_cast<size_t>(k)])] = k;
     std::vector<const Tensor*> ins;
     std::vector<Tensor*> gin;
     for (int i = n_nodes - 1; i >= 0; --i) {
         const Node& n = graph_.node(i);
         if (!has_grad[static_cast<size_t>(i)] || n.inputs.empty()) continue;
+        if (const int layer = fused_layer[static_cast<size_t>(i)]; layer >= 0) {
+            // The ReLU ran inside `layer` (its only reader): its VJP, read off its output as a
+            // fused activation's, writes the layer's gradient, in place when nothing else wants
+            // the ReLU's; the layer's own VJP then runs without the activation.
+            const size_t l = static_cast<size_t>(layer), r = static_cast<size_t>(i);
+            if (from_wanted[l] && to_seed[l]) {
+                Activation a = Activation::kNone;
+                clamp_activation(n.op, a);
+                if (is_wanted[r]) {
+                    take_spare(spare_, grads_[l], grads_[r].size());
+                    grads_[l].reset(grads_[r].shape());
+                } else {
+                    grads_[l] = std::move(grads_[r]);
+                    grads_[r] = Tensor();
+                    has_grad[r] = 0;
+                }
+                const Tensor& g = has_grad[r] ? grads_[r] : grads_[l];
+                activation_backward(a, 0.f, rule, values_[r].data(), g.data(), grads_[l].data(),
+                                    g.size());
+                has_grad[l] = 1;
+            }
+            continue;
+        }
         ins.clear();
         gin.clear();
         const size_t m = n.inputs.size();
@@ -458,8 +505,8 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
             if (need) {
                 g = &grads_[static_cast<size_t>(in)];
                 if (!has_grad[static_cast<size_t>(in)]) {
-                    take_spare(spare_, *g, value(in).shape().elements());
-                    g->reset(value(in).shape());
+                    take_spare(spare_, *g, output_shape(in).elements());
+                    g->reset(output_shape(in));
                 }
                 any = true;
             }
@@ -468,8 +515,18 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
             if (need) has_grad[static_cast<size_t>(in)] = 1;
         }
         if (!any) continue;
+        // A layer that ran with its ReLU fused: its kernels are the fused ones (its gradient is
+        // already the one before the activation).
+        const bool fused =
+            !tape_complete_ && !tape_fused_.empty() && tape_fused_[static_cast<size_t>(i)] >= 0;
         OpContext ctx{
-            n.name, n.attrs, ins, {is_const.get(), m}, kernels_, states_[static_cast<size_t>(i)]};
+            n.name,
+            n.attrs,
+            ins,
+            {is_const.get(), m},
+            kernels_,
+            fused ? fused_states_[static_cast<size_t>(i)] : states_[static_cast<size_t>(i)]};
+        const Tensor& out = values_[static_cast<size_t>(i)];
         if (!is_wanted[static_cast<size_t>(i)] && !relevance && !rescale)
             ctx.spent_grad = grads_[static_cast<size_t>(i)].data();
         const auto t0 = backward_profile_ ? std::chrono::steady_clock::now()
@@ -483,8 +540,8 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
                 ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)], gin,
                 {accumulate.get(), m}, lrp[static_cast<size_t>(i)]));
         else
-            op_def(n.op).vjp(ctx, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)],
-                             gin, {accumulate.get(), m}, rule);
+            op_def(n.op).vjp(ctx, out, grads_[static_cast<size_t>(i)], gin, {accumulate.get(), m},
+                             rule);
         if (backward_profile_) {
             backward_profile_->resize(static_cast<size_t>(graph_.size()), 0.0);
             (*backward_profile_)[static_cast<size_t>(i)] +=
@@ -502,7 +559,7 @@ Status Executor::sweep(std::span<const Seed> seeds, std::span<const int> wanted,
     grads.resize(wanted.size());
     for (size_t k = 0; k < wanted.size(); ++k) {
         const int w = wanted[k];
-        grads[k].reset(value(w).shape());
+        grads[k].reset(output_shape(w));
         if (has_grad[static_cast<size_t>(w)])
             std::copy(grads_[static_cast<size_t>(w)].data(),
                       grads_[static_cast<size_t>(w)].data() + grads[k].size(), grads[k].data());

@@ -53,8 +53,11 @@ public:
     // The same for a backward() to follow (not relevance(), deeplift() or forward_from()): the
     // values the backward sweep reads (OpDef::vjp_reads) and those in `keep` stay; every other
     // buffer goes back to the spare list after its last reader ran, and its node keeps only its
-    // shape (value() of it then has no data). The kernels run as in a full forward, so the
-    // gradients are the same to the bit.
+    // shape (value() of it then has no data). A convolution or fully connected layer not in
+    // `keep` whose only reader is a ReLU or ReLU6 runs with it fused (as in a planned pass) and
+    // keeps no value, not even a shape; backward() applies the activation's derivative in the
+    // layer's VJP. The kernels compute as in a full forward, so the gradients are the same to
+    // the bit.
     Status forward_for_backward(const Tensor& input, std::span<const int> keep);
     // Reruns only the nodes downstream of node `from`, with `value` [N, ...] (node `from`'s own
     // batch-1 shape otherwise) standing in for that node's output: row i is variant i of the one
@@ -110,6 +113,8 @@ public:
 
 private:
     enum class Pass { kTape, kPlanned, kForBackward };
+    // Node i's output shape in the last pass (value(i)'s, which a fused layer does not have).
+    const Shape& output_shape(int i) const;
     static void take_spare(std::vector<Tensor>& spare, Tensor& into, int64_t elements,
                            bool tight = false);
     // The pass keeps node's value to its end.
@@ -136,6 +141,9 @@ private:
     // node run with the activation fused.
     std::vector<int> fusable_;
     std::vector<OpState> fused_states_;
+    // After forward_for_backward(): per node, the ReLU fused into it on that pass, else -1
+    // (empty after other passes).
+    std::vector<int> tape_fused_;
     std::vector<char> read_by_backward_;  // per node, its value is read by a VJP
     // Per node, a max pool reads its value or a value computed from it: a float tape keeps
     // that node's rounding the same at every position (TapeRounding::kUniform).

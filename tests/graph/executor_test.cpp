@@ -360,6 +360,71 @@ TEST(Executor, FloatTapeKeepsMaxPoolTiesAndRunsTheForwardElsewhere) {
     }
 }
 
+// forward_for_backward() runs a layer with its ReLU fused when the caller did not keep the
+// layer, keeps the ReLU's output instead of the layer's, and backward() applies the derivative
+// in the layer's VJP: every gradient (the input's, a fused ReLU's, a fused layer's) equals the
+// full tape's to the bit, in every kernel set, on 1 and 2 threads, under every ReLU rule.
+TEST(Executor, ForBackwardPassFusesReluWithTheSameGradients) {
+    Graph g;
+    Rng rng(31);
+    const int x = g.add_input("x", Shape{-1, 10, 10, 3});
+    auto conv = [&](const std::string& name, int in, int ci, int co, int k, float scale) {
+        ConvAttrs a;
+        a.padding = PaddingMode::kSame;
+        const int w =
+            g.add_const(name + "_w", test::random_tensor({k, k, ci, co}, rng, -scale, scale));
+        const int b = g.add_const(name + "_b", test::random_tensor({co}, rng, -0.5f, 0.5f));
+        return g.add_node(name, OpType::kConv2D, a, {in, w, b});
+    };
+    const int c1 = conv("c1", x, 3, 16, 3, 0.5f);
+    const int r1 = g.add_node("r1", OpType::kRelu, NoAttrs{}, {c1});
+    const int c2 = conv("c2", r1, 16, 32, 3, 1.f);  // large enough for ReLU6 to clamp at 6
+    const int r2 = g.add_node("r2", OpType::kRelu6, NoAttrs{}, {c2});
+    const int c3 = conv("c3", r2, 32, 16, 1, 0.3f);  // read by its ReLU and the Add: not fused
+    const int r3 = g.add_node("r3", OpType::kRelu, NoAttrs{}, {c3});
+    const int sum = g.add_node("sum", OpType::kAdd, NoAttrs{}, {r3, c3});
+    const int mean = g.add_node("mean", OpType::kMean, ReduceAttrs{{1, 2}, false}, {sum});
+    const int w = g.add_const("fc_w", test::random_tensor({16, 10}, rng, -0.5f, 0.5f));
+    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {mean, w});
+    const int r4 = g.add_node("r4", OpType::kRelu, NoAttrs{}, {fc});
+    g.set_output(r4);
+    ASSERT_TRUE(g.validate().is_ok());
+    const int input = g.input();
+    const int wanted[] = {input, r1, c2};
+    for (const KernelSet* ks : compiled_kernel_sets()) {
+        SCOPED_TRACE(std::string(ks->name));
+        for (int threads : {1, 2}) {
+            set_pool_threads(threads);
+            const Tensor in = test::random_tensor({2, 10, 10, 3}, rng, -1.f, 1.f);
+            Executor full(g, *ks), lean(g, *ks);
+            ASSERT_TRUE(full.forward(in).is_ok());
+            EXPECT_GT(std::count(full.value(r2).data(),
+                                 full.value(r2).data() + full.value(r2).size(), 6.f),
+                      0);
+            std::vector<Seed> seeds;
+            seeds.push_back({r4, test::random_tensor({2, 10}, rng, -1.f, 1.f)});
+            for (ReluRule rule : {ReluRule::kStandard, ReluRule::kGuided, ReluRule::kDeconvnet}) {
+                SCOPED_TRACE(static_cast<int>(rule));
+                const int keep[] = {r4};
+                ASSERT_TRUE(lean.forward_for_backward(in, keep).is_ok());
+                EXPECT_EQ(lean.value(c1).size(), 0) << "c1 ran with r1 fused";
+                EXPECT_EQ(lean.value(c2).size(), 0) << "c2 ran with r2 fused";
+                EXPECT_EQ(lean.value(c3).size(), full.value(c3).size()) << "c3 is read twice";
+                std::vector<Tensor> a, b;
+                ASSERT_TRUE(full.backward(seeds, wanted, rule, a).is_ok());
+                ASSERT_TRUE(lean.backward(seeds, wanted, rule, b).is_ok());
+                ASSERT_EQ(a.size(), b.size());
+                for (size_t k = 0; k < a.size(); ++k) {
+                    ASSERT_EQ(a[k].shape(), b[k].shape()) << k;
+                    EXPECT_EQ(std::memcmp(a[k].data(), b[k].data(), sizeof(float) * a[k].size()), 0)
+                        << "gradient " << k;
+                }
+            }
+        }
+    }
+    set_pool_threads(1);
+}
+
 TEST(Executor, RequestedGradientsSurviveTheMemoryPlan) {
     const Model& m = test::default_model();
     int fused = -1;
