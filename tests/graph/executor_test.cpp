@@ -195,33 +195,46 @@ TEST(Executor, PlannedForwardKeepsOnlyWhatIsAsked) {
 // A planned forward fuses a ReLU or ReLU6 into the convolution or fully connected layer before
 // it when nothing else reads that layer: the output is the unfused pass's to the bit, in every
 // kernel set (the sets' clamps agree), and a layer read twice or kept keeps its own value.
-TEST(Executor, PlannedForwardFusesReluIntoTheLayerBefore) {
+// Convolutions and a fully connected layer, each read by a ReLU or ReLU6 (c1, c2, cw, fc: the
+// layers a pass may fuse it into; cw is the simd sets' Winograd convolution, c2 large enough for
+// ReLU6 to clamp at 6), and c3, read by its ReLU and by an Add too, which stays unfused.
+struct ReluChain {
     Graph g;
+    int x, c1, r1, c2, r2, cw, rw, c3, r3, fc, r4;
+    explicit ReluChain(Rng& rng) {
+        x = g.add_input("x", Shape{-1, 12, 12, 3});
+        auto conv = [&](const std::string& name, int in, int ci, int co, int k, float scale) {
+            ConvAttrs a;
+            a.padding = PaddingMode::kSame;
+            const int w =
+                g.add_const(name + "_w", test::random_tensor({k, k, ci, co}, rng, -scale, scale));
+            const int b = g.add_const(name + "_b", test::random_tensor({co}, rng, -0.5f, 0.5f));
+            return g.add_node(name, OpType::kConv2D, a, {in, w, b});
+        };
+        c1 = conv("c1", x, 3, 16, 3, 0.5f);
+        r1 = g.add_node("r1", OpType::kRelu, NoAttrs{}, {c1});
+        c2 = conv("c2", r1, 16, 48, 1, 3.f);
+        r2 = g.add_node("r2", OpType::kRelu6, NoAttrs{}, {c2});
+        cw = conv("cw", r2, 48, 32, 3, 0.2f);
+        rw = g.add_node("rw", OpType::kRelu, NoAttrs{}, {cw});
+        c3 = conv("c3", rw, 32, 40, 3, 0.5f);
+        r3 = g.add_node("r3", OpType::kRelu, NoAttrs{}, {c3});
+        const int sum = g.add_node("sum", OpType::kAdd, NoAttrs{}, {r3, c3});
+        const int mean = g.add_node("mean", OpType::kMean, ReduceAttrs{{1, 2}, false}, {sum});
+        const int w = g.add_const("fc_w", test::random_tensor({40, 300}, rng, -0.5f, 0.5f));
+        fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {mean, w});
+        r4 = g.add_node("r4", OpType::kRelu, NoAttrs{}, {fc});
+        g.set_output(r4);
+        EXPECT_TRUE(g.validate().is_ok());
+    }
+};
+
+TEST(Executor, PlannedForwardFusesReluIntoTheLayerBefore) {
     Rng rng(12);
-    const int x = g.add_input("x", Shape{-1, 12, 12, 3});
-    auto conv = [&](const std::string& name, int in, int ci, int co, int k, float scale = 0.5f) {
-        ConvAttrs a;
-        a.padding = PaddingMode::kSame;
-        const int w =
-            g.add_const(name + "_w", test::random_tensor({k, k, ci, co}, rng, -scale, scale));
-        const int b = g.add_const(name + "_b", test::random_tensor({co}, rng, -0.5f, 0.5f));
-        return g.add_node(name, OpType::kConv2D, a, {in, w, b});
-    };
-    const int c1 = conv("c1", x, 3, 16, 3);
-    const int r1 = g.add_node("r1", OpType::kRelu, NoAttrs{}, {c1});
-    const int c2 = conv("c2", r1, 16, 48, 1, 3.f);  // large enough for ReLU6 to clamp at 6
-    const int r2 = g.add_node("r2", OpType::kRelu6, NoAttrs{}, {c2});
-    const int cw = conv("cw", r2, 48, 32, 3, 0.2f);  // the simd sets' Winograd convolution
-    const int rw = g.add_node("rw", OpType::kRelu, NoAttrs{}, {cw});
-    const int c3 = conv("c3", rw, 32, 40, 3);  // read by its ReLU and by the Add: not fused
-    const int r3 = g.add_node("r3", OpType::kRelu, NoAttrs{}, {c3});
-    const int sum = g.add_node("sum", OpType::kAdd, NoAttrs{}, {r3, c3});
-    const int mean = g.add_node("mean", OpType::kMean, ReduceAttrs{{1, 2}, false}, {sum});
-    const int w = g.add_const("fc_w", test::random_tensor({40, 300}, rng, -0.5f, 0.5f));
-    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {mean, w});
-    const int r4 = g.add_node("r4", OpType::kRelu, NoAttrs{}, {fc});
-    g.set_output(r4);
-    ASSERT_TRUE(g.validate().is_ok());
+    ReluChain net(rng);
+    Graph& g = net.g;
+    const int c1 = net.c1, r1 = net.r1, c2 = net.c2, r2 = net.r2, cw = net.cw, rw = net.rw,
+              c3 = net.c3, fc = net.fc, r4 = net.r4;
     const std::vector<int> fuse = fusable_activations(g);
     EXPECT_EQ(fuse[static_cast<size_t>(c1)], r1);
     EXPECT_EQ(fuse[static_cast<size_t>(c2)], r2);
@@ -248,10 +261,11 @@ TEST(Executor, PlannedForwardFusesReluIntoTheLayerBefore) {
                 EXPECT_EQ(std::memcmp(all.value(r4).data(), lean.value(r4).data(),
                                       sizeof(float) * all.value(r4).size()),
                           0);
-                if (round == 1)
+                if (round == 1) {
                     EXPECT_EQ(std::memcmp(all.value(c2).data(), lean.value(c2).data(),
                                           sizeof(float) * all.value(c2).size()),
                               0);
+                }
             }
             // New weights, then invalidate(): the fused layers' kernels are prepared anew too.
             Tensor& w1 = g.node(g.node(c1).inputs[1]).value;
@@ -365,50 +379,33 @@ TEST(Executor, FloatTapeKeepsMaxPoolTiesAndRunsTheForwardElsewhere) {
 // in the layer's VJP: every gradient (the input's, a fused ReLU's, a fused layer's) equals the
 // full tape's to the bit, in every kernel set, on 1 and 2 threads, under every ReLU rule.
 TEST(Executor, ForBackwardPassFusesReluWithTheSameGradients) {
-    Graph g;
     Rng rng(31);
-    const int x = g.add_input("x", Shape{-1, 10, 10, 3});
-    auto conv = [&](const std::string& name, int in, int ci, int co, int k, float scale) {
-        ConvAttrs a;
-        a.padding = PaddingMode::kSame;
-        const int w =
-            g.add_const(name + "_w", test::random_tensor({k, k, ci, co}, rng, -scale, scale));
-        const int b = g.add_const(name + "_b", test::random_tensor({co}, rng, -0.5f, 0.5f));
-        return g.add_node(name, OpType::kConv2D, a, {in, w, b});
-    };
-    const int c1 = conv("c1", x, 3, 16, 3, 0.5f);
-    const int r1 = g.add_node("r1", OpType::kRelu, NoAttrs{}, {c1});
-    const int c2 = conv("c2", r1, 16, 32, 3, 1.f);  // large enough for ReLU6 to clamp at 6
-    const int r2 = g.add_node("r2", OpType::kRelu6, NoAttrs{}, {c2});
-    const int c3 = conv("c3", r2, 32, 16, 1, 0.3f);  // read by its ReLU and the Add: not fused
-    const int r3 = g.add_node("r3", OpType::kRelu, NoAttrs{}, {c3});
-    const int sum = g.add_node("sum", OpType::kAdd, NoAttrs{}, {r3, c3});
-    const int mean = g.add_node("mean", OpType::kMean, ReduceAttrs{{1, 2}, false}, {sum});
-    const int w = g.add_const("fc_w", test::random_tensor({16, 10}, rng, -0.5f, 0.5f));
-    const int fc = g.add_node("fc", OpType::kMatMul, MatMulAttrs{}, {mean, w});
-    const int r4 = g.add_node("r4", OpType::kRelu, NoAttrs{}, {fc});
-    g.set_output(r4);
-    ASSERT_TRUE(g.validate().is_ok());
+    ReluChain net(rng);
+    const Graph& g = net.g;
+    const int c1 = net.c1, r1 = net.r1, c2 = net.c2, r2 = net.r2, cw = net.cw, c3 = net.c3,
+              fc = net.fc, r4 = net.r4;
     const int input = g.input();
     const int wanted[] = {input, r1, c2};
     for (const KernelSet* ks : compiled_kernel_sets()) {
         SCOPED_TRACE(std::string(ks->name));
         for (int threads : {1, 2}) {
             set_pool_threads(threads);
-            const Tensor in = test::random_tensor({2, 10, 10, 3}, rng, -1.f, 1.f);
+            const Tensor in = test::random_tensor({2, 12, 12, 3}, rng, -1.f, 1.f);
             Executor full(g, *ks), lean(g, *ks);
             ASSERT_TRUE(full.forward(in).is_ok());
             EXPECT_GT(std::count(full.value(r2).data(),
                                  full.value(r2).data() + full.value(r2).size(), 6.f),
                       0);
             std::vector<Seed> seeds;
-            seeds.push_back({r4, test::random_tensor({2, 10}, rng, -1.f, 1.f)});
+            seeds.push_back({r4, test::random_tensor({2, 300}, rng, -1.f, 1.f)});
             for (ReluRule rule : {ReluRule::kStandard, ReluRule::kGuided, ReluRule::kDeconvnet}) {
                 SCOPED_TRACE(static_cast<int>(rule));
                 const int keep[] = {r4};
                 ASSERT_TRUE(lean.forward_for_backward(in, keep).is_ok());
                 EXPECT_EQ(lean.value(c1).size(), 0) << "c1 ran with r1 fused";
                 EXPECT_EQ(lean.value(c2).size(), 0) << "c2 ran with r2 fused";
+                EXPECT_EQ(lean.value(cw).size(), 0) << "cw ran with rw fused";
+                EXPECT_EQ(lean.value(fc).size(), 0) << "fc ran with r4 fused";
                 EXPECT_EQ(lean.value(c3).size(), full.value(c3).size()) << "c3 is read twice";
                 std::vector<Tensor> a, b;
                 ASSERT_TRUE(full.backward(seeds, wanted, rule, a).is_ok());
