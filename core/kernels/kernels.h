@@ -66,6 +66,12 @@ public:
     virtual void forward_uniform(const float* in, float* out, int batch) {
         forward(in, out, batch);
     }
+    // A float32 tape's pass for the other layers: forward(), unless that rounds more coarsely
+    // than float32 sums do (Winograd F(4x4)'s transforms hold 4, 5 and 8), which would move
+    // ReLU decisions near 0 and with them the gradient; such a path runs a finer one here.
+    virtual void forward_float_tape(const float* in, float* out, int batch) {
+        forward(in, out, batch);
+    }
     // grad_in (+)= conv_transpose(grad_pre): grad_pre is the gradient with respect to the
     // convolution's output BEFORE the activation (the op applies the activation's derivative).
     // accumulate == false overwrites grad_in.

@@ -86,6 +86,8 @@ void forward(OpContext& c, Tensor& out) {
         k.forward_tape(in, out.data(), batch);
     else if (c.tape && c.rounding == TapeRounding::kUniform)
         k.forward_uniform(in, out.data(), batch);
+    else if (c.tape)
+        k.forward_float_tape(in, out.data(), batch);
     else
         k.forward(in, out.data(), batch);
 }

@@ -47,7 +47,8 @@ enum class ReluRule { kStandard, kGuided, kDeconvnet };
 // may follow): kExact sums each dot product in double and rounds once (ConvKernel::forward_tape);
 // kUniform sums in float with the same rounding at every output position
 // (ConvKernel::forward_uniform), so a later max pool sees ties where exact arithmetic has them;
-// kFastest runs the layer's forward pass as it is (Winograd's rounding depends on the position).
+// kFastest runs the layer's fastest pass whose sums round as float32 ones do
+// (ConvKernel::forward_float_tape: Winograd F(2x2)'s rounding depends on the position).
 enum class TapeRounding : uint8_t { kExact, kUniform, kFastest };
 
 // One rule of Layer-wise Relevance Propagation for an op with weights (Conv2D, ConvTranspose,

@@ -291,12 +291,13 @@ TEST(Executor, PlannedForwardFusesReluIntoTheLayerBefore) {
 // The float32 tape (TapePrecision::kFloat): a layer that a later max pool reads rounds alike at
 // every position, so windows that are identical in exact arithmetic tie and the max pool's
 // gradient goes where the exact tape sends it; a layer no max pool reads runs its forward pass
-// (the simd sets' Winograd) to the bit; the gradient stays within float rounding of the exact
-// tape's, and the same to the bit on one and two threads.
+// (the simd sets' Winograd F(2x2) at this size; F(4x4) runs F(2x2) here, KernelSetTest's
+// FloatTapeRoundsAsFloatSumsDo) to the bit; the gradient stays within float rounding of the
+// exact tape's, and the same to the bit on one and two threads.
 TEST(Executor, FloatTapeKeepsMaxPoolTiesAndRunsTheForwardElsewhere) {
     Graph g;
     Rng rng(21);
-    const int H = 12, W = 12, C = 16;
+    const int H = 10, W = 10, C = 16;
     const int x = g.add_input("x", Shape{-1, H, W, C});
     auto conv = [&](const std::string& name, int in) {
         ConvAttrs a;

@@ -101,7 +101,7 @@ public:
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
         const int k = taps_ * cpg_;
         const std::vector<PackedB>& weights = forward_weights(exact);
-        const PanelSplit split(rows, gemm_rows_per_call(k),
+        const PanelSplit split(rows, gemm_rows_per_call(k, opg_, exact),
                                d_.groups == 1 ? weights[0].panels() : 1);
         const int step = split.step;
         scratch(std::min<int64_t>(step, rows), taps_, im2col_ ? static_cast<int64_t>(step) * k : 0);
@@ -118,9 +118,10 @@ public:
                     if (im2col_) {
                         float* col =
                             cols_[static_cast<size_t>(thread)].data() + static_cast<int64_t>(r) * k;
-                        for (int t = 0; t < taps_; ++t)
-                            for (int c = 0; c < cpg_; ++c)
-                                col[t * cpg_ + c] = off[t] >= 0 ? image[off[t] + c] : 0.f;
+                        for (int t = 0; t < taps_; ++t) {
+                            const float* src = off[t] >= 0 ? image + off[t] : zeros_.data();
+                            for (int c = 0; c < cpg_; ++c) col[t * cpg_ + c] = src[c];
+                        }
                         tables.a_at(r, 0, 1) = col;
                         continue;
                     }
@@ -173,7 +174,7 @@ public:
         const bool in_place = taps_ == 1;
         if (!accumulate && !identity_1x1_) std::memset(gin, 0, sizeof(float) * batch * in_image_);
         const int64_t col_width = static_cast<int64_t>(taps_) * cpg_;
-        int step = in_place ? gemm_rows_per_call(opg_)
+        int step = in_place ? gemm_rows_per_call(opg_, cpg_, false)
                             : std::max(kMR, static_cast<int>(std::min<int64_t>(
                                                 1024, kColBytes / (col_width * sizeof(float)))));
         // In place, few rows split by panels of the input channels too (PanelSplit).

@@ -30,6 +30,8 @@ constexpr int kPanelBytes = 16 * 1024;
 // otherwise hold 512 rows, and its mul+add rounds twice).
 constexpr int kPanelRows = std::min(128, kPanelBytes / (kNR * static_cast<int>(sizeof(float))));
 constexpr int64_t kRowBlockBytes = 128 * 1024;
+// A float call's K-block slices of A and its C rows: in L2, with room for the B panel in L1.
+constexpr int64_t kCallBytes = 256 * 1024;
 
 struct Micro {
     int taps, kc;
@@ -320,9 +322,11 @@ void gemm(const GemmCall& g) {
     }
 }
 
-int gemm_rows_per_call(int64_t k) {
-    const int64_t rows =
-        kRowBlockBytes / (std::max<int64_t>(k, 1) * static_cast<int64_t>(sizeof(float)));
+int gemm_rows_per_call(int64_t k, int64_t n, bool exact) {
+    const int64_t row_bytes =
+        (exact ? std::max<int64_t>(k, 1) : std::min<int64_t>(k, kPanelRows) + n) *
+        static_cast<int64_t>(sizeof(float));
+    const int64_t rows = (exact ? kRowBlockBytes : kCallBytes) / row_bytes;
     return static_cast<int>(std::clamp<int64_t>(rows / kMR * kMR, kMR, 1024 / kMR * kMR));
 }
 
@@ -351,7 +355,7 @@ PanelSplit::PanelSplit(int64_t r, int step_for_l2, int p) : rows(r), panels(p) {
 void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float* c, int64_t ldc,
                   bool load_c, Activation act, float alpha, std::vector<RowTables>& tables,
                   bool exact) {
-    const PanelSplit split(rows, gemm_rows_per_call(b.k), b.panels());
+    const PanelSplit split(rows, gemm_rows_per_call(b.k, b.n, exact), b.panels());
     if (tables.size() < static_cast<size_t>(pool_threads()))
         tables.resize(static_cast<size_t>(pool_threads()));
     for (RowTables& t : tables) t.reserve(static_cast<int>(std::min<int64_t>(split.step, rows)), 1);

@@ -1,12 +1,16 @@
-// 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016):
-// each 2x2 output tile comes from a 4x4 input tile through 16 element-wise products in a
-// transformed space, so the multiply-adds are 16/36 of the direct convolution's. Written here
-// because the wasm build has no XNNPACK; the products are 16 GEMMs (one per transformed
-// position, tiles x in_c times in_c x out_c) on the simd set's own GEMM, between vectorised
-// input and output transforms. Tiles go in blocks small enough that a block's transformed
-// input and products stay in L2. The backward pass is a stride-1 3x3 convolution too (the
-// kernel flipped, input and output channels swapped, padding 2 - pad), so it runs the same way
-// when its shape qualifies, else it is the GEMM convolution's.
+// 3x3 stride-1 convolutions by Winograd's minimal filtering (Lavin & Gray 2016), F(2x2, 3x3)
+// and F(4x4, 3x3): each m x m output tile comes from an (m+2) x (m+2) input tile through
+// (m+2)^2 element-wise products in a transformed space, so the multiply-adds are 16/36
+// (m = 2) or 36/144 (m = 4) of the direct convolution's. Written here because the wasm build has
+// no XNNPACK; the products are (m+2)^2 GEMMs (one per transformed position, tiles x in_c times
+// in_c x out_c) on the simd set's own GEMM, between vectorised input and output transforms.
+// Tiles go in blocks small enough that a block's transformed input and products stay in L2.
+// F(4x4) rounds about four times as coarsely as F(2x2) (its transforms hold 4, 5 and 8), still
+// within 1e-5 of the reference's relative L2 error; it runs where its larger tiles do not waste
+// the multiply-adds it saves (see winograd_tile). The backward pass is a stride-1 3x3
+// convolution too (the kernel flipped, input and output channels swapped, padding 2 - pad), so
+// it runs F(2x2) when its shape qualifies, else it is the GEMM convolution's: a gradient keeps
+// the finer rounding.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -20,9 +24,12 @@
 namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
 namespace {
 
-constexpr int kPositions = 16;  // 4x4 transformed positions
-
+// F(M x M, 3x3): M x M output tiles from kAlpha x kAlpha input tiles.
+template <int M>
 class WinogradConv final : public ConvKernel {
+    static constexpr int kAlpha = M + 2;
+    static constexpr int kPositions = kAlpha * kAlpha;
+
 public:
     // with_backward false: the inner backward convolution, whose weights (a temporary) are
     // transformed at once. Otherwise each path packs its weights when first used, from the
@@ -33,8 +40,8 @@ public:
         const int co_n = d.out_c;
         bias_.assign(static_cast<size_t>(co_n), 0.f);
         if (bias) std::copy(bias, bias + co_n, bias_.begin());
-        tiles_h_ = (d.out_h + 1) / 2;
-        tiles_w_ = (d.out_w + 1) / 2;
+        tiles_h_ = (d.out_h + M - 1) / M;
+        tiles_w_ = (d.out_w + M - 1) / M;
         // Tiles per block: the block's transformed input (16 x tiles x in_c) and products
         // (16 x tiles x out_c) within about 256 KB, a whole number of GEMM row blocks.
         const int64_t per_tile = int64_t{kPositions} * (d.in_c + co_n);
@@ -48,34 +55,42 @@ public:
         bias_src_ = bias;
         ConvDesc bd;
         backward_winograd_ = flipped_transpose(d, nullptr, bd, nullptr) && winograd_applies(bd);
+        static_assert(M == 2 || M == 4);
     }
 
-    // U = G g G^T per (ci, co), with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], packed per
-    // transformed position.
+    // U = G g G^T per (ci, co), packed per transformed position; G is kAlpha x 3:
+    //   F(2x2): [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+    //   F(4x4): [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+    // (in double, rounded once).
     void transform(const float* w) {
+        static constexpr double kG2[4][3] = {
+            {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+        static constexpr double kG4[6][3] = {{0.25, 0, 0},
+                                             {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                             {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                             {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                             {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                             {0, 0, 1}};
+        const auto& g_mat = [](int i, int k) { return M == 2 ? kG2[i][k] : kG4[i][k]; };
         const ConvDesc& d = d_;
         const int ci_n = d.in_c, co_n = d.out_c;
         AlignedFloats u(static_cast<size_t>(kPositions) * ci_n * co_n);
         for (int ci = 0; ci < ci_n; ++ci)
             for (int co = 0; co < co_n; ++co) {
-                double g[3][3], gg[4][3];
+                double g[3][3], gg[kAlpha][3];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx)
                         g[ky][kx] =
                             w[((static_cast<int64_t>(ky) * 3 + kx) * ci_n + ci) * co_n + co];
-                for (int kx = 0; kx < 3; ++kx) {
-                    gg[0][kx] = g[0][kx];
-                    gg[1][kx] = 0.5 * (g[0][kx] + g[1][kx] + g[2][kx]);
-                    gg[2][kx] = 0.5 * (g[0][kx] - g[1][kx] + g[2][kx]);
-                    gg[3][kx] = g[2][kx];
-                }
-                for (int i = 0; i < 4; ++i) {
-                    const double a = gg[i][0], b = gg[i][1], c = gg[i][2];
-                    const double row[4] = {a, 0.5 * (a + b + c), 0.5 * (a - b + c), c};
-                    for (int j = 0; j < 4; ++j)
-                        u[((static_cast<size_t>(i) * 4 + j) * ci_n + ci) * co_n + co] =
-                            static_cast<float>(row[j]);
-                }
+                for (int i = 0; i < kAlpha; ++i)
+                    for (int kx = 0; kx < 3; ++kx)
+                        gg[i][kx] = g_mat(i, 0) * g[0][kx] + g_mat(i, 1) * g[1][kx] +
+                                    g_mat(i, 2) * g[2][kx];
+                for (int i = 0; i < kAlpha; ++i)
+                    for (int j = 0; j < kAlpha; ++j)
+                        u[((static_cast<size_t>(i) * kAlpha + j) * ci_n + ci) * co_n + co] =
+                            static_cast<float>(g_mat(j, 0) * gg[i][0] + g_mat(j, 1) * gg[i][1] +
+                                               g_mat(j, 2) * gg[i][2]);
             }
         u_.resize(kPositions);
         for (int p = 0; p < kPositions; ++p)
@@ -132,6 +147,16 @@ public:
         if (!w_) return forward(in, out, batch);
         gemm_conv().forward(in, out, batch);
     }
+    // F(4x4) rounds several times as coarsely as float32 sums: a gradient's pass runs F(2x2),
+    // whose transformed weights it packs on first use.
+    void forward_float_tape(const float* in, float* out, int batch) override {
+        if constexpr (M == 2) {
+            forward(in, out, batch);
+        } else {
+            if (!fine_) fine_ = std::make_unique<WinogradConv<2>>(d_, w_, bias_src_);
+            fine_->forward(in, out, batch);
+        }
+    }
 
     void backward_input(const float* grad_pre, float* grad_in, int batch,
                         bool accumulate) override {
@@ -142,7 +167,7 @@ public:
             ConvDesc bd;
             AlignedFloats bw;
             flipped_transpose(d_, w_, bd, &bw);
-            backward_ = std::make_unique<WinogradConv>(bd, bw.data(), nullptr, false);
+            backward_ = std::make_unique<WinogradConv<2>>(bd, bw.data(), nullptr, false);
         }
         forward_into(*backward_, grad_pre, grad_in, batch,
                      int64_t{batch} * d_.in_h * d_.in_w * d_.in_c, accumulate, sum_);
@@ -154,18 +179,63 @@ private:
         std::vector<RowTables> tables;  // gemm_strided's, one per pool thread (nested: the first)
     };
 
-    // V = B^T d B for tile `tile` (d: its 4x4 input pixels, zero outside the image), with
-    // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; position p goes to row t of matrix p.
+    using T = Vec::T;
+
+    // r = B^T x over one line of a tile, with
+    //   F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+    //   F(4x4): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
+    //                  0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+    static void input_line(const T* x, T* r) {
+        using V = Vec;
+        if constexpr (M == 2) {
+            r[0] = V::sub(x[0], x[2]);
+            r[1] = V::add(x[1], x[2]);
+            r[2] = V::sub(x[2], x[1]);
+            r[3] = V::sub(x[1], x[3]);
+        } else {
+            const T four = V::splat(4.f), minus_five = V::splat(-5.f), two = V::splat(2.f);
+            const T x12 = V::add(x[1], x[2]), x34 = V::add(x[3], x[4]);
+            const T d12 = V::sub(x[1], x[2]), d43 = V::sub(x[4], x[3]);
+            const T d13 = V::sub(x[1], x[3]), d42 = V::sub(x[4], x[2]);
+            r[0] = V::fma(four, x[0], V::fma(minus_five, x[2], x[4]));
+            r[1] = V::sub(x34, V::mul(four, x12));
+            r[2] = V::fma(four, d12, d43);
+            r[3] = V::sub(d42, V::mul(two, d13));
+            r[4] = V::fma(two, d13, d42);
+            r[5] = V::fma(four, x[1], V::fma(minus_five, x[3], x[5]));
+        }
+    }
+
+    // y = A^T m over one line of a tile's products, with
+    //   F(2x2): A^T = [1 1 1 0; 0 1 -1 -1]
+    //   F(4x4): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+    static void output_line(const T* m, T* y) {
+        using V = Vec;
+        if constexpr (M == 2) {
+            y[0] = V::add(V::add(m[0], m[1]), m[2]);
+            y[1] = V::sub(V::sub(m[1], m[2]), m[3]);
+        } else {
+            const T s12 = V::add(m[1], m[2]), d12 = V::sub(m[1], m[2]);
+            const T s34 = V::add(m[3], m[4]), d34 = V::sub(m[3], m[4]);
+            y[0] = V::add(V::add(m[0], s12), s34);
+            y[1] = V::fma(V::splat(2.f), d34, d12);
+            y[2] = V::fma(V::splat(4.f), s34, s12);
+            y[3] = V::add(V::fma(V::splat(8.f), d34, d12), m[5]);
+        }
+    }
+
+    // V = B^T d B for tile `tile` (d: its kAlpha x kAlpha input pixels, zero outside the
+    // image); position p goes to row t of matrix p.
     void input_tile(const float* in, int64_t tile, float* v, int t) const {
         using V = Vec;
         constexpr int L = V::kLanes;
         const int per_image = tiles_h_ * tiles_w_;
         const int n = static_cast<int>(tile / per_image), r = static_cast<int>(tile % per_image);
-        const int y0 = (r / tiles_w_) * 2 - d_.pad_top, x0 = (r % tiles_w_) * 2 - d_.pad_left;
+        const int y0 = (r / tiles_w_) * M - d_.pad_top, x0 = (r % tiles_w_) * M - d_.pad_left;
         const float* image = in + static_cast<int64_t>(n) * d_.in_h * d_.in_w * d_.in_c;
-        const float* px[4][4];
-        for (int i = 0; i < 4; ++i)
-            for (int j = 0; j < 4; ++j) {
+        const float* px[kAlpha][kAlpha];
+        for (int i = 0; i < kAlpha; ++i)
+            for (int j = 0; j < kAlpha; ++j) {
                 const int y = y0 + i, x = x0 + j;
                 px[i][j] = y >= 0 && y < d_.in_h && x >= 0 && x < d_.in_w
                                ? image + (static_cast<int64_t>(y) * d_.in_w + x) * d_.in_c
@@ -174,64 +244,61 @@ private:
         const int64_t stride = static_cast<int64_t>(block_) * d_.in_c;
         float* dst = v + static_cast<int64_t>(t) * d_.in_c;
         for (int c = 0; c < d_.in_c; c += L) {
-            V::T x[4][4], tr[4][4];
-            for (int i = 0; i < 4; ++i)
-                for (int j = 0; j < 4; ++j) x[i][j] = px[i][j] ? V::load(px[i][j] + c) : V::zero();
-            for (int j = 0; j < 4; ++j) {
-                tr[0][j] = V::sub(x[0][j], x[2][j]);
-                tr[1][j] = V::add(x[1][j], x[2][j]);
-                tr[2][j] = V::sub(x[2][j], x[1][j]);
-                tr[3][j] = V::sub(x[1][j], x[3][j]);
+            // Columns first (tr[.][j] = B^T x[.][j], kept transposed), then each row.
+            T tr[kAlpha][kAlpha];
+            for (int j = 0; j < kAlpha; ++j) {
+                T col[kAlpha];
+                for (int i = 0; i < kAlpha; ++i)
+                    col[i] = px[i][j] ? V::load(px[i][j] + c) : V::zero();
+                input_line(col, tr[j]);
             }
-            for (int i = 0; i < 4; ++i) {
-                float* row = dst + static_cast<int64_t>(i) * 4 * stride + c;
-                V::store(row, V::sub(tr[i][0], tr[i][2]));
-                V::store(row + stride, V::add(tr[i][1], tr[i][2]));
-                V::store(row + 2 * stride, V::sub(tr[i][2], tr[i][1]));
-                V::store(row + 3 * stride, V::sub(tr[i][1], tr[i][3]));
+            for (int i = 0; i < kAlpha; ++i) {
+                T row[kAlpha], out[kAlpha];
+                for (int j = 0; j < kAlpha; ++j) row[j] = tr[j][i];
+                input_line(row, out);
+                float* dst_row = dst + static_cast<int64_t>(i) * kAlpha * stride + c;
+                for (int j = 0; j < kAlpha; ++j) V::store(dst_row + j * stride, out[j]);
             }
         }
     }
 
-    // Y = A^T M A + bias, A^T = [1 1 1 0; 0 1 -1 -1], then the activation; rows and columns past
-    // the output's edge are dropped.
+    // Y = A^T M A + bias, then the activation; rows and columns past the output's edge are
+    // dropped.
     void output_tile(const float* m, int t, int64_t tile, float* out) const {
         using V = Vec;
         constexpr int L = V::kLanes;
         const int per_image = tiles_h_ * tiles_w_;
         const int n = static_cast<int>(tile / per_image), r = static_cast<int>(tile % per_image);
-        const int oy = (r / tiles_w_) * 2, ox = (r % tiles_w_) * 2;
+        const int oy = (r / tiles_w_) * M, ox = (r % tiles_w_) * M;
         const int64_t stride = static_cast<int64_t>(block_) * d_.out_c;
         const float* src = m + static_cast<int64_t>(t) * d_.out_c;
         float* image = out + static_cast<int64_t>(n) * d_.out_h * d_.out_w * d_.out_c;
-        const bool y1 = oy + 1 < d_.out_h, x1 = ox + 1 < d_.out_w;
+        const int rows = std::min(M, d_.out_h - oy), cols = std::min(M, d_.out_w - ox);
         const bool relu = d_.activation == Activation::kRelu || d_.activation == Activation::kRelu6;
-        const V::T zero = V::zero(), six = V::splat(6.f);
+        const T zero = V::zero(), six = V::splat(6.f);
         for (int c = 0; c < d_.out_c; c += L) {
-            V::T s[4][2];
-            for (int i = 0; i < 4; ++i) {
-                const float* row = src + static_cast<int64_t>(i) * 4 * stride + c;
-                const V::T m0 = V::load(row), m1 = V::load(row + stride),
-                           m2 = V::load(row + 2 * stride), m3 = V::load(row + 3 * stride);
-                s[i][0] = V::add(V::add(m0, m1), m2);
-                s[i][1] = V::sub(V::sub(m1, m2), m3);
+            // Rows first (s[i] = the row of products times A, kept transposed), then columns.
+            T s[M][kAlpha];
+            for (int i = 0; i < kAlpha; ++i) {
+                const float* row = src + static_cast<int64_t>(i) * kAlpha * stride + c;
+                T line[kAlpha], y[M];
+                for (int j = 0; j < kAlpha; ++j) line[j] = V::load(row + j * stride);
+                output_line(line, y);
+                for (int j = 0; j < M; ++j) s[j][i] = y[j];
             }
-            const V::T b = V::load(bias_.data() + c);
-            V::T y[2][2];
-            for (int j = 0; j < 2; ++j) {
-                y[0][j] = V::add(V::add(V::add(s[0][j], s[1][j]), s[2][j]), b);
-                y[1][j] = V::add(V::sub(V::sub(s[1][j], s[2][j]), s[3][j]), b);
-            }
-            for (int i = 0; i < 2; ++i)
-                for (int j = 0; j < 2; ++j) {
-                    if ((i && !y1) || (j && !x1)) continue;
-                    V::T v = y[i][j];
+            const T b = V::load(bias_.data() + c);
+            for (int j = 0; j < cols; ++j) {
+                T y[M];
+                output_line(s[j], y);
+                for (int i = 0; i < rows; ++i) {
+                    T v = V::add(y[i], b);
                     if (relu) v = V::max(v, zero);
                     if (d_.activation == Activation::kRelu6) v = V::min(v, six);
                     V::store(
                         image + ((static_cast<int64_t>(oy) + i) * d_.out_w + ox + j) * d_.out_c + c,
                         v);
                 }
+            }
         }
     }
 
@@ -241,9 +308,10 @@ private:
     bool backward_winograd_ = false;  // the backward pass is a Winograd convolution (backward_)
     std::unique_ptr<ConvKernel>
         gemm_conv_;  // forward_tape, and the backward pass when backward_ does not apply
-    std::unique_ptr<WinogradConv> backward_;  // the backward pass as a Winograd convolution
-    AlignedFloats sum_;                       // backward with accumulate
-    std::vector<PackedB> u_;                  // per position: transformed weights [in_c][out_c]
+    std::unique_ptr<WinogradConv<2>> backward_;  // the backward pass as a Winograd convolution
+    std::unique_ptr<WinogradConv<2>> fine_;      // F(4x4)'s float tape pass
+    AlignedFloats sum_;                          // backward with accumulate
+    std::vector<PackedB> u_;                     // per position: transformed weights [in_c][out_c]
     AlignedFloats bias_;
     int tiles_h_ = 0, tiles_w_ = 0, block_ = 0;
 };
@@ -265,10 +333,22 @@ bool winograd_applies(const ConvDesc& d) {
            d.in_c % L == 0 && d.out_c % L == 0 && act && !weight_bound;
 }
 
+int winograd_tile(const ConvDesc& d) {
+    // F(4x4) when its products (36 per 4x4 tile, tiles past the edge included) are at most 3/4
+    // of F(2x2)'s (16 per 2x2 tile): a 56x56 or 28x28 image, not 14x14, whose 4x4 tiles cover
+    // 16x16. Its transformed weights are 36/16 of F(2x2)'s, so the same weight-bound rule holds.
+    const int64_t tiles2 = int64_t{(d.out_h + 1) / 2} * ((d.out_w + 1) / 2);
+    const int64_t tiles4 = int64_t{(d.out_h + 3) / 4} * ((d.out_w + 3) / 4);
+    const int64_t transformed_bytes = int64_t{36} * d.in_c * d.out_c * 4;
+    const bool weight_bound = tiles4 < 32 && transformed_bytes > (1 << 20);
+    return !weight_bound && tiles4 * 36 * 4 <= tiles2 * 16 * 3 ? 4 : 2;
+}
+
 std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights,
                                                const float* bias) {
     CNNLENS_ASSERT(winograd_applies(d));
-    return std::make_unique<WinogradConv>(d, weights, bias);
+    if (winograd_tile(d) == 4) return std::make_unique<WinogradConv<4>>(d, weights, bias);
+    return std::make_unique<WinogradConv<2>>(d, weights, bias);
 }
 
 }  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET

@@ -508,6 +508,10 @@ public:
         park_workers_before_our_kernel();
         k_->forward_uniform(in, out, batch);
     }
+    void forward_float_tape(const float* in, float* out, int batch) override {
+        park_workers_before_our_kernel();
+        k_->forward_float_tape(in, out, batch);
+    }
     void backward_input(const float* gp, float* gin, int batch, bool accumulate) override {
         park_workers_before_our_kernel();
         k_->backward_input(gp, gin, batch, accumulate);
