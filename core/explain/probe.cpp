@@ -41,9 +41,16 @@ int batch_that_fits(const Graph& g, int max_batch) {
 }
 
 int cache_chunk(const Graph& g, int max_batch) {
-    constexpr int64_t kChunkBytes = 512 * 1024;
+    constexpr int64_t kChunkBytes = 512 * 1024, kLargeChunkBytes = 8 << 20;
     const int64_t peak = std::max<int64_t>(g.peak_node_bytes_per_image(), 1);
-    return static_cast<int>(std::clamp<int64_t>(kChunkBytes / peak, 1, std::max(max_batch, 1)));
+    if (kChunkBytes / peak >= 1)
+        return static_cast<int>(std::min<int64_t>(kChunkBytes / peak, std::max(max_batch, 1)));
+    int64_t activations = 1;  // the largest node that is no constant (weights are read once)
+    for (int i = 0; i < g.size(); ++i)
+        if (g.node(i).op != OpType::kConst)
+            activations = std::max(activations, g.node(i).shape.elements() * int64_t{4});
+    const int64_t chunk = kLargeChunkBytes / activations;
+    return static_cast<int>(std::clamp<int64_t>(chunk, 1, std::max(max_batch, 1)));
 }
 
 std::vector<LrpRule> lrp_rules(const Graph& g, const LrpComposite& c) {

@@ -91,10 +91,16 @@ std::vector<ConvDesc> conv_cases() {
         // output: partial tiles at the edges), asymmetric pads with ReLU6 over several tile
         // blocks, and a 14x14 output (two columns of its last tiles past the edge).
         // F(2x2, 3x3), where 4x4 tiles would waste what they save: a 5x5 output.
+        // By batch (winograd_tile), in the shapes of resnet's late layers with fewer channels:
+        // 14x14 x 96 runs F(2x2) at batch 1 (16 tiles of 4x4 would read 1.3 MB of transformed
+        // weights) and F(4x4) at batch 3; 7x7 x 192 the GEMM at batch 1, F(2x2) at batch 3
+        // (forward and backward alike).
         {31, 31, 32, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, Activation::kRelu},
         {33, 30, 16, 24, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1, 1, Activation::kRelu6},
         {14, 14, 32, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kNone},
         {5, 5, 32, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kRelu},
+        {14, 14, 96, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kRelu},
+        {7, 7, 192, 192, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, Activation::kNone},
     };
     for (const E& e : es) {
         ConvDesc d;

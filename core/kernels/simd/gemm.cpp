@@ -323,9 +323,10 @@ void gemm(const GemmCall& g) {
 }
 
 int gemm_rows_per_call(int64_t k, int64_t n, bool exact) {
-    const int64_t row_bytes =
-        (exact ? std::max<int64_t>(k, 1) : std::min<int64_t>(k, kPanelRows) + n) *
-        static_cast<int64_t>(sizeof(float));
+    const int64_t row_bytes = (exact ? std::max<int64_t>(k, 1)
+                                     : std::max<int64_t>(std::min<int64_t>(k, kPanelRows), 1) +
+                                           (k > kPanelRows ? n : 0)) *
+                              static_cast<int64_t>(sizeof(float));
     const int64_t rows = (exact ? kRowBlockBytes : kCallBytes) / row_bytes;
     return static_cast<int>(std::clamp<int64_t>(rows / kMR * kMR, kMR, 1024 / kMR * kMR));
 }

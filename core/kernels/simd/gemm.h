@@ -100,9 +100,9 @@ struct RowTables {
 
 // Rows per GEMM call of k x n weights. A call reads the whole of B once, so calls are as long
 // as the cache allows: the float path walks K in blocks, so a call's rows need only their
-// K-block slice of A and their C rows in L2 (a layer of few pixels and large weights, resnet's
-// 7x7 x 512, then reads its weights once instead of once per few rows). The exact path sums
-// whole rows of K, so its A rows (rows x k floats) stay in L2.
+// K-block slice of A in L2, and their C rows when there are several K-blocks (a layer of few
+// pixels and large weights, resnet's 7x7 x 512, then reads its weights once instead of once per
+// few rows). The exact path sums whole rows of K, so its A rows (rows x k floats) stay in L2.
 int gemm_rows_per_call(int64_t k, int64_t n, bool exact);
 // `step` (rows per call), made small enough that `rows` split into at least one call per pool
 // thread (a multiple of kMR).

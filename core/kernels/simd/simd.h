@@ -61,10 +61,11 @@ std::unique_ptr<ConvKernel> make_gemm_conv(const ConvDesc& d, const float* weigh
 std::unique_ptr<ConvKernel> make_depthwise_conv(const ConvDesc& d, const float* weights,
                                                 const float* bias);
 // 3x3 stride-1 dense convolutions with channels in whole vectors (at least 16 in) and a ReLU or
-// no activation: Winograd F(2x2, 3x3) or F(4x4, 3x3) forward (winograd.cpp), whose output
-// tile is winograd_tile(d) (2 or 4) on a side.
+// no activation: per pass, Winograd F(2x2, 3x3) or F(4x4, 3x3), or the GEMM convolution
+// (winograd.cpp). winograd_tile(d, batch) is the output tile a pass of `batch` images runs (2
+// or 4 on a side), 0 for the GEMM.
 bool winograd_applies(const ConvDesc& d);
-int winograd_tile(const ConvDesc& d);
+int winograd_tile(const ConvDesc& d, int batch);
 std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights,
                                                const float* bias);
 std::unique_ptr<PoolKernel> make_pool(const PoolDesc& d);

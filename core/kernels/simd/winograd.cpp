@@ -4,13 +4,16 @@
 // (m = 2) or 36/144 (m = 4) of the direct convolution's. Written here because the wasm build has
 // no XNNPACK; the products are (m+2)^2 GEMMs (one per transformed position, tiles x in_c times
 // in_c x out_c) on the simd set's own GEMM, between vectorised input and output transforms.
-// Tiles go in blocks small enough that a block's transformed input and products stay in L2.
+// Tiles go in blocks small enough that a block's transformed input and products stay in L2,
+// unless the transformed weights, read once per block, would then cost more.
 // F(4x4) rounds about four times as coarsely as F(2x2) (its transforms hold 4, 5 and 8), still
-// within 1e-5 of the reference's relative L2 error; it runs where its larger tiles do not waste
-// the multiply-adds it saves (see winograd_tile). The backward pass is a stride-1 3x3
-// convolution too (the kernel flipped, input and output channels swapped, padding 2 - pad), so
-// it runs F(2x2) when its shape qualifies, else it is the GEMM convolution's: a gradient keeps
-// the finer rounding.
+// within 1e-5 of the reference's relative L2 error. Which algorithm a pass runs depends on its
+// batch (winograd_tile): F(4x4) where its larger tiles do not waste the multiply-adds they save,
+// the plain GEMM convolution where a few tiles would read large transformed weights for little
+// gain (resnet's 7x7 x 512 layers at batch 1). The backward pass is a stride-1 3x3 convolution
+// too (the kernel flipped, input and output channels swapped, padding 2 - pad), so it runs
+// F(2x2) when its shape qualifies, else it is the GEMM convolution's: a gradient keeps the finer
+// rounding, as does a float32 tape's forward (forward_float_tape).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -31,31 +34,29 @@ class WinogradConv final : public ConvKernel {
     static constexpr int kPositions = kAlpha * kAlpha;
 
 public:
-    // with_backward false: the inner backward convolution, whose weights (a temporary) are
-    // transformed at once. Otherwise each path packs its weights when first used, from the
-    // caller's `w` and `bias`: a forward-only user never holds the tape's GEMM weights or the
-    // backward's, a gradient's user never the Winograd forward's.
-    WinogradConv(const ConvDesc& d, const float* w, const float* bias, bool with_backward = true)
-        : d_(d) {
+    // durable: `w` and `bias` outlive the kernel and are transformed on the first pass; else
+    // (the flipped weights of a backward pass, a temporary) at once.
+    WinogradConv(const ConvDesc& d, const float* w, const float* bias, bool durable) : d_(d) {
+        static_assert(M == 2 || M == 4);
         const int co_n = d.out_c;
         bias_.assign(static_cast<size_t>(co_n), 0.f);
         if (bias) std::copy(bias, bias + co_n, bias_.begin());
         tiles_h_ = (d.out_h + M - 1) / M;
         tiles_w_ = (d.out_w + M - 1) / M;
-        // Tiles per block: the block's transformed input (16 x tiles x in_c) and products
-        // (16 x tiles x out_c) within about 256 KB, a whole number of GEMM row blocks.
+        // Tiles per block: the block's transformed input (kPositions x tiles x in_c) and
+        // products (kPositions x tiles x out_c) within about 256 KB, a whole number of GEMM row
+        // blocks; more where the transformed weights, read once per block, would otherwise cost
+        // more than four times what the block's own data does (up to 4 MB of scratch).
         const int64_t per_tile = int64_t{kPositions} * (d.in_c + co_n);
-        block_ =
-            static_cast<int>(std::clamp<int64_t>((64 * 1024) / per_tile, kMR, 256) / kMR * kMR);
-        if (!with_backward) {
+        const int64_t weights = int64_t{kPositions} * d.in_c * co_n;
+        const int64_t tiles = std::max<int64_t>(64 * 1024 / per_tile, weights / (4 * per_tile));
+        block_ = static_cast<int>(
+            std::clamp<int64_t>(std::min<int64_t>(tiles, (1 << 20) / per_tile), kMR, 256) / kMR *
+            kMR);
+        if (durable)
+            w_ = w;
+        else
             transform(w);
-            return;
-        }
-        w_ = w;
-        bias_src_ = bias;
-        ConvDesc bd;
-        backward_winograd_ = flipped_transpose(d, nullptr, bd, nullptr) && winograd_applies(bd);
-        static_assert(M == 2 || M == 4);
     }
 
     // U = G g G^T per (ci, co), packed per transformed position; G is kAlpha x 3:
@@ -98,13 +99,6 @@ public:
                    u_[static_cast<size_t>(p)]);
     }
 
-    // The tape's forward (and the backward when it is no Winograd convolution) as a GEMM:
-    // Winograd's rounding depends on the output's place in its 2x2 tile.
-    ConvKernel& gemm_conv() {
-        if (!gemm_conv_) gemm_conv_ = make_gemm_conv(d_, w_, bias_src_, !backward_winograd_);
-        return *gemm_conv_;
-    }
-
     void forward(const float* in, float* out, int batch) override {
         if (u_.empty()) transform(w_);
         const int64_t tiles = int64_t{batch} * tiles_h_ * tiles_w_;
@@ -121,56 +115,26 @@ public:
             // largest), instead of one per layer and thread: with four threads those had held
             // 13 MiB for resnet50's backward.
             thread_local Scratch s;
-            const size_t nv = static_cast<size_t>(kPositions) * block_ * d_.in_c,
-                         nm = static_cast<size_t>(kPositions) * block_ * d_.out_c;
+            const size_t nv = static_cast<size_t>(kPositions) * block * d_.in_c,
+                         nm = static_cast<size_t>(kPositions) * block * d_.out_c;
             if (s.v.size() < nv) s.v.resize(nv);
             if (s.m.size() < nm) s.m.resize(nm);
             for (int64_t b = b0; b < b1; ++b) {
                 const int64_t first = b * block;
                 const int count = static_cast<int>(std::min<int64_t>(block, tiles - first));
-                for (int t = 0; t < count; ++t) input_tile(in, first + t, s.v.data(), t);
+                for (int t = 0; t < count; ++t) input_tile(in, first + t, s.v.data(), t, block);
                 for (int p = 0; p < kPositions; ++p)
                     gemm_strided(u_[static_cast<size_t>(p)], count,
-                                 s.v.data() + static_cast<int64_t>(p) * block_ * d_.in_c, d_.in_c,
-                                 s.m.data() + static_cast<int64_t>(p) * block_ * d_.out_c, d_.out_c,
+                                 s.v.data() + static_cast<int64_t>(p) * block * d_.in_c, d_.in_c,
+                                 s.m.data() + static_cast<int64_t>(p) * block * d_.out_c, d_.out_c,
                                  false, Activation::kNone, 0.f, s.tables);
-                for (int t = 0; t < count; ++t) output_tile(s.m.data(), t, first + t, out);
+                for (int t = 0; t < count; ++t) output_tile(s.m.data(), t, first + t, out, block);
             }
         });
     }
 
-    void forward_tape(const float* in, float* out, int batch) override {
-        if (!w_) return forward(in, out, batch);  // the inner backward convolution
-        gemm_conv().forward_tape(in, out, batch);
-    }
-    void forward_uniform(const float* in, float* out, int batch) override {
-        if (!w_) return forward(in, out, batch);
-        gemm_conv().forward(in, out, batch);
-    }
-    // F(4x4) rounds several times as coarsely as float32 sums: a gradient's pass runs F(2x2),
-    // whose transformed weights it packs on first use.
-    void forward_float_tape(const float* in, float* out, int batch) override {
-        if constexpr (M == 2) {
-            forward(in, out, batch);
-        } else {
-            if (!fine_) fine_ = std::make_unique<WinogradConv<2>>(d_, w_, bias_src_);
-            fine_->forward(in, out, batch);
-        }
-    }
-
-    void backward_input(const float* grad_pre, float* grad_in, int batch,
-                        bool accumulate) override {
-        CNNLENS_ASSERT(w_);  // the inner backward convolution has no backward
-        if (!backward_winograd_)
-            return gemm_conv().backward_input(grad_pre, grad_in, batch, accumulate);
-        if (!backward_) {
-            ConvDesc bd;
-            AlignedFloats bw;
-            flipped_transpose(d_, w_, bd, &bw);
-            backward_ = std::make_unique<WinogradConv<2>>(bd, bw.data(), nullptr, false);
-        }
-        forward_into(*backward_, grad_pre, grad_in, batch,
-                     int64_t{batch} * d_.in_h * d_.in_w * d_.in_c, accumulate, sum_);
+    void backward_input(const float*, float*, int, bool) override {
+        CNNLENS_ASSERT(false && "a Winograd convolution is a forward pass; see Conv3x3");
     }
 
 private:
@@ -226,7 +190,7 @@ private:
 
     // V = B^T d B for tile `tile` (d: its kAlpha x kAlpha input pixels, zero outside the
     // image); position p goes to row t of matrix p.
-    void input_tile(const float* in, int64_t tile, float* v, int t) const {
+    void input_tile(const float* in, int64_t tile, float* v, int t, int block) const {
         using V = Vec;
         constexpr int L = V::kLanes;
         const int per_image = tiles_h_ * tiles_w_;
@@ -241,7 +205,7 @@ private:
                                ? image + (static_cast<int64_t>(y) * d_.in_w + x) * d_.in_c
                                : nullptr;
             }
-        const int64_t stride = static_cast<int64_t>(block_) * d_.in_c;
+        const int64_t stride = static_cast<int64_t>(block) * d_.in_c;
         float* dst = v + static_cast<int64_t>(t) * d_.in_c;
         for (int c = 0; c < d_.in_c; c += L) {
             // Columns first (tr[.][j] = B^T x[.][j], kept transposed), then each row.
@@ -264,13 +228,13 @@ private:
 
     // Y = A^T M A + bias, then the activation; rows and columns past the output's edge are
     // dropped.
-    void output_tile(const float* m, int t, int64_t tile, float* out) const {
+    void output_tile(const float* m, int t, int64_t tile, float* out, int block) const {
         using V = Vec;
         constexpr int L = V::kLanes;
         const int per_image = tiles_h_ * tiles_w_;
         const int n = static_cast<int>(tile / per_image), r = static_cast<int>(tile % per_image);
         const int oy = (r / tiles_w_) * M, ox = (r % tiles_w_) * M;
-        const int64_t stride = static_cast<int64_t>(block_) * d_.out_c;
+        const int64_t stride = static_cast<int64_t>(block) * d_.out_c;
         const float* src = m + static_cast<int64_t>(t) * d_.out_c;
         float* image = out + static_cast<int64_t>(n) * d_.out_h * d_.out_w * d_.out_c;
         const int rows = std::min(M, d_.out_h - oy), cols = std::min(M, d_.out_w - ox);
@@ -303,17 +267,81 @@ private:
     }
 
     ConvDesc d_;
-    const float* w_ = nullptr;  // the caller's weights and bias (null: the inner convolution)
-    const float* bias_src_ = nullptr;
-    bool backward_winograd_ = false;  // the backward pass is a Winograd convolution (backward_)
-    std::unique_ptr<ConvKernel>
-        gemm_conv_;  // forward_tape, and the backward pass when backward_ does not apply
-    std::unique_ptr<WinogradConv<2>> backward_;  // the backward pass as a Winograd convolution
-    std::unique_ptr<WinogradConv<2>> fine_;      // F(4x4)'s float tape pass
-    AlignedFloats sum_;                          // backward with accumulate
-    std::vector<PackedB> u_;                     // per position: transformed weights [in_c][out_c]
+    const float* w_ = nullptr;  // the caller's weights until transformed (durable)
+    std::vector<PackedB> u_;    // per position: transformed weights [in_c][out_c]
     AlignedFloats bias_;
     int tiles_h_ = 0, tiles_w_ = 0, block_ = 0;
+};
+
+// A 3x3 stride-1 convolution that winograd_applies to: each pass runs what its batch pays for
+// (winograd_tile). Every path is made when first used, from the caller's weights: a
+// forward-only user never holds the tape's GEMM weights or the backward's, a gradient's user
+// never the F(4x4) forward's.
+class Conv3x3 final : public ConvKernel {
+public:
+    Conv3x3(const ConvDesc& d, const float* w, const float* bias) : d_(d), w_(w), bias_(bias) {
+        flippable_ = flipped_transpose(d, nullptr, bd_, nullptr) && winograd_applies(bd_);
+    }
+
+    void forward(const float* in, float* out, int batch) override {
+        switch (winograd_tile(d_, batch)) {
+            case 4:
+                return f4().forward(in, out, batch);
+            case 2:
+                return f2().forward(in, out, batch);
+            default:
+                return gemm().forward(in, out, batch);
+        }
+    }
+    // The tape's passes as a GEMM: Winograd's rounding depends on the output's place in its tile.
+    void forward_tape(const float* in, float* out, int batch) override {
+        gemm().forward_tape(in, out, batch);
+    }
+    void forward_uniform(const float* in, float* out, int batch) override {
+        gemm().forward(in, out, batch);
+    }
+    // F(4x4) rounds several times as coarsely as float32 sums: a gradient's pass runs F(2x2).
+    void forward_float_tape(const float* in, float* out, int batch) override {
+        if (winograd_tile(d_, batch) == 0) return gemm().forward(in, out, batch);
+        f2().forward(in, out, batch);
+    }
+
+    void backward_input(const float* grad_pre, float* grad_in, int batch,
+                        bool accumulate) override {
+        if (!flippable_ || winograd_tile(bd_, batch) == 0)
+            return gemm().backward_input(grad_pre, grad_in, batch, accumulate);
+        if (!backward_) {
+            ConvDesc bd;
+            AlignedFloats bw;
+            flipped_transpose(d_, w_, bd, &bw);
+            backward_ = std::make_unique<WinogradConv<2>>(bd, bw.data(), nullptr, false);
+        }
+        forward_into(*backward_, grad_pre, grad_in, batch,
+                     int64_t{batch} * d_.in_h * d_.in_w * d_.in_c, accumulate, sum_);
+    }
+
+private:
+    ConvKernel& gemm() {
+        if (!gemm_) gemm_ = make_gemm_conv(d_, w_, bias_, true);
+        return *gemm_;
+    }
+    WinogradConv<2>& f2() {
+        if (!f2_) f2_ = std::make_unique<WinogradConv<2>>(d_, w_, bias_, true);
+        return *f2_;
+    }
+    WinogradConv<4>& f4() {
+        if (!f4_) f4_ = std::make_unique<WinogradConv<4>>(d_, w_, bias_, true);
+        return *f4_;
+    }
+
+    ConvDesc d_, bd_;
+    const float* w_;  // the caller's weights and bias
+    const float* bias_;
+    bool flippable_ = false;  // the backward pass is a convolution Winograd applies to (bd_)
+    std::unique_ptr<ConvKernel> gemm_;
+    std::unique_ptr<WinogradConv<2>> f2_, backward_;
+    std::unique_ptr<WinogradConv<4>> f4_;
+    AlignedFloats sum_;  // backward with accumulate
 };
 
 }  // namespace
@@ -322,33 +350,30 @@ bool winograd_applies(const ConvDesc& d) {
     constexpr int L = Vec::kLanes;
     const bool act = d.activation == Activation::kNone || d.activation == Activation::kRelu ||
                      d.activation == Activation::kRelu6;
-    // A small image with many channels (resnet's 7x7 x 512 layers) is bound by reading the
-    // weights, not by multiply-adds: the transformed weights are 16/9 of the GEMM's, read once
-    // per block of tiles, while the GEMM reads its own once and splits them over threads.
-    const int64_t tiles = int64_t{(d.out_h + 1) / 2} * ((d.out_w + 1) / 2);
-    const int64_t transformed_bytes = int64_t{16} * d.in_c * d.out_c * 4;
-    const bool weight_bound = tiles < 32 && transformed_bytes > (1 << 20);
     return d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 &&
            d.dilation_h == 1 && d.dilation_w == 1 && d.groups == 1 && d.in_c >= 16 &&
-           d.in_c % L == 0 && d.out_c % L == 0 && act && !weight_bound;
+           d.in_c % L == 0 && d.out_c % L == 0 && act;
 }
 
-int winograd_tile(const ConvDesc& d) {
+int winograd_tile(const ConvDesc& d, int batch) {
+    const int64_t tiles2 = int64_t{batch} * ((d.out_h + 1) / 2) * ((d.out_w + 1) / 2);
+    const int64_t tiles4 = int64_t{batch} * ((d.out_h + 3) / 4) * ((d.out_w + 3) / 4);
+    // A few tiles with many channels (resnet's 7x7 x 512 layers at batch 1) are bound by
+    // reading the transformed weights, 16/9 (F(2x2)) or 36/9 (F(4x4)) of the GEMM's, not by
+    // multiply-adds: the GEMM reads its own once and splits them over threads.
+    const auto weight_bound = [&](int64_t tiles, int positions) {
+        return tiles < 32 && int64_t{positions} * d.in_c * d.out_c * 4 > (1 << 20);
+    };
     // F(4x4) when its products (36 per 4x4 tile, tiles past the edge included) are at most 3/4
-    // of F(2x2)'s (16 per 2x2 tile): a 56x56 or 28x28 image, not 14x14, whose 4x4 tiles cover
-    // 16x16. Its transformed weights are 36/16 of F(2x2)'s, so the same weight-bound rule holds.
-    const int64_t tiles2 = int64_t{(d.out_h + 1) / 2} * ((d.out_w + 1) / 2);
-    const int64_t tiles4 = int64_t{(d.out_h + 3) / 4} * ((d.out_w + 3) / 4);
-    const int64_t transformed_bytes = int64_t{36} * d.in_c * d.out_c * 4;
-    const bool weight_bound = tiles4 < 32 && transformed_bytes > (1 << 20);
-    return !weight_bound && tiles4 * 36 * 4 <= tiles2 * 16 * 3 ? 4 : 2;
+    // of F(2x2)'s (16 per 2x2 tile): a 56x56 or 28x28 image, or 14x14 from batch 2 on.
+    if (!weight_bound(tiles4, 36) && tiles4 * 36 * 4 <= tiles2 * 16 * 3) return 4;
+    return weight_bound(tiles2, 16) ? 0 : 2;
 }
 
 std::unique_ptr<ConvKernel> make_winograd_conv(const ConvDesc& d, const float* weights,
                                                const float* bias) {
     CNNLENS_ASSERT(winograd_applies(d));
-    if (winograd_tile(d) == 4) return std::make_unique<WinogradConv<4>>(d, weights, bias);
-    return std::make_unique<WinogradConv<2>>(d, weights, bias);
+    return std::make_unique<Conv3x3>(d, weights, bias);
 }
 
 }  // namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET
