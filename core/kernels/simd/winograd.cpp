@@ -103,13 +103,13 @@ public:
         if (u_.empty()) transform(w_);
         const int64_t tiles = int64_t{batch} * tiles_h_ * tiles_w_;
         // Blocks of at most block_ tiles, as many as a multiple of the threads so they share the
-        // work evenly (one image's 256 tiles in 7 blocks had gone 4 to 3 on two threads).
+        // work evenly (one image's 256 tiles in 7 blocks had gone 4 to 3 on two threads), of
+        // nearly equal sizes: a last block of one tile would run its GEMMs one row at a time, at
+        // the latency of one multiply-add chain (49 tiles in blocks of 8 had left one).
         int64_t blocks = (tiles + block_ - 1) / block_;
         const int pool = in_parallel_region() ? 1 : pool_threads();
-        blocks = (blocks + pool - 1) / pool * pool;
-        const int block = static_cast<int>(std::clamp<int64_t>(
-            ((tiles + blocks - 1) / blocks + kMR - 1) / kMR * kMR, kMR, block_));
-        blocks = (tiles + block - 1) / block;
+        blocks = std::min(tiles, (blocks + pool - 1) / pool * pool);
+        const int block = static_cast<int>((tiles + blocks - 1) / blocks);
         parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int) {
             // One scratch per thread that every Winograd convolution shares (grown to the
             // largest), instead of one per layer and thread: with four threads those had held
@@ -120,8 +120,8 @@ public:
             if (s.v.size() < nv) s.v.resize(nv);
             if (s.m.size() < nm) s.m.resize(nm);
             for (int64_t b = b0; b < b1; ++b) {
-                const int64_t first = b * block;
-                const int count = static_cast<int>(std::min<int64_t>(block, tiles - first));
+                const int64_t first = b * tiles / blocks;
+                const int count = static_cast<int>((b + 1) * tiles / blocks - first);
                 for (int t = 0; t < count; ++t) input_tile(in, first + t, s.v.data(), t, block);
                 for (int p = 0; p < kPositions; ++p)
                     gemm_strided(u_[static_cast<size_t>(p)], count,
