@@ -110,6 +110,7 @@ public:
             for (int64_t i = i0; i < i1; ++i) {
                 const int64_t r0 = split.chunk(i) * step;
                 const int n = static_cast<int>(std::min<int64_t>(step, rows - r0));
+                const int mr = block_rows(n);
                 for (int r = 0; r < n; ++r) {
                     const int64_t row = r0 + r;
                     const float* image = in + row / pixels_ * in_image_;
@@ -119,16 +120,17 @@ public:
                         float* col =
                             cols_[static_cast<size_t>(thread)].data() + static_cast<int64_t>(r) * k;
                         im2col_row(image, off, col);
-                        tables.a_at(r, 0, 1) = col;
+                        tables.a_at(r, 0, 1, mr) = col;
                         continue;
                     }
                     for (int t = 0; t < taps_; ++t)
-                        tables.a_at(r, t, taps_) = off[t] >= 0 ? image + off[t] : zeros_.data();
+                        tables.a_at(r, t, taps_, mr) = off[t] >= 0 ? image + off[t] : zeros_.data();
                 }
                 for (int g = 0; g < d_.groups; ++g) {
                     GemmCall call;
                     call.b = &weights[static_cast<size_t>(g)];
                     call.rows = n;
+                    call.mr = mr;
                     call.taps = im2col_ ? 1 : taps_;
                     call.kc = im2col_ ? k : cpg_;
                     call.a = tables.a.data();
@@ -184,9 +186,10 @@ public:
             float* junk = junk_.data() + static_cast<int64_t>(thread) * d_.in_c;
             for (int64_t r0 = first; r0 < last; r0 += step) {
                 const int n = static_cast<int>(std::min<int64_t>(step, last - r0));
+                const int mr = block_rows(n);
                 for (int r = 0; r < n; ++r) {
                     const int64_t row = r0 + r;
-                    tables.a_at(r, 0, 1) = gp + row * d_.out_c;
+                    tables.a_at(r, 0, 1, mr) = gp + row * d_.out_c;
                     if (in_place) {
                         const int32_t off = offsets_[row % pixels_];
                         tables.c[r] = off >= 0 ? gin + row / pixels_ * in_image_ + off : junk;
@@ -198,6 +201,7 @@ public:
                     GemmCall call;
                     call.b = &bwd_[g];
                     call.rows = n;
+                    call.mr = mr;
                     call.kc = opg_;
                     call.a = tables.a.data();
                     call.a_off = g * opg_;

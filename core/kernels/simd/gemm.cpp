@@ -267,6 +267,7 @@ std::vector<PackedB>& tape_weights(int groups) {
 void gemm(const GemmCall& g) {
     const PackedB& b = *g.b;
     CNNLENS_ASSERT(static_cast<int64_t>(g.taps) * g.kc == b.k);
+    CNNLENS_ASSERT(g.mr >= 1 && g.mr <= kMR);
     if (g.rows <= 0 || b.n <= 0) return;
     const int last_panel = g.panel_end < 0 ? b.panels() : std::min(g.panel_end, b.panels());
     if (g.exact) {
@@ -286,10 +287,12 @@ void gemm(const GemmCall& g) {
             p.bias = !g.load_c && !b.bias.empty() ? b.bias.data() + j * b.width : nullptr;
             // Sub-blocks of kExactMR rows of a kMR block (whose row pointers stay grouped as
             // gemm expects): a row's W doubles take 2 * NV registers.
-            for (int r0 = 0; r0 < g.rows; r0 += kExactMR) {
-                p.a = g.a + static_cast<int64_t>(r0 / kMR) * g.taps * kMR + r0 % kMR;
+            for (int r0 = 0; r0 < g.rows;) {
+                const int n = std::min({kExactMR, g.rows - r0, g.mr - r0 % g.mr});
+                p.a = g.a + static_cast<int64_t>(r0 / g.mr) * g.taps * kMR + r0 % g.mr;
                 p.c = g.c + r0;
-                exact_fn[std::min({kExactMR, g.rows - r0, kMR - r0 % kMR}) - 1](p);
+                exact_fn[n - 1](p);
+                r0 += n;
             }
         }
         return;
@@ -313,10 +316,10 @@ void gemm(const GemmCall& g) {
             p.c_off = g.c_off + j * b.width;
             p.nr = std::min(b.width, b.n - j * b.width);
             p.bias = first && !g.load_c && !b.bias.empty() ? b.bias.data() + j * b.width : nullptr;
-            for (int r0 = 0; r0 < g.rows; r0 += kMR) {
-                p.a = g.a + static_cast<int64_t>(r0 / kMR) * g.taps * kMR + blk.t0 * kMR;
+            for (int r0 = 0; r0 < g.rows; r0 += g.mr) {
+                p.a = g.a + static_cast<int64_t>(r0 / g.mr) * g.taps * kMR + blk.t0 * kMR;
                 p.c = g.c + r0;
-                micro_fn[std::min(kMR, g.rows - r0) - 1](p);
+                micro_fn[std::min(g.mr, g.rows - r0) - 1](p);
             }
         }
     }
@@ -365,13 +368,15 @@ void gemm_strided(const PackedB& b, int rows, const float* a, int64_t lda, float
         for (int64_t i = i0; i < i1; ++i) {
             const int r0 = static_cast<int>(split.chunk(i) * split.step);
             const int n = std::min(split.step, rows - r0);
+            const int mr = block_rows(n);
             for (int r = 0; r < n; ++r) {
-                t.a_at(r, 0, 1) = a + (r0 + r) * lda;
+                t.a_at(r, 0, 1, mr) = a + (r0 + r) * lda;
                 t.c[r] = c + (r0 + r) * ldc;
             }
             GemmCall call;
             call.b = &b;
             call.rows = n;
+            call.mr = mr;
             call.kc = b.k;
             call.a = t.a.data();
             call.c = t.c.data();

@@ -45,12 +45,13 @@ std::vector<PackedB>& tape_weights(int groups);
 
 // One GEMM over `rows` rows (C has b->n columns). Row r's K = taps * kc values are `taps`
 // segments of kc floats; segment t of row r starts at
-//     a[(r / kMR) * taps * kMR + t * kMR + r % kMR] + a_off
-// (pointers grouped per kMR-row block, so the microkernel reads its own contiguously; see
-// RowTables). The output row r is c[r] + c_off.
+//     a[(r / mr) * taps * kMR + t * kMR + r % mr] + a_off
+// (pointers grouped per block of mr <= kMR rows, so the microkernel reads its own
+// contiguously; see RowTables). The output row r is c[r] + c_off.
 struct GemmCall {
     const PackedB* b = nullptr;
     int rows = 0, taps = 1, kc = 0;
+    int mr = kMR;  // rows per microkernel block (block_rows(rows))
     const float* const* a = nullptr;
     int a_off = 0;
     float* const* c = nullptr;
@@ -84,17 +85,26 @@ struct PanelSplit {
     int end(int64_t i) const { return static_cast<int>((i % groups + 1) * panels / groups); }
 };
 
+// Rows per microkernel block for a call of `rows` rows: as few blocks as kMR-row ones, of
+// nearly equal sizes. A last block of one or two rows runs at the latency of its few
+// multiply-add chains, not at their throughput: resnet's 7x7 images (49 rows) run 7 blocks of
+// 7 instead of 6 of 8 and one of 1. Each row's sums are the same whatever the block.
+inline int block_rows(int rows) {
+    const int blocks = std::max(1, (rows + kMR - 1) / kMR);
+    return std::max(1, (rows + blocks - 1) / blocks);
+}
+
 // Row-pointer tables for GemmCall, kept in kernel objects so calls do not allocate.
 struct RowTables {
     std::vector<const float*> a;
     std::vector<float*> c;
-    void reserve(int rows, int taps) {
+    void reserve(int rows, int taps) {  // blocks of block_rows(n) rows, for any n <= rows
         const size_t blocks = static_cast<size_t>((rows + kMR - 1) / kMR);
         if (a.size() < blocks * taps * kMR) a.resize(blocks * taps * kMR);
         if (c.size() < static_cast<size_t>(rows)) c.resize(rows);
     }
-    const float*& a_at(int r, int t, int taps) {
-        return a[static_cast<size_t>(r / kMR) * taps * kMR + t * kMR + r % kMR];
+    const float*& a_at(int r, int t, int taps, int mr) {
+        return a[static_cast<size_t>(r / mr) * taps * kMR + t * kMR + r % mr];
     }
 };
 
