@@ -299,7 +299,9 @@ void gemm(const GemmCall& g) {
     }
     const KPlan plan(g.taps, g.kc);
     const auto& micro_fn = kMicro[b.width / Vec::kLanes - 1];
-    for (int kb = 0; kb < plan.count; ++kb) {
+    // K-block kb of panel j for every row block. Each output's sum runs the K-blocks in order
+    // whichever loop is outside, so both orders give the same bits.
+    const auto run = [&](int kb, int j) {
         const KBlock blk = plan.at(kb);
         const bool first = kb == 0;
         Micro p;
@@ -310,19 +312,26 @@ void gemm(const GemmCall& g) {
         p.finish = kb == plan.count - 1;
         p.act = g.act;
         p.alpha = g.alpha;
-        // The panel (in L1) stays while the row blocks of this call (in L2) stream past it.
-        for (int j = g.panel_begin; j < last_panel; ++j) {
-            p.b = b.panel(j) + (static_cast<int64_t>(blk.t0) * g.kc + blk.c0) * b.width;
-            p.c_off = g.c_off + j * b.width;
-            p.nr = std::min(b.width, b.n - j * b.width);
-            p.bias = first && !g.load_c && !b.bias.empty() ? b.bias.data() + j * b.width : nullptr;
-            for (int r0 = 0; r0 < g.rows; r0 += g.mr) {
-                p.a = g.a + static_cast<int64_t>(r0 / g.mr) * g.taps * kMR + blk.t0 * kMR;
-                p.c = g.c + r0;
-                micro_fn[std::min(g.mr, g.rows - r0) - 1](p);
-            }
+        p.b = b.panel(j) + (static_cast<int64_t>(blk.t0) * g.kc + blk.c0) * b.width;
+        p.c_off = g.c_off + j * b.width;
+        p.nr = std::min(b.width, b.n - j * b.width);
+        p.bias = first && !g.load_c && !b.bias.empty() ? b.bias.data() + j * b.width : nullptr;
+        for (int r0 = 0; r0 < g.rows; r0 += g.mr) {
+            p.a = g.a + static_cast<int64_t>(r0 / g.mr) * g.taps * kMR + blk.t0 * kMR;
+            p.c = g.c + r0;
+            micro_fn[std::min(g.mr, g.rows - r0) - 1](p);
         }
+    };
+    if (g.rows <= g.mr) {
+        // One row block (a batch-1 fully connected layer): its A is a few rows, so each panel
+        // streams through all its K-blocks at once instead of jumping from panel to panel.
+        for (int j = g.panel_begin; j < last_panel; ++j)
+            for (int kb = 0; kb < plan.count; ++kb) run(kb, j);
+        return;
     }
+    // The panel's K-block (in L1) stays while the row blocks of this call (in L2) stream past.
+    for (int kb = 0; kb < plan.count; ++kb)
+        for (int j = g.panel_begin; j < last_panel; ++j) run(kb, j);
 }
 
 int gemm_rows_per_call(int64_t k, int64_t n, bool exact) {
