@@ -1,9 +1,11 @@
-// Element-wise activations as standalone ops: Relu, Relu6, Elu, LeakyRelu, Prelu, Sigmoid, Tanh,
-// Selu, Clip, HardSigmoid, HardSwish. Relu and Relu6 honour the ReluRule (standard / guided /
+// Element-wise activations as standalone ops: Relu, Relu6, Elu, LeakyRelu, Prelu, Sigmoid, Silu,
+// Tanh, Selu, Clip, HardSigmoid, HardSwish. Relu and Relu6 honour the ReluRule (standard / guided /
 // deconvnet) in their VJP; the others always pass the true gradient.
 #include <algorithm>
 #include <cmath>
 
+#include "core/base/thread_pool.h"
+#include "core/kernels/kernels.h"
 #include "core/ops/op.h"
 
 namespace cnnlens {
@@ -74,6 +76,41 @@ void vjp(OpContext& c, const Tensor& out, const Tensor& g, std::span<Tensor* con
     } else {
         for (int64_t i = 0; i < n; ++i) put(i, g[i] * (1.f - out[i] * out[i]));
     }
+}
+
+// Silu: y = x * s with s = Sigmoid(x) (PyTorch's SiLU, which ONNX spells as Sigmoid and Mul; the
+// importer joins them): one pass over x where the pair took three tensor passes, with the same
+// bits as the pair's forward. dx = g * s + (g * x) * s * (1 - s), the pair's two paths.
+constexpr int64_t kSiluBlock = 4096;  // s of one block, recomputed by the VJP (on the stack)
+
+void forward_silu(OpContext& c, Tensor& out) {
+    const float* x = c.inputs[0]->data();
+    float* y = out.data();
+    parallel_for(out.size(), kSiluBlock, [&](int64_t b, int64_t e, int) {
+        sigmoid(x + b, y + b, e - b);
+        for (int64_t i = b; i < e; ++i) y[i] = x[i] * y[i];
+    });
+}
+
+void vjp_silu(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* const> gin,
+              std::span<const bool> acc, ReluRule) {
+    if (!gin[0]) return;
+    const float* x = c.inputs[0]->data();
+    const float* gs = g.data();
+    float* d = gin[0]->data();
+    const bool add = acc[0];
+    parallel_for(g.size(), kSiluBlock, [&](int64_t b, int64_t e, int) {
+        float s[kSiluBlock];
+        for (int64_t b0 = b; b0 < e; b0 += kSiluBlock) {
+            const int64_t n = std::min(kSiluBlock, e - b0);
+            sigmoid(x + b0, s, n);
+            for (int64_t i = 0; i < n; ++i) {
+                const float gv = gs[b0 + i], sv = s[i];
+                const float v = gv * sv + gv * x[b0 + i] * sv * (1.f - sv);
+                d[b0 + i] = add ? d[b0 + i] + v : v;
+            }
+        }
+    });
 }
 
 // Prelu: y = x > 0 ? x : alpha * x, alpha (Const) broadcast over the trailing axes.
@@ -228,6 +265,9 @@ extern const OpDef kSigmoidDef{"Sigmoid",
                                lrp_pass,
                                deeplift_rescale<vjp<Activation::kSigmoid>>,
                                vjp_reads_output};
+extern const OpDef kSiluDef{"Silu",          infer_unary, forward_silu,
+                            vjp_silu,        lrp_pass,    deeplift_rescale<vjp_silu>,
+                            vjp_reads_inputs};
 extern const OpDef kTanhDef{"Tanh",
                             infer_unary,
                             forward<Activation::kTanh>,

@@ -137,6 +137,7 @@ struct ClipAttrs {
     float hi = INFINITY;
 };
 // HardSigmoid: max(0, min(1, alpha * x + beta)); HardSwish is x * HardSigmoid(x) with 1/6, 1/2.
+// (Silu, x * Sigmoid(x), has no attributes.)
 struct HardSigmoidAttrs {
     float alpha = 0.2f;
     float beta = 0.5f;

@@ -372,6 +372,44 @@ TEST(Onnx, GemmAttributesAndElementwiseOps) {
     }
 }
 
+// PyTorch exports SiLU as Sigmoid and Mul: the import makes them one Silu node (in either operand
+// order), and keeps a Sigmoid that another node also reads.
+TEST(Onnx, SigmoidTimesItsInputIsOneSiluNode) {
+    const std::vector<float> B = iota(12, 2.f, -1.f), C = {0.25f};
+    auto bytes = model({node("Gemm", {"x", "B", "C"}, {"g"}, {attr_i("transB", 1)}),
+                        node("Sigmoid", {"g"}, {"s1"}), node("Mul", {"g", "s1"}, {"m1"}),
+                        node("Sigmoid", {"m1"}, {"s2"}), node("Mul", {"s2", "m1"}, {"m2"}),
+                        node("Sigmoid", {"m2"}, {"s3"}), node("Mul", {"m2", "s3"}, {"m3"}),
+                        node("Add", {"m3", "s3"}, {"y"})},
+                       {tensor("B", {3, 4}, B), tensor("C", {}, C)}, {-1, 4}, 13);
+    auto g = import(bytes);
+    ASSERT_TRUE(g) << g.status().message();
+    int silu = 0, sigmoid = 0, mul = 0;
+    for (int i = 0; i < g->size(); ++i) {
+        silu += g->node(i).op == OpType::kSilu;
+        sigmoid += g->node(i).op == OpType::kSigmoid;
+        mul += g->node(i).op == OpType::kMul;
+    }
+    EXPECT_EQ(silu, 3);
+    EXPECT_EQ(sigmoid, 1);  // s3, which the Add reads too
+    EXPECT_EQ(mul, 0);
+    Rng rng(5);
+    Tensor x = test::random_tensor({2, 4}, rng);
+    const auto silu_of = [](double v) { return v / (1 + std::exp(-v)); };
+    for (const KernelSet* ks : compiled_kernel_sets()) {
+        Tensor y = run(*g, x, *ks);
+        ASSERT_EQ(y.shape(), (Shape{2, 3}));
+        for (int n = 0; n < 2; ++n)
+            for (int m = 0; m < 3; ++m) {
+                double v = 0.25;
+                for (int k = 0; k < 4; ++k) v += x[n * 4 + k] * B[static_cast<size_t>(m * 4 + k)];
+                v = silu_of(silu_of(v));
+                const double want = silu_of(v) + 1 / (1 + std::exp(-v));
+                EXPECT_NEAR(y[n * 3 + m], want, 1e-5 * std::max(1.0, std::abs(want))) << ks->name;
+            }
+    }
+}
+
 // Direct NCHW convolution for checking Conv attributes.
 std::vector<float> conv_nchw(const std::vector<float>& x, int C, int H, int W,
                              const std::vector<float>& w, int O, int KH, int KW, int s, int d,

@@ -202,6 +202,7 @@ std::vector<OpCase> cases() {
                  false,
                  -3,
                  3});
+    v.push_back({"silu", OpType::kSilu, NoAttrs{}, {2, 4, 4, 3}, {}, false, -5, 5});
     v.push_back({"hard_swish",
                  OpType::kHardSwish,
                  HardSigmoidAttrs{1.f / 6, 0.5f},

@@ -2,6 +2,7 @@
 // onnx_graph.h), and the table that lists every op the importer reads (Importer::ops()).
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "core/import/onnx/onnx_importer.h"
 
@@ -476,6 +477,19 @@ Status Importer::binary(const OnnxNode& n) {
     const Value* a = in(n, 0);
     const Value* b = in(n, 1);
     if (!a || !b) return fail(n, "needs two inputs");
+    // x * Sigmoid(x) (PyTorch's SiLU) is one Silu node, named as the Mul. A Sigmoid that other
+    // nodes read stays for them; else nothing reads it and the import drops it.
+    if (op == OpType::kMul && !a->is_const && !b->is_const && a->onnx == b->onnx)
+        for (const auto& [x, s] : {std::pair{a, b}, std::pair{b, a}}) {
+            const Node& sn = g_.node(s->node);
+            if (sn.op != OpType::kSigmoid || sn.inputs[0] != x->node) continue;
+            auto id = add(n.name, OpType::kSilu, NoAttrs{}, {x->node});
+            if (!id) return id.status();
+            Value v = *x;
+            v.node = *id;
+            values_[n.outputs[0]] = std::move(v);
+            return Status::ok();
+        }
     // Before opset 7, broadcast = 1 aligns B with A from `axis` on (at the end without it);
     // numpy's right alignment means the same once B gets trailing 1s.
     Value aligned;
