@@ -75,11 +75,11 @@ after(async () => {
 
 const singleFma = fs.existsSync(path.join(site, 'app-fma.wasm'));
 
-test("the FMA builds keep the plain ones' size budgets (app-fma.wasm 3.4 MB, app-mt-fma.wasm 3 MB); fma-builds.json lists them", () => {
+test("the FMA builds keep the plain ones' size budgets (app-fma.wasm 3.45 MB, app-mt-fma.wasm 3 MB); fma-builds.json lists them", () => {
   const listed = JSON.parse(fs.readFileSync(path.join(site, 'fma-builds.json'), 'utf8'));
   assert.deepEqual(Object.keys(listed).sort(), singleFma ? ['app-mt.js', 'app.js'] : ['app-mt.js']);
   for (const files of Object.values(listed)) for (const f of files) assert.ok(fs.existsSync(path.join(site, f)), f);
-  for (const [file, budget] of [['app-fma.wasm', 3.4e6], ['app-mt-fma.wasm', 3e6]]) {
+  for (const [file, budget] of [['app-fma.wasm', 3.45e6], ['app-mt-fma.wasm', 3e6]]) {
     if (file === 'app-fma.wasm' && !singleFma) continue;
     const bytes = fs.statSync(path.join(site, file)).size;
     console.log(`# ${file} ${(bytes / 1e6).toFixed(3)} MB`);
