@@ -9,6 +9,8 @@
 #include <cmath>
 #include <vector>
 #include <limits>
+#include <string>
+#include <utility>
 
 #include "tests/test_util.h"
 
@@ -128,15 +130,27 @@ std::vector<ConvDesc> conv_cases() {
     return v;
 }
 
+std::string conv_label(const ConvDesc& d) {
+    return "conv " + std::to_string(d.in_h) + "x" + std::to_string(d.in_w) + "x" +
+           std::to_string(d.in_c) + " -> " + std::to_string(d.out_c) + " k" +
+           std::to_string(d.kernel_h) + " s" + std::to_string(d.stride_h) + " g" +
+           std::to_string(d.groups);
+}
+
+// Random weights [kh][kw][in_c / groups][out_c] and bias for a case.
+std::pair<Tensor, Tensor> conv_weights(const ConvDesc& d, Rng& rng) {
+    Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
+    Tensor b = random_tensor({d.out_c}, rng);
+    return {std::move(w), std::move(b)};
+}
+
 class KernelSetTest : public ::testing::TestWithParam<const KernelSet*> {};
 
 TEST_P(KernelSetTest, ConvMatchesReference) {
     const KernelSet& ks = *GetParam();
     Rng rng(7);
     for (const ConvDesc& d : conv_cases()) {
-        SCOPED_TRACE(testing::Message()
-                     << "conv " << d.in_h << "x" << d.in_w << "x" << d.in_c << " -> " << d.out_c
-                     << " k" << d.kernel_h << " s" << d.stride_h << " g" << d.groups);
+        SCOPED_TRACE(conv_label(d));
         for (int batch : {1, 3}) {
             Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
             Tensor b = random_tensor({d.out_c}, rng);
@@ -334,11 +348,8 @@ TEST_P(KernelSetTest, TapeForwardRoundsAlikeEverywhere) {
     const KernelSet& ks = *GetParam();
     Rng rng(31);
     for (const ConvDesc& d : conv_cases()) {
-        SCOPED_TRACE(testing::Message()
-                     << "conv " << d.in_h << "x" << d.in_w << "x" << d.in_c << " -> " << d.out_c
-                     << " k" << d.kernel_h << " s" << d.stride_h << " g" << d.groups);
-        Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
-        Tensor b = random_tensor({d.out_c}, rng);
+        SCOPED_TRACE(conv_label(d));
+        const auto [w, b] = conv_weights(d, rng);
         Tensor tile = random_tensor({3, 3, d.in_c}, rng);
         Tensor x({1, d.in_h, d.in_w, d.in_c});
         for (int y = 0; y < d.in_h; ++y)
@@ -382,11 +393,8 @@ TEST_P(KernelSetTest, FloatTapeRoundsAsFloatSumsDo) {
     const KernelSet& ks = *GetParam();
     Rng rng(41);
     for (const ConvDesc& d : conv_cases()) {
-        SCOPED_TRACE(testing::Message()
-                     << "conv " << d.in_h << "x" << d.in_w << "x" << d.in_c << " -> " << d.out_c
-                     << " k" << d.kernel_h << " s" << d.stride_h << " g" << d.groups);
-        Tensor w = random_tensor({d.kernel_h, d.kernel_w, d.in_c / d.groups, d.out_c}, rng);
-        Tensor b = random_tensor({d.out_c}, rng);
+        SCOPED_TRACE(conv_label(d));
+        const auto [w, b] = conv_weights(d, rng);
         Tensor x = random_tensor({2, d.in_h, d.in_w, d.in_c}, rng);
         auto ref = reference_kernels().make_conv(d, w.data(), b.data());
         auto got = ks.make_conv(d, w.data(), b.data());
