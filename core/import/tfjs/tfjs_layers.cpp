@@ -652,11 +652,7 @@ private:
             return add(c, name, OpType::kMul, NoAttrs{},
                        {*e, scalar(name + "/selu_scale", 1.0507009873554805f)});
         }
-        if (act == "swish" || act == "silu") {
-            auto s = add(c, name + "/sigmoid", OpType::kSigmoid, NoAttrs{}, {x});
-            if (!s) return s;
-            return add(c, name, OpType::kMul, NoAttrs{}, {x, *s});
-        }
+        if (act == "swish" || act == "silu") return add(c, name, OpType::kSilu, NoAttrs{}, {x});
         return fail_unsupported(c, "activation '" + act + "' is not supported");
     }
 
