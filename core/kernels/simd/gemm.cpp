@@ -285,7 +285,7 @@ void gemm(const GemmCall& g) {
             p.c_off = g.c_off + j * b.width;
             p.nr = std::min(b.width, b.n - j * b.width);
             p.bias = !g.load_c && !b.bias.empty() ? b.bias.data() + j * b.width : nullptr;
-            // Sub-blocks of kExactMR rows of a kMR block (whose row pointers stay grouped as
+            // Sub-blocks of kExactMR rows of an mr-row block (whose row pointers stay grouped as
             // gemm expects): a row's W doubles take 2 * NV registers.
             for (int r0 = 0; r0 < g.rows;) {
                 const int n = std::min({kExactMR, g.rows - r0, g.mr - r0 % g.mr});
