@@ -156,7 +156,8 @@ private:
     std::vector<Tensor> chunks_;                        // per thread: the piece being run
     std::mutex sizing_;                                 // pieces size the outputs under it
     int max_batch_;
-    int chunk_;
+    int chunk_;           // images a piece of a forward-only request
+    int gradient_chunk_;  // images a piece of a request with a backward pass
 };
 
 // Softmax of each row of logits [N, C].

@@ -80,8 +80,10 @@ void forward(OpContext& c, Tensor& out) {
     int64_t outer, reduced, inner;
     if (as_block(x.shape(), a, outer, reduced, inner)) {
         // Each output sums its inputs in the order the element-wise walk below does (in double),
-        // a vector of outputs at a time, split across the pool by outputs.
-        constexpr int64_t kBlock = 64;
+        // a vector of outputs at a time, split across the pool by outputs. Blocks of 8 outputs
+        // (one vector of doubles) give a global average pool of 32 channels (efficientnet's
+        // first squeeze-and-excitation) four blocks to share among threads.
+        constexpr int64_t kBlock = 8;
         const int64_t blocks = (inner + kBlock - 1) / kBlock;
         parallel_for(outer * blocks, 1, [&](int64_t i0, int64_t i1, int) {
             double acc[kBlock];
@@ -90,8 +92,12 @@ void forward(OpContext& c, Tensor& out) {
                 const int64_t m = std::min(kBlock, inner - j0);
                 std::fill(acc, acc + m, 0.0);
                 const float* p = x.data() + o * reduced * inner + j0;
-                for (int64_t k = 0; k < reduced; ++k, p += inner)
-                    for (int64_t j = 0; j < m; ++j) acc[j] += p[j];
+                if (m == kBlock)  // a fixed count the compiler turns into vector adds
+                    for (int64_t k = 0; k < reduced; ++k, p += inner)
+                        for (int64_t j = 0; j < kBlock; ++j) acc[j] += p[j];
+                else
+                    for (int64_t k = 0; k < reduced; ++k, p += inner)
+                        for (int64_t j = 0; j < m; ++j) acc[j] += p[j];
                 for (int64_t j = 0; j < m; ++j)
                     out[o * inner + j0 + j] = static_cast<float>(acc[j] * inv);
             }

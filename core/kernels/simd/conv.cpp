@@ -276,9 +276,21 @@ private:
             const int32_t* off = offsets_.data() + row % pixels_ * taps_;
             const float* col = cols + static_cast<int64_t>(r) * taps_ * cpg_;
             if (cpg_ < Vec::kLanes) {  // a grey or RGB first layer: a few floats per tap
-                for (int t = 0; t < taps_; ++t)
-                    if (off[t] >= 0)
-                        for (int c = 0; c < cpg_; ++c) image[off[t] + c] += col[t * cpg_ + c];
+                // A kernel row of adjacent taps inside the image is kernel_w * in_c consecutive
+                // floats there, as in im2col_row: one vector add instead of one per float.
+                const int kw = d_.kernel_w, run = kw * cpg_;
+                const bool runs = d_.dilation_w == 1 && cpg_ == d_.in_c;
+                for (int ky = 0; ky < d_.kernel_h; ++ky) {
+                    const int32_t* o = off + ky * kw;
+                    const float* src = col + static_cast<int64_t>(ky) * run;
+                    if (runs && o[0] >= 0 && o[kw - 1] >= 0) {
+                        add_to(image + o[0], src, run);
+                        continue;
+                    }
+                    for (int kx = 0; kx < kw; ++kx)
+                        if (o[kx] >= 0)
+                            for (int c = 0; c < cpg_; ++c) image[o[kx] + c] += src[kx * cpg_ + c];
+                }
                 continue;
             }
             for (int t = 0; t < taps_; ++t)

@@ -114,8 +114,8 @@ struct RowTables {
 // pixels and large weights, resnet's 7x7 x 512, then reads its weights once instead of once per
 // few rows). The exact path sums whole rows of K, so its A rows (rows x k floats) stay in L2.
 int gemm_rows_per_call(int64_t k, int64_t n, bool exact);
-// `step` (rows per call), made small enough that `rows` split into at least one call per pool
-// thread (a multiple of kMR).
+// `step` (rows per call, a multiple of kMR), made small enough that `rows` split into a
+// multiple of the pool's threads of calls, of nearly equal sizes.
 int rows_per_chunk(int64_t rows, int step);
 
 // C[r] = bias + A[r]·B (or C[r] += A[r]·B) for rows of a plain strided matrix, split over the

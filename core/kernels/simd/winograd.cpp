@@ -306,6 +306,9 @@ public:
         f2().forward(in, out, batch);
     }
 
+    // F(2x2) at most, never F(4x4), though masks and max-pool choices come from the tape: some
+    // methods decide on the gradient's values (Guided IG moves the features of least |gradient|
+    // first), and F(4x4)'s rounding there moved Guided IG 0.19 off PyTorch's.
     void backward_input(const float* grad_pre, float* grad_in, int batch,
                         bool accumulate) override {
         if (!flippable_ || winograd_tile(bd_, batch) == 0)
