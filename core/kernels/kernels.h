@@ -154,6 +154,10 @@ struct KernelSet {
     std::unique_ptr<PoolKernel> (*make_pool)(const PoolDesc&);
     std::unique_ptr<DenseKernel> (*make_dense)(const DenseDesc&, const float* weights,
                                                const float* bias);
+    // The Sigmoid and Silu ops' y = 1 / (1 + exp(-x)) (sigmoid() above, or a set's own copy
+    // within the same 3 ulp). Each element's result depends on its value only, never on where
+    // it sits in x: loops split tensors by thread count.
+    void (*sigmoid)(const float* x, float* y, int64_t n);
 };
 
 // Every set compiled into this build, best first: "xnnpack", "simd", "reference"; on a CPU

@@ -25,6 +25,8 @@ float alpha_of(const OpAttrs& a) {
     return 0.f;
 }
 
+constexpr int64_t kSigmoidBlock = 1 << 14;  // elements a thread takes at a time
+
 template <Activation kAct>
 void forward(OpContext& c, Tensor& out) {
     const Tensor& x = *c.inputs[0];
@@ -34,6 +36,11 @@ void forward(OpContext& c, Tensor& out) {
             const float v = x[i];
             out[i] = v > 0.f ? v : alpha * std::expm1(v);
         }
+    } else if constexpr (kAct == Activation::kSigmoid) {
+        const auto sigmoid = c.kernels.sigmoid;
+        parallel_for(out.size(), kSigmoidBlock, [&](int64_t b, int64_t e, int) {
+            sigmoid(x.data() + b, out.data() + b, e - b);
+        });
     } else {
         apply_activation(kAct, alpha, x.data(), out.data(), out.size());
     }
@@ -86,6 +93,7 @@ constexpr int64_t kSiluBlock = 4096;  // s of one block, recomputed by the VJP (
 void forward_silu(OpContext& c, Tensor& out) {
     const float* x = c.inputs[0]->data();
     float* y = out.data();
+    const auto sigmoid = c.kernels.sigmoid;
     parallel_for(out.size(), kSiluBlock, [&](int64_t b, int64_t e, int) {
         sigmoid(x + b, y + b, e - b);
         for (int64_t i = b; i < e; ++i) y[i] = x[i] * y[i];
@@ -99,6 +107,7 @@ void vjp_silu(OpContext& c, const Tensor&, const Tensor& g, std::span<Tensor* co
     const float* gs = g.data();
     float* d = gin[0]->data();
     const bool add = acc[0];
+    const auto sigmoid = c.kernels.sigmoid;
     parallel_for(g.size(), kSiluBlock, [&](int64_t b, int64_t e, int) {
         float s[kSiluBlock];
         for (int64_t b0 = b; b0 < e; b0 += kSiluBlock) {

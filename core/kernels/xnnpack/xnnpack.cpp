@@ -677,7 +677,7 @@ std::unique_ptr<DenseKernel> make_dense(const DenseDesc& d, const float* w, cons
 }  // namespace
 
 const KernelSet& xnnpack_kernels() {
-    static const KernelSet set{"xnnpack", make_conv, make_pool, make_dense};
+    static const KernelSet set{"xnnpack", make_conv, make_pool, make_dense, sigmoid};
     return set;
 }
 
