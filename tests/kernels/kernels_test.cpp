@@ -81,6 +81,12 @@ std::vector<ConvDesc> conv_cases() {
          Activation::kElu},  // depthwise pixel pairs, 4L+L+3 channels (16 lanes), odd width
         {12, 13, 70, 70, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 70,
          Activation::kLeakyRelu},  // depthwise pixel pairs at stride 2
+        // Depthwise four outputs at a time (whole vectors of channels), with widths that leave
+        // pixels for the gather: 3x3 and 5x5, stride 1 and 2, a vector and a scalar activation.
+        {9, 13, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, Activation::kElu},
+        {14, 14, 32, 32, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 32, Activation::kRelu},
+        {15, 17, 48, 48, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 48, Activation::kNone},
+        {17, 19, 64, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 64, Activation::kRelu6},
         {6, 6, 12, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4,
          Activation::kNone},  // grouped, 3 ch per group
         // RegNetX's grouped 3x3 (24 channels per group), at stride 1 and 2.
