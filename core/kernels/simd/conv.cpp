@@ -66,11 +66,19 @@ public:
         im2col_ = d.groups == 1 && taps_ > 1 && cpg_ < 4;
     }
 
+    // A prediction's pass takes long K-blocks (GemmCall::long_blocks); the float32 tape's and
+    // the uniform passes keep the tape's 128-term blocks.
     void forward(const float* in, float* out, int batch) override {
-        run_forward(in, out, batch, false);
+        run_forward(in, out, batch, false, true);
     }
     void forward_tape(const float* in, float* out, int batch) override {
-        run_forward(in, out, batch, true);
+        run_forward(in, out, batch, true, false);
+    }
+    void forward_uniform(const float* in, float* out, int batch) override {
+        run_forward(in, out, batch, false, false);
+    }
+    void forward_float_tape(const float* in, float* out, int batch) override {
+        run_forward(in, out, batch, false, false);
     }
 
     // Weights [tap][ic][out_c]: group g is the K x opg block at column g * opg.
@@ -97,11 +105,11 @@ public:
         return fwd_;
     }
 
-    void run_forward(const float* in, float* out, int batch, bool exact) {
+    void run_forward(const float* in, float* out, int batch, bool exact, bool long_blocks) {
         const int64_t rows = static_cast<int64_t>(batch) * pixels_;
         const int k = taps_ * cpg_;
         const std::vector<PackedB>& weights = forward_weights(exact);
-        const PanelSplit split(rows, gemm_rows_per_call(k, opg_, exact),
+        const PanelSplit split(rows, gemm_rows_per_call(k, opg_, exact, long_blocks),
                                d_.groups == 1 ? weights[0].panels() : 1);
         const int step = split.step;
         scratch(std::min<int64_t>(step, rows), taps_, im2col_ ? static_cast<int64_t>(step) * k : 0);
@@ -140,6 +148,7 @@ public:
                     call.act = d_.activation;
                     call.alpha = d_.alpha;
                     call.exact = exact;
+                    call.long_blocks = long_blocks;
                     if (d_.groups == 1) {
                         call.panel_begin = split.begin(i);
                         call.panel_end = split.end(i);

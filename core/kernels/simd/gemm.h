@@ -63,6 +63,11 @@ struct GemmCall {
     // does: the tape pass, where a ReLU or max-pool decision taken on rounding noise moves the
     // gradient. About half the float path's speed.
     bool exact = false;
+    // Float path: K-blocks as long as a panel's L1 budget allows (512 rows of the 4-lane panels
+    // of wasm's relaxed-SIMD copy) instead of 128 terms, for fewer passes over C. A prediction's
+    // forward pass takes them; tape passes keep 128-term blocks, so a gradient rounds alike on
+    // every target. Elsewhere the two are the same.
+    bool long_blocks = false;
     // The B panels (of b->width columns) this call computes: [panel_begin, panel_end), all of
     // them when panel_end < 0. Threads may split a layer by panels (PanelSplit): each output is
     // computed the same way whichever call computes it.
@@ -113,7 +118,7 @@ struct RowTables {
 // K-block slice of A in L2, and their C rows when there are several K-blocks (a layer of few
 // pixels and large weights, resnet's 7x7 x 512, then reads its weights once instead of once per
 // few rows). The exact path sums whole rows of K, so its A rows (rows x k floats) stay in L2.
-int gemm_rows_per_call(int64_t k, int64_t n, bool exact);
+int gemm_rows_per_call(int64_t k, int64_t n, bool exact, bool long_blocks = false);
 // `step` (rows per call, a multiple of kMR), made small enough that `rows` split into a
 // multiple of the pool's threads of calls, of nearly equal sizes.
 int rows_per_chunk(int64_t rows, int step);

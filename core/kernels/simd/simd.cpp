@@ -63,9 +63,9 @@ bool flipped_transpose(const ConvDesc& d, const float* w, ConvDesc& bd, AlignedF
 
 void forward_into(ConvKernel& k, const float* in, float* out, int batch, int64_t n, bool accumulate,
                   AlignedFloats& sum) {
-    if (!accumulate) return k.forward(in, out, batch);
+    if (!accumulate) return k.forward_float_tape(in, out, batch);
     if (static_cast<int64_t>(sum.size()) < n) sum.resize(static_cast<size_t>(n));
-    k.forward(in, sum.data(), batch);
+    k.forward_float_tape(in, sum.data(), batch);
     add_to(out, sum.data(), n);
 }
 

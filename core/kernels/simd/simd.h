@@ -120,7 +120,9 @@ private:
 };
 
 // Runs k's forward pass from `in` into `out` (n floats), or adds it to `out` through `sum`
-// (scratch) when accumulating: the backward passes that are flipped convolutions use it.
+// (scratch) when accumulating: the backward passes that are flipped convolutions use it. It
+// runs forward_float_tape, so a backward pass rounds as a tape's pass does (GemmCall's 128-term
+// K-blocks on every target).
 void forward_into(ConvKernel& k, const float* in, float* out, int batch, int64_t n, bool accumulate,
                   AlignedFloats& sum);
 

@@ -298,11 +298,11 @@ public:
         gemm().forward_tape(in, out, batch);
     }
     void forward_uniform(const float* in, float* out, int batch) override {
-        gemm().forward(in, out, batch);
+        gemm().forward_uniform(in, out, batch);
     }
     // F(4x4) rounds several times as coarsely as float32 sums: a gradient's pass runs F(2x2).
     void forward_float_tape(const float* in, float* out, int batch) override {
-        if (winograd_tile(d_, batch) == 0) return gemm().forward(in, out, batch);
+        if (winograd_tile(d_, batch) == 0) return gemm().forward_float_tape(in, out, batch);
         f2().forward(in, out, batch);
     }
 
