@@ -102,12 +102,21 @@ public:
     void forward(const float* in, float* out, int batch) override {
         if (u_.empty()) transform(w_);
         const int64_t tiles = int64_t{batch} * tiles_h_ * tiles_w_;
+        const int pool = in_parallel_region() ? 1 : pool_threads();
+        // A layer whose transformed weights outweigh its tiles' data (resnet's 14x14 x 256 and
+        // 28x28 x 128 at batch 1, its 7x7 x 512 at a few images) and that would run as several
+        // blocks runs whole instead: every tile's transform, then each position's GEMM over all
+        // tiles, split by positions, then every output transform. The weights are read once,
+        // each thread reading its positions' share, where blocks had each read them all.
+        const int64_t data = int64_t{kPositions} * tiles * (d_.in_c + d_.out_c) * 4;
+        const int64_t weights = int64_t{kPositions} * d_.in_c * d_.out_c * 4;
+        if ((tiles > block_ || pool > 1) && weights > data && data <= kWholeBytes)
+            return forward_whole(in, out, tiles);
         // Blocks of at most block_ tiles, as many as a multiple of the threads so they share the
         // work evenly (one image's 256 tiles in 7 blocks had gone 4 to 3 on two threads), of
         // nearly equal sizes: a last block of one tile would run its GEMMs one row at a time, at
         // the latency of one multiply-add chain (49 tiles in blocks of 8 had left one).
         int64_t blocks = (tiles + block_ - 1) / block_;
-        const int pool = in_parallel_region() ? 1 : pool_threads();
         blocks = std::min(tiles, (blocks + pool - 1) / pool * pool);
         const int block = static_cast<int>((tiles + blocks - 1) / blocks);
         parallel_for(blocks, 1, [&](int64_t b0, int64_t b1, int) {
@@ -138,6 +147,33 @@ public:
     }
 
 private:
+    static constexpr int64_t kWholeBytes = 4 << 20;  // forward_whole's transformed data
+
+    // The three phases over all tiles, each split across the pool. Each output's sums are the
+    // blocked path's: the same transforms, and GEMM rows that sum alike in any grouping.
+    void forward_whole(const float* in, float* out, int64_t tiles) {
+        thread_local AlignedFloats whole_v, whole_m;  // the calling thread's
+        const int t = static_cast<int>(tiles);
+        const size_t nv = static_cast<size_t>(kPositions) * t * d_.in_c,
+                     nm = static_cast<size_t>(kPositions) * t * d_.out_c;
+        if (whole_v.size() < nv) whole_v.resize(nv);
+        if (whole_m.size() < nm) whole_m.resize(nm);
+        float* v = whole_v.data();
+        float* m = whole_m.data();
+        parallel_for(tiles, 4, [&](int64_t t0, int64_t t1, int) {
+            for (int64_t i = t0; i < t1; ++i) input_tile(in, i, v, static_cast<int>(i), t);
+        });
+        parallel_for(kPositions, 1, [&](int64_t p0, int64_t p1, int) {
+            thread_local std::vector<RowTables> tables;
+            for (int64_t p = p0; p < p1; ++p)
+                gemm_strided(u_[static_cast<size_t>(p)], t, v + p * t * d_.in_c, d_.in_c,
+                             m + p * t * d_.out_c, d_.out_c, false, Activation::kNone, 0.f, tables);
+        });
+        parallel_for(tiles, 4, [&](int64_t t0, int64_t t1, int) {
+            for (int64_t i = t0; i < t1; ++i) output_tile(m, static_cast<int>(i), i, out, t);
+        });
+    }
+
     struct Scratch {
         AlignedFloats v, m;
         std::vector<RowTables> tables;  // gemm_strided's, one per pool thread (nested: the first)
