@@ -150,7 +150,10 @@ void sigmoid_fma(const float* x, float* y, int64_t n) {
 // copy's width (AVX2 or AVX-512): the range reduction and the polynomial's seven steps take one
 // instruction each instead of two. The vector loop and its scalar tail contract alike (each step
 // is one fused multiply-add either way), so an element's bits do not depend on its place; the
-// test of every set's sigmoid checks that. The other sets keep the uncontracted bits.
+// test of every set's sigmoid checks that. The other sets keep the uncontracted bits. A copy of
+// the loop, not a shared inline function: GCC sets contraction per function (optimize
+// attribute) and does not inline a function into one whose options differ, which would leave
+// the loop unvectorised.
 #if defined(__GNUC__) && !defined(__clang__)
 #define CNNLENS_CONTRACTED [[gnu::optimize("no-trapping-math", "fp-contract=fast")]]
 #else
