@@ -40,11 +40,16 @@ int batch_that_fits(const Graph& g, int max_batch) {
     return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(max_batch, fits)));
 }
 
+// A model whose largest node of one image fits in kChunkBytes runs pieces that fit there too.
+constexpr int64_t kChunkBytes = 512 * 1024;
+bool small_model(const Graph& g) { return g.peak_node_bytes_per_image() <= kChunkBytes; }
+
 int cache_chunk(const Graph& g, int max_batch) {
-    constexpr int64_t kChunkBytes = 512 * 1024, kLargeChunkBytes = 8 << 20;
-    const int64_t peak = std::max<int64_t>(g.peak_node_bytes_per_image(), 1);
-    if (kChunkBytes / peak >= 1)
+    constexpr int64_t kLargeChunkBytes = 8 << 20;
+    if (small_model(g)) {
+        const int64_t peak = std::max<int64_t>(g.peak_node_bytes_per_image(), 1);
         return static_cast<int>(std::min<int64_t>(kChunkBytes / peak, std::max(max_batch, 1)));
+    }
     int64_t activations = 1;  // the largest node that is no constant (weights are read once)
     for (int i = 0; i < g.size(); ++i)
         if (g.node(i).op != OpType::kConst)
@@ -57,10 +62,10 @@ int cache_chunk(const Graph& g, int max_batch) {
 // least its forward chunk: a backward pass reads every weight again, and the layers where
 // weights outweigh one image's activations (resnet's 7x7 x 512) pay for reading them per piece.
 // resnet18's float32 gradient took 49.6, 47.7 and 45.4 ms an image at pieces of 2, 4 and 8
-// images natively. A small model (cache_chunk's first case) keeps its chunk.
+// images natively. A small model keeps its chunk.
 int gradient_chunk(const Graph& g, int chunk, int max_batch) {
-    constexpr int64_t kChunkBytes = 512 * 1024, kPieceTapeBytes = int64_t{256} << 20;
-    if (g.peak_node_bytes_per_image() <= kChunkBytes) return chunk;
+    constexpr int64_t kPieceTapeBytes = int64_t{256} << 20;
+    if (small_model(g)) return chunk;
     const int64_t tape = std::max<int64_t>(g.tape_bytes_per_image(), 1);
     return static_cast<int>(
         std::clamp<int64_t>(kPieceTapeBytes / tape, chunk, std::max(max_batch, chunk)));

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string_view>
 #if defined(__wasm_relaxed_simd__)
-#include <wasm_simd128.h>
+#include "core/kernels/sigmoid_simd128.h"
 #endif
 
 namespace cnnlens::simd::inline CNNLENS_SIMD_TARGET {
@@ -109,22 +109,8 @@ namespace {
 // efficientnet_b0's Silu layers were 30 % of its wasm forward pass. A tail shorter than a vector
 // goes through the same vector code (padded), so an element's result never depends on where it
 // sits, whatever the engine makes of relaxed_madd (fused or not).
-inline v128_t sigmoid4_fma(v128_t vb) {
-    const v128_t ab = wasm_v128_and(vb, wasm_i32x4_splat(0x7fffffff));
-    const v128_t v = wasm_f32x4_neg(wasm_i32x4_min(ab, wasm_i32x4_splat(0x42af0000)));
-    const v128_t round = wasm_f32x4_splat(12582912.f), one = wasm_f32x4_splat(1.f);
-    const v128_t t = Vec::fma(v, wasm_f32x4_splat(1.44269504088896341f), round);
-    const v128_t k = wasm_f32x4_sub(t, round);
-    const v128_t r = Vec::fma(k, wasm_f32x4_splat(-1.42860682030941723e-6f),
-                              Vec::fma(k, wasm_f32x4_splat(-0.693145751953125f), v));
-    v128_t p = wasm_f32x4_splat(1.f / 5040.f);
-    for (const float c : {1.f / 720.f, 1.f / 120.f, 1.f / 24.f, 1.f / 6.f, 0.5f, 1.f, 1.f})
-        p = Vec::fma(p, r, wasm_f32x4_splat(c));
-    const v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(t, wasm_i32x4_splat(127 - 0x4B400000)), 23);
-    const v128_t e = wasm_f32x4_mul(p, scale);
-    const v128_t s = wasm_f32x4_div(one, wasm_f32x4_add(one, e));
-    const v128_t num = wasm_v128_bitselect(e, one, wasm_i32x4_shr(vb, 31));
-    return wasm_v128_or(wasm_f32x4_mul(num, s), wasm_i32x4_gt(ab, wasm_i32x4_splat(0x7f800000)));
+inline v128_t sigmoid4_fma(v128_t x) {
+    return sigmoid4(x, [](v128_t a, v128_t b, v128_t c) { return Vec::fma(a, b, c); });
 }
 
 void sigmoid_fma(const float* x, float* y, int64_t n) {
