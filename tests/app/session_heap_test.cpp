@@ -83,7 +83,18 @@ TEST(SessionHeap, AThousandExplanationsLeaveTheHeapFlat) {
         static_cast<long long>(after.in_use), static_cast<long long>(after.top));
     // Flat: one explanation's map is about 16 KB; a leak of even 100 bytes per run would show.
     EXPECT_LE(after.in_use - before.in_use, 64 * 1024);
-    EXPECT_LE(after.top - before.top, 0)
+#if defined(__EMSCRIPTEN__)
+    // One heap for every thread, and memory.grow is never given back: no growth at all.
+    const int64_t top_slack = 0;
+#else
+    // glibc's sbrk heap is the main thread's arena only. A pool loop's pieces go to whichever
+    // thread claims them first, so on a loaded machine the main thread sometimes runs a piece a
+    // worker runs otherwise, in its own arena: the high-water mark moves by a few pages with the
+    // scheduling (144 KiB seen under ctest -j2 in CI) while the bytes in use stay equal. Growth
+    // of 1 KiB an explanation would still show.
+    const int64_t top_slack = 1 << 20;
+#endif
+    EXPECT_LE(after.top - before.top, top_slack)
         << "the heap grew by " << (after.top - before.top) << " bytes";
 }
 
