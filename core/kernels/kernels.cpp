@@ -46,9 +46,11 @@ std::string_view activation_name(Activation a) {
     return "?";
 }
 
-// exp(v) for v in [-87.5, 0] (the caller clamps): v = k ln 2 + r with |r| <= ln 2 / 2 (ln 2 in two
-// parts, so k ln 2 is exact), e^r by its Taylor series to r^7 (truncation below 6e-9 relative,
-// under half an ulp), 2^k from the exponent bits. Written without branches or calls so that the
+// exp(-m) for m in [0, 87.5] (the caller clamps): m = k ln 2 + r with |r| <= ln 2 / 2 (ln 2 in
+// two parts, so k ln 2 is exact), e^-r by its Taylor series to r^7 (truncation below 6e-9
+// relative, under half an ulp; in powers of r, so the signs alternate), 2^-k from the exponent
+// bits. Working on m = |x| rather than -|x| leaves out a negation, and rounding is symmetric, so
+// the bits are those of the same steps on -m. Written without branches or calls so that the
 // loops below vectorize (SSE2 natively, SIMD128 in wasm): std::exp, a call per element, was the
 // whole cost of a Sigmoid layer. GCC if-converts the selects only when it may assume no code
 // reads floating-point exception flags (none here does); clang vectorizes them as they are.
@@ -66,23 +68,23 @@ std::string_view activation_name(Activation a) {
 #else
 #define CNNLENS_WIDE_CLONES
 #endif
-CNNLENS_VECTORIZE_SELECTS static inline float exp_nonpositive(float v) {
+CNNLENS_VECTORIZE_SELECTS static inline float exp_negated(float m) {
     constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693145751953125f,
                     kLn2Lo = 1.42860682030941723e-6f, kRound = 12582912.f;  // 1.5 * 2^23
-    const float t = v * kLog2e + kRound;  // round to nearest: k sits in t's low mantissa bits
+    const float t = m * kLog2e + kRound;  // round to nearest: k sits in t's low mantissa bits
     const float k = t - kRound;
     int32_t ti;
     std::memcpy(&ti, &t, 4);
-    const float r = (v - k * kLn2Hi) - k * kLn2Lo;
-    float p = 1.f / 5040.f;
+    const float r = (m - k * kLn2Hi) - k * kLn2Lo;
+    float p = -1.f / 5040.f;
     p = p * r + 1.f / 720.f;
-    p = p * r + 1.f / 120.f;
+    p = p * r + -1.f / 120.f;
     p = p * r + 1.f / 24.f;
-    p = p * r + 1.f / 6.f;
+    p = p * r + -1.f / 6.f;
     p = p * r + 0.5f;
+    p = p * r + -1.f;
     p = p * r + 1.f;
-    p = p * r + 1.f;
-    const int32_t bits = (ti - 0x4B400000 + 127) << 23;  // 2^k, k in [-126, 0]
+    const int32_t bits = (0x4B400000 + 127 - ti) << 23;  // 2^-k, k in [0, 126]
     float scale;
     std::memcpy(&scale, &bits, 4);
     return p * scale;
@@ -103,7 +105,7 @@ inline v128_t sigmoid4_mul_add(v128_t x) {
 #endif
 
 CNNLENS_WIDE_CLONES CNNLENS_VECTORIZE_SELECTS void sigmoid(const float* x, float* y, int64_t n) {
-    constexpr int32_t kClamp = 0x42af0000;  // 87.5f: exp(-87.5) is below the smallest normal
+    constexpr float kClamp = 87.5f;  // exp(-87.5) is below the smallest normal float
     int64_t i = 0;
 #if defined(__wasm_simd128__)
     for (; i + 8 <= n; i += 8) {
@@ -115,26 +117,20 @@ CNNLENS_WIDE_CLONES CNNLENS_VECTORIZE_SELECTS void sigmoid(const float* x, float
 #endif
     for (; i < n; ++i) {
         // e = exp(-|x|) never overflows; the result is 1 / (1 + e) for x >= 0 and e / (1 + e)
-        // below. The selects work on the bits (non-negative floats order as integers do), and a
-        // NaN stays NaN.
+        // below, the numerator being max(e, 1 for x >= 0 and 0 below) as e <= 1. The clamp and
+        // the max keep a NaN where it is (as f32x4.pmin and pmax do), so a NaN stays NaN.
         int32_t vb;
         std::memcpy(&vb, x + i, 4);
         const int32_t ab = vb & 0x7fffffff;
-        const int32_t cb = ab < kClamp ? ab : kClamp;
         float a;
-        std::memcpy(&a, &cb, 4);
-        const float e = exp_nonpositive(-a), s = 1.f / (1.f + e);
-        int32_t eb;
-        std::memcpy(&eb, &e, 4);
-        const int32_t negative = vb >> 31;  // all ones below zero
-        const int32_t nb = (negative & eb) | (~negative & 0x3f800000);
-        float num;
-        std::memcpy(&num, &nb, 4);
-        const float r = num * s;
-        int32_t rb;
-        std::memcpy(&rb, &r, 4);
-        rb |= ab > 0x7f800000 ? -1 : 0;
-        std::memcpy(y + i, &rb, 4);
+        std::memcpy(&a, &ab, 4);
+        const float m = kClamp < a ? kClamp : a;
+        const float e = exp_negated(m), s = 1.f / (1.f + e);
+        const int32_t step_bits = ~(vb >> 31) & 0x3f800000;  // 1 for x >= 0, 0 below
+        float step;
+        std::memcpy(&step, &step_bits, 4);
+        const float num = step > e ? step : e;
+        y[i] = num * s;
     }
 }
 

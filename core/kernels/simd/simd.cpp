@@ -146,45 +146,36 @@ void sigmoid_fma(const float* x, float* y, int64_t n) {
 #define CNNLENS_CONTRACTED
 #endif
 CNNLENS_CONTRACTED void sigmoid_fma(const float* x, float* y, int64_t n) {
-    constexpr int32_t kClamp = 0x42af0000;  // 87.5f
-    constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693145751953125f,
+    constexpr float kClamp = 87.5f, kLog2e = 1.44269504088896341f, kLn2Hi = 0.693145751953125f,
                     kLn2Lo = 1.42860682030941723e-6f, kRound = 12582912.f;
     for (int64_t i = 0; i < n; ++i) {
         int32_t vb;
         std::memcpy(&vb, x + i, 4);
         const int32_t ab = vb & 0x7fffffff;
-        const int32_t cb = ab < kClamp ? ab : kClamp;
         float a;
-        std::memcpy(&a, &cb, 4);
-        const float v = -a;
-        const float t = v * kLog2e + kRound;
+        std::memcpy(&a, &ab, 4);
+        const float m = kClamp < a ? kClamp : a;
+        const float t = m * kLog2e + kRound;
         const float k = t - kRound;
         int32_t ti;
         std::memcpy(&ti, &t, 4);
-        const float r = (v - k * kLn2Hi) - k * kLn2Lo;
-        float p = 1.f / 5040.f;
+        const float r = (m - k * kLn2Hi) - k * kLn2Lo;
+        float p = -1.f / 5040.f;
         p = p * r + 1.f / 720.f;
-        p = p * r + 1.f / 120.f;
+        p = p * r + -1.f / 120.f;
         p = p * r + 1.f / 24.f;
-        p = p * r + 1.f / 6.f;
+        p = p * r + -1.f / 6.f;
         p = p * r + 0.5f;
+        p = p * r + -1.f;
         p = p * r + 1.f;
-        p = p * r + 1.f;
-        const int32_t bits = (ti - 0x4B400000 + 127) << 23;
+        const int32_t bits = (0x4B400000 + 127 - ti) << 23;
         float scale;
         std::memcpy(&scale, &bits, 4);
         const float e = p * scale, s = 1.f / (1.f + e);
-        int32_t eb;
-        std::memcpy(&eb, &e, 4);
-        const int32_t negative = vb >> 31;
-        const int32_t nb = (negative & eb) | (~negative & 0x3f800000);
-        float num;
-        std::memcpy(&num, &nb, 4);
-        const float out = num * s;
-        int32_t rb;
-        std::memcpy(&rb, &out, 4);
-        rb |= ab > 0x7f800000 ? -1 : 0;
-        std::memcpy(y + i, &rb, 4);
+        const int32_t step_bits = ~(vb >> 31) & 0x3f800000;
+        float step;
+        std::memcpy(&step, &step_bits, 4);
+        y[i] = (step > e ? step : e) * s;
     }
 }
 #define CNNLENS_SET_SIGMOID sigmoid_fma
