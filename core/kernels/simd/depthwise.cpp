@@ -101,6 +101,20 @@ void gather(const Gather& p, const float* src, float* dst, int y0, int y1, const
                     apply_activation(p.act, p.alpha, at + tail, C - tail);
             };
             int c = 0;
+            if (x + 3 < p.dst_w && p.xs->shifted[x + 1] && p.xs->shifted[x + 2] &&
+                p.xs->shifted[x + 3] && p.xs->step[x + 2] == p.xs->step[x + 1] &&
+                p.xs->step[x + 3] == p.xs->step[x + 1]) {
+                // Four pixels with the same taps, two vectors of channels: each weight vector
+                // loaded serves four pixels (1.25 loads a multiply-add, where pairs of pixels
+                // over four vectors take 1.5; loads bound these layers).
+                const int64_t d = static_cast<int64_t>(p.xs->step[x + 1]) * C;
+                while (c + 2 * L <= C) c = block<2, 4>(p, n, sp, wp, d, o, c, vec_act);
+                if (c + L <= C) c = block<1, 4>(p, n, sp, wp, d, o, c, vec_act);
+                for (int q = 0; q < 4; ++q) rest(o + q * C, q * d, c);
+                for (int t = 0; t < n; ++t) sp[t] += 3 * d;  // now pixel x + 3's taps
+                x += 3;
+                continue;
+            }
             if (x + 1 < p.dst_w && p.xs->shifted[x + 1]) {
                 // Two pixels with the same taps at once: each weight vector loaded serves both,
                 // and eight accumulator chains hide the multiply-add latency.
