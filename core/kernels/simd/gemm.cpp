@@ -54,11 +54,16 @@ struct Micro {
     bool load_c, finish;  // finish: last K-block, apply the activation
     Activation act;
     float alpha;
+    // Row blocks of MR rows one call runs, block i's row pointers at a + i * a_step and c + i *
+    // MR: a call per block cost as much as the block's multiply-adds where K is short (a 1x1
+    // convolution from 16 or 24 channels), most of all through wasm's indirect calls.
+    int blocks = 1;
+    int a_step = 0;
 };
 
-// MR rows x NV vectors of C.
+// One row block of micro: rows pa (taps x kMR row pointers) into pc.
 template <int MR, int NV>
-void micro(const Micro& p) {
+inline void micro_block(const Micro& p, const float* const* pa, float* const* pc) {
     using V = Vec;
     using T = V::T;
     constexpr int L = V::kLanes;
@@ -79,7 +84,7 @@ void micro(const Micro& p) {
     for (int t = 0; t < p.taps; ++t) {
         const float* a[MR];
         CNNLENS_UNROLL
-        for (int r = 0; r < MR; ++r) a[r] = p.a[t * kMR + r] + p.a_off;
+        for (int r = 0; r < MR; ++r) a[r] = pa[t * kMR + r] + p.a_off;
         for (int k = 0; k < p.kc; ++k) {
             T bv[NV];
             CNNLENS_UNROLL
@@ -97,7 +102,7 @@ void micro(const Micro& p) {
     if (p.load_c) {
         CNNLENS_UNROLL
         for (int r = 0; r < MR; ++r) {
-            const float* c = p.c[r] + p.c_off;
+            const float* c = pc[r] + p.c_off;
             if (p.nr == W) {
                 CNNLENS_UNROLL
                 for (int v = 0; v < NV; ++v) acc[r][v] = V::add(acc[r][v], V::load(c + v * L));
@@ -118,7 +123,7 @@ void micro(const Micro& p) {
     }
     CNNLENS_UNROLL
     for (int r = 0; r < MR; ++r) {
-        float* c = p.c[r] + p.c_off;
+        float* c = pc[r] + p.c_off;
         if (p.nr == W) {
             CNNLENS_UNROLL
             for (int v = 0; v < NV; ++v) V::store(c + v * L, acc[r][v]);
@@ -129,6 +134,16 @@ void micro(const Micro& p) {
             std::memcpy(c, tmp, sizeof(float) * p.nr);
         }
         if (p.finish && !vec_act) apply_activation(p.act, p.alpha, c, p.nr);
+    }
+}
+
+// MR rows x NV vectors of C, for each of p.blocks row blocks.
+template <int MR, int NV>
+void micro(const Micro& p) {
+    for (int blk = 0; blk < p.blocks; ++blk) {
+        const float* const* pa = p.a + static_cast<int64_t>(blk) * p.a_step;
+        float* const* pc = p.c + static_cast<int64_t>(blk) * MR;
+        micro_block<MR, NV>(p, pa, pc);
     }
 }
 
@@ -326,10 +341,20 @@ void gemm(const GemmCall& g) {
         p.c_off = g.c_off + j * b.width;
         p.nr = std::min(b.width, b.n - j * b.width);
         p.bias = first && !g.load_c && !b.bias.empty() ? b.bias.data() + j * b.width : nullptr;
-        for (int r0 = 0; r0 < g.rows; r0 += g.mr) {
-            p.a = g.a + static_cast<int64_t>(r0 / g.mr) * g.taps * kMR + blk.t0 * kMR;
+        // The full row blocks in one call, then the last, shorter one.
+        const int full = g.rows / g.mr;
+        p.a_step = g.taps * kMR;
+        if (full > 0) {
+            p.a = g.a + blk.t0 * kMR;
+            p.c = g.c;
+            p.blocks = full;
+            micro_fn[g.mr - 1](p);
+        }
+        if (const int r0 = full * g.mr; r0 < g.rows) {
+            p.a = g.a + static_cast<int64_t>(full) * g.taps * kMR + blk.t0 * kMR;
             p.c = g.c + r0;
-            micro_fn[std::min(g.mr, g.rows - r0) - 1](p);
+            p.blocks = 1;
+            micro_fn[g.rows - r0 - 1](p);
         }
     };
     if (g.rows <= g.mr) {
