@@ -255,7 +255,7 @@ private:
             const int32_t* o = off + ky * kw;
             float* dst = col + static_cast<int64_t>(ky) * run;
             if (runs && o[0] >= 0 && o[kw - 1] >= 0) {
-                std::memcpy(dst, image + o[0], sizeof(float) * run);
+                copy_short(dst, image + o[0], run);
                 continue;
             }
             for (int kx = 0; kx < kw; ++kx) {

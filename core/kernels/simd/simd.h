@@ -126,6 +126,16 @@ private:
 void forward_into(ConvKernel& k, const float* in, float* out, int batch, int64_t n, bool accumulate,
                   AlignedFloats& sum);
 
+// dst[i] = src[i] for a few floats: vector moves inline, where memcpy of a length known only at
+// run time is a call (in wasm, into the module's own memcpy), one per kernel row of an RGB first
+// layer's im2col.
+inline void copy_short(float* dst, const float* src, int64_t n) {
+    constexpr int L = Vec::kLanes;
+    int64_t i = 0;
+    for (; i + L <= n; i += L) Vec::store(dst + i, Vec::load(src + i));
+    for (; i < n; ++i) dst[i] = src[i];
+}
+
 // dst[i] += src[i] for n floats.
 inline void add_to(float* dst, const float* src, int64_t n) {
     constexpr int L = Vec::kLanes;
