@@ -46,18 +46,20 @@ std::string_view activation_name(Activation a) {
     return "?";
 }
 
-// exp(-m) for m in [0, 87.5] (the caller clamps): m = k ln 2 + r with |r| <= ln 2 / 2 (ln 2 in
-// two parts, so k ln 2 is exact), e^-r by its Taylor series to r^7 (truncation below 6e-9
-// relative, under half an ulp; in powers of r, so the signs alternate), 2^-k from the exponent
-// bits. Working on m = |x| rather than -|x| leaves out a negation, and rounding is symmetric, so
-// the bits are those of the same steps on -m. Written without branches or calls so that the
-// loops below vectorize (SSE2 natively, SIMD128 in wasm): std::exp, a call per element, was the
-// whole cost of a Sigmoid layer. GCC if-converts the selects only when it may assume no code
-// reads floating-point exception flags (none here does); clang vectorizes them as they are.
-// Natively (GCC, x86-64) the loops are also compiled for AVX2 and AVX-512 and picked at load
-// time (target_clones): this file is built for baseline x86-64, whose 4-wide SSE2 loop made a
-// Sigmoid layer 40 % of efficientnet_b0's forward pass. No clone contracts a multiply and an add
-// into an FMA, so every clone gives the SSE2 loop's bits.
+// sigmoid(x) = 1 / (1 + e^-x) with x clamped to [-87.5, 87.5] (e^87.5 is below the largest
+// float, and sigmoid(-87.5) below the smallest normal one): -x = k ln 2 + r with |r| <= ln 2 / 2
+// (ln 2 in two parts, so k ln 2 is exact), e^r by its Taylor series to r^7 (truncation below
+// 6e-9 relative, under half an ulp; written in powers of -r, whose signs alternate), 2^k from
+// the exponent bits. Within 2 ulp where the result is a normal float, and the clamp keeps a NaN
+// (as f32x4.pmin and pmax do). One formula for either sign: no |x|, no select between e / (1 + e)
+// and 1 / (1 + e). Written without branches or calls so that the loops below vectorize (SSE2
+// natively, SIMD128 in wasm): std::exp, a call per element, was the whole cost of a Sigmoid
+// layer. GCC if-converts the selects only when it may assume no code reads floating-point
+// exception flags (none here does); clang vectorizes them as they are. Natively (GCC, x86-64)
+// the loops are also compiled for AVX2 and AVX-512 and picked at load time (target_clones): this
+// file is built for baseline x86-64, whose 4-wide SSE2 loop made a Sigmoid layer 40 % of
+// efficientnet_b0's forward pass. No clone contracts a multiply and an add into an FMA, so every
+// clone gives the SSE2 loop's bits.
 #if defined(__GNUC__) && !defined(__clang__)
 #define CNNLENS_VECTORIZE_SELECTS [[gnu::optimize("no-trapping-math", "fp-contract=off")]]
 #else
@@ -68,14 +70,16 @@ std::string_view activation_name(Activation a) {
 #else
 #define CNNLENS_WIDE_CLONES
 #endif
-CNNLENS_VECTORIZE_SELECTS static inline float exp_negated(float m) {
-    constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693145751953125f,
+CNNLENS_VECTORIZE_SELECTS static inline float sigmoid_one(float x) {
+    constexpr float kClamp = 87.5f, kLog2e = 1.44269504088896341f, kLn2Hi = 0.693145751953125f,
                     kLn2Lo = 1.42860682030941723e-6f, kRound = 12582912.f;  // 1.5 * 2^23
-    const float t = m * kLog2e + kRound;  // round to nearest: k sits in t's low mantissa bits
+    float xc = x < -kClamp ? -kClamp : x;
+    xc = kClamp < xc ? kClamp : xc;
+    const float t = xc * -kLog2e + kRound;  // round to nearest: k sits in t's low mantissa bits
     const float k = t - kRound;
     int32_t ti;
     std::memcpy(&ti, &t, 4);
-    const float r = (m - k * kLn2Hi) - k * kLn2Lo;
+    const float r = (xc + k * kLn2Hi) + k * kLn2Lo;  // -r, in fact: x + k ln 2
     float p = -1.f / 5040.f;
     p = p * r + 1.f / 720.f;
     p = p * r + -1.f / 120.f;
@@ -84,17 +88,17 @@ CNNLENS_VECTORIZE_SELECTS static inline float exp_negated(float m) {
     p = p * r + 0.5f;
     p = p * r + -1.f;
     p = p * r + 1.f;
-    const int32_t bits = (0x4B400000 + 127 - ti) << 23;  // 2^-k, k in [0, 126]
+    const int32_t bits = (ti - 0x4B400000 + 127) << 23;  // 2^k, k in [-126, 126]
     float scale;
     std::memcpy(&scale, &bits, 4);
-    return p * scale;
+    return 1.f / (1.f + p * scale);
 }
 
 #if defined(__wasm_simd128__)
 // The loop below by hand in SIMD128 (sigmoid4), two vectors an iteration: V8 compiles the
 // vectorised loop as it comes, one vector at a time, and its polynomial's chain of dependent
 // multiply-adds left the core idle (2.6 against 1.5 ns an element in node). The same operations
-// in the same order, so the same bits (KernelSetTest.SigmoidIsWithinThreeUlpWhereverItSits
+// in the same order, so the same bits (KernelSetTest.SigmoidIsWithinTwoUlpWhereverItSits
 // compares runs that end in the scalar tail with the vector loop's).
 namespace {
 inline v128_t sigmoid4_mul_add(v128_t x) {
@@ -105,7 +109,6 @@ inline v128_t sigmoid4_mul_add(v128_t x) {
 #endif
 
 CNNLENS_WIDE_CLONES CNNLENS_VECTORIZE_SELECTS void sigmoid(const float* x, float* y, int64_t n) {
-    constexpr float kClamp = 87.5f;  // exp(-87.5) is below the smallest normal float
     int64_t i = 0;
 #if defined(__wasm_simd128__)
     for (; i + 8 <= n; i += 8) {
@@ -115,23 +118,7 @@ CNNLENS_WIDE_CLONES CNNLENS_VECTORIZE_SELECTS void sigmoid(const float* x, float
         wasm_v128_store(y + i + 4, b);
     }
 #endif
-    for (; i < n; ++i) {
-        // e = exp(-|x|) never overflows; the result is 1 / (1 + e) for x >= 0 and e / (1 + e)
-        // below, the numerator being max(e, 1 for x >= 0 and 0 below) as e <= 1. The clamp and
-        // the max keep a NaN where it is (as f32x4.pmin and pmax do), so a NaN stays NaN.
-        int32_t vb;
-        std::memcpy(&vb, x + i, 4);
-        const int32_t ab = vb & 0x7fffffff;
-        float a;
-        std::memcpy(&a, &ab, 4);
-        const float m = kClamp < a ? kClamp : a;
-        const float e = exp_negated(m), s = 1.f / (1.f + e);
-        const int32_t step_bits = ~(vb >> 31) & 0x3f800000;  // 1 for x >= 0, 0 below
-        float step;
-        std::memcpy(&step, &step_bits, 4);
-        const float num = step > e ? step : e;
-        y[i] = num * s;
-    }
+    for (; i < n; ++i) y[i] = sigmoid_one(x[i]);
 }
 
 static void activation_range(Activation a, float alpha, const float* s, float* d, int64_t n) {

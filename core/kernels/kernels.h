@@ -23,7 +23,7 @@ std::string_view activation_name(Activation a);
 void apply_activation(Activation a, float alpha, float* data, int64_t n);
 // dst = a(src) (dst may be src), in one pass: an activation layer without a copy of its input.
 void apply_activation(Activation a, float alpha, const float* src, float* dst, int64_t n);
-// y = 1 / (1 + exp(-x)) within 3 ulp of the exact value where that is a normal float (below, a
+// y = 1 / (1 + exp(-x)) within 2 ulp of the exact value where that is a normal float (below, a
 // value under 2e-38), NaN for NaN; vectorized; y may be x.
 void sigmoid(const float* x, float* y, int64_t n);
 

@@ -149,17 +149,13 @@ CNNLENS_CONTRACTED void sigmoid_fma(const float* x, float* y, int64_t n) {
     constexpr float kClamp = 87.5f, kLog2e = 1.44269504088896341f, kLn2Hi = 0.693145751953125f,
                     kLn2Lo = 1.42860682030941723e-6f, kRound = 12582912.f;
     for (int64_t i = 0; i < n; ++i) {
-        int32_t vb;
-        std::memcpy(&vb, x + i, 4);
-        const int32_t ab = vb & 0x7fffffff;
-        float a;
-        std::memcpy(&a, &ab, 4);
-        const float m = kClamp < a ? kClamp : a;
-        const float t = m * kLog2e + kRound;
+        float xc = x[i] < -kClamp ? -kClamp : x[i];
+        xc = kClamp < xc ? kClamp : xc;
+        const float t = xc * -kLog2e + kRound;
         const float k = t - kRound;
         int32_t ti;
         std::memcpy(&ti, &t, 4);
-        const float r = (m - k * kLn2Hi) - k * kLn2Lo;
+        const float r = (xc + k * kLn2Hi) + k * kLn2Lo;
         float p = -1.f / 5040.f;
         p = p * r + 1.f / 720.f;
         p = p * r + -1.f / 120.f;
@@ -168,14 +164,10 @@ CNNLENS_CONTRACTED void sigmoid_fma(const float* x, float* y, int64_t n) {
         p = p * r + 0.5f;
         p = p * r + -1.f;
         p = p * r + 1.f;
-        const int32_t bits = (0x4B400000 + 127 - ti) << 23;
+        const int32_t bits = (ti - 0x4B400000 + 127) << 23;
         float scale;
         std::memcpy(&scale, &bits, 4);
-        const float e = p * scale, s = 1.f / (1.f + e);
-        const int32_t step_bits = ~(vb >> 31) & 0x3f800000;
-        float step;
-        std::memcpy(&step, &step_bits, 4);
-        y[i] = (step > e ? step : e) * s;
+        y[i] = 1.f / (1.f + p * scale);
     }
 }
 #define CNNLENS_SET_SIGMOID sigmoid_fma
