@@ -357,9 +357,11 @@ void gemm(const GemmCall& g) {
             micro_fn[g.rows - r0 - 1](p);
         }
     };
-    if (g.rows <= g.mr) {
-        // One row block (a batch-1 fully connected layer): its A is a few rows, so each panel
-        // streams through all its K-blocks at once instead of jumping from panel to panel.
+    if (g.rows <= g.mr || int64_t{last_panel - g.panel_begin} * b.width > 4 * int64_t{g.rows}) {
+        // A few rows against many columns (a batch-1 fully connected layer, resnet's 7x7 x 512
+        // layers at batch 1): B outweighs A several times, so each panel streams through all
+        // its K-blocks at once (the prefetchers follow one stream) instead of jumping from panel
+        // to panel, and A's rows come back from cache for each panel.
         for (int j = g.panel_begin; j < last_panel; ++j)
             for (int kb = 0; kb < plan.count; ++kb) run(kb, j);
         return;
