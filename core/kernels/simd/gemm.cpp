@@ -54,9 +54,10 @@ struct Micro {
     bool load_c, finish;  // finish: last K-block, apply the activation
     Activation act;
     float alpha;
-    // Row blocks of MR rows one call runs, block i's row pointers at a + i * a_step and c + i *
-    // MR: a call per block cost as much as the block's multiply-adds where K is short (a 1x1
-    // convolution from 16 or 24 channels), most of all through wasm's indirect calls.
+    // Row blocks of MR rows one call of micro runs (micro_exact runs one), block i's row
+    // pointers at a + i * a_step and c + i * MR: a call per block cost as much as the block's
+    // multiply-adds where K is short (a 1x1 convolution from 16 or 24 channels), most of all
+    // through wasm's indirect calls.
     int blocks = 1;
     int a_step = 0;
 };
@@ -342,19 +343,19 @@ void gemm(const GemmCall& g) {
         p.nr = std::min(b.width, b.n - j * b.width);
         p.bias = first && !g.load_c && !b.bias.empty() ? b.bias.data() + j * b.width : nullptr;
         // The full row blocks in one call, then the last, shorter one.
-        const int full = g.rows / g.mr;
+        const int full = g.rows / g.mr, tail = g.rows - full * g.mr;
+        p.a = g.a + blk.t0 * kMR;
         p.a_step = g.taps * kMR;
+        p.c = g.c;
         if (full > 0) {
-            p.a = g.a + blk.t0 * kMR;
-            p.c = g.c;
             p.blocks = full;
             micro_fn[g.mr - 1](p);
         }
-        if (const int r0 = full * g.mr; r0 < g.rows) {
-            p.a = g.a + static_cast<int64_t>(full) * g.taps * kMR + blk.t0 * kMR;
-            p.c = g.c + r0;
+        if (tail > 0) {
+            p.a += static_cast<int64_t>(full) * p.a_step;
+            p.c += full * g.mr;
             p.blocks = 1;
-            micro_fn[g.rows - r0 - 1](p);
+            micro_fn[tail - 1](p);
         }
     };
     if (g.rows <= g.mr || int64_t{last_panel - g.panel_begin} * b.width > 4 * int64_t{g.rows}) {
