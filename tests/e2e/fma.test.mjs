@@ -4,7 +4,9 @@
 //     the astronaut's face gets the classes of the plain build (?fma=0: app-mt.js, "simd") with
 //     probabilities within FMA's rounding, and its saliency map equals the native CLI's;
 //   - without isolation it starts app-fma.js, with the same probabilities as app-mt-fma.js, or,
-//     in a site built without it (CNNLENS_FMA_SINGLE_THREADED_APP off), app.js, without errors.
+//     in a site built without it (CNNLENS_FMA_SINGLE_THREADED_APP off), app.js, without errors;
+//   - without isolation and with ?fma=0, app.js (what browsers without relaxed SIMD run), whose
+//     saliency map equals the native CLI's.
 // Environment: CNNLENS_SITE (default build/wasm/site), CNNLENS_CLI (default
 // build/native-release/cli/cnnlens), CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
@@ -120,4 +122,23 @@ test(`not isolated, Chromium runs ${singleFma ? 'app-fma.js' : 'app.js (no app-f
   assert.deepEqual([st.script, st.build, st.kernels], singleFma ? ['./app-fma.js', 'st', 'simd-fma'] : ['./app.js', 'st', 'simd']);
   const tol = singleFma ? 1e-6 : 1e-5;
   for (let i = 0; i < 7; ++i) assert.ok(Math.abs(st.faces[0].probs[i] - fma.faces[0].probs[i]) < tol, `probability ${i}`);
+});
+
+// app.js is what browsers without relaxed SIMD run on a page without isolation; with app-fma.js
+// in the site, the other suites' single-threaded pages run that instead, so this keeps app.js
+// checked: it loads, runs the plain kernels, and classifies and explains as the native CLI does.
+test('not isolated, ?fma=0 runs app.js (simd) with the classes of app-fma.js and the saliency of the native CLI', { skip: !singleFma && 'the other test runs app.js' }, async () => {
+  const st = await run(plainServer, '?fma=0', 'st-plain');
+  assert.deepEqual([st.script, st.build, st.kernels], ['./app.js', 'st', 'simd']);
+  assert.deepEqual(st.faces.map((f) => f.top), fma.faces.map((f) => f.top));
+  const dp = Math.max(...st.faces[0].probs.map((p, i) => Math.abs(p - fma.faces[0].probs[i])));
+  assert.ok(dp <= 1e-5, `probabilities differ by ${dp}`);
+  const crop = path.join(artifacts, 'fma_st_plain_crop.png');
+  fs.writeFileSync(crop, Buffer.from(st.crop));
+  const out = path.join(artifacts, 'fma-cli-st-plain');
+  execFileSync(cli, ['explain', '--model', model, '--method', 'saliency', '--out', out, crop], { stdio: 'pipe' });
+  const ref = readNpy(path.join(out, 'fma_st_plain_crop_saliency.npy'));
+  const d = relDiff(st.saliency.values, ref.values);
+  console.log(`# saliency: max |app.js - native CLI| = ${d.toExponential(2)} of max |map|`);
+  assert.ok(d <= 1e-5, `${d}`);
 });
