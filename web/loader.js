@@ -423,9 +423,10 @@ window.cnnlensTest = {
   get kernelThreads() { return app ? app._cnnlens_test_kernel_threads() : null; },
   // The forward-pass benchmark (bench/browser.mjs; wasm/app/bench_hook.h): `runs` passes of a
   // seeded batch with `threads` kernel threads (clamped to what the build has) ->
-  // {ms_per_image (median pass), batch, runs, threads (used), kernels} or {error}.
-  benchForward(batch, runs, threads) {
-    return JSON.parse(app.UTF8ToString(app._cnnlens_test_bench_forward(batch, runs, threads)));
+  // {ms_per_image (median pass), batch, runs, threads (used), kernels, passes} or {error};
+  // `profile` adds nodes: [[name, op, ms per image], ...], slowest first.
+  benchForward(batch, runs, threads, profile = false) {
+    return JSON.parse(app.UTF8ToString(app._cnnlens_test_bench_forward(batch, runs, threads, profile ? 1 : 0)));
   },
   faces: () => JSON.parse(app.UTF8ToString(app._cnnlens_test_faces())),
   lastMap() {

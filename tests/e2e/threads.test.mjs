@@ -157,6 +157,13 @@ test('the threaded build keeps the extra panels working (class grid, feature map
     assert.ok(res.ms_per_image > 0, JSON.stringify(res));
     assert.equal(await page.evaluate(() => window.cnnlensTest.kernelThreads), want);
   }
+  // With `profile`, every node that ran has its time, slowest first.
+  const prof = await page.evaluate((t) => window.cnnlensTest.benchForward(1, 2, t, true), want);
+  assert.ok(prof.nodes.length >= 10, JSON.stringify(prof).slice(0, 400));
+  assert.ok(prof.nodes.some((n) => n[1] === 'Conv2D'), JSON.stringify(prof.nodes.slice(0, 5)));
+  for (const [name, , ms] of prof.nodes) assert.ok(name && ms > 0, `${name} ${ms}`);
+  for (let i = 1; i < prof.nodes.length; ++i) assert.ok(prof.nodes[i][2] <= prof.nodes[i - 1][2]);
+  assert.ok(prof.nodes.reduce((a, n) => a + n[2], 0) <= 3 * prof.ms_per_image + 1, JSON.stringify(prof).slice(0, 400));
   await page.evaluate(() => window.cnnlensTest.explain('saliency'));
   await page.waitForFunction(() => window.cnnlensTest.idle().then(() => true));
   assert.equal(await page.evaluate(() => window.cnnlensTest.kernelThreads), mt.kernelThreads);

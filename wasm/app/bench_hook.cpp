@@ -6,6 +6,7 @@
 
 #include "core/base/json_text.h"
 #include "core/base/rng.h"
+#include "core/graph/executor.h"
 #include "core/kernels/kernels.h"
 #include "wasm/app/session.h"
 
@@ -21,7 +22,7 @@ void end_bench_threads() {
     app_threads = 0;
 }
 
-std::string bench_forward_json(Session& s, int batch, int runs, int threads) {
+std::string bench_forward_json(Session& s, int batch, int runs, int threads, bool profile) {
     auto error = [](const std::string& m) { return "{\"error\":" + json_quote(m) + "}"; };
     if (!s.ready()) return error("no model is loaded");
     if (s.busy()) return error("a job is running");
@@ -60,7 +61,36 @@ std::string bench_forward_json(Session& s, int batch, int runs, int threads) {
     std::snprintf(buf, sizeof buf,
                   "{\"ms_per_image\":%.4f,\"batch\":%d,\"runs\":%d,\"threads\":%d,\"kernels\":",
                   median, batch, runs, used);
-    return buf + json_quote(s.kernels_name()) + ",\"passes\":" + passes + "}";
+    std::string json = buf + json_quote(s.kernels_name()) + ",\"passes\":" + passes;
+    if (profile) {
+        // Per node, as `cnnlens bench --profile` times a prediction's forward: a planned pass of
+        // one Executor (ReLUs fused), ms per image averaged over `runs` passes, slowest first.
+        const Model& m = s.model();
+        Executor ex(m.graph, s.kernels());
+        const std::vector<int> keep{m.logits};
+        std::vector<double> node_ms;
+        ok = ex.forward(x, keep).is_ok();  // packs the kernels' weights, untimed
+        ex.set_profile(&node_ms);
+        for (int r = 0; r < runs && ok; ++r) ok = ex.forward(x, keep).is_ok();
+        ex.set_profile(nullptr);
+        if (!ok) return error("the profiled forward pass failed");
+        std::vector<int> order;
+        for (int i = 0; i < static_cast<int>(node_ms.size()); ++i)
+            if (node_ms[static_cast<size_t>(i)] > 0) order.push_back(i);
+        std::sort(order.begin(), order.end(), [&](int p, int q) {
+            return node_ms[static_cast<size_t>(p)] > node_ms[static_cast<size_t>(q)];
+        });
+        json += ",\"nodes\":[";
+        for (size_t k = 0; k < order.size(); ++k) {
+            const Node& n = m.graph.node(order[k]);
+            std::snprintf(
+                buf, sizeof buf, ",%.4f]",
+                node_ms[static_cast<size_t>(order[k])] / (static_cast<double>(runs) * batch));
+            json += (k ? ",[" : "[") + json_quote(n.name) + "," + json_quote(op_name(n.op)) + buf;
+        }
+        json += "]";
+    }
+    return json + "}";
 }
 
 }  // namespace cnnlens::app

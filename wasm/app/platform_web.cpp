@@ -586,9 +586,10 @@ EMSCRIPTEN_KEEPALIVE int cnnlens_test_threads() { return kSlicedJobs ? 0 : 1; }
 // Threads the kernels split their loops over (the job thread included; 1 when sliced).
 EMSCRIPTEN_KEEPALIVE int cnnlens_test_kernel_threads() { return kernel_threads(); }
 // The forward-pass benchmark (bench_hook.h), on this thread; answers JSON.
-EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_bench_forward(int batch, int runs, int threads) {
+EMSCRIPTEN_KEEPALIVE const char* cnnlens_test_bench_forward(int batch, int runs, int threads,
+                                                            int profile) {
     const StateLock lock = lock_state();
-    g->test_string = bench_forward_json(g->session, batch, runs, threads);
+    g->test_string = bench_forward_json(g->session, batch, runs, threads, profile != 0);
     return g->test_string.c_str();
 }
 // 1 while a photo is waiting to be opened, an explanation is pending or running, or a tab asked
