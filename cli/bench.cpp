@@ -140,23 +140,25 @@ int bench_method(const Args& a) {
     return 0;
 }
 
-// The per-node table of --profile: mean ms per image of forward and VJP over `images` (runs x
-// batch), slowest first, with each convolution's GFLOP/s against the measured peak.
-void print_profile(const Graph& graph, std::vector<double> ms, std::vector<double> back,
-                   int images) {
+// The per-node table of --profile: mean ms per image of forward, the gradient's forward (the
+// tape) and VJP over `images` (runs x batch), slowest first, with each convolution's GFLOP/s in
+// the forward against the measured peak.
+void print_profile(const Graph& graph, std::vector<double> ms, std::vector<double> tape,
+                   std::vector<double> back, int images) {
     ms.resize(static_cast<size_t>(graph.size()), 0.0);
+    tape.resize(ms.size(), 0.0);
     back.resize(ms.size(), 0.0);
     std::vector<int> order;
-    double total_f = 0, total_b = 0;
+    double total_f = 0, total_t = 0, total_b = 0;
     for (int i = 0; i < static_cast<int>(ms.size()); ++i) {
         const size_t k = static_cast<size_t>(i);
-        ms[k] /= images, back[k] /= images;
-        total_f += ms[k], total_b += back[k];
-        if (ms[k] > 0 || back[k] > 0) order.push_back(i);
+        ms[k] /= images, tape[k] /= images, back[k] /= images;
+        total_f += ms[k], total_t += tape[k], total_b += back[k];
+        if (ms[k] > 0 || tape[k] > 0 || back[k] > 0) order.push_back(i);
     }
     std::sort(order.begin(), order.end(), [&](int p, int q) {
-        return ms[static_cast<size_t>(p)] + back[static_cast<size_t>(p)] >
-               ms[static_cast<size_t>(q)] + back[static_cast<size_t>(q)];
+        const size_t a = static_cast<size_t>(p), b = static_cast<size_t>(q);
+        return ms[a] + tape[a] + back[a] > ms[b] + tape[b] + back[b];
     });
 #ifdef CNNLENS_HAVE_SIMD
     const double peak = measure_roofline(300).gflops;
@@ -164,8 +166,8 @@ void print_profile(const Graph& graph, std::vector<double> ms, std::vector<doubl
     const double peak = 0;
 #endif
     std::printf(
-        "  forward ms/image  GFLOP/s  %% of peak  vjp ms/image  op           shape             "
-        " node\n");
+        "  forward ms/image  GFLOP/s  %% of peak  tape ms/image  vjp ms/image  op           shape "
+        "             node\n");
     for (int i : order) {
         const Node& n = graph.node(i);
         double gflops = 0;
@@ -178,12 +180,12 @@ void print_profile(const Graph& graph, std::vector<double> ms, std::vector<doubl
         if (gflops > 0)
             std::snprintf(eff, sizeof eff, "%7.1f  %8.0f%%", gflops,
                           peak > 0 ? 100.0 * gflops / peak : 0.0);
-        std::printf("  %15.4f  %-18s  %12.4f  %-12s %-18s %s\n", ms[static_cast<size_t>(i)], eff,
-                    back[static_cast<size_t>(i)], std::string(op_name(n.op)).c_str(),
-                    n.shape.str().c_str(), n.name.c_str());
+        std::printf("  %15.4f  %-18s  %13.4f  %12.4f  %-12s %-18s %s\n", ms[static_cast<size_t>(i)],
+                    eff, tape[static_cast<size_t>(i)], back[static_cast<size_t>(i)],
+                    std::string(op_name(n.op)).c_str(), n.shape.str().c_str(), n.name.c_str());
     }
     if (peak > 0) std::printf("  peak: %.1f GFLOP/s per core (bench --roofline)\n", peak);
-    std::printf("  %15.4f  %12.4f  total\n", total_f, total_b);
+    std::printf("  %15.4f  %18s  %13.4f  %12.4f  total\n", total_f, "", total_t, total_b);
 }
 
 // `bench --detector DIR` (models/blazeface): face detection of a photo (the astronaut test photo,
@@ -220,7 +222,7 @@ int bench_detector(const Args& a) {
         det->set_profile(&node_ms);
         for (int r = 0; r < runs; ++r) ok &= det->detect(img).has_value();
         det->set_profile(nullptr);
-        print_profile(det->graph(), node_ms, {}, runs);
+        print_profile(det->graph(), node_ms, {}, {}, runs);
     }
 #ifdef __EMSCRIPTEN__
     const char* platform = "wasm";
@@ -393,12 +395,14 @@ int cmd_bench(const Args& a) {
                              // the forward of a prediction (a planned pass, ReLUs fused, as
                              // `predict` runs it) and the VJP of an input gradient
         Executor ex(model->graph, *ks);
-        std::vector<double> ms, back;
+        std::vector<double> ms, tape, back;
         const int logits = model->logits, input = model->graph.input();
         const std::vector<int> keep{logits};
         std::vector<Tensor> grads;
         const auto gradient_pass = [&] {
+            ex.set_profile(&tape);
             ok &= ex.forward_for_backward(x, keep).is_ok();
+            ex.set_profile(nullptr);
             const Seed seed{logits, seed_class(ex.value(logits).shape(), 3)};
             ok &= ex.backward({&seed, 1}, {&input, 1}, ReluRule::kStandard, grads).is_ok();
         };
@@ -406,14 +410,24 @@ int cmd_bench(const Args& a) {
         // or transposed copies) when first used, a cost the timed passes above exclude too.
         ok &= ex.forward(x, keep).is_ok();
         gradient_pass();
+        tape.clear();
         ex.set_profile(&ms);
+        const auto t0 = std::chrono::steady_clock::now();
         for (int r = 0; r < runs && ok; ++r) ok &= ex.forward(x, keep).is_ok();
+        const auto t1 = std::chrono::steady_clock::now();
         ex.set_profile(nullptr);
         ex.set_backward_profile(&back);
         for (int r = 0; r < runs && ok; ++r) gradient_pass();
+        const auto t2 = std::chrono::steady_clock::now();
         ex.set_backward_profile(nullptr);
-        print_profile(model->graph, ms, back, runs * batch);
-        std::printf("  (one Executor, batch %d)\n", batch);
+        print_profile(model->graph, ms, tape, back, runs * batch);
+        // What the nodes' times leave out: the Executor's own work between nodes (buffers, the
+        // tape's bookkeeping, fused ReLUs' VJPs in the backward sweep).
+        const auto per_image = [&](auto a, auto b) {
+            return std::chrono::duration<double, std::milli>(b - a).count() / (runs * batch);
+        };
+        std::printf("  (one Executor, batch %d; whole passes: forward %.4f, gradient %.4f ms/image)\n",
+                    batch, per_image(t0, t1), per_image(t1, t2));
     }
     if (!ok) return fail("bench: gradient failed");
     const double f = median(fwd) / batch, g = median(grad) / batch;
