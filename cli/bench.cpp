@@ -426,8 +426,9 @@ int cmd_bench(const Args& a) {
         const auto per_image = [&](auto a, auto b) {
             return std::chrono::duration<double, std::milli>(b - a).count() / (runs * batch);
         };
-        std::printf("  (one Executor, batch %d; whole passes: forward %.4f, gradient %.4f ms/image)\n",
-                    batch, per_image(t0, t1), per_image(t1, t2));
+        std::printf(
+            "  (one Executor, batch %d; whole passes: forward %.4f, gradient %.4f ms/image)\n",
+            batch, per_image(t0, t1), per_image(t1, t2));
     }
     if (!ok) return fail("bench: gradient failed");
     const double f = median(fwd) / batch, g = median(grad) / batch;
