@@ -95,33 +95,20 @@ CNNLENS_VECTORIZE_SELECTS static inline float sigmoid_one(float x) {
 }
 
 #if defined(__wasm_simd128__)
-// The loop below by hand in SIMD128 (sigmoid4), four vectors an iteration: V8 compiles the
-// vectorised loop as it comes, one vector at a time, and its polynomial's chain of dependent
-// multiply-adds leaves the core idle; two vectors an iteration still did in Chromium, whose V8
-// overlaps iterations less than node 20's (its relaxed_madd chains ran 1.9x node's time). The same
-// operations in the same order, so the same bits (KernelSetTest.SigmoidIsWithinTwoUlpWhereverItSits
-// compares runs that end in the scalar tail with the vector loop's).
+// The loop below by hand in SIMD128 (sigmoid4_by_16). The same operations in the same order, so
+// the same bits (KernelSetTest.SigmoidIsWithinTwoUlpWhereverItSits compares runs that end in the
+// scalar tail with the vector loop's).
 namespace {
-inline v128_t sigmoid4_mul_add(v128_t x) {
-    return sigmoid4(
-        x, [](v128_t a, v128_t b, v128_t c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); });
-}
+constexpr auto mul_add = [](v128_t a, v128_t b, v128_t c) {
+    return wasm_f32x4_add(wasm_f32x4_mul(a, b), c);
+};
 }  // namespace
 #endif
 
 CNNLENS_WIDE_CLONES CNNLENS_VECTORIZE_SELECTS void sigmoid(const float* x, float* y, int64_t n) {
     int64_t i = 0;
 #if defined(__wasm_simd128__)
-    for (; i + 16 <= n; i += 16) {
-        const v128_t a = sigmoid4_mul_add(wasm_v128_load(x + i)),
-                     b = sigmoid4_mul_add(wasm_v128_load(x + i + 4)),
-                     c = sigmoid4_mul_add(wasm_v128_load(x + i + 8)),
-                     d = sigmoid4_mul_add(wasm_v128_load(x + i + 12));
-        wasm_v128_store(y + i, a);
-        wasm_v128_store(y + i + 4, b);
-        wasm_v128_store(y + i + 8, c);
-        wasm_v128_store(y + i + 12, d);
-    }
+    i = sigmoid4_by_16(x, y, n, mul_add);
 #endif
     for (; i < n; ++i) y[i] = sigmoid_one(x[i]);
 }

@@ -109,27 +109,15 @@ namespace {
 // efficientnet_b0's Silu layers were 30 % of its wasm forward pass. A tail shorter than a vector
 // goes through the same vector code (padded), so an element's result never depends on where it
 // sits, whatever the engine makes of relaxed_madd (fused or not).
-inline v128_t sigmoid4_fma(v128_t x) {
-    return sigmoid4(x, [](v128_t a, v128_t b, v128_t c) { return Vec::fma(a, b, c); });
-}
+constexpr auto relaxed_madd = [](v128_t a, v128_t b, v128_t c) { return Vec::fma(a, b, c); };
 
 void sigmoid_fma(const float* x, float* y, int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {  // four chains an iteration, as cnnlens::sigmoid's loop
-        const v128_t a = sigmoid4_fma(wasm_v128_load(x + i)),
-                     b = sigmoid4_fma(wasm_v128_load(x + i + 4)),
-                     c = sigmoid4_fma(wasm_v128_load(x + i + 8)),
-                     d = sigmoid4_fma(wasm_v128_load(x + i + 12));
-        wasm_v128_store(y + i, a);
-        wasm_v128_store(y + i + 4, b);
-        wasm_v128_store(y + i + 8, c);
-        wasm_v128_store(y + i + 12, d);
-    }
+    int64_t i = sigmoid4_by_16(x, y, n, relaxed_madd);
     for (; i < n; i += 4) {
         const size_t m = static_cast<size_t>(std::min<int64_t>(4, n - i));
         float in[4] = {}, out[4];
         std::memcpy(in, x + i, m * sizeof(float));
-        wasm_v128_store(out, sigmoid4_fma(wasm_v128_load(in)));
+        wasm_v128_store(out, sigmoid4(wasm_v128_load(in), relaxed_madd));
         std::memcpy(y + i, out, m * sizeof(float));
     }
 }
